@@ -1,0 +1,61 @@
+package identity
+
+import (
+	"context"
+	"fmt"
+	"strings"
+)
+
+// catalog builds the service catalog a token carries: enabled services with their
+// enabled endpoints, URLs substituted for the project as Keystone does.
+func (s *Service) catalog(ctx context.Context, projectID string) ([]map[string]any, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT s.id, s.type, s.extra, e.id, e.interface, e.url, COALESCE(e.region_id, '')
+		FROM services s JOIN endpoints e ON e.service_id = s.id
+		WHERE s.enabled = TRUE AND e.enabled = TRUE ORDER BY s.type, s.id, e.interface`)
+	if err != nil {
+		return nil, fmt.Errorf("load catalog: %w", err)
+	}
+	defer rows.Close()
+	out := []map[string]any{}
+	byService := map[string]map[string]any{}
+	for rows.Next() {
+		var sid, stype, sextra, eid, iface, url, region string
+		if err := rows.Scan(&sid, &stype, &sextra, &eid, &iface, &url, &region); err != nil {
+			return nil, err
+		}
+		entry, ok := byService[sid]
+		if !ok {
+			name, _ := unmarshalObject(sextra)["name"].(string)
+			entry = map[string]any{"id": sid, "type": stype, "name": name, "endpoints": []map[string]any{}}
+			byService[sid] = entry
+			out = append(out, entry)
+		}
+		url, ok = substituteURL(url, projectID)
+		if !ok {
+			continue // needs a project id the token does not have
+		}
+		var regionValue any
+		if region != "" {
+			regionValue = region
+		}
+		entry["endpoints"] = append(entry["endpoints"].([]map[string]any), map[string]any{
+			"id": eid, "interface": iface, "region": regionValue, "region_id": regionValue, "url": url,
+		})
+	}
+	return out, rows.Err()
+}
+
+// substituteURL expands $(project_id)s / %(tenant_id)s style templates.
+func substituteURL(url, projectID string) (string, bool) {
+	for _, key := range []string{"project_id", "tenant_id"} {
+		for _, tmpl := range []string{"$(" + key + ")s", "%(" + key + ")s"} {
+			if strings.Contains(url, tmpl) {
+				if projectID == "" {
+					return "", false
+				}
+				url = strings.ReplaceAll(url, tmpl, projectID)
+			}
+		}
+	}
+	return url, true
+}

@@ -1,0 +1,201 @@
+package identity
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/nimbus-cloud/nimbus/internal/platform/auth"
+	"github.com/nimbus-cloud/nimbus/internal/platform/db"
+	"github.com/nimbus-cloud/nimbus/internal/platform/httpapi"
+)
+
+func (s *Service) domainRoutes() []httpapi.Route {
+	target := func(r *http.Request) (map[string]any, error) {
+		return map[string]any{"target.domain.id": pathParam(r, "domain_id")}, nil
+	}
+	return []httpapi.Route{
+		{Method: "GET", Path: "/v3/domains", Policy: "identity:list_domains", Handler: s.listDomains},
+		{Method: "POST", Path: "/v3/domains", Policy: "identity:create_domain", Handler: s.createDomain},
+		{Method: "GET", Path: "/v3/domains/{domain_id}", Policy: "identity:get_domain", Target: target, Handler: s.showDomain},
+		{Method: "PATCH", Path: "/v3/domains/{domain_id}", Policy: "identity:update_domain", Target: target, Handler: s.updateDomain},
+		{Method: "DELETE", Path: "/v3/domains/{domain_id}", Policy: "identity:delete_domain", Target: target, Handler: s.deleteDomain},
+	}
+}
+
+func (s *Service) domainJSON(d *projectRow) map[string]any {
+	return mergeExtra(map[string]any{
+		"id": d.ID, "name": d.Name, "description": d.Description, "enabled": d.Enabled,
+		"options": unmarshalObject(d.Options), "tags": []string{},
+		"links": s.links("/v3/domains/" + d.ID),
+	}, d.Extra)
+}
+
+func (s *Service) loadDomain(ctx context.Context, id string) (*projectRow, error) {
+	d, err := s.getDomain(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if d == nil {
+		return nil, notFound("domain", id)
+	}
+	return d, nil
+}
+
+func (s *Service) listDomains(r *http.Request) (httpapi.Response, error) {
+	q := r.URL.Query()
+	where, args := "is_domain = TRUE", []any{}
+	if v := q.Get("name"); v != "" {
+		where += " AND name = ?"
+		args = append(args, v)
+	}
+	if q.Has("enabled") {
+		where += " AND enabled = ?"
+		args = append(args, queryBool(q.Get("enabled")))
+	}
+	rows, err := s.db.QueryContext(r.Context(), `SELECT `+projectColumns+` FROM projects WHERE `+where+` ORDER BY name`, args...)
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	defer rows.Close()
+	list := []map[string]any{}
+	for rows.Next() {
+		d, err := scanProject(rows)
+		if err != nil {
+			return httpapi.Response{}, err
+		}
+		list = append(list, s.domainJSON(d))
+	}
+	if err := rows.Err(); err != nil {
+		return httpapi.Response{}, err
+	}
+	return httpapi.OK(map[string]any{"domains": list, "links": s.collectionLinks(r)}), nil
+}
+
+func (s *Service) createDomain(r *http.Request) (httpapi.Response, error) {
+	obj, err := decodeEnvelope(r, "domain")
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	f := &fields{m: obj}
+	name, _ := f.Name("name", true)
+	desc, _ := f.String("description", 0)
+	enabled, hasEnabled := f.Bool("enabled")
+	options, _ := f.Object("options")
+	explicitID, _ := f.String("explicit_domain_id", 64)
+	f.Drop("id", "links", "tags")
+	if f.err != nil {
+		return httpapi.Response{}, f.err
+	}
+	if !hasEnabled {
+		enabled = true
+	}
+	d := &projectRow{ID: firstNonEmpty(explicitID, newID()), Name: name, DomainID: rootDomainID, Description: desc,
+		Enabled: enabled, IsDomain: true, Extra: marshalJSON(f.Extra()), Options: marshalJSON(options)}
+	if err := s.insertProject(r.Context(), d); err != nil {
+		if db.IsUniqueViolation(err) {
+			return httpapi.Response{}, conflict("domain", "name", name)
+		}
+		return httpapi.Response{}, err
+	}
+	s.changed()
+	return httpapi.Created(map[string]any{"domain": s.domainJSON(d)}), nil
+}
+
+func (s *Service) insertProject(ctx context.Context, p *projectRow) error {
+	_, err := s.db.ExecContext(ctx, `INSERT INTO projects (`+projectColumns+`) VALUES (?,?,?,?,?,?,?,?,?)`,
+		p.ID, p.Name, p.DomainID, p.ParentID, p.Description, p.Enabled, p.IsDomain, p.Extra, p.Options)
+	return err
+}
+
+func (s *Service) showDomain(r *http.Request) (httpapi.Response, error) {
+	d, err := s.loadDomain(r.Context(), pathParam(r, "domain_id"))
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	return httpapi.OK(map[string]any{"domain": s.domainJSON(d)}), nil
+}
+
+func (s *Service) updateDomain(r *http.Request) (httpapi.Response, error) {
+	ctx := r.Context()
+	d, err := s.loadDomain(ctx, pathParam(r, "domain_id"))
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	obj, err := decodeEnvelope(r, "domain")
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	f := &fields{m: obj}
+	if name, ok := f.Name("name", false); ok {
+		d.Name = name
+	}
+	if desc, ok := f.String("description", 0); ok {
+		d.Description = desc
+	}
+	wasEnabled := d.Enabled
+	if enabled, ok := f.Bool("enabled"); ok {
+		d.Enabled = enabled
+	}
+	if options, ok := f.Object("options"); ok {
+		d.Options = marshalJSON(options)
+	}
+	f.Drop("id", "links", "tags")
+	if f.err != nil {
+		return httpapi.Response{}, f.err
+	}
+	extra := unmarshalObject(d.Extra)
+	for k, v := range f.Extra() {
+		extra[k] = v
+	}
+	d.Extra = marshalJSON(extra)
+	if _, err := s.db.ExecContext(ctx, `UPDATE projects SET name = ?, description = ?, enabled = ?, options = ?, extra = ?
+		WHERE id = ?`, d.Name, d.Description, d.Enabled, d.Options, d.Extra, d.ID); err != nil {
+		if db.IsUniqueViolation(err) {
+			return httpapi.Response{}, conflict("domain", "name", d.Name)
+		}
+		return httpapi.Response{}, err
+	}
+	s.changed()
+	if wasEnabled && !d.Enabled {
+		if err := s.revoke(ctx, auth.RevocationEvent{DomainID: d.ID}); err != nil {
+			return httpapi.Response{}, err
+		}
+	}
+	return httpapi.OK(map[string]any{"domain": s.domainJSON(d)}), nil
+}
+
+func (s *Service) deleteDomain(r *http.Request) (httpapi.Response, error) {
+	ctx := r.Context()
+	d, err := s.loadDomain(ctx, pathParam(r, "domain_id"))
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	if d.Enabled {
+		return httpapi.Response{}, httpapi.Forbidden("Cannot delete a domain that is enabled, please disable it first.")
+	}
+	if err := s.revoke(ctx, auth.RevocationEvent{DomainID: d.ID}); err != nil {
+		return httpapi.Response{}, err
+	}
+	// Everything owned by the domain goes with it, as upstream.
+	err = s.db.InTx(ctx, func(tx *db.Tx) error {
+		for _, q := range []string{
+			`DELETE FROM assignments WHERE target_id = ? OR target_id IN (SELECT id FROM projects WHERE domain_id = ?)`,
+			`DELETE FROM assignments WHERE actor_id IN (SELECT id FROM users WHERE domain_id = ?) OR actor_id IN (SELECT id FROM groups WHERE domain_id = ?)`,
+			`DELETE FROM users WHERE domain_id = ? AND id <> ?`,
+			`DELETE FROM groups WHERE domain_id = ? AND id <> ?`,
+			`DELETE FROM roles WHERE domain_id = ? AND id <> ?`,
+			`DELETE FROM projects WHERE domain_id = ? AND id <> ?`,
+		} {
+			if _, err := tx.ExecContext(ctx, q, d.ID, d.ID); err != nil {
+				return err
+			}
+		}
+		_, err := tx.ExecContext(ctx, `DELETE FROM projects WHERE id = ?`, d.ID)
+		return err
+	})
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	s.changed()
+	return httpapi.NoContent(), nil
+}

@@ -1,0 +1,493 @@
+package identity
+
+import (
+	"context"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/nimbus-cloud/nimbus/internal/platform/auth"
+	"github.com/nimbus-cloud/nimbus/internal/platform/db"
+	"github.com/nimbus-cloud/nimbus/internal/platform/httpapi"
+)
+
+func (s *Service) projectRoutes() []httpapi.Route {
+	listTarget := func(r *http.Request) (map[string]any, error) {
+		return map[string]any{"target.domain_id": r.URL.Query().Get("domain_id")}, nil
+	}
+	return []httpapi.Route{
+		{Method: "GET", Path: "/v3/projects", Policy: "identity:list_projects", Target: listTarget, Handler: s.listProjects},
+		{Method: "POST", Path: "/v3/projects", Handler: s.createProject}, // policy needs the body's domain
+		{Method: "GET", Path: "/v3/projects/{project_id}", Policy: "identity:get_project", Target: s.projectTarget, Handler: s.showProject},
+		{Method: "PATCH", Path: "/v3/projects/{project_id}", Policy: "identity:update_project", Target: s.projectTarget, Handler: s.updateProject},
+		{Method: "DELETE", Path: "/v3/projects/{project_id}", Policy: "identity:delete_project", Target: s.projectTarget, Handler: s.deleteProject},
+		{Method: "GET", Path: "/v3/projects/{project_id}/tags", Policy: "identity:list_project_tags", Target: s.projectTarget, Handler: s.listProjectTags},
+		{Method: "PUT", Path: "/v3/projects/{project_id}/tags", Policy: "identity:update_project_tags", Target: s.projectTarget, Handler: s.replaceProjectTags},
+		{Method: "DELETE", Path: "/v3/projects/{project_id}/tags", Policy: "identity:delete_project_tags", Target: s.projectTarget, Handler: s.deleteProjectTags},
+		{Method: "GET", Path: "/v3/projects/{project_id}/tags/{tag}", Policy: "identity:get_project_tag", Target: s.projectTarget, Handler: s.checkProjectTag},
+		{Method: "HEAD", Path: "/v3/projects/{project_id}/tags/{tag}", Policy: "identity:get_project_tag", Target: s.projectTarget, Handler: s.checkProjectTag},
+		{Method: "PUT", Path: "/v3/projects/{project_id}/tags/{tag}", Policy: "identity:create_project_tag", Target: s.projectTarget, Handler: s.addProjectTag},
+		{Method: "DELETE", Path: "/v3/projects/{project_id}/tags/{tag}", Policy: "identity:delete_project_tag", Target: s.projectTarget, Handler: s.deleteProjectTag},
+	}
+}
+
+// projectTarget exposes the project's id and domain to policy; a missing project
+// still gets a target so that non-admins learn nothing (the handler answers 404).
+func (s *Service) projectTarget(r *http.Request) (map[string]any, error) {
+	id := pathParam(r, "project_id")
+	t := map[string]any{"target.project.id": id}
+	if p, err := s.getProject(r.Context(), id); err == nil && p != nil {
+		t["target.project.domain_id"] = p.DomainID
+	}
+	return t, nil
+}
+
+func (s *Service) projectJSON(ctx context.Context, p *projectRow) map[string]any {
+	tags, _ := s.projectTags(ctx, p.ID)
+	var parent any
+	if p.ParentID.Valid {
+		parent = p.ParentID.String
+	}
+	return mergeExtra(map[string]any{
+		"id": p.ID, "name": p.Name, "domain_id": p.DomainID, "description": p.Description, "enabled": p.Enabled,
+		"parent_id": parent, "is_domain": p.IsDomain, "tags": tags, "options": unmarshalObject(p.Options),
+		"links": s.links("/v3/projects/" + p.ID),
+	}, p.Extra)
+}
+
+func (s *Service) loadProject(ctx context.Context, id string) (*projectRow, error) {
+	p, err := s.getProject(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if p == nil {
+		return nil, notFound("project", id)
+	}
+	return p, nil
+}
+
+func (s *Service) projectTags(ctx context.Context, id string) ([]string, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT name FROM project_tags WHERE project_id = ? ORDER BY name`, id)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	tags := []string{}
+	for rows.Next() {
+		var t string
+		if err := rows.Scan(&t); err != nil {
+			return nil, err
+		}
+		tags = append(tags, t)
+	}
+	return tags, rows.Err()
+}
+
+func (s *Service) listProjects(r *http.Request) (httpapi.Response, error) {
+	ctx := r.Context()
+	q := r.URL.Query()
+	where, args := "is_domain = FALSE", []any{}
+	if q.Has("is_domain") && queryBool(q.Get("is_domain")) {
+		where = "is_domain = TRUE"
+	}
+	for _, col := range []string{"name", "domain_id", "parent_id"} {
+		if v := q.Get(col); v != "" {
+			where += " AND " + col + " = ?"
+			args = append(args, v)
+		}
+	}
+	if q.Has("enabled") {
+		where += " AND enabled = ?"
+		args = append(args, queryBool(q.Get("enabled")))
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT `+projectColumns+` FROM projects WHERE `+where+` ORDER BY name, id`, args...)
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	var ps []*projectRow
+	for rows.Next() {
+		p, err := scanProject(rows)
+		if err != nil {
+			rows.Close()
+			return httpapi.Response{}, err
+		}
+		ps = append(ps, p)
+	}
+	rows.Close()
+	list := []map[string]any{}
+	for _, p := range ps {
+		j := s.projectJSON(ctx, p)
+		if tagsMatch(j["tags"].([]string), q.Get("tags"), q.Get("tags-any"), q.Get("not-tags"), q.Get("not-tags-any")) {
+			list = append(list, j)
+		}
+	}
+	return httpapi.OK(map[string]any{"projects": list, "links": s.collectionLinks(r)}), nil
+}
+
+// tagsMatch applies Keystone's tag filters: tags (all of), tags-any, not-tags (not
+// all of), not-tags-any (none of); each a comma-separated list.
+func tagsMatch(have []string, all, anyOf, notAll, notAny string) bool {
+	split := func(s string) []string {
+		if s == "" {
+			return nil
+		}
+		return strings.Split(s, ",")
+	}
+	has := func(t string) bool { return slices.Contains(have, t) }
+	if want := split(all); want != nil && !allOf(want, has) {
+		return false
+	}
+	if want := split(anyOf); want != nil && !slices.ContainsFunc(want, has) {
+		return false
+	}
+	if want := split(notAll); want != nil && allOf(want, has) {
+		return false
+	}
+	if want := split(notAny); want != nil && slices.ContainsFunc(want, has) {
+		return false
+	}
+	return true
+}
+
+func allOf(want []string, has func(string) bool) bool {
+	for _, w := range want {
+		if !has(w) {
+			return false
+		}
+	}
+	return true
+}
+
+func validateTags(tags []string) error {
+	if len(tags) > 80 {
+		return httpapi.BadRequest("Invalid input for field 'tags': at most 80 tags are allowed.")
+	}
+	for _, t := range tags {
+		if t == "" || len(t) > 255 || strings.ContainsAny(t, ",/") {
+			return httpapi.BadRequest("Invalid input for field 'tags': %q must be 1-255 characters without ',' or '/'.", t)
+		}
+	}
+	return nil
+}
+
+func (s *Service) createProject(r *http.Request) (httpapi.Response, error) {
+	ctx := r.Context()
+	obj, err := decodeEnvelope(r, "project")
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	f := &fields{m: obj}
+	name, _ := f.Name("name", true)
+	desc, _ := f.String("description", 0)
+	enabled, hasEnabled := f.Bool("enabled")
+	isDomain, _ := f.Bool("is_domain")
+	domainID, _ := f.NullableString("domain_id")
+	parentID, _ := f.NullableString("parent_id")
+	tags, _ := f.StringList("tags")
+	options, _ := f.Object("options")
+	f.Drop("id", "links")
+	if f.err != nil {
+		return httpapi.Response{}, f.err
+	}
+	if err := validateTags(tags); err != nil {
+		return httpapi.Response{}, err
+	}
+	if !hasEnabled {
+		enabled = true
+	}
+	creds := auth.FromContext(ctx)
+	p := &projectRow{ID: newID(), Name: name, Description: desc, Enabled: enabled, IsDomain: isDomain,
+		Extra: marshalJSON(f.Extra()), Options: marshalJSON(options)}
+	switch {
+	case parentID != nil && *parentID != "":
+		parent, err := s.getProject(ctx, *parentID)
+		if err != nil {
+			return httpapi.Response{}, err
+		}
+		if parent == nil {
+			if d, _ := s.getDomain(ctx, *parentID); d != nil {
+				p.DomainID = d.ID
+			} else {
+				return httpapi.Response{}, httpapi.NotFound("Could not find project: %s.", *parentID)
+			}
+		} else {
+			p.DomainID = parent.DomainID
+		}
+		if domainID != nil && *domainID != "" && *domainID != p.DomainID {
+			return httpapi.Response{}, httpapi.BadRequest("Cannot create project, the parent (%s) is in a different domain (%s).", *parentID, p.DomainID)
+		}
+		p.ParentID.String, p.ParentID.Valid = *parentID, true
+	case domainID != nil && *domainID != "":
+		p.DomainID = *domainID
+	default:
+		// As upstream: the domain of the token's scope, else the default domain.
+		p.DomainID = firstNonEmpty(creds.DomainID, creds.ProjectDomainID, defaultDomain)
+	}
+	if isDomain {
+		p.DomainID, p.ParentID.Valid = rootDomainID, false
+	} else {
+		dom, err := s.getDomain(ctx, p.DomainID)
+		if err != nil {
+			return httpapi.Response{}, err
+		}
+		if dom == nil {
+			return httpapi.Response{}, httpapi.NotFound("Could not find domain: %s.", p.DomainID)
+		}
+		if !p.ParentID.Valid {
+			p.ParentID.String, p.ParentID.Valid = p.DomainID, true // top-level projects hang off their domain
+		}
+	}
+	if err := httpapi.Enforce(r, s.policy, "identity:create_project",
+		map[string]any{"target.project.domain_id": p.DomainID}); err != nil {
+		return httpapi.Response{}, err
+	}
+	err = s.db.InTx(ctx, func(tx *db.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO projects (`+projectColumns+`) VALUES (?,?,?,?,?,?,?,?,?)`,
+			p.ID, p.Name, p.DomainID, p.ParentID, p.Description, p.Enabled, p.IsDomain, p.Extra, p.Options); err != nil {
+			return err
+		}
+		return replaceTags(ctx, tx, p.ID, tags)
+	})
+	if err != nil {
+		if db.IsUniqueViolation(err) {
+			return httpapi.Response{}, conflict("project", "name", name)
+		}
+		return httpapi.Response{}, err
+	}
+	s.changed()
+	return httpapi.Created(map[string]any{"project": s.projectJSON(ctx, p)}), nil
+}
+
+func replaceTags(ctx context.Context, q db.Querier, projectID string, tags []string) error {
+	if _, err := q.ExecContext(ctx, `DELETE FROM project_tags WHERE project_id = ?`, projectID); err != nil {
+		return err
+	}
+	seen := map[string]bool{}
+	for _, t := range tags {
+		if seen[t] {
+			continue
+		}
+		seen[t] = true
+		if _, err := q.ExecContext(ctx, `INSERT INTO project_tags (project_id, name) VALUES (?, ?)`, projectID, t); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Service) showProject(r *http.Request) (httpapi.Response, error) {
+	p, err := s.loadProject(r.Context(), pathParam(r, "project_id"))
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	return httpapi.OK(map[string]any{"project": s.projectJSON(r.Context(), p)}), nil
+}
+
+func (s *Service) updateProject(r *http.Request) (httpapi.Response, error) {
+	ctx := r.Context()
+	p, err := s.loadProject(ctx, pathParam(r, "project_id"))
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	obj, err := decodeEnvelope(r, "project")
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	f := &fields{m: obj}
+	if name, ok := f.Name("name", false); ok {
+		p.Name = name
+	}
+	if desc, ok := f.String("description", 0); ok {
+		p.Description = desc
+	}
+	wasEnabled := p.Enabled
+	if enabled, ok := f.Bool("enabled"); ok {
+		p.Enabled = enabled
+	}
+	if options, ok := f.Object("options"); ok {
+		p.Options = marshalJSON(options)
+	}
+	tags, hasTags := f.StringList("tags")
+	if d, ok := f.NullableString("domain_id"); ok && d != nil && *d != p.DomainID {
+		return httpapi.Response{}, httpapi.BadRequest("Cannot change the domain_id of a project.")
+	}
+	if v, ok := f.NullableString("parent_id"); ok && (v == nil || !p.ParentID.Valid || *v != p.ParentID.String) {
+		return httpapi.Response{}, httpapi.Forbidden("Update of `parent_id` is not allowed.")
+	}
+	if v, ok := f.Bool("is_domain"); ok && v != p.IsDomain {
+		return httpapi.Response{}, httpapi.BadRequest("Update of `is_domain` is not allowed.")
+	}
+	f.Drop("id", "links")
+	if f.err != nil {
+		return httpapi.Response{}, f.err
+	}
+	if err := validateTags(tags); err != nil {
+		return httpapi.Response{}, err
+	}
+	extra := unmarshalObject(p.Extra)
+	for k, v := range f.Extra() {
+		extra[k] = v
+	}
+	p.Extra = marshalJSON(extra)
+	err = s.db.InTx(ctx, func(tx *db.Tx) error {
+		if _, err := tx.ExecContext(ctx, `UPDATE projects SET name = ?, description = ?, enabled = ?, options = ?, extra = ?
+			WHERE id = ?`, p.Name, p.Description, p.Enabled, p.Options, p.Extra, p.ID); err != nil {
+			return err
+		}
+		if hasTags {
+			return replaceTags(ctx, tx, p.ID, tags)
+		}
+		return nil
+	})
+	if err != nil {
+		if db.IsUniqueViolation(err) {
+			return httpapi.Response{}, conflict("project", "name", p.Name)
+		}
+		return httpapi.Response{}, err
+	}
+	s.changed()
+	if wasEnabled && !p.Enabled {
+		if err := s.revoke(ctx, auth.RevocationEvent{ProjectID: p.ID}); err != nil {
+			return httpapi.Response{}, err
+		}
+	}
+	return httpapi.OK(map[string]any{"project": s.projectJSON(ctx, p)}), nil
+}
+
+func (s *Service) deleteProject(r *http.Request) (httpapi.Response, error) {
+	ctx := r.Context()
+	p, err := s.loadProject(ctx, pathParam(r, "project_id"))
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	var children int
+	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM projects WHERE parent_id = ?`, p.ID).Scan(&children); err != nil {
+		return httpapi.Response{}, err
+	}
+	if children > 0 {
+		return httpapi.Response{}, httpapi.Forbidden("Cannot delete the project %s since it is not a leaf in the hierarchy. Use the cascade option if you want to delete a whole subtree.", p.ID)
+	}
+	if err := s.revoke(ctx, auth.RevocationEvent{ProjectID: p.ID}); err != nil {
+		return httpapi.Response{}, err
+	}
+	err = s.db.InTx(ctx, func(tx *db.Tx) error {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM assignments WHERE target_id = ?`, p.ID); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE users SET default_project_id = NULL WHERE default_project_id = ?`, p.ID); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `DELETE FROM projects WHERE id = ?`, p.ID)
+		return err
+	})
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	s.changed()
+	return httpapi.NoContent(), nil
+}
+
+func (s *Service) listProjectTags(r *http.Request) (httpapi.Response, error) {
+	p, err := s.loadProject(r.Context(), pathParam(r, "project_id"))
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	tags, err := s.projectTags(r.Context(), p.ID)
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	return httpapi.OK(map[string]any{"tags": tags}), nil
+}
+
+func (s *Service) replaceProjectTags(r *http.Request) (httpapi.Response, error) {
+	ctx := r.Context()
+	p, err := s.loadProject(ctx, pathParam(r, "project_id"))
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	var body struct {
+		Tags []string `json:"tags"`
+	}
+	if err := httpapi.DecodeJSON(r, &body); err != nil {
+		return httpapi.Response{}, err
+	}
+	if err := validateTags(body.Tags); err != nil {
+		return httpapi.Response{}, err
+	}
+	if err := s.db.InTx(ctx, func(tx *db.Tx) error { return replaceTags(ctx, tx, p.ID, body.Tags) }); err != nil {
+		return httpapi.Response{}, err
+	}
+	s.changed()
+	return s.listProjectTags(r)
+}
+
+func (s *Service) deleteProjectTags(r *http.Request) (httpapi.Response, error) {
+	ctx := r.Context()
+	p, err := s.loadProject(ctx, pathParam(r, "project_id"))
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	if err := replaceTags(ctx, s.db, p.ID, nil); err != nil {
+		return httpapi.Response{}, err
+	}
+	s.changed()
+	return httpapi.NoContent(), nil
+}
+
+func (s *Service) checkProjectTag(r *http.Request) (httpapi.Response, error) {
+	p, err := s.loadProject(r.Context(), pathParam(r, "project_id"))
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	tags, err := s.projectTags(r.Context(), p.ID)
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	tag := pathParam(r, "tag")
+	if !slices.Contains(tags, tag) {
+		return httpapi.Response{}, httpapi.NotFound("Tag %s was not found on project %s.", tag, p.ID)
+	}
+	return httpapi.NoContent(), nil
+}
+
+func (s *Service) addProjectTag(r *http.Request) (httpapi.Response, error) {
+	ctx := r.Context()
+	p, err := s.loadProject(ctx, pathParam(r, "project_id"))
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	tag := pathParam(r, "tag")
+	tags, err := s.projectTags(ctx, p.ID)
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	if !slices.Contains(tags, tag) {
+		tags = append(tags, tag)
+		if err := validateTags(tags); err != nil {
+			return httpapi.Response{}, err
+		}
+		if _, err := s.db.ExecContext(ctx, `INSERT INTO project_tags (project_id, name) VALUES (?, ?)`, p.ID, tag); err != nil {
+			return httpapi.Response{}, err
+		}
+		s.changed()
+	}
+	return httpapi.JSON(http.StatusCreated, nil).WithHeader("Location", s.selfURL("/v3/projects/"+p.ID+"/tags/"+tag)), nil
+}
+
+func (s *Service) deleteProjectTag(r *http.Request) (httpapi.Response, error) {
+	ctx := r.Context()
+	p, err := s.loadProject(ctx, pathParam(r, "project_id"))
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	tag := pathParam(r, "tag")
+	res, err := s.db.ExecContext(ctx, `DELETE FROM project_tags WHERE project_id = ? AND name = ?`, p.ID, tag)
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return httpapi.Response{}, httpapi.NotFound("Tag %s was not found on project %s.", tag, p.ID)
+	}
+	s.changed()
+	return httpapi.NoContent(), nil
+}

@@ -1,0 +1,76 @@
+package identity
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/nimbus-cloud/nimbus/internal/platform/auth"
+)
+
+// RevocationSubject is the bus subject revocation events are published on, so that
+// services in other processes reject revoked tokens too.
+const RevocationSubject = "identity.revocations"
+
+// revoke records events durably, then applies them to the shared list at once, so
+// the next request to any in-process service is already rejected.
+func (s *Service) revoke(ctx context.Context, events ...auth.RevocationEvent) error {
+	now := s.now()
+	for i := range events {
+		if events[i].IssuedBefore.IsZero() {
+			events[i].IssuedBefore = now
+		}
+		e := events[i]
+		if _, err := s.db.ExecContext(ctx, `INSERT INTO revocation_events (id, user_id, project_id, domain_id, role_id,
+			access_token_id, audit_id, audit_chain_id, issued_before, revoked_at) VALUES (?,?,?,?,?,?,?,?,?,?)`,
+			newID(), e.UserID, e.ProjectID, e.DomainID, e.RoleID, e.AppCredID, e.AuditID, e.AuditChainID,
+			e.IssuedBefore.UnixMicro(), now.UnixMicro()); err != nil {
+			return fmt.Errorf("record revocation: %w", err)
+		}
+	}
+	s.revoked.Add(events...)
+	s.changed()
+	if s.bus != nil {
+		if err := s.bus.Publish(RevocationSubject, events); err != nil {
+			s.log.Warn("publish revocation events", "error", err)
+		}
+	}
+	return nil
+}
+
+// loadRevocations fills the list from the database, pruning events older than any
+// token still alive.
+func (s *Service) loadRevocations(ctx context.Context) error {
+	horizon := s.now().Add(-s.cfg.TokenExpiration.Duration - time.Minute)
+	if _, err := s.db.ExecContext(ctx, `DELETE FROM revocation_events WHERE issued_before < ?`, horizon.UnixMicro()); err != nil {
+		return fmt.Errorf("prune revocation events: %w", err)
+	}
+	events, err := s.RevocationEvents(ctx)
+	if err != nil {
+		return err
+	}
+	s.revoked.Add(events...)
+	return nil
+}
+
+// RevocationEvents lists every stored event (what a process joining the bus loads).
+func (s *Service) RevocationEvents(ctx context.Context) ([]auth.RevocationEvent, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT user_id, project_id, domain_id, role_id, access_token_id, audit_id,
+		audit_chain_id, issued_before FROM revocation_events`)
+	if err != nil {
+		return nil, fmt.Errorf("load revocation events: %w", err)
+	}
+	defer rows.Close()
+	var out []auth.RevocationEvent
+	for rows.Next() {
+		var e auth.RevocationEvent
+		var before int64
+		if err := rows.Scan(&e.UserID, &e.ProjectID, &e.DomainID, &e.RoleID, &e.AppCredID, &e.AuditID,
+			&e.AuditChainID, &before); err != nil {
+			return nil, err
+		}
+		e.IssuedBefore = time.UnixMicro(before).UTC()
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,143 @@
+// Package identity is Nimbus's Keystone v3: users, projects, domains, groups, roles and
+// assignments, the service catalog, application credentials, and stateless Fernet
+// tokens that every other service validates locally.
+package identity
+
+import (
+	"context"
+	"embed"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nimbus-cloud/nimbus/internal/platform/auth"
+	"github.com/nimbus-cloud/nimbus/internal/platform/bus"
+	"github.com/nimbus-cloud/nimbus/internal/platform/config"
+	"github.com/nimbus-cloud/nimbus/internal/platform/db"
+	"github.com/nimbus-cloud/nimbus/internal/platform/fernet"
+	"github.com/nimbus-cloud/nimbus/internal/platform/httpapi"
+	"github.com/nimbus-cloud/nimbus/internal/platform/policy"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Migrations are the identity service's schema migrations.
+func Migrations() fs.FS {
+	sub, _ := fs.Sub(migrations, "migrations")
+	return sub
+}
+
+// Service is the identity API and the authority behind tokens.
+type Service struct {
+	db      *db.DB
+	cfg     config.Identity
+	log     *slog.Logger
+	keys    *fernet.Repository
+	codec   auth.Codec
+	revoked *auth.RevocationList
+	valid   *auth.Validator
+	bus     *bus.Bus
+	policy  *policy.Enforcer
+	now     func() time.Time
+
+	// publicURL is the base URL clients reach identity by (for links and discovery).
+	publicURL string
+
+	// generation counts writes; caches derived from the database compare it.
+	generation atomic.Uint64
+	renderMu   sync.Mutex
+	rendered   map[renderKey]renderedToken
+	dummyHash  []byte
+}
+
+// Options are what the service needs from its host process.
+type Options struct {
+	DB        *db.DB
+	Config    config.Identity
+	Logger    *slog.Logger
+	Keys      *fernet.Repository
+	Revoked   *auth.RevocationList
+	Bus       *bus.Bus // optional: revocations are also published for other processes
+	Policy    *policy.Enforcer
+	PublicURL string
+}
+
+// New runs the identity migrations and loads the revocation list.
+func New(ctx context.Context, o Options) (*Service, error) {
+	if err := o.DB.Migrate(ctx, "identity", Migrations()); err != nil {
+		return nil, err
+	}
+	if err := o.Policy.Register(defaultPolicies); err != nil {
+		return nil, err
+	}
+	codec := auth.Codec{Keys: o.Keys}
+	s := &Service{
+		db: o.DB, cfg: o.Config, log: o.Logger, keys: o.Keys, codec: codec,
+		revoked: o.Revoked, valid: auth.NewValidator(codec, o.Revoked), bus: o.Bus,
+		policy: o.Policy, now: time.Now, publicURL: o.PublicURL,
+		rendered: map[renderKey]renderedToken{},
+	}
+	if err := s.loadRevocations(ctx); err != nil {
+		return nil, err
+	}
+	if err := s.prepareDummyHash(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Validator is the local token validator other in-process services share.
+func (s *Service) Validator() *auth.Validator { return s.valid }
+
+// Handler is the HTTP API.
+func (s *Service) Handler() http.Handler {
+	srv := httpapi.NewServer(httpapi.Options{
+		Service:   "identity",
+		Logger:    s.log,
+		Auth:      s.valid,
+		Policy:    s.policy,
+		ErrorBody: errorBody,
+		OnUnauthorized: func(e *httpapi.Error) {
+			if e.Header == nil {
+				e.Header = http.Header{}
+			}
+			e.Header.Set("WWW-Authenticate", fmt.Sprintf(`Keystone uri="%s"`, s.publicURL))
+		},
+	})
+	srv.Mount(s.routes())
+	return srv
+}
+
+// routes is every endpoint of the identity API, one group per resource.
+func (s *Service) routes() []httpapi.Route {
+	var all []httpapi.Route
+	for _, group := range [][]httpapi.Route{
+		s.discoveryRoutes(),
+		s.authRoutes(),
+		s.domainRoutes(),
+		s.projectRoutes(),
+		s.userRoutes(),
+		s.groupRoutes(),
+		s.roleRoutes(),
+		s.assignmentRoutes(),
+		s.catalogRoutes(),
+		s.applicationCredentialRoutes(),
+		s.credentialRoutes(),
+	} {
+		all = append(all, group...)
+	}
+	return all
+}
+
+// changed marks the database as written, so derived caches are rebuilt.
+func (s *Service) changed() { s.generation.Add(1) }
+
+// errorBody renders Keystone's error document.
+func errorBody(e *httpapi.Error) any {
+	return map[string]any{"error": map[string]any{"code": e.Status, "message": e.Message, "title": e.Title()}}
+}

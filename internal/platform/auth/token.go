@@ -1,0 +1,247 @@
+package auth
+
+import (
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nimbus-cloud/nimbus/internal/platform/fernet"
+)
+
+// Token is the payload sealed inside a Fernet token. Like Keystone's it is stateless:
+// nothing is stored when a token is issued. Unlike Keystone's it carries the effective
+// roles, so that every service authorises locally without calling identity; the
+// identity service revokes tokens whenever the roles they carry stop being true.
+type Token struct {
+	UserID          string
+	UserDomainID    string
+	Methods         []string
+	ProjectID       string
+	ProjectDomainID string
+	DomainID        string
+	System          bool
+	Roles           []Role
+	AppCredID       string
+	AuditIDs        []string // own audit id, then the chain's first when re-scoped
+	IssuedAt        time.Time
+	ExpiresAt       time.Time
+}
+
+// Credentials turns the token into request credentials (names are filled by identity
+// when it renders a token; other services need only ids).
+func (t *Token) Credentials() *Credentials {
+	return &Credentials{
+		UserID: t.UserID, UserDomainID: t.UserDomainID,
+		ProjectID: t.ProjectID, ProjectDomainID: t.ProjectDomainID,
+		DomainID: t.DomainID, System: t.System,
+		Roles: t.Roles, Methods: t.Methods, AuditIDs: t.AuditIDs, AppCredID: t.AppCredID,
+		IssuedAt: t.IssuedAt, ExpiresAt: t.ExpiresAt,
+	}
+}
+
+const payloadVersion = 1
+
+var methodBits = []string{"password", "token", "application_credential", "totp", "mapped", "oauth1"}
+
+// ErrMalformed means the payload decrypted but does not decode; callers treat it as
+// an invalid token.
+var ErrMalformed = errors.New("auth: malformed token payload")
+
+// Codec seals and opens tokens with a Fernet key repository.
+type Codec struct{ Keys *fernet.Repository }
+
+// Seal returns the token string for t.
+func (c Codec) Seal(t *Token) (string, error) {
+	payload, err := t.MarshalBinary()
+	if err != nil {
+		return "", err
+	}
+	out, err := fernet.Encrypt(c.Keys.Primary(), payload, t.IssuedAt)
+	if err != nil {
+		return "", fmt.Errorf("seal token: %w", err)
+	}
+	return string(out), nil
+}
+
+// Open verifies and decodes a token string. It does not check expiry or revocation.
+func (c Codec) Open(s string) (*Token, error) {
+	payload, _, err := fernet.Decrypt([]byte(s), c.Keys.Keys())
+	if err != nil {
+		return nil, err
+	}
+	t := &Token{}
+	if err := t.UnmarshalBinary(payload); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// MarshalBinary encodes the payload compactly: ids that are 32 hex digits (all ids
+// Nimbus generates) take 16 bytes, so tokens stay close to Keystone's length.
+func (t *Token) MarshalBinary() ([]byte, error) {
+	b := make([]byte, 0, 160)
+	b = append(b, payloadVersion)
+	var mask uint64
+	for _, m := range t.Methods {
+		found := false
+		for i, name := range methodBits {
+			if m == name {
+				mask |= 1 << i
+				found = true
+			}
+		}
+		if !found {
+			return nil, fmt.Errorf("auth: unknown method %q", m)
+		}
+	}
+	b = binary.AppendUvarint(b, mask)
+	var flags byte
+	if t.System {
+		flags |= 1
+	}
+	b = append(b, flags)
+	for _, s := range []string{t.UserID, t.UserDomainID, t.ProjectID, t.ProjectDomainID, t.DomainID, t.AppCredID} {
+		b = appendID(b, s)
+	}
+	b = binary.AppendUvarint(b, uint64(len(t.Roles)))
+	for _, r := range t.Roles {
+		b = appendID(b, r.ID)
+		b = appendString(b, r.Name)
+	}
+	b = binary.AppendUvarint(b, uint64(len(t.AuditIDs)))
+	for _, a := range t.AuditIDs {
+		b = appendString(b, a)
+	}
+	b = binary.AppendVarint(b, t.IssuedAt.UnixMicro())
+	b = binary.AppendVarint(b, t.ExpiresAt.UnixMicro())
+	return b, nil
+}
+
+// UnmarshalBinary decodes what MarshalBinary wrote; any inconsistency is ErrMalformed.
+func (t *Token) UnmarshalBinary(b []byte) error {
+	d := decoder{b: b}
+	if d.byte() != payloadVersion {
+		return ErrMalformed
+	}
+	mask := d.uvarint()
+	for i, name := range methodBits {
+		if mask&(1<<i) != 0 {
+			t.Methods = append(t.Methods, name)
+		}
+	}
+	t.System = d.byte()&1 != 0
+	for _, dst := range []*string{&t.UserID, &t.UserDomainID, &t.ProjectID, &t.ProjectDomainID, &t.DomainID, &t.AppCredID} {
+		*dst = d.id()
+	}
+	n := d.count()
+	t.Roles = make([]Role, 0, n)
+	for i := 0; i < n && d.err == nil; i++ {
+		t.Roles = append(t.Roles, Role{ID: d.id(), Name: d.string()})
+	}
+	n = d.count()
+	for i := 0; i < n && d.err == nil; i++ {
+		t.AuditIDs = append(t.AuditIDs, d.string())
+	}
+	t.IssuedAt = time.UnixMicro(d.varint()).UTC()
+	t.ExpiresAt = time.UnixMicro(d.varint()).UTC()
+	if d.err != nil || len(d.b) != 0 || t.UserID == "" {
+		return ErrMalformed
+	}
+	return nil
+}
+
+func appendString(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+// appendID writes a tag byte: 0 = raw string, 1 = 16 bytes of packed lowercase hex.
+func appendID(b []byte, s string) []byte {
+	if len(s) == 32 {
+		var raw [16]byte
+		if _, err := hex.Decode(raw[:], []byte(s)); err == nil && hex.EncodeToString(raw[:]) == s {
+			b = append(b, 1)
+			return append(b, raw[:]...)
+		}
+	}
+	b = append(b, 0)
+	return appendString(b, s)
+}
+
+type decoder struct {
+	b   []byte
+	err error
+}
+
+func (d *decoder) fail() { d.err = ErrMalformed; d.b = nil }
+
+func (d *decoder) byte() byte {
+	if len(d.b) < 1 {
+		d.fail()
+		return 0
+	}
+	c := d.b[0]
+	d.b = d.b[1:]
+	return c
+}
+
+func (d *decoder) uvarint() uint64 {
+	v, n := binary.Uvarint(d.b)
+	if n <= 0 {
+		d.fail()
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) varint() int64 {
+	v, n := binary.Varint(d.b)
+	if n <= 0 {
+		d.fail()
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+// count reads a list length, bounded by what the remaining bytes could hold.
+func (d *decoder) count() int {
+	n := d.uvarint()
+	if n > uint64(len(d.b)) {
+		d.fail()
+		return 0
+	}
+	return int(n)
+}
+
+func (d *decoder) string() string {
+	n := d.uvarint()
+	if n > uint64(len(d.b)) {
+		d.fail()
+		return ""
+	}
+	s := string(d.b[:n])
+	d.b = d.b[n:]
+	return s
+}
+
+func (d *decoder) id() string {
+	switch d.byte() {
+	case 0:
+		return d.string()
+	case 1:
+		if len(d.b) < 16 {
+			d.fail()
+			return ""
+		}
+		s := hex.EncodeToString(d.b[:16])
+		d.b = d.b[16:]
+		return s
+	default:
+		d.fail()
+		return ""
+	}
+}

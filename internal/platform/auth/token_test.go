@@ -1,0 +1,404 @@
+package auth
+
+import (
+	"bytes"
+	"encoding/base64"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nimbus-cloud/nimbus/internal/platform/fernet"
+)
+
+const (
+	hexUser    = "0123456789abcdef0123456789abcdef"
+	hexDomain  = "fedcba9876543210fedcba9876543210"
+	hexProject = "00000000000000000000000000000001"
+	hexRole    = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+)
+
+// equalTokens compares tokens field by field: nil and empty lists are the same, and
+// times compare as instants.
+func equalTokens(a, b *Token) bool {
+	return a.UserID == b.UserID && a.UserDomainID == b.UserDomainID &&
+		slices.Equal(a.Methods, b.Methods) &&
+		a.ProjectID == b.ProjectID && a.ProjectDomainID == b.ProjectDomainID &&
+		a.DomainID == b.DomainID && a.System == b.System &&
+		slices.Equal(a.Roles, b.Roles) && a.AppCredID == b.AppCredID &&
+		slices.Equal(a.AuditIDs, b.AuditIDs) &&
+		a.IssuedAt.Equal(b.IssuedAt) && a.ExpiresAt.Equal(b.ExpiresAt)
+}
+
+func newCodec(t testing.TB) Codec {
+	t.Helper()
+	repo, err := fernet.OpenRepository(t.TempDir(), 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Codec{Keys: repo}
+}
+
+func sampleTokens() map[string]*Token {
+	issued := time.Date(2024, 5, 1, 12, 0, 0, 123456000, time.UTC)
+	expires := issued.Add(time.Hour)
+	return map[string]*Token{
+		"minimal": {UserID: "u", Methods: []string{"password"}, AuditIDs: []string{"a"},
+			IssuedAt: issued, ExpiresAt: expires},
+		"hex project scoped": {UserID: hexUser, UserDomainID: hexDomain, Methods: []string{"password"},
+			ProjectID: hexProject, ProjectDomainID: hexDomain,
+			Roles:     []Role{{ID: hexRole, Name: "admin"}, {ID: "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb", Name: "reader"}},
+			AuditIDs:  []string{"Wd3CrxFpQMKpOmHTOvnRAQ"}, IssuedAt: issued, ExpiresAt: expires},
+		"non-hex ids raw": {UserID: "admin", UserDomainID: "default", Methods: []string{"token"},
+			ProjectID: "demo-project", ProjectDomainID: "default",
+			Roles:     []Role{{ID: "member", Name: "member"}},
+			AuditIDs:  []string{"x"}, IssuedAt: issued, ExpiresAt: expires},
+		"uppercase hex stays raw": {UserID: strings.ToUpper(hexUser), UserDomainID: "ABCDEFABCDEFABCDEFABCDEFABCDEFAB",
+			Methods: []string{"password"}, IssuedAt: issued, ExpiresAt: expires},
+		"31 and 33 hex digits": {UserID: hexUser[:31], ProjectID: hexUser + "0", Methods: []string{"password"},
+			IssuedAt: issued, ExpiresAt: expires},
+		"domain scoped": {UserID: hexUser, UserDomainID: hexDomain, DomainID: hexDomain,
+			Methods: []string{"password"}, Roles: []Role{{ID: hexRole, Name: "admin"}},
+			AuditIDs: []string{"a1"}, IssuedAt: issued, ExpiresAt: expires},
+		"system scope": {UserID: hexUser, UserDomainID: "default", System: true,
+			Methods: []string{"password", "totp"}, Roles: []Role{{ID: hexRole, Name: "admin"}},
+			AuditIDs: []string{"s1"}, IssuedAt: issued, ExpiresAt: expires},
+		"rescoped two audit ids": {UserID: hexUser, Methods: []string{"password", "token"},
+			ProjectID: hexProject, AuditIDs: []string{"own-audit-id", "chain-audit-id"},
+			IssuedAt: issued, ExpiresAt: expires},
+		"all methods": {UserID: hexUser, Methods: slices.Clone(methodBits),
+			AuditIDs: []string{"m"}, IssuedAt: issued, ExpiresAt: expires},
+		"application credential": {UserID: hexUser, Methods: []string{"application_credential"},
+			ProjectID: hexProject, AppCredID: "cccccccccccccccccccccccccccccccc",
+			Roles: []Role{{ID: hexRole, Name: "member"}}, AuditIDs: []string{"ac"},
+			IssuedAt: issued, ExpiresAt: expires},
+		"empty role name and unicode": {UserID: "üser", Methods: []string{"mapped", "oauth1"},
+			Roles: []Role{{ID: "r", Name: ""}, {ID: "", Name: "名前"}}, AuditIDs: []string{""},
+			IssuedAt: issued, ExpiresAt: expires},
+		"no methods zero times": {UserID: "u"},
+		"pre-epoch times": {UserID: "u", Methods: []string{"password"},
+			IssuedAt: time.Date(1960, 1, 1, 0, 0, 0, 1000, time.UTC), ExpiresAt: time.Unix(-1, 0).UTC()},
+		"long strings": {UserID: strings.Repeat("u", 300), ProjectID: strings.Repeat("p", 70000),
+			Methods: []string{"password"}, AuditIDs: []string{strings.Repeat("a", 128)},
+			IssuedAt: issued, ExpiresAt: expires},
+	}
+}
+
+func TestTokenBinaryRoundTrip(t *testing.T) {
+	for name, tok := range sampleTokens() {
+		t.Run(name, func(t *testing.T) {
+			b, err := tok.MarshalBinary()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got Token
+			if err := got.UnmarshalBinary(b); err != nil {
+				t.Fatalf("UnmarshalBinary: %v", err)
+			}
+			if !equalTokens(tok, &got) {
+				t.Fatalf("round trip:\n got %+v\nwant %+v", got, *tok)
+			}
+			if got.IssuedAt.Location() != time.UTC || got.ExpiresAt.Location() != time.UTC {
+				t.Error("decoded times are not UTC")
+			}
+			// Truncating the payload anywhere must fail, never panic.
+			for i := 0; i < len(b); i++ {
+				var tr Token
+				if err := tr.UnmarshalBinary(b[:i]); !errors.Is(err, ErrMalformed) {
+					t.Fatalf("truncated to %d of %d bytes: err=%v", i, len(b), err)
+				}
+			}
+			// Trailing bytes are malformed too.
+			var tr Token
+			if err := tr.UnmarshalBinary(append(slices.Clone(b), 0)); !errors.Is(err, ErrMalformed) {
+				t.Fatalf("trailing byte: err=%v", err)
+			}
+		})
+	}
+}
+
+func TestTokenHexIDsArePacked(t *testing.T) {
+	issued := time.Unix(1700000000, 0)
+	hexTok := &Token{UserID: hexUser, UserDomainID: hexDomain, ProjectID: hexProject, ProjectDomainID: hexDomain,
+		Methods: []string{"password"}, Roles: []Role{{ID: hexRole, Name: "admin"}},
+		AuditIDs: []string{"Wd3CrxFpQMKpOmHTOvnRAQ"}, IssuedAt: issued, ExpiresAt: issued.Add(time.Hour)}
+	rawTok := *hexTok
+	rawTok.UserID, rawTok.UserDomainID, rawTok.ProjectID = strings.ToUpper(hexUser), strings.ToUpper(hexDomain), strings.ToUpper(hexProject)
+	rawTok.ProjectDomainID = strings.ToUpper(hexDomain)
+	rawTok.Roles = []Role{{ID: strings.ToUpper(hexRole), Name: "admin"}}
+
+	packed, err := hexTok.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := rawTok.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Each packed id is 1 tag + 16 bytes; a raw one 1 tag + 1 length + 32 bytes.
+	if want := len(raw) - 5*17; len(packed) != want {
+		t.Errorf("packed payload %d bytes, want %d (raw %d)", len(packed), want, len(raw))
+	}
+	for _, id := range []string{hexUser, hexDomain, hexProject, hexRole} {
+		if bytes.Contains(packed, []byte(id)) {
+			t.Errorf("hex id %s stored as text", id)
+		}
+	}
+	if !bytes.Contains(raw, []byte(strings.ToUpper(hexUser))) {
+		t.Error("upper-case id not stored as text")
+	}
+	// A project-scoped token with hex ids stays well under Keystone's 255 bytes.
+	c := newCodec(t)
+	s, err := c.Seal(hexTok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s) > 255 {
+		t.Errorf("token is %d characters", len(s))
+	}
+}
+
+func TestTokenMethodsCanonicalOrder(t *testing.T) {
+	tok := &Token{UserID: "u", Methods: []string{"totp", "password"}}
+	b, err := tok.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got Token
+	if err := got.UnmarshalBinary(b); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got.Methods, []string{"password", "totp"}) {
+		t.Fatalf("methods %v", got.Methods)
+	}
+}
+
+func TestTokenUnknownMethod(t *testing.T) {
+	for _, methods := range [][]string{{"kerberos"}, {"password", "x509"}, {""}, {"Password"}} {
+		tok := &Token{UserID: "u", Methods: methods}
+		if _, err := tok.MarshalBinary(); err == nil || !strings.Contains(err.Error(), "unknown method") {
+			t.Errorf("methods %q: err=%v", methods, err)
+		}
+		if _, err := newCodec(t).Seal(tok); err == nil {
+			t.Errorf("Seal with methods %q succeeded", methods)
+		}
+	}
+}
+
+func TestTokenUnmarshalMalformed(t *testing.T) {
+	good, err := (&Token{UserID: "u", Methods: []string{"password"}}).MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	noUser, err := (&Token{Methods: []string{"password"}, ProjectID: "p"}).MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	badVersion := slices.Clone(good)
+	badVersion[0] = 2
+	for name, b := range map[string][]byte{
+		"empty":        nil,
+		"version only": {payloadVersion},
+		"bad version":  badVersion,
+		"no user id":   noUser,
+		// version, mask, flags, then an id with an unknown tag
+		"bad id tag": {payloadVersion, 0, 0, 2},
+		// id with packed tag but too few bytes
+		"short packed id": append([]byte{payloadVersion, 0, 0, 1}, make([]byte, 15)...),
+		// raw id with a length beyond the payload
+		"string too long": {payloadVersion, 0, 0, 0, 0x7f, 'a'},
+		// overlong uvarint
+		"bad varint": {payloadVersion, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01},
+	} {
+		t.Run(name, func(t *testing.T) {
+			var tok Token
+			if err := tok.UnmarshalBinary(b); !errors.Is(err, ErrMalformed) {
+				t.Fatalf("err=%v", err)
+			}
+		})
+	}
+	// A huge role count must fail without allocating for it.
+	huge := []byte{payloadVersion, 0, 0, // version, methods, flags
+		0, 1, 'u', 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, // user id "u", five empty ids
+		0xff, 0xff, 0xff, 0xff, 0x0f} // role count 2^32-1
+	var tok Token
+	if err := tok.UnmarshalBinary(huge); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("huge role count: err=%v", err)
+	}
+}
+
+func TestTokenUnmarshalOverwrites(t *testing.T) {
+	toks := sampleTokens()
+	a, b := toks["all methods"], toks["rescoped two audit ids"]
+	ab, err := a.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bb, err := b.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got Token
+	if err := got.UnmarshalBinary(ab); err != nil {
+		t.Fatal(err)
+	}
+	if err := got.UnmarshalBinary(bb); err != nil {
+		t.Fatal(err)
+	}
+	if !equalTokens(&got, b) {
+		t.Fatalf("decoding into a used Token mixed the two:\n got %+v\nwant %+v", got, *b)
+	}
+}
+
+func TestCodecSealOpen(t *testing.T) {
+	c := newCodec(t)
+	for name, tok := range sampleTokens() {
+		t.Run(name, func(t *testing.T) {
+			s, err := c.Seal(tok)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.ContainsAny(s, "+/=") {
+				t.Errorf("token %q is not unpadded url-safe base64", s)
+			}
+			got, err := c.Open(s)
+			if err != nil {
+				t.Fatalf("Open: %v", err)
+			}
+			if !equalTokens(tok, got) {
+				t.Fatalf("Seal/Open:\n got %+v\nwant %+v", *got, *tok)
+			}
+		})
+	}
+}
+
+func TestCodecOpenRejects(t *testing.T) {
+	c := newCodec(t)
+	tok := sampleTokens()["hex project scoped"]
+	s, err := c.Seal(tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Another deployment's keys.
+	if _, err := newCodec(t).Open(s); !errors.Is(err, fernet.ErrInvalid) {
+		t.Errorf("foreign token: err=%v", err)
+	}
+	// Tampered.
+	b := []byte(s)
+	b[len(b)/2] ^= 1
+	if _, err := c.Open(string(b)); err == nil {
+		t.Error("tampered token opened")
+	}
+	// A valid Fernet token whose payload is not a token payload.
+	junk, err := fernet.Encrypt(c.Keys.Primary(), []byte("not a payload"), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Open(string(junk)); !errors.Is(err, ErrMalformed) {
+		t.Errorf("junk payload: err=%v", err)
+	}
+	// After rotation the token still opens; after its key is retired it does not.
+	if err := c.Keys.Rotate(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Open(s); err != nil {
+		t.Errorf("after one rotation: %v", err)
+	}
+	if err := c.Keys.Rotate(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Open(s); err == nil {
+		t.Error("token opened after its key was retired")
+	}
+}
+
+func TestCredentialsFromToken(t *testing.T) {
+	tok := sampleTokens()["hex project scoped"]
+	c := tok.Credentials()
+	if c.UserID != tok.UserID || c.ProjectID != tok.ProjectID || c.ProjectDomainID != tok.ProjectDomainID ||
+		!c.HasRole("admin") || !c.HasRole("reader") || c.HasRole("member") || !c.Scoped() ||
+		!c.ExpiresAt.Equal(tok.ExpiresAt) {
+		t.Fatalf("credentials %+v", c)
+	}
+	pc := c.PolicyCredentials()
+	if pc["project_id"] != hexProject || pc["system_scope"] != "" || !slices.Equal(pc["roles"].([]string), []string{"admin", "reader"}) {
+		t.Fatalf("policy credentials %v", pc)
+	}
+	sys := sampleTokens()["system scope"].Credentials()
+	if sys.PolicyCredentials()["system_scope"] != "all" || !sys.Scoped() {
+		t.Fatal("system scope not carried")
+	}
+	if (&Token{UserID: "u"}).Credentials().Scoped() {
+		t.Fatal("unscoped token reported scoped")
+	}
+}
+
+func FuzzTokenPayload(f *testing.F) {
+	for _, tok := range sampleTokens() {
+		b, err := tok.MarshalBinary()
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Add([]byte{})
+	f.Add([]byte{payloadVersion})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var tok Token
+		if err := tok.UnmarshalBinary(b); err != nil {
+			if !errors.Is(err, ErrMalformed) {
+				t.Fatalf("error %v is not ErrMalformed", err)
+			}
+			return
+		}
+		b2, err := tok.MarshalBinary()
+		if err != nil {
+			t.Fatalf("re-marshal of decoded token %+v: %v", tok, err)
+		}
+		var tok2 Token
+		if err := tok2.UnmarshalBinary(b2); err != nil {
+			t.Fatalf("re-unmarshal: %v", err)
+		}
+		if !equalTokens(&tok, &tok2) {
+			t.Fatalf("not stable:\n%+v\n%+v", tok, tok2)
+		}
+		// The canonical encoding is a fixed point.
+		b3, err := tok2.MarshalBinary()
+		if err != nil || !bytes.Equal(b2, b3) {
+			t.Fatalf("canonical encoding not stable: %x vs %x (%v)", b2, b3, err)
+		}
+	})
+}
+
+func FuzzOpen(f *testing.F) {
+	c := newCodec(f)
+	for _, tok := range sampleTokens() {
+		s, err := c.Seal(tok)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(s)
+	}
+	// A validly sealed payload of junk, so the fuzzer can reach the payload decoder.
+	junk, _ := fernet.Encrypt(c.Keys.Primary(), []byte{payloadVersion, 0, 0, 0, 1, 'u'}, time.Now())
+	f.Add(string(junk))
+	f.Add("")
+	f.Add("gAAAAA")
+	f.Add(base64.RawURLEncoding.EncodeToString(make([]byte, 100)))
+	f.Fuzz(func(t *testing.T, s string) {
+		tok, err := c.Open(s)
+		if err != nil {
+			if tok != nil {
+				t.Fatal("Open returned a token with an error")
+			}
+			if !errors.Is(err, fernet.ErrInvalid) && !errors.Is(err, ErrMalformed) {
+				t.Fatalf("unexpected error %v", err)
+			}
+			return
+		}
+		if tok.UserID == "" {
+			t.Fatal("Open returned a token without a user")
+		}
+	})
+}

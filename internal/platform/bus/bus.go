@@ -1,0 +1,160 @@
+// Package bus is Nimbus's message bus: an embedded NATS server for all-in-one, or a
+// client of an external NATS cluster; request/reply RPC with deadlines, and events.
+package bus
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+)
+
+// Bus is a connection to NATS, owning the embedded server when there is one.
+type Bus struct {
+	conn   *nats.Conn
+	server *server.Server
+	log    *slog.Logger
+	// URL other processes use to join this bus.
+	URL string
+}
+
+// DefaultRPCTimeout bounds calls whose context has no deadline.
+const DefaultRPCTimeout = 30 * time.Second
+
+// Start connects to url, or with an empty url starts an embedded server on a free
+// loopback port.
+func Start(url string, log *slog.Logger) (*Bus, error) {
+	b := &Bus{log: log, URL: url}
+	if url == "" {
+		srv, err := server.NewServer(&server.Options{
+			Host:                  "127.0.0.1",
+			Port:                  server.RANDOM_PORT,
+			NoSigs:                true,
+			NoLog:                 true,
+			MaxPayload:            8 << 20,
+			DisableShortFirstPing: true,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("start embedded NATS: %w", err)
+		}
+		go srv.Start()
+		if !srv.ReadyForConnections(10 * time.Second) {
+			srv.Shutdown()
+			return nil, errors.New("embedded NATS did not become ready")
+		}
+		b.server = srv
+		b.URL = srv.ClientURL()
+	}
+	conn, err := nats.Connect(b.URL, nats.Name("nimbus"), nats.MaxReconnects(-1),
+		nats.ReconnectWait(250*time.Millisecond),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err != nil {
+				log.Warn("bus disconnected", "error", err)
+			}
+		}))
+	if err != nil {
+		if b.server != nil {
+			b.server.Shutdown()
+		}
+		return nil, fmt.Errorf("connect to NATS %s: %w", b.URL, err)
+	}
+	b.conn = conn
+	return b, nil
+}
+
+// Close drains subscriptions and stops the embedded server.
+func (b *Bus) Close() {
+	if b.conn != nil {
+		_ = b.conn.Drain()
+		b.conn.Close()
+	}
+	if b.server != nil {
+		b.server.Shutdown()
+		b.server.WaitForShutdown()
+	}
+}
+
+// rpcReply is the envelope of every RPC answer, so remote errors keep their text.
+type rpcReply struct {
+	Result json.RawMessage `json:"result,omitempty"`
+	Error  string          `json:"error,omitempty"`
+}
+
+// RemoteError is an error returned by the handler at the other end of a call.
+type RemoteError struct{ Msg string }
+
+func (e *RemoteError) Error() string { return e.Msg }
+
+// Handle serves RPCs on subject; handlers of one subject share the load (queue group).
+func (b *Bus) Handle(subject string, h func(ctx context.Context, req json.RawMessage) (any, error)) error {
+	_, err := b.conn.QueueSubscribe(subject, subject, func(m *nats.Msg) {
+		ctx, cancel := context.WithTimeout(context.Background(), DefaultRPCTimeout)
+		defer cancel()
+		var reply rpcReply
+		res, err := h(ctx, m.Data)
+		if err != nil {
+			reply.Error = err.Error()
+		} else if reply.Result, err = json.Marshal(res); err != nil {
+			reply.Error = err.Error()
+		}
+		data, _ := json.Marshal(reply)
+		if err := m.Respond(data); err != nil {
+			b.log.Warn("bus reply failed", "subject", subject, "error", err)
+		}
+	})
+	return err
+}
+
+// Call sends req to subject and decodes the answer into resp, within ctx's deadline.
+func (b *Bus) Call(ctx context.Context, subject string, req, resp any) error {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, DefaultRPCTimeout)
+		defer cancel()
+	}
+	data, err := json.Marshal(req)
+	if err != nil {
+		return fmt.Errorf("encode %s request: %w", subject, err)
+	}
+	m, err := b.conn.RequestWithContext(ctx, subject, data)
+	if err != nil {
+		return fmt.Errorf("call %s: %w", subject, err)
+	}
+	var reply rpcReply
+	if err := json.Unmarshal(m.Data, &reply); err != nil {
+		return fmt.Errorf("decode %s reply: %w", subject, err)
+	}
+	if reply.Error != "" {
+		return &RemoteError{Msg: reply.Error}
+	}
+	if resp != nil && len(reply.Result) > 0 {
+		return json.Unmarshal(reply.Result, resp)
+	}
+	return nil
+}
+
+// Publish sends an event; delivery is at-most-once, so receivers must also resync.
+func (b *Bus) Publish(subject string, event any) error {
+	data, err := json.Marshal(event)
+	if err != nil {
+		return fmt.Errorf("encode %s event: %w", subject, err)
+	}
+	return b.conn.Publish(subject, data)
+}
+
+// Subscribe delivers every event on subject to fn.
+func (b *Bus) Subscribe(subject string, fn func(data []byte)) (func(), error) {
+	sub, err := b.conn.Subscribe(subject, func(m *nats.Msg) { fn(m.Data) })
+	if err != nil {
+		return nil, err
+	}
+	return func() { _ = sub.Unsubscribe() }, nil
+}
+
+// Flush waits until the server has processed everything sent so far.
+func (b *Bus) Flush() error { return b.conn.Flush() }

@@ -1,0 +1,176 @@
+// Package config is Nimbus's one configuration: defaults fit for an all-in-one cloud,
+// overridden by a TOML file, then by NIMBUS_* environment variables, then by flags.
+package config
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+)
+
+// Config is the whole configuration; each service reads its own section.
+type Config struct {
+	DataDir  string   `toml:"data_dir" env:"NIMBUS_DATA_DIR"`
+	Region   string   `toml:"region" env:"NIMBUS_REGION"`
+	Database Database `toml:"database"`
+	Bus      Bus      `toml:"bus"`
+	API      API      `toml:"api"`
+	Log      Log      `toml:"log"`
+	Identity Identity `toml:"identity"`
+}
+
+// Database selects the SQL database.
+type Database struct {
+	URL string `toml:"url" env:"NIMBUS_DATABASE_URL"`
+}
+
+// Bus selects the message bus.
+type Bus struct {
+	URL string `toml:"url" env:"NIMBUS_BUS_URL"`
+}
+
+// API places the listeners.
+type API struct {
+	Host string `toml:"host" env:"NIMBUS_API_HOST"`
+	// EphemeralPorts picks free ports instead of upstream's defaults.
+	EphemeralPorts bool `toml:"ephemeral_ports" env:"NIMBUS_EPHEMERAL_PORTS"`
+	// PolicyFile overrides default policies (oslo.policy YAML).
+	PolicyFile string `toml:"policy_file" env:"NIMBUS_POLICY_FILE"`
+}
+
+// Log sets the log output.
+type Log struct {
+	Level  string `toml:"level" env:"NIMBUS_LOG_LEVEL"`
+	Format string `toml:"format" env:"NIMBUS_LOG_FORMAT"` // text or json
+	File   string `toml:"file" env:"NIMBUS_LOG_FILE"`     // empty: stderr
+}
+
+// Identity configures the Keystone-compatible service.
+type Identity struct {
+	Port                   int      `toml:"port" env:"NIMBUS_IDENTITY_PORT"`
+	TokenExpiration        Duration `toml:"token_expiration" env:"NIMBUS_TOKEN_EXPIRATION"`
+	BcryptCost             int      `toml:"bcrypt_cost" env:"NIMBUS_BCRYPT_COST"`
+	LockoutFailureAttempts int      `toml:"lockout_failure_attempts" env:"NIMBUS_LOCKOUT_FAILURE_ATTEMPTS"`
+	LockoutDuration        Duration `toml:"lockout_duration" env:"NIMBUS_LOCKOUT_DURATION"`
+	MaxActiveKeys          int      `toml:"max_active_keys" env:"NIMBUS_MAX_ACTIVE_KEYS"`
+	// AllowRescopeScopedToken mirrors Keystone's [token] allow_rescope_scoped_token.
+	AllowRescopeScopedToken bool `toml:"allow_rescope_scoped_token" env:"NIMBUS_ALLOW_RESCOPE_SCOPED_TOKEN"`
+}
+
+// Duration is a time.Duration written as "24h" in TOML and env.
+type Duration struct{ time.Duration }
+
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return err
+	}
+	d.Duration = v
+	return nil
+}
+
+func (d Duration) MarshalText() ([]byte, error) { return []byte(d.Duration.String()), nil }
+
+// DefaultDataDir is where an all-in-one keeps its state unless told otherwise.
+func DefaultDataDir() string {
+	if os.Geteuid() == 0 {
+		return "/var/lib/nimbus"
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(home, ".local", "share", "nimbus")
+	}
+	return "nimbus-data"
+}
+
+// Default returns the all-in-one defaults.
+func Default() Config {
+	return Config{
+		DataDir: DefaultDataDir(),
+		Region:  "RegionOne",
+		API:     API{Host: "127.0.0.1"},
+		Log:     Log{Level: "info", Format: "text"},
+		Identity: Identity{
+			Port:                    5000,
+			TokenExpiration:         Duration{24 * time.Hour},
+			BcryptCost:              12,
+			LockoutDuration:         Duration{30 * time.Minute},
+			MaxActiveKeys:           3,
+			AllowRescopeScopedToken: true,
+		},
+	}
+}
+
+// Load returns defaults overridden by the TOML file at path (if path is non-empty)
+// and then by environment variables.
+func Load(path string) (Config, error) {
+	cfg := Default()
+	if path != "" {
+		md, err := toml.DecodeFile(path, &cfg)
+		if err != nil {
+			return cfg, fmt.Errorf("read config %s: %w", path, err)
+		}
+		if undecoded := md.Undecoded(); len(undecoded) > 0 {
+			return cfg, fmt.Errorf("config %s: unknown keys %v", path, undecoded)
+		}
+	}
+	if err := applyEnv(reflect.ValueOf(&cfg).Elem(), os.LookupEnv); err != nil {
+		return cfg, err
+	}
+	return cfg, nil
+}
+
+// applyEnv sets every field tagged env:"NAME" whose variable is set.
+func applyEnv(v reflect.Value, lookup func(string) (string, bool)) error {
+	t := v.Type()
+	for i := 0; i < t.NumField(); i++ {
+		f, fv := t.Field(i), v.Field(i)
+		name := f.Tag.Get("env")
+		if name == "" {
+			if fv.Kind() == reflect.Struct {
+				if err := applyEnv(fv, lookup); err != nil {
+					return err
+				}
+			}
+			continue
+		}
+		s, ok := lookup(name)
+		if !ok {
+			continue
+		}
+		if err := setField(fv, s); err != nil {
+			return fmt.Errorf("environment variable %s=%q: %w", name, s, err)
+		}
+	}
+	return nil
+}
+
+func setField(fv reflect.Value, s string) error {
+	if u, ok := fv.Addr().Interface().(interface{ UnmarshalText([]byte) error }); ok {
+		return u.UnmarshalText([]byte(s))
+	}
+	switch fv.Kind() {
+	case reflect.String:
+		fv.SetString(s)
+	case reflect.Int:
+		n, err := strconv.Atoi(s)
+		if err != nil {
+			return err
+		}
+		fv.SetInt(int64(n))
+	case reflect.Bool:
+		b, err := strconv.ParseBool(strings.TrimSpace(s))
+		if err != nil {
+			return err
+		}
+		fv.SetBool(b)
+	default:
+		return fmt.Errorf("unsupported field kind %s", fv.Kind())
+	}
+	return nil
+}

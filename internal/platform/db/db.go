@@ -1,0 +1,194 @@
+// Package db opens the one database of a Nimbus deployment, SQLite (embedded, WAL) for
+// all-in-one or PostgreSQL for clusters, and runs each service's embedded migrations.
+// Services write portable SQL with ? placeholders; Rebind adapts it per dialect.
+package db
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // PostgreSQL driver "pgx"
+	_ "modernc.org/sqlite"             // SQLite driver "sqlite"
+)
+
+// Dialect is the SQL flavour of the open database.
+type Dialect int
+
+const (
+	SQLite Dialect = iota
+	Postgres
+)
+
+// DB is a database handle whose query methods accept ? placeholders on any dialect.
+type DB struct {
+	sql     *sql.DB
+	Dialect Dialect
+	// URL with credentials removed, for logs.
+	Redacted string
+}
+
+// Open connects to url: empty or sqlite://PATH for SQLite (default dataDir/nimbus.db),
+// postgres:// or postgresql:// for PostgreSQL.
+func Open(ctx context.Context, url, dataDir string) (*DB, error) {
+	switch {
+	case url == "" || strings.HasPrefix(url, "sqlite://"):
+		path := strings.TrimPrefix(url, "sqlite://")
+		if path == "" {
+			path = filepath.Join(dataDir, "nimbus.db")
+		}
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			return nil, fmt.Errorf("create database directory: %w", err)
+		}
+		// synchronous(FULL): an acknowledged write survives kill -9 and power loss.
+		// _txlock=immediate: writers take the lock up front instead of failing on upgrade.
+		dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)" +
+			"&_pragma=foreign_keys(1)&_pragma=synchronous(FULL)&_txlock=immediate"
+		sdb, err := sql.Open("sqlite", dsn)
+		if err != nil {
+			return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+		}
+		sdb.SetMaxOpenConns(8)
+		d := &DB{sql: sdb, Dialect: SQLite, Redacted: "sqlite://" + path}
+		return d, d.ping(ctx)
+	case strings.HasPrefix(url, "postgres://") || strings.HasPrefix(url, "postgresql://"):
+		sdb, err := sql.Open("pgx", url)
+		if err != nil {
+			return nil, fmt.Errorf("open postgres: %w", err)
+		}
+		sdb.SetMaxOpenConns(32)
+		sdb.SetMaxIdleConns(32)
+		d := &DB{sql: sdb, Dialect: Postgres, Redacted: redact(url)}
+		return d, d.ping(ctx)
+	}
+	return nil, fmt.Errorf("unsupported database URL %q (want sqlite://PATH or postgres://...)", redact(url))
+}
+
+func (d *DB) ping(ctx context.Context) error {
+	if err := d.sql.PingContext(ctx); err != nil {
+		_ = d.sql.Close()
+		return fmt.Errorf("connect to %s: %w", d.Redacted, err)
+	}
+	return nil
+}
+
+func redact(url string) string {
+	scheme, rest, ok := strings.Cut(url, "://")
+	if !ok {
+		return "<invalid url>"
+	}
+	if at := strings.LastIndex(rest, "@"); at >= 0 {
+		rest = "***@" + rest[at+1:]
+	}
+	return scheme + "://" + rest
+}
+
+// Close closes the database.
+func (d *DB) Close() error { return d.sql.Close() }
+
+// Rebind turns ? placeholders into the dialect's ($1, $2, ... for PostgreSQL).
+func (d *DB) Rebind(q string) string {
+	if d.Dialect != Postgres || !strings.Contains(q, "?") {
+		return q
+	}
+	var b strings.Builder
+	b.Grow(len(q) + 8)
+	n := 0
+	inQuote := false
+	for i := 0; i < len(q); i++ {
+		c := q[i]
+		if c == '\'' {
+			inQuote = !inQuote
+		}
+		if c == '?' && !inQuote {
+			n++
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+			continue
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
+}
+
+// Querier is what both *DB and *Tx offer, so store code works inside or outside a transaction.
+type Querier interface {
+	ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row
+}
+
+func (d *DB) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	return d.sql.ExecContext(ctx, d.Rebind(q), args...)
+}
+
+func (d *DB) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	return d.sql.QueryContext(ctx, d.Rebind(q), args...)
+}
+
+func (d *DB) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
+	return d.sql.QueryRowContext(ctx, d.Rebind(q), args...)
+}
+
+// Tx is a transaction with the same placeholder handling.
+type Tx struct {
+	tx *sql.Tx
+	d  *DB
+}
+
+func (t *Tx) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	return t.tx.ExecContext(ctx, t.d.Rebind(q), args...)
+}
+
+func (t *Tx) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	return t.tx.QueryContext(ctx, t.d.Rebind(q), args...)
+}
+
+func (t *Tx) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
+	return t.tx.QueryRowContext(ctx, t.d.Rebind(q), args...)
+}
+
+// InTx runs fn in a transaction, committing if it returns nil.
+func (d *DB) InTx(ctx context.Context, fn func(*Tx) error) error {
+	tx, err := d.sql.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin transaction: %w", err)
+	}
+	if err := fn(&Tx{tx: tx, d: d}); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// IsUniqueViolation reports whether err is a unique-constraint failure on either dialect.
+func IsUniqueViolation(err error) bool {
+	if err == nil {
+		return false
+	}
+	msg := err.Error()
+	return strings.Contains(msg, "UNIQUE constraint failed") || strings.Contains(msg, "SQLSTATE 23505")
+}
+
+// IsForeignKeyViolation reports whether err is a foreign-key failure on either dialect.
+func IsForeignKeyViolation(err error) bool {
+	if err == nil {
+		return false
+	}
+	msg := err.Error()
+	return strings.Contains(msg, "FOREIGN KEY constraint failed") || strings.Contains(msg, "SQLSTATE 23503")
+}
+
+// ErrNoRows is sql.ErrNoRows, re-exported so stores need not import database/sql.
+var ErrNoRows = sql.ErrNoRows
+
+// IsNoRows reports whether err means "no such row".
+func IsNoRows(err error) bool { return errors.Is(err, sql.ErrNoRows) }

@@ -1,0 +1,301 @@
+// Package httpapi is the HTTP kit every Nimbus API is built on: one declarative route
+// table per service, one handler shape, one error mapper, request ids, access logs,
+// metrics, body limits, pagination, microversions and discovery documents.
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/nimbus-cloud/nimbus/internal/platform/auth"
+	"github.com/nimbus-cloud/nimbus/internal/platform/policy"
+)
+
+// Route is one endpoint of an API: who may call it is declared beside it.
+type Route struct {
+	Method  string
+	Path    string // net/http pattern syntax: /v3/users/{user_id}
+	Handler Handler
+	// Public routes need no token (discovery, token issue).
+	Public bool
+	// Policy is the rule enforced before the handler runs; empty means "any valid token".
+	Policy string
+	// Target loads the attributes the policy rule refers to as %(target.x)s.
+	Target func(r *http.Request) (map[string]any, error)
+}
+
+// Authenticator validates the token a request carries.
+type Authenticator interface {
+	Authenticate(ctx context.Context, token string) (*auth.Credentials, error)
+}
+
+// Options configure a Server.
+type Options struct {
+	Service string // "identity", "compute", ... used in logs and metrics
+	Logger  *slog.Logger
+	Auth    Authenticator
+	Policy  *policy.Enforcer
+	// ErrorBody renders an error in the service's upstream shape.
+	ErrorBody func(*Error) any
+	// OnUnauthorized may add headers (Keystone's WWW-Authenticate) to 401 answers.
+	OnUnauthorized func(*Error)
+	// MaxBodyBytes caps request bodies (413 beyond); 0 means 112 KiB like Keystone.
+	MaxBodyBytes int64
+	Registry     *prometheus.Registry
+}
+
+// Server serves one API's routes plus /healthcheck and /metrics.
+type Server struct {
+	opts    Options
+	mux     *http.ServeMux
+	latency *prometheus.HistogramVec
+}
+
+var sharedRegistry = prometheus.NewRegistry()
+
+func init() {
+	sharedRegistry.MustRegister(prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+}
+
+// NewServer builds a Server; call Mount with the service's route table.
+func NewServer(opts Options) *Server {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.MaxBodyBytes == 0 {
+		opts.MaxBodyBytes = 112 * 1024
+	}
+	if opts.ErrorBody == nil {
+		opts.ErrorBody = func(e *Error) any {
+			return map[string]any{"error": map[string]any{"code": e.Status, "message": e.Message, "title": e.Title()}}
+		}
+	}
+	if opts.Registry == nil {
+		opts.Registry = sharedRegistry
+	}
+	s := &Server{opts: opts, mux: http.NewServeMux()}
+	s.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:        "nimbus_http_request_duration_seconds",
+		Help:        "Latency of API requests by route and status.",
+		ConstLabels: prometheus.Labels{"service": opts.Service},
+		Buckets:     []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+	}, []string{"method", "route", "code"})
+	if err := opts.Registry.Register(s.latency); err != nil {
+		var already prometheus.AlreadyRegisteredError
+		if errors.As(err, &already) {
+			s.latency = already.ExistingCollector.(*prometheus.HistogramVec)
+		}
+	}
+	s.mux.HandleFunc("GET /healthcheck", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		_, _ = w.Write([]byte("OK"))
+	})
+	s.mux.Handle("GET /metrics", promhttp.HandlerFor(opts.Registry, promhttp.HandlerOpts{}))
+	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		s.writeError(w, r, NotFound("The resource could not be found."))
+	})
+	return s
+}
+
+// Mount registers every route of a table.
+func (s *Server) Mount(routes []Route) {
+	for _, rt := range routes {
+		s.mux.Handle(rt.Method+" "+rt.Path, s.wrap(rt))
+	}
+}
+
+// ServeHTTP implements http.Handler with request ids and access logging around the mux.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	reqID := r.Header.Get("X-Openstack-Request-Id")
+	if !validRequestID(reqID) {
+		reqID = NewRequestID()
+	}
+	ctx := withRequestID(r.Context(), reqID)
+	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+	rec.Header().Set("X-Openstack-Request-Id", reqID)
+	r = r.WithContext(ctx)
+	defer func() {
+		if p := recover(); p != nil {
+			s.opts.Logger.ErrorContext(ctx, "panic serving request", "panic", p, "stack", string(debug.Stack()),
+				"request_id", reqID)
+			if !rec.wrote {
+				s.writeError(rec, r, AsError(errors.New("panic")))
+			}
+		}
+		elapsed := time.Since(start)
+		route := r.Pattern
+		if route == "" {
+			route = "unmatched"
+		}
+		s.latency.WithLabelValues(r.Method, route, strconv.Itoa(rec.status)).Observe(elapsed.Seconds())
+		if r.URL.Path != "/healthcheck" && r.URL.Path != "/metrics" {
+			s.opts.Logger.LogAttrs(ctx, slog.LevelInfo, "request",
+				slog.String("service", s.opts.Service), slog.String("request_id", reqID),
+				slog.String("method", r.Method), slog.String("path", r.URL.Path),
+				slog.Int("status", rec.status), slog.Int64("bytes", rec.bytes),
+				slog.Float64("latency_ms", float64(elapsed.Microseconds())/1000),
+				slog.String("remote", r.RemoteAddr))
+		}
+	}()
+	s.mux.ServeHTTP(rec, r)
+}
+
+func (s *Server) wrap(rt Route) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Body != nil {
+			r.Body = http.MaxBytesReader(w, r.Body, s.opts.MaxBodyBytes)
+		}
+		if !rt.Public {
+			creds, err := s.authenticate(r)
+			if err != nil {
+				s.writeError(w, r, err)
+				return
+			}
+			r = r.WithContext(auth.WithCredentials(r.Context(), creds))
+			if rt.Policy != "" {
+				if err := s.enforce(r, rt); err != nil {
+					s.writeError(w, r, err)
+					return
+				}
+			}
+		}
+		resp, err := rt.Handler(r)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		s.write(w, r, resp)
+	})
+}
+
+func (s *Server) authenticate(r *http.Request) (*auth.Credentials, error) {
+	token := r.Header.Get("X-Auth-Token")
+	if token == "" || s.opts.Auth == nil {
+		return nil, Unauthorized("The request you have made requires authentication.")
+	}
+	creds, err := s.opts.Auth.Authenticate(r.Context(), token)
+	if err != nil {
+		var he *Error
+		if errors.As(err, &he) {
+			return nil, he
+		}
+		return nil, &Error{Status: http.StatusUnauthorized, Message: "The request you have made requires authentication.", cause: err}
+	}
+	return creds, nil
+}
+
+func (s *Server) enforce(r *http.Request, rt Route) error {
+	if s.opts.Policy == nil {
+		return nil
+	}
+	var target map[string]any
+	if rt.Target != nil {
+		t, err := rt.Target(r)
+		if err != nil {
+			return err
+		}
+		target = t
+	}
+	return Enforce(r, s.opts.Policy, rt.Policy, target)
+}
+
+// Enforce checks rule for the request's credentials, for handlers whose target is only
+// known mid-way (e.g. after loading the resource).
+func Enforce(r *http.Request, e *policy.Enforcer, rule string, target map[string]any) error {
+	creds := auth.FromContext(r.Context())
+	if creds == nil {
+		return Unauthorized("The request you have made requires authentication.")
+	}
+	if !e.Allowed(rule, target, creds.PolicyCredentials()) {
+		return Forbidden("You are not authorized to perform the requested action: %s.", rule)
+	}
+	return nil
+}
+
+func (s *Server) write(w http.ResponseWriter, r *http.Request, resp Response) {
+	for k, vs := range resp.Header {
+		for _, v := range vs {
+			w.Header().Add(k, v)
+		}
+	}
+	status := resp.Status
+	if status == 0 {
+		status = http.StatusOK
+	}
+	switch body := resp.Body.(type) {
+	case nil:
+		w.WriteHeader(status)
+	case []byte:
+		w.WriteHeader(status)
+		if r.Method != http.MethodHead {
+			_, _ = w.Write(body)
+		}
+	default:
+		buf, err := json.Marshal(body)
+		if err != nil {
+			s.writeError(w, r, AsError(err))
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Content-Length", strconv.Itoa(len(buf)))
+		w.WriteHeader(status)
+		if r.Method != http.MethodHead {
+			_, _ = w.Write(buf)
+		}
+	}
+}
+
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	e := AsError(err)
+	if e.Status >= 500 {
+		s.opts.Logger.ErrorContext(r.Context(), "request failed", "request_id", RequestID(r.Context()),
+			"method", r.Method, "path", r.URL.Path, "error", e.Error())
+	}
+	if e.Status == http.StatusUnauthorized && s.opts.OnUnauthorized != nil {
+		s.opts.OnUnauthorized(e)
+	}
+	for k, vs := range e.Header {
+		for _, v := range vs {
+			w.Header().Set(k, v)
+		}
+	}
+	s.write(w, r, JSON(e.Status, s.opts.ErrorBody(e)))
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+	bytes  int64
+	wrote  bool
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	if !s.wrote {
+		s.status = code
+		s.wrote = true
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	s.wrote = true
+	n, err := s.ResponseWriter.Write(b)
+	s.bytes += int64(n)
+	return n, err
+}
+
+func (s *statusRecorder) Flush() {
+	if f, ok := s.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
