@@ -2,10 +2,12 @@ package identity
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"time"
 
 	"github.com/nimbus-cloud/nimbus/internal/platform/auth"
+	"github.com/nimbus-cloud/nimbus/internal/platform/bus"
 )
 
 // RevocationSubject is the bus subject revocation events are published on, so that
@@ -73,4 +75,12 @@ func (s *Service) RevocationEvents(ctx context.Context) ([]auth.RevocationEvent,
 		out = append(out, e)
 	}
 	return out, rows.Err()
+}
+
+// ServeRevocations answers "identity.revocations.list" on the bus, so that a service
+// in another process can load the list when it starts and then follow the events.
+func (s *Service) ServeRevocations(b *bus.Bus) error {
+	return b.Handle(RevocationSubject+".list", func(ctx context.Context, _ json.RawMessage) (any, error) {
+		return s.RevocationEvents(ctx)
+	})
 }

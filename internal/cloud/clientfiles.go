@@ -1,0 +1,60 @@
+package cloud
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+)
+
+// writeClientFiles writes clouds.yaml (clouds nimbus-admin and nimbus-demo, plus the
+// devstack-admin and devstack names upstream test suites expect) and admin-openrc /
+// demo-openrc like packstack's keystonerc files.
+func writeClientFiles(dir, region, identityURL string, s Secrets) error {
+	authURL := identityURL + "/v3"
+	var b strings.Builder
+	b.WriteString("# Written by nimbus up. Use with: openstack --os-cloud nimbus-admin ...\nclouds:\n")
+	for _, c := range []struct{ name, user, project, password string }{
+		{"nimbus-admin", "admin", "admin", s.Admin},
+		{"nimbus-demo", "demo", "demo", s.Demo},
+		{"devstack-admin", "admin", "admin", s.Admin},
+		{"devstack", "demo", "demo", s.Demo},
+	} {
+		fmt.Fprintf(&b, `  %s:
+    auth:
+      auth_url: %s
+      username: %s
+      password: %q
+      project_name: %s
+      user_domain_name: Default
+      project_domain_name: Default
+    region_name: %s
+    interface: public
+    identity_api_version: 3
+`, c.name, authURL, c.user, c.password, c.project, region)
+	}
+	if err := writeFileAtomic(filepath.Join(dir, "clouds.yaml"), []byte(b.String()), 0o600); err != nil {
+		return fmt.Errorf("write clouds.yaml: %w", err)
+	}
+	for _, rc := range []struct{ file, user, password string }{
+		{"admin-openrc", "admin", s.Admin}, {"demo-openrc", "demo", s.Demo},
+	} {
+		content := fmt.Sprintf(`# Written by nimbus up. Source it: . %s
+unset OS_CLOUD OS_TOKEN OS_SERVICE_TOKEN
+export OS_AUTH_URL=%s
+export OS_AUTH_TYPE=password
+export OS_IDENTITY_API_VERSION=3
+export OS_USERNAME=%s
+export OS_PASSWORD='%s'
+export OS_PROJECT_NAME=%s
+export OS_USER_DOMAIN_NAME=Default
+export OS_PROJECT_DOMAIN_NAME=Default
+export OS_REGION_NAME=%s
+export OS_INTERFACE=public
+export PS1='[\u@\h \W(nimbus_%s)]\$ '
+`, filepath.Join(dir, rc.file), authURL, rc.user, rc.password, rc.user, region, rc.user)
+		if err := writeFileAtomic(filepath.Join(dir, rc.file), []byte(content), 0o600); err != nil {
+			return fmt.Errorf("write %s: %w", rc.file, err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,234 @@
+// Package cloud assembles an all-in-one Nimbus: one process running every service on
+// one database and one bus, bootstrapped and ready for the openstack CLI.
+package cloud
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nimbus-cloud/nimbus/internal/identity"
+	"github.com/nimbus-cloud/nimbus/internal/platform/auth"
+	"github.com/nimbus-cloud/nimbus/internal/platform/bus"
+	"github.com/nimbus-cloud/nimbus/internal/platform/config"
+	"github.com/nimbus-cloud/nimbus/internal/platform/db"
+	"github.com/nimbus-cloud/nimbus/internal/platform/fernet"
+	"github.com/nimbus-cloud/nimbus/internal/platform/httpapi"
+	"github.com/nimbus-cloud/nimbus/internal/platform/policy"
+)
+
+// Cloud is a running all-in-one deployment.
+type Cloud struct {
+	cfg      config.Config
+	log      *slog.Logger
+	db       *db.DB
+	bus      *bus.Bus
+	keys     *fernet.Repository
+	identity *identity.Service
+	servers  []apiServer
+
+	// IdentityURL is the Keystone endpoint, e.g. http://127.0.0.1:5000.
+	IdentityURL string
+}
+
+type apiServer struct {
+	name     string
+	listener *httpapi.Listener
+	handler  http.Handler
+}
+
+// Start opens the database and bus, starts every service and bootstraps the cloud.
+func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (*Cloud, error) {
+	c := &Cloud{cfg: cfg, log: log}
+	ok := false
+	defer func() {
+		if !ok {
+			c.close()
+		}
+	}()
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data dir: %w", err)
+	}
+	var err error
+	if c.db, err = db.Open(ctx, cfg.Database.URL, cfg.DataDir); err != nil {
+		return nil, err
+	}
+	if c.bus, err = bus.Start(cfg.Bus.URL, log); err != nil {
+		return nil, err
+	}
+	if c.keys, err = fernet.OpenRepository(filepath.Join(cfg.DataDir, "fernet-keys"), cfg.Identity.MaxActiveKeys); err != nil {
+		return nil, err
+	}
+	enforcer := policy.NewEnforcer()
+	if cfg.API.PolicyFile != "" {
+		if err := enforcer.LoadFile(cfg.API.PolicyFile); err != nil {
+			return nil, err
+		}
+	}
+	identityPort := cfg.Identity.Port
+	if cfg.API.EphemeralPorts {
+		identityPort = 0
+	}
+	l, err := httpapi.Listen(cfg.API.Host, identityPort)
+	if err != nil {
+		return nil, err
+	}
+	c.IdentityURL = l.URL
+	revoked := auth.NewRevocationList()
+	c.identity, err = identity.New(ctx, identity.Options{
+		DB: c.db, Config: cfg.Identity, Logger: log, Keys: c.keys, Revoked: revoked, Bus: c.bus,
+		Policy: enforcer, PublicURL: l.URL,
+	})
+	if err != nil {
+		_ = l.Close()
+		return nil, err
+	}
+	c.servers = append(c.servers, apiServer{name: "identity", listener: l, handler: c.identity.Handler()})
+	if err := c.identity.ServeRevocations(c.bus); err != nil {
+		return nil, err
+	}
+	secrets, err := loadSecrets(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.identity.Bootstrap(ctx, identity.BootstrapOptions{
+		Region: cfg.Region, AdminPassword: secrets.Admin, DemoPassword: secrets.Demo,
+		Services: []identity.CatalogService{
+			{Type: "identity", Name: "keystone", Description: "Identity Service", URL: l.URL + "/v3"},
+		},
+	}); err != nil {
+		return nil, err
+	}
+	if err := writeClientFiles(cfg.DataDir, cfg.Region, c.IdentityURL, secrets); err != nil {
+		return nil, err
+	}
+	ok = true
+	return c, nil
+}
+
+// Serve runs every API until ctx ends, and keeps the key repository fresh so a
+// rotation by `nimbus identity rotate-keys` is picked up without a restart.
+func (c *Cloud) Serve(ctx context.Context) error {
+	defer c.close()
+	var wg sync.WaitGroup
+	errc := make(chan error, len(c.servers))
+	for _, s := range c.servers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := httpapi.Serve(ctx, s.listener, s.handler, c.log); err != nil {
+				errc <- fmt.Errorf("%s API: %w", s.name, err)
+			}
+		}()
+	}
+	go c.reloadKeys(ctx)
+	wg.Wait()
+	close(errc)
+	return errors.Join(collect(errc)...)
+}
+
+func collect(errc <-chan error) []error {
+	var errs []error
+	for err := range errc {
+		errs = append(errs, err)
+	}
+	return errs
+}
+
+func (c *Cloud) reloadKeys(ctx context.Context) {
+	t := time.NewTicker(2 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := c.keys.Reload(); err != nil {
+				c.log.Warn("reload fernet keys", "error", err)
+			}
+		}
+	}
+}
+
+// Endpoints lists the API URLs by service, for the ready line.
+func (c *Cloud) Endpoints() map[string]string {
+	out := map[string]string{}
+	for _, s := range c.servers {
+		out[s.name] = s.listener.URL
+	}
+	return out
+}
+
+func (c *Cloud) close() {
+	for _, s := range c.servers {
+		_ = s.listener.Close()
+	}
+	if c.bus != nil {
+		c.bus.Close()
+	}
+	if c.db != nil {
+		_ = c.db.Close()
+	}
+}
+
+// Secrets are the generated bootstrap passwords, kept in the data dir (mode 0600).
+type Secrets struct{ Admin, Demo string }
+
+func loadSecrets(dir string) (Secrets, error) {
+	var s Secrets
+	for _, item := range []struct {
+		file string
+		dst  *string
+	}{{"admin-password", &s.Admin}, {"demo-password", &s.Demo}} {
+		path := filepath.Join(dir, "secrets", item.file)
+		data, err := os.ReadFile(path)
+		if err == nil {
+			*item.dst = strings.TrimSpace(string(data))
+			continue
+		}
+		if !errors.Is(err, os.ErrNotExist) {
+			return s, fmt.Errorf("read %s: %w", path, err)
+		}
+		var b [18]byte
+		if _, err := rand.Read(b[:]); err != nil {
+			return s, err
+		}
+		*item.dst = base64.RawURLEncoding.EncodeToString(b[:])
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			return s, err
+		}
+		if err := writeFileAtomic(path, []byte(*item.dst+"\n"), 0o600); err != nil {
+			return s, err
+		}
+	}
+	return s, nil
+}
+
+func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, mode)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
