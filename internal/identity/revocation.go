@@ -10,9 +10,6 @@ import (
 	"github.com/nimbus-cloud/nimbus/internal/platform/bus"
 )
 
-// RevocationSubject is the bus subject revocation events are published on, so that
-// services in other processes reject revoked tokens too.
-const RevocationSubject = "identity.revocations"
 
 // revoke records events durably, then applies them to the shared list at once, so
 // the next request to any in-process service is already rejected.
@@ -33,7 +30,7 @@ func (s *Service) revoke(ctx context.Context, events ...auth.RevocationEvent) er
 	s.revoked.Add(events...)
 	s.changed()
 	if s.bus != nil {
-		if err := s.bus.Publish(RevocationSubject, events); err != nil {
+		if err := s.bus.Publish(auth.RevocationSubject, events); err != nil {
 			s.log.Warn("publish revocation events", "error", err)
 		}
 	}
@@ -80,7 +77,7 @@ func (s *Service) RevocationEvents(ctx context.Context) ([]auth.RevocationEvent,
 // ServeRevocations answers "identity.revocations.list" on the bus, so that a service
 // in another process can load the list when it starts and then follow the events.
 func (s *Service) ServeRevocations(b *bus.Bus) error {
-	return b.Handle(RevocationSubject+".list", func(ctx context.Context, _ json.RawMessage) (any, error) {
+	return b.Handle(auth.RevocationListSubject, func(ctx context.Context, _ json.RawMessage) (any, error) {
 		return s.RevocationEvents(ctx)
 	})
 }
