@@ -15,7 +15,7 @@ type andCheck []check
 type orCheck []check
 type notCheck struct{ c check }
 type ruleCheck string
-type roleCheck string       // role:<name or %(target)s>
+type roleCheck string // role:<name or %(target)s>
 type genericCheck struct{ kind, match string }
 
 func (c constCheck) eval(*evalContext) bool { return bool(c) }
@@ -64,7 +64,9 @@ func (c genericCheck) eval(ctx *evalContext) bool {
 		return lit == match
 	}
 	v, ok := lookup(ctx.creds, c.kind)
-	if !ok {
+	// An absent or empty attribute matches nothing: a project-scoped token has no
+	// domain_id, and must not match a target whose domain_id is empty too.
+	if !ok || v == nil || v == "" {
 		return false
 	}
 	if list, isList := v.([]string); isList {
