@@ -121,6 +121,7 @@ func (t *Token) MarshalBinary() ([]byte, error) {
 
 // UnmarshalBinary decodes what MarshalBinary wrote; any inconsistency is ErrMalformed.
 func (t *Token) UnmarshalBinary(b []byte) error {
+	*t = Token{} // decoding replaces, never appends to, what t held
 	d := decoder{b: b}
 	if d.byte() != payloadVersion {
 		return ErrMalformed
