@@ -17,8 +17,9 @@ type Validator struct {
 	Revoked *RevocationList
 	Now     func() time.Time
 
-	mu    sync.RWMutex
-	cache map[string]*Token
+	mu       sync.RWMutex
+	cache    map[string]*Token
+	keysSeen uint64 // key generation the cache was filled under
 }
 
 const validatorCacheSize = 65536
@@ -30,8 +31,12 @@ func NewValidator(c Codec, revoked *RevocationList) *Validator {
 
 // Token opens and checks s, returning its payload.
 func (v *Validator) Token(s string) (*Token, error) {
+	gen := v.Codec.Keys.Generation()
 	v.mu.RLock()
 	t, ok := v.cache[s]
+	if v.keysSeen != gen {
+		ok = false // keys rotated: a cached token's key may be retired
+	}
 	v.mu.RUnlock()
 	if !ok {
 		var err error
@@ -40,6 +45,10 @@ func (v *Validator) Token(s string) (*Token, error) {
 			return nil, ErrInvalidToken
 		}
 		v.mu.Lock()
+		if v.keysSeen != gen {
+			clear(v.cache)
+			v.keysSeen = gen
+		}
 		if len(v.cache) >= validatorCacheSize {
 			clear(v.cache) // bounded memory; entries are cheap to rebuild
 		}

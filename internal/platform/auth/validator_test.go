@@ -5,6 +5,8 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/nimbus-cloud/nimbus/internal/platform/fernet"
 )
 
 type clock struct{ now time.Time }
@@ -153,5 +155,32 @@ func TestValidatorRejectsBadTokens(t *testing.T) {
 	// Still accepts the original.
 	if _, err := v.Token(s); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestValidatorCacheForgetsRetiredKeys: a cached token must stop validating once its
+// key is rotated out, exactly as an uncached one does.
+func TestValidatorCacheForgetsRetiredKeys(t *testing.T) {
+	repo, err := fernet.OpenRepository(t.TempDir(), 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := NewValidator(Codec{Keys: repo}, NewRevocationList())
+	now := time.Now()
+	s, err := v.Codec.Seal(&Token{UserID: "u", Methods: []string{"password"}, AuditIDs: []string{"a"},
+		IssuedAt: now, ExpiresAt: now.Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.Token(s); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 2; i++ { // with max 2 keys, two rotations retire the sealing key
+		if err := repo.Rotate(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := v.Token(s); err == nil {
+		t.Fatal("token sealed with a retired key still validates from the cache")
 	}
 }

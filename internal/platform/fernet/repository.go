@@ -18,9 +18,18 @@ type Repository struct {
 	dir       string
 	maxActive int
 
-	mu      sync.RWMutex
-	primary Key
-	all     []Key // primary first
+	mu         sync.RWMutex
+	primary    Key
+	all        []Key // primary first
+	generation uint64
+}
+
+// Generation changes whenever the set of keys changes, so caches of opened tokens
+// can drop entries whose key may have been retired.
+func (r *Repository) Generation() uint64 {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.generation
 }
 
 // OpenRepository loads dir, creating it with a staged and a primary key when empty.
@@ -85,7 +94,10 @@ func (r *Repository) Reload() error {
 		keys = append(keys, k)
 	}
 	r.mu.Lock()
-	r.all, r.primary = keys, keys[0]
+	if !slices.Equal(r.all, keys) {
+		r.all, r.primary = keys, keys[0]
+		r.generation++
+	}
 	r.mu.Unlock()
 	return nil
 }

@@ -685,6 +685,14 @@ func TestServer(t *testing.T) {
 		}
 	})
 
+	t.Run("wrong method gives 405 with Allow", func(t *testing.T) {
+		resp, b := s.do("DELETE", "/healthcheck", "admin-token", nil)
+		s.expectError(resp, b, 405)
+		if allow := resp.Header.Get("Allow"); !strings.Contains(allow, "GET") {
+			t.Fatalf("Allow = %q", allow)
+		}
+	})
+
 	t.Run("healthcheck", func(t *testing.T) {
 		resp, b := s.do("GET", "/healthcheck", "", nil)
 		if resp.StatusCode != 200 || string(b) != "OK" {
@@ -702,7 +710,7 @@ func TestServer(t *testing.T) {
 			t.Fatalf("metrics lack the latency histogram:\n%s", text)
 		}
 		for _, want := range []string{
-			`route="GET /v3/things/{id}"`, `code="403"`, `code="500"`, `route="/"`, `service="test"`,
+			`route="GET /v3/things/{id}"`, `code="403"`, `code="500"`, `route="unmatched"`, `service="test"`,
 		} {
 			if !strings.Contains(text, want) {
 				t.Errorf("metrics lack %s", want)

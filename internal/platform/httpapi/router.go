@@ -100,9 +100,6 @@ func NewServer(opts Options) *Server {
 		_, _ = w.Write([]byte("OK"))
 	})
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(opts.Registry, promhttp.HandlerOpts{}))
-	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		s.writeError(w, r, NotFound("The resource could not be found."))
-	})
 	return s
 }
 
@@ -147,8 +144,35 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				slog.String("remote", r.RemoteAddr))
 		}
 	}()
+	if _, pattern := s.mux.Handler(r); pattern == "" {
+		s.unmatched(rec, r)
+		return
+	}
 	s.mux.ServeHTTP(rec, r)
 }
+
+// unmatched answers requests no route takes with the service's error body: 405 with
+// an Allow header when the path exists under other methods, else 404.
+func (s *Server) unmatched(w http.ResponseWriter, r *http.Request) {
+	probe := &headerProbe{header: http.Header{}}
+	s.mux.ServeHTTP(probe, r)
+	if probe.status == http.StatusMethodNotAllowed {
+		w.Header().Set("Allow", probe.header.Get("Allow"))
+		s.writeError(w, r, Errorf(http.StatusMethodNotAllowed, "The method is not allowed for the requested URL."))
+		return
+	}
+	s.writeError(w, r, NotFound("The resource could not be found."))
+}
+
+// headerProbe captures what the mux would answer, without writing it.
+type headerProbe struct {
+	header http.Header
+	status int
+}
+
+func (p *headerProbe) Header() http.Header         { return p.header }
+func (p *headerProbe) Write(b []byte) (int, error) { return len(b), nil }
+func (p *headerProbe) WriteHeader(code int)        { p.status = code }
 
 func (s *Server) wrap(rt Route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
