@@ -10,7 +10,6 @@ import (
 	"github.com/nimbus-cloud/nimbus/internal/platform/bus"
 )
 
-
 // revoke records events durably, then applies them to the shared list at once, so
 // the next request to any in-process service is already rejected.
 func (s *Service) revoke(ctx context.Context, events ...auth.RevocationEvent) error {
