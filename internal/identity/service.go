@@ -128,6 +128,7 @@ func (s *Service) routes() []httpapi.Route {
 		s.catalogRoutes(),
 		s.applicationCredentialRoutes(),
 		s.credentialRoutes(),
+		s.extensionRoutes(),
 	} {
 		all = append(all, group...)
 	}
