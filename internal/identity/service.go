@@ -72,8 +72,10 @@ func New(ctx context.Context, o Options) (*Service, error) {
 	if err := o.DB.Migrate(ctx, "identity", Migrations()); err != nil {
 		return nil, err
 	}
-	if err := o.Policy.Register(defaultPolicies); err != nil {
-		return nil, err
+	for _, rules := range []map[string]string{defaultPolicies, extensionPolicies} {
+		if err := o.Policy.Register(rules); err != nil {
+			return nil, err
+		}
 	}
 	codec := auth.Codec{Keys: o.Keys}
 	s := &Service{
