@@ -1,5 +1,749 @@
 package identity
 
-import "github.com/nimbus-cloud/nimbus/internal/platform/httpapi"
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"net/http"
+	"regexp"
+	"slices"
 
-func (s *Service) catalogRoutes() []httpapi.Route { return nil }
+	"github.com/nimbus-cloud/nimbus/internal/platform/db"
+	"github.com/nimbus-cloud/nimbus/internal/platform/httpapi"
+)
+
+// The catalog API: regions, services and endpoints. Token bodies embed the catalog,
+// so every write calls s.changed().
+
+func (s *Service) catalogRoutes() []httpapi.Route {
+	return []httpapi.Route{
+		{Method: "GET", Path: "/v3/regions", Policy: "identity:list_regions", Handler: s.listRegions},
+		{Method: "POST", Path: "/v3/regions", Policy: "identity:create_region", Handler: s.createRegion},
+		{Method: "GET", Path: "/v3/regions/{region_id}", Policy: "identity:get_region", Handler: s.showRegion},
+		{Method: "PUT", Path: "/v3/regions/{region_id}", Policy: "identity:create_region", Handler: s.createRegion},
+		{Method: "PATCH", Path: "/v3/regions/{region_id}", Policy: "identity:update_region", Handler: s.updateRegion},
+		{Method: "DELETE", Path: "/v3/regions/{region_id}", Policy: "identity:delete_region", Handler: s.deleteRegion},
+
+		{Method: "GET", Path: "/v3/services", Policy: "identity:list_services", Handler: s.listServices},
+		{Method: "POST", Path: "/v3/services", Policy: "identity:create_service", Handler: s.createService},
+		{Method: "GET", Path: "/v3/services/{service_id}", Policy: "identity:get_service", Handler: s.showService},
+		{Method: "PATCH", Path: "/v3/services/{service_id}", Policy: "identity:update_service", Handler: s.updateService},
+		{Method: "DELETE", Path: "/v3/services/{service_id}", Policy: "identity:delete_service", Handler: s.deleteService},
+
+		{Method: "GET", Path: "/v3/endpoints", Policy: "identity:list_endpoints", Handler: s.listEndpoints},
+		{Method: "POST", Path: "/v3/endpoints", Policy: "identity:create_endpoint", Handler: s.createEndpoint},
+		{Method: "GET", Path: "/v3/endpoints/{endpoint_id}", Policy: "identity:get_endpoint", Handler: s.showEndpoint},
+		{Method: "PATCH", Path: "/v3/endpoints/{endpoint_id}", Policy: "identity:update_endpoint", Handler: s.updateEndpoint},
+		{Method: "DELETE", Path: "/v3/endpoints/{endpoint_id}", Policy: "identity:delete_endpoint", Handler: s.deleteEndpoint},
+	}
+}
+
+// rejectChangedID rejects a body whose id differs from the resource's, as upstream's
+// _require_matching_id does; a matching id is dropped.
+func rejectChangedID(f *fields, id string) {
+	if v, ok := f.m["id"]; ok {
+		delete(f.m, "id")
+		if s, _ := v.(string); s != id && f.err == nil {
+			f.err = httpapi.BadRequest("Cannot change ID")
+		}
+	}
+}
+
+// rejectEmptyUpdate answers 400 for an empty update object (upstream's minProperties: 1).
+func rejectEmptyUpdate(obj map[string]any, key string) error {
+	if len(obj) == 0 {
+		return httpapi.BadRequest("Invalid input for field '%s': expected at least one property.", key)
+	}
+	return nil
+}
+
+func extraMerged(extra string, more map[string]any) string {
+	m := unmarshalObject(extra)
+	for k, v := range more {
+		m[k] = v
+	}
+	return marshalJSON(m)
+}
+
+func nullStringJSON(ns sql.NullString) any {
+	if ns.Valid {
+		return ns.String
+	}
+	return nil
+}
+
+// --- Regions ----------------------------------------------------------------
+
+type regionRow struct {
+	ID, Description string
+	ParentID        sql.NullString
+	Extra           string
+}
+
+const regionColumns = `id, description, parent_region_id, extra`
+
+func scanRegion(row interface{ Scan(...any) error }) (*regionRow, error) {
+	g := &regionRow{}
+	err := row.Scan(&g.ID, &g.Description, &g.ParentID, &g.Extra)
+	if db.IsNoRows(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load region: %w", err)
+	}
+	return g, nil
+}
+
+func (s *Service) getRegion(ctx context.Context, q db.Querier, id string) (*regionRow, error) {
+	return scanRegion(q.QueryRowContext(ctx, `SELECT `+regionColumns+` FROM regions WHERE id = ?`, id))
+}
+
+func (s *Service) loadRegion(ctx context.Context, id string) (*regionRow, error) {
+	g, err := s.getRegion(ctx, s.db, id)
+	if err != nil {
+		return nil, err
+	}
+	if g == nil {
+		return nil, notFound("region", id)
+	}
+	return g, nil
+}
+
+func (s *Service) regionJSON(g *regionRow) map[string]any {
+	return mergeExtra(map[string]any{
+		"id": g.ID, "description": g.Description, "parent_region_id": nullStringJSON(g.ParentID),
+		"links": s.links("/v3/regions/" + g.ID),
+	}, g.Extra)
+}
+
+func (s *Service) listRegions(r *http.Request) (httpapi.Response, error) {
+	where, args := "1 = 1", []any{}
+	if q := r.URL.Query(); q.Has("parent_region_id") {
+		where, args = "parent_region_id = ?", append(args, q.Get("parent_region_id"))
+	}
+	rows, err := s.db.QueryContext(r.Context(), `SELECT `+regionColumns+` FROM regions WHERE `+where+` ORDER BY id`, args...)
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	defer rows.Close()
+	out := []map[string]any{}
+	for rows.Next() {
+		g, err := scanRegion(rows)
+		if err != nil {
+			return httpapi.Response{}, err
+		}
+		out = append(out, s.regionJSON(g))
+	}
+	if err := rows.Err(); err != nil {
+		return httpapi.Response{}, err
+	}
+	return httpapi.OK(map[string]any{"regions": out, "links": s.collectionLinks(r)}), nil
+}
+
+func (s *Service) showRegion(r *http.Request) (httpapi.Response, error) {
+	g, err := s.loadRegion(r.Context(), pathParam(r, "region_id"))
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	return httpapi.OK(map[string]any{"region": s.regionJSON(g)}), nil
+}
+
+// createRegion serves POST /v3/regions (id optional) and PUT /v3/regions/{region_id}.
+func (s *Service) createRegion(r *http.Request) (httpapi.Response, error) {
+	ctx := r.Context()
+	obj, err := decodeEnvelope(r, "region")
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	f := &fields{m: obj}
+	id, hasID := f.String("id", 255)
+	desc, _ := f.NullableString("description")
+	parent, _ := f.NullableString("parent_region_id")
+	f.Drop("links")
+	if f.err != nil {
+		return httpapi.Response{}, f.err
+	}
+	if pathID := pathParam(r, "region_id"); pathID != "" {
+		if hasID && id != pathID {
+			return httpapi.Response{}, httpapi.BadRequest("Conflicting region IDs specified: \"%s\" != \"%s\"", pathID, id)
+		}
+		id = pathID
+	}
+	if id == "" {
+		id = newID()
+	}
+	g := &regionRow{ID: id, Extra: marshalJSON(f.Extra())}
+	if desc != nil {
+		g.Description = *desc
+	}
+	if parent != nil && *parent != "" {
+		g.ParentID = sql.NullString{String: *parent, Valid: true}
+	}
+	err = s.db.InTx(ctx, func(tx *db.Tx) error {
+		if existing, err := s.getRegion(ctx, tx, g.ID); err != nil {
+			return err
+		} else if existing != nil {
+			return httpapi.Conflict("Conflict occurred attempting to store region - Duplicate ID, %s.", g.ID)
+		}
+		if g.ParentID.Valid {
+			p, err := s.getRegion(ctx, tx, g.ParentID.String)
+			if err != nil {
+				return err
+			}
+			if p == nil {
+				return notFound("region", g.ParentID.String)
+			}
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO regions (`+regionColumns+`) VALUES (?,?,?,?)`,
+			g.ID, g.Description, g.ParentID, g.Extra)
+		return err
+	})
+	if err != nil {
+		if db.IsUniqueViolation(err) {
+			return httpapi.Response{}, httpapi.Conflict("Conflict occurred attempting to store region - Duplicate ID, %s.", g.ID)
+		}
+		return httpapi.Response{}, err
+	}
+	s.changed()
+	return httpapi.Created(map[string]any{"region": s.regionJSON(g)}), nil
+}
+
+func (s *Service) updateRegion(r *http.Request) (httpapi.Response, error) {
+	ctx := r.Context()
+	g, err := s.loadRegion(ctx, pathParam(r, "region_id"))
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	obj, err := decodeEnvelope(r, "region")
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	if err := rejectEmptyUpdate(obj, "region"); err != nil {
+		return httpapi.Response{}, err
+	}
+	f := &fields{m: obj}
+	rejectChangedID(f, g.ID)
+	if desc, ok := f.NullableString("description"); ok {
+		g.Description = ""
+		if desc != nil {
+			g.Description = *desc
+		}
+	}
+	if parent, ok := f.NullableString("parent_region_id"); ok {
+		g.ParentID = sql.NullString{}
+		if parent != nil && *parent != "" {
+			g.ParentID = sql.NullString{String: *parent, Valid: true}
+		}
+	}
+	f.Drop("links")
+	if f.err != nil {
+		return httpapi.Response{}, f.err
+	}
+	g.Extra = extraMerged(g.Extra, f.Extra())
+	err = s.db.InTx(ctx, func(tx *db.Tx) error {
+		// The parent must exist, and walking up from it must not lead back here.
+		for cur, seen := g.ParentID, map[string]bool{}; cur.Valid && cur.String != ""; {
+			if cur.String == g.ID {
+				return httpapi.BadRequest("The specified parent region %s would create a circular region hierarchy.", g.ParentID.String)
+			}
+			if seen[cur.String] {
+				break
+			}
+			seen[cur.String] = true
+			p, err := s.getRegion(ctx, tx, cur.String)
+			if err != nil {
+				return err
+			}
+			if p == nil {
+				return notFound("region", cur.String)
+			}
+			cur = p.ParentID
+		}
+		_, err := tx.ExecContext(ctx, `UPDATE regions SET description = ?, parent_region_id = ?, extra = ? WHERE id = ?`,
+			g.Description, g.ParentID, g.Extra, g.ID)
+		return err
+	})
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	s.changed()
+	return httpapi.OK(map[string]any{"region": s.regionJSON(g)}), nil
+}
+
+// deleteRegion deletes a region and, as upstream, all its child regions; none of
+// them may have endpoints (403 otherwise).
+func (s *Service) deleteRegion(r *http.Request) (httpapi.Response, error) {
+	ctx := r.Context()
+	g, err := s.loadRegion(ctx, pathParam(r, "region_id"))
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	err = s.db.InTx(ctx, func(tx *db.Tx) error {
+		subtree := []string{g.ID}
+		seen := map[string]bool{g.ID: true}
+		for i := 0; i < len(subtree); i++ {
+			children, err := selectStrings(ctx, tx, `SELECT id FROM regions WHERE parent_region_id = ?`, subtree[i])
+			if err != nil {
+				return err
+			}
+			for _, c := range children {
+				if !seen[c] {
+					seen[c] = true
+					subtree = append(subtree, c)
+				}
+			}
+		}
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM endpoints WHERE region_id IN (`+placeholders(len(subtree))+`)`,
+			anySlice(subtree)...).Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 {
+			return httpapi.Forbidden("Unable to delete region %s because it or its child regions have associated endpoints.", g.ID)
+		}
+		_, err := tx.ExecContext(ctx, `DELETE FROM regions WHERE id IN (`+placeholders(len(subtree))+`)`, anySlice(subtree)...)
+		return err
+	})
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	s.changed()
+	return httpapi.NoContent(), nil
+}
+
+func selectStrings(ctx context.Context, q db.Querier, query string, args ...any) ([]string, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var v string
+		if err := rows.Scan(&v); err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
+// --- Services ---------------------------------------------------------------
+
+// serviceRow is a catalog service; its name and description live in extra, as
+// upstream stores them.
+type serviceRow struct {
+	ID, Type string
+	Enabled  bool
+	Extra    string
+}
+
+const serviceColumns = `id, type, enabled, extra`
+
+func scanService(row interface{ Scan(...any) error }) (*serviceRow, error) {
+	v := &serviceRow{}
+	err := row.Scan(&v.ID, &v.Type, &v.Enabled, &v.Extra)
+	if db.IsNoRows(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load service: %w", err)
+	}
+	return v, nil
+}
+
+func (s *Service) getService(ctx context.Context, q db.Querier, id string) (*serviceRow, error) {
+	return scanService(q.QueryRowContext(ctx, `SELECT `+serviceColumns+` FROM services WHERE id = ?`, id))
+}
+
+func (s *Service) loadService(ctx context.Context, id string) (*serviceRow, error) {
+	v, err := s.getService(ctx, s.db, id)
+	if err != nil {
+		return nil, err
+	}
+	if v == nil {
+		return nil, notFound("service", id)
+	}
+	return v, nil
+}
+
+func (s *Service) serviceJSON(v *serviceRow) map[string]any {
+	return mergeExtra(map[string]any{
+		"id": v.ID, "type": v.Type, "enabled": v.Enabled, "links": s.links("/v3/services/" + v.ID),
+	}, v.Extra)
+}
+
+func (s *Service) listServices(r *http.Request) (httpapi.Response, error) {
+	q := r.URL.Query()
+	where, args := "1 = 1", []any{}
+	if q.Has("type") {
+		where, args = "type = ?", append(args, q.Get("type"))
+	}
+	rows, err := s.db.QueryContext(r.Context(), `SELECT `+serviceColumns+` FROM services WHERE `+where+` ORDER BY type, id`, args...)
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	defer rows.Close()
+	out := []map[string]any{}
+	for rows.Next() {
+		v, err := scanService(rows)
+		if err != nil {
+			return httpapi.Response{}, err
+		}
+		j := s.serviceJSON(v)
+		if q.Has("name") && j["name"] != q.Get("name") {
+			continue
+		}
+		out = append(out, j)
+	}
+	if err := rows.Err(); err != nil {
+		return httpapi.Response{}, err
+	}
+	return httpapi.OK(map[string]any{"services": out, "links": s.collectionLinks(r)}), nil
+}
+
+func (s *Service) showService(r *http.Request) (httpapi.Response, error) {
+	v, err := s.loadService(r.Context(), pathParam(r, "service_id"))
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	return httpapi.OK(map[string]any{"service": s.serviceJSON(v)}), nil
+}
+
+// serviceFields reads the typed attributes of a service body into v and its extra.
+func serviceFields(f *fields, v *serviceRow, extra map[string]any, create bool) {
+	if typ, ok := f.Name("type", create); ok {
+		v.Type = typ
+	}
+	if name, ok := f.Name("name", false); ok {
+		extra["name"] = name
+	}
+	if enabled, ok := f.Bool("enabled"); ok {
+		v.Enabled = enabled
+	}
+	f.Drop("links")
+}
+
+func (s *Service) createService(r *http.Request) (httpapi.Response, error) {
+	obj, err := decodeEnvelope(r, "service")
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	f := &fields{m: obj}
+	f.Drop("id")
+	v := &serviceRow{ID: newID(), Enabled: true}
+	extra := map[string]any{"name": ""} // as upstream: name defaults to ""
+	serviceFields(f, v, extra, true)
+	if f.err != nil {
+		return httpapi.Response{}, f.err
+	}
+	for k, val := range f.Extra() {
+		extra[k] = val
+	}
+	v.Extra = marshalJSON(extra)
+	if _, err := s.db.ExecContext(r.Context(), `INSERT INTO services (`+serviceColumns+`) VALUES (?,?,?,?)`,
+		v.ID, v.Type, v.Enabled, v.Extra); err != nil {
+		return httpapi.Response{}, err
+	}
+	s.changed()
+	return httpapi.Created(map[string]any{"service": s.serviceJSON(v)}), nil
+}
+
+func (s *Service) updateService(r *http.Request) (httpapi.Response, error) {
+	ctx := r.Context()
+	v, err := s.loadService(ctx, pathParam(r, "service_id"))
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	obj, err := decodeEnvelope(r, "service")
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	if err := rejectEmptyUpdate(obj, "service"); err != nil {
+		return httpapi.Response{}, err
+	}
+	f := &fields{m: obj}
+	rejectChangedID(f, v.ID)
+	extra := unmarshalObject(v.Extra)
+	serviceFields(f, v, extra, false)
+	if f.err != nil {
+		return httpapi.Response{}, f.err
+	}
+	for k, val := range f.Extra() {
+		extra[k] = val
+	}
+	v.Extra = marshalJSON(extra)
+	if _, err := s.db.ExecContext(ctx, `UPDATE services SET type = ?, enabled = ?, extra = ? WHERE id = ?`,
+		v.Type, v.Enabled, v.Extra, v.ID); err != nil {
+		return httpapi.Response{}, err
+	}
+	s.changed()
+	return httpapi.OK(map[string]any{"service": s.serviceJSON(v)}), nil
+}
+
+// deleteService deletes a service and its endpoints, as upstream.
+func (s *Service) deleteService(r *http.Request) (httpapi.Response, error) {
+	ctx := r.Context()
+	v, err := s.loadService(ctx, pathParam(r, "service_id"))
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	err = s.db.InTx(ctx, func(tx *db.Tx) error {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM endpoints WHERE service_id = ?`, v.ID); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `DELETE FROM services WHERE id = ?`, v.ID)
+		return err
+	})
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	s.changed()
+	return httpapi.NoContent(), nil
+}
+
+// --- Endpoints --------------------------------------------------------------
+
+type endpointRow struct {
+	ID, ServiceID, Interface, URL string
+	RegionID                      sql.NullString
+	Enabled                       bool
+	Extra                         string
+}
+
+const endpointColumns = `id, service_id, interface, url, region_id, enabled, extra`
+
+func scanEndpoint(row interface{ Scan(...any) error }) (*endpointRow, error) {
+	ep := &endpointRow{}
+	err := row.Scan(&ep.ID, &ep.ServiceID, &ep.Interface, &ep.URL, &ep.RegionID, &ep.Enabled, &ep.Extra)
+	if db.IsNoRows(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load endpoint: %w", err)
+	}
+	return ep, nil
+}
+
+func (s *Service) loadEndpoint(ctx context.Context, id string) (*endpointRow, error) {
+	ep, err := scanEndpoint(s.db.QueryRowContext(ctx, `SELECT `+endpointColumns+` FROM endpoints WHERE id = ?`, id))
+	if err != nil {
+		return nil, err
+	}
+	if ep == nil {
+		return nil, notFound("endpoint", id)
+	}
+	return ep, nil
+}
+
+// endpointJSON carries both region_id and the legacy region, as upstream.
+func (s *Service) endpointJSON(ep *endpointRow) map[string]any {
+	return mergeExtra(map[string]any{
+		"id": ep.ID, "service_id": ep.ServiceID, "interface": ep.Interface, "url": ep.URL,
+		"region_id": nullStringJSON(ep.RegionID), "region": nullStringJSON(ep.RegionID), "enabled": ep.Enabled,
+		"links": s.links("/v3/endpoints/" + ep.ID),
+	}, ep.Extra)
+}
+
+var (
+	endpointInterfaces = []string{"admin", "internal", "public"}
+	endpointURLPattern = regexp.MustCompile(`^[a-zA-Z0-9+.-]+:.+`)
+	urlSubstitution    = regexp.MustCompile(`[$%]\(([^)]*)\)`)
+	// urlSubstitutions are the keys upstream allows in endpoint URL templates.
+	urlSubstitutions = []string{"tenant_id", "project_id", "user_id", "public_bind_host", "admin_bind_host",
+		"compute_host", "admin_port", "public_port", "public_endpoint", "admin_endpoint"}
+)
+
+func validateEndpointURL(url string) error {
+	if len(url) > 225 || !endpointURLPattern.MatchString(url) {
+		return httpapi.BadRequest("Invalid input for field 'url': %q is not a valid URL.", url)
+	}
+	for _, m := range urlSubstitution.FindAllStringSubmatch(url, -1) {
+		if !slices.Contains(urlSubstitutions, m[1]) {
+			return httpapi.BadRequest("The URL %s has an invalid substitution: %s.", url, m[1])
+		}
+	}
+	return nil
+}
+
+// endpointFields reads an endpoint body into ep. The legacy "region" is returned
+// separately: upstream creates that region when it does not exist.
+func endpointFields(f *fields, ep *endpointRow, create bool) (legacyRegion string) {
+	required := func(name string) {
+		if _, ok := f.m[name]; !ok && create && f.err == nil {
+			f.err = httpapi.BadRequest("'%s' is a required property", name)
+		}
+	}
+	required("interface")
+	required("service_id")
+	required("url")
+	if v, ok := f.String("interface", 0); ok {
+		if !slices.Contains(endpointInterfaces, v) && f.err == nil {
+			f.err = httpapi.BadRequest("Invalid input for field 'interface': %q is not one of ['admin', 'internal', 'public'].", v)
+		}
+		ep.Interface = v
+	}
+	if v, ok := f.String("service_id", 64); ok {
+		ep.ServiceID = v
+	}
+	if v, ok := f.String("url", 0); ok {
+		if err := validateEndpointURL(v); err != nil && f.err == nil {
+			f.err = err
+		}
+		ep.URL = v
+	}
+	if v, ok := f.Bool("enabled"); ok {
+		ep.Enabled = v
+	}
+	regionID, hasRegionID := f.NullableString("region_id")
+	region, _ := f.NullableString("region")
+	switch {
+	case regionID != nil && *regionID != "":
+		ep.RegionID = sql.NullString{String: *regionID, Valid: true}
+	case region != nil && *region != "":
+		ep.RegionID = sql.NullString{String: *region, Valid: true}
+		legacyRegion = *region
+	case hasRegionID:
+		ep.RegionID = sql.NullString{}
+	}
+	f.Drop("links", "legacy_endpoint_id")
+	return legacyRegion
+}
+
+// checkEndpointRefs verifies the endpoint's service and region, creating a region
+// named by the legacy attribute when it is missing (upstream's compatibility rule).
+func (s *Service) checkEndpointRefs(ctx context.Context, tx *db.Tx, ep *endpointRow, legacyRegion string) error {
+	svc, err := s.getService(ctx, tx, ep.ServiceID)
+	if err != nil {
+		return err
+	}
+	if svc == nil {
+		return httpapi.BadRequest("Expecting to find endpoint service_id in service table. The server could not comply with the request since it is either malformed or otherwise incorrect. The client is assumed to be in error.")
+	}
+	if !ep.RegionID.Valid {
+		return nil
+	}
+	g, err := s.getRegion(ctx, tx, ep.RegionID.String)
+	if err != nil || g != nil {
+		return err
+	}
+	if legacyRegion != "" {
+		_, err := tx.ExecContext(ctx, `INSERT INTO regions (`+regionColumns+`) VALUES (?, '', NULL, '{}')`, legacyRegion)
+		return err
+	}
+	return httpapi.BadRequest("Expecting to find endpoint region_id in region table. The server could not comply with the request since it is either malformed or otherwise incorrect. The client is assumed to be in error.")
+}
+
+func (s *Service) listEndpoints(r *http.Request) (httpapi.Response, error) {
+	q := r.URL.Query()
+	where, args := "1 = 1", []any{}
+	for _, col := range []string{"interface", "service_id", "region_id"} {
+		if q.Has(col) {
+			where += " AND " + col + " = ?"
+			args = append(args, q.Get(col))
+		}
+	}
+	rows, err := s.db.QueryContext(r.Context(), `SELECT `+endpointColumns+` FROM endpoints WHERE `+where+
+		` ORDER BY service_id, interface, id`, args...)
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	defer rows.Close()
+	out := []map[string]any{}
+	for rows.Next() {
+		ep, err := scanEndpoint(rows)
+		if err != nil {
+			return httpapi.Response{}, err
+		}
+		out = append(out, s.endpointJSON(ep))
+	}
+	if err := rows.Err(); err != nil {
+		return httpapi.Response{}, err
+	}
+	return httpapi.OK(map[string]any{"endpoints": out, "links": s.collectionLinks(r)}), nil
+}
+
+func (s *Service) showEndpoint(r *http.Request) (httpapi.Response, error) {
+	ep, err := s.loadEndpoint(r.Context(), pathParam(r, "endpoint_id"))
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	return httpapi.OK(map[string]any{"endpoint": s.endpointJSON(ep)}), nil
+}
+
+func (s *Service) createEndpoint(r *http.Request) (httpapi.Response, error) {
+	ctx := r.Context()
+	obj, err := decodeEnvelope(r, "endpoint")
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	f := &fields{m: obj}
+	f.Drop("id") // upstream always assigns the id
+	ep := &endpointRow{ID: newID(), Enabled: true}
+	legacy := endpointFields(f, ep, true)
+	if f.err != nil {
+		return httpapi.Response{}, f.err
+	}
+	ep.Extra = marshalJSON(f.Extra())
+	err = s.db.InTx(ctx, func(tx *db.Tx) error {
+		if err := s.checkEndpointRefs(ctx, tx, ep, legacy); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO endpoints (`+endpointColumns+`) VALUES (?,?,?,?,?,?,?)`,
+			ep.ID, ep.ServiceID, ep.Interface, ep.URL, ep.RegionID, ep.Enabled, ep.Extra)
+		return err
+	})
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	s.changed()
+	return httpapi.Created(map[string]any{"endpoint": s.endpointJSON(ep)}), nil
+}
+
+func (s *Service) updateEndpoint(r *http.Request) (httpapi.Response, error) {
+	ctx := r.Context()
+	ep, err := s.loadEndpoint(ctx, pathParam(r, "endpoint_id"))
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	obj, err := decodeEnvelope(r, "endpoint")
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	if err := rejectEmptyUpdate(obj, "endpoint"); err != nil {
+		return httpapi.Response{}, err
+	}
+	f := &fields{m: obj}
+	rejectChangedID(f, ep.ID)
+	legacy := endpointFields(f, ep, false)
+	if f.err != nil {
+		return httpapi.Response{}, f.err
+	}
+	ep.Extra = extraMerged(ep.Extra, f.Extra())
+	err = s.db.InTx(ctx, func(tx *db.Tx) error {
+		if err := s.checkEndpointRefs(ctx, tx, ep, legacy); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `UPDATE endpoints SET service_id = ?, interface = ?, url = ?, region_id = ?,
+			enabled = ?, extra = ? WHERE id = ?`, ep.ServiceID, ep.Interface, ep.URL, ep.RegionID, ep.Enabled, ep.Extra, ep.ID)
+		return err
+	})
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	s.changed()
+	return httpapi.OK(map[string]any{"endpoint": s.endpointJSON(ep)}), nil
+}
+
+func (s *Service) deleteEndpoint(r *http.Request) (httpapi.Response, error) {
+	ctx := r.Context()
+	ep, err := s.loadEndpoint(ctx, pathParam(r, "endpoint_id"))
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	if _, err := s.db.ExecContext(ctx, `DELETE FROM endpoints WHERE id = ?`, ep.ID); err != nil {
+		return httpapi.Response{}, err
+	}
+	s.changed()
+	return httpapi.NoContent(), nil
+}

@@ -1,0 +1,265 @@
+package identity
+
+import (
+	"net/http"
+	"regexp"
+	"slices"
+	"testing"
+	"time"
+)
+
+// acTokenBody validates token (as admin) and returns its "token" object.
+func acTokenBody(e *testEnv, token string) map[string]any {
+	e.t.Helper()
+	status, out, _ := e.DoWithHeaders("GET", "/v3/auth/tokens", e.AdminToken, nil, map[string]string{"X-Subject-Token": token})
+	if status != http.StatusOK {
+		e.t.Fatalf("validate token: %d %v", status, out)
+	}
+	return obj(out, "token")
+}
+
+func acUserID(e *testEnv, token string) string {
+	e.t.Helper()
+	return obj(acTokenBody(e, token), "user")["id"].(string)
+}
+
+func appCredAuth(cred map[string]any) map[string]any {
+	return map[string]any{"auth": map[string]any{"identity": map[string]any{
+		"methods": []string{"application_credential"}, "application_credential": cred}}}
+}
+
+func appCredBody(m map[string]any) map[string]any { return map[string]any{"application_credential": m} }
+
+// acLogin logs in with an application credential and returns the status, token body
+// and token.
+func acLogin(e *testEnv, cred map[string]any) (int, map[string]any, string) {
+	e.t.Helper()
+	status, out, hdr := e.Do("POST", "/v3/auth/tokens", "", appCredAuth(cred))
+	return status, obj(out, "token"), hdr.Get("X-Subject-Token")
+}
+
+func TestApplicationCredentialLifecycle(t *testing.T) {
+	e := newTestEnv(t)
+	demoID := acUserID(e, e.DemoToken)
+	demoProject := obj(acTokenBody(e, e.DemoToken), "project")["id"].(string)
+	base := "/v3/users/" + demoID + "/application_credentials"
+
+	ac := obj(e.Must(http.StatusCreated, "POST", base, e.DemoToken, appCredBody(map[string]any{
+		"name": "monitoring", "description": "for the monitor", "roles": []any{map[string]any{"name": "member"}}})),
+		"application_credential")
+	id, _ := ac["id"].(string)
+	secret, _ := ac["secret"].(string)
+	if !regexp.MustCompile(`^[A-Za-z0-9_-]{64,}$`).MatchString(secret) {
+		t.Fatalf("generated secret %q: want at least 64 url-safe characters", secret)
+	}
+	roles := list(ac, "roles")
+	if ac["name"] != "monitoring" || ac["description"] != "for the monitor" || ac["project_id"] != demoProject ||
+		ac["unrestricted"] != false || ac["expires_at"] != nil || ac["system"] != nil ||
+		len(roles) != 1 || roles[0]["name"] != "member" || roles[0]["id"] == nil || roles[0]["domain_id"] != nil {
+		t.Fatalf("created application credential: %v", ac)
+	}
+	if _, has := roles[0]["domain_id"]; !has {
+		t.Fatalf("roles carry domain_id: %v", roles)
+	}
+	if self := obj(ac, "links")["self"]; self != e.URL+base+"/"+id {
+		t.Fatalf("links.self = %v", self)
+	}
+
+	// The secret is shown once: never by show or list.
+	shown := obj(e.Must(http.StatusOK, "GET", base+"/"+id, e.DemoToken, nil), "application_credential")
+	if _, has := shown["secret"]; has || shown["name"] != "monitoring" || len(list(shown, "roles")) != 1 {
+		t.Fatalf("show: %v", shown)
+	}
+	for _, tt := range []struct {
+		query string
+		want  int
+	}{{"", 1}, {"?name=monitoring", 1}, {"?name=other", 0}} {
+		got := list(e.Must(http.StatusOK, "GET", base+tt.query, e.DemoToken, nil), "application_credentials")
+		if len(got) != tt.want {
+			t.Fatalf("list%s: %d, want %d", tt.query, len(got), tt.want)
+		}
+		for _, a := range got {
+			if _, has := a["secret"]; has {
+				t.Fatalf("list shows the secret: %v", a)
+			}
+		}
+	}
+	e.Must(http.StatusConflict, "POST", base, e.DemoToken, appCredBody(map[string]any{"name": "monitoring"}))
+
+	// Log in by id: a token for the credential's project with only its roles.
+	status, tok, acToken := acLogin(e, map[string]any{"id": id, "secret": secret})
+	if status != http.StatusCreated {
+		t.Fatalf("login by id: %d %v", status, tok)
+	}
+	if obj(tok, "project")["id"] != demoProject {
+		t.Fatalf("app cred token scope: %v", tok)
+	}
+	if got := roleNames(tok); len(got) != 1 || !got["member"] {
+		t.Fatalf("app cred token roles %v, want member only", got)
+	}
+	if a := obj(tok, "application_credential"); a["id"] != id || a["name"] != "monitoring" || a["restricted"] != true {
+		t.Fatalf("token application_credential: %v", tok["application_credential"])
+	}
+	if methods, _ := tok["methods"].([]any); !slices.Contains(methods, any("application_credential")) {
+		t.Fatalf("methods: %v", tok["methods"])
+	}
+	e.Must(http.StatusOK, "GET", "/v3/auth/projects", acToken, nil)
+
+	// Log in by name and user.
+	status, tok, _ = acLogin(e, map[string]any{"name": "monitoring", "secret": secret,
+		"user": map[string]any{"name": "demo", "domain": map[string]any{"id": "default"}}})
+	if status != http.StatusCreated || obj(tok, "project")["id"] != demoProject {
+		t.Fatalf("login by name: %d %v", status, tok)
+	}
+	status, tok, _ = acLogin(e, map[string]any{"name": "monitoring", "secret": secret, "user": map[string]any{"id": demoID}})
+	if status != http.StatusCreated {
+		t.Fatalf("login by name and user id: %d %v", status, tok)
+	}
+	for name, cred := range map[string]map[string]any{
+		"wrong secret": {"id": id, "secret": "wrong"},
+		"unknown id":   {"id": "nope", "secret": secret},
+		"wrong user":   {"name": "monitoring", "secret": secret, "user": map[string]any{"name": "admin", "domain": map[string]any{"id": "default"}}},
+		"unknown name": {"name": "nope", "secret": secret, "user": map[string]any{"id": demoID}},
+	} {
+		if status, _, _ := acLogin(e, cred); status != http.StatusUnauthorized {
+			t.Errorf("%s: %d, want 401", name, status)
+		}
+	}
+
+	// The credential fixes the scope: asking for another one fails.
+	other := appCredAuth(map[string]any{"id": id, "secret": secret})
+	obj(other, "auth")["scope"] = map[string]any{"project": map[string]any{"name": "admin", "domain": map[string]any{"id": "default"}}}
+	e.Must(http.StatusUnauthorized, "POST", "/v3/auth/tokens", "", other)
+
+	// A restricted credential's token may not manage application credentials.
+	e.Must(http.StatusForbidden, "POST", base, acToken, appCredBody(map[string]any{"name": "second"}))
+	e.Must(http.StatusForbidden, "DELETE", base+"/"+id, acToken, nil)
+
+	// By default a credential gets all the token's roles (implied ones included).
+	all := obj(e.Must(http.StatusCreated, "POST", base, e.DemoToken, appCredBody(map[string]any{
+		"name": "all", "secret": "my own secret"})), "application_credential")
+	if all["secret"] != "my own secret" || len(list(all, "roles")) != 2 {
+		t.Fatalf("default roles / given secret: %v", all)
+	}
+	if status, tok, _ := acLogin(e, map[string]any{"id": all["id"], "secret": "my own secret"}); status != http.StatusCreated ||
+		!roleNames(tok)["member"] || !roleNames(tok)["reader"] {
+		t.Fatalf("login with all roles: %d %v", status, tok)
+	}
+
+	// An unrestricted credential's token may create further credentials.
+	free := obj(e.Must(http.StatusCreated, "POST", base, e.DemoToken, appCredBody(map[string]any{
+		"name": "free", "unrestricted": true})), "application_credential")
+	if free["unrestricted"] != true {
+		t.Fatalf("unrestricted: %v", free)
+	}
+	_, _, freeToken := acLogin(e, map[string]any{"id": free["id"], "secret": free["secret"]})
+	e.Must(http.StatusCreated, "POST", base, freeToken, appCredBody(map[string]any{"name": "child"}))
+
+	// Deleting revokes the tokens issued with the credential and stops logins.
+	e.Must(http.StatusNoContent, "DELETE", base+"/"+id, e.DemoToken, nil)
+	if status, _, _ := e.DoWithHeaders("GET", "/v3/auth/tokens", e.AdminToken, nil, map[string]string{"X-Subject-Token": acToken}); status != http.StatusNotFound {
+		t.Fatalf("validate token of deleted credential: %d, want 404", status)
+	}
+	e.Must(http.StatusUnauthorized, "GET", "/v3/auth/projects", acToken, nil)
+	if status, _, _ := acLogin(e, map[string]any{"id": id, "secret": secret}); status != http.StatusUnauthorized {
+		t.Fatalf("login with deleted credential: %d, want 401", status)
+	}
+	e.Must(http.StatusNotFound, "GET", base+"/"+id, e.DemoToken, nil)
+	e.Must(http.StatusNotFound, "DELETE", base+"/"+id, e.DemoToken, nil)
+	// Other credentials' tokens and the user's own tokens are untouched.
+	e.Must(http.StatusOK, "GET", "/v3/auth/projects", freeToken, nil)
+	e.Must(http.StatusOK, "GET", "/v3/auth/projects", e.DemoToken, nil)
+}
+
+func TestApplicationCredentialBadInput(t *testing.T) {
+	e := newTestEnv(t)
+	demoID := acUserID(e, e.DemoToken)
+	adminID := acUserID(e, e.AdminToken)
+	base := "/v3/users/" + demoID + "/application_credentials"
+	_, _, hdr := e.Do("POST", "/v3/auth/tokens", "", passwordAuth("demo", testDemoPassword, "unscoped"))
+	unscoped := hdr.Get("X-Subject-Token")
+	tests := []struct {
+		name  string
+		path  string
+		token string
+		body  any
+		want  int
+	}{
+		{"no envelope", base, e.DemoToken, map[string]any{"name": "x"}, 400},
+		{"name missing", base, e.DemoToken, appCredBody(map[string]any{}), 400},
+		{"name blank", base, e.DemoToken, appCredBody(map[string]any{"name": " "}), 400},
+		{"name wrong type", base, e.DemoToken, appCredBody(map[string]any{"name": 1}), 400},
+		{"secret wrong type", base, e.DemoToken, appCredBody(map[string]any{"name": "x", "secret": 1}), 400},
+		{"unrestricted wrong type", base, e.DemoToken, appCredBody(map[string]any{"name": "x", "unrestricted": "yes"}), 400},
+		{"role not on the token", base, e.DemoToken, appCredBody(map[string]any{"name": "x", "roles": []any{map[string]any{"name": "admin"}}}), 400},
+		{"role id not on the token", base, e.DemoToken, appCredBody(map[string]any{"name": "x", "roles": []any{map[string]any{"id": "nope"}}}), 400},
+		{"unknown role name", base, e.DemoToken, appCredBody(map[string]any{"name": "x", "roles": []any{map[string]any{"name": "nope"}}}), 404},
+		{"role with id and name", base, e.DemoToken, appCredBody(map[string]any{"name": "x", "roles": []any{map[string]any{"id": "a", "name": "b"}}}), 400},
+		{"roles not a list", base, e.DemoToken, appCredBody(map[string]any{"name": "x", "roles": "member"}), 400},
+		{"expires in the past", base, e.DemoToken, appCredBody(map[string]any{"name": "x", "expires_at": "2001-01-01T00:00:00Z"}), 400},
+		{"expires_at not a time", base, e.DemoToken, appCredBody(map[string]any{"name": "x", "expires_at": "tomorrow"}), 400},
+		{"access rules", base, e.DemoToken, appCredBody(map[string]any{"name": "x", "access_rules": []any{map[string]any{"path": "/v2.1/servers", "method": "GET", "service": "compute"}}}), 400},
+		{"for another user", "/v3/users/" + adminID + "/application_credentials", e.DemoToken, appCredBody(map[string]any{"name": "x"}), 403},
+		{"admin for another user", base, e.AdminToken, appCredBody(map[string]any{"name": "x"}), 403},
+		{"unscoped token", base, unscoped, appCredBody(map[string]any{"name": "x"}), 400},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			status, out, _ := e.Do("POST", tt.path, tt.token, tt.body)
+			if status != tt.want || obj(out, "error")["code"] != float64(tt.want) {
+				t.Fatalf("status %d, want %d: %v", status, tt.want, out)
+			}
+		})
+	}
+	if got := list(e.Must(http.StatusOK, "GET", base, e.DemoToken, nil), "application_credentials"); len(got) != 0 {
+		t.Fatalf("failed creates left credentials: %v", got)
+	}
+}
+
+func TestApplicationCredentialExpiry(t *testing.T) {
+	e := newTestEnv(t)
+	demoID := acUserID(e, e.DemoToken)
+	expires := time.Now().Add(time.Hour).UTC().Truncate(time.Second)
+	ac := obj(e.Must(http.StatusCreated, "POST", "/v3/users/"+demoID+"/application_credentials", e.DemoToken,
+		appCredBody(map[string]any{"name": "short", "expires_at": expires.Format("2006-01-02T15:04:05")})), "application_credential")
+	// Keystone's format for this field has no zone; gophercloud parses exactly it.
+	if want := expires.Format("2006-01-02T15:04:05.000000"); ac["expires_at"] != want {
+		t.Fatalf("expires_at %v, want %v", ac["expires_at"], want)
+	}
+	cred := map[string]any{"id": ac["id"], "secret": ac["secret"]}
+	status, tok, _ := acLogin(e, cred)
+	if status != http.StatusCreated {
+		t.Fatalf("login before expiry: %d", status)
+	}
+	// Its tokens do not outlive it.
+	if tokExpires, err := time.Parse(timeFormat, tok["expires_at"].(string)); err != nil || tokExpires.After(expires) {
+		t.Fatalf("token expires %v, credential %v", tok["expires_at"], expires)
+	}
+	e.Svc.now = func() time.Time { return time.Now().Add(2 * time.Hour) }
+	if status, _, _ := acLogin(e, cred); status != http.StatusUnauthorized {
+		t.Fatalf("login after expiry: %d, want 401", status)
+	}
+}
+
+func TestApplicationCredentialPolicy(t *testing.T) {
+	e := newTestEnv(t)
+	adminID := acUserID(e, e.AdminToken)
+	demoID := acUserID(e, e.DemoToken)
+	adminBase := "/v3/users/" + adminID + "/application_credentials"
+	ac := obj(e.Must(http.StatusCreated, "POST", adminBase, e.AdminToken, appCredBody(map[string]any{"name": "ops"})),
+		"application_credential")
+	id := ac["id"].(string)
+	if len(list(ac, "roles")) != 3 {
+		t.Fatalf("admin's credential roles: %v", ac["roles"])
+	}
+	// Only the owner sees or deletes its credentials.
+	e.Must(http.StatusForbidden, "GET", adminBase, e.DemoToken, nil)
+	e.Must(http.StatusForbidden, "GET", adminBase+"/"+id, e.DemoToken, nil)
+	e.Must(http.StatusForbidden, "DELETE", adminBase+"/"+id, e.DemoToken, nil)
+	e.Must(http.StatusForbidden, "GET", "/v3/users/"+demoID+"/application_credentials", e.AdminToken, nil)
+	// A credential is found only under its own user.
+	e.Must(http.StatusNotFound, "GET", "/v3/users/"+demoID+"/application_credentials/"+id, e.DemoToken, nil)
+	e.Must(http.StatusNotFound, "DELETE", "/v3/users/"+demoID+"/application_credentials/"+id, e.DemoToken, nil)
+	e.Must(http.StatusOK, "GET", adminBase+"/"+id, e.AdminToken, nil)
+	e.Must(http.StatusNoContent, "DELETE", adminBase+"/"+id, e.AdminToken, nil)
+}
