@@ -9,9 +9,11 @@ import (
 // catalog builds the service catalog a token carries: enabled services with their
 // enabled endpoints, URLs substituted for the project as Keystone does.
 func (s *Service) catalog(ctx context.Context, projectID string) ([]map[string]any, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT s.id, s.type, s.extra, e.id, e.interface, e.url, COALESCE(e.region_id, '')
-		FROM services s JOIN endpoints e ON e.service_id = s.id
-		WHERE s.enabled = TRUE AND e.enabled = TRUE ORDER BY s.type, s.id, e.interface`)
+	// A service without enabled endpoints is still listed, with none, as upstream.
+	rows, err := s.db.QueryContext(ctx, `SELECT s.id, s.type, s.extra, COALESCE(e.id, ''), COALESCE(e.interface, ''),
+		COALESCE(e.url, ''), COALESCE(e.region_id, '')
+		FROM services s LEFT JOIN endpoints e ON e.service_id = s.id AND e.enabled = TRUE
+		WHERE s.enabled = TRUE ORDER BY s.type, s.id, e.interface`)
 	if err != nil {
 		return nil, fmt.Errorf("load catalog: %w", err)
 	}
@@ -29,6 +31,9 @@ func (s *Service) catalog(ctx context.Context, projectID string) ([]map[string]a
 			entry = map[string]any{"id": sid, "type": stype, "name": name, "endpoints": []map[string]any{}}
 			byService[sid] = entry
 			out = append(out, entry)
+		}
+		if eid == "" {
+			continue
 		}
 		url, ok = substituteURL(url, projectID)
 		if !ok {
