@@ -1,7 +1,139 @@
 package main
 
-import "github.com/spf13/cobra"
+import (
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/nimbus-cloud/nimbus/internal/bench"
+)
 
 func benchCommand() *cobra.Command {
-	return &cobra.Command{Use: "bench", Short: "Load scenarios against a running cloud"}
+	cmd := &cobra.Command{Use: "bench", Short: "Load scenarios against a running cloud (loopback only)"}
+	cmd.AddCommand(benchIdentityCommand())
+	return cmd
+}
+
+// maxBenchDuration bounds a scenario: the bench is a measurement, not a soak test.
+const maxBenchDuration = 10 * time.Minute
+
+func benchIdentityCommand() *cobra.Command {
+	var (
+		creds      bench.Credentials
+		cloud      string
+		cloudsYAML string
+		load       bench.Load
+		scenarios  string
+		o          bench.IdentityOptions
+		asJSON     bool
+	)
+	cmd := &cobra.Command{
+		Use:   "identity",
+		Short: "Measure token issue, re-scope and validation rates of a running cloud",
+		Long: `Measures, against a running cloud on this machine:
+  issue               POST /v3/auth/tokens, password method, project scope (with catalog)
+  rescope             POST /v3/auth/tokens, token method (an unscoped token) to the project
+  validate-nocatalog  GET /v3/auth/tokens?nocatalog with X-Auth-Token and X-Subject-Token
+  validate-catalog    GET /v3/auth/tokens with the catalog
+and reports requests, errors, successful req/s and p50/p95/p99 latency of each.
+Password logins are bound by bcrypt: the bench times one hash at --bcrypt-cost on
+this machine and reports the issue rate as a fraction of cores / hash time.
+
+Credentials come from flags, or from a cloud of clouds.yaml (--cloud; the file is
+--clouds-yaml, else $OS_CLIENT_CONFIG_FILE, ./clouds.yaml, ~/.config/openstack, /etc/openstack),
+or from OS_AUTH_URL, OS_USERNAME, OS_PASSWORD and OS_PROJECT_NAME. Only loopback
+addresses are ever targeted.`,
+		Example: `  nimbus up --data-dir /tmp/nimbus --ephemeral-ports &
+  nimbus bench identity --clouds-yaml /tmp/nimbus/clouds.yaml --cloud nimbus-admin --server-pid $!`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if cloud != "" {
+				fromFile, err := bench.LoadCloud(cloud, cloudsYAML)
+				if err != nil {
+					return err
+				}
+				creds = overlay(fromFile, creds)
+			}
+			creds = overlay(bench.Credentials{
+				AuthURL: os.Getenv("OS_AUTH_URL"), Username: os.Getenv("OS_USERNAME"), Password: os.Getenv("OS_PASSWORD"),
+				ProjectName: os.Getenv("OS_PROJECT_NAME"), ProjectID: os.Getenv("OS_PROJECT_ID"),
+				UserDomainName: os.Getenv("OS_USER_DOMAIN_NAME"), UserDomainID: os.Getenv("OS_USER_DOMAIN_ID"),
+				ProjectDomainName: os.Getenv("OS_PROJECT_DOMAIN_NAME"), ProjectDomainID: os.Getenv("OS_PROJECT_DOMAIN_ID"),
+			}, creds)
+			if load.Concurrency < 1 || load.Concurrency > 1024 {
+				return fmt.Errorf("--concurrency must be 1..1024")
+			}
+			if load.Duration <= 0 || load.Duration > maxBenchDuration || load.Warmup < 0 || load.Warmup > maxBenchDuration {
+				return fmt.Errorf("--duration and --warmup must be within %s", maxBenchDuration)
+			}
+			if load.MaxRequests < 1 {
+				return fmt.Errorf("--max-requests must be positive")
+			}
+			var err error
+			if o.Scenarios, err = bench.ParseScenarios(scenarios); err != nil {
+				return err
+			}
+			o.Credentials, o.Load = creds, load
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
+			defer stop()
+			progress := func(s string) { fmt.Fprintln(os.Stderr, "bench:", s) }
+			rep, err := bench.Identity(ctx, o, progress)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return rep.WriteJSON(os.Stdout)
+			}
+			return rep.WriteTable(os.Stdout)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&creds.AuthURL, "auth-url", "", "identity endpoint, e.g. http://127.0.0.1:5000/v3")
+	f.StringVar(&creds.Username, "username", "", "user to log in as")
+	f.StringVar(&creds.Password, "password", "", "password of the user")
+	f.StringVar(&creds.ProjectName, "project", "", "project to scope tokens to (by name)")
+	f.StringVar(&creds.ProjectID, "project-id", "", "project to scope tokens to (by id)")
+	f.StringVar(&creds.UserDomainName, "user-domain", "", "domain name of the user (default: domain id \"default\")")
+	f.StringVar(&creds.ProjectDomainName, "project-domain", "", "domain name of the project (default: domain id \"default\")")
+	f.StringVar(&cloud, "cloud", os.Getenv("OS_CLOUD"), "cloud of clouds.yaml to take credentials from (e.g. nimbus-admin)")
+	f.StringVar(&cloudsYAML, "clouds-yaml", "", "clouds.yaml path (default $OS_CLIENT_CONFIG_FILE or the usual places)")
+	f.IntVar(&load.Concurrency, "concurrency", 8, "concurrent requests")
+	f.DurationVar(&load.Duration, "duration", 10*time.Second, "measured time per scenario")
+	f.DurationVar(&load.Warmup, "warmup", time.Second, "unmeasured warm-up per scenario")
+	f.Int64Var(&load.MaxRequests, "max-requests", 2_000_000, "at most this many requests per scenario")
+	f.StringVar(&scenarios, "scenarios", "all", "comma-separated: issue,rescope,validate-nocatalog,validate-catalog")
+	f.IntVar(&o.BcryptCost, "bcrypt-cost", 12, "bcrypt cost the cloud hashes passwords with (0: skip the bcrypt limit)")
+	f.IntVar(&o.BcryptSamples, "bcrypt-samples", 5, "bcrypt hashes timed (the median counts)")
+	f.IntVar(&o.Subjects, "subjects", 16, "distinct tokens the validation scenarios cycle through")
+	f.IntSliceVar(&o.ServerPIDs, "server-pid", nil, "pid(s) of the server, to report its CPU per request and memory (Linux)")
+	f.DurationVar(&o.Timeout, "timeout", 30*time.Second, "timeout of one request")
+	f.BoolVar(&asJSON, "json", false, "print the report as JSON")
+	return cmd
+}
+
+// overlay fills the empty fields of c from base: explicit flags win over clouds.yaml,
+// which wins over OS_* variables.
+func overlay(base, c bench.Credentials) bench.Credentials {
+	set := func(dst *string, v string) {
+		if *dst == "" {
+			*dst = v
+		}
+	}
+	set(&c.AuthURL, base.AuthURL)
+	set(&c.Username, base.Username)
+	set(&c.Password, base.Password)
+	if c.ProjectName == "" && c.ProjectID == "" {
+		c.ProjectName, c.ProjectID = base.ProjectName, base.ProjectID
+	}
+	if c.UserDomainName == "" && c.UserDomainID == "" {
+		c.UserDomainName, c.UserDomainID = base.UserDomainName, base.UserDomainID
+	}
+	if c.ProjectDomainName == "" && c.ProjectDomainID == "" {
+		c.ProjectDomainName, c.ProjectDomainID = base.ProjectDomainName, base.ProjectDomainID
+	}
+	return c
 }
