@@ -72,7 +72,7 @@ func (s *Service) authApplicationCredential(ctx context.Context, id, name, secre
 		return nil, err
 	}
 	if ac == nil {
-		checkHash(s.dummyHash, secret)
+		checkHash(s.dummyHash(), secret)
 		return nil, errAuthFailed
 	}
 	if !checkHash([]byte(ac.SecretHash), secret) {

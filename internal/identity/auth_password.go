@@ -40,15 +40,27 @@ func (s *Service) bcryptCost() int {
 	return bcrypt.DefaultCost
 }
 
-// prepareDummyHash makes a hash to compare against when a user does not exist, so a
-// failed login takes the same time whether or not the user exists.
-func (s *Service) prepareDummyHash() error {
-	h, err := bcrypt.GenerateFromPassword([]byte("nimbus-no-such-user"), s.bcryptCost())
-	if err != nil {
-		return err
-	}
-	s.dummyHash = h
-	return nil
+// prepareDummyHash starts making the hash a login for an unknown user is compared
+// against, so a failed login takes as long whether or not the user exists. At
+// upstream's cost it takes a quarter second, so it is made in the background rather
+// than delaying start-up; the first failed login waits for it if need be.
+func (s *Service) prepareDummyHash() {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		h, err := bcrypt.GenerateFromPassword([]byte("nimbus-no-such-user"), s.bcryptCost())
+		if err != nil {
+			s.log.Error("prepare dummy password hash", "error", err)
+		}
+		s.dummy = h
+	}()
+	s.dummyReady = done
+}
+
+// dummyHash waits for the hash prepareDummyHash makes.
+func (s *Service) dummyHash() []byte {
+	<-s.dummyReady
+	return s.dummy
 }
 
 func checkHash(hash []byte, password string) bool {
@@ -62,14 +74,14 @@ var errAuthFailed = httpapi.Unauthorized("The request you have made requires aut
 // checkPassword verifies a user's password, applying the lockout policy.
 func (s *Service) checkPassword(ctx context.Context, u *userRow, password string) error {
 	if u == nil {
-		checkHash(s.dummyHash, password)
+		checkHash(s.dummyHash(), password)
 		return errAuthFailed
 	}
 	now := s.now()
 	if n := s.cfg.LockoutFailureAttempts; n > 0 && u.FailedAuthCount >= n && u.LastFailedAuthAt.Valid {
 		last := u.LastFailedAuthAt.Int64
 		if s.cfg.LockoutDuration.Duration == 0 || now.UnixMicro()-last < s.cfg.LockoutDuration.Microseconds() {
-			checkHash(s.dummyHash, password)
+			checkHash(s.dummyHash(), password)
 			return httpapi.Unauthorized("The account is locked for user: %s.", u.ID)
 		}
 	}

@@ -52,7 +52,8 @@ type Service struct {
 	generation atomic.Uint64
 	renderMu   sync.Mutex
 	rendered   map[renderKey]renderedToken
-	dummyHash  []byte
+	dummy      []byte
+	dummyReady chan struct{}
 }
 
 // Options are what the service needs from its host process.
@@ -87,9 +88,7 @@ func New(ctx context.Context, o Options) (*Service, error) {
 	if err := s.loadRevocations(ctx); err != nil {
 		return nil, err
 	}
-	if err := s.prepareDummyHash(); err != nil {
-		return nil, err
-	}
+	s.prepareDummyHash()
 	return s, nil
 }
 
