@@ -1,0 +1,209 @@
+package identity
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"net/http"
+
+	"github.com/nimbus-cloud/nimbus/internal/platform/auth"
+	"github.com/nimbus-cloud/nimbus/internal/platform/db"
+	"github.com/nimbus-cloud/nimbus/internal/platform/httpapi"
+)
+
+// EC2 credentials (/v3/users/{user_id}/credentials/OS-EC2) are credentials of type
+// "ec2" whose blob holds {"access", "secret", "trust_id"}; their id is the sha256 of
+// the access key, so that they are also visible through /v3/credentials, as upstream.
+
+func (s *Service) ec2CredentialRoutes() []httpapi.Route {
+	base := "/v3/users/{user_id}/credentials/OS-EC2"
+	ownerTarget := func(r *http.Request) (map[string]any, error) {
+		id := pathParam(r, "user_id")
+		return map[string]any{"user_id": id, "target.credential.user_id": id}, nil
+	}
+	return []httpapi.Route{
+		{Method: "GET", Path: base, Policy: "identity:ec2_list_credentials", Target: ownerTarget, Handler: s.listEC2Credentials},
+		{Method: "POST", Path: base, Policy: "identity:ec2_create_credential", Target: ownerTarget, Handler: s.createEC2Credential},
+		{Method: "GET", Path: base + "/{credential_id}", Policy: "identity:ec2_get_credential", Target: s.ec2CredentialTarget, Handler: s.showEC2Credential},
+		{Method: "DELETE", Path: base + "/{credential_id}", Policy: "identity:ec2_delete_credential", Target: s.ec2CredentialTarget, Handler: s.deleteEC2Credential},
+	}
+}
+
+const ec2CredentialType = "ec2"
+
+type ec2Blob struct {
+	Access  string  `json:"access"`
+	Secret  string  `json:"secret"`
+	TrustID *string `json:"trust_id"`
+}
+
+func ec2AccessHash(access string) string {
+	sum := sha256.Sum256([]byte(access))
+	return hex.EncodeToString(sum[:])
+}
+
+// getEC2Credential loads the ec2 credential whose access key is access.
+func (s *Service) getEC2Credential(ctx context.Context, access string) (*credentialRow, error) {
+	c, err := s.getCredential(ctx, ec2AccessHash(access))
+	if err != nil || c == nil || c.Type != ec2CredentialType {
+		return nil, err
+	}
+	return c, nil
+}
+
+// ec2CredentialTarget exposes the credential's owner to policy; a missing credential
+// gets an empty target, so that only admins learn it does not exist.
+func (s *Service) ec2CredentialTarget(r *http.Request) (map[string]any, error) {
+	t := map[string]any{"user_id": pathParam(r, "user_id")}
+	if c, err := s.getEC2Credential(r.Context(), pathParam(r, "credential_id")); err == nil && c != nil {
+		t["target.credential.user_id"] = c.UserID
+	}
+	return t, nil
+}
+
+func (s *Service) ec2CredentialJSON(c *credentialRow) map[string]any {
+	var b ec2Blob
+	_ = json.Unmarshal([]byte(c.Blob), &b)
+	return map[string]any{
+		"user_id": c.UserID, "tenant_id": nullStringJSON(c.ProjectID), "access": b.Access, "secret": b.Secret,
+		"trust_id": extNullString(b.TrustID),
+		"links":    s.links("/v3/users/" + c.UserID + "/credentials/OS-EC2/" + b.Access),
+	}
+}
+
+// ec2RequireUser answers 404 unless the user exists.
+func (s *Service) ec2RequireUser(ctx context.Context, id string) error {
+	u, err := s.getUser(ctx, id)
+	if err != nil {
+		return err
+	}
+	if u == nil {
+		return notFound("user", id)
+	}
+	return nil
+}
+
+// ec2CheckDelegation refuses, as upstream, a token obtained with an application
+// credential the use of EC2 credentials of a project other than its own.
+func ec2CheckDelegation(creds *auth.Credentials, projectID sql.NullString) error {
+	if creds.AppCredID != "" && (!projectID.Valid || projectID.String != creds.ProjectID) {
+		return httpapi.Forbidden("You are not authorized to perform the requested action: EC2 credential project does not match the project scope of the delegated token.")
+	}
+	return nil
+}
+
+func (s *Service) listEC2Credentials(r *http.Request) (httpapi.Response, error) {
+	ctx := r.Context()
+	userID := pathParam(r, "user_id")
+	if err := s.ec2RequireUser(ctx, userID); err != nil {
+		return httpapi.Response{}, err
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT `+credentialColumns+` FROM credentials WHERE user_id = ? AND type = ?
+		ORDER BY id`, userID, ec2CredentialType)
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	defer rows.Close()
+	creds := auth.FromContext(ctx)
+	out := []map[string]any{}
+	for rows.Next() {
+		c, err := scanCredential(rows)
+		if err != nil {
+			return httpapi.Response{}, err
+		}
+		if ec2CheckDelegation(creds, c.ProjectID) != nil {
+			continue
+		}
+		out = append(out, s.ec2CredentialJSON(c))
+	}
+	if err := rows.Err(); err != nil {
+		return httpapi.Response{}, err
+	}
+	return httpapi.OK(map[string]any{"credentials": out, "links": s.collectionLinks(r)}), nil
+}
+
+func (s *Service) createEC2Credential(r *http.Request) (httpapi.Response, error) {
+	ctx := r.Context()
+	userID := pathParam(r, "user_id")
+	var body map[string]any
+	if err := httpapi.DecodeJSON(r, &body); err != nil {
+		return httpapi.Response{}, err
+	}
+	f := &fields{m: body}
+	extRequire(f, "tenant_id")
+	tenantID, _ := f.String("tenant_id", 64)
+	if f.err != nil {
+		return httpapi.Response{}, f.err
+	}
+	creds := auth.FromContext(ctx)
+	if err := s.requireUnrestrictedToken(ctx, creds); err != nil {
+		return httpapi.Response{}, err
+	}
+	if err := s.ec2RequireUser(ctx, userID); err != nil {
+		return httpapi.Response{}, err
+	}
+	if p, err := s.getProject(ctx, tenantID); err != nil {
+		return httpapi.Response{}, err
+	} else if p == nil {
+		return httpapi.Response{}, notFound("project", tenantID)
+	}
+	project := sql.NullString{String: tenantID, Valid: true}
+	if err := ec2CheckDelegation(creds, project); err != nil {
+		return httpapi.Response{}, err
+	}
+	blob := ec2Blob{Access: newID(), Secret: newID()}
+	data, _ := json.Marshal(blob)
+	c := &credentialRow{ID: ec2AccessHash(blob.Access), UserID: userID, ProjectID: project, Type: ec2CredentialType,
+		Blob: string(data), Extra: "{}"}
+	if _, err := s.db.ExecContext(ctx, `INSERT INTO credentials (`+credentialColumns+`) VALUES (?,?,?,?,?,?)`,
+		c.ID, c.UserID, c.ProjectID, c.Type, c.Blob, c.Extra); err != nil {
+		if db.IsUniqueViolation(err) {
+			return httpapi.Response{}, conflict("credential", "id", c.ID)
+		}
+		return httpapi.Response{}, err
+	}
+	s.changed()
+	return httpapi.Created(map[string]any{"credential": s.ec2CredentialJSON(c)}), nil
+}
+
+// loadEC2Credential finds the user's credential by access key, 404 otherwise.
+func (s *Service) loadEC2Credential(r *http.Request) (*credentialRow, error) {
+	ctx := r.Context()
+	userID, access := pathParam(r, "user_id"), pathParam(r, "credential_id")
+	if err := s.ec2RequireUser(ctx, userID); err != nil {
+		return nil, err
+	}
+	c, err := s.getEC2Credential(ctx, access)
+	if err != nil {
+		return nil, err
+	}
+	if c == nil || c.UserID != userID {
+		return nil, httpapi.NotFound("Could not find EC2 credential: %s.", access)
+	}
+	if err := ec2CheckDelegation(auth.FromContext(ctx), c.ProjectID); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func (s *Service) showEC2Credential(r *http.Request) (httpapi.Response, error) {
+	c, err := s.loadEC2Credential(r)
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	return httpapi.OK(map[string]any{"credential": s.ec2CredentialJSON(c)}), nil
+}
+
+func (s *Service) deleteEC2Credential(r *http.Request) (httpapi.Response, error) {
+	c, err := s.loadEC2Credential(r)
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	if _, err := s.db.ExecContext(r.Context(), `DELETE FROM credentials WHERE id = ?`, c.ID); err != nil {
+		return httpapi.Response{}, err
+	}
+	s.changed()
+	return httpapi.NoContent(), nil
+}

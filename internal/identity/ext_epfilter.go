@@ -1,0 +1,163 @@
+package identity
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/nimbus-cloud/nimbus/internal/platform/db"
+	"github.com/nimbus-cloud/nimbus/internal/platform/httpapi"
+)
+
+// Endpoint filtering (OS-EP-FILTER): endpoints associated with a project. Upstream
+// restricts a project-scoped token's catalog to the project's endpoints when it has
+// any (see projectEndpointFilter).
+
+func (s *Service) endpointFilterRoutes() []httpapi.Route {
+	pe := "/v3/OS-EP-FILTER/projects/{project_id}/endpoints/{endpoint_id}"
+	return []httpapi.Route{
+		{Method: "PUT", Path: pe, Policy: "identity:add_endpoint_to_project", Handler: s.addEndpointToProject},
+		{Method: "GET", Path: pe, Policy: "identity:check_endpoint_in_project", Handler: s.checkEndpointInProject},
+		{Method: "HEAD", Path: pe, Policy: "identity:check_endpoint_in_project", Handler: s.checkEndpointInProject},
+		{Method: "DELETE", Path: pe, Policy: "identity:remove_endpoint_from_project", Handler: s.removeEndpointFromProject},
+		{Method: "GET", Path: "/v3/OS-EP-FILTER/projects/{project_id}/endpoints", Policy: "identity:list_endpoints_for_project", Handler: s.listEndpointsForProject},
+		{Method: "GET", Path: "/v3/OS-EP-FILTER/endpoints/{endpoint_id}/projects", Policy: "identity:list_projects_for_endpoint", Handler: s.listProjectsForEndpoint},
+	}
+}
+
+// endpointAndProject checks that both ends of an association exist (404 otherwise).
+func (s *Service) endpointAndProject(r *http.Request) (endpointID, projectID string, err error) {
+	ctx := r.Context()
+	ep, err := s.loadEndpoint(ctx, pathParam(r, "endpoint_id"))
+	if err != nil {
+		return "", "", err
+	}
+	p, err := s.loadProject(ctx, pathParam(r, "project_id"))
+	if err != nil {
+		return "", "", err
+	}
+	return ep.ID, p.ID, nil
+}
+
+func endpointNotInProject(endpointID, projectID string) error {
+	return httpapi.NotFound("Endpoint %s not found in project %s", endpointID, projectID)
+}
+
+func (s *Service) addEndpointToProject(r *http.Request) (httpapi.Response, error) {
+	endpointID, projectID, err := s.endpointAndProject(r)
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	if _, err := s.db.ExecContext(r.Context(), `INSERT INTO project_endpoints (project_id, endpoint_id) VALUES (?, ?)`,
+		projectID, endpointID); err != nil {
+		if db.IsUniqueViolation(err) {
+			return httpapi.Response{}, httpapi.Conflict("Conflict occurred attempting to store project_endpoint - Duplicate entry.")
+		}
+		return httpapi.Response{}, err
+	}
+	s.changed()
+	return httpapi.NoContent(), nil
+}
+
+func (s *Service) checkEndpointInProject(r *http.Request) (httpapi.Response, error) {
+	endpointID, projectID, err := s.endpointAndProject(r)
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	var n int
+	if err := s.db.QueryRowContext(r.Context(), `SELECT COUNT(*) FROM project_endpoints WHERE project_id = ? AND endpoint_id = ?`,
+		projectID, endpointID).Scan(&n); err != nil {
+		return httpapi.Response{}, err
+	}
+	if n == 0 {
+		return httpapi.Response{}, endpointNotInProject(endpointID, projectID)
+	}
+	return httpapi.NoContent(), nil
+}
+
+func (s *Service) removeEndpointFromProject(r *http.Request) (httpapi.Response, error) {
+	endpointID, projectID := pathParam(r, "endpoint_id"), pathParam(r, "project_id")
+	res, err := s.db.ExecContext(r.Context(), `DELETE FROM project_endpoints WHERE project_id = ? AND endpoint_id = ?`,
+		projectID, endpointID)
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return httpapi.Response{}, endpointNotInProject(endpointID, projectID)
+	}
+	s.changed()
+	return httpapi.NoContent(), nil
+}
+
+func (s *Service) listEndpointsForProject(r *http.Request) (httpapi.Response, error) {
+	ctx := r.Context()
+	p, err := s.loadProject(ctx, pathParam(r, "project_id"))
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT `+extPrefixColumns("e.", endpointColumns)+`
+		FROM endpoints e JOIN project_endpoints pe ON pe.endpoint_id = e.id WHERE pe.project_id = ? ORDER BY e.id`, p.ID)
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	defer rows.Close()
+	out := []map[string]any{}
+	for rows.Next() {
+		ep, err := scanEndpoint(rows)
+		if err != nil {
+			return httpapi.Response{}, err
+		}
+		out = append(out, s.endpointJSON(ep))
+	}
+	if err := rows.Err(); err != nil {
+		return httpapi.Response{}, err
+	}
+	return httpapi.OK(map[string]any{"endpoints": out, "links": s.collectionLinks(r)}), nil
+}
+
+func (s *Service) listProjectsForEndpoint(r *http.Request) (httpapi.Response, error) {
+	ctx := r.Context()
+	ep, err := s.loadEndpoint(ctx, pathParam(r, "endpoint_id"))
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT `+extPrefixColumns("p.", projectColumns)+`
+		FROM projects p JOIN project_endpoints pe ON pe.project_id = p.id WHERE pe.endpoint_id = ? ORDER BY p.name, p.id`, ep.ID)
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	var ps []*projectRow
+	for rows.Next() {
+		p, err := scanProject(rows)
+		if err != nil {
+			rows.Close()
+			return httpapi.Response{}, err
+		}
+		ps = append(ps, p)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return httpapi.Response{}, err
+	}
+	out := []map[string]any{}
+	for _, p := range ps {
+		out = append(out, s.projectJSON(ctx, p))
+	}
+	return httpapi.OK(map[string]any{"projects": out, "links": s.collectionLinks(r)}), nil
+}
+
+// projectEndpointFilter returns the endpoints associated with a project, and whether
+// the project has any: upstream then restricts the project's catalog to them.
+func (s *Service) projectEndpointFilter(ctx context.Context, projectID string) (map[string]bool, bool, error) {
+	if projectID == "" {
+		return nil, false, nil
+	}
+	ids, err := selectStrings(ctx, s.db, `SELECT endpoint_id FROM project_endpoints WHERE project_id = ?`, projectID)
+	if err != nil || len(ids) == 0 {
+		return nil, false, err
+	}
+	set := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		set[id] = true
+	}
+	return set, true, nil
+}
