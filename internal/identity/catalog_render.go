@@ -9,6 +9,11 @@ import (
 // catalog builds the service catalog a token carries: enabled services with their
 // enabled endpoints, URLs substituted for the project as Keystone does.
 func (s *Service) catalog(ctx context.Context, projectID string) ([]map[string]any, error) {
+	// A project with endpoint-filter associations sees only those endpoints.
+	allowed, filtered, err := s.projectEndpointFilter(ctx, projectID)
+	if err != nil {
+		return nil, err
+	}
 	// A service without enabled endpoints is still listed, with none, as upstream.
 	rows, err := s.db.QueryContext(ctx, `SELECT s.id, s.type, s.extra, COALESCE(e.id, ''), COALESCE(e.interface, ''),
 		COALESCE(e.url, ''), COALESCE(e.region_id, '')
@@ -32,7 +37,7 @@ func (s *Service) catalog(ctx context.Context, projectID string) ([]map[string]a
 			byService[sid] = entry
 			out = append(out, entry)
 		}
-		if eid == "" {
+		if eid == "" || (filtered && !allowed[eid]) {
 			continue
 		}
 		url, ok = substituteURL(url, projectID)
