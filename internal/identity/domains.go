@@ -63,7 +63,9 @@ func (s *Service) listDomains(r *http.Request) (httpapi.Response, error) {
 		if err != nil {
 			return httpapi.Response{}, err
 		}
-		list = append(list, s.domainJSON(d))
+		if inexactFiltersMatch(q, map[string]string{"name": d.Name}) {
+			list = append(list, s.domainJSON(d))
+		}
 	}
 	if err := rows.Err(); err != nil {
 		return httpapi.Response{}, err

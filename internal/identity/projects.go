@@ -117,7 +117,8 @@ func (s *Service) listProjects(r *http.Request) (httpapi.Response, error) {
 	list := []map[string]any{}
 	for _, p := range ps {
 		j := s.projectJSON(ctx, p)
-		if tagsMatch(j["tags"].([]string), q.Get("tags"), q.Get("tags-any"), q.Get("not-tags"), q.Get("not-tags-any")) {
+		if tagsMatch(j["tags"].([]string), q.Get("tags"), q.Get("tags-any"), q.Get("not-tags"), q.Get("not-tags-any")) &&
+			inexactFiltersMatch(q, map[string]string{"name": p.Name, "domain_id": p.DomainID}) {
 			list = append(list, j)
 		}
 	}

@@ -124,3 +124,25 @@ func TestDisablingProjectRevokesItsTokens(t *testing.T) {
 	e.Must(http.StatusOK, "PATCH", "/v3/projects/"+demoProject, e.AdminToken, map[string]any{"project": map[string]any{"enabled": true}})
 	e.Login("demo", testDemoPassword, "demo")
 }
+
+func TestProjectInexactFilters(t *testing.T) {
+	e := newTestEnv(t)
+	for _, name := range []string{"Alpha-one", "alpha-two", "beta"} {
+		e.Must(http.StatusCreated, "POST", "/v3/projects", e.AdminToken, map[string]any{"project": map[string]any{"name": name}})
+	}
+	tests := []struct {
+		query string
+		want  int
+	}{
+		{"name__contains=alpha", 1},
+		{"name__icontains=alpha", 2},
+		{"name__startswith=be", 1},
+		{"name__iendswith=ONE", 1},
+		{"name__contains=zzz", 0},
+	}
+	for _, tt := range tests {
+		if got := list(e.Must(http.StatusOK, "GET", "/v3/projects?"+tt.query, e.AdminToken, nil), "projects"); len(got) != tt.want {
+			t.Errorf("%s: %d projects, want %d", tt.query, len(got), tt.want)
+		}
+	}
+}
