@@ -48,12 +48,12 @@ var defaultPolicies = map[string]string{
 	"identity:delete_project_tag":  "rule:admin_required or (role:admin and domain_id:%(target.project.domain_id)s) or (role:member and project_id:%(target.project.id)s)",
 
 	// Users.
-	"identity:get_user":              "rule:system_reader or (role:reader and domain_id:%(target.user.domain_id)s) or user_id:%(target.user.id)s or rule:admin_required",
-	"identity:list_users":            "rule:system_reader or (role:reader and domain_id:%(target.domain_id)s) or rule:admin_required",
-	"identity:create_user":           "rule:admin_required or (role:admin and domain_id:%(target.user.domain_id)s)",
-	"identity:update_user":           "rule:admin_required or (role:admin and domain_id:%(target.user.domain_id)s)",
-	"identity:delete_user":           "rule:admin_required or (role:admin and domain_id:%(target.user.domain_id)s)",
-	"identity:list_groups_for_user":  "rule:system_reader or (role:reader and domain_id:%(target.user.domain_id)s) or user_id:%(target.user.id)s or rule:admin_required",
+	"identity:get_user":             "rule:system_reader or (role:reader and domain_id:%(target.user.domain_id)s) or user_id:%(target.user.id)s or rule:admin_required",
+	"identity:list_users":           "rule:system_reader or (role:reader and domain_id:%(target.domain_id)s) or rule:admin_required",
+	"identity:create_user":          "rule:admin_required or (role:admin and domain_id:%(target.user.domain_id)s)",
+	"identity:update_user":          "rule:admin_required or (role:admin and domain_id:%(target.user.domain_id)s)",
+	"identity:delete_user":          "rule:admin_required or (role:admin and domain_id:%(target.user.domain_id)s)",
+	"identity:list_groups_for_user": "rule:system_reader or (role:reader and domain_id:%(target.user.domain_id)s) or user_id:%(target.user.id)s or rule:admin_required",
 
 	// Groups.
 	"identity:get_group":              "rule:system_reader or (role:reader and domain_id:%(target.group.domain_id)s) or rule:admin_required",
