@@ -4,9 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"net/url"
 	"slices"
-	"strings"
 
 	"github.com/nimbus-cloud/nimbus/internal/platform/auth"
 	"github.com/nimbus-cloud/nimbus/internal/platform/db"
@@ -141,28 +139,13 @@ func (s *Service) listRoles(r *http.Request) (httpapi.Response, error) {
 	}
 	out := make([]map[string]any, 0, len(roles))
 	for _, role := range roles {
-		if nameFiltersMatch(q, role.Name) {
+		if inexactFiltersMatch(q, map[string]string{"name": role.Name}) {
 			out = append(out, s.roleJSON(role))
 		}
 	}
 	return httpapi.OK(map[string]any{"roles": out, "links": s.collectionLinks(r)}), nil
 }
 
-// nameFiltersMatch applies Keystone's inexact name filters (name__contains,
-// name__istartswith, ...) that gophercloud's Filters send.
-func nameFiltersMatch(q url.Values, name string) bool {
-	for op, match := range map[string]func(s, sub string) bool{
-		"contains": strings.Contains, "startswith": strings.HasPrefix, "endswith": strings.HasSuffix,
-	} {
-		if v := q.Get("name__" + op); v != "" && !match(name, v) {
-			return false
-		}
-		if v := q.Get("name__i" + op); v != "" && !match(strings.ToLower(name), strings.ToLower(v)) {
-			return false
-		}
-	}
-	return true
-}
 
 func (s *Service) queryRoles(ctx context.Context, where string, args ...any) ([]*roleRow, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT `+roleColumns+` FROM roles WHERE `+where+` ORDER BY name, id`, args...)
