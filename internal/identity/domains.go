@@ -172,14 +172,23 @@ func (s *Service) deleteDomain(r *http.Request) (httpapi.Response, error) {
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	if d.Enabled {
-		return httpapi.Response{}, httpapi.Forbidden("Cannot delete a domain that is enabled, please disable it first.")
-	}
-	if err := s.revoke(ctx, auth.RevocationEvent{DomainID: d.ID}); err != nil {
+	if err := s.removeDomain(ctx, d); err != nil {
 		return httpapi.Response{}, err
 	}
+	s.changed()
+	return httpapi.NoContent(), nil
+}
+
+// removeDomain deletes a disabled domain and everything it owns, as upstream.
+func (s *Service) removeDomain(ctx context.Context, d *projectRow) error {
+	if d.Enabled {
+		return httpapi.Forbidden("Cannot delete a domain that is enabled, please disable it first.")
+	}
+	if err := s.revoke(ctx, auth.RevocationEvent{DomainID: d.ID}); err != nil {
+		return err
+	}
 	// Everything owned by the domain goes with it, as upstream.
-	err = s.db.InTx(ctx, func(tx *db.Tx) error {
+	err := s.db.InTx(ctx, func(tx *db.Tx) error {
 		for _, q := range []string{
 			`DELETE FROM assignments WHERE target_id = ? OR target_id IN (SELECT id FROM projects WHERE domain_id = ?)`,
 			`DELETE FROM assignments WHERE actor_id IN (SELECT id FROM users WHERE domain_id = ?) OR actor_id IN (SELECT id FROM groups WHERE domain_id = ?)`,
@@ -196,8 +205,8 @@ func (s *Service) deleteDomain(r *http.Request) (httpapi.Response, error) {
 		return err
 	})
 	if err != nil {
-		return httpapi.Response{}, err
+		return err
 	}
 	s.changed()
-	return httpapi.NoContent(), nil
+	return nil
 }

@@ -55,8 +55,10 @@ func (s *Service) projectJSON(ctx context.Context, p *projectRow) map[string]any
 	}, p.Extra)
 }
 
+// loadProject loads a project by id; like upstream's projects API it also finds
+// projects acting as domains (is_domain).
 func (s *Service) loadProject(ctx context.Context, id string) (*projectRow, error) {
-	p, err := s.getProject(ctx, id)
+	p, err := scanProject(s.db.QueryRowContext(ctx, `SELECT `+projectColumns+` FROM projects WHERE id = ?`, id))
 	if err != nil {
 		return nil, err
 	}
@@ -348,7 +350,11 @@ func (s *Service) updateProject(r *http.Request) (httpapi.Response, error) {
 	}
 	s.changed()
 	if wasEnabled && !p.Enabled {
-		if err := s.revoke(ctx, auth.RevocationEvent{ProjectID: p.ID}); err != nil {
+		event := auth.RevocationEvent{ProjectID: p.ID}
+		if p.IsDomain {
+			event = auth.RevocationEvent{DomainID: p.ID}
+		}
+		if err := s.revoke(ctx, event); err != nil {
 			return httpapi.Response{}, err
 		}
 	}
@@ -360,6 +366,12 @@ func (s *Service) deleteProject(r *http.Request) (httpapi.Response, error) {
 	p, err := s.loadProject(ctx, pathParam(r, "project_id"))
 	if err != nil {
 		return httpapi.Response{}, err
+	}
+	if p.IsDomain {
+		if err := s.removeDomain(ctx, p); err != nil {
+			return httpapi.Response{}, err
+		}
+		return httpapi.NoContent(), nil
 	}
 	var children int
 	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM projects WHERE parent_id = ?`, p.ID).Scan(&children); err != nil {

@@ -146,3 +146,21 @@ func TestProjectInexactFilters(t *testing.T) {
 		}
 	}
 }
+
+// TestProjectActingAsDomain: a project created with is_domain is a domain, and the
+// projects API can show, update and (once disabled) delete it, as upstream.
+func TestProjectActingAsDomain(t *testing.T) {
+	e := newTestEnv(t)
+	p := obj(e.Must(http.StatusCreated, "POST", "/v3/projects", e.AdminToken, map[string]any{"project": map[string]any{
+		"name": "dom-project", "is_domain": true}}), "project")
+	id := p["id"].(string)
+	if p["is_domain"] != true {
+		t.Fatalf("is_domain: %v", p)
+	}
+	e.Must(http.StatusOK, "GET", "/v3/domains/"+id, e.AdminToken, nil)
+	e.Must(http.StatusOK, "GET", "/v3/projects/"+id, e.AdminToken, nil)
+	e.Must(http.StatusForbidden, "DELETE", "/v3/projects/"+id, e.AdminToken, nil) // enabled
+	e.Must(http.StatusOK, "PATCH", "/v3/projects/"+id, e.AdminToken, map[string]any{"project": map[string]any{"enabled": false}})
+	e.Must(http.StatusNoContent, "DELETE", "/v3/projects/"+id, e.AdminToken, nil)
+	e.Must(http.StatusNotFound, "GET", "/v3/domains/"+id, e.AdminToken, nil)
+}
