@@ -85,6 +85,16 @@ func redact(url string) string {
 	if at := strings.LastIndex(rest, "@"); at >= 0 {
 		rest = "***@" + rest[at+1:]
 	}
+	// libpq and pgx also take the password as a query parameter.
+	if q := strings.IndexByte(rest, '?'); q >= 0 {
+		params := strings.Split(rest[q+1:], "&")
+		for i, p := range params {
+			if k, _, ok := strings.Cut(p, "="); ok && (strings.EqualFold(k, "password") || strings.EqualFold(k, "sslpassword")) {
+				params[i] = k + "=***"
+			}
+		}
+		rest = rest[:q+1] + strings.Join(params, "&")
+	}
 	return scheme + "://" + rest
 }
 
@@ -153,12 +163,20 @@ func (t *Tx) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Ro
 	return t.tx.QueryRowContext(ctx, t.d.Rebind(q), args...)
 }
 
-// InTx runs fn in a transaction, committing if it returns nil.
+// InTx runs fn in a transaction, committing if it returns nil. If fn panics the
+// transaction is rolled back before the panic goes on, so the connection (and, on
+// SQLite, the write lock) is not left held.
 func (d *DB) InTx(ctx context.Context, fn func(*Tx) error) error {
 	tx, err := d.sql.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin transaction: %w", err)
 	}
+	defer func() {
+		if p := recover(); p != nil {
+			_ = tx.Rollback()
+			panic(p)
+		}
+	}()
 	if err := fn(&Tx{tx: tx, d: d}); err != nil {
 		_ = tx.Rollback()
 		return err
