@@ -19,6 +19,7 @@ type Bus struct {
 	conn   *nats.Conn
 	server *server.Server
 	log    *slog.Logger
+	closed chan struct{} // closed when the connection has fully closed
 	// URL other processes use to join this bus.
 	URL string
 }
@@ -50,8 +51,10 @@ func Start(url string, log *slog.Logger) (*Bus, error) {
 		b.server = srv
 		b.URL = srv.ClientURL()
 	}
+	b.closed = make(chan struct{})
 	conn, err := nats.Connect(b.URL, nats.Name("nimbus"), nats.MaxReconnects(-1),
-		nats.ReconnectWait(250*time.Millisecond),
+		nats.ReconnectWait(250*time.Millisecond), nats.DrainTimeout(5*time.Second),
+		nats.ClosedHandler(func(*nats.Conn) { close(b.closed) }),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 			if err != nil {
 				log.Warn("bus disconnected", "error", err)
@@ -70,7 +73,10 @@ func Start(url string, log *slog.Logger) (*Bus, error) {
 // Close drains subscriptions and stops the embedded server.
 func (b *Bus) Close() {
 	if b.conn != nil {
-		_ = b.conn.Drain()
+		// Drain lets in-flight handlers answer before the connection closes.
+		if err := b.conn.Drain(); err == nil {
+			<-b.closed
+		}
 		b.conn.Close()
 	}
 	if b.server != nil {
