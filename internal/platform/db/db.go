@@ -54,6 +54,7 @@ func Open(ctx context.Context, url, dataDir string) (*DB, error) {
 			return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 		}
 		sdb.SetMaxOpenConns(8)
+		sdb.SetMaxIdleConns(8) // reopening SQLite connections under load costs more than keeping them
 		d := &DB{sql: sdb, Dialect: SQLite, Redacted: "sqlite://" + path}
 		return d, d.ping(ctx)
 	case strings.HasPrefix(url, "postgres://") || strings.HasPrefix(url, "postgresql://"):
