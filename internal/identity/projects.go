@@ -44,12 +44,15 @@ func (s *Service) projectTarget(r *http.Request) (map[string]any, error) {
 
 func (s *Service) projectJSON(ctx context.Context, p *projectRow) map[string]any {
 	tags, _ := s.projectTags(ctx, p.ID)
-	var parent any
+	var parent, domain any = nil, p.DomainID
 	if p.ParentID.Valid {
 		parent = p.ParentID.String
 	}
+	if p.IsDomain {
+		domain = nil // the root sentinel is internal; upstream shows null
+	}
 	return mergeExtra(map[string]any{
-		"id": p.ID, "name": p.Name, "domain_id": p.DomainID, "description": p.Description, "enabled": p.Enabled,
+		"id": p.ID, "name": p.Name, "domain_id": domain, "description": p.Description, "enabled": p.Enabled,
 		"parent_id": parent, "is_domain": p.IsDomain, "tags": tags, "options": unmarshalObject(p.Options),
 		"links": s.links("/v3/projects/" + p.ID),
 	}, p.Extra)

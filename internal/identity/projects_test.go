@@ -154,7 +154,7 @@ func TestProjectActingAsDomain(t *testing.T) {
 	p := obj(e.Must(http.StatusCreated, "POST", "/v3/projects", e.AdminToken, map[string]any{"project": map[string]any{
 		"name": "dom-project", "is_domain": true}}), "project")
 	id := p["id"].(string)
-	if p["is_domain"] != true {
+	if p["is_domain"] != true || p["domain_id"] != nil {
 		t.Fatalf("is_domain: %v", p)
 	}
 	e.Must(http.StatusOK, "GET", "/v3/domains/"+id, e.AdminToken, nil)

@@ -1,0 +1,318 @@
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	// The acceptance package below is compiled from the module cache at the version
+	// go.mod requires; this import keeps that requirement in go.mod.
+	_ "github.com/gophercloud/gophercloud/v2/openstack"
+)
+
+// gophercloudIdentityV3 is gophercloud's own Keystone v3 acceptance suite.
+const gophercloudIdentityV3 = "github.com/gophercloud/gophercloud/v2/internal/acceptance/openstack/identity/v3"
+
+// compatibilityDoc lists the acceptance tests that are known not to pass, with the reason.
+const compatibilityDoc = "../../docs/COMPATIBILITY.md"
+
+// compatibilityHeading is the heading of the section of compatibilityDoc whose table
+// lists the gophercloud identity v3 tests that do not pass.
+const compatibilityHeading = "gophercloud identity v3"
+
+// acceptanceResult is the outcome of one top-level test of the acceptance suite.
+type acceptanceResult struct {
+	Name    string
+	Action  string // pass, fail or skip
+	Elapsed float64
+	Output  []string
+}
+
+// TestGophercloudIdentityV3Acceptance runs gophercloud's identity v3 acceptance tests
+// against the shared cloud, first as admin (as gophercloud's CI does on devstack), then
+// as demo for the tests that need a non-admin user. Every test must pass, be skipped,
+// or be listed in docs/COMPATIBILITY.md; a listed test that passes fails this test too,
+// so that the document stays true.
+func TestGophercloudIdentityV3Acceptance(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the whole gophercloud identity v3 acceptance suite")
+	}
+	known, err := knownIncompatible(compatibilityDoc, compatibilityHeading)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+
+	bin := filepath.Join(t.TempDir(), "identity-v3-acceptance.test")
+	build := exec.CommandContext(ctx, "go", "test", "-c", "-tags", "acceptance", "-o", bin, gophercloudIdentityV3)
+	build.Dir = "../.."
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("compile %s: %v\n%s", gophercloudIdentityV3, err, out)
+	}
+
+	adminEnv := map[string]string{
+		"OS_AUTH_URL":             shared.IdentityURL + "/v3",
+		"OS_USERNAME":             "admin",
+		"OS_PASSWORD":             shared.Secret("admin"),
+		"OS_PROJECT_NAME":         "admin",
+		"OS_USER_DOMAIN_ID":       "default",
+		"OS_PROJECT_DOMAIN_ID":    "default",
+		"OS_DOMAIN_ID":            "default", // what gophercloud's AuthOptionsFromEnv reads, as in its script/stackenv
+		"OS_REGION_NAME":          "RegionOne",
+		"OS_IDENTITY_API_VERSION": "3",
+		"OS_BRANCH":               "master",
+	}
+	results, err := runAcceptance(ctx, t, bin, adminEnv, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// Tests that skipped as admin (clients.RequireNonAdmin) run again as demo.
+	var again []string
+	for name, r := range results {
+		if r.Action == "skip" {
+			again = append(again, regexp.QuoteMeta(name))
+		}
+	}
+	if len(again) > 0 {
+		sort.Strings(again)
+		demoEnv := map[string]string{}
+		for k, v := range adminEnv {
+			demoEnv[k] = v
+		}
+		demoEnv["OS_USERNAME"] = "demo"
+		demoEnv["OS_PASSWORD"] = shared.Secret("demo")
+		demoEnv["OS_PROJECT_NAME"] = "demo"
+		demo, err := runAcceptance(ctx, t, bin, demoEnv, "^("+strings.Join(again, "|")+")$")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for name, r := range demo {
+			if r.Action != "skip" {
+				r.Name += " (as demo)"
+				results[name] = r
+			}
+		}
+	}
+
+	names := make([]string, 0, len(results))
+	for name := range results {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	counts := map[string]int{}
+	for _, name := range names {
+		r := results[name]
+		counts[r.Action]++
+		_, listed := known[name]
+		if listed && r.Action == "fail" {
+			counts["known"]++
+		}
+		switch {
+		case r.Action == "pass" && listed:
+			t.Errorf("%s passes but %s lists it as incompatible (%s): remove it from the table", r.Name, compatibilityDoc, known[name])
+		case r.Action == "pass":
+			t.Logf("PASS %s (%.2fs)", r.Name, r.Elapsed)
+		case r.Action == "skip":
+			t.Logf("SKIP %s: %s", r.Name, lastLines(r.Output, 3))
+		case r.Action == "fail" && listed:
+			t.Logf("FAIL %s (known: %s)", r.Name, known[name])
+		default:
+			t.Errorf("FAIL %s, which %s does not list:\n%s", r.Name, compatibilityDoc, failureLines(r.Output))
+		}
+	}
+	for name, reason := range known {
+		if _, ok := results[name]; !ok {
+			t.Errorf("%s lists %s (%s), which the acceptance suite no longer has", compatibilityDoc, name, reason)
+		}
+	}
+	t.Logf("gophercloud identity v3 acceptance: %d tests, %d passed, %d failed (%d listed in %s), %d skipped",
+		len(results), counts["pass"], counts["fail"], counts["known"], compatibilityDoc, counts["skip"])
+}
+
+// runAcceptance runs the compiled acceptance binary under test2json with env (and no
+// other OS_* variable) and returns the outcome of each top-level test.
+func runAcceptance(ctx context.Context, t *testing.T, bin string, env map[string]string, run string) (map[string]*acceptanceResult, error) {
+	t.Helper()
+	args := []string{"tool", "test2json", "-t", "-p", gophercloudIdentityV3, bin, "-test.v=test2json", "-test.timeout=9m", "-test.count=1"}
+	if run != "" {
+		args = append(args, "-test.run", run)
+	}
+	cmd := exec.CommandContext(ctx, "go", args...)
+	cmd.Dir = filepath.Dir(bin)
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "OS_") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	// test2json and the suite are children of `go tool`: on timeout kill the whole group.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 10 * time.Second
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	results, perr := parseTest2JSON(stdout)
+	_, _ = io.Copy(io.Discard, stdout)
+	werr := cmd.Wait()
+	if perr != nil {
+		return nil, perr
+	}
+	if ctx.Err() != nil {
+		return nil, fmt.Errorf("acceptance suite did not finish in time: %v", ctx.Err())
+	}
+	if len(results) == 0 {
+		return nil, fmt.Errorf("acceptance suite ran no test (%v)\n%s", werr, stderr.String())
+	}
+	for name, r := range results {
+		if r.Action == "" { // started but never ended: the binary died (panic, timeout)
+			r.Action = "fail"
+			r.Output = append(r.Output, fmt.Sprintf("test did not finish: %v\n%s", werr, stderr.String()))
+			results[name] = r
+		}
+	}
+	return results, nil
+}
+
+// parseTest2JSON reads `go tool test2json` events and keeps the top-level tests.
+func parseTest2JSON(r io.Reader) (map[string]*acceptanceResult, error) {
+	results := map[string]*acceptanceResult{}
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 1<<20), 16<<20)
+	for sc.Scan() {
+		var ev struct {
+			Action  string
+			Test    string
+			Elapsed float64
+			Output  string
+		}
+		if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
+			continue // not an event (test2json passes through nothing else, but be lenient)
+		}
+		if ev.Test == "" {
+			continue
+		}
+		top, _, _ := strings.Cut(ev.Test, "/")
+		res := results[top]
+		if res == nil {
+			res = &acceptanceResult{Name: top}
+			results[top] = res
+		}
+		switch ev.Action {
+		case "output":
+			res.Output = append(res.Output, strings.TrimRight(ev.Output, "\n"))
+		case "pass", "fail", "skip":
+			if ev.Test == top {
+				res.Action = ev.Action
+				res.Elapsed = ev.Elapsed
+			}
+		}
+	}
+	return results, sc.Err()
+}
+
+// testName is the name of a Go test function.
+var testName = regexp.MustCompile(`^Test[A-Z0-9_][A-Za-z0-9_]*$`)
+
+// knownIncompatible reads the table under the heading of doc: rows `| TestName | reason |`.
+func knownIncompatible(doc, heading string) (map[string]string, error) {
+	data, err := os.ReadFile(doc)
+	if err != nil {
+		return nil, err
+	}
+	known := map[string]string{}
+	in, found := false, false
+	for _, line := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(line, "#") {
+			in = strings.Contains(strings.ToLower(line), strings.ToLower(heading))
+			found = found || in
+			continue
+		}
+		if !in || !strings.HasPrefix(strings.TrimSpace(line), "|") {
+			continue
+		}
+		cells := strings.Split(strings.Trim(strings.TrimSpace(line), "|"), "|")
+		if len(cells) < 2 {
+			continue
+		}
+		name := strings.Trim(strings.TrimSpace(cells[0]), "`")
+		if !testName.MatchString(name) {
+			continue // header or separator row
+		}
+		if _, dup := known[name]; dup {
+			return nil, fmt.Errorf("%s lists %s twice", doc, name)
+		}
+		known[name] = strings.TrimSpace(strings.Join(cells[1:], "|"))
+	}
+	if !found {
+		return nil, fmt.Errorf("%s has no heading containing %q", doc, heading)
+	}
+	return known, nil
+}
+
+// ansiEscape matches the colour codes of gophercloud's test helpers.
+var ansiEscape = regexp.MustCompile(`\x1b\[[0-9;]*m`)
+
+// failureSource matches the lines a test logs from its own files (assertions,
+// t.Fatal), not the resources tools.PrintResource dumps.
+var failureSource = regexp.MustCompile(`^\s*[A-Za-z0-9_]+\.go:\d+: `)
+
+// failureLines picks from a failed test's output the lines that say why: assertion
+// failures and errors logged by the test files, and any panic; else its last lines.
+func failureLines(out []string) string {
+	var keep []string
+	panicked := false
+	for _, l := range out {
+		l = ansiEscape.ReplaceAllString(l, "")
+		if strings.HasPrefix(l, "panic:") || strings.Contains(l, "test timed out") {
+			panicked = true
+		}
+		if panicked || (failureSource.MatchString(l) && !strings.Contains(l, "tools.go:")) {
+			keep = append(keep, l)
+		}
+	}
+	if len(keep) == 0 {
+		return lastLines(out, 40)
+	}
+	if len(keep) > 60 {
+		keep = keep[:60]
+	}
+	return strings.Join(keep, "\n")
+}
+
+// lastLines returns the last n non-empty lines of out.
+func lastLines(out []string, n int) string {
+	var keep []string
+	for _, l := range out {
+		if strings.TrimSpace(l) != "" && !strings.HasPrefix(l, "=== ") {
+			keep = append(keep, l)
+		}
+	}
+	if len(keep) > n {
+		keep = keep[len(keep)-n:]
+	}
+	return strings.Join(keep, "\n")
+}
