@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -31,7 +32,26 @@ func (s *Service) applicationCredentialRoutes() []httpapi.Route {
 	}
 }
 
+// accessRuleRoutes are /v3/users/{user_id}/access_rules: the rules the user's
+// application credentials were created with.
+func (s *Service) accessRuleRoutes() []httpapi.Route {
+	target := func(r *http.Request) (map[string]any, error) {
+		id := pathParam(r, "user_id")
+		return map[string]any{"user_id": id, "target.user.id": id}, nil
+	}
+	const base = "/v3/users/{user_id}/access_rules"
+	return []httpapi.Route{
+		{Method: "GET", Path: base, Policy: "identity:list_access_rules", Target: target, Handler: s.listAccessRules},
+		{Method: "GET", Path: base + "/{access_rule_id}", Policy: "identity:get_access_rule", Target: target, Handler: s.showAccessRule},
+		{Method: "DELETE", Path: base + "/{access_rule_id}", Policy: "identity:delete_access_rule", Target: target, Handler: s.deleteAccessRule},
+	}
+}
+
 func (s *Service) appCredJSON(ctx context.Context, a *appCredRow) (map[string]any, error) {
+	rules, err := s.appCredAccessRules(ctx, a.ID)
+	if err != nil {
+		return nil, err
+	}
 	roles := []map[string]any{}
 	for _, id := range a.RoleIDs {
 		role, err := s.getRole(ctx, id)
@@ -56,7 +76,7 @@ func (s *Service) appCredJSON(ctx context.Context, a *appCredRow) (map[string]an
 	return map[string]any{
 		"id": a.ID, "name": a.Name, "description": desc, "expires_at": expires,
 		"project_id": nullStringJSON(a.ProjectID), "system": nullStringJSON(a.System),
-		"roles": roles, "unrestricted": a.Unrestricted, "access_rules": []any{},
+		"roles": roles, "unrestricted": a.Unrestricted, "access_rules": accessRulesJSON(rules),
 		"links": s.links("/v3/users/" + a.UserID + "/application_credentials/" + a.ID),
 	}, nil
 }
@@ -162,15 +182,14 @@ func (s *Service) createApplicationCredential(r *http.Request) (httpapi.Response
 	unrestricted, _ := f.Bool("unrestricted")
 	rawRoles, hasRoles := f.m["roles"]
 	delete(f.m, "roles")
-	rawRules := f.m["access_rules"]
+	rawRules, hasRules := f.m["access_rules"]
 	delete(f.m, "access_rules")
 	if f.err != nil {
 		return httpapi.Response{}, f.err
 	}
-	// Access rules restrict what a credential may do; silently ignoring them would
-	// grant more than asked, so they are refused until supported.
-	if rules, ok := rawRules.([]any); rawRules != nil && (!ok || len(rules) > 0) {
-		return httpapi.Response{}, httpapi.BadRequest("Invalid input for field 'access_rules': access rules are not supported.")
+	ruleReqs, err := parseAccessRules(rawRules, hasRules)
+	if err != nil {
+		return httpapi.Response{}, err
 	}
 	if err := s.requireUnrestrictedToken(ctx, creds); err != nil {
 		return httpapi.Response{}, err
@@ -210,10 +229,12 @@ func (s *Service) createApplicationCredential(r *http.Request) (httpapi.Response
 	if a.SecretHash, err = s.hashPassword(plain); err != nil {
 		return httpapi.Response{}, err
 	}
+	var nameTaken bool
 	err = s.db.InTx(ctx, func(tx *db.Tx) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO application_credentials (`+appCredColumns+`) VALUES (?,?,?,?,?,?,?,?,?,?)`,
 			a.ID, a.Name, a.SecretHash, a.Description, a.UserID, a.ProjectID, a.System, a.ExpiresAt, a.Unrestricted,
 			a.CreatedAt); err != nil {
+			nameTaken = db.IsUniqueViolation(err)
 			return err
 		}
 		for _, roleID := range a.RoleIDs {
@@ -222,10 +243,10 @@ func (s *Service) createApplicationCredential(r *http.Request) (httpapi.Response
 				return err
 			}
 		}
-		return nil
+		return s.linkAccessRules(ctx, tx, a, ruleReqs)
 	})
 	if err != nil {
-		if db.IsUniqueViolation(err) {
+		if nameTaken {
 			return httpapi.Response{}, conflict("application_credential", "name", name)
 		}
 		return httpapi.Response{}, err
@@ -315,11 +336,305 @@ func (s *Service) deleteApplicationCredential(r *http.Request) (httpapi.Response
 		if _, err := tx.ExecContext(ctx, `DELETE FROM application_credential_roles WHERE application_credential_id = ?`, a.ID); err != nil {
 			return err
 		}
+		// The rules themselves stay, as upstream, until deleted through access_rules.
+		if _, err := tx.ExecContext(ctx, `DELETE FROM application_credential_access_rules WHERE application_credential_id = ?`, a.ID); err != nil {
+			return err
+		}
 		_, err := tx.ExecContext(ctx, `DELETE FROM application_credentials WHERE id = ?`, a.ID)
 		return err
 	})
 	if err != nil {
 		return httpapi.Response{}, err
+	}
+	s.changed()
+	return httpapi.NoContent(), nil
+}
+
+// Access rules: an application credential may be limited to a list of (service,
+// path, method) an application may call. Rules belong to the user and are shared
+// by the credentials that name the same rule; other services do not enforce them
+// yet (see docs/COMPATIBILITY.md).
+
+type accessRuleRow struct {
+	ID, UserID, Service, Path, Method string
+}
+
+// accessRuleRequest is one item of "access_rules" in a create request: an existing
+// rule by id, or a rule by its attributes (found again when the user already has it).
+type accessRuleRequest struct {
+	ID, Service, Path, Method string
+}
+
+// accessRuleMethods are the request methods a rule may name, as upstream's schema.
+var accessRuleMethods = []string{"DELETE", "GET", "HEAD", "PATCH", "POST", "PUT"}
+
+// isIDString is upstream's id_string: 1-64 letters, digits and dashes.
+func isIDString(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for _, c := range s {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+func accessRulesInvalid(detail string) error {
+	return httpapi.BadRequest("Invalid input for field 'access_rules': %s", detail)
+}
+
+// parseAccessRules validates the "access_rules" of a create request against
+// upstream's schema: an array of objects with only path (starting with "/", at most
+// 225 characters), method (one of accessRuleMethods), service and id (id strings).
+// A rule without an id needs all three attributes.
+func parseAccessRules(raw any, present bool) ([]accessRuleRequest, error) {
+	if !present || raw == nil {
+		return nil, nil
+	}
+	items, ok := raw.([]any)
+	if !ok {
+		return nil, accessRulesInvalid("expected an array of objects.")
+	}
+	out := make([]accessRuleRequest, 0, len(items))
+	for _, item := range items {
+		m, ok := item.(map[string]any)
+		if !ok {
+			return nil, accessRulesInvalid("expected an array of objects.")
+		}
+		var r accessRuleRequest
+		for k, v := range m {
+			str, isStr := v.(string)
+			if !isStr {
+				return nil, accessRulesInvalid(fmt.Sprintf("'%s' must be a string.", k))
+			}
+			switch k {
+			case "id":
+				if !isIDString(str) {
+					return nil, accessRulesInvalid("'id' must be 1 to 64 letters, digits or dashes.")
+				}
+				r.ID = str
+			case "service":
+				if !isIDString(str) {
+					return nil, accessRulesInvalid("'service' must be a service type: 1 to 64 letters, digits or dashes.")
+				}
+				r.Service = str
+			case "path":
+				if !strings.HasPrefix(str, "/") || len(str) > 225 {
+					return nil, accessRulesInvalid("'path' must start with '/' and be at most 225 characters.")
+				}
+				r.Path = str
+			case "method":
+				if !slices.Contains(accessRuleMethods, str) {
+					return nil, accessRulesInvalid(fmt.Sprintf("'method' must be one of %s.", strings.Join(accessRuleMethods, ", ")))
+				}
+				r.Method = str
+			default:
+				return nil, accessRulesInvalid(fmt.Sprintf("additional property '%s' is not allowed.", k))
+			}
+		}
+		if r.ID == "" && (r.Service == "" || r.Path == "" || r.Method == "") {
+			return nil, accessRulesInvalid("each rule needs an 'id', or a 'service', 'path' and 'method'.")
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// linkAccessRules resolves the requested rules for the credential's user (reusing the
+// user's rule of the same id, or of the same service, path and method, and creating
+// the others) and records them, in order, as the credential's rules.
+func (s *Service) linkAccessRules(ctx context.Context, tx *db.Tx, a *appCredRow, reqs []accessRuleRequest) error {
+	var linked []string
+	now := s.now().UnixMicro()
+	for i, req := range reqs {
+		var rule *accessRuleRow
+		var err error
+		idTaken := false
+		if req.ID != "" {
+			rule, err = scanAccessRule(tx.QueryRowContext(ctx, `SELECT `+accessRuleColumns+` FROM access_rules WHERE id = ?`, req.ID))
+			if err != nil {
+				return err
+			}
+			if rule != nil && rule.UserID != a.UserID {
+				rule, idTaken = nil, true // another user's: not usable, nor its id
+			}
+			if rule == nil && (req.Service == "" || req.Path == "" || req.Method == "") {
+				return notFound("access rule", req.ID)
+			}
+		}
+		if rule == nil {
+			rule, err = scanAccessRule(tx.QueryRowContext(ctx, `SELECT `+accessRuleColumns+` FROM access_rules
+				WHERE user_id = ? AND service = ? AND path = ? AND method = ?`, a.UserID, req.Service, req.Path, req.Method))
+			if err != nil {
+				return err
+			}
+		}
+		if rule == nil {
+			rule = &accessRuleRow{ID: req.ID, UserID: a.UserID, Service: req.Service, Path: req.Path, Method: req.Method}
+			if rule.ID == "" || idTaken {
+				rule.ID = newID()
+			}
+			// Distinct creation times keep the user's list in the order rules were given.
+			if _, err := tx.ExecContext(ctx, `INSERT INTO access_rules (`+accessRuleColumns+`, created_at) VALUES (?,?,?,?,?,?)`,
+				rule.ID, rule.UserID, rule.Service, rule.Path, rule.Method, now+int64(i)); err != nil {
+				return err
+			}
+		}
+		if slices.Contains(linked, rule.ID) {
+			continue // the same rule twice in one request
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO application_credential_access_rules
+			(application_credential_id, access_rule_id, ordinal) VALUES (?, ?, ?)`, a.ID, rule.ID, len(linked)); err != nil {
+			return err
+		}
+		linked = append(linked, rule.ID)
+	}
+	return nil
+}
+
+const accessRuleColumns = `id, user_id, service, path, method`
+
+func scanAccessRule(row interface{ Scan(...any) error }) (*accessRuleRow, error) {
+	r := &accessRuleRow{}
+	err := row.Scan(&r.ID, &r.UserID, &r.Service, &r.Path, &r.Method)
+	if db.IsNoRows(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load access rule: %w", err)
+	}
+	return r, nil
+}
+
+func (s *Service) queryAccessRules(ctx context.Context, query string, args ...any) ([]*accessRuleRow, error) {
+	rows, err := s.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list access rules: %w", err)
+	}
+	defer rows.Close()
+	var out []*accessRuleRow
+	for rows.Next() {
+		r, err := scanAccessRule(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// appCredAccessRules are the rules of an application credential, in request order.
+func (s *Service) appCredAccessRules(ctx context.Context, appCredID string) ([]*accessRuleRow, error) {
+	return s.queryAccessRules(ctx, `SELECT `+extPrefixColumns("r.", accessRuleColumns)+`
+		FROM access_rules r JOIN application_credential_access_rules l ON l.access_rule_id = r.id
+		WHERE l.application_credential_id = ? ORDER BY l.ordinal`, appCredID)
+}
+
+// accessRulesJSON renders rules as application credentials (and tokens) embed them.
+func accessRulesJSON(rules []*accessRuleRow) []map[string]any {
+	out := make([]map[string]any, 0, len(rules))
+	for _, r := range rules {
+		out = append(out, map[string]any{"id": r.ID, "service": r.Service, "path": r.Path, "method": r.Method})
+	}
+	return out
+}
+
+// appCredTokenJSON is the "application_credential" object of a token body, with the
+// credential's access rules as upstream renders them.
+func (s *Service) appCredTokenJSON(ctx context.Context, a *appCredRow) (map[string]any, error) {
+	rules, err := s.appCredAccessRules(ctx, a.ID)
+	if err != nil {
+		return nil, err
+	}
+	j := map[string]any{"id": a.ID, "name": a.Name, "restricted": !a.Unrestricted}
+	if len(rules) > 0 {
+		j["access_rules"] = accessRulesJSON(rules)
+	}
+	return j, nil
+}
+
+func (s *Service) accessRuleJSON(r *accessRuleRow) map[string]any {
+	return map[string]any{
+		"id": r.ID, "service": r.Service, "path": r.Path, "method": r.Method,
+		"links": s.links("/v3/users/" + r.UserID + "/access_rules/" + r.ID),
+	}
+}
+
+// loadUserAccessRule loads an access rule of the path's user; another user's
+// answers 404 as if it did not exist.
+func (s *Service) loadUserAccessRule(r *http.Request) (*accessRuleRow, error) {
+	id := pathParam(r, "access_rule_id")
+	rule, err := scanAccessRule(s.db.QueryRowContext(r.Context(), `SELECT `+accessRuleColumns+` FROM access_rules WHERE id = ?`, id))
+	if err != nil {
+		return nil, err
+	}
+	if rule == nil || rule.UserID != pathParam(r, "user_id") {
+		return nil, notFound("access rule", id)
+	}
+	return rule, nil
+}
+
+// listAccessRules lists the user's rules, filtered by service, path and method as
+// upstream.
+func (s *Service) listAccessRules(r *http.Request) (httpapi.Response, error) {
+	where, args := "user_id = ?", []any{pathParam(r, "user_id")}
+	q := r.URL.Query()
+	for _, attr := range []string{"service", "path", "method"} {
+		if q.Has(attr) {
+			where, args = where+" AND "+attr+" = ?", append(args, q.Get(attr))
+		}
+	}
+	rules, err := s.queryAccessRules(r.Context(), `SELECT `+accessRuleColumns+` FROM access_rules WHERE `+where+
+		` ORDER BY created_at, id`, args...)
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	out := make([]map[string]any, 0, len(rules))
+	for _, rule := range rules {
+		out = append(out, s.accessRuleJSON(rule))
+	}
+	return httpapi.OK(map[string]any{"access_rules": out, "links": s.collectionLinks(r)}), nil
+}
+
+func (s *Service) showAccessRule(r *http.Request) (httpapi.Response, error) {
+	rule, err := s.loadUserAccessRule(r)
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	return httpapi.OK(map[string]any{"access_rule": s.accessRuleJSON(rule)}), nil
+}
+
+// deleteAccessRule deletes a rule no application credential uses any more; one in
+// use answers 403, as upstream.
+func (s *Service) deleteAccessRule(r *http.Request) (httpapi.Response, error) {
+	ctx := r.Context()
+	if err := s.requireUnrestrictedToken(ctx, auth.FromContext(ctx)); err != nil {
+		return httpapi.Response{}, err
+	}
+	rule, err := s.loadUserAccessRule(r)
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	inUse := false
+	err = s.db.InTx(ctx, func(tx *db.Tx) error {
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM application_credential_access_rules WHERE access_rule_id = ?`,
+			rule.ID).Scan(&n); err != nil {
+			return err
+		}
+		if inUse = n > 0; inUse {
+			return nil
+		}
+		_, err := tx.ExecContext(ctx, `DELETE FROM access_rules WHERE id = ?`, rule.ID)
+		return err
+	})
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	if inUse {
+		return httpapi.Response{}, httpapi.Forbidden("You are not authorized to perform the requested action: Cannot delete access rule %s because it is in use by an application credential.", rule.ID)
 	}
 	s.changed()
 	return httpapi.NoContent(), nil

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"regexp"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -198,7 +199,17 @@ func TestApplicationCredentialBadInput(t *testing.T) {
 		{"roles not a list", base, e.DemoToken, appCredBody(map[string]any{"name": "x", "roles": "member"}), 400},
 		{"expires in the past", base, e.DemoToken, appCredBody(map[string]any{"name": "x", "expires_at": "2001-01-01T00:00:00Z"}), 400},
 		{"expires_at not a time", base, e.DemoToken, appCredBody(map[string]any{"name": "x", "expires_at": "tomorrow"}), 400},
-		{"access rules", base, e.DemoToken, appCredBody(map[string]any{"name": "x", "access_rules": []any{map[string]any{"path": "/v2.1/servers", "method": "GET", "service": "compute"}}}), 400},
+		{"access rules not a list", base, e.DemoToken, appCredBody(map[string]any{"name": "x", "access_rules": "all"}), 400},
+		{"access rule not an object", base, e.DemoToken, appCredBody(map[string]any{"name": "x", "access_rules": []any{"GET /v2.1/servers"}}), 400},
+		{"access rule bad method", base, e.DemoToken, appCredBody(map[string]any{"name": "x", "access_rules": []any{map[string]any{"path": "/v2.1/servers", "method": "FETCH", "service": "compute"}}}), 400},
+		{"access rule lower-case method", base, e.DemoToken, appCredBody(map[string]any{"name": "x", "access_rules": []any{map[string]any{"path": "/v2.1/servers", "method": "get", "service": "compute"}}}), 400},
+		{"access rule path not absolute", base, e.DemoToken, appCredBody(map[string]any{"name": "x", "access_rules": []any{map[string]any{"path": "v2.1/servers", "method": "GET", "service": "compute"}}}), 400},
+		{"access rule path too long", base, e.DemoToken, appCredBody(map[string]any{"name": "x", "access_rules": []any{map[string]any{"path": "/" + strings.Repeat("a", 225), "method": "GET", "service": "compute"}}}), 400},
+		{"access rule service not a string", base, e.DemoToken, appCredBody(map[string]any{"name": "x", "access_rules": []any{map[string]any{"path": "/v2.1/servers", "method": "GET", "service": 1}}}), 400},
+		{"access rule bad service", base, e.DemoToken, appCredBody(map[string]any{"name": "x", "access_rules": []any{map[string]any{"path": "/v2.1/servers", "method": "GET", "service": "com pute"}}}), 400},
+		{"access rule unknown attribute", base, e.DemoToken, appCredBody(map[string]any{"name": "x", "access_rules": []any{map[string]any{"path": "/v2.1/servers", "method": "GET", "service": "compute", "name": "x"}}}), 400},
+		{"access rule incomplete", base, e.DemoToken, appCredBody(map[string]any{"name": "x", "access_rules": []any{map[string]any{"path": "/v2.1/servers", "method": "GET"}}}), 400},
+		{"access rule unknown id", base, e.DemoToken, appCredBody(map[string]any{"name": "x", "access_rules": []any{map[string]any{"id": "nope"}}}), 404},
 		{"for another user", "/v3/users/" + adminID + "/application_credentials", e.DemoToken, appCredBody(map[string]any{"name": "x"}), 403},
 		{"admin for another user", base, e.AdminToken, appCredBody(map[string]any{"name": "x"}), 403},
 		{"unscoped token", base, unscoped, appCredBody(map[string]any{"name": "x"}), 400},
@@ -262,4 +273,134 @@ func TestApplicationCredentialPolicy(t *testing.T) {
 	e.Must(http.StatusNotFound, "DELETE", "/v3/users/"+demoID+"/application_credentials/"+id, e.DemoToken, nil)
 	e.Must(http.StatusOK, "GET", adminBase+"/"+id, e.AdminToken, nil)
 	e.Must(http.StatusNoContent, "DELETE", adminBase+"/"+id, e.AdminToken, nil)
+}
+
+// acRules strips the rules of an answer down to what was asked: service, path, method.
+func acRules(rules []map[string]any) [][3]any {
+	out := make([][3]any, 0, len(rules))
+	for _, r := range rules {
+		out = append(out, [3]any{r["service"], r["path"], r["method"]})
+	}
+	return out
+}
+
+func TestApplicationCredentialAccessRules(t *testing.T) {
+	e := newTestEnv(t)
+	demoID := acUserID(e, e.DemoToken)
+	base := "/v3/users/" + demoID + "/application_credentials"
+	rulesBase := "/v3/users/" + demoID + "/access_rules"
+	get := map[string]any{"service": "monitoring", "path": "/v2.0/metrics", "method": "GET"}
+	put := map[string]any{"service": "monitoring", "path": "/v2.0/metrics", "method": "PUT"}
+	servers := map[string]any{"service": "compute", "path": "/v2.1/servers/*", "method": "DELETE"}
+
+	// As gophercloud's TestApplicationCredentialsAccessRules: the rules come back in
+	// order, with ids, on create and on get.
+	first := obj(e.Must(http.StatusCreated, "POST", base, e.DemoToken, appCredBody(map[string]any{
+		"name": "first", "access_rules": []any{get, put}})), "application_credential")
+	firstRules := list(first, "access_rules")
+	if want := [][3]any{{"monitoring", "/v2.0/metrics", "GET"}, {"monitoring", "/v2.0/metrics", "PUT"}}; !slices.Equal(acRules(firstRules), want) {
+		t.Fatalf("created rules: %v", firstRules)
+	}
+	getID, putID := firstRules[0]["id"].(string), firstRules[1]["id"].(string)
+	if getID == "" || putID == "" || getID == putID {
+		t.Fatalf("rule ids: %v", firstRules)
+	}
+	shown := obj(e.Must(http.StatusOK, "GET", base+"/"+first["id"].(string), e.DemoToken, nil), "application_credential")
+	if got := extIDs(list(shown, "access_rules")); !slices.Equal(got, []string{getID, putID}) {
+		t.Fatalf("shown rules: %v", shown["access_rules"])
+	}
+
+	// Identical rules are shared (by attributes, or by id); new ones are added.
+	second := obj(e.Must(http.StatusCreated, "POST", base, e.DemoToken, appCredBody(map[string]any{
+		"name": "second", "access_rules": []any{servers, map[string]any{"id": putID}, get, get}})), "application_credential")
+	secondRules := list(second, "access_rules")
+	if len(secondRules) != 3 || secondRules[1]["id"] != putID || secondRules[2]["id"] != getID ||
+		secondRules[0]["id"] == getID || secondRules[0]["method"] != "DELETE" {
+		t.Fatalf("second credential's rules: %v", secondRules)
+	}
+	serversID := secondRules[0]["id"].(string)
+
+	// The user's list: each rule once, oldest first, with links; get each.
+	all := list(e.Must(http.StatusOK, "GET", rulesBase, e.DemoToken, nil), "access_rules")
+	if got := extIDs(all); !slices.Equal(got, []string{getID, putID, serversID}) {
+		t.Fatalf("listed rules: %v", all)
+	}
+	for _, r := range all {
+		one := obj(e.Must(http.StatusOK, "GET", rulesBase+"/"+r["id"].(string), e.DemoToken, nil), "access_rule")
+		if one["id"] != r["id"] || one["path"] != r["path"] || one["method"] != r["method"] || one["service"] != r["service"] ||
+			obj(one, "links")["self"] != e.URL+rulesBase+"/"+r["id"].(string) {
+			t.Fatalf("get rule: %v, listed %v", one, r)
+		}
+	}
+	for _, tt := range []struct {
+		query string
+		want  []string
+	}{
+		{"?service=monitoring", []string{getID, putID}},
+		{"?method=DELETE", []string{serversID}},
+		{"?path=/v2.0/metrics&method=PUT", []string{putID}},
+		{"?service=nope", []string{}},
+	} {
+		if got := extIDs(list(e.Must(http.StatusOK, "GET", rulesBase+tt.query, e.DemoToken, nil), "access_rules")); !slices.Equal(got, tt.want) {
+			t.Errorf("list %s: %v, want %v", tt.query, got, tt.want)
+		}
+	}
+
+	// A token of a credential with rules names them (restricted, as upstream).
+	secret, _ := first["secret"].(string)
+	status, tok, _ := acLogin(e, map[string]any{"id": first["id"], "secret": secret})
+	if status != http.StatusCreated {
+		t.Fatalf("login with the first credential: %d", status)
+	}
+	tokAC := obj(tok, "application_credential")
+	if tokAC["id"] != first["id"] || tokAC["restricted"] != true {
+		t.Fatalf("token application_credential: %v", tokAC)
+	}
+	j, err := e.Svc.appCredTokenJSON(t.Context(), mustAppCred(t, e, first["id"].(string)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := j["access_rules"].([]map[string]any); !slices.Equal(extIDs(got), []string{getID, putID}) {
+		t.Fatalf("token access_rules: %v", j)
+	}
+
+	adminID := acUserID(e, e.AdminToken)
+	extRunStatusCases(t, e, []extStatusCase{
+		{"delete a rule in use", "DELETE", rulesBase + "/" + getID, e.DemoToken, nil, 403},
+		{"get unknown rule", "GET", rulesBase + "/nope", e.DemoToken, nil, 404},
+		{"delete unknown rule", "DELETE", rulesBase + "/nope", e.DemoToken, nil, 404},
+		{"another user's rule by its path", "GET", "/v3/users/" + adminID + "/access_rules/" + getID, e.AdminToken, nil, 404},
+		{"admin lists demo's", "GET", rulesBase, e.AdminToken, nil, 403},
+		{"admin gets demo's", "GET", rulesBase + "/" + getID, e.AdminToken, nil, 403},
+		{"admin deletes demo's", "DELETE", rulesBase + "/" + serversID, e.AdminToken, nil, 403},
+		{"unauthenticated", "GET", rulesBase, "", nil, 401},
+	})
+	// Another user cannot use demo's rule by its id.
+	e.Must(http.StatusNotFound, "POST", "/v3/users/"+adminID+"/application_credentials", e.AdminToken, appCredBody(map[string]any{
+		"name": "steal", "access_rules": []any{map[string]any{"id": getID}}}))
+
+	// Rules outlive their credentials and are deletable once unused.
+	e.Must(http.StatusNoContent, "DELETE", base+"/"+first["id"].(string), e.DemoToken, nil)
+	if got := extIDs(list(e.Must(http.StatusOK, "GET", rulesBase, e.DemoToken, nil), "access_rules")); len(got) != 3 {
+		t.Fatalf("rules after deleting a credential: %v", got)
+	}
+	e.Must(http.StatusForbidden, "DELETE", rulesBase+"/"+putID, e.DemoToken, nil) // still used by second
+	e.Must(http.StatusNoContent, "DELETE", base+"/"+second["id"].(string), e.DemoToken, nil)
+	for _, id := range []string{getID, putID, serversID} {
+		e.Must(http.StatusNoContent, "DELETE", rulesBase+"/"+id, e.DemoToken, nil)
+	}
+	if got := list(e.Must(http.StatusOK, "GET", rulesBase, e.DemoToken, nil), "access_rules"); len(got) != 0 {
+		t.Fatalf("rules left: %v", got)
+	}
+	// A system reader may list anyone's.
+	e.Must(http.StatusOK, "GET", rulesBase, extSystemToken(e), nil)
+}
+
+func mustAppCred(t *testing.T, e *testEnv, id string) *appCredRow {
+	t.Helper()
+	a, err := e.Svc.getApplicationCredential(t.Context(), id)
+	if err != nil || a == nil {
+		t.Fatalf("load application credential %s: %v", id, err)
+	}
+	return a
 }

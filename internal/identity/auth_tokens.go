@@ -83,9 +83,10 @@ type scopeRequest struct {
 type authResult struct {
 	userID     string
 	methods    []string
-	expiresCap time.Time   // a re-scoped token never outlives the original
-	chain      string      // audit id of the original token when re-scoping
-	appCred    *appCredRow // set for application_credential logins
+	expiresCap time.Time       // a re-scoped token never outlives the original
+	chain      string          // audit id of the original token when re-scoping
+	appCred    *appCredRow     // set for application_credential logins
+	oauth1     *accessTokenRow // set for oauth1 logins
 	rescoped   *auth.Token
 }
 
@@ -127,6 +128,9 @@ func (s *Service) issueToken(r *http.Request) (httpapi.Response, error) {
 			if t.AppCredID != "" {
 				return httpapi.Response{}, httpapi.Forbidden("Using a token issued by an application credential to obtain another token is not allowed.")
 			}
+			if t.OAuthAccessTokenID != "" {
+				return httpapi.Response{}, httpapi.Forbidden("Using OAuth-scoped token to create another token. Create a new OAuth-scoped token instead")
+			}
 			if (t.ProjectID != "" || t.DomainID != "" || t.System) && !s.cfg.AllowRescopeScopedToken {
 				return httpapi.Response{}, httpapi.Forbidden("Re-scoping a scoped token is not allowed.")
 			}
@@ -147,6 +151,11 @@ func (s *Service) issueToken(r *http.Request) (httpapi.Response, error) {
 			res.appCred, err = s.authApplicationCredential(ctx, ac.ID, ac.Name, ac.Secret, ac.User)
 			if err == nil {
 				userID = res.appCred.UserID
+			}
+		case "oauth1":
+			res.oauth1, err = s.authOAuth1(r)
+			if err == nil {
+				userID = res.oauth1.AuthorizingUserID
 			}
 		default:
 			return httpapi.Response{}, httpapi.Unauthorized("Attempted to authenticate with an unsupported method.")
@@ -295,6 +304,9 @@ func (s *Service) resolveScope(ctx context.Context, raw json.RawMessage, u *user
 		}
 		return want, nil
 	}
+	if at := res.oauth1; at != nil {
+		return oauth1Scope(explicit, sc, at)
+	}
 	if !explicit && u.DefaultProjectID.Valid && u.DefaultProjectID.String != "" {
 		// As upstream: no scope given means the default project, when it is usable.
 		if p, err := s.getProject(ctx, u.DefaultProjectID.String); err == nil && p != nil && p.Enabled {
@@ -378,6 +390,9 @@ func (s *Service) buildToken(ctx context.Context, u *userRow, sc tokenScope, res
 				t.ExpiresAt = time.UnixMicro(ac.ExpiresAt.Int64).UTC()
 			}
 			roles = slices.DeleteFunc(roles, func(r auth.Role) bool { return !slices.Contains(ac.RoleIDs, r.ID) })
+		}
+		if at := res.oauth1; at != nil {
+			roles = applyOAuth1(t, at, roles)
 		}
 		if len(roles) == 0 {
 			switch {

@@ -13,6 +13,9 @@ func (s *Service) extensionRoutes() []httpapi.Route {
 		s.endpointFilterRoutes(),
 		s.federationMappingRoutes(),
 		s.trustRoutes(),
+		s.accessRuleRoutes(),
+		s.signatureTokenRoutes(),
+		s.oauth1Routes(),
 	} {
 		all = append(all, group...)
 	}
@@ -73,4 +76,22 @@ var extensionPolicies = map[string]string{
 	"identity:list_roles_for_trust":    "rule:system_reader_or_admin or user_id:%(target.trust.trustor_user_id)s or user_id:%(target.trust.trustee_user_id)s",
 	"identity:get_role_for_trust":      "rule:system_reader_or_admin or user_id:%(target.trust.trustor_user_id)s or user_id:%(target.trust.trustee_user_id)s",
 	"identity:delete_trust":            "rule:admin_required or user_id:%(target.trust.trustor_user_id)s",
+
+	// Application credential access rules: their user's, or a system reader's.
+	"identity:list_access_rules":  "rule:system_reader or user_id:%(target.user.id)s",
+	"identity:get_access_rule":    "rule:system_reader or user_id:%(target.user.id)s",
+	"identity:delete_access_rule": "rule:system_admin or user_id:%(target.user.id)s",
+
+	// OS-OAUTH1 (upstream's consumer.py and access_token.py defaults).
+	"identity:get_consumer":            "rule:system_reader_or_admin",
+	"identity:list_consumers":          "rule:system_reader_or_admin",
+	"identity:create_consumer":         "rule:admin_required",
+	"identity:update_consumer":         "rule:admin_required",
+	"identity:delete_consumer":         "rule:admin_required",
+	"identity:authorize_request_token": "rule:admin_required",
+	"identity:list_access_tokens":      "rule:admin_required",
+	"identity:get_access_token":        "rule:admin_required",
+	"identity:delete_access_token":     "rule:admin_required",
+	"identity:list_access_token_roles": "rule:admin_required",
+	"identity:get_access_token_role":   "rule:admin_required",
 }

@@ -146,7 +146,6 @@ func (s *Service) listRoles(r *http.Request) (httpapi.Response, error) {
 	return httpapi.OK(map[string]any{"roles": out, "links": s.collectionLinks(r)}), nil
 }
 
-
 func (s *Service) queryRoles(ctx context.Context, where string, args ...any) ([]*roleRow, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT `+roleColumns+` FROM roles WHERE `+where+` ORDER BY name, id`, args...)
 	if err != nil {

@@ -95,8 +95,19 @@ func (s *Service) buildTokenBody(ctx context.Context, t *auth.Token, nocatalog b
 			return nil, err
 		}
 		if ac != nil {
-			body["application_credential"] = map[string]any{"id": ac.ID, "name": ac.Name, "restricted": !ac.Unrestricted}
+			j, err := s.appCredTokenJSON(ctx, ac)
+			if err != nil {
+				return nil, err
+			}
+			body["application_credential"] = j
 		}
+	}
+	if t.OAuthAccessTokenID != "" {
+		oa, err := s.oauth1TokenJSON(ctx, t.OAuthAccessTokenID)
+		if err != nil {
+			return nil, err
+		}
+		body["OS-OAUTH1"] = oa
 	}
 	if !nocatalog && (t.ProjectID != "" || t.DomainID != "" || t.System) {
 		cat, err := s.catalog(ctx, t.ProjectID)

@@ -43,7 +43,9 @@ func (e *RevocationEvent) Matches(t *Token) bool {
 	if e.RoleID != "" && !slices.ContainsFunc(t.Roles, func(r Role) bool { return r.ID == e.RoleID }) {
 		return false
 	}
-	if e.AppCredID != "" && t.AppCredID != e.AppCredID {
+	// access_token_id names an application credential or an OS-OAUTH1 access token
+	// (both are random ids), revoking every token issued with it.
+	if e.AppCredID != "" && t.AppCredID != e.AppCredID && t.OAuthAccessTokenID != e.AppCredID {
 		return false
 	}
 	return true

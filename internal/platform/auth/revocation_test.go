@@ -15,6 +15,8 @@ func TestRevocationEventMatches(t *testing.T) {
 	domainTok := &Token{UserID: "u1", UserDomainID: "ud", DomainID: "dd", AuditIDs: []string{"a2"}, IssuedAt: issued}
 	freshTok := &Token{UserID: "u1", AuditIDs: []string{"a3"}, IssuedAt: issued}
 	noAudit := &Token{UserID: "u1", IssuedAt: issued}
+	oauthTok := &Token{UserID: "u1", ProjectID: "p1", Methods: []string{"oauth1"}, OAuthAccessTokenID: "at1",
+		AuditIDs: []string{"a4"}, IssuedAt: issued}
 
 	tests := []struct {
 		name string
@@ -70,6 +72,10 @@ func TestRevocationEventMatches(t *testing.T) {
 		{"app cred", RevocationEvent{AppCredID: "ac1", IssuedBefore: issued}, projectTok, true},
 		{"app cred other", RevocationEvent{AppCredID: "ac2", IssuedBefore: issued}, projectTok, false},
 		{"app cred on token without", RevocationEvent{AppCredID: "ac1", IssuedBefore: issued}, freshTok, false},
+		{"oauth1 access token", RevocationEvent{AppCredID: "at1", IssuedBefore: issued}, oauthTok, true},
+		{"oauth1 access token other", RevocationEvent{AppCredID: "at2", IssuedBefore: issued}, oauthTok, false},
+		{"oauth1 access token, token issued after", RevocationEvent{AppCredID: "at1", IssuedBefore: before}, oauthTok, false},
+		{"oauth1 access token on token without", RevocationEvent{AppCredID: "at1", IssuedBefore: issued}, projectTok, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

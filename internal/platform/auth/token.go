@@ -24,9 +24,12 @@ type Token struct {
 	System          bool
 	Roles           []Role
 	AppCredID       string
-	AuditIDs        []string // own audit id, then the chain's first when re-scoped
-	IssuedAt        time.Time
-	ExpiresAt       time.Time
+	// OAuthAccessTokenID is the OS-OAUTH1 access token the token was issued with
+	// (method "oauth1"); deleting the access token revokes the token.
+	OAuthAccessTokenID string
+	AuditIDs           []string // own audit id, then the chain's first when re-scoped
+	IssuedAt           time.Time
+	ExpiresAt          time.Time
 }
 
 // Credentials turns the token into request credentials (names are filled by identity
@@ -41,9 +44,17 @@ func (t *Token) Credentials() *Credentials {
 	}
 }
 
-const payloadVersion = 1
+// Payload versions: 1 is the original layout; 2 adds the OAuth1 access token id
+// after the application credential id. MarshalBinary writes version 1 whenever the
+// token has no OAuth1 access token, so processes that only know version 1 keep
+// validating every other token during a rolling upgrade.
+const (
+	payloadVersion1 = 1
+	payloadVersion2 = 2
+	payloadVersion  = payloadVersion1 // the base layout
+)
 
-var methodBits = []string{"password", "token", "application_credential", "totp", "mapped", "oauth1"}
+var methodBits = []string{"password", "token", "application_credential", "totp", "mapped", "oauth1", "ec2credential"}
 
 // ErrMalformed means the payload decrypted but does not decode; callers treat it as
 // an invalid token.
@@ -82,7 +93,11 @@ func (c Codec) Open(s string) (*Token, error) {
 // Nimbus generates) take 16 bytes, so tokens stay close to Keystone's length.
 func (t *Token) MarshalBinary() ([]byte, error) {
 	b := make([]byte, 0, 160)
-	b = append(b, payloadVersion)
+	version := byte(payloadVersion1)
+	if t.OAuthAccessTokenID != "" {
+		version = payloadVersion2
+	}
+	b = append(b, version)
 	var mask uint64
 	for _, m := range t.Methods {
 		found := false
@@ -105,6 +120,9 @@ func (t *Token) MarshalBinary() ([]byte, error) {
 	for _, s := range []string{t.UserID, t.UserDomainID, t.ProjectID, t.ProjectDomainID, t.DomainID, t.AppCredID} {
 		b = appendID(b, s)
 	}
+	if version >= payloadVersion2 {
+		b = appendID(b, t.OAuthAccessTokenID)
+	}
 	b = binary.AppendUvarint(b, uint64(len(t.Roles)))
 	for _, r := range t.Roles {
 		b = appendID(b, r.ID)
@@ -123,7 +141,8 @@ func (t *Token) MarshalBinary() ([]byte, error) {
 func (t *Token) UnmarshalBinary(b []byte) error {
 	*t = Token{} // decoding replaces, never appends to, what t held
 	d := decoder{b: b}
-	if d.byte() != payloadVersion {
+	version := d.byte()
+	if version != payloadVersion1 && version != payloadVersion2 {
 		return ErrMalformed
 	}
 	mask := d.uvarint()
@@ -135,6 +154,12 @@ func (t *Token) UnmarshalBinary(b []byte) error {
 	t.System = d.byte()&1 != 0
 	for _, dst := range []*string{&t.UserID, &t.UserDomainID, &t.ProjectID, &t.ProjectDomainID, &t.DomainID, &t.AppCredID} {
 		*dst = d.id()
+	}
+	if version >= payloadVersion2 {
+		// Version 2 always carries an access token; an empty one is not canonical.
+		if t.OAuthAccessTokenID = d.id(); t.OAuthAccessTokenID == "" {
+			d.fail()
+		}
 	}
 	n := d.count()
 	t.Roles = make([]Role, 0, n)

@@ -26,7 +26,7 @@ func equalTokens(a, b *Token) bool {
 		slices.Equal(a.Methods, b.Methods) &&
 		a.ProjectID == b.ProjectID && a.ProjectDomainID == b.ProjectDomainID &&
 		a.DomainID == b.DomainID && a.System == b.System &&
-		slices.Equal(a.Roles, b.Roles) && a.AppCredID == b.AppCredID &&
+		slices.Equal(a.Roles, b.Roles) && a.AppCredID == b.AppCredID && a.OAuthAccessTokenID == b.OAuthAccessTokenID &&
 		slices.Equal(a.AuditIDs, b.AuditIDs) &&
 		a.IssuedAt.Equal(b.IssuedAt) && a.ExpiresAt.Equal(b.ExpiresAt)
 }
@@ -392,4 +392,98 @@ func FuzzOpen(f *testing.F) {
 			t.Fatal("Open returned a token without a user")
 		}
 	})
+}
+
+// TestTokenPayloadVersions pins the two payload layouts: tokens without an OAuth1
+// access token keep version 1 (byte for byte what older processes wrote and read);
+// tokens with one are version 2, whose access token id follows the application
+// credential id.
+func TestTokenPayloadVersions(t *testing.T) {
+	issued := time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)
+	base := Token{UserID: hexUser, UserDomainID: hexDomain, ProjectID: hexProject, ProjectDomainID: hexDomain,
+		Methods: []string{"oauth1"}, Roles: []Role{{ID: hexRole, Name: "member"}},
+		AuditIDs: []string{"Wd3CrxFpQMKpOmHTOvnRAQ"}, IssuedAt: issued, ExpiresAt: issued.Add(time.Hour)}
+	withOAuth := base
+	withOAuth.OAuthAccessTokenID = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+	rawOAuth := base
+	rawOAuth.OAuthAccessTokenID = "not-hex access token"
+
+	tests := []struct {
+		name    string
+		tok     Token
+		version byte
+		extra   int // bytes beyond the version 1 encoding of base
+	}{
+		{"no oauth1 access token is version 1", base, 1, 0},
+		{"hex access token is version 2, packed", withOAuth, 2, 17},
+		{"raw access token is version 2", rawOAuth, 2, 2 + len(rawOAuth.OAuthAccessTokenID)},
+	}
+	v1, err := base.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b, err := tt.tok.MarshalBinary()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if b[0] != tt.version || len(b) != len(v1)+tt.extra {
+				t.Fatalf("version %d, %d bytes; want version %d, %d bytes", b[0], len(b), tt.version, len(v1)+tt.extra)
+			}
+			var got Token
+			if err := got.UnmarshalBinary(b); err != nil {
+				t.Fatal(err)
+			}
+			if !equalTokens(&tt.tok, &got) || got.OAuthAccessTokenID != tt.tok.OAuthAccessTokenID {
+				t.Fatalf("round trip:\n got %+v\nwant %+v", got, tt.tok)
+			}
+			for i := 0; i < len(b); i++ {
+				var tr Token
+				if err := tr.UnmarshalBinary(b[:i]); !errors.Is(err, ErrMalformed) {
+					t.Fatalf("truncated to %d of %d bytes: err=%v", i, len(b), err)
+				}
+			}
+		})
+	}
+
+	// A hand-built version 1 payload (as written before version 2 existed) decodes.
+	legacy := []byte{1, 1 << 0, 0} // version, methods {password}, flags
+	legacy = append(legacy, 0, 1, 'u')
+	for range 5 { // user domain, project, project domain, domain, app cred: empty
+		legacy = append(legacy, 0, 0)
+	}
+	legacy = append(legacy, 0, 1, 1, 'a', 2, 4) // no roles; audit ids ["a"]; issued 1µs; expires 2µs
+	var got Token
+	if err := got.UnmarshalBinary(legacy); err != nil {
+		t.Fatalf("version 1 payload: %v", err)
+	}
+	if got.UserID != "u" || got.OAuthAccessTokenID != "" || !slices.Equal(got.Methods, []string{"password"}) ||
+		got.IssuedAt.UnixMicro() != 1 || got.ExpiresAt.UnixMicro() != 2 {
+		t.Fatalf("version 1 payload decoded as %+v", got)
+	}
+
+	// Malformed version 2 payloads: an empty access token id, an unknown version.
+	v2empty := append([]byte{2}, v1[1:]...) // version 2 header over a version 1 body
+	for name, b := range map[string][]byte{
+		"version 2 without access token": v2empty,
+		"version 3":                      append([]byte{3}, v1[1:]...),
+		"version 0":                      append([]byte{0}, v1[1:]...),
+	} {
+		var tr Token
+		if err := tr.UnmarshalBinary(b); !errors.Is(err, ErrMalformed) {
+			t.Errorf("%s: err=%v, want ErrMalformed", name, err)
+		}
+	}
+
+	// Sealed and opened through Fernet, the access token survives.
+	c := newCodec(t)
+	s, err := c.Seal(&withOAuth)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opened, err := c.Open(s)
+	if err != nil || opened.OAuthAccessTokenID != withOAuth.OAuthAccessTokenID {
+		t.Fatalf("open: %+v, %v", opened, err)
+	}
 }
