@@ -102,6 +102,10 @@ func (s *Service) issueToken(r *http.Request) (httpapi.Response, error) {
 	if len(id.Methods) == 0 {
 		return httpapi.Response{}, httpapi.BadRequest("'methods' is a required property")
 	}
+	scope, err := parseScope(req.Auth.Scope)
+	if err != nil {
+		return httpapi.Response{}, err
+	}
 	ctx := r.Context()
 	res := authResult{}
 	for _, m := range id.Methods {
@@ -178,7 +182,7 @@ func (s *Service) issueToken(r *http.Request) (httpapi.Response, error) {
 	if user == nil || !user.Enabled {
 		return httpapi.Response{}, errAuthFailed
 	}
-	sc, err := s.resolveScope(ctx, req.Auth.Scope, user, &res)
+	sc, err := s.resolveScope(ctx, scope, user, &res)
 	if err != nil {
 		return httpapi.Response{}, err
 	}
@@ -247,30 +251,52 @@ func (s *Service) lookupDomainID(ctx context.Context, d *ref) (string, error) {
 }
 
 // resolveScope turns the request's scope (or the user's default project) into a scope.
-func (s *Service) resolveScope(ctx context.Context, raw json.RawMessage, u *userRow, res *authResult) (tokenScope, error) {
+// requestedScope is the scope of a token request, checked for shape before any
+// credential is, so malformed requests answer 400 whatever the password.
+type requestedScope struct {
+	explicit bool // a scope (or "unscoped") was given
+	unscoped bool
+	req      scopeRequest
+}
+
+func parseScope(raw json.RawMessage) (requestedScope, error) {
+	var rs requestedScope
+	if len(raw) == 0 || string(raw) == "null" {
+		return rs, nil
+	}
+	rs.explicit = true
+	var unscoped string
+	if json.Unmarshal(raw, &unscoped) == nil {
+		if unscoped != "unscoped" {
+			return rs, httpapi.BadRequest("Invalid input for field 'scope': expected an object or \"unscoped\".")
+		}
+		rs.unscoped = true
+		return rs, nil
+	}
+	if err := httpapi.DecodeJSONBytes(raw, &rs.req); err != nil {
+		return rs, err
+	}
+	req := &rs.req
+	n := 0
+	for _, set := range []bool{req.Project != nil, req.Domain != nil, req.System != nil, len(req.Trust) > 0} {
+		if set {
+			n++
+		}
+	}
+	if n > 1 {
+		return rs, httpapi.BadRequest("Specify a domain, project or system, but not more than one.")
+	}
+	if req.System != nil && !req.System.All {
+		return rs, httpapi.BadRequest("Invalid input for field 'system': expected {\"all\": true}.")
+	}
+	return rs, nil
+}
+
+func (s *Service) resolveScope(ctx context.Context, rs requestedScope, u *userRow, res *authResult) (tokenScope, error) {
 	var sc tokenScope
-	explicit := len(raw) > 0 && string(raw) != "null"
-	if explicit {
-		var unscoped string
-		if json.Unmarshal(raw, &unscoped) == nil {
-			if unscoped != "unscoped" {
-				return sc, httpapi.BadRequest("Invalid input for field 'scope': expected an object or \"unscoped\".")
-			}
-			return sc, nil
-		}
-		var req scopeRequest
-		if err := httpapi.DecodeJSONBytes(raw, &req); err != nil {
-			return sc, err
-		}
-		n := 0
-		for _, set := range []bool{req.Project != nil, req.Domain != nil, req.System != nil, len(req.Trust) > 0} {
-			if set {
-				n++
-			}
-		}
-		if n > 1 {
-			return sc, httpapi.BadRequest("Specify a domain, project or system, but not more than one.")
-		}
+	explicit := rs.explicit
+	if explicit && !rs.unscoped {
+		req := &rs.req
 		switch {
 		case len(req.Trust) > 0:
 			return sc, httpapi.Forbidden("Trusts are not supported by this deployment.")
@@ -290,9 +316,6 @@ func (s *Service) resolveScope(ctx context.Context, raw json.RawMessage, u *user
 			}
 			sc.DomainID = id
 		case req.System != nil:
-			if !req.System.All {
-				return sc, httpapi.BadRequest("Invalid input for field 'system': expected {\"all\": true}.")
-			}
 			sc.System = true
 		}
 	}

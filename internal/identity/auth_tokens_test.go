@@ -95,6 +95,8 @@ func TestIssueTokenScopes(t *testing.T) {
 		{"unknown project", passwordAuth("admin", testAdminPassword, map[string]any{"project": map[string]any{"id": "nope"}}), 401, "", nil},
 		{"two scopes", passwordAuth("admin", testAdminPassword, map[string]any{"project": map[string]any{"id": "x"}, "domain": map[string]any{"id": "default"}}), 400, "", nil},
 		{"wrong password", passwordAuth("admin", "wrong", nil), 401, "", nil},
+		{"malformed scope before bad password", passwordAuth("admin", "wrong", 42), 400, "", nil},
+		{"system not all", passwordAuth("admin", testAdminPassword, map[string]any{"system": map[string]any{"all": false}}), 400, "", nil},
 		{"unknown user", passwordAuth("nobody", "wrong", nil), 401, "", nil},
 		{"no methods", map[string]any{"auth": map[string]any{"identity": map[string]any{"methods": []string{}}}}, 400, "", nil},
 		{"methods wrong type", map[string]any{"auth": map[string]any{"identity": map[string]any{"methods": "password"}}}, 400, "", nil},
