@@ -1,0 +1,48 @@
+# Nimbus: `make run` starts the all-in-one cloud, `make test` runs every test.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := build
+
+GO ?= go
+BIN := bin/nimbus
+# Extra arguments for `make run`, e.g. ARGS='--data-dir /tmp/nimbus --ephemeral-ports'.
+ARGS ?=
+
+# The local PostgreSQL that `make postgres` prepares (role nimbus_test, two databases).
+PG_AUTH := nimbus_test:nimbus_test@127.0.0.1:5432
+NIMBUS_TEST_DATABASE_URL ?= postgres://$(PG_AUTH)/nimbus_test
+NIMBUS_E2E_DATABASE_URL ?= postgres://$(PG_AUTH)/nimbus_e2e
+FUZZTIME ?= 5s
+
+.PHONY: build run deps postgres test vet fmt-check unit e2e test-postgres fuzz
+
+build:
+	$(GO) build -o $(BIN) ./cmd/nimbus
+
+run: build
+	$(BIN) up $(ARGS)
+
+# Debian packages the tests need (only when missing) and the Go modules.
+deps:
+	scripts/deps.sh
+
+# Starts the local PostgreSQL cluster and creates the test role and databases.
+postgres:
+	scripts/postgres.sh
+
+test: deps postgres
+	@echo '== go vet'
+	$(GO) vet ./...
+	@echo '== gofmt'
+	@unformatted=$$(gofmt -l $$(git ls-files --cached --others --exclude-standard '*.go')); \
+	if [ -n "$$unformatted" ]; then echo "gofmt needed on:"; echo "$$unformatted"; exit 1; fi
+	@echo '== unit tests'
+	$(GO) test $$($(GO) list ./... | grep -v '/test/e2e$$')
+	@echo '== end-to-end tests (real clouds, the openstack CLI, gophercloud)'
+	NIMBUS_BCRYPT_COST=4 NIMBUS_E2E_DATABASE_URL='$(NIMBUS_E2E_DATABASE_URL)' \
+		$(GO) test -count=1 -timeout 25m ./test/e2e/
+	@echo '== identity suite on PostgreSQL'
+	NIMBUS_TEST_DATABASE_URL='$(NIMBUS_TEST_DATABASE_URL)' $(GO) test -count=1 -p 1 ./internal/identity/
+	@echo '== fuzz targets, $(FUZZTIME) each'
+	FUZZTIME=$(FUZZTIME) scripts/fuzz.sh
