@@ -77,11 +77,12 @@ func (sg testOAuth1Signer) header(method, rawURL string) string {
 		m.Write([]byte(base))
 		sig = base64.StdEncoding.EncodeToString(m.Sum(nil))
 	}
-	if sg.tamper {
-		sig = "x" + sig[1:]
-		if sig == key {
-			sig += "x"
+	if sg.tamper { // change the first character, whatever it was
+		first := "x"
+		if strings.HasPrefix(sig, "x") {
+			first = "y"
 		}
+		sig = first + sig[1:]
 	}
 	params["oauth_signature"] = sig
 	var parts []string
