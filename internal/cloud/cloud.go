@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/nimbus-cloud/nimbus/internal/identity"
+	"github.com/nimbus-cloud/nimbus/internal/image"
 	"github.com/nimbus-cloud/nimbus/internal/platform/auth"
 	"github.com/nimbus-cloud/nimbus/internal/platform/bus"
 	"github.com/nimbus-cloud/nimbus/internal/platform/config"
@@ -34,6 +35,7 @@ type Cloud struct {
 	bus      *bus.Bus
 	keys     *fernet.Repository
 	identity *identity.Service
+	image    *image.Service
 	servers  []apiServer
 
 	// IdentityURL is the Keystone endpoint, e.g. http://127.0.0.1:5000.
@@ -96,6 +98,10 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (*Cloud, er
 	if err := c.identity.ServeRevocations(c.bus); err != nil {
 		return nil, err
 	}
+	imageURL, err := c.startImage(ctx, enforcer)
+	if err != nil {
+		return nil, err
+	}
 	secrets, err := loadSecrets(cfg.DataDir)
 	if err != nil {
 		return nil, err
@@ -104,6 +110,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (*Cloud, er
 		Region: cfg.Region, AdminPassword: secrets.Admin, DemoPassword: secrets.Demo,
 		Services: []identity.CatalogService{
 			{Type: "identity", Name: "keystone", Description: "Identity Service", URL: l.URL + "/v3"},
+			{Type: "image", Name: "glance", Description: "Image Service", URL: imageURL},
 		},
 	}); err != nil {
 		return nil, err
@@ -113,6 +120,29 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (*Cloud, er
 	}
 	ok = true
 	return c, nil
+}
+
+// startImage starts the image service, which validates tokens with identity's validator.
+func (c *Cloud) startImage(ctx context.Context, enforcer *policy.Enforcer) (string, error) {
+	port := c.cfg.Image.Port
+	if c.cfg.API.EphemeralPorts {
+		port = 0
+	}
+	l, err := httpapi.Listen(c.cfg.API.Host, port)
+	if err != nil {
+		return "", err
+	}
+	c.image, err = image.New(ctx, image.Options{
+		DB: c.db, Logger: c.log, Auth: c.identity.Validator(), Policy: enforcer, DataDir: c.cfg.DataDir,
+		PublicURL: l.URL, SizeCap: c.cfg.Image.SizeCap,
+		QuotaImages: c.cfg.Image.QuotaImages, QuotaBytes: c.cfg.Image.QuotaBytes,
+	})
+	if err != nil {
+		_ = l.Close()
+		return "", err
+	}
+	c.servers = append(c.servers, apiServer{name: "image", listener: l, handler: c.image.Handler()})
+	return l.URL, nil
 }
 
 // Serve runs every API until ctx ends, and keeps the key repository fresh so a

@@ -23,6 +23,17 @@ type Config struct {
 	API      API      `toml:"api"`
 	Log      Log      `toml:"log"`
 	Identity Identity `toml:"identity"`
+	Image    Image    `toml:"image"`
+}
+
+// Image configures the Glance-compatible service.
+type Image struct {
+	Port int `toml:"port" env:"NIMBUS_IMAGE_PORT"`
+	// SizeCap is upstream's image_size_cap in bytes.
+	SizeCap int64 `toml:"image_size_cap" env:"NIMBUS_IMAGE_SIZE_CAP"`
+	// Per-project quotas (upstream's image_count_total, image_size_total); 0 = unlimited.
+	QuotaImages int   `toml:"image_count_total" env:"NIMBUS_IMAGE_COUNT_TOTAL"`
+	QuotaBytes  int64 `toml:"image_size_total" env:"NIMBUS_IMAGE_SIZE_TOTAL"`
 }
 
 // Database selects the SQL database.
@@ -103,6 +114,7 @@ func Default() Config {
 			MaxActiveKeys:           3,
 			AllowRescopeScopedToken: true,
 		},
+		Image: Image{Port: 9292, SizeCap: 1 << 40},
 	}
 }
 
@@ -163,6 +175,12 @@ func setField(fv reflect.Value, s string) error {
 			return err
 		}
 		fv.SetInt(int64(n))
+	case reflect.Int64:
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return err
+		}
+		fv.SetInt(n)
 	case reflect.Bool:
 		b, err := strconv.ParseBool(strings.TrimSpace(s))
 		if err != nil {

@@ -1,0 +1,330 @@
+package image
+
+import (
+	"database/sql"
+	"encoding/json"
+	"io"
+	"net/http"
+	"slices"
+
+	"github.com/nimbus-cloud/nimbus/internal/platform/db"
+	"github.com/nimbus-cloud/nimbus/internal/platform/httpapi"
+)
+
+func (s *Service) imageRoutes() []httpapi.Route {
+	return []httpapi.Route{
+		{Method: "GET", Path: "/v2/images", Policy: "get_images", Handler: s.listImages},
+		{Method: "POST", Path: "/v2/images", Handler: s.createImage}, // policy needs the body's owner
+		{Method: "GET", Path: "/v2/images/{image_id}", Policy: "get_image", Target: s.imageTarget, Handler: s.showImage},
+		{Method: "PATCH", Path: "/v2/images/{image_id}", Policy: "modify_image", Target: s.imageTarget, Handler: s.patchImage},
+		{Method: "DELETE", Path: "/v2/images/{image_id}", Policy: "delete_image", Target: s.imageTarget, Handler: s.deleteImage},
+		{Method: "PUT", Path: "/v2/images/{image_id}/tags/{tag}", Policy: "modify_image", Target: s.imageTarget, Handler: s.addTag},
+		{Method: "DELETE", Path: "/v2/images/{image_id}/tags/{tag}", Policy: "modify_image", Target: s.imageTarget, Handler: s.deleteTag},
+		{Method: "POST", Path: "/v2/images/{image_id}/actions/deactivate", Policy: "deactivate", Target: s.imageTarget, Handler: s.deactivate},
+		{Method: "POST", Path: "/v2/images/{image_id}/actions/reactivate", Policy: "reactivate", Target: s.imageTarget, Handler: s.reactivate},
+	}
+}
+
+// decodeJSON reads a JSON request body of at most 1 MiB (413 beyond).
+func decodeJSON(r *http.Request, dst any) error {
+	if r.Body == nil {
+		return httpapi.BadRequest("The request body is empty; a JSON object was expected.")
+	}
+	const max = 1 << 20
+	data, err := io.ReadAll(io.LimitReader(r.Body, max+1))
+	if err != nil {
+		return httpapi.BadRequest("Could not read the request body: %v", err)
+	}
+	if len(data) > max {
+		return httpapi.TooLarge("Request is too large.")
+	}
+	return httpapi.DecodeJSONBytes(data, dst)
+}
+
+// setAttr applies one attribute of a create body or a patch to im.
+func (s *Service) setAttr(r *http.Request, im *imageRow, key string, value any, creating bool) error {
+	if contains(readOnly, key) {
+		return httpapi.Forbidden("Attribute '%s' is read-only.", key)
+	}
+	if contains(reserved, key) {
+		return httpapi.Forbidden("Attribute '%s' is reserved.", key)
+	}
+	str := func() (string, error) {
+		v, ok := value.(string)
+		if !ok {
+			return "", httpapi.BadRequest("Invalid value for '%s': %v is not of type 'string'.", key, value)
+		}
+		return v, nil
+	}
+	nullStr := func(allowed []string) (sql.NullString, error) {
+		if value == nil {
+			return sql.NullString{}, nil
+		}
+		v, err := str()
+		if err != nil {
+			return sql.NullString{}, err
+		}
+		if allowed != nil && !contains(allowed, v) {
+			return sql.NullString{}, httpapi.BadRequest("Invalid value '%s' for '%s': must be one of %v.", v, key, allowed)
+		}
+		if len(v) > 255 {
+			return sql.NullString{}, httpapi.BadRequest("'%s' is too long (maximum 255 characters).", key)
+		}
+		return sql.NullString{String: v, Valid: true}, nil
+	}
+	nonNegInt := func() (int64, error) {
+		f, ok := value.(float64)
+		if !ok || f < 0 || f != float64(int64(f)) {
+			return 0, httpapi.BadRequest("Invalid value for '%s': %v must be a non-negative integer.", key, value)
+		}
+		return int64(f), nil
+	}
+	boolean := func() (bool, error) {
+		b, ok := value.(bool)
+		if !ok {
+			return false, httpapi.BadRequest("Invalid value for '%s': %v is not of type 'boolean'.", key, value)
+		}
+		return b, nil
+	}
+	var err error
+	switch key {
+	case "name":
+		im.Name, err = nullStr(nil)
+	case "disk_format", "container_format":
+		if !creating && im.Status != "queued" {
+			return httpapi.Forbidden("Attribute %s can be only replaced for a queued image.", key)
+		}
+		if key == "disk_format" {
+			im.DiskFormat, err = nullStr(diskFormats)
+		} else {
+			im.ContainerFmt, err = nullStr(containerFormats)
+		}
+	case "visibility":
+		var v string
+		if v, err = str(); err != nil {
+			return err
+		}
+		if !contains(visibilities, v) {
+			return httpapi.BadRequest("Invalid visibility value: %s", v)
+		}
+		if v == "public" && v != im.Visibility {
+			if err := httpapi.Enforce(r, s.policy, "publicize_image", map[string]any{"target.owner": im.Owner}); err != nil {
+				return err
+			}
+		}
+		if v == "community" && v != im.Visibility {
+			if err := httpapi.Enforce(r, s.policy, "communitize_image", map[string]any{"target.owner": im.Owner}); err != nil {
+				return err
+			}
+		}
+		im.Visibility = v
+	case "protected":
+		im.Protected, err = boolean()
+	case "os_hidden":
+		im.Hidden, err = boolean()
+	case "min_disk":
+		im.MinDisk, err = nonNegInt()
+	case "min_ram":
+		im.MinRAM, err = nonNegInt()
+	case "tags":
+		list, ok := value.([]any)
+		if !ok {
+			return httpapi.BadRequest("Invalid value for 'tags': must be a list of strings.")
+		}
+		tags := []string{}
+		for _, t := range list {
+			ts, ok := t.(string)
+			if !ok || len(ts) > 255 {
+				return httpapi.BadRequest("Invalid tag %v: tags are strings of at most 255 characters.", t)
+			}
+			if !slices.Contains(tags, ts) {
+				tags = append(tags, ts)
+			}
+		}
+		im.Tags = tags
+	case "owner":
+		var v sql.NullString
+		if v, err = nullStr(nil); err == nil {
+			c := s.caller(r)
+			if !c.admin && v.String != c.project {
+				return httpapi.Forbidden("You are not permitted to create images owned by '%s'.", v.String)
+			}
+			im.Owner = v.String
+		}
+	case "id":
+		return httpapi.Forbidden("Attribute 'id' is read-only.")
+	default:
+		if len(key) > 255 || key == "" {
+			return httpapi.BadRequest("Invalid property name '%s'.", key)
+		}
+		if value == nil {
+			delete(im.Properties, key)
+			return nil
+		}
+		var v string
+		if v, err = str(); err == nil {
+			im.Properties[key] = v
+		}
+	}
+	return err
+}
+
+func (s *Service) createImage(r *http.Request) (httpapi.Response, error) {
+	var body map[string]any
+	if err := decodeJSON(r, &body); err != nil {
+		return httpapi.Response{}, err
+	}
+	c := s.caller(r)
+	now := stamp(s.now())
+	im := &imageRow{ID: newID(), Status: "queued", Visibility: "shared", Owner: c.project,
+		Properties: map[string]string{}, Tags: []string{}, CreatedAt: now, UpdatedAt: now}
+	if id, ok := body["id"]; ok {
+		idStr, _ := id.(string)
+		if !isUUID(idStr) {
+			return httpapi.Response{}, httpapi.BadRequest("Invalid image id '%v': must be a UUID.", id)
+		}
+		im.ID = idStr
+		delete(body, "id")
+	}
+	// owner first: publicize/communitize checks need it
+	if v, ok := body["owner"]; ok {
+		if err := s.setAttr(r, im, "owner", v, true); err != nil {
+			return httpapi.Response{}, err
+		}
+	}
+	for k, v := range body {
+		if k == "owner" {
+			continue
+		}
+		if err := s.setAttr(r, im, k, v, true); err != nil {
+			return httpapi.Response{}, err
+		}
+	}
+	if err := httpapi.Enforce(r, s.policy, "add_image", map[string]any{"target.owner": im.Owner}); err != nil {
+		return httpapi.Response{}, err
+	}
+	if err := s.checkCountQuota(r, im.Owner); err != nil {
+		return httpapi.Response{}, err
+	}
+	props, _ := json.Marshal(im.Properties)
+	tags, _ := json.Marshal(im.Tags)
+	_, err := s.db.ExecContext(r.Context(), `INSERT INTO images (id, name, status, visibility, protected, os_hidden,
+		disk_format, container_format, min_disk, min_ram, owner, properties, tags, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		im.ID, im.Name, im.Status, im.Visibility, im.Protected, im.Hidden, im.DiskFormat, im.ContainerFmt,
+		im.MinDisk, im.MinRAM, im.Owner, string(props), string(tags), im.CreatedAt, im.UpdatedAt)
+	if db.IsUniqueViolation(err) {
+		return httpapi.Response{}, httpapi.Conflict("Image with identifier %s already exists!", im.ID)
+	}
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	return httpapi.Created(imageJSON(im)).WithHeader("Location", "/v2/images/"+im.ID), nil
+}
+
+func (s *Service) showImage(r *http.Request) (httpapi.Response, error) {
+	im, err := s.loadVisible(r)
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	return httpapi.OK(imageJSON(im)), nil
+}
+
+func (s *Service) deleteImage(r *http.Request) (httpapi.Response, error) {
+	im, err := s.loadVisible(r)
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	if im.Protected {
+		return httpapi.Response{}, httpapi.Forbidden("Image %s is protected and cannot be deleted.", im.ID)
+	}
+	if _, err := s.db.ExecContext(r.Context(), `DELETE FROM image_members WHERE image_id = ?`, im.ID); err != nil {
+		return httpapi.Response{}, err
+	}
+	if _, err := s.db.ExecContext(r.Context(), `DELETE FROM images WHERE id = ?`, im.ID); err != nil {
+		return httpapi.Response{}, err
+	}
+	if err := s.store.Delete(im.ID); err != nil {
+		s.log.Warn("delete image data", "image_id", im.ID, "error", err)
+	}
+	_ = s.staging.Delete(im.ID)
+	return httpapi.NoContent(), nil
+}
+
+func (s *Service) addTag(r *http.Request) (httpapi.Response, error) {
+	im, err := s.loadVisible(r)
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	tag := r.PathValue("tag")
+	if len(tag) > 255 {
+		return httpapi.Response{}, httpapi.BadRequest("Tag is too long (maximum 255 characters).")
+	}
+	if !slices.Contains(im.Tags, tag) {
+		im.Tags = append(im.Tags, tag)
+		if err := s.saveImage(r.Context(), s.db, im); err != nil {
+			return httpapi.Response{}, err
+		}
+	}
+	return httpapi.NoContent(), nil
+}
+
+func (s *Service) deleteTag(r *http.Request) (httpapi.Response, error) {
+	im, err := s.loadVisible(r)
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	tag := r.PathValue("tag")
+	i := slices.Index(im.Tags, tag)
+	if i < 0 {
+		return httpapi.Response{}, httpapi.NotFound("Tag %s not found.", tag)
+	}
+	im.Tags = slices.Delete(im.Tags, i, i+1)
+	if err := s.saveImage(r.Context(), s.db, im); err != nil {
+		return httpapi.Response{}, err
+	}
+	return httpapi.NoContent(), nil
+}
+
+// deactivate and reactivate are idempotent, and only move active and deactivated
+// images, as upstream.
+func (s *Service) deactivate(r *http.Request) (httpapi.Response, error) {
+	return s.setActive(r, "deactivated")
+}
+
+func (s *Service) reactivate(r *http.Request) (httpapi.Response, error) {
+	return s.setActive(r, "active")
+}
+
+func (s *Service) setActive(r *http.Request, to string) (httpapi.Response, error) {
+	im, err := s.loadVisible(r)
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	if im.Status == to {
+		return httpapi.NoContent(), nil
+	}
+	if im.Status != "active" && im.Status != "deactivated" {
+		return httpapi.Response{}, httpapi.Forbidden("Not allowed to change the status of an image in status '%s'.", im.Status)
+	}
+	im.Status = to
+	if err := s.saveImage(r.Context(), s.db, im); err != nil {
+		return httpapi.Response{}, err
+	}
+	return httpapi.NoContent(), nil
+}
+
+// checkCountQuota answers 413 when the owner already has QuotaImages images.
+func (s *Service) checkCountQuota(r *http.Request, owner string) error {
+	if s.opts.QuotaImages <= 0 {
+		return nil
+	}
+	var n int
+	if err := s.db.QueryRowContext(r.Context(), `SELECT COUNT(*) FROM images WHERE owner = ?`, owner).Scan(&n); err != nil {
+		return err
+	}
+	if n >= s.opts.QuotaImages {
+		return httpapi.TooLarge("Attempted to create %d image(s), but the project has %d of a quota of %d images.", 1, n, s.opts.QuotaImages)
+	}
+	return nil
+}

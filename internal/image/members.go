@@ -1,0 +1,170 @@
+package image
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/nimbus-cloud/nimbus/internal/platform/db"
+	"github.com/nimbus-cloud/nimbus/internal/platform/httpapi"
+)
+
+func (s *Service) memberRoutes() []httpapi.Route {
+	return []httpapi.Route{
+		{Method: "GET", Path: "/v2/images/{image_id}/members", Policy: "get_members", Target: s.imageTarget, Handler: s.listMembers},
+		{Method: "POST", Path: "/v2/images/{image_id}/members", Policy: "add_member", Target: s.imageTarget, Handler: s.addMember},
+		{Method: "GET", Path: "/v2/images/{image_id}/members/{member_id}", Policy: "get_member", Target: s.imageTarget, Handler: s.showMember},
+		{Method: "PUT", Path: "/v2/images/{image_id}/members/{member_id}", Policy: "modify_member", Target: s.imageTarget, Handler: s.updateMember},
+		{Method: "DELETE", Path: "/v2/images/{image_id}/members/{member_id}", Policy: "delete_member", Target: s.imageTarget, Handler: s.deleteMember},
+	}
+}
+
+type memberRow struct{ ImageID, MemberID, Status, CreatedAt, UpdatedAt string }
+
+func memberJSON(m memberRow) map[string]any {
+	return map[string]any{"image_id": m.ImageID, "member_id": m.MemberID, "status": m.Status,
+		"created_at": m.CreatedAt, "updated_at": m.UpdatedAt, "schema": "/v2/schemas/member"}
+}
+
+func (s *Service) getMember(ctx context.Context, imageID, memberID string) (memberRow, error) {
+	m := memberRow{ImageID: imageID, MemberID: memberID}
+	err := s.db.QueryRowContext(ctx, `SELECT status, created_at, updated_at FROM image_members
+		WHERE image_id = ? AND member_id = ?`, imageID, memberID).Scan(&m.Status, &m.CreatedAt, &m.UpdatedAt)
+	if db.IsNoRows(err) {
+		return m, httpapi.NotFound("%s is not a member of image %s", memberID, imageID)
+	}
+	return m, err
+}
+
+// sharedImage loads the image and refuses member operations on images that are not
+// shared, as upstream (403).
+func (s *Service) sharedImage(r *http.Request) (*imageRow, error) {
+	im, err := s.loadVisible(r)
+	if err != nil {
+		return nil, err
+	}
+	if im.Visibility != "shared" {
+		return nil, httpapi.Forbidden("Only shared images have members.")
+	}
+	return im, nil
+}
+
+func (s *Service) listMembers(r *http.Request) (httpapi.Response, error) {
+	im, err := s.sharedImage(r)
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	c := s.caller(r)
+	q := `SELECT member_id, status, created_at, updated_at FROM image_members WHERE image_id = ?`
+	args := []any{im.ID}
+	if !c.admin && im.Owner != c.project {
+		// a member sees only its own membership
+		q += ` AND member_id = ?`
+		args = append(args, c.project)
+	}
+	rows, err := s.db.QueryContext(r.Context(), q+` ORDER BY created_at, member_id`, args...)
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	defer rows.Close()
+	out := []map[string]any{}
+	for rows.Next() {
+		m := memberRow{ImageID: im.ID}
+		if err := rows.Scan(&m.MemberID, &m.Status, &m.CreatedAt, &m.UpdatedAt); err != nil {
+			return httpapi.Response{}, err
+		}
+		out = append(out, memberJSON(m))
+	}
+	if err := rows.Err(); err != nil {
+		return httpapi.Response{}, err
+	}
+	return httpapi.OK(map[string]any{"members": out, "schema": "/v2/schemas/members"}), nil
+}
+
+func (s *Service) addMember(r *http.Request) (httpapi.Response, error) {
+	im, err := s.loadVisible(r)
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	var body struct {
+		Member *string `json:"member"`
+	}
+	if err := decodeJSON(r, &body); err != nil {
+		return httpapi.Response{}, err
+	}
+	if body.Member == nil || *body.Member == "" || len(*body.Member) > 255 {
+		return httpapi.Response{}, httpapi.BadRequest("Member to be added not specified")
+	}
+	if im.Visibility != "shared" {
+		return httpapi.Response{}, httpapi.Forbidden("Image members cannot be added to an image whose visibility is '%s'; it must be 'shared'.", im.Visibility)
+	}
+	now := stamp(s.now())
+	m := memberRow{ImageID: im.ID, MemberID: *body.Member, Status: "pending", CreatedAt: now, UpdatedAt: now}
+	_, err = s.db.ExecContext(r.Context(), `INSERT INTO image_members (image_id, member_id, status, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?)`, m.ImageID, m.MemberID, m.Status, m.CreatedAt, m.UpdatedAt)
+	if db.IsUniqueViolation(err) {
+		return httpapi.Response{}, httpapi.Conflict("Member %s already exists for image %s.", m.MemberID, im.ID)
+	}
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	return httpapi.OK(memberJSON(m)), nil
+}
+
+func (s *Service) showMember(r *http.Request) (httpapi.Response, error) {
+	im, err := s.sharedImage(r)
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	c, id := s.caller(r), r.PathValue("member_id")
+	if !c.admin && im.Owner != c.project && id != c.project {
+		return httpapi.Response{}, httpapi.NotFound("%s is not a member of image %s", id, im.ID)
+	}
+	m, err := s.getMember(r.Context(), im.ID, id)
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	return httpapi.OK(memberJSON(m)), nil
+}
+
+// updateMember is the member's answer: only the member project (or admin) changes it.
+func (s *Service) updateMember(r *http.Request) (httpapi.Response, error) {
+	im, err := s.sharedImage(r)
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	var body struct {
+		Status string `json:"status"`
+	}
+	if err := decodeJSON(r, &body); err != nil {
+		return httpapi.Response{}, err
+	}
+	if !contains([]string{"pending", "accepted", "rejected"}, body.Status) {
+		return httpapi.Response{}, httpapi.BadRequest("Invalid status: %q; it must be pending, accepted or rejected.", body.Status)
+	}
+	m, err := s.getMember(r.Context(), im.ID, r.PathValue("member_id"))
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	m.Status, m.UpdatedAt = body.Status, stamp(s.now())
+	if _, err := s.db.ExecContext(r.Context(), `UPDATE image_members SET status = ?, updated_at = ?
+		WHERE image_id = ? AND member_id = ?`, m.Status, m.UpdatedAt, m.ImageID, m.MemberID); err != nil {
+		return httpapi.Response{}, err
+	}
+	return httpapi.OK(memberJSON(m)), nil
+}
+
+func (s *Service) deleteMember(r *http.Request) (httpapi.Response, error) {
+	im, err := s.sharedImage(r)
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	m, err := s.getMember(r.Context(), im.ID, r.PathValue("member_id"))
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	if _, err := s.db.ExecContext(r.Context(), `DELETE FROM image_members WHERE image_id = ? AND member_id = ?`,
+		m.ImageID, m.MemberID); err != nil {
+		return httpapi.Response{}, err
+	}
+	return httpapi.NoContent(), nil
+}

@@ -1,0 +1,206 @@
+package image
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"slices"
+
+	"github.com/nimbus-cloud/nimbus/internal/platform/auth"
+	"github.com/nimbus-cloud/nimbus/internal/platform/db"
+	"github.com/nimbus-cloud/nimbus/internal/platform/httpapi"
+)
+
+// imageRow is one image as stored.
+type imageRow struct {
+	ID, Status, Visibility, Owner  string
+	Name, DiskFormat, ContainerFmt sql.NullString
+	Checksum, HashAlgo, HashValue  sql.NullString
+	Size, VirtualSize              sql.NullInt64
+	Protected, Hidden              bool
+	MinDisk, MinRAM                int64
+	Properties                     map[string]string
+	Tags                           []string
+	CreatedAt, UpdatedAt           string
+}
+
+const imageColumns = `id, name, status, visibility, protected, os_hidden, disk_format, container_format, size,
+	virtual_size, checksum, os_hash_algo, os_hash_value, min_disk, min_ram, owner, properties, tags, created_at, updated_at`
+
+var (
+	diskFormats      = []string{"ami", "ari", "aki", "vhd", "vhdx", "vmdk", "raw", "qcow2", "vdi", "iso", "ploop"}
+	containerFormats = []string{"ami", "ari", "aki", "bare", "ovf", "ova", "docker", "compressed"}
+	visibilities     = []string{"public", "private", "shared", "community"}
+	// readOnly attributes answer 403 when set, as upstream.
+	readOnly = []string{"created_at", "updated_at", "status", "checksum", "os_hash_algo", "os_hash_value", "size",
+		"virtual_size", "direct_url", "self", "file", "schema", "id", "locations", "stores"}
+	reserved = []string{"location", "deleted", "deleted_at"}
+)
+
+type scanner interface{ Scan(...any) error }
+
+func scanImage(sc scanner) (*imageRow, error) {
+	var im imageRow
+	var props, tags string
+	err := sc.Scan(&im.ID, &im.Name, &im.Status, &im.Visibility, &im.Protected, &im.Hidden, &im.DiskFormat,
+		&im.ContainerFmt, &im.Size, &im.VirtualSize, &im.Checksum, &im.HashAlgo, &im.HashValue, &im.MinDisk,
+		&im.MinRAM, &im.Owner, &props, &tags, &im.CreatedAt, &im.UpdatedAt)
+	if err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal([]byte(props), &im.Properties); err != nil || im.Properties == nil {
+		im.Properties = map[string]string{}
+	}
+	if err := json.Unmarshal([]byte(tags), &im.Tags); err != nil || im.Tags == nil {
+		im.Tags = []string{}
+	}
+	return &im, nil
+}
+
+func (s *Service) getImage(ctx context.Context, id string) (*imageRow, error) {
+	im, err := scanImage(s.db.QueryRowContext(ctx, `SELECT `+imageColumns+` FROM images WHERE id = ?`, id))
+	if db.IsNoRows(err) {
+		return nil, notFound(id)
+	}
+	return im, err
+}
+
+func notFound(id string) error { return httpapi.NotFound("No image found with ID %s", id) }
+
+// saveImage writes every mutable column of im.
+func (s *Service) saveImage(ctx context.Context, q db.Querier, im *imageRow) error {
+	props, _ := json.Marshal(im.Properties)
+	tags, _ := json.Marshal(im.Tags)
+	im.UpdatedAt = stamp(s.now())
+	_, err := q.ExecContext(ctx, `UPDATE images SET name = ?, status = ?, visibility = ?, protected = ?, os_hidden = ?,
+		disk_format = ?, container_format = ?, size = ?, virtual_size = ?, checksum = ?, os_hash_algo = ?,
+		os_hash_value = ?, min_disk = ?, min_ram = ?, owner = ?, properties = ?, tags = ?, updated_at = ? WHERE id = ?`,
+		im.Name, im.Status, im.Visibility, im.Protected, im.Hidden, im.DiskFormat, im.ContainerFmt, im.Size,
+		im.VirtualSize, im.Checksum, im.HashAlgo, im.HashValue, im.MinDisk, im.MinRAM, im.Owner, string(props),
+		string(tags), im.UpdatedAt, im.ID)
+	return err
+}
+
+func nullable(v sql.NullString) any {
+	if v.Valid {
+		return v.String
+	}
+	return nil
+}
+
+func nullableInt(v sql.NullInt64) any {
+	if v.Valid {
+		return v.Int64
+	}
+	return nil
+}
+
+// imageJSON renders an image as upstream: core attributes, then free-form properties.
+func imageJSON(im *imageRow) map[string]any {
+	m := map[string]any{}
+	for k, v := range im.Properties {
+		m[k] = v
+	}
+	for k, v := range map[string]any{
+		"id": im.ID, "name": nullable(im.Name), "status": im.Status, "visibility": im.Visibility,
+		"protected": im.Protected, "os_hidden": im.Hidden, "disk_format": nullable(im.DiskFormat),
+		"container_format": nullable(im.ContainerFmt), "size": nullableInt(im.Size),
+		"virtual_size": nullableInt(im.VirtualSize), "checksum": nullable(im.Checksum),
+		"os_hash_algo": nullable(im.HashAlgo), "os_hash_value": nullable(im.HashValue),
+		"min_disk": im.MinDisk, "min_ram": im.MinRAM, "owner": im.Owner, "tags": im.Tags,
+		"created_at": im.CreatedAt, "updated_at": im.UpdatedAt,
+		"file": "/v2/images/" + im.ID + "/file", "self": "/v2/images/" + im.ID, "schema": "/v2/schemas/image",
+	} {
+		m[k] = v
+	}
+	return m
+}
+
+// caller is who is asking, as the image rules need it.
+type caller struct {
+	project string
+	admin   bool
+}
+
+func (s *Service) caller(r *http.Request) caller {
+	c := auth.FromContext(r.Context())
+	if c == nil {
+		return caller{}
+	}
+	return caller{project: c.ProjectID, admin: s.policy.Allowed("context_is_admin", nil, c.PolicyCredentials())}
+}
+
+// memberStatus is the caller's membership of a shared image ("" when none).
+func (s *Service) memberStatus(ctx context.Context, imageID, project string) string {
+	var st string
+	if err := s.db.QueryRowContext(ctx, `SELECT status FROM image_members WHERE image_id = ? AND member_id = ?`,
+		imageID, project).Scan(&st); err != nil {
+		return ""
+	}
+	return st
+}
+
+// visible reports whether c may see im at all; images it may not see answer 404 so
+// their existence does not leak.
+func (s *Service) visible(ctx context.Context, c caller, im *imageRow) bool {
+	switch {
+	case c.admin, im.Owner == c.project, im.Visibility == "public", im.Visibility == "community":
+		return true
+	case im.Visibility == "shared":
+		return s.memberStatus(ctx, im.ID, c.project) != ""
+	}
+	return false
+}
+
+// loadVisible loads the image of the path, 404 when the caller may not see it.
+func (s *Service) loadVisible(r *http.Request) (*imageRow, error) {
+	id := r.PathValue("image_id")
+	im, err := s.getImage(r.Context(), id)
+	if err != nil {
+		return nil, err
+	}
+	if !s.visible(r.Context(), s.caller(r), im) {
+		return nil, notFound(id)
+	}
+	return im, nil
+}
+
+// imageTarget is the policy target of an image route: its owner, after the
+// visibility check (so a hidden image is 404 before any 403).
+func (s *Service) imageTarget(r *http.Request) (map[string]any, error) {
+	im, err := s.loadVisible(r)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"target.owner": im.Owner, "target.visibility": im.Visibility,
+		"target.member_id": r.PathValue("member_id")}, nil
+}
+
+func newID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
+}
+
+func isUUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i, c := range s {
+		if i == 8 || i == 13 || i == 18 || i == 23 {
+			if c != '-' {
+				return false
+			}
+		} else if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
+			return false
+		}
+	}
+	return true
+}
+
+func contains(list []string, v string) bool { return slices.Contains(list, v) }
