@@ -95,9 +95,13 @@ func (s *Service) loadUserAppCred(r *http.Request) (*appCredRow, error) {
 	return a, nil
 }
 
-// requireUnrestrictedToken refuses tokens obtained with a restricted application
-// credential: they may not manage application credentials.
-func (s *Service) requireUnrestrictedToken(ctx context.Context, creds *auth.Credentials) error {
+// appCredsManaged is what requireUnrestrictedToken names when it refuses to let a
+// restricted application credential manage application credentials.
+const appCredsManaged = "additional application credentials"
+
+// requireUnrestrictedToken refuses, as upstream, tokens obtained with a restricted
+// application credential: they may not manage what (application credentials, trusts).
+func (s *Service) requireUnrestrictedToken(ctx context.Context, creds *auth.Credentials, what string) error {
 	if creds == nil || creds.AppCredID == "" {
 		return nil
 	}
@@ -106,7 +110,7 @@ func (s *Service) requireUnrestrictedToken(ctx context.Context, creds *auth.Cred
 		return err
 	}
 	if a == nil || !a.Unrestricted {
-		return httpapi.Forbidden("You are not authorized to perform the requested action: Using method 'application_credential' is not allowed for managing additional application credentials.")
+		return httpapi.Forbidden("You are not authorized to perform the requested action: Using method 'application_credential' is not allowed for managing %s.", what)
 	}
 	return nil
 }
@@ -191,7 +195,7 @@ func (s *Service) createApplicationCredential(r *http.Request) (httpapi.Response
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	if err := s.requireUnrestrictedToken(ctx, creds); err != nil {
+	if err := s.requireUnrestrictedToken(ctx, creds, appCredsManaged); err != nil {
 		return httpapi.Response{}, err
 	}
 	if creds.UserID != userID {
@@ -322,7 +326,7 @@ func (s *Service) appCredRoles(ctx context.Context, creds *auth.Credentials, raw
 // with it.
 func (s *Service) deleteApplicationCredential(r *http.Request) (httpapi.Response, error) {
 	ctx := r.Context()
-	if err := s.requireUnrestrictedToken(ctx, auth.FromContext(ctx)); err != nil {
+	if err := s.requireUnrestrictedToken(ctx, auth.FromContext(ctx), appCredsManaged); err != nil {
 		return httpapi.Response{}, err
 	}
 	a, err := s.loadUserAppCred(r)
@@ -509,20 +513,11 @@ func scanAccessRule(row interface{ Scan(...any) error }) (*accessRuleRow, error)
 }
 
 func (s *Service) queryAccessRules(ctx context.Context, query string, args ...any) ([]*accessRuleRow, error) {
-	rows, err := s.db.QueryContext(ctx, query, args...)
+	out, err := queryAll(ctx, s.db, scanAccessRule, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list access rules: %w", err)
 	}
-	defer rows.Close()
-	var out []*accessRuleRow
-	for rows.Next() {
-		r, err := scanAccessRule(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // appCredAccessRules are the rules of an application credential, in request order.
@@ -610,7 +605,7 @@ func (s *Service) showAccessRule(r *http.Request) (httpapi.Response, error) {
 // use answers 403, as upstream.
 func (s *Service) deleteAccessRule(r *http.Request) (httpapi.Response, error) {
 	ctx := r.Context()
-	if err := s.requireUnrestrictedToken(ctx, auth.FromContext(ctx)); err != nil {
+	if err := s.requireUnrestrictedToken(ctx, auth.FromContext(ctx), appCredsManaged); err != nil {
 		return httpapi.Response{}, err
 	}
 	rule, err := s.loadUserAccessRule(r)

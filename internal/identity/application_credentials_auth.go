@@ -31,19 +31,11 @@ func (s *Service) scanAppCred(ctx context.Context, row interface{ Scan(...any) e
 	if err != nil {
 		return nil, fmt.Errorf("load application credential: %w", err)
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT role_id FROM application_credential_roles WHERE application_credential_id = ?`, a.ID)
+	a.RoleIDs, err = selectStrings(ctx, s.db, `SELECT role_id FROM application_credential_roles WHERE application_credential_id = ?`, a.ID)
 	if err != nil {
 		return nil, fmt.Errorf("load application credential roles: %w", err)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		a.RoleIDs = append(a.RoleIDs, id)
-	}
-	return a, rows.Err()
+	return a, nil
 }
 
 func (s *Service) getApplicationCredential(ctx context.Context, id string) (*appCredRow, error) {

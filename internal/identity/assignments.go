@@ -100,20 +100,11 @@ func (s *Service) queryAssignments(ctx context.Context, where string, args ...an
 
 // groupMemberIDs lists the users in a group.
 func (s *Service) groupMemberIDs(ctx context.Context, groupID string) ([]string, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT user_id FROM user_group_membership WHERE group_id = ? ORDER BY user_id`, groupID)
+	ids, err := selectStrings(ctx, s.db, `SELECT user_id FROM user_group_membership WHERE group_id = ? ORDER BY user_id`, groupID)
 	if err != nil {
 		return nil, fmt.Errorf("list group members: %w", err)
 	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		out = append(out, id)
-	}
-	return out, rows.Err()
+	return ids, nil
 }
 
 // assignmentRevocationEvents revoke the tokens an assignment may have fed: those of

@@ -2,62 +2,24 @@ package identity
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
-	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"testing"
 
 	"golang.org/x/crypto/bcrypt"
-
-	"github.com/nimbus-cloud/nimbus/internal/platform/auth"
-	"github.com/nimbus-cloud/nimbus/internal/platform/config"
-	"github.com/nimbus-cloud/nimbus/internal/platform/db"
-	"github.com/nimbus-cloud/nimbus/internal/platform/fernet"
-	"github.com/nimbus-cloud/nimbus/internal/platform/policy"
 )
 
-// benchEnv is a bootstrapped identity service on SQLite, called through its handler
-// without a network in between, so the figures are the service's own cost. (newTestEnv
-// takes a *testing.T, hence this twin for benchmarks.)
+// benchEnv is the test environment's service called through its handler without a
+// network in between, so the figures are the service's own cost. newTestEnv runs
+// bcrypt at cost 4, its minimum.
 type benchEnv struct {
-	svc     *Service
 	handler http.Handler
 }
 
-const benchPublicURL = "http://127.0.0.1:5000"
-
-func newBenchEnv(b *testing.B, bcryptCost int) *benchEnv {
+func newBenchEnv(b *testing.B) *benchEnv {
 	b.Helper()
-	ctx := context.Background()
-	dir := b.TempDir()
-	database, err := db.Open(ctx, "", dir)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { _ = database.Close() })
-	keys, err := fernet.OpenRepository(filepath.Join(dir, "fernet-keys"), 3)
-	if err != nil {
-		b.Fatal(err)
-	}
-	cfg := config.Default().Identity
-	cfg.BcryptCost = bcryptCost
-	// The access log is formatted as in production and then dropped.
-	svc, err := New(ctx, Options{
-		DB: database, Config: cfg, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Keys: keys, Revoked: auth.NewRevocationList(), Policy: policy.NewEnforcer(), PublicURL: benchPublicURL,
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := svc.Bootstrap(ctx, BootstrapOptions{Region: "RegionOne", AdminPassword: testAdminPassword,
-		DemoPassword: testDemoPassword, Services: []CatalogService{{Type: "identity", Name: "keystone", URL: benchPublicURL + "/v3"}}}); err != nil {
-		b.Fatal(err)
-	}
-	return &benchEnv{svc: svc, handler: svc.Handler()}
+	return &benchEnv{handler: newTestEnv(b).Svc.Handler()}
 }
 
 // serve runs one request through the handler and fails unless the status is want.
@@ -89,7 +51,7 @@ var adminScope = map[string]any{"project": map[string]any{"name": "admin", "doma
 // BenchmarkValidateTokenHTTP is GET /v3/auth/tokens through the whole handler: routing,
 // authentication of X-Auth-Token, policy, validation of X-Subject-Token and the body.
 func BenchmarkValidateTokenHTTP(b *testing.B) {
-	e := newBenchEnv(b, bcrypt.MinCost)
+	e := newBenchEnv(b)
 	admin := e.issue(b, mustMarshal(b, passwordAuth("admin", testAdminPassword, adminScope)), http.StatusCreated)
 	subject := e.issue(b, mustMarshal(b, passwordAuth("demo", testDemoPassword,
 		map[string]any{"project": map[string]any{"name": "demo", "domain": map[string]any{"id": "default"}}})), http.StatusCreated)
@@ -124,7 +86,7 @@ func BenchmarkValidateTokenHTTP(b *testing.B) {
 // minimum): with BenchmarkBcryptCost4 subtracted, it is what issuing costs besides
 // bcrypt.
 func BenchmarkIssueTokenCost4(b *testing.B) {
-	e := newBenchEnv(b, bcrypt.MinCost)
+	e := newBenchEnv(b)
 	body := mustMarshal(b, passwordAuth("admin", testAdminPassword, adminScope))
 	b.ReportAllocs()
 	for b.Loop() {
@@ -150,7 +112,7 @@ func BenchmarkBcryptCost4(b *testing.B) {
 // a project, with the catalog: the issue path alone. parallel runs 4 goroutines per
 // core, as `nimbus bench identity` does at concurrency 8 on 2 cores.
 func BenchmarkRescopeToken(b *testing.B) {
-	e := newBenchEnv(b, bcrypt.MinCost)
+	e := newBenchEnv(b)
 	unscoped := e.issue(b, mustMarshal(b, passwordAuth("admin", testAdminPassword, nil)), http.StatusCreated)
 	body := mustMarshal(b, tokenAuth(unscoped, adminScope))
 	b.Run("serial", func(b *testing.B) {

@@ -57,14 +57,6 @@ func rejectEmptyUpdate(obj map[string]any, key string) error {
 	return nil
 }
 
-func extraMerged(extra string, more map[string]any) string {
-	m := unmarshalObject(extra)
-	for k, v := range more {
-		m[k] = v
-	}
-	return marshalJSON(m)
-}
-
 func nullStringJSON(ns sql.NullString) any {
 	if ns.Valid {
 		return ns.String
@@ -121,21 +113,13 @@ func (s *Service) listRegions(r *http.Request) (httpapi.Response, error) {
 	if q := r.URL.Query(); q.Has("parent_region_id") {
 		where, args = "parent_region_id = ?", append(args, q.Get("parent_region_id"))
 	}
-	rows, err := s.db.QueryContext(r.Context(), `SELECT `+regionColumns+` FROM regions WHERE `+where+` ORDER BY id`, args...)
+	regions, err := queryAll(r.Context(), s.db, scanRegion, `SELECT `+regionColumns+` FROM regions WHERE `+where+` ORDER BY id`, args...)
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	defer rows.Close()
 	out := []map[string]any{}
-	for rows.Next() {
-		g, err := scanRegion(rows)
-		if err != nil {
-			return httpapi.Response{}, err
-		}
+	for _, g := range regions {
 		out = append(out, s.regionJSON(g))
-	}
-	if err := rows.Err(); err != nil {
-		return httpapi.Response{}, err
 	}
 	return httpapi.OK(map[string]any{"regions": out, "links": s.collectionLinks(r)}), nil
 }
@@ -311,23 +295,6 @@ func (s *Service) deleteRegion(r *http.Request) (httpapi.Response, error) {
 	return httpapi.NoContent(), nil
 }
 
-func selectStrings(ctx context.Context, q db.Querier, query string, args ...any) ([]string, error) {
-	rows, err := q.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var v string
-		if err := rows.Scan(&v); err != nil {
-			return nil, err
-		}
-		out = append(out, v)
-	}
-	return out, rows.Err()
-}
-
 // --- Services ---------------------------------------------------------------
 
 // serviceRow is a catalog service; its name and description live in extra, as
@@ -379,25 +346,17 @@ func (s *Service) listServices(r *http.Request) (httpapi.Response, error) {
 	if q.Has("type") {
 		where, args = "type = ?", append(args, q.Get("type"))
 	}
-	rows, err := s.db.QueryContext(r.Context(), `SELECT `+serviceColumns+` FROM services WHERE `+where+` ORDER BY type, id`, args...)
+	services, err := queryAll(r.Context(), s.db, scanService, `SELECT `+serviceColumns+` FROM services WHERE `+where+` ORDER BY type, id`, args...)
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	defer rows.Close()
 	out := []map[string]any{}
-	for rows.Next() {
-		v, err := scanService(rows)
-		if err != nil {
-			return httpapi.Response{}, err
-		}
+	for _, v := range services {
 		j := s.serviceJSON(v)
 		if q.Has("name") && j["name"] != q.Get("name") {
 			continue
 		}
 		out = append(out, j)
-	}
-	if err := rows.Err(); err != nil {
-		return httpapi.Response{}, err
 	}
 	return httpapi.OK(map[string]any{"services": out, "links": s.collectionLinks(r)}), nil
 }
@@ -643,22 +602,14 @@ func (s *Service) listEndpoints(r *http.Request) (httpapi.Response, error) {
 			args = append(args, q.Get(col))
 		}
 	}
-	rows, err := s.db.QueryContext(r.Context(), `SELECT `+endpointColumns+` FROM endpoints WHERE `+where+
+	endpoints, err := queryAll(r.Context(), s.db, scanEndpoint, `SELECT `+endpointColumns+` FROM endpoints WHERE `+where+
 		` ORDER BY service_id, interface, id`, args...)
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	defer rows.Close()
 	out := []map[string]any{}
-	for rows.Next() {
-		ep, err := scanEndpoint(rows)
-		if err != nil {
-			return httpapi.Response{}, err
-		}
+	for _, ep := range endpoints {
 		out = append(out, s.endpointJSON(ep))
-	}
-	if err := rows.Err(); err != nil {
-		return httpapi.Response{}, err
 	}
 	return httpapi.OK(map[string]any{"endpoints": out, "links": s.collectionLinks(r)}), nil
 }

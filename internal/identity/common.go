@@ -236,6 +236,15 @@ func mergeExtra(dst map[string]any, extra string) map[string]any {
 	return dst
 }
 
+// extraMerged adds more to the stored extra attributes, replacing those it repeats.
+func extraMerged(extra string, more map[string]any) string {
+	m := unmarshalObject(extra)
+	for k, v := range more {
+		m[k] = v
+	}
+	return marshalJSON(m)
+}
+
 // queryBool parses a boolean query filter the way Keystone does ("0", "false" → false).
 func queryBool(v string) bool {
 	switch strings.ToLower(v) {

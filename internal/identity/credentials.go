@@ -116,26 +116,18 @@ func (s *Service) listCredentials(r *http.Request) (httpapi.Response, error) {
 			args = append(args, q.Get(col))
 		}
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT `+credentialColumns+` FROM credentials WHERE `+where+` ORDER BY user_id, id`, args...)
+	credentials, err := queryAll(ctx, s.db, scanCredential, `SELECT `+credentialColumns+` FROM credentials WHERE `+where+` ORDER BY user_id, id`, args...)
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	defer rows.Close()
 	pc := creds.PolicyCredentials()
 	out := []map[string]any{}
-	for rows.Next() {
-		c, err := scanCredential(rows)
-		if err != nil {
-			return httpapi.Response{}, err
-		}
+	for _, c := range credentials {
 		// As upstream: each credential is shown only if the caller may get it.
 		if !s.policy.Allowed("identity:get_credential", map[string]any{"target.credential.user_id": c.UserID}, pc) {
 			continue
 		}
 		out = append(out, s.credentialJSON(c))
-	}
-	if err := rows.Err(); err != nil {
-		return httpapi.Response{}, err
 	}
 	return httpapi.OK(map[string]any{"credentials": out, "links": s.collectionLinks(r)}), nil
 }
@@ -211,15 +203,21 @@ func (s *Service) createCredential(r *http.Request) (httpapi.Response, error) {
 		}
 	}
 	c.Extra = marshalJSON(f.Extra())
-	if _, err := s.db.ExecContext(ctx, `INSERT INTO credentials (`+credentialColumns+`) VALUES (?,?,?,?,?,?)`,
-		c.ID, c.UserID, c.ProjectID, c.Type, c.Blob, c.Extra); err != nil {
-		if db.IsUniqueViolation(err) {
-			return httpapi.Response{}, conflict("credential", "id", c.ID)
-		}
+	if err := s.insertCredential(ctx, c); err != nil {
 		return httpapi.Response{}, err
 	}
 	s.changed()
 	return httpapi.Created(map[string]any{"credential": s.credentialJSON(c)}), nil
+}
+
+// insertCredential stores a new credential; 409 when its id is taken.
+func (s *Service) insertCredential(ctx context.Context, c *credentialRow) error {
+	_, err := s.db.ExecContext(ctx, `INSERT INTO credentials (`+credentialColumns+`) VALUES (?,?,?,?,?,?)`,
+		c.ID, c.UserID, c.ProjectID, c.Type, c.Blob, c.Extra)
+	if db.IsUniqueViolation(err) {
+		return conflict("credential", "id", c.ID)
+	}
+	return err
 }
 
 func (s *Service) updateCredential(r *http.Request) (httpapi.Response, error) {

@@ -52,23 +52,15 @@ func (s *Service) listDomains(r *http.Request) (httpapi.Response, error) {
 		where += " AND enabled = ?"
 		args = append(args, queryBool(q.Get("enabled")))
 	}
-	rows, err := s.db.QueryContext(r.Context(), `SELECT `+projectColumns+` FROM projects WHERE `+where+` ORDER BY name`, args...)
+	domains, err := queryAll(r.Context(), s.db, scanProject, `SELECT `+projectColumns+` FROM projects WHERE `+where+` ORDER BY name`, args...)
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	defer rows.Close()
 	list := []map[string]any{}
-	for rows.Next() {
-		d, err := scanProject(rows)
-		if err != nil {
-			return httpapi.Response{}, err
-		}
+	for _, d := range domains {
 		if inexactFiltersMatch(q, map[string]string{"name": d.Name}) {
 			list = append(list, s.domainJSON(d))
 		}
-	}
-	if err := rows.Err(); err != nil {
-		return httpapi.Response{}, err
 	}
 	return httpapi.OK(map[string]any{"domains": list, "links": s.collectionLinks(r)}), nil
 }
@@ -109,6 +101,30 @@ func (s *Service) insertProject(ctx context.Context, p *projectRow) error {
 	return err
 }
 
+// readProjectUpdate applies the attributes a domain or project update shares (name,
+// description, enabled, options) from f to p.
+func readProjectUpdate(f *fields, p *projectRow) {
+	if name, ok := f.Name("name", false); ok {
+		p.Name = name
+	}
+	if desc, ok := f.String("description", 0); ok {
+		p.Description = desc
+	}
+	if enabled, ok := f.Bool("enabled"); ok {
+		p.Enabled = enabled
+	}
+	if options, ok := f.Object("options"); ok {
+		p.Options = marshalJSON(options)
+	}
+}
+
+// updateProjectRow stores the updatable attributes of a domain or project.
+func updateProjectRow(ctx context.Context, q db.Querier, p *projectRow) error {
+	_, err := q.ExecContext(ctx, `UPDATE projects SET name = ?, description = ?, enabled = ?, options = ?, extra = ?
+		WHERE id = ?`, p.Name, p.Description, p.Enabled, p.Options, p.Extra, p.ID)
+	return err
+}
+
 func (s *Service) showDomain(r *http.Request) (httpapi.Response, error) {
 	d, err := s.loadDomain(r.Context(), pathParam(r, "domain_id"))
 	if err != nil {
@@ -128,30 +144,14 @@ func (s *Service) updateDomain(r *http.Request) (httpapi.Response, error) {
 		return httpapi.Response{}, err
 	}
 	f := &fields{m: obj}
-	if name, ok := f.Name("name", false); ok {
-		d.Name = name
-	}
-	if desc, ok := f.String("description", 0); ok {
-		d.Description = desc
-	}
 	wasEnabled := d.Enabled
-	if enabled, ok := f.Bool("enabled"); ok {
-		d.Enabled = enabled
-	}
-	if options, ok := f.Object("options"); ok {
-		d.Options = marshalJSON(options)
-	}
+	readProjectUpdate(f, d)
 	f.Drop("id", "links", "tags")
 	if f.err != nil {
 		return httpapi.Response{}, f.err
 	}
-	extra := unmarshalObject(d.Extra)
-	for k, v := range f.Extra() {
-		extra[k] = v
-	}
-	d.Extra = marshalJSON(extra)
-	if _, err := s.db.ExecContext(ctx, `UPDATE projects SET name = ?, description = ?, enabled = ?, options = ?, extra = ?
-		WHERE id = ?`, d.Name, d.Description, d.Enabled, d.Options, d.Extra, d.ID); err != nil {
+	d.Extra = extraMerged(d.Extra, f.Extra())
+	if err := updateProjectRow(ctx, s.db, d); err != nil {
 		if db.IsUniqueViolation(err) {
 			return httpapi.Response{}, conflict("domain", "name", d.Name)
 		}

@@ -23,7 +23,7 @@ import (
 // testEnv is a bootstrapped identity service behind an httptest server. Tests run on
 // SQLite by default and on PostgreSQL when NIMBUS_TEST_DATABASE_URL is set.
 type testEnv struct {
-	t          *testing.T
+	t          testing.TB
 	Svc        *Service
 	Server     *httptest.Server
 	URL        string
@@ -36,7 +36,7 @@ const (
 	testDemoPassword  = "demo-secret"
 )
 
-func newTestEnv(t *testing.T) *testEnv {
+func newTestEnv(t testing.TB) *testEnv {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -77,7 +77,7 @@ func newTestEnv(t *testing.T) *testEnv {
 }
 
 // resetPostgres drops every table so each test starts from an empty database.
-func resetPostgres(t *testing.T, d *db.DB) {
+func resetPostgres(t testing.TB, d *db.DB) {
 	t.Helper()
 	if _, err := d.ExecContext(context.Background(), `DROP SCHEMA public CASCADE; CREATE SCHEMA public`); err != nil {
 		t.Fatal(err)

@@ -3,6 +3,7 @@ package identity
 import (
 	"fmt"
 	"math"
+	"net/http"
 	"net/url"
 	"strings"
 
@@ -111,4 +112,19 @@ func extPrefixColumns(alias, columns string) string {
 		parts[i] = alias + strings.TrimSpace(c)
 	}
 	return strings.Join(parts, ", ")
+}
+
+// extDeleteByID serves the DELETE of the row of table whose id is the path
+// parameter param: 204, or 404 naming kind when there is none.
+func (s *Service) extDeleteByID(r *http.Request, table, param, kind string) (httpapi.Response, error) {
+	id := pathParam(r, param)
+	res, err := s.db.ExecContext(r.Context(), `DELETE FROM `+table+` WHERE id = ?`, id)
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return httpapi.Response{}, notFound(kind, id)
+	}
+	s.changed()
+	return httpapi.NoContent(), nil
 }

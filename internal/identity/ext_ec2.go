@@ -9,7 +9,6 @@ import (
 	"net/http"
 
 	"github.com/nimbus-cloud/nimbus/internal/platform/auth"
-	"github.com/nimbus-cloud/nimbus/internal/platform/db"
 	"github.com/nimbus-cloud/nimbus/internal/platform/httpapi"
 )
 
@@ -100,26 +99,18 @@ func (s *Service) listEC2Credentials(r *http.Request) (httpapi.Response, error) 
 	if err := s.ec2RequireUser(ctx, userID); err != nil {
 		return httpapi.Response{}, err
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT `+credentialColumns+` FROM credentials WHERE user_id = ? AND type = ?
+	credentials, err := queryAll(ctx, s.db, scanCredential, `SELECT `+credentialColumns+` FROM credentials WHERE user_id = ? AND type = ?
 		ORDER BY id`, userID, ec2CredentialType)
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	defer rows.Close()
 	creds := auth.FromContext(ctx)
 	out := []map[string]any{}
-	for rows.Next() {
-		c, err := scanCredential(rows)
-		if err != nil {
-			return httpapi.Response{}, err
-		}
+	for _, c := range credentials {
 		if ec2CheckDelegation(creds, c.ProjectID) != nil {
 			continue
 		}
 		out = append(out, s.ec2CredentialJSON(c))
-	}
-	if err := rows.Err(); err != nil {
-		return httpapi.Response{}, err
 	}
 	return httpapi.OK(map[string]any{"credentials": out, "links": s.collectionLinks(r)}), nil
 }
@@ -138,7 +129,7 @@ func (s *Service) createEC2Credential(r *http.Request) (httpapi.Response, error)
 		return httpapi.Response{}, f.err
 	}
 	creds := auth.FromContext(ctx)
-	if err := s.requireUnrestrictedToken(ctx, creds); err != nil {
+	if err := s.requireUnrestrictedToken(ctx, creds, appCredsManaged); err != nil {
 		return httpapi.Response{}, err
 	}
 	if err := s.ec2RequireUser(ctx, userID); err != nil {
@@ -157,11 +148,7 @@ func (s *Service) createEC2Credential(r *http.Request) (httpapi.Response, error)
 	data, _ := json.Marshal(blob)
 	c := &credentialRow{ID: ec2AccessHash(blob.Access), UserID: userID, ProjectID: project, Type: ec2CredentialType,
 		Blob: string(data), Extra: "{}"}
-	if _, err := s.db.ExecContext(ctx, `INSERT INTO credentials (`+credentialColumns+`) VALUES (?,?,?,?,?,?)`,
-		c.ID, c.UserID, c.ProjectID, c.Type, c.Blob, c.Extra); err != nil {
-		if db.IsUniqueViolation(err) {
-			return httpapi.Response{}, conflict("credential", "id", c.ID)
-		}
+	if err := s.insertCredential(ctx, c); err != nil {
 		return httpapi.Response{}, err
 	}
 	s.changed()

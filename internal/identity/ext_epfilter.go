@@ -94,22 +94,14 @@ func (s *Service) listEndpointsForProject(r *http.Request) (httpapi.Response, er
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT `+extPrefixColumns("e.", endpointColumns)+`
+	endpoints, err := queryAll(ctx, s.db, scanEndpoint, `SELECT `+extPrefixColumns("e.", endpointColumns)+`
 		FROM endpoints e JOIN project_endpoints pe ON pe.endpoint_id = e.id WHERE pe.project_id = ? ORDER BY e.id`, p.ID)
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	defer rows.Close()
 	out := []map[string]any{}
-	for rows.Next() {
-		ep, err := scanEndpoint(rows)
-		if err != nil {
-			return httpapi.Response{}, err
-		}
+	for _, ep := range endpoints {
 		out = append(out, s.endpointJSON(ep))
-	}
-	if err := rows.Err(); err != nil {
-		return httpapi.Response{}, err
 	}
 	return httpapi.OK(map[string]any{"endpoints": out, "links": s.collectionLinks(r)}), nil
 }
@@ -120,22 +112,9 @@ func (s *Service) listProjectsForEndpoint(r *http.Request) (httpapi.Response, er
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT `+extPrefixColumns("p.", projectColumns)+`
+	ps, err := queryAll(ctx, s.db, scanProject, `SELECT `+extPrefixColumns("p.", projectColumns)+`
 		FROM projects p JOIN project_endpoints pe ON pe.project_id = p.id WHERE pe.endpoint_id = ? ORDER BY p.name, p.id`, ep.ID)
 	if err != nil {
-		return httpapi.Response{}, err
-	}
-	var ps []*projectRow
-	for rows.Next() {
-		p, err := scanProject(rows)
-		if err != nil {
-			rows.Close()
-			return httpapi.Response{}, err
-		}
-		ps = append(ps, p)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return httpapi.Response{}, err
 	}
 	out := []map[string]any{}

@@ -363,14 +363,5 @@ func (s *Service) updateMapping(r *http.Request) (httpapi.Response, error) {
 }
 
 func (s *Service) deleteMapping(r *http.Request) (httpapi.Response, error) {
-	id := pathParam(r, "mapping_id")
-	res, err := s.db.ExecContext(r.Context(), `DELETE FROM federation_mappings WHERE id = ?`, id)
-	if err != nil {
-		return httpapi.Response{}, err
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return httpapi.Response{}, notFound("mapping", id)
-	}
-	s.changed()
-	return httpapi.NoContent(), nil
+	return s.extDeleteByID(r, "federation_mappings", "mapping_id", "mapping")
 }

@@ -135,19 +135,14 @@ func findRegisteredLimit(ctx context.Context, q db.Querier, serviceID string, re
 }
 
 func (s *Service) listRegisteredLimits(r *http.Request) (httpapi.Response, error) {
-	rows, err := s.db.QueryContext(r.Context(), `SELECT `+registeredLimitColumns+` FROM registered_limits
+	limits, err := queryAll(r.Context(), s.db, scanRegisteredLimit, `SELECT `+registeredLimitColumns+` FROM registered_limits
 		ORDER BY service_id, resource_name, id`)
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	defer rows.Close()
 	q := r.URL.Query()
 	out := []map[string]any{}
-	for rows.Next() {
-		l, err := scanRegisteredLimit(rows)
-		if err != nil {
-			return httpapi.Response{}, err
-		}
+	for _, l := range limits {
 		match := extMatchQuery(q, []string{"service_id", "region_id", "resource_name"}, func(attr string) string {
 			switch attr {
 			case "service_id":
@@ -160,9 +155,6 @@ func (s *Service) listRegisteredLimits(r *http.Request) (httpapi.Response, error
 		if match {
 			out = append(out, s.registeredLimitJSON(l))
 		}
-	}
-	if err := rows.Err(); err != nil {
-		return httpapi.Response{}, err
 	}
 	return httpapi.OK(map[string]any{"registered_limits": out, "links": s.collectionLinks(r)}), nil
 }
@@ -416,21 +408,8 @@ func (s *Service) limitTarget(r *http.Request) (map[string]any, error) {
 
 func (s *Service) listLimits(r *http.Request) (httpapi.Response, error) {
 	ctx := r.Context()
-	rows, err := s.db.QueryContext(ctx, limitSelect+` ORDER BY r.service_id, r.resource_name, l.id`)
+	all, err := queryAll(ctx, s.db, scanLimit, limitSelect+` ORDER BY r.service_id, r.resource_name, l.id`)
 	if err != nil {
-		return httpapi.Response{}, err
-	}
-	var all []*limitRow
-	for rows.Next() {
-		l, err := scanLimit(rows)
-		if err != nil {
-			rows.Close()
-			return httpapi.Response{}, err
-		}
-		all = append(all, l)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return httpapi.Response{}, err
 	}
 	q := r.URL.Query()
@@ -604,14 +583,5 @@ func (s *Service) updateLimit(r *http.Request) (httpapi.Response, error) {
 }
 
 func (s *Service) deleteLimit(r *http.Request) (httpapi.Response, error) {
-	id := pathParam(r, "limit_id")
-	res, err := s.db.ExecContext(r.Context(), `DELETE FROM limits WHERE id = ?`, id)
-	if err != nil {
-		return httpapi.Response{}, err
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return httpapi.Response{}, notFound("limit", id)
-	}
-	s.changed()
-	return httpapi.NoContent(), nil
+	return s.extDeleteByID(r, "limits", "limit_id", "limit")
 }

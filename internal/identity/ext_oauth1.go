@@ -480,22 +480,14 @@ func (s *Service) userAccessToken(r *http.Request) (*accessTokenRow, error) {
 }
 
 func (s *Service) listAccessTokens(r *http.Request) (httpapi.Response, error) {
-	rows, err := s.db.QueryContext(r.Context(), `SELECT `+accessTokenColumns+` FROM oauth1_access_tokens
+	tokens, err := queryAll(r.Context(), s.db, scanAccessToken, `SELECT `+accessTokenColumns+` FROM oauth1_access_tokens
 		WHERE authorizing_user_id = ? ORDER BY created_at, id`, pathParam(r, "user_id"))
 	if err != nil {
 		return httpapi.Response{}, fmt.Errorf("list access tokens: %w", err)
 	}
-	defer rows.Close()
 	out := []map[string]any{}
-	for rows.Next() {
-		t, err := scanAccessToken(rows)
-		if err != nil {
-			return httpapi.Response{}, err
-		}
+	for _, t := range tokens {
 		out = append(out, s.accessTokenJSON(t))
-	}
-	if err := rows.Err(); err != nil {
-		return httpapi.Response{}, err
 	}
 	return httpapi.OK(map[string]any{"access_tokens": out, "links": s.collectionLinks(r)}), nil
 }

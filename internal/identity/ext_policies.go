@@ -57,24 +57,16 @@ func (s *Service) policyBlobJSON(p *policyBlobRow) map[string]any {
 }
 
 func (s *Service) listPolicyBlobs(r *http.Request) (httpapi.Response, error) {
-	rows, err := s.db.QueryContext(r.Context(), `SELECT id, type, blob, extra FROM policies ORDER BY id`)
+	policies, err := queryAll(r.Context(), s.db, scanPolicyBlob, `SELECT id, type, blob, extra FROM policies ORDER BY id`)
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	defer rows.Close()
 	q := r.URL.Query()
 	out := []map[string]any{}
-	for rows.Next() {
-		p, err := scanPolicyBlob(rows)
-		if err != nil {
-			return httpapi.Response{}, err
-		}
+	for _, p := range policies {
 		if extMatchQuery(q, []string{"type"}, func(string) string { return p.Type }) {
 			out = append(out, s.policyBlobJSON(p))
 		}
-	}
-	if err := rows.Err(); err != nil {
-		return httpapi.Response{}, err
 	}
 	return httpapi.OK(map[string]any{"policies": out, "links": s.collectionLinks(r)}), nil
 }
@@ -151,14 +143,5 @@ func (s *Service) updatePolicyBlob(r *http.Request) (httpapi.Response, error) {
 }
 
 func (s *Service) deletePolicyBlob(r *http.Request) (httpapi.Response, error) {
-	id := pathParam(r, "policy_id")
-	res, err := s.db.ExecContext(r.Context(), `DELETE FROM policies WHERE id = ?`, id)
-	if err != nil {
-		return httpapi.Response{}, err
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return httpapi.Response{}, notFound("policy", id)
-	}
-	s.changed()
-	return httpapi.NoContent(), nil
+	return s.extDeleteByID(r, "policies", "policy_id", "policy")
 }

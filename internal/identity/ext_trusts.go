@@ -109,21 +109,25 @@ func (s *Service) trustJSON(t *trustRow) map[string]any {
 
 // trustRoles loads the trust's roles (deleted roles have left it).
 func (s *Service) trustRoles(ctx context.Context, trustID string) ([]*roleRow, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+extPrefixColumns("r.", roleColumns)+` FROM roles r
+	out, err := queryAll(ctx, s.db, scanRole, `SELECT `+extPrefixColumns("r.", roleColumns)+` FROM roles r
 		JOIN trust_roles tr ON tr.role_id = r.id WHERE tr.trust_id = ? ORDER BY r.name, r.id`, trustID)
 	if err != nil {
 		return nil, fmt.Errorf("load trust roles: %w", err)
 	}
-	defer rows.Close()
-	var out []*roleRow
-	for rows.Next() {
-		r, err := scanRole(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, r)
+	return out, nil
+}
+
+// loadTrustRoles loads the path's trust (404 if missing) and its roles.
+func (s *Service) loadTrustRoles(r *http.Request) (*trustRow, []*roleRow, error) {
+	t, err := s.loadTrust(r.Context(), pathParam(r, "trust_id"))
+	if err != nil {
+		return nil, nil, err
 	}
-	return out, rows.Err()
+	roles, err := s.trustRoles(r.Context(), t.ID)
+	if err != nil {
+		return nil, nil, err
+	}
+	return t, roles, nil
 }
 
 // trustRoleJSON renders a role as the roles API does.
@@ -189,21 +193,13 @@ func (s *Service) listTrusts(r *http.Request) (httpapi.Response, error) {
 		where += " AND (trustor_user_id = ? OR trustee_user_id = ?)"
 		args = append(args, creds.UserID, creds.UserID)
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT `+trustColumns+` FROM trusts WHERE `+where+` ORDER BY created_at, id`, args...)
+	trusts, err := queryAll(ctx, s.db, scanTrust, `SELECT `+trustColumns+` FROM trusts WHERE `+where+` ORDER BY created_at, id`, args...)
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	defer rows.Close()
 	out := []map[string]any{}
-	for rows.Next() {
-		t, err := scanTrust(rows)
-		if err != nil {
-			return httpapi.Response{}, err
-		}
+	for _, t := range trusts {
 		out = append(out, s.trustJSON(t))
-	}
-	if err := rows.Err(); err != nil {
-		return httpapi.Response{}, err
 	}
 	return httpapi.OK(map[string]any{"trusts": out, "links": s.collectionLinks(r)}), nil
 }
@@ -290,7 +286,7 @@ func (s *Service) createTrust(r *http.Request) (httpapi.Response, error) {
 		return httpapi.Response{}, err
 	}
 	creds := auth.FromContext(ctx)
-	if err := s.trustRequireUnrestricted(ctx, creds); err != nil {
+	if err := s.requireUnrestrictedToken(ctx, creds, "trusts"); err != nil {
 		return httpapi.Response{}, err
 	}
 	if t.ProjectID.Valid && len(req.roles) == 0 {
@@ -359,22 +355,6 @@ func (s *Service) createTrust(r *http.Request) (httpapi.Response, error) {
 		return httpapi.Response{}, err
 	}
 	return httpapi.Created(map[string]any{"trust": j}), nil
-}
-
-// trustRequireUnrestricted refuses, as upstream, tokens of restricted application
-// credentials: they may not manage trusts.
-func (s *Service) trustRequireUnrestricted(ctx context.Context, creds *auth.Credentials) error {
-	if creds == nil || creds.AppCredID == "" {
-		return nil
-	}
-	a, err := s.getApplicationCredential(ctx, creds.AppCredID)
-	if err != nil {
-		return err
-	}
-	if a == nil || !a.Unrestricted {
-		return httpapi.Forbidden("You are not authorized to perform the requested action: Using method 'application_credential' is not allowed for managing trusts.")
-	}
-	return nil
 }
 
 // resolveTrustRoles turns role references into ids: by id, or by the name of a
@@ -460,12 +440,7 @@ func (s *Service) deleteTrust(r *http.Request) (httpapi.Response, error) {
 }
 
 func (s *Service) listTrustRoles(r *http.Request) (httpapi.Response, error) {
-	ctx := r.Context()
-	t, err := s.loadTrust(ctx, pathParam(r, "trust_id"))
-	if err != nil {
-		return httpapi.Response{}, err
-	}
-	roles, err := s.trustRoles(ctx, t.ID)
+	t, roles, err := s.loadTrustRoles(r)
 	if err != nil {
 		return httpapi.Response{}, err
 	}
@@ -477,12 +452,7 @@ func (s *Service) listTrustRoles(r *http.Request) (httpapi.Response, error) {
 }
 
 func (s *Service) showTrustRole(r *http.Request) (httpapi.Response, error) {
-	ctx := r.Context()
-	t, err := s.loadTrust(ctx, pathParam(r, "trust_id"))
-	if err != nil {
-		return httpapi.Response{}, err
-	}
-	roles, err := s.trustRoles(ctx, t.ID)
+	_, roles, err := s.loadTrustRoles(r)
 	if err != nil {
 		return httpapi.Response{}, err
 	}

@@ -15,58 +15,13 @@ import (
 // reach its members, so removing a member (or deleting a group that holds roles)
 // revokes the affected users' tokens.
 
-type groupRow struct {
-	ID, Name, DomainID string
-	Description        string
-	Extra              string
-}
-
-const groupColumns = `id, name, domain_id, description, extra`
-
-func scanGroup(row interface{ Scan(...any) error }) (*groupRow, error) {
-	g := &groupRow{}
-	err := row.Scan(&g.ID, &g.Name, &g.DomainID, &g.Description, &g.Extra)
-	if db.IsNoRows(err) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("load group: %w", err)
-	}
-	return g, nil
-}
-
-// getGroup loads a group by id; (nil, nil) when there is none.
-func (s *Service) getGroup(ctx context.Context, id string) (*groupRow, error) {
-	return scanGroup(s.db.QueryRowContext(ctx, `SELECT `+groupColumns+` FROM groups WHERE id = ?`, id))
-}
-
-func (s *Service) loadGroup(ctx context.Context, id string) (*groupRow, error) {
-	g, err := s.getGroup(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	if g == nil {
-		return nil, notFound("group", id)
-	}
-	return g, nil
-}
-
 // queryGroups loads the groups matching where, ordered by name.
 func (s *Service) queryGroups(ctx context.Context, where string, args ...any) ([]*groupRow, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+groupColumns+` FROM groups WHERE `+where+` ORDER BY name, id`, args...)
+	out, err := queryAll(ctx, s.db, scanGroup, `SELECT `+groupColumns+` FROM groups WHERE `+where+` ORDER BY name, id`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list groups: %w", err)
 	}
-	defer rows.Close()
-	var out []*groupRow
-	for rows.Next() {
-		g, err := scanGroup(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, g)
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 func (s *Service) groupJSON(g *groupRow) map[string]any {
@@ -215,11 +170,7 @@ func (s *Service) updateGroup(r *http.Request) (httpapi.Response, error) {
 	if f.err != nil {
 		return httpapi.Response{}, f.err
 	}
-	extra := unmarshalObject(g.Extra)
-	for k, v := range f.Extra() {
-		extra[k] = v
-	}
-	g.Extra = marshalJSON(extra)
+	g.Extra = extraMerged(g.Extra, f.Extra())
 	if _, err := s.db.ExecContext(ctx, `UPDATE groups SET name = ?, description = ?, extra = ? WHERE id = ?`,
 		g.Name, g.Description, g.Extra, g.ID); err != nil {
 		if db.IsUniqueViolation(err) {
@@ -243,22 +194,11 @@ func (s *Service) deleteGroup(r *http.Request) (httpapi.Response, error) {
 		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM assignments WHERE actor_id = ?`, g.ID).Scan(&grants); err != nil {
 			return err
 		}
-		rows, err := tx.QueryContext(ctx, `SELECT user_id FROM user_group_membership WHERE group_id = ?`, g.ID)
+		ids, err := selectStrings(ctx, tx, `SELECT user_id FROM user_group_membership WHERE group_id = ?`, g.ID)
 		if err != nil {
 			return err
 		}
-		for rows.Next() {
-			var id string
-			if err := rows.Scan(&id); err != nil {
-				rows.Close()
-				return err
-			}
-			members = append(members, id)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
-		}
+		members = ids
 		for _, q := range []string{
 			`DELETE FROM assignments WHERE actor_id = ?`,
 			`DELETE FROM user_group_membership WHERE group_id = ?`,

@@ -214,7 +214,7 @@ func (s *Service) createProject(r *http.Request) (httpapi.Response, error) {
 			if d, _ := s.getDomain(ctx, *parentID); d != nil {
 				p.DomainID = d.ID
 			} else {
-				return httpapi.Response{}, httpapi.NotFound("Could not find project: %s.", *parentID)
+				return httpapi.Response{}, notFound("project", *parentID)
 			}
 		} else {
 			p.DomainID = parent.DomainID
@@ -232,12 +232,8 @@ func (s *Service) createProject(r *http.Request) (httpapi.Response, error) {
 	if isDomain {
 		p.DomainID, p.ParentID.Valid = rootDomainID, false
 	} else {
-		dom, err := s.getDomain(ctx, p.DomainID)
-		if err != nil {
+		if err := s.requireDomain(ctx, p.DomainID); err != nil {
 			return httpapi.Response{}, err
-		}
-		if dom == nil {
-			return httpapi.Response{}, httpapi.NotFound("Could not find domain: %s.", p.DomainID)
 		}
 		if !p.ParentID.Valid {
 			p.ParentID.String, p.ParentID.Valid = p.DomainID, true // top-level projects hang off their domain
@@ -300,19 +296,8 @@ func (s *Service) updateProject(r *http.Request) (httpapi.Response, error) {
 		return httpapi.Response{}, err
 	}
 	f := &fields{m: obj}
-	if name, ok := f.Name("name", false); ok {
-		p.Name = name
-	}
-	if desc, ok := f.String("description", 0); ok {
-		p.Description = desc
-	}
 	wasEnabled := p.Enabled
-	if enabled, ok := f.Bool("enabled"); ok {
-		p.Enabled = enabled
-	}
-	if options, ok := f.Object("options"); ok {
-		p.Options = marshalJSON(options)
-	}
+	readProjectUpdate(f, p)
 	tags, hasTags := f.StringList("tags")
 	if d, ok := f.NullableString("domain_id"); ok && d != nil && *d != p.DomainID {
 		return httpapi.Response{}, httpapi.BadRequest("Cannot change the domain_id of a project.")
@@ -330,14 +315,9 @@ func (s *Service) updateProject(r *http.Request) (httpapi.Response, error) {
 	if err := validateTags(tags); err != nil {
 		return httpapi.Response{}, err
 	}
-	extra := unmarshalObject(p.Extra)
-	for k, v := range f.Extra() {
-		extra[k] = v
-	}
-	p.Extra = marshalJSON(extra)
+	p.Extra = extraMerged(p.Extra, f.Extra())
 	err = s.db.InTx(ctx, func(tx *db.Tx) error {
-		if _, err := tx.ExecContext(ctx, `UPDATE projects SET name = ?, description = ?, enabled = ?, options = ?, extra = ?
-			WHERE id = ?`, p.Name, p.Description, p.Enabled, p.Options, p.Extra, p.ID); err != nil {
+		if err := updateProjectRow(ctx, tx, p); err != nil {
 			return err
 		}
 		if hasTags {
@@ -403,12 +383,25 @@ func (s *Service) deleteProject(r *http.Request) (httpapi.Response, error) {
 	return httpapi.NoContent(), nil
 }
 
-func (s *Service) listProjectTags(r *http.Request) (httpapi.Response, error) {
+// loadProjectTags loads the path's project (404 if missing) and its tags.
+func (s *Service) loadProjectTags(r *http.Request) (*projectRow, []string, error) {
 	p, err := s.loadProject(r.Context(), pathParam(r, "project_id"))
 	if err != nil {
-		return httpapi.Response{}, err
+		return nil, nil, err
 	}
 	tags, err := s.projectTags(r.Context(), p.ID)
+	if err != nil {
+		return nil, nil, err
+	}
+	return p, tags, nil
+}
+
+func tagNotFound(tag, projectID string) error {
+	return httpapi.NotFound("Tag %s was not found on project %s.", tag, projectID)
+}
+
+func (s *Service) listProjectTags(r *http.Request) (httpapi.Response, error) {
+	_, tags, err := s.loadProjectTags(r)
 	if err != nil {
 		return httpapi.Response{}, err
 	}
@@ -451,32 +444,24 @@ func (s *Service) deleteProjectTags(r *http.Request) (httpapi.Response, error) {
 }
 
 func (s *Service) checkProjectTag(r *http.Request) (httpapi.Response, error) {
-	p, err := s.loadProject(r.Context(), pathParam(r, "project_id"))
-	if err != nil {
-		return httpapi.Response{}, err
-	}
-	tags, err := s.projectTags(r.Context(), p.ID)
+	p, tags, err := s.loadProjectTags(r)
 	if err != nil {
 		return httpapi.Response{}, err
 	}
 	tag := pathParam(r, "tag")
 	if !slices.Contains(tags, tag) {
-		return httpapi.Response{}, httpapi.NotFound("Tag %s was not found on project %s.", tag, p.ID)
+		return httpapi.Response{}, tagNotFound(tag, p.ID)
 	}
 	return httpapi.NoContent(), nil
 }
 
 func (s *Service) addProjectTag(r *http.Request) (httpapi.Response, error) {
 	ctx := r.Context()
-	p, err := s.loadProject(ctx, pathParam(r, "project_id"))
+	p, tags, err := s.loadProjectTags(r)
 	if err != nil {
 		return httpapi.Response{}, err
 	}
 	tag := pathParam(r, "tag")
-	tags, err := s.projectTags(ctx, p.ID)
-	if err != nil {
-		return httpapi.Response{}, err
-	}
 	if !slices.Contains(tags, tag) {
 		tags = append(tags, tag)
 		if err := validateTags(tags); err != nil {
@@ -502,7 +487,7 @@ func (s *Service) deleteProjectTag(r *http.Request) (httpapi.Response, error) {
 		return httpapi.Response{}, err
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return httpapi.Response{}, httpapi.NotFound("Tag %s was not found on project %s.", tag, p.ID)
+		return httpapi.Response{}, tagNotFound(tag, p.ID)
 	}
 	s.changed()
 	return httpapi.NoContent(), nil

@@ -147,20 +147,11 @@ func (s *Service) listRoles(r *http.Request) (httpapi.Response, error) {
 }
 
 func (s *Service) queryRoles(ctx context.Context, where string, args ...any) ([]*roleRow, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+roleColumns+` FROM roles WHERE `+where+` ORDER BY name, id`, args...)
+	out, err := queryAll(ctx, s.db, scanRole, `SELECT `+roleColumns+` FROM roles WHERE `+where+` ORDER BY name, id`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list roles: %w", err)
 	}
-	defer rows.Close()
-	var out []*roleRow
-	for rows.Next() {
-		role, err := scanRole(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, role)
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 func (s *Service) createRole(r *http.Request) (httpapi.Response, error) {
@@ -286,11 +277,7 @@ func (s *Service) updateRole(r *http.Request) (httpapi.Response, error) {
 		}
 		role.Options = marshalJSON(opts)
 	}
-	extra := unmarshalObject(role.Extra)
-	for k, v := range f.Extra() {
-		extra[k] = v
-	}
-	role.Extra = marshalJSON(extra)
+	role.Extra = extraMerged(role.Extra, f.Extra())
 	if _, err := s.db.ExecContext(ctx, `UPDATE roles SET name = ?, description = ?, extra = ?, options = ? WHERE id = ?`,
 		role.Name, role.Description, role.Extra, role.Options, role.ID); err != nil {
 		if db.IsUniqueViolation(err) {

@@ -67,21 +67,12 @@ func (s *Service) directRoleIDs(ctx context.Context, userID string, sc tokenScop
 	default:
 		return nil, nil
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT DISTINCT role_id FROM assignments WHERE actor_id IN (`+
+	ids, err := selectStrings(ctx, s.db, `SELECT DISTINCT role_id FROM assignments WHERE actor_id IN (`+
 		placeholders(len(actors))+`) AND `+q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("load assignments: %w", err)
 	}
-	defer rows.Close()
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		ids = append(ids, id)
-	}
-	return ids, rows.Err()
+	return ids, nil
 }
 
 // impliedClosure expands role ids through the implied-role rules (admin implies

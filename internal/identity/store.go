@@ -51,6 +51,42 @@ func (s *Service) getUserByName(ctx context.Context, name, domainID string) (*us
 		name, domainID))
 }
 
+type groupRow struct {
+	ID, Name, DomainID string
+	Description        string
+	Extra              string
+}
+
+const groupColumns = `id, name, domain_id, description, extra`
+
+func scanGroup(row interface{ Scan(...any) error }) (*groupRow, error) {
+	g := &groupRow{}
+	err := row.Scan(&g.ID, &g.Name, &g.DomainID, &g.Description, &g.Extra)
+	if db.IsNoRows(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load group: %w", err)
+	}
+	return g, nil
+}
+
+// getGroup loads a group by id; (nil, nil) when there is none.
+func (s *Service) getGroup(ctx context.Context, id string) (*groupRow, error) {
+	return scanGroup(s.db.QueryRowContext(ctx, `SELECT `+groupColumns+` FROM groups WHERE id = ?`, id))
+}
+
+func (s *Service) loadGroup(ctx context.Context, id string) (*groupRow, error) {
+	g, err := s.getGroup(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if g == nil {
+		return nil, notFound("group", id)
+	}
+	return g, nil
+}
+
 type projectRow struct {
 	ID, Name, DomainID string
 	ParentID           sql.NullString
@@ -124,22 +160,46 @@ func (s *Service) getRoleByName(ctx context.Context, name, domainID string) (*ro
 		name, domainID))
 }
 
+// rowScanner is what *sql.Row and *sql.Rows offer the scanX functions.
+type rowScanner = interface{ Scan(...any) error }
+
+// queryAll runs query on q and scans each row with scan; the rows are closed before
+// it returns, so callers may query again while using the result.
+func queryAll[T any](ctx context.Context, q db.Querier, scan func(rowScanner) (T, error), query string, args ...any) ([]T, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
+func scanString(row rowScanner) (string, error) {
+	var v string
+	err := row.Scan(&v)
+	return v, err
+}
+
+// selectStrings runs a query of one string column and returns its values.
+func selectStrings(ctx context.Context, q db.Querier, query string, args ...any) ([]string, error) {
+	return queryAll(ctx, q, scanString, query, args...)
+}
+
 // groupIDsOfUser lists the groups user is a member of.
 func (s *Service) groupIDsOfUser(ctx context.Context, userID string) ([]string, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT group_id FROM user_group_membership WHERE user_id = ?`, userID)
+	ids, err := selectStrings(ctx, s.db, `SELECT group_id FROM user_group_membership WHERE user_id = ?`, userID)
 	if err != nil {
 		return nil, fmt.Errorf("list groups of user: %w", err)
 	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		out = append(out, id)
-	}
-	return out, rows.Err()
+	return ids, nil
 }
 
 // projectAncestors returns the parent chain of a project, nearest first, ending at

@@ -96,20 +96,11 @@ func scopeDomainFilter(ctx context.Context, where string, args []any) (string, [
 
 // queryUsers loads the users matching where, ordered by name.
 func (s *Service) queryUsers(ctx context.Context, where string, args ...any) ([]*userRow, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+userColumns+` FROM users WHERE `+where+` ORDER BY name, id`, args...)
+	out, err := queryAll(ctx, s.db, scanUser, `SELECT `+userColumns+` FROM users WHERE `+where+` ORDER BY name, id`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list users: %w", err)
 	}
-	defer rows.Close()
-	var out []*userRow
-	for rows.Next() {
-		u, err := scanUser(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, u)
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // userFilters turns the name, domain_id and enabled query filters into SQL.
@@ -420,11 +411,7 @@ func (s *Service) updateUser(r *http.Request) (httpapi.Response, error) {
 			u.PasswordCreatedAt = sql.NullInt64{Int64: s.now().UnixMicro(), Valid: true}
 		}
 	}
-	extra := unmarshalObject(u.Extra)
-	for k, v := range f.Extra() {
-		extra[k] = v
-	}
-	u.Extra = marshalJSON(extra)
+	u.Extra = extraMerged(u.Extra, f.Extra())
 	if _, err := s.db.ExecContext(ctx, `UPDATE users SET name = ?, enabled = ?, default_project_id = ?, password_hash = ?,
 		password_created_at = ?, password_expires_at = ?, extra = ?, options = ? WHERE id = ?`,
 		u.Name, u.Enabled, u.DefaultProjectID, u.PasswordHash, u.PasswordCreatedAt, u.PasswordExpiresAt, u.Extra,
