@@ -42,7 +42,7 @@ test: deps postgres
 	@echo '== end-to-end tests (real clouds, the openstack CLI, gophercloud)'
 	NIMBUS_BCRYPT_COST=4 NIMBUS_E2E_DATABASE_URL='$(NIMBUS_E2E_DATABASE_URL)' \
 		$(GO) test -count=1 -timeout 25m ./test/e2e/
-	@echo '== database layer and identity suite on PostgreSQL'
-	NIMBUS_TEST_DATABASE_URL='$(NIMBUS_TEST_DATABASE_URL)' $(GO) test -count=1 -p 1 ./internal/platform/db/ ./internal/identity/
+	@echo '== database-backed suites on PostgreSQL (each test in a schema of its own)'
+	NIMBUS_TEST_DATABASE_URL='$(NIMBUS_TEST_DATABASE_URL)' $(GO) test -count=1 ./internal/platform/db/ ./internal/identity/ ./internal/image/
 	@echo '== fuzz targets, $(FUZZTIME) each'
 	FUZZTIME=$(FUZZTIME) scripts/fuzz.sh

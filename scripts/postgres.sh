@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Starts the local PostgreSQL cluster from Debian's packages (no systemd needed) and
 # creates, once, the role nimbus_test and its two databases:
-#   nimbus_test  the identity unit suite (it drops and recreates schema public per test)
+#   nimbus_test  the database-backed unit suites (each test creates and drops a schema of its own)
 #   nimbus_e2e   the end-to-end test that runs a whole cloud on PostgreSQL
 # Idempotent: on a ready cluster it changes nothing and only says so.
 set -euo pipefail

@@ -8,14 +8,13 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/nimbus-cloud/nimbus/internal/platform/auth"
 	"github.com/nimbus-cloud/nimbus/internal/platform/config"
-	"github.com/nimbus-cloud/nimbus/internal/platform/db"
+	"github.com/nimbus-cloud/nimbus/internal/platform/db/dbtest"
 	"github.com/nimbus-cloud/nimbus/internal/platform/fernet"
 	"github.com/nimbus-cloud/nimbus/internal/platform/policy"
 )
@@ -40,14 +39,7 @@ func newTestEnv(t testing.TB) *testEnv {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
-	database, err := db.Open(ctx, os.Getenv("NIMBUS_TEST_DATABASE_URL"), dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if database.Dialect == db.Postgres {
-		resetPostgres(t, database)
-	}
-	t.Cleanup(func() { _ = database.Close() })
+	database := dbtest.Open(t, dir)
 	keys, err := fernet.OpenRepository(filepath.Join(dir, "fernet-keys"), 3)
 	if err != nil {
 		t.Fatal(err)
@@ -61,11 +53,11 @@ func newTestEnv(t testing.TB) *testEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		svc.Handler().ServeHTTP(w, r)
-	}))
+	ts := httptest.NewUnstartedServer(nil) // its URL must be known before the handler is built
 	t.Cleanup(ts.Close)
-	svc.publicURL = ts.URL
+	svc.publicURL = "http://" + ts.Listener.Addr().String()
+	ts.Config.Handler = svc.Handler()
+	ts.Start()
 	if err := svc.Bootstrap(ctx, BootstrapOptions{Region: "RegionOne", AdminPassword: testAdminPassword,
 		DemoPassword: testDemoPassword, Services: []CatalogService{{Type: "identity", Name: "keystone", URL: ts.URL + "/v3"}}}); err != nil {
 		t.Fatal(err)
@@ -74,14 +66,6 @@ func newTestEnv(t testing.TB) *testEnv {
 	e.AdminToken = e.Login("admin", testAdminPassword, "admin")
 	e.DemoToken = e.Login("demo", testDemoPassword, "demo")
 	return e
-}
-
-// resetPostgres drops every table so each test starts from an empty database.
-func resetPostgres(t testing.TB, d *db.DB) {
-	t.Helper()
-	if _, err := d.ExecContext(context.Background(), `DROP SCHEMA public CASCADE; CREATE SCHEMA public`); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // Login issues a project-scoped password token for a user of the Default domain.

@@ -9,27 +9,23 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/nimbus-cloud/nimbus/internal/identity"
-	"github.com/nimbus-cloud/nimbus/internal/platform/auth"
-	"github.com/nimbus-cloud/nimbus/internal/platform/config"
+	"github.com/nimbus-cloud/nimbus/internal/identity/identitytest"
 	"github.com/nimbus-cloud/nimbus/internal/platform/db"
-	"github.com/nimbus-cloud/nimbus/internal/platform/fernet"
+	"github.com/nimbus-cloud/nimbus/internal/platform/db/dbtest"
 	"github.com/nimbus-cloud/nimbus/internal/platform/policy"
 )
 
-// testEnv is a bootstrapped identity service and an image service on one SQLite
-// database, each behind an httptest server.
+// testEnv is a bootstrapped identity service and an image service on one database,
+// each behind an httptest server.
 type testEnv struct {
 	t           *testing.T
 	DB          *db.DB
 	Dir         string
-	Identity    *identity.Service
-	IdentityURL string
+	identity    *identitytest.Env
 	Image       *Service
 	URL         string
 	opts        Options
@@ -37,82 +33,28 @@ type testEnv struct {
 	AdminToken  string // admin project, role admin
 	DemoToken   string // demo project, role member
 	DemoProject string
-	AdminProj   string
 }
 
 func newTestEnv(t *testing.T, tune func(*Options)) *testEnv {
 	t.Helper()
-	ctx := context.Background()
 	dir := t.TempDir()
-	database, err := db.Open(ctx, testDatabaseURL(t), dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = database.Close() })
-	keys, err := fernet.OpenRepository(filepath.Join(dir, "fernet-keys"), 3)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := config.Default().Identity
-	cfg.BcryptCost = 4
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	enforcer := policy.NewEnforcer()
-	idSvc, err := identity.New(ctx, identity.Options{DB: database, Config: cfg, Logger: log, Keys: keys,
-		Revoked: auth.NewRevocationList(), Policy: enforcer})
-	if err != nil {
-		t.Fatal(err)
-	}
-	idTS := httptest.NewServer(idSvc.Handler())
-	t.Cleanup(idTS.Close)
-	e := &testEnv{t: t, DB: database, Dir: dir, Identity: idSvc, IdentityURL: idTS.URL}
+	database := dbtest.Open(t, dir)
+	e := &testEnv{t: t, DB: database, Dir: dir}
 	imgTS := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		e.handler.ServeHTTP(w, r)
 	}))
 	t.Cleanup(imgTS.Close)
 	e.URL = imgTS.URL
-	if err := idSvc.Bootstrap(ctx, identity.BootstrapOptions{Region: "RegionOne", AdminPassword: "admin-secret",
-		DemoPassword: "demo-secret", Services: []identity.CatalogService{
-			{Type: "identity", Name: "keystone", URL: idTS.URL + "/v3"},
-			{Type: "image", Name: "glance", URL: imgTS.URL}}}); err != nil {
-		t.Fatal(err)
-	}
-	e.opts = Options{DB: database, Logger: log, Auth: idSvc.Validator(), Policy: enforcer, DataDir: dir, PublicURL: imgTS.URL}
+	enforcer := policy.NewEnforcer()
+	e.identity = identitytest.Start(t, database, dir, enforcer, identity.CatalogService{Type: "image", Name: "glance", URL: imgTS.URL})
+	e.AdminToken, e.DemoToken, e.DemoProject = e.identity.AdminToken, e.identity.DemoToken, e.identity.DemoProject
+	e.opts = Options{DB: database, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Auth: e.identity.Service.Validator(),
+		Policy: enforcer, DataDir: dir, PublicURL: imgTS.URL}
 	if tune != nil {
 		tune(&e.opts)
 	}
 	e.restart()
-	e.AdminToken, e.AdminProj = e.Login("admin", "admin-secret", "admin")
-	e.DemoToken, e.DemoProject = e.Login("demo", "demo-secret", "demo")
 	return e
-}
-
-// testDatabaseURL is SQLite in the test's dir by default. With NIMBUS_TEST_DATABASE_URL
-// set, each test gets a PostgreSQL schema of its own (dropped afterwards), so it never
-// meets other packages' tests resetting the public schema of the same database.
-func testDatabaseURL(t *testing.T) string {
-	t.Helper()
-	url := os.Getenv("NIMBUS_TEST_DATABASE_URL")
-	if url == "" {
-		return ""
-	}
-	ctx := context.Background()
-	admin, err := db.Open(ctx, url, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	schema := "image_test_" + strings.ReplaceAll(newID(), "-", "")
-	if _, err := admin.ExecContext(ctx, `CREATE SCHEMA `+schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_, _ = admin.ExecContext(context.Background(), `DROP SCHEMA `+schema+` CASCADE`)
-		_ = admin.Close()
-	})
-	sep := "?"
-	if strings.Contains(url, "?") {
-		sep = "&"
-	}
-	return url + sep + "search_path=" + schema
 }
 
 // restart builds a new image service on the same database and data dir, as a
@@ -126,57 +68,9 @@ func (e *testEnv) restart() {
 	e.Image, e.handler = svc, svc.Handler()
 }
 
-// Login issues a project-scoped token and returns it with the project id.
-func (e *testEnv) Login(user, password, project string) (string, string) {
-	e.t.Helper()
-	body := map[string]any{"auth": map[string]any{
-		"identity": map[string]any{"methods": []string{"password"}, "password": map[string]any{
-			"user": map[string]any{"name": user, "password": password, "domain": map[string]any{"id": "default"}}}},
-		"scope": map[string]any{"project": map[string]any{"name": project, "domain": map[string]any{"id": "default"}}},
-	}}
-	resp := e.raw(e.IdentityURL, "POST", "/v3/auth/tokens", "", body, nil)
-	defer resp.Body.Close()
-	var out struct {
-		Token struct {
-			Project struct{ ID string } `json:"project"`
-		} `json:"token"`
-	}
-	_ = json.NewDecoder(resp.Body).Decode(&out)
-	if resp.StatusCode != http.StatusCreated {
-		e.t.Fatalf("login %s: status %d", user, resp.StatusCode)
-	}
-	return resp.Header.Get("X-Subject-Token"), out.Token.Project.ID
-}
-
-// NewProjectUser creates a project and a member user in it through the identity API
-// and returns the user's token and the project id.
+// NewProjectUser creates a project with a member user and returns its token and the project id.
 func (e *testEnv) NewProjectUser(name string) (string, string) {
-	e.t.Helper()
-	var p, u, roles map[string]any
-	e.identityJSON(http.StatusCreated, "POST", "/v3/projects", map[string]any{"project": map[string]any{"name": name, "domain_id": "default"}}, &p)
-	pid := p["project"].(map[string]any)["id"].(string)
-	e.identityJSON(http.StatusCreated, "POST", "/v3/users", map[string]any{"user": map[string]any{"name": name, "password": name + "-pw", "domain_id": "default"}}, &u)
-	uid := u["user"].(map[string]any)["id"].(string)
-	e.identityJSON(http.StatusOK, "GET", "/v3/roles?name=member", nil, &roles)
-	rid := roles["roles"].([]any)[0].(map[string]any)["id"].(string)
-	e.identityJSON(http.StatusNoContent, "PUT", "/v3/projects/"+pid+"/users/"+uid+"/roles/"+rid, nil, nil)
-	tok, _ := e.Login(name, name+"-pw", name)
-	return tok, pid
-}
-
-func (e *testEnv) identityJSON(want int, method, path string, body, out any) {
-	e.t.Helper()
-	resp := e.raw(e.IdentityURL, method, path, e.AdminToken, body, nil)
-	defer resp.Body.Close()
-	data, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != want {
-		e.t.Fatalf("identity %s %s: %d, want %d: %s", method, path, resp.StatusCode, want, data)
-	}
-	if out != nil {
-		if err := json.Unmarshal(data, out); err != nil {
-			e.t.Fatal(err)
-		}
-	}
+	return e.identity.NewProjectUser(name)
 }
 
 // raw sends a request; body may be nil, []byte, an io.Reader or a JSON value.
