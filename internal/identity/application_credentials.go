@@ -136,7 +136,7 @@ func (s *Service) listApplicationCredentials(r *http.Request) (httpapi.Response,
 	if q := r.URL.Query(); q.Has("name") {
 		where, args = where+" AND name = ?", append(args, q.Get("name"))
 	}
-	ids, err := selectStrings(ctx, s.db, `SELECT id FROM application_credentials WHERE `+where+` ORDER BY name`, args...)
+	ids, err := db.QueryStrings(ctx, s.db, `SELECT id FROM application_credentials WHERE `+where+` ORDER BY name`, args...)
 	if err != nil {
 		return httpapi.Response{}, err
 	}
@@ -500,7 +500,7 @@ func (s *Service) linkAccessRules(ctx context.Context, tx *db.Tx, a *appCredRow,
 
 const accessRuleColumns = `id, user_id, service, path, method`
 
-func scanAccessRule(row interface{ Scan(...any) error }) (*accessRuleRow, error) {
+func scanAccessRule(row db.Scanner) (*accessRuleRow, error) {
 	r := &accessRuleRow{}
 	err := row.Scan(&r.ID, &r.UserID, &r.Service, &r.Path, &r.Method)
 	if db.IsNoRows(err) {
@@ -513,7 +513,7 @@ func scanAccessRule(row interface{ Scan(...any) error }) (*accessRuleRow, error)
 }
 
 func (s *Service) queryAccessRules(ctx context.Context, query string, args ...any) ([]*accessRuleRow, error) {
-	out, err := queryAll(ctx, s.db, scanAccessRule, query, args...)
+	out, err := db.QueryAll(ctx, s.db, scanAccessRule, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list access rules: %w", err)
 	}

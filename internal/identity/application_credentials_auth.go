@@ -21,7 +21,7 @@ type appCredRow struct {
 
 const appCredColumns = `id, name, secret_hash, description, user_id, project_id, system, expires_at, unrestricted, created_at`
 
-func (s *Service) scanAppCred(ctx context.Context, row interface{ Scan(...any) error }) (*appCredRow, error) {
+func (s *Service) scanAppCred(ctx context.Context, row db.Scanner) (*appCredRow, error) {
 	a := &appCredRow{}
 	err := row.Scan(&a.ID, &a.Name, &a.SecretHash, &a.Description, &a.UserID, &a.ProjectID, &a.System, &a.ExpiresAt,
 		&a.Unrestricted, &a.CreatedAt)
@@ -31,7 +31,7 @@ func (s *Service) scanAppCred(ctx context.Context, row interface{ Scan(...any) e
 	if err != nil {
 		return nil, fmt.Errorf("load application credential: %w", err)
 	}
-	a.RoleIDs, err = selectStrings(ctx, s.db, `SELECT role_id FROM application_credential_roles WHERE application_credential_id = ?`, a.ID)
+	a.RoleIDs, err = db.QueryStrings(ctx, s.db, `SELECT role_id FROM application_credential_roles WHERE application_credential_id = ?`, a.ID)
 	if err != nil {
 		return nil, fmt.Errorf("load application credential roles: %w", err)
 	}

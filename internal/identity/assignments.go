@@ -100,7 +100,7 @@ func (s *Service) queryAssignments(ctx context.Context, where string, args ...an
 
 // groupMemberIDs lists the users in a group.
 func (s *Service) groupMemberIDs(ctx context.Context, groupID string) ([]string, error) {
-	ids, err := selectStrings(ctx, s.db, `SELECT user_id FROM user_group_membership WHERE group_id = ? ORDER BY user_id`, groupID)
+	ids, err := db.QueryStrings(ctx, s.db, `SELECT user_id FROM user_group_membership WHERE group_id = ? ORDER BY user_id`, groupID)
 	if err != nil {
 		return nil, fmt.Errorf("list group members: %w", err)
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/nimbus-cloud/nimbus/internal/platform/auth"
+	"github.com/nimbus-cloud/nimbus/internal/platform/db"
 	"github.com/nimbus-cloud/nimbus/internal/platform/httpapi"
 )
 
@@ -495,22 +496,12 @@ func (s *Service) scopeTargets(ctx context.Context, userID, kind string) ([]*pro
 		return nil, err
 	}
 	actors := append([]string{userID}, groups...)
-	rows, err := s.db.QueryContext(ctx, `SELECT DISTINCT target_id FROM assignments WHERE actor_id IN (`+
+	ids, err := db.QueryStrings(ctx, s.db, `SELECT DISTINCT target_id FROM assignments WHERE actor_id IN (`+
 		placeholders(len(actors))+`) AND type IN (?, ?)`,
 		append(anySlice(actors), "User"+kind, "Group"+kind)...)
 	if err != nil {
 		return nil, fmt.Errorf("list scopes: %w", err)
 	}
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		ids = append(ids, id)
-	}
-	rows.Close()
 	var out []*projectRow
 	for _, id := range ids {
 		var p *projectRow

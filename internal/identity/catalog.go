@@ -74,7 +74,7 @@ type regionRow struct {
 
 const regionColumns = `id, description, parent_region_id, extra`
 
-func scanRegion(row interface{ Scan(...any) error }) (*regionRow, error) {
+func scanRegion(row db.Scanner) (*regionRow, error) {
 	g := &regionRow{}
 	err := row.Scan(&g.ID, &g.Description, &g.ParentID, &g.Extra)
 	if db.IsNoRows(err) {
@@ -113,7 +113,7 @@ func (s *Service) listRegions(r *http.Request) (httpapi.Response, error) {
 	if q := r.URL.Query(); q.Has("parent_region_id") {
 		where, args = "parent_region_id = ?", append(args, q.Get("parent_region_id"))
 	}
-	regions, err := queryAll(r.Context(), s.db, scanRegion, `SELECT `+regionColumns+` FROM regions WHERE `+where+` ORDER BY id`, args...)
+	regions, err := db.QueryAll(r.Context(), s.db, scanRegion, `SELECT `+regionColumns+` FROM regions WHERE `+where+` ORDER BY id`, args...)
 	if err != nil {
 		return httpapi.Response{}, err
 	}
@@ -266,7 +266,7 @@ func (s *Service) deleteRegion(r *http.Request) (httpapi.Response, error) {
 		subtree := []string{g.ID}
 		seen := map[string]bool{g.ID: true}
 		for i := 0; i < len(subtree); i++ {
-			children, err := selectStrings(ctx, tx, `SELECT id FROM regions WHERE parent_region_id = ?`, subtree[i])
+			children, err := db.QueryStrings(ctx, tx, `SELECT id FROM regions WHERE parent_region_id = ?`, subtree[i])
 			if err != nil {
 				return err
 			}
@@ -307,7 +307,7 @@ type serviceRow struct {
 
 const serviceColumns = `id, type, enabled, extra`
 
-func scanService(row interface{ Scan(...any) error }) (*serviceRow, error) {
+func scanService(row db.Scanner) (*serviceRow, error) {
 	v := &serviceRow{}
 	err := row.Scan(&v.ID, &v.Type, &v.Enabled, &v.Extra)
 	if db.IsNoRows(err) {
@@ -346,7 +346,7 @@ func (s *Service) listServices(r *http.Request) (httpapi.Response, error) {
 	if q.Has("type") {
 		where, args = "type = ?", append(args, q.Get("type"))
 	}
-	services, err := queryAll(r.Context(), s.db, scanService, `SELECT `+serviceColumns+` FROM services WHERE `+where+` ORDER BY type, id`, args...)
+	services, err := db.QueryAll(r.Context(), s.db, scanService, `SELECT `+serviceColumns+` FROM services WHERE `+where+` ORDER BY type, id`, args...)
 	if err != nil {
 		return httpapi.Response{}, err
 	}
@@ -472,7 +472,7 @@ type endpointRow struct {
 
 const endpointColumns = `id, service_id, interface, url, region_id, enabled, extra`
 
-func scanEndpoint(row interface{ Scan(...any) error }) (*endpointRow, error) {
+func scanEndpoint(row db.Scanner) (*endpointRow, error) {
 	ep := &endpointRow{}
 	err := row.Scan(&ep.ID, &ep.ServiceID, &ep.Interface, &ep.URL, &ep.RegionID, &ep.Enabled, &ep.Extra)
 	if db.IsNoRows(err) {
@@ -602,7 +602,7 @@ func (s *Service) listEndpoints(r *http.Request) (httpapi.Response, error) {
 			args = append(args, q.Get(col))
 		}
 	}
-	endpoints, err := queryAll(r.Context(), s.db, scanEndpoint, `SELECT `+endpointColumns+` FROM endpoints WHERE `+where+
+	endpoints, err := db.QueryAll(r.Context(), s.db, scanEndpoint, `SELECT `+endpointColumns+` FROM endpoints WHERE `+where+
 		` ORDER BY service_id, interface, id`, args...)
 	if err != nil {
 		return httpapi.Response{}, err

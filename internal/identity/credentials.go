@@ -36,7 +36,7 @@ type credentialRow struct {
 
 const credentialColumns = `id, user_id, project_id, type, blob, extra`
 
-func scanCredential(row interface{ Scan(...any) error }) (*credentialRow, error) {
+func scanCredential(row db.Scanner) (*credentialRow, error) {
 	c := &credentialRow{}
 	err := row.Scan(&c.ID, &c.UserID, &c.ProjectID, &c.Type, &c.Blob, &c.Extra)
 	if db.IsNoRows(err) {
@@ -116,7 +116,7 @@ func (s *Service) listCredentials(r *http.Request) (httpapi.Response, error) {
 			args = append(args, q.Get(col))
 		}
 	}
-	credentials, err := queryAll(ctx, s.db, scanCredential, `SELECT `+credentialColumns+` FROM credentials WHERE `+where+` ORDER BY user_id, id`, args...)
+	credentials, err := db.QueryAll(ctx, s.db, scanCredential, `SELECT `+credentialColumns+` FROM credentials WHERE `+where+` ORDER BY user_id, id`, args...)
 	if err != nil {
 		return httpapi.Response{}, err
 	}

@@ -52,7 +52,7 @@ func (s *Service) listDomains(r *http.Request) (httpapi.Response, error) {
 		where += " AND enabled = ?"
 		args = append(args, queryBool(q.Get("enabled")))
 	}
-	domains, err := queryAll(r.Context(), s.db, scanProject, `SELECT `+projectColumns+` FROM projects WHERE `+where+` ORDER BY name`, args...)
+	domains, err := db.QueryAll(r.Context(), s.db, scanProject, `SELECT `+projectColumns+` FROM projects WHERE `+where+` ORDER BY name`, args...)
 	if err != nil {
 		return httpapi.Response{}, err
 	}

@@ -9,6 +9,7 @@ import (
 	"net/http"
 
 	"github.com/nimbus-cloud/nimbus/internal/platform/auth"
+	"github.com/nimbus-cloud/nimbus/internal/platform/db"
 	"github.com/nimbus-cloud/nimbus/internal/platform/httpapi"
 )
 
@@ -99,7 +100,7 @@ func (s *Service) listEC2Credentials(r *http.Request) (httpapi.Response, error) 
 	if err := s.ec2RequireUser(ctx, userID); err != nil {
 		return httpapi.Response{}, err
 	}
-	credentials, err := queryAll(ctx, s.db, scanCredential, `SELECT `+credentialColumns+` FROM credentials WHERE user_id = ? AND type = ?
+	credentials, err := db.QueryAll(ctx, s.db, scanCredential, `SELECT `+credentialColumns+` FROM credentials WHERE user_id = ? AND type = ?
 		ORDER BY id`, userID, ec2CredentialType)
 	if err != nil {
 		return httpapi.Response{}, err

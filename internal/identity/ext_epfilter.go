@@ -94,7 +94,7 @@ func (s *Service) listEndpointsForProject(r *http.Request) (httpapi.Response, er
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	endpoints, err := queryAll(ctx, s.db, scanEndpoint, `SELECT `+extPrefixColumns("e.", endpointColumns)+`
+	endpoints, err := db.QueryAll(ctx, s.db, scanEndpoint, `SELECT `+extPrefixColumns("e.", endpointColumns)+`
 		FROM endpoints e JOIN project_endpoints pe ON pe.endpoint_id = e.id WHERE pe.project_id = ? ORDER BY e.id`, p.ID)
 	if err != nil {
 		return httpapi.Response{}, err
@@ -112,7 +112,7 @@ func (s *Service) listProjectsForEndpoint(r *http.Request) (httpapi.Response, er
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	ps, err := queryAll(ctx, s.db, scanProject, `SELECT `+extPrefixColumns("p.", projectColumns)+`
+	ps, err := db.QueryAll(ctx, s.db, scanProject, `SELECT `+extPrefixColumns("p.", projectColumns)+`
 		FROM projects p JOIN project_endpoints pe ON pe.project_id = p.id WHERE pe.endpoint_id = ? ORDER BY p.name, p.id`, ep.ID)
 	if err != nil {
 		return httpapi.Response{}, err
@@ -130,7 +130,7 @@ func (s *Service) projectEndpointFilter(ctx context.Context, projectID string) (
 	if projectID == "" {
 		return nil, false, nil
 	}
-	ids, err := selectStrings(ctx, s.db, `SELECT endpoint_id FROM project_endpoints WHERE project_id = ?`, projectID)
+	ids, err := db.QueryStrings(ctx, s.db, `SELECT endpoint_id FROM project_endpoints WHERE project_id = ?`, projectID)
 	if err != nil || len(ids) == 0 {
 		return nil, false, err
 	}

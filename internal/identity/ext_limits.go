@@ -45,7 +45,7 @@ type registeredLimitRow struct {
 
 const registeredLimitColumns = `id, service_id, region_id, resource_name, default_limit, description`
 
-func scanRegisteredLimit(row interface{ Scan(...any) error }) (*registeredLimitRow, error) {
+func scanRegisteredLimit(row db.Scanner) (*registeredLimitRow, error) {
 	l := &registeredLimitRow{}
 	err := row.Scan(&l.ID, &l.ServiceID, &l.RegionID, &l.ResourceName, &l.DefaultLimit, &l.Description)
 	if db.IsNoRows(err) {
@@ -135,7 +135,7 @@ func findRegisteredLimit(ctx context.Context, q db.Querier, serviceID string, re
 }
 
 func (s *Service) listRegisteredLimits(r *http.Request) (httpapi.Response, error) {
-	limits, err := queryAll(r.Context(), s.db, scanRegisteredLimit, `SELECT `+registeredLimitColumns+` FROM registered_limits
+	limits, err := db.QueryAll(r.Context(), s.db, scanRegisteredLimit, `SELECT `+registeredLimitColumns+` FROM registered_limits
 		ORDER BY service_id, resource_name, id`)
 	if err != nil {
 		return httpapi.Response{}, err
@@ -343,7 +343,7 @@ const limitSelect = `SELECT l.id, l.registered_limit_id, l.project_id, l.domain_
 	r.service_id, r.resource_name, r.region_id
 	FROM limits l JOIN registered_limits r ON r.id = l.registered_limit_id`
 
-func scanLimit(row interface{ Scan(...any) error }) (*limitRow, error) {
+func scanLimit(row db.Scanner) (*limitRow, error) {
 	l := &limitRow{}
 	err := row.Scan(&l.ID, &l.RegisteredLimitID, &l.ProjectID, &l.DomainID, &l.ResourceLimit, &l.Description,
 		&l.ServiceID, &l.ResourceName, &l.RegionID)
@@ -408,7 +408,7 @@ func (s *Service) limitTarget(r *http.Request) (map[string]any, error) {
 
 func (s *Service) listLimits(r *http.Request) (httpapi.Response, error) {
 	ctx := r.Context()
-	all, err := queryAll(ctx, s.db, scanLimit, limitSelect+` ORDER BY r.service_id, r.resource_name, l.id`)
+	all, err := db.QueryAll(ctx, s.db, scanLimit, limitSelect+` ORDER BY r.service_id, r.resource_name, l.id`)
 	if err != nil {
 		return httpapi.Response{}, err
 	}

@@ -376,7 +376,7 @@ type accessTokenRow struct {
 
 const accessTokenColumns = `id, secret, consumer_id, project_id, authorizing_user_id, role_ids, expires_at`
 
-func scanAccessToken(row interface{ Scan(...any) error }) (*accessTokenRow, error) {
+func scanAccessToken(row db.Scanner) (*accessTokenRow, error) {
 	t := &accessTokenRow{}
 	var roles string
 	if err := row.Scan(&t.ID, &t.Secret, &t.ConsumerID, &t.ProjectID, &t.AuthorizingUserID, &roles, &t.ExpiresAt); err != nil {
@@ -480,7 +480,7 @@ func (s *Service) userAccessToken(r *http.Request) (*accessTokenRow, error) {
 }
 
 func (s *Service) listAccessTokens(r *http.Request) (httpapi.Response, error) {
-	tokens, err := queryAll(r.Context(), s.db, scanAccessToken, `SELECT `+accessTokenColumns+` FROM oauth1_access_tokens
+	tokens, err := db.QueryAll(r.Context(), s.db, scanAccessToken, `SELECT `+accessTokenColumns+` FROM oauth1_access_tokens
 		WHERE authorizing_user_id = ? ORDER BY created_at, id`, pathParam(r, "user_id"))
 	if err != nil {
 		return httpapi.Response{}, fmt.Errorf("list access tokens: %w", err)

@@ -27,7 +27,7 @@ type policyBlobRow struct {
 	ID, Type, Blob, Extra string
 }
 
-func scanPolicyBlob(row interface{ Scan(...any) error }) (*policyBlobRow, error) {
+func scanPolicyBlob(row db.Scanner) (*policyBlobRow, error) {
 	p := &policyBlobRow{}
 	err := row.Scan(&p.ID, &p.Type, &p.Blob, &p.Extra)
 	if db.IsNoRows(err) {
@@ -57,7 +57,7 @@ func (s *Service) policyBlobJSON(p *policyBlobRow) map[string]any {
 }
 
 func (s *Service) listPolicyBlobs(r *http.Request) (httpapi.Response, error) {
-	policies, err := queryAll(r.Context(), s.db, scanPolicyBlob, `SELECT id, type, blob, extra FROM policies ORDER BY id`)
+	policies, err := db.QueryAll(r.Context(), s.db, scanPolicyBlob, `SELECT id, type, blob, extra FROM policies ORDER BY id`)
 	if err != nil {
 		return httpapi.Response{}, err
 	}

@@ -48,7 +48,7 @@ type trustRow struct {
 const trustColumns = `id, trustor_user_id, trustee_user_id, project_id, impersonation, expires_at, remaining_uses,
 	redelegation_count, redelegated_trust_id, created_at`
 
-func scanTrust(row interface{ Scan(...any) error }) (*trustRow, error) {
+func scanTrust(row db.Scanner) (*trustRow, error) {
 	t := &trustRow{}
 	err := row.Scan(&t.ID, &t.TrustorUserID, &t.TrusteeUserID, &t.ProjectID, &t.Impersonation, &t.ExpiresAt,
 		&t.RemainingUses, &t.RedelegationCount, &t.RedelegatedTrustID, &t.CreatedAt)
@@ -109,7 +109,7 @@ func (s *Service) trustJSON(t *trustRow) map[string]any {
 
 // trustRoles loads the trust's roles (deleted roles have left it).
 func (s *Service) trustRoles(ctx context.Context, trustID string) ([]*roleRow, error) {
-	out, err := queryAll(ctx, s.db, scanRole, `SELECT `+extPrefixColumns("r.", roleColumns)+` FROM roles r
+	out, err := db.QueryAll(ctx, s.db, scanRole, `SELECT `+extPrefixColumns("r.", roleColumns)+` FROM roles r
 		JOIN trust_roles tr ON tr.role_id = r.id WHERE tr.trust_id = ? ORDER BY r.name, r.id`, trustID)
 	if err != nil {
 		return nil, fmt.Errorf("load trust roles: %w", err)
@@ -193,7 +193,7 @@ func (s *Service) listTrusts(r *http.Request) (httpapi.Response, error) {
 		where += " AND (trustor_user_id = ? OR trustee_user_id = ?)"
 		args = append(args, creds.UserID, creds.UserID)
 	}
-	trusts, err := queryAll(ctx, s.db, scanTrust, `SELECT `+trustColumns+` FROM trusts WHERE `+where+` ORDER BY created_at, id`, args...)
+	trusts, err := db.QueryAll(ctx, s.db, scanTrust, `SELECT `+trustColumns+` FROM trusts WHERE `+where+` ORDER BY created_at, id`, args...)
 	if err != nil {
 		return httpapi.Response{}, err
 	}

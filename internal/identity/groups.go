@@ -17,7 +17,7 @@ import (
 
 // queryGroups loads the groups matching where, ordered by name.
 func (s *Service) queryGroups(ctx context.Context, where string, args ...any) ([]*groupRow, error) {
-	out, err := queryAll(ctx, s.db, scanGroup, `SELECT `+groupColumns+` FROM groups WHERE `+where+` ORDER BY name, id`, args...)
+	out, err := db.QueryAll(ctx, s.db, scanGroup, `SELECT `+groupColumns+` FROM groups WHERE `+where+` ORDER BY name, id`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list groups: %w", err)
 	}
@@ -194,7 +194,7 @@ func (s *Service) deleteGroup(r *http.Request) (httpapi.Response, error) {
 		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM assignments WHERE actor_id = ?`, g.ID).Scan(&grants); err != nil {
 			return err
 		}
-		ids, err := selectStrings(ctx, tx, `SELECT user_id FROM user_group_membership WHERE group_id = ?`, g.ID)
+		ids, err := db.QueryStrings(ctx, tx, `SELECT user_id FROM user_group_membership WHERE group_id = ?`, g.ID)
 		if err != nil {
 			return err
 		}

@@ -72,20 +72,11 @@ func (s *Service) loadProject(ctx context.Context, id string) (*projectRow, erro
 }
 
 func (s *Service) projectTags(ctx context.Context, id string) ([]string, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT name FROM project_tags WHERE project_id = ? ORDER BY name`, id)
-	if err != nil {
-		return nil, err
+	tags, err := db.QueryStrings(ctx, s.db, `SELECT name FROM project_tags WHERE project_id = ? ORDER BY name`, id)
+	if tags == nil {
+		tags = []string{} // rendered as [], never null
 	}
-	defer rows.Close()
-	tags := []string{}
-	for rows.Next() {
-		var t string
-		if err := rows.Scan(&t); err != nil {
-			return nil, err
-		}
-		tags = append(tags, t)
-	}
-	return tags, rows.Err()
+	return tags, err
 }
 
 func (s *Service) listProjects(r *http.Request) (httpapi.Response, error) {
@@ -105,20 +96,10 @@ func (s *Service) listProjects(r *http.Request) (httpapi.Response, error) {
 		where += " AND enabled = ?"
 		args = append(args, queryBool(q.Get("enabled")))
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT `+projectColumns+` FROM projects WHERE `+where+` ORDER BY name, id`, args...)
+	ps, err := db.QueryAll(ctx, s.db, scanProject, `SELECT `+projectColumns+` FROM projects WHERE `+where+` ORDER BY name, id`, args...)
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	var ps []*projectRow
-	for rows.Next() {
-		p, err := scanProject(rows)
-		if err != nil {
-			rows.Close()
-			return httpapi.Response{}, err
-		}
-		ps = append(ps, p)
-	}
-	rows.Close()
 	list := []map[string]any{}
 	for _, p := range ps {
 		j := s.projectJSON(ctx, p)

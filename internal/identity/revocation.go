@@ -8,6 +8,7 @@ import (
 
 	"github.com/nimbus-cloud/nimbus/internal/platform/auth"
 	"github.com/nimbus-cloud/nimbus/internal/platform/bus"
+	"github.com/nimbus-cloud/nimbus/internal/platform/db"
 )
 
 // revoke records events durably, then applies them to the shared list at once, so
@@ -53,24 +54,18 @@ func (s *Service) loadRevocations(ctx context.Context) error {
 
 // RevocationEvents lists every stored event (what a process joining the bus loads).
 func (s *Service) RevocationEvents(ctx context.Context) ([]auth.RevocationEvent, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT user_id, project_id, domain_id, role_id, access_token_id, audit_id,
-		audit_chain_id, issued_before FROM revocation_events`)
+	events, err := db.QueryAll(ctx, s.db, func(row db.Scanner) (auth.RevocationEvent, error) {
+		var e auth.RevocationEvent
+		var before int64
+		err := row.Scan(&e.UserID, &e.ProjectID, &e.DomainID, &e.RoleID, &e.AppCredID, &e.AuditID, &e.AuditChainID, &before)
+		e.IssuedBefore = time.UnixMicro(before).UTC()
+		return e, err
+	}, `SELECT user_id, project_id, domain_id, role_id, access_token_id, audit_id, audit_chain_id, issued_before
+		FROM revocation_events`)
 	if err != nil {
 		return nil, fmt.Errorf("load revocation events: %w", err)
 	}
-	defer rows.Close()
-	var out []auth.RevocationEvent
-	for rows.Next() {
-		var e auth.RevocationEvent
-		var before int64
-		if err := rows.Scan(&e.UserID, &e.ProjectID, &e.DomainID, &e.RoleID, &e.AppCredID, &e.AuditID,
-			&e.AuditChainID, &before); err != nil {
-			return nil, err
-		}
-		e.IssuedBefore = time.UnixMicro(before).UTC()
-		out = append(out, e)
-	}
-	return out, rows.Err()
+	return events, nil
 }
 
 // ServeRevocations answers "identity.revocations.list" on the bus, so that a service

@@ -147,7 +147,7 @@ func (s *Service) listRoles(r *http.Request) (httpapi.Response, error) {
 }
 
 func (s *Service) queryRoles(ctx context.Context, where string, args ...any) ([]*roleRow, error) {
-	out, err := queryAll(ctx, s.db, scanRole, `SELECT `+roleColumns+` FROM roles WHERE `+where+` ORDER BY name, id`, args...)
+	out, err := db.QueryAll(ctx, s.db, scanRole, `SELECT `+roleColumns+` FROM roles WHERE `+where+` ORDER BY name, id`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list roles: %w", err)
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/nimbus-cloud/nimbus/internal/platform/auth"
+	"github.com/nimbus-cloud/nimbus/internal/platform/db"
 )
 
 // tokenScope is what a token is scoped to; all empty means unscoped.
@@ -67,7 +68,7 @@ func (s *Service) directRoleIDs(ctx context.Context, userID string, sc tokenScop
 	default:
 		return nil, nil
 	}
-	ids, err := selectStrings(ctx, s.db, `SELECT DISTINCT role_id FROM assignments WHERE actor_id IN (`+
+	ids, err := db.QueryStrings(ctx, s.db, `SELECT DISTINCT role_id FROM assignments WHERE actor_id IN (`+
 		placeholders(len(actors))+`) AND `+q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("load assignments: %w", err)
@@ -130,19 +131,14 @@ func (s *Service) globalRoles(ctx context.Context, ids []string) ([]auth.Role, e
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT id, name FROM roles WHERE domain_id = ? AND id IN (`+
-		placeholders(len(ids))+`) ORDER BY name`, append([]any{nullDomainID}, anySlice(ids)...)...)
+	roles, err := db.QueryAll(ctx, s.db, func(row db.Scanner) (auth.Role, error) {
+		var r auth.Role
+		err := row.Scan(&r.ID, &r.Name)
+		return r, err
+	}, `SELECT id, name FROM roles WHERE domain_id = ? AND id IN (`+placeholders(len(ids))+`) ORDER BY name`,
+		append([]any{nullDomainID}, anySlice(ids)...)...)
 	if err != nil {
 		return nil, fmt.Errorf("load roles: %w", err)
 	}
-	defer rows.Close()
-	var out []auth.Role
-	for rows.Next() {
-		var r auth.Role
-		if err := rows.Scan(&r.ID, &r.Name); err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
+	return roles, nil
 }

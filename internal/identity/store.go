@@ -28,7 +28,7 @@ type userRow struct {
 const userColumns = `id, name, domain_id, enabled, default_project_id, password_hash, password_created_at,
 	password_expires_at, failed_auth_count, last_failed_auth_at, extra, options, created_at`
 
-func scanUser(row interface{ Scan(...any) error }) (*userRow, error) {
+func scanUser(row db.Scanner) (*userRow, error) {
 	u := &userRow{}
 	err := row.Scan(&u.ID, &u.Name, &u.DomainID, &u.Enabled, &u.DefaultProjectID, &u.PasswordHash,
 		&u.PasswordCreatedAt, &u.PasswordExpiresAt, &u.FailedAuthCount, &u.LastFailedAuthAt, &u.Extra, &u.Options,
@@ -59,7 +59,7 @@ type groupRow struct {
 
 const groupColumns = `id, name, domain_id, description, extra`
 
-func scanGroup(row interface{ Scan(...any) error }) (*groupRow, error) {
+func scanGroup(row db.Scanner) (*groupRow, error) {
 	g := &groupRow{}
 	err := row.Scan(&g.ID, &g.Name, &g.DomainID, &g.Description, &g.Extra)
 	if db.IsNoRows(err) {
@@ -97,7 +97,7 @@ type projectRow struct {
 
 const projectColumns = `id, name, domain_id, parent_id, description, enabled, is_domain, extra, options`
 
-func scanProject(row interface{ Scan(...any) error }) (*projectRow, error) {
+func scanProject(row db.Scanner) (*projectRow, error) {
 	p := &projectRow{}
 	err := row.Scan(&p.ID, &p.Name, &p.DomainID, &p.ParentID, &p.Description, &p.Enabled, &p.IsDomain, &p.Extra, &p.Options)
 	if db.IsNoRows(err) {
@@ -137,7 +137,7 @@ type roleRow struct {
 	Extra, Options     string
 }
 
-func scanRole(row interface{ Scan(...any) error }) (*roleRow, error) {
+func scanRole(row db.Scanner) (*roleRow, error) {
 	r := &roleRow{}
 	err := row.Scan(&r.ID, &r.Name, &r.DomainID, &r.Description, &r.Extra, &r.Options)
 	if db.IsNoRows(err) {
@@ -160,42 +160,9 @@ func (s *Service) getRoleByName(ctx context.Context, name, domainID string) (*ro
 		name, domainID))
 }
 
-// rowScanner is what *sql.Row and *sql.Rows offer the scanX functions.
-type rowScanner = interface{ Scan(...any) error }
-
-// queryAll runs query on q and scans each row with scan; the rows are closed before
-// it returns, so callers may query again while using the result.
-func queryAll[T any](ctx context.Context, q db.Querier, scan func(rowScanner) (T, error), query string, args ...any) ([]T, error) {
-	rows, err := q.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []T
-	for rows.Next() {
-		v, err := scan(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, v)
-	}
-	return out, rows.Err()
-}
-
-func scanString(row rowScanner) (string, error) {
-	var v string
-	err := row.Scan(&v)
-	return v, err
-}
-
-// selectStrings runs a query of one string column and returns its values.
-func selectStrings(ctx context.Context, q db.Querier, query string, args ...any) ([]string, error) {
-	return queryAll(ctx, q, scanString, query, args...)
-}
-
 // groupIDsOfUser lists the groups user is a member of.
 func (s *Service) groupIDsOfUser(ctx context.Context, userID string) ([]string, error) {
-	ids, err := selectStrings(ctx, s.db, `SELECT group_id FROM user_group_membership WHERE user_id = ?`, userID)
+	ids, err := db.QueryStrings(ctx, s.db, `SELECT group_id FROM user_group_membership WHERE user_id = ?`, userID)
 	if err != nil {
 		return nil, fmt.Errorf("list groups of user: %w", err)
 	}

@@ -96,7 +96,7 @@ func scopeDomainFilter(ctx context.Context, where string, args []any) (string, [
 
 // queryUsers loads the users matching where, ordered by name.
 func (s *Service) queryUsers(ctx context.Context, where string, args ...any) ([]*userRow, error) {
-	out, err := queryAll(ctx, s.db, scanUser, `SELECT `+userColumns+` FROM users WHERE `+where+` ORDER BY name, id`, args...)
+	out, err := db.QueryAll(ctx, s.db, scanUser, `SELECT `+userColumns+` FROM users WHERE `+where+` ORDER BY name, id`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list users: %w", err)
 	}

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/nimbus-cloud/nimbus/internal/platform/db"
 	"github.com/nimbus-cloud/nimbus/internal/platform/httpapi"
 )
 
@@ -153,24 +154,13 @@ func (s *Service) listImages(r *http.Request) (httpapi.Response, error) {
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	rows, err := s.db.QueryContext(r.Context(), `SELECT `+imageColumns+` FROM images`)
+	all, err := db.QueryAll(r.Context(), s.db, scanImage, `SELECT `+imageColumns+` FROM images`)
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	defer rows.Close()
-	var all []*imageRow
-	for rows.Next() {
-		im, err := scanImage(rows)
-		if err != nil {
-			return httpapi.Response{}, err
-		}
-		if s.listed(c, im, visibility, memberStatus, memberships) && matches(q, im, sizeMin, sizeMax) {
-			all = append(all, im)
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return httpapi.Response{}, err
-	}
+	all = slices.DeleteFunc(all, func(im *imageRow) bool {
+		return !s.listed(c, im, visibility, memberStatus, memberships) || !matches(q, im, sizeMin, sizeMax)
+	})
 	slices.SortFunc(all, func(a, b *imageRow) int {
 		for _, sp := range specs {
 			if n := compareBy(a, b, sp.key); n != 0 {

@@ -61,21 +61,17 @@ func (s *Service) listMembers(r *http.Request) (httpapi.Response, error) {
 		q += ` AND member_id = ?`
 		args = append(args, c.project)
 	}
-	rows, err := s.db.QueryContext(r.Context(), q+` ORDER BY created_at, member_id`, args...)
+	members, err := db.QueryAll(r.Context(), s.db, func(row db.Scanner) (memberRow, error) {
+		m := memberRow{ImageID: im.ID}
+		err := row.Scan(&m.MemberID, &m.Status, &m.CreatedAt, &m.UpdatedAt)
+		return m, err
+	}, q+` ORDER BY created_at, member_id`, args...)
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	defer rows.Close()
-	out := []map[string]any{}
-	for rows.Next() {
-		m := memberRow{ImageID: im.ID}
-		if err := rows.Scan(&m.MemberID, &m.Status, &m.CreatedAt, &m.UpdatedAt); err != nil {
-			return httpapi.Response{}, err
-		}
+	out := make([]map[string]any, 0, len(members))
+	for _, m := range members {
 		out = append(out, memberJSON(m))
-	}
-	if err := rows.Err(); err != nil {
-		return httpapi.Response{}, err
 	}
 	return httpapi.OK(map[string]any{"members": out, "schema": "/v2/schemas/members"}), nil
 }

@@ -40,9 +40,7 @@ var (
 	reserved = []string{"location", "deleted", "deleted_at"}
 )
 
-type scanner interface{ Scan(...any) error }
-
-func scanImage(sc scanner) (*imageRow, error) {
+func scanImage(sc db.Scanner) (*imageRow, error) {
 	var im imageRow
 	var props, tags string
 	err := sc.Scan(&im.ID, &im.Name, &im.Status, &im.Visibility, &im.Protected, &im.Hidden, &im.DiskFormat,

@@ -95,21 +95,8 @@ func New(ctx context.Context, o Options) (*Service, error) {
 // recover puts images a crash left in saving or importing back to queued and drops
 // their partial data: a half-written image is never served as active.
 func (s *Service) recover(ctx context.Context) error {
-	rows, err := s.db.QueryContext(ctx, `SELECT id FROM images WHERE status IN ('saving', 'importing')`)
+	ids, err := db.QueryStrings(ctx, s.db, `SELECT id FROM images WHERE status IN ('saving', 'importing')`)
 	if err != nil {
-		return err
-	}
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return err
-		}
-		ids = append(ids, id)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return err
 	}
 	for _, id := range ids {
