@@ -38,25 +38,6 @@ func (s *Service) catalogRoutes() []httpapi.Route {
 	}
 }
 
-// rejectChangedID rejects a body whose id differs from the resource's, as upstream's
-// _require_matching_id does; a matching id is dropped.
-func rejectChangedID(f *fields, id string) {
-	if v, ok := f.m["id"]; ok {
-		delete(f.m, "id")
-		if s, _ := v.(string); s != id && f.err == nil {
-			f.err = httpapi.BadRequest("Cannot change ID")
-		}
-	}
-}
-
-// rejectEmptyUpdate answers 400 for an empty update object (upstream's minProperties: 1).
-func rejectEmptyUpdate(obj map[string]any, key string) error {
-	if len(obj) == 0 {
-		return httpapi.BadRequest("Invalid input for field '%s': expected at least one property.", key)
-	}
-	return nil
-}
-
 func nullStringJSON(ns sql.NullString) any {
 	if ns.Valid {
 		return ns.String
@@ -202,11 +183,11 @@ func (s *Service) updateRegion(r *http.Request) (httpapi.Response, error) {
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	if err := rejectEmptyUpdate(obj, "region"); err != nil {
+	if err := requireSomeProperty(obj, "region"); err != nil {
 		return httpapi.Response{}, err
 	}
 	f := &fields{m: obj}
-	rejectChangedID(f, g.ID)
+	f.requireSameID(g.ID, "region")
 	if desc, ok := f.NullableString("description"); ok {
 		g.Description = ""
 		if desc != nil {
@@ -418,11 +399,11 @@ func (s *Service) updateService(r *http.Request) (httpapi.Response, error) {
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	if err := rejectEmptyUpdate(obj, "service"); err != nil {
+	if err := requireSomeProperty(obj, "service"); err != nil {
 		return httpapi.Response{}, err
 	}
 	f := &fields{m: obj}
-	rejectChangedID(f, v.ID)
+	f.requireSameID(v.ID, "service")
 	extra := unmarshalObject(v.Extra)
 	serviceFields(f, v, extra, false)
 	if f.err != nil {
@@ -661,11 +642,11 @@ func (s *Service) updateEndpoint(r *http.Request) (httpapi.Response, error) {
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	if err := rejectEmptyUpdate(obj, "endpoint"); err != nil {
+	if err := requireSomeProperty(obj, "endpoint"); err != nil {
 		return httpapi.Response{}, err
 	}
 	f := &fields{m: obj}
-	rejectChangedID(f, ep.ID)
+	f.requireSameID(ep.ID, "endpoint")
 	legacy := endpointFields(f, ep, false)
 	if f.err != nil {
 		return httpapi.Response{}, f.err

@@ -262,3 +262,28 @@ func pathParam(r *http.Request, name string) string {
 	}
 	return v
 }
+
+// requireSameID refuses an "id" in an update body that is not the resource's own.
+func (f *fields) requireSameID(id, kind string) {
+	v, present := f.String("id", 0)
+	if present && f.err == nil && v != id {
+		f.err = httpapi.BadRequest("Cannot change %s ID", kind)
+	}
+}
+
+// requireSameDomain refuses moving a user or group to another domain.
+func (f *fields) requireSameDomain(domainID string) {
+	v, present := f.NullableString("domain_id")
+	if present && f.err == nil && (v == nil || *v != domainID) {
+		f.err = httpapi.BadRequest("Cannot change Domain ID")
+	}
+}
+
+// requireSomeProperty answers 400 for an empty update object (upstream's schema has
+// minProperties: 1).
+func requireSomeProperty(obj map[string]any, key string) error {
+	if len(obj) == 0 {
+		return httpapi.BadRequest("Invalid input for field '%s': {} does not have enough properties.", key)
+	}
+	return nil
+}

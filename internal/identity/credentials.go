@@ -230,11 +230,11 @@ func (s *Service) updateCredential(r *http.Request) (httpapi.Response, error) {
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	if err := rejectEmptyUpdate(obj, "credential"); err != nil {
+	if err := requireSomeProperty(obj, "credential"); err != nil {
 		return httpapi.Response{}, err
 	}
 	f := &fields{m: obj}
-	rejectChangedID(f, c.ID)
+	f.requireSameID(c.ID, "credential")
 	owner := c.UserID
 	credentialFields(f, c, false)
 	if f.err != nil {

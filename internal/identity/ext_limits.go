@@ -269,7 +269,7 @@ func (s *Service) updateRegisteredLimit(r *http.Request) (httpapi.Response, erro
 			return err
 		}
 		f := &fields{m: obj}
-		rejectChangedID(f, l.ID)
+		f.requireSameID(l.ID, "registered limit")
 		registeredLimitFields(f, l, false)
 		if f.err != nil {
 			return f.err
@@ -565,7 +565,7 @@ func (s *Service) updateLimit(r *http.Request) (httpapi.Response, error) {
 		return httpapi.Response{}, err
 	}
 	f := &fields{m: obj}
-	rejectChangedID(f, l.ID)
+	f.requireSameID(l.ID, "limit")
 	if v, ok := extInt(f, "resource_limit", -1, limitMax, false); ok && v != nil {
 		l.ResourceLimit = *v
 	}

@@ -124,11 +124,11 @@ func (s *Service) updatePolicyBlob(r *http.Request) (httpapi.Response, error) {
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	if err := rejectEmptyUpdate(obj, "policy"); err != nil {
+	if err := requireSomeProperty(obj, "policy"); err != nil {
 		return httpapi.Response{}, err
 	}
 	f := &fields{m: obj}
-	rejectChangedID(f, p.ID)
+	f.requireSameID(p.ID, "policy")
 	policyBlobFields(f, p, false)
 	if f.err != nil {
 		return httpapi.Response{}, f.err

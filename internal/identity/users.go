@@ -333,29 +333,6 @@ func (s *Service) showUser(r *http.Request) (httpapi.Response, error) {
 	return httpapi.OK(map[string]any{"user": s.userJSON(u)}), nil
 }
 
-// requireSameID refuses an "id" in an update body that is not the resource's own.
-func (f *fields) requireSameID(id, kind string) {
-	v, present := f.String("id", 0)
-	if present && f.err == nil && v != id {
-		f.err = httpapi.BadRequest("Cannot change %s ID", kind)
-	}
-}
-
-// requireSameDomain refuses moving a user or group to another domain.
-func (f *fields) requireSameDomain(domainID string) {
-	v, present := f.NullableString("domain_id")
-	if present && f.err == nil && (v == nil || *v != domainID) {
-		f.err = httpapi.BadRequest("Cannot change Domain ID")
-	}
-}
-
-func requireSomeProperty(obj map[string]any, key string) error {
-	if len(obj) == 0 {
-		return httpapi.BadRequest("Invalid input for field '%s': {} does not have enough properties.", key)
-	}
-	return nil
-}
-
 func (s *Service) updateUser(r *http.Request) (httpapi.Response, error) {
 	ctx := r.Context()
 	u, err := s.loadUser(ctx, pathParam(r, "user_id"))
