@@ -38,7 +38,7 @@ test: deps postgres
 	@unformatted=$$(gofmt -l $$(git ls-files --cached --others --exclude-standard '*.go')); \
 	if [ -n "$$unformatted" ]; then echo "gofmt needed on:"; echo "$$unformatted"; exit 1; fi
 	@echo '== unit tests'
-	$(GO) test $$($(GO) list ./... | grep -v '/test/e2e$$')
+	NIMBUS_TEST_REQUIRE_QEMU=1 $(GO) test $$($(GO) list ./... | grep -v '/test/e2e$$')
 	@echo '== end-to-end tests (real clouds, the openstack CLI, gophercloud)'
 	NIMBUS_BCRYPT_COST=4 NIMBUS_E2E_DATABASE_URL='$(NIMBUS_E2E_DATABASE_URL)' \
 		$(GO) test -count=1 -timeout 25m ./test/e2e/

@@ -7,7 +7,13 @@ cd "$(dirname "$0")/.."
 
 # python3-openstackclient: the real `openstack` CLI the end-to-end tests drive.
 # postgresql: the identity suite and an end-to-end test also run on PostgreSQL.
-packages=(python3-openstackclient postgresql)
+# The guest image build (`nimbus image build`): dosfstools, mtools, syslinux,
+# syslinux-common and qemu-utils make the whole-disk image from plain files.
+# Booting it in tests: qemu-system-x86, dnsmasq-base (DHCP in a namespace),
+# iproute2, openssh-client (ssh into the guest).
+packages=(python3-openstackclient postgresql
+	qemu-system-x86 qemu-utils dnsmasq-base iproute2 openssh-client
+	dosfstools mtools syslinux syslinux-common)
 
 missing=()
 for p in "${packages[@]}"; do
@@ -16,7 +22,14 @@ for p in "${packages[@]}"; do
 	fi
 done
 
-if ((${#missing[@]} > 0)); then
+# The guest build resolves its kernel from apt's package lists, which minimal
+# images ship without.
+need_update=false
+if ((${#missing[@]} > 0)) || ! apt-cache show --no-all-versions linux-image-cloud-amd64 >/dev/null 2>&1; then
+	need_update=true
+fi
+
+if $need_update; then
 	sudo=()
 	if [ "$(id -u)" -ne 0 ]; then
 		if command -v sudo >/dev/null; then
@@ -26,10 +39,12 @@ if ((${#missing[@]} > 0)); then
 			exit 1
 		fi
 	fi
-	echo "deps: installing ${missing[*]}"
 	export DEBIAN_FRONTEND=noninteractive
 	"${sudo[@]}" apt-get update -q
-	"${sudo[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
+	if ((${#missing[@]} > 0)); then
+		echo "deps: installing ${missing[*]}"
+		"${sudo[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
+	fi
 fi
 
 if ! command -v go >/dev/null; then

@@ -118,6 +118,12 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (*Cloud, er
 	if err := writeClientFiles(cfg.DataDir, cfg.Region, c.IdentityURL, secrets); err != nil {
 		return nil, err
 	}
+	if cfg.Image.GuestImage {
+		// A cloud without the guest still serves every API: say why, and go on.
+		if err := c.seedGuestImages(ctx, secrets.Admin); err != nil {
+			log.Warn("no guest image: the cloud has no image to boot until one is uploaded", "error", err)
+		}
+	}
 	ok = true
 	return c, nil
 }

@@ -34,6 +34,9 @@ type Image struct {
 	// Per-project quotas (upstream's image_count_total, image_size_total); 0 = unlimited.
 	QuotaImages int   `toml:"image_count_total" env:"NIMBUS_IMAGE_COUNT_TOTAL"`
 	QuotaBytes  int64 `toml:"image_size_total" env:"NIMBUS_IMAGE_SIZE_TOTAL"`
+	// GuestImage makes the first start upload the test guest (`nimbus image build`)
+	// as public images, so a new cloud can boot a VM at once.
+	GuestImage bool `toml:"guest_image" env:"NIMBUS_IMAGE_GUEST_IMAGE"`
 }
 
 // Database selects the SQL database.
@@ -114,7 +117,7 @@ func Default() Config {
 			MaxActiveKeys:           3,
 			AllowRescopeScopedToken: true,
 		},
-		Image: Image{Port: 9292, SizeCap: 1 << 40},
+		Image: Image{Port: 9292, SizeCap: 1 << 40, GuestImage: true},
 	}
 }
 
