@@ -18,6 +18,7 @@ import (
 
 	"github.com/nimbus-cloud/nimbus/internal/identity"
 	"github.com/nimbus-cloud/nimbus/internal/image"
+	"github.com/nimbus-cloud/nimbus/internal/network"
 	"github.com/nimbus-cloud/nimbus/internal/platform/auth"
 	"github.com/nimbus-cloud/nimbus/internal/platform/bus"
 	"github.com/nimbus-cloud/nimbus/internal/platform/config"
@@ -36,6 +37,7 @@ type Cloud struct {
 	keys     *fernet.Repository
 	identity *identity.Service
 	image    *image.Service
+	network  *network.Service
 	servers  []apiServer
 
 	// IdentityURL is the Keystone endpoint, e.g. http://127.0.0.1:5000.
@@ -102,6 +104,10 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (*Cloud, er
 	if err != nil {
 		return nil, err
 	}
+	networkURL, err := c.startNetwork(ctx, enforcer)
+	if err != nil {
+		return nil, err
+	}
 	secrets, err := loadSecrets(cfg.DataDir)
 	if err != nil {
 		return nil, err
@@ -111,6 +117,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (*Cloud, er
 		Services: []identity.CatalogService{
 			{Type: "identity", Name: "keystone", Description: "Identity Service", URL: l.URL + "/v3"},
 			{Type: "image", Name: "glance", Description: "Image Service", URL: imageURL},
+			{Type: "network", Name: "neutron", Description: "Networking Service", URL: networkURL},
 		},
 	}); err != nil {
 		return nil, err
@@ -148,6 +155,31 @@ func (c *Cloud) startImage(ctx context.Context, enforcer *policy.Enforcer) (stri
 		return "", err
 	}
 	c.servers = append(c.servers, apiServer{name: "image", listener: l, handler: c.image.Handler()})
+	return l.URL, nil
+}
+
+// startNetwork starts the network service API.
+func (c *Cloud) startNetwork(ctx context.Context, enforcer *policy.Enforcer) (string, error) {
+	port := c.cfg.Network.Port
+	if c.cfg.API.EphemeralPorts {
+		port = 0
+	}
+	l, err := httpapi.Listen(c.cfg.API.Host, port)
+	if err != nil {
+		return "", err
+	}
+	n := c.cfg.Network
+	c.network, err = network.New(ctx, network.Options{
+		DB: c.db, Logger: c.log, Auth: c.identity.Validator(), Policy: enforcer, PublicURL: l.URL,
+		GlobalMTU: n.GlobalMTU,
+		Segments: network.SegmentConfig{TenantNetworkTypes: n.TenantNetworkTypes, FlatNetworks: n.FlatNetworks,
+			VLANRanges: n.VLANRanges, VXLANRanges: n.VXLANRanges},
+	})
+	if err != nil {
+		_ = l.Close()
+		return "", err
+	}
+	c.servers = append(c.servers, apiServer{name: "network", listener: l, handler: c.network.Handler()})
 	return l.URL, nil
 }
 

@@ -24,6 +24,19 @@ type Config struct {
 	Log      Log      `toml:"log"`
 	Identity Identity `toml:"identity"`
 	Image    Image    `toml:"image"`
+	Network  Network  `toml:"network"`
+}
+
+// Network configures the Neutron-compatible service.
+type Network struct {
+	Port int `toml:"port" env:"NIMBUS_NETWORK_PORT"`
+	// GlobalMTU is upstream's global_physnet_mtu.
+	GlobalMTU int `toml:"global_physnet_mtu" env:"NIMBUS_NETWORK_GLOBAL_MTU"`
+	// ML2 type drivers, as upstream's ml2_conf.ini.
+	TenantNetworkTypes []string `toml:"tenant_network_types"`
+	FlatNetworks       []string `toml:"flat_networks"`
+	VLANRanges         []string `toml:"network_vlan_ranges"`
+	VXLANRanges        []string `toml:"vni_ranges"`
 }
 
 // Image configures the Glance-compatible service.
@@ -117,7 +130,8 @@ func Default() Config {
 			MaxActiveKeys:           3,
 			AllowRescopeScopedToken: true,
 		},
-		Image: Image{Port: 9292, SizeCap: 1 << 40, GuestImage: true},
+		Image:   Image{Port: 9292, SizeCap: 1 << 40, GuestImage: true},
+		Network: Network{Port: 9696, GlobalMTU: 1500},
 	}
 }
 

@@ -1,0 +1,335 @@
+package network
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/nimbus-cloud/nimbus/internal/platform/db"
+	"github.com/nimbus-cloud/nimbus/internal/platform/httpapi"
+)
+
+// networkBody is a network as stored.
+type networkBody struct {
+	standard
+	AdminStateUp          bool     `json:"admin_state_up"`
+	Status                string   `json:"status"`
+	Shared                bool     `json:"shared"`
+	External              bool     `json:"router:external"`
+	MTU                   int      `json:"mtu"`
+	PortSecurityEnabled   bool     `json:"port_security_enabled"`
+	NetworkType           string   `json:"provider:network_type"`
+	PhysicalNetwork       *string  `json:"provider:physical_network"`
+	SegmentationID        *int     `json:"provider:segmentation_id"`
+	AvailabilityZoneHints []string `json:"availability_zone_hints"`
+	DNSDomain             string   `json:"dns_domain"`
+	IsDefault             bool     `json:"is_default"`
+}
+
+var networkAttributes = []string{"name", "description", "project_id", "tenant_id", "admin_state_up", "shared",
+	"router:external", "mtu", "port_security_enabled", "provider:network_type", "provider:physical_network",
+	"provider:segmentation_id", "availability_zone_hints", "dns_domain", "is_default", "tags"}
+
+func (s *Service) networkRoutes() []httpapi.Route {
+	return []httpapi.Route{
+		{Method: "GET", Path: "/v2.0/networks", Handler: s.listNetworks},
+		{Method: "POST", Path: "/v2.0/networks", Handler: s.createNetwork},
+		{Method: "GET", Path: "/v2.0/networks/{id}", Handler: s.showNetwork},
+		{Method: "PUT", Path: "/v2.0/networks/{id}", Handler: s.updateNetwork},
+		{Method: "DELETE", Path: "/v2.0/networks/{id}", Handler: s.deleteNetwork},
+	}
+}
+
+func (n *networkBody) target() map[string]any {
+	return map[string]any{"target.project_id": n.ProjectID, "target.network_project_id": n.ProjectID,
+		"target.shared": n.Shared, "target.external": n.External}
+}
+
+// networkJSON renders a network with its subnets; provider attributes only for
+// those the get_network:provider:* rules allow.
+func (s *Service) networkJSON(c caller, n *networkBody, subnets []string) object {
+	o := render(n)
+	if subnets == nil {
+		subnets = []string{}
+	}
+	o["subnets"] = subnets
+	o["availability_zones"] = []string{"nova"}
+	o["ipv4_address_scope"] = nil
+	o["ipv6_address_scope"] = nil
+	o["l2_adjacency"] = true
+	for _, attr := range []string{"provider:network_type", "provider:physical_network", "provider:segmentation_id"} {
+		if !s.allowed(c, "get_network:"+attr, n.target()) {
+			delete(o, attr)
+		}
+	}
+	return o
+}
+
+// visibleNetwork loads a network the caller may see: 404 otherwise, so networks of
+// other projects do not leak.
+func (s *Service) visibleNetwork(ctx context.Context, c caller, q db.Querier, id string) (*networkBody, error) {
+	var n networkBody
+	if err := loadBody(ctx, q, "networks", id, &n); err != nil {
+		return nil, notFoundIfNoRows(err, "NetworkNotFound", "Network", id)
+	}
+	if !s.allowed(c, "get_network", n.target()) {
+		return nil, notFound("NetworkNotFound", "Network", id)
+	}
+	return &n, nil
+}
+
+func (s *Service) subnetIDs(ctx context.Context, q db.Querier) (map[string][]string, error) {
+	type pair struct{ net, id string }
+	rows, err := db.QueryAll(ctx, q, func(sc db.Scanner) (pair, error) {
+		var p pair
+		return p, sc.Scan(&p.net, &p.id)
+	}, `SELECT network_id, id FROM subnets ORDER BY id`)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string][]string{}
+	for _, p := range rows {
+		out[p.net] = append(out[p.net], p.id)
+	}
+	return out, nil
+}
+
+func (s *Service) listNetworks(r *http.Request) (httpapi.Response, error) {
+	c := s.caller(r)
+	nets, err := loadBodies[networkBody](r.Context(), s.db, `SELECT body FROM networks`)
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	subnets, err := s.subnetIDs(r.Context(), s.db)
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	var out []object
+	for i := range nets {
+		if s.allowed(c, "get_network", nets[i].target()) {
+			out = append(out, s.networkJSON(c, &nets[i], subnets[nets[i].ID]))
+		}
+	}
+	return listResponse(r, "networks", out)
+}
+
+func (s *Service) showNetwork(r *http.Request) (httpapi.Response, error) {
+	c := s.caller(r)
+	n, err := s.visibleNetwork(r.Context(), c, s.db, r.PathValue("id"))
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	subnets, err := db.QueryStrings(r.Context(), s.db, `SELECT id FROM subnets WHERE network_id = ? ORDER BY id`, n.ID)
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	return showResponse(r, "network", s.networkJSON(c, n, subnets)), nil
+}
+
+func (s *Service) createNetwork(r *http.Request) (httpapi.Response, error) {
+	c := s.caller(r)
+	attrs, err := requestBody(r, "network", networkAttributes)
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	project, err := projectFor(c, attrs)
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	now := stamp(s.now())
+	n := &networkBody{standard: newStandard(newUUID(), project, now), AdminStateUp: true, Status: "ACTIVE",
+		PortSecurityEnabled: true, AvailabilityZoneHints: []string{}}
+	if err := n.apply(attrs); err != nil {
+		return httpapi.Response{}, err
+	}
+	target := n.target()
+	if err := s.enforce(c, "create_network", target); err != nil {
+		return httpapi.Response{}, err
+	}
+	if err := s.enforceAttributes(c, "create_network", attrs, target); err != nil {
+		return httpapi.Response{}, err
+	}
+	want, err := requestedSegment(attrs)
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	mtu := 0
+	if err := attrInt(attrs, "mtu", &mtu); err != nil {
+		return httpapi.Response{}, err
+	}
+	err = s.db.InTx(r.Context(), func(tx *db.Tx) error {
+		if err := s.checkQuota(r.Context(), tx, project, "network", "networks"); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(r.Context(), `INSERT INTO networks (id, project_id, body) VALUES (?, ?, '{}')`, n.ID, project); err != nil {
+			return err
+		}
+		seg, err := s.types.allocate(r.Context(), tx, n.ID, want)
+		if err != nil {
+			return err
+		}
+		n.NetworkType = seg.Type
+		if seg.PhysicalNetwork != "" {
+			n.PhysicalNetwork = &seg.PhysicalNetwork
+		}
+		if seg.SegmentationID != 0 {
+			n.SegmentationID = &seg.SegmentationID
+		}
+		n.MTU = s.mtu(seg.Type)
+		if mtu > 0 {
+			if mtu > n.MTU {
+				return invalidInput("Requested MTU is too big, maximum is %d", n.MTU)
+			}
+			n.MTU = mtu
+		}
+		return saveBody(r.Context(), tx, "networks", n.ID, n)
+	})
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	return httpapi.Created(map[string]any{"network": s.networkJSON(c, n, nil)}), nil
+}
+
+// requestedSegment reads the provider attributes of a create request (nil: none).
+func requestedSegment(attrs map[string]any) (*segment, error) {
+	_, hasType := attrs["provider:network_type"]
+	_, hasPhys := attrs["provider:physical_network"]
+	_, hasSeg := attrs["provider:segmentation_id"]
+	if !hasType && !hasPhys && !hasSeg {
+		return nil, nil
+	}
+	seg := &segment{}
+	if err := attrString(attrs, "provider:network_type", &seg.Type); err != nil {
+		return nil, err
+	}
+	if err := attrString(attrs, "provider:physical_network", &seg.PhysicalNetwork); err != nil {
+		return nil, err
+	}
+	if err := attrInt(attrs, "provider:segmentation_id", &seg.SegmentationID); err != nil {
+		return nil, err
+	}
+	return seg, nil
+}
+
+// apply sets the attributes create and update share.
+func (n *networkBody) apply(attrs map[string]any) error {
+	for _, f := range []func() error{
+		func() error { return attrString(attrs, "name", &n.Name) },
+		func() error { return attrString(attrs, "description", &n.Description) },
+		func() error { return attrBool(attrs, "admin_state_up", &n.AdminStateUp) },
+		func() error { return attrBool(attrs, "shared", &n.Shared) },
+		func() error { return attrBool(attrs, "router:external", &n.External) },
+		func() error { return attrBool(attrs, "port_security_enabled", &n.PortSecurityEnabled) },
+		func() error { return attrStrings(attrs, "availability_zone_hints", &n.AvailabilityZoneHints) },
+		func() error { return attrString(attrs, "dns_domain", &n.DNSDomain) },
+		func() error { return attrBool(attrs, "is_default", &n.IsDefault) },
+		func() error { return attrStrings(attrs, "tags", &n.Tags) },
+	} {
+		if err := f(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Service) updateNetwork(r *http.Request) (httpapi.Response, error) {
+	c := s.caller(r)
+	attrs, err := requestBody(r, "network", networkAttributes)
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	for _, attr := range []string{"provider:network_type", "provider:physical_network", "provider:segmentation_id"} {
+		if _, ok := attrs[attr]; ok {
+			return httpapi.Response{}, invalidInput("Plugin does not support updating provider attributes")
+		}
+	}
+	for _, attr := range []string{"project_id", "tenant_id"} {
+		if _, ok := attrs[attr]; ok {
+			return httpapi.Response{}, badRequest("Cannot update read-only attribute %s", attr)
+		}
+	}
+	var n *networkBody
+	err = s.db.InTx(r.Context(), func(tx *db.Tx) error {
+		if n, err = s.visibleNetwork(r.Context(), c, tx, r.PathValue("id")); err != nil {
+			return err
+		}
+		if err := s.enforce(c, "update_network", n.target()); err != nil {
+			return err
+		}
+		if err := s.enforceAttributes(c, "update_network", attrs, n.target()); err != nil {
+			return err
+		}
+		wasShared := n.Shared
+		if err := n.apply(attrs); err != nil {
+			return err
+		}
+		mtu := n.MTU
+		if err := attrInt(attrs, "mtu", &mtu); err != nil {
+			return err
+		}
+		if max := s.mtu(n.NetworkType); mtu > max || mtu < 68 {
+			return invalidInput("Requested MTU %d is not between 68 and %d", mtu, max)
+		}
+		n.MTU = mtu
+		if wasShared && !n.Shared {
+			var others int
+			if err := tx.QueryRowContext(r.Context(), `SELECT COUNT(*) FROM ports WHERE network_id = ? AND project_id <> ?`,
+				n.ID, n.ProjectID).Scan(&others); err != nil {
+				return err
+			}
+			if others > 0 {
+				return conflict("InvalidSharedSetting", "Unable to reconfigure sharing settings for network %s. Multiple tenants are using it.", n.ID)
+			}
+		}
+		n.touch(stamp(s.now()))
+		return saveBody(r.Context(), tx, "networks", n.ID, n)
+	})
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	subnets, err := db.QueryStrings(r.Context(), s.db, `SELECT id FROM subnets WHERE network_id = ? ORDER BY id`, n.ID)
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	return httpapi.OK(map[string]any{"network": s.networkJSON(c, n, subnets)}), nil
+}
+
+// deleteNetwork removes a network with its subnets and the ports Neutron itself made
+// there (DHCP); any other port keeps it in use (409), as upstream.
+func (s *Service) deleteNetwork(r *http.Request) (httpapi.Response, error) {
+	c := s.caller(r)
+	id := r.PathValue("id")
+	err := s.db.InTx(r.Context(), func(tx *db.Tx) error {
+		n, err := s.visibleNetwork(r.Context(), c, tx, id)
+		if err != nil {
+			return err
+		}
+		if err := s.enforce(c, "delete_network", n.target()); err != nil {
+			return err
+		}
+		ports, err := loadBodies[portBody](r.Context(), tx, `SELECT body FROM ports WHERE network_id = ?`, id)
+		if err != nil {
+			return err
+		}
+		for _, p := range ports {
+			if p.DeviceOwner != ownerDHCP {
+				return conflict("NetworkInUse", "Unable to complete operation on network %s. There are one or more ports still in use on the network.", id)
+			}
+		}
+		for _, q := range []string{
+			`DELETE FROM ports WHERE network_id = ?`,
+			`DELETE FROM ip_allocations WHERE network_id = ?`,
+			`DELETE FROM subnets WHERE network_id = ?`,
+			`DELETE FROM segment_allocations WHERE network_id = ?`,
+			`DELETE FROM networks WHERE id = ?`,
+		} {
+			if _, err := tx.ExecContext(r.Context(), q, id); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	return httpapi.NoContent(), nil
+}

@@ -1,0 +1,196 @@
+package network
+
+import (
+	"context"
+	"net/http"
+	"sort"
+
+	"github.com/nimbus-cloud/nimbus/internal/platform/db"
+	"github.com/nimbus-cloud/nimbus/internal/platform/httpapi"
+)
+
+// defaultQuotas are upstream's defaults (neutron.conf [quotas]); -1 is unlimited.
+var defaultQuotas = map[string]int{
+	"network": 100, "subnet": 100, "port": 500, "router": 10, "floatingip": 50,
+	"security_group": 10, "security_group_rule": 100, "subnetpool": -1, "rbac_policy": 10,
+}
+
+func (s *Service) quotaRoutes() []httpapi.Route {
+	return []httpapi.Route{
+		{Method: "GET", Path: "/v2.0/quotas", Handler: s.listQuotas, Policy: "admin_only"},
+		{Method: "GET", Path: "/v2.0/quotas/{project_id}", Handler: s.showQuota},
+		{Method: "GET", Path: "/v2.0/quotas/{project_id}/default", Handler: s.showDefaultQuota},
+		{Method: "GET", Path: "/v2.0/quotas/{project_id}/details.json", Handler: s.showQuotaDetails},
+		{Method: "GET", Path: "/v2.0/quotas/{project_id}/details", Handler: s.showQuotaDetails},
+		{Method: "PUT", Path: "/v2.0/quotas/{project_id}", Handler: s.updateQuota, Policy: "admin_only"},
+		{Method: "DELETE", Path: "/v2.0/quotas/{project_id}", Handler: s.deleteQuota, Policy: "admin_only"},
+	}
+}
+
+// limits are a project's quotas: defaults overridden by what admins set.
+func (s *Service) limits(ctx context.Context, q db.Querier, project string) (map[string]int, error) {
+	out := make(map[string]int, len(s.opts.Quotas))
+	for k, v := range s.opts.Quotas {
+		out[k] = v
+	}
+	type row struct {
+		resource string
+		limit    int
+	}
+	rows, err := db.QueryAll(ctx, q, func(sc db.Scanner) (row, error) {
+		var r row
+		return r, sc.Scan(&r.resource, &r.limit)
+	}, `SELECT resource, hard_limit FROM quotas WHERE project_id = ?`, project)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range rows {
+		out[r.resource] = r.limit
+	}
+	return out, nil
+}
+
+// quotaTables are where each resource is counted.
+var quotaTables = map[string]string{"network": "networks", "subnet": "subnets", "port": "ports",
+	"router": "routers", "floatingip": "floatingips", "security_group": "security_groups",
+	"security_group_rule": "security_group_rules"}
+
+func (s *Service) usage(ctx context.Context, q db.Querier, project, resource string) (int, error) {
+	table, ok := quotaTables[resource]
+	if !ok {
+		return 0, nil
+	}
+	var n int
+	err := q.QueryRowContext(ctx, `SELECT COUNT(*) FROM `+table+` WHERE project_id = ?`, project).Scan(&n)
+	return n, err
+}
+
+// checkQuota fails with upstream's OverQuota (409) when creating one more resource
+// would exceed the project's limit. It runs inside the creating transaction.
+func (s *Service) checkQuota(ctx context.Context, tx *db.Tx, project, resource, _ string) error {
+	limits, err := s.limits(ctx, tx, project)
+	if err != nil {
+		return err
+	}
+	limit := limits[resource]
+	if limit < 0 {
+		return nil
+	}
+	used, err := s.usage(ctx, tx, project, resource)
+	if err != nil {
+		return err
+	}
+	if used+1 > limit {
+		return conflict("OverQuota", "Quota exceeded for resources: ['%s'].", resource)
+	}
+	return nil
+}
+
+func (s *Service) quotaTarget(r *http.Request) error {
+	c := s.caller(r)
+	return s.enforce(c, "admin_or_reader", ownerTarget(r.PathValue("project_id")))
+}
+
+func (s *Service) showQuota(r *http.Request) (httpapi.Response, error) {
+	if err := s.quotaTarget(r); err != nil {
+		return httpapi.Response{}, err
+	}
+	limits, err := s.limits(r.Context(), s.db, r.PathValue("project_id"))
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	return httpapi.OK(map[string]any{"quota": limits}), nil
+}
+
+func (s *Service) showDefaultQuota(r *http.Request) (httpapi.Response, error) {
+	if err := s.quotaTarget(r); err != nil {
+		return httpapi.Response{}, err
+	}
+	return httpapi.OK(map[string]any{"quota": s.opts.Quotas}), nil
+}
+
+func (s *Service) showQuotaDetails(r *http.Request) (httpapi.Response, error) {
+	if err := s.quotaTarget(r); err != nil {
+		return httpapi.Response{}, err
+	}
+	project := r.PathValue("project_id")
+	limits, err := s.limits(r.Context(), s.db, project)
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	out := map[string]any{}
+	for res, limit := range limits {
+		used, err := s.usage(r.Context(), s.db, project, res)
+		if err != nil {
+			return httpapi.Response{}, err
+		}
+		out[res] = map[string]any{"limit": limit, "used": used, "reserved": 0}
+	}
+	return httpapi.OK(map[string]any{"quota": out}), nil
+}
+
+func (s *Service) listQuotas(r *http.Request) (httpapi.Response, error) {
+	projects, err := db.QueryStrings(r.Context(), s.db, `SELECT DISTINCT project_id FROM quotas`)
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	sort.Strings(projects)
+	out := []any{}
+	for _, p := range projects {
+		limits, err := s.limits(r.Context(), s.db, p)
+		if err != nil {
+			return httpapi.Response{}, err
+		}
+		q := map[string]any{"project_id": p, "tenant_id": p}
+		for k, v := range limits {
+			q[k] = v
+		}
+		out = append(out, q)
+	}
+	return httpapi.OK(map[string]any{"quotas": out}), nil
+}
+
+func (s *Service) updateQuota(r *http.Request) (httpapi.Response, error) {
+	project := r.PathValue("project_id")
+	var known []string
+	for k := range defaultQuotas {
+		known = append(known, k)
+	}
+	attrs, err := requestBody(r, "quota", known)
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	err = s.db.InTx(r.Context(), func(tx *db.Tx) error {
+		for res := range attrs {
+			limit := 0
+			if err := attrInt(attrs, res, &limit); err != nil {
+				return err
+			}
+			if limit < -1 {
+				return invalidInput("'%d' should be greater than or equal to -1", limit)
+			}
+			if _, err := tx.ExecContext(r.Context(), `DELETE FROM quotas WHERE project_id = ? AND resource = ?`, project, res); err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(r.Context(), `INSERT INTO quotas (project_id, resource, hard_limit) VALUES (?, ?, ?)`, project, res, limit); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	limits, err := s.limits(r.Context(), s.db, project)
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	return httpapi.OK(map[string]any{"quota": limits}), nil
+}
+
+func (s *Service) deleteQuota(r *http.Request) (httpapi.Response, error) {
+	if _, err := s.db.ExecContext(r.Context(), `DELETE FROM quotas WHERE project_id = ?`, r.PathValue("project_id")); err != nil {
+		return httpapi.Response{}, err
+	}
+	return httpapi.NoContent(), nil
+}

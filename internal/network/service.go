@@ -1,0 +1,120 @@
+// Package network is Nimbus's Neutron v2.0: networks, subnets and ports with IPAM,
+// ML2-style type drivers (local, flat, vlan, vxlan) allocating segments, security
+// groups, routers and floating IPs, quotas and agents. The API writes the desired
+// state; the agents of internal/network/dataplane make the hosts match it.
+package network
+
+import (
+	"context"
+	"embed"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/nimbus-cloud/nimbus/internal/platform/auth"
+	"github.com/nimbus-cloud/nimbus/internal/platform/db"
+	"github.com/nimbus-cloud/nimbus/internal/platform/httpapi"
+	"github.com/nimbus-cloud/nimbus/internal/platform/policy"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Migrations are the network service's schema migrations.
+func Migrations() fs.FS {
+	sub, _ := fs.Sub(migrations, "migrations")
+	return sub
+}
+
+// Options are what the service needs from its host process.
+type Options struct {
+	DB        *db.DB
+	Logger    *slog.Logger
+	Auth      *auth.Validator
+	Policy    *policy.Enforcer
+	PublicURL string
+	Segments  SegmentConfig
+	// GlobalMTU is the underlying network's MTU (upstream global_physnet_mtu); VXLAN
+	// networks get it minus the 50-byte overhead.
+	GlobalMTU int
+	// DNSDomain is the domain of ports' DNS names (upstream dns_domain).
+	DNSDomain string
+	// Quotas are the default per-project limits; a negative value means unlimited.
+	Quotas map[string]int
+}
+
+// Service is the network API.
+type Service struct {
+	db     *db.DB
+	log    *slog.Logger
+	auth   *auth.Validator
+	policy *policy.Enforcer
+	opts   Options
+	types  *typeDrivers
+	now    func() time.Time
+}
+
+// New runs the migrations and registers upstream's default policies.
+func New(ctx context.Context, o Options) (*Service, error) {
+	if err := o.DB.Migrate(ctx, "network", Migrations()); err != nil {
+		return nil, err
+	}
+	if err := o.Policy.Register(defaultPolicies); err != nil {
+		return nil, err
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.GlobalMTU <= 0 {
+		o.GlobalMTU = 1500
+	}
+	if o.DNSDomain == "" {
+		o.DNSDomain = "openstacklocal."
+	}
+	types, err := newTypeDrivers(o.Segments)
+	if err != nil {
+		return nil, err
+	}
+	quotas := map[string]int{}
+	for k, v := range defaultQuotas {
+		quotas[k] = v
+	}
+	for k, v := range o.Quotas {
+		quotas[k] = v
+	}
+	o.Quotas = quotas
+	return &Service{db: o.DB, log: o.Logger, auth: o.Auth, policy: o.Policy, opts: o, types: types, now: time.Now}, nil
+}
+
+// Handler is the HTTP API.
+func (s *Service) Handler() http.Handler {
+	srv := httpapi.NewServer(httpapi.Options{
+		Service:      "network",
+		Logger:       s.log,
+		Auth:         s.auth,
+		Policy:       s.policy,
+		ErrorBody:    errorBody,
+		MaxBodyBytes: 1 << 20,
+	})
+	srv.Mount(s.routes())
+	return srv
+}
+
+// routes is every endpoint of the network API, one group per resource.
+func (s *Service) routes() []httpapi.Route {
+	var all []httpapi.Route
+	for _, group := range [][]httpapi.Route{
+		s.discoveryRoutes(),
+		s.networkRoutes(),
+		s.subnetRoutes(),
+		s.portRoutes(),
+		s.securityGroupRoutes(),
+		s.quotaRoutes(),
+	} {
+		all = append(all, group...)
+	}
+	return all
+}
+
+func stamp(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05Z") }

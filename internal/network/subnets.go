@@ -1,0 +1,462 @@
+package network
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/netip"
+	"slices"
+
+	"github.com/nimbus-cloud/nimbus/internal/platform/db"
+	"github.com/nimbus-cloud/nimbus/internal/platform/httpapi"
+)
+
+// subnetBody is a subnet as stored.
+type subnetBody struct {
+	standard
+	NetworkID         string      `json:"network_id"`
+	IPVersion         int         `json:"ip_version"`
+	CIDR              string      `json:"cidr"`
+	GatewayIP         *string     `json:"gateway_ip"`
+	EnableDHCP        bool        `json:"enable_dhcp"`
+	AllocationPools   []pool      `json:"allocation_pools"`
+	DNSNameservers    []string    `json:"dns_nameservers"`
+	HostRoutes        []hostRoute `json:"host_routes"`
+	IPv6RAMode        *string     `json:"ipv6_ra_mode"`
+	IPv6AddressMode   *string     `json:"ipv6_address_mode"`
+	SubnetpoolID      *string     `json:"subnetpool_id"`
+	SegmentID         *string     `json:"segment_id"`
+	ServiceTypes      []string    `json:"service_types"`
+	DNSPublishFixedIP bool        `json:"dns_publish_fixed_ip"`
+}
+
+type hostRoute struct {
+	Destination string `json:"destination"`
+	NextHop     string `json:"nexthop"`
+}
+
+var subnetAttributes = []string{"name", "description", "project_id", "tenant_id", "network_id", "ip_version", "cidr",
+	"gateway_ip", "enable_dhcp", "allocation_pools", "dns_nameservers", "host_routes", "ipv6_ra_mode",
+	"ipv6_address_mode", "subnetpool_id", "segment_id", "service_types", "dns_publish_fixed_ip", "tags", "prefixlen",
+	"use_default_subnetpool"}
+
+func (s *Service) subnetRoutes() []httpapi.Route {
+	return []httpapi.Route{
+		{Method: "GET", Path: "/v2.0/subnets", Handler: s.listSubnets},
+		{Method: "POST", Path: "/v2.0/subnets", Handler: s.createSubnet},
+		{Method: "GET", Path: "/v2.0/subnets/{id}", Handler: s.showSubnet},
+		{Method: "PUT", Path: "/v2.0/subnets/{id}", Handler: s.updateSubnet},
+		{Method: "DELETE", Path: "/v2.0/subnets/{id}", Handler: s.deleteSubnet},
+	}
+}
+
+func (sb *subnetBody) prefix() netip.Prefix {
+	p, _ := netip.ParsePrefix(sb.CIDR)
+	return p
+}
+
+func (sb *subnetBody) gateway() netip.Addr {
+	if sb.GatewayIP == nil {
+		return netip.Addr{}
+	}
+	a, _ := netip.ParseAddr(*sb.GatewayIP)
+	return a
+}
+
+func subnetTarget(sb *subnetBody, n *networkBody) map[string]any {
+	return map[string]any{"target.project_id": sb.ProjectID, "target.network_project_id": n.ProjectID,
+		"target.shared": n.Shared, "target.external": n.External}
+}
+
+// networksByID loads every network once, for list visibility checks.
+func (s *Service) networksByID(ctx context.Context, q db.Querier) (map[string]*networkBody, error) {
+	nets, err := loadBodies[networkBody](ctx, q, `SELECT body FROM networks`)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]*networkBody, len(nets))
+	for i := range nets {
+		out[nets[i].ID] = &nets[i]
+	}
+	return out, nil
+}
+
+func (s *Service) listSubnets(r *http.Request) (httpapi.Response, error) {
+	c := s.caller(r)
+	nets, err := s.networksByID(r.Context(), s.db)
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	subs, err := loadBodies[subnetBody](r.Context(), s.db, `SELECT body FROM subnets`)
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	var out []object
+	for i := range subs {
+		if n := nets[subs[i].NetworkID]; n != nil && s.allowed(c, "get_subnet", subnetTarget(&subs[i], n)) {
+			out = append(out, render(&subs[i]))
+		}
+	}
+	return listResponse(r, "subnets", out)
+}
+
+// visibleSubnet loads a subnet and its network, 404 when the caller may not see it.
+func (s *Service) visibleSubnet(ctx context.Context, c caller, q db.Querier, id string) (*subnetBody, *networkBody, error) {
+	var sb subnetBody
+	if err := loadBody(ctx, q, "subnets", id, &sb); err != nil {
+		return nil, nil, notFoundIfNoRows(err, "SubnetNotFound", "Subnet", id)
+	}
+	var n networkBody
+	if err := loadBody(ctx, q, "networks", sb.NetworkID, &n); err != nil {
+		return nil, nil, err
+	}
+	if !s.allowed(c, "get_subnet", subnetTarget(&sb, &n)) {
+		return nil, nil, notFound("SubnetNotFound", "Subnet", id)
+	}
+	return &sb, &n, nil
+}
+
+func (s *Service) showSubnet(r *http.Request) (httpapi.Response, error) {
+	sb, _, err := s.visibleSubnet(r.Context(), s.caller(r), s.db, r.PathValue("id"))
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	return showResponse(r, "subnet", render(sb)), nil
+}
+
+func (s *Service) createSubnet(r *http.Request) (httpapi.Response, error) {
+	c := s.caller(r)
+	attrs, err := requestBody(r, "subnet", subnetAttributes)
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	project, err := projectFor(c, attrs)
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	netID, _ := attrs["network_id"].(string)
+	if netID == "" {
+		return httpapi.Response{}, badRequest("Failed to parse request. Required attribute 'network_id' not specified")
+	}
+	if v, ok := attrs["subnetpool_id"]; ok && v != nil {
+		return httpapi.Response{}, badRequest("Subnet pools are not supported: give a cidr")
+	}
+	sb := &subnetBody{standard: newStandard(newUUID(), project, stamp(s.now())), NetworkID: netID, EnableDHCP: true,
+		DNSNameservers: []string{}, HostRoutes: []hostRoute{}, ServiceTypes: []string{}}
+	if err := attrInt(attrs, "ip_version", &sb.IPVersion); err != nil {
+		return httpapi.Response{}, err
+	}
+	if err := attrString(attrs, "cidr", &sb.CIDR); err != nil {
+		return httpapi.Response{}, err
+	}
+	if sb.CIDR == "" {
+		return httpapi.Response{}, badRequest("Bad subnets request: a cidr must be specified in the absence of a subnet pool.")
+	}
+	prefix, err := parseCIDR(sb.CIDR)
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	if sb.IPVersion == 0 {
+		return httpapi.Response{}, badRequest("Failed to parse request. Required attribute 'ip_version' not specified")
+	}
+	if (sb.IPVersion == 4) != prefix.Addr().Is4() || (sb.IPVersion != 4 && sb.IPVersion != 6) {
+		return httpapi.Response{}, invalidInput("Cidr %s does not match ip_version %d", sb.CIDR, sb.IPVersion)
+	}
+	sb.CIDR = prefix.String()
+	// The gateway defaults to the first address; an explicit null means none.
+	gw := prefix.Addr().Next()
+	if v, ok := attrs["gateway_ip"]; ok {
+		if v == nil {
+			gw = netip.Addr{}
+		} else if gw, err = parseAddr(v, "gateway_ip"); err != nil {
+			return httpapi.Response{}, err
+		}
+	}
+	if gw.IsValid() {
+		g := gw.String()
+		sb.GatewayIP = &g
+	}
+	if err := sb.apply(attrs); err != nil {
+		return httpapi.Response{}, err
+	}
+	if _, ok := attrs["allocation_pools"]; !ok {
+		sb.AllocationPools = defaultPools(prefix, gw)
+	}
+	if err := sb.validate(); err != nil {
+		return httpapi.Response{}, err
+	}
+	for _, mode := range []string{"ipv6_ra_mode", "ipv6_address_mode"} {
+		v, _ := attrs[mode].(string)
+		if v == "" {
+			continue
+		}
+		if sb.IPVersion != 6 || !slices.Contains([]string{"slaac", "dhcpv6-stateful", "dhcpv6-stateless"}, v) {
+			return httpapi.Response{}, invalidInput("'%s' is not a valid %s", v, mode)
+		}
+		if mode == "ipv6_ra_mode" {
+			sb.IPv6RAMode = &v
+		} else {
+			sb.IPv6AddressMode = &v
+		}
+	}
+	err = s.db.InTx(r.Context(), func(tx *db.Tx) error {
+		n, err := s.visibleNetwork(r.Context(), c, tx, netID)
+		if err != nil {
+			return err
+		}
+		if err := s.enforce(c, "create_subnet", subnetTarget(sb, n)); err != nil {
+			return err
+		}
+		if err := s.checkQuota(r.Context(), tx, project, "subnet", "subnets"); err != nil {
+			return err
+		}
+		others, err := loadBodies[subnetBody](r.Context(), tx, `SELECT body FROM subnets WHERE network_id = ?`, netID)
+		if err != nil {
+			return err
+		}
+		for _, o := range others {
+			if o.prefix().Overlaps(prefix) {
+				return invalidInput("Requested subnet with cidr: %s for network: %s overlaps with another subnet", sb.CIDR, netID)
+			}
+		}
+		if _, err := tx.ExecContext(r.Context(), `INSERT INTO subnets (id, network_id, project_id, body) VALUES (?, ?, ?, ?)`,
+			sb.ID, netID, project, marshal(sb)); err != nil {
+			return err
+		}
+		return s.touchNetwork(r.Context(), tx, netID)
+	})
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	return httpapi.Created(map[string]any{"subnet": render(sb)}), nil
+}
+
+// touchNetwork bumps a network's revision when its subnets change, as upstream.
+func (s *Service) touchNetwork(ctx context.Context, tx *db.Tx, id string) error {
+	var n networkBody
+	if err := loadBody(ctx, tx, "networks", id, &n); err != nil {
+		return err
+	}
+	n.touch(stamp(s.now()))
+	return saveBody(ctx, tx, "networks", id, &n)
+}
+
+// apply sets the attributes create and update share.
+func (sb *subnetBody) apply(attrs map[string]any) error {
+	if err := attrString(attrs, "name", &sb.Name); err != nil {
+		return err
+	}
+	if err := attrString(attrs, "description", &sb.Description); err != nil {
+		return err
+	}
+	if err := attrBool(attrs, "enable_dhcp", &sb.EnableDHCP); err != nil {
+		return err
+	}
+	if err := attrBool(attrs, "dns_publish_fixed_ip", &sb.DNSPublishFixedIP); err != nil {
+		return err
+	}
+	if err := attrStrings(attrs, "dns_nameservers", &sb.DNSNameservers); err != nil {
+		return err
+	}
+	if err := attrStrings(attrs, "tags", &sb.Tags); err != nil {
+		return err
+	}
+	if err := attrStrings(attrs, "service_types", &sb.ServiceTypes); err != nil {
+		return err
+	}
+	if v, ok := attrs["allocation_pools"]; ok {
+		if err := decodeInto(v, &sb.AllocationPools, "allocation_pools"); err != nil {
+			return err
+		}
+	}
+	if v, ok := attrs["host_routes"]; ok {
+		if err := decodeInto(v, &sb.HostRoutes, "host_routes"); err != nil {
+			return err
+		}
+	}
+	if sb.AllocationPools == nil {
+		sb.AllocationPools = []pool{}
+	}
+	if sb.HostRoutes == nil {
+		sb.HostRoutes = []hostRoute{}
+	}
+	return nil
+}
+
+// validate checks a subnet's addresses as upstream does: gateway, pools, DNS
+// servers and host routes must be well-formed, inside the subnet where they must be,
+// and must not overlap each other or the gateway.
+func (sb *subnetBody) validate() error {
+	prefix := sb.prefix()
+	gw := sb.gateway()
+	if gw.IsValid() {
+		if gw.Is4() != prefix.Addr().Is4() {
+			return invalidInput("Gateway IP version inconsistent with subnet IP version")
+		}
+		if prefix.Addr().Is4() && prefix.Bits() < 31 && (gw == prefix.Addr() || gw == lastAddr(prefix)) {
+			return invalidInput("Gateway is not valid on subnet")
+		}
+	}
+	ranges := make([][2]netip.Addr, 0, len(sb.AllocationPools))
+	for _, p := range sb.AllocationPools {
+		s, err1 := netip.ParseAddr(p.Start)
+		e, err2 := netip.ParseAddr(p.End)
+		if err1 != nil || err2 != nil || e.Less(s) {
+			return badRequest("The allocation pool %s-%s is not valid.", p.Start, p.End)
+		}
+		if !prefix.Contains(s) || !prefix.Contains(e) {
+			return badRequest("The allocation pool %s-%s spans beyond the subnet cidr %s.", p.Start, p.End, sb.CIDR)
+		}
+		if gw.IsValid() && !gw.Less(s) && !e.Less(gw) {
+			return conflict("GatewayConflictWithAllocationPools", "Gateway ip %s conflicts with allocation pool %s-%s.", gw, p.Start, p.End)
+		}
+		for _, o := range ranges {
+			if !e.Less(o[0]) && !o[1].Less(s) {
+				return badRequest("Found overlapping allocation pools: %s-%s and %s-%s for subnet %s.", o[0], o[1], s, e, sb.CIDR)
+			}
+		}
+		ranges = append(ranges, [2]netip.Addr{s, e})
+	}
+	seen := map[string]bool{}
+	for _, d := range sb.DNSNameservers {
+		if _, err := netip.ParseAddr(d); err != nil {
+			return invalidInput("'%s' is not a valid nameserver. '%s' is not a valid IP address", d, d)
+		}
+		if seen[d] {
+			return invalidInput("Duplicate nameserver '%s'", d)
+		}
+		seen[d] = true
+	}
+	for _, hr := range sb.HostRoutes {
+		if _, err := netip.ParsePrefix(hr.Destination); err != nil {
+			return invalidInput("'%s' is not a valid CIDR for host route destination", hr.Destination)
+		}
+		if _, err := netip.ParseAddr(hr.NextHop); err != nil {
+			return invalidInput("'%s' is not a valid IP address for host route nexthop", hr.NextHop)
+		}
+	}
+	return nil
+}
+
+func (s *Service) updateSubnet(r *http.Request) (httpapi.Response, error) {
+	c := s.caller(r)
+	attrs, err := requestBody(r, "subnet", subnetAttributes)
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	for _, ro := range []string{"cidr", "ip_version", "network_id", "project_id", "tenant_id", "ipv6_ra_mode", "ipv6_address_mode"} {
+		if _, ok := attrs[ro]; ok {
+			return httpapi.Response{}, badRequest("Cannot update read-only attribute %s", ro)
+		}
+	}
+	var sb *subnetBody
+	err = s.db.InTx(r.Context(), func(tx *db.Tx) error {
+		var n *networkBody
+		if sb, n, err = s.visibleSubnet(r.Context(), c, tx, r.PathValue("id")); err != nil {
+			return err
+		}
+		if err := s.enforce(c, "update_subnet", subnetTarget(sb, n)); err != nil {
+			return err
+		}
+		if v, ok := attrs["gateway_ip"]; ok {
+			if v == nil {
+				sb.GatewayIP = nil
+			} else {
+				gw, err := parseAddr(v, "gateway_ip")
+				if err != nil {
+					return err
+				}
+				g := gw.String()
+				sb.GatewayIP = &g
+			}
+		}
+		if err := sb.apply(attrs); err != nil {
+			return err
+		}
+		if err := sb.validate(); err != nil {
+			return err
+		}
+		sb.touch(stamp(s.now()))
+		return saveBody(r.Context(), tx, "subnets", sb.ID, sb)
+	})
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	return httpapi.OK(map[string]any{"subnet": render(sb)}), nil
+}
+
+// deleteSubnet refuses while a port other than Neutron's own (DHCP) holds an
+// address of it, as upstream (SubnetInUse, 409).
+func (s *Service) deleteSubnet(r *http.Request) (httpapi.Response, error) {
+	c := s.caller(r)
+	id := r.PathValue("id")
+	err := s.db.InTx(r.Context(), func(tx *db.Tx) error {
+		sb, n, err := s.visibleSubnet(r.Context(), c, tx, id)
+		if err != nil {
+			return err
+		}
+		if err := s.enforce(c, "delete_subnet", subnetTarget(sb, n)); err != nil {
+			return err
+		}
+		ports, err := loadBodies[portBody](r.Context(), tx,
+			`SELECT p.body FROM ports p JOIN ip_allocations a ON a.port_id = p.id WHERE a.subnet_id = ?`, id)
+		if err != nil {
+			return err
+		}
+		for i := range ports {
+			if ports[i].DeviceOwner != ownerDHCP {
+				return conflict("SubnetInUse", "Unable to complete operation on subnet %s: One or more ports have an IP allocation from this subnet.", id)
+			}
+		}
+		for i := range ports { // the DHCP port keeps its other addresses
+			p := &ports[i]
+			p.FixedIPs = slices.DeleteFunc(p.FixedIPs, func(f fixedIP) bool { return f.SubnetID == id })
+			if err := saveBody(r.Context(), tx, "ports", p.ID, p); err != nil {
+				return err
+			}
+		}
+		if _, err := tx.ExecContext(r.Context(), `DELETE FROM ip_allocations WHERE subnet_id = ?`, id); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(r.Context(), `DELETE FROM subnets WHERE id = ?`, id); err != nil {
+			return err
+		}
+		return s.touchNetwork(r.Context(), tx, sb.NetworkID)
+	})
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	return httpapi.NoContent(), nil
+}
+
+// parseCIDR accepts only a network address with its prefix, as upstream.
+func parseCIDR(s string) (netip.Prefix, error) {
+	p, err := netip.ParsePrefix(s)
+	if err != nil {
+		return netip.Prefix{}, invalidInput("'%s' is not a valid IP subnet", s)
+	}
+	if p.Masked() != p {
+		return netip.Prefix{}, invalidInput("'%s' isn't a recommended CIDR, use '%s' instead", s, p.Masked())
+	}
+	return p, nil
+}
+
+func parseAddr(v any, field string) (netip.Addr, error) {
+	str, ok := v.(string)
+	if !ok {
+		return netip.Addr{}, invalidInput("'%v' is not a valid IP address for %s", v, field)
+	}
+	a, err := netip.ParseAddr(str)
+	if err != nil {
+		return netip.Addr{}, invalidInput("'%s' is not a valid IP address", str)
+	}
+	return a, nil
+}
+
+// decodeInto re-decodes a JSON attribute into a typed value.
+func decodeInto(v any, dst any, field string) error {
+	if err := jsonRoundTrip(v, dst); err != nil {
+		return invalidInput("Invalid data format for %s: %v", field, fmt.Sprint(v))
+	}
+	return nil
+}
