@@ -4,12 +4,14 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
+	mrand "math/rand/v2"
 	"net"
 	"net/http"
 	"net/netip"
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/nimbus-cloud/nimbus/internal/network/dataplane"
 	"github.com/nimbus-cloud/nimbus/internal/platform/db"
@@ -224,10 +226,17 @@ func (s *Service) createPort(r *http.Request) (httpapi.Response, error) {
 // key (an address, a MAC) to a concurrent transaction.
 func (s *Service) retryConflicts(ctx context.Context, fn func(*db.Tx) error) error {
 	var err error
-	for range 5 {
+	for attempt := range 30 {
 		err = s.db.InTx(ctx, fn)
 		if !db.IsUniqueViolation(err) {
 			return err
+		}
+		// Back off a little, at random, so the racers do not collide again.
+		delay := time.Duration(mrand.IntN(1000*(attempt+1))) * time.Microsecond
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(delay):
 		}
 	}
 	return conflict("IpAddressGenerationFailure", "Could not allocate an address: too many concurrent requests, try again")
