@@ -311,3 +311,5 @@ func jsonRoundTrip(v any, dst any) error {
 	dec.DisallowUnknownFields()
 	return dec.Decode(dst)
 }
+
+func jsonRoundTripString(s string, dst any) error { return json.Unmarshal([]byte(s), dst) }

@@ -1,0 +1,77 @@
+package network
+
+import (
+	"context"
+	"net/netip"
+	"testing"
+
+	"github.com/nimbus-cloud/nimbus/internal/network/dataplane"
+)
+
+// TestHostState checks what one host is told to build: the networks of its bound
+// ports, the DHCP port on the network node, security groups with remote members.
+func TestHostState(t *testing.T) {
+	e := newTestEnv(t, nil)
+	ctx := context.Background()
+	netID, subID := e.NetworkWithSubnet(e.DemoToken, "10.0.0.0/24")
+	other, _ := e.NetworkWithSubnet(e.DemoToken, "10.1.0.0/24") // no port on h1: not h1's business
+	_ = other
+	p := e.Create(e.DemoToken, "ports", "port", map[string]any{"network_id": netID, "dns_name": "vm1"})
+	e.Must(200, "PUT", "/v2.0/ports/"+p["id"].(string), e.AdminToken, map[string]any{"port": map[string]any{"binding:host_id": "h1"}})
+
+	if err := e.Network.EnsureDHCPPorts(ctx, "nn"); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Network.EnsureDHCPPorts(ctx, "nn"); err != nil { // idempotent
+		t.Fatal(err)
+	}
+	compute, err := e.Network.HostState(ctx, dataplane.Host{Name: "h1"}, HostRoles{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(compute.Networks) != 1 || compute.Networks[0].ID != netID || len(compute.Networks[0].Ports) != 1 {
+		t.Fatalf("compute host networks = %+v", compute.Networks)
+	}
+	port := compute.Networks[0].Ports[0]
+	if port.Hostname != "vm1" || len(port.FixedIPs) != 1 || port.FixedIPs[0].SubnetID != subID || !port.PortSecurity {
+		t.Fatalf("port = %+v", port)
+	}
+	sg := compute.SecurityGroups[port.SecurityGroups[0]]
+	if len(sg.Rules) != 4 || len(sg.MemberIPs) != 1 || sg.MemberIPs[0] != netip.PrefixFrom(port.FixedIPs[0].IP, 32) {
+		t.Fatalf("default group = %+v", sg)
+	}
+	node, err := e.Network.HostState(ctx, dataplane.Host{Name: "nn"}, HostRoles{DHCP: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(node.Networks) != 2 { // the DHCP ports, not h1's port
+		t.Fatalf("network node networks = %d, want both networks (DHCP)", len(node.Networks))
+	}
+	dhcpPorts := 0
+	for _, n := range node.Networks {
+		if !n.DHCP {
+			t.Fatalf("network %s without DHCP on the network node", n.ID)
+		}
+		for _, p := range n.Ports {
+			if p.DeviceOwner == dataplane.OwnerDHCP {
+				dhcpPorts++
+				if len(p.FixedIPs) != 1 {
+					t.Fatalf("DHCP port addresses %v", p.FixedIPs)
+				}
+			}
+		}
+	}
+	if dhcpPorts != 2 {
+		t.Fatalf("DHCP ports = %d, want one per network", dhcpPorts)
+	}
+	// A network whose subnets go loses its DHCP port.
+	e.Must(204, "DELETE", "/v2.0/ports/"+p["id"].(string), e.DemoToken, nil)
+	e.Must(204, "DELETE", "/v2.0/subnets/"+subID, e.DemoToken, nil)
+	if err := e.Network.EnsureDHCPPorts(ctx, "nn"); err != nil {
+		t.Fatal(err)
+	}
+	ports := e.Must(200, "GET", "/v2.0/ports?network_id="+netID, e.AdminToken, nil)["ports"].([]any)
+	if len(ports) != 0 {
+		t.Fatalf("ports left on %s: %v", netID, ports)
+	}
+}
