@@ -58,7 +58,9 @@ func newTestEnv(t *testing.T, tune func(*Options)) *testEnv {
 }
 
 // NewProjectUser creates a project with a member user and returns its token and project id.
-func (e *testEnv) NewProjectUser(name string) (string, string) { return e.identity.NewProjectUser(name) }
+func (e *testEnv) NewProjectUser(name string) (string, string) {
+	return e.identity.NewProjectUser(name)
+}
 
 // Do sends a JSON request and decodes the JSON answer.
 func (e *testEnv) Do(method, path, token string, body any) (int, map[string]any, []byte) {
