@@ -75,3 +75,36 @@ func TestHostState(t *testing.T) {
 		t.Fatalf("ports left on %s: %v", netID, ports)
 	}
 }
+
+// TestAgentSignals checks what agents rely on: a write wakes them, reads do not, and
+// the status they report shows in the API.
+func TestAgentSignals(t *testing.T) {
+	e := newTestEnv(t, nil)
+	drain := func() bool {
+		select {
+		case <-e.Network.Changes():
+			return true
+		default:
+			return false
+		}
+	}
+	drain()
+	netID, _ := e.NetworkWithSubnet(e.DemoToken, "10.0.0.0/24")
+	if !drain() {
+		t.Fatal("creating a network did not wake the agents")
+	}
+	e.Must(200, "GET", "/v2.0/networks/"+netID, e.DemoToken, nil)
+	e.Fail(404, "NetworkNotFound", "DELETE", "/v2.0/networks/nope", e.DemoToken, nil)
+	if drain() {
+		t.Fatal("a read or a failed write woke the agents")
+	}
+	p := e.Create(e.DemoToken, "ports", "port", map[string]any{"network_id": netID})
+	id := p["id"].(string)
+	if err := e.Network.SetPortStatus(context.Background(), "ACTIVE", id, "gone-port"); err != nil {
+		t.Fatal(err)
+	}
+	got := e.Must(200, "GET", "/v2.0/ports/"+id, e.DemoToken, nil)["port"].(map[string]any)
+	if got["status"] != "ACTIVE" {
+		t.Fatalf("status = %v", got["status"])
+	}
+}

@@ -53,6 +53,9 @@ type Service struct {
 	opts   Options
 	types  *typeDrivers
 	now    func() time.Time
+	// changed wakes the agents after a write; they read the whole state anyway, so
+	// one pending signal stands for any number of changes.
+	changed chan struct{}
 }
 
 // New runs the migrations and registers upstream's default policies.
@@ -84,7 +87,8 @@ func New(ctx context.Context, o Options) (*Service, error) {
 		quotas[k] = v
 	}
 	o.Quotas = quotas
-	return &Service{db: o.DB, log: o.Logger, auth: o.Auth, policy: o.Policy, opts: o, types: types, now: time.Now}, nil
+	return &Service{db: o.DB, log: o.Logger, auth: o.Auth, policy: o.Policy, opts: o, types: types, now: time.Now,
+		changed: make(chan struct{}, 1)}, nil
 }
 
 // Handler is the HTTP API.
@@ -98,7 +102,44 @@ func (s *Service) Handler() http.Handler {
 		MaxBodyBytes: 1 << 20,
 	})
 	srv.Mount(s.routes())
-	return srv
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sw := &statusWriter{ResponseWriter: w}
+		srv.ServeHTTP(sw, r)
+		if r.Method != http.MethodGet && r.Method != http.MethodHead && sw.status < 400 {
+			s.Changed()
+		}
+	})
+}
+
+// Changed tells the agents the desired state may have changed.
+func (s *Service) Changed() {
+	select {
+	case s.changed <- struct{}{}:
+	default:
+	}
+}
+
+// Changes delivers a signal after writes (coalesced), for the agents of this process.
+func (s *Service) Changes() <-chan struct{} { return s.changed }
+
+// statusWriter remembers the status a handler wrote.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
 }
 
 // routes is every endpoint of the network API, one group per resource.
