@@ -125,14 +125,35 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (*Cloud, er
 	if err := writeClientFiles(cfg.DataDir, cfg.Region, c.IdentityURL, secrets); err != nil {
 		return nil, err
 	}
-	if cfg.Image.GuestImage {
-		// A cloud without the guest still serves every API: say why, and go on.
-		if err := c.seedGuestImages(ctx, secrets.Admin); err != nil {
-			log.Warn("no guest image: the cloud has no image to boot until one is uploaded", "error", err)
-		}
+	if err := c.seed(ctx, secrets.Admin); err != nil {
+		return nil, err
 	}
 	ok = true
 	return c, nil
+}
+
+// seed creates, on first start, what makes a new cloud usable at once: the guest
+// images and devstack's networks, through the APIs in-process as any client would.
+func (c *Cloud) seed(ctx context.Context, adminPassword string) error {
+	if !c.cfg.Image.GuestImage && !c.cfg.Network.DefaultNetworks {
+		return nil
+	}
+	api := c.inProcess()
+	if err := api.login(ctx, adminPassword); err != nil {
+		return fmt.Errorf("seed the cloud: %w", err)
+	}
+	if c.cfg.Network.DefaultNetworks {
+		if err := c.seedNetworks(ctx, api); err != nil {
+			return fmt.Errorf("create the default networks: %w", err)
+		}
+	}
+	if c.cfg.Image.GuestImage {
+		// A cloud without the guest still serves every API: say why, and go on.
+		if err := c.seedGuestImages(ctx, api); err != nil {
+			c.log.Warn("no guest image: the cloud has no image to boot until one is uploaded", "error", err)
+		}
+	}
+	return nil
 }
 
 // startImage starts the image service, which validates tokens with identity's validator.

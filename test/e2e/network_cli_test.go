@@ -125,3 +125,22 @@ func TestNetworkCLI(t *testing.T) {
 		t.Fatal("network still there after delete")
 	}
 }
+
+// TestDefaultNetworks checks that a new cloud has devstack's networks: the external
+// "public" any project can see, and the demo project's own "private".
+func TestDefaultNetworks(t *testing.T) {
+	c := shared
+	var public, private row
+	OSJSON(t, c, "nimbus-demo", &public, "network", "show", "public")
+	wantField(t, "public", public, "router:external", "true")
+	OSJSON(t, c, "nimbus-admin", &public, "network", "show", "public")
+	wantField(t, "public", public, "provider:network_type", "flat")
+	OSJSON(t, c, "nimbus-demo", &private, "network", "show", "private")
+	var sub row
+	OSJSON(t, c, "nimbus-demo", &sub, "subnet", "show", "private-subnet")
+	wantField(t, "private-subnet", sub, "cidr", "10.0.0.0/26")
+	wantField(t, "private-subnet", sub, "network_id", str(private, "id"))
+	var psub row
+	OSJSON(t, c, "nimbus-admin", &psub, "subnet", "show", "public-subnet")
+	wantField(t, "public-subnet", psub, "enable_dhcp", "false")
+}

@@ -37,6 +37,12 @@ type Network struct {
 	FlatNetworks       []string `toml:"flat_networks"`
 	VLANRanges         []string `toml:"network_vlan_ranges"`
 	VXLANRanges        []string `toml:"vni_ranges"`
+	// DefaultNetworks makes the first start create devstack's networks: "public"
+	// (external, flat on physical network "public", PublicCIDR) and the demo
+	// project's "private" (PrivateCIDR) with "router1" between them.
+	DefaultNetworks bool   `toml:"default_networks" env:"NIMBUS_NETWORK_DEFAULT_NETWORKS"`
+	PublicCIDR      string `toml:"public_cidr" env:"NIMBUS_NETWORK_PUBLIC_CIDR"`
+	PrivateCIDR     string `toml:"private_cidr" env:"NIMBUS_NETWORK_PRIVATE_CIDR"`
 }
 
 // Image configures the Glance-compatible service.
@@ -130,8 +136,9 @@ func Default() Config {
 			MaxActiveKeys:           3,
 			AllowRescopeScopedToken: true,
 		},
-		Image:   Image{Port: 9292, SizeCap: 1 << 40, GuestImage: true},
-		Network: Network{Port: 9696, GlobalMTU: 1500},
+		Image: Image{Port: 9292, SizeCap: 1 << 40, GuestImage: true},
+		Network: Network{Port: 9696, GlobalMTU: 1500, DefaultNetworks: true,
+			PublicCIDR: "172.24.4.0/24", PrivateCIDR: "10.0.0.0/26"},
 	}
 }
 
