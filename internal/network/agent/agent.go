@@ -53,14 +53,11 @@ func (a *Agent) Run(ctx context.Context) {
 	if a.Resync <= 0 {
 		a.Resync = 30 * time.Second
 	}
-	if a.Log == nil {
-		a.Log = slog.Default()
-	}
 	t := time.NewTicker(a.Resync)
 	defer t.Stop()
 	for {
 		if err := a.Pass(ctx); err != nil && ctx.Err() == nil {
-			a.Log.Warn("network agent pass", "host", a.Host.Name, "error", err)
+			a.log().Warn("network agent pass", "host", a.Host.Name, "error", err)
 		}
 		select {
 		case <-ctx.Done():
@@ -88,7 +85,7 @@ func (a *Agent) Pass(ctx context.Context) error {
 		w, err := p.Converge(ctx, st)
 		if err != nil {
 			errs = append(errs, err)
-			a.Log.Warn("data plane part failed", "part", p.Name(), "host", a.Host.Name, "error", err)
+			a.log().Warn("data plane part failed", "part", p.Name(), "host", a.Host.Name, "error", err)
 		}
 		wired = append(wired, w...)
 	}
@@ -115,4 +112,11 @@ func (a *Agent) Pass(ctx context.Context) error {
 		a.wired = wired
 	}
 	return errors.Join(errs...)
+}
+
+func (a *Agent) log() *slog.Logger {
+	if a.Log == nil {
+		return slog.Default()
+	}
+	return a.Log
 }
