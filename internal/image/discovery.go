@@ -15,6 +15,8 @@ func (s *Service) discoveryRoutes() []httpapi.Route {
 		{Method: "GET", Path: "/v2/schemas/images", Handler: static(imagesSchema())},
 		{Method: "GET", Path: "/v2/schemas/member", Handler: static(memberSchema())},
 		{Method: "GET", Path: "/v2/schemas/members", Handler: static(membersSchema())},
+		{Method: "GET", Path: "/v2/schemas/task", Handler: static(taskSchema())},
+		{Method: "GET", Path: "/v2/schemas/tasks", Handler: static(tasksSchema())},
 		{Method: "GET", Path: "/v2/info/stores", Handler: static(map[string]any{
 			"stores": []any{map[string]any{"id": "file", "default": true, "description": "Filesystem store"}}})},
 		{Method: "GET", Path: "/v2/info/import", Handler: static(map[string]any{"import-methods": map[string]any{
@@ -161,5 +163,36 @@ func membersSchema() map[string]any {
 		"name":       "members",
 		"properties": map[string]any{"members": map[string]any{"type": "array", "items": memberSchema()}, "schema": map[string]any{"type": "string"}},
 		"links":      []any{map[string]any{"href": "{schema}", "rel": "describedby"}},
+	}
+}
+
+func taskSchema() map[string]any {
+	str := func(desc string) map[string]any { return map[string]any{"type": "string", "description": desc} }
+	return map[string]any{
+		"name": "task",
+		"properties": map[string]any{
+			"id":         str("An identifier for the task"),
+			"type":       map[string]any{"type": "string", "description": "The type of task represented by this content", "enum": []string{"import"}},
+			"status":     map[string]any{"type": "string", "description": "The current status of this task", "enum": []string{"pending", "processing", "success", "failure"}},
+			"input":      map[string]any{"type": []string{"null", "object"}, "description": "The parameters required by task, JSON blob"},
+			"result":     map[string]any{"type": []string{"null", "object"}, "description": "The result of current task, JSON blob"},
+			"owner":      str("An identifier for the owner of this task"),
+			"message":    str("Human-readable informative message only included when appropriate (usually on failure)"),
+			"expires_at": map[string]any{"type": []string{"null", "string"}, "description": "Datetime when this resource would be subject to removal"},
+			"created_at": str("Datetime when this resource was created"),
+			"updated_at": str("Datetime when this resource was updated"),
+			"self":       map[string]any{"type": "string", "readOnly": true},
+			"schema":     map[string]any{"type": "string", "readOnly": true},
+		},
+	}
+}
+
+func tasksSchema() map[string]any {
+	return map[string]any{
+		"name": "tasks",
+		"properties": map[string]any{"tasks": map[string]any{"type": "array", "items": taskSchema()},
+			"schema": map[string]any{"type": "string"}, "first": map[string]any{"type": "string"}, "next": map[string]any{"type": "string"}},
+		"links": []any{map[string]any{"href": "{first}", "rel": "first"}, map[string]any{"href": "{next}", "rel": "next"},
+			map[string]any{"href": "{schema}", "rel": "describedby"}},
 	}
 }

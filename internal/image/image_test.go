@@ -486,3 +486,55 @@ func TestInteroperableImport(t *testing.T) {
 	}
 	e.Must(http.StatusBadRequest, "POST", "/v2/images/"+other+"/import", e.DemoToken, map[string]any{"method": map[string]any{"name": "copy-image"}})
 }
+
+// TestListByDate checks the created_at / updated_at filters with their operators.
+func TestListByDate(t *testing.T) {
+	e := newTestEnv(t, nil)
+	id := e.Create(e.DemoToken, map[string]any{"name": "dated", "disk_format": "raw", "container_format": "bare"})
+	count := func(q string) int {
+		t.Helper()
+		return len(e.Must(http.StatusOK, "GET", "/v2/images?"+q, e.DemoToken, nil)["images"].([]any))
+	}
+	for q, want := range map[string]int{
+		"created_at=gte:2014-01-01T01:01:01Z": 1, "created_at=gt:2049-01-01T01:01:01Z": 0,
+		"created_at=lt:2049-01-01T00:00:00Z": 1, "updated_at=lte:2014-01-01T00:00:00Z": 0,
+		"created_at=neq:2014-01-01T00:00:00Z": 1,
+	} {
+		if got := count(q); got != want {
+			t.Errorf("%s: %d images, want %d", q, got, want)
+		}
+	}
+	e.Must(http.StatusBadRequest, "GET", "/v2/images?created_at=gte:yesterday", e.DemoToken, nil)
+	_ = id
+}
+
+// TestTasks checks the tasks API: admin's by default, an import task from a URL no
+// configured prefix allows fails with a message saying so, lists page.
+func TestTasks(t *testing.T) {
+	e := newTestEnv(t, nil)
+	body := map[string]any{"type": "import", "input": map[string]any{"import_from": "http://example.invalid/cirros.img",
+		"import_from_format": "qcow2", "image_properties": map[string]any{"name": "x"}}}
+	e.Must(http.StatusForbidden, "POST", "/v2/tasks", e.DemoToken, body)
+	task := e.Must(http.StatusCreated, "POST", "/v2/tasks", e.AdminToken, body)
+	if task["status"] != "failure" || !strings.Contains(fmt.Sprint(task["message"]), "not allowed") {
+		t.Fatalf("task = %v", task)
+	}
+	e.Must(http.StatusCreated, "POST", "/v2/tasks", e.AdminToken, body)
+	shown := e.Must(http.StatusOK, "GET", "/v2/tasks/"+task["id"].(string), e.AdminToken, nil)
+	if shown["input"].(map[string]any)["import_from"] != "http://example.invalid/cirros.img" {
+		t.Fatalf("task show = %v", shown)
+	}
+	page := e.Must(http.StatusOK, "GET", "/v2/tasks?limit=1", e.AdminToken, nil)
+	if len(page["tasks"].([]any)) != 1 || page["next"] == nil {
+		t.Fatalf("first page = %v", page)
+	}
+	for _, bad := range []map[string]any{
+		{"type": "export", "input": map[string]any{}},
+		{"type": "import", "input": map[string]any{"import_from_format": "qcow2"}},
+		{"type": "import", "input": map[string]any{"import_from": "file:///etc/passwd", "import_from_format": "raw"}},
+	} {
+		e.Must(http.StatusBadRequest, "POST", "/v2/tasks", e.AdminToken, bad)
+	}
+	e.Must(http.StatusNotFound, "GET", "/v2/tasks/"+newID(), e.AdminToken, nil)
+	e.Must(http.StatusOK, "GET", "/v2/schemas/tasks", e.AdminToken, nil)
+}

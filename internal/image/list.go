@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/nimbus-cloud/nimbus/internal/platform/db"
 	"github.com/nimbus-cloud/nimbus/internal/platform/httpapi"
@@ -16,7 +17,7 @@ var sortKeys = []string{"name", "status", "container_format", "disk_format", "si
 	"updated_at", "visibility", "owner", "min_disk", "min_ram", "virtual_size"}
 
 // listParams are the query keys that are not property filters.
-var listParams = []string{"limit", "marker", "sort_key", "sort_dir", "sort", "name", "visibility", "status", "owner",
+var listParams = []string{"created_at", "updated_at", "limit", "marker", "sort_key", "sort_dir", "sort", "name", "visibility", "status", "owner",
 	"tag", "disk_format", "container_format", "member_status", "size_min", "size_max", "protected", "os_hidden", "id"}
 
 type sortSpec struct {
@@ -150,6 +151,10 @@ func (s *Service) listImages(r *http.Request) (httpapi.Response, error) {
 			return httpapi.Response{}, httpapi.BadRequest("Invalid value for %s: %s", name, v)
 		}
 	}
+	dates, err := parseDateFilters(q)
+	if err != nil {
+		return httpapi.Response{}, err
+	}
 	memberships, err := s.memberships(r, c.project)
 	if err != nil {
 		return httpapi.Response{}, err
@@ -159,7 +164,7 @@ func (s *Service) listImages(r *http.Request) (httpapi.Response, error) {
 		return httpapi.Response{}, err
 	}
 	all = slices.DeleteFunc(all, func(im *imageRow) bool {
-		return !s.listed(c, im, visibility, memberStatus, memberships) || !matches(q, im, sizeMin, sizeMax)
+		return !s.listed(c, im, visibility, memberStatus, memberships) || !matches(q, im, sizeMin, sizeMax) || !dates.match(im)
 	})
 	slices.SortFunc(all, func(a, b *imageRow) int {
 		for _, sp := range specs {
@@ -267,6 +272,52 @@ func matches(q url.Values, im *imageRow, sizeMin, sizeMax int64) bool {
 			continue
 		}
 		if im.Properties[k] != v[0] {
+			return false
+		}
+	}
+	return true
+}
+
+// dateFilter is upstream's created_at / updated_at filter: "gte:2024-01-01T00:00:00Z".
+type dateFilter struct {
+	field string // created_at or updated_at
+	op    string // gt, gte, lt, lte, eq, neq
+	at    time.Time
+}
+
+type dateFilters []dateFilter
+
+func parseDateFilters(q url.Values) (dateFilters, error) {
+	var out dateFilters
+	for _, field := range []string{"created_at", "updated_at"} {
+		for _, v := range q[field] {
+			op, ts, ok := strings.Cut(v, ":")
+			if !ok || !slices.Contains([]string{"gt", "gte", "lt", "lte", "eq", "neq"}, op) {
+				op, ts = "eq", v
+			}
+			at, err := time.Parse(time.RFC3339, ts)
+			if err != nil {
+				return nil, httpapi.BadRequest("Invalid time format for %s: %s", field, v)
+			}
+			out = append(out, dateFilter{field, op, at})
+		}
+	}
+	return out, nil
+}
+
+func (fs dateFilters) match(im *imageRow) bool {
+	for _, f := range fs {
+		raw := im.CreatedAt
+		if f.field == "updated_at" {
+			raw = im.UpdatedAt
+		}
+		have, err := time.Parse(time.RFC3339, raw)
+		if err != nil {
+			return false
+		}
+		c := have.Compare(f.at)
+		ok := map[string]bool{"gt": c > 0, "gte": c >= 0, "lt": c < 0, "lte": c <= 0, "eq": c == 0, "neq": c != 0}[f.op]
+		if !ok {
 			return false
 		}
 	}

@@ -23,4 +23,8 @@ var defaultPolicies = map[string]string{
 	"modify_member":     "role:admin or project_id:%(target.member_id)s",
 	"stage_image":       "role:admin or project_id:%(target.owner)s",
 	"import_image":      "role:admin or project_id:%(target.owner)s",
+	// Tasks are admin's by default upstream (tasks_api_access).
+	"get_tasks": "role:admin",
+	"get_task":  "role:admin",
+	"add_task":  "role:admin",
 }

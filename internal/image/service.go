@@ -143,6 +143,7 @@ func (s *Service) routes() []httpapi.Route {
 		s.imageRoutes(),
 		s.dataRoutes(),
 		s.memberRoutes(),
+		s.taskRoutes(),
 	} {
 		all = append(all, group...)
 	}

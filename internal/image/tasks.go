@@ -1,0 +1,177 @@
+package image
+
+import (
+	"cmp"
+	"database/sql"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/nimbus-cloud/nimbus/internal/platform/db"
+	"github.com/nimbus-cloud/nimbus/internal/platform/httpapi"
+)
+
+// taskRow is a Glance task: an import request run asynchronously upstream. Nimbus
+// runs it at once; its only kind, "import" from a URL, fetches only from the
+// configured web-download prefixes, so without any it fails with a clear message,
+// as upstream's does when its import fails.
+type taskRow struct {
+	ID, Type, Status, Owner string
+	Input                   map[string]any
+	Result                  map[string]any
+	Message                 string
+	ExpiresAt               sql.NullString
+	CreatedAt, UpdatedAt    string
+}
+
+// taskLifetime is how long a finished task is kept (upstream task_time_to_live, 48 h).
+const taskLifetime = 48 * time.Hour
+
+func (s *Service) taskRoutes() []httpapi.Route {
+	return []httpapi.Route{
+		{Method: "GET", Path: "/v2/tasks", Policy: "get_tasks", Handler: s.listTasks},
+		{Method: "POST", Path: "/v2/tasks", Policy: "add_task", Handler: s.createTask},
+		{Method: "GET", Path: "/v2/tasks/{task_id}", Policy: "get_task", Handler: s.showTask},
+	}
+}
+
+const taskColumns = `id, type, status, owner, input, result, message, expires_at, created_at, updated_at`
+
+func scanTask(sc db.Scanner) (*taskRow, error) {
+	var t taskRow
+	var input string
+	var result sql.NullString
+	if err := sc.Scan(&t.ID, &t.Type, &t.Status, &t.Owner, &input, &result, &t.Message, &t.ExpiresAt, &t.CreatedAt, &t.UpdatedAt); err != nil {
+		return nil, err
+	}
+	_ = json.Unmarshal([]byte(input), &t.Input)
+	if result.Valid {
+		_ = json.Unmarshal([]byte(result.String), &t.Result)
+	}
+	return &t, nil
+}
+
+// taskJSON renders a task; lists leave input and result out, as upstream.
+func taskJSON(t *taskRow, full bool) map[string]any {
+	out := map[string]any{"id": t.ID, "type": t.Type, "status": t.Status, "owner": t.Owner,
+		"expires_at": nullable(t.ExpiresAt), "created_at": t.CreatedAt, "updated_at": t.UpdatedAt,
+		"self": "/v2/tasks/" + t.ID, "schema": "/v2/schemas/task"}
+	if full {
+		out["input"] = t.Input
+		out["result"] = t.Result
+		out["message"] = t.Message
+	}
+	return out
+}
+
+func (s *Service) createTask(r *http.Request) (httpapi.Response, error) {
+	var body struct {
+		Type  string         `json:"type"`
+		Input map[string]any `json:"input"`
+	}
+	if err := decodeJSON(r, &body); err != nil {
+		return httpapi.Response{}, err
+	}
+	if body.Type != "import" {
+		return httpapi.Response{}, httpapi.BadRequest("Task type %q is not supported: the only task type is import.", body.Type)
+	}
+	from, _ := body.Input["import_from"].(string)
+	if from == "" {
+		return httpapi.Response{}, httpapi.BadRequest("Input does not contain 'import_from' field")
+	}
+	if _, ok := body.Input["import_from_format"].(string); !ok {
+		return httpapi.Response{}, httpapi.BadRequest("Input does not contain 'import_from_format' field")
+	}
+	if props, ok := body.Input["image_properties"]; ok {
+		if _, isMap := props.(map[string]any); !isMap {
+			return httpapi.Response{}, httpapi.BadRequest("Input field 'image_properties' must be an object")
+		}
+	}
+	u, err := url.Parse(from)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") {
+		return httpapi.Response{}, httpapi.BadRequest("Invalid import_from URL %q: only http and https are supported.", from)
+	}
+	now := s.now()
+	t := &taskRow{ID: newID(), Type: body.Type, Status: "failure", Owner: s.caller(r).project, Input: body.Input,
+		CreatedAt: stamp(now), UpdatedAt: stamp(now),
+		ExpiresAt: sql.NullString{String: stamp(now.Add(taskLifetime)), Valid: true}}
+	t.Message = s.webDownloadRefusal(from)
+	input, _ := json.Marshal(t.Input)
+	if _, err := s.db.ExecContext(r.Context(), `INSERT INTO image_tasks (`+taskColumns+`) VALUES (?, ?, ?, ?, ?, NULL, ?, ?, ?, ?)`,
+		t.ID, t.Type, t.Status, t.Owner, string(input), t.Message, t.ExpiresAt, t.CreatedAt, t.UpdatedAt); err != nil {
+		return httpapi.Response{}, err
+	}
+	return httpapi.Created(taskJSON(t, true)), nil
+}
+
+// webDownloadRefusal says why a URL import cannot run: Nimbus fetches nothing from
+// outside the machine unless an operator allows the URL's prefix.
+func (s *Service) webDownloadRefusal(from string) string {
+	for _, prefix := range s.opts.WebDownloadAllowed {
+		if strings.HasPrefix(from, prefix) {
+			return "Import from " + from + " failed: fetching from URLs is not implemented yet."
+		}
+	}
+	return "Import from " + from + " is not allowed: no configured web-download prefix allows this URL."
+}
+
+func (s *Service) visibleTask(r *http.Request, t *taskRow) bool {
+	c := s.caller(r)
+	return c.admin || t.Owner == c.project
+}
+
+func (s *Service) showTask(r *http.Request) (httpapi.Response, error) {
+	id := r.PathValue("task_id")
+	t, err := scanTask(s.db.QueryRowContext(r.Context(), `SELECT `+taskColumns+` FROM image_tasks WHERE id = ?`, id))
+	if db.IsNoRows(err) || err == nil && !s.visibleTask(r, t) {
+		return httpapi.Response{}, httpapi.NotFound("Task with the given id %s not found", id)
+	}
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	return httpapi.OK(taskJSON(t, true)), nil
+}
+
+// listTasks lists the caller's tasks (all, for admins) newest first, with the type
+// and status filters and limit/marker paging upstream offers.
+func (s *Service) listTasks(r *http.Request) (httpapi.Response, error) {
+	q := r.URL.Query()
+	page, err := httpapi.ParsePage(r, 0)
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	if _, err := s.db.ExecContext(r.Context(), `DELETE FROM image_tasks WHERE expires_at < ?`, stamp(s.now())); err != nil {
+		return httpapi.Response{}, err
+	}
+	all, err := db.QueryAll(r.Context(), s.db, scanTask, `SELECT `+taskColumns+` FROM image_tasks`)
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	all = slices.DeleteFunc(all, func(t *taskRow) bool {
+		return !s.visibleTask(r, t) || q.Has("type") && q.Get("type") != t.Type || q.Has("status") && q.Get("status") != t.Status
+	})
+	slices.SortFunc(all, func(a, b *taskRow) int {
+		return cmp.Or(cmp.Compare(b.CreatedAt, a.CreatedAt), cmp.Compare(b.ID, a.ID))
+	})
+	items, more, err := httpapi.Apply(page, all, func(t *taskRow) string { return t.ID })
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	list := make([]any, 0, len(items))
+	for _, t := range items {
+		list = append(list, taskJSON(t, false))
+	}
+	body := map[string]any{"tasks": list, "first": "/v2/tasks", "schema": "/v2/schemas/tasks"}
+	if more {
+		next := url.Values{}
+		for k, v := range q {
+			next[k] = v
+		}
+		next.Set("marker", items[len(items)-1].ID)
+		body["next"] = withQuery("/v2/tasks", next)
+	}
+	return httpapi.OK(body), nil
+}
