@@ -65,6 +65,12 @@ func (e *testEnv) NewProjectUser(name string) (string, string) {
 // Do sends a JSON request and decodes the JSON answer.
 func (e *testEnv) Do(method, path, token string, body any) (int, map[string]any, []byte) {
 	e.t.Helper()
+	return e.DoWithHeader(method, path, token, body)
+}
+
+// DoWithHeader is Do with extra header name/value pairs.
+func (e *testEnv) DoWithHeader(method, path, token string, body any, header ...string) (int, map[string]any, []byte) {
+	e.t.Helper()
 	var rd io.Reader
 	if body != nil {
 		data, err := json.Marshal(body)
@@ -82,6 +88,9 @@ func (e *testEnv) Do(method, path, token string, body any) (int, map[string]any,
 	}
 	if token != "" {
 		req.Header.Set("X-Auth-Token", token)
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
 	}
 	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
 	if err != nil {

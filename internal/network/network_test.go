@@ -350,3 +350,31 @@ func TestDiscovery(t *testing.T) {
 	e.Fail(404, "ExtensionNotFound", "GET", "/v2.0/extensions/nope", e.DemoToken, nil)
 	e.Fail(401, "", "GET", "/v2.0/networks", "", nil)
 }
+
+// TestBulkAndRevisions checks bulk creation (all or nothing) and If-Match on the
+// revision number.
+func TestBulkAndRevisions(t *testing.T) {
+	e := newTestEnv(t, nil)
+	out := e.Must(201, "POST", "/v2.0/networks", e.DemoToken, map[string]any{"networks": []map[string]any{{"name": "a"}, {"name": "b"}}})
+	if nets := out["networks"].([]any); len(nets) != 2 {
+		t.Fatalf("bulk = %v", out)
+	}
+	before := len(e.Must(200, "GET", "/v2.0/networks", e.DemoToken, nil)["networks"].([]any))
+	e.Fail(403, "PolicyNotAuthorized", "POST", "/v2.0/networks", e.DemoToken,
+		map[string]any{"networks": []map[string]any{{"name": "c"}, {"name": "d", "shared": true}}})
+	if after := len(e.Must(200, "GET", "/v2.0/networks", e.DemoToken, nil)["networks"].([]any)); after != before {
+		t.Fatalf("a failed bulk left %d networks behind", after-before)
+	}
+	id := out["networks"].([]any)[0].(map[string]any)["id"].(string)
+	req := func(rev string) int {
+		status, _, _ := e.DoWithHeader("PUT", "/v2.0/networks/"+id, e.DemoToken,
+			map[string]any{"network": map[string]any{"name": "x" + rev}}, "If-Match", "revision_number="+rev)
+		return status
+	}
+	if got := req("7"); got != 412 {
+		t.Fatalf("stale revision: %d, want 412", got)
+	}
+	if got := req("1"); got != 200 {
+		t.Fatalf("current revision: %d, want 200", got)
+	}
+}

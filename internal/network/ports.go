@@ -62,7 +62,7 @@ type addressPair struct {
 var portAttributes = []string{"name", "description", "project_id", "tenant_id", "network_id", "admin_state_up",
 	"mac_address", "device_id", "device_owner", "fixed_ips", "allowed_address_pairs", "security_groups",
 	"port_security_enabled", "binding:host_id", "binding:vnic_type", "binding:profile", "dns_name", "tags",
-	"extra_dhcp_opts", "propagate_uplink_status"}
+	"extra_dhcp_opts", "propagate_uplink_status", "trusted"}
 
 func (s *Service) portRoutes() []httpapi.Route {
 	return []httpapi.Route{
@@ -96,6 +96,9 @@ func (s *Service) portJSON(c caller, p *portBody, n *networkBody) object {
 		assignments = []any{}
 	}
 	o["dns_assignment"] = assignments
+	if trusted, ok := p.BindingProfile["trusted"]; ok {
+		o["trusted"] = trusted
+	}
 	if n != nil {
 		for _, attr := range []string{"binding:vif_type", "binding:vif_details", "binding:host_id", "binding:profile"} {
 			if !s.allowed(c, "get_port:"+attr, portTarget(p, n)) {
@@ -282,6 +285,16 @@ func (p *portBody) apply(attrs map[string]any) error {
 			m = map[string]any{}
 		}
 		p.BindingProfile = m
+	}
+	if v, ok := attrs["trusted"]; ok { // port-trusted-vif: kept in the binding profile, as upstream
+		switch b := v.(type) {
+		case nil:
+			delete(p.BindingProfile, "trusted")
+		case bool:
+			p.BindingProfile["trusted"] = b
+		default:
+			return invalidInput("'%v' cannot be converted to boolean", v)
+		}
 	}
 	if v, ok := attrs["extra_dhcp_opts"]; ok {
 		if err := decodeInto(v, &p.ExtraDHCPOpts, "extra_dhcp_opts"); err != nil {

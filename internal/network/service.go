@@ -5,11 +5,14 @@
 package network
 
 import (
+	"bytes"
 	"context"
 	"embed"
+	"io"
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/nimbus-cloud/nimbus/internal/platform/auth"
@@ -104,7 +107,22 @@ func (s *Service) Handler() http.Handler {
 	srv.Mount(s.routes())
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		sw := &statusWriter{ResponseWriter: w}
-		srv.ServeHTTP(sw, r)
+		switch {
+		case r.Method == http.MethodPost && strings.Count(strings.Trim(r.URL.Path, "/"), "/") == 1:
+			body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusBadRequest)
+				return
+			}
+			r.Body = io.NopCloser(bytes.NewReader(body))
+			if s.bulkCreate(srv, sw, r, body) {
+				break
+			}
+			srv.ServeHTTP(sw, r)
+		case (r.Method == http.MethodPut || r.Method == http.MethodDelete) && !s.checkRevision(srv, sw, r):
+		default:
+			srv.ServeHTTP(sw, r)
+		}
 		if r.Method != http.MethodGet && r.Method != http.MethodHead && sw.status < 400 {
 			s.Changed()
 		}

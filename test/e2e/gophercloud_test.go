@@ -134,6 +134,13 @@ func runGophercloudSuite(t *testing.T, suite gophercloudSuite) {
 		"OS_REGION_NAME":          "RegionOne",
 		"OS_IDENTITY_API_VERSION": "3",
 		"OS_BRANCH":               "master",
+		// What devstack exports for the compute and networking suites: the external
+		// network and the image a new cloud has, and upstream's flavor ids.
+		"OS_POOL_NAME":        "public",
+		"OS_EXTGW_ID":         cliID(t, "network", "show", "public"),
+		"OS_IMAGE_ID":         cliID(t, "image", "show", "nimbus-guest"),
+		"OS_FLAVOR_ID":        "1",
+		"OS_FLAVOR_ID_RESIZE": "2",
 	}
 	results, err := runAll(adminEnv, "")
 	if err != nil {
@@ -201,6 +208,12 @@ func runGophercloudSuite(t *testing.T, suite gophercloudSuite) {
 	}
 	t.Logf("gophercloud %s acceptance: %d tests, %d passed, %d failed (%d listed in %s), %d skipped",
 		suite.name, len(results), counts["pass"], counts["fail"], counts["known"], compatibilityDoc, counts["skip"])
+}
+
+// cliID is the id of a resource of the shared cloud, as admin sees it.
+func cliID(t *testing.T, args ...string) string {
+	t.Helper()
+	return strings.TrimSpace(OS(t, shared, "nimbus-admin", append(args, "-f", "value", "-c", "id")...))
 }
 
 // runAcceptance runs the compiled acceptance binary under test2json with env (and no
