@@ -39,6 +39,8 @@ var defaultPolicies = map[string]string{
 	"create_port:port_security_enabled":        "rule:admin_or_member or rule:network_owner",
 	"create_port:binding:host_id":              "rule:admin_only",
 	"create_port:binding:profile":              "rule:admin_only",
+	"create_port:trusted":                      "rule:admin_only",
+	"update_port:trusted":                      "rule:admin_only",
 	"create_port:allowed_address_pairs":        "rule:admin_or_member or rule:network_owner",
 	"get_port":                                 "rule:admin_or_reader or rule:network_owner",
 	"get_port:binding:vif_type":                "rule:admin_only",
