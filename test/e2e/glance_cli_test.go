@@ -1,0 +1,86 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"crypto/md5"
+	"crypto/rand"
+	"encoding/hex"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestGlanceCLI drives the image service with the `glance` client (python3-glanceclient,
+// which the openstack CLI depends on): image-create with --progress streams the file
+// and shows the progress bar, the image becomes active with the right checksum, and
+// image-download gives the same bytes back.
+func TestGlanceCLI(t *testing.T) {
+	c := shared
+	dir := t.TempDir()
+	data := make([]byte, 3<<20+17)
+	_, _ = rand.Read(data)
+	sum := md5.Sum(data)
+	in := filepath.Join(dir, "disk.qcow2")
+	if err := os.WriteFile(in, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	name := uniqueName("glance-cli")
+	// The client draws its progress bar only on a terminal: give it one with script(1).
+	out := glance(t, c, "script", "-qec", "glance image-create --progress --file "+in+
+		" --disk-format qcow2 --container-format bare --name "+name, "/dev/null")
+	if !strings.Contains(out, "100%") {
+		t.Fatalf("image-create --progress printed no progress bar:\n%s", out)
+	}
+	id := regexp.MustCompile(`\|\s+id\s+\|\s+([0-9a-f-]{36})\s+\|`).FindStringSubmatch(out)
+	if id == nil {
+		t.Fatalf("image-create printed no id:\n%s", out)
+	}
+	t.Cleanup(func() { _, _ = runGlance(c, "image-delete", id[1]) })
+	shown := glance(t, c, "image-show", id[1])
+	for _, want := range []string{"active", hex.EncodeToString(sum[:]), name} {
+		if !strings.Contains(shown, want) {
+			t.Fatalf("image-show lacks %q:\n%s", want, shown)
+		}
+	}
+	back := filepath.Join(dir, "back.img")
+	glance(t, c, "image-download", "--file", back, id[1])
+	if got, err := os.ReadFile(back); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("image-download: %d bytes (err %v), want the %d uploaded", len(got), err, len(data))
+	}
+}
+
+// glance runs the glance client (or script(1) running it) as demo against the shared cloud and fails the test on error.
+func glance(t *testing.T, c *Cloud, args ...string) string {
+	t.Helper()
+	out, err := runGlance(c, args...)
+	if err != nil {
+		t.Fatalf("glance %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return out
+}
+
+func runGlance(c *Cloud, args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	name := "glance"
+	if args[0] == "script" {
+		name, args = args[0], args[1:]
+	}
+	cmd := exec.CommandContext(ctx, name, args...)
+	env := []string{}
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "OS_") {
+			env = append(env, kv)
+		}
+	}
+	cmd.Env = append(env, "OS_AUTH_URL="+c.IdentityURL+"/v3", "OS_USERNAME=demo", "OS_PASSWORD="+c.Secret("demo"),
+		"OS_PROJECT_NAME=demo", "OS_USER_DOMAIN_ID=default", "OS_PROJECT_DOMAIN_ID=default",
+		"OS_IDENTITY_API_VERSION=3", "OS_IMAGE_API_VERSION=2", "OS_REGION_NAME=RegionOne")
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
