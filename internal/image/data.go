@@ -86,7 +86,8 @@ func (s *Service) ingest(ctx context.Context, im *imageRow, body io.Reader, from
 	if err := s.claim(ctx, im.ID, from, via); err != nil {
 		return err
 	}
-	w, err := s.store.Write(im.ID, body, limit)
+	sniff := &headSniffer{r: body}
+	w, err := s.store.Write(im.ID, sniff, limit)
 	if err != nil {
 		// a cut-off or refused upload leaves the image queued with no data
 		if _, uerr := s.db.ExecContext(context.WithoutCancel(ctx), `UPDATE images SET status = 'queued', updated_at = ?
@@ -105,9 +106,10 @@ func (s *Service) ingest(ctx context.Context, im *imageRow, body io.Reader, from
 		}
 	}
 	ctx = context.WithoutCancel(ctx)
-	res, err := s.db.ExecContext(ctx, `UPDATE images SET status = 'active', size = ?, virtual_size = NULL, checksum = ?,
+	vsize := virtualSize(im.DiskFormat.String, sniff.head, w.Size)
+	res, err := s.db.ExecContext(ctx, `UPDATE images SET status = 'active', size = ?, virtual_size = ?, checksum = ?,
 		os_hash_algo = 'sha512', os_hash_value = ?, updated_at = ? WHERE id = ? AND status = ?`,
-		w.Size, w.MD5, w.SHA512, stamp(s.now()), im.ID, via)
+		w.Size, vsize, w.MD5, w.SHA512, stamp(s.now()), im.ID, via)
 	if err != nil {
 		return err
 	}
