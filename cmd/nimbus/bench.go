@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/signal"
@@ -14,7 +15,7 @@ import (
 
 func benchCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "bench", Short: "Load scenarios against a running cloud (loopback only)"}
-	cmd.AddCommand(benchIdentityCommand())
+	cmd.AddCommand(benchIdentityCommand(), benchImageCommand())
 	return cmd
 }
 
@@ -136,4 +137,62 @@ func overlay(base, c bench.Credentials) bench.Credentials {
 		c.ProjectDomainName, c.ProjectDomainID = base.ProjectDomainName, base.ProjectDomainID
 	}
 	return c
+}
+
+func benchImageCommand() *cobra.Command {
+	var (
+		cloud, cloudsYAML string
+		o                 bench.ImageOptions
+		asJSON            bool
+	)
+	cmd := &cobra.Command{
+		Use:   "image",
+		Short: "Measure image upload and download rates against dd on the same disk",
+		Long: `Uploads an image of --size through PUT /v2/images/{id}/file (the server hashes it
+with md5 and sha512 and fsyncs it), downloads it, deletes it, then times dd writing the
+same size with conv=fsync and reading it back in --dd-dir, and reports MB/s and the
+ratios. With --server-pid it samples the server's resident memory during the transfers.
+Only loopback addresses are ever targeted.`,
+		Example: `  nimbus up --data-dir /tmp/nimbus --ephemeral-ports &
+  nimbus bench image --clouds-yaml /tmp/nimbus/clouds.yaml --cloud nimbus-admin --server-pid $! --dd-dir /tmp/nimbus`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			creds, err := bench.LoadCloud(cloud, cloudsYAML)
+			if err != nil {
+				return err
+			}
+			o.Credentials = creds
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
+			defer stop()
+			rep, err := bench.Image(ctx, o, func(s string) { fmt.Fprintln(os.Stderr, "bench:", s) })
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				enc := json.NewEncoder(os.Stdout)
+				enc.SetIndent("", "  ")
+				return enc.Encode(rep)
+			}
+			fmt.Printf("size %d MiB, medians of %d rounds\nupload   %7.0f MB/s  dd write (conv=fsync) %7.0f MB/s  ratio %.2f\n"+
+				"download %7.0f MB/s  dd read                %7.0f MB/s  ratio %.2f\n",
+				rep.SizeBytes>>20, rep.Rounds, rep.UploadMBps, rep.DDWriteMBps, rep.UploadRatio, rep.DownloadMBps, rep.DDReadMBps, rep.DownloadRatio)
+			if !rep.ColdReads {
+				fmt.Println("reads were served from the page cache (no --cold-reads)")
+			}
+			if rep.ServerRSSStart > 0 {
+				fmt.Printf("server RSS %d MiB before, %d MiB at most during the transfers\n", rep.ServerRSSStart>>20, rep.ServerRSSPeak>>20)
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cloud, "cloud", "nimbus-admin", "cloud of clouds.yaml to log in with")
+	f.StringVar(&cloudsYAML, "clouds-yaml", "", "clouds.yaml path (default $OS_CLIENT_CONFIG_FILE or the usual places)")
+	f.Int64Var(&o.Size, "size", 1<<30, "image size in bytes")
+	f.IntVar(&o.Rounds, "rounds", 5, "interleaved rounds of upload, download, dd write, dd read (medians are reported)")
+	f.StringVar(&o.DDDir, "dd-dir", "", "directory on the image store's disk for the dd comparison (default the temp dir)")
+	f.IntVar(&o.ServerPID, "server-pid", 0, "pid of the server, to sample its resident memory")
+	f.BoolVar(&o.ColdReads, "cold-reads", os.Geteuid() == 0, "drop the page cache before each read, so reads come from the disk (root)")
+	f.BoolVar(&asJSON, "json", false, "print the report as JSON")
+	return cmd
 }
