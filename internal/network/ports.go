@@ -530,8 +530,12 @@ func (s *Service) deletePort(r *http.Request) (httpapi.Response, error) {
 	return httpapi.NoContent(), nil
 }
 
-// removePort deletes a port with its addresses and group memberships.
+// removePort deletes a port with its addresses and group memberships, releasing
+// the floating IPs associated with it.
 func (s *Service) removePort(ctx context.Context, tx *db.Tx, id string) error {
+	if err := s.disassociatePort(ctx, tx, id); err != nil {
+		return err
+	}
 	for _, q := range []string{
 		`DELETE FROM ip_allocations WHERE port_id = ?`,
 		`DELETE FROM port_security_groups WHERE port_id = ?`,

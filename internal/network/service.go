@@ -170,6 +170,8 @@ func (s *Service) routes() []httpapi.Route {
 		s.portRoutes(),
 		s.securityGroupRoutes(),
 		s.quotaRoutes(),
+		s.routerRoutes(),
+		s.floatingIPRoutes(),
 	} {
 		all = append(all, group...)
 	}
