@@ -2,15 +2,18 @@ package network
 
 import (
 	"context"
+	"math/big"
 	"net/http"
 	"net/netip"
+	"strings"
 
 	"github.com/nimbus-cloud/nimbus/internal/platform/db"
 	"github.com/nimbus-cloud/nimbus/internal/platform/httpapi"
 )
 
 // floatingIPBody is a floating IP as stored. Its address lives on its own port of
-// the external network (device_owner network:floatingip), so IPAM keeps it unique.
+// the external network (device_owner network:floatingip, the floatingips table's
+// floating_port_id), so IPAM keeps it unique. A floating IP has no name.
 type floatingIPBody struct {
 	ID                string   `json:"id"`
 	Description       string   `json:"description"`
@@ -28,12 +31,10 @@ type floatingIPBody struct {
 	Status            string   `json:"status"`
 	DNSName           string   `json:"dns_name"`
 	DNSDomain         string   `json:"dns_domain"`
-	QoSPolicyID       *string  `json:"qos_policy_id"`
-	PortForwardings   []any    `json:"port_forwardings"`
 }
 
 var floatingIPAttributes = []string{"floating_network_id", "floating_ip_address", "subnet_id", "port_id",
-	"fixed_ip_address", "description", "project_id", "tenant_id", "tags", "dns_name", "dns_domain", "qos_policy_id"}
+	"fixed_ip_address", "description", "project_id", "tenant_id", "tags", "dns_name", "dns_domain"}
 
 func (s *Service) floatingIPRoutes() []httpapi.Route {
 	return []httpapi.Route{
@@ -45,17 +46,71 @@ func (s *Service) floatingIPRoutes() []httpapi.Route {
 	}
 }
 
+// badFloatingIPRequest is upstream's BadRequest(resource='floatingip').
+func badFloatingIPRequest(format string, args ...any) error {
+	return neutronError(http.StatusBadRequest, "BadRequest", "Bad floatingip request: "+format+".", args...)
+}
+
+// floatingIPJSON renders a floating IP with port_details (fip-port-details) of its port.
+func floatingIPJSON(f *floatingIPBody, port *portBody) object {
+	o := render(f)
+	o["port_details"] = nil
+	if port != nil {
+		o["port_details"] = map[string]any{"name": port.Name, "network_id": port.NetworkID, "mac_address": port.MACAddress,
+			"admin_state_up": port.AdminStateUp, "status": port.Status, "device_id": port.DeviceID, "device_owner": port.DeviceOwner}
+	}
+	return o
+}
+
+// floatingIPsJSON renders floating IPs, loading their ports in one query.
+func (s *Service) floatingIPsJSON(ctx context.Context, q db.Querier, fips []floatingIPBody) ([]object, error) {
+	ports := map[string]*portBody{}
+	for _, f := range fips {
+		if f.PortID != nil {
+			ports[*f.PortID] = nil
+		}
+	}
+	if len(ports) > 0 {
+		list, err := loadBodies[portBody](ctx, q, `SELECT p.body FROM ports p JOIN floatingips f ON f.port_id = p.id`)
+		if err != nil {
+			return nil, err
+		}
+		for i := range list {
+			ports[list[i].ID] = &list[i]
+		}
+	}
+	out := make([]object, 0, len(fips))
+	for i := range fips {
+		var p *portBody
+		if fips[i].PortID != nil {
+			p = ports[*fips[i].PortID]
+		}
+		out = append(out, floatingIPJSON(&fips[i], p))
+	}
+	return out, nil
+}
+
+func (f *floatingIPBody) target() map[string]any { return ownerTarget(f.ProjectID) }
+
 func (s *Service) listFloatingIPs(r *http.Request) (httpapi.Response, error) {
 	c := s.caller(r)
-	fips, err := loadBodies[floatingIPBody](r.Context(), s.db, `SELECT body FROM floatingips`)
+	query, args := `SELECT body FROM floatingips`, []any{}
+	if !c.admin {
+		query, args = query+` WHERE project_id = ?`, []any{c.project}
+	}
+	fips, err := loadBodies[floatingIPBody](r.Context(), s.db, query, args...)
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	var out []object
+	var visible []floatingIPBody
 	for i := range fips {
-		if s.allowed(c, "admin_or_reader", ownerTarget(fips[i].ProjectID)) {
-			out = append(out, render(&fips[i]))
+		if s.allowed(c, "get_floatingip", fips[i].target()) {
+			visible = append(visible, fips[i])
 		}
+	}
+	out, err := s.floatingIPsJSON(r.Context(), s.db, visible)
+	if err != nil {
+		return httpapi.Response{}, err
 	}
 	return listResponse(r, "floatingips", out)
 }
@@ -65,7 +120,7 @@ func (s *Service) visibleFloatingIP(ctx context.Context, c caller, q db.Querier,
 	if err := loadBody(ctx, q, "floatingips", id, &f); err != nil {
 		return nil, notFoundIfNoRows(err, "FloatingIPNotFound", "Floating IP", id)
 	}
-	if !s.allowed(c, "admin_or_reader", ownerTarget(f.ProjectID)) {
+	if !s.allowed(c, "get_floatingip", f.target()) {
 		return nil, notFound("FloatingIPNotFound", "Floating IP", id)
 	}
 	if err := q.QueryRowContext(ctx, `SELECT floating_port_id FROM floatingips WHERE id = ?`, id).Scan(&f.FloatingPortID); err != nil {
@@ -74,12 +129,55 @@ func (s *Service) visibleFloatingIP(ctx context.Context, c caller, q db.Querier,
 	return &f, nil
 }
 
+// floatingIPJSONOne renders one floating IP with its port's details.
+func (s *Service) floatingIPJSONOne(ctx context.Context, q db.Querier, f *floatingIPBody) (object, error) {
+	out, err := s.floatingIPsJSON(ctx, q, []floatingIPBody{*f})
+	if err != nil {
+		return nil, err
+	}
+	return out[0], nil
+}
+
 func (s *Service) showFloatingIP(r *http.Request) (httpapi.Response, error) {
 	f, err := s.visibleFloatingIP(r.Context(), s.caller(r), s.db, r.PathValue("id"))
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	return showResponse(r, "floatingip", render(f)), nil
+	o, err := s.floatingIPJSONOne(r.Context(), s.db, f)
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	return showResponse(r, "floatingip", o), nil
+}
+
+// association is what a request asks of port_id and fixed_ip_address.
+type association struct {
+	setPort bool   // port_id is in the request
+	portID  string // "" with setPort: disassociate
+	fixed   string
+	hasFix  bool
+}
+
+func parseAssociation(attrs map[string]any) (association, error) {
+	var a association
+	if v, ok := attrs["port_id"]; ok {
+		a.setPort = true
+		if v != nil {
+			s, isStr := v.(string)
+			if !isStr {
+				return a, invalidInput("'%v' is not a valid UUID for port_id", v)
+			}
+			a.portID = s
+		}
+	}
+	if v, ok := attrs["fixed_ip_address"]; ok && v != nil {
+		addr, err := parseAddr(v, "fixed_ip_address")
+		if err != nil {
+			return a, err
+		}
+		a.fixed, a.hasFix = addr.String(), true
+	}
+	return a, nil
 }
 
 func (s *Service) createFloatingIP(r *http.Request) (httpapi.Response, error) {
@@ -92,56 +190,77 @@ func (s *Service) createFloatingIP(r *http.Request) (httpapi.Response, error) {
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	if err := s.enforce(c, "admin_or_member", ownerTarget(project)); err != nil {
-		return httpapi.Response{}, err
-	}
 	netID, _ := attrs["floating_network_id"].(string)
 	if netID == "" {
 		return httpapi.Response{}, badRequest("Failed to parse request. Required attribute 'floating_network_id' not specified")
 	}
 	now := stamp(s.now())
 	f := &floatingIPBody{ID: newUUID(), ProjectID: project, Tags: []string{}, CreatedAt: now, UpdatedAt: now,
-		RevisionNumber: 1, FloatingNetworkID: netID, Status: "DOWN", PortForwardings: []any{}}
-	if err := attrString(attrs, "description", &f.Description); err != nil {
-		return httpapi.Response{}, err
-	}
-	if err := attrStrings(attrs, "tags", &f.Tags); err != nil {
-		return httpapi.Response{}, err
-	}
-	var requested any
-	addr, _ := attrs["floating_ip_address"].(string)
-	subnet, _ := attrs["subnet_id"].(string)
-	if addr != "" || subnet != "" {
-		if addr != "" {
-			if err := s.enforce(c, "admin_only", nil); err != nil {
-				return httpapi.Response{}, err
-			}
+		RevisionNumber: 1, FloatingNetworkID: netID, Status: "DOWN"}
+	for _, fn := range []func() error{
+		func() error { return attrString(attrs, "description", &f.Description) },
+		func() error { return attrStrings(attrs, "tags", &f.Tags) },
+		func() error { return attrString(attrs, "dns_name", &f.DNSName) },
+		func() error { return attrString(attrs, "dns_domain", &f.DNSDomain) },
+	} {
+		if err := fn(); err != nil {
+			return httpapi.Response{}, err
 		}
-		requested = []fixedIP{{SubnetID: subnet, IPAddress: addr}}
 	}
+	want := fixedIP{}
+	if err := attrString(attrs, "subnet_id", &want.SubnetID); err != nil {
+		return httpapi.Response{}, err
+	}
+	if v, ok := attrs["floating_ip_address"]; ok && v != nil {
+		a, err := parseAddr(v, "floating_ip_address")
+		if err != nil {
+			return httpapi.Response{}, err
+		}
+		want.IPAddress = a.String()
+	}
+	assoc, err := parseAssociation(attrs)
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	if assoc.hasFix && assoc.portID == "" {
+		return httpapi.Response{}, badFloatingIPRequest("fixed_ip_address cannot be specified without a port_id")
+	}
+	if err := s.enforce(c, "create_floatingip", f.target()); err != nil {
+		return httpapi.Response{}, err
+	}
+	if err := s.enforceAttributes(c, "create_floatingip", attrs, f.target()); err != nil {
+		return httpapi.Response{}, err
+	}
+	var port *portBody
 	err = s.retryConflicts(r.Context(), func(tx *db.Tx) error {
 		n, err := s.visibleNetwork(r.Context(), c, tx, netID)
 		if err != nil {
 			return err
 		}
 		if !n.External {
-			return badRequest("Bad floatingip request: Network %s is not a valid external network.", netID)
+			return badFloatingIPRequest("Network %s is not a valid external network", netID)
 		}
 		if err := s.checkQuota(r.Context(), tx, project, "floatingip", "floatingips"); err != nil {
+			return err
+		}
+		requested, err := s.floatingAddressRequest(r.Context(), tx, n, want)
+		if err != nil {
 			return err
 		}
 		p, err := s.newServicePort(r.Context(), tx, n, "", ownerFloatingIP, f.ID, requested)
 		if err != nil {
 			return err
 		}
+		if len(p.FixedIPs) == 0 {
+			return badFloatingIPRequest("Unable to find any IP address on external network %s", netID)
+		}
 		f.FloatingPortID, f.FloatingIPAddress = p.ID, p.FixedIPs[0].IPAddress
 		if _, err := tx.ExecContext(r.Context(), `INSERT INTO floatingips (id, project_id, floating_network_id, floating_port_id, port_id, body)
 			VALUES (?, ?, ?, ?, NULL, '{}')`, f.ID, project, netID, p.ID); err != nil {
 			return err
 		}
-		if portID, _ := attrs["port_id"].(string); portID != "" {
-			fixed, _ := attrs["fixed_ip_address"].(string)
-			if err := s.associate(r.Context(), tx, c, f, portID, fixed); err != nil {
+		if assoc.portID != "" {
+			if port, err = s.associate(r.Context(), tx, c, f, assoc.portID, assoc.fixed); err != nil {
 				return err
 			}
 		}
@@ -150,7 +269,41 @@ func (s *Service) createFloatingIP(r *http.Request) (httpapi.Response, error) {
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	return httpapi.Created(map[string]any{"floatingip": render(f)}), nil
+	return httpapi.Created(map[string]any{"floatingip": floatingIPJSON(f, port)}), nil
+}
+
+// floatingAddressRequest is the fixed_ips of a floating IP's port: the address or
+// subnet asked for, else the first IPv4 subnet of the external network with a free
+// address (a floating IP is IPv4, as upstream).
+func (s *Service) floatingAddressRequest(ctx context.Context, tx *db.Tx, n *networkBody, want fixedIP) ([]fixedIP, error) {
+	if want.SubnetID != "" || want.IPAddress != "" {
+		if a, err := netip.ParseAddr(want.IPAddress); err == nil && !a.Is4() {
+			return nil, badFloatingIPRequest("Floating IP address %s is not an IPv4 address", want.IPAddress)
+		}
+		return []fixedIP{want}, nil
+	}
+	subnets, err := loadBodies[subnetBody](ctx, tx, `SELECT body FROM subnets WHERE network_id = ? ORDER BY id`, n.ID)
+	if err != nil {
+		return nil, err
+	}
+	var last *subnetBody
+	for i := range subnets {
+		if subnets[i].IPVersion != 4 {
+			continue
+		}
+		last = &subnets[i]
+		var used int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM ip_allocations WHERE subnet_id = ?`, last.ID).Scan(&used); err != nil {
+			return nil, err
+		}
+		if poolSize(last.AllocationPools).Cmp(big.NewInt(int64(used))) > 0 {
+			return []fixedIP{{SubnetID: last.ID}}, nil
+		}
+	}
+	if last == nil {
+		return nil, badFloatingIPRequest("Unable to find any IP address on external network %s", n.ID)
+	}
+	return nil, conflict("IpAddressGenerationFailure", "No more IP addresses available on network %s.", n.ID)
 }
 
 func (s *Service) saveFloatingIP(ctx context.Context, tx *db.Tx, f *floatingIPBody) error {
@@ -162,60 +315,72 @@ func (s *Service) saveFloatingIP(ctx context.Context, tx *db.Tx, f *floatingIPBo
 	return err
 }
 
-// associate maps f to a fixed address of a port, through the router that connects
-// the port's subnet to f's external network.
-func (s *Service) associate(ctx context.Context, tx *db.Tx, c caller, f *floatingIPBody, portID, fixed string) error {
+// associate maps f to a fixed IPv4 address of a port, through the router that
+// connects the port's subnet to f's external network.
+func (s *Service) associate(ctx context.Context, tx *db.Tx, c caller, f *floatingIPBody, portID, fixed string) (*portBody, error) {
 	p, _, err := s.visiblePort(ctx, c, tx, portID)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if p.ProjectID != f.ProjectID && !c.admin {
-		return notFound("PortNotFound", "Port", portID)
+		return nil, notFound("PortNotFound", "Port", portID)
+	}
+	if strings.HasPrefix(p.DeviceOwner, "network:") {
+		return nil, badFloatingIPRequest("Port %s has owner %s and therefore cannot be associated with a floating IP", portID, p.DeviceOwner)
 	}
 	var chosen *fixedIP
+	var v4 []*fixedIP
 	for i, ip := range p.FixedIPs {
-		a, _ := netip.ParseAddr(ip.IPAddress)
-		if fixed == ip.IPAddress || fixed == "" && a.Is4() {
-			chosen = &p.FixedIPs[i]
-			break
+		if a, err := netip.ParseAddr(ip.IPAddress); err == nil && a.Is4() {
+			v4 = append(v4, &p.FixedIPs[i])
+			if fixed == ip.IPAddress {
+				chosen = &p.FixedIPs[i]
+			}
 		}
 	}
-	if chosen == nil {
-		if fixed != "" {
-			return badRequest("Bad floatingip request: Port %s does not have fixed ip %s.", portID, fixed)
-		}
-		return badRequest("Bad floatingip request: Port %s does not have any IPv4 address.", portID)
+	switch {
+	case fixed != "" && chosen == nil:
+		return nil, badFloatingIPRequest("Port %s does not have fixed ip %s", portID, fixed)
+	case chosen == nil && len(v4) == 0:
+		return nil, badFloatingIPRequest("Cannot add floating IP to port %s that has no fixed IPv4 addresses", portID)
+	case chosen == nil && len(v4) > 1:
+		return nil, badFloatingIPRequest("Port %s has multiple fixed IPv4 addresses.  Must provide a specific IPv4 address when assigning a floating IP", portID)
+	case chosen == nil:
+		chosen = v4[0]
 	}
-	var taken string
-	err = tx.QueryRowContext(ctx, `SELECT id FROM floatingips WHERE port_id = ? AND id <> ? AND body LIKE ?`,
-		portID, f.ID, `%"fixed_ip_address":"`+chosen.IPAddress+`"%`).Scan(&taken)
-	if err == nil {
-		return conflict("FloatingIPPortAlreadyAssociated", "Cannot associate floating IP %s (%s) with port %s using fixed IP %s, as that fixed IP already has a floating IP on external network %s.",
-			f.FloatingIPAddress, f.ID, portID, chosen.IPAddress, f.FloatingNetworkID)
-	} else if !db.IsNoRows(err) {
-		return err
+	others, err := loadBodies[floatingIPBody](ctx, tx, `SELECT body FROM floatingips WHERE port_id = ? AND id <> ?`, portID, f.ID)
+	if err != nil {
+		return nil, err
+	}
+	for _, o := range others {
+		if o.FixedIPAddress != nil && *o.FixedIPAddress == chosen.IPAddress && o.FloatingNetworkID == f.FloatingNetworkID {
+			return nil, conflict("FloatingIPPortAlreadyAssociated", "Cannot associate floating IP %s (%s) with port %s using fixed IP %s, as that fixed IP already has a floating IP on external network %s.",
+				f.FloatingIPAddress, f.ID, portID, chosen.IPAddress, f.FloatingNetworkID)
+		}
 	}
 	routerID, err := s.routerFor(ctx, tx, chosen.SubnetID, f.FloatingNetworkID)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if routerID == "" {
-		return neutronError(http.StatusNotFound, "ExternalGatewayForFloatingIPNotFound",
-			"External network %s is not reachable from subnet %s. Therefore, cannot associate Port %s with a Floating IP.",
+		return nil, neutronError(http.StatusNotFound, "ExternalGatewayForFloatingIPNotFound",
+			"External network %s is not reachable from subnet %s.  Therefore, cannot associate Port %s with a Floating IP.",
 			f.FloatingNetworkID, chosen.SubnetID, portID)
 	}
 	f.PortID, f.FixedIPAddress, f.RouterID = &p.ID, &chosen.IPAddress, &routerID
-	// ACTIVE as upstream reports once the L3 agent has the NAT rules; Nimbus's L3
-	// agent converges to this state (see docs/network.md).
+	// Upstream reports ACTIVE once the L3 agent has set up the NAT; Nimbus's L3
+	// agent converges to what the database says, so the API reports the mapping as
+	// soon as it is decided. When the agents report floating IP status themselves,
+	// this becomes theirs to set.
 	f.Status = "ACTIVE"
-	return nil
+	return p, nil
 }
 
 // routerFor finds a router with an interface on the subnet and a gateway on the
 // external network.
 func (s *Service) routerFor(ctx context.Context, tx *db.Tx, subnetID, externalNet string) (string, error) {
-	routers, err := loadBodies[routerBody](ctx, tx, `SELECT DISTINCT r.body FROM routers r JOIN router_ports rp ON rp.router_id = r.id
-		JOIN ip_allocations a ON a.port_id = rp.port_id WHERE a.subnet_id = ? AND rp.port_type = ?`, subnetID, ownerRouterInterface)
+	routers, err := loadBodies[routerBody](ctx, tx, `SELECT r.body FROM routers r WHERE r.id IN (SELECT rp.router_id FROM router_ports rp
+		JOIN ip_allocations a ON a.port_id = rp.port_id WHERE a.subnet_id = ? AND rp.port_type = ?) ORDER BY r.id`, subnetID, ownerRouterInterface)
 	if err != nil {
 		return "", err
 	}
@@ -237,24 +402,45 @@ func (s *Service) updateFloatingIP(r *http.Request) (httpapi.Response, error) {
 	if err != nil {
 		return httpapi.Response{}, err
 	}
+	for _, ro := range []string{"floating_network_id", "floating_ip_address", "subnet_id", "project_id", "tenant_id", "dns_name", "dns_domain"} {
+		if _, ok := attrs[ro]; ok {
+			return httpapi.Response{}, badRequest("Cannot update read-only attribute %s", ro)
+		}
+	}
+	assoc, err := parseAssociation(attrs)
+	if err != nil {
+		return httpapi.Response{}, err
+	}
 	var f *floatingIPBody
+	var port *portBody
 	err = s.db.InTx(r.Context(), func(tx *db.Tx) error {
 		if f, err = s.visibleFloatingIP(r.Context(), c, tx, r.PathValue("id")); err != nil {
 			return err
 		}
-		if err := s.enforce(c, "admin_or_member", ownerTarget(f.ProjectID)); err != nil {
+		if err := s.enforce(c, "update_floatingip", f.target()); err != nil {
 			return err
 		}
 		if err := attrString(attrs, "description", &f.Description); err != nil {
 			return err
 		}
-		if v, ok := attrs["port_id"]; ok {
+		portID := assoc.portID
+		if !assoc.setPort && f.PortID != nil {
+			portID = *f.PortID // a new fixed_ip_address on the same port
+		}
+		if assoc.hasFix && portID == "" {
+			return badFloatingIPRequest("fixed_ip_address cannot be specified without a port_id")
+		}
+		if assoc.setPort || assoc.hasFix {
 			disassociate(f)
-			if portID, _ := v.(string); portID != "" {
-				fixed, _ := attrs["fixed_ip_address"].(string)
-				if err := s.associate(r.Context(), tx, c, f, portID, fixed); err != nil {
+			if portID != "" {
+				if port, err = s.associate(r.Context(), tx, c, f, portID, assoc.fixed); err != nil {
 					return err
 				}
+			}
+		} else if f.PortID != nil {
+			var p portBody
+			if err := loadBody(r.Context(), tx, "ports", *f.PortID, &p); err == nil {
+				port = &p
 			}
 		}
 		f.UpdatedAt = stamp(s.now())
@@ -264,9 +450,10 @@ func (s *Service) updateFloatingIP(r *http.Request) (httpapi.Response, error) {
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	return httpapi.OK(map[string]any{"floatingip": render(f)}), nil
+	return httpapi.OK(map[string]any{"floatingip": floatingIPJSON(f, port)}), nil
 }
 
+// deleteFloatingIP releases the floating IP's address with its port.
 func (s *Service) deleteFloatingIP(r *http.Request) (httpapi.Response, error) {
 	c := s.caller(r)
 	err := s.db.InTx(r.Context(), func(tx *db.Tx) error {
@@ -274,7 +461,7 @@ func (s *Service) deleteFloatingIP(r *http.Request) (httpapi.Response, error) {
 		if err != nil {
 			return err
 		}
-		if err := s.enforce(c, "admin_or_member", ownerTarget(f.ProjectID)); err != nil {
+		if err := s.enforce(c, "delete_floatingip", f.target()); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(r.Context(), `DELETE FROM floatingips WHERE id = ?`, f.ID); err != nil {
@@ -301,31 +488,6 @@ func (s *Service) disassociatePort(ctx context.Context, tx *db.Tx, portID string
 		fips[i].RevisionNumber++
 		if err := s.saveFloatingIP(ctx, tx, &fips[i]); err != nil {
 			return err
-		}
-	}
-	return nil
-}
-
-// checkInterfaceFloatingIPs refuses to remove a router interface that floating IPs
-// of the router reach their fixed addresses through.
-func (s *Service) checkInterfaceFloatingIPs(ctx context.Context, tx *db.Tx, routerID string, p *portBody) error {
-	fips, err := loadBodies[floatingIPBody](ctx, tx, `SELECT body FROM floatingips WHERE port_id IS NOT NULL`)
-	if err != nil {
-		return err
-	}
-	for _, f := range fips {
-		if f.RouterID == nil || *f.RouterID != routerID || f.FixedIPAddress == nil {
-			continue
-		}
-		a, _ := netip.ParseAddr(*f.FixedIPAddress)
-		for _, ip := range p.FixedIPs {
-			var sb subnetBody
-			if err := loadBody(ctx, tx, "subnets", ip.SubnetID, &sb); err != nil {
-				return err
-			}
-			if sb.prefix().Contains(a) {
-				return conflict("RouterInterfaceInUseByFloatingIP", "Router interface for subnet %s on router %s cannot be deleted, as it is required by one or more floating IPs.", ip.SubnetID, routerID)
-			}
 		}
 	}
 	return nil
