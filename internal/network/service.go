@@ -172,6 +172,9 @@ func (s *Service) routes() []httpapi.Route {
 		s.quotaRoutes(),
 		s.routerRoutes(),
 		s.floatingIPRoutes(),
+		s.availabilityRoutes(),
+		s.agentRoutes(),
+		s.tagRoutes(),
 	} {
 		all = append(all, group...)
 	}

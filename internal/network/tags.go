@@ -1,0 +1,256 @@
+package network
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"slices"
+	"strconv"
+
+	"github.com/nimbus-cloud/nimbus/internal/platform/db"
+	"github.com/nimbus-cloud/nimbus/internal/platform/httpapi"
+)
+
+// maxTagLength is upstream's MAX_TAG_LEN.
+const maxTagLength = 60
+
+// taggable is a resource of the standard-attr-tag extension: where it is stored, and
+// who may see (visible: 404 otherwise) and change it (the target of its update rule).
+type taggable struct {
+	collection, table, what, rule string
+	visible                       func(ctx context.Context, c caller, q db.Querier, id string) (map[string]any, error)
+}
+
+func (s *Service) taggables() []taggable {
+	return []taggable{
+		{"networks", "networks", "network", "update_network", func(ctx context.Context, c caller, q db.Querier, id string) (map[string]any, error) {
+			n, err := s.visibleNetwork(ctx, c, q, id)
+			if err != nil {
+				return nil, err
+			}
+			return n.target(), nil
+		}},
+		{"subnets", "subnets", "subnet", "update_subnet", func(ctx context.Context, c caller, q db.Querier, id string) (map[string]any, error) {
+			sb, n, err := s.visibleSubnet(ctx, c, q, id)
+			if err != nil {
+				return nil, err
+			}
+			return subnetTarget(sb, n), nil
+		}},
+		{"ports", "ports", "port", "update_port", func(ctx context.Context, c caller, q db.Querier, id string) (map[string]any, error) {
+			p, n, err := s.visiblePort(ctx, c, q, id)
+			if err != nil {
+				return nil, err
+			}
+			return portTarget(p, n), nil
+		}},
+		{"routers", "routers", "router", "update_router", func(ctx context.Context, c caller, q db.Querier, id string) (map[string]any, error) {
+			rt, err := s.visibleRouter(ctx, c, q, id)
+			if err != nil {
+				return nil, err
+			}
+			return rt.target(), nil
+		}},
+		{"security-groups", "security_groups", "security_group", "admin_or_member", func(ctx context.Context, c caller, q db.Querier, id string) (map[string]any, error) {
+			sg, err := s.visibleSecurityGroup(ctx, c, q, id)
+			if err != nil {
+				return nil, err
+			}
+			return ownerTarget(sg.ProjectID), nil
+		}},
+		{"floatingips", "floatingips", "floatingip", "update_floatingip", func(ctx context.Context, c caller, q db.Querier, id string) (map[string]any, error) {
+			f, err := s.visibleFloatingIP(ctx, c, q, id)
+			if err != nil {
+				return nil, err
+			}
+			return f.target(), nil
+		}},
+	}
+}
+
+// tagRoutes are upstream's tag API on each taggable collection.
+func (s *Service) tagRoutes() []httpapi.Route {
+	var out []httpapi.Route
+	for _, t := range s.taggables() {
+		base := "/v2.0/" + t.collection + "/{id}/tags"
+		out = append(out,
+			httpapi.Route{Method: "GET", Path: base, Handler: func(r *http.Request) (httpapi.Response, error) { return s.listTags(r, t) }},
+			httpapi.Route{Method: "PUT", Path: base, Handler: func(r *http.Request) (httpapi.Response, error) { return s.replaceTags(r, t) }},
+			httpapi.Route{Method: "DELETE", Path: base, Handler: func(r *http.Request) (httpapi.Response, error) { return s.deleteTags(r, t) }},
+			httpapi.Route{Method: "GET", Path: base + "/{tag}", Handler: func(r *http.Request) (httpapi.Response, error) { return s.checkTag(r, t) }},
+			httpapi.Route{Method: "PUT", Path: base + "/{tag}", Handler: func(r *http.Request) (httpapi.Response, error) { return s.addTag(r, t) }},
+			httpapi.Route{Method: "DELETE", Path: base + "/{tag}", Handler: func(r *http.Request) (httpapi.Response, error) { return s.removeTag(r, t) }},
+		)
+	}
+	return out
+}
+
+// storedTags reads the tags of a resource's stored body.
+func storedTags(ctx context.Context, q db.Querier, t taggable, id string) ([]string, map[string]any, error) {
+	var raw string
+	if err := q.QueryRowContext(ctx, `SELECT body FROM `+t.table+` WHERE id = ?`, id).Scan(&raw); err != nil {
+		return nil, nil, err
+	}
+	dec := json.NewDecoder(bytes.NewReader([]byte(raw)))
+	dec.UseNumber() // the rest of the body is written back as it was
+	var body map[string]any
+	if err := dec.Decode(&body); err != nil {
+		return nil, nil, err
+	}
+	tags := []string{}
+	list, _ := body["tags"].([]any)
+	for _, v := range list {
+		if s, ok := v.(string); ok {
+			tags = append(tags, s)
+		}
+	}
+	return tags, body, nil
+}
+
+func (s *Service) listTags(r *http.Request, t taggable) (httpapi.Response, error) {
+	c := s.caller(r)
+	id := r.PathValue("id")
+	if _, err := t.visible(r.Context(), c, s.db, id); err != nil {
+		return httpapi.Response{}, err
+	}
+	tags, _, err := storedTags(r.Context(), s.db, t, id)
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	return httpapi.OK(map[string]any{"tags": tags}), nil
+}
+
+func (s *Service) checkTag(r *http.Request, t taggable) (httpapi.Response, error) {
+	c := s.caller(r)
+	id, tag := r.PathValue("id"), r.PathValue("tag")
+	if _, err := t.visible(r.Context(), c, s.db, id); err != nil {
+		return httpapi.Response{}, err
+	}
+	tags, _, err := storedTags(r.Context(), s.db, t, id)
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	if !slices.Contains(tags, tag) {
+		return httpapi.Response{}, tagNotFound(t, id, tag)
+	}
+	return httpapi.NoContent(), nil
+}
+
+func tagNotFound(t taggable, id, tag string) error {
+	return neutronError(http.StatusNotFound, "TagNotFound", "Tag %s could not be found for %s %s.", tag, t.what, id)
+}
+
+func validTag(tag string) error {
+	if len(tag) > maxTagLength {
+		return invalidInput("'%s' exceeds maximum length of %d", tag, maxTagLength)
+	}
+	return nil
+}
+
+// changeTags runs edit on the resource's tags in a transaction, after checking the
+// caller may update the resource, and stores the result with a new revision.
+func (s *Service) changeTags(r *http.Request, t taggable, edit func([]string) ([]string, error)) ([]string, error) {
+	c := s.caller(r)
+	id := r.PathValue("id")
+	var tags []string
+	err := s.db.InTx(r.Context(), func(tx *db.Tx) error {
+		target, err := t.visible(r.Context(), c, tx, id)
+		if err != nil {
+			return err
+		}
+		if err := s.enforce(c, t.rule, target); err != nil {
+			return err
+		}
+		old, body, err := storedTags(r.Context(), tx, t, id)
+		if err != nil {
+			return err
+		}
+		if tags, err = edit(slices.Clone(old)); err != nil {
+			return err
+		}
+		if slices.Equal(old, tags) {
+			return nil // idempotent: no new revision
+		}
+		body["tags"] = tags
+		body["updated_at"] = stamp(s.now())
+		rev, _ := strconv.Atoi(string(asNumber(body["revision_number"])))
+		body["revision_number"] = rev + 1
+		return saveBody(r.Context(), tx, t.table, id, body)
+	})
+	return tags, err
+}
+
+func asNumber(v any) json.Number {
+	if n, ok := v.(json.Number); ok {
+		return n
+	}
+	return "0"
+}
+
+func (s *Service) replaceTags(r *http.Request, t taggable) (httpapi.Response, error) {
+	var body map[string]any
+	if err := httpapi.DecodeJSON(r, &body); err != nil {
+		return httpapi.Response{}, badRequest("%s", err.Error())
+	}
+	if _, ok := body["tags"]; !ok || body["tags"] == nil {
+		return httpapi.Response{}, invalidInput("Invalid tags body")
+	}
+	var want []string
+	if err := attrStrings(body, "tags", &want); err != nil {
+		return httpapi.Response{}, err
+	}
+	unique := []string{}
+	for _, tag := range want {
+		if err := validTag(tag); err != nil {
+			return httpapi.Response{}, err
+		}
+		if !slices.Contains(unique, tag) {
+			unique = append(unique, tag)
+		}
+	}
+	tags, err := s.changeTags(r, t, func([]string) ([]string, error) { return unique, nil })
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	return httpapi.OK(map[string]any{"tags": tags}), nil
+}
+
+func (s *Service) deleteTags(r *http.Request, t taggable) (httpapi.Response, error) {
+	if _, err := s.changeTags(r, t, func([]string) ([]string, error) { return []string{}, nil }); err != nil {
+		return httpapi.Response{}, err
+	}
+	return httpapi.NoContent(), nil
+}
+
+// addTag is PUT .../tags/{tag}: 201, also when the tag is there already.
+func (s *Service) addTag(r *http.Request, t taggable) (httpapi.Response, error) {
+	tag := r.PathValue("tag")
+	if err := validTag(tag); err != nil {
+		return httpapi.Response{}, err
+	}
+	_, err := s.changeTags(r, t, func(tags []string) ([]string, error) {
+		if !slices.Contains(tags, tag) {
+			tags = append(tags, tag)
+		}
+		return tags, nil
+	})
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	return httpapi.Response{Status: http.StatusCreated}, nil
+}
+
+func (s *Service) removeTag(r *http.Request, t taggable) (httpapi.Response, error) {
+	tag := r.PathValue("tag")
+	_, err := s.changeTags(r, t, func(tags []string) ([]string, error) {
+		if !slices.Contains(tags, tag) {
+			return nil, tagNotFound(t, r.PathValue("id"), tag)
+		}
+		return slices.DeleteFunc(tags, func(x string) bool { return x == tag }), nil
+	})
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	return httpapi.NoContent(), nil
+}
