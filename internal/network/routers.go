@@ -3,6 +3,7 @@ package network
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/netip"
 	"slices"
@@ -348,17 +349,19 @@ func parseGateway(attrs map[string]any) (*gatewayRequest, error) {
 	if len(m) == 0 {
 		return &gatewayRequest{clear: true}, nil
 	}
-	for k := range m {
+	keys := slices.Sorted(maps.Keys(m))
+	provided := "{'" + strings.Join(keys, "', '") + "'}"
+	for _, k := range keys {
 		if k != "network_id" && k != "enable_snat" && k != "external_fixed_ips" {
-			return nil, invalidInput("Validation of dictionary's keys failed. Expected keys: {'network_id'} Provided keys: {'%s'}", k)
+			return nil, invalidInput("Validation of dictionary's keys failed. Expected keys: {'network_id'} Provided keys: %s", provided)
 		}
 	}
 	g := &gatewayRequest{}
-	if id, _ := m["network_id"].(string); id != "" {
-		g.networkID = id
-	} else {
-		return nil, invalidInput("Validation of dictionary's keys failed. Expected keys: {'network_id'}: '%v' is not a valid network_id", m["network_id"])
+	id, _ := m["network_id"].(string)
+	if id == "" {
+		return nil, invalidInput("Validation of dictionary's keys failed. Expected keys: {'network_id'} Provided keys: %s", provided)
 	}
+	g.networkID = id
 	if _, ok := m["enable_snat"]; ok {
 		var b bool
 		if err := attrBool(m, "enable_snat", &b); err != nil {
