@@ -13,7 +13,8 @@ cd "$(dirname "$0")/.."
 # iproute2, openssh-client (ssh into the guest).
 packages=(python3-openstackclient postgresql
 	qemu-system-x86 qemu-utils dnsmasq-base iproute2 openssh-client
-	dosfstools mtools syslinux syslinux-common)
+	dosfstools mtools syslinux syslinux-common
+	nftables iptables ipset iputils-arping conntrack iputils-ping) # L3 agent (NAT, gratuitous ARP, conntrack flush), security groups; ping in its tests
 
 missing=()
 for p in "${packages[@]}"; do

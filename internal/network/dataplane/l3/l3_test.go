@@ -1,0 +1,184 @@
+package l3
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"os/exec"
+	"strings"
+	"testing"
+
+	"github.com/nimbus-cloud/nimbus/internal/network/dataplane"
+)
+
+// TestRouterPackets builds two tenant networks and an external one on a simulated
+// host, instances as namespaces, an outside host on the external bridge, and checks
+// with real packets: routing between subnets, SNAT, floating IPs in and out and
+// gone after disassociation, idempotence, repair after a restart, and removal.
+func TestRouterPackets(t *testing.T) {
+	requireHost(t, "ip", "nft", "sysctl", "ping")
+	b := newBed(t, "l3t")
+	ip := netip.MustParseAddr
+	pfx := netip.MustParsePrefix
+	netA, netB, ext := "aaaaaaaa-0a", "bbbbbbbb-0b", "eeeeeeee-0e"
+	b.bridge(netA)
+	b.bridge(netB)
+	// The external bridge is left to the L3 agent to create (as when it runs
+	// before the L2 agent).
+	subA := dataplane.Subnet{ID: "sa", IPVersion: 4, CIDR: pfx("10.61.1.0/24"), GatewayIP: ip("10.61.1.1")}
+	subB := dataplane.Subnet{ID: "sb", IPVersion: 4, CIDR: pfx("10.61.2.0/24"), GatewayIP: ip("10.61.2.1")}
+	subE := dataplane.Subnet{ID: "se", IPVersion: 4, CIDR: pfx("172.31.61.0/24"), GatewayIP: ip("172.31.61.1")}
+	port := func(id, mac, subnet, addr string) dataplane.Port {
+		return dataplane.Port{ID: id, MAC: mac, AdminStateUp: true, FixedIPs: []dataplane.FixedIP{{SubnetID: subnet, IP: ip(addr)}}}
+	}
+	router := dataplane.Router{
+		ID: fmt.Sprintf("%s-router", b.prefix), AdminStateUp: true, EnableSNAT: true,
+		Interfaces: []dataplane.RouterPort{
+			{Port: port("1111aaaa-01-qr", "fa:16:3e:00:01:01", "sa", "10.61.1.1"), NetworkID: netA, Subnets: []dataplane.Subnet{subA}},
+			{Port: port("2222bbbb-02-qr", "fa:16:3e:00:02:01", "sb", "10.61.2.1"), NetworkID: netB, Subnets: []dataplane.Subnet{subB}},
+		},
+		Gateway: &dataplane.RouterPort{Port: port("3333eeee-03-qg", "fa:16:3e:00:03:01", "se", "172.31.61.2"), NetworkID: ext, Subnets: []dataplane.Subnet{subE}},
+	}
+	st := dataplane.State{Host: dataplane.Host{Name: "node1", Namespace: b.host}, Routers: []dataplane.Router{router}}
+	rns := dataplane.RouterNamespace(router.ID)
+	t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", rns).Run() })
+
+	rec := &recorder{Runner: dataplane.ExecRunner{}}
+	a := New(rec, nil)
+	ctx := context.Background()
+	converge := func() {
+		t.Helper()
+		if _, err := a.Converge(ctx, st); err != nil {
+			t.Fatal(err)
+		}
+		a.Wait()
+	}
+	converge()
+
+	vm1 := b.instance("vm1", netA, port("vm1aaaaa-01", "fa:16:3e:01:00:01", "sa", "10.61.1.10"), "10.61.1.10/24", "10.61.1.1")
+	vm2 := b.instance("vm2", netB, port("vm2bbbbb-02", "fa:16:3e:02:00:01", "sb", "10.61.2.10"), "10.61.2.10/24", "10.61.2.1")
+	out := b.instance("out", ext, port("outeeeee-03", "fa:16:3e:03:00:01", "se", "172.31.61.1"), "172.31.61.1/24", "")
+
+	t.Run("route between subnets", func(t *testing.T) {
+		if !b.eventuallyPing(vm1, "10.61.2.10") {
+			t.Fatalf("vm1 cannot ping vm2 through the router\n%s", b.sh(rns, "ip", "addr"))
+		}
+	})
+	outPeers := b.listen(out, "172.31.61.1:8022")
+	t.Run("snat", func(t *testing.T) {
+		if src := b.dial(vm1, "172.31.61.1:8022", outPeers); src != "172.31.61.2" {
+			t.Fatalf("outside host saw %q, want the router's gateway address 172.31.61.2", src)
+		}
+	})
+
+	vm2Peers := b.listen(vm2, "10.61.2.10:8022")
+	st.Routers[0].FloatingIPs = []dataplane.FloatingIP{{ID: "fip1", FloatingIP: ip("172.31.61.50"), FixedIP: ip("10.61.2.10")}}
+	converge()
+	t.Run("floating ip", func(t *testing.T) {
+		if !b.eventuallyPing(out, "172.31.61.50") {
+			t.Fatal("outside host cannot ping the floating IP")
+		}
+		if src := b.dial(out, "172.31.61.50:8022", vm2Peers); src != "172.31.61.1" {
+			t.Fatalf("instance saw %q from the outside host, want 172.31.61.1", src)
+		}
+		if src := b.dial(vm2, "172.31.61.1:8022", outPeers); src != "172.31.61.50" {
+			t.Fatalf("outside host saw %q from the floating IP's instance, want 172.31.61.50", src)
+		}
+		if src := b.dial(vm1, "172.31.61.1:8022", outPeers); src != "172.31.61.2" {
+			t.Fatalf("outside host saw %q from an instance without floating IP, want 172.31.61.2", src)
+		}
+	})
+
+	t.Run("converge twice changes nothing", func(t *testing.T) {
+		before := b.sh(rns, "nft", "list", "ruleset") + b.sh(rns, "ip", "addr") + b.sh(rns, "ip", "route")
+		rec.take()
+		converge()
+		if c := rec.take(); len(c) > 0 {
+			t.Errorf("second converge changed:\n%s", strings.Join(c, "\n"))
+		}
+		// After a restart (kill -9: a new agent with no memory) too.
+		a = New(rec, nil)
+		converge()
+		if c := rec.take(); len(c) > 0 {
+			t.Errorf("converge after restart changed:\n%s", strings.Join(c, "\n"))
+		}
+		after := b.sh(rns, "nft", "list", "ruleset") + b.sh(rns, "ip", "addr") + b.sh(rns, "ip", "route")
+		if before != after {
+			t.Errorf("state changed:\n%s\n---\n%s", before, after)
+		}
+	})
+
+	t.Run("repair", func(t *testing.T) {
+		qg := dataplane.RouterGatewayName(router.Gateway.Port.ID)
+		b.sh(rns, "ip", "addr", "del", "172.31.61.50/32", "dev", qg)
+		b.sh(rns, "ip", "route", "del", "default")
+		b.sh(rns, "nft", "flush", "chain", "ip", Table, "prerouting")
+		b.sh(b.host, "ip", "link", "del", dataplane.TapName(router.Interfaces[0].Port.ID))
+		a = New(rec, nil)
+		converge()
+		// The flushed chain is seen by an agent that remembers its last listing.
+		converge()
+		if !b.eventuallyPing(out, "172.31.61.50") || !b.eventuallyPing(vm1, "10.61.2.10") {
+			t.Fatalf("not repaired:\n%s\n%s", b.sh(rns, "ip", "addr"), b.sh(rns, "nft", "list", "ruleset"))
+		}
+	})
+
+	t.Run("floating ip removed", func(t *testing.T) {
+		st.Routers[0].FloatingIPs = nil
+		converge()
+		if b.ping(out, "172.31.61.50") {
+			t.Fatal("floating IP still answers after disassociation")
+		}
+		if src := b.dial(out, "172.31.61.50:8022", vm2Peers); src != "" {
+			t.Fatalf("floating IP still reaches the instance (saw %s)", src)
+		}
+	})
+
+	t.Run("snat disabled", func(t *testing.T) {
+		st.Routers[0].EnableSNAT = false
+		converge()
+		if src := b.dial(vm1, "172.31.61.1:8022", outPeers); src == "172.31.61.2" {
+			t.Fatal("still SNAT with enable_snat false")
+		}
+		st.Routers[0].EnableSNAT = true
+		converge()
+	})
+
+	t.Run("extra route", func(t *testing.T) {
+		st.Routers[0].Routes = []dataplane.Route{{Destination: pfx("192.168.61.0/24"), NextHop: ip("10.61.1.10")}}
+		converge()
+		if r := b.sh(rns, "ip", "route", "show", "192.168.61.0/24"); !strings.Contains(r, "via 10.61.1.10") {
+			t.Fatalf("extra route missing: %q", r)
+		}
+		st.Routers[0].Routes = nil
+		converge()
+		if r := b.sh(rns, "ip", "route", "show", "192.168.61.0/24"); strings.TrimSpace(r) != "" {
+			t.Fatalf("extra route left: %q", r)
+		}
+	})
+
+	t.Run("remove interface", func(t *testing.T) {
+		st.Routers[0].Interfaces = st.Routers[0].Interfaces[:1]
+		converge()
+		if b.ping(vm1, "10.61.2.10") {
+			t.Fatal("still routed after removing the interface")
+		}
+		if l := b.sh(b.host, "ip", "link"); strings.Contains(l, dataplane.TapName(router.Interfaces[1].Port.ID)) {
+			t.Fatalf("tap left:\n%s", l)
+		}
+	})
+
+	t.Run("remove router", func(t *testing.T) {
+		st.Routers = nil
+		converge()
+		if l := b.sh("", "ip", "netns", "list"); strings.Contains(l, rns) {
+			t.Fatalf("namespace left:\n%s", l)
+		}
+		l := b.sh(b.host, "ip", "link")
+		for _, p := range []string{router.Interfaces[0].Port.ID, router.Gateway.Port.ID} {
+			if strings.Contains(l, dataplane.TapName(p)) {
+				t.Fatalf("tap of %s left:\n%s", p, l)
+			}
+		}
+	})
+}
