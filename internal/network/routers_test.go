@@ -1,9 +1,13 @@
 package network
 
 import (
+	"context"
 	"net/http"
+	"net/netip"
 	"strings"
 	"testing"
+
+	"github.com/nimbus-cloud/nimbus/internal/network/dataplane"
 )
 
 // externalNetwork makes devstack's "public": an external network with a subnet.
@@ -238,5 +242,47 @@ func TestRouterQuota(t *testing.T) {
 	list := e.Must(200, "GET", "/v2.0/routers?name=one", e.DemoToken, nil)["routers"].([]any)
 	if len(list) != 1 {
 		t.Fatalf("filtered list %v", list)
+	}
+}
+
+// TestDesiredRouters checks what the L3 agent is told to build.
+func TestDesiredRouters(t *testing.T) {
+	e := newTestEnv(t, nil)
+	extID, privNet, privSub, routerID := e.routedNetwork()
+	vm := e.Create(e.DemoToken, "ports", "port", map[string]any{"network_id": privNet})
+	fip := e.Create(e.DemoToken, "floatingips", "floatingip", map[string]any{"floating_network_id": extID, "port_id": vm["id"]})
+	e.Must(200, "PUT", routerPath(routerID), e.DemoToken, map[string]any{"router": map[string]any{"routes": []any{
+		map[string]any{"destination": "192.168.0.0/16", "nexthop": "10.0.0.77"}}}})
+	e.Create(e.DemoToken, "routers", "router", map[string]any{"name": "bare"})
+
+	routers, err := e.Network.desiredRouters(context.Background(), e.DB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(routers) != 2 {
+		t.Fatalf("routers %+v", routers)
+	}
+	var r dataplane.Router
+	for _, x := range routers {
+		if x.ID == routerID {
+			r = x
+		} else if x.Gateway != nil || len(x.Interfaces) != 0 {
+			t.Fatalf("bare router %+v", x)
+		}
+	}
+	if !r.AdminStateUp || !r.EnableSNAT || r.Gateway == nil || r.Gateway.NetworkID != extID || len(r.Gateway.Subnets) != 1 ||
+		len(r.Gateway.Port.FixedIPs) != 1 {
+		t.Fatalf("gateway %+v", r)
+	}
+	if len(r.Interfaces) != 1 || r.Interfaces[0].Subnets[0].ID != privSub || r.Interfaces[0].Port.FixedIPs[0].IP != netip.MustParseAddr("10.0.0.1") {
+		t.Fatalf("interfaces %+v", r.Interfaces)
+	}
+	if len(r.Routes) != 1 || r.Routes[0].NextHop != netip.MustParseAddr("10.0.0.77") {
+		t.Fatalf("routes %+v", r.Routes)
+	}
+	vmIP := vm["fixed_ips"].([]any)[0].(map[string]any)["ip_address"].(string)
+	if len(r.FloatingIPs) != 1 || r.FloatingIPs[0].ID != fip["id"] || r.FloatingIPs[0].FixedIP != netip.MustParseAddr(vmIP) ||
+		r.FloatingIPs[0].FloatingIP != netip.MustParseAddr(fip["floating_ip_address"].(string)) {
+		t.Fatalf("floating IPs %+v", r.FloatingIPs)
 	}
 }
