@@ -2,6 +2,7 @@ package network
 
 import (
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -156,4 +157,66 @@ func TestFloatingIPBadInput(t *testing.T) {
 	// Quota.
 	e.Must(200, "PUT", "/v2.0/quotas/"+e.DemoProject, e.AdminToken, map[string]any{"quota": map[string]any{"floatingip": 1}})
 	e.Fail(409, "OverQuota", "POST", "/v2.0/floatingips", e.DemoToken, fipBody(map[string]any{"floating_network_id": extID}))
+}
+
+// TestFloatingIPsConcurrent: floating IPs created at once get distinct addresses,
+// and one subnet added to a router by concurrent calls makes one interface.
+func TestFloatingIPsConcurrent(t *testing.T) {
+	e := newTestEnv(t, nil)
+	extID, _, _, routerID := e.routedNetwork()
+	const n = 12
+	type result struct {
+		status int
+		addr   string
+	}
+	results := make(chan result, n)
+	var wg sync.WaitGroup
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			status, out, _ := e.Do("POST", "/v2.0/floatingips", e.DemoToken, fipBody(map[string]any{"floating_network_id": extID}))
+			addr := ""
+			if f, ok := out["floatingip"].(map[string]any); ok {
+				addr, _ = f["floating_ip_address"].(string)
+			}
+			results <- result{status, addr}
+		}()
+	}
+	wg.Wait()
+	close(results)
+	seen := map[string]bool{}
+	for r := range results {
+		if r.status != 201 || seen[r.addr] {
+			t.Fatalf("status %d, address %q (seen: %v)", r.status, r.addr, seen[r.addr])
+		}
+		seen[r.addr] = true
+	}
+
+	_, sub2 := e.NetworkWithSubnet(e.DemoToken, "10.3.0.0/24")
+	statuses := make(chan int, 6)
+	for range 6 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			status, _, _ := e.Do("PUT", routerPath(routerID, "add_router_interface"), e.DemoToken, map[string]any{"subnet_id": sub2})
+			statuses <- status
+		}()
+	}
+	wg.Wait()
+	close(statuses)
+	ok := 0
+	for s := range statuses {
+		switch s {
+		case 200:
+			ok++
+		case 400:
+		default:
+			t.Fatalf("concurrent add_router_interface answered %d", s)
+		}
+	}
+	ports := e.Must(200, "GET", "/v2.0/ports?device_owner=network:router_interface&device_id="+routerID, e.DemoToken, nil)["ports"].([]any)
+	if ok != 1 || len(ports) != 2 {
+		t.Fatalf("%d successes, %d interface ports (want 1 and 2)", ok, len(ports))
+	}
 }
