@@ -413,13 +413,11 @@ func (s *Service) applyGateway(ctx context.Context, tx *db.Tx, c caller, action 
 		rt.ExternalGatewayInfo = nil
 		return nil
 	}
+	// As upstream, external_gateway_info is replaced whole: SNAT is on unless the
+	// request turns it off, and the admin-only sub-attributes are checked whenever a
+	// request names them.
 	snat := true
-	if rt.ExternalGatewayInfo != nil {
-		snat = rt.ExternalGatewayInfo.EnableSNAT
-	}
-	// Like upstream, the admin-only sub-attributes are checked when a request sets
-	// them to something else than they are.
-	if g.snat != nil && *g.snat != snat {
+	if g.snat != nil {
 		if err := s.enforce(c, action+":external_gateway_info:enable_snat", rt.target()); err != nil {
 			return err
 		}

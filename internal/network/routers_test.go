@@ -80,6 +80,10 @@ func TestRouterLifecycle(t *testing.T) {
 	if got := fixed["external_gateway_info"].(map[string]any)["external_fixed_ips"].([]any)[0].(map[string]any)["ip_address"]; got != "172.24.4.99" {
 		t.Fatalf("external_fixed_ips: %v", got)
 	}
+	if fixed["external_gateway_info"].(map[string]any)["enable_snat"] != true {
+		t.Fatalf("external_gateway_info is replaced whole (SNAT back to its default), as upstream: %v", fixed)
+	}
+	e.Fail(403, "PolicyNotAuthorized", "PUT", routerPath(id), e.DemoToken, gateway(extID, map[string]any{"enable_snat": true}))
 
 	// Interfaces.
 	added := e.Must(200, "PUT", routerPath(id, "add_router_interface"), e.DemoToken, map[string]any{"subnet_id": privSub})
