@@ -290,3 +290,45 @@ func TestDesiredRouters(t *testing.T) {
 		t.Fatalf("floating IPs %+v", r.FloatingIPs)
 	}
 }
+
+// TestNewEndpointsNever500 sends malformed bodies to every endpoint of routers,
+// floating IPs, agents, availability and tags: each must answer a 4xx.
+func TestNewEndpointsNever500(t *testing.T) {
+	e := newTestEnv(t, nil)
+	extID, _, subID, routerID := e.routedNetwork()
+	fip := e.Create(e.DemoToken, "floatingips", "floatingip", map[string]any{"floating_network_id": extID})
+	if err := e.Network.ReportAgent(context.Background(), "L3 agent", "neutron-l3-agent", "h", nil); err != nil {
+		t.Fatal(err)
+	}
+	agentID := e.Must(200, "GET", "/v2.0/agents", e.AdminToken, nil)["agents"].([]any)[0].(map[string]any)["id"].(string)
+	bodies := []any{nil, "x", 7, []any{}, map[string]any{}, map[string]any{"router": nil}, map[string]any{"router": "x"},
+		map[string]any{"router": map[string]any{"external_gateway_info": map[string]any{"network_id": 5}}},
+		map[string]any{"router": map[string]any{"external_gateway_info": map[string]any{"network_id": extID, "external_fixed_ips": "x"}}},
+		map[string]any{"router": map[string]any{"external_gateway_info": map[string]any{"network_id": extID, "external_fixed_ips": []any{map[string]any{}}}}},
+		map[string]any{"router": map[string]any{"external_gateway_info": map[string]any{"network_id": extID, "enable_snat": "x"}}},
+		map[string]any{"router": map[string]any{"routes": []any{1}}}, map[string]any{"router": map[string]any{"routes": []any{map[string]any{}}}},
+		map[string]any{"router": map[string]any{"name": []any{}}}, map[string]any{"router": map[string]any{"flavor_id": "f"}},
+		map[string]any{"floatingip": map[string]any{"floating_network_id": 7}},
+		map[string]any{"floatingip": map[string]any{"floating_network_id": extID, "subnet_id": 3}},
+		map[string]any{"floatingip": map[string]any{"port_id": []any{}}}, map[string]any{"floatingip": map[string]any{"fixed_ip_address": 1}},
+		map[string]any{"agent": map[string]any{"description": 5}}, map[string]any{"tags": []any{nil}}, map[string]any{"tags": map[string]any{}},
+		map[string]any{"subnet_id": subID, "port_id": 5}, map[string]any{"subnet_id": []any{}},
+	}
+	paths := []struct{ method, path string }{
+		{"POST", "/v2.0/routers"}, {"PUT", routerPath(routerID)}, {"PUT", routerPath(routerID, "add_router_interface")},
+		{"PUT", routerPath(routerID, "remove_router_interface")}, {"PUT", routerPath(routerID, "add_extraroutes")},
+		{"PUT", routerPath(routerID, "remove_extraroutes")}, {"POST", "/v2.0/floatingips"}, {"PUT", fipPath(fip["id"].(string))},
+		{"PUT", "/v2.0/agents/" + agentID}, {"PUT", routerPath(routerID, "tags")}, {"PUT", fipPath(fip["id"].(string)) + "/tags"},
+		{"PUT", "/v2.0/networks/" + extID + "/tags"},
+	}
+	for _, p := range paths {
+		for _, b := range bodies {
+			for _, token := range []string{e.DemoToken, e.AdminToken} {
+				status, _, data := e.Do(p.method, p.path, token, b)
+				if status >= 500 {
+					t.Fatalf("%s %s %v: %d %s", p.method, p.path, b, status, data)
+				}
+			}
+		}
+	}
+}
