@@ -90,7 +90,7 @@ func (a *Agent) family(ctx context.Context, ns string, f family, st dataplane.St
 	for _, c := range rs.chains {
 		h.Write([]byte(c + "\n"))
 	}
-	for _, r := range rs.rules {
+	for _, r := range append(rs.raw, rs.rules...) {
 		h.Write([]byte(r + "\n"))
 	}
 	sum := hex.EncodeToString(h.Sum(nil)[:8])
@@ -111,11 +111,11 @@ func (a *Agent) family(ctx context.Context, ns string, f family, st dataplane.St
 	}
 	var errs []error
 	// Jumps from the built-in chains, first so nothing before them accepts.
-	for _, j := range [][2]string{{"FORWARD", chainFwd}, {"INPUT", chainInput}} {
-		if strings.Contains(ours, "-A "+j[0]+" -j "+j[1]+"\n") {
+	for _, j := range [][3]string{{"filter", "FORWARD", chainFwd}, {"filter", "INPUT", chainInput}, {"raw", "PREROUTING", chainZone}} {
+		if strings.Contains(ours, j[0]+": -A "+j[1]+" -j "+j[2]+"\n") {
 			continue
 		}
-		if _, err := a.Runner.Run(ctx, ns, f.cmd, "-w", "-I", j[0], "1", "-j", j[1]); err != nil {
+		if _, err := a.Runner.Run(ctx, ns, f.cmd, "-w", "-t", j[0], "-I", j[1], "1", "-j", j[2]); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -145,20 +145,23 @@ func (a *Agent) family(ctx context.Context, ns string, f family, st dataplane.St
 	return errors.Join(errs...)
 }
 
-// observe lists our chains and our rules (every "-A" line naming our prefix,
-// including the jumps from built-in chains) in the filter table.
+// observe lists our chains of the filter table and our rules of the raw and
+// filter tables (every "-A" line naming our prefix, including the jumps from
+// built-in chains, each after its table's name).
 func (a *Agent) observe(ctx context.Context, ns string, f family) (chains []string, rules string, err error) {
-	out, err := a.Runner.Run(ctx, ns, f.save, "-t", "filter")
-	if err != nil {
-		return nil, "", err
-	}
 	var b strings.Builder
-	for _, line := range strings.Split(string(out), "\n") {
-		switch {
-		case strings.HasPrefix(line, ":"+prefix):
-			chains = append(chains, strings.Fields(line[1:])[0])
-		case strings.HasPrefix(line, "-A ") && strings.Contains(line, prefix):
-			b.WriteString(line + "\n")
+	for _, table := range []string{"raw", "filter"} {
+		out, err := a.Runner.Run(ctx, ns, f.save, "-t", table)
+		if err != nil {
+			return nil, "", err
+		}
+		for _, line := range strings.Split(string(out), "\n") {
+			switch {
+			case table == "filter" && strings.HasPrefix(line, ":"+prefix):
+				chains = append(chains, strings.Fields(line[1:])[0])
+			case strings.HasPrefix(line, "-A ") && strings.Contains(line, prefix):
+				b.WriteString(table + ": " + line + "\n")
+			}
 		}
 	}
 	return chains, b.String(), nil

@@ -2,6 +2,7 @@ package firewall
 
 import (
 	"context"
+	"fmt"
 	"net/netip"
 	"strings"
 	"testing"
@@ -14,7 +15,7 @@ import (
 // ICMP and TCP/22 allowed by rules (one by remote group), anti-spoofing of IP and
 // MAC, allowed address pairs, port security off, idempotence and removal.
 func TestSecurityGroupPackets(t *testing.T) {
-	requireHost(t, "ip", "iptables", "iptables-restore", "ip6tables-restore", "ipset", "sysctl", "ping")
+	requireHost(t, "ip", "conntrack", "iptables", "iptables-restore", "ip6tables-restore", "ipset", "sysctl", "ping")
 	b := newBed(t, "sgt")
 	ip := netip.MustParseAddr
 	pfx := netip.MustParsePrefix
@@ -72,6 +73,11 @@ func TestSecurityGroupPackets(t *testing.T) {
 		}
 		if src := b.dial(vm2, "10.62.0.30:8080", web); src != "10.62.0.20" {
 			t.Fatalf("vm2's connection out: peer saw %q", src)
+		}
+		// In the network's own conntrack zone.
+		zone := Zones(st.Networks)[net]
+		if out, _ := b.try(b.host, "conntrack", "-L", "-p", "tcp", "--dport", "8080"); !strings.Contains(out, fmt.Sprintf("zone=%d ", zone)) {
+			t.Errorf("connection not in zone %d:\n%s", zone, out)
 		}
 	})
 	t.Run("icmp rule", func(t *testing.T) {

@@ -2,6 +2,7 @@ package firewall
 
 import (
 	"fmt"
+	"hash/fnv"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -18,6 +19,7 @@ const (
 	chainInput  = prefix + "INPUT"
 	chainSG     = prefix + "sg-chain"
 	chainFallbk = prefix + "sg-fallback"
+	chainZone   = prefix + "PREROUTING" // in the raw table
 )
 
 // IngressChain, EgressChain and SpoofChain are a port's chains: i (to the
@@ -75,6 +77,7 @@ func filteredPort(p dataplane.Port) bool {
 type ruleset struct {
 	chains []string // every chain, in order
 	rules  []string // "-A chain ..." lines
+	raw    []string // "-A chain ..." lines of the raw table (conntrack zones)
 	sets   map[string]bool
 }
 
@@ -91,6 +94,7 @@ func render(f family, st dataplane.State) ruleset {
 		}
 	}
 	slices.SortFunc(ports, func(a, b dataplane.Port) int { return strings.Compare(a.ID, b.ID) })
+	rs.raw = zoneRules(st)
 	for _, p := range ports {
 		tap := dataplane.TapName(p.ID)
 		in, out, spoof := IngressChain(p.ID), EgressChain(p.ID), SpoofChain(p.ID)
@@ -305,11 +309,66 @@ func linkLocal(mac string) (netip.Addr, bool) {
 	return netip.AddrFrom16(a), true
 }
 
+// zoneRules give each network with filtered ports a conntrack zone of its own, as
+// upstream does: bridged traffic of every network meets in one conntrack table, and
+// two projects may use the same addresses, so without zones one network's
+// connection could make another's packets look ESTABLISHED. The zone follows the
+// frame's ingress port (any port of the network, filtered or not) or the bridge.
+func zoneRules(st dataplane.State) []string {
+	var nets []dataplane.Network
+	for _, n := range st.Networks {
+		if slices.ContainsFunc(n.Ports, filteredPort) {
+			nets = append(nets, n)
+		}
+	}
+	slices.SortFunc(nets, func(a, b dataplane.Network) int { return strings.Compare(a.ID, b.ID) })
+	zones := Zones(nets)
+	var out []string
+	for _, n := range nets {
+		z := strconv.Itoa(zones[n.ID])
+		out = append(out, "-A "+chainZone+" -i "+dataplane.BridgeName(n.ID)+" -j CT --zone "+z)
+		ids := make([]string, 0, len(n.Ports))
+		for _, p := range n.Ports {
+			ids = append(ids, p.ID)
+		}
+		slices.Sort(ids)
+		for _, id := range ids {
+			out = append(out, "-A "+chainZone+" -m physdev --physdev-in "+dataplane.TapName(id)+" -j CT --zone "+z)
+		}
+	}
+	return out
+}
+
+// Zones assigns conntrack zones to networks: from a hash of the ID (so a network
+// keeps its zone while others come and go), above upstream's first 4096, the
+// next free one on a collision.
+func Zones(nets []dataplane.Network) map[string]int {
+	const first, count = 4097, 65535 - 4097
+	out := map[string]int{}
+	used := map[int]bool{}
+	for _, n := range nets {
+		h := fnv.New32a()
+		h.Write([]byte(n.ID))
+		z := int(h.Sum32() % count)
+		for used[first+z] {
+			z = (z + 1) % count
+		}
+		used[first+z] = true
+		out[n.ID] = first + z
+	}
+	return out
+}
+
 // script is the iptables-restore input that declares (so flushes) our chains and
 // fills them; the first rule of the top chain carries the checksum of the rest.
 func (rs ruleset) script(sum string) string {
 	var b strings.Builder
-	b.WriteString("*filter\n")
+	b.WriteString("*raw\n")
+	fmt.Fprintf(&b, ":%s - [0:0]\n", chainZone)
+	for _, r := range rs.raw {
+		b.WriteString(r + "\n")
+	}
+	b.WriteString("COMMIT\n*filter\n")
 	for _, c := range rs.chains {
 		fmt.Fprintf(&b, ":%s - [0:0]\n", c)
 	}

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -114,6 +115,15 @@ func TestRenderPort(t *testing.T) {
 	if !(spoof < server && server < allow) {
 		t.Errorf("egress order: spoof %d, dhcp server %d, allow %d", spoof, server, allow)
 	}
+	z := strconv.Itoa(Zones(testState().Networks)["net1"])
+	if want := []string{
+		"-A neutron-linuxbri-PREROUTING -i brqnet1 -j CT --zone " + z,
+		"-A neutron-linuxbri-PREROUTING -m physdev --physdev-in tapdhcp-port-1 -j CT --zone " + z,
+		"-A neutron-linuxbri-PREROUTING -m physdev --physdev-in tapport1-aaaaa -j CT --zone " + z,
+		"-A neutron-linuxbri-PREROUTING -m physdev --physdev-in tapport2-nosec -j CT --zone " + z,
+	}; !slices.Equal(rs.raw, want) {
+		t.Errorf("zone rules %q, want %q", rs.raw, want)
+	}
 	if !rs.sets["NIPv4sg1"] || len(rs.sets) != 1 {
 		t.Errorf("sets %v", rs.sets)
 	}
@@ -167,8 +177,9 @@ func TestConvergeCommands(t *testing.T) {
 		"hostns|sysctl -w net.bridge.bridge-nf-call-iptables=1",
 		"hostns|ipset restore -file ",
 		"hostns|iptables-restore -w --noflush ",
-		"hostns|iptables -w -I FORWARD 1 -j neutron-linuxbri-FORWARD",
-		"hostns|iptables -w -I INPUT 1 -j neutron-linuxbri-INPUT",
+		"hostns|iptables -w -t filter -I FORWARD 1 -j neutron-linuxbri-FORWARD",
+		"hostns|iptables -w -t raw -I PREROUTING 1 -j neutron-linuxbri-PREROUTING",
+		"hostns|iptables -w -t filter -I INPUT 1 -j neutron-linuxbri-INPUT",
 		"hostns|iptables -w -F neutron-linuxbri-ogone-port",
 		"hostns|iptables -w -X neutron-linuxbri-ogone-port",
 		"hostns|ipset destroy NIPv4stale",
@@ -180,7 +191,7 @@ func TestConvergeCommands(t *testing.T) {
 	if f.has("hostns|ip6tables") {
 		t.Error("IPv6 filtered though not asked for")
 	}
-	if !strings.HasPrefix(script, "*filter\n:neutron-linuxbri-FORWARD - [0:0]\n") || !strings.HasSuffix(script, "COMMIT\n") {
+	if !strings.HasPrefix(script, "*raw\n:neutron-linuxbri-PREROUTING - [0:0]\n") || !strings.Contains(script, "COMMIT\n*filter\n:neutron-linuxbri-FORWARD - [0:0]\n") || !strings.HasSuffix(script, "COMMIT\n") {
 		t.Errorf("script:\n%s", script)
 	}
 	if t.Failed() {
@@ -192,4 +203,21 @@ type runnerFunc func(ctx context.Context, ns, name string, args ...string) ([]by
 
 func (r runnerFunc) Run(ctx context.Context, ns, name string, args ...string) ([]byte, error) {
 	return r(ctx, ns, name, args...)
+}
+
+func TestZones(t *testing.T) {
+	nets := []dataplane.Network{{ID: "a"}, {ID: "b"}, {ID: "c"}}
+	z := Zones(nets)
+	if len(z) != 3 || z["a"] == z["b"] || z["b"] == z["c"] || z["a"] == z["c"] {
+		t.Fatalf("zones %v", z)
+	}
+	for _, v := range z {
+		if v < 4097 || v > 65535 {
+			t.Fatalf("zone %d out of range", v)
+		}
+	}
+	// A network keeps its zone when others come and go.
+	if z2 := Zones(nets[1:2]); z2["b"] != z["b"] {
+		t.Fatalf("zone of b moved: %d then %d", z["b"], z2["b"])
+	}
 }
