@@ -207,6 +207,8 @@ func mutating(name string, args []string) bool {
 		return strings.Contains(s, " -w ")
 	case "iptables-save", "ip6tables-save":
 		return false
+	case "nft":
+		return !strings.Contains(s, " list ")
 	case "ipset":
 		return !strings.Contains(s, " save ")
 	}

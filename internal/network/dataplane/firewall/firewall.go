@@ -33,6 +33,9 @@ type Agent struct {
 	Log    *slog.Logger
 	// IPv6 also filters IPv6 (ip6tables); on by default through New.
 	IPv6 bool
+	// ARP adds the bridge-family table against MAC and ARP spoofing (nft); on by
+	// default through New.
+	ARP bool
 
 	mu      sync.Mutex
 	applied map[string]string // family -> our rules as listed right after our last change
@@ -40,7 +43,7 @@ type Agent struct {
 
 // New returns an agent that runs its commands with r.
 func New(r dataplane.Runner, log *slog.Logger) *Agent {
-	return &Agent{Runner: r, Log: log, IPv6: true}
+	return &Agent{Runner: r, Log: log, IPv6: true, ARP: true}
 }
 
 // Name implements the network agent's Part.
@@ -73,6 +76,11 @@ func (a *Agent) Converge(ctx context.Context, st dataplane.State) ([]string, err
 	for _, f := range fams {
 		if err := a.family(ctx, ns, f, st); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", f.ether, err))
+		}
+	}
+	if a.ARP {
+		if err := a.syncARP(ctx, ns, st); err != nil {
+			errs = append(errs, fmt.Errorf("ARP: %w", err))
 		}
 	}
 	return nil, errors.Join(errs...)

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/nimbus-cloud/nimbus/internal/network/dataplane"
 )
@@ -15,7 +16,7 @@ import (
 // ICMP and TCP/22 allowed by rules (one by remote group), anti-spoofing of IP and
 // MAC, allowed address pairs, port security off, idempotence and removal.
 func TestSecurityGroupPackets(t *testing.T) {
-	requireHost(t, "ip", "conntrack", "iptables", "iptables-restore", "ip6tables-restore", "ipset", "sysctl", "ping")
+	requireHost(t, "ip", "conntrack", "nft", "arping", "iptables", "iptables-restore", "ip6tables-restore", "ipset", "sysctl", "ping")
 	b := newBed(t, "sgt")
 	ip := netip.MustParseAddr
 	pfx := netip.MustParsePrefix
@@ -138,6 +139,19 @@ func TestSecurityGroupPackets(t *testing.T) {
 		}
 	})
 
+	t.Run("ARP spoofing dropped", func(t *testing.T) {
+		if !b.eventuallyPing(vm3, "10.62.0.20") {
+			t.Fatal("vm3 cannot ping vm2")
+		}
+		// vm1 claims vm2's address; vm3's cache must keep vm2's MAC.
+		b.sh(vm1, "ip", "addr", "add", "10.62.0.20/32", "dev", "eth0")
+		defer b.sh(vm1, "ip", "addr", "del", "10.62.0.20/32", "dev", "eth0")
+		time.Sleep(1200 * time.Millisecond) // past the neighbour cache's locktime
+		_, _ = b.try(vm1, "arping", "-U", "-c", "2", "-w", "2", "-I", "eth0", "-s", "10.62.0.20", "10.62.0.20")
+		if n := b.sh(vm3, "ip", "neigh", "show", "10.62.0.20"); !strings.Contains(n, p2.MAC) {
+			t.Fatalf("vm3's ARP cache poisoned: %s", n)
+		}
+	})
 	t.Run("converge twice changes nothing", func(t *testing.T) {
 		before := b.ours()
 		rec.take()
@@ -199,6 +213,9 @@ func (b *bed) ours() string {
 				out = append(out, l)
 			}
 		}
+	}
+	if arp, err := b.try(b.host, "nft", "list", "table", "bridge", ARPTable); err == nil {
+		out = append(out, arp)
 	}
 	for _, l := range strings.Split(b.sh(b.host, "ipset", "save"), "\n") {
 		if ourSet(strings.Fields(l + " x x")[1]) {

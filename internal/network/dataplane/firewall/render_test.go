@@ -221,3 +221,22 @@ func TestZones(t *testing.T) {
 		t.Fatalf("zone of b moved: %d then %d", z["b"], z2["b"])
 	}
 }
+
+func TestRenderARP(t *testing.T) {
+	got := renderARP(testState())
+	for _, want := range []string{
+		`iifname "tapport1-aaaaa" ether saddr != { fa:16:3e:00:00:99, fa:16:3e:aa:bb:cc } drop`,
+		`iifname "tapport1-aaaaa" arp saddr ip != { 10.0.0.100, 10.0.0.5, 10.9.0.0/24 } drop`,
+		`iifname "tapport1-aaaaa" arp saddr ether != { fa:16:3e:00:00:99, fa:16:3e:aa:bb:cc } drop`,
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("missing %q in\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, "tapport2") || strings.Contains(got, "tapdhcp") {
+		t.Errorf("unfiltered ports in\n%s", got)
+	}
+	if renderARP(dataplane.State{}) != "" {
+		t.Error("table without filtered ports")
+	}
+}
