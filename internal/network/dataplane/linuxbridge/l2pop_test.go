@@ -176,7 +176,7 @@ func TestReconcileCommands(t *testing.T) {
 			{"ifname":"vxlan-1001","flags":["UP"],"mtu":1450,"master":"` + br + `","linkinfo":{"info_kind":"vxlan","info_data":{"id":1001,"local":"192.0.2.1","port":4789,"learning":false,"proxy":true,"ttl":0}}},
 			{"ifname":"` + tap + `","flags":["UP"],"mtu":1450,"master":"` + br + `","linkinfo":{"info_kind":"veth"}}]`,
 		"hostns|bridge -j fdb": `[{"mac":"aa:bb:cc:dd:ee:ff","master":"` + br + `","state":"permanent"},{"mac":"00:00:00:00:00:00","dst":"192.0.2.2","flags":["self"],"state":"permanent"},{"mac":"fa:16:3e:00:00:02","dst":"192.0.2.2","flags":["self"],"state":"permanent"}]`,
-		"hostns|ip -j neigh": `[{"dst":"10.0.0.2","lladdr":"fa:16:3e:00:00:02","state":["PERMANENT"]}]`,
+		"hostns|ip -j neigh":   `[{"dst":"10.0.0.2","lladdr":"fa:16:3e:00:00:02","state":["PERMANENT"]}]`,
 	}}
 	if _, err := New(converged, nil).Reconcile(context.Background(), st); err != nil {
 		t.Fatal(err)
