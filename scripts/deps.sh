@@ -14,7 +14,8 @@ cd "$(dirname "$0")/.."
 packages=(python3-openstackclient postgresql
 	qemu-system-x86 qemu-utils dnsmasq-base iproute2 openssh-client
 	dosfstools mtools syslinux syslinux-common
-	nftables iptables ipset iputils-arping conntrack iputils-ping) # L3 agent (NAT, gratuitous ARP, conntrack flush), security groups; ping in its tests
+	nftables iptables ipset iputils-arping conntrack iputils-ping # L3 agent (NAT, gratuitous ARP, conntrack flush), security groups; ping in its tests
+	isc-dhcp-client) # dhclient: the DHCP agent's tests take leases as an instance would
 
 missing=()
 for p in "${packages[@]}"; do

@@ -64,6 +64,10 @@ type Network struct {
 	// Peers are the ports of this network bound to other hosts, for VXLAN
 	// l2population: static FDB entries (MAC -> remote VTEP) and ARP entries.
 	Peers []Peer
+	// DHCPHosts, when DHCP is true, are all ports of the network with fixed IPs,
+	// on any host (the DHCP port included): the DHCP server's static host entries
+	// (MAC, IP, hostname). Nil falls back to Ports and Peers.
+	DHCPHosts []Port
 }
 
 // Subnet is a Neutron subnet.

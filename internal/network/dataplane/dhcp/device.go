@@ -1,0 +1,239 @@
+package dhcp
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/nimbus-cloud/nimbus/internal/network/dataplane"
+)
+
+// link is what `ip -d -j addr show` tells about one device.
+type link struct {
+	Name     string   `json:"ifname"`
+	Flags    []string `json:"flags"`
+	MTU      int      `json:"mtu"`
+	Address  string   `json:"address"`
+	Master   string   `json:"master"`
+	LinkInfo struct {
+		Kind string `json:"info_kind"`
+	} `json:"linkinfo"`
+	AddrInfo []struct {
+		Family    string `json:"family"`
+		Local     string `json:"local"`
+		PrefixLen int    `json:"prefixlen"`
+		Scope     string `json:"scope"`
+	} `json:"addr_info"`
+}
+
+func (l link) up() bool { return slices.Contains(l.Flags, "UP") }
+
+// addrs4 are the device's global IPv4 addresses.
+func (l link) addrs4() []netip.Prefix {
+	var out []netip.Prefix
+	for _, a := range l.AddrInfo {
+		if a.Family != "inet" || a.Scope != "global" {
+			continue
+		}
+		if ip, err := netip.ParseAddr(a.Local); err == nil {
+			out = append(out, netip.PrefixFrom(ip, a.PrefixLen))
+		}
+	}
+	return out
+}
+
+// links lists the devices of a namespace ("" is the host's own) by name.
+func links(ctx context.Context, r dataplane.Runner, ns string) (map[string]link, error) {
+	out, err := r.Run(ctx, ns, "ip", "-d", "-j", "addr", "show")
+	if err != nil {
+		return nil, err
+	}
+	var ls []link
+	if err := json.Unmarshal(out, &ls); err != nil {
+		return nil, fmt.Errorf("ip -d -j addr show in %q: %w", ns, err)
+	}
+	m := make(map[string]link, len(ls))
+	for _, l := range ls {
+		m[l.Name] = l
+	}
+	return m, nil
+}
+
+// namespaces lists the named network namespaces.
+func namespaces(ctx context.Context, r dataplane.Runner) (map[string]bool, error) {
+	out, err := r.Run(ctx, "", "ip", "netns", "list")
+	if err != nil {
+		return nil, err
+	}
+	m := map[string]bool{}
+	for _, line := range strings.Split(string(out), "\n") {
+		if f := strings.Fields(line); len(f) > 0 {
+			m[f[0]] = true
+		}
+	}
+	return m, nil
+}
+
+// device converges the DHCP port's veth pair: tap<port> on the network's bridge in
+// the host namespace, ns-<port> in qdhcp-<net> with the port's MAC, the network's
+// MTU and the port's addresses in the DHCP subnets, and a default route via the
+// first subnet's gateway (as upstream, for DNS forwarding). Other ns- devices in
+// the namespace (a replaced DHCP port's) are deleted.
+func (a *Agent) device(ctx context.Context, hostNS string, n dataplane.Network, port dataplane.Port) error {
+	ns := dataplane.DHCPNamespace(n.ID)
+	tapName, inName := dataplane.TapName(port.ID), dataplane.DHCPDeviceName(port.ID)
+	br := dataplane.BridgeName(n.ID)
+	run := func(netns string, args ...string) error {
+		_, err := a.Runner.Run(ctx, netns, "ip", args...)
+		return err
+	}
+	root, err := links(ctx, a.Runner, hostNS)
+	if err != nil {
+		return err
+	}
+	inside, err := links(ctx, a.Runner, ns)
+	if err != nil {
+		return err
+	}
+	if lo, ok := inside["lo"]; ok && !lo.up() {
+		if err := run(ns, "link", "set", "lo", "up"); err != nil {
+			return err
+		}
+	}
+	for name := range inside {
+		if strings.HasPrefix(name, "ns-") && name != inName {
+			a.log().Info("removing DHCP device of another port", "netns", ns, "dev", name)
+			if err := run(ns, "link", "del", name); err != nil {
+				return err
+			}
+		}
+	}
+	tap, tapOK := root[tapName]
+	in, inOK := inside[inName]
+	if tapOK && (!inOK || tap.LinkInfo.Kind != "veth") || !tapOK && inOK {
+		// Half made (a crash between steps) or something else by that name: start over.
+		if tapOK {
+			if err := run(hostNS, "link", "del", tapName); err != nil {
+				return err
+			}
+		}
+		if inOK {
+			if err := run(ns, "link", "del", inName); err != nil {
+				return err
+			}
+		}
+		tapOK, inOK = false, false
+	}
+	mac := strings.ToLower(port.MAC)
+	if !tapOK {
+		args := []string{"link", "add", tapName, "type", "veth", "peer", "name", inName}
+		if mac != "" {
+			args = append(args, "address", mac)
+		}
+		if err := run(hostNS, append(args, "netns", ns)...); err != nil {
+			return err
+		}
+		tap, in = link{Name: tapName}, link{Name: inName, Address: mac}
+	}
+	if n.MTU > 0 {
+		if tap.MTU != n.MTU {
+			if err := run(hostNS, "link", "set", tapName, "mtu", strconv.Itoa(n.MTU)); err != nil {
+				return err
+			}
+		}
+		if in.MTU != n.MTU {
+			if err := run(ns, "link", "set", inName, "mtu", strconv.Itoa(n.MTU)); err != nil {
+				return err
+			}
+		}
+	}
+	if tap.Master != br {
+		if err := run(hostNS, "link", "set", tapName, "master", br); err != nil {
+			return err
+		}
+	}
+	if !tap.up() {
+		if err := run(hostNS, "link", "set", tapName, "up"); err != nil {
+			return err
+		}
+	}
+	if mac != "" && strings.ToLower(in.Address) != mac {
+		if err := run(ns, "link", "set", inName, "address", mac); err != nil {
+			return err
+		}
+	}
+	subnets := dhcpSubnets(n)
+	var want []netip.Prefix
+	for _, f := range port.FixedIPs {
+		if s, ok := subnetOf(subnets, f); ok {
+			want = append(want, netip.PrefixFrom(f.IP, s.CIDR.Bits()))
+		}
+	}
+	have := in.addrs4()
+	for _, p := range want {
+		if !slices.Contains(have, p) {
+			if err := run(ns, "addr", "add", p.String(), "dev", inName); err != nil {
+				return err
+			}
+		}
+	}
+	for _, p := range have {
+		if !slices.Contains(want, p) {
+			if err := run(ns, "addr", "del", p.String(), "dev", inName); err != nil {
+				return err
+			}
+		}
+	}
+	if !in.up() {
+		if err := run(ns, "link", "set", inName, "up"); err != nil {
+			return err
+		}
+	}
+	return a.defaultRoute(ctx, ns, inName, subnets, want)
+}
+
+// defaultRoute points the namespace's default route at the first DHCP subnet's
+// gateway that one of the port's addresses reaches, or removes it without one.
+func (a *Agent) defaultRoute(ctx context.Context, ns, dev string, subnets []dataplane.Subnet, addrs []netip.Prefix) error {
+	var gw netip.Addr
+	for _, s := range subnets {
+		for _, p := range addrs {
+			if s.GatewayIP.IsValid() && s.GatewayIP != p.Addr() && p.Masked() == s.CIDR.Masked() {
+				gw = s.GatewayIP
+				break
+			}
+		}
+		if gw.IsValid() {
+			break
+		}
+	}
+	out, err := a.Runner.Run(ctx, ns, "ip", "-4", "-j", "route", "show", "default")
+	if err != nil {
+		return err
+	}
+	var routes []struct {
+		Gateway string `json:"gateway"`
+		Dev     string `json:"dev"`
+	}
+	if len(strings.TrimSpace(string(out))) > 0 {
+		if err := json.Unmarshal(out, &routes); err != nil {
+			return fmt.Errorf("ip -j route show default in %s: %w", ns, err)
+		}
+	}
+	if !gw.IsValid() {
+		if len(routes) > 0 {
+			_, err := a.Runner.Run(ctx, ns, "ip", "-4", "route", "del", "default")
+			return err
+		}
+		return nil
+	}
+	if len(routes) == 1 && routes[0].Gateway == gw.String() && routes[0].Dev == dev {
+		return nil
+	}
+	_, err = a.Runner.Run(ctx, ns, "ip", "-4", "route", "replace", "default", "via", gw.String(), "dev", dev)
+	return err
+}
