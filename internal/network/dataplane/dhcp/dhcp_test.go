@@ -245,3 +245,49 @@ func waitGone(t *testing.T, pid int) {
 	}
 	t.Fatalf("process %d still there", pid)
 }
+
+// TestDHCPAcrossVXLAN: the DHCP server on the network node answers an instance on
+// another host of a VXLAN network: its broadcast crosses the tunnel through the
+// l2population flood entry, and the reply comes back through the unicast one.
+func TestDHCPAcrossVXLAN(t *testing.T) {
+	b := newBed(t, "vx")
+	ctx := context.Background()
+	h1, h2 := b.netns("h1"), b.netns("h2")
+	b.sh(h1, "ip", "link", "add", "eth1", "type", "veth", "peer", "name", "eth1", "netns", h2)
+	for i, h := range []string{h1, h2} {
+		b.sh(h, "ip", "addr", "add", "192.0.2."+itoa(i+1)+"/24", "dev", "eth1")
+		b.sh(h, "ip", "link", "set", "eth1", "up")
+	}
+	vtep1, vtep2 := netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("192.0.2.2")
+	vmp := vmPort("10.0.0.5", "far")
+	n := testNetwork(vmp)
+	n.Type, n.SegmentationID = dataplane.TypeVXLAN, 2001
+	dhcpP := n.Ports[0]
+	peer := func(p dataplane.Port, vtep netip.Addr) []dataplane.Peer {
+		return []dataplane.Peer{{MAC: p.MAC, IPs: []netip.Addr{p.FixedIPs[0].IP}, VTEP: vtep}}
+	}
+	onH1, onH2 := n, n
+	onH1.Ports, onH1.Peers = []dataplane.Port{dhcpP}, peer(vmp, vtep2)
+	onH2.Ports, onH2.Peers, onH2.DHCP = []dataplane.Port{vmp}, peer(dhcpP, vtep1), false
+	st1 := dataplane.State{Host: dataplane.Host{Name: "h1", Namespace: h1, VTEP: vtep1}, Networks: []dataplane.Network{onH1}}
+	st2 := dataplane.State{Host: dataplane.Host{Name: "h2", Namespace: h2, VTEP: vtep2}, Networks: []dataplane.Network{onH2}}
+	opts := Options{DataDir: b.dir}
+	t.Cleanup(func() {
+		_, _ = New(dataplane.ExecRunner{}, nil, opts).Converge(context.Background(), dataplane.State{Host: st1.Host})
+	})
+	vm := b.instance("vm", h2, vmp)
+	if _, err := New(dataplane.ExecRunner{}, nil, opts).Converge(ctx, st1); err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range []dataplane.State{st1, st2} {
+		if _, err := linuxbridge.New(dataplane.ExecRunner{}, nil).Converge(ctx, st); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := b.lease(vm); got["ip_address"] != "10.0.0.5" || got["host_name"] != "far" || got["interface_mtu"] != "1450" {
+		t.Fatalf("the instance across the tunnel got %v", got)
+	}
+	if !b.ping(vm, "10.0.0.2") {
+		t.Fatal("the instance does not reach the DHCP port across the tunnel")
+	}
+}
