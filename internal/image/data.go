@@ -8,6 +8,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 
@@ -95,7 +96,11 @@ func (s *Service) ingest(ctx context.Context, im *imageRow, body io.Reader, from
 			s.log.Error("reset image after failed upload", "image_id", im.ID, "error", uerr)
 		}
 		var tooBig *http.MaxBytesError
+		var unsafe *unsafeImageError
 		switch {
+		case errors.As(err, &unsafe):
+			// as upstream since 2024.2: refused, 400, the image stays queued
+			return httpapi.BadRequest("Image content failed the safety check: %s.", unsafe.reason)
 		case errors.Is(err, ErrTooLarge) || errors.As(err, &tooBig):
 			if limit < s.opts.SizeCap {
 				return httpapi.TooLarge("Denying attempt to upload image because it exceeds the quota: the project may store %d more bytes.", limit)
@@ -162,7 +167,11 @@ func (s *Service) download(r *http.Request) (httpapi.Response, error) {
 		return httpapi.Response{}, err
 	}
 	h.Set("Content-Length", strconv.FormatInt(end-start+1, 10))
-	return httpapi.Response{}, stream(r, status, h, io.LimitReader(f, end-start+1))
+	var body io.Reader = io.LimitReader(f, end-start+1)
+	if file, ok := f.(*os.File); ok {
+		body = &prefetchReader{f: file, off: start, n: end - start + 1}
+	}
+	return httpapi.Response{}, stream(r, status, h, body)
 }
 
 // parseRange reads one "bytes=a-b", "bytes=a-" or "bytes=-n" range.

@@ -70,7 +70,7 @@ func (s *FileStore) Write(id string, r io.Reader, limit int64) (Written, error) 
 	}()
 	md, sh := md5.New(), sha512.New()
 	// read one byte past the limit to tell "exactly at the limit" from "over it"
-	n, err := copyHashed(f, md, sh, io.LimitReader(r, limit+1))
+	n, err := copyHashed(newImageFile(f), md, sh, io.LimitReader(r, limit+1))
 	if err != nil {
 		return Written{}, err
 	}
@@ -95,20 +95,26 @@ func (s *FileStore) Write(id string, r io.Reader, limit int64) (Written, error) 
 	return Written{Size: n, MD5: hex.EncodeToString(md.Sum(nil)), SHA512: hex.EncodeToString(sh.Sum(nil))}, nil
 }
 
+// chunkSize is the unit the upload pipeline moves; chunkDepth chunks are in flight.
+const (
+	chunkSize  = 1 << 20
+	chunkDepth = 4
+)
+
 // copyHashed copies src to dst while both hashes see every byte, in a pipeline: one
-// goroutine reads the next 1 MiB chunk while others hash (md5, sha512) and write the
+// goroutine reads the next chunk while others hash (md5, sha512) and write the
 // previous ones, each stage in order, so an upload runs at the pace of its slowest
-// stage (a hash) rather than of their sum. Only io.EOF ends the copy: a body cut off
-// mid-way (io.ErrUnexpectedEOF from net/http) is an error.
+// stage (a hash) rather than of their sum. Memory is chunkDepth chunks whatever the
+// size. Only io.EOF ends the copy: a body cut off mid-way (io.ErrUnexpectedEOF from
+// net/http) is an error.
 func copyHashed(dst io.Writer, h1, h2 hash.Hash, src io.Reader) (int64, error) {
-	const depth, chunkSize = 4, 1 << 20
 	type chunk struct {
 		p    []byte
 		refs atomic.Int32
 	}
-	pool := make(chan []byte, depth)
-	for range depth {
-		pool <- make([]byte, chunkSize)
+	pool := make(chan []byte, chunkDepth)
+	for range chunkDepth {
+		pool <- alignedBuffer(chunkSize)
 	}
 	release := func(c *chunk) {
 		if c.refs.Add(-1) == 0 {
@@ -116,8 +122,6 @@ func copyHashed(dst io.Writer, h1, h2 hash.Hash, src io.Reader) (int64, error) {
 		}
 	}
 	var writeErr atomic.Pointer[error]
-	file, _ := dst.(*os.File)
-	var written int64
 	stages := []func(*chunk){
 		func(c *chunk) { h1.Write(c.p) },
 		func(c *chunk) { h2.Write(c.p) },
@@ -126,19 +130,13 @@ func copyHashed(dst io.Writer, h1, h2 hash.Hash, src io.Reader) (int64, error) {
 				if _, err := dst.Write(c.p); err != nil {
 					writeErr.Store(&err)
 				}
-				if file != nil {
-					// Start writing this chunk to disk now, so the final fsync
-					// finds little left to flush: disk and hashing overlap.
-					_ = unix.SyncFileRange(int(file.Fd()), written, int64(len(c.p)), unix.SYNC_FILE_RANGE_WRITE)
-				}
-				written += int64(len(c.p))
 			}
 		},
 	}
 	queues := make([]chan *chunk, len(stages))
 	var wg sync.WaitGroup
 	for i, stage := range stages {
-		queues[i] = make(chan *chunk, depth)
+		queues[i] = make(chan *chunk, chunkDepth)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
