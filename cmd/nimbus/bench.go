@@ -1,10 +1,10 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
@@ -142,6 +142,7 @@ func overlay(base, c bench.Credentials) bench.Credentials {
 func benchImageCommand() *cobra.Command {
 	var (
 		cloud, cloudsYAML string
+		start             bool
 		o                 bench.ImageOptions
 		asJSON            bool
 	)
@@ -150,49 +151,74 @@ func benchImageCommand() *cobra.Command {
 		Short: "Measure image upload and download rates against dd on the same disk",
 		Long: `Uploads an image of --size through PUT /v2/images/{id}/file (the server hashes it
 with md5 and sha512 and fsyncs it), downloads it, deletes it, then times dd writing the
-same size with conv=fsync and reading it back in --dd-dir, and reports MB/s and the
-ratios. With --server-pid it samples the server's resident memory during the transfers.
-Only loopback addresses are ever targeted.`,
-		Example: `  nimbus up --data-dir /tmp/nimbus --ephemeral-ports &
+same bytes with conv=fsync (the anchor) and with oflag=direct (the disk's own rate), and
+reading them back, in --dd-dir; reports MB/s, the ratios and, with a server pid, the
+server's resident memory and CPU during the transfers.
+
+With --start it runs a throw-away cloud (this binary's "up" in a new data dir under
+--dd-dir, removed afterwards) and measures that; otherwise it logs in to a running cloud
+of clouds.yaml. Cold reads evict the files from the page cache before each read (the
+image file needs --start, or root to drop the whole cache). Only loopback addresses are
+ever targeted.`,
+		Example: `  nimbus bench image --start --dd-dir /var/tmp
+  nimbus up --data-dir /tmp/nimbus --ephemeral-ports &
   nimbus bench image --clouds-yaml /tmp/nimbus/clouds.yaml --cloud nimbus-admin --server-pid $! --dd-dir /tmp/nimbus`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if o.Rounds < 1 || o.Rounds > 100 || o.Size < 1 {
+				return fmt.Errorf("--rounds must be 1..100 and --size positive")
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
+			defer stop()
+			progress := func(s string) { fmt.Fprintln(os.Stderr, "bench:", s) }
+			if start {
+				exe, err := os.Executable()
+				if err != nil {
+					return err
+				}
+				parent := o.DDDir
+				if parent == "" {
+					parent = os.TempDir()
+				}
+				progress("starting a throw-away cloud in " + parent)
+				c, err := bench.StartCloud(ctx, exe, parent)
+				if err != nil {
+					return err
+				}
+				defer c.Stop()
+				cloud, cloudsYAML = "nimbus-admin", c.CloudsYAML
+				o.ServerPID, o.ImageDir = c.PID, filepath.Join(c.DataDir, "images")
+				if o.DDDir == "" {
+					o.DDDir = c.DataDir
+				}
+			} else if !cmd.Flags().Changed("cold-reads") && os.Geteuid() != 0 {
+				o.ColdReads = false
+			}
 			creds, err := bench.LoadCloud(cloud, cloudsYAML)
 			if err != nil {
 				return err
 			}
 			o.Credentials = creds
-			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
-			defer stop()
-			rep, err := bench.Image(ctx, o, func(s string) { fmt.Fprintln(os.Stderr, "bench:", s) })
+			rep, err := bench.Image(ctx, o, progress)
 			if err != nil {
 				return err
 			}
 			if asJSON {
-				enc := json.NewEncoder(os.Stdout)
-				enc.SetIndent("", "  ")
-				return enc.Encode(rep)
+				return rep.WriteJSON(os.Stdout)
 			}
-			fmt.Printf("size %d MiB, medians of %d rounds\nupload   %7.0f MB/s  dd write (conv=fsync) %7.0f MB/s  ratio %.2f\n"+
-				"download %7.0f MB/s  dd read                %7.0f MB/s  ratio %.2f\n",
-				rep.SizeBytes>>20, rep.Rounds, rep.UploadMBps, rep.DDWriteMBps, rep.UploadRatio, rep.DownloadMBps, rep.DDReadMBps, rep.DownloadRatio)
-			if !rep.ColdReads {
-				fmt.Println("reads were served from the page cache (no --cold-reads)")
-			}
-			if rep.ServerRSSStart > 0 {
-				fmt.Printf("server RSS %d MiB before, %d MiB at most during the transfers\n", rep.ServerRSSStart>>20, rep.ServerRSSPeak>>20)
-			}
-			return nil
+			return rep.WriteTable(os.Stdout)
 		},
 	}
 	f := cmd.Flags()
+	f.BoolVar(&start, "start", false, "start a throw-away cloud, measure it, stop it and remove its data")
 	f.StringVar(&cloud, "cloud", "nimbus-admin", "cloud of clouds.yaml to log in with")
 	f.StringVar(&cloudsYAML, "clouds-yaml", "", "clouds.yaml path (default $OS_CLIENT_CONFIG_FILE or the usual places)")
 	f.Int64Var(&o.Size, "size", 1<<30, "image size in bytes")
 	f.IntVar(&o.Rounds, "rounds", 5, "interleaved rounds of upload, download, dd write, dd read (medians are reported)")
-	f.StringVar(&o.DDDir, "dd-dir", "", "directory on the image store's disk for the dd comparison (default the temp dir)")
-	f.IntVar(&o.ServerPID, "server-pid", 0, "pid of the server, to sample its resident memory")
-	f.BoolVar(&o.ColdReads, "cold-reads", os.Geteuid() == 0, "drop the page cache before each read, so reads come from the disk (root)")
+	f.StringVar(&o.DDDir, "dd-dir", "", "directory on the image store's disk for dd (default: the throw-away cloud's data dir, else the temp dir)")
+	f.IntVar(&o.ServerPID, "server-pid", 0, "pid of the server, to sample its resident memory and CPU")
+	f.StringVar(&o.ImageDir, "image-dir", "", "the server's image directory (DATA_DIR/images), for per-file cold reads and cache shares")
+	f.BoolVar(&o.ColdReads, "cold-reads", true, "evict the files from the page cache before each read, so reads come from the disk")
 	f.BoolVar(&asJSON, "json", false, "print the report as JSON")
 	return cmd
 }
