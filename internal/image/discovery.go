@@ -20,9 +20,14 @@ func (s *Service) discoveryRoutes() []httpapi.Route {
 		{Method: "GET", Path: "/v2/info/stores", Handler: static(map[string]any{
 			"stores": []any{map[string]any{"id": "file", "default": true, "description": "Filesystem store"}}})},
 		{Method: "GET", Path: "/v2/info/import", Handler: static(map[string]any{"import-methods": map[string]any{
-			"description": "Import methods available.", "type": "array", "value": []string{"glance-direct", "web-download"}}})},
+			"description": "Import methods available.", "type": "array", "value": importMethods}})},
 	}
 }
+
+// importMethods are the import methods Nimbus offers (upstream's default
+// enabled_import_methods): GET /v2/info/import lists them, and so does the
+// OpenStack-image-import-methods header of each image created.
+var importMethods = []string{"glance-direct", "web-download"}
 
 func static(body any) httpapi.Handler {
 	return func(*http.Request) (httpapi.Response, error) { return httpapi.OK(body), nil }

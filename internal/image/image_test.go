@@ -71,6 +71,24 @@ func TestCreateShowDefaults(t *testing.T) {
 	e.Must(http.StatusConflict, "POST", "/v2/images", e.DemoToken, map[string]any{"id": given})
 }
 
+// TestCreateHeaders: as upstream's ResponseSerializer.create, the 201 says where the
+// image is and which import methods it accepts (gophercloud reads both).
+func TestCreateHeaders(t *testing.T) {
+	e := newTestEnv(t, nil)
+	status, out, data, h := e.Do("POST", "/v2/images", e.DemoToken, map[string]any{"name": "h"}, nil)
+	if status != http.StatusCreated {
+		t.Fatalf("create: %d %s", status, data)
+	}
+	for _, tc := range []struct{ header, want string }{
+		{"Location", "/v2/images/" + fmt.Sprint(out["id"])},
+		{"OpenStack-image-import-methods", "glance-direct,web-download"},
+	} {
+		if got := h.Get(tc.header); got != tc.want {
+			t.Errorf("%s: %q, want %q", tc.header, got, tc.want)
+		}
+	}
+}
+
 func TestBadInputs(t *testing.T) {
 	e := newTestEnv(t, nil)
 	for _, tc := range []struct {

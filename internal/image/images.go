@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"slices"
+	"strings"
 
 	"github.com/nimbus-cloud/nimbus/internal/platform/db"
 	"github.com/nimbus-cloud/nimbus/internal/platform/httpapi"
@@ -219,7 +220,9 @@ func (s *Service) createImage(r *http.Request) (httpapi.Response, error) {
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	return httpapi.Created(imageJSON(im)).WithHeader("Location", "/v2/images/"+im.ID), nil
+	// As upstream (since v2.6), the answer says how data may be imported into the image.
+	return httpapi.Created(imageJSON(im)).WithHeader("Location", "/v2/images/"+im.ID).
+		WithHeader("OpenStack-image-import-methods", strings.Join(importMethods, ",")), nil
 }
 
 func (s *Service) showImage(r *http.Request) (httpapi.Response, error) {

@@ -7,11 +7,15 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -31,6 +35,9 @@ type gophercloudSuite struct {
 	// heading is the heading of the section of compatibilityDoc whose table lists the
 	// suite's tests that do not pass, with the reason.
 	heading string
+	// standIns are the files, by URL, that tests of the suite download from the
+	// Internet themselves (not through the cloud); standInProxy serves them instead.
+	standIns map[string][]byte
 }
 
 const gophercloudAcceptance = "github.com/gophercloud/gophercloud/v2/internal/acceptance/openstack/"
@@ -55,7 +62,26 @@ func TestGophercloudIdentityV3Acceptance(t *testing.T) {
 // TestGophercloudImageV2Acceptance runs gophercloud's image service v2 acceptance tests.
 func TestGophercloudImageV2Acceptance(t *testing.T) {
 	runGophercloudSuite(t, gophercloudSuite{name: "image v2", packages: []string{"image/v2"},
-		heading: "gophercloud image v2"})
+		heading: "gophercloud image v2",
+		// TestImageStage downloads gophercloud's ImportImageURL itself before staging it.
+		standIns: map[string][]byte{cirrosURL: qcow2StandIn(t)}})
+}
+
+// cirrosURL is the image gophercloud's image tests import (ImportImageURL).
+const cirrosURL = "http://download.cirros-cloud.net/0.4.0/cirros-0.4.0-x86_64-disk.img"
+
+// qcow2StandIn is a small empty qcow2 disk, made by qemu-img as any image would be.
+func qcow2StandIn(t *testing.T) []byte {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "stand-in.qcow2")
+	if out, err := exec.Command("qemu-img", "create", "-q", "-f", "qcow2", path, "64M").CombinedOutput(); err != nil {
+		t.Fatalf("qemu-img create: %v\n%s", err, out)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
 }
 
 // TestGophercloudNetworkingV2Acceptance runs gophercloud's networking v2 acceptance
@@ -142,6 +168,17 @@ func runGophercloudSuite(t *testing.T, suite gophercloudSuite) {
 		"OS_FLAVOR_ID":        "1",
 		"OS_FLAVOR_ID_RESIZE": "2",
 	}
+	// Whatever a test fetches from outside the cloud goes through standInProxy.
+	proxy := standInProxy(t, suite.standIns)
+	identity, err := url.Parse(shared.IdentityURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cloudHost := identity.Hostname()
+	for _, k := range []string{"HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"} {
+		adminEnv[k] = proxy
+	}
+	adminEnv["NO_PROXY"], adminEnv["no_proxy"] = cloudHost, cloudHost
 	results, err := runAll(adminEnv, "")
 	if err != nil {
 		t.Fatal(err)
@@ -208,6 +245,25 @@ func runGophercloudSuite(t *testing.T, suite gophercloudSuite) {
 	}
 	t.Logf("gophercloud %s acceptance: %d tests, %d passed, %d failed (%d listed in %s), %d skipped",
 		suite.name, len(results), counts["pass"], counts["fail"], counts["known"], compatibilityDoc, counts["skip"])
+}
+
+// standInProxy starts an HTTP proxy on this machine for an acceptance suite's tests
+// and returns its URL: it answers the GETs of standIns' URLs with their contents and
+// refuses everything else, so no test traffic leaves the machine (requests to the
+// cloud, on loopback or NO_PROXY, do not go through it).
+func standInProxy(t *testing.T, standIns map[string][]byte) string {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if data, ok := standIns[r.URL.String()]; ok && r.Method == http.MethodGet {
+			w.Header().Set("Content-Type", "application/octet-stream")
+			w.Header().Set("Content-Length", strconv.Itoa(len(data)))
+			_, _ = w.Write(data)
+			return
+		}
+		t.Logf("stand-in proxy refused %s %s: tests may not reach out of the machine", r.Method, r.URL)
+		http.Error(w, "refused by the e2e stand-in proxy: tests may not reach out of the machine", http.StatusForbidden)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
 }
 
 // cliID is the id of a resource of the shared cloud, as admin sees it.
