@@ -47,8 +47,9 @@ func mutating(name string, args []string) bool {
 	return false
 }
 
-// timerFields are the bridge's running timers in `ip -d link`, which change by themselves.
-var timerFields = regexp.MustCompile(`\S*_timer\s+\S+`)
+// timerFields are what changes by itself in `ip -d link` and `ip addr`: the bridge's
+// running timers, and IPv6 duplicate address detection finishing ("tentative").
+var timerFields = regexp.MustCompile(`\S*_timer\s+\S+| tentative`)
 
 func timers(s string) string { return timerFields.ReplaceAllString(s, "") }
 
