@@ -19,30 +19,9 @@ import (
 	"time"
 
 	"github.com/nimbus-cloud/nimbus/internal/network/dataplane"
+	"github.com/nimbus-cloud/nimbus/internal/network/dataplane/dataplanetest"
 	"github.com/nimbus-cloud/nimbus/internal/platform/netns"
 )
-
-// requireHost skips without root or the tools, unless NIMBUS_TEST_REQUIRE_QEMU asks
-// for every test to run (as in the guest image tests).
-func requireHost(t *testing.T, tools ...string) {
-	t.Helper()
-	var missing []string
-	if os.Geteuid() != 0 {
-		missing = append(missing, "root")
-	}
-	for _, tool := range tools {
-		if _, err := exec.LookPath(tool); err != nil {
-			missing = append(missing, tool)
-		}
-	}
-	if len(missing) == 0 {
-		return
-	}
-	if os.Getenv("NIMBUS_TEST_REQUIRE_QEMU") != "" {
-		t.Fatalf("this machine lacks %s (make deps installs them)", strings.Join(missing, ", "))
-	}
-	t.Skipf("needs %s", strings.Join(missing, ", "))
-}
 
 // bed makes the namespaces of one test: a simulated host (a namespace playing the
 // host's root namespace) and instances (namespaces whose eth0 is the peer of a
@@ -56,7 +35,7 @@ type bed struct {
 
 func newBed(t *testing.T, tag string) *bed {
 	t.Helper()
-	requireHost(t, "ip", "bridge", "ping", "dnsmasq", "dhclient")
+	dataplanetest.RequireHost(t, "ip", "bridge", "ping", "dnsmasq", "dhclient")
 	b := &bed{t: t, prefix: fmt.Sprintf("ndh%s%d", tag, os.Getpid())}
 	// dnsmasq drops its privileges and re-reads its files on SIGHUP: the data
 	// directory must be searchable by others (t.TempDir makes 0700 directories).

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/nimbus-cloud/nimbus/internal/network/dataplane"
+	"github.com/nimbus-cloud/nimbus/internal/network/dataplane/dataplanetest"
 	"github.com/nimbus-cloud/nimbus/internal/network/dataplane/linuxbridge"
 )
 
@@ -76,7 +77,7 @@ func TestDHCPServesThePortsOfItsNetwork(t *testing.T) {
 	vm1, vm2, other := b.instance("vm1", host, vm1p), b.instance("vm2", host, vm2p), b.instance("oth", host, otherP)
 
 	st := dataplane.State{Host: dataplane.Host{Name: "nn", Namespace: host}, Networks: []dataplane.Network{netA, netB}}
-	rec := &recorder{Runner: dataplane.ExecRunner{}}
+	rec := &dataplanetest.Recorder{Runner: dataplane.ExecRunner{}, Mutating: mutating}
 	sig := &signals{}
 	opts := Options{DataDir: b.dir, Processes: sig}
 	l2, agent := linuxbridge.New(rec, nil), New(rec, nil, opts)
@@ -131,11 +132,11 @@ func TestDHCPServesThePortsOfItsNetwork(t *testing.T) {
 
 	// Converging again changes nothing.
 	pidA := dnsmasqPID(t, agent, netA.ID)
-	rec.take()
+	rec.Take()
 	sig.take()
 	before := b.sh(host, "ip", "-d", "link", "show") + b.sh(dataplane.DHCPNamespace(netA.ID), "ip", "-d", "addr", "show")
 	pass(agent, st)
-	if ch, s := rec.take(), sig.take(); len(ch) != 0 || len(s) != 0 {
+	if ch, s := rec.Take(), sig.take(); len(ch) != 0 || len(s) != 0 {
 		t.Fatalf("second converge changed things: %q, signals %q", ch, s)
 	}
 	after := b.sh(host, "ip", "-d", "link", "show") + b.sh(dataplane.DHCPNamespace(netA.ID), "ip", "-d", "addr", "show")

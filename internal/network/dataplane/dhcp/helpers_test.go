@@ -1,38 +1,10 @@
 package dhcp
 
 import (
-	"context"
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
-
-	"github.com/nimbus-cloud/nimbus/internal/network/dataplane"
 )
-
-// recorder runs commands for real and remembers those that change something.
-type recorder struct {
-	dataplane.Runner
-	mu      sync.Mutex
-	changes []string
-}
-
-func (r *recorder) Run(ctx context.Context, ns, name string, args ...string) ([]byte, error) {
-	if mutating(name, args) {
-		r.mu.Lock()
-		r.changes = append(r.changes, ns+"| "+name+" "+strings.Join(args, " "))
-		r.mu.Unlock()
-	}
-	return r.Runner.Run(ctx, ns, name, args...)
-}
-
-func (r *recorder) take() []string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	c := r.changes
-	r.changes = nil
-	return c
-}
 
 func mutating(name string, args []string) bool {
 	if name != "ip" && name != "bridge" {

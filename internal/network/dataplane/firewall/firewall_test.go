@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/nimbus-cloud/nimbus/internal/network/dataplane"
+	"github.com/nimbus-cloud/nimbus/internal/network/dataplane/dataplanetest"
 )
 
 // TestSecurityGroupPackets wires three instances (namespaces) on one bridge of a
@@ -16,12 +17,12 @@ import (
 // ICMP and TCP/22 allowed by rules (one by remote group), anti-spoofing of IP and
 // MAC, allowed address pairs, port security off, idempotence and removal.
 func TestSecurityGroupPackets(t *testing.T) {
-	requireHost(t, "ip", "conntrack", "nft", "arping", "iptables", "iptables-restore", "ip6tables-restore", "ipset", "sysctl", "ping")
-	b := newBed(t, "sgt")
+	dataplanetest.RequireHost(t, "ip", "conntrack", "nft", "arping", "iptables", "iptables-restore", "ip6tables-restore", "ipset", "sysctl", "ping")
+	b := dataplanetest.NewBed(t, "sgt")
 	ip := netip.MustParseAddr
 	pfx := netip.MustParsePrefix
 	net := "cccccccc-0c"
-	b.bridge(net)
+	b.Bridge(net)
 	port := func(id, mac, addr string, sec bool, groups ...string) dataplane.Port {
 		return dataplane.Port{ID: id, MAC: mac, AdminStateUp: true, DeviceOwner: "compute:nova", PortSecurity: sec, SecurityGroups: groups,
 			FixedIPs: []dataplane.FixedIP{{SubnetID: "s", IP: ip(addr)}}}
@@ -31,14 +32,14 @@ func TestSecurityGroupPackets(t *testing.T) {
 	p3 := port("vm3ccccc-03", "fa:16:3e:10:00:03", "10.62.0.30", false)
 	egressAny := dataplane.SecurityGroupRule{Direction: "egress", EtherType: "IPv4"}
 	st := dataplane.State{
-		Host:     dataplane.Host{Name: "compute1", Namespace: b.host},
+		Host:     dataplane.Host{Name: "compute1", Namespace: b.Host},
 		Networks: []dataplane.Network{{ID: net, Ports: []dataplane.Port{p1, p2, p3}}},
 		SecurityGroups: map[string]dataplane.SecurityGroup{
 			"client": {ID: "client", Rules: []dataplane.SecurityGroupRule{egressAny}, MemberIPs: []netip.Prefix{pfx("10.62.0.10/32")}},
 			"server": {ID: "server", Rules: []dataplane.SecurityGroupRule{egressAny}, MemberIPs: []netip.Prefix{pfx("10.62.0.20/32")}},
 		},
 	}
-	rec := &recorder{Runner: dataplane.ExecRunner{}}
+	rec := &dataplanetest.Recorder{Runner: dataplane.ExecRunner{}, Mutating: mutating}
 	a := New(rec, nil)
 	ctx := context.Background()
 	converge := func() {
@@ -48,11 +49,11 @@ func TestSecurityGroupPackets(t *testing.T) {
 		}
 	}
 	converge()
-	vm1 := b.instance("vm1", net, p1, "10.62.0.10/24", "")
-	vm2 := b.instance("vm2", net, p2, "10.62.0.20/24", "")
-	vm3 := b.instance("vm3", net, p3, "10.62.0.30/24", "")
-	ssh := b.listen(vm2, "10.62.0.20:22")
-	web := b.listen(vm3, "10.62.0.30:8080")
+	vm1 := b.Instance("vm1", net, p1, "10.62.0.10/24", "")
+	vm2 := b.Instance("vm2", net, p2, "10.62.0.20/24", "")
+	vm3 := b.Instance("vm3", net, p3, "10.62.0.30/24", "")
+	ssh := b.Listen(vm2, "10.62.0.20:22")
+	web := b.Listen(vm3, "10.62.0.30:8080")
 	server := func(rules ...dataplane.SecurityGroupRule) {
 		g := st.SecurityGroups["server"]
 		g.Rules = append([]dataplane.SecurityGroupRule{egressAny}, rules...)
@@ -61,42 +62,42 @@ func TestSecurityGroupPackets(t *testing.T) {
 	}
 
 	t.Run("default deny ingress", func(t *testing.T) {
-		if b.ping(vm1, "10.62.0.20") || b.ping(vm3, "10.62.0.20") {
+		if b.Ping(vm1, "10.62.0.20") || b.Ping(vm3, "10.62.0.20") {
 			t.Fatal("ping reaches an instance whose groups allow no ingress")
 		}
-		if src := b.dial(vm1, "10.62.0.20:22", ssh); src != "" {
+		if src := b.Dial(vm1, "10.62.0.20:22", ssh); src != "" {
 			t.Fatal("TCP/22 reaches an instance whose groups allow no ingress")
 		}
 	})
 	t.Run("replies to egress pass (conntrack)", func(t *testing.T) {
-		if !b.eventuallyPing(vm2, "10.62.0.30") {
+		if !b.EventuallyPing(vm2, "10.62.0.30") {
 			t.Fatal("vm2 gets no echo reply")
 		}
-		if src := b.dial(vm2, "10.62.0.30:8080", web); src != "10.62.0.20" {
+		if src := b.Dial(vm2, "10.62.0.30:8080", web); src != "10.62.0.20" {
 			t.Fatalf("vm2's connection out: peer saw %q", src)
 		}
 		// In the network's own conntrack zone.
 		zone := Zones(st.Networks)[net]
-		if out, _ := b.try(b.host, "conntrack", "-L", "-p", "tcp", "--dport", "8080"); !strings.Contains(out, fmt.Sprintf("zone=%d ", zone)) {
+		if out, _ := b.Try(b.Host, "conntrack", "-L", "-p", "tcp", "--dport", "8080"); !strings.Contains(out, fmt.Sprintf("zone=%d ", zone)) {
 			t.Errorf("connection not in zone %d:\n%s", zone, out)
 		}
 	})
 	t.Run("icmp rule", func(t *testing.T) {
 		server(dataplane.SecurityGroupRule{Direction: "ingress", EtherType: "IPv4", Protocol: "icmp"})
-		if !b.eventuallyPing(vm1, "10.62.0.20") {
+		if !b.EventuallyPing(vm1, "10.62.0.20") {
 			t.Fatal("ICMP allowed but ping fails")
 		}
-		if src := b.dial(vm1, "10.62.0.20:22", ssh); src != "" {
+		if src := b.Dial(vm1, "10.62.0.20:22", ssh); src != "" {
 			t.Fatal("TCP/22 passes with only ICMP allowed")
 		}
 	})
 	t.Run("tcp 22 from a remote group", func(t *testing.T) {
 		server(dataplane.SecurityGroupRule{Direction: "ingress", EtherType: "IPv4", Protocol: "icmp"},
 			dataplane.SecurityGroupRule{Direction: "ingress", EtherType: "IPv4", Protocol: "tcp", PortRangeMin: 22, PortRangeMax: 22, RemoteGroupID: "client"})
-		if src := b.dial(vm1, "10.62.0.20:22", ssh); src != "10.62.0.10" {
+		if src := b.Dial(vm1, "10.62.0.20:22", ssh); src != "10.62.0.10" {
 			t.Fatalf("member of the remote group: peer saw %q", src)
 		}
-		if src := b.dial(vm3, "10.62.0.20:22", ssh); src != "" {
+		if src := b.Dial(vm3, "10.62.0.20:22", ssh); src != "" {
 			t.Fatal("TCP/22 passes from outside the remote group")
 		}
 		// A new member joins: the set follows.
@@ -104,80 +105,80 @@ func TestSecurityGroupPackets(t *testing.T) {
 		g.MemberIPs = append(g.MemberIPs, pfx("10.62.0.30/32"))
 		st.SecurityGroups["client"] = g
 		converge()
-		if src := b.dial(vm3, "10.62.0.20:22", ssh); src != "10.62.0.30" {
+		if src := b.Dial(vm3, "10.62.0.20:22", ssh); src != "10.62.0.30" {
 			t.Fatalf("new member of the remote group: peer saw %q", src)
 		}
 	})
 	t.Run("spoofed source IP dropped", func(t *testing.T) {
-		b.sh(vm1, "ip", "addr", "add", "10.62.0.99/24", "dev", "eth0")
-		defer b.sh(vm1, "ip", "addr", "del", "10.62.0.99/24", "dev", "eth0")
-		if b.ping(vm1, "10.62.0.20") == false {
+		b.Sh(vm1, "ip", "addr", "add", "10.62.0.99/24", "dev", "eth0")
+		defer b.Sh(vm1, "ip", "addr", "del", "10.62.0.99/24", "dev", "eth0")
+		if b.Ping(vm1, "10.62.0.20") == false {
 			t.Fatal("own address does not pass")
 		}
-		if _, err := b.try(vm1, "ping", "-c", "1", "-W", "1", "-I", "10.62.0.99", "10.62.0.20"); err == nil {
+		if _, err := b.Try(vm1, "ping", "-c", "1", "-W", "1", "-I", "10.62.0.99", "10.62.0.20"); err == nil {
 			t.Fatal("spoofed source address passes")
 		}
 		// Unless it is an allowed address pair.
 		st.Networks[0].Ports[0].AllowedAddressPairs = []dataplane.AddressPair{{IP: pfx("10.62.0.99/32")}}
 		converge()
-		if _, err := b.try(vm1, "ping", "-c", "1", "-W", "1", "-I", "10.62.0.99", "10.62.0.20"); err != nil {
+		if _, err := b.Try(vm1, "ping", "-c", "1", "-W", "1", "-I", "10.62.0.99", "10.62.0.20"); err != nil {
 			t.Fatal("allowed address pair does not pass")
 		}
 		st.Networks[0].Ports[0].AllowedAddressPairs = nil
 		converge()
 	})
 	t.Run("spoofed MAC dropped", func(t *testing.T) {
-		b.sh(vm2, "ip", "neigh", "flush", "all")
-		if !b.ping(vm1, "10.62.0.20") {
+		b.Sh(vm2, "ip", "neigh", "flush", "all")
+		if !b.Ping(vm1, "10.62.0.20") {
 			t.Fatal("own MAC does not pass")
 		}
-		b.sh(vm1, "ip", "link", "set", "eth0", "address", "fa:16:3e:66:66:66")
-		defer b.sh(vm1, "ip", "link", "set", "eth0", "address", p1.MAC)
-		b.sh(vm2, "ip", "neigh", "flush", "all")
-		if b.ping(vm1, "10.62.0.20") {
+		b.Sh(vm1, "ip", "link", "set", "eth0", "address", "fa:16:3e:66:66:66")
+		defer b.Sh(vm1, "ip", "link", "set", "eth0", "address", p1.MAC)
+		b.Sh(vm2, "ip", "neigh", "flush", "all")
+		if b.Ping(vm1, "10.62.0.20") {
 			t.Fatal("spoofed MAC passes")
 		}
 	})
 
 	t.Run("ARP spoofing dropped", func(t *testing.T) {
-		if !b.eventuallyPing(vm3, "10.62.0.20") {
+		if !b.EventuallyPing(vm3, "10.62.0.20") {
 			t.Fatal("vm3 cannot ping vm2")
 		}
 		// vm1 claims vm2's address; vm3's cache must keep vm2's MAC.
-		b.sh(vm1, "ip", "addr", "add", "10.62.0.20/32", "dev", "eth0")
-		defer b.sh(vm1, "ip", "addr", "del", "10.62.0.20/32", "dev", "eth0")
+		b.Sh(vm1, "ip", "addr", "add", "10.62.0.20/32", "dev", "eth0")
+		defer b.Sh(vm1, "ip", "addr", "del", "10.62.0.20/32", "dev", "eth0")
 		time.Sleep(1200 * time.Millisecond) // past the neighbour cache's locktime
-		_, _ = b.try(vm1, "arping", "-U", "-c", "2", "-w", "2", "-I", "eth0", "-s", "10.62.0.20", "10.62.0.20")
-		if n := b.sh(vm3, "ip", "neigh", "show", "10.62.0.20"); !strings.Contains(n, p2.MAC) {
+		_, _ = b.Try(vm1, "arping", "-U", "-c", "2", "-w", "2", "-I", "eth0", "-s", "10.62.0.20", "10.62.0.20")
+		if n := b.Sh(vm3, "ip", "neigh", "show", "10.62.0.20"); !strings.Contains(n, p2.MAC) {
 			t.Fatalf("vm3's ARP cache poisoned: %s", n)
 		}
 	})
 	t.Run("converge twice changes nothing", func(t *testing.T) {
-		before := b.ours()
-		rec.take()
+		before := ours(b)
+		rec.Take()
 		converge()
-		if c := rec.take(); len(c) > 0 {
+		if c := rec.Take(); len(c) > 0 {
 			t.Errorf("second converge changed:\n%s", strings.Join(c, "\n"))
 		}
 		a = New(rec, nil) // a restarted agent
 		converge()
-		if c := rec.take(); len(c) > 0 {
+		if c := rec.Take(); len(c) > 0 {
 			t.Errorf("converge after restart changed:\n%s", strings.Join(c, "\n"))
 		}
-		if after := b.ours(); after != before {
+		if after := ours(b); after != before {
 			t.Errorf("rules changed:\n%s\n---\n%s", before, after)
 		}
 	})
 	t.Run("repair", func(t *testing.T) {
-		b.sh(b.host, "iptables", "-F", SpoofChain(p1.ID))
-		b.sh(b.host, "iptables", "-D", "FORWARD", "-j", "neutron-linuxbri-FORWARD")
+		b.Sh(b.Host, "iptables", "-F", SpoofChain(p1.ID))
+		b.Sh(b.Host, "iptables", "-D", "FORWARD", "-j", "neutron-linuxbri-FORWARD")
 		converge()
-		b.sh(vm1, "ip", "addr", "add", "10.62.0.99/24", "dev", "eth0")
-		defer b.sh(vm1, "ip", "addr", "del", "10.62.0.99/24", "dev", "eth0")
-		if _, err := b.try(vm1, "ping", "-c", "1", "-W", "1", "-I", "10.62.0.99", "10.62.0.20"); err == nil {
-			t.Fatalf("anti-spoofing not repaired:\n%s", b.ours())
+		b.Sh(vm1, "ip", "addr", "add", "10.62.0.99/24", "dev", "eth0")
+		defer b.Sh(vm1, "ip", "addr", "del", "10.62.0.99/24", "dev", "eth0")
+		if _, err := b.Try(vm1, "ping", "-c", "1", "-W", "1", "-I", "10.62.0.99", "10.62.0.20"); err == nil {
+			t.Fatalf("anti-spoofing not repaired:\n%s", ours(b))
 		}
-		if !strings.Contains(b.sh(b.host, "iptables-save", "-t", "filter"), "-A FORWARD -j neutron-linuxbri-FORWARD") {
+		if !strings.Contains(b.Sh(b.Host, "iptables-save", "-t", "filter"), "-A FORWARD -j neutron-linuxbri-FORWARD") {
 			t.Fatal("jump from FORWARD not repaired")
 		}
 	})
@@ -188,36 +189,36 @@ func TestSecurityGroupPackets(t *testing.T) {
 		st.Networks[0].Ports[1].SecurityGroups = nil
 		st.SecurityGroups["client"] = dataplane.SecurityGroup{ID: "client", Rules: []dataplane.SecurityGroupRule{egressAny}, MemberIPs: []netip.Prefix{pfx("10.62.0.10/32")}}
 		converge()
-		if src := b.dial(vm3, "10.62.0.20:22", ssh); src != "10.62.0.30" {
+		if src := b.Dial(vm3, "10.62.0.20:22", ssh); src != "10.62.0.30" {
 			t.Fatalf("port security off: peer saw %q", src)
 		}
-		if rules := b.ours(); strings.Contains(rules, IngressChain(p2.ID)) || strings.Contains(rules, "NIPv4") {
+		if rules := ours(b); strings.Contains(rules, IngressChain(p2.ID)) || strings.Contains(rules, "NIPv4") {
 			t.Fatalf("port's chains or an unused set left:\n%s", rules)
 		}
 	})
 	t.Run("port removed", func(t *testing.T) {
 		st.Networks[0].Ports = st.Networks[0].Ports[1:]
 		converge()
-		if rules := b.ours(); strings.Contains(rules, "vm1ccccc") {
+		if rules := ours(b); strings.Contains(rules, "vm1ccccc") {
 			t.Fatalf("removed port's chains left:\n%s", rules)
 		}
 	})
 }
 
 // ours is our part of the simulated host's filter tables and sets.
-func (b *bed) ours() string {
+func ours(b *dataplanetest.Bed) string {
 	var out []string
 	for _, cmd := range []string{"iptables-save", "ip6tables-save"} {
-		for _, l := range strings.Split(b.sh(b.host, cmd, "-t", "filter"), "\n") {
+		for _, l := range strings.Split(b.Sh(b.Host, cmd, "-t", "filter"), "\n") {
 			if strings.Contains(l, prefix) {
 				out = append(out, l)
 			}
 		}
 	}
-	if arp, err := b.try(b.host, "nft", "list", "table", "bridge", ARPTable); err == nil {
+	if arp, err := b.Try(b.Host, "nft", "list", "table", "bridge", ARPTable); err == nil {
 		out = append(out, arp)
 	}
-	for _, l := range strings.Split(b.sh(b.host, "ipset", "save"), "\n") {
+	for _, l := range strings.Split(b.Sh(b.Host, "ipset", "save"), "\n") {
 		if ourSet(strings.Fields(l + " x x")[1]) {
 			out = append(out, l)
 		}

@@ -1,7 +1,6 @@
 package linuxbridge
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
@@ -9,33 +8,11 @@ import (
 	"os/exec"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/nimbus-cloud/nimbus/internal/network/dataplane"
+	"github.com/nimbus-cloud/nimbus/internal/network/dataplane/dataplanetest"
 )
-
-// requireHost skips without root or the tools, unless NIMBUS_TEST_REQUIRE_QEMU asks
-// for every test to run (as in the guest image tests).
-func requireHost(t *testing.T, tools ...string) {
-	t.Helper()
-	var missing []string
-	if os.Geteuid() != 0 {
-		missing = append(missing, "root")
-	}
-	for _, tool := range tools {
-		if _, err := exec.LookPath(tool); err != nil {
-			missing = append(missing, tool)
-		}
-	}
-	if len(missing) == 0 {
-		return
-	}
-	if os.Getenv("NIMBUS_TEST_REQUIRE_QEMU") != "" {
-		t.Fatalf("this machine lacks %s (make deps installs them)", strings.Join(missing, ", "))
-	}
-	t.Skipf("needs %s", strings.Join(missing, ", "))
-}
 
 // bed makes the namespaces of one test: simulated hosts (namespaces playing a
 // host's root namespace) and instances (namespaces whose eth0 is the peer of a veth
@@ -48,7 +25,7 @@ type bed struct {
 
 func newBed(t *testing.T, tag string) *bed {
 	t.Helper()
-	requireHost(t, "ip", "bridge", "ping")
+	dataplanetest.RequireHost(t, "ip", "bridge", "ping")
 	return &bed{t: t, prefix: fmt.Sprintf("nlb%s%d", tag, os.Getpid())}
 }
 
@@ -138,30 +115,6 @@ func port(ips ...string) dataplane.Port {
 		p.FixedIPs = append(p.FixedIPs, dataplane.FixedIP{IP: mustAddr(ip)})
 	}
 	return p
-}
-
-// recorder runs commands for real and remembers those that change something.
-type recorder struct {
-	dataplane.Runner
-	mu      sync.Mutex
-	changes []string
-}
-
-func (r *recorder) Run(ctx context.Context, ns, name string, args ...string) ([]byte, error) {
-	if mutating(name, args) {
-		r.mu.Lock()
-		r.changes = append(r.changes, ns+"| "+name+" "+strings.Join(args, " "))
-		r.mu.Unlock()
-	}
-	return r.Runner.Run(ctx, ns, name, args...)
-}
-
-func (r *recorder) take() []string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	c := r.changes
-	r.changes = nil
-	return c
 }
 
 func mutating(name string, args []string) bool {

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/nimbus-cloud/nimbus/internal/network/dataplane"
+	"github.com/nimbus-cloud/nimbus/internal/network/dataplane/dataplanetest"
 )
 
 func mustAddr(s string) netip.Addr { return netip.MustParseAddr(s) }
@@ -34,7 +35,7 @@ func TestLocalNetworksPingAndStayApart(t *testing.T) {
 	vmA1 := b.instance("a1", host, a1, "10.0.0.2/24")
 	vmA2 := b.instance("a2", host, a2, "10.0.0.3/24")
 	vmC1 := b.instance("c1", host, c1, "10.0.0.4/24")
-	rec := &recorder{Runner: dataplane.ExecRunner{}}
+	rec := &dataplanetest.Recorder{Runner: dataplane.ExecRunner{}, Mutating: mutating}
 	agent := New(rec, nil)
 	st := dataplane.State{Host: dataplane.Host{Name: "h1", Namespace: host}, Networks: []dataplane.Network{netA, netC}}
 	rep := converge(t, agent, st)
@@ -57,9 +58,9 @@ func TestLocalNetworksPingAndStayApart(t *testing.T) {
 
 	// Converging again changes nothing.
 	before := b.snapshot(host)
-	rec.take()
+	rec.Take()
 	converge(t, agent, st)
-	if ch := rec.take(); len(ch) != 0 {
+	if ch := rec.Take(); len(ch) != 0 {
 		t.Fatalf("second converge changed things: %q", ch)
 	}
 	if after := b.snapshot(host); after != before {
@@ -126,7 +127,7 @@ func TestVXLANAcrossTwoHosts(t *testing.T) {
 	vm2 := b.instance("vm2", h2, p2, "10.1.0.12/24")
 	fm1 := b.instance("fm1", h1, f1, "10.2.0.11/24")
 	fm2 := b.instance("fm2", h2, f2, "10.2.0.12/24")
-	rec := &recorder{Runner: dataplane.ExecRunner{}}
+	rec := &dataplanetest.Recorder{Runner: dataplane.ExecRunner{}, Mutating: mutating}
 	ag1, ag2 := New(rec, nil), New(rec, nil)
 	for _, c := range []struct {
 		a  *Agent
@@ -174,9 +175,9 @@ func TestVXLANAcrossTwoHosts(t *testing.T) {
 
 	// Converging again changes nothing.
 	before := b.snapshot(h1)
-	rec.take()
+	rec.Take()
 	converge(t, ag1, st1)
-	if ch := rec.take(); len(ch) != 0 {
+	if ch := rec.Take(); len(ch) != 0 {
 		t.Fatalf("second converge changed things: %q", ch)
 	}
 	if after := b.snapshot(h1); after != before {
