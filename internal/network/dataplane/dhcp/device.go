@@ -12,72 +12,6 @@ import (
 	"github.com/nimbus-cloud/nimbus/internal/network/dataplane"
 )
 
-// link is what `ip -d -j addr show` tells about one device.
-type link struct {
-	Name     string   `json:"ifname"`
-	Flags    []string `json:"flags"`
-	MTU      int      `json:"mtu"`
-	Address  string   `json:"address"`
-	Master   string   `json:"master"`
-	LinkInfo struct {
-		Kind string `json:"info_kind"`
-	} `json:"linkinfo"`
-	AddrInfo []struct {
-		Family    string `json:"family"`
-		Local     string `json:"local"`
-		PrefixLen int    `json:"prefixlen"`
-		Scope     string `json:"scope"`
-	} `json:"addr_info"`
-}
-
-func (l link) up() bool { return slices.Contains(l.Flags, "UP") }
-
-// addrs4 are the device's global IPv4 addresses.
-func (l link) addrs4() []netip.Prefix {
-	var out []netip.Prefix
-	for _, a := range l.AddrInfo {
-		if a.Family != "inet" || a.Scope != "global" {
-			continue
-		}
-		if ip, err := netip.ParseAddr(a.Local); err == nil {
-			out = append(out, netip.PrefixFrom(ip, a.PrefixLen))
-		}
-	}
-	return out
-}
-
-// links lists the devices of a namespace ("" is the host's own) by name.
-func links(ctx context.Context, r dataplane.Runner, ns string) (map[string]link, error) {
-	out, err := r.Run(ctx, ns, "ip", "-d", "-j", "addr", "show")
-	if err != nil {
-		return nil, err
-	}
-	var ls []link
-	if err := json.Unmarshal(out, &ls); err != nil {
-		return nil, fmt.Errorf("ip -d -j addr show in %q: %w", ns, err)
-	}
-	m := make(map[string]link, len(ls))
-	for _, l := range ls {
-		m[l.Name] = l
-	}
-	return m, nil
-}
-
-// namespaces lists the named network namespaces.
-func namespaces(ctx context.Context, r dataplane.Runner) (map[string]bool, error) {
-	out, err := r.Run(ctx, "", "ip", "netns", "list")
-	if err != nil {
-		return nil, err
-	}
-	m := map[string]bool{}
-	for _, line := range strings.Split(string(out), "\n") {
-		if f := strings.Fields(line); len(f) > 0 {
-			m[f[0]] = true
-		}
-	}
-	return m, nil
-}
-
 // device converges the DHCP port's veth pair: tap<port> on the network's bridge in
 // the host namespace, ns-<port> in qdhcp-<net> with the port's MAC, the network's
 // MTU and the port's addresses in the DHCP subnets, and a default route via the
@@ -91,15 +25,15 @@ func (a *Agent) device(ctx context.Context, hostNS string, n dataplane.Network, 
 		_, err := a.Runner.Run(ctx, netns, "ip", args...)
 		return err
 	}
-	root, err := links(ctx, a.Runner, hostNS)
+	root, err := dataplane.Links(ctx, a.Runner, hostNS)
 	if err != nil {
 		return err
 	}
-	inside, err := links(ctx, a.Runner, ns)
+	inside, err := dataplane.Links(ctx, a.Runner, ns)
 	if err != nil {
 		return err
 	}
-	if lo, ok := inside["lo"]; ok && !lo.up() {
+	if lo, ok := inside["lo"]; ok && !lo.Up() {
 		if err := run(ns, "link", "set", "lo", "up"); err != nil {
 			return err
 		}
@@ -137,7 +71,7 @@ func (a *Agent) device(ctx context.Context, hostNS string, n dataplane.Network, 
 		if err := run(hostNS, append(args, "netns", ns)...); err != nil {
 			return err
 		}
-		tap, in = link{Name: tapName}, link{Name: inName, Address: mac}
+		tap, in = dataplane.Link{Name: tapName}, dataplane.Link{Name: inName, Address: mac}
 	}
 	if n.MTU > 0 {
 		if tap.MTU != n.MTU {
@@ -156,7 +90,7 @@ func (a *Agent) device(ctx context.Context, hostNS string, n dataplane.Network, 
 			return err
 		}
 	}
-	if !tap.up() {
+	if !tap.Up() {
 		if err := run(hostNS, "link", "set", tapName, "up"); err != nil {
 			return err
 		}
@@ -173,7 +107,7 @@ func (a *Agent) device(ctx context.Context, hostNS string, n dataplane.Network, 
 			want = append(want, netip.PrefixFrom(f.IP, s.CIDR.Bits()))
 		}
 	}
-	have := in.addrs4()
+	have := in.Addrs("inet")
 	for _, p := range want {
 		if !slices.Contains(have, p) {
 			if err := run(ns, "addr", "add", p.String(), "dev", inName); err != nil {
@@ -188,7 +122,7 @@ func (a *Agent) device(ctx context.Context, hostNS string, n dataplane.Network, 
 			}
 		}
 	}
-	if !in.up() {
+	if !in.Up() {
 		if err := run(ns, "link", "set", inName, "up"); err != nil {
 			return err
 		}

@@ -89,7 +89,7 @@ func (a *Agent) Converge(ctx context.Context, st dataplane.State) ([]string, err
 	if err := os.MkdirAll(a.root(), 0o755); err != nil {
 		return nil, err
 	}
-	nss, err := namespaces(ctx, a.Runner)
+	nss, err := dataplane.Namespaces(ctx, a.Runner)
 	if err != nil {
 		return nil, err
 	}
@@ -248,7 +248,7 @@ func (a *Agent) remove(ctx context.Context, netID string, nss map[string]bool, p
 	if nss[ns] {
 		// The devices first: a namespace something still holds lingers after
 		// `ip netns del`, and its veths with it. Deleting ns- deletes its tap.
-		if ls, err := links(ctx, a.Runner, ns); err == nil {
+		if ls, err := dataplane.Links(ctx, a.Runner, ns); err == nil {
 			for name := range ls {
 				if strings.HasPrefix(name, "ns-") {
 					if _, err := a.Runner.Run(ctx, ns, "ip", "link", "del", name); err != nil {

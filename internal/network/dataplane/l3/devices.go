@@ -77,11 +77,11 @@ func portAddrs(p dataplane.RouterPort) []netip.Prefix {
 func (a *Agent) devices(ctx context.Context, st dataplane.State, r dataplane.Router) (newFIPs []netip.Addr, wired []string, err error) {
 	ns := dataplane.RouterNamespace(r.ID)
 	hostNS := st.Host.Namespace
-	root, err := links(ctx, a.Runner, hostNS)
+	root, err := dataplane.Links(ctx, a.Runner, hostNS)
 	if err != nil {
 		return nil, nil, err
 	}
-	inside, err := links(ctx, a.Runner, ns)
+	inside, err := dataplane.Links(ctx, a.Runner, ns)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -93,7 +93,7 @@ func (a *Agent) devices(ctx context.Context, st dataplane.State, r dataplane.Rou
 	for _, f := range r.FloatingIPs {
 		fips[f.FloatingIP] = true
 	}
-	if lo, ok := inside["lo"]; ok && !lo.up() {
+	if lo, ok := inside["lo"]; ok && !lo.Up() {
 		if err := run(ns, "link", "set", "lo", "up"); err != nil {
 			return nil, nil, err
 		}
@@ -126,21 +126,21 @@ func (a *Agent) devices(ctx context.Context, st dataplane.State, r dataplane.Rou
 }
 
 // device converges one veth pair and returns the addresses it added inside.
-func (a *Agent) device(ctx context.Context, hostNS, ns string, root, inside map[string]link, d routerDevice, run func(string, ...string) error) ([]netip.Addr, error) {
+func (a *Agent) device(ctx context.Context, hostNS, ns string, root, inside map[string]dataplane.Link, d routerDevice, run func(string, ...string) error) ([]netip.Addr, error) {
 	// The network's bridge: normally the L2 agent's, made here too if missing
 	// (same name, so whichever comes first, the other finds it).
 	br, ok := root[d.bridge]
 	if !ok {
 		if err := run(hostNS, "link", "add", d.bridge, "type", "bridge"); err != nil {
 			// The L2 agent may have made it meanwhile.
-			if now, lerr := links(ctx, a.Runner, hostNS); lerr != nil || now[d.bridge].Name == "" {
+			if now, lerr := dataplane.Links(ctx, a.Runner, hostNS); lerr != nil || now[d.bridge].Name == "" {
 				return nil, err
 			}
 		}
 		if err := run(hostNS, "link", "set", d.bridge, "up"); err != nil {
 			return nil, err
 		}
-	} else if !br.up() {
+	} else if !br.Up() {
 		if err := run(hostNS, "link", "set", d.bridge, "up"); err != nil {
 			return nil, err
 		}
@@ -169,8 +169,8 @@ func (a *Agent) device(ctx context.Context, hostNS, ns string, root, inside map[
 		if err := run(hostNS, args...); err != nil {
 			return nil, err
 		}
-		tap = link{Name: d.tap}
-		in = link{Name: d.inside, Address: mac}
+		tap = dataplane.Link{Name: d.tap}
+		in = dataplane.Link{Name: d.inside, Address: mac}
 	}
 	if d.mtu > 0 {
 		if tap.MTU != d.mtu {
@@ -189,7 +189,7 @@ func (a *Agent) device(ctx context.Context, hostNS, ns string, root, inside map[
 			return nil, err
 		}
 	}
-	if !tap.up() {
+	if !tap.Up() {
 		if err := run(hostNS, "link", "set", d.tap, "up"); err != nil {
 			return nil, err
 		}
@@ -201,7 +201,7 @@ func (a *Agent) device(ctx context.Context, hostNS, ns string, root, inside map[
 	}
 	// Addresses: add the missing ones, remove the others (IPv6 link-local ones are
 	// the kernel's and not "global", so never seen here).
-	have := in.addrs()
+	have := in.Addrs("")
 	var added []netip.Addr
 	for _, p := range d.addrs {
 		if slices.Contains(have, p) {
@@ -231,7 +231,7 @@ func (a *Agent) device(ctx context.Context, hostNS, ns string, root, inside map[
 			}
 		}
 	}
-	if up := d.port.Port.AdminStateUp; up != in.up() {
+	if up := d.port.Port.AdminStateUp; up != in.Up() {
 		state := "down"
 		if up {
 			state = "up"

@@ -53,7 +53,7 @@ func (a *Agent) Converge(ctx context.Context, st dataplane.State) ([]string, err
 		a.applied = map[string]string{}
 	}
 	owner := Owner(st.Host)
-	nss, err := namespaces(ctx, a.Runner)
+	nss, err := dataplane.Namespaces(ctx, a.Runner)
 	if err != nil {
 		return nil, err
 	}
@@ -109,7 +109,7 @@ func (a *Agent) removeRouter(ctx context.Context, h dataplane.Host, owner, ns st
 	a.log().Info("removing router", "netns", ns)
 	// Delete the devices first: a namespace that something still holds open (a
 	// process, a socket) lingers after `ip netns del`, and its veths with it.
-	if ls, err := links(ctx, a.Runner, ns); err == nil {
+	if ls, err := dataplane.Links(ctx, a.Runner, ns); err == nil {
 		for name := range ls {
 			if strings.HasPrefix(name, "qr-") || strings.HasPrefix(name, "qg-") {
 				_, _ = a.Runner.Run(ctx, ns, "ip", "link", "del", name)

@@ -89,7 +89,7 @@ func (a *Agent) Reconcile(ctx context.Context, st dataplane.State) (Report, erro
 	defer a.mu.Unlock()
 	rep := Report{Faults: map[string]string{}}
 	ns := st.Host.Namespace
-	have, err := links(ctx, a.Runner, ns)
+	have, err := dataplane.LinkDetails(ctx, a.Runner, ns)
 	if err != nil {
 		return rep, err
 	}
@@ -142,7 +142,7 @@ func (a *Agent) Reconcile(ctx context.Context, st dataplane.State) (Report, erro
 
 // network converges one network's bridge, uplink and ports, and returns the ports
 // wired and pending.
-func (a *Agent) network(ctx context.Context, h dataplane.Host, n dataplane.Network, have map[string]link) (wired, pending []string, err error) {
+func (a *Agent) network(ctx context.Context, h dataplane.Host, n dataplane.Network, have map[string]dataplane.Link) (wired, pending []string, err error) {
 	ns := h.Namespace
 	br := dataplane.BridgeName(n.ID)
 	// Check what the uplink needs before making anything, so that a network that
@@ -222,7 +222,7 @@ func (a *Agent) network(ctx context.Context, h dataplane.Host, n dataplane.Netwo
 // agent. Same name, same settings, so whichever agent comes first, the others
 // adopt it.
 func EnsureBridge(ctx context.Context, r dataplane.Runner, ns, networkID string, mtu int) error {
-	have, err := links(ctx, r, ns)
+	have, err := dataplane.LinkDetails(ctx, r, ns)
 	if err != nil {
 		return err
 	}
@@ -232,7 +232,7 @@ func EnsureBridge(ctx context.Context, r dataplane.Runner, ns, networkID string,
 // ensureBridge makes or fixes bridge br: up, the network's MTU, and no IPv6
 // address of its own (addrgenmode none: the host must not take part in tenant
 // networks, as upstream disables IPv6 on its bridges).
-func ensureBridge(ctx context.Context, r dataplane.Runner, ns, br string, mtu int, have map[string]link) error {
+func ensureBridge(ctx context.Context, r dataplane.Runner, ns, br string, mtu int, have map[string]dataplane.Link) error {
 	l, ok := have[br]
 	if ok && l.LinkInfo.Kind != "bridge" {
 		return fmt.Errorf("%s exists and is not a bridge (%s)", br, l.LinkInfo.Kind)
@@ -240,13 +240,13 @@ func ensureBridge(ctx context.Context, r dataplane.Runner, ns, br string, mtu in
 	if !ok {
 		if _, err := r.Run(ctx, ns, "ip", "link", "add", br, "type", "bridge"); err != nil {
 			// Another agent may have made it meanwhile.
-			now, lerr := links(ctx, r, ns)
+			now, lerr := dataplane.LinkDetails(ctx, r, ns)
 			if lerr != nil || now[br].LinkInfo.Kind != "bridge" {
 				return err
 			}
 			l = now[br]
 		} else {
-			l = link{Name: br, GenMode: "eui64"}
+			l = dataplane.Link{Name: br, GenMode: "eui64"}
 		}
 	}
 	if l.GenMode != "none" {
@@ -259,7 +259,7 @@ func ensureBridge(ctx context.Context, r dataplane.Runner, ns, br string, mtu in
 			return err
 		}
 	}
-	if !l.up() {
+	if !l.Up() {
 		if _, err := r.Run(ctx, ns, "ip", "link", "set", br, "up"); err != nil {
 			return err
 		}
@@ -272,7 +272,7 @@ func ensureBridge(ctx context.Context, r dataplane.Runner, ns, br string, mtu in
 }
 
 // enslave puts dev on bridge br, with mtu (0: leave it) and up or down.
-func (a *Agent) enslave(ctx context.Context, ns, dev, br string, up bool, mtu int, have map[string]link) error {
+func (a *Agent) enslave(ctx context.Context, ns, dev, br string, up bool, mtu int, have map[string]dataplane.Link) error {
 	l := have[dev]
 	if mtu > 0 && l.MTU != mtu {
 		if _, err := a.Runner.Run(ctx, ns, "ip", "link", "set", dev, "mtu", strconv.Itoa(mtu)); err != nil {
@@ -284,7 +284,7 @@ func (a *Agent) enslave(ctx context.Context, ns, dev, br string, up bool, mtu in
 			return err
 		}
 	}
-	if up != l.up() {
+	if up != l.Up() {
 		state := "down"
 		if up {
 			state = "up"
@@ -299,11 +299,11 @@ func (a *Agent) enslave(ctx context.Context, ns, dev, br string, up bool, mtu in
 // vxlan converges the network's vxlan-<VNI> device: made (or made again when its
 // VNI, local VTEP, port, learning or proxy differ), with the network's MTU, then
 // its l2population entries. Enslaving it is the caller's.
-func (a *Agent) vxlan(ctx context.Context, h dataplane.Host, n dataplane.Network, have map[string]link) error {
+func (a *Agent) vxlan(ctx context.Context, h dataplane.Host, n dataplane.Network, have map[string]dataplane.Link) error {
 	ns := h.Namespace
 	dev := dataplane.VXLANName(n.SegmentationID)
 	l, ok := have[dev]
-	want := vxlanInfo{ID: n.SegmentationID, Local: h.VTEP.String(), Port: VXLANPort, Learning: false, Proxy: true}
+	want := dataplane.VXLANInfo{ID: n.SegmentationID, Local: h.VTEP.String(), Port: VXLANPort, Learning: false, Proxy: true}
 	if ok && (l.LinkInfo.Kind != "vxlan" || l.LinkInfo.Data != want) {
 		a.log().Info("replacing VXLAN device", "netns", ns, "dev", dev, "have", l.LinkInfo.Data, "want", want)
 		if _, err := a.Runner.Run(ctx, ns, "ip", "link", "del", dev); err != nil {
@@ -321,7 +321,7 @@ func (a *Agent) vxlan(ctx context.Context, h dataplane.Host, n dataplane.Network
 		if _, err := a.Runner.Run(ctx, ns, "ip", "link", "set", dev, "addrgenmode", "none"); err != nil {
 			return err
 		}
-		l = link{Name: dev}
+		l = dataplane.Link{Name: dev}
 		l.LinkInfo.Kind = "vxlan"
 		l.LinkInfo.Data = want
 		have[dev] = l
@@ -339,7 +339,7 @@ func (a *Agent) vxlan(ctx context.Context, h dataplane.Host, n dataplane.Network
 // vlanDevice returns the 802.1q device of VLAN vid on iface, making it if
 // missing. Kernels without 802.1q support (CONFIG_VLAN_8021Q) answer "Unknown
 // device type": the network is then a fault of this host, said plainly.
-func (a *Agent) vlanDevice(ctx context.Context, ns, iface string, vid int, have map[string]link) (string, error) {
+func (a *Agent) vlanDevice(ctx context.Context, ns, iface string, vid int, have map[string]dataplane.Link) (string, error) {
 	if vid < 1 || vid > 4094 {
 		return "", fmt.Errorf("VLAN network with VLAN ID %d", vid)
 	}
@@ -361,7 +361,7 @@ func (a *Agent) vlanDevice(ctx context.Context, ns, iface string, vid int, have 
 		}
 		return "", err
 	}
-	have[name] = link{Name: name}
+	have[name] = dataplane.Link{Name: name}
 	return name, nil
 }
 
@@ -375,7 +375,7 @@ func vlanName(iface string, vid int) string {
 	return iface + suffix
 }
 
-func sortedNames(m map[string]link) []string {
+func sortedNames(m map[string]dataplane.Link) []string {
 	names := make([]string, 0, len(m))
 	for n := range m {
 		names = append(names, n)

@@ -5,53 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/netip"
-	"slices"
 	"strings"
 
 	"github.com/nimbus-cloud/nimbus/internal/network/dataplane"
 )
-
-// link is what `ip -d -j link show` tells about one device.
-type link struct {
-	Name     string   `json:"ifname"`
-	Flags    []string `json:"flags"`
-	MTU      int      `json:"mtu"`
-	Master   string   `json:"master"`
-	GenMode  string   `json:"inet6_addr_gen_mode"`
-	LinkInfo struct {
-		Kind string    `json:"info_kind"`
-		Data vxlanInfo `json:"info_data"`
-	} `json:"linkinfo"`
-}
-
-// vxlanInfo is the part of a VXLAN device's info_data Converge cares about (other
-// kinds leave it zero or fill unrelated keys).
-type vxlanInfo struct {
-	ID       int    `json:"id"`
-	Local    string `json:"local"`
-	Port     int    `json:"port"`
-	Learning bool   `json:"learning"`
-	Proxy    bool   `json:"proxy"`
-}
-
-func (l link) up() bool { return slices.Contains(l.Flags, "UP") }
-
-// links lists the devices of a namespace ("" is the host's own) by name.
-func links(ctx context.Context, r dataplane.Runner, ns string) (map[string]link, error) {
-	out, err := r.Run(ctx, ns, "ip", "-d", "-j", "link", "show")
-	if err != nil {
-		return nil, err
-	}
-	var ls []link
-	if err := json.Unmarshal(out, &ls); err != nil {
-		return nil, fmt.Errorf("ip -d -j link show in %q: %w", ns, err)
-	}
-	m := make(map[string]link, len(ls))
-	for _, l := range ls {
-		m[l.Name] = l
-	}
-	return m, nil
-}
 
 // fdbEntry is a VXLAN forwarding entry: frames for MAC go to the VTEP Dst. The
 // all-zero MAC is the flood entry (broadcast, unknown unicast, multicast); it may
