@@ -94,11 +94,7 @@ func (f *floatingIPBody) target() map[string]any { return ownerTarget(f.ProjectI
 
 func (s *Service) listFloatingIPs(r *http.Request) (httpapi.Response, error) {
 	c := s.caller(r)
-	query, args := `SELECT body FROM floatingips`, []any{}
-	if !c.admin {
-		query, args = query+` WHERE project_id = ?`, []any{c.project}
-	}
-	fips, err := loadBodies[floatingIPBody](r.Context(), s.db, query, args...)
+	fips, err := projectBodies[floatingIPBody](r.Context(), s.db, c, "floatingips")
 	if err != nil {
 		return httpapi.Response{}, err
 	}

@@ -77,6 +77,15 @@ func loadBodies[T any](ctx context.Context, q db.Querier, query string, args ...
 	}, query, args...)
 }
 
+// projectBodies loads the bodies of table a caller may list: every row for admins,
+// its project's rows for others (the read policy then filters each one).
+func projectBodies[T any](ctx context.Context, q db.Querier, c caller, table string) ([]T, error) {
+	if c.admin {
+		return loadBodies[T](ctx, q, `SELECT body FROM `+table)
+	}
+	return loadBodies[T](ctx, q, `SELECT body FROM `+table+` WHERE project_id = ?`, c.project)
+}
+
 func saveBody(ctx context.Context, q db.Querier, table, id string, body any) error {
 	data, err := json.Marshal(body)
 	if err != nil {

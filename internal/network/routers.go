@@ -89,11 +89,7 @@ func (s *Service) visibleRouter(ctx context.Context, c caller, q db.Querier, id 
 
 func (s *Service) listRouters(r *http.Request) (httpapi.Response, error) {
 	c := s.caller(r)
-	query, args := `SELECT body FROM routers`, []any{}
-	if !c.admin {
-		query, args = query+` WHERE project_id = ?`, []any{c.project}
-	}
-	routers, err := loadBodies[routerBody](r.Context(), s.db, query, args...)
+	routers, err := projectBodies[routerBody](r.Context(), s.db, c, "routers")
 	if err != nil {
 		return httpapi.Response{}, err
 	}

@@ -123,16 +123,11 @@ func (s *Service) listSecurityGroups(r *http.Request) (httpapi.Response, error) 
 			return httpapi.Response{}, err
 		}
 	}
-	query, args := `SELECT body FROM security_groups`, []any{}
-	rquery := `SELECT body FROM security_group_rules`
-	if !c.admin {
-		query, rquery, args = query+` WHERE project_id = ?`, rquery+` WHERE project_id = ?`, []any{c.project}
-	}
-	groups, err := loadBodies[securityGroupBody](r.Context(), s.db, query, args...)
+	groups, err := projectBodies[securityGroupBody](r.Context(), s.db, c, "security_groups")
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	rules, err := loadBodies[ruleBody](r.Context(), s.db, rquery, args...)
+	rules, err := projectBodies[ruleBody](r.Context(), s.db, c, "security_group_rules")
 	if err != nil {
 		return httpapi.Response{}, err
 	}
@@ -304,11 +299,7 @@ func (s *Service) deleteSecurityGroup(r *http.Request) (httpapi.Response, error)
 
 func (s *Service) listRules(r *http.Request) (httpapi.Response, error) {
 	c := s.caller(r)
-	query, args := `SELECT body FROM security_group_rules`, []any{}
-	if !c.admin {
-		query, args = query+` WHERE project_id = ?`, []any{c.project}
-	}
-	rules, err := loadBodies[ruleBody](r.Context(), s.db, query, args...)
+	rules, err := projectBodies[ruleBody](r.Context(), s.db, c, "security_group_rules")
 	if err != nil {
 		return httpapi.Response{}, err
 	}
