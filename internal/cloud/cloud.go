@@ -19,6 +19,7 @@ import (
 	"github.com/nimbus-cloud/nimbus/internal/identity"
 	"github.com/nimbus-cloud/nimbus/internal/image"
 	"github.com/nimbus-cloud/nimbus/internal/network"
+	"github.com/nimbus-cloud/nimbus/internal/network/agent"
 	"github.com/nimbus-cloud/nimbus/internal/platform/auth"
 	"github.com/nimbus-cloud/nimbus/internal/platform/bus"
 	"github.com/nimbus-cloud/nimbus/internal/platform/config"
@@ -38,6 +39,7 @@ type Cloud struct {
 	identity *identity.Service
 	image    *image.Service
 	network  *network.Service
+	agent    *agent.Agent // nil without a data plane
 	servers  []apiServer
 
 	// IdentityURL is the Keystone endpoint, e.g. http://127.0.0.1:5000.
@@ -127,6 +129,13 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (*Cloud, er
 	}
 	if err := c.seed(ctx, secrets.Admin); err != nil {
 		return nil, err
+	}
+	if on, err := c.dataplaneWanted(); err != nil {
+		return nil, err
+	} else if on {
+		if c.agent, err = c.newAgent(ctx); err != nil {
+			return nil, fmt.Errorf("network data plane: %w", err)
+		}
 	}
 	ok = true
 	return c, nil
@@ -220,6 +229,13 @@ func (c *Cloud) Serve(ctx context.Context) error {
 		}()
 	}
 	go c.reloadKeys(ctx)
+	if c.agent != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.agent.Run(ctx)
+		}()
+	}
 	wg.Wait()
 	close(errc)
 	return errors.Join(collect(errc)...)

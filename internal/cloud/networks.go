@@ -11,7 +11,7 @@ import (
 
 // seedNetworks creates devstack's networks, idempotently (each is looked up by name
 // first): "public", the external network floating IPs come from, and the demo
-// project's "private", joined by the demo project's "router1" once routers exist.
+// project's "private", joined by the demo project's "router1".
 func (c *Cloud) seedNetworks(ctx context.Context, api *inProcess) error {
 	cfg := c.cfg.Network
 	publicPrefix, err := netip.ParsePrefix(cfg.PublicCIDR)
@@ -41,8 +41,37 @@ func (c *Cloud) seedNetworks(ctx context.Context, api *inProcess) error {
 	if err != nil {
 		return err
 	}
-	c.log.Info("default networks", "public", public, "public_subnet", publicSubnet, "private", private, "private_subnet", privateSubnet)
+	router, err := api.ensure(ctx, "routers", "router", map[string]any{"name": "router1", "project_id": demo,
+		"external_gateway_info": map[string]any{"network_id": public}})
+	if err != nil {
+		return err
+	}
+	if err := api.ensureRouterInterface(ctx, router, private, privateSubnet); err != nil {
+		return err
+	}
+	c.log.Info("default networks", "public", public, "public_subnet", publicSubnet, "private", private,
+		"private_subnet", privateSubnet, "router", router)
 	return nil
+}
+
+// ensureRouterInterface attaches the router to subnet unless it has a port on the
+// subnet's network already.
+func (p *inProcess) ensureRouterInterface(ctx context.Context, router, networkID, subnet string) error {
+	q := url.Values{"device_id": {router}, "network_id": {networkID}}
+	res, err := p.call(ctx, p.network, http.MethodGet, "/v2.0/ports?"+q.Encode(), nil, http.StatusOK)
+	if err != nil {
+		return err
+	}
+	var list struct{ Ports []struct{ ID string } }
+	if err := json.Unmarshal(res.body.Bytes(), &list); err != nil {
+		return err
+	}
+	if len(list.Ports) > 0 {
+		return nil
+	}
+	_, err = p.call(ctx, p.network, http.MethodPut, "/v2.0/routers/"+router+"/add_router_interface",
+		map[string]any{"subnet_id": subnet}, http.StatusOK)
+	return err
 }
 
 // projectID looks a project of the default domain up by name.

@@ -111,9 +111,21 @@ func (s *Service) HostState(ctx context.Context, host dataplane.Host, roles Host
 		}
 		dn.Peers = append(dn.Peers, peer)
 	}
+	// The DHCP server knows every port of its network with an address, on any host.
+	for i := range ports {
+		p := &ports[i]
+		if dn := byNet[p.NetworkID]; dn != nil && dn.DHCP && len(p.FixedIPs) > 0 && p.DeviceOwner != ownerFloatingIP {
+			dn.DHCPHosts = append(dn.DHCPHosts, desiredPort(p, s.opts.DNSDomain))
+		}
+	}
 	sort.Strings(order)
 	for _, id := range order {
 		st.Networks = append(st.Networks, *byNet[id])
+	}
+	if roles.L3 {
+		if st.Routers, err = s.desiredRouters(ctx, s.db); err != nil {
+			return st, err
+		}
 	}
 	if err := s.desiredSecurityGroups(ctx, &st, ports); err != nil {
 		return st, err

@@ -2,6 +2,7 @@ package network
 
 import (
 	"context"
+	"maps"
 	"net/netip"
 	"testing"
 
@@ -64,6 +65,50 @@ func TestHostState(t *testing.T) {
 	if dhcpPorts != 2 {
 		t.Fatalf("DHCP ports = %d, want one per network", dhcpPorts)
 	}
+	// The DHCP server knows every port of its network, also those bound elsewhere.
+	for _, n := range node.Networks {
+		want := map[string]bool{}
+		for _, p := range n.Ports {
+			want[p.MAC] = true
+		}
+		if n.ID == netID {
+			want[port.MAC] = true
+		}
+		got := map[string]bool{}
+		for _, h := range n.DHCPHosts {
+			got[h.MAC] = true
+		}
+		if len(got) != len(want) || !maps.Equal(got, want) {
+			t.Fatalf("network %s DHCP hosts %v, want %v", n.ID, got, want)
+		}
+	}
+	// The network node with the L3 role builds routers and wires their ports.
+	router := e.Create(e.DemoToken, "routers", "router", map[string]any{"name": "r1"})
+	e.Must(200, "PUT", "/v2.0/routers/"+router["id"].(string)+"/add_router_interface", e.DemoToken, map[string]any{"subnet_id": subID})
+	l3, err := e.Network.HostState(ctx, dataplane.Host{Name: "nn"}, HostRoles{DHCP: true, L3: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(l3.Routers) != 1 || l3.Routers[0].ID != router["id"] || len(l3.Routers[0].Interfaces) != 1 {
+		t.Fatalf("routers = %+v", l3.Routers)
+	}
+	rif := l3.Routers[0].Interfaces[0]
+	if rif.NetworkID != netID || len(rif.Subnets) != 1 || rif.Subnets[0].ID != subID {
+		t.Fatalf("router interface = %+v", rif)
+	}
+	wired := false
+	for _, n := range l3.Networks {
+		for _, p := range n.Ports {
+			wired = wired || p.ID == rif.Port.ID
+		}
+	}
+	if !wired {
+		t.Fatalf("the router's interface port is not among the network node's ports: %+v", l3.Networks)
+	}
+	if again, err := e.Network.HostState(ctx, dataplane.Host{Name: "nn"}, HostRoles{DHCP: true}); err != nil || len(again.Routers) != 0 {
+		t.Fatalf("a host without the L3 role got routers %+v (%v)", again.Routers, err)
+	}
+	e.Must(200, "PUT", "/v2.0/routers/"+router["id"].(string)+"/remove_router_interface", e.DemoToken, map[string]any{"subnet_id": subID})
 	// A network whose subnets go loses its DHCP port.
 	e.Must(204, "DELETE", "/v2.0/ports/"+p["id"].(string), e.DemoToken, nil)
 	e.Must(204, "DELETE", "/v2.0/subnets/"+subID, e.DemoToken, nil)

@@ -61,20 +61,28 @@ type Cloud struct {
 	Dir         string
 	IdentityURL string // http://127.0.0.1:PORT
 	Args        []string
-	LogFile     string
-	cmd         *exec.Cmd
-	exited      chan error
+	// Env is added to the environment of `nimbus up` (after NIMBUS_NETWORK_DATAPLANE=off:
+	// clouds build no data plane unless a test gives them a host namespace of their own).
+	Env     []string
+	LogFile string
+	cmd     *exec.Cmd
+	exited  chan error
 }
 
 // StartCloud runs `nimbus up --ephemeral-ports` on dir and waits for its ready line.
 // Extra arguments (e.g. --db postgres://...) are passed through; NIMBUS_BCRYPT_COST
 // and other NIMBUS_* variables come from the environment.
 func StartCloud(dir string, extra ...string) (*Cloud, error) {
+	return StartCloudEnv(dir, nil, extra...)
+}
+
+// StartCloudEnv is StartCloud with extra environment variables (NIMBUS_*=...).
+func StartCloudEnv(dir string, env []string, extra ...string) (*Cloud, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
 	c := &Cloud{Dir: dir, Args: append([]string{"up", "--data-dir", dir, "--ephemeral-ports"}, extra...),
-		LogFile: filepath.Join(dir, "nimbus.log")}
+		Env: env, LogFile: filepath.Join(dir, "nimbus.log")}
 	return c, c.start()
 }
 
@@ -84,6 +92,7 @@ func (c *Cloud) start() error {
 		return err
 	}
 	cmd := exec.Command(nimbusBin, c.Args...)
+	cmd.Env = append(append(os.Environ(), "NIMBUS_NETWORK_DATAPLANE=off"), c.Env...)
 	cmd.Stderr = logf
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {

@@ -22,6 +22,7 @@ type Controller interface {
 	EnsureDHCPPorts(ctx context.Context, host string) error
 	HostState(ctx context.Context, host dataplane.Host, roles network.HostRoles) (dataplane.State, error)
 	SetPortStatus(ctx context.Context, status string, ids ...string) error
+	ReportAgent(ctx context.Context, agentType, binary, host string, configurations map[string]any) error
 	Changes() <-chan struct{}
 }
 
@@ -45,7 +46,9 @@ type Agent struct {
 	Resync time.Duration
 	Log    *slog.Logger
 
-	wired []string // ports reported ACTIVE by the last pass
+	wired    []string          // ports reported ACTIVE by the last pass
+	reported map[string]report // by agent type: the last heartbeat sent
+	now      func() time.Time  // for tests
 }
 
 // Run converges until ctx ends.
@@ -110,6 +113,9 @@ func (a *Agent) Pass(ctx context.Context) error {
 	}
 	if len(errs) == 0 {
 		a.wired = wired
+	}
+	if err := a.report(ctx, st); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }

@@ -3,8 +3,12 @@ package agent
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net/netip"
 	"slices"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/nimbus-cloud/nimbus/internal/network"
 	"github.com/nimbus-cloud/nimbus/internal/network/dataplane"
@@ -14,11 +18,20 @@ type fakeController struct {
 	dhcpCalls int
 	status    map[string]string
 	changes   chan struct{}
+	reports   []string // agent type and configurations of each heartbeat
+	state     dataplane.State
+}
+
+func (f *fakeController) ReportAgent(_ context.Context, agentType, binary, host string, conf map[string]any) error {
+	f.reports = append(f.reports, fmt.Sprintf("%s %s %s %v", agentType, binary, host, conf))
+	return nil
 }
 
 func (f *fakeController) EnsureDHCPPorts(context.Context, string) error { f.dhcpCalls++; return nil }
 func (f *fakeController) HostState(_ context.Context, h dataplane.Host, _ network.HostRoles) (dataplane.State, error) {
-	return dataplane.State{Host: h}, nil
+	st := f.state
+	st.Host = h
+	return st, nil
 }
 func (f *fakeController) SetPortStatus(_ context.Context, status string, ids ...string) error {
 	for _, id := range ids {
@@ -29,11 +42,17 @@ func (f *fakeController) SetPortStatus(_ context.Context, status string, ids ...
 func (f *fakeController) Changes() <-chan struct{} { return f.changes }
 
 type fakePart struct {
+	name  string
 	wired []string
 	err   error
 }
 
-func (p *fakePart) Name() string { return "fake" }
+func (p *fakePart) Name() string {
+	if p.name == "" {
+		return "fake"
+	}
+	return p.name
+}
 func (p *fakePart) Converge(context.Context, dataplane.State) ([]string, error) {
 	return p.wired, p.err
 }
@@ -64,5 +83,49 @@ func TestPassReportsPortChanges(t *testing.T) {
 	}
 	if !slices.Equal(a.wired, []string{"p2"}) {
 		t.Fatalf("remembered %v after a failed pass", a.wired)
+	}
+}
+
+// TestPassReportsAgents checks the heartbeats: one row per upstream agent the host
+// runs (none for parts without one), sent again at once when what it reports
+// changes, else only after ReportInterval.
+func TestPassReportsAgents(t *testing.T) {
+	ctl := &fakeController{status: map[string]string{}, changes: make(chan struct{})}
+	clock := time.Unix(1e9, 0)
+	a := &Agent{Controller: ctl, Roles: network.HostRoles{DHCP: true, L3: true},
+		Host:  dataplane.Host{Name: "h", VTEP: netip.MustParseAddr("192.0.2.1")},
+		Parts: []Part{&fakePart{name: "linuxbridge"}, &fakePart{name: "dhcp"}, &fakePart{name: "l3"}, &fakePart{name: "firewall"}},
+		now:   func() time.Time { return clock }}
+	ctx := context.Background()
+	pass := func() []string {
+		t.Helper()
+		ctl.reports = nil
+		if err := a.Pass(ctx); err != nil {
+			t.Fatal(err)
+		}
+		return ctl.reports
+	}
+	first := pass()
+	if len(first) != 3 {
+		t.Fatalf("first pass reported %q, want the L2, DHCP and L3 agents", first)
+	}
+	for i, want := range []string{"Linux bridge agent neutron-linuxbridge-agent h", "DHCP agent neutron-dhcp-agent h", "L3 agent neutron-l3-agent h"} {
+		if !strings.HasPrefix(first[i], want) {
+			t.Fatalf("report %d = %q, want %q...", i, first[i], want)
+		}
+	}
+	if !strings.Contains(first[0], "tunneling_ip:192.0.2.1") {
+		t.Fatalf("the L2 agent does not report its VTEP: %q", first[0])
+	}
+	if got := pass(); len(got) != 0 {
+		t.Fatalf("an unchanged pass within the interval reported %q", got)
+	}
+	ctl.state.Routers = []dataplane.Router{{ID: "r1"}}
+	if got := pass(); len(got) != 1 || !strings.Contains(got[0], "routers:1") {
+		t.Fatalf("a new router reported %q, want the L3 agent's row only", got)
+	}
+	clock = clock.Add(ReportInterval)
+	if got := pass(); len(got) != 3 {
+		t.Fatalf("after the interval reported %q, want every agent", got)
 	}
 }

@@ -43,6 +43,30 @@ type Network struct {
 	DefaultNetworks bool   `toml:"default_networks" env:"NIMBUS_NETWORK_DEFAULT_NETWORKS"`
 	PublicCIDR      string `toml:"public_cidr" env:"NIMBUS_NETWORK_PUBLIC_CIDR"`
 	PrivateCIDR     string `toml:"private_cidr" env:"NIMBUS_NETWORK_PRIVATE_CIDR"`
+
+	// Dataplane says whether this process runs the host's data-plane agents (L2,
+	// DHCP, L3, security groups, metadata proxy): "auto" (when root), "on" or "off".
+	Dataplane string `toml:"dataplane" env:"NIMBUS_NETWORK_DATAPLANE"`
+	// Host is this host's name in port bindings and the agent list (default: the
+	// machine's hostname).
+	Host string `toml:"host" env:"NIMBUS_NETWORK_HOST"`
+	// HostNamespace, when set, is a network namespace that plays the host's root
+	// namespace for the data plane: the tests run a whole cloud's data plane in one.
+	HostNamespace string `toml:"host_namespace" env:"NIMBUS_NETWORK_HOST_NAMESPACE"`
+	// LocalIP is the VXLAN tunnel endpoint (upstream's [vxlan] local_ip).
+	LocalIP string `toml:"local_ip" env:"NIMBUS_NETWORK_LOCAL_IP"`
+	// PhysicalInterfaceMappings map physical networks to interfaces, "physnet:ifname"
+	// (upstream's [linux_bridge] physical_interface_mappings).
+	PhysicalInterfaceMappings []string `toml:"physical_interface_mappings"`
+	// PublicInterface is the host's side of the "public" physical network, like
+	// devstack's br-ex: a veth made on start (its peer <name>-p is the mapped
+	// interface) holding the public subnet's gateway address. Empty: none.
+	PublicInterface string `toml:"public_interface" env:"NIMBUS_NETWORK_PUBLIC_INTERFACE"`
+	// MetadataURL is the compute metadata API the metadata proxy forwards to, and
+	// MetadataSecret the secret that signs the instance ID (upstream's
+	// metadata_proxy_shared_secret; default: generated into the data dir).
+	MetadataURL    string `toml:"metadata_url" env:"NIMBUS_NETWORK_METADATA_URL"`
+	MetadataSecret string `toml:"metadata_proxy_shared_secret" env:"NIMBUS_METADATA_PROXY_SHARED_SECRET"`
 }
 
 // Image configures the Glance-compatible service.
@@ -138,7 +162,9 @@ func Default() Config {
 		},
 		Image: Image{Port: 9292, SizeCap: 1 << 40, GuestImage: true},
 		Network: Network{Port: 9696, GlobalMTU: 1500, DefaultNetworks: true,
-			PublicCIDR: "172.24.4.0/24", PrivateCIDR: "10.0.0.0/26"},
+			PublicCIDR: "172.24.4.0/24", PrivateCIDR: "10.0.0.0/26",
+			Dataplane: "auto", LocalIP: "127.0.0.1", PublicInterface: "nimbus-ex",
+			MetadataURL: "http://127.0.0.1:8775"},
 	}
 }
 

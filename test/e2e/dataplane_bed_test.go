@@ -1,0 +1,176 @@
+package e2e
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/nimbus-cloud/nimbus/internal/network/dataplane"
+	"github.com/nimbus-cloud/nimbus/internal/network/dataplane/dataplanetest"
+)
+
+// dataplaneCloud is a cloud whose data plane is real and lives in a namespace the
+// test made, playing the host's root namespace: its bridges, taps, the public
+// interface (devstack's br-ex, 172.24.4.1) and firewall rules are there, so the
+// namespace is also the "outside" host the routers' gateways face. Instances are
+// namespaces plugged into it by a veth whose host end is named like the tap the
+// compute agent would make.
+type dataplaneCloud struct {
+	*Cloud
+	t    *testing.T
+	bed  *dataplanetest.Bed
+	Host string // network.host: the name ports are bound to
+	// dhcpDir is where the cloud's DHCP agent keeps its files (see cloud.dhcpDataDir).
+	dhcpDir string
+}
+
+func startDataplaneCloud(t *testing.T) *dataplaneCloud {
+	t.Helper()
+	dataplanetest.RequireHost(t, "ip", "bridge", "dnsmasq", "dhclient", "iptables", "ipset", "nft", "conntrack", "arping", "ping")
+	bed := dataplanetest.NewBed(t, "e2e")
+	dir := filepath.Join(t.TempDir(), "cloud")
+	sum := sha256.Sum256([]byte(dir))
+	d := &dataplaneCloud{t: t, bed: bed, Host: bed.Prefix,
+		dhcpDir: filepath.Join("/run/nimbus", hex.EncodeToString(sum[:6]), "dhcp")}
+	t.Cleanup(d.cleanup) // registered before the cloud's own: runs after it stopped
+	c, err := StartCloudEnv(dir, []string{"NIMBUS_NETWORK_DATAPLANE=on", "NIMBUS_NETWORK_HOST=" + d.Host,
+		"NIMBUS_NETWORK_HOST_NAMESPACE=" + bed.Host, "NIMBUS_IMAGE_GUEST_IMAGE=false"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Cloud = c
+	t.Cleanup(func() {
+		if err := c.Stop(); err != nil {
+			t.Errorf("stop: %v", err)
+		}
+		if t.Failed() {
+			t.Logf("cloud log:\n%s", tail(c.Log(), 200))
+		}
+	})
+	return d
+}
+
+// cleanup removes what the cloud's agents made outside the host namespace, which
+// goes with the bed: dnsmasq processes (found by their files) and the qdhcp- and
+// qrouter- namespaces of this cloud (DHCP directories, routers marked with its host).
+func (d *dataplaneCloud) cleanup() {
+	for _, pid := range d.dnsmasqs() {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+	}
+	for _, ns := range d.namespaces() {
+		_ = exec.Command("ip", "netns", "del", ns).Run()
+	}
+	_ = os.RemoveAll(filepath.Dir(d.dhcpDir))
+}
+
+// namespaces are the qdhcp- and qrouter- namespaces of this cloud.
+func (d *dataplaneCloud) namespaces() []string {
+	out, _ := exec.Command("ip", "netns", "list").Output()
+	var mine []string
+	for _, line := range strings.Split(string(out), "\n") {
+		ns, _, _ := strings.Cut(strings.TrimSpace(line), " ")
+		switch {
+		case strings.HasPrefix(ns, "qdhcp-"):
+			if _, err := os.Stat(filepath.Join(d.dhcpDir, strings.TrimPrefix(ns, "qdhcp-"))); err == nil {
+				mine = append(mine, ns)
+			}
+		case strings.HasPrefix(ns, "qrouter-"):
+			table, _ := exec.Command("ip", "netns", "exec", ns, "nft", "list", "table", "ip", "nimbus-l3").Output()
+			if strings.Contains(string(table), "owner="+d.Host+"@") {
+				mine = append(mine, ns)
+			}
+		}
+	}
+	return mine
+}
+
+// dnsmasqs are the PIDs of the live dnsmasq processes serving this cloud.
+func (d *dataplaneCloud) dnsmasqs() []int {
+	entries, _ := os.ReadDir("/proc")
+	var pids []int
+	for _, e := range entries {
+		var pid int
+		if _, err := fmt.Sscan(e.Name(), &pid); err != nil {
+			continue
+		}
+		cmdline, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		stat, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if strings.Contains(string(cmdline), d.dhcpDir+"/") && !strings.Contains(string(stat), ") Z ") {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// instance plugs a namespace standing in for the instance of a port: eth0 with the
+// port's MAC, whose veth peer tap<port[:11]> is left in the host namespace for the
+// L2 agent to put on the network's bridge. It has no address until it leases one.
+func (d *dataplaneCloud) instance(name, portID, mac string) string {
+	d.t.Helper()
+	ns := d.bed.Netns(name)
+	d.bed.Sh(d.bed.Host, "ip", "link", "add", dataplane.TapName(portID), "type", "veth", "peer", "name", "eth0", "address", mac, "netns", ns)
+	return ns
+}
+
+// lease takes a DHCP lease in ns and sets the default route it offered.
+func (d *dataplaneCloud) lease(ns string) map[string]string {
+	d.t.Helper()
+	got := dataplanetest.Lease(d.t, d.t.TempDir(), ns)
+	if r := strings.Fields(got["routers"]); len(r) > 0 {
+		d.bed.Sh(ns, "ip", "route", "replace", "default", "via", r[0])
+	}
+	return got
+}
+
+// eventually retries cond for up to a minute: the agents converge after each change,
+// but a pass may take a while on a busy machine.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// never checks that cond stays false for a few tries (a packet that must not pass).
+func never(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for range 3 {
+		if cond() {
+			t.Fatalf("%s", what)
+		}
+	}
+}
+
+func tail(s string, lines int) string {
+	all := strings.Split(s, "\n")
+	if len(all) > lines {
+		all = all[len(all)-lines:]
+	}
+	return strings.Join(all, "\n")
+}
+
+// portStatus reads a port's status with the CLI.
+func (d *dataplaneCloud) portStatus(id string) string {
+	var p row
+	out, err := d.OpenStack(context.Background(), adminCloud, "port", "show", id, "-f", "json", "-c", "status")
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	if err := json.Unmarshal([]byte(out), &p); err != nil {
+		d.t.Fatal(err)
+	}
+	return str(p, "status")
+}

@@ -1,0 +1,191 @@
+package e2e
+
+import (
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/nimbus-cloud/nimbus/internal/network/dataplane"
+)
+
+const (
+	adminCloud = "nimbus-admin"
+	demoCloud  = "nimbus-demo"
+)
+
+// port is a port as `openstack port create/show -f json` prints it.
+type port struct {
+	ID       string `json:"id"`
+	MAC      string `json:"mac_address"`
+	Status   string `json:"status"`
+	FixedIPs []struct {
+		SubnetID  string `json:"subnet_id"`
+		IPAddress string `json:"ip_address"`
+	} `json:"fixed_ips"`
+}
+
+func (p port) ip() string { return p.FixedIPs[0].IPAddress }
+
+// boundPort creates an instance's port with the CLI (as cloud) and binds it to the
+// data-plane host as admin, as the compute service does when it plugs a VM.
+func (d *dataplaneCloud) boundPort(cloud, network, name string, extra ...string) port {
+	d.t.Helper()
+	var p port
+	args := append([]string{"port", "create", "--network", network, "--device-owner", "compute:nova",
+		"--device", newUUID(), "--dns-name", name}, extra...)
+	OSJSON(d.t, d.Cloud, cloud, &p, append(args, name)...)
+	OS(d.t, d.Cloud, adminCloud, "port", "set", "--host", d.Host, p.ID)
+	return p
+}
+
+func newUUID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6], b[8] = b[6]&0x0f|0x40, b[8]&0x3f|0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
+}
+
+// TestNetworkDataPlane drives a cloud with a real data plane through the openstack
+// CLI and checks it with real packets between namespaces standing in for instances
+// and the outside host: DHCP gives an instance exactly its port's address, gateway
+// and name; instances ping; SNAT and floating IPs work through the demo project's
+// router1; security groups block until a rule allows; spoofing is dropped; two
+// projects use the same addresses without seeing each other; the agents are listed.
+func TestNetworkDataPlane(t *testing.T) {
+	d := startDataplaneCloud(t)
+	b := d.bed
+
+	// The agents report themselves.
+	var agents []row
+	eventually(t, "three live agents", func() bool {
+		OSJSON(t, d.Cloud, adminCloud, &agents, "network", "agent", "list")
+		return len(agents) == 3
+	})
+	for _, want := range []string{"Linux bridge agent", "DHCP agent", "L3 agent"} {
+		a, ok := findRow(agents, "Agent Type", want)
+		if !ok || str(a, "Host") != d.Host || str(a, "Alive") != "true" {
+			t.Fatalf("agent %q: %v (all: %v)", want, a, agents)
+		}
+	}
+
+	// Two instances of the demo project on devstack's private network.
+	vm1 := d.boundPort(demoCloud, "private", "vm1")
+	vm2 := d.boundPort(demoCloud, "private", "vm2")
+	ns1 := d.instance("vm1", vm1.ID, vm1.MAC)
+	ns2 := d.instance("vm2", vm2.ID, vm2.MAC)
+	eventually(t, "vm1 and vm2 ACTIVE", func() bool { return d.portStatus(vm1.ID) == "ACTIVE" && d.portStatus(vm2.ID) == "ACTIVE" })
+
+	var subnet row
+	OSJSON(t, d.Cloud, demoCloud, &subnet, "subnet", "show", "private-subnet")
+	lease := d.lease(ns1)
+	for key, want := range map[string]string{"ip_address": vm1.ip(), "routers": str(subnet, "gateway_ip"),
+		"host_name": "vm1", "interface_mtu": "1450", "domain_name": "openstacklocal"} {
+		if lease[key] != want {
+			t.Fatalf("vm1's lease %s = %q, want %q (all: %v)", key, lease[key], want, lease)
+		}
+	}
+	if got := d.lease(ns2)["ip_address"]; got != vm2.ip() {
+		t.Fatalf("vm2 leased %s, want its port's %s", got, vm2.ip())
+	}
+	// Members of the default group reach each other.
+	if !b.EventuallyPing(ns1, vm2.ip()) {
+		t.Fatalf("vm1 cannot ping vm2 on one network")
+	}
+
+	// SNAT: the outside host (the host namespace, 172.24.4.1 on the public
+	// interface) sees vm2's connection come from router1's gateway address.
+	var router row
+	OSJSON(t, d.Cloud, demoCloud, &router, "router", "show", "router1")
+	var gw struct {
+		ExternalFixedIPs []struct {
+			IPAddress string `json:"ip_address"`
+		} `json:"external_fixed_ips"`
+	}
+	raw, _ := json.Marshal(router["external_gateway_info"])
+	if err := json.Unmarshal(raw, &gw); err != nil || len(gw.ExternalFixedIPs) == 0 {
+		t.Fatalf("router1's gateway: %v (%s)", err, raw)
+	}
+	outside := b.Listen(b.Host, "172.24.4.1:8080")
+	if got := b.Dial(ns2, "172.24.4.1:8080", outside); got != gw.ExternalFixedIPs[0].IPAddress {
+		t.Fatalf("the outside host saw vm2 as %q, want router1's gateway %s", got, gw.ExternalFixedIPs[0].IPAddress)
+	}
+
+	// A floating IP: blocked by the default group until rules allow ICMP and TCP/22.
+	var fip row
+	OSJSON(t, d.Cloud, demoCloud, &fip, "floating", "ip", "create", "public")
+	floating := str(fip, "floating_ip_address")
+	OS(t, d.Cloud, demoCloud, "floating", "ip", "set", "--port", vm1.ID, floating)
+	ssh := b.Listen(ns1, ":22")
+	never(t, "ICMP to vm1's floating IP passed before a rule allowed it", func() bool { return b.Ping(b.Host, floating) })
+	if got := b.Dial(b.Host, floating+":22", ssh); got != "" {
+		t.Fatalf("TCP/22 to vm1 passed before a rule allowed it (from %s)", got)
+	}
+	OS(t, d.Cloud, demoCloud, "security", "group", "rule", "create", "--protocol", "icmp", "default")
+	if !b.EventuallyPing(b.Host, floating) {
+		t.Fatalf("the outside host cannot ping vm1's floating IP %s once ICMP is allowed", floating)
+	}
+	OS(t, d.Cloud, demoCloud, "security", "group", "rule", "create", "--protocol", "tcp", "--dst-port", "22", "default")
+	eventually(t, "TCP/22 to vm1's floating IP", func() bool { return b.Dial(b.Host, floating+":22", ssh) == "172.24.4.1" })
+	// vm1 leaves with its floating address.
+	if got := b.Dial(ns1, "172.24.4.1:8080", outside); got != floating {
+		t.Fatalf("the outside host saw vm1 as %q, want its floating IP %s", got, floating)
+	}
+	OS(t, d.Cloud, demoCloud, "floating", "ip", "unset", "--port", floating)
+	eventually(t, "the floating IP to stop answering", func() bool { return !b.Ping(b.Host, floating) })
+
+	// Anti-spoofing: another source address or MAC from vm1 is dropped.
+	b.Sh(ns1, "ip", "addr", "add", "10.0.0.50/26", "dev", "eth0")
+	never(t, "vm1 reached vm2 from a spoofed source address", func() bool {
+		_, err := b.Try(ns1, "ping", "-c", "1", "-W", "1", "-I", "10.0.0.50", vm2.ip())
+		return err == nil
+	})
+	b.Sh(ns1, "ip", "addr", "del", "10.0.0.50/26", "dev", "eth0")
+	b.Sh(ns1, "ip", "link", "set", "eth0", "address", "fa:16:3e:00:00:99")
+	b.Sh(ns1, "ip", "neigh", "flush", "all")
+	b.Sh(ns2, "ip", "neigh", "flush", "all")
+	never(t, "vm1 reached vm2 from a spoofed MAC", func() bool { return b.Ping(ns1, vm2.ip()) })
+	b.Sh(ns1, "ip", "link", "set", "eth0", "address", vm1.MAC)
+	if !b.EventuallyPing(ns1, vm2.ip()) {
+		t.Fatalf("vm1 cannot ping vm2 with its own MAC again")
+	}
+
+	// The admin project uses the same addresses on a network of its own: its
+	// instances ping each other, and vm1's neighbour for vm2's address stays vm2.
+	other := uniqueName("same-cidr")
+	OS(t, d.Cloud, adminCloud, "network", "create", other)
+	OS(t, d.Cloud, adminCloud, "subnet", "create", "--network", other, "--subnet-range", "10.0.0.0/26", other)
+	twin1 := d.boundPort(adminCloud, other, "twin1", "--fixed-ip", "ip-address="+vm1.ip())
+	twin2 := d.boundPort(adminCloud, other, "twin2", "--fixed-ip", "ip-address="+vm2.ip())
+	nsT1 := d.instance("twin1", twin1.ID, twin1.MAC)
+	nsT2 := d.instance("twin2", twin2.ID, twin2.MAC)
+	eventually(t, "twins ACTIVE", func() bool { return d.portStatus(twin1.ID) == "ACTIVE" && d.portStatus(twin2.ID) == "ACTIVE" })
+	if got := d.lease(nsT1)["ip_address"]; got != vm1.ip() {
+		t.Fatalf("twin1 leased %s, want %s", got, vm1.ip())
+	}
+	d.lease(nsT2)
+	if !b.EventuallyPing(nsT1, twin2.ip()) {
+		t.Fatalf("twin1 cannot ping twin2")
+	}
+	b.Sh(ns1, "ip", "neigh", "flush", "all")
+	if !b.EventuallyPing(ns1, vm2.ip()) {
+		t.Fatalf("vm1 cannot ping vm2 while the twins use the same addresses")
+	}
+	if n := b.Sh(ns1, "ip", "neigh", "show", vm2.ip()); !strings.Contains(n, vm2.MAC) {
+		t.Fatalf("vm1's neighbour for %s is %q, want vm2's %s", vm2.ip(), n, vm2.MAC)
+	}
+
+	// Deleting the ports and the network removes what they had on the host.
+	for _, p := range []port{twin1, twin2} {
+		OS(t, d.Cloud, adminCloud, "port", "delete", p.ID)
+	}
+	var net row
+	OSJSON(t, d.Cloud, adminCloud, &net, "network", "show", other)
+	OS(t, d.Cloud, adminCloud, "network", "delete", other)
+	eventually(t, "the deleted network's bridge and DHCP namespace to go", func() bool {
+		links := b.Sh(b.Host, "ip", "-br", "link")
+		all := b.Sh("", "ip", "netns", "list")
+		return !strings.Contains(links, dataplane.BridgeName(str(net, "id"))) && !strings.Contains(all, dataplane.DHCPNamespace(str(net, "id")))
+	})
+}
