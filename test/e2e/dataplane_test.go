@@ -54,6 +54,7 @@ func newUUID() string {
 // router1; security groups block until a rule allows; spoofing is dropped; two
 // projects use the same addresses without seeing each other; the agents are listed.
 func TestNetworkDataPlane(t *testing.T) {
+	t.Parallel()
 	d := startDataplaneCloud(t)
 	b := d.bed
 

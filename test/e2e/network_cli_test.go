@@ -127,7 +127,8 @@ func TestNetworkCLI(t *testing.T) {
 }
 
 // TestDefaultNetworks checks that a new cloud has devstack's networks: the external
-// "public" any project can see, and the demo project's own "private".
+// "public" any project can see, the demo project's own "private" and its "router1"
+// between them.
 func TestDefaultNetworks(t *testing.T) {
 	c := shared
 	var public, private row
@@ -143,4 +144,15 @@ func TestDefaultNetworks(t *testing.T) {
 	var psub row
 	OSJSON(t, c, "nimbus-admin", &psub, "subnet", "show", "public-subnet")
 	wantField(t, "public-subnet", psub, "enable_dhcp", "false")
+	// router1 joins them, as devstack's.
+	var router row
+	OSJSON(t, c, "nimbus-demo", &router, "router", "show", "router1")
+	if gw, _ := router["external_gateway_info"].(map[string]any); gw == nil || gw["network_id"] != str(public, "id") {
+		t.Fatalf("router1's gateway = %v, want the public network %s", router["external_gateway_info"], str(public, "id"))
+	}
+	var ifaces []row
+	OSJSON(t, c, "nimbus-demo", &ifaces, "port", "list", "--router", "router1", "--network", "private")
+	if len(ifaces) != 1 {
+		t.Fatalf("router1's ports on private: %v, want one interface", ifaces)
+	}
 }
