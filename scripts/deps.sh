@@ -15,7 +15,8 @@ packages=(python3-openstackclient postgresql
 	qemu-system-x86 qemu-utils dnsmasq-base iproute2 openssh-client
 	dosfstools mtools syslinux syslinux-common
 	nftables iptables ipset iputils-arping conntrack iputils-ping # L3 agent (NAT, gratuitous ARP, conntrack flush), security groups; ping in its tests
-	isc-dhcp-client) # dhclient: the DHCP agent's tests take leases as an instance would
+	isc-dhcp-client # dhclient: the DHCP agent's tests take leases as an instance would
+	curl) # the metadata proxy's tests ask 169.254.169.254 as a guest's cloud-init would
 
 missing=()
 for p in "${packages[@]}"; do

@@ -20,6 +20,7 @@ import (
 	"github.com/nimbus-cloud/nimbus/internal/image"
 	"github.com/nimbus-cloud/nimbus/internal/network"
 	"github.com/nimbus-cloud/nimbus/internal/network/agent"
+	"github.com/nimbus-cloud/nimbus/internal/network/dataplane/metadata"
 	"github.com/nimbus-cloud/nimbus/internal/platform/auth"
 	"github.com/nimbus-cloud/nimbus/internal/platform/bus"
 	"github.com/nimbus-cloud/nimbus/internal/platform/config"
@@ -40,6 +41,7 @@ type Cloud struct {
 	image    *image.Service
 	network  *network.Service
 	agent    *agent.Agent // nil without a data plane
+	metadata *metadata.Proxy
 	servers  []apiServer
 
 	// IdentityURL is the Keystone endpoint, e.g. http://127.0.0.1:5000.
@@ -133,7 +135,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (*Cloud, er
 	if on, err := c.dataplaneWanted(); err != nil {
 		return nil, err
 	} else if on {
-		if c.agent, err = c.newAgent(ctx); err != nil {
+		if c.agent, err = c.newAgent(ctx, secrets); err != nil {
 			return nil, fmt.Errorf("network data plane: %w", err)
 		}
 	}
@@ -234,6 +236,7 @@ func (c *Cloud) Serve(ctx context.Context) error {
 		go func() {
 			defer wg.Done()
 			c.agent.Run(ctx)
+			c.metadata.Close()
 		}()
 	}
 	wg.Wait()
@@ -286,14 +289,14 @@ func (c *Cloud) close() {
 }
 
 // Secrets are the generated bootstrap passwords, kept in the data dir (mode 0600).
-type Secrets struct{ Admin, Demo string }
+type Secrets struct{ Admin, Demo, MetadataProxy string }
 
 func loadSecrets(dir string) (Secrets, error) {
 	var s Secrets
 	for _, item := range []struct {
 		file string
 		dst  *string
-	}{{"admin-password", &s.Admin}, {"demo-password", &s.Demo}} {
+	}{{"admin-password", &s.Admin}, {"demo-password", &s.Demo}, {"metadata-proxy-secret", &s.MetadataProxy}} {
 		path := filepath.Join(dir, "secrets", item.file)
 		data, err := os.ReadFile(path)
 		if err == nil {

@@ -18,6 +18,7 @@ import (
 	"github.com/nimbus-cloud/nimbus/internal/network/dataplane/firewall"
 	"github.com/nimbus-cloud/nimbus/internal/network/dataplane/l3"
 	"github.com/nimbus-cloud/nimbus/internal/network/dataplane/linuxbridge"
+	"github.com/nimbus-cloud/nimbus/internal/network/dataplane/metadata"
 )
 
 // dataplaneTools are the commands the agents run; "auto" starts the data plane only
@@ -57,8 +58,9 @@ func (c *Cloud) dataplaneWanted() (bool, error) {
 }
 
 // newAgent assembles the all-in-one host's agent: it is compute and network node
-// at once (L2, DHCP, L3 and security groups), as devstack's single host.
-func (c *Cloud) newAgent(ctx context.Context) (*agent.Agent, error) {
+// at once (L2, DHCP, L3, security groups and the metadata proxy), as devstack's
+// single host.
+func (c *Cloud) newAgent(ctx context.Context, secrets Secrets) (*agent.Agent, error) {
 	cfg := c.cfg.Network
 	host := dataplane.Host{Name: cfg.Host, Namespace: cfg.HostNamespace, PhysicalInterfaces: map[string]string{}}
 	if host.Name == "" {
@@ -97,6 +99,16 @@ func (c *Cloud) newAgent(ctx context.Context) (*agent.Agent, error) {
 		return nil, err
 	}
 	log := c.log.With("host", host.Name)
+	secret := cfg.MetadataSecret
+	if secret == "" {
+		secret = secrets.MetadataProxy
+	}
+	proxy, err := metadata.New(metadata.Options{Runner: runner, Lookup: c.network, MetadataURL: cfg.MetadataURL,
+		SharedSecret: secret, Log: log})
+	if err != nil {
+		return nil, fmt.Errorf("metadata proxy: %w", err)
+	}
+	c.metadata = proxy
 	return &agent.Agent{
 		Controller: c.network, Host: host, Roles: network.HostRoles{DHCP: true, L3: true}, Log: log,
 		// L2 first: the others plug into its bridges; the firewall last, once every tap exists.
@@ -105,6 +117,7 @@ func (c *Cloud) newAgent(ctx context.Context) (*agent.Agent, error) {
 			dhcp.New(runner, log, dhcp.Options{DataDir: dhcpDir}),
 			l3.New(runner, log),
 			firewall.New(runner, log),
+			proxy, // after L3: it serves in the router namespaces
 		},
 	}, nil
 }

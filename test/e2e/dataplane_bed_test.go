@@ -6,6 +6,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +18,7 @@ import (
 
 	"github.com/nimbus-cloud/nimbus/internal/network/dataplane"
 	"github.com/nimbus-cloud/nimbus/internal/network/dataplane/dataplanetest"
+	"github.com/nimbus-cloud/nimbus/internal/network/dataplane/metadata"
 )
 
 // dataplaneCloud is a cloud whose data plane is real and lives in a namespace the
@@ -42,8 +45,20 @@ func startDataplaneCloud(t *testing.T) *dataplaneCloud {
 	d := &dataplaneCloud{t: t, bed: bed, Host: bed.Prefix,
 		dhcpDir: filepath.Join("/run/nimbus", hex.EncodeToString(sum[:6]), "dhcp")}
 	t.Cleanup(d.cleanup) // registered before the cloud's own: runs after it stopped
+	// The compute metadata API the proxy forwards to (Nova's comes with compute): it
+	// answers with the identity the proxy vouched for, once the signature checks out.
+	nova := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.Header.Get(metadata.HeaderInstanceID)
+		secret, _ := os.ReadFile(filepath.Join(dir, "secrets", "metadata-proxy-secret"))
+		if !metadata.VerifySignature(strings.TrimSpace(string(secret)), id, r.Header.Get(metadata.HeaderSignature)) {
+			http.Error(w, "bad signature", http.StatusForbidden)
+			return
+		}
+		_ = json.NewEncoder(w).Encode(map[string]string{"uuid": id, "project_id": r.Header.Get(metadata.HeaderTenantID), "path": r.URL.Path})
+	}))
+	t.Cleanup(nova.Close)
 	c, err := StartCloudEnv(dir, []string{"NIMBUS_NETWORK_DATAPLANE=on", "NIMBUS_NETWORK_HOST=" + d.Host,
-		"NIMBUS_NETWORK_HOST_NAMESPACE=" + bed.Host, "NIMBUS_IMAGE_GUEST_IMAGE=false"})
+		"NIMBUS_NETWORK_HOST_NAMESPACE=" + bed.Host, "NIMBUS_IMAGE_GUEST_IMAGE=false", "NIMBUS_NETWORK_METADATA_URL=" + nova.URL})
 	if err != nil {
 		t.Fatal(err)
 	}

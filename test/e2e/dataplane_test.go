@@ -19,6 +19,7 @@ const (
 type port struct {
 	ID       string `json:"id"`
 	MAC      string `json:"mac_address"`
+	DeviceID string `json:"device_id"`
 	Status   string `json:"status"`
 	FixedIPs []struct {
 		SubnetID  string `json:"subnet_id"`
@@ -52,7 +53,8 @@ func newUUID() string {
 // and the outside host: DHCP gives an instance exactly its port's address, gateway
 // and name; instances ping; SNAT and floating IPs work through the demo project's
 // router1; security groups block until a rule allows; spoofing is dropped; two
-// projects use the same addresses without seeing each other; the agents are listed.
+// projects use the same addresses without seeing each other; the metadata proxy
+// tells each instance its own identity; the agents are listed.
 func TestNetworkDataPlane(t *testing.T) {
 	t.Parallel()
 	d := startDataplaneCloud(t)
@@ -60,11 +62,11 @@ func TestNetworkDataPlane(t *testing.T) {
 
 	// The agents report themselves.
 	var agents []row
-	eventually(t, "three live agents", func() bool {
+	eventually(t, "four live agents", func() bool {
 		OSJSON(t, d.Cloud, adminCloud, &agents, "network", "agent", "list")
-		return len(agents) == 3
+		return len(agents) == 4
 	})
-	for _, want := range []string{"Linux bridge agent", "DHCP agent", "L3 agent"} {
+	for _, want := range []string{"Linux bridge agent", "DHCP agent", "L3 agent", "Metadata agent"} {
 		a, ok := findRow(agents, "Agent Type", want)
 		if !ok || str(a, "Host") != d.Host || str(a, "Alive") != "true" {
 			t.Fatalf("agent %q: %v (all: %v)", want, a, agents)
@@ -93,6 +95,24 @@ func TestNetworkDataPlane(t *testing.T) {
 	// Members of the default group reach each other.
 	if !b.EventuallyPing(ns1, vm2.ip()) {
 		t.Fatalf("vm1 cannot ping vm2 on one network")
+	}
+
+	// The metadata proxy in router1's namespace answers each instance with its own
+	// identity only (as the compute metadata API receives it, signed).
+	var demoProject row
+	OSJSON(t, d.Cloud, adminCloud, &demoProject, "project", "show", "demo")
+	for _, vm := range []struct {
+		ns string
+		p  port
+	}{{ns1, vm1}, {ns2, vm2}} {
+		out := b.Sh(vm.ns, "curl", "-sf", "--max-time", "10", "http://169.254.169.254/openstack/latest/meta_data.json")
+		var md map[string]string
+		if err := json.Unmarshal([]byte(out), &md); err != nil {
+			t.Fatalf("metadata for %s: %v: %q", vm.p.ID, err, out)
+		}
+		if md["uuid"] != vm.p.DeviceID || md["project_id"] != str(demoProject, "id") || md["path"] != "/openstack/latest/meta_data.json" {
+			t.Fatalf("metadata seen by the instance of %s = %v, want device %s of project %s", vm.p.ID, md, vm.p.DeviceID, str(demoProject, "id"))
+		}
 	}
 
 	// SNAT: the outside host (the host namespace, 172.24.4.1 on the public
