@@ -156,7 +156,7 @@ func TestMembers(t *testing.T) {
 // enables br_netfilter, fills the sets, restores the chains and jumps to them, and
 // that a converge finding the same checksum only reads.
 func TestConvergeCommands(t *testing.T) {
-	f := &fakeRunner{outputs: map[string]string{
+	f := &fakeRunner{Outputs: map[string]string{
 		"hostns|sysctl -n": "0\n",
 		"hostns|iptables-save": "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:neutron-linuxbri-ogone-port - [0:0]\n" +
 			"-A neutron-linuxbri-ogone-port -j RETURN\nCOMMIT\n",
@@ -184,18 +184,18 @@ func TestConvergeCommands(t *testing.T) {
 		"hostns|iptables -w -X neutron-linuxbri-ogone-port",
 		"hostns|ipset destroy NIPv4stale",
 	} {
-		if !f.has(want) {
+		if !f.Has(want) {
 			t.Errorf("missing %q", want)
 		}
 	}
-	if f.has("hostns|ip6tables") {
+	if f.Has("hostns|ip6tables") {
 		t.Error("IPv6 filtered though not asked for")
 	}
 	if !strings.HasPrefix(script, "*raw\n:neutron-linuxbri-PREROUTING - [0:0]\n") || !strings.Contains(script, "COMMIT\n*filter\n:neutron-linuxbri-FORWARD - [0:0]\n") || !strings.HasSuffix(script, "COMMIT\n") {
 		t.Errorf("script:\n%s", script)
 	}
 	if t.Failed() {
-		t.Log(strings.Join(f.cmds, "\n"))
+		t.Log(strings.Join(f.Cmds, "\n"))
 	}
 }
 

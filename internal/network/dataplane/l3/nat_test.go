@@ -98,14 +98,14 @@ func TestRenderTableChecksum(t *testing.T) {
 // TestConvergeFreshRouter checks the commands that build a router from nothing.
 func TestConvergeFreshRouter(t *testing.T) {
 	f := &fakeRunner{
-		outputs: map[string]string{
+		Outputs: map[string]string{
 			"|ip netns list":            "qdhcp-x (id: 1)\n",
 			"hostns|ip -d -j addr":      `[{"ifname":"lo","flags":["LOOPBACK","UP"]}]`,
 			"qrouter-r1|ip -d -j addr":  `[{"ifname":"lo","flags":["LOOPBACK"]}]`,
 			"qrouter-r1|ip -4 -j route": "[]",
 			"qrouter-r1|ip -6 -j route": "",
 		},
-		fail: map[string]bool{"qrouter-r1|nft list": true},
+		Fail: map[string]bool{"qrouter-r1|nft list": true},
 	}
 	a := New(f, nil)
 	var garps []string
@@ -134,7 +134,7 @@ func TestConvergeFreshRouter(t *testing.T) {
 		"qrouter-r1|ip addr add 172.24.4.10/32 dev qg-qgport-0001",
 		"qrouter-r1|ip route replace 0.0.0.0/0 via 172.24.4.1 proto static",
 	} {
-		if !f.has(want) {
+		if !f.Has(want) {
 			t.Errorf("missing command %q", want)
 		}
 	}
@@ -142,7 +142,7 @@ func TestConvergeFreshRouter(t *testing.T) {
 		t.Errorf("gratuitous ARPs %v", garps)
 	}
 	if t.Failed() {
-		t.Log(strings.Join(f.cmds, "\n"))
+		t.Log(strings.Join(f.Cmds, "\n"))
 	}
 }
 
@@ -150,34 +150,34 @@ func TestConvergeFreshRouter(t *testing.T) {
 // only when this host made them.
 func TestConvergeRemovesOnlyOwnRouters(t *testing.T) {
 	f := &fakeRunner{
-		outputs: map[string]string{
+		Outputs: map[string]string{
 			"|ip netns list":          "qrouter-mine\nqrouter-other\nqrouter-unmarked\nqdhcp-x\n",
 			"qrouter-mine|nft list":   `table ip nimbus-l3 { comment "owner=n1@hostns sum=1" }`,
 			"qrouter-other|nft list":  `table ip nimbus-l3 { comment "owner=n2@other sum=1" }`,
 			"qrouter-mine|ip -d -j":   `[{"ifname":"qr-abc","linkinfo":{"info_kind":"veth"}}]`,
 			"qrouter-unmarked|ip -d ": `[]`,
 		},
-		fail: map[string]bool{"qrouter-unmarked|nft list": true},
+		Fail: map[string]bool{"qrouter-unmarked|nft list": true},
 	}
 	a := New(f, nil)
 	st := dataplane.State{Host: dataplane.Host{Name: "n1", Namespace: "hostns"}}
 	if _, err := a.Converge(context.Background(), st); err != nil {
 		t.Fatal(err)
 	}
-	if !f.has("|ip netns del qrouter-mine") || !f.has("qrouter-mine|ip link del qr-abc") {
-		t.Errorf("own router not removed:\n%s", strings.Join(f.cmds, "\n"))
+	if !f.Has("|ip netns del qrouter-mine") || !f.Has("qrouter-mine|ip link del qr-abc") {
+		t.Errorf("own router not removed:\n%s", strings.Join(f.Cmds, "\n"))
 	}
-	if f.has("|ip netns del qrouter-other") || f.has("|ip netns del qrouter-unmarked") || f.has("|ip netns del qdhcp") {
-		t.Errorf("removed what is not ours:\n%s", strings.Join(f.cmds, "\n"))
+	if f.Has("|ip netns del qrouter-other") || f.Has("|ip netns del qrouter-unmarked") || f.Has("|ip netns del qdhcp") {
+		t.Errorf("removed what is not ours:\n%s", strings.Join(f.Cmds, "\n"))
 	}
 	// The real host (no Namespace) also reclaims unmarked routers: a crash between
 	// creating the namespace and marking it.
-	f.cmds = nil
+	f.Cmds = nil
 	st.Host.Namespace = ""
 	if _, err := a.Converge(context.Background(), st); err != nil {
 		t.Fatal(err)
 	}
-	if !f.has("|ip netns del qrouter-unmarked") || f.has("|ip netns del qrouter-other") {
-		t.Errorf("root host:\n%s", strings.Join(f.cmds, "\n"))
+	if !f.Has("|ip netns del qrouter-unmarked") || f.Has("|ip netns del qrouter-other") {
+		t.Errorf("root host:\n%s", strings.Join(f.Cmds, "\n"))
 	}
 }

@@ -17,7 +17,7 @@ import (
 // routers with a namespace, re-opened when the namespace is made again or the
 // listener died, closed when the router goes.
 func TestConvergeCommands(t *testing.T) {
-	r := &fakeRunner{outputs: map[string]string{
+	r := &fakeRunner{Outputs: map[string]string{
 		"|ip netns list":                     "qrouter-r1\nqrouter-r2 (id: 7)\nqrouter-r4\nqdhcp-n1\n",
 		"qrouter-r1|ip -d -j addr show":      loJSON(false),
 		"qrouter-r2|ip -d -j addr show":      loJSON(true, "169.254.169.254/32"),
@@ -60,7 +60,7 @@ func TestConvergeCommands(t *testing.T) {
 	}
 
 	converge()
-	if got, want := r.take(), []string{
+	if got, want := take(r), []string{
 		"qrouter-r1|ip link set lo up",
 		"qrouter-r1|ip addr add 169.254.169.254/32 dev lo",
 	}; !slices.Equal(got, want) {
@@ -69,9 +69,9 @@ func TestConvergeCommands(t *testing.T) {
 	serving("r1", "r2")
 
 	// The host now holds what the first pass made.
-	r.outputs["qrouter-r1|ip -d -j addr show"] = loJSON(true, "169.254.169.254/32")
+	r.Outputs["qrouter-r1|ip -d -j addr show"] = loJSON(true, "169.254.169.254/32")
 	converge()
-	if c := r.take(); len(c) > 0 {
+	if c := take(r); len(c) > 0 {
 		t.Fatalf("second pass ran %q", c)
 	}
 	if f.opened["qrouter-r1"] != 1 || f.opened["qrouter-r2"] != 1 {
@@ -82,7 +82,7 @@ func TestConvergeCommands(t *testing.T) {
 	p.Close()
 	p, f = newProxy()
 	converge()
-	if c := r.take(); len(c) > 0 {
+	if c := take(r); len(c) > 0 {
 		t.Fatalf("pass after a restart ran %q", c)
 	}
 	serving("r1", "r2")
@@ -118,7 +118,7 @@ func TestConvergeCommands(t *testing.T) {
 	st.Routers = st.Routers[2:]
 	converge()
 	serving()
-	if c := r.take(); len(c) > 0 {
+	if c := take(r); len(c) > 0 {
 		t.Fatalf("removing routers ran %q (the address goes with the namespace)", c)
 	}
 

@@ -11,45 +11,20 @@ import (
 	"testing"
 
 	"github.com/nimbus-cloud/nimbus/internal/network/dataplane"
+	"github.com/nimbus-cloud/nimbus/internal/network/dataplane/dataplanetest"
 	"github.com/nimbus-cloud/nimbus/internal/platform/httpapi"
 )
 
-// fakeRunner records the commands run and answers them from canned outputs keyed by
-// "netns|command line" prefixes (the longest match wins).
-type fakeRunner struct {
-	mu      sync.Mutex
-	cmds    []string
-	outputs map[string]string
-}
-
-func (f *fakeRunner) Run(_ context.Context, ns, name string, args ...string) ([]byte, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	line := ns + "|" + name + " " + strings.Join(args, " ")
-	f.cmds = append(f.cmds, line)
-	best := ""
-	for k := range f.outputs {
-		if strings.HasPrefix(line, k) && len(k) > len(best) {
-			best = k
-		}
-	}
-	if best == "" {
-		return nil, nil
-	}
-	return []byte(f.outputs[best]), nil
-}
+type fakeRunner = dataplanetest.FakeRunner
 
 // take returns the commands that change something since the last take.
-func (f *fakeRunner) take() []string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
+func take(f *fakeRunner) []string {
 	var out []string
-	for _, c := range f.cmds {
+	for _, c := range f.Take() {
 		if !strings.Contains(c, " show") && !strings.Contains(c, "netns list") {
 			out = append(out, c)
 		}
 	}
-	f.cmds = nil
 	return out
 }
 
