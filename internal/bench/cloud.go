@@ -28,8 +28,9 @@ type Cloud struct {
 }
 
 // StartCloud runs `exe up` with a new data dir under parent and waits for its ready
-// line. Its log goes to DataDir/nimbus.log.
-func StartCloud(ctx context.Context, exe, parent string) (*Cloud, error) {
+// line; env (NAME=value) is added to its environment. Its log goes to
+// DataDir/nimbus.log.
+func StartCloud(ctx context.Context, exe, parent string, env ...string) (*Cloud, error) {
 	dir, err := os.MkdirTemp(parent, "nimbus-bench-cloud.")
 	if err != nil {
 		return nil, err
@@ -43,6 +44,9 @@ func StartCloud(ctx context.Context, exe, parent string) (*Cloud, error) {
 	defer logFile.Close()
 	c.cmd = exec.Command(exe, "up", "--data-dir", dir, "--ephemeral-ports")
 	c.cmd.Stderr = logFile
+	if len(env) > 0 {
+		c.cmd.Env = append(os.Environ(), env...)
+	}
 	out, err := c.cmd.StdoutPipe()
 	if err != nil {
 		os.RemoveAll(dir)

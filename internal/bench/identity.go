@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"os"
 	"runtime"
 	"slices"
 	"strings"
@@ -193,12 +192,7 @@ func Identity(ctx context.Context, o IdentityOptions, progress func(string)) (*I
 		}
 		progress(fmt.Sprintf("running %s for %s at concurrency %d", scenarioTitles[id], o.Load.Duration, o.Load.Concurrency))
 		Warm(ctx, o.Load, ops[id])
-		server, client, machine := startUsage(o.ServerPIDs...), startUsage(os.Getpid()), startMachine()
-		st := Measure(ctx, scenarioTitles[id], o.Load, ops[id])
-		st.Server, st.Client, st.MachineCores = server.stop(&st), client.stop(&st), machine.stop(&st)
-		if st.Server != nil && st.Client != nil && st.MachineCores >= 0 {
-			st.OtherCores = max(0, st.MachineCores-st.Server.Cores-st.Client.Cores)
-		}
+		st := measureUsage(ctx, scenarioTitles[id], o.Load, ops[id], o.ServerPIDs...)
 		rep.Scenarios = append(rep.Scenarios, st)
 		if id == ScenarioIssue && rep.Bcrypt != nil && rep.Bcrypt.PerSec > 0 {
 			rep.IssueOfBcryptLimit = st.Rate / rep.Bcrypt.PerSec

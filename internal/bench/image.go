@@ -87,21 +87,7 @@ func Image(ctx context.Context, o ImageOptions, progress func(string)) (*ImageRe
 		o.DDDir = os.TempDir()
 	}
 	o.Rounds = max(o.Rounds, 1)
-	if err := CheckLoopback(ctx, o.Credentials.AuthURL); err != nil {
-		return nil, err
-	}
-	base, err := identityBase(o.Credentials.AuthURL)
-	if err != nil {
-		return nil, err
-	}
-	ks := newKeystone(base, 1, 10*time.Minute)
-	defer ks.close()
-	hdr, body, err := ks.request(ctx, http.MethodPost, "/auth/tokens", passwordBody(o.Credentials, true), nil, http.StatusCreated)
-	if err != nil {
-		return nil, err
-	}
-	token := hdr.Get("X-Subject-Token")
-	imageURL, err := publicEndpoint(body, "image")
+	token, imageURL, _, err := serviceLogin(ctx, o.Credentials, "image")
 	if err != nil {
 		return nil, err
 	}

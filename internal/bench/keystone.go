@@ -117,6 +117,35 @@ func (k *keystone) validate(ctx context.Context, authToken, subject string, noca
 	return body, err
 }
 
+// serviceLogin logs in to c's cloud (loopback only) with a project-scoped password
+// token and returns the token, the public endpoint of serviceType from its catalog
+// and the id of the token's project.
+func serviceLogin(ctx context.Context, c Credentials, serviceType string) (token, endpoint, projectID string, err error) {
+	if err := CheckLoopback(ctx, c.AuthURL); err != nil {
+		return "", "", "", err
+	}
+	base, err := identityBase(c.AuthURL)
+	if err != nil {
+		return "", "", "", err
+	}
+	ks := newKeystone(base, 1, time.Minute)
+	defer ks.close()
+	hdr, body, err := ks.request(ctx, http.MethodPost, "/auth/tokens", passwordBody(c, true), nil, http.StatusCreated)
+	if err != nil {
+		return "", "", "", fmt.Errorf("login: %w", err)
+	}
+	if endpoint, err = publicEndpoint(body, serviceType); err != nil {
+		return "", "", "", err
+	}
+	var doc struct {
+		Token struct{ Project struct{ ID string } }
+	}
+	if err := json.Unmarshal(body, &doc); err != nil {
+		return "", "", "", err
+	}
+	return hdr.Get("X-Subject-Token"), endpoint, doc.Token.Project.ID, nil
+}
+
 // domainRef names a domain by id, else by name, else as the default domain.
 func domainRef(id, name string) map[string]any {
 	switch {

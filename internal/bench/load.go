@@ -5,6 +5,7 @@ package bench
 import (
 	"context"
 	"math"
+	"os"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -66,6 +67,18 @@ func Warm(ctx context.Context, l Load, op Op) {
 func Measure(ctx context.Context, name string, l Load, op Op) Stats {
 	st := phase(ctx, max(l.Concurrency, 1), l.Duration, l.MaxRequests, op, true)
 	st.Name = name
+	return st
+}
+
+// measureUsage is Measure with the CPU of the server (serverPIDs), of the bench and
+// of the whole machine recorded in the stats.
+func measureUsage(ctx context.Context, name string, l Load, op Op, serverPIDs ...int) Stats {
+	server, client, machine := startUsage(serverPIDs...), startUsage(os.Getpid()), startMachine()
+	st := Measure(ctx, name, l, op)
+	st.Server, st.Client, st.MachineCores = server.stop(&st), client.stop(&st), machine.stop(&st)
+	if st.Server != nil && st.Client != nil && st.MachineCores >= 0 {
+		st.OtherCores = max(0, st.MachineCores-st.Server.Cores-st.Client.Cores)
+	}
 	return st
 }
 

@@ -23,45 +23,7 @@ func (r *IdentityReport) WriteTable(w io.Writer) error {
 	fmt.Fprintf(&b, "concurrency %d, %s per scenario after %s warm-up, %d cores, %s\n\n",
 		r.Concurrency, r.Duration, r.Warmup, r.Cores, r.GoVersion)
 
-	withServer := false
-	for _, s := range r.Scenarios {
-		withServer = withServer || s.Server != nil
-	}
-	// Every column is right-aligned but the first: names are padded to one width.
-	width := len("scenario")
-	for _, s := range r.Scenarios {
-		width = max(width, len(s.Name))
-	}
-	left := func(s string) string { return s + strings.Repeat(" ", width-len(s)) }
-	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
-	header := left("scenario") + "\trequests\terrors\treq/s\tp50\tp95\tp99\tmax\t"
-	if withServer {
-		header += "server CPU/req\tserver cores\tbench cores\tother cores\t"
-	}
-	fmt.Fprintln(tw, header)
-	for _, s := range r.Scenarios {
-		line := fmt.Sprintf("%s\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t", left(s.Name), s.Requests, s.Errors, rate(s.Rate),
-			ms(s.P50), ms(s.P95), ms(s.P99), ms(s.Max))
-		if withServer {
-			if s.Server != nil {
-				line += fmt.Sprintf("%s\t%.2f\t", ms(s.Server.CPUPerRequest), s.Server.Cores)
-			} else {
-				line += "-\t-\t"
-			}
-			if s.Client != nil {
-				line += fmt.Sprintf("%.2f\t", s.Client.Cores)
-			} else {
-				line += "-\t"
-			}
-			if s.Server != nil && s.Client != nil && s.MachineCores >= 0 {
-				line += fmt.Sprintf("%.2f\t", s.OtherCores)
-			} else {
-				line += "-\t"
-			}
-		}
-		fmt.Fprintln(tw, line)
-	}
-	if err := tw.Flush(); err != nil {
+	if err := writeStats(&b, r.Scenarios, statsColumns{Count: "requests", Rate: "req/s", Per: "req"}); err != nil {
 		return err
 	}
 
@@ -88,18 +50,72 @@ func (r *IdentityReport) WriteTable(w io.Writer) error {
 		}
 		b.WriteString("\n")
 	}
-	for _, s := range r.Scenarios {
-		if s.OtherCores > disturbed {
-			fmt.Fprintf(&b, "warning: other processes kept %.2f cores busy during %s: its figures are disturbed\n", s.OtherCores, s.Name)
-		}
-	}
-	for _, s := range r.Scenarios {
-		if s.FirstError != "" {
-			fmt.Fprintf(&b, "first error in %s: %s\n", s.Name, s.FirstError)
-		}
-	}
+	writeWarnings(&b, r.Scenarios)
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// writeWarnings notes the scenarios that other load disturbed and their first errors.
+func writeWarnings(b *strings.Builder, stats []Stats) {
+	for _, s := range stats {
+		if s.OtherCores > disturbed {
+			fmt.Fprintf(b, "warning: other processes kept %.2f cores busy during %s: its figures are disturbed\n", s.OtherCores, s.Name)
+		}
+	}
+	for _, s := range stats {
+		if s.FirstError != "" {
+			fmt.Fprintf(b, "first error in %s: %s\n", s.Name, s.FirstError)
+		}
+	}
+}
+
+// statsColumns name a stats table's count and rate columns and the unit of its
+// CPU column ("requests", "req/s", "req").
+type statsColumns struct{ Count, Rate, Per string }
+
+// writeStats writes one line per scenario: counts, rate and latency percentiles,
+// and the CPU of the server, the bench and the rest of the machine when known.
+// Every column is right-aligned but the first.
+func writeStats(b *strings.Builder, stats []Stats, cols statsColumns) error {
+	withServer := false
+	for _, s := range stats {
+		withServer = withServer || s.Server != nil
+	}
+	// Names are padded to one width, as tabwriter aligns every column right.
+	width := len("scenario")
+	for _, s := range stats {
+		width = max(width, len(s.Name))
+	}
+	left := func(s string) string { return s + strings.Repeat(" ", width-len(s)) }
+	tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', tabwriter.AlignRight)
+	header := left("scenario") + "\t" + cols.Count + "\terrors\t" + cols.Rate + "\tp50\tp95\tp99\tmax\t"
+	if withServer {
+		header += "server CPU/" + cols.Per + "\tserver cores\tbench cores\tother cores\t"
+	}
+	fmt.Fprintln(tw, header)
+	for _, s := range stats {
+		line := fmt.Sprintf("%s\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t", left(s.Name), s.Requests, s.Errors, rate(s.Rate),
+			ms(s.P50), ms(s.P95), ms(s.P99), ms(s.Max))
+		if withServer {
+			if s.Server != nil {
+				line += fmt.Sprintf("%s\t%.2f\t", ms(s.Server.CPUPerRequest), s.Server.Cores)
+			} else {
+				line += "-\t-\t"
+			}
+			if s.Client != nil {
+				line += fmt.Sprintf("%.2f\t", s.Client.Cores)
+			} else {
+				line += "-\t"
+			}
+			if s.Server != nil && s.Client != nil && s.MachineCores >= 0 {
+				line += fmt.Sprintf("%.2f\t", s.OtherCores)
+			} else {
+				line += "-\t"
+			}
+		}
+		fmt.Fprintln(tw, line)
+	}
+	return tw.Flush()
 }
 
 // disturbed is how much CPU from other processes makes a scenario's figures suspect.
