@@ -36,10 +36,11 @@ type dataplaneCloud struct {
 	dhcpDir string
 }
 
-func startDataplaneCloud(t *testing.T) *dataplaneCloud {
+// tag tells apart the beds of tests running in parallel in one process.
+func startDataplaneCloud(t *testing.T, tag string) *dataplaneCloud {
 	t.Helper()
 	dataplanetest.RequireHost(t, "ip", "bridge", "dnsmasq", "dhclient", "iptables", "ipset", "nft", "conntrack", "arping", "ping")
-	bed := dataplanetest.NewBed(t, "e2e")
+	bed := dataplanetest.NewBed(t, "e2e"+tag)
 	dir := filepath.Join(t.TempDir(), "cloud")
 	sum := sha256.Sum256([]byte(dir))
 	d := &dataplaneCloud{t: t, bed: bed, Host: bed.Prefix,

@@ -24,7 +24,7 @@ import (
 // instance ports, and nothing else.
 func TestNetworkDataPlaneRestart(t *testing.T) {
 	t.Parallel()
-	d := startDataplaneCloud(t)
+	d := startDataplaneCloud(t, "r")
 	var plugged sync.Map // port ID -> instance namespace
 	create := func(i int) error {
 		var p port

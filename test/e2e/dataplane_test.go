@@ -57,7 +57,7 @@ func newUUID() string {
 // tells each instance its own identity; the agents are listed.
 func TestNetworkDataPlane(t *testing.T) {
 	t.Parallel()
-	d := startDataplaneCloud(t)
+	d := startDataplaneCloud(t, "a")
 	b := d.bed
 
 	// The agents report themselves.
