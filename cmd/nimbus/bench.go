@@ -272,8 +272,8 @@ afterwards). Only loopback addresses are ever targeted.`,
 					return err
 				}
 				progress("starting a throw-away cloud in " + os.TempDir())
-				// The API alone is measured: no data plane to build, no guest image to upload.
-				c, err := bench.StartCloud(ctx, exe, os.TempDir(), "NIMBUS_NETWORK_DATAPLANE=off", "NIMBUS_IMAGE_GUEST_IMAGE=false")
+				// The API alone is measured: no guest image to upload.
+				c, err := bench.StartCloud(ctx, exe, os.TempDir(), "NIMBUS_IMAGE_GUEST_IMAGE=false")
 				if err != nil {
 					return err
 				}

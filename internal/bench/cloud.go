@@ -28,7 +28,7 @@ type Cloud struct {
 }
 
 // StartCloud runs `exe up` with a new data dir under parent and waits for its ready
-// line; env (NAME=value) is added to its environment. Its log goes to
+// line, without a network data plane; env (NAME=value) is added to its environment. Its log goes to
 // DataDir/nimbus.log.
 func StartCloud(ctx context.Context, exe, parent string, env ...string) (*Cloud, error) {
 	dir, err := os.MkdirTemp(parent, "nimbus-bench-cloud.")
@@ -44,9 +44,8 @@ func StartCloud(ctx context.Context, exe, parent string, env ...string) (*Cloud,
 	defer logFile.Close()
 	c.cmd = exec.Command(exe, "up", "--data-dir", dir, "--ephemeral-ports")
 	c.cmd.Stderr = logFile
-	if len(env) > 0 {
-		c.cmd.Env = append(os.Environ(), env...)
-	}
+	// A bench measures the APIs: its cloud never builds a data plane on this host.
+	c.cmd.Env = append(append(os.Environ(), "NIMBUS_NETWORK_DATAPLANE=off"), env...)
 	out, err := c.cmd.StdoutPipe()
 	if err != nil {
 		os.RemoveAll(dir)
