@@ -58,3 +58,24 @@ export PS1='[\u@\h \W(nimbus_%s)]\$ '
 	}
 	return nil
 }
+
+// writeJoinFile writes join.toml: the settings another host needs to join this
+// cloud (as k3s's node-token), with the bus URL and its token and the metadata
+// proxy's secret, so it is private to the cloud's owner (0600).
+func writeJoinFile(dir, busURL, metadataURL, metadataSecret string) error {
+	content := fmt.Sprintf(`# Written by nimbus up. Joins another host to this cloud:
+#   nimbus serve --role compute --config join.toml --data-dir /var/lib/nimbus-node
+# and give that host its own name and tunnel address: [network] host and local_ip
+# (or NIMBUS_NETWORK_HOST and NIMBUS_NETWORK_LOCAL_IP).
+[bus]
+url = %q
+
+[network]
+metadata_url = %q
+metadata_proxy_shared_secret = %q
+`, busURL, metadataURL, metadataSecret)
+	if err := writeFileAtomic(filepath.Join(dir, "join.toml"), []byte(content), 0o600); err != nil {
+		return fmt.Errorf("write join.toml: %w", err)
+	}
+	return nil
+}

@@ -70,7 +70,15 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (*Cloud, er
 	if c.db, err = db.Open(ctx, cfg.Database.URL, cfg.DataDir); err != nil {
 		return nil, err
 	}
-	if c.bus, err = bus.Start(cfg.Bus.URL, log); err != nil {
+	secrets, err := loadSecrets(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	busPort := cfg.Bus.Port
+	if cfg.API.EphemeralPorts {
+		busPort = 0
+	}
+	if c.bus, err = bus.Start(bus.Options{URL: cfg.Bus.URL, Host: cfg.API.Host, Port: busPort, Token: secrets.Bus, Log: log}); err != nil {
 		return nil, err
 	}
 	if c.keys, err = fernet.OpenRepository(filepath.Join(cfg.DataDir, "fernet-keys"), cfg.Identity.MaxActiveKeys); err != nil {
@@ -112,10 +120,6 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (*Cloud, er
 	if err != nil {
 		return nil, err
 	}
-	secrets, err := loadSecrets(cfg.DataDir)
-	if err != nil {
-		return nil, err
-	}
 	if err := c.identity.Bootstrap(ctx, identity.BootstrapOptions{
 		Region: cfg.Region, AdminPassword: secrets.Admin, DemoPassword: secrets.Demo,
 		Services: []identity.CatalogService{
@@ -129,13 +133,22 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (*Cloud, er
 	if err := writeClientFiles(cfg.DataDir, cfg.Region, c.IdentityURL, secrets); err != nil {
 		return nil, err
 	}
+	metadataSecret := cfg.Network.MetadataSecret
+	if metadataSecret == "" {
+		metadataSecret = secrets.MetadataProxy
+	}
+	if err := writeJoinFile(cfg.DataDir, c.bus.URL, cfg.Network.MetadataURL, metadataSecret); err != nil {
+		return nil, err
+	}
 	if err := c.seed(ctx, secrets.Admin); err != nil {
 		return nil, err
 	}
-	if on, err := c.dataplaneWanted(); err != nil {
+	if on, err := dataplaneWanted(cfg.Network.Dataplane, log); err != nil {
 		return nil, err
 	} else if on {
-		if c.agent, err = c.newAgent(ctx, secrets); err != nil {
+		c.agent, c.metadata, err = hostAgent(ctx, cfg, c.network, network.HostRoles{DHCP: true, L3: true}, c.network,
+			secrets.MetadataProxy, log)
+		if err != nil {
 			return nil, fmt.Errorf("network data plane: %w", err)
 		}
 	}
@@ -208,6 +221,10 @@ func (c *Cloud) startNetwork(ctx context.Context, enforcer *policy.Enforcer) (st
 			VLANRanges: n.VLANRanges, VXLANRanges: n.VXLANRanges},
 	})
 	if err != nil {
+		_ = l.Close()
+		return "", err
+	}
+	if err := c.network.ServeAgents(c.bus); err != nil {
 		_ = l.Close()
 		return "", err
 	}
@@ -289,14 +306,14 @@ func (c *Cloud) close() {
 }
 
 // Secrets are the generated bootstrap passwords, kept in the data dir (mode 0600).
-type Secrets struct{ Admin, Demo, MetadataProxy string }
+type Secrets struct{ Admin, Demo, MetadataProxy, Bus string }
 
 func loadSecrets(dir string) (Secrets, error) {
 	var s Secrets
 	for _, item := range []struct {
 		file string
 		dst  *string
-	}{{"admin-password", &s.Admin}, {"demo-password", &s.Demo}, {"metadata-proxy-secret", &s.MetadataProxy}} {
+	}{{"admin-password", &s.Admin}, {"demo-password", &s.Demo}, {"metadata-proxy-secret", &s.MetadataProxy}, {"bus-token", &s.Bus}} {
 		path := filepath.Join(dir, "secrets", item.file)
 		data, err := os.ReadFile(path)
 		if err == nil {

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"log/slog"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -19,6 +20,7 @@ import (
 	"github.com/nimbus-cloud/nimbus/internal/network/dataplane/l3"
 	"github.com/nimbus-cloud/nimbus/internal/network/dataplane/linuxbridge"
 	"github.com/nimbus-cloud/nimbus/internal/network/dataplane/metadata"
+	"github.com/nimbus-cloud/nimbus/internal/platform/config"
 )
 
 // dataplaneTools are the commands the agents run; "auto" starts the data plane only
@@ -28,8 +30,7 @@ var dataplaneTools = []string{"ip", "bridge", "dnsmasq", "iptables", "iptables-r
 // dataplaneWanted decides from network.dataplane whether this process runs the
 // host's agents: "on" insists (a missing tool is an error), "auto" runs them when
 // it can and says why not otherwise.
-func (c *Cloud) dataplaneWanted() (bool, error) {
-	mode := c.cfg.Network.Dataplane
+func dataplaneWanted(mode string, log *slog.Logger) (bool, error) {
 	var missing []string
 	if os.Geteuid() != 0 {
 		missing = append(missing, "root")
@@ -49,7 +50,7 @@ func (c *Cloud) dataplaneWanted() (bool, error) {
 		return true, nil
 	case "auto", "":
 		if len(missing) > 0 {
-			c.log.Warn("no network data plane: ports stay DOWN and no packets flow", "lacks", strings.Join(missing, ", "))
+			log.Warn("no network data plane: ports stay DOWN and no packets flow", "lacks", strings.Join(missing, ", "))
 			return false, nil
 		}
 		return true, nil
@@ -57,81 +58,85 @@ func (c *Cloud) dataplaneWanted() (bool, error) {
 	return false, fmt.Errorf("network.dataplane %q: want auto, on or off", mode)
 }
 
-// newAgent assembles the all-in-one host's agent: it is compute and network node
-// at once (L2, DHCP, L3, security groups and the metadata proxy), as devstack's
-// single host.
-func (c *Cloud) newAgent(ctx context.Context, secrets Secrets) (*agent.Agent, error) {
-	cfg := c.cfg.Network
-	host := dataplane.Host{Name: cfg.Host, Namespace: cfg.HostNamespace, PhysicalInterfaces: map[string]string{}}
+// hostAgent assembles the agent of this host from its [network] settings. Every host
+// runs L2 and the security groups of its ports (upstream's Linux bridge agent on a
+// compute node); a network node also serves DHCP and routers, and with a metadata
+// lookup the metadata proxy (its Proxy is returned, to close at the end). The
+// all-in-one host is both, as devstack's single host.
+func hostAgent(ctx context.Context, cfg config.Config, ctrl agent.Controller, roles network.HostRoles,
+	lookup metadata.Lookup, secret string, log *slog.Logger) (*agent.Agent, *metadata.Proxy, error) {
+	n := cfg.Network
+	host := dataplane.Host{Name: n.Host, Namespace: n.HostNamespace, PhysicalInterfaces: map[string]string{}}
 	if host.Name == "" {
 		name, err := os.Hostname()
 		if err != nil {
-			return nil, fmt.Errorf("network.host: %w", err)
+			return nil, nil, fmt.Errorf("network.host: %w", err)
 		}
 		host.Name = name
 	}
-	if cfg.LocalIP != "" {
-		vtep, err := netip.ParseAddr(cfg.LocalIP)
+	if n.LocalIP != "" {
+		vtep, err := netip.ParseAddr(n.LocalIP)
 		if err != nil {
-			return nil, fmt.Errorf("network.local_ip %q: %w", cfg.LocalIP, err)
+			return nil, nil, fmt.Errorf("network.local_ip %q: %w", n.LocalIP, err)
 		}
 		host.VTEP = vtep
 	}
-	for _, m := range cfg.PhysicalInterfaceMappings {
+	for _, m := range n.PhysicalInterfaceMappings {
 		physnet, ifname, ok := strings.Cut(m, ":")
 		if !ok || physnet == "" || ifname == "" {
-			return nil, fmt.Errorf("network.physical_interface_mappings %q: want physnet:interface", m)
+			return nil, nil, fmt.Errorf("network.physical_interface_mappings %q: want physnet:interface", m)
 		}
 		host.PhysicalInterfaces[physnet] = ifname
 	}
-	runner := dataplane.ExecRunner{Log: c.log}
-	if cfg.PublicInterface != "" {
+	runner := dataplane.ExecRunner{Log: log}
+	log = log.With("host", host.Name)
+	// L2 first: the others plug into its bridges; the firewall last, once every tap exists.
+	parts := []agent.Part{linuxbridge.New(runner, log)}
+	var proxy *metadata.Proxy
+	if roles.L3 && n.PublicInterface != "" {
 		if _, mapped := host.PhysicalInterfaces["public"]; !mapped {
-			peer, err := c.ensurePublicInterface(ctx, runner, host.Namespace)
+			peer, err := ensurePublicInterface(ctx, runner, host.Namespace, n.PublicInterface, n.PublicCIDR)
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			host.PhysicalInterfaces["public"] = peer
 		}
 	}
-	dhcpDir, err := dhcpDataDir(c.cfg.DataDir)
-	if err != nil {
-		return nil, err
+	if roles.DHCP {
+		dhcpDir, err := dhcpDataDir(cfg.DataDir)
+		if err != nil {
+			return nil, nil, err
+		}
+		parts = append(parts, dhcp.New(runner, log, dhcp.Options{DataDir: dhcpDir}))
 	}
-	log := c.log.With("host", host.Name)
-	secret := cfg.MetadataSecret
-	if secret == "" {
-		secret = secrets.MetadataProxy
+	if roles.L3 {
+		parts = append(parts, l3.New(runner, log))
 	}
-	proxy, err := metadata.New(metadata.Options{Runner: runner, Lookup: c.network, MetadataURL: cfg.MetadataURL,
-		SharedSecret: secret, Log: log})
-	if err != nil {
-		return nil, fmt.Errorf("metadata proxy: %w", err)
+	parts = append(parts, firewall.New(runner, log))
+	if roles.L3 && lookup != nil {
+		if n.MetadataSecret != "" {
+			secret = n.MetadataSecret
+		}
+		var err error
+		proxy, err = metadata.New(metadata.Options{Runner: runner, Lookup: lookup, MetadataURL: n.MetadataURL,
+			SharedSecret: secret, Log: log})
+		if err != nil {
+			return nil, nil, fmt.Errorf("metadata proxy: %w", err)
+		}
+		parts = append(parts, proxy) // after L3: it serves in the router namespaces
 	}
-	c.metadata = proxy
-	return &agent.Agent{
-		Controller: c.network, Host: host, Roles: network.HostRoles{DHCP: true, L3: true}, Log: log,
-		// L2 first: the others plug into its bridges; the firewall last, once every tap exists.
-		Parts: []agent.Part{
-			linuxbridge.New(runner, log),
-			dhcp.New(runner, log, dhcp.Options{DataDir: dhcpDir}),
-			l3.New(runner, log),
-			firewall.New(runner, log),
-			proxy, // after L3: it serves in the router namespaces
-		},
-	}, nil
+	return &agent.Agent{Controller: ctrl, Host: host, Roles: roles, Log: log, Parts: parts}, proxy, nil
 }
 
 // ensurePublicInterface makes the host's side of the public network (devstack's
 // br-ex): a veth whose peer the L2 agent puts on the public network's bridge, with
 // the public subnet's gateway address, so the host reaches floating IPs and is the
 // routers' next hop. It returns the peer's name.
-func (c *Cloud) ensurePublicInterface(ctx context.Context, r dataplane.Runner, ns string) (string, error) {
-	name := c.cfg.Network.PublicInterface
+func ensurePublicInterface(ctx context.Context, r dataplane.Runner, ns, name, cidr string) (string, error) {
 	peer := name + "-p"
-	prefix, err := netip.ParsePrefix(c.cfg.Network.PublicCIDR)
+	prefix, err := netip.ParsePrefix(cidr)
 	if err != nil {
-		return "", fmt.Errorf("network.public_cidr %q: %w", c.cfg.Network.PublicCIDR, err)
+		return "", fmt.Errorf("network.public_cidr %q: %w", cidr, err)
 	}
 	gateway := netip.PrefixFrom(prefix.Masked().Addr().Next(), prefix.Bits())
 	links, err := dataplane.Links(ctx, r, ns)

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nimbus-cloud/nimbus/internal/platform/auth"
@@ -59,6 +60,9 @@ type Service struct {
 	// changed wakes the agents after a write; they read the whole state anyway, so
 	// one pending signal stands for any number of changes.
 	changed chan struct{}
+	// notify are the other listeners to changes (the agents of other hosts, via the bus).
+	notifyMu sync.Mutex
+	notify   []func()
 }
 
 // New runs the migrations and registers upstream's default policies.
@@ -135,6 +139,18 @@ func (s *Service) Changed() {
 	case s.changed <- struct{}{}:
 	default:
 	}
+	s.notifyMu.Lock()
+	notify := s.notify
+	s.notifyMu.Unlock()
+	for _, fn := range notify {
+		fn()
+	}
+}
+
+func (s *Service) onChange(fn func()) {
+	s.notifyMu.Lock()
+	defer s.notifyMu.Unlock()
+	s.notify = append(s.notify, fn)
 }
 
 // Changes delivers a signal after writes (coalesced), for the agents of this process.

@@ -65,8 +65,7 @@ type Cloud struct {
 	// clouds build no data plane unless a test gives them a host namespace of their own).
 	Env     []string
 	LogFile string
-	cmd     *exec.Cmd
-	exited  chan error
+	*process
 }
 
 // StartCloud runs `nimbus up --ephemeral-ports` on dir and waits for its ready line.
@@ -87,80 +86,106 @@ func StartCloudEnv(dir string, env []string, extra ...string) (*Cloud, error) {
 }
 
 func (c *Cloud) start() error {
-	logf, err := os.OpenFile(c.LogFile, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	p, line, err := startProcess(c.Args, c.Env, c.LogFile, "nimbus ready")
 	if err != nil {
 		return err
 	}
-	cmd := exec.Command(nimbusBin, c.Args...)
-	cmd.Env = append(append(os.Environ(), "NIMBUS_NETWORK_DATAPLANE=off"), c.Env...)
+	c.process = p
+	for _, f := range strings.Fields(line) {
+		if v, ok := strings.CutPrefix(f, "identity="); ok {
+			c.IdentityURL = v
+		}
+	}
+	if c.IdentityURL == "" {
+		_ = p.cmd.Process.Kill()
+		return fmt.Errorf("ready line without identity URL: %q", line)
+	}
+	return nil
+}
+
+// process is a running nimbus command.
+type process struct {
+	cmd  *exec.Cmd
+	done chan struct{} // closed when it has exited, with err
+	err  error
+}
+
+// startProcess runs nimbus with args and env (after NIMBUS_NETWORK_DATAPLANE=off:
+// no data plane unless a test gives a namespace of its own), logging to logFile,
+// and waits for the stdout line starting with ready, which it returns.
+func startProcess(args, env []string, logFile, ready string) (*process, string, error) {
+	logf, err := os.OpenFile(logFile, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, "", err
+	}
+	cmd := exec.Command(nimbusBin, args...)
+	cmd.Env = append(append(os.Environ(), "NIMBUS_NETWORK_DATAPLANE=off"), env...)
 	cmd.Stderr = logf
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		logf.Close()
-		return err
+		return nil, "", err
 	}
 	if err := cmd.Start(); err != nil {
 		logf.Close()
-		return err
+		return nil, "", err
 	}
-	c.cmd = cmd
-	c.exited = make(chan error, 1)
-	ready := make(chan string, 1)
+	p := &process{cmd: cmd, done: make(chan struct{})}
+	readyLine := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
 			line := sc.Text()
 			fmt.Fprintln(logf, "stdout:", line)
-			if strings.HasPrefix(line, "nimbus ready") {
-				ready <- line
+			if strings.HasPrefix(line, ready) {
+				readyLine <- line
 			}
 		}
 	}()
 	go func() {
-		c.exited <- cmd.Wait()
+		p.err = cmd.Wait()
 		logf.Close()
+		close(p.done)
 	}()
+	logText := func() string { data, _ := os.ReadFile(logFile); return string(data) }
 	select {
-	case line := <-ready:
-		for _, f := range strings.Fields(line) {
-			if v, ok := strings.CutPrefix(f, "identity="); ok {
-				c.IdentityURL = v
-			}
-		}
-		if c.IdentityURL == "" {
-			return fmt.Errorf("ready line without identity URL: %q", line)
-		}
-		return nil
-	case err := <-c.exited:
-		return fmt.Errorf("nimbus up exited before ready: %v; log:\n%s", err, c.Log())
+	case line := <-readyLine:
+		return p, line, nil
+	case <-p.done:
+		return nil, "", fmt.Errorf("nimbus %s exited before ready: %v; log:\n%s", args[0], p.err, logText())
 	case <-time.After(60 * time.Second):
 		_ = cmd.Process.Kill()
-		return fmt.Errorf("nimbus up not ready after 60s; log:\n%s", c.Log())
+		return nil, "", fmt.Errorf("nimbus %s not ready after 60s; log:\n%s", args[0], logText())
 	}
+}
+
+// Stop sends SIGTERM and waits for a clean exit (nothing to do once it was killed).
+func (p *process) Stop() error {
+	select {
+	case <-p.done:
+		return nil
+	default:
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+		return p.err
+	case <-time.After(30 * time.Second):
+		_ = p.cmd.Process.Kill()
+		return fmt.Errorf("nimbus did not stop within 30s of SIGTERM")
+	}
+}
+
+// Kill sends SIGKILL, as a crash would, and waits for the process to be gone.
+func (p *process) Kill() {
+	_ = p.cmd.Process.Kill()
+	<-p.done
 }
 
 // Log returns what the cloud wrote to its log so far.
 func (c *Cloud) Log() string {
 	data, _ := os.ReadFile(c.LogFile)
 	return string(data)
-}
-
-// Stop sends SIGTERM and waits for a clean exit.
-func (c *Cloud) Stop() error {
-	_ = c.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case err := <-c.exited:
-		return err
-	case <-time.After(30 * time.Second):
-		_ = c.cmd.Process.Kill()
-		return fmt.Errorf("nimbus did not stop within 30s of SIGTERM")
-	}
-}
-
-// Kill sends SIGKILL, as a crash would, and waits for the process to be gone.
-func (c *Cloud) Kill() {
-	_ = c.cmd.Process.Kill()
-	<-c.exited
 }
 
 // Restart starts the cloud again on the same data dir and arguments.

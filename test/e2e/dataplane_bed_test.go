@@ -32,18 +32,31 @@ type dataplaneCloud struct {
 	t    *testing.T
 	bed  *dataplanetest.Bed
 	Host string // network.host: the name ports are bound to
+	dir  string // the cloud's data dir
+	// novaURL is the stand-in compute metadata API.
+	novaURL string
 	// dhcpDir is where the cloud's DHCP agent keeps its files (see cloud.dhcpDataDir).
 	dhcpDir string
 }
 
-// tag tells apart the beds of tests running in parallel in one process.
+// startDataplaneCloud makes a bed and starts its cloud; tag tells apart the beds of
+// tests running in parallel in one process.
 func startDataplaneCloud(t *testing.T, tag string) *dataplaneCloud {
+	t.Helper()
+	d := newDataplaneBed(t, tag)
+	d.start()
+	return d
+}
+
+// newDataplaneBed makes the host namespace and the compute metadata API a cloud's
+// data plane will use; start starts the cloud.
+func newDataplaneBed(t *testing.T, tag string) *dataplaneCloud {
 	t.Helper()
 	dataplanetest.RequireHost(t, "ip", "bridge", "dnsmasq", "dhclient", "iptables", "ipset", "nft", "conntrack", "arping", "ping")
 	bed := dataplanetest.NewBed(t, "e2e"+tag)
 	dir := filepath.Join(t.TempDir(), "cloud")
 	sum := sha256.Sum256([]byte(dir))
-	d := &dataplaneCloud{t: t, bed: bed, Host: bed.Prefix,
+	d := &dataplaneCloud{t: t, bed: bed, Host: bed.Prefix, dir: dir,
 		dhcpDir: filepath.Join("/run/nimbus", hex.EncodeToString(sum[:6]), "dhcp")}
 	t.Cleanup(d.cleanup) // registered before the cloud's own: runs after it stopped
 	// The compute metadata API the proxy forwards to (Nova's comes with compute): it
@@ -58,8 +71,16 @@ func startDataplaneCloud(t *testing.T, tag string) *dataplaneCloud {
 		_ = json.NewEncoder(w).Encode(map[string]string{"uuid": id, "project_id": r.Header.Get(metadata.HeaderTenantID), "path": r.URL.Path})
 	}))
 	t.Cleanup(nova.Close)
-	c, err := StartCloudEnv(dir, []string{"NIMBUS_NETWORK_DATAPLANE=on", "NIMBUS_NETWORK_HOST=" + d.Host,
-		"NIMBUS_NETWORK_HOST_NAMESPACE=" + bed.Host, "NIMBUS_IMAGE_GUEST_IMAGE=false", "NIMBUS_NETWORK_METADATA_URL=" + nova.URL})
+	d.novaURL = nova.URL
+	return d
+}
+
+// start starts the cloud on the bed, with env (NIMBUS_*=...) added.
+func (d *dataplaneCloud) start(env ...string) {
+	t := d.t
+	t.Helper()
+	c, err := StartCloudEnv(d.dir, append([]string{"NIMBUS_NETWORK_DATAPLANE=on", "NIMBUS_NETWORK_HOST=" + d.Host,
+		"NIMBUS_NETWORK_HOST_NAMESPACE=" + d.bed.Host, "NIMBUS_IMAGE_GUEST_IMAGE=false", "NIMBUS_NETWORK_METADATA_URL=" + d.novaURL}, env...))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +93,6 @@ func startDataplaneCloud(t *testing.T, tag string) *dataplaneCloud {
 			t.Logf("cloud log:\n%s", tail(c.Log(), 200))
 		}
 	})
-	return d
 }
 
 // cleanup removes what the cloud's agents made outside the host namespace, which
@@ -132,8 +152,14 @@ func (d *dataplaneCloud) dnsmasqs() []int {
 // L2 agent to put on the network's bridge. It has no address until it leases one.
 func (d *dataplaneCloud) instance(name, portID, mac string) string {
 	d.t.Helper()
+	return d.instanceOn(d.bed.Host, name, portID, mac)
+}
+
+// instanceOn plugs an instance into the simulated host whose namespace is hostNS.
+func (d *dataplaneCloud) instanceOn(hostNS, name, portID, mac string) string {
+	d.t.Helper()
 	ns := d.bed.Netns(name)
-	d.bed.Sh(d.bed.Host, "ip", "link", "add", dataplane.TapName(portID), "type", "veth", "peer", "name", "eth0", "address", mac, "netns", ns)
+	d.bed.Sh(hostNS, "ip", "link", "add", dataplane.TapName(portID), "type", "veth", "peer", "name", "eth0", "address", mac, "netns", ns)
 	return ns
 }
 

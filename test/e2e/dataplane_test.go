@@ -33,11 +33,17 @@ func (p port) ip() string { return p.FixedIPs[0].IPAddress }
 // data-plane host as admin, as the compute service does when it plugs a VM.
 func (d *dataplaneCloud) boundPort(cloud, network, name string, extra ...string) port {
 	d.t.Helper()
+	return d.boundPortOn(d.Host, cloud, network, name, extra...)
+}
+
+// boundPortOn is boundPort for the host named host.
+func (d *dataplaneCloud) boundPortOn(host, cloud, network, name string, extra ...string) port {
+	d.t.Helper()
 	var p port
 	args := append([]string{"port", "create", "--network", network, "--device-owner", "compute:nova",
 		"--device", newUUID(), "--dns-name", name}, extra...)
 	OSJSON(d.t, d.Cloud, cloud, &p, append(args, name)...)
-	OS(d.t, d.Cloud, adminCloud, "port", "set", "--host", d.Host, p.ID)
+	OS(d.t, d.Cloud, adminCloud, "port", "set", "--host", host, p.ID)
 	return p
 }
 

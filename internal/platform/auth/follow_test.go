@@ -15,7 +15,7 @@ import (
 // service on the other: stored events load at start, later events arrive live.
 func TestFollowRevocations(t *testing.T) {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	b, err := bus.Start("", log)
+	b, err := bus.Start(bus.Options{Log: log})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -20,21 +21,61 @@ type Bus struct {
 	server *server.Server
 	log    *slog.Logger
 	closed chan struct{} // closed when the connection has fully closed
-	// URL other processes use to join this bus.
+	// URL other processes use to join this bus; it carries the token, so it is a
+	// secret (Redacted is for logs).
 	URL string
+}
+
+// Redacted is the bus URL without its credentials.
+func (b *Bus) Redacted() string { return redact(b.URL) }
+
+func redact(url string) string {
+	scheme, rest, ok := strings.Cut(url, "://")
+	if !ok {
+		return url
+	}
+	if _, host, ok := strings.Cut(rest, "@"); ok {
+		return scheme + "://***@" + host
+	}
+	return url
 }
 
 // DefaultRPCTimeout bounds calls whose context has no deadline.
 const DefaultRPCTimeout = 30 * time.Second
 
-// Start connects to url, or with an empty url starts an embedded server on a free
-// loopback port.
-func Start(url string, log *slog.Logger) (*Bus, error) {
-	b := &Bus{log: log, URL: url}
-	if url == "" {
+// Options say which bus to use: an existing NATS at URL, or an embedded server.
+type Options struct {
+	// URL of the NATS to join (a token as nats://TOKEN@host:port); empty starts the
+	// embedded server.
+	URL string
+	// Host and Port the embedded server listens on (defaults 127.0.0.1 and a free port).
+	Host string
+	Port int
+	// Token, when set, is what every client of the embedded server must present:
+	// other processes join through it, so nothing else on the host may.
+	Token string
+	Log   *slog.Logger
+}
+
+// Start connects to o.URL, or without one starts an embedded server.
+func Start(o Options) (*Bus, error) {
+	log := o.Log
+	if log == nil {
+		log = slog.Default()
+	}
+	b := &Bus{log: log, URL: o.URL}
+	if o.URL == "" {
+		host, port := o.Host, o.Port
+		if host == "" {
+			host = "127.0.0.1"
+		}
+		if port == 0 {
+			port = server.RANDOM_PORT
+		}
 		srv, err := server.NewServer(&server.Options{
-			Host:                  "127.0.0.1",
-			Port:                  server.RANDOM_PORT,
+			Host:                  host,
+			Port:                  port,
+			Authorization:         o.Token,
 			NoSigs:                true,
 			NoLog:                 true,
 			MaxPayload:            8 << 20,
@@ -50,21 +91,25 @@ func Start(url string, log *slog.Logger) (*Bus, error) {
 		}
 		b.server = srv
 		b.URL = srv.ClientURL()
+		if o.Token != "" {
+			b.URL = strings.Replace(b.URL, "://", "://"+o.Token+"@", 1)
+		}
 	}
 	b.closed = make(chan struct{})
-	conn, err := nats.Connect(b.URL, nats.Name("nimbus"), nats.MaxReconnects(-1),
-		nats.ReconnectWait(250*time.Millisecond), nats.DrainTimeout(5*time.Second),
+	connectOpts := []nats.Option{nats.Name("nimbus"), nats.MaxReconnects(-1),
+		nats.ReconnectWait(250 * time.Millisecond), nats.DrainTimeout(5 * time.Second),
 		nats.ClosedHandler(func(*nats.Conn) { close(b.closed) }),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 			if err != nil {
 				log.Warn("bus disconnected", "error", err)
 			}
-		}))
+		})}
+	conn, err := nats.Connect(b.URL, connectOpts...)
 	if err != nil {
 		if b.server != nil {
 			b.server.Shutdown()
 		}
-		return nil, fmt.Errorf("connect to NATS %s: %w", b.URL, err)
+		return nil, fmt.Errorf("connect to NATS %s: %w", redact(b.URL), err)
 	}
 	b.conn = conn
 	return b, nil

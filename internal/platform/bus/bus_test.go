@@ -19,7 +19,7 @@ func testLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard,
 // startBus starts a bus (embedded when url is empty) closed at the end of the test.
 func startBus(t *testing.T, url string) *Bus {
 	t.Helper()
-	b, err := Start(url, testLogger())
+	b, err := Start(Options{URL: url, Log: testLogger()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,8 +82,36 @@ func TestStartEmbedded(t *testing.T) {
 	}
 }
 
+// TestEmbeddedToken: with a token the embedded server admits only clients that
+// present it, and the URL it gives out carries it (and is redacted for logs).
+func TestEmbeddedToken(t *testing.T) {
+	b, err := Start(Options{Token: "s3cret", Log: testLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.Close)
+	if !strings.HasPrefix(b.URL, "nats://s3cret@127.0.0.1:") {
+		t.Fatalf("URL = %q, want the token in it", b.URL)
+	}
+	if strings.Contains(b.Redacted(), "s3cret") || !strings.HasPrefix(b.Redacted(), "nats://***@127.0.0.1:") {
+		t.Errorf("Redacted() = %q", b.Redacted())
+	}
+	handle(t, b, "test.add", addHandler)
+	joined := startBus(t, b.URL)
+	var resp addResp
+	if err := joined.Call(callCtx(t), "test.add", addReq{A: 1, B: 2}, &resp); err != nil || resp.Sum != 3 {
+		t.Fatalf("a client with the token: %v %+v", err, resp)
+	}
+	for _, url := range []string{strings.Replace(b.URL, "s3cret@", "", 1), strings.Replace(b.URL, "s3cret", "wrong", 1)} {
+		if other, err := Start(Options{URL: url, Log: testLogger()}); err == nil {
+			other.Close()
+			t.Errorf("%s joined a bus that wants a token", redact(url))
+		}
+	}
+}
+
 func TestStartUnreachable(t *testing.T) {
-	b, err := Start("nats://127.0.0.1:1", testLogger())
+	b, err := Start(Options{URL: "nats://127.0.0.1:1", Log: testLogger()})
 	if err == nil {
 		b.Close()
 		t.Fatal("Start with an unreachable URL succeeded")

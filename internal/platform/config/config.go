@@ -89,7 +89,10 @@ type Database struct {
 
 // Bus selects the message bus.
 type Bus struct {
-	URL string `toml:"url" env:"NIMBUS_BUS_URL"`
+	// URL of an external NATS (with its token: nats://TOKEN@host:4222); empty runs
+	// the embedded server, on API.Host and Port, which hosts joining the cloud use.
+	URL  string `toml:"url" env:"NIMBUS_BUS_URL"`
+	Port int    `toml:"port" env:"NIMBUS_BUS_PORT"`
 }
 
 // API places the listeners.
@@ -151,6 +154,7 @@ func Default() Config {
 		DataDir: DefaultDataDir(),
 		Region:  "RegionOne",
 		API:     API{Host: "127.0.0.1"},
+		Bus:     Bus{Port: 4222},
 		Log:     Log{Level: "info", Format: "text"},
 		Identity: Identity{
 			Port:                    5000,

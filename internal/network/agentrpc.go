@@ -1,0 +1,101 @@
+package network
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/nimbus-cloud/nimbus/internal/network/dataplane"
+	"github.com/nimbus-cloud/nimbus/internal/platform/bus"
+)
+
+// The bus subjects through which agents on other hosts (nimbus serve) read their
+// desired state and report back, as upstream's agents use the neutron-server RPC
+// topics over RabbitMQ. SubjectChanged is the nudge after every write; the agents
+// resync periodically as well, since events are at-most-once.
+const (
+	SubjectChanged         = "network.changed"
+	SubjectHostState       = "network.agent.host_state"
+	SubjectEnsureDHCPPorts = "network.agent.ensure_dhcp_ports"
+	SubjectSetPortStatus   = "network.agent.set_port_status"
+	SubjectReportAgent     = "network.agent.report"
+)
+
+// HostStateRequest asks for one host's desired state.
+type HostStateRequest struct {
+	Host  dataplane.Host `json:"host"`
+	Roles HostRoles      `json:"roles"`
+}
+
+// EnsureDHCPPortsRequest asks for the DHCP ports of a DHCP host.
+type EnsureDHCPPortsRequest struct {
+	Host string `json:"host"`
+}
+
+// SetPortStatusRequest reports ports wired (ACTIVE) or unwired (DOWN).
+type SetPortStatusRequest struct {
+	Status string   `json:"status"`
+	IDs    []string `json:"ids"`
+}
+
+// ReportAgentRequest is an agent's heartbeat.
+type ReportAgentRequest struct {
+	AgentType      string         `json:"agent_type"`
+	Binary         string         `json:"binary"`
+	Host           string         `json:"host"`
+	Configurations map[string]any `json:"configurations"`
+}
+
+// ServeAgents answers the agents of other hosts on b, and nudges them after every
+// change. The bus admits only holders of its token, which is what authenticates them.
+func (s *Service) ServeAgents(b *bus.Bus) error {
+	handlers := map[string]func(ctx context.Context, raw json.RawMessage) (any, error){
+		SubjectHostState: func(ctx context.Context, raw json.RawMessage) (any, error) {
+			req, err := decode[HostStateRequest](raw)
+			if err != nil {
+				return nil, err
+			}
+			return s.HostState(ctx, req.Host, req.Roles)
+		},
+		SubjectEnsureDHCPPorts: func(ctx context.Context, raw json.RawMessage) (any, error) {
+			req, err := decode[EnsureDHCPPortsRequest](raw)
+			if err != nil {
+				return nil, err
+			}
+			return nil, s.EnsureDHCPPorts(ctx, req.Host)
+		},
+		SubjectSetPortStatus: func(ctx context.Context, raw json.RawMessage) (any, error) {
+			req, err := decode[SetPortStatusRequest](raw)
+			if err != nil {
+				return nil, err
+			}
+			return nil, s.SetPortStatus(ctx, req.Status, req.IDs...)
+		},
+		SubjectReportAgent: func(ctx context.Context, raw json.RawMessage) (any, error) {
+			req, err := decode[ReportAgentRequest](raw)
+			if err != nil {
+				return nil, err
+			}
+			return nil, s.ReportAgent(ctx, req.AgentType, req.Binary, req.Host, req.Configurations)
+		},
+	}
+	for subject, h := range handlers {
+		if err := b.Handle(subject, h); err != nil {
+			return fmt.Errorf("serve %s: %w", subject, err)
+		}
+	}
+	s.onChange(func() {
+		if err := b.Publish(SubjectChanged, struct{}{}); err != nil {
+			s.log.Warn("nudge the agents", "error", err)
+		}
+	})
+	return nil
+}
+
+func decode[T any](raw json.RawMessage) (T, error) {
+	var v T
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return v, fmt.Errorf("bad request: %w", err)
+	}
+	return v, nil
+}
