@@ -53,7 +53,7 @@ func (s *Service) EnsureDHCPPorts(ctx context.Context, host string) error {
 			p := existing[netID]
 			if p == nil {
 				p = &portBody{standard: newStandard(newUUID(), n.ProjectID, stamp(s.now())), NetworkID: netID,
-					AdminStateUp: true, Status: "ACTIVE", MACAddress: randomMAC(), DeviceOwner: ownerDHCP,
+					AdminStateUp: true, Status: "ACTIVE", MACAddress: s.newMAC(), DeviceOwner: ownerDHCP,
 					DeviceID: "dhcp-" + host + "-" + netID, FixedIPs: []fixedIP{}, AllowedAddressPairs: []addressPair{},
 					SecurityGroups: []string{}, BindingVNICType: "normal", BindingHostID: host, BindingProfile: map[string]any{},
 					ExtraDHCPOpts: []any{}, IPAllocation: "immediate"}

@@ -378,3 +378,23 @@ func TestBulkAndRevisions(t *testing.T) {
 		t.Fatalf("current revision: %d, want 200", got)
 	}
 }
+
+// TestGeneratedMACCollision: a MAC the service drew that the network already has is
+// drawn again (the port is created), one the caller asked for is a 409.
+func TestGeneratedMACCollision(t *testing.T) {
+	e := newTestEnv(t, nil)
+	netID, _ := e.NetworkWithSubnet(e.DemoToken, "10.0.0.0/24")
+	draws := []string{"fa:16:3e:00:00:01", "fa:16:3e:00:00:01", "fa:16:3e:00:00:02"}
+	e.Network.newMAC = func() string {
+		mac := draws[0]
+		draws = draws[1:]
+		return mac
+	}
+	first := e.Create(e.DemoToken, "ports", "port", map[string]any{"network_id": netID})
+	second := e.Create(e.DemoToken, "ports", "port", map[string]any{"network_id": netID})
+	if first["mac_address"] != "fa:16:3e:00:00:01" || second["mac_address"] != "fa:16:3e:00:00:02" || len(draws) != 0 {
+		t.Fatalf("MACs %v and %v (draws left %v): want the collision drawn again", first["mac_address"], second["mac_address"], draws)
+	}
+	e.Fail(409, "MacAddressInUse", "POST", "/v2.0/ports", e.DemoToken,
+		map[string]any{"port": map[string]any{"network_id": netID, "mac_address": "fa:16:3e:00:00:02"}})
+}

@@ -199,12 +199,16 @@ func (s *Service) createPort(r *http.Request) (httpapi.Response, error) {
 		if err := s.checkQuota(r.Context(), tx, project, "port", "ports"); err != nil {
 			return err
 		}
-		if p.MACAddress == "" {
-			p.MACAddress = randomMAC()
+		generated := p.MACAddress == ""
+		if generated {
+			p.MACAddress = s.newMAC()
 		}
 		if _, err := tx.ExecContext(r.Context(), `INSERT INTO ports (id, network_id, project_id, mac_address, device_id, host_id, body)
 			VALUES (?, ?, ?, ?, ?, ?, '{}')`, p.ID, netID, project, p.MACAddress, p.DeviceID, p.BindingHostID); err != nil {
-			if db.IsUniqueViolation(err) {
+			// A MAC we drew that another port of the network has (1 in 16M per port:
+			// likely among a few thousand) is drawn again, as upstream's
+			// mac_generation_retries; one the caller asked for is taken.
+			if db.IsUniqueViolation(err) && !generated {
 				return conflict("MacAddressInUse", "Unable to complete operation for network %s. The mac address %s is in use.", netID, p.MACAddress)
 			}
 			return err

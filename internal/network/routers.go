@@ -305,7 +305,7 @@ func (s *Service) removeRouterPort(ctx context.Context, tx *db.Tx, routerID, por
 // security: it forwards other hosts' traffic.
 func (s *Service) newServicePort(ctx context.Context, tx *db.Tx, n *networkBody, project, owner, deviceID string, requested any) (*portBody, error) {
 	p := &portBody{standard: newStandard(newUUID(), project, stamp(s.now())), NetworkID: n.ID, AdminStateUp: true,
-		Status: "DOWN", MACAddress: randomMAC(), DeviceOwner: owner, DeviceID: deviceID, FixedIPs: []fixedIP{},
+		Status: "DOWN", MACAddress: s.newMAC(), DeviceOwner: owner, DeviceID: deviceID, FixedIPs: []fixedIP{},
 		AllowedAddressPairs: []addressPair{}, SecurityGroups: []string{}, BindingVNICType: "normal",
 		BindingVIFType: "unbound", BindingVIFDetails: map[string]any{}, BindingProfile: map[string]any{},
 		ExtraDHCPOpts: []any{}, IPAllocation: "immediate"}

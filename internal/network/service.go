@@ -57,6 +57,7 @@ type Service struct {
 	opts   Options
 	types  *typeDrivers
 	now    func() time.Time
+	newMAC func() string // randomMAC; tests make it collide
 	// changed wakes the agents after a write; they read the whole state anyway, so
 	// one pending signal stands for any number of changes.
 	changed chan struct{}
@@ -94,7 +95,7 @@ func New(ctx context.Context, o Options) (*Service, error) {
 		quotas[k] = v
 	}
 	o.Quotas = quotas
-	return &Service{db: o.DB, log: o.Logger, auth: o.Auth, policy: o.Policy, opts: o, types: types, now: time.Now,
+	return &Service{db: o.DB, log: o.Logger, auth: o.Auth, policy: o.Policy, opts: o, types: types, now: time.Now, newMAC: randomMAC,
 		changed: make(chan struct{}, 1)}, nil
 }
 

@@ -31,6 +31,11 @@ type DB struct {
 	Dialect Dialect
 	// URL with credentials removed, for logs.
 	Redacted string
+	// writer is SQLite's one write lock, taken in-process before the database's: a
+	// writer that finds the database's lock held sleeps in SQLite's busy handler
+	// (1, 2, 5 ... 100 ms back-off) however soon it is free, and under concurrent
+	// writes those sleeps become the latency tail; waiting here wakes it at once.
+	writer chan struct{}
 }
 
 // Open connects to url: empty or sqlite://PATH for SQLite (default dataDir/nimbus.db),
@@ -55,7 +60,7 @@ func Open(ctx context.Context, url, dataDir string) (*DB, error) {
 		}
 		sdb.SetMaxOpenConns(8)
 		sdb.SetMaxIdleConns(8) // reopening SQLite connections under load costs more than keeping them
-		d := &DB{sql: sdb, Dialect: SQLite, Redacted: "sqlite://" + path}
+		d := &DB{sql: sdb, Dialect: SQLite, Redacted: "sqlite://" + path, writer: make(chan struct{}, 1)}
 		return d, d.ping(ctx)
 	case strings.HasPrefix(url, "postgres://") || strings.HasPrefix(url, "postgresql://"):
 		sdb, err := sql.Open("pgx", url)
@@ -168,6 +173,14 @@ func (t *Tx) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Ro
 // transaction is rolled back before the panic goes on, so the connection (and, on
 // SQLite, the write lock) is not left held.
 func (d *DB) InTx(ctx context.Context, fn func(*Tx) error) error {
+	if d.writer != nil { // every SQLite transaction writes: _txlock=immediate
+		select {
+		case d.writer <- struct{}{}:
+			defer func() { <-d.writer }()
+		case <-ctx.Done():
+			return fmt.Errorf("begin transaction: %w", ctx.Err())
+		}
+	}
 	tx, err := d.sql.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin transaction: %w", err)

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"testing/fstest"
 	"time"
@@ -661,5 +662,59 @@ func TestIsNoRows(t *testing.T) {
 		if got := IsNoRows(tt.err); got != tt.want {
 			t.Errorf("%s: IsNoRows(%v) = %v, want %v", tt.name, tt.err, got, tt.want)
 		}
+	}
+}
+
+// TestSQLiteWritersQueue: concurrent transactions on SQLite queue for the write lock
+// in-process (each sees the others' commits, none fails), and one that waits gives up
+// when its context ends.
+func TestSQLiteWritersQueue(t *testing.T) {
+	d := openSQLite(t)
+	ctx := context.Background()
+	if _, err := d.ExecContext(ctx, `CREATE TABLE counter (n INTEGER NOT NULL)`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.ExecContext(ctx, `INSERT INTO counter (n) VALUES (0)`); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 40)
+	for range 40 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs <- d.InTx(ctx, func(tx *Tx) error {
+				var n int
+				if err := tx.QueryRowContext(ctx, `SELECT n FROM counter`).Scan(&n); err != nil {
+					return err
+				}
+				_, err := tx.ExecContext(ctx, `UPDATE counter SET n = ?`, n+1)
+				return err
+			})
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	var n int
+	if err := d.QueryRowContext(ctx, `SELECT n FROM counter`).Scan(&n); err != nil || n != 40 {
+		t.Fatalf("counter = %d (%v), want 40 increments", n, err)
+	}
+
+	held, release := make(chan struct{}), make(chan struct{})
+	go func() {
+		_ = d.InTx(ctx, func(*Tx) error { close(held); <-release; return nil })
+	}()
+	<-held
+	short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	err := d.InTx(short, func(*Tx) error { return nil })
+	close(release)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("a writer waiting past its deadline got %v", err)
 	}
 }
