@@ -5,7 +5,6 @@ import (
 	"math/big"
 	"net/http"
 	"net/netip"
-	"strings"
 
 	"github.com/nimbus-cloud/nimbus/internal/platform/db"
 	"github.com/nimbus-cloud/nimbus/internal/platform/httpapi"
@@ -321,8 +320,13 @@ func (s *Service) associate(ctx context.Context, tx *db.Tx, c caller, f *floatin
 	if p.ProjectID != f.ProjectID && !c.admin {
 		return nil, notFound("PortNotFound", "Port", portID)
 	}
-	if strings.HasPrefix(p.DeviceOwner, "network:") {
-		return nil, badFloatingIPRequest("Port %s has owner %s and therefore cannot be associated with a floating IP", portID, p.DeviceOwner)
+	// As upstream (neutron.common.utils.is_fip_serviced), only DHCP ports are
+	// refused: any other port with a fixed address behind a router, a router's own
+	// interface included, may have a floating IP. Gateway and floating IP ports sit
+	// on the external network, so no router leads to them (404 below). Upstream's
+	// message leaves "%(id)s" unformatted; this one names the port.
+	if p.DeviceOwner == ownerDHCP {
+		return nil, badFloatingIPRequest("Port %s is unable to be assigned a floating IP", portID)
 	}
 	var chosen *fixedIP
 	var v4 []*fixedIP

@@ -99,13 +99,12 @@ func TestFloatingIPLifecycle(t *testing.T) {
 
 func TestFloatingIPBadInput(t *testing.T) {
 	e := newTestEnv(t, nil)
-	extID, privNet, _, routerID := e.routedNetwork()
+	extID, privNet, _, _ := e.routedNetwork()
 	vm := e.Create(e.DemoToken, "ports", "port", map[string]any{"network_id": privNet})
 	lonelyNet, _ := e.NetworkWithSubnet(e.DemoToken, "10.7.0.0/24")
 	lonely := e.Create(e.DemoToken, "ports", "port", map[string]any{"network_id": lonelyNet})
 	noIPNet := e.Create(e.DemoToken, "networks", "network", map[string]any{"name": "empty"})
 	noIP := e.Create(e.DemoToken, "ports", "port", map[string]any{"network_id": noIPNet["id"]})
-	ifPort := e.Must(200, "GET", "/v2.0/ports?device_owner=network:router_interface&device_id="+routerID, e.DemoToken, nil)["ports"].([]any)[0].(map[string]any)
 	f := e.Create(e.DemoToken, "floatingips", "floatingip", map[string]any{"floating_network_id": extID})
 	otherToken, _ := e.NewProjectUser("other")
 	emptyExt := e.Create(e.AdminToken, "networks", "network", map[string]any{"name": "ext2", "router:external": true})
@@ -134,7 +133,6 @@ func TestFloatingIPBadInput(t *testing.T) {
 		{"port without router", "PUT", fipPath(f["id"].(string)), e.DemoToken, fipBody(map[string]any{"port_id": lonely["id"]}), 404, "ExternalGatewayForFloatingIPNotFound", "is not reachable from subnet"},
 		{"port without address", "PUT", fipPath(f["id"].(string)), e.DemoToken, fipBody(map[string]any{"port_id": noIP["id"]}), 400, "BadRequest", "no fixed IPv4"},
 		{"fixed IP not on port", "PUT", fipPath(f["id"].(string)), e.DemoToken, fipBody(map[string]any{"port_id": vm["id"], "fixed_ip_address": "10.0.0.250"}), 400, "BadRequest", "does not have fixed ip"},
-		{"router's own port", "PUT", fipPath(f["id"].(string)), e.DemoToken, fipBody(map[string]any{"port_id": ifPort["id"]}), 400, "BadRequest", "network:router_interface"},
 		{"read-only network", "PUT", fipPath(f["id"].(string)), e.DemoToken, fipBody(map[string]any{"floating_network_id": extID}), 400, "", "read-only"},
 		{"fixed IP of no port", "PUT", fipPath(f["id"].(string)), e.DemoToken, fipBody(map[string]any{"fixed_ip_address": "10.0.0.3"}), 400, "BadRequest", ""},
 		{"other project's show", "GET", fipPath(f["id"].(string)), otherToken, nil, 404, "FloatingIPNotFound", ""},
@@ -157,6 +155,71 @@ func TestFloatingIPBadInput(t *testing.T) {
 	// Quota.
 	e.Must(200, "PUT", "/v2.0/quotas/"+e.DemoProject, e.AdminToken, map[string]any{"quota": map[string]any{"floatingip": 1}})
 	e.Fail(409, "OverQuota", "POST", "/v2.0/floatingips", e.DemoToken, fipBody(map[string]any{"floating_network_id": extID}))
+}
+
+// TestFloatingIPOnNetworkPorts: of Neutron's own ports, upstream refuses a floating
+// IP only to DHCP ports (neutron.common.utils.is_fip_serviced). A router's interface
+// port may have one, as gophercloud's TestLayer3FloatingIPsExternalCreateDelete
+// does; gateway and floating IP ports are on the external network, which no router
+// connects to itself.
+func TestFloatingIPOnNetworkPorts(t *testing.T) {
+	e := newTestEnv(t, nil)
+	extID, privNet, _, routerID := e.routedNetwork()
+	if err := e.Network.EnsureDHCPPorts(t.Context(), "nn"); err != nil {
+		t.Fatal(err)
+	}
+	only := func(query string) map[string]any {
+		t.Helper()
+		ports := e.Must(200, "GET", "/v2.0/ports?"+query, e.AdminToken, nil)["ports"].([]any)
+		if len(ports) != 1 {
+			t.Fatalf("ports %s: %v", query, ports)
+		}
+		return ports[0].(map[string]any)
+	}
+	iface := only("device_owner=network:router_interface&device_id=" + routerID)
+	dhcp := only("device_owner=network:dhcp&network_id=" + privNet)
+	gw := only("device_owner=network:router_gateway&device_id=" + routerID)
+	other := e.Create(e.DemoToken, "floatingips", "floatingip", map[string]any{"floating_network_id": extID})
+	fipPort := only("device_owner=network:floatingip&device_id=" + other["id"].(string))
+	addr := func(p map[string]any) string {
+		return p["fixed_ips"].([]any)[0].(map[string]any)["ip_address"].(string)
+	}
+
+	for _, tc := range []struct {
+		name         string
+		port         map[string]any
+		status       int
+		kind, detail string
+	}{
+		{"router interface", iface, 201, "", ""},
+		{"DHCP", dhcp, 400, "BadRequest", "Bad floatingip request: Port " + dhcp["id"].(string) + " is unable to be assigned a floating IP."},
+		{"router gateway", gw, 404, "ExternalGatewayForFloatingIPNotFound", ""},
+		{"floating IP", fipPort, 404, "ExternalGatewayForFloatingIPNotFound", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			body := fipBody(map[string]any{"floating_network_id": extID, "port_id": tc.port["id"]})
+			status, out, data := e.Do("POST", "/v2.0/floatingips", e.AdminToken, body)
+			if status != tc.status {
+				t.Fatalf("status %d, want %d: %s", status, tc.status, data)
+			}
+			if tc.status != 201 {
+				ne, _ := out["NeutronError"].(map[string]any)
+				if ne == nil || ne["type"] != tc.kind || !strings.Contains(ne["message"].(string), tc.detail) {
+					t.Fatalf("error %s, want type %q with %q", data, tc.kind, tc.detail)
+				}
+				return
+			}
+			f := out["floatingip"].(map[string]any)
+			if f["port_id"] != tc.port["id"] || f["fixed_ip_address"] != addr(tc.port) || f["router_id"] != routerID || f["status"] != "ACTIVE" {
+				t.Fatalf("associated %v", f)
+			}
+			// Disassociated again, as the gophercloud test does.
+			up := e.Must(200, "PUT", fipPath(f["id"].(string)), e.AdminToken, fipBody(map[string]any{"port_id": nil}))["floatingip"].(map[string]any)
+			if up["port_id"] != nil || up["fixed_ip_address"] != nil || up["router_id"] != nil {
+				t.Fatalf("disassociated %v", up)
+			}
+		})
+	}
 }
 
 // TestFloatingIPsConcurrent: floating IPs created at once get distinct addresses,

@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -38,6 +39,14 @@ type gophercloudSuite struct {
 	// standIns are the files, by URL, that tests of the suite download from the
 	// Internet themselves (not through the cloud); standInProxy serves them instead.
 	standIns map[string][]byte
+	// cloud is the cloud the suite runs against; nil means the shared one, whose
+	// guest image is OS_IMAGE_ID. Another cloud names its image in imageID.
+	cloud   *Cloud
+	imageID string
+	// only, when set, are the only tests of the packages that run; without are
+	// tests that never run here, because another suite runs them (on a cloud of
+	// their own). Rows of compatibilityDoc are checked only for the tests that may run.
+	only, without []string
 }
 
 const gophercloudAcceptance = "github.com/gophercloud/gophercloud/v2/internal/acceptance/openstack/"
@@ -73,15 +82,21 @@ const cirrosURL = "http://download.cirros-cloud.net/0.4.0/cirros-0.4.0-x86_64-di
 // qcow2StandIn is a small empty qcow2 disk, made by qemu-img as any image would be.
 func qcow2StandIn(t *testing.T) []byte {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "stand-in.qcow2")
-	if out, err := exec.Command("qemu-img", "create", "-q", "-f", "qcow2", path, "64M").CombinedOutput(); err != nil {
-		t.Fatalf("qemu-img create: %v\n%s", err, out)
-	}
-	data, err := os.ReadFile(path)
+	data, err := os.ReadFile(qcow2StandInFile(t))
 	if err != nil {
 		t.Fatal(err)
 	}
 	return data
+}
+
+// qcow2StandInFile makes the disk of qcow2StandIn in a temporary file.
+func qcow2StandInFile(t *testing.T) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "stand-in.qcow2")
+	if out, err := exec.Command("qemu-img", "create", "-q", "-f", "qcow2", path, "64M").CombinedOutput(); err != nil {
+		t.Fatalf("qemu-img create: %v\n%s", err, out)
+	}
+	return path
 }
 
 // TestGophercloudNetworkingV2Acceptance runs gophercloud's networking v2 acceptance
@@ -91,7 +106,32 @@ func TestGophercloudNetworkingV2Acceptance(t *testing.T) {
 		packages: []string{"networking/v2", "networking/v2/extensions", "networking/v2/extensions/layer3",
 			"networking/v2/extensions/portsbinding", "networking/v2/extensions/quotas",
 			"networking/v2/extensions/networkipavailabilities", "networking/v2/extensions/agents",
-			"networking/v2/extensions/mtu"}})
+			"networking/v2/extensions/mtu"},
+		without: networkingDataPlaneTests})
+}
+
+// networkingDataPlaneTests are the networking tests that need a running data plane:
+// they wait for a router interface port to become ACTIVE, which the L3 agent reports
+// once it has wired the port. The shared cloud has no data plane, so these run on a
+// cloud of their own, in TestGophercloudNetworkingV2DataPlane.
+var networkingDataPlaneTests = []string{"TestLayer3FloatingIPsExternalCreateDelete", "TestLayer3FloatingIPsWithFixedIPsExternalCreateDelete"}
+
+// TestGophercloudNetworkingV2DataPlane runs the networking acceptance tests that need
+// a data plane against a cloud whose data plane is real and lives in a namespace the
+// test made (see startDataplaneCloud), alongside the other tests.
+func TestGophercloudNetworkingV2DataPlane(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs gophercloud acceptance tests on a cloud of their own")
+	}
+	t.Parallel()
+	d := startDataplaneCloud(t, "g")
+	// The cloud has no guest image; the tests need an OS_IMAGE_ID but never boot it.
+	var image row
+	OSJSON(t, d.Cloud, adminCloud, &image, "image", "create", "--disk-format", "qcow2", "--container-format", "bare",
+		"--public", "--file", qcow2StandInFile(t), "gophercloud-stand-in")
+	runGophercloudSuite(t, gophercloudSuite{name: "networking v2 (data plane)", heading: "gophercloud networking v2",
+		packages: []string{"networking/v2/extensions/layer3"}, cloud: d.Cloud, imageID: str(image, "id"),
+		only: networkingDataPlaneTests})
 }
 
 // runGophercloudSuite runs a suite first as admin (as gophercloud's CI does on
@@ -106,21 +146,29 @@ func runGophercloudSuite(t *testing.T, suite gophercloudSuite) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Rows of tests this run leaves to another do not concern it.
+	for name := range known {
+		if slices.Contains(suite.without, name) || (suite.only != nil && !slices.Contains(suite.only, name)) {
+			delete(known, name)
+		}
+	}
+	c := suite.cloud
+	if c == nil {
+		c = shared
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 
-	// Tests listed as "Not run" would send traffic out of the machine: skip them.
+	// Tests listed as "Not run" would send traffic out of the machine: skip them,
+	// and the tests another suite runs.
 	var notRun []string
 	for name, reason := range known {
 		if strings.HasPrefix(reason, "Not run") {
-			notRun = append(notRun, regexp.QuoteMeta(name))
+			notRun = append(notRun, name)
 		}
 	}
-	sort.Strings(notRun)
-	skip := ""
-	if len(notRun) > 0 {
-		skip = "^(" + strings.Join(notRun, "|") + ")$"
-	}
+	skip := anyOf(append(notRun, suite.without...))
+	run := anyOf(suite.only)
 	dir := t.TempDir()
 	var bins []string
 	for i, pkg := range suite.packages {
@@ -150,9 +198,9 @@ func runGophercloudSuite(t *testing.T, suite gophercloudSuite) {
 	}
 
 	adminEnv := map[string]string{
-		"OS_AUTH_URL":             shared.IdentityURL + "/v3",
+		"OS_AUTH_URL":             c.IdentityURL + "/v3",
 		"OS_USERNAME":             "admin",
-		"OS_PASSWORD":             shared.Secret("admin"),
+		"OS_PASSWORD":             c.Secret("admin"),
 		"OS_PROJECT_NAME":         "admin",
 		"OS_USER_DOMAIN_ID":       "default",
 		"OS_PROJECT_DOMAIN_ID":    "default",
@@ -163,14 +211,17 @@ func runGophercloudSuite(t *testing.T, suite gophercloudSuite) {
 		// What devstack exports for the compute and networking suites: the external
 		// network and the image a new cloud has, and upstream's flavor ids.
 		"OS_POOL_NAME":        "public",
-		"OS_EXTGW_ID":         cliID(t, "network", "show", "public"),
-		"OS_IMAGE_ID":         cliID(t, "image", "show", "nimbus-guest"),
+		"OS_EXTGW_ID":         cliID(t, c, "network", "show", "public"),
+		"OS_IMAGE_ID":         suite.imageID,
 		"OS_FLAVOR_ID":        "1",
 		"OS_FLAVOR_ID_RESIZE": "2",
 	}
+	if suite.imageID == "" {
+		adminEnv["OS_IMAGE_ID"] = cliID(t, c, "image", "show", "nimbus-guest")
+	}
 	// Whatever a test fetches from outside the cloud goes through standInProxy.
 	proxy := standInProxy(t, suite.standIns)
-	identity, err := url.Parse(shared.IdentityURL)
+	identity, err := url.Parse(c.IdentityURL)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -179,7 +230,7 @@ func runGophercloudSuite(t *testing.T, suite gophercloudSuite) {
 		adminEnv[k] = proxy
 	}
 	adminEnv["NO_PROXY"], adminEnv["no_proxy"] = cloudHost, cloudHost
-	results, err := runAll(adminEnv, "")
+	results, err := runAll(adminEnv, run)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -188,19 +239,18 @@ func runGophercloudSuite(t *testing.T, suite gophercloudSuite) {
 	var again []string
 	for name, r := range results {
 		if r.Action == "skip" {
-			again = append(again, regexp.QuoteMeta(name))
+			again = append(again, name)
 		}
 	}
 	if len(again) > 0 {
-		sort.Strings(again)
 		demoEnv := map[string]string{}
 		for k, v := range adminEnv {
 			demoEnv[k] = v
 		}
 		demoEnv["OS_USERNAME"] = "demo"
-		demoEnv["OS_PASSWORD"] = shared.Secret("demo")
+		demoEnv["OS_PASSWORD"] = c.Secret("demo")
 		demoEnv["OS_PROJECT_NAME"] = "demo"
-		demo, err := runAll(demoEnv, "^("+strings.Join(again, "|")+")$")
+		demo, err := runAll(demoEnv, anyOf(again))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -243,6 +293,11 @@ func runGophercloudSuite(t *testing.T, suite gophercloudSuite) {
 			t.Errorf("%s lists %s (%s), which the acceptance suite no longer has", compatibilityDoc, name, reason)
 		}
 	}
+	for _, name := range suite.only {
+		if _, ok := results[name]; !ok && !strings.HasPrefix(known[name], "Not run") {
+			t.Errorf("the acceptance suite has no test %s", name)
+		}
+	}
 	t.Logf("gophercloud %s acceptance: %d tests, %d passed, %d failed (%d listed in %s), %d skipped",
 		suite.name, len(results), counts["pass"], counts["fail"], counts["known"], compatibilityDoc, counts["skip"])
 }
@@ -266,10 +321,24 @@ func standInProxy(t *testing.T, standIns map[string][]byte) string {
 	return srv.URL
 }
 
-// cliID is the id of a resource of the shared cloud, as admin sees it.
-func cliID(t *testing.T, args ...string) string {
+// cliID is the id of a resource of cloud c, as admin sees it.
+func cliID(t *testing.T, c *Cloud, args ...string) string {
 	t.Helper()
-	return strings.TrimSpace(OS(t, shared, "nimbus-admin", append(args, "-f", "value", "-c", "id")...))
+	return strings.TrimSpace(OS(t, c, "nimbus-admin", append(args, "-f", "value", "-c", "id")...))
+}
+
+// anyOf is a -test.run pattern matching exactly the named top-level tests, or ""
+// (every test) for none.
+func anyOf(names []string) string {
+	if len(names) == 0 {
+		return ""
+	}
+	quoted := make([]string, len(names))
+	for i, n := range names {
+		quoted[i] = regexp.QuoteMeta(n)
+	}
+	sort.Strings(quoted)
+	return "^(" + strings.Join(quoted, "|") + ")$"
 }
 
 // runAcceptance runs the compiled acceptance binary under test2json with env (and no
