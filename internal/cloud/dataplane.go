@@ -62,7 +62,8 @@ func (c *Cloud) dataplaneWanted() (bool, error) {
 // single host.
 func (c *Cloud) newAgent(ctx context.Context, secrets Secrets) (*agent.Agent, error) {
 	cfg := c.cfg.Network
-	host := dataplane.Host{Name: cfg.Host, Namespace: cfg.HostNamespace, PhysicalInterfaces: map[string]string{}}
+	host := dataplane.Host{Name: cfg.Host, Namespace: cfg.HostNamespace, PhysicalInterfaces: map[string]string{},
+		EnableIsolatedMetadata: cfg.EnableIsolatedMetadata, ForceMetadata: cfg.ForceMetadata}
 	if host.Name == "" {
 		name, err := os.Hostname()
 		if err != nil {
@@ -117,7 +118,7 @@ func (c *Cloud) newAgent(ctx context.Context, secrets Secrets) (*agent.Agent, er
 			dhcp.New(runner, log, dhcp.Options{DataDir: dhcpDir}),
 			l3.New(runner, log),
 			firewall.New(runner, log),
-			proxy, // after L3: it serves in the router namespaces
+			proxy, // after DHCP and L3: it serves in their namespaces
 		},
 	}, nil
 }
