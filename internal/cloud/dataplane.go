@@ -66,7 +66,8 @@ func dataplaneWanted(mode string, log *slog.Logger) (bool, error) {
 func hostAgent(ctx context.Context, cfg config.Config, ctrl agent.Controller, roles network.HostRoles,
 	lookup metadata.Lookup, secret string, log *slog.Logger) (*agent.Agent, *metadata.Proxy, error) {
 	n := cfg.Network
-	host := dataplane.Host{Name: n.Host, Namespace: n.HostNamespace, PhysicalInterfaces: map[string]string{}}
+	host := dataplane.Host{Name: n.Host, Namespace: n.HostNamespace, PhysicalInterfaces: map[string]string{},
+		EnableIsolatedMetadata: n.EnableIsolatedMetadata, ForceMetadata: n.ForceMetadata}
 	if host.Name == "" {
 		name, err := os.Hostname()
 		if err != nil {
@@ -113,7 +114,7 @@ func hostAgent(ctx context.Context, cfg config.Config, ctrl agent.Controller, ro
 		parts = append(parts, l3.New(runner, log))
 	}
 	parts = append(parts, firewall.New(runner, log))
-	if roles.L3 && lookup != nil {
+	if (roles.DHCP || roles.L3) && lookup != nil {
 		if n.MetadataSecret != "" {
 			secret = n.MetadataSecret
 		}
@@ -123,7 +124,7 @@ func hostAgent(ctx context.Context, cfg config.Config, ctrl agent.Controller, ro
 		if err != nil {
 			return nil, nil, fmt.Errorf("metadata proxy: %w", err)
 		}
-		parts = append(parts, proxy) // after L3: it serves in the router namespaces
+		parts = append(parts, proxy) // after DHCP and L3: it serves in their namespaces
 	}
 	return &agent.Agent{Controller: ctrl, Host: host, Roles: roles, Log: log, Parts: parts}, proxy, nil
 }

@@ -8,7 +8,9 @@ import (
 )
 
 // EnsureDHCPPorts gives every network with a DHCP-enabled subnet the port its DHCP
-// server listens on (device_owner network:dhcp, an address of each such subnet),
+// server listens on (device_owner network:dhcp, an address of each such subnet,
+// IPv4 or IPv6: dnsmasq serves a prefix only from an interface holding an address
+// in it),
 // as upstream's DHCP agent asks the server to, and removes the DHCP ports of
 // networks that no longer need one. The DHCP agent calls it before converging, so
 // it must be idempotent.
@@ -23,7 +25,7 @@ func (s *Service) EnsureDHCPPorts(ctx context.Context, host string) error {
 	}
 	wanted := map[string][]*subnetBody{}
 	for i := range subs {
-		if subs[i].EnableDHCP && subs[i].IPVersion == 4 {
+		if subs[i].EnableDHCP {
 			wanted[subs[i].NetworkID] = append(wanted[subs[i].NetworkID], &subs[i])
 		}
 	}
@@ -65,6 +67,18 @@ func (s *Service) EnsureDHCPPorts(ctx context.Context, host string) error {
 			changed := p.RevisionNumber == 1 && existing[netID] == nil
 			for _, sb := range subnets {
 				if slices.ContainsFunc(p.FixedIPs, func(f fixedIP) bool { return f.SubnetID == sb.ID }) {
+					continue
+				}
+				if sb.autoAddress() {
+					// Its EUI-64 address, as any port's on such a subnet.
+					f, ok, err := allocateAuto(ctx, tx, sb, p)
+					if err != nil {
+						return err
+					}
+					if ok {
+						p.FixedIPs = append(p.FixedIPs, f)
+						changed = true
+					}
 					continue
 				}
 				a, ok, err := allocateIP(ctx, tx, sb, p.ID)

@@ -40,7 +40,7 @@ func (s *Service) HostState(ctx context.Context, host dataplane.Host, roles Host
 	for i := range subs {
 		sub := desiredSubnet(&subs[i])
 		subnetsOf[subs[i].NetworkID] = append(subnetsOf[subs[i].NetworkID], sub)
-		if sub.EnableDHCP && sub.IPVersion == 4 {
+		if sub.EnableDHCP {
 			dhcpEnabled[subs[i].NetworkID] = true
 		}
 	}
@@ -135,6 +135,12 @@ func (s *Service) HostState(ctx context.Context, host dataplane.Host, roles Host
 
 func desiredSubnet(sb *subnetBody) dataplane.Subnet {
 	sub := dataplane.Subnet{ID: sb.ID, IPVersion: sb.IPVersion, CIDR: sb.prefix(), GatewayIP: sb.gateway(), EnableDHCP: sb.EnableDHCP}
+	if sb.IPv6AddressMode != nil {
+		sub.IPv6AddressMode = *sb.IPv6AddressMode
+	}
+	if sb.IPv6RAMode != nil {
+		sub.IPv6RAMode = *sb.IPv6RAMode
+	}
 	for _, d := range sb.DNSNameservers {
 		if a, err := netip.ParseAddr(d); err == nil {
 			sub.DNSNameservers = append(sub.DNSNameservers, a)

@@ -25,6 +25,28 @@ func (s *Service) MetadataInstance(ctx context.Context, routerID string, ip neti
 	if err != nil {
 		return "", "", err
 	}
+	return onlyInstance(ports, func() error { return metadataInstanceNotFound(routerID, ip) })
+}
+
+// MetadataNetworkInstance identifies the instance behind a metadata request that
+// reached the DHCP namespace of network networkID from ip (a network no router
+// serves; upstream's X-Neutron-Network-ID): the one port of that network with ip as
+// a fixed IP, by the same rules as MetadataInstance.
+func (s *Service) MetadataNetworkInstance(ctx context.Context, networkID string, ip netip.Addr) (instanceID, projectID string, err error) {
+	ip = ip.Unmap()
+	ports, err := loadBodies[portBody](ctx, s.db, `SELECT p.body FROM ip_allocations a JOIN ports p ON p.id = a.port_id
+		WHERE a.ip_address = ? AND a.network_id = ? ORDER BY p.id`, ip.String(), networkID)
+	if err != nil {
+		return "", "", err
+	}
+	return onlyInstance(ports, func() error {
+		return neutronError(http.StatusNotFound, "PortNotFound", "No instance port with IP address %s on network %s.", ip, networkID)
+	})
+}
+
+// onlyInstance is the device and project of the one instance port among ports
+// (Neutron's own ports and ports without a device left out), or notFound's error.
+func onlyInstance(ports []portBody, notFound func() error) (instanceID, projectID string, err error) {
 	var found *portBody
 	for i := range ports {
 		p := &ports[i]
@@ -32,12 +54,12 @@ func (s *Service) MetadataInstance(ctx context.Context, routerID string, ip neti
 			continue
 		}
 		if found != nil && found.ID != p.ID {
-			return "", "", metadataInstanceNotFound(routerID, ip)
+			return "", "", notFound()
 		}
 		found = p
 	}
 	if found == nil {
-		return "", "", metadataInstanceNotFound(routerID, ip)
+		return "", "", notFound()
 	}
 	return found.DeviceID, found.ProjectID, nil
 }

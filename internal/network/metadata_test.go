@@ -10,9 +10,10 @@ import (
 	"github.com/nimbus-cloud/nimbus/internal/platform/httpapi"
 )
 
-// TestMetadataInstance checks how the metadata proxy's (router, source IP) finds its
-// instance: only on the router's own tenant networks, only instance ports, and two
-// projects with the same CIDR behind two routers each see their own.
+// TestMetadataInstance checks how the metadata proxy's (router, source IP) and
+// (network, source IP) find their instance: only on the router's own tenant
+// networks or on that network, only instance ports, and two projects with the same
+// CIDR behind two routers, or on two networks, each see their own.
 func TestMetadataInstance(t *testing.T) {
 	e := newTestEnv(t, nil)
 	ctx := context.Background()
@@ -58,23 +59,37 @@ func TestMetadataInstance(t *testing.T) {
 
 	for _, tc := range []struct {
 		name            string
-		router          string
+		router          string // or, when empty, network
+		network         string
 		ip              netip.Addr
 		instance, owner string // empty: not found
 	}{
-		{"the demo instance behind the demo router", demo.router, demoVM, "vm-demo", e.DemoProject},
-		{"the same address behind the other router", other.router, otherVM, "vm-other", otherProject},
-		{"an IPv4-mapped source address", demo.router, netip.AddrFrom16(demoVM.As16()), "vm-demo", e.DemoProject},
-		{"an address on a network not attached to the router", demo.router, isolatedVM, "", ""},
-		{"an address nobody holds", demo.router, netip.MustParseAddr("10.0.0.200"), "", ""},
-		{"the router's own interface", demo.router, netip.MustParseAddr("10.0.0.1"), "", ""},
-		{"the DHCP port", demo.router, dhcpIP, "", ""},
-		{"a port without device", demo.router, unbound, "", ""},
-		{"a network:* port with a device", demo.router, probe, "", ""},
-		{"an unknown router", "no-such-router", demoVM, "", ""},
+		{"the demo instance behind the demo router", demo.router, "", demoVM, "vm-demo", e.DemoProject},
+		{"the same address behind the other router", other.router, "", otherVM, "vm-other", otherProject},
+		{"an IPv4-mapped source address", demo.router, "", netip.AddrFrom16(demoVM.As16()), "vm-demo", e.DemoProject},
+		{"an address on a network not attached to the router", demo.router, "", isolatedVM, "", ""},
+		{"an address nobody holds", demo.router, "", netip.MustParseAddr("10.0.0.200"), "", ""},
+		{"the router's own interface", demo.router, "", netip.MustParseAddr("10.0.0.1"), "", ""},
+		{"the DHCP port", demo.router, "", dhcpIP, "", ""},
+		{"a port without device", demo.router, "", unbound, "", ""},
+		{"a network:* port with a device", demo.router, "", probe, "", ""},
+		{"an unknown router", "no-such-router", "", demoVM, "", ""},
+		{"by network: the instance of a network no router serves", "", isolated, isolatedVM, "vm-isolated", e.DemoProject},
+		{"by network: the same address on another network", "", demo.network, isolatedVM, "", ""},
+		{"by network: the demo network's instance", "", demo.network, demoVM, "vm-demo", e.DemoProject},
+		{"by network: the other project's instance at the same address", "", other.network, otherVM, "vm-other", otherProject},
+		{"by network: the DHCP port", "", demo.network, dhcpIP, "", ""},
+		{"by network: a port without device", "", demo.network, unbound, "", ""},
+		{"by network: a network:* port with a device", "", demo.network, probe, "", ""},
+		{"by network: an unknown network", "", "no-such-network", demoVM, "", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			id, project, err := e.Network.MetadataInstance(ctx, tc.router, tc.ip)
+			lookup := e.Network.MetadataInstance
+			key := tc.router
+			if key == "" {
+				lookup, key = e.Network.MetadataNetworkInstance, tc.network
+			}
+			id, project, err := lookup(ctx, key, tc.ip)
 			if tc.instance == "" {
 				var he *httpapi.Error
 				if !errors.As(err, &he) || he.Status != http.StatusNotFound {

@@ -333,7 +333,10 @@ func randomMAC() string {
 }
 
 // assignIPs gives a port the addresses it asked for, or by default one address of
-// the network's first IPv4 subnet and one of its first IPv6 subnet.
+// the network's first IPv4 subnet and one of its first IPv6 subnet with stateful
+// addresses; either way, as upstream, also its EUI-64 address on every
+// auto-address (slaac, dhcpv6-stateless) subnet, which are never picked from the
+// pools (router interfaces excepted: they take addresses like any subnet's).
 func (s *Service) assignIPs(ctx context.Context, tx *db.Tx, p *portBody, n *networkBody, requested any, given bool) error {
 	subnets, err := loadBodies[subnetBody](ctx, tx, `SELECT body FROM subnets WHERE network_id = ? ORDER BY id`, n.ID)
 	if err != nil {
@@ -343,11 +346,12 @@ func (s *Service) assignIPs(ctx context.Context, tx *db.Tx, p *portBody, n *netw
 	for i := range subnets {
 		bySubnet[subnets[i].ID] = &subnets[i]
 	}
+	auto := takesAutoAddress(p.DeviceOwner)
 	if !given {
 		done := map[int]bool{}
 		for i := range subnets {
 			sb := &subnets[i]
-			if done[sb.IPVersion] {
+			if done[sb.IPVersion] || auto && sb.autoAddress() {
 				continue
 			}
 			a, ok, err := allocateIP(ctx, tx, sb, p.ID)
@@ -360,20 +364,39 @@ func (s *Service) assignIPs(ctx context.Context, tx *db.Tx, p *portBody, n *netw
 			p.FixedIPs = append(p.FixedIPs, fixedIP{SubnetID: sb.ID, IPAddress: a.String()})
 			done[sb.IPVersion] = true
 		}
-		return nil
-	}
-	var wants []fixedIP
-	if requested != nil {
-		if err := decodeInto(requested, &wants, "fixed_ips"); err != nil {
-			return err
+	} else {
+		var wants []fixedIP
+		if requested != nil {
+			if err := decodeInto(requested, &wants, "fixed_ips"); err != nil {
+				return err
+			}
+		}
+		for _, want := range wants {
+			if sb := bySubnet[want.SubnetID]; auto && want.IPAddress == "" && sb != nil && sb.autoAddress() {
+				continue // its EUI-64 address comes below
+			}
+			f, err := s.assignOne(ctx, tx, p, n, subnets, bySubnet, want)
+			if err != nil {
+				return err
+			}
+			p.FixedIPs = append(p.FixedIPs, f)
 		}
 	}
-	for _, want := range wants {
-		f, err := s.assignOne(ctx, tx, p, n, subnets, bySubnet, want)
+	if !auto {
+		return nil
+	}
+	for i := range subnets {
+		sb := &subnets[i]
+		if !sb.autoAddress() || slices.ContainsFunc(p.FixedIPs, func(f fixedIP) bool { return f.SubnetID == sb.ID }) {
+			continue
+		}
+		f, ok, err := allocateAuto(ctx, tx, sb, p)
 		if err != nil {
 			return err
 		}
-		p.FixedIPs = append(p.FixedIPs, f)
+		if ok {
+			p.FixedIPs = append(p.FixedIPs, f)
+		}
 	}
 	return nil
 }
@@ -420,6 +443,14 @@ func (s *Service) assignOne(ctx context.Context, tx *db.Tx, p *portBody, n *netw
 	}
 	if sb.IPVersion == 4 && (a == sb.prefix().Addr() || a == lastAddr(sb.prefix())) && sb.prefix().Bits() < 31 {
 		return fixedIP{}, badRequest("IP address %s is not a valid IP for the specified subnet.", a)
+	}
+	if sb.autoAddress() && takesAutoAddress(p.DeviceOwner) {
+		// As upstream (AllocationOnAutoAddressSubnet): only the port's own EUI-64
+		// address, which the instance configures by itself.
+		if want, ok := eui64(sb.prefix(), p.MACAddress); !ok || want != a {
+			return fixedIP{}, neutronError(http.StatusBadRequest, "AllocationOnAutoAddressSubnet",
+				"IPv6 address %s cannot be directly assigned to a port on subnet %s as the subnet is configured for automatic addresses", a, sb.ID)
+		}
 	}
 	var holder string
 	err = tx.QueryRowContext(ctx, `SELECT port_id FROM ip_allocations WHERE subnet_id = ? AND ip_address = ?`, sb.ID, a.String()).Scan(&holder)

@@ -185,19 +185,8 @@ func (s *Service) createSubnet(r *http.Request) (httpapi.Response, error) {
 	if err := sb.validate(); err != nil {
 		return httpapi.Response{}, err
 	}
-	for _, mode := range []string{"ipv6_ra_mode", "ipv6_address_mode"} {
-		v, _ := attrs[mode].(string)
-		if v == "" {
-			continue
-		}
-		if sb.IPVersion != 6 || !slices.Contains([]string{"slaac", "dhcpv6-stateful", "dhcpv6-stateless"}, v) {
-			return httpapi.Response{}, invalidInput("'%s' is not a valid %s", v, mode)
-		}
-		if mode == "ipv6_ra_mode" {
-			sb.IPv6RAMode = &v
-		} else {
-			sb.IPv6AddressMode = &v
-		}
+	if err := sb.applyIPv6Modes(attrs); err != nil {
+		return httpapi.Response{}, err
 	}
 	err = s.db.InTx(r.Context(), func(tx *db.Tx) error {
 		n, err := s.visibleNetwork(r.Context(), c, tx, netID)
@@ -222,6 +211,11 @@ func (s *Service) createSubnet(r *http.Request) (httpapi.Response, error) {
 		if _, err := tx.ExecContext(r.Context(), `INSERT INTO subnets (id, network_id, project_id, body) VALUES (?, ?, ?, ?)`,
 			sb.ID, netID, project, marshal(sb)); err != nil {
 			return err
+		}
+		if sb.autoAddress() {
+			if err := s.addAutoAddresses(r.Context(), tx, sb); err != nil {
+				return err
+			}
 		}
 		return s.touchNetwork(r.Context(), tx, netID)
 	})
@@ -370,6 +364,9 @@ func (s *Service) updateSubnet(r *http.Request) (httpapi.Response, error) {
 				sb.GatewayIP = &g
 			}
 		}
+		if v, ok := attrs["enable_dhcp"].(bool); ok && !v && sb.IPVersion == 6 && (sb.IPv6RAMode != nil || sb.IPv6AddressMode != nil) {
+			return invalidInput("Cannot disable enable_dhcp with ipv6 attributes set")
+		}
 		if err := sb.apply(attrs); err != nil {
 			return err
 		}
@@ -404,11 +401,13 @@ func (s *Service) deleteSubnet(r *http.Request) (httpapi.Response, error) {
 			return err
 		}
 		for i := range ports {
-			if ports[i].DeviceOwner != ownerDHCP {
+			// An auto-address subnet's addresses are the ports' own (EUI-64) and go
+			// with it, as upstream; only a router interface holds it.
+			if ports[i].DeviceOwner != ownerDHCP && (!sb.autoAddress() || ports[i].DeviceOwner == ownerRouterInterface) {
 				return conflict("SubnetInUse", "Unable to complete operation on subnet %s: One or more ports have an IP allocation from this subnet.", id)
 			}
 		}
-		for i := range ports { // the DHCP port keeps its other addresses
+		for i := range ports { // the ports keep their other addresses
 			p := &ports[i]
 			p.FixedIPs = slices.DeleteFunc(p.FixedIPs, func(f fixedIP) bool { return f.SubnetID == id })
 			if err := saveBody(r.Context(), tx, "ports", p.ID, p); err != nil {
@@ -457,6 +456,44 @@ func parseAddr(v any, field string) (netip.Addr, error) {
 func decodeInto(v any, dst any, field string) error {
 	if err := jsonRoundTrip(v, dst); err != nil {
 		return invalidInput("Invalid data format for %s: %v", field, fmt.Sprint(v))
+	}
+	return nil
+}
+
+// applyIPv6Modes sets ipv6_ra_mode and ipv6_address_mode of a new subnet with
+// upstream's checks, in its order: each a known mode (the attribute's validator),
+// none on IPv4, none without DHCP, the same when both are given, and a /64 for the
+// auto-address modes (EUI-64 addresses need one).
+func (sb *subnetBody) applyIPv6Modes(attrs map[string]any) error {
+	for _, attr := range []string{"ipv6_ra_mode", "ipv6_address_mode"} {
+		v, ok := attrs[attr]
+		if !ok || v == nil {
+			continue
+		}
+		mode, _ := v.(string)
+		if !slices.Contains(ipv6Modes, mode) {
+			return badRequest("Invalid input for %s. Reason: %v is not in valid_values.", attr, v)
+		}
+		if attr == "ipv6_ra_mode" {
+			sb.IPv6RAMode = &mode
+		} else {
+			sb.IPv6AddressMode = &mode
+		}
+	}
+	ra, addr := sb.IPv6RAMode, sb.IPv6AddressMode
+	switch {
+	case ra == nil && addr == nil:
+		return nil
+	case sb.IPVersion == 4 && ra != nil:
+		return invalidInput("ipv6_ra_mode is not valid when ip_version is 4")
+	case sb.IPVersion == 4:
+		return invalidInput("ipv6_address_mode is not valid when ip_version is 4")
+	case !sb.EnableDHCP:
+		return invalidInput("ipv6_ra_mode or ipv6_address_mode cannot be set when enable_dhcp is set to False")
+	case ra != nil && addr != nil && *ra != *addr:
+		return invalidInput("ipv6_ra_mode set to '%s' with ipv6_address_mode set to '%s' is not valid. If both attributes are set, they must be the same value", *ra, *addr)
+	case sb.autoAddress() && sb.prefix().Bits() != 64:
+		return invalidInput("Invalid CIDR %s for IPv6 address mode. OpenStack uses the EUI-64 address format, which requires the prefix to be /64", sb.CIDR)
 	}
 	return nil
 }

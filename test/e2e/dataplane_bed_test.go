@@ -68,7 +68,8 @@ func newDataplaneBed(t *testing.T, tag string) *dataplaneCloud {
 			http.Error(w, "bad signature", http.StatusForbidden)
 			return
 		}
-		_ = json.NewEncoder(w).Encode(map[string]string{"uuid": id, "project_id": r.Header.Get(metadata.HeaderTenantID), "path": r.URL.Path})
+		_ = json.NewEncoder(w).Encode(map[string]string{"uuid": id, "project_id": r.Header.Get(metadata.HeaderTenantID), "path": r.URL.Path,
+			"router": r.Header.Get(metadata.HeaderRouterID), "network": r.Header.Get(metadata.HeaderNetworkID)})
 	}))
 	t.Cleanup(nova.Close)
 	d.novaURL = nova.URL

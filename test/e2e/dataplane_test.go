@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/nimbus-cloud/nimbus/internal/network/dataplane"
+	"github.com/nimbus-cloud/nimbus/internal/network/dataplane/dataplanetest"
 )
 
 const (
@@ -60,7 +61,8 @@ func newUUID() string {
 // and name; instances ping; SNAT and floating IPs work through the demo project's
 // router1; security groups block until a rule allows; spoofing is dropped; two
 // projects use the same addresses without seeing each other; the metadata proxy
-// tells each instance its own identity; the agents are listed.
+// tells each instance its own identity, through its router or, on a network
+// without one, through the DHCP namespace; the agents are listed.
 func TestNetworkDataPlane(t *testing.T) {
 	t.Parallel()
 	d := startDataplaneCloud(t, "a")
@@ -188,12 +190,40 @@ func TestNetworkDataPlane(t *testing.T) {
 	nsT1 := d.instance("twin1", twin1.ID, twin1.MAC)
 	nsT2 := d.instance("twin2", twin2.ID, twin2.MAC)
 	eventually(t, "twins ACTIVE", func() bool { return d.portStatus(twin1.ID) == "ACTIVE" && d.portStatus(twin2.ID) == "ACTIVE" })
-	if got := d.lease(nsT1)["ip_address"]; got != vm1.ip() {
+	leaseT1 := d.lease(nsT1)
+	if got := leaseT1["ip_address"]; got != vm1.ip() {
 		t.Fatalf("twin1 leased %s, want %s", got, vm1.ip())
 	}
-	d.lease(nsT2)
+	leaseT2 := d.lease(nsT2)
 	if !b.EventuallyPing(nsT1, twin2.ip()) {
 		t.Fatalf("twin1 cannot ping twin2")
+	}
+
+	// No router serves the admin network: its DHCP namespace serves metadata
+	// (isolated metadata), the lease routes 169.254.169.254 to the DHCP port, and
+	// each twin reads its own identity, by network.
+	var adminProject, otherNet row
+	OSJSON(t, d.Cloud, adminCloud, &adminProject, "project", "show", "admin")
+	OSJSON(t, d.Cloud, adminCloud, &otherNet, "network", "show", other)
+	for _, vm := range []struct {
+		ns    string
+		p     port
+		lease map[string]string
+	}{{nsT1, twin1, leaseT1}, {nsT2, twin2, leaseT2}} {
+		routes, err := dataplanetest.ClasslessRoutes(vm.lease["rfc3442_classless_static_routes"])
+		if err != nil || len(routes) == 0 || routes[0][0] != "169.254.169.254/32" {
+			t.Fatalf("%s's lease routes %v (%v), want 169.254.169.254/32 first", vm.p.ID, routes, err)
+		}
+		b.Sh(vm.ns, "ip", "route", "replace", routes[0][0], "via", routes[0][1])
+		var md map[string]string
+		eventually(t, "metadata in the admin network's DHCP namespace", func() bool {
+			out, err := b.Try(vm.ns, "curl", "-sf", "--max-time", "5", "http://169.254.169.254/openstack/latest/meta_data.json")
+			return err == nil && json.Unmarshal([]byte(out), &md) == nil
+		})
+		if md["uuid"] != vm.p.DeviceID || md["project_id"] != str(adminProject, "id") || md["network"] != str(otherNet, "id") || md["router"] != "" {
+			t.Fatalf("metadata seen by the instance of %s = %v, want device %s of project %s by network %s", vm.p.ID, md, vm.p.DeviceID,
+				str(adminProject, "id"), str(otherNet, "id"))
+		}
 	}
 	b.Sh(ns1, "ip", "neigh", "flush", "all")
 	if !b.EventuallyPing(ns1, vm2.ip()) {

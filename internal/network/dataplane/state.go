@@ -29,6 +29,12 @@ type Host struct {
 	// namespace: tests simulate several hosts on one machine this way. Empty means the
 	// real root namespace.
 	Namespace string
+	// EnableIsolatedMetadata and ForceMetadata are upstream's DHCP agent options of
+	// those names: the DHCP namespace of a network also serves the metadata API
+	// when one of its IPv4 DHCP subnets has no router (isolated), or always
+	// (DHCPMetadata).
+	EnableIsolatedMetadata bool
+	ForceMetadata          bool
 }
 
 // State is everything one host must realise.
@@ -79,7 +85,20 @@ type Subnet struct {
 	EnableDHCP     bool
 	DNSNameservers []netip.Addr
 	HostRoutes     []Route
+	// IPv6AddressMode and IPv6RAMode are Neutron's ipv6_address_mode and
+	// ipv6_ra_mode (IPv6SLAAC, DHCPv6Stateful, DHCPv6Stateless, or "" for none):
+	// how instances get their addresses, and whether OpenStack advertises the
+	// prefix (router advertisements).
+	IPv6AddressMode string
+	IPv6RAMode      string
 }
+
+// IPv6 address and RA modes, as Neutron's.
+const (
+	IPv6SLAAC       = "slaac"
+	DHCPv6Stateful  = "dhcpv6-stateful"
+	DHCPv6Stateless = "dhcpv6-stateless"
+)
 
 // Route is a host route or a router's extra route.
 type Route struct {

@@ -67,6 +67,12 @@ type Network struct {
 	// metadata_proxy_shared_secret; default: generated into the data dir).
 	MetadataURL    string `toml:"metadata_url" env:"NIMBUS_NETWORK_METADATA_URL"`
 	MetadataSecret string `toml:"metadata_proxy_shared_secret" env:"NIMBUS_METADATA_PROXY_SHARED_SECRET"`
+	// EnableIsolatedMetadata and ForceMetadata are upstream's DHCP agent options:
+	// the DHCP namespace of a network no router serves (or of every network) also
+	// serves the metadata API. Nimbus enables isolated metadata by default, so
+	// instances of router-less networks get their metadata too.
+	EnableIsolatedMetadata bool `toml:"enable_isolated_metadata" env:"NIMBUS_NETWORK_ENABLE_ISOLATED_METADATA"`
+	ForceMetadata          bool `toml:"force_metadata" env:"NIMBUS_NETWORK_FORCE_METADATA"`
 }
 
 // Image configures the Glance-compatible service.
@@ -168,7 +174,7 @@ func Default() Config {
 		Network: Network{Port: 9696, GlobalMTU: 1500, DefaultNetworks: true,
 			PublicCIDR: "172.24.4.0/24", PrivateCIDR: "10.0.0.0/26",
 			Dataplane: "auto", LocalIP: "127.0.0.1", PublicInterface: "nimbus-ex",
-			MetadataURL: "http://127.0.0.1:8775"},
+			MetadataURL: "http://127.0.0.1:8775", EnableIsolatedMetadata: true},
 	}
 }
 

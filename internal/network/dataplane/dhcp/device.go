@@ -14,10 +14,12 @@ import (
 
 // device converges the DHCP port's veth pair: tap<port> on the network's bridge in
 // the host namespace, ns-<port> in qdhcp-<net> with the port's MAC, the network's
-// MTU and the port's addresses in the DHCP subnets, and a default route via the
-// first subnet's gateway (as upstream, for DNS forwarding). Other ns- devices in
-// the namespace (a replaced DHCP port's) are deleted.
-func (a *Agent) device(ctx context.Context, hostNS string, n dataplane.Network, port dataplane.Port) error {
+// MTU, the port's addresses in the DHCP subnets (IPv4 and IPv6, with accept_ra off)
+// and 169.254.169.254/32 when the namespace serves metadata, and a default route
+// via the first IPv4 subnet's gateway (as upstream, for DNS forwarding). Other ns-
+// devices in the namespace (a replaced DHCP port's) are deleted.
+func (a *Agent) device(ctx context.Context, h dataplane.Host, n dataplane.Network, port dataplane.Port) error {
+	hostNS := h.Namespace
 	ns := dataplane.DHCPNamespace(n.ID)
 	tapName, inName := dataplane.TapName(port.ID), dataplane.DHCPDeviceName(port.ID)
 	br := dataplane.BridgeName(n.ID)
@@ -102,15 +104,36 @@ func (a *Agent) device(ctx context.Context, hostNS string, n dataplane.Network, 
 	}
 	subnets := dhcpSubnets(n)
 	var want []netip.Prefix
+	v6 := false
 	for _, f := range port.FixedIPs {
-		if s, ok := subnetOf(subnets, f); ok {
+		if s, ok := subnetOf(subnets, f); ok && f.IP.Is4() == (s.IPVersion == 4) {
 			want = append(want, netip.PrefixFrom(f.IP, s.CIDR.Bits()))
+			v6 = v6 || f.IP.Is6()
 		}
 	}
-	have := in.Addrs("inet")
+	if dataplane.DHCPMetadata(h, n) {
+		// Where the metadata part listens, as upstream's DHCP agent puts it
+		// (isolated instances route 169.254.169.254 to the DHCP port).
+		want = append(want, netip.PrefixFrom(dataplane.MetadataAddress, 32))
+	}
+	if v6 {
+		// The namespace must not configure itself from the network's router
+		// advertisements (upstream disables accept_ra too): the addresses it
+		// made would be deleted here as not wanted on the next pass.
+		if err := a.noAcceptRA(ctx, ns, inName); err != nil {
+			return err
+		}
+	}
+	have := in.Addrs("")
 	for _, p := range want {
 		if !slices.Contains(have, p) {
-			if err := run(ns, "addr", "add", p.String(), "dev", inName); err != nil {
+			args := []string{"addr", "add", p.String(), "dev", inName}
+			if p.Addr().Is6() {
+				// No duplicate address detection: the address is the port's, and
+				// a tentative one would keep dnsmasq from answering for a second.
+				args = append(args, "nodad")
+			}
+			if err := run(ns, args...); err != nil {
 				return err
 			}
 		}
@@ -130,11 +153,25 @@ func (a *Agent) device(ctx context.Context, hostNS string, n dataplane.Network, 
 	return a.defaultRoute(ctx, ns, inName, subnets, want)
 }
 
-// defaultRoute points the namespace's default route at the first DHCP subnet's
+// noAcceptRA turns off router advertisements on dev in ns, reading first so a
+// converged namespace costs one read.
+func (a *Agent) noAcceptRA(ctx context.Context, ns, dev string) error {
+	key := "net.ipv6.conf." + dev + ".accept_ra"
+	if out, err := a.Runner.Run(ctx, ns, "sysctl", "-n", key); err == nil && strings.TrimSpace(string(out)) == "0" {
+		return nil
+	}
+	_, err := a.Runner.Run(ctx, ns, "sysctl", "-w", key+"=0")
+	return err
+}
+
+// defaultRoute points the namespace's default route at the first IPv4 DHCP subnet's
 // gateway that one of the port's addresses reaches, or removes it without one.
 func (a *Agent) defaultRoute(ctx context.Context, ns, dev string, subnets []dataplane.Subnet, addrs []netip.Prefix) error {
 	var gw netip.Addr
 	for _, s := range subnets {
+		if s.IPVersion != 4 {
+			continue // an IPv6 default route is not needed: DNS forwarding goes out over IPv4
+		}
 		for _, p := range addrs {
 			if s.GatewayIP.IsValid() && s.GatewayIP != p.Addr() && p.Masked() == s.CIDR.Masked() {
 				gw = s.GatewayIP

@@ -3,9 +3,11 @@
 // holding ns-<port[:11]> (the DHCP port's addresses), whose veth peer
 // tap<port[:11]> is on the network's bridge, and one dnsmasq in that namespace
 // giving static leases only, from a host file of every port of the network (MAC,
-// IP, hostname), with an options file (router, DNS servers, classless routes, MTU)
-// and DNS answers for the ports' names. Its files live in DATA/dhcp/<net-id>/
-// (host, addn_hosts, opts, leases, pid, log).
+// IP, hostname), with an options file (router, DNS servers, classless routes with
+// the metadata route, MTU) and DNS answers for the ports' names. IPv6 subnets are
+// served by their ipv6_address_mode and ipv6_ra_mode (ipv6.go): stateful DHCPv6
+// from the host file, stateless DHCPv6, router advertisements for SLAAC. Its files
+// live in DATA/dhcp/<net-id>/ (host, addn_hosts, opts, leases, pid, log).
 //
 // Converge is level-triggered. A changed file is written atomically and dnsmasq
 // is sent SIGHUP; it is restarted only when its command line must change. After a
@@ -132,7 +134,8 @@ func (a *Agent) Converge(ctx context.Context, st dataplane.State) ([]string, err
 }
 
 // dhcpPort is the network's DHCP port when the network is served here: admin up,
-// DHCP on, an IPv4 DHCP subnet, and its network:dhcp port with an address in one.
+// DHCP on, a DHCP subnet (IPv4 or IPv6), and its network:dhcp port with an
+// address in one.
 func dhcpPort(n dataplane.Network) (dataplane.Port, bool) {
 	if !n.DHCP || !n.AdminStateUp {
 		return dataplane.Port{}, false
@@ -170,7 +173,7 @@ func (a *Agent) network(ctx context.Context, h dataplane.Host, n dataplane.Netwo
 	if err := linuxbridge.EnsureBridge(ctx, a.Runner, h.Namespace, n.ID, n.MTU); err != nil {
 		return err
 	}
-	if err := a.device(ctx, h.Namespace, n, port); err != nil {
+	if err := a.device(ctx, h, n, port); err != nil {
 		return err
 	}
 	domain := strings.TrimSuffix(a.Opts.Domain, ".")
@@ -178,7 +181,7 @@ func (a *Agent) network(ctx context.Context, h dataplane.Host, n dataplane.Netwo
 		domain = "openstacklocal"
 	}
 	changed := false
-	fs := render(n, domain)
+	fs := render(n, port, domain, h)
 	for name, content := range map[string]string{"host": fs.Hosts, "addn_hosts": fs.AddnHosts, "opts": fs.Opts} {
 		c, err := writeIfChanged(filepath.Join(dir, name), content)
 		if err != nil {

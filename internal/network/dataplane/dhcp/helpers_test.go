@@ -2,11 +2,15 @@ package dhcp
 
 import (
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 )
 
 func mutating(name string, args []string) bool {
+	if name == "sysctl" {
+		return !slices.Contains(args, "-n")
+	}
 	if name != "ip" && name != "bridge" {
 		return true
 	}

@@ -18,12 +18,13 @@ type files struct {
 	Opts      string // --dhcp-optsfile: router, DNS servers, routes, MTU per subnet
 }
 
-// dhcpSubnets are the network's IPv4 subnets with DHCP on (IPv6 is not served yet:
-// its subnets are left out, not refused).
+// dhcpSubnets are the network's subnets with DHCP on, IPv4 and IPv6: the DHCP port
+// holds an address of each; which of them dnsmasq serves, and how, is up to
+// rangeMode.
 func dhcpSubnets(n dataplane.Network) []dataplane.Subnet {
 	var out []dataplane.Subnet
 	for _, s := range n.Subnets {
-		if s.EnableDHCP && s.IPVersion == 4 && s.CIDR.IsValid() && s.CIDR.Addr().Is4() {
+		if s.EnableDHCP && s.CIDR.IsValid() && s.CIDR.Addr().Is4() == (s.IPVersion == 4) {
 			out = append(out, s)
 		}
 	}
@@ -57,8 +58,9 @@ func hostsOf(n dataplane.Network) []dataplane.Port {
 	return out
 }
 
-// render builds the three files of network n for domain.
-func render(n dataplane.Network, domain string) files {
+// render builds the three files of network n, whose DHCP port is dhcpPort, for
+// domain on host h (whether isolated subnets get the metadata route).
+func render(n dataplane.Network, dhcpPort dataplane.Port, domain string, h dataplane.Host) files {
 	subnets := dhcpSubnets(n)
 	var hosts, addn, opts strings.Builder
 	seen := map[string]bool{}
@@ -69,7 +71,8 @@ func render(n dataplane.Network, domain string) files {
 		}
 		mac := hw.String()
 		for _, f := range p.FixedIPs {
-			if _, ok := subnetOf(subnets, f); !ok || !f.IP.Is4() {
+			s, ok := subnetOf(subnets, f)
+			if !ok || f.IP.Is4() != (s.IPVersion == 4) {
 				continue
 			}
 			key := mac + "," + f.IP.String()
@@ -78,11 +81,24 @@ func render(n dataplane.Network, domain string) files {
 			}
 			seen[key] = true
 			name := hostname(p.Hostname, f.IP)
-			fmt.Fprintf(&hosts, "%s,%s,%s\n", mac, name, f.IP)
+			switch {
+			case s.IPVersion == 4:
+				fmt.Fprintf(&hosts, "%s,%s,%s\n", mac, name, f.IP)
+			case statefulV6(s):
+				// As upstream: tag:dhcpv6 keeps dnsmasq from taking this entry for
+				// the MAC's DHCPv4 requests, and [] tells the address from a MAC.
+				fmt.Fprintf(&hosts, "%s,tag:dhcpv6,%s,[%s]\n", mac, name, f.IP)
+			}
+			// DNS answers for every address, SLAAC ones too.
 			fmt.Fprintf(&addn, "%s\t%s.%s\t%s\n", f.IP, name, domain, name)
 		}
 	}
+	routed := dataplane.RoutedSubnets(n)
 	for _, s := range subnets {
+		if s.IPVersion == 6 {
+			opts6(&opts, s, domain)
+			continue
+		}
 		tag := "tag:" + subnetTag(s)
 		router := s.GatewayIP
 		var routes []string
@@ -105,6 +121,12 @@ func render(n dataplane.Network, domain string) files {
 			if o.ID != s.ID && o.IPVersion == 4 && o.CIDR.IsValid() {
 				routes = append(routes, o.CIDR.Masked().String()+",0.0.0.0")
 			}
+		}
+		// The metadata route, as upstream: an isolated subnet reaches
+		// 169.254.169.254 through the DHCP port when this namespace serves
+		// metadata, a routed one through its router, which serves it.
+		if hop := metadataHop(h, n, s, routed[s.ID], router, dhcpPort); hop.IsValid() {
+			routes = append(routes, dataplane.MetadataAddress.String()+"/32,"+hop.String())
 		}
 		if servers := v4(s.DNSNameservers); len(servers) > 0 {
 			fmt.Fprintf(&opts, "%s,option:dns-server,%s\n", tag, strings.Join(servers, ","))
@@ -129,6 +151,45 @@ func render(n dataplane.Network, domain string) files {
 		}
 	}
 	return files{Hosts: hosts.String(), AddnHosts: addn.String(), Opts: opts.String()}
+}
+
+// metadataHop is where subnet s's instances send their metadata requests
+// (upstream's _generate_opts_per_subnet): the DHCP port's address in s when this
+// namespace serves metadata for it (forced, or isolated and enabled), else the
+// subnet's router when a router serves it; invalid for no route.
+func metadataHop(h dataplane.Host, n dataplane.Network, s dataplane.Subnet, routed bool, router netip.Addr, dhcpPort dataplane.Port) netip.Addr {
+	if dataplane.DHCPMetadata(h, n) && (h.ForceMetadata || !routed) {
+		for _, f := range dhcpPort.FixedIPs {
+			if f.IP.Is4() && (f.SubnetID == "" || f.SubnetID == s.ID) && s.CIDR.Contains(f.IP) {
+				return f.IP
+			}
+		}
+		return netip.Addr{}
+	}
+	if routed && router.Is4() {
+		return router
+	}
+	return netip.Addr{}
+}
+
+// opts6 writes an IPv6 subnet's options (option6:, addresses in brackets, as
+// upstream): its DNS servers (none: dnsmasq offers itself) and the search domain.
+// SLAAC subnets get none: their clients do not ask DHCP.
+func opts6(w *strings.Builder, s dataplane.Subnet, domain string) {
+	if mode := rangeMode(s); mode == "" || mode == modeRAOnly {
+		return
+	}
+	tag := "tag:" + subnetTag(s)
+	var servers []string
+	for _, a := range s.DNSNameservers {
+		if a.Is6() && !a.Is4In6() {
+			servers = append(servers, "["+a.String()+"]")
+		}
+	}
+	if len(servers) > 0 {
+		fmt.Fprintf(w, "%s,option6:dns-server,%s\n", tag, strings.Join(servers, ","))
+	}
+	fmt.Fprintf(w, "%s,option6:domain-search,%s\n", tag, domain)
 }
 
 func v4(addrs []netip.Addr) []string {
@@ -192,16 +253,44 @@ func args(n dataplane.Network, dhcpPort dataplane.Port, dir, domain string, leas
 		"--bind-dynamic",
 		"--interface=" + dataplane.DHCPDeviceName(dhcpPort.ID),
 	}
-	size := 0
+	size, ra, managed := 0, false, false
 	for _, s := range dhcpSubnets(n) {
-		mask := net.CIDRMask(s.CIDR.Bits(), 32)
-		a = append(a, fmt.Sprintf("--dhcp-range=set:%s,%s,static,%s,%ds", subnetTag(s), s.CIDR.Masked().Addr(), net.IP(mask).String(), lease))
-		if host := 32 - s.CIDR.Bits(); host < 24 {
+		mode := rangeMode(s)
+		switch {
+		case s.IPVersion == 4:
+			mask := net.CIDRMask(s.CIDR.Bits(), 32)
+			a = append(a, fmt.Sprintf("--dhcp-range=set:%s,%s,static,%s,%ds", subnetTag(s), s.CIDR.Masked().Addr(), net.IP(mask).String(), lease))
+		case mode != "":
+			a = append(a, fmt.Sprintf("--dhcp-range=set:%s,%s,%s,%d,%ds", subnetTag(s), s.CIDR.Masked().Addr(), mode, s.CIDR.Bits(), lease))
+		default:
+			continue
+		}
+		if advertises(s) {
+			ra = true
+			managed = managed || mode == modeStatic
+		}
+		if host := s.CIDR.Addr().BitLen() - s.CIDR.Bits(); host < 24 {
 			size += 1 << host
 		} else {
 			size += 1 << 24
 		}
 	}
+	if ra {
+		// A stateful range advertises (with the M bit) only with --enable-ra;
+		// the ra-* modes do by themselves. Router lifetime 0: dnsmasq announces
+		// prefixes (and the MTU) but is never the instances' default router,
+		// which the DHCP namespace is not.
+		if managed {
+			a = append(a, "--enable-ra")
+		}
+		param := "--ra-param=" + dataplane.DHCPDeviceName(dhcpPort.ID) + ","
+		if n.MTU > 0 {
+			param += "mtu:" + strconv.Itoa(n.MTU) + ","
+		}
+		a = append(a, param+"0,0")
+	}
+	// As upstream's dnsmasq_lease_max: a cap, or a /64 would count 2^64.
+	size = min(size, 1<<24)
 	a = append(a, "--dhcp-lease-max="+strconv.Itoa(size), "--conf-file=/dev/null", "--domain="+domain)
 	for _, s := range dnsServers {
 		a = append(a, "--server="+s)

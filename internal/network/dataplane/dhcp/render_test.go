@@ -26,13 +26,28 @@ func TestRender(t *testing.T) {
 		}
 		return p
 	}
+	routerPort := port("fa:16:3e:00:00:01", "", "10.0.0.1")
+	routerPort.DeviceOwner, routerPort.FixedIPs[0].SubnetID = dataplane.OwnerRouterInterface, a
+	dhcpPort := port("fa:16:3e:00:00:02", "", "10.0.0.2")
+	isolated := dataplane.Host{EnableIsolatedMetadata: true}
+	v6 := func(id, cidr, ra, addr string) dataplane.Subnet {
+		return dataplane.Subnet{ID: id, IPVersion: 6, CIDR: netip.MustParsePrefix(cidr), EnableDHCP: true, IPv6RAMode: ra, IPv6AddressMode: addr,
+			DNSNameservers: []netip.Addr{netip.MustParseAddr("192.0.2.53"), netip.MustParseAddr("2001:db8::53")}}
+	}
+	subA4 := dataplane.Subnet{ID: a, IPVersion: 4, CIDR: netip.MustParsePrefix("10.0.0.0/24"), GatewayIP: netip.MustParseAddr("10.0.0.1"), EnableDHCP: true}
+	metaOpts := func(hop string) string {
+		return "tag:subnet-" + a + ",option:classless-static-route,169.254.169.254/32," + hop + ",0.0.0.0/0,10.0.0.1\n" +
+			"tag:subnet-" + a + ",249,169.254.169.254/32," + hop + ",0.0.0.0/0,10.0.0.1\n" +
+			"tag:subnet-" + a + ",option:router,10.0.0.1\n"
+	}
 	for _, c := range []struct {
 		name              string
 		n                 dataplane.Network
+		h                 dataplane.Host
 		hosts, addn, opts string
 	}{
 		{
-			name: "gateway, DNS, MTU; v6 and invalid entries left out",
+			name: "gateway, DNS, MTU; an IPv6 subnet without modes is stateful; invalid entries left out",
 			n: dataplane.Network{MTU: 1450, Subnets: []dataplane.Subnet{subA, {ID: "v6", IPVersion: 6, CIDR: netip.MustParsePrefix("fd00::/64"), EnableDHCP: true}},
 				DHCPHosts: []dataplane.Port{
 					port("FA:16:3E:00:00:05", "vm-one", "10.0.0.5", "fd00::5"),
@@ -41,11 +56,13 @@ func TestRender(t *testing.T) {
 					port("not-a-mac", "x", "10.0.0.8"),
 					port("fa:16:3e:00:00:09", "outside", "10.9.9.9"),
 				}},
-			hosts: "fa:16:3e:00:00:05,vm-one,10.0.0.5\nfa:16:3e:00:00:06,host-10-0-0-6,10.0.0.6\nfa:16:3e:00:00:07,evilname--dhcp-bootx,10.0.0.7\n",
-			addn:  "10.0.0.5\tvm-one.openstacklocal\tvm-one\n10.0.0.6\thost-10-0-0-6.openstacklocal\thost-10-0-0-6\n10.0.0.7\tevilname--dhcp-bootx.openstacklocal\tevilname--dhcp-bootx\n",
+			hosts: "fa:16:3e:00:00:05,vm-one,10.0.0.5\nfa:16:3e:00:00:05,tag:dhcpv6,vm-one,[fd00::5]\nfa:16:3e:00:00:06,host-10-0-0-6,10.0.0.6\nfa:16:3e:00:00:07,evilname--dhcp-bootx,10.0.0.7\n",
+			addn: "10.0.0.5\tvm-one.openstacklocal\tvm-one\nfd00::5\tvm-one.openstacklocal\tvm-one\n10.0.0.6\thost-10-0-0-6.openstacklocal\thost-10-0-0-6\n" +
+				"10.0.0.7\tevilname--dhcp-bootx.openstacklocal\tevilname--dhcp-bootx\n",
 			opts: "tag:subnet-" + a + ",option:dns-server,192.0.2.53,192.0.2.54\n" +
 				"tag:subnet-" + a + ",option:router,10.0.0.1\n" +
-				"tag:subnet-" + a + ",option:mtu,1450\n",
+				"tag:subnet-" + a + ",option:mtu,1450\n" +
+				"tag:subnet-v6,option6:domain-search,openstacklocal\n",
 		},
 		{
 			name: "host routes, a second subnet on the link, a subnet without gateway",
@@ -73,9 +90,54 @@ func TestRender(t *testing.T) {
 			addn:  "10.0.0.2\thost-10-0-0-2.openstacklocal\thost-10-0-0-2\n10.0.0.3\thost-10-0-0-3.openstacklocal\thost-10-0-0-3\n",
 			opts:  "tag:subnet-" + a + ",option:dns-server,192.0.2.53,192.0.2.54\ntag:subnet-" + a + ",option:router,10.0.0.1\n",
 		},
+		{
+			name:  "isolated metadata: an isolated subnet routes 169.254.169.254 to the DHCP port",
+			n:     dataplane.Network{DHCP: true, AdminStateUp: true, Subnets: []dataplane.Subnet{subA4}, DHCPHosts: []dataplane.Port{dhcpPort}},
+			h:     isolated,
+			hosts: "fa:16:3e:00:00:02,host-10-0-0-2,10.0.0.2\n",
+			addn:  "10.0.0.2\thost-10-0-0-2.openstacklocal\thost-10-0-0-2\n",
+			opts:  metaOpts("10.0.0.2"),
+		},
+		{
+			name:  "isolated metadata: a routed subnet routes it to its router",
+			n:     dataplane.Network{DHCP: true, AdminStateUp: true, Subnets: []dataplane.Subnet{subA4}, DHCPHosts: []dataplane.Port{dhcpPort, routerPort}},
+			h:     isolated,
+			hosts: "fa:16:3e:00:00:02,host-10-0-0-2,10.0.0.2\nfa:16:3e:00:00:01,host-10-0-0-1,10.0.0.1\n",
+			addn:  "10.0.0.2\thost-10-0-0-2.openstacklocal\thost-10-0-0-2\n10.0.0.1\thost-10-0-0-1.openstacklocal\thost-10-0-0-1\n",
+			opts:  metaOpts("10.0.0.1"),
+		},
+		{
+			name:  "metadata off: a routed subnet still routes it to its router, as upstream",
+			n:     dataplane.Network{DHCP: true, AdminStateUp: true, Subnets: []dataplane.Subnet{subA4}, DHCPHosts: []dataplane.Port{routerPort}},
+			hosts: "fa:16:3e:00:00:01,host-10-0-0-1,10.0.0.1\n",
+			addn:  "10.0.0.1\thost-10-0-0-1.openstacklocal\thost-10-0-0-1\n",
+			opts:  metaOpts("10.0.0.1"),
+		},
+		{
+			name:  "forced metadata: even a routed subnet goes to the DHCP port",
+			n:     dataplane.Network{DHCP: true, AdminStateUp: true, Subnets: []dataplane.Subnet{subA4}, Ports: []dataplane.Port{dhcpPort}, DHCPHosts: []dataplane.Port{routerPort}},
+			h:     dataplane.Host{ForceMetadata: true},
+			hosts: "fa:16:3e:00:00:01,host-10-0-0-1,10.0.0.1\n",
+			addn:  "10.0.0.1\thost-10-0-0-1.openstacklocal\thost-10-0-0-1\n",
+			opts:  metaOpts("10.0.0.2"),
+		},
+		{
+			name: "IPv6 modes: stateful hosts only, options but for SLAAC, DNS for every address",
+			n: dataplane.Network{Subnets: []dataplane.Subnet{
+				v6("sf", "fd01::/64", dataplane.DHCPv6Stateful, dataplane.DHCPv6Stateful),
+				v6("sl", "fd02::/64", dataplane.DHCPv6Stateless, dataplane.DHCPv6Stateless),
+				v6("sa", "fd03::/64", dataplane.IPv6SLAAC, dataplane.IPv6SLAAC),
+				v6("ext", "fd04::/64", "", dataplane.IPv6SLAAC), // another router advertises
+			}, DHCPHosts: []dataplane.Port{port("fa:16:3e:00:00:05", "vm", "fd01::5", "fd02::f816:3eff:fe00:5", "fd03::f816:3eff:fe00:5", "fd04::f816:3eff:fe00:5")}},
+			hosts: "fa:16:3e:00:00:05,tag:dhcpv6,vm,[fd01::5]\n",
+			addn: "fd01::5\tvm.openstacklocal\tvm\nfd02::f816:3eff:fe00:5\tvm.openstacklocal\tvm\n" +
+				"fd03::f816:3eff:fe00:5\tvm.openstacklocal\tvm\nfd04::f816:3eff:fe00:5\tvm.openstacklocal\tvm\n",
+			opts: "tag:subnet-sf,option6:dns-server,[2001:db8::53]\ntag:subnet-sf,option6:domain-search,openstacklocal\n" +
+				"tag:subnet-sl,option6:dns-server,[2001:db8::53]\ntag:subnet-sl,option6:domain-search,openstacklocal\n",
+		},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			got := render(c.n, "openstacklocal")
+			got := render(c.n, dhcpPort, "openstacklocal", c.h)
 			if got.Hosts != c.hosts {
 				t.Errorf("hosts:\n%s\nwant:\n%s", got.Hosts, c.hosts)
 			}
@@ -90,21 +152,74 @@ func TestRender(t *testing.T) {
 }
 
 func TestArgs(t *testing.T) {
-	n := dataplane.Network{Subnets: []dataplane.Subnet{
-		{ID: "s1", IPVersion: 4, CIDR: netip.MustParsePrefix("10.0.0.0/24"), EnableDHCP: true},
-		{ID: "s2", IPVersion: 4, CIDR: netip.MustParsePrefix("10.1.0.0/28"), EnableDHCP: true},
-		{ID: "s3", IPVersion: 4, CIDR: netip.MustParsePrefix("10.2.0.0/24"), EnableDHCP: false},
-		{ID: "s6", IPVersion: 6, CIDR: netip.MustParsePrefix("fd00::/64"), EnableDHCP: true},
-	}}
-	got := args(n, dataplane.Port{ID: "0123456789abcdef"}, "/d/dhcp/n", "openstacklocal", 86400, []string{"192.0.2.53"})
-	want := []string{"--no-hosts", "--no-resolv", "--pid-file=/d/dhcp/n/pid", "--dhcp-hostsfile=/d/dhcp/n/host", "--addn-hosts=/d/dhcp/n/addn_hosts",
+	base := []string{"--no-hosts", "--no-resolv", "--pid-file=/d/dhcp/n/pid", "--dhcp-hostsfile=/d/dhcp/n/host", "--addn-hosts=/d/dhcp/n/addn_hosts",
 		"--dhcp-optsfile=/d/dhcp/n/opts", "--dhcp-leasefile=/d/dhcp/n/leases", "--log-facility=/d/dhcp/n/log", "--dhcp-match=set:ipxe,175",
-		"--local-service", "--bind-dynamic", "--interface=ns-0123456789a",
-		"--dhcp-range=set:subnet-s1,10.0.0.0,static,255.255.255.0,86400s",
-		"--dhcp-range=set:subnet-s2,10.1.0.0,static,255.255.255.240,86400s",
-		"--dhcp-lease-max=272", "--conf-file=/dev/null", "--domain=openstacklocal", "--server=192.0.2.53"}
-	if !slices.Equal(got, want) {
-		t.Errorf("args\n got %q\nwant %q", got, want)
+		"--local-service", "--bind-dynamic", "--interface=ns-0123456789a"}
+	tail := []string{"--conf-file=/dev/null", "--domain=openstacklocal", "--server=192.0.2.53"}
+	v6 := func(id, cidr, ra, addr string) dataplane.Subnet {
+		return dataplane.Subnet{ID: id, IPVersion: 6, CIDR: netip.MustParsePrefix(cidr), EnableDHCP: true, IPv6RAMode: ra, IPv6AddressMode: addr}
+	}
+	for _, c := range []struct {
+		name    string
+		mtu     int
+		subnets []dataplane.Subnet
+		want    []string // between base and tail
+	}{
+		{
+			name: "IPv4 ranges (static), DHCP off left out",
+			subnets: []dataplane.Subnet{
+				{ID: "s1", IPVersion: 4, CIDR: netip.MustParsePrefix("10.0.0.0/24"), EnableDHCP: true},
+				{ID: "s2", IPVersion: 4, CIDR: netip.MustParsePrefix("10.1.0.0/28"), EnableDHCP: true},
+				{ID: "s3", IPVersion: 4, CIDR: netip.MustParsePrefix("10.2.0.0/24"), EnableDHCP: false},
+			},
+			want: []string{"--dhcp-range=set:subnet-s1,10.0.0.0,static,255.255.255.0,86400s",
+				"--dhcp-range=set:subnet-s2,10.1.0.0,static,255.255.255.240,86400s", "--dhcp-lease-max=272"},
+		},
+		{
+			name:    "IPv6 without modes: static, no RA, the lease cap",
+			subnets: []dataplane.Subnet{v6("s6", "fd00::/64", "", ""), v6("long", "fd01::/80", "", "")},
+			want:    []string{"--dhcp-range=set:subnet-s6,fd00::,static,64,86400s", "--dhcp-lease-max=16777216"},
+		},
+		{
+			name:    "slaac: RA only, never the default router, the MTU advertised",
+			mtu:     1450,
+			subnets: []dataplane.Subnet{v6("sa", "fd00::/64", dataplane.IPv6SLAAC, dataplane.IPv6SLAAC)},
+			want:    []string{"--dhcp-range=set:subnet-sa,fd00::,ra-only,64,86400s", "--ra-param=ns-0123456789a,mtu:1450,0,0", "--dhcp-lease-max=16777216"},
+		},
+		{
+			name:    "slaac advertised by another router: nothing",
+			subnets: []dataplane.Subnet{v6("sa", "fd00::/64", "", dataplane.IPv6SLAAC)},
+			want:    []string{"--dhcp-lease-max=0"},
+		},
+		{
+			name:    "dhcpv6-stateless: ra-stateless",
+			subnets: []dataplane.Subnet{v6("sl", "fd00::/64", dataplane.DHCPv6Stateless, dataplane.DHCPv6Stateless)},
+			want:    []string{"--dhcp-range=set:subnet-sl,fd00::,ra-stateless,64,86400s", "--ra-param=ns-0123456789a,0,0", "--dhcp-lease-max=16777216"},
+		},
+		{
+			name:    "dhcpv6-stateless advertised elsewhere: a static range answers for options",
+			subnets: []dataplane.Subnet{v6("sl", "fd00::/64", "", dataplane.DHCPv6Stateless)},
+			want:    []string{"--dhcp-range=set:subnet-sl,fd00::,static,64,86400s", "--dhcp-lease-max=16777216"},
+		},
+		{
+			name:    "dhcpv6-stateful: static with --enable-ra (the M bit)",
+			subnets: []dataplane.Subnet{v6("sf", "fd00::/64", dataplane.DHCPv6Stateful, dataplane.DHCPv6Stateful)},
+			want:    []string{"--dhcp-range=set:subnet-sf,fd00::,static,64,86400s", "--enable-ra", "--ra-param=ns-0123456789a,0,0", "--dhcp-lease-max=16777216"},
+		},
+		{
+			name:    "dhcpv6-stateful advertised elsewhere: static, no RA",
+			subnets: []dataplane.Subnet{v6("sf", "fd00::/64", "", dataplane.DHCPv6Stateful)},
+			want:    []string{"--dhcp-range=set:subnet-sf,fd00::,static,64,86400s", "--dhcp-lease-max=16777216"},
+		},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			n := dataplane.Network{MTU: c.mtu, Subnets: c.subnets}
+			got := args(n, dataplane.Port{ID: "0123456789abcdef"}, "/d/dhcp/n", "openstacklocal", 86400, []string{"192.0.2.53"})
+			want := slices.Concat(base, c.want, tail)
+			if !slices.Equal(got, want) {
+				t.Errorf("args\n got %q\nwant %q", got, want)
+			}
+		})
 	}
 }
 

@@ -176,8 +176,8 @@ func TestMetadataPackets(t *testing.T) {
 
 	t.Run("router out of the state stops answering", func(t *testing.T) {
 		converge(dataplane.State{Host: st.Host, Routers: []dataplane.Router{routerB}})
-		if got := proxy.Serving(); !slices.Equal(got, []string{routerB.ID}) {
-			t.Fatalf("serving %v, want only %s", got, routerB.ID)
+		if got := proxy.Serving(); !slices.Equal(got, []string{dataplane.RouterNamespace(routerB.ID)}) {
+			t.Fatalf("serving %v, want only router B's namespace", got)
 		}
 		if code, body := get(vm1); code != 0 {
 			t.Fatalf("router A still answers: %d %v", code, body)

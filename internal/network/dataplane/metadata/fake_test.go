@@ -42,24 +42,45 @@ func loJSON(up bool, addrs ...string) string {
 	return fmt.Sprintf(`[{"ifname":"lo","flags":[%s],"mtu":65536,"addr_info":[%s]}]`, flags, strings.Join(ai, ","))
 }
 
-// fakeLookup answers from a table of (router, ip) and records what it was asked.
+// dhcpJSON is `ip -d -j addr show` of a DHCP namespace: lo and the DHCP port's
+// ns- device with addrs.
+func dhcpJSON(addrs ...string) string {
+	var ai []string
+	for _, a := range addrs {
+		ip, bits, _ := strings.Cut(a, "/")
+		ai = append(ai, fmt.Sprintf(`{"family":"inet","local":%q,"prefixlen":%s,"scope":"global"}`, ip, bits))
+	}
+	lo := strings.TrimSuffix(strings.TrimPrefix(loJSON(true), "["), "]")
+	return fmt.Sprintf(`[%s,{"ifname":"ns-0123456789a","flags":["BROADCAST","UP"],"mtu":1450,"addr_info":[%s]}]`, lo, strings.Join(ai, ","))
+}
+
+// fakeLookup answers from a table of (router, ip) and ("network:"+network, ip), and
+// records what it was asked.
 type fakeLookup struct {
 	mu        sync.Mutex
-	instances map[string][2]string // "router|ip" -> instance, project
+	instances map[string][2]string // "router|ip" or "network:net|ip" -> instance, project
 	err       error
 	asked     []string
 }
 
 func (f *fakeLookup) MetadataInstance(_ context.Context, routerID string, ip netip.Addr) (string, string, error) {
+	return f.find(routerID + "|" + ip.String())
+}
+
+func (f *fakeLookup) MetadataNetworkInstance(_ context.Context, networkID string, ip netip.Addr) (string, string, error) {
+	return f.find("network:" + networkID + "|" + ip.String())
+}
+
+func (f *fakeLookup) find(key string) (string, string, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.asked = append(f.asked, routerID+"|"+ip.String())
+	f.asked = append(f.asked, key)
 	if f.err != nil {
 		return "", "", f.err
 	}
-	v, ok := f.instances[routerID+"|"+ip.String()]
+	v, ok := f.instances[key]
 	if !ok {
-		return "", "", httpapi.NotFound("no port with %s", ip)
+		return "", "", httpapi.NotFound("no port for %s", key)
 	}
 	return v[0], v[1], nil
 }

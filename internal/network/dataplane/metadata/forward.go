@@ -20,6 +20,7 @@ const (
 	HeaderTenantID     = "X-Tenant-ID"
 	HeaderSignature    = "X-Instance-ID-Signature"
 	HeaderRouterID     = "X-Neutron-Router-ID"
+	HeaderNetworkID    = "X-Neutron-Network-ID"
 )
 
 // Explanations of upstream's error answers (neutron/agent/metadata/agent.py).
@@ -28,15 +29,16 @@ const (
 	msgRemoteInternal = "Remote metadata server experienced an internal server error."
 )
 
-// handler serves the metadata requests that reach one router.
-func (p *Proxy) handler(routerID string) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { p.serve(w, r, routerID) })
+// handler serves the metadata requests that reach one router or DHCP namespace.
+func (p *Proxy) handler(t target) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { p.serve(w, r, t) })
 }
 
-// serve identifies the instance by (router, source address) and forwards the request
-// to the compute metadata API, as upstream's haproxy and metadata agent together do.
-func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, routerID string) {
-	log := p.log().With("router", routerID, "remote", r.RemoteAddr, "method", r.Method, "path", r.URL.Path)
+// serve identifies the instance by (router or network, source address) and forwards
+// the request to the compute metadata API, as upstream's haproxy and metadata agent
+// together do.
+func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, t target) {
+	log := p.log().With("target", t.String(), "remote", r.RemoteAddr, "method", r.Method, "path", r.URL.Path)
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	ip, perr := netip.ParseAddr(host)
 	if err != nil || perr != nil {
@@ -45,7 +47,12 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, routerID string) {
 		return
 	}
 	ip = ip.Unmap()
-	instanceID, projectID, err := p.opts.Lookup.MetadataInstance(r.Context(), routerID, ip)
+	var instanceID, projectID string
+	if t.router != "" {
+		instanceID, projectID, err = p.opts.Lookup.MetadataInstance(r.Context(), t.router, ip)
+	} else {
+		instanceID, projectID, err = p.opts.Lookup.MetadataNetworkInstance(r.Context(), t.network, ip)
+	}
 	if err != nil {
 		if isNotFound(err) {
 			// As upstream: no port, or more than one, is a plain 404.
@@ -75,7 +82,12 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, routerID string) {
 	req.Header.Set(HeaderInstanceID, instanceID)
 	req.Header.Set(HeaderTenantID, projectID)
 	req.Header.Set(HeaderSignature, Sign(p.opts.SharedSecret, instanceID))
-	req.Header.Set(HeaderRouterID, routerID)
+	// As upstream's haproxy: the router or the network the request reached.
+	if t.router != "" {
+		req.Header.Set(HeaderRouterID, t.router)
+	} else {
+		req.Header.Set(HeaderNetworkID, t.network)
+	}
 	resp, err := p.client.Do(req)
 	if err != nil {
 		log.Warn("metadata request to the compute metadata API", "url", u.Redacted(), "error", err)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -54,51 +55,73 @@ func TestForward(t *testing.T) {
 		_, _ = io.WriteString(w, `{"uuid": "vm-1"}`)
 	}))
 	defer upstream.Close()
-	lookup := &fakeLookup{instances: map[string][2]string{"r1|10.0.0.5": {"vm-1", "proj-1"}}}
+	lookup := &fakeLookup{instances: map[string][2]string{"r1|10.0.0.5": {"vm-1", "proj-1"}, "network:n1|10.0.0.5": {"vm-n", "proj-n"}}}
 	p, err := New(Options{Runner: &fakeRunner{}, Lookup: lookup, MetadataURL: upstream.URL + "/prefix/", SharedSecret: "s3cret",
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
-	send := func(method, target, remote, body string) *httptest.ResponseRecorder {
-		req := httptest.NewRequest(method, target, strings.NewReader(body))
+	sendTo := func(at target, method, url, remote, body string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest(method, url, strings.NewReader(body))
 		req.RemoteAddr = remote
 		req.Header.Set("X-Instance-ID", "spoofed")
 		req.Header.Set("X-Forwarded-For", "10.0.0.99")
+		req.Header.Set("X-Neutron-Network-ID", "spoofed")
 		req.Header.Set("Content-Type", "text/plain")
 		w := httptest.NewRecorder()
-		p.handler("r1").ServeHTTP(w, req)
+		p.handler(at).ServeHTTP(w, req)
 		return w
 	}
+	send := func(method, url, remote, body string) *httptest.ResponseRecorder {
+		return sendTo(target{router: "r1"}, method, url, remote, body)
+	}
 
-	t.Run("forwarded with upstream's headers", func(t *testing.T) {
-		w := send("POST", "http://169.254.169.254/openstack/2013-04-04/password?x=1&y=%2F", "10.0.0.5:40000", "pw")
-		if w.Code != 200 || w.Body.String() != `{"uuid": "vm-1"}` || w.Header().Get("Content-Type") != "application/json" {
-			t.Fatalf("answer %d %q %v", w.Code, w.Body, w.Header())
-		}
-		if w.Header().Get("X-Upstream-Only") != "" {
-			t.Errorf("upstream passes on only the content type, got %v", w.Header())
-		}
-		mu.Lock()
-		defer mu.Unlock()
-		h := seen.Header
-		for k, v := range map[string]string{
-			"X-Forwarded-For":         "10.0.0.5",
-			"X-Instance-ID":           "vm-1",
-			"X-Tenant-ID":             "proj-1",
-			"X-Neutron-Router-ID":     "r1",
-			"X-Instance-ID-Signature": Sign("s3cret", "vm-1"),
-			"Content-Type":            "text/plain",
-		} {
-			if got := h.Values(k); len(got) != 1 || got[0] != v {
-				t.Errorf("%s: %q, want %q", k, got, v)
+	for _, tc := range []struct {
+		name     string
+		at       target
+		instance string
+		headers  map[string]string // "" means absent
+	}{
+		{"a router's request with upstream's headers", target{router: "r1"}, "vm-1", map[string]string{
+			"X-Tenant-ID": "proj-1", "X-Neutron-Router-ID": "r1", "X-Neutron-Network-ID": ""}},
+		{"a DHCP namespace's request names the network instead", target{network: "n1"}, "vm-n", map[string]string{
+			"X-Tenant-ID": "proj-n", "X-Neutron-Network-ID": "n1", "X-Neutron-Router-ID": ""}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := sendTo(tc.at, "POST", "http://169.254.169.254/openstack/2013-04-04/password?x=1&y=%2F", "10.0.0.5:40000", "pw")
+			if w.Code != 200 || w.Body.String() != `{"uuid": "vm-1"}` || w.Header().Get("Content-Type") != "application/json" {
+				t.Fatalf("answer %d %q %v", w.Code, w.Body, w.Header())
 			}
-		}
-		if !VerifySignature("s3cret", h.Get("X-Instance-ID"), h.Get("X-Instance-ID-Signature")) {
-			t.Error("signature does not verify")
-		}
-		if seen.Method != "POST" || seen.URL.Path != "/prefix/openstack/2013-04-04/password" || seen.URL.RawQuery != "x=1&y=%2F" || seenBody != "pw" {
-			t.Errorf("forwarded %s %s?%s body %q", seen.Method, seen.URL.Path, seen.URL.RawQuery, seenBody)
+			if w.Header().Get("X-Upstream-Only") != "" {
+				t.Errorf("upstream passes on only the content type, got %v", w.Header())
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			h := seen.Header
+			want := map[string]string{
+				"X-Forwarded-For":         "10.0.0.5",
+				"X-Instance-ID":           tc.instance,
+				"X-Instance-ID-Signature": Sign("s3cret", tc.instance),
+				"Content-Type":            "text/plain",
+			}
+			maps.Copy(want, tc.headers)
+			for k, v := range want {
+				if got := h.Values(k); v == "" && len(got) != 0 || v != "" && (len(got) != 1 || got[0] != v) {
+					t.Errorf("%s: %q, want %q", k, got, v)
+				}
+			}
+			if !VerifySignature("s3cret", h.Get("X-Instance-ID"), h.Get("X-Instance-ID-Signature")) {
+				t.Error("signature does not verify")
+			}
+			if seen.Method != "POST" || seen.URL.Path != "/prefix/openstack/2013-04-04/password" || seen.URL.RawQuery != "x=1&y=%2F" || seenBody != "pw" {
+				t.Errorf("forwarded %s %s?%s body %q", seen.Method, seen.URL.Path, seen.URL.RawQuery, seenBody)
+			}
+		})
+	}
+
+	t.Run("an address the network does not know is 404", func(t *testing.T) {
+		if w := sendTo(target{network: "n2"}, "GET", "/latest/meta-data/", "10.0.0.5:40000", ""); w.Code != 404 {
+			t.Fatalf("answered %d %q", w.Code, w.Body)
 		}
 	})
 
@@ -153,7 +176,7 @@ func TestForward(t *testing.T) {
 		req := httptest.NewRequest("GET", "/latest/meta-data/", nil)
 		req.RemoteAddr = "10.0.0.5:1"
 		w := httptest.NewRecorder()
-		down.handler("r1").ServeHTTP(w, req)
+		down.handler(target{router: "r1"}).ServeHTTP(w, req)
 		if w.Code != 500 || !strings.Contains(w.Body.String(), msgUnknownError) {
 			t.Fatalf("answered %d %q", w.Code, w.Body)
 		}

@@ -1,15 +1,21 @@
 // Package metadata is the metadata proxy of the data plane, as upstream's
-// neutron-metadata-agent with the haproxy it runs in each router namespace: a guest
-// asks http://169.254.169.254/ through its router; the proxy identifies the instance
-// by (router ID, source address), forwards the request to the compute metadata API
-// with upstream's headers (X-Forwarded-For, X-Instance-ID, X-Tenant-ID,
-// X-Instance-ID-Signature, X-Neutron-Router-ID) and passes the answer back.
+// neutron-metadata-agent with the haproxy its L3 agent runs in each router
+// namespace and its DHCP agent in the DHCP namespace of each network no router
+// serves (enable_isolated_metadata, force_metadata): a guest asks
+// http://169.254.169.254/ through its router, or through the DHCP port its DHCP
+// lease routes that address to; the proxy identifies the instance by (router ID,
+// source address) or (network ID, source address), forwards the request to the
+// compute metadata API with upstream's headers (X-Forwarded-For, X-Instance-ID,
+// X-Tenant-ID, X-Instance-ID-Signature, and X-Neutron-Router-ID or
+// X-Neutron-Network-ID) and passes the answer back.
 //
-// There is no process per router: the address 169.254.169.254/32 is put on lo of
-// each qrouter- namespace and a listening socket is opened inside it (netns.Listen),
-// served by goroutines of the agent, which forward from the agent's own namespace.
-// Converge is level-triggered like the other parts: after a restart it finds the
-// address in place and only opens new listeners.
+// There is no process per namespace: a listening socket bound to 169.254.169.254:80
+// is opened inside each namespace (netns.Listen), served by goroutines of the agent,
+// which forward from the agent's own namespace. The address is on lo of each
+// qrouter- namespace (put there here) and on the ns- device of each qdhcp-
+// namespace (put there by the DHCP part, as upstream's DHCP agent does). Converge is
+// level-triggered like the other parts: after a restart it finds the addresses in
+// place and only opens new listeners.
 package metadata
 
 import (
@@ -38,9 +44,12 @@ const (
 )
 
 // Lookup finds the instance behind a request: the network service's
-// MetadataInstance. "No such instance" is an *httpapi.Error with status 404.
+// MetadataInstance (a request that reached a router) and MetadataNetworkInstance
+// (one that reached a network's DHCP namespace). "No such instance" is an
+// *httpapi.Error with status 404.
 type Lookup interface {
 	MetadataInstance(ctx context.Context, routerID string, ip netip.Addr) (instanceID, projectID string, err error)
+	MetadataNetworkInstance(ctx context.Context, networkID string, ip netip.Addr) (instanceID, projectID string, err error)
 }
 
 // Options configure a Proxy.
@@ -60,7 +69,7 @@ type Options struct {
 	Timeout time.Duration
 }
 
-// Proxy serves the metadata API in the router namespaces of one host.
+// Proxy serves the metadata API in the router and DHCP namespaces of one host.
 type Proxy struct {
 	opts   Options
 	base   *url.URL
@@ -68,16 +77,17 @@ type Proxy struct {
 
 	mu        sync.Mutex
 	closed    bool
-	listeners map[string]*listener // by router ID
+	listeners map[string]*listener // by namespace
 
 	// Tests replace how a namespace is listened in and identified.
 	listen    func(ns string) (net.Listener, error)
 	namespace func(ns string) (nsID, error)
 }
 
-// listener is the serving socket of one router.
+// listener is the serving socket of one namespace.
 type listener struct {
 	id   nsID
+	at   target
 	srv  *http.Server
 	done chan struct{} // closed when Serve has returned
 }
@@ -119,11 +129,25 @@ func New(opts Options) (*Proxy, error) {
 // Name implements the network agent's Part.
 func (p *Proxy) Name() string { return "metadata" }
 
+// target is what a request reached: a router, or a network's DHCP namespace.
+type target struct {
+	router, network string // one of them
+}
+
+func (t target) String() string {
+	if t.router != "" {
+		return "router " + t.router
+	}
+	return "network " + t.network
+}
+
 // Converge serves every admin-up router of st whose namespace exists (the L3 part,
 // which runs before, makes it): 169.254.169.254/32 on the namespace's lo, and a
-// listener inside it. Listeners of routers gone, down, without namespace or whose
-// namespace was made again, and those that stopped serving, are closed (and opened
-// again where still wanted). It wires no ports.
+// listener inside it; and every network whose DHCP namespace serves metadata
+// (dataplane.DHCPMetadata) and exists with the address on its ns- device (the DHCP
+// part, which runs before, makes both). Listeners of namespaces no longer served,
+// gone, or made again, and those that stopped serving, are closed (and opened again
+// where still wanted). It wires no ports.
 func (p *Proxy) Converge(ctx context.Context, st dataplane.State) ([]string, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -141,84 +165,99 @@ func (p *Proxy) Converge(ctx context.Context, st dataplane.State) ([]string, err
 		if !r.AdminStateUp || !nss[ns] {
 			continue
 		}
-		want[r.ID] = true
-		if err := p.router(ctx, r.ID, ns); err != nil {
+		want[ns] = true
+		err := ensureAddress(ctx, p.opts.Runner, ns)
+		if err == nil {
+			err = p.serveIn(ns, target{router: r.ID})
+		}
+		if err != nil {
 			errs = append(errs, fmt.Errorf("metadata for router %s: %w", r.ID, err))
 		}
 	}
-	for id := range p.listeners {
-		if !want[id] {
-			p.log().Info("metadata proxy stops serving", "router", id)
-			p.stop(id)
+	for _, n := range st.Networks {
+		ns := dataplane.DHCPNamespace(n.ID)
+		if !dataplane.DHCPMetadata(st.Host, n) || !nss[ns] {
+			continue
+		}
+		want[ns] = true
+		err := hasDHCPAddress(ctx, p.opts.Runner, ns)
+		if err == nil {
+			err = p.serveIn(ns, target{network: n.ID})
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("metadata for network %s: %w", n.ID, err))
+		}
+	}
+	for ns, l := range p.listeners {
+		if !want[ns] {
+			p.log().Info("metadata proxy stops serving", "target", l.at.String(), "netns", ns)
+			p.stop(ns)
 		}
 	}
 	return nil, errors.Join(errs...)
 }
 
-// router converges one router's address and listener.
-func (p *Proxy) router(ctx context.Context, routerID, ns string) error {
-	if err := ensureAddress(ctx, p.opts.Runner, ns); err != nil {
-		return err
-	}
+// serveIn makes sure a live listener for t serves in namespace ns (as it is now).
+func (p *Proxy) serveIn(ns string, t target) error {
 	id, err := p.namespace(ns)
 	if err != nil {
 		return err
 	}
-	if l := p.listeners[routerID]; l != nil {
+	if l := p.listeners[ns]; l != nil {
 		select {
 		case <-l.done:
-			p.log().Warn("metadata listener stopped; opening it again", "router", routerID)
+			p.log().Warn("metadata listener stopped; opening it again", "target", t.String())
 		default:
-			if l.id == id {
+			if l.id == id && l.at == t {
 				return nil
 			}
-			p.log().Info("router namespace made again; metadata listener follows", "router", routerID)
+			p.log().Info("namespace made again; metadata listener follows", "target", t.String(), "netns", ns)
 		}
-		p.stop(routerID)
+		p.stop(ns)
 	}
 	ln, err := p.listen(ns)
 	if err != nil {
 		return err
 	}
-	l := &listener{id: id, done: make(chan struct{}), srv: &http.Server{
-		Handler:           p.handler(routerID),
+	l := &listener{id: id, at: t, done: make(chan struct{}), srv: &http.Server{
+		Handler:           p.handler(t),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       60 * time.Second,
 		ErrorLog:          slog.NewLogLogger(p.log().Handler(), slog.LevelDebug),
 	}}
-	p.listeners[routerID] = l
+	p.listeners[ns] = l
 	go func() {
 		defer close(l.done)
 		if err := l.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			p.log().Warn("metadata listener", "router", routerID, "error", err)
+			p.log().Warn("metadata listener", "target", t.String(), "error", err)
 		}
 	}()
-	p.log().Info("metadata proxy serving", "router", routerID, "netns", ns)
+	p.log().Info("metadata proxy serving", "target", t.String(), "netns", ns)
 	return nil
 }
 
-// stop closes a router's listener and its connections and waits for it to stop
+// stop closes a namespace's listener and its connections and waits for it to stop
 // serving (so the namespace is no longer held open). Called with p.mu held.
-func (p *Proxy) stop(routerID string) {
-	l := p.listeners[routerID]
+func (p *Proxy) stop(ns string) {
+	l := p.listeners[ns]
 	if l == nil {
 		return
 	}
 	_ = l.srv.Close()
 	<-l.done
-	delete(p.listeners, routerID)
+	delete(p.listeners, ns)
 }
 
-// Serving lists the routers with a live listener.
+// Serving lists the namespaces with a live listener.
 func (p *Proxy) Serving() []string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	var out []string
-	for id, l := range p.listeners {
+	for ns, l := range p.listeners {
 		select {
 		case <-l.done:
 		default:
-			out = append(out, id)
+			out = append(out, ns)
 		}
 	}
 	return out
@@ -230,8 +269,8 @@ func (p *Proxy) Close() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.closed = true
-	for id := range p.listeners {
-		p.stop(id)
+	for ns := range p.listeners {
+		p.stop(ns)
 	}
 	return nil
 }
