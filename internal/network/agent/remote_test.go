@@ -55,7 +55,7 @@ func TestRemote(t *testing.T) {
 	if err != nil || len(st.Networks) != 1 || st.Networks[0].SegmentationID != 1001 {
 		t.Fatalf("HostState = %+v, %v", st, err)
 	}
-	want(network.SubjectHostState + ` {"host":{"Name":"h2","VTEP":"","PhysicalInterfaces":null,"Namespace":""},"roles":{"DHCP":true,"L3":false}}`)
+	want(network.SubjectHostState + ` {"host":{"Name":"h2","VTEP":"","PhysicalInterfaces":null,"Namespace":"","EnableIsolatedMetadata":false,"ForceMetadata":false},"roles":{"DHCP":true,"L3":false}}`)
 	if err := r.EnsureDHCPPorts(ctx, "h2"); err != nil {
 		t.Fatal(err)
 	}
