@@ -22,25 +22,36 @@ func Lease(t *testing.T, dir, ns string) map[string]string {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	out := filepath.Join(dir, "offer")
-	script := `#!/bin/sh
+	script := func(offer string) string {
+		return `#!/bin/sh
 case "$reason" in
 PREINIT) ip link set dev "$interface" up ;;
 BOUND|RENEW|REBIND|REBOOT)
-	env | grep '^new_' | sort > ` + out + `.tmp && mv ` + out + `.tmp ` + out + `
+	env | grep '^new_' | sort > ` + offer + `.tmp && mv ` + offer + `.tmp ` + offer + `
 	ip addr flush dev "$interface" scope global
 	ip addr add "$new_ip_address/$new_subnet_mask" dev "$interface"
 	;;
 esac
 exit 0
 `
+	}
 	conf := `option rfc3442-classless-static-routes code 121 = array of unsigned integer 8;
 request subnet-mask, broadcast-address, routers, domain-name, domain-name-servers, host-name, interface-mtu, rfc3442-classless-static-routes;
 timeout 20;
 initial-interval 1;
 backoff-cutoff 2;
 `
-	for name, content := range map[string]string{"script": script, "conf": conf} {
+	return runDHClient(t, dir, ns, script, conf, "-4")
+}
+
+// runDHClient writes the client's script (script(offer) must write the new_*
+// variables into offer) and configuration into dir, runs dhclient once on eth0 in
+// ns with flags, and returns what the server offered. dhclient goes to the
+// background after the script ran; it is not needed, so it is killed.
+func runDHClient(t *testing.T, dir, ns string, script func(offer string) string, conf string, flags ...string) map[string]string {
+	t.Helper()
+	out := filepath.Join(dir, "offer")
+	for name, content := range map[string]string{"script": script(out), "conf": conf} {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -52,11 +63,12 @@ backoff-cutoff 2;
 			_ = syscall.Kill(pid, syscall.SIGKILL)
 		}
 	})
-	if o, err := exec.Command("ip", "netns", "exec", ns, "dhclient", "-1", "-4", "-cf", filepath.Join(dir, "conf"), "-sf", filepath.Join(dir, "script"),
-		"-lf", filepath.Join(dir, "leases"), "-pf", pidFile, "eth0").CombinedOutput(); err != nil {
-		t.Fatalf("no lease in %s: %v\n%s", ns, err, o)
+	args := append([]string{"netns", "exec", ns, "dhclient", "-1"}, flags...)
+	args = append(args, "-cf", filepath.Join(dir, "conf"), "-sf", filepath.Join(dir, "script"),
+		"-lf", filepath.Join(dir, "leases"), "-pf", pidFile, "eth0")
+	if o, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+		t.Fatalf("no DHCP answer in %s (dhclient %v): %v\n%s", ns, flags, err, o)
 	}
-	// dhclient went to the background after the script ran; it is not needed.
 	if pid := pidFromFile(pidFile); pid > 0 {
 		_ = syscall.Kill(pid, syscall.SIGKILL)
 	}
@@ -126,24 +138,18 @@ func Lease6(t *testing.T, dir, ns string, stateless bool) map[string]string {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	out := filepath.Join(dir, "offer")
-	script := `#!/bin/sh
+	script := func(offer string) string {
+		return `#!/bin/sh
 case "$reason" in
 PREINIT6) ip link set dev "$interface" up ;;
 BOUND6|RENEW6|REBIND6|REBOOT6|INFORM6)
-	env | grep '^new_' | sort > ` + out + `.tmp && mv ` + out + `.tmp ` + out + `
+	env | grep '^new_' | sort > ` + offer + `.tmp && mv ` + offer + `.tmp ` + offer + `
 	if [ -n "$new_ip6_address" ]; then ip -6 addr replace "$new_ip6_address/$new_ip6_prefixlen" dev "$interface" nodad; fi
 	;;
 esac
 exit 0
 `
-	conf := "timeout 20;\ninitial-interval 1;\nbackoff-cutoff 2;\n"
-	for name, content := range map[string]string{"script": script, "conf": conf} {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o755); err != nil {
-			t.Fatal(err)
-		}
 	}
-	_ = os.Remove(out)
 	for _, args := range [][]string{
 		{"sysctl", "-q", "-w", "net.ipv6.conf.eth0.accept_dad=0"},
 		{"ip", "link", "set", "eth0", "up"},
@@ -162,32 +168,9 @@ exit 0
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	pidFile := filepath.Join(dir, "pid")
-	t.Cleanup(func() {
-		if pid := pidFromFile(pidFile); pid > 0 {
-			_ = syscall.Kill(pid, syscall.SIGKILL)
-		}
-	})
-	args := []string{"netns", "exec", ns, "dhclient", "-1", "-6", "-cf", filepath.Join(dir, "conf"), "-sf", filepath.Join(dir, "script"),
-		"-lf", filepath.Join(dir, "leases"), "-pf", pidFile}
+	flags := []string{"-6"}
 	if stateless {
-		args = append(args, "-S")
+		flags = append(flags, "-S")
 	}
-	if o, err := exec.Command("ip", append(args, "eth0")...).CombinedOutput(); err != nil {
-		t.Fatalf("no DHCPv6 answer in %s: %v\n%s", ns, err, o)
-	}
-	if pid := pidFromFile(pidFile); pid > 0 {
-		_ = syscall.Kill(pid, syscall.SIGKILL)
-	}
-	raw, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatalf("the client script did not run: %v", err)
-	}
-	m := map[string]string{}
-	for _, line := range strings.Split(strings.TrimSpace(string(raw)), "\n") {
-		if k, v, ok := strings.Cut(line, "="); ok {
-			m[strings.TrimPrefix(k, "new_")] = strings.Trim(v, "'")
-		}
-	}
-	return m
+	return runDHClient(t, dir, ns, script, "timeout 20;\ninitial-interval 1;\nbackoff-cutoff 2;\n", flags...)
 }
