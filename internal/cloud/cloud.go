@@ -147,7 +147,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (*Cloud, er
 		return nil, err
 	} else if on {
 		c.agent, c.metadata, err = hostAgent(ctx, cfg, c.network, network.HostRoles{DHCP: true, L3: true}, c.network,
-			secrets.MetadataProxy, log)
+			metadataSecret, log)
 		if err != nil {
 			return nil, fmt.Errorf("network data plane: %w", err)
 		}

@@ -61,7 +61,8 @@ func dataplaneWanted(mode string, log *slog.Logger) (bool, error) {
 // hostAgent assembles the agent of this host from its [network] settings. Every host
 // runs L2 and the security groups of its ports (upstream's Linux bridge agent on a
 // compute node); a network node also serves DHCP and routers, and with a metadata
-// lookup the metadata proxy (its Proxy is returned, to close at the end). The
+// lookup the metadata proxy, signing with secret (its Proxy is returned, to close
+// at the end). The
 // all-in-one host is both, as devstack's single host.
 func hostAgent(ctx context.Context, cfg config.Config, ctrl agent.Controller, roles network.HostRoles,
 	lookup metadata.Lookup, secret string, log *slog.Logger) (*agent.Agent, *metadata.Proxy, error) {
@@ -115,9 +116,6 @@ func hostAgent(ctx context.Context, cfg config.Config, ctrl agent.Controller, ro
 	}
 	parts = append(parts, firewall.New(runner, log))
 	if (roles.DHCP || roles.L3) && lookup != nil {
-		if n.MetadataSecret != "" {
-			secret = n.MetadataSecret
-		}
 		var err error
 		proxy, err = metadata.New(metadata.Options{Runner: runner, Lookup: lookup, MetadataURL: n.MetadataURL,
 			SharedSecret: secret, Log: log})

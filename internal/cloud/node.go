@@ -78,7 +78,7 @@ func StartNode(ctx context.Context, cfg config.Config, roles []string, log *slog
 	}
 	// The metadata proxy of a network node needs the instance lookup over the bus;
 	// until then routers serve no metadata there (the all-in-one host's do).
-	if n.agent, n.metadata, err = hostAgent(ctx, cfg, n.remote, hostRoles, nil, "", log); err != nil {
+	if n.agent, n.metadata, err = hostAgent(ctx, cfg, n.remote, hostRoles, nil, cfg.Network.MetadataSecret, log); err != nil {
 		return nil, fmt.Errorf("network data plane: %w", err)
 	}
 	n.Host = n.agent.Host.Name
