@@ -62,8 +62,7 @@ func dataplaneWanted(mode string, log *slog.Logger) (bool, error) {
 // runs L2 and the security groups of its ports (upstream's Linux bridge agent on a
 // compute node); a network node also serves DHCP and routers, and with a metadata
 // lookup the metadata proxy, signing with secret (its Proxy is returned, to close
-// at the end). The
-// all-in-one host is both, as devstack's single host.
+// at the end). The all-in-one host is both, as devstack's single host.
 func hostAgent(ctx context.Context, cfg config.Config, ctrl agent.Controller, roles network.HostRoles,
 	lookup metadata.Lookup, secret string, log *slog.Logger) (*agent.Agent, *metadata.Proxy, error) {
 	n := cfg.Network
