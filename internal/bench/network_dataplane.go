@@ -87,6 +87,10 @@ type DataplaneReport struct {
 	Samples       []DataplaneSample `json:"samples"`
 	// Timings are DPTimingActive, DPTimingDHCP, DPTimingLease and DPTimingFIP.
 	Timings []Timing `json:"timings"`
+	// MachineCores is how many cores the whole machine kept busy during the
+	// measured iterations (the cloud, its agents' commands, the bench and anything
+	// else): on a shared machine, what else ran shows here. -1 when unknown.
+	MachineCores float64 `json:"machine_cores"`
 }
 
 // Timing returns the named timing, if measured.
@@ -222,6 +226,8 @@ func Dataplane(ctx context.Context, o DataplaneOptions, progress func(string)) (
 		return rep, fmt.Errorf("warm-up: %w", err)
 	}
 	rep.Warmup = &w
+	machine, began := startMachine(), time.Now()
+	defer func() { rep.MachineCores = machine.stop(&Stats{Elapsed: time.Since(began)}) }()
 	for i := range o.Iterations {
 		progress(fmt.Sprintf("iteration %d of %d: bind, lease, associate a floating IP, ping", i+1, o.Iterations))
 		s, err := d.iteration(ctx, fmt.Sprintf("vm%d", i))

@@ -56,7 +56,7 @@ func TestDataplaneReportTable(t *testing.T) {
 	ms := func(n int) time.Duration { return time.Duration(n) * time.Millisecond }
 	samples := []DataplaneSample{{ms(300), ms(340), ms(150)}, {ms(310), ms(1200), ms(160)}}
 	dp := &DataplaneReport{Host: "nbench1", HostNamespace: "nbench1-host", CIDR: "10.242.0.0/24", Settle: time.Second,
-		Warmup: &DataplaneSample{ms(400), ms(450), ms(170)}, Samples: samples, Timings: summarize(samples)}
+		Warmup: &DataplaneSample{ms(400), ms(450), ms(170)}, Samples: samples, Timings: summarize(samples), MachineCores: 0.25}
 
 	// The data plane alone: no API part.
 	var out bytes.Buffer
@@ -76,6 +76,7 @@ func TestDataplaneReportTable(t *testing.T) {
 		"first port of the network (warm-up, not counted): bind to DHCP lease 450ms, FIP associate to ping 170ms",
 		"bind to DHCP lease: p50 340ms, p90 1200ms, max 1200ms; misses the aim (well under a second): the slowest iteration took 1200ms",
 		"FIP associate to ping: p50 150ms, p90 160ms, max 160ms; meets the aim (well under a second): every iteration under 1s",
+		"machine: 0.25 of",
 	} {
 		if !strings.Contains(table, w) {
 			t.Errorf("table lacks %q:\n%s", w, table)

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"runtime"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -110,6 +111,10 @@ func (r *DataplaneReport) write(b *strings.Builder) error {
 	if w := r.Warmup; w != nil {
 		fmt.Fprintf(b, "first port of the network (warm-up, not counted): %s %s, %s %s\n",
 			DPTimingLease, ms(w.Lease), DPTimingFIP, ms(w.Reach))
+	}
+	if r.MachineCores >= 0 && len(r.Samples) > 0 {
+		fmt.Fprintf(b, "machine: %.2f of %d cores busy during the iterations (cloud, agents' commands, bench and all else)\n",
+			r.MachineCores, runtime.NumCPU())
 	}
 	for _, name := range []string{DPTimingLease, DPTimingFIP} {
 		if t := r.Timing(name); t != nil {
