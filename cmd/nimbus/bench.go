@@ -1,17 +1,20 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/nimbus-cloud/nimbus/internal/bench"
+	"github.com/nimbus-cloud/nimbus/internal/network/dataplane/testbed"
 )
 
 func benchCommand() *cobra.Command {
@@ -228,12 +231,14 @@ func benchNetworkCommand() *cobra.Command {
 	var (
 		cloud, cloudsYAML string
 		start             bool
+		api, dataplane    bool
 		o                 bench.NetworkOptions
+		dp                bench.DataplaneOptions
 		asJSON            bool
 	)
 	cmd := &cobra.Command{
 		Use:   "network",
-		Short: "Measure port, network and subnet create and delete rates of the network API",
+		Short: "Measure the network API's port, network and subnet rates, and the data plane's wiring times",
 		Long: `Measures the network API (Neutron v2.0) of a running cloud on this machine:
   port create / delete          --ports ports created with POST /v2.0/ports on one network
                                 with an IPv4 subnet of --cidr, at --concurrency, then deleted;
@@ -246,6 +251,17 @@ and reports ops/s and p50/p95/p99 latency of each, with the medians beside upstr
 (Rally: network create+delete 0.38 s, 10-port iteration 8.5 s). Pairs and iterations run
 --concurrency at a time. It fails when a request failed or two ports shared an address.
 
+With --dataplane (needs --start and root) it then measures the data plane, on a second
+throw-away cloud whose data plane lives in a namespace the bench makes, which also plays
+the outside host (as the e2e tests run it): --dataplane-iterations times, after one
+warm-up, a port with ICMP allowed is plugged into a new instance namespace (a veth named
+like its tap) and bound to the cloud's host; the times from the binding to the port's
+ACTIVE and to the instance's DHCP lease (dhclient, started once ACTIVE), and from
+associating a floating IP to the first reply to the outside host's pings (every 10 ms),
+are reported as p50/p90/max. Every packet stays in namespaces the bench made; they, the
+agents' namespaces and dnsmasqs are removed afterwards, also on error or Ctrl-C.
+--api=false skips the API scenarios.
+
 Credentials come from a cloud of clouds.yaml (--cloud, default nimbus-admin; the file is
 --clouds-yaml, else $OS_CLIENT_CONFIG_FILE, ./clouds.yaml, ~/.config/openstack,
 /etc/openstack). An admin lifts the project's port quota for the run when it is too
@@ -253,6 +269,8 @@ small, and puts it back. With --start it runs a throw-away cloud instead (this b
 "up" with no data plane and no guest image, in a new data dir under $TMPDIR, removed
 afterwards). Only loopback addresses are ever targeted.`,
 		Example: `  nimbus bench network --start
+  sudo nimbus bench network --start --dataplane            # API, then data plane
+  sudo nimbus bench network --start --dataplane --api=false --dataplane-iterations 20
   nimbus up --data-dir /tmp/nimbus --ephemeral-ports &
   nimbus bench network --clouds-yaml /tmp/nimbus/clouds.yaml --cloud nimbus-admin --server-pid $!`,
 		Args: cobra.NoArgs,
@@ -263,31 +281,39 @@ afterwards). Only loopback addresses are ever targeted.`,
 			if o.Ports < 1 || o.Networks < 0 || o.Iterations < 0 || o.PortsPerIteration < 1 {
 				return fmt.Errorf("--ports and --ports-per-iteration must be positive, --networks and --iterations not negative")
 			}
+			if !api && !dataplane {
+				return fmt.Errorf("--api=false leaves nothing to measure without --dataplane")
+			}
+			if dataplane {
+				// The data plane is only ever built in namespaces of the bench's own.
+				if !start {
+					return fmt.Errorf("--dataplane needs --start: it measures a throw-away cloud whose host is a namespace the bench makes")
+				}
+				if dp.Iterations < 1 || dp.Iterations > 1000 {
+					return fmt.Errorf("--dataplane-iterations must be 1..1000")
+				}
+				if missing := testbedMissing(); missing != "" {
+					return fmt.Errorf("--dataplane needs %s", missing)
+				}
+			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
 			progress := func(s string) { fmt.Fprintln(os.Stderr, "bench:", s) }
-			if start {
-				exe, err := os.Executable()
-				if err != nil {
-					return err
-				}
-				progress("starting a throw-away cloud in " + os.TempDir())
-				// The API alone is measured: no guest image to upload.
-				c, err := bench.StartCloud(ctx, exe, os.TempDir(), "NIMBUS_IMAGE_GUEST_IMAGE=false")
-				if err != nil {
-					return err
-				}
-				defer c.Stop()
-				cloud, cloudsYAML, o.ServerPID = "nimbus-admin", c.CloudsYAML, c.PID
-			}
-			creds, err := bench.LoadCloud(cloud, cloudsYAML)
+			exe, err := os.Executable()
 			if err != nil {
 				return err
 			}
-			o.Credentials = creds
-			rep, err := bench.Network(ctx, o, progress)
-			if rep == nil {
-				return err
+			rep := &bench.NetworkReport{}
+			if api {
+				if rep, err = benchNetworkAPI(ctx, exe, start, cloud, cloudsYAML, o, progress); rep == nil {
+					return err
+				}
+			}
+			if dataplane && err == nil {
+				rep.Dataplane, err = benchNetworkDataplane(ctx, exe, dp, progress)
+				if rep.Dataplane == nil && len(rep.Scenarios) == 0 {
+					return err
+				}
 			}
 			if asJSON {
 				err = errors.Join(err, rep.WriteJSON(os.Stdout))
@@ -301,6 +327,7 @@ afterwards). Only loopback addresses are ever targeted.`,
 	f.BoolVar(&start, "start", false, "start a throw-away cloud, measure it, stop it and remove its data")
 	f.StringVar(&cloud, "cloud", "nimbus-admin", "cloud of clouds.yaml to log in with")
 	f.StringVar(&cloudsYAML, "clouds-yaml", "", "clouds.yaml path (default $OS_CLIENT_CONFIG_FILE or the usual places)")
+	f.BoolVar(&api, "api", true, "run the API scenarios")
 	f.IntVar(&o.Concurrency, "concurrency", 8, "concurrent requests (or pairs, or iterations)")
 	f.IntVar(&o.Ports, "ports", 1000, "ports created, then deleted, on one network")
 	f.StringVar(&o.CIDR, "cidr", "10.240.0.0/20", "IPv4 subnet the ports take their addresses from")
@@ -309,6 +336,58 @@ afterwards). Only loopback addresses are ever targeted.`,
 	f.IntVar(&o.PortsPerIteration, "ports-per-iteration", 10, "ports created, then deleted, in one iteration")
 	f.IntVar(&o.ServerPID, "server-pid", 0, "pid of the server, to report its CPU per op and memory (Linux)")
 	f.DurationVar(&o.Timeout, "timeout", 30*time.Second, "timeout of one request")
+	f.BoolVar(&dataplane, "dataplane", false, "also measure the data plane's wiring times (needs --start and root)")
+	f.IntVar(&dp.Iterations, "dataplane-iterations", 10, "data-plane iterations (after one warm-up)")
+	f.StringVar(&dp.CIDR, "dataplane-cidr", "10.242.0.0/24", "IPv4 subnet of the data-plane scenarios' network")
+	f.DurationVar(&dp.Settle, "dataplane-settle", time.Second, "pause between creating a port (floating IP) and binding (associating) it")
 	f.BoolVar(&asJSON, "json", false, "print the report as JSON")
 	return cmd
+}
+
+// benchNetworkAPI runs the API scenarios, on a throw-away cloud with no data plane
+// when start is set.
+func benchNetworkAPI(ctx context.Context, exe string, start bool, cloud, cloudsYAML string, o bench.NetworkOptions,
+	progress func(string)) (*bench.NetworkReport, error) {
+	if start {
+		progress("starting a throw-away cloud in " + os.TempDir())
+		// The API alone is measured: no guest image to upload.
+		c, err := bench.StartCloud(ctx, exe, os.TempDir(), "NIMBUS_IMAGE_GUEST_IMAGE=false")
+		if err != nil {
+			return nil, err
+		}
+		defer c.Stop()
+		cloud, cloudsYAML, o.ServerPID = "nimbus-admin", c.CloudsYAML, c.PID
+	}
+	creds, err := bench.LoadCloud(cloud, cloudsYAML)
+	if err != nil {
+		return nil, err
+	}
+	o.Credentials = creds
+	return bench.Network(ctx, o, progress)
+}
+
+// benchNetworkDataplane runs the data-plane scenarios on a throw-away cloud whose
+// data plane lives in a namespace of the bench's; Stop removes everything.
+func benchNetworkDataplane(ctx context.Context, exe string, o bench.DataplaneOptions, progress func(string)) (*bench.DataplaneReport, error) {
+	progress("starting a throw-away cloud with its data plane in a namespace of the bench's")
+	c, err := bench.StartDataplaneCloud(ctx, exe, os.TempDir())
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		progress("stopping the cloud, removing its namespaces and dnsmasqs")
+		c.Stop()
+	}()
+	creds, err := bench.LoadCloud("nimbus-admin", c.CloudsYAML)
+	if err != nil {
+		return nil, err
+	}
+	o.Credentials, o.Bed, o.Host = creds, c.Bed, c.Host
+	o.Dir = filepath.Join(c.DataDir, "dhclient")
+	return bench.Dataplane(ctx, o, progress)
+}
+
+// testbedMissing says what this machine lacks for the data-plane scenarios ("" for nothing).
+func testbedMissing() string {
+	return strings.Join(testbed.Missing(bench.DataplaneTools...), ", ")
 }

@@ -83,6 +83,8 @@ type NetworkReport struct {
 	PortIterationSpeedup float64 `json:"port_iteration_speedup"`
 	ServerRSSStart       int64   `json:"server_rss_start_bytes,omitempty"`
 	ServerRSSEnd         int64   `json:"server_rss_end_bytes,omitempty"`
+	// Dataplane holds the data-plane scenarios, when they ran (on a cloud of their own).
+	Dataplane *DataplaneReport `json:"dataplane,omitempty"`
 }
 
 // Scenario returns the stats of the named scenario, if it ran.
@@ -365,26 +367,33 @@ type resource struct {
 	} `json:"fixed_ips"`
 }
 
-// create posts {kind: attrs} to /v2.0/{kind}s and returns the created resource.
+// collection is the path of a kind's resources: /v2.0/ports, and with upstream's
+// dashes /v2.0/security-groups for the body's "security_group".
+func collection(kind string) string {
+	return "/v2.0/" + strings.ReplaceAll(kind, "_", "-") + "s"
+}
+
+// create posts {kind: attrs} to the kind's collection and returns the created resource.
 func (n *neutron) create(ctx context.Context, kind string, attrs map[string]any) (resource, error) {
-	_, body, err := n.request(ctx, http.MethodPost, "/v2.0/"+kind+"s", mustJSON(map[string]any{kind: attrs}), n.auth, http.StatusCreated)
+	path := collection(kind)
+	_, body, err := n.request(ctx, http.MethodPost, path, mustJSON(map[string]any{kind: attrs}), n.auth, http.StatusCreated)
 	if err != nil {
 		return resource{}, err
 	}
 	var doc map[string]resource
 	if err := json.Unmarshal(body, &doc); err != nil {
-		return resource{}, fmt.Errorf("POST /v2.0/%ss: %w", kind, err)
+		return resource{}, fmt.Errorf("POST %s: %w", path, err)
 	}
 	r, ok := doc[kind]
 	if !ok || r.ID == "" {
-		return resource{}, fmt.Errorf("POST /v2.0/%ss: no %s id in %s", kind, kind, snippet(body))
+		return resource{}, fmt.Errorf("POST %s: no %s id in %s", path, kind, snippet(body))
 	}
 	return r, nil
 }
 
-// remove deletes /v2.0/{kind}s/{id}: 204, as upstream.
+// remove deletes the kind's resource id: 204, as upstream.
 func (n *neutron) remove(ctx context.Context, kind, id string) error {
-	_, _, err := n.request(ctx, http.MethodDelete, "/v2.0/"+kind+"s/"+id, nil, n.auth, http.StatusNoContent)
+	_, _, err := n.request(ctx, http.MethodDelete, collection(kind)+"/"+id, nil, n.auth, http.StatusNoContent)
 	return err
 }
 

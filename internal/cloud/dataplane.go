@@ -158,14 +158,22 @@ func ensurePublicInterface(ctx context.Context, r dataplane.Runner, ns, name, ci
 	return peer, nil
 }
 
+// RunDir is where the cloud of dataDir keeps what must be searchable by
+// unprivileged processes (the DHCP agent's files, in dhcp/ below it), under /run:
+// named after the data dir, so tests and benches that run a throw-away cloud can
+// find and remove it.
+func RunDir(dataDir string) string {
+	sum := sha256.Sum256([]byte(dataDir))
+	return filepath.Join("/run/nimbus", hex.EncodeToString(sum[:6]))
+}
+
 // dhcpDataDir is where the DHCP agent keeps its per-network files (in dhcp/ below
 // it). dnsmasq drops its privileges and re-reads them on SIGHUP, so the path must
 // be searchable by everyone, which the data dir (mode 0700, secrets inside) is not:
 // it lives under /run, named after the data dir, and goes at reboot together with
 // the namespaces and processes it describes.
 func dhcpDataDir(dataDir string) (string, error) {
-	sum := sha256.Sum256([]byte(dataDir))
-	dir := filepath.Join("/run/nimbus", hex.EncodeToString(sum[:6]))
+	dir := RunDir(dataDir)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", fmt.Errorf("DHCP directory: %w", err)
 	}

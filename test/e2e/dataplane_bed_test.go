@@ -2,23 +2,19 @@ package e2e
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
-	"github.com/nimbus-cloud/nimbus/internal/network/dataplane"
+	"github.com/nimbus-cloud/nimbus/internal/cloud"
 	"github.com/nimbus-cloud/nimbus/internal/network/dataplane/dataplanetest"
 	"github.com/nimbus-cloud/nimbus/internal/network/dataplane/metadata"
+	"github.com/nimbus-cloud/nimbus/internal/network/dataplane/testbed"
 )
 
 // dataplaneCloud is a cloud whose data plane is real and lives in a namespace the
@@ -35,7 +31,7 @@ type dataplaneCloud struct {
 	dir  string // the cloud's data dir
 	// novaURL is the stand-in compute metadata API.
 	novaURL string
-	// dhcpDir is where the cloud's DHCP agent keeps its files (see cloud.dhcpDataDir).
+	// dhcpDir is where the cloud's DHCP agent keeps its files (see cloud.RunDir).
 	dhcpDir string
 }
 
@@ -55,9 +51,7 @@ func newDataplaneBed(t *testing.T, tag string) *dataplaneCloud {
 	dataplanetest.RequireHost(t, "ip", "bridge", "dnsmasq", "dhclient", "iptables", "ipset", "nft", "conntrack", "arping", "ping")
 	bed := dataplanetest.NewBed(t, "e2e"+tag)
 	dir := filepath.Join(t.TempDir(), "cloud")
-	sum := sha256.Sum256([]byte(dir))
-	d := &dataplaneCloud{t: t, bed: bed, Host: bed.Prefix, dir: dir,
-		dhcpDir: filepath.Join("/run/nimbus", hex.EncodeToString(sum[:6]), "dhcp")}
+	d := &dataplaneCloud{t: t, bed: bed, Host: bed.Prefix, dir: dir, dhcpDir: filepath.Join(cloud.RunDir(dir), "dhcp")}
 	t.Cleanup(d.cleanup) // registered before the cloud's own: runs after it stopped
 	// The compute metadata API the proxy forwards to (Nova's comes with compute): it
 	// answers with the identity the proxy vouched for, once the signature checks out.
@@ -97,71 +91,31 @@ func (d *dataplaneCloud) start(env ...string) {
 }
 
 // cleanup removes what the cloud's agents made outside the host namespace, which
-// goes with the bed: dnsmasq processes (found by their files) and the qdhcp- and
-// qrouter- namespaces of this cloud (DHCP directories, routers marked with its host).
-func (d *dataplaneCloud) cleanup() {
-	for _, pid := range d.dnsmasqs() {
-		_ = syscall.Kill(pid, syscall.SIGKILL)
-	}
-	for _, ns := range d.namespaces() {
-		_ = exec.Command("ip", "netns", "del", ns).Run()
-	}
-	_ = os.RemoveAll(filepath.Dir(d.dhcpDir))
+// goes with the bed: dnsmasq processes and the cloud's qdhcp- and qrouter- namespaces.
+func (d *dataplaneCloud) cleanup() { d.agents().Remove() }
+
+func (d *dataplaneCloud) agents() testbed.CloudAgents {
+	return testbed.CloudAgents{DHCPDir: d.dhcpDir, Host: d.Host}
 }
 
 // namespaces are the qdhcp- and qrouter- namespaces of this cloud.
-func (d *dataplaneCloud) namespaces() []string {
-	out, _ := exec.Command("ip", "netns", "list").Output()
-	var mine []string
-	for _, line := range strings.Split(string(out), "\n") {
-		ns, _, _ := strings.Cut(strings.TrimSpace(line), " ")
-		switch {
-		case strings.HasPrefix(ns, "qdhcp-"):
-			if _, err := os.Stat(filepath.Join(d.dhcpDir, strings.TrimPrefix(ns, "qdhcp-"))); err == nil {
-				mine = append(mine, ns)
-			}
-		case strings.HasPrefix(ns, "qrouter-"):
-			table, _ := exec.Command("ip", "netns", "exec", ns, "nft", "list", "table", "ip", "nimbus-l3").Output()
-			if strings.Contains(string(table), "owner="+d.Host+"@") {
-				mine = append(mine, ns)
-			}
-		}
-	}
-	return mine
-}
+func (d *dataplaneCloud) namespaces() []string { return d.agents().Namespaces() }
 
 // dnsmasqs are the PIDs of the live dnsmasq processes serving this cloud.
-func (d *dataplaneCloud) dnsmasqs() []int {
-	entries, _ := os.ReadDir("/proc")
-	var pids []int
-	for _, e := range entries {
-		var pid int
-		if _, err := fmt.Sscan(e.Name(), &pid); err != nil {
-			continue
-		}
-		cmdline, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		stat, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
-		if strings.Contains(string(cmdline), d.dhcpDir+"/") && !strings.Contains(string(stat), ") Z ") {
-			pids = append(pids, pid)
-		}
-	}
-	return pids
-}
+func (d *dataplaneCloud) dnsmasqs() []int { return d.agents().DNSMasqs() }
 
 // instance plugs a namespace standing in for the instance of a port: eth0 with the
 // port's MAC, whose veth peer tap<port[:11]> is left in the host namespace for the
 // L2 agent to put on the network's bridge. It has no address until it leases one.
 func (d *dataplaneCloud) instance(name, portID, mac string) string {
 	d.t.Helper()
-	return d.instanceOn(d.bed.Host, name, portID, mac)
+	return d.bed.Plug(name, portID, mac)
 }
 
 // instanceOn plugs an instance into the simulated host whose namespace is hostNS.
 func (d *dataplaneCloud) instanceOn(hostNS, name, portID, mac string) string {
 	d.t.Helper()
-	ns := d.bed.Netns(name)
-	d.bed.Sh(hostNS, "ip", "link", "add", dataplane.TapName(portID), "type", "veth", "peer", "name", "eth0", "address", mac, "netns", ns)
-	return ns
+	return d.bed.PlugOn(hostNS, name, portID, mac)
 }
 
 // lease takes a DHCP lease in ns and sets the default route it offered.

@@ -1,36 +1,25 @@
-// Package dataplanetest is the test bed the data-plane packages share: simulated
-// hosts and instances as network namespaces, commands run in them, and a runner that
-// records the commands that change something.
+// Package dataplanetest is the test bed the data-plane packages share: testbed's
+// simulated hosts and instances as network namespaces with *testing.T (failures
+// fail the test, cleanup at the test's end), a runner that records the commands
+// that change something, and a fake runner.
 package dataplanetest
 
 import (
 	"context"
-	"fmt"
-	"net"
 	"os"
-	"os/exec"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/nimbus-cloud/nimbus/internal/network/dataplane"
-	"github.com/nimbus-cloud/nimbus/internal/platform/netns"
+	"github.com/nimbus-cloud/nimbus/internal/network/dataplane/testbed"
 )
 
 // RequireHost skips without root or the tools, unless NIMBUS_TEST_REQUIRE_QEMU asks
 // for every test to run (as in the guest image tests).
 func RequireHost(t *testing.T, tools ...string) {
 	t.Helper()
-	var missing []string
-	if os.Geteuid() != 0 {
-		missing = append(missing, "root")
-	}
-	for _, tool := range tools {
-		if _, err := exec.LookPath(tool); err != nil {
-			missing = append(missing, tool)
-		}
-	}
+	missing := testbed.Missing(tools...)
 	if len(missing) == 0 {
 		return
 	}
@@ -40,32 +29,30 @@ func RequireHost(t *testing.T, tools ...string) {
 	t.Skipf("needs %s", strings.Join(missing, ", "))
 }
 
-// Bed is a simulated host (a namespace playing its root namespace) with the L2 a
-// test builds by hand: bridges and instance namespaces plugged by veths named like
-// the instance taps. Everything it made goes at cleanup, also on failure.
+// Bed is a testbed.Bed that fails the test where the bed cannot do what it is
+// asked: a simulated host with the L2 a test builds by hand (bridges, instance
+// namespaces plugged by veths named like the instance taps). Everything it made
+// goes at cleanup, also on failure.
 type Bed struct {
-	t      *testing.T
-	Prefix string // unique per test and process
-	Host   string // the simulated host's namespace
+	*testbed.Bed
+	t *testing.T
 }
 
 // NewBed makes a bed whose names carry tag and the process id.
 func NewBed(t *testing.T, tag string) *Bed {
 	t.Helper()
-	b := &Bed{t: t, Prefix: fmt.Sprintf("n%s%d", tag, os.Getpid())}
-	b.Host = b.Netns("host")
-	return b
+	b, err := testbed.New(tag)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.Close)
+	return &Bed{Bed: b, t: t}
 }
 
 // Netns creates a namespace <prefix>-<name>, removed at cleanup.
 func (b *Bed) Netns(name string) string {
 	b.t.Helper()
-	ns := b.Prefix + "-" + name
-	_ = exec.Command("ip", "netns", "del", ns).Run()
-	b.Sh("", "ip", "netns", "add", ns)
-	b.t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", ns).Run() })
-	b.Sh(ns, "ip", "link", "set", "lo", "up")
-	return ns
+	return b.must(b.Bed.Netns(name))
 }
 
 // Sh runs a command (in ns unless empty) and fails the test on error.
@@ -78,97 +65,60 @@ func (b *Bed) Sh(ns string, args ...string) string {
 	return out
 }
 
-func (b *Bed) Try(ns string, args ...string) (string, error) {
-	if ns != "" {
-		args = append([]string{"ip", "netns", "exec", ns}, args...)
-	}
-	out, err := exec.Command(args[0], args[1:]...).CombinedOutput()
-	return string(out), err
-}
+// Try runs a command (in ns unless empty) and returns its output and error.
+func (b *Bed) Try(ns string, args ...string) (string, error) { return b.Run(ns, args...) }
 
 // Bridge makes the network's bridge on the simulated host, as the L2 agent would.
 func (b *Bed) Bridge(networkID string) {
-	br := dataplane.BridgeName(networkID)
-	b.Sh(b.Host, "ip", "link", "add", br, "type", "bridge")
-	b.Sh(b.Host, "ip", "link", "set", br, "up")
+	b.t.Helper()
+	if err := b.Bed.Bridge(networkID); err != nil {
+		b.t.Fatal(err)
+	}
+}
+
+// Plug makes a namespace standing in for the instance of a port, its tap left
+// unwired for the L2 agent (testbed.Bed.Plug).
+func (b *Bed) Plug(name, portID, mac string) string {
+	b.t.Helper()
+	return b.must(b.Bed.Plug(name, portID, mac))
+}
+
+// PlugOn is Plug into another simulated host, whose namespace is hostNS.
+func (b *Bed) PlugOn(hostNS, name, portID, mac string) string {
+	b.t.Helper()
+	return b.must(b.Bed.PlugOn(hostNS, name, portID, mac))
 }
 
 // Instance makes a namespace standing in for an instance of port p on network
 // networkID: eth0 with the port's MAC and address, tap<port> on the bridge.
 func (b *Bed) Instance(name, networkID string, p dataplane.Port, cidr, gateway string) string {
-	ns := b.Netns(name)
-	tap := dataplane.TapName(p.ID)
-	b.Sh(b.Host, "ip", "link", "add", tap, "type", "veth", "peer", "name", "eth0", "address", p.MAC, "netns", ns)
-	b.Sh(b.Host, "ip", "link", "set", tap, "master", dataplane.BridgeName(networkID), "up")
-	b.Sh(ns, "ip", "addr", "add", cidr, "dev", "eth0")
-	b.Sh(ns, "ip", "link", "set", "eth0", "up")
-	if gateway != "" {
-		b.Sh(ns, "ip", "route", "add", "default", "via", gateway)
-	}
-	return ns
-}
-
-// Ping reports whether one echo from ns to ip is answered.
-func (b *Bed) Ping(ns, ip string) bool {
-	_, err := b.Try(ns, "ping", "-c", "1", "-W", "1", ip)
-	return err == nil
-}
-
-// EventuallyPing retries for a few seconds (ARP, bridge learning).
-func (b *Bed) EventuallyPing(ns, ip string) bool {
-	for i := 0; i < 5; i++ {
-		if b.Ping(ns, ip) {
-			return true
-		}
-	}
-	return false
+	b.t.Helper()
+	return b.must(b.Bed.Instance(name, networkID, p, cidr, gateway))
 }
 
 // Listen serves TCP on addr inside ns and reports each peer's address.
 func (b *Bed) Listen(ns, addr string) <-chan string {
 	b.t.Helper()
-	ln, err := netns.Listen(ns, "tcp", addr)
+	peers, err := b.Bed.Listen(ns, addr)
 	if err != nil {
 		b.t.Fatal(err)
 	}
-	b.t.Cleanup(func() { ln.Close() })
-	peers := make(chan string, 16)
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			host, _, _ := net.SplitHostPort(c.RemoteAddr().String())
-			peers <- host
-			c.Close()
-		}
-	}()
 	return peers
 }
 
 // Dial connects from ns to addr and returns the source address the peer saw
 // (through peers), or "" when the connection fails.
 func (b *Bed) Dial(ns, addr string, peers <-chan string) string {
-	var err error
-	var c net.Conn
-	dErr := netns.Do(ns, func() error {
-		c, err = net.DialTimeout("tcp", addr, 2*time.Second)
-		return nil
-	})
-	if dErr != nil {
-		b.t.Fatal(dErr)
-	}
+	b.t.Helper()
+	return b.must(b.Bed.Dial(ns, addr, peers))
+}
+
+func (b *Bed) must(s string, err error) string {
+	b.t.Helper()
 	if err != nil {
-		return ""
+		b.t.Fatal(err)
 	}
-	defer c.Close()
-	select {
-	case p := <-peers:
-		return p
-	case <-time.After(2 * time.Second):
-		return ""
-	}
+	return s
 }
 
 // Recorder runs commands for real and remembers those that change something.
