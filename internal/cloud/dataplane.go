@@ -25,7 +25,7 @@ import (
 
 // dataplaneTools are the commands the agents run; "auto" starts the data plane only
 // where all of them are there (and the process is root).
-var dataplaneTools = []string{"ip", "bridge", "dnsmasq", "iptables", "iptables-restore", "ip6tables", "ipset", "nft", "conntrack", "arping"}
+var dataplaneTools = []string{"ip", "bridge", "dnsmasq", "iptables", "iptables-restore", "ip6tables", "ipset", "nft", "conntrack", "arping", "dhcp_release", "dhcp_release6"}
 
 // dataplaneWanted decides from network.dataplane whether this process runs the
 // host's agents: "on" insists (a missing tool is an error), "auto" runs them when

@@ -195,7 +195,10 @@ func (a *Agent) network(ctx context.Context, h dataplane.Host, n dataplane.Netwo
 	}
 	want := args(n, port, dir, domain, lease, a.Opts.DNSServers)
 	digest := fs.Hosts + "\x00" + fs.AddnHosts + "\x00" + fs.Opts
-	return a.process(ctx, n.ID, ns, dir, want, digest, changed, pids)
+	if err := a.process(ctx, n.ID, ns, dir, want, digest, changed, pids); err != nil {
+		return err
+	}
+	return a.releaseStale(ctx, n, port, filepath.Join(dir, "leases"))
 }
 
 // process adopts, reloads, restarts or starts the network's dnsmasq.

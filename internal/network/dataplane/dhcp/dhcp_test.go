@@ -160,6 +160,27 @@ func TestDHCPServesThePortsOfItsNetwork(t *testing.T) {
 		t.Error("dnsmasq was restarted for a new port")
 	}
 
+	// vm2's port deleted and its address given to a new port (another MAC): its
+	// lease is released, so the new instance gets the address at once (dnsmasq
+	// refuses a configured address leased to another MAC), and once only.
+	vm4p := vmPort("10.0.0.6", "vm-four")
+	netA = withPort(withoutPort(netA, vm2p.ID), vm4p)
+	st.Networks[0] = netA
+	vm4 := b.instance("vm4", host, vm4p)
+	rec.Take()
+	pass(agent, st)
+	release := dataplane.DHCPNamespace(netA.ID) + "| dhcp_release " + dataplane.DHCPDeviceName(netA.Ports[0].ID) + " 10.0.0.6 " + vm2p.MAC
+	if ch := rec.Take(); !slices.ContainsFunc(ch, func(c string) bool { return strings.HasPrefix(c, release) }) {
+		t.Errorf("commands for a port on a freed address: %q, want %q", ch, release)
+	}
+	if got := b.lease(vm4); got["ip_address"] != "10.0.0.6" || got["host_name"] != "vm-four" {
+		t.Errorf("the port on vm2's old address got %v", got)
+	}
+	pass(agent, st)
+	if ch := rec.Take(); slices.ContainsFunc(ch, func(c string) bool { return strings.Contains(c, "dhcp_release") }) {
+		t.Errorf("a held lease released again: %q", ch)
+	}
+
 	// kill -9 of dnsmasq: the next converge starts it again.
 	if err := syscall.Kill(pidA, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
@@ -170,8 +191,8 @@ func TestDHCPServesThePortsOfItsNetwork(t *testing.T) {
 	if pidA2 == 0 || pidA2 == pidA {
 		t.Fatalf("dnsmasq after kill -9 and converge: %d (was %d)", pidA2, pidA)
 	}
-	if got := b.lease(vm2); got["ip_address"] != "10.0.0.6" {
-		t.Errorf("after the restart vm2 got %v", got)
+	if got := b.lease(vm4); got["ip_address"] != "10.0.0.6" {
+		t.Errorf("after the restart vm4 got %v", got)
 	}
 
 	// A restarted agent adopts the running dnsmasq (one SIGHUP to be sure it
@@ -233,6 +254,13 @@ func withPort(n dataplane.Network, p dataplane.Port) dataplane.Network {
 	}
 	n.Ports = append(slices.Clone(n.Ports), p)
 	n.DHCPHosts = append(slices.Clone(n.DHCPHosts), p)
+	return n
+}
+
+func withoutPort(n dataplane.Network, id string) dataplane.Network {
+	other := func(p dataplane.Port) bool { return p.ID == id }
+	n.Ports = slices.DeleteFunc(slices.Clone(n.Ports), other)
+	n.DHCPHosts = slices.DeleteFunc(slices.Clone(n.DHCPHosts), other)
 	return n
 }
 
