@@ -76,9 +76,8 @@ func StartNode(ctx context.Context, cfg config.Config, roles []string, log *slog
 	if n.remote, err = agent.NewRemote(n.bus); err != nil {
 		return nil, err
 	}
-	// The metadata proxy of a network node needs the instance lookup over the bus;
-	// until then routers serve no metadata there (the all-in-one host's do).
-	if n.agent, n.metadata, err = hostAgent(ctx, cfg, n.remote, hostRoles, nil, cfg.Network.MetadataSecret, log); err != nil {
+	// A network node's metadata proxy looks instances up over the bus too.
+	if n.agent, n.metadata, err = hostAgent(ctx, cfg, n.remote, hostRoles, n.remote, cfg.Network.MetadataSecret, log); err != nil {
 		return nil, fmt.Errorf("network data plane: %w", err)
 	}
 	n.Host = n.agent.Host.Name

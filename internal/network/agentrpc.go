@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/netip"
 
 	"github.com/nimbus-cloud/nimbus/internal/network/dataplane"
 	"github.com/nimbus-cloud/nimbus/internal/platform/bus"
@@ -19,6 +20,9 @@ const (
 	SubjectEnsureDHCPPorts = "network.agent.ensure_dhcp_ports"
 	SubjectSetPortStatus   = "network.agent.set_port_status"
 	SubjectReportAgent     = "network.agent.report"
+	// SubjectMetadataInstance is the metadata proxy's instance lookup
+	// (MetadataInstance, MetadataNetworkInstance); its 404 stays a 404.
+	SubjectMetadataInstance = "network.agent.metadata_instance"
 )
 
 // HostStateRequest asks for one host's desired state.
@@ -44,6 +48,20 @@ type ReportAgentRequest struct {
 	Binary         string         `json:"binary"`
 	Host           string         `json:"host"`
 	Configurations map[string]any `json:"configurations"`
+}
+
+// MetadataInstanceRequest asks who sent a metadata request from IP: through
+// router RouterID, or else the DHCP namespace of network NetworkID.
+type MetadataInstanceRequest struct {
+	RouterID  string     `json:"router_id,omitempty"`
+	NetworkID string     `json:"network_id,omitempty"`
+	IP        netip.Addr `json:"ip"`
+}
+
+// MetadataInstanceReply is the instance and its project.
+type MetadataInstanceReply struct {
+	InstanceID string `json:"instance_id"`
+	ProjectID  string `json:"project_id"`
 }
 
 // ServeAgents answers the agents of other hosts on b, and nudges them after every
@@ -77,6 +95,19 @@ func (s *Service) ServeAgents(b *bus.Bus) error {
 				return nil, err
 			}
 			return nil, s.ReportAgent(ctx, req.AgentType, req.Binary, req.Host, req.Configurations)
+		},
+		SubjectMetadataInstance: func(ctx context.Context, raw json.RawMessage) (any, error) {
+			req, err := decode[MetadataInstanceRequest](raw)
+			if err != nil {
+				return nil, err
+			}
+			var r MetadataInstanceReply
+			if req.RouterID != "" {
+				r.InstanceID, r.ProjectID, err = s.MetadataInstance(ctx, req.RouterID, req.IP)
+			} else {
+				r.InstanceID, r.ProjectID, err = s.MetadataNetworkInstance(ctx, req.NetworkID, req.IP)
+			}
+			return r, err
 		},
 	}
 	for subject, h := range handlers {

@@ -3,10 +3,13 @@ package network
 import (
 	"context"
 	"errors"
+	"io"
+	"log/slog"
 	"net/http"
 	"net/netip"
 	"testing"
 
+	"github.com/nimbus-cloud/nimbus/internal/platform/bus"
 	"github.com/nimbus-cloud/nimbus/internal/platform/httpapi"
 )
 
@@ -57,6 +60,34 @@ func TestMetadataInstance(t *testing.T) {
 	}
 	dhcpIP := netip.MustParseAddr(dhcp[0].(map[string]any)["fixed_ips"].([]any)[0].(map[string]any)["ip_address"].(string))
 
+	// The same lookups as a network node's metadata proxy makes them, over the bus
+	// (agent.Remote): the answers and the 404s must be the same.
+	server, err := bus.Start(bus.Options{Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer server.Close()
+	if err := e.Network.ServeAgents(server); err != nil {
+		t.Fatal(err)
+	}
+	overBus := func(req MetadataInstanceRequest) (string, string, error) {
+		var r MetadataInstanceReply
+		err := server.Call(ctx, SubjectMetadataInstance, req, &r)
+		return r.InstanceID, r.ProjectID, httpapi.FromRemote(err)
+	}
+	type lookup func(ctx context.Context, key string, ip netip.Addr) (string, string, error)
+	lookups := map[string][2]lookup{
+		"in process": {e.Network.MetadataInstance, e.Network.MetadataNetworkInstance},
+		"over the bus": {
+			func(_ context.Context, router string, ip netip.Addr) (string, string, error) {
+				return overBus(MetadataInstanceRequest{RouterID: router, IP: ip})
+			},
+			func(_ context.Context, network string, ip netip.Addr) (string, string, error) {
+				return overBus(MetadataInstanceRequest{NetworkID: network, IP: ip})
+			},
+		},
+	}
+
 	for _, tc := range []struct {
 		name            string
 		router          string // or, when empty, network
@@ -83,23 +114,24 @@ func TestMetadataInstance(t *testing.T) {
 		{"by network: a network:* port with a device", "", demo.network, probe, "", ""},
 		{"by network: an unknown network", "", "no-such-network", demoVM, "", ""},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			lookup := e.Network.MetadataInstance
-			key := tc.router
-			if key == "" {
-				lookup, key = e.Network.MetadataNetworkInstance, tc.network
-			}
-			id, project, err := lookup(ctx, key, tc.ip)
-			if tc.instance == "" {
-				var he *httpapi.Error
-				if !errors.As(err, &he) || he.Status != http.StatusNotFound {
-					t.Fatalf("got (%q, %q, %v), want a 404 error", id, project, err)
+		for how, l := range lookups {
+			t.Run(tc.name+"/"+how, func(t *testing.T) {
+				find, key := l[0], tc.router
+				if key == "" {
+					find, key = l[1], tc.network
 				}
-				return
-			}
-			if err != nil || id != tc.instance || project != tc.owner {
-				t.Fatalf("got (%q, %q, %v), want (%q, %q)", id, project, err, tc.instance, tc.owner)
-			}
-		})
+				id, project, err := find(ctx, key, tc.ip)
+				if tc.instance == "" {
+					var he *httpapi.Error
+					if !errors.As(err, &he) || he.Status != http.StatusNotFound {
+						t.Fatalf("got (%q, %q, %v), want a 404 error", id, project, err)
+					}
+					return
+				}
+				if err != nil || id != tc.instance || project != tc.owner {
+					t.Fatalf("got (%q, %q, %v), want (%q, %q)", id, project, err, tc.instance, tc.owner)
+				}
+			})
+		}
 	}
 }

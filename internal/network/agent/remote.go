@@ -3,10 +3,13 @@ package agent
 import (
 	"context"
 	"fmt"
+	"net/netip"
 
 	"github.com/nimbus-cloud/nimbus/internal/network"
 	"github.com/nimbus-cloud/nimbus/internal/network/dataplane"
+	"github.com/nimbus-cloud/nimbus/internal/network/dataplane/metadata"
 	"github.com/nimbus-cloud/nimbus/internal/platform/bus"
+	"github.com/nimbus-cloud/nimbus/internal/platform/httpapi"
 )
 
 // Remote is the network service as an agent on another host sees it: calls over the
@@ -17,7 +20,10 @@ type Remote struct {
 	unsubscribe func()
 }
 
-var _ Controller = (*Remote)(nil)
+var (
+	_ Controller      = (*Remote)(nil)
+	_ metadata.Lookup = (*Remote)(nil)
+)
 
 // NewRemote subscribes to the service's nudges; Close ends that.
 func NewRemote(b *bus.Bus) (*Remote, error) {
@@ -60,4 +66,22 @@ func (r *Remote) SetPortStatus(ctx context.Context, status string, ids ...string
 func (r *Remote) ReportAgent(ctx context.Context, agentType, binary, host string, configurations map[string]any) error {
 	return r.bus.Call(ctx, network.SubjectReportAgent, network.ReportAgentRequest{AgentType: agentType, Binary: binary,
 		Host: host, Configurations: configurations}, nil)
+}
+
+func (r *Remote) MetadataInstance(ctx context.Context, routerID string, ip netip.Addr) (instanceID, projectID string, err error) {
+	return r.metadataInstance(ctx, network.MetadataInstanceRequest{RouterID: routerID, IP: ip})
+}
+
+func (r *Remote) MetadataNetworkInstance(ctx context.Context, networkID string, ip netip.Addr) (instanceID, projectID string, err error) {
+	return r.metadataInstance(ctx, network.MetadataInstanceRequest{NetworkID: networkID, IP: ip})
+}
+
+// metadataInstance asks the network service; its "no such instance" comes back as
+// the *httpapi.Error 404 the metadata proxy answers 404 for.
+func (r *Remote) metadataInstance(ctx context.Context, req network.MetadataInstanceRequest) (string, string, error) {
+	var reply network.MetadataInstanceReply
+	if err := r.bus.Call(ctx, network.SubjectMetadataInstance, req, &reply); err != nil {
+		return "", "", httpapi.FromRemote(err)
+	}
+	return reply.InstanceID, reply.ProjectID, nil
 }

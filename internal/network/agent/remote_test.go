@@ -3,12 +3,17 @@ package agent
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/netip"
 	"testing"
 	"time"
 
 	"github.com/nimbus-cloud/nimbus/internal/network"
 	"github.com/nimbus-cloud/nimbus/internal/network/dataplane"
 	"github.com/nimbus-cloud/nimbus/internal/platform/bus"
+	"github.com/nimbus-cloud/nimbus/internal/platform/httpapi"
 )
 
 // TestRemote checks the agent's side of the bus: each call reaches its subject with
@@ -85,6 +90,36 @@ func TestRemote(t *testing.T) {
 	case <-ctx.Done():
 		t.Fatal("a nudge on the bus did not reach Changes")
 	}
+
+	// The metadata lookups: by router or by network, and a 404 that stays one.
+	if err := b.Handle(network.SubjectMetadataInstance, func(_ context.Context, raw json.RawMessage) (any, error) {
+		got <- network.SubjectMetadataInstance + " " + string(raw)
+		var req network.MetadataInstanceRequest
+		if err := json.Unmarshal(raw, &req); err != nil {
+			return nil, err
+		}
+		if req.IP.String() != "10.0.0.5" {
+			return nil, fmt.Errorf("lookup: %w", &httpapi.Error{Status: http.StatusNotFound, Kind: "PortNotFound", Message: "none"})
+		}
+		return network.MetadataInstanceReply{InstanceID: "vm-1", ProjectID: "p-1"}, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	vm := netip.MustParseAddr("10.0.0.5")
+	if id, project, err := r.MetadataInstance(ctx, "r1", vm); err != nil || id != "vm-1" || project != "p-1" {
+		t.Errorf("MetadataInstance = %q, %q, %v", id, project, err)
+	}
+	want(network.SubjectMetadataInstance + ` {"router_id":"r1","ip":"10.0.0.5"}`)
+	if _, _, err := r.MetadataNetworkInstance(ctx, "n1", vm); err != nil {
+		t.Errorf("MetadataNetworkInstance: %v", err)
+	}
+	want(network.SubjectMetadataInstance + ` {"network_id":"n1","ip":"10.0.0.5"}`)
+	_, _, err = r.MetadataInstance(ctx, "r1", netip.MustParseAddr("10.0.0.9"))
+	var he *httpapi.Error
+	if !errors.As(err, &he) || he.Status != http.StatusNotFound || he.Kind != "PortNotFound" {
+		t.Errorf("MetadataInstance of nobody = %v, want the 404", err)
+	}
+	want(network.SubjectMetadataInstance + ` {"router_id":"r1","ip":"10.0.0.9"}`)
 
 	stopped, err := bus.Start(bus.Options{})
 	if err != nil {

@@ -134,12 +134,30 @@ func (b *Bus) Close() {
 type rpcReply struct {
 	Result json.RawMessage `json:"result,omitempty"`
 	Error  string          `json:"error,omitempty"`
+	// An API error's status, kind and message (RemoteError).
+	Status  int    `json:"status,omitempty"`
+	Kind    string `json:"kind,omitempty"`
+	Message string `json:"message,omitempty"`
 }
 
 // RemoteError is an error returned by the handler at the other end of a call.
-type RemoteError struct{ Msg string }
+// When the handler's error was an API error (httpapi.Error), Status, Kind and
+// Message carry it, so that it means the same at the caller's end (a 404 stays a
+// 404: httpapi.FromRemote makes it an *httpapi.Error again).
+type RemoteError struct {
+	Msg     string
+	Status  int
+	Kind    string
+	Message string
+}
 
 func (e *RemoteError) Error() string { return e.Msg }
+
+// apiError is what an API error tells the other end of a call; *httpapi.Error
+// has it (the bus cannot import httpapi, which depends on it through auth).
+type apiError interface {
+	APIError() (status int, kind, message string)
+}
 
 // Handle serves RPCs on subject; handlers of one subject share the load (queue group).
 func (b *Bus) Handle(subject string, h func(ctx context.Context, req json.RawMessage) (any, error)) error {
@@ -148,8 +166,12 @@ func (b *Bus) Handle(subject string, h func(ctx context.Context, req json.RawMes
 		defer cancel()
 		var reply rpcReply
 		res, err := h(ctx, m.Data)
+		var apiErr apiError
 		if err != nil {
 			reply.Error = err.Error()
+			if errors.As(err, &apiErr) {
+				reply.Status, reply.Kind, reply.Message = apiErr.APIError()
+			}
 		} else if reply.Result, err = json.Marshal(res); err != nil {
 			reply.Error = err.Error()
 		}
@@ -181,7 +203,7 @@ func (b *Bus) Call(ctx context.Context, subject string, req, resp any) error {
 		return fmt.Errorf("decode %s reply: %w", subject, err)
 	}
 	if reply.Error != "" {
-		return &RemoteError{Msg: reply.Error}
+		return &RemoteError{Msg: reply.Error, Status: reply.Status, Kind: reply.Kind, Message: reply.Message}
 	}
 	if resp != nil && len(reply.Result) > 0 {
 		return json.Unmarshal(reply.Result, resp)

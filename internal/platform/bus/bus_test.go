@@ -211,13 +211,31 @@ func TestCallErrors(t *testing.T) {
 			}
 		})
 	}
-	// The exact text survives the trip.
-	err := b.Call(callCtx(t), "test.fail", nil, nil)
+	// An API error keeps its status, kind and message.
+	handle(t, b, "test.notfound", func(context.Context, json.RawMessage) (any, error) {
+		return nil, fmt.Errorf("lookup: %w", statusErr{})
+	})
+	err := b.Call(callCtx(t), "test.notfound", nil, nil)
 	var re *RemoteError
+	if !errors.As(err, &re) || re.Status != 404 || re.Kind != "PortNotFound" || re.Message != "No port 10.0.0.5." || re.Msg != "lookup: 404" {
+		t.Errorf("Call error = %#v, want the handler's status, kind and message", err)
+	}
+	if err := b.Call(callCtx(t), "test.fail", nil, nil); !errors.As(err, &re) || re.Status != 0 || re.Kind != "" {
+		t.Errorf("a plain error got an API meaning: %#v", err)
+	}
+
+	// The exact text survives the trip.
+	err = b.Call(callCtx(t), "test.fail", nil, nil)
 	if !errors.As(err, &re) || re.Msg != `quota exceeded for project "demo"` {
 		t.Errorf("Call error = %#v, want RemoteError with the handler's text", err)
 	}
 }
+
+// statusErr is an API error as httpapi.Error is one.
+type statusErr struct{}
+
+func (statusErr) Error() string                   { return "404" }
+func (statusErr) APIError() (int, string, string) { return 404, "PortNotFound", "No port 10.0.0.5." }
 
 func TestCallDeadline(t *testing.T) {
 	b := startBus(t, "")

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+
+	"github.com/nimbus-cloud/nimbus/internal/platform/bus"
 )
 
 // Error is a failure with the HTTP status it maps to. Services render it into their
@@ -26,6 +28,20 @@ func (e *Error) Error() string {
 }
 
 func (e *Error) Unwrap() error { return e.cause }
+
+// APIError is what a bus call's other end learns of the error (bus.RemoteError).
+func (e *Error) APIError() (status int, kind, message string) { return e.Status, e.Kind, e.Message }
+
+// FromRemote gives back the *Error a bus call's handler returned (as a
+// bus.RemoteError), so that callers see a remote 404 as a 404; other errors are
+// returned as they are.
+func FromRemote(err error) error {
+	var re *bus.RemoteError
+	if errors.As(err, &re) && re.Status != 0 {
+		return &Error{Status: re.Status, Kind: re.Kind, Message: re.Message, cause: err}
+	}
+	return err
+}
 
 // Title is the HTTP reason phrase upstream services put in error bodies.
 func (e *Error) Title() string { return http.StatusText(e.Status) }
