@@ -1,0 +1,126 @@
+// Package virt is the compute agent's hypervisor interface, as upstream's
+// nova.virt.driver.ComputeDriver: one Driver per host (qemu for real VMs, fake for
+// API and scale tests). A driver is level-triggered like the agent that calls it:
+// every method is idempotent, takes what it needs from the Spec (the agent keeps
+// no state a driver must remember), and an agent restarted next to running guests
+// finds them again with List.
+package virt
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// PowerState is what the hypervisor says of a guest (upstream's power_state).
+type PowerState int
+
+const (
+	NoState   PowerState = 0 // unknown to the hypervisor
+	Running   PowerState = 1
+	Paused    PowerState = 3
+	Shutdown  PowerState = 4 // defined but not running (stopped)
+	Crashed   PowerState = 6
+	Suspended PowerState = 7 // state saved to disk, no process
+)
+
+func (p PowerState) String() string {
+	switch p {
+	case Running:
+		return "running"
+	case Paused:
+		return "paused"
+	case Shutdown:
+		return "shutdown"
+	case Crashed:
+		return "crashed"
+	case Suspended:
+		return "suspended"
+	}
+	return "nostate"
+}
+
+// ErrNotFound is returned for a guest the driver does not know.
+var ErrNotFound = errors.New("virt: no such instance")
+
+// Spec is everything a driver needs to build and start a guest. The agent
+// prepares the root disk (an overlay on the cached image) and the taps; the driver
+// runs the guest on them.
+type Spec struct {
+	UUID string
+	// Name is the hypervisor's name of the guest (upstream instance-%08x).
+	Name     string
+	VCPUs    int
+	MemoryMB int
+	// Dir is the instance's directory (upstream instances/<uuid>): the driver
+	// keeps its files there (QMP and VNC sockets, pid file, console log, saved
+	// state); Destroy removes it.
+	Dir string
+	// RootDisk is the qcow2 overlay the guest boots from (virtio-blk).
+	RootDisk string
+	// ConfigDrive, when set, is an ISO image attached as a CD-ROM.
+	ConfigDrive string
+	// Kernel, Ramdisk and CommandLine, when Kernel is set, boot the guest directly
+	// (the image's kernel_id, ramdisk_id and os_command_line).
+	Kernel, Ramdisk, CommandLine string
+	NICs                         []NIC
+	// Accelerator is auto, kvm or tcg.
+	Accelerator string
+}
+
+// NIC is one virtio network interface on an existing tap device.
+type NIC struct {
+	MAC string
+	Tap string
+	MTU int
+}
+
+// Info is one guest as the driver sees it.
+type Info struct {
+	UUID  string
+	State PowerState
+}
+
+// HostResources are the host's capacity as the driver reports it.
+type HostResources struct {
+	VCPUs    int
+	MemoryMB int
+	DiskGB   int
+	// HypervisorType and HypervisorVersion are os-hypervisors' fields (QEMU, 7002000).
+	HypervisorType    string
+	HypervisorVersion int
+	CPUInfo           string
+}
+
+// Driver runs guests on one host.
+type Driver interface {
+	// Spawn creates and starts the guest; a guest already running is left alone.
+	Spawn(ctx context.Context, s Spec) error
+	// Destroy stops the guest at once and removes everything the driver made for
+	// it (process, sockets, Dir); a guest that is not there is no error.
+	Destroy(ctx context.Context, s Spec) error
+	// PowerOff asks the guest to shut down (ACPI) and forces it off after timeout;
+	// the guest stays defined (Shutdown). PowerOn starts a powered-off guest again.
+	PowerOff(ctx context.Context, s Spec, timeout time.Duration) error
+	PowerOn(ctx context.Context, s Spec) error
+	// Reboot restarts the guest: soft asks the guest OS (ACPI power button, then
+	// a hard reboot after the timeout, as upstream); hard resets it.
+	Reboot(ctx context.Context, s Spec, hard bool, timeout time.Duration) error
+	Pause(ctx context.Context, s Spec) error
+	Unpause(ctx context.Context, s Spec) error
+	// Suspend saves the guest's memory to disk and stops its process; Resume
+	// starts it again from the saved state.
+	Suspend(ctx context.Context, s Spec) error
+	Resume(ctx context.Context, s Spec) error
+	// State is the guest's power state (NoState and ErrNotFound when unknown).
+	State(ctx context.Context, s Spec) (PowerState, error)
+	// List is every guest the driver finds on this host, also ones it started
+	// before a restart, so the agent can adopt them or remove orphans.
+	List(ctx context.Context) ([]Info, error)
+	// ConsoleOutput is the tail of the guest's serial console (all when lines <= 0).
+	ConsoleOutput(ctx context.Context, s Spec, lines int) (string, error)
+	// VNCSocket is the path of the guest's VNC server (a unix socket).
+	VNCSocket(s Spec) string
+	// Resources is the host's capacity.
+	Resources(ctx context.Context) (HostResources, error)
+}
