@@ -182,6 +182,8 @@ func (a *Agent) network(ctx context.Context, h dataplane.Host, n dataplane.Netwo
 	}
 	changed := false
 	fs := render(n, port, domain, h)
+	oldHosts, _ := os.ReadFile(filepath.Join(dir, "host"))
+	gone := dropped(string(oldHosts), fs.Hosts)
 	for name, content := range map[string]string{"host": fs.Hosts, "addn_hosts": fs.AddnHosts, "opts": fs.Opts} {
 		c, err := writeIfChanged(filepath.Join(dir, name), content)
 		if err != nil {
@@ -198,7 +200,7 @@ func (a *Agent) network(ctx context.Context, h dataplane.Host, n dataplane.Netwo
 	if err := a.process(ctx, n.ID, ns, dir, want, digest, changed, pids); err != nil {
 		return err
 	}
-	return a.releaseStale(ctx, n, port, filepath.Join(dir, "leases"))
+	return a.releaseStale(ctx, n, port, filepath.Join(dir, "leases"), gone)
 }
 
 // process adopts, reloads, restarts or starts the network's dnsmasq.

@@ -171,7 +171,8 @@ func TestDHCPServesThePortsOfItsNetwork(t *testing.T) {
 	pass(agent, st)
 	release := dataplane.DHCPNamespace(netA.ID) + "| dhcp_release " + dataplane.DHCPDeviceName(netA.Ports[0].ID) + " 10.0.0.6 " + vm2p.MAC
 	if ch := rec.Take(); !slices.ContainsFunc(ch, func(c string) bool { return strings.HasPrefix(c, release) }) {
-		t.Errorf("commands for a port on a freed address: %q, want %q", ch, release)
+		leases, _ := os.ReadFile(filepath.Join(dir, "leases"))
+		t.Errorf("commands for a port on a freed address: %q, want %q; lease file:\n%s", ch, release, leases)
 	}
 	if got := b.lease(vm4); got["ip_address"] != "10.0.0.6" || got["host_name"] != "vm-four" {
 		t.Errorf("the port on vm2's old address got %v", got)

@@ -105,21 +105,62 @@ func staleLeases(f leaseFile, n dataplane.Network) []lease {
 	return stale
 }
 
+// hostEntries are the IPv4 (address, MAC) pairs of a host file as render writes
+// it ("MAC,name,IP"; IPv6 entries carry a tag and a bracketed address and are
+// left out: a DHCPv6 release needs the client's DUID and IAID, which only the
+// lease file has).
+func hostEntries(hostFile string) []lease {
+	var out []lease
+	for _, line := range strings.Split(hostFile, "\n") {
+		fs := strings.Split(strings.TrimSpace(line), ",")
+		if len(fs) != 3 {
+			continue
+		}
+		if ip, err := netip.ParseAddr(fs[2]); err == nil && ip.Is4() {
+			out = append(out, lease{IP: ip, MAC: strings.ToLower(fs[0])})
+		}
+	}
+	return out
+}
+
+// dropped are the entries of the old host file that the new one no longer has:
+// ports deleted, or addresses given to another MAC.
+func dropped(oldHosts, newHosts string) []lease {
+	keep := map[lease]bool{}
+	for _, l := range hostEntries(newHosts) {
+		keep[l] = true
+	}
+	var out []lease
+	for _, l := range hostEntries(oldHosts) {
+		if !keep[l] {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
 // releaseStale makes the network's dnsmasq drop the leases no port holds any
 // more, by sending it a DHCP release in their clients' stead (dnsmasq-utils'
-// dhcp_release and dhcp_release6, from the DHCP port's device). Level-triggered:
-// every pass looks at the lease file, so a release lost to a crash is sent again.
-func (a *Agent) releaseStale(ctx context.Context, n dataplane.Network, port dataplane.Port, leaseFilePath string) error {
+// dhcp_release and dhcp_release6, from the DHCP port's device): the entries this
+// pass dropped from the host file (dropped; dnsmasq ignores a release of an
+// address it has not leased), and every stale lease of the lease file. The lease
+// file alone would not do: dnsmasq truncates and rewrites it after every lease,
+// so a read can find it empty; but it catches what a crash between writing the
+// host file and releasing left behind.
+func (a *Agent) releaseStale(ctx context.Context, n dataplane.Network, port dataplane.Port, leaseFilePath string, dropped []lease) error {
 	raw, err := os.ReadFile(leaseFilePath)
-	if err != nil {
-		if os.IsNotExist(err) {
-			return nil
-		}
+	if err != nil && !os.IsNotExist(err) {
 		return err
 	}
 	f := parseLeases(string(raw))
 	ns, dev := dataplane.DHCPNamespace(n.ID), dataplane.DHCPDeviceName(port.ID)
-	for _, l := range staleLeases(f, n) {
+	seen := map[lease]bool{}
+	for _, l := range append(dropped, staleLeases(f, n)...) {
+		key := lease{IP: l.IP, MAC: l.MAC}
+		if seen[key] {
+			continue
+		}
+		seen[key] = true
 		a.log().Info("releasing a stale DHCP lease", "network", n.ID, "ip", l.IP, "mac", l.MAC)
 		var err error
 		if l.IP.Is4() {

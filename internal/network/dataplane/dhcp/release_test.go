@@ -70,3 +70,32 @@ func TestStaleLeases(t *testing.T) {
 		})
 	}
 }
+
+func TestDropped(t *testing.T) {
+	old := `fa:16:3e:00:00:05,vm-one,10.0.0.5
+fa:16:3e:00:00:06,host-10-0-0-6,10.0.0.6
+FA:16:3E:00:00:07,vm-three,10.0.0.7
+fa:16:3e:00:00:05,tag:dhcpv6,vm-one,[fd00::5]
+`
+	for _, tc := range []struct {
+		name, new string
+		want      []lease
+	}{
+		{"nothing changed", old, nil},
+		{"a port deleted", "fa:16:3e:00:00:05,vm-one,10.0.0.5\nfa:16:3e:00:00:07,vm-three,10.0.0.7\n",
+			[]lease{{IP: netip.MustParseAddr("10.0.0.6"), MAC: "fa:16:3e:00:00:06"}}},
+		{"an address given to another MAC", "fa:16:3e:00:00:05,vm-one,10.0.0.5\nfa:16:3e:00:00:99,vm-four,10.0.0.6\nfa:16:3e:00:00:07,vm-three,10.0.0.7\n",
+			[]lease{{IP: netip.MustParseAddr("10.0.0.6"), MAC: "fa:16:3e:00:00:06"}}},
+		{"a port renamed", "fa:16:3e:00:00:05,renamed,10.0.0.5\nfa:16:3e:00:00:06,host-10-0-0-6,10.0.0.6\nfa:16:3e:00:00:07,vm-three,10.0.0.7\n", nil},
+		{"everything gone (IPv6 entries are the lease file's)", "", []lease{
+			{IP: netip.MustParseAddr("10.0.0.5"), MAC: "fa:16:3e:00:00:05"},
+			{IP: netip.MustParseAddr("10.0.0.6"), MAC: "fa:16:3e:00:00:06"},
+			{IP: netip.MustParseAddr("10.0.0.7"), MAC: "fa:16:3e:00:00:07"}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := dropped(old, tc.new); !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("dropped = %+v, want %+v", got, tc.want)
+			}
+		})
+	}
+}
