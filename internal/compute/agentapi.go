@@ -1,0 +1,258 @@
+package compute
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/nimbus-cloud/nimbus/internal/platform/db"
+)
+
+// AgentInstance is an instance as its host's agent sees it: what to run and the
+// task to carry out (the desired state).
+type AgentInstance struct {
+	UUID       string            `json:"uuid"`
+	Name       string            `json:"name"` // the hypervisor's name, instance-%08x
+	VMState    string            `json:"vm_state"`
+	TaskState  string            `json:"task_state"`
+	PowerState int               `json:"power_state"`
+	VCPUs      int               `json:"vcpus"`
+	MemoryMB   int               `json:"memory_mb"`
+	DiskGB     int               `json:"disk_gb"`
+	ImageID    string            `json:"image_id"`
+	ImageProps map[string]string `json:"image_properties"`
+	DiskFormat string            `json:"disk_format"`
+	Ports      []AgentPort       `json:"ports"`
+	ConfigDrive bool             `json:"config_drive"`
+}
+
+// AgentPort is a NIC of the instance.
+type AgentPort struct {
+	ID  string `json:"id"`
+	MAC string `json:"mac"`
+	MTU int    `json:"mtu"`
+}
+
+// AgentReport is what an agent tells of an instance: the task it finished (Task,
+// or "" for a power-state observation), the power state it sees, and Error when
+// the task failed.
+type AgentReport struct {
+	Host       string `json:"host"`
+	UUID       string `json:"uuid"`
+	Task       string `json:"task"`
+	PowerState int    `json:"power_state"`
+	Error      string `json:"error,omitempty"`
+}
+
+// ServiceReport is a compute agent's heartbeat with its host's resources.
+type ServiceReport struct {
+	Host              string `json:"host"`
+	Zone              string `json:"zone,omitempty"`
+	HostIP            string `json:"host_ip,omitempty"`
+	VCPUs             int    `json:"vcpus"`
+	MemoryMB          int    `json:"memory_mb"`
+	DiskGB            int    `json:"disk_gb"`
+	HypervisorType    string `json:"hypervisor_type"`
+	HypervisorVersion int    `json:"hypervisor_version"`
+	CPUInfo           string `json:"cpu_info,omitempty"`
+}
+
+// HostCalls are the calls the API makes to a host's agent and waits for.
+type HostCalls interface {
+	ConsoleOutput(ctx context.Context, host, uuid string, lines int) (string, error)
+}
+
+// SetHostCalls plugs in how the API reaches the agents (in process or over the bus).
+func (s *Service) SetHostCalls(h HostCalls) { s.hosts = h }
+
+// HostInstances is the desired state of a host: every instance placed there and
+// not yet deleted, ready for its agent (spawning, running or being changed).
+func (s *Service) HostInstances(ctx context.Context, host string) ([]AgentInstance, error) {
+	rows, err := db.QueryAll(ctx, s.db, scanInstance, `SELECT `+instanceColumns+` FROM instances
+		WHERE host = ? AND deleted = ? AND (task_state IS NULL OR task_state <> ?)`, host, false, taskNetworking)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]AgentInstance, 0, len(rows))
+	for _, in := range rows {
+		ai := AgentInstance{UUID: in.UUID, Name: instanceName(in.ID), VMState: in.VMState, TaskState: in.TaskState,
+			PowerState: in.PowerState, VCPUs: in.Flavor.VCPUs, MemoryMB: in.Flavor.RAM, DiskGB: in.Flavor.Disk,
+			ImageID: in.ImageRef, ImageProps: in.Request.Image.Properties, DiskFormat: in.Request.Image.DiskFormat,
+			ConfigDrive: in.Request.ConfigDrive}
+		for _, p := range in.Request.Ports {
+			ai.Ports = append(ai.Ports, AgentPort{ID: p.ID, MAC: p.MAC, MTU: p.MTU})
+		}
+		out = append(out, ai)
+	}
+	return out, nil
+}
+
+// PortActive tells an agent whether the network service has wired the port
+// (upstream's network-vif-plugged event, asked for instead of waited on).
+func (s *Service) PortActive(ctx context.Context, portID string) (bool, error) {
+	p, err := s.opts.Network.PortStatus(ctx, portID)
+	if err != nil {
+		return false, err
+	}
+	return p.Status == "ACTIVE", nil
+}
+
+// ReportService records a compute agent's heartbeat and resources; the first
+// report of a host registers its service and hypervisor.
+func (s *Service) ReportService(ctx context.Context, rep ServiceReport) error {
+	if rep.Host == "" {
+		return errors.New("report without a host")
+	}
+	now := stamp(s.now())
+	zone := rep.Zone
+	if zone == "" {
+		zone = s.opts.DefaultAvailabilityZone
+	}
+	return s.db.InTx(ctx, func(tx *db.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE compute_services SET last_seen_at = ?, updated_at = ?, host_ip = ?,
+			hypervisor_type = ?, hypervisor_version = ?, cpu_info = ?, vcpus = ?, memory_mb = ?, local_gb = ? WHERE host = ?`,
+			now, now, rep.HostIP, rep.HypervisorType, rep.HypervisorVersion, nonEmpty(rep.CPUInfo, "{}"), rep.VCPUs,
+			rep.MemoryMB, rep.DiskGB, rep.Host)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n > 0 {
+			return nil
+		}
+		var next int64
+		if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(node_id), 0) + 1 FROM compute_services`).Scan(&next); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO compute_services (id, host, service_binary, zone, last_seen_at, created_at,
+			updated_at, node_id, node_uuid, host_ip, hypervisor_type, hypervisor_version, cpu_info, vcpus, memory_mb, local_gb)
+			VALUES (?, ?, 'nova-compute', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			newUUID(), rep.Host, zone, now, now, now, next, newUUID(), rep.HostIP, rep.HypervisorType, rep.HypervisorVersion,
+			nonEmpty(rep.CPUInfo, "{}"), rep.VCPUs, rep.MemoryMB, rep.DiskGB)
+		return err
+	})
+}
+
+func nonEmpty(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// taskDone is the vm_state a finished task leaves (upstream's compute manager).
+var taskDone = map[string]string{
+	taskSpawning:      vmActive,
+	taskPoweringOff:   vmStopped,
+	taskPoweringOn:    vmActive,
+	taskRebooting:     vmActive,
+	taskRebootingHard: vmActive,
+	taskPausing:       vmPaused,
+	taskUnpausing:     vmActive,
+	taskSuspending:    vmSuspended,
+	taskResuming:      vmActive,
+}
+
+// ReportInstance applies an agent's report: a finished task moves the instance
+// to its next state, a failed spawn is rescheduled (or ERROR after the last
+// attempt), a finished delete releases everything, and an observation without a
+// task syncs the power state (a guest that powered itself off is stopped).
+func (s *Service) ReportInstance(ctx context.Context, rep AgentReport) error {
+	var release *instance
+	var reschedule bool
+	err := s.db.InTx(ctx, func(tx *db.Tx) error {
+		in, err := loadInstance(ctx, tx, rep.UUID)
+		if err != nil {
+			return err
+		}
+		if in.Host != rep.Host || in.Deleted {
+			return nil // a stale report from a host the instance left
+		}
+		now := s.now()
+		in.UpdatedAt = stamp(now)
+		if rep.Task != "" && rep.Task != in.TaskState {
+			return nil // the task changed meanwhile: the agent will see the new one
+		}
+		switch {
+		case rep.Task == taskDeleting:
+			release = in
+			return s.finishDelete(ctx, tx, in)
+		case rep.Task == "":
+			if in.TaskState != "" || in.PowerState == rep.PowerState {
+				return nil
+			}
+			in.PowerState = rep.PowerState
+			if in.VMState == vmActive && (rep.PowerState == powerShutdown || rep.PowerState == powerCrashed) {
+				in.VMState = vmStopped
+			}
+		case rep.Error != "" && rep.Task == taskSpawning:
+			in.Request.Attempts++
+			in.Request.TriedHosts = append(in.Request.TriedHosts, in.Host)
+			if err := s.releaseClaim(ctx, tx, in); err != nil {
+				return err
+			}
+			if in.Request.Attempts < s.opts.Scheduler.MaxAttempts {
+				s.log.Warn("spawn failed, rescheduling", "instance", in.UUID, "host", in.Host, "error", rep.Error)
+				in.Host, in.TaskState, in.PowerState = "", taskScheduling, powerNoState
+				reschedule = true
+			} else {
+				in.VMState, in.TaskState = vmError, ""
+				in.Fault = &fault{Code: 500, Message: fmt.Sprintf("Build of instance %s aborted: %s", in.UUID, rep.Error),
+					Created: stamp(now)}
+				in.Host = ""
+			}
+		case rep.Error != "":
+			// A failed action leaves the instance as it was, as upstream
+			// reverts the task state; the action's event records the error.
+			in.TaskState, in.PowerState = "", rep.PowerState
+		default:
+			next, ok := taskDone[rep.Task]
+			if !ok {
+				return fmt.Errorf("report of unknown task %q", rep.Task)
+			}
+			in.VMState, in.TaskState, in.PowerState = next, "", rep.PowerState
+			if rep.Task == taskSpawning {
+				in.LaunchedAt = stamp(now)
+			}
+		}
+		return saveInstance(ctx, tx, in)
+	})
+	if err != nil {
+		return err
+	}
+	if release != nil {
+		s.releasePorts(ctx, release)
+	}
+	if reschedule {
+		s.kick("")
+	}
+	return nil
+}
+
+// finishDelete marks the instance deleted and gives back its host's resources.
+func (s *Service) finishDelete(ctx context.Context, tx *db.Tx, in *instance) error {
+	if err := s.releaseClaim(ctx, tx, in); err != nil {
+		return err
+	}
+	now := stamp(s.now())
+	in.VMState, in.TaskState, in.PowerState, in.Deleted, in.TerminatedAt, in.UpdatedAt = vmDeleted, "", powerNoState, true, now, now
+	return saveInstance(ctx, tx, in)
+}
+
+// releasePorts deletes the ports compute made for the instance and unbinds the
+// ones its user brought. Failures are logged: the port stays, as upstream.
+func (s *Service) releasePorts(ctx context.Context, in *instance) {
+	for _, p := range in.Request.Ports {
+		var err error
+		if p.Created {
+			err = s.opts.Network.DeletePort(ctx, p.ID)
+		} else {
+			err = s.opts.Network.UnbindPort(ctx, p.ID)
+		}
+		if err != nil && !isStatus(err, 404) {
+			s.log.Warn("release port of deleted instance", "instance", in.UUID, "port", p.ID, "error", err)
+		}
+	}
+}
+
+func containsString(list []string, v string) bool { return slices.Contains(list, v) }

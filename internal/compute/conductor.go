@@ -1,0 +1,194 @@
+package compute
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/nimbus-cloud/nimbus/internal/platform/db"
+)
+
+// Run is the conductor: it places instances waiting in scheduling, allocates
+// their ports and hands them to their host's agent, finishes deletes of
+// instances no host has, and repeats on every change and every few seconds, so a
+// crash at any step resumes where it stopped (level-triggered, DESIGN.md).
+func (s *Service) Run(ctx context.Context) {
+	tick := time.NewTicker(2 * time.Second)
+	defer tick.Stop()
+	for {
+		if err := s.conduct(ctx); err != nil && ctx.Err() == nil {
+			s.log.Warn("conductor pass", "error", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.work:
+		case <-tick.C:
+		}
+	}
+}
+
+// conduct is one pass over the instances that need the conductor.
+func (s *Service) conduct(ctx context.Context) error {
+	pending, err := db.QueryAll(ctx, s.db, scanInstance, `SELECT `+instanceColumns+` FROM instances
+		WHERE deleted = ? AND (task_state IN (?, ?) OR (task_state = ? AND host IS NULL)) ORDER BY created_at`,
+		false, taskScheduling, taskNetworking, taskDeleting)
+	if err != nil {
+		return err
+	}
+	for _, in := range pending {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		var err error
+		switch in.TaskState {
+		case taskDeleting:
+			err = s.deleteUnplaced(ctx, in)
+		case taskScheduling:
+			err = s.schedule(ctx, in)
+		case taskNetworking:
+			err = s.allocateNetwork(ctx, in)
+		}
+		if err != nil {
+			s.log.Warn("conductor", "instance", in.UUID, "task", in.TaskState, "error", err)
+		}
+	}
+	return nil
+}
+
+// deleteUnplaced finishes the delete of an instance no agent runs.
+func (s *Service) deleteUnplaced(ctx context.Context, in *instance) error {
+	if err := s.db.InTx(ctx, func(tx *db.Tx) error {
+		cur, err := loadInstance(ctx, tx, in.UUID)
+		if err != nil || cur.Host != "" || cur.TaskState != taskDeleting {
+			return err
+		}
+		return s.finishDelete(ctx, tx, cur)
+	}); err != nil {
+		return err
+	}
+	s.releasePorts(ctx, in)
+	return nil
+}
+
+// schedule picks a host for the instance and claims its resources there; no
+// host is "No valid host was found" and ERROR, as upstream.
+func (s *Service) schedule(ctx context.Context, in *instance) error {
+	hosts, err := s.hostStates(ctx)
+	if err != nil {
+		return err
+	}
+	candidates, reason := s.selectHosts(ctx, hosts, in)
+	for _, host := range candidates {
+		claimed := false
+		err := s.db.InTx(ctx, func(tx *db.Tx) error {
+			cur, err := loadInstance(ctx, tx, in.UUID)
+			if err != nil || cur.TaskState != taskScheduling || cur.Deleted {
+				return err
+			}
+			if claimed, err = s.claim(ctx, tx, host, cur.Flavor); err != nil || !claimed {
+				return err
+			}
+			cur.Host, cur.TaskState, cur.UpdatedAt = host, taskNetworking, stamp(s.now())
+			if cur.AZ == "" {
+				cur.AZ = s.zoneOfHost(hosts, host)
+			}
+			*in = *cur
+			return saveInstance(ctx, tx, cur)
+		})
+		if err != nil {
+			return err
+		}
+		if claimed {
+			return s.allocateNetwork(ctx, in)
+		}
+	}
+	return s.failBuild(ctx, in, "No valid host was found. "+reason)
+}
+
+// failBuild puts a building instance in ERROR with a fault.
+func (s *Service) failBuild(ctx context.Context, in *instance, message string) error {
+	return s.db.InTx(ctx, func(tx *db.Tx) error {
+		cur, err := loadInstance(ctx, tx, in.UUID)
+		if err != nil || cur.VMState != vmBuilding || cur.Deleted {
+			return err
+		}
+		now := stamp(s.now())
+		if cur.Host != "" {
+			if err := s.releaseClaim(ctx, tx, cur); err != nil {
+				return err
+			}
+		}
+		cur.VMState, cur.TaskState, cur.Host, cur.UpdatedAt = vmError, "", "", now
+		cur.Fault = &fault{Code: 500, Message: message, Created: now}
+		return saveInstance(ctx, tx, cur)
+	})
+}
+
+// allocateNetwork makes or binds the instance's ports on its host, then hands it
+// to the host's agent (task spawning). Each port is recorded as soon as it
+// exists, so a conductor that crashes here finds it again instead of making a
+// second one.
+func (s *Service) allocateNetwork(ctx context.Context, in *instance) error {
+	have := map[int]bool{}
+	for i := range in.Request.Ports {
+		have[i] = true
+	}
+	for i, n := range in.Request.Networks {
+		if have[i] {
+			continue
+		}
+		var p Port
+		var err error
+		created := false
+		if n.PortID != "" {
+			p, err = s.opts.Network.BindPort(ctx, n.PortID, in.UUID, "compute:"+s.zoneOf(in), in.Host)
+		} else {
+			p, err = s.opts.Network.CreatePort(ctx, PortRequest{ProjectID: in.ProjectID, NetworkID: n.NetworkID, FixedIP: n.FixedIP,
+				SecurityGroups: in.Request.SecurityGroupIDs, DeviceID: in.UUID, DeviceOwner: "compute:" + s.zoneOf(in), HostID: in.Host})
+			created = true
+		}
+		if err != nil {
+			return s.failBuild(ctx, in, fmt.Sprintf("Build of instance %s aborted: Failed to allocate the network(s): %s", in.UUID, errMessage(err)))
+		}
+		net, err := s.opts.Network.GetNetwork(ctx, "", p.NetworkID)
+		if err != nil {
+			return err
+		}
+		ip := instancePort{ID: p.ID, NetworkID: p.NetworkID, NetworkName: net.Name, MAC: p.MAC, MTU: net.MTU, Created: created}
+		for _, f := range p.FixedIPs {
+			ip.IPs = append(ip.IPs, f.IP.String())
+		}
+		if err := s.db.InTx(ctx, func(tx *db.Tx) error {
+			cur, err := loadInstance(ctx, tx, in.UUID)
+			if err != nil {
+				return err
+			}
+			cur.Request.Ports = append(cur.Request.Ports, ip)
+			*in = *cur
+			return saveInstance(ctx, tx, cur)
+		}); err != nil {
+			return err
+		}
+	}
+	// Ports made for an earlier host (a reschedule) are bound to this one.
+	for _, p := range in.Request.Ports {
+		if _, err := s.opts.Network.BindPort(ctx, p.ID, in.UUID, "compute:"+s.zoneOf(in), in.Host); err != nil {
+			return err
+		}
+	}
+	err := s.db.InTx(ctx, func(tx *db.Tx) error {
+		cur, err := loadInstance(ctx, tx, in.UUID)
+		if err != nil || cur.TaskState != taskNetworking {
+			return err
+		}
+		cur.TaskState, cur.UpdatedAt = taskSpawning, stamp(s.now())
+		*in = *cur
+		return saveInstance(ctx, tx, cur)
+	})
+	if err != nil {
+		return err
+	}
+	s.kick(in.Host)
+	return nil
+}

@@ -1,0 +1,244 @@
+package compute
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+
+	"github.com/nimbus-cloud/nimbus/internal/platform/db"
+)
+
+// vm_state values (upstream nova.compute.vm_states).
+const (
+	vmBuilding  = "building"
+	vmActive    = "active"
+	vmStopped   = "stopped"
+	vmPaused    = "paused"
+	vmSuspended = "suspended"
+	vmError     = "error"
+	vmDeleted   = "deleted"
+)
+
+// task_state values (nova.compute.task_states) this service uses.
+const (
+	taskScheduling    = "scheduling"
+	taskNetworking    = "networking"
+	taskSpawning      = "spawning"
+	taskPoweringOff   = "powering-off"
+	taskPoweringOn    = "powering-on"
+	taskRebooting     = "rebooting"
+	taskRebootingHard = "rebooting_hard"
+	taskPausing       = "pausing"
+	taskUnpausing     = "unpausing"
+	taskSuspending    = "suspending"
+	taskResuming      = "resuming"
+	taskDeleting      = "deleting"
+)
+
+// Power states (nova.compute.power_state), as the agents report them.
+const (
+	powerNoState   = 0
+	powerRunning   = 1
+	powerPaused    = 3
+	powerShutdown  = 4
+	powerCrashed   = 6
+	powerSuspended = 7
+)
+
+// instance is one row of instances.
+type instance struct {
+	UUID         string
+	ID           int64
+	ProjectID    string
+	UserID       string
+	Name         string
+	Hostname     string
+	Host         string
+	AZ           string
+	VMState      string
+	TaskState    string
+	PowerState   int
+	Flavor       Flavor
+	ImageRef     string
+	KeyName      string
+	Metadata     map[string]string
+	Tags         []string
+	Locked       bool
+	LockedBy     string
+	LockedReason string
+	Request      buildRequest
+	Fault        *fault
+	CreatedAt    string
+	UpdatedAt    string
+	LaunchedAt   string
+	TerminatedAt string
+	Deleted      bool
+}
+
+// buildRequest is the rest of the create request and the build's progress.
+type buildRequest struct {
+	Networks         []requestedNetwork `json:"networks,omitempty"`
+	SecurityGroups   []string           `json:"security_groups,omitempty"` // as requested (names)
+	SecurityGroupIDs []string           `json:"security_group_ids,omitempty"`
+	UserData         string             `json:"user_data,omitempty"` // base64, as given
+	KeyData          string             `json:"key_data,omitempty"`
+	KeyType          string             `json:"key_type,omitempty"`
+	ConfigDrive      bool               `json:"config_drive,omitempty"`
+	LaunchIndex      int                `json:"launch_index"`
+	ReservationID    string             `json:"reservation_id"`
+	AccessIPv4       string             `json:"access_ip_v4,omitempty"`
+	AccessIPv6       string             `json:"access_ip_v6,omitempty"`
+	Image            Image              `json:"image"`
+	ServerGroup      string             `json:"server_group,omitempty"`
+	ForcedHost       string             `json:"forced_host,omitempty"`
+	// Attempts and TriedHosts drive rescheduling (upstream's retry filter).
+	Attempts   int      `json:"attempts,omitempty"`
+	TriedHosts []string `json:"tried_hosts,omitempty"`
+	// Ports are the instance's ports once allocated, with what the server views
+	// show (upstream's network info cache).
+	Ports []instancePort `json:"ports,omitempty"`
+	// RequestID is the create request's, for the instance action's events.
+	RequestID string `json:"request_id,omitempty"`
+}
+
+// requestedNetwork is one entry of the create request's networks.
+type requestedNetwork struct {
+	NetworkID string `json:"uuid,omitempty"`
+	PortID    string `json:"port,omitempty"`
+	FixedIP   string `json:"fixed_ip,omitempty"`
+}
+
+// instancePort is a port of the instance (Created: made by compute, so deleted
+// with the instance; a port the user brought is only unbound).
+type instancePort struct {
+	ID          string   `json:"id"`
+	NetworkID   string   `json:"network_id"`
+	NetworkName string   `json:"network_name"`
+	MAC         string   `json:"mac"`
+	IPs         []string `json:"ips"`
+	FloatingIPs []string `json:"floating_ips,omitempty"`
+	MTU         int      `json:"mtu,omitempty"`
+	Created     bool     `json:"created"`
+}
+
+type fault struct {
+	Code    int    `json:"code"`
+	Message string `json:"message"`
+	Details string `json:"details,omitempty"`
+	Created string `json:"created"`
+}
+
+const instanceColumns = `uuid, id, project_id, user_id, display_name, hostname, host, availability_zone, vm_state,
+	task_state, power_state, flavor, image_ref, key_name, metadata, tags, locked, locked_by, locked_reason, request,
+	fault, created_at, updated_at, launched_at, terminated_at, deleted`
+
+func scanInstance(sc db.Scanner) (*instance, error) {
+	var in instance
+	var host, az, task, key, lockedBy, lockedReason, faultJSON, launched, terminated sql.NullString
+	var flavorJSON, metaJSON, tagsJSON, reqJSON string
+	if err := sc.Scan(&in.UUID, &in.ID, &in.ProjectID, &in.UserID, &in.Name, &in.Hostname, &host, &az, &in.VMState,
+		&task, &in.PowerState, &flavorJSON, &in.ImageRef, &key, &metaJSON, &tagsJSON, &in.Locked, &lockedBy, &lockedReason,
+		&reqJSON, &faultJSON, &in.CreatedAt, &in.UpdatedAt, &launched, &terminated, &in.Deleted); err != nil {
+		return nil, err
+	}
+	in.Host, in.AZ, in.TaskState, in.KeyName = host.String, az.String, task.String, key.String
+	in.LockedBy, in.LockedReason, in.LaunchedAt, in.TerminatedAt = lockedBy.String, lockedReason.String, launched.String, terminated.String
+	for _, f := range []struct {
+		raw string
+		dst any
+	}{{flavorJSON, &in.Flavor}, {metaJSON, &in.Metadata}, {tagsJSON, &in.Tags}, {reqJSON, &in.Request}} {
+		if err := json.Unmarshal([]byte(f.raw), f.dst); err != nil {
+			return nil, err
+		}
+	}
+	if faultJSON.Valid && faultJSON.String != "" {
+		in.Fault = &fault{}
+		if err := json.Unmarshal([]byte(faultJSON.String), in.Fault); err != nil {
+			return nil, err
+		}
+	}
+	if in.Metadata == nil {
+		in.Metadata = map[string]string{}
+	}
+	return &in, nil
+}
+
+func nullable(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+func jsonUnmarshal(raw string, v any) error { return json.Unmarshal([]byte(raw), v) }
+
+func mustJSON(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err) // only plain data is marshalled here
+	}
+	return string(b)
+}
+
+// querier is a *db.DB or a *db.Tx.
+type querier interface {
+	QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row
+	ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error)
+}
+
+// loadInstance reads one instance (deleted ones too).
+func loadInstance(ctx context.Context, q querier, uuid string) (*instance, error) {
+	in, err := scanInstance(q.QueryRowContext(ctx, `SELECT `+instanceColumns+` FROM instances WHERE uuid = ?`, uuid))
+	if db.IsNoRows(err) {
+		return nil, notFound("Instance %s could not be found.", uuid)
+	}
+	return in, err
+}
+
+// saveInstance writes every mutable column of in.
+func saveInstance(ctx context.Context, q querier, in *instance) error {
+	var faultJSON any
+	if in.Fault != nil {
+		faultJSON = mustJSON(in.Fault)
+	}
+	tags := in.Tags
+	if tags == nil {
+		tags = []string{}
+	}
+	_, err := q.ExecContext(ctx, `UPDATE instances SET display_name = ?, hostname = ?, host = ?, availability_zone = ?,
+		vm_state = ?, task_state = ?, power_state = ?, metadata = ?, tags = ?, locked = ?, locked_by = ?, locked_reason = ?,
+		request = ?, fault = ?, updated_at = ?, launched_at = ?, terminated_at = ?, deleted = ? WHERE uuid = ?`,
+		in.Name, in.Hostname, nullable(in.Host), nullable(in.AZ), in.VMState, nullable(in.TaskState), in.PowerState,
+		mustJSON(in.Metadata), mustJSON(tags), in.Locked, nullable(in.LockedBy), nullable(in.LockedReason),
+		mustJSON(in.Request), faultJSON, in.UpdatedAt, nullable(in.LaunchedAt), nullable(in.TerminatedAt), in.Deleted, in.UUID)
+	return err
+}
+
+// status is the API's status of an instance (nova.api.openstack.common's state map).
+func (in *instance) status() string {
+	switch in.VMState {
+	case vmBuilding:
+		return "BUILD"
+	case vmActive, vmStopped:
+		switch in.TaskState {
+		case taskRebooting:
+			return "REBOOT"
+		case taskRebootingHard:
+			return "HARD_REBOOT"
+		}
+		if in.VMState == vmStopped {
+			return "SHUTOFF"
+		}
+		return "ACTIVE"
+	case vmPaused:
+		return "PAUSED"
+	case vmSuspended:
+		return "SUSPENDED"
+	case vmError:
+		return "ERROR"
+	case vmDeleted:
+		return "DELETED"
+	}
+	return "UNKNOWN"
+}

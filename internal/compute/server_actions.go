@@ -1,0 +1,225 @@
+package compute
+
+import (
+	"encoding/json"
+	"net/http"
+	"slices"
+
+	"github.com/nimbus-cloud/nimbus/internal/platform/auth"
+	"github.com/nimbus-cloud/nimbus/internal/platform/db"
+	"github.com/nimbus-cloud/nimbus/internal/platform/httpapi"
+)
+
+func (s *Service) serverActionRoutes() []httpapi.Route {
+	return []httpapi.Route{{Method: "POST", Path: "/v2.1/servers/{id}/action", Handler: s.serverAction}}
+}
+
+// stateAction is a lifecycle action the API turns into a task for the host's
+// agent: allowed from some vm_states, with no task running (upstream's
+// check_instance_state), refused while locked for non-admins.
+type stateAction struct {
+	policy string
+	action string   // os-instance-actions' name
+	from   []string // vm_states allowed
+	task   string   // the task_state it sets
+}
+
+var stateActions = map[string]stateAction{
+	"os-stop":  {"os_compute_api:servers:stop", "stop", []string{vmActive, vmError}, taskPoweringOff},
+	"os-start": {"os_compute_api:servers:start", "start", []string{vmStopped}, taskPoweringOn},
+	"pause":    {"os_compute_api:os-pause-server:pause", "pause", []string{vmActive}, taskPausing},
+	"unpause":  {"os_compute_api:os-pause-server:unpause", "unpause", []string{vmPaused}, taskUnpausing},
+	"suspend":  {"os_compute_api:os-suspend-server:suspend", "suspend", []string{vmActive}, taskSuspending},
+	"resume":   {"os_compute_api:os-suspend-server:resume", "resume", []string{vmSuspended}, taskResuming},
+}
+
+// serverAction is POST /servers/{id}/action: one action named by the body's key.
+func (s *Service) serverAction(r *http.Request) (httpapi.Response, error) {
+	var body map[string]json.RawMessage
+	if err := httpapi.DecodeJSON(r, &body); err != nil {
+		return httpapi.Response{}, err
+	}
+	if len(body) != 1 {
+		return httpapi.Response{}, badRequest("There is either no action or more than one action in the request body.")
+	}
+	var name string
+	var arg json.RawMessage
+	for k, v := range body {
+		name, arg = k, v
+	}
+	if a, ok := stateActions[name]; ok {
+		return s.startStateAction(r, a)
+	}
+	switch name {
+	case "reboot":
+		var req struct {
+			Type string `json:"type"`
+		}
+		if err := json.Unmarshal(arg, &req); err != nil || (req.Type != "SOFT" && req.Type != "HARD") {
+			return httpapi.Response{}, badRequest("Invalid input for field/attribute type. Value: %s. '%s' is not one of ['HARD', 'Hard', 'hard', 'SOFT', 'Soft', 'soft']", req.Type, req.Type)
+		}
+		if req.Type == "HARD" {
+			return s.startStateAction(r, stateAction{"os_compute_api:servers:reboot", "reboot",
+				[]string{vmActive, vmStopped, vmPaused, vmSuspended, vmError}, taskRebootingHard})
+		}
+		return s.startStateAction(r, stateAction{"os_compute_api:servers:reboot", "reboot", []string{vmActive}, taskRebooting})
+	case "lock":
+		return s.lock(r, arg)
+	case "unlock":
+		return s.unlock(r)
+	case "os-getConsoleOutput":
+		return s.consoleOutput(r, arg)
+	}
+	return httpapi.Response{}, badRequest("There is no such action: %s", name)
+}
+
+// checkLocked refuses a locked server's changes to everyone but admins.
+func (s *Service) checkLocked(r *http.Request, in *instance) error {
+	if in.Locked && !isAdmin(auth.FromContext(r.Context())) {
+		return conflict("Instance %s is locked", in.UUID)
+	}
+	return nil
+}
+
+func invalidState(method string, in *instance, attr, state string) error {
+	return conflict("Cannot '%s' instance %s while it is in %s %s", method, in.UUID, attr, state)
+}
+
+func (s *Service) startStateAction(r *http.Request, a stateAction) (httpapi.Response, error) {
+	in, err := s.visibleInstance(r, a.policy)
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	if err := s.checkLocked(r, in); err != nil {
+		return httpapi.Response{}, err
+	}
+	err = s.db.InTx(r.Context(), func(tx *db.Tx) error {
+		cur, err := loadInstance(r.Context(), tx, in.UUID)
+		if err != nil {
+			return err
+		}
+		if !slices.Contains(a.from, cur.VMState) {
+			return invalidState(a.action, cur, "vm_state", cur.VMState)
+		}
+		if cur.TaskState != "" {
+			return invalidState(a.action, cur, "task_state", cur.TaskState)
+		}
+		cur.TaskState, cur.UpdatedAt = a.task, stamp(s.now())
+		if err := saveInstance(r.Context(), tx, cur); err != nil {
+			return err
+		}
+		in = cur
+		return s.startAction(r.Context(), tx, r, cur, a.action)
+	})
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	s.kick(in.Host)
+	return httpapi.Response{Status: http.StatusAccepted}, nil
+}
+
+func (s *Service) lock(r *http.Request, arg json.RawMessage) (httpapi.Response, error) {
+	in, err := s.visibleInstance(r, "os_compute_api:os-lock-server:lock")
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	var req struct {
+		Reason *string `json:"locked_reason"`
+	}
+	if len(arg) > 0 && string(arg) != "null" {
+		if err := json.Unmarshal(arg, &req); err != nil {
+			return httpapi.Response{}, badRequest("Invalid input for field/attribute lock.")
+		}
+	}
+	creds := auth.FromContext(r.Context())
+	by := "owner"
+	if creds.ProjectID != in.ProjectID {
+		by = "admin"
+	}
+	in.Locked, in.LockedBy, in.UpdatedAt = true, by, stamp(s.now())
+	if req.Reason != nil {
+		in.LockedReason = *req.Reason
+	}
+	err = s.db.InTx(r.Context(), func(tx *db.Tx) error {
+		if err := saveInstance(r.Context(), tx, in); err != nil {
+			return err
+		}
+		return s.startAction(r.Context(), tx, r, in, "lock")
+	})
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	return httpapi.Response{Status: http.StatusAccepted}, nil
+}
+
+// unlock: a lock set by an admin of another project needs the override rule.
+func (s *Service) unlock(r *http.Request) (httpapi.Response, error) {
+	in, err := s.visibleInstance(r, "os_compute_api:os-lock-server:unlock")
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	creds := auth.FromContext(r.Context())
+	if in.LockedBy == "admin" && creds.ProjectID == in.ProjectID {
+		if err := httpapi.Enforce(r, s.policy, "os_compute_api:os-lock-server:unlock:unlock_override",
+			map[string]any{"target.project_id": in.ProjectID}); err != nil {
+			return httpapi.Response{}, err
+		}
+	}
+	in.Locked, in.LockedBy, in.LockedReason, in.UpdatedAt = false, "", "", stamp(s.now())
+	err = s.db.InTx(r.Context(), func(tx *db.Tx) error {
+		if err := saveInstance(r.Context(), tx, in); err != nil {
+			return err
+		}
+		return s.startAction(r.Context(), tx, r, in, "unlock")
+	})
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	return httpapi.Response{Status: http.StatusAccepted}, nil
+}
+
+func (s *Service) consoleOutput(r *http.Request, arg json.RawMessage) (httpapi.Response, error) {
+	in, err := s.visibleInstance(r, "os_compute_api:os-console-output")
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	var req struct {
+		Length any `json:"length"`
+	}
+	if len(arg) > 0 && string(arg) != "null" {
+		if err := json.Unmarshal(arg, &req); err != nil {
+			return httpapi.Response{}, badRequest("Invalid input for field/attribute os-getConsoleOutput.")
+		}
+	}
+	lines := -1
+	switch v := req.Length.(type) {
+	case nil:
+	case float64:
+		lines = int(v)
+	case string:
+		n, err := optionalInt(v)
+		if err != nil {
+			return httpapi.Response{}, badRequest("Invalid input for field/attribute length. Value: %s.", v)
+		}
+		lines = n
+	default:
+		return httpapi.Response{}, badRequest("Invalid input for field/attribute length.")
+	}
+	if lines < -1 {
+		return httpapi.Response{}, badRequest("Invalid input for field/attribute length. Value: %d. %d is less than the minimum of -1", lines, lines)
+	}
+	if in.Host == "" || in.VMState == vmBuilding && in.TaskState != taskSpawning {
+		return httpapi.Response{}, conflict("Instance %s is not ready", in.UUID)
+	}
+	if s.hosts == nil {
+		return httpapi.Response{}, conflict("Instance %s has no console here", in.UUID)
+	}
+	out, err := s.hosts.ConsoleOutput(r.Context(), in.Host, in.UUID, lines)
+	if err != nil {
+		if isStatus(err, http.StatusNotFound) {
+			return httpapi.Response{}, notFound("Guest does not have a console available.")
+		}
+		return httpapi.Response{}, err
+	}
+	return httpapi.OK(map[string]any{"output": out}), nil
+}

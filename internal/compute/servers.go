@@ -1,0 +1,385 @@
+package compute
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"net/http"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/nimbus-cloud/nimbus/internal/platform/auth"
+	"github.com/nimbus-cloud/nimbus/internal/platform/db"
+	"github.com/nimbus-cloud/nimbus/internal/platform/httpapi"
+)
+
+func (s *Service) serverRoutes() []httpapi.Route {
+	own := func(r *http.Request) (map[string]any, error) {
+		return map[string]any{"target.project_id": auth.FromContext(r.Context()).ProjectID}, nil
+	}
+	return []httpapi.Route{
+		{Method: "GET", Path: "/v2.1/servers", Policy: "os_compute_api:servers:index", Handler: s.listServers(false)},
+		{Method: "GET", Path: "/v2.1/servers/detail", Policy: "os_compute_api:servers:detail", Handler: s.listServers(true)},
+		{Method: "POST", Path: "/v2.1/servers", Policy: "os_compute_api:servers:create", Target: own, Handler: s.createServer},
+		{Method: "GET", Path: "/v2.1/servers/{id}", Handler: s.showServer},
+		{Method: "PUT", Path: "/v2.1/servers/{id}", Handler: s.updateServer},
+		{Method: "DELETE", Path: "/v2.1/servers/{id}", Handler: s.deleteServer},
+	}
+}
+
+// visibleInstance loads a server the caller may act on under rule: another
+// project's is 404, as upstream (it does not reveal that the server exists).
+func (s *Service) visibleInstance(r *http.Request, rule string) (*instance, error) {
+	id := r.PathValue("id")
+	in, err := loadInstance(r.Context(), s.db, id)
+	if err != nil {
+		return nil, err
+	}
+	creds := auth.FromContext(r.Context())
+	if in.Deleted && !isAdmin(creds) {
+		return nil, notFound("Instance %s could not be found.", id)
+	}
+	target := map[string]any{"target.project_id": in.ProjectID, "target.user_id": in.UserID}
+	if err := httpapi.Enforce(r, s.policy, rule, target); err != nil {
+		if in.ProjectID != creds.ProjectID {
+			return nil, notFound("Instance %s could not be found.", id)
+		}
+		return nil, err
+	}
+	return in, nil
+}
+
+func (s *Service) serverLinks(id string) []httpapi.Link {
+	self := s.base() + "/v2.1/servers/" + id
+	return []httpapi.Link{{Rel: "self", Href: self}, {Rel: "bookmark", Href: strings.Replace(self, "/v2.1/", "/", 1)}}
+}
+
+// hostID is upstream's opaque host id: SHA-224 of the project and host, so a
+// project can tell its servers apart by host without learning host names.
+func hostID(project, host string) string {
+	if host == "" {
+		return ""
+	}
+	sum := sha256.Sum224([]byte(project + host))
+	return hex.EncodeToString(sum[:])
+}
+
+// serverView renders a server as GET /servers/{id} shows it.
+func (s *Service) serverView(r *http.Request, in *instance) map[string]any {
+	creds := auth.FromContext(r.Context())
+	image := any("")
+	if in.ImageRef != "" {
+		self := s.base() + "/images/" + in.ImageRef
+		image = map[string]any{"id": in.ImageRef, "links": []httpapi.Link{{Rel: "bookmark", Href: self}}}
+	}
+	addresses := map[string][]map[string]any{}
+	for _, p := range in.Request.Ports {
+		for _, ip := range p.IPs {
+			addresses[p.NetworkName] = append(addresses[p.NetworkName], addressView(ip, "fixed", p.MAC))
+		}
+		for _, ip := range p.FloatingIPs {
+			addresses[p.NetworkName] = append(addresses[p.NetworkName], addressView(ip, "floating", p.MAC))
+		}
+	}
+	groups := []map[string]string{}
+	for _, g := range in.Request.SecurityGroups {
+		groups = append(groups, map[string]string{"name": g})
+	}
+	var keyName any
+	if in.KeyName != "" {
+		keyName = in.KeyName
+	}
+	var task any
+	if in.TaskState != "" {
+		task = in.TaskState
+	}
+	configDrive := ""
+	if in.Request.ConfigDrive {
+		configDrive = "True"
+	}
+	v := map[string]any{
+		"id": in.UUID, "name": in.Name, "status": in.status(), "tenant_id": in.ProjectID, "user_id": in.UserID,
+		"metadata": in.Metadata, "hostId": hostID(in.ProjectID, in.Host), "image": image,
+		"flavor":  map[string]any{"id": in.Flavor.ID, "links": []httpapi.Link{{Rel: "bookmark", Href: s.base() + "/flavors/" + in.Flavor.ID}}},
+		"created": in.CreatedAt, "updated": in.UpdatedAt, "addresses": addresses,
+		"accessIPv4": in.Request.AccessIPv4, "accessIPv6": in.Request.AccessIPv6, "links": s.serverLinks(in.UUID),
+		"OS-DCF:diskConfig": "MANUAL", "OS-EXT-AZ:availability_zone": s.zoneOf(in), "config_drive": configDrive,
+		"key_name": keyName, "OS-SRV-USG:launched_at": nullTime(in.LaunchedAt), "OS-SRV-USG:terminated_at": nullTime(in.TerminatedAt),
+		"OS-EXT-STS:task_state": task, "OS-EXT-STS:vm_state": in.VMState, "OS-EXT-STS:power_state": in.PowerState,
+		"os-extended-volumes:volumes_attached": []any{}, "security_groups": groups,
+	}
+	if st := in.status(); st == "BUILD" || st == "ACTIVE" {
+		v["progress"] = 0
+	}
+	if in.Fault != nil && (in.VMState == vmError || in.VMState == vmDeleted) {
+		f := map[string]any{"code": in.Fault.Code, "created": in.Fault.Created, "message": in.Fault.Message}
+		if isAdmin(creds) && in.Fault.Details != "" {
+			f["details"] = in.Fault.Details
+		}
+		v["fault"] = f
+	}
+	if s.policy.Allowed("os_compute_api:os-extended-server-attributes", map[string]any{"target.project_id": in.ProjectID}, creds.PolicyCredentials()) {
+		var host any
+		if in.Host != "" {
+			host = in.Host
+		}
+		v["OS-EXT-SRV-ATTR:host"] = host
+		v["OS-EXT-SRV-ATTR:hypervisor_hostname"] = host
+		v["OS-EXT-SRV-ATTR:instance_name"] = instanceName(in.ID)
+	}
+	return v
+}
+
+// instanceName is the hypervisor's name of the guest (upstream instance_name_template).
+func instanceName(id int64) string { return "instance-" + strconv.FormatInt(0x100000000+id, 16)[1:] }
+
+func addressView(ip, kind, mac string) map[string]any {
+	version := 4
+	if strings.Contains(ip, ":") {
+		version = 6
+	}
+	return map[string]any{"addr": ip, "version": version, "OS-EXT-IPS:type": kind, "OS-EXT-IPS-MAC:mac_addr": mac}
+}
+
+func nullTime(t string) any {
+	if t == "" {
+		return nil
+	}
+	return strings.TrimSuffix(strings.Replace(t, "T", "T", 1), "Z") + ".000000"
+}
+
+func (s *Service) zoneOf(in *instance) string {
+	if in.AZ != "" {
+		return in.AZ
+	}
+	if in.Host == "" {
+		return ""
+	}
+	return s.opts.DefaultAvailabilityZone
+}
+
+func (s *Service) showServer(r *http.Request) (httpapi.Response, error) {
+	in, err := s.visibleInstance(r, "os_compute_api:servers:show")
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	return httpapi.OK(map[string]any{"server": s.serverView(r, in)}), nil
+}
+
+// listServers is GET /servers and /servers/detail with upstream's filters, newest
+// first, paged by limit and marker.
+func (s *Service) listServers(detail bool) httpapi.Handler {
+	return func(r *http.Request) (httpapi.Response, error) {
+		ctx := r.Context()
+		creds := auth.FromContext(ctx)
+		q := r.URL.Query()
+		admin := isAdmin(creds)
+		allTenants := false
+		if v, ok := q["all_tenants"]; ok {
+			on, err := boolField("all_tenants", firstOr(v, "true"))
+			if err != nil {
+				return httpapi.Response{}, err
+			}
+			if on {
+				rule := "os_compute_api:servers:index:get_all_tenants"
+				if detail {
+					rule = "os_compute_api:servers:detail:get_all_tenants"
+				}
+				if err := httpapi.Enforce(r, s.policy, rule, nil); err != nil {
+					return httpapi.Response{}, err
+				}
+				allTenants = true
+			}
+		}
+		where, args := []string{"deleted = ?"}, []any{false}
+		if admin {
+			if d, err := boolField("deleted", q.Get("deleted")); err == nil && d {
+				args[0] = true
+			}
+		}
+		project := creds.ProjectID
+		if admin && (q.Get("project_id") != "" || q.Get("tenant_id") != "") {
+			project = firstNonEmpty(q.Get("project_id"), q.Get("tenant_id"))
+			allTenants = false
+		}
+		if !allTenants {
+			where, args = append(where, "project_id = ?"), append(args, project)
+		}
+		if h := q.Get("host"); h != "" && admin {
+			where, args = append(where, "host = ?"), append(args, h)
+		}
+		if img := q.Get("image"); img != "" {
+			where, args = append(where, "image_ref = ?"), append(args, refID(img))
+		}
+		rows, err := db.QueryAll(ctx, s.db, scanInstance, `SELECT `+instanceColumns+` FROM instances WHERE `+
+			strings.Join(where, " AND ")+` ORDER BY created_at DESC, id DESC`, args...)
+		if err != nil {
+			return httpapi.Response{}, err
+		}
+		var nameRE *regexp.Regexp
+		if n := q.Get("name"); n != "" {
+			if nameRE, err = regexp.Compile(n); err != nil {
+				return httpapi.Response{}, badRequest("Invalid regular expression for name: %s", n)
+			}
+		}
+		status := strings.ToUpper(q.Get("status"))
+		flavor := refID(q.Get("flavor"))
+		since := q.Get("changes-since")
+		var out []*instance
+		for _, in := range rows {
+			if nameRE != nil && !nameRE.MatchString(in.Name) {
+				continue
+			}
+			if status != "" && in.status() != status {
+				continue
+			}
+			if flavor != "" && in.Flavor.ID != flavor {
+				continue
+			}
+			if since != "" && in.UpdatedAt < since {
+				continue
+			}
+			if ip := q.Get("ip"); ip != "" && !hasIP(in, ip) {
+				continue
+			}
+			out = append(out, in)
+		}
+		page, err := httpapi.ParsePage(r, 1000)
+		if err != nil {
+			return httpapi.Response{}, err
+		}
+		out, more, err := httpapi.Apply(page, out, func(in *instance) string { return in.UUID })
+		if err != nil {
+			return httpapi.Response{}, err
+		}
+		views := make([]map[string]any, 0, len(out))
+		for _, in := range out {
+			if detail {
+				views = append(views, s.serverView(r, in))
+			} else {
+				views = append(views, map[string]any{"id": in.UUID, "name": in.Name, "links": s.serverLinks(in.UUID)})
+			}
+		}
+		body := map[string]any{"servers": views}
+		if more && len(out) > 0 {
+			next := s.base() + "/v2.1/servers" + detailSuffix(detail) + "?limit=" + strconv.Itoa(page.Limit) + "&marker=" + out[len(out)-1].UUID
+			body["servers_links"] = []httpapi.Link{{Rel: "next", Href: next}}
+		}
+		return httpapi.OK(body), nil
+	}
+}
+
+func hasIP(in *instance, re string) bool {
+	m, err := regexp.Compile(re)
+	if err != nil {
+		return false
+	}
+	for _, p := range in.Request.Ports {
+		if slices.ContainsFunc(p.IPs, m.MatchString) {
+			return true
+		}
+	}
+	return false
+}
+
+func firstOr(v []string, def string) string {
+	if len(v) == 0 || v[0] == "" {
+		return def
+	}
+	return v[0]
+}
+
+func firstNonEmpty(vs ...string) string {
+	for _, v := range vs {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+func (s *Service) updateServer(r *http.Request) (httpapi.Response, error) {
+	in, err := s.visibleInstance(r, "os_compute_api:servers:update")
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	var req struct {
+		Server *struct {
+			Name       *string `json:"name"`
+			AccessIPv4 *string `json:"accessIPv4"`
+			AccessIPv6 *string `json:"accessIPv6"`
+		} `json:"server"`
+	}
+	if err := httpapi.DecodeJSON(r, &req); err != nil {
+		return httpapi.Response{}, err
+	}
+	if req.Server == nil {
+		return httpapi.Response{}, badRequest("Invalid input for field/attribute server. 'server' is a required property")
+	}
+	if n := req.Server.Name; n != nil {
+		if strings.TrimSpace(*n) == "" || len(*n) > 255 {
+			return httpapi.Response{}, badRequest("Invalid input for field/attribute name. Value: %s.", *n)
+		}
+		in.Name = *n
+	}
+	if v := req.Server.AccessIPv4; v != nil {
+		in.Request.AccessIPv4 = *v
+	}
+	if v := req.Server.AccessIPv6; v != nil {
+		in.Request.AccessIPv6 = *v
+	}
+	in.UpdatedAt = stamp(s.now())
+	if err := saveInstance(r.Context(), s.db, in); err != nil {
+		return httpapi.Response{}, err
+	}
+	return httpapi.OK(map[string]any{"server": s.serverView(r, in)}), nil
+}
+
+// deleteServer marks the server deleting; its host's agent destroys the guest
+// and the conductor releases its ports and claim. A server never placed goes at
+// once.
+func (s *Service) deleteServer(r *http.Request) (httpapi.Response, error) {
+	in, err := s.visibleInstance(r, "os_compute_api:servers:delete")
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	if err := s.checkLocked(r, in); err != nil {
+		return httpapi.Response{}, err
+	}
+	err = s.db.InTx(r.Context(), func(tx *db.Tx) error {
+		cur, err := loadInstance(r.Context(), tx, in.UUID)
+		if err != nil {
+			return err
+		}
+		if cur.Deleted {
+			return notFound("Instance %s could not be found.", in.UUID)
+		}
+		cur.TaskState, cur.UpdatedAt = taskDeleting, stamp(s.now())
+		if err := saveInstance(r.Context(), tx, cur); err != nil {
+			return err
+		}
+		in = cur
+		return s.startAction(r.Context(), tx, r, cur, "delete")
+	})
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	s.kick(in.Host)
+	return httpapi.NoContent(), nil
+}
+
+// availabilityZones are the zones a server may ask for: the default one and
+// every zone of a compute service.
+func (s *Service) availabilityZones(ctx context.Context) (map[string]bool, error) {
+	zones := map[string]bool{s.opts.DefaultAvailabilityZone: true}
+	names, err := db.QueryStrings(ctx, s.db, `SELECT DISTINCT zone FROM compute_services`)
+	if err != nil {
+		return nil, err
+	}
+	for _, z := range names {
+		zones[z] = true
+	}
+	return zones, nil
+}

@@ -1,0 +1,509 @@
+package compute
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"math/big"
+	"net/http"
+	"net/netip"
+	"regexp"
+	"strings"
+
+	"github.com/google/uuid"
+
+	"github.com/nimbus-cloud/nimbus/internal/platform/auth"
+	"github.com/nimbus-cloud/nimbus/internal/platform/db"
+	"github.com/nimbus-cloud/nimbus/internal/platform/httpapi"
+)
+
+type createServerRequest struct {
+	Server *struct {
+		Name           *string `json:"name"`
+		ImageRef       *string `json:"imageRef"`
+		FlavorRef      any     `json:"flavorRef"`
+		Networks       any     `json:"networks"`
+		SecurityGroups []struct {
+			Name string `json:"name"`
+		} `json:"security_groups"`
+		KeyName              *string        `json:"key_name"`
+		UserData             *string        `json:"user_data"`
+		Metadata             map[string]any `json:"metadata"`
+		AvailabilityZone     *string        `json:"availability_zone"`
+		MinCount             any            `json:"min_count"`
+		MaxCount             any            `json:"max_count"`
+		ConfigDrive          any            `json:"config_drive"`
+		AccessIPv4           *string        `json:"accessIPv4"`
+		AccessIPv6           *string        `json:"accessIPv6"`
+		AdminPass            *string        `json:"adminPass"`
+		ReturnReservationID  any            `json:"return_reservation_id"`
+		BlockDeviceMappingV2 []any          `json:"block_device_mapping_v2"`
+	} `json:"server"`
+	SchedulerHints map[string]any `json:"os:scheduler_hints"`
+}
+
+// createServer is POST /servers: it validates the request against the other
+// services as the caller, checks the quota, records the instances in BUILD and
+// leaves scheduling and spawning to the conductor and the agents.
+func (s *Service) createServer(r *http.Request) (httpapi.Response, error) {
+	ctx := r.Context()
+	creds := auth.FromContext(ctx)
+	token := r.Header.Get("X-Auth-Token")
+	var req createServerRequest
+	if err := httpapi.DecodeJSON(r, &req); err != nil {
+		return httpapi.Response{}, err
+	}
+	in := req.Server
+	if in == nil {
+		return httpapi.Response{}, badRequest("Invalid input for field/attribute server. Value: None. 'server' is a required property")
+	}
+	if in.Name == nil {
+		return httpapi.Response{}, badRequest("Invalid input for field/attribute server. 'name' is a required property")
+	}
+	name := *in.Name
+	if strings.TrimSpace(name) == "" || len(name) > 255 {
+		return httpapi.Response{}, badRequest("Invalid input for field/attribute name. Value: %s. It must be 1-255 characters and not only spaces", name)
+	}
+	if in.ImageRef == nil || *in.ImageRef == "" {
+		if len(in.BlockDeviceMappingV2) > 0 {
+			return httpapi.Response{}, badRequest("Booting from a volume is not supported by this cloud yet.")
+		}
+		return httpapi.Response{}, badRequest("Missing imageRef attribute")
+	}
+	flavorID := refID(in.FlavorRef)
+	if flavorID == "" {
+		return httpapi.Response{}, badRequest("Missing flavorRef attribute")
+	}
+	minCount, err := countField("min_count", in.MinCount)
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	maxCount, err := countField("max_count", in.MaxCount)
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	if in.MaxCount == nil {
+		maxCount = minCount
+	}
+	if minCount > maxCount {
+		return httpapi.Response{}, badRequest("min_count must be <= max_count")
+	}
+	metadata, err := metadataField(in.Metadata)
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	b := buildRequest{ReservationID: reservationID(), RequestID: httpapi.RequestID(ctx)}
+	if in.UserData != nil && *in.UserData != "" {
+		if _, err := base64.StdEncoding.DecodeString(*in.UserData); err != nil {
+			return httpapi.Response{}, badRequest("User data needs to be valid base 64.")
+		}
+		if len(*in.UserData) > 65535 {
+			return httpapi.Response{}, badRequest("User data too large. User data must be no larger than 65535 bytes once base64 encoded.")
+		}
+		b.UserData = *in.UserData
+	}
+	if b.ConfigDrive, err = boolField("config_drive", in.ConfigDrive); err != nil {
+		return httpapi.Response{}, err
+	}
+	for _, ip := range []struct {
+		v     *string
+		field string
+		dst   *string
+		is4   bool
+	}{{in.AccessIPv4, "accessIPv4", &b.AccessIPv4, true}, {in.AccessIPv6, "accessIPv6", &b.AccessIPv6, false}} {
+		if ip.v == nil || *ip.v == "" {
+			continue
+		}
+		a, err := netip.ParseAddr(*ip.v)
+		if err != nil || a.Is4() != ip.is4 {
+			return httpapi.Response{}, badRequest("Invalid input for field/attribute %s. Value: %s. '%s' is not a '%s'", ip.field, *ip.v, *ip.v, map[bool]string{true: "ipv4", false: "ipv6"}[ip.is4])
+		}
+		*ip.dst = a.String()
+	}
+
+	flavor, err := s.flavor(ctx, creds, flavorID)
+	if err != nil {
+		return httpapi.Response{}, badRequest("Flavor %s could not be found.", flavorID)
+	}
+	imageID := refID(*in.ImageRef)
+	image, err := s.opts.Images.Get(ctx, token, imageID)
+	if err != nil {
+		if isStatus(err, http.StatusNotFound) {
+			return httpapi.Response{}, badRequest("Image %s could not be found.", imageID)
+		}
+		return httpapi.Response{}, fmt.Errorf("look up image %s: %w", imageID, err)
+	}
+	if image.Status != "active" {
+		return httpapi.Response{}, badRequest("Image %s is not active.", imageID)
+	}
+	if image.MinRAM > flavor.RAM {
+		return httpapi.Response{}, badRequest("Flavor's memory is too small for requested image.")
+	}
+	if flavor.Disk > 0 {
+		if image.MinDisk > flavor.Disk {
+			return httpapi.Response{}, badRequest("Flavor's disk is too small for requested image. Flavor disk is %d bytes, minimum requested disk is %d bytes.",
+				int64(flavor.Disk)<<30, int64(image.MinDisk)<<30)
+		}
+		if size := max(image.VirtualSize, image.Size); size > int64(flavor.Disk)<<30 {
+			return httpapi.Response{}, badRequest("Flavor's disk is too small for requested image. Flavor disk is %d bytes, image is %d bytes.",
+				int64(flavor.Disk)<<30, size)
+		}
+	}
+	b.Image = image
+
+	if b.Networks, err = s.requestedNetworks(ctx, token, in.Networks, maxCount); err != nil {
+		return httpapi.Response{}, err
+	}
+	groups := []string{"default"}
+	if len(in.SecurityGroups) > 0 {
+		groups = groups[:0]
+		for _, g := range in.SecurityGroups {
+			if g.Name == "" {
+				return httpapi.Response{}, badRequest("Invalid input for field/attribute security_groups. 'name' is a required property")
+			}
+			groups = append(groups, g.Name)
+		}
+	}
+	b.SecurityGroups = groups
+	if len(b.Networks) > 0 {
+		if b.SecurityGroupIDs, err = s.opts.Network.SecurityGroupIDs(ctx, token, groups); err != nil {
+			if isStatus(err, http.StatusNotFound) || isStatus(err, http.StatusBadRequest) {
+				return httpapi.Response{}, badRequest("%s", errMessage(err))
+			}
+			return httpapi.Response{}, fmt.Errorf("security groups: %w", err)
+		}
+	}
+	keyName := ""
+	if in.KeyName != nil && *in.KeyName != "" {
+		k, err := s.keypair(r, creds.UserID, *in.KeyName)
+		if err != nil {
+			return httpapi.Response{}, badRequest("Invalid key_name provided.")
+		}
+		keyName, b.KeyData, b.KeyType = k.Name, k.PublicKey, k.Type
+	}
+	az := ""
+	if in.AvailabilityZone != nil && *in.AvailabilityZone != "" {
+		zone, host, forced := strings.Cut(*in.AvailabilityZone, ":")
+		if forced {
+			if err := httpapi.Enforce(r, s.policy, "os_compute_api:servers:create:forced_host", map[string]any{"target.project_id": creds.ProjectID}); err != nil {
+				return httpapi.Response{}, err
+			}
+			b.ForcedHost = host
+		}
+		if zone != "" {
+			zones, err := s.availabilityZones(ctx)
+			if err != nil {
+				return httpapi.Response{}, err
+			}
+			if !zones[zone] {
+				return httpapi.Response{}, badRequest("The requested availability zone is not available")
+			}
+			az = zone
+		}
+	}
+	if g, ok := req.SchedulerHints["group"].(string); ok && g != "" {
+		b.ServerGroup = g
+	}
+
+	adminPass := ""
+	if in.AdminPass != nil {
+		adminPass = *in.AdminPass
+	} else {
+		adminPass = randomPassword()
+	}
+	created := make([]*instance, 0, maxCount)
+	err = s.db.InTx(ctx, func(tx *db.Tx) error {
+		count, err := s.quotaRoom(ctx, tx, creds.ProjectID, flavor, minCount, maxCount)
+		if err != nil {
+			return err
+		}
+		var next int64
+		if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(id), 0) + 1 FROM instances`).Scan(&next); err != nil {
+			return err
+		}
+		now := stamp(s.now())
+		for i := range count {
+			display := name
+			if count > 1 {
+				display = fmt.Sprintf("%s-%d", name, i+1)
+			}
+			req := b
+			req.LaunchIndex = i
+			inst := &instance{UUID: uuid.NewString(), ID: next + int64(i), ProjectID: creds.ProjectID, UserID: creds.UserID,
+				Name: display, Hostname: sanitizeHostname(display, fmt.Sprintf("server-%d", next+int64(i))), AZ: az,
+				VMState: vmBuilding, TaskState: taskScheduling, Flavor: flavor, ImageRef: image.ID, KeyName: keyName,
+				Metadata: metadata, Tags: []string{}, Request: req, CreatedAt: now, UpdatedAt: now}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO instances (`+instanceColumns+`) VALUES
+				(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+				inst.UUID, inst.ID, inst.ProjectID, inst.UserID, inst.Name, inst.Hostname, nil, nullable(az), inst.VMState,
+				inst.TaskState, powerNoState, mustJSON(flavor), inst.ImageRef, nullable(keyName), mustJSON(metadata), "[]",
+				false, nil, nil, mustJSON(req), nil, now, now, nil, nil, false); err != nil {
+				return err
+			}
+			if err := s.startAction(ctx, tx, r, inst, "create"); err != nil {
+				return err
+			}
+			created = append(created, inst)
+		}
+		return nil
+	})
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	s.kick("")
+	first := created[0]
+	if on, _ := boolField("return_reservation_id", req.Server.ReturnReservationID); on {
+		return httpapi.JSON(http.StatusAccepted, map[string]any{"reservation_id": b.ReservationID}), nil
+	}
+	sgs := []map[string]string{}
+	for _, g := range groups {
+		sgs = append(sgs, map[string]string{"name": g})
+	}
+	return httpapi.JSON(http.StatusAccepted, map[string]any{"server": map[string]any{
+		"id": first.UUID, "links": s.serverLinks(first.UUID), "OS-DCF:diskConfig": "MANUAL",
+		"security_groups": sgs, "adminPass": adminPass,
+	}}).WithHeader("Location", s.base()+"/v2.1/servers/"+first.UUID), nil
+}
+
+// requestedNetworks checks the request's networks as the caller: each network
+// and port must be visible (400 otherwise), a port free (409); none named means
+// the one network the project may use, or none.
+func (s *Service) requestedNetworks(ctx context.Context, token string, raw any, count int) ([]requestedNetwork, error) {
+	var out []requestedNetwork
+	switch v := raw.(type) {
+	case nil:
+		nets, err := s.opts.Network.Networks(ctx, token)
+		if err != nil {
+			return nil, fmt.Errorf("list networks: %w", err)
+		}
+		switch len(nets) {
+		case 0:
+			return nil, nil
+		case 1:
+			return []requestedNetwork{{NetworkID: nets[0].ID}}, nil
+		}
+		return nil, conflict("Multiple possible networks found, use a Network ID to be more specific.")
+	case string:
+		return nil, badRequest("Invalid input for field/attribute networks. Value: %s. '%s' is not of type 'array' (networks auto/none need microversion 2.37)", v, v)
+	case []any:
+		for _, item := range v {
+			m, ok := item.(map[string]any)
+			if !ok {
+				return nil, badRequest("Bad networks format")
+			}
+			var n requestedNetwork
+			n.NetworkID, _ = m["uuid"].(string)
+			n.PortID, _ = m["port"].(string)
+			n.FixedIP, _ = m["fixed_ip"].(string)
+			if n.FixedIP != "" {
+				if _, err := netip.ParseAddr(n.FixedIP); err != nil {
+					return nil, badRequest("Invalid fixed IP address (%s)", n.FixedIP)
+				}
+			}
+			switch {
+			case n.PortID != "":
+				p, err := s.opts.Network.GetPort(ctx, token, n.PortID)
+				if err != nil {
+					if isStatus(err, http.StatusNotFound) {
+						return nil, badRequest("Port %s could not be found.", n.PortID)
+					}
+					return nil, fmt.Errorf("look up port %s: %w", n.PortID, err)
+				}
+				if p.DeviceID != "" {
+					return nil, conflict("Port %s is still in use.", n.PortID)
+				}
+				if count > 1 {
+					return nil, badRequest("Unable to launch multiple instances with a single configured port ID. Please launch your instance one by one with different ports.")
+				}
+				n.NetworkID = p.NetworkID
+			case n.NetworkID != "":
+				if _, err := s.opts.Network.GetNetwork(ctx, token, n.NetworkID); err != nil {
+					if isStatus(err, http.StatusNotFound) {
+						return nil, badRequest("Network %s could not be found.", n.NetworkID)
+					}
+					return nil, fmt.Errorf("look up network %s: %w", n.NetworkID, err)
+				}
+				if n.FixedIP != "" && count > 1 {
+					return nil, badRequest("max_count cannot be greater than 1 if an fixed_ip is specified.")
+				}
+			default:
+				return nil, badRequest("Bad networks format: network uuid is not in proper format ()")
+			}
+			out = append(out, n)
+		}
+		return out, nil
+	}
+	return nil, badRequest("Invalid input for field/attribute networks. It is not of type 'array'")
+}
+
+// quotaRoom is how many of [min, max] instances the project's quota admits
+// (instances, cores, ram), or upstream's 403.
+func (s *Service) quotaRoom(ctx context.Context, tx *db.Tx, project string, f Flavor, minCount, maxCount int) (int, error) {
+	used, err := s.usage(ctx, tx, project)
+	if err != nil {
+		return 0, err
+	}
+	limits, err := s.quotaLimits(ctx, tx, project)
+	if err != nil {
+		return 0, err
+	}
+	per := map[string]int{"instances": 1, "cores": f.VCPUs, "ram": f.RAM}
+	count := maxCount
+	for _, res := range []string{"instances", "cores", "ram"} {
+		limit := limits[res]
+		if limit < 0 || per[res] == 0 {
+			continue
+		}
+		room := (limit - used[res]) / per[res]
+		if room < minCount {
+			return 0, forbidden("Quota exceeded for %s: Requested %d, but already used %d of %d %s", res, per[res]*minCount, used[res], limit, res)
+		}
+		count = min(count, room)
+	}
+	return count, nil
+}
+
+// usage counts a project's instances, cores and RAM (every instance not deleted).
+func (s *Service) usage(ctx context.Context, q querier, project string) (map[string]int, error) {
+	rows, err := q.QueryContext(ctx, `SELECT flavor FROM instances WHERE project_id = ? AND deleted = ?`, project, false)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	used := map[string]int{}
+	for rows.Next() {
+		var raw string
+		if err := rows.Scan(&raw); err != nil {
+			return nil, err
+		}
+		var f Flavor
+		if err := jsonUnmarshal(raw, &f); err != nil {
+			return nil, err
+		}
+		used["instances"]++
+		used["cores"] += f.VCPUs
+		used["ram"] += f.RAM
+	}
+	return used, rows.Err()
+}
+
+func refID(v any) string {
+	s, ok := v.(string)
+	if !ok {
+		if f, isNum := v.(float64); isNum {
+			return fmt.Sprintf("%d", int64(f))
+		}
+		return ""
+	}
+	// A reference may be a URL (.../flavors/1): its last segment is the id.
+	if i := strings.LastIndex(s, "/"); i >= 0 {
+		s = s[i+1:]
+	}
+	return strings.TrimSpace(s)
+}
+
+func countField(name string, v any) (int, error) {
+	switch x := v.(type) {
+	case nil:
+		return 1, nil
+	case float64:
+		if x >= 1 && x == float64(int(x)) {
+			return int(x), nil
+		}
+	case string:
+		var n int
+		if _, err := fmt.Sscanf(x, "%d", &n); err == nil && n >= 1 && fmt.Sprint(n) == x {
+			return n, nil
+		}
+	}
+	return 0, badRequest("Invalid input for field/attribute %s. Value: %v. %v is less than the minimum of 1", name, v, v)
+}
+
+func boolField(name string, v any) (bool, error) {
+	switch x := v.(type) {
+	case nil:
+		return false, nil
+	case bool:
+		return x, nil
+	case string:
+		switch strings.ToLower(x) {
+		case "true", "t", "yes", "y", "on", "1":
+			return true, nil
+		case "false", "f", "no", "n", "off", "0", "":
+			return false, nil
+		}
+	}
+	return false, badRequest("Invalid input for field/attribute %s. Value: %v. %v is not of type 'boolean'", name, v, v)
+}
+
+// metadataField validates server metadata: string keys 1-255 and string values
+// up to 255 characters.
+func metadataField(m map[string]any) (map[string]string, error) {
+	out := map[string]string{}
+	for k, v := range m {
+		str, ok := v.(string)
+		if !ok {
+			return nil, badRequest("Invalid input for field/attribute metadata. Value: %v. %v is not of type 'string'", v, v)
+		}
+		if k == "" || len(k) > 255 || len(str) > 255 {
+			return nil, badRequest("Invalid input for field/attribute metadata. Keys and values must be 1-255 characters")
+		}
+		out[k] = str
+	}
+	if len(out) > 128 {
+		return nil, forbidden("Quota exceeded for metadata_items: Requested %d, but already used 0 of 128 metadata_items", len(out))
+	}
+	return out, nil
+}
+
+var notHostname = regexp.MustCompile(`[^a-z0-9-]+`)
+
+// sanitizeHostname is upstream's: lower case, runs of other characters become a
+// dash, trimmed of dashes and dots, at most 63 characters; empty → fallback.
+func sanitizeHostname(name, fallback string) string {
+	h := notHostname.ReplaceAllString(strings.ToLower(strings.ReplaceAll(name, "_", "-")), "-")
+	h = strings.Trim(h, "-.")
+	if len(h) > 63 {
+		h = strings.Trim(h[:63], "-")
+	}
+	if h == "" {
+		return fallback
+	}
+	return h
+}
+
+func reservationID() string {
+	const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+	b := make([]byte, 8)
+	for i := range b {
+		n, _ := rand.Int(rand.Reader, big.NewInt(int64(len(alphabet))))
+		b[i] = alphabet[n.Int64()]
+	}
+	return "r-" + string(b)
+}
+
+func randomPassword() string {
+	const alphabet = "23456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+	b := make([]byte, 12)
+	for i := range b {
+		n, _ := rand.Int(rand.Reader, big.NewInt(int64(len(alphabet))))
+		b[i] = alphabet[n.Int64()]
+	}
+	return string(b)
+}
+
+// isStatus reports whether err is (or wraps) an API error with status.
+func isStatus(err error, status int) bool {
+	var he *httpapi.Error
+	return errors.As(err, &he) && he.Status == status
+}
+
+func errMessage(err error) string {
+	var he *httpapi.Error
+	if errors.As(err, &he) {
+		return he.Message
+	}
+	return err.Error()
+}

@@ -1,0 +1,99 @@
+package compute
+
+import (
+	"net/http"
+
+	"github.com/nimbus-cloud/nimbus/internal/platform/db"
+	"github.com/nimbus-cloud/nimbus/internal/platform/httpapi"
+)
+
+func (s *Service) serviceRoutes() []httpapi.Route {
+	return []httpapi.Route{
+		{Method: "GET", Path: "/v2.1/os-services", Policy: "os_compute_api:os-services:list", Handler: s.listServices},
+		{Method: "PUT", Path: "/v2.1/os-services/{action}", Policy: "os_compute_api:os-services:update", Handler: s.updateService},
+	}
+}
+
+type serviceRow struct {
+	ID                   int64
+	Host, Binary, Zone   string
+	Disabled, ForcedDown bool
+	Reason               *string
+	UpdatedAt, LastSeen  string
+}
+
+func (s *Service) listServices(r *http.Request) (httpapi.Response, error) {
+	rows, err := db.QueryAll(r.Context(), s.db, func(sc db.Scanner) (serviceRow, error) {
+		var v serviceRow
+		err := sc.Scan(&v.ID, &v.Host, &v.Binary, &v.Zone, &v.Disabled, &v.ForcedDown, &v.Reason, &v.UpdatedAt, &v.LastSeen)
+		return v, err
+	}, `SELECT node_id, host, service_binary, zone, disabled, forced_down, disabled_reason, updated_at, last_seen_at
+		FROM compute_services ORDER BY node_id`)
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	q := r.URL.Query()
+	out := []map[string]any{}
+	for _, v := range rows {
+		if (q.Get("host") != "" && q.Get("host") != v.Host) || (q.Get("binary") != "" && q.Get("binary") != v.Binary) {
+			continue
+		}
+		status, state := "enabled", "down"
+		if v.Disabled {
+			status = "disabled"
+		}
+		if s.up(hostState{ForcedDown: v.ForcedDown, LastSeen: parseStamp(v.LastSeen)}) {
+			state = "up"
+		}
+		out = append(out, map[string]any{"id": v.ID, "binary": v.Binary, "host": v.Host, "zone": v.Zone, "status": status,
+			"state": state, "updated_at": nullTime(v.LastSeen), "disabled_reason": v.Reason, "forced_down": v.ForcedDown})
+	}
+	return httpapi.OK(map[string]any{"services": out}), nil
+}
+
+// updateService is the 2.1 form: PUT /os-services/{enable,disable,
+// disable-log-reason,force-down} with {"host", "binary"}.
+func (s *Service) updateService(r *http.Request) (httpapi.Response, error) {
+	var req struct {
+		Host       string `json:"host"`
+		Binary     string `json:"binary"`
+		Reason     string `json:"disabled_reason"`
+		ForcedDown *bool  `json:"forced_down"`
+	}
+	if err := httpapi.DecodeJSON(r, &req); err != nil {
+		return httpapi.Response{}, err
+	}
+	action := r.PathValue("action")
+	if req.Host == "" || req.Binary == "" {
+		return httpapi.Response{}, badRequest("Invalid input for field/attribute host and binary: both are required")
+	}
+	var q string
+	var args []any
+	body := map[string]any{"host": req.Host, "binary": req.Binary}
+	switch action {
+	case "enable":
+		q, args = `UPDATE compute_services SET disabled = ?, disabled_reason = NULL WHERE host = ? AND service_binary = ?`, []any{false}
+		body["status"] = "enabled"
+	case "disable":
+		q, args = `UPDATE compute_services SET disabled = ?, disabled_reason = NULL WHERE host = ? AND service_binary = ?`, []any{true}
+		body["status"] = "disabled"
+	case "disable-log-reason":
+		if req.Reason == "" || len(req.Reason) > 255 {
+			return httpapi.Response{}, badRequest("The string containing the reason for disabling the service must be 1-255 characters.")
+		}
+		q, args = `UPDATE compute_services SET disabled = ?, disabled_reason = ? WHERE host = ? AND service_binary = ?`, []any{true, req.Reason}
+		body["status"], body["disabled_reason"] = "disabled", req.Reason
+	case "force-down":
+		return httpapi.Response{}, notFound("force-down needs microversion 2.11")
+	default:
+		return httpapi.Response{}, notFound("Unknown action")
+	}
+	res, err := s.db.ExecContext(r.Context(), q, append(args, req.Host, req.Binary)...)
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return httpapi.Response{}, notFound("Host '%s' is not mapped to any cell", req.Host)
+	}
+	return httpapi.OK(map[string]any{"service": body}), nil
+}
