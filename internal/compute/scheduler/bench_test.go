@@ -42,6 +42,9 @@ func BenchmarkSelect1000(b *testing.B) {
 	hosts := benchHosts(1000)
 	spec := benchSpec()
 	spec.Flavor.ExtraSpecs["capabilities:ssd"] = "true"
+	if c, err := Select(cfg, hosts, spec); err != nil || len(c) < 500 {
+		b.Fatalf("%d candidates, %v: the benchmark must weigh most hosts", len(c), err)
+	}
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := Select(cfg, hosts, spec); err != nil {

@@ -1,14 +1,12 @@
 package scheduler
 
-import (
-	"strconv"
-	"strings"
-)
+import "strconv"
 
 // capability looks an extra spec path up on the host the way upstream walks
 // HostState: a host attribute first (hypervisor_type, vcpus_total, ...),
 // cpu_info:<key> in CPUInfo, then the stats in Capabilities.
-func capability(cfg *Config, h *HostState, path []string) (string, bool) {
+func capability(cfg *Config, h *HostState, c capabilityReq) (string, bool) {
+	path := c.path
 	if len(path) == 1 {
 		if v, ok := hostAttribute(cfg, h, path[0]); ok {
 			return v, true
@@ -18,7 +16,7 @@ func capability(cfg *Config, h *HostState, path []string) (string, bool) {
 		v, ok := h.CPUInfo[path[1]]
 		return v, ok
 	}
-	v, ok := h.Capabilities[strings.Join(path, ":")]
+	v, ok := h.Capabilities[c.key]
 	return v, ok
 }
 

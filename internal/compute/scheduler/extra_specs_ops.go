@@ -18,39 +18,54 @@ import (
 // whole. A numeric operator on a value that is not a number does not match
 // (upstream raises there; a host that cannot be compared is not a fit).
 func MatchExtraSpec(value, req string) bool {
+	return parseExtraSpec(req).match(value)
+}
+
+// extraSpec is a requirement split into its operator and words once per
+// request, not once per host.
+type extraSpec struct {
+	raw  string
+	op   string
+	args []string
+}
+
+func parseExtraSpec(req string) extraSpec {
 	words := strings.Fields(req)
 	if len(words) == 0 {
-		return value == req
+		return extraSpec{raw: req}
 	}
-	op, args := words[0], words[1:]
-	switch op {
+	return extraSpec{raw: req, op: words[0], args: words[1:]}
+}
+
+func (e extraSpec) match(value string) bool {
+	switch e.op {
 	case "<or>":
 		// <or> v1 <or> v2 ...: every other word is a candidate.
-		for i := 0; i < len(args); i += 2 {
-			if args[i] == value {
+		for i := 0; i < len(e.args); i += 2 {
+			if e.args[i] == value {
 				return true
 			}
 		}
 		return false
 	case "<all-in>":
-		if len(args) == 0 {
+		if len(e.args) == 0 {
 			return false
 		}
-		for _, a := range args {
+		for _, a := range e.args {
 			if !strings.Contains(value, a) {
 				return false
 			}
 		}
 		return true
 	}
-	cmp, ok := extraSpecOps[op]
+	cmp, ok := extraSpecOps[e.op]
 	if !ok {
-		return value == req
+		return value == e.raw
 	}
-	if len(args) == 0 {
+	if len(e.args) == 0 {
 		return false
 	}
-	return cmp(value, args[0])
+	return cmp(value, e.args[0])
 }
 
 var extraSpecOps = map[string]func(x, y string) bool{

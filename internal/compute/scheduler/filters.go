@@ -111,7 +111,9 @@ func HostAvailabilityZone(cfg Config, h HostState) string {
 // capabilityReq is one extra spec the ComputeCapabilitiesFilter checks.
 type capabilityReq struct {
 	path []string
-	req  string
+	// key is path joined again, the Capabilities map key.
+	key string
+	req extraSpec
 }
 
 // parseCapabilities keeps unscoped keys and those in the "capabilities:"
@@ -127,7 +129,7 @@ func parseCapabilities(specs map[string]string) []capabilityReq {
 			}
 			path = path[1:]
 		}
-		out = append(out, capabilityReq{path: path, req: v})
+		out = append(out, capabilityReq{path: path, key: strings.Join(path, ":"), req: parseExtraSpec(v)})
 	}
 	return out
 }
@@ -137,8 +139,8 @@ func parseCapabilities(specs map[string]string) []capabilityReq {
 // (a common mistake) makes the flavor unschedulable.
 func capabilitiesPass(r *request, h *HostState) bool {
 	for _, c := range r.caps {
-		v, ok := capability(r.cfg, h, c.path)
-		if !ok || !MatchExtraSpec(v, c.req) {
+		v, ok := capability(r.cfg, h, c)
+		if !ok || !c.req.match(v) {
 			return false
 		}
 	}

@@ -25,7 +25,7 @@ func aggregateMin(h *HostState, key string, def float64) float64 {
 			continue
 		}
 		f, err := strconv.ParseFloat(v, 64)
-		if err != nil {
+		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
 			return def
 		}
 		found = true

@@ -149,3 +149,27 @@ func TestConsumeCopiesInstances(t *testing.T) {
 		t.Errorf("counters = %+v", h)
 	}
 }
+
+func TestAggregateMin(t *testing.T) {
+	tests := []struct {
+		values []string
+		want   float64
+	}{
+		{nil, 1.5},
+		{[]string{"2.0"}, 2},
+		{[]string{"3", "0.5", "1"}, 0.5},
+		{[]string{"2", "abc"}, 1.5},
+		{[]string{"NaN"}, 1.5},
+		{[]string{"Inf"}, 1.5},
+	}
+	for _, tt := range tests {
+		h := testHost("h1")
+		for _, v := range tt.values {
+			h.Aggregates = append(h.Aggregates, Aggregate{Metadata: map[string]string{metaRAMRatio: v}})
+		}
+		h.Aggregates = append(h.Aggregates, Aggregate{Metadata: map[string]string{"other": "1"}})
+		if got := aggregateMin(&h, metaRAMRatio, 1.5); got != tt.want {
+			t.Errorf("aggregateMin(%v) = %v, want %v", tt.values, got, tt.want)
+		}
+	}
+}

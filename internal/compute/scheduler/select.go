@@ -125,13 +125,26 @@ func selectOne(cfg *Config, all []*HostState, spec *RequestSpec, instance int) (
 
 	weights := make([]float64, len(hosts))
 	weigh(r, hosts, weights)
-	cands := make([]Candidate, len(hosts))
-	for i, h := range hosts {
-		cands[i] = Candidate{Host: h.Name, Weight: weights[i], Index: index[i]}
+	// Sort pointer-free (weight, position) pairs, ties by position: the
+	// order of a stable sort at the cost of an unstable one.
+	order := make([]ranked, len(hosts))
+	for i := range hosts {
+		order[i] = ranked{weights[i], i}
 	}
-	slices.SortStableFunc(cands, func(a, b Candidate) int { return cmp.Compare(b.Weight, a.Weight) })
+	slices.SortFunc(order, func(a, b ranked) int {
+		return cmp.Or(cmp.Compare(b.weight, a.weight), cmp.Compare(a.pos, b.pos))
+	})
+	cands := make([]Candidate, len(order))
+	for i, o := range order {
+		cands[i] = Candidate{Host: hosts[o.pos].Name, Weight: o.weight, Index: index[o.pos]}
+	}
 	if debug {
 		log.Debug("Weighed hosts", "instance", instance, "best", cands[0].Host, "weight", cands[0].Weight, "hosts", len(cands))
 	}
 	return cands, nil
+}
+
+type ranked struct {
+	weight float64
+	pos    int
 }
