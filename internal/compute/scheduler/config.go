@@ -80,7 +80,10 @@ func DefaultWeighers() []string {
 	return []string{RAMWeigher, ServerGroupSoftAffinityWeigher, ServerGroupSoftAntiAffinityWeigher}
 }
 
-// DefaultConfig returns upstream's defaults.
+// DefaultConfig returns upstream's defaults (ratios 16/1.5/1.0, 512 MB
+// reserved, multipliers 1.0, zone "nova") with the reference's filter list;
+// modern upstream dropped RetryFilter, RamFilter and DiskFilter for
+// Placement, which Nimbus does not have.
 func DefaultConfig() Config {
 	return Config{
 		EnabledFilters:                   DefaultFilters(),

@@ -3,7 +3,8 @@
 // passing hosts best first, so that the compute service can claim resources
 // on the first one and fall back to the next when its claim loses a race.
 //
-// It holds no state, talks to no database and starts no goroutines; the
+// It holds no state, talks to no database and starts no goroutines, and it
+// only reads its arguments, so concurrent calls are safe. The
 // caller loads HostStates, calls Select (or SelectBatch for a multi-instance
 // request) and re-checks its claim with Fits inside its own transaction.
 //
