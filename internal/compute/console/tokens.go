@@ -14,7 +14,10 @@ var ErrInvalidToken = errors.New("console token is invalid or has expired")
 // database; MemoryTokens serves the all-in-one and the tests.
 type Tokens interface {
 	// Consume validates token and spends it: a second call with the same token fails
-	// with ErrInvalidToken, as does a call after the token's expiry.
+	// with ErrInvalidToken, as does a call after the token's expiry. Single use is
+	// stricter than upstream, whose tokens stay valid until they expire: a leaked URL
+	// (browser history, a proxy's access log) opens nothing, and a reload asks for a
+	// new `openstack console url show`.
 	Consume(ctx context.Context, token string) (Target, error)
 }
 

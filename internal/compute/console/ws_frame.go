@@ -140,9 +140,23 @@ func appendFrameHeader(b []byte, h frameHeader) []byte {
 }
 
 // mask XORs b in place with key, b starting at offset pos of the payload, and returns
-// the offset after b, so a payload can be (un)masked in pieces as it streams.
+// the offset after b, so a payload can be (un)masked in pieces as it streams. Eight
+// bytes at a time: every byte a browser sends passes here, and byte-wise it was the
+// upload path's bottleneck.
 func mask(key [4]byte, pos int, b []byte) int {
-	for i := range b {
+	i := 0
+	if len(b) >= 16 {
+		var kb [8]byte
+		for j := range kb {
+			kb[j] = key[(pos+j)&3]
+		}
+		k := binary.LittleEndian.Uint64(kb[:])
+		// Steps of 8 keep the key's phase, so kb stays aligned with b[i:].
+		for ; i+8 <= len(b); i += 8 {
+			binary.LittleEndian.PutUint64(b[i:], binary.LittleEndian.Uint64(b[i:])^k)
+		}
+	}
+	for ; i < len(b); i++ {
 		b[i] ^= key[(pos+i)&3]
 	}
 	return pos + len(b)

@@ -88,6 +88,24 @@ func TestMaskInPieces(t *testing.T) {
 	}
 }
 
+func TestMaskWordwise(t *testing.T) {
+	key := [4]byte{0xde, 0xad, 0xbe, 0xef}
+	for _, n := range []int{15, 16, 17, 63, 1000} {
+		for pos := 0; pos < 4; pos++ {
+			b := make([]byte, n)
+			for i := range b {
+				b[i] = byte(i * 7)
+			}
+			mask(key, pos, b)
+			for i := range b {
+				if want := byte(i*7) ^ key[(pos+i)&3]; b[i] != want {
+					t.Fatalf("n=%d pos=%d: byte %d is %#x, want %#x", n, pos, i, b[i], want)
+				}
+			}
+		}
+	}
+}
+
 func TestClosePayload(t *testing.T) {
 	tests := []struct {
 		name     string
