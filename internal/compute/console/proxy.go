@@ -157,6 +157,10 @@ func (p *Proxy) serveWebsocket(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		tconn.Close()
 		log.Error("console: upgrade failed", "err", err)
+		if errors.Is(err, http.ErrNotSupported) {
+			// HTTP/2 cannot be hijacked; the response is still ours to write.
+			http.Error(w, "websocket needs HTTP/1.1", http.StatusHTTPVersionNotSupported)
+		}
 		return
 	}
 	rl := &relay{ws: newWSConn(conn, br, false), target: tconn, log: log}
