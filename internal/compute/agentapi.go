@@ -12,19 +12,19 @@ import (
 // AgentInstance is an instance as its host's agent sees it: what to run and the
 // task to carry out (the desired state).
 type AgentInstance struct {
-	UUID       string            `json:"uuid"`
-	Name       string            `json:"name"` // the hypervisor's name, instance-%08x
-	VMState    string            `json:"vm_state"`
-	TaskState  string            `json:"task_state"`
-	PowerState int               `json:"power_state"`
-	VCPUs      int               `json:"vcpus"`
-	MemoryMB   int               `json:"memory_mb"`
-	DiskGB     int               `json:"disk_gb"`
-	ImageID    string            `json:"image_id"`
-	ImageProps map[string]string `json:"image_properties"`
-	DiskFormat string            `json:"disk_format"`
-	Ports      []AgentPort       `json:"ports"`
-	ConfigDrive bool             `json:"config_drive"`
+	UUID        string            `json:"uuid"`
+	Name        string            `json:"name"` // the hypervisor's name, instance-%08x
+	VMState     string            `json:"vm_state"`
+	TaskState   string            `json:"task_state"`
+	PowerState  int               `json:"power_state"`
+	VCPUs       int               `json:"vcpus"`
+	MemoryMB    int               `json:"memory_mb"`
+	DiskGB      int               `json:"disk_gb"`
+	ImageID     string            `json:"image_id"`
+	ImageProps  map[string]string `json:"image_properties"`
+	DiskFormat  string            `json:"disk_format"`
+	Ports       []AgentPort       `json:"ports"`
+	ConfigDrive bool              `json:"config_drive"`
 }
 
 // AgentPort is a NIC of the instance.
@@ -191,7 +191,7 @@ func (s *Service) ReportInstance(ctx context.Context, rep AgentReport) error {
 			if err := s.releaseClaim(ctx, tx, in); err != nil {
 				return err
 			}
-			if in.Request.Attempts < s.opts.Scheduler.MaxAttempts {
+			if in.Request.Attempts < s.opts.MaxAttempts {
 				s.log.Warn("spawn failed, rescheduling", "instance", in.UUID, "host", in.Host, "error", rep.Error)
 				in.Host, in.TaskState, in.PowerState = "", taskScheduling, powerNoState
 				reschedule = true

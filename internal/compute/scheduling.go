@@ -2,41 +2,12 @@ package compute
 
 import (
 	"context"
-	"fmt"
-	"slices"
+	"errors"
 	"time"
 
+	"github.com/nimbus-cloud/nimbus/internal/compute/scheduler"
 	"github.com/nimbus-cloud/nimbus/internal/platform/db"
 )
-
-// SchedulerConfig are the placement settings (upstream's allocation ratios,
-// reserved host resources, max attempts).
-type SchedulerConfig struct {
-	RAMAllocationRatio  float64
-	DiskAllocationRatio float64
-	CPUAllocationRatio  float64
-	ReservedHostMemory  int // MB
-	ReservedHostDisk    int // GB
-	MaxAttempts         int
-	// CoreFilter enables the vCPU check (off by default, as upstream's filter list).
-	CoreFilter bool
-}
-
-func (c SchedulerConfig) withDefaults() SchedulerConfig {
-	if c.RAMAllocationRatio <= 0 {
-		c.RAMAllocationRatio = 1.5
-	}
-	if c.DiskAllocationRatio <= 0 {
-		c.DiskAllocationRatio = 1.0
-	}
-	if c.CPUAllocationRatio <= 0 {
-		c.CPUAllocationRatio = 16.0
-	}
-	if c.MaxAttempts <= 0 {
-		c.MaxAttempts = 3
-	}
-	return c
-}
 
 // hostState is a compute host as the scheduler weighs it.
 type hostState struct {
@@ -50,16 +21,20 @@ type hostState struct {
 	HypervisorVersion                   int64
 }
 
+const hostStateColumns = `host, zone, disabled, forced_down, last_seen_at, vcpus, memory_mb, local_gb, vcpus_used,
+	memory_mb_used, local_gb_used, hypervisor_type, hypervisor_version`
+
+func scanHostState(sc db.Scanner) (hostState, error) {
+	var h hostState
+	var seen string
+	err := sc.Scan(&h.Host, &h.Zone, &h.Disabled, &h.ForcedDown, &seen, &h.VCPUs, &h.MemoryMB, &h.DiskGB,
+		&h.VCPUsUsed, &h.MemoryMBUsed, &h.DiskGBUsed, &h.HypervisorType, &h.HypervisorVersion)
+	h.LastSeen = parseStamp(seen)
+	return h, err
+}
+
 func (s *Service) hostStates(ctx context.Context) ([]hostState, error) {
-	return db.QueryAll(ctx, s.db, func(sc db.Scanner) (hostState, error) {
-		var h hostState
-		var seen string
-		err := sc.Scan(&h.Host, &h.Zone, &h.Disabled, &h.ForcedDown, &seen, &h.VCPUs, &h.MemoryMB, &h.DiskGB,
-			&h.VCPUsUsed, &h.MemoryMBUsed, &h.DiskGBUsed, &h.HypervisorType, &h.HypervisorVersion)
-		h.LastSeen, _ = time.Parse("2006-01-02T15:04:05Z", seen)
-		return h, err
-	}, `SELECT host, zone, disabled, forced_down, last_seen_at, vcpus, memory_mb, local_gb, vcpus_used, memory_mb_used,
-		local_gb_used, hypervisor_type, hypervisor_version FROM compute_services ORDER BY host`)
+	return db.QueryAll(ctx, s.db, scanHostState, `SELECT `+hostStateColumns+` FROM compute_services ORDER BY host`)
 }
 
 // up is upstream's service state: not forced down and heard from within
@@ -77,81 +52,60 @@ func (s *Service) zoneOfHost(hosts []hostState, host string) string {
 	return s.opts.DefaultAvailabilityZone
 }
 
-// fits is the resource part of the RAM, disk and (optional) core filters, with
-// the allocation ratios and reserved resources.
-func (c SchedulerConfig) fits(h hostState, f Flavor) bool {
-	ram := float64(h.MemoryMB)*c.RAMAllocationRatio - float64(c.ReservedHostMemory) - float64(h.MemoryMBUsed)
-	disk := float64(h.DiskGB)*c.DiskAllocationRatio - float64(c.ReservedHostDisk) - float64(h.DiskGBUsed)
-	need := f.Disk + f.Ephemeral + (f.Swap+1023)/1024
-	if ram < float64(f.RAM) || disk < float64(need) {
-		return false
-	}
-	return !c.CoreFilter || float64(h.VCPUs)*c.CPUAllocationRatio-float64(h.VCPUsUsed) >= float64(f.VCPUs)
+// schedulerHost is a host as the scheduler library sees it.
+func (s *Service) schedulerHost(h hostState) scheduler.HostState {
+	return scheduler.HostState{Name: h.Host, AvailabilityZone: h.Zone, Enabled: !h.Disabled, Up: s.up(h),
+		VCPUs: h.VCPUs, VCPUsUsed: h.VCPUsUsed, MemoryMB: h.MemoryMB, MemoryMBUsed: h.MemoryMBUsed,
+		DiskGB: h.DiskGB, DiskGBUsed: h.DiskGBUsed, HypervisorType: h.HypervisorType, HypervisorVersion: int(h.HypervisorVersion)}
 }
 
-// selectHosts filters the hosts for the instance and orders them, most free RAM
-// first (the RAM weigher); reason says which filter left none.
+func schedulerFlavor(f Flavor) scheduler.Flavor {
+	return scheduler.Flavor{VCPUs: f.VCPUs, MemoryMB: f.RAM, RootGB: f.Disk, EphemeralGB: f.Ephemeral, SwapMB: f.Swap, ExtraSpecs: f.ExtraSpecs}
+}
+
+// selectHosts runs the filter scheduler for the instance: the hosts that pass,
+// best first, or why none did.
 func (s *Service) selectHosts(ctx context.Context, hosts []hostState, in *instance) ([]string, string) {
-	c := s.opts.Scheduler
-	type step struct {
-		name string
-		keep func(hostState) bool
+	states := make([]scheduler.HostState, len(hosts))
+	for i, h := range hosts {
+		states[i] = s.schedulerHost(h)
 	}
-	steps := []step{
-		{"RetryFilter", func(h hostState) bool { return !slices.Contains(in.Request.TriedHosts, h.Host) }},
-		{"AvailabilityZoneFilter", func(h hostState) bool { return in.AZ == "" || h.Zone == in.AZ }},
-		{"ComputeFilter", func(h hostState) bool { return !h.Disabled && s.up(h) }},
-		{"ResourceFilter", func(h hostState) bool { return c.fits(h, in.Flavor) }},
-	}
+	spec := scheduler.RequestSpec{Flavor: schedulerFlavor(in.Flavor), Image: in.Request.Image.Properties,
+		AvailabilityZone: in.AZ, RetryHosts: in.Request.TriedHosts, NumInstances: 1, InstanceUUIDs: []string{in.UUID}}
 	if in.Request.ForcedHost != "" {
-		steps = append([]step{{"ForcedHost", func(h hostState) bool { return h.Host == in.Request.ForcedHost }}}, steps...)
+		spec.ForceHosts = []string{in.Request.ForcedHost}
 	}
-	left := hosts
-	for _, st := range steps {
-		var next []hostState
-		for _, h := range left {
-			if st.keep(h) {
-				next = append(next, h)
-			}
+	candidates, err := scheduler.Select(s.opts.Scheduler, states, spec)
+	if err != nil {
+		var nvh *scheduler.NoValidHost
+		if errors.As(err, &nvh) {
+			return nil, nvh.Reason
 		}
-		if len(next) == 0 {
-			return nil, fmt.Sprintf("There are not enough hosts available. (%s returned 0 hosts)", st.name)
-		}
-		left = next
+		return nil, err.Error()
 	}
-	free := func(h hostState) float64 {
-		return float64(h.MemoryMB)*c.RAMAllocationRatio - float64(h.MemoryMBUsed)
-	}
-	slices.SortStableFunc(left, func(a, b hostState) int {
-		switch fa, fb := free(a), free(b); {
-		case fa > fb:
-			return -1
-		case fa < fb:
-			return 1
-		}
-		return 0
-	})
-	out := make([]string, len(left))
-	for i, h := range left {
-		out[i] = h.Host
+	out := make([]string, len(candidates))
+	for i, c := range candidates {
+		out[i] = c.Host
 	}
 	return out, ""
 }
 
-// claim takes the flavor's resources on host if they still fit, in one
-// conditional update: concurrent claims never overcommit the host.
+// claim takes the flavor's resources on host if they still fit by the
+// scheduler's own rule (scheduler.Fits). The update is conditional on the usage
+// it read, so two claims racing for the last room cannot both win.
 func (s *Service) claim(ctx context.Context, tx *db.Tx, host string, f Flavor) (bool, error) {
-	c := s.opts.Scheduler
-	disk := f.Disk + f.Ephemeral + (f.Swap+1023)/1024
-	cores := "1 = 1"
-	args := []any{f.VCPUs, f.RAM, disk, host, f.RAM, c.RAMAllocationRatio, c.ReservedHostMemory, disk, c.DiskAllocationRatio, c.ReservedHostDisk}
-	if c.CoreFilter {
-		cores = "vcpus_used + ? <= vcpus * ?"
-		args = append(args, f.VCPUs, c.CPUAllocationRatio)
+	hosts, err := db.QueryAll(ctx, tx, scanHostState, `SELECT `+hostStateColumns+` FROM compute_services WHERE host = ?`, host)
+	if err != nil || len(hosts) == 0 {
+		return false, err
 	}
+	h := hosts[0]
+	if !scheduler.Fits(s.opts.Scheduler, s.schedulerHost(h), schedulerFlavor(f)) {
+		return false, nil
+	}
+	disk := f.Disk + f.Ephemeral + (f.Swap+1023)/1024
 	res, err := tx.ExecContext(ctx, `UPDATE compute_services SET vcpus_used = vcpus_used + ?, memory_mb_used = memory_mb_used + ?,
-		local_gb_used = local_gb_used + ? WHERE host = ? AND memory_mb_used + ? <= memory_mb * ? - ?
-		AND local_gb_used + ? <= local_gb * ? - ? AND `+cores, args...)
+		local_gb_used = local_gb_used + ? WHERE host = ? AND vcpus_used = ? AND memory_mb_used = ? AND local_gb_used = ?`,
+		f.VCPUs, f.RAM, disk, host, h.VCPUsUsed, h.MemoryMBUsed, h.DiskGBUsed)
 	if err != nil {
 		return false, err
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/nimbus-cloud/nimbus/internal/compute/scheduler"
 	"github.com/nimbus-cloud/nimbus/internal/platform/auth"
 	"github.com/nimbus-cloud/nimbus/internal/platform/db"
 	"github.com/nimbus-cloud/nimbus/internal/platform/httpapi"
@@ -49,8 +50,11 @@ type Options struct {
 	// ServiceDownTime is how long a compute service may be silent and still count
 	// as up (upstream service_down_time, 60 s).
 	ServiceDownTime time.Duration
-	// Scheduler tunes placement.
-	Scheduler SchedulerConfig
+	// Scheduler tunes placement (zero: the reference's filters and ratios).
+	Scheduler scheduler.Config
+	// MaxAttempts is how many hosts a build tries before ERROR (upstream
+	// max_attempts, 3).
+	MaxAttempts int
 }
 
 // Service is the compute API and conductor.
@@ -95,7 +99,16 @@ func New(ctx context.Context, o Options) (*Service, error) {
 		quotas[k] = v
 	}
 	o.Quotas = quotas
-	o.Scheduler = o.Scheduler.withDefaults()
+	if o.Scheduler.EnabledFilters == nil {
+		o.Scheduler = scheduler.DefaultConfig()
+	}
+	o.Scheduler.DefaultAvailabilityZone = o.DefaultAvailabilityZone
+	if err := o.Scheduler.Validate(); err != nil {
+		return nil, err
+	}
+	if o.MaxAttempts <= 0 {
+		o.MaxAttempts = 3
+	}
 	return &Service{db: o.DB, log: o.Logger, auth: o.Auth, policy: o.Policy, opts: o, now: time.Now,
 		work: make(chan struct{}, 1)}, nil
 }

@@ -1,0 +1,322 @@
+// Package agent is the compute agent (upstream's nova-compute): it converges its
+// host's guests to the desired state the conductor keeps (spawn, power changes,
+// delete), reports what it did and what it sees, and heartbeats the host's
+// resources. It is level-triggered: every nudge and every resync reads the whole
+// desired state, so a restarted agent finishes what a crash interrupted, adopts
+// the guests still running and removes the ones no instance owns.
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/nimbus-cloud/nimbus/internal/compute"
+	"github.com/nimbus-cloud/nimbus/internal/compute/virt"
+)
+
+// Controller is the compute service as an agent sees it (in process, or over the bus).
+type Controller interface {
+	HostInstances(ctx context.Context, host string) ([]compute.AgentInstance, error)
+	ReportInstance(ctx context.Context, rep compute.AgentReport) error
+	ReportService(ctx context.Context, rep compute.ServiceReport) error
+	PortActive(ctx context.Context, portID string) (bool, error)
+	// Changes delivers a nudge when the host's desired state may have changed.
+	Changes(host string) <-chan struct{}
+}
+
+// Host prepares what a guest runs on: its root disk (an overlay on the cached
+// image), config drive and taps; Release removes them. The fake driver needs
+// none of it (nil).
+type Host interface {
+	Prepare(ctx context.Context, inst compute.AgentInstance, spec *virt.Spec) error
+	Release(ctx context.Context, inst compute.AgentInstance, spec virt.Spec) error
+}
+
+// Options configure an agent.
+type Options struct {
+	Host         string
+	Zone         string
+	HostIP       string
+	Driver       virt.Driver
+	Controller   Controller
+	Plumbing     Host // nil: nothing to prepare (fake driver)
+	InstancesDir string
+	Accelerator  string
+	Log          *slog.Logger
+	// Resync is the period of full passes (and heartbeats); 10 s by default.
+	Resync time.Duration
+	// VIFWait is how long a spawn waits for its ports to be wired (upstream
+	// vif_plugging_timeout, 300 s); 0 does not wait.
+	VIFWait time.Duration
+	// ShutdownTimeout is how long a guest may take to power off by ACPI before it
+	// is forced (upstream shutdown_timeout, 60 s).
+	ShutdownTimeout time.Duration
+}
+
+// Agent runs one host.
+type Agent struct {
+	opts Options
+	mu   sync.Mutex
+	busy map[string]bool // instances a task is running for
+	wg   sync.WaitGroup
+}
+
+// New checks the options.
+func New(o Options) (*Agent, error) {
+	if o.Host == "" || o.Driver == nil || o.Controller == nil {
+		return nil, errors.New("compute agent: Host, Driver and Controller are required")
+	}
+	if o.Log == nil {
+		o.Log = slog.Default()
+	}
+	if o.Resync <= 0 {
+		o.Resync = 10 * time.Second
+	}
+	if o.ShutdownTimeout <= 0 {
+		o.ShutdownTimeout = 60 * time.Second
+	}
+	return &Agent{opts: o, busy: map[string]bool{}}, nil
+}
+
+// Run heartbeats and converges until ctx ends, then waits for running tasks.
+func (a *Agent) Run(ctx context.Context) {
+	defer a.wg.Wait()
+	tick := time.NewTicker(a.opts.Resync)
+	defer tick.Stop()
+	changes := a.opts.Controller.Changes(a.opts.Host)
+	a.heartbeat(ctx)
+	for {
+		if err := a.Pass(ctx); err != nil && ctx.Err() == nil {
+			a.opts.Log.Warn("compute agent pass", "host", a.opts.Host, "error", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-changes:
+		case <-tick.C:
+			a.heartbeat(ctx)
+		}
+	}
+}
+
+func (a *Agent) heartbeat(ctx context.Context) {
+	res, err := a.opts.Driver.Resources(ctx)
+	if err != nil {
+		a.opts.Log.Warn("host resources", "error", err)
+		return
+	}
+	if err := a.opts.Controller.ReportService(ctx, compute.ServiceReport{Host: a.opts.Host, Zone: a.opts.Zone,
+		HostIP: a.opts.HostIP, VCPUs: res.VCPUs, MemoryMB: res.MemoryMB, DiskGB: res.DiskGB,
+		HypervisorType: res.HypervisorType, HypervisorVersion: res.HypervisorVersion, CPUInfo: res.CPUInfo}); err != nil && ctx.Err() == nil {
+		a.opts.Log.Warn("heartbeat", "error", err)
+	}
+}
+
+// Pass converges the host once: a task for each instance that needs one (in the
+// background, one at a time per instance), a power-state report for each whose
+// guest differs from what the database says, and the removal of guests no
+// instance owns.
+func (a *Agent) Pass(ctx context.Context) error {
+	want, err := a.opts.Controller.HostInstances(ctx, a.opts.Host)
+	if err != nil {
+		return fmt.Errorf("desired state: %w", err)
+	}
+	guests, err := a.opts.Driver.List(ctx)
+	if err != nil {
+		return fmt.Errorf("list guests: %w", err)
+	}
+	seen := map[string]virt.PowerState{}
+	for _, g := range guests {
+		seen[g.UUID] = g.State
+	}
+	owned := map[string]bool{}
+	for _, inst := range want {
+		owned[inst.UUID] = true
+		if inst.TaskState == "" && inst.VMState != "building" {
+			if st, ok := seen[inst.UUID]; ok && int(st) != inst.PowerState || !ok && inst.PowerState != int(virt.NoState) && inst.PowerState != int(virt.Shutdown) {
+				a.start(ctx, inst, a.syncPower)
+			}
+			continue
+		}
+		a.start(ctx, inst, a.task)
+	}
+	for _, g := range guests {
+		if owned[g.UUID] {
+			continue
+		}
+		orphan := compute.AgentInstance{UUID: g.UUID}
+		a.start(ctx, orphan, func(ctx context.Context, inst compute.AgentInstance) {
+			a.opts.Log.Warn("destroying a guest no instance owns", "host", a.opts.Host, "instance", inst.UUID)
+			if err := a.destroy(ctx, inst); err != nil {
+				a.opts.Log.Warn("destroy orphan", "instance", inst.UUID, "error", err)
+			}
+		})
+	}
+	return nil
+}
+
+// start runs fn for the instance in the background unless a task for it runs.
+func (a *Agent) start(ctx context.Context, inst compute.AgentInstance, fn func(context.Context, compute.AgentInstance)) {
+	a.mu.Lock()
+	if a.busy[inst.UUID] {
+		a.mu.Unlock()
+		return
+	}
+	a.busy[inst.UUID] = true
+	a.mu.Unlock()
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		defer func() {
+			a.mu.Lock()
+			delete(a.busy, inst.UUID)
+			a.mu.Unlock()
+		}()
+		fn(ctx, inst)
+	}()
+}
+
+// Spec is the driver's view of an instance on this host.
+func (a *Agent) Spec(inst compute.AgentInstance) virt.Spec {
+	dir := filepath.Join(a.opts.InstancesDir, inst.UUID)
+	s := virt.Spec{UUID: inst.UUID, Name: inst.Name, VCPUs: inst.VCPUs, MemoryMB: inst.MemoryMB, Dir: dir,
+		RootDisk: filepath.Join(dir, "disk"), Accelerator: a.opts.Accelerator}
+	for _, p := range inst.Ports {
+		s.NICs = append(s.NICs, virt.NIC{MAC: p.MAC, Tap: tapName(p.ID), MTU: p.MTU})
+	}
+	return s
+}
+
+// tapName is upstream's tap<port id[:11]>, the device the L2 agent wires.
+func tapName(portID string) string {
+	if len(portID) > 11 {
+		portID = portID[:11]
+	}
+	return "tap" + portID
+}
+
+// task carries out the instance's task and reports the outcome.
+func (a *Agent) task(ctx context.Context, inst compute.AgentInstance) {
+	spec := a.Spec(inst)
+	d := a.opts.Driver
+	var err error
+	switch inst.TaskState {
+	case "spawning":
+		err = a.spawn(ctx, inst, &spec)
+	case "deleting":
+		err = a.destroy(ctx, inst)
+	case "powering-off":
+		err = d.PowerOff(ctx, spec, a.opts.ShutdownTimeout)
+	case "powering-on":
+		err = d.PowerOn(ctx, spec)
+	case "rebooting":
+		err = d.Reboot(ctx, spec, false, a.opts.ShutdownTimeout)
+	case "rebooting_hard":
+		err = d.Reboot(ctx, spec, true, a.opts.ShutdownTimeout)
+	case "pausing":
+		err = d.Pause(ctx, spec)
+	case "unpausing":
+		err = d.Unpause(ctx, spec)
+	case "suspending":
+		err = d.Suspend(ctx, spec)
+	case "resuming":
+		err = d.Resume(ctx, spec)
+	default:
+		return // scheduling and networking are the conductor's
+	}
+	if errors.Is(err, errNotYet) {
+		return // the next pass goes on
+	}
+	rep := compute.AgentReport{Host: a.opts.Host, UUID: inst.UUID, Task: inst.TaskState}
+	if inst.TaskState != "deleting" {
+		st, _ := d.State(ctx, spec)
+		rep.PowerState = int(st)
+	}
+	if err != nil {
+		a.opts.Log.Warn("instance task failed", "host", a.opts.Host, "instance", inst.UUID, "task", inst.TaskState, "error", err)
+		rep.Error = err.Error()
+	}
+	if err := a.opts.Controller.ReportInstance(ctx, rep); err != nil && ctx.Err() == nil {
+		a.opts.Log.Warn("report instance", "instance", inst.UUID, "error", err)
+	}
+}
+
+// errNotYet is a spawn waiting for its ports: not a failure, the next pass retries.
+var errNotYet = errors.New("not yet")
+
+func (a *Agent) spawn(ctx context.Context, inst compute.AgentInstance, spec *virt.Spec) error {
+	if st, err := a.opts.Driver.State(ctx, *spec); err == nil && st == virt.Running {
+		return nil // spawned before a restart; only the report was missing
+	}
+	if a.opts.Plumbing != nil {
+		if err := a.opts.Plumbing.Prepare(ctx, inst, spec); err != nil {
+			return fmt.Errorf("prepare: %w", err)
+		}
+	}
+	if err := a.waitVIFs(ctx, inst); err != nil {
+		return err
+	}
+	return a.opts.Driver.Spawn(ctx, *spec)
+}
+
+// waitVIFs waits until the network service has wired every port (upstream
+// waits for network-vif-plugged before it starts the guest).
+func (a *Agent) waitVIFs(ctx context.Context, inst compute.AgentInstance) error {
+	if a.opts.VIFWait <= 0 {
+		return nil
+	}
+	deadline := time.Now().Add(a.opts.VIFWait)
+	for _, p := range inst.Ports {
+		for {
+			ok, err := a.opts.Controller.PortActive(ctx, p.ID)
+			if err != nil {
+				return fmt.Errorf("port %s: %w", p.ID, err)
+			}
+			if ok {
+				break
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("timed out waiting for port %s to be wired (vif plugging)", p.ID)
+			}
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+	}
+	return nil
+}
+
+func (a *Agent) destroy(ctx context.Context, inst compute.AgentInstance) error {
+	spec := a.Spec(inst)
+	if err := a.opts.Driver.Destroy(ctx, spec); err != nil {
+		return err
+	}
+	if a.opts.Plumbing != nil {
+		return a.opts.Plumbing.Release(ctx, inst, spec)
+	}
+	return nil
+}
+
+// syncPower reports the power state the hypervisor shows (upstream's
+// _sync_power_states).
+func (a *Agent) syncPower(ctx context.Context, inst compute.AgentInstance) {
+	st, err := a.opts.Driver.State(ctx, a.Spec(inst))
+	if err != nil && !errors.Is(err, virt.ErrNotFound) {
+		return
+	}
+	if err := a.opts.Controller.ReportInstance(ctx, compute.AgentReport{Host: a.opts.Host, UUID: inst.UUID, PowerState: int(st)}); err != nil && ctx.Err() == nil {
+		a.opts.Log.Warn("report power state", "instance", inst.UUID, "error", err)
+	}
+}
+
+// ConsoleOutput is the guest's serial console, for the API's os-getConsoleOutput.
+func (a *Agent) ConsoleOutput(ctx context.Context, uuid string, lines int) (string, error) {
+	return a.opts.Driver.ConsoleOutput(ctx, virt.Spec{UUID: uuid, Dir: filepath.Join(a.opts.InstancesDir, uuid)}, lines)
+}

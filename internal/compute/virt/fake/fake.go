@@ -1,0 +1,141 @@
+// Package fake is a virt.Driver without guests, for API and scale tests and hosts
+// without QEMU (upstream's fake driver): it keeps each guest's power state in
+// memory and reports a host of the configured size.
+package fake
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/nimbus-cloud/nimbus/internal/compute/virt"
+)
+
+var _ virt.Driver = (*Driver)(nil)
+
+// Driver is the fake hypervisor of one host.
+type Driver struct {
+	mu        sync.Mutex
+	guests    map[string]virt.PowerState
+	resources virt.HostResources
+	// FailSpawn, when set, fails the spawns it returns true for (reschedule tests).
+	FailSpawn func(virt.Spec) bool
+}
+
+// New makes a host with the given capacity (zero: 8 vCPUs, 16 GiB, 500 GB).
+func New(r virt.HostResources) *Driver {
+	if r.VCPUs == 0 {
+		r.VCPUs = 8
+	}
+	if r.MemoryMB == 0 {
+		r.MemoryMB = 16384
+	}
+	if r.DiskGB == 0 {
+		r.DiskGB = 500
+	}
+	if r.HypervisorType == "" {
+		r.HypervisorType, r.HypervisorVersion = "fake", 1000
+	}
+	return &Driver{guests: map[string]virt.PowerState{}, resources: r}
+}
+
+func (d *Driver) set(s virt.Spec, from []virt.PowerState, to virt.PowerState) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	cur, ok := d.guests[s.UUID]
+	if !ok {
+		return virt.ErrNotFound
+	}
+	if from != nil {
+		allowed := false
+		for _, f := range from {
+			allowed = allowed || f == cur
+		}
+		if !allowed {
+			return fmt.Errorf("fake: guest %s is %s", s.UUID, cur)
+		}
+	}
+	d.guests[s.UUID] = to
+	return nil
+}
+
+func (d *Driver) Spawn(_ context.Context, s virt.Spec) error {
+	if d.FailSpawn != nil && d.FailSpawn(s) {
+		return fmt.Errorf("fake: spawn of %s failed as asked", s.UUID)
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if _, ok := d.guests[s.UUID]; !ok {
+		d.guests[s.UUID] = virt.Running
+	}
+	return nil
+}
+
+func (d *Driver) Destroy(_ context.Context, s virt.Spec) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	delete(d.guests, s.UUID)
+	return nil
+}
+
+func (d *Driver) PowerOff(_ context.Context, s virt.Spec, _ time.Duration) error {
+	return d.set(s, nil, virt.Shutdown)
+}
+
+func (d *Driver) PowerOn(_ context.Context, s virt.Spec) error {
+	return d.set(s, nil, virt.Running)
+}
+
+func (d *Driver) Reboot(_ context.Context, s virt.Spec, _ bool, _ time.Duration) error {
+	return d.set(s, nil, virt.Running)
+}
+
+func (d *Driver) Pause(_ context.Context, s virt.Spec) error {
+	return d.set(s, []virt.PowerState{virt.Running}, virt.Paused)
+}
+
+func (d *Driver) Unpause(_ context.Context, s virt.Spec) error {
+	return d.set(s, []virt.PowerState{virt.Paused}, virt.Running)
+}
+
+func (d *Driver) Suspend(_ context.Context, s virt.Spec) error {
+	return d.set(s, []virt.PowerState{virt.Running, virt.Paused}, virt.Suspended)
+}
+
+func (d *Driver) Resume(_ context.Context, s virt.Spec) error {
+	return d.set(s, []virt.PowerState{virt.Suspended}, virt.Running)
+}
+
+func (d *Driver) State(_ context.Context, s virt.Spec) (virt.PowerState, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	st, ok := d.guests[s.UUID]
+	if !ok {
+		return virt.NoState, virt.ErrNotFound
+	}
+	return st, nil
+}
+
+func (d *Driver) List(context.Context) ([]virt.Info, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := make([]virt.Info, 0, len(d.guests))
+	for id, st := range d.guests {
+		out = append(out, virt.Info{UUID: id, State: st})
+	}
+	return out, nil
+}
+
+func (d *Driver) ConsoleOutput(_ context.Context, s virt.Spec, _ int) (string, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if _, ok := d.guests[s.UUID]; !ok {
+		return "", virt.ErrNotFound
+	}
+	return "FAKE CONSOLE OUTPUT\n" + s.Name + " booted\n", nil
+}
+
+func (d *Driver) VNCSocket(virt.Spec) string { return "" }
+
+func (d *Driver) Resources(context.Context) (virt.HostResources, error) { return d.resources, nil }
