@@ -148,7 +148,7 @@ func TestFutureVersions(t *testing.T) {
 // upstream's json.dumps writes it; data that is not JSON is served as {}.
 func TestVendorData(t *testing.T) {
 	for _, tc := range []struct{ raw, v1, v2 string }{
-		{`{"b":1,"a":[true,null,"é<&>"],"n":1.50}`, `{"b": 1, "a": [true, null, "\u00e9<&>"], "n": 1.50}`, `{"static": {"b": 1, "a": [true, null, "\u00e9<&>"], "n": 1.50}}`},
+		{`{"b":1,"a":[true,null,"é<&>"],"n":1.50}`, `{"b": 1, "a": [true, null, "\u00e9<&>"], "n": 1.5}`, `{"static": {"b": 1, "a": [true, null, "\u00e9<&>"], "n": 1.5}}`},
 		{`not json`, `{}`, `{"static": {}}`},
 		{`{"a": 1} {"b": 2}`, `{}`, `{"static": {}}`},
 	} {

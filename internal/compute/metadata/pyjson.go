@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"math"
 	"slices"
 	"strconv"
+	"strings"
 )
 
 // object is a JSON object whose members keep their order: upstream builds its
@@ -191,7 +193,56 @@ func parseValue(dec *json.Decoder) (any, error) {
 			return a, err
 		}
 		return nil, fmt.Errorf("unexpected %v", t)
+	case json.Number:
+		if !strings.ContainsAny(string(t), ".eE") {
+			return t, nil // a Python int, written back as it came
+		}
+		f, err := t.Float64()
+		if err != nil && !errors.Is(err, strconv.ErrRange) {
+			return nil, err
+		}
+		return json.Number(pyFloat(f)), nil
 	default:
-		return t, nil // nil, bool, string, json.Number
+		return t, nil // nil, bool, string
 	}
+}
+
+// pyFloat writes f as Python's repr of a float, which json.dumps uses: the
+// shortest digits that read back, fixed notation for exponents from -4 to 15
+// (always with a fraction, 1.0), scientific otherwise (1e+16, 1e-05).
+func pyFloat(f float64) string {
+	switch {
+	case math.IsInf(f, 1):
+		return "Infinity"
+	case math.IsInf(f, -1):
+		return "-Infinity"
+	case math.IsNaN(f):
+		return "NaN"
+	}
+	s := strconv.FormatFloat(f, 'e', -1, 64) // -d.ddde±dd
+	sign := ""
+	if s[0] == '-' {
+		sign, s = "-", s[1:]
+	}
+	mant, expPart, _ := strings.Cut(s, "e")
+	exp, _ := strconv.Atoi(expPart)
+	digits := strings.Replace(mant, ".", "", 1)
+	if exp >= -4 && exp < 16 {
+		if exp < 0 {
+			return sign + "0." + strings.Repeat("0", -exp-1) + digits
+		}
+		if len(digits) <= exp+1 {
+			return sign + digits + strings.Repeat("0", exp+1-len(digits)) + ".0"
+		}
+		return sign + digits[:exp+1] + "." + digits[exp+1:]
+	}
+	out := digits[:1]
+	if len(digits) > 1 {
+		out += "." + digits[1:]
+	}
+	esign := "+"
+	if exp < 0 {
+		esign, exp = "-", -exp
+	}
+	return fmt.Sprintf("%s%se%s%02d", sign, out, esign, exp)
 }
