@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"regexp"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -143,3 +144,5 @@ func withoutSeed(t *testing.T, body string) string {
 	}
 	return seedRE.ReplaceAllString(body, `"random_seed": "SEED"`)
 }
+
+func readCloser(s string) io.ReadCloser { return io.NopCloser(strings.NewReader(s)) }
