@@ -1,6 +1,8 @@
 package metadata
 
 import (
+	"fmt"
+	"hash/crc32"
 	"strings"
 	"testing"
 	"time"
@@ -158,4 +160,22 @@ func TestVendorData(t *testing.T) {
 		httpCase{"", request("GET", "/openstack/latest/vendor_data.json", uuidB, "proj-b"), 200, contentJSON, tc.v1}.check(t, h)
 		httpCase{"", request("GET", "/openstack/latest/vendor_data2.json", uuidB, "proj-b"), 200, contentJSON, tc.v2}.check(t, h)
 	}
+}
+
+// TestEC2IDs: kernel and ramdisk ids appear with their images, and an instance
+// without an EC2 number takes its UUID's first 32 bits.
+func TestEC2IDs(t *testing.T) {
+	inst := instanceB()
+	inst.EC2ID = 0
+	inst.ImageID, inst.KernelID, inst.RamdiskID = "00c0ffee-0000-4000-8000-000000000001", "0000abcd-0000-4000-8000-000000000002", "not-a-uuid"
+	h := Handler(newFakeSource(inst), testOptions())
+	for path, want := range map[string]string{
+		"/latest/meta-data/instance-id": "i-0000beef",
+		"/latest/meta-data/ami-id":      "ami-00c0ffee",
+		"/latest/meta-data/kernel-id":   "aki-0000abcd",
+		"/latest/meta-data/ramdisk-id":  fmt.Sprintf("ari-%08x", crc32.ChecksumIEEE([]byte("not-a-uuid"))),
+	} {
+		httpCase{"", request("GET", path, inst.UUID, inst.ProjectID), 200, contentText, want}.check(t, h)
+	}
+	httpCase{"", request("GET", "/2007-10-10/meta-data/kernel-id", inst.UUID, inst.ProjectID), 404, contentText, notFound}.check(t, h)
 }
