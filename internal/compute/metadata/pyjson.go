@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // object is a JSON object whose members keep their order: upstream builds its
@@ -112,7 +113,19 @@ func appendPyString(b []byte, s string) []byte {
 		return append(b, '\\', 'u', hex[r>>12&0xf], hex[r>>8&0xf], hex[r>>4&0xf], hex[r&0xf])
 	}
 	b = append(b, '"')
-	for _, r := range s {
+	for i := 0; i < len(s); {
+		// Copy runs of printable ASCII at once: most of a document (the
+		// random seed above all) is them.
+		j := i
+		for j < len(s) && s[j] >= ' ' && s[j] <= '~' && s[j] != '"' && s[j] != '\\' {
+			j++
+		}
+		b = append(b, s[i:j]...)
+		if j == len(s) {
+			break
+		}
+		r, size := utf8.DecodeRuneInString(s[j:])
+		i = j + size
 		switch {
 		case r == '"':
 			b = append(b, '\\', '"')
@@ -128,8 +141,6 @@ func appendPyString(b []byte, s string) []byte {
 			b = append(b, '\\', 'b')
 		case r == '\f':
 			b = append(b, '\\', 'f')
-		case r >= ' ' && r <= '~':
-			b = append(b, byte(r))
 		case r > 0xffff:
 			r -= 0x10000
 			b = u(b, 0xd800+(r>>10))
