@@ -8,14 +8,22 @@ package metadata
 
 import (
 	"context"
+	"errors"
 	"net/netip"
 	"time"
 )
 
+// ErrNotFound is what a Source answers for an unknown instance; the API then
+// answers 404, as upstream.
+var ErrNotFound = errors.New("instance not found")
+
 // Instance is what the metadata of one instance is made of; the compute service
 // fills it from its database (Source).
 type Instance struct {
-	UUID      string
+	UUID string
+	// EC2ID is the integer behind the EC2 instance-id i-%08x (upstream's
+	// ec2_instances mapping row); 0 derives it from the UUID's first 32 bits.
+	EC2ID     int64
 	Name      string // the display name
 	Hostname  string // the guest's host name (from the display name)
 	ProjectID string
@@ -38,6 +46,15 @@ type Instance struct {
 	// Host is the compute host's name (EC2 placement, not the guest's).
 	Host  string
 	Ports []Port
+	// RootDeviceName is the guest's root disk (/dev/vda), for the EC2
+	// block-device-mapping; "" gives upstream's defaults (sda1...).
+	RootDeviceName string
+	// Password is what the guest posted to /openstack/<version>/password (upstream
+	// keeps it in the password_0..3 system metadata), "" when none.
+	Password string
+	// AdminPass is the create request's adminPass: as upstream, it is written to
+	// the config drive's meta_data.json (admin_pass) and never served by the API.
+	AdminPass string
 }
 
 // KeyPair is an SSH (or x509) public key.
@@ -69,6 +86,12 @@ type FixedIP struct {
 	HostRoutes     []Route
 	// IPv6AddressMode is slaac, dhcpv6-stateful, dhcpv6-stateless or "".
 	IPv6AddressMode string
+	// EnableDHCP is the subnet's enable_dhcp; DHCPServer the address of its DHCP
+	// port (invalid when none). As upstream, either makes the network
+	// ipv4_dhcp/ipv6_dhcp in network_data.json, and a DHCP port leaves the link's
+	// MTU null (the guest learns it from DHCP).
+	EnableDHCP bool
+	DHCPServer netip.Addr
 }
 
 // Route is a subnet's host route.
@@ -80,4 +103,11 @@ type Route struct {
 // Source finds an instance by its UUID; an unknown one is ErrNotFound.
 type Source interface {
 	Instance(ctx context.Context, uuid string) (*Instance, error)
+}
+
+// PasswordStore is what a Source also implements to keep the password a guest
+// posts to /openstack/<version>/password (cloudbase-init posts the encrypted
+// admin password); without it such a POST answers 400.
+type PasswordStore interface {
+	SetPassword(ctx context.Context, uuid, password string) error
 }
