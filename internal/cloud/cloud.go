@@ -16,6 +16,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nimbus-cloud/nimbus/internal/compute"
+	computeagent "github.com/nimbus-cloud/nimbus/internal/compute/agent"
 	"github.com/nimbus-cloud/nimbus/internal/identity"
 	"github.com/nimbus-cloud/nimbus/internal/image"
 	"github.com/nimbus-cloud/nimbus/internal/network"
@@ -43,6 +45,10 @@ type Cloud struct {
 	agent    *agent.Agent // nil without a data plane
 	metadata *metadata.Proxy
 	servers  []apiServer
+
+	compute       *compute.Service
+	computeLocal  *computeagent.Local
+	computeAgents []*computeagent.Agent
 
 	// IdentityURL is the Keystone endpoint, e.g. http://127.0.0.1:5000.
 	IdentityURL string
@@ -120,12 +126,21 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (*Cloud, er
 	if err != nil {
 		return nil, err
 	}
+	computeSockets, err := c.listenCompute()
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Network.MetadataURL == "" {
+		cfg.Network.MetadataURL = computeSockets.metadata.URL
+		c.cfg.Network.MetadataURL = cfg.Network.MetadataURL
+	}
 	if err := c.identity.Bootstrap(ctx, identity.BootstrapOptions{
 		Region: cfg.Region, AdminPassword: secrets.Admin, DemoPassword: secrets.Demo,
 		Services: []identity.CatalogService{
 			{Type: "identity", Name: "keystone", Description: "Identity Service", URL: l.URL + "/v3"},
 			{Type: "image", Name: "glance", Description: "Image Service", URL: imageURL},
 			{Type: "network", Name: "neutron", Description: "Networking Service", URL: networkURL},
+			{Type: "compute", Name: "nova", Description: "Compute Service", URL: computeSockets.api.URL + "/v2.1"},
 		},
 	}); err != nil {
 		return nil, err
@@ -139,6 +154,9 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (*Cloud, er
 	}
 	if err := writeJoinFile(cfg.DataDir, c.bus.URL, cfg.Network.MetadataURL, metadataSecret); err != nil {
 		return nil, err
+	}
+	if err := c.startCompute(ctx, computeSockets, enforcer, imageURL, networkURL, secrets.Admin, metadataSecret); err != nil {
+		return nil, fmt.Errorf("compute: %w", err)
 	}
 	if err := c.seed(ctx, secrets.Admin); err != nil {
 		return nil, err
@@ -248,6 +266,20 @@ func (c *Cloud) Serve(ctx context.Context) error {
 		}()
 	}
 	go c.reloadKeys(ctx)
+	if c.compute != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.compute.Run(ctx)
+		}()
+	}
+	for _, a := range c.computeAgents {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			a.Run(ctx)
+		}()
+	}
 	if c.agent != nil {
 		wg.Add(1)
 		go func() {

@@ -80,8 +80,8 @@ type Network interface {
 	Networks(ctx context.Context, token string) ([]NetworkInfo, error)
 	GetNetwork(ctx context.Context, token, id string) (NetworkInfo, error)
 	GetPort(ctx context.Context, token, id string) (Port, error)
-	// SecurityGroupIDs resolves names or ids in the caller's project.
-	SecurityGroupIDs(ctx context.Context, token string, namesOrIDs []string) ([]string, error)
+	// SecurityGroupIDs resolves names or ids of the project's security groups.
+	SecurityGroupIDs(ctx context.Context, token, project string, namesOrIDs []string) ([]string, error)
 	CreatePort(ctx context.Context, req PortRequest) (Port, error)
 	// BindPort sets the port's device and host (binding:host_id).
 	BindPort(ctx context.Context, portID, deviceID, deviceOwner, host string) (Port, error)

@@ -3,6 +3,7 @@ package compute
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/nimbus-cloud/nimbus/internal/compute/scheduler"
@@ -56,7 +57,11 @@ func (s *Service) zoneOfHost(hosts []hostState, host string) string {
 func (s *Service) schedulerHost(h hostState) scheduler.HostState {
 	return scheduler.HostState{Name: h.Host, AvailabilityZone: h.Zone, Enabled: !h.Disabled, Up: s.up(h),
 		VCPUs: h.VCPUs, VCPUsUsed: h.VCPUsUsed, MemoryMB: h.MemoryMB, MemoryMBUsed: h.MemoryMBUsed,
-		DiskGB: h.DiskGB, DiskGBUsed: h.DiskGBUsed, HypervisorType: h.HypervisorType, HypervisorVersion: int(h.HypervisorVersion)}
+		DiskGB: h.DiskGB, DiskGBUsed: h.DiskGBUsed, HypervisorType: h.HypervisorType, HypervisorVersion: int(h.HypervisorVersion),
+		// Every host runs full x86-64 virtual machines (upstream libvirt's
+		// supported_instances for QEMU on this architecture).
+		CPUArch:            "x86_64",
+		SupportedInstances: []scheduler.SupportedInstance{{Arch: "x86_64", HVType: strings.ToLower(h.HypervisorType), VMMode: "hvm"}}}
 }
 
 func schedulerFlavor(f Flavor) scheduler.Flavor {

@@ -168,7 +168,7 @@ func (s *Service) createServer(r *http.Request) (httpapi.Response, error) {
 	}
 	b.SecurityGroups = groups
 	if len(b.Networks) > 0 {
-		if b.SecurityGroupIDs, err = s.opts.Network.SecurityGroupIDs(ctx, token, groups); err != nil {
+		if b.SecurityGroupIDs, err = s.opts.Network.SecurityGroupIDs(ctx, token, creds.ProjectID, groups); err != nil {
 			if isStatus(err, http.StatusNotFound) || isStatus(err, http.StatusBadRequest) {
 				return httpapi.Response{}, badRequest("%s", errMessage(err))
 			}

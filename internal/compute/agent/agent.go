@@ -320,3 +320,5 @@ func (a *Agent) syncPower(ctx context.Context, inst compute.AgentInstance) {
 func (a *Agent) ConsoleOutput(ctx context.Context, uuid string, lines int) (string, error) {
 	return a.opts.Driver.ConsoleOutput(ctx, virt.Spec{UUID: uuid, Dir: filepath.Join(a.opts.InstancesDir, uuid)}, lines)
 }
+
+func errNoAgent(host string) error { return fmt.Errorf("no compute agent for host %s in this process", host) }

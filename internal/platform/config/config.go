@@ -25,6 +25,20 @@ type Config struct {
 	Identity Identity `toml:"identity"`
 	Image    Image    `toml:"image"`
 	Network  Network  `toml:"network"`
+	Compute  Compute  `toml:"compute"`
+}
+
+// Compute configures the Nova-compatible service and this host's compute agent.
+type Compute struct {
+	Port         int `toml:"port" env:"NIMBUS_COMPUTE_PORT"`
+	MetadataPort int `toml:"metadata_port" env:"NIMBUS_COMPUTE_METADATA_PORT"`
+	// Driver is this host's hypervisor driver: "qemu" (real VMs), "fake" (no
+	// VMs: API and scale tests) or "none" (no compute agent here).
+	Driver string `toml:"driver" env:"NIMBUS_COMPUTE_DRIVER"`
+	// Host is this compute host's name (default: network.host, else the hostname).
+	Host string `toml:"host" env:"NIMBUS_COMPUTE_HOST"`
+	// DefaultAvailabilityZone is upstream's default_availability_zone.
+	DefaultAvailabilityZone string `toml:"default_availability_zone" env:"NIMBUS_COMPUTE_DEFAULT_AZ"`
 }
 
 // Network configures the Neutron-compatible service.
@@ -62,7 +76,8 @@ type Network struct {
 	// devstack's br-ex: a veth made on start (its peer <name>-p is the mapped
 	// interface) holding the public subnet's gateway address. Empty: none.
 	PublicInterface string `toml:"public_interface" env:"NIMBUS_NETWORK_PUBLIC_INTERFACE"`
-	// MetadataURL is the compute metadata API the metadata proxy forwards to, and
+	// MetadataURL is the compute metadata API the metadata proxy forwards to
+	// (default: this cloud's own, compute's metadata API), and
 	// MetadataSecret the secret that signs the instance ID (upstream's
 	// metadata_proxy_shared_secret; default: generated into the data dir).
 	MetadataURL    string `toml:"metadata_url" env:"NIMBUS_NETWORK_METADATA_URL"`
@@ -174,7 +189,8 @@ func Default() Config {
 		Network: Network{Port: 9696, GlobalMTU: 1500, DefaultNetworks: true,
 			PublicCIDR: "172.24.4.0/24", PrivateCIDR: "10.0.0.0/26",
 			Dataplane: "auto", LocalIP: "127.0.0.1", PublicInterface: "nimbus-ex",
-			MetadataURL: "http://127.0.0.1:8775", EnableIsolatedMetadata: true},
+			EnableIsolatedMetadata: true},
+		Compute: Compute{Port: 8774, MetadataPort: 8775, Driver: "fake", DefaultAvailabilityZone: "nova"},
 	}
 }
 

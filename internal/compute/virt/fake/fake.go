@@ -23,7 +23,7 @@ type Driver struct {
 	FailSpawn func(virt.Spec) bool
 }
 
-// New makes a host with the given capacity (zero: 8 vCPUs, 16 GiB, 500 GB).
+// New makes a host with the given capacity (zero: 8 vCPUs, 16 GiB, 500 GB, QEMU 7.2).
 func New(r virt.HostResources) *Driver {
 	if r.VCPUs == 0 {
 		r.VCPUs = 8
@@ -34,8 +34,9 @@ func New(r virt.HostResources) *Driver {
 	if r.DiskGB == 0 {
 		r.DiskGB = 500
 	}
+	// It stands in for QEMU, so that images made for QEMU schedule onto it.
 	if r.HypervisorType == "" {
-		r.HypervisorType, r.HypervisorVersion = "fake", 1000
+		r.HypervisorType, r.HypervisorVersion = "QEMU", 7002000
 	}
 	return &Driver{guests: map[string]virt.PowerState{}, resources: r}
 }

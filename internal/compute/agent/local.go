@@ -1,0 +1,71 @@
+package agent
+
+import (
+	"context"
+	"sync"
+
+	"github.com/nimbus-cloud/nimbus/internal/compute"
+)
+
+// Local is the compute service in this process as its agents' Controller, and
+// the agents as the service's HostCalls.
+type Local struct {
+	*compute.Service
+	mu     sync.Mutex
+	nudges map[string][]chan struct{}
+	agents map[string]*Agent
+}
+
+var (
+	_ Controller        = (*Local)(nil)
+	_ compute.HostCalls = (*Local)(nil)
+)
+
+// NewLocal connects agents to svc in process.
+func NewLocal(svc *compute.Service) *Local {
+	l := &Local{Service: svc, nudges: map[string][]chan struct{}{}, agents: map[string]*Agent{}}
+	svc.OnHostChange(l.nudge)
+	svc.SetHostCalls(l)
+	return l
+}
+
+// Add registers an agent for the HostCalls of its host.
+func (l *Local) Add(a *Agent) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.agents[a.opts.Host] = a
+}
+
+func (l *Local) nudge(host string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for h, chans := range l.nudges {
+		if host != "" && h != host {
+			continue
+		}
+		for _, c := range chans {
+			select {
+			case c <- struct{}{}:
+			default: // one pending nudge stands for any number
+			}
+		}
+	}
+}
+
+func (l *Local) Changes(host string) <-chan struct{} {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	c := make(chan struct{}, 1)
+	l.nudges[host] = append(l.nudges[host], c)
+	return c
+}
+
+func (l *Local) ConsoleOutput(ctx context.Context, host, uuid string, lines int) (string, error) {
+	l.mu.Lock()
+	a := l.agents[host]
+	l.mu.Unlock()
+	if a == nil {
+		return "", errNoAgent(host)
+	}
+	return a.ConsoleOutput(ctx, uuid, lines)
+}

@@ -1,0 +1,202 @@
+package clients
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/netip"
+	"net/url"
+
+	"github.com/nimbus-cloud/nimbus/internal/compute"
+	"github.com/nimbus-cloud/nimbus/internal/platform/httpapi"
+)
+
+// Network is the network API (Neutron v2.0).
+type Network struct{ e *endpoint }
+
+var _ compute.Network = (*Network)(nil)
+
+// NewNetwork authenticates against identity and reaches the network API at url.
+func NewNetwork(creds Credentials, url string) *Network {
+	return &Network{e: newEndpoint(creds, url)}
+}
+
+type networkBody struct {
+	ID        string `json:"id"`
+	Name      string `json:"name"`
+	ProjectID string `json:"project_id"`
+	Shared    bool   `json:"shared"`
+	External  bool   `json:"router:external"`
+	MTU       int    `json:"mtu"`
+}
+
+func (n networkBody) info() compute.NetworkInfo {
+	return compute.NetworkInfo{ID: n.ID, Name: n.Name, ProjectID: n.ProjectID, Shared: n.Shared, External: n.External, MTU: n.MTU}
+}
+
+type portBody struct {
+	ID          string `json:"id"`
+	NetworkID   string `json:"network_id"`
+	ProjectID   string `json:"project_id"`
+	MAC         string `json:"mac_address"`
+	Status      string `json:"status"`
+	DeviceID    string `json:"device_id"`
+	DeviceOwner string `json:"device_owner"`
+	HostID      string `json:"binding:host_id"`
+	FixedIPs    []struct {
+		SubnetID  string `json:"subnet_id"`
+		IPAddress string `json:"ip_address"`
+	} `json:"fixed_ips"`
+}
+
+func (p portBody) port() compute.Port {
+	out := compute.Port{ID: p.ID, NetworkID: p.NetworkID, ProjectID: p.ProjectID, MAC: p.MAC, Status: p.Status,
+		DeviceID: p.DeviceID, DeviceOwner: p.DeviceOwner, HostID: p.HostID}
+	for _, f := range p.FixedIPs {
+		if ip, err := netip.ParseAddr(f.IPAddress); err == nil {
+			out.FixedIPs = append(out.FixedIPs, compute.PortIP{SubnetID: f.SubnetID, IP: ip})
+		}
+	}
+	return out
+}
+
+func (c *Network) Networks(ctx context.Context, token string) ([]compute.NetworkInfo, error) {
+	var body struct {
+		Networks []networkBody `json:"networks"`
+	}
+	if err := c.e.get(ctx, token, "v2.0/networks", &body); err != nil {
+		return nil, err
+	}
+	var out []compute.NetworkInfo
+	for _, n := range body.Networks {
+		if !n.External {
+			out = append(out, n.info())
+		}
+	}
+	return out, nil
+}
+
+func (c *Network) GetNetwork(ctx context.Context, token, id string) (compute.NetworkInfo, error) {
+	var body struct {
+		Network networkBody `json:"network"`
+	}
+	if err := c.e.get(ctx, token, "v2.0/networks/"+url.PathEscape(id), &body); err != nil {
+		return compute.NetworkInfo{}, err
+	}
+	return body.Network.info(), nil
+}
+
+func (c *Network) GetPort(ctx context.Context, token, id string) (compute.Port, error) {
+	var body struct {
+		Port portBody `json:"port"`
+	}
+	if err := c.e.get(ctx, token, "v2.0/ports/"+url.PathEscape(id), &body); err != nil {
+		return compute.Port{}, err
+	}
+	return body.Port.port(), nil
+}
+
+func (c *Network) PortStatus(ctx context.Context, id string) (compute.Port, error) {
+	return c.GetPort(ctx, "", id)
+}
+
+// SecurityGroupIDs resolves each name (or id) among the project's groups; an
+// unknown one is upstream's 400.
+func (c *Network) SecurityGroupIDs(ctx context.Context, token, project string, namesOrIDs []string) ([]string, error) {
+	var body struct {
+		Groups []struct {
+			ID   string `json:"id"`
+			Name string `json:"name"`
+		} `json:"security_groups"`
+	}
+	if err := c.e.get(ctx, token, "v2.0/security-groups?project_id="+url.QueryEscape(project), &body); err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, want := range namesOrIDs {
+		found := ""
+		for _, g := range body.Groups {
+			if g.ID == want {
+				found = g.ID
+				break
+			}
+			if g.Name == want {
+				if found != "" {
+					return nil, badRequest("Multiple security_group matches found for name '%s', use an ID to be more specific.", want)
+				}
+				found = g.ID
+			}
+		}
+		if found == "" {
+			return nil, badRequest("Security group %s not found for project %s.", want, project)
+		}
+		out = append(out, found)
+	}
+	return out, nil
+}
+
+func (c *Network) CreatePort(ctx context.Context, req compute.PortRequest) (compute.Port, error) {
+	port := map[string]any{"network_id": req.NetworkID, "project_id": req.ProjectID, "device_id": req.DeviceID,
+		"device_owner": req.DeviceOwner, "binding:host_id": req.HostID}
+	if req.Name != "" {
+		port["name"] = req.Name
+	}
+	if req.FixedIP != "" {
+		port["fixed_ips"] = []map[string]string{{"ip_address": req.FixedIP}}
+	}
+	if req.SecurityGroups != nil {
+		port["security_groups"] = req.SecurityGroups
+	}
+	var body struct {
+		Port portBody `json:"port"`
+	}
+	if err := c.e.send(ctx, http.MethodPost, "v2.0/ports", map[string]any{"port": port}, &body, http.StatusCreated); err != nil {
+		return compute.Port{}, err
+	}
+	return body.Port.port(), nil
+}
+
+func (c *Network) updatePort(ctx context.Context, id string, fields map[string]any) (compute.Port, error) {
+	var body struct {
+		Port portBody `json:"port"`
+	}
+	if err := c.e.send(ctx, http.MethodPut, "v2.0/ports/"+url.PathEscape(id), map[string]any{"port": fields}, &body, http.StatusOK); err != nil {
+		return compute.Port{}, err
+	}
+	return body.Port.port(), nil
+}
+
+func (c *Network) BindPort(ctx context.Context, id, deviceID, deviceOwner, host string) (compute.Port, error) {
+	return c.updatePort(ctx, id, map[string]any{"device_id": deviceID, "device_owner": deviceOwner, "binding:host_id": host})
+}
+
+func (c *Network) UnbindPort(ctx context.Context, id string) error {
+	_, err := c.updatePort(ctx, id, map[string]any{"device_id": "", "device_owner": "", "binding:host_id": ""})
+	return err
+}
+
+func (c *Network) DeletePort(ctx context.Context, id string) error {
+	return c.e.remove(ctx, "v2.0/ports/"+url.PathEscape(id))
+}
+
+func (c *Network) FloatingIPs(ctx context.Context, portID string) ([]netip.Addr, error) {
+	var body struct {
+		FloatingIPs []struct {
+			IP string `json:"floating_ip_address"`
+		} `json:"floatingips"`
+	}
+	if err := c.e.get(ctx, "", "v2.0/floatingips?port_id="+url.QueryEscape(portID), &body); err != nil {
+		return nil, err
+	}
+	var out []netip.Addr
+	for _, f := range body.FloatingIPs {
+		if ip, err := netip.ParseAddr(f.IP); err == nil {
+			out = append(out, ip)
+		}
+	}
+	return out, nil
+}
+
+func badRequest(format string, args ...any) error {
+	return &httpapi.Error{Status: http.StatusBadRequest, Message: fmt.Sprintf(format, args...)}
+}
