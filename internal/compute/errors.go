@@ -48,3 +48,19 @@ func conflict(format string, args ...any) *httpapi.Error {
 func forbidden(format string, args ...any) *httpapi.Error {
 	return httpapi.Errorf(http.StatusForbidden, format, args...)
 }
+
+// policyError is Nova's 403 for a policy rule that does not allow the call.
+func policyError(rule string) *httpapi.Error {
+	return forbidden("Policy doesn't allow %s to be performed.", rule)
+}
+
+// enforce checks rule for the request with Nova's 403.
+func (s *Service) enforce(r *http.Request, rule string, target map[string]any) error {
+	if err := httpapi.Enforce(r, s.policy, rule, target); err != nil {
+		if isStatus(err, http.StatusForbidden) {
+			return policyError(rule)
+		}
+		return err
+	}
+	return nil
+}

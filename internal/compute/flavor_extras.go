@@ -180,7 +180,7 @@ func (s *Service) flavorAction(r *http.Request) (httpapi.Response, error) {
 		if rule == "" {
 			return httpapi.Response{}, badRequest("Invalid action %s.", action)
 		}
-		if err := httpapi.Enforce(r, s.policy, rule, nil); err != nil {
+		if err := s.enforce(r, rule, nil); err != nil {
 			return httpapi.Response{}, err
 		}
 		if body.Tenant == "" {

@@ -49,7 +49,7 @@ func (s *Service) keypairUser(r *http.Request, rule string, requested string) (s
 	if requested != "" {
 		user = requested
 	}
-	if err := httpapi.Enforce(r, s.policy, rule, map[string]any{"target.user_id": user}); err != nil {
+	if err := s.enforce(r, rule, map[string]any{"target.user_id": user}); err != nil {
 		return "", err
 	}
 	return user, nil

@@ -60,4 +60,3 @@ func (s *Service) metadataOf(in *instance) *metadata.Instance {
 	}
 	return m
 }
-

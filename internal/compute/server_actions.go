@@ -160,7 +160,7 @@ func (s *Service) unlock(r *http.Request) (httpapi.Response, error) {
 	}
 	creds := auth.FromContext(r.Context())
 	if in.LockedBy == "admin" && creds.ProjectID == in.ProjectID {
-		if err := httpapi.Enforce(r, s.policy, "os_compute_api:os-lock-server:unlock:unlock_override",
+		if err := s.enforce(r, "os_compute_api:os-lock-server:unlock:unlock_override",
 			map[string]any{"target.project_id": in.ProjectID}); err != nil {
 			return httpapi.Response{}, err
 		}

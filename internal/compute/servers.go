@@ -42,7 +42,7 @@ func (s *Service) visibleInstance(r *http.Request, rule string) (*instance, erro
 		return nil, notFound("Instance %s could not be found.", id)
 	}
 	target := map[string]any{"target.project_id": in.ProjectID, "target.user_id": in.UserID}
-	if err := httpapi.Enforce(r, s.policy, rule, target); err != nil {
+	if err := s.enforce(r, rule, target); err != nil {
 		if in.ProjectID != creds.ProjectID {
 			return nil, notFound("Instance %s could not be found.", id)
 		}
@@ -187,7 +187,7 @@ func (s *Service) listServers(detail bool) httpapi.Handler {
 				if detail {
 					rule = "os_compute_api:servers:detail:get_all_tenants"
 				}
-				if err := httpapi.Enforce(r, s.policy, rule, nil); err != nil {
+				if err := s.enforce(r, rule, nil); err != nil {
 					return httpapi.Response{}, err
 				}
 				allTenants = true
@@ -348,6 +348,7 @@ func (s *Service) deleteServer(r *http.Request) (httpapi.Response, error) {
 	if err := s.checkLocked(r, in); err != nil {
 		return httpapi.Response{}, err
 	}
+	local := false
 	err = s.db.InTx(r.Context(), func(tx *db.Tx) error {
 		cur, err := loadInstance(r.Context(), tx, in.UUID)
 		if err != nil {
@@ -356,15 +357,24 @@ func (s *Service) deleteServer(r *http.Request) (httpapi.Response, error) {
 		if cur.Deleted {
 			return notFound("Instance %s could not be found.", in.UUID)
 		}
-		cur.TaskState, cur.UpdatedAt = taskDeleting, stamp(s.now())
-		if err := saveInstance(r.Context(), tx, cur); err != nil {
+		in = cur
+		if err := s.startAction(r.Context(), tx, r, cur, "delete"); err != nil {
 			return err
 		}
-		in = cur
-		return s.startAction(r.Context(), tx, r, cur, "delete")
+		if cur.Host == "" {
+			// No host runs it (ERROR, or not placed yet): upstream's local
+			// delete, done here and now.
+			local = true
+			return s.finishDelete(r.Context(), tx, cur)
+		}
+		cur.TaskState, cur.UpdatedAt = taskDeleting, stamp(s.now())
+		return saveInstance(r.Context(), tx, cur)
 	})
 	if err != nil {
 		return httpapi.Response{}, err
+	}
+	if local {
+		s.releasePorts(r.Context(), in)
 	}
 	s.kick(in.Host)
 	return httpapi.NoContent(), nil

@@ -187,7 +187,7 @@ func (s *Service) createServer(r *http.Request) (httpapi.Response, error) {
 	if in.AvailabilityZone != nil && *in.AvailabilityZone != "" {
 		zone, host, forced := strings.Cut(*in.AvailabilityZone, ":")
 		if forced {
-			if err := httpapi.Enforce(r, s.policy, "os_compute_api:servers:create:forced_host", map[string]any{"target.project_id": creds.ProjectID}); err != nil {
+			if err := s.enforce(r, "os_compute_api:servers:create:forced_host", map[string]any{"target.project_id": creds.ProjectID}); err != nil {
 				return httpapi.Response{}, err
 			}
 			b.ForcedHost = host

@@ -121,6 +121,7 @@ func (s *Service) Handler() http.Handler {
 		Auth:         s.auth,
 		Policy:       s.policy,
 		ErrorBody:    errorBody,
+		PolicyError:  policyError,
 		MaxBodyBytes: 1 << 20,
 	})
 	srv.Mount(s.routes())

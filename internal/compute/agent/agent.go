@@ -321,4 +321,6 @@ func (a *Agent) ConsoleOutput(ctx context.Context, uuid string, lines int) (stri
 	return a.opts.Driver.ConsoleOutput(ctx, virt.Spec{UUID: uuid, Dir: filepath.Join(a.opts.InstancesDir, uuid)}, lines)
 }
 
-func errNoAgent(host string) error { return fmt.Errorf("no compute agent for host %s in this process", host) }
+func errNoAgent(host string) error {
+	return fmt.Errorf("no compute agent for host %s in this process", host)
+}

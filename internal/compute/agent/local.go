@@ -2,9 +2,13 @@ package agent
 
 import (
 	"context"
+	"errors"
+	"net/http"
 	"sync"
 
 	"github.com/nimbus-cloud/nimbus/internal/compute"
+	"github.com/nimbus-cloud/nimbus/internal/compute/virt"
+	"github.com/nimbus-cloud/nimbus/internal/platform/httpapi"
 )
 
 // Local is the compute service in this process as its agents' Controller, and
@@ -67,5 +71,9 @@ func (l *Local) ConsoleOutput(ctx context.Context, host, uuid string, lines int)
 	if a == nil {
 		return "", errNoAgent(host)
 	}
-	return a.ConsoleOutput(ctx, uuid, lines)
+	out, err := a.ConsoleOutput(ctx, uuid, lines)
+	if errors.Is(err, virt.ErrNotFound) {
+		return "", httpapi.Errorf(http.StatusNotFound, "instance %s has no guest on host %s", uuid, host)
+	}
+	return out, err
 }

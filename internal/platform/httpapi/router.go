@@ -46,6 +46,9 @@ type Options struct {
 	Policy  *policy.Enforcer
 	// ErrorBody renders an error in the service's upstream shape.
 	ErrorBody func(*Error) any
+	// PolicyError, when set, is the service's 403 for a route's policy rule
+	// (Nova's "Policy doesn't allow ... to be performed.").
+	PolicyError func(rule string) *Error
 	// OnUnauthorized may add headers (Keystone's WWW-Authenticate) to 401 answers.
 	OnUnauthorized func(*Error)
 	// MaxBodyBytes caps request bodies (413 beyond); 0 means 112 KiB like Keystone.
@@ -230,7 +233,12 @@ func (s *Server) enforce(r *http.Request, rt Route) error {
 		}
 		target = t
 	}
-	return Enforce(r, s.opts.Policy, rt.Policy, target)
+	err := Enforce(r, s.opts.Policy, rt.Policy, target)
+	var he *Error
+	if s.opts.PolicyError != nil && errors.As(err, &he) && he.Status == http.StatusForbidden {
+		return s.opts.PolicyError(rt.Policy)
+	}
+	return err
 }
 
 // Enforce checks rule for the request's credentials, for handlers whose target is only

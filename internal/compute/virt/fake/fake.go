@@ -134,7 +134,7 @@ func (d *Driver) ConsoleOutput(_ context.Context, s virt.Spec, _ int) (string, e
 	if _, ok := d.guests[s.UUID]; !ok {
 		return "", virt.ErrNotFound
 	}
-	return "FAKE CONSOLE OUTPUT\n" + s.Name + " booted\n", nil
+	return "FAKE CONSOLE OUTPUT\n" + s.UUID + " booted\n", nil
 }
 
 func (d *Driver) VNCSocket(virt.Spec) string { return "" }
