@@ -72,45 +72,62 @@ func (s *Service) deleteUnplaced(ctx context.Context, in *instance) error {
 }
 
 // schedule picks a host for the instance and claims its resources there; no
-// host is "No valid host was found" and ERROR, as upstream.
+// host is "No valid host was found" and ERROR, as upstream. A claim lost to a
+// concurrent one (another conductor, another instance) is retried on fresh
+// host states; an instance another conductor took is left to it.
 func (s *Service) schedule(ctx context.Context, in *instance) error {
-	hosts, err := s.hostStates(ctx)
-	if err != nil {
-		return err
-	}
-	candidates, reason := s.selectHosts(ctx, hosts, in)
-	for _, host := range candidates {
-		claimed := false
-		err := s.db.InTx(ctx, func(tx *db.Tx) error {
-			cur, err := loadInstance(ctx, tx, in.UUID)
-			if err != nil || cur.TaskState != taskScheduling || cur.Deleted {
-				return err
-			}
-			if claimed, err = s.claim(ctx, tx, host, cur.Flavor); err != nil || !claimed {
-				return err
-			}
-			cur.Host, cur.TaskState, cur.UpdatedAt = host, taskNetworking, stamp(s.now())
-			if cur.AZ == "" {
-				cur.AZ = s.zoneOfHost(hosts, host)
-			}
-			*in = *cur
-			return saveInstance(ctx, tx, cur)
-		})
+	reason := ""
+	for range 5 {
+		hosts, err := s.hostStates(ctx)
 		if err != nil {
 			return err
 		}
-		if claimed {
-			return s.allocateNetwork(ctx, in)
+		candidates, why := s.selectHosts(ctx, hosts, in)
+		if len(candidates) == 0 {
+			reason = why
+			break
 		}
+		for _, host := range candidates {
+			claimed, taken := false, false
+			err := s.db.InTx(ctx, func(tx *db.Tx) error {
+				cur, err := loadInstance(ctx, tx, in.UUID)
+				if err != nil {
+					return err
+				}
+				if cur.TaskState != taskScheduling || cur.Deleted {
+					taken = true
+					return nil
+				}
+				if claimed, err = s.claim(ctx, tx, host, cur.Flavor); err != nil || !claimed {
+					return err
+				}
+				cur.Host, cur.TaskState, cur.UpdatedAt = host, taskNetworking, stamp(s.now())
+				if cur.AZ == "" {
+					cur.AZ = s.zoneOfHost(hosts, host)
+				}
+				*in = *cur
+				return saveInstance(ctx, tx, cur)
+			})
+			switch {
+			case err != nil:
+				return err
+			case taken:
+				return nil
+			case claimed:
+				return s.allocateNetwork(ctx, in)
+			}
+		}
+		reason = "There are not enough hosts available."
 	}
-	return s.failBuild(ctx, in, "No valid host was found. "+reason)
+	return s.failBuild(ctx, in, taskScheduling, "No valid host was found. "+reason)
 }
 
-// failBuild puts a building instance in ERROR with a fault.
-func (s *Service) failBuild(ctx context.Context, in *instance, message string) error {
+// failBuild puts a building instance whose task is still task in ERROR with a
+// fault (a task that moved on is another conductor's).
+func (s *Service) failBuild(ctx context.Context, in *instance, task, message string) error {
 	return s.db.InTx(ctx, func(tx *db.Tx) error {
 		cur, err := loadInstance(ctx, tx, in.UUID)
-		if err != nil || cur.VMState != vmBuilding || cur.Deleted {
+		if err != nil || cur.VMState != vmBuilding || cur.TaskState != task || cur.Deleted {
 			return err
 		}
 		now := stamp(s.now())
@@ -149,7 +166,7 @@ func (s *Service) allocateNetwork(ctx context.Context, in *instance) error {
 			created = true
 		}
 		if err != nil {
-			return s.failBuild(ctx, in, fmt.Sprintf("Build of instance %s aborted: Failed to allocate the network(s): %s", in.UUID, errMessage(err)))
+			return s.failBuild(ctx, in, taskNetworking, fmt.Sprintf("Build of instance %s aborted: Failed to allocate the network(s): %s", in.UUID, errMessage(err)))
 		}
 		net, err := s.opts.Network.GetNetwork(ctx, "", p.NetworkID)
 		if err != nil {

@@ -83,10 +83,10 @@ func (s *Service) selectHosts(ctx context.Context, hosts []hostState, in *instan
 	candidates, err := scheduler.Select(s.opts.Scheduler, states, spec)
 	if err != nil {
 		var nvh *scheduler.NoValidHost
-		if errors.As(err, &nvh) {
-			return nil, nvh.Reason
+		if !errors.As(err, &nvh) {
+			s.log.Warn("scheduler", "instance", in.UUID, "error", err)
 		}
-		return nil, err.Error()
+		return nil, strings.TrimPrefix(err.Error(), "No valid host was found. ")
 	}
 	out := make([]string, len(candidates))
 	for i, c := range candidates {

@@ -1,0 +1,261 @@
+package compute
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nimbus-cloud/nimbus/internal/identity"
+	"github.com/nimbus-cloud/nimbus/internal/identity/identitytest"
+	"github.com/nimbus-cloud/nimbus/internal/platform/db/dbtest"
+	"github.com/nimbus-cloud/nimbus/internal/platform/httpapi"
+	"github.com/nimbus-cloud/nimbus/internal/platform/policy"
+)
+
+// testEnv is identity and compute on one database, the compute API behind an
+// httptest server, with in-memory image and network services (the other
+// services' own tests cover them; here they only answer as they would).
+type testEnv struct {
+	t           *testing.T
+	Compute     *Service
+	URL         string
+	identity    *identitytest.Env
+	images      *memImages
+	net         *memNetwork
+	AdminToken  string
+	DemoToken   string
+	DemoProject string
+}
+
+func newTestEnv(t *testing.T, tune func(*Options)) *testEnv {
+	t.Helper()
+	dir := t.TempDir()
+	database := dbtest.Open(t, dir)
+	e := &testEnv{t: t, images: &memImages{images: map[string]Image{}}, net: newMemNetwork()}
+	var handler http.Handler
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) }))
+	t.Cleanup(ts.Close)
+	e.URL = ts.URL
+	enforcer := policy.NewEnforcer()
+	e.identity = identitytest.Start(t, database, dir, enforcer, identity.CatalogService{Type: "compute", Name: "nova", URL: ts.URL + "/v2.1"})
+	e.AdminToken, e.DemoToken, e.DemoProject = e.identity.AdminToken, e.identity.DemoToken, e.identity.DemoProject
+	opts := Options{DB: database, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Auth: e.identity.Service.Validator(),
+		Policy: enforcer, PublicURL: ts.URL, Images: e.images, Network: e.net}
+	if tune != nil {
+		tune(&opts)
+	}
+	svc, err := New(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.EnsureDefaultFlavors(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	e.Compute, handler = svc, svc.Handler()
+	e.images.add(Image{ID: "img-1", Name: "guest", Status: "active", DiskFormat: "qcow2", Size: 16 << 20, VirtualSize: 33 << 20,
+		Properties: map[string]string{"hypervisor_type": "qemu", "architecture": "x86_64"}})
+	return e
+}
+
+// Do sends a JSON request and decodes the JSON answer.
+func (e *testEnv) Do(method, path, token string, body any) (int, map[string]any, []byte) {
+	e.t.Helper()
+	var rd io.Reader
+	if raw, ok := body.(string); ok {
+		rd = bytes.NewReader([]byte(raw))
+	} else if body != nil {
+		data, err := json.Marshal(body)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		rd = bytes.NewReader(data)
+	}
+	req, err := http.NewRequest(method, e.URL+path, rd)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("X-Auth-Token", token)
+	}
+	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	var out map[string]any
+	_ = json.Unmarshal(data, &out)
+	return resp.StatusCode, out, data
+}
+
+// Must sends a request and fails unless the status is want.
+func (e *testEnv) Must(want int, method, path, token string, body any) map[string]any {
+	e.t.Helper()
+	status, out, data := e.Do(method, path, token, body)
+	if status != want {
+		e.t.Fatalf("%s %s: status %d, want %d; body %s", method, path, status, want, data)
+	}
+	return out
+}
+
+// host registers a compute host of the given size, heard from now.
+func (e *testEnv) host(name string, vcpus, ramMB, diskGB int) {
+	e.t.Helper()
+	if err := e.Compute.ReportService(context.Background(), ServiceReport{Host: name, VCPUs: vcpus, MemoryMB: ramMB, DiskGB: diskGB,
+		HypervisorType: "QEMU", HypervisorVersion: 7002000}); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// conduct runs conductor passes until nothing is left to schedule or allocate.
+func (e *testEnv) conduct() {
+	e.t.Helper()
+	for range 5 {
+		if err := e.Compute.conduct(context.Background()); err != nil {
+			e.t.Fatal(err)
+		}
+	}
+}
+
+// server reads a server as admin.
+func (e *testEnv) server(id string) map[string]any {
+	e.t.Helper()
+	return e.Must(200, "GET", "/v2.1/servers/"+id, e.AdminToken, nil)["server"].(map[string]any)
+}
+
+type memImages struct {
+	mu     sync.Mutex
+	images map[string]Image
+}
+
+func (m *memImages) add(img Image) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.images[img.ID] = img
+}
+
+func (m *memImages) Get(_ context.Context, _, id string) (Image, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	img, ok := m.images[id]
+	if !ok {
+		return Image{}, httpapi.NotFound("No image found with ID %s", id)
+	}
+	return img, nil
+}
+
+func (m *memImages) Download(_ context.Context, id string, w io.Writer) error {
+	_, err := w.Write([]byte("image " + id))
+	return err
+}
+
+// memNetwork is a network service in memory: networks, ports with addresses
+// from 10.0.0.0/24, and the "default" security group of every project.
+type memNetwork struct {
+	mu       sync.Mutex
+	networks map[string]NetworkInfo
+	ports    map[string]*Port
+	next     int
+}
+
+func newMemNetwork() *memNetwork {
+	return &memNetwork{networks: map[string]NetworkInfo{"net-1": {ID: "net-1", Name: "private", MTU: 1450}}, ports: map[string]*Port{}}
+}
+
+func (m *memNetwork) Networks(context.Context, string) ([]NetworkInfo, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []NetworkInfo
+	for _, n := range m.networks {
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+func (m *memNetwork) GetNetwork(_ context.Context, _, id string) (NetworkInfo, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n, ok := m.networks[id]
+	if !ok {
+		return n, httpapi.NotFound("Network %s could not be found.", id)
+	}
+	return n, nil
+}
+
+func (m *memNetwork) GetPort(_ context.Context, _, id string) (Port, error) { return m.PortStatus(context.Background(), id) }
+
+func (m *memNetwork) PortStatus(_ context.Context, id string) (Port, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	p, ok := m.ports[id]
+	if !ok {
+		return Port{}, httpapi.NotFound("Port %s could not be found.", id)
+	}
+	return *p, nil
+}
+
+func (m *memNetwork) SecurityGroupIDs(_ context.Context, _, project string, names []string) ([]string, error) {
+	var out []string
+	for _, n := range names {
+		if n != "default" {
+			return nil, httpapi.BadRequest("Security group %s not found for project %s.", n, project)
+		}
+		out = append(out, "sg-"+project)
+	}
+	return out, nil
+}
+
+func (m *memNetwork) CreatePort(_ context.Context, req PortRequest) (Port, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.networks[req.NetworkID]; !ok {
+		return Port{}, httpapi.NotFound("Network %s could not be found.", req.NetworkID)
+	}
+	m.next++
+	p := &Port{ID: fmt.Sprintf("port-%d", m.next), NetworkID: req.NetworkID, ProjectID: req.ProjectID,
+		MAC: fmt.Sprintf("fa:16:3e:00:00:%02x", m.next), Status: "DOWN", DeviceID: req.DeviceID, DeviceOwner: req.DeviceOwner,
+		HostID: req.HostID, FixedIPs: []PortIP{{SubnetID: "sub-1", IP: netip.AddrFrom4([4]byte{10, 0, 0, byte(m.next + 2)})}}}
+	m.ports[p.ID] = p
+	return *p, nil
+}
+
+func (m *memNetwork) BindPort(_ context.Context, id, device, owner, host string) (Port, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	p, ok := m.ports[id]
+	if !ok {
+		return Port{}, httpapi.NotFound("Port %s could not be found.", id)
+	}
+	p.DeviceID, p.DeviceOwner, p.HostID = device, owner, host
+	return *p, nil
+}
+
+func (m *memNetwork) UnbindPort(ctx context.Context, id string) error {
+	_, err := m.BindPort(ctx, id, "", "", "")
+	return err
+}
+
+func (m *memNetwork) DeletePort(_ context.Context, id string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.ports, id)
+	return nil
+}
+
+func (m *memNetwork) FloatingIPs(context.Context, string) ([]netip.Addr, error) { return nil, nil }
+
+func (m *memNetwork) count() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.ports)
+}
