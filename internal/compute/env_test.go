@@ -192,7 +192,9 @@ func (m *memNetwork) GetNetwork(_ context.Context, _, id string) (NetworkInfo, e
 	return n, nil
 }
 
-func (m *memNetwork) GetPort(_ context.Context, _, id string) (Port, error) { return m.PortStatus(context.Background(), id) }
+func (m *memNetwork) GetPort(_ context.Context, _, id string) (Port, error) {
+	return m.PortStatus(context.Background(), id)
+}
 
 func (m *memNetwork) PortStatus(_ context.Context, id string) (Port, error) {
 	m.mu.Lock()
