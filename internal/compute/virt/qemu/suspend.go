@@ -1,0 +1,192 @@
+package qemu
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/nimbus-cloud/nimbus/internal/compute/virt"
+)
+
+// saveBandwidth lifts QEMU's migration bandwidth cap (tens of MiB/s by default, made
+// for live migration over a shared network) for a save to a local file, as
+// libvirt's managed save does.
+const saveBandwidth = 8 << 30
+
+// Suspend saves the guest to <dir>/state and ends its QEMU, as upstream's suspend
+// (libvirt managed save): stop the vCPUs, migrate the machine into a file, quit.
+// The state is written aside and renamed into place only once complete, so a crash
+// midway never leaves a partial state to resume from.
+func (d *Driver) Suspend(ctx context.Context, s virt.Spec) error {
+	defer d.lock(s.UUID)()
+	if err := d.suspend(ctx, s); err != nil {
+		return fmt.Errorf("suspend %s: %w", s.UUID, err)
+	}
+	return nil
+}
+
+func (d *Driver) suspend(ctx context.Context, s virt.Spec) error {
+	pid, err := guestPID(s.Dir, s.UUID)
+	if err != nil {
+		return err
+	}
+	state := filepath.Join(s.Dir, stateFile)
+	if pid == 0 {
+		switch {
+		case exists(state):
+			return nil // suspended already
+		case exists(s.Dir):
+			return ErrNotRunning
+		}
+		return virt.ErrNotFound
+	}
+	sock := filepath.Join(s.Dir, qmpSocket)
+	status, err := queryStatus(ctx, s.Dir)
+	if err != nil {
+		return err
+	}
+	if err := qmp(ctx, sock, "stop", nil, nil); err != nil {
+		return err
+	}
+	tmp := filepath.Join(s.Dir, stateTmp)
+	if err := d.save(ctx, sock, tmp); err != nil {
+		os.Remove(tmp)
+		if status == "running" {
+			// Leave the guest as it was rather than paused by a failed save.
+			if cerr := qmp(ctx, sock, "cont", nil, nil); cerr != nil {
+				d.log.Warn("suspend failed and the guest stays paused", "uuid", s.UUID, "error", cerr)
+			}
+		}
+		return err
+	}
+	if err := os.Rename(tmp, state); err != nil {
+		return err
+	}
+	if err := d.forceOff(ctx, s, pid); err != nil {
+		return err
+	}
+	d.log.Info("guest suspended", "uuid", s.UUID, "state", state)
+	return nil
+}
+
+// save migrates the stopped guest into the file tmp and waits for it to complete.
+func (d *Driver) save(ctx context.Context, sock, tmp string) error {
+	if err := os.Remove(tmp); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	if err := qmp(ctx, sock, "migrate-set-parameters", map[string]any{"max-bandwidth": saveBandwidth}, nil); err != nil {
+		return err
+	}
+	// QEMU runs exec: URIs with /bin/sh -c, hence the quoting.
+	if err := qmp(ctx, sock, "migrate", map[string]any{"uri": "exec:cat > " + shellQuote(tmp)}, nil); err != nil {
+		return err
+	}
+	for {
+		var info struct {
+			Status    string `json:"status"`
+			ErrorDesc string `json:"error-desc"`
+		}
+		if err := qmp(ctx, sock, "query-migrate", nil, &info); err != nil {
+			return err
+		}
+		switch info.Status {
+		case "completed":
+			return syncFile(tmp)
+		case "failed", "cancelled":
+			return fmt.Errorf("saving the guest %s: %s", info.Status, info.ErrorDesc)
+		}
+		select {
+		case <-ctx.Done():
+			qmp(context.WithoutCancel(ctx), sock, "migrate_cancel", nil, nil)
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// syncFile flushes path to disk: the state file is the guest's only copy of its
+// memory once QEMU quits.
+func syncFile(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return f.Sync()
+}
+
+// Resume starts the guest again from its saved state and deletes the state once
+// the guest runs. A guest whose QEMU runs is left alone.
+func (d *Driver) Resume(ctx context.Context, s virt.Spec) error {
+	defer d.lock(s.UUID)()
+	if err := d.resume(ctx, s); err != nil {
+		return fmt.Errorf("resume %s: %w", s.UUID, err)
+	}
+	return nil
+}
+
+func (d *Driver) resume(ctx context.Context, s virt.Spec) error {
+	pid, err := guestPID(s.Dir, s.UUID)
+	if err != nil {
+		return err
+	}
+	hasState := exists(filepath.Join(s.Dir, stateFile))
+	switch {
+	case pid != 0 && hasState:
+		return d.finishRestore(ctx, s, pid) // an earlier resume was cut short
+	case pid != 0:
+		return nil
+	case hasState:
+		return d.restore(ctx, s)
+	case exists(s.Dir):
+		return fmt.Errorf("no saved state: %w", ErrNotRunning)
+	}
+	return virt.ErrNotFound
+}
+
+// restore starts QEMU loading the saved state and runs the guest.
+func (d *Driver) restore(ctx context.Context, s virt.Spec) error {
+	if err := d.boot(ctx, s, filepath.Join(s.Dir, stateFile)); err != nil {
+		return err
+	}
+	pid, err := guestPID(s.Dir, s.UUID)
+	if err != nil {
+		return err
+	}
+	return d.finishRestore(ctx, s, pid)
+}
+
+// finishRestore waits for the incoming migration to load, resumes the vCPUs and
+// only then deletes the state: until the guest runs, it is the only copy.
+func (d *Driver) finishRestore(ctx context.Context, s virt.Spec, pid int) error {
+	for {
+		status, err := queryStatus(ctx, s.Dir)
+		if err != nil {
+			if !isGuest(pid, s.UUID) {
+				// QEMU ends when the incoming state does not load.
+				return fmt.Errorf("qemu exited while loading the saved state: %s", tail(readFrom(filepath.Join(s.Dir, runLog), 0), 10))
+			}
+			return err
+		}
+		if status != "inmigrate" {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	if err := qmp(ctx, filepath.Join(s.Dir, qmpSocket), "cont", nil, nil); err != nil {
+		return err
+	}
+	if err := os.Remove(filepath.Join(s.Dir, stateFile)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	d.log.Info("guest resumed", "uuid", s.UUID, "pid", pid)
+	return nil
+}
