@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -72,6 +73,10 @@ func TestDriverLifecycle(t *testing.T) {
 	pid := g.pid()
 	g.waitMarkers(1)
 	t.Logf("spawn to boot marker: %s", time.Since(start).Round(100*time.Millisecond))
+	if last, err := d.ConsoleOutput(ctx, spec, 10); err != nil || !strings.Contains(last, guestimage.BootMarker) ||
+		strings.Count(last, "\n") > 10 {
+		t.Fatalf("the console's last 10 lines = %q, %v; want them with the boot marker", last, err)
+	}
 	g.console("nimbus-guest: metadata from config drive") // the CD-ROM is attached
 	g.console("nimbus-guest: ip eth0 " + testGuestIP + "/24")
 	if err := d.Spawn(ctx, spec); err != nil {
@@ -160,11 +165,27 @@ func TestDriverLifecycle(t *testing.T) {
 	}
 	g.wantState(virt.Running)
 
+	// Soft reboot: the guest shuts down on the ACPI button, a new QEMU boots it.
+	if err := d2.Reboot(ctx, spec, false, 2*time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(g.output(), "nimbus-guest: powering off"); n != 1 {
+		t.Fatalf("the console shows %d power-offs after a soft reboot, want 1", n)
+	}
+	g.waitMarkers(3)
+	if got := g.pid(); got == pid {
+		t.Fatalf("a soft reboot kept QEMU %d: the guest did not shut down", pid)
+	}
+	pid = g.pid()
+	g.wantState(virt.Running)
+
 	// ACPI power-off: the guest powers itself off; its files stay.
 	if err := d2.PowerOff(ctx, spec, 2*time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	g.console("nimbus-guest: powering off")
+	if n := strings.Count(g.output(), "nimbus-guest: powering off"); n != 2 {
+		t.Fatalf("the console shows %d power-offs after PowerOff, want 2", n)
+	}
 	if isGuest(pid, spec.UUID) {
 		t.Fatalf("QEMU %d still runs after PowerOff", pid)
 	}
@@ -181,11 +202,11 @@ func TestDriverLifecycle(t *testing.T) {
 		t.Fatalf("Pause of a powered-off guest = %v, want ErrNotRunning", err)
 	}
 
-	// Power on: a new QEMU, the guest boots a third time.
+	// Power on: a new QEMU, the guest boots a fourth time.
 	if err := d2.PowerOn(ctx, spec); err != nil {
 		t.Fatal(err)
 	}
-	g.waitMarkers(3)
+	g.waitMarkers(4)
 	pid = g.pid()
 	g.wantState(virt.Running)
 	if _, err := os.Stat(d2.VNCSocket(spec)); err != nil {
@@ -214,7 +235,7 @@ func TestDriverLifecycle(t *testing.T) {
 
 // guest is the test's view of the one guest it drives.
 type guest struct {
-	t    *testing.T
+	t    testing.TB
 	d    *Driver
 	spec virt.Spec
 	ns   string
@@ -230,13 +251,19 @@ func (g *guest) pid() int {
 	return pid
 }
 
-func (g *guest) markers() int {
+// output is the whole console log.
+func (g *guest) output() string {
 	g.t.Helper()
 	out, err := g.d.ConsoleOutput(context.Background(), g.spec, 0)
 	if err != nil {
 		g.t.Fatal(err)
 	}
-	return strings.Count(out, guestimage.BootMarker)
+	return out
+}
+
+func (g *guest) markers() int {
+	g.t.Helper()
+	return strings.Count(g.output(), guestimage.BootMarker)
 }
 
 // waitMarkers waits until the console shows the boot marker n times. TCG is slow and
@@ -258,11 +285,7 @@ func (g *guest) waitMarkers(n int) {
 // console fails the test unless the console log has the line.
 func (g *guest) console(line string) {
 	g.t.Helper()
-	out, err := g.d.ConsoleOutput(context.Background(), g.spec, 0)
-	if err != nil {
-		g.t.Fatal(err)
-	}
-	if !strings.Contains(out, line) {
+	if !strings.Contains(g.output(), line) {
 		g.t.Fatalf("the console has no %q", line)
 	}
 }
@@ -302,7 +325,7 @@ func (g *guest) ping() {
 
 // requireQEMU skips the test without QEMU or root, unless NIMBUS_TEST_REQUIRE_QEMU
 // is set (make test): there a missing tool fails.
-func requireQEMU(t *testing.T) {
+func requireQEMU(t testing.TB) {
 	t.Helper()
 	var missing []string
 	if os.Geteuid() != 0 {
@@ -324,7 +347,7 @@ func requireQEMU(t *testing.T) {
 
 // newTestNamespace makes a namespace with a bridge, the guest's tap on it and dnsmasq
 // leasing the guest its address: nothing the guest sends leaves the namespace.
-func newTestNamespace(t *testing.T, dir string) string {
+func newTestNamespace(t testing.TB, dir string) string {
 	t.Helper()
 	ns := fmt.Sprintf("nimbus-qemu-test-%d", os.Getpid())
 	run(t, "ip", "netns", "add", ns)
@@ -357,7 +380,7 @@ func newTestNamespace(t *testing.T, dir string) string {
 
 // configDrive makes an ISO 9660 config drive labelled config-2, as Nova's default
 // config_drive_format.
-func configDrive(t *testing.T, dir, hostname string) string {
+func configDrive(t testing.TB, dir, hostname string) string {
 	t.Helper()
 	src := filepath.Join(dir, "config-drive")
 	latest := filepath.Join(src, "openstack", "latest")
@@ -375,7 +398,7 @@ func configDrive(t *testing.T, dir, hostname string) string {
 
 // killLeftover kills the guest's QEMU if the test failed before Destroy, by its pid
 // and only when that pid is still this guest's QEMU.
-func killLeftover(t *testing.T, s virt.Spec) {
+func killLeftover(t testing.TB, s virt.Spec) {
 	pid, _ := guestPID(s.Dir, s.UUID)
 	if pid == 0 {
 		return
@@ -388,21 +411,50 @@ func killLeftover(t *testing.T, s virt.Spec) {
 	waitExit(context.Background(), pid, s.UUID, 10*time.Second)
 }
 
-func testLogger(t *testing.T) *slog.Logger {
+func testLogger(t testing.TB) *slog.Logger {
 	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
 // testWriter sends log lines to t.Log, so they show with the failing test only.
-type testWriter struct{ t *testing.T }
+type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimSuffix(string(p), "\n"))
 	return len(p), nil
 }
 
-func run(t *testing.T, name string, args ...string) {
+func run(t testing.TB, name string, args ...string) {
 	t.Helper()
 	if out, err := exec.Command(name, args...).CombinedOutput(); err != nil {
 		t.Fatalf("%s %s: %v: %s", name, strings.Join(args, " "), err, out)
+	}
+}
+
+// TestResources checks the host capacity against this host.
+func TestResources(t *testing.T) {
+	requireQEMU(t)
+	d, err := New(Options{InstancesDir: t.TempDir(), Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := d.Resources(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("qemu-system-x86_64", "--version").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var major, minor, micro int
+	fmt.Sscanf(string(out), "QEMU emulator version %d.%d.%d", &major, &minor, &micro)
+	if want := major*1000000 + minor*1000 + micro; r.HypervisorVersion != want || want == 0 {
+		t.Errorf("HypervisorVersion = %d, want %d (from %q)", r.HypervisorVersion, want, out)
+	}
+	if r.HypervisorType != "QEMU" || r.VCPUs != runtime.NumCPU() || r.MemoryMB <= 0 || r.DiskGB < 0 {
+		t.Errorf("Resources = %+v", r)
+	}
+	var cpu struct{ Arch string }
+	if err := json.Unmarshal([]byte(r.CPUInfo), &cpu); err != nil || cpu.Arch != "x86_64" {
+		t.Errorf("CPUInfo %q: %v", r.CPUInfo, err)
 	}
 }

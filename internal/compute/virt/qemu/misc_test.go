@@ -91,7 +91,7 @@ func TestMemTotal(t *testing.T) {
 // pid file naming another process (a reused pid) is not taken for the guest.
 func TestNoProcessStates(t *testing.T) {
 	instances := t.TempDir()
-	d, err := New(Options{InstancesDir: instances, Binary: "/bin/true"})
+	d, err := New(Options{InstancesDir: instances, Binary: "/bin/true", Logger: testLogger(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
