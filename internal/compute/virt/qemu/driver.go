@@ -37,6 +37,7 @@ type Options struct {
 	HostNamespace string
 	// Binary is the QEMU to run; qemu-system-x86_64 when empty.
 	Binary string
+	// Logger gets the driver's logs (slog.Default() when nil).
 	Logger *slog.Logger
 }
 
@@ -67,6 +68,11 @@ func New(opts Options) (*Driver, error) {
 	}
 	if _, err := exec.LookPath(opts.Binary); err != nil {
 		return nil, fmt.Errorf("qemu driver: %w", err)
+	}
+	if opts.HostNamespace != "" {
+		if _, err := exec.LookPath("ip"); err != nil {
+			return nil, fmt.Errorf("qemu driver: host namespace %s: %w", opts.HostNamespace, err)
+		}
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
@@ -102,12 +108,20 @@ func (d *Driver) Spawn(ctx context.Context, s virt.Spec) error {
 }
 
 // start boots the guest unless it runs, restoring saved state when there is some.
+// A QEMU that runs next to saved state is a restore an agent crash cut short: it
+// is finished rather than left paused.
 func (d *Driver) start(ctx context.Context, s virt.Spec) error {
 	pid, err := guestPID(s.Dir, s.UUID)
-	if err != nil || pid != 0 {
+	if err != nil {
 		return err
 	}
-	if exists(filepath.Join(s.Dir, stateFile)) {
+	hasState := exists(filepath.Join(s.Dir, stateFile))
+	switch {
+	case pid != 0 && hasState:
+		return d.finishRestore(ctx, s, pid)
+	case pid != 0:
+		return nil
+	case hasState:
 		return d.restore(ctx, s)
 	}
 	return d.boot(ctx, s, "")

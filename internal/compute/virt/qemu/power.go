@@ -13,8 +13,8 @@ import (
 const quitTimeout = 5 * time.Second
 
 // PowerOff presses the guest's ACPI power button and waits up to timeout for the
-// guest to power itself off (QEMU then exits); after that it is forced off. The
-// directory, disks and console log stay.
+// guest to power itself off (QEMU then exits); after that, or at once when timeout
+// is not positive, it is forced off. The directory, disks and console log stay.
 func (d *Driver) PowerOff(ctx context.Context, s virt.Spec, timeout time.Duration) error {
 	defer d.lock(s.UUID)()
 	if err := d.powerOff(ctx, s, timeout); err != nil {
@@ -43,13 +43,22 @@ func (d *Driver) powerOff(ctx context.Context, s virt.Spec, timeout time.Duratio
 	return d.forceOff(ctx, s, pid)
 }
 
-// forceOff ends QEMU: QMP quit, then SIGKILL when it does not go.
+// forceOff ends QEMU without asking the guest, as pulling the plug.
 func (d *Driver) forceOff(ctx context.Context, s virt.Spec, pid int) error {
+	if err := d.quit(ctx, s, pid); err != nil {
+		return err
+	}
+	d.log.Info("guest forced off", "uuid", s.UUID)
+	return nil
+}
+
+// quit ends QEMU: QMP quit (QEMU flushes its disks and exits), then SIGKILL when it
+// does not go.
+func (d *Driver) quit(ctx context.Context, s virt.Spec, pid int) error {
 	if err := qmp(ctx, filepath.Join(s.Dir, qmpSocket), "quit", nil, nil); err != nil {
 		d.log.Debug("QMP quit failed", "uuid", s.UUID, "error", err)
 	}
 	if waitExit(ctx, pid, s.UUID, quitTimeout) {
-		d.log.Info("guest forced off", "uuid", s.UUID)
 		return nil
 	}
 	d.log.Warn("QEMU did not quit: killing it", "uuid", s.UUID, "pid", pid)

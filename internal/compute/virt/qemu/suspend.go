@@ -66,7 +66,7 @@ func (d *Driver) suspend(ctx context.Context, s virt.Spec) error {
 	if err := os.Rename(tmp, state); err != nil {
 		return err
 	}
-	if err := d.forceOff(ctx, s, pid); err != nil {
+	if err := d.quit(ctx, s, pid); err != nil {
 		return err
 	}
 	d.log.Info("guest suspended", "uuid", s.UUID, "state", state)
@@ -134,18 +134,13 @@ func (d *Driver) resume(ctx context.Context, s virt.Spec) error {
 	if err != nil {
 		return err
 	}
-	hasState := exists(filepath.Join(s.Dir, stateFile))
-	switch {
-	case pid != 0 && hasState:
-		return d.finishRestore(ctx, s, pid) // an earlier resume was cut short
-	case pid != 0:
-		return nil
-	case hasState:
-		return d.restore(ctx, s)
-	case exists(s.Dir):
-		return fmt.Errorf("no saved state: %w", ErrNotRunning)
+	if pid == 0 && !exists(filepath.Join(s.Dir, stateFile)) {
+		if exists(s.Dir) {
+			return fmt.Errorf("no saved state: %w", ErrNotRunning)
+		}
+		return virt.ErrNotFound
 	}
-	return virt.ErrNotFound
+	return d.start(ctx, s)
 }
 
 // restore starts QEMU loading the saved state and runs the guest.
