@@ -10,7 +10,9 @@ import (
 // is KVM only when /dev/kvm opens read-write and the CPU advertises hardware
 // virtualisation (vmx or svm): a /dev/kvm that opens is not enough (a paravirtual
 // KVM without them cannot run stock guest kernels, and QEMU's accel=kvm:tcg does
-// not fall back when the open succeeds), so anything less is TCG.
+// not fall back when the open succeeds), so anything less is TCG. A probe boot of
+// the firmware alone would not tell: on such a host SeaBIOS runs under KVM to "No
+// bootable device", and only the guest kernel then hangs.
 func resolveAccel(want string, kvmUsable func() bool) (string, error) {
 	switch want {
 	case "kvm", "tcg":
