@@ -20,6 +20,9 @@ const maxConsoleBytes = 1 << 20
 // ConsoleOutput is the last lines of the guest's serial console log (all of the
 // last maxConsoleBytes when lines <= 0).
 func (d *Driver) ConsoleOutput(ctx context.Context, s virt.Spec, lines int) (string, error) {
+	if !filepath.IsAbs(s.Dir) {
+		return "", fmt.Errorf("console of %s: %w", s.UUID, virt.ErrNotFound)
+	}
 	f, err := os.Open(filepath.Join(s.Dir, consoleLog))
 	if errors.Is(err, fs.ErrNotExist) {
 		if _, serr := os.Stat(s.Dir); serr != nil {

@@ -129,6 +129,9 @@ func (d *Driver) start(ctx context.Context, s virt.Spec) error {
 
 // boot starts QEMU for s, loading the saved state at incoming when set.
 func (d *Driver) boot(ctx context.Context, s virt.Spec, incoming string) error {
+	if err := d.checkDir(s); err != nil {
+		return err
+	}
 	accel, err := resolveAccel(s.Accelerator, d.hostKVM)
 	if err != nil {
 		return err
@@ -176,6 +179,16 @@ func (d *Driver) hostKVM() bool {
 	return d.autoAccel == "kvm"
 }
 
+// checkDir refuses an instance directory outside InstancesDir: List would not find
+// the guest there, and Destroy must never remove anything else.
+func (d *Driver) checkDir(s virt.Spec) error {
+	rel, err := filepath.Rel(d.opts.InstancesDir, s.Dir)
+	if err != nil || !filepath.IsAbs(s.Dir) || rel != filepath.Base(s.Dir) || rel == "." || rel == ".." {
+		return fmt.Errorf("instance dir %q is not a directory of %s", s.Dir, d.opts.InstancesDir)
+	}
+	return nil
+}
+
 // Destroy kills the guest's QEMU and removes its directory.
 func (d *Driver) Destroy(ctx context.Context, s virt.Spec) error {
 	defer d.lock(s.UUID)()
@@ -188,10 +201,11 @@ func (d *Driver) Destroy(ctx context.Context, s virt.Spec) error {
 			return fmt.Errorf("destroy %s: %w", s.UUID, err)
 		}
 	}
-	if s.Dir != "" {
-		if err := os.RemoveAll(s.Dir); err != nil {
-			return fmt.Errorf("destroy %s: %w", s.UUID, err)
-		}
+	if err := d.checkDir(s); err != nil {
+		return fmt.Errorf("destroy %s: %w", s.UUID, err)
+	}
+	if err := os.RemoveAll(s.Dir); err != nil {
+		return fmt.Errorf("destroy %s: %w", s.UUID, err)
 	}
 	d.log.Info("guest destroyed", "uuid", s.UUID, "pid", pid)
 	return nil

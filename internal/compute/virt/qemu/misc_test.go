@@ -132,6 +132,16 @@ func TestNoProcessStates(t *testing.T) {
 	if !isAlive(os.Getpid()) {
 		t.Fatal("Destroy signalled a process that is not the guest's")
 	}
+	for _, dir := range []string{"", "/", instances, filepath.Dir(instances), filepath.Join(instances, "a", "b"), "relative/dir"} {
+		other := s
+		other.Dir = dir
+		if err := d.Destroy(ctx, other); err == nil {
+			t.Errorf("Destroy with dir %q outside the instances dir: no error", dir)
+		}
+	}
+	if _, err := os.Stat(instances); err != nil {
+		t.Fatalf("Destroy removed the instances dir: %v", err)
+	}
 }
 
 func isAlive(pid int) bool { return syscall.Kill(pid, 0) == nil }

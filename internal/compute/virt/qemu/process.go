@@ -20,6 +20,9 @@ import (
 // reused), so the process's command line must be a QEMU carrying the instance's
 // uuid before the driver signals or talks to it.
 func guestPID(dir, uuid string) (int, error) {
+	if !filepath.IsAbs(dir) {
+		return 0, nil // no directory given: nothing runs there
+	}
 	data, err := os.ReadFile(filepath.Join(dir, pidFile))
 	if errors.Is(err, fs.ErrNotExist) {
 		return 0, nil
