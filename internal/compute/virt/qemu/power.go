@@ -38,6 +38,11 @@ func (d *Driver) powerOff(ctx context.Context, s virt.Spec, timeout time.Duratio
 			d.log.Info("guest powered off", "uuid", s.UUID)
 			return nil
 		}
+		if err := ctx.Err(); err != nil {
+			// The caller gave up (an agent shutting down): that is no reason
+			// to pull the plug on a guest that is shutting down cleanly.
+			return err
+		}
 		d.log.Info("guest did not power off in time: forcing", "uuid", s.UUID, "timeout", timeout)
 	}
 	return d.forceOff(ctx, s, pid)

@@ -56,8 +56,11 @@ func (d *Driver) suspend(ctx context.Context, s virt.Spec) error {
 	if err := d.save(ctx, sock, tmp); err != nil {
 		os.Remove(tmp)
 		if status == "running" {
-			// Leave the guest as it was rather than paused by a failed save.
-			if cerr := qmp(ctx, sock, "cont", nil, nil); cerr != nil {
+			// Leave the guest as it was rather than paused by a failed save,
+			// also when the failure is the caller's cancelled context.
+			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), qmpTimeout)
+			defer cancel()
+			if cerr := qmp(cctx, sock, "cont", nil, nil); cerr != nil {
 				d.log.Warn("suspend failed and the guest stays paused", "uuid", s.UUID, "error", cerr)
 			}
 		}
@@ -101,7 +104,7 @@ func (d *Driver) save(ctx context.Context, sock, tmp string) error {
 		}
 		select {
 		case <-ctx.Done():
-			qmp(context.WithoutCancel(ctx), sock, "migrate_cancel", nil, nil)
+			qmp(context.WithoutCancel(ctx), sock, "migrate_cancel", nil, nil) // bounded by qmpTimeout
 			return ctx.Err()
 		case <-time.After(100 * time.Millisecond):
 		}
