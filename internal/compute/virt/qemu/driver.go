@@ -8,7 +8,6 @@ package qemu
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -192,6 +191,9 @@ func (d *Driver) checkDir(s virt.Spec) error {
 // Destroy kills the guest's QEMU and removes its directory.
 func (d *Driver) Destroy(ctx context.Context, s virt.Spec) error {
 	defer d.lock(s.UUID)()
+	if err := d.checkDir(s); err != nil {
+		return fmt.Errorf("destroy %s: %w", s.UUID, err)
+	}
 	pid, err := guestPID(s.Dir, s.UUID)
 	if err != nil {
 		return fmt.Errorf("destroy %s: %w", s.UUID, err)
@@ -201,9 +203,6 @@ func (d *Driver) Destroy(ctx context.Context, s virt.Spec) error {
 			return fmt.Errorf("destroy %s: %w", s.UUID, err)
 		}
 	}
-	if err := d.checkDir(s); err != nil {
-		return fmt.Errorf("destroy %s: %w", s.UUID, err)
-	}
 	if err := os.RemoveAll(s.Dir); err != nil {
 		return fmt.Errorf("destroy %s: %w", s.UUID, err)
 	}
@@ -211,101 +210,10 @@ func (d *Driver) Destroy(ctx context.Context, s virt.Spec) error {
 	return nil
 }
 
-// State is the guest's power state.
-func (d *Driver) State(ctx context.Context, s virt.Spec) (virt.PowerState, error) {
-	st, err := d.state(ctx, s.Dir, s.UUID)
-	if err != nil {
-		return st, fmt.Errorf("state of %s: %w", s.UUID, err)
-	}
-	return st, nil
-}
-
-// state asks a running QEMU (query-status); without one the files tell: saved state
-// is Suspended, a directory alone is Shutdown.
-func (d *Driver) state(ctx context.Context, dir, uuid string) (virt.PowerState, error) {
-	pid, err := guestPID(dir, uuid)
-	if err != nil {
-		return virt.NoState, err
-	}
-	if pid != 0 {
-		status, err := queryStatus(ctx, dir)
-		if err == nil {
-			return powerState(status), nil
-		}
-		if isGuest(pid, uuid) {
-			return virt.NoState, err
-		}
-		// QEMU exited while we asked: fall through to what it left on disk.
-	}
-	if exists(filepath.Join(dir, stateFile)) {
-		return virt.Suspended, nil
-	}
-	if dir != "" && exists(dir) {
-		return virt.Shutdown, nil
-	}
-	return virt.NoState, virt.ErrNotFound
-}
-
-// List is every instance directory in InstancesDir that this driver made
-// (instance.json names its uuid), running or not.
-func (d *Driver) List(ctx context.Context) ([]virt.Info, error) {
-	entries, err := os.ReadDir(d.opts.InstancesDir)
-	if err != nil {
-		return nil, fmt.Errorf("list guests: %w", err)
-	}
-	var out []virt.Info
-	for _, e := range entries {
-		if !e.IsDir() {
-			continue
-		}
-		dir := filepath.Join(d.opts.InstancesDir, e.Name())
-		doc, err := readInstanceDoc(dir)
-		if err != nil {
-			continue // not a guest of ours (or one whose start never got that far)
-		}
-		st, err := d.state(ctx, dir, doc.UUID)
-		if err != nil {
-			d.log.Warn("list guests: state unknown", "uuid", doc.UUID, "error", err)
-		}
-		out = append(out, virt.Info{UUID: doc.UUID, State: st})
-	}
-	return out, nil
-}
-
 // VNCSocket is where QEMU's VNC server listens.
 func (d *Driver) VNCSocket(s virt.Spec) string { return filepath.Join(s.Dir, vncSocket) }
 
-// instanceDoc is what the driver records in the instance's directory so List can
-// name guests that have no process (shut down, suspended).
-type instanceDoc struct {
-	UUID string `json:"uuid"`
-	Name string `json:"name"`
-}
-
-func writeInstanceDoc(s virt.Spec) error {
-	data, err := json.Marshal(instanceDoc{UUID: s.UUID, Name: s.Name})
-	if err != nil {
-		return err
-	}
-	tmp := filepath.Join(s.Dir, instanceDocFile+".tmp")
-	if err := os.WriteFile(tmp, append(data, '\n'), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, filepath.Join(s.Dir, instanceDocFile))
-}
-
-func readInstanceDoc(dir string) (instanceDoc, error) {
-	var doc instanceDoc
-	data, err := os.ReadFile(filepath.Join(dir, instanceDocFile))
-	if err != nil {
-		return doc, err
-	}
-	if err := json.Unmarshal(data, &doc); err != nil || doc.UUID == "" {
-		return doc, fmt.Errorf("%s: not an instance document", filepath.Join(dir, instanceDocFile))
-	}
-	return doc, nil
-}
-
+// exists reports whether path is there (a stat error of any kind counts as not).
 func exists(path string) bool {
 	_, err := os.Stat(path)
 	return err == nil

@@ -2,6 +2,7 @@ package qemu
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 
 	"github.com/nimbus-cloud/nimbus/internal/compute/virt"
@@ -34,4 +35,39 @@ func powerState(status string) virt.PowerState {
 	// paused, prelaunch, inmigrate, postmigrate, finish-migrate, save-vm,
 	// restore-vm, suspended (guest S3), io-error, watchdog, debug, colo.
 	return virt.Paused
+}
+
+// State is the guest's power state.
+func (d *Driver) State(ctx context.Context, s virt.Spec) (virt.PowerState, error) {
+	st, err := d.state(ctx, s.Dir, s.UUID)
+	if err != nil {
+		return st, fmt.Errorf("state of %s: %w", s.UUID, err)
+	}
+	return st, nil
+}
+
+// state asks a running QEMU (query-status); without one the files tell: saved state
+// is Suspended, a directory alone is Shutdown.
+func (d *Driver) state(ctx context.Context, dir, uuid string) (virt.PowerState, error) {
+	pid, err := guestPID(dir, uuid)
+	if err != nil {
+		return virt.NoState, err
+	}
+	if pid != 0 {
+		status, err := queryStatus(ctx, dir)
+		if err == nil {
+			return powerState(status), nil
+		}
+		if isGuest(pid, uuid) {
+			return virt.NoState, err
+		}
+		// QEMU exited while we asked: fall through to what it left on disk.
+	}
+	if exists(filepath.Join(dir, stateFile)) {
+		return virt.Suspended, nil
+	}
+	if dir != "" && exists(dir) {
+		return virt.Shutdown, nil
+	}
+	return virt.NoState, virt.ErrNotFound
 }
