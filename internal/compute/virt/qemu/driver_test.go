@@ -331,7 +331,7 @@ func requireQEMU(t testing.TB) {
 	if os.Geteuid() != 0 {
 		missing = append(missing, "root")
 	}
-	for _, tool := range []string{"qemu-system-x86_64", "qemu-img"} {
+	for _, tool := range []string{"qemu-system-x86_64"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			missing = append(missing, tool)
 		}
