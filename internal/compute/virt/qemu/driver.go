@@ -52,9 +52,8 @@ type Driver struct {
 	accelOnce sync.Once
 	autoAccel string
 
-	versionOnce sync.Once
-	version     int
-	versionErr  error
+	versionMu sync.Mutex
+	version   int
 }
 
 // New checks opts and makes the instances directory.

@@ -65,19 +65,26 @@ func memTotalMB(path string) (int, error) {
 }
 
 // hypervisorVersion is QEMU's version as libvirt encodes it (7.2.22 → 7002022),
-// which os-hypervisors reports; asked once, the binary does not change under us.
+// which os-hypervisors reports. It is asked once (the binary does not change under
+// a running agent); a failure is not kept, so the next call asks again.
 func (d *Driver) hypervisorVersion(ctx context.Context) (int, error) {
-	d.versionOnce.Do(func() {
-		var out bytes.Buffer
-		cmd := exec.CommandContext(ctx, d.opts.Binary, "--version")
-		cmd.Stdout = &out
-		if err := cmd.Run(); err != nil {
-			d.versionErr = fmt.Errorf("%s --version: %w", d.opts.Binary, err)
-			return
-		}
-		d.version, d.versionErr = parseVersion(out.String())
-	})
-	return d.version, d.versionErr
+	d.versionMu.Lock()
+	defer d.versionMu.Unlock()
+	if d.version != 0 {
+		return d.version, nil
+	}
+	var out bytes.Buffer
+	cmd := exec.CommandContext(ctx, d.opts.Binary, "--version")
+	cmd.Stdout = &out
+	if err := cmd.Run(); err != nil {
+		return 0, fmt.Errorf("%s --version: %w", d.opts.Binary, err)
+	}
+	v, err := parseVersion(out.String())
+	if err != nil {
+		return 0, err
+	}
+	d.version = v
+	return v, nil
 }
 
 var versionRE = regexp.MustCompile(`version (\d+)\.(\d+)(?:\.(\d+))?`)
