@@ -4,8 +4,11 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
+	"os"
+	"syscall"
 	"time"
 )
 
@@ -70,6 +73,12 @@ func (c *qmpConn) handshake(ctx context.Context) error {
 // execute runs one command with arguments (nil for none) and decodes its return
 // value into result (nil to ignore it).
 func (c *qmpConn) execute(ctx context.Context, command string, args, result any) error {
+	return c.executeFile(ctx, command, args, result, nil)
+}
+
+// executeFile is execute passing file's descriptor along with the command
+// (SCM_RIGHTS), as getfd wants it.
+func (c *qmpConn) executeFile(ctx context.Context, command string, args, result any, file *os.File) error {
 	ctx, cancel := withDefaultTimeout(ctx)
 	defer cancel()
 	c.setDeadline(ctx)
@@ -86,7 +95,7 @@ func (c *qmpConn) execute(ctx context.Context, command string, args, result any)
 	if err != nil {
 		return fmt.Errorf("QMP %s: %w", command, err)
 	}
-	if _, err := c.conn.Write(append(data, '\n')); err != nil {
+	if err := c.write(append(data, '\n'), file); err != nil {
 		return fmt.Errorf("QMP %s: %w", command, err)
 	}
 	for {
@@ -124,6 +133,20 @@ func (c *qmpConn) execute(ctx context.Context, command string, args, result any)
 		}
 		return nil
 	}
+}
+
+// write sends one request line, with file's descriptor as ancillary data when set.
+func (c *qmpConn) write(line []byte, file *os.File) error {
+	if file == nil {
+		_, err := c.conn.Write(line)
+		return err
+	}
+	uc, ok := c.conn.(*net.UnixConn)
+	if !ok {
+		return errors.New("passing a file needs a unix socket")
+	}
+	_, _, err := uc.WriteMsgUnix(line, syscall.UnixRights(int(file.Fd())), nil)
+	return err
 }
 
 func (c *qmpConn) setDeadline(ctx context.Context) {

@@ -5,9 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
+	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -215,5 +218,77 @@ func TestQMPNoServer(t *testing.T) {
 	err := qmp(context.Background(), filepath.Join(t.TempDir(), "none.sock"), "query-status", nil, nil)
 	if err == nil || !strings.Contains(err.Error(), "QMP connect") {
 		t.Fatalf("qmp = %v, want a connect error", err)
+	}
+}
+
+// TestQMPPassesFile: executeFile sends the descriptor with the command line, as
+// QEMU's getfd needs, and the server can write through it.
+func TestQMPPassesFile(t *testing.T) {
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "qmp.sock")
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	got := make(chan string, 1)
+	go func() {
+		conn, err := ln.AcceptUnix()
+		if err != nil {
+			got <- err.Error()
+			return
+		}
+		defer conn.Close()
+		conn.Write([]byte(greeting + "\n"))
+		buf, oob := make([]byte, 4096), make([]byte, 256)
+		for {
+			n, oobn, _, _, err := conn.ReadMsgUnix(buf, oob)
+			if err != nil {
+				got <- "read: " + err.Error()
+				return
+			}
+			var req map[string]any
+			json.Unmarshal(buf[:n], &req)
+			id, _ := json.Marshal(req["id"])
+			conn.Write([]byte(`{"return": {}, "id": ` + string(id) + "}\n"))
+			if req["execute"] != "getfd" {
+				continue
+			}
+			msgs, err := syscall.ParseSocketControlMessage(oob[:oobn])
+			if err != nil || len(msgs) != 1 {
+				got <- fmt.Sprintf("getfd without a descriptor (%v)", err)
+				return
+			}
+			fds, err := syscall.ParseUnixRights(&msgs[0])
+			if err != nil || len(fds) != 1 {
+				got <- fmt.Sprintf("getfd: %v", err)
+				return
+			}
+			f := os.NewFile(uintptr(fds[0]), "passed")
+			f.WriteString("written by the server")
+			f.Close()
+			got <- ""
+			return
+		}
+	}()
+	path := filepath.Join(dir, "state.tmp")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	c, err := dialQMP(context.Background(), sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.executeFile(context.Background(), "getfd", map[string]any{"fdname": "x"}, nil, f); err != nil {
+		t.Fatal(err)
+	}
+	if msg := <-got; msg != "" {
+		t.Fatal(msg)
+	}
+	if data, _ := os.ReadFile(path); string(data) != "written by the server" {
+		t.Fatalf("the file has %q, want what the server wrote through the passed descriptor", data)
 	}
 }

@@ -76,16 +76,26 @@ func (d *Driver) suspend(ctx context.Context, s virt.Spec) error {
 	return nil
 }
 
+// saveFD is the name the state file's descriptor has in QEMU's monitor.
+const saveFD = "nimbus-save"
+
 // save migrates the stopped guest into the file tmp and waits for it to complete.
+//
+// QEMU writes to the file itself, through a descriptor passed over the monitor
+// (getfd, then migrate to fd:), as libvirt's managed save does. Not through
+// exec:cat > FILE: when the migration ends QEMU closes the pipe and at once
+// SIGTERMs a cat that has not exited yet (io/channel-command.c), which can cut off
+// the tail of the state while cat still writes it.
 func (d *Driver) save(ctx context.Context, sock, tmp string) error {
-	if err := os.Remove(tmp); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
 		return err
 	}
+	defer f.Close()
 	if err := qmp(ctx, sock, "migrate-set-parameters", map[string]any{"max-bandwidth": saveBandwidth}, nil); err != nil {
 		return err
 	}
-	// QEMU runs exec: URIs with /bin/sh -c, hence the quoting.
-	if err := qmp(ctx, sock, "migrate", map[string]any{"uri": "exec:cat > " + shellQuote(tmp)}, nil); err != nil {
+	if err := startSave(ctx, sock, f); err != nil {
 		return err
 	}
 	for {
@@ -98,7 +108,9 @@ func (d *Driver) save(ctx context.Context, sock, tmp string) error {
 		}
 		switch info.Status {
 		case "completed":
-			return syncFile(tmp)
+			// The state file is the guest's only copy of its memory once
+			// QEMU quits.
+			return f.Sync()
 		case "failed", "cancelled":
 			return fmt.Errorf("saving the guest %s: %s", info.Status, info.ErrorDesc)
 		}
@@ -111,15 +123,22 @@ func (d *Driver) save(ctx context.Context, sock, tmp string) error {
 	}
 }
 
-// syncFile flushes path to disk: the state file is the guest's only copy of its
-// memory once QEMU quits.
-func syncFile(path string) error {
-	f, err := os.Open(path)
+// startSave hands f to QEMU and starts the migration into it, in one session:
+// QEMU keeps a passed descriptor on its monitor until migrate takes it.
+func startSave(ctx context.Context, sock string, f *os.File) error {
+	c, err := dialQMP(ctx, sock)
 	if err != nil {
 		return err
 	}
-	defer f.Close()
-	return f.Sync()
+	defer c.Close()
+	if err := c.executeFile(ctx, "getfd", map[string]any{"fdname": saveFD}, nil, f); err != nil {
+		return err
+	}
+	if err := c.execute(ctx, "migrate", map[string]any{"uri": "fd:" + saveFD}, nil); err != nil {
+		c.execute(ctx, "closefd", map[string]any{"fdname": saveFD}, nil)
+		return err
+	}
+	return nil
 }
 
 // Resume starts the guest again from its saved state and deletes the state once
