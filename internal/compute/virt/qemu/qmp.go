@@ -18,7 +18,7 @@ const qmpTimeout = 30 * time.Second
 
 // QMPError is an error reply of QEMU's monitor ({"error": {"class", "desc"}}).
 type QMPError struct {
-	Command string
+	Command string `json:"-"`
 	Class   string `json:"class"`
 	Desc    string `json:"desc"`
 }
