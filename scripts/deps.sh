@@ -17,7 +17,6 @@ packages=(python3-openstackclient postgresql
 	nftables iptables ipset iputils-arping conntrack iputils-ping # L3 agent (NAT, gratuitous ARP, conntrack flush), security groups; ping in its tests
 	isc-dhcp-client # dhclient: the DHCP agent's tests take leases as an instance would
 	dnsmasq-utils # dhcp_release: the DHCP agent drops the leases of deleted ports
-	genisoimage # the QEMU driver's test gives its guest an ISO 9660 config drive, as Nova's default
 	curl) # the metadata proxy's tests ask 169.254.169.254 as a guest's cloud-init would
 
 missing=()
