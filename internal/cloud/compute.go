@@ -63,10 +63,6 @@ func (c *Cloud) startCompute(ctx context.Context, ls computeListeners, enforcer 
 		apiServer{name: "metadata", listener: ls.metadata, handler: metadata.Handler(c.compute,
 			metadata.Options{SharedSecret: metadataSecret, Logger: c.log})})
 	c.computeLocal = computeagent.NewLocal(c.compute)
-	driver, err := c.computeDriver()
-	if err != nil || driver == nil {
-		return err
-	}
 	host := c.cfg.Compute.Host
 	if host == "" {
 		host = c.cfg.Network.Host
@@ -76,13 +72,26 @@ func (c *Cloud) startCompute(ctx context.Context, ls computeListeners, enforcer 
 			return fmt.Errorf("compute.host: %w", err)
 		}
 	}
-	a, err := computeagent.New(computeagent.Options{Host: host, Driver: driver, Controller: c.computeLocal,
-		InstancesDir: filepath.Join(c.cfg.DataDir, "instances"), Log: c.log})
-	if err != nil {
-		return err
+	hosts := []string{host}
+	if c.cfg.Compute.Driver == "fake" && c.cfg.Compute.FakeHosts > 1 {
+		hosts = hosts[:0]
+		for i := 1; i <= c.cfg.Compute.FakeHosts; i++ {
+			hosts = append(hosts, fmt.Sprintf("%s-%d", host, i))
+		}
 	}
-	c.computeLocal.Add(a)
-	c.computeAgents = append(c.computeAgents, a)
+	for _, h := range hosts {
+		driver, err := c.computeDriver()
+		if err != nil || driver == nil {
+			return err
+		}
+		a, err := computeagent.New(computeagent.Options{Host: h, Driver: driver, Controller: c.computeLocal,
+			InstancesDir: filepath.Join(c.cfg.DataDir, "instances"), Log: c.log})
+		if err != nil {
+			return err
+		}
+		c.computeLocal.Add(a)
+		c.computeAgents = append(c.computeAgents, a)
+	}
 	return nil
 }
 

@@ -37,6 +37,9 @@ type Compute struct {
 	Driver string `toml:"driver" env:"NIMBUS_COMPUTE_DRIVER"`
 	// Host is this compute host's name (default: network.host, else the hostname).
 	Host string `toml:"host" env:"NIMBUS_COMPUTE_HOST"`
+	// FakeHosts, with the fake driver, runs that many compute hosts in this
+	// process (HOST-1 ... HOST-N), for scheduling and scale tests.
+	FakeHosts int `toml:"fake_hosts" env:"NIMBUS_COMPUTE_FAKE_HOSTS"`
 	// DefaultAvailabilityZone is upstream's default_availability_zone.
 	DefaultAvailabilityZone string `toml:"default_availability_zone" env:"NIMBUS_COMPUTE_DEFAULT_AZ"`
 }
