@@ -55,7 +55,7 @@ func startIn(ctx context.Context, exe, dir string, env ...string) (*Cloud, error
 	c.cmd.Stderr = logFile
 	// A bench measures the APIs: its cloud never builds a data plane on this host
 	// (StartDataplaneCloud overrides this, for a data plane in a namespace of its own).
-	c.cmd.Env = append(append(os.Environ(), "NIMBUS_NETWORK_DATAPLANE=off"), env...)
+	c.cmd.Env = append(append(os.Environ(), "NIMBUS_NETWORK_DATAPLANE=off", "NIMBUS_COMPUTE_DRIVER=fake"), env...)
 	out, err := c.cmd.StdoutPipe()
 	if err != nil {
 		os.RemoveAll(dir)

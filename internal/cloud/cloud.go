@@ -18,6 +18,7 @@ import (
 
 	"github.com/nimbus-cloud/nimbus/internal/compute"
 	computeagent "github.com/nimbus-cloud/nimbus/internal/compute/agent"
+	"github.com/nimbus-cloud/nimbus/internal/compute/clients"
 	"github.com/nimbus-cloud/nimbus/internal/identity"
 	"github.com/nimbus-cloud/nimbus/internal/image"
 	"github.com/nimbus-cloud/nimbus/internal/network"
@@ -49,6 +50,7 @@ type Cloud struct {
 	compute       *compute.Service
 	computeLocal  *computeagent.Local
 	computeAgents []*computeagent.Agent
+	computeImages *clients.Images
 
 	// IdentityURL is the Keystone endpoint, e.g. http://127.0.0.1:5000.
 	IdentityURL string
@@ -155,9 +157,6 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (*Cloud, er
 	if err := writeJoinFile(cfg.DataDir, c.bus.URL, cfg.Network.MetadataURL, metadataSecret); err != nil {
 		return nil, err
 	}
-	if err := c.startCompute(ctx, computeSockets, enforcer, imageURL, networkURL, secrets.Admin, metadataSecret); err != nil {
-		return nil, fmt.Errorf("compute: %w", err)
-	}
 	if err := c.seed(ctx, secrets.Admin); err != nil {
 		return nil, err
 	}
@@ -169,6 +168,9 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (*Cloud, er
 		if err != nil {
 			return nil, fmt.Errorf("network data plane: %w", err)
 		}
+	}
+	if err := c.startCompute(ctx, computeSockets, enforcer, imageURL, networkURL, secrets.Admin, metadataSecret); err != nil {
+		return nil, fmt.Errorf("compute: %w", err)
 	}
 	ok = true
 	return c, nil

@@ -4,7 +4,10 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
+	"time"
 
 	"github.com/nimbus-cloud/nimbus/internal/compute"
 	computeagent "github.com/nimbus-cloud/nimbus/internal/compute/agent"
@@ -12,6 +15,7 @@ import (
 	"github.com/nimbus-cloud/nimbus/internal/compute/metadata"
 	"github.com/nimbus-cloud/nimbus/internal/compute/virt"
 	"github.com/nimbus-cloud/nimbus/internal/compute/virt/fake"
+	"github.com/nimbus-cloud/nimbus/internal/compute/virt/qemu"
 	"github.com/nimbus-cloud/nimbus/internal/platform/httpapi"
 	"github.com/nimbus-cloud/nimbus/internal/platform/policy"
 )
@@ -46,10 +50,11 @@ func (c *Cloud) startCompute(ctx context.Context, ls computeListeners, enforcer 
 	adminPassword, metadataSecret string) error {
 	creds := clients.Credentials{IdentityURL: c.IdentityURL + "/v3", Username: "admin", Password: adminPassword,
 		ProjectName: "admin", DomainID: "default"}
+	c.computeImages = clients.NewImages(creds, imageURL)
 	var err error
 	c.compute, err = compute.New(ctx, compute.Options{
 		DB: c.db, Logger: c.log, Auth: c.identity.Validator(), Policy: enforcer, PublicURL: ls.api.URL,
-		Images: clients.NewImages(creds, imageURL), Network: clients.NewNetwork(creds, networkURL),
+		Images: c.computeImages, Network: clients.NewNetwork(creds, networkURL),
 		DefaultAvailabilityZone: c.cfg.Compute.DefaultAvailabilityZone,
 	})
 	if err != nil {
@@ -79,13 +84,23 @@ func (c *Cloud) startCompute(ctx context.Context, ls computeListeners, enforcer 
 			hosts = append(hosts, fmt.Sprintf("%s-%d", host, i))
 		}
 	}
+	instances := filepath.Join(c.cfg.DataDir, "instances")
 	for _, h := range hosts {
-		driver, err := c.computeDriver()
+		driver, plumbing, err := c.computeDriver(instances, metadataSecret)
 		if err != nil || driver == nil {
 			return err
 		}
-		a, err := computeagent.New(computeagent.Options{Host: h, Driver: driver, Controller: c.computeLocal,
-			InstancesDir: filepath.Join(c.cfg.DataDir, "instances"), Log: c.log})
+		opts := computeagent.Options{Host: h, Driver: driver, Controller: c.computeLocal, InstancesDir: instances,
+			Accelerator: c.cfg.Compute.Accelerator, Log: c.log}
+		if plumbing != nil {
+			opts.Plumbing = plumbing
+		}
+		if c.agent != nil {
+			// With a data plane, a guest starts once its ports are wired, as
+			// upstream waits for network-vif-plugged (vif_plugging_timeout).
+			opts.VIFWait = 300 * time.Second
+		}
+		a, err := computeagent.New(opts)
 		if err != nil {
 			return err
 		}
@@ -95,13 +110,50 @@ func (c *Cloud) startCompute(ctx context.Context, ls computeListeners, enforcer 
 	return nil
 }
 
-// computeDriver is this host's hypervisor (nil: no compute agent here).
-func (c *Cloud) computeDriver() (virt.Driver, error) {
-	switch c.cfg.Compute.Driver {
-	case "none":
-		return nil, nil
-	case "fake", "":
-		return fake.New(virt.HostResources{}), nil
+// computeDriver is this host's hypervisor and what prepares its guests (nil
+// driver: no compute agent here). "auto" runs real VMs where QEMU can (root,
+// qemu-system-x86_64 and qemu-img present) and says why not otherwise.
+func (c *Cloud) computeDriver(instances, metadataSecret string) (virt.Driver, *computeagent.LinuxHost, error) {
+	kind := c.cfg.Compute.Driver
+	if kind == "auto" || kind == "" {
+		kind = "qemu"
+		if missing := qemuMissing(); missing != "" {
+			c.log.Warn("compute driver fake: no real VMs on this host", "lacks", missing)
+			kind = "fake"
+		}
 	}
-	return nil, fmt.Errorf("compute.driver %q: want fake or none (qemu is not wired yet)", c.cfg.Compute.Driver)
+	switch kind {
+	case "none":
+		return nil, nil, nil
+	case "fake":
+		return fake.New(virt.HostResources{}), nil, nil
+	case "qemu":
+		if missing := qemuMissing(); missing != "" {
+			return nil, nil, fmt.Errorf("compute.driver = qemu, but this host lacks %s", missing)
+		}
+		if err := os.MkdirAll(instances, 0o755); err != nil {
+			return nil, nil, err
+		}
+		d, err := qemu.New(qemu.Options{InstancesDir: instances, HostNamespace: c.cfg.Network.HostNamespace, Logger: c.log})
+		if err != nil {
+			return nil, nil, err
+		}
+		return d, &computeagent.LinuxHost{InstancesDir: instances, HostNamespace: c.cfg.Network.HostNamespace,
+			Images: c.computeImages, Metadata: c.compute, MetadataOptions: metadata.Options{SharedSecret: metadataSecret}}, nil
+	}
+	return nil, nil, fmt.Errorf("compute.driver %q: want auto, qemu, fake or none", c.cfg.Compute.Driver)
+}
+
+// qemuMissing names what real VMs need and this host lacks ("" when nothing).
+func qemuMissing() string {
+	var missing []string
+	if os.Geteuid() != 0 {
+		missing = append(missing, "root")
+	}
+	for _, tool := range []string{"qemu-system-x86_64", "qemu-img", "ip"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			missing = append(missing, tool)
+		}
+	}
+	return strings.Join(missing, ", ")
 }

@@ -61,7 +61,8 @@ type Cloud struct {
 	Dir         string
 	IdentityURL string // http://127.0.0.1:PORT
 	Args        []string
-	// Env is added to the environment of `nimbus up` (after NIMBUS_NETWORK_DATAPLANE=off:
+	// Env is added to the environment of `nimbus up` (after NIMBUS_NETWORK_DATAPLANE=off
+	// and NIMBUS_COMPUTE_DRIVER=fake:
 	// clouds build no data plane unless a test gives them a host namespace of their own).
 	Env     []string
 	LogFile string
@@ -110,8 +111,9 @@ type process struct {
 	err  error
 }
 
-// startProcess runs nimbus with args and env (after NIMBUS_NETWORK_DATAPLANE=off:
-// no data plane unless a test gives a namespace of its own), logging to logFile,
+// startProcess runs nimbus with args and env (after NIMBUS_NETWORK_DATAPLANE=off
+// and NIMBUS_COMPUTE_DRIVER=fake: no data plane and no VMs unless a test asks
+// for them, with a namespace of its own), logging to logFile,
 // and waits for the stdout line starting with ready, which it returns.
 func startProcess(args, env []string, logFile, ready string) (*process, string, error) {
 	logf, err := os.OpenFile(logFile, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
@@ -119,7 +121,7 @@ func startProcess(args, env []string, logFile, ready string) (*process, string, 
 		return nil, "", err
 	}
 	cmd := exec.Command(nimbusBin, args...)
-	cmd.Env = append(append(os.Environ(), "NIMBUS_NETWORK_DATAPLANE=off"), env...)
+	cmd.Env = append(append(os.Environ(), "NIMBUS_NETWORK_DATAPLANE=off", "NIMBUS_COMPUTE_DRIVER=fake"), env...)
 	cmd.Stderr = logf
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {

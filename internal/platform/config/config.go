@@ -32,9 +32,12 @@ type Config struct {
 type Compute struct {
 	Port         int `toml:"port" env:"NIMBUS_COMPUTE_PORT"`
 	MetadataPort int `toml:"metadata_port" env:"NIMBUS_COMPUTE_METADATA_PORT"`
-	// Driver is this host's hypervisor driver: "qemu" (real VMs), "fake" (no
-	// VMs: API and scale tests) or "none" (no compute agent here).
+	// Driver is this host's hypervisor driver: "auto" (qemu where it can run,
+	// else fake), "qemu" (real VMs), "fake" (no VMs: API and scale tests) or
+	// "none" (no compute agent here).
 	Driver string `toml:"driver" env:"NIMBUS_COMPUTE_DRIVER"`
+	// Accelerator is QEMU's: auto (KVM when usable, else TCG), kvm or tcg.
+	Accelerator string `toml:"accelerator" env:"NIMBUS_COMPUTE_ACCELERATOR"`
 	// Host is this compute host's name (default: network.host, else the hostname).
 	Host string `toml:"host" env:"NIMBUS_COMPUTE_HOST"`
 	// FakeHosts, with the fake driver, runs that many compute hosts in this
@@ -193,7 +196,7 @@ func Default() Config {
 			PublicCIDR: "172.24.4.0/24", PrivateCIDR: "10.0.0.0/26",
 			Dataplane: "auto", LocalIP: "127.0.0.1", PublicInterface: "nimbus-ex",
 			EnableIsolatedMetadata: true},
-		Compute: Compute{Port: 8774, MetadataPort: 8775, Driver: "fake", DefaultAvailabilityZone: "nova"},
+		Compute: Compute{Port: 8774, MetadataPort: 8775, Driver: "auto", Accelerator: "auto", DefaultAvailabilityZone: "nova"},
 	}
 }
 

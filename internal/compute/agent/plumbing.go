@@ -1,0 +1,207 @@
+package agent
+
+import (
+	"context"
+	"crypto/sha1"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/nimbus-cloud/nimbus/internal/compute"
+	"github.com/nimbus-cloud/nimbus/internal/compute/metadata"
+	"github.com/nimbus-cloud/nimbus/internal/compute/virt"
+)
+
+// LinuxHost prepares guests on a Linux host, as upstream's libvirt driver
+// does: the image cache in <instances>/_base (one raw file per image, named by
+// the SHA-1 of its id, downloaded and converted once), a qcow2 overlay per
+// instance, the config drive, and a tap per port in the host's namespace for
+// the L2 agent to wire.
+type LinuxHost struct {
+	InstancesDir  string
+	HostNamespace string
+	Images        compute.Images
+	// Metadata renders the config drive (nil: instances get none).
+	Metadata        metadata.Source
+	MetadataOptions metadata.Options
+
+	mu     sync.Mutex
+	images map[string]*sync.Mutex // one download per image at a time
+}
+
+var _ Host = (*LinuxHost)(nil)
+
+// Prepare makes the instance's disk, config drive and taps (each step skipped
+// when already done, so a prepare cut short by a crash is finished next time).
+func (h *LinuxHost) Prepare(ctx context.Context, inst compute.AgentInstance, spec *virt.Spec) error {
+	if err := os.MkdirAll(spec.Dir, 0o755); err != nil {
+		return err
+	}
+	base, err := h.cached(ctx, inst.ImageID, nonEmpty(inst.DiskFormat, "raw"))
+	if err != nil {
+		return err
+	}
+	if _, err := os.Stat(spec.RootDisk); os.IsNotExist(err) {
+		tmp := spec.RootDisk + ".tmp"
+		args := []string{"create", "-q", "-f", "qcow2", "-F", "raw", "-b", base, tmp}
+		if inst.DiskGB > 0 {
+			if size, err := fileSize(base); err == nil && size < int64(inst.DiskGB)<<30 {
+				args = append(args, strconv.Itoa(inst.DiskGB)+"G")
+			}
+		}
+		if out, err := exec.CommandContext(ctx, "qemu-img", args...).CombinedOutput(); err != nil {
+			return fmt.Errorf("qemu-img create overlay: %v: %s", err, out)
+		}
+		if err := os.Rename(tmp, spec.RootDisk); err != nil {
+			return err
+		}
+	}
+	if k := inst.ImageProps["kernel_id"]; k != "" {
+		if spec.Kernel, err = h.cached(ctx, k, ""); err != nil {
+			return err
+		}
+		if r := inst.ImageProps["ramdisk_id"]; r != "" {
+			if spec.Ramdisk, err = h.cached(ctx, r, ""); err != nil {
+				return err
+			}
+		}
+		spec.CommandLine = inst.ImageProps["os_command_line"]
+	}
+	if inst.ConfigDrive && h.Metadata != nil {
+		path := filepath.Join(spec.Dir, "disk.config")
+		if _, err := os.Stat(path); os.IsNotExist(err) {
+			m, err := h.Metadata.Instance(ctx, inst.UUID)
+			if err != nil {
+				return fmt.Errorf("config drive: %w", err)
+			}
+			if err := metadata.BuildConfigDrive(ctx, m, h.MetadataOptions, path); err != nil {
+				return err
+			}
+		}
+		spec.ConfigDrive = path
+	}
+	for _, nic := range spec.NICs {
+		if err := h.tap(ctx, nic); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Release removes the instance's taps (its directory goes with the driver's Destroy).
+func (h *LinuxHost) Release(ctx context.Context, inst compute.AgentInstance, spec virt.Spec) error {
+	for _, nic := range spec.NICs {
+		if h.linkExists(ctx, nic.Tap) {
+			if out, err := h.ip(ctx, "link", "del", nic.Tap); err != nil {
+				return fmt.Errorf("delete %s: %v: %s", nic.Tap, err, out)
+			}
+		}
+	}
+	return nil
+}
+
+func (h *LinuxHost) ip(ctx context.Context, args ...string) ([]byte, error) {
+	if h.HostNamespace != "" {
+		args = append([]string{"-n", h.HostNamespace}, args...)
+	}
+	return exec.CommandContext(ctx, "ip", args...).CombinedOutput()
+}
+
+func (h *LinuxHost) linkExists(ctx context.Context, name string) bool {
+	_, err := h.ip(ctx, "link", "show", "dev", name)
+	return err == nil
+}
+
+// tap makes the port's persistent tap (QEMU opens it by name) with the
+// network's MTU, up; the L2 agent puts it on the network's bridge.
+func (h *LinuxHost) tap(ctx context.Context, nic virt.NIC) error {
+	if !h.linkExists(ctx, nic.Tap) {
+		if out, err := h.ip(ctx, "tuntap", "add", "dev", nic.Tap, "mode", "tap"); err != nil {
+			return fmt.Errorf("create %s: %v: %s", nic.Tap, err, out)
+		}
+	}
+	args := []string{"link", "set", "dev", nic.Tap, "up"}
+	if nic.MTU > 0 {
+		args = append(args, "mtu", strconv.Itoa(nic.MTU))
+	}
+	if out, err := h.ip(ctx, args...); err != nil {
+		return fmt.Errorf("set %s up: %v: %s", nic.Tap, err, out)
+	}
+	return nil
+}
+
+// cached is the image's file in the cache, downloaded (and, for a disk of
+// format diskFormat, converted to raw: the format is never probed, so an image
+// cannot pose as another) on first use; writes go to a temporary name renamed into
+// place, so a crash leaves no half image behind.
+func (h *LinuxHost) cached(ctx context.Context, imageID, diskFormat string) (string, error) {
+	sum := sha1.Sum([]byte(imageID))
+	path := filepath.Join(h.InstancesDir, "_base", hex.EncodeToString(sum[:]))
+	h.mu.Lock()
+	if h.images == nil {
+		h.images = map[string]*sync.Mutex{}
+	}
+	lock := h.images[path]
+	if lock == nil {
+		lock = &sync.Mutex{}
+		h.images[path] = lock
+	}
+	h.mu.Unlock()
+	lock.Lock()
+	defer lock.Unlock()
+	if _, err := os.Stat(path); err == nil {
+		return path, nil
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return "", err
+	}
+	part := path + ".part"
+	f, err := os.Create(part)
+	if err != nil {
+		return "", err
+	}
+	err = h.Images.Download(ctx, imageID, f)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		_ = os.Remove(part)
+		return "", fmt.Errorf("download image %s: %w", imageID, err)
+	}
+	src := part
+	if diskFormat != "" {
+		raw := path + ".raw"
+		format := diskFormat
+		if format == "vhd" {
+			format = "vpc" // qemu-img's name for it
+		}
+		out, err := exec.CommandContext(ctx, "qemu-img", "convert", "-f", format, "-O", "raw", part, raw).CombinedOutput()
+		_ = os.Remove(part)
+		if err != nil {
+			_ = os.Remove(raw)
+			return "", fmt.Errorf("convert image %s to raw: %v: %s", imageID, err, strings.TrimSpace(string(out)))
+		}
+		src = raw
+	}
+	return path, os.Rename(src, path)
+}
+
+func fileSize(path string) (int64, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return 0, err
+	}
+	return fi.Size(), nil
+}
+
+func nonEmpty(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
