@@ -1,0 +1,159 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nimbus-cloud/nimbus/internal/compute/virt"
+	"github.com/nimbus-cloud/nimbus/internal/compute/virt/qemu"
+	"github.com/nimbus-cloud/nimbus/internal/guestimage"
+)
+
+// TestComputeQEMU is the reference's first VM launch, for real: on a cloud whose
+// data plane lives in a namespace the test made and whose compute host runs
+// QEMU (TCG), `server create --wait` with the test guest reaches ACTIVE; its
+// console shows the boot marker and the address DHCP gave, equal to the port's
+// fixed IP; through a floating IP, SSH with the key pair runs `hostname` and gets
+// the server's name (from the metadata service, through the router's proxy);
+// stop/start/pause/unpause/suspend/resume/reboot give the reference's statuses,
+// seen both by the API and in QEMU; delete removes the QEMU process, the tap,
+// the instance's files and its port.
+func TestComputeQEMU(t *testing.T) {
+	if os.Getenv("NIMBUS_TEST_REQUIRE_QEMU") == "" {
+		for _, tool := range []string{"qemu-system-x86_64", "qemu-img", "ssh"} {
+			if _, err := exec.LookPath(tool); err != nil {
+				t.Skipf("no %s", tool)
+			}
+		}
+	}
+	t.Parallel()
+	d := newDataplaneBed(t, "q")
+	// Compute's own metadata API (not the bed's stand-in), the guest images, real VMs.
+	d.start("NIMBUS_COMPUTE_DRIVER=qemu", "NIMBUS_IMAGE_GUEST_IMAGE=true", "NIMBUS_NETWORK_METADATA_URL=")
+	ctx := context.Background()
+
+	key := filepath.Join(t.TempDir(), "id_rsa")
+	if err := os.WriteFile(key, []byte(OS(t, d.Cloud, demoCloud, "keypair", "create", "k")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	OS(t, d.Cloud, demoCloud, "security", "group", "rule", "create", "--protocol", "icmp", "default")
+	OS(t, d.Cloud, demoCloud, "security", "group", "rule", "create", "--protocol", "tcp", "--dst-port", "22", "default")
+
+	var srv row
+	OSJSON(t, d.Cloud, demoCloud, &srv, "server", "create", "--image", "nimbus-guest", "--flavor", "m1.tiny",
+		"--network", "private", "--key-name", "k", "--wait", "vm1")
+	id := str(srv, "id")
+	wantField(t, "server create", srv, "status", "ACTIVE")
+	var p port
+	OSJSON(t, d.Cloud, adminCloud, &p, "port", "show", portIDOf(t, d, id))
+	wantField(t, "the server's port", row{"status": p.Status}, "status", "ACTIVE")
+
+	console := func() string {
+		out, _ := d.OpenStack(ctx, demoCloud, "console", "log", "show", id)
+		return out
+	}
+	eventually(t, "the boot marker on vm1's console", func() bool { return strings.Contains(console(), guestimage.BootMarker) })
+	if out := console(); !strings.Contains(out, "nimbus-guest: ip eth0 "+p.ip()+"/") {
+		t.Fatalf("the guest's DHCP address is not its port's %s:\n%s", p.ip(), tail(out, 40))
+	}
+
+	// The guest through its floating IP: SSH with the key runs hostname, which
+	// the guest took from the metadata service.
+	var fip row
+	OSJSON(t, d.Cloud, demoCloud, &fip, "floating", "ip", "create", "public")
+	floating := str(fip, "floating_ip_address")
+	OS(t, d.Cloud, demoCloud, "floating", "ip", "set", "--port", p.ID, floating)
+	var hostname string
+	eventually(t, "ssh to vm1's floating IP", func() bool {
+		out, err := exec.Command("ip", "netns", "exec", d.bed.Host, "ssh", "-i", key, "-o", "StrictHostKeyChecking=no",
+			"-o", "UserKnownHostsFile=/dev/null", "-o", "ConnectTimeout=5", "-o", "BatchMode=yes", "root@"+floating, "hostname").Output()
+		hostname = strings.TrimSpace(string(out))
+		return err == nil
+	})
+	if hostname != "vm1" {
+		t.Errorf("hostname over SSH = %q, want the server's name vm1", hostname)
+	}
+
+	// The lifecycle, in the API and in QEMU.
+	guest := virt.Spec{UUID: id, Dir: filepath.Join(d.dir, "instances", id)}
+	hv, err := qemu.New(qemu.Options{InstancesDir: filepath.Join(d.dir, "instances"), HostNamespace: d.bed.Host})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inQEMU := func(want virt.PowerState) {
+		t.Helper()
+		if st, _ := hv.State(ctx, guest); st != want {
+			t.Errorf("QEMU says %s, want %s", st, want)
+		}
+	}
+	markers := func() int { return strings.Count(console(), guestimage.BootMarker) }
+	for _, step := range []struct {
+		args   []string
+		status string
+		power  virt.PowerState
+	}{
+		{[]string{"pause"}, "PAUSED", virt.Paused},
+		{[]string{"unpause"}, "ACTIVE", virt.Running},
+		{[]string{"suspend"}, "SUSPENDED", virt.Suspended},
+		{[]string{"resume"}, "ACTIVE", virt.Running},
+		{[]string{"stop"}, "SHUTOFF", virt.Shutdown},
+		{[]string{"start"}, "ACTIVE", virt.Running},
+	} {
+		OS(t, d.Cloud, demoCloud, append(append([]string{"server"}, step.args...), id)...)
+		waitServerOn(t, d.Cloud, id, step.status)
+		inQEMU(step.power)
+	}
+	before := markers()
+	OS(t, d.Cloud, demoCloud, "server", "reboot", "--hard", id)
+	waitServerOn(t, d.Cloud, id, "ACTIVE")
+	eventually(t, "a second boot after the hard reboot", func() bool { return markers() > before })
+	inQEMU(virt.Running)
+
+	// Delete: no QEMU, no tap, no files, no port.
+	tap := "tap" + p.ID[:11]
+	OS(t, d.Cloud, demoCloud, "server", "delete", "--wait", id)
+	if st, err := hv.State(ctx, guest); err == nil || st != virt.NoState {
+		t.Errorf("after delete QEMU still knows the guest: %s %v", st, err)
+	}
+	if _, err := os.Stat(guest.Dir); !os.IsNotExist(err) {
+		t.Errorf("the instance's directory is left: %v", err)
+	}
+	if out, err := exec.Command("ip", "-n", d.bed.Host, "link", "show", tap).CombinedOutput(); err == nil {
+		t.Errorf("tap %s is left: %s", tap, out)
+	}
+	mustFail(t, d.Cloud, adminCloud, "", "port", "show", p.ID)
+}
+
+// portIDOf is the one port of the server.
+func portIDOf(t *testing.T, d *dataplaneCloud, server string) string {
+	t.Helper()
+	var ports []row
+	OSJSON(t, d.Cloud, adminCloud, &ports, "port", "list", "--device-id", server)
+	if len(ports) != 1 {
+		t.Fatalf("ports of %s: %v", server, ports)
+	}
+	return str(ports[0], "ID")
+}
+
+// waitServerOn waits until the server shows status (as its owner sees it).
+func waitServerOn(t *testing.T, c *Cloud, id, status string) {
+	t.Helper()
+	deadline := time.Now().Add(3 * time.Minute)
+	for {
+		out, err := c.OpenStack(nil, demoCloud, "server", "show", id, "-f", "json", "-c", "status")
+		var r row
+		if err == nil && json.Unmarshal([]byte(out), &r) == nil && str(r, "status") == status {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("server %s is not %s: %s", id, status, out)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
