@@ -12,6 +12,7 @@ import (
 	"github.com/nimbus-cloud/nimbus/internal/compute"
 	computeagent "github.com/nimbus-cloud/nimbus/internal/compute/agent"
 	"github.com/nimbus-cloud/nimbus/internal/compute/clients"
+	"github.com/nimbus-cloud/nimbus/internal/compute/console"
 	"github.com/nimbus-cloud/nimbus/internal/compute/metadata"
 	"github.com/nimbus-cloud/nimbus/internal/compute/virt"
 	"github.com/nimbus-cloud/nimbus/internal/compute/virt/fake"
@@ -23,13 +24,13 @@ import (
 // computeListeners are the compute API's and the metadata API's sockets, opened
 // before identity is bootstrapped so their URLs can go into the catalog.
 type computeListeners struct {
-	api, metadata *httpapi.Listener
+	api, metadata, novnc *httpapi.Listener
 }
 
 func (c *Cloud) listenCompute() (computeListeners, error) {
-	apiPort, mdPort := c.cfg.Compute.Port, c.cfg.Compute.MetadataPort
+	apiPort, mdPort, vncPort := c.cfg.Compute.Port, c.cfg.Compute.MetadataPort, c.cfg.Compute.NoVNCProxyPort
 	if c.cfg.API.EphemeralPorts {
-		apiPort, mdPort = 0, 0
+		apiPort, mdPort, vncPort = 0, 0, 0
 	}
 	api, err := httpapi.Listen(c.cfg.API.Host, apiPort)
 	if err != nil {
@@ -40,7 +41,13 @@ func (c *Cloud) listenCompute() (computeListeners, error) {
 		_ = api.Close()
 		return computeListeners{}, err
 	}
-	return computeListeners{api: api, metadata: md}, nil
+	vnc, err := httpapi.Listen(c.cfg.API.Host, vncPort)
+	if err != nil {
+		_ = api.Close()
+		_ = md.Close()
+		return computeListeners{}, err
+	}
+	return computeListeners{api: api, metadata: md, novnc: vnc}, nil
 }
 
 // startCompute starts the compute API and conductor, the metadata API, and this
@@ -51,8 +58,11 @@ func (c *Cloud) startCompute(ctx context.Context, ls computeListeners, enforcer 
 	creds := clients.Credentials{IdentityURL: c.IdentityURL + "/v3", Username: "admin", Password: adminPassword,
 		ProjectName: "admin", DomainID: "default"}
 	c.computeImages = clients.NewImages(creds, imageURL)
+	tokens := console.NewMemoryTokens()
+	consoles := consoleIssuer{tokens: tokens, base: ls.novnc.URL + "/vnc_lite.html"}
 	var err error
 	c.compute, err = compute.New(ctx, compute.Options{
+		Consoles: consoles,
 		DB: c.db, Logger: c.log, Auth: c.identity.Validator(), Policy: enforcer, PublicURL: ls.api.URL,
 		Images: c.computeImages, Network: clients.NewNetwork(creds, networkURL),
 		DefaultAvailabilityZone: c.cfg.Compute.DefaultAvailabilityZone,
@@ -66,7 +76,9 @@ func (c *Cloud) startCompute(ctx context.Context, ls computeListeners, enforcer 
 	c.servers = append(c.servers,
 		apiServer{name: "compute", listener: ls.api, handler: c.compute.Handler()},
 		apiServer{name: "metadata", listener: ls.metadata, handler: metadata.Handler(c.compute,
-			metadata.Options{SharedSecret: metadataSecret, Logger: c.log})})
+			metadata.Options{SharedSecret: metadataSecret, Logger: c.log})},
+		apiServer{name: "novncproxy", listener: ls.novnc, handler: console.NewProxy(console.Options{Tokens: tokens,
+			BaseURL: consoles.base, Logger: c.log})})
 	c.computeLocal = computeagent.NewLocal(c.compute)
 	host := c.cfg.Compute.Host
 	if host == "" {
@@ -108,6 +120,21 @@ func (c *Cloud) startCompute(ctx context.Context, ls computeListeners, enforcer 
 		c.computeAgents = append(c.computeAgents, a)
 	}
 	return nil
+}
+
+// consoleIssuer hands out the console proxy's single-use tokens, valid for 10
+// minutes (upstream's token_ttl), as noVNC URLs.
+type consoleIssuer struct {
+	tokens *console.MemoryTokens
+	base   string
+}
+
+func (ci consoleIssuer) Issue(socket string) (string, error) {
+	token, err := ci.tokens.Issue(console.Target{Socket: socket}, 10*time.Minute)
+	if err != nil {
+		return "", err
+	}
+	return console.URL(ci.base, token), nil
 }
 
 // computeDriver is this host's hypervisor and what prepares its guests (nil

@@ -61,6 +61,15 @@ type ServiceReport struct {
 // HostCalls are the calls the API makes to a host's agent and waits for.
 type HostCalls interface {
 	ConsoleOutput(ctx context.Context, host, uuid string, lines int) (string, error)
+	// VNCSocket is where the guest's VNC server listens on its host.
+	VNCSocket(ctx context.Context, host, uuid string) (string, error)
+}
+
+// Consoles issues the single-use tokens of the VNC console proxy
+// (console.MemoryTokens) and makes their URLs.
+type Consoles interface {
+	// Issue returns the URL of a console on the VNC server at socket.
+	Issue(socket string) (string, error)
 }
 
 // SetHostCalls plugs in how the API reaches the agents (in process or over the bus).

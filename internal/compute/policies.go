@@ -31,6 +31,7 @@ var defaultPolicies = map[string]string{
 	"os_compute_api:os-lock-server:unlock":                 "rule:project_member_api",
 	"os_compute_api:os-lock-server:unlock:unlock_override": "rule:admin_api",
 	"os_compute_api:os-console-output":                     "rule:project_member_api",
+	"os_compute_api:os-remote-consoles":                    "rule:project_member_api",
 	"os_compute_api:os-extended-server-attributes":         "rule:admin_api",
 	"os_compute_api:os-flavor-manage:create":               "rule:admin_api",
 	"os_compute_api:os-flavor-manage:delete":               "rule:admin_api",

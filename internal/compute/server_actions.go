@@ -69,6 +69,8 @@ func (s *Service) serverAction(r *http.Request) (httpapi.Response, error) {
 		return s.unlock(r)
 	case "os-getConsoleOutput":
 		return s.consoleOutput(r, arg)
+	case "os-getVNCConsole":
+		return s.vncConsole(r, arg)
 	}
 	return httpapi.Response{}, badRequest("There is no such action: %s", name)
 }
@@ -222,4 +224,40 @@ func (s *Service) consoleOutput(r *http.Request, arg json.RawMessage) (httpapi.R
 		return httpapi.Response{}, err
 	}
 	return httpapi.OK(map[string]any{"output": out}), nil
+}
+
+// vncConsole is os-getVNCConsole: a noVNC URL with a single-use token for the
+// guest's VNC server, through the console proxy.
+func (s *Service) vncConsole(r *http.Request, arg json.RawMessage) (httpapi.Response, error) {
+	in, err := s.visibleInstance(r, "os_compute_api:os-remote-consoles")
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	var req struct {
+		Type string `json:"type"`
+	}
+	if err := json.Unmarshal(arg, &req); err != nil || req.Type == "" {
+		return httpapi.Response{}, badRequest("Invalid input for field/attribute os-getVNCConsole. 'type' is a required property")
+	}
+	if req.Type != "novnc" && req.Type != "xvpvnc" {
+		return httpapi.Response{}, badRequest("Invalid input for field/attribute type. Value: %s. '%s' is not one of ['novnc', 'xvpvnc']", req.Type, req.Type)
+	}
+	if req.Type == "xvpvnc" || s.opts.Consoles == nil {
+		return httpapi.Response{}, badRequest("Unavailable console type %s.", req.Type)
+	}
+	if in.Host == "" || in.VMState == vmBuilding || s.hosts == nil {
+		return httpapi.Response{}, conflict("Instance %s is not ready", in.UUID)
+	}
+	socket, err := s.hosts.VNCSocket(r.Context(), in.Host, in.UUID)
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	if socket == "" {
+		return httpapi.Response{}, badRequest("Unavailable console type %s.", req.Type)
+	}
+	url, err := s.opts.Consoles.Issue(socket)
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	return httpapi.OK(map[string]any{"console": map[string]string{"type": req.Type, "url": url}}), nil
 }

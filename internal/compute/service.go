@@ -50,6 +50,8 @@ type Options struct {
 	// ServiceDownTime is how long a compute service may be silent and still count
 	// as up (upstream service_down_time, 60 s).
 	ServiceDownTime time.Duration
+	// Consoles serves remote consoles (nil: none, os-getVNCConsole is 400).
+	Consoles Consoles
 	// Scheduler tunes placement (zero: the reference's filters and ratios).
 	Scheduler scheduler.Config
 	// MaxAttempts is how many hosts a build tries before ERROR (upstream

@@ -1,8 +1,15 @@
 package e2e
 
 import (
+	"bufio"
 	"context"
+	"encoding/base64"
 	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -78,6 +85,21 @@ func TestComputeQEMU(t *testing.T) {
 	})
 	if hostname != "vm1" {
 		t.Errorf("hostname over SSH = %q, want the server's name vm1", hostname)
+	}
+
+	// The VNC console: a noVNC URL whose single-use token opens the guest's VNC
+	// server through the proxy (the RFB banner comes back over the websocket).
+	var cons row
+	OSJSON(t, d.Cloud, demoCloud, &cons, "console", "url", "show", id)
+	consoleURL := str(cons, "url")
+	if !strings.Contains(consoleURL, "/vnc_lite.html?path=%3Ftoken%3D") {
+		t.Fatalf("console url %q", consoleURL)
+	}
+	if banner := rfbBanner(t, consoleURL); banner != "RFB 003.008\n" {
+		t.Errorf("through the console proxy the guest's VNC server said %q", banner)
+	}
+	if banner := rfbBanner(t, consoleURL); banner != "" {
+		t.Errorf("a console token worked twice")
 	}
 
 	// The lifecycle, in the API and in QEMU.
@@ -156,4 +178,42 @@ func waitServerOn(t *testing.T, c *Cloud, id, status string) {
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
+}
+
+// rfbBanner opens the console URL's websocket (token from its path parameter)
+// and returns the first message the VNC server sends, "" when refused.
+func rfbBanner(t *testing.T, consoleURL string) string {
+	t.Helper()
+	u, err := url.Parse(consoleURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := u.Query().Get("path") // "?token=..."
+	conn, err := net.DialTimeout("tcp", u.Host, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+	key := base64.StdEncoding.EncodeToString([]byte("nimbus-e2e-key16"))
+	fmt.Fprintf(conn, "GET /%s HTTP/1.1\r\nHost: %s\r\nOrigin: http://%s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
+		"Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: binary\r\n\r\n", path, u.Host, u.Host, key)
+	br := bufio.NewReader(conn)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusSwitchingProtocols {
+		return ""
+	}
+	// A server frame: FIN+binary, unmasked, a short payload.
+	head := make([]byte, 2)
+	if _, err := io.ReadFull(br, head); err != nil {
+		t.Fatal(err)
+	}
+	payload := make([]byte, head[1]&0x7f)
+	if _, err := io.ReadFull(br, payload); err != nil {
+		t.Fatal(err)
+	}
+	return string(payload)
 }

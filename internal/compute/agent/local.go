@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"path/filepath"
 	"sync"
 
 	"github.com/nimbus-cloud/nimbus/internal/compute"
@@ -76,4 +77,14 @@ func (l *Local) ConsoleOutput(ctx context.Context, host, uuid string, lines int)
 		return "", httpapi.Errorf(http.StatusNotFound, "instance %s has no guest on host %s", uuid, host)
 	}
 	return out, err
+}
+
+func (l *Local) VNCSocket(_ context.Context, host, uuid string) (string, error) {
+	l.mu.Lock()
+	a := l.agents[host]
+	l.mu.Unlock()
+	if a == nil {
+		return "", errNoAgent(host)
+	}
+	return a.opts.Driver.VNCSocket(virt.Spec{UUID: uuid, Dir: filepath.Join(a.opts.InstancesDir, uuid)}), nil
 }

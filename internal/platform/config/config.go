@@ -32,6 +32,8 @@ type Config struct {
 type Compute struct {
 	Port         int `toml:"port" env:"NIMBUS_COMPUTE_PORT"`
 	MetadataPort int `toml:"metadata_port" env:"NIMBUS_COMPUTE_METADATA_PORT"`
+	// NoVNCProxyPort is the VNC console proxy's (upstream novncproxy_port).
+	NoVNCProxyPort int `toml:"novncproxy_port" env:"NIMBUS_COMPUTE_NOVNCPROXY_PORT"`
 	// Driver is this host's hypervisor driver: "auto" (qemu where it can run,
 	// else fake), "qemu" (real VMs), "fake" (no VMs: API and scale tests) or
 	// "none" (no compute agent here).
@@ -196,7 +198,7 @@ func Default() Config {
 			PublicCIDR: "172.24.4.0/24", PrivateCIDR: "10.0.0.0/26",
 			Dataplane: "auto", LocalIP: "127.0.0.1", PublicInterface: "nimbus-ex",
 			EnableIsolatedMetadata: true},
-		Compute: Compute{Port: 8774, MetadataPort: 8775, Driver: "auto", Accelerator: "auto", DefaultAvailabilityZone: "nova"},
+		Compute: Compute{Port: 8774, MetadataPort: 8775, NoVNCProxyPort: 6080, Driver: "auto", Accelerator: "auto", DefaultAvailabilityZone: "nova"},
 	}
 }
 
