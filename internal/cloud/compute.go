@@ -3,6 +3,7 @@ package cloud
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +18,7 @@ import (
 	"github.com/nimbus-cloud/nimbus/internal/compute/virt"
 	"github.com/nimbus-cloud/nimbus/internal/compute/virt/fake"
 	"github.com/nimbus-cloud/nimbus/internal/compute/virt/qemu"
+	"github.com/nimbus-cloud/nimbus/internal/platform/config"
 	"github.com/nimbus-cloud/nimbus/internal/platform/httpapi"
 	"github.com/nimbus-cloud/nimbus/internal/platform/policy"
 )
@@ -79,7 +81,11 @@ func (c *Cloud) startCompute(ctx context.Context, ls computeListeners, enforcer 
 			metadata.Options{SharedSecret: metadataSecret, Logger: c.log})},
 		apiServer{name: "novncproxy", listener: ls.novnc, handler: console.NewProxy(console.Options{Tokens: tokens,
 			BaseURL: consoles.base, Logger: c.log})})
+	if err := c.compute.ServeAgents(c.bus, c.computeImages); err != nil {
+		return err
+	}
 	c.computeLocal = computeagent.NewLocal(c.compute)
+	c.computeLocal.Others = computeagent.BusHostCalls{Bus: c.bus}
 	host := c.cfg.Compute.Host
 	if host == "" {
 		host = c.cfg.Network.Host
@@ -98,7 +104,7 @@ func (c *Cloud) startCompute(ctx context.Context, ls computeListeners, enforcer 
 	}
 	instances := filepath.Join(c.cfg.DataDir, "instances")
 	for _, h := range hosts {
-		driver, plumbing, err := c.computeDriver(instances, metadataSecret)
+		driver, plumbing, err := computeDriver(c.cfg, instances, c.computeImages, c.compute, c.log)
 		if err != nil || driver == nil {
 			return err
 		}
@@ -106,11 +112,12 @@ func (c *Cloud) startCompute(ctx context.Context, ls computeListeners, enforcer 
 			Accelerator: c.cfg.Compute.Accelerator, Log: c.log}
 		if plumbing != nil {
 			opts.Plumbing = plumbing
-		}
-		if c.agent != nil {
-			// With a data plane, a guest starts once its ports are wired, as
-			// upstream waits for network-vif-plugged (vif_plugging_timeout).
-			opts.VIFWait = 300 * time.Second
+			if c.agent != nil {
+				// With a data plane, a real guest starts once its taps are
+				// wired, as upstream waits for network-vif-plugged
+				// (vif_plugging_timeout).
+				opts.VIFWait = 300 * time.Second
+			}
 		}
 		a, err := computeagent.New(opts)
 		if err != nil {
@@ -140,12 +147,13 @@ func (ci consoleIssuer) Issue(socket string) (string, error) {
 // computeDriver is this host's hypervisor and what prepares its guests (nil
 // driver: no compute agent here). "auto" runs real VMs where QEMU can (root,
 // qemu-system-x86_64 and qemu-img present) and says why not otherwise.
-func (c *Cloud) computeDriver(instances, metadataSecret string) (virt.Driver, *computeagent.LinuxHost, error) {
-	kind := c.cfg.Compute.Driver
+func computeDriver(cfg config.Config, instances string, images compute.Images, md metadata.Source,
+	log *slog.Logger) (virt.Driver, *computeagent.LinuxHost, error) {
+	kind := cfg.Compute.Driver
 	if kind == "auto" || kind == "" {
 		kind = "qemu"
 		if missing := qemuMissing(); missing != "" {
-			c.log.Warn("compute driver fake: no real VMs on this host", "lacks", missing)
+			log.Warn("compute driver fake: no real VMs on this host", "lacks", missing)
 			kind = "fake"
 		}
 	}
@@ -161,14 +169,14 @@ func (c *Cloud) computeDriver(instances, metadataSecret string) (virt.Driver, *c
 		if err := os.MkdirAll(instances, 0o755); err != nil {
 			return nil, nil, err
 		}
-		d, err := qemu.New(qemu.Options{InstancesDir: instances, HostNamespace: c.cfg.Network.HostNamespace, Logger: c.log})
+		d, err := qemu.New(qemu.Options{InstancesDir: instances, HostNamespace: cfg.Network.HostNamespace, Logger: log})
 		if err != nil {
 			return nil, nil, err
 		}
-		return d, &computeagent.LinuxHost{InstancesDir: instances, HostNamespace: c.cfg.Network.HostNamespace,
-			Images: c.computeImages, Metadata: c.compute, MetadataOptions: metadata.Options{SharedSecret: metadataSecret}}, nil
+		return d, &computeagent.LinuxHost{InstancesDir: instances, HostNamespace: cfg.Network.HostNamespace,
+			Images: images, Metadata: md}, nil
 	}
-	return nil, nil, fmt.Errorf("compute.driver %q: want auto, qemu, fake or none", c.cfg.Compute.Driver)
+	return nil, nil, fmt.Errorf("compute.driver %q: want auto, qemu, fake or none", cfg.Compute.Driver)
 }
 
 // qemuMissing names what real VMs need and this host lacks ("" when nothing).

@@ -6,8 +6,12 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"slices"
+	"sync"
+	"time"
 
+	computeagent "github.com/nimbus-cloud/nimbus/internal/compute/agent"
 	"github.com/nimbus-cloud/nimbus/internal/network"
 	"github.com/nimbus-cloud/nimbus/internal/network/agent"
 	"github.com/nimbus-cloud/nimbus/internal/network/dataplane/metadata"
@@ -31,6 +35,9 @@ type Node struct {
 	bus      *bus.Bus
 	remote   *agent.Remote
 	agent    *agent.Agent
+	// compute is the compute agent (RoleCompute), computeRemote its conductor.
+	compute       *computeagent.Agent
+	computeRemote *computeagent.Remote
 	metadata *metadata.Proxy
 	// Host is the name ports are bound to and the agent list shows.
 	Host string
@@ -81,15 +88,53 @@ func StartNode(ctx context.Context, cfg config.Config, roles []string, log *slog
 		return nil, fmt.Errorf("network data plane: %w", err)
 	}
 	n.Host = n.agent.Host.Name
+	if slices.Contains(roles, RoleCompute) {
+		if err := n.startCompute(cfg); err != nil {
+			return nil, fmt.Errorf("compute agent: %w", err)
+		}
+	}
 	log.Info("joined the cloud", "bus", n.bus.Redacted(), "host", n.Host, "roles", slices.Clone(roles))
 	ok = true
 	return n, nil
 }
 
+// startCompute runs the host's compute agent, its conductor over the bus.
+func (n *Node) startCompute(cfg config.Config) error {
+	var err error
+	if n.computeRemote, err = computeagent.NewRemote(n.bus); err != nil {
+		return err
+	}
+	instances := filepath.Join(cfg.DataDir, "instances")
+	driver, plumbing, err := computeDriver(cfg, instances, n.computeRemote, n.computeRemote, n.log)
+	if err != nil || driver == nil {
+		return err
+	}
+	opts := computeagent.Options{Host: n.Host, Driver: driver, Controller: n.computeRemote, InstancesDir: instances,
+		Accelerator: cfg.Compute.Accelerator, Zone: cfg.Compute.DefaultAvailabilityZone, Log: n.log}
+	if plumbing != nil {
+		// A joined host always has a data plane: real guests start once their
+		// taps are wired (the fake driver has none).
+		opts.Plumbing, opts.VIFWait = plumbing, 300*time.Second
+	}
+	if n.compute, err = computeagent.New(opts); err != nil {
+		return err
+	}
+	return computeagent.ServeHostCalls(n.bus, n.compute)
+}
+
 // Serve runs the agents until ctx ends.
 func (n *Node) Serve(ctx context.Context) error {
 	defer n.close()
+	var wg sync.WaitGroup
+	if n.compute != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			n.compute.Run(ctx)
+		}()
+	}
 	n.agent.Run(ctx)
+	wg.Wait()
 	return nil
 }
 
@@ -99,6 +144,9 @@ func (n *Node) close() {
 	}
 	if n.remote != nil {
 		n.remote.Close()
+	}
+	if n.computeRemote != nil {
+		n.computeRemote.Close()
 	}
 	if n.bus != nil {
 		n.bus.Close()

@@ -32,13 +32,7 @@ import (
 // seen both by the API and in QEMU; delete removes the QEMU process, the tap,
 // the instance's files and its port.
 func TestComputeQEMU(t *testing.T) {
-	if os.Getenv("NIMBUS_TEST_REQUIRE_QEMU") == "" {
-		for _, tool := range []string{"qemu-system-x86_64", "qemu-img", "ssh"} {
-			if _, err := exec.LookPath(tool); err != nil {
-				t.Skipf("no %s", tool)
-			}
-		}
-	}
+	requireQEMU(t)
 	t.Parallel()
 	d := newDataplaneBed(t, "q")
 	// Compute's own metadata API (not the bed's stand-in), the guest images, real VMs.
@@ -216,4 +210,18 @@ func rfbBanner(t *testing.T, consoleURL string) string {
 		t.Fatal(err)
 	}
 	return string(payload)
+}
+
+// requireQEMU skips a test that boots guests on a host without QEMU, unless
+// NIMBUS_TEST_REQUIRE_QEMU insists (make test), where it fails.
+func requireQEMU(t *testing.T) {
+	t.Helper()
+	for _, tool := range []string{"qemu-system-x86_64", "qemu-img", "ssh"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			if os.Getenv("NIMBUS_TEST_REQUIRE_QEMU") != "" {
+				t.Fatalf("no %s, and NIMBUS_TEST_REQUIRE_QEMU is set", tool)
+			}
+			t.Skipf("no %s", tool)
+		}
+	}
 }

@@ -9,14 +9,14 @@ import (
 
 // joinNode starts `nimbus serve --role compute` for a second simulated host: its
 // namespace is hostNS, its tunnel endpoint vtep, and it joins the cloud with the
-// join.toml the cloud wrote. It is stopped at cleanup.
-func (d *dataplaneCloud) joinNode(name, hostNS, vtep string) *process {
+// join.toml the cloud wrote, with env (NIMBUS_*=...) added. It is stopped at cleanup.
+func (d *dataplaneCloud) joinNode(name, hostNS, vtep string, env ...string) *process {
 	t := d.t
 	t.Helper()
 	dir := t.TempDir()
 	args := []string{"serve", "--role", "compute", "--config", filepath.Join(d.Dir, "join.toml"), "--data-dir", dir}
-	env := []string{"NIMBUS_NETWORK_DATAPLANE=on", "NIMBUS_NETWORK_HOST=" + name,
-		"NIMBUS_NETWORK_HOST_NAMESPACE=" + hostNS, "NIMBUS_NETWORK_LOCAL_IP=" + vtep}
+	env = append([]string{"NIMBUS_NETWORK_DATAPLANE=on", "NIMBUS_NETWORK_HOST=" + name,
+		"NIMBUS_NETWORK_HOST_NAMESPACE=" + hostNS, "NIMBUS_NETWORK_LOCAL_IP=" + vtep}, env...)
 	logFile := filepath.Join(dir, "node.log")
 	p, line, err := startProcess(args, env, logFile, "nimbus node ready")
 	if err != nil {

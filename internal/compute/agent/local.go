@@ -16,6 +16,9 @@ import (
 // the agents as the service's HostCalls.
 type Local struct {
 	*compute.Service
+	// Others reaches the agents of other hosts (nil: none).
+	Others compute.HostCalls
+
 	mu     sync.Mutex
 	nudges map[string][]chan struct{}
 	agents map[string]*Agent
@@ -70,20 +73,36 @@ func (l *Local) ConsoleOutput(ctx context.Context, host, uuid string, lines int)
 	a := l.agents[host]
 	l.mu.Unlock()
 	if a == nil {
+		if l.Others != nil {
+			return l.Others.ConsoleOutput(ctx, host, uuid, lines)
+		}
 		return "", errNoAgent(host)
 	}
 	out, err := a.ConsoleOutput(ctx, uuid, lines)
-	if errors.Is(err, virt.ErrNotFound) {
-		return "", httpapi.Errorf(http.StatusNotFound, "instance %s has no guest on host %s", uuid, host)
-	}
-	return out, err
+	return out, notFoundAsAPI(err, uuid)
 }
 
-func (l *Local) VNCSocket(_ context.Context, host, uuid string) (string, error) {
+// notFoundAsAPI is the driver's "no such guest" as the API's 404.
+func notFoundAsAPI(err error, uuid string) error {
+	if errors.Is(err, virt.ErrNotFound) {
+		return httpapi.Errorf(http.StatusNotFound, "instance %s has no guest here", uuid)
+	}
+	return err
+}
+
+func isNotFound(err error) bool {
+	var he *httpapi.Error
+	return errors.As(err, &he) && he.Status == http.StatusNotFound
+}
+
+func (l *Local) VNCSocket(ctx context.Context, host, uuid string) (string, error) {
 	l.mu.Lock()
 	a := l.agents[host]
 	l.mu.Unlock()
 	if a == nil {
+		if l.Others != nil {
+			return l.Others.VNCSocket(ctx, host, uuid)
+		}
 		return "", errNoAgent(host)
 	}
 	return a.opts.Driver.VNCSocket(virt.Spec{UUID: uuid, Dir: filepath.Join(a.opts.InstancesDir, uuid)}), nil

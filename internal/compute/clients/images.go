@@ -73,3 +73,13 @@ func (c *Images) Download(ctx context.Context, id string, w io.Writer) error {
 	}
 	return nil
 }
+
+// Access is the image API's URL and a token of the compute service, for the
+// agents of other hosts to download with (compute.ImageAccessor).
+func (c *Images) Access(ctx context.Context) (compute.ImageAccess, error) {
+	sc, err := c.e.own(ctx)
+	if err != nil {
+		return compute.ImageAccess{}, err
+	}
+	return compute.ImageAccess{URL: c.e.url, Token: sc.Token()}, nil
+}
