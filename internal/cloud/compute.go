@@ -65,7 +65,7 @@ func (c *Cloud) startCompute(ctx context.Context, ls computeListeners, enforcer 
 	var err error
 	c.compute, err = compute.New(ctx, compute.Options{
 		Consoles: consoles,
-		DB: c.db, Logger: c.log, Auth: c.identity.Validator(), Policy: enforcer, PublicURL: ls.api.URL,
+		DB:       c.db, Logger: c.log, Auth: c.identity.Validator(), Policy: enforcer, PublicURL: ls.api.URL,
 		Images: c.computeImages, Network: clients.NewNetwork(creds, networkURL),
 		DefaultAvailabilityZone: c.cfg.Compute.DefaultAvailabilityZone,
 	})

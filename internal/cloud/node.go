@@ -31,14 +31,14 @@ const (
 // desired state through the bus, with no database or API of its own, so it keeps
 // nothing that a restart could lose.
 type Node struct {
-	log      *slog.Logger
-	bus      *bus.Bus
-	remote   *agent.Remote
-	agent    *agent.Agent
+	log    *slog.Logger
+	bus    *bus.Bus
+	remote *agent.Remote
+	agent  *agent.Agent
 	// compute is the compute agent (RoleCompute), computeRemote its conductor.
 	compute       *computeagent.Agent
 	computeRemote *computeagent.Remote
-	metadata *metadata.Proxy
+	metadata      *metadata.Proxy
 	// Host is the name ports are bound to and the agent list shows.
 	Host string
 }
