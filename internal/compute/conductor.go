@@ -3,6 +3,7 @@ package compute
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/nimbus-cloud/nimbus/internal/platform/db"
@@ -148,8 +149,27 @@ func (s *Service) failBuild(ctx context.Context, in *instance, task, message str
 // second one.
 func (s *Service) allocateNetwork(ctx context.Context, in *instance) error {
 	have := map[int]bool{}
-	for i := range in.Request.Ports {
-		have[i] = true
+	recorded := map[string]bool{}
+	for i, p := range in.Request.Ports {
+		have[i], recorded[p.ID] = true, true
+	}
+	// Ports made for the instance that a crash kept from being recorded are
+	// adopted, not made again.
+	var strays []Port
+	if len(in.Request.Ports) < len(in.Request.Networks) {
+		ports, err := s.opts.Network.PortsOf(ctx, in.UUID)
+		if err != nil {
+			return err
+		}
+		requested := map[string]bool{}
+		for _, n := range in.Request.Networks {
+			requested[n.PortID] = true
+		}
+		for _, p := range ports {
+			if !recorded[p.ID] && !requested[p.ID] {
+				strays = append(strays, p)
+			}
+		}
 	}
 	for i, n := range in.Request.Networks {
 		if have[i] {
@@ -158,7 +178,10 @@ func (s *Service) allocateNetwork(ctx context.Context, in *instance) error {
 		var p Port
 		var err error
 		created := false
-		if n.PortID != "" {
+		if j := slices.IndexFunc(strays, func(p Port) bool { return p.NetworkID == n.NetworkID && n.PortID == "" }); j >= 0 {
+			p, created = strays[j], true
+			strays = slices.Delete(strays, j, j+1)
+		} else if n.PortID != "" {
 			p, err = s.opts.Network.BindPort(ctx, n.PortID, in.UUID, "compute:"+s.zoneOf(in), in.Host)
 		} else {
 			p, err = s.opts.Network.CreatePort(ctx, PortRequest{ProjectID: in.ProjectID, NetworkID: n.NetworkID, FixedIP: n.FixedIP,

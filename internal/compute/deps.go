@@ -88,6 +88,8 @@ type Network interface {
 	// UnbindPort clears the device and host of a port the user brought.
 	UnbindPort(ctx context.Context, portID string) error
 	DeletePort(ctx context.Context, portID string) error
+	// PortsOf are the ports whose device is deviceID.
+	PortsOf(ctx context.Context, deviceID string) ([]Port, error)
 	PortStatus(ctx context.Context, portID string) (Port, error)
 	// FloatingIPs are the floating IPs associated with the port.
 	FloatingIPs(ctx context.Context, portID string) ([]netip.Addr, error)

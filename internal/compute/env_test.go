@@ -261,3 +261,15 @@ func (m *memNetwork) count() int {
 	defer m.mu.Unlock()
 	return len(m.ports)
 }
+
+func (m *memNetwork) PortsOf(_ context.Context, device string) ([]Port, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []Port
+	for _, p := range m.ports {
+		if p.DeviceID == device {
+			out = append(out, *p)
+		}
+	}
+	return out, nil
+}

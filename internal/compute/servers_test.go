@@ -346,3 +346,35 @@ func TestRescheduleOnSpawnFailure(t *testing.T) {
 		t.Fatalf("after failing everywhere: %v %v", s["status"], s["fault"])
 	}
 }
+
+// TestNetworkingAfterCrash: a conductor that died between creating a port and
+// recording it finds the port again (by device) instead of making a second one.
+func TestNetworkingAfterCrash(t *testing.T) {
+	e := newTestEnv(t, nil)
+	e.host("h1", 4, 4096, 100)
+	id := e.Must(202, "POST", "/v2.1/servers", e.DemoToken, serverBody(nil))["server"].(map[string]any)["id"].(string)
+	ctx := context.Background()
+	// The crash: placed on h1, its port made, nothing recorded.
+	stray, err := e.net.CreatePort(ctx, PortRequest{NetworkID: "net-1", DeviceID: id, HostID: "h1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Compute.db.ExecContext(ctx, `UPDATE instances SET host = 'h1', task_state = ? WHERE uuid = ?`, taskNetworking, id); err != nil {
+		t.Fatal(err)
+	}
+	e.conduct()
+	s := e.server(id)
+	if s["OS-EXT-STS:task_state"] != taskSpawning {
+		t.Fatalf("task after the conductor: %v", s["OS-EXT-STS:task_state"])
+	}
+	if n := e.net.count(); n != 1 {
+		t.Fatalf("%d ports after the restart, want the one made before the crash", n)
+	}
+	in, err := loadInstance(ctx, e.Compute.db, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(in.Request.Ports) != 1 || in.Request.Ports[0].ID != stray.ID || !in.Request.Ports[0].Created {
+		t.Fatalf("recorded ports %+v, want the stray %s (made by compute)", in.Request.Ports, stray.ID)
+	}
+}

@@ -200,3 +200,17 @@ func (c *Network) FloatingIPs(ctx context.Context, portID string) ([]netip.Addr,
 func badRequest(format string, args ...any) error {
 	return &httpapi.Error{Status: http.StatusBadRequest, Message: fmt.Sprintf(format, args...)}
 }
+
+func (c *Network) PortsOf(ctx context.Context, deviceID string) ([]compute.Port, error) {
+	var body struct {
+		Ports []portBody `json:"ports"`
+	}
+	if err := c.e.get(ctx, "", "v2.0/ports?device_id="+url.QueryEscape(deviceID), &body); err != nil {
+		return nil, err
+	}
+	out := make([]compute.Port, len(body.Ports))
+	for i, p := range body.Ports {
+		out[i] = p.port()
+	}
+	return out, nil
+}
