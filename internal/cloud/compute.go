@@ -161,7 +161,9 @@ func computeDriver(cfg config.Config, instances string, images compute.Images, m
 	case "none":
 		return nil, nil, nil
 	case "fake":
-		return fake.New(virt.HostResources{}), nil, nil
+		d := fake.New(virt.HostResources{})
+		d.SpawnTime = cfg.Compute.FakeSpawnTime.Duration
+		return d, nil, nil
 	case "qemu":
 		if missing := qemuMissing(); missing != "" {
 			return nil, nil, fmt.Errorf("compute.driver = qemu, but this host lacks %s", missing)

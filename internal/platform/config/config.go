@@ -45,6 +45,9 @@ type Compute struct {
 	// FakeHosts, with the fake driver, runs that many compute hosts in this
 	// process (HOST-1 ... HOST-N), for scheduling and scale tests.
 	FakeHosts int `toml:"fake_hosts" env:"NIMBUS_COMPUTE_FAKE_HOSTS"`
+	// FakeSpawnTime is how long a fake spawn takes (0: at once), so tests can
+	// catch builds in flight.
+	FakeSpawnTime Duration `toml:"fake_spawn_time" env:"NIMBUS_COMPUTE_FAKE_SPAWN_TIME"`
 	// DefaultAvailabilityZone is upstream's default_availability_zone.
 	DefaultAvailabilityZone string `toml:"default_availability_zone" env:"NIMBUS_COMPUTE_DEFAULT_AZ"`
 }

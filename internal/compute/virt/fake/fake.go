@@ -21,6 +21,8 @@ type Driver struct {
 	resources virt.HostResources
 	// FailSpawn, when set, fails the spawns it returns true for (reschedule tests).
 	FailSpawn func(virt.Spec) bool
+	// SpawnTime is how long a spawn takes.
+	SpawnTime time.Duration
 }
 
 // New makes a host with the given capacity (zero: 8 vCPUs, 16 GiB, 500 GB, QEMU 7.2).
@@ -61,7 +63,14 @@ func (d *Driver) set(s virt.Spec, from []virt.PowerState, to virt.PowerState) er
 	return nil
 }
 
-func (d *Driver) Spawn(_ context.Context, s virt.Spec) error {
+func (d *Driver) Spawn(ctx context.Context, s virt.Spec) error {
+	if d.SpawnTime > 0 {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(d.SpawnTime):
+		}
+	}
 	if d.FailSpawn != nil && d.FailSpawn(s) {
 		return fmt.Errorf("fake: spawn of %s failed as asked", s.UUID)
 	}
