@@ -96,8 +96,27 @@ func TestComputeQEMU(t *testing.T) {
 		t.Errorf("a console token worked twice")
 	}
 
-	// The lifecycle, in the API and in QEMU.
+	// kill -9 of the whole cloud and a restart: the VM keeps running in the same
+	// QEMU process, and the restarted agent adopts it (no second QEMU, still ACTIVE).
 	guest := virt.Spec{UUID: id, Dir: filepath.Join(d.dir, "instances", id)}
+	qemuPID := func() string {
+		b, _ := os.ReadFile(filepath.Join(guest.Dir, "qemu.pid"))
+		return strings.TrimSpace(string(b))
+	}
+	pid := qemuPID()
+	d.Cloud.Kill()
+	if err := d.Cloud.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	waitServerOn(t, d.Cloud, id, "ACTIVE")
+	if after := qemuPID(); after != pid || pid == "" {
+		t.Errorf("QEMU pid %q before the crash, %q after", pid, after)
+	}
+	if err := exec.Command("kill", "-0", pid).Run(); err != nil {
+		t.Errorf("QEMU %s did not survive the cloud's crash: %v", pid, err)
+	}
+
+	// The lifecycle, in the API and in QEMU.
 	hv, err := qemu.New(qemu.Options{InstancesDir: filepath.Join(d.dir, "instances"), HostNamespace: d.bed.Host})
 	if err != nil {
 		t.Fatal(err)
