@@ -138,7 +138,7 @@ func (a *Agent) Pass(ctx context.Context) error {
 	for _, inst := range want {
 		owned[inst.UUID] = true
 		if inst.TaskState == "" && inst.VMState != "building" {
-			if st, ok := seen[inst.UUID]; ok && int(st) != inst.PowerState || !ok && inst.PowerState != int(virt.NoState) && inst.PowerState != int(virt.Shutdown) {
+			if st, ok := seen[inst.UUID]; powerDiffers(inst, st, ok) {
 				a.start(ctx, inst, a.syncPower)
 			}
 			continue
@@ -158,6 +158,15 @@ func (a *Agent) Pass(ctx context.Context) error {
 		})
 	}
 	return nil
+}
+
+// powerDiffers says whether the hypervisor's view of a guest (st; found is
+// false when it has none) differs from the power state the database holds.
+func powerDiffers(inst compute.AgentInstance, st virt.PowerState, found bool) bool {
+	if found {
+		return int(st) != inst.PowerState
+	}
+	return inst.PowerState != int(virt.NoState) && inst.PowerState != int(virt.Shutdown)
 }
 
 // start runs fn for the instance in the background unless a task for it runs.
