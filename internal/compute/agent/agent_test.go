@@ -1,0 +1,119 @@
+package agent
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nimbus-cloud/nimbus/internal/compute"
+	"github.com/nimbus-cloud/nimbus/internal/compute/virt"
+	"github.com/nimbus-cloud/nimbus/internal/compute/virt/fake"
+)
+
+// ctrl is a conductor in memory: a fixed desired state, the reports it got.
+type ctrl struct {
+	mu      sync.Mutex
+	want    []compute.AgentInstance
+	reports []compute.AgentReport
+	active  map[string]bool
+}
+
+func (c *ctrl) HostInstances(context.Context, string) ([]compute.AgentInstance, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.want), nil
+}
+
+func (c *ctrl) ReportInstance(_ context.Context, r compute.AgentReport) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.reports = append(c.reports, r)
+	return nil
+}
+
+func (c *ctrl) ReportService(context.Context, compute.ServiceReport) error { return nil }
+
+func (c *ctrl) PortActive(_ context.Context, id string) (bool, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.active[id], nil
+}
+
+func (c *ctrl) Changes(string) <-chan struct{} { return make(chan struct{}) }
+
+func (c *ctrl) take() []compute.AgentReport {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	r := c.reports
+	c.reports = nil
+	slices.SortFunc(r, func(a, b compute.AgentReport) int {
+		if a.UUID < b.UUID {
+			return -1
+		}
+		return 1
+	})
+	return r
+}
+
+// TestAgentPass: one pass carries out each instance's task and reports it,
+// reports a power state the hypervisor contradicts, leaves agreeing instances
+// alone and destroys guests no instance owns; a spawn waits for its ports.
+func TestAgentPass(t *testing.T) {
+	ctx := context.Background()
+	d := fake.New(virt.HostResources{})
+	for _, id := range []string{"running", "stopped-behind-our-back", "orphan", "to-delete", "to-pause"} {
+		if err := d.Spawn(ctx, virt.Spec{UUID: id}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_ = d.PowerOff(ctx, virt.Spec{UUID: "stopped-behind-our-back"}, 0)
+	c := &ctrl{active: map[string]bool{"p-ready": true}, want: []compute.AgentInstance{
+		{UUID: "new", VMState: "building", TaskState: "spawning", Ports: []compute.AgentPort{{ID: "p-ready"}}},
+		{UUID: "running", VMState: "active", PowerState: 1},
+		{UUID: "stopped-behind-our-back", VMState: "active", PowerState: 1},
+		{UUID: "to-delete", VMState: "active", TaskState: "deleting", PowerState: 1},
+		{UUID: "to-pause", VMState: "active", TaskState: "pausing", PowerState: 1},
+	}}
+	a, err := New(Options{Host: "h1", Driver: d, Controller: c, InstancesDir: t.TempDir(), VIFWait: time.Second,
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Pass(ctx); err != nil {
+		t.Fatal(err)
+	}
+	a.wg.Wait()
+	got := c.take()
+	want := []compute.AgentReport{
+		{Host: "h1", UUID: "new", Task: "spawning", PowerState: 1},
+		{Host: "h1", UUID: "stopped-behind-our-back", PowerState: 4},
+		{Host: "h1", UUID: "to-delete", Task: "deleting"},
+		{Host: "h1", UUID: "to-pause", Task: "pausing", PowerState: 3},
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("reports\n got %+v\nwant %+v", got, want)
+	}
+	for id, wantState := range map[string]virt.PowerState{"orphan": virt.NoState, "to-delete": virt.NoState, "new": virt.Running, "running": virt.Running} {
+		if st, _ := d.State(ctx, virt.Spec{UUID: id}); st != wantState {
+			t.Errorf("%s: %s, want %s", id, st, wantState)
+		}
+	}
+
+	// A spawn whose port is not wired waits, then fails when the wait is over.
+	c.want = []compute.AgentInstance{{UUID: "unwired", VMState: "building", TaskState: "spawning", Ports: []compute.AgentPort{{ID: "p-down"}}}}
+	if err := a.Pass(ctx); err != nil {
+		t.Fatal(err)
+	}
+	a.wg.Wait()
+	got = c.take()
+	if len(got) != 1 || got[0].Error == "" || got[0].Task != "spawning" {
+		t.Fatalf("spawn without a wired port: %+v", got)
+	}
+	if st, _ := d.State(ctx, virt.Spec{UUID: "unwired"}); st != virt.NoState {
+		t.Errorf("a guest started before its port was wired: %s", st)
+	}
+}
