@@ -106,10 +106,7 @@ func hostAggregates(ctx context.Context, q querier) (map[string][]scheduler.Aggr
 
 func (s *Service) aggregateView(a *aggregate, full bool) map[string]any {
 	v := map[string]any{"id": a.ID, "name": a.Name, "availability_zone": nullable(a.zone()), "created_at": nullTime(a.CreatedAt),
-		"updated_at": nil, "deleted": false, "deleted_at": nil}
-	if a.UpdatedAt != a.CreatedAt {
-		v["updated_at"] = nullTime(a.UpdatedAt)
-	}
+		"updated_at": nullTime(a.UpdatedAt), "deleted": false, "deleted_at": nil}
 	if full {
 		v["hosts"], v["metadata"] = a.Hosts, a.Metadata
 	}
@@ -177,8 +174,8 @@ func (s *Service) createAggregate(r *http.Request) (httpapi.Response, error) {
 	if az != nil {
 		a.Metadata[metaAZ] = *az
 	}
+	// updated_at stays empty (null in the API) until the first change.
 	a.CreatedAt = stamp(s.now())
-	a.UpdatedAt = a.CreatedAt
 	err = s.db.InTx(ctx, func(tx *db.Tx) error {
 		if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(id), 0) + 1 FROM aggregates`).Scan(&a.ID); err != nil {
 			return err
