@@ -167,3 +167,37 @@ func TestTenantUsage(t *testing.T) {
 		})
 	}
 }
+
+// TestServerAddresses: ips by network and the read-only os-interface view.
+func TestServerAddresses(t *testing.T) {
+	e := newTestEnv(t, nil)
+	e.host("h1", 8, 8192, 100)
+	otherToken, _ := e.identity.NewProjectUser("other")
+	id := e.boot(e.DemoToken, nil)
+	base := "/v2.1/servers/" + id
+	if v, _ := json.Marshal(e.Must(200, "GET", base+"/ips", e.DemoToken, nil)); string(v) != `{"addresses":{"private":[{"addr":"10.0.0.3","version":4}]}}` {
+		t.Errorf("ips = %s", v)
+	}
+	if v, _ := json.Marshal(e.Must(200, "GET", base+"/ips/private", e.DemoToken, nil)); string(v) != `{"private":[{"addr":"10.0.0.3","version":4}]}` {
+		t.Errorf("ips/private = %s", v)
+	}
+	ifaces := e.Must(200, "GET", base+"/os-interface", e.DemoToken, nil)["interfaceAttachments"].([]any)
+	if v, _ := json.Marshal(ifaces); string(v) != `[{"fixed_ips":[{"ip_address":"10.0.0.3","subnet_id":"sub-1"}],"mac_addr":"fa:16:3e:00:00:01","net_id":"net-1","port_id":"port-1","port_state":"DOWN"}]` {
+		t.Errorf("os-interface = %s", v)
+	}
+	e.Must(200, "GET", base+"/os-interface/port-1", e.DemoToken, nil)
+	for _, tc := range []struct {
+		name, path, token string
+		msg               string
+	}{
+		{"unknown network", base + "/ips/nope", e.DemoToken, "Instance is not a member of specified network"},
+		{"unknown port", base + "/os-interface/nope", e.DemoToken, "Port nope is not attached"},
+		{"another project", base + "/ips", otherToken, "could not be found"},
+		{"another project's interfaces", base + "/os-interface", otherToken, "could not be found"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			status, out, raw := e.Do("GET", tc.path, tc.token, nil)
+			checkFault(t, status, out, raw, 404, tc.msg)
+		})
+	}
+}

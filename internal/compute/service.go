@@ -144,6 +144,7 @@ func (s *Service) routes() []httpapi.Route {
 		s.quotaSetRoutes(),
 		s.tenantUsageRoutes(),
 		s.serverMetadataRoutes(),
+		s.serverAddressRoutes(),
 		s.instanceActionRoutes(),
 		s.aggregateRoutes(),
 		s.serverGroupRoutes(),
