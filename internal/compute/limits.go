@@ -36,17 +36,17 @@ var absoluteLimits = map[string]string{
 	"totalSecurityGroupsUsed": "security_groups",
 }
 
-// limits is GET /limits: the caller's project (an admin may name another with
-// tenant_id) limits and usage; Nova has no rate limits any more, so rate is [].
+// limits is GET /limits: the caller's project's limits and usage (an admin may
+// name another project with tenant_id); Nova has no rate limits any more, so rate is [].
 func (s *Service) limits(r *http.Request) (httpapi.Response, error) {
 	ctx := r.Context()
 	creds := auth.FromContext(ctx)
 	project := creds.ProjectID
-	if t := r.URL.Query().Get("tenant_id"); t != "" && t != project {
-		// As upstream: without the other_project rule the caller's own
-		// limits are shown rather than an error.
-		if s.policy.Allowed("os_compute_api:limits:other_project", map[string]any{"target.project_id": t}, creds.PolicyCredentials()) {
-			project = t
+	if q := r.URL.Query(); q.Has("tenant_id") {
+		// As upstream: naming a project needs the other_project rule (403).
+		project = q.Get("tenant_id")
+		if err := s.enforce(r, "os_compute_api:limits:other_project", map[string]any{"target.project_id": project}); err != nil {
+			return httpapi.Response{}, err
 		}
 	}
 	limits, err := s.quotaLimits(ctx, s.db, project)

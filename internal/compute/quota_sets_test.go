@@ -116,8 +116,9 @@ func TestLimitsAndQuotaSets(t *testing.T) {
 	status, out, raw := e.Do("POST", "/v2.1/servers", e.DemoToken, serverBody(map[string]any{"min_count": 3}))
 	checkFault(t, status, out, raw, 403, "Quota exceeded for instances: Requested 3, but already used 1 of 3 instances")
 	e.Must(200, "PUT", quota, e.AdminToken, map[string]any{"quota_set": map[string]any{"instances": 0, "force": true}})
-	// An admin reads another project's limits with tenant_id; a member's
-	// tenant_id is ignored.
+	// An admin reads another project's limits with tenant_id; a member may not.
+	status, out, raw = e.Do("GET", "/v2.1/limits?tenant_id=other", e.DemoToken, nil)
+	checkFault(t, status, out, raw, 403, "Policy doesn't allow os_compute_api:limits:other_project")
 	if a := e.Must(200, "GET", "/v2.1/limits?tenant_id="+e.DemoProject, e.AdminToken, nil)["limits"].(map[string]any)["absolute"].(map[string]any); a["maxTotalInstances"] != float64(0) || a["totalInstancesUsed"] != float64(1) {
 		t.Errorf("admin's view of demo's limits: %v", a)
 	}
