@@ -93,3 +93,18 @@ func TestAggregates(t *testing.T) {
 		t.Errorf("aggregates left: %v", list)
 	}
 }
+
+// TestAvailabilityZoneState: a zone whose every service is disabled is listed
+// as unavailable, after the available ones.
+func TestAvailabilityZoneState(t *testing.T) {
+	e := newTestEnv(t, nil)
+	e.host("h1", 4, 4096, 100)
+	e.host("h2", 4, 4096, 100)
+	e.Must(200, "POST", "/v2.1/os-aggregates", e.AdminToken, map[string]any{"aggregate": map[string]any{"name": "a", "availability_zone": "alpha"}})
+	e.Must(200, "POST", "/v2.1/os-aggregates/1/action", e.AdminToken, map[string]any{"add_host": map[string]any{"host": "h1"}})
+	e.Must(200, "PUT", "/v2.1/os-services/disable", e.AdminToken, map[string]any{"host": "h1", "binary": "nova-compute"})
+	zones := e.Must(200, "GET", "/v2.1/os-availability-zone", e.DemoToken, nil)["availabilityZoneInfo"].([]any)
+	if z, _ := json.Marshal(zones); string(z) != `[{"hosts":null,"zoneName":"nova","zoneState":{"available":true}},{"hosts":null,"zoneName":"alpha","zoneState":{"available":false}}]` {
+		t.Errorf("zones = %s", z)
+	}
+}
