@@ -253,10 +253,10 @@ func (s *Service) deleteServerGroup(r *http.Request) (httpapi.Response, error) {
 
 // joinServerGroup adds new instances to the group the create request's `group`
 // hint names, within the server_group_members quota. An unknown group (or
-// another project's) is upstream's 400.
-func (s *Service) joinServerGroup(ctx context.Context, tx *db.Tx, project, id string, uuids []string) error {
+// another project's, unless the caller is an admin) is upstream's 400.
+func (s *Service) joinServerGroup(ctx context.Context, tx *db.Tx, project string, admin bool, id string, uuids []string) error {
 	g, err := loadServerGroup(ctx, tx, id)
-	if err != nil || g.ProjectID != project {
+	if err != nil || (g.ProjectID != project && !admin) {
 		if err == nil || isStatus(err, http.StatusNotFound) {
 			return badRequest("Instance group %s could not be found.", id)
 		}
@@ -266,7 +266,7 @@ func (s *Service) joinServerGroup(ctx context.Context, tx *db.Tx, project, id st
 	if err != nil {
 		return err
 	}
-	limits, err := s.quotaLimits(ctx, tx, project)
+	limits, err := s.quotaLimits(ctx, tx, g.ProjectID)
 	if err != nil {
 		return err
 	}

@@ -256,7 +256,7 @@ func (s *Service) createServer(r *http.Request) (httpapi.Response, error) {
 			for i, inst := range created {
 				uuids[i] = inst.UUID
 			}
-			return s.joinServerGroup(ctx, tx, creds.ProjectID, b.ServerGroup, uuids)
+			return s.joinServerGroup(ctx, tx, creds.ProjectID, isAdmin(creds), b.ServerGroup, uuids)
 		}
 		return nil
 	})
