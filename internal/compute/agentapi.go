@@ -182,6 +182,9 @@ func (s *Service) ReportInstance(ctx context.Context, rep AgentReport) error {
 		if rep.Task != "" && rep.Task != in.TaskState {
 			return nil // the task changed meanwhile: the agent will see the new one
 		}
+		if err := s.recordTaskEvent(ctx, tx, in, rep); err != nil {
+			return err
+		}
 		switch {
 		case rep.Task == taskDeleting:
 			release = in

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nimbus-cloud/nimbus/internal/compute/virt/fake"
 	"github.com/nimbus-cloud/nimbus/internal/identity"
 	"github.com/nimbus-cloud/nimbus/internal/identity/identitytest"
 	"github.com/nimbus-cloud/nimbus/internal/platform/db/dbtest"
@@ -34,6 +35,8 @@ type testEnv struct {
 	AdminToken  string
 	DemoToken   string
 	DemoProject string
+	// drivers are the fake hypervisors of run's hosts.
+	drivers map[string]*fake.Driver
 }
 
 func newTestEnv(t *testing.T, tune func(*Options)) *testEnv {

@@ -133,7 +133,7 @@ func (s *Service) deleteExtraSpec(r *http.Request) (httpapi.Response, error) {
 	if !found {
 		return httpapi.Response{}, notFound("Flavor %s has no extra specs with key %s.", id, key)
 	}
-	return httpapi.Response{Status: http.StatusAccepted}, nil
+	return httpapi.OK(nil), nil // 200 without a body, as upstream
 }
 
 func (s *Service) flavorAccess(r *http.Request, id string) (httpapi.Response, error) {

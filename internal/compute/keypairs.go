@@ -134,14 +134,19 @@ func (s *Service) createKeypair(r *http.Request) (httpapi.Response, error) {
 	k := KeyPair{UserID: user, Name: name, Type: "ssh", CreatedAt: stampMicro(s.now())}
 	var private string
 	if in.PublicKey != nil {
-		k.PublicKey = strings.TrimSpace(*in.PublicKey)
-		if k.Fingerprint, err = sshFingerprint(k.PublicKey); err != nil {
+		// Kept as given, as upstream: a client compares it with what it sent.
+		k.PublicKey = *in.PublicKey
+		if k.Fingerprint, err = sshFingerprint(strings.TrimSpace(k.PublicKey)); err != nil {
 			return httpapi.Response{}, badRequest("Keypair data is invalid: failed to generate fingerprint")
 		}
 	} else if k.PublicKey, private, k.Fingerprint, err = generateSSHKey(name); err != nil {
 		return httpapi.Response{}, err
 	}
-	if limit := s.opts.Quotas["key_pairs"]; limit >= 0 {
+	limits, err := s.quotaLimits(r.Context(), s.db, auth.FromContext(r.Context()).ProjectID)
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	if limit := limits["key_pairs"]; limit >= 0 {
 		var n int
 		if err := s.db.QueryRowContext(r.Context(), `SELECT COUNT(*) FROM keypairs WHERE user_id = ?`, user).Scan(&n); err != nil {
 			return httpapi.Response{}, err

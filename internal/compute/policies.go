@@ -49,4 +49,57 @@ var defaultPolicies = map[string]string{
 	"os_compute_api:os-services:list":                      "rule:admin_api",
 	"os_compute_api:os-services:update":                    "rule:admin_api",
 	"os_compute_api:os-services:delete":                    "rule:admin_api",
+
+	"os_compute_api:os-availability-zone:list":   "",
+	"os_compute_api:os-availability-zone:detail": "rule:admin_api",
+
+	"os_compute_api:os-hypervisors:list":        "rule:admin_api",
+	"os_compute_api:os-hypervisors:list-detail": "rule:admin_api",
+	"os_compute_api:os-hypervisors:show":        "rule:admin_api",
+	"os_compute_api:os-hypervisors:statistics":  "rule:admin_api",
+	"os_compute_api:os-hypervisors:search":      "rule:admin_api",
+	"os_compute_api:os-hypervisors:servers":     "rule:admin_api",
+
+	"os_compute_api:limits":               "",
+	"os_compute_api:limits:other_project": "rule:admin_api",
+
+	"os_compute_api:os-quota-sets:show":     "rule:project_reader_api",
+	"os_compute_api:os-quota-sets:detail":   "rule:project_reader_api",
+	"os_compute_api:os-quota-sets:defaults": "",
+	"os_compute_api:os-quota-sets:update":   "rule:admin_api",
+	"os_compute_api:os-quota-sets:delete":   "rule:admin_api",
+
+	"os_compute_api:os-simple-tenant-usage:list": "rule:admin_api",
+	"os_compute_api:os-simple-tenant-usage:show": "rule:project_reader_api",
+
+	"os_compute_api:server-metadata:index":      "rule:project_reader_api",
+	"os_compute_api:server-metadata:show":       "rule:project_reader_api",
+	"os_compute_api:server-metadata:create":     "rule:project_member_api",
+	"os_compute_api:server-metadata:update_all": "rule:project_member_api",
+	"os_compute_api:server-metadata:update":     "rule:project_member_api",
+	"os_compute_api:server-metadata:delete":     "rule:project_member_api",
+
+	"os_compute_api:ips:index":                 "rule:project_reader_api",
+	"os_compute_api:ips:show":                  "rule:project_reader_api",
+	"os_compute_api:os-attach-interfaces:list": "rule:project_reader_api",
+	"os_compute_api:os-attach-interfaces:show": "rule:project_reader_api",
+
+	"os_compute_api:os-instance-actions:list":   "rule:project_reader_api",
+	"os_compute_api:os-instance-actions:show":   "rule:project_reader_api",
+	"os_compute_api:os-instance-actions:events": "rule:admin_api",
+
+	"os_compute_api:os-aggregates:index":        "rule:admin_api",
+	"os_compute_api:os-aggregates:create":       "rule:admin_api",
+	"os_compute_api:os-aggregates:show":         "rule:admin_api",
+	"os_compute_api:os-aggregates:update":       "rule:admin_api",
+	"os_compute_api:os-aggregates:delete":       "rule:admin_api",
+	"os_compute_api:os-aggregates:add_host":     "rule:admin_api",
+	"os_compute_api:os-aggregates:remove_host":  "rule:admin_api",
+	"os_compute_api:os-aggregates:set_metadata": "rule:admin_api",
+
+	"os_compute_api:os-server-groups:index":              "rule:project_reader_api",
+	"os_compute_api:os-server-groups:index:all_projects": "rule:admin_api",
+	"os_compute_api:os-server-groups:show":               "rule:project_reader_api",
+	"os_compute_api:os-server-groups:create":             "rule:project_member_api",
+	"os_compute_api:os-server-groups:delete":             "rule:project_member_api",
 }

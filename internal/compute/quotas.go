@@ -16,6 +16,12 @@ var defaultQuotas = map[string]int{
 	"injected_files":              5,
 	"injected_file_content_bytes": 10240,
 	"injected_file_path_bytes":    255,
+	// The network quotas the 2.1 API still shows (removed at 2.36); the
+	// network service enforces its own.
+	"fixed_ips":            -1,
+	"floating_ips":         10,
+	"security_groups":      10,
+	"security_group_rules": 20,
 }
 
 // quotaLimits are the project's limits: its own rows over the defaults.

@@ -20,6 +20,8 @@ type hostState struct {
 	VCPUsUsed, MemoryMBUsed, DiskGBUsed int
 	HypervisorType                      string
 	HypervisorVersion                   int64
+	// Aggregates are the host's aggregates (their metadata, their zone).
+	Aggregates []scheduler.Aggregate
 }
 
 const hostStateColumns = `host, zone, disabled, forced_down, last_seen_at, vcpus, memory_mb, local_gb, vcpus_used,
@@ -35,7 +37,34 @@ func scanHostState(sc db.Scanner) (hostState, error) {
 }
 
 func (s *Service) hostStates(ctx context.Context) ([]hostState, error) {
-	return db.QueryAll(ctx, s.db, scanHostState, `SELECT `+hostStateColumns+` FROM compute_services ORDER BY host`)
+	return loadHostStates(ctx, s.db, `SELECT `+hostStateColumns+` FROM compute_services ORDER BY host`)
+}
+
+// loadHostStates reads hosts with their aggregates.
+func loadHostStates(ctx context.Context, q querier, query string, args ...any) ([]hostState, error) {
+	hosts, err := db.QueryAll(ctx, q, scanHostState, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	aggs, err := hostAggregates(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	for i := range hosts {
+		hosts[i].Aggregates = aggs[hosts[i].Host]
+	}
+	return hosts, nil
+}
+
+// zone is the host's availability zone: its aggregates' if one sets it
+// (upstream keeps zones in aggregate metadata), else the one it reported.
+func (h hostState) zone() string {
+	for _, a := range h.Aggregates {
+		if a.AZ != "" {
+			return a.AZ
+		}
+	}
+	return h.Zone
 }
 
 // up is upstream's service state: not forced down and heard from within
@@ -47,7 +76,7 @@ func (s *Service) up(h hostState) bool {
 func (s *Service) zoneOfHost(hosts []hostState, host string) string {
 	for _, h := range hosts {
 		if h.Host == host {
-			return h.Zone
+			return h.zone()
 		}
 	}
 	return s.opts.DefaultAvailabilityZone
@@ -55,7 +84,7 @@ func (s *Service) zoneOfHost(hosts []hostState, host string) string {
 
 // schedulerHost is a host as the scheduler library sees it.
 func (s *Service) schedulerHost(h hostState) scheduler.HostState {
-	return scheduler.HostState{Name: h.Host, AvailabilityZone: h.Zone, Enabled: !h.Disabled, Up: s.up(h),
+	return scheduler.HostState{Name: h.Host, AvailabilityZone: h.Zone, Aggregates: h.Aggregates, Enabled: !h.Disabled, Up: s.up(h),
 		VCPUs: h.VCPUs, VCPUsUsed: h.VCPUsUsed, MemoryMB: h.MemoryMB, MemoryMBUsed: h.MemoryMBUsed,
 		DiskGB: h.DiskGB, DiskGBUsed: h.DiskGBUsed, HypervisorType: h.HypervisorType, HypervisorVersion: int(h.HypervisorVersion),
 		// Every host runs full x86-64 virtual machines (upstream libvirt's
@@ -80,6 +109,14 @@ func (s *Service) selectHosts(ctx context.Context, hosts []hostState, in *instan
 	if in.Request.ForcedHost != "" {
 		spec.ForceHosts = []string{in.Request.ForcedHost}
 	}
+	if in.Request.ServerGroup != "" {
+		g, err := s.schedulerGroup(ctx, in)
+		if err != nil {
+			s.log.Warn("scheduler: server group", "instance", in.UUID, "group", in.Request.ServerGroup, "error", err)
+			return nil, "Cannot read the server group."
+		}
+		spec.ServerGroup = g
+	}
 	candidates, err := scheduler.Select(s.opts.Scheduler, states, spec)
 	if err != nil {
 		var nvh *scheduler.NoValidHost
@@ -99,7 +136,7 @@ func (s *Service) selectHosts(ctx context.Context, hosts []hostState, in *instan
 // scheduler's own rule (scheduler.Fits). The update is conditional on the usage
 // it read, so two claims racing for the last room cannot both win.
 func (s *Service) claim(ctx context.Context, tx *db.Tx, host string, f Flavor) (bool, error) {
-	hosts, err := db.QueryAll(ctx, tx, scanHostState, `SELECT `+hostStateColumns+` FROM compute_services WHERE host = ?`, host)
+	hosts, err := loadHostStates(ctx, tx, `SELECT `+hostStateColumns+` FROM compute_services WHERE host = ?`, host)
 	if err != nil || len(hosts) == 0 {
 		return false, err
 	}

@@ -381,15 +381,15 @@ func (s *Service) deleteServer(r *http.Request) (httpapi.Response, error) {
 }
 
 // availabilityZones are the zones a server may ask for: the default one and
-// every zone of a compute service.
+// every zone of a compute service (its aggregates' or its own).
 func (s *Service) availabilityZones(ctx context.Context) (map[string]bool, error) {
 	zones := map[string]bool{s.opts.DefaultAvailabilityZone: true}
-	names, err := db.QueryStrings(ctx, s.db, `SELECT DISTINCT zone FROM compute_services`)
+	hosts, err := s.hostStates(ctx)
 	if err != nil {
 		return nil, err
 	}
-	for _, z := range names {
-		zones[z] = true
+	for _, h := range hosts {
+		zones[h.zone()] = true
 	}
 	return zones, nil
 }

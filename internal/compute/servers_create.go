@@ -203,8 +203,12 @@ func (s *Service) createServer(r *http.Request) (httpapi.Response, error) {
 			az = zone
 		}
 	}
-	if g, ok := req.SchedulerHints["group"].(string); ok && g != "" {
-		b.ServerGroup = g
+	if g, ok := req.SchedulerHints["group"]; ok {
+		id, _ := g.(string)
+		if uuid.Validate(id) != nil {
+			return httpapi.Response{}, badRequest("Invalid input for field/attribute group. Value: %v. '%v' is not a 'uuid'", g, g)
+		}
+		b.ServerGroup = id
 	}
 
 	adminPass := ""
@@ -246,6 +250,13 @@ func (s *Service) createServer(r *http.Request) (httpapi.Response, error) {
 				return err
 			}
 			created = append(created, inst)
+		}
+		if b.ServerGroup != "" {
+			uuids := make([]string, len(created))
+			for i, inst := range created {
+				uuids[i] = inst.UUID
+			}
+			return s.joinServerGroup(ctx, tx, creds.ProjectID, isAdmin(creds), b.ServerGroup, uuids)
 		}
 		return nil
 	})

@@ -140,6 +140,16 @@ func (s *Service) routes() []httpapi.Route {
 		s.serverRoutes(),
 		s.serverActionRoutes(),
 		s.serviceRoutes(),
+		s.availabilityZoneRoutes(),
+		s.hypervisorRoutes(),
+		s.limitRoutes(),
+		s.quotaSetRoutes(),
+		s.tenantUsageRoutes(),
+		s.serverMetadataRoutes(),
+		s.serverAddressRoutes(),
+		s.instanceActionRoutes(),
+		s.aggregateRoutes(),
+		s.serverGroupRoutes(),
 	} {
 		for _, rt := range group {
 			rt.Handler = s.versioned(rt.Handler)

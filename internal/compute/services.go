@@ -2,6 +2,8 @@ package compute
 
 import (
 	"net/http"
+	"slices"
+	"strconv"
 
 	"github.com/nimbus-cloud/nimbus/internal/platform/db"
 	"github.com/nimbus-cloud/nimbus/internal/platform/httpapi"
@@ -11,6 +13,7 @@ func (s *Service) serviceRoutes() []httpapi.Route {
 	return []httpapi.Route{
 		{Method: "GET", Path: "/v2.1/os-services", Policy: "os_compute_api:os-services:list", Handler: s.listServices},
 		{Method: "PUT", Path: "/v2.1/os-services/{action}", Policy: "os_compute_api:os-services:update", Handler: s.updateService},
+		{Method: "DELETE", Path: "/v2.1/os-services/{id}", Policy: "os_compute_api:os-services:delete", Handler: s.deleteService},
 	}
 }
 
@@ -96,4 +99,52 @@ func (s *Service) updateService(r *http.Request) (httpapi.Response, error) {
 		return httpapi.Response{}, notFound("Host '%s' is not mapped to any cell", req.Host)
 	}
 	return httpapi.OK(map[string]any{"service": body}), nil
+}
+
+// deleteService is DELETE /os-services/{id} (the 2.1 integer id): the host's
+// service and node go, and the host leaves its aggregates. A host still running
+// instances cannot go, as upstream; a live agent registers its host again.
+func (s *Service) deleteService(r *http.Request) (httpapi.Response, error) {
+	ctx := r.Context()
+	raw := r.PathValue("id")
+	id, err := strconv.ParseInt(raw, 10, 64)
+	if err != nil {
+		return httpapi.Response{}, badRequest("Invalid uuid %s", raw)
+	}
+	err = s.db.InTx(ctx, func(tx *db.Tx) error {
+		var host string
+		err := tx.QueryRowContext(ctx, `SELECT host FROM compute_services WHERE node_id = ?`, id).Scan(&host)
+		if db.IsNoRows(err) {
+			return notFound("Service %s could not be found.", raw)
+		}
+		if err != nil {
+			return err
+		}
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM instances WHERE host = ? AND deleted = ?`, host, false).Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 {
+			return conflict("Unable to delete compute service that is hosting instances. Migrate or delete the instances first.")
+		}
+		aggs, err := loadAggregates(ctx, tx)
+		if err != nil {
+			return err
+		}
+		for _, a := range aggs {
+			if i := slices.Index(a.Hosts, host); i >= 0 {
+				a.Hosts = slices.Delete(a.Hosts, i, i+1)
+				a.UpdatedAt = stamp(s.now())
+				if err := saveAggregate(ctx, tx, a); err != nil {
+					return err
+				}
+			}
+		}
+		_, err = tx.ExecContext(ctx, `DELETE FROM compute_services WHERE node_id = ?`, id)
+		return err
+	})
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	return httpapi.NoContent(), nil
 }

@@ -1,0 +1,207 @@
+package compute
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"sort"
+	"strconv"
+
+	"github.com/nimbus-cloud/nimbus/internal/platform/auth"
+	"github.com/nimbus-cloud/nimbus/internal/platform/db"
+	"github.com/nimbus-cloud/nimbus/internal/platform/httpapi"
+)
+
+// os-quota-sets at 2.1: a project's limits (its compute_quotas rows over the
+// defaults), the defaults, and the limits with usage; admins change them.
+func (s *Service) quotaSetRoutes() []httpapi.Route {
+	project := func(r *http.Request) (map[string]any, error) {
+		return map[string]any{"target.project_id": r.PathValue("project")}, nil
+	}
+	return []httpapi.Route{
+		{Method: "GET", Path: "/v2.1/os-quota-sets/{project}", Policy: "os_compute_api:os-quota-sets:show", Target: project, Handler: s.showQuotaSet(false)},
+		{Method: "GET", Path: "/v2.1/os-quota-sets/{project}/detail", Policy: "os_compute_api:os-quota-sets:detail", Target: project, Handler: s.showQuotaSet(true)},
+		{Method: "GET", Path: "/v2.1/os-quota-sets/{project}/defaults", Policy: "os_compute_api:os-quota-sets:defaults", Handler: s.quotaDefaults},
+		{Method: "PUT", Path: "/v2.1/os-quota-sets/{project}", Policy: "os_compute_api:os-quota-sets:update", Target: project, Handler: s.updateQuotaSet},
+		{Method: "DELETE", Path: "/v2.1/os-quota-sets/{project}", Policy: "os_compute_api:os-quota-sets:delete", Target: project, Handler: s.deleteQuotaSet},
+	}
+}
+
+// quotaResources are the resources the 2.1 API shows, in its order.
+var quotaResources = []string{"cores", "fixed_ips", "floating_ips", "injected_file_content_bytes", "injected_file_path_bytes",
+	"injected_files", "instances", "key_pairs", "metadata_items", "ram", "security_group_rules", "security_groups",
+	"server_group_members", "server_groups"}
+
+func isQuotaResource(name string) bool {
+	i := sort.SearchStrings(quotaResources, name)
+	return i < len(quotaResources) && quotaResources[i] == name
+}
+
+// quotaUsage is what the project uses of each resource it counts: instances,
+// cores and RAM of its servers, its server groups, and the caller's key pairs
+// (key pairs belong to users, as upstream counts them).
+func (s *Service) quotaUsage(ctx context.Context, q querier, project, user string) (map[string]int, error) {
+	used, err := s.usage(ctx, q, project)
+	if err != nil {
+		return nil, err
+	}
+	for res, query := range map[string]string{
+		"server_groups": `SELECT COUNT(*) FROM server_groups WHERE project_id = ?`,
+		"key_pairs":     `SELECT COUNT(*) FROM keypairs WHERE user_id = ?`,
+	} {
+		arg := project
+		if res == "key_pairs" {
+			arg = user
+		}
+		var n int
+		if err := q.QueryRowContext(ctx, query, arg).Scan(&n); err != nil {
+			return nil, err
+		}
+		used[res] = n
+	}
+	return used, nil
+}
+
+func (s *Service) showQuotaSet(detail bool) httpapi.Handler {
+	return func(r *http.Request) (httpapi.Response, error) {
+		ctx := r.Context()
+		project := r.PathValue("project")
+		limits, err := s.quotaLimits(ctx, s.db, project)
+		if err != nil {
+			return httpapi.Response{}, err
+		}
+		body := map[string]any{"id": project}
+		if !detail {
+			for _, res := range quotaResources {
+				body[res] = limits[res]
+			}
+			return httpapi.OK(map[string]any{"quota_set": body}), nil
+		}
+		used, err := s.quotaUsage(ctx, s.db, project, auth.FromContext(ctx).UserID)
+		if err != nil {
+			return httpapi.Response{}, err
+		}
+		for _, res := range quotaResources {
+			body[res] = map[string]int{"limit": limits[res], "in_use": used[res], "reserved": 0}
+		}
+		return httpapi.OK(map[string]any{"quota_set": body}), nil
+	}
+}
+
+func (s *Service) quotaDefaults(r *http.Request) (httpapi.Response, error) {
+	body := map[string]any{"id": r.PathValue("project")}
+	for _, res := range quotaResources {
+		body[res] = s.opts.Quotas[res]
+	}
+	return httpapi.OK(map[string]any{"quota_set": body}), nil
+}
+
+// quotaValue is upstream's quota value: an integer (or a string of one) of
+// at least -1, where -1 is unlimited.
+func quotaValue(name string, raw json.RawMessage) (int, error) {
+	var v any
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return 0, badRequest("Invalid input for field/attribute %s.", name)
+	}
+	var n int
+	switch x := v.(type) {
+	case float64:
+		if x != float64(int(x)) {
+			return 0, badRequest("Invalid input for field/attribute %s. Value: %v. %v is not of type 'integer', 'string'", name, x, x)
+		}
+		n = int(x)
+	case string:
+		i, err := strconv.Atoi(x)
+		if err != nil {
+			return 0, badRequest("Invalid input for field/attribute %s. Value: %s. '%s' does not match '^-?[0-9]+$'", name, x, x)
+		}
+		n = i
+	default:
+		return 0, badRequest("Invalid input for field/attribute %s. Value: %v. %v is not of type 'integer', 'string'", name, v, v)
+	}
+	if n < -1 {
+		return 0, badRequest("Invalid input for field/attribute %s. Value: %d. %d is less than the minimum of -1", name, n, n)
+	}
+	if n > 0x7fffffff {
+		return 0, badRequest("Invalid input for field/attribute %s. Value: %d. %d is greater than the maximum of 2147483647", name, n, n)
+	}
+	return n, nil
+}
+
+// updateQuotaSet is PUT: each given limit is written for the project; a limit
+// below what the project already uses is refused unless force is true.
+func (s *Service) updateQuotaSet(r *http.Request) (httpapi.Response, error) {
+	ctx := r.Context()
+	project := r.PathValue("project")
+	var req struct {
+		QuotaSet map[string]json.RawMessage `json:"quota_set"`
+	}
+	if err := httpapi.DecodeJSON(r, &req); err != nil {
+		return httpapi.Response{}, err
+	}
+	if req.QuotaSet == nil {
+		return httpapi.Response{}, badRequest("Invalid input for field/attribute quota_set. 'quota_set' is a required property")
+	}
+	if r.URL.Query().Get("user_id") != "" {
+		return httpapi.Response{}, badRequest("Per-user quotas are not supported by this cloud.")
+	}
+	force := false
+	set := map[string]int{}
+	for k, raw := range req.QuotaSet {
+		if k == "force" {
+			var v any
+			_ = json.Unmarshal(raw, &v)
+			f, err := boolField("force", v)
+			if err != nil {
+				return httpapi.Response{}, err
+			}
+			force = f
+			continue
+		}
+		if !isQuotaResource(k) {
+			return httpapi.Response{}, badRequest("Invalid input for field/attribute quota_set. Additional properties are not allowed ('%s' was unexpected)", k)
+		}
+		n, err := quotaValue(k, raw)
+		if err != nil {
+			return httpapi.Response{}, err
+		}
+		set[k] = n
+	}
+	var limits map[string]int
+	err := s.db.InTx(ctx, func(tx *db.Tx) error {
+		used, err := s.quotaUsage(ctx, tx, project, auth.FromContext(ctx).UserID)
+		if err != nil {
+			return err
+		}
+		for res, n := range set {
+			if !force && n >= 0 && res != "key_pairs" && n < used[res] {
+				return badRequest("Quota limit %d for %s must be greater than or equal to already used and reserved %d.", n, res, used[res])
+			}
+			if _, err := tx.ExecContext(ctx, `DELETE FROM compute_quotas WHERE project_id = ? AND resource = ?`, project, res); err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO compute_quotas (project_id, resource, hard_limit) VALUES (?, ?, ?)`, project, res, n); err != nil {
+				return err
+			}
+		}
+		limits, err = s.quotaLimits(ctx, tx, project)
+		return err
+	})
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	body := map[string]any{}
+	for _, res := range quotaResources {
+		body[res] = limits[res]
+	}
+	return httpapi.OK(map[string]any{"quota_set": body}), nil
+}
+
+// deleteQuotaSet reverts the project to the defaults (202, as upstream).
+func (s *Service) deleteQuotaSet(r *http.Request) (httpapi.Response, error) {
+	if _, err := s.db.ExecContext(r.Context(), `DELETE FROM compute_quotas WHERE project_id = ?`, r.PathValue("project")); err != nil {
+		return httpapi.Response{}, fmt.Errorf("delete quotas: %w", err)
+	}
+	return httpapi.Response{Status: http.StatusAccepted}, nil
+}

@@ -1,0 +1,311 @@
+package compute
+
+import (
+	"context"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/nimbus-cloud/nimbus/internal/compute/scheduler"
+	"github.com/nimbus-cloud/nimbus/internal/platform/auth"
+	"github.com/nimbus-cloud/nimbus/internal/platform/db"
+	"github.com/nimbus-cloud/nimbus/internal/platform/httpapi"
+)
+
+// os-server-groups at 2.1: a project's groups with one policy each, shown as
+// `policies: [policy]`; servers join one with the `group` scheduler hint.
+func (s *Service) serverGroupRoutes() []httpapi.Route {
+	own := func(r *http.Request) (map[string]any, error) {
+		creds := auth.FromContext(r.Context())
+		return map[string]any{"target.project_id": creds.ProjectID, "target.user_id": creds.UserID}, nil
+	}
+	return []httpapi.Route{
+		{Method: "GET", Path: "/v2.1/os-server-groups", Policy: "os_compute_api:os-server-groups:index", Target: own, Handler: s.listServerGroups},
+		{Method: "POST", Path: "/v2.1/os-server-groups", Policy: "os_compute_api:os-server-groups:create", Target: own, Handler: s.createServerGroup},
+		{Method: "GET", Path: "/v2.1/os-server-groups/{id}", Handler: s.showServerGroup},
+		{Method: "DELETE", Path: "/v2.1/os-server-groups/{id}", Handler: s.deleteServerGroup},
+	}
+}
+
+type serverGroup struct {
+	ID, Name, ProjectID, UserID, Policy string
+	Members                             []string
+	CreatedAt                           string
+}
+
+const serverGroupColumns = `id, name, project_id, user_id, policy, members, created_at`
+
+func scanServerGroup(sc db.Scanner) (*serverGroup, error) {
+	var g serverGroup
+	var members string
+	if err := sc.Scan(&g.ID, &g.Name, &g.ProjectID, &g.UserID, &g.Policy, &members, &g.CreatedAt); err != nil {
+		return nil, err
+	}
+	if err := jsonUnmarshal(members, &g.Members); err != nil {
+		return nil, err
+	}
+	return &g, nil
+}
+
+func loadServerGroup(ctx context.Context, q querier, id string) (*serverGroup, error) {
+	g, err := scanServerGroup(q.QueryRowContext(ctx, `SELECT `+serverGroupColumns+` FROM server_groups WHERE id = ?`, id))
+	if db.IsNoRows(err) {
+		return nil, notFound("Instance group %s could not be found.", id)
+	}
+	return g, err
+}
+
+// liveMembers drops members whose instance is deleted: upstream removes them
+// from the group when they go; here the instance row says so.
+func liveMembers(ctx context.Context, q querier, members []string) ([]string, error) {
+	out := []string{}
+	for _, m := range members {
+		var deleted bool
+		err := q.QueryRowContext(ctx, `SELECT deleted FROM instances WHERE uuid = ?`, m).Scan(&deleted)
+		if db.IsNoRows(err) || (err == nil && deleted) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+func (s *Service) serverGroupView(ctx context.Context, g *serverGroup) (map[string]any, error) {
+	members, err := liveMembers(ctx, s.db, g.Members)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"id": g.ID, "name": g.Name, "policies": []string{g.Policy}, "members": members,
+		"metadata": map[string]string{}}, nil
+}
+
+// visibleServerGroup loads a group the caller may act on under rule; another
+// project's is 404.
+func (s *Service) visibleServerGroup(r *http.Request, rule string) (*serverGroup, error) {
+	id := r.PathValue("id")
+	g, err := loadServerGroup(r.Context(), s.db, id)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.enforce(r, rule, map[string]any{"target.project_id": g.ProjectID, "target.user_id": g.UserID}); err != nil {
+		if g.ProjectID != auth.FromContext(r.Context()).ProjectID {
+			return nil, notFound("Instance group %s could not be found.", id)
+		}
+		return nil, err
+	}
+	return g, nil
+}
+
+func (s *Service) listServerGroups(r *http.Request) (httpapi.Response, error) {
+	ctx := r.Context()
+	creds := auth.FromContext(ctx)
+	query, args := `SELECT `+serverGroupColumns+` FROM server_groups WHERE project_id = ? ORDER BY created_at, id`, []any{creds.ProjectID}
+	if v := r.URL.Query().Get("all_projects"); v != "" {
+		all, err := boolField("all_projects", v)
+		if err != nil {
+			return httpapi.Response{}, err
+		}
+		// As upstream: a caller without the rule sees its own project's.
+		if all && s.policy.Allowed("os_compute_api:os-server-groups:index:all_projects", nil, creds.PolicyCredentials()) {
+			query, args = `SELECT `+serverGroupColumns+` FROM server_groups ORDER BY created_at, id`, nil
+		}
+	}
+	groups, err := db.QueryAll(ctx, s.db, scanServerGroup, query, args...)
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	page, err := offsetPage(r, len(groups))
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	out := []map[string]any{}
+	for _, g := range groups[page[0]:page[1]] {
+		v, err := s.serverGroupView(ctx, g)
+		if err != nil {
+			return httpapi.Response{}, err
+		}
+		out = append(out, v)
+	}
+	return httpapi.OK(map[string]any{"server_groups": out}), nil
+}
+
+// offsetPage is upstream's limit/offset paging of a list of n: the [from, to) slice.
+func offsetPage(r *http.Request, n int) ([2]int, error) {
+	q := r.URL.Query()
+	from, to := 0, n
+	for _, f := range []struct {
+		name string
+		dst  *int
+		min  int
+	}{{"offset", &from, 0}, {"limit", &to, 1}} {
+		v := q.Get(f.name)
+		if v == "" {
+			continue
+		}
+		i, err := strconv.Atoi(v)
+		if err != nil || i < f.min {
+			return [2]int{}, badRequest("Invalid input for query parameters %s. Value: %s. '%s' does not match '^[0-9]*$'", f.name, v, v)
+		}
+		*f.dst = i
+	}
+	from = min(from, n)
+	if q.Get("limit") != "" {
+		to = min(from+to, n)
+	}
+	return [2]int{from, to}, nil
+}
+
+func (s *Service) showServerGroup(r *http.Request) (httpapi.Response, error) {
+	g, err := s.visibleServerGroup(r, "os_compute_api:os-server-groups:show")
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	v, err := s.serverGroupView(r.Context(), g)
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	return httpapi.OK(map[string]any{"server_group": v}), nil
+}
+
+// groupPolicies are the policies the request's microversion accepts: the soft
+// ones came with 2.15.
+func groupPolicies(r *http.Request) []string {
+	p := []string{scheduler.PolicyAntiAffinity, scheduler.PolicyAffinity}
+	if versionOf(r).AtLeast(httpapi.Version{Major: 2, Minor: 15}) {
+		p = append(p, scheduler.PolicySoftAntiAffinity, scheduler.PolicySoftAffinity)
+	}
+	return p
+}
+
+// createServerGroup answers 200, as upstream; server_groups is a quota.
+func (s *Service) createServerGroup(r *http.Request) (httpapi.Response, error) {
+	ctx := r.Context()
+	creds := auth.FromContext(ctx)
+	var req struct {
+		Group *struct {
+			Name     *string `json:"name"`
+			Policies []any   `json:"policies"`
+		} `json:"server_group"`
+	}
+	if err := httpapi.DecodeJSON(r, &req); err != nil {
+		return httpapi.Response{}, err
+	}
+	if req.Group == nil {
+		return httpapi.Response{}, badRequest("Invalid input for field/attribute server_group. 'server_group' is a required property")
+	}
+	if req.Group.Name == nil {
+		return httpapi.Response{}, badRequest("Invalid input for field/attribute server_group. 'name' is a required property")
+	}
+	name := *req.Group.Name
+	if strings.TrimSpace(name) == "" || len(name) > 255 {
+		return httpapi.Response{}, badRequest("Invalid input for field/attribute name. Value: %s. It must be 1-255 characters and not only spaces", name)
+	}
+	if req.Group.Policies == nil {
+		return httpapi.Response{}, badRequest("Invalid input for field/attribute server_group. 'policies' is a required property")
+	}
+	allowed := groupPolicies(r)
+	if len(req.Group.Policies) != 1 {
+		return httpapi.Response{}, badRequest("Invalid input for field/attribute policies. Value: %v. It must hold exactly one of %s", req.Group.Policies, strings.Join(allowed, ", "))
+	}
+	policy, _ := req.Group.Policies[0].(string)
+	if !slices.Contains(allowed, policy) {
+		return httpapi.Response{}, badRequest("Invalid input for field/attribute 0. Value: %v. '%v' is not one of ['%s']", req.Group.Policies[0], req.Group.Policies[0], strings.Join(allowed, "', '"))
+	}
+	g := &serverGroup{ID: newUUID(), Name: name, ProjectID: creds.ProjectID, UserID: creds.UserID, Policy: policy,
+		Members: []string{}, CreatedAt: stamp(s.now())}
+	err := s.db.InTx(ctx, func(tx *db.Tx) error {
+		limits, err := s.quotaLimits(ctx, tx, creds.ProjectID)
+		if err != nil {
+			return err
+		}
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM server_groups WHERE project_id = ?`, creds.ProjectID).Scan(&n); err != nil {
+			return err
+		}
+		if l := limits["server_groups"]; l >= 0 && n+1 > l {
+			return forbidden("Quota exceeded, too many server groups.")
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO server_groups (`+serverGroupColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			g.ID, g.Name, g.ProjectID, g.UserID, g.Policy, "[]", g.CreatedAt)
+		return err
+	})
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	v, _ := s.serverGroupView(ctx, g)
+	return httpapi.OK(map[string]any{"server_group": v}), nil
+}
+
+func (s *Service) deleteServerGroup(r *http.Request) (httpapi.Response, error) {
+	g, err := s.visibleServerGroup(r, "os_compute_api:os-server-groups:delete")
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	if _, err := s.db.ExecContext(r.Context(), `DELETE FROM server_groups WHERE id = ?`, g.ID); err != nil {
+		return httpapi.Response{}, err
+	}
+	return httpapi.NoContent(), nil
+}
+
+// joinServerGroup adds new instances to the group the create request's `group`
+// hint names, within the server_group_members quota. An unknown group (or
+// another project's, unless the caller is an admin) is upstream's 400.
+func (s *Service) joinServerGroup(ctx context.Context, tx *db.Tx, project string, admin bool, id string, uuids []string) error {
+	g, err := loadServerGroup(ctx, tx, id)
+	if err != nil || (g.ProjectID != project && !admin) {
+		if err == nil || isStatus(err, http.StatusNotFound) {
+			return badRequest("Instance group %s could not be found.", id)
+		}
+		return err
+	}
+	members, err := liveMembers(ctx, tx, g.Members)
+	if err != nil {
+		return err
+	}
+	limits, err := s.quotaLimits(ctx, tx, g.ProjectID)
+	if err != nil {
+		return err
+	}
+	if l := limits["server_group_members"]; l >= 0 && len(members)+len(uuids) > l {
+		return forbidden("Quota exceeded, too many servers in group")
+	}
+	members = append(members, uuids...)
+	_, err = tx.ExecContext(ctx, `UPDATE server_groups SET members = ? WHERE id = ?`, mustJSON(members), g.ID)
+	return err
+}
+
+// schedulerGroup is the instance's group as the scheduler's group filters and
+// weighers read it: its policy, and the hosts its other members run on.
+func (s *Service) schedulerGroup(ctx context.Context, in *instance) (*scheduler.ServerGroup, error) {
+	g, err := loadServerGroup(ctx, s.db, in.Request.ServerGroup)
+	if isStatus(err, http.StatusNotFound) {
+		return nil, nil // the group was deleted since: nothing to keep to
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := &scheduler.ServerGroup{ID: g.ID, Policy: g.Policy}
+	for _, m := range g.Members {
+		if m == in.UUID {
+			continue
+		}
+		var host *string
+		var deleted bool
+		err := s.db.QueryRowContext(ctx, `SELECT host, deleted FROM instances WHERE uuid = ?`, m).Scan(&host, &deleted)
+		if db.IsNoRows(err) || deleted {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out.Members = append(out.Members, m)
+		if host != nil && *host != "" {
+			out.Hosts = append(out.Hosts, *host)
+		}
+	}
+	return out, nil
+}
