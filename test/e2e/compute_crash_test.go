@@ -24,9 +24,10 @@ func TestComputeCrashWhileBooting(t *testing.T) {
 		t.Fatal(err)
 	}
 	OS(t, c, adminCloud, "image", "create", "--public", "--disk-format", "raw", "--container-format", "bare", "--file", img, "crash-img")
-	const count = 10 // the demo project's instance quota
+	const count = 20
+	OS(t, c, adminCloud, "quota", "set", "--instances", "20", "--cores", "20", "demo")
 	OS(t, c, demoCloud, "server", "create", "--image", "crash-img", "--flavor", "m1.nano", "--network", "private",
-		"--min", "10", "--max", "10", "crash")
+		"--min", "20", "--max", "20", "crash")
 	var before []row
 	OSJSON(t, c, demoCloud, &before, "server", "list")
 	for _, s := range before {
