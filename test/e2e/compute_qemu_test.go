@@ -47,8 +47,10 @@ func TestComputeQEMU(t *testing.T) {
 	OS(t, d.Cloud, demoCloud, "security", "group", "rule", "create", "--protocol", "tcp", "--dst-port", "22", "default")
 
 	var srv row
+	posted := time.Now()
 	OSJSON(t, d.Cloud, demoCloud, &srv, "server", "create", "--image", "nimbus-guest", "--flavor", "m1.tiny",
 		"--network", "private", "--key-name", "k", "--wait", "vm1")
+	active := time.Since(posted) // includes the CLI's 5 s status polls
 	id := str(srv, "id")
 	wantField(t, "server create", srv, "status", "ACTIVE")
 	var p port
@@ -60,6 +62,8 @@ func TestComputeQEMU(t *testing.T) {
 		return out
 	}
 	eventually(t, "the boot marker on vm1's console", func() bool { return strings.Contains(console(), guestimage.BootMarker) })
+	t.Logf("POST to ACTIVE (as the CLI's --wait sees it) %v, POST to the boot marker %v (figures, not checks)", active.Round(time.Millisecond),
+		time.Since(posted).Round(time.Millisecond))
 	if out := console(); !strings.Contains(out, "nimbus-guest: ip eth0 "+p.ip()+"/") {
 		t.Fatalf("the guest's DHCP address is not its port's %s:\n%s", p.ip(), tail(out, 40))
 	}
