@@ -50,7 +50,7 @@ func (c *Cloud) startCompute(ctx context.Context, ls computeListeners, enforcer 
 	c.compute, err = compute.New(ctx, compute.Options{
 		DB: c.db, Logger: c.log, Auth: c.identity.Validator(), Policy: enforcer, PublicURL: ls.api.URL,
 		Images: clients.NewImages(creds, imageURL), Network: clients.NewNetwork(creds, networkURL),
-		DefaultAvailabilityZone: c.cfg.Compute.DefaultAvailabilityZone,
+		DefaultAvailabilityZone: c.cfg.Compute.DefaultAvailabilityZone, Quotas: c.cfg.Compute.Quotas(),
 	})
 	if err != nil {
 		return err
