@@ -213,10 +213,36 @@ func (s *Service) listServers(detail bool) httpapi.Handler {
 		if img := q.Get("image"); img != "" {
 			where, args = append(where, "image_ref = ?"), append(args, refID(img))
 		}
-		rows, err := db.QueryAll(ctx, s.db, scanInstance, `SELECT `+instanceColumns+` FROM instances WHERE `+
-			strings.Join(where, " AND ")+` ORDER BY created_at DESC, id DESC`, args...)
+		page, err := httpapi.ParsePage(r, 1000)
 		if err != nil {
 			return httpapi.Response{}, err
+		}
+		// Without filters applied below, the database pages (keyset on the sort
+		// order), so a page reads limit+1 rows, not every server of the project.
+		sqlPaged := !q.Has("name") && !q.Has("status") && !q.Has("flavor") && !q.Has("changes-since") && !q.Has("ip")
+		tail := ""
+		if sqlPaged {
+			if page.Marker != "" {
+				var at string
+				var id int64
+				err := s.db.QueryRowContext(ctx, `SELECT created_at, id FROM instances WHERE `+strings.Join(where, " AND ")+
+					` AND uuid = ?`, append(slices.Clone(args), page.Marker)...).Scan(&at, &id)
+				if db.IsNoRows(err) {
+					return httpapi.Response{}, httpapi.NotFound("Marker %s could not be found.", page.Marker)
+				} else if err != nil {
+					return httpapi.Response{}, err
+				}
+				where, args = append(where, "(created_at < ? OR (created_at = ? AND id < ?))"), append(args, at, at, id)
+			}
+			tail = " LIMIT " + strconv.Itoa(page.Limit+1)
+		}
+		rows, err := db.QueryAll(ctx, s.db, scanInstance, `SELECT `+instanceColumns+` FROM instances WHERE `+
+			strings.Join(where, " AND ")+` ORDER BY created_at DESC, id DESC`+tail, args...)
+		if err != nil {
+			return httpapi.Response{}, err
+		}
+		if sqlPaged {
+			page.Marker = "" // applied above
 		}
 		var nameRE *regexp.Regexp
 		if n := q.Get("name"); n != "" {
@@ -245,10 +271,6 @@ func (s *Service) listServers(detail bool) httpapi.Handler {
 				continue
 			}
 			out = append(out, in)
-		}
-		page, err := httpapi.ParsePage(r, 1000)
-		if err != nil {
-			return httpapi.Response{}, err
 		}
 		out, more, err := httpapi.Apply(page, out, func(in *instance) string { return in.UUID })
 		if err != nil {
