@@ -3,6 +3,7 @@ package compute
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/nimbus-cloud/nimbus/internal/platform/db"
@@ -36,24 +37,49 @@ func (s *Service) conduct(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// Instances are worked on conductWorkers at a time: most of a boot is waiting
+	// for the network service, and claims stay exact under concurrency (claim is
+	// conditional on the usage it read). The pass ends when all are done, so two
+	// passes of this conductor never overlap.
+	sem := make(chan struct{}, conductWorkers)
+	var wg sync.WaitGroup
+	defer wg.Wait()
 	for _, in := range pending {
-		if ctx.Err() != nil {
+		select {
+		case <-ctx.Done():
 			return ctx.Err()
+		case sem <- struct{}{}:
 		}
-		var err error
-		switch in.TaskState {
-		case taskDeleting:
-			err = s.deleteUnplaced(ctx, in)
-		case taskScheduling:
-			err = s.schedule(ctx, in)
-		case taskNetworking:
-			err = s.allocateNetwork(ctx, in)
-		}
-		if err != nil {
-			s.log.Warn("conductor", "instance", in.UUID, "task", in.TaskState, "error", err)
-		}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			var err error
+			switch in.TaskState {
+			case taskDeleting:
+				err = s.deleteUnplaced(ctx, in)
+			case taskScheduling:
+				err = s.schedule(ctx, in)
+			case taskNetworking:
+				err = s.allocateNetwork(ctx, in)
+			}
+			if err != nil && ctx.Err() == nil {
+				s.log.Warn("conductor", "instance", in.UUID, "task", in.TaskState, "error", err)
+			}
+		}()
 	}
 	return nil
+}
+
+// conductWorkers is how many instances a conductor pass works on at once.
+const conductWorkers = 8
+
+// wake tells the conductor there is work, and no agent: what changed concerns
+// no host yet (an instance to schedule, or one deleted before it had a host).
+func (s *Service) wake() {
+	select {
+	case s.work <- struct{}{}:
+	default:
+	}
 }
 
 // deleteUnplaced finishes the delete of an instance no agent runs.
@@ -151,6 +177,7 @@ func (s *Service) allocateNetwork(ctx context.Context, in *instance) error {
 	for i := range in.Request.Ports {
 		have[i] = true
 	}
+	bound := map[string]bool{} // ports made or bound for in.Host just now
 	for i, n := range in.Request.Networks {
 		if have[i] {
 			continue
@@ -172,6 +199,7 @@ func (s *Service) allocateNetwork(ctx context.Context, in *instance) error {
 		if err != nil {
 			return err
 		}
+		bound[p.ID] = true
 		ip := instancePort{ID: p.ID, NetworkID: p.NetworkID, NetworkName: net.Name, MAC: p.MAC, MTU: net.MTU, Created: created}
 		for _, f := range p.FixedIPs {
 			ip.IPs = append(ip.IPs, f.IP.String())
@@ -190,6 +218,9 @@ func (s *Service) allocateNetwork(ctx context.Context, in *instance) error {
 	}
 	// Ports made for an earlier host (a reschedule) are bound to this one.
 	for _, p := range in.Request.Ports {
+		if bound[p.ID] {
+			continue
+		}
 		if _, err := s.opts.Network.BindPort(ctx, p.ID, in.UUID, "compute:"+s.zoneOf(in), in.Host); err != nil {
 			return err
 		}

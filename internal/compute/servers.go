@@ -213,13 +213,17 @@ func (s *Service) listServers(detail bool) httpapi.Handler {
 		if img := q.Get("image"); img != "" {
 			where, args = append(where, "image_ref = ?"), append(args, refID(img))
 		}
+		since := q.Get("changes-since")
+		if since != "" {
+			where, args = append(where, "updated_at >= ?"), append(args, since)
+		}
 		page, err := httpapi.ParsePage(r, 1000)
 		if err != nil {
 			return httpapi.Response{}, err
 		}
 		// Without filters applied below, the database pages (keyset on the sort
 		// order), so a page reads limit+1 rows, not every server of the project.
-		sqlPaged := !q.Has("name") && !q.Has("status") && !q.Has("flavor") && !q.Has("changes-since") && !q.Has("ip")
+		sqlPaged := !q.Has("name") && !q.Has("status") && !q.Has("flavor") && !q.Has("ip")
 		tail := ""
 		if sqlPaged {
 			if page.Marker != "" {
@@ -252,7 +256,6 @@ func (s *Service) listServers(detail bool) httpapi.Handler {
 		}
 		status := strings.ToUpper(q.Get("status"))
 		flavor := refID(q.Get("flavor"))
-		since := q.Get("changes-since")
 		var out []*instance
 		for _, in := range rows {
 			if nameRE != nil && !nameRE.MatchString(in.Name) {
@@ -262,9 +265,6 @@ func (s *Service) listServers(detail bool) httpapi.Handler {
 				continue
 			}
 			if flavor != "" && in.Flavor.ID != flavor {
-				continue
-			}
-			if since != "" && in.UpdatedAt < since {
 				continue
 			}
 			if ip := q.Get("ip"); ip != "" && !hasIP(in, ip) {
@@ -397,6 +397,7 @@ func (s *Service) deleteServer(r *http.Request) (httpapi.Response, error) {
 	}
 	if local {
 		s.releasePorts(r.Context(), in)
+		return httpapi.NoContent(), nil // no host to tell, nothing left for the conductor
 	}
 	s.kick(in.Host)
 	return httpapi.NoContent(), nil

@@ -252,7 +252,7 @@ func (s *Service) createServer(r *http.Request) (httpapi.Response, error) {
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	s.kick("")
+	s.wake() // the new instances have no host yet: no agent needs to look
 	first := created[0]
 	if on, _ := boolField("return_reservation_id", req.Server.ReturnReservationID); on {
 		return httpapi.JSON(http.StatusAccepted, map[string]any{"reservation_id": b.ReservationID}), nil
