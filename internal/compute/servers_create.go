@@ -341,11 +341,16 @@ func (s *Service) requestedNetworks(ctx context.Context, token string, raw any, 
 // quotaRoom is how many of [min, max] instances the project's quota admits
 // (instances, cores, ram), or upstream's 403.
 func (s *Service) quotaRoom(ctx context.Context, tx *db.Tx, project string, f Flavor, minCount, maxCount int) (int, error) {
-	used, err := s.usage(ctx, tx, project)
+	limits, err := s.quotaLimits(ctx, tx, project)
 	if err != nil {
 		return 0, err
 	}
-	limits, err := s.quotaLimits(ctx, tx, project)
+	if limits["instances"] < 0 && limits["cores"] < 0 && limits["ram"] < 0 {
+		// Unlimited: no need to count the project's instances (inside the
+		// write transaction, that count would hold up every other writer).
+		return maxCount, nil
+	}
+	used, err := s.usage(ctx, tx, project)
 	if err != nil {
 		return 0, err
 	}
@@ -378,7 +383,10 @@ func (s *Service) usage(ctx context.Context, q querier, project string) (map[str
 		if err := rows.Scan(&raw); err != nil {
 			return nil, err
 		}
-		var f Flavor
+		var f struct { // only what the quota counts: cheaper than a whole Flavor
+			VCPUs int `json:"vcpus"`
+			RAM   int `json:"ram"`
+		}
 		if err := jsonUnmarshal(raw, &f); err != nil {
 			return nil, err
 		}
