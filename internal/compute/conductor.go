@@ -2,6 +2,7 @@ package compute
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -171,16 +172,27 @@ func (s *Service) failBuild(ctx context.Context, in *instance, task, message str
 // allocateNetwork makes or binds the instance's ports on its host, then hands it
 // to the host's agent (task spawning). Each port is recorded as soon as it
 // exists, so a conductor that crashes here finds it again instead of making a
-// second one.
+// second one; the last one is recorded by the write that hands the instance on
+// (one commit fewer per boot: SQLite commits one at a time, each an fsync).
 func (s *Service) allocateNetwork(ctx context.Context, in *instance) error {
+	// Ports made for an earlier host (a reschedule) are bound to this one.
 	have := map[int]bool{}
-	for i := range in.Request.Ports {
+	for i, p := range in.Request.Ports {
 		have[i] = true
+		if _, err := s.opts.Network.BindPort(ctx, p.ID, in.UUID, "compute:"+s.zoneOf(in), in.Host); err != nil {
+			return err
+		}
 	}
-	bound := map[string]bool{} // ports made or bound for in.Host just now
+	var last *instancePort // made, not yet recorded
 	for i, n := range in.Request.Networks {
 		if have[i] {
 			continue
+		}
+		if last != nil {
+			if err := s.recordPort(ctx, in, *last); err != nil {
+				return err
+			}
+			last = nil
 		}
 		var p Port
 		var err error
@@ -195,48 +207,50 @@ func (s *Service) allocateNetwork(ctx context.Context, in *instance) error {
 		if err != nil {
 			return s.failBuild(ctx, in, taskNetworking, fmt.Sprintf("Build of instance %s aborted: Failed to allocate the network(s): %s", in.UUID, errMessage(err)))
 		}
-		net, err := s.opts.Network.GetNetwork(ctx, "", p.NetworkID)
-		if err != nil {
-			return err
-		}
-		bound[p.ID] = true
-		ip := instancePort{ID: p.ID, NetworkID: p.NetworkID, NetworkName: net.Name, MAC: p.MAC, MTU: net.MTU, Created: created}
+		ip := instancePort{ID: p.ID, NetworkID: p.NetworkID, MAC: p.MAC, Created: created}
 		for _, f := range p.FixedIPs {
 			ip.IPs = append(ip.IPs, f.IP.String())
 		}
-		if err := s.db.InTx(ctx, func(tx *db.Tx) error {
-			cur, err := loadInstance(ctx, tx, in.UUID)
-			if err != nil {
-				return err
-			}
-			cur.Request.Ports = append(cur.Request.Ports, ip)
-			*in = *cur
-			return saveInstance(ctx, tx, cur)
-		}); err != nil {
-			return err
+		last = &ip
+		net, err := s.opts.Network.GetNetwork(ctx, "", p.NetworkID)
+		if err != nil {
+			// Recorded without the network's name and MTU, rather than made again.
+			return errors.Join(err, s.recordPort(ctx, in, ip))
 		}
-	}
-	// Ports made for an earlier host (a reschedule) are bound to this one.
-	for _, p := range in.Request.Ports {
-		if bound[p.ID] {
-			continue
-		}
-		if _, err := s.opts.Network.BindPort(ctx, p.ID, in.UUID, "compute:"+s.zoneOf(in), in.Host); err != nil {
-			return err
-		}
+		ip.NetworkName, ip.MTU = net.Name, net.MTU
 	}
 	err := s.db.InTx(ctx, func(tx *db.Tx) error {
 		cur, err := loadInstance(ctx, tx, in.UUID)
-		if err != nil || cur.TaskState != taskNetworking {
+		if err != nil {
 			return err
 		}
-		cur.TaskState, cur.UpdatedAt = taskSpawning, stamp(s.now())
+		if last != nil {
+			cur.Request.Ports = append(cur.Request.Ports, *last)
+		} else if cur.TaskState != taskNetworking {
+			return nil
+		}
+		if cur.TaskState == taskNetworking {
+			cur.TaskState, cur.UpdatedAt = taskSpawning, stamp(s.now())
+		}
 		*in = *cur
 		return saveInstance(ctx, tx, cur)
 	})
-	if err != nil {
+	if err != nil || in.TaskState != taskSpawning {
 		return err
 	}
 	s.kick(in.Host)
 	return nil
+}
+
+// recordPort adds a port the instance now has to its record.
+func (s *Service) recordPort(ctx context.Context, in *instance, p instancePort) error {
+	return s.db.InTx(ctx, func(tx *db.Tx) error {
+		cur, err := loadInstance(ctx, tx, in.UUID)
+		if err != nil {
+			return err
+		}
+		cur.Request.Ports = append(cur.Request.Ports, p)
+		*in = *cur
+		return saveInstance(ctx, tx, cur)
+	})
 }
