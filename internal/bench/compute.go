@@ -295,7 +295,7 @@ func Compute(ctx context.Context, o ComputeOptions, progress func(string)) (*Com
 			return nil, err
 		}
 	}
-	if err := c.waitGone(ctx, 0); err != nil {
+	if err := c.waitGone(ctx); err != nil {
 		return nil, err
 	}
 
@@ -423,7 +423,7 @@ func Compute(ctx context.Context, o ComputeOptions, progress func(string)) (*Com
 		Duration: computePhaseLimit, MaxRequests: int64(len(ids))}, func(ctx context.Context, _ int) error {
 		return c.deleteServer(ctx, ids[next.Add(1)-1])
 	}, serverPIDs(o.ServerPID)...))
-	if err := c.waitGone(ctx, 0); err != nil {
+	if err := c.waitGone(ctx); err != nil {
 		return rep, err
 	}
 	rep.Deleted, rep.DeleteElapsed = len(ids), time.Since(start)
@@ -743,19 +743,20 @@ func (c *nova) settle(ctx context.Context) (map[string]int, error) {
 	}
 }
 
-// waitGone polls until the project has at most left servers.
-func (c *nova) waitGone(ctx context.Context, left int) error {
+// waitGone polls until the project has no server left (a one-server page is
+// enough to tell).
+func (c *nova) waitGone(ctx context.Context) error {
 	deadline := time.Now().Add(computePhaseLimit)
 	for {
-		servers, _, err := c.list(ctx, c.prefix+"/servers?limit=1000")
+		servers, _, err := c.page(ctx, c.prefix+"/servers?limit=1")
 		if err != nil {
 			return err
 		}
-		if len(servers) <= left {
+		if len(servers) == 0 {
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("%d servers still there after %s of deleting", len(servers), computePhaseLimit)
+			return fmt.Errorf("servers still there after %s of deleting", computePhaseLimit)
 		}
 		select {
 		case <-ctx.Done():
