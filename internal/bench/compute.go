@@ -310,10 +310,16 @@ func Compute(ctx context.Context, o ComputeOptions, progress func(string)) (*Com
 	var waitErr error
 	go func() {
 		defer close(done)
-		final, waitErr = c.waitStates(ctx, nil, func() (map[string]time.Time, bool) {
+		final, waitErr = c.waitStates(ctx, nil, func() ([]string, bool) {
 			postedMu.Lock()
 			defer postedMu.Unlock()
-			return posted, len(posted) >= o.Servers || ctx.Err() != nil
+			ids := make([]string, 0, len(posted))
+			for id := range posted {
+				if !strings.HasPrefix(id, "failed-") {
+					ids = append(ids, id)
+				}
+			}
+			return ids, len(posted) >= o.Servers || ctx.Err() != nil
 		})
 	}()
 	serverUse, clientUse, machine := startUsage(serverPIDs(o.ServerPID)...), startUsage(os.Getpid()), startMachine()
@@ -664,9 +670,9 @@ type serverSeen struct {
 }
 
 // waitStates polls the listing every c.poll until every server of ids (or, with
-// more, of what more returns once it says it is complete) is ACTIVE or ERROR, and
+// more, of the ids more returns once it says they are complete) is ACTIVE or ERROR, and
 // returns when each was first seen so.
-func (c *nova) waitStates(ctx context.Context, ids []string, more func() (map[string]time.Time, bool)) (map[string]serverSeen, error) {
+func (c *nova) waitStates(ctx context.Context, ids []string, more func() ([]string, bool)) (map[string]serverSeen, error) {
 	seen := map[string]serverSeen{}
 	deadline := time.Now().Add(computePhaseLimit)
 	// Each poll asks only for what changed since shortly before the previous one
@@ -688,14 +694,7 @@ func (c *nova) waitStates(ctx context.Context, ids []string, more func() (map[st
 		}
 		want, complete := ids, true
 		if more != nil {
-			var posted map[string]time.Time
-			posted, complete = more()
-			want = want[:0]
-			for id := range posted {
-				if !strings.HasPrefix(id, "failed-") {
-					want = append(want, id)
-				}
-			}
+			want, complete = more()
 		}
 		pending := 0
 		for _, id := range want {
