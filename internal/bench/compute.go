@@ -510,7 +510,7 @@ func (c *nova) liftQuota(ctx context.Context, project string) (func(context.Cont
 	path := c.prefix + "/os-quota-sets/" + project
 	_, body, err := c.request(ctx, http.MethodGet, path, nil, c.auth, http.StatusOK)
 	if err != nil {
-		return noop, "no os-quota-sets: the cloud's default quotas apply", nil
+		return noop, "no os-quota-sets here: the cloud's default quotas apply (--start lifts them: NIMBUS_COMPUTE_QUOTA_*=-1)", nil
 	}
 	var doc struct {
 		QuotaSet map[string]any `json:"quota_set"`
