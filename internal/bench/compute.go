@@ -56,6 +56,9 @@ type ComputeOptions struct {
 	ListServers int
 	// DetailRequests is how many GET /servers/detail run at Concurrency.
 	DetailRequests int
+	// SerialBoots are booted one at a time, each polled until ACTIVE (Rally's
+	// boot, the figure compared with upstream's).
+	SerialBoots int
 	// WalkRounds is how many times each listing is paged through (the median counts).
 	WalkRounds int
 	// CIDR is the subnet of the bench network the booted servers' ports are on.
@@ -105,6 +108,8 @@ type ComputeReport struct {
 	ToActiveP99 time.Duration `json:"to_active_p99_ns"`
 	ToActiveMax time.Duration `json:"to_active_max_ns"`
 	Poll        time.Duration `json:"poll_ns"`
+	// Serial is one boot at a time, POST to ACTIVE (GET /servers/{id} every 5 ms).
+	Serial *Stats `json:"serial_boot,omitempty"`
 	// BootServer is the server's CPU during the boots.
 	BootServer *ProcessUsage `json:"boot_server,omitempty"`
 	// Walks are the listings paged through, at 1,000 servers and at ListServers.
@@ -116,7 +121,7 @@ type ComputeReport struct {
 	Deleted       int           `json:"deleted"`
 	DeleteElapsed time.Duration `json:"delete_elapsed_ns"`
 	DeletesPerSec float64       `json:"deletes_per_s"`
-	// Speedup is the upstream boot median divided by the POST→ACTIVE median here.
+	// Speedup is the upstream boot median divided by the serial boots' median here.
 	Speedup        float64 `json:"boot_speedup"`
 	ServerRSSStart int64   `json:"server_rss_start_bytes,omitempty"`
 	ServerRSSEnd   int64   `json:"server_rss_end_bytes,omitempty"`
@@ -299,6 +304,25 @@ func Compute(ctx context.Context, o ComputeOptions, progress func(string)) (*Com
 		return nil, err
 	}
 
+	// 0. One boot at a time: POST, then GET /servers/{id} until ACTIVE, deleted.
+	if o.SerialBoots > 0 {
+		progress(fmt.Sprintf("booting %d servers one at a time", o.SerialBoots))
+		st := Measure(ctx, "serial boot", Load{Concurrency: 1, Duration: computePhaseLimit, MaxRequests: int64(o.SerialBoots)},
+			func(ctx context.Context, _ int) error {
+				id, err := c.createServer(ctx, "nimbus-bench-serial", boot)
+				if err != nil {
+					return err
+				}
+				defer func() { _ = c.deleteServer(cleanup, id) }()
+				return c.waitActive(ctx, id)
+			})
+		rep.Serial = &st
+		rep.Speedup = speedup(UpstreamBootMedian, st.P50)
+		if err := c.waitGone(ctx); err != nil {
+			return nil, err
+		}
+	}
+
 	// 1. Boots: o.Servers POSTs at o.Concurrency while a poller notes when each
 	// reached ACTIVE.
 	progress(fmt.Sprintf("booting %d servers at concurrency %d", o.Servers, o.Concurrency))
@@ -368,7 +392,6 @@ func Compute(ctx context.Context, o ComputeOptions, progress func(string)) (*Com
 	if len(toActive) > 0 {
 		rep.ToActiveMax = toActive[len(toActive)-1]
 	}
-	rep.Speedup = speedup(UpstreamBootMedian, rep.ToActiveP50)
 	rep.Scenarios = append(rep.Scenarios, create)
 	progress(fmt.Sprintf("%d of %d ACTIVE in %s: %s boots/s; POST→ACTIVE p50 %s, p99 %s", rep.Active, o.Servers,
 		ms(rep.BootElapsed), rate(rep.BootsPerSec), ms(rep.ToActiveP50), ms(rep.ToActiveP99)))
@@ -761,6 +784,35 @@ func (c *nova) waitGone(ctx context.Context) error {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(c.poll):
+		}
+	}
+}
+
+// waitActive polls one server every 5 ms until it is ACTIVE (ERROR fails).
+func (c *nova) waitActive(ctx context.Context, id string) error {
+	deadline := time.Now().Add(time.Minute)
+	for {
+		_, body, err := c.request(ctx, http.MethodGet, c.prefix+"/servers/"+id, nil, c.auth, http.StatusOK)
+		if err != nil {
+			return err
+		}
+		var doc struct{ Server listedServer }
+		if err := json.Unmarshal(body, &doc); err != nil {
+			return err
+		}
+		switch doc.Server.Status {
+		case "ACTIVE":
+			return nil
+		case "ERROR":
+			return fmt.Errorf("server %s went to ERROR", id)
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("server %s not ACTIVE after a minute", id)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(5 * time.Millisecond):
 		}
 	}
 }
