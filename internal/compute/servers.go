@@ -224,7 +224,6 @@ func (s *Service) listServers(detail bool) httpapi.Handler {
 		// Without filters applied below, the database pages (keyset on the sort
 		// order), so a page reads limit+1 rows, not every server of the project.
 		sqlPaged := !q.Has("name") && !q.Has("status") && !q.Has("flavor") && !q.Has("ip")
-		tail := ""
 		if sqlPaged {
 			if page.Marker != "" {
 				var at string
@@ -238,10 +237,13 @@ func (s *Service) listServers(detail bool) httpapi.Handler {
 				}
 				where, args = append(where, "(created_at < ? OR (created_at = ? AND id < ?))"), append(args, at, at, id)
 			}
-			tail = " LIMIT " + strconv.Itoa(page.Limit+1)
+			// The page is picked on the narrow sort keys, then read: sorting whole
+			// rows under a LIMIT costs more than reading every row of a page of 1,000.
+			where = []string{`uuid IN (SELECT uuid FROM instances WHERE ` + strings.Join(where, " AND ") +
+				` ORDER BY created_at DESC, id DESC LIMIT ` + strconv.Itoa(page.Limit+1) + `)`}
 		}
 		rows, err := db.QueryAll(ctx, s.db, scanInstance, `SELECT `+instanceColumns+` FROM instances WHERE `+
-			strings.Join(where, " AND ")+` ORDER BY created_at DESC, id DESC`+tail, args...)
+			strings.Join(where, " AND ")+` ORDER BY created_at DESC, id DESC`, args...)
 		if err != nil {
 			return httpapi.Response{}, err
 		}
