@@ -67,7 +67,7 @@ func (c *Cloud) startCompute(ctx context.Context, ls computeListeners, enforcer 
 		Consoles: consoles,
 		DB:       c.db, Logger: c.log, Auth: c.identity.Validator(), Policy: enforcer, PublicURL: ls.api.URL,
 		Images: c.computeImages, Network: clients.NewNetwork(creds, networkURL),
-		DefaultAvailabilityZone: c.cfg.Compute.DefaultAvailabilityZone,
+		DefaultAvailabilityZone: c.cfg.Compute.DefaultAvailabilityZone, Quotas: c.cfg.Compute.Quotas(),
 	})
 	if err != nil {
 		return err

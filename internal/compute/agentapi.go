@@ -236,7 +236,7 @@ func (s *Service) ReportInstance(ctx context.Context, rep AgentReport) error {
 		s.releasePorts(ctx, release)
 	}
 	if reschedule {
-		s.kick("")
+		s.wake()
 	}
 	return nil
 }

@@ -2,8 +2,10 @@ package compute
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/nimbus-cloud/nimbus/internal/platform/db"
@@ -37,24 +39,49 @@ func (s *Service) conduct(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// Instances are worked on conductWorkers at a time: most of a boot is waiting
+	// for the network service, and claims stay exact under concurrency (claim is
+	// conditional on the usage it read). The pass ends when all are done, so two
+	// passes of this conductor never overlap.
+	sem := make(chan struct{}, conductWorkers)
+	var wg sync.WaitGroup
+	defer wg.Wait()
 	for _, in := range pending {
-		if ctx.Err() != nil {
+		select {
+		case <-ctx.Done():
 			return ctx.Err()
+		case sem <- struct{}{}:
 		}
-		var err error
-		switch in.TaskState {
-		case taskDeleting:
-			err = s.deleteUnplaced(ctx, in)
-		case taskScheduling:
-			err = s.schedule(ctx, in)
-		case taskNetworking:
-			err = s.allocateNetwork(ctx, in)
-		}
-		if err != nil {
-			s.log.Warn("conductor", "instance", in.UUID, "task", in.TaskState, "error", err)
-		}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			var err error
+			switch in.TaskState {
+			case taskDeleting:
+				err = s.deleteUnplaced(ctx, in)
+			case taskScheduling:
+				err = s.schedule(ctx, in)
+			case taskNetworking:
+				err = s.allocateNetwork(ctx, in, true)
+			}
+			if err != nil && ctx.Err() == nil {
+				s.log.Warn("conductor", "instance", in.UUID, "task", in.TaskState, "error", err)
+			}
+		}()
 	}
 	return nil
+}
+
+// conductWorkers is how many instances a conductor pass works on at once.
+const conductWorkers = 8
+
+// wake tells the conductor there is work, and no agent: what changed concerns
+// no host yet (an instance to schedule, or one deleted before it had a host).
+func (s *Service) wake() {
+	select {
+	case s.work <- struct{}{}:
+	default:
+	}
 }
 
 // deleteUnplaced finishes the delete of an instance no agent runs.
@@ -115,7 +142,7 @@ func (s *Service) schedule(ctx context.Context, in *instance) error {
 			case taken:
 				return nil
 			case claimed:
-				return s.allocateNetwork(ctx, in)
+				return s.allocateNetwork(ctx, in, false)
 			}
 		}
 		reason = "There are not enough hosts available."
@@ -146,17 +173,21 @@ func (s *Service) failBuild(ctx context.Context, in *instance, task, message str
 // allocateNetwork makes or binds the instance's ports on its host, then hands it
 // to the host's agent (task spawning). Each port is recorded as soon as it
 // exists, so a conductor that crashes here finds it again instead of making a
-// second one.
-func (s *Service) allocateNetwork(ctx context.Context, in *instance) error {
-	have := map[int]bool{}
-	recorded := map[string]bool{}
+// second one; the last one is recorded by the write that hands the instance on
+// (one commit fewer per boot: SQLite commits one at a time, each an fsync).
+func (s *Service) allocateNetwork(ctx context.Context, in *instance, resumed bool) error {
+	// Ports made for an earlier host (a reschedule) are bound to this one.
+	have, recorded := map[int]bool{}, map[string]bool{}
 	for i, p := range in.Request.Ports {
 		have[i], recorded[p.ID] = true, true
+		if _, err := s.opts.Network.BindPort(ctx, p.ID, in.UUID, "compute:"+s.zoneOf(in), in.Host); err != nil {
+			return err
+		}
 	}
-	// Ports made for the instance that a crash kept from being recorded are
-	// adopted, not made again.
+	// A build resumed after a conductor's crash adopts the ports it made but had
+	// not recorded, instead of making them again.
 	var strays []Port
-	if len(in.Request.Ports) < len(in.Request.Networks) {
+	if resumed && len(in.Request.Ports) < len(in.Request.Networks) {
 		ports, err := s.opts.Network.PortsOf(ctx, in.UUID)
 		if err != nil {
 			return err
@@ -171,9 +202,16 @@ func (s *Service) allocateNetwork(ctx context.Context, in *instance) error {
 			}
 		}
 	}
+	var last *instancePort // made, not yet recorded
 	for i, n := range in.Request.Networks {
 		if have[i] {
 			continue
+		}
+		if last != nil {
+			if err := s.recordPort(ctx, in, *last); err != nil {
+				return err
+			}
+			last = nil
 		}
 		var p Port
 		var err error
@@ -191,44 +229,50 @@ func (s *Service) allocateNetwork(ctx context.Context, in *instance) error {
 		if err != nil {
 			return s.failBuild(ctx, in, taskNetworking, fmt.Sprintf("Build of instance %s aborted: Failed to allocate the network(s): %s", in.UUID, errMessage(err)))
 		}
-		net, err := s.opts.Network.GetNetwork(ctx, "", p.NetworkID)
-		if err != nil {
-			return err
-		}
-		ip := instancePort{ID: p.ID, NetworkID: p.NetworkID, NetworkName: net.Name, MAC: p.MAC, MTU: net.MTU, Created: created}
+		ip := instancePort{ID: p.ID, NetworkID: p.NetworkID, MAC: p.MAC, Created: created}
 		for _, f := range p.FixedIPs {
 			ip.IPs = append(ip.IPs, f.IP.String())
 		}
-		if err := s.db.InTx(ctx, func(tx *db.Tx) error {
-			cur, err := loadInstance(ctx, tx, in.UUID)
-			if err != nil {
-				return err
-			}
-			cur.Request.Ports = append(cur.Request.Ports, ip)
-			*in = *cur
-			return saveInstance(ctx, tx, cur)
-		}); err != nil {
-			return err
+		last = &ip
+		net, err := s.opts.Network.GetNetwork(ctx, "", p.NetworkID)
+		if err != nil {
+			// Recorded without the network's name and MTU, rather than made again.
+			return errors.Join(err, s.recordPort(ctx, in, ip))
 		}
-	}
-	// Ports made for an earlier host (a reschedule) are bound to this one.
-	for _, p := range in.Request.Ports {
-		if _, err := s.opts.Network.BindPort(ctx, p.ID, in.UUID, "compute:"+s.zoneOf(in), in.Host); err != nil {
-			return err
-		}
+		ip.NetworkName, ip.MTU = net.Name, net.MTU
 	}
 	err := s.db.InTx(ctx, func(tx *db.Tx) error {
 		cur, err := loadInstance(ctx, tx, in.UUID)
-		if err != nil || cur.TaskState != taskNetworking {
+		if err != nil {
 			return err
 		}
-		cur.TaskState, cur.UpdatedAt = taskSpawning, stamp(s.now())
+		if last != nil {
+			cur.Request.Ports = append(cur.Request.Ports, *last)
+		} else if cur.TaskState != taskNetworking {
+			return nil
+		}
+		if cur.TaskState == taskNetworking {
+			cur.TaskState, cur.UpdatedAt = taskSpawning, stamp(s.now())
+		}
 		*in = *cur
 		return saveInstance(ctx, tx, cur)
 	})
-	if err != nil {
+	if err != nil || in.TaskState != taskSpawning {
 		return err
 	}
 	s.kick(in.Host)
 	return nil
+}
+
+// recordPort adds a port the instance now has to its record.
+func (s *Service) recordPort(ctx context.Context, in *instance, p instancePort) error {
+	return s.db.InTx(ctx, func(tx *db.Tx) error {
+		cur, err := loadInstance(ctx, tx, in.UUID)
+		if err != nil {
+			return err
+		}
+		cur.Request.Ports = append(cur.Request.Ports, p)
+		*in = *cur
+		return saveInstance(ctx, tx, cur)
+	})
 }

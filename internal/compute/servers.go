@@ -213,10 +213,42 @@ func (s *Service) listServers(detail bool) httpapi.Handler {
 		if img := q.Get("image"); img != "" {
 			where, args = append(where, "image_ref = ?"), append(args, refID(img))
 		}
+		since := q.Get("changes-since")
+		if since != "" {
+			where, args = append(where, "updated_at >= ?"), append(args, since)
+		}
+		page, err := httpapi.ParsePage(r, 1000)
+		if err != nil {
+			return httpapi.Response{}, err
+		}
+		// Without filters applied below, the database pages (keyset on the sort
+		// order), so a page reads limit+1 rows, not every server of the project.
+		sqlPaged := !q.Has("name") && !q.Has("status") && !q.Has("flavor") && !q.Has("ip")
+		if sqlPaged {
+			if page.Marker != "" {
+				var at string
+				var id int64
+				err := s.db.QueryRowContext(ctx, `SELECT created_at, id FROM instances WHERE `+strings.Join(where, " AND ")+
+					` AND uuid = ?`, append(slices.Clone(args), page.Marker)...).Scan(&at, &id)
+				if db.IsNoRows(err) {
+					return httpapi.Response{}, httpapi.NotFound("Marker %s could not be found.", page.Marker)
+				} else if err != nil {
+					return httpapi.Response{}, err
+				}
+				where, args = append(where, "(created_at < ? OR (created_at = ? AND id < ?))"), append(args, at, at, id)
+			}
+			// The page is picked on the narrow sort keys, then read: sorting whole
+			// rows under a LIMIT costs more than reading every row of a page of 1,000.
+			where = []string{`uuid IN (SELECT uuid FROM instances WHERE ` + strings.Join(where, " AND ") +
+				` ORDER BY created_at DESC, id DESC LIMIT ` + strconv.Itoa(page.Limit+1) + `)`}
+		}
 		rows, err := db.QueryAll(ctx, s.db, scanInstance, `SELECT `+instanceColumns+` FROM instances WHERE `+
 			strings.Join(where, " AND ")+` ORDER BY created_at DESC, id DESC`, args...)
 		if err != nil {
 			return httpapi.Response{}, err
+		}
+		if sqlPaged {
+			page.Marker = "" // applied above
 		}
 		var nameRE *regexp.Regexp
 		if n := q.Get("name"); n != "" {
@@ -226,7 +258,6 @@ func (s *Service) listServers(detail bool) httpapi.Handler {
 		}
 		status := strings.ToUpper(q.Get("status"))
 		flavor := refID(q.Get("flavor"))
-		since := q.Get("changes-since")
 		var out []*instance
 		for _, in := range rows {
 			if nameRE != nil && !nameRE.MatchString(in.Name) {
@@ -238,17 +269,10 @@ func (s *Service) listServers(detail bool) httpapi.Handler {
 			if flavor != "" && in.Flavor.ID != flavor {
 				continue
 			}
-			if since != "" && in.UpdatedAt < since {
-				continue
-			}
 			if ip := q.Get("ip"); ip != "" && !hasIP(in, ip) {
 				continue
 			}
 			out = append(out, in)
-		}
-		page, err := httpapi.ParsePage(r, 1000)
-		if err != nil {
-			return httpapi.Response{}, err
 		}
 		out, more, err := httpapi.Apply(page, out, func(in *instance) string { return in.UUID })
 		if err != nil {
@@ -375,6 +399,7 @@ func (s *Service) deleteServer(r *http.Request) (httpapi.Response, error) {
 	}
 	if local {
 		s.releasePorts(r.Context(), in)
+		return httpapi.NoContent(), nil // no host to tell, nothing left for the conductor
 	}
 	s.kick(in.Host)
 	return httpapi.NoContent(), nil

@@ -263,7 +263,7 @@ func (s *Service) createServer(r *http.Request) (httpapi.Response, error) {
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	s.kick("")
+	s.wake() // the new instances have no host yet: no agent needs to look
 	first := created[0]
 	if on, _ := boolField("return_reservation_id", req.Server.ReturnReservationID); on {
 		return httpapi.JSON(http.StatusAccepted, map[string]any{"reservation_id": b.ReservationID}), nil
@@ -352,11 +352,16 @@ func (s *Service) requestedNetworks(ctx context.Context, token string, raw any, 
 // quotaRoom is how many of [min, max] instances the project's quota admits
 // (instances, cores, ram), or upstream's 403.
 func (s *Service) quotaRoom(ctx context.Context, tx *db.Tx, project string, f Flavor, minCount, maxCount int) (int, error) {
-	used, err := s.usage(ctx, tx, project)
+	limits, err := s.quotaLimits(ctx, tx, project)
 	if err != nil {
 		return 0, err
 	}
-	limits, err := s.quotaLimits(ctx, tx, project)
+	if limits["instances"] < 0 && limits["cores"] < 0 && limits["ram"] < 0 {
+		// Unlimited: no need to count the project's instances (inside the
+		// write transaction, that count would hold up every other writer).
+		return maxCount, nil
+	}
+	used, err := s.usage(ctx, tx, project)
 	if err != nil {
 		return 0, err
 	}
@@ -389,7 +394,10 @@ func (s *Service) usage(ctx context.Context, q querier, project string) (map[str
 		if err := rows.Scan(&raw); err != nil {
 			return nil, err
 		}
-		var f Flavor
+		var f struct { // only what the quota counts: cheaper than a whole Flavor
+			VCPUs int `json:"vcpus"`
+			RAM   int `json:"ram"`
+		}
 		if err := jsonUnmarshal(raw, &f); err != nil {
 			return nil, err
 		}

@@ -50,6 +50,24 @@ type Compute struct {
 	FakeSpawnTime Duration `toml:"fake_spawn_time" env:"NIMBUS_COMPUTE_FAKE_SPAWN_TIME"`
 	// DefaultAvailabilityZone is upstream's default_availability_zone.
 	DefaultAvailabilityZone string `toml:"default_availability_zone" env:"NIMBUS_COMPUTE_DEFAULT_AZ"`
+	// QuotaInstances, QuotaCores and QuotaRAM are the default per-project limits
+	// (upstream [quota] instances, cores, ram): 0 keeps Nova's default (10, 20,
+	// 51200 MB), -1 is unlimited. Benches and scale tests lift them.
+	QuotaInstances int `toml:"quota_instances" env:"NIMBUS_COMPUTE_QUOTA_INSTANCES"`
+	QuotaCores     int `toml:"quota_cores" env:"NIMBUS_COMPUTE_QUOTA_CORES"`
+	QuotaRAM       int `toml:"quota_ram" env:"NIMBUS_COMPUTE_QUOTA_RAM"`
+}
+
+// Quotas are the default limits set (non-zero), keyed by upstream's resource
+// names; the unset ones keep Nova's defaults.
+func (c Compute) Quotas() map[string]int {
+	out := map[string]int{}
+	for k, v := range map[string]int{"instances": c.QuotaInstances, "cores": c.QuotaCores, "ram": c.QuotaRAM} {
+		if v != 0 {
+			out[k] = v
+		}
+	}
+	return out
 }
 
 // Network configures the Neutron-compatible service.
