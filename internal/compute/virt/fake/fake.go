@@ -97,7 +97,19 @@ func (d *Driver) PowerOn(_ context.Context, s virt.Spec) error {
 	return d.set(s, nil, virt.Running)
 }
 
-func (d *Driver) Reboot(_ context.Context, s virt.Spec, _ bool, _ time.Duration) error {
+// RebootTime is how long a fake reboot takes: a real one takes seconds, and
+// clients (gophercloud's acceptance tests) wait to see the REBOOT status.
+const RebootTime = 2 * time.Second
+
+func (d *Driver) Reboot(ctx context.Context, s virt.Spec, _ bool, _ time.Duration) error {
+	if _, err := d.State(ctx, s); err != nil {
+		return err
+	}
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(RebootTime):
+	}
 	return d.set(s, nil, virt.Running)
 }
 
