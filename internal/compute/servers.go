@@ -143,11 +143,13 @@ func addressView(ip, kind, mac string) map[string]any {
 	return map[string]any{"addr": ip, "version": version, "OS-EXT-IPS:type": kind, "OS-EXT-IPS-MAC:mac_addr": mac}
 }
 
+// nullTime is a stored time as Nova's OS-SRV-USG fields show it (microseconds,
+// no zone), null when unset.
 func nullTime(t string) any {
 	if t == "" {
 		return nil
 	}
-	return strings.TrimSuffix(strings.Replace(t, "T", "T", 1), "Z") + ".000000"
+	return strings.TrimSuffix(t, "Z") + ".000000"
 }
 
 func (s *Service) zoneOf(in *instance) string {
