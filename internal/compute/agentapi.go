@@ -4,9 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 
 	"github.com/nimbus-cloud/nimbus/internal/platform/db"
+	"github.com/nimbus-cloud/nimbus/internal/platform/httpapi"
 )
 
 // AgentInstance is an instance as its host's agent sees it: what to run and the
@@ -261,10 +261,8 @@ func (s *Service) releasePorts(ctx context.Context, in *instance) {
 		} else {
 			err = s.opts.Network.UnbindPort(ctx, p.ID)
 		}
-		if err != nil && !isStatus(err, 404) {
+		if err != nil && !httpapi.IsStatus(err, 404) {
 			s.log.Warn("release port of deleted instance", "instance", in.UUID, "port", p.ID, "error", err)
 		}
 	}
 }
-
-func containsString(list []string, v string) bool { return slices.Contains(list, v) }

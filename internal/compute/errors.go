@@ -57,7 +57,7 @@ func policyError(rule string) *httpapi.Error {
 // enforce checks rule for the request with Nova's 403.
 func (s *Service) enforce(r *http.Request, rule string, target map[string]any) error {
 	if err := httpapi.Enforce(r, s.policy, rule, target); err != nil {
-		if isStatus(err, http.StatusForbidden) {
+		if httpapi.IsStatus(err, http.StatusForbidden) {
 			return policyError(rule)
 		}
 		return err

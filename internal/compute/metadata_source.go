@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/nimbus-cloud/nimbus/internal/compute/metadata"
+	"github.com/nimbus-cloud/nimbus/internal/platform/httpapi"
 )
 
 var _ metadata.Source = (*Service)(nil)
@@ -16,7 +17,7 @@ var _ metadata.Source = (*Service)(nil)
 func (s *Service) Instance(ctx context.Context, uuid string) (*metadata.Instance, error) {
 	in, err := loadInstance(ctx, s.db, uuid)
 	if err != nil {
-		if isStatus(err, 404) {
+		if httpapi.IsStatus(err, 404) {
 			return nil, metadata.ErrNotFound
 		}
 		return nil, err

@@ -218,7 +218,7 @@ func (s *Service) consoleOutput(r *http.Request, arg json.RawMessage) (httpapi.R
 	}
 	out, err := s.hosts.ConsoleOutput(r.Context(), in.Host, in.UUID, lines)
 	if err != nil {
-		if isStatus(err, http.StatusNotFound) {
+		if httpapi.IsStatus(err, http.StatusNotFound) {
 			return httpapi.Response{}, notFound("Guest does not have a console available.")
 		}
 		return httpapi.Response{}, err

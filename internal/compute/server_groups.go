@@ -257,7 +257,7 @@ func (s *Service) deleteServerGroup(r *http.Request) (httpapi.Response, error) {
 func (s *Service) joinServerGroup(ctx context.Context, tx *db.Tx, project string, admin bool, id string, uuids []string) error {
 	g, err := loadServerGroup(ctx, tx, id)
 	if err != nil || (g.ProjectID != project && !admin) {
-		if err == nil || isStatus(err, http.StatusNotFound) {
+		if err == nil || httpapi.IsStatus(err, http.StatusNotFound) {
 			return badRequest("Instance group %s could not be found.", id)
 		}
 		return err
@@ -282,7 +282,7 @@ func (s *Service) joinServerGroup(ctx context.Context, tx *db.Tx, project string
 // weighers read it: its policy, and the hosts its other members run on.
 func (s *Service) schedulerGroup(ctx context.Context, in *instance) (*scheduler.ServerGroup, error) {
 	g, err := loadServerGroup(ctx, s.db, in.Request.ServerGroup)
-	if isStatus(err, http.StatusNotFound) {
+	if httpapi.IsStatus(err, http.StatusNotFound) {
 		return nil, nil // the group was deleted since: nothing to keep to
 	}
 	if err != nil {

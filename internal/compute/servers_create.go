@@ -130,7 +130,7 @@ func (s *Service) createServer(r *http.Request) (httpapi.Response, error) {
 	imageID := refID(*in.ImageRef)
 	image, err := s.opts.Images.Get(ctx, token, imageID)
 	if err != nil {
-		if isStatus(err, http.StatusNotFound) {
+		if httpapi.IsStatus(err, http.StatusNotFound) {
 			return httpapi.Response{}, badRequest("Image %s could not be found.", imageID)
 		}
 		return httpapi.Response{}, fmt.Errorf("look up image %s: %w", imageID, err)
@@ -169,7 +169,7 @@ func (s *Service) createServer(r *http.Request) (httpapi.Response, error) {
 	b.SecurityGroups = groups
 	if len(b.Networks) > 0 {
 		if b.SecurityGroupIDs, err = s.opts.Network.SecurityGroupIDs(ctx, token, creds.ProjectID, groups); err != nil {
-			if isStatus(err, http.StatusNotFound) || isStatus(err, http.StatusBadRequest) {
+			if httpapi.IsStatus(err, http.StatusNotFound) || httpapi.IsStatus(err, http.StatusBadRequest) {
 				return httpapi.Response{}, badRequest("%s", errMessage(err))
 			}
 			return httpapi.Response{}, fmt.Errorf("security groups: %w", err)
@@ -317,7 +317,7 @@ func (s *Service) requestedNetworks(ctx context.Context, token string, raw any, 
 			case n.PortID != "":
 				p, err := s.opts.Network.GetPort(ctx, token, n.PortID)
 				if err != nil {
-					if isStatus(err, http.StatusNotFound) {
+					if httpapi.IsStatus(err, http.StatusNotFound) {
 						return nil, badRequest("Port %s could not be found.", n.PortID)
 					}
 					return nil, fmt.Errorf("look up port %s: %w", n.PortID, err)
@@ -331,7 +331,7 @@ func (s *Service) requestedNetworks(ctx context.Context, token string, raw any, 
 				n.NetworkID = p.NetworkID
 			case n.NetworkID != "":
 				if _, err := s.opts.Network.GetNetwork(ctx, token, n.NetworkID); err != nil {
-					if isStatus(err, http.StatusNotFound) {
+					if httpapi.IsStatus(err, http.StatusNotFound) {
 						return nil, badRequest("Network %s could not be found.", n.NetworkID)
 					}
 					return nil, fmt.Errorf("look up network %s: %w", n.NetworkID, err)
@@ -511,12 +511,6 @@ func randomPassword() string {
 		b[i] = alphabet[n.Int64()]
 	}
 	return string(b)
-}
-
-// isStatus reports whether err is (or wraps) an API error with status.
-func isStatus(err error, status int) bool {
-	var he *httpapi.Error
-	return errors.As(err, &he) && he.Status == status
 }
 
 func errMessage(err error) string {

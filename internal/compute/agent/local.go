@@ -90,11 +90,6 @@ func notFoundAsAPI(err error, uuid string) error {
 	return err
 }
 
-func isNotFound(err error) bool {
-	var he *httpapi.Error
-	return errors.As(err, &he) && he.Status == http.StatusNotFound
-}
-
 func (l *Local) VNCSocket(ctx context.Context, host, uuid string) (string, error) {
 	l.mu.Lock()
 	a := l.agents[host]

@@ -100,7 +100,7 @@ func (r *Remote) PortActive(ctx context.Context, portID string) (bool, error) {
 func (r *Remote) Instance(ctx context.Context, uuid string) (*metadata.Instance, error) {
 	var out metadata.Instance
 	if err := r.bus.Call(ctx, compute.SubjectMetadata, compute.HostRequest{ID: uuid}, &out); err != nil {
-		if isNotFound(httpapi.FromRemote(err)) {
+		if httpapi.IsStatus(httpapi.FromRemote(err), http.StatusNotFound) {
 			return nil, metadata.ErrNotFound
 		}
 		return nil, err

@@ -2,7 +2,6 @@ package clients
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"net/netip"
 	"net/url"
@@ -122,13 +121,13 @@ func (c *Network) SecurityGroupIDs(ctx context.Context, token, project string, n
 			}
 			if g.Name == want {
 				if found != "" {
-					return nil, badRequest("Multiple security_group matches found for name '%s', use an ID to be more specific.", want)
+					return nil, httpapi.BadRequest("Multiple security_group matches found for name '%s', use an ID to be more specific.", want)
 				}
 				found = g.ID
 			}
 		}
 		if found == "" {
-			return nil, badRequest("Security group %s not found for project %s.", want, project)
+			return nil, httpapi.BadRequest("Security group %s not found for project %s.", want, project)
 		}
 		out = append(out, found)
 	}
@@ -195,10 +194,6 @@ func (c *Network) FloatingIPs(ctx context.Context, portID string) ([]netip.Addr,
 		}
 	}
 	return out, nil
-}
-
-func badRequest(format string, args ...any) error {
-	return &httpapi.Error{Status: http.StatusBadRequest, Message: fmt.Sprintf(format, args...)}
 }
 
 func (c *Network) PortsOf(ctx context.Context, deviceID string) ([]compute.Port, error) {

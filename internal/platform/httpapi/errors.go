@@ -32,6 +32,12 @@ func (e *Error) Unwrap() error { return e.cause }
 // APIError is what a bus call's other end learns of the error (bus.RemoteError).
 func (e *Error) APIError() (status int, kind, message string) { return e.Status, e.Kind, e.Message }
 
+// IsStatus reports whether err is, or wraps, an *Error with status.
+func IsStatus(err error, status int) bool {
+	var he *Error
+	return errors.As(err, &he) && he.Status == status
+}
+
 // FromRemote gives back the *Error a bus call's handler returned (as a
 // bus.RemoteError), so that callers see a remote 404 as a 404; other errors are
 // returned as they are.

@@ -234,8 +234,7 @@ func (s *Server) enforce(r *http.Request, rt Route) error {
 		target = t
 	}
 	err := Enforce(r, s.opts.Policy, rt.Policy, target)
-	var he *Error
-	if s.opts.PolicyError != nil && errors.As(err, &he) && he.Status == http.StatusForbidden {
+	if s.opts.PolicyError != nil && IsStatus(err, http.StatusForbidden) {
 		return s.opts.PolicyError(rt.Policy)
 	}
 	return err

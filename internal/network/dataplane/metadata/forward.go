@@ -1,7 +1,6 @@
 package metadata
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -54,7 +53,7 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, t target) {
 		instanceID, projectID, err = p.opts.Lookup.MetadataNetworkInstance(r.Context(), t.network, ip)
 	}
 	if err != nil {
-		if isNotFound(err) {
+		if httpapi.IsStatus(err, http.StatusNotFound) {
 			// As upstream: no port, or more than one, is a plain 404.
 			log.Debug("metadata request from an unknown address", "error", err)
 			writeError(w, http.StatusNotFound, "")
@@ -120,13 +119,6 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, t target) {
 		log.Warn(fmt.Sprintf("Unexpected response code: %d", resp.StatusCode))
 		writeError(w, http.StatusInternalServerError, msgUnknownError)
 	}
-}
-
-// isNotFound tells the lookup's "no such instance" from its failures: an
-// *httpapi.Error with status 404, as the network service returns.
-func isNotFound(err error) bool {
-	var he *httpapi.Error
-	return errors.As(err, &he) && he.Status == http.StatusNotFound
 }
 
 // explanations are webob's default texts of the statuses upstream answers with.
