@@ -147,7 +147,7 @@ func (ci consoleIssuer) Issue(socket string) (string, error) {
 // computeDriver is this host's hypervisor and what prepares its guests (nil
 // driver: no compute agent here). "auto" runs real VMs where QEMU can (root,
 // qemu-system-x86_64 and qemu-img present) and says why not otherwise.
-func computeDriver(cfg config.Config, instances string, images compute.Images, md metadata.Source,
+func computeDriver(cfg config.Config, instances string, images computeagent.ImageSource, md metadata.Source,
 	log *slog.Logger) (virt.Driver, *computeagent.LinuxHost, error) {
 	kind := cfg.Compute.Driver
 	if kind == "auto" || kind == "" {

@@ -19,8 +19,8 @@ type Local struct {
 	// Others reaches the agents of other hosts (nil: none).
 	Others compute.HostCalls
 
+	nudges nudges
 	mu     sync.Mutex
-	nudges map[string][]chan struct{}
 	agents map[string]*Agent
 }
 
@@ -31,8 +31,8 @@ var (
 
 // NewLocal connects agents to svc in process.
 func NewLocal(svc *compute.Service) *Local {
-	l := &Local{Service: svc, nudges: map[string][]chan struct{}{}, agents: map[string]*Agent{}}
-	svc.OnHostChange(l.nudge)
+	l := &Local{Service: svc, agents: map[string]*Agent{}}
+	svc.OnHostChange(l.nudges.nudge)
 	svc.SetHostCalls(l)
 	return l
 }
@@ -44,29 +44,7 @@ func (l *Local) Add(a *Agent) {
 	l.agents[a.opts.Host] = a
 }
 
-func (l *Local) nudge(host string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for h, chans := range l.nudges {
-		if host != "" && h != host {
-			continue
-		}
-		for _, c := range chans {
-			select {
-			case c <- struct{}{}:
-			default: // one pending nudge stands for any number
-			}
-		}
-	}
-}
-
-func (l *Local) Changes(host string) <-chan struct{} {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	c := make(chan struct{}, 1)
-	l.nudges[host] = append(l.nudges[host], c)
-	return c
-}
+func (l *Local) Changes(host string) <-chan struct{} { return l.nudges.listen(host) }
 
 func (l *Local) ConsoleOutput(ctx context.Context, host, uuid string, lines int) (string, error) {
 	l.mu.Lock()

@@ -5,6 +5,7 @@ import (
 	"crypto/sha1"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -25,7 +26,7 @@ import (
 type LinuxHost struct {
 	InstancesDir  string
 	HostNamespace string
-	Images        compute.Images
+	Images        ImageSource
 	// Metadata renders the config drive (nil: instances get none).
 	Metadata        metadata.Source
 	MetadataOptions metadata.Options
@@ -35,6 +36,12 @@ type LinuxHost struct {
 }
 
 var _ Host = (*LinuxHost)(nil)
+
+// ImageSource is where the image cache downloads from: compute.Images in the
+// cloud's process, Remote on a joined host.
+type ImageSource interface {
+	Download(ctx context.Context, id string, w io.Writer) error
+}
 
 // Prepare makes the instance's disk, config drive and taps (each step skipped
 // when already done, so a prepare cut short by a crash is finished next time).

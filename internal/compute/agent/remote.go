@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/url"
 	"path/filepath"
-	"sync"
 
 	"github.com/nimbus-cloud/nimbus/internal/compute"
 	"github.com/nimbus-cloud/nimbus/internal/compute/metadata"
@@ -21,26 +20,24 @@ import (
 // the bus to the conductor (compute.Service.ServeAgents); image data comes from
 // the image API with a token the conductor hands out.
 type Remote struct {
-	bus *bus.Bus
-
-	mu     sync.Mutex
-	nudges map[string][]chan struct{}
+	bus    *bus.Bus
+	nudges nudges
 	unsub  func()
 }
 
 var (
 	_ Controller      = (*Remote)(nil)
-	_ compute.Images  = (*Remote)(nil)
+	_ ImageSource     = (*Remote)(nil)
 	_ metadata.Source = (*Remote)(nil)
 )
 
 // NewRemote subscribes to the conductor's nudges; Close ends that.
 func NewRemote(b *bus.Bus) (*Remote, error) {
-	r := &Remote{bus: b, nudges: map[string][]chan struct{}{}}
+	r := &Remote{bus: b}
 	unsub, err := b.Subscribe(compute.SubjectChanged, func(data []byte) {
 		var req compute.HostRequest
 		_ = json.Unmarshal(data, &req)
-		r.nudge(req.Host)
+		r.nudges.nudge(req.Host)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("subscribe to %s: %w", compute.SubjectChanged, err)
@@ -52,29 +49,7 @@ func NewRemote(b *bus.Bus) (*Remote, error) {
 // Close stops the nudges.
 func (r *Remote) Close() { r.unsub() }
 
-func (r *Remote) nudge(host string) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for h, chans := range r.nudges {
-		if host != "" && h != host {
-			continue
-		}
-		for _, c := range chans {
-			select {
-			case c <- struct{}{}:
-			default:
-			}
-		}
-	}
-}
-
-func (r *Remote) Changes(host string) <-chan struct{} {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	c := make(chan struct{}, 1)
-	r.nudges[host] = append(r.nudges[host], c)
-	return c
-}
+func (r *Remote) Changes(host string) <-chan struct{} { return r.nudges.listen(host) }
 
 func (r *Remote) HostInstances(ctx context.Context, host string) ([]compute.AgentInstance, error) {
 	var out []compute.AgentInstance
@@ -106,11 +81,6 @@ func (r *Remote) Instance(ctx context.Context, uuid string) (*metadata.Instance,
 		return nil, err
 	}
 	return &out, nil
-}
-
-// Get is not an agent's to call: the API checks images.
-func (r *Remote) Get(context.Context, string, string) (compute.Image, error) {
-	return compute.Image{}, fmt.Errorf("image lookup is the API's")
 }
 
 // Download fetches an image's data from the image API with the conductor's token.
