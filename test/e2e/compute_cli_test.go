@@ -2,8 +2,6 @@ package e2e
 
 import (
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -18,16 +16,8 @@ func TestComputeCLI(t *testing.T) {
 	c := shared
 	t.Parallel()
 
-	// An image of our own: the fake driver never reads it.
-	img := filepath.Join(t.TempDir(), "img.raw")
-	if err := os.WriteFile(img, make([]byte, 1<<20), 0o600); err != nil {
-		t.Fatal(err)
-	}
 	imageName := uniqueName("cimg")
-	var image row
-	OSJSON(t, c, adminCloud, &image, "image", "create", "--public", "--disk-format", "raw", "--container-format", "bare",
-		"--file", img, imageName)
-	t.Cleanup(func() { _, _ = c.OpenStack(nil, adminCloud, "image", "delete", str(image, "id")) })
+	fakeImage(t, c, imageName)
 
 	// Key pairs: generated (the private key comes back once) and listed.
 	key := uniqueName("key")

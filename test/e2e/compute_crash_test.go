@@ -1,8 +1,6 @@
 package e2e
 
 import (
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 )
@@ -13,17 +11,7 @@ import (
 // port: the conductor and the agents resume from the database.
 func TestComputeCrashWhileBooting(t *testing.T) {
 	t.Parallel()
-	c, err := StartCloudEnv(filepath.Join(t.TempDir(), "cloud"), []string{"NIMBUS_COMPUTE_FAKE_HOSTS=2",
-		"NIMBUS_COMPUTE_FAKE_SPAWN_TIME=5s", "NIMBUS_IMAGE_GUEST_IMAGE=false"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = c.Stop() })
-	img := filepath.Join(t.TempDir(), "img.raw")
-	if err := os.WriteFile(img, make([]byte, 1<<20), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	OS(t, c, adminCloud, "image", "create", "--public", "--disk-format", "raw", "--container-format", "bare", "--file", img, "crash-img")
+	c := fakeComputeCloud(t, "crash-img", "NIMBUS_COMPUTE_FAKE_HOSTS=2", "NIMBUS_COMPUTE_FAKE_SPAWN_TIME=5s")
 	const count = 20
 	OS(t, c, adminCloud, "quota", "set", "--instances", "20", "--cores", "20", "demo")
 	OS(t, c, demoCloud, "server", "create", "--image", "crash-img", "--flavor", "m1.nano", "--network", "private",

@@ -19,11 +19,7 @@ func TestComputeOtherHost(t *testing.T) {
 	b := d.bed
 	hostB := b.Netns("h2")
 	nameB := b.Prefix + "-h2"
-	b.Sh(b.Host, "ip", "link", "add", "phys0", "type", "veth", "peer", "name", "phys0", "netns", hostB)
-	for _, h := range []struct{ ns, addr string }{{b.Host, "192.0.2.1/24"}, {hostB, "192.0.2.2/24"}} {
-		b.Sh(h.ns, "ip", "addr", "add", h.addr, "dev", "phys0")
-		b.Sh(h.ns, "ip", "link", "set", "phys0", "up")
-	}
+	underlay(b, hostB)
 	d.start("NIMBUS_NETWORK_LOCAL_IP=192.0.2.1", "NIMBUS_COMPUTE_DRIVER=none", "NIMBUS_IMAGE_GUEST_IMAGE=true",
 		"NIMBUS_NETWORK_METADATA_URL=")
 	d.joinNode(nameB, hostB, "192.0.2.2", "NIMBUS_COMPUTE_DRIVER=qemu")

@@ -1,8 +1,6 @@
 package e2e
 
 import (
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -15,16 +13,7 @@ import (
 // ratio (1.5, 512 MB reserved) and no further.
 func TestComputeScheduling(t *testing.T) {
 	t.Parallel()
-	c, err := StartCloudEnv(filepath.Join(t.TempDir(), "cloud"), []string{"NIMBUS_COMPUTE_FAKE_HOSTS=3", "NIMBUS_IMAGE_GUEST_IMAGE=false"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = c.Stop() })
-	img := filepath.Join(t.TempDir(), "img.raw")
-	if err := os.WriteFile(img, make([]byte, 1<<20), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	OS(t, c, adminCloud, "image", "create", "--public", "--disk-format", "raw", "--container-format", "bare", "--file", img, "sched-img")
+	c := fakeComputeCloud(t, "sched-img", "NIMBUS_COMPUTE_FAKE_HOSTS=3")
 	var hosts []row
 	eventually(t, "three compute services up", func() bool {
 		OSJSON(t, c, adminCloud, &hosts, "compute", "service", "list")
