@@ -56,28 +56,28 @@ type ConsoleRequest struct {
 func (s *Service) ServeAgents(b *bus.Bus, images ImageAccessor) error {
 	handlers := map[string]func(ctx context.Context, raw json.RawMessage) (any, error){
 		SubjectHostInstances: func(ctx context.Context, raw json.RawMessage) (any, error) {
-			req, err := decode[HostRequest](raw)
+			req, err := bus.Decode[HostRequest](raw)
 			if err != nil {
 				return nil, err
 			}
 			return s.HostInstances(ctx, req.Host)
 		},
 		SubjectReportInstance: func(ctx context.Context, raw json.RawMessage) (any, error) {
-			req, err := decode[AgentReport](raw)
+			req, err := bus.Decode[AgentReport](raw)
 			if err != nil {
 				return nil, err
 			}
 			return nil, s.ReportInstance(ctx, req)
 		},
 		SubjectReportService: func(ctx context.Context, raw json.RawMessage) (any, error) {
-			req, err := decode[ServiceReport](raw)
+			req, err := bus.Decode[ServiceReport](raw)
 			if err != nil {
 				return nil, err
 			}
 			return nil, s.ReportService(ctx, req)
 		},
 		SubjectPortActive: func(ctx context.Context, raw json.RawMessage) (any, error) {
-			req, err := decode[HostRequest](raw)
+			req, err := bus.Decode[HostRequest](raw)
 			if err != nil {
 				return nil, err
 			}
@@ -87,7 +87,7 @@ func (s *Service) ServeAgents(b *bus.Bus, images ImageAccessor) error {
 			return images.Access(ctx)
 		},
 		SubjectMetadata: func(ctx context.Context, raw json.RawMessage) (any, error) {
-			req, err := decode[HostRequest](raw)
+			req, err := bus.Decode[HostRequest](raw)
 			if err != nil {
 				return nil, err
 			}
@@ -105,12 +105,4 @@ func (s *Service) ServeAgents(b *bus.Bus, images ImageAccessor) error {
 		}
 	})
 	return nil
-}
-
-func decode[T any](raw json.RawMessage) (T, error) {
-	var v T
-	if err := json.Unmarshal(raw, &v); err != nil {
-		return v, badRequest("bad request: %v", err)
-	}
-	return v, nil
 }

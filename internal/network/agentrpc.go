@@ -69,35 +69,35 @@ type MetadataInstanceReply struct {
 func (s *Service) ServeAgents(b *bus.Bus) error {
 	handlers := map[string]func(ctx context.Context, raw json.RawMessage) (any, error){
 		SubjectHostState: func(ctx context.Context, raw json.RawMessage) (any, error) {
-			req, err := decode[HostStateRequest](raw)
+			req, err := bus.Decode[HostStateRequest](raw)
 			if err != nil {
 				return nil, err
 			}
 			return s.HostState(ctx, req.Host, req.Roles)
 		},
 		SubjectEnsureDHCPPorts: func(ctx context.Context, raw json.RawMessage) (any, error) {
-			req, err := decode[EnsureDHCPPortsRequest](raw)
+			req, err := bus.Decode[EnsureDHCPPortsRequest](raw)
 			if err != nil {
 				return nil, err
 			}
 			return nil, s.EnsureDHCPPorts(ctx, req.Host)
 		},
 		SubjectSetPortStatus: func(ctx context.Context, raw json.RawMessage) (any, error) {
-			req, err := decode[SetPortStatusRequest](raw)
+			req, err := bus.Decode[SetPortStatusRequest](raw)
 			if err != nil {
 				return nil, err
 			}
 			return nil, s.SetPortStatus(ctx, req.Status, req.IDs...)
 		},
 		SubjectReportAgent: func(ctx context.Context, raw json.RawMessage) (any, error) {
-			req, err := decode[ReportAgentRequest](raw)
+			req, err := bus.Decode[ReportAgentRequest](raw)
 			if err != nil {
 				return nil, err
 			}
 			return nil, s.ReportAgent(ctx, req.AgentType, req.Binary, req.Host, req.Configurations)
 		},
 		SubjectMetadataInstance: func(ctx context.Context, raw json.RawMessage) (any, error) {
-			req, err := decode[MetadataInstanceRequest](raw)
+			req, err := bus.Decode[MetadataInstanceRequest](raw)
 			if err != nil {
 				return nil, err
 			}
@@ -121,12 +121,4 @@ func (s *Service) ServeAgents(b *bus.Bus) error {
 		}
 	})
 	return nil
-}
-
-func decode[T any](raw json.RawMessage) (T, error) {
-	var v T
-	if err := json.Unmarshal(raw, &v); err != nil {
-		return v, fmt.Errorf("bad request: %w", err)
-	}
-	return v, nil
 }

@@ -183,6 +183,15 @@ func (b *Bus) Handle(subject string, h func(ctx context.Context, req json.RawMes
 	return err
 }
 
+// Decode reads an RPC request a handler got.
+func Decode[T any](raw json.RawMessage) (T, error) {
+	var v T
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return v, fmt.Errorf("bad request: %w", err)
+	}
+	return v, nil
+}
+
 // Call sends req to subject and decodes the answer into resp, within ctx's deadline.
 func (b *Bus) Call(ctx context.Context, subject string, req, resp any) error {
 	if _, ok := ctx.Deadline(); !ok {
