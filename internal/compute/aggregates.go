@@ -270,17 +270,9 @@ func (s *Service) deleteAggregate(r *http.Request) (httpapi.Response, error) {
 // set_metadata, each under its own rule.
 func (s *Service) aggregateAction(r *http.Request) (httpapi.Response, error) {
 	ctx := r.Context()
-	var body map[string]json.RawMessage
-	if err := httpapi.DecodeJSON(r, &body); err != nil {
+	name, arg, err := oneAction(r)
+	if err != nil {
 		return httpapi.Response{}, err
-	}
-	if len(body) != 1 {
-		return httpapi.Response{}, badRequest("There is either no action or more than one action in the request body.")
-	}
-	var name string
-	var arg json.RawMessage
-	for k, v := range body {
-		name, arg = k, v
 	}
 	var apply func(tx *db.Tx, a *aggregate) error
 	switch name {
@@ -341,7 +333,7 @@ func (s *Service) aggregateAction(r *http.Request) (httpapi.Response, error) {
 		return httpapi.Response{}, err
 	}
 	var a *aggregate
-	err := s.db.InTx(ctx, func(tx *db.Tx) error {
+	err = s.db.InTx(ctx, func(tx *db.Tx) error {
 		var err error
 		if a, err = loadAggregate(ctx, tx, r.PathValue("id")); err != nil {
 			return err

@@ -161,49 +161,48 @@ func (s *Service) listFlavorAccess(r *http.Request) (httpapi.Response, error) {
 
 // flavorAction is addTenantAccess / removeTenantAccess.
 func (s *Service) flavorAction(r *http.Request) (httpapi.Response, error) {
-	var req map[string]struct {
-		Tenant string `json:"tenant"`
-	}
-	if err := httpapi.DecodeJSON(r, &req); err != nil {
+	action, arg, err := oneAction(r)
+	if err != nil {
 		return httpapi.Response{}, err
 	}
-	if len(req) != 1 {
-		return httpapi.Response{}, badRequest("There is either no action or more than one action in the request body.")
+	var body struct {
+		Tenant string `json:"tenant"`
+	}
+	if err := json.Unmarshal(arg, &body); err != nil {
+		return httpapi.Response{}, badRequest("Invalid input for field/attribute %s.", action)
 	}
 	f, err := s.flavor(r.Context(), auth.FromContext(r.Context()), r.PathValue("id"))
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	for action, body := range req {
-		rule := map[string]string{"addTenantAccess": "os_compute_api:os-flavor-access:add_tenant_access",
-			"removeTenantAccess": "os_compute_api:os-flavor-access:remove_tenant_access"}[action]
-		if rule == "" {
-			return httpapi.Response{}, badRequest("Invalid action %s.", action)
-		}
-		if err := s.enforce(r, rule, nil); err != nil {
+	rule := map[string]string{"addTenantAccess": "os_compute_api:os-flavor-access:add_tenant_access",
+		"removeTenantAccess": "os_compute_api:os-flavor-access:remove_tenant_access"}[action]
+	if rule == "" {
+		return httpapi.Response{}, badRequest("Invalid action %s.", action)
+	}
+	if err := s.enforce(r, rule, nil); err != nil {
+		return httpapi.Response{}, err
+	}
+	if body.Tenant == "" {
+		return httpapi.Response{}, badRequest("Invalid input for field/attribute tenant. 'tenant' is a required property")
+	}
+	if f.IsPublic {
+		return httpapi.Response{}, conflict("Can not add access to a public flavor.")
+	}
+	if action == "addTenantAccess" {
+		if _, err := s.db.ExecContext(r.Context(), `INSERT INTO flavor_projects (flavor_id, project_id) VALUES (?, ?)`, f.ID, body.Tenant); err != nil {
+			if db.IsUniqueViolation(err) {
+				return httpapi.Response{}, conflict("Flavor access already exists for flavor %s and project %s combination.", f.ID, body.Tenant)
+			}
 			return httpapi.Response{}, err
 		}
-		if body.Tenant == "" {
-			return httpapi.Response{}, badRequest("Invalid input for field/attribute tenant. 'tenant' is a required property")
+	} else {
+		res, err := s.db.ExecContext(r.Context(), `DELETE FROM flavor_projects WHERE flavor_id = ? AND project_id = ?`, f.ID, body.Tenant)
+		if err != nil {
+			return httpapi.Response{}, err
 		}
-		if f.IsPublic {
-			return httpapi.Response{}, conflict("Can not add access to a public flavor.")
-		}
-		if action == "addTenantAccess" {
-			if _, err := s.db.ExecContext(r.Context(), `INSERT INTO flavor_projects (flavor_id, project_id) VALUES (?, ?)`, f.ID, body.Tenant); err != nil {
-				if db.IsUniqueViolation(err) {
-					return httpapi.Response{}, conflict("Flavor access already exists for flavor %s and project %s combination.", f.ID, body.Tenant)
-				}
-				return httpapi.Response{}, err
-			}
-		} else {
-			res, err := s.db.ExecContext(r.Context(), `DELETE FROM flavor_projects WHERE flavor_id = ? AND project_id = ?`, f.ID, body.Tenant)
-			if err != nil {
-				return httpapi.Response{}, err
-			}
-			if n, _ := res.RowsAffected(); n == 0 {
-				return httpapi.Response{}, notFound("Flavor access not found for %s / %s combination.", f.ID, body.Tenant)
-			}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return httpapi.Response{}, notFound("Flavor access not found for %s / %s combination.", f.ID, body.Tenant)
 		}
 	}
 	return s.flavorAccess(r, f.ID)

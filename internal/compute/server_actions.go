@@ -35,17 +35,9 @@ var stateActions = map[string]stateAction{
 
 // serverAction is POST /servers/{id}/action: one action named by the body's key.
 func (s *Service) serverAction(r *http.Request) (httpapi.Response, error) {
-	var body map[string]json.RawMessage
-	if err := httpapi.DecodeJSON(r, &body); err != nil {
+	name, arg, err := oneAction(r)
+	if err != nil {
 		return httpapi.Response{}, err
-	}
-	if len(body) != 1 {
-		return httpapi.Response{}, badRequest("There is either no action or more than one action in the request body.")
-	}
-	var name string
-	var arg json.RawMessage
-	for k, v := range body {
-		name, arg = k, v
 	}
 	if a, ok := stateActions[name]; ok {
 		return s.startStateAction(r, a)
@@ -73,6 +65,22 @@ func (s *Service) serverAction(r *http.Request) (httpapi.Response, error) {
 		return s.vncConsole(r, arg)
 	}
 	return httpapi.Response{}, badRequest("There is no such action: %s", name)
+}
+
+// oneAction reads an action request, {"<action>": <argument>}, which names
+// exactly one action (upstream's 400 otherwise).
+func oneAction(r *http.Request) (string, json.RawMessage, error) {
+	var body map[string]json.RawMessage
+	if err := httpapi.DecodeJSON(r, &body); err != nil {
+		return "", nil, err
+	}
+	if len(body) != 1 {
+		return "", nil, badRequest("There is either no action or more than one action in the request body.")
+	}
+	for k, v := range body {
+		return k, v, nil
+	}
+	panic("unreachable")
 }
 
 // checkLocked refuses a locked server's changes to everyone but admins.
