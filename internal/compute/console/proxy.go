@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/nimbus-cloud/nimbus/internal/platform/unixsock"
 )
 
 // DefaultWebRoot is where Debian's novnc package installs the noVNC client.
@@ -181,7 +183,12 @@ func (p *Proxy) dial(r *http.Request, t Target) (net.Conn, error) {
 		return nil, err
 	}
 	d := net.Dialer{Timeout: p.dialTime}
-	c, err := d.DialContext(r.Context(), network, addr)
+	var c net.Conn
+	if network == "unix" {
+		c, err = unixsock.Dial(r.Context(), &d, addr) // an instance dir may be deep
+	} else {
+		c, err = d.DialContext(r.Context(), network, addr)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("dial %s %s: %w", network, addr, err)
 	}

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/nimbus-cloud/nimbus/internal/compute/virt"
+	"github.com/nimbus-cloud/nimbus/internal/platform/unixsock"
 )
 
 // The files the driver keeps in an instance's Dir.
@@ -23,9 +24,15 @@ const (
 	instanceDocFile = "instance.json"
 )
 
-// maxSocketPath is the room in sockaddr_un.sun_path (108 bytes with the NUL): a
-// longer socket path fails at bind time with a message that does not say why.
-const maxSocketPath = 107
+// dirFD is the descriptor QEMU gets its instance directory on when the sockets'
+// paths are too long for sockaddr_un (see unixsock): it binds them as
+// /proc/self/fd/3/<name>.
+const dirFD = 3
+
+// socketsNeedDirFD reports whether the sockets in dir are too long to name directly.
+func socketsNeedDirFD(dir string) bool {
+	return !unixsock.Fits(filepath.Join(dir, qmpSocket)) || !unixsock.Fits(filepath.Join(dir, vncSocket))
+}
 
 // launch is one QEMU start: the Spec, the accelerator already resolved from "auto",
 // and, when resuming, the saved state to load (-incoming).
@@ -47,10 +54,9 @@ func buildArgs(l launch) ([]string, error) {
 		return nil, fmt.Errorf("accelerator %q: want kvm or tcg", l.accel)
 	}
 	in := func(name string) string { return filepath.Join(s.Dir, name) }
-	for _, sock := range []string{in(qmpSocket), in(vncSocket)} {
-		if len(sock) > maxSocketPath {
-			return nil, fmt.Errorf("socket path %s is longer than %d bytes", sock, maxSocketPath)
-		}
+	sock := in
+	if socketsNeedDirFD(s.Dir) {
+		sock = func(name string) string { return fmt.Sprintf("/proc/self/fd/%d/%s", dirFD, name) }
 	}
 	args := []string{
 		// The guest's name and uuid on the command line are how List and every
@@ -75,10 +81,10 @@ func buildArgs(l launch) ([]string, error) {
 		// A daemonized QEMU sends stderr to /dev/null unless -D names a log:
 		// then its errors (a saved state that does not load) stay readable.
 		"-D", in(runLog),
-		"-qmp", "unix:"+in(qmpSocket)+",server=on,wait=off",
+		"-qmp", "unix:"+sock(qmpSocket)+",server=on,wait=off",
 		// A VGA device, so the VNC console has a screen, as upstream's default video.
 		"-device", "VGA",
-		"-vnc", "unix:"+in(vncSocket),
+		"-vnc", "unix:"+sock(vncSocket),
 		// Appended, so the console history survives reboots and restarts.
 		"-chardev", "file,id=charserial0,path="+in(consoleLog)+",append=on",
 		"-device", "isa-serial,chardev=charserial0",

@@ -151,7 +151,7 @@ func (d *Driver) boot(ctx context.Context, s virt.Spec, incoming string) error {
 			return err
 		}
 	}
-	if err := d.startQEMU(ctx, filepath.Join(s.Dir, qemuLog), args); err != nil {
+	if err := d.startQEMU(ctx, s.Dir, args); err != nil {
 		return err
 	}
 	pid, err := guestPID(s.Dir, s.UUID)

@@ -41,7 +41,9 @@ func TestDriverLifecycle(t *testing.T) {
 	}
 	work := t.TempDir()
 	ns := newTestNamespace(t, work)
-	instances := filepath.Join(work, "instances")
+	// Deep enough that the sockets' paths do not fit sockaddr_un: QEMU binds them,
+	// and the driver reaches them, through the directory's descriptor.
+	instances := filepath.Join(work, strings.Repeat("deep", 10), "instances")
 	spec := virt.Spec{
 		UUID:        "0b1c2d3e-4f50-4617-8899-aabbccddeeff",
 		Name:        "instance-00000001",

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/nimbus-cloud/nimbus/internal/platform/unixsock"
 )
 
 // guestPID is the pid of the QEMU running the instance in dir, or 0 when there is
@@ -108,8 +110,10 @@ func kill(ctx context.Context, pid int, uuid string) error {
 // startQEMU runs QEMU with args, in the host namespace ns when set (a tap can only be
 // opened from its own namespace). With -daemonize, the command returns once the
 // guest is set up (sockets listening, pid file written) and the daemon lives on. Its
-// stderr goes to logPath (appended), which also keeps the reason of a failed start.
-func (d *Driver) startQEMU(ctx context.Context, logPath string, args []string) error {
+// stderr goes to the instance dir's qemuLog (appended), which also keeps the reason
+// of a failed start.
+func (d *Driver) startQEMU(ctx context.Context, dir string, args []string) error {
+	logPath := filepath.Join(dir, qemuLog)
 	argv := append([]string{d.opts.Binary}, args...)
 	if d.opts.HostNamespace != "" {
 		argv = append([]string{"ip", "netns", "exec", d.opts.HostNamespace}, argv...)
@@ -127,6 +131,14 @@ func (d *Driver) startQEMU(ctx context.Context, logPath string, args []string) e
 	// Its own process group, so a signal to the agent's group (a ^C) cannot reach
 	// QEMU before it has daemonized.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if socketsNeedDirFD(dir) {
+		f, err := unixsock.OpenDir(dir)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		cmd.ExtraFiles = []*os.File{f} // fd 3 (dirFD) in QEMU
+	}
 	d.log.Debug("run", "cmd", strings.Join(argv, " "))
 	if err := cmd.Run(); err != nil {
 		msg := readFrom(logPath, start)

@@ -10,6 +10,8 @@ import (
 	"os"
 	"syscall"
 	"time"
+
+	"github.com/nimbus-cloud/nimbus/internal/platform/unixsock"
 )
 
 // qmpTimeout bounds one QMP conversation when the caller's context has no deadline:
@@ -42,8 +44,7 @@ type qmpConn struct {
 func dialQMP(ctx context.Context, path string) (*qmpConn, error) {
 	ctx, cancel := withDefaultTimeout(ctx)
 	defer cancel()
-	var d net.Dialer
-	conn, err := d.DialContext(ctx, "unix", path)
+	conn, err := unixsock.Dial(ctx, nil, path)
 	if err != nil {
 		return nil, fmt.Errorf("QMP connect: %w", err)
 	}
