@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -43,6 +44,8 @@ type gophercloudSuite struct {
 	// guest image is OS_IMAGE_ID. Another cloud names its image in imageID.
 	cloud   *Cloud
 	imageID string
+	// env is added to the suite's environment (OS_NETWORK_NAME, ...).
+	env map[string]string
 	// only, when set, are the only tests of the packages that run; without are
 	// tests that never run here, because another suite runs them (on a cloud of
 	// their own). Rows of compatibilityDoc are checked only for the tests that may run.
@@ -216,6 +219,7 @@ func runGophercloudSuite(t *testing.T, suite gophercloudSuite) {
 		"OS_FLAVOR_ID":        "1",
 		"OS_FLAVOR_ID_RESIZE": "2",
 	}
+	maps.Copy(adminEnv, suite.env)
 	if suite.imageID == "" {
 		adminEnv["OS_IMAGE_ID"] = cliID(t, c, "image", "show", "nimbus-guest")
 	}
