@@ -221,17 +221,21 @@ func (s *Service) listServers(detail bool) httpapi.Handler {
 		if img := q.Get("image"); img != "" {
 			where, args = append(where, "image_ref = ?"), append(args, refID(img))
 		}
-		since := q.Get("changes-since")
-		if since != "" {
+		if since := q.Get("changes-since"); since != "" {
 			where, args = append(where, "updated_at >= ?"), append(args, since)
 		}
+		extra, err := listFiltersOf(r, q, admin)
+		if err != nil {
+			return httpapi.Response{}, err
+		}
+		where, args = append(where, extra.where...), append(args, extra.args...)
 		page, err := httpapi.ParsePage(r, 1000)
 		if err != nil {
 			return httpapi.Response{}, err
 		}
 		// Without filters applied below, the database pages (keyset on the sort
 		// order), so a page reads limit+1 rows, not every server of the project.
-		sqlPaged := !q.Has("name") && !q.Has("status") && !q.Has("flavor") && !q.Has("ip")
+		sqlPaged := !q.Has("name") && !q.Has("status") && !q.Has("flavor") && !q.Has("ip") && len(extra.preds) == 0
 		if sqlPaged {
 			if page.Marker != "" {
 				var at string
@@ -278,6 +282,9 @@ func (s *Service) listServers(detail bool) httpapi.Handler {
 				continue
 			}
 			if ip := q.Get("ip"); ip != "" && !hasIP(in, ip) {
+				continue
+			}
+			if slices.ContainsFunc(extra.preds, func(p func(*instance) bool) bool { return !p(in) }) {
 				continue
 			}
 			out = append(out, in)
