@@ -97,6 +97,9 @@ type buildRequest struct {
 	RequestedNode string `json:"requested_node,omitempty"`
 	// Description is the server's (2.19); nil is null.
 	Description *string `json:"description,omitempty"`
+	// PinnedAZ is the zone the create request asked for (2.96); the instance's
+	// AZ becomes its host's once scheduled.
+	PinnedAZ string `json:"pinned_az,omitempty"`
 	// SchedulerHints are the create request's, as 2.100 shows them.
 	SchedulerHints map[string]any `json:"scheduler_hints,omitempty"`
 	// Attempts and TriedHosts drive rescheduling (upstream's retry filter).

@@ -87,7 +87,7 @@ func (s *Service) addVersionedFields(r *http.Request, in *instance, v map[string
 		v["OS-EXT-SRV-ATTR:hostname"] = in.Hostname
 	}
 	if since(r, 96) {
-		v["pinned_availability_zone"] = nullable(in.AZ)
+		v["pinned_availability_zone"] = nullable(in.Request.PinnedAZ)
 	}
 	if since(r, 98) {
 		if img, ok := v["image"].(map[string]any); ok {

@@ -224,6 +224,7 @@ func (s *Service) createServer(r *http.Request) (httpapi.Response, error) {
 				return httpapi.Response{}, badRequest("The requested availability zone is not available")
 			}
 			az = zone
+			b.PinnedAZ = zone
 		}
 	}
 	if err := s.requestedDestination(r, extras, b.ForcedHost != ""); err != nil {
