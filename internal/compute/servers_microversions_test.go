@@ -275,6 +275,12 @@ func TestCreateByMicroversion(t *testing.T) {
 	if h := e.server(onH2)["OS-EXT-SRV-ATTR:host"]; h != "h2" {
 		t.Errorf("requested host h2, placed on %v", h)
 	}
+	// 2.96: the zone asked for is pinned; none asked, null (checked above).
+	pinned := e.mustAt(202, "2.96", "POST", "/v2.1/servers", e.DemoToken,
+		serverBody(map[string]any{"networks": "none", "availability_zone": "nova"}))["server"].(map[string]any)["id"].(string)
+	if z := e.mustAt(200, "2.96", "GET", "/v2.1/servers/"+pinned, e.DemoToken, nil)["server"].(map[string]any)["pinned_availability_zone"]; z != "nova" {
+		t.Errorf("pinned_availability_zone = %v, want nova", z)
+	}
 	// 2.100: the hints are shown as given.
 	hinted := serverBody(map[string]any{"networks": "none"})
 	hinted["os:scheduler_hints"] = map[string]any{"same_host": id}
