@@ -91,6 +91,17 @@ type buildRequest struct {
 	Image            Image              `json:"image"`
 	ServerGroup      string             `json:"server_group,omitempty"`
 	ForcedHost       string             `json:"forced_host,omitempty"`
+	// RequestedHost and RequestedNode are 2.74's host and hypervisor_hostname:
+	// unlike a forced host, the scheduler's filters still run.
+	RequestedHost string `json:"requested_host,omitempty"`
+	RequestedNode string `json:"requested_node,omitempty"`
+	// Description is the server's (2.19); nil is null.
+	Description *string `json:"description,omitempty"`
+	// PinnedAZ is the zone the create request asked for (2.96); the instance's
+	// AZ becomes its host's once scheduled.
+	PinnedAZ string `json:"pinned_az,omitempty"`
+	// SchedulerHints are the create request's, as 2.100 shows them.
+	SchedulerHints map[string]any `json:"scheduler_hints,omitempty"`
 	// Attempts and TriedHosts drive rescheduling (upstream's retry filter).
 	Attempts   int      `json:"attempts,omitempty"`
 	TriedHosts []string `json:"tried_hosts,omitempty"`
@@ -106,6 +117,8 @@ type requestedNetwork struct {
 	NetworkID string `json:"uuid,omitempty"`
 	PortID    string `json:"port,omitempty"`
 	FixedIP   string `json:"fixed_ip,omitempty"`
+	// Tag is the device tag (2.32, 2.42+) the metadata API's devices show.
+	Tag string `json:"tag,omitempty"`
 }
 
 // instancePort is a port of the instance (Created: made by compute, so deleted

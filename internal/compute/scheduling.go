@@ -3,6 +3,7 @@ package compute
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"time"
 
@@ -100,6 +101,11 @@ func schedulerFlavor(f Flavor) scheduler.Flavor {
 // selectHosts runs the filter scheduler for the instance: the hosts that pass,
 // best first, or why none did.
 func (s *Service) selectHosts(ctx context.Context, hosts []hostState, in *instance) ([]string, string) {
+	if want := firstNonEmpty(in.Request.RequestedHost, in.Request.RequestedNode); want != "" {
+		// 2.74's requested destination: only that host, through every filter
+		// (a forced host skips them).
+		hosts = slices.DeleteFunc(slices.Clone(hosts), func(h hostState) bool { return h.Host != want })
+	}
 	states := make([]scheduler.HostState, len(hosts))
 	for i, h := range hosts {
 		states[i] = s.schedulerHost(h)

@@ -136,9 +136,13 @@ func (s *Service) lock(r *http.Request, arg json.RawMessage) (httpapi.Response, 
 	var req struct {
 		Reason *string `json:"locked_reason"`
 	}
-	if len(arg) > 0 && string(arg) != "null" {
+	// A reason is 2.73's; before, upstream ignores the body.
+	if len(arg) > 0 && string(arg) != "null" && since(r, 73) {
 		if err := json.Unmarshal(arg, &req); err != nil {
 			return httpapi.Response{}, badRequest("Invalid input for field/attribute lock.")
+		}
+		if req.Reason != nil && len([]rune(*req.Reason)) > 255 {
+			return httpapi.Response{}, badRequest("Invalid input for field/attribute locked_reason. Value: %s. It is longer than 255 characters", *req.Reason)
 		}
 	}
 	creds := auth.FromContext(r.Context())

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"net/http"
 	"regexp"
 	"slices"
@@ -66,8 +67,9 @@ func hostID(project, host string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// serverView renders a server as GET /servers/{id} shows it.
-func (s *Service) serverView(r *http.Request, in *instance) map[string]any {
+// serverView renders a server as GET /servers/{id} shows it (o nil: one
+// server, not a list) at the request's microversion.
+func (s *Service) serverView(r *http.Request, in *instance, o *serverViewOpts) map[string]any {
 	creds := auth.FromContext(r.Context())
 	image := any("")
 	if in.ImageRef != "" {
@@ -129,6 +131,10 @@ func (s *Service) serverView(r *http.Request, in *instance) map[string]any {
 		v["OS-EXT-SRV-ATTR:hypervisor_hostname"] = host
 		v["OS-EXT-SRV-ATTR:instance_name"] = instanceName(in.ID)
 	}
+	if o == nil {
+		o = &serverViewOpts{}
+	}
+	s.addVersionedFields(r, in, v, o)
 	return v
 }
 
@@ -167,7 +173,7 @@ func (s *Service) showServer(r *http.Request) (httpapi.Response, error) {
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	return httpapi.OK(map[string]any{"server": s.serverView(r, in)}), nil
+	return httpapi.OK(map[string]any{"server": s.serverView(r, in, nil)}), nil
 }
 
 // listServers is GET /servers and /servers/detail with upstream's filters, newest
@@ -215,17 +221,21 @@ func (s *Service) listServers(detail bool) httpapi.Handler {
 		if img := q.Get("image"); img != "" {
 			where, args = append(where, "image_ref = ?"), append(args, refID(img))
 		}
-		since := q.Get("changes-since")
-		if since != "" {
+		if since := q.Get("changes-since"); since != "" {
 			where, args = append(where, "updated_at >= ?"), append(args, since)
 		}
+		extra, err := listFiltersOf(r, q, admin)
+		if err != nil {
+			return httpapi.Response{}, err
+		}
+		where, args = append(where, extra.where...), append(args, extra.args...)
 		page, err := httpapi.ParsePage(r, 1000)
 		if err != nil {
 			return httpapi.Response{}, err
 		}
 		// Without filters applied below, the database pages (keyset on the sort
 		// order), so a page reads limit+1 rows, not every server of the project.
-		sqlPaged := !q.Has("name") && !q.Has("status") && !q.Has("flavor") && !q.Has("ip")
+		sqlPaged := !q.Has("name") && !q.Has("status") && !q.Has("flavor") && !q.Has("ip") && len(extra.preds) == 0
 		if sqlPaged {
 			if page.Marker != "" {
 				var at string
@@ -274,6 +284,9 @@ func (s *Service) listServers(detail bool) httpapi.Handler {
 			if ip := q.Get("ip"); ip != "" && !hasIP(in, ip) {
 				continue
 			}
+			if slices.ContainsFunc(extra.preds, func(p func(*instance) bool) bool { return !p(in) }) {
+				continue
+			}
 			out = append(out, in)
 		}
 		out, more, err := httpapi.Apply(page, out, func(in *instance) string { return in.UUID })
@@ -281,9 +294,10 @@ func (s *Service) listServers(detail bool) httpapi.Handler {
 			return httpapi.Response{}, err
 		}
 		views := make([]map[string]any, 0, len(out))
+		opts := &serverViewOpts{list: true}
 		for _, in := range out {
 			if detail {
-				views = append(views, s.serverView(r, in))
+				views = append(views, s.serverView(r, in, opts))
 			} else {
 				views = append(views, map[string]any{"id": in.UUID, "name": in.Name, "links": s.serverLinks(in.UUID)})
 			}
@@ -336,6 +350,9 @@ func (s *Service) updateServer(r *http.Request) (httpapi.Response, error) {
 			Name       *string `json:"name"`
 			AccessIPv4 *string `json:"accessIPv4"`
 			AccessIPv6 *string `json:"accessIPv6"`
+			// Raw, so that null (clear it) differs from absent.
+			Description json.RawMessage `json:"description"` // 2.19
+			Hostname    json.RawMessage `json:"hostname"`    // 2.90
 		} `json:"server"`
 	}
 	if err := httpapi.DecodeJSON(r, &req); err != nil {
@@ -356,11 +373,31 @@ func (s *Service) updateServer(r *http.Request) (httpapi.Response, error) {
 	if v := req.Server.AccessIPv6; v != nil {
 		in.Request.AccessIPv6 = *v
 	}
+	if raw := req.Server.Description; present(raw) {
+		if !since(r, 19) {
+			return httpapi.Response{}, unexpected("description")
+		}
+		d, err := descriptionField(raw)
+		if err != nil {
+			return httpapi.Response{}, err
+		}
+		in.Request.Description = d
+	}
+	if raw := req.Server.Hostname; present(raw) {
+		if !since(r, 90) {
+			return httpapi.Response{}, unexpected("hostname")
+		}
+		h, err := hostnameField(r, raw)
+		if err != nil {
+			return httpapi.Response{}, err
+		}
+		in.Hostname = h
+	}
 	in.UpdatedAt = stamp(s.now())
 	if err := saveInstance(r.Context(), s.db, in); err != nil {
 		return httpapi.Response{}, err
 	}
-	return httpapi.OK(map[string]any{"server": s.serverView(r, in)}), nil
+	return httpapi.OK(map[string]any{"server": s.serverView(r, in, nil)}), nil
 }
 
 // deleteServer marks the server deleting; its host's agent destroys the guest

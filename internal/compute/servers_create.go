@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/big"
@@ -20,28 +21,42 @@ import (
 )
 
 type createServerRequest struct {
-	Server *struct {
-		Name           *string `json:"name"`
-		ImageRef       *string `json:"imageRef"`
-		FlavorRef      any     `json:"flavorRef"`
-		Networks       any     `json:"networks"`
-		SecurityGroups []struct {
-			Name string `json:"name"`
-		} `json:"security_groups"`
-		KeyName              *string        `json:"key_name"`
-		UserData             *string        `json:"user_data"`
-		Metadata             map[string]any `json:"metadata"`
-		AvailabilityZone     *string        `json:"availability_zone"`
-		MinCount             any            `json:"min_count"`
-		MaxCount             any            `json:"max_count"`
-		ConfigDrive          any            `json:"config_drive"`
-		AccessIPv4           *string        `json:"accessIPv4"`
-		AccessIPv6           *string        `json:"accessIPv6"`
-		AdminPass            *string        `json:"adminPass"`
-		ReturnReservationID  any            `json:"return_reservation_id"`
-		BlockDeviceMappingV2 []any          `json:"block_device_mapping_v2"`
-	} `json:"server"`
-	SchedulerHints map[string]any `json:"os:scheduler_hints"`
+	Server         *createServerFields `json:"server"`
+	SchedulerHints map[string]any      `json:"os:scheduler_hints"`
+	// LegacyHints is the old extension's name for the same hints.
+	LegacyHints map[string]any `json:"OS-SCH-HNT:scheduler_hints"`
+}
+
+// createServerFields is the body's server. The fields later microversions
+// added are raw, so that absent, null and a value can be told apart.
+type createServerFields struct {
+	Name           *string `json:"name"`
+	ImageRef       *string `json:"imageRef"`
+	FlavorRef      any     `json:"flavorRef"`
+	Networks       any     `json:"networks"`
+	SecurityGroups []struct {
+		Name string `json:"name"`
+	} `json:"security_groups"`
+	KeyName              *string        `json:"key_name"`
+	UserData             *string        `json:"user_data"`
+	Metadata             map[string]any `json:"metadata"`
+	AvailabilityZone     *string        `json:"availability_zone"`
+	MinCount             any            `json:"min_count"`
+	MaxCount             any            `json:"max_count"`
+	ConfigDrive          any            `json:"config_drive"`
+	AccessIPv4           *string        `json:"accessIPv4"`
+	AccessIPv6           *string        `json:"accessIPv6"`
+	AdminPass            *string        `json:"adminPass"`
+	ReturnReservationID  any            `json:"return_reservation_id"`
+	BlockDeviceMappingV2 []any          `json:"block_device_mapping_v2"`
+
+	Description              json.RawMessage `json:"description"`                // 2.19
+	Tags                     json.RawMessage `json:"tags"`                       // 2.52
+	Personality              json.RawMessage `json:"personality"`                // gone in 2.57
+	TrustedImageCertificates json.RawMessage `json:"trusted_image_certificates"` // 2.63
+	Host                     json.RawMessage `json:"host"`                       // 2.74
+	HypervisorHostname       json.RawMessage `json:"hypervisor_hostname"`        // 2.74
+	Hostname                 json.RawMessage `json:"hostname"`                   // 2.90
 }
 
 // createServer is POST /servers: it validates the request against the other
@@ -94,7 +109,15 @@ func (s *Service) createServer(r *http.Request) (httpapi.Response, error) {
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	b := buildRequest{ReservationID: reservationID(), RequestID: httpapi.RequestID(ctx)}
+	extras, err := s.createExtrasOf(r, in, name, maxCount)
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	b := buildRequest{ReservationID: reservationID(), RequestID: httpapi.RequestID(ctx), Description: extras.description,
+		RequestedHost: extras.host, RequestedNode: extras.node}
+	if b.SchedulerHints = req.SchedulerHints; b.SchedulerHints == nil {
+		b.SchedulerHints = req.LegacyHints
+	}
 	if in.UserData != nil && *in.UserData != "" {
 		if _, err := base64.StdEncoding.DecodeString(*in.UserData); err != nil {
 			return httpapi.Response{}, badRequest("User data needs to be valid base 64.")
@@ -153,7 +176,7 @@ func (s *Service) createServer(r *http.Request) (httpapi.Response, error) {
 	}
 	b.Image = image
 
-	if b.Networks, err = s.requestedNetworks(ctx, token, in.Networks, maxCount); err != nil {
+	if b.Networks, err = s.createNetworks(r, token, in.Networks, maxCount); err != nil {
 		return httpapi.Response{}, err
 	}
 	groups := []string{"default"}
@@ -201,7 +224,11 @@ func (s *Service) createServer(r *http.Request) (httpapi.Response, error) {
 				return httpapi.Response{}, badRequest("The requested availability zone is not available")
 			}
 			az = zone
+			b.PinnedAZ = zone
 		}
+	}
+	if err := s.requestedDestination(r, extras, b.ForcedHost != ""); err != nil {
+		return httpapi.Response{}, err
 	}
 	if g, ok := req.SchedulerHints["group"]; ok {
 		id, _ := g.(string)
@@ -235,14 +262,22 @@ func (s *Service) createServer(r *http.Request) (httpapi.Response, error) {
 			}
 			req := b
 			req.LaunchIndex = i
+			hostname := extras.hostname
+			if hostname == "" {
+				hostname = sanitizeHostname(display, fmt.Sprintf("server-%d", next+int64(i)))
+			}
+			tags := extras.tags
+			if tags == nil {
+				tags = []string{}
+			}
 			inst := &instance{UUID: uuid.NewString(), ID: next + int64(i), ProjectID: creds.ProjectID, UserID: creds.UserID,
-				Name: display, Hostname: sanitizeHostname(display, fmt.Sprintf("server-%d", next+int64(i))), AZ: az,
+				Name: display, Hostname: hostname, AZ: az,
 				VMState: vmBuilding, TaskState: taskScheduling, Flavor: flavor, ImageRef: image.ID, KeyName: keyName,
-				Metadata: metadata, Tags: []string{}, Request: req, CreatedAt: now, UpdatedAt: now}
+				Metadata: metadata, Tags: tags, Request: req, CreatedAt: now, UpdatedAt: now}
 			if _, err := tx.ExecContext(ctx, `INSERT INTO instances (`+instanceColumns+`) VALUES
 				(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 				inst.UUID, inst.ID, inst.ProjectID, inst.UserID, inst.Name, inst.Hostname, nil, nullable(az), inst.VMState,
-				inst.TaskState, powerNoState, mustJSON(flavor), inst.ImageRef, nullable(keyName), mustJSON(metadata), "[]",
+				inst.TaskState, powerNoState, mustJSON(flavor), inst.ImageRef, nullable(keyName), mustJSON(metadata), mustJSON(tags),
 				false, nil, nil, mustJSON(req), nil, now, now, nil, nil, false); err != nil {
 				return err
 			}

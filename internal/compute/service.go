@@ -139,6 +139,7 @@ func (s *Service) routes() []httpapi.Route {
 		s.keypairRoutes(),
 		s.serverRoutes(),
 		s.serverActionRoutes(),
+		s.serverTagRoutes(),
 		s.serviceRoutes(),
 		s.availabilityZoneRoutes(),
 		s.hypervisorRoutes(),

@@ -1,0 +1,257 @@
+package compute
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+
+	"github.com/nimbus-cloud/nimbus/internal/platform/db"
+	"github.com/nimbus-cloud/nimbus/internal/platform/httpapi"
+)
+
+// maxServerTags is upstream's instance.MAX_TAG_COUNT.
+const maxServerTags = 50
+
+// maxTagLength is upstream's tag.MAX_TAG_LENGTH.
+const maxTagLength = 60
+
+// serverTagRoutes is the server tags API of microversion 2.26.
+func (s *Service) serverTagRoutes() []httpapi.Route {
+	return []httpapi.Route{
+		{Method: "GET", Path: "/v2.1/servers/{id}/tags", Handler: s.listServerTags},
+		{Method: "PUT", Path: "/v2.1/servers/{id}/tags", Handler: s.replaceServerTags},
+		{Method: "DELETE", Path: "/v2.1/servers/{id}/tags", Handler: s.deleteServerTags},
+		{Method: "GET", Path: "/v2.1/servers/{id}/tags/{tag}", Handler: s.checkServerTag},
+		{Method: "PUT", Path: "/v2.1/servers/{id}/tags/{tag}", Handler: s.addServerTag},
+		{Method: "DELETE", Path: "/v2.1/servers/{id}/tags/{tag}", Handler: s.deleteServerTag},
+	}
+}
+
+// validTag is upstream's parameter_types.tag: 1-60 characters, no '/' or ','
+// (they would break the tag URL and the comma-separated list filters).
+func validTag(t string) bool {
+	return t != "" && len([]rune(t)) <= maxTagLength && !strings.ContainsAny(t, "/,")
+}
+
+// tagsField validates a list of tags as the create (2.52) and PUT bodies give it.
+func tagsField(raw any) ([]string, error) {
+	items, ok := raw.([]any)
+	if !ok {
+		return nil, badRequest("Invalid input for field/attribute tags. Value: %v. %v is not of type 'array'", raw, raw)
+	}
+	if len(items) > maxServerTags {
+		return nil, badRequest("Invalid input for field/attribute tags. Value: %v. %v is too long", raw, raw)
+	}
+	out := []string{}
+	for _, it := range items {
+		t, ok := it.(string)
+		if !ok || !validTag(t) {
+			return nil, badRequest("Invalid input for field/attribute tags. Value: %v. A tag must be 1-%d characters without '/' and ','", it, maxTagLength)
+		}
+		if !slices.Contains(out, t) { // a set, as upstream's tags table
+			out = append(out, t)
+		}
+	}
+	return out, nil
+}
+
+// taggable loads the server for a tag call: the API exists from 2.26, and
+// changes need a server that is not building or erroring (upstream's
+// _check_instance_in_valid_state).
+func (s *Service) taggable(r *http.Request, rule, action string, change bool) (*instance, error) {
+	if !since(r, 26) {
+		return nil, versionNotFound()
+	}
+	in, err := s.visibleInstance(r, rule)
+	if err != nil {
+		return nil, err
+	}
+	if change {
+		switch in.VMState {
+		case vmActive, vmPaused, vmSuspended, vmStopped:
+		default:
+			return nil, invalidState(action, in, "vm_state", in.VMState)
+		}
+	}
+	return in, nil
+}
+
+// saveTags writes the instance's tags, reading them again in the transaction so
+// two concurrent tag calls do not lose each other's changes.
+func (s *Service) saveTags(r *http.Request, id string, change func(tags []string) ([]string, error)) ([]string, error) {
+	var out []string
+	err := s.db.InTx(r.Context(), func(tx *db.Tx) error {
+		var raw string
+		if err := tx.QueryRowContext(r.Context(), `SELECT tags FROM instances WHERE uuid = ?`, id).Scan(&raw); err != nil {
+			return err
+		}
+		var tags []string
+		if err := json.Unmarshal([]byte(raw), &tags); err != nil {
+			return err
+		}
+		next, err := change(tags)
+		if err != nil || next == nil {
+			out = tags
+			return err
+		}
+		out = next
+		_, err = tx.ExecContext(r.Context(), `UPDATE instances SET tags = ?, updated_at = ? WHERE uuid = ?`,
+			mustJSON(next), stamp(s.now()), id)
+		return err
+	})
+	return out, err
+}
+
+func (s *Service) listServerTags(r *http.Request) (httpapi.Response, error) {
+	in, err := s.taggable(r, "os_compute_api:os-server-tags:index", "", false)
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	return httpapi.OK(map[string]any{"tags": nonNilTags(in.Tags)}), nil
+}
+
+func (s *Service) replaceServerTags(r *http.Request) (httpapi.Response, error) {
+	in, err := s.taggable(r, "os_compute_api:os-server-tags:update_all", "update tags", true)
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	var req map[string]any
+	if err := httpapi.DecodeJSON(r, &req); err != nil {
+		return httpapi.Response{}, err
+	}
+	raw, ok := req["tags"]
+	if !ok || len(req) != 1 {
+		return httpapi.Response{}, badRequest("Invalid input for field/attribute tags. 'tags' is a required property and the only one allowed")
+	}
+	tags, err := tagsField(raw)
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	if _, err := s.saveTags(r, in.UUID, func([]string) ([]string, error) { return tags, nil }); err != nil {
+		return httpapi.Response{}, err
+	}
+	return httpapi.OK(map[string]any{"tags": tags}), nil
+}
+
+func (s *Service) deleteServerTags(r *http.Request) (httpapi.Response, error) {
+	in, err := s.taggable(r, "os_compute_api:os-server-tags:delete_all", "delete tags", true)
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	if _, err := s.saveTags(r, in.UUID, func([]string) ([]string, error) { return []string{}, nil }); err != nil {
+		return httpapi.Response{}, err
+	}
+	return httpapi.NoContent(), nil
+}
+
+func (s *Service) checkServerTag(r *http.Request) (httpapi.Response, error) {
+	in, err := s.taggable(r, "os_compute_api:os-server-tags:show", "", false)
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	tag := r.PathValue("tag")
+	if !slices.Contains(in.Tags, tag) {
+		return httpapi.Response{}, notFound("Server %s has no tag '%s'", in.UUID, tag)
+	}
+	return httpapi.NoContent(), nil
+}
+
+// addServerTag is 201 with the tag's URL when it is new, 204 when the server
+// has it already; as upstream, a server at the limit refuses even a tag it has.
+func (s *Service) addServerTag(r *http.Request) (httpapi.Response, error) {
+	in, err := s.taggable(r, "os_compute_api:os-server-tags:update", "update tag", true)
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	tag := r.PathValue("tag")
+	if !validTag(tag) {
+		return httpapi.Response{}, badRequest("Tag '%s' is invalid. It must be a non empty string without characters '/' and ','.", tag)
+	}
+	added := false
+	_, err = s.saveTags(r, in.UUID, func(tags []string) ([]string, error) {
+		if len(tags) >= maxServerTags {
+			return nil, badRequest("The number of tags exceeded the per-server limit %d", maxServerTags)
+		}
+		if slices.Contains(tags, tag) {
+			return nil, nil
+		}
+		added = true
+		return append(tags, tag), nil
+	})
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	if !added {
+		return httpapi.NoContent(), nil
+	}
+	return httpapi.Response{Status: http.StatusCreated}.WithHeader("Location",
+		s.base()+"/v2.1/servers/"+in.UUID+"/tags/"+url.PathEscape(tag)), nil
+}
+
+func (s *Service) deleteServerTag(r *http.Request) (httpapi.Response, error) {
+	in, err := s.taggable(r, "os_compute_api:os-server-tags:delete", "delete tag", true)
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	tag := r.PathValue("tag")
+	_, err = s.saveTags(r, in.UUID, func(tags []string) ([]string, error) {
+		i := slices.Index(tags, tag)
+		if i < 0 {
+			return nil, notFound("Server %s has no tag '%s'", in.UUID, tag)
+		}
+		return slices.Delete(slices.Clone(tags), i, i+1), nil
+	})
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	return httpapi.NoContent(), nil
+}
+
+func nonNilTags(t []string) []string {
+	if t == nil {
+		return []string{}
+	}
+	return t
+}
+
+// tagFilter is the list filters of 2.26: tags (all of), tags-any, not-tags
+// (not all of), not-tags-any (none of), each a comma-separated list.
+type tagFilter struct{ all, anyOf, notAll, notAny []string }
+
+func parseTagFilter(q url.Values) tagFilter {
+	split := func(k string) []string {
+		if v := q.Get(k); v != "" {
+			return strings.Split(v, ",")
+		}
+		return nil
+	}
+	return tagFilter{split("tags"), split("tags-any"), split("not-tags"), split("not-tags-any")}
+}
+
+func (f tagFilter) match(tags []string) bool {
+	has := func(t string) bool { return slices.Contains(tags, t) }
+	if len(f.all) > 0 && !allOf(f.all, has) {
+		return false
+	}
+	if len(f.anyOf) > 0 && !slices.ContainsFunc(f.anyOf, has) {
+		return false
+	}
+	if len(f.notAll) > 0 && allOf(f.notAll, has) {
+		return false
+	}
+	if len(f.notAny) > 0 && slices.ContainsFunc(f.notAny, has) {
+		return false
+	}
+	return true
+}
+
+func allOf(ts []string, has func(string) bool) bool {
+	for _, t := range ts {
+		if !has(t) {
+			return false
+		}
+	}
+	return true
+}
