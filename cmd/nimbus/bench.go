@@ -527,6 +527,7 @@ only when a boot fails. Everything it made (namespaces, dnsmasqs, guests, files)
 	f.DurationVar(&o.Timeout, "timeout", time.Minute, "timeout of one request")
 	f.BoolVar(&withQEMU, "qemu", false, "boot real guests under QEMU against raw QEMU booting the same image (needs --start and root)")
 	f.IntVar(&q.Boots, "boots", 5, "with --qemu: guests each side boots, after one warm-up")
+	f.StringVar(&q.LogDir, "qemu-logs", "", "with --qemu: keep the cloud's log and the last boot's consoles in this directory (where the time goes)")
 	f.BoolVar(&asJSON, "json", false, "print the report as JSON")
 	return cmd
 }

@@ -24,6 +24,12 @@ import (
 // the raw QEMU boot of the same image (POST→boot marker p50 minus the floor's p50).
 const ComputeQEMUAimAdded = 300 * time.Millisecond
 
+// qemuSettle is the pause between a server gone and the next POST: the network
+// agent is still removing the deleted port's wiring (firewall chains, ipsets, the
+// DHCP host entry) for a pass or two, and a boot that queued behind that would
+// time the previous delete rather than itself.
+const qemuSettle = time.Second
+
 // QEMU flavor: the floor boots with the same size.
 const (
 	qemuVCPUs    = 1
@@ -50,6 +56,10 @@ type QEMUOptions struct {
 	// CIDR is the subnet of the cloud's bench network.
 	CIDR    string
 	Timeout time.Duration // per request
+	// LogDir, when set, keeps what shows where a boot's time goes: the cloud's log
+	// (cloud.log) and the last measured boot's console on each side
+	// (floor-console.log, cloud-console.log).
+	LogDir string
 }
 
 // ComputeQEMU measures the floor (the raw QEMU boot of the test guest through the
@@ -94,6 +104,11 @@ func ComputeQEMU(ctx context.Context, o QEMUOptions, progress func(string)) (*QE
 		return nil, err
 	}
 	defer func() {
+		if o.LogDir != "" {
+			if err := copyFile(filepath.Join(c.DataDir, "nimbus.log"), filepath.Join(o.LogDir, "cloud.log")); err != nil {
+				progress("could not keep the cloud's log: " + err.Error())
+			}
+		}
 		progress("stopping the cloud, removing its namespaces, dnsmasqs and data")
 		c.Stop()
 	}()
@@ -140,7 +155,11 @@ func qemuFloor(ctx context.Context, img guestimage.Artifacts, o QEMUOptions, pro
 			Dir: filepath.Join(instances, uuid), ConfigDrive: drive, Accelerator: "auto",
 			NICs: []virt.NIC{{MAC: qemutest.MAC, Tap: qemutest.Tap}}}
 		spec.RootDisk = filepath.Join(spec.Dir, "disk")
-		took, err := floorBoot(ctx, d, spec, img.Disk, o.ConsolePoll)
+		keep := ""
+		if o.LogDir != "" && i == o.Boots {
+			keep = filepath.Join(o.LogDir, "floor-console.log")
+		}
+		took, err := floorBoot(ctx, d, spec, img.Disk, o.ConsolePoll, keep)
 		if err != nil {
 			return 0, nil, err
 		}
@@ -156,8 +175,9 @@ func qemuFloor(ctx context.Context, img guestimage.Artifacts, o QEMUOptions, pro
 }
 
 // floorBoot makes the guest's overlay, then times Spawn until the console shows
-// the boot marker; the guest is destroyed again whatever happens.
-func floorBoot(ctx context.Context, d *qemu.Driver, spec virt.Spec, backing string, poll time.Duration) (time.Duration, error) {
+// the boot marker (and writes the whole console to keep, when set); the guest is
+// destroyed again whatever happens.
+func floorBoot(ctx context.Context, d *qemu.Driver, spec virt.Spec, backing string, poll time.Duration, keep string) (time.Duration, error) {
 	if err := os.MkdirAll(spec.Dir, 0o755); err != nil {
 		return 0, err
 	}
@@ -176,7 +196,12 @@ func floorBoot(ctx context.Context, d *qemu.Driver, spec virt.Spec, backing stri
 			return 0, err
 		}
 		if strings.Contains(out, guestimage.BootMarker) {
-			return time.Since(t0), nil
+			took := time.Since(t0)
+			if keep != "" {
+				all, _ := d.ConsoleOutput(ctx, spec, 0)
+				_ = os.WriteFile(keep, []byte(all), 0o644)
+			}
+			return took, nil
 		}
 		if time.Now().After(deadline) {
 			return 0, fmt.Errorf("guest %s: no boot marker after 3 minutes; console:\n%s", spec.UUID, out)
@@ -256,9 +281,18 @@ func qemuCloud(ctx context.Context, creds Credentials, o QEMUOptions, rep *QEMUR
 	boot := map[string]any{"imageRef": imageID, "flavorRef": flavorID, "config_drive": true,
 		"networks": []map[string]string{{"uuid": net.ID}}}
 	for i := range o.Boots + 1 {
-		active, marker, err := qemuServerBoot(ctx, c, fmt.Sprintf("nimbus-bench-qemu-%d", i), boot, o.ConsolePoll)
+		keep := ""
+		if o.LogDir != "" && i == o.Boots {
+			keep = filepath.Join(o.LogDir, "cloud-console.log")
+		}
+		active, marker, err := qemuServerBoot(ctx, c, fmt.Sprintf("nimbus-bench-qemu-%d", i), boot, o.ConsolePoll, keep)
 		if err != nil {
 			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(qemuSettle):
 		}
 		if i == 0 {
 			rep.CloudWarmupActive, rep.CloudWarmupMarker = active, marker
@@ -274,7 +308,8 @@ func qemuCloud(ctx context.Context, creds Credentials, o QEMUOptions, rep *QEMUR
 // qemuServerBoot posts one server, polls it every 5 ms until ACTIVE and then its
 // console output every poll until the boot marker shows, and deletes it again,
 // waiting until it is gone (its QEMU, tap and port with it) before the next boot.
-func qemuServerBoot(ctx context.Context, c *nova, name string, boot map[string]any, poll time.Duration) (active, marker time.Duration, err error) {
+// With keep set, the whole console goes there first.
+func qemuServerBoot(ctx context.Context, c *nova, name string, boot map[string]any, poll time.Duration, keep string) (active, marker time.Duration, err error) {
 	t0 := time.Now()
 	id, err := c.createServer(ctx, name, boot)
 	if err != nil {
@@ -291,7 +326,16 @@ func qemuServerBoot(ctx context.Context, c *nova, name string, boot map[string]a
 	if err := c.waitConsole(ctx, id, guestimage.BootMarker, poll); err != nil {
 		return 0, 0, fmt.Errorf("boot %s: %w", name, err)
 	}
-	return active, time.Since(t0), nil
+	marker = time.Since(t0)
+	if keep != "" {
+		_, resp, err := c.request(ctx, http.MethodPost, c.prefix+"/servers/"+id+"/action",
+			mustJSON(map[string]any{"os-getConsoleOutput": map[string]any{}}), c.auth, http.StatusOK)
+		var doc struct{ Output string }
+		if err == nil && json.Unmarshal(resp, &doc) == nil {
+			_ = os.WriteFile(keep, []byte(doc.Output), 0o644)
+		}
+	}
+	return active, marker, nil
 }
 
 // waitConsole posts os-getConsoleOutput (the last 50 lines) every poll until the
@@ -324,6 +368,15 @@ func (c *nova) waitConsole(ctx context.Context, id, want string, poll time.Durat
 		case <-time.After(poll):
 		}
 	}
+}
+
+// copyFile copies src to dst (a log that goes with the cloud's data dir).
+func copyFile(src, dst string) error {
+	data, err := os.ReadFile(src)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(dst, data, 0o644)
 }
 
 // findImage is the id of the active image called name, waiting a minute for a
