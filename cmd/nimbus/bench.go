@@ -456,7 +456,13 @@ only when a boot fails. Everything it made (namespaces, dnsmasqs, guests, files)
   nimbus bench compute --clouds-yaml /tmp/nimbus/clouds.yaml --cloud nimbus-admin --server-pid $!`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := checkComputeQEMUFlags(start, withQEMU, cmd.Flags().Changed("boots"), q.Boots); err != nil {
+			var qemuOnly []string
+			for _, name := range []string{"boots", "qemu-logs"} {
+				if cmd.Flags().Changed(name) {
+					qemuOnly = append(qemuOnly, "--"+name)
+				}
+			}
+			if err := checkComputeQEMUFlags(start, withQEMU, qemuOnly, q.Boots); err != nil {
 				return err
 			}
 			if withQEMU {
@@ -537,13 +543,14 @@ const maxQEMUBoots = 100
 
 // checkComputeQEMUFlags refuses --qemu without --start (its cloud's data plane and
 // guests live only in namespaces the bench makes, as bench network --dataplane),
-// --boots without --qemu, and --boots out of 1..maxQEMUBoots.
-func checkComputeQEMUFlags(start, withQEMU, bootsSet bool, boots int) error {
+// the flags of --qemu (qemuOnly, those given) without it, and --boots out of
+// 1..maxQEMUBoots.
+func checkComputeQEMUFlags(start, withQEMU bool, qemuOnly []string, boots int) error {
 	switch {
 	case withQEMU && !start:
 		return errors.New("--qemu needs --start: it measures a throw-away cloud whose host is a namespace the bench makes")
-	case bootsSet && !withQEMU:
-		return errors.New("--boots is for --qemu")
+	case len(qemuOnly) > 0 && !withQEMU:
+		return fmt.Errorf("%s: only with --qemu", strings.Join(qemuOnly, ", "))
 	case withQEMU && (boots < 1 || boots > maxQEMUBoots):
 		return fmt.Errorf("--boots must be 1..%d", maxQEMUBoots)
 	}

@@ -93,9 +93,11 @@ func ComputeQEMU(ctx context.Context, o QEMUOptions, progress func(string)) (*QE
 		ConsolePoll: o.ConsolePoll, Aim: ComputeQEMUAimAdded}
 
 	progress(fmt.Sprintf("the floor: raw QEMU boots of the guest through the driver, 1 warm-up + %d", o.Boots))
+	busy := startBusy()
 	if rep.FloorWarmup, rep.Floor, err = qemuFloor(ctx, img, o, progress); err != nil {
 		return nil, fmt.Errorf("the floor: %w", err)
 	}
+	rep.FloorBusy = busy()
 
 	progress("starting a throw-away QEMU cloud with its data plane in a namespace of the bench's")
 	c, err := StartDataplaneCloud(ctx, o.Exe, o.Dir, "NIMBUS_COMPUTE_DRIVER=qemu", "NIMBUS_IMAGE_GUEST_IMAGE=true",
@@ -116,9 +118,11 @@ func ComputeQEMU(ctx context.Context, o QEMUOptions, progress func(string)) (*QE
 	if err != nil {
 		return nil, err
 	}
+	busy = startBusy()
 	if err := qemuCloud(ctx, creds, o, rep, progress); err != nil {
 		return rep, err
 	}
+	rep.CloudBusy = busy()
 	rep.summarize()
 	return rep, nil
 }
@@ -368,6 +372,14 @@ func (c *nova) waitConsole(ctx context.Context, id, want string, poll time.Durat
 		case <-time.After(poll):
 		}
 	}
+}
+
+// startBusy starts measuring how many cores the whole machine keeps busy; the
+// function it returns tells (-1 when unknown). The machine is shared: a run whose
+// figures moved with it says so.
+func startBusy() func() float64 {
+	m, t0 := startMachine(), time.Now()
+	return func() float64 { return m.stop(&Stats{Elapsed: time.Since(t0)}) }
 }
 
 // copyFile copies src to dst (a log that goes with the cloud's data dir).

@@ -39,7 +39,7 @@ func TestSpreadOf(t *testing.T) {
 func TestQEMUReport(t *testing.T) {
 	base := func() *QEMUReport {
 		return &QEMUReport{Target: "http://127.0.0.1:1/v2.1", Cores: 2, Boots: 3, Image: "abc", Flavor: "1 vCPU, 256 MB RAM, 1 GB disk",
-			ConsolePoll: 50 * time.Millisecond, Aim: ComputeQEMUAimAdded, FloorWarmup: 7 * time.Second,
+			ConsolePoll: 50 * time.Millisecond, Aim: ComputeQEMUAimAdded, FloorWarmup: 7 * time.Second, FloorBusy: 1.1, CloudBusy: 1.4,
 			Floor:    []time.Duration{5000 * time.Millisecond, 5200 * time.Millisecond, 5100 * time.Millisecond},
 			ToActive: []time.Duration{400 * time.Millisecond, 380 * time.Millisecond, 420 * time.Millisecond},
 			ToMarker: []time.Duration{5400 * time.Millisecond, 5350 * time.Millisecond, 5500 * time.Millisecond}}
@@ -52,10 +52,11 @@ func TestQEMUReport(t *testing.T) {
 	}{
 		{"at the aim: not under it", func(*QEMUReport) {}, 300 * time.Millisecond, []string{
 			"floor: raw QEMU, Spawn to boot marker", "5100ms", "5000ms", "5200ms",
-			"cloud: POST /servers to ACTIVE", "400ms",
+			"cloud: POST /servers to ACTIVE", "400ms", "before the guest runs: at most POST→ACTIVE, p50 400ms",
 			"cloud: POST /servers to boot marker", "5400ms",
 			"added by Nimbus: 300ms", "over the aim of under 300ms",
-			"Rally boot median 8600ms", "2800ms before QEMU starts", "3600ms waiting for Neutron", "22x faster"}},
+			"Rally boot median 8600ms", "2800ms before QEMU starts", "3600ms waiting for Neutron", "22x faster",
+			"machine: 1.10 of 2 cores busy during the floor, 1.40 during the cloud's boots"}},
 		{"under the aim", func(r *QEMUReport) { r.ToMarker = []time.Duration{5200 * time.Millisecond} }, 100 * time.Millisecond,
 			[]string{"added by Nimbus: 100ms", "within the aim of under 300ms"}},
 		{"a noisy floor above the cloud", func(r *QEMUReport) { r.ToMarker = []time.Duration{4900 * time.Millisecond} }, -200 * time.Millisecond,
