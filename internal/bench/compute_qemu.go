@@ -128,7 +128,8 @@ func ComputeQEMU(ctx context.Context, o QEMUOptions, progress func(string)) (*QE
 }
 
 // qemuFloor boots the guest 1+o.Boots times through the QEMU driver on
-// qemutest's namespace, each from a fresh overlay with a config drive, timed from
+// qemutest's namespace, each from a fresh overlay on a raw copy of the image (as
+// the cloud's image cache keeps it) with a config drive, timed from
 // Spawn to the boot marker on the console; the first is the warm-up.
 func qemuFloor(ctx context.Context, img guestimage.Artifacts, o QEMUOptions, progress func(string)) (time.Duration, []time.Duration, error) {
 	work, err := os.MkdirTemp(o.Dir, "nimbus-bench-floor.")
@@ -144,6 +145,12 @@ func qemuFloor(ctx context.Context, img guestimage.Artifacts, o QEMUOptions, pro
 	const uuidPrefix = "0b1c2d3e-4f50-4617-8899-"
 	drive, err := qemutest.ConfigDrive(work, uuidPrefix+"000000000000", "nimbus-bench-floor.novalocal")
 	if err != nil {
+		return 0, nil, err
+	}
+	// The cloud boots an overlay on its image cache's raw copy of the image; the
+	// floor boots the same.
+	base := filepath.Join(work, "base.raw")
+	if err := qemutest.Raw(img.Disk, base); err != nil {
 		return 0, nil, err
 	}
 	instances := filepath.Join(work, "instances")
@@ -163,7 +170,7 @@ func qemuFloor(ctx context.Context, img guestimage.Artifacts, o QEMUOptions, pro
 		if o.LogDir != "" && i == o.Boots {
 			keep = filepath.Join(o.LogDir, "floor-console.log")
 		}
-		took, err := floorBoot(ctx, d, spec, img.Disk, o.ConsolePoll, keep)
+		took, err := floorBoot(ctx, d, spec, base, o.ConsolePoll, keep)
 		if err != nil {
 			return 0, nil, err
 		}
@@ -185,7 +192,7 @@ func floorBoot(ctx context.Context, d *qemu.Driver, spec virt.Spec, backing stri
 	if err := os.MkdirAll(spec.Dir, 0o755); err != nil {
 		return 0, err
 	}
-	if err := qemutest.Overlay(backing, spec.RootDisk); err != nil {
+	if err := qemutest.Overlay(backing, "raw", spec.RootDisk); err != nil {
 		return 0, err
 	}
 	defer func() { _ = d.Destroy(context.WithoutCancel(ctx), spec) }()

@@ -45,7 +45,7 @@ func BenchmarkSpawnToBootMarker(b *testing.B) {
 		if err := os.MkdirAll(spec.Dir, 0o755); err != nil {
 			b.Fatal(err)
 		}
-		if err := qemutest.Overlay(img.Disk, spec.RootDisk); err != nil {
+		if err := qemutest.Overlay(img.Disk, "qcow2", spec.RootDisk); err != nil {
 			b.Fatal(err)
 		}
 		b.Cleanup(func() { killLeftover(b, spec) })

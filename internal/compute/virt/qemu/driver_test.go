@@ -57,7 +57,7 @@ func TestDriverLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	spec.RootDisk = filepath.Join(spec.Dir, "disk")
-	if err := qemutest.Overlay(img.Disk, spec.RootDisk); err != nil {
+	if err := qemutest.Overlay(img.Disk, "qcow2", spec.RootDisk); err != nil {
 		t.Fatal(err)
 	}
 	spec.ConfigDrive = configDrive(t, work, "lifecycle-vm.novalocal")

@@ -103,10 +103,17 @@ func ConfigDrive(dir, uuid, hostname string) (string, error) {
 	return iso, nil
 }
 
-// Overlay makes path, a qcow2 overlay on the qcow2 backing (a fresh guest disk
-// whose writes never reach the cached image).
-func Overlay(backing, path string) error {
-	return run("qemu-img", "create", "-q", "-f", "qcow2", "-b", backing, "-F", "qcow2", path)
+// Overlay makes path, a qcow2 overlay on backing of backingFormat (qcow2, raw): a
+// fresh guest disk whose writes never reach the cached image.
+func Overlay(backing, backingFormat, path string) error {
+	return run("qemu-img", "create", "-q", "-f", "qcow2", "-b", backing, "-F", backingFormat, path)
+}
+
+// Raw converts the qcow2 image src to the raw file dst, as the compute agent's
+// image cache does: a guest on it reads its disk as a cloud's guest does (the
+// test image's qcow2 is compressed, and decompressing it costs boot time).
+func Raw(src, dst string) error {
+	return run("qemu-img", "convert", "-f", "qcow2", "-O", "raw", src, dst)
 }
 
 func run(name string, args ...string) error {
