@@ -406,7 +406,7 @@ func benchComputeCommand() *cobra.Command {
 		Use:   "compute",
 		Short: "Measure the compute API's boot rate, latencies, listings and deletes (fake driver), or QEMU boots against raw QEMU",
 		Long: `Measures the compute API (Nova v2.1) of a cloud on this machine whose hosts run the fake
-driver (no guests: the control plane alone):
+driver (no guests: the control plane alone), or with --qemu real guests (below):
   boots                 --servers servers (1 vCPU, 64 MB, 1 GB, a port on a network of
                         the bench's with subnet --cidr) created with POST /servers at
                         --concurrency; boots/s from the first POST to the last ACTIVE, and
