@@ -395,17 +395,18 @@ func testbedMissing() string {
 func benchComputeCommand() *cobra.Command {
 	var (
 		cloud, cloudsYAML string
-		start             bool
+		start, withQEMU   bool
 		hosts             int
 		dir               string
 		o                 bench.ComputeOptions
+		q                 bench.QEMUOptions
 		asJSON            bool
 	)
 	cmd := &cobra.Command{
 		Use:   "compute",
-		Short: "Measure the compute API's boot rate, latencies, listings and deletes (fake driver)",
+		Short: "Measure the compute API's boot rate, latencies, listings and deletes (fake driver), or QEMU boots against raw QEMU",
 		Long: `Measures the compute API (Nova v2.1) of a cloud on this machine whose hosts run the fake
-driver (no guests: the control plane alone):
+driver (no guests: the control plane alone), or with --qemu real guests (below):
   boots                 --servers servers (1 vCPU, 64 MB, 1 GB, a port on a network of
                         the bench's with subnet --cidr) created with POST /servers at
                         --concurrency; boots/s from the first POST to the last ACTIVE, and
@@ -428,15 +429,49 @@ cloud (this binary's "up" with --hosts fake compute hosts, unlimited compute quo
 data plane and no guest image, in a new data dir under --dir, removed afterwards).
 Every write of the cloud's SQLite commits on its own with an fsync, and a boot makes
 about five: on a disk the fsync latency bounds boots/s; --dir /dev/shm shows what the
-control plane itself does. Only loopback addresses are ever targeted.`,
+control plane itself does. Only loopback addresses are ever targeted.
+
+With --qemu (needs --start and root, with qemu-system-x86_64, qemu-img, genisoimage and
+the data plane's tools) it measures real guests instead, the test guest image (nimbus
+image build) at 1 vCPU, 256 MB, with a config drive, one boot at a time:
+  floor                 the raw QEMU boot: 1 warm-up + --boots guests started through the
+                        QEMU driver with no cloud, each a fresh qcow2 overlay on a raw
+                        copy of the image (as the cloud's image cache keeps it) with a NIC
+                        on a tap in a namespace of the bench's (dnsmasq for DHCP), timed
+                        from Spawn to the boot marker on the console (read every 50 ms)
+  cloud                 a throw-away cloud with the QEMU driver, its data plane in a
+                        namespace of the bench's, booting 1 warm-up (fills the image
+                        cache) + --boots servers from the image nimbus-guest with
+                        "config_drive": true on a network of the bench's: POST /servers to
+                        ACTIVE (GET every 5 ms) and to the boot marker (os-getConsoleOutput
+                        every 50 ms), each deleted, and 1 s of settling, before the next
+and reports p50/min/max of each and what Nimbus adds (POST→marker p50 minus the floor's
+p50) beside the aim (under 300 ms) and upstream's anchors. Figures only: the run fails
+only when a boot fails. Everything it made (namespaces, dnsmasqs, guests, files) goes.`,
 		Example: `  nimbus bench compute --start
   nimbus bench compute --start --dir /dev/shm
+  sudo nimbus bench compute --start --qemu --boots 5
   nimbus bench compute --start --servers 200 --list-servers 0
   NIMBUS_COMPUTE_FAKE_HOSTS=10 NIMBUS_COMPUTE_QUOTA_INSTANCES=-1 NIMBUS_COMPUTE_QUOTA_CORES=-1 \
     NIMBUS_COMPUTE_QUOTA_RAM=-1 nimbus up --data-dir /tmp/nimbus --ephemeral-ports &
   nimbus bench compute --clouds-yaml /tmp/nimbus/clouds.yaml --cloud nimbus-admin --server-pid $!`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			var qemuOnly []string
+			for _, name := range []string{"boots", "qemu-logs"} {
+				if cmd.Flags().Changed(name) {
+					qemuOnly = append(qemuOnly, "--"+name)
+				}
+			}
+			if err := checkComputeQEMUFlags(start, withQEMU, qemuOnly, q.Boots); err != nil {
+				return err
+			}
+			if withQEMU {
+				if missing := testbed.Missing(bench.QEMUTools...); len(missing) > 0 {
+					return fmt.Errorf("--qemu needs %s", strings.Join(missing, ", "))
+				}
+				return benchComputeQEMU(cmd.Context(), dir, q, asJSON)
+			}
 			if o.Concurrency < 1 || o.Concurrency > 256 {
 				return fmt.Errorf("--concurrency must be 1..256")
 			}
@@ -497,6 +532,51 @@ control plane itself does. Only loopback addresses are ever targeted.`,
 	f.DurationVar(&o.Poll, "poll", 100*time.Millisecond, "how often the bench lists the servers while waiting for them")
 	f.IntVar(&o.ServerPID, "server-pid", 0, "pid of the server, to report its CPU per request and memory (Linux)")
 	f.DurationVar(&o.Timeout, "timeout", time.Minute, "timeout of one request")
+	f.BoolVar(&withQEMU, "qemu", false, "boot real guests under QEMU against raw QEMU booting the same image (needs --start and root)")
+	f.IntVar(&q.Boots, "boots", 5, "with --qemu: guests each side boots, after one warm-up")
+	f.StringVar(&q.LogDir, "qemu-logs", "", "with --qemu: keep the cloud's log and the last boot's consoles in this directory (where the time goes)")
 	f.BoolVar(&asJSON, "json", false, "print the report as JSON")
 	return cmd
+}
+
+// maxQEMUBoots bounds --boots: each TCG boot takes seconds.
+const maxQEMUBoots = 100
+
+// checkComputeQEMUFlags refuses --qemu without --start (its cloud's data plane and
+// guests live only in namespaces the bench makes, as bench network --dataplane),
+// the flags of --qemu (qemuOnly, those given) without it, and --boots out of
+// 1..maxQEMUBoots.
+func checkComputeQEMUFlags(start, withQEMU bool, qemuOnly []string, boots int) error {
+	switch {
+	case withQEMU && !start:
+		return errors.New("--qemu needs --start: it measures a throw-away cloud whose host is a namespace the bench makes")
+	case len(qemuOnly) > 0 && !withQEMU:
+		return fmt.Errorf("%s: only with --qemu", strings.Join(qemuOnly, ", "))
+	case withQEMU && (boots < 1 || boots > maxQEMUBoots):
+		return fmt.Errorf("--boots must be 1..%d", maxQEMUBoots)
+	}
+	return nil
+}
+
+// benchComputeQEMU runs the QEMU scenarios (the floor, then a throw-away QEMU
+// cloud) with their working files under dir, and prints the report.
+func benchComputeQEMU(ctx context.Context, dir string, q bench.QEMUOptions, asJSON bool) error {
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	exe, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	q.Exe, q.Dir = exe, dir
+	if q.Dir == "" {
+		q.Dir = os.TempDir()
+	}
+	rep, err := bench.ComputeQEMU(ctx, q, func(s string) { fmt.Fprintln(os.Stderr, "bench:", s) })
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		return rep.WriteJSON(os.Stdout)
+	}
+	return rep.WriteTable(os.Stdout)
 }

@@ -140,8 +140,9 @@ type DataplaneCloud struct {
 
 // StartDataplaneCloud makes a bed (a host namespace named after this process) and
 // starts `exe up` in a new data dir under parent with its data plane in that
-// namespace. It needs root and DataplaneTools.
-func StartDataplaneCloud(ctx context.Context, exe, parent string) (*DataplaneCloud, error) {
+// namespace; env (NAME=value) is added to its environment, after (so over) the
+// data plane's. It needs root and DataplaneTools.
+func StartDataplaneCloud(ctx context.Context, exe, parent string, env ...string) (*DataplaneCloud, error) {
 	if missing := testbed.Missing(DataplaneTools...); len(missing) > 0 {
 		return nil, fmt.Errorf("the data-plane scenarios need %s", strings.Join(missing, ", "))
 	}
@@ -156,8 +157,8 @@ func StartDataplaneCloud(ctx context.Context, exe, parent string) (*DataplaneClo
 	}
 	d := &DataplaneCloud{Bed: bed, Host: bed.Prefix,
 		agents: testbed.CloudAgents{DHCPDir: filepath.Join(cloud.RunDir(dir), "dhcp"), Host: bed.Prefix}}
-	c, err := startIn(ctx, exe, dir, "NIMBUS_NETWORK_DATAPLANE=on", "NIMBUS_NETWORK_HOST="+d.Host,
-		"NIMBUS_NETWORK_HOST_NAMESPACE="+bed.Host, "NIMBUS_IMAGE_GUEST_IMAGE=false")
+	c, err := startIn(ctx, exe, dir, append([]string{"NIMBUS_NETWORK_DATAPLANE=on", "NIMBUS_NETWORK_HOST=" + d.Host,
+		"NIMBUS_NETWORK_HOST_NAMESPACE=" + bed.Host, "NIMBUS_IMAGE_GUEST_IMAGE=false"}, env...)...)
 	if err != nil {
 		d.agents.Remove()
 		bed.Close()

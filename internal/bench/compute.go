@@ -225,7 +225,7 @@ func Compute(ctx context.Context, o ComputeOptions, progress func(string)) (*Com
 	defer func() {
 		_, _, _ = glance.request(cleanup, http.MethodDelete, "/v2/images/"+imageID, nil, c.auth, http.StatusNoContent)
 	}()
-	flavorID, err := c.createFlavor(ctx)
+	flavorID, err := c.createFlavor(ctx, 1, 64, 1)
 	if err != nil {
 		return nil, err
 	}
@@ -511,9 +511,10 @@ func uploadTinyImage(ctx context.Context, g *keystone, auth map[string]string) (
 	return img.ID, nil
 }
 
-func (c *nova) createFlavor(ctx context.Context) (string, error) {
+// createFlavor makes a flavor of the given size (RAM in MB, disk in GB).
+func (c *nova) createFlavor(ctx context.Context, vcpus, ramMB, diskGB int) (string, error) {
 	_, body, err := c.request(ctx, http.MethodPost, c.prefix+"/flavors", mustJSON(map[string]any{"flavor": map[string]any{
-		"name": fmt.Sprintf("nimbus-bench-compute-%d", time.Now().UnixNano()), "vcpus": 1, "ram": 64, "disk": 1}}),
+		"name": fmt.Sprintf("nimbus-bench-compute-%d", time.Now().UnixNano()), "vcpus": vcpus, "ram": ramMB, "disk": diskGB}}),
 		c.auth, http.StatusOK)
 	if err != nil {
 		return "", fmt.Errorf("create the flavor (needs an admin): %w", err)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/nimbus-cloud/nimbus/internal/compute/virt"
+	"github.com/nimbus-cloud/nimbus/internal/compute/virt/qemu/qemutest"
 	"github.com/nimbus-cloud/nimbus/internal/guestimage"
 )
 
@@ -44,7 +45,9 @@ func BenchmarkSpawnToBootMarker(b *testing.B) {
 		if err := os.MkdirAll(spec.Dir, 0o755); err != nil {
 			b.Fatal(err)
 		}
-		run(b, "qemu-img", "create", "-q", "-f", "qcow2", "-b", img.Disk, "-F", "qcow2", spec.RootDisk)
+		if err := qemutest.Overlay(img.Disk, "qcow2", spec.RootDisk); err != nil {
+			b.Fatal(err)
+		}
 		b.Cleanup(func() { killLeftover(b, spec) })
 		g := &guest{t: b, d: d, spec: spec, ns: ns}
 		b.StartTimer()

@@ -16,15 +16,15 @@ import (
 	"time"
 
 	"github.com/nimbus-cloud/nimbus/internal/compute/virt"
+	"github.com/nimbus-cloud/nimbus/internal/compute/virt/qemu/qemutest"
 	"github.com/nimbus-cloud/nimbus/internal/guestimage"
 )
 
-// The test guest's network, inside a namespace of the test's own.
+// The test guest's network, inside a namespace of the test's own (qemutest's).
 const (
-	testGateway = "10.201.0.1"
-	testGuestIP = "10.201.0.23"
-	testMAC     = "52:54:00:c0:ff:01"
-	testTap     = "tap0"
+	testGuestIP = qemutest.GuestIP
+	testMAC     = qemutest.MAC
+	testTap     = qemutest.Tap
 )
 
 // TestDriverLifecycle boots the real test guest under QEMU (TCG) through the driver
@@ -57,7 +57,9 @@ func TestDriverLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	spec.RootDisk = filepath.Join(spec.Dir, "disk")
-	run(t, "qemu-img", "create", "-q", "-f", "qcow2", "-b", img.Disk, "-F", "qcow2", spec.RootDisk)
+	if err := qemutest.Overlay(img.Disk, "qcow2", spec.RootDisk); err != nil {
+		t.Fatal(err)
+	}
 	spec.ConfigDrive = configDrive(t, work, "lifecycle-vm.novalocal")
 	opts := Options{InstancesDir: instances, HostNamespace: ns, Logger: testLogger(t)}
 	d, err := New(opts)
@@ -347,54 +349,28 @@ func requireQEMU(t testing.TB) {
 	t.Skipf("needs %s", strings.Join(missing, ", "))
 }
 
-// newTestNamespace makes a namespace with a bridge, the guest's tap on it and dnsmasq
-// leasing the guest its address: nothing the guest sends leaves the namespace.
+// newTestNamespace makes qemutest's namespace for the guest, removed at cleanup.
 func newTestNamespace(t testing.TB, dir string) string {
 	t.Helper()
-	ns := fmt.Sprintf("nimbus-qemu-test-%d", os.Getpid())
-	run(t, "ip", "netns", "add", ns)
+	ns, err := qemutest.NewNamespace(fmt.Sprintf("nimbus-qemu-test-%d", os.Getpid()), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() {
-		exec.Command("ip", "-n", ns, "link", "delete", testTap).Run()
-		if out, err := exec.Command("ip", "netns", "delete", ns).CombinedOutput(); err != nil {
-			t.Errorf("ip netns delete %s: %v: %s", ns, err, out)
+		if err := ns.Close(); err != nil {
+			t.Error(err)
 		}
 	})
-	for _, args := range [][]string{
-		{"link", "set", "lo", "up"},
-		{"link", "add", "br0", "type", "bridge"},
-		{"addr", "add", testGateway + "/24", "dev", "br0"},
-		{"link", "set", "br0", "up"},
-		{"tuntap", "add", testTap, "mode", "tap"},
-		{"link", "set", testTap, "master", "br0", "up"},
-	} {
-		run(t, "ip", append([]string{"-n", ns}, args...)...)
-	}
-	dnsmasq := exec.Command("ip", "netns", "exec", ns, "dnsmasq", "--keep-in-foreground",
-		"--conf-file=/dev/null", "--port=0", "--interface=br0", "--bind-interfaces", "--pid-file=",
-		"--dhcp-range=10.201.0.0,static,255.255.255.0,1h", "--dhcp-host="+testMAC+","+testGuestIP,
-		"--dhcp-leasefile="+filepath.Join(dir, "leases"), "--log-facility="+filepath.Join(dir, "dnsmasq.log"))
-	if err := dnsmasq.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { dnsmasq.Process.Kill(); dnsmasq.Wait() })
-	return ns
+	return ns.Name
 }
 
-// configDrive makes an ISO 9660 config drive labelled config-2, as Nova's default
-// config_drive_format.
+// configDrive makes qemutest's config drive for the guest with hostname.
 func configDrive(t testing.TB, dir, hostname string) string {
 	t.Helper()
-	src := filepath.Join(dir, "config-drive")
-	latest := filepath.Join(src, "openstack", "latest")
-	if err := os.MkdirAll(latest, 0o755); err != nil {
+	iso, err := qemutest.ConfigDrive(dir, "0b1c2d3e-4f50-4617-8899-aabbccddeeff", hostname)
+	if err != nil {
 		t.Fatal(err)
 	}
-	meta, _ := json.Marshal(map[string]any{"uuid": "0b1c2d3e-4f50-4617-8899-aabbccddeeff", "hostname": hostname})
-	if err := os.WriteFile(filepath.Join(latest, "meta_data.json"), meta, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	iso := filepath.Join(dir, "config-drive.iso")
-	run(t, "genisoimage", "-quiet", "-o", iso, "-V", "config-2", "-r", "-J", src)
 	return iso
 }
 
