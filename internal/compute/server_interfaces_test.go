@@ -42,6 +42,7 @@ func TestInterfaceAttachDetach(t *testing.T) {
 		{"unknown key", att(map[string]any{"net_id": netID, "color": "red"}), 400, "Additional properties are not allowed ('color' was unexpected)"},
 		{"tag before 2.49", att(map[string]any{"net_id": netID, "tag": "t"}), 400, "('tag' was unexpected)"},
 		{"attachment not an object", map[string]any{"interfaceAttachment": "x"}, 400, "is not of type 'object'"},
+		{"no network named, two to choose from", map[string]any{}, 400, "More than one possible network found."},
 		{"unknown network", att(map[string]any{"net_id": missing}), 404, "Network " + missing + " could not be found."},
 		{"unknown port", att(map[string]any{"port_id": missing}), 404, "Port " + missing + " could not be found."},
 		{"port in use", att(map[string]any{"port_id": usedPort}), 409, "Port " + usedPort + " is still in use."},
