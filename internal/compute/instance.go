@@ -132,6 +132,8 @@ type instancePort struct {
 	FloatingIPs []string `json:"floating_ips,omitempty"`
 	MTU         int      `json:"mtu,omitempty"`
 	Created     bool     `json:"created"`
+	// Tag is the device tag of an attached interface (2.49).
+	Tag string `json:"tag,omitempty"`
 }
 
 type fault struct {

@@ -83,10 +83,12 @@ var defaultPolicies = map[string]string{
 	"os_compute_api:server-metadata:update":     "rule:project_member_api",
 	"os_compute_api:server-metadata:delete":     "rule:project_member_api",
 
-	"os_compute_api:ips:index":                 "rule:project_reader_api",
-	"os_compute_api:ips:show":                  "rule:project_reader_api",
-	"os_compute_api:os-attach-interfaces:list": "rule:project_reader_api",
-	"os_compute_api:os-attach-interfaces:show": "rule:project_reader_api",
+	"os_compute_api:ips:index":                   "rule:project_reader_api",
+	"os_compute_api:ips:show":                    "rule:project_reader_api",
+	"os_compute_api:os-attach-interfaces:list":   "rule:project_reader_api",
+	"os_compute_api:os-attach-interfaces:show":   "rule:project_reader_api",
+	"os_compute_api:os-attach-interfaces:create": "rule:project_member_api",
+	"os_compute_api:os-attach-interfaces:delete": "rule:project_member_api",
 
 	"os_compute_api:os-instance-actions:list":   "rule:project_reader_api",
 	"os_compute_api:os-instance-actions:show":   "rule:project_reader_api",

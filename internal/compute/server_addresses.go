@@ -7,14 +7,15 @@ import (
 )
 
 // A server's addresses (/servers/{id}/ips) and its interfaces
-// (/servers/{id}/os-interface, read only: attaching and detaching a port to a
-// running guest is not implemented).
+// (/servers/{id}/os-interface; attach and detach are in server_interfaces.go).
 func (s *Service) serverAddressRoutes() []httpapi.Route {
 	return []httpapi.Route{
 		{Method: "GET", Path: "/v2.1/servers/{id}/ips", Handler: s.listServerIPs},
 		{Method: "GET", Path: "/v2.1/servers/{id}/ips/{network}", Handler: s.showServerIPs},
 		{Method: "GET", Path: "/v2.1/servers/{id}/os-interface", Handler: s.listInterfaces},
 		{Method: "GET", Path: "/v2.1/servers/{id}/os-interface/{port}", Handler: s.showInterface},
+		{Method: "POST", Path: "/v2.1/servers/{id}/os-interface", Handler: s.attachInterface},
+		{Method: "DELETE", Path: "/v2.1/servers/{id}/os-interface/{port}", Handler: s.detachInterface},
 	}
 }
 
@@ -68,6 +69,9 @@ func (s *Service) interfaceView(r *http.Request, p instancePort) map[string]any 
 		}
 	}
 	v["fixed_ips"] = fixed
+	if versionOf(r).AtLeast(httpapi.Version{Major: 2, Minor: 70}) {
+		v["tag"] = nullable(p.Tag)
+	}
 	return v
 }
 

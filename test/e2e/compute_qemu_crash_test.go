@@ -209,7 +209,7 @@ func dirEntries(t *testing.T, dir string) []string {
 	}
 	var names []string
 	for _, e := range entries {
-		if e.IsDir() && e.Name() != "_base" { // the image cache stays
+		if e.IsDir() && !strings.HasPrefix(e.Name(), "_") { // the agent's own: _base (image cache), _taps
 			names = append(names, e.Name())
 		}
 	}

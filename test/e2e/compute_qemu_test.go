@@ -154,6 +154,45 @@ func TestComputeQEMU(t *testing.T) {
 	eventually(t, "a second boot after the hard reboot", func() bool { return markers() > before })
 	inQEMU(virt.Running)
 
+	// Interface attach: the new port turns ACTIVE, QEMU has a second NIC and the
+	// guest sees it; detach takes it out of the guest and removes its tap.
+	OS(t, d.Cloud, demoCloud, "server", "add", "network", id, "private")
+	var ports []row
+	OSJSON(t, d.Cloud, adminCloud, &ports, "port", "list", "--device-id", id)
+	var added string
+	for _, q := range ports {
+		if str(q, "ID") != p.ID {
+			added = str(q, "ID")
+		}
+	}
+	if len(ports) != 2 || added == "" {
+		t.Fatalf("ports after the attach: %+v", ports)
+	}
+	nics := func() int {
+		n, _ := hv.Interfaces(ctx, guest)
+		return len(n)
+	}
+	eventually(t, "the attached port ACTIVE", func() bool {
+		var q port
+		OSJSON(t, d.Cloud, adminCloud, &q, "port", "show", added)
+		return q.Status == "ACTIVE"
+	})
+	eventually(t, "a second NIC in QEMU", func() bool { return nics() == 2 })
+	inGuest := func() string {
+		out, _ := exec.Command("ip", "netns", "exec", d.bed.Host, "ssh", "-i", key, "-o", "StrictHostKeyChecking=no",
+			"-o", "UserKnownHostsFile=/dev/null", "-o", "ConnectTimeout=5", "-o", "BatchMode=yes", "root@"+floating,
+			"ls /sys/class/net").Output()
+		return string(out)
+	}
+	eventually(t, "eth1 in the guest", func() bool { return strings.Contains(inGuest(), "eth1") })
+	OS(t, d.Cloud, demoCloud, "server", "remove", "port", id, added)
+	eventually(t, "the NIC unplugged", func() bool { return nics() == 1 })
+	eventually(t, "eth1 gone from the guest", func() bool { out := inGuest(); return out != "" && !strings.Contains(out, "eth1") })
+	if out, err := exec.Command("ip", "-n", d.bed.Host, "link", "show", "tap"+added[:11]).CombinedOutput(); err == nil {
+		t.Errorf("the detached port's tap is left: %s", out)
+	}
+	mustFail(t, d.Cloud, adminCloud, "", "port", "show", added)
+
 	// Delete: no QEMU, no tap, no files, no port.
 	tap := "tap" + p.ID[:11]
 	OS(t, d.Cloud, demoCloud, "server", "delete", "--wait", id)

@@ -35,6 +35,10 @@ type Controller interface {
 type Host interface {
 	Prepare(ctx context.Context, inst compute.AgentInstance, spec *virt.Spec) error
 	Release(ctx context.Context, inst compute.AgentInstance, spec virt.Spec) error
+	// Plug makes the taps of spec's NICs (ports attached since the guest was
+	// prepared); Prune removes the instance's taps of ports it no longer has.
+	Plug(ctx context.Context, spec virt.Spec) error
+	Prune(ctx context.Context, spec virt.Spec) error
 }
 
 // Options configure an agent.
@@ -138,8 +142,11 @@ func (a *Agent) Pass(ctx context.Context) error {
 	for _, inst := range want {
 		owned[inst.UUID] = true
 		if inst.TaskState == "" && inst.VMState != "building" {
-			if st, ok := seen[inst.UUID]; powerDiffers(inst, st, ok) {
+			st, ok := seen[inst.UUID]
+			if powerDiffers(inst, st, ok) {
 				a.start(ctx, inst, a.syncPower)
+			} else {
+				a.start(ctx, inst, func(ctx context.Context, inst compute.AgentInstance) { a.syncInterfaces(ctx, inst, st) })
 			}
 			continue
 		}
@@ -214,6 +221,13 @@ func (a *Agent) task(ctx context.Context, inst compute.AgentInstance) {
 	spec := a.Spec(inst)
 	d := a.opts.Driver
 	var err error
+	if a.opts.Plumbing != nil && inst.TaskState != "spawning" && inst.TaskState != "deleting" {
+		// A guest that starts again (power on, soft reboot, resume) opens the
+		// taps of every port it has now, also those attached while it was off.
+		if err := a.opts.Plumbing.Plug(ctx, spec); err != nil {
+			a.opts.Log.Warn("plug taps", "instance", inst.UUID, "error", err)
+		}
+	}
 	switch inst.TaskState {
 	case "spawning":
 		err = a.spawn(ctx, inst, &spec)

@@ -92,24 +92,23 @@ func (h *LinuxHost) Prepare(ctx context.Context, inst compute.AgentInstance, spe
 		}
 		spec.ConfigDrive = path
 	}
+	// Every tap is checked here, recorded or not: a host that rebooted has none.
+	return h.plug(ctx, *spec, true)
+}
+
+// Release removes the instance's taps, those of its ports and any it still
+// has of detached ones (its directory goes with the driver's Destroy).
+func (h *LinuxHost) Release(ctx context.Context, inst compute.AgentInstance, spec virt.Spec) error {
+	taps := h.recordedTaps(spec.UUID)
 	for _, nic := range spec.NICs {
-		if err := h.tap(ctx, nic); err != nil {
+		taps = append(taps, nic.Tap)
+	}
+	for _, tap := range taps {
+		if err := h.deleteTap(ctx, tap); err != nil {
 			return err
 		}
 	}
-	return nil
-}
-
-// Release removes the instance's taps (its directory goes with the driver's Destroy).
-func (h *LinuxHost) Release(ctx context.Context, inst compute.AgentInstance, spec virt.Spec) error {
-	for _, nic := range spec.NICs {
-		if h.linkExists(ctx, nic.Tap) {
-			if out, err := h.ip(ctx, "link", "del", nic.Tap); err != nil {
-				return fmt.Errorf("delete %s: %v: %s", nic.Tap, err, out)
-			}
-		}
-	}
-	return nil
+	return h.recordTaps(spec.UUID, nil)
 }
 
 func (h *LinuxHost) ip(ctx context.Context, args ...string) ([]byte, error) {

@@ -123,4 +123,16 @@ type Driver interface {
 	VNCSocket(s Spec) string
 	// Resources is the host's capacity.
 	Resources(ctx context.Context) (HostResources, error)
+
+	// Interfaces are the NICs the running guest has now, each with its MAC (the
+	// port's identity) and, when the driver knows it, its tap; an error for a
+	// guest that does not run. The agent compares them with Spec.NICs.
+	Interfaces(ctx context.Context, s Spec) ([]NIC, error)
+	// AttachInterface hot-plugs nic (its tap exists) into the running guest;
+	// a NIC with that MAC already there is left alone (upstream's
+	// attach_interface).
+	AttachInterface(ctx context.Context, s Spec, nic NIC) error
+	// DetachInterface hot-unplugs the guest's NIC with nic.MAC and waits until
+	// the guest has let it go; a NIC that is not there is no error.
+	DetachInterface(ctx context.Context, s Spec, nic NIC) error
 }

@@ -6,6 +6,7 @@ package fake
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -18,6 +19,8 @@ var _ virt.Driver = (*Driver)(nil)
 type Driver struct {
 	mu        sync.Mutex
 	guests    map[string]virt.PowerState
+	nics      map[string][]virt.NIC // each guest's NICs, as a running one has them
+	hotplugs  []string              // "attach <uuid> <mac>", "detach <uuid> <mac>", in order
 	resources virt.HostResources
 	// FailSpawn, when set, fails the spawns it returns true for (reschedule tests).
 	FailSpawn func(virt.Spec) bool
@@ -40,7 +43,7 @@ func New(r virt.HostResources) *Driver {
 	if r.HypervisorType == "" {
 		r.HypervisorType, r.HypervisorVersion = "QEMU", 7002000
 	}
-	return &Driver{guests: map[string]virt.PowerState{}, resources: r}
+	return &Driver{guests: map[string]virt.PowerState{}, nics: map[string][]virt.NIC{}, resources: r}
 }
 
 func (d *Driver) set(s virt.Spec, from []virt.PowerState, to virt.PowerState) error {
@@ -78,6 +81,7 @@ func (d *Driver) Spawn(ctx context.Context, s virt.Spec) error {
 	defer d.mu.Unlock()
 	if _, ok := d.guests[s.UUID]; !ok {
 		d.guests[s.UUID] = virt.Running
+		d.nics[s.UUID] = slices.Clone(s.NICs)
 	}
 	return nil
 }
@@ -86,6 +90,7 @@ func (d *Driver) Destroy(_ context.Context, s virt.Spec) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	delete(d.guests, s.UUID)
+	delete(d.nics, s.UUID)
 	return nil
 }
 
@@ -93,8 +98,15 @@ func (d *Driver) PowerOff(_ context.Context, s virt.Spec, _ time.Duration) error
 	return d.set(s, nil, virt.Shutdown)
 }
 
+// PowerOn starts the guest again, with the NICs of its Spec as a real boot.
 func (d *Driver) PowerOn(_ context.Context, s virt.Spec) error {
-	return d.set(s, nil, virt.Running)
+	if err := d.set(s, nil, virt.Running); err != nil {
+		return err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.nics[s.UUID] = slices.Clone(s.NICs)
+	return nil
 }
 
 // RebootTime is how long a fake reboot takes: a real one takes seconds, and
