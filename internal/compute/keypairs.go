@@ -11,7 +11,9 @@ import (
 	"fmt"
 	"math/big"
 	"net/http"
+	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/nimbus-cloud/nimbus/internal/platform/auth"
@@ -64,19 +66,70 @@ func scanKeypair(sc db.Scanner) (KeyPair, error) {
 const keypairColumns = `user_id, name, type, public_key, fingerprint, created_at`
 
 func (s *Service) listKeypairs(r *http.Request) (httpapi.Response, error) {
-	user, err := s.keypairUser(r, "os_compute_api:os-keypairs:index", r.URL.Query().Get("user_id"))
+	q := r.URL.Query()
+	user, err := s.keypairUser(r, "os_compute_api:os-keypairs:index", userParam(r))
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	keys, err := db.QueryAll(r.Context(), s.db, scanKeypair, `SELECT `+keypairColumns+` FROM keypairs WHERE user_id = ? ORDER BY name`, user)
+	query, args := `SELECT `+keypairColumns+` FROM keypairs WHERE user_id = ?`, []any{user}
+	limit := -1
+	if since(r, 35) {
+		// 2.35: paged by name, as upstream's keypairs table is by id in creation order.
+		if limit, err = pageLimit(q.Get("limit")); err != nil {
+			return httpapi.Response{}, err
+		}
+		if marker := q.Get("marker"); marker != "" {
+			if _, err := s.keypair(r, user, marker); err != nil {
+				return httpapi.Response{}, badRequest("marker [%s] not found", marker)
+			}
+			query, args = query+` AND name > ?`, append(args, marker)
+		}
+	}
+	query += ` ORDER BY name`
+	if limit >= 0 {
+		query, args = query+` LIMIT ?`, append(args, limit)
+	}
+	keys, err := db.QueryAll(r.Context(), s.db, scanKeypair, query, args...)
 	if err != nil {
 		return httpapi.Response{}, err
 	}
 	list := []map[string]any{}
 	for _, k := range keys {
-		list = append(list, map[string]any{"keypair": map[string]any{"name": k.Name, "public_key": k.PublicKey, "fingerprint": k.Fingerprint}})
+		item := map[string]any{"name": k.Name, "public_key": k.PublicKey, "fingerprint": k.Fingerprint}
+		if since(r, 2) {
+			item["type"] = k.Type
+		}
+		list = append(list, map[string]any{"keypair": item})
 	}
-	return httpapi.OK(map[string]any{"keypairs": list}), nil
+	body := map[string]any{"keypairs": list}
+	if limit > 0 && len(keys) == limit {
+		next := url.Values{"limit": {strconv.Itoa(limit)}, "marker": {keys[len(keys)-1].Name}}
+		if u := q.Get("user_id"); u != "" && since(r, 10) {
+			next.Set("user_id", u)
+		}
+		body["keypairs_links"] = []httpapi.Link{{Rel: "next", Href: s.base() + "/v2.1/os-keypairs?" + next.Encode()}}
+	}
+	return httpapi.OK(body), nil
+}
+
+// userParam is the user_id query parameter, which upstream reads from 2.10 on.
+func userParam(r *http.Request) string {
+	if since(r, 10) {
+		return r.URL.Query().Get("user_id")
+	}
+	return ""
+}
+
+// pageLimit parses a limit query parameter ("" is no limit).
+func pageLimit(v string) (int, error) {
+	if v == "" {
+		return -1, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		return 0, badRequest("Invalid input for query parameters limit. Value: %s. '%s' does not match '^[0-9]*$'", v, v)
+	}
+	return n, nil
 }
 
 func (s *Service) keypair(r *http.Request, user, name string) (KeyPair, error) {
@@ -88,7 +141,7 @@ func (s *Service) keypair(r *http.Request, user, name string) (KeyPair, error) {
 }
 
 func (s *Service) showKeypair(r *http.Request) (httpapi.Response, error) {
-	user, err := s.keypairUser(r, "os_compute_api:os-keypairs:show", r.URL.Query().Get("user_id"))
+	user, err := s.keypairUser(r, "os_compute_api:os-keypairs:show", userParam(r))
 	if err != nil {
 		return httpapi.Response{}, err
 	}
@@ -96,9 +149,13 @@ func (s *Service) showKeypair(r *http.Request) (httpapi.Response, error) {
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	return httpapi.OK(map[string]any{"keypair": map[string]any{"name": k.Name, "public_key": k.PublicKey,
+	body := map[string]any{"name": k.Name, "public_key": k.PublicKey,
 		"fingerprint": k.Fingerprint, "user_id": k.UserID, "created_at": k.CreatedAt, "updated_at": nil,
-		"deleted": false, "deleted_at": nil, "id": 0}}), nil
+		"deleted": false, "deleted_at": nil, "id": 0}
+	if since(r, 2) {
+		body["type"] = k.Type
+	}
+	return httpapi.OK(map[string]any{"keypair": body}), nil
 }
 
 func (s *Service) createKeypair(r *http.Request) (httpapi.Response, error) {
@@ -124,23 +181,48 @@ func (s *Service) createKeypair(r *http.Request) (httpapi.Response, error) {
 	if !keypairName.MatchString(name) {
 		return httpapi.Response{}, badRequest("Keypair data is invalid: Keypair name contains unsafe characters")
 	}
-	if in.Type != nil || in.UserID != nil {
+	if (in.Type != nil && !since(r, 2)) || (in.UserID != nil && !since(r, 10)) {
 		return httpapi.Response{}, badRequest("Invalid input for field/attribute keypair. Additional properties are not allowed")
 	}
-	user, err := s.keypairUser(r, "os_compute_api:os-keypairs:create", "")
+	typ := "ssh"
+	if in.Type != nil {
+		if *in.Type != "ssh" && *in.Type != "x509" {
+			return httpapi.Response{}, badRequest("Invalid input for field/attribute type. Value: %s. '%s' is not one of ['ssh', 'x509']", *in.Type, *in.Type)
+		}
+		typ = *in.Type
+	}
+	if in.PublicKey == nil && since(r, 92) {
+		return httpapi.Response{}, badRequest("Invalid input for field/attribute keypair. 'public_key' is a required property")
+	}
+	requested := ""
+	if in.UserID != nil {
+		requested = *in.UserID
+	}
+	user, err := s.keypairUser(r, "os_compute_api:os-keypairs:create", requested)
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	k := KeyPair{UserID: user, Name: name, Type: "ssh", CreatedAt: stampMicro(s.now())}
+	k := KeyPair{UserID: user, Name: name, Type: typ, CreatedAt: stampMicro(s.now())}
 	var private string
-	if in.PublicKey != nil {
+	switch {
+	case in.PublicKey != nil:
 		// Kept as given, as upstream: a client compares it with what it sent.
 		k.PublicKey = *in.PublicKey
-		if k.Fingerprint, err = sshFingerprint(strings.TrimSpace(k.PublicKey)); err != nil {
+		fingerprint := sshFingerprint
+		if typ == "x509" {
+			fingerprint = x509Fingerprint
+		}
+		if k.Fingerprint, err = fingerprint(strings.TrimSpace(k.PublicKey)); err != nil {
 			return httpapi.Response{}, badRequest("Keypair data is invalid: failed to generate fingerprint")
 		}
-	} else if k.PublicKey, private, k.Fingerprint, err = generateSSHKey(name); err != nil {
-		return httpapi.Response{}, err
+	case typ == "x509":
+		if k.PublicKey, private, k.Fingerprint, err = generateX509(user); err != nil {
+			return httpapi.Response{}, err
+		}
+	default:
+		if k.PublicKey, private, k.Fingerprint, err = generateSSHKey(name); err != nil {
+			return httpapi.Response{}, err
+		}
 	}
 	limits, err := s.quotaLimits(r.Context(), s.db, auth.FromContext(r.Context()).ProjectID)
 	if err != nil {
@@ -163,6 +245,9 @@ func (s *Service) createKeypair(r *http.Request) (httpapi.Response, error) {
 		return httpapi.Response{}, err
 	}
 	body := map[string]any{"name": k.Name, "public_key": k.PublicKey, "fingerprint": k.Fingerprint, "user_id": k.UserID}
+	if since(r, 2) {
+		body["type"] = k.Type
+	}
 	if private != "" {
 		body["private_key"] = private
 	}
@@ -170,7 +255,7 @@ func (s *Service) createKeypair(r *http.Request) (httpapi.Response, error) {
 }
 
 func (s *Service) deleteKeypair(r *http.Request) (httpapi.Response, error) {
-	user, err := s.keypairUser(r, "os_compute_api:os-keypairs:delete", r.URL.Query().Get("user_id"))
+	user, err := s.keypairUser(r, "os_compute_api:os-keypairs:delete", userParam(r))
 	if err != nil {
 		return httpapi.Response{}, err
 	}

@@ -11,7 +11,8 @@ import (
 )
 
 func (s *Service) serverActionRoutes() []httpapi.Route {
-	return []httpapi.Route{{Method: "POST", Path: "/v2.1/servers/{id}/action", Handler: s.serverAction}}
+	return []httpapi.Route{{Method: "POST", Path: "/v2.1/servers/{id}/action", Handler: s.serverAction},
+		{Method: "POST", Path: "/v2.1/servers/{id}/remote-consoles", Handler: s.createRemoteConsole}}
 }
 
 // stateAction is a lifecycle action the API turns into a task for the host's
@@ -254,22 +255,29 @@ func (s *Service) vncConsole(r *http.Request, arg json.RawMessage) (httpapi.Resp
 	if req.Type != "novnc" && req.Type != "xvpvnc" {
 		return httpapi.Response{}, badRequest("Invalid input for field/attribute type. Value: %s. '%s' is not one of ['novnc', 'xvpvnc']", req.Type, req.Type)
 	}
-	if req.Type == "xvpvnc" || s.opts.Consoles == nil {
-		return httpapi.Response{}, badRequest("Unavailable console type %s.", req.Type)
-	}
-	if in.Host == "" || in.VMState == vmBuilding || s.hosts == nil {
-		return httpapi.Response{}, conflict("Instance %s is not ready", in.UUID)
-	}
-	socket, err := s.hosts.VNCSocket(r.Context(), in.Host, in.UUID)
-	if err != nil {
-		return httpapi.Response{}, err
-	}
-	if socket == "" {
-		return httpapi.Response{}, badRequest("Unavailable console type %s.", req.Type)
-	}
-	url, err := s.opts.Consoles.Issue(socket)
+	url, err := s.noVNCURL(r, in, req.Type)
 	if err != nil {
 		return httpapi.Response{}, err
 	}
 	return httpapi.OK(map[string]any{"console": map[string]string{"type": req.Type, "url": url}}), nil
+}
+
+// noVNCURL issues a single-use noVNC URL for the guest's VNC server; typ is the
+// console type asked for ("Unavailable console type" unless it is novnc and the
+// cloud has a proxy).
+func (s *Service) noVNCURL(r *http.Request, in *instance, typ string) (string, error) {
+	if typ != "novnc" || s.opts.Consoles == nil {
+		return "", badRequest("Unavailable console type %s.", typ)
+	}
+	if in.Host == "" || in.VMState == vmBuilding || s.hosts == nil {
+		return "", conflict("Instance %s is not ready", in.UUID)
+	}
+	socket, err := s.hosts.VNCSocket(r.Context(), in.Host, in.UUID)
+	if err != nil {
+		return "", err
+	}
+	if socket == "" {
+		return "", badRequest("Unavailable console type %s.", typ)
+	}
+	return s.opts.Consoles.Issue(socket)
 }

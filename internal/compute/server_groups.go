@@ -2,6 +2,7 @@ package compute
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"slices"
 	"strconv"
@@ -30,16 +31,25 @@ func (s *Service) serverGroupRoutes() []httpapi.Route {
 
 type serverGroup struct {
 	ID, Name, ProjectID, UserID, Policy string
-	Members                             []string
-	CreatedAt                           string
+	// Rules are 2.64's policy rules: max_server_per_host for anti-affinity.
+	Rules     groupRules
+	Members   []string
+	CreatedAt string
 }
 
-const serverGroupColumns = `id, name, project_id, user_id, policy, members, created_at`
+type groupRules struct {
+	MaxServerPerHost int `json:"max_server_per_host,omitempty"`
+}
+
+const serverGroupColumns = `id, name, project_id, user_id, policy, rules, members, created_at`
 
 func scanServerGroup(sc db.Scanner) (*serverGroup, error) {
 	var g serverGroup
-	var members string
-	if err := sc.Scan(&g.ID, &g.Name, &g.ProjectID, &g.UserID, &g.Policy, &members, &g.CreatedAt); err != nil {
+	var rules, members string
+	if err := sc.Scan(&g.ID, &g.Name, &g.ProjectID, &g.UserID, &g.Policy, &rules, &members, &g.CreatedAt); err != nil {
+		return nil, err
+	}
+	if err := jsonUnmarshal(rules, &g.Rules); err != nil {
 		return nil, err
 	}
 	if err := jsonUnmarshal(members, &g.Members); err != nil {
@@ -74,13 +84,28 @@ func liveMembers(ctx context.Context, q querier, members []string) ([]string, er
 	return out, nil
 }
 
-func (s *Service) serverGroupView(ctx context.Context, g *serverGroup) (map[string]any, error) {
-	members, err := liveMembers(ctx, s.db, g.Members)
+// serverGroupView is a group as the request's microversion shows it: owner ids
+// from 2.13; from 2.64 one `policy` with its `rules` instead of `policies` and
+// `metadata`.
+func (s *Service) serverGroupView(r *http.Request, g *serverGroup) (map[string]any, error) {
+	members, err := liveMembers(r.Context(), s.db, g.Members)
 	if err != nil {
 		return nil, err
 	}
-	return map[string]any{"id": g.ID, "name": g.Name, "policies": []string{g.Policy}, "members": members,
-		"metadata": map[string]string{}}, nil
+	v := map[string]any{"id": g.ID, "name": g.Name, "members": members}
+	if since(r, 64) {
+		rules := map[string]any{}
+		if g.Rules.MaxServerPerHost > 0 {
+			rules["max_server_per_host"] = g.Rules.MaxServerPerHost
+		}
+		v["policy"], v["rules"] = g.Policy, rules
+	} else {
+		v["policies"], v["metadata"] = []string{g.Policy}, map[string]string{}
+	}
+	if since(r, 13) {
+		v["user_id"], v["project_id"] = g.UserID, g.ProjectID
+	}
+	return v, nil
 }
 
 // visibleServerGroup loads a group the caller may act on under rule; another
@@ -124,7 +149,7 @@ func (s *Service) listServerGroups(r *http.Request) (httpapi.Response, error) {
 	}
 	out := []map[string]any{}
 	for _, g := range groups[page[0]:page[1]] {
-		v, err := s.serverGroupView(ctx, g)
+		v, err := s.serverGroupView(r, g)
 		if err != nil {
 			return httpapi.Response{}, err
 		}
@@ -164,7 +189,7 @@ func (s *Service) showServerGroup(r *http.Request) (httpapi.Response, error) {
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	v, err := s.serverGroupView(r.Context(), g)
+	v, err := s.serverGroupView(r, g)
 	if err != nil {
 		return httpapi.Response{}, err
 	}
@@ -181,14 +206,69 @@ func groupPolicies(r *http.Request) []string {
 	return p
 }
 
+// groupPolicyOf reads the create request's policy: before 2.64 a `policies` list
+// of exactly one; from 2.64 a `policy` and, for anti-affinity only, `rules` with
+// max_server_per_host.
+func groupPolicyOf(r *http.Request, policies []any, policy *string, rawRules json.RawMessage) (string, groupRules, error) {
+	allowed := groupPolicies(r)
+	var rules groupRules
+	if !since(r, 64) {
+		if policy != nil || rawRules != nil {
+			return "", rules, badRequest("Invalid input for field/attribute server_group. Additional properties are not allowed")
+		}
+		if policies == nil {
+			return "", rules, badRequest("Invalid input for field/attribute server_group. 'policies' is a required property")
+		}
+		if len(policies) != 1 {
+			return "", rules, badRequest("Invalid input for field/attribute policies. Value: %v. It must hold exactly one of %s", policies, strings.Join(allowed, ", "))
+		}
+		p, _ := policies[0].(string)
+		if !slices.Contains(allowed, p) {
+			return "", rules, badRequest("Invalid input for field/attribute 0. Value: %v. '%v' is not one of ['%s']", policies[0], policies[0], strings.Join(allowed, "', '"))
+		}
+		return p, rules, nil
+	}
+	if policies != nil {
+		return "", rules, badRequest("Invalid input for field/attribute server_group. Additional properties are not allowed ('policies' was unexpected)")
+	}
+	if policy == nil {
+		return "", rules, badRequest("Invalid input for field/attribute server_group. 'policy' is a required property")
+	}
+	if !slices.Contains(allowed, *policy) {
+		return "", rules, badRequest("Invalid input for field/attribute policy. Value: %s. '%s' is not one of ['%s']", *policy, *policy, strings.Join(allowed, "', '"))
+	}
+	if rawRules != nil && string(rawRules) != "null" {
+		var given map[string]any
+		if err := json.Unmarshal(rawRules, &given); err != nil {
+			return "", rules, badRequest("Invalid input for field/attribute rules. Value: %s. It is not of type 'object'", rawRules)
+		}
+		for k, v := range given {
+			if k != "max_server_per_host" {
+				return "", rules, badRequest("Invalid input for field/attribute rules. Additional properties are not allowed ('%s' was unexpected)", k)
+			}
+			n, ok := v.(float64)
+			if !ok || n < 1 || n != float64(int(n)) {
+				return "", rules, badRequest("Invalid input for field/attribute max_server_per_host. Value: %v. It must be an integer of at least 1", v)
+			}
+			rules.MaxServerPerHost = int(n)
+		}
+		if len(given) > 0 && *policy != scheduler.PolicyAntiAffinity {
+			return "", rules, badRequest("Only anti-affinity policy supports rules.")
+		}
+	}
+	return *policy, rules, nil
+}
+
 // createServerGroup answers 200, as upstream; server_groups is a quota.
 func (s *Service) createServerGroup(r *http.Request) (httpapi.Response, error) {
 	ctx := r.Context()
 	creds := auth.FromContext(ctx)
 	var req struct {
 		Group *struct {
-			Name     *string `json:"name"`
-			Policies []any   `json:"policies"`
+			Name     *string         `json:"name"`
+			Policies []any           `json:"policies"`
+			Policy   *string         `json:"policy"`
+			Rules    json.RawMessage `json:"rules"`
 		} `json:"server_group"`
 	}
 	if err := httpapi.DecodeJSON(r, &req); err != nil {
@@ -204,20 +284,14 @@ func (s *Service) createServerGroup(r *http.Request) (httpapi.Response, error) {
 	if strings.TrimSpace(name) == "" || len(name) > 255 {
 		return httpapi.Response{}, badRequest("Invalid input for field/attribute name. Value: %s. It must be 1-255 characters and not only spaces", name)
 	}
-	if req.Group.Policies == nil {
-		return httpapi.Response{}, badRequest("Invalid input for field/attribute server_group. 'policies' is a required property")
-	}
-	allowed := groupPolicies(r)
-	if len(req.Group.Policies) != 1 {
-		return httpapi.Response{}, badRequest("Invalid input for field/attribute policies. Value: %v. It must hold exactly one of %s", req.Group.Policies, strings.Join(allowed, ", "))
-	}
-	policy, _ := req.Group.Policies[0].(string)
-	if !slices.Contains(allowed, policy) {
-		return httpapi.Response{}, badRequest("Invalid input for field/attribute 0. Value: %v. '%v' is not one of ['%s']", req.Group.Policies[0], req.Group.Policies[0], strings.Join(allowed, "', '"))
+	policy, rules, err := groupPolicyOf(r, req.Group.Policies, req.Group.Policy, req.Group.Rules)
+	if err != nil {
+		return httpapi.Response{}, err
 	}
 	g := &serverGroup{ID: newUUID(), Name: name, ProjectID: creds.ProjectID, UserID: creds.UserID, Policy: policy,
-		Members: []string{}, CreatedAt: stamp(s.now())}
-	err := s.db.InTx(ctx, func(tx *db.Tx) error {
+		Rules: rules, Members: []string{}, CreatedAt: stamp(s.now())}
+	rulesJSON, _ := json.Marshal(rules)
+	err = s.db.InTx(ctx, func(tx *db.Tx) error {
 		limits, err := s.quotaLimits(ctx, tx, creds.ProjectID)
 		if err != nil {
 			return err
@@ -229,14 +303,14 @@ func (s *Service) createServerGroup(r *http.Request) (httpapi.Response, error) {
 		if l := limits["server_groups"]; l >= 0 && n+1 > l {
 			return forbidden("Quota exceeded, too many server groups.")
 		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO server_groups (`+serverGroupColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-			g.ID, g.Name, g.ProjectID, g.UserID, g.Policy, "[]", g.CreatedAt)
+		_, err = tx.ExecContext(ctx, `INSERT INTO server_groups (`+serverGroupColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+			g.ID, g.Name, g.ProjectID, g.UserID, g.Policy, string(rulesJSON), "[]", g.CreatedAt)
 		return err
 	})
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	v, _ := s.serverGroupView(ctx, g)
+	v, _ := s.serverGroupView(r, g)
 	return httpapi.OK(map[string]any{"server_group": v}), nil
 }
 
@@ -288,7 +362,7 @@ func (s *Service) schedulerGroup(ctx context.Context, in *instance) (*scheduler.
 	if err != nil {
 		return nil, err
 	}
-	out := &scheduler.ServerGroup{ID: g.ID, Policy: g.Policy}
+	out := &scheduler.ServerGroup{ID: g.ID, Policy: g.Policy, MaxServerPerHost: g.Rules.MaxServerPerHost}
 	for _, m := range g.Members {
 		if m == in.UUID {
 			continue

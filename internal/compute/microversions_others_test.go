@@ -1,0 +1,152 @@
+package compute
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestKeypairsByMicroversion: `type` from 2.2 (x509 too), another user's key
+// pairs with user_id from 2.10 (ignored before), paging from 2.35, and no
+// generated keys from 2.92.
+func TestKeypairsByMicroversion(t *testing.T) {
+	e := newMVEnv(t)
+	kp := func(body map[string]any) map[string]any { return map[string]any{"keypair": body} }
+
+	// 2.1: no type in or out.
+	e.mustAt(400, "2.1", "POST", "/v2.1/os-keypairs", e.DemoToken, kp(map[string]any{"name": "k0", "type": "ssh"}))
+	out := e.mustAt(200, "2.1", "POST", "/v2.1/os-keypairs", e.DemoToken, kp(map[string]any{"name": "k1"}))["keypair"].(map[string]any)
+	if _, ok := out["type"]; ok {
+		t.Errorf("2.1 create shows type: %v", out)
+	}
+	// 2.2: type shown, x509 generated and fingerprinted, a bad type 400.
+	out = e.mustAt(200, "2.2", "GET", "/v2.1/os-keypairs/k1", e.DemoToken, nil)["keypair"].(map[string]any)
+	if out["type"] != "ssh" {
+		t.Errorf("2.2 show type = %v, want ssh", out["type"])
+	}
+	x := e.mustAt(200, "2.2", "POST", "/v2.1/os-keypairs", e.DemoToken, kp(map[string]any{"name": "x1", "type": "x509"}))["keypair"].(map[string]any)
+	if x["type"] != "x509" || !strings.HasPrefix(x["public_key"].(string), "-----BEGIN CERTIFICATE-----") ||
+		!strings.Contains(x["private_key"].(string), "PRIVATE KEY") || strings.Count(x["fingerprint"].(string), ":") != 19 {
+		t.Errorf("2.2 x509 key pair = %v", x)
+	}
+	e.mustAt(200, "2.2", "POST", "/v2.1/os-keypairs", e.DemoToken, kp(map[string]any{"name": "x2", "type": "x509", "public_key": x["public_key"]}))
+	e.mustAt(400, "2.2", "POST", "/v2.1/os-keypairs", e.DemoToken, kp(map[string]any{"name": "x3", "type": "x509", "public_key": "ssh-rsa AAAA"}))
+	e.mustAt(400, "2.2", "POST", "/v2.1/os-keypairs", e.DemoToken, kp(map[string]any{"name": "k2", "type": "dsa"}))
+	list := e.mustAt(200, "2.2", "GET", "/v2.1/os-keypairs", e.DemoToken, nil)["keypairs"].([]any)
+	for _, item := range list {
+		if k := item.(map[string]any)["keypair"].(map[string]any); k["type"] == nil {
+			t.Errorf("2.2 list item without type: %v", k)
+		}
+	}
+
+	// user_id: 2.10 lets an admin act on another user's key pairs; before, it is ignored or refused.
+	demoUser := e.mustAt(200, "2.10", "GET", "/v2.1/os-keypairs/k1", e.DemoToken, nil)["keypair"].(map[string]any)["user_id"].(string)
+	e.mustAt(400, "2.9", "POST", "/v2.1/os-keypairs", e.AdminToken, kp(map[string]any{"name": "a1", "user_id": demoUser}))
+	e.mustAt(200, "2.10", "POST", "/v2.1/os-keypairs", e.AdminToken, kp(map[string]any{"name": "a1", "user_id": demoUser}))
+	e.mustAt(200, "2.10", "GET", "/v2.1/os-keypairs/a1?user_id="+demoUser, e.AdminToken, nil)
+	e.mustAt(404, "2.9", "GET", "/v2.1/os-keypairs/a1?user_id="+demoUser, e.AdminToken, nil) // the admin's own
+	e.mustAt(403, "2.10", "POST", "/v2.1/os-keypairs", e.DemoToken, kp(map[string]any{"name": "a2", "user_id": "someone-else"}))
+
+	// 2.35: pages by name with a next link.
+	page := e.mustAt(200, "2.35", "GET", "/v2.1/os-keypairs?limit=2&user_id="+demoUser, e.AdminToken, nil)
+	if got := len(page["keypairs"].([]any)); got != 2 || page["keypairs_links"] == nil {
+		t.Fatalf("2.35 first page: %d key pairs, links %v", got, page["keypairs_links"])
+	}
+	rest := e.mustAt(200, "2.35", "GET", "/v2.1/os-keypairs?marker=k1&user_id="+demoUser, e.AdminToken, nil)["keypairs"].([]any)
+	if len(rest) != 2 || rest[0].(map[string]any)["keypair"].(map[string]any)["name"] != "x1" {
+		t.Errorf("2.35 after k1: %v", rest)
+	}
+	e.mustAt(400, "2.35", "GET", "/v2.1/os-keypairs?marker=nope", e.DemoToken, nil)
+	e.mustAt(400, "2.35", "GET", "/v2.1/os-keypairs?limit=-1", e.DemoToken, nil)
+
+	// 2.92: a public key is required.
+	e.mustAt(400, "2.92", "POST", "/v2.1/os-keypairs", e.DemoToken, kp(map[string]any{"name": "g1"}))
+	e.mustAt(200, "2.91", "POST", "/v2.1/os-keypairs", e.DemoToken, kp(map[string]any{"name": "g1"}))
+}
+
+// TestRemoteConsolesByMicroversion: the API exists from 2.6; protocol and type
+// are checked as upstream's schema (mks from 2.8); only noVNC is on offer.
+func TestRemoteConsolesByMicroversion(t *testing.T) {
+	e := newMVEnv(t)
+	id := e.activeServer("2.1", nil)
+	path := "/v2.1/servers/" + id + "/remote-consoles"
+	rc := func(protocol, typ string) map[string]any {
+		return map[string]any{"remote_console": map[string]any{"protocol": protocol, "type": typ}}
+	}
+	for _, tc := range []struct {
+		version, protocol, typ string
+		want                   int
+	}{
+		{"2.5", "vnc", "novnc", 404},
+		{"2.6", "vnc", "xvpvnc", 400}, // valid, not offered
+		{"2.6", "spice", "novnc", 400},
+		{"2.6", "mks", "webmks", 400},
+		{"2.8", "mks", "webmks", 400}, // valid from 2.8, not offered
+		{"2.6", "telnet", "novnc", 400},
+	} {
+		if status, out, _ := e.doAt(tc.version, "POST", path, e.DemoToken, rc(tc.protocol, tc.typ)); status != tc.want {
+			t.Errorf("%s %s/%s: %d %v, want %d", tc.version, tc.protocol, tc.typ, status, out, tc.want)
+		}
+	}
+	e.mustAt(400, "2.6", "POST", path, e.DemoToken, map[string]any{"console": map[string]any{}})
+	e.mustAt(404, "2.6", "POST", "/v2.1/servers/00000000-0000-0000-0000-000000000000/remote-consoles", e.DemoToken, rc("vnc", "novnc"))
+}
+
+// TestServerGroupsByMicroversion: owner ids from 2.13; from 2.64 `policy` and
+// `rules` replace `policies` and `metadata`, and max_server_per_host reaches the
+// scheduler.
+func TestServerGroupsByMicroversion(t *testing.T) {
+	e := newMVEnv(t)
+	sg := func(body map[string]any) map[string]any { return map[string]any{"server_group": body} }
+	g := e.mustAt(200, "2.1", "POST", "/v2.1/os-server-groups", e.DemoToken, sg(map[string]any{"name": "a", "policies": []any{"anti-affinity"}}))["server_group"].(map[string]any)
+	if g["policies"] == nil || g["user_id"] != nil || g["policy"] != nil {
+		t.Errorf("2.1 group = %v", g)
+	}
+	id := g["id"].(string)
+	g = e.mustAt(200, "2.13", "GET", "/v2.1/os-server-groups/"+id, e.DemoToken, nil)["server_group"].(map[string]any)
+	if g["user_id"] == nil || g["project_id"] != e.DemoProject || g["policies"] == nil {
+		t.Errorf("2.13 group = %v", g)
+	}
+	g = e.mustAt(200, "2.64", "GET", "/v2.1/os-server-groups/"+id, e.DemoToken, nil)["server_group"].(map[string]any)
+	if g["policy"] != "anti-affinity" || g["rules"] == nil || g["policies"] != nil || g["metadata"] != nil {
+		t.Errorf("2.64 group = %v", g)
+	}
+	for _, tc := range []struct {
+		version string
+		body    map[string]any
+		want    int
+	}{
+		{"2.63", map[string]any{"name": "b", "policy": "affinity"}, 400},
+		{"2.64", map[string]any{"name": "b", "policies": []any{"affinity"}}, 400},
+		{"2.64", map[string]any{"name": "b"}, 400},
+		{"2.64", map[string]any{"name": "b", "policy": "affinity", "rules": map[string]any{"max_server_per_host": 2}}, 400},
+		{"2.64", map[string]any{"name": "b", "policy": "anti-affinity", "rules": map[string]any{"max_server_per_host": 0}}, 400},
+		{"2.64", map[string]any{"name": "b", "policy": "anti-affinity", "rules": map[string]any{"other": 1}}, 400},
+		{"2.64", map[string]any{"name": "b", "policy": "soft-affinity"}, 200},
+		{"2.64", map[string]any{"name": "b", "policy": "anti-affinity", "rules": map[string]any{"max_server_per_host": 2}}, 200},
+	} {
+		if status, out, _ := e.doAt(tc.version, "POST", "/v2.1/os-server-groups", e.DemoToken, sg(tc.body)); status != tc.want {
+			t.Errorf("%s %v: %d %v, want %d", tc.version, tc.body, status, out, tc.want)
+		}
+	}
+
+	// Two members of a max_server_per_host=2 group fit on the one host; a third does not.
+	g = e.mustAt(200, "2.64", "POST", "/v2.1/os-server-groups", e.DemoToken,
+		sg(map[string]any{"name": "two", "policy": "anti-affinity", "rules": map[string]any{"max_server_per_host": 2}}))["server_group"].(map[string]any)
+	if rules := g["rules"].(map[string]any); rules["max_server_per_host"] != float64(2) {
+		t.Fatalf("2.64 rules = %v", rules)
+	}
+	hint := map[string]any{"group": g["id"]}
+	var ids []string
+	for range 3 {
+		body := serverBody(map[string]any{"networks": []any{map[string]any{"uuid": netUUID}}})
+		body["os:scheduler_hints"] = hint
+		ids = append(ids, e.mustAt(202, "2.64", "POST", "/v2.1/servers", e.DemoToken, body)["server"].(map[string]any)["id"].(string))
+		e.conduct()
+		e.agent()
+	}
+	for i, want := range []string{"ACTIVE", "ACTIVE", "ERROR"} {
+		if got := e.server(ids[i])["status"]; got != want {
+			t.Errorf("member %d is %v, want %s", i, got, want)
+		}
+	}
+}
