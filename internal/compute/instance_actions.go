@@ -3,6 +3,10 @@ package compute
 import (
 	"context"
 	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"time"
 
 	"github.com/nimbus-cloud/nimbus/internal/platform/auth"
 	"github.com/nimbus-cloud/nimbus/internal/platform/db"
@@ -37,13 +41,40 @@ func scanInstanceAction(sc db.Scanner) (*instanceAction, error) {
 	return &a, jsonUnmarshal(events, &a.Events)
 }
 
-func actionView(a *instanceAction) map[string]any {
-	return map[string]any{"action": a.Action, "instance_uuid": a.InstanceUUID, "message": a.Message,
+// actionView is an action as the request's microversion shows it: updated_at
+// from 2.58.
+func actionView(r *http.Request, a *instanceAction) map[string]any {
+	v := map[string]any{"action": a.Action, "instance_uuid": a.InstanceUUID, "message": a.Message,
 		"project_id": a.ProjectID, "request_id": a.RequestID, "start_time": a.StartTime, "user_id": a.UserID}
+	if since(r, 58) {
+		v["updated_at"] = a.UpdatedAt
+	}
+	return v
+}
+
+// actionsInstance is the server whose actions are asked for: from 2.21 a deleted
+// one too, for whoever may see its actions.
+func (s *Service) actionsInstance(r *http.Request, rule string) (*instance, error) {
+	if !since(r, 21) {
+		return s.visibleInstance(r, rule)
+	}
+	id := r.PathValue("id")
+	in, err := loadInstance(r.Context(), s.db, id)
+	if err != nil {
+		return nil, err
+	}
+	creds := auth.FromContext(r.Context())
+	if err := s.enforce(r, rule, map[string]any{"target.project_id": in.ProjectID, "target.user_id": in.UserID}); err != nil {
+		if in.ProjectID != creds.ProjectID {
+			return nil, notFound("Instance %s could not be found.", id)
+		}
+		return nil, err
+	}
+	return in, nil
 }
 
 func (s *Service) listInstanceActions(r *http.Request) (httpapi.Response, error) {
-	in, err := s.visibleInstance(r, "os_compute_api:os-instance-actions:list")
+	in, err := s.actionsInstance(r, "os_compute_api:os-instance-actions:list")
 	if err != nil {
 		return httpapi.Response{}, err
 	}
@@ -52,15 +83,72 @@ func (s *Service) listInstanceActions(r *http.Request) (httpapi.Response, error)
 	if err != nil {
 		return httpapi.Response{}, err
 	}
+	body := map[string]any{}
+	if since(r, 58) {
+		if actions, err = s.actionsPage(r, in, actions, body); err != nil {
+			return httpapi.Response{}, err
+		}
+	}
 	out := make([]map[string]any, 0, len(actions))
 	for _, a := range actions {
-		out = append(out, actionView(a))
+		out = append(out, actionView(r, a))
 	}
-	return httpapi.OK(map[string]any{"instanceActions": out}), nil
+	body["instanceActions"] = out
+	return httpapi.OK(body), nil
+}
+
+// actionsPage applies 2.58's changes-since, 2.66's changes-before and the
+// limit/marker (a request id) paging to actions, newest first, and sets the
+// next link in body when a page is full.
+func (s *Service) actionsPage(r *http.Request, in *instance, actions []*instanceAction, body map[string]any) ([]*instanceAction, error) {
+	q := r.URL.Query()
+	var after, before time.Time
+	var err error
+	if v := q.Get("changes-since"); v != "" {
+		if after, err = changesTime("changes-since", v); err != nil {
+			return nil, err
+		}
+	}
+	if v := q.Get("changes-before"); v != "" && since(r, 66) {
+		if before, err = changesTime("changes-before", v); err != nil {
+			return nil, err
+		}
+		if !after.IsZero() && after.After(before) {
+			return nil, badRequest("The value of changes-since must be less than or equal to changes-before.")
+		}
+	}
+	kept := actions[:0]
+	for _, a := range actions {
+		at, err := time.Parse("2006-01-02T15:04:05.999999", a.UpdatedAt)
+		if err != nil || (!after.IsZero() && at.Before(after)) || (!before.IsZero() && at.After(before)) {
+			continue
+		}
+		kept = append(kept, a)
+	}
+	actions = kept
+	if marker := q.Get("marker"); marker != "" {
+		i := slices.IndexFunc(actions, func(a *instanceAction) bool { return a.RequestID == marker })
+		if i < 0 {
+			return nil, badRequest("Marker %s could not be found.", marker)
+		}
+		actions = actions[i+1:]
+	}
+	limit, err := pageLimit(q.Get("limit"))
+	if err != nil {
+		return nil, err
+	}
+	if limit >= 0 && len(actions) >= limit {
+		actions = actions[:limit]
+		if limit > 0 {
+			next := url.Values{"limit": {strconv.Itoa(limit)}, "marker": {actions[limit-1].RequestID}}
+			body["links"] = []httpapi.Link{{Rel: "next", Href: s.base() + "/v2.1/servers/" + in.UUID + "/os-instance-actions?" + next.Encode()}}
+		}
+	}
+	return actions, nil
 }
 
 func (s *Service) showInstanceAction(r *http.Request) (httpapi.Response, error) {
-	in, err := s.visibleInstance(r, "os_compute_api:os-instance-actions:show")
+	in, err := s.actionsInstance(r, "os_compute_api:os-instance-actions:show")
 	if err != nil {
 		return httpapi.Response{}, err
 	}
@@ -73,15 +161,33 @@ func (s *Service) showInstanceAction(r *http.Request) (httpapi.Response, error) 
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	v := actionView(a)
-	// At 2.1 events (with their tracebacks) are shown only to those the
-	// events rule allows: admins by default.
+	v := actionView(r, a)
+	// Before 2.51 events (with their tracebacks) are shown only to those the
+	// events rule allows, admins by default; from 2.51 to everyone, the traceback
+	// (and from 2.62 the host, from 2.84 the details) still only to them.
 	creds := auth.FromContext(r.Context())
-	if s.policy.Allowed("os_compute_api:os-instance-actions:events", map[string]any{"target.project_id": in.ProjectID}, creds.PolicyCredentials()) {
+	privileged := s.policy.Allowed("os_compute_api:os-instance-actions:events", map[string]any{"target.project_id": in.ProjectID}, creds.PolicyCredentials())
+	if privileged || since(r, 51) {
 		events := make([]map[string]any, 0, len(a.Events))
 		for _, e := range a.Events {
-			events = append(events, map[string]any{"event": e.Event, "start_time": e.StartTime, "finish_time": e.FinishTime,
-				"result": e.Result, "traceback": e.Traceback})
+			ev := map[string]any{"event": e.Event, "start_time": e.StartTime, "finish_time": e.FinishTime, "result": e.Result}
+			if privileged {
+				ev["traceback"] = e.Traceback
+			}
+			if since(r, 62) {
+				ev["hostId"] = hostID(in.ProjectID, e.Host)
+				if privileged {
+					ev["host"] = e.Host
+				}
+			}
+			if since(r, 84) && privileged {
+				var details any
+				if e.Result != nil && *e.Result == "Error" && e.Traceback != nil {
+					details = *e.Traceback // the fault's message: the agent's error is all there is
+				}
+				ev["details"] = details
+			}
+			events = append(events, ev)
 		}
 		v["events"] = events
 	}

@@ -150,3 +150,66 @@ func TestServerGroupsByMicroversion(t *testing.T) {
 		}
 	}
 }
+
+// TestInstanceActionsByMicroversion: deleted servers' actions from 2.21, events
+// for their owner from 2.51 (no traceback), updated_at and paging from 2.58,
+// hostId/host from 2.62, changes-before from 2.66, details from 2.84.
+func TestInstanceActionsByMicroversion(t *testing.T) {
+	e := newMVEnv(t)
+	id := e.activeServer("2.1", nil)
+	e.mustAt(202, "2.1", "POST", "/v2.1/servers/"+id+"/action", e.DemoToken, map[string]any{"os-stop": nil})
+	e.agent()
+	path := "/v2.1/servers/" + id + "/os-instance-actions"
+	list := e.mustAt(200, "2.1", "GET", path, e.DemoToken, nil)["instanceActions"].([]any)
+	if len(list) != 2 || list[0].(map[string]any)["updated_at"] != nil {
+		t.Fatalf("2.1 actions = %v", list)
+	}
+	create := list[1].(map[string]any)["request_id"].(string)
+
+	// 2.58: updated_at, pages newest first.
+	page := e.mustAt(200, "2.58", "GET", path+"?limit=1", e.DemoToken, nil)
+	first := page["instanceActions"].([]any)
+	if len(first) != 1 || first[0].(map[string]any)["action"] != "stop" || first[0].(map[string]any)["updated_at"] == nil || page["links"] == nil {
+		t.Fatalf("2.58 first page = %v", page)
+	}
+	marker := first[0].(map[string]any)["request_id"].(string)
+	rest := e.mustAt(200, "2.58", "GET", path+"?marker="+marker, e.DemoToken, nil)["instanceActions"].([]any)
+	if len(rest) != 1 || rest[0].(map[string]any)["action"] != "create" {
+		t.Errorf("2.58 after the marker = %v", rest)
+	}
+	e.mustAt(400, "2.58", "GET", path+"?marker=req-none", e.DemoToken, nil)
+	if got := e.mustAt(200, "2.58", "GET", path+"?changes-since=2999-01-01T00:00:00Z", e.DemoToken, nil)["instanceActions"].([]any); len(got) != 0 {
+		t.Errorf("2.58 changes-since in the future = %v", got)
+	}
+	if got := e.mustAt(200, "2.66", "GET", path+"?changes-before=2000-01-01T00:00:00Z", e.DemoToken, nil)["instanceActions"].([]any); len(got) != 0 {
+		t.Errorf("2.66 changes-before in the past = %v", got)
+	}
+	e.mustAt(400, "2.66", "GET", path+"?changes-since=2020-01-02T00:00:00Z&changes-before=2020-01-01T00:00:00Z", e.DemoToken, nil)
+
+	// Events: hidden from the owner before 2.51, then shown without traceback or host.
+	show := "/v2.1/servers/" + id + "/os-instance-actions/" + create
+	if a := e.mustAt(200, "2.50", "GET", show, e.DemoToken, nil)["instanceAction"].(map[string]any); a["events"] != nil {
+		t.Errorf("2.50 owner sees events: %v", a)
+	}
+	events := e.mustAt(200, "2.62", "GET", show, e.DemoToken, nil)["instanceAction"].(map[string]any)["events"].([]any)
+	if len(events) == 0 {
+		t.Fatal("2.62: no events for the create")
+	}
+	if ev := events[0].(map[string]any); ev["traceback"] != nil || ev["host"] != nil || ev["hostId"] == "" || ev["hostId"] == nil {
+		t.Errorf("2.62 owner's event = %v", ev)
+	}
+	ev := e.mustAt(200, "2.84", "GET", show, e.AdminToken, nil)["instanceAction"].(map[string]any)["events"].([]any)[0].(map[string]any)
+	if ev["host"] != "h1" || !hasKey(ev, "details") || !hasKey(ev, "traceback") {
+		t.Errorf("2.84 admin's event = %v", ev)
+	}
+
+	// 2.21: a deleted server's actions stay readable by its owner.
+	e.mustAt(204, "2.1", "DELETE", "/v2.1/servers/"+id, e.DemoToken, nil)
+	e.agent()
+	e.mustAt(404, "2.20", "GET", path, e.DemoToken, nil)
+	if got := e.mustAt(200, "2.21", "GET", path, e.DemoToken, nil)["instanceActions"].([]any); len(got) != 3 {
+		t.Errorf("2.21 deleted server's actions = %v", got)
+	}
+}
+
+func hasKey(m map[string]any, k string) bool { _, ok := m[k]; return ok }

@@ -133,10 +133,19 @@ func listFiltersOf(r *http.Request, q url.Values, admin bool) (listFilters, erro
 
 // parseChangesTime reads an ISO 8601 time as the list's stored stamps compare.
 func parseChangesTime(field, v string) (string, error) {
+	t, err := changesTime(field, v)
+	if err != nil {
+		return "", err
+	}
+	return stamp(t), nil
+}
+
+// changesTime parses a changes-since / changes-before value.
+func changesTime(field, v string) (time.Time, error) {
 	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02T15:04:05.999999", "2006-01-02"} {
 		if t, err := time.Parse(layout, v); err == nil {
-			return stamp(t), nil
+			return t, nil
 		}
 	}
-	return "", badRequest("Invalid input for query parameters %s. Value: %s. '%s' is not a 'date-time'", field, v, v)
+	return time.Time{}, badRequest("Invalid input for query parameters %s. Value: %s. '%s' is not a 'date-time'", field, v, v)
 }
