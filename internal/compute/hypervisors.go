@@ -3,8 +3,12 @@ package compute
 import (
 	"context"
 	"net/http"
+	"net/url"
+	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/google/uuid"
 
 	"github.com/nimbus-cloud/nimbus/internal/platform/db"
 	"github.com/nimbus-cloud/nimbus/internal/platform/httpapi"
@@ -27,6 +31,8 @@ func (s *Service) hypervisorRoutes() []httpapi.Route {
 type hypervisor struct {
 	hostState
 	NodeID         int64
+	NodeUUID       string
+	ServiceUUID    string
 	HostIP         string
 	CPUInfo        string
 	DisabledReason *string
@@ -39,10 +45,11 @@ func (s *Service) hypervisors(ctx context.Context, where string, args ...any) ([
 		var h hypervisor
 		var seen string
 		err := sc.Scan(&h.Host, &h.Zone, &h.Disabled, &h.ForcedDown, &seen, &h.VCPUs, &h.MemoryMB, &h.DiskGB, &h.VCPUsUsed,
-			&h.MemoryMBUsed, &h.DiskGBUsed, &h.HypervisorType, &h.HypervisorVersion, &h.NodeID, &h.HostIP, &h.CPUInfo, &h.DisabledReason)
+			&h.MemoryMBUsed, &h.DiskGBUsed, &h.HypervisorType, &h.HypervisorVersion, &h.NodeID, &h.NodeUUID, &h.ServiceUUID,
+			&h.HostIP, &h.CPUInfo, &h.DisabledReason)
 		h.LastSeen = parseStamp(seen)
 		return h, err
-	}, `SELECT `+hostStateColumns+`, node_id, host_ip, cpu_info, disabled_reason FROM compute_services `+where+` ORDER BY node_id`, args...)
+	}, `SELECT `+hostStateColumns+`, node_id, node_uuid, id, host_ip, cpu_info, disabled_reason FROM compute_services `+where+` ORDER BY node_id`, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -55,7 +62,10 @@ func (s *Service) hypervisors(ctx context.Context, where string, args ...any) ([
 	return hvs, nil
 }
 
-func (s *Service) hypervisorView(h hypervisor, detail bool) map[string]any {
+// hypervisorView is a node as the request's microversion shows it: cpu_info an
+// object from 2.28, UUID ids from 2.53, and from 2.88 without the resource
+// figures (placement has them upstream) but with uptime.
+func (s *Service) hypervisorView(r *http.Request, h hypervisor, detail bool) map[string]any {
 	state, status := "down", "enabled"
 	if s.up(h.hostState) {
 		state = "up"
@@ -63,58 +73,179 @@ func (s *Service) hypervisorView(h hypervisor, detail bool) map[string]any {
 	if h.Disabled {
 		status = "disabled"
 	}
-	v := map[string]any{"id": h.NodeID, "hypervisor_hostname": h.Host, "state": state, "status": status}
+	var id, serviceID any = h.NodeID, h.NodeID
+	if since(r, 53) {
+		id, serviceID = h.NodeUUID, h.ServiceUUID
+	}
+	v := map[string]any{"id": id, "hypervisor_hostname": h.Host, "state": state, "status": status}
 	if !detail {
+		return v
+	}
+	var cpuInfo any = h.CPUInfo
+	if since(r, 28) {
+		var obj map[string]any
+		if jsonUnmarshal(h.CPUInfo, &obj) != nil || obj == nil {
+			obj = map[string]any{}
+		}
+		cpuInfo = obj
+	}
+	v["cpu_info"], v["host_ip"], v["hypervisor_type"], v["hypervisor_version"] = cpuInfo, h.HostIP, h.HypervisorType, h.HypervisorVersion
+	v["service"] = map[string]any{"host": h.Host, "id": serviceID, "disabled_reason": h.DisabledReason}
+	if since(r, 88) {
+		v["uptime"] = nil // the agents do not report their host's uptime
 		return v
 	}
 	free := h.DiskGB - h.DiskGBUsed
 	for k, x := range map[string]any{
-		"cpu_info": h.CPUInfo, "current_workload": h.Workload, "disk_available_least": free, "free_disk_gb": free,
-		"free_ram_mb": h.MemoryMB - h.MemoryMBUsed, "host_ip": h.HostIP, "hypervisor_type": h.HypervisorType,
-		"hypervisor_version": h.HypervisorVersion, "local_gb": h.DiskGB, "local_gb_used": h.DiskGBUsed,
+		"current_workload": h.Workload, "disk_available_least": free, "free_disk_gb": free,
+		"free_ram_mb": h.MemoryMB - h.MemoryMBUsed, "local_gb": h.DiskGB, "local_gb_used": h.DiskGBUsed,
 		"memory_mb": h.MemoryMB, "memory_mb_used": h.MemoryMBUsed, "running_vms": h.RunningVMs,
 		"vcpus": h.VCPUs, "vcpus_used": h.VCPUsUsed,
-		"service": map[string]any{"host": h.Host, "id": h.NodeID, "disabled_reason": h.DisabledReason},
 	} {
 		v[k] = x
 	}
 	return v
 }
 
+// hypervisorServers are the servers on h, as with_servers and /servers show them.
+func (s *Service) hypervisorServers(ctx context.Context, h hypervisor) ([]map[string]string, error) {
+	return db.QueryAll(ctx, s.db, func(sc db.Scanner) (map[string]string, error) {
+		var uuid string
+		var id int64
+		err := sc.Scan(&uuid, &id)
+		return map[string]string{"uuid": uuid, "name": instanceName(id)}, err
+	}, `SELECT uuid, id FROM instances WHERE host = ? AND deleted = ? ORDER BY id`, h.Host, false)
+}
+
+// listHypervisors is the list and the detail: from 2.33 paged (limit, marker:
+// the id of the last one seen); from 2.53 filtered by hypervisor_hostname_pattern
+// and with_servers, which replace /search and /servers.
 func (s *Service) listHypervisors(detail bool) httpapi.Handler {
 	return func(r *http.Request) (httpapi.Response, error) {
+		q := r.URL.Query()
 		hvs, err := s.hypervisors(r.Context(), "")
 		if err != nil {
 			return httpapi.Response{}, err
 		}
+		withServers := false
+		if since(r, 53) {
+			if pattern := q.Get("hypervisor_hostname_pattern"); pattern != "" {
+				if q.Has("limit") || q.Has("marker") {
+					return httpapi.Response{}, badRequest("Paging over hypervisors with the hypervisor_hostname_pattern query parameter is not supported.")
+				}
+				hvs = slices.DeleteFunc(hvs, func(h hypervisor) bool { return !strings.Contains(h.Host, pattern) })
+				if len(hvs) == 0 {
+					return httpapi.Response{}, notFound("No hypervisor matching '%s' could be found.", pattern)
+				}
+			}
+			if v := q.Get("with_servers"); v != "" {
+				if withServers, err = boolField("with_servers", v); err != nil {
+					return httpapi.Response{}, err
+				}
+			}
+		}
+		body := map[string]any{}
+		if since(r, 33) {
+			if hvs, err = s.hypervisorPage(r, hvs, detail, body); err != nil {
+				return httpapi.Response{}, err
+			}
+		}
 		out := make([]map[string]any, 0, len(hvs))
 		for _, h := range hvs {
-			out = append(out, s.hypervisorView(h, detail))
+			v := s.hypervisorView(r, h, detail)
+			if withServers {
+				servers, err := s.hypervisorServers(r.Context(), h)
+				if err != nil {
+					return httpapi.Response{}, err
+				}
+				v["servers"] = servers
+			}
+			out = append(out, v)
 		}
-		return httpapi.OK(map[string]any{"hypervisors": out}), nil
+		body["hypervisors"] = out
+		return httpapi.OK(body), nil
 	}
+}
+
+// hypervisorPage applies 2.33's limit and marker.
+func (s *Service) hypervisorPage(r *http.Request, hvs []hypervisor, detail bool, body map[string]any) ([]hypervisor, error) {
+	q := r.URL.Query()
+	if marker := q.Get("marker"); marker != "" {
+		i := slices.IndexFunc(hvs, func(h hypervisor) bool { return hypervisorIDString(r, h) == marker })
+		if i < 0 {
+			return nil, badRequest("marker [%s] not found", marker)
+		}
+		hvs = hvs[i+1:]
+	}
+	limit, err := pageLimit(q.Get("limit"))
+	if err != nil {
+		return nil, err
+	}
+	if limit >= 0 && len(hvs) >= limit {
+		hvs = hvs[:limit]
+		if limit > 0 {
+			path := "/v2.1/os-hypervisors"
+			if detail {
+				path += "/detail"
+			}
+			next := url.Values{"limit": {strconv.Itoa(limit)}, "marker": {hypervisorIDString(r, hvs[limit-1])}}
+			body["hypervisors_links"] = []httpapi.Link{{Rel: "next", Href: s.base() + path + "?" + next.Encode()}}
+		}
+	}
+	return hvs, nil
+}
+
+// hypervisorIDString is the node's id as the request's microversion names it.
+func hypervisorIDString(r *http.Request, h hypervisor) string {
+	if since(r, 53) {
+		return h.NodeUUID
+	}
+	return strconv.FormatInt(h.NodeID, 10)
 }
 
 func (s *Service) showHypervisor(r *http.Request) (httpapi.Response, error) {
 	raw := r.PathValue("id")
-	id, err := strconv.ParseInt(raw, 10, 64)
-	if err != nil {
-		return httpapi.Response{}, notFound("Hypervisor with ID '%s' could not be found.", raw)
+	where, arg := "WHERE node_uuid = ?", any(raw)
+	if !since(r, 53) {
+		id, err := strconv.ParseInt(raw, 10, 64)
+		if err != nil {
+			return httpapi.Response{}, notFound("Hypervisor with ID '%s' could not be found.", raw)
+		}
+		where, arg = "WHERE node_id = ?", id
+	} else if !isUUID(raw) {
+		return httpapi.Response{}, badRequest("Invalid uuid %s", raw)
 	}
-	hvs, err := s.hypervisors(r.Context(), "WHERE node_id = ?", id)
+	hvs, err := s.hypervisors(r.Context(), where, arg)
 	if err != nil {
 		return httpapi.Response{}, err
 	}
 	if len(hvs) == 0 {
 		return httpapi.Response{}, notFound("Hypervisor with ID '%s' could not be found.", raw)
 	}
-	return httpapi.OK(map[string]any{"hypervisor": s.hypervisorView(hvs[0], true)}), nil
+	v := s.hypervisorView(r, hvs[0], true)
+	if since(r, 53) {
+		if ws := r.URL.Query().Get("with_servers"); ws != "" {
+			with, err := boolField("with_servers", ws)
+			if err != nil {
+				return httpapi.Response{}, err
+			}
+			if with {
+				if v["servers"], err = s.hypervisorServers(r.Context(), hvs[0]); err != nil {
+					return httpapi.Response{}, err
+				}
+			}
+		}
+	}
+	return httpapi.OK(map[string]any{"hypervisor": v}), nil
 }
 
 // searchHypervisors is /{pattern}/search and /{pattern}/servers: the nodes whose
 // host name contains pattern (upstream's LIKE %pattern%), with their servers.
 func (s *Service) searchHypervisors(servers bool) httpapi.Handler {
 	return func(r *http.Request) (httpapi.Response, error) {
+		if since(r, 53) {
+			return httpapi.Response{}, versionNotFound() // the list's hypervisor_hostname_pattern and with_servers instead
+		}
 		ctx := r.Context()
 		pattern := r.PathValue("pattern")
 		all, err := s.hypervisors(ctx, "")
@@ -126,14 +257,9 @@ func (s *Service) searchHypervisors(servers bool) httpapi.Handler {
 			if !strings.Contains(h.Host, pattern) {
 				continue
 			}
-			v := s.hypervisorView(h, false)
+			v := s.hypervisorView(r, h, false)
 			if servers {
-				list, err := db.QueryAll(ctx, s.db, func(sc db.Scanner) (map[string]string, error) {
-					var uuid string
-					var id int64
-					err := sc.Scan(&uuid, &id)
-					return map[string]string{"uuid": uuid, "name": instanceName(id)}, err
-				}, `SELECT uuid, id FROM instances WHERE host = ? AND deleted = ? ORDER BY id`, h.Host, false)
+				list, err := s.hypervisorServers(ctx, h)
 				if err != nil {
 					return httpapi.Response{}, err
 				}
@@ -152,6 +278,9 @@ func (s *Service) searchHypervisors(servers bool) httpapi.Handler {
 }
 
 func (s *Service) hypervisorStatistics(r *http.Request) (httpapi.Response, error) {
+	if since(r, 88) {
+		return httpapi.Response{}, versionNotFound()
+	}
 	hvs, err := s.hypervisors(r.Context(), "")
 	if err != nil {
 		return httpapi.Response{}, err
@@ -171,4 +300,10 @@ func (s *Service) hypervisorStatistics(r *http.Request) (httpapi.Response, error
 		st[k] += 0
 	}
 	return httpapi.OK(map[string]any{"hypervisor_statistics": st}), nil
+}
+
+// isUUID is what upstream's 2.53 paths take for a service or hypervisor id.
+func isUUID(v string) bool {
+	_, err := uuid.Parse(v)
+	return err == nil
 }

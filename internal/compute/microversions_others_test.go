@@ -213,3 +213,101 @@ func TestInstanceActionsByMicroversion(t *testing.T) {
 }
 
 func hasKey(m map[string]any, k string) bool { _, ok := m[k]; return ok }
+
+// TestServicesByMicroversion: forced_down from 2.11 (force-down 404 before),
+// UUID ids and PUT/DELETE by id from 2.53.
+func TestServicesByMicroversion(t *testing.T) {
+	e := newMVEnv(t)
+	svc := e.mustAt(200, "2.1", "GET", "/v2.1/os-services", e.AdminToken, nil)["services"].([]any)[0].(map[string]any)
+	if hasKey(svc, "forced_down") || svc["id"] != float64(1) {
+		t.Errorf("2.1 service = %v", svc)
+	}
+	body := map[string]any{"host": "h1", "binary": "nova-compute", "forced_down": true}
+	e.mustAt(404, "2.10", "PUT", "/v2.1/os-services/force-down", e.AdminToken, body)
+	if out := e.mustAt(200, "2.11", "PUT", "/v2.1/os-services/force-down", e.AdminToken, body)["service"].(map[string]any); out["forced_down"] != true {
+		t.Errorf("2.11 force-down = %v", out)
+	}
+	svc = e.mustAt(200, "2.11", "GET", "/v2.1/os-services", e.AdminToken, nil)["services"].([]any)[0].(map[string]any)
+	if svc["forced_down"] != true || svc["state"] != "down" {
+		t.Errorf("2.11 forced-down service = %v", svc)
+	}
+
+	svc = e.mustAt(200, "2.53", "GET", "/v2.1/os-services", e.AdminToken, nil)["services"].([]any)[0].(map[string]any)
+	id, _ := svc["id"].(string)
+	if !isUUID(id) {
+		t.Fatalf("2.53 service id = %v", svc["id"])
+	}
+	for _, tc := range []struct {
+		body map[string]any
+		want int
+	}{
+		{map[string]any{}, 400},
+		{map[string]any{"status": "paused"}, 400},
+		{map[string]any{"status": "enabled", "disabled_reason": "x"}, 400},
+		{map[string]any{"status": "disabled", "disabled_reason": "maintenance"}, 200},
+		{map[string]any{"forced_down": false}, 200},
+	} {
+		if status, out, _ := e.doAt("2.53", "PUT", "/v2.1/os-services/"+id, e.AdminToken, tc.body); status != tc.want {
+			t.Errorf("2.53 PUT %v: %d %v, want %d", tc.body, status, out, tc.want)
+		}
+	}
+	svc = e.mustAt(200, "2.53", "GET", "/v2.1/os-services", e.AdminToken, nil)["services"].([]any)[0].(map[string]any)
+	if svc["status"] != "disabled" || svc["disabled_reason"] != "maintenance" || svc["forced_down"] != false {
+		t.Errorf("2.53 after the updates = %v", svc)
+	}
+	e.mustAt(400, "2.53", "PUT", "/v2.1/os-services/enable", e.AdminToken, map[string]any{"host": "h1", "binary": "nova-compute"})
+	e.mustAt(404, "2.53", "PUT", "/v2.1/os-services/00000000-0000-0000-0000-000000000000", e.AdminToken, map[string]any{"status": "enabled"})
+	e.mustAt(400, "2.53", "DELETE", "/v2.1/os-services/1", e.AdminToken, nil)
+	e.mustAt(204, "2.53", "DELETE", "/v2.1/os-services/"+id, e.AdminToken, nil)
+}
+
+// TestHypervisorsByMicroversion: cpu_info an object from 2.28, paging from 2.33,
+// UUIDs with the pattern and with_servers from 2.53 (search 404), no resource
+// figures and no statistics from 2.88.
+func TestHypervisorsByMicroversion(t *testing.T) {
+	e := newMVEnv(t)
+	e.host("h2", 8, 8192, 100)
+	e.activeServer("2.1", nil)
+	detail := func(version string) []any {
+		return e.mustAt(200, version, "GET", "/v2.1/os-hypervisors/detail", e.AdminToken, nil)["hypervisors"].([]any)
+	}
+	h := detail("2.27")[0].(map[string]any)
+	if _, ok := h["cpu_info"].(string); !ok {
+		t.Errorf("2.27 cpu_info = %#v, want a string", h["cpu_info"])
+	}
+	h = detail("2.28")[0].(map[string]any)
+	if _, ok := h["cpu_info"].(map[string]any); !ok {
+		t.Errorf("2.28 cpu_info = %#v, want an object", h["cpu_info"])
+	}
+	page := e.mustAt(200, "2.33", "GET", "/v2.1/os-hypervisors?limit=1", e.AdminToken, nil)
+	if len(page["hypervisors"].([]any)) != 1 || page["hypervisors_links"] == nil {
+		t.Errorf("2.33 page = %v", page)
+	}
+	rest := e.mustAt(200, "2.33", "GET", "/v2.1/os-hypervisors?marker=1", e.AdminToken, nil)["hypervisors"].([]any)
+	if len(rest) != 1 || rest[0].(map[string]any)["hypervisor_hostname"] != "h2" {
+		t.Errorf("2.33 after marker 1 = %v", rest)
+	}
+
+	list := e.mustAt(200, "2.53", "GET", "/v2.1/os-hypervisors?hypervisor_hostname_pattern=h1&with_servers=true", e.AdminToken, nil)["hypervisors"].([]any)
+	if len(list) != 1 {
+		t.Fatalf("2.53 pattern h1 = %v", list)
+	}
+	h = list[0].(map[string]any)
+	id, _ := h["id"].(string)
+	if !isUUID(id) || len(h["servers"].([]any)) != 1 {
+		t.Errorf("2.53 hypervisor = %v", h)
+	}
+	e.mustAt(404, "2.53", "GET", "/v2.1/os-hypervisors?hypervisor_hostname_pattern=nope", e.AdminToken, nil)
+	e.mustAt(404, "2.53", "GET", "/v2.1/os-hypervisors/h1/search", e.AdminToken, nil)
+	e.mustAt(400, "2.53", "GET", "/v2.1/os-hypervisors/1", e.AdminToken, nil)
+	shown := e.mustAt(200, "2.53", "GET", "/v2.1/os-hypervisors/"+id, e.AdminToken, nil)["hypervisor"].(map[string]any)
+	if _, ok := shown["service"].(map[string]any)["id"].(string); !ok || !hasKey(shown, "vcpus") {
+		t.Errorf("2.53 show = %v", shown)
+	}
+	shown = e.mustAt(200, "2.88", "GET", "/v2.1/os-hypervisors/"+id, e.AdminToken, nil)["hypervisor"].(map[string]any)
+	if hasKey(shown, "vcpus") || hasKey(shown, "running_vms") || !hasKey(shown, "uptime") {
+		t.Errorf("2.88 show = %v", shown)
+	}
+	e.mustAt(200, "2.87", "GET", "/v2.1/os-hypervisors/statistics", e.AdminToken, nil)
+	e.mustAt(404, "2.88", "GET", "/v2.1/os-hypervisors/statistics", e.AdminToken, nil)
+}

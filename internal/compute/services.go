@@ -19,6 +19,7 @@ func (s *Service) serviceRoutes() []httpapi.Route {
 
 type serviceRow struct {
 	ID                   int64
+	UUID                 string
 	Host, Binary, Zone   string
 	Disabled, ForcedDown bool
 	Reason               *string
@@ -26,12 +27,7 @@ type serviceRow struct {
 }
 
 func (s *Service) listServices(r *http.Request) (httpapi.Response, error) {
-	rows, err := db.QueryAll(r.Context(), s.db, func(sc db.Scanner) (serviceRow, error) {
-		var v serviceRow
-		err := sc.Scan(&v.ID, &v.Host, &v.Binary, &v.Zone, &v.Disabled, &v.ForcedDown, &v.Reason, &v.UpdatedAt, &v.LastSeen)
-		return v, err
-	}, `SELECT node_id, host, service_binary, zone, disabled, forced_down, disabled_reason, updated_at, last_seen_at
-		FROM compute_services ORDER BY node_id`)
+	rows, err := db.QueryAll(r.Context(), s.db, scanService, `SELECT `+serviceColumns+` FROM compute_services ORDER BY node_id`)
 	if err != nil {
 		return httpapi.Response{}, err
 	}
@@ -41,22 +37,104 @@ func (s *Service) listServices(r *http.Request) (httpapi.Response, error) {
 		if (q.Get("host") != "" && q.Get("host") != v.Host) || (q.Get("binary") != "" && q.Get("binary") != v.Binary) {
 			continue
 		}
-		status, state := "enabled", "down"
-		if v.Disabled {
-			status = "disabled"
-		}
-		if s.up(hostState{ForcedDown: v.ForcedDown, LastSeen: parseStamp(v.LastSeen)}) {
-			state = "up"
-		}
-		out = append(out, map[string]any{"id": v.ID, "binary": v.Binary, "host": v.Host, "zone": v.Zone, "status": status,
-			"state": state, "updated_at": nullTime(v.LastSeen), "disabled_reason": v.Reason, "forced_down": v.ForcedDown})
+		out = append(out, s.serviceView(r, v))
 	}
 	return httpapi.OK(map[string]any{"services": out}), nil
+}
+
+const serviceColumns = `node_id, id, host, service_binary, zone, disabled, forced_down, disabled_reason, updated_at, last_seen_at`
+
+func scanService(sc db.Scanner) (serviceRow, error) {
+	var v serviceRow
+	err := sc.Scan(&v.ID, &v.UUID, &v.Host, &v.Binary, &v.Zone, &v.Disabled, &v.ForcedDown, &v.Reason, &v.UpdatedAt, &v.LastSeen)
+	return v, err
+}
+
+// serviceView is a service as the request's microversion shows it: forced_down
+// from 2.11, its UUID as id from 2.53.
+func (s *Service) serviceView(r *http.Request, v serviceRow) map[string]any {
+	status, state := "enabled", "down"
+	if v.Disabled {
+		status = "disabled"
+	}
+	if s.up(hostState{ForcedDown: v.ForcedDown, LastSeen: parseStamp(v.LastSeen)}) {
+		state = "up"
+	}
+	var id any = v.ID
+	if since(r, 53) {
+		id = v.UUID
+	}
+	sv := map[string]any{"id": id, "binary": v.Binary, "host": v.Host, "zone": v.Zone, "status": status,
+		"state": state, "updated_at": nullTime(v.LastSeen), "disabled_reason": v.Reason}
+	if since(r, 11) {
+		sv["forced_down"] = v.ForcedDown
+	}
+	return sv
+}
+
+// updateServiceByID is 2.53's PUT /os-services/{uuid} with status,
+// disabled_reason and forced_down; it answers the whole service.
+func (s *Service) updateServiceByID(r *http.Request) (httpapi.Response, error) {
+	id := r.PathValue("action")
+	if !isUUID(id) {
+		return httpapi.Response{}, badRequest("Invalid uuid %s", id)
+	}
+	var req struct {
+		Status     *string `json:"status"`
+		Reason     *string `json:"disabled_reason"`
+		ForcedDown *bool   `json:"forced_down"`
+	}
+	if err := httpapi.DecodeJSON(r, &req); err != nil {
+		return httpapi.Response{}, err
+	}
+	if req.Status == nil && req.ForcedDown == nil && req.Reason == nil {
+		return httpapi.Response{}, badRequest("At least one of 'status' or 'forced_down' must be specified in the update request.")
+	}
+	if req.Status != nil && *req.Status != "enabled" && *req.Status != "disabled" {
+		return httpapi.Response{}, badRequest("Invalid input for field/attribute status. Value: %s. '%s' is not one of ['enabled', 'disabled']", *req.Status, *req.Status)
+	}
+	if req.Reason != nil && (req.Status == nil || *req.Status != "disabled") {
+		return httpapi.Response{}, badRequest("Specifying 'disabled_reason' with status 'enabled' is invalid.")
+	}
+	if req.Reason != nil && (*req.Reason == "" || len(*req.Reason) > 255) {
+		return httpapi.Response{}, badRequest("The string containing the reason for disabling the service must be 1-255 characters.")
+	}
+	var v serviceRow
+	err := s.db.InTx(r.Context(), func(tx *db.Tx) error {
+		cur, err := scanService(tx.QueryRowContext(r.Context(), `SELECT `+serviceColumns+` FROM compute_services WHERE id = ?`, id))
+		if db.IsNoRows(err) {
+			return notFound("Service %s could not be found.", id)
+		}
+		if err != nil {
+			return err
+		}
+		if req.Status != nil {
+			cur.Disabled = *req.Status == "disabled"
+			cur.Reason = nil
+			if cur.Disabled {
+				cur.Reason = req.Reason
+			}
+		}
+		if req.ForcedDown != nil {
+			cur.ForcedDown = *req.ForcedDown
+		}
+		v = cur
+		_, err = tx.ExecContext(r.Context(), `UPDATE compute_services SET disabled = ?, disabled_reason = ?, forced_down = ? WHERE id = ?`,
+			cur.Disabled, cur.Reason, cur.ForcedDown, id)
+		return err
+	})
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	return httpapi.OK(map[string]any{"service": s.serviceView(r, v)}), nil
 }
 
 // updateService is the 2.1 form: PUT /os-services/{enable,disable,
 // disable-log-reason,force-down} with {"host", "binary"}.
 func (s *Service) updateService(r *http.Request) (httpapi.Response, error) {
+	if since(r, 53) {
+		return s.updateServiceByID(r)
+	}
 	var req struct {
 		Host       string `json:"host"`
 		Binary     string `json:"binary"`
@@ -87,7 +165,16 @@ func (s *Service) updateService(r *http.Request) (httpapi.Response, error) {
 		q, args = `UPDATE compute_services SET disabled = ?, disabled_reason = ? WHERE host = ? AND service_binary = ?`, []any{true, req.Reason}
 		body["status"], body["disabled_reason"] = "disabled", req.Reason
 	case "force-down":
-		return httpapi.Response{}, notFound("force-down needs microversion 2.11")
+		// 2.11: a service known to be down (its host fenced) is down at once,
+		// without waiting out service_down_time.
+		if !since(r, 11) {
+			return httpapi.Response{}, versionNotFound()
+		}
+		if req.ForcedDown == nil {
+			return httpapi.Response{}, badRequest("Invalid input for field/attribute forced_down. 'forced_down' is a required property")
+		}
+		q, args = `UPDATE compute_services SET forced_down = ? WHERE host = ? AND service_binary = ?`, []any{*req.ForcedDown}
+		body["forced_down"] = *req.ForcedDown
 	default:
 		return httpapi.Response{}, notFound("Unknown action")
 	}
@@ -107,13 +194,23 @@ func (s *Service) updateService(r *http.Request) (httpapi.Response, error) {
 func (s *Service) deleteService(r *http.Request) (httpapi.Response, error) {
 	ctx := r.Context()
 	raw := r.PathValue("id")
-	id, err := strconv.ParseInt(raw, 10, 64)
-	if err != nil {
-		return httpapi.Response{}, badRequest("Invalid uuid %s", raw)
+	// The integer id before 2.53, the service's UUID from 2.53.
+	column, id := "node_id", any(raw)
+	if since(r, 53) {
+		if !isUUID(raw) {
+			return httpapi.Response{}, badRequest("Invalid uuid %s", raw)
+		}
+		column = "id"
+	} else {
+		n, err := strconv.ParseInt(raw, 10, 64)
+		if err != nil {
+			return httpapi.Response{}, badRequest("Invalid uuid %s", raw)
+		}
+		id = n
 	}
-	err = s.db.InTx(ctx, func(tx *db.Tx) error {
+	err := s.db.InTx(ctx, func(tx *db.Tx) error {
 		var host string
-		err := tx.QueryRowContext(ctx, `SELECT host FROM compute_services WHERE node_id = ?`, id).Scan(&host)
+		err := tx.QueryRowContext(ctx, `SELECT host FROM compute_services WHERE `+column+` = ?`, id).Scan(&host)
 		if db.IsNoRows(err) {
 			return notFound("Service %s could not be found.", raw)
 		}
@@ -140,7 +237,7 @@ func (s *Service) deleteService(r *http.Request) (httpapi.Response, error) {
 				}
 			}
 		}
-		_, err = tx.ExecContext(ctx, `DELETE FROM compute_services WHERE node_id = ?`, id)
+		_, err = tx.ExecContext(ctx, `DELETE FROM compute_services WHERE host = ?`, host)
 		return err
 	})
 	if err != nil {
