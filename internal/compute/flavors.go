@@ -63,6 +63,7 @@ func (s *Service) flavorRoutes() []httpapi.Route {
 		{Method: "GET", Path: "/v2.1/flavors/{id}", Handler: s.showFlavor},
 		{Method: "POST", Path: "/v2.1/flavors", Policy: "os_compute_api:os-flavor-manage:create", Handler: s.createFlavor},
 		{Method: "DELETE", Path: "/v2.1/flavors/{id}", Policy: "os_compute_api:os-flavor-manage:delete", Handler: s.deleteFlavor},
+		{Method: "PUT", Path: "/v2.1/flavors/{id}", Policy: "os_compute_api:os-flavor-manage:update", Handler: s.updateFlavor},
 		{Method: "GET", Path: "/v2.1/flavors/{id}/os-extra_specs", Handler: s.listExtraSpecs},
 		{Method: "POST", Path: "/v2.1/flavors/{id}/os-extra_specs", Policy: "os_compute_api:os-flavor-extra-specs:create", Handler: s.createExtraSpecs},
 		{Method: "GET", Path: "/v2.1/flavors/{id}/os-extra_specs/{key}", Handler: s.showExtraSpec},
@@ -244,7 +245,7 @@ func (s *Service) flavorView(r *http.Request, f Flavor, detail bool) map[string]
 	}
 	v["ram"], v["disk"], v["vcpus"] = f.RAM, f.Disk, f.VCPUs
 	// Before 2.75 a flavor without swap shows "" (upstream's quirk).
-	if f.Swap == 0 {
+	if f.Swap == 0 && !since(r, 75) {
 		v["swap"] = ""
 	} else {
 		v["swap"] = f.Swap
@@ -253,7 +254,73 @@ func (s *Service) flavorView(r *http.Request, f Flavor, detail bool) map[string]
 	v["OS-FLV-DISABLED:disabled"] = false
 	v["os-flavor-access:is_public"] = f.IsPublic
 	v["rxtx_factor"] = f.RXTXFactor
+	if since(r, 55) {
+		var d any
+		if f.Description != nil {
+			d = *f.Description
+		}
+		v["description"] = d
+	}
+	if since(r, 61) {
+		creds := auth.FromContext(r.Context())
+		if s.policy.Allowed("os_compute_api:os-flavor-extra-specs:index", map[string]any{"target.project_id": creds.ProjectID}, creds.PolicyCredentials()) {
+			specs := f.ExtraSpecs
+			if specs == nil {
+				specs = map[string]string{}
+			}
+			v["extra_specs"] = specs
+		}
+	}
 	return v
+}
+
+// updateFlavor is 2.55's PUT /flavors/{id}: only the description changes.
+func (s *Service) updateFlavor(r *http.Request) (httpapi.Response, error) {
+	if !since(r, 55) {
+		return httpapi.Response{}, versionNotFound()
+	}
+	var req struct {
+		Flavor map[string]json.RawMessage `json:"flavor"`
+	}
+	if err := httpapi.DecodeJSON(r, &req); err != nil {
+		return httpapi.Response{}, err
+	}
+	raw, ok := req.Flavor["description"]
+	if !ok {
+		return httpapi.Response{}, badRequest("Invalid input for field/attribute flavor. 'description' is a required property")
+	}
+	if len(req.Flavor) > 1 {
+		return httpapi.Response{}, badRequest("Invalid input for field/attribute flavor. Additional properties are not allowed")
+	}
+	desc, err := flavorDescription(raw)
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	f, err := s.flavor(r.Context(), auth.FromContext(r.Context()), r.PathValue("id"))
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	if _, err := s.db.ExecContext(r.Context(), `UPDATE flavors SET description = ? WHERE id = ?`, desc, f.ID); err != nil {
+		return httpapi.Response{}, err
+	}
+	f.Description = desc
+	return httpapi.OK(map[string]any{"flavor": s.flavorView(r, f, true)}), nil
+}
+
+// flavorDescription is a description as upstream's schema takes it: null or a
+// string of up to 65,535 printable characters.
+func flavorDescription(raw json.RawMessage) (*string, error) {
+	if string(raw) == "null" {
+		return nil, nil
+	}
+	var d string
+	if err := json.Unmarshal(raw, &d); err != nil {
+		return nil, badRequest("Invalid input for field/attribute description. Value: %s. It is not of type 'string', 'null'", raw)
+	}
+	if len(d) > 65535 || strings.ContainsFunc(d, func(c rune) bool { return c < 0x20 && c != '\n' && c != '\t' && c != '\r' }) {
+		return nil, badRequest("Invalid input for field/attribute description. Value: %s. It must be at most 65535 printable characters", d)
+	}
+	return &d, nil
 }
 
 func (s *Service) showFlavor(r *http.Request) (httpapi.Response, error) {
@@ -266,16 +333,16 @@ func (s *Service) showFlavor(r *http.Request) (httpapi.Response, error) {
 
 type flavorRequest struct {
 	Flavor *struct {
-		Name        *string  `json:"name"`
-		ID          *string  `json:"id"`
-		RAM         any      `json:"ram"`
-		VCPUs       any      `json:"vcpus"`
-		Disk        any      `json:"disk"`
-		Ephemeral   any      `json:"OS-FLV-EXT-DATA:ephemeral"`
-		Swap        any      `json:"swap"`
-		RXTXFactor  *float64 `json:"rxtx_factor"`
-		IsPublic    *bool    `json:"os-flavor-access:is_public"`
-		Description *string  `json:"description"`
+		Name        *string          `json:"name"`
+		ID          *string          `json:"id"`
+		RAM         any              `json:"ram"`
+		VCPUs       any              `json:"vcpus"`
+		Disk        any              `json:"disk"`
+		Ephemeral   any              `json:"OS-FLV-EXT-DATA:ephemeral"`
+		Swap        any              `json:"swap"`
+		RXTXFactor  *float64         `json:"rxtx_factor"`
+		IsPublic    *bool            `json:"os-flavor-access:is_public"`
+		Description *json.RawMessage `json:"description"`
 	} `json:"flavor"`
 }
 
@@ -319,8 +386,16 @@ func (s *Service) createFlavor(r *http.Request) (httpapi.Response, error) {
 	if in.Name == nil || strings.TrimSpace(*in.Name) == "" || len(*in.Name) > 255 {
 		return httpapi.Response{}, badRequest("Invalid input for field/attribute name. 'name' is a required property and must be 1-255 characters")
 	}
-	f := Flavor{Name: strings.TrimSpace(*in.Name), RXTXFactor: 1, IsPublic: true, Description: in.Description, ExtraSpecs: map[string]string{}}
+	f := Flavor{Name: strings.TrimSpace(*in.Name), RXTXFactor: 1, IsPublic: true, ExtraSpecs: map[string]string{}}
 	var err error
+	if in.Description != nil {
+		if !since(r, 55) {
+			return httpapi.Response{}, badRequest("Invalid input for field/attribute flavor. Additional properties are not allowed ('description' was unexpected)")
+		}
+		if f.Description, err = flavorDescription(*in.Description); err != nil {
+			return httpapi.Response{}, err
+		}
+	}
 	if f.RAM, err = flavorInt("ram", in.RAM, true, 1); err != nil {
 		return httpapi.Response{}, err
 	}

@@ -311,3 +311,34 @@ func TestHypervisorsByMicroversion(t *testing.T) {
 	e.mustAt(200, "2.87", "GET", "/v2.1/os-hypervisors/statistics", e.AdminToken, nil)
 	e.mustAt(404, "2.88", "GET", "/v2.1/os-hypervisors/statistics", e.AdminToken, nil)
 }
+
+// TestFlavorsByMicroversion: description from 2.55 (create, update, shown),
+// extra_specs in the views from 2.61, swap 0 rather than "" from 2.75.
+func TestFlavorsByMicroversion(t *testing.T) {
+	e := newMVEnv(t)
+	fl := func(body map[string]any) map[string]any { return map[string]any{"flavor": body} }
+	base := map[string]any{"name": "d1", "ram": 64, "vcpus": 1, "disk": 1, "description": "small"}
+	e.mustAt(400, "2.54", "POST", "/v2.1/flavors", e.AdminToken, fl(base))
+	f := e.mustAt(200, "2.55", "POST", "/v2.1/flavors", e.AdminToken, fl(base))["flavor"].(map[string]any)
+	if f["description"] != "small" || f["swap"] != "" || hasKey(f, "extra_specs") {
+		t.Errorf("2.55 created flavor = %v", f)
+	}
+	id := f["id"].(string)
+	e.mustAt(404, "2.54", "PUT", "/v2.1/flavors/"+id, e.AdminToken, fl(map[string]any{"description": "x"}))
+	e.mustAt(403, "2.55", "PUT", "/v2.1/flavors/"+id, e.DemoToken, fl(map[string]any{"description": "x"}))
+	e.mustAt(400, "2.55", "PUT", "/v2.1/flavors/"+id, e.AdminToken, fl(map[string]any{"name": "x"}))
+	if f := e.mustAt(200, "2.55", "PUT", "/v2.1/flavors/"+id, e.AdminToken, fl(map[string]any{"description": nil}))["flavor"].(map[string]any); f["description"] != nil || !hasKey(f, "description") {
+		t.Errorf("2.55 description cleared = %v", f)
+	}
+	e.mustAt(200, "2.1", "POST", "/v2.1/flavors/"+id+"/os-extra_specs", e.AdminToken, map[string]any{"extra_specs": map[string]any{"hw:cpu_policy": "shared"}})
+	f = e.mustAt(200, "2.61", "GET", "/v2.1/flavors/"+id, e.DemoToken, nil)["flavor"].(map[string]any)
+	if specs, _ := f["extra_specs"].(map[string]any); specs["hw:cpu_policy"] != "shared" {
+		t.Errorf("2.61 flavor = %v", f)
+	}
+	if f := e.mustAt(200, "2.60", "GET", "/v2.1/flavors/"+id, e.DemoToken, nil)["flavor"].(map[string]any); hasKey(f, "extra_specs") {
+		t.Errorf("2.60 flavor shows extra_specs: %v", f)
+	}
+	if f := e.mustAt(200, "2.75", "GET", "/v2.1/flavors/"+id, e.DemoToken, nil)["flavor"].(map[string]any); f["swap"] != float64(0) {
+		t.Errorf("2.75 swap = %#v, want 0", f["swap"])
+	}
+}

@@ -40,6 +40,7 @@ var defaultPolicies = map[string]string{
 	"os_compute_api:os-flavor-manage:create":               "rule:admin_api",
 	"os_compute_api:os-flavor-manage:delete":               "rule:admin_api",
 	"os_compute_api:os-flavor-manage:update":               "rule:admin_api",
+	"os_compute_api:os-flavor-extra-specs:index":           "rule:project_reader_api",
 	"os_compute_api:os-flavor-extra-specs:create":          "rule:admin_api",
 	"os_compute_api:os-flavor-extra-specs:update":          "rule:admin_api",
 	"os_compute_api:os-flavor-extra-specs:delete":          "rule:admin_api",
