@@ -2,6 +2,7 @@ package compute
 
 import (
 	"net/http"
+	"slices"
 
 	"github.com/nimbus-cloud/nimbus/internal/platform/auth"
 	"github.com/nimbus-cloud/nimbus/internal/platform/httpapi"
@@ -59,6 +60,11 @@ func (s *Service) limits(r *http.Request) (httpapi.Response, error) {
 	}
 	abs := map[string]int{}
 	for name, res := range absoluteLimits {
+		// 2.36 dropped the network proxy's limits, 2.39 maxImageMeta, 2.57 personality's.
+		if (since(r, 36) && slices.Contains(networkQuotaResources, res)) || (since(r, 39) && name == "maxImageMeta") ||
+			(since(r, 57) && slices.Contains(injectedQuotaResources, res)) {
+			continue
+		}
 		if name[:5] == "total" {
 			abs[name] = used[res]
 		} else {

@@ -342,3 +342,49 @@ func TestFlavorsByMicroversion(t *testing.T) {
 		t.Errorf("2.75 swap = %#v, want 0", f["swap"])
 	}
 }
+
+// TestQuotasAndLimitsByMicroversion: the network proxy's resources go at 2.36,
+// maxImageMeta at 2.39, injected files at 2.57.
+func TestQuotasAndLimitsByMicroversion(t *testing.T) {
+	e := newMVEnv(t)
+	path := "/v2.1/os-quota-sets/" + e.DemoProject
+	for _, tc := range []struct {
+		version         string
+		present, absent []string
+	}{
+		{"2.35", []string{"floating_ips", "security_groups", "injected_files"}, nil},
+		{"2.36", []string{"injected_files", "cores"}, []string{"floating_ips", "fixed_ips", "security_groups", "security_group_rules"}},
+		{"2.57", []string{"cores", "server_groups"}, []string{"injected_files", "injected_file_content_bytes", "injected_file_path_bytes"}},
+	} {
+		qs := e.mustAt(200, tc.version, "GET", path, e.AdminToken, nil)["quota_set"].(map[string]any)
+		for _, k := range tc.present {
+			if !hasKey(qs, k) {
+				t.Errorf("%s quota set lacks %s", tc.version, k)
+			}
+		}
+		for _, k := range tc.absent {
+			if hasKey(qs, k) {
+				t.Errorf("%s quota set shows %s", tc.version, k)
+			}
+		}
+	}
+	e.mustAt(200, "2.35", "PUT", path, e.AdminToken, map[string]any{"quota_set": map[string]any{"floating_ips": 5}})
+	e.mustAt(400, "2.36", "PUT", path, e.AdminToken, map[string]any{"quota_set": map[string]any{"floating_ips": 5}})
+	e.mustAt(400, "2.57", "PUT", path, e.AdminToken, map[string]any{"quota_set": map[string]any{"injected_files": 5}})
+
+	abs := func(version string) map[string]any {
+		return e.mustAt(200, version, "GET", "/v2.1/limits", e.DemoToken, nil)["limits"].(map[string]any)["absolute"].(map[string]any)
+	}
+	if a := abs("2.35"); !hasKey(a, "maxTotalFloatingIps") || !hasKey(a, "maxImageMeta") {
+		t.Errorf("2.35 limits = %v", a)
+	}
+	if a := abs("2.36"); hasKey(a, "maxTotalFloatingIps") || hasKey(a, "totalSecurityGroupsUsed") || !hasKey(a, "maxImageMeta") {
+		t.Errorf("2.36 limits = %v", a)
+	}
+	if a := abs("2.39"); hasKey(a, "maxImageMeta") || !hasKey(a, "maxPersonality") {
+		t.Errorf("2.39 limits = %v", a)
+	}
+	if a := abs("2.57"); hasKey(a, "maxPersonality") || hasKey(a, "maxPersonalitySize") || !hasKey(a, "maxTotalCores") {
+		t.Errorf("2.57 limits = %v", a)
+	}
+}

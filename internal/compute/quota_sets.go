@@ -5,7 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"sort"
+	"slices"
 	"strconv"
 
 	"github.com/nimbus-cloud/nimbus/internal/platform/auth"
@@ -33,9 +33,23 @@ var quotaResources = []string{"cores", "fixed_ips", "floating_ips", "injected_fi
 	"injected_files", "instances", "key_pairs", "metadata_items", "ram", "security_group_rules", "security_groups",
 	"server_group_members", "server_groups"}
 
-func isQuotaResource(name string) bool {
-	i := sort.SearchStrings(quotaResources, name)
-	return i < len(quotaResources) && quotaResources[i] == name
+// Resources later microversions dropped: the network proxy's (2.36, Neutron
+// has them) and personality's injected files (2.57).
+var (
+	networkQuotaResources  = []string{"fixed_ips", "floating_ips", "networks", "security_group_rules", "security_groups"}
+	injectedQuotaResources = []string{"injected_file_content_bytes", "injected_file_path_bytes", "injected_files"}
+)
+
+// versionQuotaResources are the resources the request's microversion shows.
+func versionQuotaResources(r *http.Request) []string {
+	return slices.DeleteFunc(slices.Clone(quotaResources), func(res string) bool {
+		return (since(r, 36) && slices.Contains(networkQuotaResources, res)) ||
+			(since(r, 57) && slices.Contains(injectedQuotaResources, res))
+	})
+}
+
+func isQuotaResource(r *http.Request, name string) bool {
+	return slices.Contains(versionQuotaResources(r), name)
 }
 
 // quotaUsage is what the project uses of each resource it counts: instances,
@@ -73,7 +87,7 @@ func (s *Service) showQuotaSet(detail bool) httpapi.Handler {
 		}
 		body := map[string]any{"id": project}
 		if !detail {
-			for _, res := range quotaResources {
+			for _, res := range versionQuotaResources(r) {
 				body[res] = limits[res]
 			}
 			return httpapi.OK(map[string]any{"quota_set": body}), nil
@@ -82,7 +96,7 @@ func (s *Service) showQuotaSet(detail bool) httpapi.Handler {
 		if err != nil {
 			return httpapi.Response{}, err
 		}
-		for _, res := range quotaResources {
+		for _, res := range versionQuotaResources(r) {
 			body[res] = map[string]int{"limit": limits[res], "in_use": used[res], "reserved": 0}
 		}
 		return httpapi.OK(map[string]any{"quota_set": body}), nil
@@ -91,7 +105,7 @@ func (s *Service) showQuotaSet(detail bool) httpapi.Handler {
 
 func (s *Service) quotaDefaults(r *http.Request) (httpapi.Response, error) {
 	body := map[string]any{"id": r.PathValue("project")}
-	for _, res := range quotaResources {
+	for _, res := range versionQuotaResources(r) {
 		body[res] = s.opts.Quotas[res]
 	}
 	return httpapi.OK(map[string]any{"quota_set": body}), nil
@@ -159,7 +173,7 @@ func (s *Service) updateQuotaSet(r *http.Request) (httpapi.Response, error) {
 			force = f
 			continue
 		}
-		if !isQuotaResource(k) {
+		if !isQuotaResource(r, k) {
 			return httpapi.Response{}, badRequest("Invalid input for field/attribute quota_set. Additional properties are not allowed ('%s' was unexpected)", k)
 		}
 		n, err := quotaValue(k, raw)
@@ -192,7 +206,7 @@ func (s *Service) updateQuotaSet(r *http.Request) (httpapi.Response, error) {
 		return httpapi.Response{}, err
 	}
 	body := map[string]any{}
-	for _, res := range quotaResources {
+	for _, res := range versionQuotaResources(r) {
 		body[res] = limits[res]
 	}
 	return httpapi.OK(map[string]any{"quota_set": body}), nil
