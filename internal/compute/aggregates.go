@@ -104,9 +104,13 @@ func hostAggregates(ctx context.Context, q querier) (map[string][]scheduler.Aggr
 	return out, nil
 }
 
-func (s *Service) aggregateView(a *aggregate, full bool) map[string]any {
+// aggregateView is an aggregate as the API shows it: with its uuid from 2.41.
+func (s *Service) aggregateView(r *http.Request, a *aggregate, full bool) map[string]any {
 	v := map[string]any{"id": a.ID, "name": a.Name, "availability_zone": nullable(a.zone()), "created_at": nullTime(a.CreatedAt),
 		"updated_at": nullTime(a.UpdatedAt), "deleted": false, "deleted_at": nil}
+	if since(r, 41) {
+		v["uuid"] = a.UUID
+	}
 	if full {
 		v["hosts"], v["metadata"] = a.Hosts, a.Metadata
 	}
@@ -120,7 +124,7 @@ func (s *Service) listAggregates(r *http.Request) (httpapi.Response, error) {
 	}
 	out := make([]map[string]any, 0, len(aggs))
 	for _, a := range aggs {
-		out = append(out, s.aggregateView(a, true))
+		out = append(out, s.aggregateView(r, a, true))
 	}
 	return httpapi.OK(map[string]any{"aggregates": out}), nil
 }
@@ -130,7 +134,7 @@ func (s *Service) showAggregate(r *http.Request) (httpapi.Response, error) {
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	return httpapi.OK(map[string]any{"aggregate": s.aggregateView(a, true)}), nil
+	return httpapi.OK(map[string]any{"aggregate": s.aggregateView(r, a, true)}), nil
 }
 
 // aggregateFields validates create and update bodies: name 1-255 characters,
@@ -190,7 +194,7 @@ func (s *Service) createAggregate(r *http.Request) (httpapi.Response, error) {
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	return httpapi.OK(map[string]any{"aggregate": s.aggregateView(a, false)}), nil
+	return httpapi.OK(map[string]any{"aggregate": s.aggregateView(r, a, false)}), nil
 }
 
 func (s *Service) updateAggregate(r *http.Request) (httpapi.Response, error) {
@@ -219,7 +223,7 @@ func (s *Service) updateAggregate(r *http.Request) (httpapi.Response, error) {
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	return httpapi.OK(map[string]any{"aggregate": s.aggregateView(a, true)}), nil
+	return httpapi.OK(map[string]any{"aggregate": s.aggregateView(r, a, true)}), nil
 }
 
 // checkZoneChange is upstream's rule that a host is in one zone only: hosts of
@@ -348,7 +352,7 @@ func (s *Service) aggregateAction(r *http.Request) (httpapi.Response, error) {
 		return httpapi.Response{}, err
 	}
 	s.kick("") // the scheduler's view of these hosts changed
-	return httpapi.OK(map[string]any{"aggregate": s.aggregateView(a, true)}), nil
+	return httpapi.OK(map[string]any{"aggregate": s.aggregateView(r, a, true)}), nil
 }
 
 func addAggregateHost(ctx context.Context, tx *db.Tx, a *aggregate, host string) error {

@@ -1,6 +1,8 @@
 package compute
 
 import (
+	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -386,5 +388,40 @@ func TestQuotasAndLimitsByMicroversion(t *testing.T) {
 	}
 	if a := abs("2.57"); hasKey(a, "maxPersonality") || hasKey(a, "maxPersonalitySize") || !hasKey(a, "maxTotalCores") {
 		t.Errorf("2.57 limits = %v", a)
+	}
+}
+
+// TestUsageAndAggregatesByMicroversion: usage paged by instance from 2.40,
+// aggregates with their uuid from 2.41.
+func TestUsageAndAggregatesByMicroversion(t *testing.T) {
+	e := newMVEnv(t)
+	first := e.activeServer("2.1", nil)
+	e.activeServer("2.1", nil)
+	path := "/v2.1/os-simple-tenant-usage/" + e.DemoProject
+	servers := func(out map[string]any) []any {
+		return out["tenant_usage"].(map[string]any)["server_usages"].([]any)
+	}
+	if got := servers(e.mustAt(200, "2.39", "GET", path+"?limit=1", e.AdminToken, nil)); len(got) != 2 {
+		t.Errorf("2.39 ignores limit: %d servers", len(got))
+	}
+	out := e.mustAt(200, "2.40", "GET", path+"?limit=1", e.AdminToken, nil)
+	if got := servers(out); len(got) != 1 || got[0].(map[string]any)["instance_id"] != first || out["tenant_usage_links"] == nil {
+		t.Errorf("2.40 first page = %v", out)
+	}
+	if got := servers(e.mustAt(200, "2.40", "GET", path+"?marker="+first, e.AdminToken, nil)); len(got) != 1 || got[0].(map[string]any)["instance_id"] == first {
+		t.Errorf("2.40 after the marker = %v", got)
+	}
+	e.mustAt(400, "2.40", "GET", path+"?marker=nope", e.AdminToken, nil)
+	if all := e.mustAt(200, "2.40", "GET", "/v2.1/os-simple-tenant-usage?limit=1", e.AdminToken, nil); all["tenant_usages_links"] == nil {
+		t.Errorf("2.40 list page = %v", all)
+	}
+
+	agg := e.mustAt(200, "2.40", "POST", "/v2.1/os-aggregates", e.AdminToken, map[string]any{"aggregate": map[string]any{"name": "a1"}})["aggregate"].(map[string]any)
+	if hasKey(agg, "uuid") {
+		t.Errorf("2.40 aggregate shows uuid: %v", agg)
+	}
+	id := strconv.Itoa(int(agg["id"].(float64)))
+	if a := e.mustAt(200, "2.41", "GET", "/v2.1/os-aggregates/"+id, e.AdminToken, nil)["aggregate"].(map[string]any); !isUUID(fmt.Sprint(a["uuid"])) {
+		t.Errorf("2.41 aggregate = %v", a)
 	}
 }

@@ -2,6 +2,7 @@ package compute
 
 import (
 	"net/http"
+	"slices"
 	"sort"
 	"time"
 
@@ -56,11 +57,22 @@ func usageStamp(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05
 
 // tenantUsages sums the usage per project of the instances active in the
 // window; project "" means every project.
-func (s *Service) tenantUsages(r *http.Request, project string, detailed bool) ([]map[string]any, error) {
+//
+// From 2.40 the instances are paged (limit, marker: an instance uuid), as
+// upstream pages them: next is the marker of the next page when this one is full.
+func (s *Service) tenantUsages(r *http.Request, project string, detailed bool) (usages []map[string]any, next string, err error) {
 	now := s.now().UTC()
 	start, end, err := usageWindow(r, now)
 	if err != nil {
-		return nil, err
+		return nil, "", err
+	}
+	limit := -1
+	var marker string
+	if since(r, 40) {
+		if limit, err = pageLimit(r.URL.Query().Get("limit")); err != nil {
+			return nil, "", err
+		}
+		marker = r.URL.Query().Get("marker")
 	}
 	// Upstream's instance_get_active_by_window_joined: launched before the
 	// end, not terminated before the start.
@@ -70,11 +82,22 @@ func (s *Service) tenantUsages(r *http.Request, project string, detailed bool) (
 	}
 	rows, err := db.QueryAll(r.Context(), s.db, scanInstance, query+` ORDER BY created_at, id`, args...)
 	if err != nil {
-		return nil, err
+		return nil, "", err
+	}
+	if marker != "" {
+		i := slices.IndexFunc(rows, func(in *instance) bool { return in.UUID == marker })
+		if i < 0 {
+			return nil, "", badRequest("Marker %s could not be found.", marker)
+		}
+		rows = rows[i+1:]
 	}
 	byProject := map[string]map[string]any{}
 	var order []string
+	counted := 0
 	for _, in := range rows {
+		if limit >= 0 && counted == limit {
+			break
+		}
 		launched := parseStamp(in.LaunchedAt)
 		var terminated time.Time
 		if in.TerminatedAt != "" {
@@ -94,6 +117,10 @@ func (s *Service) tenantUsages(r *http.Request, project string, detailed bool) (
 			to = terminated
 		}
 		hours := to.Sub(from).Hours()
+		counted++
+		if counted == limit {
+			next = in.UUID
+		}
 		f := in.Flavor
 		t := byProject[in.ProjectID]
 		if t == nil {
@@ -127,7 +154,14 @@ func (s *Service) tenantUsages(r *http.Request, project string, detailed bool) (
 	for _, p := range order {
 		out = append(out, byProject[p])
 	}
-	return out, nil
+	return out, next, nil
+}
+
+// usageLinks is the next link of a full page of usages.
+func (s *Service) usageLinks(r *http.Request, path, next string) []httpapi.Link {
+	q := r.URL.Query()
+	q.Set("marker", next)
+	return []httpapi.Link{{Rel: "next", Href: s.base() + path + "?" + q.Encode()}}
 }
 
 func (s *Service) listTenantUsage(r *http.Request) (httpapi.Response, error) {
@@ -135,22 +169,30 @@ func (s *Service) listTenantUsage(r *http.Request) (httpapi.Response, error) {
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	out, err := s.tenantUsages(r, "", detailed)
+	out, next, err := s.tenantUsages(r, "", detailed)
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	return httpapi.OK(map[string]any{"tenant_usages": out}), nil
+	body := map[string]any{"tenant_usages": out}
+	if next != "" {
+		body["tenant_usages_links"] = s.usageLinks(r, "/v2.1/os-simple-tenant-usage", next)
+	}
+	return httpapi.OK(body), nil
 }
 
 // showTenantUsage is one project's usage with its servers; a project with none
 // in the window is {}, as upstream.
 func (s *Service) showTenantUsage(r *http.Request) (httpapi.Response, error) {
-	out, err := s.tenantUsages(r, r.PathValue("tenant"), true)
+	out, next, err := s.tenantUsages(r, r.PathValue("tenant"), true)
 	if err != nil {
 		return httpapi.Response{}, err
 	}
 	if len(out) == 0 {
 		return httpapi.OK(map[string]any{"tenant_usage": map[string]any{}}), nil
 	}
-	return httpapi.OK(map[string]any{"tenant_usage": out[0]}), nil
+	body := map[string]any{"tenant_usage": out[0]}
+	if next != "" {
+		body["tenant_usage_links"] = s.usageLinks(r, "/v2.1/os-simple-tenant-usage/"+r.PathValue("tenant"), next)
+	}
+	return httpapi.OK(body), nil
 }
