@@ -14,7 +14,7 @@ var microversions = httpapi.Microversions{
 	Service:      "compute",
 	LegacyHeader: "X-OpenStack-Nova-API-Version",
 	Min:          httpapi.Version{Major: 2, Minor: 1},
-	Max:          httpapi.Version{Major: 2, Minor: 1},
+	Max:          httpapi.Version{Major: 2, Minor: 100},
 }
 
 type versionKey struct{}
