@@ -8,8 +8,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/google/uuid"
-
 	"github.com/nimbus-cloud/nimbus/internal/platform/db"
 	"github.com/nimbus-cloud/nimbus/internal/platform/httpapi"
 )
@@ -300,10 +298,4 @@ func (s *Service) hypervisorStatistics(r *http.Request) (httpapi.Response, error
 		st[k] += 0
 	}
 	return httpapi.OK(map[string]any{"hypervisor_statistics": st}), nil
-}
-
-// isUUID is what upstream's 2.53 paths take for a service or hypervisor id.
-func isUUID(v string) bool {
-	_, err := uuid.Parse(v)
-	return err == nil
 }

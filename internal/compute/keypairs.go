@@ -120,17 +120,6 @@ func userParam(r *http.Request) string {
 	return ""
 }
 
-// pageLimit parses a limit query parameter ("" is no limit).
-func pageLimit(v string) (int, error) {
-	if v == "" {
-		return -1, nil
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < 0 {
-		return 0, badRequest("Invalid input for query parameters limit. Value: %s. '%s' does not match '^[0-9]*$'", v, v)
-	}
-	return n, nil
-}
 
 func (s *Service) keypair(r *http.Request, user, name string) (KeyPair, error) {
 	k, err := scanKeypair(s.db.QueryRowContext(r.Context(), `SELECT `+keypairColumns+` FROM keypairs WHERE user_id = ? AND name = ?`, user, name))
