@@ -275,11 +275,16 @@ func sshFingerprint(line string) (string, error) {
 		return "", fmt.Errorf("key type mismatch")
 	}
 	sum := md5.Sum(blob)
+	return colonHex(sum[:]), nil
+}
+
+// colonHex is a digest as key fingerprints print it: aa:bb:cc...
+func colonHex(sum []byte) string {
 	parts := make([]string, len(sum))
 	for i, b := range sum {
 		parts[i] = fmt.Sprintf("%02x", b)
 	}
-	return strings.Join(parts, ":"), nil
+	return strings.Join(parts, ":")
 }
 
 // generateSSHKey makes an RSA key as Nova did before 2.92: the OpenSSH public

@@ -9,7 +9,6 @@ import (
 	"encoding/pem"
 	"fmt"
 	"math/big"
-	"strings"
 	"time"
 )
 
@@ -24,11 +23,7 @@ func x509Fingerprint(certPEM string) (string, error) {
 		return "", err
 	}
 	sum := sha1.Sum(block.Bytes)
-	parts := make([]string, len(sum))
-	for i, b := range sum {
-		parts[i] = fmt.Sprintf("%02x", b)
-	}
-	return strings.Join(parts, ":"), nil
+	return colonHex(sum[:]), nil
 }
 
 // generateX509 makes what Nova generates for an x509 key pair with no public key:
