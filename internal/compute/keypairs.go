@@ -120,7 +120,6 @@ func userParam(r *http.Request) string {
 	return ""
 }
 
-
 func (s *Service) keypair(r *http.Request, user, name string) (KeyPair, error) {
 	k, err := scanKeypair(s.db.QueryRowContext(r.Context(), `SELECT `+keypairColumns+` FROM keypairs WHERE user_id = ? AND name = ?`, user, name))
 	if db.IsNoRows(err) {
