@@ -72,6 +72,14 @@ func newTestEnv(t *testing.T, tune func(*Options)) *testEnv {
 // Do sends a JSON request and decodes the JSON answer.
 func (e *testEnv) Do(method, path, token string, body any) (int, map[string]any, []byte) {
 	e.t.Helper()
+	status, out, data, _ := e.send("", method, path, token, body)
+	return status, out, data
+}
+
+// send is Do at compute microversion version ("" sends none): a string body
+// goes as it is, anything else as JSON.
+func (e *testEnv) send(version, method, path, token string, body any) (int, map[string]any, []byte, http.Header) {
+	e.t.Helper()
 	var rd io.Reader
 	if raw, ok := body.(string); ok {
 		rd = bytes.NewReader([]byte(raw))
@@ -90,6 +98,9 @@ func (e *testEnv) Do(method, path, token string, body any) (int, map[string]any,
 	if token != "" {
 		req.Header.Set("X-Auth-Token", token)
 	}
+	if version != "" {
+		req.Header.Set("OpenStack-API-Version", "compute "+version)
+	}
 	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
 	if err != nil {
 		e.t.Fatal(err)
@@ -98,7 +109,7 @@ func (e *testEnv) Do(method, path, token string, body any) (int, map[string]any,
 	data, _ := io.ReadAll(resp.Body)
 	var out map[string]any
 	_ = json.Unmarshal(data, &out)
-	return resp.StatusCode, out, data
+	return resp.StatusCode, out, data, resp.Header
 }
 
 // Must sends a request and fails unless the status is want.

@@ -1,15 +1,12 @@
 package compute
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/nimbus-cloud/nimbus/internal/compute/virt"
 	"github.com/nimbus-cloud/nimbus/internal/compute/virt/fake"
@@ -31,30 +28,8 @@ func raiseServersMax(t *testing.T) {
 // doAt sends a request at compute microversion version.
 func (e *testEnv) doAt(version, method, path, token string, body any) (int, map[string]any, http.Header) {
 	e.t.Helper()
-	var rd io.Reader
-	if body != nil {
-		data, err := json.Marshal(body)
-		if err != nil {
-			e.t.Fatal(err)
-		}
-		rd = bytes.NewReader(data)
-	}
-	req, err := http.NewRequest(method, e.URL+path, rd)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("X-Auth-Token", token)
-	req.Header.Set("OpenStack-API-Version", "compute "+version)
-	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	data, _ := io.ReadAll(resp.Body)
-	var out map[string]any
-	_ = json.Unmarshal(data, &out)
-	return resp.StatusCode, out, resp.Header
+	status, out, _, hdr := e.send(version, method, path, token, body)
+	return status, out, hdr
 }
 
 func (e *testEnv) mustAt(want int, version, method, path, token string, body any) map[string]any {
