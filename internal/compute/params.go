@@ -18,8 +18,5 @@ func pageLimit(v string) (int, error) {
 	return n, nil
 }
 
-// isUUID is what upstream's 2.53 paths take for a service or hypervisor id.
-func isUUID(v string) bool {
-	_, err := uuid.Parse(v)
-	return err == nil
-}
+// isUUID is upstream's uuid format check (ids from 2.37 and 2.53 on, ports, networks).
+func isUUID(v string) bool { return uuid.Validate(v) == nil }

@@ -7,8 +7,6 @@ import (
 	"regexp"
 	"slices"
 
-	"github.com/google/uuid"
-
 	"github.com/nimbus-cloud/nimbus/internal/platform/httpapi"
 )
 
@@ -80,7 +78,7 @@ func parseInterfaceRequest(r *http.Request) (interfaceRequest, error) {
 	}
 	for key, v := range map[string]string{"net_id": req.NetworkID, "port_id": req.PortID} {
 		if _, isSet := att[key]; isSet {
-			if _, err := uuid.Parse(v); err != nil {
+			if !isUUID(v) {
 				return req, badRequest("Invalid input for field/attribute %s. Value: %s. '%s' is not a 'uuid'", key, v, v)
 			}
 		}

@@ -232,7 +232,7 @@ func (s *Service) createServer(r *http.Request) (httpapi.Response, error) {
 	}
 	if g, ok := req.SchedulerHints["group"]; ok {
 		id, _ := g.(string)
-		if uuid.Validate(id) != nil {
+		if !isUUID(id) {
 			return httpapi.Response{}, badRequest("Invalid input for field/attribute group. Value: %v. '%v' is not a 'uuid'", g, g)
 		}
 		b.ServerGroup = id

@@ -9,8 +9,6 @@ import (
 	"slices"
 	"unicode"
 
-	"github.com/google/uuid"
-
 	"github.com/nimbus-cloud/nimbus/internal/platform/auth"
 )
 
@@ -225,7 +223,7 @@ func (s *Service) createNetworks(r *http.Request, token string, raw any, count i
 			for k, val := range m {
 				switch k {
 				case "uuid", "port":
-					if id, _ := val.(string); val != nil && uuid.Validate(id) != nil {
+					if id, _ := val.(string); val != nil && !isUUID(id) {
 						return nil, badRequest("Invalid input for field/attribute %s. Value: %v. '%v' is not a 'uuid'", k, val, val)
 					}
 				case "fixed_ip":
