@@ -11,7 +11,8 @@ import (
 // port: the conductor and the agents resume from the database.
 func TestComputeCrashWhileBooting(t *testing.T) {
 	t.Parallel()
-	c := fakeComputeCloud(t, "crash-img", "NIMBUS_COMPUTE_FAKE_HOSTS=2", "NIMBUS_COMPUTE_FAKE_SPAWN_TIME=5s")
+	// Spawns long enough that none ends before the crash on a loaded machine.
+	c := fakeComputeCloud(t, "crash-img", "NIMBUS_COMPUTE_FAKE_HOSTS=2", "NIMBUS_COMPUTE_FAKE_SPAWN_TIME=30s")
 	const count = 20
 	OS(t, c, adminCloud, "quota", "set", "--instances", "20", "--cores", "20", "demo")
 	OS(t, c, demoCloud, "server", "create", "--image", "crash-img", "--flavor", "m1.nano", "--network", "private",
