@@ -83,6 +83,11 @@ func ComputeQEMU(ctx context.Context, o QEMUOptions, progress func(string)) (*QE
 	if o.Dir == "" {
 		o.Dir = os.TempDir()
 	}
+	if o.LogDir != "" {
+		if err := os.MkdirAll(o.LogDir, 0o755); err != nil {
+			return nil, fmt.Errorf("--qemu-logs: %w", err)
+		}
+	}
 	progress("building (or finding cached) the test guest image")
 	img, err := guestimage.Build(ctx, guestimage.Options{})
 	if err != nil {
@@ -94,7 +99,7 @@ func ComputeQEMU(ctx context.Context, o QEMUOptions, progress func(string)) (*QE
 
 	progress(fmt.Sprintf("the floor: raw QEMU boots of the guest through the driver, 1 warm-up + %d", o.Boots))
 	busy := startBusy()
-	if rep.FloorWarmup, rep.Floor, err = qemuFloor(ctx, img, o, progress); err != nil {
+	if err := qemuFloor(ctx, img, o, rep, progress); err != nil {
 		return nil, fmt.Errorf("the floor: %w", err)
 	}
 	rep.FloorBusy = busy()
@@ -130,36 +135,35 @@ func ComputeQEMU(ctx context.Context, o QEMUOptions, progress func(string)) (*QE
 // qemuFloor boots the guest 1+o.Boots times through the QEMU driver on
 // qemutest's namespace, each from a fresh overlay on a raw copy of the image (as
 // the cloud's image cache keeps it) with a config drive, timed from
-// Spawn to the boot marker on the console; the first is the warm-up.
-func qemuFloor(ctx context.Context, img guestimage.Artifacts, o QEMUOptions, progress func(string)) (time.Duration, []time.Duration, error) {
+// Spawn to the boot marker on the console (and Spawn alone: QEMU's own start);
+// the first is the warm-up.
+func qemuFloor(ctx context.Context, img guestimage.Artifacts, o QEMUOptions, rep *QEMUReport, progress func(string)) error {
 	work, err := os.MkdirTemp(o.Dir, "nimbus-bench-floor.")
 	if err != nil {
-		return 0, nil, err
+		return err
 	}
 	defer os.RemoveAll(work)
 	ns, err := qemutest.NewNamespace(fmt.Sprintf("nbench%d-floor", os.Getpid()), work)
 	if err != nil {
-		return 0, nil, err
+		return err
 	}
 	defer func() { _ = ns.Close() }()
 	const uuidPrefix = "0b1c2d3e-4f50-4617-8899-"
 	drive, err := qemutest.ConfigDrive(work, uuidPrefix+"000000000000", "nimbus-bench-floor.novalocal")
 	if err != nil {
-		return 0, nil, err
+		return err
 	}
 	// The cloud boots an overlay on its image cache's raw copy of the image; the
 	// floor boots the same.
 	base := filepath.Join(work, "base.raw")
 	if err := qemutest.Raw(img.Disk, base); err != nil {
-		return 0, nil, err
+		return err
 	}
 	instances := filepath.Join(work, "instances")
 	d, err := qemu.New(qemu.Options{InstancesDir: instances, HostNamespace: ns.Name, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
-		return 0, nil, err
+		return err
 	}
-	var warm time.Duration
-	var times []time.Duration
 	for i := range o.Boots + 1 {
 		uuid := fmt.Sprintf("%s%012d", uuidPrefix, i)
 		spec := virt.Spec{UUID: uuid, Name: fmt.Sprintf("instance-%08x", i), VCPUs: qemuVCPUs, MemoryMB: qemuMemoryMB,
@@ -170,59 +174,60 @@ func qemuFloor(ctx context.Context, img guestimage.Artifacts, o QEMUOptions, pro
 		if o.LogDir != "" && i == o.Boots {
 			keep = filepath.Join(o.LogDir, "floor-console.log")
 		}
-		took, err := floorBoot(ctx, d, spec, base, o.ConsolePoll, keep)
+		spawn, took, err := floorBoot(ctx, d, spec, base, o.ConsolePoll, keep)
 		if err != nil {
-			return 0, nil, err
+			return err
 		}
 		if i == 0 {
-			warm = took
+			rep.FloorWarmup = took
 			progress("floor warm-up: spawn to boot marker " + ms(took))
 			continue
 		}
-		times = append(times, took)
-		progress(fmt.Sprintf("floor %d/%d: spawn to boot marker %s", i, o.Boots, ms(took)))
+		rep.Floor, rep.FloorSpawn = append(rep.Floor, took), append(rep.FloorSpawn, spawn)
+		progress(fmt.Sprintf("floor %d/%d: spawn to boot marker %s (Spawn %s)", i, o.Boots, ms(took), ms(spawn)))
 	}
-	return warm, times, nil
+	return nil
 }
 
 // floorBoot makes the guest's overlay, then times Spawn until the console shows
 // the boot marker (and writes the whole console to keep, when set); the guest is
 // destroyed again whatever happens.
-func floorBoot(ctx context.Context, d *qemu.Driver, spec virt.Spec, backing string, poll time.Duration, keep string) (time.Duration, error) {
+func floorBoot(ctx context.Context, d *qemu.Driver, spec virt.Spec, backing string, poll time.Duration, keep string) (spawn, took time.Duration, err error) {
 	if err := os.MkdirAll(spec.Dir, 0o755); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	if err := qemutest.Overlay(backing, "raw", spec.RootDisk); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	defer func() { _ = d.Destroy(context.WithoutCancel(ctx), spec) }()
 	t0 := time.Now()
 	if err := d.Spawn(ctx, spec); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
+	spawned := time.Since(t0)
 	deadline := t0.Add(3 * time.Minute) // ends a hung guest; TCG boots take seconds
 	for {
 		out, err := d.ConsoleOutput(ctx, spec, 50)
 		if err != nil {
-			return 0, err
+			return 0, 0, err
 		}
 		if strings.Contains(out, guestimage.BootMarker) {
-			took := time.Since(t0)
+			took = time.Since(t0)
 			if keep != "" {
 				all, _ := d.ConsoleOutput(ctx, spec, 0)
 				_ = os.WriteFile(keep, []byte(all), 0o644)
 			}
-			return took, nil
+			return spawned, took, nil
 		}
 		if time.Now().After(deadline) {
-			return 0, fmt.Errorf("guest %s: no boot marker after 3 minutes; console:\n%s", spec.UUID, out)
+			return 0, 0, fmt.Errorf("guest %s: no boot marker after 3 minutes; console:\n%s", spec.UUID, out)
 		}
 		if st, err := d.State(ctx, spec); err == nil && st != virt.Running {
-			return 0, fmt.Errorf("guest %s is %s before its boot marker; console:\n%s", spec.UUID, st, out)
+			return 0, 0, fmt.Errorf("guest %s is %s before its boot marker; console:\n%s", spec.UUID, st, out)
 		}
 		select {
 		case <-ctx.Done():
-			return 0, ctx.Err()
+			return 0, 0, ctx.Err()
 		case <-time.After(poll):
 		}
 	}

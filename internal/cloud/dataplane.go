@@ -21,6 +21,7 @@ import (
 	"github.com/nimbus-cloud/nimbus/internal/network/dataplane/linuxbridge"
 	"github.com/nimbus-cloud/nimbus/internal/network/dataplane/metadata"
 	"github.com/nimbus-cloud/nimbus/internal/platform/config"
+	"github.com/nimbus-cloud/nimbus/internal/platform/netns"
 )
 
 // dataplaneTools are the commands the agents run; "auto" starts the data plane only
@@ -91,8 +92,11 @@ func hostAgent(ctx context.Context, cfg config.Config, ctrl agent.Controller, ro
 	}
 	runner := dataplane.ExecRunner{Log: log}
 	log = log.With("host", host.Name)
-	// L2 first: the others plug into its bridges; the firewall last, once every tap exists.
-	parts := []agent.Part{linuxbridge.New(runner, log)}
+	// The ports' parts: DHCP and the firewall first, L2 last, so that a tap joins
+	// its bridge only once its filters and its DHCP entry exist (the DHCP and L3
+	// parts make the bridges they plug into when they come first). Routers and the
+	// metadata proxy converge after the ports are reported.
+	var parts, routing []agent.Part
 	var proxy *metadata.Proxy
 	if roles.L3 && n.PublicInterface != "" {
 		if _, mapped := host.PhysicalInterfaces["public"]; !mapped {
@@ -110,10 +114,10 @@ func hostAgent(ctx context.Context, cfg config.Config, ctrl agent.Controller, ro
 		}
 		parts = append(parts, dhcp.New(runner, log, dhcp.Options{DataDir: dhcpDir}))
 	}
+	parts = append(parts, firewall.New(runner, log), linuxbridge.New(runner, log))
 	if roles.L3 {
-		parts = append(parts, l3.New(runner, log))
+		routing = append(routing, l3.New(runner, log))
 	}
-	parts = append(parts, firewall.New(runner, log))
 	if (roles.DHCP || roles.L3) && lookup != nil {
 		var err error
 		proxy, err = metadata.New(metadata.Options{Runner: runner, Lookup: lookup, MetadataURL: n.MetadataURL,
@@ -121,9 +125,10 @@ func hostAgent(ctx context.Context, cfg config.Config, ctrl agent.Controller, ro
 		if err != nil {
 			return nil, nil, fmt.Errorf("metadata proxy: %w", err)
 		}
-		parts = append(parts, proxy) // after DHCP and L3: it serves in their namespaces
+		routing = append(routing, proxy) // after DHCP and L3: it serves in their namespaces
 	}
-	return &agent.Agent{Controller: ctrl, Host: host, Roles: roles, Log: log, Parts: parts}, proxy, nil
+	return &agent.Agent{Controller: ctrl, Host: host, Roles: roles, Log: log, Parts: parts, Routing: routing,
+		WatchLinks: netns.WatchLinks}, proxy, nil
 }
 
 // ensurePublicInterface makes the host's side of the public network (devstack's

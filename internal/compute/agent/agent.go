@@ -230,7 +230,12 @@ func (a *Agent) task(ctx context.Context, inst compute.AgentInstance) {
 	}
 	switch inst.TaskState {
 	case "spawning":
-		err = a.spawn(ctx, inst, &spec)
+		if err = a.spawn(ctx, inst, &spec); err != nil && !errors.Is(err, errNotYet) && ctx.Err() == nil {
+			// As upstream before a reschedule: nothing of a failed build stays here.
+			if err := a.destroy(ctx, inst); err != nil {
+				a.opts.Log.Warn("clean up a failed build", "instance", inst.UUID, "error", err)
+			}
+		}
 	case "deleting":
 		err = a.destroy(ctx, inst)
 	case "powering-off":
@@ -272,8 +277,13 @@ func (a *Agent) task(ctx context.Context, inst compute.AgentInstance) {
 // errNotYet is a spawn waiting for its ports: not a failure, the next pass retries.
 var errNotYet = errors.New("not yet")
 
+// spawn builds the guest: taps, disk and config drive, then QEMU started paused
+// while the network wires the ports (QEMU's own start overlaps the wiring), and
+// its CPUs run once every port is wired, so that the guest's first packet finds
+// its port on the bridge with its filters and DHCP entry.
 func (a *Agent) spawn(ctx context.Context, inst compute.AgentInstance, spec *virt.Spec) error {
-	if st, err := a.opts.Driver.State(ctx, *spec); err == nil && st == virt.Running {
+	st, err := a.opts.Driver.State(ctx, *spec)
+	if err == nil && st == virt.Running {
 		return nil // spawned before a restart; only the report was missing
 	}
 	if a.opts.Plumbing != nil {
@@ -281,10 +291,17 @@ func (a *Agent) spawn(ctx context.Context, inst compute.AgentInstance, spec *vir
 			return fmt.Errorf("prepare: %w", err)
 		}
 	}
+	spec.Paused = a.opts.VIFWait > 0
+	if err := a.opts.Driver.Spawn(ctx, *spec); err != nil {
+		return err
+	}
+	if !spec.Paused {
+		return nil
+	}
 	if err := a.waitVIFs(ctx, inst); err != nil {
 		return err
 	}
-	return a.opts.Driver.Spawn(ctx, *spec)
+	return a.opts.Driver.Unpause(ctx, *spec)
 }
 
 // vifPoll is how often a spawn asks whether its ports are wired. The guest starts

@@ -114,6 +114,29 @@ func TestAgentPass(t *testing.T) {
 		t.Fatalf("spawn without a wired port: %+v", got)
 	}
 	if st, _ := d.State(ctx, virt.Spec{UUID: "unwired"}); st != virt.NoState {
-		t.Errorf("a guest started before its port was wired: %s", st)
+		t.Errorf("a failed build left its guest behind: %s", st)
+	}
+
+	// While its port is wired the guest exists paused; it runs once the port is.
+	c.want = []compute.AgentInstance{{UUID: "late", VMState: "building", TaskState: "spawning", Ports: []compute.AgentPort{{ID: "p-late"}}}}
+	if err := a.Pass(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for st, deadline := virt.NoState, time.Now().Add(5*time.Second); st != virt.Paused; {
+		if st == virt.Running {
+			t.Fatal("a guest ran before its port was wired")
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the guest is %s while its port is not wired, want paused", st)
+		}
+		time.Sleep(time.Millisecond)
+		st, _ = d.State(ctx, virt.Spec{UUID: "late"})
+	}
+	c.mu.Lock()
+	c.active["p-late"] = true
+	c.mu.Unlock()
+	a.wg.Wait()
+	if got := c.take(); len(got) != 1 || got[0].Error != "" || got[0].PowerState != int(virt.Running) {
+		t.Fatalf("spawn once the port is wired: %+v", got)
 	}
 }

@@ -43,9 +43,15 @@ type ImageSource interface {
 	Download(ctx context.Context, id string, w io.Writer) error
 }
 
-// Prepare makes the instance's disk, config drive and taps (each step skipped
+// Prepare makes the instance's taps, disk and config drive (each step skipped
 // when already done, so a prepare cut short by a crash is finished next time).
+// The taps come first: the network agent wires a port once its tap exists, and
+// does so while the disk and the config drive are made.
 func (h *LinuxHost) Prepare(ctx context.Context, inst compute.AgentInstance, spec *virt.Spec) error {
+	// Every tap is checked here, recorded or not: a host that rebooted has none.
+	if err := h.plug(ctx, *spec, true); err != nil {
+		return err
+	}
 	if err := os.MkdirAll(spec.Dir, 0o755); err != nil {
 		return err
 	}
@@ -92,8 +98,7 @@ func (h *LinuxHost) Prepare(ctx context.Context, inst compute.AgentInstance, spe
 		}
 		spec.ConfigDrive = path
 	}
-	// Every tap is checked here, recorded or not: a host that rebooted has none.
-	return h.plug(ctx, *spec, true)
+	return nil
 }
 
 // Release removes the instance's taps, those of its ports and any it still

@@ -66,6 +66,11 @@ type Spec struct {
 	NICs                         []NIC
 	// Accelerator is auto, kvm or tcg.
 	Accelerator string
+	// Paused makes Spawn create the guest with its CPUs stopped; Unpause starts
+	// them. The agent spawns so while the network wires the ports, as upstream's
+	// libvirt driver creates the domain paused and resumes it at
+	// network-vif-plugged: the guest's first packet finds its port wired.
+	Paused bool
 }
 
 // NIC is one virtio network interface on an existing tap device.
@@ -94,7 +99,8 @@ type HostResources struct {
 
 // Driver runs guests on one host.
 type Driver interface {
-	// Spawn creates and starts the guest; a guest already running is left alone.
+	// Spawn creates and starts the guest (paused with s.Paused); a guest that
+	// exists is left alone.
 	Spawn(ctx context.Context, s Spec) error
 	// Destroy stops the guest at once and removes everything the driver made for
 	// it (process, sockets, Dir); a guest that is not there is no error.

@@ -41,14 +41,31 @@ type Agent struct {
 	Controller Controller
 	Host       dataplane.Host
 	Roles      network.HostRoles
-	Parts      []Part
+	// Parts wire the host's ports, in order; the ports they wired are reported
+	// ACTIVE as soon as they have all run (upstream's provisioning blocks: the L2
+	// agent and the DHCP agent), before Routing runs.
+	Parts []Part
+	// Routing converges after that report (L3, the metadata proxy): a boot waits
+	// for its own port, not for every router of the host.
+	Routing []Part
+	// WatchLinks, when set, names the links that appear in a namespace of the host
+	// (netns.WatchLinks): the tap a port waits for wakes a pass at once, not at the
+	// next change or resync.
+	WatchLinks func(ctx context.Context, namespace string) (<-chan string, error)
 	// Resync is the period of full passes without any change (default 30 s).
 	Resync time.Duration
 	Log    *slog.Logger
 
-	wired    []string          // ports reported ACTIVE by the last pass
+	wired    [2][]string       // of Parts and of Routing: ports reported ACTIVE by the last pass
+	pending  map[string]bool   // taps of ports the last pass could not wire yet
 	reported map[string]report // by agent type: the last heartbeat sent
 	now      func() time.Time  // for tests
+}
+
+// A waiter is a part with ports it would wire but whose device does not exist
+// yet (the L2 part: the tap the compute agent has still to make).
+type waiter interface {
+	Pending() []string
 }
 
 // Run converges until ctx ends.
@@ -56,17 +73,45 @@ func (a *Agent) Run(ctx context.Context) {
 	if a.Resync <= 0 {
 		a.Resync = 30 * time.Second
 	}
+	var links <-chan string
+	if a.WatchLinks != nil {
+		var err error
+		if links, err = a.WatchLinks(ctx, a.Host.Namespace); err != nil {
+			a.log().Warn("no watch of the host's links: a tap made after its port's pass waits for the next change",
+				"host", a.Host.Name, "error", err)
+		}
+	}
 	t := time.NewTicker(a.Resync)
 	defer t.Stop()
 	for {
 		if err := a.Pass(ctx); err != nil && ctx.Err() == nil {
 			a.log().Warn("network agent pass", "host", a.Host.Name, "error", err)
 		}
+		if !a.wait(ctx, t.C, links) {
+			return
+		}
+	}
+}
+
+// wait blocks until the next pass is due: a change, the resync, or a tap a port
+// was waiting for; false when ctx ended.
+func (a *Agent) wait(ctx context.Context, resync <-chan time.Time, links <-chan string) bool {
+	for {
 		select {
 		case <-ctx.Done():
-			return
+			return false
 		case <-a.Controller.Changes():
-		case <-t.C:
+			return true
+		case <-resync:
+			return true
+		case name, open := <-links:
+			if !open {
+				links = nil // the watcher ended: changes and the resync remain
+				continue
+			}
+			if a.pending[name] {
+				return true
+			}
 		}
 	}
 }
@@ -82,26 +127,46 @@ func (a *Agent) Pass(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	pending := map[string]bool{}
+	errs := []error{a.converge(ctx, st, 0, a.Parts, pending), a.converge(ctx, st, 1, a.Routing, pending)}
+	a.pending = pending
+	if err := a.report(ctx, st); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// converge runs parts, then reports the ports they wired ACTIVE and those they
+// no longer wire DOWN (phase 0 is Parts, 1 Routing: which of a.wired they are
+// compared with); taps the parts wait for are added to pending.
+func (a *Agent) converge(ctx context.Context, st dataplane.State, phase int, parts []Part, pending map[string]bool) error {
 	var errs []error
 	var wired []string
-	for _, p := range a.Parts {
+	for _, p := range parts {
 		w, err := p.Converge(ctx, st)
 		if err != nil {
 			errs = append(errs, err)
 			a.log().Warn("data plane part failed", "part", p.Name(), "host", a.Host.Name, "error", err)
 		}
 		wired = append(wired, w...)
+		if wp, ok := p.(waiter); ok {
+			for _, id := range wp.Pending() {
+				pending[dataplane.TapName(id)] = true
+			}
+		}
 	}
 	slices.Sort(wired)
 	wired = slices.Compact(wired)
 	var up, down []string
 	for _, id := range wired {
-		if !slices.Contains(a.wired, id) {
+		if !slices.Contains(a.wired[phase], id) {
 			up = append(up, id)
 		}
 	}
-	for _, id := range a.wired {
-		if !slices.Contains(wired, id) {
+	// A port both phases wire (a router's: L2 and L3) is DOWN only once neither does.
+	other := a.wired[1-phase]
+	for _, id := range a.wired[phase] {
+		if !slices.Contains(wired, id) && !slices.Contains(other, id) {
 			down = append(down, id)
 		}
 	}
@@ -112,10 +177,7 @@ func (a *Agent) Pass(ctx context.Context) error {
 		errs = append(errs, err)
 	}
 	if len(errs) == 0 {
-		a.wired = wired
-	}
-	if err := a.report(ctx, st); err != nil {
-		errs = append(errs, err)
+		a.wired[phase] = wired
 	}
 	return errors.Join(errs...)
 }

@@ -81,7 +81,7 @@ func TestPassReportsPortChanges(t *testing.T) {
 	if err := a.Pass(ctx); err == nil {
 		t.Fatal("a failing part did not fail the pass")
 	}
-	if !slices.Equal(a.wired, []string{"p2"}) {
+	if !slices.Equal(a.wired[0], []string{"p2"}) {
 		t.Fatalf("remembered %v after a failed pass", a.wired)
 	}
 }
@@ -127,5 +127,116 @@ func TestPassReportsAgents(t *testing.T) {
 	clock = clock.Add(ReportInterval)
 	if got := pass(); len(got) != 3 {
 		t.Fatalf("after the interval reported %q, want every agent", got)
+	}
+}
+
+// observingPart records, when it converges, the status its controller has for a port.
+type observingPart struct {
+	ctl  *fakeController
+	port string
+	saw  string
+}
+
+func (p *observingPart) Name() string { return "observer" }
+func (p *observingPart) Converge(context.Context, dataplane.State) ([]string, error) {
+	p.saw = p.ctl.status[p.port]
+	return []string{"router-port"}, nil
+}
+
+// TestPassReportsPortsBeforeRouting checks that the ports the Parts wired are
+// ACTIVE by the time Routing runs, and that Routing's own ports are reported too.
+func TestPassReportsPortsBeforeRouting(t *testing.T) {
+	ctl := &fakeController{status: map[string]string{}, changes: make(chan struct{})}
+	routing := &observingPart{ctl: ctl, port: "vm-port"}
+	a := &Agent{Controller: ctl, Host: dataplane.Host{Name: "h"},
+		Parts: []Part{&fakePart{wired: []string{"vm-port"}}}, Routing: []Part{routing}}
+	if err := a.Pass(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if routing.saw != "ACTIVE" {
+		t.Fatalf("routing ran with the VM's port %q, want it reported ACTIVE before", routing.saw)
+	}
+	if ctl.status["router-port"] != "ACTIVE" {
+		t.Fatalf("routing's port is %q, want ACTIVE", ctl.status["router-port"])
+	}
+	// Each phase keeps its own record: one phase's ports are not the other's DOWN.
+	if err := a.Pass(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if ctl.status["vm-port"] != "ACTIVE" || ctl.status["router-port"] != "ACTIVE" {
+		t.Fatalf("after a second pass: %v", ctl.status)
+	}
+}
+
+// waitingPart is an L2 part with a port whose tap is missing.
+type waitingPart struct {
+	fakePart
+	pending []string
+}
+
+func (p *waitingPart) Pending() []string { return p.pending }
+
+// TestRunWakesForAPendingTap checks that a link naming the tap of a port the
+// last pass could not wire starts a pass at once, and that other links do not.
+func TestRunWakesForAPendingTap(t *testing.T) {
+	ctl := &fakeController{status: map[string]string{}, changes: make(chan struct{})}
+	part := &waitingPart{pending: []string{"0123456789abcdef"}}
+	links := make(chan string)
+	passes := make(chan struct{}, 10)
+	a := &Agent{Controller: ctl, Host: dataplane.Host{Name: "h"}, Resync: time.Hour,
+		Parts:      []Part{part, &countingPart{passes: passes}},
+		WatchLinks: func(context.Context, string) (<-chan string, error) { return links, nil }}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { a.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	<-passes // the first pass
+	links <- "brq0123456789a"
+	links <- "tap9999999999a"
+	select {
+	case <-passes:
+		t.Fatal("a link no port waits for started a pass")
+	case <-time.After(50 * time.Millisecond):
+	}
+	links <- dataplane.TapName("0123456789abcdef")
+	select {
+	case <-passes:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the pending port's tap did not start a pass")
+	}
+}
+
+type countingPart struct{ passes chan struct{} }
+
+func (p *countingPart) Name() string { return "counter" }
+func (p *countingPart) Converge(context.Context, dataplane.State) ([]string, error) {
+	p.passes <- struct{}{}
+	return nil, nil
+}
+
+// TestPortOfBothPhasesIsDownOnlyOnceNeitherWiresIt: a router's port is wired by
+// L2 (Parts) and L3 (Routing); one of them letting it go does not make it DOWN.
+func TestPortOfBothPhasesIsDownOnlyOnceNeitherWiresIt(t *testing.T) {
+	ctl := &fakeController{status: map[string]string{}, changes: make(chan struct{})}
+	l2, l3 := &fakePart{wired: []string{"rp"}}, &fakePart{wired: []string{"rp"}}
+	a := &Agent{Controller: ctl, Host: dataplane.Host{Name: "h"}, Parts: []Part{l2}, Routing: []Part{l3}}
+	steps := []struct {
+		l2, l3 []string
+		want   string
+	}{
+		{[]string{"rp"}, []string{"rp"}, "ACTIVE"},
+		{[]string{"rp"}, nil, "ACTIVE"},
+		{nil, []string{"rp"}, "ACTIVE"},
+		{nil, nil, "DOWN"},
+		{nil, []string{"rp"}, "ACTIVE"},
+	}
+	for i, s := range steps {
+		l2.wired, l3.wired = s.l2, s.l3
+		if err := a.Pass(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if got := ctl.status["rp"]; got != s.want {
+			t.Fatalf("step %d (L2 %v, L3 %v): %s, want %s", i, s.l2, s.l3, got, s.want)
+		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"slices"
 	"time"
 
 	"github.com/nimbus-cloud/nimbus/internal/network/dataplane"
@@ -41,7 +42,7 @@ func (a *Agent) report(ctx context.Context, st dataplane.State) error {
 	if a.now != nil {
 		now = a.now
 	}
-	for _, p := range a.Parts {
+	for _, p := range slices.Concat(a.Parts, a.Routing) {
 		names, ok := upstreamAgents[p.Name()]
 		if !ok {
 			continue

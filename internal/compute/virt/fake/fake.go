@@ -81,6 +81,9 @@ func (d *Driver) Spawn(ctx context.Context, s virt.Spec) error {
 	defer d.mu.Unlock()
 	if _, ok := d.guests[s.UUID]; !ok {
 		d.guests[s.UUID] = virt.Running
+		if s.Paused {
+			d.guests[s.UUID] = virt.Paused
+		}
 		d.nics[s.UUID] = slices.Clone(s.NICs)
 	}
 	return nil

@@ -116,10 +116,13 @@ func buildArgs(l launch) ([]string, error) {
 		}
 		args = append(args, "-device", dev)
 	}
-	if l.incoming != "" {
+	switch {
+	case l.incoming != "":
 		// -S: stay paused after loading, so the driver resumes the CPUs itself once
 		// it has seen the migration complete.
 		args = append(args, "-S", "-incoming", "exec:cat "+shellQuote(l.incoming))
+	case s.Paused:
+		args = append(args, "-S")
 	}
 	return args, nil
 }

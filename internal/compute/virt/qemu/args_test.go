@@ -83,6 +83,11 @@ func TestBuildArgs(t *testing.T) {
 		name: "resume loads the saved state, paused",
 		edit: func(l *launch) { l.incoming = "/srv/it's here/state" },
 		want: [][]string{{"-S", "-incoming", `exec:cat '/srv/it'\''s here/state'`}},
+	}, {
+		name:   "a paused spawn stops the CPUs before the first instruction",
+		edit:   func(l *launch) { l.spec.Paused = true },
+		want:   [][]string{{"-S"}},
+		absent: []string{"-incoming"},
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -35,6 +35,8 @@ type Agent struct {
 	// noVLAN records that the kernel could not make an 802.1q device: a property
 	// of the kernel, so not tried again on every pass.
 	noVLAN error
+	// pending is the last Converge's Report.Pending.
+	pending []string
 }
 
 // New returns an agent that runs its commands with r.
@@ -76,7 +78,18 @@ func (r Report) Err() error {
 // as the error, the networks' faults with any failure of the pass.
 func (a *Agent) Converge(ctx context.Context, st dataplane.State) ([]string, error) {
 	rep, err := a.Reconcile(ctx, st)
+	a.mu.Lock()
+	a.pending = rep.Pending
+	a.mu.Unlock()
 	return rep.Wired, errors.Join(err, rep.Err())
+}
+
+// Pending are the ports the last Converge found without their tap: the network
+// agent wakes when one appears.
+func (a *Agent) Pending() []string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.pending
 }
 
 // Reconcile makes the host's L2 match st. A network that cannot be built (a VLAN
