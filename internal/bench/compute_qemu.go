@@ -63,9 +63,10 @@ type QEMUOptions struct {
 }
 
 // ComputeQEMU measures the floor (the raw QEMU boot of the test guest through the
-// driver, with no cloud), then a throw-away QEMU cloud on a data plane in the
-// bench's namespaces booting the same image one server at a time, and reports
-// both. Everything it made is removed, also on an error.
+// driver, with no cloud) and a throw-away QEMU cloud on a data plane in the
+// bench's namespaces booting the same image one server at a time, the two sides'
+// boots taking turns, and reports both. Everything it made is removed, also on an
+// error.
 func ComputeQEMU(ctx context.Context, o QEMUOptions, progress func(string)) (*QEMUReport, error) {
 	if progress == nil {
 		progress = func(string) {}
@@ -97,18 +98,47 @@ func ComputeQEMU(ctx context.Context, o QEMUOptions, progress func(string)) (*QE
 		Image: img.Key, Flavor: fmt.Sprintf("%d vCPU, %d MB RAM, %d GB disk", qemuVCPUs, qemuMemoryMB, qemuDiskGB),
 		ConsolePoll: o.ConsolePoll, Aim: ComputeQEMUAimAdded}
 
-	progress(fmt.Sprintf("the floor: raw QEMU boots of the guest through the driver, 1 warm-up + %d", o.Boots))
-	busy := startBusy()
-	if err := qemuFloor(ctx, img, o, rep, progress); err != nil {
-		return nil, fmt.Errorf("the floor: %w", err)
+	// The two sides run at once, their boots taking turns (compute_qemu_turns.go);
+	// either side's failure ends the other.
+	progress(fmt.Sprintf("the floor (raw QEMU boots through the driver) and the cloud boot in turns, 1 warm-up + %d each", o.Boots))
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	t := newTurns()
+	floor, cloud := t.floorSide(), t.cloudSide()
+	floorErr := make(chan error, 1)
+	go func() {
+		defer floor.done(ctx)
+		err := qemuFloor(ctx, img, o, rep, floor, progress)
+		if err != nil {
+			cancel()
+			err = fmt.Errorf("the floor: %w", err)
+		}
+		floorErr <- err
+	}()
+	err = qemuCloudSide(ctx, o, rep, cloud, progress)
+	cloud.done(ctx)
+	if err != nil {
+		cancel()
 	}
-	rep.FloorBusy = busy()
+	if ferr := <-floorErr; ferr != nil && (err == nil || errors.Is(err, context.Canceled)) {
+		err = ferr // the cause, not the cancellation it made
+	}
+	if err != nil {
+		return rep, err
+	}
+	rep.FloorBusy, rep.CloudBusy = floor.busy.cores(), cloud.busy.cores()
+	rep.summarize()
+	return rep, nil
+}
 
+// qemuCloudSide starts the throw-away cloud, boots its servers in cloud's turns
+// and stops it again.
+func qemuCloudSide(ctx context.Context, o QEMUOptions, rep *QEMUReport, cloud *side, progress func(string)) error {
 	progress("starting a throw-away QEMU cloud with its data plane in a namespace of the bench's")
 	c, err := StartDataplaneCloud(ctx, o.Exe, o.Dir, "NIMBUS_COMPUTE_DRIVER=qemu", "NIMBUS_IMAGE_GUEST_IMAGE=true",
 		"NIMBUS_NETWORK_METADATA_URL=")
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer func() {
 		if o.LogDir != "" {
@@ -121,15 +151,9 @@ func ComputeQEMU(ctx context.Context, o QEMUOptions, progress func(string)) (*QE
 	}()
 	creds, err := LoadCloud("nimbus-admin", c.CloudsYAML)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	busy = startBusy()
-	if err := qemuCloud(ctx, creds, o, rep, progress); err != nil {
-		return rep, err
-	}
-	rep.CloudBusy = busy()
-	rep.summarize()
-	return rep, nil
+	return qemuCloud(ctx, creds, o, rep, cloud, progress)
 }
 
 // qemuFloor boots the guest 1+o.Boots times through the QEMU driver on
@@ -137,7 +161,7 @@ func ComputeQEMU(ctx context.Context, o QEMUOptions, progress func(string)) (*QE
 // the cloud's image cache keeps it) with a config drive, timed from
 // Spawn to the boot marker on the console (and Spawn alone: QEMU's own start);
 // the first is the warm-up.
-func qemuFloor(ctx context.Context, img guestimage.Artifacts, o QEMUOptions, rep *QEMUReport, progress func(string)) error {
+func qemuFloor(ctx context.Context, img guestimage.Artifacts, o QEMUOptions, rep *QEMUReport, floor *side, progress func(string)) error {
 	work, err := os.MkdirTemp(o.Dir, "nimbus-bench-floor.")
 	if err != nil {
 		return err
@@ -174,8 +198,11 @@ func qemuFloor(ctx context.Context, img guestimage.Artifacts, o QEMUOptions, rep
 		if o.LogDir != "" && i == o.Boots {
 			keep = filepath.Join(o.LogDir, "floor-console.log")
 		}
-		spawn, took, err := floorBoot(ctx, d, spec, base, o.ConsolePoll, keep)
-		if err != nil {
+		var spawn, took time.Duration
+		if err := floor.boot(ctx, i > 0, func() (err error) {
+			spawn, took, err = floorBoot(ctx, d, spec, base, o.ConsolePoll, keep)
+			return err
+		}); err != nil {
 			return err
 		}
 		if i == 0 {
@@ -237,7 +264,7 @@ func floorBoot(ctx context.Context, d *qemu.Driver, spec virt.Spec, backing stri
 // bench's, boots one warm-up server and then o.Boots servers one at a time with a
 // config drive, each timed from POST to ACTIVE and to the boot marker in its
 // console output, deleted before the next.
-func qemuCloud(ctx context.Context, creds Credentials, o QEMUOptions, rep *QEMUReport, progress func(string)) error {
+func qemuCloud(ctx context.Context, creds Credentials, o QEMUOptions, rep *QEMUReport, cloud *side, progress func(string)) error {
 	token, computeURL, _, err := serviceLogin(ctx, creds, "compute")
 	if err != nil {
 		return err
@@ -301,14 +328,19 @@ func qemuCloud(ctx context.Context, creds Credentials, o QEMUOptions, rep *QEMUR
 		if o.LogDir != "" && i == o.Boots {
 			keep = filepath.Join(o.LogDir, "cloud-console.log")
 		}
-		active, marker, err := qemuServerBoot(ctx, c, fmt.Sprintf("nimbus-bench-qemu-%d", i), boot, o.ConsolePoll, keep)
-		if err != nil {
+		var active, marker time.Duration
+		if err := cloud.boot(ctx, i > 0, func() (err error) {
+			if active, marker, err = qemuServerBoot(ctx, c, fmt.Sprintf("nimbus-bench-qemu-%d", i), boot, o.ConsolePoll, keep); err != nil {
+				return err
+			}
+			select { // in the turn: the floor's next boot does not meet the deleted port's pass
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(qemuSettle):
+				return nil
+			}
+		}); err != nil {
 			return err
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(qemuSettle):
 		}
 		if i == 0 {
 			rep.CloudWarmupActive, rep.CloudWarmupMarker = active, marker

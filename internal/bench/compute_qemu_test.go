@@ -1,7 +1,9 @@
 package bench
 
 import (
+	"context"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -91,5 +93,51 @@ func TestQEMUReport(t *testing.T) {
 				t.Errorf("JSON lacks the figures:\n%s", b.String())
 			}
 		})
+	}
+}
+
+// TestTurnsAlternate: the floor boots first, then the sides alternate, and a side
+// that has ended no longer holds the other up.
+func TestTurnsAlternate(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	tr := newTurns()
+	floor, cloud := tr.floorSide(), tr.cloudSide()
+	var mu sync.Mutex
+	var order []string
+	run := func(s *side, name string, n int, done chan<- struct{}) {
+		defer close(done)
+		defer s.done(ctx)
+		for i := range n {
+			if err := s.boot(ctx, i > 0, func() error {
+				mu.Lock()
+				order = append(order, name)
+				mu.Unlock()
+				return nil
+			}); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	}
+	fd, cd := make(chan struct{}), make(chan struct{})
+	go run(cloud, "cloud", 2, cd)
+	go run(floor, "floor", 4, fd)
+	<-fd
+	<-cd
+	if got, want := strings.Join(order, " "), "floor cloud floor cloud floor floor"; got != want {
+		t.Fatalf("order %q, want %q", got, want)
+	}
+}
+
+func TestBusyMeterWeighsByDuration(t *testing.T) {
+	var m busyMeter
+	if m.cores() != -1 {
+		t.Fatalf("empty meter = %v, want -1", m.cores())
+	}
+	m.add(2, 3*time.Second)
+	m.add(0.5, time.Second)
+	if got := m.cores(); got != 1.625 {
+		t.Fatalf("cores = %v, want 1.625", got)
 	}
 }
