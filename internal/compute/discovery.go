@@ -9,14 +9,13 @@ import (
 )
 
 // microversions is the compute API's range: the highest is the last whose every
-// change this service implements. 2.86 (flavor extra specs validated against
-// upstream's registry) is not, so 2.85 is announced although the servers, key
-// pairs and hypervisors code already answers 2.87-2.100 as upstream does.
+// change this service implements (versions for features Nimbus lacks leave the
+// API as it is, as docs/compute.md lists).
 var microversions = httpapi.Microversions{
 	Service:      "compute",
 	LegacyHeader: "X-OpenStack-Nova-API-Version",
 	Min:          httpapi.Version{Major: 2, Minor: 1},
-	Max:          httpapi.Version{Major: 2, Minor: 85},
+	Max:          httpapi.Version{Major: 2, Minor: 100},
 }
 
 type versionKey struct{}

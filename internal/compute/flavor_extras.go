@@ -2,9 +2,12 @@ package compute
 
 import (
 	"encoding/json"
+	"maps"
 	"net/http"
 	"regexp"
+	"slices"
 
+	"github.com/nimbus-cloud/nimbus/internal/compute/extraspecs"
 	"github.com/nimbus-cloud/nimbus/internal/platform/auth"
 	"github.com/nimbus-cloud/nimbus/internal/platform/db"
 	"github.com/nimbus-cloud/nimbus/internal/platform/httpapi"
@@ -90,9 +93,28 @@ func decodeSpecs(r *http.Request, wrapped bool) (map[string]string, error) {
 	return out, nil
 }
 
+// checkSpecs is 2.86's check of each spec against upstream's registry; before
+// it, any name and value are stored. It runs before the flavor is looked up
+// and before update's body/URI check, as upstream's does, and in name order so
+// that the same bad body always names the same spec.
+func checkSpecs(r *http.Request, specs map[string]string) error {
+	if !since(r, 86) {
+		return nil
+	}
+	for _, name := range slices.Sorted(maps.Keys(specs)) {
+		if err := extraspecs.Validate(name, specs[name]); err != nil {
+			return badRequest("%s", err)
+		}
+	}
+	return nil
+}
+
 func (s *Service) createExtraSpecs(r *http.Request) (httpapi.Response, error) {
 	in, err := decodeSpecs(r, true)
 	if err != nil {
+		return httpapi.Response{}, err
+	}
+	if err := checkSpecs(r, in); err != nil {
 		return httpapi.Response{}, err
 	}
 	if _, err := s.saveExtraSpecs(r, r.PathValue("id"), func(m map[string]string) {
@@ -108,6 +130,9 @@ func (s *Service) createExtraSpecs(r *http.Request) (httpapi.Response, error) {
 func (s *Service) updateExtraSpec(r *http.Request) (httpapi.Response, error) {
 	in, err := decodeSpecs(r, false)
 	if err != nil {
+		return httpapi.Response{}, err
+	}
+	if err := checkSpecs(r, in); err != nil {
 		return httpapi.Response{}, err
 	}
 	key := r.PathValue("key")

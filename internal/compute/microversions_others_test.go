@@ -345,6 +345,71 @@ func TestFlavorsByMicroversion(t *testing.T) {
 	}
 }
 
+// TestFlavorExtraSpecsValidatedByMicroversion: from 2.86 each extra spec
+// created or updated is checked against upstream's registry (400 with its
+// message, before the flavor is looked up); before, anything is stored.
+func TestFlavorExtraSpecsValidatedByMicroversion(t *testing.T) {
+	e := newMVEnv(t)
+	f := e.mustAt(200, "2.55", "POST", "/v2.1/flavors", e.AdminToken, map[string]any{"flavor": map[string]any{"name": "v1", "ram": 64, "vcpus": 1, "disk": 1}})
+	path := "/v2.1/flavors/" + f["flavor"].(map[string]any)["id"].(string) + "/os-extra_specs"
+	specs := func(kv ...string) map[string]any {
+		m := map[string]any{}
+		for i := 0; i < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
+		}
+		return m
+	}
+	wrapped := func(kv ...string) map[string]any { return map[string]any{"extra_specs": specs(kv...)} }
+	badRequestMessage := func(out map[string]any) any {
+		fault, _ := out["badRequest"].(map[string]any)
+		if fault["code"] != float64(400) {
+			t.Errorf("400 body = %v", out)
+		}
+		return fault["message"]
+	}
+	const policyMsg = "Validation failed; 'bogus' is not one of: dedicated, shared, mixed."
+
+	e.mustAt(200, "2.85", "POST", path, e.AdminToken, wrapped("hw:cpu_policy", "bogus", "hw:no_such", "x"))
+	e.mustAt(200, "2.85", "PUT", path+"/hw:numa_nodes", e.AdminToken, specs("hw:numa_nodes", "0"))
+	if got := e.mustAt(200, "2.86", "GET", path, e.AdminToken, nil)["extra_specs"].(map[string]any); got["hw:cpu_policy"] != "bogus" || got["hw:numa_nodes"] != "0" {
+		t.Errorf("2.85 stored %v", got)
+	}
+
+	for _, tc := range []struct {
+		method, path string
+		body         map[string]any
+		want         string
+	}{
+		{"POST", path, wrapped("hw:cpu_policy", "bogus"), policyMsg},
+		{"POST", path, wrapped("hw:cpu_policy", "shared", "hw:no_such", "x"), "Validation failed; extra spec 'hw:no_such' does not appear to be a valid extra spec."},
+		{"POST", path, wrapped("hw:cpu_policy", "shared", "hw:cpu_realtime", "maybe"), "Validation failed; 'maybe' is not a valid boolean-like value."},
+		{"PUT", path + "/hw:cpu_policy", specs("hw:cpu_policy", "bogus"), policyMsg},
+		{"PUT", path + "/hw:numa_nodes", specs("hw:numa_nodes", "0"), "Validation failed; '0' is less than the min value of '1'."},
+		// validated before the URI mismatch and the flavor lookup, as upstream
+		{"PUT", path + "/hw:cpu_thread_policy", specs("hw:cpu_policy", "bogus"), policyMsg},
+		{"POST", "/v2.1/flavors/no-such/os-extra_specs", wrapped("hw:cpu_policy", "bogus"), policyMsg},
+	} {
+		if msg := badRequestMessage(e.mustAt(400, "2.86", tc.method, tc.path, e.AdminToken, tc.body)); msg != tc.want {
+			t.Errorf("%s %s %v at 2.86: message %v, want %q", tc.method, tc.path, tc.body, msg, tc.want)
+		}
+	}
+	if got := e.mustAt(200, "2.86", "GET", path, e.AdminToken, nil)["extra_specs"].(map[string]any); got["hw:cpu_policy"] != "bogus" || hasKey(got, "hw:cpu_realtime") {
+		t.Errorf("a refused request changed the specs: %v", got)
+	}
+
+	ok := wrapped("hw:cpu_policy", "dedicated", "hw:numa_cpus.0", "0-1", "trait:CUSTOM_GOLD", "required", "foo:bar", "anything", "plain", "x")
+	if got := e.mustAt(200, "2.86", "POST", path, e.AdminToken, ok)["extra_specs"].(map[string]any); got["hw:cpu_policy"] != "dedicated" || len(got) != 5 {
+		t.Errorf("2.86 create answered %v", got)
+	}
+	e.mustAt(200, "2.86", "PUT", path+"/hw:numa_nodes", e.AdminToken, map[string]any{"hw:numa_nodes": 2})
+	e.mustAt(200, "2.100", "PUT", path+"/hw:cpu_policy", e.AdminToken, specs("hw:cpu_policy", "mixed"))
+	e.mustAt(400, "2.100", "PUT", path+"/hw:cpu_policy", e.AdminToken, specs("hw:cpu_policy", "bogus"))
+	got := e.mustAt(200, "2.86", "GET", path, e.AdminToken, nil)["extra_specs"].(map[string]any)
+	if got["hw:cpu_policy"] != "mixed" || got["hw:numa_nodes"] != "2" || got["hw:numa_cpus.0"] != "0-1" {
+		t.Errorf("2.86 stored %v", got)
+	}
+}
+
 // TestQuotasAndLimitsByMicroversion: the network proxy's resources go at 2.36,
 // maxImageMeta at 2.39, injected files at 2.57.
 func TestQuotasAndLimitsByMicroversion(t *testing.T) {

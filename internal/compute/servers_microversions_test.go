@@ -10,20 +10,10 @@ import (
 
 	"github.com/nimbus-cloud/nimbus/internal/compute/virt"
 	"github.com/nimbus-cloud/nimbus/internal/compute/virt/fake"
-	"github.com/nimbus-cloud/nimbus/internal/platform/httpapi"
 )
 
 // netUUID is a network with a UUID id, as 2.37's schema requires.
 const netUUID = "8e6a2a34-7c4e-4e4f-9c35-3a2a7d0b6b11"
-
-// raiseServersMax lets the test ask for every microversion the servers code
-// implements, whatever the advertised maximum is.
-func raiseServersMax(t *testing.T) {
-	t.Helper()
-	old := microversions.Max
-	microversions.Max = httpapi.Version{Major: 2, Minor: 100}
-	t.Cleanup(func() { microversions.Max = old })
-}
 
 // doAt sends a request at compute microversion version.
 func (e *testEnv) doAt(version, method, path, token string, body any) (int, map[string]any, http.Header) {
@@ -70,7 +60,6 @@ func (e *testEnv) agent() {
 }
 
 func newMVEnv(t *testing.T) *testEnv {
-	raiseServersMax(t)
 	e := newTestEnv(t, nil)
 	e.net.networks = map[string]NetworkInfo{netUUID: {ID: netUUID, Name: "private", ProjectID: e.DemoProject, MTU: 1450}}
 	e.host("h1", 8, 8192, 100)
