@@ -225,8 +225,12 @@ func (a *Agent) process(ctx context.Context, netID, ns, dir string, want []strin
 		key := fmt.Sprintf("%d %s", keep, digest)
 		if changed || a.loaded[netID] != key {
 			a.log().Info("reloading dnsmasq", "network", netID, "pid", keep)
+			offset := logSize(dir)
 			if err := a.procs().Signal(keep, syscall.SIGHUP); err != nil {
 				return err
+			}
+			if err := awaitHostsRead(ctx, dir, offset); err != nil {
+				a.log().Warn("reload of dnsmasq", "network", netID, "error", err)
 			}
 			a.loaded[netID] = key
 		}
@@ -234,8 +238,12 @@ func (a *Agent) process(ctx context.Context, netID, ns, dir string, want []strin
 	}
 	_ = os.Remove(filepath.Join(dir, "pid"))
 	a.log().Info("starting dnsmasq", "network", netID, "netns", ns)
+	offset := logSize(dir)
 	if _, err := a.Runner.Run(ctx, ns, "dnsmasq", want...); err != nil {
 		return err
+	}
+	if err := awaitHostsRead(ctx, dir, offset); err != nil {
+		a.log().Warn("start of dnsmasq", "network", netID, "error", err)
 	}
 	// dnsmasq writes its pid file before its parent returns.
 	if pid := pidFromFile(filepath.Join(dir, "pid")); pid > 0 {
