@@ -51,6 +51,12 @@ type Port struct {
 	DeviceOwner string
 	HostID      string
 	FixedIPs    []PortIP
+	// SecurityGroups are the ids of the port's groups.
+	SecurityGroups []string
+	// PortSecurityEnabled and IPAllocation ("deferred" for an address given
+	// later) decide whether groups can apply to the port at all.
+	PortSecurityEnabled bool
+	IPAllocation        string
 }
 
 // PortIP is a fixed IP of a port.
@@ -93,4 +99,54 @@ type Network interface {
 	PortStatus(ctx context.Context, portID string) (Port, error)
 	// FloatingIPs are the floating IPs associated with the port.
 	FloatingIPs(ctx context.Context, portID string) ([]netip.Addr, error)
+
+	// DevicePorts are the ports of deviceID the caller may see.
+	DevicePorts(ctx context.Context, token, deviceID string) ([]Port, error)
+	// SetPortSecurityGroups replaces the port's groups, as the caller.
+	SetPortSecurityGroups(ctx context.Context, token, portID string, groupIDs []string) (Port, error)
+	SecurityGroupAPI
+}
+
+// SecurityGroupAPI is the network service's security groups as the caller
+// (token) may see and change them: the service scopes everything to the
+// token's project, so compute never widens what a user reaches.
+type SecurityGroupAPI interface {
+	SecurityGroups(ctx context.Context, token string, filter SecurityGroupFilter) ([]SecurityGroup, error)
+	GetSecurityGroup(ctx context.Context, token, id string) (SecurityGroup, error)
+	CreateSecurityGroup(ctx context.Context, token, name, description string) (SecurityGroup, error)
+	UpdateSecurityGroup(ctx context.Context, token, id, name, description string) (SecurityGroup, error)
+	DeleteSecurityGroup(ctx context.Context, token, id string) error
+	GetSecurityGroupRule(ctx context.Context, token, id string) (SecurityGroupRule, error)
+	CreateSecurityGroupRule(ctx context.Context, token string, rule SecurityGroupRule) (SecurityGroupRule, error)
+	DeleteSecurityGroupRule(ctx context.Context, token, id string) error
+}
+
+// SecurityGroup is a network security group with its rules.
+type SecurityGroup struct {
+	ID          string
+	Name        string
+	Description string
+	ProjectID   string
+	Rules       []SecurityGroupRule
+}
+
+// SecurityGroupRule is a rule as the network service has it; "" and nil are
+// its nulls.
+type SecurityGroupRule struct {
+	ID             string
+	GroupID        string // security_group_id
+	Direction      string // ingress or egress
+	EtherType      string // IPv4 or IPv6
+	Protocol       string
+	PortMin        *int
+	PortMax        *int
+	RemoteIPPrefix string
+	RemoteGroupID  string
+}
+
+// SecurityGroupFilter narrows a list; zero fields do not.
+type SecurityGroupFilter struct {
+	ProjectID string
+	Name      string
+	IDs       []string
 }

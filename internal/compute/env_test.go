@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -17,6 +18,7 @@ import (
 	"github.com/nimbus-cloud/nimbus/internal/compute/virt/fake"
 	"github.com/nimbus-cloud/nimbus/internal/identity"
 	"github.com/nimbus-cloud/nimbus/internal/identity/identitytest"
+	"github.com/nimbus-cloud/nimbus/internal/platform/auth"
 	"github.com/nimbus-cloud/nimbus/internal/platform/db/dbtest"
 	"github.com/nimbus-cloud/nimbus/internal/platform/httpapi"
 	"github.com/nimbus-cloud/nimbus/internal/platform/policy"
@@ -51,6 +53,7 @@ func newTestEnv(t *testing.T, tune func(*Options)) *testEnv {
 	enforcer := policy.NewEnforcer()
 	e.identity = identitytest.Start(t, database, dir, enforcer, identity.CatalogService{Type: "compute", Name: "nova", URL: ts.URL + "/v2.1"})
 	e.AdminToken, e.DemoToken, e.DemoProject = e.identity.AdminToken, e.identity.DemoToken, e.identity.DemoProject
+	e.net.auth = e.identity.Service.Validator()
 	opts := Options{DB: database, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Auth: e.identity.Service.Validator(),
 		Policy: enforcer, PublicURL: ts.URL, Images: e.images, Network: e.net}
 	if tune != nil {
@@ -174,16 +177,22 @@ func (m *memImages) Download(_ context.Context, id string, w io.Writer) error {
 }
 
 // memNetwork is a network service in memory: networks, ports with addresses
-// from 10.0.0.0/24, and the "default" security group of every project.
+// from 10.0.0.0/24, and security groups (env_security_groups_test.go) with the
+// "default" one of every project.
 type memNetwork struct {
 	mu       sync.Mutex
 	networks map[string]NetworkInfo
 	ports    map[string]*Port
+	groups   map[string]*SecurityGroup
 	next     int
+	// auth tells the project of a caller's token, as the real service's
+	// validation does; nil treats every caller as an admin.
+	auth *auth.Validator
 }
 
 func newMemNetwork() *memNetwork {
-	return &memNetwork{networks: map[string]NetworkInfo{"net-1": {ID: "net-1", Name: "private", MTU: 1450}}, ports: map[string]*Port{}}
+	return &memNetwork{networks: map[string]NetworkInfo{"net-1": {ID: "net-1", Name: "private", MTU: 1450}}, ports: map[string]*Port{},
+		groups: map[string]*SecurityGroup{}}
 }
 
 func (m *memNetwork) Networks(context.Context, string) ([]NetworkInfo, error) {
@@ -220,13 +229,34 @@ func (m *memNetwork) PortStatus(_ context.Context, id string) (Port, error) {
 	return *p, nil
 }
 
+// SecurityGroupIDs resolves as the real client does: ids or names among the
+// project's groups, 400 for an unknown or an ambiguous name.
 func (m *memNetwork) SecurityGroupIDs(_ context.Context, _, project string, names []string) ([]string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.ensureDefault(project)
 	var out []string
 	for _, n := range names {
-		if n != "default" {
+		found := ""
+		for _, g := range m.sortedGroups() {
+			if g.ProjectID != project {
+				continue
+			}
+			if g.ID == n {
+				found = g.ID
+				break
+			}
+			if g.Name == n {
+				if found != "" {
+					return nil, httpapi.BadRequest("Multiple security_group matches found for name '%s', use an ID to be more specific.", n)
+				}
+				found = g.ID
+			}
+		}
+		if found == "" {
 			return nil, httpapi.BadRequest("Security group %s not found for project %s.", n, project)
 		}
-		out = append(out, "sg-"+project)
+		out = append(out, found)
 	}
 	return out, nil
 }
@@ -240,7 +270,11 @@ func (m *memNetwork) CreatePort(_ context.Context, req PortRequest) (Port, error
 	m.next++
 	p := &Port{ID: fmt.Sprintf("port-%d", m.next), NetworkID: req.NetworkID, ProjectID: req.ProjectID,
 		MAC: fmt.Sprintf("fa:16:3e:00:00:%02x", m.next), Status: "DOWN", DeviceID: req.DeviceID, DeviceOwner: req.DeviceOwner,
-		HostID: req.HostID, FixedIPs: []PortIP{{SubnetID: "sub-1", IP: netip.AddrFrom4([4]byte{10, 0, 0, byte(m.next + 2)})}}}
+		HostID: req.HostID, FixedIPs: []PortIP{{SubnetID: "sub-1", IP: netip.AddrFrom4([4]byte{10, 0, 0, byte(m.next + 2)})}},
+		SecurityGroups: slices.Clone(req.SecurityGroups), PortSecurityEnabled: true}
+	if req.SecurityGroups == nil && req.ProjectID != "" {
+		p.SecurityGroups = []string{m.ensureDefault(req.ProjectID)} // as Neutron gives a port of no groups
+	}
 	m.ports[p.ID] = p
 	return *p, nil
 }

@@ -116,4 +116,15 @@ var defaultPolicies = map[string]string{
 	"os_compute_api:os-server-groups:show":               "rule:project_reader_api",
 	"os_compute_api:os-server-groups:create":             "rule:project_member_api",
 	"os_compute_api:os-server-groups:delete":             "rule:project_member_api",
+
+	"os_compute_api:os-security-groups:get":         "rule:project_reader_api",
+	"os_compute_api:os-security-groups:show":        "rule:project_reader_api",
+	"os_compute_api:os-security-groups:create":      "rule:project_member_api",
+	"os_compute_api:os-security-groups:update":      "rule:project_member_api",
+	"os_compute_api:os-security-groups:delete":      "rule:project_member_api",
+	"os_compute_api:os-security-groups:rule:create": "rule:project_member_api",
+	"os_compute_api:os-security-groups:rule:delete": "rule:project_member_api",
+	"os_compute_api:os-security-groups:list":        "rule:project_reader_api",
+	"os_compute_api:os-security-groups:add":         "rule:project_member_api",
+	"os_compute_api:os-security-groups:remove":      "rule:project_member_api",
 }

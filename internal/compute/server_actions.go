@@ -64,6 +64,10 @@ func (s *Service) serverAction(r *http.Request) (httpapi.Response, error) {
 		return s.consoleOutput(r, arg)
 	case "os-getVNCConsole":
 		return s.vncConsole(r, arg)
+	case "addSecurityGroup":
+		return s.addSecurityGroup(r, arg)
+	case "removeSecurityGroup":
+		return s.removeSecurityGroup(r, arg)
 	}
 	return httpapi.Response{}, badRequest("There is no such action: %s", name)
 }

@@ -151,6 +151,7 @@ func (s *Service) routes() []httpapi.Route {
 		s.instanceActionRoutes(),
 		s.aggregateRoutes(),
 		s.serverGroupRoutes(),
+		s.securityGroupRoutes(),
 	} {
 		for _, rt := range group {
 			rt.Handler = s.versioned(rt.Handler)

@@ -87,9 +87,10 @@ func (e *endpoint) get(ctx context.Context, token, path string, out any) error {
 	return apiError(err)
 }
 
-// send is a POST or PUT of body as compute, decoding the answer into out.
-func (e *endpoint) send(ctx context.Context, method, path string, body, out any, ok int) error {
-	sc, err := e.own(ctx)
+// send is a POST or PUT of body as token's bearer (compute for ""), decoding
+// the answer into out.
+func (e *endpoint) send(ctx context.Context, token, method, path string, body, out any, ok int) error {
+	sc, err := e.as(ctx, token)
 	if err != nil {
 		return err
 	}
@@ -102,9 +103,9 @@ func (e *endpoint) send(ctx context.Context, method, path string, body, out any,
 	return apiError(err)
 }
 
-// remove is a DELETE as compute.
-func (e *endpoint) remove(ctx context.Context, path string) error {
-	sc, err := e.own(ctx)
+// remove is a DELETE as token's bearer (compute for "").
+func (e *endpoint) remove(ctx context.Context, token, path string) error {
+	sc, err := e.as(ctx, token)
 	if err != nil {
 		return err
 	}

@@ -46,11 +46,17 @@ type portBody struct {
 		SubnetID  string `json:"subnet_id"`
 		IPAddress string `json:"ip_address"`
 	} `json:"fixed_ips"`
+	SecurityGroups []string `json:"security_groups"`
+	// PortSecurity is nil when the port_security extension is off, which
+	// upstream takes as enabled.
+	PortSecurity *bool  `json:"port_security_enabled"`
+	IPAllocation string `json:"ip_allocation"`
 }
 
 func (p portBody) port() compute.Port {
 	out := compute.Port{ID: p.ID, NetworkID: p.NetworkID, ProjectID: p.ProjectID, MAC: p.MAC, Status: p.Status,
-		DeviceID: p.DeviceID, DeviceOwner: p.DeviceOwner, HostID: p.HostID}
+		DeviceID: p.DeviceID, DeviceOwner: p.DeviceOwner, HostID: p.HostID, SecurityGroups: p.SecurityGroups,
+		PortSecurityEnabled: p.PortSecurity == nil || *p.PortSecurity, IPAllocation: p.IPAllocation}
 	for _, f := range p.FixedIPs {
 		if ip, err := netip.ParseAddr(f.IPAddress); err == nil {
 			out.FixedIPs = append(out.FixedIPs, compute.PortIP{SubnetID: f.SubnetID, IP: ip})
@@ -149,33 +155,33 @@ func (c *Network) CreatePort(ctx context.Context, req compute.PortRequest) (comp
 	var body struct {
 		Port portBody `json:"port"`
 	}
-	if err := c.e.send(ctx, http.MethodPost, "v2.0/ports", map[string]any{"port": port}, &body, http.StatusCreated); err != nil {
+	if err := c.e.send(ctx, "", http.MethodPost, "v2.0/ports", map[string]any{"port": port}, &body, http.StatusCreated); err != nil {
 		return compute.Port{}, err
 	}
 	return body.Port.port(), nil
 }
 
-func (c *Network) updatePort(ctx context.Context, id string, fields map[string]any) (compute.Port, error) {
+func (c *Network) updatePort(ctx context.Context, token, id string, fields map[string]any) (compute.Port, error) {
 	var body struct {
 		Port portBody `json:"port"`
 	}
-	if err := c.e.send(ctx, http.MethodPut, "v2.0/ports/"+url.PathEscape(id), map[string]any{"port": fields}, &body, http.StatusOK); err != nil {
+	if err := c.e.send(ctx, token, http.MethodPut, "v2.0/ports/"+url.PathEscape(id), map[string]any{"port": fields}, &body, http.StatusOK); err != nil {
 		return compute.Port{}, err
 	}
 	return body.Port.port(), nil
 }
 
 func (c *Network) BindPort(ctx context.Context, id, deviceID, deviceOwner, host string) (compute.Port, error) {
-	return c.updatePort(ctx, id, map[string]any{"device_id": deviceID, "device_owner": deviceOwner, "binding:host_id": host})
+	return c.updatePort(ctx, "", id, map[string]any{"device_id": deviceID, "device_owner": deviceOwner, "binding:host_id": host})
 }
 
 func (c *Network) UnbindPort(ctx context.Context, id string) error {
-	_, err := c.updatePort(ctx, id, map[string]any{"device_id": "", "device_owner": "", "binding:host_id": ""})
+	_, err := c.updatePort(ctx, "", id, map[string]any{"device_id": "", "device_owner": "", "binding:host_id": ""})
 	return err
 }
 
 func (c *Network) DeletePort(ctx context.Context, id string) error {
-	return c.e.remove(ctx, "v2.0/ports/"+url.PathEscape(id))
+	return c.e.remove(ctx, "", "v2.0/ports/"+url.PathEscape(id))
 }
 
 func (c *Network) FloatingIPs(ctx context.Context, portID string) ([]netip.Addr, error) {
@@ -208,4 +214,25 @@ func (c *Network) PortsOf(ctx context.Context, deviceID string) ([]compute.Port,
 		out[i] = p.port()
 	}
 	return out, nil
+}
+
+func (c *Network) DevicePorts(ctx context.Context, token, deviceID string) ([]compute.Port, error) {
+	var body struct {
+		Ports []portBody `json:"ports"`
+	}
+	if err := c.e.get(ctx, token, "v2.0/ports?device_id="+url.QueryEscape(deviceID), &body); err != nil {
+		return nil, err
+	}
+	out := make([]compute.Port, len(body.Ports))
+	for i, p := range body.Ports {
+		out[i] = p.port()
+	}
+	return out, nil
+}
+
+func (c *Network) SetPortSecurityGroups(ctx context.Context, token, portID string, groupIDs []string) (compute.Port, error) {
+	if groupIDs == nil {
+		groupIDs = []string{} // null is not a list to the network API
+	}
+	return c.updatePort(ctx, token, portID, map[string]any{"security_groups": groupIDs})
 }
