@@ -63,9 +63,18 @@ func (c *Cloud) startCompute(ctx context.Context, ls computeListeners, enforcer 
 	tokens := console.NewMemoryTokens()
 	consoles := consoleIssuer{tokens: tokens, base: ls.novnc.URL + "/vnc_lite.html"}
 	var err error
+	host := c.cfg.Compute.Host
+	if host == "" {
+		host = c.cfg.Network.Host
+	}
+	if host == "" {
+		if host, err = os.Hostname(); err != nil {
+			return fmt.Errorf("compute.host: %w", err)
+		}
+	}
 	c.compute, err = compute.New(ctx, compute.Options{
-		Consoles: consoles,
-		DB:       c.db, Logger: c.log, Auth: c.identity.Validator(), Policy: enforcer, PublicURL: ls.api.URL,
+		Consoles: consoles, Host: host,
+		DB: c.db, Logger: c.log, Auth: c.identity.Validator(), Policy: enforcer, PublicURL: ls.api.URL,
 		Images: c.computeImages, Network: clients.NewNetwork(creds, networkURL),
 		DefaultAvailabilityZone: c.cfg.Compute.DefaultAvailabilityZone, Quotas: c.cfg.Compute.Quotas(),
 	})
@@ -86,15 +95,6 @@ func (c *Cloud) startCompute(ctx context.Context, ls computeListeners, enforcer 
 	}
 	c.computeLocal = computeagent.NewLocal(c.compute)
 	c.computeLocal.Others = computeagent.BusHostCalls{Bus: c.bus}
-	host := c.cfg.Compute.Host
-	if host == "" {
-		host = c.cfg.Network.Host
-	}
-	if host == "" {
-		if host, err = os.Hostname(); err != nil {
-			return fmt.Errorf("compute.host: %w", err)
-		}
-	}
 	hosts := []string{host}
 	if c.cfg.Compute.Driver == "fake" && c.cfg.Compute.FakeHosts > 1 {
 		hosts = hosts[:0]

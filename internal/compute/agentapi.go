@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/nimbus-cloud/nimbus/internal/compute/virt"
 	"github.com/nimbus-cloud/nimbus/internal/platform/db"
 	"github.com/nimbus-cloud/nimbus/internal/platform/httpapi"
 )
@@ -63,6 +64,10 @@ type HostCalls interface {
 	ConsoleOutput(ctx context.Context, host, uuid string, lines int) (string, error)
 	// VNCSocket is where the guest's VNC server listens on its host.
 	VNCSocket(ctx context.Context, host, uuid string) (string, error)
+	// Diagnostics are the figures of the instance's guest.
+	Diagnostics(ctx context.Context, host, uuid string) (virt.Diagnostics, error)
+	// HostUptime is the host's uptime as uptime(1) prints it.
+	HostUptime(ctx context.Context, host string) (string, error)
 }
 
 // Consoles issues the single-use tokens of the VNC console proxy
@@ -129,8 +134,8 @@ func (s *Service) ReportService(ctx context.Context, rep ServiceReport) error {
 		if n, _ := res.RowsAffected(); n > 0 {
 			return nil
 		}
-		var next int64
-		if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(node_id), 0) + 1 FROM compute_services`).Scan(&next); err != nil {
+		next, err := nextServiceNumber(ctx, tx)
+		if err != nil {
 			return err
 		}
 		_, err = tx.ExecContext(ctx, `INSERT INTO compute_services (id, host, service_binary, zone, last_seen_at, created_at,

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"sort"
 
+	"github.com/nimbus-cloud/nimbus/internal/platform/db"
 	"github.com/nimbus-cloud/nimbus/internal/platform/httpapi"
 )
 
@@ -36,8 +37,31 @@ func (s *Service) listZones(detail bool) httpapi.Handler {
 				zones[name] = z
 			}
 			z.available = z.available || !h.Disabled
-			z.hosts[h.Host] = map[string]any{"nova-compute": map[string]any{
+			z.hosts[h.Host] = map[string]any{binaryCompute: map[string]any{
 				"available": s.up(h), "active": !h.Disabled, "updated_at": nullTime(stamp(h.LastSeen))}}
+		}
+		// The detail also shows the internal zone of the control services, as
+		// upstream's does.
+		if detail {
+			control, err := db.QueryAll(r.Context(), s.db, scanService, `SELECT `+controlServiceColumns+` FROM control_services ORDER BY number`)
+			if err != nil {
+				return httpapi.Response{}, err
+			}
+			for _, v := range control {
+				z := zones[v.Zone]
+				if z == nil {
+					z = &zone{hosts: map[string]any{}}
+					zones[v.Zone] = z
+				}
+				z.available = z.available || !v.Disabled
+				services, _ := z.hosts[v.Host].(map[string]any)
+				if services == nil {
+					services = map[string]any{}
+					z.hosts[v.Host] = services
+				}
+				up := s.up(hostState{ForcedDown: v.ForcedDown, LastSeen: parseStamp(v.LastSeen)})
+				services[v.Binary] = map[string]any{"available": up, "active": !v.Disabled, "updated_at": nullTime(v.LastSeen)}
+			}
 		}
 		names := make([]string, 0, len(zones))
 		for n := range zones {

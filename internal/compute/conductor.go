@@ -16,6 +16,12 @@ import (
 // instances no host has, and repeats on every change and every few seconds, so a
 // crash at any step resumes where it stopped (level-triggered, DESIGN.md).
 func (s *Service) Run(ctx context.Context) {
+	beat := make(chan struct{})
+	go func() {
+		defer close(beat)
+		s.heartbeat(ctx)
+	}()
+	defer func() { <-beat }()
 	tick := time.NewTicker(2 * time.Second)
 	defer tick.Stop()
 	for {

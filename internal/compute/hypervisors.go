@@ -20,6 +20,7 @@ func (s *Service) hypervisorRoutes() []httpapi.Route {
 		{Method: "GET", Path: "/v2.1/os-hypervisors/detail", Policy: "os_compute_api:os-hypervisors:list-detail", Handler: s.listHypervisors(true)},
 		{Method: "GET", Path: "/v2.1/os-hypervisors/statistics", Policy: "os_compute_api:os-hypervisors:statistics", Handler: s.hypervisorStatistics},
 		{Method: "GET", Path: "/v2.1/os-hypervisors/{id}", Policy: "os_compute_api:os-hypervisors:show", Handler: s.showHypervisor},
+		{Method: "GET", Path: "/v2.1/os-hypervisors/{id}/uptime", Policy: "os_compute_api:os-hypervisors:uptime", Handler: s.hypervisorUptime},
 		{Method: "GET", Path: "/v2.1/os-hypervisors/{pattern}/search", Policy: "os_compute_api:os-hypervisors:search", Handler: s.searchHypervisors(false)},
 		{Method: "GET", Path: "/v2.1/os-hypervisors/{pattern}/servers", Policy: "os_compute_api:os-hypervisors:servers", Handler: s.searchHypervisors(true)},
 	}
@@ -90,7 +91,7 @@ func (s *Service) hypervisorView(r *http.Request, h hypervisor, detail bool) map
 	v["cpu_info"], v["host_ip"], v["hypervisor_type"], v["hypervisor_version"] = cpuInfo, h.HostIP, h.HypervisorType, h.HypervisorVersion
 	v["service"] = map[string]any{"host": h.Host, "id": serviceID, "disabled_reason": h.DisabledReason}
 	if since(r, 88) {
-		v["uptime"] = nil // the agents do not report their host's uptime
+		v["uptime"] = nil // only show asks the host
 		return v
 	}
 	free := h.DiskGB - h.DiskGBUsed
@@ -201,26 +202,72 @@ func hypervisorIDString(r *http.Request, h hypervisor) string {
 	return strconv.FormatInt(h.NodeID, 10)
 }
 
-func (s *Service) showHypervisor(r *http.Request) (httpapi.Response, error) {
+// pathHypervisor is the node the path's id names (an integer before 2.53, its
+// UUID from 2.53).
+func (s *Service) pathHypervisor(r *http.Request) (hypervisor, error) {
 	raw := r.PathValue("id")
 	where, arg := "WHERE node_uuid = ?", any(raw)
 	if !since(r, 53) {
 		id, err := strconv.ParseInt(raw, 10, 64)
 		if err != nil {
-			return httpapi.Response{}, notFound("Hypervisor with ID '%s' could not be found.", raw)
+			return hypervisor{}, notFound("Hypervisor with ID '%s' could not be found.", raw)
 		}
 		where, arg = "WHERE node_id = ?", id
 	} else if !isUUID(raw) {
-		return httpapi.Response{}, badRequest("Invalid uuid %s", raw)
+		return hypervisor{}, badRequest("Invalid uuid %s", raw)
 	}
 	hvs, err := s.hypervisors(r.Context(), where, arg)
 	if err != nil {
-		return httpapi.Response{}, err
+		return hypervisor{}, err
 	}
 	if len(hvs) == 0 {
-		return httpapi.Response{}, notFound("Hypervisor with ID '%s' could not be found.", raw)
+		return hypervisor{}, notFound("Hypervisor with ID '%s' could not be found.", raw)
 	}
-	v := s.hypervisorView(r, hvs[0], true)
+	return hvs[0], nil
+}
+
+// hostUptime asks the node's agent for its host's uptime.
+func (s *Service) hostUptime(r *http.Request, h hypervisor) (string, error) {
+	if !s.up(h.hostState) || s.hosts == nil {
+		return "", badRequest("Compute service of %s is unavailable at this time.", h.Host)
+	}
+	up, err := s.hosts.HostUptime(r.Context(), h.Host)
+	if err != nil {
+		s.log.Warn("host uptime", "host", h.Host, "error", err)
+		return "", badRequest("Compute service of %s is unavailable at this time.", h.Host)
+	}
+	return up, nil
+}
+
+// hypervisorUptime is /os-hypervisors/{id}/uptime, which 2.88 folded into show.
+func (s *Service) hypervisorUptime(r *http.Request) (httpapi.Response, error) {
+	if since(r, 88) {
+		return httpapi.Response{}, versionNotFound()
+	}
+	h, err := s.pathHypervisor(r)
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	up, err := s.hostUptime(r, h)
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	v := s.hypervisorView(r, h, false)
+	v["uptime"] = up
+	return httpapi.OK(map[string]any{"hypervisor": v}), nil
+}
+
+func (s *Service) showHypervisor(r *http.Request) (httpapi.Response, error) {
+	h, err := s.pathHypervisor(r)
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	v := s.hypervisorView(r, h, true)
+	if since(r, 88) {
+		if up, err := s.hostUptime(r, h); err == nil {
+			v["uptime"] = up
+		}
+	}
 	if since(r, 53) {
 		if ws := r.URL.Query().Get("with_servers"); ws != "" {
 			with, err := boolField("with_servers", ws)
@@ -228,7 +275,7 @@ func (s *Service) showHypervisor(r *http.Request) (httpapi.Response, error) {
 				return httpapi.Response{}, err
 			}
 			if with {
-				if v["servers"], err = s.hypervisorServers(r.Context(), hvs[0]); err != nil {
+				if v["servers"], err = s.hypervisorServers(r.Context(), h); err != nil {
 					return httpapi.Response{}, err
 				}
 			}

@@ -35,6 +35,7 @@ var defaultPolicies = map[string]string{
 	"os_compute_api:os-lock-server:unlock":                 "rule:project_member_api",
 	"os_compute_api:os-lock-server:unlock:unlock_override": "rule:admin_api",
 	"os_compute_api:os-console-output":                     "rule:project_member_api",
+	"os_compute_api:os-server-diagnostics":                 "rule:admin_api",
 	"os_compute_api:os-remote-consoles":                    "rule:project_member_api",
 	"os_compute_api:os-extended-server-attributes":         "rule:admin_api",
 	"os_compute_api:os-flavor-manage:create":               "rule:admin_api",
@@ -55,6 +56,8 @@ var defaultPolicies = map[string]string{
 	"os_compute_api:os-services:update":                    "rule:admin_api",
 	"os_compute_api:os-services:delete":                    "rule:admin_api",
 
+	"os_compute_api:extensions": "",
+
 	"os_compute_api:os-availability-zone:list":   "",
 	"os_compute_api:os-availability-zone:detail": "rule:admin_api",
 
@@ -64,6 +67,7 @@ var defaultPolicies = map[string]string{
 	"os_compute_api:os-hypervisors:statistics":  "rule:admin_api",
 	"os_compute_api:os-hypervisors:search":      "rule:admin_api",
 	"os_compute_api:os-hypervisors:servers":     "rule:admin_api",
+	"os_compute_api:os-hypervisors:uptime":      "rule:admin_api",
 
 	"os_compute_api:limits":               "",
 	"os_compute_api:limits:other_project": "rule:admin_api",

@@ -8,9 +8,11 @@ package compute
 import (
 	"context"
 	"embed"
+	"fmt"
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"os"
 	"sync"
 	"time"
 
@@ -39,6 +41,9 @@ type Options struct {
 	Auth      *auth.Validator
 	Policy    *policy.Enforcer
 	PublicURL string
+	// Host names the host the conductor runs on, for its os-services rows
+	// (empty: the machine's host name).
+	Host string
 	// Images and Network are the image and network services as compute uses them.
 	Images  Images
 	Network Network
@@ -86,6 +91,13 @@ func New(ctx context.Context, o Options) (*Service, error) {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
+	}
+	if o.Host == "" {
+		h, err := os.Hostname()
+		if err != nil {
+			return nil, fmt.Errorf("compute host: %w", err)
+		}
+		o.Host = h
 	}
 	if o.DefaultAvailabilityZone == "" {
 		o.DefaultAvailabilityZone = "nova"
@@ -135,10 +147,12 @@ func (s *Service) routes() []httpapi.Route {
 	var all []httpapi.Route
 	for _, group := range [][]httpapi.Route{
 		s.discoveryRoutes(),
+		s.extensionRoutes(),
 		s.flavorRoutes(),
 		s.keypairRoutes(),
 		s.serverRoutes(),
 		s.serverActionRoutes(),
+		s.serverDiagnosticsRoutes(),
 		s.serverTagRoutes(),
 		s.serviceRoutes(),
 		s.availabilityZoneRoutes(),

@@ -27,7 +27,8 @@ type serviceRow struct {
 }
 
 func (s *Service) listServices(r *http.Request) (httpapi.Response, error) {
-	rows, err := db.QueryAll(r.Context(), s.db, scanService, `SELECT `+serviceColumns+` FROM compute_services ORDER BY node_id`)
+	rows, err := db.QueryAll(r.Context(), s.db, scanService, `SELECT `+serviceColumns+` FROM compute_services
+		UNION ALL SELECT `+controlServiceColumns+` FROM control_services ORDER BY 1`)
 	if err != nil {
 		return httpapi.Response{}, err
 	}
@@ -103,6 +104,13 @@ func (s *Service) updateServiceByID(r *http.Request) (httpapi.Response, error) {
 	err := s.db.InTx(r.Context(), func(tx *db.Tx) error {
 		cur, err := scanService(tx.QueryRowContext(r.Context(), `SELECT `+serviceColumns+` FROM compute_services WHERE id = ?`, id))
 		if db.IsNoRows(err) {
+			var binary string
+			err = tx.QueryRowContext(r.Context(), `SELECT service_binary FROM control_services WHERE id = ?`, id).Scan(&binary)
+			if err == nil {
+				return badRequest("Updating a %s service is not supported. Only nova-compute services can be updated.", binary)
+			}
+		}
+		if db.IsNoRows(err) {
 			return notFound("Service %s could not be found.", id)
 		}
 		if err != nil {
@@ -150,19 +158,20 @@ func (s *Service) updateService(r *http.Request) (httpapi.Response, error) {
 	}
 	var q string
 	var args []any
+	table := serviceTable(req.Binary)
 	body := map[string]any{"host": req.Host, "binary": req.Binary}
 	switch action {
 	case "enable":
-		q, args = `UPDATE compute_services SET disabled = ?, disabled_reason = NULL WHERE host = ? AND service_binary = ?`, []any{false}
+		q, args = `UPDATE `+table+` SET disabled = ?, disabled_reason = NULL WHERE host = ? AND service_binary = ?`, []any{false}
 		body["status"] = "enabled"
 	case "disable":
-		q, args = `UPDATE compute_services SET disabled = ?, disabled_reason = NULL WHERE host = ? AND service_binary = ?`, []any{true}
+		q, args = `UPDATE `+table+` SET disabled = ?, disabled_reason = NULL WHERE host = ? AND service_binary = ?`, []any{true}
 		body["status"] = "disabled"
 	case "disable-log-reason":
 		if req.Reason == "" || len(req.Reason) > 255 {
 			return httpapi.Response{}, badRequest("The string containing the reason for disabling the service must be 1-255 characters.")
 		}
-		q, args = `UPDATE compute_services SET disabled = ?, disabled_reason = ? WHERE host = ? AND service_binary = ?`, []any{true, req.Reason}
+		q, args = `UPDATE `+table+` SET disabled = ?, disabled_reason = ? WHERE host = ? AND service_binary = ?`, []any{true, req.Reason}
 		body["status"], body["disabled_reason"] = "disabled", req.Reason
 	case "force-down":
 		// 2.11: a service known to be down (its host fenced) is down at once,
@@ -173,7 +182,7 @@ func (s *Service) updateService(r *http.Request) (httpapi.Response, error) {
 		if req.ForcedDown == nil {
 			return httpapi.Response{}, badRequest("Invalid input for field/attribute forced_down. 'forced_down' is a required property")
 		}
-		q, args = `UPDATE compute_services SET forced_down = ? WHERE host = ? AND service_binary = ?`, []any{*req.ForcedDown}
+		q, args = `UPDATE `+table+` SET forced_down = ? WHERE host = ? AND service_binary = ?`, []any{*req.ForcedDown}
 		body["forced_down"] = *req.ForcedDown
 	default:
 		return httpapi.Response{}, notFound("Unknown action")
@@ -212,6 +221,16 @@ func (s *Service) deleteService(r *http.Request) (httpapi.Response, error) {
 		var host string
 		err := tx.QueryRowContext(ctx, `SELECT host FROM compute_services WHERE `+column+` = ?`, id).Scan(&host)
 		if db.IsNoRows(err) {
+			// A control service goes alone; while its conductor runs, its next
+			// heartbeat registers it again, as upstream's services do.
+			controlColumn := map[string]string{"node_id": "number", "id": "id"}[column]
+			res, err := tx.ExecContext(ctx, `DELETE FROM control_services WHERE `+controlColumn+` = ?`, id)
+			if err != nil {
+				return err
+			}
+			if n, _ := res.RowsAffected(); n > 0 {
+				return nil
+			}
 			return notFound("Service %s could not be found.", raw)
 		}
 		if err != nil {

@@ -127,10 +127,20 @@ func TestComputeCLI(t *testing.T) {
 		t.Errorf("console log: %q", out)
 	}
 	var services []row
-	OSJSON(t, c, adminCloud, &services, "compute", "service", "list")
+	OSJSON(t, c, adminCloud, &services, "compute", "service", "list", "--service", "nova-compute")
 	if len(services) == 0 || str(services[0], "Binary") != "nova-compute" || str(services[0], "State") != "up" {
 		t.Errorf("compute service list: %v", services)
 	}
+	for _, binary := range []string{"nova-scheduler", "nova-conductor"} {
+		OSJSON(t, c, adminCloud, &services, "compute", "service", "list", "--service", binary)
+		if len(services) != 1 || str(services[0], "Zone") != "internal" || str(services[0], "State") != "up" {
+			t.Errorf("compute service list --service %s: %v", binary, services)
+		}
+	}
+	if out := OS(t, c, adminCloud, "server", "show", "--diagnostics", id); !strings.Contains(out, "memory") {
+		t.Errorf("server show --diagnostics: %q", out)
+	}
+	mustFail(t, c, demoCloud, "os-server-diagnostics", "server", "show", "--diagnostics", id)
 
 	// Delete: the server and its port go.
 	OS(t, c, demoCloud, "server", "delete", "--wait", id)

@@ -26,7 +26,7 @@ func TestComputeOtherHost(t *testing.T) {
 
 	var services []row
 	eventually(t, "the second host's compute service up", func() bool {
-		OSJSON(t, d.Cloud, adminCloud, &services, "compute", "service", "list")
+		OSJSON(t, d.Cloud, adminCloud, &services, "compute", "service", "list", "--service", "nova-compute")
 		return len(services) == 1 && str(services[0], "Host") == nameB && str(services[0], "State") == "up"
 	})
 	var srv row

@@ -16,7 +16,7 @@ func TestComputeScheduling(t *testing.T) {
 	c := fakeComputeCloud(t, "sched-img", "NIMBUS_COMPUTE_FAKE_HOSTS=3")
 	var hosts []row
 	eventually(t, "three compute services up", func() bool {
-		OSJSON(t, c, adminCloud, &hosts, "compute", "service", "list")
+		OSJSON(t, c, adminCloud, &hosts, "compute", "service", "list", "--service", "nova-compute")
 		return len(hosts) == 3
 	})
 

@@ -46,10 +46,15 @@ func (l *Local) Add(a *Agent) {
 
 func (l *Local) Changes(host string) <-chan struct{} { return l.nudges.listen(host) }
 
-func (l *Local) ConsoleOutput(ctx context.Context, host, uuid string, lines int) (string, error) {
+// agent is the agent of host in this process (nil: none).
+func (l *Local) agent(host string) *Agent {
 	l.mu.Lock()
-	a := l.agents[host]
-	l.mu.Unlock()
+	defer l.mu.Unlock()
+	return l.agents[host]
+}
+
+func (l *Local) ConsoleOutput(ctx context.Context, host, uuid string, lines int) (string, error) {
+	a := l.agent(host)
 	if a == nil {
 		if l.Others != nil {
 			return l.Others.ConsoleOutput(ctx, host, uuid, lines)
@@ -69,9 +74,7 @@ func notFoundAsAPI(err error, uuid string) error {
 }
 
 func (l *Local) VNCSocket(ctx context.Context, host, uuid string) (string, error) {
-	l.mu.Lock()
-	a := l.agents[host]
-	l.mu.Unlock()
+	a := l.agent(host)
 	if a == nil {
 		if l.Others != nil {
 			return l.Others.VNCSocket(ctx, host, uuid)
@@ -79,4 +82,27 @@ func (l *Local) VNCSocket(ctx context.Context, host, uuid string) (string, error
 		return "", errNoAgent(host)
 	}
 	return a.opts.Driver.VNCSocket(virt.Spec{UUID: uuid, Dir: filepath.Join(a.opts.InstancesDir, uuid)}), nil
+}
+
+func (l *Local) Diagnostics(ctx context.Context, host, uuid string) (virt.Diagnostics, error) {
+	a := l.agent(host)
+	if a == nil {
+		if l.Others != nil {
+			return l.Others.Diagnostics(ctx, host, uuid)
+		}
+		return virt.Diagnostics{}, errNoAgent(host)
+	}
+	out, err := a.Diagnostics(ctx, uuid)
+	return out, notFoundAsAPI(err, uuid)
+}
+
+func (l *Local) HostUptime(ctx context.Context, host string) (string, error) {
+	a := l.agent(host)
+	if a == nil {
+		if l.Others != nil {
+			return l.Others.HostUptime(ctx, host)
+		}
+		return "", errNoAgent(host)
+	}
+	return a.HostUptime()
 }

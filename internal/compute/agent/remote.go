@@ -107,7 +107,7 @@ func (r *Remote) Download(ctx context.Context, id string, w io.Writer) error {
 }
 
 // ServeHostCalls answers the API's calls to this host's agent (console output,
-// VNC socket) on the bus.
+// VNC socket, diagnostics, uptime) on the bus.
 func ServeHostCalls(b *bus.Bus, a *Agent) error {
 	prefix := compute.SubjectHostCall + a.opts.Host + "."
 	calls := map[string]func(ctx context.Context, req compute.ConsoleRequest) (any, error){
@@ -116,6 +116,12 @@ func ServeHostCalls(b *bus.Bus, a *Agent) error {
 		},
 		"vnc_socket": func(ctx context.Context, req compute.ConsoleRequest) (any, error) {
 			return a.opts.Driver.VNCSocket(virt.Spec{UUID: req.UUID, Dir: filepath.Join(a.opts.InstancesDir, req.UUID)}), nil
+		},
+		"diagnostics": func(ctx context.Context, req compute.ConsoleRequest) (any, error) {
+			return a.Diagnostics(ctx, req.UUID)
+		},
+		"uptime": func(context.Context, compute.ConsoleRequest) (any, error) {
+			return a.HostUptime()
 		},
 	}
 	for name, fn := range calls {
@@ -147,5 +153,17 @@ func (c BusHostCalls) ConsoleOutput(ctx context.Context, host, uuid string, line
 func (c BusHostCalls) VNCSocket(ctx context.Context, host, uuid string) (string, error) {
 	var out string
 	err := c.Bus.Call(ctx, compute.SubjectHostCall+host+".vnc_socket", compute.ConsoleRequest{UUID: uuid}, &out)
+	return out, httpapi.FromRemote(err)
+}
+
+func (c BusHostCalls) Diagnostics(ctx context.Context, host, uuid string) (virt.Diagnostics, error) {
+	var out virt.Diagnostics
+	err := c.Bus.Call(ctx, compute.SubjectHostCall+host+".diagnostics", compute.ConsoleRequest{UUID: uuid}, &out)
+	return out, httpapi.FromRemote(err)
+}
+
+func (c BusHostCalls) HostUptime(ctx context.Context, host string) (string, error) {
+	var out string
+	err := c.Bus.Call(ctx, compute.SubjectHostCall+host+".uptime", compute.ConsoleRequest{}, &out)
 	return out, httpapi.FromRemote(err)
 }

@@ -141,4 +141,7 @@ type Driver interface {
 	// DetachInterface hot-unplugs the guest's NIC with nic.MAC and waits until
 	// the guest has let it go; a NIC that is not there is no error.
 	DetachInterface(ctx context.Context, s Spec, nic NIC) error
+	// Diagnostics are the running (or paused) guest's figures; an error for a
+	// guest that does not run.
+	Diagnostics(ctx context.Context, s Spec) (Diagnostics, error)
 }

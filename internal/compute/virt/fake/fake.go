@@ -20,6 +20,8 @@ type Driver struct {
 	mu        sync.Mutex
 	guests    map[string]virt.PowerState
 	nics      map[string][]virt.NIC // each guest's NICs, as a running one has them
+	sizes     map[string][2]int     // each guest's vCPUs and memory (MB)
+	started   map[string]time.Time
 	hotplugs  []string              // "attach <uuid> <mac>", "detach <uuid> <mac>", in order
 	resources virt.HostResources
 	// FailSpawn, when set, fails the spawns it returns true for (reschedule tests).
@@ -43,7 +45,8 @@ func New(r virt.HostResources) *Driver {
 	if r.HypervisorType == "" {
 		r.HypervisorType, r.HypervisorVersion = "QEMU", 7002000
 	}
-	return &Driver{guests: map[string]virt.PowerState{}, nics: map[string][]virt.NIC{}, resources: r}
+	return &Driver{guests: map[string]virt.PowerState{}, nics: map[string][]virt.NIC{}, sizes: map[string][2]int{},
+		started: map[string]time.Time{}, resources: r}
 }
 
 func (d *Driver) set(s virt.Spec, from []virt.PowerState, to virt.PowerState) error {
@@ -85,6 +88,8 @@ func (d *Driver) Spawn(ctx context.Context, s virt.Spec) error {
 			d.guests[s.UUID] = virt.Paused
 		}
 		d.nics[s.UUID] = slices.Clone(s.NICs)
+		d.sizes[s.UUID] = [2]int{s.VCPUs, s.MemoryMB}
+		d.started[s.UUID] = time.Now()
 	}
 	return nil
 }
@@ -94,6 +99,8 @@ func (d *Driver) Destroy(_ context.Context, s virt.Spec) error {
 	defer d.mu.Unlock()
 	delete(d.guests, s.UUID)
 	delete(d.nics, s.UUID)
+	delete(d.sizes, s.UUID)
+	delete(d.started, s.UUID)
 	return nil
 }
 

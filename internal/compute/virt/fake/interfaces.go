@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/nimbus-cloud/nimbus/internal/compute/virt"
 )
@@ -58,4 +59,29 @@ func (d *Driver) Hotplugs() []string {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return slices.Clone(d.hotplugs)
+}
+
+// Diagnostics are a running guest's size and NICs, its counters all zero: a
+// fake guest does nothing.
+func (d *Driver) Diagnostics(_ context.Context, s virt.Spec) (virt.Diagnostics, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	st, ok := d.guests[s.UUID]
+	if !ok {
+		return virt.Diagnostics{}, virt.ErrNotFound
+	}
+	if st != virt.Running && st != virt.Paused {
+		return virt.Diagnostics{}, fmt.Errorf("fake: guest %s is %s", s.UUID, st)
+	}
+	size := d.sizes[s.UUID]
+	out := virt.Diagnostics{State: st, Driver: "fake", Hypervisor: "fake", HypervisorOS: "fake",
+		UptimeSeconds: int64(time.Since(d.started[s.UUID]).Seconds()), MemoryMB: size[1],
+		Disks: []virt.DiskStats{{Name: "vda"}}}
+	for i := range size[0] {
+		out.CPUs = append(out.CPUs, virt.CPUStats{ID: i})
+	}
+	for _, n := range d.nics[s.UUID] {
+		out.NICs = append(out.NICs, virt.NICStats{Name: n.Tap, MAC: n.MAC})
+	}
+	return out, nil
 }

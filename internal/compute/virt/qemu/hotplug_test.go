@@ -77,6 +77,7 @@ func TestDriverHotplug(t *testing.T) {
 	if got := macs(d); !slices.Equal(got, []string{testMAC, second.MAC}) {
 		t.Fatalf("NICs after attach %v, want both", got)
 	}
+	checkDiagnostics(t, ctx, d, spec, second)
 
 	d2, err := New(opts)
 	if err != nil {
@@ -98,5 +99,34 @@ func TestDriverHotplug(t *testing.T) {
 	}
 	if err := d2.Destroy(ctx, spec); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// checkDiagnostics: the booted guest has used its vCPU, read its disk and, having
+// answered pings, sent on its boot NIC; the hot-plugged NIC is there too.
+func checkDiagnostics(t *testing.T, ctx context.Context, d *Driver, spec virt.Spec, plugged virt.NIC) {
+	t.Helper()
+	diag, err := d.Diagnostics(ctx, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diag.State != virt.Running || diag.MemoryMB != spec.MemoryMB || diag.MemoryUsedMB <= 0 || diag.UptimeSeconds < 0 {
+		t.Errorf("diagnostics = %+v", diag)
+	}
+	if len(diag.CPUs) != 1 || diag.CPUs[0].TimeNS <= 0 {
+		t.Errorf("CPUs = %+v", diag.CPUs)
+	}
+	if len(diag.Disks) != 1 || diag.Disks[0].Name != "vda" || diag.Disks[0].ReadBytes <= 0 || diag.Disks[0].ReadRequests <= 0 {
+		t.Errorf("disks = %+v", diag.Disks)
+	}
+	nics := map[string]virt.NICStats{}
+	for _, n := range diag.NICs {
+		nics[n.MAC] = n
+	}
+	if boot := nics[testMAC]; boot.Name != testTap || boot.TxPackets <= 0 || boot.RxPackets <= 0 {
+		t.Errorf("boot NIC = %+v", boot)
+	}
+	if n, ok := nics[plugged.MAC]; !ok || n.Name != plugged.Tap {
+		t.Errorf("hot-plugged NIC = %+v", n)
 	}
 }
