@@ -218,6 +218,18 @@ func (s *Service) ReportInstance(ctx context.Context, rep AgentReport) error {
 					Created: stamp(now)}
 				in.Host = ""
 			}
+		case rep.Error != "" && rep.Task == taskRebuilding:
+			// The old guest is gone: a rebuild that fails leaves ERROR, as upstream.
+			in.VMState, in.TaskState, in.PowerState = vmError, "", rep.PowerState
+			in.Fault = &fault{Code: 500, Message: fmt.Sprintf("Rebuild of instance %s failed: %s", in.UUID, rep.Error),
+				Created: stamp(now)}
+		case rep.Task == taskRebuilding:
+			// A rebuilt server is as it was before: running, or stopped.
+			in.VMState, in.TaskState, in.PowerState = vmActive, "", rep.PowerState
+			if rep.PowerState == powerShutdown {
+				in.VMState = vmStopped
+			}
+			in.LaunchedAt = stamp(now)
 		case rep.Error != "":
 			// A failed action leaves the instance as it was, as upstream
 			// reverts the task state; the action's event records the error.

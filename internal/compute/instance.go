@@ -241,6 +241,8 @@ func (in *instance) status() string {
 			return "REBOOT"
 		case taskRebootingHard:
 			return "HARD_REBOOT"
+		case taskRebuilding:
+			return "REBUILD"
 		}
 		if in.VMState == vmStopped {
 			return "SHUTOFF"
@@ -251,6 +253,9 @@ func (in *instance) status() string {
 	case vmSuspended:
 		return "SUSPENDED"
 	case vmError:
+		if in.TaskState == taskRebuilding {
+			return "REBUILD"
+		}
 		return "ERROR"
 	case vmDeleted:
 		return "DELETED"

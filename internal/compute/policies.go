@@ -27,6 +27,7 @@ var defaultPolicies = map[string]string{
 	"os_compute_api:servers:start":                         "rule:project_member_api",
 	"os_compute_api:servers:stop":                          "rule:project_member_api",
 	"os_compute_api:servers:reboot":                        "rule:project_member_api",
+	"os_compute_api:servers:rebuild":                       "rule:project_member_api",
 	"os_compute_api:os-pause-server:pause":                 "rule:project_member_api",
 	"os_compute_api:os-pause-server:unpause":               "rule:project_member_api",
 	"os_compute_api:os-suspend-server:suspend":             "rule:project_member_api",

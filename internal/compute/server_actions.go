@@ -56,6 +56,8 @@ func (s *Service) serverAction(r *http.Request) (httpapi.Response, error) {
 				[]string{vmActive, vmStopped, vmPaused, vmSuspended, vmError}, taskRebootingHard})
 		}
 		return s.startStateAction(r, stateAction{"os_compute_api:servers:reboot", "reboot", []string{vmActive}, taskRebooting})
+	case "rebuild":
+		return s.rebuild(r, arg)
 	case "lock":
 		return s.lock(r, arg)
 	case "unlock":

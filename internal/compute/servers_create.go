@@ -59,6 +59,35 @@ type createServerFields struct {
 	Hostname                 json.RawMessage `json:"hostname"`                   // 2.90
 }
 
+// bootImage is the image a server boots (or is rebuilt) from: it must exist, be
+// active and fit the flavor.
+func (s *Service) bootImage(ctx context.Context, token, imageID string, flavor Flavor) (Image, error) {
+	image, err := s.opts.Images.Get(ctx, token, imageID)
+	if err != nil {
+		if httpapi.IsStatus(err, http.StatusNotFound) {
+			return Image{}, badRequest("Image %s could not be found.", imageID)
+		}
+		return Image{}, fmt.Errorf("look up image %s: %w", imageID, err)
+	}
+	if image.Status != "active" {
+		return Image{}, badRequest("Image %s is not active.", imageID)
+	}
+	if image.MinRAM > flavor.RAM {
+		return Image{}, badRequest("Flavor's memory is too small for requested image.")
+	}
+	if flavor.Disk > 0 {
+		if image.MinDisk > flavor.Disk {
+			return Image{}, badRequest("Flavor's disk is too small for requested image. Flavor disk is %d bytes, minimum requested disk is %d bytes.",
+				int64(flavor.Disk)<<30, int64(image.MinDisk)<<30)
+		}
+		if size := max(image.VirtualSize, image.Size); size > int64(flavor.Disk)<<30 {
+			return Image{}, badRequest("Flavor's disk is too small for requested image. Flavor disk is %d bytes, image is %d bytes.",
+				int64(flavor.Disk)<<30, size)
+		}
+	}
+	return image, nil
+}
+
 // createServer is POST /servers: it validates the request against the other
 // services as the caller, checks the quota, records the instances in BUILD and
 // leaves scheduling and spawning to the conductor and the agents.
@@ -150,29 +179,9 @@ func (s *Service) createServer(r *http.Request) (httpapi.Response, error) {
 	if err != nil {
 		return httpapi.Response{}, badRequest("Flavor %s could not be found.", flavorID)
 	}
-	imageID := refID(*in.ImageRef)
-	image, err := s.opts.Images.Get(ctx, token, imageID)
+	image, err := s.bootImage(ctx, token, refID(*in.ImageRef), flavor)
 	if err != nil {
-		if httpapi.IsStatus(err, http.StatusNotFound) {
-			return httpapi.Response{}, badRequest("Image %s could not be found.", imageID)
-		}
-		return httpapi.Response{}, fmt.Errorf("look up image %s: %w", imageID, err)
-	}
-	if image.Status != "active" {
-		return httpapi.Response{}, badRequest("Image %s is not active.", imageID)
-	}
-	if image.MinRAM > flavor.RAM {
-		return httpapi.Response{}, badRequest("Flavor's memory is too small for requested image.")
-	}
-	if flavor.Disk > 0 {
-		if image.MinDisk > flavor.Disk {
-			return httpapi.Response{}, badRequest("Flavor's disk is too small for requested image. Flavor disk is %d bytes, minimum requested disk is %d bytes.",
-				int64(flavor.Disk)<<30, int64(image.MinDisk)<<30)
-		}
-		if size := max(image.VirtualSize, image.Size); size > int64(flavor.Disk)<<30 {
-			return httpapi.Response{}, badRequest("Flavor's disk is too small for requested image. Flavor disk is %d bytes, image is %d bytes.",
-				int64(flavor.Disk)<<30, size)
-		}
+		return httpapi.Response{}, err
 	}
 	b.Image = image
 

@@ -194,6 +194,21 @@ func TestComputeQEMU(t *testing.T) {
 	})
 	mustFail(t, d.Cloud, adminCloud, "", "port", "show", added)
 
+	// Rebuild: a new QEMU on a fresh disk boots the image again, on the same
+	// port, and takes the key from the metadata service again.
+	pidBefore := qemuPID()
+	OS(t, d.Cloud, demoCloud, "server", "rebuild", "--image", "nimbus-guest", "--wait", id)
+	waitServerOn(t, d.Cloud, id, "ACTIVE")
+	inQEMU(virt.Running)
+	if after := qemuPID(); after == pidBefore || after == "" {
+		t.Errorf("QEMU pid %q before the rebuild, %q after: want a new guest", pidBefore, after)
+	}
+	eventually(t, "the rebuilt guest booted", func() bool { return markers() > 0 })
+	eventually(t, "SSH into the rebuilt guest", func() bool { return strings.Contains(inGuest(), "eth0") })
+	if got := portIDOf(t, d, id); got != p.ID {
+		t.Errorf("port after the rebuild %s, want %s", got, p.ID)
+	}
+
 	// Delete: no QEMU, no tap, no files, no port.
 	tap := "tap" + p.ID[:11]
 	OS(t, d.Cloud, demoCloud, "server", "delete", "--wait", id)

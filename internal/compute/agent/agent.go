@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -221,11 +222,13 @@ func (a *Agent) task(ctx context.Context, inst compute.AgentInstance) {
 	spec := a.Spec(inst)
 	d := a.opts.Driver
 	var err error
-	if a.opts.Plumbing != nil && inst.TaskState != "spawning" && inst.TaskState != "deleting" {
+	if a.opts.Plumbing != nil && !slices.Contains([]string{"spawning", "deleting", "rebuilding"}, inst.TaskState) {
 		// A guest that starts again (power on, soft reboot, resume) opens the
-		// taps of every port it has now, also those attached while it was off.
-		if err := a.opts.Plumbing.Plug(ctx, spec); err != nil {
-			a.opts.Log.Warn("plug taps", "instance", inst.UUID, "error", err)
+		// taps of every port it has now, also those attached while it was off,
+		// and has the devices it was built with (config drive, kernel): a saved
+		// state loads only into the same machine.
+		if err := a.opts.Plumbing.Prepare(ctx, inst, &spec); err != nil {
+			a.opts.Log.Warn("prepare the guest's taps and disks", "instance", inst.UUID, "error", err)
 		}
 	}
 	switch inst.TaskState {
@@ -238,6 +241,8 @@ func (a *Agent) task(ctx context.Context, inst compute.AgentInstance) {
 		}
 	case "deleting":
 		err = a.destroy(ctx, inst)
+	case "rebuilding":
+		err = a.rebuild(ctx, inst, &spec)
 	case "powering-off":
 		err = d.PowerOff(ctx, spec, a.opts.ShutdownTimeout)
 	case "powering-on":
@@ -337,6 +342,28 @@ func (a *Agent) waitVIFs(ctx context.Context, inst compute.AgentInstance) error 
 		}
 	}
 	return nil
+}
+
+// rebuild replaces the guest with a new one on a fresh disk from the
+// instance's (new) image, on the same ports: the taps stay. A stopped server
+// stays stopped, its guest made but not running. Cut short, it starts over.
+func (a *Agent) rebuild(ctx context.Context, inst compute.AgentInstance, spec *virt.Spec) error {
+	if err := a.opts.Driver.Destroy(ctx, *spec); err != nil {
+		return err
+	}
+	if inst.VMState != "stopped" {
+		return a.spawn(ctx, inst, spec)
+	}
+	if a.opts.Plumbing != nil {
+		if err := a.opts.Plumbing.Prepare(ctx, inst, spec); err != nil {
+			return fmt.Errorf("prepare: %w", err)
+		}
+	}
+	spec.Paused = true
+	if err := a.opts.Driver.Spawn(ctx, *spec); err != nil {
+		return err
+	}
+	return a.opts.Driver.PowerOff(ctx, *spec, 0)
 }
 
 func (a *Agent) destroy(ctx context.Context, inst compute.AgentInstance) error {

@@ -65,18 +65,21 @@ func (c *ctrl) take() []compute.AgentReport {
 func TestAgentPass(t *testing.T) {
 	ctx := context.Background()
 	d := fake.New(virt.HostResources{})
-	for _, id := range []string{"running", "stopped-behind-our-back", "orphan", "to-delete", "to-pause"} {
+	for _, id := range []string{"running", "stopped-behind-our-back", "orphan", "to-delete", "to-pause", "to-rebuild", "stopped-to-rebuild"} {
 		if err := d.Spawn(ctx, virt.Spec{UUID: id}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	_ = d.PowerOff(ctx, virt.Spec{UUID: "stopped-behind-our-back"}, 0)
+	_ = d.PowerOff(ctx, virt.Spec{UUID: "stopped-to-rebuild"}, 0)
 	c := &ctrl{active: map[string]bool{"p-ready": true}, want: []compute.AgentInstance{
 		{UUID: "new", VMState: "building", TaskState: "spawning", Ports: []compute.AgentPort{{ID: "p-ready"}}},
 		{UUID: "running", VMState: "active", PowerState: 1},
 		{UUID: "stopped-behind-our-back", VMState: "active", PowerState: 1},
 		{UUID: "to-delete", VMState: "active", TaskState: "deleting", PowerState: 1},
 		{UUID: "to-pause", VMState: "active", TaskState: "pausing", PowerState: 1},
+		{UUID: "to-rebuild", VMState: "active", TaskState: "rebuilding", PowerState: 1, Ports: []compute.AgentPort{{ID: "p-ready"}}},
+		{UUID: "stopped-to-rebuild", VMState: "stopped", TaskState: "rebuilding", PowerState: 4},
 	}}
 	a, err := New(Options{Host: "h1", Driver: d, Controller: c, InstancesDir: t.TempDir(), VIFWait: time.Second,
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
@@ -91,8 +94,10 @@ func TestAgentPass(t *testing.T) {
 	want := []compute.AgentReport{
 		{Host: "h1", UUID: "new", Task: "spawning", PowerState: 1},
 		{Host: "h1", UUID: "stopped-behind-our-back", PowerState: 4},
+		{Host: "h1", UUID: "stopped-to-rebuild", Task: "rebuilding", PowerState: 4},
 		{Host: "h1", UUID: "to-delete", Task: "deleting"},
 		{Host: "h1", UUID: "to-pause", Task: "pausing", PowerState: 3},
+		{Host: "h1", UUID: "to-rebuild", Task: "rebuilding", PowerState: 1},
 	}
 	if !slices.Equal(got, want) {
 		t.Fatalf("reports\n got %+v\nwant %+v", got, want)
