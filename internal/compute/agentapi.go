@@ -26,6 +26,14 @@ type AgentInstance struct {
 	DiskFormat  string            `json:"disk_format"`
 	Ports       []AgentPort       `json:"ports"`
 	ConfigDrive bool              `json:"config_drive"`
+	// Rescue is the image a rescued server boots (while rescuing and rescued).
+	Rescue *AgentImage `json:"rescue,omitempty"`
+}
+
+// AgentImage is an image a guest boots from.
+type AgentImage struct {
+	ID         string `json:"id"`
+	DiskFormat string `json:"disk_format"`
 }
 
 // AgentPort is a NIC of the instance.
@@ -94,6 +102,9 @@ func (s *Service) HostInstances(ctx context.Context, host string) ([]AgentInstan
 			PowerState: in.PowerState, VCPUs: in.Flavor.VCPUs, MemoryMB: in.Flavor.RAM, DiskGB: in.Flavor.Disk,
 			ImageID: in.ImageRef, ImageProps: in.Request.Image.Properties, DiskFormat: in.Request.Image.DiskFormat,
 			ConfigDrive: in.Request.ConfigDrive}
+		if img := in.Request.RescueImage; img != nil && (in.VMState == vmRescued || in.TaskState == taskRescuing) {
+			ai.Rescue = &AgentImage{ID: img.ID, DiskFormat: img.DiskFormat}
+		}
 		for _, p := range in.Request.Ports {
 			ai.Ports = append(ai.Ports, AgentPort{ID: p.ID, MAC: p.MAC, MTU: p.MTU})
 		}
@@ -165,6 +176,8 @@ var taskDone = map[string]string{
 	taskUnpausing:     vmActive,
 	taskSuspending:    vmSuspended,
 	taskResuming:      vmActive,
+	taskRescuing:      vmRescued,
+	taskUnrescuing:    vmActive,
 }
 
 // ReportInstance applies an agent's report: a finished task moves the instance

@@ -15,6 +15,7 @@ const (
 	vmStopped   = "stopped"
 	vmPaused    = "paused"
 	vmSuspended = "suspended"
+	vmRescued   = "rescued"
 	vmError     = "error"
 	vmDeleted   = "deleted"
 )
@@ -32,6 +33,8 @@ const (
 	taskUnpausing     = "unpausing"
 	taskSuspending    = "suspending"
 	taskResuming      = "resuming"
+	taskRescuing      = "rescuing"
+	taskUnrescuing    = "unrescuing"
 	taskDeleting      = "deleting"
 )
 
@@ -95,6 +98,8 @@ type buildRequest struct {
 	// unlike a forced host, the scheduler's filters still run.
 	RequestedHost string `json:"requested_host,omitempty"`
 	RequestedNode string `json:"requested_node,omitempty"`
+	// RescueImage is what a rescued server boots, its own disk attached second.
+	RescueImage *Image `json:"rescue_image,omitempty"`
 	// Description is the server's (2.19); nil is null.
 	Description *string `json:"description,omitempty"`
 	// PinnedAZ is the zone the create request asked for (2.96); the instance's
@@ -252,6 +257,8 @@ func (in *instance) status() string {
 		return "PAUSED"
 	case vmSuspended:
 		return "SUSPENDED"
+	case vmRescued:
+		return "RESCUE"
 	case vmError:
 		if in.TaskState == taskRebuilding {
 			return "REBUILD"

@@ -28,6 +28,8 @@ var defaultPolicies = map[string]string{
 	"os_compute_api:servers:stop":                          "rule:project_member_api",
 	"os_compute_api:servers:reboot":                        "rule:project_member_api",
 	"os_compute_api:servers:rebuild":                       "rule:project_member_api",
+	"os_compute_api:os-rescue":                             "rule:project_member_api",
+	"os_compute_api:os-unrescue":                           "rule:project_member_api",
 	"os_compute_api:os-pause-server:pause":                 "rule:project_member_api",
 	"os_compute_api:os-pause-server:unpause":               "rule:project_member_api",
 	"os_compute_api:os-suspend-server:suspend":             "rule:project_member_api",

@@ -3,7 +3,6 @@ package compute
 import (
 	"encoding/json"
 	"net/http"
-	"slices"
 
 	"github.com/nimbus-cloud/nimbus/internal/platform/auth"
 	"github.com/nimbus-cloud/nimbus/internal/platform/db"
@@ -58,6 +57,10 @@ func (s *Service) serverAction(r *http.Request) (httpapi.Response, error) {
 		return s.startStateAction(r, stateAction{"os_compute_api:servers:reboot", "reboot", []string{vmActive}, taskRebooting})
 	case "rebuild":
 		return s.rebuild(r, arg)
+	case "rescue":
+		return s.rescue(r, arg)
+	case "unrescue":
+		return s.unrescue(r)
 	case "lock":
 		return s.lock(r, arg)
 	case "unlock":
@@ -110,28 +113,9 @@ func (s *Service) startStateAction(r *http.Request, a stateAction) (httpapi.Resp
 	if err := s.checkLocked(r, in); err != nil {
 		return httpapi.Response{}, err
 	}
-	err = s.db.InTx(r.Context(), func(tx *db.Tx) error {
-		cur, err := loadInstance(r.Context(), tx, in.UUID)
-		if err != nil {
-			return err
-		}
-		if !slices.Contains(a.from, cur.VMState) {
-			return invalidState(a.action, cur, "vm_state", cur.VMState)
-		}
-		if cur.TaskState != "" {
-			return invalidState(a.action, cur, "task_state", cur.TaskState)
-		}
-		cur.TaskState, cur.UpdatedAt = a.task, stamp(s.now())
-		if err := saveInstance(r.Context(), tx, cur); err != nil {
-			return err
-		}
-		in = cur
-		return s.startAction(r.Context(), tx, r, cur, a.action)
-	})
-	if err != nil {
+	if err := s.changeState(r, in, a.action, a.from, a.task, nil); err != nil {
 		return httpapi.Response{}, err
 	}
-	s.kick(in.Host)
 	return httpapi.Response{Status: http.StatusAccepted}, nil
 }
 

@@ -4,7 +4,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
-	"slices"
 	"strings"
 
 	"github.com/nimbus-cloud/nimbus/internal/platform/auth"
@@ -75,38 +74,17 @@ func (s *Service) rebuild(r *http.Request, arg json.RawMessage) (httpapi.Respons
 	if req.AdminPass != nil {
 		adminPass = *req.AdminPass
 	}
-	err = s.db.InTx(r.Context(), func(tx *db.Tx) error {
-		cur, err := loadInstance(r.Context(), tx, in.UUID)
-		if err != nil {
-			return err
-		}
-		if !slices.Contains([]string{vmActive, vmStopped, vmError}, cur.VMState) {
-			return invalidState("rebuild", cur, "vm_state", cur.VMState)
-		}
-		if cur.TaskState != "" {
-			return invalidState("rebuild", cur, "task_state", cur.TaskState)
-		}
-		if cur.Host == "" {
-			return conflict("Instance %s is not ready", cur.UUID)
-		}
+	err = s.changeState(r, in, "rebuild", []string{vmActive, vmStopped, vmError}, taskRebuilding, func(tx *db.Tx, cur *instance) error {
 		if err := applyRebuild(r, cur, req, image, key); err != nil {
 			return err
 		}
-		cur.TaskState, cur.UpdatedAt = taskRebuilding, stamp(s.now())
-		if err := saveInstance(r.Context(), tx, cur); err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(r.Context(), `UPDATE instances SET image_ref = ?, key_name = ? WHERE uuid = ?`,
-			cur.ImageRef, nullable(cur.KeyName), cur.UUID); err != nil {
-			return err
-		}
-		in = cur
-		return s.startAction(r.Context(), tx, r, cur, "rebuild")
+		_, err := tx.ExecContext(r.Context(), `UPDATE instances SET image_ref = ?, key_name = ? WHERE uuid = ?`,
+			cur.ImageRef, nullable(cur.KeyName), cur.UUID)
+		return err
 	})
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	s.kick(in.Host)
 	view := s.serverView(r, in, nil)
 	view["adminPass"] = adminPass
 	return httpapi.Response{Status: http.StatusAccepted, Body: map[string]any{"server": view}}, nil

@@ -119,6 +119,10 @@ func agentFor(t *testing.T, e *testEnv, host string, d *fake.Driver) func() {
 				err = d.Resume(ctx, spec)
 			case taskRebooting, taskRebootingHard:
 				err = d.Reboot(ctx, spec, inst.TaskState == taskRebootingHard, 0)
+			case taskRescuing, taskUnrescuing: // the guest starts again on other disks
+				if err = d.PowerOff(ctx, spec, 0); err == nil {
+					err = d.PowerOn(ctx, spec)
+				}
 			case taskRebuilding: // a new guest; a stopped one made, not running
 				if err = d.Destroy(ctx, spec); err == nil {
 					spec.Paused = inst.VMState == vmStopped

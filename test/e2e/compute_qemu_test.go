@@ -209,6 +209,34 @@ func TestComputeQEMU(t *testing.T) {
 		t.Errorf("port after the rebuild %s, want %s", got, p.ID)
 	}
 
+	// Rescue: the guest boots the rescue image (its own) with its disk second;
+	// unrescue boots its own disk again.
+	virtioDisks := func() int {
+		diag, err := hv.Diagnostics(ctx, guest)
+		if err != nil {
+			t.Errorf("diagnostics: %v", err)
+		}
+		n := 0
+		for _, disk := range diag.Disks {
+			if strings.HasPrefix(disk.Name, "vd") {
+				n++
+			}
+		}
+		return n
+	}
+	OS(t, d.Cloud, demoCloud, "server", "rescue", id)
+	waitServerOn(t, d.Cloud, id, "RESCUE")
+	inQEMU(virt.Running)
+	if n := virtioDisks(); n != 2 {
+		t.Errorf("the rescued guest has %d disks, want the rescue disk and its own", n)
+	}
+	OS(t, d.Cloud, demoCloud, "server", "unrescue", id)
+	waitServerOn(t, d.Cloud, id, "ACTIVE")
+	inQEMU(virt.Running)
+	if n := virtioDisks(); n != 1 {
+		t.Errorf("the unrescued guest has %d disks, want its own", n)
+	}
+
 	// Delete: no QEMU, no tap, no files, no port.
 	tap := "tap" + p.ID[:11]
 	OS(t, d.Cloud, demoCloud, "server", "delete", "--wait", id)

@@ -10,7 +10,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -35,6 +37,8 @@ type Controller interface {
 // none of it (nil).
 type Host interface {
 	Prepare(ctx context.Context, inst compute.AgentInstance, spec *virt.Spec) error
+	// PrepareRescue makes spec.RescueDisk from the instance's rescue image.
+	PrepareRescue(ctx context.Context, inst compute.AgentInstance, spec *virt.Spec) error
 	Release(ctx context.Context, inst compute.AgentInstance, spec virt.Spec) error
 	// Plug makes the taps of spec's NICs (ports attached since the guest was
 	// prepared); Prune removes the instance's taps of ports it no longer has.
@@ -203,6 +207,9 @@ func (a *Agent) Spec(inst compute.AgentInstance) virt.Spec {
 	dir := filepath.Join(a.opts.InstancesDir, inst.UUID)
 	s := virt.Spec{UUID: inst.UUID, Name: inst.Name, VCPUs: inst.VCPUs, MemoryMB: inst.MemoryMB, Dir: dir,
 		RootDisk: filepath.Join(dir, "disk"), Accelerator: a.opts.Accelerator}
+	if inst.Rescue != nil && inst.TaskState != "unrescuing" {
+		s.RescueDisk = filepath.Join(dir, rescueDisk)
+	}
 	for _, p := range inst.Ports {
 		s.NICs = append(s.NICs, virt.NIC{MAC: p.MAC, Tap: tapName(p.ID), MTU: p.MTU})
 	}
@@ -243,6 +250,10 @@ func (a *Agent) task(ctx context.Context, inst compute.AgentInstance) {
 		err = a.destroy(ctx, inst)
 	case "rebuilding":
 		err = a.rebuild(ctx, inst, &spec)
+	case "rescuing":
+		err = a.rescue(ctx, inst, &spec)
+	case "unrescuing":
+		err = a.unrescue(ctx, &spec)
 	case "powering-off":
 		err = d.PowerOff(ctx, spec, a.opts.ShutdownTimeout)
 	case "powering-on":
@@ -364,6 +375,37 @@ func (a *Agent) rebuild(ctx context.Context, inst compute.AgentInstance, spec *v
 		return err
 	}
 	return a.opts.Driver.PowerOff(ctx, *spec, 0)
+}
+
+// rescueDisk is the rescue image's overlay in the instance's directory.
+const rescueDisk = "disk.rescue"
+
+// rescue stops the guest at once (upstream destroys the domain) and boots it
+// from the rescue disk, its own disk second. The rescue image brings its own
+// boot loader: the server's kernel is not used. Cut short, it starts over.
+func (a *Agent) rescue(ctx context.Context, inst compute.AgentInstance, spec *virt.Spec) error {
+	if err := a.opts.Driver.PowerOff(ctx, *spec, 0); err != nil && !errors.Is(err, virt.ErrNotFound) {
+		return err
+	}
+	spec.Kernel, spec.Ramdisk, spec.CommandLine = "", "", ""
+	if a.opts.Plumbing != nil {
+		if err := a.opts.Plumbing.PrepareRescue(ctx, inst, spec); err != nil {
+			return fmt.Errorf("rescue disk: %w", err)
+		}
+	}
+	return a.opts.Driver.PowerOn(ctx, *spec)
+}
+
+// unrescue stops the rescue guest, drops its disk and boots the server from its
+// own disk again.
+func (a *Agent) unrescue(ctx context.Context, spec *virt.Spec) error {
+	if err := a.opts.Driver.PowerOff(ctx, *spec, 0); err != nil && !errors.Is(err, virt.ErrNotFound) {
+		return err
+	}
+	if err := os.Remove(filepath.Join(spec.Dir, rescueDisk)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return a.opts.Driver.PowerOn(ctx, *spec)
 }
 
 func (a *Agent) destroy(ctx context.Context, inst compute.AgentInstance) error {

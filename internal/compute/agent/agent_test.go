@@ -65,7 +65,8 @@ func (c *ctrl) take() []compute.AgentReport {
 func TestAgentPass(t *testing.T) {
 	ctx := context.Background()
 	d := fake.New(virt.HostResources{})
-	for _, id := range []string{"running", "stopped-behind-our-back", "orphan", "to-delete", "to-pause", "to-rebuild", "stopped-to-rebuild"} {
+	for _, id := range []string{"running", "stopped-behind-our-back", "orphan", "to-delete", "to-pause", "to-rebuild", "stopped-to-rebuild",
+		"to-rescue", "to-unrescue"} {
 		if err := d.Spawn(ctx, virt.Spec{UUID: id}); err != nil {
 			t.Fatal(err)
 		}
@@ -80,6 +81,8 @@ func TestAgentPass(t *testing.T) {
 		{UUID: "to-pause", VMState: "active", TaskState: "pausing", PowerState: 1},
 		{UUID: "to-rebuild", VMState: "active", TaskState: "rebuilding", PowerState: 1, Ports: []compute.AgentPort{{ID: "p-ready"}}},
 		{UUID: "stopped-to-rebuild", VMState: "stopped", TaskState: "rebuilding", PowerState: 4},
+		{UUID: "to-rescue", VMState: "active", TaskState: "rescuing", PowerState: 1, Rescue: &compute.AgentImage{ID: "img"}},
+		{UUID: "to-unrescue", VMState: "rescued", TaskState: "unrescuing", PowerState: 1, Rescue: &compute.AgentImage{ID: "img"}},
 	}}
 	a, err := New(Options{Host: "h1", Driver: d, Controller: c, InstancesDir: t.TempDir(), VIFWait: time.Second,
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
@@ -98,6 +101,8 @@ func TestAgentPass(t *testing.T) {
 		{Host: "h1", UUID: "to-delete", Task: "deleting"},
 		{Host: "h1", UUID: "to-pause", Task: "pausing", PowerState: 3},
 		{Host: "h1", UUID: "to-rebuild", Task: "rebuilding", PowerState: 1},
+		{Host: "h1", UUID: "to-rescue", Task: "rescuing", PowerState: 1},
+		{Host: "h1", UUID: "to-unrescue", Task: "unrescuing", PowerState: 1},
 	}
 	if !slices.Equal(got, want) {
 		t.Fatalf("reports\n got %+v\nwant %+v", got, want)
@@ -143,5 +148,29 @@ func TestAgentPass(t *testing.T) {
 	a.wg.Wait()
 	if got := c.take(); len(got) != 1 || got[0].Error != "" || got[0].PowerState != int(virt.Running) {
 		t.Fatalf("spawn once the port is wired: %+v", got)
+	}
+}
+
+// TestSpecRescueDisk: a guest boots the rescue disk while rescuing and rescued,
+// its own once unrescuing.
+func TestSpecRescueDisk(t *testing.T) {
+	a, err := New(Options{Host: "h1", Driver: fake.New(virt.HostResources{}), Controller: &ctrl{}, InstancesDir: "/srv/i",
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	img := &compute.AgentImage{ID: "img"}
+	for _, tc := range []struct {
+		inst compute.AgentInstance
+		want string
+	}{
+		{compute.AgentInstance{UUID: "u", VMState: "active"}, ""},
+		{compute.AgentInstance{UUID: "u", VMState: "active", TaskState: "rescuing", Rescue: img}, "/srv/i/u/disk.rescue"},
+		{compute.AgentInstance{UUID: "u", VMState: "rescued", Rescue: img}, "/srv/i/u/disk.rescue"},
+		{compute.AgentInstance{UUID: "u", VMState: "rescued", TaskState: "unrescuing", Rescue: img}, ""},
+	} {
+		if got := a.Spec(tc.inst).RescueDisk; got != tc.want {
+			t.Errorf("%s/%s: rescue disk %q, want %q", tc.inst.VMState, tc.inst.TaskState, got, tc.want)
+		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha1"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -59,20 +60,8 @@ func (h *LinuxHost) Prepare(ctx context.Context, inst compute.AgentInstance, spe
 	if err != nil {
 		return err
 	}
-	if _, err := os.Stat(spec.RootDisk); os.IsNotExist(err) {
-		tmp := spec.RootDisk + ".tmp"
-		args := []string{"create", "-q", "-f", "qcow2", "-F", "raw", "-b", base, tmp}
-		if inst.DiskGB > 0 {
-			if size, err := fileSize(base); err == nil && size < int64(inst.DiskGB)<<30 {
-				args = append(args, strconv.Itoa(inst.DiskGB)+"G")
-			}
-		}
-		if out, err := exec.CommandContext(ctx, "qemu-img", args...).CombinedOutput(); err != nil {
-			return fmt.Errorf("qemu-img create overlay: %v: %s", err, out)
-		}
-		if err := os.Rename(tmp, spec.RootDisk); err != nil {
-			return err
-		}
+	if err := overlay(ctx, base, spec.RootDisk, inst.DiskGB); err != nil {
+		return err
 	}
 	if k := inst.ImageProps["kernel_id"]; k != "" {
 		if spec.Kernel, err = h.cached(ctx, k, ""); err != nil {
@@ -99,6 +88,39 @@ func (h *LinuxHost) Prepare(ctx context.Context, inst compute.AgentInstance, spe
 		spec.ConfigDrive = path
 	}
 	return nil
+}
+
+// PrepareRescue makes the disk a rescued guest boots from: an overlay on the
+// cached rescue image, made once.
+func (h *LinuxHost) PrepareRescue(ctx context.Context, inst compute.AgentInstance, spec *virt.Spec) error {
+	if inst.Rescue == nil || spec.RescueDisk == "" {
+		return errors.New("no rescue image")
+	}
+	base, err := h.cached(ctx, inst.Rescue.ID, nonEmpty(inst.Rescue.DiskFormat, "raw"))
+	if err != nil {
+		return err
+	}
+	return overlay(ctx, base, spec.RescueDisk, 0)
+}
+
+// overlay makes path a qcow2 overlay on the raw base image, grown to sizeGB when
+// that is larger (0: the image's size); one that exists is left alone, and a
+// crash leaves none half made.
+func overlay(ctx context.Context, base, path string, sizeGB int) error {
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		return err
+	}
+	tmp := path + ".tmp"
+	args := []string{"create", "-q", "-f", "qcow2", "-F", "raw", "-b", base, tmp}
+	if sizeGB > 0 {
+		if size, err := fileSize(base); err == nil && size < int64(sizeGB)<<30 {
+			args = append(args, strconv.Itoa(sizeGB)+"G")
+		}
+	}
+	if out, err := exec.CommandContext(ctx, "qemu-img", args...).CombinedOutput(); err != nil {
+		return fmt.Errorf("qemu-img create overlay: %v: %s", err, out)
+	}
+	return os.Rename(tmp, path)
 }
 
 // Release removes the instance's taps, those of its ports and any it still

@@ -58,6 +58,9 @@ type Spec struct {
 	Dir string
 	// RootDisk is the qcow2 overlay the guest boots from (virtio-blk).
 	RootDisk string
+	// RescueDisk, when set, is the disk a rescued guest boots from (upstream's
+	// rescue image); RootDisk is then its second disk, for the rescuer to mend.
+	RescueDisk string
 	// ConfigDrive, when set, is an ISO image attached as a CD-ROM.
 	ConfigDrive string
 	// Kernel, Ramdisk and CommandLine, when Kernel is set, boot the guest directly

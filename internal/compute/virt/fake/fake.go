@@ -22,7 +22,7 @@ type Driver struct {
 	nics      map[string][]virt.NIC // each guest's NICs, as a running one has them
 	sizes     map[string][2]int     // each guest's vCPUs and memory (MB)
 	started   map[string]time.Time
-	hotplugs  []string              // "attach <uuid> <mac>", "detach <uuid> <mac>", in order
+	hotplugs  []string // "attach <uuid> <mac>", "detach <uuid> <mac>", in order
 	resources virt.HostResources
 	// FailSpawn, when set, fails the spawns it returns true for (reschedule tests).
 	FailSpawn func(virt.Spec) bool

@@ -88,9 +88,19 @@ func buildArgs(l launch) ([]string, error) {
 		// Appended, so the console history survives reboots and restarts.
 		"-chardev", "file,id=charserial0,path="+in(consoleLog)+",append=on",
 		"-device", "isa-serial,chardev=charserial0",
-		"-drive", "file="+s.RootDisk+",if=none,id=drive-virtio-disk0,format=qcow2",
-		"-device", "virtio-blk-pci,drive=drive-virtio-disk0,id=virtio-disk0,bootindex=1",
 	)
+	disks := []string{s.RootDisk}
+	if s.RescueDisk != "" {
+		disks = []string{s.RescueDisk, s.RootDisk}
+	}
+	for i, disk := range disks {
+		id := "virtio-disk" + strconv.Itoa(i)
+		dev := "virtio-blk-pci,drive=drive-" + id + ",id=" + id
+		if i == 0 {
+			dev += ",bootindex=1"
+		}
+		args = append(args, "-drive", "file="+disk+",if=none,id=drive-"+id+",format=qcow2", "-device", dev)
+	}
 	if s.ConfigDrive != "" {
 		args = append(args,
 			"-drive", "file="+s.ConfigDrive+",if=none,id=drive-ide0-1-0,media=cdrom,readonly=on,format=raw",
@@ -152,7 +162,7 @@ func validate(s virt.Spec) error {
 		errs = append(errs, errors.New("ramdisk or command line without a kernel"))
 	}
 	fields := [][2]string{{"uuid", s.UUID}, {"name", s.Name}, {"dir", s.Dir}, {"root disk", s.RootDisk},
-		{"config drive", s.ConfigDrive}, {"kernel", s.Kernel}, {"ramdisk", s.Ramdisk}}
+		{"rescue disk", s.RescueDisk}, {"config drive", s.ConfigDrive}, {"kernel", s.Kernel}, {"ramdisk", s.Ramdisk}}
 	for i, nic := range s.NICs {
 		if nic.Tap == "" || nic.MAC == "" {
 			errs = append(errs, fmt.Errorf("nic %d: needs a tap and a MAC", i))

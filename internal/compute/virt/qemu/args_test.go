@@ -48,6 +48,15 @@ func TestBuildArgs(t *testing.T) {
 			{"-daemonize", "-pidfile", "/" + strings.Repeat("d", 100) + "/qemu.pid"},
 		},
 	}, {
+		name: "a rescued guest boots the rescue disk, its own second",
+		edit: func(l *launch) { l.spec.RescueDisk = dir + "/disk.rescue" },
+		want: [][]string{
+			{"-drive", "file=" + dir + "/disk.rescue,if=none,id=drive-virtio-disk0,format=qcow2"},
+			{"-device", "virtio-blk-pci,drive=drive-virtio-disk0,id=virtio-disk0,bootindex=1"},
+			{"-drive", "file=" + dir + "/disk,if=none,id=drive-virtio-disk1,format=qcow2"},
+			{"-device", "virtio-blk-pci,drive=drive-virtio-disk1,id=virtio-disk1"},
+		},
+	}, {
 		name: "kvm uses the host CPU",
 		edit: func(l *launch) { l.accel = "kvm" },
 		want: [][]string{{"-machine", "pc,accel=kvm"}, {"-cpu", "host"}},

@@ -1,0 +1,119 @@
+package compute
+
+import (
+	"encoding/json"
+	"net/http"
+	"slices"
+
+	"github.com/nimbus-cloud/nimbus/internal/platform/db"
+	"github.com/nimbus-cloud/nimbus/internal/platform/httpapi"
+)
+
+// rescue is the rescue action (ACTIVE, SHUTOFF or ERROR with no task): the
+// host's agent stops the guest and boots it from the rescue image (the
+// server's own unless rescue_image_ref names another) with the server's disk
+// attached second, so a broken system can be mended; unrescue boots it from
+// its own disk again. The answer is the rescue's admin password.
+func (s *Service) rescue(r *http.Request, arg json.RawMessage) (httpapi.Response, error) {
+	in, err := s.visibleInstance(r, "os_compute_api:os-rescue")
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	var req struct {
+		AdminPass      *string `json:"adminPass"`
+		RescueImageRef *string `json:"rescue_image_ref"`
+	}
+	if len(arg) > 0 && string(arg) != "null" {
+		var fields map[string]json.RawMessage
+		if err := json.Unmarshal(arg, &fields); err != nil || fields == nil {
+			return httpapi.Response{}, badRequest("Invalid input for field/attribute rescue. Value: %s. It is not of type 'object'", arg)
+		}
+		for name := range fields {
+			if name != "adminPass" && name != "rescue_image_ref" {
+				return httpapi.Response{}, badRequest("Invalid input for field/attribute rescue. Additional properties are not allowed ('%s' was unexpected)", name)
+			}
+		}
+		if err := json.Unmarshal(arg, &req); err != nil {
+			return httpapi.Response{}, badRequest("Invalid input for field/attribute rescue: %s", err.Error())
+		}
+	}
+	if err := s.checkLocked(r, in); err != nil {
+		return httpapi.Response{}, err
+	}
+	imageID := in.ImageRef
+	if req.RescueImageRef != nil {
+		if imageID = refID(*req.RescueImageRef); imageID == "" {
+			return httpapi.Response{}, badRequest("Invalid input for field/attribute rescue_image_ref. Value: %s.", *req.RescueImageRef)
+		}
+	}
+	image, err := s.bootImage(r.Context(), r.Header.Get("X-Auth-Token"), imageID, in.Flavor)
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	adminPass := randomPassword()
+	if req.AdminPass != nil {
+		adminPass = *req.AdminPass
+	}
+	err = s.changeState(r, in, "rescue", []string{vmActive, vmStopped, vmError}, taskRescuing, func(_ *db.Tx, cur *instance) error {
+		cur.Request.RescueImage = &image
+		return nil
+	})
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	return httpapi.OK(map[string]any{"adminPass": adminPass}), nil
+}
+
+// unrescue boots a rescued server from its own disk again.
+func (s *Service) unrescue(r *http.Request) (httpapi.Response, error) {
+	in, err := s.visibleInstance(r, "os_compute_api:os-unrescue")
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	if err := s.checkLocked(r, in); err != nil {
+		return httpapi.Response{}, err
+	}
+	if err := s.changeState(r, in, "unrescue", []string{vmRescued}, taskUnrescuing, nil); err != nil {
+		return httpapi.Response{}, err
+	}
+	return httpapi.Response{Status: http.StatusAccepted}, nil
+}
+
+// changeState starts task on the instance if it is placed and in one of the
+// vm_states from with no task (upstream's check_instance_host and
+// check_instance_state), applying change to it, records the action and nudges
+// its host.
+func (s *Service) changeState(r *http.Request, in *instance, action string, from []string, task string,
+	change func(*db.Tx, *instance) error) error {
+	err := s.db.InTx(r.Context(), func(tx *db.Tx) error {
+		cur, err := loadInstance(r.Context(), tx, in.UUID)
+		if err != nil {
+			return err
+		}
+		if !slices.Contains(from, cur.VMState) {
+			return invalidState(action, cur, "vm_state", cur.VMState)
+		}
+		if cur.TaskState != "" {
+			return invalidState(action, cur, "task_state", cur.TaskState)
+		}
+		if cur.Host == "" {
+			return conflict("Instance %s is not ready", cur.UUID)
+		}
+		if change != nil {
+			if err := change(tx, cur); err != nil {
+				return err
+			}
+		}
+		cur.TaskState, cur.UpdatedAt = task, stamp(s.now())
+		if err := saveInstance(r.Context(), tx, cur); err != nil {
+			return err
+		}
+		*in = *cur
+		return s.startAction(r.Context(), tx, r, cur, action)
+	})
+	if err != nil {
+		return err
+	}
+	s.kick(in.Host)
+	return nil
+}
