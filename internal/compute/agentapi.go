@@ -167,17 +167,18 @@ func nonEmpty(s, def string) string {
 
 // taskDone is the vm_state a finished task leaves (upstream's compute manager).
 var taskDone = map[string]string{
-	taskSpawning:      vmActive,
-	taskPoweringOff:   vmStopped,
-	taskPoweringOn:    vmActive,
-	taskRebooting:     vmActive,
-	taskRebootingHard: vmActive,
-	taskPausing:       vmPaused,
-	taskUnpausing:     vmActive,
-	taskSuspending:    vmSuspended,
-	taskResuming:      vmActive,
-	taskRescuing:      vmRescued,
-	taskUnrescuing:    vmActive,
+	taskSpawning:        vmActive,
+	taskPoweringOff:     vmStopped,
+	taskPoweringOn:      vmActive,
+	taskRebooting:       vmActive,
+	taskRebootingHard:   vmActive,
+	taskPausing:         vmPaused,
+	taskUnpausing:       vmActive,
+	taskSuspending:      vmSuspended,
+	taskResuming:        vmActive,
+	taskRescuing:        vmRescued,
+	taskUnrescuing:      vmActive,
+	taskResizeMigrating: vmResized,
 }
 
 // ReportInstance applies an agent's report: a finished task moves the instance
@@ -236,13 +237,20 @@ func (s *Service) ReportInstance(ctx context.Context, rep AgentReport) error {
 			in.VMState, in.TaskState, in.PowerState = vmError, "", rep.PowerState
 			in.Fault = &fault{Code: 500, Message: fmt.Sprintf("Rebuild of instance %s failed: %s", in.UUID, rep.Error),
 				Created: stamp(now)}
-		case rep.Task == taskRebuilding:
-			// A rebuilt server is as it was before: running, or stopped.
+		case rep.Error != "" && (rep.Task == taskResizeMigrating || rep.Task == taskResizeReverting):
+			// The guest may be on neither flavor now: ERROR, as upstream.
+			in.VMState, in.TaskState, in.PowerState = vmError, "", rep.PowerState
+			in.Fault = &fault{Code: 500, Message: fmt.Sprintf("Resize of instance %s failed: %s", in.UUID, rep.Error),
+				Created: stamp(now)}
+		case rep.Task == taskRebuilding || rep.Task == taskResizeReverting:
+			// A rebuilt or reverted server is as it was before: running, or stopped.
 			in.VMState, in.TaskState, in.PowerState = vmActive, "", rep.PowerState
 			if rep.PowerState == powerShutdown {
 				in.VMState = vmStopped
 			}
-			in.LaunchedAt = stamp(now)
+			if rep.Task == taskRebuilding {
+				in.LaunchedAt = stamp(now)
+			}
 		case rep.Error != "":
 			// A failed action leaves the instance as it was, as upstream
 			// reverts the task state; the action's event records the error.

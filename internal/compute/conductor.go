@@ -40,8 +40,8 @@ func (s *Service) Run(ctx context.Context) {
 // conduct is one pass over the instances that need the conductor.
 func (s *Service) conduct(ctx context.Context) error {
 	pending, err := db.QueryAll(ctx, s.db, scanInstance, `SELECT `+instanceColumns+` FROM instances
-		WHERE deleted = ? AND (task_state IN (?, ?) OR (task_state = ? AND host IS NULL)) ORDER BY created_at`,
-		false, taskScheduling, taskNetworking, taskDeleting)
+		WHERE deleted = ? AND (task_state IN (?, ?, ?) OR (task_state = ? AND host IS NULL)) ORDER BY created_at`,
+		false, taskScheduling, taskNetworking, taskResizePrep, taskDeleting)
 	if err != nil {
 		return err
 	}
@@ -69,6 +69,8 @@ func (s *Service) conduct(ctx context.Context) error {
 				err = s.schedule(ctx, in)
 			case taskNetworking:
 				err = s.allocateNetwork(ctx, in, true)
+			case taskResizePrep:
+				err = s.prepResize(ctx, in)
 			}
 			if err != nil && ctx.Err() == nil {
 				s.log.Warn("conductor", "instance", in.UUID, "task", in.TaskState, "error", err)

@@ -16,6 +16,7 @@ const (
 	vmPaused    = "paused"
 	vmSuspended = "suspended"
 	vmRescued   = "rescued"
+	vmResized   = "resized"
 	vmError     = "error"
 	vmDeleted   = "deleted"
 )
@@ -35,7 +36,12 @@ const (
 	taskResuming      = "resuming"
 	taskRescuing      = "rescuing"
 	taskUnrescuing    = "unrescuing"
-	taskDeleting      = "deleting"
+	// A resize: the conductor claims the new flavor (prep), the agent moves
+	// the guest onto it (migrating), and a revert moves it back.
+	taskResizePrep      = "resize_prep"
+	taskResizeMigrating = "resize_migrating"
+	taskResizeReverting = "resize_reverting"
+	taskDeleting        = "deleting"
 )
 
 // Power states (nova.compute.power_state), as the agents report them.
@@ -98,6 +104,11 @@ type buildRequest struct {
 	// unlike a forced host, the scheduler's filters still run.
 	RequestedHost string `json:"requested_host,omitempty"`
 	RequestedNode string `json:"requested_node,omitempty"`
+	// NewFlavor is the flavor a resize asked for, until the conductor claims it;
+	// OldFlavor is the one the server had, kept (and claimed) until the resize
+	// is confirmed or reverted.
+	NewFlavor *Flavor `json:"new_flavor,omitempty"`
+	OldFlavor *Flavor `json:"old_flavor,omitempty"`
 	// RescueImage is what a rescued server boots, its own disk attached second.
 	RescueImage *Image `json:"rescue_image,omitempty"`
 	// Description is the server's (2.19); nil is null.
@@ -235,6 +246,12 @@ func saveInstance(ctx context.Context, q querier, in *instance) error {
 	return err
 }
 
+// saveFlavor writes the instance's flavor, which only a resize changes.
+func saveFlavor(ctx context.Context, q querier, in *instance) error {
+	_, err := q.ExecContext(ctx, `UPDATE instances SET flavor = ? WHERE uuid = ?`, mustJSON(in.Flavor), in.UUID)
+	return err
+}
+
 // status is the API's status of an instance (nova.api.openstack.common's state map).
 func (in *instance) status() string {
 	switch in.VMState {
@@ -242,6 +259,8 @@ func (in *instance) status() string {
 		return "BUILD"
 	case vmActive, vmStopped:
 		switch in.TaskState {
+		case taskResizePrep, taskResizeMigrating:
+			return "RESIZE"
 		case taskRebooting:
 			return "REBOOT"
 		case taskRebootingHard:
@@ -259,6 +278,11 @@ func (in *instance) status() string {
 		return "SUSPENDED"
 	case vmRescued:
 		return "RESCUE"
+	case vmResized:
+		if in.TaskState == taskResizeReverting {
+			return "REVERT_RESIZE"
+		}
+		return "VERIFY_RESIZE"
 	case vmError:
 		if in.TaskState == taskRebuilding {
 			return "REBUILD"

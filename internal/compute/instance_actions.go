@@ -197,16 +197,19 @@ func (s *Service) showInstanceAction(r *http.Request) (httpapi.Response, error) 
 // taskEvents are the compute manager's event names for the tasks the agents
 // carry out, with the action each belongs to (upstream's wrap_instance_event).
 var taskEvents = map[string][2]string{
-	taskSpawning:      {"create", "compute__do_build_and_run_instance"},
-	taskPoweringOff:   {"stop", "compute_stop_instance"},
-	taskPoweringOn:    {"start", "compute_start_instance"},
-	taskRebooting:     {"reboot", "compute_reboot_instance"},
-	taskRebootingHard: {"reboot", "compute_reboot_instance"},
-	taskPausing:       {"pause", "compute_pause_instance"},
-	taskUnpausing:     {"unpause", "compute_unpause_instance"},
-	taskSuspending:    {"suspend", "compute_suspend_instance"},
-	taskResuming:      {"resume", "compute_resume_instance"},
-	taskDeleting:      {"delete", "compute_terminate_instance"},
+	taskSpawning:        {"create", "compute__do_build_and_run_instance"},
+	taskPoweringOff:     {"stop", "compute_stop_instance"},
+	taskPoweringOn:      {"start", "compute_start_instance"},
+	taskRebooting:       {"reboot", "compute_reboot_instance"},
+	taskRebootingHard:   {"reboot", "compute_reboot_instance"},
+	taskPausing:         {"pause", "compute_pause_instance"},
+	taskUnpausing:       {"unpause", "compute_unpause_instance"},
+	taskSuspending:      {"suspend", "compute_suspend_instance"},
+	taskResuming:        {"resume", "compute_resume_instance"},
+	taskResizePrep:      {"resize", "compute_prep_resize"},
+	taskResizeMigrating: {"resize", "compute_finish_resize"},
+	taskResizeReverting: {"revertResize", "compute_finish_revert_resize"},
+	taskDeleting:        {"delete", "compute_terminate_instance"},
 }
 
 // recordTaskEvent adds the event of a task an agent reports finished to the

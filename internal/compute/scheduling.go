@@ -161,15 +161,26 @@ func (s *Service) claim(ctx context.Context, tx *db.Tx, host string, f Flavor) (
 	return n == 1, err
 }
 
-// releaseClaim gives the instance's resources back to its host.
+// releaseClaim gives the instance's resources back to its host: its flavor's,
+// and the old flavor's of a resize not yet confirmed.
 func (s *Service) releaseClaim(ctx context.Context, tx *db.Tx, in *instance) error {
 	if in.Host == "" {
 		return nil
 	}
-	f := in.Flavor
+	if err := releaseFlavor(ctx, tx, in.Host, in.Flavor); err != nil {
+		return err
+	}
+	if in.Request.OldFlavor != nil {
+		return releaseFlavor(ctx, tx, in.Host, *in.Request.OldFlavor)
+	}
+	return nil
+}
+
+// releaseFlavor gives one flavor's claim back to host.
+func releaseFlavor(ctx context.Context, tx *db.Tx, host string, f Flavor) error {
 	disk := f.Disk + f.Ephemeral + (f.Swap+1023)/1024
 	_, err := tx.ExecContext(ctx, `UPDATE compute_services SET vcpus_used = vcpus_used - ?, memory_mb_used = memory_mb_used - ?,
-		local_gb_used = local_gb_used - ? WHERE host = ?`, f.VCPUs, f.RAM, disk, in.Host)
+		local_gb_used = local_gb_used - ? WHERE host = ?`, f.VCPUs, f.RAM, disk, host)
 	return err
 }
 

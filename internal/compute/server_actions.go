@@ -57,6 +57,12 @@ func (s *Service) serverAction(r *http.Request) (httpapi.Response, error) {
 		return s.startStateAction(r, stateAction{"os_compute_api:servers:reboot", "reboot", []string{vmActive}, taskRebooting})
 	case "rebuild":
 		return s.rebuild(r, arg)
+	case "resize":
+		return s.resize(r, arg)
+	case "confirmResize":
+		return s.confirmResize(r)
+	case "revertResize":
+		return s.revertResize(r)
 	case "rescue":
 		return s.rescue(r, arg)
 	case "unrescue":

@@ -123,6 +123,10 @@ func agentFor(t *testing.T, e *testEnv, host string, d *fake.Driver) func() {
 				if err = d.PowerOff(ctx, spec, 0); err == nil {
 					err = d.PowerOn(ctx, spec)
 				}
+			case taskResizeMigrating, taskResizeReverting: // off, and on again if it ran
+				if err = d.PowerOff(ctx, spec, 0); err == nil && inst.PowerState == powerRunning {
+					err = d.PowerOn(ctx, spec)
+				}
 			case taskRebuilding: // a new guest; a stopped one made, not running
 				if err = d.Destroy(ctx, spec); err == nil {
 					spec.Paused = inst.VMState == vmStopped

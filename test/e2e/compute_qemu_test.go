@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -178,12 +179,13 @@ func TestComputeQEMU(t *testing.T) {
 		return q.Status == "ACTIVE"
 	})
 	eventually(t, "a second NIC in QEMU", func() bool { return nics() == 2 })
-	inGuest := func() string {
+	sshGuest := func(command string) string {
 		out, _ := exec.Command("ip", "netns", "exec", d.bed.Host, "ssh", "-i", key, "-o", "StrictHostKeyChecking=no",
 			"-o", "UserKnownHostsFile=/dev/null", "-o", "ConnectTimeout=5", "-o", "BatchMode=yes", "root@"+floating,
-			"ls /sys/class/net").Output()
+			command).Output()
 		return string(out)
 	}
+	inGuest := func() string { return sshGuest("ls /sys/class/net") }
 	eventually(t, "eth1 in the guest", func() bool { return strings.Contains(inGuest(), "eth1") })
 	OS(t, d.Cloud, demoCloud, "server", "remove", "port", id, added)
 	eventually(t, "the NIC unplugged", func() bool { return nics() == 1 })
@@ -236,6 +238,38 @@ func TestComputeQEMU(t *testing.T) {
 	if n := virtioDisks(); n != 1 {
 		t.Errorf("the unrescued guest has %d disks, want its own", n)
 	}
+
+	// Resize to m1.small: the guest comes back on 2 GiB of memory and a 20 GiB
+	// disk (as the guest's kernel sees them), on the same port; confirmed, it
+	// is ACTIVE on the new flavor and the copy of its old disk is gone.
+	OS(t, d.Cloud, demoCloud, "server", "resize", "--flavor", "m1.small", "--wait", id)
+	waitServerOn(t, d.Cloud, id, "VERIFY_RESIZE")
+	inQEMU(virt.Running)
+	var sizes string
+	eventually(t, "SSH into the resized guest", func() bool {
+		sizes = sshGuest("cat /sys/block/vda/size; grep MemTotal /proc/meminfo")
+		return sizes != ""
+	})
+	fields := strings.Fields(sizes)
+	if len(fields) < 3 || fields[0] != strconv.Itoa(20<<30/512) {
+		t.Errorf("the resized guest's disk: %q, want %d sectors", sizes, 20<<30/512)
+	} else if kb, _ := strconv.Atoi(fields[2]); kb < 1<<20 || kb > 2<<20 {
+		t.Errorf("the resized guest's memory: %d kB, want about 2 GiB", kb)
+	}
+	if got := portIDOf(t, d, id); got != p.ID {
+		t.Errorf("port after the resize %s, want %s", got, p.ID)
+	}
+	OS(t, d.Cloud, demoCloud, "server", "resize", "confirm", id)
+	waitServerOn(t, d.Cloud, id, "ACTIVE")
+	var resized row
+	OSJSON(t, d.Cloud, demoCloud, &resized, "server", "show", id)
+	if flavor := fmt.Sprint(resized["flavor"]); !strings.Contains(flavor, "m1.small") {
+		t.Errorf("flavor after the confirm: %s", flavor)
+	}
+	eventually(t, "the old disk dropped", func() bool {
+		_, err := os.Stat(filepath.Join(guest.Dir, "disk.before-resize"))
+		return os.IsNotExist(err)
+	})
 
 	// Delete: no QEMU, no tap, no files, no port.
 	tap := "tap" + p.ID[:11]

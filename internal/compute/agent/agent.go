@@ -40,6 +40,10 @@ type Host interface {
 	// PrepareRescue makes spec.RescueDisk from the instance's rescue image.
 	PrepareRescue(ctx context.Context, inst compute.AgentInstance, spec *virt.Spec) error
 	Release(ctx context.Context, inst compute.AgentInstance, spec virt.Spec) error
+	// ResizeDisk keeps a copy of the disk and grows it to the new flavor's;
+	// FinishResize puts the copy back (revert) or drops it (confirm).
+	ResizeDisk(ctx context.Context, inst compute.AgentInstance, spec virt.Spec) error
+	FinishResize(ctx context.Context, spec virt.Spec, revert bool) error
 	// Plug makes the taps of spec's NICs (ports attached since the guest was
 	// prepared); Prune removes the instance's taps of ports it no longer has.
 	Plug(ctx context.Context, spec virt.Spec) error
@@ -151,7 +155,10 @@ func (a *Agent) Pass(ctx context.Context) error {
 			if powerDiffers(inst, st, ok) {
 				a.start(ctx, inst, a.syncPower)
 			} else {
-				a.start(ctx, inst, func(ctx context.Context, inst compute.AgentInstance) { a.syncInterfaces(ctx, inst, st) })
+				a.start(ctx, inst, func(ctx context.Context, inst compute.AgentInstance) {
+					a.dropResizeCopy(ctx, inst, a.Spec(inst))
+					a.syncInterfaces(ctx, inst, st)
+				})
 			}
 			continue
 		}
@@ -229,6 +236,9 @@ func (a *Agent) task(ctx context.Context, inst compute.AgentInstance) {
 	spec := a.Spec(inst)
 	d := a.opts.Driver
 	var err error
+	if inst.TaskState == "resize_prep" {
+		return // the conductor's
+	}
 	if a.opts.Plumbing != nil && !slices.Contains([]string{"spawning", "deleting", "rebuilding"}, inst.TaskState) {
 		// A guest that starts again (power on, soft reboot, resume) opens the
 		// taps of every port it has now, also those attached while it was off,
@@ -254,6 +264,10 @@ func (a *Agent) task(ctx context.Context, inst compute.AgentInstance) {
 		err = a.rescue(ctx, inst, &spec)
 	case "unrescuing":
 		err = a.unrescue(ctx, &spec)
+	case "resize_migrating":
+		err = a.resize(ctx, inst, &spec)
+	case "resize_reverting":
+		err = a.revertResize(ctx, inst, &spec)
 	case "powering-off":
 		err = d.PowerOff(ctx, spec, a.opts.ShutdownTimeout)
 	case "powering-on":

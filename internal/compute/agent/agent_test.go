@@ -66,13 +66,14 @@ func TestAgentPass(t *testing.T) {
 	ctx := context.Background()
 	d := fake.New(virt.HostResources{})
 	for _, id := range []string{"running", "stopped-behind-our-back", "orphan", "to-delete", "to-pause", "to-rebuild", "stopped-to-rebuild",
-		"to-rescue", "to-unrescue"} {
+		"to-rescue", "to-unrescue", "to-resize", "stopped-to-resize", "to-revert", "resize-prep"} {
 		if err := d.Spawn(ctx, virt.Spec{UUID: id}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	_ = d.PowerOff(ctx, virt.Spec{UUID: "stopped-behind-our-back"}, 0)
 	_ = d.PowerOff(ctx, virt.Spec{UUID: "stopped-to-rebuild"}, 0)
+	_ = d.PowerOff(ctx, virt.Spec{UUID: "stopped-to-resize"}, 0)
 	c := &ctrl{active: map[string]bool{"p-ready": true}, want: []compute.AgentInstance{
 		{UUID: "new", VMState: "building", TaskState: "spawning", Ports: []compute.AgentPort{{ID: "p-ready"}}},
 		{UUID: "running", VMState: "active", PowerState: 1},
@@ -83,6 +84,10 @@ func TestAgentPass(t *testing.T) {
 		{UUID: "stopped-to-rebuild", VMState: "stopped", TaskState: "rebuilding", PowerState: 4},
 		{UUID: "to-rescue", VMState: "active", TaskState: "rescuing", PowerState: 1, Rescue: &compute.AgentImage{ID: "img"}},
 		{UUID: "to-unrescue", VMState: "rescued", TaskState: "unrescuing", PowerState: 1, Rescue: &compute.AgentImage{ID: "img"}},
+		{UUID: "to-resize", VMState: "active", TaskState: "resize_migrating", PowerState: 1, MemoryMB: 2048},
+		{UUID: "stopped-to-resize", VMState: "stopped", TaskState: "resize_migrating", PowerState: 4},
+		{UUID: "to-revert", VMState: "resized", TaskState: "resize_reverting", PowerState: 1},
+		{UUID: "resize-prep", VMState: "active", TaskState: "resize_prep", PowerState: 1}, // the conductor's: untouched
 	}}
 	a, err := New(Options{Host: "h1", Driver: d, Controller: c, InstancesDir: t.TempDir(), VIFWait: time.Second,
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
@@ -98,16 +103,20 @@ func TestAgentPass(t *testing.T) {
 		{Host: "h1", UUID: "new", Task: "spawning", PowerState: 1},
 		{Host: "h1", UUID: "stopped-behind-our-back", PowerState: 4},
 		{Host: "h1", UUID: "stopped-to-rebuild", Task: "rebuilding", PowerState: 4},
+		{Host: "h1", UUID: "stopped-to-resize", Task: "resize_migrating", PowerState: 4},
 		{Host: "h1", UUID: "to-delete", Task: "deleting"},
 		{Host: "h1", UUID: "to-pause", Task: "pausing", PowerState: 3},
 		{Host: "h1", UUID: "to-rebuild", Task: "rebuilding", PowerState: 1},
 		{Host: "h1", UUID: "to-rescue", Task: "rescuing", PowerState: 1},
+		{Host: "h1", UUID: "to-resize", Task: "resize_migrating", PowerState: 1},
+		{Host: "h1", UUID: "to-revert", Task: "resize_reverting", PowerState: 1},
 		{Host: "h1", UUID: "to-unrescue", Task: "unrescuing", PowerState: 1},
 	}
 	if !slices.Equal(got, want) {
 		t.Fatalf("reports\n got %+v\nwant %+v", got, want)
 	}
-	for id, wantState := range map[string]virt.PowerState{"orphan": virt.NoState, "to-delete": virt.NoState, "new": virt.Running, "running": virt.Running} {
+	for id, wantState := range map[string]virt.PowerState{"orphan": virt.NoState, "to-delete": virt.NoState, "new": virt.Running, "running": virt.Running,
+		"resize-prep": virt.Running, "stopped-to-resize": virt.Shutdown} {
 		if st, _ := d.State(ctx, virt.Spec{UUID: id}); st != wantState {
 			t.Errorf("%s: %s, want %s", id, st, wantState)
 		}

@@ -1,0 +1,259 @@
+package compute
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+
+	"github.com/nimbus-cloud/nimbus/internal/platform/auth"
+	"github.com/nimbus-cloud/nimbus/internal/platform/db"
+	"github.com/nimbus-cloud/nimbus/internal/platform/httpapi"
+)
+
+// resize is the resize action (ACTIVE or SHUTOFF with no task): the server
+// moves to another flavor on its own host (upstream with
+// allow_resize_to_same_host; Nimbus does not migrate disks between hosts). The
+// conductor claims the new flavor (resize_prep), the agent restarts the guest
+// on it with its disk grown and a copy of the old one kept (resize_migrating),
+// and the server waits in VERIFY_RESIZE for confirmResize or revertResize.
+func (s *Service) resize(r *http.Request, arg json.RawMessage) (httpapi.Response, error) {
+	in, err := s.visibleInstance(r, "os_compute_api:servers:resize")
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(arg, &fields); err != nil || fields == nil {
+		return httpapi.Response{}, badRequest("Invalid input for field/attribute resize. Value: %s. It is not of type 'object'", arg)
+	}
+	for name := range fields {
+		if name != "flavorRef" && name != "OS-DCF:diskConfig" {
+			return httpapi.Response{}, badRequest("Invalid input for field/attribute resize. Additional properties are not allowed ('%s' was unexpected)", name)
+		}
+	}
+	var req struct {
+		FlavorRef  any     `json:"flavorRef"`
+		DiskConfig *string `json:"OS-DCF:diskConfig"`
+	}
+	if err := json.Unmarshal(arg, &req); err != nil {
+		return httpapi.Response{}, badRequest("Invalid input for field/attribute resize: %s", err.Error())
+	}
+	if req.FlavorRef == nil {
+		return httpapi.Response{}, badRequest("Invalid input for field/attribute resize. Value: %s. 'flavorRef' is a required property", arg)
+	}
+	flavorID := refID(req.FlavorRef)
+	if flavorID == "" {
+		return httpapi.Response{}, badRequest("Invalid input for field/attribute flavorRef. Value: %v.", req.FlavorRef)
+	}
+	if d := req.DiskConfig; d != nil && *d != "AUTO" && *d != "MANUAL" {
+		return httpapi.Response{}, badRequest("Invalid input for field/attribute OS-DCF:diskConfig. Value: %s. '%s' is not one of ['AUTO', 'MANUAL']", *d, *d)
+	}
+	if err := s.checkLocked(r, in); err != nil {
+		return httpapi.Response{}, err
+	}
+	next, err := s.flavor(r.Context(), auth.FromContext(r.Context()), flavorID)
+	if httpapi.IsStatus(err, http.StatusNotFound) {
+		return httpapi.Response{}, badRequest("Unable to locate requested flavor.")
+	}
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	err = s.changeState(r, in, "resize", []string{vmActive, vmStopped}, taskResizePrep, func(tx *db.Tx, cur *instance) error {
+		if next.ID == cur.Flavor.ID {
+			return badRequest("When resizing, instances must change flavor!")
+		}
+		if next.Disk == 0 && cur.Flavor.Disk != 0 {
+			return badRequest("Resize to zero disk flavor is not allowed.")
+		}
+		if err := s.checkResizeQuota(r.Context(), tx, cur, next); err != nil {
+			return err
+		}
+		cur.Request.NewFlavor = &next
+		return nil
+	})
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	return httpapi.Response{Status: http.StatusAccepted}, nil
+}
+
+// checkResizeQuota refuses a resize whose larger flavor the project's cores or
+// RAM quota has no room for (upstream counts only the increase).
+func (s *Service) checkResizeQuota(ctx context.Context, tx *db.Tx, in *instance, next Flavor) error {
+	grow := map[string]int{"cores": next.VCPUs - in.Flavor.VCPUs, "ram": next.RAM - in.Flavor.RAM}
+	if grow["cores"] <= 0 && grow["ram"] <= 0 {
+		return nil
+	}
+	limits, err := s.quotaLimits(ctx, tx, in.ProjectID)
+	if err != nil {
+		return err
+	}
+	if limits["cores"] < 0 && limits["ram"] < 0 {
+		return nil
+	}
+	used, err := s.usage(ctx, tx, in.ProjectID)
+	if err != nil {
+		return err
+	}
+	for _, res := range []string{"cores", "ram"} {
+		if limit := limits[res]; limit >= 0 && grow[res] > 0 && used[res]+grow[res] > limit {
+			return forbidden("Quota exceeded for %s: Requested %d, but already used %d of %d %s", res, grow[res], used[res], limit, res)
+		}
+	}
+	return nil
+}
+
+// prepResize is the conductor's part of a resize (upstream's prep_resize on
+// the host): it claims the new flavor on the server's host and hands the
+// resize to its agent. A flavor that does not fit, or has a smaller disk,
+// fails the resize: the server stays as it was, the fault and the action's
+// event say why.
+func (s *Service) prepResize(ctx context.Context, in *instance) error {
+	handed := false
+	err := s.db.InTx(ctx, func(tx *db.Tx) error {
+		cur, err := loadInstance(ctx, tx, in.UUID)
+		if err != nil || cur.TaskState != taskResizePrep || cur.Deleted {
+			return err
+		}
+		next := cur.Request.NewFlavor
+		reason := ""
+		switch {
+		case next == nil:
+			reason = "The resize has no flavor to go to."
+		case next.Disk < cur.Flavor.Disk:
+			reason = "Unable to resize disk down."
+		default:
+			// A claim lost to a concurrent one is tried again on fresh usage.
+			claimed := false
+			for range 5 {
+				if claimed, err = s.claim(ctx, tx, cur.Host, *next); err != nil || claimed {
+					break
+				}
+			}
+			if err != nil {
+				return err
+			}
+			if !claimed {
+				reason = fmt.Sprintf("No valid host was found. There are not enough resources on host %s for flavor %s.", cur.Host, next.Name)
+			}
+		}
+		now := stamp(s.now())
+		cur.Request.NewFlavor, cur.UpdatedAt = nil, now
+		report := AgentReport{Host: cur.Host, UUID: cur.UUID, Task: taskResizePrep, Error: reason}
+		if err := s.recordTaskEvent(ctx, tx, cur, report); err != nil {
+			return err
+		}
+		if reason != "" {
+			s.log.Warn("resize failed", "instance", cur.UUID, "host", cur.Host, "reason", reason)
+			cur.TaskState = ""
+			cur.Fault = &fault{Code: 500, Message: reason, Created: now}
+			return saveInstance(ctx, tx, cur)
+		}
+		old := cur.Flavor
+		cur.Flavor, cur.Request.OldFlavor, cur.TaskState = *next, &old, taskResizeMigrating
+		if err := saveFlavor(ctx, tx, cur); err != nil {
+			return err
+		}
+		handed = true
+		return saveInstance(ctx, tx, cur)
+	})
+	if err != nil {
+		return err
+	}
+	if handed {
+		s.kick(in.Host)
+	}
+	return nil
+}
+
+// confirmResize keeps the new flavor: the old one's claim is given back and the
+// server is ACTIVE (or SHUTOFF) at once; its agent drops the copy of the old
+// disk on its next pass.
+func (s *Service) confirmResize(r *http.Request) (httpapi.Response, error) {
+	in, err := s.visibleInstance(r, "os_compute_api:servers:confirm_resize")
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	if err := s.checkLocked(r, in); err != nil {
+		return httpapi.Response{}, err
+	}
+	err = s.db.InTx(r.Context(), func(tx *db.Tx) error {
+		cur, err := s.resizedInstance(r.Context(), tx, in, "confirmResize")
+		if err != nil {
+			return err
+		}
+		if err := releaseFlavor(r.Context(), tx, cur.Host, *cur.Request.OldFlavor); err != nil {
+			return err
+		}
+		cur.Request.OldFlavor, cur.VMState, cur.UpdatedAt = nil, vmActive, stamp(s.now())
+		if cur.PowerState == powerShutdown || cur.PowerState == powerCrashed {
+			cur.VMState = vmStopped
+		}
+		if err := saveInstance(r.Context(), tx, cur); err != nil {
+			return err
+		}
+		*in = *cur
+		return s.startAction(r.Context(), tx, r, cur, "confirmResize")
+	})
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	s.kick(in.Host)
+	return httpapi.Response{Status: http.StatusNoContent}, nil
+}
+
+// revertResize goes back to the old flavor: the new one's claim is given back
+// and the agent restarts the guest on the old flavor and its old disk
+// (resize_reverting, REVERT_RESIZE).
+func (s *Service) revertResize(r *http.Request) (httpapi.Response, error) {
+	in, err := s.visibleInstance(r, "os_compute_api:servers:revert_resize")
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	if err := s.checkLocked(r, in); err != nil {
+		return httpapi.Response{}, err
+	}
+	err = s.db.InTx(r.Context(), func(tx *db.Tx) error {
+		cur, err := s.resizedInstance(r.Context(), tx, in, "revertResize")
+		if err != nil {
+			return err
+		}
+		if err := releaseFlavor(r.Context(), tx, cur.Host, cur.Flavor); err != nil {
+			return err
+		}
+		cur.Flavor, cur.Request.OldFlavor = *cur.Request.OldFlavor, nil
+		cur.TaskState, cur.UpdatedAt = taskResizeReverting, stamp(s.now())
+		if err := saveFlavor(r.Context(), tx, cur); err != nil {
+			return err
+		}
+		if err := saveInstance(r.Context(), tx, cur); err != nil {
+			return err
+		}
+		*in = *cur
+		return s.startAction(r.Context(), tx, r, cur, "revertResize")
+	})
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	s.kick(in.Host)
+	return httpapi.Response{Status: http.StatusAccepted}, nil
+}
+
+// resizedInstance reads the instance again inside tx and checks it waits for a
+// confirm or a revert (upstream's check_instance_state, then its migration).
+func (s *Service) resizedInstance(ctx context.Context, tx *db.Tx, in *instance, action string) (*instance, error) {
+	cur, err := loadInstance(ctx, tx, in.UUID)
+	if err != nil {
+		return nil, err
+	}
+	if cur.VMState != vmResized {
+		return nil, invalidState(action, cur, "vm_state", cur.VMState)
+	}
+	if cur.TaskState != "" {
+		return nil, invalidState(action, cur, "task_state", cur.TaskState)
+	}
+	if cur.Request.OldFlavor == nil || cur.Host == "" {
+		return nil, badRequest("Instance has not been resized.")
+	}
+	return cur, nil
+}
