@@ -227,7 +227,8 @@ func loadInstance(ctx context.Context, q querier, uuid string) (*instance, error
 	return in, err
 }
 
-// saveInstance writes every mutable column of in.
+// saveInstance writes the columns of in that its state changes touch; the
+// flavor (saveFlavor, a resize) and the image (a rebuild) are written apart.
 func saveInstance(ctx context.Context, q querier, in *instance) error {
 	var faultJSON any
 	if in.Fault != nil {

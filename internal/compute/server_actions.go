@@ -99,6 +99,24 @@ func oneAction(r *http.Request) (string, json.RawMessage, error) {
 	panic("unreachable")
 }
 
+// decodeAction reads an action's argument, an object whose every name allowed
+// accepts (upstream's schema with additionalProperties false), into v.
+func decodeAction(action string, arg json.RawMessage, allowed func(name string) bool, v any) error {
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(arg, &fields); err != nil || fields == nil {
+		return badRequest("Invalid input for field/attribute %s. Value: %s. It is not of type 'object'", action, arg)
+	}
+	for name := range fields {
+		if !allowed(name) {
+			return badRequest("Invalid input for field/attribute %s. Additional properties are not allowed ('%s' was unexpected)", action, name)
+		}
+	}
+	if err := json.Unmarshal(arg, v); err != nil {
+		return badRequest("Invalid input for field/attribute %s: %s", action, err.Error())
+	}
+	return nil
+}
+
 // checkLocked refuses a locked server's changes to everyone but admins.
 func (s *Service) checkLocked(r *http.Request, in *instance) error {
 	if in.Locked && !isAdmin(auth.FromContext(r.Context())) {

@@ -94,18 +94,12 @@ func (s *Service) rebuild(r *http.Request, arg json.RawMessage) (httpapi.Respons
 // fields the request's microversion has.
 func parseRebuild(r *http.Request, arg json.RawMessage) (rebuildRequest, error) {
 	var req rebuildRequest
-	var fields map[string]json.RawMessage
-	if err := json.Unmarshal(arg, &fields); err != nil || fields == nil {
-		return req, badRequest("Invalid input for field/attribute rebuild. Value: %s. It is not of type 'object'", arg)
-	}
-	for name := range fields {
+	allowed := func(name string) bool {
 		v, ok := rebuildFields[name]
-		if !ok || !since(r, v) || name == "personality" && since(r, 57) {
-			return req, badRequest("Invalid input for field/attribute rebuild. Additional properties are not allowed ('%s' was unexpected)", name)
-		}
+		return ok && since(r, v) && !(name == "personality" && since(r, 57))
 	}
-	if err := json.Unmarshal(arg, &req); err != nil {
-		return req, badRequest("Invalid input for field/attribute rebuild: %s", err.Error())
+	if err := decodeAction("rebuild", arg, allowed, &req); err != nil {
+		return req, err
 	}
 	if req.ImageRef == nil {
 		return req, badRequest("Invalid input for field/attribute rebuild. 'imageRef' is a required property")

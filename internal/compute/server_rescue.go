@@ -24,17 +24,9 @@ func (s *Service) rescue(r *http.Request, arg json.RawMessage) (httpapi.Response
 		RescueImageRef *string `json:"rescue_image_ref"`
 	}
 	if len(arg) > 0 && string(arg) != "null" {
-		var fields map[string]json.RawMessage
-		if err := json.Unmarshal(arg, &fields); err != nil || fields == nil {
-			return httpapi.Response{}, badRequest("Invalid input for field/attribute rescue. Value: %s. It is not of type 'object'", arg)
-		}
-		for name := range fields {
-			if name != "adminPass" && name != "rescue_image_ref" {
-				return httpapi.Response{}, badRequest("Invalid input for field/attribute rescue. Additional properties are not allowed ('%s' was unexpected)", name)
-			}
-		}
-		if err := json.Unmarshal(arg, &req); err != nil {
-			return httpapi.Response{}, badRequest("Invalid input for field/attribute rescue: %s", err.Error())
+		allowed := func(name string) bool { return name == "adminPass" || name == "rescue_image_ref" }
+		if err := decodeAction("rescue", arg, allowed, &req); err != nil {
+			return httpapi.Response{}, err
 		}
 	}
 	if err := s.checkLocked(r, in); err != nil {

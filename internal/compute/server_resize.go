@@ -22,21 +22,13 @@ func (s *Service) resize(r *http.Request, arg json.RawMessage) (httpapi.Response
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	var fields map[string]json.RawMessage
-	if err := json.Unmarshal(arg, &fields); err != nil || fields == nil {
-		return httpapi.Response{}, badRequest("Invalid input for field/attribute resize. Value: %s. It is not of type 'object'", arg)
-	}
-	for name := range fields {
-		if name != "flavorRef" && name != "OS-DCF:diskConfig" {
-			return httpapi.Response{}, badRequest("Invalid input for field/attribute resize. Additional properties are not allowed ('%s' was unexpected)", name)
-		}
-	}
 	var req struct {
 		FlavorRef  any     `json:"flavorRef"`
 		DiskConfig *string `json:"OS-DCF:diskConfig"`
 	}
-	if err := json.Unmarshal(arg, &req); err != nil {
-		return httpapi.Response{}, badRequest("Invalid input for field/attribute resize: %s", err.Error())
+	allowed := func(name string) bool { return name == "flavorRef" || name == "OS-DCF:diskConfig" }
+	if err := decodeAction("resize", arg, allowed, &req); err != nil {
+		return httpapi.Response{}, err
 	}
 	if req.FlavorRef == nil {
 		return httpapi.Response{}, badRequest("Invalid input for field/attribute resize. Value: %s. 'flavorRef' is a required property", arg)
@@ -177,28 +169,22 @@ func (s *Service) confirmResize(r *http.Request) (httpapi.Response, error) {
 	if err := s.checkLocked(r, in); err != nil {
 		return httpapi.Response{}, err
 	}
-	err = s.db.InTx(r.Context(), func(tx *db.Tx) error {
-		cur, err := s.resizedInstance(r.Context(), tx, in, "confirmResize")
-		if err != nil {
-			return err
+	err = s.changeState(r, in, "confirmResize", []string{vmResized}, "", func(tx *db.Tx, cur *instance) error {
+		if cur.Request.OldFlavor == nil {
+			return badRequest("Instance has not been resized.")
 		}
 		if err := releaseFlavor(r.Context(), tx, cur.Host, *cur.Request.OldFlavor); err != nil {
 			return err
 		}
-		cur.Request.OldFlavor, cur.VMState, cur.UpdatedAt = nil, vmActive, stamp(s.now())
+		cur.Request.OldFlavor, cur.VMState = nil, vmActive
 		if cur.PowerState == powerShutdown || cur.PowerState == powerCrashed {
 			cur.VMState = vmStopped
 		}
-		if err := saveInstance(r.Context(), tx, cur); err != nil {
-			return err
-		}
-		*in = *cur
-		return s.startAction(r.Context(), tx, r, cur, "confirmResize")
+		return nil
 	})
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	s.kick(in.Host)
 	return httpapi.Response{Status: http.StatusNoContent}, nil
 }
 
@@ -213,47 +199,18 @@ func (s *Service) revertResize(r *http.Request) (httpapi.Response, error) {
 	if err := s.checkLocked(r, in); err != nil {
 		return httpapi.Response{}, err
 	}
-	err = s.db.InTx(r.Context(), func(tx *db.Tx) error {
-		cur, err := s.resizedInstance(r.Context(), tx, in, "revertResize")
-		if err != nil {
-			return err
+	err = s.changeState(r, in, "revertResize", []string{vmResized}, taskResizeReverting, func(tx *db.Tx, cur *instance) error {
+		if cur.Request.OldFlavor == nil {
+			return badRequest("Instance has not been resized.")
 		}
 		if err := releaseFlavor(r.Context(), tx, cur.Host, cur.Flavor); err != nil {
 			return err
 		}
 		cur.Flavor, cur.Request.OldFlavor = *cur.Request.OldFlavor, nil
-		cur.TaskState, cur.UpdatedAt = taskResizeReverting, stamp(s.now())
-		if err := saveFlavor(r.Context(), tx, cur); err != nil {
-			return err
-		}
-		if err := saveInstance(r.Context(), tx, cur); err != nil {
-			return err
-		}
-		*in = *cur
-		return s.startAction(r.Context(), tx, r, cur, "revertResize")
+		return saveFlavor(r.Context(), tx, cur)
 	})
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	s.kick(in.Host)
 	return httpapi.Response{Status: http.StatusAccepted}, nil
-}
-
-// resizedInstance reads the instance again inside tx and checks it waits for a
-// confirm or a revert (upstream's check_instance_state, then its migration).
-func (s *Service) resizedInstance(ctx context.Context, tx *db.Tx, in *instance, action string) (*instance, error) {
-	cur, err := loadInstance(ctx, tx, in.UUID)
-	if err != nil {
-		return nil, err
-	}
-	if cur.VMState != vmResized {
-		return nil, invalidState(action, cur, "vm_state", cur.VMState)
-	}
-	if cur.TaskState != "" {
-		return nil, invalidState(action, cur, "task_state", cur.TaskState)
-	}
-	if cur.Request.OldFlavor == nil || cur.Host == "" {
-		return nil, badRequest("Instance has not been resized.")
-	}
-	return cur, nil
 }

@@ -233,12 +233,12 @@ func tapName(portID string) string {
 
 // task carries out the instance's task and reports the outcome.
 func (a *Agent) task(ctx context.Context, inst compute.AgentInstance) {
-	spec := a.Spec(inst)
-	d := a.opts.Driver
-	var err error
 	if inst.TaskState == "resize_prep" {
 		return // the conductor's
 	}
+	spec := a.Spec(inst)
+	d := a.opts.Driver
+	var err error
 	if a.opts.Plumbing != nil && !slices.Contains([]string{"spawning", "deleting", "rebuilding"}, inst.TaskState) {
 		// A guest that starts again (power on, soft reboot, resume) opens the
 		// taps of every port it has now, also those attached while it was off,
