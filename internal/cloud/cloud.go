@@ -172,6 +172,9 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (*Cloud, er
 	if err := c.startCompute(ctx, computeSockets, enforcer, imageURL, networkURL, secrets.Admin, metadataSecret); err != nil {
 		return nil, fmt.Errorf("compute: %w", err)
 	}
+	if err := c.listenMetrics(); err != nil {
+		return nil, err
+	}
 	ok = true
 	return c, nil
 }
@@ -250,6 +253,23 @@ func (c *Cloud) startNetwork(ctx context.Context, enforcer *policy.Enforcer) (st
 	}
 	c.servers = append(c.servers, apiServer{name: "network", listener: l, handler: c.network.Handler()})
 	return l.URL, nil
+}
+
+// listenMetrics opens the Prometheus metrics listener, apart from the API ports.
+func (c *Cloud) listenMetrics() error {
+	port := c.cfg.API.MetricsPort
+	if port == 0 {
+		return nil
+	}
+	if c.cfg.API.EphemeralPorts {
+		port = 0
+	}
+	l, err := httpapi.Listen(c.cfg.API.Host, port)
+	if err != nil {
+		return fmt.Errorf("metrics listener: %w", err)
+	}
+	c.servers = append(c.servers, apiServer{name: "metrics", listener: l, handler: httpapi.MetricsHandler(nil)})
+	return nil
 }
 
 // Serve runs every API until ctx ends, and keeps the key repository fresh so a

@@ -152,6 +152,9 @@ type API struct {
 	EphemeralPorts bool `toml:"ephemeral_ports" env:"NIMBUS_EPHEMERAL_PORTS"`
 	// PolicyFile overrides default policies (oslo.policy YAML).
 	PolicyFile string `toml:"policy_file" env:"NIMBUS_POLICY_FILE"`
+	// MetricsPort is the Prometheus metrics listener's, apart from every API port
+	// (0: no metrics listener).
+	MetricsPort int `toml:"metrics_port" env:"NIMBUS_METRICS_PORT"`
 }
 
 // Log sets the log output.
@@ -203,7 +206,7 @@ func Default() Config {
 	return Config{
 		DataDir: DefaultDataDir(),
 		Region:  "RegionOne",
-		API:     API{Host: "127.0.0.1"},
+		API:     API{Host: "127.0.0.1", MetricsPort: 9180},
 		Bus:     Bus{Port: 4222},
 		Log:     Log{Level: "info", Format: "text"},
 		Identity: Identity{

@@ -518,7 +518,7 @@ func newTestServer(t *testing.T) (testServer, *prometheus.Registry) {
 }
 
 func TestServer(t *testing.T) {
-	s, _ := newTestServer(t)
+	s, reg := newTestServer(t)
 
 	t.Run("public route needs no token", func(t *testing.T) {
 		resp, b := s.do("GET", "/v3/public", "", nil)
@@ -700,12 +700,20 @@ func TestServer(t *testing.T) {
 		}
 	})
 
-	t.Run("metrics", func(t *testing.T) {
-		resp, b := s.do("GET", "/metrics", "", nil)
-		if resp.StatusCode != 200 {
-			t.Fatalf("%d", resp.StatusCode)
+	t.Run("no metrics on the API port", func(t *testing.T) {
+		resp, _ := s.do("GET", "/metrics", "", nil)
+		if resp.StatusCode != http.StatusNotFound {
+			t.Fatalf("GET /metrics on the API: %d, want 404", resp.StatusCode)
 		}
-		text := string(b)
+	})
+
+	t.Run("metrics", func(t *testing.T) {
+		rec := httptest.NewRecorder()
+		MetricsHandler(reg).ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+		if rec.Code != 200 {
+			t.Fatalf("%d", rec.Code)
+		}
+		text := rec.Body.String()
 		if !strings.Contains(text, "nimbus_http_request_duration_seconds") {
 			t.Fatalf("metrics lack the latency histogram:\n%s", text)
 		}
@@ -735,8 +743,7 @@ func TestServersShareRegistry(t *testing.T) {
 		}
 	}
 	rec := httptest.NewRecorder()
-	NewServer(Options{Service: "same", Logger: slog.New(slog.DiscardHandler), Registry: reg}).
-		ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	MetricsHandler(reg).ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
 	if !bytes.Contains(rec.Body.Bytes(), []byte(`nimbus_http_request_duration_seconds_count{code="200",method="GET",route="GET /x",service="same"} 2`)) {
 		t.Fatalf("metrics:\n%s", rec.Body.String())
 	}

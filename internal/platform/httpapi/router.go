@@ -56,7 +56,10 @@ type Options struct {
 	Registry     *prometheus.Registry
 }
 
-// Server serves one API's routes plus /healthcheck and /metrics.
+// Server serves one API's routes plus /healthcheck. Metrics are not served on API
+// ports (upstream serves none there, and they tell an anonymous caller the routes
+// and error rates of every tenant): MetricsHandler serves them on a listener of
+// their own.
 type Server struct {
 	opts    Options
 	mux     *http.ServeMux
@@ -102,8 +105,18 @@ func NewServer(opts Options) *Server {
 		w.Header().Set("Content-Type", "text/plain")
 		_, _ = w.Write([]byte("OK"))
 	})
-	s.mux.Handle("GET /metrics", promhttp.HandlerFor(opts.Registry, promhttp.HandlerOpts{}))
 	return s
+}
+
+// MetricsHandler serves the Prometheus metrics every Server records into reg (nil:
+// the registry servers share by default), for the operator's metrics listener.
+func MetricsHandler(reg *prometheus.Registry) http.Handler {
+	if reg == nil {
+		reg = sharedRegistry
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	return mux
 }
 
 // Mount registers every route of a table.
@@ -138,7 +151,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			route = "unmatched"
 		}
 		s.latency.WithLabelValues(r.Method, route, strconv.Itoa(rec.status)).Observe(elapsed.Seconds())
-		if r.URL.Path != "/healthcheck" && r.URL.Path != "/metrics" {
+		if r.URL.Path != "/healthcheck" {
 			s.opts.Logger.LogAttrs(ctx, slog.LevelInfo, "request",
 				slog.String("service", s.opts.Service), slog.String("request_id", reqID),
 				slog.String("method", r.Method), slog.String("path", r.URL.Path),

@@ -504,3 +504,50 @@ func FuzzParse(f *testing.F) {
 		_ = e.Allowed("x", nil, nil)
 	})
 }
+
+func TestScopeTypes(t *testing.T) {
+	e := NewEnforcer()
+	if err := e.Register(map[string]string{
+		"project_only": "role:reader",
+		"any_scope":    "role:reader",
+		"system_admin": "role:admin",
+		"nested":       "rule:project_only",
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.SetScopeTypes(map[string][]string{
+		"project_only": {ScopeProject},
+		"system_admin": {ScopeSystem, ScopeProject},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.SetScopeTypes(map[string][]string{"x": {"tenant"}}); err == nil {
+		t.Fatal("SetScopeTypes accepted an unknown scope type")
+	}
+	project := map[string]any{"roles": []string{"reader", "admin"}, "project_id": "p1", "domain_id": "", "system_scope": ""}
+	domain := map[string]any{"roles": []string{"reader", "admin"}, "project_id": "", "domain_id": "d1", "system_scope": ""}
+	system := map[string]any{"roles": []string{"reader", "admin"}, "project_id": "", "domain_id": "", "system_scope": "all"}
+	unscoped := map[string]any{"roles": []string{"reader", "admin"}}
+	tests := []struct {
+		rule  string
+		creds map[string]any
+		want  bool
+	}{
+		{"project_only", project, true},
+		{"project_only", domain, false},
+		{"project_only", system, false},
+		{"project_only", unscoped, false},
+		{"any_scope", domain, true},
+		{"any_scope", system, true},
+		{"system_admin", system, true},
+		{"system_admin", project, true},
+		{"system_admin", domain, false},
+		// scope types apply to the rule enforced, not to the rules it refers to
+		{"nested", domain, true},
+	}
+	for _, tt := range tests {
+		if got := e.Allowed(tt.rule, nil, tt.creds); got != tt.want {
+			t.Errorf("Allowed(%s, %s scope) = %v, want %v", tt.rule, TokenScope(tt.creds), got, tt.want)
+		}
+	}
+}
