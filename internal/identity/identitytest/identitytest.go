@@ -19,6 +19,7 @@ import (
 	"github.com/nimbus-cloud/nimbus/internal/platform/db"
 	"github.com/nimbus-cloud/nimbus/internal/platform/fernet"
 	"github.com/nimbus-cloud/nimbus/internal/platform/policy"
+	"github.com/nimbus-cloud/nimbus/internal/platform/policy/policytest"
 )
 
 // Bootstrap passwords of the admin and demo users.
@@ -144,4 +145,70 @@ func (e *Env) call(want int, method, path, token string, body, out any) http.Hea
 		}
 	}
 	return resp.Header
+}
+
+// Personas makes the callers a policy matrix tries (policytest's names): an admin,
+// a member and a reader of a new project named project, a member of another new
+// project, an admin scoped to the Default domain (the owning project's) and the
+// bootstrap admin scoped to the system. It returns them with the owning project's
+// id.
+func (e *Env) Personas(project string) ([]policytest.Persona, string) {
+	e.t.Helper()
+	var p, other struct {
+		Project struct{ ID string } `json:"project"`
+	}
+	e.call(http.StatusCreated, "POST", "/v3/projects", e.AdminToken,
+		map[string]any{"project": map[string]any{"name": project, "domain_id": "default"}}, &p)
+	e.call(http.StatusCreated, "POST", "/v3/projects", e.AdminToken,
+		map[string]any{"project": map[string]any{"name": project + "-other", "domain_id": "default"}}, &other)
+	grant := func(name, role, target string) string {
+		var u struct {
+			User struct{ ID string } `json:"user"`
+		}
+		e.call(http.StatusCreated, "POST", "/v3/users", e.AdminToken,
+			map[string]any{"user": map[string]any{"name": name, "password": name + "-pw", "domain_id": "default"}}, &u)
+		e.call(http.StatusNoContent, "PUT", target+"/users/"+u.User.ID+"/roles/"+e.RoleID(role), e.AdminToken, nil, nil)
+		return name
+	}
+	scopedAs := func(user, password string, scope map[string]any) string {
+		body := map[string]any{"auth": map[string]any{
+			"identity": map[string]any{"methods": []string{"password"}, "password": map[string]any{
+				"user": map[string]any{"name": user, "password": password, "domain": map[string]any{"id": "default"}}}},
+			"scope": scope,
+		}}
+		return e.call(http.StatusCreated, "POST", "/v3/auth/tokens", "", body, nil).Get("X-Subject-Token")
+	}
+	scoped := func(user string, scope map[string]any) string { return scopedAs(user, user+"-pw", scope) }
+	onProject := func(id string) map[string]any { return map[string]any{"project": map[string]any{"id": id}} }
+	tokens := []struct{ name, token string }{
+		{policytest.Admin, scoped(grant(project+"-admin", "admin", "/v3/projects/"+p.Project.ID), onProject(p.Project.ID))},
+		{policytest.Member, scoped(grant(project+"-member", "member", "/v3/projects/"+p.Project.ID), onProject(p.Project.ID))},
+		{policytest.Reader, scoped(grant(project+"-reader", "reader", "/v3/projects/"+p.Project.ID), onProject(p.Project.ID))},
+		{policytest.OtherMember, scoped(grant(project+"-othermember", "member", "/v3/projects/"+other.Project.ID), onProject(other.Project.ID))},
+		{policytest.DomainAdmin, scoped(grant(project+"-domainadmin", "admin", "/v3/domains/default"),
+			map[string]any{"domain": map[string]any{"id": "default"}})},
+		{policytest.SystemAdmin, scopedAs("admin", AdminPassword, map[string]any{"system": map[string]any{"all": true}})},
+	}
+	out := make([]policytest.Persona, 0, len(tokens))
+	for _, tk := range tokens {
+		creds, err := e.Service.Validator().Authenticate(context.Background(), tk.token)
+		if err != nil {
+			e.t.Fatalf("persona %s: %v", tk.name, err)
+		}
+		out = append(out, policytest.Persona{Name: tk.name, Token: tk.token, Creds: creds.PolicyCredentials()})
+	}
+	return out, p.Project.ID
+}
+
+// RoleID is the id of the global role named name.
+func (e *Env) RoleID(name string) string {
+	e.t.Helper()
+	var roles struct {
+		Roles []struct{ ID string } `json:"roles"`
+	}
+	e.call(http.StatusOK, "GET", "/v3/roles?name="+name, e.AdminToken, nil, &roles)
+	if len(roles.Roles) != 1 {
+		e.t.Fatalf("role %s: %d found", name, len(roles.Roles))
+	}
+	return roles.Roles[0].ID
 }
