@@ -3,6 +3,7 @@ package policy
 import (
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 )
 
@@ -17,6 +18,14 @@ type notCheck struct{ c check }
 type ruleCheck string
 type roleCheck string // role:<name or %(target)s>
 type genericCheck struct{ kind, match string }
+
+// fieldCheck is Neutron's "field:<resource>:<attribute>=<value>" (neutron/policy.py
+// FieldCheck): the target's attribute has the value, or matches the regular
+// expression of a value written "~<expression>".
+type fieldCheck struct {
+	attr, value string
+	regex       *regexp.Regexp
+}
 
 func (c constCheck) eval(*evalContext) bool { return bool(c) }
 func (c andCheck) eval(ctx *evalContext) bool {
@@ -83,6 +92,39 @@ func (c genericCheck) eval(ctx *evalContext) bool {
 			(!b && (match == "False" || match == "false" || match == "0"))
 	}
 	return s == match
+}
+
+func (c fieldCheck) eval(ctx *evalContext) bool {
+	v, ok := lookup(ctx.target, c.attr)
+	if !ok || v == nil {
+		return false
+	}
+	if c.regex != nil {
+		return c.regex.MatchString(str(v))
+	}
+	if b, isBool := v.(bool); isBool { // upstream converts "True" as the attribute's type
+		want, err := strconv.ParseBool(c.value)
+		return err == nil && b == want
+	}
+	return str(v) == c.value
+}
+
+func parseFieldCheck(match string) (check, error) {
+	_, spec, ok := strings.Cut(match, ":")
+	attr, value, hasValue := strings.Cut(spec, "=")
+	if !ok || !hasValue || attr == "" {
+		return nil, fmt.Errorf("malformed field check %q: want field:<resource>:<attribute>=<value>", "field:"+match)
+	}
+	c := fieldCheck{attr: attr, value: value}
+	if expr, isRegex := strings.CutPrefix(value, "~"); isRegex {
+		// Python's re.match, which upstream uses, anchors at the start.
+		re, err := regexp.Compile(`^(?:` + expr + `)`)
+		if err != nil {
+			return nil, fmt.Errorf("field check %q: %w", "field:"+match, err)
+		}
+		c.regex = re
+	}
+	return c, nil
 }
 
 func literal(kind string) (string, bool) {
@@ -254,6 +296,8 @@ func (p *parser) atom() (check, error) {
 		return ruleCheck(match), nil
 	case "role":
 		return roleCheck(match), nil
+	case "field":
+		return parseFieldCheck(match)
 	}
 	return genericCheck{kind: kind, match: match}, nil
 }
