@@ -110,11 +110,16 @@ func (s *Service) showIPAvailability(r *http.Request) (httpapi.Response, error) 
 	return showResponse(r, "network_ip_availability", out[0]), nil
 }
 
-// listAvailabilityZones shows the one zone, for networks (DHCP) and routers (L3).
+// listAvailabilityZones shows the one zone, for networks (DHCP) and routers (L3),
+// to those get_availability_zone lets see it (a project's readers).
 func (s *Service) listAvailabilityZones(r *http.Request) (httpapi.Response, error) {
+	c := s.caller(r)
 	var out []object
 	for _, res := range []string{"network", "router"} {
-		out = append(out, object{"name": "nova", "resource": res, "state": "available"})
+		zone := object{"name": "nova", "resource": res, "state": "available"}
+		if s.allowed(c, "get_availability_zone", zone) {
+			out = append(out, zone)
+		}
 	}
 	return listResponse(r, "availability_zones", out)
 }

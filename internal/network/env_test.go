@@ -21,7 +21,7 @@ import (
 // testEnv is a bootstrapped identity service and a network service on one database,
 // the network API behind an httptest server.
 type testEnv struct {
-	t           *testing.T
+	t           testing.TB
 	DB          *db.DB
 	identity    *identitytest.Env
 	Network     *Service
@@ -33,7 +33,7 @@ type testEnv struct {
 	DemoProject string
 }
 
-func newTestEnv(t *testing.T, tune func(*Options)) *testEnv {
+func newTestEnv(t testing.TB, tune func(*Options)) *testEnv {
 	t.Helper()
 	dir := t.TempDir()
 	database := dbtest.Open(t, dir)

@@ -89,7 +89,11 @@ func (s *Service) floatingIPsJSON(ctx context.Context, q db.Querier, fips []floa
 	return out, nil
 }
 
-func (f *floatingIPBody) target() map[string]any { return ownerTarget(f.ProjectID) }
+// target is the floating IP as upstream's policy engine sees it.
+func (f *floatingIPBody) target() map[string]any {
+	return map[string]any{"id": f.ID, "project_id": f.ProjectID, "tenant_id": f.ProjectID,
+		"floating_network_id": f.FloatingNetworkID}
+}
 
 func (s *Service) listFloatingIPs(r *http.Request) (httpapi.Response, error) {
 	c := s.caller(r)
@@ -220,10 +224,7 @@ func (s *Service) createFloatingIP(r *http.Request) (httpapi.Response, error) {
 	if assoc.hasFix && assoc.portID == "" {
 		return httpapi.Response{}, badFloatingIPRequest("fixed_ip_address cannot be specified without a port_id")
 	}
-	if err := s.enforce(c, "create_floatingip", f.target()); err != nil {
-		return httpapi.Response{}, err
-	}
-	if err := s.enforceAttributes(c, "create_floatingip", attrs, f.target()); err != nil {
+	if err := s.authorize(c, "floatingip", "create_floatingip", f.target(), attrs, true); err != nil {
 		return httpapi.Response{}, err
 	}
 	var port *portBody
@@ -417,7 +418,7 @@ func (s *Service) updateFloatingIP(r *http.Request) (httpapi.Response, error) {
 		if f, err = s.visibleFloatingIP(r.Context(), c, tx, r.PathValue("id")); err != nil {
 			return err
 		}
-		if err := s.enforce(c, "update_floatingip", f.target()); err != nil {
+		if err := s.authorize(c, "floatingip", "update_floatingip", f.target(), attrs, false); err != nil {
 			return err
 		}
 		if err := attrString(attrs, "description", &f.Description); err != nil {

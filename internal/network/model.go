@@ -120,27 +120,10 @@ func (s *Service) allowed(c caller, rule string, target map[string]any) bool {
 	return c.creds != nil && s.policy.Allowed(rule, target, c.creds.PolicyCredentials())
 }
 
-// enforce fails with upstream's 403 when rule does not allow the call.
+// enforce fails with upstream's 403 when rule does not allow the call (InvalidScope
+// for a token of a scope the rule does not accept).
 func (s *Service) enforce(c caller, rule string, target map[string]any) error {
-	if s.allowed(c, rule, target) {
-		return nil
-	}
-	return neutronError(http.StatusForbidden, "PolicyNotAuthorized", "(rule:%s) is disallowed by policy", rule)
-}
-
-// enforceAttributes checks the per-attribute rules ("create_network:shared", ...) of
-// the attributes a request sets.
-func (s *Service) enforceAttributes(c caller, action string, attrs map[string]any, target map[string]any) error {
-	for attr := range attrs {
-		rule := action + ":" + attr
-		if _, ok := defaultPolicies[rule]; !ok {
-			continue
-		}
-		if err := s.enforce(c, rule, target); err != nil {
-			return err
-		}
-	}
-	return nil
+	return s.authorize(c, "", rule, target, nil, false)
 }
 
 // requestBody decodes {"<member>": {...}} and rejects attributes the resource does

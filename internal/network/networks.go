@@ -39,9 +39,10 @@ func (s *Service) networkRoutes() []httpapi.Route {
 	}
 }
 
+// target is the network as upstream's policy engine sees it: its attributes.
 func (n *networkBody) target() map[string]any {
-	return map[string]any{"target.project_id": n.ProjectID, "target.network_project_id": n.ProjectID,
-		"target.shared": n.Shared, "target.external": n.External}
+	return map[string]any{"id": n.ID, "project_id": n.ProjectID, "tenant_id": n.ProjectID,
+		"shared": n.Shared, "router:external": n.External, "is_default": n.IsDefault}
 }
 
 // networkJSON renders a network with its subnets; provider attributes only for
@@ -56,11 +57,7 @@ func (s *Service) networkJSON(c caller, n *networkBody, subnets []string) object
 	o["ipv4_address_scope"] = nil
 	o["ipv6_address_scope"] = nil
 	o["l2_adjacency"] = true
-	for _, attr := range []string{"provider:network_type", "provider:physical_network", "provider:segmentation_id"} {
-		if !s.allowed(c, "get_network:"+attr, n.target()) {
-			delete(o, attr)
-		}
-	}
+	s.hideAttributes(c, "network", o, n.target())
 	return o
 }
 
@@ -141,11 +138,7 @@ func (s *Service) createNetwork(r *http.Request) (httpapi.Response, error) {
 	if err := n.apply(attrs); err != nil {
 		return httpapi.Response{}, err
 	}
-	target := n.target()
-	if err := s.enforce(c, "create_network", target); err != nil {
-		return httpapi.Response{}, err
-	}
-	if err := s.enforceAttributes(c, "create_network", attrs, target); err != nil {
+	if err := s.authorize(c, "network", "create_network", n.target(), attrs, true); err != nil {
 		return httpapi.Response{}, err
 	}
 	want, err := requestedSegment(attrs)
@@ -252,14 +245,12 @@ func (s *Service) updateNetwork(r *http.Request) (httpapi.Response, error) {
 		if n, err = s.visibleNetwork(r.Context(), c, tx, r.PathValue("id")); err != nil {
 			return err
 		}
-		if err := s.enforce(c, "update_network", n.target()); err != nil {
-			return err
-		}
-		if err := s.enforceAttributes(c, "update_network", attrs, n.target()); err != nil {
-			return err
-		}
 		wasShared := n.Shared
 		if err := n.apply(attrs); err != nil {
+			return err
+		}
+		// As upstream, the rules see the network as the update would leave it.
+		if err := s.authorize(c, "network", "update_network", n.target(), attrs, false); err != nil {
 			return err
 		}
 		mtu := n.MTU

@@ -1,86 +1,224 @@
 package network
 
-// defaultPolicies are Neutron's default rules (the scoped, "new defaults" set):
-// members of a project manage its resources, readers read them, admins everything;
-// provider attributes, shared and external networks, and port bindings are admin's.
+import "github.com/nimbus-cloud/nimbus/internal/platform/policy"
+
+// Upstream's building blocks (neutron-lib's neutron_lib/policy/rules.py and
+// neutron/conf/policies/base.py), composed as upstream composes them so each rule
+// below reads as upstream's check string (TestDefaultPoliciesAreUpstreams holds
+// them to it). Targets are upstream's too: a resource's attributes by their API
+// names (project_id, device_owner, shared, router:external), with
+// network:project_id and security_group:project_id for the owner of the parent.
+const (
+	admin   = "rule:admin_only"
+	service = "rule:service_api"
+
+	projectManager = "role:manager and project_id:%(project_id)s"
+	projectMember  = "role:member and project_id:%(project_id)s"
+	projectReader  = "role:reader and project_id:%(project_id)s"
+
+	adminOrProjectManager = "(" + admin + ") or (" + projectManager + ")"
+	adminOrProjectMember  = "(" + admin + ") or (" + projectMember + ")"
+	adminOrProjectReader  = "(" + admin + ") or (" + projectReader + ")"
+	adminOrService        = "(" + admin + ") or (" + service + ")"
+
+	netOwnerManager       = "role:manager and rule:network_owner"
+	netOwnerMember        = "role:member and rule:network_owner"
+	netOwnerReader        = "role:reader and rule:network_owner"
+	adminOrNetOwnerMember = "(" + admin + ") or (" + netOwnerMember + ")"
+	adminOrNetOwnerReader = "(" + admin + ") or (" + netOwnerReader + ")"
+
+	adminOrSGOwnerMember = "(" + admin + ") or (role:member and rule:sg_owner)"
+	adminOrSGOwnerReader = "(" + admin + ") or (role:reader and rule:sg_owner)"
+
+	advsvc = "rule:context_is_advsvc"
+)
+
+// anyOf joins check strings as neutron-lib's policy_or.
+func anyOf(checks ...string) string {
+	out := ""
+	for i, c := range checks {
+		if i > 0 {
+			out += " or "
+		}
+		out += c
+	}
+	return out
+}
+
+// baseRules are the rules the others refer to (neutron/conf/policies/base.py and
+// the definitions of network.py, subnet.py, port.py and security_group.py). They
+// have no scope types, as upstream's. Upstream's owner, admin_or_owner and default
+// are left out: in Nimbus's one policy engine Keystone's rules of those names
+// (user ownership) come first, and no rule below refers to them; an attribute
+// without a rule of its own gets upstream's default (admin or owner) in code.
+var baseRules = map[string]string{
+	"context_is_admin":      "role:admin",
+	"service_api":           "role:service",
+	"context_is_advsvc":     "role:advsvc",
+	"admin_only":            "rule:context_is_admin",
+	"network_owner":         "project_id:%(network:project_id)s",
+	"sg_owner":              "project_id:%(security_group:project_id)s",
+	"shared":                "field:networks:shared=True",
+	"external":              "field:networks:router:external=True",
+	"external_network":      "field:subnets:router:external=True",
+	"network_device":        "field:port:device_owner=~^network:",
+	"shared_security_group": "field:security_groups:shared=True",
+}
+
+// defaultPolicies are upstream's rules for the operations Nimbus serves: the
+// secure-RBAC defaults (members of a project write its resources, readers read
+// them, the network's owner decides what goes on it, admins everything), all of
+// them project-scoped.
 var defaultPolicies = map[string]string{
-	"context_is_admin": "role:admin",
-	"network_owner":    "project_id:%(target.network_project_id)s",
-	"admin_or_member":  "role:admin or (role:member and project_id:%(target.project_id)s)",
-	"admin_or_reader":  "role:admin or (role:reader and project_id:%(target.project_id)s)",
-	"admin_only":       "role:admin",
+	"create_network":                           adminOrProjectMember,
+	"create_network:shared":                    admin,
+	"create_network:router:external":           admin,
+	"create_network:is_default":                admin,
+	"create_network:port_security_enabled":     adminOrProjectMember,
+	"create_network:provider:network_type":     admin,
+	"create_network:provider:physical_network": admin,
+	"create_network:provider:segmentation_id":  admin,
+	"get_network":                              anyOf(adminOrProjectReader, service, "rule:shared", "rule:external", advsvc),
+	"get_network:provider:network_type":        admin,
+	"get_network:provider:physical_network":    admin,
+	"get_network:provider:segmentation_id":     admin,
+	"get_network:tags":                         anyOf(adminOrProjectReader, "rule:shared", "rule:external", advsvc),
+	"update_network":                           adminOrProjectMember,
+	"update_network:shared":                    admin,
+	"update_network:router:external":           admin,
+	"update_network:is_default":                admin,
+	"update_network:port_security_enabled":     adminOrProjectMember,
+	"update_network:provider:network_type":     admin,
+	"update_network:provider:physical_network": admin,
+	"update_network:provider:segmentation_id":  admin,
+	"update_network:tags":                      adminOrProjectMember,
+	"delete_network":                           adminOrProjectMember,
+	"delete_network:tags":                      adminOrProjectMember,
 
-	"create_network":                           "rule:admin_or_member",
-	"create_network:shared":                    "rule:admin_only",
-	"create_network:router:external":           "rule:admin_only",
-	"create_network:provider:network_type":     "rule:admin_only",
-	"create_network:provider:physical_network": "rule:admin_only",
-	"create_network:provider:segmentation_id":  "rule:admin_only",
-	"create_network:segments":                  "rule:admin_only",
-	"get_network":                              "rule:admin_or_reader or True:%(target.shared)s or True:%(target.external)s",
-	"get_network:provider:network_type":        "rule:admin_only",
-	"get_network:provider:physical_network":    "rule:admin_only",
-	"get_network:provider:segmentation_id":     "rule:admin_only",
-	"update_network":                           "rule:admin_or_member",
-	"update_network:shared":                    "rule:admin_only",
-	"update_network:router:external":           "rule:admin_only",
-	"update_network:provider:network_type":     "rule:admin_only",
-	"update_network:provider:physical_network": "rule:admin_only",
-	"update_network:provider:segmentation_id":  "rule:admin_only",
-	"delete_network":                           "rule:admin_or_member",
-	"create_subnet":                            "rule:admin_or_member or rule:network_owner",
-	"get_subnet":                               "rule:admin_or_reader or True:%(target.shared)s",
-	"update_subnet":                            "rule:admin_or_member or rule:network_owner",
-	"delete_subnet":                            "rule:admin_or_member or rule:network_owner",
-	"create_port":                              "rule:admin_or_member or rule:network_owner",
-	"create_port:device_owner":                 "not rule:network_device or rule:admin_only or rule:network_owner",
-	"create_port:mac_address":                  "rule:admin_only or rule:network_owner",
-	"create_port:fixed_ips:ip_address":         "rule:admin_only or rule:network_owner",
-	"create_port:port_security_enabled":        "rule:admin_or_member or rule:network_owner",
-	"create_port:binding:host_id":              "rule:admin_only",
-	"create_port:binding:profile":              "rule:admin_only",
-	"create_port:trusted":                      "rule:admin_only",
-	"update_port:trusted":                      "rule:admin_only",
-	"create_port:allowed_address_pairs":        "rule:admin_or_member or rule:network_owner",
-	"get_port":                                 "rule:admin_or_reader or rule:network_owner",
-	"get_port:binding:vif_type":                "rule:admin_only",
-	"get_port:binding:vif_details":             "rule:admin_only",
-	"get_port:binding:host_id":                 "rule:admin_only",
-	"get_port:binding:profile":                 "rule:admin_only",
-	"update_port":                              "rule:admin_or_member or rule:network_owner",
-	"update_port:device_owner":                 "not rule:network_device or rule:admin_only or rule:network_owner",
-	"update_port:mac_address":                  "rule:admin_only",
-	"update_port:fixed_ips:ip_address":         "rule:admin_only or rule:network_owner",
-	"update_port:binding:host_id":              "rule:admin_only",
-	"update_port:binding:profile":              "rule:admin_only",
-	"delete_port":                              "rule:admin_or_member or rule:network_owner",
-	"network_device":                           "True:%(target.network_device)s",
+	"create_subnet":            adminOrNetOwnerMember,
+	"create_subnet:segment_id": admin,
+	"get_subnet":               anyOf(projectReader, "rule:shared", "rule:external_network", adminOrNetOwnerReader, service),
+	"get_subnet:segment_id":    admin,
+	"get_subnet:tags":          anyOf(projectReader, "rule:shared", "rule:external_network", adminOrNetOwnerReader),
+	"update_subnet":            anyOf(projectMember, adminOrNetOwnerMember),
+	"update_subnet:segment_id": admin,
+	"update_subnet:tags":       anyOf(projectMember, adminOrNetOwnerMember),
+	"delete_subnet":            anyOf(projectMember, adminOrNetOwnerMember),
+	"delete_subnet:tags":       anyOf(projectMember, adminOrNetOwnerMember),
 
-	"create_router":             "rule:admin_or_member",
-	"create_router:distributed": "rule:admin_only",
-	"create_router:ha":          "rule:admin_only",
-	"create_router:external_gateway_info:enable_snat":        "rule:admin_only",
-	"create_router:external_gateway_info:external_fixed_ips": "rule:admin_only",
-	"get_router":                "rule:admin_or_reader",
-	"get_router:distributed":    "rule:admin_only",
-	"get_router:ha":             "rule:admin_only",
-	"update_router":             "rule:admin_or_member",
-	"update_router:distributed": "rule:admin_only",
-	"update_router:ha":          "rule:admin_only",
-	"update_router:external_gateway_info:enable_snat":        "rule:admin_only",
-	"update_router:external_gateway_info:external_fixed_ips": "rule:admin_only",
-	"delete_router":                         "rule:admin_or_member",
-	"add_router_interface":                  "rule:admin_or_member",
-	"remove_router_interface":               "rule:admin_or_member",
-	"add_extraroutes":                       "rule:admin_or_member",
-	"remove_extraroutes":                    "rule:admin_or_member",
-	"create_floatingip":                     "rule:admin_or_member",
-	"create_floatingip:floating_ip_address": "rule:admin_only",
-	"get_floatingip":                        "rule:admin_or_reader",
-	"update_floatingip":                     "rule:admin_or_member",
-	"delete_floatingip":                     "rule:admin_or_member",
-	"get_agent":                             "rule:admin_only",
-	"update_agent":                          "rule:admin_only",
-	"delete_agent":                          "rule:admin_only",
-	"get_network_ip_availability":           "rule:admin_only",
+	"create_port":                                   anyOf(adminOrService, netOwnerMember, "rule:shared"),
+	"create_port:device_id":                         anyOf(adminOrProjectMember, service),
+	"create_port:device_owner":                      anyOf("not rule:network_device", adminOrService, netOwnerMember),
+	"create_port:mac_address":                       anyOf(adminOrService, netOwnerMember),
+	"create_port:fixed_ips":                         anyOf(adminOrService, netOwnerMember, "rule:shared"),
+	"create_port:fixed_ips:ip_address":              anyOf(adminOrService, netOwnerMember),
+	"create_port:fixed_ips:subnet_id":               anyOf(adminOrService, netOwnerMember, "rule:shared"),
+	"create_port:port_security_enabled":             anyOf(adminOrService, netOwnerMember),
+	"create_port:binding:host_id":                   adminOrService,
+	"create_port:binding:profile":                   service,
+	"create_port:binding:vnic_type":                 anyOf(adminOrProjectMember, service),
+	"create_port:allowed_address_pairs":             anyOf(adminOrNetOwnerMember, service),
+	"create_port:allowed_address_pairs:mac_address": anyOf(adminOrNetOwnerMember, service),
+	"create_port:allowed_address_pairs:ip_address":  anyOf(adminOrNetOwnerMember, service),
+	"create_port:trusted":                           admin,
+	"get_port":                                      anyOf(adminOrService, netOwnerReader, projectReader),
+	"get_port:binding:vif_type":                     adminOrService,
+	"get_port:binding:vif_details":                  adminOrService,
+	"get_port:binding:host_id":                      adminOrService,
+	"get_port:binding:profile":                      adminOrService,
+	"get_port:trusted":                              admin,
+	"get_port:tags":                                 anyOf(advsvc, adminOrNetOwnerReader, projectReader),
+	"update_port":                                   anyOf(adminOrService, projectMember),
+	"update_port:device_id":                         anyOf(adminOrProjectMember, service),
+	"update_port:device_owner":                      anyOf("not rule:network_device", adminOrService, netOwnerMember),
+	"update_port:mac_address":                       anyOf(adminOrService, netOwnerManager),
+	"update_port:fixed_ips":                         anyOf(adminOrService, netOwnerMember),
+	"update_port:fixed_ips:ip_address":              anyOf(adminOrService, netOwnerMember),
+	"update_port:fixed_ips:subnet_id":               anyOf(adminOrService, netOwnerMember, "rule:shared"),
+	"update_port:port_security_enabled":             anyOf(adminOrService, netOwnerMember),
+	"update_port:binding:host_id":                   adminOrService,
+	"update_port:binding:profile":                   service,
+	"update_port:binding:vnic_type":                 anyOf(adminOrService, projectMember),
+	"update_port:allowed_address_pairs":             anyOf(adminOrNetOwnerMember, service),
+	"update_port:allowed_address_pairs:mac_address": anyOf(adminOrNetOwnerMember, service),
+	"update_port:allowed_address_pairs:ip_address":  anyOf(adminOrNetOwnerMember, service),
+	"update_port:trusted":                           admin,
+	"update_port:tags":                              anyOf(adminOrProjectMember, advsvc),
+	"delete_port":                                   anyOf(adminOrService, netOwnerMember, projectMember),
+	"delete_port:tags":                              anyOf(advsvc, projectMember, adminOrNetOwnerMember),
+
+	"create_router":                                          adminOrProjectMember,
+	"create_router:distributed":                              admin,
+	"create_router:ha":                                       admin,
+	"create_router:external_gateway_info":                    adminOrProjectMember,
+	"create_router:external_gateway_info:network_id":         adminOrProjectMember,
+	"create_router:external_gateway_info:enable_snat":        admin,
+	"create_router:external_gateway_info:external_fixed_ips": admin,
+	"get_router":                                             adminOrProjectReader,
+	"get_router:distributed":                                 admin,
+	"get_router:ha":                                          admin,
+	"get_router:tags":                                        adminOrProjectReader,
+	"update_router":                                          adminOrProjectMember,
+	"update_router:distributed":                              admin,
+	"update_router:ha":                                       admin,
+	"update_router:external_gateway_info":                    adminOrProjectMember,
+	"update_router:external_gateway_info:network_id":         adminOrProjectMember,
+	"update_router:external_gateway_info:enable_snat":        admin,
+	"update_router:external_gateway_info:external_fixed_ips": admin,
+	"update_router:tags":                                     adminOrProjectMember,
+	"delete_router":                                          adminOrProjectMember,
+	"delete_router:tags":                                     adminOrProjectMember,
+	"add_router_interface":                                   adminOrProjectMember,
+	"remove_router_interface":                                adminOrProjectMember,
+	"add_extraroutes":                                        adminOrProjectMember,
+	"remove_extraroutes":                                     adminOrProjectMember,
+
+	"create_floatingip":                     adminOrProjectMember,
+	"create_floatingip:floating_ip_address": adminOrProjectManager,
+	"get_floatingip":                        adminOrProjectReader,
+	"get_floatingip:tags":                   adminOrProjectReader,
+	"update_floatingip":                     adminOrProjectMember,
+	"update_floatingip:tags":                adminOrProjectMember,
+	"delete_floatingip":                     adminOrProjectMember,
+	"delete_floatingip:tags":                adminOrProjectMember,
+
+	"create_security_group":      adminOrProjectMember,
+	"get_security_group":         anyOf(adminOrProjectReader, "rule:shared_security_group"),
+	"get_security_group:tags":    anyOf(adminOrProjectReader, "rule:shared_security_group"),
+	"update_security_group":      adminOrProjectMember,
+	"update_security_group:tags": adminOrProjectMember,
+	"delete_security_group":      adminOrProjectMember,
+	"delete_security_group:tags": adminOrProjectMember,
+	"create_security_group_rule": adminOrSGOwnerMember,
+	"get_security_group_rule":    adminOrSGOwnerReader,
+	"delete_security_group_rule": adminOrSGOwnerMember,
+
+	"get_quota":    adminOrProjectManager,
+	"update_quota": admin,
+	"delete_quota": admin,
+
+	"get_agent":    admin,
+	"update_agent": admin,
+	"delete_agent": admin,
+
+	"get_network_ip_availability": adminOrService,
+	"get_availability_zone":       "role:reader",
+}
+
+// registerPolicies registers the rules with their scope types: every operation of
+// the network API is project-scoped upstream (scope_types ['project'], enforced),
+// so a domain- or system-scoped token, whatever its roles, neither makes nor sees
+// a project's resources.
+func registerPolicies(e *policy.Enforcer) error {
+	if err := e.Register(baseRules); err != nil {
+		return err
+	}
+	if err := e.Register(defaultPolicies); err != nil {
+		return err
+	}
+	scopes := make(map[string][]string, len(defaultPolicies))
+	for name := range defaultPolicies {
+		scopes[name] = []string{policy.ScopeProject}
+	}
+	return e.SetScopeTypes(scopes)
 }

@@ -74,10 +74,13 @@ func (s *Service) portRoutes() []httpapi.Route {
 	}
 }
 
+// portTarget is a port as upstream's policy engine sees it: its attributes, with
+// network:project_id, its network's owner, and shared, its network's (upstream's
+// field check looks both up from the network).
 func portTarget(p *portBody, n *networkBody) map[string]any {
-	return map[string]any{"target.project_id": p.ProjectID, "target.network_project_id": n.ProjectID,
-		"target.shared": n.Shared, "target.external": n.External,
-		"target.network_device": strings.HasPrefix(p.DeviceOwner, "network:")}
+	return map[string]any{"id": p.ID, "project_id": p.ProjectID, "tenant_id": p.ProjectID, "network_id": n.ID,
+		"network:project_id": n.ProjectID, "network:tenant_id": n.ProjectID, "shared": n.Shared,
+		"device_owner": p.DeviceOwner, "device_id": p.DeviceID}
 }
 
 // portJSON renders a port; binding details only for those get_port:binding:* allow.
@@ -100,11 +103,7 @@ func (s *Service) portJSON(c caller, p *portBody, n *networkBody) object {
 		o["trusted"] = trusted
 	}
 	if n != nil {
-		for _, attr := range []string{"binding:vif_type", "binding:vif_details", "binding:host_id", "binding:profile"} {
-			if !s.allowed(c, "get_port:"+attr, portTarget(p, n)) {
-				delete(o, attr)
-			}
-		}
+		s.hideAttributes(c, "port", o, portTarget(p, n))
 	}
 	return o
 }
@@ -189,11 +188,11 @@ func (s *Service) createPort(r *http.Request) (httpapi.Response, error) {
 		if err := p.apply(attrs); err != nil {
 			return err
 		}
-		target := portTarget(p, n)
-		if err := s.enforce(c, "create_port", target); err != nil {
-			return err
-		}
-		if err := s.enforceAttributes(c, "create_port", attrs, target); err != nil {
+		// The network's owner decides what goes on it: others may add ports only to
+		// a shared network, without choosing addresses, MACs, port security, address
+		// pairs, bindings or a network: device owner (and a network they cannot see
+		// is not found, above).
+		if err := s.authorize(c, "port", "create_port", portTarget(p, n), attrs, true); err != nil {
 			return err
 		}
 		if err := s.checkQuota(r.Context(), tx, project, "port", "ports"); err != nil {
@@ -495,14 +494,13 @@ func (s *Service) updatePort(r *http.Request) (httpapi.Response, error) {
 		if p, n, err = s.visiblePort(r.Context(), c, tx, r.PathValue("id")); err != nil {
 			return err
 		}
-		if err := s.enforce(c, "update_port", portTarget(p, n)); err != nil {
-			return err
-		}
-		if err := s.enforceAttributes(c, "update_port", attrs, portTarget(p, n)); err != nil {
-			return err
-		}
 		oldMAC := p.MACAddress
 		if err := p.apply(attrs); err != nil {
+			return err
+		}
+		// As upstream, the rules see the port as the update would leave it (a
+		// device_owner of network:... is the network owner's to set).
+		if err := s.authorize(c, "port", "update_port", portTarget(p, n), attrs, false); err != nil {
 			return err
 		}
 		if p.MACAddress != oldMAC {

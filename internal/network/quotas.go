@@ -17,13 +17,13 @@ var defaultQuotas = map[string]int{
 
 func (s *Service) quotaRoutes() []httpapi.Route {
 	return []httpapi.Route{
-		{Method: "GET", Path: "/v2.0/quotas", Handler: s.listQuotas, Policy: "admin_only"},
+		{Method: "GET", Path: "/v2.0/quotas", Handler: s.listQuotas},
 		{Method: "GET", Path: "/v2.0/quotas/{project_id}", Handler: s.showQuota},
 		{Method: "GET", Path: "/v2.0/quotas/{project_id}/default", Handler: s.showDefaultQuota},
 		{Method: "GET", Path: "/v2.0/quotas/{project_id}/details.json", Handler: s.showQuotaDetails},
 		{Method: "GET", Path: "/v2.0/quotas/{project_id}/details", Handler: s.showQuotaDetails},
-		{Method: "PUT", Path: "/v2.0/quotas/{project_id}", Handler: s.updateQuota, Policy: "admin_only"},
-		{Method: "DELETE", Path: "/v2.0/quotas/{project_id}", Handler: s.deleteQuota, Policy: "admin_only"},
+		{Method: "PUT", Path: "/v2.0/quotas/{project_id}", Handler: s.updateQuota},
+		{Method: "DELETE", Path: "/v2.0/quotas/{project_id}", Handler: s.deleteQuota},
 	}
 }
 
@@ -86,13 +86,28 @@ func (s *Service) checkQuota(ctx context.Context, tx *db.Tx, project, resource, 
 	return nil
 }
 
-func (s *Service) quotaTarget(r *http.Request) error {
+// Upstream serves quotas with its legacy controller (neutron/extensions/quotasv2.py),
+// whose checks are its own, made on the caller's own project (quotaTarget): a
+// project's own quota is anyone's in it to read; another project's takes get_quota
+// (an admin's), its details an admin; changes take update_quota or delete_quota.
+// All refusals are 403s.
+
+// quotaTarget is what upstream's quota checks are evaluated on: the caller's project.
+func quotaTarget(c caller) map[string]any {
+	return map[string]any{"project_id": c.project, "tenant_id": c.project}
+}
+
+// readQuota lets the caller read the quota of the request's project.
+func (s *Service) readQuota(r *http.Request) error {
 	c := s.caller(r)
-	return s.enforce(c, "admin_or_reader", ownerTarget(r.PathValue("project_id")))
+	if c.project != "" && r.PathValue("project_id") == c.project {
+		return nil
+	}
+	return s.enforce(c, "get_quota", quotaTarget(c))
 }
 
 func (s *Service) showQuota(r *http.Request) (httpapi.Response, error) {
-	if err := s.quotaTarget(r); err != nil {
+	if err := s.readQuota(r); err != nil {
 		return httpapi.Response{}, err
 	}
 	limits, err := s.limits(r.Context(), s.db, r.PathValue("project_id"))
@@ -103,17 +118,19 @@ func (s *Service) showQuota(r *http.Request) (httpapi.Response, error) {
 }
 
 func (s *Service) showDefaultQuota(r *http.Request) (httpapi.Response, error) {
-	if err := s.quotaTarget(r); err != nil {
+	if err := s.readQuota(r); err != nil {
 		return httpapi.Response{}, err
 	}
 	return httpapi.OK(map[string]any{"quota": s.opts.Quotas}), nil
 }
 
 func (s *Service) showQuotaDetails(r *http.Request) (httpapi.Response, error) {
-	if err := s.quotaTarget(r); err != nil {
-		return httpapi.Response{}, err
-	}
+	c := s.caller(r)
 	project := r.PathValue("project_id")
+	if (c.project == "" || project != c.project) && !c.admin {
+		return httpapi.Response{}, neutronError(http.StatusForbidden, "AdminRequired",
+			"User does not have admin privileges: Only admin is authorized to access quotas for another project.")
+	}
 	limits, err := s.limits(r.Context(), s.db, project)
 	if err != nil {
 		return httpapi.Response{}, err
@@ -130,6 +147,10 @@ func (s *Service) showQuotaDetails(r *http.Request) (httpapi.Response, error) {
 }
 
 func (s *Service) listQuotas(r *http.Request) (httpapi.Response, error) {
+	c := s.caller(r)
+	if err := s.enforce(c, "get_quota", quotaTarget(c)); err != nil {
+		return httpapi.Response{}, err
+	}
 	projects, err := db.QueryStrings(r.Context(), s.db, `SELECT DISTINCT project_id FROM quotas`)
 	if err != nil {
 		return httpapi.Response{}, err
@@ -151,6 +172,10 @@ func (s *Service) listQuotas(r *http.Request) (httpapi.Response, error) {
 }
 
 func (s *Service) updateQuota(r *http.Request) (httpapi.Response, error) {
+	c := s.caller(r)
+	if err := s.enforce(c, "update_quota", quotaTarget(c)); err != nil {
+		return httpapi.Response{}, err
+	}
 	project := r.PathValue("project_id")
 	var known []string
 	for k := range defaultQuotas {
@@ -189,6 +214,10 @@ func (s *Service) updateQuota(r *http.Request) (httpapi.Response, error) {
 }
 
 func (s *Service) deleteQuota(r *http.Request) (httpapi.Response, error) {
+	c := s.caller(r)
+	if err := s.enforce(c, "delete_quota", quotaTarget(c)); err != nil {
+		return httpapi.Response{}, err
+	}
 	if _, err := s.db.ExecContext(r.Context(), `DELETE FROM quotas WHERE project_id = ?`, r.PathValue("project_id")); err != nil {
 		return httpapi.Response{}, err
 	}

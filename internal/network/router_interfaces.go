@@ -135,6 +135,13 @@ func (s *Service) routerInterfaceBySubnet(ctx context.Context, tx *db.Tx, c call
 	if sb.GatewayIP == nil {
 		return nil, badRouterRequest("Subnet for router interface must have a gateway IP")
 	}
+	// The interface takes the subnet's gateway address: on a subnet of another
+	// project (a shared network's) it would take every tenant's traffic. Upstream
+	// refuses it (LP#1757482) unless the network is shared with the caller's project
+	// by an RBAC entry of its own, which Nimbus does not have.
+	if sb.ProjectID != c.project && !c.admin {
+		return nil, badRouterRequest("Cannot add interface to router because subnet %s is not owned by project making the request", subnetID)
+	}
 	if err := s.checkRouterSubnets(ctx, tx, rt, []*subnetBody{sb}); err != nil {
 		return nil, err
 	}
@@ -165,10 +172,13 @@ func (s *Service) routerInterfaceByPort(ctx context.Context, tx *db.Tx, c caller
 		}
 		subnets = append(subnets, &sb)
 	}
+	if err := s.checkRouterSubnets(ctx, tx, rt, subnets); err != nil {
+		return nil, err
+	}
 	if v4 > 1 {
 		return nil, badRouterRequest("Cannot have multiple IPv4 subnets on router port")
 	}
-	if err := s.checkRouterSubnets(ctx, tx, rt, subnets); err != nil {
+	if err := portInPoolsOrOwner(c, p, subnets); err != nil {
 		return nil, err
 	}
 	p.DeviceID, p.DeviceOwner = rt.ID, ownerRouterInterface
@@ -177,6 +187,40 @@ func (s *Service) routerInterfaceByPort(ctx context.Context, tx *db.Tx, c caller
 		return nil, err
 	}
 	return p, saveBody(ctx, tx, "ports", p.ID, p)
+}
+
+// portInPoolsOrOwner is upstream's _validate_port_in_range_or_admin: a port whose
+// address is outside the allocation pools of a subnet the caller does not own (a
+// shared subnet's gateway address, which an admin may have given it) is refused as
+// a router interface, lest the router take the subnet's gateway.
+func portInPoolsOrOwner(c caller, p *portBody, subnets []*subnetBody) error {
+	if c.admin {
+		return nil
+	}
+	for _, f := range p.FixedIPs {
+		i := slices.IndexFunc(subnets, func(sb *subnetBody) bool { return sb.ID == f.SubnetID })
+		if i < 0 || subnets[i].ProjectID == c.project {
+			continue
+		}
+		a, err := netip.ParseAddr(f.IPAddress)
+		if err != nil || !inPools(subnets[i].AllocationPools, a) {
+			return badRouterRequest("Cannot add interface to router because specified port %s has an IP address out of the allocation pool of subnet %s, which is not owned by the project making the request",
+				p.ID, f.SubnetID)
+		}
+	}
+	return nil
+}
+
+// inPools reports whether a is in one of the pools.
+func inPools(pools []pool, a netip.Addr) bool {
+	for _, p := range pools {
+		start, err1 := netip.ParseAddr(p.Start)
+		end, err2 := netip.ParseAddr(p.End)
+		if err1 == nil && err2 == nil && !a.Less(start) && !end.Less(a) {
+			return true
+		}
+	}
+	return false
 }
 
 // removeRouterInterface disconnects a router from a subnet or removes one of its

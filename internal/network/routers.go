@@ -58,8 +58,9 @@ func badRouterRequest(format string, args ...any) error {
 	return neutronError(http.StatusBadRequest, "BadRequest", "Bad router request: "+format+".", args...)
 }
 
+// target is the router as upstream's policy engine sees it.
 func (rt *routerBody) target() map[string]any {
-	return map[string]any{"target.project_id": rt.ProjectID}
+	return map[string]any{"id": rt.ID, "project_id": rt.ProjectID, "tenant_id": rt.ProjectID}
 }
 
 // routerJSON renders a router; distributed and ha only for those get_router:* allow.
@@ -67,11 +68,7 @@ func (s *Service) routerJSON(c caller, rt *routerBody) object {
 	o := render(rt)
 	// One zone: a router with an agent to host it is in "nova".
 	o["availability_zones"] = []string{"nova"}
-	for _, attr := range []string{"distributed", "ha"} {
-		if !s.allowed(c, "get_router:"+attr, rt.target()) {
-			delete(o, attr)
-		}
-	}
+	s.hideAttributes(c, "router", o, rt.target())
 	return o
 }
 
@@ -164,11 +161,7 @@ func (s *Service) createRouter(r *http.Request) (httpapi.Response, error) {
 	err = s.retryConflicts(r.Context(), func(tx *db.Tx) error {
 		rt = &routerBody{standard: newStandard(newUUID(), project, stamp(s.now())), AdminStateUp: true,
 			Status: "ACTIVE", Routes: []hostRoute{}, AvailabilityZoneHints: []string{}}
-		target := rt.target()
-		if err := s.enforce(c, "create_router", target); err != nil {
-			return err
-		}
-		if err := s.enforceAttributes(c, "create_router", attrs, target); err != nil {
+		if err := s.authorize(c, "router", "create_router", rt.target(), attrs, true); err != nil {
 			return err
 		}
 		if err := rt.apply(attrs); err != nil {
@@ -181,7 +174,7 @@ func (s *Service) createRouter(r *http.Request) (httpapi.Response, error) {
 			rt.ID, project, marshal(rt)); err != nil {
 			return err
 		}
-		if err := s.applyGateway(r.Context(), tx, c, "create_router", rt, gw); err != nil {
+		if err := s.applyGateway(r.Context(), tx, c, rt, gw); err != nil {
 			return err
 		}
 		return saveBody(r.Context(), tx, "routers", rt.ID, rt)
@@ -219,16 +212,13 @@ func (s *Service) updateRouter(r *http.Request) (httpapi.Response, error) {
 		if rt, err = s.visibleRouter(r.Context(), c, tx, r.PathValue("id")); err != nil {
 			return err
 		}
-		if err := s.enforce(c, "update_router", rt.target()); err != nil {
-			return err
-		}
-		if err := s.enforceAttributes(c, "update_router", attrs, rt.target()); err != nil {
+		if err := s.authorize(c, "router", "update_router", rt.target(), attrs, false); err != nil {
 			return err
 		}
 		if err := rt.apply(attrs); err != nil {
 			return err
 		}
-		if err := s.applyGateway(r.Context(), tx, c, "update_router", rt, gw); err != nil {
+		if err := s.applyGateway(r.Context(), tx, c, rt, gw); err != nil {
 			return err
 		}
 		if setRoutes {
@@ -385,7 +375,7 @@ func parseGateway(attrs map[string]any) (*gatewayRequest, error) {
 // applyGateway sets, changes or clears a router's gateway: a port on the external
 // network (device_owner network:router_gateway, project "" as upstream) with an
 // address of its subnets or the external_fixed_ips asked for.
-func (s *Service) applyGateway(ctx context.Context, tx *db.Tx, c caller, action string, rt *routerBody, g *gatewayRequest) error {
+func (s *Service) applyGateway(ctx context.Context, tx *db.Tx, c caller, rt *routerBody, g *gatewayRequest) error {
 	if g == nil {
 		return nil
 	}
@@ -410,19 +400,11 @@ func (s *Service) applyGateway(ctx context.Context, tx *db.Tx, c caller, action 
 		return nil
 	}
 	// As upstream, external_gateway_info is replaced whole: SNAT is on unless the
-	// request turns it off, and the admin-only sub-attributes are checked whenever a
-	// request names them.
+	// request turns it off. (The admin-only sub-attributes were authorized with the
+	// request: see attributeRules.)
 	snat := true
 	if g.snat != nil {
-		if err := s.enforce(c, action+":external_gateway_info:enable_snat", rt.target()); err != nil {
-			return err
-		}
 		snat = *g.snat
-	}
-	if g.hasFixed {
-		if err := s.enforce(c, action+":external_gateway_info:external_fixed_ips", rt.target()); err != nil {
-			return err
-		}
 	}
 	n, err := s.visibleNetwork(ctx, c, tx, g.networkID)
 	if err != nil {

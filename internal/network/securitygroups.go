@@ -51,8 +51,18 @@ func (s *Service) securityGroupRoutes() []httpapi.Route {
 	}
 }
 
-func ownerTarget(project string) map[string]any {
-	return map[string]any{"target.project_id": project}
+// target is the group as upstream's policy engine sees it; Nimbus shares no group
+// (no RBAC), so shared is false.
+func (sg *securityGroupBody) target() map[string]any {
+	return map[string]any{"id": sg.ID, "project_id": sg.ProjectID, "tenant_id": sg.ProjectID, "shared": false}
+}
+
+// target is the rule as upstream's policy engine sees it, with
+// security_group:project_id, its group's owner (upstream's sg_owner rule). A rule
+// belongs to its group's project here, so that is the rule's own project.
+func (rule *ruleBody) target() map[string]any {
+	return map[string]any{"id": rule.ID, "project_id": rule.ProjectID, "tenant_id": rule.ProjectID,
+		"security_group_id": rule.SecurityGroupID, "security_group:project_id": rule.ProjectID}
 }
 
 // ensureDefaultSecurityGroup returns the project's "default" group, creating it with
@@ -137,7 +147,7 @@ func (s *Service) listSecurityGroups(r *http.Request) (httpapi.Response, error) 
 	}
 	var out []object
 	for i := range groups {
-		if s.allowed(c, "admin_or_reader", ownerTarget(groups[i].ProjectID)) {
+		if s.allowed(c, "get_security_group", groups[i].target()) {
 			out = append(out, securityGroupJSON(&groups[i], byGroup[groups[i].ID]))
 		}
 	}
@@ -150,7 +160,7 @@ func (s *Service) visibleSecurityGroup(ctx context.Context, c caller, q db.Queri
 	if err := loadBody(ctx, q, "security_groups", id, &sg); err != nil {
 		return nil, notFoundIfNoRows(err, "SecurityGroupNotFound", "Security group", id)
 	}
-	if !s.allowed(c, "admin_or_reader", ownerTarget(sg.ProjectID)) {
+	if !s.allowed(c, "get_security_group", sg.target()) {
 		return nil, notFound("SecurityGroupNotFound", "Security group", id)
 	}
 	return &sg, nil
@@ -182,10 +192,10 @@ func (s *Service) createSecurityGroup(r *http.Request) (httpapi.Response, error)
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	if err := s.enforce(c, "admin_or_member", ownerTarget(project)); err != nil {
+	sg := &securityGroupBody{standard: newStandard(newUUID(), project, stamp(s.now())), Stateful: true}
+	if err := s.authorize(c, "security_group", "create_security_group", sg.target(), attrs, true); err != nil {
 		return httpapi.Response{}, err
 	}
-	sg := &securityGroupBody{standard: newStandard(newUUID(), project, stamp(s.now())), Stateful: true}
 	if err := attrString(attrs, "name", &sg.Name); err != nil {
 		return httpapi.Response{}, err
 	}
@@ -239,7 +249,7 @@ func (s *Service) updateSecurityGroup(r *http.Request) (httpapi.Response, error)
 		if sg, err = s.visibleSecurityGroup(r.Context(), c, tx, r.PathValue("id")); err != nil {
 			return err
 		}
-		if err := s.enforce(c, "admin_or_member", ownerTarget(sg.ProjectID)); err != nil {
+		if err := s.authorize(c, "security_group", "update_security_group", sg.target(), attrs, false); err != nil {
 			return err
 		}
 		wasDefault := sg.Name == "default"
@@ -275,7 +285,7 @@ func (s *Service) deleteSecurityGroup(r *http.Request) (httpapi.Response, error)
 		if err != nil {
 			return err
 		}
-		if err := s.enforce(c, "admin_or_member", ownerTarget(sg.ProjectID)); err != nil {
+		if err := s.enforce(c, "delete_security_group", sg.target()); err != nil {
 			return err
 		}
 		if sg.Name == "default" && !c.admin {
@@ -305,7 +315,7 @@ func (s *Service) listRules(r *http.Request) (httpapi.Response, error) {
 	}
 	var out []object
 	for i := range rules {
-		if s.allowed(c, "admin_or_reader", ownerTarget(rules[i].ProjectID)) {
+		if s.allowed(c, "get_security_group_rule", rules[i].target()) {
 			out = append(out, ruleJSON(&rules[i]))
 		}
 	}
@@ -317,7 +327,7 @@ func (s *Service) visibleRule(ctx context.Context, c caller, q db.Querier, id st
 	if err := loadBody(ctx, q, "security_group_rules", id, &rule); err != nil {
 		return nil, notFoundIfNoRows(err, "SecurityGroupRuleNotFound", "Security group rule", id)
 	}
-	if !s.allowed(c, "admin_or_reader", ownerTarget(rule.ProjectID)) {
+	if !s.allowed(c, "get_security_group_rule", rule.target()) {
 		return nil, notFound("SecurityGroupRuleNotFound", "Security group rule", id)
 	}
 	return &rule, nil
@@ -347,7 +357,11 @@ func (s *Service) createRule(r *http.Request) (httpapi.Response, error) {
 		if err != nil {
 			return err
 		}
-		if err := s.enforce(c, "admin_or_member", ownerTarget(sg.ProjectID)); err != nil {
+		// The rule goes to the group's owner's: adding one takes owning the group
+		// (upstream's sg_owner).
+		target := map[string]any{"project_id": c.project, "tenant_id": c.project, "security_group_id": sg.ID,
+			"security_group:project_id": sg.ProjectID}
+		if err := s.authorize(c, "security_group_rule", "create_security_group_rule", target, attrs, true); err != nil {
 			return err
 		}
 		if rule.RemoteGroupID != nil {
@@ -390,7 +404,7 @@ func (s *Service) deleteRule(r *http.Request) (httpapi.Response, error) {
 		if err != nil {
 			return err
 		}
-		if err := s.enforce(c, "admin_or_member", ownerTarget(rule.ProjectID)); err != nil {
+		if err := s.enforce(c, "delete_security_group_rule", rule.target()); err != nil {
 			return err
 		}
 		_, err = tx.ExecContext(r.Context(), `DELETE FROM security_group_rules WHERE id = ?`, rule.ID)

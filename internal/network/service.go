@@ -66,12 +66,13 @@ type Service struct {
 	notify   []func()
 }
 
-// New runs the migrations and registers upstream's default policies.
+// New runs the migrations and registers upstream's default policies with their
+// scope types.
 func New(ctx context.Context, o Options) (*Service, error) {
 	if err := o.DB.Migrate(ctx, "network", Migrations()); err != nil {
 		return nil, err
 	}
-	if err := o.Policy.Register(defaultPolicies); err != nil {
+	if err := registerPolicies(o.Policy); err != nil {
 		return nil, err
 	}
 	if o.Logger == nil {

@@ -63,9 +63,21 @@ func (sb *subnetBody) gateway() netip.Addr {
 	return a
 }
 
+// subnetTarget is a subnet as upstream's policy engine sees it: its attributes, its
+// network's shared and router:external (which subnets show), and network:project_id,
+// the network's owner (upstream's OwnerCheck looks it up).
 func subnetTarget(sb *subnetBody, n *networkBody) map[string]any {
-	return map[string]any{"target.project_id": sb.ProjectID, "target.network_project_id": n.ProjectID,
-		"target.shared": n.Shared, "target.external": n.External}
+	return map[string]any{"id": sb.ID, "project_id": sb.ProjectID, "tenant_id": sb.ProjectID, "network_id": n.ID,
+		"network:project_id": n.ProjectID, "network:tenant_id": n.ProjectID,
+		"shared": n.Shared, "router:external": n.External}
+}
+
+// subnetJSON renders a subnet without the attributes the caller may not see
+// (segment_id is admin's).
+func (s *Service) subnetJSON(c caller, sb *subnetBody, n *networkBody) object {
+	o := render(sb)
+	s.hideAttributes(c, "subnet", o, subnetTarget(sb, n))
+	return o
 }
 
 // networksByID loads every network once, for list visibility checks.
@@ -94,7 +106,7 @@ func (s *Service) listSubnets(r *http.Request) (httpapi.Response, error) {
 	var out []object
 	for i := range subs {
 		if n := nets[subs[i].NetworkID]; n != nil && s.allowed(c, "get_subnet", subnetTarget(&subs[i], n)) {
-			out = append(out, render(&subs[i]))
+			out = append(out, s.subnetJSON(c, &subs[i], n))
 		}
 	}
 	return listResponse(r, "subnets", out)
@@ -117,11 +129,12 @@ func (s *Service) visibleSubnet(ctx context.Context, c caller, q db.Querier, id 
 }
 
 func (s *Service) showSubnet(r *http.Request) (httpapi.Response, error) {
-	sb, _, err := s.visibleSubnet(r.Context(), s.caller(r), s.db, r.PathValue("id"))
+	c := s.caller(r)
+	sb, n, err := s.visibleSubnet(r.Context(), c, s.db, r.PathValue("id"))
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	return showResponse(r, "subnet", render(sb)), nil
+	return showResponse(r, "subnet", s.subnetJSON(c, sb, n)), nil
 }
 
 func (s *Service) createSubnet(r *http.Request) (httpapi.Response, error) {
@@ -188,12 +201,15 @@ func (s *Service) createSubnet(r *http.Request) (httpapi.Response, error) {
 	if err := sb.applyIPv6Modes(attrs); err != nil {
 		return httpapi.Response{}, err
 	}
+	var n *networkBody
 	err = s.db.InTx(r.Context(), func(tx *db.Tx) error {
-		n, err := s.visibleNetwork(r.Context(), c, tx, netID)
-		if err != nil {
+		// Only the network's owner (or an admin) adds subnets to it: a member's
+		// subnet on an external network would serve other tenants' floating IPs. A
+		// network the caller cannot see is not found.
+		if n, err = s.visibleNetwork(r.Context(), c, tx, netID); err != nil {
 			return err
 		}
-		if err := s.enforce(c, "create_subnet", subnetTarget(sb, n)); err != nil {
+		if err := s.authorize(c, "subnet", "create_subnet", subnetTarget(sb, n), attrs, true); err != nil {
 			return err
 		}
 		if err := s.checkQuota(r.Context(), tx, project, "subnet", "subnets"); err != nil {
@@ -222,7 +238,7 @@ func (s *Service) createSubnet(r *http.Request) (httpapi.Response, error) {
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	return httpapi.Created(map[string]any{"subnet": render(sb)}), nil
+	return httpapi.Created(map[string]any{"subnet": s.subnetJSON(c, sb, n)}), nil
 }
 
 // touchNetwork bumps a network's revision when its subnets change, as upstream.
@@ -344,12 +360,12 @@ func (s *Service) updateSubnet(r *http.Request) (httpapi.Response, error) {
 		}
 	}
 	var sb *subnetBody
+	var n *networkBody
 	err = s.db.InTx(r.Context(), func(tx *db.Tx) error {
-		var n *networkBody
 		if sb, n, err = s.visibleSubnet(r.Context(), c, tx, r.PathValue("id")); err != nil {
 			return err
 		}
-		if err := s.enforce(c, "update_subnet", subnetTarget(sb, n)); err != nil {
+		if err := s.authorize(c, "subnet", "update_subnet", subnetTarget(sb, n), attrs, false); err != nil {
 			return err
 		}
 		if v, ok := attrs["gateway_ip"]; ok {
@@ -379,7 +395,7 @@ func (s *Service) updateSubnet(r *http.Request) (httpapi.Response, error) {
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	return httpapi.OK(map[string]any{"subnet": render(sb)}), nil
+	return httpapi.OK(map[string]any{"subnet": s.subnetJSON(c, sb, n)}), nil
 }
 
 // deleteSubnet refuses while a port other than Neutron's own (DHCP) holds an

@@ -16,50 +16,51 @@ import (
 const maxTagLength = 60
 
 // taggable is a resource of the standard-attr-tag extension: where it is stored, and
-// who may see (visible: 404 otherwise) and change it (the target of its update rule).
+// who may see it (visible: 404 otherwise, and the target of upstream's
+// get_<what>:tags, update_<what>:tags and delete_<what>:tags rules).
 type taggable struct {
-	collection, table, what, rule string
-	visible                       func(ctx context.Context, c caller, q db.Querier, id string) (map[string]any, error)
+	collection, table, what string
+	visible                 func(ctx context.Context, c caller, q db.Querier, id string) (map[string]any, error)
 }
 
 func (s *Service) taggables() []taggable {
 	return []taggable{
-		{"networks", "networks", "network", "update_network", func(ctx context.Context, c caller, q db.Querier, id string) (map[string]any, error) {
+		{"networks", "networks", "network", func(ctx context.Context, c caller, q db.Querier, id string) (map[string]any, error) {
 			n, err := s.visibleNetwork(ctx, c, q, id)
 			if err != nil {
 				return nil, err
 			}
 			return n.target(), nil
 		}},
-		{"subnets", "subnets", "subnet", "update_subnet", func(ctx context.Context, c caller, q db.Querier, id string) (map[string]any, error) {
+		{"subnets", "subnets", "subnet", func(ctx context.Context, c caller, q db.Querier, id string) (map[string]any, error) {
 			sb, n, err := s.visibleSubnet(ctx, c, q, id)
 			if err != nil {
 				return nil, err
 			}
 			return subnetTarget(sb, n), nil
 		}},
-		{"ports", "ports", "port", "update_port", func(ctx context.Context, c caller, q db.Querier, id string) (map[string]any, error) {
+		{"ports", "ports", "port", func(ctx context.Context, c caller, q db.Querier, id string) (map[string]any, error) {
 			p, n, err := s.visiblePort(ctx, c, q, id)
 			if err != nil {
 				return nil, err
 			}
 			return portTarget(p, n), nil
 		}},
-		{"routers", "routers", "router", "update_router", func(ctx context.Context, c caller, q db.Querier, id string) (map[string]any, error) {
+		{"routers", "routers", "router", func(ctx context.Context, c caller, q db.Querier, id string) (map[string]any, error) {
 			rt, err := s.visibleRouter(ctx, c, q, id)
 			if err != nil {
 				return nil, err
 			}
 			return rt.target(), nil
 		}},
-		{"security-groups", "security_groups", "security_group", "admin_or_member", func(ctx context.Context, c caller, q db.Querier, id string) (map[string]any, error) {
+		{"security-groups", "security_groups", "security_group", func(ctx context.Context, c caller, q db.Querier, id string) (map[string]any, error) {
 			sg, err := s.visibleSecurityGroup(ctx, c, q, id)
 			if err != nil {
 				return nil, err
 			}
-			return ownerTarget(sg.ProjectID), nil
+			return sg.target(), nil
 		}},
-		{"floatingips", "floatingips", "floatingip", "update_floatingip", func(ctx context.Context, c caller, q db.Querier, id string) (map[string]any, error) {
+		{"floatingips", "floatingips", "floatingip", func(ctx context.Context, c caller, q db.Querier, id string) (map[string]any, error) {
 			f, err := s.visibleFloatingIP(ctx, c, q, id)
 			if err != nil {
 				return nil, err
@@ -111,7 +112,7 @@ func storedTags(ctx context.Context, q db.Querier, t taggable, id string) ([]str
 func (s *Service) listTags(r *http.Request, t taggable) (httpapi.Response, error) {
 	c := s.caller(r)
 	id := r.PathValue("id")
-	if _, err := t.visible(r.Context(), c, s.db, id); err != nil {
+	if err := s.readTags(c, t, r, id); err != nil {
 		return httpapi.Response{}, err
 	}
 	tags, _, err := storedTags(r.Context(), s.db, t, id)
@@ -124,7 +125,7 @@ func (s *Service) listTags(r *http.Request, t taggable) (httpapi.Response, error
 func (s *Service) checkTag(r *http.Request, t taggable) (httpapi.Response, error) {
 	c := s.caller(r)
 	id, tag := r.PathValue("id"), r.PathValue("tag")
-	if _, err := t.visible(r.Context(), c, s.db, id); err != nil {
+	if err := s.readTags(c, t, r, id); err != nil {
 		return httpapi.Response{}, err
 	}
 	tags, _, err := storedTags(r.Context(), s.db, t, id)
@@ -135,6 +136,15 @@ func (s *Service) checkTag(r *http.Request, t taggable) (httpapi.Response, error
 		return httpapi.Response{}, tagNotFound(t, id, tag)
 	}
 	return httpapi.NoContent(), nil
+}
+
+// readTags checks the caller may see the resource and read its tags.
+func (s *Service) readTags(c caller, t taggable, r *http.Request, id string) error {
+	target, err := t.visible(r.Context(), c, s.db, id)
+	if err != nil {
+		return err
+	}
+	return s.enforce(c, "get_"+t.what+":tags", target)
 }
 
 func tagNotFound(t taggable, id, tag string) error {
@@ -149,8 +159,9 @@ func validTag(tag string) error {
 }
 
 // changeTags runs edit on the resource's tags in a transaction, after checking the
-// caller may update the resource, and stores the result with a new revision.
-func (s *Service) changeTags(r *http.Request, t taggable, edit func([]string) ([]string, error)) ([]string, error) {
+// caller may change them (upstream's <action>_<what>:tags: update for PUT, delete
+// for DELETE), and stores the result with a new revision.
+func (s *Service) changeTags(r *http.Request, t taggable, action string, edit func([]string) ([]string, error)) ([]string, error) {
 	c := s.caller(r)
 	id := r.PathValue("id")
 	var tags []string
@@ -159,7 +170,7 @@ func (s *Service) changeTags(r *http.Request, t taggable, edit func([]string) ([
 		if err != nil {
 			return err
 		}
-		if err := s.enforce(c, t.rule, target); err != nil {
+		if err := s.enforce(c, action+"_"+t.what+":tags", target); err != nil {
 			return err
 		}
 		old, body, err := storedTags(r.Context(), tx, t, id)
@@ -209,7 +220,7 @@ func (s *Service) replaceTags(r *http.Request, t taggable) (httpapi.Response, er
 			unique = append(unique, tag)
 		}
 	}
-	tags, err := s.changeTags(r, t, func([]string) ([]string, error) { return unique, nil })
+	tags, err := s.changeTags(r, t, "update", func([]string) ([]string, error) { return unique, nil })
 	if err != nil {
 		return httpapi.Response{}, err
 	}
@@ -217,7 +228,7 @@ func (s *Service) replaceTags(r *http.Request, t taggable) (httpapi.Response, er
 }
 
 func (s *Service) deleteTags(r *http.Request, t taggable) (httpapi.Response, error) {
-	if _, err := s.changeTags(r, t, func([]string) ([]string, error) { return []string{}, nil }); err != nil {
+	if _, err := s.changeTags(r, t, "delete", func([]string) ([]string, error) { return []string{}, nil }); err != nil {
 		return httpapi.Response{}, err
 	}
 	return httpapi.NoContent(), nil
@@ -229,7 +240,7 @@ func (s *Service) addTag(r *http.Request, t taggable) (httpapi.Response, error) 
 	if err := validTag(tag); err != nil {
 		return httpapi.Response{}, err
 	}
-	_, err := s.changeTags(r, t, func(tags []string) ([]string, error) {
+	_, err := s.changeTags(r, t, "update", func(tags []string) ([]string, error) {
 		if !slices.Contains(tags, tag) {
 			tags = append(tags, tag)
 		}
@@ -243,7 +254,7 @@ func (s *Service) addTag(r *http.Request, t taggable) (httpapi.Response, error) 
 
 func (s *Service) removeTag(r *http.Request, t taggable) (httpapi.Response, error) {
 	tag := r.PathValue("tag")
-	_, err := s.changeTags(r, t, func(tags []string) ([]string, error) {
+	_, err := s.changeTags(r, t, "delete", func(tags []string) ([]string, error) {
 		if !slices.Contains(tags, tag) {
 			return nil, tagNotFound(t, r.PathValue("id"), tag)
 		}
