@@ -9,6 +9,8 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"strings"
+
+	"github.com/nimbus-cloud/nimbus/internal/platform/db"
 )
 
 // bulkMembers are the collections that accept bulk creation, by their plural key.
@@ -39,6 +41,16 @@ func (s *Service) bulkCreate(next http.Handler, w http.ResponseWriter, r *http.R
 	var created []map[string]any
 	undo := func() {
 		for _, c := range created {
+			if member == "port" {
+				// A caller may make ports it may not delete (a reader's, on a shared
+				// network): the service removes them itself, as upstream's emulated
+				// bulk create deletes through the plugin, past the API's policy.
+				id := fmt.Sprint(c["id"])
+				if err := s.db.InTx(r.Context(), func(tx *db.Tx) error { return s.removePort(r.Context(), tx, id) }); err != nil {
+					s.log.ErrorContext(r.Context(), "undo a bulk-created port", "port", id, "error", err)
+				}
+				continue
+			}
 			req := r.Clone(r.Context())
 			req.Method, req.Body, req.ContentLength = http.MethodDelete, http.NoBody, 0
 			req.URL.Path = r.URL.Path + "/" + fmt.Sprint(c["id"])

@@ -277,3 +277,24 @@ func TestScopedTokensMakeAndSeeNothing(t *testing.T) {
 		t.Fatalf("the owning project's networks: %v", nets)
 	}
 }
+
+// TestBulkPortsUndoneForCallersWhoCannotDelete: a reader may create ports on a
+// shared network (upstream's create_port allows rule:shared) but not delete them;
+// when one port of a bulk request fails, the ones made before it must still go,
+// as upstream's emulated bulk create deletes them itself.
+func TestBulkPortsUndoneForCallersWhoCannotDelete(t *testing.T) {
+	e := newTestEnv(t, nil)
+	shared := e.Create(e.AdminToken, "networks", "network", map[string]any{"name": "shared", "shared": true})["id"].(string)
+	e.Create(e.AdminToken, "subnets", "subnet", map[string]any{"network_id": shared, "ip_version": 4, "cidr": "10.95.0.0/24"})
+	who, _ := e.personas("bulk")
+	reader := who[policytest.Reader].Token
+	e.Create(reader, "ports", "port", map[string]any{"network_id": shared, "name": "single"})
+	e.Fail(http.StatusBadRequest, "", "POST", "/v2.0/ports", reader, map[string]any{"ports": []any{
+		map[string]any{"network_id": shared, "name": "first"},
+		map[string]any{"network_id": shared, "name": 5},
+	}})
+	ports := e.Must(http.StatusOK, "GET", "/v2.0/ports?network_id="+shared, e.AdminToken, nil)["ports"].([]any)
+	if len(ports) != 1 || ports[0].(map[string]any)["name"] != "single" {
+		t.Fatalf("ports after the failed bulk request: %v", ports)
+	}
+}
