@@ -482,6 +482,8 @@ func FuzzParse(f *testing.F) {
 		"(role:reader and system_scope:all) or (role:reader and domain_id:%(target.domain_id)s) or rule:admin_required",
 		"'member':%(target.role.name)s", "is_admin:1", "((", "))", "%(", ")s", "not not not", "(a:%(b)s)s)",
 		"role:%(target.x)s%(y)s", "\"\":x", "'':%()s",
+		"field:networks:shared=True", "not field:port:device_owner=~^network:", "field:port:x=~(", "field:a:=b",
+		"project_id:%(network:project_id)s",
 	} {
 		f.Add(s)
 	}
@@ -500,6 +502,8 @@ func FuzzParse(f *testing.F) {
 		e.rules["x"] = c // allow the rule to refer to itself
 		ctx := &evalContext{e: e, target: map[string]any{}, creds: map[string]any{}}
 		_ = c.eval(ctx)
+		_ = c.eval(&evalContext{e: e, target: map[string]any{"shared": true, "device_owner": "network:dhcp", "x": 1},
+			creds: map[string]any{}})
 		_ = e.Allowed("x", map[string]any{}, map[string]any{})
 		_ = e.Allowed("x", nil, nil)
 	})
