@@ -15,12 +15,14 @@ import (
 	"github.com/nimbus-cloud/nimbus/internal/platform/httpapi"
 )
 
+// dataRoutes are the data endpoints; staging and importing are changes to the
+// image, so they take modify_image, as upstream (it has no rule of their own).
 func (s *Service) dataRoutes() []httpapi.Route {
 	return []httpapi.Route{
 		{Method: "PUT", Path: "/v2/images/{image_id}/file", Policy: "upload_image", Target: s.imageTarget, Handler: s.upload},
 		{Method: "GET", Path: "/v2/images/{image_id}/file", Policy: "download_image", Target: s.imageTarget, Handler: s.download},
-		{Method: "PUT", Path: "/v2/images/{image_id}/stage", Policy: "stage_image", Target: s.imageTarget, Handler: s.stage},
-		{Method: "POST", Path: "/v2/images/{image_id}/import", Policy: "import_image", Target: s.imageTarget, Handler: s.importImage},
+		{Method: "PUT", Path: "/v2/images/{image_id}/stage", Policy: "modify_image", Target: s.imageTarget, Handler: s.stage},
+		{Method: "POST", Path: "/v2/images/{image_id}/import", Policy: "modify_image", Target: s.imageTarget, Handler: s.importImage},
 	}
 }
 

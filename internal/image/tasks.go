@@ -32,9 +32,20 @@ const taskLifetime = 48 * time.Hour
 
 func (s *Service) taskRoutes() []httpapi.Route {
 	return []httpapi.Route{
-		{Method: "GET", Path: "/v2/tasks", Policy: "get_tasks", Handler: s.listTasks},
-		{Method: "POST", Path: "/v2/tasks", Policy: "add_task", Handler: s.createTask},
-		{Method: "GET", Path: "/v2/tasks/{task_id}", Policy: "get_task", Handler: s.showTask},
+		{Method: "GET", Path: "/v2/tasks", Policy: "tasks_api_access", Handler: s.taskAction("get_tasks", s.listTasks)},
+		{Method: "POST", Path: "/v2/tasks", Policy: "tasks_api_access", Handler: s.taskAction("add_task", s.createTask)},
+		{Method: "GET", Path: "/v2/tasks/{task_id}", Policy: "tasks_api_access", Handler: s.taskAction("get_task", s.showTask)},
+	}
+}
+
+// taskAction checks the action's own rule after tasks_api_access, which guards
+// the whole tasks API, as upstream checks both.
+func (s *Service) taskAction(rule string, h httpapi.Handler) httpapi.Handler {
+	return func(r *http.Request) (httpapi.Response, error) {
+		if err := httpapi.Enforce(r, s.policy, rule, map[string]any{}); err != nil {
+			return httpapi.Response{}, err
+		}
+		return h(r)
 	}
 }
 
@@ -120,7 +131,7 @@ func (s *Service) webDownloadRefusal(from string) string {
 
 func (s *Service) visibleTask(r *http.Request, t *taskRow) bool {
 	c := s.caller(r)
-	return c.admin || t.Owner == c.project
+	return c.admin || c.project != "" && t.Owner == c.project
 }
 
 func (s *Service) showTask(r *http.Request) (httpapi.Response, error) {
