@@ -214,13 +214,22 @@ func (s *Service) createImage(r *http.Request) (httpapi.Response, error) {
 	}
 	props, _ := json.Marshal(im.Properties)
 	tags, _ := json.Marshal(im.Tags)
-	_, err := s.db.ExecContext(r.Context(), `INSERT INTO images (id, name, status, visibility, protected, os_hidden,
-		disk_format, container_format, min_disk, min_ram, owner, properties, tags, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		im.ID, im.Name, im.Status, im.Visibility, im.Protected, im.Hidden, im.DiskFormat, im.ContainerFmt,
-		im.MinDisk, im.MinRAM, im.Owner, string(props), string(tags), im.CreatedAt, im.UpdatedAt)
+	err := s.db.InTx(r.Context(), func(tx *db.Tx) error {
+		// the id is taken for good, even once the image is deleted (image_ids)
+		if _, err := tx.ExecContext(r.Context(), `INSERT INTO image_ids (id, created_at) VALUES (?, ?)`,
+			im.ID, im.CreatedAt); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(r.Context(), `INSERT INTO images (id, name, status, visibility, protected, os_hidden,
+			disk_format, container_format, min_disk, min_ram, owner, properties, tags, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			im.ID, im.Name, im.Status, im.Visibility, im.Protected, im.Hidden, im.DiskFormat, im.ContainerFmt,
+			im.MinDisk, im.MinRAM, im.Owner, string(props), string(tags), im.CreatedAt, im.UpdatedAt)
+		return err
+	})
 	if db.IsUniqueViolation(err) {
-		return httpapi.Response{}, httpapi.Conflict("Image with identifier %s already exists!", im.ID)
+		// upstream's message (glance/db/sqlalchemy/api.py), for live and deleted ids alike
+		return httpapi.Response{}, httpapi.Conflict("Image ID %s already exists!", im.ID)
 	}
 	if err != nil {
 		return httpapi.Response{}, err
