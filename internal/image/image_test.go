@@ -208,6 +208,7 @@ func TestUploadDownload(t *testing.T) {
 	}
 	data := make([]byte, 3<<20+17)
 	_, _ = rand.Read(data)
+	data[510] = 0 // never an MBR signature: the data is a raw disk
 	if status, body := upload(e, id, e.DemoToken, data); status != http.StatusNoContent {
 		t.Fatalf("upload: %d %s", status, body)
 	}
