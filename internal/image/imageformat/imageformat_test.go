@@ -166,6 +166,12 @@ func TestHostileImages(t *testing.T) {
 	vhdxData := imageformattest.Read(t, imageformattest.Convert(t, rawPath, dir, "d.vhdx", "vhdx"))
 	qedData := imageformattest.Read(t, imageformattest.Create(t, dir, "d.qed", "qed", "1M"))
 	fixedVHD := imageformattest.Read(t, imageformattest.Convert(t, rawPath, dir, "fixed.vhd", "vpc", "subformat=fixed"))
+	// a LUKS1 header as cryptsetup writes it (qemu-img's luks format spends
+	// seconds of CPU benchmarking its key derivation)
+	luksData := make([]byte, 1<<20)
+	copy(luksData, "LUKS\xba\xbe\x00\x01aes\x00")
+	copy(luksData[40:], "xts-plain64")
+	copy(luksData[72:], "sha256")
 
 	for _, tc := range []struct {
 		name         string
@@ -246,6 +252,10 @@ func TestHostileImages(t *testing.T) {
 		{"mbr with no partition", mbr(0x80, 0), "raw", failsCheck("mbr"), failsCheck("mbr")},
 		{"whole disk with a partition table declared raw", mbr(0x80, 0x83), "raw", accepted, accepted},
 		{"empty upload declared qcow2", nil, "qcow2", mismatch, mismatch},
+		// an encrypted volume is never taken for raw data: Glance stores it
+		// declared raw (LUKS v1 is safe), Nova will not boot it as raw
+		{"luks declared raw", luksData, "raw", accepted, mismatch},
+		{"luks version 2", patch(luksData, 6, []byte{0, 2}), "raw", failsCheck("version"), failsCheck("version")},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			for _, chunk := range []int{0, 4096, 333} {
