@@ -17,6 +17,7 @@ import (
 	"testing"
 
 	"github.com/nimbus-cloud/nimbus/internal/compute"
+	"github.com/nimbus-cloud/nimbus/internal/compute/virt"
 	"github.com/nimbus-cloud/nimbus/internal/image/imageformat/imageformattest"
 )
 
@@ -229,5 +230,49 @@ func TestCacheKeyedByContent(t *testing.T) {
 	}
 	if files := baseFiles(t, h); len(files) != 0 {
 		t.Fatalf("cache holds %v", files)
+	}
+}
+
+// TestPrepareNeedsNoImageAgain: a guest that has its disk, kernel and ramdisk
+// starts again without the image service or its images (deleted since, or the
+// service down): only what an instance does not have yet comes from the
+// cache, which asks the image service what an image id holds.
+func TestPrepareNeedsNoImageAgain(t *testing.T) {
+	imageformattest.RequireQEMUImg(t)
+	dir := t.TempDir()
+	images := &fakeImages{}
+	images.put("disk", "raw", make([]byte, 1<<20))
+	kernel := append(make([]byte, 510), 0x55, 0xaa) // a bzImage's boot sector signature
+	images.put("kernel", "aki", kernel)
+	images.put("ramdisk", "ari", []byte("an initramfs"))
+	h := &LinuxHost{InstancesDir: filepath.Join(dir, "instances"), Images: images}
+	inst := compute.AgentInstance{UUID: "u1", ImageID: "disk", DiskGB: 1,
+		ImageProps: map[string]string{"kernel_id": "kernel", "ramdisk_id": "ramdisk", "os_command_line": "console=ttyS0"}}
+	spec := func() *virt.Spec {
+		d := filepath.Join(h.InstancesDir, "u1")
+		return &virt.Spec{UUID: "u1", Dir: d, RootDisk: filepath.Join(d, "disk")}
+	}
+	first := spec()
+	if err := h.Prepare(context.Background(), inst, first); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(imageformattest.Read(t, first.Kernel), kernel) || string(imageformattest.Read(t, first.Ramdisk)) != "an initramfs" {
+		t.Fatalf("kernel %s, ramdisk %s", first.Kernel, first.Ramdisk)
+	}
+	images.mu.Lock()
+	images.images = nil // every image deleted
+	images.mu.Unlock()
+	again := spec()
+	if err := h.Prepare(context.Background(), inst, again); err != nil {
+		t.Fatalf("prepare again: %v", err)
+	}
+	if again.Kernel != first.Kernel || again.Ramdisk != first.Ramdisk || again.CommandLine != "console=ttyS0" {
+		t.Fatalf("prepared again: %+v", again)
+	}
+	// a new instance of a deleted image cannot be made
+	inst.UUID = "u2"
+	if err := h.Prepare(context.Background(), inst, &virt.Spec{UUID: "u2", Dir: filepath.Join(h.InstancesDir, "u2"),
+		RootDisk: filepath.Join(h.InstancesDir, "u2", "disk")}); err == nil {
+		t.Fatal("a new guest of a deleted image was prepared")
 	}
 }

@@ -59,19 +59,25 @@ func (h *LinuxHost) Prepare(ctx context.Context, inst compute.AgentInstance, spe
 	if err := os.MkdirAll(spec.Dir, 0o755); err != nil {
 		return err
 	}
-	base, err := h.cached(ctx, inst.ImageID, true)
-	if err != nil {
-		return err
-	}
-	if err := overlay(ctx, base, spec.RootDisk, inst.DiskGB); err != nil {
+	// a guest that has its disk, kernel and ramdisk needs neither the image
+	// service nor the images again (they may be gone): only a new one fetches
+	if err := h.fromImage(ctx, spec.RootDisk, func(path string) error {
+		base, err := h.cached(ctx, inst.ImageID, true)
+		if err != nil {
+			return err
+		}
+		return overlay(ctx, base, path, inst.DiskGB)
+	}); err != nil {
 		return err
 	}
 	if k := inst.ImageProps["kernel_id"]; k != "" {
-		if spec.Kernel, err = h.cached(ctx, k, false); err != nil {
+		spec.Kernel = filepath.Join(spec.Dir, "kernel")
+		if err := h.fromImage(ctx, spec.Kernel, h.linkCached(ctx, k)); err != nil {
 			return err
 		}
 		if r := inst.ImageProps["ramdisk_id"]; r != "" {
-			if spec.Ramdisk, err = h.cached(ctx, r, false); err != nil {
+			spec.Ramdisk = filepath.Join(spec.Dir, "ramdisk")
+			if err := h.fromImage(ctx, spec.Ramdisk, h.linkCached(ctx, r)); err != nil {
 				return err
 			}
 		}
@@ -99,11 +105,43 @@ func (h *LinuxHost) PrepareRescue(ctx context.Context, inst compute.AgentInstanc
 	if inst.Rescue == nil || spec.RescueDisk == "" {
 		return errors.New("no rescue image")
 	}
-	base, err := h.cached(ctx, inst.Rescue.ID, true)
-	if err != nil {
+	return h.fromImage(ctx, spec.RescueDisk, func(path string) error {
+		base, err := h.cached(ctx, inst.Rescue.ID, true)
+		if err != nil {
+			return err
+		}
+		return overlay(ctx, base, path, 0)
+	})
+}
+
+// fromImage makes the instance's file path with create unless it exists: the
+// image cache (and with it the image service, which it asks what an image id
+// holds now) is only for files an instance does not have yet.
+func (h *LinuxHost) fromImage(ctx context.Context, path string, create func(string) error) error {
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
 		return err
 	}
-	return overlay(ctx, base, spec.RescueDisk, 0)
+	return create(path)
+}
+
+// linkCached makes an instance's kernel or ramdisk: a link to the cached image
+// (as upstream keeps them in the instance's directory), so the guest keeps them
+// whatever becomes of the image.
+func (h *LinuxHost) linkCached(ctx context.Context, imageID string) func(string) error {
+	return func(path string) error {
+		src, err := h.cached(ctx, imageID, false)
+		if err != nil {
+			return err
+		}
+		tmp := path + ".tmp"
+		_ = os.Remove(tmp)
+		if err := os.Link(src, tmp); err != nil {
+			if err := copyFile(src, tmp); err != nil {
+				return err
+			}
+		}
+		return os.Rename(tmp, path)
+	}
 }
 
 // overlay makes path a qcow2 overlay on the raw base image, grown to sizeGB when
