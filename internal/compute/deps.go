@@ -17,6 +17,9 @@ type Image struct {
 	VirtualSize     int64
 	MinDisk         int // GB
 	MinRAM          int // MB
+	// Checksum (md5), HashAlgo and HashValue (os_hash_algo, os_hash_value)
+	// name the image's data: the compute hosts' image cache is keyed by them.
+	Checksum, HashAlgo, HashValue string
 	// Properties are the image's other properties: kernel_id, ramdisk_id,
 	// os_command_line, architecture, hypervisor_type, hw_*...
 	Properties map[string]string

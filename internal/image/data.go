@@ -15,12 +15,14 @@ import (
 	"github.com/nimbus-cloud/nimbus/internal/platform/httpapi"
 )
 
+// dataRoutes are the data endpoints; staging and importing are changes to the
+// image, so they take modify_image, as upstream (it has no rule of their own).
 func (s *Service) dataRoutes() []httpapi.Route {
 	return []httpapi.Route{
 		{Method: "PUT", Path: "/v2/images/{image_id}/file", Policy: "upload_image", Target: s.imageTarget, Handler: s.upload},
 		{Method: "GET", Path: "/v2/images/{image_id}/file", Policy: "download_image", Target: s.imageTarget, Handler: s.download},
-		{Method: "PUT", Path: "/v2/images/{image_id}/stage", Policy: "stage_image", Target: s.imageTarget, Handler: s.stage},
-		{Method: "POST", Path: "/v2/images/{image_id}/import", Policy: "import_image", Target: s.imageTarget, Handler: s.importImage},
+		{Method: "PUT", Path: "/v2/images/{image_id}/stage", Policy: "modify_image", Target: s.imageTarget, Handler: s.stage},
+		{Method: "POST", Path: "/v2/images/{image_id}/import", Policy: "modify_image", Target: s.imageTarget, Handler: s.importImage},
 	}
 }
 
@@ -78,8 +80,14 @@ func octetStream(r *http.Request) error {
 	return nil
 }
 
-// ingest writes data for im, making it active, or puts it back to queued on failure.
+// ingest writes data for im, making it active, or puts it back to queued on
+// failure. Data of a bare container is inspected on the way (upstream inspects
+// only those: other containers wrap the disk in something else): content that
+// is not its disk_format, or fails its format's safety checks, is refused.
 func (s *Service) ingest(ctx context.Context, im *imageRow, body io.Reader, from, via string) error {
+	if err := formatsSet(im); err != nil {
+		return err
+	}
 	limit, err := s.limit(ctx, im.Owner)
 	if err != nil {
 		return err
@@ -87,8 +95,12 @@ func (s *Service) ingest(ctx context.Context, im *imageRow, body io.Reader, from
 	if err := s.claim(ctx, im.ID, from, via); err != nil {
 		return err
 	}
-	sniff := &headSniffer{r: body}
-	w, err := s.store.Write(im.ID, sniff, limit)
+	var inspect *inspectingReader
+	if im.ContainerFmt.String == "bare" {
+		inspect = newInspectingReader(body, im.DiskFormat.String)
+		body = inspect
+	}
+	w, err := s.store.Write(im.ID, body, limit)
 	if err != nil {
 		// a cut-off or refused upload leaves the image queued with no data
 		if _, uerr := s.db.ExecContext(context.WithoutCancel(ctx), `UPDATE images SET status = 'queued', updated_at = ?
@@ -96,11 +108,12 @@ func (s *Service) ingest(ctx context.Context, im *imageRow, body io.Reader, from
 			s.log.Error("reset image after failed upload", "image_id", im.ID, "error", uerr)
 		}
 		var tooBig *http.MaxBytesError
-		var unsafe *unsafeImageError
+		var refused *refusedDataError
 		switch {
-		case errors.As(err, &unsafe):
-			// as upstream since 2024.2: refused, 400, the image stays queued
-			return httpapi.BadRequest("Image content failed the safety check: %s.", unsafe.reason)
+		case errors.As(err, &refused):
+			// as upstream (InvalidImageData): 415, the image stays queued
+			s.log.Warn("image data refused", "image_id", im.ID, "disk_format", im.DiskFormat.String, "reason", refused.Error())
+			return httpapi.Errorf(http.StatusUnsupportedMediaType, "%s", refused.Error())
 		case errors.Is(err, ErrTooLarge) || errors.As(err, &tooBig):
 			if limit < s.opts.SizeCap {
 				return httpapi.TooLarge("Denying attempt to upload image because it exceeds the quota: the project may store %d more bytes.", limit)
@@ -111,7 +124,10 @@ func (s *Service) ingest(ctx context.Context, im *imageRow, body io.Reader, from
 		}
 	}
 	ctx = context.WithoutCancel(ctx)
-	vsize := virtualSize(im.DiskFormat.String, sniff.head, w.Size)
+	var vsize sql.NullInt64
+	if inspect != nil && inspect.verdict != nil && inspect.verdict.VirtualSize > 0 {
+		vsize = sql.NullInt64{Int64: inspect.verdict.VirtualSize, Valid: true}
+	}
 	res, err := s.db.ExecContext(ctx, `UPDATE images SET status = 'active', size = ?, virtual_size = ?, checksum = ?,
 		os_hash_algo = 'sha512', os_hash_value = ?, updated_at = ? WHERE id = ? AND status = ?`,
 		w.Size, vsize, w.MD5, w.SHA512, stamp(s.now()), im.ID, via)
@@ -124,6 +140,27 @@ func (s *Service) ingest(ctx context.Context, im *imageRow, body io.Reader, from
 		return httpapi.Conflict("Image %s was deleted or changed during the upload.", im.ID)
 	}
 	return nil
+}
+
+// formatsSet refuses data for an image without its formats, as upstream (400):
+// the data's inspection needs the disk_format it claims.
+func formatsSet(im *imageRow) error {
+	var missing []string
+	for _, f := range []struct {
+		name string
+		v    sql.NullString
+	}{{"disk_format", im.DiskFormat}, {"container_format", im.ContainerFmt}} {
+		if f.v.String == "" {
+			missing = append(missing, f.name)
+		}
+	}
+	switch len(missing) {
+	case 0:
+		return nil
+	case 1:
+		return httpapi.BadRequest("Property %s must be set prior to saving data.", missing[0])
+	}
+	return httpapi.BadRequest("Properties %s must be set prior to saving data.", strings.Join(missing, ", "))
 }
 
 // download streams the data; a queued image has none (204, as upstream) and a
@@ -256,15 +293,24 @@ func (s *Service) importImage(r *http.Request) (httpapi.Response, error) {
 		if im.Status != "uploading" {
 			return httpapi.Response{}, httpapi.Conflict("Image needs to be staged before import (status is %s).", im.Status)
 		}
+		if err := formatsSet(im); err != nil {
+			return httpapi.Response{}, err
+		}
 		f, _, err := s.staging.Open(im.ID)
 		if err != nil {
 			return httpapi.Response{}, httpapi.Conflict("No staged data for image %s.", im.ID)
 		}
 		defer f.Close()
-		if err := s.ingest(r.Context(), im, f, "uploading", "importing"); err != nil {
+		ierr := s.ingest(r.Context(), im, f, "uploading", "importing")
+		if ierr != nil && !httpapi.IsStatus(ierr, http.StatusUnsupportedMediaType) {
+			return httpapi.Response{}, ierr
+		}
+		// as upstream, the import is accepted (202) and its task says how it
+		// ended: refused data fails it, and leaves the image queued
+		_ = s.staging.Delete(im.ID)
+		if err := s.recordImport(r, im, body.Method.Name, ierr); err != nil {
 			return httpapi.Response{}, err
 		}
-		_ = s.staging.Delete(im.ID)
 	case "web-download":
 		if len(s.opts.WebDownloadAllowed) == 0 {
 			return httpapi.Response{}, httpapi.BadRequest("Import method web-download is not allowed: no URL is allowed by the configuration.")

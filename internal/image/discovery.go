@@ -177,7 +177,7 @@ func taskSchema() map[string]any {
 		"name": "task",
 		"properties": map[string]any{
 			"id":         str("An identifier for the task"),
-			"type":       map[string]any{"type": "string", "description": "The type of task represented by this content", "enum": []string{"import"}},
+			"type":       map[string]any{"type": "string", "description": "The type of task represented by this content", "enum": []string{"import", "api_image_import", "location_import"}},
 			"status":     map[string]any{"type": "string", "description": "The current status of this task", "enum": []string{"pending", "processing", "success", "failure"}},
 			"input":      map[string]any{"type": []string{"null", "object"}, "description": "The parameters required by task, JSON blob"},
 			"result":     map[string]any{"type": []string{"null", "object"}, "description": "The result of current task, JSON blob"},

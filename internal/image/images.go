@@ -14,7 +14,7 @@ import (
 
 func (s *Service) imageRoutes() []httpapi.Route {
 	return []httpapi.Route{
-		{Method: "GET", Path: "/v2/images", Policy: "get_images", Handler: s.listImages},
+		{Method: "GET", Path: "/v2/images", Policy: "get_images", Target: s.ownTarget, Handler: s.listImages},
 		{Method: "POST", Path: "/v2/images", Handler: s.createImage}, // policy needs the body's owner
 		{Method: "GET", Path: "/v2/images/{image_id}", Policy: "get_image", Target: s.imageTarget, Handler: s.showImage},
 		{Method: "PATCH", Path: "/v2/images/{image_id}", Policy: "modify_image", Target: s.imageTarget, Handler: s.patchImage},
@@ -109,12 +109,12 @@ func (s *Service) setAttr(r *http.Request, im *imageRow, key string, value any, 
 			return httpapi.BadRequest("Invalid visibility value: %s", v)
 		}
 		if v == "public" && v != im.Visibility {
-			if err := httpapi.Enforce(r, s.policy, "publicize_image", map[string]any{"target.owner": im.Owner}); err != nil {
+			if err := httpapi.Enforce(r, s.policy, "publicize_image", policyTarget(s.caller(r), im)); err != nil {
 				return err
 			}
 		}
 		if v == "community" && v != im.Visibility {
-			if err := httpapi.Enforce(r, s.policy, "communitize_image", map[string]any{"target.owner": im.Owner}); err != nil {
+			if err := httpapi.Enforce(r, s.policy, "communitize_image", policyTarget(s.caller(r), im)); err != nil {
 				return err
 			}
 		}
@@ -201,21 +201,35 @@ func (s *Service) createImage(r *http.Request) (httpapi.Response, error) {
 			return httpapi.Response{}, err
 		}
 	}
-	if err := httpapi.Enforce(r, s.policy, "add_image", map[string]any{"target.owner": im.Owner}); err != nil {
+	if err := httpapi.Enforce(r, s.policy, "add_image", policyTarget(c, im)); err != nil {
 		return httpapi.Response{}, err
+	}
+	if im.Owner == "" {
+		// an image no project owns would be nobody's to manage, and would
+		// match every project-less caller as its owner
+		return httpapi.Response{}, httpapi.BadRequest("An image must be owned by a project: 'owner' may not be empty.")
 	}
 	if err := s.checkCountQuota(r, im.Owner); err != nil {
 		return httpapi.Response{}, err
 	}
 	props, _ := json.Marshal(im.Properties)
 	tags, _ := json.Marshal(im.Tags)
-	_, err := s.db.ExecContext(r.Context(), `INSERT INTO images (id, name, status, visibility, protected, os_hidden,
-		disk_format, container_format, min_disk, min_ram, owner, properties, tags, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		im.ID, im.Name, im.Status, im.Visibility, im.Protected, im.Hidden, im.DiskFormat, im.ContainerFmt,
-		im.MinDisk, im.MinRAM, im.Owner, string(props), string(tags), im.CreatedAt, im.UpdatedAt)
+	err := s.db.InTx(r.Context(), func(tx *db.Tx) error {
+		// the id is taken for good, even once the image is deleted (image_ids)
+		if _, err := tx.ExecContext(r.Context(), `INSERT INTO image_ids (id, created_at) VALUES (?, ?)`,
+			im.ID, im.CreatedAt); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(r.Context(), `INSERT INTO images (id, name, status, visibility, protected, os_hidden,
+			disk_format, container_format, min_disk, min_ram, owner, properties, tags, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			im.ID, im.Name, im.Status, im.Visibility, im.Protected, im.Hidden, im.DiskFormat, im.ContainerFmt,
+			im.MinDisk, im.MinRAM, im.Owner, string(props), string(tags), im.CreatedAt, im.UpdatedAt)
+		return err
+	})
 	if db.IsUniqueViolation(err) {
-		return httpapi.Response{}, httpapi.Conflict("Image with identifier %s already exists!", im.ID)
+		// upstream's message (glance/db/sqlalchemy/api.py), for live and deleted ids alike
+		return httpapi.Response{}, httpapi.Conflict("Image ID %s already exists!", im.ID)
 	}
 	if err != nil {
 		return httpapi.Response{}, err

@@ -235,7 +235,7 @@ func (s *Service) listed(c caller, im *imageRow, visibility, memberStatus string
 	if visibility != "" && visibility != "all" && im.Visibility != visibility {
 		return false
 	}
-	own := im.Owner == c.project
+	own := c.owns(im)
 	switch im.Visibility {
 	case "public":
 		return true

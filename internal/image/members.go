@@ -35,6 +35,17 @@ func (s *Service) getMember(ctx context.Context, imageID, memberID string) (memb
 	return m, err
 }
 
+// visibleMember is the membership of the path as the caller may see it: the
+// image's owner and admins see every member, a member only itself (upstream's
+// member repository filters so), anything else is 404.
+func (s *Service) visibleMember(r *http.Request, im *imageRow) (memberRow, error) {
+	c, id := s.caller(r), r.PathValue("member_id")
+	if !c.admin && !c.owns(im) && (c.project == "" || id != c.project) {
+		return memberRow{}, httpapi.NotFound("%s is not a member of image %s", id, im.ID)
+	}
+	return s.getMember(r.Context(), im.ID, id)
+}
+
 // sharedImage loads the image and refuses member operations on images that are not
 // shared, as upstream (403).
 func (s *Service) sharedImage(r *http.Request) (*imageRow, error) {
@@ -56,7 +67,7 @@ func (s *Service) listMembers(r *http.Request) (httpapi.Response, error) {
 	c := s.caller(r)
 	q := `SELECT member_id, status, created_at, updated_at FROM image_members WHERE image_id = ?`
 	args := []any{im.ID}
-	if !c.admin && im.Owner != c.project {
+	if !c.admin && !c.owns(im) {
 		// a member sees only its own membership
 		q += ` AND member_id = ?`
 		args = append(args, c.project)
@@ -111,11 +122,7 @@ func (s *Service) showMember(r *http.Request) (httpapi.Response, error) {
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	c, id := s.caller(r), r.PathValue("member_id")
-	if !c.admin && im.Owner != c.project && id != c.project {
-		return httpapi.Response{}, httpapi.NotFound("%s is not a member of image %s", id, im.ID)
-	}
-	m, err := s.getMember(r.Context(), im.ID, id)
+	m, err := s.visibleMember(r, im)
 	if err != nil {
 		return httpapi.Response{}, err
 	}
@@ -137,7 +144,7 @@ func (s *Service) updateMember(r *http.Request) (httpapi.Response, error) {
 	if !contains([]string{"pending", "accepted", "rejected"}, body.Status) {
 		return httpapi.Response{}, httpapi.BadRequest("Invalid status: %q; it must be pending, accepted or rejected.", body.Status)
 	}
-	m, err := s.getMember(r.Context(), im.ID, r.PathValue("member_id"))
+	m, err := s.visibleMember(r, im)
 	if err != nil {
 		return httpapi.Response{}, err
 	}
@@ -154,7 +161,7 @@ func (s *Service) deleteMember(r *http.Request) (httpapi.Response, error) {
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	m, err := s.getMember(r.Context(), im.ID, r.PathValue("member_id"))
+	m, err := s.visibleMember(r, im)
 	if err != nil {
 		return httpapi.Response{}, err
 	}

@@ -141,13 +141,18 @@ func (s *Service) memberStatus(ctx context.Context, imageID, project string) str
 	return st
 }
 
-// visible reports whether c may see im at all; images it may not see answer 404 so
-// their existence does not leak.
+// owns reports whether c's project owns im: a token without a project owns
+// nothing, not even an image whose owner is empty.
+func (c caller) owns(im *imageRow) bool { return c.project != "" && im.Owner == c.project }
+
+// visible reports whether c may see im at all (upstream's database layer, which
+// filters before any policy); images it may not see answer 404 so their existence
+// does not leak.
 func (s *Service) visible(ctx context.Context, c caller, im *imageRow) bool {
 	switch {
-	case c.admin, im.Owner == c.project, im.Visibility == "public", im.Visibility == "community":
+	case c.admin, c.owns(im), im.Visibility == "public", im.Visibility == "community":
 		return true
-	case im.Visibility == "shared":
+	case im.Visibility == "shared" && c.project != "":
 		return s.memberStatus(ctx, im.ID, c.project) != ""
 	}
 	return false
@@ -166,15 +171,47 @@ func (s *Service) loadVisible(r *http.Request) (*imageRow, error) {
 	return im, nil
 }
 
-// imageTarget is the policy target of an image route: its owner, after the
-// visibility check (so a hidden image is 404 before any 403).
+// policyTarget is upstream's ImageTarget of im as c sees it: project_id and owner
+// are the image's owner, and member_id is c's project when the image is shared
+// and c does not own it (glance/db ImageRepo sets it so, having found the image
+// through c's membership), else null.
+func policyTarget(c caller, im *imageRow) map[string]any {
+	target := map[string]any{"project_id": im.Owner, "owner": im.Owner, "visibility": im.Visibility, "member_id": nil}
+	if im.Visibility == "shared" && c.project != "" && !c.owns(im) {
+		target["member_id"] = c.project
+	}
+	return target
+}
+
+// imageTarget is the policy target of an image route, after the visibility check
+// (so a hidden image is 404 before any 403). As upstream's ImageAPIPolicy, a
+// caller that get_image refuses gets 404 from every image route, and a 403 only
+// for images it may see.
 func (s *Service) imageTarget(r *http.Request) (map[string]any, error) {
 	im, err := s.loadVisible(r)
 	if err != nil {
 		return nil, err
 	}
-	return map[string]any{"target.owner": im.Owner, "target.visibility": im.Visibility,
-		"target.member_id": r.PathValue("member_id")}, nil
+	target := policyTarget(s.caller(r), im)
+	if err := httpapi.Enforce(r, s.policy, "get_image", target); err != nil {
+		if httpapi.IsStatus(err, http.StatusForbidden) {
+			return nil, notFound(im.ID)
+		}
+		return nil, err
+	}
+	return target, nil
+}
+
+// ownTarget is the target of a request about no image yet (a list, or a create
+// before its owner is known): the caller's own project, as upstream's
+// ImageAPIPolicy builds it from a dict of proposed properties.
+func (s *Service) ownTarget(r *http.Request) (map[string]any, error) {
+	c := s.caller(r)
+	var project any
+	if c.project != "" {
+		project = c.project
+	}
+	return map[string]any{"project_id": project, "owner": project, "visibility": "private"}, nil
 }
 
 func newID() string {

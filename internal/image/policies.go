@@ -1,30 +1,80 @@
 package image
 
-// defaultPolicies are Glance's default rules as deployed with enforce_new_defaults
-// off: publicizing and (de)activating need admin, changes need the owner or admin,
-// reads are open and visibility does the rest.
+import "github.com/nimbus-cloud/nimbus/internal/platform/policy"
+
+// Upstream Glance's check strings (glance/policies/base.py), from which its
+// defaults are built.
+const (
+	ruleAdmin         = "rule:context_is_admin"
+	projectMember     = "role:member and project_id:%(project_id)s"
+	projectReader     = "role:reader and project_id:%(project_id)s"
+	adminOrMember     = ruleAdmin + " or (" + projectMember + ")"
+	adminOrReader     = ruleAdmin + " or (" + projectReader + ")"
+	imageMemberCheck  = "project_id:%(member_id)s"
+	visibleByCheck    = "(project_id:%(project_id)s or " + imageMemberCheck + " or 'community':%(visibility)s or 'public':%(visibility)s or 'shared':%(visibility)s)"
+	adminOrReaderSees = ruleAdmin + " or (role:reader and " + visibleByCheck + ")"
+	adminOrMemberSees = ruleAdmin + " or (role:member and " + visibleByCheck + ")"
+	adminOrSharedWith = ruleAdmin + " or role:reader and (project_id:%(project_id)s or " + imageMemberCheck + ")"
+)
+
+// defaultPolicies are upstream Glance's current defaults (secure RBAC, as with
+// enforce_new_defaults): writes need the member role in the image's project,
+// reads the reader role, admin may do anything, and scopeTypes below keep every
+// image and task rule to project-scoped tokens. The targets are upstream's too:
+// project_id and owner are the image's owner, visibility its visibility, and
+// member_id the caller's project when the image is shared with it (imageTarget).
 var defaultPolicies = map[string]string{
-	"context_is_admin":  "role:admin",
-	"get_images":        "",
-	"get_image":         "",
-	"add_image":         "role:admin or project_id:%(target.owner)s",
-	"modify_image":      "role:admin or project_id:%(target.owner)s",
-	"delete_image":      "role:admin or project_id:%(target.owner)s",
-	"publicize_image":   "role:admin",
-	"communitize_image": "role:admin or project_id:%(target.owner)s",
-	"upload_image":      "role:admin or project_id:%(target.owner)s",
-	"download_image":    "",
-	"deactivate":        "role:admin",
-	"reactivate":        "role:admin",
-	"add_member":        "role:admin or project_id:%(target.owner)s",
-	"delete_member":     "role:admin or project_id:%(target.owner)s",
-	"get_member":        "",
-	"get_members":       "",
-	"modify_member":     "role:admin or project_id:%(target.member_id)s",
-	"stage_image":       "role:admin or project_id:%(target.owner)s",
-	"import_image":      "role:admin or project_id:%(target.owner)s",
-	// Tasks are admin's by default upstream (tasks_api_access).
-	"get_tasks": "role:admin",
-	"get_task":  "role:admin",
-	"add_task":  "role:admin",
+	"default":          "",
+	"context_is_admin": "role:admin",
+	"service_api":      "role:service or role:admin",
+
+	"add_image":             ruleAdmin + " or (" + projectMember + " and project_id:%(owner)s)",
+	"delete_image":          adminOrMember,
+	"get_image":             adminOrReaderSees,
+	"get_images":            adminOrReader,
+	"modify_image":          adminOrMember,
+	"publicize_image":       ruleAdmin,
+	"communitize_image":     adminOrMember,
+	"download_image":        adminOrMemberSees,
+	"download_from_store":   adminOrMemberSees,
+	"upload_image":          adminOrMember,
+	"delete_image_location": ruleAdmin,
+	"get_image_location":    adminOrReader,
+	"set_image_location":    adminOrMember,
+	"add_image_location":    "rule:service_api or (" + projectMember + " and project_id:%(owner)s)",
+	"fetch_image_location":  "rule:service_api",
+	"add_member":            adminOrMember,
+	"delete_member":         adminOrMember,
+	"get_member":            adminOrSharedWith,
+	"get_members":           adminOrSharedWith,
+	"modify_member":         ruleAdmin + " or (role:member and " + imageMemberCheck + ")",
+	"manage_image_cache":    ruleAdmin,
+	"deactivate":            adminOrMember,
+	"reactivate":            adminOrMember,
+	"copy_image":            ruleAdmin,
+	"list_cached_nodes":     ruleAdmin,
+
+	// The tasks API is admin's (tasks_api_access); the per-action rules are
+	// upstream's internal ones, open by default.
+	"get_task":         "rule:default",
+	"get_tasks":        "rule:default",
+	"add_task":         "rule:default",
+	"modify_task":      "rule:default",
+	"tasks_api_access": ruleAdmin,
+}
+
+// scopeTypes are upstream's scope_types: every image and task rule is for
+// project-scoped tokens only, so a domain- or system-scoped token (whose
+// project is empty) can neither see nor make images (403), as upstream with
+// enforce_scope.
+func scopeTypes() map[string][]string {
+	out := map[string][]string{}
+	for name := range defaultPolicies {
+		switch name {
+		case "default", "context_is_admin", "service_api":
+		default:
+			out[name] = []string{policy.ScopeProject}
+		}
+	}
+	return out
 }

@@ -70,6 +70,9 @@ func New(ctx context.Context, o Options) (*Service, error) {
 	if err := o.Policy.Register(defaultPolicies); err != nil {
 		return nil, err
 	}
+	if err := o.Policy.SetScopeTypes(scopeTypes()); err != nil {
+		return nil, err
+	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}

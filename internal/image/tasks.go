@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/url"
 	"slices"
@@ -32,9 +33,20 @@ const taskLifetime = 48 * time.Hour
 
 func (s *Service) taskRoutes() []httpapi.Route {
 	return []httpapi.Route{
-		{Method: "GET", Path: "/v2/tasks", Policy: "get_tasks", Handler: s.listTasks},
-		{Method: "POST", Path: "/v2/tasks", Policy: "add_task", Handler: s.createTask},
-		{Method: "GET", Path: "/v2/tasks/{task_id}", Policy: "get_task", Handler: s.showTask},
+		{Method: "GET", Path: "/v2/tasks", Policy: "tasks_api_access", Handler: s.taskAction("get_tasks", s.listTasks)},
+		{Method: "POST", Path: "/v2/tasks", Policy: "tasks_api_access", Handler: s.taskAction("add_task", s.createTask)},
+		{Method: "GET", Path: "/v2/tasks/{task_id}", Policy: "tasks_api_access", Handler: s.taskAction("get_task", s.showTask)},
+	}
+}
+
+// taskAction checks the action's own rule after tasks_api_access, which guards
+// the whole tasks API, as upstream checks both.
+func (s *Service) taskAction(rule string, h httpapi.Handler) httpapi.Handler {
+	return func(r *http.Request) (httpapi.Response, error) {
+		if err := httpapi.Enforce(r, s.policy, rule, map[string]any{}); err != nil {
+			return httpapi.Response{}, err
+		}
+		return h(r)
 	}
 }
 
@@ -107,6 +119,38 @@ func (s *Service) createTask(r *http.Request) (httpapi.Response, error) {
 	return httpapi.Created(taskJSON(t, true)), nil
 }
 
+// recordImport records an interoperable import as upstream does, as a task of
+// type api_image_import (admins see it in /v2/tasks): Nimbus runs the import
+// before answering, so the task is already over, failed with why when failure
+// is not nil.
+func (s *Service) recordImport(r *http.Request, im *imageRow, method string, failure error) error {
+	now := s.now()
+	t := &taskRow{ID: newID(), Type: "api_image_import", Status: "success", Owner: s.caller(r).project,
+		Input: map[string]any{"image_id": im.ID, "import_req": map[string]any{"method": map[string]any{"name": method}},
+			"backend": []string{"file"}},
+		Result:    map[string]any{"image_id": im.ID},
+		CreatedAt: stamp(now), UpdatedAt: stamp(now),
+		ExpiresAt: sql.NullString{String: stamp(now.Add(taskLifetime)), Valid: true}}
+	if failure != nil {
+		t.Status, t.Result = "failure", nil
+		var he *httpapi.Error
+		if errors.As(failure, &he) {
+			t.Message = he.Message
+		} else {
+			t.Message = failure.Error()
+		}
+	}
+	input, _ := json.Marshal(t.Input)
+	var result any
+	if t.Result != nil {
+		data, _ := json.Marshal(t.Result)
+		result = string(data)
+	}
+	_, err := s.db.ExecContext(r.Context(), `INSERT INTO image_tasks (`+taskColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		t.ID, t.Type, t.Status, t.Owner, string(input), result, t.Message, t.ExpiresAt, t.CreatedAt, t.UpdatedAt)
+	return err
+}
+
 // webDownloadRefusal says why a URL import cannot run: Nimbus fetches nothing from
 // outside the machine unless an operator allows the URL's prefix.
 func (s *Service) webDownloadRefusal(from string) string {
@@ -120,7 +164,7 @@ func (s *Service) webDownloadRefusal(from string) string {
 
 func (s *Service) visibleTask(r *http.Request, t *taskRow) bool {
 	c := s.caller(r)
-	return c.admin || t.Owner == c.project
+	return c.admin || c.project != "" && t.Owner == c.project
 }
 
 func (s *Service) showTask(r *http.Request) (httpapi.Response, error) {

@@ -11,17 +11,18 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 
 	"github.com/nimbus-cloud/nimbus/internal/compute"
 	"github.com/nimbus-cloud/nimbus/internal/compute/metadata"
 	"github.com/nimbus-cloud/nimbus/internal/compute/virt"
+	"github.com/nimbus-cloud/nimbus/internal/image/imageformat"
 )
 
 // LinuxHost prepares guests on a Linux host, as upstream's libvirt driver
 // does: the image cache in <instances>/_base (one raw file per image, named by
-// the SHA-1 of its id, downloaded and converted once), a qcow2 overlay per
+// the SHA-1 of its id and the hash of its data, downloaded, inspected and
+// converted once), a qcow2 overlay per
 // instance, the config drive, and a tap per port in the host's namespace for
 // the L2 agent to wire.
 type LinuxHost struct {
@@ -39,8 +40,10 @@ type LinuxHost struct {
 var _ Host = (*LinuxHost)(nil)
 
 // ImageSource is where the image cache downloads from: compute.Images in the
-// cloud's process, Remote on a joined host.
+// cloud's process, Remote on a joined host. Get answers the image's record as
+// token may see it ("": the compute service's own credentials).
 type ImageSource interface {
+	Get(ctx context.Context, token, id string) (compute.Image, error)
 	Download(ctx context.Context, id string, w io.Writer) error
 }
 
@@ -56,19 +59,25 @@ func (h *LinuxHost) Prepare(ctx context.Context, inst compute.AgentInstance, spe
 	if err := os.MkdirAll(spec.Dir, 0o755); err != nil {
 		return err
 	}
-	base, err := h.cached(ctx, inst.ImageID, nonEmpty(inst.DiskFormat, "raw"))
-	if err != nil {
-		return err
-	}
-	if err := overlay(ctx, base, spec.RootDisk, inst.DiskGB); err != nil {
+	// a guest that has its disk, kernel and ramdisk needs neither the image
+	// service nor the images again (they may be gone): only a new one fetches
+	if err := h.fromImage(ctx, spec.RootDisk, func(path string) error {
+		base, err := h.cached(ctx, inst.ImageID, true)
+		if err != nil {
+			return err
+		}
+		return overlay(ctx, base, path, inst.DiskGB)
+	}); err != nil {
 		return err
 	}
 	if k := inst.ImageProps["kernel_id"]; k != "" {
-		if spec.Kernel, err = h.cached(ctx, k, ""); err != nil {
+		spec.Kernel = filepath.Join(spec.Dir, "kernel")
+		if err := h.fromImage(ctx, spec.Kernel, h.linkCached(ctx, k)); err != nil {
 			return err
 		}
 		if r := inst.ImageProps["ramdisk_id"]; r != "" {
-			if spec.Ramdisk, err = h.cached(ctx, r, ""); err != nil {
+			spec.Ramdisk = filepath.Join(spec.Dir, "ramdisk")
+			if err := h.fromImage(ctx, spec.Ramdisk, h.linkCached(ctx, r)); err != nil {
 				return err
 			}
 		}
@@ -96,11 +105,43 @@ func (h *LinuxHost) PrepareRescue(ctx context.Context, inst compute.AgentInstanc
 	if inst.Rescue == nil || spec.RescueDisk == "" {
 		return errors.New("no rescue image")
 	}
-	base, err := h.cached(ctx, inst.Rescue.ID, nonEmpty(inst.Rescue.DiskFormat, "raw"))
-	if err != nil {
+	return h.fromImage(ctx, spec.RescueDisk, func(path string) error {
+		base, err := h.cached(ctx, inst.Rescue.ID, true)
+		if err != nil {
+			return err
+		}
+		return overlay(ctx, base, path, 0)
+	})
+}
+
+// fromImage makes the instance's file path with create unless it exists: the
+// image cache (and with it the image service, which it asks what an image id
+// holds now) is only for files an instance does not have yet.
+func (h *LinuxHost) fromImage(ctx context.Context, path string, create func(string) error) error {
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
 		return err
 	}
-	return overlay(ctx, base, spec.RescueDisk, 0)
+	return create(path)
+}
+
+// linkCached makes an instance's kernel or ramdisk: a link to the cached image
+// (as upstream keeps them in the instance's directory), so the guest keeps them
+// whatever becomes of the image.
+func (h *LinuxHost) linkCached(ctx context.Context, imageID string) func(string) error {
+	return func(path string) error {
+		src, err := h.cached(ctx, imageID, false)
+		if err != nil {
+			return err
+		}
+		tmp := path + ".tmp"
+		_ = os.Remove(tmp)
+		if err := os.Link(src, tmp); err != nil {
+			if err := copyFile(src, tmp); err != nil {
+				return err
+			}
+		}
+		return os.Rename(tmp, path)
+	}
 }
 
 // overlay makes path a qcow2 overlay on the raw base image, grown to sizeGB when
@@ -168,13 +209,29 @@ func (h *LinuxHost) tap(ctx context.Context, nic virt.NIC) error {
 	return nil
 }
 
-// cached is the image's file in the cache, downloaded (and, for a disk of
-// format diskFormat, converted to raw: the format is never probed, so an image
-// cannot pose as another) on first use; writes go to a temporary name renamed into
-// place, so a crash leaves no half image behind.
-func (h *LinuxHost) cached(ctx context.Context, imageID, diskFormat string) (string, error) {
+// cached is the image's file in the cache, downloaded on first use. A disk
+// (disk true) is inspected as it downloads and converted to raw (the kernel and
+// ramdisk are not: QEMU reads them as plain files, as upstream Nova leaves them).
+//
+// Files are named by the image's id and the hash of its data (os_hash_value),
+// never by the id alone: whatever an id comes to name, no image ever gets
+// another's bytes from the cache (OSSN-0075). The data must match that hash,
+// and a disk must be what its disk_format says and pass its format's safety
+// checks (imageformat.Boot, upstream Nova's rules) before qemu-img opens it:
+// a vmdk naming a host file as its extent, a qcow2 with a backing or data file
+// are refused (OSSA-2023-002), and the instance fails with why. Writes go to a
+// temporary name renamed into place, so a crash leaves no half image behind.
+func (h *LinuxHost) cached(ctx context.Context, imageID string, disk bool) (string, error) {
+	img, err := h.Images.Get(ctx, "", imageID)
+	if err != nil {
+		return "", fmt.Errorf("image %s: %w", imageID, err)
+	}
+	digest, err := newContentDigest(img)
+	if err != nil {
+		return "", err
+	}
 	sum := sha1.Sum([]byte(imageID))
-	path := filepath.Join(h.InstancesDir, "_base", hex.EncodeToString(sum[:]))
+	path := filepath.Join(h.InstancesDir, "_base", hex.EncodeToString(sum[:])+"_"+digest.name())
 	h.mu.Lock()
 	if h.images == nil {
 		h.images = map[string]*sync.Mutex{}
@@ -198,30 +255,34 @@ func (h *LinuxHost) cached(ctx context.Context, imageID, diskFormat string) (str
 	if err != nil {
 		return "", err
 	}
-	err = h.Images.Download(ctx, imageID, f)
+	detector := imageformat.NewDetector()
+	sinks := []io.Writer{f, digest}
+	if disk {
+		sinks = append(sinks, detector)
+	}
+	err = h.Images.Download(ctx, imageID, io.MultiWriter(sinks...))
 	if cerr := f.Close(); err == nil {
 		err = cerr
+	}
+	if err == nil {
+		err = digest.verify(imageID)
 	}
 	if err != nil {
 		_ = os.Remove(part)
 		return "", fmt.Errorf("download image %s: %w", imageID, err)
 	}
-	src := part
-	if diskFormat != "" {
-		raw := path + ".raw"
-		format := diskFormat
-		if format == "vhd" {
-			format = "vpc" // qemu-img's name for it
-		}
-		out, err := exec.CommandContext(ctx, "qemu-img", "convert", "-f", format, "-O", "raw", part, raw).CombinedOutput()
-		_ = os.Remove(part)
-		if err != nil {
-			_ = os.Remove(raw)
-			return "", fmt.Errorf("convert image %s to raw: %v: %s", imageID, err, strings.TrimSpace(string(out)))
-		}
-		src = raw
+	if !disk {
+		return path, os.Rename(part, path)
 	}
-	return path, os.Rename(src, path)
+	detector.Finish()
+	raw := path + ".raw"
+	err = toRaw(ctx, img, detector, part, raw)
+	_ = os.Remove(part)
+	if err != nil {
+		_ = os.Remove(raw)
+		return "", err
+	}
+	return path, os.Rename(raw, path)
 }
 
 func fileSize(path string) (int64, error) {

@@ -83,6 +83,45 @@ func (r *Remote) Instance(ctx context.Context, uuid string) (*metadata.Instance,
 	return &out, nil
 }
 
+// Get reads an image's record from the image API, with token or, when it is
+// "", the conductor's.
+func (r *Remote) Get(ctx context.Context, token, id string) (compute.Image, error) {
+	var access compute.ImageAccess
+	if err := r.bus.Call(ctx, compute.SubjectImageAccess, struct{}{}, &access); err != nil {
+		return compute.Image{}, fmt.Errorf("image access: %w", err)
+	}
+	if token == "" {
+		token = access.Token
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, access.URL+"v2/images/"+url.PathEscape(id), nil)
+	if err != nil {
+		return compute.Image{}, err
+	}
+	req.Header.Set("X-Auth-Token", token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return compute.Image{}, fmt.Errorf("image %s: %w", id, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return compute.Image{}, fmt.Errorf("image %s: %s", id, resp.Status)
+	}
+	var body struct {
+		ID         string `json:"id"`
+		Name       string `json:"name"`
+		Status     string `json:"status"`
+		DiskFormat string `json:"disk_format"`
+		Checksum   string `json:"checksum"`
+		HashAlgo   string `json:"os_hash_algo"`
+		HashValue  string `json:"os_hash_value"`
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&body); err != nil {
+		return compute.Image{}, fmt.Errorf("image %s: %w", id, err)
+	}
+	return compute.Image{ID: body.ID, Name: body.Name, Status: body.Status, DiskFormat: body.DiskFormat,
+		Checksum: body.Checksum, HashAlgo: body.HashAlgo, HashValue: body.HashValue}, nil
+}
+
 // Download fetches an image's data from the image API with the conductor's token.
 func (r *Remote) Download(ctx context.Context, id string, w io.Writer) error {
 	var access compute.ImageAccess

@@ -41,6 +41,7 @@ func (c *Images) Get(ctx context.Context, token, id string) (compute.Image, erro
 	img.DiskFormat, img.ContainerFormat = str("disk_format"), str("container_format")
 	img.Size, img.VirtualSize = num("size"), num("virtual_size")
 	img.MinDisk, img.MinRAM = int(num("min_disk")), int(num("min_ram"))
+	img.Checksum, img.HashAlgo, img.HashValue = str("checksum"), str("os_hash_algo"), str("os_hash_value")
 	for k, v := range raw {
 		if imageFields[k] {
 			continue
