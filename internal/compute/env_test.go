@@ -54,6 +54,7 @@ func newTestEnv(t *testing.T, tune func(*Options)) *testEnv {
 	e.identity = identitytest.Start(t, database, dir, enforcer, identity.CatalogService{Type: "compute", Name: "nova", URL: ts.URL + "/v2.1"})
 	e.AdminToken, e.DemoToken, e.DemoProject = e.identity.AdminToken, e.identity.DemoToken, e.identity.DemoProject
 	e.net.auth = e.identity.Service.Validator()
+	e.images.auth = e.identity.Service.Validator()
 	opts := Options{DB: database, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Auth: e.identity.Service.Validator(),
 		Policy: enforcer, PublicURL: ts.URL, Images: e.images, Network: e.net}
 	if tune != nil {
@@ -150,9 +151,15 @@ func (e *testEnv) server(id string) map[string]any {
 	return e.Must(200, "GET", "/v2.1/servers/"+id, e.AdminToken, nil)["server"].(map[string]any)
 }
 
+// memImages is an image service in memory: public images, and private ones
+// that only their project (and admins) may see, as the real service answers.
 type memImages struct {
 	mu     sync.Mutex
 	images map[string]Image
+	// owners are the projects of private images.
+	owners map[string]string
+	// auth tells the project of a caller's token; nil sees every image.
+	auth *auth.Validator
 }
 
 func (m *memImages) add(img Image) {
@@ -161,10 +168,29 @@ func (m *memImages) add(img Image) {
 	m.images[img.ID] = img
 }
 
-func (m *memImages) Get(_ context.Context, _, id string) (Image, error) {
+// addPrivate adds an image only project (and admins) may see.
+func (m *memImages) addPrivate(img Image, project string) {
+	m.add(img)
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if m.owners == nil {
+		m.owners = map[string]string{}
+	}
+	m.owners[img.ID] = project
+}
+
+func (m *memImages) Get(ctx context.Context, token, id string) (Image, error) {
+	m.mu.Lock()
 	img, ok := m.images[id]
+	owner := m.owners[id]
+	m.mu.Unlock()
+	if ok && owner != "" && m.auth != nil {
+		creds, err := m.auth.Authenticate(ctx, token)
+		if err != nil {
+			return Image{}, httpapi.Unauthorized("The request you have made requires authentication.")
+		}
+		ok = creds.ProjectID == owner || isAdmin(creds)
+	}
 	if !ok {
 		return Image{}, httpapi.NotFound("No image found with ID %s", id)
 	}

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math/big"
 	"net/http"
 	"net/netip"
@@ -59,8 +60,9 @@ type createServerFields struct {
 	Hostname                 json.RawMessage `json:"hostname"`                   // 2.90
 }
 
-// bootImage is the image a server boots (or is rebuilt) from: it must exist, be
-// active and fit the flavor.
+// bootImage is the image a server boots (or is rebuilt or rescued) from: it
+// must exist, be active and fit the flavor, and the kernel and ramdisk it names
+// must be images the caller may see (kernelAndRamdisk).
 func (s *Service) bootImage(ctx context.Context, token, imageID string, flavor Flavor) (Image, error) {
 	image, err := s.opts.Images.Get(ctx, token, imageID)
 	if err != nil {
@@ -85,7 +87,52 @@ func (s *Service) bootImage(ctx context.Context, token, imageID string, flavor F
 				int64(flavor.Disk)<<30, size)
 		}
 	}
+	if err := s.kernelAndRamdisk(ctx, token, &image); err != nil {
+		return Image{}, err
+	}
 	return image, nil
+}
+
+// hiddenImage is an image the caller may not see that a boot image names as its
+// kernel or ramdisk; each action words the refusal as upstream does (create:
+// "Can not find requested image", rebuild: "Cannot find image for rebuild").
+type hiddenImage struct{ id string }
+
+func (h *hiddenImage) Error() string { return fmt.Sprintf("image %s could not be found", h.id) }
+
+// kernelAndRamdisk is upstream's _handle_kernel_and_ramdisk: the kernel_id and
+// ramdisk_id an image names are looked up as the caller, so that image
+// visibility applies to them as to the image itself; the host's agent fetches
+// them with the cloud's own credentials and must never be handed one the
+// caller could not read. The image's copy is left naming the ids as the image
+// service knows them, or neither for kernel_id "nokernel".
+func (s *Service) kernelAndRamdisk(ctx context.Context, token string, image *Image) error {
+	kernel, ramdisk := image.Properties["kernel_id"], image.Properties["ramdisk_id"]
+	if kernel == "" && ramdisk == "" {
+		return nil
+	}
+	props := maps.Clone(image.Properties)
+	delete(props, "kernel_id")
+	delete(props, "ramdisk_id")
+	if kernel == "nokernel" {
+		image.Properties = props
+		return nil
+	}
+	for _, ref := range []struct{ key, id string }{{"kernel_id", kernel}, {"ramdisk_id", ramdisk}} {
+		if ref.id == "" {
+			continue
+		}
+		found, err := s.opts.Images.Get(ctx, token, ref.id)
+		if err != nil {
+			if httpapi.IsStatus(err, http.StatusNotFound) || httpapi.IsStatus(err, http.StatusForbidden) {
+				return &hiddenImage{id: ref.id}
+			}
+			return fmt.Errorf("look up the %s of image %s: %w", ref.key, image.ID, err)
+		}
+		props[ref.key] = found.ID
+	}
+	image.Properties = props
+	return nil
 }
 
 // createServer is POST /servers: it validates the request against the other
@@ -180,7 +227,9 @@ func (s *Service) createServer(r *http.Request) (httpapi.Response, error) {
 		return httpapi.Response{}, badRequest("Flavor %s could not be found.", flavorID)
 	}
 	image, err := s.bootImage(ctx, token, refID(*in.ImageRef), flavor)
-	if err != nil {
+	if hidden := (*hiddenImage)(nil); errors.As(err, &hidden) {
+		return httpapi.Response{}, badRequest("Can not find requested image")
+	} else if err != nil {
 		return httpapi.Response{}, err
 	}
 	b.Image = image
