@@ -234,7 +234,9 @@ func (s *Service) createServer(r *http.Request) (httpapi.Response, error) {
 	}
 	b.Image = image
 
-	if b.Networks, err = s.createNetworks(r, token, in.Networks, maxCount); err != nil {
+	// The first server's id is chosen now, for the refusal of a port to name it.
+	firstID := uuid.NewString()
+	if b.Networks, err = s.createNetworks(r, token, in.Networks, maxCount, firstID); err != nil {
 		return httpapi.Response{}, err
 	}
 	groups := []string{"default"}
@@ -293,6 +295,9 @@ func (s *Service) createServer(r *http.Request) (httpapi.Response, error) {
 		if !isUUID(id) {
 			return httpapi.Response{}, badRequest("Invalid input for field/attribute group. Value: %v. '%v' is not a 'uuid'", g, g)
 		}
+		if _, err := hintedServerGroup(ctx, s.db, creds.ProjectID, isAdmin(creds), id); err != nil {
+			return httpapi.Response{}, err
+		}
 		b.ServerGroup = id
 	}
 
@@ -302,10 +307,26 @@ func (s *Service) createServer(r *http.Request) (httpapi.Response, error) {
 	} else {
 		adminPass = randomPassword()
 	}
-	created := make([]*instance, 0, maxCount)
+	// How many servers the quota admits decides how many ports to make; the
+	// ports are made before the servers are recorded, so that the conductor
+	// never sees a server without them, and the count is held again when the
+	// servers are recorded.
+	count, err := s.quotaRoom(ctx, s.db, creds.ProjectID, flavor, minCount, maxCount)
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	ids := make([]string, count)
+	for i := range ids {
+		ids[i] = uuid.NewString()
+	}
+	ids[0] = firstID
+	networks, err := s.makePorts(ctx, token, creds.ProjectID, b.Networks, b.SecurityGroupIDs, ids)
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	created := make([]*instance, 0, count)
 	err = s.db.InTx(ctx, func(tx *db.Tx) error {
-		count, err := s.quotaRoom(ctx, tx, creds.ProjectID, flavor, minCount, maxCount)
-		if err != nil {
+		if _, err := s.quotaRoom(ctx, tx, creds.ProjectID, flavor, count, count); err != nil {
 			return err
 		}
 		var next int64
@@ -320,6 +341,7 @@ func (s *Service) createServer(r *http.Request) (httpapi.Response, error) {
 			}
 			req := b
 			req.LaunchIndex = i
+			req.Networks = networks[i]
 			hostname := extras.hostname
 			if hostname == "" {
 				hostname = sanitizeHostname(display, fmt.Sprintf("server-%d", next+int64(i)))
@@ -328,7 +350,7 @@ func (s *Service) createServer(r *http.Request) (httpapi.Response, error) {
 			if tags == nil {
 				tags = []string{}
 			}
-			inst := &instance{UUID: uuid.NewString(), ID: next + int64(i), ProjectID: creds.ProjectID, UserID: creds.UserID,
+			inst := &instance{UUID: ids[i], ID: next + int64(i), ProjectID: creds.ProjectID, UserID: creds.UserID,
 				Name: display, Hostname: hostname, AZ: az,
 				VMState: vmBuilding, TaskState: taskScheduling, Flavor: flavor, ImageRef: image.ID, KeyName: keyName,
 				Metadata: metadata, Tags: tags, Request: req, CreatedAt: now, UpdatedAt: now}
@@ -354,6 +376,7 @@ func (s *Service) createServer(r *http.Request) (httpapi.Response, error) {
 		return nil
 	})
 	if err != nil {
+		s.deleteMadePorts(ctx, networks)
 		return httpapi.Response{}, err
 	}
 	s.wake() // the new instances have no host yet: no agent needs to look
@@ -372,9 +395,11 @@ func (s *Service) createServer(r *http.Request) (httpapi.Response, error) {
 }
 
 // requestedNetworks checks the request's networks as the caller: each network
-// and port must be visible (400 otherwise), a port free (409); none named means
-// the one network the project may use, or none.
-func (s *Service) requestedNetworks(ctx context.Context, token string, raw any, count int) ([]requestedNetwork, error) {
+// and port must be visible (400 otherwise), a port the project's own (400) and
+// free (409), an external network the admin's (403); none named means the one
+// network the project may use, or none. serverID names the first server in the
+// refusal of a port.
+func (s *Service) requestedNetworks(ctx context.Context, token string, raw any, count int, serverID string) ([]requestedNetwork, error) {
 	var out []requestedNetwork
 	switch v := raw.(type) {
 	case nil:
@@ -415,19 +440,32 @@ func (s *Service) requestedNetworks(ctx context.Context, token string, raw any, 
 					}
 					return nil, fmt.Errorf("look up port %s: %w", n.PortID, err)
 				}
-				if p.DeviceID != "" {
-					return nil, conflict("Port %s is still in use.", n.PortID)
+				if err := portUsable(ctx, p, serverID); err != nil {
+					return nil, err
 				}
 				if count > 1 {
 					return nil, badRequest("Unable to launch multiple instances with a single configured port ID. Please launch your instance one by one with different ports.")
 				}
 				n.NetworkID = p.NetworkID
+				// The port's network, as compute sees it: the user may not see
+				// the external network a port of theirs is on.
+				net, err := s.opts.Network.GetNetwork(ctx, "", p.NetworkID)
+				if err != nil {
+					return nil, fmt.Errorf("look up network %s of port %s: %w", p.NetworkID, n.PortID, err)
+				}
+				if err := s.checkExternalAttach(ctx, net); err != nil {
+					return nil, err
+				}
 			case n.NetworkID != "":
-				if _, err := s.opts.Network.GetNetwork(ctx, token, n.NetworkID); err != nil {
+				net, err := s.opts.Network.GetNetwork(ctx, token, n.NetworkID)
+				if err != nil {
 					if httpapi.IsStatus(err, http.StatusNotFound) {
 						return nil, badRequest("Network %s could not be found.", n.NetworkID)
 					}
 					return nil, fmt.Errorf("look up network %s: %w", n.NetworkID, err)
+				}
+				if err := s.checkExternalAttach(ctx, net); err != nil {
+					return nil, err
 				}
 				if n.FixedIP != "" && count > 1 {
 					return nil, badRequest("max_count cannot be greater than 1 if an fixed_ip is specified.")
@@ -444,7 +482,7 @@ func (s *Service) requestedNetworks(ctx context.Context, token string, raw any, 
 
 // quotaRoom is how many of [min, max] instances the project's quota admits
 // (instances, cores, ram), or upstream's 403.
-func (s *Service) quotaRoom(ctx context.Context, tx *db.Tx, project string, f Flavor, minCount, maxCount int) (int, error) {
+func (s *Service) quotaRoom(ctx context.Context, tx querier, project string, f Flavor, minCount, maxCount int) (int, error) {
 	limits, err := s.quotaLimits(ctx, tx, project)
 	if err != nil {
 		return 0, err
