@@ -105,3 +105,20 @@ func (e *testEnv) count(query string, args ...any) int {
 	}
 	return n
 }
+
+// TestZeroDiskFlavorIsAdmins: a flavor of no root disk bounds nothing an image
+// makes on the host's disk, so upstream's servers:create:zero_disk_flavor
+// (admin) decides who boots an image on one: a member gets upstream's 403 and
+// no server, an admin boots.
+func TestZeroDiskFlavorIsAdmins(t *testing.T) {
+	e := newMVEnv(t)
+	e.Must(200, "POST", "/v2.1/flavors", e.AdminToken, map[string]any{"flavor": map[string]any{"name": "nodisk", "id": "nodisk",
+		"ram": 512, "vcpus": 1, "disk": 0}})
+	body := serverBody(map[string]any{"flavorRef": "nodisk", "networks": []any{map[string]any{"uuid": netUUID}}})
+	status, out, raw := e.Do("POST", "/v2.1/servers", e.DemoToken, body)
+	checkFault(t, status, out, raw, 403, "Only volume-backed servers are allowed for flavors with zero disk.")
+	if n := e.count(`SELECT COUNT(*) FROM instances`); n != 0 {
+		t.Fatalf("%d servers after the refusal", n)
+	}
+	e.mustAt(202, "2.37", "POST", "/v2.1/servers", e.AdminToken, serverBody(map[string]any{"flavorRef": "nodisk", "networks": "none"}))
+}

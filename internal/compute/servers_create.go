@@ -93,6 +93,22 @@ func (s *Service) bootImage(ctx context.Context, token, imageID string, flavor F
 	return image, nil
 }
 
+// checkZeroDisk is upstream's servers:create:zero_disk_flavor: a flavor of no
+// root disk sets no bound on the disk an image makes on the host, so only
+// those the rule allows (admins) boot images on one (servers booted from
+// volumes, which Nimbus has not, are exempt upstream).
+func (s *Service) checkZeroDisk(r *http.Request, flavor Flavor) error {
+	if flavor.Disk != 0 {
+		return nil
+	}
+	creds := auth.FromContext(r.Context())
+	target := map[string]any{"target.project_id": creds.ProjectID, "target.user_id": creds.UserID}
+	if s.policy.Allowed("os_compute_api:servers:create:zero_disk_flavor", target, creds.PolicyCredentials()) {
+		return nil
+	}
+	return forbidden("Only volume-backed servers are allowed for flavors with zero disk.")
+}
+
 // hiddenImage is an image the caller may not see that a boot image names as its
 // kernel or ramdisk; each action words the refusal as upstream does (create:
 // "Can not find requested image", rebuild: "Cannot find image for rebuild").
@@ -230,6 +246,9 @@ func (s *Service) createServer(r *http.Request) (httpapi.Response, error) {
 	if hidden := (*hiddenImage)(nil); errors.As(err, &hidden) {
 		return httpapi.Response{}, badRequest("Can not find requested image")
 	} else if err != nil {
+		return httpapi.Response{}, err
+	}
+	if err := s.checkZeroDisk(r, flavor); err != nil {
 		return httpapi.Response{}, err
 	}
 	b.Image = image
