@@ -64,6 +64,7 @@ var defaultPolicies = map[string]string{
 	"os_compute_api:os-flavor-manage:delete":               "rule:context_is_admin",
 	"os_compute_api:os-flavor-manage:update":               "rule:context_is_admin",
 	"os_compute_api:os-flavor-extra-specs:index":           "rule:project_reader_or_admin",
+	"os_compute_api:os-flavor-extra-specs:show":            "rule:project_reader_or_admin",
 	"os_compute_api:os-flavor-extra-specs:create":          "rule:context_is_admin",
 	"os_compute_api:os-flavor-extra-specs:update":          "rule:context_is_admin",
 	"os_compute_api:os-flavor-extra-specs:delete":          "rule:context_is_admin",
