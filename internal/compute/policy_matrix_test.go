@@ -285,6 +285,12 @@ func (m *matrixEnv) cases(up interface {
 		own("GET /v2.1/servers/detail", "os_compute_api:servers:detail", fixed("", "GET", "/v2.1/servers/detail", nil)),
 		own("POST /v2.1/servers", "os_compute_api:servers:create", fixed("2.37", "POST", "/v2.1/servers",
 			serverBody(map[string]any{"networks": "none"}))),
+		policytest.Case{Route: "POST /v2.1/servers", Name: "on a network",
+			Rules:  []string{"os_compute_api:servers:create", "os_compute_api:servers:create:attach_network"},
+			Expect: asOwn(up, "os_compute_api:servers:create", "os_compute_api:servers:create:attach_network"),
+			Do: func(t *testing.T, p policytest.Persona) bool {
+				return m.call(p, "", "POST", "/v2.1/servers", serverBody(map[string]any{"networks": []any{map[string]any{"uuid": matrixNetID}}}))
+			}},
 		onServer("GET /v2.1/servers/{id}", "os_compute_api:servers:show", func(id string) request {
 			return request{"", "GET", srv(id), nil}
 		}),

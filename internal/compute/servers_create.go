@@ -258,6 +258,12 @@ func (s *Service) createServer(r *http.Request) (httpapi.Response, error) {
 	if b.Networks, err = s.createNetworks(r, token, in.Networks, maxCount, firstID); err != nil {
 		return httpapi.Response{}, err
 	}
+	if len(b.Networks) > 0 {
+		if err := s.enforce(r, "os_compute_api:servers:create:attach_network", map[string]any{
+			"target.project_id": creds.ProjectID, "target.user_id": creds.UserID}); err != nil {
+			return httpapi.Response{}, err
+		}
+	}
 	groups := []string{"default"}
 	if len(in.SecurityGroups) > 0 {
 		groups = groups[:0]
