@@ -28,7 +28,7 @@ import (
 // httptest server, with in-memory image and network services (the other
 // services' own tests cover them; here they only answer as they would).
 type testEnv struct {
-	t           *testing.T
+	t           testing.TB
 	Compute     *Service
 	URL         string
 	identity    *identitytest.Env
@@ -41,7 +41,7 @@ type testEnv struct {
 	drivers map[string]*fake.Driver
 }
 
-func newTestEnv(t *testing.T, tune func(*Options)) *testEnv {
+func newTestEnv(t testing.TB, tune func(*Options)) *testEnv {
 	t.Helper()
 	dir := t.TempDir()
 	database := dbtest.Open(t, dir)

@@ -86,7 +86,7 @@ func TestCreateServerBadInput(t *testing.T) {
 
 // agentFor runs a compute agent with the fake driver for host, converging once
 // per call of the returned function.
-func agentFor(t *testing.T, e *testEnv, host string, d *fake.Driver) func() {
+func agentFor(t testing.TB, e *testEnv, host string, d *fake.Driver) func() {
 	t.Helper()
 	return func() {
 		t.Helper()
