@@ -349,8 +349,9 @@ func (s *Service) createServer(r *http.Request) (httpapi.Response, error) {
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	created := make([]*instance, 0, count)
-	err = s.db.InTx(ctx, func(tx *db.Tx) error {
+	var created []*instance
+	insert := func(tx *db.Tx) error {
+		created = make([]*instance, 0, count)
 		if _, err := s.quotaRoom(ctx, tx, creds.ProjectID, flavor, count, count); err != nil {
 			return err
 		}
@@ -399,7 +400,16 @@ func (s *Service) createServer(r *http.Request) (httpapi.Response, error) {
 			return s.joinServerGroup(ctx, tx, creds.ProjectID, isAdmin(creds), b.ServerGroup, uuids)
 		}
 		return nil
-	})
+	}
+	// The instances' ids are the next after the largest: a concurrent create on
+	// a database that runs transactions side by side (PostgreSQL) may take the
+	// same, which the primary key refuses; the insert is then tried again.
+	for attempt := 0; ; attempt++ {
+		err = s.db.InTx(ctx, insert)
+		if !db.IsUniqueViolation(err) || attempt == 20 {
+			break
+		}
+	}
 	if err != nil {
 		s.deleteMadePorts(ctx, networks)
 		return httpapi.Response{}, err
