@@ -290,9 +290,13 @@ func (s *Service) finishDelete(ctx context.Context, tx *db.Tx, in *instance) err
 }
 
 // releasePorts deletes the ports compute made for the instance and unbinds the
-// ones its user brought. Failures are logged: the port stays, as upstream.
+// ones its user brought; a port made for it but never bound (a server deleted
+// or failed before its host was chosen) is deleted too. Failures are logged:
+// the port stays, as upstream.
 func (s *Service) releasePorts(ctx context.Context, in *instance) {
+	bound := map[string]bool{}
 	for _, p := range in.Request.Ports {
+		bound[p.ID] = true
 		var err error
 		if p.Created {
 			err = s.opts.Network.DeletePort(ctx, p.ID)
@@ -301,6 +305,14 @@ func (s *Service) releasePorts(ctx context.Context, in *instance) {
 		}
 		if err != nil && !httpapi.IsStatus(err, 404) {
 			s.log.Warn("release port of deleted instance", "instance", in.UUID, "port", p.ID, "error", err)
+		}
+	}
+	for _, n := range in.Request.Networks {
+		if !n.Created || bound[n.PortID] {
+			continue
+		}
+		if err := s.opts.Network.DeletePort(ctx, n.PortID); err != nil && !httpapi.IsStatus(err, 404) {
+			s.log.Warn("release port of deleted instance", "instance", in.UUID, "port", n.PortID, "error", err)
 		}
 	}
 }

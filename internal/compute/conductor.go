@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"sync"
 	"time"
 
@@ -68,7 +67,7 @@ func (s *Service) conduct(ctx context.Context) error {
 			case taskScheduling:
 				err = s.schedule(ctx, in)
 			case taskNetworking:
-				err = s.allocateNetwork(ctx, in, true)
+				err = s.allocateNetwork(ctx, in)
 			case taskResizePrep:
 				err = s.prepResize(ctx, in)
 			}
@@ -150,7 +149,7 @@ func (s *Service) schedule(ctx context.Context, in *instance) error {
 			case taken:
 				return nil
 			case claimed:
-				return s.allocateNetwork(ctx, in, false)
+				return s.allocateNetwork(ctx, in)
 			}
 		}
 		reason = "There are not enough hosts available."
@@ -178,39 +177,25 @@ func (s *Service) failBuild(ctx context.Context, in *instance, task, message str
 	})
 }
 
-// allocateNetwork makes or binds the instance's ports on its host, then hands it
-// to the host's agent (task spawning). Each port is recorded as soon as it
-// exists, so a conductor that crashes here finds it again instead of making a
-// second one; the last one is recorded by the write that hands the instance on
-// (one commit fewer per boot: SQLite commits one at a time, each an fsync).
-func (s *Service) allocateNetwork(ctx context.Context, in *instance, resumed bool) error {
-	// Ports made for an earlier host (a reschedule) are bound to this one.
-	have, recorded := map[int]bool{}, map[string]bool{}
+// allocateNetwork binds the instance's ports to its host, then hands it to the
+// host's agent (task spawning). The ports were made with the user's token when
+// the server was created (makePorts); the conductor makes none with its own
+// credentials, it only binds (an admin's act, as upstream). Each port is
+// recorded as soon as it is bound, so a conductor that crashes here binds it
+// again (binding is idempotent) instead of recording it twice; the last one is
+// recorded by the write that hands the instance on (one commit fewer per boot:
+// SQLite commits one at a time, each an fsync).
+func (s *Service) allocateNetwork(ctx context.Context, in *instance) error {
+	owner := "compute:" + s.zoneOf(in)
+	// Ports bound for an earlier host (a reschedule) are bound to this one.
+	have := map[int]bool{}
 	for i, p := range in.Request.Ports {
-		have[i], recorded[p.ID] = true, true
-		if _, err := s.opts.Network.BindPort(ctx, p.ID, in.UUID, "compute:"+s.zoneOf(in), in.Host); err != nil {
+		have[i] = true
+		if _, err := s.opts.Network.BindPort(ctx, p.ID, in.UUID, owner, in.Host); err != nil {
 			return err
 		}
 	}
-	// A build resumed after a conductor's crash adopts the ports it made but had
-	// not recorded, instead of making them again.
-	var strays []Port
-	if resumed && len(in.Request.Ports) < len(in.Request.Networks) {
-		ports, err := s.opts.Network.PortsOf(ctx, in.UUID)
-		if err != nil {
-			return err
-		}
-		requested := map[string]bool{}
-		for _, n := range in.Request.Networks {
-			requested[n.PortID] = true
-		}
-		for _, p := range ports {
-			if !recorded[p.ID] && !requested[p.ID] {
-				strays = append(strays, p)
-			}
-		}
-	}
-	var last *instancePort // made, not yet recorded
+	var last *instancePort // bound, not yet recorded
 	for i, n := range in.Request.Networks {
 		if have[i] {
 			continue
@@ -221,30 +206,23 @@ func (s *Service) allocateNetwork(ctx context.Context, in *instance, resumed boo
 			}
 			last = nil
 		}
-		var p Port
-		var err error
-		created := false
-		if j := slices.IndexFunc(strays, func(p Port) bool { return p.NetworkID == n.NetworkID && n.PortID == "" }); j >= 0 {
-			p, created = strays[j], true
-			strays = slices.Delete(strays, j, j+1)
-		} else if n.PortID != "" {
-			p, err = s.opts.Network.BindPort(ctx, n.PortID, in.UUID, "compute:"+s.zoneOf(in), in.Host)
-		} else {
-			p, err = s.opts.Network.CreatePort(ctx, PortRequest{ProjectID: in.ProjectID, NetworkID: n.NetworkID, FixedIP: n.FixedIP,
-				SecurityGroups: in.Request.SecurityGroupIDs, DeviceID: in.UUID, DeviceOwner: "compute:" + s.zoneOf(in), HostID: in.Host})
-			created = true
+		if n.PortID == "" {
+			// Requested before the API made ports (an older Nimbus): the
+			// conductor makes none with its own credentials.
+			return s.failBuild(ctx, in, taskNetworking, fmt.Sprintf("Build of instance %s aborted: Failed to allocate the network(s): no port was made on network %s", in.UUID, n.NetworkID))
 		}
+		p, err := s.opts.Network.BindPort(ctx, n.PortID, in.UUID, owner, in.Host)
 		if err != nil {
 			return s.failBuild(ctx, in, taskNetworking, fmt.Sprintf("Build of instance %s aborted: Failed to allocate the network(s): %s", in.UUID, errMessage(err)))
 		}
-		ip := instancePort{ID: p.ID, NetworkID: p.NetworkID, MAC: p.MAC, Created: created}
+		ip := instancePort{ID: p.ID, NetworkID: p.NetworkID, MAC: p.MAC, Created: n.Created}
 		for _, f := range p.FixedIPs {
 			ip.IPs = append(ip.IPs, f.IP.String())
 		}
 		last = &ip
 		net, err := s.opts.Network.GetNetwork(ctx, "", p.NetworkID)
 		if err != nil {
-			// Recorded without the network's name and MTU, rather than made again.
+			// Recorded without the network's name and MTU, rather than bound again.
 			return errors.Join(err, s.recordPort(ctx, in, ip))
 		}
 		ip.NetworkName, ip.MTU = net.Name, net.MTU

@@ -68,21 +68,20 @@ type PortIP struct {
 	IP       netip.Addr
 }
 
-// PortRequest asks for a port for an instance.
+// PortRequest asks for a port for an instance, as its user may (upstream's
+// minimal port): the binding (device owner, host) is BindPort's.
 type PortRequest struct {
 	ProjectID      string
 	NetworkID      string
 	FixedIP        string // "" for any
 	SecurityGroups []string
 	DeviceID       string
-	DeviceOwner    string
-	HostID         string
-	Name           string
 }
 
 // Network is the network service as compute uses it. The token-taking calls
-// answer as the caller may see networks, ports and security groups; the others
-// use the service's own credentials (port binding is an admin's act).
+// answer as the caller may see networks, ports and security groups (and make
+// ports as the caller may); the others use the service's own credentials
+// (port binding is an admin's act).
 type Network interface {
 	// Networks are the networks the caller's project may boot on (its own and
 	// shared ones, no external ones), for a request that names none.
@@ -91,14 +90,14 @@ type Network interface {
 	GetPort(ctx context.Context, token, id string) (Port, error)
 	// SecurityGroupIDs resolves names or ids of the project's security groups.
 	SecurityGroupIDs(ctx context.Context, token, project string, namesOrIDs []string) ([]string, error)
-	CreatePort(ctx context.Context, req PortRequest) (Port, error)
+	// CreatePort makes a port as the caller (token): a server's ports are made
+	// with its user's token, never with compute's own credentials.
+	CreatePort(ctx context.Context, token string, req PortRequest) (Port, error)
 	// BindPort sets the port's device and host (binding:host_id).
 	BindPort(ctx context.Context, portID, deviceID, deviceOwner, host string) (Port, error)
 	// UnbindPort clears the device and host of a port the user brought.
 	UnbindPort(ctx context.Context, portID string) error
 	DeletePort(ctx context.Context, portID string) error
-	// PortsOf are the ports whose device is deviceID.
-	PortsOf(ctx context.Context, deviceID string) ([]Port, error)
 	PortStatus(ctx context.Context, portID string) (Port, error)
 	// FloatingIPs are the floating IPs associated with the port.
 	FloatingIPs(ctx context.Context, portID string) ([]netip.Addr, error)

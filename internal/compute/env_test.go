@@ -28,7 +28,7 @@ import (
 // httptest server, with in-memory image and network services (the other
 // services' own tests cover them; here they only answer as they would).
 type testEnv struct {
-	t           *testing.T
+	t           testing.TB
 	Compute     *Service
 	URL         string
 	identity    *identitytest.Env
@@ -41,7 +41,7 @@ type testEnv struct {
 	drivers map[string]*fake.Driver
 }
 
-func newTestEnv(t *testing.T, tune func(*Options)) *testEnv {
+func newTestEnv(t testing.TB, tune func(*Options)) *testEnv {
 	t.Helper()
 	dir := t.TempDir()
 	database := dbtest.Open(t, dir)
@@ -54,6 +54,8 @@ func newTestEnv(t *testing.T, tune func(*Options)) *testEnv {
 	e.identity = identitytest.Start(t, database, dir, enforcer, identity.CatalogService{Type: "compute", Name: "nova", URL: ts.URL + "/v2.1"})
 	e.AdminToken, e.DemoToken, e.DemoProject = e.identity.AdminToken, e.identity.DemoToken, e.identity.DemoProject
 	e.net.auth = e.identity.Service.Validator()
+	e.images.auth = e.identity.Service.Validator()
+	e.net.networks["net-1"] = NetworkInfo{ID: "net-1", Name: "private", ProjectID: e.DemoProject, MTU: 1450}
 	opts := Options{DB: database, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Auth: e.identity.Service.Validator(),
 		Policy: enforcer, PublicURL: ts.URL, Images: e.images, Network: e.net}
 	if tune != nil {
@@ -150,9 +152,15 @@ func (e *testEnv) server(id string) map[string]any {
 	return e.Must(200, "GET", "/v2.1/servers/"+id, e.AdminToken, nil)["server"].(map[string]any)
 }
 
+// memImages is an image service in memory: public images, and private ones
+// that only their project (and admins) may see, as the real service answers.
 type memImages struct {
 	mu     sync.Mutex
 	images map[string]Image
+	// owners are the projects of private images.
+	owners map[string]string
+	// auth tells the project of a caller's token; nil sees every image.
+	auth *auth.Validator
 }
 
 func (m *memImages) add(img Image) {
@@ -161,10 +169,29 @@ func (m *memImages) add(img Image) {
 	m.images[img.ID] = img
 }
 
-func (m *memImages) Get(_ context.Context, _, id string) (Image, error) {
+// addPrivate adds an image only project (and admins) may see.
+func (m *memImages) addPrivate(img Image, project string) {
+	m.add(img)
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if m.owners == nil {
+		m.owners = map[string]string{}
+	}
+	m.owners[img.ID] = project
+}
+
+func (m *memImages) Get(ctx context.Context, token, id string) (Image, error) {
+	m.mu.Lock()
 	img, ok := m.images[id]
+	owner := m.owners[id]
+	m.mu.Unlock()
+	if ok && owner != "" && m.auth != nil {
+		creds, err := m.auth.Authenticate(ctx, token)
+		if err != nil {
+			return Image{}, httpapi.Unauthorized("The request you have made requires authentication.")
+		}
+		ok = creds.ProjectID == owner || isAdmin(creds)
+	}
 	if !ok {
 		return Image{}, httpapi.NotFound("No image found with ID %s", id)
 	}
@@ -188,6 +215,8 @@ type memNetwork struct {
 	// auth tells the project of a caller's token, as the real service's
 	// validation does; nil treats every caller as an admin.
 	auth *auth.Validator
+	// creators are the projects ports were made as.
+	creators map[string]string
 }
 
 func newMemNetwork() *memNetwork {
@@ -215,8 +244,24 @@ func (m *memNetwork) GetNetwork(_ context.Context, _, id string) (NetworkInfo, e
 	return n, nil
 }
 
-func (m *memNetwork) GetPort(_ context.Context, _, id string) (Port, error) {
-	return m.PortStatus(context.Background(), id)
+// GetPort answers as Neutron's get_port: the port's project, its network's
+// owner and admins see it; anyone else gets a 404.
+func (m *memNetwork) GetPort(ctx context.Context, token, id string) (Port, error) {
+	c, err := m.caller(ctx, token)
+	if err != nil {
+		return Port{}, err
+	}
+	p, err := m.PortStatus(ctx, id)
+	if err != nil {
+		return Port{}, err
+	}
+	m.mu.Lock()
+	owner := m.networks[p.NetworkID].ProjectID
+	m.mu.Unlock()
+	if !c.sees(p.ProjectID) && !c.sees(owner) {
+		return Port{}, httpapi.NotFound("Port %s could not be found.", id)
+	}
+	return p, nil
 }
 
 func (m *memNetwork) PortStatus(_ context.Context, id string) (Port, error) {
@@ -261,21 +306,53 @@ func (m *memNetwork) SecurityGroupIDs(_ context.Context, _, project string, name
 	return out, nil
 }
 
-func (m *memNetwork) CreatePort(_ context.Context, req PortRequest) (Port, error) {
+// CreatePort answers as Neutron's create_port with its default policies: the
+// network must be one the caller sees, a fixed IP is an admin's or the
+// network owner's to ask for, another project's port an admin's.
+// Creators records the project each port was made as ("" for compute's own
+// credentials).
+func (m *memNetwork) CreatePort(ctx context.Context, token string, req PortRequest) (Port, error) {
+	c, err := m.caller(ctx, token)
+	if err != nil {
+		return Port{}, err
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if _, ok := m.networks[req.NetworkID]; !ok {
+	n, ok := m.networks[req.NetworkID]
+	if !ok || !(c.sees(n.ProjectID) || n.Shared || n.External) {
 		return Port{}, httpapi.NotFound("Network %s could not be found.", req.NetworkID)
 	}
+	switch {
+	case req.ProjectID != "" && !c.sees(req.ProjectID):
+		return Port{}, httpapi.Forbidden("Specifying 'project_id' or 'tenant_id' other than the authenticated project in request requires admin privileges")
+	case req.FixedIP != "" && !c.sees(n.ProjectID):
+		return Port{}, httpapi.Forbidden("(rule:create_port and rule:create_port:fixed_ips:ip_address) is disallowed by policy")
+	}
+	project := req.ProjectID
+	if project == "" {
+		project = c.project
+	}
+	for _, g := range req.SecurityGroups {
+		if sg, ok := m.groups[g]; ok && sg.ProjectID != project && !c.admin {
+			return Port{}, groupNotFoundErr(g)
+		}
+	}
 	m.next++
-	p := &Port{ID: fmt.Sprintf("port-%d", m.next), NetworkID: req.NetworkID, ProjectID: req.ProjectID,
-		MAC: fmt.Sprintf("fa:16:3e:00:00:%02x", m.next), Status: "DOWN", DeviceID: req.DeviceID, DeviceOwner: req.DeviceOwner,
-		HostID: req.HostID, FixedIPs: []PortIP{{SubnetID: "sub-1", IP: netip.AddrFrom4([4]byte{10, 0, 0, byte(m.next + 2)})}},
+	p := &Port{ID: fmt.Sprintf("port-%d", m.next), NetworkID: req.NetworkID, ProjectID: project,
+		MAC: fmt.Sprintf("fa:16:3e:00:00:%02x", m.next), Status: "DOWN", DeviceID: req.DeviceID,
+		FixedIPs:       []PortIP{{SubnetID: "sub-1", IP: netip.AddrFrom4([4]byte{10, 0, 0, byte(m.next + 2)})}},
 		SecurityGroups: slices.Clone(req.SecurityGroups), PortSecurityEnabled: true}
-	if req.SecurityGroups == nil && req.ProjectID != "" {
-		p.SecurityGroups = []string{m.ensureDefault(req.ProjectID)} // as Neutron gives a port of no groups
+	if req.FixedIP != "" {
+		p.FixedIPs[0].IP = netip.MustParseAddr(req.FixedIP)
+	}
+	if req.SecurityGroups == nil && project != "" {
+		p.SecurityGroups = []string{m.ensureDefault(project)} // as Neutron gives a port of no groups
 	}
 	m.ports[p.ID] = p
+	if m.creators == nil {
+		m.creators = map[string]string{}
+	}
+	m.creators[p.ID] = c.project
 	return *p, nil
 }
 

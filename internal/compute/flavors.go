@@ -57,6 +57,11 @@ func (s *Service) EnsureDefaultFlavors(ctx context.Context) error {
 }
 
 func (s *Service) flavorRoutes() []httpapi.Route {
+	// Extra specs are read against the caller's own project, as upstream's
+	// flavors_extraspecs (project-scoped: no domain or system token).
+	own := func(r *http.Request) (map[string]any, error) {
+		return map[string]any{"target.project_id": auth.FromContext(r.Context()).ProjectID}, nil
+	}
 	return []httpapi.Route{
 		{Method: "GET", Path: "/v2.1/flavors", Handler: s.listFlavors(false)},
 		{Method: "GET", Path: "/v2.1/flavors/detail", Handler: s.listFlavors(true)},
@@ -64,9 +69,9 @@ func (s *Service) flavorRoutes() []httpapi.Route {
 		{Method: "POST", Path: "/v2.1/flavors", Policy: "os_compute_api:os-flavor-manage:create", Handler: s.createFlavor},
 		{Method: "DELETE", Path: "/v2.1/flavors/{id}", Policy: "os_compute_api:os-flavor-manage:delete", Handler: s.deleteFlavor},
 		{Method: "PUT", Path: "/v2.1/flavors/{id}", Policy: "os_compute_api:os-flavor-manage:update", Handler: s.updateFlavor},
-		{Method: "GET", Path: "/v2.1/flavors/{id}/os-extra_specs", Handler: s.listExtraSpecs},
+		{Method: "GET", Path: "/v2.1/flavors/{id}/os-extra_specs", Policy: "os_compute_api:os-flavor-extra-specs:index", Target: own, Handler: s.listExtraSpecs},
 		{Method: "POST", Path: "/v2.1/flavors/{id}/os-extra_specs", Policy: "os_compute_api:os-flavor-extra-specs:create", Handler: s.createExtraSpecs},
-		{Method: "GET", Path: "/v2.1/flavors/{id}/os-extra_specs/{key}", Handler: s.showExtraSpec},
+		{Method: "GET", Path: "/v2.1/flavors/{id}/os-extra_specs/{key}", Policy: "os_compute_api:os-flavor-extra-specs:show", Target: own, Handler: s.showExtraSpec},
 		{Method: "PUT", Path: "/v2.1/flavors/{id}/os-extra_specs/{key}", Policy: "os_compute_api:os-flavor-extra-specs:update", Handler: s.updateExtraSpec},
 		{Method: "DELETE", Path: "/v2.1/flavors/{id}/os-extra_specs/{key}", Policy: "os_compute_api:os-flavor-extra-specs:delete", Handler: s.deleteExtraSpec},
 		{Method: "GET", Path: "/v2.1/flavors/{id}/os-flavor-access", Policy: "os_compute_api:os-flavor-access", Handler: s.listFlavorAccess},

@@ -128,11 +128,16 @@ type buildRequest struct {
 	RequestID string `json:"request_id,omitempty"`
 }
 
-// requestedNetwork is one entry of the create request's networks.
+// requestedNetwork is one entry of the create request's networks. Once the
+// request is accepted every entry names its port: the user's own, or one the
+// API made for the server as the user (Created).
 type requestedNetwork struct {
 	NetworkID string `json:"uuid,omitempty"`
 	PortID    string `json:"port,omitempty"`
 	FixedIP   string `json:"fixed_ip,omitempty"`
+	// Created: the API made the port for this server, so it is deleted with
+	// it; the user's own port is only unbound.
+	Created bool `json:"created,omitempty"`
 	// Tag is the device tag (2.32, 2.42+) the metadata API's devices show.
 	Tag string `json:"tag,omitempty"`
 }

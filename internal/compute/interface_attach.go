@@ -3,6 +3,7 @@ package compute
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 
@@ -11,10 +12,11 @@ import (
 )
 
 // attachPort gives the instance a port on its host, as the compute service
-// does at boot (allocateNetwork): a new one on the network (owned by compute,
-// so deleted with the server or on detach) or the user's, bound to it. The
-// port is recorded in the instance, with the attach_interface action, only if
-// the instance may still take it; otherwise it is given back.
+// does at boot: a new one on the network, made as the caller (owned by compute,
+// so deleted with the server or on detach), or the caller's own, then bound to
+// the server with compute's credentials. The port is recorded in the instance,
+// with the attach_interface action, only if the instance may still take it;
+// otherwise it is given back.
 func (s *Service) attachPort(r *http.Request, in *instance, req interfaceRequest) (instancePort, error) {
 	ctx := r.Context()
 	token := r.Header.Get("X-Auth-Token")
@@ -30,8 +32,15 @@ func (s *Service) attachPort(r *http.Request, in *instance, req interfaceRequest
 			}
 			return instancePort{}, err
 		}
-		if cur.DeviceID != "" {
-			return instancePort{}, conflict("Port %s is still in use.", req.PortID)
+		if err := portUsable(ctx, cur, in.UUID); err != nil {
+			return instancePort{}, err
+		}
+		net, err := s.opts.Network.GetNetwork(ctx, "", cur.NetworkID)
+		if err != nil {
+			return instancePort{}, fmt.Errorf("look up network %s of port %s: %w", cur.NetworkID, req.PortID, err)
+		}
+		if err := s.checkExternalAttach(ctx, net); err != nil {
+			return instancePort{}, err
 		}
 		p, err = s.opts.Network.BindPort(ctx, req.PortID, in.UUID, owner, in.Host)
 		if err != nil {
@@ -44,15 +53,23 @@ func (s *Service) attachPort(r *http.Request, in *instance, req interfaceRequest
 				return instancePort{}, err
 			}
 		}
-		if _, err := s.opts.Network.GetNetwork(ctx, token, netID); err != nil {
+		net, err := s.opts.Network.GetNetwork(ctx, token, netID)
+		if err != nil {
 			if httpapi.IsStatus(err, http.StatusNotFound) {
 				return instancePort{}, notFound("Network %s could not be found.", netID)
 			}
 			return instancePort{}, err
 		}
-		p, err = s.opts.Network.CreatePort(ctx, PortRequest{ProjectID: in.ProjectID, NetworkID: netID, FixedIP: req.FixedIP,
-			SecurityGroups: in.Request.SecurityGroupIDs, DeviceID: in.UUID, DeviceOwner: owner, HostID: in.Host})
+		if err := s.checkExternalAttach(ctx, net); err != nil {
+			return instancePort{}, err
+		}
+		made, err := s.opts.Network.CreatePort(ctx, token, PortRequest{ProjectID: in.ProjectID, NetworkID: netID, FixedIP: req.FixedIP,
+			SecurityGroups: in.Request.SecurityGroupIDs, DeviceID: in.UUID})
 		if err != nil {
+			return instancePort{}, networkFault(err)
+		}
+		if p, err = s.opts.Network.BindPort(ctx, made.ID, in.UUID, owner, in.Host); err != nil {
+			s.releasePort(ctx, in, instancePort{ID: made.ID, Created: true})
 			return instancePort{}, networkFault(err)
 		}
 	}
@@ -150,11 +167,12 @@ func (s *Service) releasePort(ctx context.Context, in *instance, p instancePort)
 }
 
 // networkFault is the network service's refusal (a fixed IP in use: 409, one
-// outside the network's subnets: 400) as the compute fault of the same status;
-// anything else stays an error of the service.
+// outside the network's subnets: 400, one its policy does not give the caller:
+// 403) as the compute fault of the same status; anything else stays an error
+// of the service.
 func networkFault(err error) error {
 	var he *httpapi.Error
-	if errors.As(err, &he) && (he.Status == 400 || he.Status == 404 || he.Status == 409) {
+	if errors.As(err, &he) && (he.Status == 400 || he.Status == 403 || he.Status == 404 || he.Status == 409) {
 		return httpapi.Errorf(he.Status, "%s", he.Message)
 	}
 	return err

@@ -329,11 +329,8 @@ func (s *Service) deleteServerGroup(r *http.Request) (httpapi.Response, error) {
 // hint names, within the server_group_members quota. An unknown group (or
 // another project's, unless the caller is an admin) is upstream's 400.
 func (s *Service) joinServerGroup(ctx context.Context, tx *db.Tx, project string, admin bool, id string, uuids []string) error {
-	g, err := loadServerGroup(ctx, tx, id)
-	if err != nil || (g.ProjectID != project && !admin) {
-		if err == nil || httpapi.IsStatus(err, http.StatusNotFound) {
-			return badRequest("Instance group %s could not be found.", id)
-		}
+	g, err := hintedServerGroup(ctx, tx, project, admin, id)
+	if err != nil {
 		return err
 	}
 	members, err := liveMembers(ctx, tx, g.Members)
@@ -350,6 +347,20 @@ func (s *Service) joinServerGroup(ctx context.Context, tx *db.Tx, project string
 	members = append(members, uuids...)
 	_, err = tx.ExecContext(ctx, `UPDATE server_groups SET members = ? WHERE id = ?`, mustJSON(members), g.ID)
 	return err
+}
+
+// hintedServerGroup is the group a create request's `group` hint names, if the
+// caller may boot into it: an unknown group, or another project's unless the
+// caller is an admin, is upstream's 400.
+func hintedServerGroup(ctx context.Context, q querier, project string, admin bool, id string) (*serverGroup, error) {
+	g, err := loadServerGroup(ctx, q, id)
+	if err != nil || (g.ProjectID != project && !admin) {
+		if err == nil || httpapi.IsStatus(err, http.StatusNotFound) {
+			return nil, badRequest("Instance group %s could not be found.", id)
+		}
+		return nil, err
+	}
+	return g, nil
 }
 
 // schedulerGroup is the instance's group as the scheduler's group filters and

@@ -19,10 +19,10 @@ func TestInterfaceAttachDetach(t *testing.T) {
 	const netID, freePort, usedPort, missing = "6b9e1c1e-0000-4000-8000-000000000001", "6b9e1c1e-0000-4000-8000-0000000000aa",
 		"6b9e1c1e-0000-4000-8000-0000000000bb", "6b9e1c1e-0000-4000-8000-0000000000ff"
 	e.net.mu.Lock()
-	e.net.networks[netID] = NetworkInfo{ID: netID, Name: "second", MTU: 1400}
-	e.net.ports[freePort] = &Port{ID: freePort, NetworkID: netID, MAC: "fa:16:3e:aa:aa:aa",
+	e.net.networks[netID] = NetworkInfo{ID: netID, Name: "second", ProjectID: e.DemoProject, MTU: 1400}
+	e.net.ports[freePort] = &Port{ID: freePort, NetworkID: netID, ProjectID: e.DemoProject, MAC: "fa:16:3e:aa:aa:aa",
 		FixedIPs: []PortIP{{SubnetID: "sub-2", IP: netip.MustParseAddr("10.1.0.10")}}}
-	e.net.ports[usedPort] = &Port{ID: usedPort, NetworkID: netID, MAC: "fa:16:3e:bb:bb:bb", DeviceID: "someone-else"}
+	e.net.ports[usedPort] = &Port{ID: usedPort, NetworkID: netID, ProjectID: e.DemoProject, MAC: "fa:16:3e:bb:bb:bb", DeviceID: "someone-else"}
 	e.net.mu.Unlock()
 	path := "/v2.1/servers/" + id + "/os-interface"
 	att := func(m map[string]any) map[string]any { return map[string]any{"interfaceAttachment": m} }

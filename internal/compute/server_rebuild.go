@@ -3,6 +3,7 @@ package compute
 import (
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strings"
 
@@ -55,7 +56,9 @@ func (s *Service) rebuild(r *http.Request, arg json.RawMessage) (httpapi.Respons
 		return httpapi.Response{}, err
 	}
 	image, err := s.bootImage(r.Context(), r.Header.Get("X-Auth-Token"), refID(*req.ImageRef), in.Flavor)
-	if err != nil {
+	if hidden := (*hiddenImage)(nil); errors.As(err, &hidden) {
+		return httpapi.Response{}, badRequest("Cannot find image for rebuild")
+	} else if err != nil {
 		return httpapi.Response{}, err
 	}
 	var key *KeyPair

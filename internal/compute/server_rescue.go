@@ -2,6 +2,7 @@ package compute
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 	"slices"
 
@@ -39,7 +40,9 @@ func (s *Service) rescue(r *http.Request, arg json.RawMessage) (httpapi.Response
 		}
 	}
 	image, err := s.bootImage(r.Context(), r.Header.Get("X-Auth-Token"), imageID, in.Flavor)
-	if err != nil {
+	if hidden := (*hiddenImage)(nil); errors.As(err, &hidden) {
+		return httpapi.Response{}, badRequest("Requested rescue image '%s' is not supported", imageID)
+	} else if err != nil {
 		return httpapi.Response{}, err
 	}
 	adminPass := randomPassword()

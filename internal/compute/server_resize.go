@@ -50,6 +50,11 @@ func (s *Service) resize(r *http.Request, arg json.RawMessage) (httpapi.Response
 	if err != nil {
 		return httpapi.Response{}, err
 	}
+	if next.Disk == 0 && in.Flavor.Disk == 0 {
+		if err := s.checkZeroDisk(r, next); err != nil {
+			return httpapi.Response{}, err
+		}
+	}
 	err = s.changeState(r, in, "resize", []string{vmActive, vmStopped}, taskResizePrep, func(tx *db.Tx, cur *instance) error {
 		if next.ID == cur.Flavor.ID {
 			return badRequest("When resizing, instances must change flavor!")

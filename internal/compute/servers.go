@@ -21,8 +21,8 @@ func (s *Service) serverRoutes() []httpapi.Route {
 		return map[string]any{"target.project_id": auth.FromContext(r.Context()).ProjectID}, nil
 	}
 	return []httpapi.Route{
-		{Method: "GET", Path: "/v2.1/servers", Policy: "os_compute_api:servers:index", Handler: s.listServers(false)},
-		{Method: "GET", Path: "/v2.1/servers/detail", Policy: "os_compute_api:servers:detail", Handler: s.listServers(true)},
+		{Method: "GET", Path: "/v2.1/servers", Policy: "os_compute_api:servers:index", Target: own, Handler: s.listServers(false)},
+		{Method: "GET", Path: "/v2.1/servers/detail", Policy: "os_compute_api:servers:detail", Target: own, Handler: s.listServers(true)},
 		{Method: "POST", Path: "/v2.1/servers", Policy: "os_compute_api:servers:create", Target: own, Handler: s.createServer},
 		{Method: "GET", Path: "/v2.1/servers/{id}", Handler: s.showServer},
 		{Method: "PUT", Path: "/v2.1/servers/{id}", Handler: s.updateServer},

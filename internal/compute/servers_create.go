@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math/big"
 	"net/http"
 	"net/netip"
@@ -59,8 +60,9 @@ type createServerFields struct {
 	Hostname                 json.RawMessage `json:"hostname"`                   // 2.90
 }
 
-// bootImage is the image a server boots (or is rebuilt) from: it must exist, be
-// active and fit the flavor.
+// bootImage is the image a server boots (or is rebuilt or rescued) from: it
+// must exist, be active and fit the flavor, and the kernel and ramdisk it names
+// must be images the caller may see (kernelAndRamdisk).
 func (s *Service) bootImage(ctx context.Context, token, imageID string, flavor Flavor) (Image, error) {
 	image, err := s.opts.Images.Get(ctx, token, imageID)
 	if err != nil {
@@ -85,7 +87,68 @@ func (s *Service) bootImage(ctx context.Context, token, imageID string, flavor F
 				int64(flavor.Disk)<<30, size)
 		}
 	}
+	if err := s.kernelAndRamdisk(ctx, token, &image); err != nil {
+		return Image{}, err
+	}
 	return image, nil
+}
+
+// checkZeroDisk is upstream's servers:create:zero_disk_flavor: a flavor of no
+// root disk sets no bound on the disk an image makes on the host, so only
+// those the rule allows (admins) boot images on one (servers booted from
+// volumes, which Nimbus has not, are exempt upstream).
+func (s *Service) checkZeroDisk(r *http.Request, flavor Flavor) error {
+	if flavor.Disk != 0 {
+		return nil
+	}
+	creds := auth.FromContext(r.Context())
+	target := map[string]any{"target.project_id": creds.ProjectID, "target.user_id": creds.UserID}
+	if s.policy.Allowed("os_compute_api:servers:create:zero_disk_flavor", target, creds.PolicyCredentials()) {
+		return nil
+	}
+	return forbidden("Only volume-backed servers are allowed for flavors with zero disk.")
+}
+
+// hiddenImage is an image the caller may not see that a boot image names as its
+// kernel or ramdisk; each action words the refusal as upstream does (create:
+// "Can not find requested image", rebuild: "Cannot find image for rebuild").
+type hiddenImage struct{ id string }
+
+func (h *hiddenImage) Error() string { return fmt.Sprintf("image %s could not be found", h.id) }
+
+// kernelAndRamdisk is upstream's _handle_kernel_and_ramdisk: the kernel_id and
+// ramdisk_id an image names are looked up as the caller, so that image
+// visibility applies to them as to the image itself; the host's agent fetches
+// them with the cloud's own credentials and must never be handed one the
+// caller could not read. The image's copy is left naming the ids as the image
+// service knows them, or neither for kernel_id "nokernel".
+func (s *Service) kernelAndRamdisk(ctx context.Context, token string, image *Image) error {
+	kernel, ramdisk := image.Properties["kernel_id"], image.Properties["ramdisk_id"]
+	if kernel == "" && ramdisk == "" {
+		return nil
+	}
+	props := maps.Clone(image.Properties)
+	delete(props, "kernel_id")
+	delete(props, "ramdisk_id")
+	if kernel == "nokernel" {
+		image.Properties = props
+		return nil
+	}
+	for _, ref := range []struct{ key, id string }{{"kernel_id", kernel}, {"ramdisk_id", ramdisk}} {
+		if ref.id == "" {
+			continue
+		}
+		found, err := s.opts.Images.Get(ctx, token, ref.id)
+		if err != nil {
+			if httpapi.IsStatus(err, http.StatusNotFound) || httpapi.IsStatus(err, http.StatusForbidden) {
+				return &hiddenImage{id: ref.id}
+			}
+			return fmt.Errorf("look up the %s of image %s: %w", ref.key, image.ID, err)
+		}
+		props[ref.key] = found.ID
+	}
+	image.Properties = props
+	return nil
 }
 
 // createServer is POST /servers: it validates the request against the other
@@ -180,13 +243,26 @@ func (s *Service) createServer(r *http.Request) (httpapi.Response, error) {
 		return httpapi.Response{}, badRequest("Flavor %s could not be found.", flavorID)
 	}
 	image, err := s.bootImage(ctx, token, refID(*in.ImageRef), flavor)
-	if err != nil {
+	if hidden := (*hiddenImage)(nil); errors.As(err, &hidden) {
+		return httpapi.Response{}, badRequest("Can not find requested image")
+	} else if err != nil {
+		return httpapi.Response{}, err
+	}
+	if err := s.checkZeroDisk(r, flavor); err != nil {
 		return httpapi.Response{}, err
 	}
 	b.Image = image
 
-	if b.Networks, err = s.createNetworks(r, token, in.Networks, maxCount); err != nil {
+	// The first server's id is chosen now, for the refusal of a port to name it.
+	firstID := uuid.NewString()
+	if b.Networks, err = s.createNetworks(r, token, in.Networks, maxCount, firstID); err != nil {
 		return httpapi.Response{}, err
+	}
+	if len(b.Networks) > 0 {
+		if err := s.enforce(r, "os_compute_api:servers:create:attach_network", map[string]any{
+			"target.project_id": creds.ProjectID, "target.user_id": creds.UserID}); err != nil {
+			return httpapi.Response{}, err
+		}
 	}
 	groups := []string{"default"}
 	if len(in.SecurityGroups) > 0 {
@@ -244,6 +320,9 @@ func (s *Service) createServer(r *http.Request) (httpapi.Response, error) {
 		if !isUUID(id) {
 			return httpapi.Response{}, badRequest("Invalid input for field/attribute group. Value: %v. '%v' is not a 'uuid'", g, g)
 		}
+		if _, err := hintedServerGroup(ctx, s.db, creds.ProjectID, isAdmin(creds), id); err != nil {
+			return httpapi.Response{}, err
+		}
 		b.ServerGroup = id
 	}
 
@@ -253,10 +332,27 @@ func (s *Service) createServer(r *http.Request) (httpapi.Response, error) {
 	} else {
 		adminPass = randomPassword()
 	}
-	created := make([]*instance, 0, maxCount)
-	err = s.db.InTx(ctx, func(tx *db.Tx) error {
-		count, err := s.quotaRoom(ctx, tx, creds.ProjectID, flavor, minCount, maxCount)
-		if err != nil {
+	// How many servers the quota admits decides how many ports to make; the
+	// ports are made before the servers are recorded, so that the conductor
+	// never sees a server without them, and the count is held again when the
+	// servers are recorded.
+	count, err := s.quotaRoom(ctx, s.db, creds.ProjectID, flavor, minCount, maxCount)
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	ids := make([]string, count)
+	for i := range ids {
+		ids[i] = uuid.NewString()
+	}
+	ids[0] = firstID
+	networks, err := s.makePorts(ctx, token, creds.ProjectID, b.Networks, b.SecurityGroupIDs, ids)
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	var created []*instance
+	insert := func(tx *db.Tx) error {
+		created = make([]*instance, 0, count)
+		if _, err := s.quotaRoom(ctx, tx, creds.ProjectID, flavor, count, count); err != nil {
 			return err
 		}
 		var next int64
@@ -271,6 +367,7 @@ func (s *Service) createServer(r *http.Request) (httpapi.Response, error) {
 			}
 			req := b
 			req.LaunchIndex = i
+			req.Networks = networks[i]
 			hostname := extras.hostname
 			if hostname == "" {
 				hostname = sanitizeHostname(display, fmt.Sprintf("server-%d", next+int64(i)))
@@ -279,7 +376,7 @@ func (s *Service) createServer(r *http.Request) (httpapi.Response, error) {
 			if tags == nil {
 				tags = []string{}
 			}
-			inst := &instance{UUID: uuid.NewString(), ID: next + int64(i), ProjectID: creds.ProjectID, UserID: creds.UserID,
+			inst := &instance{UUID: ids[i], ID: next + int64(i), ProjectID: creds.ProjectID, UserID: creds.UserID,
 				Name: display, Hostname: hostname, AZ: az,
 				VMState: vmBuilding, TaskState: taskScheduling, Flavor: flavor, ImageRef: image.ID, KeyName: keyName,
 				Metadata: metadata, Tags: tags, Request: req, CreatedAt: now, UpdatedAt: now}
@@ -303,8 +400,18 @@ func (s *Service) createServer(r *http.Request) (httpapi.Response, error) {
 			return s.joinServerGroup(ctx, tx, creds.ProjectID, isAdmin(creds), b.ServerGroup, uuids)
 		}
 		return nil
-	})
+	}
+	// The instances' ids are the next after the largest: a concurrent create on
+	// a database that runs transactions side by side (PostgreSQL) may take the
+	// same, which the primary key refuses; the insert is then tried again.
+	for attempt := 0; ; attempt++ {
+		err = s.db.InTx(ctx, insert)
+		if !db.IsUniqueViolation(err) || attempt == 20 {
+			break
+		}
+	}
 	if err != nil {
+		s.deleteMadePorts(ctx, networks)
 		return httpapi.Response{}, err
 	}
 	s.wake() // the new instances have no host yet: no agent needs to look
@@ -323,9 +430,11 @@ func (s *Service) createServer(r *http.Request) (httpapi.Response, error) {
 }
 
 // requestedNetworks checks the request's networks as the caller: each network
-// and port must be visible (400 otherwise), a port free (409); none named means
-// the one network the project may use, or none.
-func (s *Service) requestedNetworks(ctx context.Context, token string, raw any, count int) ([]requestedNetwork, error) {
+// and port must be visible (400 otherwise), a port the project's own (400) and
+// free (409), an external network the admin's (403); none named means the one
+// network the project may use, or none. serverID names the first server in the
+// refusal of a port.
+func (s *Service) requestedNetworks(ctx context.Context, token string, raw any, count int, serverID string) ([]requestedNetwork, error) {
 	var out []requestedNetwork
 	switch v := raw.(type) {
 	case nil:
@@ -366,19 +475,32 @@ func (s *Service) requestedNetworks(ctx context.Context, token string, raw any, 
 					}
 					return nil, fmt.Errorf("look up port %s: %w", n.PortID, err)
 				}
-				if p.DeviceID != "" {
-					return nil, conflict("Port %s is still in use.", n.PortID)
+				if err := portUsable(ctx, p, serverID); err != nil {
+					return nil, err
 				}
 				if count > 1 {
 					return nil, badRequest("Unable to launch multiple instances with a single configured port ID. Please launch your instance one by one with different ports.")
 				}
 				n.NetworkID = p.NetworkID
+				// The port's network, as compute sees it: the user may not see
+				// the external network a port of theirs is on.
+				net, err := s.opts.Network.GetNetwork(ctx, "", p.NetworkID)
+				if err != nil {
+					return nil, fmt.Errorf("look up network %s of port %s: %w", p.NetworkID, n.PortID, err)
+				}
+				if err := s.checkExternalAttach(ctx, net); err != nil {
+					return nil, err
+				}
 			case n.NetworkID != "":
-				if _, err := s.opts.Network.GetNetwork(ctx, token, n.NetworkID); err != nil {
+				net, err := s.opts.Network.GetNetwork(ctx, token, n.NetworkID)
+				if err != nil {
 					if httpapi.IsStatus(err, http.StatusNotFound) {
 						return nil, badRequest("Network %s could not be found.", n.NetworkID)
 					}
 					return nil, fmt.Errorf("look up network %s: %w", n.NetworkID, err)
+				}
+				if err := s.checkExternalAttach(ctx, net); err != nil {
+					return nil, err
 				}
 				if n.FixedIP != "" && count > 1 {
 					return nil, badRequest("max_count cannot be greater than 1 if an fixed_ip is specified.")
@@ -395,7 +517,7 @@ func (s *Service) requestedNetworks(ctx context.Context, token string, raw any, 
 
 // quotaRoom is how many of [min, max] instances the project's quota admits
 // (instances, cores, ram), or upstream's 403.
-func (s *Service) quotaRoom(ctx context.Context, tx *db.Tx, project string, f Flavor, minCount, maxCount int) (int, error) {
+func (s *Service) quotaRoom(ctx context.Context, tx querier, project string, f Flavor, minCount, maxCount int) (int, error) {
 	limits, err := s.quotaLimits(ctx, tx, project)
 	if err != nil {
 		return 0, err

@@ -195,12 +195,12 @@ func (s *Service) requestedDestination(r *http.Request, x createExtras, forcedHo
 // createNetworks reads the request's networks at its microversion: from 2.37
 // they are required and may be "auto" or "none"; a device tag is accepted in
 // 2.32-2.36 and from 2.42, as upstream (2.33-2.41 lost it by accident).
-func (s *Service) createNetworks(r *http.Request, token string, raw any, count int) ([]requestedNetwork, error) {
+func (s *Service) createNetworks(r *http.Request, token string, raw any, count int, serverID string) ([]requestedNetwork, error) {
 	if !since(r, 37) {
 		if err := networkTagsAllowed(raw, since(r, 32)); err != nil {
 			return nil, err
 		}
-		out, err := s.requestedNetworks(r.Context(), token, raw, count)
+		out, err := s.requestedNetworks(r.Context(), token, raw, count, serverID)
 		if err == nil {
 			setNetworkTags(raw, out)
 		}
@@ -239,7 +239,7 @@ func (s *Service) createNetworks(r *http.Request, token string, raw any, count i
 		if err := networkTagsAllowed(raw, true); err != nil {
 			return nil, err
 		}
-		out, err := s.requestedNetworks(r.Context(), token, raw, count)
+		out, err := s.requestedNetworks(r.Context(), token, raw, count, serverID)
 		if err == nil {
 			setNetworkTags(raw, out)
 		}

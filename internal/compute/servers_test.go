@@ -32,7 +32,7 @@ func TestCreateServerBadInput(t *testing.T) {
 	e.images.add(Image{ID: "img-big", Status: "active", MinRAM: 4096})
 	e.images.add(Image{ID: "img-fat", Status: "active", VirtualSize: 2 << 30})
 	e.net.networks["net-2"] = NetworkInfo{ID: "net-2", Name: "other"}
-	port, _ := e.net.CreatePort(context.Background(), PortRequest{NetworkID: "net-1", DeviceID: "someone-else"})
+	port, _ := e.net.CreatePort(context.Background(), "", PortRequest{ProjectID: e.DemoProject, NetworkID: "net-1", DeviceID: "someone-else"})
 	for _, tc := range []struct {
 		name   string
 		body   any
@@ -86,7 +86,7 @@ func TestCreateServerBadInput(t *testing.T) {
 
 // agentFor runs a compute agent with the fake driver for host, converging once
 // per call of the returned function.
-func agentFor(t *testing.T, e *testEnv, host string, d *fake.Driver) func() {
+func agentFor(t testing.TB, e *testEnv, host string, d *fake.Driver) func() {
 	t.Helper()
 	return func() {
 		t.Helper()
@@ -362,16 +362,24 @@ func TestRescheduleOnSpawnFailure(t *testing.T) {
 	}
 }
 
-// TestNetworkingAfterCrash: a conductor that died between creating a port and
-// recording it finds the port again (by device) instead of making a second one.
+// TestNetworkingAfterCrash: a conductor that died between binding a server's
+// port and recording it binds the same port again and records it once; the
+// conductor never makes a port of its own.
 func TestNetworkingAfterCrash(t *testing.T) {
 	e := newTestEnv(t, nil)
 	e.host("h1", 4, 4096, 100)
 	id := e.Must(202, "POST", "/v2.1/servers", e.DemoToken, serverBody(nil))["server"].(map[string]any)["id"].(string)
 	ctx := context.Background()
-	// The crash: placed on h1, its port made, nothing recorded.
-	stray, err := e.net.CreatePort(ctx, PortRequest{NetworkID: "net-1", DeviceID: id, HostID: "h1"})
+	in, err := loadInstance(ctx, e.Compute.db, id)
 	if err != nil {
+		t.Fatal(err)
+	}
+	if len(in.Request.Networks) != 1 || in.Request.Networks[0].PortID == "" || !in.Request.Networks[0].Created {
+		t.Fatalf("requested networks %+v, want the port the API made", in.Request.Networks)
+	}
+	made := in.Request.Networks[0].PortID
+	// The crash: placed on h1, its port bound, nothing recorded.
+	if _, err := e.net.BindPort(ctx, made, id, "compute:nova", "h1"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := e.Compute.db.ExecContext(ctx, `UPDATE instances SET host = 'h1', task_state = ? WHERE uuid = ?`, taskNetworking, id); err != nil {
@@ -383,13 +391,12 @@ func TestNetworkingAfterCrash(t *testing.T) {
 		t.Fatalf("task after the conductor: %v", s["OS-EXT-STS:task_state"])
 	}
 	if n := e.net.count(); n != 1 {
-		t.Fatalf("%d ports after the restart, want the one made before the crash", n)
+		t.Fatalf("%d ports after the restart, want the one made at create", n)
 	}
-	in, err := loadInstance(ctx, e.Compute.db, id)
-	if err != nil {
+	if in, err = loadInstance(ctx, e.Compute.db, id); err != nil {
 		t.Fatal(err)
 	}
-	if len(in.Request.Ports) != 1 || in.Request.Ports[0].ID != stray.ID || !in.Request.Ports[0].Created {
-		t.Fatalf("recorded ports %+v, want the stray %s (made by compute)", in.Request.Ports, stray.ID)
+	if len(in.Request.Ports) != 1 || in.Request.Ports[0].ID != made || !in.Request.Ports[0].Created {
+		t.Fatalf("recorded ports %+v, want %s (made for the server) once", in.Request.Ports, made)
 	}
 }

@@ -81,12 +81,16 @@ type Service struct {
 	notify   []func(host string)
 }
 
-// New runs the migrations and registers upstream's default policies.
+// New runs the migrations and registers upstream's default policies with
+// their scope types.
 func New(ctx context.Context, o Options) (*Service, error) {
 	if err := o.DB.Migrate(ctx, "compute", Migrations()); err != nil {
 		return nil, err
 	}
 	if err := o.Policy.Register(defaultPolicies); err != nil {
+		return nil, err
+	}
+	if err := o.Policy.SetScopeTypes(policyScopes()); err != nil {
 		return nil, err
 	}
 	if o.Logger == nil {

@@ -140,11 +140,14 @@ func (c *Network) SecurityGroupIDs(ctx context.Context, token, project string, n
 	return out, nil
 }
 
-func (c *Network) CreatePort(ctx context.Context, req compute.PortRequest) (compute.Port, error) {
-	port := map[string]any{"network_id": req.NetworkID, "project_id": req.ProjectID, "device_id": req.DeviceID,
-		"device_owner": req.DeviceOwner, "binding:host_id": req.HostID}
-	if req.Name != "" {
-		port["name"] = req.Name
+// CreatePort makes a port as token's bearer (compute's own for ""): a server's
+// ports are made with its user's token, so the network's policies and quotas
+// decide what the user may have, as upstream's minimal port; the device owner
+// and the binding host, an admin's to set, come with BindPort.
+func (c *Network) CreatePort(ctx context.Context, token string, req compute.PortRequest) (compute.Port, error) {
+	port := map[string]any{"network_id": req.NetworkID, "project_id": req.ProjectID}
+	if req.DeviceID != "" {
+		port["device_id"] = req.DeviceID
 	}
 	if req.FixedIP != "" {
 		port["fixed_ips"] = []map[string]string{{"ip_address": req.FixedIP}}
@@ -155,7 +158,7 @@ func (c *Network) CreatePort(ctx context.Context, req compute.PortRequest) (comp
 	var body struct {
 		Port portBody `json:"port"`
 	}
-	if err := c.e.send(ctx, "", http.MethodPost, "v2.0/ports", map[string]any{"port": port}, &body, http.StatusCreated); err != nil {
+	if err := c.e.send(ctx, token, http.MethodPost, "v2.0/ports", map[string]any{"port": port}, &body, http.StatusCreated); err != nil {
 		return compute.Port{}, err
 	}
 	return body.Port.port(), nil
@@ -198,20 +201,6 @@ func (c *Network) FloatingIPs(ctx context.Context, portID string) ([]netip.Addr,
 		if ip, err := netip.ParseAddr(f.IP); err == nil {
 			out = append(out, ip)
 		}
-	}
-	return out, nil
-}
-
-func (c *Network) PortsOf(ctx context.Context, deviceID string) ([]compute.Port, error) {
-	var body struct {
-		Ports []portBody `json:"ports"`
-	}
-	if err := c.e.get(ctx, "", "v2.0/ports?device_id="+url.QueryEscape(deviceID), &body); err != nil {
-		return nil, err
-	}
-	out := make([]compute.Port, len(body.Ports))
-	for i, p := range body.Ports {
-		out[i] = p.port()
 	}
 	return out, nil
 }

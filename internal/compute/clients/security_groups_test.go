@@ -134,12 +134,19 @@ func TestSecurityGroupsAsCaller(t *testing.T) {
 	_, err = c.CreateSecurityGroupRule(ctx, other, compute.SecurityGroupRule{GroupID: web.ID, Direction: "ingress", EtherType: "IPv4"})
 	wantStatus(t, err, http.StatusNotFound)
 
-	// A port of demo's server, made by compute itself as at boot.
+	// A port of demo's server, made as demo as at boot; the network service
+	// judges the request as the token's: another project neither sees demo's
+	// network nor makes ports on it.
 	netID := e.create(demo, "networks", "network", map[string]any{"name": "private"})
 	e.create(demo, "subnets", "subnet", map[string]any{"network_id": netID, "ip_version": 4, "cidr": "10.1.0.0/24"})
 	server := "6b1f3c3e-1d55-4a5e-9d51-3c1b0f7f6a01"
-	made, err := c.CreatePort(ctx, compute.PortRequest{ProjectID: project, NetworkID: netID, DeviceID: server, DeviceOwner: "compute:nova"})
+	_, err = c.CreatePort(ctx, other, compute.PortRequest{NetworkID: netID, DeviceID: server})
+	wantStatus(t, err, http.StatusNotFound)
+	made, err := c.CreatePort(ctx, demo, compute.PortRequest{ProjectID: project, NetworkID: netID, DeviceID: server})
 	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.BindPort(ctx, made.ID, server, "compute:nova", "h1"); err != nil {
 		t.Fatal(err)
 	}
 	ports, err := c.DevicePorts(ctx, demo, server)

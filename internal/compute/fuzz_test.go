@@ -1,0 +1,173 @@
+package compute
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"testing"
+
+	"github.com/nimbus-cloud/nimbus/internal/platform/policy/policytest"
+)
+
+// fuzzPost sends body as it is to path as token; inside a fuzz target only t
+// may fail the test.
+func fuzzPost(t *testing.T, url, token string, body []byte) int {
+	t.Helper()
+	req, err := http.NewRequest("POST", url, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Auth-Token", token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, resp.Body)
+	return resp.StatusCode
+}
+
+// fuzzPersonas are the tokens of the matrix's personas by name.
+func fuzzPersonas(e *testEnv, project string) map[string]string {
+	personas, _ := e.identity.Personas(project)
+	out := map[string]string{}
+	for _, p := range personas {
+		out[p.Name] = p.Token
+	}
+	return out
+}
+
+// FuzzCreateServerBody: whatever a client puts in POST /servers, the policy
+// holds: a reader and a domain-scoped token are refused (403) before the body
+// counts, the demo member never gets a 5xx, and whatever it is given is its own
+// project's, placed by the scheduler (no forced or requested host, admin's
+// only), with ports made as the member and none on the external network.
+func FuzzCreateServerBody(f *testing.F) {
+	for _, seed := range []string{
+		`{"server": {"name": "vm", "imageRef": "img-1", "flavorRef": "1", "networks": [{"uuid": "net-1"}]}}`,
+		`{"server": {"name": "vm", "imageRef": "img-1", "flavorRef": "1", "availability_zone": "nova:h1"}}`,
+		`{"server": {"name": "vm", "imageRef": "img-1", "flavorRef": "1", "host": "h1", "hypervisor_hostname": "h1"}}`,
+		`{"server": {"name": "vm", "imageRef": "img-1", "flavorRef": "1", "networks": [{"uuid": "public", "fixed_ip": "203.0.113.9"}]}}`,
+		`{"server": {"name": "vm", "imageRef": "img-1", "flavorRef": "1", "networks": [{"uuid": "net-1"}], "min_count": 2, "max_count": "3"}}`,
+		`{"server": {"name": "vm", "imageRef": "ami-kernel", "flavorRef": "1", "networks": [{"port": "port-1"}]}, "os:scheduler_hints": {"group": 1}}`,
+		`{"server": {"name": "vm", "imageRef": "img-1", "flavorRef": "1", "security_groups": [{"name": "default"}], "metadata": {"a": "b"}, "user_data": "aGk="}}`,
+		`{"server": null}`, `[]`, `{`,
+	} {
+		f.Add([]byte(seed))
+	}
+	e := newTestEnv(f, nil)
+	e.host("h1", 64, 1<<20, 10000)
+	e.net.networks["public"] = NetworkInfo{ID: "public", Name: "public", ProjectID: e.identity.AdminProject, External: true}
+	e.images.addPrivate(Image{ID: "aki-hidden", Status: "active", DiskFormat: "aki"}, e.identity.AdminProject)
+	e.images.add(Image{ID: "ami-kernel", Status: "active", DiskFormat: "ami", Properties: map[string]string{"kernel_id": "aki-hidden"}})
+	tokens := fuzzPersonas(e, "fuzz-create")
+	url := e.URL + "/v2.1/servers"
+	ctx := context.Background()
+	f.Fuzz(func(t *testing.T, body []byte) {
+		for _, refused := range []string{policytest.Reader, policytest.DomainAdmin, policytest.SystemAdmin} {
+			if status := fuzzPost(t, url, tokens[refused], body); status != http.StatusForbidden {
+				t.Fatalf("as %s: %d, want 403 whatever the body", refused, status)
+			}
+		}
+		status := fuzzPost(t, url, e.DemoToken, body)
+		if status >= 500 {
+			t.Fatalf("as a member: %d", status)
+		}
+		if status != http.StatusAccepted {
+			return
+		}
+		made, err := loadAll(ctx, e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, in := range made {
+			if in.ProjectID != e.DemoProject || in.Request.ForcedHost != "" || in.Request.RequestedHost != "" || in.Request.RequestedNode != "" {
+				t.Fatalf("a member's server of project %q, forced host %q, requested %q/%q", in.ProjectID, in.Request.ForcedHost,
+					in.Request.RequestedHost, in.Request.RequestedNode)
+			}
+			if in.Request.Image.Properties["kernel_id"] == "aki-hidden" {
+				t.Fatalf("a member's server boots the hidden kernel")
+			}
+			for _, n := range in.Request.Networks {
+				if n.NetworkID == "public" {
+					t.Fatalf("a member's server on the external network")
+				}
+				if n.Created && e.net.creators[n.PortID] != e.DemoProject {
+					t.Fatalf("port %s made as %q", n.PortID, e.net.creators[n.PortID])
+				}
+			}
+		}
+		// Gone again, so the quota never runs out.
+		if _, err := e.Compute.db.ExecContext(ctx, `UPDATE instances SET deleted = ?`, true); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// loadAll reads every live instance.
+func loadAll(ctx context.Context, e *testEnv) ([]*instance, error) {
+	rows, err := e.Compute.db.QueryContext(ctx, `SELECT `+instanceColumns+` FROM instances WHERE deleted = ?`, false)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*instance
+	for rows.Next() {
+		in, err := scanInstance(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, in)
+	}
+	return out, rows.Err()
+}
+
+// FuzzServerActionBody: whatever the body of POST /servers/{id}/action, the
+// server's member never gets a 5xx, a reader of its project never gets
+// anything done (no 2xx), and a member of another project learns nothing but
+// that the body is malformed or the server not found (400 or 404: never a
+// 403 or a 409 that would tell the server exists or its state).
+func FuzzServerActionBody(f *testing.F) {
+	for _, seed := range []string{
+		`{"os-stop": null}`, `{"reboot": {"type": "HARD"}}`, `{"rebuild": {"imageRef": "ami-kernel"}}`,
+		`{"rescue": {"rescue_image_ref": "img-1", "adminPass": "x"}}`, `{"resize": {"flavorRef": "2"}}`,
+		`{"lock": {"locked_reason": "r"}}`, `{"os-getConsoleOutput": {"length": -1}}`, `{"addSecurityGroup": {"name": "default"}}`,
+		`{"os-getVNCConsole": {"type": "novnc"}}`, `{"pause": null, "unpause": null}`, `{}`, `null`, `{"x": `,
+	} {
+		f.Add([]byte(seed))
+	}
+	e := newTestEnv(f, nil)
+	e.host("h1", 64, 1<<20, 10000)
+	e.images.addPrivate(Image{ID: "aki-hidden", Status: "active", DiskFormat: "aki"}, e.identity.AdminProject)
+	e.images.add(Image{ID: "ami-kernel", Status: "active", DiskFormat: "ami", Properties: map[string]string{"kernel_id": "aki-hidden"}})
+	personas, project := e.identity.Personas("fuzz-action")
+	tokens := map[string]string{}
+	for _, p := range personas {
+		tokens[p.Name] = p.Token
+	}
+	e.net.networks["net-p"] = NetworkInfo{ID: "net-p", Name: "p", ProjectID: project}
+	boot := func() string {
+		return e.boot(tokens[policytest.Member], map[string]any{"networks": []any{map[string]any{"uuid": "net-p"}}})
+	}
+	// The member acts on one server (which its actions may change or delete),
+	// the others on one they must never change.
+	mine, theirs := boot(), boot()
+	f.Fuzz(func(t *testing.T, body []byte) {
+		if status := fuzzPost(t, e.URL+"/v2.1/servers/"+mine+"/action", tokens[policytest.Member], body); status >= 500 {
+			t.Fatalf("as the member: %d", status)
+		}
+		if status := fuzzPost(t, e.URL+"/v2.1/servers/"+theirs+"/action", tokens[policytest.Reader], body); status/100 == 2 || status >= 500 {
+			t.Fatalf("as a reader: %d", status)
+		}
+		if status := fuzzPost(t, e.URL+"/v2.1/servers/"+theirs+"/action", tokens[policytest.OtherMember], body); status != 400 && status != 404 {
+			t.Fatalf("as another project's member: %d, want 400 or 404", status)
+		}
+		for _, name := range []string{policytest.DomainAdmin, policytest.SystemAdmin} {
+			if status := fuzzPost(t, e.URL+"/v2.1/servers/"+theirs+"/action", tokens[name], body); status/100 == 2 || status >= 500 {
+				t.Fatalf("as %s: %d", name, status)
+			}
+		}
+	})
+}
