@@ -40,7 +40,9 @@ type Authenticator interface {
 
 // Options configure a Server.
 type Options struct {
-	Service string // "identity", "compute", ... used in logs and metrics
+	// Service is the service's catalog type ("identity", "image", "network",
+	// "compute"): access rules name it, and logs and metrics are labelled with it.
+	Service string
 	Logger  *slog.Logger
 	Auth    Authenticator
 	Policy  *policy.Enforcer
@@ -197,6 +199,14 @@ func (s *Server) wrap(rt Route) http.Handler {
 		}
 		if !rt.Public {
 			creds, err := s.authenticate(r)
+			if err != nil {
+				s.writeError(w, r, err)
+				return
+			}
+			serviceToken, err := s.checkServiceToken(r)
+			if err == nil {
+				err = s.enforceAccessRules(r, creds, serviceToken)
+			}
 			if err != nil {
 				s.writeError(w, r, err)
 				return
