@@ -414,6 +414,15 @@ func (s *Service) buildToken(ctx context.Context, u *userRow, sc tokenScope, res
 				t.ExpiresAt = time.UnixMicro(ac.ExpiresAt.Int64).UTC()
 			}
 			roles = slices.DeleteFunc(roles, func(r auth.Role) bool { return !slices.Contains(ac.RoleIDs, r.ID) })
+			// The rules travel in the token, so that every service enforces them
+			// without asking identity (a credential's rules never change).
+			rules, err := s.appCredAccessRules(ctx, ac.ID)
+			if err != nil {
+				return nil, err
+			}
+			for _, r := range rules {
+				t.AccessRules = append(t.AccessRules, auth.AccessRule{Service: r.Service, Method: r.Method, Path: r.Path})
+			}
 		}
 		if at := res.oauth1; at != nil {
 			roles = applyOAuth1(t, at, roles)
