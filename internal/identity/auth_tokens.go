@@ -180,8 +180,8 @@ func (s *Service) issueToken(r *http.Request) (httpapi.Response, error) {
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	if user == nil || !user.Enabled {
-		return httpapi.Response{}, errAuthFailed
+	if err := s.requireUserEnabled(ctx, user); err != nil {
+		return httpapi.Response{}, err
 	}
 	sc, err := s.resolveScope(ctx, scope, user, &res)
 	if err != nil {
@@ -201,6 +201,23 @@ func (s *Service) issueToken(r *http.Request) (httpapi.Response, error) {
 	}
 	return httpapi.Response{Status: http.StatusCreated, Body: body}.
 		WithHeader("X-Subject-Token", token).WithHeader("Content-Type", "application/json"), nil
+}
+
+// requireUserEnabled refuses a login of a user that is disabled or whose domain
+// is, whichever method authenticated it and however it was named (a user id
+// names no domain): upstream's identity_api.assert_user_enabled.
+func (s *Service) requireUserEnabled(ctx context.Context, u *userRow) error {
+	if u == nil || !u.Enabled {
+		return errAuthFailed
+	}
+	d, err := s.getDomain(ctx, u.DomainID)
+	if err != nil {
+		return err
+	}
+	if d == nil || !d.Enabled {
+		return errAuthFailed
+	}
+	return nil
 }
 
 // authPassword authenticates a password login and returns the user id.
