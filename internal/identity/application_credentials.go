@@ -264,8 +264,9 @@ func (s *Service) createApplicationCredential(r *http.Request) (httpapi.Response
 	return httpapi.Created(map[string]any{"application_credential": j}), nil
 }
 
-// appCredRoles resolves the requested roles ([{"id":...} or {"name":...}]), which
-// must all be on the caller's token; none requested means all the token's roles.
+// appCredRoles resolves the requested roles ([{"id":...} or {"name":...}]) and the
+// roles they imply, which must all be on the caller's token; none requested means
+// all the token's roles.
 func (s *Service) appCredRoles(ctx context.Context, creds *auth.Credentials, raw any, present bool) ([]string, error) {
 	onToken := func(id string) bool {
 		return slices.ContainsFunc(creds.Roles, func(r auth.Role) bool { return r.ID == id })
@@ -308,11 +309,20 @@ func (s *Service) appCredRoles(ctx context.Context, creds *auth.Credentials, raw
 				}
 				id = role.ID
 			}
-			if !onToken(id) {
-				return nil, appCredInvalid("Cannot create an application credential with unassigned role")
-			}
 			if !slices.Contains(ids, id) {
 				ids = append(ids, id)
+			}
+		}
+		// As upstream, the roles the named ones imply come along (member brings
+		// reader), as they do with the token's roles; all must be on the token.
+		all, err := s.impliedClosure(ctx, ids)
+		if err != nil {
+			return nil, err
+		}
+		ids = all
+		for _, id := range ids {
+			if !onToken(id) {
+				return nil, appCredInvalid("Cannot create an application credential with unassigned role")
 			}
 		}
 	}
