@@ -480,6 +480,9 @@ func (s *Service) userAccessToken(r *http.Request) (*accessTokenRow, error) {
 }
 
 func (s *Service) listAccessTokens(r *http.Request) (httpapi.Response, error) {
+	if err := blockDelegatedAccessTokenManagement(auth.FromContext(r.Context())); err != nil {
+		return httpapi.Response{}, err
+	}
 	tokens, err := db.QueryAll(r.Context(), s.db, scanAccessToken, `SELECT `+accessTokenColumns+` FROM oauth1_access_tokens
 		WHERE authorizing_user_id = ? ORDER BY created_at, id`, pathParam(r, "user_id"))
 	if err != nil {
@@ -493,6 +496,9 @@ func (s *Service) listAccessTokens(r *http.Request) (httpapi.Response, error) {
 }
 
 func (s *Service) showAccessToken(r *http.Request) (httpapi.Response, error) {
+	if err := blockDelegatedAccessTokenManagement(auth.FromContext(r.Context())); err != nil {
+		return httpapi.Response{}, err
+	}
 	t, err := s.userAccessToken(r)
 	if err != nil {
 		return httpapi.Response{}, err
@@ -502,6 +508,9 @@ func (s *Service) showAccessToken(r *http.Request) (httpapi.Response, error) {
 
 func (s *Service) deleteAccessToken(r *http.Request) (httpapi.Response, error) {
 	ctx := r.Context()
+	if err := blockDelegatedAccessTokenManagement(auth.FromContext(ctx)); err != nil {
+		return httpapi.Response{}, err
+	}
 	t, err := s.userAccessToken(r)
 	if err != nil {
 		return httpapi.Response{}, err

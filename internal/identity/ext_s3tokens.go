@@ -203,9 +203,11 @@ type ec2LoginBlob struct {
 
 // signatureLogin finds the ec2 credential of the access key, checks the signature
 // with its secret, and builds a token of its user on its project with the method
-// "ec2credential". A credential bound to an application credential gives that
-// credential's roles; one bound to a trust or an OAuth1 access token is refused,
-// since Nimbus cannot issue such delegated tokens.
+// "ec2credential". A key pair made with a delegation logs in as that delegation
+// again, and fails once it is gone (CVE-2020-12689): one bound to an application
+// credential gives that credential's roles (and access rules), one bound to an
+// OAuth1 access token the roles it delegates; one bound to a trust is refused,
+// since Nimbus issues no trust-scoped tokens.
 func (s *Service) signatureLogin(ctx context.Context, req *signedRequest, valid func(secret string, req *signedRequest) bool) (*auth.Token, error) {
 	if !req.hasAccess || req.Access == "" {
 		return nil, errAuthFailed
@@ -222,8 +224,7 @@ func (s *Service) signatureLogin(ctx context.Context, req *signedRequest, valid 
 	if !valid(blob.Secret, req) {
 		return nil, errAuthFailed
 	}
-	if !c.ProjectID.Valid || blob.TrustID != nil && *blob.TrustID != "" ||
-		blob.AccessTokenID != nil && *blob.AccessTokenID != "" {
+	if !c.ProjectID.Valid || blob.TrustID != nil && *blob.TrustID != "" {
 		return nil, errAuthFailed
 	}
 	if err := checkSignedTimestamp(req, s.now()); err != nil {
@@ -233,20 +234,16 @@ func (s *Service) signatureLogin(ctx context.Context, req *signedRequest, valid 
 	if err != nil {
 		return nil, err
 	}
-	if user == nil || !user.Enabled {
-		return nil, errAuthFailed
-	}
-	if d, err := s.getDomain(ctx, user.DomainID); err != nil {
+	if err := s.requireUserEnabled(ctx, user); err != nil {
 		return nil, err
-	} else if d == nil || !d.Enabled {
-		return nil, errAuthFailed
 	}
 	p, err := s.lookupScopeProject(ctx, &ref{ID: c.ProjectID.String})
 	if err != nil {
 		return nil, genericAuthFailure(err)
 	}
 	res := authResult{userID: user.ID, methods: []string{"ec2credential"}}
-	if blob.AppCredID != nil && *blob.AppCredID != "" {
+	switch {
+	case blob.AppCredID != nil && *blob.AppCredID != "":
 		ac, err := s.getApplicationCredential(ctx, *blob.AppCredID)
 		if err != nil {
 			return nil, err
@@ -256,6 +253,18 @@ func (s *Service) signatureLogin(ctx context.Context, req *signedRequest, valid 
 			return nil, errAuthFailed
 		}
 		res.appCred = ac
+	case blob.AccessTokenID != nil && *blob.AccessTokenID != "":
+		at, err := s.getAccessToken(ctx, *blob.AccessTokenID)
+		if httpapi.IsStatus(err, http.StatusNotFound) {
+			return nil, errAuthFailed
+		}
+		if err != nil {
+			return nil, err
+		}
+		if at.AuthorizingUserID != user.ID || at.ProjectID != p.ID || s.now().UnixMicro() >= at.ExpiresAt {
+			return nil, errAuthFailed
+		}
+		res.oauth1 = at
 	}
 	t, err := s.buildToken(ctx, user, tokenScope{ProjectID: p.ID}, &res)
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -100,7 +101,7 @@ func (s *Service) Handler() http.Handler {
 	srv := httpapi.NewServer(httpapi.Options{
 		Service:   "identity",
 		Logger:    s.log,
-		Auth:      s.valid,
+		Auth:      callerAuthenticator{s.valid},
 		Policy:    s.policy,
 		ErrorBody: errorBody,
 		OnUnauthorized: func(e *httpapi.Error) {
@@ -134,6 +135,23 @@ func (s *Service) routes() []httpapi.Route {
 		all = append(all, group...)
 	}
 	return all
+}
+
+// callerAuthenticator validates the tokens callers of the identity API present.
+// As keystone's auth context middleware, it refuses the tokens of EC2 logins:
+// they serve the services an EC2 or S3 front end calls, never identity itself,
+// where they would mint lasting credentials.
+type callerAuthenticator struct{ valid *auth.Validator }
+
+func (a callerAuthenticator) Authenticate(ctx context.Context, token string) (*auth.Credentials, error) {
+	creds, err := a.valid.Authenticate(ctx, token)
+	if err != nil {
+		return nil, err
+	}
+	if slices.Contains(creds.Methods, "ec2credential") {
+		return nil, httpapi.Forbidden("EC2 credential tokens cannot be used for authorization.")
+	}
+	return creds, nil
 }
 
 // changed marks the database as written, so derived caches are rebuilt.
