@@ -53,9 +53,9 @@ func TestDisabledDomainUsersCannotAuthenticate(t *testing.T) {
 		"password by id, unscoped":                byID(nil),
 		"password by id, on a project elsewhere":  byID(onProject(defaultProject)),
 		"password by id, on its domain's project": byID(onProject(ownProject)),
-		"password by name": passwordAuth("wile", "wile-pw", nil), // passwordAuth names Default: not found either
-		"application credential": appCredAuth(map[string]any{"id": ac["id"], "secret": ac["secret"]}),
-		"token issued before":    tokenAuth(elsewhereToken, onProject(defaultProject)),
+		"password by name":                        passwordAuth("wile", "wile-pw", nil), // passwordAuth names Default: not found either
+		"application credential":                  appCredAuth(map[string]any{"id": ac["id"], "secret": ac["secret"]}),
+		"token issued before":                     tokenAuth(elsewhereToken, onProject(defaultProject)),
 	} {
 		if status, _ := login(body); status != http.StatusUnauthorized && status != http.StatusNotFound {
 			t.Errorf("%s: %d, want a refusal", name, status)

@@ -16,8 +16,8 @@ import (
 func TestAccessRulesEnforced(t *testing.T) {
 	member := []auth.Role{{ID: "m", Name: "member"}}
 	tokens := fakeAuth{
-		"plain":    {UserID: "u", Roles: member},
-		"appcred":  {UserID: "u", Roles: member, AppCredID: "ac"}, // no rules: unrestricted in what it calls
+		"plain":   {UserID: "u", Roles: member},
+		"appcred": {UserID: "u", Roles: member, AppCredID: "ac"}, // no rules: unrestricted in what it calls
 		"restrict": {UserID: "u", Roles: member, AppCredID: "ac2", AccessRules: []auth.AccessRule{
 			{Service: "image", Method: "GET", Path: "/v2/images"},
 			{Service: "image", Method: "GET", Path: "/v2/images/{image_id}/file"},
