@@ -512,12 +512,16 @@ func TestScopeTypes(t *testing.T) {
 		"any_scope":    "role:reader",
 		"system_admin": "role:admin",
 		"nested":       "rule:project_only",
+		"own":          "user_id:%(user_id)s",
+		"system_own":   "user_id:%(user_id)s",
 	}); err != nil {
 		t.Fatal(err)
 	}
 	if err := e.SetScopeTypes(map[string][]string{
 		"project_only": {ScopeProject},
 		"system_admin": {ScopeSystem, ScopeProject},
+		"own":          {ScopeProject},
+		"system_own":   {ScopeSystem},
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -527,7 +531,7 @@ func TestScopeTypes(t *testing.T) {
 	project := map[string]any{"roles": []string{"reader", "admin"}, "project_id": "p1", "domain_id": "", "system_scope": ""}
 	domain := map[string]any{"roles": []string{"reader", "admin"}, "project_id": "", "domain_id": "d1", "system_scope": ""}
 	system := map[string]any{"roles": []string{"reader", "admin"}, "project_id": "", "domain_id": "", "system_scope": "all"}
-	unscoped := map[string]any{"roles": []string{"reader", "admin"}}
+	unscoped := map[string]any{"roles": []string{}, "user_id": "u1", "project_id": "", "domain_id": "", "system_scope": ""}
 	tests := []struct {
 		rule  string
 		creds map[string]any
@@ -536,7 +540,11 @@ func TestScopeTypes(t *testing.T) {
 		{"project_only", project, true},
 		{"project_only", domain, false},
 		{"project_only", system, false},
+		// oslo.policy takes an unscoped token for a project-scoped one; it holds
+		// no role, so only rules on its user pass.
 		{"project_only", unscoped, false},
+		{"own", unscoped, true},
+		{"system_own", unscoped, false},
 		{"any_scope", domain, true},
 		{"any_scope", system, true},
 		{"system_admin", system, true},
@@ -546,7 +554,7 @@ func TestScopeTypes(t *testing.T) {
 		{"nested", domain, true},
 	}
 	for _, tt := range tests {
-		if got := e.Allowed(tt.rule, nil, tt.creds); got != tt.want {
+		if got := e.Allowed(tt.rule, map[string]any{"user_id": "u1"}, tt.creds); got != tt.want {
 			t.Errorf("Allowed(%s, %s scope) = %v, want %v", tt.rule, TokenScope(tt.creds), got, tt.want)
 		}
 	}
