@@ -27,15 +27,17 @@ import (
 // received a request signed with an EC2 credential's secret (Swift's s3api, an EC2
 // API) asks identity to check the signature; identity answers with a token of the
 // credential's user on the credential's project, as upstream's
-// keystone/api/s3tokens.py, ec2tokens.py and _shared/EC2_S3_Resource.py. They
-// authenticate by the signature, so they need no X-Auth-Token. Every failure past
-// the request's shape is the same 401, so that callers learn nothing about which
-// access keys exist.
+// keystone/api/s3tokens.py, ec2tokens.py and _shared/EC2_S3_Resource.py. As
+// upstream now (bug 2119646), only a service or an admin may ask: the caller is
+// the front end that received the signed request, and a signed request (a
+// presigned URL) must not be turned into a token by whoever holds a copy. Every
+// failure past the request's shape is the same 401, so that callers learn
+// nothing about which access keys exist.
 
 func (s *Service) signatureTokenRoutes() []httpapi.Route {
 	return []httpapi.Route{
-		{Method: "POST", Path: "/v3/s3tokens", Public: true, Handler: s.s3Tokens},
-		{Method: "POST", Path: "/v3/ec2tokens", Public: true, Handler: s.ec2Tokens},
+		{Method: "POST", Path: "/v3/s3tokens", Policy: "identity:s3tokens_validate", Handler: s.s3Tokens},
+		{Method: "POST", Path: "/v3/ec2tokens", Policy: "identity:ec2tokens_validate", Handler: s.ec2Tokens},
 	}
 }
 
