@@ -267,7 +267,7 @@ func TestApplicationCredentialPolicy(t *testing.T) {
 	ac := obj(e.Must(http.StatusCreated, "POST", adminBase, e.AdminToken, appCredBody(map[string]any{"name": "ops"})),
 		"application_credential")
 	id := ac["id"].(string)
-	if len(list(ac, "roles")) != 3 {
+	if len(list(ac, "roles")) != 4 { // admin, manager, member, reader
 		t.Fatalf("admin's credential roles: %v", ac["roles"])
 	}
 	// Only the owner (or, as upstream, an admin) sees or deletes its credentials.
