@@ -45,7 +45,9 @@ func (s *Service) oauth1Routes() []httpapi.Route {
 		{Method: "PUT", Path: "/v3/OS-OAUTH1/authorize/{request_token_id}", Policy: "identity:authorize_request_token", Handler: s.authorizeRequestToken},
 		{Method: "GET", Path: at, Policy: "identity:list_access_tokens", Target: s.userTarget, Handler: s.listAccessTokens},
 		{Method: "GET", Path: at + "/{access_token_id}", Policy: "identity:get_access_token", Target: s.userTarget, Handler: s.showAccessToken},
-		{Method: "DELETE", Path: at + "/{access_token_id}", Policy: "identity:delete_access_token", Target: s.userTarget, Handler: s.deleteAccessToken},
+		// Upstream checks identity:ec2_delete_credential here (keystone/api/users.py),
+		// against a target holding no credential: it comes down to admin_required.
+		{Method: "DELETE", Path: at + "/{access_token_id}", Policy: "identity:ec2_delete_credential", Handler: s.deleteAccessToken},
 		{Method: "GET", Path: at + "/{access_token_id}/roles", Policy: "identity:list_access_token_roles", Target: s.userTarget, Handler: s.listAccessTokenRoles},
 		{Method: "GET", Path: at + "/{access_token_id}/roles/{role_id}", Policy: "identity:get_access_token_role", Target: s.userTarget, Handler: s.showAccessTokenRole},
 	}

@@ -193,11 +193,10 @@ func (s *Service) listTrusts(r *http.Request) (httpapi.Response, error) {
 		where += " AND trustee_user_id = ?"
 		args = append(args, trustee)
 	}
-	creds := auth.FromContext(ctx)
-	if trustor == "" && trustee == "" && !s.policy.Allowed("identity:list_trusts", nil, creds.PolicyCredentials()) {
-		// Without filters, those who may not list every trust see the ones they are party to.
-		where += " AND (trustor_user_id = ? OR trustee_user_id = ?)"
-		args = append(args, creds.UserID, creds.UserID)
+	if trustor == "" && trustee == "" {
+		if err := httpapi.Enforce(r, s.policy, "identity:list_trusts", nil); err != nil {
+			return httpapi.Response{}, err
+		}
 	}
 	trusts, err := db.QueryAll(ctx, s.db, scanTrust, `SELECT `+trustColumns+` FROM trusts WHERE `+where+` ORDER BY created_at, id`, args...)
 	if err != nil {
