@@ -1,9 +1,19 @@
 package identity
 
 import (
+	"crypto/hmac"
+	"crypto/sha1"
+	"encoding/base64"
 	"net/http"
 	"testing"
 )
+
+// s3V1Signature signs an S3 string to sign with AWS signature v1.
+func s3V1Signature(secret, sts string) string {
+	m := hmac.New(sha1.New, []byte(secret))
+	m.Write([]byte(sts))
+	return base64.StdEncoding.EncodeToString(m.Sum(nil))
+}
 
 // TestDisabledDomainUsersCannotAuthenticate: upstream checks the user's domain
 // on every authentication (identity_api.assert_user_enabled), whatever names
@@ -37,8 +47,21 @@ func TestDisabledDomainUsersCannotAuthenticate(t *testing.T) {
 	}
 
 	// While the domain is enabled everything works; keep a token of each kind.
+	// (Authorizing an OAuth1 request token takes an admin, as upstream.)
+	e.Must(http.StatusNoContent, "PUT", "/v3/projects/"+ownProject+"/users/"+userID+"/roles/"+extRoleID(t, e, "admin"), e.AdminToken, nil)
 	_, elsewhereToken := login(byID(onProject(defaultProject)))
 	_, ownToken := login(byID(onProject(ownProject)))
+	f := newOAuth1Fixture(t, e)
+	f.adminProject = ownProject
+	reqToken, reqSecret := f.requestToken(t, e, "HMAC-SHA1")
+	verifier := obj(e.Must(http.StatusOK, "PUT", "/v3/OS-OAUTH1/authorize/"+reqToken, ownToken,
+		map[string]any{"roles": []any{map[string]any{"name": "member"}}}), "token")["oauth_verifier"].(string)
+	accToken, accSecret := f.accessToken(t, e, "HMAC-SHA1", reqToken, reqSecret, verifier)
+	oauth := f.signer("HMAC-SHA1")
+	oauth.token, oauth.tokenSecret = accToken, accSecret
+	if status, _, _ := f.login(t, e, oauth); status != http.StatusCreated {
+		t.Fatalf("oauth1 login while enabled: %d", status)
+	}
 	ac := obj(e.Must(http.StatusCreated, "POST", "/v3/users/"+userID+"/application_credentials", ownToken,
 		appCredBody(map[string]any{"name": "ci"})), "application_credential")
 	ec2 := obj(e.Must(http.StatusCreated, "POST", "/v3/users/"+userID+"/credentials/OS-EC2", elsewhereToken,
@@ -68,6 +91,14 @@ func TestDisabledDomainUsersCannotAuthenticate(t *testing.T) {
 	}
 	if status, _, _ := ec2V2Login(e, e.AdminToken, ec2["access"].(string), ec2["secret"].(string)); status != http.StatusUnauthorized {
 		t.Errorf("EC2 login: %d, want 401", status)
+	}
+	s3 := map[string]any{"credentials": map[string]any{"access": ec2["access"], "token": base64.StdEncoding.EncodeToString([]byte("x")),
+		"signature": s3V1Signature(ec2["secret"].(string), "x")}}
+	if status, _, _ := e.Do("POST", "/v3/s3tokens", e.AdminToken, s3); status != http.StatusUnauthorized {
+		t.Errorf("S3 login: %d, want 401", status)
+	}
+	if status, _, _ := f.login(t, e, oauth); status != http.StatusUnauthorized {
+		t.Errorf("oauth1 login: %d, want 401", status)
 	}
 	// Tokens issued before the domain was disabled are revoked, on any project.
 	for name, token := range map[string]string{"on a project elsewhere": elsewhereToken, "on its domain's project": ownToken} {
