@@ -316,6 +316,11 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 			"method", r.Method, "path", r.URL.Path, "error", e.Error())
 	}
 	if e.Status == http.StatusUnauthorized && s.opts.OnUnauthorized != nil {
+		// A copy: services answer with shared error values (one "authentication
+		// failed" for every login), which concurrent requests must not write to.
+		cp := *e
+		cp.Header = e.Header.Clone()
+		e = &cp
 		s.opts.OnUnauthorized(e)
 	}
 	for k, vs := range e.Header {
