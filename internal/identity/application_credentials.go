@@ -131,6 +131,9 @@ func newAppCredSecret() string {
 
 func (s *Service) listApplicationCredentials(r *http.Request) (httpapi.Response, error) {
 	ctx := r.Context()
+	if err := blockDelegatedAppCredManagement(auth.FromContext(ctx)); err != nil {
+		return httpapi.Response{}, err
+	}
 	userID := pathParam(r, "user_id")
 	where, args := "user_id = ?", []any{userID}
 	if q := r.URL.Query(); q.Has("name") {
@@ -159,6 +162,9 @@ func (s *Service) listApplicationCredentials(r *http.Request) (httpapi.Response,
 }
 
 func (s *Service) showApplicationCredential(r *http.Request) (httpapi.Response, error) {
+	if err := blockDelegatedAppCredManagement(auth.FromContext(r.Context())); err != nil {
+		return httpapi.Response{}, err
+	}
 	a, err := s.loadUserAppCred(r)
 	if err != nil {
 		return httpapi.Response{}, err
@@ -193,6 +199,9 @@ func (s *Service) createApplicationCredential(r *http.Request) (httpapi.Response
 	}
 	ruleReqs, err := parseAccessRules(rawRules, hasRules)
 	if err != nil {
+		return httpapi.Response{}, err
+	}
+	if err := blockDelegatedAppCredManagement(creds); err != nil {
 		return httpapi.Response{}, err
 	}
 	if err := s.requireUnrestrictedToken(ctx, creds, appCredsManaged); err != nil {
@@ -264,8 +273,9 @@ func (s *Service) createApplicationCredential(r *http.Request) (httpapi.Response
 	return httpapi.Created(map[string]any{"application_credential": j}), nil
 }
 
-// appCredRoles resolves the requested roles ([{"id":...} or {"name":...}]), which
-// must all be on the caller's token; none requested means all the token's roles.
+// appCredRoles resolves the requested roles ([{"id":...} or {"name":...}]) and the
+// roles they imply, which must all be on the caller's token; none requested means
+// all the token's roles.
 func (s *Service) appCredRoles(ctx context.Context, creds *auth.Credentials, raw any, present bool) ([]string, error) {
 	onToken := func(id string) bool {
 		return slices.ContainsFunc(creds.Roles, func(r auth.Role) bool { return r.ID == id })
@@ -308,11 +318,20 @@ func (s *Service) appCredRoles(ctx context.Context, creds *auth.Credentials, raw
 				}
 				id = role.ID
 			}
-			if !onToken(id) {
-				return nil, appCredInvalid("Cannot create an application credential with unassigned role")
-			}
 			if !slices.Contains(ids, id) {
 				ids = append(ids, id)
+			}
+		}
+		// As upstream, the roles the named ones imply come along (member brings
+		// reader), as they do with the token's roles; all must be on the token.
+		all, err := s.impliedClosure(ctx, ids)
+		if err != nil {
+			return nil, err
+		}
+		ids = all
+		for _, id := range ids {
+			if !onToken(id) {
+				return nil, appCredInvalid("Cannot create an application credential with unassigned role")
 			}
 		}
 	}
@@ -326,6 +345,9 @@ func (s *Service) appCredRoles(ctx context.Context, creds *auth.Credentials, raw
 // with it.
 func (s *Service) deleteApplicationCredential(r *http.Request) (httpapi.Response, error) {
 	ctx := r.Context()
+	if err := blockDelegatedAppCredManagement(auth.FromContext(ctx)); err != nil {
+		return httpapi.Response{}, err
+	}
 	if err := s.requireUnrestrictedToken(ctx, auth.FromContext(ctx), appCredsManaged); err != nil {
 		return httpapi.Response{}, err
 	}
@@ -574,6 +596,9 @@ func (s *Service) loadUserAccessRule(r *http.Request) (*accessRuleRow, error) {
 // listAccessRules lists the user's rules, filtered by service, path and method as
 // upstream.
 func (s *Service) listAccessRules(r *http.Request) (httpapi.Response, error) {
+	if err := blockDelegatedAppCredManagement(auth.FromContext(r.Context())); err != nil {
+		return httpapi.Response{}, err
+	}
 	where, args := "user_id = ?", []any{pathParam(r, "user_id")}
 	q := r.URL.Query()
 	for _, attr := range []string{"service", "path", "method"} {
@@ -594,6 +619,9 @@ func (s *Service) listAccessRules(r *http.Request) (httpapi.Response, error) {
 }
 
 func (s *Service) showAccessRule(r *http.Request) (httpapi.Response, error) {
+	if err := blockDelegatedAppCredManagement(auth.FromContext(r.Context())); err != nil {
+		return httpapi.Response{}, err
+	}
 	rule, err := s.loadUserAccessRule(r)
 	if err != nil {
 		return httpapi.Response{}, err
@@ -605,6 +633,9 @@ func (s *Service) showAccessRule(r *http.Request) (httpapi.Response, error) {
 // use answers 403, as upstream.
 func (s *Service) deleteAccessRule(r *http.Request) (httpapi.Response, error) {
 	ctx := r.Context()
+	if err := blockDelegatedAppCredManagement(auth.FromContext(ctx)); err != nil {
+		return httpapi.Response{}, err
+	}
 	if err := s.requireUnrestrictedToken(ctx, auth.FromContext(ctx), appCredsManaged); err != nil {
 		return httpapi.Response{}, err
 	}

@@ -46,7 +46,7 @@ func TestApplicationCredentialLifecycle(t *testing.T) {
 	base := "/v3/users/" + demoID + "/application_credentials"
 
 	ac := obj(e.Must(http.StatusCreated, "POST", base, e.DemoToken, appCredBody(map[string]any{
-		"name": "monitoring", "description": "for the monitor", "roles": []any{map[string]any{"name": "member"}}})),
+		"name": "monitoring", "description": "for the monitor", "roles": []any{map[string]any{"name": "reader"}}})),
 		"application_credential")
 	id, _ := ac["id"].(string)
 	secret, _ := ac["secret"].(string)
@@ -56,7 +56,7 @@ func TestApplicationCredentialLifecycle(t *testing.T) {
 	roles := list(ac, "roles")
 	if ac["name"] != "monitoring" || ac["description"] != "for the monitor" || ac["project_id"] != demoProject ||
 		ac["unrestricted"] != false || ac["expires_at"] != nil || ac["system"] != nil ||
-		len(roles) != 1 || roles[0]["name"] != "member" || roles[0]["id"] == nil || roles[0]["domain_id"] != nil {
+		len(roles) != 1 || roles[0]["name"] != "reader" || roles[0]["id"] == nil || roles[0]["domain_id"] != nil {
 		t.Fatalf("created application credential: %v", ac)
 	}
 	if _, has := roles[0]["domain_id"]; !has {
@@ -95,8 +95,8 @@ func TestApplicationCredentialLifecycle(t *testing.T) {
 	if obj(tok, "project")["id"] != demoProject {
 		t.Fatalf("app cred token scope: %v", tok)
 	}
-	if got := roleNames(tok); len(got) != 1 || !got["member"] {
-		t.Fatalf("app cred token roles %v, want member only", got)
+	if got := roleNames(tok); len(got) != 1 || !got["reader"] {
+		t.Fatalf("app cred token roles %v, want reader only", got)
 	}
 	if a := obj(tok, "application_credential"); a["id"] != id || a["name"] != "monitoring" || a["restricted"] != true {
 		t.Fatalf("token application_credential: %v", tok["application_credential"])
@@ -145,6 +145,13 @@ func TestApplicationCredentialLifecycle(t *testing.T) {
 	if status, tok, _ := acLogin(e, map[string]any{"id": all["id"], "secret": "my own secret"}); status != http.StatusCreated ||
 		!roleNames(tok)["member"] || !roleNames(tok)["reader"] {
 		t.Fatalf("login with all roles: %d %v", status, tok)
+	}
+
+	// As upstream, a named role brings the roles it implies (member: reader).
+	implied := obj(e.Must(http.StatusCreated, "POST", base, e.DemoToken, appCredBody(map[string]any{
+		"name": "implied", "roles": []any{map[string]any{"name": "member"}}})), "application_credential")
+	if got := extNames(list(implied, "roles")); !slices.Equal(got, []string{"member", "reader"}) {
+		t.Fatalf("roles of a credential naming member: %v", got)
 	}
 
 	// An unrestricted credential's token may create further credentials.
@@ -260,14 +267,14 @@ func TestApplicationCredentialPolicy(t *testing.T) {
 	ac := obj(e.Must(http.StatusCreated, "POST", adminBase, e.AdminToken, appCredBody(map[string]any{"name": "ops"})),
 		"application_credential")
 	id := ac["id"].(string)
-	if len(list(ac, "roles")) != 3 {
+	if len(list(ac, "roles")) != 4 { // admin, manager, member, reader
 		t.Fatalf("admin's credential roles: %v", ac["roles"])
 	}
-	// Only the owner sees or deletes its credentials.
+	// Only the owner (or, as upstream, an admin) sees or deletes its credentials.
 	e.Must(http.StatusForbidden, "GET", adminBase, e.DemoToken, nil)
 	e.Must(http.StatusForbidden, "GET", adminBase+"/"+id, e.DemoToken, nil)
 	e.Must(http.StatusForbidden, "DELETE", adminBase+"/"+id, e.DemoToken, nil)
-	e.Must(http.StatusForbidden, "GET", "/v3/users/"+demoID+"/application_credentials", e.AdminToken, nil)
+	e.Must(http.StatusOK, "GET", "/v3/users/"+demoID+"/application_credentials", e.AdminToken, nil)
 	// A credential is found only under its own user.
 	e.Must(http.StatusNotFound, "GET", "/v3/users/"+demoID+"/application_credentials/"+id, e.DemoToken, nil)
 	e.Must(http.StatusNotFound, "DELETE", "/v3/users/"+demoID+"/application_credentials/"+id, e.DemoToken, nil)
@@ -276,6 +283,16 @@ func TestApplicationCredentialPolicy(t *testing.T) {
 }
 
 // acRules strips the rules of an answer down to what was asked: service, path, method.
+// extNames collects the "name" of each object.
+func extNames(objs []map[string]any) []string {
+	out := make([]string, 0, len(objs))
+	for _, o := range objs {
+		name, _ := o["name"].(string)
+		out = append(out, name)
+	}
+	return out
+}
+
 func acRules(rules []map[string]any) [][3]any {
 	out := make([][3]any, 0, len(rules))
 	for _, r := range rules {

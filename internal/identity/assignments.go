@@ -3,6 +3,7 @@ package identity
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/http"
 	"strings"
 
@@ -19,22 +20,60 @@ type grantKind struct {
 	inherited bool
 }
 
+// grantTarget is what upstream's rules on a grant refer to
+// (_build_enforcement_target_attr): the role the path names, the user or group
+// and the project or domain, each with its domain, so that a domain's manager
+// grants only the lesser roles, and only within its domain. Missing ones are
+// left out: the handler answers 404 for them, after the policy.
+func (s *Service) grantTarget(actor, on string) func(r *http.Request) (map[string]any, error) {
+	return func(r *http.Request) (map[string]any, error) {
+		ctx := r.Context()
+		t := map[string]any{}
+		if id := pathParam(r, "role_id"); id != "" {
+			if role, err := s.getRole(ctx, id); err == nil && role != nil {
+				t["target.role.id"], t["target.role.name"] = role.ID, role.Name
+				t["target.role.domain_id"] = nil // a global role's, as upstream renders it
+				if role.DomainID != nullDomainID {
+					t["target.role.domain_id"] = role.DomainID
+				}
+			}
+		}
+		actorID := pathParam(r, actor+"_id")
+		t["target."+actor+".id"] = actorID
+		var actorDomain string
+		if actor == "user" {
+			if u, err := s.getUser(ctx, actorID); err == nil && u != nil {
+				actorDomain = u.DomainID
+			}
+		} else if g, err := s.getGroup(ctx, actorID); err == nil && g != nil {
+			actorDomain = g.DomainID
+		}
+		if actorDomain != "" {
+			t["target."+actor+".domain_id"] = actorDomain
+		}
+		if on == "domain" {
+			t["target.domain.id"] = pathParam(r, "domain_id")
+			return t, nil
+		}
+		pt, err := s.projectTarget(r)
+		if err != nil {
+			return nil, err
+		}
+		maps.Copy(t, pt)
+		return t, nil
+	}
+}
+
 // typ is the assignments.type of the kind: UserProject, GroupDomain, ...
 func (k grantKind) typ() string {
 	return strings.ToUpper(k.actor[:1]) + k.actor[1:] + strings.ToUpper(k.target[:1]) + k.target[1:]
 }
 
 func (s *Service) assignmentRoutes() []httpapi.Route {
-	domainTarget := func(r *http.Request) (map[string]any, error) {
-		return map[string]any{"target.domain.id": pathParam(r, "domain_id")}, nil
-	}
 	var routes []httpapi.Route
 	for _, actor := range []string{"user", "group"} {
 		for _, target := range []string{"project", "domain"} {
-			policyTarget := s.projectTarget
-			if target == "domain" {
-				policyTarget = domainTarget
-			}
+			policyTarget := s.grantTarget(actor, target)
 			k := grantKind{actor: actor, target: target}
 			ik := grantKind{actor: actor, target: target, inherited: true}
 			base := "/v3/" + target + "s/{" + target + "_id}/" + actor + "s/{" + actor + "_id}/roles"
@@ -454,6 +493,7 @@ func (s *Service) listRoleAssignments(r *http.Request) (httpapi.Response, error)
 				return httpapi.Response{}, notFound("project", rq.projectID)
 			}
 			target["target.project.id"], target["target.project.domain_id"] = p.ID, p.DomainID
+			target["target.domain_id"] = p.DomainID // as upstream, for domain-scoped callers
 		}
 		if err := httpapi.Enforce(r, s.policy, "identity:list_role_assignments_for_tree", target); err != nil {
 			return httpapi.Response{}, err
@@ -461,9 +501,11 @@ func (s *Service) listRoleAssignments(r *http.Request) (httpapi.Response, error)
 		if rq.projectID == "" {
 			return httpapi.Response{}, httpapi.BadRequest("scope.project.id must be specified if include_subtree is also specified")
 		}
-	} else if err := httpapi.Enforce(r, s.policy, "identity:list_role_assignments",
-		map[string]any{"target.domain_id": creds.DomainID}); err != nil {
-		return httpapi.Response{}, err
+	} else {
+		target, _ := domainScopedListTarget("target.domain_id")(r)
+		if err := httpapi.Enforce(r, s.policy, "identity:list_role_assignments", target); err != nil {
+			return httpapi.Response{}, err
+		}
 	}
 
 	var entries []raEntry

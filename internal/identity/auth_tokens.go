@@ -180,8 +180,8 @@ func (s *Service) issueToken(r *http.Request) (httpapi.Response, error) {
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	if user == nil || !user.Enabled {
-		return httpapi.Response{}, errAuthFailed
+	if err := s.requireUserEnabled(ctx, user); err != nil {
+		return httpapi.Response{}, err
 	}
 	sc, err := s.resolveScope(ctx, scope, user, &res)
 	if err != nil {
@@ -201,6 +201,23 @@ func (s *Service) issueToken(r *http.Request) (httpapi.Response, error) {
 	}
 	return httpapi.Response{Status: http.StatusCreated, Body: body}.
 		WithHeader("X-Subject-Token", token).WithHeader("Content-Type", "application/json"), nil
+}
+
+// requireUserEnabled refuses a login of a user that is disabled or whose domain
+// is, whichever method authenticated it and however it was named (a user id
+// names no domain): upstream's identity_api.assert_user_enabled.
+func (s *Service) requireUserEnabled(ctx context.Context, u *userRow) error {
+	if u == nil || !u.Enabled {
+		return errAuthFailed
+	}
+	d, err := s.getDomain(ctx, u.DomainID)
+	if err != nil {
+		return err
+	}
+	if d == nil || !d.Enabled {
+		return errAuthFailed
+	}
+	return nil
 }
 
 // authPassword authenticates a password login and returns the user id.
@@ -414,6 +431,15 @@ func (s *Service) buildToken(ctx context.Context, u *userRow, sc tokenScope, res
 				t.ExpiresAt = time.UnixMicro(ac.ExpiresAt.Int64).UTC()
 			}
 			roles = slices.DeleteFunc(roles, func(r auth.Role) bool { return !slices.Contains(ac.RoleIDs, r.ID) })
+			// The rules travel in the token, so that every service enforces them
+			// without asking identity (a credential's rules never change).
+			rules, err := s.appCredAccessRules(ctx, ac.ID)
+			if err != nil {
+				return nil, err
+			}
+			for _, r := range rules {
+				t.AccessRules = append(t.AccessRules, auth.AccessRule{Service: r.Service, Method: r.Method, Path: r.Path})
+			}
 		}
 		if at := res.oauth1; at != nil {
 			roles = applyOAuth1(t, at, roles)
@@ -479,7 +505,7 @@ func (s *Service) revokeToken(r *http.Request) (httpapi.Response, error) {
 
 func (s *Service) authCatalog(r *http.Request) (httpapi.Response, error) {
 	creds := auth.FromContext(r.Context())
-	if !creds.Scoped() {
+	if creds.ProjectID == "" { // as upstream, domain and system tokens too
 		return httpapi.Response{}, httpapi.Forbidden("A project-scoped token is required to produce a service catalog.")
 	}
 	cat, err := s.catalog(r.Context(), creds.ProjectID)

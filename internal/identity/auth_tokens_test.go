@@ -84,9 +84,9 @@ func TestIssueTokenScopes(t *testing.T) {
 		wantRoles []string
 	}{
 		{"project by name", passwordAuth("admin", testAdminPassword, map[string]any{"project": map[string]any{"name": "admin", "domain": map[string]any{"id": "default"}}}),
-			201, "project", []string{"admin", "member", "reader"}},
+			201, "project", []string{"admin", "manager", "member", "reader"}},
 		{"system", passwordAuth("admin", testAdminPassword, map[string]any{"system": map[string]any{"all": true}}),
-			201, "system", []string{"admin", "member", "reader"}},
+			201, "system", []string{"admin", "manager", "member", "reader"}},
 		{"default project when unscoped request", passwordAuth("demo", testDemoPassword, nil), 201, "project", []string{"member", "reader"}},
 		{"explicitly unscoped", passwordAuth("demo", testDemoPassword, "unscoped"), 201, "", nil},
 		{"no access to project", passwordAuth("demo", testDemoPassword, map[string]any{"project": map[string]any{"name": "admin", "domain": map[string]any{"id": "default"}}}), 401, "", nil},

@@ -40,7 +40,7 @@ func (s *Service) Bootstrap(ctx context.Context, o BootstrapOptions) error {
 			return err
 		}
 		roleIDs := map[string]string{}
-		for _, name := range []string{"admin", "member", "reader", "service"} {
+		for _, name := range []string{"admin", "manager", "member", "reader", "service"} {
 			if err := ins(`INSERT INTO roles (`+roleColumns+`) VALUES (?,?,?,'','{}','{}')`, newID(), name, nullDomainID); err != nil {
 				return err
 			}
@@ -50,11 +50,19 @@ func (s *Service) Bootstrap(ctx context.Context, o BootstrapOptions) error {
 			}
 			roleIDs[name] = id
 		}
-		for _, pair := range [][2]string{{"admin", "member"}, {"member", "reader"}} {
+		// As keystone-manage bootstrap: admin implies manager (a domain's
+		// manager, whom upstream's default rules name), manager implies member,
+		// member implies reader. Clouds bootstrapped before manager existed had
+		// admin imply member directly; that rule goes, as upstream drops it.
+		for _, pair := range [][2]string{{"admin", "manager"}, {"manager", "member"}, {"member", "reader"}} {
 			if err := ins(`INSERT INTO implied_roles (prior_role_id, implied_role_id) VALUES (?, ?)`,
 				roleIDs[pair[0]], roleIDs[pair[1]]); err != nil {
 				return err
 			}
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM implied_roles WHERE prior_role_id = ? AND implied_role_id = ?`,
+			roleIDs["admin"], roleIDs["member"]); err != nil {
+			return err
 		}
 		users := []struct{ project, user, password, role string }{
 			{"admin", "admin", o.AdminPassword, "admin"},

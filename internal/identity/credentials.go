@@ -124,7 +124,8 @@ func (s *Service) listCredentials(r *http.Request) (httpapi.Response, error) {
 	out := []map[string]any{}
 	for _, c := range credentials {
 		// As upstream: each credential is shown only if the caller may get it.
-		if !s.policy.Allowed("identity:get_credential", map[string]any{"target.credential.user_id": c.UserID}, pc) {
+		if !s.policy.Allowed("identity:get_credential", map[string]any{"target.credential.user_id": c.UserID}, pc) ||
+			!credentialInDelegationScope(creds, c) {
 			continue
 		}
 		out = append(out, s.credentialJSON(c))
@@ -133,11 +134,24 @@ func (s *Service) listCredentials(r *http.Request) (httpapi.Response, error) {
 }
 
 func (s *Service) showCredential(r *http.Request) (httpapi.Response, error) {
-	c, err := s.loadCredential(r.Context(), pathParam(r, "credential_id"))
+	c, err := s.loadScopedCredential(r)
 	if err != nil {
 		return httpapi.Response{}, err
 	}
 	return httpapi.OK(map[string]any{"credential": s.credentialJSON(c)}), nil
+}
+
+// loadScopedCredential loads the path's credential, 403 when the caller's token is
+// a delegation it is out of the reach of.
+func (s *Service) loadScopedCredential(r *http.Request) (*credentialRow, error) {
+	c, err := s.loadCredential(r.Context(), pathParam(r, "credential_id"))
+	if err != nil {
+		return nil, err
+	}
+	if !credentialInDelegationScope(auth.FromContext(r.Context()), c) {
+		return nil, credentialOutOfScope
+	}
+	return c, nil
 }
 
 // credentialFields reads a credential body into c.
@@ -193,13 +207,30 @@ func (s *Service) createCredential(r *http.Request) (httpapi.Response, error) {
 	if f.err != nil {
 		return httpapi.Response{}, f.err
 	}
+	ec2 := strings.EqualFold(c.Type, ec2CredentialType)
+	if ec2 {
+		// A restricted application credential's key pair would log in with all of
+		// the user's roles (CVE-2020-12689).
+		if err := s.requireUnrestrictedToken(ctx, creds, "additional credentials"); err != nil {
+			return httpapi.Response{}, err
+		}
+	}
+	if creds.Delegated() && (!c.ProjectID.Valid || c.ProjectID.String != creds.ProjectID) {
+		return httpapi.Response{}, credentialOutOfScope
+	}
 	if err := requireEC2Project(c); err != nil {
 		return httpapi.Response{}, err
 	}
 	c.ID = newID()
-	if strings.EqualFold(c.Type, "ec2") {
+	if ec2 {
 		if c.ID, err = ec2CredentialID(c.Blob); err != nil {
 			return httpapi.Response{}, err
+		}
+		if c.Blob, err = bindEC2Blob(creds, c.Blob); err != nil {
+			return httpapi.Response{}, err
+		}
+		if !credentialInDelegationScope(creds, c) { // the blob named another delegation
+			return httpapi.Response{}, credentialOutOfScope
 		}
 	}
 	c.Extra = marshalJSON(f.Extra())
@@ -222,7 +253,7 @@ func (s *Service) insertCredential(ctx context.Context, c *credentialRow) error 
 
 func (s *Service) updateCredential(r *http.Request) (httpapi.Response, error) {
 	ctx := r.Context()
-	c, err := s.loadCredential(ctx, pathParam(r, "credential_id"))
+	c, err := s.loadScopedCredential(r)
 	if err != nil {
 		return httpapi.Response{}, err
 	}
@@ -235,10 +266,20 @@ func (s *Service) updateCredential(r *http.Request) (httpapi.Response, error) {
 	}
 	f := &fields{m: obj}
 	f.requireSameID(c.ID, "credential")
-	owner := c.UserID
+	owner, before := c.UserID, *c
+	_, blobGiven := obj["blob"]
 	credentialFields(f, c, false)
 	if f.err != nil {
 		return httpapi.Response{}, f.err
+	}
+	if blobGiven && strings.EqualFold(before.Type, ec2CredentialType) {
+		if err := validateEC2BlobUpdate(before.Blob, c.Blob); err != nil {
+			return httpapi.Response{}, err
+		}
+	}
+	// Nor may a delegation move a credential out of its reach.
+	if !credentialInDelegationScope(auth.FromContext(ctx), c) {
+		return httpapi.Response{}, credentialOutOfScope
 	}
 	// Handing a credential to another user needs the right to update it as them too.
 	if c.UserID != owner {
@@ -261,7 +302,7 @@ func (s *Service) updateCredential(r *http.Request) (httpapi.Response, error) {
 
 func (s *Service) deleteCredential(r *http.Request) (httpapi.Response, error) {
 	ctx := r.Context()
-	c, err := s.loadCredential(ctx, pathParam(r, "credential_id"))
+	c, err := s.loadScopedCredential(r)
 	if err != nil {
 		return httpapi.Response{}, err
 	}

@@ -14,7 +14,7 @@ func (s *Service) domainRoutes() []httpapi.Route {
 		return map[string]any{"target.domain.id": pathParam(r, "domain_id")}, nil
 	}
 	return []httpapi.Route{
-		{Method: "GET", Path: "/v3/domains", Policy: "identity:list_domains", Handler: s.listDomains},
+		{Method: "GET", Path: "/v3/domains", Policy: "identity:list_domains", Target: domainScopedListTarget("target.domain.id"), Handler: s.listDomains},
 		{Method: "POST", Path: "/v3/domains", Policy: "identity:create_domain", Handler: s.createDomain},
 		{Method: "GET", Path: "/v3/domains/{domain_id}", Policy: "identity:get_domain", Target: target, Handler: s.showDomain},
 		{Method: "PATCH", Path: "/v3/domains/{domain_id}", Policy: "identity:update_domain", Target: target, Handler: s.updateDomain},
@@ -44,6 +44,9 @@ func (s *Service) loadDomain(ctx context.Context, id string) (*projectRow, error
 func (s *Service) listDomains(r *http.Request) (httpapi.Response, error) {
 	q := r.URL.Query()
 	where, args := "is_domain = TRUE", []any{}
+	if c := auth.FromContext(r.Context()); c.DomainID != "" { // as upstream, its own domain only
+		where, args = where+" AND id = ?", append(args, c.DomainID)
+	}
 	if v := q.Get("name"); v != "" {
 		where += " AND name = ?"
 		args = append(args, v)

@@ -85,14 +85,9 @@ func (s *Service) ec2RequireUser(ctx context.Context, id string) error {
 	return nil
 }
 
-// ec2CheckDelegation refuses, as upstream, a token obtained with an application
-// credential the use of EC2 credentials of a project other than its own.
-func ec2CheckDelegation(creds *auth.Credentials, projectID sql.NullString) error {
-	if creds.AppCredID != "" && (!projectID.Valid || projectID.String != creds.ProjectID) {
-		return httpapi.Forbidden("You are not authorized to perform the requested action: EC2 credential project does not match the project scope of the delegated token.")
-	}
-	return nil
-}
+// ec2OutOfScope is upstream's answer (_check_delegation_for_ec2) to a delegated
+// token reaching for an EC2 credential out of its reach (credentialInDelegationScope).
+var ec2OutOfScope = forbiddenAction("EC2 credential project does not match the project scope of the delegated token")
 
 func (s *Service) listEC2Credentials(r *http.Request) (httpapi.Response, error) {
 	ctx := r.Context()
@@ -108,7 +103,7 @@ func (s *Service) listEC2Credentials(r *http.Request) (httpapi.Response, error) 
 	creds := auth.FromContext(ctx)
 	out := []map[string]any{}
 	for _, c := range credentials {
-		if ec2CheckDelegation(creds, c.ProjectID) != nil {
+		if !credentialInDelegationScope(creds, c) {
 			continue
 		}
 		out = append(out, s.ec2CredentialJSON(c))
@@ -142,13 +137,20 @@ func (s *Service) createEC2Credential(r *http.Request) (httpapi.Response, error)
 		return httpapi.Response{}, notFound("project", tenantID)
 	}
 	project := sql.NullString{String: tenantID, Valid: true}
-	if err := ec2CheckDelegation(creds, project); err != nil {
-		return httpapi.Response{}, err
+	if creds.Delegated() && tenantID != creds.ProjectID {
+		return httpapi.Response{}, ec2OutOfScope
 	}
 	blob := ec2Blob{Access: newID(), Secret: newID()}
 	data, _ := json.Marshal(blob)
+	// Upstream records only a trust here; Nimbus binds the key pair to an
+	// application credential or OAuth1 delegation too, so that its EC2 logins
+	// are that delegation (as a key pair made through /v3/credentials is).
+	bound, err := bindEC2Blob(creds, string(data))
+	if err != nil {
+		return httpapi.Response{}, err
+	}
 	c := &credentialRow{ID: ec2AccessHash(blob.Access), UserID: userID, ProjectID: project, Type: ec2CredentialType,
-		Blob: string(data), Extra: "{}"}
+		Blob: bound, Extra: "{}"}
 	if err := s.insertCredential(ctx, c); err != nil {
 		return httpapi.Response{}, err
 	}
@@ -170,8 +172,8 @@ func (s *Service) loadEC2Credential(r *http.Request) (*credentialRow, error) {
 	if c == nil || c.UserID != userID {
 		return nil, httpapi.NotFound("Could not find EC2 credential: %s.", access)
 	}
-	if err := ec2CheckDelegation(auth.FromContext(ctx), c.ProjectID); err != nil {
-		return nil, err
+	if !credentialInDelegationScope(auth.FromContext(ctx), c) {
+		return nil, ec2OutOfScope
 	}
 	return c, nil
 }

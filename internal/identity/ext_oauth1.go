@@ -45,7 +45,9 @@ func (s *Service) oauth1Routes() []httpapi.Route {
 		{Method: "PUT", Path: "/v3/OS-OAUTH1/authorize/{request_token_id}", Policy: "identity:authorize_request_token", Handler: s.authorizeRequestToken},
 		{Method: "GET", Path: at, Policy: "identity:list_access_tokens", Target: s.userTarget, Handler: s.listAccessTokens},
 		{Method: "GET", Path: at + "/{access_token_id}", Policy: "identity:get_access_token", Target: s.userTarget, Handler: s.showAccessToken},
-		{Method: "DELETE", Path: at + "/{access_token_id}", Policy: "identity:delete_access_token", Target: s.userTarget, Handler: s.deleteAccessToken},
+		// Upstream checks identity:ec2_delete_credential here (keystone/api/users.py),
+		// against a target holding no credential: it comes down to admin_required.
+		{Method: "DELETE", Path: at + "/{access_token_id}", Policy: "identity:ec2_delete_credential", Handler: s.deleteAccessToken},
 		{Method: "GET", Path: at + "/{access_token_id}/roles", Policy: "identity:list_access_token_roles", Target: s.userTarget, Handler: s.listAccessTokenRoles},
 		{Method: "GET", Path: at + "/{access_token_id}/roles/{role_id}", Policy: "identity:get_access_token_role", Target: s.userTarget, Handler: s.showAccessTokenRole},
 	}
@@ -480,6 +482,9 @@ func (s *Service) userAccessToken(r *http.Request) (*accessTokenRow, error) {
 }
 
 func (s *Service) listAccessTokens(r *http.Request) (httpapi.Response, error) {
+	if err := blockDelegatedAccessTokenManagement(auth.FromContext(r.Context())); err != nil {
+		return httpapi.Response{}, err
+	}
 	tokens, err := db.QueryAll(r.Context(), s.db, scanAccessToken, `SELECT `+accessTokenColumns+` FROM oauth1_access_tokens
 		WHERE authorizing_user_id = ? ORDER BY created_at, id`, pathParam(r, "user_id"))
 	if err != nil {
@@ -493,6 +498,9 @@ func (s *Service) listAccessTokens(r *http.Request) (httpapi.Response, error) {
 }
 
 func (s *Service) showAccessToken(r *http.Request) (httpapi.Response, error) {
+	if err := blockDelegatedAccessTokenManagement(auth.FromContext(r.Context())); err != nil {
+		return httpapi.Response{}, err
+	}
 	t, err := s.userAccessToken(r)
 	if err != nil {
 		return httpapi.Response{}, err
@@ -502,6 +510,9 @@ func (s *Service) showAccessToken(r *http.Request) (httpapi.Response, error) {
 
 func (s *Service) deleteAccessToken(r *http.Request) (httpapi.Response, error) {
 	ctx := r.Context()
+	if err := blockDelegatedAccessTokenManagement(auth.FromContext(ctx)); err != nil {
+		return httpapi.Response{}, err
+	}
 	t, err := s.userAccessToken(r)
 	if err != nil {
 		return httpapi.Response{}, err

@@ -27,15 +27,17 @@ import (
 // received a request signed with an EC2 credential's secret (Swift's s3api, an EC2
 // API) asks identity to check the signature; identity answers with a token of the
 // credential's user on the credential's project, as upstream's
-// keystone/api/s3tokens.py, ec2tokens.py and _shared/EC2_S3_Resource.py. They
-// authenticate by the signature, so they need no X-Auth-Token. Every failure past
-// the request's shape is the same 401, so that callers learn nothing about which
-// access keys exist.
+// keystone/api/s3tokens.py, ec2tokens.py and _shared/EC2_S3_Resource.py. As
+// upstream now (bug 2119646), only a service or an admin may ask: the caller is
+// the front end that received the signed request, and a signed request (a
+// presigned URL) must not be turned into a token by whoever holds a copy. Every
+// failure past the request's shape is the same 401, so that callers learn
+// nothing about which access keys exist.
 
 func (s *Service) signatureTokenRoutes() []httpapi.Route {
 	return []httpapi.Route{
-		{Method: "POST", Path: "/v3/s3tokens", Public: true, Handler: s.s3Tokens},
-		{Method: "POST", Path: "/v3/ec2tokens", Public: true, Handler: s.ec2Tokens},
+		{Method: "POST", Path: "/v3/s3tokens", Policy: "identity:s3tokens_validate", Handler: s.s3Tokens},
+		{Method: "POST", Path: "/v3/ec2tokens", Policy: "identity:ec2tokens_validate", Handler: s.ec2Tokens},
 	}
 }
 
@@ -203,9 +205,11 @@ type ec2LoginBlob struct {
 
 // signatureLogin finds the ec2 credential of the access key, checks the signature
 // with its secret, and builds a token of its user on its project with the method
-// "ec2credential". A credential bound to an application credential gives that
-// credential's roles; one bound to a trust or an OAuth1 access token is refused,
-// since Nimbus cannot issue such delegated tokens.
+// "ec2credential". A key pair made with a delegation logs in as that delegation
+// again, and fails once it is gone (CVE-2020-12689): one bound to an application
+// credential gives that credential's roles (and access rules), one bound to an
+// OAuth1 access token the roles it delegates; one bound to a trust is refused,
+// since Nimbus issues no trust-scoped tokens.
 func (s *Service) signatureLogin(ctx context.Context, req *signedRequest, valid func(secret string, req *signedRequest) bool) (*auth.Token, error) {
 	if !req.hasAccess || req.Access == "" {
 		return nil, errAuthFailed
@@ -222,8 +226,7 @@ func (s *Service) signatureLogin(ctx context.Context, req *signedRequest, valid 
 	if !valid(blob.Secret, req) {
 		return nil, errAuthFailed
 	}
-	if !c.ProjectID.Valid || blob.TrustID != nil && *blob.TrustID != "" ||
-		blob.AccessTokenID != nil && *blob.AccessTokenID != "" {
+	if !c.ProjectID.Valid || blob.TrustID != nil && *blob.TrustID != "" {
 		return nil, errAuthFailed
 	}
 	if err := checkSignedTimestamp(req, s.now()); err != nil {
@@ -233,20 +236,16 @@ func (s *Service) signatureLogin(ctx context.Context, req *signedRequest, valid 
 	if err != nil {
 		return nil, err
 	}
-	if user == nil || !user.Enabled {
-		return nil, errAuthFailed
-	}
-	if d, err := s.getDomain(ctx, user.DomainID); err != nil {
+	if err := s.requireUserEnabled(ctx, user); err != nil {
 		return nil, err
-	} else if d == nil || !d.Enabled {
-		return nil, errAuthFailed
 	}
 	p, err := s.lookupScopeProject(ctx, &ref{ID: c.ProjectID.String})
 	if err != nil {
 		return nil, genericAuthFailure(err)
 	}
 	res := authResult{userID: user.ID, methods: []string{"ec2credential"}}
-	if blob.AppCredID != nil && *blob.AppCredID != "" {
+	switch {
+	case blob.AppCredID != nil && *blob.AppCredID != "":
 		ac, err := s.getApplicationCredential(ctx, *blob.AppCredID)
 		if err != nil {
 			return nil, err
@@ -256,6 +255,18 @@ func (s *Service) signatureLogin(ctx context.Context, req *signedRequest, valid 
 			return nil, errAuthFailed
 		}
 		res.appCred = ac
+	case blob.AccessTokenID != nil && *blob.AccessTokenID != "":
+		at, err := s.getAccessToken(ctx, *blob.AccessTokenID)
+		if httpapi.IsStatus(err, http.StatusNotFound) {
+			return nil, errAuthFailed
+		}
+		if err != nil {
+			return nil, err
+		}
+		if at.AuthorizingUserID != user.ID || at.ProjectID != p.ID || s.now().UnixMicro() >= at.ExpiresAt {
+			return nil, errAuthFailed
+		}
+		res.oauth1 = at
 	}
 	t, err := s.buildToken(ctx, user, tokenScope{ProjectID: p.ID}, &res)
 	if err != nil {

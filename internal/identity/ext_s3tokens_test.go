@@ -349,7 +349,7 @@ func TestSignatureTokens(t *testing.T) {
 				e.Svc.now = tt.clock
 			}
 			defer func() { e.Svc.now = realNow }()
-			status, out, hdr := e.Do("POST", tt.path, "", tt.body)
+			status, out, hdr := e.Do("POST", tt.path, e.AdminToken, tt.body) // the front end, as a service would
 			if status != tt.want {
 				t.Fatalf("status %d, want %d: %v", status, tt.want, out)
 			}
@@ -379,24 +379,38 @@ func TestSignatureTokens(t *testing.T) {
 				t.Fatal("ec2tokens answered no X-Subject-Token")
 			}
 			if tt.clock == nil { // a token issued "in 2015" has long expired
-				v := extTokenBody(e, subject)
+				v := acTokenBody(e, subject)
 				if obj(v, "project")["id"] != demoProject || !slices.Equal(anyStrings(v["methods"]), []string{"ec2credential"}) {
 					t.Fatalf("issued token validates as %v", v)
 				}
-				e.Must(http.StatusOK, "GET", "/v3/auth/projects", subject, nil)
+				// As upstream, it serves the other services, never identity itself.
+				e.Must(http.StatusForbidden, "GET", "/v3/auth/projects", subject, nil)
 			}
 		})
 	}
 
-	// A disabled user, or a credential on a disabled project, logs in no more.
+	// Only a service or an admin may turn a signed request into a token (upstream
+	// bug 2119646: whoever holds a presigned URL must not): the signature's own
+	// user may not, nor may an anonymous caller.
 	good := v2("ec2.example.com", "ec2.example.com", "HmacSHA256")
-	e.Must(http.StatusOK, "POST", "/v3/ec2tokens", "", good)
+	s3 := creds(map[string]any{"access": access, "token": b64("x"), "signature": sha1Sig(secret, "x")})
+	e.Must(http.StatusUnauthorized, "POST", "/v3/ec2tokens", "", good)
+	e.Must(http.StatusUnauthorized, "POST", "/v3/s3tokens", "", s3)
+	e.Must(http.StatusForbidden, "POST", "/v3/ec2tokens", e.DemoToken, good)
+	e.Must(http.StatusForbidden, "POST", "/v3/s3tokens", e.DemoToken, s3)
+	service := obj(e.Must(http.StatusCreated, "POST", "/v3/users", e.AdminToken, map[string]any{"user": map[string]any{
+		"name": "swift", "password": "swift-pw"}}), "user")["id"].(string)
+	e.Must(http.StatusNoContent, "PUT", "/v3/projects/"+demoProject+"/users/"+service+"/roles/"+extRoleID(t, e, "service"), e.AdminToken, nil)
+	e.Must(http.StatusOK, "POST", "/v3/s3tokens", e.Login("swift", "swift-pw", "demo"), s3)
+
+	// A disabled user, or a credential on a disabled project, logs in no more.
+	e.Must(http.StatusOK, "POST", "/v3/ec2tokens", e.AdminToken, good)
 	e.Must(http.StatusOK, "PATCH", "/v3/projects/"+demoProject, e.AdminToken, map[string]any{"project": map[string]any{"enabled": false}})
-	e.Must(http.StatusUnauthorized, "POST", "/v3/ec2tokens", "", good)
+	e.Must(http.StatusUnauthorized, "POST", "/v3/ec2tokens", e.AdminToken, good)
 	e.Must(http.StatusOK, "PATCH", "/v3/projects/"+demoProject, e.AdminToken, map[string]any{"project": map[string]any{"enabled": true}})
-	e.Must(http.StatusOK, "POST", "/v3/ec2tokens", "", good)
+	e.Must(http.StatusOK, "POST", "/v3/ec2tokens", e.AdminToken, good)
 	e.Must(http.StatusOK, "PATCH", "/v3/users/"+demoID, e.AdminToken, map[string]any{"user": map[string]any{"enabled": false}})
-	e.Must(http.StatusUnauthorized, "POST", "/v3/ec2tokens", "", good)
+	e.Must(http.StatusUnauthorized, "POST", "/v3/ec2tokens", e.AdminToken, good)
 }
 
 // awsURIEncodeForTest encodes the only reserved character a timestamp holds.

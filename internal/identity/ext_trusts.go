@@ -119,6 +119,9 @@ func (s *Service) trustRoles(ctx context.Context, trustID string) ([]*roleRow, e
 
 // loadTrustRoles loads the path's trust (404 if missing) and its roles.
 func (s *Service) loadTrustRoles(r *http.Request) (*trustRow, []*roleRow, error) {
+	if err := blockAppCredTrusts(auth.FromContext(r.Context())); err != nil {
+		return nil, nil, err
+	}
 	t, err := s.loadTrust(r.Context(), pathParam(r, "trust_id"))
 	if err != nil {
 		return nil, nil, err
@@ -164,6 +167,9 @@ func (s *Service) trustRolesLinks(trustID string) map[string]any {
 
 func (s *Service) listTrusts(r *http.Request) (httpapi.Response, error) {
 	ctx := r.Context()
+	if err := blockAppCredTrusts(auth.FromContext(ctx)); err != nil {
+		return httpapi.Response{}, err
+	}
 	q := r.URL.Query()
 	trustor, trustee := q.Get("trustor_user_id"), q.Get("trustee_user_id")
 	if trustor != "" {
@@ -187,11 +193,10 @@ func (s *Service) listTrusts(r *http.Request) (httpapi.Response, error) {
 		where += " AND trustee_user_id = ?"
 		args = append(args, trustee)
 	}
-	creds := auth.FromContext(ctx)
-	if trustor == "" && trustee == "" && !s.policy.Allowed("identity:list_trusts", nil, creds.PolicyCredentials()) {
-		// Without filters, those who may not list every trust see the ones they are party to.
-		where += " AND (trustor_user_id = ? OR trustee_user_id = ?)"
-		args = append(args, creds.UserID, creds.UserID)
+	if trustor == "" && trustee == "" {
+		if err := httpapi.Enforce(r, s.policy, "identity:list_trusts", nil); err != nil {
+			return httpapi.Response{}, err
+		}
 	}
 	trusts, err := db.QueryAll(ctx, s.db, scanTrust, `SELECT `+trustColumns+` FROM trusts WHERE `+where+` ORDER BY created_at, id`, args...)
 	if err != nil {
@@ -286,8 +291,11 @@ func (s *Service) createTrust(r *http.Request) (httpapi.Response, error) {
 		return httpapi.Response{}, err
 	}
 	creds := auth.FromContext(ctx)
-	if err := s.requireUnrestrictedToken(ctx, creds, "trusts"); err != nil {
+	if err := blockAppCredTrusts(creds); err != nil {
 		return httpapi.Response{}, err
+	}
+	if creds.OAuthAccessTokenID != "" { // upstream redelegates trusts only
+		return httpapi.Response{}, forbiddenAction("Redelegation allowed for delegated by trust only")
 	}
 	if t.ProjectID.Valid && len(req.roles) == 0 {
 		return httpapi.Response{}, httpapi.Forbidden("You are not authorized to perform the requested action: At least one role should be specified.")
@@ -414,6 +422,9 @@ func (s *Service) requireTrustorRoles(ctx context.Context, t *trustRow, roleIDs 
 }
 
 func (s *Service) showTrust(r *http.Request) (httpapi.Response, error) {
+	if err := blockAppCredTrusts(auth.FromContext(r.Context())); err != nil {
+		return httpapi.Response{}, err
+	}
 	t, err := s.loadTrust(r.Context(), pathParam(r, "trust_id"))
 	if err != nil {
 		return httpapi.Response{}, err
@@ -427,6 +438,9 @@ func (s *Service) showTrust(r *http.Request) (httpapi.Response, error) {
 
 func (s *Service) deleteTrust(r *http.Request) (httpapi.Response, error) {
 	ctx := r.Context()
+	if err := blockAppCredTrusts(auth.FromContext(ctx)); err != nil {
+		return httpapi.Response{}, err
+	}
 	t, err := s.loadTrust(ctx, pathParam(r, "trust_id"))
 	if err != nil {
 		return httpapi.Response{}, err

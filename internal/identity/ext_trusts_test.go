@@ -99,11 +99,13 @@ func TestExtTrustLifecycle(t *testing.T) {
 		want  []string
 	}{
 		{"admin, all", e.AdminToken, "", []string{trustID, trust2, tr3["id"].(string)}},
-		{"demo, its own", e.DemoToken, "", []string{trustID}},
 		{"by trustee", e.AdminToken, "?trustee_user_id=" + otherID, []string{trust2, tr3["id"].(string)}},
 		{"demo as trustee", e.DemoToken, "?trustee_user_id=" + demoID, []string{trustID}},
 		{"by trustor", e.AdminToken, "?trustor_user_id=" + adminID, []string{trustID, trust2, tr3["id"].(string)}},
 	}
+	// As upstream, listing every trust is an admin's; a user names itself as
+	// trustor or trustee.
+	e.Must(http.StatusForbidden, "GET", "/v3/OS-TRUST/trusts", e.DemoToken, nil)
 	for _, l := range lists {
 		ids := extIDs(list(e.Must(http.StatusOK, "GET", "/v3/OS-TRUST/trusts"+l.query, l.token, nil), "trusts"))
 		slices.Sort(ids)

@@ -34,7 +34,7 @@ func (s *Service) groupJSON(g *groupRow) map[string]any {
 func (s *Service) groupRoutes() []httpapi.Route {
 	const member = "/v3/groups/{group_id}/users/{user_id}"
 	return []httpapi.Route{
-		{Method: "GET", Path: "/v3/groups", Policy: "identity:list_groups", Target: listInDomainTarget, Handler: s.listGroups},
+		{Method: "GET", Path: "/v3/groups", Policy: "identity:list_groups", Target: domainScopedListTarget("target.group.domain_id"), Handler: s.listGroups},
 		{Method: "POST", Path: "/v3/groups", Handler: s.createGroup}, // policy needs the body's domain
 		{Method: "GET", Path: "/v3/groups/{group_id}", Policy: "identity:get_group", Target: s.groupTarget, Handler: s.showGroup},
 		{Method: "PATCH", Path: "/v3/groups/{group_id}", Policy: "identity:update_group", Target: s.groupTarget, Handler: s.updateGroup},

@@ -12,11 +12,8 @@ import (
 )
 
 func (s *Service) projectRoutes() []httpapi.Route {
-	listTarget := func(r *http.Request) (map[string]any, error) {
-		return map[string]any{"target.domain_id": r.URL.Query().Get("domain_id")}, nil
-	}
 	return []httpapi.Route{
-		{Method: "GET", Path: "/v3/projects", Policy: "identity:list_projects", Target: listTarget, Handler: s.listProjects},
+		{Method: "GET", Path: "/v3/projects", Policy: "identity:list_projects", Target: domainScopedListTarget("target.domain_id"), Handler: s.listProjects},
 		{Method: "POST", Path: "/v3/projects", Handler: s.createProject}, // policy needs the body's domain
 		{Method: "GET", Path: "/v3/projects/{project_id}", Policy: "identity:get_project", Target: s.projectTarget, Handler: s.showProject},
 		{Method: "PATCH", Path: "/v3/projects/{project_id}", Policy: "identity:update_project", Target: s.projectTarget, Handler: s.updateProject},
@@ -96,6 +93,7 @@ func (s *Service) listProjects(r *http.Request) (httpapi.Response, error) {
 		where += " AND enabled = ?"
 		args = append(args, queryBool(q.Get("enabled")))
 	}
+	where, args = scopeDomainFilter(ctx, where, args) // a domain-scoped caller sees its domain's
 	ps, err := db.QueryAll(ctx, s.db, scanProject, `SELECT `+projectColumns+` FROM projects WHERE `+where+` ORDER BY name, id`, args...)
 	if err != nil {
 		return httpapi.Response{}, err

@@ -108,8 +108,11 @@ func TestProjectPolicy(t *testing.T) {
 	e.Must(http.StatusOK, "GET", "/v3/projects/"+demoProject, e.DemoToken, nil)
 	e.Must(http.StatusForbidden, "PATCH", "/v3/projects/"+demoProject, e.DemoToken, map[string]any{"project": map[string]any{"name": "x"}})
 	e.Must(http.StatusForbidden, "DELETE", "/v3/projects/"+demoProject, e.DemoToken, nil)
-	// Members may tag their own project, as upstream.
-	e.Must(http.StatusCreated, "PUT", "/v3/projects/"+demoProject+"/tags/mine", e.DemoToken, nil)
+	// Members read their project's tags; writing them takes a domain manager or
+	// an admin, as upstream's current defaults (members once could).
+	e.Must(http.StatusCreated, "PUT", "/v3/projects/"+demoProject+"/tags/mine", e.AdminToken, nil)
+	e.Must(http.StatusOK, "GET", "/v3/projects/"+demoProject+"/tags", e.DemoToken, nil)
+	e.Must(http.StatusForbidden, "PUT", "/v3/projects/"+demoProject+"/tags/yours", e.DemoToken, nil)
 	e.Must(http.StatusForbidden, "PUT", "/v3/projects/"+adminProject+"/tags/mine", e.DemoToken, nil)
 }
 

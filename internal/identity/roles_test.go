@@ -110,12 +110,12 @@ func TestRoleLifecycle(t *testing.T) {
 		query string
 		want  []string
 	}{
-		{"", []string{"admin", "member", "reader", "service", "tester"}},
+		{"", []string{"admin", "manager", "member", "reader", "service", "tester"}},
 		{"?name=tester", []string{"tester"}},
 		{"?name=nope", nil},
 		{"?name__contains=este", []string{"tester"}},
 		{"?name__istartswith=ADM", []string{"admin"}},
-		{"?name__endswith=er", []string{"member", "reader", "tester"}},
+		{"?name__endswith=er", []string{"manager", "member", "reader", "tester"}},
 		{"?domain_id=default", []string{"tester"}},
 		{"?domain_id=default&name=admin", nil},
 	}
@@ -263,7 +263,7 @@ func TestImpliedRoles(t *testing.T) {
 		imp, _ := i["implies"].([]any)
 		got[obj(i, "prior_role")["name"].(string)] = len(imp)
 	}
-	if got["admin"] != 1 || got["member"] != 1 || got["prior"] != 1 || len(got) != 3 {
+	if got["admin"] != 1 || got["manager"] != 1 || got["member"] != 1 || got["prior"] != 1 || len(got) != 4 {
 		t.Fatalf("role_inferences: %v", infs)
 	}
 
@@ -310,7 +310,7 @@ func TestImpliedRoles(t *testing.T) {
 	if roles := roleNames(obj(body, "token")); status != http.StatusCreated || !roles["prior"] || roles["implied"] {
 		t.Fatalf("login after rule deletion: %d, roles %v", status, roles)
 	}
-	// The admin token (admin, member, reader) was untouched.
+	// The admin token (admin, manager, member, reader) was untouched.
 	if s := raValidate(e, e.AdminToken); s != http.StatusOK {
 		t.Fatalf("admin token: %d", s)
 	}

@@ -9,7 +9,10 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"net/http"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -73,10 +76,11 @@ func New(ctx context.Context, o Options) (*Service, error) {
 	if err := o.DB.Migrate(ctx, "identity", Migrations()); err != nil {
 		return nil, err
 	}
-	for _, rules := range []map[string]string{defaultPolicies, extensionPolicies} {
-		if err := o.Policy.Register(rules); err != nil {
-			return nil, err
-		}
+	if err := o.Policy.Register(defaultPolicies); err != nil {
+		return nil, err
+	}
+	if err := o.Policy.SetScopeTypes(policyScopeTypes); err != nil {
+		return nil, err
 	}
 	codec := auth.Codec{Keys: o.Keys}
 	s := &Service{
@@ -100,7 +104,7 @@ func (s *Service) Handler() http.Handler {
 	srv := httpapi.NewServer(httpapi.Options{
 		Service:   "identity",
 		Logger:    s.log,
-		Auth:      s.valid,
+		Auth:      callerAuthenticator{s.valid},
 		Policy:    s.policy,
 		ErrorBody: errorBody,
 		OnUnauthorized: func(e *httpapi.Error) {
@@ -133,7 +137,59 @@ func (s *Service) routes() []httpapi.Route {
 	} {
 		all = append(all, group...)
 	}
+	for i := range all {
+		all[i] = withPathParams(all[i])
+	}
 	return all
+}
+
+// withPathParams gives a route's rule the path's parameters (user_id,
+// project_id, ...) besides the route's own target, as keystone's RBAC enforcer
+// puts the request's view arguments under every target: "owner" is
+// user_id:%(user_id)s.
+func withPathParams(rt httpapi.Route) httpapi.Route {
+	var names []string
+	for _, seg := range strings.Split(rt.Path, "/") {
+		if name, ok := strings.CutPrefix(seg, "{"); ok && !strings.HasPrefix(name, "$") {
+			names = append(names, strings.TrimSuffix(name, "}"))
+		}
+	}
+	if rt.Policy == "" || len(names) == 0 {
+		return rt
+	}
+	own := rt.Target
+	rt.Target = func(r *http.Request) (map[string]any, error) {
+		t := make(map[string]any, len(names))
+		for _, name := range names {
+			t[name] = pathParam(r, name)
+		}
+		if own != nil {
+			more, err := own(r)
+			if err != nil {
+				return nil, err
+			}
+			maps.Copy(t, more)
+		}
+		return t, nil
+	}
+	return rt
+}
+
+// callerAuthenticator validates the tokens callers of the identity API present.
+// As keystone's auth context middleware, it refuses the tokens of EC2 logins:
+// they serve the services an EC2 or S3 front end calls, never identity itself,
+// where they would mint lasting credentials.
+type callerAuthenticator struct{ valid *auth.Validator }
+
+func (a callerAuthenticator) Authenticate(ctx context.Context, token string) (*auth.Credentials, error) {
+	creds, err := a.valid.Authenticate(ctx, token)
+	if err != nil {
+		return nil, err
+	}
+	if slices.Contains(creds.Methods, "ec2credential") {
+		return nil, httpapi.Forbidden("EC2 credential tokens cannot be used for authorization.")
+	}
+	return creds, nil
 }
 
 // changed marks the database as written, so derived caches are rebuilt.

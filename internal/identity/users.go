@@ -19,7 +19,7 @@ import (
 
 func (s *Service) userRoutes() []httpapi.Route {
 	return []httpapi.Route{
-		{Method: "GET", Path: "/v3/users", Policy: "identity:list_users", Target: listInDomainTarget, Handler: s.listUsers},
+		{Method: "GET", Path: "/v3/users", Policy: "identity:list_users", Target: domainScopedListTarget("target.domain_id"), Handler: s.listUsers},
 		{Method: "POST", Path: "/v3/users", Handler: s.createUser}, // policy needs the body's domain
 		{Method: "GET", Path: "/v3/users/{user_id}", Policy: "identity:get_user", Target: s.userTarget, Handler: s.showUser},
 		{Method: "PATCH", Path: "/v3/users/{user_id}", Policy: "identity:update_user", Target: s.userTarget, Handler: s.updateUser},
@@ -32,14 +32,17 @@ func (s *Service) userRoutes() []httpapi.Route {
 	}
 }
 
-// listInDomainTarget is the target of list calls: the domain_id filter, else the
-// domain of a domain-scoped token (whose lists are confined to it).
-func listInDomainTarget(r *http.Request) (map[string]any, error) {
-	d := r.URL.Query().Get("domain_id")
-	if c := auth.FromContext(r.Context()); d == "" && c != nil {
-		d = c.DomainID
+// domainScopedListTarget is the target upstream's list APIs (users, projects,
+// groups, domains, role assignments) give a domain-scoped caller, whose answer is
+// then confined to its domain: {key: the token's domain}; other callers' list
+// rules refer to no target. The domain_id filter of the query plays no part.
+func domainScopedListTarget(key string) func(r *http.Request) (map[string]any, error) {
+	return func(r *http.Request) (map[string]any, error) {
+		if c := auth.FromContext(r.Context()); c != nil && c.DomainID != "" {
+			return map[string]any{key: c.DomainID}, nil
+		}
+		return map[string]any{}, nil
 	}
-	return map[string]any{"target.domain_id": d}, nil
 }
 
 // userTarget exposes the path's user to policy; a missing user still gets a target

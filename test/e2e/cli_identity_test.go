@@ -317,10 +317,12 @@ func TestCLIIdentityWalkthrough(t *testing.T) {
 	wantAssignments("role assignment list --effective --project", assignments("--effective", "--project", projectID),
 		assignment{Role: roleIDs[userRole], User: userID, Project: projectID},
 		assignment{Role: roleIDs[groupRole], User: userID, Project: projectID})
-	// Implied roles: admin on project admin is effectively also member and reader.
+	// Implied roles: admin on project admin is effectively also manager, member
+	// and reader (keystone-manage bootstrap's chain).
 	wantAssignments("role assignment list --names --effective --user admin --project admin",
 		assignments("--names", "--effective", "--user", "admin", "--project", "admin"),
 		assignment{Role: "admin", User: "admin@Default", Project: "admin@Default"},
+		assignment{Role: "manager", User: "admin@Default", Project: "admin@Default"},
 		assignment{Role: "member", User: "admin@Default", Project: "admin@Default"},
 		assignment{Role: "reader", User: "admin@Default", Project: "admin@Default"})
 	if t.Failed() {

@@ -12,9 +12,11 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/gophercloud/gophercloud/v2"
 	"github.com/gophercloud/gophercloud/v2/openstack"
+	"github.com/gophercloud/gophercloud/v2/openstack/identity/v3/tokens"
 
 	"github.com/nimbus-cloud/nimbus/internal/platform/httpapi"
 )
@@ -68,14 +70,45 @@ func (e *endpoint) own(ctx context.Context) (*gophercloud.ServiceClient, error) 
 }
 
 // as is the client for a call: the user's token, or compute's own when token is "".
+// A call for a user also carries compute's own token in X-Service-Token, as
+// upstream Nova sends with [service_user] send_service_user_token: it tells the
+// other service that compute acts for the user, so that the user's application
+// credential access rules, which name compute's API, do not refuse it.
 func (e *endpoint) as(ctx context.Context, token string) (*gophercloud.ServiceClient, error) {
 	if token == "" {
 		return e.own(ctx)
 	}
 	provider := &gophercloud.ProviderClient{HTTPClient: http.Client{}}
 	provider.SetToken(token)
-	return &gophercloud.ServiceClient{ProviderClient: provider, Endpoint: e.url}, nil
+	sc := &gophercloud.ServiceClient{ProviderClient: provider, Endpoint: e.url}
+	if service := e.serviceToken(ctx); service != "" {
+		sc.MoreHeaders = map[string]string{"X-Service-Token": service}
+	}
+	return sc, nil
 }
+
+// serviceToken is compute's own token, renewed when it is about to expire (a
+// stale one would fail the user's call). Without one (identity unreachable) the
+// call goes with the user's token alone, as before service tokens.
+func (e *endpoint) serviceToken(ctx context.Context) string {
+	own, err := e.own(ctx)
+	if err != nil {
+		return ""
+	}
+	provider := own.ProviderClient
+	if r, ok := provider.GetAuthResult().(tokens.CreateResult); ok {
+		if t, err := r.ExtractToken(); err == nil && time.Until(t.ExpiresAt) < serviceTokenMargin {
+			if err := provider.Reauthenticate(ctx, provider.Token()); err != nil {
+				return ""
+			}
+		}
+	}
+	return provider.Token()
+}
+
+// serviceTokenMargin renews compute's token this long before it expires, so that
+// it outlives the call it is sent with.
+const serviceTokenMargin = 5 * time.Minute
 
 // get decodes GET path (relative to the endpoint) into out, as token's bearer.
 func (e *endpoint) get(ctx context.Context, token, path string, out any) error {

@@ -25,9 +25,15 @@ type Credentials struct {
 	Methods         []string
 	AuditIDs        []string
 	AppCredID       string
-	IssuedAt        time.Time
-	ExpiresAt       time.Time
-	IsAdminProject  bool
+	// OAuthAccessTokenID is set for tokens an OAuth1 consumer obtained with a
+	// delegation (method "oauth1").
+	OAuthAccessTokenID string
+	// AccessRules, when any, are all the requests the token may make (its
+	// application credential's access rules).
+	AccessRules    []AccessRule
+	IssuedAt       time.Time
+	ExpiresAt      time.Time
+	IsAdminProject bool
 }
 
 // Role is a role the bearer holds on the token's scope (implied roles included).
@@ -66,8 +72,22 @@ func (c *Credentials) PolicyCredentials() map[string]any {
 	} else {
 		m["system_scope"] = ""
 	}
+	// Keystone's rules also read the caller's token as identity renders it
+	// ("token.domain.id:%(target.domain.id)s"): its scope's and user's domains.
+	for key, v := range map[string]string{
+		"token.domain.id": c.DomainID, "token.project.domain.id": c.ProjectDomainID,
+		"token.user.domain.id": c.UserDomainID,
+	} {
+		if v != "" {
+			m[key] = v
+		}
+	}
 	return m
 }
+
+// Delegated reports whether the token stands for a delegation (an application
+// credential or an OAuth1 access token) rather than for the user itself.
+func (c *Credentials) Delegated() bool { return c.AppCredID != "" || c.OAuthAccessTokenID != "" }
 
 // Scoped reports whether the token is scoped to anything.
 func (c *Credentials) Scoped() bool { return c.ProjectID != "" || c.DomainID != "" || c.System }

@@ -27,9 +27,13 @@ type Token struct {
 	// OAuthAccessTokenID is the OS-OAUTH1 access token the token was issued with
 	// (method "oauth1"); deleting the access token revokes the token.
 	OAuthAccessTokenID string
-	AuditIDs           []string // own audit id, then the chain's first when re-scoped
-	IssuedAt           time.Time
-	ExpiresAt          time.Time
+	// AccessRules are the access rules of the application credential the token
+	// was issued with: when there are any, every service lets the token make
+	// only the requests they allow.
+	AccessRules []AccessRule
+	AuditIDs    []string // own audit id, then the chain's first when re-scoped
+	IssuedAt    time.Time
+	ExpiresAt   time.Time
 }
 
 // Credentials turns the token into request credentials (names are filled by identity
@@ -40,17 +44,22 @@ func (t *Token) Credentials() *Credentials {
 		ProjectID: t.ProjectID, ProjectDomainID: t.ProjectDomainID,
 		DomainID: t.DomainID, System: t.System,
 		Roles: t.Roles, Methods: t.Methods, AuditIDs: t.AuditIDs, AppCredID: t.AppCredID,
+		OAuthAccessTokenID: t.OAuthAccessTokenID, AccessRules: t.AccessRules,
 		IssuedAt: t.IssuedAt, ExpiresAt: t.ExpiresAt,
 	}
 }
 
 // Payload versions: 1 is the original layout; 2 adds the OAuth1 access token id
-// after the application credential id. MarshalBinary writes version 1 whenever the
-// token has no OAuth1 access token, so processes that only know version 1 keep
-// validating every other token during a rolling upgrade.
+// after the application credential id; 3 adds, after that id (empty or not), the
+// application credential's access rules. MarshalBinary writes the lowest version
+// that holds the token (1 without an OAuth1 access token or access rules), so
+// processes that only know the older versions keep validating every other token
+// during a rolling upgrade; a token with access rules is refused by them, never
+// taken for an unrestricted one.
 const (
 	payloadVersion1 = 1
 	payloadVersion2 = 2
+	payloadVersion3 = 3
 	payloadVersion  = payloadVersion1 // the base layout
 )
 
@@ -94,7 +103,10 @@ func (c Codec) Open(s string) (*Token, error) {
 func (t *Token) MarshalBinary() ([]byte, error) {
 	b := make([]byte, 0, 160)
 	version := byte(payloadVersion1)
-	if t.OAuthAccessTokenID != "" {
+	switch {
+	case len(t.AccessRules) > 0:
+		version = payloadVersion3
+	case t.OAuthAccessTokenID != "":
 		version = payloadVersion2
 	}
 	b = append(b, version)
@@ -123,6 +135,14 @@ func (t *Token) MarshalBinary() ([]byte, error) {
 	if version >= payloadVersion2 {
 		b = appendID(b, t.OAuthAccessTokenID)
 	}
+	if version >= payloadVersion3 {
+		b = binary.AppendUvarint(b, uint64(len(t.AccessRules)))
+		for _, r := range t.AccessRules {
+			b = appendString(b, r.Service)
+			b = appendString(b, r.Method)
+			b = appendString(b, r.Path)
+		}
+	}
 	b = binary.AppendUvarint(b, uint64(len(t.Roles)))
 	for _, r := range t.Roles {
 		b = appendID(b, r.ID)
@@ -142,7 +162,7 @@ func (t *Token) UnmarshalBinary(b []byte) error {
 	*t = Token{} // decoding replaces, never appends to, what t held
 	d := decoder{b: b}
 	version := d.byte()
-	if version != payloadVersion1 && version != payloadVersion2 {
+	if version < payloadVersion1 || version > payloadVersion3 {
 		return ErrMalformed
 	}
 	mask := d.uvarint()
@@ -157,8 +177,18 @@ func (t *Token) UnmarshalBinary(b []byte) error {
 	}
 	if version >= payloadVersion2 {
 		// Version 2 always carries an access token; an empty one is not canonical.
-		if t.OAuthAccessTokenID = d.id(); t.OAuthAccessTokenID == "" {
+		if t.OAuthAccessTokenID = d.id(); t.OAuthAccessTokenID == "" && version == payloadVersion2 {
 			d.fail()
+		}
+	}
+	if version >= payloadVersion3 {
+		// Version 3 always carries access rules; none is not canonical.
+		n := d.count()
+		if n == 0 {
+			d.fail()
+		}
+		for i := 0; i < n && d.err == nil; i++ {
+			t.AccessRules = append(t.AccessRules, AccessRule{Service: d.string(), Method: d.string(), Path: d.string()})
 		}
 	}
 	n := d.count()

@@ -27,7 +27,7 @@ func equalTokens(a, b *Token) bool {
 		a.ProjectID == b.ProjectID && a.ProjectDomainID == b.ProjectDomainID &&
 		a.DomainID == b.DomainID && a.System == b.System &&
 		slices.Equal(a.Roles, b.Roles) && a.AppCredID == b.AppCredID && a.OAuthAccessTokenID == b.OAuthAccessTokenID &&
-		slices.Equal(a.AuditIDs, b.AuditIDs) &&
+		slices.Equal(a.AccessRules, b.AccessRules) && slices.Equal(a.AuditIDs, b.AuditIDs) &&
 		a.IssuedAt.Equal(b.IssuedAt) && a.ExpiresAt.Equal(b.ExpiresAt)
 }
 
@@ -72,6 +72,16 @@ func sampleTokens() map[string]*Token {
 		"application credential": {UserID: hexUser, Methods: []string{"application_credential"},
 			ProjectID: hexProject, AppCredID: "cccccccccccccccccccccccccccccccc",
 			Roles: []Role{{ID: hexRole, Name: "member"}}, AuditIDs: []string{"ac"},
+			IssuedAt: issued, ExpiresAt: expires},
+		"application credential with access rules": {UserID: hexUser, Methods: []string{"application_credential"},
+			ProjectID: hexProject, AppCredID: "cccccccccccccccccccccccccccccccc",
+			AccessRules: []AccessRule{{Service: "image", Method: "GET", Path: "/v2/images"},
+				{Service: "compute", Method: "POST", Path: "/v2.1/servers/{id}/**"}},
+			Roles: []Role{{ID: hexRole, Name: "member"}}, AuditIDs: []string{"ac"},
+			IssuedAt: issued, ExpiresAt: expires},
+		"ec2 login of an oauth1 delegation": {UserID: hexUser, Methods: []string{"ec2credential"},
+			ProjectID: hexProject, OAuthAccessTokenID: "dddddddddddddddddddddddddddddddd",
+			Roles: []Role{{ID: hexRole, Name: "reader"}}, AuditIDs: []string{"e"},
 			IssuedAt: issued, ExpiresAt: expires},
 		"empty role name and unicode": {UserID: "üser", Methods: []string{"mapped", "oauth1"},
 			Roles: []Role{{ID: "r", Name: ""}, {ID: "", Name: "名前"}}, AuditIDs: []string{""},
@@ -408,6 +418,12 @@ func TestTokenPayloadVersions(t *testing.T) {
 	rawOAuth := base
 	rawOAuth.OAuthAccessTokenID = "not-hex access token"
 
+	withRules := base
+	withRules.AccessRules = []AccessRule{{Service: "image", Method: "GET", Path: "/v2/images"}}
+	rulesLen := 1 + 1 + len("image") + 1 + len("GET") + 1 + len("/v2/images") // count, then three strings
+	withBoth := withOAuth
+	withBoth.AccessRules = withRules.AccessRules
+
 	tests := []struct {
 		name    string
 		tok     Token
@@ -417,6 +433,8 @@ func TestTokenPayloadVersions(t *testing.T) {
 		{"no oauth1 access token is version 1", base, 1, 0},
 		{"hex access token is version 2, packed", withOAuth, 2, 17},
 		{"raw access token is version 2", rawOAuth, 2, 2 + len(rawOAuth.OAuthAccessTokenID)},
+		{"access rules are version 3, with an empty access token", withRules, 3, 2 + rulesLen},
+		{"access rules and an access token", withBoth, 3, 17 + rulesLen},
 	}
 	v1, err := base.MarshalBinary()
 	if err != nil {
@@ -435,7 +453,7 @@ func TestTokenPayloadVersions(t *testing.T) {
 			if err := got.UnmarshalBinary(b); err != nil {
 				t.Fatal(err)
 			}
-			if !equalTokens(&tt.tok, &got) || got.OAuthAccessTokenID != tt.tok.OAuthAccessTokenID {
+			if !equalTokens(&tt.tok, &got) {
 				t.Fatalf("round trip:\n got %+v\nwant %+v", got, tt.tok)
 			}
 			for i := 0; i < len(b); i++ {
@@ -463,11 +481,23 @@ func TestTokenPayloadVersions(t *testing.T) {
 		t.Fatalf("version 1 payload decoded as %+v", got)
 	}
 
-	// Malformed version 2 payloads: an empty access token id, an unknown version.
+	// Malformed payloads: version 2 with an empty access token id, version 3
+	// without access rules, unknown versions.
 	v2empty := append([]byte{2}, v1[1:]...) // version 2 header over a version 1 body
+	v3, err := withRules.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rules := []byte("\x01\x05image\x03GET\x0a/v2/images") // count 1, then the rule's three strings
+	at := bytes.Index(v3, rules)
+	if at < 0 || len(rules) != rulesLen {
+		t.Fatalf("access rules not found in %x", v3)
+	}
+	v3NoRules := slices.Concat(v3[:at], []byte{0}, v3[at+len(rules):])
 	for name, b := range map[string][]byte{
 		"version 2 without access token": v2empty,
-		"version 3":                      append([]byte{3}, v1[1:]...),
+		"version 3 without access rules": v3NoRules,
+		"version 4":                      append([]byte{4}, v1[1:]...),
 		"version 0":                      append([]byte{0}, v1[1:]...),
 	} {
 		var tr Token
@@ -484,6 +514,12 @@ func TestTokenPayloadVersions(t *testing.T) {
 	}
 	opened, err := c.Open(s)
 	if err != nil || opened.OAuthAccessTokenID != withOAuth.OAuthAccessTokenID {
+		t.Fatalf("open: %+v, %v", opened, err)
+	}
+	if s, err = c.Seal(&withBoth); err != nil {
+		t.Fatal(err)
+	}
+	if opened, err = c.Open(s); err != nil || !equalTokens(opened, &withBoth) || !slices.Equal(opened.Credentials().AccessRules, withBoth.AccessRules) {
 		t.Fatalf("open: %+v, %v", opened, err)
 	}
 }

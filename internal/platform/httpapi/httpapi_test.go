@@ -776,3 +776,42 @@ func FuzzDecodeJSON(f *testing.F) {
 		}
 	})
 }
+
+// TestSharedUnauthorizedErrorIsNotWritten: a service's shared 401 (identity's one
+// answer to every failed login) is answered concurrently; OnUnauthorized adds
+// its header to a copy, never to the shared value (run with -race).
+func TestSharedUnauthorizedErrorIsNotWritten(t *testing.T) {
+	shared := Unauthorized("The request you have made requires authentication.")
+	srv := NewServer(Options{Service: "identity", Logger: slog.New(slog.DiscardHandler),
+		OnUnauthorized: func(e *Error) {
+			if e.Header == nil {
+				e.Header = http.Header{}
+			}
+			e.Header.Set("WWW-Authenticate", `Keystone uri="http://example"`)
+		}})
+	srv.Mount([]Route{{Method: "POST", Path: "/login", Public: true, Handler: func(*http.Request) (Response, error) {
+		return Response{}, shared
+	}}})
+	ts := httptest.NewServer(srv)
+	t.Cleanup(ts.Close)
+	done := make(chan string, 8)
+	for range cap(done) {
+		go func() {
+			resp, err := http.Post(ts.URL+"/login", "application/json", nil)
+			if err != nil {
+				done <- err.Error()
+				return
+			}
+			resp.Body.Close()
+			done <- resp.Header.Get("WWW-Authenticate")
+		}()
+	}
+	for range cap(done) {
+		if got := <-done; got != `Keystone uri="http://example"` {
+			t.Errorf("WWW-Authenticate %q", got)
+		}
+	}
+	if shared.Header != nil {
+		t.Fatalf("the shared error was written to: %v", shared.Header)
+	}
+}

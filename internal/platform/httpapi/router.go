@@ -40,7 +40,9 @@ type Authenticator interface {
 
 // Options configure a Server.
 type Options struct {
-	Service string // "identity", "compute", ... used in logs and metrics
+	// Service is the service's catalog type ("identity", "image", "network",
+	// "compute"): access rules name it, and logs and metrics are labelled with it.
+	Service string
 	Logger  *slog.Logger
 	Auth    Authenticator
 	Policy  *policy.Enforcer
@@ -201,6 +203,14 @@ func (s *Server) wrap(rt Route) http.Handler {
 				s.writeError(w, r, err)
 				return
 			}
+			serviceToken, err := s.checkServiceToken(r)
+			if err == nil {
+				err = s.enforceAccessRules(r, creds, serviceToken)
+			}
+			if err != nil {
+				s.writeError(w, r, err)
+				return
+			}
 			r = r.WithContext(auth.WithCredentials(r.Context(), creds))
 			if rt.Policy != "" {
 				if err := s.enforce(r, rt); err != nil {
@@ -306,6 +316,11 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 			"method", r.Method, "path", r.URL.Path, "error", e.Error())
 	}
 	if e.Status == http.StatusUnauthorized && s.opts.OnUnauthorized != nil {
+		// A copy: services answer with shared error values (one "authentication
+		// failed" for every login), which concurrent requests must not write to.
+		cp := *e
+		cp.Header = e.Header.Clone()
+		e = &cp
 		s.opts.OnUnauthorized(e)
 	}
 	for k, vs := range e.Header {

@@ -74,9 +74,12 @@ func (c genericCheck) eval(ctx *evalContext) bool {
 	}
 	v, ok := lookup(ctx.creds, c.kind)
 	// An absent or empty attribute matches nothing: a project-scoped token has no
-	// domain_id, and must not match a target whose domain_id is empty too.
+	// domain_id, and must not match a target whose domain_id is empty too. Only
+	// a rule's constant None matches it, as oslo.policy compares str(None) for
+	// the attributes a token lacks ("not domain_id:None": a domain-scoped token);
+	// a target value that renders None does not.
 	if !ok || v == nil || v == "" {
-		return false
+		return c.match == "None"
 	}
 	if list, isList := v.([]string); isList {
 		for _, x := range list {
@@ -132,7 +135,7 @@ func literal(kind string) (string, bool) {
 		return kind[1 : len(kind)-1], true
 	}
 	switch kind {
-	case "True", "False":
+	case "True", "False", "None": // Python constants, as oslo.policy reads them
 		return kind, true
 	}
 	return "", false
@@ -140,7 +143,11 @@ func literal(kind string) (string, bool) {
 
 var substRE = regexp.MustCompile(`%\(([^)]+)\)s`)
 
-// substitute expands %(key)s from target; a missing key fails the check, as upstream.
+// substitute expands %(key)s from target; a missing key fails the check, as
+// upstream. A key present with no value (nil) reads "None", as Python's %
+// formatting renders it: Keystone's "None:%(target.role.domain_id)s" holds for a
+// global role, and "not None:%(target.project.domain_id)s" keeps a check from
+// matching a target without a domain.
 func substitute(s string, target map[string]any) (string, bool) {
 	if !strings.Contains(s, "%(") {
 		return s, true
@@ -149,9 +156,12 @@ func substitute(s string, target map[string]any) (string, bool) {
 	out := substRE.ReplaceAllStringFunc(s, func(m string) string {
 		key := substRE.FindStringSubmatch(m)[1]
 		v, found := lookup(target, key)
-		if !found || v == nil {
+		if !found {
 			ok = false
 			return ""
+		}
+		if v == nil {
+			return "None"
 		}
 		return str(v)
 	})

@@ -60,18 +60,20 @@ func (e *Enforcer) ScopeTypes(rule string) []string {
 	return e.scopes[rule]
 }
 
-// TokenScope is the scope a credentials dictionary stands for: "system", "domain",
-// "project", or "" for an unscoped token.
+// TokenScope is the scope a credentials dictionary stands for: "system", "domain"
+// or "project". An unscoped token counts as project-scoped, as oslo.policy's
+// _enforce_scope reads it: it then passes the scope check of a project rule and
+// holds no role nor project for the check string, so only rules on the user
+// itself (a token validating or revoking itself, a user reading its own
+// projects) let it through, as upstream.
 func TokenScope(creds map[string]any) string {
 	switch {
 	case str(creds["system_scope"]) == "all":
 		return ScopeSystem
 	case str(creds["domain_id"]) != "":
 		return ScopeDomain
-	case str(creds["project_id"]) != "":
-		return ScopeProject
 	}
-	return ""
+	return ScopeProject
 }
 
 // Register adds default rules; it fails on a rule that does not parse, which is a bug.

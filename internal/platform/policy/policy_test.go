@@ -139,6 +139,15 @@ func TestParseAndEvaluate(t *testing.T) {
 		{"quoted literal is not a cred lookup", "'user_id':u2", nil, reader, false},
 		{"True literal with bool target", "True:%(target.enabled)s", map[string]any{"target.enabled": true}, nobody, true},
 		{"True literal with false target", "True:%(target.enabled)s", map[string]any{"target.enabled": false}, nobody, false},
+		{"None literal with a target value of nil", "None:%(target.role.domain_id)s", map[string]any{"target.role.domain_id": nil}, nobody, true},
+		{"None literal with a target value", "None:%(target.role.domain_id)s", map[string]any{"target.role.domain_id": "d1"}, nobody, false},
+		{"None literal with no target value", "None:%(target.role.domain_id)s", nil, nobody, false},
+		{"not None with a target value", "not None:%(target.project.domain_id)s", map[string]any{"target.project.domain_id": "d1"}, nobody, true},
+		{"not None with nil", "not None:%(target.project.domain_id)s", map[string]any{"target.project.domain_id": nil}, nobody, false},
+		{"nil renders None, never a cred's value", "domain_id:%(target.domain_id)s", map[string]any{"target.domain_id": nil}, map[string]any{"domain_id": "d1"}, false},
+		{"an attribute the token lacks is None", "not domain_id:None", nil, map[string]any{"domain_id": "d1"}, true},
+		{"an attribute the token lacks is None (empty)", "not domain_id:None", nil, map[string]any{"domain_id": ""}, false},
+		{"an attribute the token lacks is None (absent)", "domain_id:None", nil, nobody, true},
 		{"multiple substitutions", "user_id:%(target.a)s%(target.b)s", map[string]any{"target.a": "u", "target.b": "2"}, reader, true},
 		{"one of multiple substitutions missing", "user_id:%(target.a)s%(target.b)s", map[string]any{"target.a": "u2"}, reader, false},
 	}
@@ -516,12 +525,16 @@ func TestScopeTypes(t *testing.T) {
 		"any_scope":    "role:reader",
 		"system_admin": "role:admin",
 		"nested":       "rule:project_only",
+		"own":          "user_id:%(user_id)s",
+		"system_own":   "user_id:%(user_id)s",
 	}); err != nil {
 		t.Fatal(err)
 	}
 	if err := e.SetScopeTypes(map[string][]string{
 		"project_only": {ScopeProject},
 		"system_admin": {ScopeSystem, ScopeProject},
+		"own":          {ScopeProject},
+		"system_own":   {ScopeSystem},
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -531,7 +544,7 @@ func TestScopeTypes(t *testing.T) {
 	project := map[string]any{"roles": []string{"reader", "admin"}, "project_id": "p1", "domain_id": "", "system_scope": ""}
 	domain := map[string]any{"roles": []string{"reader", "admin"}, "project_id": "", "domain_id": "d1", "system_scope": ""}
 	system := map[string]any{"roles": []string{"reader", "admin"}, "project_id": "", "domain_id": "", "system_scope": "all"}
-	unscoped := map[string]any{"roles": []string{"reader", "admin"}}
+	unscoped := map[string]any{"roles": []string{}, "user_id": "u1", "project_id": "", "domain_id": "", "system_scope": ""}
 	tests := []struct {
 		rule  string
 		creds map[string]any
@@ -540,7 +553,11 @@ func TestScopeTypes(t *testing.T) {
 		{"project_only", project, true},
 		{"project_only", domain, false},
 		{"project_only", system, false},
+		// oslo.policy takes an unscoped token for a project-scoped one; it holds
+		// no role, so only rules on its user pass.
 		{"project_only", unscoped, false},
+		{"own", unscoped, true},
+		{"system_own", unscoped, false},
 		{"any_scope", domain, true},
 		{"any_scope", system, true},
 		{"system_admin", system, true},
@@ -550,7 +567,7 @@ func TestScopeTypes(t *testing.T) {
 		{"nested", domain, true},
 	}
 	for _, tt := range tests {
-		if got := e.Allowed(tt.rule, nil, tt.creds); got != tt.want {
+		if got := e.Allowed(tt.rule, map[string]any{"user_id": "u1"}, tt.creds); got != tt.want {
 			t.Errorf("Allowed(%s, %s scope) = %v, want %v", tt.rule, TokenScope(tt.creds), got, tt.want)
 		}
 	}
