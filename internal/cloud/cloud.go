@@ -92,11 +92,9 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (*Cloud, er
 	if c.keys, err = fernet.OpenRepository(filepath.Join(cfg.DataDir, "fernet-keys"), cfg.Identity.MaxActiveKeys); err != nil {
 		return nil, err
 	}
-	enforcer := policy.NewEnforcer()
-	if cfg.API.PolicyFile != "" {
-		if err := enforcer.LoadFile(cfg.API.PolicyFile); err != nil {
-			return nil, err
-		}
+	enforcer, err := newEnforcer(cfg.API.PolicyFile)
+	if err != nil {
+		return nil, err
 	}
 	identityPort := cfg.Identity.Port
 	if cfg.API.EphemeralPorts {
@@ -120,11 +118,11 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (*Cloud, er
 	if err := c.identity.ServeRevocations(c.bus); err != nil {
 		return nil, err
 	}
-	imageURL, err := c.startImage(ctx, enforcer)
+	imageURL, err := c.startImage(ctx)
 	if err != nil {
 		return nil, err
 	}
-	networkURL, err := c.startNetwork(ctx, enforcer)
+	networkURL, err := c.startNetwork(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -169,7 +167,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (*Cloud, er
 			return nil, fmt.Errorf("network data plane: %w", err)
 		}
 	}
-	if err := c.startCompute(ctx, computeSockets, enforcer, imageURL, networkURL, secrets.Admin, metadataSecret); err != nil {
+	if err := c.startCompute(ctx, computeSockets, imageURL, networkURL, secrets.Admin, metadataSecret); err != nil {
 		return nil, fmt.Errorf("compute: %w", err)
 	}
 	if err := c.listenMetrics(); err != nil {
@@ -204,7 +202,25 @@ func (c *Cloud) seed(ctx context.Context, adminPassword string) error {
 }
 
 // startImage starts the image service, which validates tokens with identity's validator.
-func (c *Cloud) startImage(ctx context.Context, enforcer *policy.Enforcer) (string, error) {
+// newEnforcer is one service's policy engine: its own, as each upstream service has
+// its own, since services name rules alike (context_is_admin, service_api, default)
+// with different check strings. The policy file's overrides apply to every service
+// that has the rule.
+func newEnforcer(policyFile string) (*policy.Enforcer, error) {
+	e := policy.NewEnforcer()
+	if policyFile != "" {
+		if err := e.LoadFile(policyFile); err != nil {
+			return nil, err
+		}
+	}
+	return e, nil
+}
+
+func (c *Cloud) startImage(ctx context.Context) (string, error) {
+	enforcer, err := newEnforcer(c.cfg.API.PolicyFile)
+	if err != nil {
+		return "", err
+	}
 	port := c.cfg.Image.Port
 	if c.cfg.API.EphemeralPorts {
 		port = 0
@@ -227,7 +243,11 @@ func (c *Cloud) startImage(ctx context.Context, enforcer *policy.Enforcer) (stri
 }
 
 // startNetwork starts the network service API.
-func (c *Cloud) startNetwork(ctx context.Context, enforcer *policy.Enforcer) (string, error) {
+func (c *Cloud) startNetwork(ctx context.Context) (string, error) {
+	enforcer, err := newEnforcer(c.cfg.API.PolicyFile)
+	if err != nil {
+		return "", err
+	}
 	port := c.cfg.Network.Port
 	if c.cfg.API.EphemeralPorts {
 		port = 0

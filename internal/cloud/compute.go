@@ -20,7 +20,6 @@ import (
 	"github.com/nimbus-cloud/nimbus/internal/compute/virt/qemu"
 	"github.com/nimbus-cloud/nimbus/internal/platform/config"
 	"github.com/nimbus-cloud/nimbus/internal/platform/httpapi"
-	"github.com/nimbus-cloud/nimbus/internal/platform/policy"
 )
 
 // computeListeners are the compute API's and the metadata API's sockets, opened
@@ -55,14 +54,17 @@ func (c *Cloud) listenCompute() (computeListeners, error) {
 // startCompute starts the compute API and conductor, the metadata API, and this
 // host's compute agent. Compute reaches image and network over their APIs as the
 // admin user, as upstream Nova does with its service user.
-func (c *Cloud) startCompute(ctx context.Context, ls computeListeners, enforcer *policy.Enforcer, imageURL, networkURL,
+func (c *Cloud) startCompute(ctx context.Context, ls computeListeners, imageURL, networkURL,
 	adminPassword, metadataSecret string) error {
 	creds := clients.Credentials{IdentityURL: c.IdentityURL + "/v3", Username: "admin", Password: adminPassword,
 		ProjectName: "admin", DomainID: "default"}
 	c.computeImages = clients.NewImages(creds, imageURL)
+	enforcer, err := newEnforcer(c.cfg.API.PolicyFile)
+	if err != nil {
+		return err
+	}
 	tokens := console.NewMemoryTokens()
 	consoles := consoleIssuer{tokens: tokens, base: ls.novnc.URL + "/vnc_lite.html"}
-	var err error
 	host := c.cfg.Compute.Host
 	if host == "" {
 		host = c.cfg.Network.Host

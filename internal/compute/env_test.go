@@ -51,7 +51,7 @@ func newTestEnv(t testing.TB, tune func(*Options)) *testEnv {
 	t.Cleanup(ts.Close)
 	e.URL = ts.URL
 	enforcer := policy.NewEnforcer()
-	e.identity = identitytest.Start(t, database, dir, enforcer, identity.CatalogService{Type: "compute", Name: "nova", URL: ts.URL + "/v2.1"})
+	e.identity = identitytest.Start(t, database, dir, policy.NewEnforcer(), identity.CatalogService{Type: "compute", Name: "nova", URL: ts.URL + "/v2.1"})
 	e.AdminToken, e.DemoToken, e.DemoProject = e.identity.AdminToken, e.identity.DemoToken, e.identity.DemoProject
 	e.net.auth = e.identity.Service.Validator()
 	e.images.auth = e.identity.Service.Validator()

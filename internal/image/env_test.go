@@ -46,7 +46,7 @@ func newTestEnv(t *testing.T, tune func(*Options)) *testEnv {
 	t.Cleanup(imgTS.Close)
 	e.URL = imgTS.URL
 	enforcer := policy.NewEnforcer()
-	e.identity = identitytest.Start(t, database, dir, enforcer, identity.CatalogService{Type: "image", Name: "glance", URL: imgTS.URL})
+	e.identity = identitytest.Start(t, database, dir, policy.NewEnforcer(), identity.CatalogService{Type: "image", Name: "glance", URL: imgTS.URL})
 	e.AdminToken, e.DemoToken, e.DemoProject = e.identity.AdminToken, e.identity.DemoToken, e.identity.DemoProject
 	e.opts = Options{DB: database, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Auth: e.identity.Service.Validator(),
 		Policy: enforcer, DataDir: dir, PublicURL: imgTS.URL}

@@ -42,7 +42,7 @@ func newTestEnv(t testing.TB, tune func(*Options)) *testEnv {
 	t.Cleanup(ts.Close)
 	e.URL = ts.URL
 	enforcer := policy.NewEnforcer()
-	e.identity = identitytest.Start(t, database, dir, enforcer, identity.CatalogService{Type: "network", Name: "neutron", URL: ts.URL})
+	e.identity = identitytest.Start(t, database, dir, policy.NewEnforcer(), identity.CatalogService{Type: "network", Name: "neutron", URL: ts.URL})
 	e.AdminToken, e.DemoToken, e.DemoProject = e.identity.AdminToken, e.identity.DemoToken, e.identity.DemoProject
 	e.opts = Options{DB: database, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Auth: e.identity.Service.Validator(),
 		Policy: enforcer, PublicURL: ts.URL}

@@ -38,7 +38,7 @@ func newNetEnv(t *testing.T) *netEnv {
 	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) }))
 	t.Cleanup(ts.Close)
 	enforcer := policy.NewEnforcer()
-	id := identitytest.Start(t, database, dir, enforcer, identity.CatalogService{Type: "network", Name: "neutron", URL: ts.URL})
+	id := identitytest.Start(t, database, dir, policy.NewEnforcer(), identity.CatalogService{Type: "network", Name: "neutron", URL: ts.URL})
 	svc, err := network.New(context.Background(), network.Options{DB: database, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Auth: id.Service.Validator(), Policy: enforcer, PublicURL: ts.URL})
 	if err != nil {
