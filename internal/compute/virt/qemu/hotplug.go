@@ -53,10 +53,16 @@ func guestNICs(ctx context.Context, c *qmpConn) ([]guestNIC, error) {
 		}
 		path := "/machine/peripheral/" + e.Name
 		n := guestNIC{ID: e.Name}
-		if err := c.execute(ctx, "qom-get", map[string]any{"path": path, "property": "mac"}, &n.MAC); err != nil {
+		// A device the guest lets go between the list and these reads (an
+		// unplug completing) is not a NIC any more, not an error.
+		if err := c.execute(ctx, "qom-get", map[string]any{"path": path, "property": "mac"}, &n.MAC); isNotFound(err) {
+			continue
+		} else if err != nil {
 			return nil, err
 		}
-		if err := c.execute(ctx, "qom-get", map[string]any{"path": path, "property": "netdev"}, &n.Netdev); err != nil {
+		if err := c.execute(ctx, "qom-get", map[string]any{"path": path, "property": "netdev"}, &n.Netdev); isNotFound(err) {
+			continue
+		} else if err != nil {
 			return nil, err
 		}
 		out = append(out, n)
