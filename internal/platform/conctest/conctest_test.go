@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"sync/atomic"
 	"testing"
 )
@@ -30,8 +31,8 @@ func TestBurstOverlapsCalls(t *testing.T) {
 			return nil
 		})
 	}()
-	for most.Load() < n {
-		// all n calls are in flight at once before any returns
+	for most.Load() < n { // all n calls are in flight at once before any returns
+		runtime.Gosched()
 	}
 	close(release)
 	got := <-errs
