@@ -8,11 +8,14 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	_ "github.com/jackc/pgx/v5/stdlib" // PostgreSQL driver "pgx"
 	_ "modernc.org/sqlite"             // SQLite driver "sqlite"
 )
@@ -172,6 +175,16 @@ func (t *Tx) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Ro
 // InTx runs fn in a transaction, committing if it returns nil. If fn panics the
 // transaction is rolled back before the panic goes on, so the connection (and, on
 // SQLite, the write lock) is not left held.
+//
+// Every transaction is serializable, on both dialects, so a write that depends on
+// a read inside fn (a check, then an insert) holds however many requests and
+// processes write at once. SQLite gets it from its single writer (taken in-process
+// first, see DB.writer). PostgreSQL runs the transaction at SERIALIZABLE isolation
+// and aborts one of two that interleave with a serialization failure (or a
+// deadlock): InTx then runs fn again, from the start, in a new transaction, after
+// a short randomised back-off, up to maxTxAttempts times. So fn must have no effect
+// outside tx that a second run would repeat: compute in fn, act on the result
+// after InTx returns.
 func (d *DB) InTx(ctx context.Context, fn func(*Tx) error) error {
 	if d.writer != nil { // every SQLite transaction writes: _txlock=immediate
 		select {
@@ -180,8 +193,41 @@ func (d *DB) InTx(ctx context.Context, fn func(*Tx) error) error {
 		case <-ctx.Done():
 			return fmt.Errorf("begin transaction: %w", ctx.Err())
 		}
+		return d.runTx(ctx, nil, fn)
 	}
-	tx, err := d.sql.BeginTx(ctx, nil)
+	opts := &sql.TxOptions{Isolation: sql.LevelSerializable}
+	for attempt := 1; ; attempt++ {
+		err := d.runTx(ctx, opts, fn)
+		if err == nil || !IsSerializationFailure(err) || attempt == maxTxAttempts {
+			return err
+		}
+		if err := sleepBackoff(ctx, attempt); err != nil {
+			return err
+		}
+	}
+}
+
+// maxTxAttempts bounds the retries of a transaction PostgreSQL keeps aborting: with
+// the back-off below, about 3 s of contention on one row before the caller sees
+// the failure (a 500 a client may retry, never a broken invariant).
+const maxTxAttempts = 12
+
+// sleepBackoff waits before attempt+1: exponential from 2 ms, capped at 500 ms, with
+// full jitter so the transactions that collided do not collide again in step.
+func sleepBackoff(ctx context.Context, attempt int) error {
+	ceiling := min(2*time.Millisecond<<attempt, 500*time.Millisecond)
+	t := time.NewTimer(rand.N(ceiling) + time.Millisecond)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("retry transaction: %w", ctx.Err())
+	}
+}
+
+func (d *DB) runTx(ctx context.Context, opts *sql.TxOptions, fn func(*Tx) error) error {
+	tx, err := d.sql.BeginTx(ctx, opts)
 	if err != nil {
 		return fmt.Errorf("begin transaction: %w", err)
 	}
@@ -199,6 +245,17 @@ func (d *DB) InTx(ctx context.Context, fn func(*Tx) error) error {
 		return fmt.Errorf("commit: %w", err)
 	}
 	return nil
+}
+
+// IsSerializationFailure reports whether err is PostgreSQL aborting a transaction
+// so that concurrent ones stay serializable (SQLSTATE 40001) or to break a deadlock
+// (40P01): the transaction may be run again as it was.
+func IsSerializationFailure(err error) bool {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return pgErr.Code == "40001" || pgErr.Code == "40P01"
+	}
+	return false
 }
 
 // IsUniqueViolation reports whether err is a unique-constraint failure on either dialect.

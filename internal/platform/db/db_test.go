@@ -12,6 +12,8 @@ import (
 	"testing"
 	"testing/fstest"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // testSchema is the PostgreSQL schema these tests own, so they do not fight other
@@ -716,5 +718,121 @@ func TestSQLiteWritersQueue(t *testing.T) {
 	close(release)
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("a writer waiting past its deadline got %v", err)
+	}
+}
+
+// TestInTxReadThenWriteUnderConcurrency: 32 writers each read a counter and write
+// it back plus one, in one transaction. Under PostgreSQL's default READ COMMITTED
+// two of them read the same value and one increment is lost; InTx must make every
+// backend count exactly.
+func TestInTxReadThenWriteUnderConcurrency(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, d *DB) {
+		ctx := context.Background()
+		if _, err := d.ExecContext(ctx, `CREATE TABLE counter (id INTEGER PRIMARY KEY, v INTEGER NOT NULL)`); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := d.ExecContext(ctx, `INSERT INTO counter (id, v) VALUES (1, 0)`); err != nil {
+			t.Fatal(err)
+		}
+		const writers, each = 32, 5
+		var wg sync.WaitGroup
+		errs := make(chan error, writers*each)
+		for range writers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for range each {
+					errs <- d.InTx(ctx, func(tx *Tx) error {
+						var v int
+						if err := tx.QueryRowContext(ctx, `SELECT v FROM counter WHERE id = 1`).Scan(&v); err != nil {
+							return err
+						}
+						_, err := tx.ExecContext(ctx, `UPDATE counter SET v = ? WHERE id = 1`, v+1)
+						return err
+					})
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Fatalf("InTx: %v", err)
+			}
+		}
+		var v int
+		if err := d.QueryRowContext(ctx, `SELECT v FROM counter WHERE id = 1`).Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		if v != writers*each {
+			t.Fatalf("counter = %d after %d increments: lost updates", v, writers*each)
+		}
+	})
+}
+
+// TestInTxCheckThenInsertUnderConcurrency: writers insert a row only while fewer
+// than a limit exist (a quota's shape). No backend may exceed the limit.
+func TestInTxCheckThenInsertUnderConcurrency(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, d *DB) {
+		ctx := context.Background()
+		if _, err := d.ExecContext(ctx, `CREATE TABLE items (id INTEGER PRIMARY KEY, owner TEXT NOT NULL)`); err != nil {
+			t.Fatal(err)
+		}
+		const limit, writers = 5, 32
+		errOver := errors.New("over quota")
+		var wg sync.WaitGroup
+		results := make(chan error, writers)
+		for i := range writers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				results <- d.InTx(ctx, func(tx *Tx) error {
+					var n int
+					if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM items WHERE owner = 'p'`).Scan(&n); err != nil {
+						return err
+					}
+					if n >= limit {
+						return errOver
+					}
+					_, err := tx.ExecContext(ctx, `INSERT INTO items (id, owner) VALUES (?, 'p')`, i)
+					return err
+				})
+			}()
+		}
+		wg.Wait()
+		close(results)
+		created := 0
+		for err := range results {
+			switch {
+			case err == nil:
+				created++
+			case !errors.Is(err, errOver):
+				t.Fatalf("InTx: %v", err)
+			}
+		}
+		var n int
+		if err := d.QueryRowContext(ctx, `SELECT COUNT(*) FROM items`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n != limit || created != limit {
+			t.Fatalf("%d rows (%d acknowledged), limit %d", n, created, limit)
+		}
+	})
+}
+
+func TestIsSerializationFailure(t *testing.T) {
+	for _, tt := range []struct {
+		err  error
+		want bool
+	}{
+		{nil, false},
+		{errors.New("SQLSTATE 40001"), false}, // only a real PostgreSQL error counts
+		{&pgconn.PgError{Code: "40001"}, true},
+		{fmt.Errorf("update: %w", &pgconn.PgError{Code: "40P01"}), true},
+		{&pgconn.PgError{Code: "23505"}, false},
+	} {
+		if got := IsSerializationFailure(tt.err); got != tt.want {
+			t.Errorf("IsSerializationFailure(%v) = %v, want %v", tt.err, got, tt.want)
+		}
 	}
 }
