@@ -44,6 +44,20 @@ fi
 
 sql() { "${as_postgres[@]}" psql -X -q -v ON_ERROR_STOP=1 -p "$port" -d postgres -tAc "$1"; }
 
+# The suites run many service instances at once (each PostgreSQL pool holds up to 32
+# connections, and the concurrency tests start two instances per service): Debian's
+# 100 connections run out. Raising the limit needs a restart, done once.
+max_connections=400
+if [ "$(sql 'SHOW max_connections')" -lt "$max_connections" ]; then
+	echo "postgres: max_connections $max_connections (restarting cluster $version/$cluster)"
+	sql "ALTER SYSTEM SET max_connections = $max_connections"
+	"${root[@]}" pg_ctlcluster "$version" "$cluster" restart
+	for _ in $(seq 1 60); do
+		pg_isready -q -h 127.0.0.1 -p "$port" && break
+		sleep 0.5
+	done
+fi
+
 if [ "$(sql "SELECT 1 FROM pg_roles WHERE rolname = '$role'")" != 1 ]; then
 	echo "postgres: creating role $role"
 	sql "CREATE ROLE $role LOGIN PASSWORD '$password'"
