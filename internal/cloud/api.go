@@ -62,6 +62,7 @@ func StartAPI(ctx context.Context, cfg config.Config, log *slog.Logger) (*Cloud,
 	if c.db, err = db.Open(ctx, cfg.Database.URL, cfg.DataDir); err != nil {
 		return nil, err
 	}
+	c.db.SetMaxConnections(cfg.Database.MaxConnections)
 	if c.db.Dialect != db.Postgres {
 		return nil, errAPINeedsPostgreSQL
 	}

@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"net"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/BurntSushi/toml"
@@ -177,4 +180,32 @@ func writeAPIJoinFile(cfg config.Config, busURL, metadataSecret string, shared b
 		return fmt.Errorf("write api.toml: %w", err)
 	}
 	return nil
+}
+
+// previousBusPort is the port of the embedded bus that the last start on dataDir
+// wrote into join.toml, if it is free on host, else 0 (any free port). With
+// ephemeral ports a restart then keeps its bus where it was, so the hosts and
+// the API processes that joined it, which retry the URL they were given, find
+// it again by themselves.
+func previousBusPort(dataDir, host string) int {
+	var join struct {
+		Bus struct{ URL string } `toml:"bus"`
+	}
+	if _, err := toml.DecodeFile(filepath.Join(dataDir, "join.toml"), &join); err != nil {
+		return 0
+	}
+	u, err := url.Parse(join.Bus.URL)
+	if err != nil {
+		return 0
+	}
+	port, err := strconv.Atoi(u.Port())
+	if err != nil || port == 0 {
+		return 0
+	}
+	l, err := net.Listen("tcp", net.JoinHostPort(host, u.Port()))
+	if err != nil {
+		return 0 // taken since: any free port
+	}
+	_ = l.Close()
+	return port
 }

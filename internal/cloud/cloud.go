@@ -83,13 +83,14 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (*Cloud, er
 	if c.db, err = db.Open(ctx, cfg.Database.URL, cfg.DataDir); err != nil {
 		return nil, err
 	}
+	c.db.SetMaxConnections(cfg.Database.MaxConnections)
 	secrets, err := loadSecrets(cfg.DataDir)
 	if err != nil {
 		return nil, err
 	}
 	busPort := cfg.Bus.Port
 	if cfg.API.EphemeralPorts {
-		busPort = 0
+		busPort = previousBusPort(cfg.DataDir, cfg.API.Host)
 	}
 	if c.bus, err = bus.Start(bus.Options{URL: cfg.Bus.URL, Host: cfg.API.Host, Port: busPort, Token: secrets.Bus, Log: log}); err != nil {
 		return nil, err
