@@ -453,16 +453,25 @@ func serversCreateRenameDelete(t *testing.T, up *Cloud, procs fleet, admin strin
 		}
 	}
 	// A deleted server goes, and stays gone, on both processes.
+	// A deleted server is 404, or DELETED to an admin (as upstream shows it).
 	seen := map[string]string{} // what a GET of a doomed server last answered
 	gone := func(id string) bool {
 		for p := range procs {
 			o := send("GET", procs.at(p).compute+"/servers/"+id, tok, nil)
-			if o.err != nil || o.Status != http.StatusNotFound {
-				var s struct{ Server serverView }
-				_ = json.Unmarshal(o.Body, &s)
-				seen[id] = fmt.Sprintf("%v: %s, task %q", o.Status, s.Server.Status, s.Server.TaskState)
+			if o.err == nil && o.Status == http.StatusNotFound {
+				continue
+			}
+			if o.err != nil {
+				seen[id] = o.String()
 				return false
 			}
+			var s struct{ Server serverView }
+			_ = json.Unmarshal(o.Body, &s)
+			if o.Status == http.StatusOK && s.Server.Status == "DELETED" {
+				continue
+			}
+			seen[id] = fmt.Sprintf("HTTP %d, %s %q, task %q", o.Status, s.Server.Status, s.Server.Name, s.Server.TaskState)
+			return false
 		}
 		return true
 	}
