@@ -44,6 +44,8 @@ func TestTwoAPIProcessesOnPostgreSQL(t *testing.T) {
 	t.Run("ports and floating IPs", func(t *testing.T) { portsAndFloatingIPs(t, up, procs, admin) })
 	t.Run("images", func(t *testing.T) { imageUploads(t, up, procs, admin) })
 	t.Run("servers", func(t *testing.T) { serversCreateRenameDelete(t, up, procs, admin) })
+	// Last: the api process's conductor has reported by now.
+	t.Run("nothing registered twice", func(t *testing.T) { registeredOnce(t, procs, admin) })
 
 	// What the loads left, read from either process: the same cloud.
 	var st cloudState
@@ -52,6 +54,61 @@ func TestTwoAPIProcessesOnPostgreSQL(t *testing.T) {
 	}
 	checkInvariants(t, st, noDuplicateAddress, oneFloatingIPPerFixedIP, usageIsLiveInstances, namesUniquePerDomain,
 		noLeakedPorts, nothingInFlight)
+}
+
+// registeredOnce: the api process bootstraps and registers nothing: the catalog
+// has each service once, with nimbus up's endpoints; the compute services, the
+// default flavors and networks are there once.
+func registeredOnce(t *testing.T, procs fleet, admin string) {
+	a := procs.at(1)
+	count := map[string]int{}
+	var services struct{ Services []struct{ Type string } }
+	must(t, http.StatusOK, &services, "GET", a.identity+"/services", admin, nil)
+	for _, s := range services.Services {
+		count["catalog service "+s.Type]++
+	}
+	var endpoints struct {
+		Endpoints []struct {
+			Interface, URL string
+			ServiceID      string `json:"service_id"`
+		}
+	}
+	must(t, http.StatusOK, &endpoints, "GET", a.identity+"/endpoints", admin, nil)
+	for _, e := range endpoints.Endpoints {
+		count["endpoint "+e.ServiceID+" "+e.Interface]++
+		for name, url := range procs[1].Endpoints {
+			if strings.HasPrefix(e.URL, url) {
+				t.Errorf("the catalog lists the api process's %s URL %s", name, url)
+			}
+		}
+	}
+	var osServices struct {
+		Services []struct{ Host, Binary string }
+	}
+	must(t, http.StatusOK, &osServices, "GET", a.compute+"/os-services", admin, nil)
+	for _, s := range osServices.Services {
+		count["compute service "+s.Host+" "+s.Binary]++
+	}
+	var flavors struct{ Flavors []struct{ Name string } }
+	must(t, http.StatusOK, &flavors, "GET", a.compute+"/flavors", admin, nil)
+	for _, f := range flavors.Flavors {
+		count["flavor "+f.Name]++
+	}
+	var networks struct{ Networks []struct{ Name string } }
+	must(t, http.StatusOK, &networks, "GET", a.network+"/networks", admin, nil)
+	for _, n := range networks.Networks {
+		count["network "+n.Name]++
+	}
+	for what, n := range count {
+		if n > 1 {
+			t.Errorf("%s: %d times", what, n)
+		}
+	}
+	for _, want := range []string{"catalog service compute", "catalog service identity", "flavor m1.nano", "network public"} {
+		if count[want] != 1 {
+			t.Errorf("%s: %d times, want once", want, count[want])
+		}
+	}
 }
 
 // tokensAcrossProcesses: a token either process issues works on both, and a
