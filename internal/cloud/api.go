@@ -41,7 +41,7 @@ func StartAPI(ctx context.Context, cfg config.Config, log *slog.Logger) (*Cloud,
 	if cfg.Bus.URL == "" {
 		return nil, errors.New("nimbus serve --role api joins the cloud's bus: set [bus] url (the cloud's api.toml has it)")
 	}
-	c := &Cloud{cfg: cfg, log: log, apiOnly: true}
+	c := &Cloud{cfg: cfg, log: log}
 	ok := false
 	defer func() {
 		if !ok {

@@ -1,5 +1,7 @@
 // Package cloud assembles an all-in-one Nimbus: one process running every service on
-// one database and one bus, bootstrapped and ready for the openstack CLI.
+// one database and one bus, bootstrapped and ready for the openstack CLI; and the
+// processes that join it (nimbus serve): hosts running agents over its bus, and
+// processes serving its APIs on its PostgreSQL database.
 package cloud
 
 import (
@@ -52,10 +54,6 @@ type Cloud struct {
 	computeLocal  *computeagent.Local
 	computeAgents []*computeagent.Agent
 	computeImages *clients.Images
-
-	// apiOnly is a process of nimbus serve --role api: the APIs and a conductor on
-	// a cloud that nimbus up bootstraps and whose agents it runs.
-	apiOnly bool
 
 	// IdentityURL is the Keystone endpoint, e.g. http://127.0.0.1:5000.
 	IdentityURL string
