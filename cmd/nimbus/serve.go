@@ -3,31 +3,43 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/nimbus-cloud/nimbus/internal/cloud"
+	"github.com/nimbus-cloud/nimbus/internal/platform/config"
 )
 
 func serveCommand() *cobra.Command {
 	var (
-		common  commonFlags
-		roles   []string
-		natsURL string
+		common    commonFlags
+		roles     []string
+		natsURL   string
+		dbURL     string
+		ephemeral bool
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
-		Short: "Join another host to a cloud, in the foreground",
+		Short: "Join another host or API process to a cloud, in the foreground",
 		Long: `Run this host's agents for a cloud started elsewhere with nimbus up: with --role
 compute the L2 agent (Linux bridges, VXLAN tunnels) and the security groups of the
 ports bound to this host; with --role network also DHCP and routers. The host works
 from the cloud's desired state over its bus: use the join.toml that nimbus up wrote
 into its data directory as --config, and give the host its own [network] host and
-local_ip (NIMBUS_NETWORK_HOST, NIMBUS_NETWORK_LOCAL_IP).`,
-		Example: `  nimbus serve --role compute --config /var/lib/nimbus/join.toml --data-dir /var/lib/nimbus-node`,
+local_ip (NIMBUS_NETWORK_HOST, NIMBUS_NETWORK_LOCAL_IP).
+
+With --role api, serve the cloud's APIs (identity, image, network, compute) and run
+a second conductor, in a process beside nimbus up on the cloud's PostgreSQL
+database: use the api.toml that nimbus up wrote into its data directory as --config
+(it names the database, the bus and the data directory this process shares).`,
+		Example: `  nimbus serve --role compute --config /var/lib/nimbus/join.toml --data-dir /var/lib/nimbus-node
+  nimbus serve --role api --config /var/lib/nimbus/api.toml --ephemeral-ports`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := common.load()
 			if err != nil {
@@ -36,6 +48,12 @@ local_ip (NIMBUS_NETWORK_HOST, NIMBUS_NETWORK_LOCAL_IP).`,
 			if natsURL != "" {
 				cfg.Bus.URL = natsURL
 			}
+			if dbURL != "" {
+				cfg.Database.URL = dbURL
+			}
+			if cmd.Flags().Changed("ephemeral-ports") {
+				cfg.API.EphemeralPorts = ephemeral
+			}
 			log, closeLog, err := newLogger(cfg)
 			if err != nil {
 				return err
@@ -43,6 +61,13 @@ local_ip (NIMBUS_NETWORK_HOST, NIMBUS_NETWORK_LOCAL_IP).`,
 			defer closeLog()
 			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 			defer stop()
+			if slices.Contains(roles, cloud.RoleAPI) {
+				if len(roles) > 1 {
+					return fmt.Errorf("roles %s: the api role runs alone (agents run in nimbus up and on joined hosts)",
+						strings.Join(roles, ","))
+				}
+				return serveAPI(ctx, cfg, log)
+			}
 			n, err := cloud.StartNode(ctx, cfg, roles, log)
 			if err != nil {
 				return err
@@ -54,7 +79,24 @@ local_ip (NIMBUS_NETWORK_HOST, NIMBUS_NETWORK_LOCAL_IP).`,
 		},
 	}
 	common.register(cmd)
-	cmd.Flags().StringSliceVar(&roles, "role", []string{cloud.RoleCompute}, "roles of this host: compute, network (comma-separated)")
+	cmd.Flags().StringSliceVar(&roles, "role", []string{cloud.RoleCompute}, "roles of this host: compute, network (comma-separated), or api alone")
 	cmd.Flags().StringVar(&natsURL, "nats", "", "the cloud's bus URL with its token (default: [bus] url of --config)")
+	cmd.Flags().StringVar(&dbURL, "db", "", "with --role api: the cloud's PostgreSQL database (default: [database] url of --config)")
+	cmd.Flags().BoolVar(&ephemeral, "ephemeral-ports", false, "with --role api: listen on free loopback ports instead of upstream's defaults")
 	return cmd
+}
+
+// serveAPI runs the api role until ctx ends.
+func serveAPI(ctx context.Context, cfg config.Config, log *slog.Logger) error {
+	start := time.Now()
+	c, err := cloud.StartAPI(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	fmt.Println(readyLine("nimbus api ready", c.Endpoints(), "data-dir="+cfg.DataDir,
+		fmt.Sprintf("startup=%dms", time.Since(start).Milliseconds())))
+	log.Info("nimbus api ready", "identity", c.IdentityURL)
+	err = c.Serve(ctx)
+	log.Info("nimbus api stopped")
+	return err
 }

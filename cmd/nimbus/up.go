@@ -82,18 +82,8 @@ data directory; later starts reuse it.`,
 			if err != nil {
 				return err
 			}
-			endpoints := c.Endpoints()
-			names := make([]string, 0, len(endpoints))
-			for name := range endpoints {
-				names = append(names, name)
-			}
-			sort.Strings(names)
-			parts := []string{"nimbus ready"}
-			for _, name := range names {
-				parts = append(parts, name+"="+endpoints[name])
-			}
-			parts = append(parts, "data-dir="+cfg.DataDir, fmt.Sprintf("startup=%dms", time.Since(start).Milliseconds()))
-			fmt.Println(strings.Join(parts, " "))
+			fmt.Println(readyLine("nimbus ready", c.Endpoints(), "data-dir="+cfg.DataDir,
+				fmt.Sprintf("startup=%dms", time.Since(start).Milliseconds())))
 			fmt.Printf("Use it: export OS_CLIENT_CONFIG_FILE=%s; openstack --os-cloud nimbus-admin token issue\n",
 				filepath.Join(cfg.DataDir, "clouds.yaml"))
 			log.Info("nimbus ready", "data_dir", cfg.DataDir, "identity", c.IdentityURL)
@@ -107,6 +97,21 @@ data directory; later starts reuse it.`,
 	cmd.Flags().StringVar(&dbURL, "db", "", "database URL: sqlite://PATH or postgres://... (default: SQLite in the data dir)")
 	cmd.Flags().StringVar(&natsURL, "nats", "", "external NATS URL (default: embedded server)")
 	return cmd
+}
+
+// readyLine is the line a process prints when it serves: prefix, then each API's
+// URL by service name, in name order, then extra fields.
+func readyLine(prefix string, endpoints map[string]string, extra ...string) string {
+	names := make([]string, 0, len(endpoints))
+	for name := range endpoints {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	parts := []string{prefix}
+	for _, name := range names {
+		parts = append(parts, name+"="+endpoints[name])
+	}
+	return strings.Join(append(parts, extra...), " ")
 }
 
 // newLogger builds the process logger from the log section: text or JSON, stderr or a file.

@@ -1,9 +1,19 @@
 package cloud
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
+	"net"
+	"net/url"
+	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+
+	"github.com/BurntSushi/toml"
+
+	"github.com/nimbus-cloud/nimbus/internal/platform/config"
 )
 
 // writeClientFiles writes clouds.yaml (clouds nimbus-admin and nimbus-demo, plus the
@@ -78,4 +88,124 @@ metadata_proxy_shared_secret = %q
 		return fmt.Errorf("write join.toml: %w", err)
 	}
 	return nil
+}
+
+// apiJoin is what api.toml holds: where a second API process finds the cloud (its
+// database, bus and data directory) and the settings its services must share with
+// this process's for the two to answer alike. Ports, host names and the data plane
+// are each process's own, so they are left out.
+type apiJoin struct {
+	DataDir  string `toml:"data_dir"`
+	Region   string `toml:"region"`
+	Database struct {
+		URL string `toml:"url"`
+	} `toml:"database"`
+	Bus struct {
+		URL string `toml:"url"`
+	} `toml:"bus"`
+	API *struct {
+		PolicyFile string `toml:"policy_file"`
+	} `toml:"api,omitempty"`
+	Identity struct {
+		TokenExpiration         config.Duration `toml:"token_expiration"`
+		BcryptCost              int             `toml:"bcrypt_cost"`
+		LockoutFailureAttempts  int             `toml:"lockout_failure_attempts"`
+		LockoutDuration         config.Duration `toml:"lockout_duration"`
+		MaxActiveKeys           int             `toml:"max_active_keys"`
+		AllowRescopeScopedToken bool            `toml:"allow_rescope_scoped_token"`
+	} `toml:"identity"`
+	Image struct {
+		SizeCap     int64 `toml:"image_size_cap"`
+		QuotaImages int   `toml:"image_count_total"`
+		QuotaBytes  int64 `toml:"image_size_total"`
+	} `toml:"image"`
+	Network struct {
+		GlobalMTU          int      `toml:"global_physnet_mtu"`
+		TenantNetworkTypes []string `toml:"tenant_network_types"`
+		FlatNetworks       []string `toml:"flat_networks"`
+		VLANRanges         []string `toml:"network_vlan_ranges"`
+		VXLANRanges        []string `toml:"vni_ranges"`
+		MetadataSecret     string   `toml:"metadata_proxy_shared_secret"`
+	} `toml:"network"`
+	Compute struct {
+		DefaultAvailabilityZone string `toml:"default_availability_zone"`
+		QuotaInstances          int    `toml:"quota_instances"`
+		QuotaCores              int    `toml:"quota_cores"`
+		QuotaRAM                int    `toml:"quota_ram"`
+	} `toml:"compute"`
+}
+
+// writeAPIJoinFile writes api.toml, the configuration of nimbus serve --role api for
+// this cloud, when its database can be shared (PostgreSQL), and removes a stale one
+// otherwise. It holds the database's credentials and the bus token: 0600.
+func writeAPIJoinFile(cfg config.Config, busURL, metadataSecret string, shared bool) error {
+	path := filepath.Join(cfg.DataDir, "api.toml")
+	if !shared {
+		if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("remove api.toml: %w", err)
+		}
+		return nil
+	}
+	var j apiJoin
+	j.DataDir, j.Region, j.Database.URL, j.Bus.URL = cfg.DataDir, cfg.Region, cfg.Database.URL, busURL
+	if cfg.API.PolicyFile != "" {
+		j.API = &struct {
+			PolicyFile string `toml:"policy_file"`
+		}{cfg.API.PolicyFile}
+	}
+	id := cfg.Identity
+	j.Identity.TokenExpiration, j.Identity.BcryptCost = id.TokenExpiration, id.BcryptCost
+	j.Identity.LockoutFailureAttempts, j.Identity.LockoutDuration = id.LockoutFailureAttempts, id.LockoutDuration
+	j.Identity.MaxActiveKeys, j.Identity.AllowRescopeScopedToken = id.MaxActiveKeys, id.AllowRescopeScopedToken
+	j.Image.SizeCap, j.Image.QuotaImages, j.Image.QuotaBytes = cfg.Image.SizeCap, cfg.Image.QuotaImages, cfg.Image.QuotaBytes
+	n := cfg.Network
+	j.Network.GlobalMTU, j.Network.TenantNetworkTypes, j.Network.FlatNetworks = n.GlobalMTU, n.TenantNetworkTypes, n.FlatNetworks
+	j.Network.VLANRanges, j.Network.VXLANRanges, j.Network.MetadataSecret = n.VLANRanges, n.VXLANRanges, metadataSecret
+	cc := cfg.Compute
+	j.Compute.DefaultAvailabilityZone = cc.DefaultAvailabilityZone
+	j.Compute.QuotaInstances, j.Compute.QuotaCores, j.Compute.QuotaRAM = cc.QuotaInstances, cc.QuotaCores, cc.QuotaRAM
+	var b bytes.Buffer
+	b.WriteString(`# Written by nimbus up. Serves this cloud's APIs from a second process, on its
+# database and bus, sharing this data directory (Fernet keys, secrets, image data):
+#   nimbus serve --role api --config api.toml
+# On this machine, give it ports of its own: --ephemeral-ports, or [identity] port
+# and the other services' (NIMBUS_IDENTITY_PORT, ...).
+`)
+	enc := toml.NewEncoder(&b)
+	enc.Indent = ""
+	if err := enc.Encode(j); err != nil {
+		return fmt.Errorf("write api.toml: %w", err)
+	}
+	if err := writeFileAtomic(path, b.Bytes(), 0o600); err != nil {
+		return fmt.Errorf("write api.toml: %w", err)
+	}
+	return nil
+}
+
+// previousBusPort is the port of the embedded bus that the last start on dataDir
+// wrote into join.toml, if it is free on host, else 0 (any free port). With
+// ephemeral ports a restart then keeps its bus where it was, so the hosts and
+// the API processes that joined it, which retry the URL they were given, find
+// it again by themselves.
+func previousBusPort(dataDir, host string) int {
+	var join struct {
+		Bus struct{ URL string } `toml:"bus"`
+	}
+	if _, err := toml.DecodeFile(filepath.Join(dataDir, "join.toml"), &join); err != nil {
+		return 0
+	}
+	u, err := url.Parse(join.Bus.URL)
+	if err != nil {
+		return 0
+	}
+	port, err := strconv.Atoi(u.Port())
+	if err != nil || port == 0 {
+		return 0
+	}
+	l, err := net.Listen("tcp", net.JoinHostPort(host, u.Port()))
+	if err != nil {
+		return 0 // taken since: any free port
+	}
+	_ = l.Close()
+	return port
 }

@@ -1,5 +1,7 @@
 // Package cloud assembles an all-in-one Nimbus: one process running every service on
-// one database and one bus, bootstrapped and ready for the openstack CLI.
+// one database and one bus, bootstrapped and ready for the openstack CLI; and the
+// processes that join it (nimbus serve): hosts running agents over its bus, and
+// processes serving its APIs on its PostgreSQL database.
 package cloud
 
 import (
@@ -40,6 +42,7 @@ type Cloud struct {
 	db       *db.DB
 	bus      *bus.Bus
 	keys     *fernet.Repository
+	revoked  *auth.RevocationList
 	identity *identity.Service
 	image    *image.Service
 	network  *network.Service
@@ -78,13 +81,14 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (*Cloud, er
 	if c.db, err = db.Open(ctx, cfg.Database.URL, cfg.DataDir); err != nil {
 		return nil, err
 	}
+	c.db.SetMaxConnections(cfg.Database.MaxConnections)
 	secrets, err := loadSecrets(cfg.DataDir)
 	if err != nil {
 		return nil, err
 	}
 	busPort := cfg.Bus.Port
 	if cfg.API.EphemeralPorts {
-		busPort = 0
+		busPort = previousBusPort(cfg.DataDir, cfg.API.Host)
 	}
 	if c.bus, err = bus.Start(bus.Options{URL: cfg.Bus.URL, Host: cfg.API.Host, Port: busPort, Token: secrets.Bus, Log: log}); err != nil {
 		return nil, err
@@ -92,30 +96,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (*Cloud, er
 	if c.keys, err = fernet.OpenRepository(filepath.Join(cfg.DataDir, "fernet-keys"), cfg.Identity.MaxActiveKeys); err != nil {
 		return nil, err
 	}
-	enforcer, err := newEnforcer(cfg.API.PolicyFile)
-	if err != nil {
-		return nil, err
-	}
-	identityPort := cfg.Identity.Port
-	if cfg.API.EphemeralPorts {
-		identityPort = 0
-	}
-	l, err := httpapi.Listen(cfg.API.Host, identityPort)
-	if err != nil {
-		return nil, err
-	}
-	c.IdentityURL = l.URL
-	revoked := auth.NewRevocationList()
-	c.identity, err = identity.New(ctx, identity.Options{
-		DB: c.db, Config: cfg.Identity, Logger: log, Keys: c.keys, Revoked: revoked, Bus: c.bus,
-		Policy: enforcer, PublicURL: l.URL,
-	})
-	if err != nil {
-		_ = l.Close()
-		return nil, err
-	}
-	c.servers = append(c.servers, apiServer{name: "identity", listener: l, handler: c.identity.Handler()})
-	if err := c.identity.ServeRevocations(c.bus); err != nil {
+	if err := c.startIdentity(ctx); err != nil {
 		return nil, err
 	}
 	imageURL, err := c.startImage(ctx)
@@ -137,7 +118,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (*Cloud, er
 	if err := c.identity.Bootstrap(ctx, identity.BootstrapOptions{
 		Region: cfg.Region, AdminPassword: secrets.Admin, DemoPassword: secrets.Demo,
 		Services: []identity.CatalogService{
-			{Type: "identity", Name: "keystone", Description: "Identity Service", URL: l.URL + "/v3"},
+			{Type: "identity", Name: "keystone", Description: "Identity Service", URL: c.IdentityURL + "/v3"},
 			{Type: "image", Name: "glance", Description: "Image Service", URL: imageURL},
 			{Type: "network", Name: "neutron", Description: "Networking Service", URL: networkURL},
 			{Type: "compute", Name: "nova", Description: "Compute Service", URL: computeSockets.api.URL + "/v2.1"},
@@ -155,13 +136,24 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (*Cloud, er
 	if err := writeJoinFile(cfg.DataDir, c.bus.URL, cfg.Network.MetadataURL, metadataSecret); err != nil {
 		return nil, err
 	}
+	if err := writeAPIJoinFile(cfg, c.bus.URL, metadataSecret, c.sharesDatabase()); err != nil {
+		return nil, err
+	}
 	if err := c.seed(ctx, secrets.Admin); err != nil {
 		return nil, err
 	}
 	if on, err := dataplaneWanted(cfg.Network.Dataplane, log); err != nil {
 		return nil, err
 	} else if on {
-		c.agent, c.metadata, err = hostAgent(ctx, cfg, c.network, network.HostRoles{DHCP: true, L3: true}, c.network,
+		var ctrl agent.Controller = c.network
+		if c.sharesDatabase() {
+			remote, err := agent.NewRemote(c.bus)
+			if err != nil {
+				return nil, err
+			}
+			ctrl = nudgedNetwork{Controller: c.network, changes: mergeNudges(c.network.Changes(), remote.Changes())}
+		}
+		c.agent, c.metadata, err = hostAgent(ctx, cfg, ctrl, network.HostRoles{DHCP: true, L3: true}, c.network,
 			metadataSecret, log)
 		if err != nil {
 			return nil, fmt.Errorf("network data plane: %w", err)
@@ -201,7 +193,41 @@ func (c *Cloud) seed(ctx context.Context, adminPassword string) error {
 	return nil
 }
 
-// startImage starts the image service, which validates tokens with identity's validator.
+// startIdentity starts the identity API, and answers the revocation list on the
+// bus for services in other processes.
+func (c *Cloud) startIdentity(ctx context.Context) error {
+	enforcer, err := newEnforcer(c.cfg.API.PolicyFile)
+	if err != nil {
+		return err
+	}
+	port := c.cfg.Identity.Port
+	if c.cfg.API.EphemeralPorts {
+		port = 0
+	}
+	l, err := httpapi.Listen(c.cfg.API.Host, port)
+	if err != nil {
+		return err
+	}
+	c.IdentityURL = l.URL
+	c.revoked = auth.NewRevocationList()
+	c.identity, err = identity.New(ctx, identity.Options{
+		DB: c.db, Config: c.cfg.Identity, Logger: c.log, Keys: c.keys, Revoked: c.revoked, Bus: c.bus,
+		Policy: enforcer, PublicURL: l.URL,
+	})
+	if err != nil {
+		_ = l.Close()
+		return err
+	}
+	c.servers = append(c.servers, apiServer{name: "identity", listener: l, handler: c.identity.Handler()})
+	if err := c.identity.ServeRevocations(c.bus); err != nil {
+		return err
+	}
+	if c.sharesDatabase() {
+		return c.followRevocations(ctx)
+	}
+	return nil
+}
+
 // newEnforcer is one service's policy engine: its own, as each upstream service has
 // its own, since services name rules alike (context_is_admin, service_api, default)
 // with different check strings. The policy file's overrides apply to every service
@@ -216,6 +242,7 @@ func newEnforcer(policyFile string) (*policy.Enforcer, error) {
 	return e, nil
 }
 
+// startImage starts the image service, which validates tokens with identity's validator.
 func (c *Cloud) startImage(ctx context.Context) (string, error) {
 	enforcer, err := newEnforcer(c.cfg.API.PolicyFile)
 	if err != nil {
@@ -308,6 +335,9 @@ func (c *Cloud) Serve(ctx context.Context) error {
 		}()
 	}
 	go c.reloadKeys(ctx)
+	if c.sharesDatabase() {
+		go c.resyncRevocations(ctx)
+	}
 	if c.compute != nil {
 		wg.Add(1)
 		go func() {
@@ -382,12 +412,22 @@ func (c *Cloud) close() {
 // Secrets are the generated bootstrap passwords, kept in the data dir (mode 0600).
 type Secrets struct{ Admin, Demo, MetadataProxy, Bus string }
 
-func loadSecrets(dir string) (Secrets, error) {
-	var s Secrets
-	for _, item := range []struct {
+// secretFiles names the file of each secret, in DIR/secrets.
+func (s *Secrets) secretFiles() []struct {
+	file string
+	dst  *string
+} {
+	return []struct {
 		file string
 		dst  *string
-	}{{"admin-password", &s.Admin}, {"demo-password", &s.Demo}, {"metadata-proxy-secret", &s.MetadataProxy}, {"bus-token", &s.Bus}} {
+	}{{"admin-password", &s.Admin}, {"demo-password", &s.Demo}, {"metadata-proxy-secret", &s.MetadataProxy}, {"bus-token", &s.Bus}}
+}
+
+// loadSecrets reads the secrets of the cloud in dir, generating those it lacks
+// (on the first start).
+func loadSecrets(dir string) (Secrets, error) {
+	var s Secrets
+	for _, item := range s.secretFiles() {
 		path := filepath.Join(dir, "secrets", item.file)
 		data, err := os.ReadFile(path)
 		if err == nil {
@@ -408,6 +448,21 @@ func loadSecrets(dir string) (Secrets, error) {
 		if err := writeFileAtomic(path, []byte(*item.dst+"\n"), 0o600); err != nil {
 			return s, err
 		}
+	}
+	return s, nil
+}
+
+// readSecrets reads the secrets of the cloud in dir, generating none: a process
+// that shares a cloud's data directory finds them all there.
+func readSecrets(dir string) (Secrets, error) {
+	var s Secrets
+	for _, item := range s.secretFiles() {
+		path := filepath.Join(dir, "secrets", item.file)
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return s, fmt.Errorf("read the cloud's secret: %w (is %s the data directory of the cloud's nimbus up?)", err, dir)
+		}
+		*item.dst = strings.TrimSpace(string(data))
 	}
 	return s, nil
 }

@@ -52,16 +52,31 @@ func (c *Cloud) listenCompute() (computeListeners, error) {
 }
 
 // startCompute starts the compute API and conductor, the metadata API, and this
-// host's compute agent. Compute reaches image and network over their APIs as the
-// admin user, as upstream Nova does with its service user.
+// host's compute agents.
 func (c *Cloud) startCompute(ctx context.Context, ls computeListeners, imageURL, networkURL,
 	adminPassword, metadataSecret string) error {
+	host, err := c.startComputeService(ctx, ls, imageURL, networkURL, adminPassword, metadataSecret)
+	if err != nil {
+		return err
+	}
+	if err := c.compute.EnsureDefaultFlavors(ctx); err != nil {
+		return err
+	}
+	return c.startComputeAgents(host)
+}
+
+// startComputeService starts the compute API, the metadata API and the console
+// proxy, and answers the agents of other hosts on the bus; the conductor runs in
+// Serve. Compute reaches image and network over their APIs as the admin user, as
+// upstream Nova does with its service user. It returns the host it runs on.
+func (c *Cloud) startComputeService(ctx context.Context, ls computeListeners, imageURL, networkURL,
+	adminPassword, metadataSecret string) (string, error) {
 	creds := clients.Credentials{IdentityURL: c.IdentityURL + "/v3", Username: "admin", Password: adminPassword,
 		ProjectName: "admin", DomainID: "default"}
 	c.computeImages = clients.NewImages(creds, imageURL)
 	enforcer, err := newEnforcer(c.cfg.API.PolicyFile)
 	if err != nil {
-		return err
+		return "", err
 	}
 	tokens := console.NewMemoryTokens()
 	consoles := consoleIssuer{tokens: tokens, base: ls.novnc.URL + "/vnc_lite.html"}
@@ -71,7 +86,7 @@ func (c *Cloud) startCompute(ctx context.Context, ls computeListeners, imageURL,
 	}
 	if host == "" {
 		if host, err = os.Hostname(); err != nil {
-			return fmt.Errorf("compute.host: %w", err)
+			return "", fmt.Errorf("compute.host: %w", err)
 		}
 	}
 	c.compute, err = compute.New(ctx, compute.Options{
@@ -81,10 +96,7 @@ func (c *Cloud) startCompute(ctx context.Context, ls computeListeners, imageURL,
 		DefaultAvailabilityZone: c.cfg.Compute.DefaultAvailabilityZone, Quotas: c.cfg.Compute.Quotas(),
 	})
 	if err != nil {
-		return err
-	}
-	if err := c.compute.EnsureDefaultFlavors(ctx); err != nil {
-		return err
+		return "", err
 	}
 	c.servers = append(c.servers,
 		apiServer{name: "compute", listener: ls.api, handler: c.compute.Handler()},
@@ -93,10 +105,26 @@ func (c *Cloud) startCompute(ctx context.Context, ls computeListeners, imageURL,
 		apiServer{name: "novncproxy", listener: ls.novnc, handler: console.NewProxy(console.Options{Tokens: tokens,
 			BaseURL: consoles.base, Logger: c.log})})
 	if err := c.compute.ServeAgents(c.bus, c.computeImages); err != nil {
-		return err
+		return "", err
 	}
+	return host, nil
+}
+
+// startComputeAgents runs this process's compute agents: the host's, or with the
+// fake driver and compute.fake_hosts that many simulated hosts.
+func (c *Cloud) startComputeAgents(host string) error {
 	c.computeLocal = computeagent.NewLocal(c.compute)
 	c.computeLocal.Others = computeagent.BusHostCalls{Bus: c.bus}
+	var controller computeagent.Controller = c.computeLocal
+	if c.sharesDatabase() {
+		// The API processes sharing the database change the desired state too:
+		// their nudges come over the bus.
+		remote, err := computeagent.NewRemote(c.bus)
+		if err != nil {
+			return err
+		}
+		controller = nudgedCompute{Local: c.computeLocal, bus: remote}
+	}
 	hosts := []string{host}
 	if c.cfg.Compute.Driver == "fake" && c.cfg.Compute.FakeHosts > 1 {
 		hosts = hosts[:0]
@@ -110,7 +138,7 @@ func (c *Cloud) startCompute(ctx context.Context, ls computeListeners, imageURL,
 		if err != nil || driver == nil {
 			return err
 		}
-		opts := computeagent.Options{Host: h, Driver: driver, Controller: c.computeLocal, InstancesDir: instances,
+		opts := computeagent.Options{Host: h, Driver: driver, Controller: controller, InstancesDir: instances,
 			Accelerator: c.cfg.Compute.Accelerator, Log: c.log}
 		if plumbing != nil {
 			opts.Plumbing = plumbing
@@ -127,6 +155,13 @@ func (c *Cloud) startCompute(ctx context.Context, ls computeListeners, imageURL,
 		}
 		c.computeLocal.Add(a)
 		c.computeAgents = append(c.computeAgents, a)
+		if c.sharesDatabase() {
+			// The API processes reach this host's agent over the bus (console
+			// output, VNC, diagnostics), as they reach a joined host's.
+			if err := computeagent.ServeHostCalls(c.bus, a); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }

@@ -66,6 +66,11 @@ type Cloud struct {
 	// clouds build no data plane unless a test gives them a host namespace of their own).
 	Env     []string
 	LogFile string
+	// Ready is the start of the line the process prints when it serves
+	// (default "nimbus ready"; "nimbus api ready" for nimbus serve --role api).
+	Ready string
+	// Endpoints are the URLs of the ready line by name (identity, compute, ...).
+	Endpoints map[string]string
 	*process
 }
 
@@ -87,16 +92,22 @@ func StartCloudEnv(dir string, env []string, extra ...string) (*Cloud, error) {
 }
 
 func (c *Cloud) start() error {
-	p, line, err := startProcess(c.Args, c.Env, c.LogFile, "nimbus ready")
+	ready := c.Ready
+	if ready == "" {
+		ready = "nimbus ready"
+	}
+	p, line, err := startProcess(c.Args, c.Env, c.LogFile, ready)
 	if err != nil {
 		return err
 	}
 	c.process = p
+	c.Endpoints = map[string]string{}
 	for _, f := range strings.Fields(line) {
-		if v, ok := strings.CutPrefix(f, "identity="); ok {
-			c.IdentityURL = v
+		if k, v, ok := strings.Cut(f, "="); ok && strings.HasPrefix(v, "http") {
+			c.Endpoints[k] = v
 		}
 	}
+	c.IdentityURL = c.Endpoints["identity"]
 	if c.IdentityURL == "" {
 		_ = p.cmd.Process.Kill()
 		return fmt.Errorf("ready line without identity URL: %q", line)

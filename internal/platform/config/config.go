@@ -135,6 +135,10 @@ type Image struct {
 // Database selects the SQL database.
 type Database struct {
 	URL string `toml:"url" env:"NIMBUS_DATABASE_URL"`
+	// MaxConnections bounds this process's connections to the database (0: 32 on
+	// PostgreSQL, 8 on SQLite). The processes of a cloud share PostgreSQL's
+	// max_connections (100 by default), so each must stay within its part.
+	MaxConnections int `toml:"max_connections" env:"NIMBUS_DATABASE_MAX_CONNECTIONS"`
 }
 
 // Bus selects the message bus.

@@ -72,6 +72,9 @@ func Open(ctx context.Context, url, dataDir string) (*DB, error) {
 		}
 		sdb.SetMaxOpenConns(32)
 		sdb.SetMaxIdleConns(32)
+		// Connections a burst opened go back to the server once idle: its
+		// max_connections is shared by every process of the cloud.
+		sdb.SetConnMaxIdleTime(time.Minute)
 		d := &DB{sql: sdb, Dialect: Postgres, Redacted: redact(url)}
 		return d, d.ping(ctx)
 	}
@@ -105,6 +108,16 @@ func redact(url string) string {
 		rest = rest[:q+1] + strings.Join(params, "&")
 	}
 	return scheme + "://" + rest
+}
+
+// SetMaxConnections bounds the connections the handle holds open (n <= 0 keeps
+// the dialect's default): several processes share one PostgreSQL server's
+// max_connections.
+func (d *DB) SetMaxConnections(n int) {
+	if n > 0 {
+		d.sql.SetMaxOpenConns(n)
+		d.sql.SetMaxIdleConns(n)
+	}
 }
 
 // Close closes the database.

@@ -470,6 +470,101 @@ func TestMigrateFailureRollsBack(t *testing.T) {
 	})
 }
 
+// TestMigrateFromProcessesAtOnce: processes that start at once on one database
+// (nimbus up and nimbus serve --role api) each migrate it; every one succeeds and
+// each migration runs once (a second run of 0002 would log it twice, of 0001 fail).
+func TestMigrateFromProcessesAtOnce(t *testing.T) {
+	fsys := fstest.MapFS{
+		"0001_first.sql":  sqlFile("CREATE TABLE log (name TEXT NOT NULL);\n"),
+		"0002_second.sql": sqlFile("INSERT INTO log (name) VALUES ('second');\n"),
+		"0003_third.sql":  sqlFile("CREATE TABLE other (id INTEGER);\nINSERT INTO log (name) VALUES ('third');\n"),
+	}
+	const processes = 6
+	// handles opens the database of d once more per process, as each process does.
+	handles := map[string]func(t *testing.T) []*DB{
+		"sqlite": func(t *testing.T) []*DB {
+			url := "sqlite://" + filepath.Join(t.TempDir(), "shared.db")
+			var ds []*DB
+			for range processes {
+				d, err := Open(context.Background(), url, "")
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { _ = d.Close() })
+				ds = append(ds, d)
+			}
+			return ds
+		},
+	}
+	if url := os.Getenv("NIMBUS_TEST_DATABASE_URL"); url != "" {
+		handles["postgres"] = func(t *testing.T) []*DB {
+			ds := []*DB{openPostgres(t, url)}
+			sep := "?"
+			if strings.Contains(url, "?") {
+				sep = "&"
+			}
+			for range processes - 1 {
+				d, err := Open(context.Background(), url+sep+"search_path="+testSchema, "")
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { _ = d.Close() })
+				ds = append(ds, d)
+			}
+			return ds
+		}
+	}
+	for name, open := range handles {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			ds := open(t)
+			if n, err := ds[0].MigrationsApplied(ctx, "svc"); err != nil || n != 0 {
+				t.Fatalf("MigrationsApplied on a new database = %d, %v; want 0", n, err)
+			}
+			var wg sync.WaitGroup
+			errs := make([]error, len(ds))
+			start := make(chan struct{})
+			for i, d := range ds {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					<-start
+					errs[i] = d.Migrate(ctx, "svc", fsys)
+				}()
+			}
+			close(start)
+			wg.Wait()
+			for i, err := range errs {
+				if err != nil {
+					t.Errorf("process %d: Migrate: %v", i, err)
+				}
+			}
+			var names []string
+			rows, err := ds[0].QueryContext(ctx, "SELECT name FROM log ORDER BY name")
+			if err != nil {
+				t.Fatal(err)
+			}
+			for rows.Next() {
+				var n string
+				if err := rows.Scan(&n); err != nil {
+					t.Fatal(err)
+				}
+				names = append(names, n)
+			}
+			rows.Close()
+			if want := []string{"second", "third"}; !slices.Equal(names, want) {
+				t.Errorf("log = %v, want %v: a migration ran more than once", names, want)
+			}
+			if got := appliedVersions(t, ds[0], "svc"); !slices.Equal(got, []int{1, 2, 3}) {
+				t.Errorf("versions = %v, want [1 2 3]", got)
+			}
+			if n, err := ds[1].MigrationsApplied(ctx, "svc"); err != nil || n != 3 {
+				t.Errorf("MigrationsApplied = %d, %v; want 3", n, err)
+			}
+		})
+	}
+}
+
 func TestMigrateBadName(t *testing.T) {
 	d := openSQLite(t)
 	err := d.Migrate(context.Background(), "svc", fstest.MapFS{"first.sql": sqlFile("CREATE TABLE x (id INTEGER);\n")})
