@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/nimbus-cloud/nimbus/internal/platform/auth"
+	"github.com/nimbus-cloud/nimbus/internal/platform/bus"
 	"github.com/nimbus-cloud/nimbus/internal/platform/conctest"
 	"github.com/nimbus-cloud/nimbus/internal/platform/policy"
 )
@@ -53,17 +54,25 @@ func (e *testEnv) addInstance() {
 	ts := httptest.NewUnstartedServer(rr)
 	e.t.Cleanup(ts.Close)
 	url := "http://" + ts.Listener.Addr().String()
-	second, err := New(context.Background(), Options{DB: e.Svc.db, Config: e.Svc.cfg,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Keys: e.Svc.keys,
-		Revoked: auth.NewRevocationList(), Policy: policy.NewEnforcer(), PublicURL: url})
-	if err != nil {
-		e.t.Fatal(err)
-	}
+	second := e.newInstance(url, nil)
 	e.Svc.publicURL = url // both answer as the balancer's address (OAuth signatures cover it)
 	rr.Handlers = []http.Handler{e.Svc.Handler(), second.Handler()}
 	ts.Start()
 	e.URL = ts.URL
 	e.second = second
+}
+
+// newInstance is another identity service on e's database and keys, as another
+// process would run, on bus b when not nil.
+func (e *testEnv) newInstance(publicURL string, b *bus.Bus) *Service {
+	e.t.Helper()
+	svc, err := New(context.Background(), Options{DB: e.Svc.db, Config: e.Svc.cfg,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Keys: e.Svc.keys,
+		Revoked: auth.NewRevocationList(), Policy: policy.NewEnforcer(), PublicURL: publicURL, Bus: b})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return svc
 }
 
 // each applies f to every running instance.
@@ -551,6 +560,64 @@ func TestTokensRacingDisableAndDeleteAreRevoked(t *testing.T) {
 			if status, _, _ := e.DoWithHeaders("GET", "/v3/auth/tokens", e.AdminToken, nil, map[string]string{"X-Subject-Token": token}); status != http.StatusNotFound {
 				t.Fatalf("try %d: a token issued racing the disable and the delete still validates (%d)", try, status)
 			}
+		}
+	}
+}
+
+// TestTokenBodiesFollowOtherInstancesWrites: a token body another identity process
+// rendered (and cached) is rendered again once this one writes what it shows: the
+// write's note reaches it over the bus. Before, each process rebuilt its cache
+// only on its own writes, and showed the old project name for ever.
+func TestTokenBodiesFollowOtherInstancesWrites(t *testing.T) {
+	e := newTestEnv(t)
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	server, err := bus.Start(bus.Options{Log: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(server.Close)
+	e.Svc.bus = server
+	if err := e.Svc.followChanges(); err != nil {
+		t.Fatal(err)
+	}
+	joined, err := bus.Start(bus.Options{URL: server.URL, Log: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(joined.Close)
+	other := e.newInstance(e.URL, joined)
+	ts := httptest.NewServer(other.Handler())
+	t.Cleanup(ts.Close)
+
+	projectName := func() string {
+		t.Helper()
+		req, _ := http.NewRequest("GET", ts.URL+"/v3/auth/tokens", nil)
+		req.Header.Set("X-Auth-Token", e.AdminToken)
+		req.Header.Set("X-Subject-Token", e.DemoToken)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var body struct {
+			Token struct {
+				Project struct{ Name string } `json:"project"`
+			} `json:"token"`
+		}
+		if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+			t.Fatal(err)
+		}
+		return body.Token.Project.Name
+	}
+	if got := projectName(); got != "demo" {
+		t.Fatalf("project name %q, want demo", got)
+	}
+	demo := extProjectID(e, e.DemoToken)
+	e.Must(http.StatusOK, "PATCH", "/v3/projects/"+demo, e.AdminToken, map[string]any{"project": map[string]any{"name": "renamed"}})
+	// The note crosses the bus on its own time: wait for it, within a bound.
+	for deadline := time.Now().Add(10 * time.Second); projectName() != "renamed"; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the other instance still shows the old project name")
 		}
 	}
 }
