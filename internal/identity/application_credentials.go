@@ -54,7 +54,7 @@ func (s *Service) appCredJSON(ctx context.Context, a *appCredRow) (map[string]an
 	}
 	roles := []map[string]any{}
 	for _, id := range a.RoleIDs {
-		role, err := s.getRole(ctx, id)
+		role, err := s.getRole(ctx, s.db, id)
 		if err != nil {
 			return nil, err
 		}
@@ -242,26 +242,28 @@ func (s *Service) createApplicationCredential(r *http.Request) (httpapi.Response
 	if a.SecretHash, err = s.hashPassword(plain); err != nil {
 		return httpapi.Response{}, err
 	}
-	var nameTaken bool
 	err = s.db.InTx(ctx, func(tx *db.Tx) error {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO application_credentials (`+appCredColumns+`) VALUES (?,?,?,?,?,?,?,?,?,?)`,
-			a.ID, a.Name, a.SecretHash, a.Description, a.UserID, a.ProjectID, a.System, a.ExpiresAt, a.Unrestricted,
-			a.CreatedAt); err != nil {
-			nameTaken = db.IsUniqueViolation(err)
+		if _, err := s.loadUser(ctx, tx, userID); err != nil { // not deleted meanwhile
 			return err
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO application_credentials (`+appCredColumns+`) VALUES (?,?,?,?,?,?,?,?,?,?)`,
+			a.ID, a.Name, a.SecretHash, a.Description, a.UserID, a.ProjectID, a.System, a.ExpiresAt, a.Unrestricted,
+			a.CreatedAt)
+		if db.IsUniqueViolation(err) {
+			return conflict("application_credential", "name", name)
+		}
+		if err != nil {
+			return fmt.Errorf("create application credential: %w", err)
 		}
 		for _, roleID := range a.RoleIDs {
 			if _, err := tx.ExecContext(ctx, `INSERT INTO application_credential_roles (application_credential_id, role_id)
 				VALUES (?, ?)`, a.ID, roleID); err != nil {
-				return err
+				return fmt.Errorf("create application credential roles: %w", err)
 			}
 		}
 		return s.linkAccessRules(ctx, tx, a, ruleReqs)
 	})
 	if err != nil {
-		if nameTaken {
-			return httpapi.Response{}, conflict("application_credential", "name", name)
-		}
 		return httpapi.Response{}, err
 	}
 	s.changed()
@@ -309,7 +311,7 @@ func (s *Service) appCredRoles(ctx context.Context, creds *auth.Credentials, raw
 				return nil, httpapi.BadRequest("Invalid input for field 'roles': each role is {\"id\": ...} or {\"name\": ...}.")
 			}
 			if id == "" {
-				role, err := s.getRoleByName(ctx, name, nullDomainID)
+				role, err := s.getRoleByName(ctx, s.db, name, nullDomainID)
 				if err != nil {
 					return nil, err
 				}
@@ -324,7 +326,7 @@ func (s *Service) appCredRoles(ctx context.Context, creds *auth.Credentials, raw
 		}
 		// As upstream, the roles the named ones imply come along (member brings
 		// reader), as they do with the token's roles; all must be on the token.
-		all, err := s.impliedClosure(ctx, ids)
+		all, err := s.impliedClosure(ctx, s.db, ids)
 		if err != nil {
 			return nil, err
 		}
@@ -355,9 +357,6 @@ func (s *Service) deleteApplicationCredential(r *http.Request) (httpapi.Response
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	if err := s.revoke(ctx, auth.RevocationEvent{AppCredID: a.ID}); err != nil {
-		return httpapi.Response{}, err
-	}
 	err = s.db.InTx(ctx, func(tx *db.Tx) error {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM application_credential_roles WHERE application_credential_id = ?`, a.ID); err != nil {
 			return err
@@ -366,13 +365,23 @@ func (s *Service) deleteApplicationCredential(r *http.Request) (httpapi.Response
 		if _, err := tx.ExecContext(ctx, `DELETE FROM application_credential_access_rules WHERE application_credential_id = ?`, a.ID); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, `DELETE FROM application_credentials WHERE id = ?`, a.ID)
-		return err
+		res, err := tx.ExecContext(ctx, `DELETE FROM application_credentials WHERE id = ?`, a.ID)
+		if err != nil {
+			return fmt.Errorf("delete application credential: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 { // deleted meanwhile
+			return httpapi.NotFound("Could not find Application Credential: %s.", a.ID)
+		}
+		return nil
 	})
 	if err != nil {
 		return httpapi.Response{}, err
 	}
 	s.changed()
+	// Revoked after the delete, so that no token issued in between survives it.
+	if err := s.revoke(ctx, auth.RevocationEvent{AppCredID: a.ID}); err != nil {
+		return httpapi.Response{}, err
+	}
 	return httpapi.NoContent(), nil
 }
 
@@ -503,9 +512,21 @@ func (s *Service) linkAccessRules(ctx context.Context, tx *db.Tx, a *appCredRow,
 				rule.ID = newID()
 			}
 			// Distinct creation times keep the user's list in the order rules were given.
-			if _, err := tx.ExecContext(ctx, `INSERT INTO access_rules (`+accessRuleColumns+`, created_at) VALUES (?,?,?,?,?,?)`,
-				rule.ID, rule.UserID, rule.Service, rule.Path, rule.Method, now+int64(i)); err != nil {
-				return err
+			// Another credential made at once may add the same rule first: it is
+			// then this one's too (PostgreSQL runs the transaction again to see it).
+			res, err := tx.ExecContext(ctx, `INSERT INTO access_rules (`+accessRuleColumns+`, created_at) VALUES (?,?,?,?,?,?)
+				ON CONFLICT DO NOTHING`, rule.ID, rule.UserID, rule.Service, rule.Path, rule.Method, now+int64(i))
+			if err != nil {
+				return fmt.Errorf("create access rule: %w", err)
+			}
+			if n, _ := res.RowsAffected(); n == 0 {
+				if rule, err = scanAccessRule(tx.QueryRowContext(ctx, `SELECT `+accessRuleColumns+` FROM access_rules
+					WHERE user_id = ? AND service = ? AND path = ? AND method = ?`, a.UserID, req.Service, req.Path, req.Method)); err != nil {
+					return err
+				}
+				if rule == nil { // the id was taken, by another user's rule
+					return conflict("access_rule", "id", req.ID)
+				}
 			}
 		}
 		if slices.Contains(linked, rule.ID) {

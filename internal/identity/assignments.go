@@ -30,7 +30,7 @@ func (s *Service) grantTarget(actor, on string) func(r *http.Request) (map[strin
 		ctx := r.Context()
 		t := map[string]any{}
 		if id := pathParam(r, "role_id"); id != "" {
-			if role, err := s.getRole(ctx, id); err == nil && role != nil {
+			if role, err := s.getRole(ctx, s.db, id); err == nil && role != nil {
 				t["target.role.id"], t["target.role.name"] = role.ID, role.Name
 				t["target.role.domain_id"] = nil // a global role's, as upstream renders it
 				if role.DomainID != nullDomainID {
@@ -42,10 +42,10 @@ func (s *Service) grantTarget(actor, on string) func(r *http.Request) (map[strin
 		t["target."+actor+".id"] = actorID
 		var actorDomain string
 		if actor == "user" {
-			if u, err := s.getUser(ctx, actorID); err == nil && u != nil {
+			if u, err := s.getUser(ctx, s.db, actorID); err == nil && u != nil {
 				actorDomain = u.DomainID
 			}
-		} else if g, err := s.getGroup(ctx, actorID); err == nil && g != nil {
+		} else if g, err := s.getGroup(ctx, s.db, actorID); err == nil && g != nil {
 			actorDomain = g.DomainID
 		}
 		if actorDomain != "" {
@@ -116,11 +116,11 @@ type assignmentRow struct {
 
 func (a assignmentRow) isGroup() bool { return strings.HasPrefix(a.Type, "Group") }
 
-func (s *Service) queryAssignments(ctx context.Context, where string, args ...any) ([]assignmentRow, error) {
+func (s *Service) queryAssignments(ctx context.Context, q db.Querier, where string, args ...any) ([]assignmentRow, error) {
 	if where == "" {
 		where = "TRUE"
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT type, actor_id, target_id, role_id, inherited FROM assignments WHERE `+
+	rows, err := q.QueryContext(ctx, `SELECT type, actor_id, target_id, role_id, inherited FROM assignments WHERE `+
 		where+` ORDER BY type, actor_id, target_id, role_id, inherited`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list assignments: %w", err)
@@ -138,8 +138,8 @@ func (s *Service) queryAssignments(ctx context.Context, where string, args ...an
 }
 
 // groupMemberIDs lists the users in a group.
-func (s *Service) groupMemberIDs(ctx context.Context, groupID string) ([]string, error) {
-	ids, err := db.QueryStrings(ctx, s.db, `SELECT user_id FROM user_group_membership WHERE group_id = ? ORDER BY user_id`, groupID)
+func (s *Service) groupMemberIDs(ctx context.Context, q db.Querier, groupID string) ([]string, error) {
+	ids, err := db.QueryStrings(ctx, q, `SELECT user_id FROM user_group_membership WHERE group_id = ? ORDER BY user_id`, groupID)
 	if err != nil {
 		return nil, fmt.Errorf("list group members: %w", err)
 	}
@@ -149,11 +149,11 @@ func (s *Service) groupMemberIDs(ctx context.Context, groupID string) ([]string,
 // assignmentRevocationEvents revoke the tokens an assignment may have fed: those of
 // the user (or of every member of the group) on its scope. Tokens carry no trace of
 // system or inherited scopes, so those revoke all of the user's tokens.
-func (s *Service) assignmentRevocationEvents(ctx context.Context, a assignmentRow) ([]auth.RevocationEvent, error) {
+func (s *Service) assignmentRevocationEvents(ctx context.Context, q db.Querier, a assignmentRow) ([]auth.RevocationEvent, error) {
 	users := []string{a.ActorID}
 	if a.isGroup() {
 		var err error
-		if users, err = s.groupMemberIDs(ctx, a.ActorID); err != nil {
+		if users, err = s.groupMemberIDs(ctx, q, a.ActorID); err != nil {
 			return nil, err
 		}
 	}
@@ -191,13 +191,13 @@ func (k grantKind) request(r *http.Request) grantRequest {
 }
 
 // requireActor fails with UserNotFound or GroupNotFound.
-func (s *Service) requireActor(ctx context.Context, kind, id string) error {
+func (s *Service) requireActor(ctx context.Context, q db.Querier, kind, id string) error {
 	var n int
 	table := "users"
 	if kind == "group" {
 		table = "groups"
 	}
-	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM `+table+` WHERE id = ?`, id).Scan(&n); err != nil {
+	if err := q.QueryRowContext(ctx, `SELECT COUNT(*) FROM `+table+` WHERE id = ?`, id).Scan(&n); err != nil {
 		return err
 	}
 	if n == 0 {
@@ -208,14 +208,14 @@ func (s *Service) requireActor(ctx context.Context, kind, id string) error {
 
 // requireTarget loads the grant's project or domain (nil for the system), failing
 // with ProjectNotFound or DomainNotFound.
-func (s *Service) requireTarget(ctx context.Context, g grantRequest) (*projectRow, error) {
+func (s *Service) requireTarget(ctx context.Context, q db.Querier, g grantRequest) (*projectRow, error) {
 	var p *projectRow
 	var err error
 	switch g.kind.target {
 	case "project":
-		p, err = s.getProject(ctx, g.targetID)
+		p, err = s.getProject(ctx, q, g.targetID)
 	case "domain":
-		p, err = s.getDomain(ctx, g.targetID)
+		p, err = s.getDomain(ctx, q, g.targetID)
 	default:
 		return nil, nil
 	}
@@ -240,27 +240,36 @@ func assignmentNotFound(g grantRequest) error {
 		g.roleID, g.actorID, g.targetID)
 }
 
+// createGrant assigns a role, in the transaction that finds the role, the actor
+// and the target: none of them is deleted in between, so no assignment outlives
+// what it names.
 func (s *Service) createGrant(k grantKind) httpapi.Handler {
 	return func(r *http.Request) (httpapi.Response, error) {
 		ctx := r.Context()
 		g := k.request(r)
-		role, err := s.requireRole(ctx, g.roleID)
-		if err != nil {
-			return httpapi.Response{}, err
-		}
-		if err := s.requireActor(ctx, k.actor, g.actorID); err != nil {
-			return httpapi.Response{}, err
-		}
-		target, err := s.requireTarget(ctx, g)
-		if err != nil {
-			return httpapi.Response{}, err
-		}
-		if k.target == "project" && role.DomainID != nullDomainID && target.DomainID != role.DomainID {
-			return httpapi.Response{}, httpapi.Forbidden("Project %s must be in the same domain as the role %s being assigned.", target.ID, role.ID)
-		}
 		a := g.row()
-		if _, err := s.db.ExecContext(ctx, `INSERT INTO assignments (type, actor_id, target_id, role_id, inherited)
-			VALUES (?,?,?,?,?) ON CONFLICT DO NOTHING`, a.Type, a.ActorID, a.TargetID, a.RoleID, a.Inherited); err != nil {
+		err := s.db.InTx(ctx, func(tx *db.Tx) error {
+			role, err := s.requireRole(ctx, tx, g.roleID)
+			if err != nil {
+				return err
+			}
+			if err := s.requireActor(ctx, tx, k.actor, g.actorID); err != nil {
+				return err
+			}
+			target, err := s.requireTarget(ctx, tx, g)
+			if err != nil {
+				return err
+			}
+			if k.target == "project" && role.DomainID != nullDomainID && target.DomainID != role.DomainID {
+				return httpapi.Forbidden("Project %s must be in the same domain as the role %s being assigned.", target.ID, role.ID)
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO assignments (type, actor_id, target_id, role_id, inherited)
+				VALUES (?,?,?,?,?) ON CONFLICT DO NOTHING`, a.Type, a.ActorID, a.TargetID, a.RoleID, a.Inherited); err != nil {
+				return fmt.Errorf("create grant: %w", err)
+			}
+			return nil
+		})
+		if err != nil {
 			return httpapi.Response{}, err
 		}
 		s.changed()
@@ -272,13 +281,13 @@ func (s *Service) checkGrant(k grantKind) httpapi.Handler {
 	return func(r *http.Request) (httpapi.Response, error) {
 		ctx := r.Context()
 		g := k.request(r)
-		if _, err := s.requireRole(ctx, g.roleID); err != nil {
+		if _, err := s.requireRole(ctx, s.db, g.roleID); err != nil {
 			return httpapi.Response{}, err
 		}
-		if err := s.requireActor(ctx, k.actor, g.actorID); err != nil {
+		if err := s.requireActor(ctx, s.db, k.actor, g.actorID); err != nil {
 			return httpapi.Response{}, err
 		}
-		if _, err := s.requireTarget(ctx, g); err != nil {
+		if _, err := s.requireTarget(ctx, s.db, g); err != nil {
 			return httpapi.Response{}, err
 		}
 		ok, err := s.grantExists(ctx, g.row())
@@ -298,24 +307,33 @@ func (s *Service) revokeGrant(k grantKind) httpapi.Handler {
 	return func(r *http.Request) (httpapi.Response, error) {
 		ctx := r.Context()
 		g := k.request(r)
-		if _, err := s.requireRole(ctx, g.roleID); err != nil {
-			return httpapi.Response{}, err
-		}
-		if _, err := s.requireTarget(ctx, g); err != nil {
-			return httpapi.Response{}, err
-		}
 		a := g.row()
-		events, err := s.assignmentRevocationEvents(ctx, a)
+		// The tokens to revoke are those of the group's members as the assignment
+		// goes: read in the transaction that deletes it.
+		var events []auth.RevocationEvent
+		err := s.db.InTx(ctx, func(tx *db.Tx) error {
+			if _, err := s.requireRole(ctx, tx, g.roleID); err != nil {
+				return err
+			}
+			if _, err := s.requireTarget(ctx, tx, g); err != nil {
+				return err
+			}
+			var err error
+			if events, err = s.assignmentRevocationEvents(ctx, tx, a); err != nil {
+				return err
+			}
+			res, err := tx.ExecContext(ctx, `DELETE FROM assignments WHERE type = ? AND actor_id = ? AND target_id = ?
+				AND role_id = ? AND inherited = ?`, a.Type, a.ActorID, a.TargetID, a.RoleID, a.Inherited)
+			if err != nil {
+				return fmt.Errorf("revoke grant: %w", err)
+			}
+			if n, _ := res.RowsAffected(); n == 0 {
+				return assignmentNotFound(g)
+			}
+			return nil
+		})
 		if err != nil {
 			return httpapi.Response{}, err
-		}
-		res, err := s.db.ExecContext(ctx, `DELETE FROM assignments WHERE type = ? AND actor_id = ? AND target_id = ?
-			AND role_id = ? AND inherited = ?`, a.Type, a.ActorID, a.TargetID, a.RoleID, a.Inherited)
-		if err != nil {
-			return httpapi.Response{}, err
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return httpapi.Response{}, assignmentNotFound(g)
 		}
 		s.changed()
 		if err := s.revoke(ctx, events...); err != nil {
@@ -329,10 +347,10 @@ func (s *Service) listGrants(k grantKind) httpapi.Handler {
 	return func(r *http.Request) (httpapi.Response, error) {
 		ctx := r.Context()
 		g := k.request(r)
-		if err := s.requireActor(ctx, k.actor, g.actorID); err != nil {
+		if err := s.requireActor(ctx, s.db, k.actor, g.actorID); err != nil {
 			return httpapi.Response{}, err
 		}
-		if _, err := s.requireTarget(ctx, g); err != nil {
+		if _, err := s.requireTarget(ctx, s.db, g); err != nil {
 			return httpapi.Response{}, err
 		}
 		roles, err := s.queryRoles(ctx, `id IN (SELECT role_id FROM assignments WHERE type = ? AND actor_id = ?
@@ -482,9 +500,9 @@ func (s *Service) listRoleAssignments(r *http.Request) (httpapi.Response, error)
 		target := map[string]any{}
 		if rq.projectID != "" {
 			// Upstream's projects include domains: a domain's subtree is all its projects.
-			p, err := s.getProject(ctx, rq.projectID)
+			p, err := s.getProject(ctx, s.db, rq.projectID)
 			if err == nil && p == nil {
-				p, err = s.getDomain(ctx, rq.projectID)
+				p, err = s.getDomain(ctx, s.db, rq.projectID)
 			}
 			if err != nil {
 				return httpapi.Response{}, err
@@ -607,7 +625,7 @@ func (s *Service) directAssignments(ctx context.Context, rq raQuery) ([]raEntry,
 	if rq.inherited != nil {
 		w.add(`inherited = ?`, *rq.inherited)
 	}
-	rows, err := s.queryAssignments(ctx, w.String(), w.args...)
+	rows, err := s.queryAssignments(ctx, s.db, w.String(), w.args...)
 	if err != nil {
 		return nil, err
 	}
@@ -634,7 +652,7 @@ func (s *Service) effectiveAssignments(ctx context.Context, rq raQuery) ([]raEnt
 	// Narrow the stored rows that can matter.
 	w := &sqlWhere{}
 	if rq.userID != "" {
-		groups, err := s.groupIDsOfUser(ctx, rq.userID)
+		groups, err := s.groupIDsOfUser(ctx, s.db, rq.userID)
 		if err != nil {
 			return nil, err
 		}
@@ -653,11 +671,11 @@ func (s *Service) effectiveAssignments(ctx context.Context, rq raQuery) ([]raEnt
 			for _, id := range t.descendants(rq.projectID) {
 				scope[id] = true
 			}
-		} else if p, err := s.getProject(ctx, rq.projectID); err != nil {
+		} else if p, err := s.getProject(ctx, s.db, rq.projectID); err != nil {
 			return nil, err
 		} else if p != nil {
 			// Only the project itself and what it inherits from can matter.
-			ancestors, err := s.projectAncestors(ctx, p)
+			ancestors, err := s.projectAncestors(ctx, s.db, p)
 			if err != nil {
 				return nil, err
 			}
@@ -673,7 +691,7 @@ func (s *Service) effectiveAssignments(ctx context.Context, rq raQuery) ([]raEnt
 	case rq.system != "":
 		w.in("type", asgSystemTypes)
 	}
-	rows, err := s.queryAssignments(ctx, w.String(), w.args...)
+	rows, err := s.queryAssignments(ctx, s.db, w.String(), w.args...)
 	if err != nil {
 		return nil, err
 	}
@@ -691,7 +709,7 @@ func (s *Service) effectiveAssignments(ctx context.Context, rq raQuery) ([]raEnt
 		if !ok {
 			if rq.userID != "" {
 				users = []string{rq.userID} // the user is in the group: that is why the row was loaded
-			} else if users, err = s.groupMemberIDs(ctx, e.groupID); err != nil {
+			} else if users, err = s.groupMemberIDs(ctx, s.db, e.groupID); err != nil {
 				return nil, err
 			}
 			members[e.groupID] = users
@@ -737,7 +755,7 @@ func (s *Service) effectiveAssignments(ctx context.Context, rq raQuery) ([]raEnt
 	}
 
 	// 3. Implied roles, then drop domain-specific roles.
-	rules, err := s.impliedRules(ctx)
+	rules, err := s.impliedRules(ctx, s.db)
 	if err != nil {
 		return nil, err
 	}
@@ -813,7 +831,7 @@ func (n *raNames) projectRow(id string) *projectRow {
 	if p, ok := n.projects[id]; ok {
 		return p
 	}
-	p, err := n.s.getProject(n.ctx, id)
+	p, err := n.s.getProject(n.ctx, n.s.db, id)
 	n.fail(err)
 	n.projects[id] = p
 	return p
@@ -830,7 +848,7 @@ func (n *raNames) cached(key string, build func() map[string]any) map[string]any
 
 func (n *raNames) domain(id string) map[string]any {
 	return n.cached("domain:"+id, func() map[string]any {
-		d, err := n.s.getDomain(n.ctx, id)
+		d, err := n.s.getDomain(n.ctx, n.s.db, id)
 		n.fail(err)
 		name := ""
 		if d != nil {
@@ -853,7 +871,7 @@ func (n *raNames) project(id string) map[string]any {
 func (n *raNames) user(id string) map[string]any {
 	return n.cached("user:"+id, func() map[string]any {
 		out := map[string]any{"id": id, "name": ""}
-		u, err := n.s.getUser(n.ctx, id)
+		u, err := n.s.getUser(n.ctx, n.s.db, id)
 		n.fail(err)
 		if u != nil {
 			out["name"], out["domain"] = u.Name, n.domain(u.DomainID)
@@ -879,7 +897,7 @@ func (n *raNames) group(id string) map[string]any {
 func (n *raNames) role(id string) map[string]any {
 	return n.cached("role:"+id, func() map[string]any {
 		out := map[string]any{"id": id, "name": ""}
-		role, err := n.s.getRole(n.ctx, id)
+		role, err := n.s.getRole(n.ctx, n.s.db, id)
 		n.fail(err)
 		if role != nil {
 			out["name"] = role.Name

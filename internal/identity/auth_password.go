@@ -77,29 +77,79 @@ func (s *Service) checkPassword(ctx context.Context, u *userRow, password string
 		checkHash(s.dummyHash(), password)
 		return errAuthFailed
 	}
-	now := s.now()
-	if n := s.cfg.LockoutFailureAttempts; n > 0 && u.FailedAuthCount >= n && u.LastFailedAuthAt.Valid {
-		last := u.LastFailedAuthAt.Int64
-		if s.cfg.LockoutDuration.Duration == 0 || now.UnixMicro()-last < s.cfg.LockoutDuration.Microseconds() {
+	if s.lockoutApplies(u) {
+		allowed, err := s.takeLoginAttempt(ctx, u.ID)
+		if err != nil {
+			return err
+		}
+		if !allowed {
 			checkHash(s.dummyHash(), password)
 			return httpapi.Unauthorized("The account is locked for user: %s.", u.ID)
 		}
-	}
-	if !u.PasswordHash.Valid || !checkHash([]byte(u.PasswordHash.String), password) {
-		if _, err := s.db.ExecContext(ctx, `UPDATE users SET failed_auth_count = failed_auth_count + 1,
-			last_failed_auth_at = ? WHERE id = ?`, now.UnixMicro(), u.ID); err != nil {
-			return fmt.Errorf("record failed login: %w", err)
+		if !u.PasswordHash.Valid || !checkHash([]byte(u.PasswordHash.String), password) {
+			return errAuthFailed // the attempt taken stays counted as a failure
 		}
-		return errAuthFailed
-	}
-	if u.FailedAuthCount > 0 {
-		if _, err := s.db.ExecContext(ctx, `UPDATE users SET failed_auth_count = 0, last_failed_auth_at = NULL
-			WHERE id = ?`, u.ID); err != nil {
-			return fmt.Errorf("reset failed logins: %w", err)
+		if err := s.resetFailedLogins(ctx, u.ID); err != nil {
+			return err
+		}
+	} else {
+		if !u.PasswordHash.Valid || !checkHash([]byte(u.PasswordHash.String), password) {
+			if _, err := s.db.ExecContext(ctx, `UPDATE users SET failed_auth_count = failed_auth_count + 1,
+				last_failed_auth_at = ? WHERE id = ?`, s.now().UnixMicro(), u.ID); err != nil {
+				return fmt.Errorf("record failed login: %w", err)
+			}
+			return errAuthFailed
+		}
+		if u.FailedAuthCount > 0 {
+			if err := s.resetFailedLogins(ctx, u.ID); err != nil {
+				return err
+			}
 		}
 	}
 	if !u.Enabled {
 		return errAuthFailed
+	}
+	return nil
+}
+
+// lockoutApplies reports whether failed logins can lock u out: the lockout is
+// configured, and the user's ignore_lockout_failure_attempts option (upstream's
+// PCI-DSS exemption, for service users) is not set.
+func (s *Service) lockoutApplies(u *userRow) bool {
+	ignore, _ := unmarshalObject(u.Options)["ignore_lockout_failure_attempts"].(bool)
+	return s.cfg.LockoutFailureAttempts > 0 && !ignore
+}
+
+// takeLoginAttempt counts a login attempt as a failure before its password is
+// checked (a success resets the count), unless the account is locked: fewer
+// than LockoutFailureAttempts failures, or the last one older than
+// LockoutDuration. One conditional update decides, so that guesses sent at once
+// check no more passwords than the lockout allows (reading the count, checking,
+// then counting let every guess of a burst through).
+func (s *Service) takeLoginAttempt(ctx context.Context, userID string) (bool, error) {
+	now := s.now()
+	unlocked := `failed_auth_count < ? OR last_failed_auth_at IS NULL`
+	args := []any{now.UnixMicro(), userID, s.cfg.LockoutFailureAttempts}
+	if d := s.cfg.LockoutDuration.Duration; d > 0 {
+		unlocked += ` OR last_failed_auth_at <= ?`
+		args = append(args, now.Add(-d).UnixMicro())
+	}
+	res, err := s.db.ExecContext(ctx, `UPDATE users SET failed_auth_count = failed_auth_count + 1,
+		last_failed_auth_at = ? WHERE id = ? AND (`+unlocked+`)`, args...)
+	if err != nil {
+		return false, fmt.Errorf("record login attempt: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("record login attempt: %w", err)
+	}
+	return n == 1, nil
+}
+
+func (s *Service) resetFailedLogins(ctx context.Context, userID string) error {
+	if _, err := s.db.ExecContext(ctx, `UPDATE users SET failed_auth_count = 0, last_failed_auth_at = NULL
+		WHERE id = ?`, userID); err != nil {
+		return fmt.Errorf("reset failed logins: %w", err)
 	}
 	return nil
 }

@@ -89,6 +89,10 @@ type authResult struct {
 	appCred    *appCredRow     // set for application_credential logins
 	oauth1     *accessTokenRow // set for oauth1 logins
 	rescoped   *auth.Token
+	// issuedAt is when the login began, before anything the token carries was
+	// read: a revocation recorded after a change commits (issued_before = then)
+	// thus catches every token built from what the change replaced.
+	issuedAt time.Time
 }
 
 func (s *Service) issueToken(r *http.Request) (httpapi.Response, error) {
@@ -108,7 +112,7 @@ func (s *Service) issueToken(r *http.Request) (httpapi.Response, error) {
 		return httpapi.Response{}, err
 	}
 	ctx := r.Context()
-	res := authResult{}
+	res := authResult{issuedAt: s.now()}
 	for _, m := range id.Methods {
 		if slices.Contains(res.methods, m) {
 			continue
@@ -176,7 +180,7 @@ func (s *Service) issueToken(r *http.Request) (httpapi.Response, error) {
 			res.methods = append(res.methods, m)
 		}
 	}
-	user, err := s.getUser(ctx, res.userID)
+	user, err := s.getUser(ctx, s.db, res.userID)
 	if err != nil {
 		return httpapi.Response{}, err
 	}
@@ -210,7 +214,7 @@ func (s *Service) requireUserEnabled(ctx context.Context, u *userRow) error {
 	if u == nil || !u.Enabled {
 		return errAuthFailed
 	}
-	d, err := s.getDomain(ctx, u.DomainID)
+	d, err := s.getDomain(ctx, s.db, u.DomainID)
 	if err != nil {
 		return err
 	}
@@ -235,7 +239,7 @@ func (s *Service) authPassword(ctx context.Context, ur *ref) (string, error) {
 // lookupUser finds a user named by a login request; nil when there is none.
 func (s *Service) lookupUser(ctx context.Context, ur *ref) (*userRow, error) {
 	if ur.ID != "" {
-		return s.getUser(ctx, ur.ID)
+		return s.getUser(ctx, s.db, ur.ID)
 	}
 	if ur.Name == "" || ur.Domain == nil {
 		return nil, httpapi.BadRequest("Expecting to find domain in user. The server could not comply with the request since it is either malformed or otherwise incorrect. The client is assumed to be in error.")
@@ -244,7 +248,7 @@ func (s *Service) lookupUser(ctx context.Context, ur *ref) (*userRow, error) {
 	if err != nil || domainID == "" {
 		return nil, err
 	}
-	return s.getUserByName(ctx, ur.Name, domainID)
+	return s.getUserByName(ctx, s.db, ur.Name, domainID)
 }
 
 // lookupDomainID resolves a domain reference; "" when it does not exist.
@@ -253,9 +257,9 @@ func (s *Service) lookupDomainID(ctx context.Context, d *ref) (string, error) {
 	var err error
 	switch {
 	case d.ID != "":
-		dom, err = s.getDomain(ctx, d.ID)
+		dom, err = s.getDomain(ctx, s.db, d.ID)
 	case d.Name != "":
-		dom, err = s.getDomainByName(ctx, d.Name)
+		dom, err = s.getDomainByName(ctx, s.db, d.Name)
 	default:
 		return "", httpapi.BadRequest("Expecting to find id or name in domain.")
 	}
@@ -350,7 +354,7 @@ func (s *Service) resolveScope(ctx context.Context, rs requestedScope, u *userRo
 	}
 	if !explicit && u.DefaultProjectID.Valid && u.DefaultProjectID.String != "" {
 		// As upstream: no scope given means the default project, when it is usable.
-		if p, err := s.getProject(ctx, u.DefaultProjectID.String); err == nil && p != nil && p.Enabled {
+		if p, err := s.getProject(ctx, s.db, u.DefaultProjectID.String); err == nil && p != nil && p.Enabled {
 			if roles, err := s.effectiveRoles(ctx, u.ID, tokenScope{ProjectID: p.ID}); err == nil && len(roles) > 0 {
 				sc.ProjectID = p.ID
 			}
@@ -373,12 +377,12 @@ func (s *Service) lookupScopeProject(ctx context.Context, pr *ref) (*projectRow,
 	var err error
 	switch {
 	case pr.ID != "":
-		p, err = s.getProject(ctx, pr.ID)
+		p, err = s.getProject(ctx, s.db, pr.ID)
 	case pr.Name != "" && pr.Domain != nil:
 		var domainID string
 		domainID, err = s.lookupDomainID(ctx, pr.Domain)
 		if err == nil && domainID != "" {
-			p, err = s.getProjectByName(ctx, pr.Name, domainID)
+			p, err = s.getProjectByName(ctx, s.db, pr.Name, domainID)
 		}
 	default:
 		return nil, httpapi.BadRequest("Expecting to find domain in project. The server could not comply with the request since it is either malformed or otherwise incorrect. The client is assumed to be in error.")
@@ -392,7 +396,7 @@ func (s *Service) lookupScopeProject(ctx context.Context, pr *ref) (*projectRow,
 	if !p.Enabled {
 		return nil, httpapi.Unauthorized("Project %s is disabled.", p.ID)
 	}
-	if dom, err := s.getDomain(ctx, p.DomainID); err != nil || dom == nil || !dom.Enabled {
+	if dom, err := s.getDomain(ctx, s.db, p.DomainID); err != nil || dom == nil || !dom.Enabled {
 		return nil, errAuthFailed
 	}
 	return p, nil
@@ -400,7 +404,7 @@ func (s *Service) lookupScopeProject(ctx context.Context, pr *ref) (*projectRow,
 
 // buildToken computes the roles for the scope and assembles the token payload.
 func (s *Service) buildToken(ctx context.Context, u *userRow, sc tokenScope, res *authResult) (*auth.Token, error) {
-	now := s.now().UTC().Truncate(time.Microsecond)
+	now := res.issuedAt.UTC().Truncate(time.Microsecond)
 	t := &auth.Token{
 		UserID: u.ID, UserDomainID: u.DomainID, Methods: res.methods,
 		ProjectID: sc.ProjectID, DomainID: sc.DomainID, System: sc.System,
@@ -414,7 +418,7 @@ func (s *Service) buildToken(ctx context.Context, u *userRow, sc tokenScope, res
 		t.AuditIDs = append(t.AuditIDs, res.chain)
 	}
 	if sc.ProjectID != "" {
-		p, err := s.getProject(ctx, sc.ProjectID)
+		p, err := s.getProject(ctx, s.db, sc.ProjectID)
 		if err != nil || p == nil {
 			return nil, errAuthFailed
 		}
@@ -517,7 +521,7 @@ func (s *Service) authCatalog(r *http.Request) (httpapi.Response, error) {
 
 // scopeTargets lists the projects or domains on which the caller has any role.
 func (s *Service) scopeTargets(ctx context.Context, userID, kind string) ([]*projectRow, error) {
-	groups, err := s.groupIDsOfUser(ctx, userID)
+	groups, err := s.groupIDsOfUser(ctx, s.db, userID)
 	if err != nil {
 		return nil, err
 	}
@@ -532,9 +536,9 @@ func (s *Service) scopeTargets(ctx context.Context, userID, kind string) ([]*pro
 	for _, id := range ids {
 		var p *projectRow
 		if kind == "Domain" {
-			p, err = s.getDomain(ctx, id)
+			p, err = s.getDomain(ctx, s.db, id)
 		} else {
-			p, err = s.getProject(ctx, id)
+			p, err = s.getProject(ctx, s.db, id)
 		}
 		if err != nil {
 			return nil, err

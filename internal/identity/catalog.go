@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"maps"
 	"net/http"
 	"regexp"
 	"slices"
@@ -71,8 +72,8 @@ func (s *Service) getRegion(ctx context.Context, q db.Querier, id string) (*regi
 	return scanRegion(q.QueryRowContext(ctx, `SELECT `+regionColumns+` FROM regions WHERE id = ?`, id))
 }
 
-func (s *Service) loadRegion(ctx context.Context, id string) (*regionRow, error) {
-	g, err := s.getRegion(ctx, s.db, id)
+func (s *Service) loadRegion(ctx context.Context, q db.Querier, id string) (*regionRow, error) {
+	g, err := s.getRegion(ctx, q, id)
 	if err != nil {
 		return nil, err
 	}
@@ -106,7 +107,7 @@ func (s *Service) listRegions(r *http.Request) (httpapi.Response, error) {
 }
 
 func (s *Service) showRegion(r *http.Request) (httpapi.Response, error) {
-	g, err := s.loadRegion(r.Context(), pathParam(r, "region_id"))
+	g, err := s.loadRegion(r.Context(), s.db, pathParam(r, "region_id"))
 	if err != nil {
 		return httpapi.Response{}, err
 	}
@@ -173,10 +174,13 @@ func (s *Service) createRegion(r *http.Request) (httpapi.Response, error) {
 	return httpapi.Created(map[string]any{"region": s.regionJSON(g)}), nil
 }
 
+// updateRegion applies the request to the region as stored when it writes; the
+// walk up from the new parent happens in the same transaction, so two updates at
+// once cannot close a cycle.
 func (s *Service) updateRegion(r *http.Request) (httpapi.Response, error) {
 	ctx := r.Context()
-	g, err := s.loadRegion(ctx, pathParam(r, "region_id"))
-	if err != nil {
+	id := pathParam(r, "region_id")
+	if _, err := s.loadRegion(ctx, s.db, id); err != nil {
 		return httpapi.Response{}, err
 	}
 	obj, err := decodeEnvelope(r, "region")
@@ -187,25 +191,33 @@ func (s *Service) updateRegion(r *http.Request) (httpapi.Response, error) {
 		return httpapi.Response{}, err
 	}
 	f := &fields{m: obj}
-	f.requireSameID(g.ID, "region")
-	if desc, ok := f.NullableString("description"); ok {
-		g.Description = ""
-		if desc != nil {
-			g.Description = *desc
-		}
-	}
-	if parent, ok := f.NullableString("parent_region_id"); ok {
-		g.ParentID = sql.NullString{}
-		if parent != nil && *parent != "" {
-			g.ParentID = sql.NullString{String: *parent, Valid: true}
-		}
-	}
+	f.requireSameID(id, "region")
+	desc, hasDesc := f.NullableString("description")
+	parent, hasParent := f.NullableString("parent_region_id")
 	f.Drop("links")
 	if f.err != nil {
 		return httpapi.Response{}, f.err
 	}
-	g.Extra = extraMerged(g.Extra, f.Extra())
+	extra := f.Extra()
+	var updated *regionRow
 	err = s.db.InTx(ctx, func(tx *db.Tx) error {
+		g, err := s.loadRegion(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if hasDesc {
+			g.Description = ""
+			if desc != nil {
+				g.Description = *desc
+			}
+		}
+		if hasParent {
+			g.ParentID = sql.NullString{}
+			if parent != nil && *parent != "" {
+				g.ParentID = sql.NullString{String: *parent, Valid: true}
+			}
+		}
+		g.Extra = extraMerged(g.Extra, extra)
 		// The parent must exist, and walking up from it must not lead back here.
 		for cur, seen := g.ParentID, map[string]bool{}; cur.Valid && cur.String != ""; {
 			if cur.String == g.ID {
@@ -224,26 +236,29 @@ func (s *Service) updateRegion(r *http.Request) (httpapi.Response, error) {
 			}
 			cur = p.ParentID
 		}
-		_, err := tx.ExecContext(ctx, `UPDATE regions SET description = ?, parent_region_id = ?, extra = ? WHERE id = ?`,
-			g.Description, g.ParentID, g.Extra, g.ID)
-		return err
+		if _, err := tx.ExecContext(ctx, `UPDATE regions SET description = ?, parent_region_id = ?, extra = ? WHERE id = ?`,
+			g.Description, g.ParentID, g.Extra, g.ID); err != nil {
+			return fmt.Errorf("update region: %w", err)
+		}
+		updated = g
+		return nil
 	})
 	if err != nil {
 		return httpapi.Response{}, err
 	}
 	s.changed()
-	return httpapi.OK(map[string]any{"region": s.regionJSON(g)}), nil
+	return httpapi.OK(map[string]any{"region": s.regionJSON(updated)}), nil
 }
 
 // deleteRegion deletes a region and, as upstream, all its child regions; none of
 // them may have endpoints (403 otherwise).
 func (s *Service) deleteRegion(r *http.Request) (httpapi.Response, error) {
 	ctx := r.Context()
-	g, err := s.loadRegion(ctx, pathParam(r, "region_id"))
-	if err != nil {
-		return httpapi.Response{}, err
-	}
-	err = s.db.InTx(ctx, func(tx *db.Tx) error {
+	err := s.db.InTx(ctx, func(tx *db.Tx) error {
+		g, err := s.loadRegion(ctx, tx, pathParam(r, "region_id"))
+		if err != nil {
+			return err
+		}
 		subtree := []string{g.ID}
 		seen := map[string]bool{g.ID: true}
 		for i := 0; i < len(subtree); i++ {
@@ -266,7 +281,7 @@ func (s *Service) deleteRegion(r *http.Request) (httpapi.Response, error) {
 		if n > 0 {
 			return httpapi.Forbidden("Unable to delete region %s because it or its child regions have associated endpoints.", g.ID)
 		}
-		_, err := tx.ExecContext(ctx, `DELETE FROM regions WHERE id IN (`+placeholders(len(subtree))+`)`, anySlice(subtree)...)
+		_, err = tx.ExecContext(ctx, `DELETE FROM regions WHERE id IN (`+placeholders(len(subtree))+`)`, anySlice(subtree)...)
 		return err
 	})
 	if err != nil {
@@ -304,8 +319,8 @@ func (s *Service) getService(ctx context.Context, q db.Querier, id string) (*ser
 	return scanService(q.QueryRowContext(ctx, `SELECT `+serviceColumns+` FROM services WHERE id = ?`, id))
 }
 
-func (s *Service) loadService(ctx context.Context, id string) (*serviceRow, error) {
-	v, err := s.getService(ctx, s.db, id)
+func (s *Service) loadService(ctx context.Context, q db.Querier, id string) (*serviceRow, error) {
+	v, err := s.getService(ctx, q, id)
 	if err != nil {
 		return nil, err
 	}
@@ -343,7 +358,7 @@ func (s *Service) listServices(r *http.Request) (httpapi.Response, error) {
 }
 
 func (s *Service) showService(r *http.Request) (httpapi.Response, error) {
-	v, err := s.loadService(r.Context(), pathParam(r, "service_id"))
+	v, err := s.loadService(r.Context(), s.db, pathParam(r, "service_id"))
 	if err != nil {
 		return httpapi.Response{}, err
 	}
@@ -389,10 +404,11 @@ func (s *Service) createService(r *http.Request) (httpapi.Response, error) {
 	return httpapi.Created(map[string]any{"service": s.serviceJSON(v)}), nil
 }
 
+// updateService applies the request to the service as stored when it writes.
 func (s *Service) updateService(r *http.Request) (httpapi.Response, error) {
 	ctx := r.Context()
-	v, err := s.loadService(ctx, pathParam(r, "service_id"))
-	if err != nil {
+	id := pathParam(r, "service_id")
+	if _, err := s.loadService(ctx, s.db, id); err != nil {
 		return httpapi.Response{}, err
 	}
 	obj, err := decodeEnvelope(r, "service")
@@ -403,37 +419,60 @@ func (s *Service) updateService(r *http.Request) (httpapi.Response, error) {
 		return httpapi.Response{}, err
 	}
 	f := &fields{m: obj}
-	f.requireSameID(v.ID, "service")
-	extra := unmarshalObject(v.Extra)
-	serviceFields(f, v, extra, false)
+	f.requireSameID(id, "service")
+	_, hasType := obj["type"]
+	_, hasEnabled := obj["enabled"]
+	var change serviceRow
+	changedExtra := map[string]any{}
+	serviceFields(f, &change, changedExtra, false)
 	if f.err != nil {
 		return httpapi.Response{}, f.err
 	}
 	for k, val := range f.Extra() {
-		extra[k] = val
+		changedExtra[k] = val
 	}
-	v.Extra = marshalJSON(extra)
-	if _, err := s.db.ExecContext(ctx, `UPDATE services SET type = ?, enabled = ?, extra = ? WHERE id = ?`,
-		v.Type, v.Enabled, v.Extra, v.ID); err != nil {
+	var updated *serviceRow
+	err = s.db.InTx(ctx, func(tx *db.Tx) error {
+		v, err := s.loadService(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if hasType {
+			v.Type = change.Type
+		}
+		if hasEnabled {
+			v.Enabled = change.Enabled
+		}
+		v.Extra = extraMerged(v.Extra, changedExtra)
+		if _, err := tx.ExecContext(ctx, `UPDATE services SET type = ?, enabled = ?, extra = ? WHERE id = ?`,
+			v.Type, v.Enabled, v.Extra, v.ID); err != nil {
+			return fmt.Errorf("update service: %w", err)
+		}
+		updated = v
+		return nil
+	})
+	if err != nil {
 		return httpapi.Response{}, err
 	}
 	s.changed()
-	return httpapi.OK(map[string]any{"service": s.serviceJSON(v)}), nil
+	return httpapi.OK(map[string]any{"service": s.serviceJSON(updated)}), nil
 }
 
 // deleteService deletes a service and its endpoints, as upstream.
 func (s *Service) deleteService(r *http.Request) (httpapi.Response, error) {
 	ctx := r.Context()
-	v, err := s.loadService(ctx, pathParam(r, "service_id"))
-	if err != nil {
-		return httpapi.Response{}, err
-	}
-	err = s.db.InTx(ctx, func(tx *db.Tx) error {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM endpoints WHERE service_id = ?`, v.ID); err != nil {
+	err := s.db.InTx(ctx, func(tx *db.Tx) error {
+		v, err := s.loadService(ctx, tx, pathParam(r, "service_id"))
+		if err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, `DELETE FROM services WHERE id = ?`, v.ID)
-		return err
+		if _, err := tx.ExecContext(ctx, `DELETE FROM endpoints WHERE service_id = ?`, v.ID); err != nil {
+			return fmt.Errorf("delete service endpoints: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM services WHERE id = ?`, v.ID); err != nil {
+			return fmt.Errorf("delete service: %w", err)
+		}
+		return nil
 	})
 	if err != nil {
 		return httpapi.Response{}, err
@@ -465,8 +504,8 @@ func scanEndpoint(row db.Scanner) (*endpointRow, error) {
 	return ep, nil
 }
 
-func (s *Service) loadEndpoint(ctx context.Context, id string) (*endpointRow, error) {
-	ep, err := scanEndpoint(s.db.QueryRowContext(ctx, `SELECT `+endpointColumns+` FROM endpoints WHERE id = ?`, id))
+func (s *Service) loadEndpoint(ctx context.Context, q db.Querier, id string) (*endpointRow, error) {
+	ep, err := scanEndpoint(q.QueryRowContext(ctx, `SELECT `+endpointColumns+` FROM endpoints WHERE id = ?`, id))
 	if err != nil {
 		return nil, err
 	}
@@ -567,8 +606,9 @@ func (s *Service) checkEndpointRefs(ctx context.Context, tx *db.Tx, ep *endpoint
 	if err != nil || g != nil {
 		return err
 	}
-	if legacyRegion != "" {
-		_, err := tx.ExecContext(ctx, `INSERT INTO regions (`+regionColumns+`) VALUES (?, '', NULL, '{}')`, legacyRegion)
+	if legacyRegion != "" { // two endpoints may name it at once: one creates it
+		_, err := tx.ExecContext(ctx, `INSERT INTO regions (`+regionColumns+`) VALUES (?, '', NULL, '{}')
+			ON CONFLICT DO NOTHING`, legacyRegion)
 		return err
 	}
 	return httpapi.BadRequest("Expecting to find endpoint region_id in region table. The server could not comply with the request since it is either malformed or otherwise incorrect. The client is assumed to be in error.")
@@ -596,7 +636,7 @@ func (s *Service) listEndpoints(r *http.Request) (httpapi.Response, error) {
 }
 
 func (s *Service) showEndpoint(r *http.Request) (httpapi.Response, error) {
-	ep, err := s.loadEndpoint(r.Context(), pathParam(r, "endpoint_id"))
+	ep, err := s.loadEndpoint(r.Context(), s.db, pathParam(r, "endpoint_id"))
 	if err != nil {
 		return httpapi.Response{}, err
 	}
@@ -632,10 +672,11 @@ func (s *Service) createEndpoint(r *http.Request) (httpapi.Response, error) {
 	return httpapi.Created(map[string]any{"endpoint": s.endpointJSON(ep)}), nil
 }
 
+// updateEndpoint applies the request to the endpoint as stored when it writes.
 func (s *Service) updateEndpoint(r *http.Request) (httpapi.Response, error) {
 	ctx := r.Context()
-	ep, err := s.loadEndpoint(ctx, pathParam(r, "endpoint_id"))
-	if err != nil {
+	id := pathParam(r, "endpoint_id")
+	if _, err := s.loadEndpoint(ctx, s.db, id); err != nil {
 		return httpapi.Response{}, err
 	}
 	obj, err := decodeEnvelope(r, "endpoint")
@@ -645,36 +686,44 @@ func (s *Service) updateEndpoint(r *http.Request) (httpapi.Response, error) {
 	if err := requireSomeProperty(obj, "endpoint"); err != nil {
 		return httpapi.Response{}, err
 	}
-	f := &fields{m: obj}
-	f.requireSameID(ep.ID, "endpoint")
-	legacy := endpointFields(f, ep, false)
-	if f.err != nil {
-		return httpapi.Response{}, f.err
-	}
-	ep.Extra = extraMerged(ep.Extra, f.Extra())
+	var updated *endpointRow
 	err = s.db.InTx(ctx, func(tx *db.Tx) error {
+		ep, err := s.loadEndpoint(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		f := &fields{m: maps.Clone(obj)} // fields consume the map: a run again needs it whole
+		f.requireSameID(ep.ID, "endpoint")
+		legacy := endpointFields(f, ep, false)
+		if f.err != nil {
+			return f.err
+		}
+		ep.Extra = extraMerged(ep.Extra, f.Extra())
 		if err := s.checkEndpointRefs(ctx, tx, ep, legacy); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, `UPDATE endpoints SET service_id = ?, interface = ?, url = ?, region_id = ?,
-			enabled = ?, extra = ? WHERE id = ?`, ep.ServiceID, ep.Interface, ep.URL, ep.RegionID, ep.Enabled, ep.Extra, ep.ID)
-		return err
+		if _, err := tx.ExecContext(ctx, `UPDATE endpoints SET service_id = ?, interface = ?, url = ?, region_id = ?,
+			enabled = ?, extra = ? WHERE id = ?`, ep.ServiceID, ep.Interface, ep.URL, ep.RegionID, ep.Enabled, ep.Extra, ep.ID); err != nil {
+			return fmt.Errorf("update endpoint: %w", err)
+		}
+		updated = ep
+		return nil
 	})
 	if err != nil {
 		return httpapi.Response{}, err
 	}
 	s.changed()
-	return httpapi.OK(map[string]any{"endpoint": s.endpointJSON(ep)}), nil
+	return httpapi.OK(map[string]any{"endpoint": s.endpointJSON(updated)}), nil
 }
 
 func (s *Service) deleteEndpoint(r *http.Request) (httpapi.Response, error) {
-	ctx := r.Context()
-	ep, err := s.loadEndpoint(ctx, pathParam(r, "endpoint_id"))
+	id := pathParam(r, "endpoint_id")
+	res, err := s.db.ExecContext(r.Context(), `DELETE FROM endpoints WHERE id = ?`, id)
 	if err != nil {
-		return httpapi.Response{}, err
+		return httpapi.Response{}, fmt.Errorf("delete endpoint: %w", err)
 	}
-	if _, err := s.db.ExecContext(ctx, `DELETE FROM endpoints WHERE id = ?`, ep.ID); err != nil {
-		return httpapi.Response{}, err
+	if n, _ := res.RowsAffected(); n == 0 {
+		return httpapi.Response{}, notFound("endpoint", id)
 	}
 	s.changed()
 	return httpapi.NoContent(), nil

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"strings"
 
@@ -48,12 +49,12 @@ func scanCredential(row db.Scanner) (*credentialRow, error) {
 	return c, nil
 }
 
-func (s *Service) getCredential(ctx context.Context, id string) (*credentialRow, error) {
-	return scanCredential(s.db.QueryRowContext(ctx, `SELECT `+credentialColumns+` FROM credentials WHERE id = ?`, id))
+func (s *Service) getCredential(ctx context.Context, q db.Querier, id string) (*credentialRow, error) {
+	return scanCredential(q.QueryRowContext(ctx, `SELECT `+credentialColumns+` FROM credentials WHERE id = ?`, id))
 }
 
-func (s *Service) loadCredential(ctx context.Context, id string) (*credentialRow, error) {
-	c, err := s.getCredential(ctx, id)
+func (s *Service) loadCredential(ctx context.Context, q db.Querier, id string) (*credentialRow, error) {
+	c, err := s.getCredential(ctx, q, id)
 	if err != nil {
 		return nil, err
 	}
@@ -67,7 +68,7 @@ func (s *Service) loadCredential(ctx context.Context, id string) (*credentialRow
 // gets an empty target, so that only admins learn it does not exist.
 func (s *Service) credentialTarget(r *http.Request) (map[string]any, error) {
 	t := map[string]any{}
-	if c, err := s.getCredential(r.Context(), pathParam(r, "credential_id")); err == nil && c != nil {
+	if c, err := s.getCredential(r.Context(), s.db, pathParam(r, "credential_id")); err == nil && c != nil {
 		t["target.credential.user_id"] = c.UserID
 	}
 	return t, nil
@@ -134,7 +135,7 @@ func (s *Service) listCredentials(r *http.Request) (httpapi.Response, error) {
 }
 
 func (s *Service) showCredential(r *http.Request) (httpapi.Response, error) {
-	c, err := s.loadScopedCredential(r)
+	c, err := s.loadScopedCredential(r, s.db)
 	if err != nil {
 		return httpapi.Response{}, err
 	}
@@ -143,8 +144,8 @@ func (s *Service) showCredential(r *http.Request) (httpapi.Response, error) {
 
 // loadScopedCredential loads the path's credential, 403 when the caller's token is
 // a delegation it is out of the reach of.
-func (s *Service) loadScopedCredential(r *http.Request) (*credentialRow, error) {
-	c, err := s.loadCredential(r.Context(), pathParam(r, "credential_id"))
+func (s *Service) loadScopedCredential(r *http.Request, q db.Querier) (*credentialRow, error) {
+	c, err := s.loadCredential(r.Context(), q, pathParam(r, "credential_id"))
 	if err != nil {
 		return nil, err
 	}
@@ -234,7 +235,7 @@ func (s *Service) createCredential(r *http.Request) (httpapi.Response, error) {
 		}
 	}
 	c.Extra = marshalJSON(f.Extra())
-	if err := s.insertCredential(ctx, c); err != nil {
+	if err := s.insertCredential(ctx, s.db, c); err != nil {
 		return httpapi.Response{}, err
 	}
 	s.changed()
@@ -242,8 +243,8 @@ func (s *Service) createCredential(r *http.Request) (httpapi.Response, error) {
 }
 
 // insertCredential stores a new credential; 409 when its id is taken.
-func (s *Service) insertCredential(ctx context.Context, c *credentialRow) error {
-	_, err := s.db.ExecContext(ctx, `INSERT INTO credentials (`+credentialColumns+`) VALUES (?,?,?,?,?,?)`,
+func (s *Service) insertCredential(ctx context.Context, q db.Querier, c *credentialRow) error {
+	_, err := q.ExecContext(ctx, `INSERT INTO credentials (`+credentialColumns+`) VALUES (?,?,?,?,?,?)`,
 		c.ID, c.UserID, c.ProjectID, c.Type, c.Blob, c.Extra)
 	if db.IsUniqueViolation(err) {
 		return conflict("credential", "id", c.ID)
@@ -251,10 +252,11 @@ func (s *Service) insertCredential(ctx context.Context, c *credentialRow) error 
 	return err
 }
 
+// updateCredential applies the request to the credential as stored when it
+// writes (the EC2 blob rule compares with the stored blob), in one transaction.
 func (s *Service) updateCredential(r *http.Request) (httpapi.Response, error) {
 	ctx := r.Context()
-	c, err := s.loadScopedCredential(r)
-	if err != nil {
+	if _, err := s.loadScopedCredential(r, s.db); err != nil {
 		return httpapi.Response{}, err
 	}
 	obj, err := decodeEnvelope(r, "credential")
@@ -264,50 +266,66 @@ func (s *Service) updateCredential(r *http.Request) (httpapi.Response, error) {
 	if err := requireSomeProperty(obj, "credential"); err != nil {
 		return httpapi.Response{}, err
 	}
-	f := &fields{m: obj}
-	f.requireSameID(c.ID, "credential")
-	owner, before := c.UserID, *c
 	_, blobGiven := obj["blob"]
-	credentialFields(f, c, false)
-	if f.err != nil {
-		return httpapi.Response{}, f.err
-	}
-	if blobGiven && strings.EqualFold(before.Type, ec2CredentialType) {
-		if err := validateEC2BlobUpdate(before.Blob, c.Blob); err != nil {
-			return httpapi.Response{}, err
+	var updated *credentialRow
+	err = s.db.InTx(ctx, func(tx *db.Tx) error {
+		c, err := s.loadScopedCredential(r, tx)
+		if err != nil {
+			return err
 		}
-	}
-	// Nor may a delegation move a credential out of its reach.
-	if !credentialInDelegationScope(auth.FromContext(ctx), c) {
-		return httpapi.Response{}, credentialOutOfScope
-	}
-	// Handing a credential to another user needs the right to update it as them too.
-	if c.UserID != owner {
-		if err := httpapi.Enforce(r, s.policy, "identity:update_credential",
-			map[string]any{"target.credential.user_id": c.UserID}); err != nil {
-			return httpapi.Response{}, err
+		f := &fields{m: maps.Clone(obj)} // fields consume the map: a run again needs it whole
+		f.requireSameID(c.ID, "credential")
+		owner, before := c.UserID, *c
+		credentialFields(f, c, false)
+		if f.err != nil {
+			return f.err
 		}
-	}
-	if err := requireEC2Project(c); err != nil {
-		return httpapi.Response{}, err
-	}
-	c.Extra = extraMerged(c.Extra, f.Extra())
-	if _, err := s.db.ExecContext(ctx, `UPDATE credentials SET user_id = ?, project_id = ?, type = ?, blob = ?, extra = ?
-		WHERE id = ?`, c.UserID, c.ProjectID, c.Type, c.Blob, c.Extra, c.ID); err != nil {
+		if blobGiven && strings.EqualFold(before.Type, ec2CredentialType) {
+			if err := validateEC2BlobUpdate(before.Blob, c.Blob); err != nil {
+				return err
+			}
+		}
+		// Nor may a delegation move a credential out of its reach.
+		if !credentialInDelegationScope(auth.FromContext(ctx), c) {
+			return credentialOutOfScope
+		}
+		// Handing a credential to another user needs the right to update it as them too.
+		if c.UserID != owner {
+			if err := httpapi.Enforce(r, s.policy, "identity:update_credential",
+				map[string]any{"target.credential.user_id": c.UserID}); err != nil {
+				return err
+			}
+		}
+		if err := requireEC2Project(c); err != nil {
+			return err
+		}
+		c.Extra = extraMerged(c.Extra, f.Extra())
+		if _, err := tx.ExecContext(ctx, `UPDATE credentials SET user_id = ?, project_id = ?, type = ?, blob = ?, extra = ?
+			WHERE id = ?`, c.UserID, c.ProjectID, c.Type, c.Blob, c.Extra, c.ID); err != nil {
+			return fmt.Errorf("update credential: %w", err)
+		}
+		updated = c
+		return nil
+	})
+	if err != nil {
 		return httpapi.Response{}, err
 	}
 	s.changed()
-	return httpapi.OK(map[string]any{"credential": s.credentialJSON(c)}), nil
+	return httpapi.OK(map[string]any{"credential": s.credentialJSON(updated)}), nil
 }
 
 func (s *Service) deleteCredential(r *http.Request) (httpapi.Response, error) {
 	ctx := r.Context()
-	c, err := s.loadScopedCredential(r)
+	c, err := s.loadScopedCredential(r, s.db)
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	if _, err := s.db.ExecContext(ctx, `DELETE FROM credentials WHERE id = ?`, c.ID); err != nil {
-		return httpapi.Response{}, err
+	res, err := s.db.ExecContext(ctx, `DELETE FROM credentials WHERE id = ?`, c.ID)
+	if err != nil {
+		return httpapi.Response{}, fmt.Errorf("delete credential: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 { // deleted meanwhile
+		return httpapi.Response{}, notFound("credential", c.ID)
 	}
 	s.changed()
 	return httpapi.NoContent(), nil

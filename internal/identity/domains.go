@@ -2,6 +2,7 @@ package identity
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 
 	"github.com/nimbus-cloud/nimbus/internal/platform/auth"
@@ -30,8 +31,8 @@ func (s *Service) domainJSON(d *projectRow) map[string]any {
 	}, d.Extra)
 }
 
-func (s *Service) loadDomain(ctx context.Context, id string) (*projectRow, error) {
-	d, err := s.getDomain(ctx, id)
+func (s *Service) loadDomain(ctx context.Context, q db.Querier, id string) (*projectRow, error) {
+	d, err := s.getDomain(ctx, q, id)
 	if err != nil {
 		return nil, err
 	}
@@ -104,32 +105,85 @@ func (s *Service) insertProject(ctx context.Context, p *projectRow) error {
 	return err
 }
 
-// readProjectUpdate applies the attributes a domain or project update shares (name,
-// description, enabled, options) from f to p.
-func readProjectUpdate(f *fields, p *projectRow) {
-	if name, ok := f.Name("name", false); ok {
-		p.Name = name
+// projectUpdate is what a domain or project update asks to change of the
+// attributes they share (name, description, enabled, options, extra), read from
+// the request before the row, so that it applies to the row as stored.
+type projectUpdate struct {
+	name, description   string
+	hasName, hasDesc    bool
+	enabled, hasEnabled bool
+	options             map[string]any
+	hasOptions          bool
+	extra               map[string]any
+}
+
+func readProjectUpdate(f *fields) projectUpdate {
+	var u projectUpdate
+	u.name, u.hasName = f.Name("name", false)
+	u.description, u.hasDesc = f.String("description", 0)
+	u.enabled, u.hasEnabled = f.Bool("enabled")
+	u.options, u.hasOptions = f.Object("options")
+	return u
+}
+
+func (u projectUpdate) apply(p *projectRow) {
+	if u.hasName {
+		p.Name = u.name
 	}
-	if desc, ok := f.String("description", 0); ok {
-		p.Description = desc
+	if u.hasDesc {
+		p.Description = u.description
 	}
-	if enabled, ok := f.Bool("enabled"); ok {
-		p.Enabled = enabled
+	if u.hasEnabled {
+		p.Enabled = u.enabled
 	}
-	if options, ok := f.Object("options"); ok {
-		p.Options = marshalJSON(options)
+	if u.hasOptions {
+		p.Options = marshalJSON(u.options)
 	}
+	p.Extra = extraMerged(p.Extra, u.extra)
 }
 
 // updateProjectRow stores the updatable attributes of a domain or project.
 func updateProjectRow(ctx context.Context, q db.Querier, p *projectRow) error {
 	_, err := q.ExecContext(ctx, `UPDATE projects SET name = ?, description = ?, enabled = ?, options = ?, extra = ?
 		WHERE id = ?`, p.Name, p.Description, p.Enabled, p.Options, p.Extra, p.ID)
-	return err
+	if err != nil {
+		return fmt.Errorf("update project %s: %w", p.ID, err)
+	}
+	return nil
+}
+
+// changeProject applies u to the domain or project id as stored when it writes, in
+// one transaction that also runs then (when not nil), and returns the row as it
+// was and as it is: an update racing another (a disable) never writes back what
+// it read before. load finds the row (a domain, or a project or domain) and
+// answers its 404.
+func (s *Service) changeProject(ctx context.Context, id, kind string, u projectUpdate,
+	load func(context.Context, db.Querier, string) (*projectRow, error),
+	then func(*db.Tx) error) (before, after projectRow, err error) {
+	err = s.db.InTx(ctx, func(tx *db.Tx) error {
+		p, err := load(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		before = *p
+		u.apply(p)
+		if err := updateProjectRow(ctx, tx, p); err != nil {
+			if db.IsUniqueViolation(err) {
+				return conflict(kind, "name", p.Name)
+			}
+			return err
+		}
+		after = *p
+		if then != nil {
+			return then(tx)
+		}
+		return nil
+	})
+	return before, after, err
 }
 
 func (s *Service) showDomain(r *http.Request) (httpapi.Response, error) {
-	d, err := s.loadDomain(r.Context(), pathParam(r, "domain_id"))
+	d, err := s.loadDomain(r.Context(), s.db, pathParam(r, "domain_id"))
 	if err != nil {
 		return httpapi.Response{}, err
 	}
@@ -138,8 +192,8 @@ func (s *Service) showDomain(r *http.Request) (httpapi.Response, error) {
 
 func (s *Service) updateDomain(r *http.Request) (httpapi.Response, error) {
 	ctx := r.Context()
-	d, err := s.loadDomain(ctx, pathParam(r, "domain_id"))
-	if err != nil {
+	id := pathParam(r, "domain_id")
+	if _, err := s.loadDomain(ctx, s.db, id); err != nil {
 		return httpapi.Response{}, err
 	}
 	obj, err := decodeEnvelope(r, "domain")
@@ -147,51 +201,46 @@ func (s *Service) updateDomain(r *http.Request) (httpapi.Response, error) {
 		return httpapi.Response{}, err
 	}
 	f := &fields{m: obj}
-	wasEnabled := d.Enabled
-	readProjectUpdate(f, d)
+	u := readProjectUpdate(f)
 	f.Drop("id", "links", "tags")
 	if f.err != nil {
 		return httpapi.Response{}, f.err
 	}
-	d.Extra = extraMerged(d.Extra, f.Extra())
-	if err := updateProjectRow(ctx, s.db, d); err != nil {
-		if db.IsUniqueViolation(err) {
-			return httpapi.Response{}, conflict("domain", "name", d.Name)
-		}
+	u.extra = f.Extra()
+	before, d, err := s.changeProject(ctx, id, "domain", u, s.loadDomain, nil)
+	if err != nil {
 		return httpapi.Response{}, err
 	}
 	s.changed()
-	if wasEnabled && !d.Enabled {
+	if before.Enabled && !d.Enabled {
 		if err := s.revoke(ctx, auth.RevocationEvent{DomainID: d.ID}); err != nil {
 			return httpapi.Response{}, err
 		}
 	}
-	return httpapi.OK(map[string]any{"domain": s.domainJSON(d)}), nil
+	return httpapi.OK(map[string]any{"domain": s.domainJSON(&d)}), nil
 }
 
 func (s *Service) deleteDomain(r *http.Request) (httpapi.Response, error) {
-	ctx := r.Context()
-	d, err := s.loadDomain(ctx, pathParam(r, "domain_id"))
-	if err != nil {
+	if err := s.removeDomain(r.Context(), pathParam(r, "domain_id"), s.loadDomain); err != nil {
 		return httpapi.Response{}, err
 	}
-	if err := s.removeDomain(ctx, d); err != nil {
-		return httpapi.Response{}, err
-	}
-	s.changed()
 	return httpapi.NoContent(), nil
 }
 
-// removeDomain deletes a disabled domain and everything it owns, as upstream.
-func (s *Service) removeDomain(ctx context.Context, d *projectRow) error {
-	if d.Enabled {
-		return httpapi.Forbidden("Cannot delete a domain that is enabled, please disable it first.")
-	}
-	if err := s.revoke(ctx, auth.RevocationEvent{DomainID: d.ID}); err != nil {
-		return err
-	}
-	// Everything owned by the domain goes with it, as upstream.
+// removeDomain deletes a disabled domain and everything it owns, as upstream,
+// deciding on the domain as stored when it deletes (one enabled meanwhile stays),
+// then revokes the tokens scoped to it: after the delete, so that no token
+// issued in between survives it. load finds the domain and answers its 404.
+func (s *Service) removeDomain(ctx context.Context, id string, load func(context.Context, db.Querier, string) (*projectRow, error)) error {
 	err := s.db.InTx(ctx, func(tx *db.Tx) error {
+		d, err := load(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if d.Enabled {
+			return httpapi.Forbidden("Cannot delete a domain that is enabled, please disable it first.")
+		}
+		// Everything owned by the domain goes with it, as upstream.
 		for _, q := range []string{
 			`DELETE FROM assignments WHERE target_id = ? OR target_id IN (SELECT id FROM projects WHERE domain_id = ?)`,
 			`DELETE FROM assignments WHERE actor_id IN (SELECT id FROM users WHERE domain_id = ?) OR actor_id IN (SELECT id FROM groups WHERE domain_id = ?)`,
@@ -200,16 +249,18 @@ func (s *Service) removeDomain(ctx context.Context, d *projectRow) error {
 			`DELETE FROM roles WHERE domain_id = ? AND id <> ?`,
 			`DELETE FROM projects WHERE domain_id = ? AND id <> ?`,
 		} {
-			if _, err := tx.ExecContext(ctx, q, d.ID, d.ID); err != nil {
-				return err
+			if _, err := tx.ExecContext(ctx, q, id, id); err != nil {
+				return fmt.Errorf("delete domain %s: %w", id, err)
 			}
 		}
-		_, err := tx.ExecContext(ctx, `DELETE FROM projects WHERE id = ?`, d.ID)
-		return err
+		if _, err := tx.ExecContext(ctx, `DELETE FROM projects WHERE id = ?`, id); err != nil {
+			return fmt.Errorf("delete domain %s: %w", id, err)
+		}
+		return nil
 	})
 	if err != nil {
 		return err
 	}
 	s.changed()
-	return nil
+	return s.revoke(ctx, auth.RevocationEvent{DomainID: id})
 }

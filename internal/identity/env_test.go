@@ -26,8 +26,9 @@ type testEnv struct {
 	Svc        *Service
 	Server     *httptest.Server
 	URL        string
-	AdminToken string // project-scoped to admin, role admin
-	DemoToken  string // project-scoped to demo, role member
+	AdminToken string   // project-scoped to admin, role admin
+	DemoToken  string   // project-scoped to demo, role member
+	second     *Service // a second instance on the same database (addInstance)
 }
 
 const (

@@ -46,7 +46,7 @@ func ec2AccessHash(access string) string {
 
 // getEC2Credential loads the ec2 credential whose access key is access.
 func (s *Service) getEC2Credential(ctx context.Context, access string) (*credentialRow, error) {
-	c, err := s.getCredential(ctx, ec2AccessHash(access))
+	c, err := s.getCredential(ctx, s.db, ec2AccessHash(access))
 	if err != nil || c == nil || c.Type != ec2CredentialType {
 		return nil, err
 	}
@@ -74,8 +74,8 @@ func (s *Service) ec2CredentialJSON(c *credentialRow) map[string]any {
 }
 
 // ec2RequireUser answers 404 unless the user exists.
-func (s *Service) ec2RequireUser(ctx context.Context, id string) error {
-	u, err := s.getUser(ctx, id)
+func (s *Service) ec2RequireUser(ctx context.Context, q db.Querier, id string) error {
+	u, err := s.getUser(ctx, q, id)
 	if err != nil {
 		return err
 	}
@@ -92,7 +92,7 @@ var ec2OutOfScope = forbiddenAction("EC2 credential project does not match the p
 func (s *Service) listEC2Credentials(r *http.Request) (httpapi.Response, error) {
 	ctx := r.Context()
 	userID := pathParam(r, "user_id")
-	if err := s.ec2RequireUser(ctx, userID); err != nil {
+	if err := s.ec2RequireUser(ctx, s.db, userID); err != nil {
 		return httpapi.Response{}, err
 	}
 	credentials, err := db.QueryAll(ctx, s.db, scanCredential, `SELECT `+credentialColumns+` FROM credentials WHERE user_id = ? AND type = ?
@@ -128,10 +128,10 @@ func (s *Service) createEC2Credential(r *http.Request) (httpapi.Response, error)
 	if err := s.requireUnrestrictedToken(ctx, creds, appCredsManaged); err != nil {
 		return httpapi.Response{}, err
 	}
-	if err := s.ec2RequireUser(ctx, userID); err != nil {
+	if err := s.ec2RequireUser(ctx, s.db, userID); err != nil {
 		return httpapi.Response{}, err
 	}
-	if p, err := s.getProject(ctx, tenantID); err != nil {
+	if p, err := s.getProject(ctx, s.db, tenantID); err != nil {
 		return httpapi.Response{}, err
 	} else if p == nil {
 		return httpapi.Response{}, notFound("project", tenantID)
@@ -151,7 +151,20 @@ func (s *Service) createEC2Credential(r *http.Request) (httpapi.Response, error)
 	}
 	c := &credentialRow{ID: ec2AccessHash(blob.Access), UserID: userID, ProjectID: project, Type: ec2CredentialType,
 		Blob: bound, Extra: "{}"}
-	if err := s.insertCredential(ctx, c); err != nil {
+	// The user and the project are read again in the transaction that inserts: no
+	// key pair outlives either.
+	err = s.db.InTx(ctx, func(tx *db.Tx) error {
+		if err := s.ec2RequireUser(ctx, tx, userID); err != nil {
+			return err
+		}
+		if p, err := s.getProject(ctx, tx, tenantID); err != nil {
+			return err
+		} else if p == nil {
+			return notFound("project", tenantID)
+		}
+		return s.insertCredential(ctx, tx, c)
+	})
+	if err != nil {
 		return httpapi.Response{}, err
 	}
 	s.changed()
@@ -162,7 +175,7 @@ func (s *Service) createEC2Credential(r *http.Request) (httpapi.Response, error)
 func (s *Service) loadEC2Credential(r *http.Request) (*credentialRow, error) {
 	ctx := r.Context()
 	userID, access := pathParam(r, "user_id"), pathParam(r, "credential_id")
-	if err := s.ec2RequireUser(ctx, userID); err != nil {
+	if err := s.ec2RequireUser(ctx, s.db, userID); err != nil {
 		return nil, err
 	}
 	c, err := s.getEC2Credential(ctx, access)

@@ -25,13 +25,13 @@ func (s *Service) endpointFilterRoutes() []httpapi.Route {
 }
 
 // endpointAndProject checks that both ends of an association exist (404 otherwise).
-func (s *Service) endpointAndProject(r *http.Request) (endpointID, projectID string, err error) {
+func (s *Service) endpointAndProject(r *http.Request, q db.Querier) (endpointID, projectID string, err error) {
 	ctx := r.Context()
-	ep, err := s.loadEndpoint(ctx, pathParam(r, "endpoint_id"))
+	ep, err := s.loadEndpoint(ctx, q, pathParam(r, "endpoint_id"))
 	if err != nil {
 		return "", "", err
 	}
-	p, err := s.loadProject(ctx, pathParam(r, "project_id"))
+	p, err := s.loadProject(ctx, q, pathParam(r, "project_id"))
 	if err != nil {
 		return "", "", err
 	}
@@ -42,16 +42,22 @@ func endpointNotInProject(endpointID, projectID string) error {
 	return httpapi.NotFound("Endpoint %s not found in project %s", endpointID, projectID)
 }
 
+// addEndpointToProject associates the endpoint in the transaction that finds both
+// ends, so that neither is deleted in between.
 func (s *Service) addEndpointToProject(r *http.Request) (httpapi.Response, error) {
-	endpointID, projectID, err := s.endpointAndProject(r)
-	if err != nil {
-		return httpapi.Response{}, err
-	}
-	if _, err := s.db.ExecContext(r.Context(), `INSERT INTO project_endpoints (project_id, endpoint_id) VALUES (?, ?)`,
-		projectID, endpointID); err != nil {
-		if db.IsUniqueViolation(err) {
-			return httpapi.Response{}, httpapi.Conflict("Conflict occurred attempting to store project_endpoint - Duplicate entry.")
+	err := s.db.InTx(r.Context(), func(tx *db.Tx) error {
+		endpointID, projectID, err := s.endpointAndProject(r, tx)
+		if err != nil {
+			return err
 		}
+		_, err = tx.ExecContext(r.Context(), `INSERT INTO project_endpoints (project_id, endpoint_id) VALUES (?, ?)`,
+			projectID, endpointID)
+		if db.IsUniqueViolation(err) {
+			return httpapi.Conflict("Conflict occurred attempting to store project_endpoint - Duplicate entry.")
+		}
+		return err
+	})
+	if err != nil {
 		return httpapi.Response{}, err
 	}
 	s.changed()
@@ -59,7 +65,7 @@ func (s *Service) addEndpointToProject(r *http.Request) (httpapi.Response, error
 }
 
 func (s *Service) checkEndpointInProject(r *http.Request) (httpapi.Response, error) {
-	endpointID, projectID, err := s.endpointAndProject(r)
+	endpointID, projectID, err := s.endpointAndProject(r, s.db)
 	if err != nil {
 		return httpapi.Response{}, err
 	}
@@ -90,7 +96,7 @@ func (s *Service) removeEndpointFromProject(r *http.Request) (httpapi.Response, 
 
 func (s *Service) listEndpointsForProject(r *http.Request) (httpapi.Response, error) {
 	ctx := r.Context()
-	p, err := s.loadProject(ctx, pathParam(r, "project_id"))
+	p, err := s.loadProject(ctx, s.db, pathParam(r, "project_id"))
 	if err != nil {
 		return httpapi.Response{}, err
 	}
@@ -108,7 +114,7 @@ func (s *Service) listEndpointsForProject(r *http.Request) (httpapi.Response, er
 
 func (s *Service) listProjectsForEndpoint(r *http.Request) (httpapi.Response, error) {
 	ctx := r.Context()
-	ep, err := s.loadEndpoint(ctx, pathParam(r, "endpoint_id"))
+	ep, err := s.loadEndpoint(ctx, s.db, pathParam(r, "endpoint_id"))
 	if err != nil {
 		return httpapi.Response{}, err
 	}

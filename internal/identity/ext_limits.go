@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"maps"
 	"math"
 	"net/http"
 
@@ -265,10 +266,11 @@ func (s *Service) updateRegisteredLimit(r *http.Request) (httpapi.Response, erro
 	}
 	var l *registeredLimitRow
 	err = s.db.InTx(ctx, func(tx *db.Tx) error {
+		var err error
 		if l, err = s.loadRegisteredLimit(ctx, tx, id); err != nil {
 			return err
 		}
-		f := &fields{m: obj}
+		f := &fields{m: maps.Clone(obj)} // fields consume the map: a run again needs it whole
 		f.requireSameID(l.ID, "registered limit")
 		registeredLimitFields(f, l, false)
 		if f.err != nil {
@@ -285,7 +287,7 @@ func (s *Service) updateRegisteredLimit(r *http.Request) (httpapi.Response, erro
 		} else if dup != nil && dup.ID != l.ID {
 			return registeredLimitConflict()
 		}
-		_, err := tx.ExecContext(ctx, `UPDATE registered_limits SET service_id = ?, region_id = ?, resource_name = ?,
+		_, err = tx.ExecContext(ctx, `UPDATE registered_limits SET service_id = ?, region_id = ?, resource_name = ?,
 			default_limit = ?, description = ? WHERE id = ?`,
 			l.ServiceID, l.RegionID, l.ResourceName, l.DefaultLimit, l.Description, l.ID)
 		return err
@@ -386,7 +388,7 @@ func (s *Service) limitPolicyTarget(ctx context.Context, l *limitRow) map[string
 	t := map[string]any{}
 	if l.ProjectID.Valid {
 		t["target.limit.project_id"] = l.ProjectID.String
-		if p, err := s.getProject(ctx, l.ProjectID.String); err == nil && p != nil {
+		if p, err := s.getProject(ctx, s.db, l.ProjectID.String); err == nil && p != nil {
 			t["target.limit.project.domain_id"] = p.DomainID
 		}
 	}
@@ -476,7 +478,7 @@ func (s *Service) createLimits(r *http.Request) (httpapi.Response, error) {
 			if err := s.checkLimitRefs(ctx, tx, "limit", l.ServiceID, l.RegionID); err != nil {
 				return err
 			}
-			if err := s.checkLimitOwner(ctx, l); err != nil {
+			if err := s.checkLimitOwner(ctx, tx, l); err != nil {
 				return err
 			}
 			reg, err := findRegisteredLimit(ctx, tx, l.ServiceID, l.RegionID, l.ResourceName)
@@ -523,9 +525,9 @@ func limitConflict() error {
 }
 
 // checkLimitOwner answers 400 unless the limit's project or domain exists.
-func (s *Service) checkLimitOwner(ctx context.Context, l *limitRow) error {
+func (s *Service) checkLimitOwner(ctx context.Context, q db.Querier, l *limitRow) error {
 	if l.ProjectID.Valid {
-		p, err := s.getProject(ctx, l.ProjectID.String)
+		p, err := s.getProject(ctx, q, l.ProjectID.String)
 		if err != nil {
 			return err
 		}
@@ -534,7 +536,7 @@ func (s *Service) checkLimitOwner(ctx context.Context, l *limitRow) error {
 		}
 	}
 	if l.DomainID.Valid {
-		d, err := s.getDomain(ctx, l.DomainID.String)
+		d, err := s.getDomain(ctx, q, l.DomainID.String)
 		if err != nil {
 			return err
 		}
@@ -553,11 +555,12 @@ func (s *Service) showLimit(r *http.Request) (httpapi.Response, error) {
 	return httpapi.OK(map[string]any{"limit": s.limitJSON(l)}), nil
 }
 
-// updateLimit changes only resource_limit and description, as upstream's schema.
+// updateLimit changes only resource_limit and description, as upstream's schema,
+// of the limit as stored when it writes.
 func (s *Service) updateLimit(r *http.Request) (httpapi.Response, error) {
 	ctx := r.Context()
-	l, err := s.loadLimit(ctx, s.db, pathParam(r, "limit_id"))
-	if err != nil {
+	id := pathParam(r, "limit_id")
+	if _, err := s.loadLimit(ctx, s.db, id); err != nil {
 		return httpapi.Response{}, err
 	}
 	obj, err := decodeEnvelope(r, "limit")
@@ -565,21 +568,38 @@ func (s *Service) updateLimit(r *http.Request) (httpapi.Response, error) {
 		return httpapi.Response{}, err
 	}
 	f := &fields{m: obj}
-	f.requireSameID(l.ID, "limit")
-	if v, ok := extInt(f, "resource_limit", -1, limitMax, false); ok && v != nil {
-		l.ResourceLimit = *v
-	}
-	nullableStringField(f, "description", &l.Description)
+	f.requireSameID(id, "limit")
+	resourceLimit, hasLimit := extInt(f, "resource_limit", -1, limitMax, false)
+	var description sql.NullString
+	hasDescription := nullableStringField(f, "description", &description)
 	extRejectUnknown(f)
 	if f.err != nil {
 		return httpapi.Response{}, f.err
 	}
-	if _, err := s.db.ExecContext(ctx, `UPDATE limits SET resource_limit = ?, description = ? WHERE id = ?`,
-		l.ResourceLimit, l.Description, l.ID); err != nil {
+	var updated *limitRow
+	err = s.db.InTx(ctx, func(tx *db.Tx) error {
+		l, err := s.loadLimit(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if hasLimit && resourceLimit != nil {
+			l.ResourceLimit = *resourceLimit
+		}
+		if hasDescription {
+			l.Description = description
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE limits SET resource_limit = ?, description = ? WHERE id = ?`,
+			l.ResourceLimit, l.Description, l.ID); err != nil {
+			return fmt.Errorf("update limit: %w", err)
+		}
+		updated = l
+		return nil
+	})
+	if err != nil {
 		return httpapi.Response{}, err
 	}
 	s.changed()
-	return httpapi.OK(map[string]any{"limit": s.limitJSON(l)}), nil
+	return httpapi.OK(map[string]any{"limit": s.limitJSON(updated)}), nil
 }
 
 func (s *Service) deleteLimit(r *http.Request) (httpapi.Response, error) {

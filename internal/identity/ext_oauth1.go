@@ -70,9 +70,9 @@ type consumerRow struct {
 	Extra       string
 }
 
-func (s *Service) getConsumer(ctx context.Context, id string) (*consumerRow, error) {
+func (s *Service) getConsumer(ctx context.Context, q db.Querier, id string) (*consumerRow, error) {
 	c := &consumerRow{}
-	err := s.db.QueryRowContext(ctx, `SELECT id, description, secret, extra FROM oauth1_consumers WHERE id = ?`, id).
+	err := q.QueryRowContext(ctx, `SELECT id, description, secret, extra FROM oauth1_consumers WHERE id = ?`, id).
 		Scan(&c.ID, &c.Description, &c.Secret, &c.Extra)
 	if db.IsNoRows(err) {
 		return nil, notFound("consumer", id)
@@ -151,61 +151,79 @@ func (s *Service) listConsumers(r *http.Request) (httpapi.Response, error) {
 }
 
 func (s *Service) showConsumer(r *http.Request) (httpapi.Response, error) {
-	c, err := s.getConsumer(r.Context(), pathParam(r, "consumer_id"))
+	c, err := s.getConsumer(r.Context(), s.db, pathParam(r, "consumer_id"))
 	if err != nil {
 		return httpapi.Response{}, err
 	}
 	return httpapi.OK(map[string]any{"consumer": s.consumerJSON(c)}), nil
 }
 
+// updateConsumer applies the request to the consumer as stored when it writes.
 func (s *Service) updateConsumer(r *http.Request) (httpapi.Response, error) {
 	ctx := r.Context()
-	c, err := s.getConsumer(ctx, pathParam(r, "consumer_id"))
-	if err != nil {
+	id := pathParam(r, "consumer_id")
+	if _, err := s.getConsumer(ctx, s.db, id); err != nil {
 		return httpapi.Response{}, err
 	}
 	desc, descSet, extra, err := consumerFields(r)
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	if descSet {
-		c.Description = sql.NullString{}
-		if desc != nil {
-			c.Description = sql.NullString{String: *desc, Valid: true}
+	var updated *consumerRow
+	err = s.db.InTx(ctx, func(tx *db.Tx) error {
+		c, err := s.getConsumer(ctx, tx, id)
+		if err != nil {
+			return err
 		}
-	}
-	merged := unmarshalObject(c.Extra)
-	for k, v := range extra {
-		merged[k] = v
-	}
-	c.Extra = marshalJSON(merged)
-	if _, err := s.db.ExecContext(ctx, `UPDATE oauth1_consumers SET description = ?, extra = ? WHERE id = ?`,
-		c.Description, c.Extra, c.ID); err != nil {
-		return httpapi.Response{}, fmt.Errorf("update consumer: %w", err)
+		if descSet {
+			c.Description = sql.NullString{}
+			if desc != nil {
+				c.Description = sql.NullString{String: *desc, Valid: true}
+			}
+		}
+		c.Extra = extraMerged(c.Extra, extra)
+		if _, err := tx.ExecContext(ctx, `UPDATE oauth1_consumers SET description = ?, extra = ? WHERE id = ?`,
+			c.Description, c.Extra, c.ID); err != nil {
+			return fmt.Errorf("update consumer: %w", err)
+		}
+		updated = c
+		return nil
+	})
+	if err != nil {
+		return httpapi.Response{}, err
 	}
 	s.changed()
-	return httpapi.OK(map[string]any{"consumer": s.consumerJSON(c)}), nil
+	return httpapi.OK(map[string]any{"consumer": s.consumerJSON(updated)}), nil
 }
 
 // deleteConsumer removes the consumer with its request and access tokens, revoking
 // every token issued through them.
 func (s *Service) deleteConsumer(r *http.Request) (httpapi.Response, error) {
 	ctx := r.Context()
-	c, err := s.getConsumer(ctx, pathParam(r, "consumer_id"))
+	c, err := s.getConsumer(ctx, s.db, pathParam(r, "consumer_id"))
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	ids, err := s.accessTokenIDs(ctx, `consumer_id = ?`, c.ID)
+	// The access tokens to revoke are those the delete takes with it: listed in its
+	// transaction, revoked after it, so that none issued in between survives.
+	var ids []string
+	err = s.db.InTx(ctx, func(tx *db.Tx) error {
+		var err error
+		if ids, err = accessTokenIDs(ctx, tx, `consumer_id = ?`, c.ID); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM oauth1_consumers WHERE id = ?`, c.ID); err != nil {
+			return fmt.Errorf("delete consumer: %w", err)
+		}
+		return nil
+	})
 	if err != nil {
 		return httpapi.Response{}, err
 	}
+	s.changed()
 	if err := s.revokeAccessTokens(ctx, ids); err != nil {
 		return httpapi.Response{}, err
 	}
-	if _, err := s.db.ExecContext(ctx, `DELETE FROM oauth1_consumers WHERE id = ?`, c.ID); err != nil {
-		return httpapi.Response{}, fmt.Errorf("delete consumer: %w", err)
-	}
-	s.changed()
 	return httpapi.NoContent(), nil
 }
 
@@ -235,23 +253,30 @@ func (s *Service) createRequestToken(r *http.Request) (httpapi.Response, error) 
 	if projectID == "" {
 		return httpapi.Response{}, httpapi.BadRequest("Expecting to find Requested-Project-Id in request. The server could not comply with the request since it is either malformed or otherwise incorrect. The client is assumed to be in error.")
 	}
-	c, err := s.getConsumer(ctx, o.get("oauth_consumer_key"))
+	c, err := s.getConsumer(ctx, s.db, o.get("oauth_consumer_key"))
 	if err != nil {
 		return httpapi.Response{}, err
 	}
 	if err := o.verify(c.Secret, "", s.now()); err != nil {
 		return httpapi.Response{}, err
 	}
-	if p, err := s.getProject(ctx, projectID); err != nil {
-		return httpapi.Response{}, err
-	} else if p == nil {
-		return httpapi.Response{}, notFound("project", projectID)
-	}
 	id, secret := newID(), oauth1Secret()
 	expires := s.now().UTC().Truncate(time.Microsecond).Add(oauth1RequestTokenDuration)
-	if _, err := s.db.ExecContext(ctx, `INSERT INTO oauth1_request_tokens (id, secret, consumer_id, requested_project_id,
-		expires_at) VALUES (?, ?, ?, ?, ?)`, id, secret, c.ID, projectID, expires.UnixMicro()); err != nil {
-		return httpapi.Response{}, fmt.Errorf("create request token: %w", err)
+	// The project is read in the transaction that inserts, so that none is deleted in between.
+	err = s.db.InTx(ctx, func(tx *db.Tx) error {
+		if p, err := s.getProject(ctx, tx, projectID); err != nil {
+			return err
+		} else if p == nil {
+			return notFound("project", projectID)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO oauth1_request_tokens (id, secret, consumer_id, requested_project_id,
+			expires_at) VALUES (?, ?, ?, ?, ?)`, id, secret, c.ID, projectID, expires.UnixMicro()); err != nil {
+			return fmt.Errorf("create request token: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return httpapi.Response{}, err
 	}
 	return formResponse(http.StatusCreated, url.Values{"oauth_token": {id}, "oauth_token_secret": {secret},
 		"oauth_expires_at": {formatTime(expires)}}), nil
@@ -309,11 +334,11 @@ func (s *Service) authorizeRequestToken(r *http.Request) (httpapi.Response, erro
 		var err error
 		switch {
 		case ref.ID != "":
-			if role, err = s.getRole(ctx, ref.ID); err == nil && role == nil {
+			if role, err = s.getRole(ctx, s.db, ref.ID); err == nil && role == nil {
 				err = notFound("role", ref.ID)
 			}
 		case ref.Name != "":
-			if role, err = s.getRoleByName(ctx, ref.Name, nullDomainID); err == nil && role == nil {
+			if role, err = s.getRoleByName(ctx, s.db, ref.Name, nullDomainID); err == nil && role == nil {
 				err = notFound("role", ref.Name)
 			}
 		default:
@@ -420,7 +445,7 @@ func (s *Service) createAccessToken(r *http.Request) (httpapi.Response, error) {
 	if rt.ConsumerID != o.get("oauth_consumer_key") {
 		return httpapi.Response{}, httpapi.Unauthorized("Provided consumer key does not match stored consumer key.")
 	}
-	c, err := s.getConsumer(ctx, rt.ConsumerID)
+	c, err := s.getConsumer(ctx, s.db, rt.ConsumerID)
 	if err != nil {
 		return httpapi.Response{}, err
 	}
@@ -437,8 +462,10 @@ func (s *Service) createAccessToken(r *http.Request) (httpapi.Response, error) {
 	at := &accessTokenRow{ID: newID(), Secret: oauth1Secret(), ConsumerID: c.ID, ProjectID: rt.ProjectID,
 		AuthorizingUserID: rt.AuthorizingUserID.String, ExpiresAt: now.Add(oauth1AccessTokenDuration).UnixMicro()}
 	err = s.db.InTx(ctx, func(tx *db.Tx) error {
-		// Deleting first makes the exchange single-use even when two race.
-		res, err := tx.ExecContext(ctx, `DELETE FROM oauth1_request_tokens WHERE id = ?`, rt.ID)
+		// Deleting first, the token as authorized, makes the exchange single-use
+		// even when two race: the second deletes nothing.
+		res, err := tx.ExecContext(ctx, `DELETE FROM oauth1_request_tokens WHERE id = ? AND verifier = ?`,
+			rt.ID, rt.Verifier.String)
 		if err != nil {
 			return fmt.Errorf("consume request token: %w", err)
 		}
@@ -517,13 +544,14 @@ func (s *Service) deleteAccessToken(r *http.Request) (httpapi.Response, error) {
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	if err := s.revokeAccessTokens(ctx, []string{t.ID}); err != nil {
-		return httpapi.Response{}, err
-	}
 	if _, err := s.db.ExecContext(ctx, `DELETE FROM oauth1_access_tokens WHERE id = ?`, t.ID); err != nil {
 		return httpapi.Response{}, fmt.Errorf("delete access token: %w", err)
 	}
 	s.changed()
+	// Revoked after the delete, so that no token issued in between survives it.
+	if err := s.revokeAccessTokens(ctx, []string{t.ID}); err != nil {
+		return httpapi.Response{}, err
+	}
 	return httpapi.NoContent(), nil
 }
 
@@ -540,8 +568,8 @@ func (s *Service) revokeAccessTokens(ctx context.Context, ids []string) error {
 	return s.revoke(ctx, events...)
 }
 
-func (s *Service) accessTokenIDs(ctx context.Context, where string, args ...any) ([]string, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id FROM oauth1_access_tokens WHERE `+where, args...)
+func accessTokenIDs(ctx context.Context, q db.Querier, where string, args ...any) ([]string, error) {
+	rows, err := q.QueryContext(ctx, `SELECT id FROM oauth1_access_tokens WHERE `+where, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list access tokens: %w", err)
 	}
@@ -564,7 +592,7 @@ func (s *Service) listAccessTokenRoles(r *http.Request) (httpapi.Response, error
 	}
 	out := []map[string]any{}
 	for _, id := range t.RoleIDs {
-		role, err := s.getRole(r.Context(), id)
+		role, err := s.getRole(r.Context(), s.db, id)
 		if err != nil {
 			return httpapi.Response{}, err
 		}
@@ -582,7 +610,7 @@ func (s *Service) showAccessTokenRole(r *http.Request) (httpapi.Response, error)
 	}
 	roleID := pathParam(r, "role_id")
 	if slices.Contains(t.RoleIDs, roleID) {
-		role, err := s.getRole(r.Context(), roleID)
+		role, err := s.getRole(r.Context(), s.db, roleID)
 		if err != nil {
 			return httpapi.Response{}, err
 		}
@@ -619,7 +647,7 @@ func (s *Service) authOAuth1(r *http.Request) (*accessTokenRow, error) {
 	if at.ConsumerID != o.get("oauth_consumer_key") {
 		return nil, httpapi.Unauthorized("Could not validate the access token")
 	}
-	c, err := s.getConsumer(ctx, at.ConsumerID)
+	c, err := s.getConsumer(ctx, s.db, at.ConsumerID)
 	if err != nil {
 		return nil, err
 	}

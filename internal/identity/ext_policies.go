@@ -3,6 +3,7 @@ package identity
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/http"
 
 	"github.com/nimbus-cloud/nimbus/internal/platform/db"
@@ -39,8 +40,8 @@ func scanPolicyBlob(row db.Scanner) (*policyBlobRow, error) {
 	return p, nil
 }
 
-func (s *Service) loadPolicyBlob(ctx context.Context, id string) (*policyBlobRow, error) {
-	p, err := scanPolicyBlob(s.db.QueryRowContext(ctx, `SELECT id, type, blob, extra FROM policies WHERE id = ?`, id))
+func (s *Service) loadPolicyBlob(ctx context.Context, q db.Querier, id string) (*policyBlobRow, error) {
+	p, err := scanPolicyBlob(q.QueryRowContext(ctx, `SELECT id, type, blob, extra FROM policies WHERE id = ?`, id))
 	if err != nil {
 		return nil, err
 	}
@@ -107,17 +108,18 @@ func (s *Service) createPolicyBlob(r *http.Request) (httpapi.Response, error) {
 }
 
 func (s *Service) showPolicyBlob(r *http.Request) (httpapi.Response, error) {
-	p, err := s.loadPolicyBlob(r.Context(), pathParam(r, "policy_id"))
+	p, err := s.loadPolicyBlob(r.Context(), s.db, pathParam(r, "policy_id"))
 	if err != nil {
 		return httpapi.Response{}, err
 	}
 	return httpapi.OK(map[string]any{"policy": s.policyBlobJSON(p)}), nil
 }
 
+// updatePolicyBlob applies the request to the policy as stored when it writes.
 func (s *Service) updatePolicyBlob(r *http.Request) (httpapi.Response, error) {
 	ctx := r.Context()
-	p, err := s.loadPolicyBlob(ctx, pathParam(r, "policy_id"))
-	if err != nil {
+	id := pathParam(r, "policy_id")
+	if _, err := s.loadPolicyBlob(ctx, s.db, id); err != nil {
 		return httpapi.Response{}, err
 	}
 	obj, err := decodeEnvelope(r, "policy")
@@ -127,19 +129,31 @@ func (s *Service) updatePolicyBlob(r *http.Request) (httpapi.Response, error) {
 	if err := requireSomeProperty(obj, "policy"); err != nil {
 		return httpapi.Response{}, err
 	}
-	f := &fields{m: obj}
-	f.requireSameID(p.ID, "policy")
-	policyBlobFields(f, p, false)
-	if f.err != nil {
-		return httpapi.Response{}, f.err
-	}
-	p.Extra = extraMerged(p.Extra, f.Extra())
-	if _, err := s.db.ExecContext(ctx, `UPDATE policies SET type = ?, blob = ?, extra = ? WHERE id = ?`,
-		p.Type, p.Blob, p.Extra, p.ID); err != nil {
+	var updated *policyBlobRow
+	err = s.db.InTx(ctx, func(tx *db.Tx) error {
+		p, err := s.loadPolicyBlob(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		f := &fields{m: maps.Clone(obj)} // fields consume the map: a run again needs it whole
+		f.requireSameID(p.ID, "policy")
+		policyBlobFields(f, p, false)
+		if f.err != nil {
+			return f.err
+		}
+		p.Extra = extraMerged(p.Extra, f.Extra())
+		if _, err := tx.ExecContext(ctx, `UPDATE policies SET type = ?, blob = ?, extra = ? WHERE id = ?`,
+			p.Type, p.Blob, p.Extra, p.ID); err != nil {
+			return fmt.Errorf("update policy: %w", err)
+		}
+		updated = p
+		return nil
+	})
+	if err != nil {
 		return httpapi.Response{}, err
 	}
 	s.changed()
-	return httpapi.OK(map[string]any{"policy": s.policyBlobJSON(p)}), nil
+	return httpapi.OK(map[string]any{"policy": s.policyBlobJSON(updated)}), nil
 }
 
 func (s *Service) deletePolicyBlob(r *http.Request) (httpapi.Response, error) {

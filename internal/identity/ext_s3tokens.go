@@ -214,6 +214,7 @@ func (s *Service) signatureLogin(ctx context.Context, req *signedRequest, valid 
 	if !req.hasAccess || req.Access == "" {
 		return nil, errAuthFailed
 	}
+	issuedAt := s.now() // before anything the token carries is read (authResult.issuedAt)
 	c, err := s.getEC2Credential(ctx, req.Access)
 	if err != nil {
 		return nil, err
@@ -232,7 +233,7 @@ func (s *Service) signatureLogin(ctx context.Context, req *signedRequest, valid 
 	if err := checkSignedTimestamp(req, s.now()); err != nil {
 		return nil, err
 	}
-	user, err := s.getUser(ctx, c.UserID)
+	user, err := s.getUser(ctx, s.db, c.UserID)
 	if err != nil {
 		return nil, err
 	}
@@ -243,7 +244,7 @@ func (s *Service) signatureLogin(ctx context.Context, req *signedRequest, valid 
 	if err != nil {
 		return nil, genericAuthFailure(err)
 	}
-	res := authResult{userID: user.ID, methods: []string{"ec2credential"}}
+	res := authResult{userID: user.ID, methods: []string{"ec2credential"}, issuedAt: issuedAt}
 	switch {
 	case blob.AppCredID != nil && *blob.AppCredID != "":
 		ac, err := s.getApplicationCredential(ctx, *blob.AppCredID)

@@ -303,7 +303,7 @@ func (s *Service) createTrust(r *http.Request) (httpapi.Response, error) {
 	if creds.UserID != t.TrustorUserID {
 		return httpapi.Response{}, httpapi.Forbidden("You are not authorized to perform the requested action: The authenticated user should match the trustor.")
 	}
-	if u, err := s.getUser(ctx, t.TrusteeUserID); err != nil {
+	if u, err := s.getUser(ctx, s.db, t.TrusteeUserID); err != nil {
 		return httpapi.Response{}, err
 	} else if u == nil {
 		return httpapi.Response{}, notFound("user", t.TrusteeUserID)
@@ -312,7 +312,7 @@ func (s *Service) createTrust(r *http.Request) (httpapi.Response, error) {
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	if err := s.requireTrustorRoles(ctx, t, roleIDs); err != nil {
+	if err := s.requireTrustorRoles(ctx, s.db, t, roleIDs); err != nil {
 		return httpapi.Response{}, err
 	}
 	if req.expiresAt != nil {
@@ -341,11 +341,22 @@ func (s *Service) createTrust(r *http.Request) (httpapi.Response, error) {
 		t.RedelegationCount = trustMaxRedelegation
 	}
 	t.ID, t.CreatedAt = newID(), s.now().UnixMicro()
+	// The trustee and the trustor's roles are checked again in the transaction that
+	// inserts: no trust outlives its trustee, nor delegates a role its trustor
+	// lost meanwhile.
 	err = s.db.InTx(ctx, func(tx *db.Tx) error {
+		if u, err := s.getUser(ctx, tx, t.TrusteeUserID); err != nil {
+			return err
+		} else if u == nil {
+			return notFound("user", t.TrusteeUserID)
+		}
+		if err := s.requireTrustorRoles(ctx, tx, t, roleIDs); err != nil {
+			return err
+		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO trusts (`+trustColumns+`) VALUES (?,?,?,?,?,?,?,?,?,?)`,
 			t.ID, t.TrustorUserID, t.TrusteeUserID, t.ProjectID, t.Impersonation, t.ExpiresAt, t.RemainingUses,
 			t.RedelegationCount, t.RedelegatedTrustID, t.CreatedAt); err != nil {
-			return err
+			return fmt.Errorf("create trust: %w", err)
 		}
 		for _, id := range roleIDs {
 			if _, err := tx.ExecContext(ctx, `INSERT INTO trust_roles (trust_id, role_id) VALUES (?, ?)`, t.ID, id); err != nil {
@@ -373,12 +384,12 @@ func (s *Service) resolveTrustRoles(ctx context.Context, refs []map[string]strin
 		var role *roleRow
 		var err error
 		if id, ok := ref["id"]; ok {
-			role, err = s.getRole(ctx, id)
+			role, err = s.getRole(ctx, s.db, id)
 			if err == nil && role == nil {
 				err = notFound("role", id)
 			}
 		} else {
-			role, err = s.getRoleByName(ctx, ref["name"], nullDomainID)
+			role, err = s.getRoleByName(ctx, s.db, ref["name"], nullDomainID)
 			if err == nil && role == nil {
 				err = notFound("role", ref["name"])
 			}
@@ -395,21 +406,21 @@ func (s *Service) resolveTrustRoles(ctx context.Context, refs []map[string]strin
 
 // requireTrustorRoles checks that the trustor holds every delegated role on the
 // trust's project (directly, through groups, inheritance or implication).
-func (s *Service) requireTrustorRoles(ctx context.Context, t *trustRow, roleIDs []string) error {
+func (s *Service) requireTrustorRoles(ctx context.Context, q db.Querier, t *trustRow, roleIDs []string) error {
 	var held []string
 	if t.ProjectID.Valid {
-		p, err := s.getProject(ctx, t.ProjectID.String)
+		p, err := s.getProject(ctx, q, t.ProjectID.String)
 		if err != nil {
 			return err
 		}
 		if p == nil {
 			return notFound("project", t.ProjectID.String)
 		}
-		direct, err := s.directRoleIDs(ctx, t.TrustorUserID, tokenScope{ProjectID: p.ID})
+		direct, err := s.directRoleIDs(ctx, q, t.TrustorUserID, tokenScope{ProjectID: p.ID})
 		if err != nil {
 			return err
 		}
-		if held, err = s.impliedClosure(ctx, direct); err != nil {
+		if held, err = s.impliedClosure(ctx, q, direct); err != nil {
 			return err
 		}
 	}

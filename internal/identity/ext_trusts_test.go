@@ -13,7 +13,7 @@ func trustBody(m map[string]any) map[string]any { return map[string]any{"trust":
 // extRoleID finds a global role's id by name.
 func extRoleID(t *testing.T, e *testEnv, name string) string {
 	t.Helper()
-	r, err := e.Svc.getRoleByName(context.Background(), name, nullDomainID)
+	r, err := e.Svc.getRoleByName(context.Background(), e.Svc.db, name, nullDomainID)
 	if err != nil || r == nil {
 		t.Fatalf("role %s: %v", name, err)
 	}

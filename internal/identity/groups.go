@@ -52,7 +52,7 @@ func (s *Service) groupRoutes() []httpapi.Route {
 func (s *Service) groupTarget(r *http.Request) (map[string]any, error) {
 	id := pathParam(r, "group_id")
 	t := map[string]any{"target.group.id": id}
-	if g, err := s.getGroup(r.Context(), id); err == nil && g != nil {
+	if g, err := s.getGroup(r.Context(), s.db, id); err == nil && g != nil {
 		t["target.group.domain_id"] = g.DomainID
 	}
 	return t, nil
@@ -115,18 +115,24 @@ func (s *Service) createGroup(r *http.Request) (httpapi.Response, error) {
 	if err := httpapi.Enforce(r, s.policy, "identity:create_group", map[string]any{"target.group.domain_id": dom}); err != nil {
 		return httpapi.Response{}, err
 	}
-	if err := s.requireDomain(ctx, dom); err != nil {
-		return httpapi.Response{}, err
-	}
 	g := &groupRow{ID: newID(), Name: strings.TrimSpace(name), DomainID: dom, Extra: marshalJSON(f.Extra())}
 	if desc != nil {
 		g.Description = *desc
 	}
-	if _, err := s.db.ExecContext(ctx, `INSERT INTO groups (`+groupColumns+`) VALUES (?,?,?,?,?)`,
-		g.ID, g.Name, g.DomainID, g.Description, g.Extra); err != nil {
-		if db.IsUniqueViolation(err) {
-			return httpapi.Response{}, conflict("group", "name", g.Name)
+	// The domain is read in the transaction that inserts: a group is never created
+	// into a domain being deleted.
+	err = s.db.InTx(ctx, func(tx *db.Tx) error {
+		if err := s.requireDomain(ctx, tx, dom); err != nil {
+			return err
 		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO groups (`+groupColumns+`) VALUES (?,?,?,?,?)`,
+			g.ID, g.Name, g.DomainID, g.Description, g.Extra)
+		if db.IsUniqueViolation(err) {
+			return conflict("group", "name", g.Name)
+		}
+		return err
+	})
+	if err != nil {
 		return httpapi.Response{}, err
 	}
 	s.changed()
@@ -134,16 +140,17 @@ func (s *Service) createGroup(r *http.Request) (httpapi.Response, error) {
 }
 
 func (s *Service) showGroup(r *http.Request) (httpapi.Response, error) {
-	g, err := s.loadGroup(r.Context(), pathParam(r, "group_id"))
+	g, err := s.loadGroup(r.Context(), s.db, pathParam(r, "group_id"))
 	if err != nil {
 		return httpapi.Response{}, err
 	}
 	return httpapi.OK(map[string]any{"group": s.groupJSON(g)}), nil
 }
 
+// updateGroup applies the request to the group as stored when it writes.
 func (s *Service) updateGroup(r *http.Request) (httpapi.Response, error) {
 	ctx := r.Context()
-	g, err := s.loadGroup(ctx, pathParam(r, "group_id"))
+	g, err := s.loadGroup(ctx, s.db, pathParam(r, "group_id"))
 	if err != nil {
 		return httpapi.Response{}, err
 	}
@@ -156,47 +163,63 @@ func (s *Service) updateGroup(r *http.Request) (httpapi.Response, error) {
 	}
 	f := &fields{m: obj}
 	f.requireSameID(g.ID, "group")
-	f.requireSameDomain(g.DomainID)
-	if name, ok := f.Name("name", false); ok {
-		g.Name = strings.TrimSpace(name)
-	}
-	if desc, ok := f.NullableString("description"); ok {
-		g.Description = ""
-		if desc != nil {
-			g.Description = *desc
-		}
-	}
+	f.requireSameDomain(g.DomainID) // a group's domain never changes
+	name, hasName := f.Name("name", false)
+	desc, hasDesc := f.NullableString("description")
 	f.Drop("links")
 	if f.err != nil {
 		return httpapi.Response{}, f.err
 	}
-	g.Extra = extraMerged(g.Extra, f.Extra())
-	if _, err := s.db.ExecContext(ctx, `UPDATE groups SET name = ?, description = ?, extra = ? WHERE id = ?`,
-		g.Name, g.Description, g.Extra, g.ID); err != nil {
-		if db.IsUniqueViolation(err) {
-			return httpapi.Response{}, conflict("group", "name", g.Name)
+	extra, id := f.Extra(), g.ID
+	var updated *groupRow
+	err = s.db.InTx(ctx, func(tx *db.Tx) error {
+		g, err := s.loadGroup(ctx, tx, id)
+		if err != nil {
+			return err
 		}
+		if hasName {
+			g.Name = strings.TrimSpace(name)
+		}
+		if hasDesc {
+			g.Description = ""
+			if desc != nil {
+				g.Description = *desc
+			}
+		}
+		g.Extra = extraMerged(g.Extra, extra)
+		_, err = tx.ExecContext(ctx, `UPDATE groups SET name = ?, description = ?, extra = ? WHERE id = ?`,
+			g.Name, g.Description, g.Extra, g.ID)
+		if db.IsUniqueViolation(err) {
+			return conflict("group", "name", g.Name)
+		}
+		if err != nil {
+			return fmt.Errorf("update group: %w", err)
+		}
+		updated = g
+		return nil
+	})
+	if err != nil {
 		return httpapi.Response{}, err
 	}
 	s.changed()
-	return httpapi.OK(map[string]any{"group": s.groupJSON(g)}), nil
+	return httpapi.OK(map[string]any{"group": s.groupJSON(updated)}), nil
 }
 
 func (s *Service) deleteGroup(r *http.Request) (httpapi.Response, error) {
 	ctx := r.Context()
-	g, err := s.loadGroup(ctx, pathParam(r, "group_id"))
-	if err != nil {
-		return httpapi.Response{}, err
-	}
+	id := pathParam(r, "group_id")
 	var members []string
 	var grants int
-	err = s.db.InTx(ctx, func(tx *db.Tx) error {
-		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM assignments WHERE actor_id = ?`, g.ID).Scan(&grants); err != nil {
+	err := s.db.InTx(ctx, func(tx *db.Tx) error {
+		if _, err := s.loadGroup(ctx, tx, id); err != nil {
 			return err
 		}
-		ids, err := db.QueryStrings(ctx, tx, `SELECT user_id FROM user_group_membership WHERE group_id = ?`, g.ID)
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM assignments WHERE actor_id = ?`, id).Scan(&grants); err != nil {
+			return fmt.Errorf("count group grants: %w", err)
+		}
+		ids, err := db.QueryStrings(ctx, tx, `SELECT user_id FROM user_group_membership WHERE group_id = ?`, id)
 		if err != nil {
-			return err
+			return fmt.Errorf("list group members: %w", err)
 		}
 		members = ids
 		for _, q := range []string{
@@ -204,8 +227,8 @@ func (s *Service) deleteGroup(r *http.Request) (httpapi.Response, error) {
 			`DELETE FROM user_group_membership WHERE group_id = ?`,
 			`DELETE FROM groups WHERE id = ?`,
 		} {
-			if _, err := tx.ExecContext(ctx, q, g.ID); err != nil {
-				return err
+			if _, err := tx.ExecContext(ctx, q, id); err != nil {
+				return fmt.Errorf("delete group: %w", err)
 			}
 		}
 		return nil
@@ -229,7 +252,7 @@ func (s *Service) deleteGroup(r *http.Request) (httpapi.Response, error) {
 }
 
 func (s *Service) listUsersInGroup(r *http.Request) (httpapi.Response, error) {
-	g, err := s.loadGroup(r.Context(), pathParam(r, "group_id"))
+	g, err := s.loadGroup(r.Context(), s.db, pathParam(r, "group_id"))
 	if err != nil {
 		return httpapi.Response{}, err
 	}
@@ -242,12 +265,12 @@ func (s *Service) listUsersInGroup(r *http.Request) (httpapi.Response, error) {
 }
 
 // loadMembership loads the path's group and user, 404 for either missing.
-func (s *Service) loadMembership(r *http.Request) (*groupRow, *userRow, error) {
-	g, err := s.loadGroup(r.Context(), pathParam(r, "group_id"))
+func (s *Service) loadMembership(r *http.Request, q db.Querier) (*groupRow, *userRow, error) {
+	g, err := s.loadGroup(r.Context(), q, pathParam(r, "group_id"))
 	if err != nil {
 		return nil, nil, err
 	}
-	u, err := s.loadUser(r.Context(), pathParam(r, "user_id"))
+	u, err := s.loadUser(r.Context(), q, pathParam(r, "user_id"))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -258,14 +281,22 @@ func notMember(userID, groupID string) error {
 	return httpapi.NotFound("User '%s' not found in group '%s'", userID, groupID)
 }
 
+// addUserToGroup adds the membership in the transaction that finds the group and
+// the user, so that neither is deleted in between.
 func (s *Service) addUserToGroup(r *http.Request) (httpapi.Response, error) {
 	ctx := r.Context()
-	g, u, err := s.loadMembership(r)
+	err := s.db.InTx(ctx, func(tx *db.Tx) error {
+		g, u, err := s.loadMembership(r, tx)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO user_group_membership (user_id, group_id) VALUES (?, ?)
+			ON CONFLICT DO NOTHING`, u.ID, g.ID); err != nil {
+			return fmt.Errorf("add group member: %w", err)
+		}
+		return nil
+	})
 	if err != nil {
-		return httpapi.Response{}, err
-	}
-	if _, err := s.db.ExecContext(ctx, `INSERT INTO user_group_membership (user_id, group_id) VALUES (?, ?)
-		ON CONFLICT DO NOTHING`, u.ID, g.ID); err != nil {
 		return httpapi.Response{}, err
 	}
 	s.changed()
@@ -273,7 +304,7 @@ func (s *Service) addUserToGroup(r *http.Request) (httpapi.Response, error) {
 }
 
 func (s *Service) checkUserInGroup(r *http.Request) (httpapi.Response, error) {
-	g, u, err := s.loadMembership(r)
+	g, u, err := s.loadMembership(r, s.db)
 	if err != nil {
 		return httpapi.Response{}, err
 	}
@@ -297,7 +328,7 @@ func (s *Service) removeUserFromGroup(r *http.Request) (httpapi.Response, error)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
 		// Say which of group, user and membership is missing, as upstream.
-		if _, _, err := s.loadMembership(r); err != nil {
+		if _, _, err := s.loadMembership(r, s.db); err != nil {
 			return httpapi.Response{}, err
 		}
 		return httpapi.Response{}, notMember(userID, groupID)

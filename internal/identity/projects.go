@@ -2,6 +2,7 @@ package identity
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -33,14 +34,14 @@ func (s *Service) projectRoutes() []httpapi.Route {
 func (s *Service) projectTarget(r *http.Request) (map[string]any, error) {
 	id := pathParam(r, "project_id")
 	t := map[string]any{"target.project.id": id}
-	if p, err := s.getProject(r.Context(), id); err == nil && p != nil {
+	if p, err := s.getProject(r.Context(), s.db, id); err == nil && p != nil {
 		t["target.project.domain_id"] = p.DomainID
 	}
 	return t, nil
 }
 
 func (s *Service) projectJSON(ctx context.Context, p *projectRow) map[string]any {
-	tags, _ := s.projectTags(ctx, p.ID)
+	tags, _ := s.projectTags(ctx, s.db, p.ID)
 	var parent, domain any = nil, p.DomainID
 	if p.ParentID.Valid {
 		parent = p.ParentID.String
@@ -57,8 +58,8 @@ func (s *Service) projectJSON(ctx context.Context, p *projectRow) map[string]any
 
 // loadProject loads a project by id; like upstream's projects API it also finds
 // projects acting as domains (is_domain).
-func (s *Service) loadProject(ctx context.Context, id string) (*projectRow, error) {
-	p, err := scanProject(s.db.QueryRowContext(ctx, `SELECT `+projectColumns+` FROM projects WHERE id = ?`, id))
+func (s *Service) loadProject(ctx context.Context, q db.Querier, id string) (*projectRow, error) {
+	p, err := scanProject(q.QueryRowContext(ctx, `SELECT `+projectColumns+` FROM projects WHERE id = ?`, id))
 	if err != nil {
 		return nil, err
 	}
@@ -68,8 +69,8 @@ func (s *Service) loadProject(ctx context.Context, id string) (*projectRow, erro
 	return p, nil
 }
 
-func (s *Service) projectTags(ctx context.Context, id string) ([]string, error) {
-	tags, err := db.QueryStrings(ctx, s.db, `SELECT name FROM project_tags WHERE project_id = ? ORDER BY name`, id)
+func (s *Service) projectTags(ctx context.Context, q db.Querier, id string) ([]string, error) {
+	tags, err := db.QueryStrings(ctx, q, `SELECT name FROM project_tags WHERE project_id = ? ORDER BY name`, id)
 	if tags == nil {
 		tags = []string{} // rendered as [], never null
 	}
@@ -185,12 +186,12 @@ func (s *Service) createProject(r *http.Request) (httpapi.Response, error) {
 		Extra: marshalJSON(f.Extra()), Options: marshalJSON(options)}
 	switch {
 	case parentID != nil && *parentID != "":
-		parent, err := s.getProject(ctx, *parentID)
+		parent, err := s.getProject(ctx, s.db, *parentID)
 		if err != nil {
 			return httpapi.Response{}, err
 		}
 		if parent == nil {
-			if d, _ := s.getDomain(ctx, *parentID); d != nil {
+			if d, _ := s.getDomain(ctx, s.db, *parentID); d != nil {
 				p.DomainID = d.ID
 			} else {
 				return httpapi.Response{}, notFound("project", *parentID)
@@ -211,7 +212,7 @@ func (s *Service) createProject(r *http.Request) (httpapi.Response, error) {
 	if isDomain {
 		p.DomainID, p.ParentID.Valid = rootDomainID, false
 	} else {
-		if err := s.requireDomain(ctx, p.DomainID); err != nil {
+		if err := s.requireDomain(ctx, s.db, p.DomainID); err != nil {
 			return httpapi.Response{}, err
 		}
 		if !p.ParentID.Valid {
@@ -222,17 +223,28 @@ func (s *Service) createProject(r *http.Request) (httpapi.Response, error) {
 		map[string]any{"target.project.domain_id": p.DomainID}); err != nil {
 		return httpapi.Response{}, err
 	}
+	// The domain and the parent are read again in the transaction that inserts: a
+	// project is never created into a domain or under a project being deleted.
 	err = s.db.InTx(ctx, func(tx *db.Tx) error {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO projects (`+projectColumns+`) VALUES (?,?,?,?,?,?,?,?,?)`,
-			p.ID, p.Name, p.DomainID, p.ParentID, p.Description, p.Enabled, p.IsDomain, p.Extra, p.Options); err != nil {
-			return err
+		if !isDomain {
+			if err := s.requireDomain(ctx, tx, p.DomainID); err != nil {
+				return err
+			}
+			if _, err := s.loadProject(ctx, tx, p.ParentID.String); err != nil {
+				return err
+			}
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO projects (`+projectColumns+`) VALUES (?,?,?,?,?,?,?,?,?)`,
+			p.ID, p.Name, p.DomainID, p.ParentID, p.Description, p.Enabled, p.IsDomain, p.Extra, p.Options)
+		if db.IsUniqueViolation(err) {
+			return conflict("project", "name", name)
+		}
+		if err != nil {
+			return fmt.Errorf("create project: %w", err)
 		}
 		return replaceTags(ctx, tx, p.ID, tags)
 	})
 	if err != nil {
-		if db.IsUniqueViolation(err) {
-			return httpapi.Response{}, conflict("project", "name", name)
-		}
 		return httpapi.Response{}, err
 	}
 	s.changed()
@@ -257,7 +269,7 @@ func replaceTags(ctx context.Context, q db.Querier, projectID string, tags []str
 }
 
 func (s *Service) showProject(r *http.Request) (httpapi.Response, error) {
-	p, err := s.loadProject(r.Context(), pathParam(r, "project_id"))
+	p, err := s.loadProject(r.Context(), s.db, pathParam(r, "project_id"))
 	if err != nil {
 		return httpapi.Response{}, err
 	}
@@ -266,7 +278,7 @@ func (s *Service) showProject(r *http.Request) (httpapi.Response, error) {
 
 func (s *Service) updateProject(r *http.Request) (httpapi.Response, error) {
 	ctx := r.Context()
-	p, err := s.loadProject(ctx, pathParam(r, "project_id"))
+	p, err := s.loadProject(ctx, s.db, pathParam(r, "project_id"))
 	if err != nil {
 		return httpapi.Response{}, err
 	}
@@ -275,9 +287,9 @@ func (s *Service) updateProject(r *http.Request) (httpapi.Response, error) {
 		return httpapi.Response{}, err
 	}
 	f := &fields{m: obj}
-	wasEnabled := p.Enabled
-	readProjectUpdate(f, p)
+	u := readProjectUpdate(f)
 	tags, hasTags := f.StringList("tags")
+	// domain, parent and is_domain never change: the row read above is good for these
 	if d, ok := f.NullableString("domain_id"); ok && d != nil && *d != p.DomainID {
 		return httpapi.Response{}, httpapi.BadRequest("Cannot change the domain_id of a project.")
 	}
@@ -294,81 +306,85 @@ func (s *Service) updateProject(r *http.Request) (httpapi.Response, error) {
 	if err := validateTags(tags); err != nil {
 		return httpapi.Response{}, err
 	}
-	p.Extra = extraMerged(p.Extra, f.Extra())
-	err = s.db.InTx(ctx, func(tx *db.Tx) error {
-		if err := updateProjectRow(ctx, tx, p); err != nil {
-			return err
-		}
+	u.extra = f.Extra()
+	before, after, err := s.changeProject(ctx, p.ID, "project", u, s.loadProject, func(tx *db.Tx) error {
 		if hasTags {
 			return replaceTags(ctx, tx, p.ID, tags)
 		}
 		return nil
 	})
 	if err != nil {
-		if db.IsUniqueViolation(err) {
-			return httpapi.Response{}, conflict("project", "name", p.Name)
-		}
 		return httpapi.Response{}, err
 	}
 	s.changed()
-	if wasEnabled && !p.Enabled {
-		event := auth.RevocationEvent{ProjectID: p.ID}
-		if p.IsDomain {
-			event = auth.RevocationEvent{DomainID: p.ID}
+	if before.Enabled && !after.Enabled {
+		event := auth.RevocationEvent{ProjectID: after.ID}
+		if after.IsDomain {
+			event = auth.RevocationEvent{DomainID: after.ID}
 		}
 		if err := s.revoke(ctx, event); err != nil {
 			return httpapi.Response{}, err
 		}
 	}
-	return httpapi.OK(map[string]any{"project": s.projectJSON(ctx, p)}), nil
+	return httpapi.OK(map[string]any{"project": s.projectJSON(ctx, &after)}), nil
 }
 
+// deleteProject deletes a leaf project, deciding on its children as stored when
+// it deletes (a child created meanwhile either comes first and refuses the
+// delete, or finds no parent), then revokes the tokens scoped to it: after the
+// delete, so that no token issued in between survives it.
 func (s *Service) deleteProject(r *http.Request) (httpapi.Response, error) {
 	ctx := r.Context()
-	p, err := s.loadProject(ctx, pathParam(r, "project_id"))
+	id := pathParam(r, "project_id")
+	p, err := s.loadProject(ctx, s.db, id)
 	if err != nil {
 		return httpapi.Response{}, err
 	}
 	if p.IsDomain {
-		if err := s.removeDomain(ctx, p); err != nil {
+		if err := s.removeDomain(ctx, id, s.loadProject); err != nil {
 			return httpapi.Response{}, err
 		}
 		return httpapi.NoContent(), nil
 	}
-	var children int
-	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM projects WHERE parent_id = ?`, p.ID).Scan(&children); err != nil {
-		return httpapi.Response{}, err
-	}
-	if children > 0 {
-		return httpapi.Response{}, httpapi.Forbidden("Cannot delete the project %s since it is not a leaf in the hierarchy. Use the cascade option if you want to delete a whole subtree.", p.ID)
-	}
-	if err := s.revoke(ctx, auth.RevocationEvent{ProjectID: p.ID}); err != nil {
-		return httpapi.Response{}, err
-	}
 	err = s.db.InTx(ctx, func(tx *db.Tx) error {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM assignments WHERE target_id = ?`, p.ID); err != nil {
+		if _, err := s.loadProject(ctx, tx, id); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE users SET default_project_id = NULL WHERE default_project_id = ?`, p.ID); err != nil {
-			return err
+		var children int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM projects WHERE parent_id = ?`, id).Scan(&children); err != nil {
+			return fmt.Errorf("count child projects: %w", err)
 		}
-		_, err := tx.ExecContext(ctx, `DELETE FROM projects WHERE id = ?`, p.ID)
-		return err
+		if children > 0 {
+			return httpapi.Forbidden("Cannot delete the project %s since it is not a leaf in the hierarchy. Use the cascade option if you want to delete a whole subtree.", id)
+		}
+		for _, q := range []string{
+			`DELETE FROM assignments WHERE target_id = ?`,
+			`UPDATE users SET default_project_id = NULL WHERE default_project_id = ?`,
+			`DELETE FROM projects WHERE id = ?`,
+		} {
+			if _, err := tx.ExecContext(ctx, q, id); err != nil {
+				return fmt.Errorf("delete project: %w", err)
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return httpapi.Response{}, err
 	}
 	s.changed()
+	if err := s.revoke(ctx, auth.RevocationEvent{ProjectID: id}); err != nil {
+		return httpapi.Response{}, err
+	}
 	return httpapi.NoContent(), nil
 }
 
 // loadProjectTags loads the path's project (404 if missing) and its tags.
 func (s *Service) loadProjectTags(r *http.Request) (*projectRow, []string, error) {
-	p, err := s.loadProject(r.Context(), pathParam(r, "project_id"))
+	p, err := s.loadProject(r.Context(), s.db, pathParam(r, "project_id"))
 	if err != nil {
 		return nil, nil, err
 	}
-	tags, err := s.projectTags(r.Context(), p.ID)
+	tags, err := s.projectTags(r.Context(), s.db, p.ID)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -389,10 +405,7 @@ func (s *Service) listProjectTags(r *http.Request) (httpapi.Response, error) {
 
 func (s *Service) replaceProjectTags(r *http.Request) (httpapi.Response, error) {
 	ctx := r.Context()
-	p, err := s.loadProject(ctx, pathParam(r, "project_id"))
-	if err != nil {
-		return httpapi.Response{}, err
-	}
+	id := pathParam(r, "project_id")
 	var body struct {
 		Tags []string `json:"tags"`
 	}
@@ -402,7 +415,13 @@ func (s *Service) replaceProjectTags(r *http.Request) (httpapi.Response, error) 
 	if err := validateTags(body.Tags); err != nil {
 		return httpapi.Response{}, err
 	}
-	if err := s.db.InTx(ctx, func(tx *db.Tx) error { return replaceTags(ctx, tx, p.ID, body.Tags) }); err != nil {
+	err := s.db.InTx(ctx, func(tx *db.Tx) error {
+		if _, err := s.loadProject(ctx, tx, id); err != nil {
+			return err
+		}
+		return replaceTags(ctx, tx, id, body.Tags)
+	})
+	if err != nil {
 		return httpapi.Response{}, err
 	}
 	s.changed()
@@ -411,7 +430,7 @@ func (s *Service) replaceProjectTags(r *http.Request) (httpapi.Response, error) 
 
 func (s *Service) deleteProjectTags(r *http.Request) (httpapi.Response, error) {
 	ctx := r.Context()
-	p, err := s.loadProject(ctx, pathParam(r, "project_id"))
+	p, err := s.loadProject(ctx, s.db, pathParam(r, "project_id"))
 	if err != nil {
 		return httpapi.Response{}, err
 	}
@@ -434,29 +453,47 @@ func (s *Service) checkProjectTag(r *http.Request) (httpapi.Response, error) {
 	return httpapi.NoContent(), nil
 }
 
+// addProjectTag adds a tag (idempotently, as upstream's PUT), counting the
+// project's tags in the transaction that inserts, so that tags added at once
+// never take it past 80.
 func (s *Service) addProjectTag(r *http.Request) (httpapi.Response, error) {
 	ctx := r.Context()
-	p, tags, err := s.loadProjectTags(r)
+	id, tag := pathParam(r, "project_id"), pathParam(r, "tag")
+	added := false
+	err := s.db.InTx(ctx, func(tx *db.Tx) error {
+		added = false
+		if _, err := s.loadProject(ctx, tx, id); err != nil {
+			return err
+		}
+		tags, err := s.projectTags(ctx, tx, id)
+		if err != nil {
+			return fmt.Errorf("load project tags: %w", err)
+		}
+		if slices.Contains(tags, tag) {
+			return nil
+		}
+		if err := validateTags(append(tags, tag)); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO project_tags (project_id, name) VALUES (?, ?) ON CONFLICT DO NOTHING`,
+			id, tag); err != nil {
+			return fmt.Errorf("add project tag: %w", err)
+		}
+		added = true
+		return nil
+	})
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	tag := pathParam(r, "tag")
-	if !slices.Contains(tags, tag) {
-		tags = append(tags, tag)
-		if err := validateTags(tags); err != nil {
-			return httpapi.Response{}, err
-		}
-		if _, err := s.db.ExecContext(ctx, `INSERT INTO project_tags (project_id, name) VALUES (?, ?)`, p.ID, tag); err != nil {
-			return httpapi.Response{}, err
-		}
+	if added {
 		s.changed()
 	}
-	return httpapi.JSON(http.StatusCreated, nil).WithHeader("Location", s.selfURL("/v3/projects/"+p.ID+"/tags/"+tag)), nil
+	return httpapi.JSON(http.StatusCreated, nil).WithHeader("Location", s.selfURL("/v3/projects/"+id+"/tags/"+tag)), nil
 }
 
 func (s *Service) deleteProjectTag(r *http.Request) (httpapi.Response, error) {
 	ctx := r.Context()
-	p, err := s.loadProject(ctx, pathParam(r, "project_id"))
+	p, err := s.loadProject(ctx, s.db, pathParam(r, "project_id"))
 	if err != nil {
 		return httpapi.Response{}, err
 	}

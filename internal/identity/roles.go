@@ -59,8 +59,8 @@ func (s *Service) roleRef(r *roleRow) map[string]any {
 }
 
 // requireRole loads a role or fails with Keystone's RoleNotFound.
-func (s *Service) requireRole(ctx context.Context, id string) (*roleRow, error) {
-	r, err := s.getRole(ctx, id)
+func (s *Service) requireRole(ctx context.Context, q db.Querier, id string) (*roleRow, error) {
+	r, err := s.getRole(ctx, q, id)
 	if err != nil {
 		return nil, err
 	}
@@ -184,20 +184,22 @@ func (s *Service) createRole(r *http.Request) (httpapi.Response, error) {
 		return httpapi.Response{}, err
 	}
 	role.Options = marshalJSON(opts)
-	if role.DomainID != nullDomainID {
-		d, err := s.getDomain(ctx, role.DomainID)
-		if err != nil {
-			return httpapi.Response{}, err
+	// A domain role's domain is read in the transaction that inserts: no role is
+	// created into a domain being deleted.
+	err = s.db.InTx(ctx, func(tx *db.Tx) error {
+		if role.DomainID != nullDomainID {
+			if err := s.requireDomain(ctx, tx, role.DomainID); err != nil {
+				return err
+			}
 		}
-		if d == nil {
-			return httpapi.Response{}, notFound("domain", role.DomainID)
-		}
-	}
-	if _, err := s.db.ExecContext(ctx, `INSERT INTO roles (`+roleColumns+`) VALUES (?,?,?,?,?,?)`,
-		role.ID, role.Name, role.DomainID, role.Description, role.Extra, role.Options); err != nil {
+		_, err := tx.ExecContext(ctx, `INSERT INTO roles (`+roleColumns+`) VALUES (?,?,?,?,?,?)`,
+			role.ID, role.Name, role.DomainID, role.Description, role.Extra, role.Options)
 		if db.IsUniqueViolation(err) {
-			return httpapi.Response{}, conflict("role", "name", name)
+			return conflict("role", "name", name)
 		}
+		return err
+	})
+	if err != nil {
 		return httpapi.Response{}, err
 	}
 	s.changed()
@@ -208,7 +210,7 @@ func (s *Service) createRole(r *http.Request) (httpapi.Response, error) {
 // yields 404 only after the (global) policy check.
 func (s *Service) roleForRequest(r *http.Request, action string) (*roleRow, error) {
 	id := pathParam(r, "role_id")
-	role, err := s.getRole(r.Context(), id)
+	role, err := s.getRole(r.Context(), s.db, id)
 	if err != nil {
 		return nil, err
 	}
@@ -229,6 +231,8 @@ func (s *Service) showRole(r *http.Request) (httpapi.Response, error) {
 	return httpapi.OK(map[string]any{"role": s.roleJSON(role)}), nil
 }
 
+// updateRole applies the request to the role as stored when it writes: an update
+// racing another (making the role immutable) never writes back what it read.
 func (s *Service) updateRole(r *http.Request) (httpapi.Response, error) {
 	ctx := r.Context()
 	role, err := s.roleForRequest(r, "update")
@@ -240,17 +244,9 @@ func (s *Service) updateRole(r *http.Request) (httpapi.Response, error) {
 		return httpapi.Response{}, err
 	}
 	f := &fields{m: obj}
-	oldName := role.Name
-	if name, ok := f.Name("name", false); ok {
-		role.Name = name
-	}
-	if desc, ok := f.NullableString("description"); ok {
-		role.Description = ""
-		if desc != nil {
-			role.Description = *desc
-		}
-	}
-	if d, ok := f.NullableString("domain_id"); ok {
+	name, hasName := f.Name("name", false)
+	desc, hasDesc := f.NullableString("description")
+	if d, ok := f.NullableString("domain_id"); ok { // a role's domain never changes
 		want := nullDomainID
 		if d != nil && *d != "" {
 			want = *d
@@ -264,27 +260,53 @@ func (s *Service) updateRole(r *http.Request) (httpapi.Response, error) {
 	if f.err != nil {
 		return httpapi.Response{}, f.err
 	}
-	// An immutable role may only be changed to drop its immutability.
-	if roleImmutable(role) {
-		if v, set := options["immutable"]; !hasOptions || !set || v == true {
-			return httpapi.Response{}, httpapi.Forbidden("Unable to update immutable role resource: `%s. Set resource option \"immutable\" to false first.", role.ID)
-		}
-	}
-	if hasOptions {
-		opts, err := roleOptions(unmarshalObject(role.Options), options)
+	extra, id := f.Extra(), role.ID
+	var oldName string
+	var updated *roleRow
+	err = s.db.InTx(ctx, func(tx *db.Tx) error {
+		role, err := s.requireRole(ctx, tx, id)
 		if err != nil {
-			return httpapi.Response{}, err
+			return err
 		}
-		role.Options = marshalJSON(opts)
-	}
-	role.Extra = extraMerged(role.Extra, f.Extra())
-	if _, err := s.db.ExecContext(ctx, `UPDATE roles SET name = ?, description = ?, extra = ?, options = ? WHERE id = ?`,
-		role.Name, role.Description, role.Extra, role.Options, role.ID); err != nil {
+		oldName = role.Name
+		// An immutable role may only be changed to drop its immutability.
+		if roleImmutable(role) {
+			if v, set := options["immutable"]; !hasOptions || !set || v == true {
+				return httpapi.Forbidden("Unable to update immutable role resource: `%s. Set resource option \"immutable\" to false first.", role.ID)
+			}
+		}
+		if hasName {
+			role.Name = name
+		}
+		if hasDesc {
+			role.Description = ""
+			if desc != nil {
+				role.Description = *desc
+			}
+		}
+		if hasOptions {
+			opts, err := roleOptions(unmarshalObject(role.Options), options)
+			if err != nil {
+				return err
+			}
+			role.Options = marshalJSON(opts)
+		}
+		role.Extra = extraMerged(role.Extra, extra)
+		_, err = tx.ExecContext(ctx, `UPDATE roles SET name = ?, description = ?, extra = ?, options = ? WHERE id = ?`,
+			role.Name, role.Description, role.Extra, role.Options, role.ID)
 		if db.IsUniqueViolation(err) {
-			return httpapi.Response{}, conflict("role", "name", role.Name)
+			return conflict("role", "name", role.Name)
 		}
+		if err != nil {
+			return fmt.Errorf("update role: %w", err)
+		}
+		updated = role
+		return nil
+	})
+	if err != nil {
 		return httpapi.Response{}, err
 	}
+	role = updated
 	s.changed()
 	// Tokens carry global roles by name: a renamed role must not linger in them.
 	if role.Name != oldName && role.DomainID == nullDomainID {
@@ -295,30 +317,38 @@ func (s *Service) updateRole(r *http.Request) (httpapi.Response, error) {
 	return httpapi.OK(map[string]any{"role": s.roleJSON(role)}), nil
 }
 
+// deleteRole deletes a role that is not immutable, deciding on the role as stored
+// when it deletes, and then revokes the tokens it fed: worked out, before its
+// assignments and rules go, in the same transaction.
 func (s *Service) deleteRole(r *http.Request) (httpapi.Response, error) {
 	ctx := r.Context()
 	role, err := s.roleForRequest(r, "delete")
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	if roleImmutable(role) {
-		return httpapi.Response{}, httpapi.Forbidden("Unable to delete immutable role resource: `%s. Set resource option \"immutable\" to false first.", role.ID)
-	}
-	// Work out which tokens the role fed before its assignments and rules go.
-	events, err := s.roleRevocationEvents(ctx, role.ID)
-	if err != nil {
-		return httpapi.Response{}, err
-	}
+	var events []auth.RevocationEvent
 	err = s.db.InTx(ctx, func(tx *db.Tx) error {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM assignments WHERE role_id = ?`, role.ID); err != nil {
+		role, err := s.requireRole(ctx, tx, role.ID)
+		if err != nil {
 			return err
+		}
+		if roleImmutable(role) {
+			return httpapi.Forbidden("Unable to delete immutable role resource: `%s. Set resource option \"immutable\" to false first.", role.ID)
+		}
+		if events, err = s.roleRevocationEvents(ctx, tx, role.ID); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM assignments WHERE role_id = ?`, role.ID); err != nil {
+			return fmt.Errorf("delete role assignments: %w", err)
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM implied_roles WHERE prior_role_id = ? OR implied_role_id = ?`,
 			role.ID, role.ID); err != nil {
-			return err
+			return fmt.Errorf("delete role inferences: %w", err)
 		}
-		_, err := tx.ExecContext(ctx, `DELETE FROM roles WHERE id = ?`, role.ID)
-		return err
+		if _, err := tx.ExecContext(ctx, `DELETE FROM roles WHERE id = ?`, role.ID); err != nil {
+			return fmt.Errorf("delete role: %w", err)
+		}
+		return nil
 	})
 	if err != nil {
 		return httpapi.Response{}, err
@@ -334,14 +364,14 @@ func (s *Service) deleteRole(r *http.Request) (httpapi.Response, error) {
 // to, directly or by implying others: tokens carrying it, or (for domain-specific
 // roles, which tokens never carry) those of every actor assigned it; the same for
 // each role that implies it.
-func (s *Service) roleRevocationEvents(ctx context.Context, roleID string) ([]auth.RevocationEvent, error) {
-	priors, err := s.rolesImplying(ctx, roleID)
+func (s *Service) roleRevocationEvents(ctx context.Context, q db.Querier, roleID string) ([]auth.RevocationEvent, error) {
+	priors, err := s.rolesImplying(ctx, q, roleID)
 	if err != nil {
 		return nil, err
 	}
 	var events []auth.RevocationEvent
 	for _, id := range priors {
-		role, err := s.getRole(ctx, id)
+		role, err := s.getRole(ctx, q, id)
 		if err != nil {
 			return nil, err
 		}
@@ -352,12 +382,12 @@ func (s *Service) roleRevocationEvents(ctx context.Context, roleID string) ([]au
 			events = append(events, auth.RevocationEvent{RoleID: id})
 			continue
 		}
-		as, err := s.queryAssignments(ctx, `role_id = ?`, id)
+		as, err := s.queryAssignments(ctx, q, `role_id = ?`, id)
 		if err != nil {
 			return nil, err
 		}
 		for _, a := range as {
-			ev, err := s.assignmentRevocationEvents(ctx, a)
+			ev, err := s.assignmentRevocationEvents(ctx, q, a)
 			if err != nil {
 				return nil, err
 			}
@@ -378,8 +408,8 @@ func dedupEvents(events []auth.RevocationEvent) []auth.RevocationEvent {
 }
 
 // rolesImplying returns id and every role that implies it, directly or through a chain.
-func (s *Service) rolesImplying(ctx context.Context, id string) ([]string, error) {
-	rules, err := s.impliedRules(ctx)
+func (s *Service) rolesImplying(ctx context.Context, q db.Querier, id string) ([]string, error) {
+	rules, err := s.impliedRules(ctx, q)
 	if err != nil {
 		return nil, err
 	}
@@ -404,8 +434,8 @@ func (s *Service) rolesImplying(ctx context.Context, id string) ([]string, error
 }
 
 // impliedRules lists every (prior, implied) pair.
-func (s *Service) impliedRules(ctx context.Context) ([][2]string, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT prior_role_id, implied_role_id FROM implied_roles ORDER BY prior_role_id, implied_role_id`)
+func (s *Service) impliedRules(ctx context.Context, q db.Querier) ([][2]string, error) {
+	rows, err := q.QueryContext(ctx, `SELECT prior_role_id, implied_role_id FROM implied_roles ORDER BY prior_role_id, implied_role_id`)
 	if err != nil {
 		return nil, fmt.Errorf("load implied roles: %w", err)
 	}
@@ -422,32 +452,32 @@ func (s *Service) impliedRules(ctx context.Context) ([][2]string, error) {
 }
 
 // impliedPair loads both roles of an inference rule from the path.
-func (s *Service) impliedPair(r *http.Request) (prior, implied *roleRow, err error) {
+func (s *Service) impliedPair(r *http.Request, q db.Querier) (prior, implied *roleRow, err error) {
 	ctx := r.Context()
-	if prior, err = s.requireRole(ctx, pathParam(r, "prior_role_id")); err != nil {
+	if prior, err = s.requireRole(ctx, q, pathParam(r, "prior_role_id")); err != nil {
 		return nil, nil, err
 	}
-	if implied, err = s.requireRole(ctx, pathParam(r, "implied_role_id")); err != nil {
+	if implied, err = s.requireRole(ctx, q, pathParam(r, "implied_role_id")); err != nil {
 		return nil, nil, err
 	}
 	return prior, implied, nil
 }
 
-func (s *Service) impliedRuleExists(ctx context.Context, prior, implied string) (bool, error) {
+func (s *Service) impliedRuleExists(ctx context.Context, q db.Querier, prior, implied string) (bool, error) {
 	var n int
-	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM implied_roles WHERE prior_role_id = ? AND implied_role_id = ?`,
+	err := q.QueryRowContext(ctx, `SELECT COUNT(*) FROM implied_roles WHERE prior_role_id = ? AND implied_role_id = ?`,
 		prior, implied).Scan(&n)
 	return n > 0, err
 }
 
 // loadImpliedRule loads both roles and fails with ImpliedRoleNotFound when the rule
 // does not exist.
-func (s *Service) loadImpliedRule(r *http.Request) (prior, implied *roleRow, err error) {
-	prior, implied, err = s.impliedPair(r)
+func (s *Service) loadImpliedRule(r *http.Request, q db.Querier) (prior, implied *roleRow, err error) {
+	prior, implied, err = s.impliedPair(r, q)
 	if err != nil {
 		return nil, nil, err
 	}
-	ok, err := s.impliedRuleExists(r.Context(), prior.ID, implied.ID)
+	ok, err := s.impliedRuleExists(r.Context(), q, prior.ID, implied.ID)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -464,9 +494,12 @@ func (s *Service) impliedRuleJSON(prior, implied *roleRow) map[string]any {
 	}
 }
 
+// createImpliedRole adds an inference rule, looking for the cycle it would make in
+// the transaction that inserts it: "a implies b" and "b implies a" asked at once
+// never both hold.
 func (s *Service) createImpliedRole(r *http.Request) (httpapi.Response, error) {
 	ctx := r.Context()
-	prior, implied, err := s.impliedPair(r)
+	prior, implied, err := s.impliedPair(r, s.db)
 	if err != nil {
 		return httpapi.Response{}, err
 	}
@@ -479,16 +512,25 @@ func (s *Service) createImpliedRole(r *http.Request) (httpapi.Response, error) {
 	if prior.DomainID == nullDomainID && implied.DomainID != nullDomainID {
 		return httpapi.Response{}, httpapi.Forbidden("Global role cannot imply a domain-specific role")
 	}
-	// A cycle would make every role in it imply all the others; refuse it.
-	priors, err := s.rolesImplying(ctx, prior.ID)
+	err = s.db.InTx(ctx, func(tx *db.Tx) error {
+		if prior, implied, err = s.impliedPair(r, tx); err != nil {
+			return err
+		}
+		// A cycle would make every role in it imply all the others; refuse it.
+		priors, err := s.rolesImplying(ctx, tx, prior.ID)
+		if err != nil {
+			return err
+		}
+		if slices.Contains(priors, implied.ID) {
+			return httpapi.BadRequest("Role %s already implies %s: the rule would create a cycle.", implied.ID, prior.ID)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO implied_roles (prior_role_id, implied_role_id) VALUES (?, ?)
+			ON CONFLICT DO NOTHING`, prior.ID, implied.ID); err != nil {
+			return fmt.Errorf("create implied role: %w", err)
+		}
+		return nil
+	})
 	if err != nil {
-		return httpapi.Response{}, err
-	}
-	if slices.Contains(priors, implied.ID) {
-		return httpapi.Response{}, httpapi.BadRequest("Role %s already implies %s: the rule would create a cycle.", implied.ID, prior.ID)
-	}
-	if _, err := s.db.ExecContext(ctx, `INSERT INTO implied_roles (prior_role_id, implied_role_id) VALUES (?, ?)
-		ON CONFLICT DO NOTHING`, prior.ID, implied.ID); err != nil {
 		return httpapi.Response{}, err
 	}
 	s.changed()
@@ -496,7 +538,7 @@ func (s *Service) createImpliedRole(r *http.Request) (httpapi.Response, error) {
 }
 
 func (s *Service) showImpliedRole(r *http.Request) (httpapi.Response, error) {
-	prior, implied, err := s.loadImpliedRule(r)
+	prior, implied, err := s.loadImpliedRule(r, s.db)
 	if err != nil {
 		return httpapi.Response{}, err
 	}
@@ -504,24 +546,32 @@ func (s *Service) showImpliedRole(r *http.Request) (httpapi.Response, error) {
 }
 
 func (s *Service) checkImpliedRole(r *http.Request) (httpapi.Response, error) {
-	if _, _, err := s.loadImpliedRule(r); err != nil {
+	if _, _, err := s.loadImpliedRule(r, s.db); err != nil {
 		return httpapi.Response{}, err
 	}
 	return httpapi.NoContent(), nil
 }
 
+// deleteImpliedRole removes an inference rule and revokes the tokens that carried
+// the roles it implied, worked out in the transaction that deletes it.
 func (s *Service) deleteImpliedRole(r *http.Request) (httpapi.Response, error) {
 	ctx := r.Context()
-	prior, implied, err := s.loadImpliedRule(r)
+	var events []auth.RevocationEvent
+	err := s.db.InTx(ctx, func(tx *db.Tx) error {
+		prior, implied, err := s.loadImpliedRule(r, tx)
+		if err != nil {
+			return err
+		}
+		if events, err = s.roleRevocationEvents(ctx, tx, prior.ID); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM implied_roles WHERE prior_role_id = ? AND implied_role_id = ?`,
+			prior.ID, implied.ID); err != nil {
+			return fmt.Errorf("delete implied role: %w", err)
+		}
+		return nil
+	})
 	if err != nil {
-		return httpapi.Response{}, err
-	}
-	events, err := s.roleRevocationEvents(ctx, prior.ID)
-	if err != nil {
-		return httpapi.Response{}, err
-	}
-	if _, err := s.db.ExecContext(ctx, `DELETE FROM implied_roles WHERE prior_role_id = ? AND implied_role_id = ?`,
-		prior.ID, implied.ID); err != nil {
 		return httpapi.Response{}, err
 	}
 	s.changed()
@@ -549,11 +599,11 @@ func (s *Service) rolesByID(ctx context.Context, ids []string) (map[string]*role
 
 func (s *Service) listImpliedRoles(r *http.Request) (httpapi.Response, error) {
 	ctx := r.Context()
-	prior, err := s.requireRole(ctx, pathParam(r, "prior_role_id"))
+	prior, err := s.requireRole(ctx, s.db, pathParam(r, "prior_role_id"))
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	rules, err := s.impliedRules(ctx)
+	rules, err := s.impliedRules(ctx, s.db)
 	if err != nil {
 		return httpapi.Response{}, err
 	}
@@ -581,7 +631,7 @@ func (s *Service) listImpliedRoles(r *http.Request) (httpapi.Response, error) {
 
 func (s *Service) listRoleInferences(r *http.Request) (httpapi.Response, error) {
 	ctx := r.Context()
-	rules, err := s.impliedRules(ctx)
+	rules, err := s.impliedRules(ctx, s.db)
 	if err != nil {
 		return httpapi.Response{}, err
 	}

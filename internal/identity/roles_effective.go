@@ -34,42 +34,42 @@ func anySlice(ss []string) []any {
 
 // directRoleIDs are the roles assigned to user (directly or through its groups) on a
 // scope, including roles inherited from parent projects and the owning domain.
-func (s *Service) directRoleIDs(ctx context.Context, userID string, sc tokenScope) ([]string, error) {
-	groups, err := s.groupIDsOfUser(ctx, userID)
+func (s *Service) directRoleIDs(ctx context.Context, q db.Querier, userID string, sc tokenScope) ([]string, error) {
+	groups, err := s.groupIDsOfUser(ctx, q, userID)
 	if err != nil {
 		return nil, err
 	}
 	actors := append([]string{userID}, groups...)
-	var q string
+	var where string
 	args := anySlice(actors)
 	switch {
 	case sc.System:
-		q = `type IN ('UserSystem','GroupSystem') AND target_id = ?`
+		where = `type IN ('UserSystem','GroupSystem') AND target_id = ?`
 		args = append(args, systemTarget)
 	case sc.DomainID != "":
-		q = `type IN ('UserDomain','GroupDomain') AND target_id = ? AND inherited = FALSE`
+		where = `type IN ('UserDomain','GroupDomain') AND target_id = ? AND inherited = FALSE`
 		args = append(args, sc.DomainID)
 	case sc.ProjectID != "":
-		p, err := s.getProject(ctx, sc.ProjectID)
+		p, err := s.getProject(ctx, q, sc.ProjectID)
 		if err != nil || p == nil {
 			return nil, err
 		}
-		ancestors, err := s.projectAncestors(ctx, p)
+		ancestors, err := s.projectAncestors(ctx, q, p)
 		if err != nil {
 			return nil, err
 		}
-		q = `((type IN ('UserProject','GroupProject') AND target_id = ? AND inherited = FALSE)`
+		where = `((type IN ('UserProject','GroupProject') AND target_id = ? AND inherited = FALSE)`
 		args = append(args, sc.ProjectID)
 		if len(ancestors) > 0 {
-			q += ` OR (target_id IN (` + placeholders(len(ancestors)) + `) AND inherited = TRUE)`
+			where += ` OR (target_id IN (` + placeholders(len(ancestors)) + `) AND inherited = TRUE)`
 			args = append(args, anySlice(ancestors)...)
 		}
-		q += `)`
+		where += `)`
 	default:
 		return nil, nil
 	}
-	ids, err := db.QueryStrings(ctx, s.db, `SELECT DISTINCT role_id FROM assignments WHERE actor_id IN (`+
-		placeholders(len(actors))+`) AND `+q, args...)
+	ids, err := db.QueryStrings(ctx, q, `SELECT DISTINCT role_id FROM assignments WHERE actor_id IN (`+
+		placeholders(len(actors))+`) AND `+where, args...)
 	if err != nil {
 		return nil, fmt.Errorf("load assignments: %w", err)
 	}
@@ -78,8 +78,8 @@ func (s *Service) directRoleIDs(ctx context.Context, userID string, sc tokenScop
 
 // impliedClosure expands role ids through the implied-role rules (admin implies
 // member implies reader), following chains and ignoring cycles.
-func (s *Service) impliedClosure(ctx context.Context, ids []string) ([]string, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT prior_role_id, implied_role_id FROM implied_roles`)
+func (s *Service) impliedClosure(ctx context.Context, q db.Querier, ids []string) ([]string, error) {
+	rows, err := q.QueryContext(ctx, `SELECT prior_role_id, implied_role_id FROM implied_roles`)
 	if err != nil {
 		return nil, fmt.Errorf("load implied roles: %w", err)
 	}
@@ -115,11 +115,11 @@ func (s *Service) impliedClosure(ctx context.Context, ids []string) ([]string, e
 // group, inherited and implied. Domain-specific roles only serve to imply others and
 // never appear in tokens, as upstream.
 func (s *Service) effectiveRoles(ctx context.Context, userID string, sc tokenScope) ([]auth.Role, error) {
-	direct, err := s.directRoleIDs(ctx, userID, sc)
+	direct, err := s.directRoleIDs(ctx, s.db, userID, sc)
 	if err != nil || len(direct) == 0 {
 		return nil, err
 	}
-	all, err := s.impliedClosure(ctx, direct)
+	all, err := s.impliedClosure(ctx, s.db, direct)
 	if err != nil {
 		return nil, err
 	}

@@ -6,6 +6,7 @@ package identity
 import (
 	"context"
 	"embed"
+	"encoding/json"
 	"fmt"
 	"io/fs"
 	"log/slog"
@@ -51,8 +52,11 @@ type Service struct {
 	// publicURL is the base URL clients reach identity by (for links and discovery).
 	publicURL string
 
-	// generation counts writes; caches derived from the database compare it.
+	// generation counts writes, this process's and (over the bus) those of the
+	// other identity services on the database; caches derived from the
+	// database compare it.
 	generation atomic.Uint64
+	instance   string // tells this service's change notes from the others'
 	renderMu   sync.Mutex
 	rendered   map[renderKey]renderedToken
 	dummy      []byte
@@ -66,7 +70,7 @@ type Options struct {
 	Logger    *slog.Logger
 	Keys      *fernet.Repository
 	Revoked   *auth.RevocationList
-	Bus       *bus.Bus // optional: revocations are also published for other processes
+	Bus       *bus.Bus // optional: revocations and changes are also published for other processes
 	Policy    *policy.Enforcer
 	PublicURL string
 }
@@ -87,9 +91,12 @@ func New(ctx context.Context, o Options) (*Service, error) {
 		db: o.DB, cfg: o.Config, log: o.Logger, keys: o.Keys, codec: codec,
 		revoked: o.Revoked, valid: auth.NewValidator(codec, o.Revoked), bus: o.Bus,
 		policy: o.Policy, now: time.Now, publicURL: o.PublicURL,
-		rendered: map[renderKey]renderedToken{},
+		rendered: map[renderKey]renderedToken{}, instance: newID(),
 	}
 	if err := s.loadRevocations(ctx); err != nil {
+		return nil, err
+	}
+	if err := s.followChanges(); err != nil {
 		return nil, err
 	}
 	s.prepareDummyHash()
@@ -192,8 +199,38 @@ func (a callerAuthenticator) Authenticate(ctx context.Context, token string) (*a
 	return creds, nil
 }
 
-// changed marks the database as written, so derived caches are rebuilt.
-func (s *Service) changed() { s.generation.Add(1) }
+// changedSubject carries notes of identity writes to the identity services of the
+// other processes on the same database: what they derived from it (token bodies
+// they rendered) must be rebuilt, and they see only their own writes.
+const changedSubject = "identity.changed"
+
+// changed marks the database as written, after the write committed, so that
+// derived caches are rebuilt here and in the other processes.
+func (s *Service) changed() {
+	s.generation.Add(1)
+	if s.bus != nil {
+		if err := s.bus.Publish(changedSubject, s.instance); err != nil {
+			s.log.Warn("publish identity change", "error", err)
+		}
+	}
+}
+
+// followChanges counts the writes the other identity services note on the bus,
+// for as long as the bus connection lasts.
+func (s *Service) followChanges() error {
+	if s.bus == nil {
+		return nil
+	}
+	if _, err := s.bus.Subscribe(changedSubject, func(data []byte) {
+		var from string
+		if json.Unmarshal(data, &from) == nil && from != s.instance {
+			s.generation.Add(1)
+		}
+	}); err != nil {
+		return fmt.Errorf("follow identity changes: %w", err)
+	}
+	return nil
+}
 
 // errorBody renders Keystone's error document.
 func errorBody(e *httpapi.Error) any {

@@ -42,12 +42,12 @@ func scanUser(row db.Scanner) (*userRow, error) {
 	return u, nil
 }
 
-func (s *Service) getUser(ctx context.Context, id string) (*userRow, error) {
-	return scanUser(s.db.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = ?`, id))
+func (s *Service) getUser(ctx context.Context, q db.Querier, id string) (*userRow, error) {
+	return scanUser(q.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = ?`, id))
 }
 
-func (s *Service) getUserByName(ctx context.Context, name, domainID string) (*userRow, error) {
-	return scanUser(s.db.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE name = ? AND domain_id = ?`,
+func (s *Service) getUserByName(ctx context.Context, q db.Querier, name, domainID string) (*userRow, error) {
+	return scanUser(q.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE name = ? AND domain_id = ?`,
 		name, domainID))
 }
 
@@ -72,12 +72,12 @@ func scanGroup(row db.Scanner) (*groupRow, error) {
 }
 
 // getGroup loads a group by id; (nil, nil) when there is none.
-func (s *Service) getGroup(ctx context.Context, id string) (*groupRow, error) {
-	return scanGroup(s.db.QueryRowContext(ctx, `SELECT `+groupColumns+` FROM groups WHERE id = ?`, id))
+func (s *Service) getGroup(ctx context.Context, q db.Querier, id string) (*groupRow, error) {
+	return scanGroup(q.QueryRowContext(ctx, `SELECT `+groupColumns+` FROM groups WHERE id = ?`, id))
 }
 
-func (s *Service) loadGroup(ctx context.Context, id string) (*groupRow, error) {
-	g, err := s.getGroup(ctx, id)
+func (s *Service) loadGroup(ctx context.Context, q db.Querier, id string) (*groupRow, error) {
+	g, err := s.getGroup(ctx, q, id)
 	if err != nil {
 		return nil, err
 	}
@@ -110,24 +110,24 @@ func scanProject(row db.Scanner) (*projectRow, error) {
 }
 
 // getProject loads a project (not a domain) by id.
-func (s *Service) getProject(ctx context.Context, id string) (*projectRow, error) {
-	return scanProject(s.db.QueryRowContext(ctx,
+func (s *Service) getProject(ctx context.Context, q db.Querier, id string) (*projectRow, error) {
+	return scanProject(q.QueryRowContext(ctx,
 		`SELECT `+projectColumns+` FROM projects WHERE id = ? AND is_domain = FALSE`, id))
 }
 
-func (s *Service) getProjectByName(ctx context.Context, name, domainID string) (*projectRow, error) {
-	return scanProject(s.db.QueryRowContext(ctx,
+func (s *Service) getProjectByName(ctx context.Context, q db.Querier, name, domainID string) (*projectRow, error) {
+	return scanProject(q.QueryRowContext(ctx,
 		`SELECT `+projectColumns+` FROM projects WHERE name = ? AND domain_id = ? AND is_domain = FALSE`, name, domainID))
 }
 
 // getDomain loads a domain by id.
-func (s *Service) getDomain(ctx context.Context, id string) (*projectRow, error) {
-	return scanProject(s.db.QueryRowContext(ctx,
+func (s *Service) getDomain(ctx context.Context, q db.Querier, id string) (*projectRow, error) {
+	return scanProject(q.QueryRowContext(ctx,
 		`SELECT `+projectColumns+` FROM projects WHERE id = ? AND is_domain = TRUE`, id))
 }
 
-func (s *Service) getDomainByName(ctx context.Context, name string) (*projectRow, error) {
-	return scanProject(s.db.QueryRowContext(ctx,
+func (s *Service) getDomainByName(ctx context.Context, q db.Querier, name string) (*projectRow, error) {
+	return scanProject(q.QueryRowContext(ctx,
 		`SELECT `+projectColumns+` FROM projects WHERE name = ? AND is_domain = TRUE`, name))
 }
 
@@ -151,18 +151,18 @@ func scanRole(row db.Scanner) (*roleRow, error) {
 
 const roleColumns = `id, name, domain_id, description, extra, options`
 
-func (s *Service) getRole(ctx context.Context, id string) (*roleRow, error) {
-	return scanRole(s.db.QueryRowContext(ctx, `SELECT `+roleColumns+` FROM roles WHERE id = ?`, id))
+func (s *Service) getRole(ctx context.Context, q db.Querier, id string) (*roleRow, error) {
+	return scanRole(q.QueryRowContext(ctx, `SELECT `+roleColumns+` FROM roles WHERE id = ?`, id))
 }
 
-func (s *Service) getRoleByName(ctx context.Context, name, domainID string) (*roleRow, error) {
-	return scanRole(s.db.QueryRowContext(ctx, `SELECT `+roleColumns+` FROM roles WHERE name = ? AND domain_id = ?`,
+func (s *Service) getRoleByName(ctx context.Context, q db.Querier, name, domainID string) (*roleRow, error) {
+	return scanRole(q.QueryRowContext(ctx, `SELECT `+roleColumns+` FROM roles WHERE name = ? AND domain_id = ?`,
 		name, domainID))
 }
 
 // groupIDsOfUser lists the groups user is a member of.
-func (s *Service) groupIDsOfUser(ctx context.Context, userID string) ([]string, error) {
-	ids, err := db.QueryStrings(ctx, s.db, `SELECT group_id FROM user_group_membership WHERE user_id = ?`, userID)
+func (s *Service) groupIDsOfUser(ctx context.Context, q db.Querier, userID string) ([]string, error) {
+	ids, err := db.QueryStrings(ctx, q, `SELECT group_id FROM user_group_membership WHERE user_id = ?`, userID)
 	if err != nil {
 		return nil, fmt.Errorf("list groups of user: %w", err)
 	}
@@ -171,7 +171,7 @@ func (s *Service) groupIDsOfUser(ctx context.Context, userID string) ([]string, 
 
 // projectAncestors returns the parent chain of a project, nearest first, ending at
 // its domain.
-func (s *Service) projectAncestors(ctx context.Context, p *projectRow) ([]string, error) {
+func (s *Service) projectAncestors(ctx context.Context, q db.Querier, p *projectRow) ([]string, error) {
 	var out []string
 	seen := map[string]bool{p.ID: true}
 	parent := p.ParentID
@@ -179,7 +179,7 @@ func (s *Service) projectAncestors(ctx context.Context, p *projectRow) ([]string
 		seen[parent.String] = true
 		out = append(out, parent.String)
 		var next sql.NullString
-		err := s.db.QueryRowContext(ctx, `SELECT parent_id FROM projects WHERE id = ?`, parent.String).Scan(&next)
+		err := q.QueryRowContext(ctx, `SELECT parent_id FROM projects WHERE id = ?`, parent.String).Scan(&next)
 		if db.IsNoRows(err) {
 			break
 		}

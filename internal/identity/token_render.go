@@ -44,7 +44,7 @@ func (s *Service) renderToken(ctx context.Context, t *auth.Token, nocatalog bool
 }
 
 func (s *Service) buildTokenBody(ctx context.Context, t *auth.Token, nocatalog bool) ([]byte, error) {
-	user, err := s.getUser(ctx, t.UserID)
+	user, err := s.getUser(ctx, s.db, t.UserID)
 	if err != nil {
 		return nil, err
 	}
@@ -71,7 +71,7 @@ func (s *Service) buildTokenBody(ctx context.Context, t *auth.Token, nocatalog b
 	}
 	switch {
 	case t.ProjectID != "":
-		p, err := s.getProject(ctx, t.ProjectID)
+		p, err := s.getProject(ctx, s.db, t.ProjectID)
 		if err != nil {
 			return nil, err
 		}
@@ -122,7 +122,7 @@ func (s *Service) buildTokenBody(ctx context.Context, t *auth.Token, nocatalog b
 // domainRef is the {"id","name"} object tokens embed.
 func (s *Service) domainRef(ctx context.Context, id string) map[string]any {
 	name := ""
-	if d, err := s.getDomain(ctx, id); err == nil && d != nil {
+	if d, err := s.getDomain(ctx, s.db, id); err == nil && d != nil {
 		name = d.Name
 	}
 	return map[string]any{"id": id, "name": name}

@@ -50,7 +50,7 @@ func domainScopedListTarget(key string) func(r *http.Request) (map[string]any, e
 func (s *Service) userTarget(r *http.Request) (map[string]any, error) {
 	id := pathParam(r, "user_id")
 	t := map[string]any{"target.user.id": id}
-	if u, err := s.getUser(r.Context(), id); err == nil && u != nil {
+	if u, err := s.getUser(r.Context(), s.db, id); err == nil && u != nil {
 		t["target.user.domain_id"] = u.DomainID
 	}
 	return t, nil
@@ -76,8 +76,8 @@ func (s *Service) userJSON(u *userRow) map[string]any {
 	return mergeExtra(j, u.Extra)
 }
 
-func (s *Service) loadUser(ctx context.Context, id string) (*userRow, error) {
-	u, err := s.getUser(ctx, id)
+func (s *Service) loadUser(ctx context.Context, q db.Querier, id string) (*userRow, error) {
+	u, err := s.getUser(ctx, q, id)
 	if err != nil {
 		return nil, err
 	}
@@ -225,7 +225,7 @@ func (s *Service) checkDefaultProject(ctx context.Context, id *string) error {
 	if id == nil || *id == "" {
 		return nil
 	}
-	d, err := s.getDomain(ctx, *id)
+	d, err := s.getDomain(ctx, s.db, *id)
 	if err != nil {
 		return err
 	}
@@ -256,8 +256,8 @@ func ownerDomainID(ctx context.Context, asked *string) string {
 }
 
 // requireDomain answers 404 unless the domain exists.
-func (s *Service) requireDomain(ctx context.Context, id string) error {
-	d, err := s.getDomain(ctx, id)
+func (s *Service) requireDomain(ctx context.Context, q db.Querier, id string) error {
+	d, err := s.getDomain(ctx, q, id)
 	if err != nil {
 		return err
 	}
@@ -296,9 +296,6 @@ func (s *Service) createUser(r *http.Request) (httpapi.Response, error) {
 	if err := httpapi.Enforce(r, s.policy, "identity:create_user", map[string]any{"target.user.domain_id": dom}); err != nil {
 		return httpapi.Response{}, err
 	}
-	if err := s.requireDomain(ctx, dom); err != nil {
-		return httpapi.Response{}, err
-	}
 	if err := s.checkDefaultProject(ctx, defaultProject); err != nil {
 		return httpapi.Response{}, err
 	}
@@ -314,14 +311,22 @@ func (s *Service) createUser(r *http.Request) (httpapi.Response, error) {
 		u.PasswordHash = sql.NullString{String: hash, Valid: true}
 		u.PasswordCreatedAt = sql.NullInt64{Int64: now, Valid: true}
 	}
-	_, err = s.db.ExecContext(ctx, `INSERT INTO users (id, name, domain_id, enabled, default_project_id, password_hash,
-		password_created_at, extra, options, created_at) VALUES (?,?,?,?,?,?,?,?,?,?)`,
-		u.ID, u.Name, u.DomainID, u.Enabled, u.DefaultProjectID, u.PasswordHash, u.PasswordCreatedAt, u.Extra, u.Options,
-		u.CreatedAt)
-	if err != nil {
-		if db.IsUniqueViolation(err) {
-			return httpapi.Response{}, conflict("user", "name", u.Name)
+	// The domain is read in the transaction that inserts: a user is never created
+	// into a domain being deleted.
+	err = s.db.InTx(ctx, func(tx *db.Tx) error {
+		if err := s.requireDomain(ctx, tx, dom); err != nil {
+			return err
 		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO users (id, name, domain_id, enabled, default_project_id, password_hash,
+			password_created_at, extra, options, created_at) VALUES (?,?,?,?,?,?,?,?,?,?)`,
+			u.ID, u.Name, u.DomainID, u.Enabled, u.DefaultProjectID, u.PasswordHash, u.PasswordCreatedAt, u.Extra, u.Options,
+			u.CreatedAt)
+		if db.IsUniqueViolation(err) {
+			return conflict("user", "name", u.Name)
+		}
+		return err
+	})
+	if err != nil {
 		return httpapi.Response{}, err
 	}
 	s.changed()
@@ -329,16 +334,19 @@ func (s *Service) createUser(r *http.Request) (httpapi.Response, error) {
 }
 
 func (s *Service) showUser(r *http.Request) (httpapi.Response, error) {
-	u, err := s.loadUser(r.Context(), pathParam(r, "user_id"))
+	u, err := s.loadUser(r.Context(), s.db, pathParam(r, "user_id"))
 	if err != nil {
 		return httpapi.Response{}, err
 	}
 	return httpapi.OK(map[string]any{"user": s.userJSON(u)}), nil
 }
 
+// updateUser applies the request to the user as stored when it writes, in one
+// transaction: an update racing another (a disable, a password change) never
+// writes back what it read before. The new password is hashed before, outside.
 func (s *Service) updateUser(r *http.Request) (httpapi.Response, error) {
 	ctx := r.Context()
-	u, err := s.loadUser(ctx, pathParam(r, "user_id"))
+	u, err := s.loadUser(ctx, s.db, pathParam(r, "user_id"))
 	if err != nil {
 		return httpapi.Response{}, err
 	}
@@ -351,14 +359,9 @@ func (s *Service) updateUser(r *http.Request) (httpapi.Response, error) {
 	}
 	f := &fields{m: obj}
 	f.requireSameID(u.ID, "user")
-	f.requireSameDomain(u.DomainID)
-	if name, ok := f.Name("name", false); ok {
-		u.Name = strings.TrimSpace(name)
-	}
-	wasEnabled := u.Enabled
-	if enabled, ok := f.Bool("enabled"); ok {
-		u.Enabled = enabled
-	}
+	f.requireSameDomain(u.DomainID) // a user's domain never changes
+	name, hasName := f.Name("name", false)
+	enabled, hasEnabled := f.Bool("enabled")
 	password, hasPassword := f.NullableString("password")
 	defaultProject, hasDefaultProject := f.NullableString("default_project_id")
 	reqOptions, hasOptions := f.Object("options")
@@ -367,40 +370,73 @@ func (s *Service) updateUser(r *http.Request) (httpapi.Response, error) {
 	if f.err != nil {
 		return httpapi.Response{}, f.err
 	}
-	if hasOptions {
-		options, err := applyUserOptions(unmarshalObject(u.Options), reqOptions)
-		if err != nil {
+	if hasOptions { // validated now, merged into the stored options below
+		if _, err := applyUserOptions(nil, reqOptions); err != nil {
 			return httpapi.Response{}, err
 		}
-		u.Options = marshalJSON(options)
 	}
 	if hasDefaultProject {
 		if err := s.checkDefaultProject(ctx, defaultProject); err != nil {
 			return httpapi.Response{}, err
 		}
-		u.DefaultProjectID = nullableID(defaultProject)
 	}
-	if hasPassword {
-		u.PasswordHash, u.PasswordCreatedAt, u.PasswordExpiresAt = sql.NullString{}, sql.NullInt64{}, sql.NullInt64{}
-		if password != nil {
-			hash, err := s.hashPassword(*password)
+	var hash sql.NullString
+	if password != nil {
+		h, err := s.hashPassword(*password)
+		if err != nil {
+			return httpapi.Response{}, err
+		}
+		hash = sql.NullString{String: h, Valid: true}
+	}
+	extra, id := f.Extra(), u.ID
+	var wasEnabled bool
+	var updated *userRow
+	err = s.db.InTx(ctx, func(tx *db.Tx) error {
+		u, err := s.loadUser(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		wasEnabled = u.Enabled
+		if hasName {
+			u.Name = strings.TrimSpace(name)
+		}
+		if hasEnabled {
+			u.Enabled = enabled
+		}
+		if hasOptions {
+			options, err := applyUserOptions(unmarshalObject(u.Options), reqOptions)
 			if err != nil {
-				return httpapi.Response{}, err
+				return err
 			}
-			u.PasswordHash = sql.NullString{String: hash, Valid: true}
-			u.PasswordCreatedAt = sql.NullInt64{Int64: s.now().UnixMicro(), Valid: true}
+			u.Options = marshalJSON(options)
 		}
-	}
-	u.Extra = extraMerged(u.Extra, f.Extra())
-	if _, err := s.db.ExecContext(ctx, `UPDATE users SET name = ?, enabled = ?, default_project_id = ?, password_hash = ?,
-		password_created_at = ?, password_expires_at = ?, extra = ?, options = ? WHERE id = ?`,
-		u.Name, u.Enabled, u.DefaultProjectID, u.PasswordHash, u.PasswordCreatedAt, u.PasswordExpiresAt, u.Extra,
-		u.Options, u.ID); err != nil {
+		if hasDefaultProject {
+			u.DefaultProjectID = nullableID(defaultProject)
+		}
+		if hasPassword {
+			u.PasswordHash, u.PasswordCreatedAt, u.PasswordExpiresAt = hash, sql.NullInt64{}, sql.NullInt64{}
+			if hash.Valid {
+				u.PasswordCreatedAt = sql.NullInt64{Int64: s.now().UnixMicro(), Valid: true}
+			}
+		}
+		u.Extra = extraMerged(u.Extra, extra)
+		_, err = tx.ExecContext(ctx, `UPDATE users SET name = ?, enabled = ?, default_project_id = ?, password_hash = ?,
+			password_created_at = ?, password_expires_at = ?, extra = ?, options = ? WHERE id = ?`,
+			u.Name, u.Enabled, u.DefaultProjectID, u.PasswordHash, u.PasswordCreatedAt, u.PasswordExpiresAt, u.Extra,
+			u.Options, u.ID)
 		if db.IsUniqueViolation(err) {
-			return httpapi.Response{}, conflict("user", "name", u.Name)
+			return conflict("user", "name", u.Name)
 		}
+		if err != nil {
+			return fmt.Errorf("update user: %w", err)
+		}
+		updated = u
+		return nil
+	})
+	if err != nil {
 		return httpapi.Response{}, err
 	}
+	u = updated
 	s.changed()
 	// As upstream: disabling the user or setting a new password ends its sessions.
 	if (wasEnabled && !u.Enabled) || password != nil {
@@ -413,11 +449,11 @@ func (s *Service) updateUser(r *http.Request) (httpapi.Response, error) {
 
 func (s *Service) deleteUser(r *http.Request) (httpapi.Response, error) {
 	ctx := r.Context()
-	u, err := s.loadUser(ctx, pathParam(r, "user_id"))
-	if err != nil {
-		return httpapi.Response{}, err
-	}
-	err = s.db.InTx(ctx, func(tx *db.Tx) error {
+	id := pathParam(r, "user_id")
+	err := s.db.InTx(ctx, func(tx *db.Tx) error {
+		if _, err := s.loadUser(ctx, tx, id); err != nil {
+			return err
+		}
 		for _, q := range []string{
 			`DELETE FROM assignments WHERE actor_id = ?`,
 			`DELETE FROM user_group_membership WHERE user_id = ?`,
@@ -425,8 +461,8 @@ func (s *Service) deleteUser(r *http.Request) (httpapi.Response, error) {
 			`DELETE FROM credentials WHERE user_id = ?`,
 			`DELETE FROM users WHERE id = ?`,
 		} {
-			if _, err := tx.ExecContext(ctx, q, u.ID); err != nil {
-				return err
+			if _, err := tx.ExecContext(ctx, q, id); err != nil {
+				return fmt.Errorf("delete user: %w", err)
 			}
 		}
 		return nil
@@ -436,7 +472,7 @@ func (s *Service) deleteUser(r *http.Request) (httpapi.Response, error) {
 	}
 	s.changed()
 	// Revoked after the delete, so that no token issued in between survives it.
-	if err := s.revoke(ctx, auth.RevocationEvent{UserID: u.ID}); err != nil {
+	if err := s.revoke(ctx, auth.RevocationEvent{UserID: id}); err != nil {
 		return httpapi.Response{}, err
 	}
 	return httpapi.NoContent(), nil
@@ -470,7 +506,7 @@ func (s *Service) changeUserPassword(r *http.Request) (httpapi.Response, error) 
 		sort.Strings(extra)
 		return httpapi.Response{}, httpapi.BadRequest("Additional properties are not allowed (%s unexpected).", strings.Join(extra, ", "))
 	}
-	u, err := s.getUser(ctx, pathParam(r, "user_id"))
+	u, err := s.getUser(ctx, s.db, pathParam(r, "user_id"))
 	if err != nil {
 		return httpapi.Response{}, err
 	}
@@ -498,7 +534,7 @@ func (s *Service) changeUserPassword(r *http.Request) (httpapi.Response, error) 
 
 func (s *Service) listGroupsForUser(r *http.Request) (httpapi.Response, error) {
 	ctx := r.Context()
-	u, err := s.loadUser(ctx, pathParam(r, "user_id"))
+	u, err := s.loadUser(ctx, s.db, pathParam(r, "user_id"))
 	if err != nil {
 		return httpapi.Response{}, err
 	}
@@ -526,7 +562,7 @@ func (s *Service) listGroupsForUser(r *http.Request) (httpapi.Response, error) {
 
 func (s *Service) listUserProjects(r *http.Request) (httpapi.Response, error) {
 	ctx := r.Context()
-	u, err := s.loadUser(ctx, pathParam(r, "user_id"))
+	u, err := s.loadUser(ctx, s.db, pathParam(r, "user_id"))
 	if err != nil {
 		return httpapi.Response{}, err
 	}

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/nimbus-cloud/nimbus/internal/platform/db"
 	"github.com/nimbus-cloud/nimbus/internal/platform/httpapi"
 )
 
@@ -26,45 +27,87 @@ func (s *Service) dataRoutes() []httpapi.Route {
 	}
 }
 
-// claim moves a queued image to the given transient status, so two uploads never race.
-func (s *Service) claim(ctx context.Context, id, from, to string) error {
-	res, err := s.db.ExecContext(ctx, `UPDATE images SET status = ?, updated_at = ? WHERE id = ? AND status = ?`,
-		to, stamp(s.now()), id, from)
+// claim moves an image from status from to the transient status to, deciding on
+// the status as stored, so that of two uploads (or imports, or stages) of one
+// image exactly one goes on; the other is refused with refuse(the status it
+// found). check, when not nil, vets the image as claimed (its formats, say). The
+// image is returned as claimed: what the data path goes on with.
+func (s *Service) claim(ctx context.Context, id, from, to string, refuse func(status string) error,
+	check func(*imageRow) error) (*imageRow, error) {
+	var claimed *imageRow
+	err := s.db.InTx(ctx, func(tx *db.Tx) error {
+		im, err := s.getImage(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if im.Status != from {
+			return refuse(im.Status)
+		}
+		if check != nil {
+			if err := check(im); err != nil {
+				return err
+			}
+		}
+		im.Status, im.UpdatedAt = to, stamp(s.now())
+		if _, err := tx.ExecContext(ctx, `UPDATE images SET status = ?, updated_at = ? WHERE id = ? AND status = ?`,
+			to, im.UpdatedAt, id, from); err != nil {
+			return fmt.Errorf("claim image %s: %w", id, err)
+		}
+		claimed = im
+		return nil
+	})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return httpapi.Conflict("Image status transition from %s to %s is not allowed", "its current status", to)
+	return claimed, nil
+}
+
+// release puts an image a failed transfer claimed back to status to, unless
+// something else (a delete) has moved it on since.
+func (s *Service) release(ctx context.Context, id, from, to string) {
+	if _, err := s.db.ExecContext(context.WithoutCancel(ctx), `UPDATE images SET status = ?, updated_at = ?
+		WHERE id = ? AND status = ?`, to, stamp(s.now()), id, from); err != nil {
+		s.log.Error("reset image after failed transfer", "image_id", id, "status", to, "error", err)
 	}
-	return nil
+}
+
+// statusConflict is upstream's answer to a transition the image's status does not allow.
+func statusConflict(to string) func(status string) error {
+	return func(status string) error {
+		return httpapi.Conflict("Image status transition from %s to %s is not allowed", status, to)
+	}
 }
 
 // limit is how many bytes owner may still store: the size cap, or less under quota.
+// It only cuts an upload short early: the quota is held when the upload completes.
 func (s *Service) limit(ctx context.Context, owner string) (int64, error) {
 	limit := s.opts.SizeCap
 	if s.opts.QuotaBytes > 0 {
-		var used sql.NullInt64
-		if err := s.db.QueryRowContext(ctx, `SELECT CAST(SUM(size) AS BIGINT) FROM images WHERE owner = ?`, owner).Scan(&used); err != nil {
+		used, err := storedBytes(ctx, s.db, owner, "")
+		if err != nil {
 			return 0, err
 		}
-		limit = min(limit, s.opts.QuotaBytes-used.Int64)
+		limit = min(limit, s.opts.QuotaBytes-used)
 	}
 	return max(limit, 0), nil
 }
 
+// storedBytes is the size of owner's image data, but for the image except.
+func storedBytes(ctx context.Context, q db.Querier, owner, except string) (int64, error) {
+	var used sql.NullInt64
+	if err := q.QueryRowContext(ctx, `SELECT CAST(SUM(size) AS BIGINT) FROM images WHERE owner = ? AND id <> ?`,
+		owner, except).Scan(&used); err != nil {
+		return 0, fmt.Errorf("sum image sizes: %w", err)
+	}
+	return used.Int64, nil
+}
+
 // upload streams the body into the store (as upstream: 204, queued → saving → active).
 func (s *Service) upload(r *http.Request) (httpapi.Response, error) {
-	im, err := s.loadVisible(r)
-	if err != nil {
-		return httpapi.Response{}, err
-	}
 	if err := octetStream(r); err != nil {
 		return httpapi.Response{}, err
 	}
-	if im.Status != "queued" {
-		return httpapi.Response{}, httpapi.Conflict("Image status transition from %s to saving is not allowed", im.Status)
-	}
-	if err := s.ingest(r.Context(), im, r.Body, "queued", "saving"); err != nil {
+	if err := s.ingest(r.Context(), r.PathValue("image_id"), r.Body, "queued", "saving", statusConflict("saving")); err != nil {
 		return httpapi.Response{}, err
 	}
 	return httpapi.NoContent(), nil
@@ -80,19 +123,21 @@ func octetStream(r *http.Request) error {
 	return nil
 }
 
-// ingest writes data for im, making it active, or puts it back to queued on
-// failure. Data of a bare container is inspected on the way (upstream inspects
-// only those: other containers wrap the disk in something else): content that
-// is not its disk_format, or fails its format's safety checks, is refused.
-func (s *Service) ingest(ctx context.Context, im *imageRow, body io.Reader, from, via string) error {
-	if err := formatsSet(im); err != nil {
+// ingest claims the image (from → via), writes body as its data and makes it
+// active, or puts it back to queued on failure. Data of a bare container is
+// inspected on the way (upstream inspects only those: other containers wrap the
+// disk in something else): content that is not its disk_format, or fails its
+// format's safety checks, is refused. The image's checksum, size and status are
+// written once, by the transaction that makes it active, and only if the image
+// is still the one claimed and the owner's stored bytes stay within quota.
+func (s *Service) ingest(ctx context.Context, id string, body io.Reader, from, via string, refuse func(string) error) error {
+	im, err := s.claim(ctx, id, from, via, refuse, formatsSet)
+	if err != nil {
 		return err
 	}
 	limit, err := s.limit(ctx, im.Owner)
 	if err != nil {
-		return err
-	}
-	if err := s.claim(ctx, im.ID, from, via); err != nil {
+		s.release(ctx, id, via, "queued")
 		return err
 	}
 	var inspect *inspectingReader
@@ -103,10 +148,7 @@ func (s *Service) ingest(ctx context.Context, im *imageRow, body io.Reader, from
 	w, err := s.store.Write(im.ID, body, limit)
 	if err != nil {
 		// a cut-off or refused upload leaves the image queued with no data
-		if _, uerr := s.db.ExecContext(context.WithoutCancel(ctx), `UPDATE images SET status = 'queued', updated_at = ?
-			WHERE id = ?`, stamp(s.now()), im.ID); uerr != nil {
-			s.log.Error("reset image after failed upload", "image_id", im.ID, "error", uerr)
-		}
+		s.release(ctx, id, via, "queued")
 		var tooBig *http.MaxBytesError
 		var refused *refusedDataError
 		switch {
@@ -116,7 +158,7 @@ func (s *Service) ingest(ctx context.Context, im *imageRow, body io.Reader, from
 			return httpapi.Errorf(http.StatusUnsupportedMediaType, "%s", refused.Error())
 		case errors.Is(err, ErrTooLarge) || errors.As(err, &tooBig):
 			if limit < s.opts.SizeCap {
-				return httpapi.TooLarge("Denying attempt to upload image because it exceeds the quota: the project may store %d more bytes.", limit)
+				return overQuota(limit)
 			}
 			return httpapi.TooLarge("Image exceeds the storage quota: the size cap is %d bytes.", s.opts.SizeCap)
 		default:
@@ -128,18 +170,51 @@ func (s *Service) ingest(ctx context.Context, im *imageRow, body io.Reader, from
 	if inspect != nil && inspect.verdict != nil && inspect.verdict.VirtualSize > 0 {
 		vsize = sql.NullInt64{Int64: inspect.verdict.VirtualSize, Valid: true}
 	}
-	res, err := s.db.ExecContext(ctx, `UPDATE images SET status = 'active', size = ?, virtual_size = ?, checksum = ?,
-		os_hash_algo = 'sha512', os_hash_value = ?, updated_at = ? WHERE id = ? AND status = ?`,
-		w.Size, vsize, w.MD5, w.SHA512, stamp(s.now()), im.ID, via)
-	if err != nil {
+	var refusal error
+	err = s.db.InTx(ctx, func(tx *db.Tx) error {
+		refusal = nil
+		var owner string
+		err := tx.QueryRowContext(ctx, `SELECT owner FROM images WHERE id = ? AND status = ?`, im.ID, via).Scan(&owner)
+		if db.IsNoRows(err) {
+			refusal = httpapi.Conflict("Image %s was deleted or changed during the upload.", im.ID)
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("load uploaded image: %w", err)
+		}
+		if s.opts.QuotaBytes > 0 {
+			used, err := storedBytes(ctx, tx, owner, im.ID)
+			if err != nil {
+				return err
+			}
+			if used+w.Size > s.opts.QuotaBytes { // others' uploads completed meanwhile
+				refusal = overQuota(max(s.opts.QuotaBytes-used, 0))
+				_, err := tx.ExecContext(ctx, `UPDATE images SET status = 'queued', updated_at = ? WHERE id = ? AND status = ?`,
+					stamp(s.now()), im.ID, via)
+				return err
+			}
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE images SET status = 'active', size = ?, virtual_size = ?, checksum = ?,
+			os_hash_algo = 'sha512', os_hash_value = ?, updated_at = ? WHERE id = ? AND status = ?`,
+			w.Size, vsize, w.MD5, w.SHA512, stamp(s.now()), im.ID, via)
 		return err
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		// deleted while uploading: drop the data
-		_ = s.store.Delete(im.ID)
-		return httpapi.Conflict("Image %s was deleted or changed during the upload.", im.ID)
+	})
+	if err != nil || refusal != nil {
+		// deleted while uploading, over quota, or not recorded: drop the data
+		if derr := s.store.Delete(im.ID); derr != nil {
+			s.log.Warn("drop image data", "image_id", im.ID, "error", derr)
+		}
+		if err != nil {
+			s.release(ctx, id, via, "queued")
+			return fmt.Errorf("activate image %s: %w", im.ID, err)
+		}
+		return refusal
 	}
 	return nil
+}
+
+func overQuota(left int64) error {
+	return httpapi.TooLarge("Denying attempt to upload image because it exceeds the quota: the project may store %d more bytes.", left)
 }
 
 // formatsSet refuses data for an image without its formats, as upstream (400):
@@ -245,25 +320,19 @@ func parseRange(h string, size int64) (int64, int64, bool) {
 
 // stage keeps the data of an interoperable import aside (queued → uploading).
 func (s *Service) stage(r *http.Request) (httpapi.Response, error) {
-	im, err := s.loadVisible(r)
-	if err != nil {
-		return httpapi.Response{}, err
-	}
 	if err := octetStream(r); err != nil {
 		return httpapi.Response{}, err
 	}
-	if im.Status != "queued" {
-		return httpapi.Response{}, httpapi.Conflict("Image status transition from %s to uploading is not allowed", im.Status)
-	}
-	limit, err := s.limit(r.Context(), im.Owner)
+	im, err := s.claim(r.Context(), r.PathValue("image_id"), "queued", "uploading", statusConflict("uploading"), nil)
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	if err := s.claim(r.Context(), im.ID, "queued", "uploading"); err != nil {
-		return httpapi.Response{}, err
+	limit, err := s.limit(r.Context(), im.Owner)
+	if err == nil {
+		_, err = s.staging.Write(im.ID, r.Body, limit)
 	}
-	if _, err := s.staging.Write(im.ID, r.Body, limit); err != nil {
-		_ = s.claim(context.WithoutCancel(r.Context()), im.ID, "uploading", "queued")
+	if err != nil {
+		s.release(r.Context(), im.ID, "uploading", "queued")
 		if errors.Is(err, ErrTooLarge) {
 			return httpapi.Response{}, httpapi.TooLarge("Image exceeds the size cap or the storage quota.")
 		}
@@ -290,8 +359,11 @@ func (s *Service) importImage(r *http.Request) (httpapi.Response, error) {
 	}
 	switch body.Method.Name {
 	case "glance-direct":
+		needsStaging := func(status string) error {
+			return httpapi.Conflict("Image needs to be staged before import (status is %s).", status)
+		}
 		if im.Status != "uploading" {
-			return httpapi.Response{}, httpapi.Conflict("Image needs to be staged before import (status is %s).", im.Status)
+			return httpapi.Response{}, needsStaging(im.Status)
 		}
 		if err := formatsSet(im); err != nil {
 			return httpapi.Response{}, err
@@ -301,7 +373,7 @@ func (s *Service) importImage(r *http.Request) (httpapi.Response, error) {
 			return httpapi.Response{}, httpapi.Conflict("No staged data for image %s.", im.ID)
 		}
 		defer f.Close()
-		ierr := s.ingest(r.Context(), im, f, "uploading", "importing")
+		ierr := s.ingest(r.Context(), im.ID, f, "uploading", "importing", needsStaging)
 		if ierr != nil && !httpapi.IsStatus(ierr, http.StatusUnsupportedMediaType) {
 			return httpapi.Response{}, ierr
 		}

@@ -1,8 +1,10 @@
 package image
 
 import (
+	"context"
 	"database/sql"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"slices"
@@ -209,23 +211,28 @@ func (s *Service) createImage(r *http.Request) (httpapi.Response, error) {
 		// match every project-less caller as its owner
 		return httpapi.Response{}, httpapi.BadRequest("An image must be owned by a project: 'owner' may not be empty.")
 	}
-	if err := s.checkCountQuota(r, im.Owner); err != nil {
-		return httpapi.Response{}, err
-	}
 	props, _ := json.Marshal(im.Properties)
 	tags, _ := json.Marshal(im.Tags)
+	// The count is read in the transaction that inserts, so creates at once never
+	// take the project past its quota.
 	err := s.db.InTx(r.Context(), func(tx *db.Tx) error {
+		if err := s.checkCountQuota(r.Context(), tx, im.Owner); err != nil {
+			return err
+		}
 		// the id is taken for good, even once the image is deleted (image_ids)
 		if _, err := tx.ExecContext(r.Context(), `INSERT INTO image_ids (id, created_at) VALUES (?, ?)`,
 			im.ID, im.CreatedAt); err != nil {
-			return err
+			return fmt.Errorf("reserve image id: %w", err)
 		}
 		_, err := tx.ExecContext(r.Context(), `INSERT INTO images (id, name, status, visibility, protected, os_hidden,
 			disk_format, container_format, min_disk, min_ram, owner, properties, tags, created_at, updated_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			im.ID, im.Name, im.Status, im.Visibility, im.Protected, im.Hidden, im.DiskFormat, im.ContainerFmt,
 			im.MinDisk, im.MinRAM, im.Owner, string(props), string(tags), im.CreatedAt, im.UpdatedAt)
-		return err
+		if err != nil {
+			return fmt.Errorf("create image: %w", err)
+		}
+		return nil
 	})
 	if db.IsUniqueViolation(err) {
 		// upstream's message (glance/db/sqlalchemy/api.py), for live and deleted ids alike
@@ -247,57 +254,66 @@ func (s *Service) showImage(r *http.Request) (httpapi.Response, error) {
 	return httpapi.OK(imageJSON(im)), nil
 }
 
+// deleteImage deletes the image unless it is protected, deciding on the image as
+// stored when it deletes (a protection racing the delete either comes first and
+// refuses it, or finds no image); the data goes once the row has.
 func (s *Service) deleteImage(r *http.Request) (httpapi.Response, error) {
-	im, err := s.loadVisible(r)
+	ctx := r.Context()
+	id := r.PathValue("image_id")
+	err := s.db.InTx(ctx, func(tx *db.Tx) error {
+		im, err := s.getImage(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if im.Protected {
+			return httpapi.Forbidden("Image %s is protected and cannot be deleted.", im.ID)
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM image_members WHERE image_id = ?`, im.ID); err != nil {
+			return fmt.Errorf("delete image members: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM images WHERE id = ?`, im.ID); err != nil {
+			return fmt.Errorf("delete image: %w", err)
+		}
+		return nil
+	})
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	if im.Protected {
-		return httpapi.Response{}, httpapi.Forbidden("Image %s is protected and cannot be deleted.", im.ID)
+	if err := s.store.Delete(id); err != nil {
+		s.log.Warn("delete image data", "image_id", id, "error", err)
 	}
-	if _, err := s.db.ExecContext(r.Context(), `DELETE FROM image_members WHERE image_id = ?`, im.ID); err != nil {
-		return httpapi.Response{}, err
-	}
-	if _, err := s.db.ExecContext(r.Context(), `DELETE FROM images WHERE id = ?`, im.ID); err != nil {
-		return httpapi.Response{}, err
-	}
-	if err := s.store.Delete(im.ID); err != nil {
-		s.log.Warn("delete image data", "image_id", im.ID, "error", err)
-	}
-	_ = s.staging.Delete(im.ID)
+	_ = s.staging.Delete(id)
 	return httpapi.NoContent(), nil
 }
 
 func (s *Service) addTag(r *http.Request) (httpapi.Response, error) {
-	im, err := s.loadVisible(r)
-	if err != nil {
-		return httpapi.Response{}, err
-	}
 	tag := r.PathValue("tag")
 	if len(tag) > 255 {
 		return httpapi.Response{}, httpapi.BadRequest("Tag is too long (maximum 255 characters).")
 	}
-	if !slices.Contains(im.Tags, tag) {
-		im.Tags = append(im.Tags, tag)
-		if err := s.saveImage(r.Context(), s.db, im); err != nil {
-			return httpapi.Response{}, err
+	_, err := s.changeImage(r.Context(), r.PathValue("image_id"), func(im *imageRow) error {
+		if !slices.Contains(im.Tags, tag) {
+			im.Tags = append(im.Tags, tag)
 		}
+		return nil
+	})
+	if err != nil {
+		return httpapi.Response{}, err
 	}
 	return httpapi.NoContent(), nil
 }
 
 func (s *Service) deleteTag(r *http.Request) (httpapi.Response, error) {
-	im, err := s.loadVisible(r)
-	if err != nil {
-		return httpapi.Response{}, err
-	}
 	tag := r.PathValue("tag")
-	i := slices.Index(im.Tags, tag)
-	if i < 0 {
-		return httpapi.Response{}, httpapi.NotFound("Tag %s not found.", tag)
-	}
-	im.Tags = slices.Delete(im.Tags, i, i+1)
-	if err := s.saveImage(r.Context(), s.db, im); err != nil {
+	_, err := s.changeImage(r.Context(), r.PathValue("image_id"), func(im *imageRow) error {
+		i := slices.Index(im.Tags, tag)
+		if i < 0 {
+			return httpapi.NotFound("Tag %s not found.", tag)
+		}
+		im.Tags = slices.Delete(im.Tags, i, i+1)
+		return nil
+	})
+	if err != nil {
 		return httpapi.Response{}, err
 	}
 	return httpapi.NoContent(), nil
@@ -313,32 +329,42 @@ func (s *Service) reactivate(r *http.Request) (httpapi.Response, error) {
 	return s.setActive(r, "active")
 }
 
+// setActive moves the image between active and deactivated, deciding on its
+// status as stored when it writes.
 func (s *Service) setActive(r *http.Request, to string) (httpapi.Response, error) {
-	im, err := s.loadVisible(r)
+	ctx := r.Context()
+	err := s.db.InTx(ctx, func(tx *db.Tx) error {
+		im, err := s.getImage(ctx, tx, r.PathValue("image_id"))
+		if err != nil {
+			return err
+		}
+		if im.Status == to {
+			return nil
+		}
+		if im.Status != "active" && im.Status != "deactivated" {
+			return httpapi.Forbidden("Not allowed to change the status of an image in status '%s'.", im.Status)
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE images SET status = ?, updated_at = ? WHERE id = ? AND status = ?`,
+			to, stamp(s.now()), im.ID, im.Status); err != nil {
+			return fmt.Errorf("set image status: %w", err)
+		}
+		return nil
+	})
 	if err != nil {
-		return httpapi.Response{}, err
-	}
-	if im.Status == to {
-		return httpapi.NoContent(), nil
-	}
-	if im.Status != "active" && im.Status != "deactivated" {
-		return httpapi.Response{}, httpapi.Forbidden("Not allowed to change the status of an image in status '%s'.", im.Status)
-	}
-	im.Status = to
-	if err := s.saveImage(r.Context(), s.db, im); err != nil {
 		return httpapi.Response{}, err
 	}
 	return httpapi.NoContent(), nil
 }
 
-// checkCountQuota answers 413 when the owner already has QuotaImages images.
-func (s *Service) checkCountQuota(r *http.Request, owner string) error {
+// checkCountQuota answers 413 when the owner already has QuotaImages images; q is
+// the transaction that creates the next one.
+func (s *Service) checkCountQuota(ctx context.Context, q db.Querier, owner string) error {
 	if s.opts.QuotaImages <= 0 {
 		return nil
 	}
 	var n int
-	if err := s.db.QueryRowContext(r.Context(), `SELECT COUNT(*) FROM images WHERE owner = ?`, owner).Scan(&n); err != nil {
-		return err
+	if err := q.QueryRowContext(ctx, `SELECT COUNT(*) FROM images WHERE owner = ?`, owner).Scan(&n); err != nil {
+		return fmt.Errorf("count images: %w", err)
 	}
 	if n >= s.opts.QuotaImages {
 		return httpapi.TooLarge("Attempted to create %d image(s), but the project has %d of a quota of %d images.", 1, n, s.opts.QuotaImages)

@@ -2,6 +2,7 @@ package image
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 
 	"github.com/nimbus-cloud/nimbus/internal/platform/db"
@@ -87,11 +88,10 @@ func (s *Service) listMembers(r *http.Request) (httpapi.Response, error) {
 	return httpapi.OK(map[string]any{"members": out, "schema": "/v2/schemas/members"}), nil
 }
 
+// addMember shares the image with a project. The image's visibility is read in
+// the transaction that inserts, and the primary key makes a project a member once.
 func (s *Service) addMember(r *http.Request) (httpapi.Response, error) {
-	im, err := s.loadVisible(r)
-	if err != nil {
-		return httpapi.Response{}, err
-	}
+	ctx := r.Context()
 	var body struct {
 		Member *string `json:"member"`
 	}
@@ -101,15 +101,22 @@ func (s *Service) addMember(r *http.Request) (httpapi.Response, error) {
 	if body.Member == nil || *body.Member == "" || len(*body.Member) > 255 {
 		return httpapi.Response{}, httpapi.BadRequest("Member to be added not specified")
 	}
-	if im.Visibility != "shared" {
-		return httpapi.Response{}, httpapi.Forbidden("Image members cannot be added to an image whose visibility is '%s'; it must be 'shared'.", im.Visibility)
-	}
 	now := stamp(s.now())
-	m := memberRow{ImageID: im.ID, MemberID: *body.Member, Status: "pending", CreatedAt: now, UpdatedAt: now}
-	_, err = s.db.ExecContext(r.Context(), `INSERT INTO image_members (image_id, member_id, status, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?)`, m.ImageID, m.MemberID, m.Status, m.CreatedAt, m.UpdatedAt)
+	m := memberRow{ImageID: r.PathValue("image_id"), MemberID: *body.Member, Status: "pending", CreatedAt: now, UpdatedAt: now}
+	err := s.db.InTx(ctx, func(tx *db.Tx) error {
+		im, err := s.getImage(ctx, tx, m.ImageID)
+		if err != nil {
+			return err
+		}
+		if im.Visibility != "shared" {
+			return httpapi.Forbidden("Image members cannot be added to an image whose visibility is '%s'; it must be 'shared'.", im.Visibility)
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO image_members (image_id, member_id, status, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?)`, m.ImageID, m.MemberID, m.Status, m.CreatedAt, m.UpdatedAt)
+		return err
+	})
 	if db.IsUniqueViolation(err) {
-		return httpapi.Response{}, httpapi.Conflict("Member %s already exists for image %s.", m.MemberID, im.ID)
+		return httpapi.Response{}, httpapi.Conflict("Member %s already exists for image %s.", m.MemberID, m.ImageID)
 	}
 	if err != nil {
 		return httpapi.Response{}, err
@@ -149,9 +156,13 @@ func (s *Service) updateMember(r *http.Request) (httpapi.Response, error) {
 		return httpapi.Response{}, err
 	}
 	m.Status, m.UpdatedAt = body.Status, stamp(s.now())
-	if _, err := s.db.ExecContext(r.Context(), `UPDATE image_members SET status = ?, updated_at = ?
-		WHERE image_id = ? AND member_id = ?`, m.Status, m.UpdatedAt, m.ImageID, m.MemberID); err != nil {
-		return httpapi.Response{}, err
+	res, err := s.db.ExecContext(r.Context(), `UPDATE image_members SET status = ?, updated_at = ?
+		WHERE image_id = ? AND member_id = ?`, m.Status, m.UpdatedAt, m.ImageID, m.MemberID)
+	if err != nil {
+		return httpapi.Response{}, fmt.Errorf("update image member: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 { // removed meanwhile
+		return httpapi.Response{}, httpapi.NotFound("%s is not a member of image %s", m.MemberID, m.ImageID)
 	}
 	return httpapi.OK(memberJSON(m)), nil
 }
@@ -165,9 +176,13 @@ func (s *Service) deleteMember(r *http.Request) (httpapi.Response, error) {
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	if _, err := s.db.ExecContext(r.Context(), `DELETE FROM image_members WHERE image_id = ? AND member_id = ?`,
-		m.ImageID, m.MemberID); err != nil {
-		return httpapi.Response{}, err
+	res, err := s.db.ExecContext(r.Context(), `DELETE FROM image_members WHERE image_id = ? AND member_id = ?`,
+		m.ImageID, m.MemberID)
+	if err != nil {
+		return httpapi.Response{}, fmt.Errorf("delete image member: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 { // removed meanwhile
+		return httpapi.Response{}, httpapi.NotFound("%s is not a member of image %s", m.MemberID, m.ImageID)
 	}
 	return httpapi.NoContent(), nil
 }

@@ -58,28 +58,62 @@ func scanImage(sc db.Scanner) (*imageRow, error) {
 	return &im, nil
 }
 
-func (s *Service) getImage(ctx context.Context, id string) (*imageRow, error) {
-	im, err := scanImage(s.db.QueryRowContext(ctx, `SELECT `+imageColumns+` FROM images WHERE id = ?`, id))
+// getImage loads an image through q (the database, or the transaction that is
+// about to write it).
+func (s *Service) getImage(ctx context.Context, q db.Querier, id string) (*imageRow, error) {
+	im, err := scanImage(q.QueryRowContext(ctx, `SELECT `+imageColumns+` FROM images WHERE id = ?`, id))
 	if db.IsNoRows(err) {
 		return nil, notFound(id)
 	}
-	return im, err
+	if err != nil {
+		return nil, fmt.Errorf("load image %s: %w", id, err)
+	}
+	return im, nil
 }
 
 func notFound(id string) error { return httpapi.NotFound("No image found with ID %s", id) }
 
-// saveImage writes every mutable column of im.
-func (s *Service) saveImage(ctx context.Context, q db.Querier, im *imageRow) error {
+// saveMetadata writes the attributes a user sets (name, formats, visibility,
+// properties, tags ...). Never the status, size or checksums: those belong to
+// the data path, which moves them with conditional updates of its own, so that
+// a metadata write racing an upload or a deactivation cannot write back the
+// status it read before.
+func (s *Service) saveMetadata(ctx context.Context, q db.Querier, im *imageRow) error {
 	props, _ := json.Marshal(im.Properties)
 	tags, _ := json.Marshal(im.Tags)
 	im.UpdatedAt = stamp(s.now())
-	_, err := q.ExecContext(ctx, `UPDATE images SET name = ?, status = ?, visibility = ?, protected = ?, os_hidden = ?,
-		disk_format = ?, container_format = ?, size = ?, virtual_size = ?, checksum = ?, os_hash_algo = ?,
-		os_hash_value = ?, min_disk = ?, min_ram = ?, owner = ?, properties = ?, tags = ?, updated_at = ? WHERE id = ?`,
-		im.Name, im.Status, im.Visibility, im.Protected, im.Hidden, im.DiskFormat, im.ContainerFmt, im.Size,
-		im.VirtualSize, im.Checksum, im.HashAlgo, im.HashValue, im.MinDisk, im.MinRAM, im.Owner, string(props),
-		string(tags), im.UpdatedAt, im.ID)
-	return err
+	_, err := q.ExecContext(ctx, `UPDATE images SET name = ?, visibility = ?, protected = ?, os_hidden = ?,
+		disk_format = ?, container_format = ?, min_disk = ?, min_ram = ?, owner = ?, properties = ?, tags = ?,
+		updated_at = ? WHERE id = ?`,
+		im.Name, im.Visibility, im.Protected, im.Hidden, im.DiskFormat, im.ContainerFmt, im.MinDisk, im.MinRAM,
+		im.Owner, string(props), string(tags), im.UpdatedAt, im.ID)
+	if err != nil {
+		return fmt.Errorf("save image %s: %w", im.ID, err)
+	}
+	return nil
+}
+
+// changeImage applies change to the image as stored now and saves its metadata,
+// in one transaction: the change sees every write committed before it, and none
+// is lost to a write racing it. change may run more than once (a transaction
+// PostgreSQL aborts is run again) and must do nothing but change im.
+func (s *Service) changeImage(ctx context.Context, id string, change func(im *imageRow) error) (*imageRow, error) {
+	var changed *imageRow
+	err := s.db.InTx(ctx, func(tx *db.Tx) error {
+		im, err := s.getImage(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if err := change(im); err != nil {
+			return err
+		}
+		changed = im
+		return s.saveMetadata(ctx, tx, im)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return changed, nil
 }
 
 func nullable(v sql.NullString) any {
@@ -161,7 +195,7 @@ func (s *Service) visible(ctx context.Context, c caller, im *imageRow) bool {
 // loadVisible loads the image of the path, 404 when the caller may not see it.
 func (s *Service) loadVisible(r *http.Request) (*imageRow, error) {
 	id := r.PathValue("image_id")
-	im, err := s.getImage(r.Context(), id)
+	im, err := s.getImage(r.Context(), s.db, id)
 	if err != nil {
 		return nil, err
 	}

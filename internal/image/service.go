@@ -107,7 +107,8 @@ func (s *Service) recover(ctx context.Context) error {
 			return err
 		}
 		if _, err := s.db.ExecContext(ctx, `UPDATE images SET status = 'queued', size = NULL, checksum = NULL,
-			os_hash_algo = NULL, os_hash_value = NULL, updated_at = ? WHERE id = ?`, stamp(s.now()), id); err != nil {
+			os_hash_algo = NULL, os_hash_value = NULL, updated_at = ? WHERE id = ? AND status IN ('saving', 'importing')`,
+			stamp(s.now()), id); err != nil {
 			return err
 		}
 		s.log.Warn("image upload interrupted; image back to queued", "image_id", id)
