@@ -338,6 +338,13 @@ func (c *Cloud) Serve(ctx context.Context) error {
 	if c.sharesDatabase() {
 		go c.resyncRevocations(ctx)
 	}
+	if c.image != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.image.Run(ctx)
+		}()
+	}
 	if c.compute != nil {
 		wg.Add(1)
 		go func() {

@@ -9,6 +9,7 @@ import (
 	"mime"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -31,16 +32,24 @@ func (s *Service) dataRoutes() []httpapi.Route {
 // the status as stored, so that of two uploads (or imports, or stages) of one
 // image exactly one goes on; the other is refused with refuse(the status it
 // found). check, when not nil, vets the image as claimed (its formats, say). The
-// image is returned as claimed: what the data path goes on with.
+// image is returned as claimed: what the data path goes on with. A claim into a
+// transfer status (saving, importing) takes the transfer's lease and returns its
+// id; it may also take over an image a dead transfer left in that status.
 func (s *Service) claim(ctx context.Context, id, from, to string, refuse func(status string) error,
-	check func(*imageRow) error) (*imageRow, error) {
-	var claimed *imageRow
-	err := s.db.InTx(ctx, func(tx *db.Tx) error {
+	check func(*imageRow) error) (claimed *imageRow, transfer string, err error) {
+	leased := slices.Contains(transferStatuses, to)
+	err = s.db.InTx(ctx, func(tx *db.Tx) error {
 		im, err := s.getImage(ctx, tx, id)
 		if err != nil {
 			return err
 		}
-		if im.Status != from {
+		var expires sql.NullInt64
+		if err := tx.QueryRowContext(ctx, `SELECT transfer_expires FROM images WHERE id = ?`, id).Scan(&expires); err != nil {
+			return fmt.Errorf("claim image %s: %w", id, err)
+		}
+		now := s.now()
+		takeover := leased && im.Status == to && leaseLapsed(expires, now)
+		if im.Status != from && !takeover {
 			return refuse(im.Status)
 		}
 		if check != nil {
@@ -48,25 +57,41 @@ func (s *Service) claim(ctx context.Context, id, from, to string, refuse func(st
 				return err
 			}
 		}
-		im.Status, im.UpdatedAt = to, stamp(s.now())
-		if _, err := tx.ExecContext(ctx, `UPDATE images SET status = ?, updated_at = ? WHERE id = ? AND status = ?`,
-			to, im.UpdatedAt, id, from); err != nil {
+		transfer = ""
+		var until sql.NullInt64
+		if leased {
+			transfer, until = newID(), sql.NullInt64{Int64: now.Add(transferLease).Unix(), Valid: true}
+		}
+		stored := im.Status
+		im.Status, im.UpdatedAt = to, stamp(now)
+		if _, err := tx.ExecContext(ctx, `UPDATE images SET status = ?, transfer_id = ?, transfer_expires = ?, updated_at = ?
+			WHERE id = ? AND status = ?`, to, nullString(transfer), until, im.UpdatedAt, id, stored); err != nil {
 			return fmt.Errorf("claim image %s: %w", id, err)
 		}
 		claimed = im
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	return claimed, nil
+	return claimed, transfer, nil
 }
 
-// release puts an image a failed transfer claimed back to status to, unless
+// release puts an image a failed stage claimed back to status to, unless
 // something else (a delete) has moved it on since.
 func (s *Service) release(ctx context.Context, id, from, to string) {
 	if _, err := s.db.ExecContext(context.WithoutCancel(ctx), `UPDATE images SET status = ?, updated_at = ?
 		WHERE id = ? AND status = ?`, to, stamp(s.now()), id, from); err != nil {
+		s.log.Error("reset image after failed transfer", "image_id", id, "status", to, "error", err)
+	}
+}
+
+// releaseTransfer puts an image a failed transfer claimed back to status to,
+// unless it is no longer that transfer's (deleted, or taken over after its lease
+// ran out).
+func (s *Service) releaseTransfer(ctx context.Context, id, transfer, to string) {
+	if _, err := s.db.ExecContext(context.WithoutCancel(ctx), `UPDATE images SET status = ?, transfer_id = NULL,
+		transfer_expires = NULL, updated_at = ? WHERE id = ? AND transfer_id = ?`, to, stamp(s.now()), id, transfer); err != nil {
 		s.log.Error("reset image after failed transfer", "image_id", id, "status", to, "error", err)
 	}
 }
@@ -131,13 +156,16 @@ func octetStream(r *http.Request) error {
 // written once, by the transaction that makes it active, and only if the image
 // is still the one claimed and the owner's stored bytes stay within quota.
 func (s *Service) ingest(ctx context.Context, id string, body io.Reader, from, via string, refuse func(string) error) error {
-	im, err := s.claim(ctx, id, from, via, refuse, formatsSet)
+	im, transfer, err := s.claim(ctx, id, from, via, refuse, formatsSet)
 	if err != nil {
 		return err
 	}
+	stopRenewal := make(chan struct{})
+	defer close(stopRenewal)
+	go s.renewTransfer(id, transfer, stopRenewal)
 	limit, err := s.limit(ctx, im.Owner)
 	if err != nil {
-		s.release(ctx, id, via, "queued")
+		s.releaseTransfer(ctx, id, transfer, "queued")
 		return err
 	}
 	var inspect *inspectingReader
@@ -148,7 +176,7 @@ func (s *Service) ingest(ctx context.Context, id string, body io.Reader, from, v
 	w, err := s.store.Write(im.ID, body, limit)
 	if err != nil {
 		// a cut-off or refused upload leaves the image queued with no data
-		s.release(ctx, id, via, "queued")
+		s.releaseTransfer(ctx, id, transfer, "queued")
 		var tooBig *http.MaxBytesError
 		var refused *refusedDataError
 		switch {
@@ -174,7 +202,7 @@ func (s *Service) ingest(ctx context.Context, id string, body io.Reader, from, v
 	err = s.db.InTx(ctx, func(tx *db.Tx) error {
 		refusal = nil
 		var owner string
-		err := tx.QueryRowContext(ctx, `SELECT owner FROM images WHERE id = ? AND status = ?`, im.ID, via).Scan(&owner)
+		err := tx.QueryRowContext(ctx, `SELECT owner FROM images WHERE id = ? AND transfer_id = ?`, im.ID, transfer).Scan(&owner)
 		if db.IsNoRows(err) {
 			refusal = httpapi.Conflict("Image %s was deleted or changed during the upload.", im.ID)
 			return nil
@@ -189,14 +217,14 @@ func (s *Service) ingest(ctx context.Context, id string, body io.Reader, from, v
 			}
 			if used+w.Size > s.opts.QuotaBytes { // others' uploads completed meanwhile
 				refusal = overQuota(max(s.opts.QuotaBytes-used, 0))
-				_, err := tx.ExecContext(ctx, `UPDATE images SET status = 'queued', updated_at = ? WHERE id = ? AND status = ?`,
-					stamp(s.now()), im.ID, via)
+				_, err := tx.ExecContext(ctx, `UPDATE images SET status = 'queued', transfer_id = NULL, transfer_expires = NULL,
+					updated_at = ? WHERE id = ? AND transfer_id = ?`, stamp(s.now()), im.ID, transfer)
 				return err
 			}
 		}
 		_, err = tx.ExecContext(ctx, `UPDATE images SET status = 'active', size = ?, virtual_size = ?, checksum = ?,
-			os_hash_algo = 'sha512', os_hash_value = ?, updated_at = ? WHERE id = ? AND status = ?`,
-			w.Size, vsize, w.MD5, w.SHA512, stamp(s.now()), im.ID, via)
+			os_hash_algo = 'sha512', os_hash_value = ?, transfer_id = NULL, transfer_expires = NULL, updated_at = ?
+			WHERE id = ? AND transfer_id = ?`, w.Size, vsize, w.MD5, w.SHA512, stamp(s.now()), im.ID, transfer)
 		return err
 	})
 	if err != nil || refusal != nil {
@@ -205,7 +233,7 @@ func (s *Service) ingest(ctx context.Context, id string, body io.Reader, from, v
 			s.log.Warn("drop image data", "image_id", im.ID, "error", derr)
 		}
 		if err != nil {
-			s.release(ctx, id, via, "queued")
+			s.releaseTransfer(ctx, id, transfer, "queued")
 			return fmt.Errorf("activate image %s: %w", im.ID, err)
 		}
 		return refusal
@@ -323,7 +351,7 @@ func (s *Service) stage(r *http.Request) (httpapi.Response, error) {
 	if err := octetStream(r); err != nil {
 		return httpapi.Response{}, err
 	}
-	im, err := s.claim(r.Context(), r.PathValue("image_id"), "queued", "uploading", statusConflict("uploading"), nil)
+	im, _, err := s.claim(r.Context(), r.PathValue("image_id"), "queued", "uploading", statusConflict("uploading"), nil)
 	if err != nil {
 		return httpapi.Response{}, err
 	}

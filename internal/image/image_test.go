@@ -322,12 +322,19 @@ func TestCutOffUploadLeavesQueued(t *testing.T) {
 func TestRestartRecoversSaving(t *testing.T) {
 	e := newTestEnv(t, nil)
 	id := e.Create(e.DemoToken, map[string]any{"disk_format": "raw", "container_format": "bare"})
-	// a crash mid-upload: status saving, a temp file and (say) a stray data file
-	if _, err := e.DB.ExecContext(t.Context(), `UPDATE images SET status = 'saving' WHERE id = ?`, id); err != nil {
+	// a crash mid-upload, a lease ago: status saving under a lapsed lease, a temp
+	// file and (say) a stray data file
+	crashed := time.Now().Add(-2 * transferLease)
+	if _, err := e.DB.ExecContext(t.Context(), `UPDATE images SET status = 'saving', transfer_id = 'dead',
+		transfer_expires = ? WHERE id = ?`, crashed.Unix(), id); err != nil {
 		t.Fatal(err)
 	}
 	for _, name := range []string{id + ".123.tmp", id} {
-		if err := os.WriteFile(filepath.Join(e.Dir, "images", name), []byte("partial"), 0o600); err != nil {
+		path := filepath.Join(e.Dir, "images", name)
+		if err := os.WriteFile(path, []byte("partial"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(path, crashed, crashed); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -95,32 +95,6 @@ func New(ctx context.Context, o Options) (*Service, error) {
 	return s, nil
 }
 
-// recover puts images a crash left in saving or importing back to queued and drops
-// their partial data: a half-written image is never served as active.
-func (s *Service) recover(ctx context.Context) error {
-	ids, err := db.QueryStrings(ctx, s.db, `SELECT id FROM images WHERE status IN ('saving', 'importing')`)
-	if err != nil {
-		return err
-	}
-	for _, id := range ids {
-		if err := s.store.Delete(id); err != nil {
-			return err
-		}
-		if _, err := s.db.ExecContext(ctx, `UPDATE images SET status = 'queued', size = NULL, checksum = NULL,
-			os_hash_algo = NULL, os_hash_value = NULL, updated_at = ? WHERE id = ? AND status IN ('saving', 'importing')`,
-			stamp(s.now()), id); err != nil {
-			return err
-		}
-		s.log.Warn("image upload interrupted; image back to queued", "image_id", id)
-	}
-	for _, st := range []Store{s.store, s.staging} {
-		if err := st.Clean(); err != nil {
-			return fmt.Errorf("clean image store: %w", err)
-		}
-	}
-	return nil
-}
-
 // Handler is the HTTP API.
 func (s *Service) Handler() http.Handler {
 	srv := httpapi.NewServer(httpapi.Options{

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // Store keeps image data, one object per image id, as upstream's glance_store backends.
@@ -25,8 +26,9 @@ type Store interface {
 	Open(id string) (io.ReadSeekCloser, int64, error)
 	// Delete removes the object; deleting a missing object is not an error.
 	Delete(id string) error
-	// Clean removes partial data left by a crash.
-	Clean() error
+	// Clean removes partial data left by a crash: what was last written before
+	// olderThan (partial data of a transfer in flight is written to all the time).
+	Clean(olderThan time.Time) error
 }
 
 // Written describes stored data.
@@ -216,17 +218,22 @@ func (s *FileStore) Delete(id string) error {
 	return nil
 }
 
-// Clean removes temp files of interrupted writes.
-func (s *FileStore) Clean() error {
+// Clean removes the temp files of interrupted writes, last written before olderThan.
+func (s *FileStore) Clean(olderThan time.Time) error {
 	entries, err := os.ReadDir(s.Dir)
 	if err != nil {
 		return err
 	}
 	for _, e := range entries {
-		if strings.HasSuffix(e.Name(), ".tmp") {
-			if err := os.Remove(filepath.Join(s.Dir, e.Name())); err != nil {
-				return err
-			}
+		if !strings.HasSuffix(e.Name(), ".tmp") {
+			continue
+		}
+		info, err := e.Info()
+		if errors.Is(err, os.ErrNotExist) || err == nil && !info.ModTime().Before(olderThan) {
+			continue // renamed into place meanwhile, or in flight
+		}
+		if err := os.Remove(filepath.Join(s.Dir, e.Name())); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
 		}
 	}
 	return nil
