@@ -64,6 +64,8 @@ type Service struct {
 	// notify are the other listeners to changes (the agents of other hosts, via the bus).
 	notifyMu sync.Mutex
 	notify   []func()
+	// writers lines up each project's write transactions in this process.
+	writers writeQueue
 }
 
 // New runs the migrations and registers upstream's default policies with their

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"sync"
 
+	"github.com/nimbus-cloud/nimbus/internal/platform/auth"
 	"github.com/nimbus-cloud/nimbus/internal/platform/db"
 )
 
@@ -22,7 +24,8 @@ import (
 // inTx runs fn in the request's transaction: that of the bulk creation the request
 // is an item of (so that the items are stored together or not at all), else one of
 // its own, which first checks the revision an If-Match header constrains the
-// request to.
+// request to. The write transactions of one project's requests take their turn in
+// this process (writeQueue).
 func (s *Service) inTx(ctx context.Context, fn func(*db.Tx) error) error {
 	if bulk, ok := ctx.Value(bulkKey{}).(*bulkTx); ok {
 		err := fn(bulk.tx)
@@ -31,6 +34,15 @@ func (s *Service) inTx(ctx context.Context, fn func(*db.Tx) error) error {
 		}
 		return err
 	}
+	project := ""
+	if c := auth.FromContext(ctx); c != nil {
+		project = c.ProjectID
+	}
+	leave, err := s.writers.enter(ctx, project)
+	if err != nil {
+		return err
+	}
+	defer leave()
 	return s.db.InTx(ctx, func(tx *db.Tx) error {
 		if err := checkRevisionInTx(ctx, tx); err != nil {
 			return err
@@ -94,4 +106,52 @@ func checkRevisionInTx(ctx context.Context, tx *db.Tx) error {
 func revisionConflict(want, have string) error {
 	return neutronError(http.StatusPreconditionFailed, "RevisionNumberConstraintFailed",
 		"Constrained to %s, but current revision is %s", want, have)
+}
+
+// writeQueue lines up the write transactions of each project in this process. Two
+// of them almost always depend on each other (the project's quota counts, the
+// addresses of its subnets), so on PostgreSQL one of two running at once is
+// aborted and run again; under a burst of one project's requests most attempts
+// are wasted that way, and some exhaust db.InTx's retries. In line, a project's
+// requests conflict only with other processes' (and SQLite has one writer
+// anyway). Correctness does not rest on it: the transactions are serializable.
+type writeQueue struct {
+	mu    sync.Mutex
+	lines map[string]*writeLine
+}
+
+// writeLine is one project's line: its turn, and how many are in it.
+type writeLine struct {
+	turn    chan struct{}
+	waiting int
+}
+
+// enter waits for key's turn (or the end of ctx) and returns the function that
+// gives the turn to the next.
+func (q *writeQueue) enter(ctx context.Context, key string) (leave func(), err error) {
+	q.mu.Lock()
+	if q.lines == nil {
+		q.lines = map[string]*writeLine{}
+	}
+	line := q.lines[key]
+	if line == nil {
+		line = &writeLine{turn: make(chan struct{}, 1)}
+		q.lines[key] = line
+	}
+	line.waiting++
+	q.mu.Unlock()
+	out := func() {
+		q.mu.Lock()
+		if line.waiting--; line.waiting == 0 {
+			delete(q.lines, key)
+		}
+		q.mu.Unlock()
+	}
+	select {
+	case line.turn <- struct{}{}:
+		return func() { <-line.turn; out() }, nil
+	case <-ctx.Done():
+		out()
+		return nil, fmt.Errorf("wait to write: %w", ctx.Err())
+	}
 }
