@@ -3,6 +3,7 @@ package network
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"reflect"
 	"time"
@@ -76,8 +77,9 @@ func (s *Service) ReportAgent(ctx context.Context, agentType, binary, host strin
 	}
 	now := s.now().UTC()
 	stampNow := now.Format(agentTimeLayout)
-	changed := false
-	err := s.retryConflicts(ctx, func(tx *db.Tx) error {
+	var changed bool
+	err := s.db.InTx(ctx, func(tx *db.Tx) error {
+		changed = false // from the start when the transaction runs again
 		var id, raw string
 		err := tx.QueryRowContext(ctx, `SELECT id, body FROM agents WHERE agent_type = ? AND host = ?`, agentType, host).Scan(&id, &raw)
 		if db.IsNoRows(err) {
@@ -92,9 +94,15 @@ func (s *Service) ReportAgent(ctx context.Context, agentType, binary, host strin
 				a.AvailabilityZone = &zone
 			}
 			changed = true
-			_, err := tx.ExecContext(ctx, `INSERT INTO agents (id, agent_type, host, heartbeat_at, body) VALUES (?, ?, ?, ?, ?)`,
-				a.ID, agentType, host, stampNow, marshal(a))
-			return err // a concurrent first report is a unique violation: tried again, then updates
+			// A concurrent first report conflicts on (agent_type, host): on PostgreSQL
+			// a serialization failure, and db.InTx runs this one again, which then
+			// finds the row and updates it.
+			inserted, err := insertedOne(tx.ExecContext(ctx, `INSERT INTO agents (id, agent_type, host, heartbeat_at, body)
+				VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`, a.ID, agentType, host, stampNow, marshal(a)))
+			if err == nil && !inserted {
+				err = fmt.Errorf("agent %s of %s: row appeared during the report", agentType, host)
+			}
+			return err
 		}
 		if err != nil {
 			return err
@@ -165,7 +173,7 @@ func (s *Service) updateAgent(r *http.Request) (httpapi.Response, error) {
 		return httpapi.Response{}, err
 	}
 	var a *agentBody
-	err = s.db.InTx(r.Context(), func(tx *db.Tx) error {
+	err = s.inTx(r.Context(), func(tx *db.Tx) error {
 		if a, err = s.visibleAgent(r.Context(), c, tx, r.PathValue("id")); err != nil {
 			return err
 		}
@@ -196,7 +204,7 @@ func (s *Service) updateAgent(r *http.Request) (httpapi.Response, error) {
 
 func (s *Service) deleteAgent(r *http.Request) (httpapi.Response, error) {
 	c := s.caller(r)
-	err := s.db.InTx(r.Context(), func(tx *db.Tx) error {
+	err := s.inTx(r.Context(), func(tx *db.Tx) error {
 		a, err := s.visibleAgent(r.Context(), c, tx, r.PathValue("id"))
 		if err != nil {
 			return err

@@ -1,10 +1,12 @@
 package network
 
 import (
+	"cmp"
 	"context"
-	"math/big"
+	"fmt"
 	"net/http"
 	"net/netip"
+	"slices"
 
 	"github.com/nimbus-cloud/nimbus/internal/platform/db"
 	"github.com/nimbus-cloud/nimbus/internal/platform/httpapi"
@@ -228,7 +230,9 @@ func (s *Service) createFloatingIP(r *http.Request) (httpapi.Response, error) {
 		return httpapi.Response{}, err
 	}
 	var port *portBody
-	err = s.retryConflicts(r.Context(), func(tx *db.Tx) error {
+	err = s.inTx(r.Context(), func(tx *db.Tx) error {
+		disassociate(f) // from the start when the transaction runs again
+		port = nil
 		n, err := s.visibleNetwork(r.Context(), c, tx, netID)
 		if err != nil {
 			return err
@@ -268,47 +272,46 @@ func (s *Service) createFloatingIP(r *http.Request) (httpapi.Response, error) {
 	return httpapi.Created(map[string]any{"floatingip": floatingIPJSON(f, port)}), nil
 }
 
-// floatingAddressRequest is the fixed_ips of a floating IP's port: the address or
-// subnet asked for, else the first IPv4 subnet of the external network with a free
-// address (a floating IP is IPv4, as upstream).
-func (s *Service) floatingAddressRequest(ctx context.Context, tx *db.Tx, n *networkBody, want fixedIP) ([]fixedIP, error) {
+// floatingAddressRequest is what a floating IP's port asks of IPAM: the address or
+// subnet asked for, else an IPv4 address of the external network's first subnet
+// with one free (a floating IP is IPv4, as upstream).
+func (s *Service) floatingAddressRequest(ctx context.Context, tx *db.Tx, n *networkBody, want fixedIP) (ipRequest, error) {
 	if want.SubnetID != "" || want.IPAddress != "" {
 		if a, err := netip.ParseAddr(want.IPAddress); err == nil && !a.Is4() {
-			return nil, badFloatingIPRequest("Floating IP address %s is not an IPv4 address", want.IPAddress)
+			return ipRequest{}, badFloatingIPRequest("Floating IP address %s is not an IPv4 address", want.IPAddress)
 		}
-		return []fixedIP{want}, nil
+		return ipRequest{given: true, fixed: []fixedIP{want}}, nil
 	}
-	subnets, err := loadBodies[subnetBody](ctx, tx, `SELECT body FROM subnets WHERE network_id = ? ORDER BY id`, n.ID)
+	subnets, err := loadBodies[subnetBody](ctx, tx, `SELECT body FROM subnets WHERE network_id = ?`, n.ID)
 	if err != nil {
-		return nil, err
+		return ipRequest{}, err
 	}
-	var last *subnetBody
-	for i := range subnets {
-		if subnets[i].IPVersion != 4 {
-			continue
-		}
-		last = &subnets[i]
-		var used int
-		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM ip_allocations WHERE subnet_id = ?`, last.ID).Scan(&used); err != nil {
-			return nil, err
-		}
-		if poolSize(last.AllocationPools).Cmp(big.NewInt(int64(used))) > 0 {
-			return []fixedIP{{SubnetID: last.ID}}, nil
-		}
+	if !slices.ContainsFunc(subnets, func(sb subnetBody) bool { return sb.IPVersion == 4 }) {
+		return ipRequest{}, badFloatingIPRequest("Unable to find any IP address on external network %s", n.ID)
 	}
-	if last == nil {
-		return nil, badFloatingIPRequest("Unable to find any IP address on external network %s", n.ID)
-	}
-	return nil, conflict("IpAddressGenerationFailure", "No more IP addresses available on network %s.", n.ID)
+	return ipRequest{ipv4Only: true}, nil
 }
 
+// saveFloatingIP stores f with its association. The unique index on the network,
+// port and fixed address refuses a second floating IP on one fixed IP, which is
+// upstream's 409 (associate checks it first; this holds it under any interleaving).
 func (s *Service) saveFloatingIP(ctx context.Context, tx *db.Tx, f *floatingIPBody) error {
-	var port any
-	if f.PortID != nil {
-		port = *f.PortID
+	var port, fixed any
+	if f.PortID != nil && f.FixedIPAddress != nil {
+		port, fixed = *f.PortID, *f.FixedIPAddress
 	}
-	_, err := tx.ExecContext(ctx, `UPDATE floatingips SET port_id = ?, body = ? WHERE id = ?`, port, marshal(f), f.ID)
+	_, err := tx.ExecContext(ctx, `UPDATE floatingips SET port_id = ?, fixed_ip_address = ?, body = ? WHERE id = ?`,
+		port, fixed, marshal(f), f.ID)
+	if db.IsUniqueViolation(err) && f.PortID != nil && f.FixedIPAddress != nil {
+		return alreadyAssociated(f, *f.PortID, *f.FixedIPAddress)
+	}
 	return err
+}
+
+// alreadyAssociated is upstream's FloatingIPPortAlreadyAssociated.
+func alreadyAssociated(f *floatingIPBody, portID, fixed string) error {
+	return conflict("FloatingIPPortAlreadyAssociated", "Cannot associate floating IP %s (%s) with port %s using fixed IP %s, as that fixed IP already has a floating IP on external network %s.",
+		f.FloatingIPAddress, f.ID, portID, fixed, f.FloatingNetworkID)
 }
 
 // associate maps f to a fixed IPv4 address of a port, through the router that
@@ -349,15 +352,13 @@ func (s *Service) associate(ctx context.Context, tx *db.Tx, c caller, f *floatin
 	case chosen == nil:
 		chosen = v4[0]
 	}
-	others, err := loadBodies[floatingIPBody](ctx, tx, `SELECT body FROM floatingips WHERE port_id = ? AND id <> ?`, portID, f.ID)
-	if err != nil {
+	var others int
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM floatingips WHERE floating_network_id = ? AND port_id = ? AND fixed_ip_address = ? AND id <> ?`,
+		f.FloatingNetworkID, portID, chosen.IPAddress, f.ID).Scan(&others); err != nil {
 		return nil, err
 	}
-	for _, o := range others {
-		if o.FixedIPAddress != nil && *o.FixedIPAddress == chosen.IPAddress && o.FloatingNetworkID == f.FloatingNetworkID {
-			return nil, conflict("FloatingIPPortAlreadyAssociated", "Cannot associate floating IP %s (%s) with port %s using fixed IP %s, as that fixed IP already has a floating IP on external network %s.",
-				f.FloatingIPAddress, f.ID, portID, chosen.IPAddress, f.FloatingNetworkID)
-		}
+	if others > 0 {
+		return nil, alreadyAssociated(f, portID, chosen.IPAddress)
 	}
 	routerID, err := s.routerFor(ctx, tx, chosen.SubnetID, f.FloatingNetworkID)
 	if err != nil {
@@ -414,7 +415,7 @@ func (s *Service) updateFloatingIP(r *http.Request) (httpapi.Response, error) {
 	}
 	var f *floatingIPBody
 	var port *portBody
-	err = s.db.InTx(r.Context(), func(tx *db.Tx) error {
+	err = s.inTx(r.Context(), func(tx *db.Tx) error {
 		if f, err = s.visibleFloatingIP(r.Context(), c, tx, r.PathValue("id")); err != nil {
 			return err
 		}
@@ -457,7 +458,7 @@ func (s *Service) updateFloatingIP(r *http.Request) (httpapi.Response, error) {
 // deleteFloatingIP releases the floating IP's address with its port.
 func (s *Service) deleteFloatingIP(r *http.Request) (httpapi.Response, error) {
 	c := s.caller(r)
-	err := s.db.InTx(r.Context(), func(tx *db.Tx) error {
+	err := s.inTx(r.Context(), func(tx *db.Tx) error {
 		f, err := s.visibleFloatingIP(r.Context(), c, tx, r.PathValue("id"))
 		if err != nil {
 			return err
@@ -490,6 +491,56 @@ func (s *Service) disassociatePort(ctx context.Context, tx *db.Tx, portID string
 		if err := s.saveFloatingIP(ctx, tx, &fips[i]); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// backfillFloatingIPs gives the floating IPs associated before migration 0002 their
+// fixed_ip_address column, which the unique index needs to hold one floating IP per
+// fixed IP. Where a race of earlier versions associated several with one fixed IP,
+// the one associated first keeps it and the others are disassociated, as though
+// they had lost that race. It runs at every start; after the first it finds nothing.
+func (s *Service) backfillFloatingIPs(ctx context.Context) error {
+	var released []string
+	err := s.db.InTx(ctx, func(tx *db.Tx) error {
+		released = nil // from the start when the transaction runs again
+		fips, err := loadBodies[floatingIPBody](ctx, tx, `SELECT body FROM floatingips WHERE port_id IS NOT NULL AND fixed_ip_address IS NULL`)
+		if err != nil {
+			return err
+		}
+		slices.SortFunc(fips, func(a, b floatingIPBody) int {
+			return cmp.Or(cmp.Compare(a.UpdatedAt, b.UpdatedAt), cmp.Compare(a.ID, b.ID))
+		})
+		for i := range fips {
+			f := &fips[i]
+			if f.PortID != nil && f.FixedIPAddress != nil {
+				var holders int
+				if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM floatingips WHERE floating_network_id = ? AND port_id = ? AND fixed_ip_address = ?`,
+					f.FloatingNetworkID, *f.PortID, *f.FixedIPAddress).Scan(&holders); err != nil {
+					return err
+				}
+				if holders == 0 {
+					if err := s.saveFloatingIP(ctx, tx, f); err != nil {
+						return err
+					}
+					continue
+				}
+			}
+			released = append(released, f.ID)
+			disassociate(f)
+			f.UpdatedAt = stamp(s.now())
+			f.RevisionNumber++
+			if err := s.saveFloatingIP(ctx, tx, f); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("backfill floating IPs' fixed addresses: %w", err)
+	}
+	for _, id := range released {
+		s.log.WarnContext(ctx, "floating IP disassociated: its fixed IP had another floating IP (a race of an earlier version)", "floatingip", id)
 	}
 	return nil
 }

@@ -49,11 +49,12 @@ func allocateAuto(ctx context.Context, tx *db.Tx, sb *subnetBody, p *portBody) (
 	if !ok {
 		return fixedIP{}, false, nil
 	}
-	if err := recordIP(ctx, tx, sb, a, p.ID); err != nil {
-		if db.IsUniqueViolation(err) {
-			return fixedIP{}, false, conflict("IpAddressAlreadyAllocated", "IP address %s already allocated in subnet %s", a, sb.ID)
-		}
+	recorded, err := recordIP(ctx, tx, sb, a, p.ID)
+	if err != nil {
 		return fixedIP{}, false, err
+	}
+	if !recorded {
+		return fixedIP{}, false, conflict("IpAddressAlreadyAllocated", "IP address %s already allocated in subnet %s", a, sb.ID)
 	}
 	return fixedIP{SubnetID: sb.ID, IPAddress: a.String()}, true, nil
 }

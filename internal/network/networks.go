@@ -149,7 +149,8 @@ func (s *Service) createNetwork(r *http.Request) (httpapi.Response, error) {
 	if err := attrInt(attrs, "mtu", &mtu); err != nil {
 		return httpapi.Response{}, err
 	}
-	err = s.db.InTx(r.Context(), func(tx *db.Tx) error {
+	err = s.inTx(r.Context(), func(tx *db.Tx) error {
+		n.PhysicalNetwork, n.SegmentationID = nil, nil // from the start when the transaction runs again
 		if err := s.checkQuota(r.Context(), tx, project, "network", "networks"); err != nil {
 			return err
 		}
@@ -241,7 +242,7 @@ func (s *Service) updateNetwork(r *http.Request) (httpapi.Response, error) {
 		}
 	}
 	var n *networkBody
-	err = s.db.InTx(r.Context(), func(tx *db.Tx) error {
+	err = s.inTx(r.Context(), func(tx *db.Tx) error {
 		if n, err = s.visibleNetwork(r.Context(), c, tx, r.PathValue("id")); err != nil {
 			return err
 		}
@@ -289,7 +290,7 @@ func (s *Service) updateNetwork(r *http.Request) (httpapi.Response, error) {
 func (s *Service) deleteNetwork(r *http.Request) (httpapi.Response, error) {
 	c := s.caller(r)
 	id := r.PathValue("id")
-	err := s.db.InTx(r.Context(), func(tx *db.Tx) error {
+	err := s.inTx(r.Context(), func(tx *db.Tx) error {
 		n, err := s.visibleNetwork(r.Context(), c, tx, id)
 		if err != nil {
 			return err

@@ -4,14 +4,11 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
-	mrand "math/rand/v2"
 	"net"
 	"net/http"
-	"net/netip"
 	"regexp"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/nimbus-cloud/nimbus/internal/network/dataplane"
 	"github.com/nimbus-cloud/nimbus/internal/platform/db"
@@ -172,11 +169,14 @@ func (s *Service) createPort(r *http.Request) (httpapi.Response, error) {
 	if netID == "" {
 		return httpapi.Response{}, badRequest("Failed to parse request. Required attribute 'network_id' not specified")
 	}
+	ips, err := requestedIPs(attrs)
+	if err != nil {
+		return httpapi.Response{}, err
+	}
 	var p *portBody
 	var n *networkBody
-	// A concurrent port may take the address this one picked; the primary key of
-	// ip_allocations refuses the second, and the whole creation is tried again.
-	err = s.retryConflicts(r.Context(), func(tx *db.Tx) error {
+	err = s.inTx(r.Context(), func(tx *db.Tx) error {
+		var err error
 		if n, err = s.visibleNetwork(r.Context(), c, tx, netID); err != nil {
 			return err
 		}
@@ -198,22 +198,10 @@ func (s *Service) createPort(r *http.Request) (httpapi.Response, error) {
 		if err := s.checkQuota(r.Context(), tx, project, "port", "ports"); err != nil {
 			return err
 		}
-		generated := p.MACAddress == ""
-		if generated {
-			p.MACAddress = s.newMAC()
-		}
-		if _, err := tx.ExecContext(r.Context(), `INSERT INTO ports (id, network_id, project_id, mac_address, device_id, host_id, body)
-			VALUES (?, ?, ?, ?, ?, ?, '{}')`, p.ID, netID, project, p.MACAddress, p.DeviceID, p.BindingHostID); err != nil {
-			// A MAC we drew that another port of the network has (1 in 16M per port:
-			// likely among a few thousand) is drawn again, as upstream's
-			// mac_generation_retries; one the caller asked for is taken.
-			if db.IsUniqueViolation(err) && !generated {
-				return conflict("MacAddressInUse", "Unable to complete operation for network %s. The mac address %s is in use.", netID, p.MACAddress)
-			}
+		if err := s.insertPort(r.Context(), tx, p); err != nil {
 			return err
 		}
-		requested, given := attrs["fixed_ips"]
-		if err := s.assignIPs(r.Context(), tx, p, n, requested, given); err != nil {
+		if err := s.assignIPs(r.Context(), tx, p, n, ips); err != nil {
 			return err
 		}
 		if err := s.setPortSecurity(r.Context(), tx, c, p, attrs, true); err != nil {
@@ -228,24 +216,32 @@ func (s *Service) createPort(r *http.Request) (httpapi.Response, error) {
 	return httpapi.Created(map[string]any{"port": s.portJSON(c, p, n)}), nil
 }
 
-// retryConflicts runs fn in a transaction, again when it lost a race on a unique
-// key (an address, a MAC) to a concurrent transaction.
-func (s *Service) retryConflicts(ctx context.Context, fn func(*db.Tx) error) error {
-	var err error
-	for attempt := range 30 {
-		err = s.db.InTx(ctx, fn)
-		if !db.IsUniqueViolation(err) {
-			return err
+// macGenerationRetries is upstream's mac_generation_retries: how many MACs a port is
+// drawn before its creation fails.
+const macGenerationRetries = 16
+
+// insertPort stores a new port's row, drawing its MAC when it has none. A MAC the
+// service drew that another port of the network has (1 in 16M per port: likely
+// among a few thousand) is drawn again, as upstream's mac_generation_retries; one
+// the caller asked for is taken (409).
+func (s *Service) insertPort(ctx context.Context, tx *db.Tx, p *portBody) error {
+	generated := p.MACAddress == ""
+	for range macGenerationRetries {
+		if generated {
+			p.MACAddress = s.newMAC()
 		}
-		// Back off a little, at random, so the racers do not collide again.
-		delay := time.Duration(mrand.IntN(1000*(attempt+1))) * time.Microsecond
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(delay):
+		inserted, err := insertedOne(tx.ExecContext(ctx, `INSERT INTO ports (id, network_id, project_id, mac_address, device_id, host_id, body)
+			VALUES (?, ?, ?, ?, ?, ?, '{}') ON CONFLICT DO NOTHING`, p.ID, p.NetworkID, p.ProjectID, p.MACAddress, p.DeviceID, p.BindingHostID))
+		switch {
+		case err != nil:
+			return err
+		case inserted:
+			return nil
+		case !generated:
+			return conflict("MacAddressInUse", "Unable to complete operation for network %s. The mac address %s is in use.", p.NetworkID, p.MACAddress)
 		}
 	}
-	return conflict("IpAddressGenerationFailure", "Could not allocate an address: too many concurrent requests, try again")
+	return neutronError(http.StatusServiceUnavailable, "MacAddressGenerationFailure", "Unable to generate unique mac on network %s.", p.NetworkID)
 }
 
 // apply sets the attributes create and update share.
@@ -331,140 +327,6 @@ func randomMAC() string {
 	return fmt.Sprintf("fa:16:3e:%02x:%02x:%02x", b[0], b[1], b[2])
 }
 
-// assignIPs gives a port the addresses it asked for, or by default one address of
-// the network's first IPv4 subnet and one of its first IPv6 subnet with stateful
-// addresses; either way, as upstream, also its EUI-64 address on every
-// auto-address (slaac, dhcpv6-stateless) subnet, which are never picked from the
-// pools (router interfaces excepted: they take addresses like any subnet's).
-func (s *Service) assignIPs(ctx context.Context, tx *db.Tx, p *portBody, n *networkBody, requested any, given bool) error {
-	subnets, err := loadBodies[subnetBody](ctx, tx, `SELECT body FROM subnets WHERE network_id = ? ORDER BY id`, n.ID)
-	if err != nil {
-		return err
-	}
-	bySubnet := map[string]*subnetBody{}
-	for i := range subnets {
-		bySubnet[subnets[i].ID] = &subnets[i]
-	}
-	auto := takesAutoAddress(p.DeviceOwner)
-	if !given {
-		done := map[int]bool{}
-		for i := range subnets {
-			sb := &subnets[i]
-			if done[sb.IPVersion] || auto && sb.autoAddress() {
-				continue
-			}
-			a, ok, err := allocateIP(ctx, tx, sb, p.ID)
-			if err != nil {
-				return err
-			}
-			if !ok {
-				return conflict("IpAddressGenerationFailure", "No more IP addresses available on network %s.", n.ID)
-			}
-			p.FixedIPs = append(p.FixedIPs, fixedIP{SubnetID: sb.ID, IPAddress: a.String()})
-			done[sb.IPVersion] = true
-		}
-	} else {
-		var wants []fixedIP
-		if requested != nil {
-			if err := decodeInto(requested, &wants, "fixed_ips"); err != nil {
-				return err
-			}
-		}
-		for _, want := range wants {
-			if sb := bySubnet[want.SubnetID]; auto && want.IPAddress == "" && sb != nil && sb.autoAddress() {
-				continue // its EUI-64 address comes below
-			}
-			f, err := s.assignOne(ctx, tx, p, n, subnets, bySubnet, want)
-			if err != nil {
-				return err
-			}
-			p.FixedIPs = append(p.FixedIPs, f)
-		}
-	}
-	if !auto {
-		return nil
-	}
-	for i := range subnets {
-		sb := &subnets[i]
-		if !sb.autoAddress() || slices.ContainsFunc(p.FixedIPs, func(f fixedIP) bool { return f.SubnetID == sb.ID }) {
-			continue
-		}
-		f, ok, err := allocateAuto(ctx, tx, sb, p)
-		if err != nil {
-			return err
-		}
-		if ok {
-			p.FixedIPs = append(p.FixedIPs, f)
-		}
-	}
-	return nil
-}
-
-// assignOne handles one entry of fixed_ips: a subnet (any free address), an
-// address (on whichever subnet holds it), or both.
-func (s *Service) assignOne(ctx context.Context, tx *db.Tx, p *portBody, n *networkBody, subnets []subnetBody,
-	bySubnet map[string]*subnetBody, want fixedIP) (fixedIP, error) {
-	var sb *subnetBody
-	if want.SubnetID != "" {
-		if sb = bySubnet[want.SubnetID]; sb == nil {
-			return fixedIP{}, badRequest("Invalid input for operation: Failed to create port on network %s, because fixed_ips included invalid subnet %s.", n.ID, want.SubnetID)
-		}
-	}
-	if want.IPAddress == "" {
-		if sb == nil {
-			return fixedIP{}, invalidInput("Exactly one of subnet_id and ip_address is required in fixed_ips")
-		}
-		a, ok, err := allocateIP(ctx, tx, sb, p.ID)
-		if err != nil {
-			return fixedIP{}, err
-		}
-		if !ok {
-			return fixedIP{}, conflict("IpAddressGenerationFailure", "No more IP addresses available on network %s.", n.ID)
-		}
-		return fixedIP{SubnetID: sb.ID, IPAddress: a.String()}, nil
-	}
-	a, err := netip.ParseAddr(want.IPAddress)
-	if err != nil {
-		return fixedIP{}, invalidInput("'%s' is not a valid IP address", want.IPAddress)
-	}
-	if sb == nil {
-		for i := range subnets {
-			if subnets[i].prefix().Contains(a) {
-				sb = &subnets[i]
-				break
-			}
-		}
-		if sb == nil {
-			return fixedIP{}, badRequest("IP address %s is not a valid IP for any of the subnets on the specified network.", a)
-		}
-	} else if !sb.prefix().Contains(a) {
-		return fixedIP{}, badRequest("IP address %s is not a valid IP for the specified subnet.", a)
-	}
-	if sb.IPVersion == 4 && (a == sb.prefix().Addr() || a == lastAddr(sb.prefix())) && sb.prefix().Bits() < 31 {
-		return fixedIP{}, badRequest("IP address %s is not a valid IP for the specified subnet.", a)
-	}
-	if sb.autoAddress() && takesAutoAddress(p.DeviceOwner) {
-		// As upstream (AllocationOnAutoAddressSubnet): only the port's own EUI-64
-		// address, which the instance configures by itself.
-		if want, ok := eui64(sb.prefix(), p.MACAddress); !ok || want != a {
-			return fixedIP{}, neutronError(http.StatusBadRequest, "AllocationOnAutoAddressSubnet",
-				"IPv6 address %s cannot be directly assigned to a port on subnet %s as the subnet is configured for automatic addresses", a, sb.ID)
-		}
-	}
-	var holder string
-	err = tx.QueryRowContext(ctx, `SELECT port_id FROM ip_allocations WHERE subnet_id = ? AND ip_address = ?`, sb.ID, a.String()).Scan(&holder)
-	switch {
-	case err == nil:
-		return fixedIP{}, conflict("IpAddressAlreadyAllocated", "IP address %s already allocated in subnet %s", a, sb.ID)
-	case !db.IsNoRows(err):
-		return fixedIP{}, err
-	}
-	if err := recordIP(ctx, tx, sb, a, p.ID); err != nil {
-		return fixedIP{}, err
-	}
-	return fixedIP{SubnetID: sb.ID, IPAddress: a.String()}, nil
-}
-
 // bind fills the binding attributes: a port bound to a host plugs into the
 // network's Linux bridge there.
 func (s *Service) bind(p *portBody, n *networkBody) {
@@ -488,9 +350,16 @@ func (s *Service) updatePort(r *http.Request) (httpapi.Response, error) {
 			return httpapi.Response{}, badRequest("Cannot update read-only attribute %s", ro)
 		}
 	}
+	var ips ipRequest
+	if _, ok := attrs["fixed_ips"]; ok {
+		if ips, err = requestedIPs(attrs); err != nil {
+			return httpapi.Response{}, err
+		}
+	}
 	var p *portBody
 	var n *networkBody
-	err = s.retryConflicts(r.Context(), func(tx *db.Tx) error {
+	err = s.inTx(r.Context(), func(tx *db.Tx) error {
+		var err error
 		if p, n, err = s.visiblePort(r.Context(), c, tx, r.PathValue("id")); err != nil {
 			return err
 		}
@@ -514,12 +383,12 @@ func (s *Service) updatePort(r *http.Request) (httpapi.Response, error) {
 				return err
 			}
 		}
-		if requested, ok := attrs["fixed_ips"]; ok {
+		if ips.given {
 			if _, err := tx.ExecContext(r.Context(), `DELETE FROM ip_allocations WHERE port_id = ?`, p.ID); err != nil {
 				return err
 			}
 			p.FixedIPs = []fixedIP{}
-			if err := s.assignIPs(r.Context(), tx, p, n, requested, true); err != nil {
+			if err := s.assignIPs(r.Context(), tx, p, n, ips); err != nil {
 				return err
 			}
 		}
@@ -544,7 +413,7 @@ func (s *Service) updatePort(r *http.Request) (httpapi.Response, error) {
 func (s *Service) deletePort(r *http.Request) (httpapi.Response, error) {
 	c := s.caller(r)
 	id := r.PathValue("id")
-	err := s.db.InTx(r.Context(), func(tx *db.Tx) error {
+	err := s.inTx(r.Context(), func(tx *db.Tx) error {
 		p, n, err := s.visiblePort(r.Context(), c, tx, id)
 		if err != nil {
 			return err

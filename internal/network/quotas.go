@@ -66,7 +66,11 @@ func (s *Service) usage(ctx context.Context, q db.Querier, project, resource str
 }
 
 // checkQuota fails with upstream's OverQuota (409) when creating one more resource
-// would exceed the project's limit. It runs inside the creating transaction.
+// would exceed the project's limit. It counts inside the creating transaction,
+// which is serializable: of two creations that counted the same usage only one
+// commits (PostgreSQL aborts the other, db.InTx runs it again and it counts
+// again; SQLite runs them one after the other), so the limit holds however many
+// requests and processes create at once.
 func (s *Service) checkQuota(ctx context.Context, tx *db.Tx, project, resource, _ string) error {
 	limits, err := s.limits(ctx, tx, project)
 	if err != nil {
@@ -185,7 +189,7 @@ func (s *Service) updateQuota(r *http.Request) (httpapi.Response, error) {
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	err = s.db.InTx(r.Context(), func(tx *db.Tx) error {
+	err = s.inTx(r.Context(), func(tx *db.Tx) error {
 		for res := range attrs {
 			limit := 0
 			if err := attrInt(attrs, res, &limit); err != nil {
@@ -194,10 +198,9 @@ func (s *Service) updateQuota(r *http.Request) (httpapi.Response, error) {
 			if limit < -1 {
 				return invalidInput("'%d' should be greater than or equal to -1", limit)
 			}
-			if _, err := tx.ExecContext(r.Context(), `DELETE FROM quotas WHERE project_id = ? AND resource = ?`, project, res); err != nil {
-				return err
-			}
-			if _, err := tx.ExecContext(r.Context(), `INSERT INTO quotas (project_id, resource, hard_limit) VALUES (?, ?, ?)`, project, res, limit); err != nil {
+			// One statement, so that two first settings at once do not both insert.
+			if _, err := tx.ExecContext(r.Context(), `INSERT INTO quotas (project_id, resource, hard_limit) VALUES (?, ?, ?)
+				ON CONFLICT (project_id, resource) DO UPDATE SET hard_limit = excluded.hard_limit`, project, res, limit); err != nil {
 				return err
 			}
 		}

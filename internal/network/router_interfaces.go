@@ -99,7 +99,7 @@ func (s *Service) addRouterInterface(r *http.Request) (httpapi.Response, error) 
 	}
 	var rt *routerBody
 	var p *portBody
-	err = s.retryConflicts(r.Context(), func(tx *db.Tx) error {
+	err = s.inTx(r.Context(), func(tx *db.Tx) error {
 		if rt, err = s.visibleRouter(r.Context(), c, tx, r.PathValue("id")); err != nil {
 			return err
 		}
@@ -146,7 +146,7 @@ func (s *Service) routerInterfaceBySubnet(ctx context.Context, tx *db.Tx, c call
 		return nil, err
 	}
 	return s.newServicePort(ctx, tx, n, rt.ProjectID, ownerRouterInterface, rt.ID,
-		[]fixedIP{{SubnetID: sb.ID, IPAddress: *sb.GatewayIP}})
+		ipRequest{given: true, fixed: []fixedIP{{SubnetID: sb.ID, IPAddress: *sb.GatewayIP}}})
 }
 
 func (s *Service) routerInterfaceByPort(ctx context.Context, tx *db.Tx, c caller, rt *routerBody, portID string) (*portBody, error) {
@@ -183,8 +183,15 @@ func (s *Service) routerInterfaceByPort(ctx context.Context, tx *db.Tx, c caller
 	}
 	p.DeviceID, p.DeviceOwner = rt.ID, ownerRouterInterface
 	p.touch(stamp(s.now()))
-	if _, err := tx.ExecContext(ctx, `UPDATE ports SET device_id = ? WHERE id = ?`, p.DeviceID, p.ID); err != nil {
+	// Conditional on the port being free, as read above.
+	res, err := tx.ExecContext(ctx, `UPDATE ports SET device_id = ? WHERE id = ? AND device_id = ''`, p.DeviceID, p.ID)
+	if err != nil {
 		return nil, err
+	}
+	if taken, err := res.RowsAffected(); err != nil {
+		return nil, err
+	} else if taken != 1 {
+		return nil, conflict("PortInUse", "Unable to complete operation on port %s for network %s. Port already has an attached device.", p.ID, n.ID)
 	}
 	return p, saveBody(ctx, tx, "ports", p.ID, p)
 }
@@ -235,7 +242,7 @@ func (s *Service) removeRouterInterface(r *http.Request) (httpapi.Response, erro
 	var rt *routerBody
 	var p *portBody
 	var removed []string
-	err = s.db.InTx(r.Context(), func(tx *db.Tx) error {
+	err = s.inTx(r.Context(), func(tx *db.Tx) error {
 		if rt, err = s.visibleRouter(r.Context(), c, tx, r.PathValue("id")); err != nil {
 			return err
 		}

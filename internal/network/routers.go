@@ -158,7 +158,7 @@ func (s *Service) createRouter(r *http.Request) (httpapi.Response, error) {
 		return httpapi.Response{}, err
 	}
 	var rt *routerBody
-	err = s.retryConflicts(r.Context(), func(tx *db.Tx) error {
+	err = s.inTx(r.Context(), func(tx *db.Tx) error {
 		rt = &routerBody{standard: newStandard(newUUID(), project, stamp(s.now())), AdminStateUp: true,
 			Status: "ACTIVE", Routes: []hostRoute{}, AvailabilityZoneHints: []string{}}
 		if err := s.authorize(c, "router", "create_router", rt.target(), attrs, true); err != nil {
@@ -208,7 +208,7 @@ func (s *Service) updateRouter(r *http.Request) (httpapi.Response, error) {
 		}
 	}
 	var rt *routerBody
-	err = s.retryConflicts(r.Context(), func(tx *db.Tx) error {
+	err = s.inTx(r.Context(), func(tx *db.Tx) error {
 		if rt, err = s.visibleRouter(r.Context(), c, tx, r.PathValue("id")); err != nil {
 			return err
 		}
@@ -240,7 +240,7 @@ func (s *Service) updateRouter(r *http.Request) (httpapi.Response, error) {
 // upstream; its gateway port goes with it.
 func (s *Service) deleteRouter(r *http.Request) (httpapi.Response, error) {
 	c := s.caller(r)
-	err := s.db.InTx(r.Context(), func(tx *db.Tx) error {
+	err := s.inTx(r.Context(), func(tx *db.Tx) error {
 		rt, err := s.visibleRouter(r.Context(), c, tx, r.PathValue("id"))
 		if err != nil {
 			return err
@@ -290,23 +290,22 @@ func (s *Service) removeRouterPort(ctx context.Context, tx *db.Tx, routerID, por
 }
 
 // newServicePort creates a port Neutron itself owns (a router's, a floating IP's)
-// with the addresses asked for (a []fixedIP; nil: the network's defaults). As upstream's
-// internal ports it is outside the project's port quota, and it has no port
-// security: it forwards other hosts' traffic.
-func (s *Service) newServicePort(ctx context.Context, tx *db.Tx, n *networkBody, project, owner, deviceID string, requested any) (*portBody, error) {
+// with the addresses asked of IPAM. As upstream's internal ports it is outside the
+// project's port quota, and it has no port security: it forwards other hosts'
+// traffic.
+func (s *Service) newServicePort(ctx context.Context, tx *db.Tx, n *networkBody, project, owner, deviceID string, ips ipRequest) (*portBody, error) {
 	p := &portBody{standard: newStandard(newUUID(), project, stamp(s.now())), NetworkID: n.ID, AdminStateUp: true,
-		Status: "DOWN", MACAddress: s.newMAC(), DeviceOwner: owner, DeviceID: deviceID, FixedIPs: []fixedIP{},
+		Status: "DOWN", DeviceOwner: owner, DeviceID: deviceID, FixedIPs: []fixedIP{},
 		AllowedAddressPairs: []addressPair{}, SecurityGroups: []string{}, BindingVNICType: "normal",
 		BindingVIFType: "unbound", BindingVIFDetails: map[string]any{}, BindingProfile: map[string]any{},
 		ExtraDHCPOpts: []any{}, IPAllocation: "immediate"}
 	if owner == ownerFloatingIP {
 		p.Status = "N/A" // as upstream: nothing plugs a floating IP's port
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO ports (id, network_id, project_id, mac_address, device_id, host_id, body)
-		VALUES (?, ?, ?, ?, ?, '', '{}')`, p.ID, n.ID, project, p.MACAddress, deviceID); err != nil {
-		return nil, err // a MAC collision is a unique violation: retryConflicts tries again
+	if err := s.insertPort(ctx, tx, p); err != nil {
+		return nil, err
 	}
-	if err := s.assignIPs(ctx, tx, p, n, requested, requested != nil); err != nil {
+	if err := s.assignIPs(ctx, tx, p, n, ips); err != nil {
 		return nil, err
 	}
 	s.bind(p, n)
@@ -419,7 +418,7 @@ func (s *Service) applyGateway(ctx context.Context, tx *db.Tx, c caller, rt *rou
 				return err
 			}
 			current.FixedIPs = []fixedIP{}
-			if err := s.assignIPs(ctx, tx, current, n, g.fixedIPs, true); err != nil {
+			if err := s.assignIPs(ctx, tx, current, n, ipRequest{given: true, fixed: g.fixedIPs}); err != nil {
 				return err
 			}
 			current.touch(stamp(s.now()))
@@ -436,11 +435,8 @@ func (s *Service) applyGateway(ctx context.Context, tx *db.Tx, c caller, rt *rou
 				return err
 			}
 		}
-		var requested any
-		if g.hasFixed {
-			requested = g.fixedIPs
-		}
-		if current, err = s.newServicePort(ctx, tx, n, "", ownerRouterGateway, rt.ID, requested); err != nil {
+		ips := ipRequest{given: g.hasFixed, fixed: g.fixedIPs}
+		if current, err = s.newServicePort(ctx, tx, n, "", ownerRouterGateway, rt.ID, ips); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO router_ports (router_id, port_id, port_type) VALUES (?, ?, ?)`,
@@ -579,7 +575,7 @@ func (s *Service) extraRoutes(r *http.Request, add bool) (httpapi.Response, erro
 		action = "add_extraroutes"
 	}
 	var rt *routerBody
-	err = s.db.InTx(r.Context(), func(tx *db.Tx) error {
+	err = s.inTx(r.Context(), func(tx *db.Tx) error {
 		if rt, err = s.visibleRouter(r.Context(), c, tx, r.PathValue("id")); err != nil {
 			return err
 		}

@@ -2,6 +2,7 @@ package network
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/netip"
 	"slices"
@@ -67,6 +68,9 @@ func (rule *ruleBody) target() map[string]any {
 
 // ensureDefaultSecurityGroup returns the project's "default" group, creating it with
 // upstream's rules (all egress; ingress from members of the group) when missing.
+// A project's first calls may come at once: the partial unique index
+// security_groups_one_default keeps one group, and a concurrent creation is a
+// serialization failure (PostgreSQL) that db.InTx runs again, finding the group.
 func (s *Service) ensureDefaultSecurityGroup(ctx context.Context, tx *db.Tx, project string) (string, error) {
 	var id string
 	err := tx.QueryRowContext(ctx, `SELECT id FROM security_groups WHERE project_id = ? AND name = 'default'`, project).Scan(&id)
@@ -75,8 +79,13 @@ func (s *Service) ensureDefaultSecurityGroup(ctx context.Context, tx *db.Tx, pro
 	}
 	sg := &securityGroupBody{standard: newStandard(newUUID(), project, stamp(s.now())), Stateful: true}
 	sg.Name, sg.Description = "default", "Default security group"
-	if err := s.insertSecurityGroup(ctx, tx, sg); err != nil {
+	inserted, err := insertedOne(tx.ExecContext(ctx, `INSERT INTO security_groups (id, project_id, name, body)
+		VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`, sg.ID, sg.ProjectID, sg.Name, marshal(sg)))
+	if err != nil {
 		return "", err
+	}
+	if !inserted {
+		return "", fmt.Errorf("default security group of %s: created during the transaction", project)
 	}
 	for _, eth := range []string{"IPv4", "IPv6"} {
 		self := sg.ID
@@ -126,7 +135,7 @@ func securityGroupJSON(sg *securityGroupBody, rules []ruleBody) object {
 func (s *Service) listSecurityGroups(r *http.Request) (httpapi.Response, error) {
 	c := s.caller(r)
 	if c.project != "" {
-		if err := s.db.InTx(r.Context(), func(tx *db.Tx) error {
+		if err := s.inTx(r.Context(), func(tx *db.Tx) error {
 			_, err := s.ensureDefaultSecurityGroup(r.Context(), tx, c.project)
 			return err
 		}); err != nil {
@@ -209,7 +218,8 @@ func (s *Service) createSecurityGroup(r *http.Request) (httpapi.Response, error)
 		return httpapi.Response{}, err
 	}
 	var rules []ruleBody
-	err = s.db.InTx(r.Context(), func(tx *db.Tx) error {
+	err = s.inTx(r.Context(), func(tx *db.Tx) error {
+		rules = nil // from the start when the transaction runs again
 		if _, err := s.ensureDefaultSecurityGroup(r.Context(), tx, project); err != nil {
 			return err
 		}
@@ -245,7 +255,7 @@ func (s *Service) updateSecurityGroup(r *http.Request) (httpapi.Response, error)
 	}
 	var sg *securityGroupBody
 	var rules []ruleBody
-	err = s.db.InTx(r.Context(), func(tx *db.Tx) error {
+	err = s.inTx(r.Context(), func(tx *db.Tx) error {
 		if sg, err = s.visibleSecurityGroup(r.Context(), c, tx, r.PathValue("id")); err != nil {
 			return err
 		}
@@ -280,7 +290,7 @@ func (s *Service) updateSecurityGroup(r *http.Request) (httpapi.Response, error)
 
 func (s *Service) deleteSecurityGroup(r *http.Request) (httpapi.Response, error) {
 	c := s.caller(r)
-	err := s.db.InTx(r.Context(), func(tx *db.Tx) error {
+	err := s.inTx(r.Context(), func(tx *db.Tx) error {
 		sg, err := s.visibleSecurityGroup(r.Context(), c, tx, r.PathValue("id"))
 		if err != nil {
 			return err
@@ -352,7 +362,7 @@ func (s *Service) createRule(r *http.Request) (httpapi.Response, error) {
 		return httpapi.Response{}, err
 	}
 	sgID, _ := attrs["security_group_id"].(string)
-	err = s.db.InTx(r.Context(), func(tx *db.Tx) error {
+	err = s.inTx(r.Context(), func(tx *db.Tx) error {
 		sg, err := s.visibleSecurityGroup(r.Context(), c, tx, sgID)
 		if err != nil {
 			return err
@@ -399,7 +409,7 @@ func (s *Service) createRule(r *http.Request) (httpapi.Response, error) {
 
 func (s *Service) deleteRule(r *http.Request) (httpapi.Response, error) {
 	c := s.caller(r)
-	err := s.db.InTx(r.Context(), func(tx *db.Tx) error {
+	err := s.inTx(r.Context(), func(tx *db.Tx) error {
 		rule, err := s.visibleRule(r.Context(), c, tx, r.PathValue("id"))
 		if err != nil {
 			return err

@@ -199,20 +199,28 @@ func (t *typeDrivers) reserve(ctx context.Context, tx *db.Tx, netID string, s se
 		}
 		return seg, nil
 	}
-	_, err := tx.ExecContext(ctx, `INSERT INTO segment_allocations (network_type, physical_network, segmentation_id, network_id)
-		VALUES (?, ?, ?, ?)`, s.Type, s.PhysicalNetwork, s.SegmentationID, netID)
+	reserved, err := reserveSegment(ctx, tx, netID, s)
 	switch {
-	case db.IsUniqueViolation(err) && s.Type == "flat":
-		return segment{}, conflict("FlatNetworkInUse", "Unable to create the flat network. Physical network %s is in use.", s.PhysicalNetwork)
-	case db.IsUniqueViolation(err) && s.Type == "vlan":
-		return segment{}, conflict("VlanIdInUse", "Unable to create the network. The VLAN %d on physical network %s is in use.",
-			s.SegmentationID, s.PhysicalNetwork)
-	case db.IsUniqueViolation(err):
-		return segment{}, conflict("TunnelIdInUse", "Unable to create the network. The tunnel ID %d is in use.", s.SegmentationID)
 	case err != nil:
 		return segment{}, err
+	case reserved:
+		return s, nil
+	case s.Type == "flat":
+		return segment{}, conflict("FlatNetworkInUse", "Unable to create the flat network. Physical network %s is in use.", s.PhysicalNetwork)
+	case s.Type == "vlan":
+		return segment{}, conflict("VlanIdInUse", "Unable to create the network. The VLAN %d on physical network %s is in use.",
+			s.SegmentationID, s.PhysicalNetwork)
 	}
-	return s, nil
+	return segment{}, conflict("TunnelIdInUse", "Unable to create the network. The tunnel ID %d is in use.", s.SegmentationID)
+}
+
+// reserveSegment records segment s for network netID, false when another network
+// has it. The primary key of segment_allocations holds one network per segment
+// under any interleaving: a concurrent reservation is a serialization failure
+// (PostgreSQL) that db.InTx runs again.
+func reserveSegment(ctx context.Context, tx *db.Tx, netID string, s segment) (bool, error) {
+	return insertedOne(tx.ExecContext(ctx, `INSERT INTO segment_allocations (network_type, physical_network, segmentation_id, network_id)
+		VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`, s.Type, s.PhysicalNetwork, s.SegmentationID, netID))
 }
 
 func (t *typeDrivers) allocateTenant(ctx context.Context, tx *db.Tx, netID, typ string) (segment, bool, error) {
@@ -226,7 +234,7 @@ func (t *typeDrivers) allocateTenant(ctx context.Context, tx *db.Tx, netID, typ 
 }
 
 // allocateFrom takes the lowest free ID of the type's pools (of one physnet for VLAN
-// when given). The primary key makes two concurrent allocations of one ID impossible.
+// when given), reading the IDs in use in the caller's transaction.
 func (t *typeDrivers) allocateFrom(ctx context.Context, tx *db.Tx, netID, typ, physnet string) (segment, bool, error) {
 	ranges := t.vxlan
 	if typ == "vlan" {
@@ -250,11 +258,14 @@ func (t *typeDrivers) allocateFrom(ctx context.Context, tx *db.Tx, netID, typ, p
 			if taken[id] {
 				continue
 			}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO segment_allocations (network_type, physical_network, segmentation_id, network_id)
-				VALUES (?, ?, ?, ?)`, typ, r.physnet, id, netID); err != nil {
+			seg := segment{Type: typ, PhysicalNetwork: r.physnet, SegmentationID: id}
+			reserved, err := reserveSegment(ctx, tx, netID, seg)
+			if err != nil {
 				return segment{}, false, err
 			}
-			return segment{Type: typ, PhysicalNetwork: r.physnet, SegmentationID: id}, true, nil
+			if reserved {
+				return seg, true, nil
+			}
 		}
 	}
 	return segment{}, false, nil

@@ -64,6 +64,8 @@ type Service struct {
 	// notify are the other listeners to changes (the agents of other hosts, via the bus).
 	notifyMu sync.Mutex
 	notify   []func()
+	// writers lines up each project's write transactions in this process.
+	writers writeQueue
 }
 
 // New runs the migrations and registers upstream's default policies with their
@@ -96,8 +98,12 @@ func New(ctx context.Context, o Options) (*Service, error) {
 		quotas[k] = v
 	}
 	o.Quotas = quotas
-	return &Service{db: o.DB, log: o.Logger, auth: o.Auth, policy: o.Policy, opts: o, types: types, now: time.Now, newMAC: randomMAC,
-		changed: make(chan struct{}, 1)}, nil
+	s := &Service{db: o.DB, log: o.Logger, auth: o.Auth, policy: o.Policy, opts: o, types: types, now: time.Now, newMAC: randomMAC,
+		changed: make(chan struct{}, 1)}
+	if err := s.backfillFloatingIPs(ctx); err != nil {
+		return nil, err
+	}
+	return s, nil
 }
 
 // Handler is the HTTP API.
@@ -125,7 +131,11 @@ func (s *Service) Handler() http.Handler {
 				break
 			}
 			srv.ServeHTTP(sw, r)
-		case (r.Method == http.MethodPut || r.Method == http.MethodDelete) && !s.checkRevision(srv, sw, r):
+		case r.Method == http.MethodPut || r.Method == http.MethodDelete:
+			var ok bool
+			if r, ok = s.checkRevision(srv, sw, r); ok {
+				srv.ServeHTTP(sw, r)
+			}
 		default:
 			srv.ServeHTTP(sw, r)
 		}

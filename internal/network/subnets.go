@@ -202,7 +202,7 @@ func (s *Service) createSubnet(r *http.Request) (httpapi.Response, error) {
 		return httpapi.Response{}, err
 	}
 	var n *networkBody
-	err = s.db.InTx(r.Context(), func(tx *db.Tx) error {
+	err = s.inTx(r.Context(), func(tx *db.Tx) error {
 		// Only the network's owner (or an admin) adds subnets to it: a member's
 		// subnet on an external network would serve other tenants' floating IPs. A
 		// network the caller cannot see is not found.
@@ -361,7 +361,7 @@ func (s *Service) updateSubnet(r *http.Request) (httpapi.Response, error) {
 	}
 	var sb *subnetBody
 	var n *networkBody
-	err = s.db.InTx(r.Context(), func(tx *db.Tx) error {
+	err = s.inTx(r.Context(), func(tx *db.Tx) error {
 		if sb, n, err = s.visibleSubnet(r.Context(), c, tx, r.PathValue("id")); err != nil {
 			return err
 		}
@@ -403,7 +403,7 @@ func (s *Service) updateSubnet(r *http.Request) (httpapi.Response, error) {
 func (s *Service) deleteSubnet(r *http.Request) (httpapi.Response, error) {
 	c := s.caller(r)
 	id := r.PathValue("id")
-	err := s.db.InTx(r.Context(), func(tx *db.Tx) error {
+	err := s.inTx(r.Context(), func(tx *db.Tx) error {
 		sb, n, err := s.visibleSubnet(r.Context(), c, tx, id)
 		if err != nil {
 			return err

@@ -165,7 +165,7 @@ func (s *Service) changeTags(r *http.Request, t taggable, action string, edit fu
 	c := s.caller(r)
 	id := r.PathValue("id")
 	var tags []string
-	err := s.db.InTx(r.Context(), func(tx *db.Tx) error {
+	err := s.inTx(r.Context(), func(tx *db.Tx) error {
 		target, err := t.visible(r.Context(), c, tx, id)
 		if err != nil {
 			return err
