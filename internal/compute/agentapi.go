@@ -198,11 +198,14 @@ var taskDone = map[string]string{
 // ReportInstance applies an agent's report: a finished task moves the instance
 // to its next state, a failed spawn is rescheduled (or ERROR after the last
 // attempt), a finished delete releases everything, and an observation without a
-// task syncs the power state (a guest that powered itself off is stopped).
+// task syncs the power state (a guest that powered itself off is stopped). A
+// report of a task the instance no longer has (a delete came meanwhile) is
+// stale and changes nothing: the agent sees the new task on its next pass.
 func (s *Service) ReportInstance(ctx context.Context, rep AgentReport) error {
 	var release *instance
 	var reschedule bool
 	err := s.db.InTx(ctx, func(tx *db.Tx) error {
+		release, reschedule = nil, false
 		in, err := loadInstance(ctx, tx, rep.UUID)
 		if err != nil {
 			return err
@@ -233,11 +236,10 @@ func (s *Service) ReportInstance(ctx context.Context, rep AgentReport) error {
 		case rep.Error != "" && rep.Task == taskSpawning:
 			in.Request.Attempts++
 			in.Request.TriedHosts = append(in.Request.TriedHosts, in.Host)
-			if err := s.releaseClaim(ctx, tx, in); err != nil {
+			if err := releaseClaims(ctx, tx, in.UUID); err != nil {
 				return err
 			}
 			if in.Request.Attempts < s.opts.MaxAttempts {
-				s.log.Warn("spawn failed, rescheduling", "instance", in.UUID, "host", in.Host, "error", rep.Error)
 				in.Host, in.TaskState, in.PowerState = "", taskScheduling, powerNoState
 				reschedule = true
 			} else {
@@ -288,14 +290,15 @@ func (s *Service) ReportInstance(ctx context.Context, rep AgentReport) error {
 		s.releasePorts(ctx, release)
 	}
 	if reschedule {
+		s.log.Warn("spawn failed, rescheduling", "instance", rep.UUID, "host", rep.Host, "error", rep.Error)
 		s.wake()
 	}
 	return nil
 }
 
-// finishDelete marks the instance deleted and gives back its host's resources.
+// finishDelete marks the instance deleted and gives back its claims.
 func (s *Service) finishDelete(ctx context.Context, tx *db.Tx, in *instance) error {
-	if err := s.releaseClaim(ctx, tx, in); err != nil {
+	if err := releaseClaims(ctx, tx, in.UUID); err != nil {
 		return err
 	}
 	now := stamp(s.now())

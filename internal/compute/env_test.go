@@ -160,6 +160,16 @@ func (e *testEnv) host(name string, vcpus, ramMB, diskGB int) {
 	}
 }
 
+// hostUsage reads a host's state with what its claims use.
+func (e *testEnv) hostUsage(host string) hostState {
+	e.t.Helper()
+	hosts, err := loadHostStates(context.Background(), e.Compute.db, `SELECT `+hostStateColumns+` FROM `+hostStateFrom+` WHERE host = ?`, host)
+	if err != nil || len(hosts) != 1 {
+		e.t.Fatalf("host %s: %v %v", host, hosts, err)
+	}
+	return hosts[0]
+}
+
 // conduct runs conductor passes until nothing is left to schedule or allocate.
 func (e *testEnv) conduct() {
 	e.t.Helper()
