@@ -224,6 +224,37 @@ func TestConcurrentCreatesHoldQuotas(t *testing.T) {
 	}
 }
 
+// TestConcurrentKeypairsAndGroupsHoldQuotas: 32 key pair imports and 32
+// server group creates at once over two processes never take a user past the
+// key_pairs quota nor a project past server_groups: exactly what they admit is
+// created, the rest is upstream's 403.
+func TestConcurrentKeypairsAndGroupsHoldQuotas(t *testing.T) {
+	e := newTestEnv(t, func(o *Options) { o.Quotas = map[string]int{"key_pairs": 5, "server_groups": 4} })
+	e.secondProcess()
+	// A public key to import, from one the service makes (then deleted).
+	key := e.Must(200, "POST", "/v2.1/os-keypairs", e.DemoToken, map[string]any{"keypair": map[string]any{"name": "made"}})
+	public := key["keypair"].(map[string]any)["public_key"]
+	e.Must(202, "DELETE", "/v2.1/os-keypairs/made", e.DemoToken, nil)
+	var mu sync.Mutex
+	made := map[string]int{}
+	failOnErrors(t, conctest.Burst(64, func(i int) error {
+		kind, path, body := "key pair", "/v2.1/os-keypairs", map[string]any{"keypair": map[string]any{"name": fmt.Sprint("k", i), "public_key": public}}
+		if i%2 == 1 {
+			kind, path, body = "server group", "/v2.1/os-server-groups", map[string]any{"server_group": map[string]any{"name": fmt.Sprint("g", i), "policies": []string{"anti-affinity"}}}
+		}
+		status, _, raw := e.Do("POST", path, e.DemoToken, body)
+		if status == 200 {
+			mu.Lock()
+			made[kind]++
+			mu.Unlock()
+		}
+		return expectStatus("create "+kind, status, raw, 200, 403)
+	}))
+	if made["key pair"] != 5 || made["server group"] != 4 {
+		t.Errorf("made %v, the quotas admit 5 key pairs and 4 server groups", made)
+	}
+}
+
 // TestConcurrentLifecycleInvariants: rounds of 32 calls at once on the
 // servers of a project (deletes, renames, state actions, resizes and their
 // confirms and reverts, rebuilds, rescues, locks, metadata, tags) over two
