@@ -475,3 +475,24 @@ func (e *testEnv) checkInvariants(t *testing.T) {
 		}
 	}
 }
+
+// TestFlavorAccessRacingDeleteIsNeverA500: access given to a private flavor
+// while the flavor is deleted is 200 before the delete or upstream's 404 after
+// it, never a 500 (the insert's foreign key refusing it).
+func TestFlavorAccessRacingDeleteIsNeverA500(t *testing.T) {
+	e := newTestEnv(t, nil)
+	for try := range 15 {
+		id := fmt.Sprint("private-", try)
+		e.Must(200, "POST", "/v2.1/flavors", e.AdminToken, map[string]any{"flavor": map[string]any{"name": id, "id": id,
+			"ram": 512, "vcpus": 1, "disk": 1, "os-flavor-access:is_public": false}})
+		failOnErrors(t, conctest.Burst(7, func(i int) error {
+			if i == 0 {
+				status, _, raw := e.Do("DELETE", "/v2.1/flavors/"+id, e.AdminToken, nil)
+				return expectStatus("delete flavor", status, raw, 202)
+			}
+			status, _, raw := e.Do("POST", "/v2.1/flavors/"+id+"/action", e.AdminToken,
+				map[string]any{"addTenantAccess": map[string]any{"tenant": fmt.Sprint("project-", i)}})
+			return expectStatus("add tenant access", status, raw, 200, 404)
+		}))
+	}
+}
