@@ -50,3 +50,28 @@ func TestClaimPlacedClaimsInstancesOfAnOlderNimbus(t *testing.T) {
 		t.Errorf("%d claims of the placed and the resized server, want 3", n)
 	}
 }
+
+// TestForcedHostWithoutRoomFaults: a forced host (zone:host, an admin's)
+// skips the filters, not the claim: a server forced onto a full host is ERROR
+// with "No valid host", not left building while its claims keep failing.
+func TestForcedHostWithoutRoomFaults(t *testing.T) {
+	e := newTestEnv(t, nil)
+	e.host("h1", 1, 1024, 100) // (1024*1.5 - 512) / 512 = 2 m1.tiny
+	e.host("h2", 8, 8192, 100)
+	var ids []string
+	for range 3 {
+		ids = append(ids, e.Must(202, "POST", "/v2.1/servers", e.AdminToken,
+			serverBody(map[string]any{"availability_zone": "nova:h1"}))["server"].(map[string]any)["id"].(string))
+		e.conduct()
+	}
+	for i, id := range ids {
+		s := e.server(id)
+		f, _ := s["fault"].(map[string]any)
+		switch {
+		case i < 2 && s["OS-EXT-SRV-ATTR:host"] != "h1":
+			t.Errorf("server %d on %v, want h1", i, s["OS-EXT-SRV-ATTR:host"])
+		case i == 2 && (s["status"] != "ERROR" || f == nil || f["message"] != "No valid host was found. There are not enough hosts available."):
+			t.Errorf("server forced onto a full host: %v %v", s["status"], s["fault"])
+		}
+	}
+}

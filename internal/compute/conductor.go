@@ -161,9 +161,15 @@ func (s *Service) schedule(ctx context.Context, in *instance) error {
 				return s.allocateNetwork(ctx, placed)
 			}
 		}
+		if in.Request.ForcedHost != "" {
+			// A forced host skips the filters, so selecting again finds it again:
+			// it has no room, as upstream's placement answers for it.
+			return s.failBuild(ctx, in, taskScheduling, "No valid host was found. There are not enough hosts available.")
+		}
 	}
-	// Every round's hosts filled up before the claim: the hosts are busy, not
-	// full (the last selection still found room). The next pass tries again.
+	// Every round's hosts filled up before the claim: they are busy, not full
+	// (each selection, on fresh states, still found room, and the filters are
+	// the claim's own rule). The next pass tries again.
 	return fmt.Errorf("instance %s: every claim lost to concurrent ones in %d rounds", in.UUID, maxScheduleRounds)
 }
 
