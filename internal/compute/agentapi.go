@@ -124,7 +124,8 @@ func (s *Service) PortActive(ctx context.Context, portID string) (bool, error) {
 }
 
 // ReportService records a compute agent's heartbeat and resources; the first
-// report of a host registers its service and hypervisor.
+// report of a host registers its service and hypervisor, under a number drawn
+// before (nextIDs), so concurrent registrations never take the same one.
 func (s *Service) ReportService(ctx context.Context, rep ServiceReport) error {
 	if rep.Host == "" {
 		return errors.New("report without a host")
@@ -134,26 +135,39 @@ func (s *Service) ReportService(ctx context.Context, rep ServiceReport) error {
 	if zone == "" {
 		zone = s.opts.DefaultAvailabilityZone
 	}
-	return s.db.InTx(ctx, func(tx *db.Tx) error {
+	update := func(tx *db.Tx) (bool, error) {
 		res, err := tx.ExecContext(ctx, `UPDATE compute_services SET last_seen_at = ?, updated_at = ?, host_ip = ?,
 			hypervisor_type = ?, hypervisor_version = ?, cpu_info = ?, vcpus = ?, memory_mb = ?, local_gb = ? WHERE host = ?`,
 			now, now, rep.HostIP, rep.HypervisorType, rep.HypervisorVersion, nonEmpty(rep.CPUInfo, "{}"), rep.VCPUs,
 			rep.MemoryMB, rep.DiskGB, rep.Host)
 		if err != nil {
-			return err
+			return false, fmt.Errorf("heartbeat of host %s: %w", rep.Host, err)
 		}
-		if n, _ := res.RowsAffected(); n > 0 {
-			return nil
+		n, err := res.RowsAffected()
+		return n > 0, err
+	}
+	registered := false
+	if err := s.db.InTx(ctx, func(tx *db.Tx) (err error) {
+		registered, err = update(tx)
+		return err
+	}); err != nil || registered {
+		return err
+	}
+	number, err := nextIDs(ctx, s.db, seqServices, 1)
+	if err != nil {
+		return err
+	}
+	return s.db.InTx(ctx, func(tx *db.Tx) error {
+		// Another process may have registered the host meanwhile: then this is
+		// its heartbeat, and the number drawn goes unused.
+		if _, err := tx.ExecContext(ctx, `INSERT INTO compute_services (id, host, service_binary, zone, last_seen_at,
+			created_at, updated_at, node_id, node_uuid, host_ip, hypervisor_type, hypervisor_version, cpu_info, vcpus,
+			memory_mb, local_gb) VALUES (?, ?, 'nova-compute', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (host) DO NOTHING`,
+			newUUID(), rep.Host, zone, now, now, now, number, newUUID(), rep.HostIP, rep.HypervisorType, rep.HypervisorVersion,
+			nonEmpty(rep.CPUInfo, "{}"), rep.VCPUs, rep.MemoryMB, rep.DiskGB); err != nil {
+			return fmt.Errorf("register host %s: %w", rep.Host, err)
 		}
-		next, err := nextServiceNumber(ctx, tx)
-		if err != nil {
-			return err
-		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO compute_services (id, host, service_binary, zone, last_seen_at, created_at,
-			updated_at, node_id, node_uuid, host_ip, hypervisor_type, hypervisor_version, cpu_info, vcpus, memory_mb, local_gb)
-			VALUES (?, ?, 'nova-compute', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			newUUID(), rep.Host, zone, now, now, now, next, newUUID(), rep.HostIP, rep.HypervisorType, rep.HypervisorVersion,
-			nonEmpty(rep.CPUInfo, "{}"), rep.VCPUs, rep.MemoryMB, rep.DiskGB)
+		_, err := update(tx)
 		return err
 	})
 }
@@ -184,11 +198,14 @@ var taskDone = map[string]string{
 // ReportInstance applies an agent's report: a finished task moves the instance
 // to its next state, a failed spawn is rescheduled (or ERROR after the last
 // attempt), a finished delete releases everything, and an observation without a
-// task syncs the power state (a guest that powered itself off is stopped).
+// task syncs the power state (a guest that powered itself off is stopped). A
+// report of a task the instance no longer has (a delete came meanwhile) is
+// stale and changes nothing: the agent sees the new task on its next pass.
 func (s *Service) ReportInstance(ctx context.Context, rep AgentReport) error {
 	var release *instance
 	var reschedule bool
 	err := s.db.InTx(ctx, func(tx *db.Tx) error {
+		release, reschedule = nil, false
 		in, err := loadInstance(ctx, tx, rep.UUID)
 		if err != nil {
 			return err
@@ -219,11 +236,10 @@ func (s *Service) ReportInstance(ctx context.Context, rep AgentReport) error {
 		case rep.Error != "" && rep.Task == taskSpawning:
 			in.Request.Attempts++
 			in.Request.TriedHosts = append(in.Request.TriedHosts, in.Host)
-			if err := s.releaseClaim(ctx, tx, in); err != nil {
+			if err := releaseClaims(ctx, tx, in.UUID); err != nil {
 				return err
 			}
 			if in.Request.Attempts < s.opts.MaxAttempts {
-				s.log.Warn("spawn failed, rescheduling", "instance", in.UUID, "host", in.Host, "error", rep.Error)
 				in.Host, in.TaskState, in.PowerState = "", taskScheduling, powerNoState
 				reschedule = true
 			} else {
@@ -274,14 +290,15 @@ func (s *Service) ReportInstance(ctx context.Context, rep AgentReport) error {
 		s.releasePorts(ctx, release)
 	}
 	if reschedule {
+		s.log.Warn("spawn failed, rescheduling", "instance", rep.UUID, "host", rep.Host, "error", rep.Error)
 		s.wake()
 	}
 	return nil
 }
 
-// finishDelete marks the instance deleted and gives back its host's resources.
+// finishDelete marks the instance deleted and gives back its claims.
 func (s *Service) finishDelete(ctx context.Context, tx *db.Tx, in *instance) error {
-	if err := s.releaseClaim(ctx, tx, in); err != nil {
+	if err := releaseClaims(ctx, tx, in.UUID); err != nil {
 		return err
 	}
 	now := stamp(s.now())

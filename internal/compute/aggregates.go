@@ -180,10 +180,20 @@ func (s *Service) createAggregate(r *http.Request) (httpapi.Response, error) {
 	}
 	// updated_at stays empty (null in the API) until the first change.
 	a.CreatedAt = stamp(s.now())
+	// A name taken is refused before an id is drawn, as upstream checks before
+	// it inserts (so a refused create leaves no gap); the unique name decides
+	// between concurrent creates.
+	var taken int
+	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM aggregates WHERE name = ?`, a.Name).Scan(&taken); err != nil {
+		return httpapi.Response{}, err
+	}
+	if taken > 0 {
+		return httpapi.Response{}, conflict("Aggregate %s already exists.", a.Name)
+	}
+	if a.ID, err = nextIDs(ctx, s.db, seqAggregates, 1); err != nil {
+		return httpapi.Response{}, err
+	}
 	err = s.db.InTx(ctx, func(tx *db.Tx) error {
-		if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(id), 0) + 1 FROM aggregates`).Scan(&a.ID); err != nil {
-			return err
-		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO aggregates (`+aggregateColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 			a.ID, a.UUID, a.Name, mustJSON(a.Metadata), "[]", a.CreatedAt, a.UpdatedAt)
 		if db.IsUniqueViolation(err) {
@@ -205,6 +215,7 @@ func (s *Service) updateAggregate(r *http.Request) (httpapi.Response, error) {
 	}
 	var a *aggregate
 	err = s.db.InTx(ctx, func(tx *db.Tx) error {
+		var err error
 		if a, err = loadAggregate(ctx, tx, r.PathValue("id")); err != nil {
 			return err
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -93,38 +94,45 @@ func (s *Service) wake() {
 
 // deleteUnplaced finishes the delete of an instance no agent runs.
 func (s *Service) deleteUnplaced(ctx context.Context, in *instance) error {
+	var gone *instance
 	if err := s.db.InTx(ctx, func(tx *db.Tx) error {
+		gone = nil
 		cur, err := loadInstance(ctx, tx, in.UUID)
-		if err != nil || cur.Host != "" || cur.TaskState != taskDeleting {
+		if err != nil || cur.Deleted || cur.Host != "" || cur.TaskState != taskDeleting {
 			return err
 		}
+		gone = cur
 		return s.finishDelete(ctx, tx, cur)
-	}); err != nil {
+	}); err != nil || gone == nil {
 		return err
 	}
-	s.releasePorts(ctx, in)
+	s.releasePorts(ctx, gone)
 	return nil
 }
 
-// schedule picks a host for the instance and claims its resources there; no
-// host is "No valid host was found" and ERROR, as upstream. A claim lost to a
-// concurrent one (another conductor, another instance) is retried on fresh
-// host states; an instance another conductor took is left to it.
+// schedule picks a host for the instance and claims its resources there. The
+// hosts are chosen on host states read outside any transaction; each claim
+// checks its host again in its own (claim), and a claim that loses to a
+// concurrent one (another instance, another conductor) goes on to the next
+// host, then to a new selection on fresh states, as upstream retries a
+// placement claim on a generation conflict. Only a selection that finds no
+// host is "No valid host was found" and ERROR, as upstream; an instance
+// another conductor took is left to it.
 func (s *Service) schedule(ctx context.Context, in *instance) error {
-	reason := ""
-	for range 5 {
+	for range maxScheduleRounds {
 		hosts, err := s.hostStates(ctx)
 		if err != nil {
 			return err
 		}
 		candidates, why := s.selectHosts(ctx, hosts, in)
 		if len(candidates) == 0 {
-			reason = why
-			break
+			return s.failBuild(ctx, in, taskScheduling, "No valid host was found. "+why)
 		}
 		for _, host := range candidates {
-			claimed, taken := false, false
+			var placed *instance
+			taken := false
 			err := s.db.InTx(ctx, func(tx *db.Tx) error {
+				placed, taken = nil, false
 				cur, err := loadInstance(ctx, tx, in.UUID)
 				if err != nil {
 					return err
@@ -133,14 +141,15 @@ func (s *Service) schedule(ctx context.Context, in *instance) error {
 					taken = true
 					return nil
 				}
-				if claimed, err = s.claim(ctx, tx, host, cur.Flavor); err != nil || !claimed {
+				claimed, err := s.claim(ctx, tx, cur.UUID, host, cur.Flavor)
+				if err != nil || !claimed {
 					return err
 				}
 				cur.Host, cur.TaskState, cur.UpdatedAt = host, taskNetworking, stamp(s.now())
 				if cur.AZ == "" {
 					cur.AZ = s.zoneOfHost(hosts, host)
 				}
-				*in = *cur
+				placed = cur
 				return saveInstance(ctx, tx, cur)
 			})
 			switch {
@@ -148,29 +157,39 @@ func (s *Service) schedule(ctx context.Context, in *instance) error {
 				return err
 			case taken:
 				return nil
-			case claimed:
-				return s.allocateNetwork(ctx, in)
+			case placed != nil:
+				return s.allocateNetwork(ctx, placed)
 			}
 		}
-		reason = "There are not enough hosts available."
+		if in.Request.ForcedHost != "" {
+			// A forced host skips the filters, so selecting again finds it again:
+			// it has no room, as upstream's placement answers for it.
+			return s.failBuild(ctx, in, taskScheduling, "No valid host was found. There are not enough hosts available.")
+		}
 	}
-	return s.failBuild(ctx, in, taskScheduling, "No valid host was found. "+reason)
+	// Every round's hosts filled up before the claim: they are busy, not full
+	// (each selection, on fresh states, still found room, and the filters are
+	// the claim's own rule). The next pass tries again.
+	return fmt.Errorf("instance %s: every claim lost to concurrent ones in %d rounds", in.UUID, maxScheduleRounds)
 }
 
+// maxScheduleRounds bounds how often one pass selects hosts again for an
+// instance whose claims all lost.
+const maxScheduleRounds = 10
+
 // failBuild puts a building instance whose task is still task in ERROR with a
-// fault (a task that moved on is another conductor's).
+// fault, and gives back what it claimed (a task that moved on is another
+// conductor's).
 func (s *Service) failBuild(ctx context.Context, in *instance, task, message string) error {
 	return s.db.InTx(ctx, func(tx *db.Tx) error {
 		cur, err := loadInstance(ctx, tx, in.UUID)
 		if err != nil || cur.VMState != vmBuilding || cur.TaskState != task || cur.Deleted {
 			return err
 		}
-		now := stamp(s.now())
-		if cur.Host != "" {
-			if err := s.releaseClaim(ctx, tx, cur); err != nil {
-				return err
-			}
+		if err := releaseClaims(ctx, tx, cur.UUID); err != nil {
+			return err
 		}
+		now := stamp(s.now())
 		cur.VMState, cur.TaskState, cur.Host, cur.UpdatedAt = vmError, "", "", now
 		cur.Fault = &fault{Code: 500, Message: message, Created: now}
 		return saveInstance(ctx, tx, cur)
@@ -184,7 +203,9 @@ func (s *Service) failBuild(ctx context.Context, in *instance, task, message str
 // recorded as soon as it is bound, so a conductor that crashes here binds it
 // again (binding is idempotent) instead of recording it twice; the last one is
 // recorded by the write that hands the instance on (one commit fewer per boot:
-// SQLite commits one at a time, each an fsync).
+// SQLite commits one at a time, each an fsync). A port is recorded only while
+// the instance is still being networked on that host: one deleted or
+// rescheduled meanwhile has its port given back instead.
 func (s *Service) allocateNetwork(ctx context.Context, in *instance) error {
 	owner := "compute:" + s.zoneOf(in)
 	// Ports bound for an earlier host (a reschedule) are bound to this one.
@@ -227,38 +248,53 @@ func (s *Service) allocateNetwork(ctx context.Context, in *instance) error {
 		}
 		ip.NetworkName, ip.MTU = net.Name, net.MTU
 	}
-	err := s.db.InTx(ctx, func(tx *db.Tx) error {
-		cur, err := loadInstance(ctx, tx, in.UUID)
-		if err != nil {
-			return err
-		}
-		if last != nil {
-			cur.Request.Ports = append(cur.Request.Ports, *last)
-		} else if cur.TaskState != taskNetworking {
-			return nil
-		}
-		if cur.TaskState == taskNetworking {
-			cur.TaskState, cur.UpdatedAt = taskSpawning, stamp(s.now())
-		}
-		*in = *cur
-		return saveInstance(ctx, tx, cur)
-	})
-	if err != nil || in.TaskState != taskSpawning {
-		return err
+	if last != nil {
+		return s.recordPort(ctx, in, *last, taskSpawning)
 	}
-	s.kick(in.Host)
-	return nil
+	return s.recordPort(ctx, in, instancePort{}, taskSpawning)
 }
 
-// recordPort adds a port the instance now has to its record.
-func (s *Service) recordPort(ctx context.Context, in *instance, p instancePort) error {
-	return s.db.InTx(ctx, func(tx *db.Tx) error {
+// recordPort adds a port the instance now has to its record (none when p has
+// no id), and with next moves its task on: the write that hands a built
+// instance to its agent. An instance no longer being networked on its host
+// (deleted, or another conductor's) is left as it is and the port given back.
+func (s *Service) recordPort(ctx context.Context, in *instance, p instancePort, next ...string) error {
+	var handed, moved *instance
+	err := s.db.InTx(ctx, func(tx *db.Tx) error {
+		handed, moved = nil, nil
 		cur, err := loadInstance(ctx, tx, in.UUID)
 		if err != nil {
 			return err
 		}
-		cur.Request.Ports = append(cur.Request.Ports, p)
-		*in = *cur
-		return saveInstance(ctx, tx, cur)
+		if cur.Deleted || cur.TaskState != taskNetworking || cur.Host != in.Host {
+			moved = cur
+			return nil
+		}
+		if p.ID != "" && !slices.ContainsFunc(cur.Request.Ports, func(q instancePort) bool { return q.ID == p.ID }) {
+			cur.Request.Ports = append(cur.Request.Ports, p)
+		}
+		if len(next) > 0 {
+			cur.TaskState = next[0]
+		}
+		cur.UpdatedAt = stamp(s.now())
+		if err := saveInstance(ctx, tx, cur); err != nil {
+			return err
+		}
+		handed = cur
+		return nil
 	})
+	switch {
+	case err != nil:
+		return err
+	case moved != nil:
+		if p.ID != "" && moved.Deleted {
+			s.releasePort(ctx, moved, p)
+		}
+		return nil
+	}
+	*in = *handed
+	if len(next) > 0 {
+		s.kick(in.Host)
+	}
+	return nil
 }

@@ -2,6 +2,7 @@ package compute
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/nimbus-cloud/nimbus/internal/platform/db"
@@ -43,40 +44,46 @@ func (s *Service) heartbeat(ctx context.Context) {
 }
 
 // reportControlServices records the heartbeat of this host's scheduler and
-// conductor, registering them on their first.
+// conductor, registering them on their first under numbers drawn before
+// (nextIDs), so concurrent registrations never take the same one.
 func (s *Service) reportControlServices(ctx context.Context) error {
 	now := stamp(s.now())
-	return s.db.InTx(ctx, func(tx *db.Tx) error {
+	var missing []string
+	err := s.db.InTx(ctx, func(tx *db.Tx) error {
+		missing = nil
 		for _, binary := range controlBinaries {
 			res, err := tx.ExecContext(ctx, `UPDATE control_services SET last_seen_at = ?, updated_at = ?
 				WHERE host = ? AND service_binary = ?`, now, now, s.opts.Host, binary)
 			if err != nil {
-				return err
+				return fmt.Errorf("heartbeat of %s: %w", binary, err)
 			}
-			if n, _ := res.RowsAffected(); n > 0 {
-				continue
-			}
-			number, err := nextServiceNumber(ctx, tx)
-			if err != nil {
+			if n, err := res.RowsAffected(); err != nil {
 				return err
-			}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO control_services (id, number, host, service_binary, zone,
-				last_seen_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-				newUUID(), number, s.opts.Host, binary, internalZone, now, now, now); err != nil {
-				return err
+			} else if n == 0 {
+				missing = append(missing, binary)
 			}
 		}
 		return nil
 	})
-}
-
-// nextServiceNumber is the next integer service id (os-services before 2.53),
-// unique across compute and control services.
-func nextServiceNumber(ctx context.Context, tx *db.Tx) (int64, error) {
-	var next int64
-	err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(n), 0) + 1 FROM
-		(SELECT node_id AS n FROM compute_services UNION ALL SELECT number AS n FROM control_services) AS ids`).Scan(&next)
-	return next, err
+	if err != nil || len(missing) == 0 {
+		return err
+	}
+	first, err := nextIDs(ctx, s.db, seqServices, len(missing))
+	if err != nil {
+		return err
+	}
+	return s.db.InTx(ctx, func(tx *db.Tx) error {
+		for i, binary := range missing {
+			// Registered meanwhile by another start of this host: the number
+			// drawn goes unused.
+			if _, err := tx.ExecContext(ctx, `INSERT INTO control_services (id, number, host, service_binary, zone,
+				last_seen_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (host, service_binary) DO NOTHING`,
+				newUUID(), first+int64(i), s.opts.Host, binary, internalZone, now, now, now); err != nil {
+				return fmt.Errorf("register %s: %w", binary, err)
+			}
+		}
+		return nil
+	})
 }
 
 // serviceTable is where the services of binary are kept.

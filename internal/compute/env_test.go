@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 	"github.com/nimbus-cloud/nimbus/internal/identity"
 	"github.com/nimbus-cloud/nimbus/internal/identity/identitytest"
 	"github.com/nimbus-cloud/nimbus/internal/platform/auth"
+	"github.com/nimbus-cloud/nimbus/internal/platform/conctest"
 	"github.com/nimbus-cloud/nimbus/internal/platform/db/dbtest"
 	"github.com/nimbus-cloud/nimbus/internal/platform/httpapi"
 	"github.com/nimbus-cloud/nimbus/internal/platform/policy"
@@ -39,6 +41,10 @@ type testEnv struct {
 	DemoProject string
 	// drivers are the fake hypervisors of run's hosts.
 	drivers map[string]*fake.Driver
+	// opts made Compute; handler serves the API (atomic: a test may put a
+	// second process behind it while the server runs).
+	opts    Options
+	handler atomic.Pointer[http.Handler]
 }
 
 func newTestEnv(t testing.TB, tune func(*Options)) *testEnv {
@@ -46,8 +52,7 @@ func newTestEnv(t testing.TB, tune func(*Options)) *testEnv {
 	dir := t.TempDir()
 	database := dbtest.Open(t, dir)
 	e := &testEnv{t: t, images: &memImages{images: map[string]Image{}}, net: newMemNetwork()}
-	var handler http.Handler
-	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) }))
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { (*e.handler.Load()).ServeHTTP(w, r) }))
 	t.Cleanup(ts.Close)
 	e.URL = ts.URL
 	enforcer := policy.NewEnforcer()
@@ -68,10 +73,29 @@ func newTestEnv(t testing.TB, tune func(*Options)) *testEnv {
 	if err := svc.EnsureDefaultFlavors(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	e.Compute, handler = svc, svc.Handler()
+	e.Compute, e.opts = svc, opts
+	h := svc.Handler()
+	e.handler.Store(&h)
 	e.images.add(Image{ID: "img-1", Name: "guest", Status: "active", DiskFormat: "qcow2", Size: 16 << 20, VirtualSize: 33 << 20,
 		Properties: map[string]string{"hypervisor_type": "qemu", "architecture": "x86_64"}})
 	return e
+}
+
+// secondProcess starts another compute service on the same database, as a
+// second Nimbus process on one PostgreSQL (its own conductor host name), and
+// spreads the API's requests over both in turn. It returns the second service,
+// whose conductor the test may run beside the first's.
+func (e *testEnv) secondProcess() *Service {
+	e.t.Helper()
+	opts := e.opts
+	opts.Policy, opts.Host = policy.NewEnforcer(), "conductor-2"
+	svc, err := New(context.Background(), opts)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	var rr http.Handler = &conctest.RoundRobin{Handlers: []http.Handler{*e.handler.Load(), svc.Handler()}}
+	e.handler.Store(&rr)
+	return svc
 }
 
 // Do sends a JSON request and decodes the JSON answer.
@@ -134,6 +158,16 @@ func (e *testEnv) host(name string, vcpus, ramMB, diskGB int) {
 		HypervisorType: "QEMU", HypervisorVersion: 7002000}); err != nil {
 		e.t.Fatal(err)
 	}
+}
+
+// hostUsage reads a host's state with what its claims use.
+func (e *testEnv) hostUsage(host string) hostState {
+	e.t.Helper()
+	hosts, err := loadHostStates(context.Background(), e.Compute.db, `SELECT `+hostStateColumns+` FROM `+hostStateFrom+` WHERE host = ?`, host)
+	if err != nil || len(hosts) != 1 {
+		e.t.Fatalf("host %s: %v %v", host, hosts, err)
+	}
+	return hosts[0]
 }
 
 // conduct runs conductor passes until nothing is left to schedule or allocate.

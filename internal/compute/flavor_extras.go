@@ -219,6 +219,9 @@ func (s *Service) flavorAction(r *http.Request) (httpapi.Response, error) {
 			if db.IsUniqueViolation(err) {
 				return httpapi.Response{}, conflict("Flavor access already exists for flavor %s and project %s combination.", f.ID, body.Tenant)
 			}
+			if db.IsForeignKeyViolation(err) { // the flavor was deleted meanwhile
+				return httpapi.Response{}, notFound("Flavor %s could not be found.", f.ID)
+			}
 			return httpapi.Response{}, err
 		}
 	} else {

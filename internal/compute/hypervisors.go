@@ -44,11 +44,11 @@ func (s *Service) hypervisors(ctx context.Context, where string, args ...any) ([
 		var h hypervisor
 		var seen string
 		err := sc.Scan(&h.Host, &h.Zone, &h.Disabled, &h.ForcedDown, &seen, &h.VCPUs, &h.MemoryMB, &h.DiskGB, &h.VCPUsUsed,
-			&h.MemoryMBUsed, &h.DiskGBUsed, &h.HypervisorType, &h.HypervisorVersion, &h.NodeID, &h.NodeUUID, &h.ServiceUUID,
-			&h.HostIP, &h.CPUInfo, &h.DisabledReason)
+			&h.MemoryMBUsed, &h.DiskGBUsed, &h.HypervisorType, &h.HypervisorVersion, &h.Generation, &h.NodeID, &h.NodeUUID,
+			&h.ServiceUUID, &h.HostIP, &h.CPUInfo, &h.DisabledReason)
 		h.LastSeen = parseStamp(seen)
 		return h, err
-	}, `SELECT `+hostStateColumns+`, node_id, node_uuid, id, host_ip, cpu_info, disabled_reason FROM compute_services `+where+` ORDER BY node_id`, args...)
+	}, `SELECT `+hostStateColumns+`, node_id, node_uuid, id, host_ip, cpu_info, disabled_reason FROM `+hostStateFrom+` `+where+` ORDER BY node_id`, args...)
 	if err != nil {
 		return nil, err
 	}

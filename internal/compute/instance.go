@@ -4,6 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/nimbus-cloud/nimbus/internal/platform/db"
 )
@@ -82,6 +85,10 @@ type instance struct {
 	LaunchedAt   string
 	TerminatedAt string
 	Deleted      bool
+
+	// read is the row as loadInstance read it, which saveInstance writes
+	// against (nil: not read from the database).
+	read *instanceRead
 }
 
 // buildRequest is the rest of the create request and the build's progress.
@@ -196,6 +203,13 @@ func scanInstance(sc db.Scanner) (*instance, error) {
 	if in.Metadata == nil {
 		in.Metadata = map[string]string{}
 	}
+	read := &instanceRead{values: in.columnValues()}
+	read.stored = slices.Clone(read.values)
+	for i, raw := range map[int]string{colFlavor: flavorJSON, colMetadata: metaJSON, colTags: tagsJSON, colRequest: reqJSON,
+		colFault: faultJSON.String} {
+		read.stored[i] = raw
+	}
+	in.read = read
 	return &in, nil
 }
 
@@ -232,30 +246,153 @@ func loadInstance(ctx context.Context, q querier, uuid string) (*instance, error
 	return in, err
 }
 
-// saveInstance writes the columns of in that its state changes touch; the
-// flavor (saveFlavor, a resize) and the image (a rebuild) are written apart.
-func saveInstance(ctx context.Context, q querier, in *instance) error {
-	var faultJSON any
-	if in.Fault != nil {
-		faultJSON = mustJSON(in.Fault)
-	}
-	tags := in.Tags
-	if tags == nil {
-		tags = []string{}
-	}
-	_, err := q.ExecContext(ctx, `UPDATE instances SET display_name = ?, hostname = ?, host = ?, availability_zone = ?,
-		vm_state = ?, task_state = ?, power_state = ?, metadata = ?, tags = ?, locked = ?, locked_by = ?, locked_reason = ?,
-		request = ?, fault = ?, updated_at = ?, launched_at = ?, terminated_at = ?, deleted = ? WHERE uuid = ?`,
-		in.Name, in.Hostname, nullable(in.Host), nullable(in.AZ), in.VMState, nullable(in.TaskState), in.PowerState,
-		mustJSON(in.Metadata), mustJSON(tags), in.Locked, nullable(in.LockedBy), nullable(in.LockedReason),
-		mustJSON(in.Request), faultJSON, in.UpdatedAt, nullable(in.LaunchedAt), nullable(in.TerminatedAt), in.Deleted, in.UUID)
-	return err
+// instanceRead is an instance's row as it was read: the value of each column
+// its fields made (to tell which columns a write changes) and the text stored
+// in each (a JSON column's may be spelt otherwise), which the write is
+// conditional on.
+type instanceRead struct{ values, stored []any }
+
+// instanceColumn is a column of instances a write may change: the value it
+// stores of the instance, with "" standing for NULL in a nullable one.
+type instanceColumn struct {
+	name     string
+	nullable bool
+	value    func(in *instance) any
 }
 
-// saveFlavor writes the instance's flavor, which only a resize changes.
-func saveFlavor(ctx context.Context, q querier, in *instance) error {
-	_, err := q.ExecContext(ctx, `UPDATE instances SET flavor = ? WHERE uuid = ?`, mustJSON(in.Flavor), in.UUID)
-	return err
+// The columns a write may change, in the order of instanceColumns; uuid, id,
+// project_id, user_id and created_at never change.
+const (
+	colDisplayName = iota
+	colHostname
+	colHost
+	colAZ
+	colVMState
+	colTaskState
+	colPowerState
+	colFlavor
+	colImageRef
+	colKeyName
+	colMetadata
+	colTags
+	colLocked
+	colLockedBy
+	colLockedReason
+	colRequest
+	colFault
+	colUpdatedAt
+	colLaunchedAt
+	colTerminatedAt
+	colDeleted
+)
+
+var instanceWritable = []instanceColumn{
+	colDisplayName:  {"display_name", false, func(in *instance) any { return in.Name }},
+	colHostname:     {"hostname", false, func(in *instance) any { return in.Hostname }},
+	colHost:         {"host", true, func(in *instance) any { return in.Host }},
+	colAZ:           {"availability_zone", true, func(in *instance) any { return in.AZ }},
+	colVMState:      {"vm_state", false, func(in *instance) any { return in.VMState }},
+	colTaskState:    {"task_state", true, func(in *instance) any { return in.TaskState }},
+	colPowerState:   {"power_state", false, func(in *instance) any { return in.PowerState }},
+	colFlavor:       {"flavor", false, func(in *instance) any { return mustJSON(in.Flavor) }},
+	colImageRef:     {"image_ref", false, func(in *instance) any { return in.ImageRef }},
+	colKeyName:      {"key_name", true, func(in *instance) any { return in.KeyName }},
+	colMetadata:     {"metadata", false, func(in *instance) any { return mustJSON(in.Metadata) }},
+	colTags:         {"tags", false, func(in *instance) any { return mustJSON(nonNilTags(in.Tags)) }},
+	colLocked:       {"locked", false, func(in *instance) any { return in.Locked }},
+	colLockedBy:     {"locked_by", true, func(in *instance) any { return in.LockedBy }},
+	colLockedReason: {"locked_reason", true, func(in *instance) any { return in.LockedReason }},
+	colRequest:      {"request", false, func(in *instance) any { return mustJSON(in.Request) }},
+	colFault:        {"fault", true, func(in *instance) any { return faultText(in.Fault) }},
+	colUpdatedAt:    {"updated_at", false, func(in *instance) any { return in.UpdatedAt }},
+	colLaunchedAt:   {"launched_at", true, func(in *instance) any { return in.LaunchedAt }},
+	colTerminatedAt: {"terminated_at", true, func(in *instance) any { return in.TerminatedAt }},
+	colDeleted:      {"deleted", false, func(in *instance) any { return in.Deleted }},
+}
+
+// stateColumns are what every write of an instance is conditional on, whatever
+// it changes: the state its change was decided on (upstream's instance.save
+// with expected_vm_state and expected_task_state), the host, and not deleted.
+var stateColumns = []int{colDeleted, colVMState, colTaskState, colHost}
+
+func (in *instance) columnValues() []any {
+	out := make([]any, len(instanceWritable))
+	for i, c := range instanceWritable {
+		out[i] = c.value(in)
+	}
+	return out
+}
+
+func faultText(f *fault) string {
+	if f == nil {
+		return ""
+	}
+	return mustJSON(f)
+}
+
+// errInstanceChanged is a write's refusal when the instance is no longer as it
+// was read: another request changed it in between (the API answers 409).
+func errInstanceChanged(uuid string) error {
+	return conflict("Instance %s changed while the request was being processed; please try again.", uuid)
+}
+
+// saveInstance writes the columns of in that changed since it was read, and
+// only those, on the condition that the row still holds what was read: the
+// instance's state (stateColumns) and each column written. Read in the same
+// transaction, as every caller does, the condition holds (SQLite has one
+// writer; PostgreSQL aborts a serializable transaction whose row changed
+// under it, and db.InTx runs it again); an instance read earlier, outside,
+// is refused with errInstanceChanged instead of writing back a stale row (a
+// rename racing a delete brought deleted servers back).
+func saveInstance(ctx context.Context, q querier, in *instance) error {
+	if in.read == nil {
+		return fmt.Errorf("save instance %s: it was not read from the database", in.UUID)
+	}
+	now := in.columnValues()
+	stored := slices.Clone(in.read.stored)
+	var set, where []string
+	var setArgs, whereArgs []any
+	condition := func(i int) {
+		c := instanceWritable[i]
+		if c.nullable {
+			where, whereArgs = append(where, "COALESCE("+c.name+", '') = ?"), append(whereArgs, in.read.stored[i])
+		} else {
+			where, whereArgs = append(where, c.name+" = ?"), append(whereArgs, in.read.stored[i])
+		}
+	}
+	for _, i := range stateColumns {
+		condition(i)
+	}
+	for i, c := range instanceWritable {
+		if now[i] == in.read.values[i] {
+			continue
+		}
+		v := now[i]
+		if c.nullable {
+			v = nullable(v.(string))
+		}
+		set, setArgs = append(set, c.name+" = ?"), append(setArgs, v)
+		if i != colUpdatedAt && !slices.Contains(stateColumns, i) {
+			condition(i)
+		}
+		stored[i] = now[i]
+	}
+	if len(set) == 0 {
+		return nil
+	}
+	res, err := q.ExecContext(ctx, `UPDATE instances SET `+strings.Join(set, ", ")+` WHERE uuid = ? AND `+strings.Join(where, " AND "),
+		append(append(setArgs, in.UUID), whereArgs...)...)
+	if err != nil {
+		return fmt.Errorf("save instance %s: %w", in.UUID, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("save instance %s: %w", in.UUID, err)
+	} else if n != 1 {
+		return errInstanceChanged(in.UUID)
+	}
+	// As stored now, for a further write in the same transaction.
+	in.read = &instanceRead{values: now, stored: stored}
+	return nil
 }
 
 // status is the API's status of an instance (nova.api.openstack.common's state map).

@@ -88,6 +88,9 @@ func (s *Service) attachPort(r *http.Request, in *instance, req interfaceRequest
 		if cur.Deleted || cur.Host != in.Host || !slices.Contains(interfaceStates, cur.VMState) || cur.TaskState != "" {
 			return conflict("Instance %s changed while the interface was being attached; try again.", in.UUID)
 		}
+		if err := s.checkLocked(r, cur); err != nil {
+			return err
+		}
 		cur.Request.Ports = append(cur.Request.Ports, ip)
 		cur.UpdatedAt = stamp(s.now())
 		if err := saveInstance(ctx, tx, cur); err != nil {
@@ -134,8 +137,11 @@ func (s *Service) detachPort(r *http.Request, in *instance, portID string) error
 		if i < 0 {
 			return notFound("Port %s is not attached", portID)
 		}
-		if !slices.Contains(interfaceStates, cur.VMState) || cur.TaskState != "" {
+		if cur.Deleted || !slices.Contains(interfaceStates, cur.VMState) || cur.TaskState != "" {
 			return conflict("Instance %s changed while the interface was being detached; try again.", in.UUID)
+		}
+		if err := s.checkLocked(r, cur); err != nil {
+			return err
 		}
 		gone = cur.Request.Ports[i]
 		cur.Request.Ports = slices.Delete(cur.Request.Ports, i, i+1)

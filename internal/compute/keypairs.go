@@ -212,24 +212,30 @@ func (s *Service) createKeypair(r *http.Request) (httpapi.Response, error) {
 			return httpapi.Response{}, err
 		}
 	}
-	limits, err := s.quotaLimits(r.Context(), s.db, auth.FromContext(r.Context()).ProjectID)
-	if err != nil {
-		return httpapi.Response{}, err
-	}
-	if limit := limits["key_pairs"]; limit >= 0 {
-		var n int
-		if err := s.db.QueryRowContext(r.Context(), `SELECT COUNT(*) FROM keypairs WHERE user_id = ?`, user).Scan(&n); err != nil {
-			return httpapi.Response{}, err
+	// The quota's count and the insert are one transaction, so concurrent
+	// creates cannot all pass the count and together exceed it.
+	err = s.db.InTx(r.Context(), func(tx *db.Tx) error {
+		limits, err := s.quotaLimits(r.Context(), tx, auth.FromContext(r.Context()).ProjectID)
+		if err != nil {
+			return err
 		}
-		if n >= limit {
-			return httpapi.Response{}, forbidden("Quota exceeded, too many key pairs.")
+		if limit := limits["key_pairs"]; limit >= 0 {
+			var n int
+			if err := tx.QueryRowContext(r.Context(), `SELECT COUNT(*) FROM keypairs WHERE user_id = ?`, user).Scan(&n); err != nil {
+				return err
+			}
+			if n >= limit {
+				return forbidden("Quota exceeded, too many key pairs.")
+			}
 		}
-	}
-	if _, err := s.db.ExecContext(r.Context(), `INSERT INTO keypairs (`+keypairColumns+`) VALUES (?, ?, ?, ?, ?, ?)`,
-		k.UserID, k.Name, k.Type, k.PublicKey, k.Fingerprint, k.CreatedAt); err != nil {
+		_, err = tx.ExecContext(r.Context(), `INSERT INTO keypairs (`+keypairColumns+`) VALUES (?, ?, ?, ?, ?, ?)`,
+			k.UserID, k.Name, k.Type, k.PublicKey, k.Fingerprint, k.CreatedAt)
 		if db.IsUniqueViolation(err) {
-			return httpapi.Response{}, conflict("Key pair '%s' already exists.", name)
+			return conflict("Key pair '%s' already exists.", name)
 		}
+		return err
+	})
+	if err != nil {
 		return httpapi.Response{}, err
 	}
 	body := map[string]any{"name": k.Name, "public_key": k.PublicKey, "fingerprint": k.Fingerprint, "user_id": k.UserID}

@@ -3,6 +3,7 @@ package compute
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -21,24 +22,34 @@ type hostState struct {
 	VCPUsUsed, MemoryMBUsed, DiskGBUsed int
 	HypervisorType                      string
 	HypervisorVersion                   int64
+	// Generation changes with every claim on the host (claim).
+	Generation int64
 	// Aggregates are the host's aggregates (their metadata, their zone).
 	Aggregates []scheduler.Aggregate
 }
 
-const hostStateColumns = `host, zone, disabled, forced_down, last_seen_at, vcpus, memory_mb, local_gb, vcpus_used,
-	memory_mb_used, local_gb_used, hypervisor_type, hypervisor_version`
+// hostStateFrom is the compute services with each host's usage: the sum of the
+// claims on it (instance_claims), never a counter of its own that a release
+// could take twice.
+const hostStateFrom = `compute_services LEFT JOIN (SELECT host AS claimed_host, SUM(vcpus) AS vcpus_used,
+	SUM(memory_mb) AS memory_mb_used, SUM(disk_gb) AS local_gb_used FROM instance_claims GROUP BY host) claimed
+	ON claimed.claimed_host = compute_services.host`
+
+const hostStateColumns = `host, zone, disabled, forced_down, last_seen_at, vcpus, memory_mb, local_gb,
+	COALESCE(vcpus_used, 0), COALESCE(memory_mb_used, 0), COALESCE(local_gb_used, 0), hypervisor_type,
+	hypervisor_version, generation`
 
 func scanHostState(sc db.Scanner) (hostState, error) {
 	var h hostState
 	var seen string
 	err := sc.Scan(&h.Host, &h.Zone, &h.Disabled, &h.ForcedDown, &seen, &h.VCPUs, &h.MemoryMB, &h.DiskGB,
-		&h.VCPUsUsed, &h.MemoryMBUsed, &h.DiskGBUsed, &h.HypervisorType, &h.HypervisorVersion)
+		&h.VCPUsUsed, &h.MemoryMBUsed, &h.DiskGBUsed, &h.HypervisorType, &h.HypervisorVersion, &h.Generation)
 	h.LastSeen = parseStamp(seen)
 	return h, err
 }
 
 func (s *Service) hostStates(ctx context.Context) ([]hostState, error) {
-	return loadHostStates(ctx, s.db, `SELECT `+hostStateColumns+` FROM compute_services ORDER BY host`)
+	return loadHostStates(ctx, s.db, `SELECT `+hostStateColumns+` FROM `+hostStateFrom+` ORDER BY host`)
 }
 
 // loadHostStates reads hosts with their aggregates.
@@ -138,11 +149,16 @@ func (s *Service) selectHosts(ctx context.Context, hosts []hostState, in *instan
 	return out, ""
 }
 
-// claim takes the flavor's resources on host if they still fit by the
-// scheduler's own rule (scheduler.Fits). The update is conditional on the usage
-// it read, so two claims racing for the last room cannot both win.
-func (s *Service) claim(ctx context.Context, tx *db.Tx, host string, f Flavor) (bool, error) {
-	hosts, err := loadHostStates(ctx, tx, `SELECT `+hostStateColumns+` FROM compute_services WHERE host = ?`, host)
+// claim takes the flavor's resources on host for the instance if they still
+// fit by the scheduler's own rule (scheduler.Fits), as a row of
+// instance_claims. It is a conditional write, as upstream placement's
+// allocation: the host's generation, read with its usage, is bumped only if
+// it is still the one read, so of two claims racing for the last room on a
+// host one loses (on PostgreSQL the serializable transaction of the loser is
+// aborted and db.InTx runs it again on fresh usage). false: the host has no
+// room for it (or is gone); the caller tries another host.
+func (s *Service) claim(ctx context.Context, tx *db.Tx, uuid, host string, f Flavor) (bool, error) {
+	hosts, err := loadHostStates(ctx, tx, `SELECT `+hostStateColumns+` FROM `+hostStateFrom+` WHERE host = ?`, host)
 	if err != nil || len(hosts) == 0 {
 		return false, err
 	}
@@ -150,38 +166,67 @@ func (s *Service) claim(ctx context.Context, tx *db.Tx, host string, f Flavor) (
 	if !scheduler.Fits(s.opts.Scheduler, s.schedulerHost(h), schedulerFlavor(f)) {
 		return false, nil
 	}
-	disk := f.Disk + f.Ephemeral + (f.Swap+1023)/1024
-	res, err := tx.ExecContext(ctx, `UPDATE compute_services SET vcpus_used = vcpus_used + ?, memory_mb_used = memory_mb_used + ?,
-		local_gb_used = local_gb_used + ? WHERE host = ? AND vcpus_used = ? AND memory_mb_used = ? AND local_gb_used = ?`,
-		f.VCPUs, f.RAM, disk, host, h.VCPUsUsed, h.MemoryMBUsed, h.DiskGBUsed)
+	res, err := tx.ExecContext(ctx, `UPDATE compute_services SET generation = generation + 1 WHERE host = ? AND generation = ?`,
+		host, h.Generation)
 	if err != nil {
+		return false, fmt.Errorf("claim on host %s: %w", host, err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n != 1 {
 		return false, err
 	}
-	n, err := res.RowsAffected()
-	return n == 1, err
+	if _, err := tx.ExecContext(ctx, `INSERT INTO instance_claims (instance_uuid, flavor_id, host, vcpus, memory_mb, disk_gb)
+		VALUES (?, ?, ?, ?, ?, ?)`, uuid, f.ID, host, f.VCPUs, f.RAM, claimDiskGB(f)); err != nil {
+		return false, fmt.Errorf("claim on host %s: %w", host, err)
+	}
+	return true, nil
 }
 
-// releaseClaim gives the instance's resources back to its host: its flavor's,
-// and the old flavor's of a resize not yet confirmed.
-func (s *Service) releaseClaim(ctx context.Context, tx *db.Tx, in *instance) error {
-	if in.Host == "" {
-		return nil
+// claimDiskGB is the local disk a flavor takes: root, ephemeral and swap.
+func claimDiskGB(f Flavor) int { return f.Disk + f.Ephemeral + (f.Swap+1023)/1024 }
+
+// releaseClaims gives back the instance's claims: those of the flavors named,
+// or all of them. A claim is deleted once; a release that comes again (a
+// delete reported twice, a retried transaction) finds nothing to give back.
+func releaseClaims(ctx context.Context, tx *db.Tx, uuid string, flavorIDs ...string) error {
+	q, args := `DELETE FROM instance_claims WHERE instance_uuid = ?`, []any{uuid}
+	if len(flavorIDs) > 0 {
+		q += ` AND flavor_id IN (?` + strings.Repeat(", ?", len(flavorIDs)-1) + `)`
+		for _, id := range flavorIDs {
+			args = append(args, id)
+		}
 	}
-	if err := releaseFlavor(ctx, tx, in.Host, in.Flavor); err != nil {
-		return err
-	}
-	if in.Request.OldFlavor != nil {
-		return releaseFlavor(ctx, tx, in.Host, *in.Request.OldFlavor)
+	if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+		return fmt.Errorf("release claims of instance %s: %w", uuid, err)
 	}
 	return nil
 }
 
-// releaseFlavor gives one flavor's claim back to host.
-func releaseFlavor(ctx context.Context, tx *db.Tx, host string, f Flavor) error {
-	disk := f.Disk + f.Ephemeral + (f.Swap+1023)/1024
-	_, err := tx.ExecContext(ctx, `UPDATE compute_services SET vcpus_used = vcpus_used - ?, memory_mb_used = memory_mb_used - ?,
-		local_gb_used = local_gb_used - ? WHERE host = ?`, f.VCPUs, f.RAM, disk, host)
-	return err
+// claimPlaced records the claims of the instances placed before claims were
+// rows (migration 0004): each live instance on a host holds its flavor there,
+// and the old flavor of a resize not yet confirmed. It finds nothing to do
+// once done, and concurrent starts of several processes insert each claim once
+// (the transaction is serializable, the claim's key unique).
+func (s *Service) claimPlaced(ctx context.Context) error {
+	return s.db.InTx(ctx, func(tx *db.Tx) error {
+		unclaimed, err := db.QueryAll(ctx, tx, scanInstance, `SELECT `+instanceColumns+` FROM instances
+			WHERE deleted = ? AND host IS NOT NULL AND host <> '' AND NOT EXISTS
+			(SELECT 1 FROM instance_claims WHERE instance_claims.instance_uuid = instances.uuid)`, false)
+		if err != nil {
+			return err
+		}
+		for _, in := range unclaimed {
+			for _, f := range []*Flavor{&in.Flavor, in.Request.OldFlavor} {
+				if f == nil {
+					continue
+				}
+				if _, err := tx.ExecContext(ctx, `INSERT INTO instance_claims (instance_uuid, flavor_id, host, vcpus, memory_mb,
+					disk_gb) VALUES (?, ?, ?, ?, ?, ?)`, in.UUID, f.ID, in.Host, f.VCPUs, f.RAM, claimDiskGB(*f)); err != nil {
+					return fmt.Errorf("claim for instance %s placed before claims were recorded: %w", in.UUID, err)
+				}
+			}
+		}
+		return nil
+	})
 }
 
 func parseStamp(s string) time.Time {

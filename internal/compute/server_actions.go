@@ -134,9 +134,6 @@ func (s *Service) startStateAction(r *http.Request, a stateAction) (httpapi.Resp
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	if err := s.checkLocked(r, in); err != nil {
-		return httpapi.Response{}, err
-	}
 	if err := s.changeState(r, in, a.action, a.from, a.task, nil); err != nil {
 		return httpapi.Response{}, err
 	}
@@ -165,15 +162,12 @@ func (s *Service) lock(r *http.Request, arg json.RawMessage) (httpapi.Response, 
 	if creds.ProjectID != in.ProjectID {
 		by = "admin"
 	}
-	in.Locked, in.LockedBy, in.UpdatedAt = true, by, stamp(s.now())
-	if req.Reason != nil {
-		in.LockedReason = *req.Reason
-	}
-	err = s.db.InTx(r.Context(), func(tx *db.Tx) error {
-		if err := saveInstance(r.Context(), tx, in); err != nil {
-			return err
+	err = s.changeInstance(r, in.UUID, "lock", func(_ *db.Tx, cur *instance) error {
+		cur.Locked, cur.LockedBy = true, by
+		if req.Reason != nil {
+			cur.LockedReason = *req.Reason
 		}
-		return s.startAction(r.Context(), tx, r, in, "lock")
+		return nil
 	})
 	if err != nil {
 		return httpapi.Response{}, err
@@ -188,23 +182,47 @@ func (s *Service) unlock(r *http.Request) (httpapi.Response, error) {
 		return httpapi.Response{}, err
 	}
 	creds := auth.FromContext(r.Context())
-	if in.LockedBy == "admin" && creds.ProjectID == in.ProjectID {
-		if err := s.enforce(r, "os_compute_api:os-lock-server:unlock:unlock_override",
-			map[string]any{"target.project_id": in.ProjectID}); err != nil {
-			return httpapi.Response{}, err
+	err = s.changeInstance(r, in.UUID, "unlock", func(_ *db.Tx, cur *instance) error {
+		if cur.LockedBy == "admin" && creds.ProjectID == cur.ProjectID {
+			if err := s.enforce(r, "os_compute_api:os-lock-server:unlock:unlock_override",
+				map[string]any{"target.project_id": cur.ProjectID}); err != nil {
+				return err
+			}
 		}
-	}
-	in.Locked, in.LockedBy, in.LockedReason, in.UpdatedAt = false, "", "", stamp(s.now())
-	err = s.db.InTx(r.Context(), func(tx *db.Tx) error {
-		if err := saveInstance(r.Context(), tx, in); err != nil {
-			return err
-		}
-		return s.startAction(r.Context(), tx, r, in, "unlock")
+		cur.Locked, cur.LockedBy, cur.LockedReason = false, "", ""
+		return nil
 	})
 	if err != nil {
 		return httpapi.Response{}, err
 	}
 	return httpapi.Response{Status: http.StatusAccepted}, nil
+}
+
+// changeInstance applies change to the instance as it is now, in one
+// transaction with the write of what change changed (saveInstance), and
+// records action (none when ""). A deleted instance is 404.
+func (s *Service) changeInstance(r *http.Request, id, action string, change func(*db.Tx, *instance) error) error {
+	ctx := r.Context()
+	return s.db.InTx(ctx, func(tx *db.Tx) error {
+		cur, err := loadInstance(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if cur.Deleted {
+			return notFound("Instance %s could not be found.", id)
+		}
+		if err := change(tx, cur); err != nil {
+			return err
+		}
+		cur.UpdatedAt = stamp(s.now())
+		if err := saveInstance(ctx, tx, cur); err != nil {
+			return err
+		}
+		if action == "" {
+			return nil
+		}
+		return s.startAction(ctx, tx, r, cur, action)
+	})
 }
 
 func (s *Service) consoleOutput(r *http.Request, arg json.RawMessage) (httpapi.Response, error) {

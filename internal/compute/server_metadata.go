@@ -47,19 +47,16 @@ func (s *Service) showServerMetadata(r *http.Request) (httpapi.Response, error) 
 }
 
 // changeMetadata applies fn to the server's metadata under rule, in a
-// transaction, after the lock, state and quota checks.
+// transaction with the lock, state and quota checks and the write of the
+// metadata alone.
 func (s *Service) changeMetadata(r *http.Request, rule, method string, fn func(map[string]string) error) (map[string]string, error) {
 	in, err := s.visibleInstance(r, rule)
 	if err != nil {
 		return nil, err
 	}
-	if err := s.checkLocked(r, in); err != nil {
-		return nil, err
-	}
 	ctx := r.Context()
-	err = s.db.InTx(ctx, func(tx *db.Tx) error {
-		cur, err := loadInstance(ctx, tx, in.UUID)
-		if err != nil {
+	err = s.changeInstance(r, in.UUID, "", func(tx *db.Tx, cur *instance) error {
+		if err := s.checkLocked(r, cur); err != nil {
 			return err
 		}
 		if !slices.Contains(metadataStates, cur.VMState) {
@@ -78,9 +75,8 @@ func (s *Service) changeMetadata(r *http.Request, rule, method string, fn func(m
 		if l := limits["metadata_items"]; l >= 0 && len(cur.Metadata) > l {
 			return forbidden("Quota exceeded for metadata_items: Requested %d, but already used 0 of %d metadata_items", len(cur.Metadata), l)
 		}
-		cur.UpdatedAt = stamp(s.now())
 		in = cur
-		return saveInstance(ctx, tx, cur)
+		return nil
 	})
 	if err != nil {
 		return nil, err

@@ -77,13 +77,8 @@ func (s *Service) rebuild(r *http.Request, arg json.RawMessage) (httpapi.Respons
 	if req.AdminPass != nil {
 		adminPass = *req.AdminPass
 	}
-	err = s.changeState(r, in, "rebuild", []string{vmActive, vmStopped, vmError}, taskRebuilding, func(tx *db.Tx, cur *instance) error {
-		if err := applyRebuild(r, cur, req, image, key); err != nil {
-			return err
-		}
-		_, err := tx.ExecContext(r.Context(), `UPDATE instances SET image_ref = ?, key_name = ? WHERE uuid = ?`,
-			cur.ImageRef, nullable(cur.KeyName), cur.UUID)
-		return err
+	err = s.changeState(r, in, "rebuild", []string{vmActive, vmStopped, vmError}, taskRebuilding, func(_ *db.Tx, cur *instance) error {
+		return applyRebuild(r, cur, req, image, key)
 	})
 	if err != nil {
 		return httpapi.Response{}, err

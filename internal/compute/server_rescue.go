@@ -65,9 +65,6 @@ func (s *Service) unrescue(r *http.Request) (httpapi.Response, error) {
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	if err := s.checkLocked(r, in); err != nil {
-		return httpapi.Response{}, err
-	}
 	if err := s.changeState(r, in, "unrescue", []string{vmRescued}, taskUnrescuing, nil); err != nil {
 		return httpapi.Response{}, err
 	}
@@ -76,13 +73,24 @@ func (s *Service) unrescue(r *http.Request) (httpapi.Response, error) {
 
 // changeState starts task on the instance if it is placed and in one of the
 // vm_states from with no task (upstream's check_instance_host and
-// check_instance_state), applying change to it, records the action and nudges
-// its host.
+// check_instance_state) and not locked (check_instance_lock, admins exempt),
+// applying change to it, records the action and nudges its host. The checks
+// and the write are one transaction, on the instance as it is now, and the
+// write changes only what the action changes (saveInstance).
 func (s *Service) changeState(r *http.Request, in *instance, action string, from []string, task string,
 	change func(*db.Tx, *instance) error) error {
-	err := s.db.InTx(r.Context(), func(tx *db.Tx) error {
-		cur, err := loadInstance(r.Context(), tx, in.UUID)
+	ctx := r.Context()
+	var done *instance
+	err := s.db.InTx(ctx, func(tx *db.Tx) error {
+		done = nil
+		cur, err := loadInstance(ctx, tx, in.UUID)
 		if err != nil {
+			return err
+		}
+		if cur.Deleted {
+			return notFound("Instance %s could not be found.", cur.UUID)
+		}
+		if err := s.checkLocked(r, cur); err != nil {
 			return err
 		}
 		if !slices.Contains(from, cur.VMState) {
@@ -100,15 +108,16 @@ func (s *Service) changeState(r *http.Request, in *instance, action string, from
 			}
 		}
 		cur.TaskState, cur.UpdatedAt = task, stamp(s.now())
-		if err := saveInstance(r.Context(), tx, cur); err != nil {
+		if err := saveInstance(ctx, tx, cur); err != nil {
 			return err
 		}
-		*in = *cur
-		return s.startAction(r.Context(), tx, r, cur, action)
+		done = cur
+		return s.startAction(ctx, tx, r, cur, action)
 	})
 	if err != nil {
 		return err
 	}
+	*in = *done
 	s.kick(in.Host)
 	return nil
 }

@@ -101,32 +101,26 @@ func (s *Service) checkResizeQuota(ctx context.Context, tx *db.Tx, in *instance,
 }
 
 // prepResize is the conductor's part of a resize (upstream's prep_resize on
-// the host): it claims the new flavor on the server's host and hands the
-// resize to its agent. A flavor that does not fit, or has a smaller disk,
-// fails the resize: the server stays as it was, the fault and the action's
-// event say why.
+// the host): it claims the new flavor on the server's host beside the old one
+// and hands the resize to its agent. A flavor that does not fit, or has a
+// smaller disk, fails the resize: the server stays as it was, the fault and
+// the action's event say why.
 func (s *Service) prepResize(ctx context.Context, in *instance) error {
-	handed := false
+	handed, reason := false, ""
 	err := s.db.InTx(ctx, func(tx *db.Tx) error {
+		handed, reason = false, ""
 		cur, err := loadInstance(ctx, tx, in.UUID)
 		if err != nil || cur.TaskState != taskResizePrep || cur.Deleted {
 			return err
 		}
 		next := cur.Request.NewFlavor
-		reason := ""
 		switch {
 		case next == nil:
 			reason = "The resize has no flavor to go to."
 		case next.Disk < cur.Flavor.Disk:
 			reason = "Unable to resize disk down."
 		default:
-			// A claim lost to a concurrent one is tried again on fresh usage.
-			claimed := false
-			for range 5 {
-				if claimed, err = s.claim(ctx, tx, cur.Host, *next); err != nil || claimed {
-					break
-				}
-			}
+			claimed, err := s.claim(ctx, tx, cur.UUID, cur.Host, *next)
 			if err != nil {
 				return err
 			}
@@ -141,21 +135,20 @@ func (s *Service) prepResize(ctx context.Context, in *instance) error {
 			return err
 		}
 		if reason != "" {
-			s.log.Warn("resize failed", "instance", cur.UUID, "host", cur.Host, "reason", reason)
 			cur.TaskState = ""
 			cur.Fault = &fault{Code: 500, Message: reason, Created: now}
 			return saveInstance(ctx, tx, cur)
 		}
 		old := cur.Flavor
 		cur.Flavor, cur.Request.OldFlavor, cur.TaskState = *next, &old, taskResizeMigrating
-		if err := saveFlavor(ctx, tx, cur); err != nil {
-			return err
-		}
 		handed = true
 		return saveInstance(ctx, tx, cur)
 	})
 	if err != nil {
 		return err
+	}
+	if reason != "" {
+		s.log.Warn("resize failed", "instance", in.UUID, "host", in.Host, "reason", reason)
 	}
 	if handed {
 		s.kick(in.Host)
@@ -171,14 +164,11 @@ func (s *Service) confirmResize(r *http.Request) (httpapi.Response, error) {
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	if err := s.checkLocked(r, in); err != nil {
-		return httpapi.Response{}, err
-	}
 	err = s.changeState(r, in, "confirmResize", []string{vmResized}, "", func(tx *db.Tx, cur *instance) error {
 		if cur.Request.OldFlavor == nil {
 			return badRequest("Instance has not been resized.")
 		}
-		if err := releaseFlavor(r.Context(), tx, cur.Host, *cur.Request.OldFlavor); err != nil {
+		if err := releaseClaims(r.Context(), tx, cur.UUID, cur.Request.OldFlavor.ID); err != nil {
 			return err
 		}
 		cur.Request.OldFlavor, cur.VMState = nil, vmActive
@@ -201,18 +191,15 @@ func (s *Service) revertResize(r *http.Request) (httpapi.Response, error) {
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	if err := s.checkLocked(r, in); err != nil {
-		return httpapi.Response{}, err
-	}
 	err = s.changeState(r, in, "revertResize", []string{vmResized}, taskResizeReverting, func(tx *db.Tx, cur *instance) error {
 		if cur.Request.OldFlavor == nil {
 			return badRequest("Instance has not been resized.")
 		}
-		if err := releaseFlavor(r.Context(), tx, cur.Host, cur.Flavor); err != nil {
+		if err := releaseClaims(r.Context(), tx, cur.UUID, cur.Flavor.ID); err != nil {
 			return err
 		}
 		cur.Flavor, cur.Request.OldFlavor = *cur.Request.OldFlavor, nil
-		return saveFlavor(r.Context(), tx, cur)
+		return nil
 	})
 	if err != nil {
 		return httpapi.Response{}, err

@@ -25,11 +25,8 @@ func TestResize(t *testing.T) {
 	action := "/v2.1/servers/" + id + "/action"
 	used := func() (ram, vcpus int) {
 		t.Helper()
-		if err := e.Compute.db.QueryRowContext(t.Context(), `SELECT memory_mb_used, vcpus_used FROM compute_services
-			WHERE host = 'h1'`).Scan(&ram, &vcpus); err != nil {
-			t.Fatal(err)
-		}
-		return ram, vcpus
+		h := e.hostUsage("h1")
+		return h.MemoryMBUsed, h.VCPUsUsed
 	}
 	state := func(status, flavor string, ram int) {
 		t.Helper()

@@ -256,10 +256,11 @@ func (s *Service) recordServerGroups(ctx context.Context, a *groupAction) error 
 	}
 	return s.db.InTx(ctx, func(tx *db.Tx) error {
 		cur, err := loadInstance(ctx, tx, a.in.UUID)
-		if err != nil {
-			return err
+		if err != nil || cur.Deleted {
+			return err // a deleted server's ports are gone with it
 		}
 		cur.Request.SecurityGroups, cur.Request.SecurityGroupIDs = names, ids
+		cur.UpdatedAt = stamp(s.now())
 		return saveInstance(ctx, tx, cur)
 	})
 }

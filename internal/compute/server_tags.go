@@ -1,7 +1,6 @@
 package compute
 
 import (
-	"encoding/json"
 	"net/http"
 	"net/url"
 	"slices"
@@ -59,7 +58,7 @@ func tagsField(raw any) ([]string, error) {
 
 // taggable loads the server for a tag call: the API exists from 2.26, and
 // changes need a server that is not building or erroring (upstream's
-// _check_instance_in_valid_state).
+// _check_instance_in_valid_state), checked again when the change is written.
 func (s *Service) taggable(r *http.Request, rule, action string, change bool) (*instance, error) {
 	if !since(r, 26) {
 		return nil, versionNotFound()
@@ -69,37 +68,38 @@ func (s *Service) taggable(r *http.Request, rule, action string, change bool) (*
 		return nil, err
 	}
 	if change {
-		switch in.VMState {
-		case vmActive, vmPaused, vmSuspended, vmStopped:
-		default:
-			return nil, invalidState(action, in, "vm_state", in.VMState)
+		if err := taggableState(in, action); err != nil {
+			return nil, err
 		}
 	}
 	return in, nil
 }
 
-// saveTags writes the instance's tags, reading them again in the transaction so
-// two concurrent tag calls do not lose each other's changes.
-func (s *Service) saveTags(r *http.Request, id string, change func(tags []string) ([]string, error)) ([]string, error) {
+func taggableState(in *instance, action string) error {
+	switch in.VMState {
+	case vmActive, vmPaused, vmSuspended, vmStopped:
+		return nil
+	}
+	return invalidState(action, in, "vm_state", in.VMState)
+}
+
+// saveTags writes the instance's tags as change makes them of the tags it has
+// now, in one transaction with the state check, so two concurrent tag calls do
+// not lose each other's changes; change returns nil for no change.
+func (s *Service) saveTags(r *http.Request, id, action string, change func(tags []string) ([]string, error)) ([]string, error) {
 	var out []string
-	err := s.db.InTx(r.Context(), func(tx *db.Tx) error {
-		var raw string
-		if err := tx.QueryRowContext(r.Context(), `SELECT tags FROM instances WHERE uuid = ?`, id).Scan(&raw); err != nil {
+	err := s.changeInstance(r, id, "", func(_ *db.Tx, cur *instance) error {
+		if err := taggableState(cur, action); err != nil {
 			return err
 		}
-		var tags []string
-		if err := json.Unmarshal([]byte(raw), &tags); err != nil {
-			return err
-		}
-		next, err := change(tags)
+		tags := nonNilTags(cur.Tags)
+		next, err := change(slices.Clone(tags))
 		if err != nil || next == nil {
 			out = tags
 			return err
 		}
-		out = next
-		_, err = tx.ExecContext(r.Context(), `UPDATE instances SET tags = ?, updated_at = ? WHERE uuid = ?`,
-			mustJSON(next), stamp(s.now()), id)
-		return err
+		out, cur.Tags = next, next
+		return nil
 	})
 	return out, err
 }
@@ -129,7 +129,7 @@ func (s *Service) replaceServerTags(r *http.Request) (httpapi.Response, error) {
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	if _, err := s.saveTags(r, in.UUID, func([]string) ([]string, error) { return tags, nil }); err != nil {
+	if _, err := s.saveTags(r, in.UUID, "update tags", func([]string) ([]string, error) { return tags, nil }); err != nil {
 		return httpapi.Response{}, err
 	}
 	return httpapi.OK(map[string]any{"tags": tags}), nil
@@ -140,7 +140,7 @@ func (s *Service) deleteServerTags(r *http.Request) (httpapi.Response, error) {
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	if _, err := s.saveTags(r, in.UUID, func([]string) ([]string, error) { return []string{}, nil }); err != nil {
+	if _, err := s.saveTags(r, in.UUID, "delete tags", func([]string) ([]string, error) { return []string{}, nil }); err != nil {
 		return httpapi.Response{}, err
 	}
 	return httpapi.NoContent(), nil
@@ -170,7 +170,8 @@ func (s *Service) addServerTag(r *http.Request) (httpapi.Response, error) {
 		return httpapi.Response{}, badRequest("Tag '%s' is invalid. It must be a non empty string without characters '/' and ','.", tag)
 	}
 	added := false
-	_, err = s.saveTags(r, in.UUID, func(tags []string) ([]string, error) {
+	_, err = s.saveTags(r, in.UUID, "update tag", func(tags []string) ([]string, error) {
+		added = false
 		if len(tags) >= maxServerTags {
 			return nil, badRequest("The number of tags exceeded the per-server limit %d", maxServerTags)
 		}
@@ -196,7 +197,7 @@ func (s *Service) deleteServerTag(r *http.Request) (httpapi.Response, error) {
 		return httpapi.Response{}, err
 	}
 	tag := r.PathValue("tag")
-	_, err = s.saveTags(r, in.UUID, func(tags []string) ([]string, error) {
+	_, err = s.saveTags(r, in.UUID, "delete tag", func(tags []string) ([]string, error) {
 		i := slices.Index(tags, tag)
 		if i < 0 {
 			return nil, notFound("Server %s has no tag '%s'", in.UUID, tag)

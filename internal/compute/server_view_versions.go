@@ -114,7 +114,7 @@ func (s *Service) hostStatus(ctx context.Context, host string, o *serverViewOpts
 		return st
 	}
 	st := "UNKNOWN"
-	h, err := loadHostStates(ctx, s.db, `SELECT `+hostStateColumns+` FROM compute_services WHERE host = ?`, host)
+	h, err := loadHostStates(ctx, s.db, `SELECT `+hostStateColumns+` FROM `+hostStateFrom+` WHERE host = ?`, host)
 	switch {
 	case err != nil:
 		s.log.Warn("host status", "host", host, "error", err)

@@ -340,6 +340,10 @@ func firstNonEmpty(vs ...string) string {
 	return ""
 }
 
+// updateServer is PUT /servers/{id}: it changes the name, access addresses,
+// description and hostname of the server as it is when the change is written
+// (one transaction), and nothing else: a rename racing a delete leaves the
+// server deleted (404 once it is), never brings it back.
 func (s *Service) updateServer(r *http.Request) (httpapi.Response, error) {
 	in, err := s.visibleInstance(r, "os_compute_api:servers:update")
 	if err != nil {
@@ -361,17 +365,18 @@ func (s *Service) updateServer(r *http.Request) (httpapi.Response, error) {
 	if req.Server == nil {
 		return httpapi.Response{}, badRequest("Invalid input for field/attribute server. 'server' is a required property")
 	}
+	var changes []func(*instance)
 	if n := req.Server.Name; n != nil {
 		if strings.TrimSpace(*n) == "" || len(*n) > 255 {
 			return httpapi.Response{}, badRequest("Invalid input for field/attribute name. Value: %s.", *n)
 		}
-		in.Name = *n
+		changes = append(changes, func(in *instance) { in.Name = *n })
 	}
 	if v := req.Server.AccessIPv4; v != nil {
-		in.Request.AccessIPv4 = *v
+		changes = append(changes, func(in *instance) { in.Request.AccessIPv4 = *v })
 	}
 	if v := req.Server.AccessIPv6; v != nil {
-		in.Request.AccessIPv6 = *v
+		changes = append(changes, func(in *instance) { in.Request.AccessIPv6 = *v })
 	}
 	if raw := req.Server.Description; present(raw) {
 		if !since(r, 19) {
@@ -381,7 +386,7 @@ func (s *Service) updateServer(r *http.Request) (httpapi.Response, error) {
 		if err != nil {
 			return httpapi.Response{}, err
 		}
-		in.Request.Description = d
+		changes = append(changes, func(in *instance) { in.Request.Description = d })
 	}
 	if raw := req.Server.Hostname; present(raw) {
 		if !since(r, 90) {
@@ -391,34 +396,41 @@ func (s *Service) updateServer(r *http.Request) (httpapi.Response, error) {
 		if err != nil {
 			return httpapi.Response{}, err
 		}
-		in.Hostname = h
+		changes = append(changes, func(in *instance) { in.Hostname = h })
 	}
-	in.UpdatedAt = stamp(s.now())
-	if err := saveInstance(r.Context(), s.db, in); err != nil {
+	err = s.changeInstance(r, in.UUID, "", func(_ *db.Tx, cur *instance) error {
+		for _, change := range changes {
+			change(cur)
+		}
+		in = cur
+		return nil
+	})
+	if err != nil {
 		return httpapi.Response{}, err
 	}
 	return httpapi.OK(map[string]any{"server": s.serverView(r, in, nil)}), nil
 }
 
 // deleteServer marks the server deleting; its host's agent destroys the guest
-// and the conductor releases its ports and claim. A server never placed goes at
-// once.
+// and reports it gone, which gives back its claims and its ports. A server
+// never placed goes at once (upstream's local delete).
 func (s *Service) deleteServer(r *http.Request) (httpapi.Response, error) {
 	in, err := s.visibleInstance(r, "os_compute_api:servers:delete")
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	if err := s.checkLocked(r, in); err != nil {
-		return httpapi.Response{}, err
-	}
-	local := false
+	var gone *instance // deleted here, its ports to give back
 	err = s.db.InTx(r.Context(), func(tx *db.Tx) error {
+		gone = nil
 		cur, err := loadInstance(r.Context(), tx, in.UUID)
 		if err != nil {
 			return err
 		}
 		if cur.Deleted {
 			return notFound("Instance %s could not be found.", in.UUID)
+		}
+		if err := s.checkLocked(r, cur); err != nil {
+			return err
 		}
 		in = cur
 		if err := s.startAction(r.Context(), tx, r, cur, "delete"); err != nil {
@@ -427,7 +439,7 @@ func (s *Service) deleteServer(r *http.Request) (httpapi.Response, error) {
 		if cur.Host == "" {
 			// No host runs it (ERROR, or not placed yet): upstream's local
 			// delete, done here and now.
-			local = true
+			gone = cur
 			return s.finishDelete(r.Context(), tx, cur)
 		}
 		cur.TaskState, cur.UpdatedAt = taskDeleting, stamp(s.now())
@@ -436,8 +448,8 @@ func (s *Service) deleteServer(r *http.Request) (httpapi.Response, error) {
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	if local {
-		s.releasePorts(r.Context(), in)
+	if gone != nil {
+		s.releasePorts(r.Context(), gone)
 		return httpapi.NoContent(), nil // no host to tell, nothing left for the conductor
 	}
 	s.kick(in.Host)

@@ -349,14 +349,19 @@ func (s *Service) createServer(r *http.Request) (httpapi.Response, error) {
 	if err != nil {
 		return httpapi.Response{}, err
 	}
+	// The instances' integer ids are drawn before the transaction: a retried
+	// transaction keeps them, and an id a failed create drew is never used.
+	next, err := nextIDs(ctx, s.db, seqInstances, count)
+	if err != nil {
+		s.deleteMadePorts(ctx, networks)
+		return httpapi.Response{}, err
+	}
 	var created []*instance
-	insert := func(tx *db.Tx) error {
+	err = s.db.InTx(ctx, func(tx *db.Tx) error {
 		created = make([]*instance, 0, count)
+		// The quota again, in the transaction that records the servers: what
+		// concurrent creates recorded meanwhile counts.
 		if _, err := s.quotaRoom(ctx, tx, creds.ProjectID, flavor, count, count); err != nil {
-			return err
-		}
-		var next int64
-		if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(id), 0) + 1 FROM instances`).Scan(&next); err != nil {
 			return err
 		}
 		now := stamp(s.now())
@@ -400,16 +405,7 @@ func (s *Service) createServer(r *http.Request) (httpapi.Response, error) {
 			return s.joinServerGroup(ctx, tx, creds.ProjectID, isAdmin(creds), b.ServerGroup, uuids)
 		}
 		return nil
-	}
-	// The instances' ids are the next after the largest: a concurrent create on
-	// a database that runs transactions side by side (PostgreSQL) may take the
-	// same, which the primary key refuses; the insert is then tried again.
-	for attempt := 0; ; attempt++ {
-		err = s.db.InTx(ctx, insert)
-		if !db.IsUniqueViolation(err) || attempt == 20 {
-			break
-		}
-	}
+	})
 	if err != nil {
 		s.deleteMadePorts(ctx, networks)
 		return httpapi.Response{}, err

@@ -127,8 +127,12 @@ func New(ctx context.Context, o Options) (*Service, error) {
 	if o.MaxAttempts <= 0 {
 		o.MaxAttempts = 3
 	}
-	return &Service{db: o.DB, log: o.Logger, auth: o.Auth, policy: o.Policy, opts: o, now: time.Now,
-		work: make(chan struct{}, 1)}, nil
+	s := &Service{db: o.DB, log: o.Logger, auth: o.Auth, policy: o.Policy, opts: o, now: time.Now,
+		work: make(chan struct{}, 1)}
+	if err := s.claimPlaced(ctx); err != nil {
+		return nil, err
+	}
+	return s, nil
 }
 
 // Handler is the HTTP API.
