@@ -43,6 +43,6 @@ test: deps postgres
 	NIMBUS_BCRYPT_COST=4 NIMBUS_E2E_DATABASE_URL='$(NIMBUS_E2E_DATABASE_URL)' \
 		$(GO) test -count=1 -timeout 25m ./test/e2e/
 	@echo '== database-backed suites on PostgreSQL (each test in a schema of its own)'
-	NIMBUS_TEST_DATABASE_URL='$(NIMBUS_TEST_DATABASE_URL)' $(GO) test -count=1 ./internal/platform/db/ ./internal/identity/ ./internal/image/ ./internal/network/
+	NIMBUS_TEST_DATABASE_URL='$(NIMBUS_TEST_DATABASE_URL)' $(GO) test -count=1 ./internal/platform/db/ ./internal/identity/ ./internal/image/ ./internal/network/ ./internal/compute/
 	@echo '== fuzz targets, $(FUZZTIME) each'
 	FUZZTIME=$(FUZZTIME) scripts/fuzz.sh
