@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/nimbus-cloud/nimbus/internal/platform/auth"
+	"github.com/nimbus-cloud/nimbus/internal/platform/jsonschema"
 	"github.com/nimbus-cloud/nimbus/internal/platform/policy"
 )
 
@@ -31,6 +32,8 @@ type Route struct {
 	Policy string
 	// Target loads the attributes the policy rule refers to as %(target.x)s.
 	Target func(r *http.Request) (map[string]any, error)
+	// Schemas are the route's request and response schemas per API version.
+	Schemas []Schema
 }
 
 // Authenticator validates the token a request carries.
@@ -56,7 +59,24 @@ type Options struct {
 	// MaxBodyBytes caps request bodies (413 beyond); 0 means 112 KiB like Keystone.
 	MaxBodyBytes int64
 	Registry     *prometheus.Registry
+	// Negotiate, when set, picks the request's API version (microversion) before
+	// anything else the route does, so that schemas and handlers see it
+	// (VersionOf); its error is the answer (406 out of range, 400 malformed).
+	Negotiate func(r *http.Request) (Version, error)
+	// InvalidRequest, when set, is the service's 400 for a body its route's
+	// request schema refuses (Nova's "Invalid input for field/attribute ...").
+	InvalidRequest func(*jsonschema.Error) *Error
+	// ValidateBeforePolicy validates request bodies before the route's policy,
+	// as Nova's schema decorator runs before the handler's policy check; otherwise
+	// after it, as Keystone validates.
+	ValidateBeforePolicy bool
+	// CheckResponses validates every response against its route's response
+	// schema, logging ResponseViolation on a mismatch (the end-to-end tests turn
+	// it on with NIMBUS_CHECK_RESPONSES=1).
+	CheckResponses bool
 }
+
+type routeCtxKey struct{}
 
 // Server serves one API's routes plus /healthcheck. Metrics are not served on API
 // ports (upstream serves none there, and they tell an anonymous caller the routes
@@ -197,6 +217,18 @@ func (s *Server) wrap(rt Route) http.Handler {
 		if r.Body != nil {
 			r.Body = http.MaxBytesReader(w, r.Body, s.opts.MaxBodyBytes)
 		}
+		if s.opts.CheckResponses && len(rt.Schemas) > 0 {
+			r = r.WithContext(context.WithValue(r.Context(), routeCtxKey{}, &rt))
+		}
+		validated := false
+		validate := func() bool {
+			validated = true
+			if err := s.validateRequest(r, rt); err != nil {
+				s.writeError(w, r, err)
+				return false
+			}
+			return true
+		}
 		if !rt.Public {
 			creds, err := s.authenticate(r)
 			if err != nil {
@@ -212,12 +244,33 @@ func (s *Server) wrap(rt Route) http.Handler {
 				return
 			}
 			r = r.WithContext(auth.WithCredentials(r.Context(), creds))
+			if s.opts.Negotiate != nil {
+				v, err := s.opts.Negotiate(r)
+				if err != nil {
+					s.writeError(w, r, err)
+					return
+				}
+				r = r.WithContext(WithVersion(r.Context(), v))
+			}
+			if s.opts.ValidateBeforePolicy && !validate() {
+				return
+			}
 			if rt.Policy != "" {
 				if err := s.enforce(r, rt); err != nil {
 					s.writeError(w, r, err)
 					return
 				}
 			}
+		} else if s.opts.Negotiate != nil {
+			v, err := s.opts.Negotiate(r)
+			if err != nil {
+				s.writeError(w, r, err)
+				return
+			}
+			r = r.WithContext(WithVersion(r.Context(), v))
+		}
+		if !validated && !validate() {
+			return
 		}
 		resp, err := rt.Handler(r)
 		if err != nil {
@@ -299,6 +352,10 @@ func (s *Server) write(w http.ResponseWriter, r *http.Request, resp Response) {
 		if err != nil {
 			s.writeError(w, r, AsError(err))
 			return
+		}
+		if s.opts.CheckResponses {
+			rt, _ := r.Context().Value(routeCtxKey{}).(*Route)
+			s.checkResponse(r, rt, status, buf)
 		}
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Content-Length", strconv.Itoa(len(buf)))

@@ -1,0 +1,139 @@
+package httpapi
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/nimbus-cloud/nimbus/internal/platform/jsonschema"
+)
+
+// Schema is what a route accepts and answers at a range of API versions
+// (microversions), as upstream declares it: Nova's @validation.schema(..., min,
+// max) beside each method, Keystone's and Glance's request schemas. A route lists
+// one per range where its shape changes.
+type Schema struct {
+	// Min and Max bound the versions it applies to, both included; a zero Max is
+	// no upper bound. Services without microversions leave both zero.
+	Min, Max Version
+	// Request is the body's schema; nil accepts any body (or none).
+	Request jsonschema.Schema
+	// Responses are the bodies' schemas by status, as upstream's API reference and
+	// its response schemas (Tempest's) define them: checked, when the server is
+	// told to, on every response the route gives.
+	Responses map[int]jsonschema.Schema
+}
+
+func (sc Schema) covers(v Version) bool {
+	return !v.Less(sc.Min) && (sc.Max == Version{} || !sc.Max.Less(v))
+}
+
+// schemaFor is the route's schema at version v, if any.
+func schemaFor(schemas []Schema, v Version) (Schema, bool) {
+	for _, sc := range schemas {
+		if sc.covers(v) {
+			return sc, true
+		}
+	}
+	return Schema{}, false
+}
+
+type versionCtxKey struct{}
+
+// VersionOf is the API version (microversion) the request negotiated, the zero
+// Version for services without microversions.
+func VersionOf(r *http.Request) Version {
+	v, _ := r.Context().Value(versionCtxKey{}).(Version)
+	return v
+}
+
+// WithVersion records the request's negotiated version.
+func WithVersion(ctx context.Context, v Version) context.Context {
+	return context.WithValue(ctx, versionCtxKey{}, v)
+}
+
+// validateRequest checks the body against the route's request schema at the
+// request's version, and leaves the body readable again for the handler.
+func (s *Server) validateRequest(r *http.Request, rt Route) error {
+	sc, ok := schemaFor(rt.Schemas, VersionOf(r))
+	if !ok || sc.Request == nil {
+		return nil
+	}
+	var data []byte
+	if r.Body != nil {
+		var err error
+		if data, err = io.ReadAll(r.Body); err != nil {
+			return AsError(err) // too large: MaxBytesReader's 413
+		}
+		r.Body = io.NopCloser(bytes.NewReader(data))
+	}
+	var doc any
+	if len(bytes.TrimSpace(data)) > 0 {
+		var err error
+		if doc, err = jsonschema.Decode(data); err != nil {
+			return s.invalidRequest(&jsonschema.Error{Keyword: "json", Message: "Malformed request body: " + err.Error()})
+		}
+	}
+	if verr := jsonschema.Validate(sc.Request, doc); verr != nil {
+		return s.invalidRequest(verr)
+	}
+	return nil
+}
+
+func (s *Server) invalidRequest(e *jsonschema.Error) error {
+	if s.opts.InvalidRequest != nil {
+		return s.opts.InvalidRequest(e)
+	}
+	if e.Keyword == "json" {
+		return BadRequest("%s", e.Message)
+	}
+	if p := e.PathString(); p != "" {
+		return BadRequest("Invalid input for field '%s': %s", p, e.Message)
+	}
+	return BadRequest("%s", e.Message)
+}
+
+var responseViolations = prometheus.NewCounterVec(prometheus.CounterOpts{
+	Name: "nimbus_response_schema_violations_total",
+	Help: "Responses whose body did not match the route's response schema (when checked).",
+}, []string{"service", "route"})
+
+func init() { sharedRegistry.MustRegister(responseViolations) }
+
+// ResponseViolation is the log message of a response that breaks its schema: the
+// end-to-end tests look for it in every cloud's log.
+const ResponseViolation = "response schema violation"
+
+// checkResponse validates a JSON body the route answered against its schema for
+// the status, logging (never altering) a violation.
+func (s *Server) checkResponse(r *http.Request, rt *Route, status int, body []byte) {
+	if rt == nil {
+		return
+	}
+	sc, ok := schemaFor(rt.Schemas, VersionOf(r))
+	if !ok {
+		return
+	}
+	schema, ok := sc.Responses[status]
+	if !ok {
+		return
+	}
+	var doc any
+	if len(body) > 0 {
+		d := json.NewDecoder(bytes.NewReader(body))
+		d.UseNumber()
+		if err := d.Decode(&doc); err != nil {
+			return
+		}
+	}
+	if verr := jsonschema.Validate(schema, doc); verr != nil {
+		responseViolations.WithLabelValues(s.opts.Service, rt.Method+" "+rt.Path).Inc()
+		s.opts.Logger.ErrorContext(r.Context(), ResponseViolation, "service", s.opts.Service,
+			"route", rt.Method+" "+rt.Path, "version", VersionOf(r).String(), "status", status,
+			"field", verr.PathString(), "error", verr.Message, "request_id", RequestID(r.Context()))
+	}
+}
