@@ -212,7 +212,7 @@ func (c *Cloud) startIdentity(ctx context.Context) error {
 	c.revoked = auth.NewRevocationList()
 	c.identity, err = identity.New(ctx, identity.Options{
 		DB: c.db, Config: c.cfg.Identity, Logger: c.log, Keys: c.keys, Revoked: c.revoked, Bus: c.bus,
-		Policy: enforcer, PublicURL: l.URL,
+		Policy: enforcer, PublicURL: l.URL, CheckResponses: c.cfg.API.CheckResponses,
 	})
 	if err != nil {
 		_ = l.Close()
@@ -260,6 +260,7 @@ func (c *Cloud) startImage(ctx context.Context) (string, error) {
 		DB: c.db, Logger: c.log, Auth: c.identity.Validator(), Policy: enforcer, DataDir: c.cfg.DataDir,
 		PublicURL: l.URL, SizeCap: c.cfg.Image.SizeCap,
 		QuotaImages: c.cfg.Image.QuotaImages, QuotaBytes: c.cfg.Image.QuotaBytes,
+		CheckResponses: c.cfg.API.CheckResponses,
 	})
 	if err != nil {
 		_ = l.Close()
@@ -289,6 +290,7 @@ func (c *Cloud) startNetwork(ctx context.Context) (string, error) {
 		GlobalMTU: n.GlobalMTU,
 		Segments: network.SegmentConfig{TenantNetworkTypes: n.TenantNetworkTypes, FlatNetworks: n.FlatNetworks,
 			VLANRanges: n.VLANRanges, VXLANRanges: n.VXLANRanges},
+		CheckResponses: c.cfg.API.CheckResponses,
 	})
 	if err != nil {
 		_ = l.Close()
@@ -325,6 +327,10 @@ func (c *Cloud) Serve(ctx context.Context) error {
 	defer c.close()
 	var wg sync.WaitGroup
 	errc := make(chan error, len(c.servers))
+	if c.cfg.API.CheckResponses {
+		c.log.Info("checking every API response against its route's response schema (api.check_responses): " +
+			"mismatches are logged as \"response schema violation\"")
+	}
 	for _, s := range c.servers {
 		wg.Add(1)
 		go func() {

@@ -62,6 +62,9 @@ type Options struct {
 	// MaxAttempts is how many hosts a build tries before ERROR (upstream
 	// max_attempts, 3).
 	MaxAttempts int
+	// CheckResponses validates each response against its route's response schema
+	// (httpapi.Options.CheckResponses).
+	CheckResponses bool
 }
 
 // Service is the compute API and conductor.
@@ -145,6 +148,9 @@ func (s *Service) Handler() http.Handler {
 		ErrorBody:    errorBody,
 		PolicyError:  policyError,
 		MaxBodyBytes: 1 << 20,
+
+		// api.check_responses: the end-to-end tests' conformance check
+		CheckResponses: s.opts.CheckResponses,
 	})
 	srv.Mount(s.routes())
 	return srv

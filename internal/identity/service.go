@@ -51,6 +51,8 @@ type Service struct {
 
 	// publicURL is the base URL clients reach identity by (for links and discovery).
 	publicURL string
+	// checkResponses turns on the response schema check (Options.CheckResponses).
+	checkResponses bool
 
 	// generation counts writes, this process's and (over the bus) those of the
 	// other identity services on the database; caches derived from the
@@ -73,6 +75,9 @@ type Options struct {
 	Bus       *bus.Bus // optional: revocations and changes are also published for other processes
 	Policy    *policy.Enforcer
 	PublicURL string
+	// CheckResponses validates each response against its route's response schema
+	// (httpapi.Options.CheckResponses).
+	CheckResponses bool
 }
 
 // New runs the identity migrations and loads the revocation list.
@@ -90,7 +95,7 @@ func New(ctx context.Context, o Options) (*Service, error) {
 	s := &Service{
 		db: o.DB, cfg: o.Config, log: o.Logger, keys: o.Keys, codec: codec,
 		revoked: o.Revoked, valid: auth.NewValidator(codec, o.Revoked), bus: o.Bus,
-		policy: o.Policy, now: time.Now, publicURL: o.PublicURL,
+		policy: o.Policy, now: time.Now, publicURL: o.PublicURL, checkResponses: o.CheckResponses,
 		rendered: map[renderKey]renderedToken{}, instance: newID(),
 	}
 	if err := s.loadRevocations(ctx); err != nil {
@@ -120,6 +125,8 @@ func (s *Service) Handler() http.Handler {
 			}
 			e.Header.Set("WWW-Authenticate", fmt.Sprintf(`Keystone uri="%s"`, s.publicURL))
 		},
+		// api.check_responses: the end-to-end tests' conformance check
+		CheckResponses: s.checkResponses,
 	})
 	srv.Mount(s.routes())
 	return srv

@@ -46,6 +46,9 @@ type Options struct {
 	QuotaBytes  int64
 	// WebDownloadAllowed lists URL prefixes web-download may fetch; empty disables it.
 	WebDownloadAllowed []string
+	// CheckResponses validates each response against its route's response schema
+	// (httpapi.Options.CheckResponses).
+	CheckResponses bool
 }
 
 // Service is the image API.
@@ -105,6 +108,9 @@ func (s *Service) Handler() http.Handler {
 		ErrorBody: errorBody,
 		// image data streams through; JSON bodies are capped by decodeJSON
 		MaxBodyBytes: s.opts.SizeCap + 1,
+
+		// api.check_responses: the end-to-end tests' conformance check
+		CheckResponses: s.opts.CheckResponses,
 	})
 	srv.Mount(s.routes())
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

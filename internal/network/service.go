@@ -46,6 +46,9 @@ type Options struct {
 	DNSDomain string
 	// Quotas are the default per-project limits; a negative value means unlimited.
 	Quotas map[string]int
+	// CheckResponses validates each response against its route's response schema
+	// (httpapi.Options.CheckResponses).
+	CheckResponses bool
 }
 
 // Service is the network API.
@@ -115,6 +118,9 @@ func (s *Service) Handler() http.Handler {
 		Policy:       s.policy,
 		ErrorBody:    errorBody,
 		MaxBodyBytes: 1 << 20,
+
+		// api.check_responses: the end-to-end tests' conformance check
+		CheckResponses: s.opts.CheckResponses,
 	})
 	srv.Mount(s.routes())
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -53,6 +53,12 @@ func run(m *testing.M) int {
 			code = 1
 		}
 	}
+	// Every answer of every cloud held to its route's response schema.
+	responseViolations.scanAll()
+	if report := responseViolations.report(); report != "" {
+		fmt.Fprint(os.Stderr, "FAIL: ", report)
+		code = 1
+	}
 	return code
 }
 
@@ -124,7 +130,8 @@ type process struct {
 
 // startProcess runs nimbus with args and env (after NIMBUS_NETWORK_DATAPLANE=off
 // and NIMBUS_COMPUTE_DRIVER=fake: no data plane and no VMs unless a test asks
-// for them, with a namespace of its own), logging to logFile,
+// for them, with a namespace of its own; and with every response checked
+// against its schema, checkResponsesEnv), logging to logFile,
 // and waits for the stdout line starting with ready, which it returns.
 func startProcess(args, env []string, logFile, ready string) (*process, string, error) {
 	logf, err := os.OpenFile(logFile, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
@@ -132,7 +139,7 @@ func startProcess(args, env []string, logFile, ready string) (*process, string, 
 		return nil, "", err
 	}
 	cmd := exec.Command(nimbusBin, args...)
-	cmd.Env = append(append(os.Environ(), "NIMBUS_NETWORK_DATAPLANE=off", "NIMBUS_COMPUTE_DRIVER=fake"), env...)
+	cmd.Env = append(append(os.Environ(), "NIMBUS_NETWORK_DATAPLANE=off", "NIMBUS_COMPUTE_DRIVER=fake", checkResponsesEnv), env...)
 	cmd.Stderr = logf
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -143,6 +150,7 @@ func startProcess(args, env []string, logFile, ready string) (*process, string, 
 		logf.Close()
 		return nil, "", err
 	}
+	responseViolations.watch(logFile)
 	p := &process{cmd: cmd, done: make(chan struct{})}
 	readyLine := make(chan string, 1)
 	go func() {
@@ -158,6 +166,7 @@ func startProcess(args, env []string, logFile, ready string) (*process, string, 
 	go func() {
 		p.err = cmd.Wait()
 		logf.Close()
+		responseViolations.scan(logFile) // before the test's directory goes
 		close(p.done)
 	}()
 	logText := func() string { data, _ := os.ReadFile(logFile); return string(data) }

@@ -159,6 +159,11 @@ type API struct {
 	// MetricsPort is the Prometheus metrics listener's, apart from every API port
 	// (0: no metrics listener).
 	MetricsPort int `toml:"metrics_port" env:"NIMBUS_METRICS_PORT"`
+	// CheckResponses validates every API response against its route's response
+	// schema (upstream's, per API version) and logs each mismatch as
+	// "response schema violation", the answer unchanged: a conformance check
+	// for tests and staging, at the cost of decoding every JSON body again.
+	CheckResponses bool `toml:"check_responses" env:"NIMBUS_CHECK_RESPONSES"`
 }
 
 // Log sets the log output.

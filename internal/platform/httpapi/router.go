@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -343,6 +344,11 @@ func (s *Server) write(w http.ResponseWriter, r *http.Request, resp Response) {
 	case nil:
 		w.WriteHeader(status)
 	case []byte:
+		if s.opts.CheckResponses && isJSON(w.Header().Get("Content-Type")) {
+			// bodies rendered ahead (identity's cached token bodies) are checked too
+			rt, _ := r.Context().Value(routeCtxKey{}).(*Route)
+			s.checkResponse(r, rt, status, body)
+		}
 		w.WriteHeader(status)
 		if r.Method != http.MethodHead {
 			_, _ = w.Write(body)
@@ -364,6 +370,14 @@ func (s *Server) write(w http.ResponseWriter, r *http.Request, resp Response) {
 			_, _ = w.Write(buf)
 		}
 	}
+}
+
+// isJSON reports whether a Content-Type is JSON's (application/json, or a
+// +json type such as Glance's application/schema+json).
+func isJSON(contentType string) bool {
+	mediaType, _, _ := strings.Cut(contentType, ";")
+	mediaType = strings.TrimSpace(strings.ToLower(mediaType))
+	return mediaType == "application/json" || strings.HasSuffix(mediaType, "+json")
 }
 
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {

@@ -96,3 +96,36 @@ func TestRouteSchemas(t *testing.T) {
 		t.Fatalf("the violation was not logged:\n%s", logs.String())
 	}
 }
+
+// TestRawJSONResponsesChecked: a body the handler rendered ahead ([]byte with a
+// JSON content type, as identity's cached token bodies) is checked as a value
+// body is; other raw bodies (image data) are not.
+func TestRawJSONResponsesChecked(t *testing.T) {
+	var logs bytes.Buffer
+	srv := NewServer(Options{Service: "thing", Logger: slog.New(slog.NewTextHandler(&logs, nil)),
+		Registry: prometheus.NewRegistry(), CheckResponses: true})
+	needsID := map[int]jsonschema.Schema{200: {"type": "object", "required": []any{"id"}}}
+	srv.Mount([]Route{
+		{Method: "GET", Path: "/rendered", Public: true, Schemas: []Schema{{Responses: needsID}},
+			Handler: func(r *http.Request) (Response, error) {
+				return Response{Body: []byte(`{"name": "x"}`)}.WithHeader("Content-Type", "application/json; charset=UTF-8"), nil
+			}},
+		{Method: "GET", Path: "/data", Public: true, Schemas: []Schema{{Responses: needsID}},
+			Handler: func(r *http.Request) (Response, error) {
+				return Response{Body: []byte(`{"name": "x"}`)}.WithHeader("Content-Type", "application/octet-stream"), nil
+			}},
+	})
+	for _, path := range []string{"/data", "/rendered"} {
+		rec := httptest.NewRecorder()
+		srv.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
+		if rec.Code != 200 || rec.Body.String() != `{"name": "x"}` {
+			t.Fatalf("%s: %d %s", path, rec.Code, rec.Body.String())
+		}
+		if got := strings.Count(logs.String(), ResponseViolation); got != map[string]int{"/data": 0, "/rendered": 1}[path] {
+			t.Fatalf("%s: %d violations logged:\n%s", path, got, logs.String())
+		}
+	}
+	if !strings.Contains(logs.String(), `route="GET /rendered"`) || !strings.Contains(logs.String(), "'id' is a required property") {
+		t.Fatalf("the violation does not name route and message:\n%s", logs.String())
+	}
+}
