@@ -151,6 +151,8 @@ func (s *Service) Handler() http.Handler {
 
 		// api.check_responses: the end-to-end tests' conformance check
 		CheckResponses: s.opts.CheckResponses,
+		// nova/api/compute_req_id.py: the id under Nova's own name too
+		CompatRequestIDHeaders: []string{"X-Compute-Request-Id"},
 	})
 	srv.Mount(s.routes())
 	return srv

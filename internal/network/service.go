@@ -123,7 +123,7 @@ func (s *Service) Handler() http.Handler {
 		CheckResponses: s.opts.CheckResponses,
 	})
 	srv.Mount(s.routes())
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return srv.Front(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		sw := &statusWriter{ResponseWriter: w}
 		switch {
 		case r.Method == http.MethodPost && strings.Count(strings.Trim(r.URL.Path, "/"), "/") == 1:
@@ -148,7 +148,7 @@ func (s *Service) Handler() http.Handler {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead && sw.status < 400 {
 			s.Changed()
 		}
-	})
+	}))
 }
 
 // Changed tells the agents the desired state may have changed.

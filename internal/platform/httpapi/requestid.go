@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
+	"net/http"
 	"strings"
 )
 
@@ -47,4 +48,36 @@ func withRequestID(ctx context.Context, id string) context.Context {
 func RequestID(ctx context.Context) string {
 	id, _ := ctx.Value(requestIDKey{}).(string)
 	return id
+}
+
+// newRequestID is the id of a request: the caller's x-openstack-request-id when it
+// has upstream's shape (propagated between services, as Glance keeps it), else a
+// new one.
+func (s *Server) newRequestID(r *http.Request) string {
+	if id := r.Header.Get("X-Openstack-Request-Id"); validRequestID(id) {
+		return id
+	}
+	return NewRequestID()
+}
+
+func (s *Server) setRequestIDHeaders(h http.Header, id string) {
+	h.Set("X-Openstack-Request-Id", id)
+	for _, name := range s.opts.CompatRequestIDHeaders {
+		h.Set(name, id)
+	}
+}
+
+// Front puts the server's request id on every answer of a handler that wraps
+// the server and answers some requests itself (network's bulk creates and
+// revision checks), as upstream's request-id middleware sits in front of the
+// whole API: the server then serves the request under the same id.
+func (s *Server) Front(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := RequestID(r.Context())
+		if id == "" {
+			id = s.newRequestID(r)
+		}
+		s.setRequestIDHeaders(w.Header(), id)
+		h.ServeHTTP(w, r.WithContext(withRequestID(r.Context(), id)))
+	})
 }

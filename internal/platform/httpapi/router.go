@@ -71,6 +71,10 @@ type Options struct {
 	// as Nova's schema decorator runs before the handler's policy check; otherwise
 	// after it, as Keystone validates.
 	ValidateBeforePolicy bool
+	// CompatRequestIDHeaders are the headers that carry the request id besides
+	// x-openstack-request-id, on every answer: Nova's x-compute-request-id (as
+	// oslo.middleware's RequestId compat_headers).
+	CompatRequestIDHeaders []string
 	// CheckResponses validates every response against its route's response
 	// schema, logging ResponseViolation on a mismatch (the end-to-end tests turn
 	// it on with NIMBUS_CHECK_RESPONSES=1).
@@ -152,13 +156,13 @@ func (s *Server) Mount(routes []Route) {
 // ServeHTTP implements http.Handler with request ids and access logging around the mux.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	reqID := r.Header.Get("X-Openstack-Request-Id")
-	if !validRequestID(reqID) {
-		reqID = NewRequestID()
+	reqID := RequestID(r.Context()) // set by Front
+	if reqID == "" {
+		reqID = s.newRequestID(r)
 	}
 	ctx := withRequestID(r.Context(), reqID)
 	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
-	rec.Header().Set("X-Openstack-Request-Id", reqID)
+	s.setRequestIDHeaders(rec.Header(), reqID)
 	r = r.WithContext(ctx)
 	defer func() {
 		if p := recover(); p != nil {
