@@ -70,7 +70,8 @@ func (s *Server) setRequestIDHeaders(h http.Header, id string) {
 // Front puts the server's request id on every answer of a handler that wraps
 // the server and answers some requests itself (network's bulk creates and
 // revision checks), as upstream's request-id middleware sits in front of the
-// whole API: the server then serves the request under the same id.
+// whole API, and gives it the request's path in the route table's form
+// (URLForms): the server then serves the request under the same id.
 func (s *Server) Front(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := RequestID(r.Context())
@@ -78,6 +79,6 @@ func (s *Server) Front(h http.Handler) http.Handler {
 			id = s.newRequestID(r)
 		}
 		s.setRequestIDHeaders(w.Header(), id)
-		h.ServeHTTP(w, r.WithContext(withRequestID(r.Context(), id)))
+		h.ServeHTTP(w, s.canonical(r.WithContext(withRequestID(r.Context(), id))))
 	})
 }

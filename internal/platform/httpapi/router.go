@@ -75,6 +75,9 @@ type Options struct {
 	// x-openstack-request-id, on every answer: Nova's x-compute-request-id (as
 	// oslo.middleware's RequestId compat_headers).
 	CompatRequestIDHeaders []string
+	// URLForms are the forms of a path the service's upstream router accepts
+	// beside the route table's; nil: upstream's for Service (upstreamURLForms).
+	URLForms *URLForms
 	// CheckResponses validates every response against its route's response
 	// schema, logging ResponseViolation on a mismatch (the end-to-end tests turn
 	// it on with NIMBUS_CHECK_RESPONSES=1).
@@ -89,6 +92,7 @@ type routeCtxKey struct{}
 // their own.
 type Server struct {
 	opts    Options
+	forms   URLForms
 	mux     *http.ServeMux
 	latency *prometheus.HistogramVec
 }
@@ -115,7 +119,10 @@ func NewServer(opts Options) *Server {
 	if opts.Registry == nil {
 		opts.Registry = sharedRegistry
 	}
-	s := &Server{opts: opts, mux: http.NewServeMux()}
+	s := &Server{opts: opts, forms: upstreamURLForms[opts.Service], mux: http.NewServeMux()}
+	if opts.URLForms != nil {
+		s.forms = *opts.URLForms
+	}
 	s.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:        "nimbus_http_request_duration_seconds",
 		Help:        "Latency of API requests by route and status.",
@@ -163,7 +170,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx := withRequestID(r.Context(), reqID)
 	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 	s.setRequestIDHeaders(rec.Header(), reqID)
-	r = r.WithContext(ctx)
+	path := r.URL.Path // as the client wrote it
+	r = s.canonical(r.WithContext(ctx))
 	defer func() {
 		if p := recover(); p != nil {
 			s.opts.Logger.ErrorContext(ctx, "panic serving request", "panic", p, "stack", string(debug.Stack()),
@@ -181,7 +189,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/healthcheck" {
 			s.opts.Logger.LogAttrs(ctx, slog.LevelInfo, "request",
 				slog.String("service", s.opts.Service), slog.String("request_id", reqID),
-				slog.String("method", r.Method), slog.String("path", r.URL.Path),
+				slog.String("method", r.Method), slog.String("path", path),
 				slog.Int("status", rec.status), slog.Int64("bytes", rec.bytes),
 				slog.Float64("latency_ms", float64(elapsed.Microseconds())/1000),
 				slog.String("remote", r.RemoteAddr))
@@ -256,6 +264,10 @@ func (s *Server) wrap(rt Route) http.Handler {
 					return
 				}
 				r = r.WithContext(WithVersion(r.Context(), v))
+			}
+			if err := checkPathProject(r, creds.ProjectID); err != nil {
+				s.writeError(w, r, err)
+				return
 			}
 			if s.opts.ValidateBeforePolicy && !validate() {
 				return
