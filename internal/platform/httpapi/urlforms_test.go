@@ -21,7 +21,7 @@ func TestURLForms(t *testing.T) {
 	newServer := func(service string) *Server {
 		srv := NewServer(Options{Service: service, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 			Registry: prometheus.NewRegistry(),
-			Auth: fakeAuth{"scoped": {UserID: "u", ProjectID: project}, "system": {UserID: "u", System: true}}})
+			Auth:     fakeAuth{"scoped": {UserID: "u", ProjectID: project}, "system": {UserID: "u", System: true}}})
 		srv.Mount([]Route{
 			{Method: "GET", Path: "/{$}", Public: true, Handler: echo},
 			{Method: "GET", Path: "/versions", Public: true, Handler: echo},
