@@ -3,7 +3,6 @@ package identity
 import (
 	"context"
 	"fmt"
-	"maps"
 	"net/http"
 	"strings"
 
@@ -23,14 +22,34 @@ type grantKind struct {
 // grantTarget is what upstream's rules on a grant refer to
 // (_build_enforcement_target_attr): the role the path names, the user or group
 // and the project or domain, each with its domain, so that a domain's manager
-// grants only the lesser roles, and only within its domain. Missing ones are
-// left out: the handler answers 404 for them, after the policy.
+// grants only the lesser roles, and only within its domain. As upstream
+// (keystone/api/projects.py, domains.py), what the path names is loaded before
+// the policy and a missing one answers 404, in upstream's order (a domain, the
+// role, the user or group, a project), except a missing user or group of a
+// revoke (allow_non_existing); the OS-INHERIT APIs (os_inherit.py) instead
+// leave a missing one out of the target, and let the policy decide.
 func (s *Service) grantTarget(actor, on string) func(r *http.Request) (map[string]any, error) {
 	return func(r *http.Request) (map[string]any, error) {
 		ctx := r.Context()
+		strict := !strings.Contains(r.Pattern, "/OS-INHERIT/")
 		t := map[string]any{}
+		if on == "domain" {
+			id := pathParam(r, "domain_id")
+			t["target.domain.id"] = id
+			if strict {
+				if _, err := s.loadDomain(ctx, s.db, id); err != nil {
+					return nil, err
+				}
+			}
+		}
 		if id := pathParam(r, "role_id"); id != "" {
-			if role, err := s.getRole(ctx, s.db, id); err == nil && role != nil {
+			role, err := s.getRole(ctx, s.db, id)
+			switch {
+			case err != nil && strict:
+				return nil, err
+			case role == nil && strict:
+				return nil, notFound("role", id)
+			case role != nil:
 				t["target.role.id"], t["target.role.name"] = role.ID, role.Name
 				t["target.role.domain_id"] = nil // a global role's, as upstream renders it
 				if role.DomainID != nullDomainID {
@@ -40,26 +59,76 @@ func (s *Service) grantTarget(actor, on string) func(r *http.Request) (map[strin
 		}
 		actorID := pathParam(r, actor+"_id")
 		t["target."+actor+".id"] = actorID
-		var actorDomain string
-		if actor == "user" {
-			if u, err := s.getUser(ctx, s.db, actorID); err == nil && u != nil {
-				actorDomain = u.DomainID
-			}
-		} else if g, err := s.getGroup(ctx, s.db, actorID); err == nil && g != nil {
-			actorDomain = g.DomainID
-		}
-		if actorDomain != "" {
+		actorDomain, err := s.actorDomain(ctx, actor, actorID)
+		switch {
+		case err != nil && strict:
+			return nil, err
+		case actorDomain == "" && strict && r.Method != http.MethodDelete:
+			return nil, notFound(actor, actorID)
+		case actorDomain != "":
 			t["target."+actor+".domain_id"] = actorDomain
 		}
 		if on == "domain" {
-			t["target.domain.id"] = pathParam(r, "domain_id")
 			return t, nil
 		}
-		pt, err := s.projectTarget(r)
+		id := pathParam(r, "project_id")
+		t["target.project.id"] = id
+		p, err := s.getProject(ctx, s.db, id)
+		switch {
+		case err != nil && strict:
+			return nil, err
+		case p == nil && strict:
+			return nil, notFound("project", id)
+		case p != nil:
+			t["target.project.domain_id"] = p.DomainID
+		}
+		return t, nil
+	}
+}
+
+// actorDomain is the domain of the user or group a grant names, empty when it
+// does not exist.
+func (s *Service) actorDomain(ctx context.Context, actor, id string) (string, error) {
+	if actor == "user" {
+		u, err := s.getUser(ctx, s.db, id)
+		if err != nil || u == nil {
+			return "", err
+		}
+		return u.DomainID, nil
+	}
+	g, err := s.getGroup(ctx, s.db, id)
+	if err != nil || g == nil {
+		return "", err
+	}
+	return g.DomainID, nil
+}
+
+// systemGrantTarget loads, before the policy, what a system grant's path names
+// (keystone/api/system.py _build_enforcement_target): a missing role answers
+// 404, and so does a missing user or group, except to a revoke.
+func (s *Service) systemGrantTarget(actor string) func(r *http.Request) (map[string]any, error) {
+	return func(r *http.Request) (map[string]any, error) {
+		ctx := r.Context()
+		t := map[string]any{}
+		if id := pathParam(r, "role_id"); id != "" {
+			role, err := s.requireRole(ctx, s.db, id)
+			if err != nil {
+				return nil, err
+			}
+			t["target.role.id"], t["target.role.name"] = role.ID, role.Name
+		}
+		id := pathParam(r, actor+"_id")
+		t["target."+actor+".id"] = id
+		domain, err := s.actorDomain(ctx, actor, id)
 		if err != nil {
 			return nil, err
 		}
-		maps.Copy(t, pt)
+		if domain == "" && r.Method != http.MethodDelete {
+			return nil, notFound(actor, id)
+		}
+		if domain != "" {
+			t["target."+actor+".domain_id"] = domain
+		}
 		return t, nil
 	}
 }
@@ -96,12 +165,13 @@ func (s *Service) assignmentRoutes() []httpapi.Route {
 		}
 		k := grantKind{actor: actor, target: "system"}
 		base := "/v3/system/" + actor + "s/{" + actor + "_id}/roles"
+		systemTarget := s.systemGrantTarget(actor)
 		routes = append(routes,
-			httpapi.Route{Method: "GET", Path: base, Policy: "identity:list_system_grants_for_" + actor, Handler: s.listGrants(k)},
-			httpapi.Route{Method: "PUT", Path: base + "/{role_id}", Policy: "identity:create_system_grant_for_" + actor, Handler: s.createGrant(k)},
-			httpapi.Route{Method: "GET", Path: base + "/{role_id}", Policy: "identity:check_system_grant_for_" + actor, Handler: s.checkGrant(k)},
-			httpapi.Route{Method: "HEAD", Path: base + "/{role_id}", Policy: "identity:check_system_grant_for_" + actor, Handler: s.checkGrant(k)},
-			httpapi.Route{Method: "DELETE", Path: base + "/{role_id}", Policy: "identity:revoke_system_grant_for_" + actor, Handler: s.revokeGrant(k)},
+			httpapi.Route{Method: "GET", Path: base, Policy: "identity:list_system_grants_for_" + actor, Target: systemTarget, Handler: s.listGrants(k)},
+			httpapi.Route{Method: "PUT", Path: base + "/{role_id}", Policy: "identity:create_system_grant_for_" + actor, Target: systemTarget, Handler: s.createGrant(k)},
+			httpapi.Route{Method: "GET", Path: base + "/{role_id}", Policy: "identity:check_system_grant_for_" + actor, Target: systemTarget, Handler: s.checkGrant(k)},
+			httpapi.Route{Method: "HEAD", Path: base + "/{role_id}", Policy: "identity:check_system_grant_for_" + actor, Target: systemTarget, Handler: s.checkGrant(k)},
+			httpapi.Route{Method: "DELETE", Path: base + "/{role_id}", Policy: "identity:revoke_system_grant_for_" + actor, Target: systemTarget, Handler: s.revokeGrant(k)},
 		)
 	}
 	routes = append(routes, httpapi.Route{Method: "GET", Path: "/v3/role_assignments", Handler: s.listRoleAssignments})

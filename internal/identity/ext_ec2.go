@@ -53,14 +53,20 @@ func (s *Service) getEC2Credential(ctx context.Context, access string) (*credent
 	return c, nil
 }
 
-// ec2CredentialTarget exposes the credential's owner to policy; a missing credential
-// gets an empty target, so that only admins learn it does not exist.
+// ec2CredentialTarget exposes the credential's owner to policy. As upstream
+// (keystone/api/users.py _build_enforcer_target_data_owner_and_user_id_match), a
+// credential missing under the access key's hash answers 404 before the policy;
+// one of another type is the handler's 401.
 func (s *Service) ec2CredentialTarget(r *http.Request) (map[string]any, error) {
-	t := map[string]any{"user_id": pathParam(r, "user_id")}
-	if c, err := s.getEC2Credential(r.Context(), pathParam(r, "credential_id")); err == nil && c != nil {
-		t["target.credential.user_id"] = c.UserID
+	hash := ec2AccessHash(pathParam(r, "credential_id"))
+	c, err := s.getCredential(r.Context(), s.db, hash)
+	if err != nil {
+		return nil, err
 	}
-	return t, nil
+	if c == nil {
+		return nil, notFound("credential", hash)
+	}
+	return map[string]any{"user_id": pathParam(r, "user_id"), "target.credential.user_id": c.UserID}, nil
 }
 
 func (s *Service) ec2CredentialJSON(c *credentialRow) map[string]any {

@@ -25,11 +25,11 @@ func (s *Service) roleRoutes() []httpapi.Route {
 		{Method: "PATCH", Path: "/v3/roles/{role_id}", Handler: s.updateRole},
 		{Method: "DELETE", Path: "/v3/roles/{role_id}", Handler: s.deleteRole},
 
-		{Method: "GET", Path: "/v3/roles/{prior_role_id}/implies", Policy: "identity:list_implied_roles", Handler: s.listImpliedRoles},
-		{Method: "PUT", Path: "/v3/roles/{prior_role_id}/implies/{implied_role_id}", Policy: "identity:create_implied_role", Handler: s.createImpliedRole},
-		{Method: "GET", Path: "/v3/roles/{prior_role_id}/implies/{implied_role_id}", Policy: "identity:get_implied_role", Handler: s.showImpliedRole},
-		{Method: "HEAD", Path: "/v3/roles/{prior_role_id}/implies/{implied_role_id}", Policy: "identity:check_implied_role", Handler: s.checkImpliedRole},
-		{Method: "DELETE", Path: "/v3/roles/{prior_role_id}/implies/{implied_role_id}", Policy: "identity:delete_implied_role", Handler: s.deleteImpliedRole},
+		{Method: "GET", Path: "/v3/roles/{prior_role_id}/implies", Policy: "identity:list_implied_roles", Target: s.impliedRoleTarget, Handler: s.listImpliedRoles},
+		{Method: "PUT", Path: "/v3/roles/{prior_role_id}/implies/{implied_role_id}", Policy: "identity:create_implied_role", Target: s.impliedRoleTarget, Handler: s.createImpliedRole},
+		{Method: "GET", Path: "/v3/roles/{prior_role_id}/implies/{implied_role_id}", Policy: "identity:get_implied_role", Target: s.impliedRoleTarget, Handler: s.showImpliedRole},
+		{Method: "HEAD", Path: "/v3/roles/{prior_role_id}/implies/{implied_role_id}", Policy: "identity:check_implied_role", Target: s.impliedRoleTarget, Handler: s.checkImpliedRole},
+		{Method: "DELETE", Path: "/v3/roles/{prior_role_id}/implies/{implied_role_id}", Policy: "identity:delete_implied_role", Target: s.impliedRoleTarget, Handler: s.deleteImpliedRole},
 		{Method: "GET", Path: "/v3/role_inferences", Policy: "identity:list_role_inference_rules", Handler: s.listRoleInferences},
 	}
 }
@@ -59,6 +59,26 @@ func (s *Service) roleRef(r *roleRow) map[string]any {
 }
 
 // requireRole loads a role or fails with Keystone's RoleNotFound.
+// impliedRoleTarget loads the prior role and the implied one before the policy,
+// as upstream (keystone/api/roles.py _build_enforcement_target_ref): a missing
+// one answers 404.
+func (s *Service) impliedRoleTarget(r *http.Request) (map[string]any, error) {
+	t := map[string]any{}
+	prior, err := s.requireRole(r.Context(), s.db, pathParam(r, "prior_role_id"))
+	if err != nil {
+		return nil, err
+	}
+	t["target.prior_role.id"] = prior.ID
+	if id := pathParam(r, "implied_role_id"); id != "" {
+		implied, err := s.requireRole(r.Context(), s.db, id)
+		if err != nil {
+			return nil, err
+		}
+		t["target.implied_role.id"] = implied.ID
+	}
+	return t, nil
+}
+
 func (s *Service) requireRole(ctx context.Context, q db.Querier, id string) (*roleRow, error) {
 	r, err := s.getRole(ctx, q, id)
 	if err != nil {
