@@ -41,6 +41,7 @@ func TestURLFormsAndRequestIDs(t *testing.T) {
 		{"identity", "GET", "/v3/users/" + user + "/", demo, 200, `"user"`},
 		{"identity", "GET", "/v3/nowhere", demo, 404, `"error"`},
 		{"identity", "GET", "/v3/users/" + user + "/credentials/OS-EC2/" + missing, demo, 404, "Could not find credential"},
+		{"identity", "DELETE", "/v3/OS-TRUST/trusts/" + missing, demo, 404, "Could not find trust"},
 		// Neutron's Pecan: a trailing slash, and .json
 		{"network", "GET", "/v2.0/networks/", demo, 200, network},
 		{"network", "GET", "/v2.0/networks.json", demo, 200, network},
@@ -48,6 +49,7 @@ func TestURLFormsAndRequestIDs(t *testing.T) {
 		{"network", "GET", "/v2.0/networks/" + network + "/", demo, 200, `"network"`},
 		{"network", "GET", "/v2.0/nowhere", demo, 404, ""},
 		{"network", "GET", "/v2.0/networks/" + missing, demo, 404, "NetworkNotFound"},
+		{"network", "DELETE", "/v2.0/routers/" + missing, demo, 404, "RouterNotFound"},
 		// Nova: exact paths, a project id after /v2.1 that is the token's
 		{"compute", "GET", "/v2.1/flavors", demo, 200, `"flavors"`},
 		{"compute", "GET", "/v2.1/" + project + "/flavors", demo, 200, `"flavors"`},
@@ -55,6 +57,8 @@ func TestURLFormsAndRequestIDs(t *testing.T) {
 			"Malformed request URL: URL's project_id '" + strings.Repeat("a", 32) + "' doesn't match Context's project_id '" + project + "'"},
 		{"compute", "GET", "/v2.1/flavors/", demo, 404, ""},
 		{"compute", "GET", "/v2.1/servers/" + missing, demo, 404, `"itemNotFound"`},
+		{"compute", "DELETE", "/v2.1/servers/" + missing, demo, 404, `"itemNotFound"`},
+		{"compute", "DELETE", "/v2.1/os-server-groups/" + missing, demo, 404, `"itemNotFound"`},
 		{"compute", "GET", "/v2.1/nowhere", demo, 404, ""},
 		// Glance: the URL's version is v2, exact paths, other first segments the versions
 		{"image", "GET", "/v2/images", demo, 200, `"images"`},
@@ -62,6 +66,7 @@ func TestURLFormsAndRequestIDs(t *testing.T) {
 		{"image", "GET", "/v2/images/", demo, 404, ""},
 		{"image", "GET", "/v3/images", demo, 300, `"versions"`},
 		{"image", "GET", "/v2/images/" + missing, demo, 404, ""},
+		{"image", "DELETE", "/v2/images/" + missing, demo, 404, ""},
 	}
 	for _, tc := range tests {
 		r := request(t, tc.method, e[tc.service]+tc.path, tc.token, nil)
