@@ -22,7 +22,8 @@ type URLForms struct {
 	// the canonical segment the routes use ("v2.1" -> "v2").
 	Versions map[string]string
 	// UnknownVersion, with Versions, is the path a request is routed to when its
-	// first segment names no version (nor "versions" or "healthcheck").
+	// first segment names no version (nor "versions", which routes to /versions,
+	// or "healthcheck").
 	UnknownVersion string
 	// ProjectIDAfter is the prefix ("/v2.1") after which a segment of a project
 	// id's shape ([0-9a-f-]+) may come, as older clients' endpoints hold the
@@ -78,7 +79,9 @@ func (s *Server) canonical(r *http.Request) *http.Request {
 		rest := strings.TrimPrefix(path, "/")
 		first, tail, hasTail := strings.Cut(rest, "/")
 		switch canonical, ok := f.Versions[first]; {
-		case first == "versions" || first == "healthcheck":
+		case first == "versions": // Glance answers the versions for anything under it
+			path = "/versions"
+		case first == "healthcheck":
 		case ok:
 			path = "/" + canonical
 			if hasTail {

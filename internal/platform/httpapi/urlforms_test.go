@@ -80,6 +80,7 @@ func TestURLForms(t *testing.T) {
 		{"image", "GET", "/v3/images", "", 200, "GET /{$}", "", ""},
 		{"image", "GET", "/images", "", 200, "GET /{$}", "", ""},
 		{"image", "GET", "/versions", "", 200, "GET /versions", "", ""},
+		{"image", "GET", "/versions/", "", 200, "GET /versions", "", ""},
 	}
 	for _, tc := range tests {
 		req := httptest.NewRequest(tc.method, tc.path, nil)
