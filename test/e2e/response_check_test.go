@@ -104,7 +104,7 @@ func (v *violationLog) report() string {
 	defer v.mu.Unlock()
 	var b strings.Builder
 	if len(v.found) > 0 {
-		fmt.Fprintf(&b, "%d responses broke their route's response schema (api.check_responses):\n", len(v.found))
+		fmt.Fprintf(&b, "responses that broke their route's response schema (api.check_responses): %d\n", len(v.found))
 		for _, f := range v.found {
 			fmt.Fprintf(&b, "  %s\n", f)
 		}
@@ -148,8 +148,8 @@ func TestViolationLogFailsTheRun(t *testing.T) {
 	v.scanAll() // the package's end
 	v.scanAll()
 	r := v.report()
-	for _, want := range []string{"2 responses", "compute GET /v2.1/servers/{server_id} at version 2.47 answered 200",
-		"server.flavor: 'original_name' is a required property", "image GET /v2/images", "nimbus.log"} {
+	for _, want := range []string{"response schema (api.check_responses): 2", "compute GET /v2.1/servers/{server_id} at version 2.47 answered 200",
+		"server.flavor: 'original_name' is a required property", "image GET /v2/images answered 200", "nimbus.log"} {
 		if !strings.Contains(r, want) {
 			t.Errorf("report does not say %q:\n%s", want, r)
 		}

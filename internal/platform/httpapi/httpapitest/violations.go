@@ -34,8 +34,12 @@ func (v Violation) String() string {
 	if field == "" {
 		field = "(the body)"
 	}
-	return fmt.Sprintf("%s %s at version %s answered %s: %s: %s (request %s)",
-		v.Service, v.Route, v.Version, v.Status, field, v.Message, v.RequestID)
+	version := ""
+	if v.Version != "" && v.Version != "0.0" { // services without microversions log 0.0
+		version = " at version " + v.Version
+	}
+	return fmt.Sprintf("%s %s%s answered %s: %s: %s (request %s)",
+		v.Service, v.Route, version, v.Status, field, v.Message, v.RequestID)
 }
 
 // violationFrom reads a violation from a log record's attributes, by the keys
