@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -23,10 +24,11 @@ const checkResponsesEnv = "NIMBUS_CHECK_RESPONSES=1"
 // test's temporary directory goes) and once more at the package's end, from
 // where the previous read stopped: a restarted cloud appends to its log.
 type violationLog struct {
-	mu      sync.Mutex
-	read    map[string]int64 // log file -> bytes already read
-	found   []string
-	readErr []string
+	mu        sync.Mutex
+	read      map[string]int64 // log file -> bytes already read
+	found     []string
+	readErr   []string
+	unchecked map[string]bool // routes answered without a response schema
 }
 
 // responseViolations is the package's collector.
@@ -82,6 +84,31 @@ func (v *violationLog) scan(path string) {
 	for _, f := range found {
 		v.found = append(v.found, fmt.Sprintf("%s (%s)", f, filepath.Base(filepath.Dir(path))+"/"+filepath.Base(path)))
 	}
+	unchecked, _ := httpapitest.ScanUnchecked(strings.NewReader(string(data)))
+	if v.unchecked == nil {
+		v.unchecked = map[string]bool{}
+	}
+	for _, u := range unchecked {
+		v.unchecked[u.String()] = true
+	}
+}
+
+// coverage is what the check did not cover: the routes that answered a success
+// without a response schema, one a line, sorted (informational: it fails
+// nothing).
+func (v *violationLog) coverage() string {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if len(v.unchecked) == 0 {
+		return ""
+	}
+	lines := make([]string, 0, len(v.unchecked))
+	for u := range v.unchecked {
+		lines = append(lines, "  "+u)
+	}
+	sort.Strings(lines)
+	return fmt.Sprintf("routes that answered without a response schema, so unchecked: %d\n%s\n",
+		len(lines), strings.Join(lines, "\n"))
 }
 
 // scanAll reads every registered log once more.
@@ -156,6 +183,14 @@ func TestViolationLogFailsTheRun(t *testing.T) {
 	}
 	if strings.Count(r, "original_name") != 1 {
 		t.Errorf("a violation reported twice:\n%s", r)
+	}
+	if v.coverage() != "" {
+		t.Errorf("coverage without unchecked routes: %s", v.coverage())
+	}
+	write(`time=2026-12-07T12:00:02.000Z level=INFO msg="response without a schema" service=network route="GET /v2.0/ports" version=0.0 status=200` + "\n")
+	v.scanAll()
+	if c := v.coverage(); !strings.Contains(c, ": 1\n  network GET /v2.0/ports answering 200") {
+		t.Errorf("coverage %q", c)
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -95,6 +96,9 @@ type Server struct {
 	forms   URLForms
 	mux     *http.ServeMux
 	latency *prometheus.HistogramVec
+	// unchecked are the routes, versions and statuses already logged as
+	// answered without a response schema (CheckResponses), each logged once.
+	unchecked sync.Map
 }
 
 var sharedRegistry = prometheus.NewRegistry()
@@ -230,7 +234,7 @@ func (s *Server) wrap(rt Route) http.Handler {
 		if r.Body != nil {
 			r.Body = http.MaxBytesReader(w, r.Body, s.opts.MaxBodyBytes)
 		}
-		if s.opts.CheckResponses && len(rt.Schemas) > 0 {
+		if s.opts.CheckResponses {
 			r = r.WithContext(context.WithValue(r.Context(), routeCtxKey{}, &rt))
 		}
 		validated := false

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"strconv"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -108,6 +109,11 @@ func init() { sharedRegistry.MustRegister(responseViolations) }
 // end-to-end tests look for it in every cloud's log.
 const ResponseViolation = "response schema violation"
 
+// ResponseUnchecked is the log message of a route that answered a success
+// without a response schema to check it against (once per route, version and
+// status in a process): what the response check does not cover yet.
+const ResponseUnchecked = "response without a schema"
+
 // checkResponse validates a JSON body the route answered against its schema for
 // the status, logging (never altering) a violation.
 func (s *Server) checkResponse(r *http.Request, rt *Route, status int, body []byte) {
@@ -115,11 +121,9 @@ func (s *Server) checkResponse(r *http.Request, rt *Route, status int, body []by
 		return
 	}
 	sc, ok := schemaFor(rt.Schemas, VersionOf(r))
+	schema, ok := sc.Responses[status], ok && sc.Responses[status] != nil
 	if !ok {
-		return
-	}
-	schema, ok := sc.Responses[status]
-	if !ok {
+		s.noteUnchecked(r, rt, status)
 		return
 	}
 	var doc any
@@ -136,4 +140,20 @@ func (s *Server) checkResponse(r *http.Request, rt *Route, status int, body []by
 			"route", rt.Method+" "+rt.Path, "version", VersionOf(r).String(), "status", status,
 			"field", verr.PathString(), "error", verr.Message, "request_id", RequestID(r.Context()))
 	}
+}
+
+// noteUnchecked logs, once per route, version and status, a success answered
+// without a response schema; errors are left out (upstream's response schemas
+// describe successes).
+func (s *Server) noteUnchecked(r *http.Request, rt *Route, status int) {
+	if status >= 400 {
+		return
+	}
+	version := VersionOf(r).String()
+	key := rt.Method + " " + rt.Path + " " + version + " " + strconv.Itoa(status)
+	if _, seen := s.unchecked.LoadOrStore(key, true); seen {
+		return
+	}
+	s.opts.Logger.InfoContext(r.Context(), ResponseUnchecked, "service", s.opts.Service,
+		"route", rt.Method+" "+rt.Path, "version", version, "status", status)
 }

@@ -131,11 +131,43 @@ func (h *failHandler) WithGroup(name string) slog.Handler {
 // process's output) are skipped.
 func ScanViolations(r io.Reader) ([]Violation, error) {
 	var found []Violation
+	err := scanRecords(r, httpapi.ResponseViolation, func(attrs map[string]string) {
+		found = append(found, violationFrom(attrs))
+	})
+	return found, err
+}
+
+// Unchecked is a route that answered a success without a response schema
+// (httpapi.ResponseUnchecked): what the response check does not cover yet.
+type Unchecked struct{ Service, Route, Version, Status string }
+
+func (u Unchecked) String() string {
+	version := ""
+	if u.Version != "" && u.Version != "0.0" {
+		version = " at version " + u.Version
+	}
+	return fmt.Sprintf("%s %s%s answering %s", u.Service, u.Route, version, u.Status)
+}
+
+// ScanUnchecked reads a Nimbus log as ScanViolations does, and returns the
+// routes it logged as answered without a response schema.
+func ScanUnchecked(r io.Reader) ([]Unchecked, error) {
+	var found []Unchecked
+	err := scanRecords(r, httpapi.ResponseUnchecked, func(attrs map[string]string) {
+		found = append(found, Unchecked{Service: attrs["service"], Route: attrs["route"], Version: attrs["version"],
+			Status: attrs["status"]})
+	})
+	return found, err
+}
+
+// scanRecords calls found with the attributes of each record of the log whose
+// message is msg.
+func scanRecords(r io.Reader, msg string, found func(attrs map[string]string)) error {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 64*1024), 4*1024*1024)
 	for sc.Scan() {
 		line := sc.Text()
-		if !strings.Contains(line, httpapi.ResponseViolation) {
+		if !strings.Contains(line, msg) {
 			continue
 		}
 		var attrs map[string]string
@@ -144,11 +176,11 @@ func ScanViolations(r io.Reader) ([]Violation, error) {
 		} else {
 			attrs = textRecord(line)
 		}
-		if attrs["msg"] == httpapi.ResponseViolation {
-			found = append(found, violationFrom(attrs))
+		if attrs["msg"] == msg {
+			found(attrs)
 		}
 	}
-	return found, sc.Err()
+	return sc.Err()
 }
 
 // jsonRecord is a slog JSON line's top-level attributes as strings.

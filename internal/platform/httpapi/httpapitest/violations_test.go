@@ -137,6 +137,38 @@ func TestScanViolations(t *testing.T) {
 	}
 }
 
+// TestScanUnchecked: a success answered by a route without a response schema
+// for its version and status is logged once, and read back; a checked one and an
+// error are not.
+func TestScanUnchecked(t *testing.T) {
+	var logs bytes.Buffer
+	srv := thingServer(slog.New(slog.NewTextHandler(&logs, nil)))
+	get(srv, "2.1") // checked
+	bare := httpapi.NewServer(httpapi.Options{Service: "bare", Logger: slog.New(slog.NewTextHandler(&logs, nil)),
+		Registry: prometheus.NewRegistry(), CheckResponses: true})
+	bare.Mount([]httpapi.Route{
+		{Method: "GET", Path: "/things/{id}", Public: true, Handler: func(r *http.Request) (httpapi.Response, error) {
+			return httpapi.OK(map[string]any{}), nil
+		}},
+		{Method: "GET", Path: "/fails", Public: true, Handler: func(r *http.Request) (httpapi.Response, error) {
+			return httpapi.Response{}, httpapi.NotFound("no")
+		}},
+	})
+	for range 3 {
+		get(bare, "")
+		rec := httptest.NewRecorder()
+		bare.ServeHTTP(rec, httptest.NewRequest("GET", "/fails", nil))
+	}
+	found, err := ScanUnchecked(&logs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Unchecked{{Service: "bare", Route: "GET /things/{id}", Version: "0.0", Status: "200"}}
+	if len(found) != 1 || found[0] != want[0] || found[0].String() != "bare GET /things/{id} answering 200" {
+		t.Fatalf("unchecked %+v, want %+v", found, want)
+	}
+}
+
 // TestScanViolationsNone: a log without violations yields none.
 func TestScanViolationsNone(t *testing.T) {
 	found, err := ScanViolations(strings.NewReader(`time=2026-01-01T00:00:00Z level=INFO msg=request service=identity status=200` + "\n"))
