@@ -176,3 +176,19 @@ func TestScanViolationsNone(t *testing.T) {
 		t.Fatalf("%v %v", found, err)
 	}
 }
+
+// TestRoutesWithoutSchemas: a route taking a body without a request schema, and
+// a route without a response schema, are listed; a route with both is not.
+func TestRoutesWithoutSchemas(t *testing.T) {
+	obj := jsonschema.Schema{"type": "object"}
+	got := RoutesWithoutSchemas([]httpapi.Route{
+		{Method: "POST", Path: "/full", Schemas: []httpapi.Schema{{Request: obj, Responses: map[int]jsonschema.Schema{201: obj}}}},
+		{Method: "PUT", Path: "/bare"},
+		{Method: "GET", Path: "/read", Schemas: []httpapi.Schema{{Responses: map[int]jsonschema.Schema{200: obj}}}},
+		{Method: "GET", Path: "/unread"},
+	})
+	want := []string{"PUT /bare: no request schema", "PUT /bare: no response schema", "GET /unread: no response schema"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Fatalf("%q, want %q", got, want)
+	}
+}
