@@ -6,8 +6,8 @@ import (
 	"github.com/nimbus-cloud/nimbus/internal/platform/httpapi"
 )
 
-// RoutesWithoutSchemas lists the routes of a table that lack a schema at some
-// version they serve: "POST /v2.1/servers: no request schema" for a route that
+// RoutesWithoutSchemas lists the routes of a table that have no schema of a
+// kind in any of their versions' Schemas: "POST /v2.1/servers: no request schema" for a route that
 // takes a body (POST, PUT, PATCH) without a request schema, "GET /v3/users: no
 // response schema" for one without a response schema. A service's test can
 // hold its table to it, with the exceptions upstream has (bodies upstream does
