@@ -3,6 +3,7 @@ package network
 import (
 	"context"
 	"net/http"
+	"strings"
 
 	"github.com/nimbus-cloud/nimbus/internal/platform/db"
 	"github.com/nimbus-cloud/nimbus/internal/platform/httpapi"
@@ -298,14 +299,36 @@ func (s *Service) deleteNetwork(r *http.Request) (httpapi.Response, error) {
 		if err := s.enforce(c, "delete_network", n.target()); err != nil {
 			return err
 		}
+		// As upstream's external network handler: the floating IPs of an external
+		// network that are associated with no port go with it.
+		if n.External {
+			fipPorts, err := db.QueryStrings(r.Context(), tx,
+				`SELECT floating_port_id FROM floatingips WHERE floating_network_id = ? AND port_id IS NULL`, id)
+			if err != nil {
+				return err
+			}
+			for _, port := range fipPorts {
+				if _, err := tx.ExecContext(r.Context(), `DELETE FROM floatingips WHERE floating_port_id = ?`, port); err != nil {
+					return err
+				}
+				if err := s.removePort(r.Context(), tx, port); err != nil {
+					return err
+				}
+			}
+		}
 		ports, err := loadBodies[portBody](r.Context(), tx, `SELECT body FROM ports WHERE network_id = ?`, id)
 		if err != nil {
 			return err
 		}
+		var inUse []string
 		for _, p := range ports {
 			if p.DeviceOwner != ownerDHCP {
-				return conflict("NetworkInUse", "Unable to complete operation on network %s. There are one or more ports still in use on the network.", id)
+				inUse = append(inUse, p.ID)
 			}
+		}
+		if len(inUse) > 0 {
+			return conflict("NetworkInUse", "Unable to complete operation on network %s. There are one or more ports still in use on the network, id for these ports is: %s.",
+				id, strings.Join(inUse, ","))
 		}
 		for _, q := range []string{
 			`DELETE FROM ports WHERE network_id = ?`,

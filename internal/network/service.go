@@ -203,6 +203,10 @@ func (s *Service) routes() []httpapi.Route {
 		s.availabilityRoutes(),
 		s.agentRoutes(),
 		s.tagRoutes(),
+		s.addressScopeRoutes(),
+		s.subnetPoolRoutes(),
+		s.addressGroupRoutes(),
+		s.trunkRoutes(),
 	} {
 		all = append(all, group...)
 	}
