@@ -48,7 +48,9 @@ func (m *matrix) poolCases() []policytest.Case {
 			}},
 
 		{Route: "GET /v2.0/subnetpools", Rules: []string{"get_subnetpool"}, Target: pool,
-			Do: func(t *testing.T, p policytest.Persona) bool { return m.sees(p, "/v2.0/subnetpools", "subnetpools", m.pool) }},
+			Do: func(t *testing.T, p policytest.Persona) bool {
+				return m.sees(p, "/v2.0/subnetpools", "subnetpools", m.pool)
+			}},
 		{Route: "POST /v2.0/subnetpools", Expect: m.expect(m.created(map[string]any{"shared": false, "is_default": false}), "create_subnetpool"),
 			Do: func(t *testing.T, p policytest.Persona) bool {
 				return m.allowedAs(p, "POST", "/v2.0/subnetpools", map[string]any{"subnetpool": m.body(p,
