@@ -27,13 +27,13 @@ type addressGroupBody struct {
 }
 
 // addressGroupAttributes is neutron-lib's api/definitions/address_group.py.
-var addressGroupAttributes = attributeMap{
+var addressGroupAttributes = append(readOnly("id", "created_at", "updated_at", "revision_number"), attributeMap{
 	{name: "name", post: true, put: true, validate: validString(nameFieldSize)},
 	{name: "description", post: true, put: true, validate: validString(longDescriptionFieldSize)},
 	{name: "project_id", post: true, validate: validString(projectIDFieldSize)},
 	{name: "tenant_id", post: true, validate: validString(projectIDFieldSize)},
 	{name: "addresses", post: true, convert: noneToEmptyList, validate: validSubnetList},
-}
+}...)
 
 func (s *Service) addressGroupRoutes() []httpapi.Route {
 	return []httpapi.Route{

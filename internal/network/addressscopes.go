@@ -21,13 +21,13 @@ type addressScopeBody struct {
 }
 
 // addressScopeAttributes is neutron-lib's api/definitions/address_scope.py.
-var addressScopeAttributes = attributeMap{
+var addressScopeAttributes = append(readOnly("id"), attributeMap{
 	{name: "name", post: true, put: true, validate: validString(nameFieldSize)},
 	{name: "project_id", post: true, validate: validString(projectIDFieldSize)},
 	{name: "tenant_id", post: true, validate: validString(projectIDFieldSize)},
 	{name: "shared", post: true, put: true, convert: toBoolean},
 	{name: "ip_version", post: true, required: true, convert: toInt, validate: validValues("[4, 6]", 4, 6)},
-}
+}...)
 
 func (s *Service) addressScopeRoutes() []httpapi.Route {
 	return []httpapi.Route{

@@ -50,6 +50,17 @@ func standardAttributes(descriptionSize int) attributeMap {
 	}
 }
 
+// readOnly are attributes of the map no request sets (allow_post and allow_put
+// False): naming one is "not allowed in POST" or "Cannot update read-only
+// attribute", not an unrecognized attribute.
+func readOnly(names ...string) attributeMap {
+	out := make(attributeMap, 0, len(names))
+	for _, n := range names {
+		out = append(out, attribute{name: n})
+	}
+	return out
+}
+
 // tagsOnCreate is the tag-creation extension's tags attribute of taggable resources.
 var tagsOnCreate = attribute{name: "tags", post: true, validate: validTags}
 

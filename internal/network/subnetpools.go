@@ -41,7 +41,7 @@ var subnetPoolAttributes = slices.Concat(attributeMap{
 	{name: "shared", post: true, convert: toBoolean},
 	{name: "address_scope_id", post: true, put: true, validate: validUUIDOrNone},
 	tagsOnCreate,
-}, standardAttributes(descriptionFieldSize))
+}, standardAttributes(descriptionFieldSize), readOnly("id", "ip_version", "created_at", "updated_at", "revision_number"))
 
 func validNonNegativeOrNone(v any) string {
 	if v == nil {

@@ -35,7 +35,7 @@ var trunkAttributes = slices.Concat(attributeMap{
 	{name: "port_id", post: true, required: true, validate: validUUID},
 	{name: "sub_ports", post: true, validate: validSubports},
 	tagsOnCreate,
-}, standardAttributes(descriptionFieldSize))
+}, standardAttributes(descriptionFieldSize), readOnly("id", "status", "created_at", "updated_at", "revision_number"))
 
 // validSubports is neutron-lib's validate_subports.
 func validSubports(v any) string {
