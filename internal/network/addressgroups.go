@@ -238,18 +238,23 @@ func pyList(list []string) string {
 }
 
 // changeAddresses runs add_addresses or remove_addresses, whose body is
-// {"address_group": {"addresses": [...]}}; the answer is the group.
+// {"addresses": [...]} (neutron's address_group_db); the answer is the group.
 func (s *Service) changeAddresses(r *http.Request, rule string, change func(g *addressGroupBody, addrs []string) error) (httpapi.Response, error) {
 	c := s.caller(r)
-	attrs, err := parseBody(r, "address_group", attributeMap{
-		{name: "addresses", post: true, required: true, validate: validSubnetList},
-	}, true)
-	if err != nil {
-		return httpapi.Response{}, err
+	var attrs map[string]any
+	if err := httpapi.DecodeJSON(r, &attrs); err != nil {
+		return httpapi.Response{}, badRequest("%s", err.Error())
+	}
+	if _, ok := attrs["addresses"]; !ok {
+		return httpapi.Response{}, badRequest("Failed to parse request. Required attribute 'addresses' not specified")
+	}
+	if msg := validSubnetList(attrs["addresses"]); msg != "" {
+		return httpapi.Response{}, badRequest("Invalid input for addresses. Reason: %s.", msg)
 	}
 	addrs := normalizedAddresses(attrs["addresses"])
 	var g *addressGroupBody
-	err = s.inTx(r.Context(), func(tx *db.Tx) error {
+	err := s.inTx(r.Context(), func(tx *db.Tx) error {
+		var err error
 		if g, err = s.visibleAddressGroup(r.Context(), c, tx, r.PathValue("id")); err != nil {
 			return err
 		}

@@ -28,7 +28,7 @@ func TestAddressGroups(t *testing.T) {
 	}
 	e.expectError(400, "HTTPBadRequest", "Cannot update read-only attribute addresses", "PUT", "/v2.0/address-groups/"+id, e.DemoToken,
 		group(map[string]any{"addresses": []any{}}))
-	add := func(cidrs ...any) map[string]any { return group(map[string]any{"addresses": cidrs}) }
+	add := func(cidrs ...any) map[string]any { return map[string]any{"addresses": cidrs} }
 	out := e.Must(200, "PUT", "/v2.0/address-groups/"+id+"/add_addresses", e.DemoToken, add("10.5.0.0/24", "fd00::/64"))["address_group"].(map[string]any)
 	if !slices.Equal(out["addresses"].([]any), []any{"192.168.1.1/32", "10.5.0.0/24", "fd00::/64"}) {
 		t.Errorf("after add_addresses: %v", out["addresses"])

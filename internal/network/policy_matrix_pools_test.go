@@ -95,16 +95,14 @@ func (m *matrix) poolCases() []policytest.Case {
 			}},
 		{Route: "PUT /v2.0/address-groups/{id}/add_addresses", Rules: []string{"add_addresses"}, Target: owned,
 			Do: func(t *testing.T, p policytest.Persona) bool {
-				return m.allowedAs(p, "PUT", groupPath+"/add_addresses", map[string]any{"address_group": map[string]any{
-					"addresses": []any{fmt.Sprintf("10.2.%d.0/24", m.next())}}})
+				return m.allowedAs(p, "PUT", groupPath+"/add_addresses", map[string]any{
+					"addresses": []any{fmt.Sprintf("10.2.%d.0/24", m.next())}})
 			}},
 		{Route: "PUT /v2.0/address-groups/{id}/remove_addresses", Rules: []string{"remove_addresses"}, Target: owned,
 			Do: func(t *testing.T, p policytest.Persona) bool {
 				cidr := fmt.Sprintf("10.3.%d.0/24", m.next())
-				m.e.Must(http.StatusOK, "PUT", groupPath+"/add_addresses", m.member, map[string]any{"address_group": map[string]any{
-					"addresses": []any{cidr}}})
-				return m.allowedAs(p, "PUT", groupPath+"/remove_addresses", map[string]any{"address_group": map[string]any{
-					"addresses": []any{cidr}}})
+				m.e.Must(http.StatusOK, "PUT", groupPath+"/add_addresses", m.member, map[string]any{"addresses": []any{cidr}})
+				return m.allowedAs(p, "PUT", groupPath+"/remove_addresses", map[string]any{"addresses": []any{cidr}})
 			}},
 	}
 }
