@@ -438,7 +438,9 @@ func (s *Service) removeSubports(r *http.Request) (httpapi.Response, error) {
 	})
 }
 
-// changeSubports runs add_subports or remove_subports; the answer is the trunk.
+// changeSubports runs add_subports or remove_subports; the answer is the trunk,
+// not wrapped in {"trunk": ...}: upstream's member actions answer what the plugin
+// returns.
 func (s *Service) changeSubports(r *http.Request, rule string, change func(tx *db.Tx, c caller, t *trunkBody, subs any) error) (httpapi.Response, error) {
 	c := s.caller(r)
 	subs, err := subportsBody(r)
@@ -467,7 +469,7 @@ func (s *Service) changeSubports(r *http.Request, rule string, change func(tx *d
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	return httpapi.OK(map[string]any{"trunk": out}), nil
+	return httpapi.OK(out), nil
 }
 
 // trunkOfPort refuses deleting a port that is a trunk's parent or sub-port, as

@@ -75,7 +75,7 @@ func TestTrunks(t *testing.T) {
 	e.expectError(409, "DuplicateSubPort", "segmentation_type vlan and segmentation_id 10 already in use on trunk "+id+".",
 		"PUT", "/v2.0/trunks/"+id+"/add_subports", e.DemoToken, map[string]any{"sub_ports": []any{vlan(sub3, 10)}})
 	out := e.Must(200, "PUT", "/v2.0/trunks/"+id+"/add_subports", e.DemoToken, map[string]any{"sub_ports": []any{vlan(sub3, 12)}})
-	if n := len(out["trunk"].(map[string]any)["sub_ports"].([]any)); n != 3 {
+	if n := len(out["sub_ports"].([]any)); n != 3 || out["id"] != id {
 		t.Errorf("after add_subports: %d sub-ports", n)
 	}
 	e.expectError(404, "SubPortNotFound", "SubPort "+parent+" on trunk "+id+" could not be found.",
