@@ -217,6 +217,14 @@ func TestAddressScopes(t *testing.T) {
 		"DELETE", "/v2.0/address-scopes/"+id, e.DemoToken, nil)
 	other, _ := e.NewProjectUser("scope-stranger")
 	e.Fail(404, "AddressScopeNotFound", "GET", "/v2.0/address-scopes/"+id, other, nil)
+	// A network with a subnet of the scope's pool is in the scope.
+	net := e.Create(e.DemoToken, "networks", "network", map[string]any{"name": "scoped"})["id"].(string)
+	sub := e.Create(e.DemoToken, "subnets", "subnet", map[string]any{"network_id": net, "ip_version": 4, "subnetpool_id": p["id"], "prefixlen": 24})
+	shown := e.Must(200, "GET", "/v2.0/networks/"+net, e.DemoToken, nil)["network"].(map[string]any)
+	if shown["ipv4_address_scope"] != id || shown["ipv6_address_scope"] != nil {
+		t.Errorf("network scopes %v %v", shown["ipv4_address_scope"], shown["ipv6_address_scope"])
+	}
+	e.Must(204, "DELETE", "/v2.0/subnets/"+sub["id"].(string), e.DemoToken, nil)
 	e.Must(204, "DELETE", "/v2.0/subnetpools/"+p["id"].(string), e.DemoToken, nil)
 	e.Must(204, "DELETE", "/v2.0/address-scopes/"+id, e.DemoToken, nil)
 }
