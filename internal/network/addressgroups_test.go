@@ -12,11 +12,17 @@ import (
 func TestAddressGroups(t *testing.T) {
 	e := newTestEnv(t, nil)
 	group := func(attrs map[string]any) map[string]any { return map[string]any{"address_group": attrs} }
-	e.expectError(400, "HTTPBadRequest", "Invalid input for addresses. Reason: '10.0.0.1/8' isn't a recognized IP subnet cidr, '10.0.0.0/8' is recommended.",
-		"POST", "/v2.0/address-groups", e.DemoToken, group(map[string]any{"addresses": []any{"10.0.0.1/8"}}))
+	e.expectError(400, "HTTPBadRequest", "Invalid input for addresses. Reason: '10.0.0.1' is not a valid IP subnet.",
+		"POST", "/v2.0/address-groups", e.DemoToken, group(map[string]any{"addresses": []any{"10.0.0.1"}}))
+	e.expectError(400, "HTTPBadRequest", "Invalid input for addresses. Reason: Duplicate items in the list: '10.0.0.0/8'.",
+		"POST", "/v2.0/address-groups", e.DemoToken, group(map[string]any{"addresses": []any{"10.0.0.0/8", "x", "10.0.0.0/8"}}))
 	e.expectError(400, "HTTPBadRequest", "Attribute 'id' not allowed in POST",
 		"POST", "/v2.0/address-groups", e.DemoToken, group(map[string]any{"id": "x"}))
-	g := e.Create(e.DemoToken, "address-groups", "address_group", map[string]any{"name": "g", "addresses": []any{"192.168.1.1/32"}})
+	g := e.Create(e.DemoToken, "address-groups", "address_group", map[string]any{"name": "g", "addresses": []any{"192.168.1.1/32", "10.9.9.9/16"}})
+	if !slices.Equal(g["addresses"].([]any), []any{"192.168.1.1/32", "10.9.0.0/16"}) {
+		t.Errorf("addresses %v, want them as networks", g["addresses"])
+	}
+	e.Must(200, "PUT", "/v2.0/address-groups/"+g["id"].(string)+"/remove_addresses", e.DemoToken, map[string]any{"addresses": []any{"10.9.0.0/16"}})
 	id := g["id"].(string)
 	keys := []string{}
 	for k := range g {

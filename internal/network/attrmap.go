@@ -270,26 +270,21 @@ func validNonNegative(v any) string {
 	return ""
 }
 
-// validSubnet is type:subnet: a CIDR in its canonical form.
+// validSubnet is type:subnet: an address with a prefix length. Upstream (netaddr)
+// accepts host bits in an IPv4 CIDR ("10.0.0.1/8"); who stores it masks them.
 func validSubnet(v any) string {
 	s, ok := v.(string)
 	if !ok {
 		return fmt.Sprintf("'%s' is not a valid IP subnet", pyStr(v))
 	}
-	p, err := netip.ParsePrefix(s)
-	if err != nil {
-		if a, aerr := netip.ParseAddr(s); aerr == nil {
-			return fmt.Sprintf("'%s' isn't a recognized IP subnet cidr, '%s' is recommended", s, netip.PrefixFrom(a, a.BitLen()))
-		}
+	if _, err := netip.ParsePrefix(s); err != nil || strings.TrimSpace(s) != s {
 		return fmt.Sprintf("'%s' is not a valid IP subnet", s)
-	}
-	if p.Masked() != p {
-		return fmt.Sprintf("'%s' isn't a recognized IP subnet cidr, '%s' is recommended", s, p.Masked())
 	}
 	return ""
 }
 
-// validSubnetList is type:subnet_list: a list of unique CIDRs.
+// validSubnetList is type:subnet_list: a list without duplicates, then each a
+// CIDR (neutron-lib's _validate_list_of_items).
 func validSubnetList(v any) string {
 	list, ok := v.([]any)
 	if !ok {
@@ -298,16 +293,19 @@ func validSubnetList(v any) string {
 	seen := map[string]bool{}
 	var dups []string
 	for _, e := range list {
-		if msg := validSubnet(e); msg != "" {
-			return msg
+		key := pyStr(e)
+		if seen[key] && !slices.Contains(dups, key) {
+			dups = append(dups, key)
 		}
-		if seen[e.(string)] && !slices.Contains(dups, e.(string)) {
-			dups = append(dups, e.(string))
-		}
-		seen[e.(string)] = true
+		seen[key] = true
 	}
 	if len(dups) > 0 {
 		return fmt.Sprintf("Duplicate items in the list: '%s'", strings.Join(dups, ", "))
+	}
+	for _, e := range list {
+		if msg := validSubnet(e); msg != "" {
+			return msg
+		}
 	}
 	return ""
 }

@@ -35,6 +35,7 @@ func TestSubnetPoolDefaults(t *testing.T) {
 		{[]any{"10.0.0.0/8"}, 4, 8, 32, 8, []any{"10.0.0.0/8"}},
 		{[]any{"10.1.0.0/17", "10.1.128.0/17", "10.1.0.0/24"}, 4, 8, 32, 8, []any{"10.1.0.0/16"}},
 		{[]any{"fd00::/48"}, 6, 64, 128, 64, []any{"fd00::/48"}},
+		{[]any{"10.2.3.4/16"}, 4, 8, 32, 8, []any{"10.2.0.0/16"}}, // host bits, which upstream accepts
 	} {
 		sp := e.Create(e.DemoToken, "subnetpools", "subnetpool", map[string]any{"name": "p", "prefixes": tc.prefixes})
 		if sp["ip_version"] != float64(tc.version) || sp["min_prefixlen"] != float64(tc.lo) || sp["max_prefixlen"] != float64(tc.hi) ||
@@ -57,8 +58,8 @@ func TestSubnetPoolValidation(t *testing.T) {
 		{"no name", pool(map[string]any{"prefixes": []any{"10.0.0.0/8"}}), "HTTPBadRequest", "Failed to parse request. Required attribute 'name' not specified"},
 		{"blank name", pool(map[string]any{"name": " ", "prefixes": []any{"10.0.0.0/8"}}), "HTTPBadRequest",
 			"Invalid input for name. Reason: ' ' Blank strings are not permitted."},
-		{"a host prefix", pool(map[string]any{"name": "p", "prefixes": []any{"10.0.0.1/8"}}), "HTTPBadRequest",
-			"Invalid input for prefixes. Reason: '10.0.0.1/8' isn't a recognized IP subnet cidr, '10.0.0.0/8' is recommended."},
+		{"an address", pool(map[string]any{"name": "p", "prefixes": []any{"10.0.0.1"}}), "HTTPBadRequest",
+			"Invalid input for prefixes. Reason: '10.0.0.1' is not a valid IP subnet."},
 		{"not a subnet", pool(map[string]any{"name": "p", "prefixes": []any{"ten"}}), "HTTPBadRequest",
 			"Invalid input for prefixes. Reason: 'ten' is not a valid IP subnet."},
 		{"duplicates", pool(map[string]any{"name": "p", "prefixes": []any{"10.0.0.0/8", "10.0.0.0/8"}}), "HTTPBadRequest",
