@@ -167,7 +167,7 @@ func (s *Service) showNetwork(r *http.Request) (httpapi.Response, error) {
 
 func (s *Service) createNetwork(r *http.Request) (httpapi.Response, error) {
 	c := s.caller(r)
-	attrs, err := requestBody(r, "network", networkAttributes)
+	attrs, err := parseBody(r, "network", networkAttributeMap, true)
 	if err != nil {
 		return httpapi.Response{}, err
 	}
@@ -270,7 +270,7 @@ func (n *networkBody) apply(attrs map[string]any) error {
 
 func (s *Service) updateNetwork(r *http.Request) (httpapi.Response, error) {
 	c := s.caller(r)
-	attrs, err := requestBody(r, "network", networkAttributes)
+	attrs, err := parseBody(r, "network", networkAttributeMap, false)
 	if err != nil {
 		return httpapi.Response{}, err
 	}

@@ -164,7 +164,7 @@ func (s *Service) showPort(r *http.Request) (httpapi.Response, error) {
 
 func (s *Service) createPort(r *http.Request) (httpapi.Response, error) {
 	c := s.caller(r)
-	attrs, err := requestBody(r, "port", portAttributes)
+	attrs, err := parseBody(r, "port", portAttributeMap, true)
 	if err != nil {
 		return httpapi.Response{}, err
 	}
@@ -348,7 +348,7 @@ func (s *Service) bind(p *portBody, n *networkBody) {
 
 func (s *Service) updatePort(r *http.Request) (httpapi.Response, error) {
 	c := s.caller(r)
-	attrs, err := requestBody(r, "port", portAttributes)
+	attrs, err := parseBody(r, "port", portAttributeMap, false)
 	if err != nil {
 		return httpapi.Response{}, err
 	}

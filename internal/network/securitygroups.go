@@ -193,7 +193,7 @@ func (s *Service) showSecurityGroup(r *http.Request) (httpapi.Response, error) {
 
 func (s *Service) createSecurityGroup(r *http.Request) (httpapi.Response, error) {
 	c := s.caller(r)
-	attrs, err := requestBody(r, "security_group", securityGroupAttributes)
+	attrs, err := parseBody(r, "security_group", securityGroupAttributeMap, true)
 	if err != nil {
 		return httpapi.Response{}, err
 	}
@@ -249,7 +249,7 @@ func (s *Service) createSecurityGroup(r *http.Request) (httpapi.Response, error)
 
 func (s *Service) updateSecurityGroup(r *http.Request) (httpapi.Response, error) {
 	c := s.caller(r)
-	attrs, err := requestBody(r, "security_group", securityGroupAttributes)
+	attrs, err := parseBody(r, "security_group", securityGroupAttributeMap, false)
 	if err != nil {
 		return httpapi.Response{}, err
 	}
@@ -353,7 +353,7 @@ func (s *Service) showRule(r *http.Request) (httpapi.Response, error) {
 
 func (s *Service) createRule(r *http.Request) (httpapi.Response, error) {
 	c := s.caller(r)
-	attrs, err := requestBody(r, "security_group_rule", ruleAttributes)
+	attrs, err := parseBody(r, "security_group_rule", securityGroupRuleAttributeMap, true)
 	if err != nil {
 		return httpapi.Response{}, err
 	}

@@ -139,7 +139,7 @@ func (s *Service) showSubnet(r *http.Request) (httpapi.Response, error) {
 
 func (s *Service) createSubnet(r *http.Request) (httpapi.Response, error) {
 	c := s.caller(r)
-	attrs, err := requestBody(r, "subnet", subnetAttributes)
+	attrs, err := parseBody(r, "subnet", subnetAttributeMap, true)
 	if err != nil {
 		return httpapi.Response{}, err
 	}
@@ -375,7 +375,7 @@ func (sb *subnetBody) validate() error {
 
 func (s *Service) updateSubnet(r *http.Request) (httpapi.Response, error) {
 	c := s.caller(r)
-	attrs, err := requestBody(r, "subnet", subnetAttributes)
+	attrs, err := parseBody(r, "subnet", subnetAttributeMap, false)
 	if err != nil {
 		return httpapi.Response{}, err
 	}
