@@ -115,9 +115,13 @@ func (s *Service) insertRule(ctx context.Context, tx *db.Tx, sg *securityGroupBo
 	return err
 }
 
+// ruleJSON renders a rule as upstream: no name nor tags (rules are not
+// taggable), with normalized_cidr, the remote prefix as a network.
 func ruleJSON(r *ruleBody) object {
 	o := render(r)
 	delete(o, "name")
+	delete(o, "tags")
+	o["normalized_cidr"] = r.RemoteIPPrefix
 	return o
 }
 

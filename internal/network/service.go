@@ -46,6 +46,9 @@ type Options struct {
 	DNSDomain string
 	// Quotas are the default per-project limits; a negative value means unlimited.
 	Quotas map[string]int
+	// CheckResponses validates every answer against its route's response schema
+	// (schemas_responses.go), logging httpapi.ResponseViolation on a mismatch.
+	CheckResponses bool
 }
 
 // Service is the network API.
@@ -109,12 +112,13 @@ func New(ctx context.Context, o Options) (*Service, error) {
 // Handler is the HTTP API.
 func (s *Service) Handler() http.Handler {
 	srv := httpapi.NewServer(httpapi.Options{
-		Service:      "network",
-		Logger:       s.log,
-		Auth:         s.auth,
-		Policy:       s.policy,
-		ErrorBody:    errorBody,
-		MaxBodyBytes: 1 << 20,
+		Service:        "network",
+		Logger:         s.log,
+		Auth:           s.auth,
+		Policy:         s.policy,
+		ErrorBody:      errorBody,
+		MaxBodyBytes:   1 << 20,
+		CheckResponses: s.opts.CheckResponses,
 	})
 	srv.Mount(s.routes())
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -210,7 +214,7 @@ func (s *Service) routes() []httpapi.Route {
 	} {
 		all = append(all, group...)
 	}
-	return all
+	return withResponseSchemas(all)
 }
 
 func stamp(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05Z") }
