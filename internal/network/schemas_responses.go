@@ -225,8 +225,36 @@ func responseSchemas() map[string]map[int]jsonschema.Schema {
 	all["PUT /v2.0/trunks/{id}/remove_subports"] = map[int]jsonschema.Schema{http.StatusOK: trunkSchemas.object(true)}
 	all["GET /v2.0/trunks/{id}/get_subports"] = map[int]jsonschema.Schema{http.StatusOK: jsonschema.Schema{"type": "object",
 		"properties": jsonschema.Schema{"sub_ports": subPortsSchema}, "required": []any{"sub_ports"}, "additionalProperties": false}}
+	interfaceInfo := jsonschema.Schema{"type": "object", "properties": jsonschema.Schema{"id": str, "tenant_id": str, "project_id": str,
+		"port_id": str, "subnet_id": str, "subnet_ids": stringArray, "network_id": str}, "additionalProperties": false,
+		"required": []any{"id", "tenant_id", "project_id", "port_id", "subnet_id", "subnet_ids", "network_id"}}
+	all["PUT /v2.0/routers/{id}/add_router_interface"] = map[int]jsonschema.Schema{http.StatusOK: interfaceInfo}
+	all["PUT /v2.0/routers/{id}/remove_router_interface"] = map[int]jsonschema.Schema{http.StatusOK: interfaceInfo}
+	all["PUT /v2.0/routers/{id}/add_extraroutes"] = map[int]jsonschema.Schema{http.StatusOK: routerSchemas.one(true)}
+	all["PUT /v2.0/routers/{id}/remove_extraroutes"] = map[int]jsonschema.Schema{http.StatusOK: routerSchemas.one(true)}
+	maps.Copy(all, crudSchemas("/v2.0/agents", agentSchemas))
+	extension := jsonschema.Schema{"type": "object", "properties": jsonschema.Schema{"alias": str, "name": str, "description": str,
+		"updated": str, "links": jsonschema.Schema{"type": "array"}}, "required": []any{"alias", "name", "description", "updated", "links"},
+		"additionalProperties": false}
+	all["GET /v2.0/extensions"] = map[int]jsonschema.Schema{http.StatusOK: jsonschema.Schema{"type": "object",
+		"properties": jsonschema.Schema{"extensions": jsonschema.Schema{"type": "array", "items": extension}},
+		"required":   []any{"extensions"}, "additionalProperties": false}}
+	all["GET /v2.0/extensions/{alias}"] = map[int]jsonschema.Schema{http.StatusOK: jsonschema.Schema{"type": "object",
+		"properties": jsonschema.Schema{"extension": extension}, "required": []any{"extension"}, "additionalProperties": false}}
+	zone := jsonschema.Schema{"type": "object", "properties": jsonschema.Schema{"name": str, "resource": str, "state": str},
+		"additionalProperties": false}
+	all["GET /v2.0/availability_zones"] = map[int]jsonschema.Schema{http.StatusOK: jsonschema.Schema{"type": "object",
+		"properties": jsonschema.Schema{"availability_zones": jsonschema.Schema{"type": "array", "items": zone},
+			"availability_zones_links": jsonschema.Schema{"type": "array"}}, "required": []any{"availability_zones"}, "additionalProperties": false}}
 	return all
 }
+
+// agentSchemas are an agent's keys (the agent extension's api-ref).
+var agentSchemas = resourceSchemas{member: "agent", collection: "agents", properties: jsonschema.Schema{
+	"id": str, "agent_type": str, "binary": str, "host": str, "topic": str, "admin_state_up": boolean, "description": strOrNull,
+	"configurations": objectOrAny, "created_at": str, "started_at": str, "heartbeat_timestamp": str,
+	"availability_zone": strOrNull, "resource_versions": objectOrAny, "alive": boolean, "ha_state": strOrNull,
+	"resources_synced": boolOrNull}}
 
 // withResponseSchemas attaches the response schemas to the routes they describe.
 func withResponseSchemas(routes []httpapi.Route) []httpapi.Route {
