@@ -246,6 +246,13 @@ func responseSchemas() map[string]map[int]jsonschema.Schema {
 	all["GET /v2.0/availability_zones"] = map[int]jsonschema.Schema{http.StatusOK: jsonschema.Schema{"type": "object",
 		"properties": jsonschema.Schema{"availability_zones": jsonschema.Schema{"type": "array", "items": zone},
 			"availability_zones_links": jsonschema.Schema{"type": "array"}}, "required": []any{"availability_zones"}, "additionalProperties": false}}
+	subnetAvailability := jsonschema.Schema{"type": "object", "properties": jsonschema.Schema{"subnet_id": str, "subnet_name": str,
+		"cidr": str, "ip_version": integer, "total_ips": integer, "used_ips": integer}, "additionalProperties": false}
+	availability := resourceSchemas{member: "network_ip_availability", collection: "network_ip_availabilities", properties: jsonschema.Schema{
+		"network_id": str, "network_name": str, "project_id": str, "tenant_id": str, "total_ips": integer, "used_ips": integer,
+		"subnet_ip_availability": jsonschema.Schema{"type": "array", "items": subnetAvailability}}}
+	all["GET /v2.0/network-ip-availabilities"] = map[int]jsonschema.Schema{http.StatusOK: availability.list()}
+	all["GET /v2.0/network-ip-availabilities/{id}"] = map[int]jsonschema.Schema{http.StatusOK: availability.one(false)}
 	return all
 }
 
