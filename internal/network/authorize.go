@@ -51,7 +51,10 @@ var policedAttributes = map[string][]policedAttribute{
 		{name: "external_gateway_info", def: nil, hasDefault: true,
 			subAttributes: []string{"network_id", "enable_snat", "external_fixed_ips", "qos_policy_id"}},
 	},
-	"floatingip": {withDefault("floating_ip_address", nil)},
+	"floatingip":    {withDefault("floating_ip_address", nil)},
+	"address_scope": {withDefault("shared", false)},
+	"subnetpool":    {withDefault("shared", false), withDefault("is_default", false)},
+	"trunk":         {withDefault("sub_ports", []any{})},
 }
 
 // attributeRules are the rules a create or update body brings in besides the

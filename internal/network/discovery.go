@@ -27,7 +27,8 @@ func (s *Service) versions(r *http.Request) (httpapi.Response, error) {
 
 // collections are the resources GET /v2.0 lists.
 var collections = []string{"networks", "subnets", "ports", "security-groups", "security-group-rules", "routers",
-	"floatingips", "quotas", "agents", "network-ip-availabilities", "availability_zones", "extensions"}
+	"floatingips", "quotas", "agents", "network-ip-availabilities", "availability_zones", "extensions",
+	"subnetpools", "address-scopes", "address-groups", "trunks"}
 
 func (s *Service) resources(r *http.Request) (httpapi.Response, error) {
 	var out []any
@@ -45,10 +46,13 @@ type extension struct{ alias, name, description string }
 // extensions lists exactly what is implemented; clients (the openstack CLI,
 // gophercloud's acceptance tests) look for aliases here before using a feature.
 var extensions = []extension{
+	{"address-group", "Address group", "Support address group"},
+	{"address-scope", "Address scope", "Address scopes extension."},
 	{"agent", "agent", "The agent management extension."},
 	{"allowed-address-pairs", "Allowed Address Pairs", "Provides allowed address pairs"},
 	{"availability_zone", "Availability Zone", "The availability zone extension."},
 	{"binding", "Port Binding", "Expose port bindings of a virtual port to external application"},
+	{"default-subnetpools", "Default Subnetpools", "Provides ability to mark and use a subnetpool as the default."},
 	{"dns-integration", "DNS Integration", "Provides integration with DNS."},
 	{"external-net", "Neutron external network", "Adds external network attribute to network resource."},
 	{"ext-gw-mode", "Neutron L3 Configurable external gateway mode", "Extension of the router abstraction for specifying whether SNAT should occur on the external gateway"},
@@ -68,10 +72,15 @@ var extensions = []extension{
 	{"router_availability_zone", "Router Availability Zone", "Availability zone support for router."},
 	{"router", "Neutron L3 Router", "Router abstraction for basic L3 forwarding between L2 Neutron networks and access to external networks via a NAT gateway."},
 	{"security-group", "security-group", "The security groups extension."},
+	{"security-groups-remote-address-group", "Remote address group id field for security group rules", "Add new field of remote address group id in SG rules"},
+	{"subnetpool", "Neutron L3 Subnet Pool", "Layer 3 subnet pool abstraction"},
+	{"subnetpool-prefix-ops", "Subnet Pool Prefix Operations", "Provides support for adjusting the prefix list of subnet pools"},
 	{"standard-attr-description", "standard-attr-description", "Extension to add descriptions to standard attributes"},
 	{"standard-attr-revisions", "Resource revision numbers", "This extension will display the revision number of neutron resources."},
 	{"standard-attr-tag", "Tag support for resources with standard attribute: subnet, trunk, network_segment_range, router, network, policy, subnetpool, port, security_group, floatingip", "Enables to set tag on resources with standard attribute."},
 	{"standard-attr-timestamp", "Resource timestamps", "Adds created_at and updated_at fields to all Neutron resources that have Neutron standard attributes."},
+	{"trunk", "Trunk Extension", "Provides support for trunk ports"},
+	{"trunk-details", "Trunk port details", "Expose trunk port details"},
 }
 
 func extensionJSON(e extension) map[string]any {

@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -15,6 +17,7 @@ import (
 	"github.com/nimbus-cloud/nimbus/internal/identity/identitytest"
 	"github.com/nimbus-cloud/nimbus/internal/platform/db"
 	"github.com/nimbus-cloud/nimbus/internal/platform/db/dbtest"
+	"github.com/nimbus-cloud/nimbus/internal/platform/httpapi"
 	"github.com/nimbus-cloud/nimbus/internal/platform/policy"
 )
 
@@ -44,8 +47,15 @@ func newTestEnv(t testing.TB, tune func(*Options)) *testEnv {
 	enforcer := policy.NewEnforcer()
 	e.identity = identitytest.Start(t, database, dir, policy.NewEnforcer(), identity.CatalogService{Type: "network", Name: "neutron", URL: ts.URL})
 	e.AdminToken, e.DemoToken, e.DemoProject = e.identity.AdminToken, e.identity.DemoToken, e.identity.DemoProject
-	e.opts = Options{DB: database, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Auth: e.identity.Service.Validator(),
-		Policy: enforcer, PublicURL: ts.URL}
+	// Every answer is checked against its response schema: a violation fails the test.
+	violations := &violationLog{}
+	t.Cleanup(func() {
+		if v := violations.String(); v != "" {
+			t.Errorf("responses that break their schema (schemas_responses.go):\n%s", v)
+		}
+	})
+	e.opts = Options{DB: database, Logger: slog.New(slog.NewTextHandler(violations, &slog.HandlerOptions{Level: slog.LevelError})),
+		Auth: e.identity.Service.Validator(), Policy: enforcer, PublicURL: ts.URL, CheckResponses: true}
 	if tune != nil {
 		tune(&e.opts)
 	}
@@ -55,6 +65,27 @@ func newTestEnv(t testing.TB, tune func(*Options)) *testEnv {
 	}
 	e.Network, e.handler = svc, svc.Handler()
 	return e
+}
+
+// violationLog keeps the log lines of response schema violations.
+type violationLog struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (v *violationLog) Write(p []byte) (int, error) {
+	if strings.Contains(string(p), httpapi.ResponseViolation) {
+		v.mu.Lock()
+		v.lines = append(v.lines, string(p))
+		v.mu.Unlock()
+	}
+	return len(p), nil
+}
+
+func (v *violationLog) String() string {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return strings.Join(v.lines, "")
 }
 
 // NewProjectUser creates a project with a member user and returns its token and project id.

@@ -39,9 +39,10 @@ func badRequest(format string, args ...any) *httpapi.Error {
 	return neutronError(http.StatusBadRequest, "HTTPBadRequest", format, args...)
 }
 
-// invalidInput is upstream's InvalidInput: "Invalid input for operation: ...".
+// invalidInput is upstream's InvalidInput: "Invalid input for operation: %(error_message)s."
+// (the period is the template's, also after a message that has one).
 func invalidInput(format string, args ...any) *httpapi.Error {
-	return neutronError(http.StatusBadRequest, "InvalidInput", "Invalid input for operation: "+format, args...)
+	return neutronError(http.StatusBadRequest, "InvalidInput", "Invalid input for operation: "+format+".", args...)
 }
 
 func notFound(kind, what, id string) *httpapi.Error {

@@ -183,7 +183,7 @@ func parseAssociation(attrs map[string]any) (association, error) {
 
 func (s *Service) createFloatingIP(r *http.Request) (httpapi.Response, error) {
 	c := s.caller(r)
-	attrs, err := requestBody(r, "floatingip", floatingIPAttributes)
+	attrs, err := parseBody(r, "floatingip", floatingIPAttributeMap, true)
 	if err != nil {
 		return httpapi.Response{}, err
 	}
@@ -400,7 +400,7 @@ func disassociate(f *floatingIPBody) {
 
 func (s *Service) updateFloatingIP(r *http.Request) (httpapi.Response, error) {
 	c := s.caller(r)
-	attrs, err := requestBody(r, "floatingip", floatingIPAttributes)
+	attrs, err := parseBody(r, "floatingip", floatingIPAttributeMap, false)
 	if err != nil {
 		return httpapi.Response{}, err
 	}

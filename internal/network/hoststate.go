@@ -210,12 +210,20 @@ func (s *Service) desiredSecurityGroups(ctx context.Context, st *dataplane.State
 	for g := range wanted {
 		st.SecurityGroups[g] = dataplane.SecurityGroup{ID: g}
 	}
+	groups, err := loadBodies[addressGroupBody](ctx, s.db, `SELECT body FROM address_groups`)
+	if err != nil {
+		return err
+	}
+	addressGroups := map[string][]string{}
+	for _, g := range groups {
+		addressGroups[g.ID] = g.Addresses
+	}
 	for _, r := range rules {
 		sg, ok := st.SecurityGroups[r.SecurityGroupID]
 		if !ok {
 			continue
 		}
-		sg.Rules = append(sg.Rules, desiredRule(&r))
+		sg.Rules = append(sg.Rules, desiredRules(&r, addressGroups)...)
 		st.SecurityGroups[r.SecurityGroupID] = sg
 	}
 	for i := range all {
@@ -234,6 +242,27 @@ func (s *Service) desiredSecurityGroups(ctx context.Context, st *dataplane.State
 		}
 	}
 	return nil
+}
+
+// desiredRules are the firewall's rules for one API rule. A rule whose remote is
+// an address group allows each of the group's addresses of its ethertype, as
+// upstream's firewall drivers expand it; a group without any allows nothing.
+func desiredRules(r *ruleBody, addressGroups map[string][]string) []dataplane.SecurityGroupRule {
+	dr := desiredRule(r)
+	if r.RemoteAddrGroup == nil {
+		return []dataplane.SecurityGroupRule{dr}
+	}
+	var out []dataplane.SecurityGroupRule
+	for _, a := range addressGroups[*r.RemoteAddrGroup] {
+		p, err := netip.ParsePrefix(a)
+		if err != nil || p.Addr().Is4() != (r.EtherType == "IPv4") {
+			continue
+		}
+		each := dr
+		each.RemoteIPPrefix = p.Masked()
+		out = append(out, each)
+	}
+	return out
 }
 
 func desiredRule(r *ruleBody) dataplane.SecurityGroupRule {

@@ -216,6 +216,8 @@ func attrInt(attrs map[string]any, key string, dst *int) error {
 		return nil
 	}
 	switch n := v.(type) {
+	case int: // converted by parseBody
+		*dst = n
 	case float64:
 		if n != float64(int(n)) {
 			return invalidInput("'%v' is not an integer", v)

@@ -222,7 +222,8 @@ func TestPortsAndIPAM(t *testing.T) {
 	e.Fail(409, "IpAddressAlreadyAllocated", "POST", "/v2.0/ports", e.DemoToken, map[string]any{"port": fixed("10.0.0.9")})
 	e.Fail(400, "", "POST", "/v2.0/ports", e.DemoToken, map[string]any{"port": fixed("10.9.9.9")})
 	e.Fail(400, "", "POST", "/v2.0/ports", e.DemoToken, map[string]any{"port": map[string]any{"network_id": netID, "mac_address": "not-a-mac"}})
-	e.Fail(404, "NetworkNotFound", "POST", "/v2.0/ports", e.DemoToken, map[string]any{"port": map[string]any{"network_id": "nope"}})
+	e.Fail(404, "NetworkNotFound", "POST", "/v2.0/ports", e.DemoToken, map[string]any{"port": map[string]any{"network_id": "6f1e3f5c-0000-4000-8000-000000000001"}})
+	e.Fail(400, "HTTPBadRequest", "POST", "/v2.0/ports", e.DemoToken, map[string]any{"port": map[string]any{"network_id": "nope"}})
 
 	// Concurrent creations never share an address, and the pool runs out cleanly.
 	var wg sync.WaitGroup

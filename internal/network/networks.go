@@ -3,6 +3,7 @@ package network
 import (
 	"context"
 	"net/http"
+	"strings"
 
 	"github.com/nimbus-cloud/nimbus/internal/platform/db"
 	"github.com/nimbus-cloud/nimbus/internal/platform/httpapi"
@@ -61,6 +62,41 @@ func (s *Service) networkJSON(c caller, n *networkBody, subnets []string) object
 	return o
 }
 
+// addressScopes sets the rendered networks' ipv4_address_scope and
+// ipv6_address_scope (the address-scope extension): the scope of the pool their
+// subnets of that version come from.
+func (s *Service) addressScopes(ctx context.Context, q db.Querier, nets []object) error {
+	type row struct {
+		net, scope string
+		version    int
+	}
+	rows, err := db.QueryAll(ctx, q, func(sc db.Scanner) (row, error) {
+		var r row
+		return r, sc.Scan(&r.net, &r.version, &r.scope)
+	}, `SELECT s.network_id, p.ip_version, p.address_scope_id FROM subnets s JOIN subnetpools p ON p.id = s.subnetpool_id
+		WHERE p.address_scope_id IS NOT NULL ORDER BY s.id`)
+	if err != nil || len(rows) == 0 {
+		return err
+	}
+	scopes := map[string]map[int]string{}
+	for _, r := range rows {
+		if scopes[r.net] == nil {
+			scopes[r.net] = map[int]string{}
+		}
+		scopes[r.net][r.version] = r.scope
+	}
+	for _, o := range nets {
+		id, _ := o["id"].(string)
+		if v4, ok := scopes[id][4]; ok {
+			o["ipv4_address_scope"] = v4
+		}
+		if v6, ok := scopes[id][6]; ok {
+			o["ipv6_address_scope"] = v6
+		}
+	}
+	return nil
+}
+
 // visibleNetwork loads a network the caller may see: 404 otherwise, so networks of
 // other projects do not leak.
 func (s *Service) visibleNetwork(ctx context.Context, c caller, q db.Querier, id string) (*networkBody, error) {
@@ -106,6 +142,9 @@ func (s *Service) listNetworks(r *http.Request) (httpapi.Response, error) {
 			out = append(out, s.networkJSON(c, &nets[i], subnets[nets[i].ID]))
 		}
 	}
+	if err := s.addressScopes(r.Context(), s.db, out); err != nil {
+		return httpapi.Response{}, err
+	}
 	return listResponse(r, "networks", out)
 }
 
@@ -119,12 +158,16 @@ func (s *Service) showNetwork(r *http.Request) (httpapi.Response, error) {
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	return showResponse(r, "network", s.networkJSON(c, n, subnets)), nil
+	o := s.networkJSON(c, n, subnets)
+	if err := s.addressScopes(r.Context(), s.db, []object{o}); err != nil {
+		return httpapi.Response{}, err
+	}
+	return showResponse(r, "network", o), nil
 }
 
 func (s *Service) createNetwork(r *http.Request) (httpapi.Response, error) {
 	c := s.caller(r)
-	attrs, err := requestBody(r, "network", networkAttributes)
+	attrs, err := parseBody(r, "network", networkAttributeMap, true)
 	if err != nil {
 		return httpapi.Response{}, err
 	}
@@ -227,7 +270,7 @@ func (n *networkBody) apply(attrs map[string]any) error {
 
 func (s *Service) updateNetwork(r *http.Request) (httpapi.Response, error) {
 	c := s.caller(r)
-	attrs, err := requestBody(r, "network", networkAttributes)
+	attrs, err := parseBody(r, "network", networkAttributeMap, false)
 	if err != nil {
 		return httpapi.Response{}, err
 	}
@@ -282,7 +325,11 @@ func (s *Service) updateNetwork(r *http.Request) (httpapi.Response, error) {
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	return httpapi.OK(map[string]any{"network": s.networkJSON(c, n, subnets)}), nil
+	o := s.networkJSON(c, n, subnets)
+	if err := s.addressScopes(r.Context(), s.db, []object{o}); err != nil {
+		return httpapi.Response{}, err
+	}
+	return httpapi.OK(map[string]any{"network": o}), nil
 }
 
 // deleteNetwork removes a network with its subnets and the ports Neutron itself made
@@ -298,14 +345,36 @@ func (s *Service) deleteNetwork(r *http.Request) (httpapi.Response, error) {
 		if err := s.enforce(c, "delete_network", n.target()); err != nil {
 			return err
 		}
+		// As upstream's external network handler: the floating IPs of an external
+		// network that are associated with no port go with it.
+		if n.External {
+			fipPorts, err := db.QueryStrings(r.Context(), tx,
+				`SELECT floating_port_id FROM floatingips WHERE floating_network_id = ? AND port_id IS NULL`, id)
+			if err != nil {
+				return err
+			}
+			for _, port := range fipPorts {
+				if _, err := tx.ExecContext(r.Context(), `DELETE FROM floatingips WHERE floating_port_id = ?`, port); err != nil {
+					return err
+				}
+				if err := s.removePort(r.Context(), tx, port); err != nil {
+					return err
+				}
+			}
+		}
 		ports, err := loadBodies[portBody](r.Context(), tx, `SELECT body FROM ports WHERE network_id = ?`, id)
 		if err != nil {
 			return err
 		}
+		var inUse []string
 		for _, p := range ports {
 			if p.DeviceOwner != ownerDHCP {
-				return conflict("NetworkInUse", "Unable to complete operation on network %s. There are one or more ports still in use on the network.", id)
+				inUse = append(inUse, p.ID)
 			}
+		}
+		if len(inUse) > 0 {
+			return conflict("NetworkInUse", "Unable to complete operation on network %s. There are one or more ports still in use on the network, id for these ports is: %s.",
+				id, strings.Join(inUse, ","))
 		}
 		for _, q := range []string{
 			`DELETE FROM ports WHERE network_id = ?`,

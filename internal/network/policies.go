@@ -63,6 +63,9 @@ var baseRules = map[string]string{
 	"external_network":      "field:subnets:router:external=True",
 	"network_device":        "field:port:device_owner=~^network:",
 	"shared_security_group": "field:security_groups:shared=True",
+	"shared_address_scopes": "field:address_scopes:shared=True",
+	"shared_subnetpools":    "field:subnetpools:shared=True",
+	"shared_address_groups": "field:address_groups:shared=True",
 }
 
 // defaultPolicies are upstream's rules for the operations Nimbus serves: the
@@ -202,7 +205,47 @@ var defaultPolicies = map[string]string{
 	"delete_agent": admin,
 
 	"get_network_ip_availability": adminOrService,
-	"get_availability_zone":       "role:reader",
+
+	"create_address_scope":        adminOrProjectMember,
+	"create_address_scope:shared": admin,
+	"get_address_scope":           anyOf(admin, projectReader, "rule:shared_address_scopes"),
+	"update_address_scope":        adminOrProjectMember,
+	"update_address_scope:shared": admin,
+	"delete_address_scope":        adminOrProjectMember,
+
+	"create_subnetpool":            adminOrProjectMember,
+	"create_subnetpool:shared":     admin,
+	"create_subnetpool:is_default": admin,
+	"create_subnetpool:tags":       adminOrProjectMember,
+	"get_subnetpool":               anyOf(adminOrProjectReader, "rule:shared_subnetpools"),
+	"get_subnetpool:tags":          anyOf(adminOrProjectReader, "rule:shared_subnetpools"),
+	"update_subnetpool":            adminOrProjectMember,
+	"update_subnetpool:is_default": admin,
+	"update_subnetpool:tags":       adminOrProjectMember,
+	"delete_subnetpool":            adminOrProjectMember,
+	"delete_subnetpool:tags":       adminOrProjectMember,
+	"add_prefixes":                 adminOrProjectMember,
+	"remove_prefixes":              adminOrProjectMember,
+
+	"create_address_group": adminOrProjectMember,
+	"get_address_group":    anyOf(adminOrProjectReader, "rule:shared_address_groups"),
+	"update_address_group": adminOrProjectMember,
+	"delete_address_group": adminOrProjectMember,
+	"add_addresses":        adminOrProjectMember,
+	"remove_addresses":     adminOrProjectMember,
+
+	"create_trunk":          adminOrProjectMember,
+	"create_trunk:tags":     adminOrProjectMember,
+	"get_trunk":             adminOrProjectReader,
+	"get_trunk:tags":        adminOrProjectReader,
+	"update_trunk":          adminOrProjectMember,
+	"update_trunk:tags":     adminOrProjectMember,
+	"delete_trunk":          adminOrProjectMember,
+	"delete_trunk:tags":     adminOrProjectMember,
+	"get_subports":          adminOrProjectReader,
+	"add_subports":          adminOrProjectMember,
+	"remove_subports":       adminOrProjectMember,
+	"get_availability_zone": "role:reader",
 }
 
 // registerPolicies registers the rules with their scope types: every operation of

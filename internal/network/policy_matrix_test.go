@@ -21,6 +21,7 @@ type matrix struct {
 	member   string // its member's token, which makes the resources
 	// the owning project's resources
 	net, sub, port, router, group, rule, fip, agent string
+	scope, pool, addressGroup, trunk                string
 	// a network of the owning project for router interfaces, and the cloud's
 	// shared and external networks (an admin's)
 	ifaceNet, shared, external string
@@ -143,8 +144,13 @@ func TestPolicyMatrix(t *testing.T) {
 	m.agent = e.Must(http.StatusOK, "GET", "/v2.0/agents?host=matrix-host", e.AdminToken, nil)["agents"].([]any)[0].(map[string]any)["id"].(string)
 	e.Must(http.StatusOK, "PUT", "/v2.0/quotas/"+owner, e.AdminToken, map[string]any{"quota": map[string]any{"network": 50}})
 
+	m.scope = m.make("address-scopes", "address_scope", map[string]any{"name": "s", "ip_version": 4})
+	m.pool = m.make("subnetpools", "subnetpool", map[string]any{"name": "p", "prefixes": []any{"10.200.0.0/16"}})
+	m.addressGroup = m.make("address-groups", "address_group", map[string]any{"name": "ag", "addresses": []any{"10.1.0.0/24"}})
+	m.trunk = m.make("trunks", "trunk", map[string]any{"port_id": m.make("ports", "port", map[string]any{"network_id": m.net})})
+
 	cases := slices.Concat(m.networkCases(), m.subnetCases(), m.portCases(), m.securityGroupCases(), m.routerCases(),
-		m.floatingIPCases(), m.quotaCases(), m.otherCases(), m.tagCases())
+		m.floatingIPCases(), m.quotaCases(), m.otherCases(), m.tagCases(), m.poolCases(), m.trunkCases())
 	policytest.Matrix{Upstream: upstream, Personas: personas, Routes: e.Network.routes()}.Check(t, cases)
 }
 
@@ -498,6 +504,8 @@ func (m *matrix) tagCases() []policytest.Case {
 		{"routers", "router", m.router, map[string]any{"project_id": m.owner}},
 		{"security-groups", "security_group", m.group, map[string]any{"project_id": m.owner, "shared": false}},
 		{"floatingips", "floatingip", m.fip, map[string]any{"project_id": m.owner}},
+		{"subnetpools", "subnetpool", m.pool, map[string]any{"project_id": m.owner, "shared": false, "is_default": false}},
+		{"trunks", "trunk", m.trunk, map[string]any{"project_id": m.owner}},
 	} {
 		base := "/v2.0/" + res.collection + "/{id}/tags"
 		tags := "/v2.0/" + res.collection + "/" + res.id + "/tags"

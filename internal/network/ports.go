@@ -127,6 +127,9 @@ func (s *Service) listPorts(r *http.Request) (httpapi.Response, error) {
 			out = append(out, s.portJSON(c, &ports[i], n))
 		}
 	}
+	if err := s.trunkDetails(r.Context(), s.db, out); err != nil {
+		return httpapi.Response{}, err
+	}
 	return listResponse(r, "ports", out)
 }
 
@@ -152,12 +155,16 @@ func (s *Service) showPort(r *http.Request) (httpapi.Response, error) {
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	return showResponse(r, "port", s.portJSON(c, p, n)), nil
+	o := s.portJSON(c, p, n)
+	if err := s.trunkDetails(r.Context(), s.db, []object{o}); err != nil {
+		return httpapi.Response{}, err
+	}
+	return showResponse(r, "port", o), nil
 }
 
 func (s *Service) createPort(r *http.Request) (httpapi.Response, error) {
 	c := s.caller(r)
-	attrs, err := requestBody(r, "port", portAttributes)
+	attrs, err := parseBody(r, "port", portAttributeMap, true)
 	if err != nil {
 		return httpapi.Response{}, err
 	}
@@ -341,7 +348,7 @@ func (s *Service) bind(p *portBody, n *networkBody) {
 
 func (s *Service) updatePort(r *http.Request) (httpapi.Response, error) {
 	c := s.caller(r)
-	attrs, err := requestBody(r, "port", portAttributes)
+	attrs, err := parseBody(r, "port", portAttributeMap, false)
 	if err != nil {
 		return httpapi.Response{}, err
 	}
@@ -423,6 +430,9 @@ func (s *Service) deletePort(r *http.Request) (httpapi.Response, error) {
 		}
 		if slices.Contains([]string{ownerRouterInterface, ownerRouterGateway, ownerFloatingIP}, p.DeviceOwner) {
 			return conflict("ServicePortInUse", "Port %s cannot be deleted directly via the port API: has device owner %s.", id, p.DeviceOwner)
+		}
+		if err := trunkOfPort(r.Context(), tx, id); err != nil {
+			return err
 		}
 		return s.removePort(r.Context(), tx, id)
 	})

@@ -142,7 +142,7 @@ func (rt *routerBody) apply(attrs map[string]any) error {
 
 func (s *Service) createRouter(r *http.Request) (httpapi.Response, error) {
 	c := s.caller(r)
-	attrs, err := requestBody(r, "router", routerAttributes)
+	attrs, err := parseBody(r, "router", routerAttributeMap, true)
 	if err != nil {
 		return httpapi.Response{}, err
 	}
@@ -187,7 +187,7 @@ func (s *Service) createRouter(r *http.Request) (httpapi.Response, error) {
 
 func (s *Service) updateRouter(r *http.Request) (httpapi.Response, error) {
 	c := s.caller(r)
-	attrs, err := requestBody(r, "router", routerAttributes)
+	attrs, err := parseBody(r, "router", routerAttributeMap, false)
 	if err != nil {
 		return httpapi.Response{}, err
 	}

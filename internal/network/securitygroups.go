@@ -110,14 +110,18 @@ func (s *Service) insertSecurityGroup(ctx context.Context, tx *db.Tx, sg *securi
 func (s *Service) insertRule(ctx context.Context, tx *db.Tx, sg *securityGroupBody, r *ruleBody) error {
 	r.standard = newStandard(newUUID(), sg.ProjectID, stamp(s.now()))
 	r.SecurityGroupID = sg.ID
-	_, err := tx.ExecContext(ctx, `INSERT INTO security_group_rules (id, security_group_id, project_id, body) VALUES (?, ?, ?, ?)`,
-		r.ID, sg.ID, sg.ProjectID, marshal(r))
+	_, err := tx.ExecContext(ctx, `INSERT INTO security_group_rules (id, security_group_id, project_id, remote_address_group_id, body)
+		VALUES (?, ?, ?, ?, ?)`, r.ID, sg.ID, sg.ProjectID, r.RemoteAddrGroup, marshal(r))
 	return err
 }
 
+// ruleJSON renders a rule as upstream: no name nor tags (rules are not
+// taggable), with normalized_cidr, the remote prefix as a network.
 func ruleJSON(r *ruleBody) object {
 	o := render(r)
 	delete(o, "name")
+	delete(o, "tags")
+	o["normalized_cidr"] = r.RemoteIPPrefix
 	return o
 }
 
@@ -193,7 +197,7 @@ func (s *Service) showSecurityGroup(r *http.Request) (httpapi.Response, error) {
 
 func (s *Service) createSecurityGroup(r *http.Request) (httpapi.Response, error) {
 	c := s.caller(r)
-	attrs, err := requestBody(r, "security_group", securityGroupAttributes)
+	attrs, err := parseBody(r, "security_group", securityGroupAttributeMap, true)
 	if err != nil {
 		return httpapi.Response{}, err
 	}
@@ -249,7 +253,7 @@ func (s *Service) createSecurityGroup(r *http.Request) (httpapi.Response, error)
 
 func (s *Service) updateSecurityGroup(r *http.Request) (httpapi.Response, error) {
 	c := s.caller(r)
-	attrs, err := requestBody(r, "security_group", securityGroupAttributes)
+	attrs, err := parseBody(r, "security_group", securityGroupAttributeMap, false)
 	if err != nil {
 		return httpapi.Response{}, err
 	}
@@ -353,7 +357,7 @@ func (s *Service) showRule(r *http.Request) (httpapi.Response, error) {
 
 func (s *Service) createRule(r *http.Request) (httpapi.Response, error) {
 	c := s.caller(r)
-	attrs, err := requestBody(r, "security_group_rule", ruleAttributes)
+	attrs, err := parseBody(r, "security_group_rule", securityGroupRuleAttributeMap, true)
 	if err != nil {
 		return httpapi.Response{}, err
 	}
@@ -376,6 +380,11 @@ func (s *Service) createRule(r *http.Request) (httpapi.Response, error) {
 		}
 		if rule.RemoteGroupID != nil {
 			if _, err := s.visibleSecurityGroup(r.Context(), c, tx, *rule.RemoteGroupID); err != nil {
+				return err
+			}
+		}
+		if rule.RemoteAddrGroup != nil {
+			if _, err := s.visibleAddressGroup(r.Context(), c, tx, *rule.RemoteAddrGroup); err != nil {
 				return err
 			}
 		}
@@ -473,8 +482,8 @@ func parseRule(attrs map[string]any) (*ruleBody, error) {
 		dst **int
 	}{{"port_range_min", &rule.PortRangeMin}, {"port_range_max", &rule.PortRangeMax}} {
 		if v, ok := attrs[f.key]; ok && v != nil {
-			n := 0
-			if err := attrInt(attrs, f.key, &n); err != nil {
+			n, err := portValue(v)
+			if err != nil {
 				return nil, err
 			}
 			*f.dst = &n
@@ -502,43 +511,77 @@ func parseRule(attrs map[string]any) (*ruleBody, error) {
 		str := toString(v)
 		rule.RemoteGroupID = &str
 	}
-	if rule.RemoteIPPrefix != nil && rule.RemoteGroupID != nil {
-		return nil, badRequest("Only remote_ip_prefix or remote_group_id may be provided.")
+	if v, ok := attrs["remote_address_group_id"]; ok && v != nil {
+		str := toString(v)
+		rule.RemoteAddrGroup = &str
+	}
+	remotes := 0
+	for _, set := range []bool{rule.RemoteIPPrefix != nil, rule.RemoteGroupID != nil, rule.RemoteAddrGroup != nil} {
+		if set {
+			remotes++
+		}
+	}
+	if remotes > 1 {
+		return nil, neutronError(http.StatusBadRequest, "SecurityGroupMultipleRemoteEntites",
+			"Only one of remote_ip_prefix or remote_group_id or remote_address_group_id may be provided.")
 	}
 	return rule, nil
 }
 
+// portValue is upstream's convert_validate_port_value: an integer (or a string
+// of one) from 0 to 65535, else SecurityGroupInvalidPortValue naming the value.
+func portValue(v any) (int, error) {
+	n, err := toInt(v)
+	if _, isFloat := v.(float64); err == nil && (!isFloat || v.(float64) >= 0) {
+		if p := n.(int); p >= 0 && p <= 65535 {
+			return p, nil
+		}
+	}
+	return 0, neutronError(http.StatusBadRequest, "SecurityGroupInvalidPortValue", "Invalid value for port %s", pyStr(v))
+}
+
+// portProtocols are the protocols with ports (upstream's SG_PORT_PROTO_NAMES and
+// SG_PORT_PROTO_NUMS).
+var portProtocols = []string{"dccp", "sctp", "tcp", "udp", "udplite", "33", "132", "6", "17", "136"}
+
+// checkPortRange is upstream's _validate_port_range.
 func checkPortRange(rule *ruleBody) error {
 	lo, hi := rule.PortRangeMin, rule.PortRangeMax
 	if lo == nil && hi == nil {
 		return nil
 	}
 	if rule.Protocol == nil {
-		return badRequest("Must also specify protocol if port range is given.")
+		return neutronError(http.StatusBadRequest, "SecurityGroupProtocolRequiredWithPorts", "Must also specify protocol if port range is given.")
 	}
-	switch *rule.Protocol {
-	case "tcp", "udp", "sctp", "dccp", "udplite", "6", "17", "132", "33", "136":
-		if lo == nil || hi == nil {
-			return badRequest("For TCP/UDP protocols, port_range_min must be <= port_range_max")
+	switch proto := *rule.Protocol; {
+	case slices.Contains(portProtocols, proto):
+		if lo != nil && *lo == 0 || hi != nil && *hi == 0 {
+			return neutronError(http.StatusBadRequest, "SecurityGroupInvalidPortValue", "Invalid value for port 0")
 		}
-		if *lo < 1 || *hi > 65535 || *lo > *hi {
-			if *lo > *hi {
-				return badRequest("For TCP/UDP protocols, port_range_min must be <= port_range_max")
+		if lo == nil || hi == nil || *lo > *hi {
+			return neutronError(http.StatusBadRequest, "SecurityGroupInvalidPortRange", "For TCP/UDP protocols, port_range_min must be <= port_range_max")
+		}
+	case slices.Contains([]string{"icmp", "icmpv6", "ipv6-icmp", "1", "58"}, proto):
+		for _, f := range []struct {
+			value       *int
+			field, attr string
+		}{{lo, "type", "port_range_min"}, {hi, "code", "port_range_max"}} {
+			if f.value != nil && *f.value > 255 {
+				return neutronError(http.StatusBadRequest, "SecurityGroupInvalidIcmpValue",
+					"Invalid value for ICMP %s (%s) %d. It must be 0 to 255.", f.field, f.attr, *f.value)
 			}
-			return badRequest("Invalid value for port %d", max(*lo, *hi))
-		}
-	case "icmp", "icmpv6", "ipv6-icmp", "1", "58":
-		if lo != nil && (*lo < 0 || *lo > 255) {
-			return badRequest("Invalid value for ICMP field (type): %d. It must be 0 to 255.", *lo)
-		}
-		if hi != nil && (*hi < 0 || *hi > 255) {
-			return badRequest("Invalid value for ICMP field (code): %d. It must be 0 to 255.", *hi)
 		}
 		if lo == nil && hi != nil {
-			return badRequest("ICMP code (port-range-max) %d is provided but ICMP type (port-range-min) is missing.", *hi)
+			return neutronError(http.StatusBadRequest, "SecurityGroupMissingIcmpType",
+				"ICMP code (port-range-max) %d is provided but ICMP type (port-range-min) is missing.", *hi)
 		}
 	default:
-		return badRequest("Invalid protocol %s for port range, only supported for TCP, UDP, UDPLITE, SCTP and DCCP.", *rule.Protocol)
+		number := proto
+		if n, ok := protocolNumbers[proto]; ok {
+			number = strconv.Itoa(n)
+		}
+		return neutronError(http.StatusBadRequest, "SecurityGroupInvalidProtocolForPort",
+			"Ports cannot be specified for protocol %s. Ports are only supported for DCCP, SCTP, TCP, UDP, UDPLITE.", number)
 	}
 	return nil
 }
@@ -548,7 +591,7 @@ func sameRule(a, b *ruleBody) bool {
 	eqi := func(x, y *int) bool { return (x == nil) == (y == nil) && (x == nil || *x == *y) }
 	return a.Direction == b.Direction && a.EtherType == b.EtherType && eq(a.Protocol, b.Protocol) &&
 		eqi(a.PortRangeMin, b.PortRangeMin) && eqi(a.PortRangeMax, b.PortRangeMax) &&
-		eq(a.RemoteIPPrefix, b.RemoteIPPrefix) && eq(a.RemoteGroupID, b.RemoteGroupID)
+		eq(a.RemoteIPPrefix, b.RemoteIPPrefix) && eq(a.RemoteGroupID, b.RemoteGroupID) && eq(a.RemoteAddrGroup, b.RemoteAddrGroup)
 }
 
 func toString(v any) string {

@@ -46,8 +46,8 @@ type Options struct {
 	DNSDomain string
 	// Quotas are the default per-project limits; a negative value means unlimited.
 	Quotas map[string]int
-	// CheckResponses validates each response against its route's response schema
-	// (httpapi.Options.CheckResponses).
+	// CheckResponses validates every answer against its route's response schema
+	// (schemas_responses.go), logging httpapi.ResponseViolation on a mismatch.
 	CheckResponses bool
 }
 
@@ -112,14 +112,12 @@ func New(ctx context.Context, o Options) (*Service, error) {
 // Handler is the HTTP API.
 func (s *Service) Handler() http.Handler {
 	srv := httpapi.NewServer(httpapi.Options{
-		Service:      "network",
-		Logger:       s.log,
-		Auth:         s.auth,
-		Policy:       s.policy,
-		ErrorBody:    errorBody,
-		MaxBodyBytes: 1 << 20,
-
-		// api.check_responses: the end-to-end tests' conformance check
+		Service:        "network",
+		Logger:         s.log,
+		Auth:           s.auth,
+		Policy:         s.policy,
+		ErrorBody:      errorBody,
+		MaxBodyBytes:   1 << 20,
 		CheckResponses: s.opts.CheckResponses,
 	})
 	srv.Mount(s.routes())
@@ -209,10 +207,14 @@ func (s *Service) routes() []httpapi.Route {
 		s.availabilityRoutes(),
 		s.agentRoutes(),
 		s.tagRoutes(),
+		s.addressScopeRoutes(),
+		s.subnetPoolRoutes(),
+		s.addressGroupRoutes(),
+		s.trunkRoutes(),
 	} {
 		all = append(all, group...)
 	}
-	return all
+	return withResponseSchemas(all)
 }
 
 func stamp(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05Z") }

@@ -139,7 +139,7 @@ func (s *Service) showSubnet(r *http.Request) (httpapi.Response, error) {
 
 func (s *Service) createSubnet(r *http.Request) (httpapi.Response, error) {
 	c := s.caller(r)
-	attrs, err := requestBody(r, "subnet", subnetAttributes)
+	attrs, err := parseBody(r, "subnet", subnetAttributeMap, true)
 	if err != nil {
 		return httpapi.Response{}, err
 	}
@@ -151,9 +151,6 @@ func (s *Service) createSubnet(r *http.Request) (httpapi.Response, error) {
 	if netID == "" {
 		return httpapi.Response{}, badRequest("Failed to parse request. Required attribute 'network_id' not specified")
 	}
-	if v, ok := attrs["subnetpool_id"]; ok && v != nil {
-		return httpapi.Response{}, badRequest("Subnet pools are not supported: give a cidr")
-	}
 	sb := &subnetBody{standard: newStandard(newUUID(), project, stamp(s.now())), NetworkID: netID, EnableDHCP: true,
 		DNSNameservers: []string{}, HostRoutes: []hostRoute{}, ServiceTypes: []string{}}
 	if err := attrInt(attrs, "ip_version", &sb.IPVersion); err != nil {
@@ -162,47 +159,44 @@ func (s *Service) createSubnet(r *http.Request) (httpapi.Response, error) {
 	if err := attrString(attrs, "cidr", &sb.CIDR); err != nil {
 		return httpapi.Response{}, err
 	}
-	if sb.CIDR == "" {
-		return httpapi.Response{}, badRequest("Bad subnets request: a cidr must be specified in the absence of a subnet pool.")
-	}
-	prefix, err := parseCIDR(sb.CIDR)
-	if err != nil {
+	var req subnetRequest
+	if err := attrInt(attrs, "prefixlen", &req.prefixLen); err != nil {
 		return httpapi.Response{}, err
+	}
+	if sb.CIDR != "" {
+		if req.cidr, err = parseCIDR(sb.CIDR); err != nil {
+			return httpapi.Response{}, err
+		}
 	}
 	if sb.IPVersion == 0 {
 		return httpapi.Response{}, badRequest("Failed to parse request. Required attribute 'ip_version' not specified")
 	}
-	if (sb.IPVersion == 4) != prefix.Addr().Is4() || (sb.IPVersion != 4 && sb.IPVersion != 6) {
+	if sb.IPVersion != 4 && sb.IPVersion != 6 {
+		return httpapi.Response{}, badRequest("Invalid input for ip_version. Reason: %d is not in [4, 6].", sb.IPVersion)
+	}
+	if req.cidr.IsValid() && (sb.IPVersion == 4) != req.cidr.Addr().Is4() {
 		return httpapi.Response{}, invalidInput("Cidr %s does not match ip_version %d", sb.CIDR, sb.IPVersion)
-	}
-	sb.CIDR = prefix.String()
-	// The gateway defaults to the first address; an explicit null means none.
-	gw := prefix.Addr().Next()
-	if v, ok := attrs["gateway_ip"]; ok {
-		if v == nil {
-			gw = netip.Addr{}
-		} else if gw, err = parseAddr(v, "gateway_ip"); err != nil {
-			return httpapi.Response{}, err
-		}
-	}
-	if gw.IsValid() {
-		g := gw.String()
-		sb.GatewayIP = &g
-	}
-	if err := sb.apply(attrs); err != nil {
-		return httpapi.Response{}, err
-	}
-	if _, ok := attrs["allocation_pools"]; !ok {
-		sb.AllocationPools = defaultPools(prefix, gw)
-	}
-	if err := sb.validate(); err != nil {
-		return httpapi.Response{}, err
-	}
-	if err := sb.applyIPv6Modes(attrs); err != nil {
-		return httpapi.Response{}, err
 	}
 	var n *networkBody
 	err = s.inTx(r.Context(), func(tx *db.Tx) error {
+		sb.SubnetpoolID, sb.GatewayIP, sb.AllocationPools = nil, nil, nil // from the start when the transaction runs again
+		pool, err := s.subnetPoolFor(r.Context(), c, tx, attrs, sb.IPVersion)
+		if err != nil {
+			return err
+		}
+		prefix := req.cidr
+		if pool == nil && !prefix.IsValid() {
+			return badSubnetsRequest("a subnetpool must be specified in the absence of a cidr")
+		}
+		if pool != nil {
+			if prefix, err = s.allocateSubnet(r.Context(), tx, pool, project, req); err != nil {
+				return err
+			}
+			sb.SubnetpoolID = &pool.ID
+		}
+		if err := sb.settle(attrs, prefix); err != nil {
+			return err
+		}
 		// Only the network's owner (or an admin) adds subnets to it: a member's
 		// subnet on an external network would serve other tenants' floating IPs. A
 		// network the caller cannot see is not found.
@@ -224,8 +218,8 @@ func (s *Service) createSubnet(r *http.Request) (httpapi.Response, error) {
 				return invalidInput("Requested subnet with cidr: %s for network: %s overlaps with another subnet", sb.CIDR, netID)
 			}
 		}
-		if _, err := tx.ExecContext(r.Context(), `INSERT INTO subnets (id, network_id, project_id, body) VALUES (?, ?, ?, ?)`,
-			sb.ID, netID, project, marshal(sb)); err != nil {
+		if _, err := tx.ExecContext(r.Context(), `INSERT INTO subnets (id, network_id, project_id, subnetpool_id, body) VALUES (?, ?, ?, ?, ?)`,
+			sb.ID, netID, project, sb.SubnetpoolID, marshal(sb)); err != nil {
 			return err
 		}
 		if sb.autoAddress() {
@@ -239,6 +233,37 @@ func (s *Service) createSubnet(r *http.Request) (httpapi.Response, error) {
 		return httpapi.Response{}, err
 	}
 	return httpapi.Created(map[string]any{"subnet": s.subnetJSON(c, sb, n)}), nil
+}
+
+// settle sets the attributes of a new subnet of prefix (given or allocated from a
+// pool) and checks them: the gateway (by default the first address; null: none),
+// the allocation pools (by default the whole range but the gateway), the rest of
+// the body and the IPv6 modes.
+func (sb *subnetBody) settle(attrs map[string]any, prefix netip.Prefix) error {
+	sb.CIDR = prefix.String()
+	gw := prefix.Addr().Next()
+	if v, ok := attrs["gateway_ip"]; ok {
+		var err error
+		if v == nil {
+			gw = netip.Addr{}
+		} else if gw, err = parseAddr(v, "gateway_ip"); err != nil {
+			return err
+		}
+	}
+	if gw.IsValid() {
+		g := gw.String()
+		sb.GatewayIP = &g
+	}
+	if err := sb.apply(attrs); err != nil {
+		return err
+	}
+	if _, ok := attrs["allocation_pools"]; !ok {
+		sb.AllocationPools = defaultPools(prefix, gw)
+	}
+	if err := sb.validate(); err != nil {
+		return err
+	}
+	return sb.applyIPv6Modes(attrs)
 }
 
 // touchNetwork bumps a network's revision when its subnets change, as upstream.
@@ -350,7 +375,7 @@ func (sb *subnetBody) validate() error {
 
 func (s *Service) updateSubnet(r *http.Request) (httpapi.Response, error) {
 	c := s.caller(r)
-	attrs, err := requestBody(r, "subnet", subnetAttributes)
+	attrs, err := parseBody(r, "subnet", subnetAttributeMap, false)
 	if err != nil {
 		return httpapi.Response{}, err
 	}

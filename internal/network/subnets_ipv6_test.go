@@ -25,17 +25,17 @@ func TestSubnetIPv6Modes(t *testing.T) {
 		{"an unknown address mode", map[string]any{"ip_version": 6, "cidr": "fd00:1::/64", "ipv6_address_mode": "auto"},
 			400, "HTTPBadRequest", "Invalid input for ipv6_address_mode. Reason: auto is not in valid_values."},
 		{"a mode on IPv4", map[string]any{"ip_version": 4, "cidr": "10.9.0.0/24", "ipv6_ra_mode": "slaac"},
-			400, "InvalidInput", "Invalid input for operation: ipv6_ra_mode is not valid when ip_version is 4"},
+			400, "InvalidInput", "Invalid input for operation: ipv6_ra_mode is not valid when ip_version is 4."},
 		{"an address mode on IPv4", map[string]any{"ip_version": 4, "cidr": "10.9.0.0/24", "ipv6_address_mode": "slaac"},
-			400, "InvalidInput", "Invalid input for operation: ipv6_address_mode is not valid when ip_version is 4"},
+			400, "InvalidInput", "Invalid input for operation: ipv6_address_mode is not valid when ip_version is 4."},
 		{"modes without DHCP", map[string]any{"ip_version": 6, "cidr": "fd00:1::/64", "enable_dhcp": false, "ipv6_address_mode": "dhcpv6-stateful"},
-			400, "InvalidInput", "Invalid input for operation: ipv6_ra_mode or ipv6_address_mode cannot be set when enable_dhcp is set to False"},
+			400, "InvalidInput", "Invalid input for operation: ipv6_ra_mode or ipv6_address_mode cannot be set when enable_dhcp is set to False."},
 		{"two different modes", map[string]any{"ip_version": 6, "cidr": "fd00:1::/64", "ipv6_ra_mode": "slaac", "ipv6_address_mode": "dhcpv6-stateful"},
-			400, "InvalidInput", "Invalid input for operation: ipv6_ra_mode set to 'slaac' with ipv6_address_mode set to 'dhcpv6-stateful' is not valid. If both attributes are set, they must be the same value"},
+			400, "InvalidInput", "Invalid input for operation: ipv6_ra_mode set to 'slaac' with ipv6_address_mode set to 'dhcpv6-stateful' is not valid. If both attributes are set, they must be the same value."},
 		{"SLAAC on a /80", map[string]any{"ip_version": 6, "cidr": "fd00:1::/80", "ipv6_address_mode": "slaac"},
-			400, "InvalidInput", "Invalid input for operation: Invalid CIDR fd00:1::/80 for IPv6 address mode. OpenStack uses the EUI-64 address format, which requires the prefix to be /64"},
+			400, "InvalidInput", "Invalid input for operation: Invalid CIDR fd00:1::/80 for IPv6 address mode. OpenStack uses the EUI-64 address format, which requires the prefix to be /64."},
 		{"stateless RA only on a /56", map[string]any{"ip_version": 6, "cidr": "fd00:1::/56", "ipv6_ra_mode": "dhcpv6-stateless"},
-			400, "InvalidInput", "Invalid input for operation: Invalid CIDR fd00:1::/56 for IPv6 address mode. OpenStack uses the EUI-64 address format, which requires the prefix to be /64"},
+			400, "InvalidInput", "Invalid input for operation: Invalid CIDR fd00:1::/56 for IPv6 address mode. OpenStack uses the EUI-64 address format, which requires the prefix to be /64."},
 		{"stateful on a /80 is fine", map[string]any{"ip_version": 6, "cidr": "fd00:2::/80", "ipv6_ra_mode": "dhcpv6-stateful", "ipv6_address_mode": "dhcpv6-stateful"},
 			201, "", ""},
 		{"an RA mode alone", map[string]any{"ip_version": 6, "cidr": "fd00:3::/64", "ipv6_ra_mode": "slaac"}, 201, "", ""},
@@ -71,7 +71,7 @@ func TestSubnetIPv6Modes(t *testing.T) {
 	path := "/v2.0/subnets/" + s["id"].(string)
 	e.Fail(400, "HTTPBadRequest", "PUT", path, e.DemoToken, map[string]any{"subnet": map[string]any{"ipv6_ra_mode": "slaac"}})
 	status, out, data := e.Do("PUT", path, e.DemoToken, map[string]any{"subnet": map[string]any{"enable_dhcp": false}})
-	if ne, _ := out["NeutronError"].(map[string]any); status != 400 || ne["message"] != "Invalid input for operation: Cannot disable enable_dhcp with ipv6 attributes set" {
+	if ne, _ := out["NeutronError"].(map[string]any); status != 400 || ne["message"] != "Invalid input for operation: Cannot disable enable_dhcp with ipv6 attributes set." {
 		t.Fatalf("disabling DHCP with modes set: %d %s", status, data)
 	}
 	e.Must(200, "PUT", path, e.DemoToken, map[string]any{"subnet": map[string]any{"name": "renamed"}})

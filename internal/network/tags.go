@@ -67,6 +67,20 @@ func (s *Service) taggables() []taggable {
 			}
 			return f.target(), nil
 		}},
+		{"subnetpools", "subnetpools", "subnetpool", func(ctx context.Context, c caller, q db.Querier, id string) (map[string]any, error) {
+			sp, err := s.visibleSubnetPool(ctx, c, q, id)
+			if err != nil {
+				return nil, err
+			}
+			return sp.target(), nil
+		}},
+		{"trunks", "trunks", "trunk", func(ctx context.Context, c caller, q db.Querier, id string) (map[string]any, error) {
+			t, err := s.visibleTrunk(ctx, c, q, id)
+			if err != nil {
+				return nil, err
+			}
+			return t.target(), nil
+		}},
 	}
 }
 

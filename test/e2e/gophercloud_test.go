@@ -109,7 +109,8 @@ func TestGophercloudNetworkingV2Acceptance(t *testing.T) {
 		packages: []string{"networking/v2", "networking/v2/extensions", "networking/v2/extensions/layer3",
 			"networking/v2/extensions/portsbinding", "networking/v2/extensions/quotas",
 			"networking/v2/extensions/networkipavailabilities", "networking/v2/extensions/agents",
-			"networking/v2/extensions/mtu"},
+			"networking/v2/extensions/mtu", "networking/v2/extensions/subnetpools", "networking/v2/extensions/trunks",
+			"networking/v2/extensions/trunk_details"},
 		without: networkingDataPlaneTests})
 }
 
