@@ -31,7 +31,10 @@ func (s *Service) serverRoutes() []httpapi.Route {
 }
 
 // visibleInstance loads a server the caller may act on under rule: another
-// project's is 404, as upstream (it does not reveal that the server exists).
+// project's is 404, as upstream (it does not reveal that the server exists). A
+// deleted server is 404 to admins too, as upstream's get_instance reads with
+// read_deleted "no": admins find deleted servers by listing them (deleted=true,
+// changes-since), and a client waiting for a delete sees it end.
 func (s *Service) visibleInstance(r *http.Request, rule string) (*instance, error) {
 	id := r.PathValue("id")
 	in, err := loadInstance(r.Context(), s.db, id)
@@ -39,7 +42,7 @@ func (s *Service) visibleInstance(r *http.Request, rule string) (*instance, erro
 		return nil, err
 	}
 	creds := auth.FromContext(r.Context())
-	if in.Deleted && !isAdmin(creds) {
+	if in.Deleted {
 		return nil, notFound("Instance %s could not be found.", id)
 	}
 	target := map[string]any{"target.project_id": in.ProjectID, "target.user_id": in.UserID}

@@ -260,6 +260,14 @@ func TestServerLifecycle(t *testing.T) {
 	if status, _, _ := e.Do("GET", "/v2.1/servers/"+id, e.DemoToken, nil); status != 404 {
 		t.Errorf("a deleted server shows: %d", status)
 	}
+	// To admins too (upstream reads with read_deleted "no"); they find it by listing.
+	if status, _, _ := e.Do("GET", "/v2.1/servers/"+id, e.AdminToken, nil); status != 404 {
+		t.Errorf("a deleted server shows to an admin: %d", status)
+	}
+	deleted, _ := e.Must(200, "GET", "/v2.1/servers/detail?deleted=true&all_tenants=1", e.AdminToken, nil)["servers"].([]any)
+	if len(deleted) != 1 || deleted[0].(map[string]any)["id"] != id || deleted[0].(map[string]any)["status"] != "DELETED" {
+		t.Errorf("admin's deleted=true list: %v", deleted)
+	}
 	if n := e.net.count(); n != 0 {
 		t.Errorf("%d ports left after delete", n)
 	}
