@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -61,8 +62,8 @@ func newTestEnv(t testing.TB, tune func(*Options)) *testEnv {
 	e.net.auth = e.identity.Service.Validator()
 	e.images.auth = e.identity.Service.Validator()
 	e.net.networks["net-1"] = NetworkInfo{ID: "net-1", Name: "private", ProjectID: e.DemoProject, MTU: 1450}
-	opts := Options{DB: database, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Auth: e.identity.Service.Validator(),
-		Policy: enforcer, PublicURL: ts.URL, Images: e.images, Network: e.net}
+	opts := Options{DB: database, Logger: slog.New(failOnViolations(t)), Auth: e.identity.Service.Validator(),
+		Policy: enforcer, PublicURL: ts.URL, Images: e.images, Network: e.net, CheckResponses: true}
 	if tune != nil {
 		tune(&opts)
 	}
@@ -79,6 +80,38 @@ func newTestEnv(t testing.TB, tune func(*Options)) *testEnv {
 	e.images.add(Image{ID: "img-1", Name: "guest", Status: "active", DiskFormat: "qcow2", Size: 16 << 20, VirtualSize: 33 << 20,
 		Properties: map[string]string{"hypervisor_type": "qemu", "architecture": "x86_64"}})
 	return e
+}
+
+// violations is a log that fails the test for every response that broke its
+// route's response schema, so each schema a route declares is proven by the
+// tests that call it.
+type violations struct {
+	t testing.TB
+	slog.Handler
+}
+
+func failOnViolations(t testing.TB) slog.Handler {
+	return violations{t: t, Handler: slog.NewTextHandler(io.Discard, nil)}
+}
+
+func (v violations) Handle(ctx context.Context, rec slog.Record) error {
+	if rec.Message == httpapi.ResponseViolation {
+		var attrs []string
+		rec.Attrs(func(a slog.Attr) bool {
+			attrs = append(attrs, a.String())
+			return true
+		})
+		v.t.Errorf("%s: %s", rec.Message, strings.Join(attrs, " "))
+	}
+	return nil
+}
+
+func (v violations) WithAttrs(as []slog.Attr) slog.Handler {
+	return violations{t: v.t, Handler: v.Handler.WithAttrs(as)}
+}
+
+func (v violations) WithGroup(name string) slog.Handler {
+	return violations{t: v.t, Handler: v.Handler.WithGroup(name)}
 }
 
 // secondProcess starts another compute service on the same database, as a

@@ -80,6 +80,8 @@ func (s *Service) serverAction(r *http.Request) (httpapi.Response, error) {
 		return s.addSecurityGroup(r, arg)
 	case "removeSecurityGroup":
 		return s.removeSecurityGroup(r, arg)
+	case "os-resetState":
+		return s.resetState(r, arg)
 	}
 	return httpapi.Response{}, badRequest("There is no such action: %s", name)
 }

@@ -62,6 +62,9 @@ type Options struct {
 	// MaxAttempts is how many hosts a build tries before ERROR (upstream
 	// max_attempts, 3).
 	MaxAttempts int
+	// CheckResponses validates every answer against its route's response
+	// schema (Tempest's and Nova's), logging a violation (httpapi.ResponseViolation).
+	CheckResponses bool
 }
 
 // Service is the compute API and conductor.
@@ -145,9 +148,15 @@ func (s *Service) Handler() http.Handler {
 		ErrorBody:    errorBody,
 		PolicyError:  policyError,
 		MaxBodyBytes: 1 << 20,
+		// As Nova: the microversion is negotiated first, the body validated
+		// against its schema before the policy is checked.
+		Negotiate:            microversions.Negotiate,
+		ValidateBeforePolicy: true,
+		InvalidRequest:       invalidRequest,
+		CheckResponses:       s.opts.CheckResponses,
 	})
 	srv.Mount(s.routes())
-	return srv
+	return echoVersion(srv)
 }
 
 // routes is every endpoint of the compute API, one group per resource.
@@ -174,11 +183,12 @@ func (s *Service) routes() []httpapi.Route {
 		s.aggregateRoutes(),
 		s.serverGroupRoutes(),
 		s.securityGroupRoutes(),
+		s.serverPasswordRoutes(),
+		s.serverExternalEventRoutes(),
+		s.usageAuditLogRoutes(),
+		s.hostRoutes(),
 	} {
-		for _, rt := range group {
-			rt.Handler = s.versioned(rt.Handler)
-			all = append(all, rt)
-		}
+		all = append(all, group...)
 	}
 	return all
 }
