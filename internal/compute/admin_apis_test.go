@@ -155,3 +155,33 @@ func TestOSHosts(t *testing.T) {
 	e.mustAt(404, "2.43", "GET", "/v2.1/os-hosts/h1", e.AdminToken, nil)
 	e.mustAt(403, "2.1", "GET", "/v2.1/os-hosts", e.DemoToken, nil)
 }
+
+// TestDiskConfig: OS-DCF:diskConfig as create, rebuild and resize set it (AUTO
+// or MANUAL, MANUAL when not asked), shown in the views; other values are the
+// schema's 400.
+func TestDiskConfig(t *testing.T) {
+	e := newMVEnv(t)
+	bad := e.mustAt(400, "2.1", "POST", "/v2.1/servers", e.DemoToken, serverBody(map[string]any{"OS-DCF:diskConfig": "auto"}))
+	if msg := bad["badRequest"].(map[string]any)["message"]; msg != "Invalid input for field/attribute OS-DCF:diskConfig. Value: auto. 'auto' is not one of ['AUTO', 'MANUAL']" {
+		t.Errorf("bad diskConfig: %q", msg)
+	}
+	id := e.activeServer("2.1", map[string]any{"OS-DCF:diskConfig": "AUTO"})
+	if v := e.server(id); v["OS-DCF:diskConfig"] != "AUTO" {
+		t.Errorf("created AUTO: %v", v["OS-DCF:diskConfig"])
+	}
+	act := "/v2.1/servers/" + id + "/action"
+	out := e.mustAt(202, "2.1", "POST", act, e.DemoToken, map[string]any{"rebuild": map[string]any{"imageRef": "img-1", "OS-DCF:diskConfig": "MANUAL"}})
+	if got := out["server"].(map[string]any)["OS-DCF:diskConfig"]; got != "MANUAL" {
+		t.Errorf("rebuild's answer: %v", got)
+	}
+	e.conduct()
+	e.agent()
+	e.mustAt(202, "2.1", "POST", act, e.DemoToken, map[string]any{"resize": map[string]any{"flavorRef": "2", "OS-DCF:diskConfig": "AUTO"}})
+	if v := e.server(id); v["OS-DCF:diskConfig"] != "AUTO" {
+		t.Errorf("resized AUTO: %v", v["OS-DCF:diskConfig"])
+	}
+	plain := e.activeServer("2.1", nil)
+	if v := e.server(plain); v["OS-DCF:diskConfig"] != "MANUAL" {
+		t.Errorf("not asked: %v", v["OS-DCF:diskConfig"])
+	}
+}

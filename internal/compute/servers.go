@@ -110,7 +110,7 @@ func (s *Service) serverView(r *http.Request, in *instance, o *serverViewOpts) m
 		"flavor":  map[string]any{"id": in.Flavor.ID, "links": []httpapi.Link{{Rel: "bookmark", Href: s.base() + "/flavors/" + in.Flavor.ID}}},
 		"created": in.CreatedAt, "updated": in.UpdatedAt, "addresses": addresses,
 		"accessIPv4": in.Request.AccessIPv4, "accessIPv6": in.Request.AccessIPv6, "links": s.serverLinks(in.UUID),
-		"OS-DCF:diskConfig": "MANUAL", "OS-EXT-AZ:availability_zone": s.zoneOf(in), "config_drive": configDrive,
+		"OS-DCF:diskConfig": diskConfigOf(in), "OS-EXT-AZ:availability_zone": s.zoneOf(in), "config_drive": configDrive,
 		"key_name": keyName, "OS-SRV-USG:launched_at": nullTime(in.LaunchedAt), "OS-SRV-USG:terminated_at": nullTime(in.TerminatedAt),
 		"OS-EXT-STS:task_state": task, "OS-EXT-STS:vm_state": in.VMState, "OS-EXT-STS:power_state": in.PowerState,
 		"os-extended-volumes:volumes_attached": []any{}, "security_groups": groups,
@@ -159,6 +159,24 @@ func nullTime(t string) any {
 		return nil
 	}
 	return strings.TrimSuffix(t, "Z") + ".000000"
+}
+
+// diskConfigOf is OS-DCF:diskConfig as upstream shows it: AUTO when the
+// server asked for it (auto_disk_config), MANUAL otherwise.
+func diskConfigOf(in *instance) string {
+	if in.Request.DiskConfig == "AUTO" {
+		return "AUTO"
+	}
+	return "MANUAL"
+}
+
+// checkDiskConfig is the schema of OS-DCF:diskConfig in create, rebuild and
+// resize (nova/api/openstack/compute/schemas/servers.py).
+func checkDiskConfig(d string) error {
+	if d != "AUTO" && d != "MANUAL" {
+		return badRequest("Invalid input for field/attribute OS-DCF:diskConfig. Value: %s. '%s' is not one of ['AUTO', 'MANUAL']", d, d)
+	}
+	return nil
 }
 
 func (s *Service) zoneOf(in *instance) string {

@@ -50,6 +50,7 @@ type createServerFields struct {
 	AdminPass            *string        `json:"adminPass"`
 	ReturnReservationID  any            `json:"return_reservation_id"`
 	BlockDeviceMappingV2 []any          `json:"block_device_mapping_v2"`
+	DiskConfig           *string        `json:"OS-DCF:diskConfig"`
 
 	Description              json.RawMessage `json:"description"`                // 2.19
 	Tags                     json.RawMessage `json:"tags"`                       // 2.52
@@ -207,6 +208,12 @@ func (s *Service) createServer(r *http.Request) (httpapi.Response, error) {
 	}
 	b := buildRequest{ReservationID: reservationID(), RequestID: httpapi.RequestID(ctx), Description: extras.description,
 		RequestedHost: extras.host, RequestedNode: extras.node}
+	if d := in.DiskConfig; d != nil {
+		if err := checkDiskConfig(*d); err != nil {
+			return httpapi.Response{}, err
+		}
+		b.DiskConfig = *d
+	}
 	if b.SchedulerHints = req.SchedulerHints; b.SchedulerHints == nil {
 		b.SchedulerHints = req.LegacyHints
 	}
@@ -420,7 +427,7 @@ func (s *Service) createServer(r *http.Request) (httpapi.Response, error) {
 		sgs = append(sgs, map[string]string{"name": g})
 	}
 	return httpapi.JSON(http.StatusAccepted, map[string]any{"server": map[string]any{
-		"id": first.UUID, "links": s.serverLinks(first.UUID), "OS-DCF:diskConfig": "MANUAL",
+		"id": first.UUID, "links": s.serverLinks(first.UUID), "OS-DCF:diskConfig": diskConfigOf(first),
 		"security_groups": sgs, "adminPass": adminPass,
 	}}).WithHeader("Location", s.base()+"/v2.1/servers/"+first.UUID), nil
 }
