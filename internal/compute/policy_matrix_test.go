@@ -257,7 +257,7 @@ func (m *matrixEnv) cases(up interface {
 		}
 		status, _, raw, _ := m.send("2.10", "POST", "/v2.1/os-keypairs", m.AdminToken, map[string]any{"keypair": map[string]any{
 			"name": name, "public_key": publicKey, "user_id": p.Creds["user_id"]}})
-		if status != 200 && status != 409 {
+		if status != 201 && status != 409 {
 			m.t.Fatalf("key pair %s of %s: %d %s", name, p.Name, status, raw)
 		}
 	}
