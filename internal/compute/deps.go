@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net/netip"
+	"net/url"
 )
 
 // Image is what compute needs to know of an image.
@@ -23,6 +24,22 @@ type Image struct {
 	// Properties are the image's other properties: kernel_id, ramdisk_id,
 	// os_command_line, architecture, hypervisor_type, hw_*...
 	Properties map[string]string
+	// CreatedAt and UpdatedAt are the image service's timestamps (ISO 8601).
+	CreatedAt, UpdatedAt string
+}
+
+// ImageProxy is the image service as compute's deprecated image proxy uses it
+// (/images to 2.35, image metadata to 2.38), as the caller (token) may.
+type ImageProxy interface {
+	// ListImages lists images with Glance v2's filters and paging (name,
+	// status, updated_at, properties; limit, marker).
+	ListImages(ctx context.Context, token string, query url.Values) ([]Image, error)
+	DeleteImage(ctx context.Context, token, id string) error
+	// SetImageProperties makes props the image's properties, every other
+	// property removed (upstream's update with purge_props).
+	SetImageProperties(ctx context.Context, token, id string, props map[string]string) (Image, error)
+	// ImageURL is the image API's public URL, for the images' alternate links.
+	ImageURL() string
 }
 
 // Images is the image service as compute uses it. Get answers as the caller

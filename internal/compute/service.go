@@ -187,6 +187,7 @@ func (s *Service) routes() []httpapi.Route {
 		s.serverExternalEventRoutes(),
 		s.usageAuditLogRoutes(),
 		s.hostRoutes(),
+		s.imageProxyRoutes(),
 	} {
 		all = append(all, group...)
 	}
