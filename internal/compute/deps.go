@@ -169,3 +169,34 @@ type SecurityGroupFilter struct {
 	Name      string
 	IDs       []string
 }
+
+// FloatingIP is a floating IP as Nova's deprecated os-floating-ips shows it.
+type FloatingIP struct {
+	ID, IP  string
+	FixedIP string // "" when not associated
+	PortID  string
+	// DeviceID is the server of the associated port ("" when none).
+	DeviceID string
+	// Pool is the floating network's name (its id when it has none).
+	Pool string
+}
+
+// NetworkProxy is the network service as compute's deprecated proxies use it
+// (os-floating-ips and os-networks to 2.35, addFloatingIp and removeFloatingIp
+// to 2.43), as the caller (token) may.
+type NetworkProxy interface {
+	// ListFloatingIPs are the project's floating IPs.
+	ListFloatingIPs(ctx context.Context, token, project string) ([]FloatingIP, error)
+	GetFloatingIP(ctx context.Context, token, id string) (FloatingIP, error)
+	// FloatingIPByAddress is the floating IP of that address the caller sees.
+	FloatingIPByAddress(ctx context.Context, token, address string) (FloatingIP, error)
+	// CreateFloatingIP allocates one on the external network named (or with
+	// the id) pool: 404 when there is none.
+	CreateFloatingIP(ctx context.Context, token, pool string) (FloatingIP, error)
+	DeleteFloatingIP(ctx context.Context, token, id string) error
+	// AssociateFloatingIP points the floating IP at the port's fixed IP; an
+	// empty portID disassociates it.
+	AssociateFloatingIP(ctx context.Context, token, id, portID, fixedIP string) error
+	// VisibleNetworks are every network the caller sees (os-networks).
+	VisibleNetworks(ctx context.Context, token string) ([]NetworkInfo, error)
+}

@@ -284,6 +284,9 @@ type memNetwork struct {
 	auth *auth.Validator
 	// creators are the projects ports were made as.
 	creators map[string]string
+	// fips are the floating IPs by id, fipOwners their projects.
+	fips      map[string]*FloatingIP
+	fipOwners map[string]string
 }
 
 func newMemNetwork() *memNetwork {

@@ -172,6 +172,14 @@ var defaultPolicies = map[string]string{
 	"os_compute_api:os-hosts:reboot":                  "rule:context_is_admin",
 	"os_compute_api:os-hosts:shutdown":                "rule:context_is_admin",
 	"os_compute_api:os-hosts:start":                   "rule:context_is_admin",
+	"os_compute_api:os-floating-ips:add":              "rule:project_member_or_admin",
+	"os_compute_api:os-floating-ips:remove":           "rule:project_member_or_admin",
+	"os_compute_api:os-floating-ips:list":             "rule:project_reader_or_admin",
+	"os_compute_api:os-floating-ips:create":           "rule:project_member_or_admin",
+	"os_compute_api:os-floating-ips:show":             "rule:project_reader_or_admin",
+	"os_compute_api:os-floating-ips:delete":           "rule:project_member_or_admin",
+	"os_compute_api:os-networks:list":                 "rule:project_reader_or_admin",
+	"os_compute_api:os-networks:show":                 "rule:project_reader_or_admin",
 }
 
 // policyScopes are the rules' scope types: every API rule of Nova is

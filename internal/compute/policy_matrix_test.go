@@ -447,6 +447,45 @@ func (m *matrixEnv) cases(up interface {
 			return m.call(p, "", "DELETE", "/v2.1/images/"+id, nil)
 		}})
 
+	// The network proxy: the rule against the caller's own project, then the
+	// network service shows a project's floating IPs to it (and admins) only.
+	newFIP := func() map[string]any {
+		status, out, raw, _ := m.send("", "POST", "/v2.1/os-floating-ips", m.member, map[string]any{"pool": "public"})
+		if status != 200 {
+			m.t.Fatalf("allocate a floating IP: %d %s", status, raw)
+		}
+		return out["floating_ip"].(map[string]any)
+	}
+	seesFIP := func(rule string) func(policytest.Persona) bool {
+		return func(p policytest.Persona) bool {
+			return up.Allowed(rule, ownTarget(p), p.Creds) && (p.Creds["project_id"] == m.project || slices.Contains(p.Creds["roles"].([]string), "admin"))
+		}
+	}
+	fipCase := func(route, rule, method string, path func(id string) string) policytest.Case {
+		return policytest.Case{Route: route, Rules: []string{rule}, Expect: seesFIP(rule), Do: func(t *testing.T, p policytest.Persona) bool {
+			return m.call(p, "", method, path(newFIP()["id"].(string)), nil)
+		}}
+	}
+	add(own("GET /v2.1/os-floating-ips", "os_compute_api:os-floating-ips:list", fixed("", "GET", "/v2.1/os-floating-ips", nil)),
+		own("POST /v2.1/os-floating-ips", "os_compute_api:os-floating-ips:create", fixed("", "POST", "/v2.1/os-floating-ips", map[string]any{"pool": "public"})),
+		fipCase("GET /v2.1/os-floating-ips/{id}", "os_compute_api:os-floating-ips:show", "GET", func(id string) string { return "/v2.1/os-floating-ips/" + id }),
+		fipCase("DELETE /v2.1/os-floating-ips/{id}", "os_compute_api:os-floating-ips:delete", "DELETE", func(id string) string { return "/v2.1/os-floating-ips/" + id }),
+		own("GET /v2.1/os-networks", "os_compute_api:os-networks:list", fixed("", "GET", "/v2.1/os-networks", nil)),
+		own("GET /v2.1/os-networks/{id}", "os_compute_api:os-networks:show", fixed("", "GET", "/v2.1/os-networks/"+matrixNetID, nil)),
+		anyone("POST /v2.1/os-networks", request{"", "POST", "/v2.1/os-networks", map[string]any{"network": map[string]any{"label": "x"}}}),
+		anyone("POST /v2.1/os-networks/add", request{"", "POST", "/v2.1/os-networks/add", map[string]any{"id": nil}}),
+		anyone("DELETE /v2.1/os-networks/{id}", request{"", "DELETE", "/v2.1/os-networks/" + matrixNetID, nil}),
+		anyone("POST /v2.1/os-networks/{id}/action", request{"", "POST", "/v2.1/os-networks/" + matrixNetID + "/action", map[string]any{"disassociate": nil}}),
+		onFresh("POST /v2.1/servers/{id}/action", "addFloatingIp", "os_compute_api:os-floating-ips:add", func(id string) request {
+			return request{"", "POST", srv(id) + "/action", map[string]any{"addFloatingIp": map[string]any{"address": newFIP()["ip"]}}}
+		}),
+		onFresh("POST /v2.1/servers/{id}/action", "removeFloatingIp", "os_compute_api:os-floating-ips:remove", func(id string) request {
+			addr := newFIP()["ip"]
+			m.admin(202, "", "POST", srv(id)+"/action", map[string]any{"addFloatingIp": map[string]any{"address": addr}})
+			return request{"", "POST", srv(id) + "/action", map[string]any{"removeFloatingIp": map[string]any{"address": addr}}}
+		}),
+	)
+
 	// The driver does not do what these ask (upstream libvirt's 501), past the policy.
 	unsupported := func(route, rule, method, path string, body any) policytest.Case {
 		return policytest.Case{Route: route, Rules: []string{rule}, Target: map[string]any{},

@@ -82,6 +82,10 @@ func (s *Service) serverAction(r *http.Request) (httpapi.Response, error) {
 		return s.removeSecurityGroup(r, arg)
 	case "os-resetState":
 		return s.resetState(r, arg)
+	case "addFloatingIp":
+		return s.addFloatingIP(r, arg)
+	case "removeFloatingIp":
+		return s.removeFloatingIP(r, arg)
 	}
 	return httpapi.Response{}, badRequest("There is no such action: %s", name)
 }

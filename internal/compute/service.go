@@ -188,6 +188,7 @@ func (s *Service) routes() []httpapi.Route {
 		s.usageAuditLogRoutes(),
 		s.hostRoutes(),
 		s.imageProxyRoutes(),
+		s.networkProxyRoutes(),
 	} {
 		all = append(all, group...)
 	}
