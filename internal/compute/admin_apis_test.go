@@ -170,7 +170,7 @@ func TestDiskConfig(t *testing.T) {
 		t.Errorf("created AUTO: %v", v["OS-DCF:diskConfig"])
 	}
 	act := "/v2.1/servers/" + id + "/action"
-	out := e.mustAt(202, "2.1", "POST", act, e.DemoToken, map[string]any{"rebuild": map[string]any{"imageRef": "img-1", "OS-DCF:diskConfig": "MANUAL"}})
+	out := e.mustAt(202, "2.1", "POST", act, e.DemoToken, map[string]any{"rebuild": map[string]any{"imageRef": "aaaaaaaa-0000-4000-8000-000000000001", "OS-DCF:diskConfig": "MANUAL"}})
 	if got := out["server"].(map[string]any)["OS-DCF:diskConfig"]; got != "MANUAL" {
 		t.Errorf("rebuild's answer: %v", got)
 	}

@@ -77,8 +77,9 @@ func newTestEnv(t testing.TB, tune func(*Options)) *testEnv {
 	e.Compute, e.opts = svc, opts
 	h := svc.Handler()
 	e.handler.Store(&h)
-	e.images.add(Image{ID: "img-1", Name: "guest", Status: "active", DiskFormat: "qcow2", Size: 16 << 20, VirtualSize: 33 << 20,
-		Properties: map[string]string{"hypervisor_type": "qemu", "architecture": "x86_64"}})
+	e.images.add(Image{ID: "aaaaaaaa-0000-4000-8000-000000000001", Name: "guest", Status: "active", DiskFormat: "qcow2", Size: 16 << 20, VirtualSize: 33 << 20,
+		Properties: map[string]string{"hypervisor_type": "qemu", "architecture": "x86_64"},
+		CreatedAt:  "2026-01-01T00:00:00Z", UpdatedAt: "2026-01-01T00:00:00Z"})
 	return e
 }
 
@@ -231,6 +232,9 @@ type memImages struct {
 }
 
 func (m *memImages) add(img Image) {
+	if img.CreatedAt == "" {
+		img.CreatedAt, img.UpdatedAt = "2026-01-01T00:00:00Z", "2026-01-01T00:00:00Z"
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.images[img.ID] = img
@@ -410,7 +414,7 @@ func (m *memNetwork) CreatePort(ctx context.Context, token string, req PortReque
 	m.next++
 	p := &Port{ID: fmt.Sprintf("port-%d", m.next), NetworkID: req.NetworkID, ProjectID: project,
 		MAC: fmt.Sprintf("fa:16:3e:00:00:%02x", m.next), Status: "DOWN", DeviceID: req.DeviceID,
-		FixedIPs:       []PortIP{{SubnetID: "sub-1", IP: netip.AddrFrom4([4]byte{10, 0, 0, byte(m.next + 2)})}},
+		FixedIPs:       []PortIP{{SubnetID: "bbbbbbbb-0000-4000-8000-000000000001", IP: netip.AddrFrom4([4]byte{10, 0, 0, byte(m.next + 2)})}},
 		SecurityGroups: slices.Clone(req.SecurityGroups), PortSecurityEnabled: true}
 	if req.FixedIP != "" {
 		p.FixedIPs[0].IP = netip.MustParseAddr(req.FixedIP)

@@ -246,6 +246,15 @@ func (s *Service) flavorView(r *http.Request, f Flavor, detail bool) map[string]
 	v := map[string]any{"id": f.ID, "name": f.Name, "links": []httpapi.Link{
 		{Rel: "self", Href: self}, {Rel: "bookmark", Href: strings.Replace(self, "/v2.1/", "/", 1)}}}
 	if !detail {
+		// From 2.55 the list shows each flavor's description too
+		// (schemas/flavors.py index_response_v255).
+		if since(r, 55) {
+			var d any
+			if f.Description != nil {
+				d = *f.Description
+			}
+			v["description"] = d
+		}
 		return v
 	}
 	v["ram"], v["disk"], v["vcpus"] = f.RAM, f.Disk, f.VCPUs

@@ -65,8 +65,8 @@ func (m *memImages) ImageURL() string { return "http://image.example/" }
 // the caller may see and change them, to 2.35 and 2.38; 404 beyond.
 func TestImageProxy(t *testing.T) {
 	e := newMVEnv(t)
-	e.images.addPrivate(Image{ID: "own-1", Name: "mine", Status: "saving", MinRAM: 512, CreatedAt: "2026-01-02T03:04:05Z",
-		UpdatedAt: "2026-01-02T03:04:05Z", Properties: map[string]string{"instance_uuid": "srv-1", "auto_disk_config": "true"}}, e.DemoProject)
+	e.images.addPrivate(Image{ID: "aaaaaaaa-0000-4000-8000-000000000007", Name: "mine", Status: "saving", MinRAM: 512, CreatedAt: "2026-01-02T03:04:05Z",
+		UpdatedAt: "2026-01-02T03:04:05Z", Properties: map[string]string{"instance_uuid": "cccccccc-0000-4000-8000-000000000001", "auto_disk_config": "true"}}, e.DemoProject)
 	list := e.mustAt(200, "2.35", "GET", "/v2.1/images", e.DemoToken, nil)["images"].([]any)
 	if len(list) != 2 {
 		t.Fatalf("images: %v", list)
@@ -80,10 +80,10 @@ func TestImageProxy(t *testing.T) {
 		t.Fatalf("detail with minRam: %v", detail)
 	}
 	img := detail[0].(map[string]any)
-	if img["status"] != "SAVING" || img["progress"] != 50.0 || img["OS-DCF:diskConfig"] != "AUTO" || img["server"].(map[string]any)["id"] != "srv-1" {
+	if img["status"] != "SAVING" || img["progress"] != 50.0 || img["OS-DCF:diskConfig"] != "AUTO" || img["server"].(map[string]any)["id"] != "cccccccc-0000-4000-8000-000000000001" {
 		t.Errorf("detail view: %v", img)
 	}
-	shown := e.mustAt(200, "2.1", "GET", "/v2.1/images/img-1", e.DemoToken, nil)["image"].(map[string]any)
+	shown := e.mustAt(200, "2.1", "GET", "/v2.1/images/aaaaaaaa-0000-4000-8000-000000000001", e.DemoToken, nil)["image"].(map[string]any)
 	if shown["status"] != "ACTIVE" || shown["progress"] != 100.0 || shown["minRam"] != 0.0 {
 		t.Errorf("show: %v", shown)
 	}
@@ -92,12 +92,12 @@ func TestImageProxy(t *testing.T) {
 		t.Errorf("not found: %q", msg)
 	}
 	e.mustAt(404, "2.36", "GET", "/v2.1/images", e.DemoToken, nil)
-	e.mustAt(404, "2.36", "GET", "/v2.1/images/img-1", e.DemoToken, nil)
+	e.mustAt(404, "2.36", "GET", "/v2.1/images/aaaaaaaa-0000-4000-8000-000000000001", e.DemoToken, nil)
 
 	// Metadata, to 2.38.
-	md := "/v2.1/images/own-1/metadata"
+	md := "/v2.1/images/aaaaaaaa-0000-4000-8000-000000000007/metadata"
 	out := e.mustAt(200, "2.38", "POST", md, e.DemoToken, map[string]any{"metadata": map[string]any{"k1": "v1"}})["metadata"].(map[string]any)
-	if out["k1"] != "v1" || out["instance_uuid"] != "srv-1" {
+	if out["k1"] != "v1" || out["instance_uuid"] != "cccccccc-0000-4000-8000-000000000001" {
 		t.Errorf("POST merges: %v", out)
 	}
 	e.mustAt(200, "2.1", "PUT", md+"/k2", e.DemoToken, map[string]any{"meta": map[string]any{"k2": "v2"}})
@@ -113,15 +113,15 @@ func TestImageProxy(t *testing.T) {
 		t.Errorf("delete missing key: %q", msg)
 	}
 	all := e.mustAt(200, "2.1", "PUT", md, e.DemoToken, map[string]any{"metadata": map[string]any{"only": "this"}})["metadata"].(map[string]any)
-	if len(all) != 1 || e.images.images["own-1"].Properties["only"] != "this" {
-		t.Errorf("PUT replaces: %v %v", all, e.images.images["own-1"].Properties)
+	if len(all) != 1 || e.images.images["aaaaaaaa-0000-4000-8000-000000000007"].Properties["only"] != "this" {
+		t.Errorf("PUT replaces: %v %v", all, e.images.images["aaaaaaaa-0000-4000-8000-000000000007"].Properties)
 	}
 	e.mustAt(404, "2.39", "GET", md, e.DemoToken, nil)
 
 	// Delete: the image service decides.
-	if st, _, _ := e.doAt("2.1", "DELETE", "/v2.1/images/img-1", e.DemoToken, nil); st != http.StatusForbidden {
+	if st, _, _ := e.doAt("2.1", "DELETE", "/v2.1/images/aaaaaaaa-0000-4000-8000-000000000001", e.DemoToken, nil); st != http.StatusForbidden {
 		t.Errorf("a member deletes a public image: %d", st)
 	}
-	e.mustAt(204, "2.1", "DELETE", "/v2.1/images/own-1", e.DemoToken, nil)
-	e.mustAt(404, "2.1", "DELETE", "/v2.1/images/own-1", e.DemoToken, nil)
+	e.mustAt(204, "2.1", "DELETE", "/v2.1/images/aaaaaaaa-0000-4000-8000-000000000007", e.DemoToken, nil)
+	e.mustAt(404, "2.1", "DELETE", "/v2.1/images/aaaaaaaa-0000-4000-8000-000000000007", e.DemoToken, nil)
 }

@@ -76,7 +76,7 @@ func (m *memNetwork) CreateFloatingIP(ctx context.Context, token, pool string) (
 		m.fips, m.fipOwners = map[string]*FloatingIP{}, map[string]string{}
 	}
 	m.next++
-	f := &FloatingIP{ID: fmt.Sprintf("fip-%d", m.next), IP: fmt.Sprintf("203.0.113.%d", m.next), Pool: "public"}
+	f := &FloatingIP{ID: fmt.Sprintf("ffffffff-0000-4000-8000-%012d", m.next), IP: fmt.Sprintf("203.0.113.%d", m.next), Pool: "public"}
 	m.fips[f.ID], m.fipOwners[f.ID] = f, c.project
 	return *f, nil
 }

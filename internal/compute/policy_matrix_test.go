@@ -44,6 +44,7 @@ type matrixEnv struct {
 }
 
 const (
+	matrixImage  = "aaaaaaaa-0000-4000-8000-0000000000ff"
 	matrixNetID  = "7d3f0c1e-0000-4000-8000-0000000000a1"
 	matrixNet    = "matrix-net"
 	matrixFlavor = "matrix"
@@ -318,7 +319,7 @@ func (m *matrixEnv) cases(up interface {
 		{"os_compute_api:os-suspend-server:suspend", map[string]any{"suspend": nil}},
 		{"os_compute_api:os-suspend-server:resume", map[string]any{"resume": nil}},
 		{"os_compute_api:servers:reboot", map[string]any{"reboot": map[string]any{"type": "SOFT"}}},
-		{"os_compute_api:servers:rebuild", map[string]any{"rebuild": map[string]any{"imageRef": "img-1"}}},
+		{"os_compute_api:servers:rebuild", map[string]any{"rebuild": map[string]any{"imageRef": "aaaaaaaa-0000-4000-8000-000000000001"}}},
 		{"os_compute_api:servers:resize", map[string]any{"resize": map[string]any{"flavorRef": "2"}}},
 		{"os_compute_api:servers:confirm_resize", map[string]any{"confirmResize": nil}},
 		{"os_compute_api:servers:revert_resize", map[string]any{"revertResize": nil}},
@@ -426,23 +427,23 @@ func (m *matrixEnv) cases(up interface {
 	}
 	// The image proxy checks no rule of its own (images.py, image_metadata.py):
 	// the image service decides, here a public image's changes are admins'.
-	m.images.add(Image{ID: "matrix-img", Name: "matrix", Status: "active", Properties: map[string]string{"k": "v"}})
+	m.images.add(Image{ID: matrixImage, Name: "matrix", Status: "active", Properties: map[string]string{"k": "v"}})
 	imageAdmin := func(p policytest.Persona) bool { return slices.Contains(p.Creds["roles"].([]string), "admin") }
 	add(anyone("GET /v2.1/images", request{"", "GET", "/v2.1/images", nil}),
 		anyone("GET /v2.1/images/detail", request{"", "GET", "/v2.1/images/detail", nil}),
-		anyone("GET /v2.1/images/{id}", request{"", "GET", "/v2.1/images/matrix-img", nil}),
-		anyone("GET /v2.1/images/{id}/metadata", request{"", "GET", "/v2.1/images/matrix-img/metadata", nil}),
-		anyone("GET /v2.1/images/{id}/metadata/{key}", request{"", "GET", "/v2.1/images/matrix-img/metadata/k", nil}),
-		anyone("POST /v2.1/images/{id}/metadata", request{"", "POST", "/v2.1/images/matrix-img/metadata", map[string]any{"metadata": map[string]any{"k": "v"}}}),
-		anyone("PUT /v2.1/images/{id}/metadata", request{"", "PUT", "/v2.1/images/matrix-img/metadata", map[string]any{"metadata": map[string]any{"k": "v"}}}),
-		anyone("PUT /v2.1/images/{id}/metadata/{key}", request{"", "PUT", "/v2.1/images/matrix-img/metadata/k", map[string]any{"meta": map[string]any{"k": "v"}}}),
+		anyone("GET /v2.1/images/{id}", request{"", "GET", "/v2.1/images/" + matrixImage, nil}),
+		anyone("GET /v2.1/images/{id}/metadata", request{"", "GET", "/v2.1/images/" + matrixImage + "/metadata", nil}),
+		anyone("GET /v2.1/images/{id}/metadata/{key}", request{"", "GET", "/v2.1/images/" + matrixImage + "/metadata/k", nil}),
+		anyone("POST /v2.1/images/{id}/metadata", request{"", "POST", "/v2.1/images/" + matrixImage + "/metadata", map[string]any{"metadata": map[string]any{"k": "v"}}}),
+		anyone("PUT /v2.1/images/{id}/metadata", request{"", "PUT", "/v2.1/images/" + matrixImage + "/metadata", map[string]any{"metadata": map[string]any{"k": "v"}}}),
+		anyone("PUT /v2.1/images/{id}/metadata/{key}", request{"", "PUT", "/v2.1/images/" + matrixImage + "/metadata/k", map[string]any{"meta": map[string]any{"k": "v"}}}),
 		policytest.Case{Route: "DELETE /v2.1/images/{id}/metadata/{key}", Expect: func(policytest.Persona) bool { return true },
 			Do: func(t *testing.T, p policytest.Persona) bool {
-				m.admin(200, "", "PUT", "/v2.1/images/matrix-img/metadata/gone", map[string]any{"meta": map[string]any{"gone": "v"}})
-				return m.call(p, "", "DELETE", "/v2.1/images/matrix-img/metadata/gone", nil)
+				m.admin(200, "", "PUT", "/v2.1/images/"+matrixImage+"/metadata/gone", map[string]any{"meta": map[string]any{"gone": "v"}})
+				return m.call(p, "", "DELETE", "/v2.1/images/"+matrixImage+"/metadata/gone", nil)
 			}},
 		policytest.Case{Route: "DELETE /v2.1/images/{id}", Expect: imageAdmin, Do: func(t *testing.T, p policytest.Persona) bool {
-			id := fmt.Sprintf("matrix-img-%d", m.next())
+			id := fmt.Sprintf("aaaaaaaa-0000-4000-8000-%012d", m.next())
 			m.images.add(Image{ID: id, Name: id, Status: "active"})
 			return m.call(p, "", "DELETE", "/v2.1/images/"+id, nil)
 		}})

@@ -83,7 +83,7 @@ func (s *Service) rebuild(r *http.Request, arg json.RawMessage) (httpapi.Respons
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	view := s.serverView(r, in, nil)
+	view := slimBefore275(r, s.serverView(r, in, nil))
 	view["adminPass"] = adminPass
 	return httpapi.Response{Status: http.StatusAccepted, Body: map[string]any{"server": view}}, nil
 }

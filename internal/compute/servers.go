@@ -429,7 +429,35 @@ func (s *Service) updateServer(r *http.Request) (httpapi.Response, error) {
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	return httpapi.OK(map[string]any{"server": s.serverView(r, in, nil)}), nil
+	return httpapi.OK(map[string]any{"server": slimBefore275(r, s.serverView(r, in, nil))}), nil
+}
+
+// slimBefore275 is a server as PUT and rebuild answer before 2.75
+// (servers.py update and _action_rebuild, show_all_attributes false): the
+// addresses without their type and MAC, and none of the extension attributes
+// (zone, config drive, key, usage, security groups, extended attributes, host
+// status, states, volumes).
+func slimBefore275(r *http.Request, v map[string]any) map[string]any {
+	if since(r, 75) {
+		return v
+	}
+	for k := range v {
+		if strings.HasPrefix(k, "OS-EXT-") || strings.HasPrefix(k, "OS-SRV-USG:") {
+			delete(v, k)
+		}
+	}
+	for _, k := range []string{"config_drive", "key_name", "security_groups", "host_status", "os-extended-volumes:volumes_attached"} {
+		delete(v, k)
+	}
+	if addrs, ok := v["addresses"].(map[string][]map[string]any); ok {
+		for _, list := range addrs {
+			for _, a := range list {
+				delete(a, "OS-EXT-IPS:type")
+				delete(a, "OS-EXT-IPS-MAC:mac_addr")
+			}
+		}
+	}
+	return v
 }
 
 // deleteServer marks the server deleting; its host's agent destroys the guest

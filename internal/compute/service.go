@@ -155,7 +155,11 @@ func (s *Service) Handler() http.Handler {
 		InvalidRequest:       invalidRequest,
 		CheckResponses:       s.opts.CheckResponses,
 	})
-	srv.Mount(s.routes())
+	routes, err := withNovaSchemas(s.routes())
+	if err != nil {
+		panic(err) // the embedded schemas are the binary's own data: a test catches this
+	}
+	srv.Mount(routes)
 	return echoVersion(srv)
 }
 
