@@ -36,9 +36,9 @@ var keypairName = regexp.MustCompile(`^[a-zA-Z0-9 ._@-]{1,255}$`)
 
 func (s *Service) keypairRoutes() []httpapi.Route {
 	return []httpapi.Route{
-		{Method: "GET", Path: "/v2.1/os-keypairs", Handler: s.listKeypairs, Schemas: keypairIndexSchemas()},
-		{Method: "POST", Path: "/v2.1/os-keypairs", Handler: s.createKeypair, Schemas: keypairCreateSchemas()},
-		{Method: "GET", Path: "/v2.1/os-keypairs/{name}", Handler: s.showKeypair, Schemas: keypairShowSchemas()},
+		{Method: "GET", Path: "/v2.1/os-keypairs", Handler: s.listKeypairs},
+		{Method: "POST", Path: "/v2.1/os-keypairs", Handler: s.createKeypair},
+		{Method: "GET", Path: "/v2.1/os-keypairs/{name}", Handler: s.showKeypair},
 		{Method: "DELETE", Path: "/v2.1/os-keypairs/{name}", Handler: s.deleteKeypair},
 	}
 }

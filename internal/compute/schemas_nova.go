@@ -29,7 +29,7 @@ var novaSchemaFiles embed.FS
 
 // novaDecl is one declaration of a controller method.
 type novaDecl struct {
-	Kind     string `json:"kind"` // request, response, status, action
+	Kind     string `json:"kind"` // request, response, status, version, action
 	Module   string `json:"module"`
 	Schema   string `json:"schema"`
 	Min, Max string
@@ -189,6 +189,16 @@ func parseVersion(s string, def httpapi.Version) httpapi.Version {
 	return httpapi.Version{Major: ma, Minor: mi}
 }
 
+// servedAt reports whether the method exists at v (its @wsgi.api_version).
+func servedAt(decls []novaDecl, v httpapi.Version) bool {
+	for _, d := range decls {
+		if d.Kind == "version" && !d.covers(v) {
+			return false
+		}
+	}
+	return true
+}
+
 func (d novaDecl) covers(v httpapi.Version) bool {
 	lo := parseVersion(d.Min, httpapi.Version{Major: 2, Minor: 0})
 	hi := parseVersion(d.Max, httpapi.Version{Major: 99, Minor: 999})
@@ -244,6 +254,9 @@ func novaRouteSchemas(method string, kinds ...string) ([]httpapi.Schema, error) 
 		}
 		status, declared := 200, false
 		var response jsonschema.Schema
+		if !servedAt(decls, from) {
+			continue // the dispatcher's 404 comes first, as upstream's
+		}
 		for _, d := range decls {
 			if !d.covers(from) {
 				continue

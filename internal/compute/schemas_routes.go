@@ -33,6 +33,9 @@ var novaRouteMethods = map[string]string{
 	"PUT /v2.1/flavors/{id}/os-extra_specs/{key}":             "flavors_extraspecs.update",
 	"DELETE /v2.1/flavors/{id}/os-extra_specs/{key}":          "flavors_extraspecs.delete",
 	"GET /v2.1/flavors/{id}/os-flavor-access":                 "flavor_access.index",
+	"GET /v2.1/os-keypairs":                                   "keypairs.index",
+	"POST /v2.1/os-keypairs":                                  "keypairs.create",
+	"GET /v2.1/os-keypairs/{name}":                            "keypairs.show",
 	"DELETE /v2.1/os-keypairs/{name}":                         "keypairs.delete",
 	"GET /v2.1/servers":                                       "servers.index",
 	"GET /v2.1/servers/detail":                                "servers.detail",
@@ -114,15 +117,36 @@ var novaRouteMethods = map[string]string{
 	"GET /v2.1/os-networks/{id}":                              "networks.show",
 }
 
+// novaRequestPending are the routes whose bodies their handlers still check
+// (upstream's messages written by hand) instead of upstream's request schema:
+// each has tests written against the handler's order of checks, to move over
+// with them (docs/COMPATIBILITY.md).
+var novaRequestPending = map[string]bool{
+	// Its fuzz test holds the policy before the body, and its tests' fixtures
+	// (network and port ids) are not the UUIDs the schema asks for.
+	"POST /v2.1/servers": true,
+	// Their tests expect the first of several violations in an order the
+	// validator (draft 4, keywords in its own order) does not share.
+	"PUT /v2.1/os-aggregates/{id}":          true,
+	"POST /v2.1/os-server-groups":           true,
+	"PUT /v2.1/servers/{id}/metadata/{key}": true,
+	"PUT /v2.1/os-services/{action}":        true,
+}
+
 // withNovaSchemas gives each route of novaRouteMethods that declares no
-// schemas of its own upstream's response schemas.
+// schemas of its own upstream's request (unless pending) and response schemas.
 func withNovaSchemas(routes []httpapi.Route) ([]httpapi.Route, error) {
 	for i, rt := range routes {
-		method, ok := novaRouteMethods[rt.Method+" "+rt.Path]
+		key := rt.Method + " " + rt.Path
+		method, ok := novaRouteMethods[key]
 		if !ok || rt.Schemas != nil {
 			continue
 		}
-		schemas, err := novaRouteSchemas(method, "response")
+		kinds := []string{"request", "response"}
+		if novaRequestPending[key] {
+			kinds = kinds[1:]
+		}
+		schemas, err := novaRouteSchemas(method, kinds...)
 		if err != nil {
 			return nil, fmt.Errorf("%s %s: %w", rt.Method, rt.Path, err)
 		}
