@@ -54,7 +54,7 @@ func TestServerMetadata(t *testing.T) {
 		{"no metadata key", "POST", path, e.DemoToken, map[string]any{}, 400, "'metadata' is a required property"},
 		{"value not a string", "POST", path, e.DemoToken, map[string]any{"metadata": map[string]any{"k": 1}}, 400, "is not of type 'string'"},
 		{"item body mismatch", "PUT", path + "/k", e.DemoToken, map[string]any{"meta": map[string]any{"j": "v"}}, 400, "Request body and URI mismatch"},
-		{"item body two keys", "PUT", path + "/k", e.DemoToken, map[string]any{"meta": map[string]any{"k": "v", "j": "v"}}, 400, "Request body contains too many items"},
+		{"item body two keys", "PUT", path + "/k", e.DemoToken, map[string]any{"meta": map[string]any{"k": "v", "j": "v"}}, 400, "Invalid input for field/attribute meta. Value: {'j': 'v', 'k': 'v'}. {'j': 'v', 'k': 'v'} has too many properties"},
 		{"too many items", "PUT", path, e.DemoToken, map[string]any{"metadata": many}, 403, "Quota exceeded for metadata_items"},
 		{"malformed", "POST", path, e.DemoToken, `{"metadata": [`, 400, "Malformed"},
 		{"unknown server", "GET", "/v2.1/servers/nope/metadata", e.DemoToken, nil, 404, "Instance nope could not be found."},
