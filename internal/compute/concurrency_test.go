@@ -357,7 +357,7 @@ func TestConcurrentLifecycleInvariants(t *testing.T) {
 		}},
 		action(map[string]any{"confirmResize": nil}),
 		action(map[string]any{"revertResize": nil}),
-		action(map[string]any{"rebuild": map[string]any{"imageRef": "img-1"}}),
+		action(map[string]any{"rebuild": map[string]any{"imageRef": "aaaaaaaa-0000-4000-8000-000000000001"}}),
 		action(map[string]any{"rescue": nil}),
 		action(map[string]any{"unrescue": nil}),
 		action(map[string]any{"lock": nil}),

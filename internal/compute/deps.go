@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net/netip"
+	"net/url"
 )
 
 // Image is what compute needs to know of an image.
@@ -23,6 +24,22 @@ type Image struct {
 	// Properties are the image's other properties: kernel_id, ramdisk_id,
 	// os_command_line, architecture, hypervisor_type, hw_*...
 	Properties map[string]string
+	// CreatedAt and UpdatedAt are the image service's timestamps (ISO 8601).
+	CreatedAt, UpdatedAt string
+}
+
+// ImageProxy is the image service as compute's deprecated image proxy uses it
+// (/images to 2.35, image metadata to 2.38), as the caller (token) may.
+type ImageProxy interface {
+	// ListImages lists images with Glance v2's filters and paging (name,
+	// status, updated_at, properties; limit, marker).
+	ListImages(ctx context.Context, token string, query url.Values) ([]Image, error)
+	DeleteImage(ctx context.Context, token, id string) error
+	// SetImageProperties makes props the image's properties, every other
+	// property removed (upstream's update with purge_props).
+	SetImageProperties(ctx context.Context, token, id string, props map[string]string) (Image, error)
+	// ImageURL is the image API's public URL, for the images' alternate links.
+	ImageURL() string
 }
 
 // Images is the image service as compute uses it. Get answers as the caller
@@ -151,4 +168,35 @@ type SecurityGroupFilter struct {
 	ProjectID string
 	Name      string
 	IDs       []string
+}
+
+// FloatingIP is a floating IP as Nova's deprecated os-floating-ips shows it.
+type FloatingIP struct {
+	ID, IP  string
+	FixedIP string // "" when not associated
+	PortID  string
+	// DeviceID is the server of the associated port ("" when none).
+	DeviceID string
+	// Pool is the floating network's name (its id when it has none).
+	Pool string
+}
+
+// NetworkProxy is the network service as compute's deprecated proxies use it
+// (os-floating-ips and os-networks to 2.35, addFloatingIp and removeFloatingIp
+// to 2.43), as the caller (token) may.
+type NetworkProxy interface {
+	// ListFloatingIPs are the project's floating IPs.
+	ListFloatingIPs(ctx context.Context, token, project string) ([]FloatingIP, error)
+	GetFloatingIP(ctx context.Context, token, id string) (FloatingIP, error)
+	// FloatingIPByAddress is the floating IP of that address the caller sees.
+	FloatingIPByAddress(ctx context.Context, token, address string) (FloatingIP, error)
+	// CreateFloatingIP allocates one on the external network named (or with
+	// the id) pool: 404 when there is none.
+	CreateFloatingIP(ctx context.Context, token, pool string) (FloatingIP, error)
+	DeleteFloatingIP(ctx context.Context, token, id string) error
+	// AssociateFloatingIP points the floating IP at the port's fixed IP; an
+	// empty portID disassociates it.
+	AssociateFloatingIP(ctx context.Context, token, id, portID, fixedIP string) error
+	// VisibleNetworks are every network the caller sees (os-networks).
+	VisibleNetworks(ctx context.Context, token string) ([]NetworkInfo, error)
 }

@@ -1,7 +1,6 @@
 package compute
 
 import (
-	"context"
 	"net/http"
 	"strings"
 
@@ -18,33 +17,25 @@ var microversions = httpapi.Microversions{
 	Max:          httpapi.Version{Major: 2, Minor: 100},
 }
 
-type versionKey struct{}
-
-// versionOf is the microversion the request negotiated.
+// versionOf is the microversion the request negotiated (the router's
+// Negotiate, before policy and schemas).
 func versionOf(r *http.Request) httpapi.Version {
-	if v, ok := r.Context().Value(versionKey{}).(httpapi.Version); ok {
+	if v := httpapi.VersionOf(r); v != (httpapi.Version{}) {
 		return v
 	}
 	return microversions.Min
 }
 
-// versioned negotiates the request's microversion (406 out of range) and echoes it.
-func (s *Service) versioned(h httpapi.Handler) httpapi.Handler {
-	return func(r *http.Request) (httpapi.Response, error) {
-		v, err := microversions.Negotiate(r)
-		if err != nil {
-			return httpapi.Response{}, err
+// echoVersion sets upstream's microversion headers on every answer, errors
+// too (nova's wsgi adds them to faults as well); an unacceptable version gets
+// none, as the router answers it 406.
+func echoVersion(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if v, err := microversions.Negotiate(r); err == nil {
+			microversions.Echo(w.Header(), v)
 		}
-		resp, err := h(r.WithContext(context.WithValue(r.Context(), versionKey{}, v)))
-		if err != nil {
-			return resp, err
-		}
-		if resp.Header == nil {
-			resp.Header = http.Header{}
-		}
-		microversions.Echo(resp.Header, v)
-		return resp, nil
-	}
+		next.ServeHTTP(w, r)
+	})
 }
 
 func (s *Service) discoveryRoutes() []httpapi.Route {

@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -61,8 +62,8 @@ func newTestEnv(t testing.TB, tune func(*Options)) *testEnv {
 	e.net.auth = e.identity.Service.Validator()
 	e.images.auth = e.identity.Service.Validator()
 	e.net.networks["net-1"] = NetworkInfo{ID: "net-1", Name: "private", ProjectID: e.DemoProject, MTU: 1450}
-	opts := Options{DB: database, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Auth: e.identity.Service.Validator(),
-		Policy: enforcer, PublicURL: ts.URL, Images: e.images, Network: e.net}
+	opts := Options{DB: database, Logger: slog.New(failOnViolations(t)), Auth: e.identity.Service.Validator(),
+		Policy: enforcer, PublicURL: ts.URL, Images: e.images, Network: e.net, CheckResponses: true}
 	if tune != nil {
 		tune(&opts)
 	}
@@ -76,9 +77,42 @@ func newTestEnv(t testing.TB, tune func(*Options)) *testEnv {
 	e.Compute, e.opts = svc, opts
 	h := svc.Handler()
 	e.handler.Store(&h)
-	e.images.add(Image{ID: "img-1", Name: "guest", Status: "active", DiskFormat: "qcow2", Size: 16 << 20, VirtualSize: 33 << 20,
-		Properties: map[string]string{"hypervisor_type": "qemu", "architecture": "x86_64"}})
+	e.images.add(Image{ID: "aaaaaaaa-0000-4000-8000-000000000001", Name: "guest", Status: "active", DiskFormat: "qcow2", Size: 16 << 20, VirtualSize: 33 << 20,
+		Properties: map[string]string{"hypervisor_type": "qemu", "architecture": "x86_64"},
+		CreatedAt:  "2026-01-01T00:00:00Z", UpdatedAt: "2026-01-01T00:00:00Z"})
 	return e
+}
+
+// violations is a log that fails the test for every response that broke its
+// route's response schema, so each schema a route declares is proven by the
+// tests that call it.
+type violations struct {
+	t testing.TB
+	slog.Handler
+}
+
+func failOnViolations(t testing.TB) slog.Handler {
+	return violations{t: t, Handler: slog.NewTextHandler(io.Discard, nil)}
+}
+
+func (v violations) Handle(ctx context.Context, rec slog.Record) error {
+	if rec.Message == httpapi.ResponseViolation {
+		var attrs []string
+		rec.Attrs(func(a slog.Attr) bool {
+			attrs = append(attrs, a.String())
+			return true
+		})
+		v.t.Errorf("%s: %s", rec.Message, strings.Join(attrs, " "))
+	}
+	return nil
+}
+
+func (v violations) WithAttrs(as []slog.Attr) slog.Handler {
+	return violations{t: v.t, Handler: v.Handler.WithAttrs(as)}
+}
+
+func (v violations) WithGroup(name string) slog.Handler {
+	return violations{t: v.t, Handler: v.Handler.WithGroup(name)}
 }
 
 // secondProcess starts another compute service on the same database, as a
@@ -198,6 +232,9 @@ type memImages struct {
 }
 
 func (m *memImages) add(img Image) {
+	if img.CreatedAt == "" {
+		img.CreatedAt, img.UpdatedAt = "2026-01-01T00:00:00Z", "2026-01-01T00:00:00Z"
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.images[img.ID] = img
@@ -251,6 +288,9 @@ type memNetwork struct {
 	auth *auth.Validator
 	// creators are the projects ports were made as.
 	creators map[string]string
+	// fips are the floating IPs by id, fipOwners their projects.
+	fips      map[string]*FloatingIP
+	fipOwners map[string]string
 }
 
 func newMemNetwork() *memNetwork {
@@ -374,7 +414,7 @@ func (m *memNetwork) CreatePort(ctx context.Context, token string, req PortReque
 	m.next++
 	p := &Port{ID: fmt.Sprintf("port-%d", m.next), NetworkID: req.NetworkID, ProjectID: project,
 		MAC: fmt.Sprintf("fa:16:3e:00:00:%02x", m.next), Status: "DOWN", DeviceID: req.DeviceID,
-		FixedIPs:       []PortIP{{SubnetID: "sub-1", IP: netip.AddrFrom4([4]byte{10, 0, 0, byte(m.next + 2)})}},
+		FixedIPs:       []PortIP{{SubnetID: "bbbbbbbb-0000-4000-8000-000000000001", IP: netip.AddrFrom4([4]byte{10, 0, 0, byte(m.next + 2)})}},
 		SecurityGroups: slices.Clone(req.SecurityGroups), PortSecurityEnabled: true}
 	if req.FixedIP != "" {
 		p.FixedIPs[0].IP = netip.MustParseAddr(req.FixedIP)

@@ -246,6 +246,15 @@ func (s *Service) flavorView(r *http.Request, f Flavor, detail bool) map[string]
 	v := map[string]any{"id": f.ID, "name": f.Name, "links": []httpapi.Link{
 		{Rel: "self", Href: self}, {Rel: "bookmark", Href: strings.Replace(self, "/v2.1/", "/", 1)}}}
 	if !detail {
+		// From 2.55 the list shows each flavor's description too
+		// (schemas/flavors.py index_response_v255).
+		if since(r, 55) {
+			var d any
+			if f.Description != nil {
+				d = *f.Description
+			}
+			v["description"] = d
+		}
 		return v
 	}
 	v["ram"], v["disk"], v["vcpus"] = f.RAM, f.Disk, f.VCPUs
@@ -339,14 +348,14 @@ func (s *Service) showFlavor(r *http.Request) (httpapi.Response, error) {
 type flavorRequest struct {
 	Flavor *struct {
 		Name        *string          `json:"name"`
-		ID          *string          `json:"id"`
+		ID          any              `json:"id"` // a string, a number or null, as upstream's schema
 		RAM         any              `json:"ram"`
 		VCPUs       any              `json:"vcpus"`
 		Disk        any              `json:"disk"`
 		Ephemeral   any              `json:"OS-FLV-EXT-DATA:ephemeral"`
 		Swap        any              `json:"swap"`
 		RXTXFactor  *float64         `json:"rxtx_factor"`
-		IsPublic    *bool            `json:"os-flavor-access:is_public"`
+		IsPublic    any              `json:"os-flavor-access:is_public"` // a boolean or its strings
 		Description *json.RawMessage `json:"description"`
 	} `json:"flavor"`
 }
@@ -423,13 +432,24 @@ func (s *Service) createFlavor(r *http.Request) (httpapi.Response, error) {
 		f.RXTXFactor = *in.RXTXFactor
 	}
 	if in.IsPublic != nil {
-		f.IsPublic = *in.IsPublic
+		// strutils.bool_from_string(strict=True), as upstream's create.
+		if f.IsPublic, err = boolField("os-flavor-access:is_public", in.IsPublic); err != nil {
+			return httpapi.Response{}, err
+		}
+	}
+	// Upstream stores str(id): a number is its decimal form.
+	id := ""
+	switch v := in.ID.(type) {
+	case string:
+		id = v
+	case float64:
+		id = strconv.FormatFloat(v, 'f', -1, 64)
 	}
 	switch {
-	case in.ID == nil || *in.ID == "" || strings.EqualFold(*in.ID, "auto"):
+	case id == "" || strings.EqualFold(id, "auto"):
 		f.ID = uuid.NewString()
 	default:
-		f.ID = strings.TrimSpace(*in.ID)
+		f.ID = strings.TrimSpace(id)
 		if len(f.ID) > 255 || strings.ContainsAny(f.ID, "/?#") {
 			return httpapi.Response{}, badRequest("Invalid input for field/attribute id. Value: %s. Does not match pattern", f.ID)
 		}

@@ -88,12 +88,15 @@ func (s *Service) hypervisorView(r *http.Request, h hypervisor, detail bool) map
 		}
 		cpuInfo = obj
 	}
-	v["cpu_info"], v["host_ip"], v["hypervisor_type"], v["hypervisor_version"] = cpuInfo, h.HostIP, h.HypervisorType, h.HypervisorVersion
+	v["host_ip"], v["hypervisor_type"], v["hypervisor_version"] = h.HostIP, h.HypervisorType, h.HypervisorVersion
 	v["service"] = map[string]any{"host": h.Host, "id": serviceID, "disabled_reason": h.DisabledReason}
 	if since(r, 88) {
+		// cpu_info went with the resource figures (schemas/hypervisors.py
+		// _hypervisor_detail_response_v288).
 		v["uptime"] = nil // only show asks the host
 		return v
 	}
+	v["cpu_info"] = cpuInfo
 	free := h.DiskGB - h.DiskGBUsed
 	for k, x := range map[string]any{
 		"current_workload": h.Workload, "disk_available_least": free, "free_disk_gb": free,

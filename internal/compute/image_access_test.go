@@ -53,7 +53,7 @@ func TestKernelAndRamdiskOfAnotherProject(t *testing.T) {
 		status, out, raw = e.Do("POST", action, e.DemoToken, map[string]any{"rescue": map[string]any{"rescue_image_ref": img}})
 		checkFault(t, status, out, raw, 400, "Requested rescue image '"+img+"' is not supported")
 	}
-	if srv := e.server(id); srv["status"] != "ACTIVE" || srv["image"].(map[string]any)["id"] != "img-1" {
+	if srv := e.server(id); srv["status"] != "ACTIVE" || srv["image"].(map[string]any)["id"] != "aaaaaaaa-0000-4000-8000-000000000001" {
 		t.Errorf("after the refused rebuilds and rescues: %v, image %v", srv["status"], srv["image"])
 	}
 	// Nothing of the victim's reaches the host's agent, which downloads every

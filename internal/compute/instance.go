@@ -103,10 +103,15 @@ type buildRequest struct {
 	LaunchIndex      int                `json:"launch_index"`
 	ReservationID    string             `json:"reservation_id"`
 	AccessIPv4       string             `json:"access_ip_v4,omitempty"`
-	AccessIPv6       string             `json:"access_ip_v6,omitempty"`
-	Image            Image              `json:"image"`
-	ServerGroup      string             `json:"server_group,omitempty"`
-	ForcedHost       string             `json:"forced_host,omitempty"`
+	// Password is what the guest posted to the metadata service (upstream
+	// keeps it in system_metadata): os-server-password shows and clears it.
+	Password string `json:"password,omitempty"`
+	// DiskConfig is OS-DCF:diskConfig, AUTO or MANUAL ("" is MANUAL).
+	DiskConfig  string `json:"disk_config,omitempty"`
+	AccessIPv6  string `json:"access_ip_v6,omitempty"`
+	Image       Image  `json:"image"`
+	ServerGroup string `json:"server_group,omitempty"`
+	ForcedHost  string `json:"forced_host,omitempty"`
 	// RequestedHost and RequestedNode are 2.74's host and hypervisor_hostname:
 	// unlike a forced host, the scheduler's filters still run.
 	RequestedHost string `json:"requested_host,omitempty"`

@@ -245,7 +245,12 @@ func (s *Service) createKeypair(r *http.Request) (httpapi.Response, error) {
 	if private != "" {
 		body["private_key"] = private
 	}
-	return httpapi.OK(map[string]any{"keypair": body}), nil
+	// As upstream: 200 to 2.1, 201 Created from 2.2.
+	status := http.StatusOK
+	if since(r, 2) {
+		status = http.StatusCreated
+	}
+	return httpapi.Response{Status: status, Body: map[string]any{"keypair": body}}, nil
 }
 
 func (s *Service) deleteKeypair(r *http.Request) (httpapi.Response, error) {
@@ -259,6 +264,10 @@ func (s *Service) deleteKeypair(r *http.Request) (httpapi.Response, error) {
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
 		return httpapi.Response{}, notFound("Keypair %s not found for user %s", r.PathValue("name"), user)
+	}
+	// As upstream: 202 to 2.1, 204 from 2.2.
+	if since(r, 2) {
+		return httpapi.NoContent(), nil
 	}
 	return httpapi.Response{Status: http.StatusAccepted}, nil
 }

@@ -33,7 +33,7 @@ func (s *Service) metadataOf(in *instance) *metadata.Instance {
 		ReservationID: in.Request.ReservationID, LaunchIndex: in.Request.LaunchIndex, AvailabilityZone: s.zoneOf(in),
 		InstanceType: in.Flavor.Name, ImageID: in.ImageRef, KernelID: in.Request.Image.Properties["kernel_id"],
 		RamdiskID: in.Request.Image.Properties["ramdisk_id"], Metadata: in.Metadata, SecurityGroups: in.Request.SecurityGroups,
-		Host: in.Host, RootDeviceName: "/dev/vda"}
+		Host: in.Host, RootDeviceName: "/dev/vda", Password: in.Request.Password}
 	if t, err := time.Parse("2006-01-02T15:04:05Z", in.LaunchedAt); err == nil {
 		m.LaunchedAt = t
 	}

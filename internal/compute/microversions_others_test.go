@@ -25,12 +25,12 @@ func TestKeypairsByMicroversion(t *testing.T) {
 	if out["type"] != "ssh" {
 		t.Errorf("2.2 show type = %v, want ssh", out["type"])
 	}
-	x := e.mustAt(200, "2.2", "POST", "/v2.1/os-keypairs", e.DemoToken, kp(map[string]any{"name": "x1", "type": "x509"}))["keypair"].(map[string]any)
+	x := e.mustAt(201, "2.2", "POST", "/v2.1/os-keypairs", e.DemoToken, kp(map[string]any{"name": "x1", "type": "x509"}))["keypair"].(map[string]any)
 	if x["type"] != "x509" || !strings.HasPrefix(x["public_key"].(string), "-----BEGIN CERTIFICATE-----") ||
 		!strings.Contains(x["private_key"].(string), "PRIVATE KEY") || strings.Count(x["fingerprint"].(string), ":") != 19 {
 		t.Errorf("2.2 x509 key pair = %v", x)
 	}
-	e.mustAt(200, "2.2", "POST", "/v2.1/os-keypairs", e.DemoToken, kp(map[string]any{"name": "x2", "type": "x509", "public_key": x["public_key"]}))
+	e.mustAt(201, "2.2", "POST", "/v2.1/os-keypairs", e.DemoToken, kp(map[string]any{"name": "x2", "type": "x509", "public_key": x["public_key"]}))
 	e.mustAt(400, "2.2", "POST", "/v2.1/os-keypairs", e.DemoToken, kp(map[string]any{"name": "x3", "type": "x509", "public_key": "ssh-rsa AAAA"}))
 	e.mustAt(400, "2.2", "POST", "/v2.1/os-keypairs", e.DemoToken, kp(map[string]any{"name": "k2", "type": "dsa"}))
 	list := e.mustAt(200, "2.2", "GET", "/v2.1/os-keypairs", e.DemoToken, nil)["keypairs"].([]any)
@@ -43,7 +43,7 @@ func TestKeypairsByMicroversion(t *testing.T) {
 	// user_id: 2.10 lets an admin act on another user's key pairs; before, it is ignored or refused.
 	demoUser := e.mustAt(200, "2.10", "GET", "/v2.1/os-keypairs/k1", e.DemoToken, nil)["keypair"].(map[string]any)["user_id"].(string)
 	e.mustAt(400, "2.9", "POST", "/v2.1/os-keypairs", e.AdminToken, kp(map[string]any{"name": "a1", "user_id": demoUser}))
-	e.mustAt(200, "2.10", "POST", "/v2.1/os-keypairs", e.AdminToken, kp(map[string]any{"name": "a1", "user_id": demoUser}))
+	e.mustAt(201, "2.10", "POST", "/v2.1/os-keypairs", e.AdminToken, kp(map[string]any{"name": "a1", "user_id": demoUser}))
 	e.mustAt(200, "2.10", "GET", "/v2.1/os-keypairs/a1?user_id="+demoUser, e.AdminToken, nil)
 	e.mustAt(404, "2.9", "GET", "/v2.1/os-keypairs/a1?user_id="+demoUser, e.AdminToken, nil) // the admin's own
 	e.mustAt(403, "2.10", "POST", "/v2.1/os-keypairs", e.DemoToken, kp(map[string]any{"name": "a2", "user_id": "someone-else"}))
@@ -62,7 +62,11 @@ func TestKeypairsByMicroversion(t *testing.T) {
 
 	// 2.92: a public key is required.
 	e.mustAt(400, "2.92", "POST", "/v2.1/os-keypairs", e.DemoToken, kp(map[string]any{"name": "g1"}))
-	e.mustAt(200, "2.91", "POST", "/v2.1/os-keypairs", e.DemoToken, kp(map[string]any{"name": "g1"}))
+	e.mustAt(201, "2.91", "POST", "/v2.1/os-keypairs", e.DemoToken, kp(map[string]any{"name": "g1"}))
+
+	// Delete: 202 to 2.1, 204 from 2.2, as upstream.
+	e.mustAt(202, "2.1", "DELETE", "/v2.1/os-keypairs/g1", e.DemoToken, nil)
+	e.mustAt(204, "2.2", "DELETE", "/v2.1/os-keypairs/k1", e.DemoToken, nil)
 }
 
 // TestRemoteConsolesByMicroversion: the API exists from 2.6; protocol and type

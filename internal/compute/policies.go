@@ -155,6 +155,31 @@ var defaultPolicies = map[string]string{
 	"os_compute_api:os-security-groups:list":        "rule:project_reader_or_admin",
 	"os_compute_api:os-security-groups:add":         "rule:project_member_or_admin",
 	"os_compute_api:os-security-groups:remove":      "rule:project_member_or_admin",
+
+	// nova/policies/base.py's service rules, for the calls other services make.
+	"service_api":      "role:service",
+	"service_or_admin": "rule:service_api or rule:context_is_admin",
+
+	"os_compute_api:os-admin-actions:reset_state":     "rule:context_is_admin",
+	"os_compute_api:os-server-password:show":          "rule:project_reader_or_admin",
+	"os_compute_api:os-server-password:clear":         "rule:project_member_or_admin",
+	"os_compute_api:os-server-external-events:create": "rule:service_or_admin",
+	"os_compute_api:os-instance-usage-audit-log:list": "rule:context_is_admin",
+	"os_compute_api:os-instance-usage-audit-log:show": "rule:context_is_admin",
+	"os_compute_api:os-hosts:list":                    "rule:context_is_admin",
+	"os_compute_api:os-hosts:show":                    "rule:context_is_admin",
+	"os_compute_api:os-hosts:update":                  "rule:context_is_admin",
+	"os_compute_api:os-hosts:reboot":                  "rule:context_is_admin",
+	"os_compute_api:os-hosts:shutdown":                "rule:context_is_admin",
+	"os_compute_api:os-hosts:start":                   "rule:context_is_admin",
+	"os_compute_api:os-floating-ips:add":              "rule:project_member_or_admin",
+	"os_compute_api:os-floating-ips:remove":           "rule:project_member_or_admin",
+	"os_compute_api:os-floating-ips:list":             "rule:project_reader_or_admin",
+	"os_compute_api:os-floating-ips:create":           "rule:project_member_or_admin",
+	"os_compute_api:os-floating-ips:show":             "rule:project_reader_or_admin",
+	"os_compute_api:os-floating-ips:delete":           "rule:project_member_or_admin",
+	"os_compute_api:os-networks:list":                 "rule:project_reader_or_admin",
+	"os_compute_api:os-networks:show":                 "rule:project_reader_or_admin",
 }
 
 // policyScopes are the rules' scope types: every API rule of Nova is

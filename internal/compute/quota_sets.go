@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"math"
 	"net/http"
 	"slices"
 	"strconv"
@@ -56,7 +58,13 @@ func isQuotaResource(r *http.Request, name string) bool {
 // cores and RAM of its servers, its server groups, and the caller's key pairs
 // (key pairs belong to users, as upstream counts them).
 func (s *Service) quotaUsage(ctx context.Context, q querier, project, user string) (map[string]int, error) {
-	used, err := s.usage(ctx, q, project)
+	return s.quotaUsageOf(ctx, q, project, "", user)
+}
+
+// quotaUsageOf is quotaUsage of one user's servers in the project (of all of
+// them when of is "").
+func (s *Service) quotaUsageOf(ctx context.Context, q querier, project, of, user string) (map[string]int, error) {
+	used, err := s.usageOf(ctx, q, project, of)
 	if err != nil {
 		return nil, err
 	}
@@ -81,7 +89,11 @@ func (s *Service) showQuotaSet(detail bool) httpapi.Handler {
 	return func(r *http.Request) (httpapi.Response, error) {
 		ctx := r.Context()
 		project := r.PathValue("project")
+		user := r.URL.Query().Get("user_id")
 		limits, err := s.quotaLimits(ctx, s.db, project)
+		if user != "" {
+			limits, _, err = s.userQuotaLimits(ctx, s.db, project, user)
+		}
 		if err != nil {
 			return httpapi.Response{}, err
 		}
@@ -92,7 +104,7 @@ func (s *Service) showQuotaSet(detail bool) httpapi.Handler {
 			}
 			return httpapi.OK(map[string]any{"quota_set": body}), nil
 		}
-		used, err := s.quotaUsage(ctx, s.db, project, auth.FromContext(ctx).UserID)
+		used, err := s.quotaUsageOf(ctx, s.db, project, user, nonEmpty(user, auth.FromContext(ctx).UserID))
 		if err != nil {
 			return httpapi.Response{}, err
 		}
@@ -157,9 +169,7 @@ func (s *Service) updateQuotaSet(r *http.Request) (httpapi.Response, error) {
 	if req.QuotaSet == nil {
 		return httpapi.Response{}, badRequest("Invalid input for field/attribute quota_set. 'quota_set' is a required property")
 	}
-	if r.URL.Query().Get("user_id") != "" {
-		return httpapi.Response{}, badRequest("Per-user quotas are not supported by this cloud.")
-	}
+	user := r.URL.Query().Get("user_id")
 	force := false
 	set := map[string]int{}
 	for k, raw := range req.QuotaSet {
@@ -184,9 +194,12 @@ func (s *Service) updateQuotaSet(r *http.Request) (httpapi.Response, error) {
 	}
 	var limits map[string]int
 	err := s.db.InTx(ctx, func(tx *db.Tx) error {
-		used, err := s.quotaUsage(ctx, tx, project, auth.FromContext(ctx).UserID)
+		used, err := s.quotaUsageOf(ctx, tx, project, user, nonEmpty(user, auth.FromContext(ctx).UserID))
 		if err != nil {
 			return err
+		}
+		if user != "" {
+			return s.updateUserQuotas(ctx, tx, r, project, user, set, force, used, &limits)
 		}
 		for res, n := range set {
 			if !force && n >= 0 && res != "key_pairs" && n < used[res] {
@@ -212,9 +225,68 @@ func (s *Service) updateQuotaSet(r *http.Request) (httpapi.Response, error) {
 	return httpapi.OK(map[string]any{"quota_set": body}), nil
 }
 
-// deleteQuotaSet reverts the project to the defaults (202, as upstream).
+// updateUserQuotas writes a user's limits, each between what the user uses
+// and what the project leaves (nova's _validate_quota_limit with
+// get_settable_quotas), unless forced; limits becomes the user's.
+func (s *Service) updateUserQuotas(ctx context.Context, tx *db.Tx, r *http.Request, project, user string, set map[string]int,
+	force bool, used map[string]int, limits *map[string]int) error {
+	projectLimits, err := s.quotaLimits(ctx, tx, project)
+	if err != nil {
+		return err
+	}
+	inf := func(n int) float64 {
+		if n < 0 {
+			return math.Inf(1)
+		}
+		return float64(n)
+	}
+	for _, res := range slices.Sorted(maps.Keys(set)) {
+		n := set[res]
+		if !force {
+			maximum, err := s.userQuotaMaximum(ctx, tx, project, user, res, projectLimits[res])
+			if err != nil {
+				return err
+			}
+			if inf(n) < inf(used[res]) {
+				return badRequest("Quota limit %d for %s must be greater than or equal to already used and reserved %d.", n, res, used[res])
+			}
+			if inf(n) > inf(maximum) {
+				return badRequest("Quota limit %d for %s must be less than or equal to %d.", n, res, maximum)
+			}
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM compute_user_quotas WHERE project_id = ? AND user_id = ? AND resource = ?`,
+			project, user, res); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO compute_user_quotas (project_id, user_id, resource, hard_limit) VALUES (?, ?, ?, ?)`,
+			project, user, res, n); err != nil {
+			return err
+		}
+	}
+	*limits, _, err = s.userQuotaLimits(ctx, tx, project, user)
+	return err
+}
+
+// deleteQuotaSet reverts the project to the defaults, or with ?user_id the
+// user to the project's limits (202, as upstream).
 func (s *Service) deleteQuotaSet(r *http.Request) (httpapi.Response, error) {
-	if _, err := s.db.ExecContext(r.Context(), `DELETE FROM compute_quotas WHERE project_id = ?`, r.PathValue("project")); err != nil {
+	if user := r.URL.Query().Get("user_id"); user != "" {
+		if _, err := s.db.ExecContext(r.Context(), `DELETE FROM compute_user_quotas WHERE project_id = ? AND user_id = ?`,
+			r.PathValue("project"), user); err != nil {
+			return httpapi.Response{}, fmt.Errorf("delete user quotas: %w", err)
+		}
+		return httpapi.Response{Status: http.StatusAccepted}, nil
+	}
+	// As upstream's destroy_all_by_project: the project's limits and its users'.
+	err := s.db.InTx(r.Context(), func(tx *db.Tx) error {
+		for _, table := range []string{"compute_quotas", "compute_user_quotas"} {
+			if _, err := tx.ExecContext(r.Context(), `DELETE FROM `+table+` WHERE project_id = ?`, r.PathValue("project")); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
 		return httpapi.Response{}, fmt.Errorf("delete quotas: %w", err)
 	}
 	return httpapi.Response{Status: http.StatusAccepted}, nil

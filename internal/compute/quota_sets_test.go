@@ -127,3 +127,48 @@ func TestLimitsAndQuotaSets(t *testing.T) {
 		t.Errorf("after DELETE: %v", qs)
 	}
 }
+
+// TestPerUserQuotas: ?user_id= shows, sets and deletes a user's limits within
+// the project's (nova's settable range: at least what the user uses, at most
+// what the project's limit leaves), and server create holds the user to them.
+func TestPerUserQuotas(t *testing.T) {
+	e := newMVEnv(t)
+	e.mustAt(200, "2.1", "PUT", "/v2.1/os-quota-sets/"+e.DemoProject, e.AdminToken, map[string]any{"quota_set": map[string]any{"instances": 3}})
+	id := e.activeServer("2.1", nil)
+	demoUser := e.server(id)["user_id"].(string)
+	path := "/v2.1/os-quota-sets/" + e.DemoProject + "?user_id=" + demoUser
+	for _, tc := range []struct {
+		value   any
+		message string
+	}{
+		{5, "Quota limit 5 for instances must be less than or equal to 3."},
+		{-1, "Quota limit -1 for instances must be less than or equal to 3."},
+		{0, "Quota limit 0 for instances must be greater than or equal to already used and reserved 1."},
+	} {
+		out := e.mustAt(400, "2.1", "PUT", path, e.AdminToken, map[string]any{"quota_set": map[string]any{"instances": tc.value}})
+		if msg := out["badRequest"].(map[string]any)["message"]; msg != tc.message {
+			t.Errorf("instances %v: %q, want %q", tc.value, msg, tc.message)
+		}
+	}
+	out := e.mustAt(200, "2.1", "PUT", path, e.AdminToken, map[string]any{"quota_set": map[string]any{"instances": "1"}})["quota_set"].(map[string]any)
+	if out["instances"] != 1.0 || out["cores"] != 20.0 {
+		t.Errorf("user's limits after update: %v", out)
+	}
+	detail := e.mustAt(200, "2.1", "GET", "/v2.1/os-quota-sets/"+e.DemoProject+"/detail?user_id="+demoUser, e.AdminToken, nil)["quota_set"].(map[string]any)
+	if got := detail["instances"].(map[string]any); got["limit"] != 1.0 || got["in_use"] != 1.0 {
+		t.Errorf("user's detail: %v", got)
+	}
+	if project := e.mustAt(200, "2.1", "GET", "/v2.1/os-quota-sets/"+e.DemoProject, e.AdminToken, nil)["quota_set"].(map[string]any); project["instances"] != 3.0 {
+		t.Errorf("project's limit changed: %v", project["instances"])
+	}
+	// The user is at the limit of its own, though the project has room.
+	over := e.mustAt(403, "2.1", "POST", "/v2.1/servers", e.DemoToken, serverBody(map[string]any{"networks": []any{map[string]any{"uuid": netUUID}}}))
+	if msg := over["forbidden"].(map[string]any)["message"]; !strings.HasPrefix(msg.(string), "Quota exceeded for instances") {
+		t.Errorf("over the user's quota: %q", msg)
+	}
+	e.mustAt(202, "2.1", "DELETE", path, e.AdminToken, nil)
+	if got := e.mustAt(200, "2.1", "GET", path, e.AdminToken, nil)["quota_set"].(map[string]any); got["instances"] != 3.0 {
+		t.Errorf("after delete, the project's limit: %v", got["instances"])
+	}
+	e.mustAt(202, "2.1", "POST", "/v2.1/servers", e.DemoToken, serverBody(map[string]any{"networks": []any{map[string]any{"uuid": netUUID}}}))
+}

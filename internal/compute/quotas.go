@@ -2,6 +2,8 @@ package compute
 
 import (
 	"context"
+
+	"github.com/nimbus-cloud/nimbus/internal/platform/db"
 )
 
 // defaultQuotas are Nova's default quota limits.
@@ -44,4 +46,68 @@ func (s *Service) quotaLimits(ctx context.Context, q querier, project string) (m
 		limits[res] = limit
 	}
 	return limits, rows.Err()
+}
+
+// userQuotaLimits are a user's limits in a project: the user's own rows over
+// the project's limits (upstream's get_user_quotas).
+func (s *Service) userQuotaLimits(ctx context.Context, q querier, project, user string) (map[string]int, bool, error) {
+	limits, err := s.quotaLimits(ctx, q, project)
+	if err != nil {
+		return nil, false, err
+	}
+	own, err := userQuotaRows(ctx, q, `SELECT resource, hard_limit FROM compute_user_quotas WHERE project_id = ? AND user_id = ?`, project, user)
+	if err != nil {
+		return nil, false, err
+	}
+	for res, n := range own {
+		limits[res] = n
+	}
+	return limits, len(own) > 0, nil
+}
+
+func userQuotaRows(ctx context.Context, q querier, query string, args ...any) (map[string]int, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]int{}
+	for rows.Next() {
+		var res string
+		var n int
+		if err := rows.Scan(&res, &n); err != nil {
+			return nil, err
+		}
+		out[res] = n
+	}
+	return out, rows.Err()
+}
+
+// userQuotaMaximum is the most a user's limit of res may be set to: what the
+// project's limit leaves after every user's limit, plus this user's own
+// (nova/quota.py get_settable_quotas; -1 when unlimited).
+func (s *Service) userQuotaMaximum(ctx context.Context, q querier, project, user, res string, projectLimit int) (int, error) {
+	if projectLimit < 0 {
+		return -1, nil
+	}
+	var sum, mine int
+	var own *int
+	if err := q.QueryRowContext(ctx, `SELECT COALESCE(SUM(hard_limit), 0) FROM compute_user_quotas WHERE project_id = ? AND resource = ?`,
+		project, res).Scan(&sum); err != nil {
+		return 0, err
+	}
+	err := q.QueryRowContext(ctx, `SELECT hard_limit FROM compute_user_quotas WHERE project_id = ? AND user_id = ? AND resource = ?`,
+		project, user, res).Scan(&mine)
+	if err == nil {
+		own = &mine
+	} else if !db.IsNoRows(err) {
+		return 0, err
+	}
+	if own != nil && *own < 0 {
+		return -1, nil
+	}
+	if own != nil {
+		return projectLimit - sum + *own, nil
+	}
+	return projectLimit - sum, nil
 }

@@ -3,6 +3,7 @@ package compute
 import (
 	"encoding/json"
 	"net/http"
+	"strings"
 
 	"github.com/nimbus-cloud/nimbus/internal/platform/auth"
 	"github.com/nimbus-cloud/nimbus/internal/platform/db"
@@ -79,6 +80,12 @@ func (s *Service) serverAction(r *http.Request) (httpapi.Response, error) {
 		return s.addSecurityGroup(r, arg)
 	case "removeSecurityGroup":
 		return s.removeSecurityGroup(r, arg)
+	case "os-resetState":
+		return s.resetState(r, arg)
+	case "addFloatingIp":
+		return s.addFloatingIP(r, arg)
+	case "removeFloatingIp":
+		return s.removeFloatingIP(r, arg)
 	}
 	return httpapi.Response{}, badRequest("There is no such action: %s", name)
 }
@@ -225,6 +232,10 @@ func (s *Service) changeInstance(r *http.Request, id, action string, change func
 	})
 }
 
+// consoleOutput is os-getConsoleOutput: the guest's console log as upstream
+// computes it (nova/compute/manager.py _tail_log and
+// nova/api/openstack/compute/console_output.py): the last length pieces of the
+// log split on "\n", with the control characters upstream strips removed.
 func (s *Service) consoleOutput(r *http.Request, arg json.RawMessage) (httpapi.Response, error) {
 	in, err := s.visibleInstance(r, "os_compute_api:os-console-output")
 	if err != nil {
@@ -238,22 +249,23 @@ func (s *Service) consoleOutput(r *http.Request, arg json.RawMessage) (httpapi.R
 			return httpapi.Response{}, badRequest("Invalid input for field/attribute os-getConsoleOutput.")
 		}
 	}
-	lines := -1
+	var length *int
 	switch v := req.Length.(type) {
 	case nil:
 	case float64:
-		lines = int(v)
+		n := int(v)
+		length = &n
 	case string:
 		n, err := optionalInt(v)
 		if err != nil {
 			return httpapi.Response{}, badRequest("Invalid input for field/attribute length. Value: %s.", v)
 		}
-		lines = n
+		length = &n
 	default:
 		return httpapi.Response{}, badRequest("Invalid input for field/attribute length.")
 	}
-	if lines < -1 {
-		return httpapi.Response{}, badRequest("Invalid input for field/attribute length. Value: %d. %d is less than the minimum of -1", lines, lines)
+	if length != nil && *length < -1 {
+		return httpapi.Response{}, badRequest("Invalid input for field/attribute length. Value: %d. %d is less than the minimum of -1", *length, *length)
 	}
 	if in.Host == "" || in.VMState == vmBuilding && in.TaskState != taskSpawning {
 		return httpapi.Response{}, conflict("Instance %s is not ready", in.UUID)
@@ -261,14 +273,40 @@ func (s *Service) consoleOutput(r *http.Request, arg json.RawMessage) (httpapi.R
 	if s.hosts == nil {
 		return httpapi.Response{}, conflict("Instance %s has no console here", in.UUID)
 	}
-	out, err := s.hosts.ConsoleOutput(r.Context(), in.Host, in.UUID, lines)
+	out, err := s.hosts.ConsoleOutput(r.Context(), in.Host, in.UUID, 0)
 	if err != nil {
 		if httpapi.IsStatus(err, http.StatusNotFound) {
 			return httpapi.Response{}, notFound("Guest does not have a console available.")
 		}
 		return httpapi.Response{}, err
 	}
-	return httpapi.OK(map[string]any{"output": out}), nil
+	return httpapi.OK(map[string]any{"output": consoleText(out, length)}), nil
+}
+
+// consoleText is upstream's console output of log: with a length, the log split
+// on "\n" and its last length pieces joined again (so a log ending in a newline
+// yields length-1 lines and an empty piece; 0 is nothing; -1, as upstream's
+// slice [1:], all but the first piece); then the control characters
+// [\x00-\x08\x0B-\x1F] removed (no "\r", no terminal escapes).
+func consoleText(log string, length *int) string {
+	if length != nil {
+		switch n := *length; {
+		case n == 0:
+			log = ""
+		case n < 0:
+			pieces := strings.Split(log, "\n")
+			log = strings.Join(pieces[min(-n, len(pieces)):], "\n")
+		default:
+			pieces := strings.Split(log, "\n")
+			log = strings.Join(pieces[max(0, len(pieces)-n):], "\n")
+		}
+	}
+	return strings.Map(func(c rune) rune {
+		if c <= 0x08 || c >= 0x0B && c <= 0x1F {
+			return -1
+		}
+		return c
+	}, log)
 }
 
 // vncConsole is os-getVNCConsole: a noVNC URL with a single-use token for the

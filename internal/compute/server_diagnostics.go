@@ -59,8 +59,14 @@ func standardDiagnostics(d virt.Diagnostics) map[string]any {
 			"rx_octets": n.RxOctets, "rx_packets": n.RxPackets, "rx_errors": n.RxErrors, "rx_drop": n.RxDrop, "rx_rate": nil,
 			"tx_octets": n.TxOctets, "tx_packets": n.TxPackets, "tx_errors": n.TxErrors, "tx_drop": n.TxDrop, "tx_rate": nil})
 	}
+	// Upstream names the virt driver, one of its own (schemas/server_diagnostics.py):
+	// Nimbus's QEMU driver is what libvirt's is there.
+	driver := d.Driver
+	if driver == "qemu" {
+		driver = "libvirt"
+	}
 	return map[string]any{
-		"state": d.State.String(), "driver": d.Driver, "hypervisor": d.Hypervisor, "hypervisor_os": d.HypervisorOS,
+		"state": d.State.String(), "driver": driver, "hypervisor": d.Hypervisor, "hypervisor_os": d.HypervisorOS,
 		"uptime": d.UptimeSeconds, "config_drive": d.ConfigDrive,
 		"num_cpus": len(cpus), "num_disks": len(disks), "num_nics": len(nics),
 		"cpu_details": cpus, "disk_details": disks, "nic_details": nics,

@@ -21,7 +21,7 @@ func TestInterfaceAttachDetach(t *testing.T) {
 	e.net.mu.Lock()
 	e.net.networks[netID] = NetworkInfo{ID: netID, Name: "second", ProjectID: e.DemoProject, MTU: 1400}
 	e.net.ports[freePort] = &Port{ID: freePort, NetworkID: netID, ProjectID: e.DemoProject, MAC: "fa:16:3e:aa:aa:aa",
-		FixedIPs: []PortIP{{SubnetID: "sub-2", IP: netip.MustParseAddr("10.1.0.10")}}}
+		FixedIPs: []PortIP{{SubnetID: "bbbbbbbb-0000-4000-8000-000000000002", IP: netip.MustParseAddr("10.1.0.10")}}}
 	e.net.ports[usedPort] = &Port{ID: usedPort, NetworkID: netID, ProjectID: e.DemoProject, MAC: "fa:16:3e:bb:bb:bb", DeviceID: "someone-else"}
 	e.net.mu.Unlock()
 	path := "/v2.1/servers/" + id + "/os-interface"

@@ -54,7 +54,7 @@ func TestServerMetadata(t *testing.T) {
 		{"no metadata key", "POST", path, e.DemoToken, map[string]any{}, 400, "'metadata' is a required property"},
 		{"value not a string", "POST", path, e.DemoToken, map[string]any{"metadata": map[string]any{"k": 1}}, 400, "is not of type 'string'"},
 		{"item body mismatch", "PUT", path + "/k", e.DemoToken, map[string]any{"meta": map[string]any{"j": "v"}}, 400, "Request body and URI mismatch"},
-		{"item body two keys", "PUT", path + "/k", e.DemoToken, map[string]any{"meta": map[string]any{"k": "v", "j": "v"}}, 400, "Request body contains too many items"},
+		{"item body two keys", "PUT", path + "/k", e.DemoToken, map[string]any{"meta": map[string]any{"k": "v", "j": "v"}}, 400, "Invalid input for field/attribute meta. Value: {'j': 'v', 'k': 'v'}. {'j': 'v', 'k': 'v'} has too many properties"},
 		{"too many items", "PUT", path, e.DemoToken, map[string]any{"metadata": many}, 403, "Quota exceeded for metadata_items"},
 		{"malformed", "POST", path, e.DemoToken, `{"metadata": [`, 400, "Malformed"},
 		{"unknown server", "GET", "/v2.1/servers/nope/metadata", e.DemoToken, nil, 404, "Instance nope could not be found."},
@@ -182,7 +182,7 @@ func TestServerAddresses(t *testing.T) {
 		t.Errorf("ips/private = %s", v)
 	}
 	ifaces := e.Must(200, "GET", base+"/os-interface", e.DemoToken, nil)["interfaceAttachments"].([]any)
-	if v, _ := json.Marshal(ifaces); string(v) != `[{"fixed_ips":[{"ip_address":"10.0.0.3","subnet_id":"sub-1"}],"mac_addr":"fa:16:3e:00:00:01","net_id":"net-1","port_id":"port-1","port_state":"DOWN"}]` {
+	if v, _ := json.Marshal(ifaces); string(v) != `[{"fixed_ips":[{"ip_address":"10.0.0.3","subnet_id":"bbbbbbbb-0000-4000-8000-000000000001"}],"mac_addr":"fa:16:3e:00:00:01","net_id":"net-1","port_id":"port-1","port_state":"DOWN"}]` {
 		t.Errorf("os-interface = %s", v)
 	}
 	e.Must(200, "GET", base+"/os-interface/port-1", e.DemoToken, nil)

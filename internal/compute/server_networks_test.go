@@ -31,7 +31,7 @@ func TestServerPortsAsTheCaller(t *testing.T) {
 		shared: {ID: shared, Name: "shared", ProjectID: victim, Shared: true, MTU: 1450},
 	}
 	e.net.ports[victims] = &Port{ID: victims, NetworkID: own, ProjectID: victim, MAC: "fa:16:3e:aa:aa:aa",
-		FixedIPs: []PortIP{{SubnetID: "sub-1", IP: netip.MustParseAddr("10.0.0.200")}}}
+		FixedIPs: []PortIP{{SubnetID: "bbbbbbbb-0000-4000-8000-000000000001", IP: netip.MustParseAddr("10.0.0.200")}}}
 	e.net.mu.Unlock()
 	nets := func(entries ...map[string]any) map[string]any {
 		list := make([]any, len(entries))

@@ -83,7 +83,7 @@ func (s *Service) rebuild(r *http.Request, arg json.RawMessage) (httpapi.Respons
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	view := s.serverView(r, in, nil)
+	view := slimBefore275(r, s.serverView(r, in, nil))
 	view["adminPass"] = adminPass
 	return httpapi.Response{Status: http.StatusAccepted, Body: map[string]any{"server": view}}, nil
 }
@@ -108,8 +108,10 @@ func parseRebuild(r *http.Request, arg json.RawMessage) (rebuildRequest, error) 
 	if n := req.Name; n != nil && (strings.TrimSpace(*n) == "" || len(*n) > 255) {
 		return req, badRequest("Invalid input for field/attribute name. Value: %s.", *n)
 	}
-	if d := req.DiskConfig; d != nil && *d != "AUTO" && *d != "MANUAL" {
-		return req, badRequest("Invalid input for field/attribute OS-DCF:diskConfig. Value: %s. '%s' is not one of ['AUTO', 'MANUAL']", *d, *d)
+	if d := req.DiskConfig; d != nil {
+		if err := checkDiskConfig(*d); err != nil {
+			return req, err
+		}
 	}
 	if present(req.UserData) && !isNull(req.UserData) {
 		data, err := stringField("user_data", req.UserData)
@@ -148,6 +150,9 @@ func applyRebuild(r *http.Request, in *instance, req rebuildRequest, image Image
 	}
 	if v := req.AccessIPv4; v != nil {
 		in.Request.AccessIPv4 = *v
+	}
+	if d := req.DiskConfig; d != nil {
+		in.Request.DiskConfig = *d
 	}
 	if v := req.AccessIPv6; v != nil {
 		in.Request.AccessIPv6 = *v

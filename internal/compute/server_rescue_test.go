@@ -7,7 +7,7 @@ import "testing"
 // ACTIVE again; wrong states, bad bodies and locks are refused.
 func TestRescue(t *testing.T) {
 	e := newMVEnv(t)
-	e.images.add(Image{ID: "img-rescue", Name: "rescue", Status: "active", DiskFormat: "raw", Size: 16 << 20})
+	e.images.add(Image{ID: "aaaaaaaa-0000-4000-8000-000000000006", Name: "rescue", Status: "active", DiskFormat: "raw", Size: 16 << 20})
 	id := e.activeServer("2.1", nil)
 	action := "/v2.1/servers/" + id + "/action"
 
@@ -17,7 +17,7 @@ func TestRescue(t *testing.T) {
 		want int
 		msg  string
 	}{
-		{"unknown field", map[string]any{"imageRef": "img-1"}, 400, "('imageRef' was unexpected)"},
+		{"unknown field", map[string]any{"imageRef": "aaaaaaaa-0000-4000-8000-000000000001"}, 400, "('imageRef' was unexpected)"},
 		{"not an object", "x", 400, "It is not of type 'object'"},
 		{"unknown image", map[string]any{"rescue_image_ref": "nope"}, 400, "Image nope could not be found."},
 	} {
@@ -27,7 +27,7 @@ func TestRescue(t *testing.T) {
 	status, out, raw := e.Do("POST", action, e.DemoToken, map[string]any{"unrescue": nil})
 	checkFault(t, status, out, raw, 409, "Cannot 'unrescue' instance "+id+" while it is in vm_state active")
 
-	got := e.Must(200, "POST", action, e.DemoToken, map[string]any{"rescue": map[string]any{"adminPass": "pw", "rescue_image_ref": "img-rescue"}})
+	got := e.Must(200, "POST", action, e.DemoToken, map[string]any{"rescue": map[string]any{"adminPass": "pw", "rescue_image_ref": "aaaaaaaa-0000-4000-8000-000000000006"}})
 	if got["adminPass"] != "pw" {
 		t.Errorf("rescue answer = %v", got)
 	}
@@ -39,7 +39,7 @@ func TestRescue(t *testing.T) {
 		}
 		return insts[0].Rescue
 	}
-	if r := hostView(); r == nil || r.ID != "img-rescue" {
+	if r := hostView(); r == nil || r.ID != "aaaaaaaa-0000-4000-8000-000000000006" {
 		t.Errorf("the agent's rescue image while rescuing = %+v", r)
 	}
 	e.agent()
@@ -66,7 +66,7 @@ func TestRescue(t *testing.T) {
 	if got := e.Must(200, "POST", action, e.DemoToken, map[string]any{"rescue": nil}); got["adminPass"] == "" {
 		t.Errorf("rescue answer = %v", got)
 	}
-	if r := hostView(); r == nil || r.ID != "img-1" {
+	if r := hostView(); r == nil || r.ID != "aaaaaaaa-0000-4000-8000-000000000001" {
 		t.Errorf("default rescue image = %+v", r)
 	}
 }

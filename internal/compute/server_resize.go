@@ -37,8 +37,10 @@ func (s *Service) resize(r *http.Request, arg json.RawMessage) (httpapi.Response
 	if flavorID == "" {
 		return httpapi.Response{}, badRequest("Invalid input for field/attribute flavorRef. Value: %v.", req.FlavorRef)
 	}
-	if d := req.DiskConfig; d != nil && *d != "AUTO" && *d != "MANUAL" {
-		return httpapi.Response{}, badRequest("Invalid input for field/attribute OS-DCF:diskConfig. Value: %s. '%s' is not one of ['AUTO', 'MANUAL']", *d, *d)
+	if d := req.DiskConfig; d != nil {
+		if err := checkDiskConfig(*d); err != nil {
+			return httpapi.Response{}, err
+		}
 	}
 	if err := s.checkLocked(r, in); err != nil {
 		return httpapi.Response{}, err
@@ -66,6 +68,9 @@ func (s *Service) resize(r *http.Request, arg json.RawMessage) (httpapi.Response
 			return err
 		}
 		cur.Request.NewFlavor = &next
+		if d := req.DiskConfig; d != nil {
+			cur.Request.DiskConfig = *d
+		}
 		return nil
 	})
 	if err != nil {

@@ -31,7 +31,10 @@ func (s *Service) serverRoutes() []httpapi.Route {
 }
 
 // visibleInstance loads a server the caller may act on under rule: another
-// project's is 404, as upstream (it does not reveal that the server exists).
+// project's is 404, as upstream (it does not reveal that the server exists). A
+// deleted server is 404 to admins too, as upstream's get_instance reads with
+// read_deleted "no": admins find deleted servers by listing them (deleted=true,
+// changes-since), and a client waiting for a delete sees it end.
 func (s *Service) visibleInstance(r *http.Request, rule string) (*instance, error) {
 	id := r.PathValue("id")
 	in, err := loadInstance(r.Context(), s.db, id)
@@ -39,7 +42,7 @@ func (s *Service) visibleInstance(r *http.Request, rule string) (*instance, erro
 		return nil, err
 	}
 	creds := auth.FromContext(r.Context())
-	if in.Deleted && !isAdmin(creds) {
+	if in.Deleted {
 		return nil, notFound("Instance %s could not be found.", id)
 	}
 	target := map[string]any{"target.project_id": in.ProjectID, "target.user_id": in.UserID}
@@ -107,7 +110,7 @@ func (s *Service) serverView(r *http.Request, in *instance, o *serverViewOpts) m
 		"flavor":  map[string]any{"id": in.Flavor.ID, "links": []httpapi.Link{{Rel: "bookmark", Href: s.base() + "/flavors/" + in.Flavor.ID}}},
 		"created": in.CreatedAt, "updated": in.UpdatedAt, "addresses": addresses,
 		"accessIPv4": in.Request.AccessIPv4, "accessIPv6": in.Request.AccessIPv6, "links": s.serverLinks(in.UUID),
-		"OS-DCF:diskConfig": "MANUAL", "OS-EXT-AZ:availability_zone": s.zoneOf(in), "config_drive": configDrive,
+		"OS-DCF:diskConfig": diskConfigOf(in), "OS-EXT-AZ:availability_zone": s.zoneOf(in), "config_drive": configDrive,
 		"key_name": keyName, "OS-SRV-USG:launched_at": nullTime(in.LaunchedAt), "OS-SRV-USG:terminated_at": nullTime(in.TerminatedAt),
 		"OS-EXT-STS:task_state": task, "OS-EXT-STS:vm_state": in.VMState, "OS-EXT-STS:power_state": in.PowerState,
 		"os-extended-volumes:volumes_attached": []any{}, "security_groups": groups,
@@ -156,6 +159,24 @@ func nullTime(t string) any {
 		return nil
 	}
 	return strings.TrimSuffix(t, "Z") + ".000000"
+}
+
+// diskConfigOf is OS-DCF:diskConfig as upstream shows it: AUTO when the
+// server asked for it (auto_disk_config), MANUAL otherwise.
+func diskConfigOf(in *instance) string {
+	if in.Request.DiskConfig == "AUTO" {
+		return "AUTO"
+	}
+	return "MANUAL"
+}
+
+// checkDiskConfig is the schema of OS-DCF:diskConfig in create, rebuild and
+// resize (nova/api/openstack/compute/schemas/servers.py).
+func checkDiskConfig(d string) error {
+	if d != "AUTO" && d != "MANUAL" {
+		return badRequest("Invalid input for field/attribute OS-DCF:diskConfig. Value: %s. '%s' is not one of ['AUTO', 'MANUAL']", d, d)
+	}
+	return nil
 }
 
 func (s *Service) zoneOf(in *instance) string {
@@ -408,7 +429,35 @@ func (s *Service) updateServer(r *http.Request) (httpapi.Response, error) {
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	return httpapi.OK(map[string]any{"server": s.serverView(r, in, nil)}), nil
+	return httpapi.OK(map[string]any{"server": slimBefore275(r, s.serverView(r, in, nil))}), nil
+}
+
+// slimBefore275 is a server as PUT and rebuild answer before 2.75
+// (servers.py update and _action_rebuild, show_all_attributes false): the
+// addresses without their type and MAC, and none of the extension attributes
+// (zone, config drive, key, usage, security groups, extended attributes, host
+// status, states, volumes).
+func slimBefore275(r *http.Request, v map[string]any) map[string]any {
+	if since(r, 75) {
+		return v
+	}
+	for k := range v {
+		if strings.HasPrefix(k, "OS-EXT-") || strings.HasPrefix(k, "OS-SRV-USG:") {
+			delete(v, k)
+		}
+	}
+	for _, k := range []string{"config_drive", "key_name", "security_groups", "host_status", "os-extended-volumes:volumes_attached"} {
+		delete(v, k)
+	}
+	if addrs, ok := v["addresses"].(map[string][]map[string]any); ok {
+		for _, list := range addrs {
+			for _, a := range list {
+				delete(a, "OS-EXT-IPS:type")
+				delete(a, "OS-EXT-IPS-MAC:mac_addr")
+			}
+		}
+	}
+	return v
 }
 
 // deleteServer marks the server deleting; its host's agent destroys the guest

@@ -50,6 +50,7 @@ type createServerFields struct {
 	AdminPass            *string        `json:"adminPass"`
 	ReturnReservationID  any            `json:"return_reservation_id"`
 	BlockDeviceMappingV2 []any          `json:"block_device_mapping_v2"`
+	DiskConfig           *string        `json:"OS-DCF:diskConfig"`
 
 	Description              json.RawMessage `json:"description"`                // 2.19
 	Tags                     json.RawMessage `json:"tags"`                       // 2.52
@@ -207,6 +208,12 @@ func (s *Service) createServer(r *http.Request) (httpapi.Response, error) {
 	}
 	b := buildRequest{ReservationID: reservationID(), RequestID: httpapi.RequestID(ctx), Description: extras.description,
 		RequestedHost: extras.host, RequestedNode: extras.node}
+	if d := in.DiskConfig; d != nil {
+		if err := checkDiskConfig(*d); err != nil {
+			return httpapi.Response{}, err
+		}
+		b.DiskConfig = *d
+	}
 	if b.SchedulerHints = req.SchedulerHints; b.SchedulerHints == nil {
 		b.SchedulerHints = req.LegacyHints
 	}
@@ -336,7 +343,7 @@ func (s *Service) createServer(r *http.Request) (httpapi.Response, error) {
 	// ports are made before the servers are recorded, so that the conductor
 	// never sees a server without them, and the count is held again when the
 	// servers are recorded.
-	count, err := s.quotaRoom(ctx, s.db, creds.ProjectID, flavor, minCount, maxCount)
+	count, err := s.quotaRoom(ctx, s.db, creds.ProjectID, creds.UserID, flavor, minCount, maxCount)
 	if err != nil {
 		return httpapi.Response{}, err
 	}
@@ -361,7 +368,7 @@ func (s *Service) createServer(r *http.Request) (httpapi.Response, error) {
 		created = make([]*instance, 0, count)
 		// The quota again, in the transaction that records the servers: what
 		// concurrent creates recorded meanwhile counts.
-		if _, err := s.quotaRoom(ctx, tx, creds.ProjectID, flavor, count, count); err != nil {
+		if _, err := s.quotaRoom(ctx, tx, creds.ProjectID, creds.UserID, flavor, count, count); err != nil {
 			return err
 		}
 		now := stamp(s.now())
@@ -420,7 +427,7 @@ func (s *Service) createServer(r *http.Request) (httpapi.Response, error) {
 		sgs = append(sgs, map[string]string{"name": g})
 	}
 	return httpapi.JSON(http.StatusAccepted, map[string]any{"server": map[string]any{
-		"id": first.UUID, "links": s.serverLinks(first.UUID), "OS-DCF:diskConfig": "MANUAL",
+		"id": first.UUID, "links": s.serverLinks(first.UUID), "OS-DCF:diskConfig": diskConfigOf(first),
 		"security_groups": sgs, "adminPass": adminPass,
 	}}).WithHeader("Location", s.base()+"/v2.1/servers/"+first.UUID), nil
 }
@@ -511,10 +518,27 @@ func (s *Service) requestedNetworks(ctx context.Context, token string, raw any, 
 	return nil, badRequest("Invalid input for field/attribute networks. It is not of type 'array'")
 }
 
-// quotaRoom is how many of [min, max] instances the project's quota admits
-// (instances, cores, ram), or upstream's 403.
-func (s *Service) quotaRoom(ctx context.Context, tx querier, project string, f Flavor, minCount, maxCount int) (int, error) {
+// quotaRoom is how many of [min, max] instances the project's quota, and the
+// user's where the user has limits of its own, admit (instances, cores, ram),
+// or upstream's 403.
+func (s *Service) quotaRoom(ctx context.Context, tx querier, project, user string, f Flavor, minCount, maxCount int) (int, error) {
+	count, err := s.quotaRoomOf(ctx, tx, project, "", f, minCount, maxCount)
+	if err != nil || user == "" {
+		return count, err
+	}
+	return s.quotaRoomOf(ctx, tx, project, user, f, minCount, count)
+}
+
+// quotaRoomOf is quotaRoom for the project (user "") or for one user of it.
+func (s *Service) quotaRoomOf(ctx context.Context, tx querier, project, user string, f Flavor, minCount, maxCount int) (int, error) {
 	limits, err := s.quotaLimits(ctx, tx, project)
+	if user != "" {
+		var own bool
+		limits, own, err = s.userQuotaLimits(ctx, tx, project, user)
+		if err == nil && !own {
+			return maxCount, nil // the project's check covers it
+		}
+	}
 	if err != nil {
 		return 0, err
 	}
@@ -523,7 +547,7 @@ func (s *Service) quotaRoom(ctx context.Context, tx querier, project string, f F
 		// write transaction, that count would hold up every other writer).
 		return maxCount, nil
 	}
-	used, err := s.usage(ctx, tx, project)
+	used, err := s.usageOf(ctx, tx, project, user)
 	if err != nil {
 		return 0, err
 	}
@@ -545,7 +569,16 @@ func (s *Service) quotaRoom(ctx context.Context, tx querier, project string, f F
 
 // usage counts a project's instances, cores and RAM (every instance not deleted).
 func (s *Service) usage(ctx context.Context, q querier, project string) (map[string]int, error) {
-	rows, err := q.QueryContext(ctx, `SELECT flavor FROM instances WHERE project_id = ? AND deleted = ?`, project, false)
+	return s.usageOf(ctx, q, project, "")
+}
+
+// usageOf is usage of one user's instances in the project (all when user is "").
+func (s *Service) usageOf(ctx context.Context, q querier, project, user string) (map[string]int, error) {
+	query, args := `SELECT flavor FROM instances WHERE project_id = ? AND deleted = ?`, []any{project, false}
+	if user != "" {
+		query, args = query+` AND user_id = ?`, append(args, user)
+	}
+	rows, err := q.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}

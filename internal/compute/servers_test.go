@@ -13,7 +13,7 @@ import (
 )
 
 func serverBody(attrs map[string]any) map[string]any {
-	s := map[string]any{"name": "vm", "imageRef": "img-1", "flavorRef": "1", "networks": []any{map[string]any{"uuid": "net-1"}}}
+	s := map[string]any{"name": "vm", "imageRef": "aaaaaaaa-0000-4000-8000-000000000001", "flavorRef": "1", "networks": []any{map[string]any{"uuid": "net-1"}}}
 	for k, v := range attrs {
 		if v == nil {
 			delete(s, k)
@@ -28,9 +28,9 @@ func serverBody(attrs map[string]any) map[string]any {
 // 4xx with Nova's fault body, and leaves no server behind.
 func TestCreateServerBadInput(t *testing.T) {
 	e := newTestEnv(t, nil)
-	e.images.add(Image{ID: "img-queued", Status: "queued"})
-	e.images.add(Image{ID: "img-big", Status: "active", MinRAM: 4096})
-	e.images.add(Image{ID: "img-fat", Status: "active", VirtualSize: 2 << 30})
+	e.images.add(Image{ID: "aaaaaaaa-0000-4000-8000-000000000005", Status: "queued"})
+	e.images.add(Image{ID: "aaaaaaaa-0000-4000-8000-000000000003", Status: "active", MinRAM: 4096})
+	e.images.add(Image{ID: "aaaaaaaa-0000-4000-8000-000000000004", Status: "active", VirtualSize: 2 << 30})
 	e.net.networks["net-2"] = NetworkInfo{ID: "net-2", Name: "other"}
 	port, _ := e.net.CreatePort(context.Background(), "", PortRequest{ProjectID: e.DemoProject, NetworkID: "net-1", DeviceID: "someone-else"})
 	for _, tc := range []struct {
@@ -48,9 +48,9 @@ func TestCreateServerBadInput(t *testing.T) {
 		{"no flavor", serverBody(map[string]any{"flavorRef": nil}), 400, "badRequest", "Missing flavorRef attribute"},
 		{"unknown flavor", serverBody(map[string]any{"flavorRef": "999"}), 400, "badRequest", "Flavor 999 could not be found."},
 		{"unknown image", serverBody(map[string]any{"imageRef": "nope"}), 400, "badRequest", "Image nope could not be found."},
-		{"image not active", serverBody(map[string]any{"imageRef": "img-queued"}), 400, "badRequest", "is not active"},
-		{"flavor RAM below the image's minimum", serverBody(map[string]any{"imageRef": "img-big"}), 400, "badRequest", "Flavor's memory is too small"},
-		{"image larger than the flavor's disk", serverBody(map[string]any{"imageRef": "img-fat"}), 400, "badRequest", "Flavor's disk is too small"},
+		{"image not active", serverBody(map[string]any{"imageRef": "aaaaaaaa-0000-4000-8000-000000000005"}), 400, "badRequest", "is not active"},
+		{"flavor RAM below the image's minimum", serverBody(map[string]any{"imageRef": "aaaaaaaa-0000-4000-8000-000000000003"}), 400, "badRequest", "Flavor's memory is too small"},
+		{"image larger than the flavor's disk", serverBody(map[string]any{"imageRef": "aaaaaaaa-0000-4000-8000-000000000004"}), 400, "badRequest", "Flavor's disk is too small"},
 		{"unknown network", serverBody(map[string]any{"networks": []any{map[string]any{"uuid": "nope"}}}), 400, "badRequest", "Network nope could not be found."},
 		{"unknown port", serverBody(map[string]any{"networks": []any{map[string]any{"port": "nope"}}}), 400, "badRequest", "Port nope could not be found."},
 		{"port in use", serverBody(map[string]any{"networks": []any{map[string]any{"port": port.ID}}}), 409, "conflictingRequest", "is still in use"},
@@ -259,6 +259,14 @@ func TestServerLifecycle(t *testing.T) {
 	run()
 	if status, _, _ := e.Do("GET", "/v2.1/servers/"+id, e.DemoToken, nil); status != 404 {
 		t.Errorf("a deleted server shows: %d", status)
+	}
+	// To admins too (upstream reads with read_deleted "no"); they find it by listing.
+	if status, _, _ := e.Do("GET", "/v2.1/servers/"+id, e.AdminToken, nil); status != 404 {
+		t.Errorf("a deleted server shows to an admin: %d", status)
+	}
+	deleted, _ := e.Must(200, "GET", "/v2.1/servers/detail?deleted=true&all_tenants=1", e.AdminToken, nil)["servers"].([]any)
+	if len(deleted) != 1 || deleted[0].(map[string]any)["id"] != id || deleted[0].(map[string]any)["status"] != "DELETED" {
+		t.Errorf("admin's deleted=true list: %v", deleted)
 	}
 	if n := e.net.count(); n != 0 {
 		t.Errorf("%d ports left after delete", n)

@@ -62,8 +62,8 @@ type Options struct {
 	// MaxAttempts is how many hosts a build tries before ERROR (upstream
 	// max_attempts, 3).
 	MaxAttempts int
-	// CheckResponses validates each response against its route's response schema
-	// (httpapi.Options.CheckResponses).
+	// CheckResponses validates every answer against its route's response
+	// schema (Tempest's and Nova's), logging a violation (httpapi.ResponseViolation).
 	CheckResponses bool
 }
 
@@ -148,14 +148,22 @@ func (s *Service) Handler() http.Handler {
 		ErrorBody:    errorBody,
 		PolicyError:  policyError,
 		MaxBodyBytes: 1 << 20,
-
+		// As Nova: the microversion is negotiated first, the body validated
+		// against its schema before the policy is checked.
+		Negotiate:            microversions.Negotiate,
+		ValidateBeforePolicy: true,
+		InvalidRequest:       invalidRequest,
 		// api.check_responses: the end-to-end tests' conformance check
 		CheckResponses: s.opts.CheckResponses,
 		// nova/api/compute_req_id.py: the id under Nova's own name too
 		CompatRequestIDHeaders: []string{"X-Compute-Request-Id"},
 	})
-	srv.Mount(s.routes())
-	return srv
+	routes, err := withNovaSchemas(s.routes())
+	if err != nil {
+		panic(err) // the embedded schemas are the binary's own data: a test catches this
+	}
+	srv.Mount(routes)
+	return echoVersion(srv)
 }
 
 // routes is every endpoint of the compute API, one group per resource.
@@ -182,11 +190,14 @@ func (s *Service) routes() []httpapi.Route {
 		s.aggregateRoutes(),
 		s.serverGroupRoutes(),
 		s.securityGroupRoutes(),
+		s.serverPasswordRoutes(),
+		s.serverExternalEventRoutes(),
+		s.usageAuditLogRoutes(),
+		s.hostRoutes(),
+		s.imageProxyRoutes(),
+		s.networkProxyRoutes(),
 	} {
-		for _, rt := range group {
-			rt.Handler = s.versioned(rt.Handler)
-			all = append(all, rt)
-		}
+		all = append(all, group...)
 	}
 	return all
 }

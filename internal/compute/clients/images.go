@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strings"
 
 	"github.com/gophercloud/gophercloud/v2"
 
@@ -34,28 +35,7 @@ func (c *Images) Get(ctx context.Context, token, id string) (compute.Image, erro
 	if err := c.e.get(ctx, token, "v2/images/"+url.PathEscape(id), &raw); err != nil {
 		return compute.Image{}, err
 	}
-	img := compute.Image{Properties: map[string]string{}}
-	str := func(k string) string { v, _ := raw[k].(string); return v }
-	num := func(k string) int64 { v, _ := raw[k].(float64); return int64(v) }
-	img.ID, img.Name, img.Status = str("id"), str("name"), str("status")
-	img.DiskFormat, img.ContainerFormat = str("disk_format"), str("container_format")
-	img.Size, img.VirtualSize = num("size"), num("virtual_size")
-	img.MinDisk, img.MinRAM = int(num("min_disk")), int(num("min_ram"))
-	img.Checksum, img.HashAlgo, img.HashValue = str("checksum"), str("os_hash_algo"), str("os_hash_value")
-	for k, v := range raw {
-		if imageFields[k] {
-			continue
-		}
-		switch x := v.(type) {
-		case string:
-			img.Properties[k] = x
-		case nil:
-		default:
-			b, _ := json.Marshal(x)
-			img.Properties[k] = string(b)
-		}
-	}
-	return img, nil
+	return imageOf(raw), nil
 }
 
 func (c *Images) Download(ctx context.Context, id string, w io.Writer) error {
@@ -84,3 +64,97 @@ func (c *Images) Access(ctx context.Context) (compute.ImageAccess, error) {
 	}
 	return compute.ImageAccess{URL: c.e.url, Token: sc.Token()}, nil
 }
+
+var _ compute.ImageProxy = (*Images)(nil)
+
+// imageOf reads a Glance v2 image body.
+func imageOf(raw map[string]any) compute.Image {
+	img := compute.Image{Properties: map[string]string{}}
+	str := func(k string) string { v, _ := raw[k].(string); return v }
+	num := func(k string) int64 { v, _ := raw[k].(float64); return int64(v) }
+	img.ID, img.Name, img.Status = str("id"), str("name"), str("status")
+	img.DiskFormat, img.ContainerFormat = str("disk_format"), str("container_format")
+	img.Size, img.VirtualSize = num("size"), num("virtual_size")
+	img.MinDisk, img.MinRAM = int(num("min_disk")), int(num("min_ram"))
+	img.Checksum, img.HashAlgo, img.HashValue = str("checksum"), str("os_hash_algo"), str("os_hash_value")
+	img.CreatedAt, img.UpdatedAt = str("created_at"), str("updated_at")
+	for k, v := range raw {
+		if imageFields[k] {
+			continue
+		}
+		switch x := v.(type) {
+		case string:
+			img.Properties[k] = x
+		case nil:
+		default:
+			b, _ := json.Marshal(x)
+			img.Properties[k] = string(b)
+		}
+	}
+	return img
+}
+
+// ListImages pages through GET /v2/images as token's bearer: one page when the
+// query names a limit, every page otherwise (as glanceclient's list does).
+func (c *Images) ListImages(ctx context.Context, token string, query url.Values) ([]compute.Image, error) {
+	var out []compute.Image
+	path := "v2/images?" + query.Encode()
+	for path != "" {
+		var page struct {
+			Images []map[string]any `json:"images"`
+			Next   string           `json:"next"`
+		}
+		if err := c.e.get(ctx, token, path, &page); err != nil {
+			return nil, err
+		}
+		for _, raw := range page.Images {
+			out = append(out, imageOf(raw))
+		}
+		path = ""
+		if page.Next != "" && !query.Has("limit") {
+			path = strings.TrimPrefix(page.Next, "/")
+		}
+	}
+	return out, nil
+}
+
+func (c *Images) DeleteImage(ctx context.Context, token, id string) error {
+	return c.e.remove(ctx, token, "v2/images/"+url.PathEscape(id))
+}
+
+// SetImageProperties patches the image (JSON patch, Glance's v2.1 media type):
+// every property not in props removed, the others added or replaced.
+func (c *Images) SetImageProperties(ctx context.Context, token, id string, props map[string]string) (compute.Image, error) {
+	var raw map[string]any
+	if err := c.e.get(ctx, token, "v2/images/"+url.PathEscape(id), &raw); err != nil {
+		return compute.Image{}, err
+	}
+	ops := []map[string]any{}
+	for k := range imageOf(raw).Properties {
+		if _, keep := props[k]; !keep {
+			ops = append(ops, map[string]any{"op": "remove", "path": "/" + jsonPointer(k)})
+		}
+	}
+	for k, v := range props {
+		ops = append(ops, map[string]any{"op": "add", "path": "/" + jsonPointer(k), "value": v})
+	}
+	sc, err := c.e.as(ctx, token)
+	if err != nil {
+		return compute.Image{}, err
+	}
+	var out map[string]any
+	_, err = sc.Patch(ctx, c.e.url+"v2/images/"+url.PathEscape(id), ops, &out, &gophercloud.RequestOpts{
+		OkCodes: []int{http.StatusOK}, MoreHeaders: map[string]string{"Content-Type": "application/openstack-images-v2.1-json-patch"}})
+	if err != nil {
+		return compute.Image{}, apiError(err)
+	}
+	return imageOf(out), nil
+}
+
+// jsonPointer escapes a property name as a JSON pointer token (RFC 6901).
+func jsonPointer(name string) string {
+	return strings.ReplaceAll(strings.ReplaceAll(name, "~", "~0"), "/", "~1")
+}
+
+// ImageURL is the image API's URL as the catalog gives it.
+func (c *Images) ImageURL() string { return strings.TrimSuffix(c.e.url, "/") }

@@ -225,3 +225,133 @@ func (c *Network) SetPortSecurityGroups(ctx context.Context, token, portID strin
 	}
 	return c.updatePort(ctx, token, portID, map[string]any{"security_groups": groupIDs})
 }
+
+var _ compute.NetworkProxy = (*Network)(nil)
+
+type floatingIPBody struct {
+	ID        string  `json:"id"`
+	IP        string  `json:"floating_ip_address"`
+	FixedIP   *string `json:"fixed_ip_address"`
+	PortID    *string `json:"port_id"`
+	NetworkID string  `json:"floating_network_id"`
+}
+
+// floatingIP completes a floating IP with its pool's name and its port's
+// device, as upstream's port_details and network_details.
+func (c *Network) floatingIP(ctx context.Context, token string, b floatingIPBody, names map[string]string) compute.FloatingIP {
+	f := compute.FloatingIP{ID: b.ID, IP: b.IP, Pool: b.NetworkID}
+	if b.FixedIP != nil {
+		f.FixedIP = *b.FixedIP
+	}
+	if b.PortID != nil && *b.PortID != "" {
+		f.PortID = *b.PortID
+		if p, err := c.PortStatus(ctx, f.PortID); err == nil {
+			f.DeviceID = p.DeviceID
+		}
+	}
+	name, ok := names[b.NetworkID]
+	if !ok {
+		if n, err := c.GetNetwork(ctx, token, b.NetworkID); err == nil {
+			name = n.Name
+		}
+		names[b.NetworkID] = name
+	}
+	if name != "" {
+		f.Pool = name
+	}
+	return f
+}
+
+func (c *Network) listFloatingIPs(ctx context.Context, token, query string) ([]compute.FloatingIP, error) {
+	var body struct {
+		FloatingIPs []floatingIPBody `json:"floatingips"`
+	}
+	if err := c.e.get(ctx, token, "v2.0/floatingips?"+query, &body); err != nil {
+		return nil, err
+	}
+	names := map[string]string{}
+	out := make([]compute.FloatingIP, len(body.FloatingIPs))
+	for i, b := range body.FloatingIPs {
+		out[i] = c.floatingIP(ctx, token, b, names)
+	}
+	return out, nil
+}
+
+func (c *Network) ListFloatingIPs(ctx context.Context, token, project string) ([]compute.FloatingIP, error) {
+	return c.listFloatingIPs(ctx, token, url.Values{"project_id": {project}}.Encode())
+}
+
+func (c *Network) GetFloatingIP(ctx context.Context, token, id string) (compute.FloatingIP, error) {
+	var body struct {
+		FloatingIP floatingIPBody `json:"floatingip"`
+	}
+	if err := c.e.get(ctx, token, "v2.0/floatingips/"+url.PathEscape(id), &body); err != nil {
+		return compute.FloatingIP{}, err
+	}
+	return c.floatingIP(ctx, token, body.FloatingIP, map[string]string{}), nil
+}
+
+func (c *Network) FloatingIPByAddress(ctx context.Context, token, address string) (compute.FloatingIP, error) {
+	fips, err := c.listFloatingIPs(ctx, token, url.Values{"floating_ip_address": {address}}.Encode())
+	if err != nil {
+		return compute.FloatingIP{}, err
+	}
+	if len(fips) == 0 {
+		return compute.FloatingIP{}, httpapi.NotFound("Floating IP not found for address %s.", address)
+	}
+	return fips[0], nil
+}
+
+func (c *Network) CreateFloatingIP(ctx context.Context, token, pool string) (compute.FloatingIP, error) {
+	var nets struct {
+		Networks []networkBody `json:"networks"`
+	}
+	if err := c.e.get(ctx, token, "v2.0/networks?router:external=true", &nets); err != nil {
+		return compute.FloatingIP{}, err
+	}
+	networkID := ""
+	for _, n := range nets.Networks {
+		if n.ID == pool || n.Name == pool {
+			networkID = n.ID
+			break
+		}
+	}
+	if networkID == "" {
+		return compute.FloatingIP{}, httpapi.NotFound("Floating IP pool not found.")
+	}
+	var body struct {
+		FloatingIP floatingIPBody `json:"floatingip"`
+	}
+	if err := c.e.send(ctx, token, http.MethodPost, "v2.0/floatingips",
+		map[string]any{"floatingip": map[string]any{"floating_network_id": networkID}}, &body, http.StatusCreated); err != nil {
+		return compute.FloatingIP{}, err
+	}
+	return c.floatingIP(ctx, token, body.FloatingIP, map[string]string{}), nil
+}
+
+func (c *Network) DeleteFloatingIP(ctx context.Context, token, id string) error {
+	return c.e.remove(ctx, token, "v2.0/floatingips/"+url.PathEscape(id))
+}
+
+func (c *Network) AssociateFloatingIP(ctx context.Context, token, id, portID, fixedIP string) error {
+	fields := map[string]any{"port_id": nil}
+	if portID != "" {
+		fields["port_id"], fields["fixed_ip_address"] = portID, fixedIP
+	}
+	return c.e.send(ctx, token, http.MethodPut, "v2.0/floatingips/"+url.PathEscape(id),
+		map[string]any{"floatingip": fields}, nil, http.StatusOK)
+}
+
+func (c *Network) VisibleNetworks(ctx context.Context, token string) ([]compute.NetworkInfo, error) {
+	var body struct {
+		Networks []networkBody `json:"networks"`
+	}
+	if err := c.e.get(ctx, token, "v2.0/networks", &body); err != nil {
+		return nil, err
+	}
+	out := make([]compute.NetworkInfo, len(body.Networks))
+	for i, n := range body.Networks {
+		out[i] = n.info()
+	}
+	return out, nil
+}

@@ -1,0 +1,155 @@
+package compute
+
+import (
+	"fmt"
+
+	"github.com/nimbus-cloud/nimbus/internal/platform/httpapi"
+)
+
+// novaRouteMethods names, per route, the upstream controller method it is
+// (nova/api/openstack/compute/<module>.py), whose response schemas per
+// microversion (schemas/nova) the route declares. The action routes
+// (POST .../action) carry one schema per action upstream, which a route's
+// single schema cannot, so their handlers keep upstream's checks.
+// os-interface (attach_interfaces) is left out until its tests' fixtures use
+// UUIDs as ids, as its schemas require.
+var novaRouteMethods = map[string]string{
+	"GET /{$}":      "versions.index",
+	"GET /v2.1":     "versions.index@VersionsV2",
+	"GET /v2.1/{$}": "versions.index@VersionsV2",
+
+	"GET /v2.1/extensions":         "extension_info.index",
+	"GET /v2.1/extensions/{alias}": "extension_info.show",
+
+	"GET /v2.1/flavors":                                       "flavors.index",
+	"GET /v2.1/flavors/detail":                                "flavors.detail",
+	"GET /v2.1/flavors/{id}":                                  "flavors.show",
+	"POST /v2.1/flavors":                                      "flavors.create",
+	"DELETE /v2.1/flavors/{id}":                               "flavors.delete",
+	"PUT /v2.1/flavors/{id}":                                  "flavors.update",
+	"GET /v2.1/flavors/{id}/os-extra_specs":                   "flavors_extraspecs.index",
+	"POST /v2.1/flavors/{id}/os-extra_specs":                  "flavors_extraspecs.create",
+	"GET /v2.1/flavors/{id}/os-extra_specs/{key}":             "flavors_extraspecs.show",
+	"PUT /v2.1/flavors/{id}/os-extra_specs/{key}":             "flavors_extraspecs.update",
+	"DELETE /v2.1/flavors/{id}/os-extra_specs/{key}":          "flavors_extraspecs.delete",
+	"GET /v2.1/flavors/{id}/os-flavor-access":                 "flavor_access.index",
+	"GET /v2.1/os-keypairs":                                   "keypairs.index",
+	"POST /v2.1/os-keypairs":                                  "keypairs.create",
+	"GET /v2.1/os-keypairs/{name}":                            "keypairs.show",
+	"DELETE /v2.1/os-keypairs/{name}":                         "keypairs.delete",
+	"GET /v2.1/servers":                                       "servers.index",
+	"GET /v2.1/servers/detail":                                "servers.detail",
+	"POST /v2.1/servers":                                      "servers.create",
+	"GET /v2.1/servers/{id}":                                  "servers.show",
+	"PUT /v2.1/servers/{id}":                                  "servers.update",
+	"DELETE /v2.1/servers/{id}":                               "servers.delete",
+	"POST /v2.1/servers/{id}/remote-consoles":                 "remote_consoles.create",
+	"GET /v2.1/servers/{id}/diagnostics":                      "server_diagnostics.index",
+	"GET /v2.1/servers/{id}/tags":                             "server_tags.index",
+	"PUT /v2.1/servers/{id}/tags":                             "server_tags.update_all",
+	"DELETE /v2.1/servers/{id}/tags":                          "server_tags.delete_all",
+	"GET /v2.1/servers/{id}/tags/{tag}":                       "server_tags.show",
+	"PUT /v2.1/servers/{id}/tags/{tag}":                       "server_tags.update",
+	"DELETE /v2.1/servers/{id}/tags/{tag}":                    "server_tags.delete",
+	"GET /v2.1/os-services":                                   "services.index",
+	"PUT /v2.1/os-services/{action}":                          "services.update",
+	"DELETE /v2.1/os-services/{id}":                           "services.delete",
+	"GET /v2.1/os-availability-zone":                          "availability_zone.index",
+	"GET /v2.1/os-availability-zone/detail":                   "availability_zone.detail",
+	"GET /v2.1/os-hypervisors":                                "hypervisors.index",
+	"GET /v2.1/os-hypervisors/detail":                         "hypervisors.detail",
+	"GET /v2.1/os-hypervisors/statistics":                     "hypervisors.statistics",
+	"GET /v2.1/os-hypervisors/{id}":                           "hypervisors.show",
+	"GET /v2.1/os-hypervisors/{id}/uptime":                    "hypervisors.uptime",
+	"GET /v2.1/os-hypervisors/{pattern}/search":               "hypervisors.search",
+	"GET /v2.1/os-hypervisors/{pattern}/servers":              "hypervisors.servers",
+	"GET /v2.1/limits":                                        "limits.index",
+	"GET /v2.1/os-quota-sets/{project}":                       "quota_sets.show",
+	"GET /v2.1/os-quota-sets/{project}/detail":                "quota_sets.detail",
+	"GET /v2.1/os-quota-sets/{project}/defaults":              "quota_sets.defaults",
+	"PUT /v2.1/os-quota-sets/{project}":                       "quota_sets.update",
+	"DELETE /v2.1/os-quota-sets/{project}":                    "quota_sets.delete",
+	"GET /v2.1/os-simple-tenant-usage":                        "simple_tenant_usage.index",
+	"GET /v2.1/os-simple-tenant-usage/{tenant}":               "simple_tenant_usage.show",
+	"GET /v2.1/servers/{id}/metadata":                         "server_metadata.index",
+	"POST /v2.1/servers/{id}/metadata":                        "server_metadata.create",
+	"PUT /v2.1/servers/{id}/metadata":                         "server_metadata.update_all",
+	"GET /v2.1/servers/{id}/metadata/{key}":                   "server_metadata.show",
+	"PUT /v2.1/servers/{id}/metadata/{key}":                   "server_metadata.update",
+	"DELETE /v2.1/servers/{id}/metadata/{key}":                "server_metadata.delete",
+	"GET /v2.1/servers/{id}/ips":                              "ips.index",
+	"GET /v2.1/servers/{id}/ips/{network}":                    "ips.show",
+	"GET /v2.1/servers/{id}/os-instance-actions":              "instance_actions.index",
+	"GET /v2.1/servers/{id}/os-instance-actions/{request_id}": "instance_actions.show",
+	"GET /v2.1/os-aggregates":                                 "aggregates.index",
+	"POST /v2.1/os-aggregates":                                "aggregates.create",
+	"GET /v2.1/os-aggregates/{id}":                            "aggregates.show",
+	"PUT /v2.1/os-aggregates/{id}":                            "aggregates.update",
+	"DELETE /v2.1/os-aggregates/{id}":                         "aggregates.delete",
+	"GET /v2.1/os-server-groups":                              "server_groups.index",
+	"POST /v2.1/os-server-groups":                             "server_groups.create",
+	"GET /v2.1/os-server-groups/{id}":                         "server_groups.show",
+	"DELETE /v2.1/os-server-groups/{id}":                      "server_groups.delete",
+	"GET /v2.1/os-security-groups":                            "security_groups.index",
+	"POST /v2.1/os-security-groups":                           "security_groups.create",
+	"GET /v2.1/os-security-groups/{id}":                       "security_groups.show",
+	"PUT /v2.1/os-security-groups/{id}":                       "security_groups.update",
+	"DELETE /v2.1/os-security-groups/{id}":                    "security_groups.delete",
+	"POST /v2.1/os-security-group-rules":                      "security_groups.create@SecurityGroupRulesController",
+	"DELETE /v2.1/os-security-group-rules/{id}":               "security_groups.delete@SecurityGroupRulesController",
+	"GET /v2.1/servers/{id}/os-security-groups":               "security_groups.index@ServerSecurityGroupController",
+	"DELETE /v2.1/servers/{id}/os-server-password":            "server_password.clear",
+	"GET /v2.1/images":                                        "images.index",
+	"GET /v2.1/images/detail":                                 "images.detail",
+	"GET /v2.1/images/{id}":                                   "images.show",
+	"DELETE /v2.1/images/{id}":                                "images.delete",
+	"GET /v2.1/images/{id}/metadata":                          "image_metadata.index",
+	"POST /v2.1/images/{id}/metadata":                         "image_metadata.create",
+	"PUT /v2.1/images/{id}/metadata":                          "image_metadata.update_all",
+	"GET /v2.1/images/{id}/metadata/{key}":                    "image_metadata.show",
+	"PUT /v2.1/images/{id}/metadata/{key}":                    "image_metadata.update",
+	"DELETE /v2.1/images/{id}/metadata/{key}":                 "image_metadata.delete",
+	"GET /v2.1/os-floating-ips":                               "floating_ips.index",
+	"POST /v2.1/os-floating-ips":                              "floating_ips.create",
+	"GET /v2.1/os-floating-ips/{id}":                          "floating_ips.show",
+	"DELETE /v2.1/os-floating-ips/{id}":                       "floating_ips.delete",
+	"GET /v2.1/os-networks":                                   "networks.index",
+	"GET /v2.1/os-networks/{id}":                              "networks.show",
+}
+
+// novaRequestPending are the routes whose bodies their handlers still check
+// (upstream's messages written by hand) instead of upstream's request schema:
+// each has tests written against the handler's order of checks, to move over
+// with them (docs/COMPATIBILITY.md).
+var novaRequestPending = map[string]bool{
+	// Its fuzz test holds the policy before the body, and its tests' fixtures
+	// (network and port ids) are not the UUIDs the schema asks for.
+	"POST /v2.1/servers": true,
+	// Their tests expect the first of several violations in an order the
+	// validator (draft 4, keywords in its own order) does not share.
+	"PUT /v2.1/os-aggregates/{id}":   true,
+	"POST /v2.1/os-server-groups":    true,
+	"PUT /v2.1/os-services/{action}": true,
+}
+
+// withNovaSchemas gives each route of novaRouteMethods that declares no
+// schemas of its own upstream's request (unless pending) and response schemas.
+func withNovaSchemas(routes []httpapi.Route) ([]httpapi.Route, error) {
+	for i, rt := range routes {
+		key := rt.Method + " " + rt.Path
+		method, ok := novaRouteMethods[key]
+		if !ok || rt.Schemas != nil {
+			continue
+		}
+		kinds := []string{"request", "response"}
+		if novaRequestPending[key] {
+			kinds = kinds[1:]
+		}
+		schemas, err := novaRouteSchemas(method, kinds...)
+		if err != nil {
+			return nil, fmt.Errorf("%s %s: %w", rt.Method, rt.Path, err)
+		}
+		routes[i].Schemas = schemas
+	}
+	return routes, nil
+}
