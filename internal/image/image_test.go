@@ -49,11 +49,11 @@ func TestCreateShowDefaults(t *testing.T) {
 	e := newTestEnv(t, nil)
 	out := e.Must(http.StatusCreated, "POST", "/v2/images", e.DemoToken, map[string]any{
 		"name": "cirros", "disk_format": "qcow2", "container_format": "bare", "min_ram": 64,
-		"tags": []string{"a", "b"}, "hw_disk_bus": "virtio", "kernel_id": "k1"})
+		"tags": []string{"a", "b"}, "hw_disk_bus": "virtio", "kernel_id": "1f0c7a3e-6b1e-4c55-9a77-1e4a0d9f7e10"})
 	id := out["id"].(string)
 	want := map[string]any{"name": "cirros", "status": "queued", "visibility": "shared", "protected": false,
 		"disk_format": "qcow2", "container_format": "bare", "size": nil, "checksum": nil, "min_ram": float64(64),
-		"min_disk": float64(0), "owner": e.DemoProject, "hw_disk_bus": "virtio", "kernel_id": "k1",
+		"min_disk": float64(0), "owner": e.DemoProject, "hw_disk_bus": "virtio", "kernel_id": "1f0c7a3e-6b1e-4c55-9a77-1e4a0d9f7e10",
 		"file": "/v2/images/" + id + "/file", "self": "/v2/images/" + id, "schema": "/v2/schemas/image",
 		"os_hash_algo": nil, "os_hash_value": nil, "virtual_size": nil}
 	show := e.Must(http.StatusOK, "GET", "/v2/images/"+id, e.DemoToken, nil)
