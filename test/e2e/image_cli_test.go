@@ -82,11 +82,13 @@ func TestImageCLI(t *testing.T) {
 	mustFail(t, c, demo, "protected", "image", "delete", id)
 	mustFail(t, c, demo, "", "image", "set", "--public", id)
 
-	OS(t, c, admin, "image", "set", "--deactivate", id)
+	// a member deactivates and reactivates its project's image (upstream's
+	// default deactivate/reactivate: admin or the project's member)
+	OS(t, c, demo, "image", "set", "--deactivate", id)
 	OSJSON(t, c, demo, &img, "image", "show", id)
 	wantField(t, "image set --deactivate", img, "status", "deactivated")
 	mustFail(t, c, demo, "", "image", "save", "--file", out+"2", id)
-	OS(t, c, admin, "image", "set", "--activate", id)
+	OS(t, c, demo, "image", "set", "--activate", id)
 	OSJSON(t, c, demo, &img, "image", "show", id)
 	wantField(t, "image set --activate", img, "status", "active")
 
