@@ -254,4 +254,3 @@ func (s *Service) listed(c caller, im *imageRow, visibility, memberStatus string
 	}
 	return own || c.admin
 }
-

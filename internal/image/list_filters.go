@@ -48,9 +48,11 @@ var columns = map[string]func(*imageRow) (string, bool){
 	"os_hash_algo":     func(im *imageRow) (string, bool) { return im.HashAlgo.String, im.HashAlgo.Valid },
 	"os_hash_value":    func(im *imageRow) (string, bool) { return im.HashValue.String, im.HashValue.Valid },
 	"size":             func(im *imageRow) (string, bool) { return strconv.FormatInt(im.Size.Int64, 10), im.Size.Valid },
-	"virtual_size":     func(im *imageRow) (string, bool) { return strconv.FormatInt(im.VirtualSize.Int64, 10), im.VirtualSize.Valid },
-	"min_disk":         func(im *imageRow) (string, bool) { return strconv.FormatInt(im.MinDisk, 10), true },
-	"min_ram":          func(im *imageRow) (string, bool) { return strconv.FormatInt(im.MinRAM, 10), true },
+	"virtual_size": func(im *imageRow) (string, bool) {
+		return strconv.FormatInt(im.VirtualSize.Int64, 10), im.VirtualSize.Valid
+	},
+	"min_disk": func(im *imageRow) (string, bool) { return strconv.FormatInt(im.MinDisk, 10), true },
+	"min_ram":  func(im *imageRow) (string, bool) { return strconv.FormatInt(im.MinRAM, 10), true },
 }
 
 // listLimit is upstream's limit: an integer, not negative, at most api_limit_max
