@@ -46,6 +46,9 @@ type Options struct {
 	QuotaBytes  int64
 	// WebDownloadAllowed lists URL prefixes web-download may fetch; empty disables it.
 	WebDownloadAllowed []string
+	// CheckResponses validates every answer against its route's response schema
+	// (upstream's), logging httpapi.ResponseViolation on a mismatch.
+	CheckResponses bool
 }
 
 // Service is the image API.
@@ -92,6 +95,9 @@ func New(ctx context.Context, o Options) (*Service, error) {
 	if err := s.recover(ctx); err != nil {
 		return nil, err
 	}
+	if err := s.loadStandardMetadefs(ctx); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -104,7 +110,8 @@ func (s *Service) Handler() http.Handler {
 		Policy:    s.policy,
 		ErrorBody: errorBody,
 		// image data streams through; JSON bodies are capped by decodeJSON
-		MaxBodyBytes: s.opts.SizeCap + 1,
+		MaxBodyBytes:   s.opts.SizeCap + 1,
+		CheckResponses: s.opts.CheckResponses,
 	})
 	srv.Mount(s.routes())
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -122,6 +129,7 @@ func (s *Service) routes() []httpapi.Route {
 		s.dataRoutes(),
 		s.memberRoutes(),
 		s.taskRoutes(),
+		s.metadefRoutes(),
 	} {
 		all = append(all, group...)
 	}
