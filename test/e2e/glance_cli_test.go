@@ -88,3 +88,33 @@ func runGlance(c *Cloud, args ...string) (string, error) {
 	out, err := cmd.CombinedOutput()
 	return string(out), err
 }
+
+// TestGlanceMetadefsCLI reads the metadata definitions with the glance client,
+// as Horizon's property pickers do: the standard namespaces upstream ships are
+// listed, and one shows with its properties and resource type associations.
+func TestGlanceMetadefsCLI(t *testing.T) {
+	c := shared
+	list := glance(t, c, "md-namespace-list")
+	for _, want := range []string{"OS::Compute::Watchdog", "OS::Compute::Hypervisor", "OS::Compute::LibvirtImage"} {
+		if !strings.Contains(list, want) {
+			t.Fatalf("md-namespace-list lacks %s:\n%s", want, list)
+		}
+	}
+	flavor := glance(t, c, "md-namespace-list", "--resource-types", "OS::Nova::Flavor")
+	if !strings.Contains(flavor, "OS::Compute::Watchdog") || strings.Contains(flavor, "OS::Compute::LibvirtImage") {
+		t.Fatalf("md-namespace-list --resource-types OS::Nova::Flavor:\n%s", flavor)
+	}
+	shown := glance(t, c, "md-namespace-show", "OS::Compute::Watchdog", "--resource-type", "OS::Glance::Image")
+	for _, want := range []string{"hw_watchdog_action", "OS::Nova::Flavor", "Watchdog Behavior"} {
+		if !strings.Contains(shown, want) {
+			t.Fatalf("md-namespace-show lacks %s:\n%s", want, shown)
+		}
+	}
+	prop := glance(t, c, "md-property-show", "OS::Compute::Watchdog", "watchdog_action")
+	if !strings.Contains(prop, "poweroff") {
+		t.Fatalf("md-property-show:\n%s", prop)
+	}
+	if types := glance(t, c, "md-resource-type-list"); !strings.Contains(types, "OS::Glance::Image") {
+		t.Fatalf("md-resource-type-list:\n%s", types)
+	}
+}
