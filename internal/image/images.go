@@ -17,10 +17,15 @@ import (
 
 func (s *Service) imageRoutes() []httpapi.Route {
 	return []httpapi.Route{
-		{Method: "GET", Path: "/v2/images", Policy: "get_images", Target: s.ownTarget, Handler: s.listImages},
-		{Method: "POST", Path: "/v2/images", Handler: s.createImage}, // policy needs the body's owner
-		{Method: "GET", Path: "/v2/images/{image_id}", Policy: "get_image", Target: s.imageTarget, Handler: s.showImage},
-		{Method: "PATCH", Path: "/v2/images/{image_id}", Policy: "modify_image", Target: s.imageTarget, Handler: s.patchImage},
+		{Method: "GET", Path: "/v2/images", Policy: "get_images", Target: s.ownTarget, Handler: s.listImages,
+			Schemas: responses(http.StatusOK, "images")},
+		// policy needs the body's owner; the body is validated in the handler, after
+		// the 403 of attributes nobody sets, as upstream
+		{Method: "POST", Path: "/v2/images", Handler: s.createImage, Schemas: responses(http.StatusCreated, "image")},
+		{Method: "GET", Path: "/v2/images/{image_id}", Policy: "get_image", Target: s.imageTarget, Handler: s.showImage,
+			Schemas: responses(http.StatusOK, "image")},
+		{Method: "PATCH", Path: "/v2/images/{image_id}", Policy: "modify_image", Target: s.imageTarget, Handler: s.patchImage,
+			Schemas: responses(http.StatusOK, "image")},
 		{Method: "DELETE", Path: "/v2/images/{image_id}", Policy: "delete_image", Target: s.imageTarget, Handler: s.deleteImage},
 		{Method: "PUT", Path: "/v2/images/{image_id}/tags/{tag}", Policy: "modify_image", Target: s.imageTarget, Handler: s.addTag},
 		{Method: "DELETE", Path: "/v2/images/{image_id}/tags/{tag}", Policy: "modify_image", Target: s.imageTarget, Handler: s.deleteTag},
@@ -259,14 +264,15 @@ func decodeImageCreate(r *http.Request) (map[string]any, error) {
 	}
 	body, ok := doc.(map[string]any)
 	if !ok {
-		return nil, validateImageDocument(nil)
+		// upstream's schema names no type, and its deserializer then fails (500)
+		return nil, httpapi.BadRequest("Provided object does not match schema 'image': %s is not of type 'object'", jsonschema.Repr(doc))
 	}
 	for _, key := range []string{"direct_url", "self", "file", "schema", "stores"} {
 		if _, ok := body[key]; ok {
 			return nil, httpapi.Forbidden("Attribute '%s' is read-only.", key)
 		}
 	}
-	if err := validateImageDocument(body); err != nil {
+	if err := validateImageDocument(doc); err != nil {
 		return nil, err
 	}
 	for key := range body {

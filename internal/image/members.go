@@ -11,10 +11,14 @@ import (
 
 func (s *Service) memberRoutes() []httpapi.Route {
 	return []httpapi.Route{
-		{Method: "GET", Path: "/v2/images/{image_id}/members", Policy: "get_members", Target: s.imageTarget, Handler: s.listMembers},
-		{Method: "POST", Path: "/v2/images/{image_id}/members", Policy: "add_member", Target: s.imageTarget, Handler: s.addMember},
-		{Method: "GET", Path: "/v2/images/{image_id}/members/{member_id}", Policy: "get_member", Target: s.imageTarget, Handler: s.showMember},
-		{Method: "PUT", Path: "/v2/images/{image_id}/members/{member_id}", Policy: "modify_member", Target: s.imageTarget, Handler: s.updateMember},
+		{Method: "GET", Path: "/v2/images/{image_id}/members", Policy: "get_members", Target: s.imageTarget, Handler: s.listMembers,
+			Schemas: responses(http.StatusOK, "members")},
+		{Method: "POST", Path: "/v2/images/{image_id}/members", Policy: "add_member", Target: s.imageTarget, Handler: s.addMember,
+			Schemas: responses(http.StatusOK, "member")},
+		{Method: "GET", Path: "/v2/images/{image_id}/members/{member_id}", Policy: "get_member", Target: s.imageTarget, Handler: s.showMember,
+			Schemas: responses(http.StatusOK, "member")},
+		{Method: "PUT", Path: "/v2/images/{image_id}/members/{member_id}", Policy: "modify_member", Target: s.imageTarget, Handler: s.updateMember,
+			Schemas: responses(http.StatusOK, "member")},
 		{Method: "DELETE", Path: "/v2/images/{image_id}/members/{member_id}", Policy: "delete_member", Target: s.imageTarget, Handler: s.deleteMember},
 	}
 }
@@ -92,18 +96,19 @@ func (s *Service) listMembers(r *http.Request) (httpapi.Response, error) {
 // the transaction that inserts, and the primary key makes a project a member once.
 func (s *Service) addMember(r *http.Request) (httpapi.Response, error) {
 	ctx := r.Context()
-	var body struct {
-		Member *string `json:"member"`
-	}
-	if err := decodeJSON(r, &body); err != nil {
+	member, err := memberBodyField(r, "member", "Member to be added not specified", `Expected a member in the form: {"member": "image_id"}`)
+	if err != nil {
 		return httpapi.Response{}, err
 	}
-	if body.Member == nil || *body.Member == "" || len(*body.Member) > 255 {
-		return httpapi.Response{}, httpapi.BadRequest("Member to be added not specified")
+	if member == "" {
+		return httpapi.Response{}, httpapi.BadRequest("Member can't be empty")
+	}
+	if len(member) > 255 {
+		return httpapi.Response{}, httpapi.BadRequest(`Expected a member in the form: {"member": "image_id"}`)
 	}
 	now := stamp(s.now())
-	m := memberRow{ImageID: r.PathValue("image_id"), MemberID: *body.Member, Status: "pending", CreatedAt: now, UpdatedAt: now}
-	err := s.db.InTx(ctx, func(tx *db.Tx) error {
+	m := memberRow{ImageID: r.PathValue("image_id"), MemberID: member, Status: "pending", CreatedAt: now, UpdatedAt: now}
+	err = s.db.InTx(ctx, func(tx *db.Tx) error {
 		im, err := s.getImage(ctx, tx, m.ImageID)
 		if err != nil {
 			return err
@@ -142,14 +147,14 @@ func (s *Service) updateMember(r *http.Request) (httpapi.Response, error) {
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	var body struct {
-		Status string `json:"status"`
-	}
-	if err := decodeJSON(r, &body); err != nil {
+	status, err := memberBodyField(r, "status", "Status not specified", `Expected a status in the form: {"status": "status"}`)
+	if err != nil {
 		return httpapi.Response{}, err
 	}
+	body := struct{ Status string }{status}
 	if !contains([]string{"pending", "accepted", "rejected"}, body.Status) {
-		return httpapi.Response{}, httpapi.BadRequest("Invalid status: %q; it must be pending, accepted or rejected.", body.Status)
+		// upstream's domain model (glance/domain ImageMember.status)
+		return httpapi.Response{}, httpapi.BadRequest(`Status must be "pending", "accepted" or "rejected".`)
 	}
 	m, err := s.visibleMember(r, im)
 	if err != nil {
@@ -185,4 +190,34 @@ func (s *Service) deleteMember(r *http.Request) (httpapi.Response, error) {
 		return httpapi.Response{}, httpapi.NotFound("%s is not a member of image %s", m.MemberID, m.ImageID)
 	}
 	return httpapi.NoContent(), nil
+}
+
+// memberBodyField reads the one field of a member body as upstream's
+// deserializer does (glance/api/v2/image_members.py): a body that is not an
+// object is the form message, a missing field the missing one; a value that is
+// false, null or empty is "" (upstream's "can't be empty").
+func memberBodyField(r *http.Request, key, missing, form string) (string, error) {
+	doc, err := decodeDocument(r)
+	if err != nil {
+		return "", err
+	}
+	body, ok := doc.(map[string]any)
+	if !ok {
+		return "", httpapi.BadRequest("%s", form)
+	}
+	v, ok := body[key]
+	if !ok {
+		return "", httpapi.BadRequest("%s", missing)
+	}
+	switch x := v.(type) {
+	case string:
+		return x, nil
+	case nil:
+		return "", nil
+	case bool:
+		if !x {
+			return "", nil
+		}
+	}
+	return "", httpapi.BadRequest("%s", form)
 }

@@ -180,7 +180,11 @@ func decodeMetadef(r *http.Request, schema string, readOnly ...string) (map[stri
 	if err != nil {
 		return nil, err
 	}
-	body, _ := doc.(map[string]any)
+	body, ok := doc.(map[string]any)
+	if !ok {
+		return nil, httpapi.BadRequest("Provided object does not match schema '%s': %s is not of type 'object'",
+			strings.TrimPrefix(schema, "metadefs/"), jsonschema.Repr(doc))
+	}
 	for _, key := range readOnly {
 		if _, ok := body[key]; ok {
 			return nil, httpapi.Forbidden("Attribute '%s' is read-only.", key)

@@ -113,6 +113,8 @@ func TestMetadefNamespaces(t *testing.T) {
 			"Provided object does not match schema 'namespace': 'shared' is not one of ['public', 'private']"},
 		{"unknown attribute", "POST", "/v2/metadefs/namespaces", map[string]any{"namespace": "v", "color": "red"}, 400,
 			"Provided object does not match schema 'namespace': Additional properties are not allowed ('color' was unexpected)"},
+		{"not an object", "POST", "/v2/metadefs/namespaces", []any{"x"}, 400,
+			"Provided object does not match schema 'namespace': ['x'] is not of type 'object'"},
 		{"read-only", "POST", "/v2/metadefs/namespaces", map[string]any{"namespace": "v", "created_at": "now"}, 403,
 			"Attribute 'created_at' is read-only."},
 		{"property without title", "POST", path + "/properties", map[string]any{"name": "p", "type": "string"}, 400,

@@ -83,7 +83,7 @@ func validationSchema(name string) jsonschema.Schema {
 // schema, answering its 400 (glance.schema.Schema.validate raises InvalidObject).
 // Upstream's reason is str(ValidationError), the first line of which is the
 // message given here.
-func validateImageDocument(doc map[string]any) error {
+func validateImageDocument(doc any) error {
 	if verr := jsonschema.Validate(imageSchemaDoc, doc); verr != nil {
 		return httpapi.BadRequest("Provided object does not match schema 'image': %s", verr.Message)
 	}

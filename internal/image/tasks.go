@@ -13,6 +13,7 @@ import (
 
 	"github.com/nimbus-cloud/nimbus/internal/platform/db"
 	"github.com/nimbus-cloud/nimbus/internal/platform/httpapi"
+	"github.com/nimbus-cloud/nimbus/internal/platform/jsonschema"
 )
 
 // taskRow is a Glance task: an import request run asynchronously upstream. Nimbus
@@ -33,9 +34,12 @@ const taskLifetime = 48 * time.Hour
 
 func (s *Service) taskRoutes() []httpapi.Route {
 	return []httpapi.Route{
-		{Method: "GET", Path: "/v2/tasks", Policy: "tasks_api_access", Handler: s.taskAction("get_tasks", s.listTasks)},
-		{Method: "POST", Path: "/v2/tasks", Policy: "tasks_api_access", Handler: s.taskAction("add_task", s.createTask)},
-		{Method: "GET", Path: "/v2/tasks/{task_id}", Policy: "tasks_api_access", Handler: s.taskAction("get_task", s.showTask)},
+		{Method: "GET", Path: "/v2/tasks", Policy: "tasks_api_access", Handler: s.taskAction("get_tasks", s.listTasks),
+			Schemas: responses(http.StatusOK, "tasks")},
+		{Method: "POST", Path: "/v2/tasks", Policy: "tasks_api_access", Handler: s.taskAction("add_task", s.createTask),
+			Schemas: responses(http.StatusCreated, "task")},
+		{Method: "GET", Path: "/v2/tasks/{task_id}", Policy: "tasks_api_access", Handler: s.taskAction("get_task", s.showTask),
+			Schemas: responses(http.StatusOK, "task")},
 	}
 }
 
@@ -80,15 +84,13 @@ func taskJSON(t *taskRow, full bool) map[string]any {
 }
 
 func (s *Service) createTask(r *http.Request) (httpapi.Response, error) {
-	var body struct {
-		Type  string         `json:"type"`
-		Input map[string]any `json:"input"`
-	}
-	if err := decodeJSON(r, &body); err != nil {
+	body, err := decodeTaskCreate(r)
+	if err != nil {
 		return httpapi.Response{}, err
 	}
 	if body.Type != "import" {
-		return httpapi.Response{}, httpapi.BadRequest("Task type %q is not supported: the only task type is import.", body.Type)
+		// the other types upstream's schema names are its own, made by image imports
+		return httpapi.Response{}, httpapi.BadRequest("Provided type of task is unsupported: %s", body.Type)
 	}
 	from, _ := body.Input["import_from"].(string)
 	if from == "" {
@@ -218,4 +220,35 @@ func (s *Service) listTasks(r *http.Request) (httpapi.Response, error) {
 		body["next"] = withQuery("/v2/tasks", next)
 	}
 	return httpapi.OK(body), nil
+}
+
+// taskCreate is a create body as upstream reads it.
+type taskCreate struct {
+	Type  string
+	Input map[string]any
+}
+
+// decodeTaskCreate is upstream's deserializer (glance/api/v2/tasks.py create):
+// type and input are required, and the body must fit the task schema (its raw
+// form: no attribute it does not name).
+func decodeTaskCreate(r *http.Request) (taskCreate, error) {
+	var out taskCreate
+	doc, err := decodeDocument(r)
+	if err != nil {
+		return out, err
+	}
+	body, _ := doc.(map[string]any)
+	for _, key := range []string{"type", "input"} {
+		if _, ok := body[key]; !ok {
+			return out, httpapi.BadRequest("Task '%s' is required", key)
+		}
+	}
+	schema := loadSchema("task")
+	schema["additionalProperties"] = false
+	if verr := jsonschema.Validate(schema, doc); verr != nil {
+		return out, httpapi.BadRequest("Provided object does not match schema 'task': %s", verr.Message)
+	}
+	out.Type, _ = body["type"].(string)
+	out.Input, _ = plainJSON(body["input"]).(map[string]any)
+	return out, nil
 }
