@@ -613,14 +613,13 @@ func (s *Service) insertAssociation(ctx context.Context, tx *db.Tx, n *namespace
 	now := stamp(s.now())
 	a := association{Prefix: optString(body, "prefix"), PropertiesTarget: optString(body, "properties_target"), CreatedAt: now, UpdatedAt: now}
 	a.Name, _ = body["name"].(string)
-	protected, _ := body["protected"].(bool) // set by the standard namespaces' loader only
 	var exists int
 	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM metadef_resource_types WHERE name = ?`, a.Name).Scan(&exists); err != nil {
 		return a, err
 	}
 	if exists == 0 {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO metadef_resource_types (name, protected, created_at, updated_at) VALUES (?, ?, ?, ?)`,
-			a.Name, protected, now, now); err != nil {
+			a.Name, false, now, now); err != nil {
 			return a, fmt.Errorf("create resource type: %w", err)
 		}
 	}
@@ -661,7 +660,6 @@ func (s *Service) createAssociation(r *http.Request) (httpapi.Response, error) {
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	delete(body, "protected")
 	var a association
 	err = s.changeInNamespace(r, "", func(tx *db.Tx, n *namespaceRow) error {
 		a, err = s.insertAssociation(r.Context(), tx, n, body)

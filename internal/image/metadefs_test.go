@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/nimbus-cloud/nimbus/internal/platform/conctest"
 )
 
 // TestStandardMetadefs: the namespaces upstream ships are there after start, a
@@ -63,6 +65,19 @@ func TestStandardMetadefs(t *testing.T) {
 	}
 	if got := e.Must(http.StatusOK, "GET", "/v2/metadefs/namespaces/OS::Compute::Watchdog", e.DemoToken, nil)["display_name"]; got != "Changed" {
 		t.Fatalf("display_name after restart: %v", got)
+	}
+
+	// processes starting at once on one database load each namespace once
+	if _, err := e.DB.ExecContext(context.Background(), `DELETE FROM metadef_namespaces`); err != nil {
+		t.Fatal(err)
+	}
+	for _, err := range conctest.Burst(4, func(int) error { return e.Image.loadStandardMetadefs(context.Background()) }) {
+		if err != nil {
+			t.Fatalf("concurrent load: %v", err)
+		}
+	}
+	if n := len(e.Must(http.StatusOK, "GET", "/v2/metadefs/namespaces?limit=1000", e.AdminToken, nil)["namespaces"].([]any)); n != len(files) {
+		t.Fatalf("after concurrent loads: %d namespaces, want %d", n, len(files))
 	}
 }
 
