@@ -46,8 +46,8 @@ type Options struct {
 	QuotaBytes  int64
 	// WebDownloadAllowed lists URL prefixes web-download may fetch; empty disables it.
 	WebDownloadAllowed []string
-	// CheckResponses validates every answer against its route's response schema
-	// (upstream's), logging httpapi.ResponseViolation on a mismatch.
+	// CheckResponses validates each response against its route's response schema
+	// (httpapi.Options.CheckResponses).
 	CheckResponses bool
 }
 
@@ -110,7 +110,9 @@ func (s *Service) Handler() http.Handler {
 		Policy:    s.policy,
 		ErrorBody: errorBody,
 		// image data streams through; JSON bodies are capped by decodeJSON
-		MaxBodyBytes:   s.opts.SizeCap + 1,
+		MaxBodyBytes: s.opts.SizeCap + 1,
+
+		// api.check_responses: the end-to-end tests' conformance check
 		CheckResponses: s.opts.CheckResponses,
 	})
 	srv.Mount(s.routes())
