@@ -60,6 +60,12 @@ func TestRequestValidation(t *testing.T) {
 		{"task of an unknown type", "POST", "/v2/tasks", "admin", `{"type": "copy", "input": {}}`, 400, "Provided object does not match schema 'task': 'copy' is not one of ['import', 'api_image_import', 'location_import']"},
 		{"task with an extra attribute", "POST", "/v2/tasks", "admin", `{"type": "import", "input": {}, "x": 1}`, 400, "Provided object does not match schema 'task': Additional properties are not allowed ('x' was unexpected)"},
 
+		{"task list of a bad status", "GET", "/v2/tasks?status=done", "admin", ``, 400, "Invalid status value: done"},
+		{"task list of a bad type", "GET", "/v2/tasks?type=copy", "admin", ``, 400, "Invalid type value: copy"},
+		{"task list with a bad marker", "GET", "/v2/tasks?marker=x", "admin", ``, 400, "Invalid marker format"},
+		{"task list with a bad limit", "GET", "/v2/tasks?limit=x", "admin", ``, 400, "limit param must be an integer"},
+		{"task list with a bad sort direction", "GET", "/v2/tasks?sort_dir=up", "admin", ``, 400, "Invalid sort direction: up"},
+
 		// import
 		{"import without method", "POST", "/v2/images/" + queued + "/import", "", `{}`, 400, "Import request requires a 'method' field."},
 		{"import without name", "POST", "/v2/images/" + queued + "/import", "", `{"method": {}}`, 400, "Import request requires a 'name' field."},

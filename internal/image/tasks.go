@@ -185,6 +185,9 @@ func (s *Service) showTask(r *http.Request) (httpapi.Response, error) {
 // and status filters and limit/marker paging upstream offers.
 func (s *Service) listTasks(r *http.Request) (httpapi.Response, error) {
 	q := r.URL.Query()
+	if err := checkTaskListQuery(q); err != nil {
+		return httpapi.Response{}, err
+	}
 	page, err := httpapi.ParsePage(r, 0)
 	if err != nil {
 		return httpapi.Response{}, err
@@ -251,4 +254,28 @@ func decodeTaskCreate(r *http.Request) (taskCreate, error) {
 	out.Type, _ = body["type"].(string)
 	out.Input, _ = plainJSON(body["input"]).(map[string]any)
 	return out, nil
+}
+
+// checkTaskListQuery is upstream's task list deserializer (glance/api/v2/tasks.py
+// index): the sort direction, the status and type filters, a UUID marker and a
+// non-negative integer limit, each refused with its message.
+func checkTaskListQuery(q url.Values) error {
+	if q.Has("sort_dir") && q.Get("sort_dir") != "asc" && q.Get("sort_dir") != "desc" {
+		return httpapi.BadRequest("Invalid sort direction: %s", q.Get("sort_dir"))
+	}
+	if v := q.Get("status"); v != "" && !slices.Contains([]string{"pending", "processing", "success", "failure"}, v) {
+		return httpapi.BadRequest("Invalid status value: %s", v)
+	}
+	if v := q.Get("type"); v != "" && v != "import" {
+		return httpapi.BadRequest("Invalid type value: %s", v)
+	}
+	if q.Has("marker") && !isUUID(q.Get("marker")) {
+		return httpapi.BadRequest("Invalid marker format")
+	}
+	if q.Has("limit") {
+		if _, err := listLimit(q); err != nil {
+			return err
+		}
+	}
+	return nil
 }
