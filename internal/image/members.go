@@ -35,7 +35,7 @@ func (s *Service) getMember(ctx context.Context, imageID, memberID string) (memb
 	err := s.db.QueryRowContext(ctx, `SELECT status, created_at, updated_at FROM image_members
 		WHERE image_id = ? AND member_id = ?`, imageID, memberID).Scan(&m.Status, &m.CreatedAt, &m.UpdatedAt)
 	if db.IsNoRows(err) {
-		return m, httpapi.NotFound("%s is not a member of image %s", memberID, imageID)
+		return m, memberNotFound(memberID, imageID)
 	}
 	return m, err
 }
@@ -46,26 +46,36 @@ func (s *Service) getMember(ctx context.Context, imageID, memberID string) (memb
 func (s *Service) visibleMember(r *http.Request, im *imageRow) (memberRow, error) {
 	c, id := s.caller(r), r.PathValue("member_id")
 	if !c.admin && !c.owns(im) && (c.project == "" || id != c.project) {
-		return memberRow{}, httpapi.NotFound("%s is not a member of image %s", id, im.ID)
+		return memberRow{}, memberNotFound(id, im.ID)
 	}
 	return s.getMember(r.Context(), im.ID, id)
 }
 
-// sharedImage loads the image and refuses member operations on images that are not
-// shared, as upstream (403).
-func (s *Service) sharedImage(r *http.Request) (*imageRow, error) {
+// sharedImage loads the image and refuses member operations on images that are
+// not shared, each route with upstream's answer (glance/api/v2/image_members.py,
+// _check_visibility_and_ownership's Forbidden as each method turns it): refuse
+// is given the image's id.
+func (s *Service) sharedImage(r *http.Request, refuse func(id string) error) (*imageRow, error) {
 	im, err := s.loadVisible(r)
 	if err != nil {
 		return nil, err
 	}
 	if im.Visibility != "shared" {
-		return nil, httpapi.Forbidden("Only shared images have members.")
+		return nil, refuse(im.ID)
 	}
 	return im, nil
 }
 
+const onlyShared = "Only shared images have members."
+
+func memberNotFound(memberID, imageID string) error {
+	return httpapi.NotFound("%s not found in the member list of the image %s.", memberID, imageID)
+}
+
 func (s *Service) listMembers(r *http.Request) (httpapi.Response, error) {
-	im, err := s.sharedImage(r)
+	im, err := s.sharedImage(r, func(id string) error {
+		return httpapi.Forbidden("Not allowed to list members for image %s: %s", id, onlyShared)
+	})
 	if err != nil {
 		return httpapi.Response{}, err
 	}
@@ -114,14 +124,14 @@ func (s *Service) addMember(r *http.Request) (httpapi.Response, error) {
 			return err
 		}
 		if im.Visibility != "shared" {
-			return httpapi.Forbidden("Image members cannot be added to an image whose visibility is '%s'; it must be 'shared'.", im.Visibility)
+			return httpapi.Forbidden("Not allowed to create members for image %s.", im.ID)
 		}
 		_, err = tx.ExecContext(ctx, `INSERT INTO image_members (image_id, member_id, status, created_at, updated_at)
 			VALUES (?, ?, ?, ?, ?)`, m.ImageID, m.MemberID, m.Status, m.CreatedAt, m.UpdatedAt)
 		return err
 	})
 	if db.IsUniqueViolation(err) {
-		return httpapi.Response{}, httpapi.Conflict("Member %s already exists for image %s.", m.MemberID, m.ImageID)
+		return httpapi.Response{}, httpapi.Conflict("Member %s is duplicated for image %s", m.MemberID, m.ImageID)
 	}
 	if err != nil {
 		return httpapi.Response{}, err
@@ -130,7 +140,7 @@ func (s *Service) addMember(r *http.Request) (httpapi.Response, error) {
 }
 
 func (s *Service) showMember(r *http.Request) (httpapi.Response, error) {
-	im, err := s.sharedImage(r)
+	im, err := s.sharedImage(r, func(string) error { return httpapi.NotFound(onlyShared) })
 	if err != nil {
 		return httpapi.Response{}, err
 	}
@@ -143,7 +153,7 @@ func (s *Service) showMember(r *http.Request) (httpapi.Response, error) {
 
 // updateMember is the member's answer: only the member project (or admin) changes it.
 func (s *Service) updateMember(r *http.Request) (httpapi.Response, error) {
-	im, err := s.sharedImage(r)
+	im, err := s.sharedImage(r, func(id string) error { return httpapi.Forbidden("Not allowed to update members for image %s.", id) })
 	if err != nil {
 		return httpapi.Response{}, err
 	}
@@ -154,7 +164,7 @@ func (s *Service) updateMember(r *http.Request) (httpapi.Response, error) {
 	body := struct{ Status string }{status}
 	if !contains([]string{"pending", "accepted", "rejected"}, body.Status) {
 		// upstream's domain model (glance/domain ImageMember.status)
-		return httpapi.Response{}, httpapi.BadRequest(`Status must be "pending", "accepted" or "rejected".`)
+		return httpapi.Response{}, httpapi.BadRequest(`Incorrect request: Status must be "pending", "accepted" or "rejected".`)
 	}
 	m, err := s.visibleMember(r, im)
 	if err != nil {
@@ -167,13 +177,13 @@ func (s *Service) updateMember(r *http.Request) (httpapi.Response, error) {
 		return httpapi.Response{}, fmt.Errorf("update image member: %w", err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 { // removed meanwhile
-		return httpapi.Response{}, httpapi.NotFound("%s is not a member of image %s", m.MemberID, m.ImageID)
+		return httpapi.Response{}, memberNotFound(m.MemberID, m.ImageID)
 	}
 	return httpapi.OK(memberJSON(m)), nil
 }
 
 func (s *Service) deleteMember(r *http.Request) (httpapi.Response, error) {
-	im, err := s.sharedImage(r)
+	im, err := s.sharedImage(r, func(id string) error { return httpapi.Forbidden("Not allowed to delete members for image %s.", id) })
 	if err != nil {
 		return httpapi.Response{}, err
 	}
@@ -187,7 +197,7 @@ func (s *Service) deleteMember(r *http.Request) (httpapi.Response, error) {
 		return httpapi.Response{}, fmt.Errorf("delete image member: %w", err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 { // removed meanwhile
-		return httpapi.Response{}, httpapi.NotFound("%s is not a member of image %s", m.MemberID, m.ImageID)
+		return httpapi.Response{}, memberNotFound(m.MemberID, m.ImageID)
 	}
 	return httpapi.NoContent(), nil
 }

@@ -51,7 +51,7 @@ func TestRequestValidation(t *testing.T) {
 		{"member empty", "POST", "/v2/images/" + shared + "/members", "", `{"member": ""}`, 400, "Member can't be empty"},
 		{"member not an object", "POST", "/v2/images/" + shared + "/members", "", `["x"]`, 400, `Expected a member in the form: {"member": "image_id"}`},
 		{"member status missing", "PUT", "/v2/images/" + shared + "/members/" + uuid, "admin", `{}`, 400, "Status not specified"},
-		{"member status bad", "PUT", "/v2/images/" + shared + "/members/" + uuid, "admin", `{"status": "maybe"}`, 400, `Status must be "pending", "accepted" or "rejected".`},
+		{"member status bad", "PUT", "/v2/images/" + shared + "/members/" + uuid, "admin", `{"status": "maybe"}`, 400, `Incorrect request: Status must be "pending", "accepted" or "rejected".`},
 		{"member status accepted", "PUT", "/v2/images/" + shared + "/members/" + uuid, "admin", `{"status": "accepted"}`, 200, ""},
 
 		// tasks (admin's API)
