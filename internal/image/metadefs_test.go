@@ -26,6 +26,21 @@ func TestStandardMetadefs(t *testing.T) {
 	if len(public) != 31 {
 		t.Fatalf("a member lists %d namespaces, want the 31 public ones", len(public))
 	}
+	// every shipped namespace, its properties, objects, tags and resource types
+	// answer in upstream's response schemas (the test fails on a violation)
+	for _, item := range namespaces {
+		path := "/v2/metadefs/namespaces/" + item.(map[string]any)["namespace"].(string)
+		e.Must(http.StatusOK, "GET", path, e.AdminToken, nil)
+		for _, sub := range []string{"/properties", "/objects", "/tags", "/resource_types"} {
+			e.Must(http.StatusOK, "GET", path+sub, e.AdminToken, nil)
+		}
+		for _, o := range e.Must(http.StatusOK, "GET", path+"/objects", e.AdminToken, nil)["objects"].([]any) {
+			e.Must(http.StatusOK, "GET", path+"/objects/"+o.(map[string]any)["name"].(string), e.AdminToken, nil)
+		}
+		for name := range e.Must(http.StatusOK, "GET", path+"/properties", e.AdminToken, nil)["properties"].(map[string]any) {
+			e.Must(http.StatusOK, "GET", path+"/properties/"+name, e.AdminToken, nil)
+		}
+	}
 	watchdog := e.Must(http.StatusOK, "GET", "/v2/metadefs/namespaces/OS::Compute::Watchdog", e.DemoToken, nil)
 	if watchdog["protected"] != true || watchdog["visibility"] != "public" || watchdog["owner"] != "admin" {
 		t.Fatalf("watchdog namespace: %v", watchdog)
