@@ -81,6 +81,11 @@ func TestUnsafeUploadRefused(t *testing.T) {
 		// the interoperable import checks the same
 		e.Must(http.StatusNoContent, "PUT", "/v2/images/"+id+"/stage", e.DemoToken, tc.data)
 		e.Must(http.StatusAccepted, "POST", "/v2/images/"+id+"/import", e.DemoToken, map[string]any{"method": map[string]any{"name": "glance-direct"}})
+		// the image's tasks say how its import ended, to its owner (v2.12's image tasks)
+		if tasks := e.Must(http.StatusOK, "GET", "/v2/images/"+id+"/tasks", e.DemoToken, nil)["tasks"].([]any); len(tasks) != 1 ||
+			tasks[0].(map[string]any)["status"] != "failure" || tasks[0].(map[string]any)["image_id"] != id {
+			t.Errorf("%s: image tasks %v", tc.name, tasks)
+		}
 		if show := e.Must(http.StatusOK, "GET", "/v2/images/"+id, e.DemoToken, nil); show["status"] != "queued" || show["size"] != nil {
 			t.Errorf("%s: after the refused import: %v", tc.name, show)
 		}

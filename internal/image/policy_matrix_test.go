@@ -144,6 +144,8 @@ func TestPolicyMatrix(t *testing.T) {
 					map[string]any{"method": map[string]any{"name": "glance-direct"}}, nil))
 			}},
 
+		{Route: "GET /v2/images/{image_id}/tasks", Rules: []string{"get_image"}, Expect: ruled(onImage("private"), "get_image"),
+			Do: allowed("GET", "/v2/images/"+private+"/tasks", nil)},
 		{Route: "GET /v2/images/{image_id}/members", Rules: []string{"get_members"}, Expect: ruled(onImage("shared"), "get_image", "get_members"),
 			Do: allowed("GET", "/v2/images/"+shared+"/members", nil)},
 		{Route: "POST /v2/images/{image_id}/members", Rules: []string{"add_member"}, Expect: ruled(onImage("shared"), "get_image", "add_member"),

@@ -131,6 +131,7 @@ func (s *Service) routes() []httpapi.Route {
 		s.dataRoutes(),
 		s.memberRoutes(),
 		s.taskRoutes(),
+		s.imageTaskRoutes(),
 		s.metadefRoutes(),
 	} {
 		all = append(all, group...)

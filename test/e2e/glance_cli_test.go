@@ -51,6 +51,10 @@ func TestGlanceCLI(t *testing.T) {
 			t.Fatalf("image-show lacks %q:\n%s", want, shown)
 		}
 	}
+	// the image's tasks (v2.12, which the versions document lists): none for an upload
+	if tasks := glance(t, c, "image-tasks", id[1]); !strings.Contains(tasks, "Status") {
+		t.Fatalf("image-tasks:\n%s", tasks)
+	}
 	back := filepath.Join(dir, "back.img")
 	glance(t, c, "image-download", "--file", back, id[1])
 	if got, err := os.ReadFile(back); err != nil || !bytes.Equal(got, data) {
