@@ -544,9 +544,13 @@ func TestTasks(t *testing.T) {
 	body := map[string]any{"type": "import", "input": map[string]any{"import_from": "http://example.invalid/cirros.img",
 		"import_from_format": "qcow2", "image_properties": map[string]any{"name": "x"}}}
 	e.Must(http.StatusForbidden, "POST", "/v2/tasks", e.DemoToken, body)
-	task := e.Must(http.StatusCreated, "POST", "/v2/tasks", e.AdminToken, body)
+	_, task, _, header := e.Do("POST", "/v2/tasks", e.AdminToken, body, nil)
 	if task["status"] != "failure" || !strings.Contains(fmt.Sprint(task["message"]), "not allowed") {
 		t.Fatalf("task = %v", task)
+	}
+	// as upstream's view: a Location, expires_at once set, no image_id on a task of no image
+	if _, hasImage := task["image_id"]; header.Get("Location") != "/v2/tasks/"+task["id"].(string) || task["expires_at"] == nil || hasImage {
+		t.Fatalf("created task: Location %q, %v", header.Get("Location"), task)
 	}
 	e.Must(http.StatusCreated, "POST", "/v2/tasks", e.AdminToken, body)
 	shown := e.Must(http.StatusOK, "GET", "/v2/tasks/"+task["id"].(string), e.AdminToken, nil)

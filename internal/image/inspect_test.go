@@ -100,6 +100,9 @@ func TestUnsafeUploadRefused(t *testing.T) {
 		t.Fatalf("%d failed import tasks, want 4", len(tasks))
 	}
 	task := e.Must(http.StatusOK, "GET", "/v2/tasks/"+tasks[0].(map[string]any)["id"].(string), e.AdminToken, nil)
+	if task["image_id"] == nil {
+		t.Errorf("an import task without its image_id: %v", task)
+	}
 	if msg := fmt.Sprint(task["message"]); !strings.Contains(msg, "Image failed safety checks") && !strings.Contains(msg, "does not match") {
 		t.Errorf("failed import task: %v", task)
 	}

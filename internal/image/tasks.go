@@ -73,8 +73,16 @@ func scanTask(sc db.Scanner) (*taskRow, error) {
 // taskJSON renders a task; lists leave input and result out, as upstream.
 func taskJSON(t *taskRow, full bool) map[string]any {
 	out := map[string]any{"id": t.ID, "type": t.Type, "status": t.Status, "owner": t.Owner,
-		"expires_at": nullable(t.ExpiresAt), "created_at": t.CreatedAt, "updated_at": t.UpdatedAt,
+		"created_at": t.CreatedAt, "updated_at": t.UpdatedAt,
 		"self": "/v2/tasks/" + t.ID, "schema": "/v2/schemas/task"}
+	// as upstream's view: expires_at only once set, image_id on the full view
+	// of a task that has one (an image import's)
+	if t.ExpiresAt.Valid {
+		out["expires_at"] = t.ExpiresAt.String
+	}
+	if id, ok := t.Input["image_id"].(string); ok && full && t.Type == "api_image_import" {
+		out["image_id"] = id
+	}
 	if full {
 		out["input"] = t.Input
 		out["result"] = t.Result
@@ -118,7 +126,7 @@ func (s *Service) createTask(r *http.Request) (httpapi.Response, error) {
 		t.ID, t.Type, t.Status, t.Owner, string(input), t.Message, t.ExpiresAt, t.CreatedAt, t.UpdatedAt); err != nil {
 		return httpapi.Response{}, err
 	}
-	return httpapi.Created(taskJSON(t, true)), nil
+	return httpapi.Created(taskJSON(t, true)).WithHeader("Location", "/v2/tasks/"+t.ID), nil
 }
 
 // recordImport records an interoperable import as upstream does, as a task of
