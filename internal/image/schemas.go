@@ -10,11 +10,12 @@ import (
 )
 
 // schemaFiles are upstream Glance's JSON schemas, as GET /v2/schemas/... serves
-// them and as its API validates requests against them: transcribed from
-// openstack/glance's api-ref/source/v2/samples/schemas-*-response.json (image.json
-// with etc/schema-image.json's properties merged in, as get_schema does;
-// Apache-2.0, Copyright OpenStack Foundation). Collections ("images") are built
-// from their item schema as glance.schema.CollectionSchema does.
+// them and as its API validates requests against them: generated from
+// openstack/glance's own code by schemas/generate.py (glance/api/v2/schemas.py's
+// controller; the image schema with etc/schema-image.json merged in, as
+// get_schema does; Apache-2.0, Copyright OpenStack Foundation). The generated
+// api-ref samples are older than the code (the image sample's visibility lists
+// two values), so the code is the source.
 //
 //go:embed schemas/*.json
 var schemaFiles embed.FS
