@@ -5,20 +5,26 @@ import (
 	"net/http"
 
 	"github.com/nimbus-cloud/nimbus/internal/platform/httpapi"
+	"github.com/nimbus-cloud/nimbus/internal/platform/jsonschema"
 )
 
 func (s *Service) discoveryRoutes() []httpapi.Route {
 	routes := []httpapi.Route{
-		{Method: "GET", Path: "/{$}", Public: true, Handler: s.versions},
-		{Method: "GET", Path: "/versions", Public: true, Handler: s.versionsOK},
+		{Method: "GET", Path: "/{$}", Public: true, Handler: s.versions,
+			Schemas: answers(map[int]jsonschema.Schema{http.StatusMultipleChoices: versionsResponse})},
+		{Method: "GET", Path: "/versions", Public: true, Handler: s.versionsOK,
+			Schemas: answers(map[int]jsonschema.Schema{http.StatusOK: versionsResponse})},
+		// upstream's default is the string "true" (glance/api/v2/discovery.py)
 		{Method: "GET", Path: "/v2/info/stores", Handler: static(map[string]any{
-			"stores": []any{map[string]any{"id": "file", "default": true, "description": "Filesystem store"}}})},
+			"stores": []any{map[string]any{"id": "file", "default": "true", "description": "Filesystem store"}}}),
+			Schemas: answers(map[int]jsonschema.Schema{http.StatusOK: storesResponse})},
 		{Method: "GET", Path: "/v2/info/import", Handler: static(map[string]any{"import-methods": map[string]any{
-			"description": "Import methods available.", "type": "array", "value": importMethods}})},
+			"description": "Import methods available.", "type": "array", "value": importMethods}}),
+			Schemas: answers(map[int]jsonschema.Schema{http.StatusOK: importInfoResponse})},
 	}
 	for _, name := range served {
 		routes = append(routes, httpapi.Route{Method: "GET", Path: "/v2/schemas/" + name,
-			Handler: static(loadSchema(schemaFile(name)))})
+			Handler: static(loadSchema(schemaFile(name))), Schemas: answers(map[int]jsonschema.Schema{http.StatusOK: schemaDocument})})
 	}
 	return routes
 }

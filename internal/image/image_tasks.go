@@ -6,6 +6,7 @@ import (
 
 	"github.com/nimbus-cloud/nimbus/internal/platform/db"
 	"github.com/nimbus-cloud/nimbus/internal/platform/httpapi"
+	"github.com/nimbus-cloud/nimbus/internal/platform/jsonschema"
 )
 
 // imageTaskRoutes is the image's tasks (GET /v2/images/{id}/tasks, since v2.12):
@@ -13,7 +14,8 @@ import (
 // get_task_info (a caller get_image refuses gets 404).
 func (s *Service) imageTaskRoutes() []httpapi.Route {
 	return []httpapi.Route{
-		{Method: "GET", Path: "/v2/images/{image_id}/tasks", Policy: "get_image", Target: s.imageTarget, Handler: s.imageTasks},
+		{Method: "GET", Path: "/v2/images/{image_id}/tasks", Policy: "get_image", Target: s.imageTarget, Handler: s.imageTasks,
+			Schemas: answers(map[int]jsonschema.Schema{http.StatusOK: imageTasksResponse})},
 	}
 }
 

@@ -28,6 +28,13 @@ func TestVersionsSchemasInfo(t *testing.T) {
 	if len(vs) != 17 || vs[0].(map[string]any)["id"] != "v2.16" || vs[0].(map[string]any)["status"] != "CURRENT" {
 		t.Fatalf("versions: %v", vs)
 	}
+	if ok := e.Must(http.StatusOK, "GET", "/versions", "", nil); len(ok["versions"].([]any)) != 17 {
+		t.Fatalf("GET /versions: %v", ok)
+	}
+	// one store, its default flag a string as upstream's
+	if stores := e.Must(http.StatusOK, "GET", "/v2/info/stores", e.DemoToken, nil)["stores"].([]any); stores[0].(map[string]any)["default"] != "true" {
+		t.Fatalf("stores: %v", stores)
+	}
 	for _, p := range []string{"/v2/schemas/image", "/v2/schemas/images", "/v2/schemas/member", "/v2/schemas/members"} {
 		out := e.Must(http.StatusOK, "GET", p, e.DemoToken, nil)
 		if out["name"] != strings.TrimPrefix(p, "/v2/schemas/") || out["properties"] == nil {

@@ -71,7 +71,8 @@ func (s *Service) metadefRoutes() []httpapi.Route {
 			Schemas: responses(http.StatusOK, "metadefs/tag")},
 		{Method: "DELETE", Path: ns + "/tags/{name}", Policy: "delete_metadef_tag", Target: s.namespaceTarget, Handler: s.deleteTagDef},
 
-		{Method: "GET", Path: "/v2/metadefs/resource_types", Policy: "list_metadef_resource_types", Target: s.ownTarget, Handler: s.listResourceTypes},
+		{Method: "GET", Path: "/v2/metadefs/resource_types", Policy: "list_metadef_resource_types", Target: s.ownTarget, Handler: s.listResourceTypes,
+			Schemas: answers(map[int]jsonschema.Schema{http.StatusOK: resourceTypesResponse})},
 		{Method: "GET", Path: ns + "/resource_types", Policy: "list_metadef_resource_types", Target: s.namespaceTarget, Handler: s.listAssociations,
 			Schemas: responses(http.StatusOK, "metadefs/resource_types")},
 		{Method: "POST", Path: ns + "/resource_types", Policy: "add_metadef_resource_type_association", Target: s.namespaceTarget, Handler: s.createAssociation,

@@ -105,3 +105,72 @@ func checkWritable(key string) error {
 
 // reservedNamespace is upstream's GLANCE_RESERVED_NS: properties Glance sets itself.
 const reservedNamespace = "os_glance"
+
+// Response schemas of the routes upstream publishes no JSON schema for, written
+// from its API reference (api-ref/source/versions/samples/image-versions-response.json,
+// api-ref/source/v2/samples/image-info-import-response.json,
+// stores-list-response.json, metadef-resource-types-list-response.json) and its
+// code (glance/api/versions.py, glance/api/v2/discovery.py,
+// glance/api/v2/model/metadef_resource_type.py, _task_format of
+// glance/db/sqlalchemy/api.py for an image's tasks).
+var (
+	str       = jsonschema.Schema{"type": "string"}
+	strOrNull = jsonschema.Schema{"type": []any{"string", "null"}}
+
+	versionsResponse = jsonschema.Schema{
+		"type": "object", "required": []any{"versions"}, "additionalProperties": false,
+		"properties": jsonschema.Schema{"versions": jsonschema.Schema{"type": "array", "items": jsonschema.Schema{
+			"type": "object", "required": []any{"id", "status", "links"}, "additionalProperties": false,
+			"properties": jsonschema.Schema{
+				"id":     jsonschema.Schema{"type": "string", "pattern": `^v2\.[0-9]+$`},
+				"status": jsonschema.Schema{"enum": []any{"CURRENT", "SUPPORTED", "EXPERIMENTAL", "DEPRECATED"}},
+				"links": jsonschema.Schema{"type": "array", "items": jsonschema.Schema{
+					"type": "object", "required": []any{"rel", "href"}, "additionalProperties": false,
+					"properties": jsonschema.Schema{"rel": str, "href": str}}},
+			}}}},
+	}
+	importInfoResponse = jsonschema.Schema{
+		"type": "object", "required": []any{"import-methods"}, "additionalProperties": false,
+		"properties": jsonschema.Schema{"import-methods": jsonschema.Schema{
+			"type": "object", "required": []any{"description", "type", "value"}, "additionalProperties": false,
+			"properties": jsonschema.Schema{"description": str, "type": jsonschema.Schema{"enum": []any{"array"}},
+				"value": jsonschema.Schema{"type": "array", "items": str}}}},
+	}
+	storesResponse = jsonschema.Schema{
+		"type": "object", "required": []any{"stores"}, "additionalProperties": false,
+		"properties": jsonschema.Schema{"stores": jsonschema.Schema{"type": "array", "items": jsonschema.Schema{
+			"type": "object", "required": []any{"id"}, "additionalProperties": false,
+			"properties": jsonschema.Schema{"id": str, "description": str,
+				"default": jsonschema.Schema{"enum": []any{"true"}}, "read-only": jsonschema.Schema{"enum": []any{"true"}}}}}},
+	}
+	resourceTypesResponse = jsonschema.Schema{
+		"type": "object", "required": []any{"resource_types"}, "additionalProperties": false,
+		"properties": jsonschema.Schema{"resource_types": jsonschema.Schema{"type": "array", "items": jsonschema.Schema{
+			"type": "object", "required": []any{"name"}, "additionalProperties": false,
+			"properties": jsonschema.Schema{"name": str, "created_at": str, "updated_at": str}}}},
+	}
+	imageTasksResponse = jsonschema.Schema{
+		"type": "object", "required": []any{"tasks"}, "additionalProperties": false,
+		"properties": jsonschema.Schema{"tasks": jsonschema.Schema{"type": "array", "items": jsonschema.Schema{
+			"type": "object", "additionalProperties": false,
+			"required": []any{"id", "type", "status", "owner", "created_at", "updated_at", "image_id", "input", "result", "message"},
+			"properties": jsonschema.Schema{
+				"id": str, "type": str, "status": jsonschema.Schema{"enum": []any{"pending", "processing", "success", "failure"}},
+				"owner": str, "expires_at": strOrNull, "created_at": str, "updated_at": str, "deleted_at": strOrNull,
+				"deleted": jsonschema.Schema{"type": "boolean"}, "image_id": str, "request_id": strOrNull, "user_id": strOrNull,
+				"input": jsonschema.Schema{"type": []any{"object", "null"}}, "result": jsonschema.Schema{"type": []any{"object", "null"}},
+				"message": str,
+			}}}},
+	}
+	// schemaDocument is what GET /v2/schemas/<name> answers: a JSON schema
+	// with its name and properties.
+	schemaDocument = jsonschema.Schema{
+		"type": "object", "required": []any{"name", "properties"},
+		"properties": jsonschema.Schema{"name": str, "properties": jsonschema.Schema{"type": "object"}},
+	}
+)
+
+// answers is a route's response schemas by status.
+func answers(byStatus map[int]jsonschema.Schema) []httpapi.Schema {
+	return []httpapi.Schema{{Responses: byStatus}}
+}
