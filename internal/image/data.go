@@ -376,13 +376,8 @@ func (s *Service) importImage(r *http.Request) (httpapi.Response, error) {
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	var body struct {
-		Method struct {
-			Name string `json:"name"`
-			URI  string `json:"uri"`
-		} `json:"method"`
-	}
-	if err := decodeJSON(r, &body); err != nil {
+	body, err := decodeImportBody(r)
+	if err != nil {
 		return httpapi.Response{}, err
 	}
 	switch body.Method.Name {
@@ -415,9 +410,46 @@ func (s *Service) importImage(r *http.Request) (httpapi.Response, error) {
 		if len(s.opts.WebDownloadAllowed) == 0 {
 			return httpapi.Response{}, httpapi.BadRequest("Import method web-download is not allowed: no URL is allowed by the configuration.")
 		}
-		return httpapi.Response{}, httpapi.BadRequest("URI %q is not allowed for web-download.", body.Method.URI)
-	default:
-		return httpapi.Response{}, httpapi.BadRequest("Import method %q is not valid; use one of glance-direct, web-download.", body.Method.Name)
+		return httpapi.Response{}, httpapi.BadRequest("URI for web-download does not pass filtering: %s", body.Method.URI)
 	}
 	return httpapi.JSON(http.StatusAccepted, nil), nil
+}
+
+// importBody is an import request.
+type importBody struct {
+	Method struct{ Name, URI string }
+}
+
+// decodeImportBody is upstream's _validate_import_body
+// (glance/api/v2/images.py): a method with a name among the enabled import
+// methods, and booleans for all_stores and all_stores_must_succeed.
+func decodeImportBody(r *http.Request) (importBody, error) {
+	var out importBody
+	doc, err := decodeDocument(r)
+	if err != nil {
+		return out, err
+	}
+	body, _ := doc.(map[string]any)
+	method, ok := body["method"]
+	if !ok {
+		return out, httpapi.BadRequest("Import request requires a 'method' field.")
+	}
+	m, _ := method.(map[string]any)
+	name, ok := m["name"]
+	if !ok {
+		return out, httpapi.BadRequest("Import request requires a 'name' field.")
+	}
+	out.Method.Name, _ = name.(string)
+	if !slices.Contains(importMethods, out.Method.Name) {
+		return out, httpapi.BadRequest("Unknown import method name '%s'.", pyStr(name))
+	}
+	out.Method.URI, _ = m["uri"].(string)
+	for _, key := range []string{"all_stores_must_succeed", "all_stores"} {
+		if v, ok := body[key]; ok {
+			if _, isBool := v.(bool); !isBool {
+				return out, httpapi.BadRequest("'%s' must be boolean value only", key)
+			}
+		}
+	}
+	return out, nil
 }

@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -16,6 +18,7 @@ import (
 	"github.com/nimbus-cloud/nimbus/internal/identity/identitytest"
 	"github.com/nimbus-cloud/nimbus/internal/platform/db"
 	"github.com/nimbus-cloud/nimbus/internal/platform/db/dbtest"
+	"github.com/nimbus-cloud/nimbus/internal/platform/httpapi"
 	"github.com/nimbus-cloud/nimbus/internal/platform/policy"
 )
 
@@ -48,8 +51,16 @@ func newTestEnv(t *testing.T, tune func(*Options)) *testEnv {
 	enforcer := policy.NewEnforcer()
 	e.identity = identitytest.Start(t, database, dir, policy.NewEnforcer(), identity.CatalogService{Type: "image", Name: "glance", URL: imgTS.URL})
 	e.AdminToken, e.DemoToken, e.DemoProject = e.identity.AdminToken, e.identity.DemoToken, e.identity.DemoProject
-	e.opts = Options{DB: database, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Auth: e.identity.Service.Validator(),
-		Policy: enforcer, DataDir: dir, PublicURL: imgTS.URL}
+	// every answer is checked against its route's response schema, and a
+	// violation fails the test
+	violations := &violationLog{}
+	t.Cleanup(func() {
+		for _, v := range violations.get() {
+			t.Errorf("%s", v)
+		}
+	})
+	e.opts = Options{DB: database, Logger: slog.New(violations), Auth: e.identity.Service.Validator(),
+		Policy: enforcer, DataDir: dir, PublicURL: imgTS.URL, CheckResponses: true}
 	if tune != nil {
 		tune(&e.opts)
 	}
@@ -161,4 +172,35 @@ func ids(body map[string]any) []string {
 func fileExists(p string) bool {
 	_, err := os.Stat(p)
 	return err == nil
+}
+
+// violationLog is a slog handler keeping the response schema violations logged.
+type violationLog struct {
+	mu   sync.Mutex
+	seen []string
+}
+
+func (v *violationLog) Enabled(context.Context, slog.Level) bool { return true }
+func (v *violationLog) WithAttrs([]slog.Attr) slog.Handler       { return v }
+func (v *violationLog) WithGroup(string) slog.Handler            { return v }
+
+func (v *violationLog) Handle(_ context.Context, r slog.Record) error {
+	if r.Message != httpapi.ResponseViolation {
+		return nil
+	}
+	line := r.Message
+	r.Attrs(func(a slog.Attr) bool {
+		line += " " + a.String()
+		return true
+	})
+	v.mu.Lock()
+	v.seen = append(v.seen, line)
+	v.mu.Unlock()
+	return nil
+}
+
+func (v *violationLog) get() []string {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return slices.Clone(v.seen)
 }

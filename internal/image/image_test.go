@@ -28,6 +28,13 @@ func TestVersionsSchemasInfo(t *testing.T) {
 	if len(vs) != 17 || vs[0].(map[string]any)["id"] != "v2.16" || vs[0].(map[string]any)["status"] != "CURRENT" {
 		t.Fatalf("versions: %v", vs)
 	}
+	if ok := e.Must(http.StatusOK, "GET", "/versions", "", nil); len(ok["versions"].([]any)) != 17 {
+		t.Fatalf("GET /versions: %v", ok)
+	}
+	// one store, its default flag a string as upstream's
+	if stores := e.Must(http.StatusOK, "GET", "/v2/info/stores", e.DemoToken, nil)["stores"].([]any); stores[0].(map[string]any)["default"] != "true" {
+		t.Fatalf("stores: %v", stores)
+	}
 	for _, p := range []string{"/v2/schemas/image", "/v2/schemas/images", "/v2/schemas/member", "/v2/schemas/members"} {
 		out := e.Must(http.StatusOK, "GET", p, e.DemoToken, nil)
 		if out["name"] != strings.TrimPrefix(p, "/v2/schemas/") || out["properties"] == nil {
@@ -49,11 +56,11 @@ func TestCreateShowDefaults(t *testing.T) {
 	e := newTestEnv(t, nil)
 	out := e.Must(http.StatusCreated, "POST", "/v2/images", e.DemoToken, map[string]any{
 		"name": "cirros", "disk_format": "qcow2", "container_format": "bare", "min_ram": 64,
-		"tags": []string{"a", "b"}, "hw_disk_bus": "virtio", "kernel_id": "k1"})
+		"tags": []string{"a", "b"}, "hw_disk_bus": "virtio", "kernel_id": "1f0c7a3e-6b1e-4c55-9a77-1e4a0d9f7e10"})
 	id := out["id"].(string)
 	want := map[string]any{"name": "cirros", "status": "queued", "visibility": "shared", "protected": false,
 		"disk_format": "qcow2", "container_format": "bare", "size": nil, "checksum": nil, "min_ram": float64(64),
-		"min_disk": float64(0), "owner": e.DemoProject, "hw_disk_bus": "virtio", "kernel_id": "k1",
+		"min_disk": float64(0), "owner": e.DemoProject, "hw_disk_bus": "virtio", "kernel_id": "1f0c7a3e-6b1e-4c55-9a77-1e4a0d9f7e10",
 		"file": "/v2/images/" + id + "/file", "self": "/v2/images/" + id, "schema": "/v2/schemas/image",
 		"os_hash_algo": nil, "os_hash_value": nil, "virtual_size": nil}
 	show := e.Must(http.StatusOK, "GET", "/v2/images/"+id, e.DemoToken, nil)
@@ -171,7 +178,8 @@ func TestListFilterSortPage(t *testing.T) {
 	e.Must(http.StatusBadRequest, "GET", "/v2/images?sort_dir=up", e.DemoToken, nil)
 	e.Must(http.StatusBadRequest, "GET", "/v2/images?sort=name&sort_key=name", e.DemoToken, nil)
 	e.Must(http.StatusBadRequest, "GET", "/v2/images?limit=-1", e.DemoToken, nil)
-	e.Must(http.StatusNotFound, "GET", "/v2/images?marker=00000000-0000-4000-8000-000000000000", e.DemoToken, nil)
+	// an unknown marker is a 400, as upstream (its NotFound caught in index)
+	e.Must(http.StatusBadRequest, "GET", "/v2/images?marker=00000000-0000-4000-8000-000000000000", e.DemoToken, nil)
 
 	// paging with next links until exhausted
 	var seen []string
@@ -543,9 +551,13 @@ func TestTasks(t *testing.T) {
 	body := map[string]any{"type": "import", "input": map[string]any{"import_from": "http://example.invalid/cirros.img",
 		"import_from_format": "qcow2", "image_properties": map[string]any{"name": "x"}}}
 	e.Must(http.StatusForbidden, "POST", "/v2/tasks", e.DemoToken, body)
-	task := e.Must(http.StatusCreated, "POST", "/v2/tasks", e.AdminToken, body)
+	_, task, _, header := e.Do("POST", "/v2/tasks", e.AdminToken, body, nil)
 	if task["status"] != "failure" || !strings.Contains(fmt.Sprint(task["message"]), "not allowed") {
 		t.Fatalf("task = %v", task)
+	}
+	// as upstream's view: a Location, expires_at once set, no image_id on a task of no image
+	if _, hasImage := task["image_id"]; header.Get("Location") != "/v2/tasks/"+task["id"].(string) || task["expires_at"] == nil || hasImage {
+		t.Fatalf("created task: Location %q, %v", header.Get("Location"), task)
 	}
 	e.Must(http.StatusCreated, "POST", "/v2/tasks", e.AdminToken, body)
 	shown := e.Must(http.StatusOK, "GET", "/v2/tasks/"+task["id"].(string), e.AdminToken, nil)

@@ -12,14 +12,20 @@ import (
 
 	"github.com/nimbus-cloud/nimbus/internal/platform/db"
 	"github.com/nimbus-cloud/nimbus/internal/platform/httpapi"
+	"github.com/nimbus-cloud/nimbus/internal/platform/jsonschema"
 )
 
 func (s *Service) imageRoutes() []httpapi.Route {
 	return []httpapi.Route{
-		{Method: "GET", Path: "/v2/images", Policy: "get_images", Target: s.ownTarget, Handler: s.listImages},
-		{Method: "POST", Path: "/v2/images", Handler: s.createImage}, // policy needs the body's owner
-		{Method: "GET", Path: "/v2/images/{image_id}", Policy: "get_image", Target: s.imageTarget, Handler: s.showImage},
-		{Method: "PATCH", Path: "/v2/images/{image_id}", Policy: "modify_image", Target: s.imageTarget, Handler: s.patchImage},
+		{Method: "GET", Path: "/v2/images", Policy: "get_images", Target: s.ownTarget, Handler: s.listImages,
+			Schemas: responses(http.StatusOK, "images")},
+		// policy needs the body's owner; the body is validated in the handler, after
+		// the 403 of attributes nobody sets, as upstream
+		{Method: "POST", Path: "/v2/images", Handler: s.createImage, Schemas: responses(http.StatusCreated, "image")},
+		{Method: "GET", Path: "/v2/images/{image_id}", Policy: "get_image", Target: s.imageTarget, Handler: s.showImage,
+			Schemas: responses(http.StatusOK, "image")},
+		{Method: "PATCH", Path: "/v2/images/{image_id}", Policy: "modify_image", Target: s.imageTarget, Handler: s.patchImage,
+			Schemas: responses(http.StatusOK, "image")},
 		{Method: "DELETE", Path: "/v2/images/{image_id}", Policy: "delete_image", Target: s.imageTarget, Handler: s.deleteImage},
 		{Method: "PUT", Path: "/v2/images/{image_id}/tags/{tag}", Policy: "modify_image", Target: s.imageTarget, Handler: s.addTag},
 		{Method: "DELETE", Path: "/v2/images/{image_id}/tags/{tag}", Policy: "modify_image", Target: s.imageTarget, Handler: s.deleteTag},
@@ -46,11 +52,8 @@ func decodeJSON(r *http.Request, dst any) error {
 
 // setAttr applies one attribute of a create body or a patch to im.
 func (s *Service) setAttr(r *http.Request, im *imageRow, key string, value any, creating bool) error {
-	if contains(readOnly, key) {
-		return httpapi.Forbidden("Attribute '%s' is read-only.", key)
-	}
-	if contains(reserved, key) {
-		return httpapi.Forbidden("Attribute '%s' is reserved.", key)
+	if err := checkWritable(key); err != nil {
+		return err
 	}
 	str := func() (string, error) {
 		v, ok := value.(string)
@@ -77,8 +80,12 @@ func (s *Service) setAttr(r *http.Request, im *imageRow, key string, value any, 
 	}
 	nonNegInt := func() (int64, error) {
 		f, ok := value.(float64)
-		if !ok || f < 0 || f != float64(int64(f)) {
-			return 0, httpapi.BadRequest("Invalid value for '%s': %v must be a non-negative integer.", key, value)
+		if !ok || f != float64(int64(f)) {
+			return 0, httpapi.BadRequest("Provided object does not match schema 'image': %s is not of type 'integer'", jsonschema.Repr(value))
+		}
+		if f < 0 {
+			// upstream's domain model (glance/domain Image.min_disk)
+			return 0, httpapi.BadRequest("Invalid value '%d' for parameter '%s': Cannot be a negative value", int64(f), key)
 		}
 		return int64(f), nil
 	}
@@ -173,8 +180,8 @@ func (s *Service) setAttr(r *http.Request, im *imageRow, key string, value any, 
 }
 
 func (s *Service) createImage(r *http.Request) (httpapi.Response, error) {
-	var body map[string]any
-	if err := decodeJSON(r, &body); err != nil {
+	body, err := decodeImageCreate(r)
+	if err != nil {
 		return httpapi.Response{}, err
 	}
 	c := s.caller(r)
@@ -215,7 +222,7 @@ func (s *Service) createImage(r *http.Request) (httpapi.Response, error) {
 	tags, _ := json.Marshal(im.Tags)
 	// The count is read in the transaction that inserts, so creates at once never
 	// take the project past its quota.
-	err := s.db.InTx(r.Context(), func(tx *db.Tx) error {
+	err = s.db.InTx(r.Context(), func(tx *db.Tx) error {
 		if err := s.checkCountQuota(r.Context(), tx, im.Owner); err != nil {
 			return err
 		}
@@ -244,6 +251,42 @@ func (s *Service) createImage(r *http.Request) (httpapi.Response, error) {
 	// As upstream (since v2.6), the answer says how data may be imported into the image.
 	return httpapi.Created(imageJSON(im)).WithHeader("Location", "/v2/images/"+im.ID).
 		WithHeader("OpenStack-image-import-methods", strings.Join(importMethods, ",")), nil
+}
+
+// decodeImageCreate reads and validates a create body in upstream's order
+// (glance/api/v2/images.py RequestDeserializer.create): attributes nobody may
+// set (403), then the image schema (400), then custom property names (400 when
+// longer than 255 characters, 403 when reserved).
+func decodeImageCreate(r *http.Request) (map[string]any, error) {
+	doc, err := decodeDocument(r)
+	if err != nil {
+		return nil, err
+	}
+	body, ok := doc.(map[string]any)
+	if !ok {
+		// upstream's schema names no type, and its deserializer then fails (500)
+		return nil, httpapi.BadRequest("Provided object does not match schema 'image': %s is not of type 'object'", jsonschema.Repr(doc))
+	}
+	for _, key := range []string{"direct_url", "self", "file", "schema", "stores"} {
+		if _, ok := body[key]; ok {
+			return nil, httpapi.Forbidden("Attribute '%s' is read-only.", key)
+		}
+	}
+	if err := validateImageDocument(doc); err != nil {
+		return nil, err
+	}
+	for key := range body {
+		if isCore(key) {
+			continue
+		}
+		if len(key) > 255 {
+			return nil, httpapi.BadRequest("Custom property should not be greater than 255 characters.")
+		}
+		if contains(reserved, key) || strings.HasPrefix(key, reservedNamespace) {
+			return nil, httpapi.Forbidden("Attribute '%s' is reserved.", key)
+		}
+	}
+	return plainJSON(body).(map[string]any), nil
 }
 
 func (s *Service) showImage(r *http.Request) (httpapi.Response, error) {
@@ -342,7 +385,11 @@ func (s *Service) setActive(r *http.Request, to string) (httpapi.Response, error
 			return nil
 		}
 		if im.Status != "active" && im.Status != "deactivated" {
-			return httpapi.Forbidden("Not allowed to change the status of an image in status '%s'.", im.Status)
+			verb := "deactivate"
+			if to == "active" {
+				verb = "reactivate"
+			}
+			return httpapi.Forbidden("Not allowed to %s image in status '%s'", verb, im.Status)
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE images SET status = ?, updated_at = ? WHERE id = ? AND status = ?`,
 			to, stamp(s.now()), im.ID, im.Status); err != nil {

@@ -5,20 +5,14 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-	"strconv"
 	"strings"
-	"time"
 
 	"github.com/nimbus-cloud/nimbus/internal/platform/db"
 	"github.com/nimbus-cloud/nimbus/internal/platform/httpapi"
 )
 
-var sortKeys = []string{"name", "status", "container_format", "disk_format", "size", "id", "created_at",
-	"updated_at", "visibility", "owner", "min_disk", "min_ram", "virtual_size"}
-
-// listParams are the query keys that are not property filters.
-var listParams = []string{"created_at", "updated_at", "limit", "marker", "sort_key", "sort_dir", "sort", "name", "visibility", "status", "owner",
-	"tag", "disk_format", "container_format", "member_status", "size_min", "size_max", "protected", "os_hidden", "id"}
+// sortKeys are upstream's _available_sort_keys (glance/api/v2/images.py).
+var sortKeys = []string{"name", "status", "container_format", "disk_format", "size", "id", "created_at", "updated_at"}
 
 type sortSpec struct {
 	key  string
@@ -27,31 +21,54 @@ type sortSpec struct {
 
 func parseSort(q url.Values) ([]sortSpec, error) {
 	var specs []sortSpec
+	// the direction of the keys added last: the one direction given, else desc
+	tailDesc := true
 	if q.Has("sort") {
 		if q.Has("sort_key") || q.Has("sort_dir") {
-			return nil, httpapi.BadRequest("The 'sort' parameter cannot be combined with 'sort_key' or 'sort_dir'.")
+			return nil, httpapi.BadRequest("Old and new sorting syntax cannot be combined")
 		}
-		for _, part := range strings.Split(q.Get("sort"), ",") {
-			key, dir, _ := strings.Cut(strings.TrimSpace(part), ":")
+		for _, part := range strings.Split(strings.TrimSpace(q.Get("sort")), ",") {
+			key, dir, _ := strings.Cut(part, ":")
+			key, dir = strings.TrimSpace(key), strings.TrimSpace(dir)
 			if dir == "" {
 				dir = "desc"
+			}
+			if !contains(sortKeys, key) {
+				return nil, invalidSortKey(key)
 			}
 			if dir != "asc" && dir != "desc" {
 				return nil, httpapi.BadRequest("Invalid sort direction: %s", dir)
 			}
 			specs = append(specs, sortSpec{key, dir == "desc"})
 		}
+		if len(specs) == 1 {
+			tailDesc = specs[0].desc
+		}
 	} else {
 		keys, dirs := q["sort_key"], q["sort_dir"]
+		if len(dirs) == 1 {
+			tailDesc = strings.TrimSpace(dirs[0]) == "desc"
+		}
 		if len(dirs) > 1 && len(dirs) != len(keys) {
-			return nil, httpapi.BadRequest("Number of sort dirs does not match the number of sort keys.")
+			return nil, httpapi.BadRequest("Number of sort dirs does not match the number of sort keys")
+		}
+		for _, k := range keys {
+			if !contains(sortKeys, strings.TrimSpace(k)) {
+				return nil, invalidSortKey(strings.TrimSpace(k))
+			}
+		}
+		for _, d := range dirs {
+			if d = strings.TrimSpace(d); d != "asc" && d != "desc" {
+				return nil, httpapi.BadRequest("Invalid sort direction: %s", d)
+			}
 		}
 		for i, k := range keys {
+			k = strings.TrimSpace(k)
 			dir := "desc"
 			if len(dirs) == 1 {
-				dir = dirs[0]
+				dir = strings.TrimSpace(dirs[0])
 			} else if len(dirs) > 1 {
-				dir = dirs[i]
+				dir = strings.TrimSpace(dirs[i])
 			}
 			if dir != "asc" && dir != "desc" {
 				return nil, httpapi.BadRequest("Invalid sort direction: %s", dir)
@@ -65,20 +82,21 @@ func parseSort(q url.Values) ([]sortSpec, error) {
 			specs = append(specs, sortSpec{"created_at", dirs[0] == "desc"})
 		}
 	}
-	for _, sp := range specs {
-		if !contains(sortKeys, sp.key) {
-			return nil, httpapi.BadRequest("Invalid sort key: %s. It should be one of the following: %s.",
-				sp.key, strings.Join(sortKeys, ", "))
-		}
-	}
 	if len(specs) == 0 {
 		specs = []sortSpec{{"created_at", true}}
 	}
-	// id last, so the order (and the marker) is total, as upstream
-	if !slices.ContainsFunc(specs, func(sp sortSpec) bool { return sp.key == "id" }) {
-		specs = append(specs, sortSpec{"id", specs[len(specs)-1].desc})
+	// created_at and id last, in the first direction given, so the order (and
+	// the marker) is total, as upstream's _image_get_all
+	for _, key := range []string{"created_at", "id"} {
+		if !slices.ContainsFunc(specs, func(sp sortSpec) bool { return sp.key == key }) {
+			specs = append(specs, sortSpec{key, tailDesc})
+		}
 	}
 	return specs, nil
+}
+
+func invalidSortKey(key string) error {
+	return httpapi.BadRequest("Invalid sort key: %s. It must be one of the following: %s.", key, strings.Join(sortKeys, ", "))
 }
 
 func compareBy(a, b *imageRow, key string) int {
@@ -117,44 +135,28 @@ func (s *Service) listImages(r *http.Request) (httpapi.Response, error) {
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	page, err := httpapi.ParsePage(r, 1000)
-	if err != nil {
-		return httpapi.Response{}, err
-	}
-	if !q.Has("limit") {
-		page.Limit = 25
-	}
 	c := s.caller(r)
-	visibility := q.Get("visibility")
-	if visibility != "" && visibility != "all" && !contains(visibilities, visibility) {
-		return httpapi.Response{}, httpapi.BadRequest("Invalid visibility value: %s", visibility)
-	}
-	memberStatus := q.Get("member_status")
-	if memberStatus == "" {
-		memberStatus = "accepted"
-	}
-	if !contains([]string{"accepted", "pending", "rejected", "all"}, memberStatus) {
-		return httpapi.Response{}, httpapi.BadRequest("Invalid status value: %s", memberStatus)
-	}
-	var sizeMin, sizeMax int64 = -1, -1
-	for name, dst := range map[string]*int64{"size_min": &sizeMin, "size_max": &sizeMax} {
-		if v := q.Get(name); v != "" {
-			n, err := strconv.ParseInt(v, 10, 64)
-			if err != nil || n < 0 {
-				return httpapi.Response{}, httpapi.BadRequest("Invalid value for %s: %s", name, v)
-			}
-			*dst = n
-		}
-	}
-	for _, name := range []string{"protected", "os_hidden"} {
-		if v := q.Get(name); v != "" && v != "true" && v != "false" {
-			return httpapi.Response{}, httpapi.BadRequest("Invalid value for %s: %s", name, v)
-		}
-	}
-	dates, err := parseDateFilters(q)
+	f, err := parseImageFilters(q)
 	if err != nil {
 		return httpapi.Response{}, err
 	}
+	limit, _ := listLimit(q) // checked with the filters
+	// the marker is any image the caller sees, listed or not: the page starts
+	// after its place in the order (upstream's keyset pagination); an unknown
+	// one is upstream's 400
+	var marker *imageRow
+	if id := q.Get("marker"); q.Has("marker") {
+		if marker, err = s.getImage(r.Context(), s.db, id); err == nil && !s.visible(r.Context(), c, marker) {
+			err = notFound(id)
+		}
+		if httpapi.IsStatus(err, http.StatusNotFound) {
+			return httpapi.Response{}, httpapi.BadRequest("No image found with ID %s", id)
+		}
+		if err != nil {
+			return httpapi.Response{}, err
+		}
+	}
+	visibility, memberStatus := f.visibility, f.memberStatus
 	memberships, err := s.memberships(r, c.project)
 	if err != nil {
 		return httpapi.Response{}, err
@@ -164,9 +166,9 @@ func (s *Service) listImages(r *http.Request) (httpapi.Response, error) {
 		return httpapi.Response{}, err
 	}
 	all = slices.DeleteFunc(all, func(im *imageRow) bool {
-		return !s.listed(c, im, visibility, memberStatus, memberships) || !matches(q, im, sizeMin, sizeMax) || !dates.match(im)
+		return !s.listed(c, im, visibility, memberStatus, memberships) || !f.match(im)
 	})
-	slices.SortFunc(all, func(a, b *imageRow) int {
+	order := func(a, b *imageRow) int {
 		for _, sp := range specs {
 			if n := compareBy(a, b, sp.key); n != 0 {
 				if sp.desc {
@@ -176,10 +178,14 @@ func (s *Service) listImages(r *http.Request) (httpapi.Response, error) {
 			}
 		}
 		return 0
-	})
-	items, more, err := httpapi.Apply(page, all, func(im *imageRow) string { return im.ID })
-	if err != nil {
-		return httpapi.Response{}, err
+	}
+	slices.SortFunc(all, order)
+	if marker != nil {
+		all = slices.DeleteFunc(all, func(im *imageRow) bool { return order(im, marker) <= 0 })
+	}
+	items, more := all, false
+	if len(items) > limit {
+		items, more = items[:limit], true
 	}
 	out := make([]map[string]any, len(items))
 	for i, im := range items {
@@ -247,79 +253,4 @@ func (s *Service) listed(c caller, im *imageRow, visibility, memberStatus string
 		}
 	}
 	return own || c.admin
-}
-
-func matches(q url.Values, im *imageRow, sizeMin, sizeMax int64) bool {
-	eq := func(key, have string) bool { return !q.Has(key) || q.Get(key) == have }
-	if !eq("name", im.Name.String) || !eq("status", im.Status) || !eq("owner", im.Owner) ||
-		!eq("disk_format", im.DiskFormat.String) || !eq("container_format", im.ContainerFmt.String) ||
-		!eq("protected", strconv.FormatBool(im.Protected)) || !eq("id", im.ID) {
-		return false
-	}
-	if q.Get("os_hidden") != "true" && im.Hidden || q.Get("os_hidden") == "true" && !im.Hidden {
-		return false
-	}
-	for _, t := range q["tag"] {
-		if !slices.Contains(im.Tags, t) {
-			return false
-		}
-	}
-	if sizeMin >= 0 && (!im.Size.Valid || im.Size.Int64 < sizeMin) || sizeMax >= 0 && (!im.Size.Valid || im.Size.Int64 > sizeMax) {
-		return false
-	}
-	for k, v := range q {
-		if contains(listParams, k) {
-			continue
-		}
-		if im.Properties[k] != v[0] {
-			return false
-		}
-	}
-	return true
-}
-
-// dateFilter is upstream's created_at / updated_at filter: "gte:2024-01-01T00:00:00Z".
-type dateFilter struct {
-	field string // created_at or updated_at
-	op    string // gt, gte, lt, lte, eq, neq
-	at    time.Time
-}
-
-type dateFilters []dateFilter
-
-func parseDateFilters(q url.Values) (dateFilters, error) {
-	var out dateFilters
-	for _, field := range []string{"created_at", "updated_at"} {
-		for _, v := range q[field] {
-			op, ts, ok := strings.Cut(v, ":")
-			if !ok || !slices.Contains([]string{"gt", "gte", "lt", "lte", "eq", "neq"}, op) {
-				op, ts = "eq", v
-			}
-			at, err := time.Parse(time.RFC3339, ts)
-			if err != nil {
-				return nil, httpapi.BadRequest("Invalid time format for %s: %s", field, v)
-			}
-			out = append(out, dateFilter{field, op, at})
-		}
-	}
-	return out, nil
-}
-
-func (fs dateFilters) match(im *imageRow) bool {
-	for _, f := range fs {
-		raw := im.CreatedAt
-		if f.field == "updated_at" {
-			raw = im.UpdatedAt
-		}
-		have, err := time.Parse(time.RFC3339, raw)
-		if err != nil {
-			return false
-		}
-		c := have.Compare(f.at)
-		ok := map[string]bool{"gt": c > 0, "gte": c >= 0, "lt": c < 0, "lte": c <= 0, "eq": c == 0, "neq": c != 0}[f.op]
-		if !ok {
-			return false
-		}
-	}
-	return true
 }

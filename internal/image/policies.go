@@ -15,6 +15,9 @@ const (
 	adminOrReaderSees = ruleAdmin + " or (role:reader and " + visibleByCheck + ")"
 	adminOrMemberSees = ruleAdmin + " or (role:member and " + visibleByCheck + ")"
 	adminOrSharedWith = ruleAdmin + " or role:reader and (project_id:%(project_id)s or " + imageMemberCheck + ")"
+	// ADMIN_OR_PROJECT_READER_GET_NAMESPACE: a metadef namespace's project, or public
+	adminOrReaderNamespace = ruleAdmin + " or (role:reader and (project_id:%(project_id)s or 'public':%(visibility)s))"
+	metadefAdmin           = "rule:metadef_admin"
 )
 
 // defaultPolicies are upstream Glance's current defaults (secure RBAC, as with
@@ -61,6 +64,46 @@ var defaultPolicies = map[string]string{
 	"add_task":         "rule:default",
 	"modify_task":      "rule:default",
 	"tasks_api_access": ruleAdmin,
+
+	// metadef.py: reads by the namespace's project or of public namespaces,
+	// writes admin's (metadef_admin)
+	"metadef_default":                          "",
+	"metadef_admin":                            ruleAdmin,
+	"get_metadef_namespace":                    adminOrReaderNamespace,
+	"get_metadef_namespaces":                   adminOrReader,
+	"modify_metadef_namespace":                 metadefAdmin,
+	"add_metadef_namespace":                    metadefAdmin,
+	"delete_metadef_namespace":                 metadefAdmin,
+	"get_metadef_object":                       adminOrReaderNamespace,
+	"get_metadef_objects":                      adminOrReaderNamespace,
+	"modify_metadef_object":                    metadefAdmin,
+	"add_metadef_object":                       metadefAdmin,
+	"delete_metadef_object":                    metadefAdmin,
+	"list_metadef_resource_types":              adminOrReaderNamespace,
+	"get_metadef_resource_type":                adminOrReaderNamespace,
+	"add_metadef_resource_type_association":    metadefAdmin,
+	"remove_metadef_resource_type_association": metadefAdmin,
+	"get_metadef_property":                     adminOrReaderNamespace,
+	"get_metadef_properties":                   adminOrReaderNamespace,
+	"modify_metadef_property":                  metadefAdmin,
+	"add_metadef_property":                     metadefAdmin,
+	"remove_metadef_property":                  metadefAdmin,
+	"get_metadef_tag":                          adminOrReaderNamespace,
+	"get_metadef_tags":                         adminOrReaderNamespace,
+	"modify_metadef_tag":                       metadefAdmin,
+	"add_metadef_tag":                          metadefAdmin,
+	"add_metadef_tags":                         metadefAdmin,
+	"delete_metadef_tag":                       metadefAdmin,
+	"delete_metadef_tags":                      metadefAdmin,
+
+	// cache.py and discovery.py: no route of theirs is served, but a policy
+	// file naming them reads as upstream's
+	"cache_image":        ruleAdmin,
+	"cache_list":         ruleAdmin,
+	"cache_delete":       ruleAdmin,
+	"cache_clean":        ruleAdmin,
+	"cache_prune":        ruleAdmin,
+	"stores_info_detail": ruleAdmin + " or rule:service_api",
 }
 
 // scopeTypes are upstream's scope_types: every image and task rule is for
@@ -71,7 +114,7 @@ func scopeTypes() map[string][]string {
 	out := map[string][]string{}
 	for name := range defaultPolicies {
 		switch name {
-		case "default", "context_is_admin", "service_api":
+		case "default", "context_is_admin", "service_api", "metadef_default", "metadef_admin":
 		default:
 			out[name] = []string{policy.ScopeProject}
 		}

@@ -88,12 +88,6 @@ func TestPolicyMatrix(t *testing.T) {
 	patch := map[string]string{"Content-Type": patchType}
 
 	cases := []policytest.Case{
-		{Route: "GET /v2/schemas/image", Do: allowed("GET", "/v2/schemas/image", nil)},
-		{Route: "GET /v2/schemas/images", Do: allowed("GET", "/v2/schemas/images", nil)},
-		{Route: "GET /v2/schemas/member", Do: allowed("GET", "/v2/schemas/member", nil)},
-		{Route: "GET /v2/schemas/members", Do: allowed("GET", "/v2/schemas/members", nil)},
-		{Route: "GET /v2/schemas/task", Do: allowed("GET", "/v2/schemas/task", nil)},
-		{Route: "GET /v2/schemas/tasks", Do: allowed("GET", "/v2/schemas/tasks", nil)},
 		{Route: "GET /v2/info/stores", Do: allowed("GET", "/v2/info/stores", nil)},
 		{Route: "GET /v2/info/import", Do: allowed("GET", "/v2/info/import", nil)},
 
@@ -150,6 +144,8 @@ func TestPolicyMatrix(t *testing.T) {
 					map[string]any{"method": map[string]any{"name": "glance-direct"}}, nil))
 			}},
 
+		{Route: "GET /v2/images/{image_id}/tasks", Rules: []string{"get_image"}, Expect: ruled(onImage("private"), "get_image"),
+			Do: allowed("GET", "/v2/images/"+private+"/tasks", nil)},
 		{Route: "GET /v2/images/{image_id}/members", Rules: []string{"get_members"}, Expect: ruled(onImage("shared"), "get_image", "get_members"),
 			Do: allowed("GET", "/v2/images/"+shared+"/members", nil)},
 		{Route: "POST /v2/images/{image_id}/members", Rules: []string{"add_member"}, Expect: ruled(onImage("shared"), "get_image", "add_member"),
@@ -182,5 +178,112 @@ func TestPolicyMatrix(t *testing.T) {
 				return policytest.Allowed(status("GET", "/v2/tasks/"+task["id"].(string), p.Token, nil, nil))
 			}},
 	}
+	cases = append(cases, metadefCases(e, byName, owner, status, allowed, ruled, own)...)
+	for _, name := range served {
+		cases = append(cases, policytest.Case{Route: "GET /v2/schemas/" + name, Do: allowed("GET", "/v2/schemas/"+name, nil)})
+	}
 	policytest.Matrix{Upstream: upstream, Personas: personas, Routes: e.Image.routes()}.Check(t, cases)
+}
+
+// metadefCases are the metadef routes' cases: a private namespace of the owning
+// project (made by admin), with an object, a property, a tag and a resource type
+// association; deletes work on fresh ones.
+func metadefCases(e *testEnv, byName map[string]policytest.Persona, owner string,
+	status func(method, path, token string, body any, headers map[string]string) int,
+	allowed func(method, path string, body any) func(*testing.T, policytest.Persona) bool,
+	ruled func(target func(policytest.Persona) map[string]any, rules ...string) func(policytest.Persona) bool,
+	own func(policytest.Persona) map[string]any) []policytest.Case {
+	admin := byName[policytest.Admin].Token
+	fresh := func() string {
+		name := "OS::Matrix::" + newID()
+		e.Must(http.StatusCreated, "POST", "/v2/metadefs/namespaces", admin, map[string]any{"namespace": name, "owner": owner,
+			"visibility": "private", "objects": []any{map[string]any{"name": "o"}},
+			"properties":                 map[string]any{"p": map[string]any{"title": "P", "type": "string"}},
+			"tags":                       []any{map[string]any{"name": "t"}},
+			"resource_type_associations": []any{map[string]any{"name": "OS::Glance::Image", "prefix": "p_"}}})
+		return "/v2/metadefs/namespaces/" + name
+	}
+	ns := fresh()
+	onNamespace := func(policytest.Persona) map[string]any {
+		return map[string]any{"project_id": owner, "visibility": "private"}
+	}
+	// reads, and writes refused before they touch anything, share ns; a write
+	// that succeeds gets its own namespace
+	write := func(method, suffix string, body any) func(*testing.T, policytest.Persona) bool {
+		return func(t *testing.T, p policytest.Persona) bool {
+			return policytest.Allowed(status(method, fresh()+suffix, p.Token, body, nil))
+		}
+	}
+	const root = "/v2/metadefs/namespaces/{namespace}"
+	reads := []string{"get_metadef_namespace"}
+	return []policytest.Case{
+		{Route: "GET /v2/metadefs/namespaces", Rules: []string{"get_metadef_namespaces", "list_metadef_resource_types"},
+			Expect: ruled(own, "get_metadef_namespaces", "list_metadef_resource_types"), Do: allowed("GET", "/v2/metadefs/namespaces", nil)},
+		{Route: "POST /v2/metadefs/namespaces", Rules: []string{"add_metadef_namespace"}, Expect: ruled(own, "add_metadef_namespace"),
+			Do: func(t *testing.T, p policytest.Persona) bool {
+				return policytest.Allowed(status("POST", "/v2/metadefs/namespaces", p.Token, map[string]any{"namespace": "OS::New::" + newID()}, nil))
+			}},
+		{Route: "GET " + root, Rules: []string{"get_metadef_namespace"},
+			Expect: ruled(onNamespace, "get_metadef_namespace", "list_metadef_resource_types", "get_metadef_objects", "get_metadef_properties", "get_metadef_tags"),
+			Do:     allowed("GET", ns, nil)},
+		{Route: "PUT " + root, Rules: []string{"modify_metadef_namespace"}, Expect: ruled(onNamespace, append(reads, "modify_metadef_namespace")...),
+			Do: func(t *testing.T, p policytest.Persona) bool {
+				path := fresh()
+				return policytest.Allowed(status("PUT", path, p.Token, map[string]any{"namespace": path[len("/v2/metadefs/namespaces/"):], "visibility": "private", "owner": owner}, nil))
+			}},
+		{Route: "DELETE " + root, Rules: []string{"delete_metadef_namespace"}, Expect: ruled(onNamespace, append(reads, "delete_metadef_namespace")...),
+			Do: write("DELETE", "", nil)},
+
+		{Route: "GET " + root + "/objects", Rules: []string{"get_metadef_objects"}, Expect: ruled(onNamespace, append(reads, "get_metadef_objects")...),
+			Do: allowed("GET", ns+"/objects", nil)},
+		{Route: "POST " + root + "/objects", Rules: []string{"add_metadef_object"}, Expect: ruled(onNamespace, append(reads, "add_metadef_object")...),
+			Do: write("POST", "/objects", map[string]any{"name": "o2"})},
+		{Route: "DELETE " + root + "/objects", Rules: []string{"delete_metadef_namespace"}, Expect: ruled(onNamespace, append(reads, "delete_metadef_namespace")...),
+			Do: write("DELETE", "/objects", nil)},
+		{Route: "GET " + root + "/objects/{name}", Rules: []string{"get_metadef_object"}, Expect: ruled(onNamespace, append(reads, "get_metadef_object")...),
+			Do: allowed("GET", ns+"/objects/o", nil)},
+		{Route: "PUT " + root + "/objects/{name}", Rules: []string{"modify_metadef_object"}, Expect: ruled(onNamespace, append(reads, "modify_metadef_object")...),
+			Do: write("PUT", "/objects/o", map[string]any{"name": "o"})},
+		{Route: "DELETE " + root + "/objects/{name}", Rules: []string{"delete_metadef_object"}, Expect: ruled(onNamespace, append(reads, "delete_metadef_object")...),
+			Do: write("DELETE", "/objects/o", nil)},
+
+		{Route: "GET " + root + "/properties", Rules: []string{"get_metadef_properties"}, Expect: ruled(onNamespace, append(reads, "get_metadef_properties")...),
+			Do: allowed("GET", ns+"/properties", nil)},
+		{Route: "POST " + root + "/properties", Rules: []string{"add_metadef_property"}, Expect: ruled(onNamespace, append(reads, "add_metadef_property")...),
+			Do: write("POST", "/properties", map[string]any{"name": "p2", "title": "P2", "type": "string"})},
+		{Route: "DELETE " + root + "/properties", Rules: []string{"delete_metadef_namespace"}, Expect: ruled(onNamespace, append(reads, "delete_metadef_namespace")...),
+			Do: write("DELETE", "/properties", nil)},
+		{Route: "GET " + root + "/properties/{name}", Rules: []string{"get_metadef_property"}, Expect: ruled(onNamespace, append(reads, "get_metadef_property")...),
+			Do: allowed("GET", ns+"/properties/p", nil)},
+		{Route: "PUT " + root + "/properties/{name}", Rules: []string{"modify_metadef_property"}, Expect: ruled(onNamespace, append(reads, "modify_metadef_property")...),
+			Do: write("PUT", "/properties/p", map[string]any{"name": "p", "title": "P", "type": "integer"})},
+		{Route: "DELETE " + root + "/properties/{name}", Rules: []string{"remove_metadef_property"}, Expect: ruled(onNamespace, append(reads, "remove_metadef_property")...),
+			Do: write("DELETE", "/properties/p", nil)},
+
+		{Route: "GET " + root + "/tags", Rules: []string{"get_metadef_tags"}, Expect: ruled(onNamespace, append(reads, "get_metadef_tags")...),
+			Do: allowed("GET", ns+"/tags", nil)},
+		{Route: "POST " + root + "/tags", Rules: []string{"add_metadef_tags"}, Expect: ruled(onNamespace, append(reads, "add_metadef_tags")...),
+			Do: write("POST", "/tags", map[string]any{"tags": []any{map[string]any{"name": "t2"}}})},
+		{Route: "DELETE " + root + "/tags", Rules: []string{"delete_metadef_tags"}, Expect: ruled(onNamespace, append(reads, "delete_metadef_tags", "delete_metadef_namespace")...),
+			Do: write("DELETE", "/tags", nil)},
+		{Route: "GET " + root + "/tags/{name}", Rules: []string{"get_metadef_tag"}, Expect: ruled(onNamespace, append(reads, "get_metadef_tag")...),
+			Do: allowed("GET", ns+"/tags/t", nil)},
+		{Route: "POST " + root + "/tags/{name}", Rules: []string{"add_metadef_tag"}, Expect: ruled(onNamespace, append(reads, "add_metadef_tag")...),
+			Do: write("POST", "/tags/t3", nil)},
+		{Route: "PUT " + root + "/tags/{name}", Rules: []string{"modify_metadef_tag"}, Expect: ruled(onNamespace, append(reads, "modify_metadef_tag")...),
+			Do: write("PUT", "/tags/t", map[string]any{"name": "t4"})},
+		{Route: "DELETE " + root + "/tags/{name}", Rules: []string{"delete_metadef_tag"}, Expect: ruled(onNamespace, append(reads, "delete_metadef_tag")...),
+			Do: write("DELETE", "/tags/t", nil)},
+
+		{Route: "GET /v2/metadefs/resource_types", Rules: []string{"list_metadef_resource_types"}, Expect: ruled(own, "list_metadef_resource_types"),
+			Do: allowed("GET", "/v2/metadefs/resource_types", nil)},
+		{Route: "GET " + root + "/resource_types", Rules: []string{"list_metadef_resource_types"}, Expect: ruled(onNamespace, append(reads, "list_metadef_resource_types")...),
+			Do: allowed("GET", ns+"/resource_types", nil)},
+		{Route: "POST " + root + "/resource_types", Rules: []string{"add_metadef_resource_type_association"},
+			Expect: ruled(onNamespace, append(reads, "add_metadef_resource_type_association")...),
+			Do:     write("POST", "/resource_types", map[string]any{"name": "OS::Nova::Flavor", "prefix": "p:"})},
+		{Route: "DELETE " + root + "/resource_types/{name}", Rules: []string{"remove_metadef_resource_type_association"},
+			Expect: ruled(onNamespace, append(reads, "remove_metadef_resource_type_association")...),
+			Do:     write("DELETE", "/resource_types/OS::Glance::Image", nil)},
+	}
 }

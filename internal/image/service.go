@@ -95,6 +95,9 @@ func New(ctx context.Context, o Options) (*Service, error) {
 	if err := s.recover(ctx); err != nil {
 		return nil, err
 	}
+	if err := s.loadStandardMetadefs(ctx); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -128,6 +131,8 @@ func (s *Service) routes() []httpapi.Route {
 		s.dataRoutes(),
 		s.memberRoutes(),
 		s.taskRoutes(),
+		s.imageTaskRoutes(),
+		s.metadefRoutes(),
 	} {
 		all = append(all, group...)
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/nimbus-cloud/nimbus/internal/platform/db"
 	"github.com/nimbus-cloud/nimbus/internal/platform/httpapi"
+	"github.com/nimbus-cloud/nimbus/internal/platform/jsonschema"
 )
 
 // taskRow is a Glance task: an import request run asynchronously upstream. Nimbus
@@ -33,9 +34,12 @@ const taskLifetime = 48 * time.Hour
 
 func (s *Service) taskRoutes() []httpapi.Route {
 	return []httpapi.Route{
-		{Method: "GET", Path: "/v2/tasks", Policy: "tasks_api_access", Handler: s.taskAction("get_tasks", s.listTasks)},
-		{Method: "POST", Path: "/v2/tasks", Policy: "tasks_api_access", Handler: s.taskAction("add_task", s.createTask)},
-		{Method: "GET", Path: "/v2/tasks/{task_id}", Policy: "tasks_api_access", Handler: s.taskAction("get_task", s.showTask)},
+		{Method: "GET", Path: "/v2/tasks", Policy: "tasks_api_access", Handler: s.taskAction("get_tasks", s.listTasks),
+			Schemas: responses(http.StatusOK, "tasks")},
+		{Method: "POST", Path: "/v2/tasks", Policy: "tasks_api_access", Handler: s.taskAction("add_task", s.createTask),
+			Schemas: responses(http.StatusCreated, "task")},
+		{Method: "GET", Path: "/v2/tasks/{task_id}", Policy: "tasks_api_access", Handler: s.taskAction("get_task", s.showTask),
+			Schemas: responses(http.StatusOK, "task")},
 	}
 }
 
@@ -69,8 +73,16 @@ func scanTask(sc db.Scanner) (*taskRow, error) {
 // taskJSON renders a task; lists leave input and result out, as upstream.
 func taskJSON(t *taskRow, full bool) map[string]any {
 	out := map[string]any{"id": t.ID, "type": t.Type, "status": t.Status, "owner": t.Owner,
-		"expires_at": nullable(t.ExpiresAt), "created_at": t.CreatedAt, "updated_at": t.UpdatedAt,
+		"created_at": t.CreatedAt, "updated_at": t.UpdatedAt,
 		"self": "/v2/tasks/" + t.ID, "schema": "/v2/schemas/task"}
+	// as upstream's view: expires_at only once set, image_id on the full view
+	// of a task that has one (an image import's)
+	if t.ExpiresAt.Valid {
+		out["expires_at"] = t.ExpiresAt.String
+	}
+	if id, ok := t.Input["image_id"].(string); ok && full && t.Type == "api_image_import" {
+		out["image_id"] = id
+	}
 	if full {
 		out["input"] = t.Input
 		out["result"] = t.Result
@@ -80,15 +92,13 @@ func taskJSON(t *taskRow, full bool) map[string]any {
 }
 
 func (s *Service) createTask(r *http.Request) (httpapi.Response, error) {
-	var body struct {
-		Type  string         `json:"type"`
-		Input map[string]any `json:"input"`
-	}
-	if err := decodeJSON(r, &body); err != nil {
+	body, err := decodeTaskCreate(r)
+	if err != nil {
 		return httpapi.Response{}, err
 	}
 	if body.Type != "import" {
-		return httpapi.Response{}, httpapi.BadRequest("Task type %q is not supported: the only task type is import.", body.Type)
+		// the other types upstream's schema names are its own, made by image imports
+		return httpapi.Response{}, httpapi.BadRequest("Provided type of task is unsupported: %s", body.Type)
 	}
 	from, _ := body.Input["import_from"].(string)
 	if from == "" {
@@ -116,7 +126,7 @@ func (s *Service) createTask(r *http.Request) (httpapi.Response, error) {
 		t.ID, t.Type, t.Status, t.Owner, string(input), t.Message, t.ExpiresAt, t.CreatedAt, t.UpdatedAt); err != nil {
 		return httpapi.Response{}, err
 	}
-	return httpapi.Created(taskJSON(t, true)), nil
+	return httpapi.Created(taskJSON(t, true)).WithHeader("Location", "/v2/tasks/"+t.ID), nil
 }
 
 // recordImport records an interoperable import as upstream does, as a task of
@@ -183,6 +193,9 @@ func (s *Service) showTask(r *http.Request) (httpapi.Response, error) {
 // and status filters and limit/marker paging upstream offers.
 func (s *Service) listTasks(r *http.Request) (httpapi.Response, error) {
 	q := r.URL.Query()
+	if err := checkTaskListQuery(q); err != nil {
+		return httpapi.Response{}, err
+	}
 	page, err := httpapi.ParsePage(r, 0)
 	if err != nil {
 		return httpapi.Response{}, err
@@ -218,4 +231,59 @@ func (s *Service) listTasks(r *http.Request) (httpapi.Response, error) {
 		body["next"] = withQuery("/v2/tasks", next)
 	}
 	return httpapi.OK(body), nil
+}
+
+// taskCreate is a create body as upstream reads it.
+type taskCreate struct {
+	Type  string
+	Input map[string]any
+}
+
+// decodeTaskCreate is upstream's deserializer (glance/api/v2/tasks.py create):
+// type and input are required, and the body must fit the task schema (its raw
+// form: no attribute it does not name).
+func decodeTaskCreate(r *http.Request) (taskCreate, error) {
+	var out taskCreate
+	doc, err := decodeDocument(r)
+	if err != nil {
+		return out, err
+	}
+	body, _ := doc.(map[string]any)
+	for _, key := range []string{"type", "input"} {
+		if _, ok := body[key]; !ok {
+			return out, httpapi.BadRequest("Task '%s' is required", key)
+		}
+	}
+	schema := loadSchema("task")
+	schema["additionalProperties"] = false
+	if verr := jsonschema.Validate(schema, doc); verr != nil {
+		return out, httpapi.BadRequest("Provided object does not match schema 'task': %s", verr.Message)
+	}
+	out.Type, _ = body["type"].(string)
+	out.Input, _ = plainJSON(body["input"]).(map[string]any)
+	return out, nil
+}
+
+// checkTaskListQuery is upstream's task list deserializer (glance/api/v2/tasks.py
+// index): the sort direction, the status and type filters, a UUID marker and a
+// non-negative integer limit, each refused with its message.
+func checkTaskListQuery(q url.Values) error {
+	if q.Has("sort_dir") && q.Get("sort_dir") != "asc" && q.Get("sort_dir") != "desc" {
+		return httpapi.BadRequest("Invalid sort direction: %s", q.Get("sort_dir"))
+	}
+	if v := q.Get("status"); v != "" && !slices.Contains([]string{"pending", "processing", "success", "failure"}, v) {
+		return httpapi.BadRequest("Invalid status value: %s", v)
+	}
+	if v := q.Get("type"); v != "" && v != "import" {
+		return httpapi.BadRequest("Invalid type value: %s", v)
+	}
+	if q.Has("marker") && !isUUID(q.Get("marker")) {
+		return httpapi.BadRequest("Invalid marker format")
+	}
+	if q.Has("limit") {
+		if _, err := listLimit(q); err != nil {
+			return err
+		}
+	}
+	return nil
 }

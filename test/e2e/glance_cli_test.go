@@ -51,6 +51,10 @@ func TestGlanceCLI(t *testing.T) {
 			t.Fatalf("image-show lacks %q:\n%s", want, shown)
 		}
 	}
+	// the image's tasks (v2.12, which the versions document lists): none for an upload
+	if tasks := glance(t, c, "image-tasks", id[1]); !strings.Contains(tasks, "Status") {
+		t.Fatalf("image-tasks:\n%s", tasks)
+	}
 	back := filepath.Join(dir, "back.img")
 	glance(t, c, "image-download", "--file", back, id[1])
 	if got, err := os.ReadFile(back); err != nil || !bytes.Equal(got, data) {
@@ -87,4 +91,34 @@ func runGlance(c *Cloud, args ...string) (string, error) {
 		"OS_IDENTITY_API_VERSION=3", "OS_IMAGE_API_VERSION=2", "OS_REGION_NAME=RegionOne")
 	out, err := cmd.CombinedOutput()
 	return string(out), err
+}
+
+// TestGlanceMetadefsCLI reads the metadata definitions with the glance client,
+// as Horizon's property pickers do: the standard namespaces upstream ships are
+// listed, and one shows with its properties and resource type associations.
+func TestGlanceMetadefsCLI(t *testing.T) {
+	c := shared
+	list := glance(t, c, "md-namespace-list")
+	for _, want := range []string{"OS::Compute::Watchdog", "OS::Compute::Hypervisor", "OS::Compute::LibvirtImage"} {
+		if !strings.Contains(list, want) {
+			t.Fatalf("md-namespace-list lacks %s:\n%s", want, list)
+		}
+	}
+	flavor := glance(t, c, "md-namespace-list", "--resource-types", "OS::Nova::Flavor")
+	if !strings.Contains(flavor, "OS::Compute::Watchdog") || strings.Contains(flavor, "OS::Compute::LibvirtImage") {
+		t.Fatalf("md-namespace-list --resource-types OS::Nova::Flavor:\n%s", flavor)
+	}
+	shown := glance(t, c, "md-namespace-show", "OS::Compute::Watchdog", "--resource-type", "OS::Glance::Image")
+	for _, want := range []string{"hw_watchdog_action", "OS::Nova::Flavor", "Watchdog Behavior"} {
+		if !strings.Contains(shown, want) {
+			t.Fatalf("md-namespace-show lacks %s:\n%s", want, shown)
+		}
+	}
+	prop := glance(t, c, "md-property-show", "OS::Compute::Watchdog", "watchdog_action")
+	if !strings.Contains(prop, "poweroff") {
+		t.Fatalf("md-property-show:\n%s", prop)
+	}
+	if types := glance(t, c, "md-resource-type-list"); !strings.Contains(types, "OS::Glance::Image") {
+		t.Fatalf("md-resource-type-list:\n%s", types)
+	}
 }

@@ -61,6 +61,16 @@ func TestImageCLI(t *testing.T) {
 		t.Fatalf("image show: tags %q", tags)
 	}
 
+	// a hidden image is found by name: the CLI asks again with os_hidden=True,
+	// which upstream reads case-insensitively
+	hiddenName := uniqueName("cli-hidden")
+	var hidden row
+	OSJSON(t, c, demo, &hidden, "image", "create", hiddenName)
+	t.Cleanup(func() { _, _ = c.OpenStack(context.Background(), demo, "image", "delete", str(hidden, "id")) })
+	OS(t, c, demo, "image", "set", "--hidden", hiddenName)
+	OSJSON(t, c, demo, &img, "image", "show", hiddenName)
+	wantField(t, "image show (hidden)", img, "id", str(hidden, "id"))
+
 	out := filepath.Join(dir, "out.img")
 	OS(t, c, demo, "image", "save", "--file", out, id)
 	got, err := os.ReadFile(out)
@@ -82,11 +92,13 @@ func TestImageCLI(t *testing.T) {
 	mustFail(t, c, demo, "protected", "image", "delete", id)
 	mustFail(t, c, demo, "", "image", "set", "--public", id)
 
-	OS(t, c, admin, "image", "set", "--deactivate", id)
+	// a member deactivates and reactivates its project's image (upstream's
+	// default deactivate/reactivate: admin or the project's member)
+	OS(t, c, demo, "image", "set", "--deactivate", id)
 	OSJSON(t, c, demo, &img, "image", "show", id)
 	wantField(t, "image set --deactivate", img, "status", "deactivated")
 	mustFail(t, c, demo, "", "image", "save", "--file", out+"2", id)
-	OS(t, c, admin, "image", "set", "--activate", id)
+	OS(t, c, demo, "image", "set", "--activate", id)
 	OSJSON(t, c, demo, &img, "image", "show", id)
 	wantField(t, "image set --activate", img, "status", "active")
 
