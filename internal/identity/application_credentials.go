@@ -275,18 +275,33 @@ func (s *Service) createApplicationCredential(r *http.Request) (httpapi.Response
 	return httpapi.Created(map[string]any{"application_credential": j}), nil
 }
 
+// tokenRolesNow are the roles the caller's token stands for as upstream computes
+// them: Keystone rebuilds a token's roles from the assignments whenever it
+// validates it, so a role granted after the token was issued is the token's too.
+// A delegated token stands for its delegation's roles only, which it carries.
+func (s *Service) tokenRolesNow(ctx context.Context, creds *auth.Credentials) ([]auth.Role, error) {
+	if creds.Delegated() {
+		return creds.Roles, nil
+	}
+	return s.effectiveRoles(ctx, creds.UserID, tokenScope{ProjectID: creds.ProjectID, DomainID: creds.DomainID, System: creds.System})
+}
+
 // appCredRoles resolves the requested roles ([{"id":...} or {"name":...}]) and the
-// roles they imply, which must all be on the caller's token; none requested means
-// all the token's roles.
+// roles they imply, which must all be the token's (tokenRolesNow); none requested
+// means all the token's roles.
 func (s *Service) appCredRoles(ctx context.Context, creds *auth.Credentials, raw any, present bool) ([]string, error) {
+	tokenRoles, err := s.tokenRolesNow(ctx, creds)
+	if err != nil {
+		return nil, err
+	}
 	onToken := func(id string) bool {
-		return slices.ContainsFunc(creds.Roles, func(r auth.Role) bool { return r.ID == id })
+		return slices.ContainsFunc(tokenRoles, func(r auth.Role) bool { return r.ID == id })
 	}
 	var ids []string
 	list, isList := raw.([]any)
 	switch {
 	case !present || raw == nil || (isList && len(list) == 0):
-		for _, r := range creds.Roles {
+		for _, r := range tokenRoles {
 			ids = append(ids, r.ID)
 		}
 	case !isList:
