@@ -549,6 +549,13 @@ func (m *matrix) newEndpoint(service string) string {
 		"endpoint")["id"].(string)
 }
 
+// newEndpointGroup creates an endpoint group and returns its path.
+func (m *matrix) newEndpointGroup() string {
+	id := obj(m.admin(http.StatusCreated, "POST", "/v3/OS-EP-FILTER/endpoint_groups", map[string]any{"endpoint_group": map[string]any{
+		"name": m.name("matrix-group"), "filters": map[string]any{"interface": "internal"}}}), "endpoint_group")["id"].(string)
+	return "/v3/OS-EP-FILTER/endpoint_groups/" + id
+}
+
 func (m *matrix) newRegion() string {
 	return obj(m.admin(http.StatusCreated, "POST", "/v3/regions", map[string]any{"region": map[string]any{
 		"id": m.name("matrix-region")}}), "region")["id"].(string)
@@ -823,6 +830,9 @@ func (m *matrix) extensionCases() []policytest.Case {
 	mapping := m.newMapping()
 	projectEndpoint := "/v3/OS-EP-FILTER/projects/" + m.project + "/endpoints/" + endpoint
 	m.admin(http.StatusNoContent, "PUT", projectEndpoint, nil)
+	endpointGroup := m.newEndpointGroup()
+	groupInProject := endpointGroup + "/projects/" + m.project
+	m.admin(http.StatusNoContent, "PUT", groupInProject, nil)
 	get := func(path string) func(p policytest.Persona) int {
 		return func(p policytest.Persona) int { return m.status("GET", path, p.Token, nil) }
 	}
@@ -886,6 +896,41 @@ func (m *matrix) extensionCases() []policytest.Case {
 			get("/v3/OS-EP-FILTER/projects/"+m.project+"/endpoints")),
 		rule("GET /v3/OS-EP-FILTER/endpoints/{endpoint_id}/projects", "identity:list_projects_for_endpoint", nil,
 			get("/v3/OS-EP-FILTER/endpoints/"+endpoint+"/projects")),
+
+		rule("GET /v3/OS-EP-FILTER/endpoint_groups", "identity:list_endpoint_groups", nil, get("/v3/OS-EP-FILTER/endpoint_groups")),
+		rule("POST /v3/OS-EP-FILTER/endpoint_groups", "identity:create_endpoint_group", nil, func(p policytest.Persona) int {
+			return m.status("POST", "/v3/OS-EP-FILTER/endpoint_groups", p.Token, map[string]any{"endpoint_group": map[string]any{
+				"name": m.name("matrix-group"), "filters": map[string]any{"interface": "public"}}})
+		}),
+		rule("GET /v3/OS-EP-FILTER/endpoint_groups/{endpoint_group_id}", "identity:get_endpoint_group", nil, get(endpointGroup)),
+		rule("HEAD /v3/OS-EP-FILTER/endpoint_groups/{endpoint_group_id}", "identity:get_endpoint_group", nil,
+			func(p policytest.Persona) int { return m.status("HEAD", endpointGroup, p.Token, nil) }),
+		rule("PATCH /v3/OS-EP-FILTER/endpoint_groups/{endpoint_group_id}", "identity:update_endpoint_group", nil, func(p policytest.Persona) int {
+			return m.status("PATCH", endpointGroup, p.Token, map[string]any{"endpoint_group": map[string]any{"description": "d"}})
+		}),
+		rule("DELETE /v3/OS-EP-FILTER/endpoint_groups/{endpoint_group_id}", "identity:delete_endpoint_group", nil, func(p policytest.Persona) int {
+			return m.status("DELETE", m.newEndpointGroup(), p.Token, nil)
+		}),
+		rule("GET /v3/OS-EP-FILTER/endpoint_groups/{endpoint_group_id}/projects", "identity:list_projects_associated_with_endpoint_group", nil,
+			get(endpointGroup+"/projects")),
+		rule("GET /v3/OS-EP-FILTER/endpoint_groups/{endpoint_group_id}/endpoints", "identity:list_endpoints_associated_with_endpoint_group", nil,
+			get(endpointGroup+"/endpoints")),
+		rule("GET /v3/OS-EP-FILTER/endpoint_groups/{endpoint_group_id}/projects/{project_id}", "identity:get_endpoint_group_in_project", nil,
+			get(groupInProject)),
+		rule("HEAD /v3/OS-EP-FILTER/endpoint_groups/{endpoint_group_id}/projects/{project_id}", "identity:get_endpoint_group_in_project", nil,
+			func(p policytest.Persona) int { return m.status("HEAD", groupInProject, p.Token, nil) }),
+		rule("PUT /v3/OS-EP-FILTER/endpoint_groups/{endpoint_group_id}/projects/{project_id}", "identity:add_endpoint_group_to_project", nil,
+			func(p policytest.Persona) int {
+				return m.status("PUT", m.newEndpointGroup()+"/projects/"+m.project, p.Token, nil)
+			}),
+		rule("DELETE /v3/OS-EP-FILTER/endpoint_groups/{endpoint_group_id}/projects/{project_id}", "identity:remove_endpoint_group_from_project", nil,
+			func(p policytest.Persona) int {
+				path := m.newEndpointGroup() + "/projects/" + m.project
+				m.admin(http.StatusNoContent, "PUT", path, nil)
+				return m.status("DELETE", path, p.Token, nil)
+			}),
+		rule("GET /v3/OS-EP-FILTER/projects/{project_id}/endpoint_groups", "identity:list_endpoint_groups_for_project", nil,
+			get("/v3/OS-EP-FILTER/projects/"+m.project+"/endpoint_groups")),
 
 		rule("GET /v3/OS-FEDERATION/mappings", "identity:list_mappings", nil, get("/v3/OS-FEDERATION/mappings")),
 		rule("GET /v3/OS-FEDERATION/mappings/{mapping_id}", "identity:get_mapping", nil, get("/v3/OS-FEDERATION/mappings/"+mapping)),

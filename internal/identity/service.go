@@ -50,7 +50,8 @@ type Service struct {
 	now     func() time.Time
 
 	// publicURL is the base URL clients reach identity by (for links and discovery).
-	publicURL string
+	publicURL      string
+	checkResponses bool
 
 	// generation counts writes, this process's and (over the bus) those of the
 	// other identity services on the database; caches derived from the
@@ -73,6 +74,9 @@ type Options struct {
 	Bus       *bus.Bus // optional: revocations and changes are also published for other processes
 	Policy    *policy.Enforcer
 	PublicURL string
+	// CheckResponses validates every answer against its route's response schema,
+	// logging a violation (httpapi.ResponseViolation); tests turn it on.
+	CheckResponses bool
 }
 
 // New runs the identity migrations and loads the revocation list.
@@ -90,7 +94,7 @@ func New(ctx context.Context, o Options) (*Service, error) {
 	s := &Service{
 		db: o.DB, cfg: o.Config, log: o.Logger, keys: o.Keys, codec: codec,
 		revoked: o.Revoked, valid: auth.NewValidator(codec, o.Revoked), bus: o.Bus,
-		policy: o.Policy, now: time.Now, publicURL: o.PublicURL,
+		policy: o.Policy, now: time.Now, publicURL: o.PublicURL, checkResponses: o.CheckResponses,
 		rendered: map[renderKey]renderedToken{}, instance: newID(),
 	}
 	if err := s.loadRevocations(ctx); err != nil {
@@ -109,11 +113,12 @@ func (s *Service) Validator() *auth.Validator { return s.valid }
 // Handler is the HTTP API.
 func (s *Service) Handler() http.Handler {
 	srv := httpapi.NewServer(httpapi.Options{
-		Service:   "identity",
-		Logger:    s.log,
-		Auth:      callerAuthenticator{s.valid},
-		Policy:    s.policy,
-		ErrorBody: errorBody,
+		Service:        "identity",
+		Logger:         s.log,
+		CheckResponses: s.checkResponses,
+		Auth:           callerAuthenticator{s.valid},
+		Policy:         s.policy,
+		ErrorBody:      errorBody,
 		OnUnauthorized: func(e *httpapi.Error) {
 			if e.Header == nil {
 				e.Header = http.Header{}
