@@ -24,7 +24,7 @@ func TestPolicyMatrix(t *testing.T) {
 	m := newMatrix(t, upstream)
 	var cases []policytest.Case
 	for _, group := range [][]policytest.Case{
-		m.tokenCases(), m.domainCases(), m.projectCases(), m.userCases(), m.groupCases(), m.roleCases(),
+		m.tokenCases(), m.domainCases(), m.domainConfigCases(), m.projectCases(), m.userCases(), m.groupCases(), m.roleCases(),
 		m.grantCases(), m.catalogCases(), m.appCredCases(), m.credentialCases(), m.ec2Cases(), m.extensionCases(),
 		m.trustCases(), m.oauth1Cases(),
 	} {
@@ -223,6 +223,52 @@ func (m *matrix) tokenCases() []policytest.Case {
 func (m *matrix) newDomain(enabled bool) string {
 	return obj(m.admin(http.StatusCreated, "POST", "/v3/domains", map[string]any{"domain": map[string]any{
 		"name": m.name("matrix-domain"), "enabled": enabled}}), "domain")["id"].(string)
+}
+
+func (m *matrix) domainConfigCases() []policytest.Case {
+	domain := m.newDomain(true)
+	base := "/v3/domains/" + domain + "/config"
+	ldap := map[string]any{"config": map[string]any{"ldap": map[string]any{"url": "ldap://matrix", "suffix": "dc=matrix"}}}
+	// fresh gives the domain its config again before a write that may remove it.
+	fresh := func() {
+		if status := m.status("PUT", base, m.AdminToken, ldap); status != http.StatusOK && status != http.StatusCreated {
+			m.t.Fatalf("PUT %s: %d", base, status)
+		}
+	}
+	m.admin(http.StatusCreated, "PUT", base, ldap)
+	do := func(method, path string, body any, reset bool) func(p policytest.Persona) int {
+		return func(p policytest.Persona) int {
+			if reset {
+				fresh()
+			}
+			return m.status(method, path, p.Token, body)
+		}
+	}
+	group, option := "/v3/domains/{domain_id}/{config}/{group}", "/v3/domains/{domain_id}/{config}/{group}/{option}"
+	return []policytest.Case{
+		rule("PUT /v3/domains/{domain_id}/config", "identity:create_domain_config", nil, do("PUT", base, ldap, false)),
+		rule("GET /v3/domains/{domain_id}/config", "identity:get_domain_config", nil, do("GET", base, nil, false)),
+		rule("PATCH /v3/domains/{domain_id}/config", "identity:update_domain_config", nil,
+			do("PATCH", base, map[string]any{"config": map[string]any{"ldap": map[string]any{"user": "cn=matrix"}}}, false)),
+		rule("DELETE /v3/domains/{domain_id}/config", "identity:delete_domain_config", nil, do("DELETE", base, nil, true)),
+		rule("GET "+group, "identity:get_domain_config", nil, do("GET", base+"/ldap", nil, false)),
+		rule("GET "+group, "identity:get_security_compliance_domain_config", nil,
+			do("GET", "/v3/domains/default/config/security_compliance", nil, false)),
+		rule("PATCH "+group, "identity:update_domain_config", nil,
+			do("PATCH", base+"/ldap", map[string]any{"config": map[string]any{"ldap": map[string]any{"url": "ldap://m"}}}, true)),
+		rule("DELETE "+group, "identity:delete_domain_config", nil, do("DELETE", base+"/ldap", nil, true)),
+		rule("GET "+option, "identity:get_domain_config", nil, do("GET", base+"/ldap/url", nil, false)),
+		rule("GET "+option, "identity:get_security_compliance_domain_config", nil,
+			do("GET", "/v3/domains/default/config/security_compliance/password_regex", nil, false)),
+		rule("PATCH "+option, "identity:update_domain_config", nil,
+			do("PATCH", base+"/ldap/url", map[string]any{"config": map[string]any{"url": "ldap://m"}}, true)),
+		rule("DELETE "+option, "identity:delete_domain_config", nil, do("DELETE", base+"/ldap/url", nil, true)),
+		rule("GET /v3/domains/config/default", "identity:get_domain_config_default", nil, do("GET", "/v3/domains/config/default", nil, false)),
+		rule("GET /v3/domains/config/{group}/default", "identity:get_domain_config_default", nil,
+			do("GET", "/v3/domains/config/ldap/default", nil, false)),
+		rule("GET /v3/domains/config/{group}/{option}/default", "identity:get_domain_config_default", nil,
+			do("GET", "/v3/domains/config/ldap/url/default", nil, false)),
+	}
 }
 
 func (m *matrix) domainCases() []policytest.Case {

@@ -137,6 +137,7 @@ func (s *Service) routes() []httpapi.Route {
 		s.discoveryRoutes(),
 		s.authRoutes(),
 		s.domainRoutes(),
+		s.domainConfigRoutes(),
 		s.projectRoutes(),
 		s.userRoutes(),
 		s.groupRoutes(),
