@@ -103,7 +103,7 @@ func TestEndpointGroups(t *testing.T) {
 		{"member lists", "GET", groups, e.DemoToken, nil, 403},
 	})
 	status, out, _ := e.Do("POST", groups, e.AdminToken, endpointGroupBodyOf(map[string]any{"name": "x", "filters": map[string]any{"interface": "private"}}))
-	if msg := obj(out, "error")["message"]; status != 400 || msg != "Invalid input for field 'endpoint_group/filters/interface': 'private' is not one of ['admin', 'internal', 'public']" {
+	if msg := obj(out, "error")["message"]; status != 400 || msg != "Invalid input for field/attribute interface. Value: private. 'private' is not one of ['admin', 'internal', 'public']" {
 		t.Fatalf("bad interface: %d %v", status, msg)
 	}
 

@@ -24,6 +24,7 @@ import (
 	"github.com/nimbus-cloud/nimbus/internal/platform/db"
 	"github.com/nimbus-cloud/nimbus/internal/platform/fernet"
 	"github.com/nimbus-cloud/nimbus/internal/platform/httpapi"
+	"github.com/nimbus-cloud/nimbus/internal/platform/jsonschema"
 	"github.com/nimbus-cloud/nimbus/internal/platform/policy"
 )
 
@@ -116,9 +117,13 @@ func (s *Service) Handler() http.Handler {
 		Service:        "identity",
 		Logger:         s.log,
 		CheckResponses: s.checkResponses,
-		Auth:           callerAuthenticator{s.valid},
-		Policy:         s.policy,
-		ErrorBody:      errorBody,
+		// Keystone's request_body_schema decorator validates before the method
+		// body, where the policy is enforced.
+		ValidateBeforePolicy: true,
+		InvalidRequest:       invalidRequest,
+		Auth:                 callerAuthenticator{s.valid},
+		Policy:               s.policy,
+		ErrorBody:            errorBody,
 		OnUnauthorized: func(e *httpapi.Error) {
 			if e.Header == nil {
 				e.Header = http.Header{}
@@ -239,6 +244,20 @@ func (s *Service) followChanges() error {
 }
 
 // errorBody renders Keystone's error document.
+// invalidRequest is Keystone's 400 for a body its schema refuses
+// (keystone/api/validation/validators.py): the last element of the path, the
+// offending value as Python prints it, jsonschema's message.
+func invalidRequest(e *jsonschema.Error) *httpapi.Error {
+	if e.Keyword == "json" || len(e.Path) == 0 {
+		return httpapi.BadRequest("%s", e.Message)
+	}
+	value := jsonschema.Repr(e.Value)
+	if str, ok := e.Value.(string); ok {
+		value = str
+	}
+	return httpapi.BadRequest("Invalid input for field/attribute %v. Value: %s. %s", e.Path[len(e.Path)-1], value, e.Message)
+}
+
 func errorBody(e *httpapi.Error) any {
 	return map[string]any{"error": map[string]any{"code": e.Status, "message": e.Message, "title": e.Title()}}
 }
