@@ -111,3 +111,32 @@ func manyTags(n int) []string {
 	}
 	return out
 }
+
+// TestCatalogSchemas: keystone/catalog/schema.py's request bodies.
+func TestCatalogSchemas(t *testing.T) {
+	e := newTestEnv(t)
+	serviceID, endpointID := extFirstService(e)
+	region := func(m map[string]any) map[string]any { return map[string]any{"region": m} }
+	service := func(m map[string]any) map[string]any { return map[string]any{"service": m} }
+	endpoint := func(m map[string]any) map[string]any { return map[string]any{"endpoint": m} }
+	runSchemaCases(t, e, []schemaCase{
+		{"region with an empty id", "POST", "/v3/regions", region(map[string]any{"id": ""}), 201, ""},
+		{"region with extra attributes", "POST", "/v3/regions", region(map[string]any{"color": "red"}), 201, ""},
+		{"region description of 256", "POST", "/v3/regions", region(map[string]any{"description": strings.Repeat("r", 256)}), 400, ""},
+		{"region id of 256", "PUT", "/v3/regions/" + strings.Repeat("r", 10), region(map[string]any{"id": strings.Repeat("r", 256)}), 400, ""},
+		{"region update of nothing", "PATCH", "/v3/regions/RegionOne", region(map[string]any{}), 400,
+			"Invalid input for field/attribute region. Value: {}. {} should be non-empty"},
+		{"service without a type", "POST", "/v3/services", service(map[string]any{"name": "x"}), 400,
+			"Invalid input for field/attribute service. Value: {'name': 'x'}. 'type' is a required property"},
+		{"service enabled a string", "POST", "/v3/services", service(map[string]any{"type": "x", "enabled": "true"}), 400,
+			"Invalid input for field/attribute enabled. Value: true. 'true' is not of type 'boolean'"},
+		{"service name of 256", "PATCH", "/v3/services/" + serviceID, service(map[string]any{"name": strings.Repeat("s", 256)}), 400, ""},
+		{"endpoint url of 226", "POST", "/v3/endpoints", endpoint(map[string]any{"interface": "public", "service_id": serviceID,
+			"url": "http://" + strings.Repeat("u", 219)}), 400, ""},
+		{"endpoint url without a scheme", "PATCH", "/v3/endpoints/" + endpointID, endpoint(map[string]any{"url": "nowhere"}), 400,
+			"Invalid input for field/attribute url. Value: nowhere. 'nowhere' does not match '^[a-zA-Z0-9+.-]+:.+'"},
+		{"endpoint interface unknown", "POST", "/v3/endpoints", endpoint(map[string]any{"interface": "private", "service_id": serviceID,
+			"url": "http://x"}), 400, "Invalid input for field/attribute interface. Value: private. 'private' is not one of ['admin', 'internal', 'public']"},
+		{"endpoint without a url", "POST", "/v3/endpoints", endpoint(map[string]any{"interface": "public", "service_id": serviceID}), 400, ""},
+	})
+}
