@@ -140,3 +140,33 @@ func TestCatalogSchemas(t *testing.T) {
 		{"endpoint without a url", "POST", "/v3/endpoints", endpoint(map[string]any{"interface": "public", "service_id": serviceID}), 400, ""},
 	})
 }
+
+// TestUserGroupRoleSchemas: keystone/identity/schema.py's and
+// keystone/assignment/schema.py's request bodies.
+func TestUserGroupRoleSchemas(t *testing.T) {
+	e := newTestEnv(t)
+	user := func(m map[string]any) map[string]any { return map[string]any{"user": m} }
+	group := func(m map[string]any) map[string]any { return map[string]any{"group": m} }
+	role := func(m map[string]any) map[string]any { return map[string]any{"role": m} }
+	demo := extUserID(e, e.DemoToken)
+	runSchemaCases(t, e, []schemaCase{
+		{"user enabled \"yes\"", "POST", "/v3/users", user(map[string]any{"name": "u-yes", "enabled": "yes"}), 201, ""},
+		{"user name of 255", "POST", "/v3/users", user(map[string]any{"name": strings.Repeat("u", 255)}), 201, ""},
+		{"user name of 256", "POST", "/v3/users", user(map[string]any{"name": strings.Repeat("u", 256)}), 400, ""},
+		{"user null domain_id", "POST", "/v3/users", user(map[string]any{"name": "u-null", "domain_id": nil}), 400,
+			"Invalid input for field/attribute domain_id. Value: None. None is not of type 'string'"},
+		{"user unknown option", "POST", "/v3/users", user(map[string]any{"name": "u-opt", "options": map[string]any{"color": true}}), 400,
+			"Invalid input for field/attribute options. Value: {'color': True}. Additional properties are not allowed ('color' was unexpected)"},
+		{"user option a string", "PATCH", "/v3/users/" + demo, user(map[string]any{"options": map[string]any{"lock_password": "yes"}}), 400, ""},
+		{"user null password", "PATCH", "/v3/users/" + demo, user(map[string]any{"password": nil, "description": "d"}), 200, ""},
+		{"user update of nothing", "PATCH", "/v3/users/" + demo, user(map[string]any{}), 400, ""},
+		{"group name of 256", "POST", "/v3/groups", group(map[string]any{"name": strings.Repeat("g", 256)}), 400, ""},
+		{"group null description", "POST", "/v3/groups", group(map[string]any{"name": "g-null", "description": nil}), 201, ""},
+		{"group without a name", "POST", "/v3/groups", group(map[string]any{"description": "x"}), 400, ""},
+		{"role name blank", "POST", "/v3/roles", role(map[string]any{"name": "   "}), 400,
+			`Invalid input for field/attribute name. Value:    . '   ' does not match '[\\S]+'`}, // Python's repr of the pattern
+		{"role immutable option", "POST", "/v3/roles", role(map[string]any{"name": "r-imm", "options": map[string]any{"immutable": false}}), 201, ""},
+		{"role domain_id null", "POST", "/v3/roles", role(map[string]any{"name": "r-null", "domain_id": nil}), 201, ""},
+		{"no role", "POST", "/v3/roles", map[string]any{}, 400, "'role' is a required property"},
+	})
+}
