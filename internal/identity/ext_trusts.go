@@ -12,6 +12,7 @@ import (
 	"github.com/nimbus-cloud/nimbus/internal/platform/auth"
 	"github.com/nimbus-cloud/nimbus/internal/platform/db"
 	"github.com/nimbus-cloud/nimbus/internal/platform/httpapi"
+	"github.com/nimbus-cloud/nimbus/internal/platform/jsonschema"
 )
 
 // Trusts (OS-TRUST): a trustor delegates some of its roles on a project to a
@@ -21,9 +22,12 @@ import (
 func (s *Service) trustRoutes() []httpapi.Route {
 	t := "/v3/OS-TRUST/trusts/{trust_id}"
 	return []httpapi.Route{
-		{Method: "GET", Path: "/v3/OS-TRUST/trusts", Handler: s.listTrusts},   // policy depends on the filters
-		{Method: "POST", Path: "/v3/OS-TRUST/trusts", Handler: s.createTrust}, // policy needs the body's trustor
-		{Method: "GET", Path: t, Policy: "identity:get_trust", Target: s.trustTarget, Handler: s.showTrust},
+		{Method: "GET", Path: "/v3/OS-TRUST/trusts", Handler: s.listTrusts, // policy depends on the filters
+			Schemas: schemas(nil, map[int]jsonschema.Schema{http.StatusOK: trustIndexResponse})},
+		{Method: "POST", Path: "/v3/OS-TRUST/trusts", Handler: s.createTrust, // policy needs the body's trustor
+			Schemas: schemas(trustCreateRequest, map[int]jsonschema.Schema{http.StatusCreated: trustResponse})},
+		{Method: "GET", Path: t, Policy: "identity:get_trust", Target: s.trustTarget, Handler: s.showTrust,
+			Schemas: schemas(nil, map[int]jsonschema.Schema{http.StatusOK: trustResponse})},
 		{Method: "DELETE", Path: t, Policy: "identity:delete_trust", Target: s.trustTarget, Handler: s.deleteTrust},
 		{Method: "GET", Path: t + "/roles", Policy: "identity:list_roles_for_trust", Target: s.trustTarget, Handler: s.listTrustRoles},
 		{Method: "GET", Path: t + "/roles/{role_id}", Policy: "identity:get_role_for_trust", Target: s.trustTarget, Handler: s.showTrustRole},

@@ -170,3 +170,29 @@ func TestUserGroupRoleSchemas(t *testing.T) {
 		{"no role", "POST", "/v3/roles", map[string]any{}, 400, "'role' is a required property"},
 	})
 }
+
+// TestTrustSchemas: keystone/trust/schema.py's trust_create_request_body.
+func TestTrustSchemas(t *testing.T) {
+	e := newTestEnv(t)
+	admin, demo, project := extUserID(e, e.AdminToken), extUserID(e, e.DemoToken), extProjectID(e, e.AdminToken)
+	trust := func(m map[string]any) map[string]any {
+		body := map[string]any{"trustor_user_id": admin, "trustee_user_id": demo, "impersonation": false,
+			"project_id": project, "roles": []any{map[string]any{"name": "reader"}}}
+		for k, v := range m {
+			body[k] = v
+		}
+		return map[string]any{"trust": body}
+	}
+	runSchemaCases(t, e, []schemaCase{
+		{"a valid trust", "POST", "/v3/OS-TRUST/trusts", trust(nil), 201, ""},
+		{"remaining_uses 0", "POST", "/v3/OS-TRUST/trusts", trust(map[string]any{"remaining_uses": 0}), 400,
+			"Invalid input for field/attribute remaining_uses. Value: 0. 0 is less than the minimum of 1"},
+		{"impersonation a string", "POST", "/v3/OS-TRUST/trusts", trust(map[string]any{"impersonation": "true"}), 400,
+			"Invalid input for field/attribute impersonation. Value: true. 'true' is not of type 'boolean'"},
+		{"a role with id and name", "POST", "/v3/OS-TRUST/trusts", trust(map[string]any{"roles": []any{map[string]any{"id": "x", "name": "reader"}}}), 400, ""},
+		{"a role with another key", "POST", "/v3/OS-TRUST/trusts", trust(map[string]any{"roles": []any{map[string]any{"domain": "x"}}}), 400, ""},
+		{"no impersonation", "POST", "/v3/OS-TRUST/trusts", map[string]any{"trust": map[string]any{"trustor_user_id": admin, "trustee_user_id": demo}}, 400, ""},
+		{"extra attributes", "POST", "/v3/OS-TRUST/trusts", trust(map[string]any{"note": "kept out"}), 201, ""},
+		{"null redelegation_count", "POST", "/v3/OS-TRUST/trusts", trust(map[string]any{"redelegation_count": nil, "allow_redelegation": nil}), 201, ""},
+	})
+}
