@@ -26,7 +26,8 @@ func (s *Service) applicationCredentialRoutes() []httpapi.Route {
 	const base = "/v3/users/{user_id}/application_credentials"
 	return []httpapi.Route{
 		{Method: "GET", Path: base, Policy: "identity:list_application_credentials", Target: target, Handler: s.listApplicationCredentials},
-		{Method: "POST", Path: base, Policy: "identity:create_application_credential", Target: target, Handler: s.createApplicationCredential},
+		{Method: "POST", Path: base, Policy: "identity:create_application_credential", Target: target, Handler: s.createApplicationCredential,
+			Schemas: schemas(appCredCreateRequest, nil)},
 		{Method: "GET", Path: base + "/{application_credential_id}", Policy: "identity:get_application_credential", Target: target, Handler: s.showApplicationCredential},
 		{Method: "DELETE", Path: base + "/{application_credential_id}", Policy: "identity:delete_application_credential", Target: target, Handler: s.deleteApplicationCredential},
 	}
@@ -184,6 +185,7 @@ func (s *Service) createApplicationCredential(r *http.Request) (httpapi.Response
 	if err != nil {
 		return httpapi.Response{}, err
 	}
+	normalizeBooleans(obj, "unrestricted") // null, which the schema allows, is false
 	f := &fields{m: obj}
 	name, _ := f.Name("name", true)
 	desc, _ := f.NullableString("description")

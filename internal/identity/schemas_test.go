@@ -196,3 +196,23 @@ func TestTrustSchemas(t *testing.T) {
 		{"null redelegation_count", "POST", "/v3/OS-TRUST/trusts", trust(map[string]any{"redelegation_count": nil, "allow_redelegation": nil}), 201, ""},
 	})
 }
+
+// TestApplicationCredentialSchemas: keystone/application_credential/schema.py's
+// application_credential_create_request_body.
+func TestApplicationCredentialSchemas(t *testing.T) {
+	e := newTestEnv(t)
+	base := "/v3/users/" + extUserID(e, e.AdminToken) + "/application_credentials"
+	ac := func(m map[string]any) map[string]any { return map[string]any{"application_credential": m} }
+	runSchemaCases(t, e, []schemaCase{
+		{"a valid credential", "POST", base, ac(map[string]any{"name": "ac-ok", "roles": []any{map[string]any{"name": "reader"}},
+			"access_rules": []any{map[string]any{"service": "compute", "method": "GET", "path": "/v2.1/servers"}}}), 201, ""},
+		{"null secret and description", "POST", base, ac(map[string]any{"name": "ac-null", "secret": nil, "description": nil, "unrestricted": nil}), 201, ""},
+		{"no name", "POST", base, ac(map[string]any{"description": "x"}), 400,
+			"Invalid input for field/attribute application_credential. Value: {'description': 'x'}. 'name' is a required property"},
+		{"an unknown attribute", "POST", base, ac(map[string]any{"name": "ac-x", "color": "red"}), 400, ""},
+		{"a role with id and name", "POST", base, ac(map[string]any{"name": "ac-r", "roles": []any{map[string]any{"id": "a", "name": "reader"}}}), 400, ""},
+		{"an access rule's method", "POST", base, ac(map[string]any{"name": "ac-m", "access_rules": []any{map[string]any{"service": "compute", "method": "GOT", "path": "/"}}}), 400,
+			"Invalid input for field/attribute method. Value: GOT. 'GOT' is not one of ['DELETE', 'GET', 'HEAD', 'PATCH', 'POST', 'PUT']"},
+		{"unrestricted a string", "POST", base, ac(map[string]any{"name": "ac-u", "unrestricted": "true"}), 400, ""},
+	})
+}
