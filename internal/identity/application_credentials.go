@@ -26,7 +26,8 @@ func (s *Service) applicationCredentialRoutes() []httpapi.Route {
 	const base = "/v3/users/{user_id}/application_credentials"
 	return []httpapi.Route{
 		{Method: "GET", Path: base, Policy: "identity:list_application_credentials", Target: target, Handler: s.listApplicationCredentials},
-		{Method: "POST", Path: base, Policy: "identity:create_application_credential", Target: target, Handler: s.createApplicationCredential},
+		{Method: "POST", Path: base, Policy: "identity:create_application_credential", Target: target, Handler: s.createApplicationCredential,
+			Schemas: schemas(appCredCreateRequest, nil)},
 		{Method: "GET", Path: base + "/{application_credential_id}", Policy: "identity:get_application_credential", Target: target, Handler: s.showApplicationCredential},
 		{Method: "DELETE", Path: base + "/{application_credential_id}", Policy: "identity:delete_application_credential", Target: target, Handler: s.deleteApplicationCredential},
 	}
@@ -184,6 +185,7 @@ func (s *Service) createApplicationCredential(r *http.Request) (httpapi.Response
 	if err != nil {
 		return httpapi.Response{}, err
 	}
+	normalizeBooleans(obj, "unrestricted") // null, which the schema allows, is false
 	f := &fields{m: obj}
 	name, _ := f.Name("name", true)
 	desc, _ := f.NullableString("description")
@@ -275,18 +277,33 @@ func (s *Service) createApplicationCredential(r *http.Request) (httpapi.Response
 	return httpapi.Created(map[string]any{"application_credential": j}), nil
 }
 
+// tokenRolesNow are the roles the caller's token stands for as upstream computes
+// them: Keystone rebuilds a token's roles from the assignments whenever it
+// validates it, so a role granted after the token was issued is the token's too.
+// A delegated token stands for its delegation's roles only, which it carries.
+func (s *Service) tokenRolesNow(ctx context.Context, creds *auth.Credentials) ([]auth.Role, error) {
+	if creds.Delegated() {
+		return creds.Roles, nil
+	}
+	return s.effectiveRoles(ctx, creds.UserID, tokenScope{ProjectID: creds.ProjectID, DomainID: creds.DomainID, System: creds.System})
+}
+
 // appCredRoles resolves the requested roles ([{"id":...} or {"name":...}]) and the
-// roles they imply, which must all be on the caller's token; none requested means
-// all the token's roles.
+// roles they imply, which must all be the token's (tokenRolesNow); none requested
+// means all the token's roles.
 func (s *Service) appCredRoles(ctx context.Context, creds *auth.Credentials, raw any, present bool) ([]string, error) {
+	tokenRoles, err := s.tokenRolesNow(ctx, creds)
+	if err != nil {
+		return nil, err
+	}
 	onToken := func(id string) bool {
-		return slices.ContainsFunc(creds.Roles, func(r auth.Role) bool { return r.ID == id })
+		return slices.ContainsFunc(tokenRoles, func(r auth.Role) bool { return r.ID == id })
 	}
 	var ids []string
 	list, isList := raw.([]any)
 	switch {
 	case !present || raw == nil || (isList && len(list) == 0):
-		for _, r := range creds.Roles {
+		for _, r := range tokenRoles {
 			ids = append(ids, r.ID)
 		}
 	case !isList:

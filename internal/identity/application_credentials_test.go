@@ -421,3 +421,32 @@ func mustAppCred(t *testing.T, e *testEnv, id string) *appCredRow {
 	}
 	return a
 }
+
+// TestApplicationCredentialRoleGrantedAfterToken: as upstream, the roles an
+// application credential may carry are the user's current roles on the project
+// (Keystone rebuilds a token's roles when it validates it), not those the
+// creating token carried when it was issued.
+func TestApplicationCredentialRoleGrantedAfterToken(t *testing.T) {
+	e := newTestEnv(t)
+	demoID := acUserID(e, e.DemoToken)
+	demoProject := obj(acTokenBody(e, e.DemoToken), "project")["id"].(string)
+	base := "/v3/users/" + demoID + "/application_credentials"
+	role := obj(e.Must(http.StatusCreated, "POST", "/v3/roles", e.AdminToken,
+		map[string]any{"role": map[string]any{"name": "auditor"}}), "role")["id"].(string)
+
+	e.Must(http.StatusBadRequest, "POST", base, e.DemoToken, appCredBody(map[string]any{
+		"name": "early", "roles": []any{map[string]any{"name": "auditor"}}}))
+	grant := "/v3/projects/" + demoProject + "/users/" + demoID + "/roles/" + role
+	e.Must(http.StatusNoContent, "PUT", grant, e.AdminToken, nil)
+	ac := obj(e.Must(http.StatusCreated, "POST", base, e.DemoToken, appCredBody(map[string]any{
+		"name": "late", "roles": []any{map[string]any{"name": "auditor"}}})), "application_credential")
+	if roles := list(ac, "roles"); len(roles) != 1 || roles[0]["id"] != role {
+		t.Fatalf("roles of the credential: %v", ac["roles"])
+	}
+	// None named: every role the user holds now, the new one included.
+	all := obj(e.Must(http.StatusCreated, "POST", base, e.DemoToken, appCredBody(map[string]any{"name": "all"})),
+		"application_credential")
+	if !slices.ContainsFunc(list(all, "roles"), func(r map[string]any) bool { return r["id"] == role }) {
+		t.Fatalf("roles of a credential naming none: %v", all["roles"])
+	}
+}

@@ -89,6 +89,7 @@ type authResult struct {
 	appCred    *appCredRow     // set for application_credential logins
 	oauth1     *accessTokenRow // set for oauth1 logins
 	rescoped   *auth.Token
+	trust      *trustGrant // set for an OS-TRUST:trust scope
 	// issuedAt is when the login began, before anything the token carries was
 	// read: a revocation recorded after a change commits (issued_before = then)
 	// thus catches every token built from what the change replaced.
@@ -139,6 +140,9 @@ func (s *Service) issueToken(r *http.Request) (httpapi.Response, error) {
 			}
 			if t.OAuthAccessTokenID != "" {
 				return httpapi.Response{}, httpapi.Forbidden("Using OAuth-scoped token to create another token. Create a new OAuth-scoped token instead")
+			}
+			if t.TrustID != "" { // upstream's token plugin, whatever the scope asked
+				return httpapi.Response{}, forbiddenAction("Using trust-scoped token to create another token. Create a new trust-scoped token instead")
 			}
 			if (t.ProjectID != "" || t.DomainID != "" || t.System) && !s.cfg.AllowRescopeScopedToken {
 				return httpapi.Response{}, httpapi.Forbidden("Re-scoping a scoped token is not allowed.")
@@ -194,6 +198,11 @@ func (s *Service) issueToken(r *http.Request) (httpapi.Response, error) {
 	t, err := s.buildToken(ctx, user, sc, &res)
 	if err != nil {
 		return httpapi.Response{}, err
+	}
+	if res.trust != nil { // only once the token is sure to be issued, as upstream
+		if err := s.consumeTrustUse(ctx, res.trust.trust); err != nil {
+			return httpapi.Response{}, err
+		}
 	}
 	token, err := s.codec.Seal(t)
 	if err != nil {
@@ -321,7 +330,18 @@ func (s *Service) resolveScope(ctx context.Context, rs requestedScope, u *userRo
 		req := &rs.req
 		switch {
 		case len(req.Trust) > 0:
-			return sc, httpapi.Forbidden("Trusts are not supported by this deployment.")
+			g, err := s.trustForScope(ctx, req.Trust)
+			if err != nil {
+				return sc, err
+			}
+			if g.trust.ProjectID.Valid {
+				p, err := s.lookupScopeProject(ctx, &ref{ID: g.trust.ProjectID.String})
+				if err != nil {
+					return sc, err
+				}
+				sc.ProjectID = p.ID
+			}
+			res.trust = g
 		case req.Project != nil:
 			p, err := s.lookupScopeProject(ctx, req.Project)
 			if err != nil {
@@ -424,10 +444,18 @@ func (s *Service) buildToken(ctx context.Context, u *userRow, sc tokenScope, res
 		}
 		t.ProjectDomainID = p.DomainID
 	}
-	if sc != (tokenScope{}) {
-		roles, err := s.effectiveRoles(ctx, u.ID, sc)
-		if err != nil {
+	if res.trust != nil {
+		if err := s.applyTrust(ctx, t, u, res.trust); err != nil {
 			return nil, err
+		}
+	}
+	if sc != (tokenScope{}) {
+		roles := t.Roles // a trust's, when scoped to one
+		if res.trust == nil {
+			var err error
+			if roles, err = s.effectiveRoles(ctx, u.ID, sc); err != nil {
+				return nil, err
+			}
 		}
 		if ac := res.appCred; ac != nil {
 			t.AppCredID = ac.ID

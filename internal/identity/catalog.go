@@ -11,30 +11,47 @@ import (
 
 	"github.com/nimbus-cloud/nimbus/internal/platform/db"
 	"github.com/nimbus-cloud/nimbus/internal/platform/httpapi"
+	"github.com/nimbus-cloud/nimbus/internal/platform/jsonschema"
 )
 
 // The catalog API: regions, services and endpoints. Token bodies embed the catalog,
 // so every write calls s.changed().
 
 func (s *Service) catalogRoutes() []httpapi.Route {
+	ok := func(body jsonschema.Schema) []httpapi.Schema {
+		return schemas(nil, map[int]jsonschema.Schema{http.StatusOK: body})
+	}
 	return []httpapi.Route{
-		{Method: "GET", Path: "/v3/regions", Policy: "identity:list_regions", Handler: s.listRegions},
-		{Method: "POST", Path: "/v3/regions", Policy: "identity:create_region", Handler: s.createRegion},
-		{Method: "GET", Path: "/v3/regions/{region_id}", Policy: "identity:get_region", Handler: s.showRegion},
-		{Method: "PUT", Path: "/v3/regions/{region_id}", Policy: "identity:create_region", Handler: s.createRegion},
-		{Method: "PATCH", Path: "/v3/regions/{region_id}", Policy: "identity:update_region", Handler: s.updateRegion},
+		{Method: "GET", Path: "/v3/regions", Policy: "identity:list_regions", Handler: s.listRegions,
+			Schemas: ok(regionIndexResponse)},
+		{Method: "POST", Path: "/v3/regions", Policy: "identity:create_region", Handler: s.createRegion,
+			Schemas: schemas(regionCreateRequest, map[int]jsonschema.Schema{http.StatusCreated: regionResponse})},
+		{Method: "GET", Path: "/v3/regions/{region_id}", Policy: "identity:get_region", Handler: s.showRegion,
+			Schemas: ok(regionResponse)},
+		{Method: "PUT", Path: "/v3/regions/{region_id}", Policy: "identity:create_region", Handler: s.createRegion,
+			Schemas: schemas(regionCreateRequest, map[int]jsonschema.Schema{http.StatusCreated: regionResponse})},
+		{Method: "PATCH", Path: "/v3/regions/{region_id}", Policy: "identity:update_region", Handler: s.updateRegion,
+			Schemas: schemas(regionUpdateRequest, map[int]jsonschema.Schema{http.StatusOK: regionResponse})},
 		{Method: "DELETE", Path: "/v3/regions/{region_id}", Policy: "identity:delete_region", Handler: s.deleteRegion},
 
-		{Method: "GET", Path: "/v3/services", Policy: "identity:list_services", Handler: s.listServices},
-		{Method: "POST", Path: "/v3/services", Policy: "identity:create_service", Handler: s.createService},
-		{Method: "GET", Path: "/v3/services/{service_id}", Policy: "identity:get_service", Handler: s.showService},
-		{Method: "PATCH", Path: "/v3/services/{service_id}", Policy: "identity:update_service", Handler: s.updateService},
+		{Method: "GET", Path: "/v3/services", Policy: "identity:list_services", Handler: s.listServices,
+			Schemas: ok(serviceIndexResponse)},
+		{Method: "POST", Path: "/v3/services", Policy: "identity:create_service", Handler: s.createService,
+			Schemas: schemas(serviceCreateRequest, map[int]jsonschema.Schema{http.StatusCreated: serviceResponse})},
+		{Method: "GET", Path: "/v3/services/{service_id}", Policy: "identity:get_service", Handler: s.showService,
+			Schemas: ok(serviceResponse)},
+		{Method: "PATCH", Path: "/v3/services/{service_id}", Policy: "identity:update_service", Handler: s.updateService,
+			Schemas: schemas(serviceUpdateRequest, map[int]jsonschema.Schema{http.StatusOK: serviceResponse})},
 		{Method: "DELETE", Path: "/v3/services/{service_id}", Policy: "identity:delete_service", Handler: s.deleteService},
 
-		{Method: "GET", Path: "/v3/endpoints", Policy: "identity:list_endpoints", Handler: s.listEndpoints},
-		{Method: "POST", Path: "/v3/endpoints", Policy: "identity:create_endpoint", Handler: s.createEndpoint},
-		{Method: "GET", Path: "/v3/endpoints/{endpoint_id}", Policy: "identity:get_endpoint", Handler: s.showEndpoint},
-		{Method: "PATCH", Path: "/v3/endpoints/{endpoint_id}", Policy: "identity:update_endpoint", Handler: s.updateEndpoint},
+		{Method: "GET", Path: "/v3/endpoints", Policy: "identity:list_endpoints", Handler: s.listEndpoints,
+			Schemas: ok(endpointIndexResponse)},
+		{Method: "POST", Path: "/v3/endpoints", Policy: "identity:create_endpoint", Handler: s.createEndpoint,
+			Schemas: schemas(endpointCreateRequest, map[int]jsonschema.Schema{http.StatusCreated: endpointResponse})},
+		{Method: "GET", Path: "/v3/endpoints/{endpoint_id}", Policy: "identity:get_endpoint", Handler: s.showEndpoint,
+			Schemas: ok(endpointResponse)},
+		{Method: "PATCH", Path: "/v3/endpoints/{endpoint_id}", Policy: "identity:update_endpoint", Handler: s.updateEndpoint,
+			Schemas: schemas(endpointUpdateRequest, map[int]jsonschema.Schema{http.StatusOK: endpointResponse})},
 		{Method: "DELETE", Path: "/v3/endpoints/{endpoint_id}", Policy: "identity:delete_endpoint", Handler: s.deleteEndpoint},
 	}
 }

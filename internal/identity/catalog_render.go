@@ -3,6 +3,7 @@ package identity
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -52,7 +53,17 @@ func (s *Service) catalog(ctx context.Context, projectID string) ([]map[string]a
 			"id": eid, "interface": iface, "region": regionValue, "region_id": regionValue, "url": url,
 		})
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if filtered {
+		// As upstream, a filtered catalog leaves out the services left without
+		// an endpoint (an unfiltered one keeps them).
+		out = slices.DeleteFunc(out, func(entry map[string]any) bool {
+			return len(entry["endpoints"].([]map[string]any)) == 0
+		})
+	}
+	return out, nil
 }
 
 // substituteURL expands $(project_id)s / %(tenant_id)s style templates.

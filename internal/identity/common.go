@@ -88,6 +88,24 @@ func decodeEnvelope(r *http.Request, key string) (map[string]any, error) {
 	return obj, nil
 }
 
+// normalizeBooleans turns the values Keystone's permissive boolean parameter type
+// allowed (paramPermissiveBoolean, which the route's schema checked) into JSON
+// booleans, as bool_from_string reads them; null is as if not given. A null
+// description is the empty one.
+func normalizeBooleans(obj map[string]any, names ...string) {
+	if d, has := obj["description"]; has && d == nil {
+		obj["description"] = "" // nullable in the schemas; stored as upstream's default
+	}
+	for _, name := range names {
+		switch v := obj[name].(type) {
+		case string:
+			obj[name] = permissiveBool(v)
+		case nil:
+			delete(obj, name)
+		}
+	}
+}
+
 // fields reads typed attributes out of a decoded request object with upstream's
 // schema errors, collecting unknown attributes as "extra" as Keystone does.
 type fields struct {
@@ -223,6 +241,9 @@ func marshalJSON(v any) string {
 func unmarshalObject(s string) map[string]any {
 	m := map[string]any{}
 	_ = json.Unmarshal([]byte(s), &m)
+	if m == nil { // "null"
+		m = map[string]any{}
+	}
 	return m
 }
 

@@ -85,7 +85,7 @@ func credentialInDelegationScope(creds *auth.Credentials, c *credentialRow) bool
 		return true
 	}
 	d := ec2BlobDelegationOf(c.Blob)
-	return d.TrustID == "" && d.AppCredID == creds.AppCredID && d.AccessTokenID == creds.OAuthAccessTokenID
+	return d.TrustID == creds.TrustID && d.AppCredID == creds.AppCredID && d.AccessTokenID == creds.OAuthAccessTokenID
 }
 
 // credentialOutOfScope is the answer to a delegated token reaching past it.
@@ -108,6 +108,9 @@ func bindEC2Blob(creds *auth.Credentials, blob string) (string, error) {
 	}
 	if creds.OAuthAccessTokenID != "" {
 		m["access_token_id"] = creds.OAuthAccessTokenID
+	}
+	if creds.TrustID != "" {
+		m["trust_id"] = creds.TrustID
 	}
 	b, err := json.Marshal(m)
 	if err != nil {

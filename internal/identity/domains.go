@@ -8,6 +8,7 @@ import (
 	"github.com/nimbus-cloud/nimbus/internal/platform/auth"
 	"github.com/nimbus-cloud/nimbus/internal/platform/db"
 	"github.com/nimbus-cloud/nimbus/internal/platform/httpapi"
+	"github.com/nimbus-cloud/nimbus/internal/platform/jsonschema"
 )
 
 func (s *Service) domainRoutes() []httpapi.Route {
@@ -15,10 +16,14 @@ func (s *Service) domainRoutes() []httpapi.Route {
 		return map[string]any{"target.domain.id": pathParam(r, "domain_id")}, nil
 	}
 	return []httpapi.Route{
-		{Method: "GET", Path: "/v3/domains", Policy: "identity:list_domains", Target: domainScopedListTarget("target.domain.id"), Handler: s.listDomains},
-		{Method: "POST", Path: "/v3/domains", Policy: "identity:create_domain", Handler: s.createDomain},
-		{Method: "GET", Path: "/v3/domains/{domain_id}", Policy: "identity:get_domain", Target: target, Handler: s.showDomain},
-		{Method: "PATCH", Path: "/v3/domains/{domain_id}", Policy: "identity:update_domain", Target: target, Handler: s.updateDomain},
+		{Method: "GET", Path: "/v3/domains", Policy: "identity:list_domains", Target: domainScopedListTarget("target.domain.id"), Handler: s.listDomains,
+			Schemas: schemas(nil, map[int]jsonschema.Schema{http.StatusOK: domainIndexResponse})},
+		{Method: "POST", Path: "/v3/domains", Policy: "identity:create_domain", Handler: s.createDomain,
+			Schemas: schemas(domainCreateRequest, map[int]jsonschema.Schema{http.StatusCreated: domainResponse})},
+		{Method: "GET", Path: "/v3/domains/{domain_id}", Policy: "identity:get_domain", Target: target, Handler: s.showDomain,
+			Schemas: schemas(nil, map[int]jsonschema.Schema{http.StatusOK: domainResponse})},
+		{Method: "PATCH", Path: "/v3/domains/{domain_id}", Policy: "identity:update_domain", Target: target, Handler: s.updateDomain,
+			Schemas: schemas(domainUpdateRequest, map[int]jsonschema.Schema{http.StatusOK: domainResponse})},
 		{Method: "DELETE", Path: "/v3/domains/{domain_id}", Policy: "identity:delete_domain", Target: target, Handler: s.deleteDomain},
 	}
 }
@@ -74,6 +79,7 @@ func (s *Service) createDomain(r *http.Request) (httpapi.Response, error) {
 	if err != nil {
 		return httpapi.Response{}, err
 	}
+	normalizeBooleans(obj, "enabled")
 	f := &fields{m: obj}
 	name, _ := f.Name("name", true)
 	desc, _ := f.String("description", 0)
@@ -200,6 +206,7 @@ func (s *Service) updateDomain(r *http.Request) (httpapi.Response, error) {
 	if err != nil {
 		return httpapi.Response{}, err
 	}
+	normalizeBooleans(obj, "enabled")
 	f := &fields{m: obj}
 	u := readProjectUpdate(f)
 	f.Drop("id", "links", "tags")

@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -16,6 +19,7 @@ import (
 	"github.com/nimbus-cloud/nimbus/internal/platform/config"
 	"github.com/nimbus-cloud/nimbus/internal/platform/db/dbtest"
 	"github.com/nimbus-cloud/nimbus/internal/platform/fernet"
+	"github.com/nimbus-cloud/nimbus/internal/platform/httpapi"
 	"github.com/nimbus-cloud/nimbus/internal/platform/policy"
 )
 
@@ -48,8 +52,8 @@ func newTestEnv(t testing.TB) *testEnv {
 	cfg := config.Default().Identity
 	cfg.BcryptCost = 4 // keep tests fast; the cost itself is bcrypt's business
 	svc, err := New(ctx, Options{
-		DB: database, Config: cfg, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Keys: keys, Revoked: auth.NewRevocationList(), Policy: policy.NewEnforcer(),
+		DB: database, Config: cfg, Logger: slog.New(violationHandler{t: t}),
+		Keys: keys, Revoked: auth.NewRevocationList(), Policy: policy.NewEnforcer(), CheckResponses: true,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -68,6 +72,35 @@ func newTestEnv(t testing.TB) *testEnv {
 	e.DemoToken = e.Login("demo", testDemoPassword, "demo")
 	return e
 }
+
+// violationHandler fails the test on every response that breaks its route's
+// response schema (the server checks them all: CheckResponses), so each schema a
+// route declares is proven by the tests that call it; other logs are dropped.
+type violationHandler struct {
+	t     testing.TB
+	attrs []slog.Attr
+}
+
+func (h violationHandler) Enabled(context.Context, slog.Level) bool { return true }
+
+func (h violationHandler) Handle(_ context.Context, r slog.Record) error {
+	if r.Message != httpapi.ResponseViolation {
+		return nil
+	}
+	var b strings.Builder
+	r.Attrs(func(a slog.Attr) bool {
+		fmt.Fprintf(&b, " %s=%v", a.Key, a.Value)
+		return true
+	})
+	h.t.Errorf("%s:%s", r.Message, b.String())
+	return nil
+}
+
+func (h violationHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return violationHandler{t: h.t, attrs: append(slices.Clone(h.attrs), attrs...)}
+}
+
+func (h violationHandler) WithGroup(string) slog.Handler { return h }
 
 // Login issues a project-scoped password token for a user of the Default domain.
 func (e *testEnv) Login(user, password, project string) string {

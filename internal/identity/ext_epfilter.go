@@ -105,9 +105,23 @@ func (s *Service) listEndpointsForProject(r *http.Request) (httpapi.Response, er
 	if err != nil {
 		return httpapi.Response{}, err
 	}
+	// As upstream's list_endpoints_for_project: the endpoints of the project's
+	// endpoint groups too.
+	groups, err := s.projectEndpointGroups(ctx, p.ID)
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	fromGroups, err := s.endpointsMatching(ctx, groups)
+	if err != nil {
+		return httpapi.Response{}, err
+	}
 	out := []map[string]any{}
-	for _, ep := range endpoints {
-		out = append(out, s.endpointJSON(ep))
+	seen := map[string]bool{}
+	for _, ep := range append(endpoints, fromGroups...) {
+		if !seen[ep.ID] {
+			seen[ep.ID] = true
+			out = append(out, s.endpointJSON(ep))
+		}
 	}
 	return httpapi.OK(map[string]any{"endpoints": out, "links": s.collectionLinks(r)}), nil
 }
@@ -130,15 +144,30 @@ func (s *Service) listProjectsForEndpoint(r *http.Request) (httpapi.Response, er
 	return httpapi.OK(map[string]any{"projects": out, "links": s.collectionLinks(r)}), nil
 }
 
-// projectEndpointFilter returns the endpoints associated with a project, and whether
-// the project has any: upstream then restricts the project's catalog to them.
+// projectEndpointFilter returns the endpoints associated with a project, one by
+// one or through its endpoint groups, and whether the project has any: upstream
+// then restricts the project's catalog to them.
 func (s *Service) projectEndpointFilter(ctx context.Context, projectID string) (map[string]bool, bool, error) {
 	if projectID == "" {
 		return nil, false, nil
 	}
 	ids, err := db.QueryStrings(ctx, s.db, `SELECT endpoint_id FROM project_endpoints WHERE project_id = ?`, projectID)
-	if err != nil || len(ids) == 0 {
+	if err != nil {
 		return nil, false, err
+	}
+	groups, err := s.projectEndpointGroups(ctx, projectID)
+	if err != nil {
+		return nil, false, err
+	}
+	fromGroups, err := s.endpointsMatching(ctx, groups)
+	if err != nil {
+		return nil, false, err
+	}
+	for _, ep := range fromGroups {
+		ids = append(ids, ep.ID)
+	}
+	if len(ids) == 0 {
+		return nil, false, nil
 	}
 	set := make(map[string]bool, len(ids))
 	for _, id := range ids {

@@ -12,18 +12,22 @@ import (
 	"github.com/nimbus-cloud/nimbus/internal/platform/auth"
 	"github.com/nimbus-cloud/nimbus/internal/platform/db"
 	"github.com/nimbus-cloud/nimbus/internal/platform/httpapi"
+	"github.com/nimbus-cloud/nimbus/internal/platform/jsonschema"
 )
 
 // Trusts (OS-TRUST): a trustor delegates some of its roles on a project to a
-// trustee. Nimbus keeps the trusts (CRUD and role queries); trust-scoped tokens are
-// not issued (token issue answers 403 for an OS-TRUST:trust scope).
+// trustee, who logs in with the trust for a trust-scoped token (auth_trust.go)
+// and may redelegate it with that token, within the depth the trust allows.
 
 func (s *Service) trustRoutes() []httpapi.Route {
 	t := "/v3/OS-TRUST/trusts/{trust_id}"
 	return []httpapi.Route{
-		{Method: "GET", Path: "/v3/OS-TRUST/trusts", Handler: s.listTrusts},   // policy depends on the filters
-		{Method: "POST", Path: "/v3/OS-TRUST/trusts", Handler: s.createTrust}, // policy needs the body's trustor
-		{Method: "GET", Path: t, Policy: "identity:get_trust", Target: s.trustTarget, Handler: s.showTrust},
+		{Method: "GET", Path: "/v3/OS-TRUST/trusts", Handler: s.listTrusts, // policy depends on the filters
+			Schemas: schemas(nil, map[int]jsonschema.Schema{http.StatusOK: trustIndexResponse})},
+		{Method: "POST", Path: "/v3/OS-TRUST/trusts", Handler: s.createTrust, // policy needs the body's trustor
+			Schemas: schemas(trustCreateRequest, map[int]jsonschema.Schema{http.StatusCreated: trustResponse})},
+		{Method: "GET", Path: t, Policy: "identity:get_trust", Target: s.trustTarget, Handler: s.showTrust,
+			Schemas: schemas(nil, map[int]jsonschema.Schema{http.StatusOK: trustResponse})},
 		{Method: "DELETE", Path: t, Policy: "identity:delete_trust", Target: s.trustTarget, Handler: s.deleteTrust},
 		{Method: "GET", Path: t + "/roles", Policy: "identity:list_roles_for_trust", Target: s.trustTarget, Handler: s.listTrustRoles},
 		{Method: "GET", Path: t + "/roles/{role_id}", Policy: "identity:get_role_for_trust", Target: s.trustTarget, Handler: s.showTrustRole},
@@ -312,7 +316,17 @@ func (s *Service) createTrust(r *http.Request) (httpapi.Response, error) {
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	if err := s.requireTrustorRoles(ctx, s.db, t, roleIDs); err != nil {
+	// A trust made with a trust-scoped token redelegates that trust: the roles
+	// are those the chain's original trustor holds.
+	var pedigree []*trustRow
+	roleHolder := t
+	if creds.TrustID != "" {
+		if pedigree, err = s.trustPedigree(ctx, creds.TrustID); err != nil {
+			return httpapi.Response{}, err
+		}
+		roleHolder = pedigree[len(pedigree)-1]
+	}
+	if err := s.requireTrustorRoles(ctx, s.db, roleHolder, roleIDs); err != nil {
 		return httpapi.Response{}, err
 	}
 	if req.expiresAt != nil {
@@ -340,6 +354,11 @@ func (s *Service) createTrust(r *http.Request) (httpapi.Response, error) {
 	default:
 		t.RedelegationCount = trustMaxRedelegation
 	}
+	if pedigree != nil {
+		if err := s.redelegate(ctx, t, req, redelegatable, roleIDs, pedigree); err != nil {
+			return httpapi.Response{}, err
+		}
+	}
 	t.ID, t.CreatedAt = newID(), s.now().UnixMicro()
 	// The trustee and the trustor's roles are checked again in the transaction that
 	// inserts: no trust outlives its trustee, nor delegates a role its trustor
@@ -350,7 +369,7 @@ func (s *Service) createTrust(r *http.Request) (httpapi.Response, error) {
 		} else if u == nil {
 			return notFound("user", t.TrusteeUserID)
 		}
-		if err := s.requireTrustorRoles(ctx, tx, t, roleIDs); err != nil {
+		if err := s.requireTrustorRoles(ctx, tx, roleHolder, roleIDs); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO trusts (`+trustColumns+`) VALUES (?,?,?,?,?,?,?,?,?,?)`,
@@ -456,11 +475,24 @@ func (s *Service) deleteTrust(r *http.Request) (httpapi.Response, error) {
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	// Trusts redelegated from this one go with it, as upstream.
-	if _, err := s.db.ExecContext(ctx, `DELETE FROM trusts WHERE id = ? OR redelegated_trust_id = ?`, t.ID, t.ID); err != nil {
+	// Trusts redelegated from this one go with it, down the chain, as upstream;
+	// then the tokens of them all.
+	var gone []string
+	err = s.db.InTx(ctx, func(tx *db.Tx) error {
+		var err error
+		if gone, err = trustSubtree(ctx, tx, t.ID); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `DELETE FROM trusts WHERE id IN (`+placeholders(len(gone))+`)`, anySlice(gone)...)
+		return err
+	})
+	if err != nil {
 		return httpapi.Response{}, err
 	}
 	s.changed()
+	if err := s.revoke(ctx, trustRevocationEvents(gone)...); err != nil {
+		return httpapi.Response{}, err
+	}
 	return httpapi.NoContent(), nil
 }
 
@@ -488,4 +520,67 @@ func (s *Service) showTrustRole(r *http.Request) (httpapi.Response, error) {
 		}
 	}
 	return httpapi.Response{}, notFound("role", roleID)
+}
+
+// trustPedigree is a trust and the trusts it was redelegated from, up to the
+// original one (404 when one of them is gone).
+func (s *Service) trustPedigree(ctx context.Context, id string) ([]*trustRow, error) {
+	var chain []*trustRow
+	for len(chain) <= trustPedigreeLimit {
+		t, err := s.loadTrust(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		chain = append(chain, t)
+		if !t.RedelegatedTrustID.Valid {
+			return chain, nil
+		}
+		id = t.RedelegatedTrustID.String
+	}
+	return nil, notFound("trust", id)
+}
+
+// redelegate makes t a redelegation of pedigree[0] (the caller's trust), as
+// upstream's create_trust and _validate_redelegation (keystone/trust/core.py):
+// each trust up the chain must have depth left, and t may ask for no more uses,
+// time, roles or impersonation than any of them grants.
+func (s *Service) redelegate(ctx context.Context, t *trustRow, req *trustRequest, redelegatable bool, roleIDs []string, pedigree []*trustRow) error {
+	parent := pedigree[0]
+	t.RedelegatedTrustID = sql.NullString{String: parent.ID, Valid: true}
+	remaining := parent.RedelegationCount - 1
+	if redelegatable && req.redelegationCount != nil && *req.redelegationCount != 0 && *req.redelegationCount != remaining {
+		return httpapi.Forbidden(`Modifying "redelegation_count" upon redelegation is forbidden. Omitting this parameter is advised.`)
+	}
+	if redelegatable && req.redelegationCount == nil {
+		t.RedelegationCount = remaining
+	}
+	for _, up := range pedigree {
+		if up.RedelegationCount <= 0 || up.RedelegationCount > trustMaxRedelegation {
+			return httpapi.Forbidden("Remaining redelegation depth of %d out of allowed range of [0..%d]", up.RedelegationCount, trustMaxRedelegation)
+		}
+		if t.RemainingUses.Valid {
+			return httpapi.Forbidden(`Field "remaining_uses" is set to %d while it must not be set in order to redelegate a trust`, t.RemainingUses.Int64)
+		}
+		if up.ExpiresAt.Valid {
+			switch {
+			case !t.ExpiresAt.Valid:
+				t.ExpiresAt = up.ExpiresAt
+			case up.ExpiresAt.Int64 < t.ExpiresAt.Int64:
+				return httpapi.Forbidden("Requested expiration time is more than redelegated trust can provide")
+			}
+		}
+		upRoles, err := db.QueryStrings(ctx, s.db, `SELECT role_id FROM trust_roles WHERE trust_id = ?`, up.ID)
+		if err != nil {
+			return fmt.Errorf("load trust roles: %w", err)
+		}
+		for _, id := range roleIDs {
+			if !slices.Contains(upRoles, id) {
+				return httpapi.Forbidden("Some of requested roles are not in redelegated trust")
+			}
+		}
+		if !up.Impersonation && t.Impersonation {
+			return httpapi.Forbidden("Impersonation is not allowed because redelegated trust does not specify impersonation. Redelegated trust id: %s", up.ID)
+		}
+	}
+	return nil
 }

@@ -11,6 +11,7 @@ func (s *Service) extensionRoutes() []httpapi.Route {
 		s.limitRoutes(),
 		s.ec2CredentialRoutes(),
 		s.endpointFilterRoutes(),
+		s.endpointGroupRoutes(),
 		s.federationMappingRoutes(),
 		s.trustRoutes(),
 		s.accessRuleRoutes(),

@@ -9,6 +9,7 @@ import (
 	"github.com/nimbus-cloud/nimbus/internal/platform/auth"
 	"github.com/nimbus-cloud/nimbus/internal/platform/db"
 	"github.com/nimbus-cloud/nimbus/internal/platform/httpapi"
+	"github.com/nimbus-cloud/nimbus/internal/platform/jsonschema"
 )
 
 // Groups: Keystone's /v3/groups and their membership. Roles granted to a group
@@ -34,10 +35,14 @@ func (s *Service) groupJSON(g *groupRow) map[string]any {
 func (s *Service) groupRoutes() []httpapi.Route {
 	const member = "/v3/groups/{group_id}/users/{user_id}"
 	return []httpapi.Route{
-		{Method: "GET", Path: "/v3/groups", Policy: "identity:list_groups", Target: domainScopedListTarget("target.group.domain_id"), Handler: s.listGroups},
-		{Method: "POST", Path: "/v3/groups", Handler: s.createGroup}, // policy needs the body's domain
-		{Method: "GET", Path: "/v3/groups/{group_id}", Policy: "identity:get_group", Target: s.groupTarget, Handler: s.showGroup},
-		{Method: "PATCH", Path: "/v3/groups/{group_id}", Policy: "identity:update_group", Target: s.groupTarget, Handler: s.updateGroup},
+		{Method: "GET", Path: "/v3/groups", Policy: "identity:list_groups", Target: domainScopedListTarget("target.group.domain_id"), Handler: s.listGroups,
+			Schemas: schemas(nil, map[int]jsonschema.Schema{http.StatusOK: groupIndexResponse})},
+		{Method: "POST", Path: "/v3/groups", Handler: s.createGroup,
+			Schemas: schemas(groupCreateRequest, map[int]jsonschema.Schema{http.StatusCreated: groupResponse})}, // policy needs the body's domain
+		{Method: "GET", Path: "/v3/groups/{group_id}", Policy: "identity:get_group", Target: s.groupTarget, Handler: s.showGroup,
+			Schemas: schemas(nil, map[int]jsonschema.Schema{http.StatusOK: groupResponse})},
+		{Method: "PATCH", Path: "/v3/groups/{group_id}", Policy: "identity:update_group", Target: s.groupTarget, Handler: s.updateGroup,
+			Schemas: schemas(groupUpdateRequest, map[int]jsonschema.Schema{http.StatusOK: groupResponse})},
 		{Method: "DELETE", Path: "/v3/groups/{group_id}", Policy: "identity:delete_group", Target: s.groupTarget, Handler: s.deleteGroup},
 		{Method: "GET", Path: "/v3/groups/{group_id}/users", Policy: "identity:list_users_in_group", Target: s.groupTarget, Handler: s.listUsersInGroup},
 		{Method: "PUT", Path: member, Policy: "identity:add_user_to_group", Target: s.membershipTarget, Handler: s.addUserToGroup},

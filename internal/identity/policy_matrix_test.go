@@ -24,7 +24,7 @@ func TestPolicyMatrix(t *testing.T) {
 	m := newMatrix(t, upstream)
 	var cases []policytest.Case
 	for _, group := range [][]policytest.Case{
-		m.tokenCases(), m.domainCases(), m.projectCases(), m.userCases(), m.groupCases(), m.roleCases(),
+		m.tokenCases(), m.domainCases(), m.domainConfigCases(), m.projectCases(), m.userCases(), m.groupCases(), m.roleCases(),
 		m.grantCases(), m.catalogCases(), m.appCredCases(), m.credentialCases(), m.ec2Cases(), m.extensionCases(),
 		m.trustCases(), m.oauth1Cases(),
 	} {
@@ -223,6 +223,52 @@ func (m *matrix) tokenCases() []policytest.Case {
 func (m *matrix) newDomain(enabled bool) string {
 	return obj(m.admin(http.StatusCreated, "POST", "/v3/domains", map[string]any{"domain": map[string]any{
 		"name": m.name("matrix-domain"), "enabled": enabled}}), "domain")["id"].(string)
+}
+
+func (m *matrix) domainConfigCases() []policytest.Case {
+	domain := m.newDomain(true)
+	base := "/v3/domains/" + domain + "/config"
+	ldap := map[string]any{"config": map[string]any{"ldap": map[string]any{"url": "ldap://matrix", "suffix": "dc=matrix"}}}
+	// fresh gives the domain its config again before a write that may remove it.
+	fresh := func() {
+		if status := m.status("PUT", base, m.AdminToken, ldap); status != http.StatusOK && status != http.StatusCreated {
+			m.t.Fatalf("PUT %s: %d", base, status)
+		}
+	}
+	m.admin(http.StatusCreated, "PUT", base, ldap)
+	do := func(method, path string, body any, reset bool) func(p policytest.Persona) int {
+		return func(p policytest.Persona) int {
+			if reset {
+				fresh()
+			}
+			return m.status(method, path, p.Token, body)
+		}
+	}
+	group, option := "/v3/domains/{domain_id}/{config}/{group}", "/v3/domains/{domain_id}/{config}/{group}/{option}"
+	return []policytest.Case{
+		rule("PUT /v3/domains/{domain_id}/config", "identity:create_domain_config", nil, do("PUT", base, ldap, false)),
+		rule("GET /v3/domains/{domain_id}/config", "identity:get_domain_config", nil, do("GET", base, nil, false)),
+		rule("PATCH /v3/domains/{domain_id}/config", "identity:update_domain_config", nil,
+			do("PATCH", base, map[string]any{"config": map[string]any{"ldap": map[string]any{"user": "cn=matrix"}}}, false)),
+		rule("DELETE /v3/domains/{domain_id}/config", "identity:delete_domain_config", nil, do("DELETE", base, nil, true)),
+		rule("GET "+group, "identity:get_domain_config", nil, do("GET", base+"/ldap", nil, false)),
+		rule("GET "+group, "identity:get_security_compliance_domain_config", nil,
+			do("GET", "/v3/domains/default/config/security_compliance", nil, false)),
+		rule("PATCH "+group, "identity:update_domain_config", nil,
+			do("PATCH", base+"/ldap", map[string]any{"config": map[string]any{"ldap": map[string]any{"url": "ldap://m"}}}, true)),
+		rule("DELETE "+group, "identity:delete_domain_config", nil, do("DELETE", base+"/ldap", nil, true)),
+		rule("GET "+option, "identity:get_domain_config", nil, do("GET", base+"/ldap/url", nil, false)),
+		rule("GET "+option, "identity:get_security_compliance_domain_config", nil,
+			do("GET", "/v3/domains/default/config/security_compliance/password_regex", nil, false)),
+		rule("PATCH "+option, "identity:update_domain_config", nil,
+			do("PATCH", base+"/ldap/url", map[string]any{"config": map[string]any{"url": "ldap://m"}}, true)),
+		rule("DELETE "+option, "identity:delete_domain_config", nil, do("DELETE", base+"/ldap/url", nil, true)),
+		rule("GET /v3/domains/config/default", "identity:get_domain_config_default", nil, do("GET", "/v3/domains/config/default", nil, false)),
+		rule("GET /v3/domains/config/{group}/default", "identity:get_domain_config_default", nil,
+			do("GET", "/v3/domains/config/ldap/default", nil, false)),
+		rule("GET /v3/domains/config/{group}/{option}/default", "identity:get_domain_config_default", nil,
+			do("GET", "/v3/domains/config/ldap/url/default", nil, false)),
+	}
 }
 
 func (m *matrix) domainCases() []policytest.Case {
@@ -549,6 +595,13 @@ func (m *matrix) newEndpoint(service string) string {
 		"endpoint")["id"].(string)
 }
 
+// newEndpointGroup creates an endpoint group and returns its path.
+func (m *matrix) newEndpointGroup() string {
+	id := obj(m.admin(http.StatusCreated, "POST", "/v3/OS-EP-FILTER/endpoint_groups", map[string]any{"endpoint_group": map[string]any{
+		"name": m.name("matrix-group"), "filters": map[string]any{"interface": "internal"}}}), "endpoint_group")["id"].(string)
+	return "/v3/OS-EP-FILTER/endpoint_groups/" + id
+}
+
 func (m *matrix) newRegion() string {
 	return obj(m.admin(http.StatusCreated, "POST", "/v3/regions", map[string]any{"region": map[string]any{
 		"id": m.name("matrix-region")}}), "region")["id"].(string)
@@ -823,6 +876,9 @@ func (m *matrix) extensionCases() []policytest.Case {
 	mapping := m.newMapping()
 	projectEndpoint := "/v3/OS-EP-FILTER/projects/" + m.project + "/endpoints/" + endpoint
 	m.admin(http.StatusNoContent, "PUT", projectEndpoint, nil)
+	endpointGroup := m.newEndpointGroup()
+	groupInProject := endpointGroup + "/projects/" + m.project
+	m.admin(http.StatusNoContent, "PUT", groupInProject, nil)
 	get := func(path string) func(p policytest.Persona) int {
 		return func(p policytest.Persona) int { return m.status("GET", path, p.Token, nil) }
 	}
@@ -886,6 +942,41 @@ func (m *matrix) extensionCases() []policytest.Case {
 			get("/v3/OS-EP-FILTER/projects/"+m.project+"/endpoints")),
 		rule("GET /v3/OS-EP-FILTER/endpoints/{endpoint_id}/projects", "identity:list_projects_for_endpoint", nil,
 			get("/v3/OS-EP-FILTER/endpoints/"+endpoint+"/projects")),
+
+		rule("GET /v3/OS-EP-FILTER/endpoint_groups", "identity:list_endpoint_groups", nil, get("/v3/OS-EP-FILTER/endpoint_groups")),
+		rule("POST /v3/OS-EP-FILTER/endpoint_groups", "identity:create_endpoint_group", nil, func(p policytest.Persona) int {
+			return m.status("POST", "/v3/OS-EP-FILTER/endpoint_groups", p.Token, map[string]any{"endpoint_group": map[string]any{
+				"name": m.name("matrix-group"), "filters": map[string]any{"interface": "public"}}})
+		}),
+		rule("GET /v3/OS-EP-FILTER/endpoint_groups/{endpoint_group_id}", "identity:get_endpoint_group", nil, get(endpointGroup)),
+		rule("HEAD /v3/OS-EP-FILTER/endpoint_groups/{endpoint_group_id}", "identity:get_endpoint_group", nil,
+			func(p policytest.Persona) int { return m.status("HEAD", endpointGroup, p.Token, nil) }),
+		rule("PATCH /v3/OS-EP-FILTER/endpoint_groups/{endpoint_group_id}", "identity:update_endpoint_group", nil, func(p policytest.Persona) int {
+			return m.status("PATCH", endpointGroup, p.Token, map[string]any{"endpoint_group": map[string]any{"description": "d"}})
+		}),
+		rule("DELETE /v3/OS-EP-FILTER/endpoint_groups/{endpoint_group_id}", "identity:delete_endpoint_group", nil, func(p policytest.Persona) int {
+			return m.status("DELETE", m.newEndpointGroup(), p.Token, nil)
+		}),
+		rule("GET /v3/OS-EP-FILTER/endpoint_groups/{endpoint_group_id}/projects", "identity:list_projects_associated_with_endpoint_group", nil,
+			get(endpointGroup+"/projects")),
+		rule("GET /v3/OS-EP-FILTER/endpoint_groups/{endpoint_group_id}/endpoints", "identity:list_endpoints_associated_with_endpoint_group", nil,
+			get(endpointGroup+"/endpoints")),
+		rule("GET /v3/OS-EP-FILTER/endpoint_groups/{endpoint_group_id}/projects/{project_id}", "identity:get_endpoint_group_in_project", nil,
+			get(groupInProject)),
+		rule("HEAD /v3/OS-EP-FILTER/endpoint_groups/{endpoint_group_id}/projects/{project_id}", "identity:get_endpoint_group_in_project", nil,
+			func(p policytest.Persona) int { return m.status("HEAD", groupInProject, p.Token, nil) }),
+		rule("PUT /v3/OS-EP-FILTER/endpoint_groups/{endpoint_group_id}/projects/{project_id}", "identity:add_endpoint_group_to_project", nil,
+			func(p policytest.Persona) int {
+				return m.status("PUT", m.newEndpointGroup()+"/projects/"+m.project, p.Token, nil)
+			}),
+		rule("DELETE /v3/OS-EP-FILTER/endpoint_groups/{endpoint_group_id}/projects/{project_id}", "identity:remove_endpoint_group_from_project", nil,
+			func(p policytest.Persona) int {
+				path := m.newEndpointGroup() + "/projects/" + m.project
+				m.admin(http.StatusNoContent, "PUT", path, nil)
+				return m.status("DELETE", path, p.Token, nil)
+			}),
+		rule("GET /v3/OS-EP-FILTER/projects/{project_id}/endpoint_groups", "identity:list_endpoint_groups_for_project", nil,
+			get("/v3/OS-EP-FILTER/projects/"+m.project+"/endpoint_groups")),
 
 		rule("GET /v3/OS-FEDERATION/mappings", "identity:list_mappings", nil, get("/v3/OS-FEDERATION/mappings")),
 		rule("GET /v3/OS-FEDERATION/mappings/{mapping_id}", "identity:get_mapping", nil, get("/v3/OS-FEDERATION/mappings/"+mapping)),

@@ -10,14 +10,19 @@ import (
 	"github.com/nimbus-cloud/nimbus/internal/platform/auth"
 	"github.com/nimbus-cloud/nimbus/internal/platform/db"
 	"github.com/nimbus-cloud/nimbus/internal/platform/httpapi"
+	"github.com/nimbus-cloud/nimbus/internal/platform/jsonschema"
 )
 
 func (s *Service) projectRoutes() []httpapi.Route {
 	return []httpapi.Route{
-		{Method: "GET", Path: "/v3/projects", Policy: "identity:list_projects", Target: domainScopedListTarget("target.domain_id"), Handler: s.listProjects},
-		{Method: "POST", Path: "/v3/projects", Handler: s.createProject}, // policy needs the body's domain
-		{Method: "GET", Path: "/v3/projects/{project_id}", Policy: "identity:get_project", Target: s.projectTarget, Handler: s.showProject},
-		{Method: "PATCH", Path: "/v3/projects/{project_id}", Policy: "identity:update_project", Target: s.projectTarget, Handler: s.updateProject},
+		{Method: "GET", Path: "/v3/projects", Policy: "identity:list_projects", Target: domainScopedListTarget("target.domain_id"), Handler: s.listProjects,
+			Schemas: schemas(nil, map[int]jsonschema.Schema{http.StatusOK: projectIndexResponse})},
+		{Method: "POST", Path: "/v3/projects", Handler: s.createProject, // policy needs the body's domain
+			Schemas: schemas(projectCreateRequest, map[int]jsonschema.Schema{http.StatusCreated: projectResponse})},
+		{Method: "GET", Path: "/v3/projects/{project_id}", Policy: "identity:get_project", Target: s.projectTarget, Handler: s.showProject,
+			Schemas: schemas(nil, map[int]jsonschema.Schema{http.StatusOK: projectResponse})},
+		{Method: "PATCH", Path: "/v3/projects/{project_id}", Policy: "identity:update_project", Target: s.projectTarget, Handler: s.updateProject,
+			Schemas: schemas(projectUpdateRequest, map[int]jsonschema.Schema{http.StatusOK: projectResponse})},
 		{Method: "DELETE", Path: "/v3/projects/{project_id}", Policy: "identity:delete_project", Target: s.projectTarget, Handler: s.deleteProject},
 		{Method: "GET", Path: "/v3/projects/{project_id}/tags", Policy: "identity:list_project_tags", Target: s.projectTarget, Handler: s.listProjectTags},
 		{Method: "PUT", Path: "/v3/projects/{project_id}/tags", Policy: "identity:update_project_tags", Target: s.projectTarget, Handler: s.replaceProjectTags},
@@ -162,6 +167,7 @@ func (s *Service) createProject(r *http.Request) (httpapi.Response, error) {
 	if err != nil {
 		return httpapi.Response{}, err
 	}
+	normalizeBooleans(obj, "enabled", "is_domain")
 	f := &fields{m: obj}
 	name, _ := f.Name("name", true)
 	desc, _ := f.String("description", 0)
@@ -286,6 +292,7 @@ func (s *Service) updateProject(r *http.Request) (httpapi.Response, error) {
 	if err != nil {
 		return httpapi.Response{}, err
 	}
+	normalizeBooleans(obj, "enabled", "is_domain")
 	f := &fields{m: obj}
 	u := readProjectUpdate(f)
 	tags, hasTags := f.StringList("tags")

@@ -19,6 +19,16 @@ func (s *Service) revoke(ctx context.Context, events ...auth.RevocationEvent) er
 		if events[i].IssuedBefore.IsZero() {
 			events[i].IssuedBefore = now
 		}
+	}
+	extra, err := s.redelegatedTrustEvents(ctx, events)
+	if err != nil {
+		return err
+	}
+	events = append(events, extra...)
+	for i := range events {
+		if events[i].IssuedBefore.IsZero() {
+			events[i].IssuedBefore = now
+		}
 		e := events[i]
 		if _, err := s.db.ExecContext(ctx, `INSERT INTO revocation_events (id, user_id, project_id, domain_id, role_id,
 			access_token_id, audit_id, audit_chain_id, issued_before, revoked_at) VALUES (?,?,?,?,?,?,?,?,?,?)`,

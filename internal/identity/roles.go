@@ -9,6 +9,7 @@ import (
 	"github.com/nimbus-cloud/nimbus/internal/platform/auth"
 	"github.com/nimbus-cloud/nimbus/internal/platform/db"
 	"github.com/nimbus-cloud/nimbus/internal/platform/httpapi"
+	"github.com/nimbus-cloud/nimbus/internal/platform/jsonschema"
 )
 
 // prohibitedImpliedRoles is upstream's [assignment] prohibited_implied_role default:
@@ -19,10 +20,14 @@ func (s *Service) roleRoutes() []httpapi.Route {
 	return []httpapi.Route{
 		// The CRUD routes pick identity:*_role or identity:*_domain_role in the handler,
 		// since the choice depends on the role (or body) loaded.
-		{Method: "GET", Path: "/v3/roles", Handler: s.listRoles},
-		{Method: "POST", Path: "/v3/roles", Handler: s.createRole},
-		{Method: "GET", Path: "/v3/roles/{role_id}", Handler: s.showRole},
-		{Method: "PATCH", Path: "/v3/roles/{role_id}", Handler: s.updateRole},
+		{Method: "GET", Path: "/v3/roles", Handler: s.listRoles,
+			Schemas: schemas(nil, map[int]jsonschema.Schema{http.StatusOK: roleIndexResponse})},
+		{Method: "POST", Path: "/v3/roles", Handler: s.createRole,
+			Schemas: schemas(roleCreateRequest, map[int]jsonschema.Schema{http.StatusCreated: roleResponse})},
+		{Method: "GET", Path: "/v3/roles/{role_id}", Handler: s.showRole,
+			Schemas: schemas(nil, map[int]jsonschema.Schema{http.StatusOK: roleResponse})},
+		{Method: "PATCH", Path: "/v3/roles/{role_id}", Handler: s.updateRole,
+			Schemas: schemas(roleUpdateRequest, map[int]jsonschema.Schema{http.StatusOK: roleResponse})},
 		{Method: "DELETE", Path: "/v3/roles/{role_id}", Handler: s.deleteRole},
 
 		{Method: "GET", Path: "/v3/roles/{prior_role_id}/implies", Policy: "identity:list_implied_roles", Target: s.impliedRoleTarget, Handler: s.listImpliedRoles},

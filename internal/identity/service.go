@@ -24,6 +24,7 @@ import (
 	"github.com/nimbus-cloud/nimbus/internal/platform/db"
 	"github.com/nimbus-cloud/nimbus/internal/platform/fernet"
 	"github.com/nimbus-cloud/nimbus/internal/platform/httpapi"
+	"github.com/nimbus-cloud/nimbus/internal/platform/jsonschema"
 	"github.com/nimbus-cloud/nimbus/internal/platform/policy"
 )
 
@@ -50,8 +51,7 @@ type Service struct {
 	now     func() time.Time
 
 	// publicURL is the base URL clients reach identity by (for links and discovery).
-	publicURL string
-	// checkResponses turns on the response schema check (Options.CheckResponses).
+	publicURL      string
 	checkResponses bool
 
 	// generation counts writes, this process's and (over the bus) those of the
@@ -75,8 +75,8 @@ type Options struct {
 	Bus       *bus.Bus // optional: revocations and changes are also published for other processes
 	Policy    *policy.Enforcer
 	PublicURL string
-	// CheckResponses validates each response against its route's response schema
-	// (httpapi.Options.CheckResponses).
+	// CheckResponses validates every answer against its route's response schema,
+	// logging a violation (httpapi.ResponseViolation); tests turn it on.
 	CheckResponses bool
 }
 
@@ -114,11 +114,15 @@ func (s *Service) Validator() *auth.Validator { return s.valid }
 // Handler is the HTTP API.
 func (s *Service) Handler() http.Handler {
 	srv := httpapi.NewServer(httpapi.Options{
-		Service:   "identity",
-		Logger:    s.log,
-		Auth:      callerAuthenticator{s.valid},
-		Policy:    s.policy,
-		ErrorBody: errorBody,
+		Service: "identity",
+		Logger:  s.log,
+		// Keystone's request_body_schema decorator validates before the method
+		// body, where the policy is enforced.
+		ValidateBeforePolicy: true,
+		InvalidRequest:       invalidRequest,
+		Auth:                 callerAuthenticator{s.valid},
+		Policy:               s.policy,
+		ErrorBody:            errorBody,
 		OnUnauthorized: func(e *httpapi.Error) {
 			if e.Header == nil {
 				e.Header = http.Header{}
@@ -139,6 +143,7 @@ func (s *Service) routes() []httpapi.Route {
 		s.discoveryRoutes(),
 		s.authRoutes(),
 		s.domainRoutes(),
+		s.domainConfigRoutes(),
 		s.projectRoutes(),
 		s.userRoutes(),
 		s.groupRoutes(),
@@ -240,6 +245,20 @@ func (s *Service) followChanges() error {
 }
 
 // errorBody renders Keystone's error document.
+// invalidRequest is Keystone's 400 for a body its schema refuses
+// (keystone/api/validation/validators.py): the last element of the path, the
+// offending value as Python prints it, jsonschema's message.
+func invalidRequest(e *jsonschema.Error) *httpapi.Error {
+	if e.Keyword == "json" || len(e.Path) == 0 {
+		return httpapi.BadRequest("%s", e.Message)
+	}
+	value := jsonschema.Repr(e.Value)
+	if str, ok := e.Value.(string); ok {
+		value = str
+	}
+	return httpapi.BadRequest("Invalid input for field/attribute %v. Value: %s. %s", e.Path[len(e.Path)-1], value, e.Message)
+}
+
 func errorBody(e *httpapi.Error) any {
 	return map[string]any{"error": map[string]any{"code": e.Status, "message": e.Message, "title": e.Title()}}
 }

@@ -80,7 +80,9 @@ func (s *Service) buildTokenBody(ctx context.Context, t *auth.Token, nocatalog b
 			name = p.Name
 		}
 		body["project"] = map[string]any{"id": t.ProjectID, "name": name, "domain": s.domainRef(ctx, t.ProjectDomainID)}
-		body["is_domain"] = false
+		if t.TrustID == "" { // upstream's trust-scoped tokens have no is_domain
+			body["is_domain"] = false
+		}
 		body["roles"] = roles
 	case t.DomainID != "":
 		body["domain"] = s.domainRef(ctx, t.DomainID)
@@ -88,6 +90,15 @@ func (s *Service) buildTokenBody(ctx context.Context, t *auth.Token, nocatalog b
 	case t.System:
 		body["system"] = map[string]any{"all": true}
 		body["roles"] = roles
+	}
+	if t.TrustID != "" {
+		body["OS-TRUST:trust"] = map[string]any{
+			"id": t.TrustID, "trustor_user": map[string]any{"id": t.TrustorUserID},
+			"trustee_user": map[string]any{"id": t.TrusteeUserID}, "impersonation": t.Impersonation,
+		}
+		if t.ProjectID == "" {
+			body["roles"] = roles
+		}
 	}
 	if t.AppCredID != "" {
 		ac, err := s.getApplicationCredential(ctx, t.AppCredID)
@@ -109,7 +120,7 @@ func (s *Service) buildTokenBody(ctx context.Context, t *auth.Token, nocatalog b
 		}
 		body["OS-OAUTH1"] = oa
 	}
-	if !nocatalog && (t.ProjectID != "" || t.DomainID != "" || t.System) {
+	if !nocatalog && (t.ProjectID != "" || t.DomainID != "" || t.System || t.TrustID != "") {
 		cat, err := s.catalog(ctx, t.ProjectID)
 		if err != nil {
 			return nil, err

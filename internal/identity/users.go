@@ -12,6 +12,7 @@ import (
 	"github.com/nimbus-cloud/nimbus/internal/platform/auth"
 	"github.com/nimbus-cloud/nimbus/internal/platform/db"
 	"github.com/nimbus-cloud/nimbus/internal/platform/httpapi"
+	"github.com/nimbus-cloud/nimbus/internal/platform/jsonschema"
 )
 
 // Users: Keystone's /v3/users. Passwords are bcrypt-hashed and never rendered;
@@ -19,10 +20,14 @@ import (
 
 func (s *Service) userRoutes() []httpapi.Route {
 	return []httpapi.Route{
-		{Method: "GET", Path: "/v3/users", Policy: "identity:list_users", Target: domainScopedListTarget("target.domain_id"), Handler: s.listUsers},
-		{Method: "POST", Path: "/v3/users", Handler: s.createUser}, // policy needs the body's domain
-		{Method: "GET", Path: "/v3/users/{user_id}", Policy: "identity:get_user", Target: s.userTarget, Handler: s.showUser},
-		{Method: "PATCH", Path: "/v3/users/{user_id}", Policy: "identity:update_user", Target: s.userTarget, Handler: s.updateUser},
+		{Method: "GET", Path: "/v3/users", Policy: "identity:list_users", Target: domainScopedListTarget("target.domain_id"), Handler: s.listUsers,
+			Schemas: schemas(nil, map[int]jsonschema.Schema{http.StatusOK: userIndexResponse})},
+		{Method: "POST", Path: "/v3/users", Handler: s.createUser,
+			Schemas: schemas(userCreateRequest, map[int]jsonschema.Schema{http.StatusCreated: userResponse})}, // policy needs the body's domain
+		{Method: "GET", Path: "/v3/users/{user_id}", Policy: "identity:get_user", Target: s.userTarget, Handler: s.showUser,
+			Schemas: schemas(nil, map[int]jsonschema.Schema{http.StatusOK: userResponse})},
+		{Method: "PATCH", Path: "/v3/users/{user_id}", Policy: "identity:update_user", Target: s.userTarget, Handler: s.updateUser,
+			Schemas: schemas(userUpdateRequest, map[int]jsonschema.Schema{http.StatusOK: userResponse})},
 		{Method: "DELETE", Path: "/v3/users/{user_id}", Policy: "identity:delete_user", Target: s.userTarget, Handler: s.deleteUser},
 		// Unauthenticated as upstream: the original password proves who is asking, and
 		// a user whose password expired has no token to present.
@@ -273,6 +278,7 @@ func (s *Service) createUser(r *http.Request) (httpapi.Response, error) {
 	if err != nil {
 		return httpapi.Response{}, err
 	}
+	normalizeBooleans(obj, "enabled")
 	f := &fields{m: obj}
 	name, _ := f.Name("name", true)
 	domainID, _ := f.NullableString("domain_id")
@@ -354,6 +360,7 @@ func (s *Service) updateUser(r *http.Request) (httpapi.Response, error) {
 	if err != nil {
 		return httpapi.Response{}, err
 	}
+	normalizeBooleans(obj, "enabled")
 	if err := requireSomeProperty(obj, "user"); err != nil {
 		return httpapi.Response{}, err
 	}

@@ -203,7 +203,7 @@ func TestUserCreateInOtherDomain(t *testing.T) {
 		t.Fatalf("domain filter: %v", got)
 	}
 	// Without domain_id, a user lands in the domain of the token's project.
-	if u := ugCreateUser(e, map[string]any{"name": "carol", "domain_id": nil}); u["domain_id"] != "default" {
+	if u := ugCreateUser(e, map[string]any{"name": "carol"}); u["domain_id"] != "default" {
 		t.Fatalf("default domain: %v", u)
 	}
 }
@@ -225,7 +225,9 @@ func TestUserCreateBadInput(t *testing.T) {
 		{"name blank", map[string]any{"user": map[string]any{"name": "   "}}, 400},
 		{"name not a string", map[string]any{"user": map[string]any{"name": 42}}, 400},
 		{"name too long", map[string]any{"user": map[string]any{"name": strings.Repeat("n", 256)}}, 400},
-		{"enabled a string", map[string]any{"user": map[string]any{"name": "x", "enabled": "yes"}}, 400},
+		{"enabled a number", map[string]any{"user": map[string]any{"name": "x", "enabled": 1}}, 400},
+		{"enabled not a boolean string", map[string]any{"user": map[string]any{"name": "x", "enabled": "maybe"}}, 400},
+		{"domain_id null", map[string]any{"user": map[string]any{"name": "x", "domain_id": nil}}, 400},
 		{"password a number", map[string]any{"user": map[string]any{"name": "x", "password": 1234}}, 400},
 		{"password too long", map[string]any{"user": map[string]any{"name": "x", "password": strings.Repeat("p", maxPasswordLength+1)}}, 400},
 		{"description a number", map[string]any{"user": map[string]any{"name": "x", "description": 1}}, 400},
@@ -276,7 +278,7 @@ func TestUserUpdateBadInput(t *testing.T) {
 	}{
 		{"empty user", id, map[string]any{"user": map[string]any{}}, 400},
 		{"user not an object", id, map[string]any{"user": "notanobject"}, 400},
-		{"enabled a string", id, map[string]any{"user": map[string]any{"enabled": "yes"}}, 400},
+		{"enabled a number", id, map[string]any{"user": map[string]any{"enabled": 1}}, 400},
 		{"name empty", id, map[string]any{"user": map[string]any{"name": ""}}, 400},
 		{"change domain", id, map[string]any{"user": map[string]any{"domain_id": "other"}}, 400},
 		{"null domain", id, map[string]any{"user": map[string]any{"domain_id": nil}}, 400},

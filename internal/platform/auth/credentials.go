@@ -30,7 +30,11 @@ type Credentials struct {
 	OAuthAccessTokenID string
 	// AccessRules, when any, are all the requests the token may make (its
 	// application credential's access rules).
-	AccessRules    []AccessRule
+	AccessRules []AccessRule
+	// TrustID is set for trust-scoped tokens (OS-TRUST), with the trust's users.
+	TrustID        string
+	TrustorUserID  string
+	TrusteeUserID  string
 	IssuedAt       time.Time
 	ExpiresAt      time.Time
 	IsAdminProject bool
@@ -86,8 +90,10 @@ func (c *Credentials) PolicyCredentials() map[string]any {
 }
 
 // Delegated reports whether the token stands for a delegation (an application
-// credential or an OAuth1 access token) rather than for the user itself.
-func (c *Credentials) Delegated() bool { return c.AppCredID != "" || c.OAuthAccessTokenID != "" }
+// credential, an OAuth1 access token or a trust) rather than for the user itself.
+func (c *Credentials) Delegated() bool {
+	return c.AppCredID != "" || c.OAuthAccessTokenID != "" || c.TrustID != ""
+}
 
 // Scoped reports whether the token is scoped to anything.
 func (c *Credentials) Scoped() bool { return c.ProjectID != "" || c.DomainID != "" || c.System }

@@ -31,7 +31,10 @@ func (e *RevocationEvent) Matches(t *Token) bool {
 	if e.AuditChainID != "" && (len(t.AuditIDs) == 0 || t.AuditIDs[len(t.AuditIDs)-1] != e.AuditChainID) {
 		return false
 	}
-	if e.UserID != "" && t.UserID != e.UserID {
+	// A user's events revoke the trust-scoped tokens of the trusts the user is
+	// trustor or trustee of, whoever the token stands for (upstream validates a
+	// trust-scoped token against both users).
+	if e.UserID != "" && t.UserID != e.UserID && t.TrustorUserID != e.UserID && t.TrusteeUserID != e.UserID {
 		return false
 	}
 	if e.ProjectID != "" && t.ProjectID != e.ProjectID {
@@ -43,9 +46,9 @@ func (e *RevocationEvent) Matches(t *Token) bool {
 	if e.RoleID != "" && !slices.ContainsFunc(t.Roles, func(r Role) bool { return r.ID == e.RoleID }) {
 		return false
 	}
-	// access_token_id names an application credential or an OS-OAUTH1 access token
-	// (both are random ids), revoking every token issued with it.
-	if e.AppCredID != "" && t.AppCredID != e.AppCredID && t.OAuthAccessTokenID != e.AppCredID {
+	// access_token_id names an application credential, an OS-OAUTH1 access token
+	// or an OS-TRUST trust (all random ids), revoking every token issued with it.
+	if e.AppCredID != "" && t.AppCredID != e.AppCredID && t.OAuthAccessTokenID != e.AppCredID && t.TrustID != e.AppCredID {
 		return false
 	}
 	return true

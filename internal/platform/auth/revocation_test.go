@@ -17,6 +17,8 @@ func TestRevocationEventMatches(t *testing.T) {
 	noAudit := &Token{UserID: "u1", IssuedAt: issued}
 	oauthTok := &Token{UserID: "u1", ProjectID: "p1", Methods: []string{"oauth1"}, OAuthAccessTokenID: "at1",
 		AuditIDs: []string{"a4"}, IssuedAt: issued}
+	trustTok := &Token{UserID: "trustee", ProjectID: "p1", TrustID: "t1", TrustorUserID: "trustor",
+		TrusteeUserID: "trustee", AuditIDs: []string{"a5"}, IssuedAt: issued}
 
 	tests := []struct {
 		name string
@@ -42,6 +44,15 @@ func TestRevocationEventMatches(t *testing.T) {
 		{"audit chain other", RevocationEvent{AuditChainID: "zz", IssuedBefore: after}, projectTok, false},
 		{"audit chain on token without audit ids", RevocationEvent{AuditChainID: "a1", IssuedBefore: after}, noAudit, false},
 		{"audit chain, token issued after", RevocationEvent{AuditChainID: "chain1", IssuedBefore: before}, projectTok, false},
+
+		// trusts: the trust id, and either of its users
+		{"trust by id", RevocationEvent{AppCredID: "t1", IssuedBefore: issued}, trustTok, true},
+		{"other trust", RevocationEvent{AppCredID: "t2", IssuedBefore: issued}, trustTok, false},
+		{"trust's trustor", RevocationEvent{UserID: "trustor", IssuedBefore: issued}, trustTok, true},
+		{"trust's trustor on the project", RevocationEvent{UserID: "trustor", ProjectID: "p1", IssuedBefore: issued}, trustTok, true},
+		{"trust's trustor on another project", RevocationEvent{UserID: "trustor", ProjectID: "p2", IssuedBefore: issued}, trustTok, false},
+		{"trust's trustee", RevocationEvent{UserID: "trustee", IssuedBefore: issued}, trustTok, true},
+		{"a user outside the trust", RevocationEvent{UserID: "u1", IssuedBefore: issued}, trustTok, false},
 
 		// user / project
 		{"user", RevocationEvent{UserID: "u1", IssuedBefore: issued}, projectTok, true},

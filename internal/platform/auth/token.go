@@ -31,9 +31,17 @@ type Token struct {
 	// was issued with: when there are any, every service lets the token make
 	// only the requests they allow.
 	AccessRules []AccessRule
-	AuditIDs    []string // own audit id, then the chain's first when re-scoped
-	IssuedAt    time.Time
-	ExpiresAt   time.Time
+	// TrustID is the OS-TRUST trust a trust-scoped token was issued with; its
+	// trustor and trustee travel with it, so that revoking either user's tokens
+	// revokes it too. UserID is the trustor when the trust impersonates, the
+	// trustee otherwise.
+	TrustID       string
+	TrustorUserID string
+	TrusteeUserID string
+	Impersonation bool
+	AuditIDs      []string // own audit id, then the chain's first when re-scoped
+	IssuedAt      time.Time
+	ExpiresAt     time.Time
 }
 
 // Credentials turns the token into request credentials (names are filled by identity
@@ -45,13 +53,15 @@ func (t *Token) Credentials() *Credentials {
 		DomainID: t.DomainID, System: t.System,
 		Roles: t.Roles, Methods: t.Methods, AuditIDs: t.AuditIDs, AppCredID: t.AppCredID,
 		OAuthAccessTokenID: t.OAuthAccessTokenID, AccessRules: t.AccessRules,
+		TrustID: t.TrustID, TrustorUserID: t.TrustorUserID, TrusteeUserID: t.TrusteeUserID,
 		IssuedAt: t.IssuedAt, ExpiresAt: t.ExpiresAt,
 	}
 }
 
 // Payload versions: 1 is the original layout; 2 adds the OAuth1 access token id
 // after the application credential id; 3 adds, after that id (empty or not), the
-// application credential's access rules. MarshalBinary writes the lowest version
+// application credential's access rules; 4 adds, after the rules (none or some),
+// the trust id, trustor and trustee of a trust-scoped token. MarshalBinary writes the lowest version
 // that holds the token (1 without an OAuth1 access token or access rules), so
 // processes that only know the older versions keep validating every other token
 // during a rolling upgrade; a token with access rules is refused by them, never
@@ -60,6 +70,7 @@ const (
 	payloadVersion1 = 1
 	payloadVersion2 = 2
 	payloadVersion3 = 3
+	payloadVersion4 = 4
 	payloadVersion  = payloadVersion1 // the base layout
 )
 
@@ -104,6 +115,8 @@ func (t *Token) MarshalBinary() ([]byte, error) {
 	b := make([]byte, 0, 160)
 	version := byte(payloadVersion1)
 	switch {
+	case t.TrustID != "":
+		version = payloadVersion4
 	case len(t.AccessRules) > 0:
 		version = payloadVersion3
 	case t.OAuthAccessTokenID != "":
@@ -128,6 +141,9 @@ func (t *Token) MarshalBinary() ([]byte, error) {
 	if t.System {
 		flags |= 1
 	}
+	if t.Impersonation {
+		flags |= 2
+	}
 	b = append(b, flags)
 	for _, s := range []string{t.UserID, t.UserDomainID, t.ProjectID, t.ProjectDomainID, t.DomainID, t.AppCredID} {
 		b = appendID(b, s)
@@ -141,6 +157,11 @@ func (t *Token) MarshalBinary() ([]byte, error) {
 			b = appendString(b, r.Service)
 			b = appendString(b, r.Method)
 			b = appendString(b, r.Path)
+		}
+	}
+	if version >= payloadVersion4 {
+		for _, s := range []string{t.TrustID, t.TrustorUserID, t.TrusteeUserID} {
+			b = appendID(b, s)
 		}
 	}
 	b = binary.AppendUvarint(b, uint64(len(t.Roles)))
@@ -162,7 +183,7 @@ func (t *Token) UnmarshalBinary(b []byte) error {
 	*t = Token{} // decoding replaces, never appends to, what t held
 	d := decoder{b: b}
 	version := d.byte()
-	if version < payloadVersion1 || version > payloadVersion3 {
+	if version < payloadVersion1 || version > payloadVersion4 {
 		return ErrMalformed
 	}
 	mask := d.uvarint()
@@ -171,7 +192,8 @@ func (t *Token) UnmarshalBinary(b []byte) error {
 			t.Methods = append(t.Methods, name)
 		}
 	}
-	t.System = d.byte()&1 != 0
+	flags := d.byte()
+	t.System, t.Impersonation = flags&1 != 0, flags&2 != 0
 	for _, dst := range []*string{&t.UserID, &t.UserDomainID, &t.ProjectID, &t.ProjectDomainID, &t.DomainID, &t.AppCredID} {
 		*dst = d.id()
 	}
@@ -184,11 +206,18 @@ func (t *Token) UnmarshalBinary(b []byte) error {
 	if version >= payloadVersion3 {
 		// Version 3 always carries access rules; none is not canonical.
 		n := d.count()
-		if n == 0 {
+		if n == 0 && version == payloadVersion3 {
 			d.fail()
 		}
 		for i := 0; i < n && d.err == nil; i++ {
 			t.AccessRules = append(t.AccessRules, AccessRule{Service: d.string(), Method: d.string(), Path: d.string()})
+		}
+	}
+	if version >= payloadVersion4 {
+		// Version 4 always carries a trust, with both its users.
+		t.TrustID, t.TrustorUserID, t.TrusteeUserID = d.id(), d.id(), d.id()
+		if t.TrustID == "" || t.TrustorUserID == "" || t.TrusteeUserID == "" {
+			d.fail()
 		}
 	}
 	n := d.count()

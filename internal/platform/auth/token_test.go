@@ -28,6 +28,8 @@ func equalTokens(a, b *Token) bool {
 		a.DomainID == b.DomainID && a.System == b.System &&
 		slices.Equal(a.Roles, b.Roles) && a.AppCredID == b.AppCredID && a.OAuthAccessTokenID == b.OAuthAccessTokenID &&
 		slices.Equal(a.AccessRules, b.AccessRules) && slices.Equal(a.AuditIDs, b.AuditIDs) &&
+		a.TrustID == b.TrustID && a.TrustorUserID == b.TrustorUserID && a.TrusteeUserID == b.TrusteeUserID &&
+		a.Impersonation == b.Impersonation &&
 		a.IssuedAt.Equal(b.IssuedAt) && a.ExpiresAt.Equal(b.ExpiresAt)
 }
 
@@ -423,6 +425,11 @@ func TestTokenPayloadVersions(t *testing.T) {
 	rulesLen := 1 + 1 + len("image") + 1 + len("GET") + 1 + len("/v2/images") // count, then three strings
 	withBoth := withOAuth
 	withBoth.AccessRules = withRules.AccessRules
+	withTrust := base
+	withTrust.TrustID, withTrust.TrustorUserID, withTrust.TrusteeUserID = hexRole, hexUser, "cccccccccccccccccccccccccccccccc"
+	withTrust.Impersonation = true
+	rawTrust := withTrust
+	rawTrust.TrustID, rawTrust.Impersonation = "trust", false
 
 	tests := []struct {
 		name    string
@@ -435,6 +442,9 @@ func TestTokenPayloadVersions(t *testing.T) {
 		{"raw access token is version 2", rawOAuth, 2, 2 + len(rawOAuth.OAuthAccessTokenID)},
 		{"access rules are version 3, with an empty access token", withRules, 3, 2 + rulesLen},
 		{"access rules and an access token", withBoth, 3, 17 + rulesLen},
+		// No access token (2 bytes), no rules (1), three packed ids.
+		{"a trust is version 4, impersonating", withTrust, 4, 2 + 1 + 3*17},
+		{"a raw trust id", rawTrust, 4, 2 + 1 + 2 + len("trust") + 2*17},
 	}
 	v1, err := base.MarshalBinary()
 	if err != nil {
@@ -497,7 +507,8 @@ func TestTokenPayloadVersions(t *testing.T) {
 	for name, b := range map[string][]byte{
 		"version 2 without access token": v2empty,
 		"version 3 without access rules": v3NoRules,
-		"version 4":                      append([]byte{4}, v1[1:]...),
+		"version 4 without a trust":      append([]byte{4}, v1[1:]...),
+		"version 5":                      append([]byte{5}, v1[1:]...),
 		"version 0":                      append([]byte{0}, v1[1:]...),
 	} {
 		var tr Token

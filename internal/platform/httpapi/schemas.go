@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"strconv"
@@ -68,7 +69,11 @@ func (s *Server) validateRequest(r *http.Request, rt Route) error {
 	if r.Body != nil {
 		var err error
 		if data, err = io.ReadAll(r.Body); err != nil {
-			return AsError(err) // too large: MaxBytesReader's 413
+			var tooBig *http.MaxBytesError
+			if errors.As(err, &tooBig) {
+				return TooLarge("Request is too large.") // as DecodeJSON
+			}
+			return BadRequest("Could not read the request body: %v", err)
 		}
 		r.Body = io.NopCloser(bytes.NewReader(data))
 	}
