@@ -202,10 +202,19 @@ var taskDone = map[string]string{
 // report of a task the instance no longer has (a delete came meanwhile) is
 // stale and changes nothing: the agent sees the new task on its next pass.
 func (s *Service) ReportInstance(ctx context.Context, rep AgentReport) error {
-	var release *instance
+	if rep.Task == taskDeleting {
+		// Upstream deallocates the network before it destroys the instance, so
+		// a client that sees the server gone finds its ports gone too (and can
+		// delete the network at once). A crash before the delete is recorded
+		// only means the agent's next report releases them again (404s).
+		if in, err := loadInstance(ctx, s.db, rep.UUID); err == nil &&
+			in.Host == rep.Host && !in.Deleted && in.TaskState == taskDeleting {
+			s.releasePorts(ctx, in)
+		}
+	}
 	var reschedule bool
 	err := s.db.InTx(ctx, func(tx *db.Tx) error {
-		release, reschedule = nil, false
+		reschedule = false
 		in, err := loadInstance(ctx, tx, rep.UUID)
 		if err != nil {
 			return err
@@ -223,7 +232,6 @@ func (s *Service) ReportInstance(ctx context.Context, rep AgentReport) error {
 		}
 		switch {
 		case rep.Task == taskDeleting:
-			release = in
 			return s.finishDelete(ctx, tx, in)
 		case rep.Task == "":
 			if in.TaskState != "" || in.PowerState == rep.PowerState {
@@ -285,9 +293,6 @@ func (s *Service) ReportInstance(ctx context.Context, rep AgentReport) error {
 	})
 	if err != nil {
 		return err
-	}
-	if release != nil {
-		s.releasePorts(ctx, release)
 	}
 	if reschedule {
 		s.log.Warn("spawn failed, rescheduling", "instance", rep.UUID, "host", rep.Host, "error", rep.Error)

@@ -93,21 +93,23 @@ func (s *Service) wake() {
 }
 
 // deleteUnplaced finishes the delete of an instance no agent runs.
+// Its ports go first, as in ReportInstance.
 func (s *Service) deleteUnplaced(ctx context.Context, in *instance) error {
-	var gone *instance
-	if err := s.db.InTx(ctx, func(tx *db.Tx) error {
-		gone = nil
-		cur, err := loadInstance(ctx, tx, in.UUID)
-		if err != nil || cur.Deleted || cur.Host != "" || cur.TaskState != taskDeleting {
-			return err
-		}
-		gone = cur
-		return s.finishDelete(ctx, tx, cur)
-	}); err != nil || gone == nil {
+	unplacedDeleting := func(cur *instance) bool {
+		return !cur.Deleted && cur.Host == "" && cur.TaskState == taskDeleting
+	}
+	cur, err := loadInstance(ctx, s.db, in.UUID)
+	if err != nil || !unplacedDeleting(cur) {
 		return err
 	}
-	s.releasePorts(ctx, gone)
-	return nil
+	s.releasePorts(ctx, cur)
+	return s.db.InTx(ctx, func(tx *db.Tx) error {
+		cur, err := loadInstance(ctx, tx, in.UUID)
+		if err != nil || !unplacedDeleting(cur) {
+			return err
+		}
+		return s.finishDelete(ctx, tx, cur)
+	})
 }
 
 // schedule picks a host for the instance and claims its resources there. The

@@ -291,6 +291,8 @@ type memNetwork struct {
 	// fips are the floating IPs by id, fipOwners their projects.
 	fips      map[string]*FloatingIP
 	fipOwners map[string]string
+	// beforeDelete, if set, runs as a port is deleted (without the lock).
+	beforeDelete func(id string)
 }
 
 func newMemNetwork() *memNetwork {
@@ -447,6 +449,9 @@ func (m *memNetwork) UnbindPort(ctx context.Context, id string) error {
 }
 
 func (m *memNetwork) DeletePort(_ context.Context, id string) error {
+	if m.beforeDelete != nil {
+		m.beforeDelete(id)
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	delete(m.ports, id)

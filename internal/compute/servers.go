@@ -468,9 +468,9 @@ func (s *Service) deleteServer(r *http.Request) (httpapi.Response, error) {
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	var gone *instance // deleted here, its ports to give back
+	var local bool // no host runs it: deleted here
 	err = s.db.InTx(r.Context(), func(tx *db.Tx) error {
-		gone = nil
+		local = false
 		cur, err := loadInstance(r.Context(), tx, in.UUID)
 		if err != nil {
 			return err
@@ -485,21 +485,20 @@ func (s *Service) deleteServer(r *http.Request) (httpapi.Response, error) {
 		if err := s.startAction(r.Context(), tx, r, cur, "delete"); err != nil {
 			return err
 		}
-		if cur.Host == "" {
-			// No host runs it (ERROR, or not placed yet): upstream's local
-			// delete, done here and now.
-			gone = cur
-			return s.finishDelete(r.Context(), tx, cur)
-		}
+		// No host runs it (ERROR, or not placed yet): upstream's local delete,
+		// done here and now (or by the conductor if this process dies first).
+		local = cur.Host == ""
 		cur.TaskState, cur.UpdatedAt = taskDeleting, stamp(s.now())
 		return saveInstance(r.Context(), tx, cur)
 	})
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	if gone != nil {
-		s.releasePorts(r.Context(), gone)
-		return httpapi.NoContent(), nil // no host to tell, nothing left for the conductor
+	if local {
+		if err := s.deleteUnplaced(r.Context(), in); err != nil {
+			return httpapi.Response{}, err
+		}
+		return httpapi.NoContent(), nil // no host to tell
 	}
 	s.kick(in.Host)
 	return httpapi.NoContent(), nil

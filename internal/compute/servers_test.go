@@ -413,3 +413,38 @@ func TestNetworkingAfterCrash(t *testing.T) {
 		t.Fatalf("recorded ports %+v, want %s (made for the server) once", in.Request.Ports, made)
 	}
 }
+
+// TestDeleteReleasesPortsFirst: upstream deallocates a server's network before
+// it destroys the instance, so a client that sees the server gone (404) finds
+// its ports gone too and can delete the network at once.
+func TestDeleteReleasesPortsFirst(t *testing.T) {
+	e := newTestEnv(t, nil)
+	e.host("h1", 4, 4096, 100)
+	run := agentFor(t, e, "h1", fake.New(virt.HostResources{}))
+	var deleting string
+	var seen []int
+	e.net.beforeDelete = func(string) {
+		code, _, _ := e.Do("GET", "/v2.1/servers/"+deleting, e.AdminToken, nil)
+		seen = append(seen, code)
+	}
+
+	placed := e.Must(202, "POST", "/v2.1/servers", e.DemoToken, serverBody(nil))["server"].(map[string]any)["id"].(string)
+	e.conduct()
+	run()
+	deleting = placed
+	e.Must(204, "DELETE", "/v2.1/servers/"+placed, e.DemoToken, nil)
+	run()
+	e.Must(404, "GET", "/v2.1/servers/"+placed, e.AdminToken, nil)
+
+	if len(seen) == 0 {
+		t.Fatal("the server's port was not deleted")
+	}
+	for i, code := range seen {
+		if code != 200 {
+			t.Errorf("port delete %d: the server answered %d while its port was deleted, want 200 (still there)", i, code)
+		}
+	}
+	if n := e.net.count(); n != 0 {
+		t.Errorf("%d ports left after the delete", n)
+	}
+}
