@@ -388,10 +388,11 @@ func TestHostileBodiesGetKeystoneErrors(t *testing.T) {
 		{"malformed project", "POST", "/projects", true, `{"project": {"name": "x"`},
 		{"project name a number", "POST", "/projects", true, `{"project": {"name": 123}}`},
 		{"project a string", "POST", "/projects", true, `{"project": "x"}`},
-		{"project enabled a string", "POST", "/projects", true, `{"project": {"name": "x", "enabled": "yes"}}`},
+		// Keystone's boolean takes "yes", "no", "1", "off"... (parameter_types.boolean), not any string.
+		{"project enabled a string", "POST", "/projects", true, `{"project": {"name": "x", "enabled": "maybe"}}`},
 		{"project tags not a list", "POST", "/projects", true, `{"project": {"name": "x", "tags": "a"}}`},
 		{"project without body", "POST", "/projects", true, ``},
-		{"patch project enabled a string", "PATCH", "/projects/" + info.Token.Project.ID, true, `{"project": {"enabled": "no"}}`},
+		{"patch project enabled a string", "PATCH", "/projects/" + info.Token.Project.ID, true, `{"project": {"enabled": "nope"}}`},
 		{"patch project malformed", "PATCH", "/projects/" + info.Token.Project.ID, true, `{"project": `},
 		{"domain name a list", "POST", "/domains", true, `{"domain": {"name": ["a"]}}`},
 		{"user name an object", "POST", "/users", true, `{"user": {"name": {"a": 1}}}`},
