@@ -58,30 +58,14 @@ func addressGroupJSON(g *addressGroupBody) object {
 	return o
 }
 
+var addressGroupKind = resourceKind{table: "address_groups", getRule: "get_address_group", notFoundType: "AddressGroupNotFound", label: "Address group"}
+
 func (s *Service) visibleAddressGroup(ctx context.Context, c caller, q db.Querier, id string) (*addressGroupBody, error) {
-	var g addressGroupBody
-	if err := loadBody(ctx, q, "address_groups", id, &g); err != nil {
-		return nil, notFoundIfNoRows(err, "AddressGroupNotFound", "Address group", id)
-	}
-	if !s.allowed(c, "get_address_group", g.target()) {
-		return nil, notFound("AddressGroupNotFound", "Address group", id)
-	}
-	return &g, nil
+	return loadVisible[addressGroupBody](ctx, s, c, q, addressGroupKind, id)
 }
 
 func (s *Service) listAddressGroups(r *http.Request) (httpapi.Response, error) {
-	c := s.caller(r)
-	groups, err := loadBodies[addressGroupBody](r.Context(), s.db, `SELECT body FROM address_groups`)
-	if err != nil {
-		return httpapi.Response{}, err
-	}
-	var out []object
-	for i := range groups {
-		if s.allowed(c, "get_address_group", groups[i].target()) {
-			out = append(out, addressGroupJSON(&groups[i]))
-		}
-	}
-	return listResponse(r, "address_groups", out)
+	return listVisible[addressGroupBody](r, s, addressGroupKind, "address_groups", addressGroupJSON)
 }
 
 func (s *Service) showAddressGroup(r *http.Request) (httpapi.Response, error) {

@@ -49,30 +49,14 @@ func addressScopeJSON(a *addressScopeBody) object {
 	return o
 }
 
+var addressScopeKind = resourceKind{table: "address_scopes", getRule: "get_address_scope", notFoundType: "AddressScopeNotFound", label: "Address scope"}
+
 func (s *Service) visibleAddressScope(ctx context.Context, c caller, q db.Querier, id string) (*addressScopeBody, error) {
-	var a addressScopeBody
-	if err := loadBody(ctx, q, "address_scopes", id, &a); err != nil {
-		return nil, notFoundIfNoRows(err, "AddressScopeNotFound", "Address scope", id)
-	}
-	if !s.allowed(c, "get_address_scope", a.target()) {
-		return nil, notFound("AddressScopeNotFound", "Address scope", id)
-	}
-	return &a, nil
+	return loadVisible[addressScopeBody](ctx, s, c, q, addressScopeKind, id)
 }
 
 func (s *Service) listAddressScopes(r *http.Request) (httpapi.Response, error) {
-	c := s.caller(r)
-	scopes, err := loadBodies[addressScopeBody](r.Context(), s.db, `SELECT body FROM address_scopes`)
-	if err != nil {
-		return httpapi.Response{}, err
-	}
-	var out []object
-	for i := range scopes {
-		if s.allowed(c, "get_address_scope", scopes[i].target()) {
-			out = append(out, addressScopeJSON(&scopes[i]))
-		}
-	}
-	return listResponse(r, "address_scopes", out)
+	return listVisible[addressScopeBody](r, s, addressScopeKind, "address_scopes", addressScopeJSON)
 }
 
 func (s *Service) showAddressScope(r *http.Request) (httpapi.Response, error) {

@@ -79,30 +79,14 @@ func (sp *subnetPoolBody) prefixes() []netip.Prefix {
 
 func subnetPoolJSON(sp *subnetPoolBody) object { return render(sp) }
 
+var subnetPoolKind = resourceKind{table: "subnetpools", getRule: "get_subnetpool", notFoundType: "SubnetPoolNotFound", label: "Subnet pool"}
+
 func (s *Service) visibleSubnetPool(ctx context.Context, c caller, q db.Querier, id string) (*subnetPoolBody, error) {
-	var sp subnetPoolBody
-	if err := loadBody(ctx, q, "subnetpools", id, &sp); err != nil {
-		return nil, notFoundIfNoRows(err, "SubnetPoolNotFound", "Subnet pool", id)
-	}
-	if !s.allowed(c, "get_subnetpool", sp.target()) {
-		return nil, notFound("SubnetPoolNotFound", "Subnet pool", id)
-	}
-	return &sp, nil
+	return loadVisible[subnetPoolBody](ctx, s, c, q, subnetPoolKind, id)
 }
 
 func (s *Service) listSubnetPools(r *http.Request) (httpapi.Response, error) {
-	c := s.caller(r)
-	pools, err := loadBodies[subnetPoolBody](r.Context(), s.db, `SELECT body FROM subnetpools`)
-	if err != nil {
-		return httpapi.Response{}, err
-	}
-	var out []object
-	for i := range pools {
-		if s.allowed(c, "get_subnetpool", pools[i].target()) {
-			out = append(out, subnetPoolJSON(&pools[i]))
-		}
-	}
-	return listResponse(r, "subnetpools", out)
+	return listVisible[subnetPoolBody](r, s, subnetPoolKind, "subnetpools", subnetPoolJSON)
 }
 
 func (s *Service) showSubnetPool(r *http.Request) (httpapi.Response, error) {

@@ -153,15 +153,10 @@ func (s *Service) renderTrunk(ctx context.Context, q db.Querier, t *trunkBody) (
 	return trunkJSON(t, subs[t.ID], parent.Status), nil
 }
 
+var trunkKind = resourceKind{table: "trunks", getRule: "get_trunk", notFoundType: "TrunkNotFound", label: "Trunk"}
+
 func (s *Service) visibleTrunk(ctx context.Context, c caller, q db.Querier, id string) (*trunkBody, error) {
-	var t trunkBody
-	if err := loadBody(ctx, q, "trunks", id, &t); err != nil {
-		return nil, notFoundIfNoRows(err, "TrunkNotFound", "Trunk", id)
-	}
-	if !s.allowed(c, "get_trunk", t.target()) {
-		return nil, notFound("TrunkNotFound", "Trunk", id)
-	}
-	return &t, nil
+	return loadVisible[trunkBody](ctx, s, c, q, trunkKind, id)
 }
 
 func (s *Service) listTrunks(r *http.Request) (httpapi.Response, error) {
