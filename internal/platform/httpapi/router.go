@@ -362,12 +362,14 @@ func (s *Server) write(w http.ResponseWriter, r *http.Request, resp Response) {
 	}
 	switch body := resp.Body.(type) {
 	case nil:
+		if s.opts.CheckResponses {
+			s.checkResponse(r, status, nil, false)
+		}
 		w.WriteHeader(status)
 	case []byte:
-		if s.opts.CheckResponses && isJSON(w.Header().Get("Content-Type")) {
+		if s.opts.CheckResponses {
 			// bodies rendered ahead (identity's cached token bodies) are checked too
-			rt, _ := r.Context().Value(routeCtxKey{}).(*Route)
-			s.checkResponse(r, rt, status, body)
+			s.checkResponse(r, status, body, isJSON(w.Header().Get("Content-Type")))
 		}
 		w.WriteHeader(status)
 		if r.Method != http.MethodHead {
@@ -380,8 +382,7 @@ func (s *Server) write(w http.ResponseWriter, r *http.Request, resp Response) {
 			return
 		}
 		if s.opts.CheckResponses {
-			rt, _ := r.Context().Value(routeCtxKey{}).(*Route)
-			s.checkResponse(r, rt, status, buf)
+			s.checkResponse(r, status, buf, true)
 		}
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Content-Length", strconv.Itoa(len(buf)))

@@ -5,9 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -119,16 +122,28 @@ const ResponseViolation = "response schema violation"
 // status in a process): what the response check does not cover yet.
 const ResponseUnchecked = "response without a schema"
 
-// checkResponse validates a JSON body the route answered against its schema for
-// the status, logging (never altering) a violation.
-func (s *Server) checkResponse(r *http.Request, rt *Route, status int, body []byte) {
-	if rt == nil {
+// checkResponse holds an answer to its route's response schemas at the
+// request's version, logging (never altering) a violation: a success status
+// upstream does not answer, or a JSON body that breaks the status's schema. A
+// status mapped to a nil schema is checked alone (no body, or one that is not
+// JSON, such as image data). Errors are not checked: upstream's response
+// schemas describe successes.
+func (s *Server) checkResponse(r *http.Request, status int, body []byte, isJSON bool) {
+	rt, _ := r.Context().Value(routeCtxKey{}).(*Route)
+	if rt == nil || status >= 400 {
 		return
 	}
 	sc, ok := schemaFor(rt.Schemas, VersionOf(r))
-	schema, ok := sc.Responses[status], ok && sc.Responses[status] != nil
-	if !ok {
+	if !ok || len(sc.Responses) == 0 {
 		s.noteUnchecked(r, rt, status)
+		return
+	}
+	schema, ok := sc.Responses[status]
+	if !ok {
+		s.violation(r, rt, status, "", fmt.Sprintf("status %d is not one upstream answers (%s)", status, statusList(sc.Responses)))
+		return
+	}
+	if schema == nil || !isJSON {
 		return
 	}
 	var doc any
@@ -136,24 +151,39 @@ func (s *Server) checkResponse(r *http.Request, rt *Route, status int, body []by
 		d := json.NewDecoder(bytes.NewReader(body))
 		d.UseNumber()
 		if err := d.Decode(&doc); err != nil {
+			s.violation(r, rt, status, "", "the body is not JSON: "+err.Error())
 			return
 		}
 	}
 	if verr := jsonschema.Validate(schema, doc); verr != nil {
-		responseViolations.WithLabelValues(s.opts.Service, rt.Method+" "+rt.Path).Inc()
-		s.opts.Logger.ErrorContext(r.Context(), ResponseViolation, "service", s.opts.Service,
-			"route", rt.Method+" "+rt.Path, "version", VersionOf(r).String(), "status", status,
-			"field", verr.PathString(), "error", verr.Message, "request_id", RequestID(r.Context()))
+		s.violation(r, rt, status, verr.PathString(), verr.Message)
 	}
 }
 
-// noteUnchecked logs, once per route, version and status, a success answered
-// without a response schema; errors are left out (upstream's response schemas
-// describe successes).
-func (s *Server) noteUnchecked(r *http.Request, rt *Route, status int) {
-	if status >= 400 {
-		return
+func (s *Server) violation(r *http.Request, rt *Route, status int, field, message string) {
+	responseViolations.WithLabelValues(s.opts.Service, rt.Method+" "+rt.Path).Inc()
+	s.opts.Logger.ErrorContext(r.Context(), ResponseViolation, "service", s.opts.Service,
+		"route", rt.Method+" "+rt.Path, "version", VersionOf(r).String(), "status", status,
+		"field", field, "error", message, "request_id", RequestID(r.Context()))
+}
+
+// statusList is the statuses a route answers, in order: "200, 202".
+func statusList(responses map[int]jsonschema.Schema) string {
+	statuses := make([]int, 0, len(responses))
+	for st := range responses {
+		statuses = append(statuses, st)
 	}
+	slices.Sort(statuses)
+	parts := make([]string, len(statuses))
+	for i, st := range statuses {
+		parts[i] = strconv.Itoa(st)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// noteUnchecked logs, once per route, version and status, a success answered
+// without a response schema.
+func (s *Server) noteUnchecked(r *http.Request, rt *Route, status int) {
 	version := VersionOf(r).String()
 	key := rt.Method + " " + rt.Path + " " + version + " " + strconv.Itoa(status)
 	if _, seen := s.unchecked.LoadOrStore(key, true); seen {

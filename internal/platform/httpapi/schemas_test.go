@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -127,5 +128,45 @@ func TestRawJSONResponsesChecked(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), `route="GET /rendered"`) || !strings.Contains(logs.String(), "'id' is a required property") {
 		t.Fatalf("the violation does not name route and message:\n%s", logs.String())
+	}
+}
+
+// TestResponseStatusesChecked: a success status the route's schemas do not list
+// is a violation (a key pair created with 200 where upstream answers 201), a
+// status mapped to no schema is checked alone, and errors are never checked.
+func TestResponseStatusesChecked(t *testing.T) {
+	answer := func(status int, body any) Route {
+		return Route{Method: "POST", Path: "/" + strconv.Itoa(status), Public: true,
+			Schemas: []Schema{{Responses: map[int]jsonschema.Schema{201: {"type": "object"}, 204: nil}}},
+			Handler: func(r *http.Request) (Response, error) {
+				if status >= 400 {
+					return Response{}, &Error{Status: status, Message: "no"}
+				}
+				return Response{Status: status, Body: body}, nil
+			}}
+	}
+	tests := []struct {
+		route      Route
+		violations int
+	}{
+		{answer(201, map[string]any{"id": "x"}), 0},
+		{answer(204, nil), 0},
+		{answer(200, map[string]any{"id": "x"}), 1},
+		{answer(202, nil), 1},
+		{answer(409, nil), 0},
+	}
+	for _, tt := range tests {
+		var logs bytes.Buffer
+		srv := NewServer(Options{Service: "thing", Logger: slog.New(slog.NewTextHandler(&logs, nil)),
+			Registry: prometheus.NewRegistry(), CheckResponses: true})
+		srv.Mount([]Route{tt.route})
+		rec := httptest.NewRecorder()
+		srv.ServeHTTP(rec, httptest.NewRequest("POST", tt.route.Path, nil))
+		if got := strings.Count(logs.String(), ResponseViolation); got != tt.violations {
+			t.Errorf("%s answering %d: %d violations, want %d:\n%s", tt.route.Path, rec.Code, got, tt.violations, logs.String())
+		}
+		if tt.violations > 0 && !strings.Contains(logs.String(), "is not one upstream answers (201, 204)") {
+			t.Errorf("%s: the violation does not name upstream's statuses:\n%s", tt.route.Path, logs.String())
+		}
 	}
 }
