@@ -12,6 +12,7 @@ import (
 	"github.com/nimbus-cloud/nimbus/internal/platform/auth"
 	"github.com/nimbus-cloud/nimbus/internal/platform/db"
 	"github.com/nimbus-cloud/nimbus/internal/platform/httpapi"
+	"github.com/nimbus-cloud/nimbus/internal/platform/jsonschema"
 )
 
 // Application credentials: a user delegates (a subset of) its roles on the token's
@@ -25,11 +26,13 @@ func (s *Service) applicationCredentialRoutes() []httpapi.Route {
 	}
 	const base = "/v3/users/{user_id}/application_credentials"
 	return []httpapi.Route{
-		{Method: "GET", Path: base, Policy: "identity:list_application_credentials", Target: target, Handler: s.listApplicationCredentials},
+		{Method: "GET", Path: base, Policy: "identity:list_application_credentials", Target: target, Handler: s.listApplicationCredentials,
+			Schemas: okBody(appCredIndexResponse)},
 		{Method: "POST", Path: base, Policy: "identity:create_application_credential", Target: target, Handler: s.createApplicationCredential,
-			Schemas: schemas(appCredCreateRequest, nil)},
-		{Method: "GET", Path: base + "/{application_credential_id}", Policy: "identity:get_application_credential", Target: target, Handler: s.showApplicationCredential},
-		{Method: "DELETE", Path: base + "/{application_credential_id}", Policy: "identity:delete_application_credential", Target: target, Handler: s.deleteApplicationCredential},
+			Schemas: schemas(appCredCreateRequest, map[int]jsonschema.Schema{http.StatusCreated: appCredCreateResponse})},
+		{Method: "GET", Path: base + "/{application_credential_id}", Policy: "identity:get_application_credential", Target: target, Handler: s.showApplicationCredential,
+			Schemas: okBody(appCredResponse)},
+		{Method: "DELETE", Path: base + "/{application_credential_id}", Policy: "identity:delete_application_credential", Target: target, Handler: s.deleteApplicationCredential, Schemas: noContent},
 	}
 }
 
@@ -42,9 +45,11 @@ func (s *Service) accessRuleRoutes() []httpapi.Route {
 	}
 	const base = "/v3/users/{user_id}/access_rules"
 	return []httpapi.Route{
-		{Method: "GET", Path: base, Policy: "identity:list_access_rules", Target: target, Handler: s.listAccessRules},
-		{Method: "GET", Path: base + "/{access_rule_id}", Policy: "identity:get_access_rule", Target: target, Handler: s.showAccessRule},
-		{Method: "DELETE", Path: base + "/{access_rule_id}", Policy: "identity:delete_access_rule", Target: target, Handler: s.deleteAccessRule},
+		{Method: "GET", Path: base, Policy: "identity:list_access_rules", Target: target, Handler: s.listAccessRules,
+			Schemas: okBody(accessRuleIndexResponse)},
+		{Method: "GET", Path: base + "/{access_rule_id}", Policy: "identity:get_access_rule", Target: target, Handler: s.showAccessRule,
+			Schemas: okBody(accessRuleResponse)},
+		{Method: "DELETE", Path: base + "/{access_rule_id}", Policy: "identity:delete_access_rule", Target: target, Handler: s.deleteAccessRule, Schemas: noContent},
 	}
 }
 

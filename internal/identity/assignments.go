@@ -155,11 +155,11 @@ func (s *Service) assignmentRoutes() []httpapi.Route {
 				{ik, inh + "/inherited_to_projects", inh + "/{role_id}/inherited_to_projects"},
 			} {
 				routes = append(routes,
-					httpapi.Route{Method: "GET", Path: v.list, Policy: "identity:list_grants", Target: policyTarget, Handler: s.listGrants(v.kind)},
-					httpapi.Route{Method: "PUT", Path: v.grant, Policy: "identity:create_grant", Target: policyTarget, Handler: s.createGrant(v.kind)},
-					httpapi.Route{Method: "GET", Path: v.grant, Policy: "identity:check_grant", Target: policyTarget, Handler: s.checkGrant(v.kind)},
-					httpapi.Route{Method: "HEAD", Path: v.grant, Policy: "identity:check_grant", Target: policyTarget, Handler: s.checkGrant(v.kind)},
-					httpapi.Route{Method: "DELETE", Path: v.grant, Policy: "identity:revoke_grant", Target: policyTarget, Handler: s.revokeGrant(v.kind)},
+					httpapi.Route{Method: "GET", Path: v.list, Policy: "identity:list_grants", Target: policyTarget, Handler: s.listGrants(v.kind), Schemas: okBody(grantsResponse)},
+					httpapi.Route{Method: "PUT", Path: v.grant, Policy: "identity:create_grant", Target: policyTarget, Handler: s.createGrant(v.kind), Schemas: noContent},
+					httpapi.Route{Method: "GET", Path: v.grant, Policy: "identity:check_grant", Target: policyTarget, Handler: s.checkGrant(v.kind), Schemas: noContent},
+					httpapi.Route{Method: "HEAD", Path: v.grant, Policy: "identity:check_grant", Target: policyTarget, Handler: s.checkGrant(v.kind), Schemas: noContent},
+					httpapi.Route{Method: "DELETE", Path: v.grant, Policy: "identity:revoke_grant", Target: policyTarget, Handler: s.revokeGrant(v.kind), Schemas: noContent},
 				)
 			}
 		}
@@ -167,14 +167,15 @@ func (s *Service) assignmentRoutes() []httpapi.Route {
 		base := "/v3/system/" + actor + "s/{" + actor + "_id}/roles"
 		systemTarget := s.systemGrantTarget(actor)
 		routes = append(routes,
-			httpapi.Route{Method: "GET", Path: base, Policy: "identity:list_system_grants_for_" + actor, Target: systemTarget, Handler: s.listGrants(k)},
-			httpapi.Route{Method: "PUT", Path: base + "/{role_id}", Policy: "identity:create_system_grant_for_" + actor, Target: systemTarget, Handler: s.createGrant(k)},
-			httpapi.Route{Method: "GET", Path: base + "/{role_id}", Policy: "identity:check_system_grant_for_" + actor, Target: systemTarget, Handler: s.checkGrant(k)},
-			httpapi.Route{Method: "HEAD", Path: base + "/{role_id}", Policy: "identity:check_system_grant_for_" + actor, Target: systemTarget, Handler: s.checkGrant(k)},
-			httpapi.Route{Method: "DELETE", Path: base + "/{role_id}", Policy: "identity:revoke_system_grant_for_" + actor, Target: systemTarget, Handler: s.revokeGrant(k)},
+			httpapi.Route{Method: "GET", Path: base, Policy: "identity:list_system_grants_for_" + actor, Target: systemTarget, Handler: s.listGrants(k), Schemas: okBody(grantsResponse)},
+			httpapi.Route{Method: "PUT", Path: base + "/{role_id}", Policy: "identity:create_system_grant_for_" + actor, Target: systemTarget, Handler: s.createGrant(k), Schemas: noContent},
+			httpapi.Route{Method: "GET", Path: base + "/{role_id}", Policy: "identity:check_system_grant_for_" + actor, Target: systemTarget, Handler: s.checkGrant(k), Schemas: noContent},
+			httpapi.Route{Method: "HEAD", Path: base + "/{role_id}", Policy: "identity:check_system_grant_for_" + actor, Target: systemTarget, Handler: s.checkGrant(k), Schemas: noContent},
+			httpapi.Route{Method: "DELETE", Path: base + "/{role_id}", Policy: "identity:revoke_system_grant_for_" + actor, Target: systemTarget, Handler: s.revokeGrant(k), Schemas: noContent},
 		)
 	}
-	routes = append(routes, httpapi.Route{Method: "GET", Path: "/v3/role_assignments", Handler: s.listRoleAssignments})
+	routes = append(routes, httpapi.Route{Method: "GET", Path: "/v3/role_assignments", Handler: s.listRoleAssignments,
+		Schemas: okBody(roleAssignmentIndexResponse)})
 	return routes
 }
 

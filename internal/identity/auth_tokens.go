@@ -13,6 +13,7 @@ import (
 	"github.com/nimbus-cloud/nimbus/internal/platform/auth"
 	"github.com/nimbus-cloud/nimbus/internal/platform/db"
 	"github.com/nimbus-cloud/nimbus/internal/platform/httpapi"
+	"github.com/nimbus-cloud/nimbus/internal/platform/jsonschema"
 )
 
 func (s *Service) authRoutes() []httpapi.Route {
@@ -28,17 +29,26 @@ func (s *Service) authRoutes() []httpapi.Route {
 		return map[string]any{"target.token.user_id": t.UserID}, nil
 	}
 	return []httpapi.Route{
-		{Method: "POST", Path: "/v3/auth/tokens", Public: true, Handler: s.issueToken},
-		{Method: "GET", Path: "/v3/auth/tokens", Policy: "identity:validate_token", Target: subjectTarget, Handler: s.validateToken},
-		{Method: "HEAD", Path: "/v3/auth/tokens", Policy: "identity:check_token", Target: subjectTarget, Handler: s.validateToken},
-		{Method: "DELETE", Path: "/v3/auth/tokens", Policy: "identity:revoke_token", Target: subjectTarget, Handler: s.revokeToken},
-		{Method: "GET", Path: "/v3/auth/catalog", Policy: "identity:get_auth_catalog", Handler: s.authCatalog},
-		{Method: "GET", Path: "/v3/auth/projects", Policy: "identity:get_auth_projects", Handler: s.authProjects},
-		{Method: "GET", Path: "/v3/auth/domains", Policy: "identity:get_auth_domains", Handler: s.authDomains},
-		{Method: "GET", Path: "/v3/auth/system", Policy: "identity:get_auth_system", Handler: s.authSystem},
+		{Method: "POST", Path: "/v3/auth/tokens", Public: true, Handler: s.issueToken,
+			Schemas: schemas(tokenIssueRequest, map[int]jsonschema.Schema{http.StatusCreated: tokenResponse})},
+		{Method: "GET", Path: "/v3/auth/tokens", Policy: "identity:validate_token", Target: subjectTarget, Handler: s.validateToken,
+			Schemas: okBody(tokenResponse)},
+		{Method: "HEAD", Path: "/v3/auth/tokens", Policy: "identity:check_token", Target: subjectTarget, Handler: s.validateToken,
+			Schemas: okBody(nil)},
+		{Method: "DELETE", Path: "/v3/auth/tokens", Policy: "identity:revoke_token", Target: subjectTarget, Handler: s.revokeToken, Schemas: noContent},
+		{Method: "GET", Path: "/v3/auth/catalog", Policy: "identity:get_auth_catalog", Handler: s.authCatalog,
+			Schemas: okBody(authCatalogResponse)},
+		{Method: "GET", Path: "/v3/auth/projects", Policy: "identity:get_auth_projects", Handler: s.authProjects,
+			Schemas: okBody(projectIndexResponse)},
+		{Method: "GET", Path: "/v3/auth/domains", Policy: "identity:get_auth_domains", Handler: s.authDomains,
+			Schemas: okBody(domainIndexResponse)},
+		{Method: "GET", Path: "/v3/auth/system", Policy: "identity:get_auth_system", Handler: s.authSystem,
+			Schemas: okBody(authSystemResponse)},
 		// Keystone v2-era clients still ask these; they are the same as /v3/auth/*.
-		{Method: "GET", Path: "/v3/OS-FEDERATION/projects", Policy: "identity:get_auth_projects", Handler: s.authProjects},
-		{Method: "GET", Path: "/v3/OS-FEDERATION/domains", Policy: "identity:get_auth_domains", Handler: s.authDomains},
+		{Method: "GET", Path: "/v3/OS-FEDERATION/projects", Policy: "identity:get_auth_projects", Handler: s.authProjects,
+			Schemas: okBody(projectIndexResponse)},
+		{Method: "GET", Path: "/v3/OS-FEDERATION/domains", Policy: "identity:get_auth_domains", Handler: s.authDomains,
+			Schemas: okBody(domainIndexResponse)},
 	}
 }
 

@@ -32,7 +32,7 @@ func (s *Service) catalogRoutes() []httpapi.Route {
 			Schemas: schemas(regionCreateRequest, map[int]jsonschema.Schema{http.StatusCreated: regionResponse})},
 		{Method: "PATCH", Path: "/v3/regions/{region_id}", Policy: "identity:update_region", Handler: s.updateRegion,
 			Schemas: schemas(regionUpdateRequest, map[int]jsonschema.Schema{http.StatusOK: regionResponse})},
-		{Method: "DELETE", Path: "/v3/regions/{region_id}", Policy: "identity:delete_region", Handler: s.deleteRegion},
+		{Method: "DELETE", Path: "/v3/regions/{region_id}", Policy: "identity:delete_region", Handler: s.deleteRegion, Schemas: noContent},
 
 		{Method: "GET", Path: "/v3/services", Policy: "identity:list_services", Handler: s.listServices,
 			Schemas: ok(serviceIndexResponse)},
@@ -42,7 +42,7 @@ func (s *Service) catalogRoutes() []httpapi.Route {
 			Schemas: ok(serviceResponse)},
 		{Method: "PATCH", Path: "/v3/services/{service_id}", Policy: "identity:update_service", Handler: s.updateService,
 			Schemas: schemas(serviceUpdateRequest, map[int]jsonschema.Schema{http.StatusOK: serviceResponse})},
-		{Method: "DELETE", Path: "/v3/services/{service_id}", Policy: "identity:delete_service", Handler: s.deleteService},
+		{Method: "DELETE", Path: "/v3/services/{service_id}", Policy: "identity:delete_service", Handler: s.deleteService, Schemas: noContent},
 
 		{Method: "GET", Path: "/v3/endpoints", Policy: "identity:list_endpoints", Handler: s.listEndpoints,
 			Schemas: ok(endpointIndexResponse)},
@@ -52,7 +52,7 @@ func (s *Service) catalogRoutes() []httpapi.Route {
 			Schemas: ok(endpointResponse)},
 		{Method: "PATCH", Path: "/v3/endpoints/{endpoint_id}", Policy: "identity:update_endpoint", Handler: s.updateEndpoint,
 			Schemas: schemas(endpointUpdateRequest, map[int]jsonschema.Schema{http.StatusOK: endpointResponse})},
-		{Method: "DELETE", Path: "/v3/endpoints/{endpoint_id}", Policy: "identity:delete_endpoint", Handler: s.deleteEndpoint},
+		{Method: "DELETE", Path: "/v3/endpoints/{endpoint_id}", Policy: "identity:delete_endpoint", Handler: s.deleteEndpoint, Schemas: noContent},
 	}
 }
 

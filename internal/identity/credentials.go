@@ -14,6 +14,7 @@ import (
 	"github.com/nimbus-cloud/nimbus/internal/platform/auth"
 	"github.com/nimbus-cloud/nimbus/internal/platform/db"
 	"github.com/nimbus-cloud/nimbus/internal/platform/httpapi"
+	"github.com/nimbus-cloud/nimbus/internal/platform/jsonschema"
 )
 
 // Credentials (/v3/credentials) are opaque blobs users store, such as EC2 key pairs.
@@ -21,11 +22,15 @@ import (
 
 func (s *Service) credentialRoutes() []httpapi.Route {
 	return []httpapi.Route{
-		{Method: "GET", Path: "/v3/credentials", Handler: s.listCredentials},   // policy per credential
-		{Method: "POST", Path: "/v3/credentials", Handler: s.createCredential}, // policy needs the body's user
-		{Method: "GET", Path: "/v3/credentials/{credential_id}", Policy: "identity:get_credential", Target: s.credentialTarget, Handler: s.showCredential},
-		{Method: "PATCH", Path: "/v3/credentials/{credential_id}", Policy: "identity:update_credential", Target: s.credentialTarget, Handler: s.updateCredential},
-		{Method: "DELETE", Path: "/v3/credentials/{credential_id}", Policy: "identity:delete_credential", Target: s.credentialTarget, Handler: s.deleteCredential},
+		{Method: "GET", Path: "/v3/credentials", Handler: s.listCredentials,
+			Schemas: okBody(credentialIndexResponse)},   // policy per credential
+		{Method: "POST", Path: "/v3/credentials", Handler: s.createCredential,
+			Schemas: schemas(credentialCreateRequest, map[int]jsonschema.Schema{http.StatusCreated: credentialResponse})}, // policy needs the body's user
+		{Method: "GET", Path: "/v3/credentials/{credential_id}", Policy: "identity:get_credential", Target: s.credentialTarget, Handler: s.showCredential,
+			Schemas: okBody(credentialResponse)},
+		{Method: "PATCH", Path: "/v3/credentials/{credential_id}", Policy: "identity:update_credential", Target: s.credentialTarget, Handler: s.updateCredential,
+			Schemas: schemas(credentialUpdateRequest, map[int]jsonschema.Schema{http.StatusOK: credentialResponse})},
+		{Method: "DELETE", Path: "/v3/credentials/{credential_id}", Policy: "identity:delete_credential", Target: s.credentialTarget, Handler: s.deleteCredential, Schemas: noContent},
 	}
 }
 

@@ -17,7 +17,7 @@ func TestCredentialLifecycle(t *testing.T) {
 
 	// The caller's own by default; the blob is returned as given.
 	totp := obj(e.Must(http.StatusCreated, "POST", "/v3/credentials", e.DemoToken, credBody(map[string]any{
-		"type": "totp", "blob": "GEZDGNBVGY3TQOJQ", "label": "phone"})), "credential")
+		"type": "totp", "blob": "GEZDGNBVGY3TQOJQ", "label": "phone", "user_id": demoID})), "credential")
 	totpID := totp["id"].(string)
 	if totp["user_id"] != demoID || totp["type"] != "totp" || totp["blob"] != "GEZDGNBVGY3TQOJQ" ||
 		totp["project_id"] != nil || totp["label"] != "phone" || obj(totp, "links")["self"] != e.URL+"/v3/credentials/"+totpID {
@@ -32,7 +32,7 @@ func TestCredentialLifecycle(t *testing.T) {
 		t.Fatalf("ec2 credential: %v", ec2)
 	}
 	cert := obj(e.Must(http.StatusCreated, "POST", "/v3/credentials", e.AdminToken, credBody(map[string]any{
-		"type": "cert", "blob": "-----BEGIN CERTIFICATE-----"})), "credential")
+		"type": "cert", "blob": "-----BEGIN CERTIFICATE-----", "user_id": adminID})), "credential")
 	certID := cert["id"].(string)
 	if cert["user_id"] != adminID {
 		t.Fatalf("admin's credential: %v", cert)
@@ -44,12 +44,13 @@ func TestCredentialLifecycle(t *testing.T) {
 		body  any
 		want  int
 	}{
-		{"duplicate ec2 access key", e.DemoToken, credBody(map[string]any{"type": "ec2", "blob": blob, "project_id": demoProject}), 409},
-		{"ec2 without project", e.DemoToken, credBody(map[string]any{"type": "ec2", "blob": `{"access":"X"}`}), 400},
-		{"ec2 blob not JSON", e.DemoToken, credBody(map[string]any{"type": "ec2", "blob": "nope", "project_id": demoProject}), 400},
-		{"ec2 blob without access", e.DemoToken, credBody(map[string]any{"type": "ec2", "blob": `{"secret":"x"}`, "project_id": demoProject}), 400},
+		{"duplicate ec2 access key", e.DemoToken, credBody(map[string]any{"type": "ec2", "blob": blob, "user_id": demoID, "project_id": demoProject}), 409},
+		{"ec2 without project", e.DemoToken, credBody(map[string]any{"type": "ec2", "blob": `{"access":"X"}`, "user_id": demoID}), 400},
+		{"ec2 blob not JSON", e.DemoToken, credBody(map[string]any{"type": "ec2", "blob": "nope", "user_id": demoID, "project_id": demoProject}), 400},
+		{"ec2 blob without access", e.DemoToken, credBody(map[string]any{"type": "ec2", "blob": `{"secret":"x"}`, "user_id": demoID, "project_id": demoProject}), 400},
 		{"blob missing", e.DemoToken, credBody(map[string]any{"type": "totp"}), 400},
 		{"blob wrong type", e.DemoToken, credBody(map[string]any{"type": "totp", "blob": map[string]any{"a": 1}}), 400},
+		{"user_id missing (upstream's schema requires it)", e.DemoToken, credBody(map[string]any{"type": "totp", "blob": "x"}), 400},
 		{"type missing", e.DemoToken, credBody(map[string]any{"blob": "x"}), 400},
 		{"type wrong type", e.DemoToken, credBody(map[string]any{"blob": "x", "type": 1}), 400},
 		{"no envelope", e.DemoToken, map[string]any{"blob": "x", "type": "totp"}, 400},
@@ -128,7 +129,7 @@ func TestCredentialLifecycle(t *testing.T) {
 	e.Must(http.StatusOK, "GET", "/v3/credentials/"+certID, e.DemoToken, nil)
 
 	adminOwn := obj(e.Must(http.StatusCreated, "POST", "/v3/credentials", e.AdminToken, credBody(map[string]any{
-		"type": "cert", "blob": "x"})), "credential")["id"].(string)
+		"type": "cert", "blob": "x", "user_id": adminID})), "credential")["id"].(string)
 	e.Must(http.StatusForbidden, "DELETE", "/v3/credentials/"+adminOwn, e.DemoToken, nil)
 	e.Must(http.StatusNoContent, "DELETE", "/v3/credentials/"+totpID, e.DemoToken, nil)
 	e.Must(http.StatusNotFound, "GET", "/v3/credentials/"+totpID, e.AdminToken, nil)

@@ -73,7 +73,7 @@ func TestRestrictedApplicationCredentialCannotCreateEC2Credentials(t *testing.T)
 	// The os-ec2 API refuses it too, and so do project-less credentials (upstream:
 	// a delegation is bound to its project).
 	e.Must(http.StatusForbidden, "POST", "/v3/users/"+demoID+"/credentials/OS-EC2", acToken, map[string]any{"tenant_id": demoProject})
-	e.Must(http.StatusForbidden, "POST", "/v3/credentials", acToken, credBody(map[string]any{"type": "totp", "blob": "GEZDGNBVGY3TQOJQ"}))
+	e.Must(http.StatusForbidden, "POST", "/v3/credentials", acToken, credBody(map[string]any{"type": "totp", "blob": "GEZDGNBVGY3TQOJQ", "user_id": demoID}))
 }
 
 func TestEC2CredentialOfApplicationCredentialIsBoundToIt(t *testing.T) {
@@ -171,7 +171,7 @@ func TestOAuth1DelegationCannotEscalateThroughEC2(t *testing.T) {
 	if blobOf(t, c)["access_token_id"] != accToken {
 		t.Fatalf("blob of a credential made with an OAuth1 token: %v", c["blob"])
 	}
-	e.Must(http.StatusForbidden, "POST", "/v3/credentials", oauthToken, credBody(map[string]any{"type": "totp", "blob": "x"}))
+	e.Must(http.StatusForbidden, "POST", "/v3/credentials", oauthToken, credBody(map[string]any{"type": "totp", "blob": "x", "user_id": f.adminID}))
 
 	// An EC2 login is the delegation again: its roles (reader), not admin's.
 	status, tok, token := ec2V2Login(e, e.AdminToken, "consumer-key", "consumer-secret")

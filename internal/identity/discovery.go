@@ -11,9 +11,10 @@ const apiVersion = "v3.14"
 
 func (s *Service) discoveryRoutes() []httpapi.Route {
 	return []httpapi.Route{
-		{Method: "GET", Path: "/{$}", Public: true, Handler: s.versions},
-		{Method: "GET", Path: "/v3", Public: true, Handler: s.version},
-		{Method: "GET", Path: "/v3/{$}", Public: true, Handler: s.version},
+		{Method: "GET", Path: "/{$}", Public: true, Handler: s.versions,
+			Schemas: answering(http.StatusMultipleChoices, versionsResponse)},
+		{Method: "GET", Path: "/v3", Public: true, Handler: s.version, Schemas: okBody(versionResponse)},
+		{Method: "GET", Path: "/v3/{$}", Public: true, Handler: s.version, Schemas: okBody(versionResponse)},
 	}
 }
 

@@ -24,7 +24,7 @@ func (s *Service) domainRoutes() []httpapi.Route {
 			Schemas: schemas(nil, map[int]jsonschema.Schema{http.StatusOK: domainResponse})},
 		{Method: "PATCH", Path: "/v3/domains/{domain_id}", Policy: "identity:update_domain", Target: target, Handler: s.updateDomain,
 			Schemas: schemas(domainUpdateRequest, map[int]jsonschema.Schema{http.StatusOK: domainResponse})},
-		{Method: "DELETE", Path: "/v3/domains/{domain_id}", Policy: "identity:delete_domain", Target: target, Handler: s.deleteDomain},
+		{Method: "DELETE", Path: "/v3/domains/{domain_id}", Policy: "identity:delete_domain", Target: target, Handler: s.deleteDomain, Schemas: noContent},
 	}
 }
 

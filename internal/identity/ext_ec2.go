@@ -24,10 +24,13 @@ func (s *Service) ec2CredentialRoutes() []httpapi.Route {
 		return map[string]any{"user_id": id, "target.credential.user_id": id}, nil
 	}
 	return []httpapi.Route{
-		{Method: "GET", Path: base, Policy: "identity:ec2_list_credentials", Target: ownerTarget, Handler: s.listEC2Credentials},
-		{Method: "POST", Path: base, Policy: "identity:ec2_create_credential", Target: ownerTarget, Handler: s.createEC2Credential},
-		{Method: "GET", Path: base + "/{credential_id}", Policy: "identity:ec2_get_credential", Target: s.ec2CredentialTarget, Handler: s.showEC2Credential},
-		{Method: "DELETE", Path: base + "/{credential_id}", Policy: "identity:ec2_delete_credential", Target: s.ec2CredentialTarget, Handler: s.deleteEC2Credential},
+		{Method: "GET", Path: base, Policy: "identity:ec2_list_credentials", Target: ownerTarget, Handler: s.listEC2Credentials,
+			Schemas: okBody(ec2CredentialIndexResponse)},
+		{Method: "POST", Path: base, Policy: "identity:ec2_create_credential", Target: ownerTarget, Handler: s.createEC2Credential,
+			Schemas: answering(http.StatusCreated, ec2CredentialResponse)},
+		{Method: "GET", Path: base + "/{credential_id}", Policy: "identity:ec2_get_credential", Target: s.ec2CredentialTarget, Handler: s.showEC2Credential,
+			Schemas: okBody(ec2CredentialResponse)},
+		{Method: "DELETE", Path: base + "/{credential_id}", Policy: "identity:ec2_delete_credential", Target: s.ec2CredentialTarget, Handler: s.deleteEC2Credential, Schemas: noContent},
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/nimbus-cloud/nimbus/internal/platform/auth"
 	"github.com/nimbus-cloud/nimbus/internal/platform/db"
 	"github.com/nimbus-cloud/nimbus/internal/platform/httpapi"
+	"github.com/nimbus-cloud/nimbus/internal/platform/jsonschema"
 )
 
 // Unified limits: registered limits are a service's defaults for a resource
@@ -19,18 +20,27 @@ import (
 
 func (s *Service) limitRoutes() []httpapi.Route {
 	return []httpapi.Route{
-		{Method: "GET", Path: "/v3/registered_limits", Policy: "identity:list_registered_limits", Handler: s.listRegisteredLimits},
-		{Method: "POST", Path: "/v3/registered_limits", Policy: "identity:create_registered_limits", Handler: s.createRegisteredLimits},
-		{Method: "GET", Path: "/v3/registered_limits/{registered_limit_id}", Policy: "identity:get_registered_limit", Handler: s.showRegisteredLimit},
-		{Method: "PATCH", Path: "/v3/registered_limits/{registered_limit_id}", Policy: "identity:update_registered_limit", Handler: s.updateRegisteredLimit},
-		{Method: "DELETE", Path: "/v3/registered_limits/{registered_limit_id}", Policy: "identity:delete_registered_limit", Handler: s.deleteRegisteredLimit},
+		{Method: "GET", Path: "/v3/registered_limits", Policy: "identity:list_registered_limits", Handler: s.listRegisteredLimits,
+			Schemas: okBody(registeredLimitIndexResponse)},
+		{Method: "POST", Path: "/v3/registered_limits", Policy: "identity:create_registered_limits", Handler: s.createRegisteredLimits,
+			Schemas: schemas(registeredLimitCreateRequest, map[int]jsonschema.Schema{http.StatusCreated: registeredLimitCreateResponse})},
+		{Method: "GET", Path: "/v3/registered_limits/{registered_limit_id}", Policy: "identity:get_registered_limit", Handler: s.showRegisteredLimit,
+			Schemas: okBody(registeredLimitResponse)},
+		{Method: "PATCH", Path: "/v3/registered_limits/{registered_limit_id}", Policy: "identity:update_registered_limit", Handler: s.updateRegisteredLimit,
+			Schemas: schemas(registeredLimitUpdateRequest, map[int]jsonschema.Schema{http.StatusOK: registeredLimitResponse})},
+		{Method: "DELETE", Path: "/v3/registered_limits/{registered_limit_id}", Policy: "identity:delete_registered_limit", Handler: s.deleteRegisteredLimit, Schemas: noContent},
 
-		{Method: "GET", Path: "/v3/limits/model", Policy: "identity:get_limit_model", Handler: s.showLimitModel},
-		{Method: "GET", Path: "/v3/limits", Policy: "identity:list_limits", Handler: s.listLimits}, // filtered per limit
-		{Method: "POST", Path: "/v3/limits", Policy: "identity:create_limits", Handler: s.createLimits},
-		{Method: "GET", Path: "/v3/limits/{limit_id}", Policy: "identity:get_limit", Target: s.limitTarget, Handler: s.showLimit},
-		{Method: "PATCH", Path: "/v3/limits/{limit_id}", Policy: "identity:update_limit", Handler: s.updateLimit},
-		{Method: "DELETE", Path: "/v3/limits/{limit_id}", Policy: "identity:delete_limit", Handler: s.deleteLimit},
+		{Method: "GET", Path: "/v3/limits/model", Policy: "identity:get_limit_model", Handler: s.showLimitModel,
+			Schemas: okBody(limitModelResponse)},
+		{Method: "GET", Path: "/v3/limits", Policy: "identity:list_limits", Handler: s.listLimits,
+			Schemas: okBody(limitIndexResponse)}, // filtered per limit
+		{Method: "POST", Path: "/v3/limits", Policy: "identity:create_limits", Handler: s.createLimits,
+			Schemas: schemas(limitCreateRequest, map[int]jsonschema.Schema{http.StatusCreated: limitCreateResponse})},
+		{Method: "GET", Path: "/v3/limits/{limit_id}", Policy: "identity:get_limit", Target: s.limitTarget, Handler: s.showLimit,
+			Schemas: okBody(limitResponse)},
+		{Method: "PATCH", Path: "/v3/limits/{limit_id}", Policy: "identity:update_limit", Handler: s.updateLimit,
+			Schemas: schemas(limitUpdateRequest, map[int]jsonschema.Schema{http.StatusOK: limitResponse})},
+		{Method: "DELETE", Path: "/v3/limits/{limit_id}", Policy: "identity:delete_limit", Handler: s.deleteLimit, Schemas: noContent},
 	}
 }
 

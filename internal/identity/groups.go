@@ -43,12 +43,13 @@ func (s *Service) groupRoutes() []httpapi.Route {
 			Schemas: schemas(nil, map[int]jsonschema.Schema{http.StatusOK: groupResponse})},
 		{Method: "PATCH", Path: "/v3/groups/{group_id}", Policy: "identity:update_group", Target: s.groupTarget, Handler: s.updateGroup,
 			Schemas: schemas(groupUpdateRequest, map[int]jsonschema.Schema{http.StatusOK: groupResponse})},
-		{Method: "DELETE", Path: "/v3/groups/{group_id}", Policy: "identity:delete_group", Target: s.groupTarget, Handler: s.deleteGroup},
-		{Method: "GET", Path: "/v3/groups/{group_id}/users", Policy: "identity:list_users_in_group", Target: s.groupTarget, Handler: s.listUsersInGroup},
-		{Method: "PUT", Path: member, Policy: "identity:add_user_to_group", Target: s.membershipTarget, Handler: s.addUserToGroup},
-		{Method: "HEAD", Path: member, Policy: "identity:check_user_in_group", Target: s.membershipTarget, Handler: s.checkUserInGroup},
-		{Method: "GET", Path: member, Policy: "identity:check_user_in_group", Target: s.membershipTarget, Handler: s.checkUserInGroup},
-		{Method: "DELETE", Path: member, Policy: "identity:remove_user_from_group", Target: s.membershipTarget, Handler: s.removeUserFromGroup},
+		{Method: "DELETE", Path: "/v3/groups/{group_id}", Policy: "identity:delete_group", Target: s.groupTarget, Handler: s.deleteGroup, Schemas: noContent},
+		{Method: "GET", Path: "/v3/groups/{group_id}/users", Policy: "identity:list_users_in_group", Target: s.groupTarget, Handler: s.listUsersInGroup,
+			Schemas: okBody(userIndexResponse)},
+		{Method: "PUT", Path: member, Policy: "identity:add_user_to_group", Target: s.membershipTarget, Handler: s.addUserToGroup, Schemas: noContent},
+		{Method: "HEAD", Path: member, Policy: "identity:check_user_in_group", Target: s.membershipTarget, Handler: s.checkUserInGroup, Schemas: noContent},
+		{Method: "GET", Path: member, Policy: "identity:check_user_in_group", Target: s.membershipTarget, Handler: s.checkUserInGroup, Schemas: noContent},
+		{Method: "DELETE", Path: member, Policy: "identity:remove_user_from_group", Target: s.membershipTarget, Handler: s.removeUserFromGroup, Schemas: noContent},
 	}
 }
 

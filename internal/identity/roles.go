@@ -28,14 +28,18 @@ func (s *Service) roleRoutes() []httpapi.Route {
 			Schemas: schemas(nil, map[int]jsonschema.Schema{http.StatusOK: roleResponse})},
 		{Method: "PATCH", Path: "/v3/roles/{role_id}", Handler: s.updateRole,
 			Schemas: schemas(roleUpdateRequest, map[int]jsonschema.Schema{http.StatusOK: roleResponse})},
-		{Method: "DELETE", Path: "/v3/roles/{role_id}", Handler: s.deleteRole},
+		{Method: "DELETE", Path: "/v3/roles/{role_id}", Handler: s.deleteRole, Schemas: noContent},
 
-		{Method: "GET", Path: "/v3/roles/{prior_role_id}/implies", Policy: "identity:list_implied_roles", Target: s.impliedRoleTarget, Handler: s.listImpliedRoles},
-		{Method: "PUT", Path: "/v3/roles/{prior_role_id}/implies/{implied_role_id}", Policy: "identity:create_implied_role", Target: s.impliedRoleTarget, Handler: s.createImpliedRole},
-		{Method: "GET", Path: "/v3/roles/{prior_role_id}/implies/{implied_role_id}", Policy: "identity:get_implied_role", Target: s.impliedRoleTarget, Handler: s.showImpliedRole},
-		{Method: "HEAD", Path: "/v3/roles/{prior_role_id}/implies/{implied_role_id}", Policy: "identity:check_implied_role", Target: s.impliedRoleTarget, Handler: s.checkImpliedRole},
-		{Method: "DELETE", Path: "/v3/roles/{prior_role_id}/implies/{implied_role_id}", Policy: "identity:delete_implied_role", Target: s.impliedRoleTarget, Handler: s.deleteImpliedRole},
-		{Method: "GET", Path: "/v3/role_inferences", Policy: "identity:list_role_inference_rules", Handler: s.listRoleInferences},
+		{Method: "GET", Path: "/v3/roles/{prior_role_id}/implies", Policy: "identity:list_implied_roles", Target: s.impliedRoleTarget, Handler: s.listImpliedRoles,
+			Schemas: okBody(roleInferenceResponse)},
+		{Method: "PUT", Path: "/v3/roles/{prior_role_id}/implies/{implied_role_id}", Policy: "identity:create_implied_role", Target: s.impliedRoleTarget, Handler: s.createImpliedRole,
+			Schemas: answering(http.StatusCreated, impliedRoleResponse)},
+		{Method: "GET", Path: "/v3/roles/{prior_role_id}/implies/{implied_role_id}", Policy: "identity:get_implied_role", Target: s.impliedRoleTarget, Handler: s.showImpliedRole,
+			Schemas: okBody(impliedRoleResponse)},
+		{Method: "HEAD", Path: "/v3/roles/{prior_role_id}/implies/{implied_role_id}", Policy: "identity:check_implied_role", Target: s.impliedRoleTarget, Handler: s.checkImpliedRole, Schemas: noContent},
+		{Method: "DELETE", Path: "/v3/roles/{prior_role_id}/implies/{implied_role_id}", Policy: "identity:delete_implied_role", Target: s.impliedRoleTarget, Handler: s.deleteImpliedRole, Schemas: noContent},
+		{Method: "GET", Path: "/v3/role_inferences", Policy: "identity:list_role_inference_rules", Handler: s.listRoleInferences,
+			Schemas: okBody(roleInferenceIndexResponse)},
 	}
 }
 

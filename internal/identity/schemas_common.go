@@ -1,6 +1,8 @@
 package identity
 
 import (
+	"net/http"
+
 	"github.com/nimbus-cloud/nimbus/internal/platform/httpapi"
 	"github.com/nimbus-cloud/nimbus/internal/platform/jsonschema"
 )
@@ -76,3 +78,16 @@ func collection(key string, item jsonschema.Schema) jsonschema.Schema {
 func schemas(request jsonschema.Schema, responses map[int]jsonschema.Schema) []httpapi.Schema {
 	return []httpapi.Schema{{Request: request, Responses: responses}}
 }
+
+// answers is a route that takes no body upstream validates and answers status
+// with body (nil: a status without a body, or one that is not JSON, checked
+// alone).
+func answering(status int, body jsonschema.Schema) []httpapi.Schema {
+	return schemas(nil, map[int]jsonschema.Schema{status: body})
+}
+
+// noContent is upstream's answer to deletes, grants and checks: 204, no body.
+var noContent = answering(http.StatusNoContent, nil)
+
+// okBody is a read's answer: 200 with body.
+func okBody(body jsonschema.Schema) []httpapi.Schema { return answering(http.StatusOK, body) }

@@ -28,12 +28,15 @@ func (s *Service) userRoutes() []httpapi.Route {
 			Schemas: schemas(nil, map[int]jsonschema.Schema{http.StatusOK: userResponse})},
 		{Method: "PATCH", Path: "/v3/users/{user_id}", Policy: "identity:update_user", Target: s.userTarget, Handler: s.updateUser,
 			Schemas: schemas(userUpdateRequest, map[int]jsonschema.Schema{http.StatusOK: userResponse})},
-		{Method: "DELETE", Path: "/v3/users/{user_id}", Policy: "identity:delete_user", Target: s.userTarget, Handler: s.deleteUser},
+		{Method: "DELETE", Path: "/v3/users/{user_id}", Policy: "identity:delete_user", Target: s.userTarget, Handler: s.deleteUser, Schemas: noContent},
 		// Unauthenticated as upstream: the original password proves who is asking, and
 		// a user whose password expired has no token to present.
-		{Method: "POST", Path: "/v3/users/{user_id}/password", Public: true, Handler: s.changeUserPassword},
-		{Method: "GET", Path: "/v3/users/{user_id}/groups", Policy: "identity:list_groups_for_user", Target: s.userTarget, Handler: s.listGroupsForUser},
-		{Method: "GET", Path: "/v3/users/{user_id}/projects", Policy: "identity:list_user_projects", Target: s.userTarget, Handler: s.listUserProjects},
+		{Method: "POST", Path: "/v3/users/{user_id}/password", Public: true, Handler: s.changeUserPassword,
+			Schemas: schemas(passwordChangeRequest, map[int]jsonschema.Schema{http.StatusNoContent: nil})},
+		{Method: "GET", Path: "/v3/users/{user_id}/groups", Policy: "identity:list_groups_for_user", Target: s.userTarget, Handler: s.listGroupsForUser,
+			Schemas: okBody(groupIndexResponse)},
+		{Method: "GET", Path: "/v3/users/{user_id}/projects", Policy: "identity:list_user_projects", Target: s.userTarget, Handler: s.listUserProjects,
+			Schemas: okBody(projectIndexResponse)},
 	}
 }
 
