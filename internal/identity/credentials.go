@@ -23,7 +23,7 @@ import (
 func (s *Service) credentialRoutes() []httpapi.Route {
 	return []httpapi.Route{
 		{Method: "GET", Path: "/v3/credentials", Handler: s.listCredentials,
-			Schemas: okBody(credentialIndexResponse)},   // policy per credential
+			Schemas: okBody(credentialIndexResponse)}, // policy per credential
 		{Method: "POST", Path: "/v3/credentials", Handler: s.createCredential,
 			Schemas: schemas(credentialCreateRequest, map[int]jsonschema.Schema{http.StatusCreated: credentialResponse})}, // policy needs the body's user
 		{Method: "GET", Path: "/v3/credentials/{credential_id}", Policy: "identity:get_credential", Target: s.credentialTarget, Handler: s.showCredential,
