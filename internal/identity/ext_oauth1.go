@@ -16,6 +16,7 @@ import (
 	"github.com/nimbus-cloud/nimbus/internal/platform/auth"
 	"github.com/nimbus-cloud/nimbus/internal/platform/db"
 	"github.com/nimbus-cloud/nimbus/internal/platform/httpapi"
+	"github.com/nimbus-cloud/nimbus/internal/platform/jsonschema"
 )
 
 // OS-OAUTH1: a consumer (a third-party application) obtains a request token for a
@@ -34,22 +35,33 @@ func (s *Service) oauth1Routes() []httpapi.Route {
 	c := "/v3/OS-OAUTH1/consumers/{consumer_id}"
 	at := "/v3/users/{user_id}/OS-OAUTH1/access_tokens"
 	return []httpapi.Route{
-		{Method: "GET", Path: "/v3/OS-OAUTH1/consumers", Policy: "identity:list_consumers", Handler: s.listConsumers},
-		{Method: "POST", Path: "/v3/OS-OAUTH1/consumers", Policy: "identity:create_consumer", Handler: s.createConsumer},
-		{Method: "GET", Path: c, Policy: "identity:get_consumer", Handler: s.showConsumer},
-		{Method: "PATCH", Path: c, Policy: "identity:update_consumer", Handler: s.updateConsumer},
-		{Method: "DELETE", Path: c, Policy: "identity:delete_consumer", Handler: s.deleteConsumer},
+		{Method: "GET", Path: "/v3/OS-OAUTH1/consumers", Policy: "identity:list_consumers", Handler: s.listConsumers,
+			Schemas: okBody(consumerIndexResponse)},
+		{Method: "POST", Path: "/v3/OS-OAUTH1/consumers", Policy: "identity:create_consumer", Handler: s.createConsumer,
+			Schemas: schemas(consumerCreateRequest, map[int]jsonschema.Schema{http.StatusCreated: consumerCreateResponse})},
+		{Method: "GET", Path: c, Policy: "identity:get_consumer", Handler: s.showConsumer,
+			Schemas: okBody(consumerResponse)},
+		{Method: "PATCH", Path: c, Policy: "identity:update_consumer", Handler: s.updateConsumer,
+			Schemas: schemas(consumerUpdateRequest, map[int]jsonschema.Schema{http.StatusOK: consumerResponse})},
+		{Method: "DELETE", Path: c, Policy: "identity:delete_consumer", Handler: s.deleteConsumer, Schemas: noContent},
 		// The OAuth signature authenticates these two, not a token.
-		{Method: "POST", Path: "/v3/OS-OAUTH1/request_token", Public: true, Handler: s.createRequestToken},
-		{Method: "POST", Path: "/v3/OS-OAUTH1/access_token", Public: true, Handler: s.createAccessToken},
-		{Method: "PUT", Path: "/v3/OS-OAUTH1/authorize/{request_token_id}", Policy: "identity:authorize_request_token", Handler: s.authorizeRequestToken},
-		{Method: "GET", Path: at, Policy: "identity:list_access_tokens", Target: s.userTarget, Handler: s.listAccessTokens},
-		{Method: "GET", Path: at + "/{access_token_id}", Policy: "identity:get_access_token", Target: s.userTarget, Handler: s.showAccessToken},
+		{Method: "POST", Path: "/v3/OS-OAUTH1/request_token", Public: true, Handler: s.createRequestToken,
+			Schemas: answering(http.StatusCreated, nil)}, // a form-encoded token, not JSON
+		{Method: "POST", Path: "/v3/OS-OAUTH1/access_token", Public: true, Handler: s.createAccessToken,
+			Schemas: answering(http.StatusCreated, nil)},
+		{Method: "PUT", Path: "/v3/OS-OAUTH1/authorize/{request_token_id}", Policy: "identity:authorize_request_token", Handler: s.authorizeRequestToken,
+			Schemas: schemas(authorizeRequest, map[int]jsonschema.Schema{http.StatusOK: authorizeResponse})},
+		{Method: "GET", Path: at, Policy: "identity:list_access_tokens", Target: s.userTarget, Handler: s.listAccessTokens,
+			Schemas: okBody(accessTokenIndexResponse)},
+		{Method: "GET", Path: at + "/{access_token_id}", Policy: "identity:get_access_token", Target: s.userTarget, Handler: s.showAccessToken,
+			Schemas: okBody(accessTokenResponse)},
 		// Upstream checks identity:ec2_delete_credential here (keystone/api/users.py),
 		// against a target holding no credential: it comes down to admin_required.
-		{Method: "DELETE", Path: at + "/{access_token_id}", Policy: "identity:ec2_delete_credential", Handler: s.deleteAccessToken},
-		{Method: "GET", Path: at + "/{access_token_id}/roles", Policy: "identity:list_access_token_roles", Target: s.userTarget, Handler: s.listAccessTokenRoles},
-		{Method: "GET", Path: at + "/{access_token_id}/roles/{role_id}", Policy: "identity:get_access_token_role", Target: s.userTarget, Handler: s.showAccessTokenRole},
+		{Method: "DELETE", Path: at + "/{access_token_id}", Policy: "identity:ec2_delete_credential", Handler: s.deleteAccessToken, Schemas: noContent},
+		{Method: "GET", Path: at + "/{access_token_id}/roles", Policy: "identity:list_access_token_roles", Target: s.userTarget, Handler: s.listAccessTokenRoles,
+			Schemas: okBody(accessTokenRoleIndexResponse)},
+		{Method: "GET", Path: at + "/{access_token_id}/roles/{role_id}", Policy: "identity:get_access_token_role", Target: s.userTarget, Handler: s.showAccessTokenRole,
+			Schemas: okBody(accessTokenRoleResponse)},
 	}
 }
 
@@ -597,7 +609,7 @@ func (s *Service) listAccessTokenRoles(r *http.Request) (httpapi.Response, error
 			return httpapi.Response{}, err
 		}
 		if role != nil { // a deleted role has left the delegation
-			out = append(out, s.trustRoleJSON(role))
+			out = append(out, s.accessTokenRoleJSON(role))
 		}
 	}
 	return httpapi.OK(map[string]any{"roles": out, "links": s.collectionLinks(r)}), nil
@@ -615,7 +627,7 @@ func (s *Service) showAccessTokenRole(r *http.Request) (httpapi.Response, error)
 			return httpapi.Response{}, err
 		}
 		if role != nil {
-			return httpapi.OK(map[string]any{"role": s.trustRoleJSON(role)}), nil
+			return httpapi.OK(map[string]any{"role": s.accessTokenRoleJSON(role)}), nil
 		}
 	}
 	return httpapi.Response{}, notFound("role", roleID)
@@ -691,4 +703,14 @@ func (s *Service) oauth1TokenJSON(ctx context.Context, accessTokenID string) (ma
 		return nil, err
 	}
 	return j, nil
+}
+
+// accessTokenRoleJSON is a role of an access token as keystone/api/users.py's
+// _format_role_entity shows it: the role without its description (nor
+// "enabled", an attribute it may have been given).
+func (s *Service) accessTokenRoleJSON(r *roleRow) map[string]any {
+	j := s.trustRoleJSON(r)
+	delete(j, "description")
+	delete(j, "enabled")
+	return j
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/nimbus-cloud/nimbus/internal/platform/db"
 	"github.com/nimbus-cloud/nimbus/internal/platform/httpapi"
+	"github.com/nimbus-cloud/nimbus/internal/platform/jsonschema"
 )
 
 // The policies API (/v3/policies) stores opaque rule sets ("blobs") on behalf of
@@ -16,11 +17,15 @@ import (
 
 func (s *Service) policyBlobRoutes() []httpapi.Route {
 	return []httpapi.Route{
-		{Method: "GET", Path: "/v3/policies", Policy: "identity:list_policies", Handler: s.listPolicyBlobs},
-		{Method: "POST", Path: "/v3/policies", Policy: "identity:create_policy", Handler: s.createPolicyBlob},
-		{Method: "GET", Path: "/v3/policies/{policy_id}", Policy: "identity:get_policy", Handler: s.showPolicyBlob},
-		{Method: "PATCH", Path: "/v3/policies/{policy_id}", Policy: "identity:update_policy", Handler: s.updatePolicyBlob},
-		{Method: "DELETE", Path: "/v3/policies/{policy_id}", Policy: "identity:delete_policy", Handler: s.deletePolicyBlob},
+		{Method: "GET", Path: "/v3/policies", Policy: "identity:list_policies", Handler: s.listPolicyBlobs,
+			Schemas: okBody(policyIndexResponse)},
+		{Method: "POST", Path: "/v3/policies", Policy: "identity:create_policy", Handler: s.createPolicyBlob,
+			Schemas: schemas(policyCreateRequest, map[int]jsonschema.Schema{http.StatusCreated: policyResponse})},
+		{Method: "GET", Path: "/v3/policies/{policy_id}", Policy: "identity:get_policy", Handler: s.showPolicyBlob,
+			Schemas: okBody(policyResponse)},
+		{Method: "PATCH", Path: "/v3/policies/{policy_id}", Policy: "identity:update_policy", Handler: s.updatePolicyBlob,
+			Schemas: schemas(policyUpdateRequest, map[int]jsonschema.Schema{http.StatusOK: policyResponse})},
+		{Method: "DELETE", Path: "/v3/policies/{policy_id}", Policy: "identity:delete_policy", Handler: s.deletePolicyBlob, Schemas: noContent},
 	}
 }
 
