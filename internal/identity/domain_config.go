@@ -9,6 +9,7 @@ import (
 
 	"github.com/nimbus-cloud/nimbus/internal/platform/db"
 	"github.com/nimbus-cloud/nimbus/internal/platform/httpapi"
+	"github.com/nimbus-cloud/nimbus/internal/platform/jsonschema"
 )
 
 // Domain-specific configuration (/v3/domains/{domain_id}/config), stored and
@@ -84,21 +85,24 @@ func (s *Service) domainConfigRoutes() []httpapi.Route {
 	for _, path := range []string{base, group, option} {
 		target := s.domainConfigTarget
 		readPolicy := "" // get_domain_config, or the security compliance rule (readDomainConfig)
+		answer := domainConfigResponse
 		if path == base {
-			target, readPolicy = nil, "identity:get_domain_config"
+			target, readPolicy, answer = nil, "identity:get_domain_config", domainConfigRootResponse
 		}
 		routes = append(routes,
 			// GET serves HEAD too: a HEAD route of the wildcard paths would
 			// conflict with the defaults' GET routes in the mux.
-			httpapi.Route{Method: "GET", Path: path, Policy: readPolicy, Target: target, Handler: s.readDomainConfig},
-			httpapi.Route{Method: "PATCH", Path: path, Policy: "identity:update_domain_config", Target: target, Handler: s.updateDomainConfig},
-			httpapi.Route{Method: "DELETE", Path: path, Policy: "identity:delete_domain_config", Target: target, Handler: s.deleteDomainConfig},
+			httpapi.Route{Method: "GET", Path: path, Policy: readPolicy, Target: target, Handler: s.readDomainConfig, Schemas: okBody(answer)},
+			httpapi.Route{Method: "PATCH", Path: path, Policy: "identity:update_domain_config", Target: target, Handler: s.updateDomainConfig, Schemas: okBody(answer)},
+			httpapi.Route{Method: "DELETE", Path: path, Policy: "identity:delete_domain_config", Target: target, Handler: s.deleteDomainConfig, Schemas: noContent},
 		)
 	}
-	routes = append(routes, httpapi.Route{Method: "PUT", Path: base, Policy: "identity:create_domain_config", Handler: s.createDomainConfig})
+	routes = append(routes, httpapi.Route{Method: "PUT", Path: base, Policy: "identity:create_domain_config", Handler: s.createDomainConfig,
+		// 201 for a new configuration, 200 for one replaced, as upstream
+		Schemas: schemas(nil, map[int]jsonschema.Schema{http.StatusCreated: domainConfigRootResponse, http.StatusOK: domainConfigRootResponse})})
 	for _, path := range []string{"/v3/domains/config/default", "/v3/domains/config/{group}/default", "/v3/domains/config/{group}/{option}/default"} {
 		routes = append(routes,
-			httpapi.Route{Method: "GET", Path: path, Policy: "identity:get_domain_config_default", Handler: s.domainConfigDefault})
+			httpapi.Route{Method: "GET", Path: path, Policy: "identity:get_domain_config_default", Handler: s.domainConfigDefault, Schemas: okBody(domainConfigResponse)})
 	}
 	return routes
 }

@@ -15,12 +15,14 @@ import (
 func (s *Service) endpointFilterRoutes() []httpapi.Route {
 	pe := "/v3/OS-EP-FILTER/projects/{project_id}/endpoints/{endpoint_id}"
 	return []httpapi.Route{
-		{Method: "PUT", Path: pe, Policy: "identity:add_endpoint_to_project", Handler: s.addEndpointToProject},
-		{Method: "GET", Path: pe, Policy: "identity:check_endpoint_in_project", Handler: s.checkEndpointInProject},
-		{Method: "HEAD", Path: pe, Policy: "identity:check_endpoint_in_project", Handler: s.checkEndpointInProject},
-		{Method: "DELETE", Path: pe, Policy: "identity:remove_endpoint_from_project", Handler: s.removeEndpointFromProject},
-		{Method: "GET", Path: "/v3/OS-EP-FILTER/projects/{project_id}/endpoints", Policy: "identity:list_endpoints_for_project", Handler: s.listEndpointsForProject},
-		{Method: "GET", Path: "/v3/OS-EP-FILTER/endpoints/{endpoint_id}/projects", Policy: "identity:list_projects_for_endpoint", Handler: s.listProjectsForEndpoint},
+		{Method: "PUT", Path: pe, Policy: "identity:add_endpoint_to_project", Handler: s.addEndpointToProject, Schemas: noContent},
+		{Method: "GET", Path: pe, Policy: "identity:check_endpoint_in_project", Handler: s.checkEndpointInProject, Schemas: noContent},
+		{Method: "HEAD", Path: pe, Policy: "identity:check_endpoint_in_project", Handler: s.checkEndpointInProject, Schemas: noContent},
+		{Method: "DELETE", Path: pe, Policy: "identity:remove_endpoint_from_project", Handler: s.removeEndpointFromProject, Schemas: noContent},
+		{Method: "GET", Path: "/v3/OS-EP-FILTER/projects/{project_id}/endpoints", Policy: "identity:list_endpoints_for_project", Handler: s.listEndpointsForProject,
+			Schemas: okBody(endpointIndexResponse)},
+		{Method: "GET", Path: "/v3/OS-EP-FILTER/endpoints/{endpoint_id}/projects", Policy: "identity:list_projects_for_endpoint", Handler: s.listProjectsForEndpoint,
+			Schemas: okBody(projectIndexResponse)},
 	}
 }
 

@@ -19,11 +19,11 @@ import (
 func (s *Service) federationMappingRoutes() []httpapi.Route {
 	m := "/v3/OS-FEDERATION/mappings/{mapping_id}"
 	return []httpapi.Route{
-		{Method: "GET", Path: "/v3/OS-FEDERATION/mappings", Policy: "identity:list_mappings", Handler: s.listMappings},
-		{Method: "PUT", Path: m, Policy: "identity:create_mapping", Handler: s.createMapping},
-		{Method: "GET", Path: m, Policy: "identity:get_mapping", Handler: s.showMapping},
-		{Method: "PATCH", Path: m, Policy: "identity:update_mapping", Handler: s.updateMapping},
-		{Method: "DELETE", Path: m, Policy: "identity:delete_mapping", Handler: s.deleteMapping},
+		{Method: "GET", Path: "/v3/OS-FEDERATION/mappings", Policy: "identity:list_mappings", Handler: s.listMappings, Schemas: okBody(mappingIndexResponse)},
+		{Method: "PUT", Path: m, Policy: "identity:create_mapping", Handler: s.createMapping, Schemas: answering(http.StatusCreated, mappingResponse)},
+		{Method: "GET", Path: m, Policy: "identity:get_mapping", Handler: s.showMapping, Schemas: okBody(mappingResponse)},
+		{Method: "PATCH", Path: m, Policy: "identity:update_mapping", Handler: s.updateMapping, Schemas: okBody(mappingResponse)},
+		{Method: "DELETE", Path: m, Policy: "identity:delete_mapping", Handler: s.deleteMapping, Schemas: noContent},
 	}
 }
 

@@ -36,8 +36,8 @@ import (
 
 func (s *Service) signatureTokenRoutes() []httpapi.Route {
 	return []httpapi.Route{
-		{Method: "POST", Path: "/v3/s3tokens", Policy: "identity:s3tokens_validate", Handler: s.s3Tokens},
-		{Method: "POST", Path: "/v3/ec2tokens", Policy: "identity:ec2tokens_validate", Handler: s.ec2Tokens},
+		{Method: "POST", Path: "/v3/s3tokens", Policy: "identity:s3tokens_validate", Handler: s.s3Tokens, Schemas: okBody(tokenResponse)},
+		{Method: "POST", Path: "/v3/ec2tokens", Policy: "identity:ec2tokens_validate", Handler: s.ec2Tokens, Schemas: okBody(tokenResponse)},
 	}
 }
 

@@ -28,10 +28,13 @@ func (s *Service) trustRoutes() []httpapi.Route {
 			Schemas: schemas(trustCreateRequest, map[int]jsonschema.Schema{http.StatusCreated: trustResponse})},
 		{Method: "GET", Path: t, Policy: "identity:get_trust", Target: s.trustTarget, Handler: s.showTrust,
 			Schemas: schemas(nil, map[int]jsonschema.Schema{http.StatusOK: trustResponse})},
-		{Method: "DELETE", Path: t, Policy: "identity:delete_trust", Target: s.trustTarget, Handler: s.deleteTrust},
-		{Method: "GET", Path: t + "/roles", Policy: "identity:list_roles_for_trust", Target: s.trustTarget, Handler: s.listTrustRoles},
-		{Method: "GET", Path: t + "/roles/{role_id}", Policy: "identity:get_role_for_trust", Target: s.trustTarget, Handler: s.showTrustRole},
-		{Method: "HEAD", Path: t + "/roles/{role_id}", Policy: "identity:get_role_for_trust", Target: s.trustTarget, Handler: s.showTrustRole},
+		{Method: "DELETE", Path: t, Policy: "identity:delete_trust", Target: s.trustTarget, Handler: s.deleteTrust, Schemas: noContent},
+		{Method: "GET", Path: t + "/roles", Policy: "identity:list_roles_for_trust", Target: s.trustTarget, Handler: s.listTrustRoles,
+			Schemas: okBody(trustRoleIndexResponse)},
+		{Method: "GET", Path: t + "/roles/{role_id}", Policy: "identity:get_role_for_trust", Target: s.trustTarget, Handler: s.showTrustRole,
+			Schemas: okBody(trustRoleResponse)},
+		{Method: "HEAD", Path: t + "/roles/{role_id}", Policy: "identity:get_role_for_trust", Target: s.trustTarget, Handler: s.showTrustRole,
+			Schemas: okBody(nil)},
 	}
 }
 

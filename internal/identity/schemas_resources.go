@@ -139,3 +139,16 @@ func permissiveBool(v any) bool {
 	}
 	return false
 }
+
+// Domain configuration bodies (keystone/api/domains.py's DomainConfig*
+// resources, api-ref/source/v3/domains-config-v3.inc): {"config": ...}, the
+// groups and their options at the config's root, the options of a group below
+// it. Upstream's request bodies have no schema: domain_config_api checks the
+// groups and options it allows.
+var (
+	domainConfigResponse     = envelope("config", jsonschema.Schema{"type": "object"}, true)
+	domainConfigRootResponse = envelope("config", jsonschema.Schema{
+		"type":                 "object",
+		"additionalProperties": jsonschema.Schema{"type": "object"},
+	}, true)
+)

@@ -61,3 +61,15 @@ var (
 		"additionalProperties": true,
 	}, true)
 )
+
+// A trust's roles (keystone/api/trusts.py): the list with the trust's
+// roles_links, and one role wrapped as a member.
+var (
+	trustRoleIndexResponse = jsonschema.Schema{
+		"type":                 "object",
+		"properties":           map[string]any{"roles": trustRoleItems, "links": respLinks},
+		"required":             []any{"roles", "links"},
+		"additionalProperties": false,
+	}
+	trustRoleResponse = envelope("role", trustRoleItems["items"].(jsonschema.Schema), true)
+)
