@@ -58,13 +58,10 @@ func (s *Service) roleJSON(r *roleRow) map[string]any {
 	}, r.Extra)
 }
 
-// roleRef is the short form implied-role answers use.
+// roleRef is the short form implied-role answers use: id, name and link, as
+// keystone/api/_shared/implied_roles.py builds them (no description).
 func (s *Service) roleRef(r *roleRow) map[string]any {
-	ref := map[string]any{"id": r.ID, "name": r.Name, "links": s.links("/v3/roles/" + r.ID)}
-	if r.Description != "" {
-		ref["description"] = r.Description
-	}
-	return ref
+	return map[string]any{"id": r.ID, "name": r.Name, "links": s.links("/v3/roles/" + r.ID)}
 }
 
 // requireRole loads a role or fails with Keystone's RoleNotFound.

@@ -142,3 +142,24 @@ func TestLimitSchemas(t *testing.T) {
 			"Invalid input for field/attribute limit. Value: {'project_id': '" + project + "'}. Additional properties are not allowed ('project_id' was unexpected)"},
 	})
 }
+
+// TestImpliedRolesShowNoDescription: implied-role answers hold a role's id,
+// name and link only (keystone/api/_shared/implied_roles.py), whatever the
+// role's description; the response check fails the test otherwise.
+func TestImpliedRolesShowNoDescription(t *testing.T) {
+	e := newTestEnv(t)
+	role := func(name string) string {
+		return obj(e.Must(http.StatusCreated, "POST", "/v3/roles", e.AdminToken,
+			map[string]any{"role": map[string]any{"name": name, "description": "described"}}), "role")["id"].(string)
+	}
+	prior, implied := role("prior-described"), role("implied-described")
+	path := "/v3/roles/" + prior + "/implies/" + implied
+	created := obj(e.Must(http.StatusCreated, "PUT", path, e.AdminToken, nil), "role_inference")
+	if _, ok := obj(created, "implies")["description"]; ok {
+		t.Fatalf("implied role with its description: %v", created)
+	}
+	e.Must(http.StatusOK, "GET", path, e.AdminToken, nil)
+	e.Must(http.StatusNoContent, "HEAD", path, e.AdminToken, nil)
+	e.Must(http.StatusOK, "GET", "/v3/roles/"+prior+"/implies", e.AdminToken, nil)
+	e.Must(http.StatusOK, "GET", "/v3/role_inferences", e.AdminToken, nil)
+}
