@@ -54,7 +54,7 @@ var schemaExceptions = map[string]string{
 
 // Why the bodies upstream reads without a JSON schema have none here.
 const (
-	domainConfigByManager = "upstream's domain_config_api checks the config's groups and options (keystone/resource/config_backends), no JSON schema"
+	domainConfigByManager = "upstream's domain_config_api checks the config's groups and options (keystone/resource/core.py DomainConfigManager), no JSON schema"
 	mappingByStructure    = "upstream checks the rules with keystone/federation/utils.py's validate_mapping_structure, which decodeMapping reproduces"
 	ec2CredentialsByHand  = "upstream reads credentials, credential or ec2Credentials and checks their fields by hand (keystone/api/_shared/EC2_S3_Resource.py)"
 	oauth1Signed          = "an OAuth1 signed request: its parameters are the Authorization header's, no JSON body (keystone/api/os_oauth1.py)"
