@@ -29,7 +29,7 @@ func (s *Service) authRoutes() []httpapi.Route {
 		return map[string]any{"target.token.user_id": t.UserID}, nil
 	}
 	return []httpapi.Route{
-		{Method: "POST", Path: "/v3/auth/tokens", Public: true, Handler: s.issueToken,
+		{Method: "POST", Path: "/v3/auth/tokens", Public: true, Handler: s.issueToken, LateValidation: lazyValidation("auth"),
 			Schemas: schemas(tokenIssueRequest, map[int]jsonschema.Schema{http.StatusCreated: tokenResponse})},
 		{Method: "GET", Path: "/v3/auth/tokens", Policy: "identity:validate_token", Target: subjectTarget, Handler: s.validateToken,
 			Schemas: okBody(tokenResponse)},

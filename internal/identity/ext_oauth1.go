@@ -37,11 +37,11 @@ func (s *Service) oauth1Routes() []httpapi.Route {
 	return []httpapi.Route{
 		{Method: "GET", Path: "/v3/OS-OAUTH1/consumers", Policy: "identity:list_consumers", Handler: s.listConsumers,
 			Schemas: okBody(consumerIndexResponse)},
-		{Method: "POST", Path: "/v3/OS-OAUTH1/consumers", Policy: "identity:create_consumer", Handler: s.createConsumer,
+		{Method: "POST", Path: "/v3/OS-OAUTH1/consumers", Policy: "identity:create_consumer", Handler: s.createConsumer, LateValidation: lazyValidation("consumer"),
 			Schemas: schemas(consumerCreateRequest, map[int]jsonschema.Schema{http.StatusCreated: consumerCreateResponse})},
 		{Method: "GET", Path: c, Policy: "identity:get_consumer", Handler: s.showConsumer,
 			Schemas: okBody(consumerResponse)},
-		{Method: "PATCH", Path: c, Policy: "identity:update_consumer", Handler: s.updateConsumer,
+		{Method: "PATCH", Path: c, Policy: "identity:update_consumer", Handler: s.updateConsumer, LateValidation: lazyValidation("consumer"),
 			Schemas: schemas(consumerUpdateRequest, map[int]jsonschema.Schema{http.StatusOK: consumerResponse})},
 		{Method: "DELETE", Path: c, Policy: "identity:delete_consumer", Handler: s.deleteConsumer, Schemas: noContent},
 		// The OAuth signature authenticates these two, not a token.
@@ -49,7 +49,7 @@ func (s *Service) oauth1Routes() []httpapi.Route {
 			Schemas: answering(http.StatusCreated, nil)}, // a form-encoded token, not JSON
 		{Method: "POST", Path: "/v3/OS-OAUTH1/access_token", Public: true, Handler: s.createAccessToken,
 			Schemas: answering(http.StatusCreated, nil)},
-		{Method: "PUT", Path: "/v3/OS-OAUTH1/authorize/{request_token_id}", Policy: "identity:authorize_request_token", Handler: s.authorizeRequestToken,
+		{Method: "PUT", Path: "/v3/OS-OAUTH1/authorize/{request_token_id}", Policy: "identity:authorize_request_token", Handler: s.authorizeRequestToken, LateValidation: lazyValidation("roles"),
 			Schemas: schemas(authorizeRequest, map[int]jsonschema.Schema{http.StatusOK: authorizeResponse})},
 		{Method: "GET", Path: at, Policy: "identity:list_access_tokens", Target: s.userTarget, Handler: s.listAccessTokens,
 			Schemas: okBody(accessTokenIndexResponse)},

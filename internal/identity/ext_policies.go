@@ -19,11 +19,11 @@ func (s *Service) policyBlobRoutes() []httpapi.Route {
 	return []httpapi.Route{
 		{Method: "GET", Path: "/v3/policies", Policy: "identity:list_policies", Handler: s.listPolicyBlobs,
 			Schemas: okBody(policyIndexResponse)},
-		{Method: "POST", Path: "/v3/policies", Policy: "identity:create_policy", Handler: s.createPolicyBlob,
+		{Method: "POST", Path: "/v3/policies", Policy: "identity:create_policy", Handler: s.createPolicyBlob, LateValidation: lazyValidation("policy"),
 			Schemas: schemas(policyCreateRequest, map[int]jsonschema.Schema{http.StatusCreated: policyResponse})},
 		{Method: "GET", Path: "/v3/policies/{policy_id}", Policy: "identity:get_policy", Handler: s.showPolicyBlob,
 			Schemas: okBody(policyResponse)},
-		{Method: "PATCH", Path: "/v3/policies/{policy_id}", Policy: "identity:update_policy", Handler: s.updatePolicyBlob,
+		{Method: "PATCH", Path: "/v3/policies/{policy_id}", Policy: "identity:update_policy", Handler: s.updatePolicyBlob, LateValidation: lazyValidation("policy"),
 			Schemas: schemas(policyUpdateRequest, map[int]jsonschema.Schema{http.StatusOK: policyResponse})},
 		{Method: "DELETE", Path: "/v3/policies/{policy_id}", Policy: "identity:delete_policy", Handler: s.deletePolicyBlob, Schemas: noContent},
 	}

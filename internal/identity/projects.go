@@ -26,7 +26,7 @@ func (s *Service) projectRoutes() []httpapi.Route {
 		{Method: "DELETE", Path: "/v3/projects/{project_id}", Policy: "identity:delete_project", Target: s.projectTarget, Handler: s.deleteProject, Schemas: noContent},
 		{Method: "GET", Path: "/v3/projects/{project_id}/tags", Policy: "identity:list_project_tags", Target: s.projectTarget, Handler: s.listProjectTags,
 			Schemas: okBody(tagsResponse)},
-		{Method: "PUT", Path: "/v3/projects/{project_id}/tags", Policy: "identity:update_project_tags", Target: s.projectTarget, Handler: s.replaceProjectTags,
+		{Method: "PUT", Path: "/v3/projects/{project_id}/tags", Policy: "identity:update_project_tags", Target: s.projectTarget, Handler: s.replaceProjectTags, LateValidation: lazyValidation("tags"),
 			Schemas: schemas(tagsUpdateRequest, map[int]jsonschema.Schema{http.StatusOK: tagsResponse})},
 		{Method: "DELETE", Path: "/v3/projects/{project_id}/tags", Policy: "identity:delete_project_tags", Target: s.projectTarget, Handler: s.deleteProjectTags, Schemas: noContent},
 		{Method: "GET", Path: "/v3/projects/{project_id}/tags/{tag}", Policy: "identity:get_project_tag", Target: s.projectTarget, Handler: s.checkProjectTag, Schemas: noContent},

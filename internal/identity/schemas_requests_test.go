@@ -27,20 +27,20 @@ func TestTokenIssueSchema(t *testing.T) {
 		{"system, all a boolean", "POST", "/v3/auth/tokens", password(map[string]any{"system": map[string]any{"all": true}}), 201, ""},
 		{"methods not a list", "POST", "/v3/auth/tokens", map[string]any{"auth": map[string]any{
 			"identity": map[string]any{"methods": "password"}}}, 400,
-			"Invalid input for field/attribute methods. Value: password. 'password' is not of type 'array'"},
+			"Invalid input for field 'identity/methods': 'password' is not of type 'array'"},
 		{"no methods", "POST", "/v3/auth/tokens", map[string]any{"auth": map[string]any{"identity": map[string]any{}}}, 400,
-			"Invalid input for field/attribute identity. Value: {}. 'methods' is a required property"},
+			"Invalid input for field 'identity': 'methods' is a required property"},
 		{"no identity", "POST", "/v3/auth/tokens", map[string]any{"auth": map[string]any{}}, 400,
-			"Invalid input for field/attribute auth. Value: {}. 'identity' is a required property"},
+			"'identity' is a required property"},
 		{"scope a number", "POST", "/v3/auth/tokens", password(3), 400,
-			"Invalid input for field/attribute scope. Value: 3. 3 is not of type 'object', 'string'"},
+			"Invalid input for field 'scope': 3 is not of type 'object', 'string'"},
 		{"system all a string", "POST", "/v3/auth/tokens", password(map[string]any{"system": map[string]any{"all": "yes"}}), 400, ""},
 		{"a password a number", "POST", "/v3/auth/tokens", map[string]any{"auth": map[string]any{"identity": map[string]any{
 			"methods": []any{"password"}, "password": map[string]any{"user": map[string]any{"id": "x", "password": 1}}}}}, 400,
-			"Invalid input for field/attribute password. Value: 1. 1 is not of type 'string'"},
+			"Invalid input for field 'identity/password/user/password': 1 is not of type 'string'"},
 		{"a token without its id", "POST", "/v3/auth/tokens", map[string]any{"auth": map[string]any{"identity": map[string]any{
 			"methods": []any{"token"}, "token": map[string]any{}}}}, 400,
-			"Invalid input for field/attribute token. Value: {}. 'id' is a required property"},
+			"Invalid input for field 'identity/token': 'id' is a required property"},
 	})
 }
 
@@ -77,7 +77,7 @@ func TestCredentialAndPolicySchemas(t *testing.T) {
 		// Policies: blob and type required, type at most 255 characters.
 		{"policy with extras", "POST", "/v3/policies", policy(map[string]any{"type": "t", "blob": "b", "endpoint_id": "e"}), 201, ""},
 		{"policy without blob", "POST", "/v3/policies", policy(map[string]any{"type": "t"}), 400,
-			"Invalid input for field/attribute policy. Value: {'type': 't'}. 'blob' is a required property"},
+			"'blob' is a required property"},
 		{"policy type of 256", "POST", "/v3/policies", policy(map[string]any{"type": strings.Repeat("t", 256), "blob": "b"}), 400, ""},
 		{"policy update empty", "PATCH", "/v3/policies/" + policyID, policy(map[string]any{}), 400, ""},
 		{"policy update blob", "PATCH", "/v3/policies/" + policyID, policy(map[string]any{"blob": "c"}), 200, ""},
@@ -89,7 +89,7 @@ func TestCredentialAndPolicySchemas(t *testing.T) {
 		{"consumer update empty", "PATCH", "/v3/OS-OAUTH1/consumers/" + consumerID, consumer(map[string]any{}), 400, ""},
 		{"consumer update description", "PATCH", "/v3/OS-OAUTH1/consumers/" + consumerID, consumer(map[string]any{"description": "d"}), 200, ""},
 		{"authorize roles by id and name", "PUT", "/v3/OS-OAUTH1/authorize/x", map[string]any{"roles": []any{map[string]any{"id": "a", "name": "b"}}}, 400,
-			"Invalid input for field/attribute 0. Value: {'id': 'a', 'name': 'b'}. {'id': 'a', 'name': 'b'} has too many properties"},
+			"Invalid input for field '0': {'id': 'a', 'name': 'b'} has too many properties"},
 
 		// Project tags: at most 80, no commas or slashes.
 		{"tags replaced", "PUT", "/v3/projects/" + project + "/tags", map[string]any{"tags": []any{"a", "b"}}, 200, ""},
@@ -101,7 +101,7 @@ func TestCredentialAndPolicySchemas(t *testing.T) {
 		// Password change: both passwords, nothing else.
 		{"password change without the original", "POST", "/v3/users/" + adminID + "/password",
 			map[string]any{"user": map[string]any{"password": "new"}}, 400,
-			"Invalid input for field/attribute user. Value: {'password': 'new'}. 'original_password' is a required property"},
+			"'original_password' is a required property"},
 		{"password change with more", "POST", "/v3/users/" + adminID + "/password",
 			map[string]any{"user": map[string]any{"password": "new", "original_password": "old", "x": 1}}, 400, ""},
 	})
@@ -162,4 +162,20 @@ func TestImpliedRolesShowNoDescription(t *testing.T) {
 	e.Must(http.StatusNoContent, "HEAD", path, e.AdminToken, nil)
 	e.Must(http.StatusOK, "GET", "/v3/roles/"+prior+"/implies", e.AdminToken, nil)
 	e.Must(http.StatusOK, "GET", "/v3/role_inferences", e.AdminToken, nil)
+}
+
+// TestLazyValidationAfterPolicy: the bodies Keystone checks with lazy_validate
+// are checked after the policy: a member creating a policy blob or a consumer
+// with a bad body is refused 403, as upstream, not 400.
+func TestLazyValidationAfterPolicy(t *testing.T) {
+	e := newTestEnv(t)
+	for _, path := range []string{"/v3/policies", "/v3/OS-OAUTH1/consumers"} {
+		body := map[string]any{"policy": map[string]any{"type": 1}, "consumer": map[string]any{"description": 1}}
+		if status, out, _ := e.Do("POST", path, e.DemoToken, body); status != http.StatusForbidden {
+			t.Errorf("POST %s as a member with a bad body: %d %v, want 403", path, status, out)
+		}
+		if status, out, _ := e.Do("POST", path, e.AdminToken, body); status != http.StatusBadRequest {
+			t.Errorf("POST %s as admin with a bad body: %d %v, want 400", path, status, out)
+		}
+	}
 }

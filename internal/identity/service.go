@@ -259,6 +259,23 @@ func invalidRequest(e *jsonschema.Error) *httpapi.Error {
 	return httpapi.BadRequest("Invalid input for field/attribute %v. Value: %s. %s", e.Path[len(e.Path)-1], value, e.Message)
 }
 
+// lazyValidation is the route option of the bodies Keystone's methods check
+// with lazy_validate, after their policy check, on the part of the body they
+// read (the auth, consumer, roles, policy, tags or user member): its message
+// names the field inside that part, with "/" between the steps.
+func lazyValidation(part string) func(*jsonschema.Error) *httpapi.Error {
+	return func(e *jsonschema.Error) *httpapi.Error {
+		inner := &jsonschema.Error{Path: e.Path}
+		if len(inner.Path) > 0 && inner.Path[0] == part {
+			inner.Path = inner.Path[1:]
+		}
+		if e.Keyword == "json" || len(inner.Path) == 0 {
+			return httpapi.BadRequest("%s", e.Message)
+		}
+		return httpapi.BadRequest("Invalid input for field '%s': %s", inner.PathString(), e.Message)
+	}
+}
+
 func errorBody(e *httpapi.Error) any {
 	return map[string]any{"error": map[string]any{"code": e.Status, "message": e.Message, "title": e.Title()}}
 }

@@ -31,7 +31,7 @@ func (s *Service) userRoutes() []httpapi.Route {
 		{Method: "DELETE", Path: "/v3/users/{user_id}", Policy: "identity:delete_user", Target: s.userTarget, Handler: s.deleteUser, Schemas: noContent},
 		// Unauthenticated as upstream: the original password proves who is asking, and
 		// a user whose password expired has no token to present.
-		{Method: "POST", Path: "/v3/users/{user_id}/password", Public: true, Handler: s.changeUserPassword,
+		{Method: "POST", Path: "/v3/users/{user_id}/password", Public: true, Handler: s.changeUserPassword, LateValidation: lazyValidation("user"),
 			Schemas: schemas(passwordChangeRequest, map[int]jsonschema.Schema{http.StatusNoContent: nil})},
 		{Method: "GET", Path: "/v3/users/{user_id}/groups", Policy: "identity:list_groups_for_user", Target: s.userTarget, Handler: s.listGroupsForUser,
 			Schemas: okBody(groupIndexResponse)},

@@ -84,16 +84,19 @@ func (s *Server) validateRequest(r *http.Request, rt Route) error {
 	if len(bytes.TrimSpace(data)) > 0 {
 		var err error
 		if doc, err = jsonschema.Decode(data); err != nil {
-			return s.invalidRequest(&jsonschema.Error{Keyword: "json", Message: "Malformed request body: " + err.Error()})
+			return s.invalidRequest(rt, &jsonschema.Error{Keyword: "json", Message: "Malformed request body: " + err.Error()})
 		}
 	}
 	if verr := jsonschema.Validate(sc.Request, doc); verr != nil {
-		return s.invalidRequest(verr)
+		return s.invalidRequest(rt, verr)
 	}
 	return nil
 }
 
-func (s *Server) invalidRequest(e *jsonschema.Error) error {
+func (s *Server) invalidRequest(rt Route, e *jsonschema.Error) error {
+	if rt.LateValidation != nil {
+		return rt.LateValidation(e)
+	}
 	if s.opts.InvalidRequest != nil {
 		return s.opts.InvalidRequest(e)
 	}

@@ -170,3 +170,42 @@ func TestResponseStatusesChecked(t *testing.T) {
 		}
 	}
 }
+
+// TestLateValidation: a route that validates after its policy (Keystone's
+// lazy_validate) answers a caller the policy refuses 403 whatever the body, and
+// renders its own message, on a server that validates before the policy.
+func TestLateValidation(t *testing.T) {
+	enf := policy.NewEnforcer()
+	if err := enf.Register(map[string]string{"thing:create": "role:admin"}); err != nil {
+		t.Fatal(err)
+	}
+	srv := NewServer(Options{Service: "thing", Logger: slog.New(slog.DiscardHandler), Registry: prometheus.NewRegistry(),
+		Auth:   fakeAuth{"admin": {UserID: "a", Roles: []auth.Role{{Name: "admin"}}}, "reader": {UserID: "r", Roles: []auth.Role{{Name: "reader"}}}},
+		Policy: enf, ValidateBeforePolicy: true,
+		InvalidRequest: func(e *jsonschema.Error) *Error { return BadRequest("early: %s", e.Message) }})
+	schema := []Schema{{Request: jsonschema.Schema{"type": "object", "required": []any{"name"}}}}
+	ok := func(r *http.Request) (Response, error) { return OK(map[string]any{}), nil }
+	srv.Mount([]Route{
+		{Method: "POST", Path: "/early", Policy: "thing:create", Schemas: schema, Handler: ok},
+		{Method: "POST", Path: "/late", Policy: "thing:create", Schemas: schema, Handler: ok,
+			LateValidation: func(e *jsonschema.Error) *Error { return BadRequest("late: %s", e.Message) }},
+	})
+	tests := []struct {
+		path, token string
+		status      int
+		contains    string
+	}{
+		{"/early", "reader", 400, "early: 'name' is a required property"},
+		{"/late", "reader", 403, ""},
+		{"/late", "admin", 400, "late: 'name' is a required property"},
+	}
+	for _, tt := range tests {
+		req := httptest.NewRequest("POST", tt.path, strings.NewReader(`{}`))
+		req.Header.Set("X-Auth-Token", tt.token)
+		rec := httptest.NewRecorder()
+		srv.ServeHTTP(rec, req)
+		if rec.Code != tt.status || !strings.Contains(rec.Body.String(), tt.contains) {
+			t.Errorf("%s as %s: %d %s, want %d with %q", tt.path, tt.token, rec.Code, rec.Body.String(), tt.status, tt.contains)
+		}
+	}
+}
