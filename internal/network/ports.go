@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
-	"net"
 	"net/http"
 	"regexp"
 	"slices"
@@ -317,7 +316,7 @@ var dnsLabel = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(
 
 func parseMAC(v any) (string, error) {
 	str, _ := v.(string)
-	hw, err := net.ParseMAC(str)
+	hw, err := parseMACForms(str)
 	if err != nil || len(hw) != 6 {
 		return "", invalidInput("'%v' is not a valid MAC address", v)
 	}

@@ -1,0 +1,468 @@
+package network
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/nimbus-cloud/nimbus/internal/platform/jsonschema"
+)
+
+// The validators of the nested attributes, transcribed from neutron-lib's
+// neutron_lib/api/validators/__init__.py (and allowedaddresspairs.py): each
+// returns upstream's reason, or "" when the value is valid, and checks in
+// upstream's order, so a body with several faults gets upstream's first one.
+// A validator that upstream makes raise an exception instead of returning a
+// reason (allowed address pairs) returns that error.
+
+var whitespace = regexp.MustCompile(`\s`)
+
+// validIPAddress is validate_ip_address: netaddr's IPAddress with ZEROFILL
+// (leading zeros of IPv4 octets dropped), then an IPv4 address must be written
+// as four dotted octets and without leading zeros ("is not an accepted IP
+// address, '<canonical>' is recommended").
+func validIPAddress(v any) string {
+	s, ok := v.(string)
+	if !ok || whitespace.MatchString(s) {
+		return fmt.Sprintf("'%s' is not a valid IP address", pyStr(v))
+	}
+	ip, ok := parseZerofill(s)
+	if !ok {
+		return fmt.Sprintf("'%s' is not a valid IP address", s)
+	}
+	if !strings.Contains(s, ":") && strings.Count(s, ".") != 3 {
+		return fmt.Sprintf("'%s' is not a valid IP address", s)
+	}
+	if ip.Is4() && ip.String() != s {
+		return fmt.Sprintf("'%s' is not an accepted IP address, '%s' is recommended", s, ip)
+	}
+	return ""
+}
+
+// parseZerofill parses an address as netaddr does with ZEROFILL: an IPv4
+// octet's leading zeros do not count ("010.0.0.1" is 10.0.0.1). IPv6 zones are
+// not addresses to netaddr.
+func parseZerofill(s string) (netip.Addr, bool) {
+	if !strings.Contains(s, ":") {
+		octets := strings.Split(s, ".")
+		for i, o := range octets {
+			if trimmed := strings.TrimLeft(o, "0"); trimmed != o {
+				if trimmed == "" {
+					trimmed = "0"
+				}
+				octets[i] = trimmed
+			}
+		}
+		s = strings.Join(octets, ".")
+	}
+	ip, err := netip.ParseAddr(s)
+	if err != nil || ip.Zone() != "" {
+		return netip.Addr{}, false
+	}
+	return ip, true
+}
+
+func validIPAddressOrNone(v any) string {
+	if v == nil {
+		return ""
+	}
+	return validIPAddress(v)
+}
+
+// validSubnetOrNone is type:subnet_or_none.
+func validSubnetOrNone(v any) string {
+	if v == nil {
+		return ""
+	}
+	return validSubnet(v)
+}
+
+// validRouteCIDR is validate_route_cidr: a network address with its prefix
+// length (no host bits), and not a loopback network.
+func validRouteCIDR(v any) string {
+	s, ok := v.(string)
+	if !ok || whitespace.MatchString(s) || !strings.Contains(s, "/") {
+		return fmt.Sprintf("'%s' is not a valid CIDR", pyStr(v))
+	}
+	p, err := netip.ParsePrefix(s)
+	if err != nil || p.Masked() != p {
+		return fmt.Sprintf("'%s' is not a valid CIDR", s)
+	}
+	if p.Addr().IsLoopback() {
+		return fmt.Sprintf("'%s' is not a routable CIDR", s)
+	}
+	return ""
+}
+
+// validMACAddress is validate_mac_address: netaddr's valid_mac (colons, dashes,
+// dots or none), but never the all-zero or broadcast address.
+func validMACAddress(v any) string {
+	s, ok := v.(string)
+	if ok && !whitespace.MatchString(s) {
+		if hw, err := parseMACForms(s); err == nil {
+			if !slices.Equal(hw, make([]byte, 6)) && !slices.Equal(hw, []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}) {
+				return ""
+			}
+		}
+	}
+	return fmt.Sprintf("'%s' is not a valid MAC address", pyStr(v))
+}
+
+// parseMACForms reads an EUI-48 in the forms netaddr's valid_mac accepts:
+// Go's (xx:xx:.., xx-xx-.., xxxx.xxxx.xxxx), bare hex, and octets of one digit.
+var macBare = regexp.MustCompile(`^[0-9a-fA-F]{12}$`)
+var macShortOctets = regexp.MustCompile(`^[0-9a-fA-F]{1,2}([:-][0-9a-fA-F]{1,2}){5}$`)
+
+func parseMACForms(s string) (net.HardwareAddr, error) {
+	switch {
+	case macBare.MatchString(s):
+		s = s[0:2] + ":" + s[2:4] + ":" + s[4:6] + ":" + s[6:8] + ":" + s[8:10] + ":" + s[10:12]
+	case macShortOctets.MatchString(s):
+		parts := strings.FieldsFunc(s, func(r rune) bool { return r == ':' || r == '-' })
+		for i, p := range parts {
+			if len(p) == 1 {
+				parts[i] = "0" + p
+			}
+		}
+		s = strings.Join(parts, ":")
+	}
+	hw, err := net.ParseMAC(s)
+	if err == nil && len(hw) != 6 {
+		return nil, fmt.Errorf("not an EUI-48")
+	}
+	return hw, err
+}
+
+// verifyDictKeys is _verify_dict_keys: v must be a dictionary holding the
+// expected keys (exactly them when strict). Python prints the two key sets in
+// no fixed order; Nimbus prints them in the order given and sorted.
+func verifyDictKeys(expected []string, v any, strict bool) string {
+	m, ok := v.(map[string]any)
+	if !ok {
+		return fmt.Sprintf("Invalid input. '%s' must be a dictionary with keys: %s", pyStr(v), pyList(expected))
+	}
+	provided := slicesSortedKeys(m)
+	match := true
+	for _, k := range expected {
+		if _, ok := m[k]; !ok {
+			match = false
+		}
+	}
+	if strict && len(provided) != len(expected) {
+		match = false
+	}
+	if !match {
+		return fmt.Sprintf("Validation of dictionary's keys failed. Expected keys: %s Provided keys: %s", pySet(expected), pySet(provided))
+	}
+	return ""
+}
+
+func slicesSortedKeys(m map[string]any) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// pySet prints a list of strings as Python prints a set.
+func pySet(keys []string) string {
+	if len(keys) == 0 {
+		return "set()"
+	}
+	return "{'" + strings.Join(keys, "', '") + "'}"
+}
+
+// validIPPools is type:ip_pools: a list of {start, end}, both addresses.
+func validIPPools(v any) string {
+	list, ok := v.([]any)
+	if !ok {
+		return fmt.Sprintf("Invalid data format for IP pool: '%s'", pyStr(v))
+	}
+	for _, pool := range list {
+		if msg := verifyDictKeys([]string{"start", "end"}, pool, true); msg != "" {
+			return msg
+		}
+		m := pool.(map[string]any)
+		for _, k := range []string{"start", "end"} {
+			if msg := validIPAddress(m[k]); msg != "" {
+				return msg
+			}
+		}
+	}
+	return ""
+}
+
+// validFixedIPs is type:fixed_ips: a list of dictionaries, each an address
+// (not given twice) and a subnet UUID, both optional.
+func validFixedIPs(v any) string {
+	list, ok := v.([]any)
+	if !ok {
+		return fmt.Sprintf("Invalid data format for fixed IP: '%s'", pyStr(v))
+	}
+	var seen []string
+	for _, e := range list {
+		m, ok := e.(map[string]any)
+		if !ok {
+			return fmt.Sprintf("Invalid data format for fixed IP: '%s'", pyStr(e))
+		}
+		if ip, ok := m["ip_address"]; ok {
+			if slices.Contains(seen, jsonschema.Repr(ip)) {
+				return fmt.Sprintf("Duplicate IP address '%s'", pyStr(ip))
+			}
+			if msg := validIPAddress(ip); msg != "" {
+				return msg
+			}
+			seen = append(seen, jsonschema.Repr(ip))
+		}
+		if id, ok := m["subnet_id"]; ok {
+			if msg := validUUID(id); msg != "" {
+				return msg
+			}
+		}
+	}
+	return ""
+}
+
+// validNameservers is type:nameservers: unique addresses. Upstream iterates
+// over anything iterable, so a string is checked character by character.
+func validNameservers(v any) string {
+	var list []any
+	switch x := v.(type) {
+	case []any:
+		list = x
+	case string:
+		for _, r := range x {
+			list = append(list, string(r))
+		}
+	case map[string]any:
+		for _, k := range slicesSortedKeys(x) {
+			list = append(list, k)
+		}
+	default:
+		return fmt.Sprintf("Invalid data format for nameserver: '%s'", pyStr(v))
+	}
+	var seen []string
+	for _, host := range list {
+		if msg := validIPAddress(host); msg != "" {
+			return fmt.Sprintf("'%s' is not a valid nameserver. %s", pyStr(host), msg)
+		}
+		if slices.Contains(seen, host.(string)) {
+			return fmt.Sprintf("Duplicate nameserver '%s'", pyStr(host))
+		}
+		seen = append(seen, host.(string))
+	}
+	return ""
+}
+
+// validHostRoutes is type:hostroutes: unique {destination, nexthop}, a
+// routable CIDR and an address.
+func validHostRoutes(v any) string {
+	list, ok := v.([]any)
+	if !ok {
+		return fmt.Sprintf("Invalid data format for hostroute: '%s'", pyStr(v))
+	}
+	var seen []string // reprs: a route is a dictionary
+	for _, route := range list {
+		if msg := verifyDictKeys([]string{"destination", "nexthop"}, route, true); msg != "" {
+			return msg
+		}
+		m := route.(map[string]any)
+		if msg := validRouteCIDR(m["destination"]); msg != "" {
+			return msg
+		}
+		if msg := validIPAddress(m["nexthop"]); msg != "" {
+			return msg
+		}
+		key := jsonschema.Repr(route)
+		if slices.Contains(seen, key) {
+			return fmt.Sprintf("Duplicate hostroute '%s'", key)
+		}
+		seen = append(seen, key)
+	}
+	return ""
+}
+
+// validDictOrNone is type:dict_or_none without key specs (binding:profile).
+func validDictOrNone(v any) string {
+	if v == nil {
+		return ""
+	}
+	if _, ok := v.(map[string]any); !ok {
+		return fmt.Sprintf("'%s' is not a dictionary", pyStr(v))
+	}
+	return ""
+}
+
+// validGatewayInfo is external_gateway_info's type:dict_or_nodata with its key
+// specs (l3.py, and l3_ext_gw_mode's enable_snat): nothing or {} clears the
+// gateway; otherwise network_id is required, no other keys but the specs', and
+// each checked in the specs' order (enable_snat is converted, whose failure is
+// InvalidInput as any converter's).
+func validGatewayInfo(v any) (string, error) {
+	if v == nil {
+		return "", nil
+	}
+	if m, ok := v.(map[string]any); ok && len(m) == 0 {
+		return "", nil
+	}
+	if s, ok := v.(string); ok && s == "" {
+		return "", nil // falsy: no data
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		return fmt.Sprintf("'%s' is not a dictionary", pyStr(v)), nil
+	}
+	if msg := verifyDictKeys([]string{"network_id"}, m, false); msg != "" {
+		return msg, nil
+	}
+	specs := []string{"network_id", "external_fixed_ips", "enable_snat"}
+	var unexpected []string
+	for _, k := range slicesSortedKeys(m) {
+		if !slices.Contains(specs, k) {
+			unexpected = append(unexpected, k)
+		}
+	}
+	if len(unexpected) > 0 {
+		return "Unexpected keys supplied: " + strings.Join(unexpected, ", "), nil
+	}
+	if msg := validUUID(m["network_id"]); msg != "" {
+		return msg, nil
+	}
+	if f, ok := m["external_fixed_ips"]; ok {
+		if msg := validFixedIPs(f); msg != "" {
+			return msg, nil
+		}
+	}
+	if b, ok := m["enable_snat"]; ok {
+		converted, err := toBoolean(b)
+		if err != nil {
+			return "", err
+		}
+		m["enable_snat"] = converted
+	}
+	return "", nil
+}
+
+// validUUIDList is type:uuid_list: a list without duplicates, each a UUID.
+func validUUIDList(v any) string {
+	return validListOfItems(v, validUUID)
+}
+
+// validListOfUniqueStrings is type:list_of_unique_strings.
+func validListOfUniqueStrings(max int) func(any) string {
+	return func(v any) string { return validListOfItems(v, validString(max)) }
+}
+
+// validListOfItems is _validate_list_of_items: a list, without duplicates,
+// each item valid.
+func validListOfItems(v any, item func(any) string) string {
+	list, ok := v.([]any)
+	if !ok {
+		return fmt.Sprintf("'%s' is not a list", pyStr(v))
+	}
+	var seen, dupKeys, dups []string // reprs to compare (items may be dictionaries), str() to print
+	for _, e := range list {
+		key := jsonschema.Repr(e)
+		if slices.Contains(seen, key) && !slices.Contains(dupKeys, key) {
+			dupKeys = append(dupKeys, key)
+			dups = append(dups, pyStr(e))
+		}
+		seen = append(seen, key)
+	}
+	if len(dups) > 0 {
+		return fmt.Sprintf("Duplicate items in the list: '%s'", strings.Join(dups, ", "))
+	}
+	for _, e := range list {
+		if msg := item(e); msg != "" {
+			return msg
+		}
+	}
+	return ""
+}
+
+// validRange is type:range: an integer (int() of it) from min to max.
+func validRange(min, max int) func(any) string {
+	return func(v any) string {
+		i, ok := v.(int) // converted already (convert_to_int)
+		if !ok {
+			n, err := toInt(v)
+			if err != nil {
+				return fmt.Sprintf("'%s' is not an integer", pyStr(v))
+			}
+			i = n.(int)
+		}
+		if i < min {
+			return fmt.Sprintf("'%d' is too small - must be at least '%d'", i, min)
+		}
+		if i > max {
+			return fmt.Sprintf("'%d' is too large - must be no larger than '%d'", i, max)
+		}
+		return ""
+	}
+}
+
+// maxAllowedAddressPairs is neutron.conf's max_allowed_address_pair default.
+const maxAllowedAddressPairs = 10
+
+// validAllowedAddressPairs is allowedaddresspairs' validator, which raises its
+// exceptions (HTTPBadRequest, AllowedAddressPairsMissingIP,
+// DuplicateAddressPairInRequest, AllowedAddressPairExhausted) rather than
+// returning a reason, except for an item that is not a dictionary.
+func validAllowedAddressPairs(v any) (string, error) {
+	list, ok := v.([]any)
+	if !ok {
+		return "", badRequest("Allowed address pairs must be a list.")
+	}
+	if len(list) > maxAllowedAddressPairs {
+		return "", neutronError(400, "AllowedAddressPairExhausted",
+			"The number of allowed address pair exceeds the maximum %d.", maxAllowedAddressPairs)
+	}
+	var seen []string // reprs of (mac, ip)
+	for _, e := range list {
+		m, ok := e.(map[string]any)
+		if !ok {
+			return fmt.Sprintf("'%s' is not a dictionary", pyStr(e)), nil
+		}
+		mac, hasMAC := m["mac_address"]
+		if hasMAC {
+			if msg := validMACAddress(mac); msg != "" {
+				return "", badRequest("%s", msg)
+			}
+		}
+		ip, ok := m["ip_address"]
+		if !ok {
+			return "", neutronError(400, "AllowedAddressPairsMissingIP", "AllowedAddressPair must contain ip_address")
+		}
+		p := jsonschema.Repr([]any{mac, ip})
+		if slices.Contains(seen, p) {
+			return "", neutronError(400, "DuplicateAddressPairInRequest",
+				"Request contains duplicate address pair: mac_address %s ip_address %s.", pyStr(mac), pyStr(ip))
+		}
+		seen = append(seen, p)
+		var extra []string
+		for _, k := range slicesSortedKeys(m) {
+			if k != "mac_address" && k != "ip_address" {
+				extra = append(extra, k)
+			}
+		}
+		if len(extra) > 0 {
+			return "", badRequest("Unrecognized attribute(s) '%s'", strings.Join(extra, ", "))
+		}
+		s, _ := ip.(string)
+		var msg string
+		if strings.Contains(s, "/") {
+			msg = validSubnet(ip)
+		} else {
+			msg = validIPAddress(ip)
+		}
+		if msg != "" {
+			return "", badRequest("%s", msg)
+		}
+	}
+	return "", nil
+}
