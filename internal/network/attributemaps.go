@@ -104,7 +104,7 @@ var floatingIPAttributeMap = slices.Concat(attributeMap{
 }, standardAttributes(descriptionFieldSize), timestamps, readOnly("status", "router_id", "port_details"))
 
 var securityGroupAttributeMap = slices.Concat(attributeMap{
-	{name: "name", post: true, put: true, validate: validString(nameFieldSize)},
+	{name: "name", post: true, put: true, check: validNameNotDefault},
 	{name: "stateful", post: true, put: true, convert: toBoolean},
 	tagsOnCreate,
 }, standardAttributes(descriptionFieldSize), timestamps, readOnly("security_group_rules"))
@@ -114,11 +114,11 @@ var securityGroupRuleAttributeMap = slices.Concat(attributeMap{
 	{name: "remote_group_id", post: true, validate: validUUIDOrNone},
 	{name: "remote_address_group_id", post: true, validate: validUUIDOrNone},
 	{name: "direction", post: true, required: true, validate: validValues("ingress", "egress")},
-	{name: "protocol", post: true},
+	{name: "protocol", post: true, convert: checkProtocol},
 	{name: "port_range_min", post: true},
 	{name: "port_range_max", post: true},
-	{name: "ethertype", post: true},
-	{name: "remote_ip_prefix", post: true},
+	{name: "ethertype", post: true, convert: checkEthertype},
+	{name: "remote_ip_prefix", post: true, convert: checkIPPrefix},
 }, standardAttributes(descriptionFieldSize), timestamps)
 
 // toBooleanOrNone is convert_to_boolean_if_not_none.

@@ -3,6 +3,7 @@ package network
 import (
 	"fmt"
 	"net"
+	"net/http"
 	"net/netip"
 	"regexp"
 	"slices"
@@ -463,6 +464,88 @@ func validAllowedAddressPairs(v any) (string, error) {
 		if msg != "" {
 			return "", badRequest("%s", msg)
 		}
+	}
+	return "", nil
+}
+
+// The security group extension's own converters and validator
+// (neutron/extensions/securitygroup.py), which raise its exceptions. They
+// check here; parseRule normalizes the values afterwards.
+
+// sgSupportedProtocols is upstream's sg_supported_protocols as Python prints
+// the tuple: SG_RULE_PROTO_ANY, then IP_PROTOCOL_MAP's names.
+const sgSupportedProtocols = "(None, 'any', 'ah', 'dccp', 'egp', 'esp', 'gre', 'hopopt', 'icmp', 'igmp', 'ip', 'ipip', " +
+	"'ipv6-encap', 'ipv6-frag', 'ipv6-icmp', 'icmpv6', 'ipv6-nonxt', 'ipv6-opts', 'ipv6-route', 'ospf', 'pgm', 'rsvp', " +
+	"'sctp', 'tcp', 'udp', 'udplite', 'vrrp')"
+
+// checkProtocol is convert_protocol's check: None or "any", a name Nimbus
+// knows, or an integer from 0 to 255 (int() of a number or a string).
+func checkProtocol(v any) (any, error) {
+	invalid := neutronError(http.StatusBadRequest, "SecurityGroupRuleInvalidProtocol",
+		"Security group rule protocol %s not supported. Only protocol values %s and integer representations [0 to 255] are supported.",
+		pyStr(v), sgSupportedProtocols)
+	if v == nil || v == "any" {
+		return v, nil
+	}
+	if n, err := toInt(v); err == nil {
+		if _, isBool := v.(bool); !isBool {
+			if i := n.(int); i >= 0 && i <= 255 {
+				return v, nil
+			}
+			return nil, invalid
+		}
+	}
+	s, ok := v.(string)
+	if !ok {
+		return nil, invalid
+	}
+	if _, known := protocolNumbers[strings.ToLower(s)]; known {
+		return v, nil
+	}
+	return nil, invalid
+}
+
+// checkEthertype is convert_ethertype_to_case_insensitive: IPv4 or IPv6 in
+// any case.
+func checkEthertype(v any) (any, error) {
+	if s, ok := v.(string); ok {
+		for _, e := range []string{"IPv4", "IPv6"} {
+			if strings.EqualFold(s, e) {
+				return e, nil
+			}
+		}
+	}
+	return nil, neutronError(http.StatusBadRequest, "SecurityGroupRuleInvalidEtherType",
+		"Security group rule for ethertype '%s' not supported. Allowed values are ['IPv4', 'IPv6'].", pyStr(v))
+}
+
+// checkIPPrefix is convert_ip_prefix_to_cidr's check: nothing (an empty or
+// null prefix is none), or what netaddr's IPNetwork reads, an address with or
+// without a prefix length.
+func checkIPPrefix(v any) (any, error) {
+	if v == nil || v == "" {
+		return nil, nil
+	}
+	if s, ok := v.(string); ok {
+		if _, err := netip.ParsePrefix(s); err == nil {
+			return v, nil
+		}
+		if _, err := netip.ParseAddr(s); err == nil {
+			return v, nil
+		}
+	}
+	return nil, neutronError(http.StatusBadRequest, "InvalidCIDR", "Invalid CIDR %s given as IP prefix.", pyStr(v))
+}
+
+// validNameNotDefault is type:name_not_default: a name, never "default" in
+// any case (SecurityGroupDefaultAlreadyExists, 409): the project's default
+// group is made by the service alone.
+func validNameNotDefault(v any) (string, error) {
+	if msg := validString(nameFieldSize)(v); msg != "" {
+		return msg, nil
+	}
+	if strings.ToLower(v.(string)) == "default" {
+		return "", conflict("SecurityGroupDefaultAlreadyExists", "Default security group already exists.")
 	}
 	return "", nil
 }

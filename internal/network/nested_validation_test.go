@@ -199,4 +199,48 @@ func TestNestedAttributeValidation(t *testing.T) {
 			e.expectError(http.StatusBadRequest, tc.kind, tc.message, tc.method, tc.path, token, tc.body)
 		}
 	})
+
+	// The security group extension's converters and its name validator raise
+	// their own exceptions (neutron/extensions/securitygroup.py).
+	t.Run("security groups", func(t *testing.T) {
+		e.t = t
+		sg := e.Create(e.DemoToken, "security-groups", "security_group", map[string]any{"name": "web"})["id"].(string)
+		rule := func(attrs map[string]any) map[string]any {
+			attrs["security_group_id"], attrs["direction"] = sg, "ingress"
+			return body("security_group_rule", attrs)
+		}
+		for _, tc := range []struct {
+			name          string
+			body          map[string]any
+			status        int
+			kind, message string
+		}{
+			{"an ethertype in lower case", rule(map[string]any{"ethertype": "ipv6", "protocol": "TCP", "port_range_min": "443", "port_range_max": 443}), 201, "", ""},
+			{"a protocol number as a string", rule(map[string]any{"protocol": "47"}), 201, "", ""},
+			{"any protocol", rule(map[string]any{"protocol": "any", "remote_ip_prefix": ""}), 201, "", ""},
+			{"a prefix without length", rule(map[string]any{"protocol": "udp", "remote_ip_prefix": "10.1.2.3"}), 201, "", ""},
+			{"an unknown protocol", rule(map[string]any{"protocol": "bogus"}), 400, "SecurityGroupRuleInvalidProtocol",
+				"Security group rule protocol bogus not supported. Only protocol values " + sgSupportedProtocols + " and integer representations [0 to 255] are supported."},
+			{"a protocol number too large", rule(map[string]any{"protocol": 256}), 400, "SecurityGroupRuleInvalidProtocol",
+				"Security group rule protocol 256 not supported. Only protocol values " + sgSupportedProtocols + " and integer representations [0 to 255] are supported."},
+			{"an unknown ethertype", rule(map[string]any{"ethertype": "IPv5"}), 400, "SecurityGroupRuleInvalidEtherType",
+				"Security group rule for ethertype 'IPv5' not supported. Allowed values are ['IPv4', 'IPv6']."},
+			{"a bad prefix", rule(map[string]any{"remote_ip_prefix": "10.0.0.0/33"}), 400, "InvalidCIDR", "Invalid CIDR 10.0.0.0/33 given as IP prefix."},
+			{"a bad port", rule(map[string]any{"protocol": "tcp", "port_range_min": "http"}), 400, "SecurityGroupInvalidPortValue", "Invalid value for port http"},
+			{"a group named Default", body("security_group", map[string]any{"name": "Default"}), 409, "SecurityGroupDefaultAlreadyExists",
+				"Default security group already exists."},
+		} {
+			path := "/v2.0/security-group-rules"
+			if _, ok := tc.body["security_group"]; ok {
+				path = "/v2.0/security-groups"
+			}
+			if tc.status == 201 {
+				e.Must(201, "POST", path, e.DemoToken, tc.body)
+				continue
+			}
+			e.expectError(tc.status, tc.kind, tc.message, "POST", path, e.DemoToken, tc.body)
+		}
+		e.expectError(409, "SecurityGroupDefaultAlreadyExists", "Default security group already exists.", "PUT", "/v2.0/security-groups/"+sg,
+			e.DemoToken, body("security_group", map[string]any{"name": "DEFAULT"}))
+	})
 }
