@@ -69,8 +69,8 @@ var portAttributeMap = slices.Concat(attributeMap{
 	{name: "binding:host_id", post: true, put: true},
 	{name: "binding:vnic_type", post: true, put: true, validate: validValues(anySlice(vnicTypes)...)},
 	{name: "binding:profile", post: true, put: true, validate: validDictOrNone},
-	{name: "dns_name", post: true, put: true},
-	{name: "extra_dhcp_opts", post: true, put: true},
+	{name: "dns_name", post: true, put: true, convert: toLowerString, validate: validDNSName},
+	{name: "extra_dhcp_opts", post: true, put: true, check: validExtraDHCPOpts},
 	{name: "propagate_uplink_status", post: true, put: true, convert: toBoolean},
 	{name: "trusted", post: true, put: true, convert: toBooleanOrNone},
 	// ports take tags on create with upstream's own validator (tagging.py's

@@ -549,3 +549,166 @@ func validNameNotDefault(v any) (string, error) {
 	}
 	return "", nil
 }
+
+// Extra DHCP options (neutron-lib's api/definitions/extra_dhcp_opt.py).
+const (
+	dhcpOptNameMaxLen  = 64
+	dhcpOptValueMaxLen = 255
+)
+
+// validExtraDHCPOpts is type:list_of_any_key_specs_or_none with
+// EXTRA_DHCP_OPT_KEY_SPECS: none, or a list without duplicates whose every
+// option matches one of the two specs (a blank value only for router and
+// classless-static-route). Upstream raises InvalidInput for every fault.
+func validExtraDHCPOpts(v any) (string, error) {
+	if v == nil {
+		return "", nil
+	}
+	var raised error
+	msg := validListOfItems(v, func(item any) string {
+		matched, err := matchesDHCPOptSpec(item)
+		switch {
+		case err != nil:
+			raised = err
+			return "raised"
+		case !matched:
+			return fmt.Sprintf("No valid key specs matched for: %s", pyStr(item))
+		}
+		return ""
+	})
+	if raised != nil {
+		return "", raised
+	}
+	if msg != "" {
+		return "", invalidInput("%s", msg)
+	}
+	return "", nil
+}
+
+// matchesDHCPOptSpec is _validate_any_key_spec over the two specs: validate_dict
+// of each, in order, whose ip_version conversion raises rather than fails.
+func matchesDHCPOptSpec(item any) (bool, error) {
+	m, ok := item.(map[string]any)
+	if !ok {
+		return false, nil
+	}
+	blankName := func(v any) string { return validValues("router", "classless-static-route")(v) }
+	specs := []struct{ name, value func(any) string }{
+		{blankName, validStringOrNone(dhcpOptValueMaxLen)},
+		{validOneLineNotEmptyString(dhcpOptNameMaxLen), func(v any) string {
+			if v == nil {
+				return ""
+			}
+			return validOneLineNotEmptyString(dhcpOptValueMaxLen)(v)
+		}},
+	}
+	for _, spec := range specs {
+		_, hasName := m["opt_name"]
+		_, hasValue := m["opt_value"]
+		if !hasName || !hasValue {
+			continue
+		}
+		extra := false
+		for k := range m {
+			if k != "opt_name" && k != "opt_value" && k != "ip_version" {
+				extra = true
+			}
+		}
+		if extra || spec.name(m["opt_name"]) != "" || spec.value(m["opt_value"]) != "" {
+			continue
+		}
+		if version, ok := m["ip_version"]; ok {
+			converted, err := toInt(version)
+			if err != nil {
+				return false, err
+			}
+			m["ip_version"] = converted
+			if validValues(4, 6)(converted) != "" {
+				continue
+			}
+		}
+		return true, nil
+	}
+	return false, nil
+}
+
+// validOneLineNotEmptyString is type:oneline_not_empty_string: not blank, and
+// one line as Python's splitlines counts them (a final line break is no
+// second line).
+func validOneLineNotEmptyString(max int) func(any) string {
+	return func(v any) string {
+		if msg := validNotEmptyString(max)(v); msg != "" {
+			return msg
+		}
+		s := v.(string)
+		trimmed := strings.TrimSuffix(s, "\r\n")
+		if trimmed == s && s != "" && isLineBreak(rune(s[len(s)-1])) {
+			trimmed = s[:len(s)-1]
+		}
+		if strings.IndexFunc(trimmed, isLineBreak) >= 0 {
+			return fmt.Sprintf("Multi-line string is not allowed: '%s'", s)
+		}
+		return ""
+	}
+}
+
+// isLineBreak is a boundary of Python's str.splitlines.
+func isLineBreak(r rune) bool {
+	switch r {
+	case '\n', '\r', '\v', '\f', '\x1c', '\x1d', '\x1e', '\u0085', '\u2028', '\u2029':
+		return true
+	}
+	return false
+}
+
+// toLowerString is convert_string_to_case_insensitive: a string in lower case;
+// anything else (null too) is InvalidInput.
+func toLowerString(v any) (any, error) {
+	s, ok := v.(string)
+	if !ok {
+		return nil, invalidInput("Input value %s must be string type", pyStr(v))
+	}
+	return strings.ToLower(s), nil
+}
+
+var dnsLabelPattern = regexp.MustCompile(`^([a-z0-9-]{1,63}|<project_id>|<project_name>|<user_name>|<user_id>)$`)
+var allDigits = regexp.MustCompile(`^[0-9]+$`)
+
+// validDNSName is type:dns_host_name's format check (_validate_dns_format):
+// empty, or labels of the DNS alphabet within the FQDN limit. The check of a
+// name against the configured dns_domain does not apply: Nimbus's domain is
+// upstream's default (openstacklocal.), for which upstream skips it.
+func validDNSName(v any) string {
+	s, _ := v.(string)
+	if s == "" {
+		return ""
+	}
+	trimmed := strings.TrimSuffix(s, ".")
+	reason := ""
+	labels := strings.Split(trimmed, ".")
+	switch {
+	case len([]rune(trimmed)) > 255:
+		reason = fmt.Sprintf("'%s' exceeds the 255 character FQDN limit", trimmed)
+	default:
+		for _, label := range labels {
+			switch {
+			case label == "":
+				reason = "Encountered an empty component"
+			case strings.HasPrefix(label, "-") || strings.HasSuffix(label, "-"):
+				reason = fmt.Sprintf("Name '%s' must not start or end with a hyphen", label)
+			case !dnsLabelPattern.MatchString(label):
+				reason = fmt.Sprintf("Name '%s' must be 1-63 characters long, each of which can only be alphanumeric or a hyphen", label)
+			}
+			if reason != "" {
+				break
+			}
+		}
+		if reason == "" && len(labels) > 1 && allDigits.MatchString(labels[len(labels)-1]) {
+			reason = fmt.Sprintf("TLD '%s' must not be all numeric", labels[len(labels)-1])
+		}
+	}
+	if reason != "" {
+		return fmt.Sprintf("'%s' not a valid PQDN or FQDN. Reason: %s", s, reason)
+	}
+	return ""
+}

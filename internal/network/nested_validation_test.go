@@ -62,6 +62,12 @@ func TestNestedAttributeValidation(t *testing.T) {
 			{"an address pair with a CIDR", "PUT", "/v2.0/ports/" + port, false, body("port", map[string]any{"allowed_address_pairs": []any{
 				map[string]any{"ip_address": "10.60.0.128/25"}}}), 200},
 			{"port tags on create", "POST", "/v2.0/ports", false, newPort(map[string]any{"tags": []any{"a", "b"}}), 201},
+			{"DHCP options, a blank router and a version as a string", "PUT", "/v2.0/ports/" + port, true, body("port", map[string]any{"extra_dhcp_opts": []any{
+				map[string]any{"opt_name": "tftp-server", "opt_value": "10.0.0.9", "ip_version": "4"},
+				map[string]any{"opt_name": "router", "opt_value": ""}}}), 200},
+			{"a DNS name in capitals", "PUT", "/v2.0/ports/" + port, false, body("port", map[string]any{"dns_name": "Web-1"}), 200},
+			{"an FQDN", "PUT", "/v2.0/ports/" + port, false, body("port", map[string]any{"dns_name": "web-2.example.org."}), 200},
+			{"DHCP options of null", "PUT", "/v2.0/ports/" + port, true, body("port", map[string]any{"extra_dhcp_opts": nil}), 200},
 			{"a gateway of null", "POST", "/v2.0/subnets", false, newSubnet(map[string]any{"cidr": "10.71.0.0/24", "gateway_ip": nil}), 201},
 			{"pools, routes and servers", "POST", "/v2.0/subnets", false, newSubnet(map[string]any{"cidr": "10.72.0.0/24",
 				"allocation_pools": []any{map[string]any{"start": "10.72.0.10", "end": "10.72.0.20"}},
@@ -122,6 +128,25 @@ func TestNestedAttributeValidation(t *testing.T) {
 				"HTTPBadRequest", "Invalid input for binding:profile. Reason: 'x' is not a dictionary."},
 			{"an unknown VNIC type", "POST", "/v2.0/ports", false, newPort(map[string]any{"binding:vnic_type": "weird"}),
 				"HTTPBadRequest", "Invalid input for binding:vnic_type. Reason: weird is not in valid_values."},
+			{"DHCP options not a list", "POST", "/v2.0/ports", true, newPort(map[string]any{"extra_dhcp_opts": "x"}),
+				"InvalidInput", "Invalid input for operation: 'x' is not a list."},
+			{"a DHCP option with a blank value", "POST", "/v2.0/ports", true, newPort(map[string]any{"extra_dhcp_opts": []any{
+				map[string]any{"opt_name": "tftp-server", "opt_value": " "}}}),
+				"InvalidInput", "Invalid input for operation: No valid key specs matched for: {'opt_name': 'tftp-server', 'opt_value': ' '}."},
+			{"a DHCP option of two lines", "POST", "/v2.0/ports", true, newPort(map[string]any{"extra_dhcp_opts": []any{
+				map[string]any{"opt_name": "a\nb", "opt_value": "1"}}}),
+				"InvalidInput", "Invalid input for operation: No valid key specs matched for: {'opt_name': 'a\\nb', 'opt_value': '1'}."},
+			{"a DHCP option's version not a number", "POST", "/v2.0/ports", true, newPort(map[string]any{"extra_dhcp_opts": []any{
+				map[string]any{"opt_name": "mtu", "opt_value": "1400", "ip_version": "four"}}}),
+				"InvalidInput", "Invalid input for operation: 'four' is not an integer."},
+			{"a DNS name not a string", "PUT", "/v2.0/ports/" + port, false, body("port", map[string]any{"dns_name": 5}),
+				"InvalidInput", "Invalid input for operation: Input value 5 must be string type."},
+			{"a DNS name with an underscore", "PUT", "/v2.0/ports/" + port, false, body("port", map[string]any{"dns_name": "web_1"}),
+				"HTTPBadRequest", "Invalid input for dns_name. Reason: 'web_1' not a valid PQDN or FQDN. Reason: Name 'web_1' must be 1-63 characters long, each of which can only be alphanumeric or a hyphen."},
+			{"a DNS name with a hyphen last", "PUT", "/v2.0/ports/" + port, false, body("port", map[string]any{"dns_name": "web-"}),
+				"HTTPBadRequest", "Invalid input for dns_name. Reason: 'web-' not a valid PQDN or FQDN. Reason: Name 'web-' must not start or end with a hyphen."},
+			{"a DNS name with a numeric TLD", "PUT", "/v2.0/ports/" + port, false, body("port", map[string]any{"dns_name": "web.42"}),
+				"HTTPBadRequest", "Invalid input for dns_name. Reason: 'web.42' not a valid PQDN or FQDN. Reason: TLD '42' must not be all numeric."},
 			{"port tags twice", "POST", "/v2.0/ports", false, newPort(map[string]any{"tags": []any{"a", "a"}}),
 				"HTTPBadRequest", "Invalid input for tags. Reason: Duplicate items in the list: 'a'."},
 			{"address pairs not a list", "PUT", "/v2.0/ports/" + port, false, body("port", map[string]any{"allowed_address_pairs": "x"}),

@@ -301,7 +301,8 @@ func (p *portBody) apply(attrs map[string]any) error {
 			return invalidInput("'%v' cannot be converted to boolean", v)
 		}
 	}
-	if v, ok := attrs["extra_dhcp_opts"]; ok {
+	// null changes nothing (extradhcpopt_db reads only a list it is given)
+	if v, ok := attrs["extra_dhcp_opts"]; ok && v != nil {
 		if err := decodeInto(v, &p.ExtraDHCPOpts, "extra_dhcp_opts"); err != nil {
 			return err
 		}
