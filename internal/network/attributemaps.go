@@ -28,7 +28,7 @@ var networkAttributeMap = slices.Concat(attributeMap{
 	{name: "provider:physical_network", post: true, put: true, validate: validStringOrNone(64)},
 	{name: "provider:segmentation_id", post: true, put: true, convert: toInt},
 	{name: "availability_zone_hints", post: true, validate: validStringList(nameFieldSize)},
-	{name: "dns_domain", post: true, put: true, validate: validString(nameFieldSize)},
+	{name: "dns_domain", post: true, put: true, convert: toLowerString, validate: validDNSDomain},
 	{name: "is_default", post: true, put: true, convert: toBoolean},
 	tagsOnCreate,
 }, standardAttributes(descriptionFieldSize), timestamps,
@@ -49,7 +49,7 @@ var subnetAttributeMap = slices.Concat(attributeMap{
 	{name: "ipv6_ra_mode", post: true},
 	{name: "ipv6_address_mode", post: true},
 	{name: "segment_id", post: true, put: true, validate: validUUIDOrNone},
-	{name: "service_types", post: true, put: true},
+	{name: "service_types", post: true, put: true, check: checkServiceTypes},
 	{name: "dns_publish_fixed_ip", post: true, put: true, convert: toBoolean},
 	{name: "use_default_subnetpool", post: true, convert: toBoolean},
 	tagsOnCreate,
@@ -98,8 +98,8 @@ var floatingIPAttributeMap = slices.Concat(attributeMap{
 	{name: "floating_network_id", post: true, required: true, validate: validUUID},
 	{name: "port_id", post: true, put: true, validate: validUUIDOrNone},
 	{name: "fixed_ip_address", post: true, put: true, validate: validIPAddressOrNone},
-	{name: "dns_name", post: true},
-	{name: "dns_domain", post: true},
+	{name: "dns_name", post: true, convert: toLowerString, validate: validFIPDNSName},
+	{name: "dns_domain", post: true, convert: toLowerString, validate: validDNSDomain},
 	tagsOnCreate,
 }, standardAttributes(descriptionFieldSize), timestamps, readOnly("status", "router_id", "port_details"))
 

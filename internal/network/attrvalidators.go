@@ -712,3 +712,81 @@ func validDNSName(v any) string {
 	}
 	return ""
 }
+
+// validDNSDomain is type:dns_domain_name: empty, or an FQDN (with its final
+// dot) of valid labels leaving room for a sub-domain.
+func validDNSDomain(v any) string {
+	if msg := validString(0)(v); msg != "" {
+		return msg
+	}
+	s := v.(string)
+	switch {
+	case s == "":
+		return ""
+	case !strings.HasSuffix(s, "."):
+		return fmt.Sprintf("'%s' is not a FQDN", s)
+	}
+	if msg := validDNSName(s); msg != "" {
+		return msg
+	}
+	if n := len([]rune(s)); n > 255-2 {
+		return fmt.Sprintf("'%s' contains %d characters. Adding a sub-domain will cause it to exceed the maximum length of a FQDN of '255'", s, n)
+	}
+	return ""
+}
+
+// validFIPDNSName is type:fip_dns_host_name: empty, or a relative name of
+// valid labels leaving room for a domain.
+func validFIPDNSName(v any) string {
+	if msg := validString(0)(v); msg != "" {
+		return msg
+	}
+	s := v.(string)
+	switch {
+	case s == "":
+		return ""
+	case strings.HasSuffix(s, "."):
+		return fmt.Sprintf("'%s' is a FQDN. It should be a relative domain name", s)
+	}
+	if msg := validDNSName(s); msg != "" {
+		return msg
+	}
+	if n := len([]rune(s)); n > 255-3 {
+		return fmt.Sprintf("'%s' contains %d characters. Adding a domain name will cause it to exceed the maximum length of a FQDN of '255'", s, n)
+	}
+	return ""
+}
+
+// deviceOwnerPrefixes are the prefixes a subnet service type must start with:
+// neutron-lib's DEVICE_OWNER_PREFIXES, extended by DEVICE_OWNER_COMPUTE_PREFIX
+// with Python's list += str, which adds the string's characters one by one
+// ("compute:nova" passes by its "c", and so does any type starting with one of
+// "compute:"'s letters).
+var deviceOwnerPrefixes = []string{"network:", "neutron:", "c", "o", "m", "p", "u", "t", "e", ":"}
+
+// checkServiceTypes is type:list_of_subnet_service_types, which raises:
+// a list of strings, each a device owner prefix's.
+func checkServiceTypes(v any) (string, error) {
+	if v == nil || v == false || v == "" || v == float64(0) {
+		return "", nil // falsy: nothing to check
+	}
+	if m, ok := v.(map[string]any); ok && len(m) == 0 {
+		return "", nil
+	}
+	list, ok := v.([]any)
+	if !ok {
+		return "", badRequest("Subnet service types must be a list.")
+	}
+	for _, e := range list {
+		s, ok := e.(string)
+		if !ok {
+			return "", neutronError(http.StatusBadRequest, "InvalidInputSubnetServiceType",
+				"Subnet service type %s is not a string.", pyStr(e))
+		}
+		if !slices.ContainsFunc(deviceOwnerPrefixes, func(p string) bool { return strings.HasPrefix(s, p) }) {
+			return "", neutronError(http.StatusBadRequest, "InvalidSubnetServiceType",
+				"Subnet service type %s does not correspond to a valid device owner.", s)
+		}
+	}
+	return "", nil
+}
