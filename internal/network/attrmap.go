@@ -65,8 +65,12 @@ func readOnly(names ...string) attributeMap {
 	return out
 }
 
-// tagsOnCreate is the tag-creation extension's tags attribute of taggable resources.
-var tagsOnCreate = attribute{name: "tags", post: true, validate: validTags}
+// tagsOnCreate is the tags attribute the tagging extension gives the taggable
+// resources but ports (neutron/extensions/tagging.py's TAG_ATTRIBUTE_MAP):
+// shown, never set by a create or an update ("Attribute 'tags' not allowed in
+// POST"); the tag routes set them. Ports take tags on create
+// (TAG_ATTRIBUTE_MAP_PORTS, in portAttributeMap).
+var tagsOnCreate = attribute{name: "tags"}
 
 // parseBody decodes {"<member>": {...}} and checks it against the attribute map as
 // neutron's controller does (neutron/api/v2/base.py prepare_request_body): unknown
@@ -324,21 +328,6 @@ func validSubnetList(v any) string {
 	}
 	for _, e := range list {
 		if msg := validSubnet(e); msg != "" {
-			return msg
-		}
-	}
-	return ""
-}
-
-// validTags is the tags of a create: a list of unique strings of at most 60
-// characters (neutron's tagging extension).
-func validTags(v any) string {
-	list, ok := v.([]any)
-	if !ok {
-		return fmt.Sprintf("'%s' is not a list", pyStr(v))
-	}
-	for _, e := range list {
-		if msg := validString(maxTagLength)(e); msg != "" {
 			return msg
 		}
 	}
