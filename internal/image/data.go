@@ -15,16 +15,18 @@ import (
 
 	"github.com/nimbus-cloud/nimbus/internal/platform/db"
 	"github.com/nimbus-cloud/nimbus/internal/platform/httpapi"
+	"github.com/nimbus-cloud/nimbus/internal/platform/jsonschema"
 )
 
 // dataRoutes are the data endpoints; staging and importing are changes to the
 // image, so they take modify_image, as upstream (it has no rule of their own).
 func (s *Service) dataRoutes() []httpapi.Route {
 	return []httpapi.Route{
-		{Method: "PUT", Path: "/v2/images/{image_id}/file", Policy: "upload_image", Target: s.imageTarget, Handler: s.upload},
-		{Method: "GET", Path: "/v2/images/{image_id}/file", Policy: "download_image", Target: s.imageTarget, Handler: s.download},
-		{Method: "PUT", Path: "/v2/images/{image_id}/stage", Policy: "modify_image", Target: s.imageTarget, Handler: s.stage},
-		{Method: "POST", Path: "/v2/images/{image_id}/import", Policy: "modify_image", Target: s.imageTarget, Handler: s.importImage},
+		{Method: "PUT", Path: "/v2/images/{image_id}/file", Policy: "upload_image", Target: s.imageTarget, Handler: s.upload, Schemas: noContent},
+		{Method: "GET", Path: "/v2/images/{image_id}/file", Policy: "download_image", Target: s.imageTarget, Handler: s.download,
+			Schemas: answers(map[int]jsonschema.Schema{http.StatusOK: nil, http.StatusPartialContent: nil, http.StatusNoContent: nil})},
+		{Method: "PUT", Path: "/v2/images/{image_id}/stage", Policy: "modify_image", Target: s.imageTarget, Handler: s.stage, Schemas: noContent},
+		{Method: "POST", Path: "/v2/images/{image_id}/import", Policy: "modify_image", Target: s.imageTarget, Handler: s.importImage, Schemas: answers(map[int]jsonschema.Schema{http.StatusAccepted: nil})},
 	}
 }
 

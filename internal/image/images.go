@@ -26,11 +26,11 @@ func (s *Service) imageRoutes() []httpapi.Route {
 			Schemas: responses(http.StatusOK, "image")},
 		{Method: "PATCH", Path: "/v2/images/{image_id}", Policy: "modify_image", Target: s.imageTarget, Handler: s.patchImage,
 			Schemas: responses(http.StatusOK, "image")},
-		{Method: "DELETE", Path: "/v2/images/{image_id}", Policy: "delete_image", Target: s.imageTarget, Handler: s.deleteImage},
-		{Method: "PUT", Path: "/v2/images/{image_id}/tags/{tag}", Policy: "modify_image", Target: s.imageTarget, Handler: s.addTag},
-		{Method: "DELETE", Path: "/v2/images/{image_id}/tags/{tag}", Policy: "modify_image", Target: s.imageTarget, Handler: s.deleteTag},
-		{Method: "POST", Path: "/v2/images/{image_id}/actions/deactivate", Policy: "deactivate", Target: s.imageTarget, Handler: s.deactivate},
-		{Method: "POST", Path: "/v2/images/{image_id}/actions/reactivate", Policy: "reactivate", Target: s.imageTarget, Handler: s.reactivate},
+		{Method: "DELETE", Path: "/v2/images/{image_id}", Policy: "delete_image", Target: s.imageTarget, Handler: s.deleteImage, Schemas: noContent},
+		{Method: "PUT", Path: "/v2/images/{image_id}/tags/{tag}", Policy: "modify_image", Target: s.imageTarget, Handler: s.addTag, Schemas: noContent},
+		{Method: "DELETE", Path: "/v2/images/{image_id}/tags/{tag}", Policy: "modify_image", Target: s.imageTarget, Handler: s.deleteTag, Schemas: noContent},
+		{Method: "POST", Path: "/v2/images/{image_id}/actions/deactivate", Policy: "deactivate", Target: s.imageTarget, Handler: s.deactivate, Schemas: noContent},
+		{Method: "POST", Path: "/v2/images/{image_id}/actions/reactivate", Policy: "reactivate", Target: s.imageTarget, Handler: s.reactivate, Schemas: noContent},
 	}
 }
 

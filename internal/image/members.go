@@ -19,7 +19,7 @@ func (s *Service) memberRoutes() []httpapi.Route {
 			Schemas: responses(http.StatusOK, "member")},
 		{Method: "PUT", Path: "/v2/images/{image_id}/members/{member_id}", Policy: "modify_member", Target: s.imageTarget, Handler: s.updateMember,
 			Schemas: responses(http.StatusOK, "member")},
-		{Method: "DELETE", Path: "/v2/images/{image_id}/members/{member_id}", Policy: "delete_member", Target: s.imageTarget, Handler: s.deleteMember},
+		{Method: "DELETE", Path: "/v2/images/{image_id}/members/{member_id}", Policy: "delete_member", Target: s.imageTarget, Handler: s.deleteMember, Schemas: noContent},
 	}
 }
 

@@ -3,6 +3,7 @@ package image
 import (
 	"embed"
 	"fmt"
+	"net/http"
 	"strings"
 
 	"github.com/nimbus-cloud/nimbus/internal/platform/httpapi"
@@ -169,6 +170,11 @@ var (
 		"properties": jsonschema.Schema{"name": str, "properties": jsonschema.Schema{"type": "object"}},
 	}
 )
+
+// noContent is the answer of the routes Glance answers with 204 and no body
+// (its serializers' delete, tags update, upload, stage, deactivate and
+// reactivate: response.status_int = http.NO_CONTENT).
+var noContent = answers(map[int]jsonschema.Schema{http.StatusNoContent: nil})
 
 // answers is a route's response schemas by status.
 func answers(byStatus map[int]jsonschema.Schema) []httpapi.Schema {

@@ -26,7 +26,7 @@ var addressScopeAttributes = append(readOnly("id"), attributeMap{
 	{name: "project_id", post: true, validate: validString(projectIDFieldSize)},
 	{name: "tenant_id", post: true, validate: validString(projectIDFieldSize)},
 	{name: "shared", post: true, put: true, convert: toBoolean},
-	{name: "ip_version", post: true, required: true, convert: toInt, validate: validValues("[4, 6]", 4, 6)},
+	{name: "ip_version", post: true, required: true, convert: toInt, validate: validValues(4, 6)},
 }...)
 
 func (s *Service) addressScopeRoutes() []httpapi.Route {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"reflect"
+	"slices"
 	"time"
 
 	"github.com/nimbus-cloud/nimbus/internal/platform/db"
@@ -166,9 +167,18 @@ func (s *Service) showAgent(r *http.Request) (httpapi.Response, error) {
 	return showResponse(r, "agent", s.agentJSON(a)), nil
 }
 
+// agentAttributes are neutron-lib's api/definitions/agent.py: an update may set
+// admin_state_up and description; the rest is read-only. (Availability zone,
+// resource versions and the others come from extensions of their own.)
+var agentAttributes = slices.Concat(attributeMap{
+	{name: "admin_state_up", put: true, convert: toBoolean},
+	{name: "description", put: true, validate: validStringOrNone(descriptionFieldSize)},
+}, readOnly("id", "agent_type", "binary", "topic", "host", "created_at", "started_at", "heartbeat_timestamp",
+	"alive", "configurations", "availability_zone", "resource_versions", "ha_state", "resources_synced"))
+
 func (s *Service) updateAgent(r *http.Request) (httpapi.Response, error) {
 	c := s.caller(r)
-	attrs, err := requestBody(r, "agent", []string{"admin_state_up", "description"})
+	attrs, err := parseBody(r, "agent", agentAttributes, false)
 	if err != nil {
 		return httpapi.Response{}, err
 	}

@@ -27,6 +27,10 @@ type attribute struct {
 	required  bool
 	convert   func(v any) (any, error)
 	validate  func(v any) string
+	// check is a validator upstream lets raise its own exceptions as well as
+	// return a reason (allowed address pairs), or one that converts nested
+	// values (external_gateway_info's enable_snat).
+	check func(v any) (string, error)
 }
 
 // attributeMap is a resource's attributes in upstream's order (validation stops at
@@ -61,8 +65,12 @@ func readOnly(names ...string) attributeMap {
 	return out
 }
 
-// tagsOnCreate is the tag-creation extension's tags attribute of taggable resources.
-var tagsOnCreate = attribute{name: "tags", post: true, validate: validTags}
+// tagsOnCreate is the tags attribute the tagging extension gives the taggable
+// resources but ports (neutron/extensions/tagging.py's TAG_ATTRIBUTE_MAP):
+// shown, never set by a create or an update ("Attribute 'tags' not allowed in
+// POST"); the tag routes set them. Ports take tags on create
+// (TAG_ATTRIBUTE_MAP_PORTS, in portAttributeMap).
+var tagsOnCreate = attribute{name: "tags"}
 
 // parseBody decodes {"<member>": {...}} and checks it against the attribute map as
 // neutron's controller does (neutron/api/v2/base.py prepare_request_body): unknown
@@ -119,10 +127,18 @@ func (attrs attributeMap) check(values map[string]any, creating bool) (map[strin
 				return nil, err
 			}
 		}
+		reason := ""
 		if a.validate != nil {
-			if reason := a.validate(v); reason != "" {
-				return nil, badRequest("Invalid input for %s. Reason: %s.", a.name, reason)
+			reason = a.validate(v)
+		}
+		if a.check != nil && reason == "" {
+			var err error
+			if reason, err = a.check(v); err != nil {
+				return nil, err
 			}
+		}
+		if reason != "" {
+			return nil, badRequest("Invalid input for %s. Reason: %s.", a.name, reason)
 		}
 		out[a.name] = v
 	}
@@ -131,8 +147,15 @@ func (attrs attributeMap) check(values map[string]any, creating bool) (map[strin
 
 // pyStr is a value as Python's "%s" prints it in upstream's messages.
 func pyStr(v any) string {
-	if s, ok := v.(string); ok {
-		return s
+	switch x := v.(type) {
+	case string:
+		return x
+	case float64:
+		// Bodies decode numbers as float64; Python's JSON reads 167772161 as an
+		// int, printed whole (Repr's shortest float form would say 1.67772161e+08).
+		if x == math.Trunc(x) && math.Abs(x) < 1<<53 {
+			return strconv.FormatInt(int64(x), 10)
+		}
 	}
 	return jsonschema.Repr(v)
 }
@@ -249,13 +272,14 @@ func validUUIDOrNone(v any) string {
 	return validUUID(v)
 }
 
-// validValues is type:values; display is how upstream prints the valid values.
-func validValues(display string, valid ...any) func(any) string {
+// validValues is type:values. The attribute map passes validate_values no
+// valid_values_display, so upstream's message names "valid_values" itself.
+func validValues(valid ...any) func(any) string {
 	return func(v any) string {
 		if slices.Contains(valid, v) {
 			return ""
 		}
-		return fmt.Sprintf("%s is not in %s", pyStr(v), display)
+		return fmt.Sprintf("%s is not in valid_values", pyStr(v))
 	}
 }
 
@@ -304,21 +328,6 @@ func validSubnetList(v any) string {
 	}
 	for _, e := range list {
 		if msg := validSubnet(e); msg != "" {
-			return msg
-		}
-	}
-	return ""
-}
-
-// validTags is the tags of a create: a list of unique strings of at most 60
-// characters (neutron's tagging extension).
-func validTags(v any) string {
-	list, ok := v.([]any)
-	if !ok {
-		return fmt.Sprintf("'%s' is not a list", pyStr(v))
-	}
-	for _, e := range list {
-		if msg := validString(maxTagLength)(e); msg != "" {
 			return msg
 		}
 	}

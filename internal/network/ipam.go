@@ -88,10 +88,16 @@ type ipRequest struct {
 func requestedIPs(attrs map[string]any) (ipRequest, error) {
 	v, given := attrs["fixed_ips"]
 	req := ipRequest{given: given}
-	if v != nil {
-		if err := decodeInto(v, &req.fixed, "fixed_ips"); err != nil {
-			return ipRequest{}, err
+	list, _ := v.([]any) // validFixedIPs checked the shape
+	for _, e := range list {
+		m, _ := e.(map[string]any)
+		subnet, _ := m["subnet_id"].(string)
+		ip, _ := m["ip_address"].(string)
+		// Other keys are ignored, as upstream's IPAM reads only these two.
+		if subnet == "" && ip == "" {
+			return ipRequest{}, invalidInput("IP allocation requires subnet_id or ip_address")
 		}
+		req.fixed = append(req.fixed, fixedIP{SubnetID: subnet, IPAddress: ip})
 	}
 	return req, nil
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
-	"net"
 	"net/http"
 	"regexp"
 	"slices"
@@ -302,7 +301,8 @@ func (p *portBody) apply(attrs map[string]any) error {
 			return invalidInput("'%v' cannot be converted to boolean", v)
 		}
 	}
-	if v, ok := attrs["extra_dhcp_opts"]; ok {
+	// null changes nothing (extradhcpopt_db reads only a list it is given)
+	if v, ok := attrs["extra_dhcp_opts"]; ok && v != nil {
 		if err := decodeInto(v, &p.ExtraDHCPOpts, "extra_dhcp_opts"); err != nil {
 			return err
 		}
@@ -317,7 +317,7 @@ var dnsLabel = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(
 
 func parseMAC(v any) (string, error) {
 	str, _ := v.(string)
-	hw, err := net.ParseMAC(str)
+	hw, err := parseMACForms(str)
 	if err != nil || len(hw) != 6 {
 		return "", invalidInput("'%v' is not a valid MAC address", v)
 	}

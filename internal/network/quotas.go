@@ -2,7 +2,11 @@ package network
 
 import (
 	"context"
+	"encoding/json"
+	"maps"
+	"math"
 	"net/http"
+	"slices"
 	"sort"
 
 	"github.com/nimbus-cloud/nimbus/internal/platform/db"
@@ -181,23 +185,13 @@ func (s *Service) updateQuota(r *http.Request) (httpapi.Response, error) {
 		return httpapi.Response{}, err
 	}
 	project := r.PathValue("project_id")
-	var known []string
-	for k := range defaultQuotas {
-		known = append(known, k)
-	}
-	attrs, err := requestBody(r, "quota", known)
+	attrs, err := quotaBody(r)
 	if err != nil {
 		return httpapi.Response{}, err
 	}
 	err = s.inTx(r.Context(), func(tx *db.Tx) error {
-		for res := range attrs {
-			limit := 0
-			if err := attrInt(attrs, res, &limit); err != nil {
-				return err
-			}
-			if limit < -1 {
-				return invalidInput("'%d' should be greater than or equal to -1", limit)
-			}
+		for res, v := range attrs {
+			limit := v.(int)
 			// One statement, so that two first settings at once do not both insert.
 			if _, err := tx.ExecContext(r.Context(), `INSERT INTO quotas (project_id, resource, hard_limit) VALUES (?, ?, ?)
 				ON CONFLICT (project_id, resource) DO UPDATE SET hard_limit = excluded.hard_limit`, project, res, limit); err != nil {
@@ -214,6 +208,38 @@ func (s *Service) updateQuota(r *http.Request) (httpapi.Response, error) {
 		return httpapi.Response{}, err
 	}
 	return httpapi.OK(map[string]any{"quota": limits}), nil
+}
+
+// quotaAttributes are the quota body's attribute map, as quotasv2.py's
+// _update_attributes builds it: each resource's limit, converted to an integer
+// and from -1 (unlimited) to the database's largest.
+var quotaAttributes = func() attributeMap {
+	var attrs attributeMap
+	for _, res := range slices.Sorted(maps.Keys(defaultQuotas)) {
+		attrs = append(attrs, attribute{name: res, put: true, convert: toInt, validate: validRange(-1, math.MaxInt32)})
+	}
+	return attrs
+}()
+
+// quotaBody reads {"quota": {...}}: upstream's update drops force and
+// check_limit first (both are no-ops since the quota engine checks usage
+// itself), then checks the rest against the attribute map.
+func quotaBody(r *http.Request) (map[string]any, error) {
+	var body map[string]json.RawMessage
+	if err := httpapi.DecodeJSON(r, &body); err != nil {
+		return nil, badRequest("%s", err.Error())
+	}
+	raw, ok := body["quota"]
+	if !ok {
+		return nil, badRequest("Unable to find 'quota' in request body")
+	}
+	var values map[string]any
+	if err := json.Unmarshal(raw, &values); err != nil || values == nil {
+		return nil, badRequest("Invalid format for quota: the body must be an object")
+	}
+	delete(values, "force")
+	delete(values, "check_limit")
+	return quotaAttributes.check(values, false)
 }
 
 func (s *Service) deleteQuota(r *http.Request) (httpapi.Response, error) {

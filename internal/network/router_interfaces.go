@@ -13,27 +13,35 @@ import (
 // interfaceInfo is the body of add/remove_router_interface: {"subnet_id"} or {"port_id"}.
 type interfaceInfo struct{ subnetID, portID string }
 
+// parseInterfaceInfo checks the body as upstream's _validate_interface_info
+// (neutron/db/l3_db.py): one of the keys named, each named one a UUID (a null
+// one too: validate_uuid refuses None), and not both when adding.
 func parseInterfaceInfo(r *http.Request, adding bool) (interfaceInfo, error) {
 	var body map[string]any
 	if err := httpapi.DecodeJSON(r, &body); err != nil {
 		return interfaceInfo{}, badRequest("%s", err.Error())
 	}
+	_, portGiven := body["port_id"]
+	_, subnetGiven := body["subnet_id"]
+	if !portGiven && !subnetGiven {
+		return interfaceInfo{}, badRouterRequest("Either subnet_id or port_id must be specified")
+	}
 	var info interfaceInfo
-	for key, dst := range map[string]*string{"subnet_id": &info.subnetID, "port_id": &info.portID} {
+	for _, key := range []string{"port_id", "subnet_id"} {
 		v, ok := body[key]
-		if !ok || v == nil {
+		if !ok {
 			continue
 		}
-		s, isStr := v.(string)
-		if !isStr || s == "" {
-			return interfaceInfo{}, invalidInput("'%v' is not a valid UUID for %s", v, key)
+		if msg := validUUID(v); msg != "" {
+			return interfaceInfo{}, badRouterRequest("%s", msg)
 		}
-		*dst = s
+		if key == "port_id" {
+			info.portID = v.(string)
+		} else {
+			info.subnetID = v.(string)
+		}
 	}
-	switch {
-	case info.subnetID == "" && info.portID == "":
-		return info, badRouterRequest("Either subnet_id or port_id must be specified")
-	case adding && info.subnetID != "" && info.portID != "":
+	if adding && portGiven && subnetGiven {
 		return info, badRouterRequest("Cannot specify both subnet-id and port-id")
 	}
 	return info, nil

@@ -566,6 +566,11 @@ func (s *Service) extraRoutes(r *http.Request, add bool) (httpapi.Response, erro
 	if err != nil {
 		return httpapi.Response{}, err
 	}
+	// Upstream checks these routes only once merged, as update_router's; their
+	// own check answers as that attribute's (type:hostroutes) rather than a 500.
+	if msg := validHostRoutes(attrs["routes"]); msg != "" {
+		return httpapi.Response{}, badRequest("Invalid input for routes. Reason: %s.", msg)
+	}
 	routes, err := parseRoutes(attrs["routes"])
 	if err != nil {
 		return httpapi.Response{}, err

@@ -187,6 +187,10 @@ var trunkSchemas = resourceSchemas{member: "trunk", collection: "trunks",
 var tagsSchema = jsonschema.Schema{"type": "object", "properties": jsonschema.Schema{"tags": stringArray},
 	"required": []any{"tags"}, "additionalProperties": false}
 
+// noContent is the answer of a delete (neutron's Resource: action_status
+// delete=204): no body.
+var noContent = map[int]jsonschema.Schema{http.StatusNoContent: nil}
+
 // crudSchemas are the response schemas of a resource's five routes, keyed by
 // method and path.
 func crudSchemas(base string, rs resourceSchemas) map[string]map[int]jsonschema.Schema {
@@ -195,7 +199,7 @@ func crudSchemas(base string, rs resourceSchemas) map[string]map[int]jsonschema.
 		"POST " + base:             {http.StatusCreated: rs.one(true)},
 		"GET " + base + "/{id}":    {http.StatusOK: rs.one(false)},
 		"PUT " + base + "/{id}":    {http.StatusOK: rs.one(true)},
-		"DELETE " + base + "/{id}": {},
+		"DELETE " + base + "/{id}": noContent,
 	}
 }
 
@@ -214,7 +218,15 @@ func responseSchemas() map[string]map[int]jsonschema.Schema {
 		base := "/v2.0/" + collection + "/{id}/tags"
 		all["GET "+base] = map[int]jsonschema.Schema{http.StatusOK: tagsSchema}
 		all["PUT "+base] = map[int]jsonschema.Schema{http.StatusOK: tagsSchema}
+		// neutron/extensions/tagging.py's action_status: show 204, update (one
+		// tag) 201 whether or not the resource had it, delete and delete_all 204.
+		all["DELETE "+base] = noContent
+		all["GET "+base+"/{tag}"] = noContent
+		all["PUT "+base+"/{tag}"] = map[int]jsonschema.Schema{http.StatusCreated: nil}
+		all["DELETE "+base+"/{tag}"] = noContent
 	}
+	maps.Copy(all, quotaSchemas())
+	maps.Copy(all, discoverySchemas())
 	prefixes := jsonschema.Schema{"type": "object", "properties": jsonschema.Schema{"prefixes": stringArray},
 		"required": []any{"prefixes"}, "additionalProperties": false}
 	all["PUT /v2.0/subnetpools/{id}/add_prefixes"] = map[int]jsonschema.Schema{http.StatusOK: prefixes}
@@ -272,4 +284,62 @@ func withResponseSchemas(routes []httpapi.Route) []httpapi.Route {
 		}
 	}
 	return routes
+}
+
+// quotaLimits are a project's limits by resource (neutron's quotasv2 and the
+// api-ref's quotas parameters): integers, -1 for unlimited.
+var quotaLimits = jsonschema.Schema{"network": integer, "subnet": integer, "port": integer, "router": integer,
+	"floatingip": integer, "security_group": integer, "security_group_rule": integer, "subnetpool": integer,
+	"rbac_policy": integer}
+
+// quotaSchemas are the quotas extension's answers (neutron/extensions/quotasv2.py
+// and quotasv2_detail.py): list, show, default, details, update, and a delete's
+// 204.
+func quotaSchemas() map[string]map[int]jsonschema.Schema {
+	quota := jsonschema.Schema{"type": "object", "properties": quotaLimits, "additionalProperties": false}
+	one := jsonschema.Schema{"type": "object", "properties": jsonschema.Schema{"quota": quota},
+		"required": []any{"quota"}, "additionalProperties": false}
+	listed := jsonschema.Schema{"type": "object", "properties": with(quotaLimits, jsonschema.Schema{"project_id": str, "tenant_id": str}),
+		"required": []any{"project_id"}, "additionalProperties": false}
+	list := jsonschema.Schema{"type": "object", "properties": jsonschema.Schema{"quotas": jsonschema.Schema{"type": "array", "items": listed}},
+		"required": []any{"quotas"}, "additionalProperties": false}
+	usage := jsonschema.Schema{"type": "object", "properties": jsonschema.Schema{"limit": integer, "used": integer, "reserved": integer},
+		"required": []any{"limit", "used", "reserved"}, "additionalProperties": false}
+	detailProperties := jsonschema.Schema{}
+	for res := range quotaLimits {
+		detailProperties[res] = usage
+	}
+	details := jsonschema.Schema{"type": "object", "properties": jsonschema.Schema{"quota": jsonschema.Schema{"type": "object",
+		"properties": detailProperties, "additionalProperties": false}}, "required": []any{"quota"}, "additionalProperties": false}
+	return map[string]map[int]jsonschema.Schema{
+		"GET /v2.0/quotas":                           {http.StatusOK: list},
+		"GET /v2.0/quotas/{project_id}":              {http.StatusOK: one},
+		"GET /v2.0/quotas/{project_id}/default":      {http.StatusOK: one},
+		"GET /v2.0/quotas/{project_id}/details.json": {http.StatusOK: details},
+		"GET /v2.0/quotas/{project_id}/details":      {http.StatusOK: details},
+		"PUT /v2.0/quotas/{project_id}":              {http.StatusOK: one},
+		"DELETE /v2.0/quotas/{project_id}":           noContent,
+	}
+}
+
+// discoverySchemas are the version documents: GET / (neutron/api/versions.py,
+// 200 with the one version) and GET /v2.0 (neutron/api/v2/router.py's index of
+// resources).
+func discoverySchemas() map[string]map[int]jsonschema.Schema {
+	link := jsonschema.Schema{"type": "object", "properties": jsonschema.Schema{"rel": str, "href": str},
+		"required": []any{"rel", "href"}, "additionalProperties": false}
+	links := jsonschema.Schema{"type": "array", "items": link}
+	version := jsonschema.Schema{"type": "object", "properties": jsonschema.Schema{"id": str, "status": str, "links": links},
+		"required": []any{"id", "status", "links"}, "additionalProperties": false}
+	versions := jsonschema.Schema{"type": "object", "properties": jsonschema.Schema{"versions": jsonschema.Schema{"type": "array", "items": version}},
+		"required": []any{"versions"}, "additionalProperties": false}
+	resource := jsonschema.Schema{"type": "object", "properties": jsonschema.Schema{"name": str, "collection": str, "links": links},
+		"required": []any{"name", "collection", "links"}, "additionalProperties": false}
+	resources := jsonschema.Schema{"type": "object", "properties": jsonschema.Schema{"resources": jsonschema.Schema{"type": "array", "items": resource}},
+		"required": []any{"resources"}, "additionalProperties": false}
+	return map[string]map[int]jsonschema.Schema{
+		"GET /{$}":      {http.StatusOK: versions},
+		"GET /v2.0":     {http.StatusOK: resources},
+		"GET /v2.0/{$}": {http.StatusOK: resources},
+	}
 }

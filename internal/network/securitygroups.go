@@ -470,7 +470,8 @@ func parseRule(attrs map[string]any) (*ruleBody, error) {
 		} else if _, known := protocolNumbers[p]; !known {
 			n, err := strconv.Atoi(p)
 			if err != nil || n < 0 || n > 255 {
-				return nil, badRequest("Security group rule protocol %s not supported. Only protocol values [None, ah, dccp, egp, esp, gre, icmp, icmpv6, igmp, ipip, ipv6-encap, ipv6-frag, ipv6-icmp, ipv6-nonxt, ipv6-opts, ipv6-route, ospf, pgm, rsvp, sctp, tcp, udp, udplite, vrrp] and integer representations [0 to 255] are supported.", p)
+				_, err := checkProtocol(v) // the attribute map's converter refused it already
+				return nil, err
 			}
 		}
 		if p != "" {

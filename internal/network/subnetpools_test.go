@@ -188,7 +188,7 @@ func TestAddressScopes(t *testing.T) {
 	scope := func(attrs map[string]any) map[string]any { return map[string]any{"address_scope": attrs} }
 	e.expectError(400, "HTTPBadRequest", "Failed to parse request. Required attribute 'ip_version' not specified", "POST", "/v2.0/address-scopes",
 		e.DemoToken, scope(map[string]any{"name": "s"}))
-	e.expectError(400, "HTTPBadRequest", "Invalid input for ip_version. Reason: 5 is not in [4, 6].", "POST", "/v2.0/address-scopes",
+	e.expectError(400, "HTTPBadRequest", "Invalid input for ip_version. Reason: 5 is not in valid_values.", "POST", "/v2.0/address-scopes",
 		e.DemoToken, scope(map[string]any{"name": "s", "ip_version": 5}))
 	e.expectError(400, "InvalidInput", "Invalid input for operation: 'four' is not an integer.", "POST", "/v2.0/address-scopes",
 		e.DemoToken, scope(map[string]any{"name": "s", "ip_version": "four"}))

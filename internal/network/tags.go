@@ -12,8 +12,12 @@ import (
 	"github.com/nimbus-cloud/nimbus/internal/platform/httpapi"
 )
 
-// maxTagLength is upstream's MAX_TAG_LEN.
-const maxTagLength = 60
+// maxTagLength and maxTagsCount are upstream's MAX_TAG_LEN and MAX_TAGS_COUNT
+// (neutron/extensions/tagging.py).
+const (
+	maxTagLength = 255
+	maxTagsCount = 50
+)
 
 // taggable is a resource of the standard-attr-tag extension: where it is stored, and
 // who may see it (visible: 404 otherwise, and the target of upstream's
@@ -139,6 +143,9 @@ func (s *Service) listTags(r *http.Request, t taggable) (httpapi.Response, error
 func (s *Service) checkTag(r *http.Request, t taggable) (httpapi.Response, error) {
 	c := s.caller(r)
 	id, tag := r.PathValue("id"), r.PathValue("tag")
+	if err := validTag(tag); err != nil {
+		return httpapi.Response{}, err
+	}
 	if err := s.readTags(c, t, r, id); err != nil {
 		return httpapi.Response{}, err
 	}
@@ -165,9 +172,20 @@ func tagNotFound(t taggable, id, tag string) error {
 	return neutronError(http.StatusNotFound, "TagNotFound", "Tag %s could not be found for %s %s.", tag, t.what, id)
 }
 
+// tagsLimit is validate_tags_limit: a resource holds at most MAX_TAGS_COUNT
+// tags, named by its collection ("Bad networks request: ...").
+func tagsLimit(t taggable, tags []string) error {
+	if len(tags) > maxTagsCount {
+		return neutronError(http.StatusBadRequest, "BadRequest", "Bad %s request: The number of tags exceed the per-resource limit of %d.",
+			t.table, maxTagsCount)
+	}
+	return nil
+}
+
+// validTag is validate_tag: a string of at most MAX_TAG_LEN characters.
 func validTag(tag string) error {
-	if len(tag) > maxTagLength {
-		return invalidInput("'%s' exceeds maximum length of %d", tag, maxTagLength)
+	if msg := validString(maxTagLength)(tag); msg != "" {
+		return invalidInput("%s", msg)
 	}
 	return nil
 }
@@ -218,21 +236,18 @@ func (s *Service) replaceTags(r *http.Request, t taggable) (httpapi.Response, er
 	if err := httpapi.DecodeJSON(r, &body); err != nil {
 		return httpapi.Response{}, badRequest("%s", err.Error())
 	}
-	if _, ok := body["tags"]; !ok || body["tags"] == nil {
+	// validate_tags (neutron/extensions/tagging.py): a body with tags, a
+	// list of unique strings of at most MAX_TAG_LEN; then at most
+	// MAX_TAGS_COUNT of them.
+	if _, ok := body["tags"]; !ok {
 		return httpapi.Response{}, invalidInput("Invalid tags body")
 	}
-	var want []string
-	if err := attrStrings(body, "tags", &want); err != nil {
-		return httpapi.Response{}, err
+	if msg := validListOfUniqueStrings(maxTagLength)(body["tags"]); msg != "" {
+		return httpapi.Response{}, invalidInput("%s", msg)
 	}
-	unique := []string{}
-	for _, tag := range want {
-		if err := validTag(tag); err != nil {
-			return httpapi.Response{}, err
-		}
-		if !slices.Contains(unique, tag) {
-			unique = append(unique, tag)
-		}
+	unique := stringList(body["tags"])
+	if err := tagsLimit(t, unique); err != nil {
+		return httpapi.Response{}, err
 	}
 	tags, err := s.changeTags(r, t, "update", func([]string) ([]string, error) { return unique, nil })
 	if err != nil {
@@ -258,7 +273,7 @@ func (s *Service) addTag(r *http.Request, t taggable) (httpapi.Response, error) 
 		if !slices.Contains(tags, tag) {
 			tags = append(tags, tag)
 		}
-		return tags, nil
+		return tags, tagsLimit(t, tags)
 	})
 	if err != nil {
 		return httpapi.Response{}, err
@@ -268,6 +283,9 @@ func (s *Service) addTag(r *http.Request, t taggable) (httpapi.Response, error) 
 
 func (s *Service) removeTag(r *http.Request, t taggable) (httpapi.Response, error) {
 	tag := r.PathValue("tag")
+	if err := validTag(tag); err != nil {
+		return httpapi.Response{}, err
+	}
 	_, err := s.changeTags(r, t, "delete", func(tags []string) ([]string, error) {
 		if !slices.Contains(tags, tag) {
 			return nil, tagNotFound(t, r.PathValue("id"), tag)

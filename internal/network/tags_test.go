@@ -37,7 +37,9 @@ func TestTags(t *testing.T) {
 			}
 			before := show()["revision_number"].(float64)
 
-			got := e.Must(200, "PUT", tags, e.DemoToken, map[string]any{"tags": []any{"red", "blue", "red"}})["tags"].([]any)
+			e.expectError(400, "InvalidInput", "Invalid input for operation: Duplicate items in the list: 'red'.", "PUT", tags, e.DemoToken,
+				map[string]any{"tags": []any{"red", "blue", "red"}})
+			got := e.Must(200, "PUT", tags, e.DemoToken, map[string]any{"tags": []any{"red", "blue"}})["tags"].([]any)
 			if len(got) != 2 {
 				t.Fatalf("replace answered %v", got)
 			}
@@ -74,8 +76,8 @@ func TestTags(t *testing.T) {
 				{"PUT", tags, map[string]any{"tags": []any{1}}, 400},
 				{"PUT", tags, map[string]any{}, 400},
 				{"PUT", tags, []any{"red"}, 400},
-				{"PUT", tags, map[string]any{"tags": []any{strings.Repeat("x", 61)}}, 400},
-				{"PUT", tags + "/" + strings.Repeat("x", 61), nil, 400},
+				{"PUT", tags, map[string]any{"tags": []any{strings.Repeat("x", 256)}}, 400},
+				{"PUT", tags + "/" + strings.Repeat("x", 256), nil, 400},
 			} {
 				if status, _, data := e.Do(bad.method, bad.path, e.DemoToken, bad.body); status != bad.status {
 					t.Fatalf("%s %s %v: %d %s", bad.method, bad.path, bad.body, status, data)
