@@ -449,3 +449,17 @@ func writeAtomic(path string, data []byte) error {
 	}
 	return os.Rename(tmp.Name(), path)
 }
+
+// SetAddress moves a device to another ip and port (swift-ring-builder
+// set_info): no partition moves, the data stays on the disk it is on.
+func (b *Builder) SetAddress(id int, ip string, port int) error {
+	d, err := b.Device(id)
+	if err != nil {
+		return err
+	}
+	if ip == "" || port <= 0 || port > 65535 {
+		return fmt.Errorf("invalid address %s:%d", ip, port)
+	}
+	d.IP, d.Port = ip, port
+	return nil
+}

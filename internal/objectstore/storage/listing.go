@@ -65,6 +65,15 @@ func isDigits(s string) bool {
 	return s != ""
 }
 
+// ListingFormat is listingFormat for the proxy's answers of its own.
+func ListingFormat(r *http.Request) string { return listingFormat(r) }
+
+// EmptyListing answers an empty listing of kind ("account" or "container")
+// in format, as a server with no rows would.
+func EmptyListing(w http.ResponseWriter, r *http.Request, format, kind, name string) {
+	writeListing(w, r, format, kind, name, nil)
+}
+
 // listingFormat picks the listing's content type from ?format= or Accept, as
 // upstream's get_listing_content_type; "" means 406.
 func listingFormat(r *http.Request) string {

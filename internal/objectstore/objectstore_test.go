@@ -1,0 +1,323 @@
+package objectstore
+
+import (
+	"context"
+	"crypto/md5"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nimbus-cloud/nimbus/internal/platform/auth"
+	"github.com/nimbus-cloud/nimbus/internal/platform/httpapi"
+)
+
+// tokens stands in for identity: each token is a user of a project with roles.
+type tokens map[string]*auth.Credentials
+
+func (t tokens) Authenticate(_ context.Context, token string) (*auth.Credentials, error) {
+	if c, ok := t[token]; ok {
+		return c, nil
+	}
+	return nil, errors.New("invalid token")
+}
+
+func creds(project string, roles ...string) *auth.Credentials {
+	c := &auth.Credentials{UserID: "u-" + project, ProjectID: project}
+	for _, r := range roles {
+		c.Roles = append(c.Roles, auth.Role{ID: r, Name: r})
+	}
+	return c
+}
+
+type cluster struct {
+	t   *testing.T
+	url string
+	dir string
+}
+
+func startCluster(t *testing.T) *cluster {
+	t.Helper()
+	dir := t.TempDir()
+	a, err := StartAllInOne(Options{Dir: dir, Host: "127.0.0.1", PartPower: 6, Logger: slog.New(slog.DiscardHandler),
+		Auth: tokens{
+			"a-member": creds("a", "member"), "a-reader": creds("a", "reader"), "b-member": creds("b", "member"),
+			"reseller": creds("x", "ResellerAdmin"), "a-nothing": creds("a"),
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	for _, s := range a.Servers {
+		go func() {
+			_ = httpapi.Serve(ctx, s.Listener, s.Handler, slog.New(slog.DiscardHandler))
+			done <- struct{}{}
+		}()
+	}
+	t.Cleanup(func() {
+		cancel()
+		for range a.Servers {
+			<-done
+		}
+		a.Close()
+	})
+	return &cluster{t: t, url: a.URL, dir: dir}
+}
+
+type resp struct {
+	status int
+	header http.Header
+	body   string
+}
+
+func (c *cluster) do(token, method, path, body string, headers ...string) resp {
+	c.t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, c.url+path, rd)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("X-Auth-Token", token)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	data, _ := io.ReadAll(res.Body)
+	return resp{res.StatusCode, res.Header, string(data)}
+}
+
+func (c *cluster) expect(token, method, path, body string, status int, headers ...string) resp {
+	c.t.Helper()
+	r := c.do(token, method, path, body, headers...)
+	if r.status != status {
+		c.t.Fatalf("%s %s: %d %q, want %d", method, path, r.status, r.body, status)
+	}
+	return r
+}
+
+func TestObjectStoreAPI(t *testing.T) {
+	c := startCluster(t)
+	const acct = "/v1/AUTH_a"
+	// a new account reads as empty (account_autocreate)
+	r := c.expect("a-member", "GET", acct, "", 204)
+	if r.header.Get("X-Account-Container-Count") != "0" {
+		t.Fatalf("empty account headers %v", r.header)
+	}
+	c.expect("a-member", "GET", acct+"?format=json", "", 200)
+	c.expect("a-member", "PUT", acct+"/photos", "", 201, "X-Container-Meta-Owner", "alice")
+	c.expect("a-member", "PUT", acct+"/photos", "", 202)
+	r = c.expect("a-member", "HEAD", acct+"/photos", "", 204)
+	if r.header.Get("X-Container-Meta-Owner") != "alice" || r.header.Get("X-Storage-Policy") != "Policy-0" {
+		t.Fatalf("container HEAD %v", r.header)
+	}
+	data := strings.Repeat("nimbus swift ", 10000)
+	sum := md5.Sum([]byte(data))
+	etag := hex.EncodeToString(sum[:])
+	r = c.expect("a-member", "PUT", acct+"/photos/2024/cat.jpg", data, 201, "X-Object-Meta-Animal", "cat")
+	if r.header.Get("Etag") != etag {
+		t.Fatalf("PUT ETag %q, want %q", r.header.Get("Etag"), etag)
+	}
+	// PUT twice: idempotent, the later write wins
+	c.expect("a-member", "PUT", acct+"/photos/2024/cat.jpg", data, 201, "X-Object-Meta-Animal", "cat")
+	r = c.expect("a-member", "GET", acct+"/photos/2024/cat.jpg", "", 200)
+	if r.body != data || r.header.Get("Etag") != etag || r.header.Get("Content-Type") != "image/jpeg" ||
+		r.header.Get("X-Object-Meta-Animal") != "cat" {
+		t.Fatalf("GET: %d bytes, headers %v", len(r.body), r.header)
+	}
+	r = c.expect("a-member", "GET", acct+"/photos/2024/cat.jpg", "", 206, "Range", "bytes=7-11")
+	if r.body != "swift" || r.header.Get("Content-Range") != "bytes 7-11/130000" {
+		t.Fatalf("Range: %q %v", r.body, r.header)
+	}
+	c.expect("a-member", "GET", acct+"/photos/2024/cat.jpg", "", 416, "Range", "bytes=200000-")
+	c.expect("a-member", "GET", acct+"/photos/2024/cat.jpg", "", 304, "If-None-Match", etag)
+	c.expect("a-member", "GET", acct+"/photos/2024/cat.jpg", "", 412, "If-Match", "nope")
+	c.expect("a-member", "PUT", acct+"/photos/2024/cat.jpg", "x", 412, "If-None-Match", "*")
+	c.expect("a-member", "PUT", acct+"/photos/bad", "abc", 422, "ETag", "00000000000000000000000000000000")
+	c.expect("a-member", "POST", acct+"/photos/2024/cat.jpg", "", 202, "X-Object-Meta-Animal", "lion")
+	r = c.expect("a-member", "HEAD", acct+"/photos/2024/cat.jpg", "", 200)
+	if r.header.Get("X-Object-Meta-Animal") != "lion" || r.header.Get("Content-Length") != "130000" {
+		t.Fatalf("HEAD after POST %v", r.header)
+	}
+	c.expect("a-member", "PUT", acct+"/photos/2024/dog.txt", "woof", 201)
+	c.expect("a-member", "PUT", acct+"/photos/readme", "", 201)
+	r = c.expect("a-member", "GET", acct+"/photos?delimiter=/", "", 200)
+	if r.body != "2024/\nreadme\n" {
+		t.Fatalf("delimiter listing %q", r.body)
+	}
+	r = c.expect("a-member", "GET", acct+"/photos?prefix=2024/&format=json", "", 200)
+	var listing []map[string]any
+	if err := json.Unmarshal([]byte(r.body), &listing); err != nil || len(listing) != 2 || listing[0]["hash"] != etag ||
+		listing[1]["content_type"] != "text/plain" {
+		t.Fatalf("json listing %s", r.body)
+	}
+	r = c.expect("a-member", "GET", acct+"/photos?format=xml&limit=1", "", 200)
+	if !strings.Contains(r.body, `<container name="photos"><object><name>2024/cat.jpg</name>`) {
+		t.Fatalf("xml listing %s", r.body)
+	}
+	c.expect("a-member", "DELETE", acct+"/photos", "", 409)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		r = c.expect("a-member", "HEAD", acct, "", 204)
+		if r.header.Get("X-Account-Object-Count") == "3" || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if r.header.Get("X-Account-Object-Count") != "3" || r.header.Get("X-Account-Container-Count") != "1" {
+		t.Fatalf("account stats %v", r.header)
+	}
+	r = c.expect("a-member", "GET", acct+"?format=json", "", 200)
+	if !strings.Contains(r.body, `"name":"photos"`) {
+		t.Fatalf("account listing %s", r.body)
+	}
+	for _, o := range []string{"2024/cat.jpg", "2024/dog.txt", "readme"} {
+		c.expect("a-member", "DELETE", acct+"/photos/"+o, "", 204)
+	}
+	c.expect("a-member", "GET", acct+"/photos/readme", "", 404)
+	c.expect("a-member", "DELETE", acct+"/photos/readme", "", 404)
+	c.expect("a-member", "DELETE", acct+"/photos", "", 204)
+	c.expect("a-member", "GET", acct+"/photos", "", 404)
+	c.expect("a-member", "PUT", acct+"/photos/x", "x", 404)
+}
+
+func TestObjectStoreAuthorization(t *testing.T) {
+	c := startCluster(t)
+	const acct = "/v1/AUTH_a"
+	c.expect("a-member", "PUT", acct+"/c", "", 201)
+	c.expect("a-member", "PUT", acct+"/c/o", "data", 201)
+	for _, tc := range []struct {
+		token, method, path string
+		status              int
+	}{
+		{"", "GET", acct + "/c/o", 401},
+		{"bogus", "GET", acct + "/c", 401},
+		{"b-member", "GET", acct + "/c/o", 403},
+		{"b-member", "GET", acct, 403},
+		{"b-member", "PUT", acct + "/c/o", 403},
+		{"a-nothing", "GET", acct + "/c", 403},
+		{"a-reader", "GET", acct + "/c/o", 200},
+		{"a-reader", "HEAD", acct + "/c", 204},
+		{"a-reader", "PUT", acct + "/c/o", 403},
+		{"a-reader", "DELETE", acct + "/c/o", 403},
+		{"reseller", "GET", acct + "/c/o", 200},
+		{"a-member", "DELETE", acct, 403},
+		{"a-member", "PUT", acct, 405},
+	} {
+		if r := c.do(tc.token, tc.method, tc.path, ""); r.status != tc.status {
+			t.Errorf("%s %s %s: %d %q, want %d", tc.token, tc.method, tc.path, r.status, r.body, tc.status)
+		}
+	}
+	r := c.do("", "GET", acct, "")
+	if r.body != "<html><h1>Unauthorized</h1><p>This server could not verify that you are authorized to access the document you requested.</p></html>" {
+		t.Errorf("401 body %q", r.body)
+	}
+}
+
+func TestObjectStoreBadInput(t *testing.T) {
+	c := startCluster(t)
+	const acct = "/v1/AUTH_a"
+	c.expect("a-member", "PUT", acct+"/c", "", 201)
+	long := strings.Repeat("x", 1025)
+	for _, tc := range []struct {
+		method, path string
+		headers      []string
+		status       int
+		body         string
+	}{
+		{"PUT", acct + "/c/" + long, nil, 400, "Object name length of 1025 longer than 1024"},
+		{"PUT", acct + "/" + strings.Repeat("c", 257), nil, 400, "Container name length of 257 longer than 256"},
+		{"PUT", acct + "/c/o", []string{"X-Object-Meta-" + strings.Repeat("n", 129), "v"}, 400, "Metadata name too long: X-Object-Meta-" + strings.Repeat("N", 1) + strings.Repeat("n", 128)},
+		{"PUT", acct + "/c/o", []string{"X-Object-Meta-Big", strings.Repeat("v", 257)}, 400, "Metadata value longer than 256: X-Object-Meta-Big"},
+		{"POST", acct + "/c", []string{"X-Container-Meta-Big", strings.Repeat("v", 8193)}, 400, "Header value too long: X-Container-Meta-Big"},
+		{"GET", acct + "/c/%FF", nil, 412, "Invalid UTF8 or contains NULL"},
+		{"GET", acct + "/c/a%00b", nil, 412, "Invalid UTF8 or contains NULL"},
+		{"GET", "/v2/AUTH_a/c", nil, 400, ""},
+		{"GET", "/v1//c", nil, 404, ""},
+		{"GET", acct + "/c/../../etc/passwd", nil, 404, ""},
+		{"PUT", acct + "/c/o", []string{"X-Delete-After", "soon"}, 400, "Non-integer X-Delete-After"},
+		{"PUT", acct + "/c/o", []string{"X-Delete-At", "1"}, 400, "X-Delete-At in past"},
+		{"PUT", acct + "/c", []string{"X-Storage-Policy", "gold"}, 400, `Invalid X-Storage-Policy "gold"`},
+		{"GET", acct + "/c?limit=10001", nil, 412, "Maximum limit is 10000"},
+		{"GET", acct + "/c", []string{"Accept", "image/png"}, 406, ""},
+		{"COPY", acct + "/c/o", nil, 405, ""},
+	} {
+		r := c.do("a-member", tc.method, tc.path, "", tc.headers...)
+		if r.status != tc.status || (tc.body != "" && r.body != tc.body) {
+			t.Errorf("%s %.60s: %d %q, want %d %q", tc.method, tc.path, r.status, r.body, tc.status, tc.body)
+		}
+	}
+	// too many metadata items
+	var hs []string
+	for i := range 91 {
+		hs = append(hs, fmt.Sprintf("X-Object-Meta-K%d", i), "v")
+	}
+	if r := c.do("a-member", "PUT", acct+"/c/o", "", hs...); r.status != 400 || r.body != "Too many metadata items; max 90" {
+		t.Errorf("91 metadata items: %d %q", r.status, r.body)
+	}
+	// a body shorter than its Content-Length is never stored
+	req, _ := http.NewRequest("PUT", c.url+acct+"/c/short", io.LimitReader(strings.NewReader(strings.Repeat("x", 100)), 10))
+	req.ContentLength = 100
+	req.Header.Set("X-Auth-Token", "a-member")
+	if res, err := http.DefaultClient.Do(req); err == nil {
+		res.Body.Close()
+	}
+	c.expect("a-member", "GET", acct+"/c/short", "", 404)
+	r := c.expect("", "GET", "/info", "", 200)
+	var info map[string]map[string]any
+	if err := json.Unmarshal([]byte(r.body), &info); err != nil || info["swift"]["max_file_size"] != float64(5368709122) {
+		t.Fatalf("/info %s", r.body)
+	}
+	c.expect("", "GET", "/healthcheck", "", 200)
+}
+
+// TestObjectStoreDeviceDown: with one of three devices gone (an unmounted disk
+// answers 507), writes still reach a quorum and reads fall back to another
+// replica.
+func TestObjectStoreDeviceDown(t *testing.T) {
+	c := startCluster(t)
+	const acct = "/v1/AUTH_a"
+	c.expect("a-member", "PUT", acct+"/c", "", 201)
+	c.expect("a-member", "PUT", acct+"/c/before", "old", 201)
+	d2 := filepath.Join(c.dir, "devices", "d2")
+	if err := os.Rename(d2, d2+".unmounted"); err != nil {
+		t.Fatal(err)
+	}
+	c.expect("a-member", "PUT", acct+"/c/during", "new", 201)
+	for range 5 { // every replica order the shuffle may pick
+		if r := c.expect("a-member", "GET", acct+"/c/before", "", 200); r.body != "old" {
+			t.Fatalf("GET %q", r.body)
+		}
+		c.expect("a-member", "GET", acct+"/c/during", "", 200)
+	}
+	r := c.expect("a-member", "GET", acct+"/c", "", 200)
+	if r.body != "before\nduring\n" {
+		t.Fatalf("listing %q", r.body)
+	}
+	d3 := filepath.Join(c.dir, "devices", "d3")
+	if err := os.Rename(d3, d3+".unmounted"); err != nil {
+		t.Fatal(err)
+	}
+	// one replica of three is no quorum
+	c.expect("a-member", "PUT", acct+"/c/lost", "x", 503)
+	if r := c.expect("a-member", "GET", acct+"/c/before", "", 200); r.body != "old" {
+		t.Fatalf("GET with one replica left: %q", r.body)
+	}
+}

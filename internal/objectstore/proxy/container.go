@@ -1,0 +1,182 @@
+package proxy
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/nimbus-cloud/nimbus/internal/objectstore/ring"
+	"github.com/nimbus-cloud/nimbus/internal/objectstore/swob"
+)
+
+func itoa(n int) string { return strconv.Itoa(n) }
+
+// containerRequest serves /v1/<account>/<container>.
+func (p *Proxy) containerRequest(req *request) {
+	switch req.r.Method {
+	case http.MethodGet, http.MethodHead:
+		p.containerGet(req)
+	case http.MethodPut:
+		p.containerPut(req)
+	case http.MethodPost:
+		p.containerPost(req)
+	case http.MethodDelete:
+		p.containerDelete(req)
+	default:
+		req.w.Header().Set("Allow", "DELETE, GET, HEAD, POST, PUT")
+		swob.Error(req.w, http.StatusMethodNotAllowed)
+	}
+}
+
+func (p *Proxy) containerGet(req *request) {
+	r := req.r
+	rg := p.opts.Rings.Container
+	h := http.Header{}
+	h.Set("X-Trans-Id", req.transID)
+	if v := r.Header.Get("Accept"); v != "" {
+		h.Set("Accept", v)
+	}
+	resp := p.readFirst(r.Context(), rg, rg.Partition(req.account, req.container), r.Method,
+		"/"+req.account+"/"+req.container, r.URL.RawQuery, h)
+	if resp == nil {
+		swob.Error(req.w, http.StatusServiceUnavailable)
+		return
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode/100 == 2 {
+		req.w.Header().Set("X-Storage-Policy", DefaultPolicy)
+	}
+	relay(req.w, r, resp)
+}
+
+// containerExists is the proxy's container_info check before object writes.
+func (p *Proxy) containerExists(ctx context.Context, req *request) (bool, bool) {
+	rg := p.opts.Rings.Container
+	h := http.Header{}
+	h.Set("X-Trans-Id", req.transID)
+	resp := p.readFirst(ctx, rg, rg.Partition(req.account, req.container), http.MethodHead,
+		"/"+req.account+"/"+req.container, "", h)
+	if resp == nil {
+		return false, false
+	}
+	resp.Body.Close()
+	return resp.StatusCode/100 == 2, true
+}
+
+func (p *Proxy) accountExists(ctx context.Context, req *request) (bool, bool) {
+	rg := p.opts.Rings.Account
+	h := http.Header{}
+	h.Set("X-Trans-Id", req.transID)
+	resp := p.readFirst(ctx, rg, rg.Partition(req.account), http.MethodHead, "/"+req.account, "", h)
+	if resp == nil {
+		return false, false
+	}
+	resp.Body.Close()
+	return resp.StatusCode/100 == 2, true
+}
+
+func (p *Proxy) containerPut(req *request) {
+	r := req.r
+	if len(req.container) > MaxContainerNameLength {
+		swob.Text(req.w, http.StatusBadRequest, fmt.Sprintf("Container name length of %d longer than %d", len(req.container), MaxContainerNameLength))
+		return
+	}
+	if v := r.Header.Get("X-Storage-Policy"); v != "" && !strings.EqualFold(strings.TrimSpace(v), DefaultPolicy) {
+		swob.Text(req.w, http.StatusBadRequest, fmt.Sprintf("Invalid X-Storage-Policy %q", v))
+		return
+	}
+	if !checkMetadata(req.w, r, "container") {
+		return
+	}
+	ctx := r.Context()
+	exists, answered := p.accountExists(ctx, req)
+	if !answered {
+		swob.Error(req.w, http.StatusServiceUnavailable)
+		return
+	}
+	if !exists {
+		if !req.owner {
+			swob.Error(req.w, http.StatusNotFound)
+			return
+		}
+		if !p.autocreateAccount(ctx, req) {
+			return
+		}
+	}
+	accounts := p.opts.Rings.Account
+	acctPart := accounts.Partition(req.account)
+	acctNodes := accounts.Nodes(acctPart)
+	rg := p.opts.Rings.Container
+	part := rg.Partition(req.account, req.container)
+	ts := swob.Now()
+	meta := metadataHeaders(r.Header, "Container")
+	resps := p.makeRequests(ctx, rg, part, http.MethodPut, "/"+req.account+"/"+req.container, func(i int) http.Header {
+		h := req.backendHeaders(ts)
+		for k, v := range meta {
+			h[k] = v
+		}
+		// each container replica reports to one account replica (the proxy's
+		// _backend_requests pairing)
+		hosts, devices := pairNodes(acctNodes, i, rg.ReplicaCount())
+		h.Set("X-Account-Host", hosts)
+		h.Set("X-Account-Device", devices)
+		h.Set("X-Account-Partition", strconv.Itoa(acctPart))
+		return h
+	})
+	best, _ := bestResponse(resps, rg.ReplicaCount())
+	answer(req.w, best)
+}
+
+func (p *Proxy) containerPost(req *request) {
+	if !checkMetadata(req.w, req.r, "container") {
+		return
+	}
+	p.containerWrite(req, http.MethodPost, metadataHeaders(req.r.Header, "Container"))
+}
+
+func (p *Proxy) containerDelete(req *request) {
+	p.containerWrite(req, http.MethodDelete, nil)
+}
+
+func (p *Proxy) containerWrite(req *request, method string, extra http.Header) {
+	rg := p.opts.Rings.Container
+	part := rg.Partition(req.account, req.container)
+	ts := swob.Now()
+	resps := p.makeRequests(req.r.Context(), rg, part, method, "/"+req.account+"/"+req.container, func(int) http.Header {
+		h := req.backendHeaders(ts)
+		for k, v := range extra {
+			h[k] = v
+		}
+		return h
+	})
+	best, _ := bestResponse(resps, rg.ReplicaCount())
+	answer(req.w, best)
+}
+
+// pairNodes is upstream's spreading of update targets over the requests of a
+// write: request i of n gets node i (mod len(nodes)), and the last requests
+// also take the nodes left over when there are more nodes than requests.
+func pairNodes(nodes []*ringDevice, i, n int) (string, string) {
+	var hosts, devices []string
+	for j := i; j < len(nodes); j += n {
+		hosts = append(hosts, hostPort(nodes[j]))
+		devices = append(devices, nodes[j].Name)
+	}
+	if len(hosts) == 0 && len(nodes) > 0 {
+		d := nodes[i%len(nodes)]
+		hosts, devices = []string{hostPort(d)}, []string{d.Name}
+	}
+	return strings.Join(hosts, ","), strings.Join(devices, ",")
+}
+
+func hostPort(d *ringDevice) string {
+	host := d.IP
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	return host + ":" + strconv.Itoa(d.Port)
+}
+
+type ringDevice = ring.Device
