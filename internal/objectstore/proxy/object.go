@@ -171,6 +171,9 @@ func (p *Proxy) objectWrite(req *request, method string, extra http.Header) {
 		return h
 	})
 	best, _ := bestResponse(resps, rg.ReplicaCount())
+	if method == http.MethodDelete && (best.status/100 == 2 || best.status == http.StatusNotFound) {
+		p.missedContainerUpdates(req, resps, method, ts, http.Header{})
+	}
 	answer(req.w, best)
 }
 
@@ -317,8 +320,10 @@ func (p *Proxy) objectPut(req *request) {
 		answer(req.w, best)
 		return
 	}
+	var size int64
 	if r.ContentLength != 0 {
-		if status := p.transfer(r.Body, live, replicas); status != 0 {
+		var status int
+		if size, status = p.transfer(r.Body, live, replicas); status != 0 {
 			cancel()
 			for _, pu := range live {
 				<-pu.done
@@ -327,14 +332,15 @@ func (p *Proxy) objectPut(req *request) {
 			return
 		}
 	}
-	var resps []backendResponse
-	for _, pu := range putters {
+	resps := make([]backendResponse, replicas)
+	for i, pu := range putters {
 		switch {
 		case pu == nil:
+			resps[i] = backendResponse{status: http.StatusServiceUnavailable}
 		case pu.final != nil:
-			resps = append(resps, *pu.final)
+			resps[i] = *pu.final
 		default:
-			resps = append(resps, <-pu.done)
+			resps[i] = <-pu.done
 		}
 	}
 	etags := map[string]bool{}
@@ -351,19 +357,62 @@ func (p *Proxy) objectPut(req *request) {
 	best, _ := bestResponse(resps, replicas)
 	if best.status == http.StatusCreated {
 		req.w.Header().Set("Last-Modified", ts.LastModified())
+		for etag := range etags {
+			p.missedContainerUpdates(req, resps, http.MethodPut, ts, http.Header{
+				"X-Size": {strconv.FormatInt(size, 10)}, "X-Etag": {etag}, "X-Content-Type": {r.Header.Get("Content-Type")},
+			})
+		}
 	}
 	answer(req.w, best)
+}
+
+// missedContainerUpdates sends, for each object replica that failed, the
+// container update its object server would have sent: each container
+// replica hears from exactly one object request, so without this a failed
+// object node would leave its container replica's listing behind until
+// replication.
+func (p *Proxy) missedContainerUpdates(req *request, resps []backendResponse, method string, ts swob.Timestamp, h http.Header) {
+	targets := p.containerTargets(req)
+	for i, resp := range resps {
+		if !serverError(resp.status) {
+			continue
+		}
+		th := http.Header{}
+		targets(i, th)
+		hosts := strings.Split(th.Get("X-Container-Host"), ",")
+		devices := strings.Split(th.Get("X-Container-Device"), ",")
+		part, _ := strconv.Atoi(th.Get("X-Container-Partition"))
+		for j := range min(len(hosts), len(devices)) {
+			uh := req.backendHeaders(ts)
+			for k, v := range h {
+				uh[k] = v
+			}
+			host, port, _ := strings.Cut(hosts[j], ":")
+			if strings.HasPrefix(hosts[j], "[") {
+				host, port, _ = strings.Cut(strings.TrimPrefix(hosts[j], "["), "]:")
+			}
+			portN, _ := strconv.Atoi(port)
+			node := &ring.Device{IP: host, Port: portN, Name: devices[j]}
+			res := p.do(req.r.Context(), method, nodeURL(node, part, req.objectPath()), uh, nil, 0)
+			if res.status/100 != 2 {
+				p.log.Warn("container update for a failed object replica failed too", "path", req.objectPath(),
+					"container_host", hosts[j], "status", res.status)
+			}
+		}
+	}
 }
 
 // transfer copies the client's body to every live putter; a putter whose
 // node fails is dropped, and the upload fails when fewer than a quorum are
 // left. It returns 0, or the status to answer: 499 when the client's body
 // ended early, 408 when it stalled, 503 without a quorum.
-func (p *Proxy) transfer(body io.Reader, live []*putter, replicas int) int {
+func (p *Proxy) transfer(body io.Reader, live []*putter, replicas int) (int64, int) {
 	buf := make([]byte, 64<<10)
 	alive := len(live)
+	var total int64
 	for {
 		n, rerr := body.Read(buf)
+		total += int64(n)
 		if n > 0 {
 			for _, pu := range live {
 				if pu.dead {
@@ -378,23 +427,23 @@ func (p *Proxy) transfer(body io.Reader, live []*putter, replicas int) int {
 				for _, pu := range live {
 					_ = pu.pw.CloseWithError(errors.New("no quorum"))
 				}
-				return http.StatusServiceUnavailable
+				return total, http.StatusServiceUnavailable
 			}
 		}
 		if rerr == io.EOF {
 			for _, pu := range live {
 				_ = pu.pw.Close()
 			}
-			return 0
+			return total, 0
 		}
 		if rerr != nil {
 			for _, pu := range live {
 				_ = pu.pw.CloseWithError(rerr)
 			}
 			if errors.Is(rerr, context.DeadlineExceeded) {
-				return http.StatusRequestTimeout
+				return total, http.StatusRequestTimeout
 			}
-			return 499
+			return total, 499
 		}
 	}
 }
