@@ -126,6 +126,15 @@ func StartAllInOne(o Options) (_ *AllInOne, err error) {
 	return a, nil
 }
 
+// CloseIdleConnections closes the proxy's and the storage node's idle
+// connections to the storage servers, before the servers shut down (a
+// connection the server never read a request from holds its shutdown for
+// five seconds).
+func (a *AllInOne) CloseIdleConnections() {
+	a.Proxy.CloseIdleConnections()
+	a.Storage.CloseIdleConnections()
+}
+
 // Close closes the storage node's databases (the caller stops the servers).
 func (a *AllInOne) Close() { a.Storage.Close() }
 

@@ -64,6 +64,8 @@ func startCluster(t *testing.T) *cluster {
 		}()
 	}
 	t.Cleanup(func() {
+		a.CloseIdleConnections()
+		http.DefaultClient.CloseIdleConnections()
 		cancel()
 		for range a.Servers {
 			<-done

@@ -84,6 +84,10 @@ func New(o Options) *Proxy {
 	return &Proxy{opts: o, log: o.Logger, client: client}
 }
 
+// CloseIdleConnections closes the proxy's idle connections to the storage
+// nodes, so a node shutting down is not kept waiting on them.
+func (p *Proxy) CloseIdleConnections() { p.client.CloseIdleConnections() }
+
 // request is one client request as the controllers see it.
 type request struct {
 	w         http.ResponseWriter

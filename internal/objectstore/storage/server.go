@@ -71,10 +71,14 @@ func New(opts Options) (*Server, error) {
 	return &Server{opts: opts, log: opts.Logger, client: client, dbs: newDBCache(512), done: make(chan struct{})}, nil
 }
 
+// CloseIdleConnections closes the node's idle connections to other servers.
+func (s *Server) CloseIdleConnections() { s.client.CloseIdleConnections() }
+
 // Close closes the databases the node keeps open.
 func (s *Server) Close() {
 	s.closeOnce.Do(func() { close(s.done) })
 	s.reporterDone.Wait()
+	s.client.CloseIdleConnections()
 	s.dbs.closeAll()
 }
 
