@@ -48,7 +48,7 @@ type Cloud struct {
 	image    *image.Service
 	network  *network.Service
 	objects  *objectstore.AllInOne // nil when disabled
-	agent    *agent.Agent // nil without a data plane
+	agent    *agent.Agent          // nil without a data plane
 	metadata *metadata.Proxy
 	servers  []apiServer
 
