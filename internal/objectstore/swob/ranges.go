@@ -16,9 +16,14 @@ import (
 // be -1 for "absent" (bytes=-N is the last N bytes, bytes=N- from N to the end).
 type ByteRange struct{ Start, End int64 }
 
-// maxRanges is swob's MAX_RANGES: more ranges than this are refused (416), as
-// RFC 7233 §6.1 allows against denial of service.
-const maxRanges = 50
+// swob's limits against ranges used for denial of service (RFC 7233 §6.1):
+// more than maxRanges ranges, more than maxRangeOverlaps overlapping pairs,
+// or maxNonAscendingRanges ranges out of order are refused (416).
+const (
+	maxRanges             = 50
+	maxRangeOverlaps      = 2
+	maxNonAscendingRanges = 8
+)
 
 var errBadRange = errors.New("invalid Range header")
 
@@ -82,6 +87,25 @@ func forLength(ranges []ByteRange, length int64) []span {
 	}
 	if len(out) > maxRanges {
 		return nil
+	}
+	overlaps := 0
+	for i := range out {
+		for j := i + 1; j < len(out); j++ {
+			a, b := out[i], out[j]
+			if (a.from < b.from && b.from < a.to) || (a.from < b.to && b.to < a.to) ||
+				(b.from < a.from && a.from < b.to) || (b.from < a.to && a.to < b.to) {
+				overlaps++
+				if overlaps > maxRangeOverlaps {
+					return nil
+				}
+			}
+		}
+	}
+	for i := 1; i < len(out); i++ {
+		if (out[i-1].from > out[i].from || (out[i-1].from == out[i].from && out[i-1].to > out[i].to)) &&
+			len(out) >= maxNonAscendingRanges {
+			return nil
+		}
 	}
 	return out
 }
@@ -166,7 +190,9 @@ func Serve(w http.ResponseWriter, r *http.Request, e Entity) {
 		}
 	}
 	switch {
-	case !ranged:
+	// a suffix range of an empty object: upstream serves the whole (empty)
+	// object, as Apache and nginx do
+	case !ranged || (len(spans) > 0 && e.Length == 0):
 		h.Set("Content-Length", strconv.FormatInt(e.Length, 10))
 		w.WriteHeader(http.StatusOK)
 		if r.Method != http.MethodHead {
