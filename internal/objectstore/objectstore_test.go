@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nimbus-cloud/nimbus/internal/objectstore/ring"
 	"github.com/nimbus-cloud/nimbus/internal/platform/auth"
 	"github.com/nimbus-cloud/nimbus/internal/platform/httpapi"
 )
@@ -44,10 +45,13 @@ type cluster struct {
 	dir string
 }
 
-func startCluster(t *testing.T) *cluster {
+func startCluster(t *testing.T) *cluster { return startClusterWith(t, 3) }
+
+// startClusterWith starts an all-in-one of devices devices (one per zone), 3 replicas.
+func startClusterWith(t *testing.T, devices int) *cluster {
 	t.Helper()
 	dir := t.TempDir()
-	a, err := StartAllInOne(Options{Dir: dir, Host: "127.0.0.1", PartPower: 6, Logger: slog.New(slog.DiscardHandler),
+	a, err := StartAllInOne(Options{Dir: dir, Host: "127.0.0.1", PartPower: 6, Devices: devices, Logger: slog.New(slog.DiscardHandler),
 		Auth: tokens{
 			"a-member": creds("a", "member"), "a-reader": creds("a", "reader"), "b-member": creds("b", "member"),
 			"reseller": creds("x", "ResellerAdmin"), "a-nothing": creds("a"),
@@ -321,5 +325,48 @@ func TestObjectStoreDeviceDown(t *testing.T) {
 	c.expect("a-member", "PUT", acct+"/c/lost", "x", 503)
 	if r := c.expect("a-member", "GET", acct+"/c/before", "", 200); r.body != "old" {
 		t.Fatalf("GET with one replica left: %q", r.body)
+	}
+}
+
+// TestObjectStoreHandoffs: with four devices and three replicas, a write whose
+// primaries are down lands on the handoff device, and reads find it there.
+func TestObjectStoreHandoffs(t *testing.T) {
+	c := startClusterWith(t, 4)
+	const acct = "/v1/AUTH_a"
+	c.expect("a-member", "PUT", acct+"/c", "", 201)
+	suffix, err := os.ReadFile(filepath.Join(c.dir, "hash_path_suffix"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rg, err := ring.Load(filepath.Join(c.dir, "rings", "object.ring.gz"), "", strings.TrimSpace(string(suffix)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	part := rg.Partition("AUTH_a", "c", "o")
+	primaries, handoffs := rg.Nodes(part), rg.Handoffs(part)
+	if len(primaries) != 3 || len(handoffs) != 1 {
+		t.Fatalf("%d primaries, %d handoffs", len(primaries), len(handoffs))
+	}
+	// two primaries down: the third and the handoff make the quorum
+	for _, d := range primaries[:2] {
+		dir := filepath.Join(c.dir, "devices", d.Name)
+		if err := os.Rename(dir, dir+".unmounted"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.expect("a-member", "PUT", acct+"/c/o", "handed off", 201)
+	for _, d := range []string{primaries[2].Name, handoffs[0].Name} {
+		files, _ := filepath.Glob(filepath.Join(c.dir, "devices", d, "objects", "*", "*", "*", "*.data"))
+		if len(files) != 1 {
+			t.Fatalf("device %s holds %v, want the object", d, files)
+		}
+	}
+	// the last primary down too: only the handoff has it
+	dir := filepath.Join(c.dir, "devices", primaries[2].Name)
+	if err := os.Rename(dir, dir+".unmounted"); err != nil {
+		t.Fatal(err)
+	}
+	if r := c.expect("a-member", "GET", acct+"/c/o", "", 200); r.body != "handed off" {
+		t.Fatalf("GET from the handoff: %q", r.body)
 	}
 }
