@@ -162,6 +162,25 @@ func TestObjectStoreAPI(t *testing.T) {
 	if r.header.Get("X-Object-Meta-Animal") != "lion" || r.header.Get("Content-Length") != "130000" {
 		t.Fatalf("HEAD after POST %v", r.header)
 	}
+	// server-side copy: COPY with Destination, PUT with X-Copy-From
+	r = c.expect("a-member", "COPY", acct+"/photos/2024/cat.jpg", "", 201, "Destination", "photos/copy1.jpg", "X-Object-Meta-Extra", "1")
+	if r.header.Get("X-Copied-From") != "photos/2024/cat.jpg" || r.header.Get("Etag") != etag {
+		t.Fatalf("COPY headers %v", r.header)
+	}
+	r = c.expect("a-member", "GET", acct+"/photos/copy1.jpg", "", 200)
+	if r.body != data || r.header.Get("X-Object-Meta-Animal") != "lion" || r.header.Get("X-Object-Meta-Extra") != "1" ||
+		r.header.Get("Content-Type") != "image/jpeg" {
+		t.Fatalf("copied object: %d bytes, %v", len(r.body), r.header)
+	}
+	c.expect("a-member", "PUT", acct+"/photos/copy2", "", 201, "X-Copy-From", "photos/2024/cat.jpg", "X-Fresh-Metadata", "true")
+	r = c.expect("a-member", "HEAD", acct+"/photos/copy2", "", 200)
+	if r.header.Get("X-Object-Meta-Animal") != "" || r.header.Get("Etag") != etag {
+		t.Fatalf("fresh copy: %v", r.header)
+	}
+	c.expect("b-member", "PUT", "/v1/AUTH_b/x", "", 201)
+	c.expect("b-member", "PUT", "/v1/AUTH_b/x/stolen", "", 403, "X-Copy-From", "photos/2024/cat.jpg", "X-Copy-From-Account", "AUTH_a")
+	c.expect("a-member", "DELETE", acct+"/photos/copy1.jpg", "", 204)
+	c.expect("a-member", "DELETE", acct+"/photos/copy2", "", 204)
 	c.expect("a-member", "PUT", acct+"/photos/2024/dog.txt", "woof", 201)
 	c.expect("a-member", "PUT", acct+"/photos/readme", "", 201)
 	r = c.expect("a-member", "GET", acct+"/photos?delimiter=/", "", 200)
@@ -263,7 +282,10 @@ func TestObjectStoreBadInput(t *testing.T) {
 		{"PUT", acct + "/c", []string{"X-Storage-Policy", "gold"}, 400, `Invalid X-Storage-Policy "gold"`},
 		{"GET", acct + "/c?limit=10001", nil, 412, "Maximum limit is 10000"},
 		{"GET", acct + "/c", []string{"Accept", "image/png"}, 406, ""},
-		{"COPY", acct + "/c/o", nil, 405, ""},
+		{"COPY", acct + "/c/o", nil, 412, "Destination header required"},
+		{"COPY", acct + "/c/o", []string{"Destination", "nocontainer"}, 412, "Destination header must be of the form <container name>/<object name>"},
+		{"PUT", acct + "/c/o", []string{"X-Copy-From", "c/missing"}, 404, ""},
+		{"PATCH", acct + "/c/o", nil, 405, ""},
 	} {
 		r := c.do("a-member", tc.method, tc.path, "", tc.headers...)
 		if r.status != tc.status || (tc.body != "" && r.body != tc.body) {

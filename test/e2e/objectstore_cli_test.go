@@ -17,8 +17,8 @@ import (
 
 // TestObjectStoreCLI drives the object store with the real openstack and swift
 // CLIs as the demo user: containers and objects created, listed, shown,
-// downloaded (bytes identical) and deleted, metadata posted, listings with
-// prefix and delimiter.
+// downloaded (bytes identical), copied and deleted, metadata posted, listings
+// with prefix and delimiter.
 func TestObjectStoreCLI(t *testing.T) {
 	c := shared
 	const demo = "nimbus-demo"
@@ -113,6 +113,12 @@ func TestObjectStoreCLI(t *testing.T) {
 			t.Fatalf("swift download %s: %d bytes (err %v), want %d", rel, len(got), err, len(content))
 		}
 	}
+	// server-side copy
+	swift(t, c, up, "copy", "--destination", "/"+sw+"/copy-of-a.txt", sw, "tree/a.txt")
+	if got := swift(t, c, up, "download", sw, "copy-of-a.txt", "-o", "-"); got != "alpha\n" {
+		t.Fatalf("swift copy, then download: %q", got)
+	}
+	swift(t, c, up, "delete", sw, "copy-of-a.txt")
 	// the account sees the container's objects (the container servers report
 	// their stats a moment after the writes)
 	deadline := time.Now().Add(10 * time.Second)

@@ -54,8 +54,22 @@ type nodeIter struct {
 	next  int
 }
 
-func newNodeIter(rg *ring.Ring, part int) *nodeIter {
-	return &nodeIter{nodes: append(rg.Nodes(part), rg.Handoffs(part)...)}
+// newNodeIter lists the nodes of part, those error-limited left out.
+func (p *Proxy) newNodeIter(rg *ring.Ring, part int) *nodeIter {
+	var nodes []*ring.Device
+	for _, d := range append(rg.Nodes(part), rg.Handoffs(part)...) {
+		if !p.limiter.limited(d) {
+			nodes = append(nodes, d)
+		}
+	}
+	return &nodeIter{nodes: nodes}
+}
+
+// noteResult feeds the error limiter with a node's answer.
+func (p *Proxy) noteResult(d *ring.Device, status int) {
+	if d != nil && serverError(status) {
+		p.limiter.failed(d, status == http.StatusInsufficientStorage)
+	}
 }
 
 // take returns the next node, nil when none is left.
@@ -97,7 +111,7 @@ func (p *Proxy) do(ctx context.Context, method, target string, h http.Header, bo
 // a replica whose node fails is sent to the next handoff instead. headerFor
 // gives each replica's headers (their container or account update targets).
 func (p *Proxy) makeRequests(ctx context.Context, rg *ring.Ring, part int, method, path string, headerFor func(i int) http.Header) []backendResponse {
-	it := newNodeIter(rg, part)
+	it := p.newNodeIter(rg, part)
 	replicas := rg.ReplicaCount()
 	out := make([]backendResponse, replicas)
 	var wg sync.WaitGroup
@@ -109,6 +123,7 @@ func (p *Proxy) makeRequests(ctx context.Context, rg *ring.Ring, part int, metho
 			for node := it.take(); node != nil; node = it.take() {
 				resp := p.do(ctx, method, nodeURL(node, part, path), headerFor(i), nil, 0)
 				resp.node = node
+				p.noteResult(node, resp.status)
 				out[i] = resp
 				if !serverError(resp.status) {
 					return
@@ -153,6 +168,9 @@ func (p *Proxy) readFirst(ctx context.Context, rg *ring.Ring, part int, method, 
 	nodes := append(primaries, handoffs[:min(len(handoffs), rg.ReplicaCount())]...)
 	var notFound *http.Response
 	for _, node := range nodes {
+		if p.limiter.limited(node) {
+			continue
+		}
 		target := nodeURL(node, part, path)
 		if rawQuery != "" {
 			target += "?" + rawQuery
@@ -165,10 +183,12 @@ func (p *Proxy) readFirst(ctx context.Context, rg *ring.Ring, part int, method, 
 		resp, err := p.client.Do(req)
 		if err != nil {
 			p.log.Warn("storage node unreachable", "method", method, "url", target, "error", err)
+			p.noteResult(node, http.StatusServiceUnavailable)
 			continue
 		}
 		switch {
 		case serverError(resp.StatusCode):
+			p.noteResult(node, resp.StatusCode)
 			p.log.Warn("storage node error", "method", method, "url", target, "status", resp.StatusCode)
 			resp.Body.Close()
 		case resp.StatusCode == http.StatusNotFound:

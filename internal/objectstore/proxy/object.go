@@ -25,13 +25,19 @@ func (p *Proxy) objectRequest(req *request) {
 	case http.MethodGet, http.MethodHead:
 		p.objectGet(req)
 	case http.MethodPut:
+		if req.r.Header.Get("X-Copy-From") != "" {
+			p.objectCopyFrom(req)
+			return
+		}
 		p.objectPut(req)
+	case "COPY":
+		p.objectCopyVerb(req)
 	case http.MethodPost:
 		p.objectPost(req)
 	case http.MethodDelete:
 		p.objectDelete(req)
 	default:
-		req.w.Header().Set("Allow", "DELETE, GET, HEAD, POST, PUT")
+		req.w.Header().Set("Allow", "COPY, DELETE, GET, HEAD, POST, PUT")
 		swob.Error(req.w, http.StatusMethodNotAllowed)
 	}
 }
@@ -220,6 +226,7 @@ func (p *Proxy) connect(ctx context.Context, it *nodeIter, part int, path string
 		go func() {
 			resp := p.do(ctx, http.MethodPut, nodeURL(node, part, path), hh, body, length)
 			resp.node = node
+			p.noteResult(node, resp.status)
 			_ = pr.CloseWithError(errors.New("the storage node answered"))
 			pu.done <- resp
 		}()
@@ -251,10 +258,6 @@ func (p *Proxy) objectPut(req *request) {
 	if !checkObjectCreation(req.w, r, req.object) || !checkMetadata(req.w, r, "object") || !checkDeleteHeaders(req.w, r) {
 		return
 	}
-	if r.Header.Get("X-Copy-From") != "" {
-		swob.Text(req.w, http.StatusNotImplemented, "Server-side copy (X-Copy-From) is not implemented yet.")
-		return
-	}
 	if v := r.Header.Get("If-None-Match"); v != "" && v != "*" {
 		swob.Text(req.w, http.StatusBadRequest, "If-None-Match only supports *")
 		return
@@ -270,7 +273,7 @@ func (p *Proxy) objectPut(req *request) {
 	ts := swob.Now()
 	targets := p.containerTargets(req)
 	meta := objectMetadata(r.Header)
-	it := newNodeIter(rg, part)
+	it := p.newNodeIter(rg, part)
 	putters := make([]*putter, replicas)
 	var wg sync.WaitGroup
 	for i := range replicas {

@@ -52,9 +52,10 @@ type Options struct {
 
 // Proxy is the object-store API.
 type Proxy struct {
-	opts   Options
-	log    *slog.Logger
-	client *http.Client
+	opts    Options
+	log     *slog.Logger
+	client  *http.Client
+	limiter *errorLimiter
 }
 
 // New returns a proxy over the rings.
@@ -81,7 +82,7 @@ func New(o Options) *Proxy {
 			MaxIdleConnsPerHost:   64,
 		}}
 	}
-	return &Proxy{opts: o, log: o.Logger, client: client}
+	return &Proxy{opts: o, log: o.Logger, client: client, limiter: newErrorLimiter()}
 }
 
 // CloseIdleConnections closes the proxy's idle connections to the storage
