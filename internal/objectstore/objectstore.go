@@ -138,6 +138,9 @@ func (a *AllInOne) CloseIdleConnections() {
 // Close closes the storage node's databases (the caller stops the servers).
 func (a *AllInOne) Close() { a.Storage.Close() }
 
+// allInOneMeta marks the ring devices the all-in-one made and serves itself.
+const allInOneMeta = "nimbus-up"
+
 // ensureRing makes the ring on first start (one device per zone, all on this
 // node) and, on every start, points its devices at this start's listener, as
 // swift-ring-builder set_info would: free ports differ between starts, the
@@ -155,7 +158,8 @@ func ensureRing(dir, name string, o Options, port int, suffix string) (*ring.Rin
 			return nil, err
 		}
 		for i := 1; i <= o.Devices; i++ {
-			if _, err := b.AddDevice(ring.Device{Region: 1, Zone: i, IP: ip, Port: port, Name: fmt.Sprintf("d%d", i), Weight: 100}); err != nil {
+			if _, err := b.AddDevice(ring.Device{Region: 1, Zone: i, IP: ip, Port: port, Name: fmt.Sprintf("d%d", i), Weight: 100,
+				Meta: allInOneMeta}); err != nil {
 				return nil, err
 			}
 		}
@@ -166,7 +170,9 @@ func ensureRing(dir, name string, o Options, port int, suffix string) (*ring.Rin
 		return nil, err
 	default:
 		for _, d := range b.Devices {
-			if d != nil {
+			// only the devices this process serves: an operator may have
+			// added others (nimbus ring add) on other storage nodes
+			if d != nil && d.Meta == allInOneMeta {
 				if err := b.SetAddress(d.ID, ip, port); err != nil {
 					return nil, err
 				}
