@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -50,7 +51,13 @@ func startCluster(t *testing.T) *cluster { return startClusterWith(t, 3) }
 // startClusterWith starts an all-in-one of devices devices (one per zone), 3 replicas.
 func startClusterWith(t *testing.T, devices int) *cluster {
 	t.Helper()
-	dir := t.TempDir()
+	c, _ := startClusterIn(t, t.TempDir(), devices)
+	return c
+}
+
+// startClusterIn starts an all-in-one on dir; stop ends it before the test does.
+func startClusterIn(t *testing.T, dir string, devices int) (*cluster, func()) {
+	t.Helper()
 	a, err := StartAllInOne(Options{Dir: dir, Host: "127.0.0.1", PartPower: 6, Devices: devices, Logger: slog.New(slog.DiscardHandler),
 		Auth: tokens{
 			"a-member": creds("a", "member"), "a-reader": creds("a", "reader"), "b-member": creds("b", "member"),
@@ -67,16 +74,37 @@ func startClusterWith(t *testing.T, devices int) *cluster {
 			done <- struct{}{}
 		}()
 	}
-	t.Cleanup(func() {
-		a.CloseIdleConnections()
-		http.DefaultClient.CloseIdleConnections()
-		cancel()
-		for range a.Servers {
-			<-done
-		}
-		a.Close()
-	})
-	return &cluster{t: t, url: a.URL, dir: dir}
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			a.CloseIdleConnections()
+			http.DefaultClient.CloseIdleConnections()
+			cancel()
+			for range a.Servers {
+				<-done
+			}
+			a.Close()
+		})
+	}
+	t.Cleanup(stop)
+	return &cluster{t: t, url: a.URL, dir: dir}, stop
+}
+
+// TestObjectStoreRestart: a new start on the same directory (other ports, the
+// rings re-addressed) serves what the previous one stored.
+func TestObjectStoreRestart(t *testing.T) {
+	dir := t.TempDir()
+	c, stop := startClusterIn(t, dir, 3)
+	c.expect("a-member", "PUT", "/v1/AUTH_a/c", "", 201)
+	c.expect("a-member", "PUT", "/v1/AUTH_a/c/o", "kept", 201)
+	stop()
+	c, _ = startClusterIn(t, dir, 3)
+	if r := c.expect("a-member", "GET", "/v1/AUTH_a/c/o", "", 200); r.body != "kept" {
+		t.Fatalf("after a restart: %q", r.body)
+	}
+	if r := c.expect("a-member", "GET", "/v1/AUTH_a/c", "", 200); r.body != "o\n" {
+		t.Fatalf("listing after a restart: %q", r.body)
+	}
 }
 
 type resp struct {
