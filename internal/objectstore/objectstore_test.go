@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -418,5 +419,73 @@ func TestObjectStoreHandoffs(t *testing.T) {
 	}
 	if r := c.expect("a-member", "GET", acct+"/c/o", "", 200); r.body != "handed off" {
 		t.Fatalf("GET from the handoff: %q", r.body)
+	}
+}
+
+// TestObjectStoreStorageNode: a storage node running apart joins the
+// all-in-one's object ring (nimbus ring add, rebalance), and after the proxy's
+// restart objects land on its device too.
+func TestObjectStoreStorageNode(t *testing.T) {
+	dir := t.TempDir()
+	c, stop := startClusterIn(t, dir, 3)
+	c.expect("a-member", "PUT", "/v1/AUTH_a/c", "", 201)
+	stop()
+	suffix, err := ReadHashPathSuffix(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	devices := t.TempDir()
+	if err := os.Mkdir(filepath.Join(devices, "sdb"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	n, err := StartStorageNode(NodeOptions{Devices: devices, HashPathSuffix: suffix, Host: "127.0.0.1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{}, len(n.Servers))
+	for _, s := range n.Servers {
+		go func() {
+			_ = httpapi.Serve(ctx, s.Listener, s.Handler, slog.New(slog.DiscardHandler))
+			done <- struct{}{}
+		}()
+	}
+	t.Cleanup(func() {
+		cancel()
+		for range n.Servers {
+			<-done
+		}
+		n.Close()
+	})
+	builder := filepath.Join(dir, "rings", "object.builder")
+	b, err := ring.LoadBuilder(builder)
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := n.Servers[0].Listener.Addr().(*net.TCPAddr).Port
+	if _, err := b.AddDevice(ring.Device{Region: 1, Zone: 4, IP: "127.0.0.1", Port: port, Name: "sdb", Weight: 100}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Rebalance(); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Save(builder); err != nil {
+		t.Fatal(err)
+	}
+	c, _ = startClusterIn(t, dir, 3)
+	for i := range 20 {
+		c.expect("a-member", "PUT", fmt.Sprintf("/v1/AUTH_a/c/o%d", i), "spread", 201)
+	}
+	files, _ := filepath.Glob(filepath.Join(devices, "sdb", "objects", "*", "*", "*", "*.data"))
+	// the new device holds a quarter of the partitions: some of 20 objects
+	if len(files) == 0 {
+		t.Fatal("no object reached the storage node's device")
+	}
+	for i := range 20 {
+		c.expect("a-member", "GET", fmt.Sprintf("/v1/AUTH_a/c/o%d", i), "", 200)
+	}
+	r := c.expect("a-member", "GET", "/v1/AUTH_a/c?limit=3", "", 200)
+	if r.body != "o0\no1\no10\n" {
+		t.Fatalf("listing %q", r.body)
 	}
 }

@@ -150,6 +150,10 @@ type ObjectStore struct {
 	Devices   int `toml:"devices" env:"NIMBUS_OBJECT_STORE_DEVICES"`
 	Replicas  int `toml:"replicas" env:"NIMBUS_OBJECT_STORE_REPLICAS"`
 	PartPower int `toml:"part_power" env:"NIMBUS_OBJECT_STORE_PART_POWER"`
+	// HashPathSuffix is the cluster's swift_hash_path_suffix for a storage node
+	// joining it (nimbus serve --role storage); empty: the one in
+	// DATA_DIR/objectstore/hash_path_suffix (nimbus up generates it there).
+	HashPathSuffix string `toml:"hash_path_suffix" env:"NIMBUS_OBJECT_STORE_HASH_PATH_SUFFIX"`
 }
 
 // Database selects the SQL database.
