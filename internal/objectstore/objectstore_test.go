@@ -279,6 +279,44 @@ func TestObjectStoreAuthorization(t *testing.T) {
 			t.Errorf("%s %s %s: %d %q, want %d", tc.token, tc.method, tc.path, r.status, r.body, tc.status)
 		}
 	}
+	// container ACLs: only the owner sets them; they let other projects and
+	// referrers in, as far as they say
+	c.expect("b-member", "POST", acct+"/c", "", 403, "X-Container-Read", "b:*")
+	c.expect("a-member", "POST", acct+"/c", "", 204, "X-Container-Read", "b:*", "X-Container-Write", "b:u-b")
+	c.expect("a-member", "PUT", acct+"/public", "", 201, "X-Container-Read", ".r:*")
+	c.expect("a-member", "PUT", acct+"/public/page.html", "<p>hi</p>", 201)
+	for _, tc := range []struct {
+		token, method, path string
+		status              int
+	}{
+		{"b-member", "GET", acct + "/c/o", 200},
+		{"b-member", "GET", acct + "/c", 200},
+		{"b-member", "PUT", acct + "/c/from-b", 201},
+		{"b-member", "DELETE", acct + "/c/from-b", 204},
+		{"b-member", "POST", acct + "/c", 403},
+		{"b-member", "DELETE", acct + "/c", 403},
+		{"b-member", "GET", acct, 403},
+		{"b-member", "GET", acct + "/public/page.html", 200},
+		{"", "GET", acct + "/public/page.html", 200},
+		{"", "GET", acct + "/public", 401}, // listing needs .rlistings
+		{"", "GET", acct + "/c/o", 401},
+		{"", "PUT", acct + "/public/x", 401},
+	} {
+		if r := c.do(tc.token, tc.method, tc.path, "x"); r.status != tc.status {
+			t.Errorf("ACL: %s %s %s: %d %q, want %d", tc.token, tc.method, tc.path, r.status, r.body, tc.status)
+		}
+	}
+	if r := c.expect("b-member", "HEAD", acct+"/c", "", 204); r.header.Get("X-Container-Read") != "" {
+		t.Error("a non-owner sees the container's ACL")
+	}
+	if r := c.expect("a-member", "HEAD", acct+"/c", "", 204); r.header.Get("X-Container-Read") != "b:*" {
+		t.Errorf("the owner's HEAD: X-Container-Read %q", r.header.Get("X-Container-Read"))
+	}
+	c.expect("a-member", "POST", acct+"/public", "", 204, "X-Container-Read", ".r:*,.rlistings")
+	c.expect("", "GET", acct+"/public", "", 200)
+	c.expect("a-member", "POST", acct+"/c", "", 204, "X-Remove-Container-Read", "x")
+	c.expect("b-member", "GET", acct+"/c/o", "", 403)
+
 	r := c.do("", "GET", acct, "")
 	if r.body != "<html><h1>Unauthorized</h1><p>This server could not verify that you are authorized to access the document you requested.</p></html>" {
 		t.Errorf("401 body %q", r.body)

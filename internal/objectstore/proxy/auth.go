@@ -29,6 +29,10 @@ func (p *Proxy) authorize(req *request) bool {
 		}
 	}
 	if req.creds == nil {
+		// anonymous: only a referrer ACL lets it in
+		if ok, _ := p.aclDecides(req); ok {
+			return true
+		}
 		p.deny(req)
 		return false
 	}
@@ -53,6 +57,11 @@ func (p *Proxy) authorize(req *request) bool {
 		p.deny(req)
 		return false
 	}
+	// a container's ACL may let in who its account's roles do not
+	aclAllowed, aclDecided := p.aclDecides(req)
+	if aclAllowed {
+		return true
+	}
 	if !strings.HasPrefix(req.account, ResellerPrefix) || creds.ProjectID == "" ||
 		req.account != ResellerPrefix+creds.ProjectID {
 		p.deny(req)
@@ -69,7 +78,35 @@ func (p *Proxy) authorize(req *request) bool {
 			return true
 		}
 	}
+	_ = aclDecided // a decided refusal and no decision end alike here
 	p.deny(req)
+	return false
+}
+
+// aclDecides applies the container's ACL to a request the caller does not
+// own (keystoneauth's cross-tenant and referrer checks).
+func (p *Proxy) aclDecides(req *request) (bool, bool) {
+	if !strings.HasPrefix(req.account, ResellerPrefix) || req.container == "" {
+		return false, false
+	}
+	if req.creds != nil && req.account == ResellerPrefix+req.creds.ProjectID && p.hasOperatorRole(req.creds) {
+		return false, false // the owner: no need to read the ACL
+	}
+	acl := p.containerACL(req)
+	if acl == "" {
+		return false, false
+	}
+	return aclAllows(req, acl)
+}
+
+func (p *Proxy) hasOperatorRole(c *auth.Credentials) bool {
+	for _, name := range c.RoleNames() {
+		for _, role := range p.opts.OperatorRoles {
+			if strings.EqualFold(name, role) {
+				return true
+			}
+		}
+	}
 	return false
 }
 

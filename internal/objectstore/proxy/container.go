@@ -48,7 +48,30 @@ func (p *Proxy) containerGet(req *request) {
 	if resp.StatusCode/100 == 2 {
 		req.w.Header().Set("X-Storage-Policy", DefaultPolicy)
 	}
+	if !req.owner {
+		for _, k := range ownerHeaders {
+			resp.Header.Del(k)
+		}
+	}
 	relay(req.w, r, resp)
+}
+
+// containerHeaders are what a container PUT or POST passes on: metadata, and
+// the ACLs when the owner sets them (others' are dropped, as upstream drops
+// swift_owner_headers); an empty ACL removes it.
+func containerHeaders(req *request) http.Header {
+	h := metadataHeaders(req.r.Header, "Container")
+	if req.owner {
+		for _, k := range ownerHeaders {
+			if v, ok := req.r.Header[k]; ok {
+				h[k] = v
+			}
+			if _, ok := req.r.Header["X-Remove-"+k[2:]]; ok {
+				h.Set(k, "")
+			}
+		}
+	}
+	return h
 }
 
 // containerExists is the proxy's container_info check before object writes.
@@ -111,7 +134,7 @@ func (p *Proxy) containerPut(req *request) {
 	rg := p.opts.Rings.Container
 	part := rg.Partition(req.account, req.container)
 	ts := swob.Now()
-	meta := metadataHeaders(r.Header, "Container")
+	meta := containerHeaders(req)
 	resps := p.makeRequests(ctx, rg, part, http.MethodPut, "/"+req.account+"/"+req.container, func(i int) http.Header {
 		h := req.backendHeaders(ts)
 		for k, v := range meta {
@@ -133,7 +156,7 @@ func (p *Proxy) containerPost(req *request) {
 	if !checkMetadata(req.w, req.r, "container") {
 		return
 	}
-	p.containerWrite(req, http.MethodPost, metadataHeaders(req.r.Header, "Container"))
+	p.containerWrite(req, http.MethodPost, containerHeaders(req))
 }
 
 func (p *Proxy) containerDelete(req *request) {

@@ -60,8 +60,9 @@ func (p *Proxy) objectCopyVerb(req *request) {
 	dst.r.Header.Set("X-Copy-From", url.PathEscape(req.container)+"/"+escapePath(req.object))
 	dst.r.ContentLength = 0
 	dst.r.Body = http.NoBody
-	// the caller may write the destination (the source's read is checked next)
-	if dst.account != req.account && !p.authorize(&dst) {
+	// the caller must be able to write the destination; the source's read is
+	// checked next
+	if !p.authorize(&dst) {
 		return
 	}
 	p.objectCopyFrom(&dst)
@@ -91,7 +92,7 @@ func (p *Proxy) objectCopyFrom(dst *request) {
 	}
 	src.r = r.Clone(r.Context())
 	src.r.Method = http.MethodGet
-	if src.account != dst.account && !p.authorize(&src) {
+	if !p.authorize(&src) {
 		return
 	}
 	rg := p.opts.Rings.Object
