@@ -18,7 +18,7 @@ import (
 // TestObjectStoreCLI drives the object store with the real openstack and swift
 // CLIs as the demo user: containers and objects created, listed, shown,
 // downloaded (bytes identical), copied and deleted, metadata posted, listings
-// with prefix and delimiter.
+// with prefix and delimiter; another project reads only what an ACL opens.
 func TestObjectStoreCLI(t *testing.T) {
 	c := shared
 	const demo = "nimbus-demo"
@@ -132,6 +132,32 @@ func TestObjectStoreCLI(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+	// another project's user (admin) cannot read the demo project's container
+	// until its ACL says so
+	auth := swift(t, c, up, "auth")
+	storageURL := ""
+	for _, line := range strings.Split(auth, "\n") {
+		if v, ok := strings.CutPrefix(line, "export OS_STORAGE_URL="); ok {
+			storageURL = strings.Trim(v, `'"`)
+		}
+	}
+	if !strings.Contains(storageURL, "/v1/AUTH_") {
+		t.Fatalf("swift auth:\n%s", auth)
+	}
+	if out, err := runSwiftAs(c, "admin-openrc", up, "--os-storage-url", storageURL, "list", sw); err == nil ||
+		!strings.Contains(err.Error(), "403") {
+		t.Fatalf("admin lists the demo project's container without an ACL: %v\n%s", err, out)
+	}
+	var adminProject row
+	OSJSON(t, c, "nimbus-admin", &adminProject, "project", "show", "admin")
+	swift(t, c, up, "post", sw, "-r", str(adminProject, "id")+":*")
+	if got, err := runSwiftAs(c, "admin-openrc", up, "--os-storage-url", storageURL, "list", sw); err != nil ||
+		!strings.Contains(got, "tree/a.txt") {
+		t.Fatalf("admin lists the container its ACL opens: %v\n%s", err, got)
+	}
+	if _, err := runSwiftAs(c, "admin-openrc", up, "--os-storage-url", storageURL, "delete", sw, "tree/a.txt"); err == nil {
+		t.Fatal("a read ACL let another project delete")
+	}
 	swift(t, c, up, "delete", sw, "tree/a.txt")
 	if got := swift(t, c, up, "list", sw); got != "tree/sub/b.bin\ntree/sub/deeper/c.txt\n" {
 		t.Fatalf("swift list after deleting one object:\n%s", got)
@@ -155,9 +181,15 @@ func swift(t *testing.T, c *Cloud, dir string, args ...string) string {
 // runSwift runs the swift CLI with the environment of the cloud's demo-openrc
 // (python-swiftclient reads OS_* variables, not clouds.yaml).
 func runSwift(c *Cloud, dir string, args ...string) (string, error) {
+	return runSwiftAs(c, "demo-openrc", dir, args...)
+}
+
+// runSwiftAs runs the swift CLI with the environment of one of the cloud's
+// openrc files.
+func runSwiftAs(c *Cloud, openrc, dir string, args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	rc, err := os.ReadFile(filepath.Join(c.Dir, "demo-openrc"))
+	rc, err := os.ReadFile(filepath.Join(c.Dir, openrc))
 	if err != nil {
 		return "", err
 	}
