@@ -212,6 +212,19 @@ func TestObjectStoreAPI(t *testing.T) {
 	c.expect("a-member", "DELETE", acct+"/photos/copy2", "", 204)
 	c.expect("a-member", "PUT", acct+"/photos/2024/dog.txt", "woof", 201)
 	c.expect("a-member", "PUT", acct+"/photos/readme", "", 201)
+	// a chunked upload (no Content-Length) is stored whole
+	chunked, _ := http.NewRequest("PUT", c.url+acct+"/photos/chunked", io.MultiReader(strings.NewReader("chunk one, "), strings.NewReader("chunk two")))
+	chunked.Header.Set("X-Auth-Token", "a-member")
+	chunked.ContentLength = -1
+	if res, err := http.DefaultClient.Do(chunked); err != nil || res.StatusCode != 201 {
+		t.Fatalf("chunked PUT: %v %v", res, err)
+	} else {
+		res.Body.Close()
+	}
+	if r := c.expect("a-member", "GET", acct+"/photos/chunked", "", 200); r.body != "chunk one, chunk two" {
+		t.Fatalf("chunked object: %q", r.body)
+	}
+	c.expect("a-member", "DELETE", acct+"/photos/chunked", "", 204)
 	r = c.expect("a-member", "GET", acct+"/photos?delimiter=/", "", 200)
 	if r.body != "2024/\nreadme\n" {
 		t.Fatalf("delimiter listing %q", r.body)
@@ -235,7 +248,8 @@ func TestObjectStoreAPI(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	if r.header.Get("X-Account-Object-Count") != "3" || r.header.Get("X-Account-Container-Count") != "1" {
+	if r.header.Get("X-Account-Object-Count") != "3" || r.header.Get("X-Account-Container-Count") != "1" ||
+		r.header.Get("X-Account-Storage-Policy-Policy-0-Object-Count") != "3" {
 		t.Fatalf("account stats %v", r.header)
 	}
 	r = c.expect("a-member", "GET", acct+"?format=json", "", 200)

@@ -273,6 +273,12 @@ func (a *accountRequest) get() {
 	h.Set("X-Account-Container-Count", strconv.FormatInt(containers, 10))
 	h.Set("X-Account-Object-Count", strconv.FormatInt(objects, 10))
 	h.Set("X-Account-Bytes-Used", strconv.FormatInt(bytes, 10))
+	// the one policy's stats, as upstream adds a set per policy in use
+	if containers > 0 {
+		h.Set("X-Account-Storage-Policy-Policy-0-Container-Count", strconv.FormatInt(containers, 10))
+		h.Set("X-Account-Storage-Policy-Policy-0-Object-Count", strconv.FormatInt(objects, 10))
+		h.Set("X-Account-Storage-Policy-Policy-0-Bytes-Used", strconv.FormatInt(bytes, 10))
+	}
 	h.Set("X-Timestamp", info.createdAt.Normal())
 	h.Set("X-Put-Timestamp", info.put.Normal())
 	setMetadataHeaders(h, info.metadata)
