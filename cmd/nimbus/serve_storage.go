@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/nimbus-cloud/nimbus/internal/objectstore"
+	"github.com/nimbus-cloud/nimbus/internal/objectstore/storage"
 	"github.com/nimbus-cloud/nimbus/internal/platform/config"
 	"github.com/nimbus-cloud/nimbus/internal/platform/httpapi"
 )
@@ -43,6 +44,11 @@ func serveStorage(ctx context.Context, cfg config.Config, log *slog.Logger) erro
 	}
 	fmt.Println(readyLine("nimbus storage ready", endpoints, "devices="+opts.Devices))
 	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		n.Storage.RunUpdater(ctx, storage.UpdaterInterval)
+	}()
 	errc := make(chan error, len(n.Servers))
 	for _, s := range n.Servers {
 		wg.Add(1)

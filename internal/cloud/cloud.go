@@ -369,6 +369,13 @@ func (c *Cloud) Serve(ctx context.Context) error {
 			c.compute.Run(ctx)
 		}()
 	}
+	if c.objects != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.objects.Run(ctx)
+		}()
+	}
 	for _, a := range c.computeAgents {
 		wg.Add(1)
 		go func() {

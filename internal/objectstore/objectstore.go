@@ -6,6 +6,7 @@
 package objectstore
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -125,6 +126,9 @@ func StartAllInOne(o Options) (_ *AllInOne, err error) {
 	a.Servers = append(a.Servers, Server{Name: "object-store", Listener: l, Handler: a.Proxy.Handler()})
 	return a, nil
 }
+
+// Run runs the store's daemons until ctx ends: today the object updater.
+func (a *AllInOne) Run(ctx context.Context) { a.Storage.RunUpdater(ctx, storage.UpdaterInterval) }
 
 // CloseIdleConnections closes the proxy's and the storage node's idle
 // connections to the storage servers, before the servers shut down (a

@@ -1,7 +1,9 @@
 package storage
 
 import (
+	"context"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -176,4 +178,44 @@ func TestContainerAndAccountUpdates(t *testing.T) {
 	// a container update for an unknown container is 404
 	call{method: "PUT", url: n.container.URL + "/d1/2/AUTH_a/nope/o", status: 404,
 		headers: map[string]string{"X-Timestamp": "1", "X-Size": "0"}}.run(t)
+}
+
+// TestUpdaterReplaysPending: a container server down during an object PUT
+// leaves an async pending; once it is back, an updater pass delivers it and
+// removes the file, and the listing has the object.
+func TestUpdaterReplaysPending(t *testing.T) {
+	n := newNode(t)
+	// a port nothing listens on yet, for the container server to come back on
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	downHost := l.Addr().String()
+	l.Close()
+	cont := n.container.URL + "/d1/2/AUTH_a/c"
+	call{method: "PUT", url: cont, headers: map[string]string{"X-Timestamp": "1"}, status: 201}.run(t)
+	call{method: "PUT", url: n.object.URL + "/d1/5/AUTH_a/c/o", body: "x", status: 201, headers: map[string]string{
+		"X-Timestamp": "2", "Content-Type": "text/plain",
+		"X-Container-Host": downHost, "X-Container-Device": "d1", "X-Container-Partition": "2"}}.run(t)
+	pending, _ := filepath.Glob(filepath.Join(n.s.opts.Devices, "d1", "async_pending", "*", "*"))
+	if len(pending) != 1 {
+		t.Fatalf("async pendings %v, want one", pending)
+	}
+	if sent, left := n.s.UpdatePending(context.Background()); sent != 0 || left != 1 {
+		t.Fatalf("with the container server down: sent %d, left %d", sent, left)
+	}
+	back, err := net.Listen("tcp", downHost)
+	if err != nil {
+		t.Skipf("the port was taken meanwhile: %v", err)
+	}
+	srv := &http.Server{Handler: n.s.ContainerHandler()}
+	go srv.Serve(back)
+	defer srv.Close()
+	if sent, left := n.s.UpdatePending(context.Background()); sent != 1 || left != 0 {
+		t.Fatalf("with the container server back: sent %d, left %d", sent, left)
+	}
+	if pending, _ := filepath.Glob(filepath.Join(n.s.opts.Devices, "d1", "async_pending", "*", "*")); len(pending) != 0 {
+		t.Fatalf("async pendings left: %v", pending)
+	}
+	call{method: "GET", url: cont, status: 200, wantBody: "o\n"}.run(t)
 }
