@@ -2,7 +2,9 @@ package objectstore
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/md5"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -210,7 +212,18 @@ func TestObjectStoreAPI(t *testing.T) {
 	c.expect("b-member", "PUT", "/v1/AUTH_b/x/stolen", "", 403, "X-Copy-From", "photos/2024/cat.jpg", "X-Copy-From-Account", "AUTH_a")
 	c.expect("a-member", "DELETE", acct+"/photos/copy1.jpg", "", 204)
 	c.expect("a-member", "DELETE", acct+"/photos/copy2", "", 204)
-	c.expect("a-member", "PUT", acct+"/photos/2024/dog.txt", "woof", 201)
+	c.expect("a-member", "PUT", acct+"/photos/2024/dog.txt", "woof", 201, "X-Object-Meta-Gone", "soon")
+	// a POST may change the content type (the listing follows) and removes
+	// the user metadata it does not repeat
+	c.expect("a-member", "POST", acct+"/photos/2024/dog.txt", "", 202, "Content-Type", "text/x-dog")
+	if r := c.expect("a-member", "HEAD", acct+"/photos/2024/dog.txt", "", 200); r.header.Get("Content-Type") != "text/x-dog" ||
+		r.header.Get("X-Object-Meta-Gone") != "" {
+		t.Fatalf("HEAD after a content-type POST: %v", r.header)
+	}
+	if r := c.expect("a-member", "GET", acct+"/photos?prefix=2024/dog&format=json", "", 200); !strings.Contains(r.body, `"content_type":"text/x-dog"`) {
+		t.Fatalf("listing after a content-type POST: %s", r.body)
+	}
+	c.expect("a-member", "POST", acct+"/photos/2024/dog.txt", "", 202, "Content-Type", "text/plain")
 	c.expect("a-member", "PUT", acct+"/photos/readme", "", 201)
 	// a chunked upload (no Content-Length) is stored whole
 	chunked, _ := http.NewRequest("PUT", c.url+acct+"/photos/chunked", io.MultiReader(strings.NewReader("chunk one, "), strings.NewReader("chunk two")))
@@ -539,5 +552,48 @@ func TestObjectStoreStorageNode(t *testing.T) {
 	r := c.expect("a-member", "GET", "/v1/AUTH_a/c?limit=3", "", 200)
 	if r.body != "o0\no1\no10\n" {
 		t.Fatalf("listing %q", r.body)
+	}
+}
+
+// tempURL signs method on path until expires with key, as swift tempurl does.
+func tempURL(key, method, path string, expires int64) string {
+	mac := hmac.New(sha256.New, []byte(key))
+	fmt.Fprintf(mac, "%s\n%d\n%s", method, expires, path)
+	return fmt.Sprintf("%s?temp_url_sig=%s&temp_url_expires=%d", path, hex.EncodeToString(mac.Sum(nil)), expires)
+}
+
+func TestObjectStoreTempURL(t *testing.T) {
+	c := startCluster(t)
+	const acct = "/v1/AUTH_a"
+	c.expect("a-member", "POST", acct, "", 204, "X-Account-Meta-Temp-URL-Key", "secret")
+	c.expect("a-member", "PUT", acct+"/c", "", 201, "X-Container-Meta-Temp-URL-Key", "csecret")
+	c.expect("a-member", "PUT", acct+"/c/dir/report.pdf", "pdf bytes", 201, "X-Object-Meta-Private", "x")
+	future := time.Now().Add(time.Hour).Unix()
+	obj := acct + "/c/dir/report.pdf"
+	r := c.expect("", "GET", tempURL("secret", "GET", obj, future), "", 200)
+	if r.body != "pdf bytes" || r.header.Get("Content-Disposition") != `attachment; filename="report.pdf"; filename*=UTF-8''report.pdf` ||
+		r.header.Get("X-Object-Meta-Private") != "" || r.header.Get("Expires") == "" {
+		t.Fatalf("temp URL GET: %q %v", r.body, r.header)
+	}
+	c.expect("", "GET", tempURL("csecret", "GET", obj, future), "", 200) // the container's key
+	c.expect("", "HEAD", tempURL("secret", "GET", obj, future), "", 200) // HEAD with a GET signature
+	c.expect("", "GET", tempURL("secret", "GET", obj, future)+"&inline", "", 200)
+	r = c.expect("", "GET", tempURL("wrong", "GET", obj, future), "", 401)
+	if r.body != "401 Unauthorized: Temp URL invalid\n" {
+		t.Fatalf("invalid temp URL body %q", r.body)
+	}
+	c.expect("", "GET", tempURL("secret", "GET", obj, time.Now().Add(-time.Minute).Unix()), "", 401)
+	c.expect("", "DELETE", tempURL("secret", "GET", obj, future), "", 401) // signed for another method
+	c.expect("", "GET", tempURL("secret", "GET", acct+"/c/other", future)+"x", "", 401)
+	c.expect("", "GET", obj+"?temp_url_sig=abc&temp_url_expires=1", "", 401)
+	// a signed PUT uploads without a token
+	c.expect("", "PUT", tempURL("secret", "PUT", acct+"/c/upload", future), "up", 201)
+	c.expect("a-member", "GET", acct+"/c/upload", "", 200)
+	// the keys are the owner's to see
+	if r := c.expect("a-reader", "HEAD", acct, "", 204); r.header.Get("X-Account-Meta-Temp-Url-Key") != "" {
+		t.Fatal("a reader sees the account's temp URL key")
+	}
+	if r := c.expect("a-member", "HEAD", acct, "", 204); r.header.Get("X-Account-Meta-Temp-Url-Key") != "secret" {
+		t.Fatal("the owner does not see the account's temp URL key")
 	}
 }

@@ -7,6 +7,9 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"io"
+	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,7 +21,8 @@ import (
 // TestObjectStoreCLI drives the object store with the real openstack and swift
 // CLIs as the demo user: containers and objects created, listed, shown,
 // downloaded (bytes identical), copied and deleted, metadata posted, listings
-// with prefix and delimiter; another project reads only what an ACL opens.
+// with prefix and delimiter, a temp URL fetched with plain HTTP; another
+// project reads only what an ACL opens.
 func TestObjectStoreCLI(t *testing.T) {
 	c := shared
 	const demo = "nimbus-demo"
@@ -132,6 +136,25 @@ func TestObjectStoreCLI(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+	// a temp URL fetches an object with plain HTTP, without a token
+	swift(t, c, up, "post", "-m", "Temp-URL-Key:e2e-secret")
+	objPath := storageURLPath(t, c, up) + "/" + sw + "/tree/a.txt"
+	signed := strings.TrimSpace(swift(t, c, up, "tempurl", "GET", "600", objPath, "e2e-secret"))
+	res, err := http.Get(storageOrigin(t, c, up) + signed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK || string(body) != "alpha\n" {
+		t.Fatalf("GET %s: %d %q", signed, res.StatusCode, body)
+	}
+	if res, err := http.Get(storageOrigin(t, c, up) + strings.Replace(signed, "temp_url_sig=", "temp_url_sig=0", 1)); err != nil ||
+		res.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("a forged temp URL: %v %v", res, err)
+	} else {
+		res.Body.Close()
+	}
 	// another project's user (admin) cannot read the demo project's container
 	// until its ACL says so
 	auth := swift(t, c, up, "auth")
@@ -166,6 +189,29 @@ func TestObjectStoreCLI(t *testing.T) {
 	if got := swift(t, c, up, "list"); strings.Contains(got, sw+"\n") {
 		t.Fatalf("swift list still has %s:\n%s", sw, got)
 	}
+}
+
+// storageURL is the demo project's object-store URL, as swift auth prints it.
+func storageURL(t *testing.T, c *Cloud, dir string) *url.URL {
+	t.Helper()
+	for _, line := range strings.Split(swift(t, c, dir, "auth"), "\n") {
+		if v, ok := strings.CutPrefix(line, "export OS_STORAGE_URL="); ok {
+			u, err := url.Parse(strings.Trim(v, `'"`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return u
+		}
+	}
+	t.Fatal("swift auth printed no OS_STORAGE_URL")
+	return nil
+}
+
+func storageURLPath(t *testing.T, c *Cloud, dir string) string { return storageURL(t, c, dir).Path }
+
+func storageOrigin(t *testing.T, c *Cloud, dir string) string {
+	u := storageURL(t, c, dir)
+	return u.Scheme + "://" + u.Host
 }
 
 // swift runs the swift CLI as the demo user in dir and fails the test on error.

@@ -63,6 +63,10 @@ func (p *Proxy) accountGet(req *request) {
 		storage.EmptyListing(req.w, r, format, "account", req.account)
 		return
 	}
+	if !req.owner {
+		resp.Header.Del("X-Account-Meta-Temp-Url-Key")
+		resp.Header.Del("X-Account-Meta-Temp-Url-Key-2")
+	}
 	relay(req.w, r, resp)
 }
 

@@ -16,7 +16,8 @@ import (
 
 // ownerHeaders are what only the account's owner may set or see
 // (upstream's swift_owner_headers).
-var ownerHeaders = []string{"X-Container-Read", "X-Container-Write"}
+var ownerHeaders = []string{"X-Container-Read", "X-Container-Write",
+	"X-Container-Meta-Temp-Url-Key", "X-Container-Meta-Temp-Url-Key-2"}
 
 // parseACL is upstream's parse_acl: referrers and the other items ("groups").
 func parseACL(acl string) (referrers, groups []string) {

@@ -61,6 +61,10 @@ func (p *Proxy) containerGet(req *request) {
 // swift_owner_headers); an empty ACL removes it.
 func containerHeaders(req *request) http.Header {
 	h := metadataHeaders(req.r.Header, "Container")
+	if !req.owner { // only owners set temp URL keys
+		h.Del("X-Container-Meta-Temp-Url-Key")
+		h.Del("X-Container-Meta-Temp-Url-Key-2")
+	}
 	if req.owner {
 		for _, k := range ownerHeaders {
 			if v, ok := req.r.Header[k]; ok {

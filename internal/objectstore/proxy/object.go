@@ -66,6 +66,9 @@ func (p *Proxy) objectGet(req *request) {
 		return
 	}
 	defer resp.Body.Close()
+	if req.tempURLExpires != 0 && resp.StatusCode/100 == 2 {
+		tempURLResponseHeaders(req, resp.Header)
+	}
 	relay(req.w, r, resp)
 }
 
@@ -151,7 +154,13 @@ func (p *Proxy) objectPost(req *request) {
 	if !p.requireContainer(ctx, req) {
 		return
 	}
-	p.objectWrite(req, http.MethodPost, objectMetadata(r.Header))
+	extra := objectMetadata(r.Header)
+	if strings.EqualFold(r.Header.Get("X-Detect-Content-Type"), "true") {
+		extra.Set("Content-Type", guessType(req.object))
+	} else if ct := r.Header.Get("Content-Type"); ct != "" {
+		extra.Set("Content-Type", ct)
+	}
+	p.objectWrite(req, http.MethodPost, extra)
 }
 
 func (p *Proxy) objectDelete(req *request) {
@@ -171,7 +180,7 @@ func (p *Proxy) objectWrite(req *request, method string, extra http.Header) {
 		for k, v := range extra {
 			h[k] = v
 		}
-		if method == http.MethodDelete {
+		if method == http.MethodDelete || method == http.MethodPost {
 			targets(i, h)
 		}
 		return h

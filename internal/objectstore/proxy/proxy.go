@@ -100,6 +100,8 @@ type request struct {
 	object    string
 	creds     *auth.Credentials
 	owner     bool // keystoneauth's swift_owner
+	// tempURLExpires is set when a temp URL authorized the request.
+	tempURLExpires int64
 }
 
 // Handler is the proxy's HTTP handler.
@@ -212,8 +214,16 @@ func (p *Proxy) dispatch(w http.ResponseWriter, r *http.Request, id string) {
 	}
 	// COPY is authorized as what it stands for: a GET of the source and a
 	// PUT of the destination (objectCopyVerb)
-	if !(r.Method == "COPY" && req.object != "") && !p.authorize(req) {
-		return
+	switch {
+	case isTempURL(r) && r.Method != http.MethodOptions:
+		if !p.authorizeTempURL(req) {
+			return
+		}
+	case r.Method == "COPY" && req.object != "":
+	default:
+		if !p.authorize(req) {
+			return
+		}
 	}
 	switch {
 	case req.object != "":
@@ -252,6 +262,15 @@ func (p *Proxy) info(w http.ResponseWriter, r *http.Request) {
 			"allow_account_management":  false,
 			"account_autocreate":        true,
 			"policies":                  []map[string]any{{"name": DefaultPolicy, "aliases": DefaultPolicy, "default": true}},
+		},
+		"tempurl": map[string]any{
+			"methods":                 tempURLMethods,
+			"allowed_digests":         []string{"sha1", "sha256", "sha512"},
+			"deprecated_digests":      []string{"sha1"},
+			"incoming_remove_headers": []string{"x-timestamp", "x-open-expired"},
+			"incoming_allow_headers":  []string{},
+			"outgoing_remove_headers": []string{"x-object-meta-*"},
+			"outgoing_allow_headers":  []string{"x-object-meta-public-*"},
 		},
 	}
 	data, _ := json.Marshal(body)

@@ -228,8 +228,10 @@ func (o *objectRequest) put() {
 		"Content-Length": strconv.FormatInt(n, 10), "ETag": etag,
 	}
 	for k := range o.r.Header {
-		if isObjectMeta(k) || allowedHeaders[k] {
-			meta[k] = o.r.Header.Get(k)
+		// an empty value sets nothing (a POST replaces all user metadata, so
+		// an empty one is how clients remove a key)
+		if v := o.r.Header.Get(k); v != "" && (isObjectMeta(k) || allowedHeaders[k]) {
+			meta[k] = v
 		}
 	}
 	if err := writeMetadata(tmp.Name(), tmp, meta); err != nil {
@@ -279,13 +281,25 @@ func (o *objectRequest) post() {
 	}
 	meta := map[string]string{"X-Timestamp": ts.Normal()}
 	for k := range o.r.Header {
-		if strings.HasPrefix(k, "X-Object-Meta-") || strings.HasPrefix(k, "X-Object-Transient-Sysmeta-") || allowedHeaders[k] {
-			meta[k] = o.r.Header.Get(k)
+		v := o.r.Header.Get(k)
+		if v != "" && (strings.HasPrefix(k, "X-Object-Meta-") || strings.HasPrefix(k, "X-Object-Transient-Sysmeta-") || allowedHeaders[k]) {
+			meta[k] = v
 		}
+	}
+	// a POST may change the content type too (upstream's fast-POST), which
+	// the container's listing then shows
+	contentType := o.r.Header.Get("Content-Type")
+	if contentType != "" {
+		meta["Content-Type"] = contentType
 	}
 	if err := o.writeEmpty(ts.Normal()+".meta", meta); err != nil {
 		o.failed(err)
 		return
+	}
+	if contentType != "" && contentType != md["Content-Type"] {
+		o.containerUpdate(http.MethodPut, ts, http.Header{
+			"X-Size": {md["Content-Length"]}, "X-Content-Type": {contentType}, "X-Etag": {md["ETag"]},
+		})
 	}
 	swob.Error(o.w, http.StatusAccepted)
 }
