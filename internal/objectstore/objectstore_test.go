@@ -597,3 +597,42 @@ func TestObjectStoreTempURL(t *testing.T) {
 		t.Fatal("the owner does not see the account's temp URL key")
 	}
 }
+
+func TestObjectStoreBulkDelete(t *testing.T) {
+	c := startCluster(t)
+	const acct = "/v1/AUTH_a"
+	c.expect("a-member", "PUT", acct+"/c1", "", 201)
+	c.expect("a-member", "PUT", acct+"/c2", "", 201)
+	c.expect("a-member", "PUT", acct+"/c1/o%201", "x", 201)
+	c.expect("a-member", "PUT", acct+"/c1/dir/o2", "x", 201)
+	c.expect("a-member", "PUT", acct+"/c2/keep", "x", 201)
+	body := "/c1/o%201\nc1/dir/o2\n/c1/missing\n/c1\n/c2\n"
+	r := c.expect("a-member", "POST", acct+"?bulk-delete", body, 200, "Accept", "application/json", "Content-Type", "text/plain")
+	var summary struct {
+		Deleted  int        `json:"Number Deleted"`
+		NotFound int        `json:"Number Not Found"`
+		Status   string     `json:"Response Status"`
+		Errors   [][]string `json:"Errors"`
+	}
+	if err := json.Unmarshal([]byte(r.body), &summary); err != nil {
+		t.Fatalf("bulk delete answer %q: %v", r.body, err)
+	}
+	// c2 still holds an object: 409, the rest deleted or not found
+	if summary.Deleted != 3 || summary.NotFound != 1 || summary.Status != "400 Bad Request" ||
+		len(summary.Errors) != 1 || summary.Errors[0][0] != "/c2" || summary.Errors[0][1] != "409 Conflict" {
+		t.Fatalf("bulk delete summary %+v", summary)
+	}
+	c.expect("a-member", "GET", acct+"/c1", "", 404)
+	c.expect("a-member", "GET", acct+"/c2/keep", "", 200)
+	r = c.expect("a-member", "DELETE", acct+"?bulk-delete", "/c2/keep\n/c2\n", 200)
+	if !strings.HasPrefix(r.body, "Number Deleted: 2\nNumber Not Found: 0\nResponse Body: \nResponse Status: 200 OK\nErrors:\n") {
+		t.Fatalf("plain bulk delete answer %q", r.body)
+	}
+	// another project's objects stay: each delete is refused on its own
+	c.expect("a-member", "PUT", acct+"/c3", "", 201)
+	r = c.expect("b-member", "POST", acct+"?bulk-delete", "/c3\n", 200)
+	if !strings.Contains(r.body, "Response Status: 400 Bad Request") || !strings.Contains(r.body, "/c3, 403 Forbidden\n") {
+		t.Fatalf("another project's bulk delete: %q", r.body)
+	}
+	c.expect("a-member", "HEAD", acct+"/c3", "", 204)
+}

@@ -215,6 +215,11 @@ func (p *Proxy) dispatch(w http.ResponseWriter, r *http.Request, id string) {
 	// COPY is authorized as what it stands for: a GET of the source and a
 	// PUT of the destination (objectCopyVerb)
 	switch {
+	case isBulkDelete(r, req):
+		// as upstream's bulk middleware sits before auth: every delete it
+		// makes is authorized on its own
+		p.bulkDelete(req)
+		return
 	case isTempURL(r) && r.Method != http.MethodOptions:
 		if !p.authorizeTempURL(req) {
 			return
@@ -263,6 +268,7 @@ func (p *Proxy) info(w http.ResponseWriter, r *http.Request) {
 			"account_autocreate":        true,
 			"policies":                  []map[string]any{{"name": DefaultPolicy, "aliases": DefaultPolicy, "default": true}},
 		},
+		"bulk_delete": map[string]any{"max_deletes_per_request": maxDeletesPerRequest, "max_failed_deletes": maxFailedDeletes},
 		"tempurl": map[string]any{
 			"methods":                 tempURLMethods,
 			"allowed_digests":         []string{"sha1", "sha256", "sha512"},
