@@ -423,6 +423,9 @@ func TestObjectStoreDeviceDown(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.expect("a-member", "PUT", acct+"/c/during", "new", 201)
+	if r := c.expect("a-member", "GET", acct+"/c/during", "", 200, "X-Newest", "true"); r.body != "new" {
+		t.Fatalf("X-Newest GET: %q", r.body)
+	}
 	for range 5 { // every replica order the shuffle may pick
 		if r := c.expect("a-member", "GET", acct+"/c/before", "", 200); r.body != "old" {
 			t.Fatalf("GET %q", r.body)

@@ -31,8 +31,10 @@ func (p *Proxy) accountGet(req *request) {
 	part := rg.Partition(req.account)
 	h := http.Header{}
 	h.Set("X-Trans-Id", req.transID)
-	if v := r.Header.Get("Accept"); v != "" {
-		h.Set("Accept", v)
+	for _, k := range []string{"Accept", "X-Newest"} {
+		if v := r.Header.Get(k); v != "" {
+			h.Set(k, v)
+		}
 	}
 	resp := p.readFirst(r.Context(), rg, part, r.Method, "/"+req.account, r.URL.RawQuery, h)
 	if resp == nil {

@@ -162,6 +162,11 @@ func bestResponse(resps []backendResponse, replicas int) (backendResponse, bool)
 // 404; a 404 is the answer only when no node had better. The caller closes
 // the body.
 func (p *Proxy) readFirst(ctx context.Context, rg *ring.Ring, part int, method, path, rawQuery string, h http.Header) *http.Response {
+	if strings.EqualFold(h.Get("X-Newest"), "true") {
+		if resp := p.readNewest(ctx, rg, part, method, path, rawQuery, h); resp != nil {
+			return resp
+		}
+	}
 	primaries := rg.Nodes(part)
 	rand.Shuffle(len(primaries), func(i, j int) { primaries[i], primaries[j] = primaries[j], primaries[i] })
 	handoffs := rg.Handoffs(part)
@@ -262,4 +267,56 @@ func (req *request) backendHeaders(ts swob.Timestamp) http.Header {
 	h.Set("X-Trans-Id", req.transID)
 	h.Set("User-Agent", "proxy-server")
 	return h
+}
+
+// readNewest is a read with X-Newest: every primary is asked and the good
+// answer with the newest timestamp wins, as upstream does for clients that
+// must not see a stale replica. Nil when no primary answered well.
+func (p *Proxy) readNewest(ctx context.Context, rg *ring.Ring, part int, method, path, rawQuery string, h http.Header) *http.Response {
+	var best *http.Response
+	var bestTime swob.Timestamp
+	for _, node := range rg.Nodes(part) {
+		if p.limiter.limited(node) {
+			continue
+		}
+		target := nodeURL(node, part, path)
+		if rawQuery != "" {
+			target += "?" + rawQuery
+		}
+		req, err := http.NewRequestWithContext(ctx, method, target, nil)
+		if err != nil {
+			continue
+		}
+		req.Header = h.Clone()
+		resp, err := p.client.Do(req)
+		if err != nil {
+			p.noteResult(node, http.StatusServiceUnavailable)
+			continue
+		}
+		p.noteResult(node, resp.StatusCode)
+		if serverError(resp.StatusCode) || resp.StatusCode == http.StatusNotFound {
+			resp.Body.Close()
+			continue
+		}
+		ts := responseTimestamp(resp.Header)
+		if best == nil || ts > bestTime {
+			if best != nil {
+				best.Body.Close()
+			}
+			best, bestTime = resp, ts
+		} else {
+			resp.Body.Close()
+		}
+	}
+	return best
+}
+
+// responseTimestamp is the timestamp a storage node answered with.
+func responseTimestamp(h http.Header) swob.Timestamp {
+	for _, k := range []string{"X-Backend-Timestamp", "X-Put-Timestamp", "X-Timestamp"} {
+		if ts, err := swob.ParseTimestamp(h.Get(k)); err == nil && h.Get(k) != "" {
+			return ts
+		}
+	}
+	return 0
 }

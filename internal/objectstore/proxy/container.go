@@ -35,8 +35,10 @@ func (p *Proxy) containerGet(req *request) {
 	rg := p.opts.Rings.Container
 	h := http.Header{}
 	h.Set("X-Trans-Id", req.transID)
-	if v := r.Header.Get("Accept"); v != "" {
-		h.Set("Accept", v)
+	for _, k := range []string{"Accept", "X-Newest"} {
+		if v := r.Header.Get(k); v != "" {
+			h.Set(k, v)
+		}
 	}
 	resp := p.readFirst(r.Context(), rg, rg.Partition(req.account, req.container), r.Method,
 		"/"+req.account+"/"+req.container, r.URL.RawQuery, h)

@@ -55,7 +55,7 @@ func (p *Proxy) objectGet(req *request) {
 	rg := p.opts.Rings.Object
 	h := http.Header{}
 	h.Set("X-Trans-Id", req.transID)
-	for _, k := range conditionalHeaders {
+	for _, k := range append(conditionalHeaders, "X-Newest") {
 		if v := r.Header.Get(k); v != "" {
 			h.Set(k, v)
 		}
