@@ -639,3 +639,40 @@ func TestObjectStoreBulkDelete(t *testing.T) {
 	}
 	c.expect("a-member", "HEAD", acct+"/c3", "", 204)
 }
+
+func TestObjectStoreDynamicLargeObject(t *testing.T) {
+	c := startCluster(t)
+	const acct = "/v1/AUTH_a"
+	c.expect("a-member", "PUT", acct+"/c", "", 201)
+	c.expect("a-member", "PUT", acct+"/c_segments", "", 201)
+	parts := []string{"first-", "second-", "", "third"}
+	sum := md5.New()
+	for i, part := range parts {
+		c.expect("a-member", "PUT", fmt.Sprintf("%s/c_segments/big/%08d", acct, i), part, 201)
+		s := md5.Sum([]byte(part))
+		sum.Write([]byte(hex.EncodeToString(s[:])))
+	}
+	c.expect("a-member", "PUT", acct+"/c/big", "", 201, "X-Object-Manifest", "c_segments/big/", "Content-Type", "text/plain")
+	etag := `"` + hex.EncodeToString(sum.Sum(nil)) + `"`
+	r := c.expect("a-member", "GET", acct+"/c/big", "", 200)
+	if r.body != "first-second-third" || r.header.Get("Etag") != etag || r.header.Get("Content-Type") != "text/plain" {
+		t.Fatalf("DLO GET: %q %v", r.body, r.header)
+	}
+	r = c.expect("a-member", "HEAD", acct+"/c/big", "", 200)
+	if r.header.Get("Content-Length") != "18" {
+		t.Fatalf("DLO HEAD: %v", r.header)
+	}
+	for rng, want := range map[string]string{"bytes=3-9": "st-seco", "bytes=-5": "third", "bytes=13-": "third", "bytes=0-0": "f"} {
+		if r := c.expect("a-member", "GET", acct+"/c/big", "", 206, "Range", rng); r.body != want {
+			t.Errorf("DLO %s: %q, want %q", rng, r.body, want)
+		}
+	}
+	c.expect("a-member", "GET", acct+"/c/big", "", 416, "Range", "bytes=18-")
+	c.expect("a-member", "GET", acct+"/c/big", "", 304, "If-None-Match", etag)
+	if r := c.expect("a-member", "GET", acct+"/c/big?multipart-manifest=get", "", 200); r.body != "" {
+		t.Fatalf("the manifest itself: %q", r.body)
+	}
+	// read access to the manifest's container is not access to the segments'
+	c.expect("a-member", "POST", acct+"/c", "", 204, "X-Container-Read", "b:*")
+	c.expect("b-member", "GET", acct+"/c/big", "", 403)
+}

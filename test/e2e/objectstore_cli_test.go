@@ -155,6 +155,21 @@ func TestObjectStoreCLI(t *testing.T) {
 	} else {
 		res.Body.Close()
 	}
+	// a large object in segments (a dynamic large object: X-Object-Manifest)
+	if err := os.WriteFile(filepath.Join(up, "big.bin"), data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _, _ = runSwift(c, up, "delete", sw+"_segments") })
+	swift(t, c, up, "upload", "--segment-size", "1048576", sw, "big.bin")
+	if segs := swift(t, c, up, "list", sw+"_segments"); strings.Count(segs, "\n") != 4 {
+		t.Fatalf("segments of a 3 MiB upload in 1 MiB segments:\n%s", segs)
+	}
+	bigOut := filepath.Join(dir, "big.out")
+	swift(t, c, up, "download", sw, "big.bin", "-o", bigOut)
+	if got, err := os.ReadFile(bigOut); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("swift download of the segmented object: %d bytes (err %v), want %d", len(got), err, len(data))
+	}
+	swift(t, c, up, "delete", sw, "big.bin")
 	// another project's user (admin) cannot read the demo project's container
 	// until its ACL says so
 	auth := swift(t, c, up, "auth")

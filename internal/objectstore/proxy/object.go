@@ -66,6 +66,9 @@ func (p *Proxy) objectGet(req *request) {
 		return
 	}
 	defer resp.Body.Close()
+	if p.serveDLO(req, resp) {
+		return
+	}
 	if req.tempURLExpires != 0 && resp.StatusCode/100 == 2 {
 		tempURLResponseHeaders(req, resp.Header)
 	}
