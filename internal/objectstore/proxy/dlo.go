@@ -59,7 +59,7 @@ func (p *Proxy) serveDLO(req *request, resp *http.Response) bool {
 	seg.r.Method = http.MethodGet
 	rec := httptest.NewRecorder()
 	seg.w = rec
-	if !p.authorizeQuietly(&seg) {
+	if !p.authorize(&seg) { // answers into the recorder
 		swob.Error(req.w, rec.Code)
 		return true
 	}
@@ -161,9 +161,6 @@ func (p *Proxy) serveDLO(req *request, resp *http.Response) bool {
 	}
 	return true
 }
-
-// authorizeQuietly is authorize answering into req.w (a recorder).
-func (p *Proxy) authorizeQuietly(req *request) bool { return p.authorize(req) }
 
 // listSegments lists every object under prefix in container, in name order.
 func (p *Proxy) listSegments(req *request, container, prefix string) ([]dloSegment, error) {
