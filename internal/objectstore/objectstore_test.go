@@ -676,3 +676,17 @@ func TestObjectStoreDynamicLargeObject(t *testing.T) {
 	c.expect("a-member", "POST", acct+"/c", "", 204, "X-Container-Read", "b:*")
 	c.expect("b-member", "GET", acct+"/c/big", "", 403)
 }
+
+func TestObjectStoreContainerQuotas(t *testing.T) {
+	c := startCluster(t)
+	const acct = "/v1/AUTH_a"
+	c.expect("a-member", "PUT", acct+"/q", "", 400, "X-Container-Meta-Quota-Bytes", "ten")
+	c.expect("a-member", "PUT", acct+"/q", "", 201, "X-Container-Meta-Quota-Bytes", "10", "X-Container-Meta-Quota-Count", "2")
+	c.expect("a-member", "POST", acct+"/q", "", 400, "X-Container-Meta-Quota-Count", "-1")
+	c.expect("a-member", "PUT", acct+"/q/a", "123456", 201)
+	if r := c.expect("a-member", "PUT", acct+"/q/b", "123456", 413); r.body != "Upload exceeds quota." {
+		t.Fatalf("over the bytes quota: %q", r.body)
+	}
+	c.expect("a-member", "PUT", acct+"/q/b", "1234", 201)
+	c.expect("a-member", "PUT", acct+"/q/c", "", 413) // over the count quota
+}

@@ -80,18 +80,66 @@ func containerHeaders(req *request) http.Header {
 	return h
 }
 
-// containerExists is the proxy's container_info check before object writes.
-func (p *Proxy) containerExists(ctx context.Context, req *request) (bool, bool) {
+// containerInfo is the proxy's container_info before object writes: the
+// container's headers (counts, metadata) when it exists, and whether any
+// container server answered.
+func (p *Proxy) containerInfo(ctx context.Context, req *request) (http.Header, bool) {
 	rg := p.opts.Rings.Container
 	h := http.Header{}
 	h.Set("X-Trans-Id", req.transID)
 	resp := p.readFirst(ctx, rg, rg.Partition(req.account, req.container), http.MethodHead,
 		"/"+req.account+"/"+req.container, "", h)
 	if resp == nil {
-		return false, false
+		return nil, false
 	}
 	resp.Body.Close()
-	return resp.StatusCode/100 == 2, true
+	if resp.StatusCode/100 != 2 {
+		return nil, true
+	}
+	return resp.Header, true
+}
+
+// checkQuotaHeaders is upstream's container_quotas check of a container PUT
+// or POST: the quotas set must be whole numbers.
+func checkQuotaHeaders(w http.ResponseWriter, r *http.Request) bool {
+	if v := r.Header.Get("X-Container-Meta-Quota-Bytes"); v != "" && !isDigits(v) {
+		swob.Text(w, http.StatusBadRequest, "Invalid bytes quota.")
+		return false
+	}
+	if v := r.Header.Get("X-Container-Meta-Quota-Count"); v != "" && !isDigits(v) {
+		swob.Text(w, http.StatusBadRequest, "Invalid count quota.")
+		return false
+	}
+	return true
+}
+
+func isDigits(s string) bool {
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// overQuota is upstream's container_quotas check of an object PUT of length
+// bytes: the container's bytes and object count after it within its quotas.
+func overQuota(info http.Header, length int64) bool {
+	if q := info.Get("X-Container-Meta-Quota-Bytes"); isDigits(q) {
+		limit, _ := strconv.ParseInt(q, 10, 64)
+		used, _ := strconv.ParseInt(info.Get("X-Container-Bytes-Used"), 10, 64)
+		if used+max(length, 0) > limit {
+			return true
+		}
+	}
+	if q := info.Get("X-Container-Meta-Quota-Count"); isDigits(q) {
+		limit, _ := strconv.ParseInt(q, 10, 64)
+		count, _ := strconv.ParseInt(info.Get("X-Container-Object-Count"), 10, 64)
+		if count+1 > limit {
+			return true
+		}
+	}
+	return false
 }
 
 func (p *Proxy) accountExists(ctx context.Context, req *request) (bool, bool) {
@@ -116,7 +164,7 @@ func (p *Proxy) containerPut(req *request) {
 		swob.Text(req.w, http.StatusBadRequest, fmt.Sprintf("Invalid X-Storage-Policy %q", v))
 		return
 	}
-	if !checkMetadata(req.w, r, "container") {
+	if !checkMetadata(req.w, r, "container") || !checkQuotaHeaders(req.w, r) {
 		return
 	}
 	ctx := r.Context()
@@ -159,7 +207,7 @@ func (p *Proxy) containerPut(req *request) {
 }
 
 func (p *Proxy) containerPost(req *request) {
-	if !checkMetadata(req.w, req.r, "container") {
+	if !checkMetadata(req.w, req.r, "container") || !checkQuotaHeaders(req.w, req.r) {
 		return
 	}
 	p.containerWrite(req, http.MethodPost, containerHeaders(req))

@@ -75,18 +75,19 @@ func (p *Proxy) objectGet(req *request) {
 	relay(req.w, r, resp)
 }
 
-// requireContainer answers 404 (or 503) unless the object's container exists.
-func (p *Proxy) requireContainer(ctx context.Context, req *request) bool {
-	exists, answered := p.containerExists(ctx, req)
+// requireContainer answers 404 (or 503) unless the object's container
+// exists, and returns its headers.
+func (p *Proxy) requireContainer(ctx context.Context, req *request) http.Header {
+	info, answered := p.containerInfo(ctx, req)
 	switch {
 	case !answered:
 		swob.Error(req.w, http.StatusServiceUnavailable)
-		return false
-	case !exists:
+		return nil
+	case info == nil:
 		swob.Error(req.w, http.StatusNotFound)
-		return false
+		return nil
 	}
-	return true
+	return info
 }
 
 // containerTargets is, for object request i of n, the container replicas it
@@ -154,7 +155,7 @@ func (p *Proxy) objectPost(req *request) {
 		return
 	}
 	ctx := r.Context()
-	if !p.requireContainer(ctx, req) {
+	if p.requireContainer(ctx, req) == nil {
 		return
 	}
 	extra := objectMetadata(r.Header)
@@ -167,7 +168,7 @@ func (p *Proxy) objectPost(req *request) {
 }
 
 func (p *Proxy) objectDelete(req *request) {
-	if !p.requireContainer(req.r.Context(), req) {
+	if p.requireContainer(req.r.Context(), req) == nil {
 		return
 	}
 	p.objectWrite(req, http.MethodDelete, nil)
@@ -276,7 +277,12 @@ func (p *Proxy) objectPut(req *request) {
 	}
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
-	if !p.requireContainer(ctx, req) {
+	info := p.requireContainer(ctx, req)
+	if info == nil {
+		return
+	}
+	if overQuota(info, r.ContentLength) {
+		swob.Text(req.w, http.StatusRequestEntityTooLarge, "Upload exceeds quota.")
 		return
 	}
 	rg := p.opts.Rings.Object

@@ -268,7 +268,8 @@ func (p *Proxy) info(w http.ResponseWriter, r *http.Request) {
 			"account_autocreate":        true,
 			"policies":                  []map[string]any{{"name": DefaultPolicy, "aliases": DefaultPolicy, "default": true}},
 		},
-		"bulk_delete": map[string]any{"max_deletes_per_request": maxDeletesPerRequest, "max_failed_deletes": maxFailedDeletes},
+		"container_quotas": map[string]any{},
+		"bulk_delete":      map[string]any{"max_deletes_per_request": maxDeletesPerRequest, "max_failed_deletes": maxFailedDeletes},
 		"tempurl": map[string]any{
 			"methods":                 tempURLMethods,
 			"allowed_digests":         []string{"sha1", "sha256", "sha512"},
