@@ -37,9 +37,17 @@ local_ip (NIMBUS_NETWORK_HOST, NIMBUS_NETWORK_LOCAL_IP).
 With --role api, serve the cloud's APIs (identity, image, network, compute) and run
 a second conductor, in a process beside nimbus up on the cloud's PostgreSQL
 database: use the api.toml that nimbus up wrote into its data directory as --config
-(it names the database, the bus and the data directory this process shares).`,
+(it names the database, the bus and the data directory this process shares).
+
+With --role storage, run an object-storage node: the object, container and account
+servers over the devices in DATA_DIR/objectstore/devices (one directory each), on
+[object_store] object_port, container_port and account_port, hashing names with the
+cluster's hash_path_suffix. Add its devices to the cluster's rings with nimbus ring
+add; the proxies find it there.`,
 		Example: `  nimbus serve --role compute --config /var/lib/nimbus/join.toml --data-dir /var/lib/nimbus-node
-  nimbus serve --role api --config /var/lib/nimbus/api.toml --ephemeral-ports`,
+  nimbus serve --role api --config /var/lib/nimbus/api.toml --ephemeral-ports
+  NIMBUS_OBJECT_STORE_HASH_PATH_SUFFIX=$(cat /var/lib/nimbus/objectstore/hash_path_suffix) \
+    nimbus serve --role storage --data-dir /srv/nimbus-storage1`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := common.load()
 			if err != nil {
@@ -61,6 +69,12 @@ database: use the api.toml that nimbus up wrote into its data directory as --con
 			defer closeLog()
 			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 			defer stop()
+			if slices.Contains(roles, roleStorage) {
+				if len(roles) > 1 {
+					return fmt.Errorf("roles %s: the storage role runs alone", strings.Join(roles, ","))
+				}
+				return serveStorage(ctx, cfg, log)
+			}
 			if slices.Contains(roles, cloud.RoleAPI) {
 				if len(roles) > 1 {
 					return fmt.Errorf("roles %s: the api role runs alone (agents run in nimbus up and on joined hosts)",
@@ -79,10 +93,10 @@ database: use the api.toml that nimbus up wrote into its data directory as --con
 		},
 	}
 	common.register(cmd)
-	cmd.Flags().StringSliceVar(&roles, "role", []string{cloud.RoleCompute}, "roles of this host: compute, network (comma-separated), or api alone")
+	cmd.Flags().StringSliceVar(&roles, "role", []string{cloud.RoleCompute}, "roles of this host: compute, network (comma-separated), or api or storage alone")
 	cmd.Flags().StringVar(&natsURL, "nats", "", "the cloud's bus URL with its token (default: [bus] url of --config)")
 	cmd.Flags().StringVar(&dbURL, "db", "", "with --role api: the cloud's PostgreSQL database (default: [database] url of --config)")
-	cmd.Flags().BoolVar(&ephemeral, "ephemeral-ports", false, "with --role api: listen on free loopback ports instead of upstream's defaults")
+	cmd.Flags().BoolVar(&ephemeral, "ephemeral-ports", false, "with --role api or storage: listen on free loopback ports instead of upstream's defaults")
 	return cmd
 }
 

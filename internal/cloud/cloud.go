@@ -26,6 +26,7 @@ import (
 	"github.com/nimbus-cloud/nimbus/internal/network"
 	"github.com/nimbus-cloud/nimbus/internal/network/agent"
 	"github.com/nimbus-cloud/nimbus/internal/network/dataplane/metadata"
+	"github.com/nimbus-cloud/nimbus/internal/objectstore"
 	"github.com/nimbus-cloud/nimbus/internal/platform/auth"
 	"github.com/nimbus-cloud/nimbus/internal/platform/bus"
 	"github.com/nimbus-cloud/nimbus/internal/platform/config"
@@ -46,7 +47,8 @@ type Cloud struct {
 	identity *identity.Service
 	image    *image.Service
 	network  *network.Service
-	agent    *agent.Agent // nil without a data plane
+	objects  *objectstore.AllInOne // nil when disabled
+	agent    *agent.Agent          // nil without a data plane
 	metadata *metadata.Proxy
 	servers  []apiServer
 
@@ -107,6 +109,10 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (*Cloud, er
 	if err != nil {
 		return nil, err
 	}
+	objectStoreURL, err := c.startObjectStore()
+	if err != nil {
+		return nil, err
+	}
 	computeSockets, err := c.listenCompute()
 	if err != nil {
 		return nil, err
@@ -115,14 +121,19 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (*Cloud, er
 		cfg.Network.MetadataURL = computeSockets.metadata.URL
 		c.cfg.Network.MetadataURL = cfg.Network.MetadataURL
 	}
+	services := []identity.CatalogService{
+		{Type: "identity", Name: "keystone", Description: "Identity Service", URL: c.IdentityURL + "/v3"},
+		{Type: "image", Name: "glance", Description: "Image Service", URL: imageURL},
+		{Type: "network", Name: "neutron", Description: "Networking Service", URL: networkURL},
+		{Type: "compute", Name: "nova", Description: "Compute Service", URL: computeSockets.api.URL + "/v2.1"},
+	}
+	if objectStoreURL != "" {
+		services = append(services, identity.CatalogService{Type: "object-store", Name: "swift",
+			Description: "Object Storage Service", URL: objectStoreURL + "/v1/AUTH_%(project_id)s"})
+	}
 	if err := c.identity.Bootstrap(ctx, identity.BootstrapOptions{
 		Region: cfg.Region, AdminPassword: secrets.Admin, DemoPassword: secrets.Demo,
-		Services: []identity.CatalogService{
-			{Type: "identity", Name: "keystone", Description: "Identity Service", URL: c.IdentityURL + "/v3"},
-			{Type: "image", Name: "glance", Description: "Image Service", URL: imageURL},
-			{Type: "network", Name: "neutron", Description: "Networking Service", URL: networkURL},
-			{Type: "compute", Name: "nova", Description: "Compute Service", URL: computeSockets.api.URL + "/v2.1"},
-		},
+		Services: services,
 	}); err != nil {
 		return nil, err
 	}
@@ -358,6 +369,13 @@ func (c *Cloud) Serve(ctx context.Context) error {
 			c.compute.Run(ctx)
 		}()
 	}
+	if c.objects != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.objects.Run(ctx)
+		}()
+	}
 	for _, a := range c.computeAgents {
 		wg.Add(1)
 		go func() {
@@ -411,8 +429,14 @@ func (c *Cloud) Endpoints() map[string]string {
 }
 
 func (c *Cloud) close() {
+	if c.objects != nil {
+		c.objects.CloseIdleConnections()
+	}
 	for _, s := range c.servers {
 		_ = s.listener.Close()
+	}
+	if c.objects != nil {
+		c.objects.Close()
 	}
 	if c.bus != nil {
 		c.bus.Close()

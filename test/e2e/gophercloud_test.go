@@ -79,6 +79,13 @@ func TestGophercloudImageV2Acceptance(t *testing.T) {
 		standIns: map[string][]byte{cirrosURL: qcow2StandIn(t)}})
 }
 
+// TestGophercloudObjectStorageV1Acceptance runs gophercloud's object storage v1
+// acceptance tests against the shared cloud's object store.
+func TestGophercloudObjectStorageV1Acceptance(t *testing.T) {
+	runGophercloudSuite(t, gophercloudSuite{name: "objectstorage v1", packages: []string{"objectstorage/v1"},
+		heading: "gophercloud objectstorage v1"})
+}
+
 // cirrosURL is the image gophercloud's image tests import (ImportImageURL).
 const cirrosURL = "http://download.cirros-cloud.net/0.4.0/cirros-0.4.0-x86_64-disk.img"
 

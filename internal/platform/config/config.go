@@ -26,6 +26,8 @@ type Config struct {
 	Image    Image    `toml:"image"`
 	Network  Network  `toml:"network"`
 	Compute  Compute  `toml:"compute"`
+	// ObjectStore configures the Swift-compatible object store.
+	ObjectStore ObjectStore `toml:"object_store"`
 }
 
 // Compute configures the Nova-compatible service and this host's compute agent.
@@ -132,6 +134,28 @@ type Image struct {
 	GuestImage bool `toml:"guest_image" env:"NIMBUS_IMAGE_GUEST_IMAGE"`
 }
 
+// ObjectStore configures the Swift-compatible object store an all-in-one runs:
+// its proxy, one storage node and the rings made on first start.
+type ObjectStore struct {
+	// Enabled starts the object store with the cloud.
+	Enabled bool `toml:"enabled" env:"NIMBUS_OBJECT_STORE_ENABLED"`
+	// Port is the proxy's (upstream's bind_port 8080); ObjectPort,
+	// ContainerPort and AccountPort the storage servers' (6200, 6201, 6202).
+	Port          int `toml:"port" env:"NIMBUS_OBJECT_STORE_PORT"`
+	ObjectPort    int `toml:"object_port" env:"NIMBUS_OBJECT_STORE_OBJECT_PORT"`
+	ContainerPort int `toml:"container_port" env:"NIMBUS_OBJECT_STORE_CONTAINER_PORT"`
+	AccountPort   int `toml:"account_port" env:"NIMBUS_OBJECT_STORE_ACCOUNT_PORT"`
+	// Devices, Replicas and PartPower shape the rings of the first start:
+	// devices d1..dN, one per zone, under DATA_DIR/objectstore/devices.
+	Devices   int `toml:"devices" env:"NIMBUS_OBJECT_STORE_DEVICES"`
+	Replicas  int `toml:"replicas" env:"NIMBUS_OBJECT_STORE_REPLICAS"`
+	PartPower int `toml:"part_power" env:"NIMBUS_OBJECT_STORE_PART_POWER"`
+	// HashPathSuffix is the cluster's swift_hash_path_suffix for a storage node
+	// joining it (nimbus serve --role storage); empty: the one in
+	// DATA_DIR/objectstore/hash_path_suffix (nimbus up generates it there).
+	HashPathSuffix string `toml:"hash_path_suffix" env:"NIMBUS_OBJECT_STORE_HASH_PATH_SUFFIX"`
+}
+
 // Database selects the SQL database.
 type Database struct {
 	URL string `toml:"url" env:"NIMBUS_DATABASE_URL"`
@@ -231,6 +255,8 @@ func Default() Config {
 			PublicCIDR: "172.24.4.0/24", PrivateCIDR: "10.0.0.0/26",
 			Dataplane: "auto", LocalIP: "127.0.0.1", PublicInterface: "nimbus-ex",
 			EnableIsolatedMetadata: true},
+		ObjectStore: ObjectStore{Enabled: true, Port: 8080, ObjectPort: 6200, ContainerPort: 6201, AccountPort: 6202,
+			Devices: 3, Replicas: 3, PartPower: 10},
 		Compute: Compute{Port: 8774, MetadataPort: 8775, NoVNCProxyPort: 6080, Driver: "auto", Accelerator: "auto", DefaultAvailabilityZone: "nova"},
 	}
 }

@@ -1,0 +1,36 @@
+package cloud
+
+import (
+	"path/filepath"
+
+	"github.com/nimbus-cloud/nimbus/internal/objectstore"
+)
+
+// startObjectStore starts the object store (proxy and one storage node over
+// devices under DATA_DIR/objectstore) when enabled, and returns the proxy's
+// URL for the catalog ("" when disabled). Its tokens are identity's, validated
+// locally as every service validates them.
+func (c *Cloud) startObjectStore() (string, error) {
+	o := c.cfg.ObjectStore
+	if !o.Enabled {
+		return "", nil
+	}
+	opts := objectstore.Options{
+		Dir: filepath.Join(c.cfg.DataDir, "objectstore"), Host: c.cfg.API.Host,
+		ProxyPort: o.Port, ObjectPort: o.ObjectPort, ContainerPort: o.ContainerPort, AccountPort: o.AccountPort,
+		Devices: o.Devices, Replicas: o.Replicas, PartPower: o.PartPower,
+		Auth: c.identity.Validator(), IdentityURL: c.IdentityURL, Logger: c.log,
+	}
+	if c.cfg.API.EphemeralPorts {
+		opts.ProxyPort, opts.ObjectPort, opts.ContainerPort, opts.AccountPort = 0, 0, 0, 0
+	}
+	a, err := objectstore.StartAllInOne(opts)
+	if err != nil {
+		return "", err
+	}
+	c.objects = a
+	for _, s := range a.Servers {
+		c.servers = append(c.servers, apiServer{name: s.Name, listener: s.Listener, handler: s.Handler})
+	}
+	return a.URL, nil
+}

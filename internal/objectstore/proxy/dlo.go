@@ -1,0 +1,198 @@
+package proxy
+
+import (
+	"crypto/md5"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nimbus-cloud/nimbus/internal/objectstore/swob"
+)
+
+// Dynamic large objects, as upstream's dlo middleware: a GET or HEAD of an
+// object whose X-Object-Manifest is "<container>/<prefix>" answers the
+// concatenation of the objects under that prefix, in name order (unless
+// ?multipart-manifest=get asks for the manifest itself). Its ETag is the
+// quoted MD5 of the segments' ETags, its length their sum; a single Range is
+// served from the segments it covers. Segments are read with the caller's
+// rights.
+
+type dloSegment struct {
+	Name  string `json:"name"`
+	Bytes int64  `json:"bytes"`
+	Hash  string `json:"hash"`
+	Last  string `json:"last_modified"`
+}
+
+// serveDLO answers a manifest's GET or HEAD; false when resp is no manifest.
+func (p *Proxy) serveDLO(req *request, resp *http.Response) bool {
+	manifest := resp.Header.Get("X-Object-Manifest")
+	if manifest == "" || req.r.URL.Query().Get("multipart-manifest") == "get" {
+		return false
+	}
+	switch resp.StatusCode {
+	case http.StatusOK, http.StatusPartialContent, http.StatusRequestedRangeNotSatisfiable,
+		http.StatusNotModified, http.StatusPreconditionFailed:
+	default:
+		return false
+	}
+	value, err := url.PathUnescape(manifest)
+	if err != nil {
+		value = manifest
+	}
+	container, prefix, ok := strings.Cut(strings.TrimPrefix(value, "/"), "/")
+	if !ok || container == "" {
+		swob.Text(req.w, http.StatusBadRequest, "X-Object-Manifest must be in the format container/prefix")
+		return true
+	}
+	// the caller must be able to read the segments' container
+	seg := *req
+	seg.container, seg.object = container, prefix+"x"
+	seg.r = req.r.Clone(req.r.Context())
+	seg.r.Method = http.MethodGet
+	rec := httptest.NewRecorder()
+	seg.w = rec
+	if !p.authorize(&seg) { // answers into the recorder
+		swob.Error(req.w, rec.Code)
+		return true
+	}
+	segments, err := p.listSegments(req, container, prefix)
+	if err != nil {
+		swob.Error(req.w, http.StatusServiceUnavailable)
+		return true
+	}
+	sum := md5.New()
+	var length int64
+	var last time.Time
+	for _, s := range segments {
+		sum.Write([]byte(s.Hash))
+		length += s.Bytes
+		if t, err := time.Parse("2006-01-02T15:04:05.000000", s.Last); err == nil && t.After(last) {
+			last = t
+		}
+	}
+	etag := hex.EncodeToString(sum.Sum(nil))
+	h := req.w.Header()
+	copyHeaders(h, resp.Header)
+	h.Del("Content-Range")
+	h.Set("X-Object-Manifest", manifest)
+	if lm, err := http.ParseTime(resp.Header.Get("Last-Modified")); err == nil && lm.After(last) {
+		last = lm
+	}
+	if !last.IsZero() {
+		h.Set("Last-Modified", last.UTC().Format(http.TimeFormat))
+	}
+	if status := swob.Precondition(req.r, swob.Entity{ETag: etag, LastModified: last, Length: length}); status != 0 {
+		h.Set("Etag", `"`+etag+`"`)
+		if status == http.StatusNotModified {
+			h.Set("Content-Length", "0")
+			req.w.WriteHeader(status)
+			return true
+		}
+		swob.Error(req.w, status)
+		return true
+	}
+	h.Set("Etag", `"`+etag+`"`)
+	h.Set("Accept-Ranges", "bytes")
+	from, to := int64(0), length
+	status := http.StatusOK
+	if v := req.r.Header.Get("Range"); v != "" {
+		if ranges, err := swob.ParseRange(v); err == nil && len(ranges) == 1 {
+			r := ranges[0]
+			switch {
+			case r.Start < 0:
+				from = max(length-r.End, 0)
+			case r.Start >= length:
+				h.Set("Content-Range", fmt.Sprintf("bytes */%d", length))
+				swob.Error(req.w, http.StatusRequestedRangeNotSatisfiable)
+				return true
+			case r.End < 0:
+				from = r.Start
+			default:
+				from, to = r.Start, min(r.End+1, length)
+			}
+			if length > 0 {
+				status = http.StatusPartialContent
+				h.Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", from, to-1, length))
+			}
+		}
+	}
+	h.Set("Content-Length", strconv.FormatInt(to-from, 10))
+	req.w.WriteHeader(status)
+	if req.r.Method == http.MethodHead {
+		return true
+	}
+	var offset int64
+	for _, s := range segments {
+		start, end := offset, offset+s.Bytes
+		offset = end
+		if end <= from || start >= to || s.Bytes == 0 {
+			continue
+		}
+		lo, hi := max(from, start)-start, min(to, end)-start
+		sh := http.Header{}
+		sh.Set("X-Trans-Id", req.transID)
+		if lo != 0 || hi != s.Bytes {
+			sh.Set("Range", fmt.Sprintf("bytes=%d-%d", lo, hi-1))
+		}
+		rg := p.opts.Rings.Object
+		sr := p.readFirst(req.r.Context(), rg, rg.Partition(req.account, container, s.Name), http.MethodGet,
+			"/"+req.account+"/"+container+"/"+s.Name, "", sh)
+		if sr == nil {
+			return true // the body ends short; the client sees the length did not match
+		}
+		if sr.StatusCode/100 != 2 {
+			sr.Body.Close()
+			p.log.Warn("large object segment missing", "segment", container+"/"+s.Name, "status", sr.StatusCode)
+			return true
+		}
+		_, err := io.Copy(req.w, sr.Body)
+		sr.Body.Close()
+		if err != nil {
+			return true
+		}
+	}
+	return true
+}
+
+// listSegments lists every object under prefix in container, in name order.
+func (p *Proxy) listSegments(req *request, container, prefix string) ([]dloSegment, error) {
+	rg := p.opts.Rings.Container
+	var out []dloSegment
+	marker := ""
+	for {
+		q := url.Values{"format": {"json"}, "prefix": {prefix}}
+		if marker != "" {
+			q.Set("marker", marker)
+		}
+		h := http.Header{}
+		h.Set("X-Trans-Id", req.transID)
+		resp := p.readFirst(req.r.Context(), rg, rg.Partition(req.account, container), http.MethodGet,
+			"/"+req.account+"/"+container, q.Encode(), h)
+		if resp == nil {
+			return nil, fmt.Errorf("no container server answered")
+		}
+		if resp.StatusCode == http.StatusNotFound {
+			resp.Body.Close()
+			return out, nil
+		}
+		var page []dloSegment
+		err := json.NewDecoder(io.LimitReader(resp.Body, 64<<20)).Decode(&page)
+		resp.Body.Close()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, page...)
+		if len(page) < ListingLimit {
+			return out, nil
+		}
+		marker = page[len(page)-1].Name
+	}
+}
