@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/nimbus-cloud/nimbus/internal/platform/httpapi"
+	"github.com/nimbus-cloud/nimbus/internal/platform/jsonschema"
 )
 
 // novaRouteMethods names, per route, the upstream controller method it is
@@ -132,6 +133,16 @@ var novaRequestPending = map[string]bool{
 	"PUT /v2.1/os-services/{action}": true,
 }
 
+// novaCodeStatuses are the statuses of the methods whose code picks its answer
+// instead of a @wsgi.response decorator, each with the body's schema (nil: no
+// body): they replace the loader's one status in every range.
+var novaCodeStatuses = map[string]map[int]jsonschema.Schema{
+	// nova/api/openstack/compute/server_tags.py update:
+	// webob.Response(status_int=201) for a tag it adds, 204 for one the server
+	// already has.
+	"server_tags.update": {201: nil, 204: nil},
+}
+
 // withNovaSchemas gives each route of novaRouteMethods that declares no
 // schemas of its own upstream's request (unless pending) and response schemas.
 func withNovaSchemas(routes []httpapi.Route) ([]httpapi.Route, error) {
@@ -148,6 +159,11 @@ func withNovaSchemas(routes []httpapi.Route) ([]httpapi.Route, error) {
 		schemas, err := novaRouteSchemas(method, kinds...)
 		if err != nil {
 			return nil, fmt.Errorf("%s %s: %w", rt.Method, rt.Path, err)
+		}
+		if statuses, ok := novaCodeStatuses[method]; ok {
+			for j := range schemas {
+				schemas[j].Responses = statuses
+			}
 		}
 		routes[i].Schemas = schemas
 	}
