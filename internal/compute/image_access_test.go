@@ -31,9 +31,9 @@ func TestKernelAndRamdiskOfAnotherProject(t *testing.T) {
 		e.images.addPrivate(Image{ID: id, Status: "active", DiskFormat: "ami", ContainerFormat: "ami", Size: 1 << 20, Properties: props}, e.DemoProject)
 		return id
 	}
-	stolenKernel := evil("ami-kernel", map[string]string{"kernel_id": "aki-victim"})
-	stolenRamdisk := evil("ami-ramdisk", map[string]string{"kernel_id": "aki-public", "ramdisk_id": "ari-victim"})
-	stolenBoth := evil("ami-both", map[string]string{"kernel_id": "aki-victim", "ramdisk_id": "ari-victim"})
+	stolenKernel := evil("eeeeeeee-0000-4000-8000-00000000000a", map[string]string{"kernel_id": "aki-victim"})
+	stolenRamdisk := evil("eeeeeeee-0000-4000-8000-00000000000b", map[string]string{"kernel_id": "aki-public", "ramdisk_id": "ari-victim"})
+	stolenBoth := evil("eeeeeeee-0000-4000-8000-00000000000c", map[string]string{"kernel_id": "aki-victim", "ramdisk_id": "ari-victim"})
 
 	for _, img := range []string{stolenKernel, stolenRamdisk, stolenBoth} {
 		status, out, raw := e.Do("POST", "/v2.1/servers", e.DemoToken, serverBody(map[string]any{"imageRef": img,

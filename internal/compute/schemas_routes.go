@@ -10,8 +10,7 @@ import (
 // novaRouteMethods names, per route, the upstream controller method it is
 // (nova/api/openstack/compute/<module>.py), whose response schemas per
 // microversion (schemas/nova) the route declares. The action routes
-// (POST .../action) carry one schema per action upstream, which a route's
-// single schema cannot, so their handlers keep upstream's checks.
+// (POST .../action) are novaActionRoutes.
 // os-interface (attach_interfaces) is left out until its tests' fixtures use
 // UUIDs as ids, as its schemas require.
 var novaRouteMethods = map[string]string{
@@ -141,6 +140,10 @@ var novaCodeStatuses = map[string]map[int]jsonschema.Schema{
 	// webob.Response(status_int=201) for a tag it adds, 204 for one the server
 	// already has.
 	"server_tags.update": {201: nil, 204: nil},
+	// floating_ips.py _add_floating_ip, _remove_floating_ip:
+	// webob.Response(status_int=202), no body.
+	"floating_ips._add_floating_ip":    {202: nil},
+	"floating_ips._remove_floating_ip": {202: nil},
 }
 
 // withNovaSchemas gives each route of novaRouteMethods that declares no
@@ -148,6 +151,14 @@ var novaCodeStatuses = map[string]map[int]jsonschema.Schema{
 func withNovaSchemas(routes []httpapi.Route) ([]httpapi.Route, error) {
 	for i, rt := range routes {
 		key := rt.Method + " " + rt.Path
+		if methods, ok := novaActionRoutes[key]; ok && rt.Schemas == nil {
+			schemas, err := novaActionSchemas(methods)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", key, err)
+			}
+			routes[i].Schemas = schemas
+			continue
+		}
 		method, ok := novaRouteMethods[key]
 		if !ok || rt.Schemas != nil {
 			continue
