@@ -46,11 +46,11 @@ func fuzzPersonas(e *testEnv, project string) map[string]string {
 // only), with ports made as the member and none on the external network.
 func FuzzCreateServerBody(f *testing.F) {
 	for _, seed := range []string{
-		`{"server": {"name": "vm", "imageRef": "aaaaaaaa-0000-4000-8000-000000000001", "flavorRef": "1", "networks": [{"uuid": "net-1"}]}}`,
+		`{"server": {"name": "vm", "imageRef": "aaaaaaaa-0000-4000-8000-000000000001", "flavorRef": "1", "networks": [{"uuid": "11111111-0000-4000-8000-000000000001"}]}}`,
 		`{"server": {"name": "vm", "imageRef": "aaaaaaaa-0000-4000-8000-000000000001", "flavorRef": "1", "availability_zone": "nova:h1"}}`,
 		`{"server": {"name": "vm", "imageRef": "aaaaaaaa-0000-4000-8000-000000000001", "flavorRef": "1", "host": "h1", "hypervisor_hostname": "h1"}}`,
 		`{"server": {"name": "vm", "imageRef": "aaaaaaaa-0000-4000-8000-000000000001", "flavorRef": "1", "networks": [{"uuid": "public", "fixed_ip": "203.0.113.9"}]}}`,
-		`{"server": {"name": "vm", "imageRef": "aaaaaaaa-0000-4000-8000-000000000001", "flavorRef": "1", "networks": [{"uuid": "net-1"}], "min_count": 2, "max_count": "3"}}`,
+		`{"server": {"name": "vm", "imageRef": "aaaaaaaa-0000-4000-8000-000000000001", "flavorRef": "1", "networks": [{"uuid": "11111111-0000-4000-8000-000000000001"}], "min_count": 2, "max_count": "3"}}`,
 		`{"server": {"name": "vm", "imageRef": "ami-kernel", "flavorRef": "1", "networks": [{"port": "port-1"}]}, "os:scheduler_hints": {"group": 1}}`,
 		`{"server": {"name": "vm", "imageRef": "aaaaaaaa-0000-4000-8000-000000000001", "flavorRef": "1", "security_groups": [{"name": "default"}], "metadata": {"a": "b"}, "user_data": "aGk="}}`,
 		`{"server": null}`, `[]`, `{`,

@@ -11,8 +11,6 @@ import (
 // (nova/api/openstack/compute/<module>.py), whose response schemas per
 // microversion (schemas/nova) the route declares. The action routes
 // (POST .../action) are novaActionRoutes.
-// os-interface (attach_interfaces) is left out until its tests' fixtures use
-// UUIDs as ids, as its schemas require.
 var novaRouteMethods = map[string]string{
 	"GET /{$}":      "versions.index",
 	"GET /v2.1":     "versions.index@VersionsV2",
@@ -79,6 +77,10 @@ var novaRouteMethods = map[string]string{
 	"DELETE /v2.1/servers/{id}/metadata/{key}":                "server_metadata.delete",
 	"GET /v2.1/servers/{id}/ips":                              "ips.index",
 	"GET /v2.1/servers/{id}/ips/{network}":                    "ips.show",
+	"GET /v2.1/servers/{id}/os-interface":                     "attach_interfaces.index",
+	"GET /v2.1/servers/{id}/os-interface/{port}":              "attach_interfaces.show",
+	"POST /v2.1/servers/{id}/os-interface":                    "attach_interfaces.create",
+	"DELETE /v2.1/servers/{id}/os-interface/{port}":           "attach_interfaces.delete",
 	"GET /v2.1/servers/{id}/os-instance-actions":              "instance_actions.index",
 	"GET /v2.1/servers/{id}/os-instance-actions/{request_id}": "instance_actions.show",
 	"GET /v2.1/os-aggregates":                                 "aggregates.index",

@@ -13,7 +13,7 @@ import (
 )
 
 func serverBody(attrs map[string]any) map[string]any {
-	s := map[string]any{"name": "vm", "imageRef": "aaaaaaaa-0000-4000-8000-000000000001", "flavorRef": "1", "networks": []any{map[string]any{"uuid": "net-1"}}}
+	s := map[string]any{"name": "vm", "imageRef": "aaaaaaaa-0000-4000-8000-000000000001", "flavorRef": "1", "networks": []any{map[string]any{"uuid": "11111111-0000-4000-8000-000000000001"}}}
 	for k, v := range attrs {
 		if v == nil {
 			delete(s, k)
@@ -32,7 +32,7 @@ func TestCreateServerBadInput(t *testing.T) {
 	e.images.add(Image{ID: "aaaaaaaa-0000-4000-8000-000000000003", Status: "active", MinRAM: 4096})
 	e.images.add(Image{ID: "aaaaaaaa-0000-4000-8000-000000000004", Status: "active", VirtualSize: 2 << 30})
 	e.net.networks["net-2"] = NetworkInfo{ID: "net-2", Name: "other"}
-	port, _ := e.net.CreatePort(context.Background(), "", PortRequest{ProjectID: e.DemoProject, NetworkID: "net-1", DeviceID: "someone-else"})
+	port, _ := e.net.CreatePort(context.Background(), "", PortRequest{ProjectID: e.DemoProject, NetworkID: "11111111-0000-4000-8000-000000000001", DeviceID: "someone-else"})
 	for _, tc := range []struct {
 		name   string
 		body   any
@@ -54,7 +54,7 @@ func TestCreateServerBadInput(t *testing.T) {
 		{"unknown network", serverBody(map[string]any{"networks": []any{map[string]any{"uuid": "nope"}}}), 400, "badRequest", "Network nope could not be found."},
 		{"unknown port", serverBody(map[string]any{"networks": []any{map[string]any{"port": "nope"}}}), 400, "badRequest", "Port nope could not be found."},
 		{"port in use", serverBody(map[string]any{"networks": []any{map[string]any{"port": port.ID}}}), 409, "conflictingRequest", "is still in use"},
-		{"bad fixed IP", serverBody(map[string]any{"networks": []any{map[string]any{"uuid": "net-1", "fixed_ip": "10.0.0.300"}}}), 400, "badRequest", "Invalid fixed IP address"},
+		{"bad fixed IP", serverBody(map[string]any{"networks": []any{map[string]any{"uuid": "11111111-0000-4000-8000-000000000001", "fixed_ip": "10.0.0.300"}}}), 400, "badRequest", "Invalid fixed IP address"},
 		{"several networks, none named", serverBody(map[string]any{"networks": nil}), 409, "conflictingRequest", "Multiple possible networks found"},
 		{"unknown key", serverBody(map[string]any{"key_name": "nope"}), 400, "badRequest", "Invalid key_name provided."},
 		{"user data not base64", serverBody(map[string]any{"user_data": "not base64!"}), 400, "badRequest", "User data needs to be valid base 64."},
@@ -186,7 +186,7 @@ func TestServerLifecycle(t *testing.T) {
 	if !strings.Contains(string(addr), `"private":[{"OS-EXT-IPS-MAC:mac_addr":"fa:16:3e:00:00:01","OS-EXT-IPS:type":"fixed","addr":"10.0.0.3","version":4}]`) {
 		t.Errorf("addresses = %s", addr)
 	}
-	if p, _ := e.net.PortStatus(context.Background(), "port-1"); p.DeviceID != id || p.HostID != "h1" || p.DeviceOwner != "compute:nova" {
+	if p, _ := e.net.PortStatus(context.Background(), "22222222-0000-4000-8000-000000000001"); p.DeviceID != id || p.HostID != "h1" || p.DeviceOwner != "compute:nova" {
 		t.Errorf("the port is not bound to the server on h1: %+v", p)
 	}
 
