@@ -119,21 +119,6 @@ var novaRouteMethods = map[string]string{
 	"GET /v2.1/os-networks/{id}":                              "networks.show",
 }
 
-// novaRequestPending are the routes whose bodies their handlers still check
-// (upstream's messages written by hand) instead of upstream's request schema:
-// each has tests written against the handler's order of checks, to move over
-// with them (docs/COMPATIBILITY.md).
-var novaRequestPending = map[string]bool{
-	// Its fuzz test holds the policy before the body, and its tests' fixtures
-	// (network and port ids) are not the UUIDs the schema asks for.
-	"POST /v2.1/servers": true,
-	// Their tests expect the first of several violations in an order the
-	// validator (draft 4, keywords in its own order) does not share.
-	"PUT /v2.1/os-aggregates/{id}":   true,
-	"POST /v2.1/os-server-groups":    true,
-	"PUT /v2.1/os-services/{action}": true,
-}
-
 // novaCodeStatuses are the statuses of the methods whose code picks its answer
 // instead of a @wsgi.response decorator, each with the body's schema (nil: no
 // body): they replace the loader's one status in every range.
@@ -149,7 +134,7 @@ var novaCodeStatuses = map[string]map[int]jsonschema.Schema{
 }
 
 // withNovaSchemas gives each route of novaRouteMethods that declares no
-// schemas of its own upstream's request (unless pending) and response schemas.
+// schemas of its own upstream's request and response schemas.
 func withNovaSchemas(routes []httpapi.Route) ([]httpapi.Route, error) {
 	for i, rt := range routes {
 		key := rt.Method + " " + rt.Path
@@ -165,11 +150,7 @@ func withNovaSchemas(routes []httpapi.Route) ([]httpapi.Route, error) {
 		if !ok || rt.Schemas != nil {
 			continue
 		}
-		kinds := []string{"request", "response"}
-		if novaRequestPending[key] {
-			kinds = kinds[1:]
-		}
-		schemas, err := novaRouteSchemas(method, kinds...)
+		schemas, err := novaRouteSchemas(method, "request", "response")
 		if err != nil {
 			return nil, fmt.Errorf("%s %s: %w", rt.Method, rt.Path, err)
 		}
