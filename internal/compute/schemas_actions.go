@@ -34,6 +34,11 @@ var novaActionRoutes = map[string][]string{
 	"POST /v2.1/os-aggregates/{id}/action": {
 		"aggregates._add_host", "aggregates._remove_host", "aggregates._set_metadata",
 	},
+	// nova-network's actions, removed (410 Gone at every microversion).
+	"POST /v2.1/os-networks/{id}/action": {
+		"networks._disassociate_host_and_project", "networks_associate._associate_host",
+		"networks_associate._disassociate_host_only", "networks_associate._disassociate_project_only",
+	},
 }
 
 // novaActionSchemas are an action route's schemas per microversion range, from
@@ -105,6 +110,12 @@ func novaActionSchemas(methods []string) ([]httpapi.Schema, error) {
 					s, err := novaSchema(d.Module, d.Schema)
 					if err != nil {
 						return nil, err
+					}
+					if len(s) == 0 {
+						// Upstream's schema of a removed action ({}) takes any
+						// body.
+						properties[a.name] = map[string]any{}
+						continue
 					}
 					props, _ := s["properties"].(map[string]any)
 					arg, ok := props[a.name]

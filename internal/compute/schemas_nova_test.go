@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/nimbus-cloud/nimbus/internal/platform/httpapi"
+	"github.com/nimbus-cloud/nimbus/internal/platform/httpapi/httpapitest"
 )
 
 // TestNovaSchemas: every upstream schema loads, every pattern in it is one RE2
@@ -85,4 +86,16 @@ func TestNovaSchemas(t *testing.T) {
 	if _, ok := kp[1].Responses[201]; !ok {
 		t.Errorf("keypairs.create at 2.2: %+v", kp[1])
 	}
+}
+
+// TestSchemaCoverage: every route the compute API mounts has upstream's
+// request schema (a route taking a body) and its response schemas, per
+// microversion, after withNovaSchemas.
+func TestSchemaCoverage(t *testing.T) {
+	e := newTestEnv(t, nil)
+	routes, err := withNovaSchemas(e.Compute.routes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	httpapitest.CheckSchemaCoverage(t, routes, map[string]string{})
 }

@@ -117,6 +117,9 @@ var novaRouteMethods = map[string]string{
 	"DELETE /v2.1/os-floating-ips/{id}":                       "floating_ips.delete",
 	"GET /v2.1/os-networks":                                   "networks.index",
 	"GET /v2.1/os-networks/{id}":                              "networks.show",
+	"POST /v2.1/os-networks":                                  "networks.create",
+	"POST /v2.1/os-networks/add":                              "networks.add",
+	"DELETE /v2.1/os-networks/{id}":                           "networks.delete",
 }
 
 // novaCodeStatuses are the statuses of the methods whose code picks its answer
