@@ -2,7 +2,6 @@ package compute
 
 import (
 	"fmt"
-	"slices"
 	"sort"
 
 	"github.com/nimbus-cloud/nimbus/internal/platform/httpapi"
@@ -93,12 +92,14 @@ func novaActionSchemas(methods []string) ([]httpapi.Schema, error) {
 		}
 		properties := map[string]any{}
 		byStatus := map[int][]any{}
+		seen := map[string]bool{} // "status module.schema": each listed once
 		for _, a := range actions {
 			if !servedAt(a.decls, from) {
 				continue // the action's own 404 (VersionNotFoundForAPIMethod)
 			}
-			status := 200
+			status := 200 // Nova's default without @wsgi.response
 			var response jsonschema.Schema
+			var responseName string
 			for _, d := range a.decls {
 				if !d.covers(from) {
 					continue
@@ -128,7 +129,7 @@ func novaActionSchemas(methods []string) ([]httpapi.Schema, error) {
 					if err != nil {
 						return nil, err
 					}
-					response = s
+					response, responseName = s, d.Module+"."+d.Schema
 				}
 			}
 			if statuses, ok := novaCodeStatuses[a.method]; ok {
@@ -140,7 +141,8 @@ func novaActionSchemas(methods []string) ([]httpapi.Schema, error) {
 			if response == nil {
 				return nil, fmt.Errorf("%s has no response schema at %s", a.method, from)
 			}
-			if !slices.ContainsFunc(byStatus[status], func(s any) bool { return fmt.Sprint(s) == fmt.Sprint(response) }) {
+			if key := fmt.Sprint(status, " ", responseName); !seen[key] {
+				seen[key] = true
 				byStatus[status] = append(byStatus[status], response)
 			}
 		}
