@@ -8,9 +8,9 @@ import (
 )
 
 // novaRouteMethods names, per route, the upstream controller method it is
-// (nova/api/openstack/compute/<module>.py), whose response schemas per
-// microversion (schemas/nova) the route declares. The action routes
-// (POST .../action) are novaActionRoutes.
+// (nova/api/openstack/compute/<module>.py), whose request and response
+// schemas per microversion (schemas/nova) the route declares. The action
+// routes (POST .../action) are novaActionRoutes.
 var novaRouteMethods = map[string]string{
 	"GET /{$}":      "versions.index",
 	"GET /v2.1":     "versions.index@VersionsV2",
