@@ -342,7 +342,7 @@ func (s *Service) aggregateAction(r *http.Request) (httpapi.Response, error) {
 			return nil
 		}
 	default:
-		return httpapi.Response{}, badRequest("Invalid input for field/attribute %s. Additional properties are not allowed ('%s' was unexpected)", name, name)
+		return httpapi.Response{}, badRequest("There is no such action: %s", name)
 	}
 	if err := s.enforce(r, "os_compute_api:os-aggregates:"+name, nil); err != nil {
 		return httpapi.Response{}, err

@@ -35,9 +35,9 @@ func TestAggregates(t *testing.T) {
 		{"unknown host", "POST", act, e.AdminToken, map[string]any{"add_host": map[string]any{"host": "nope"}}, 404, "Compute host nope could not be found."},
 		{"add_host without host", "POST", act, e.AdminToken, map[string]any{"add_host": map[string]any{}}, 400, "'host' is a required property"},
 		{"remove a host not in it", "POST", act, e.AdminToken, map[string]any{"remove_host": map[string]any{"host": "h2"}}, 404, "Cannot remove host h2 in aggregate 1"},
-		{"unknown action", "POST", act, e.AdminToken, map[string]any{"explode": nil}, 400, "'explode' was unexpected"},
-		{"two actions", "POST", act, e.AdminToken, map[string]any{"add_host": nil, "remove_host": nil}, 400, "more than one action"},
-		{"empty update", "PUT", path, e.AdminToken, map[string]any{"aggregate": map[string]any{}}, 400, "does not have enough properties"},
+		{"unknown action", "POST", act, e.AdminToken, map[string]any{"explode": nil}, 400, "There is no such action: explode"},
+		{"two actions", "POST", act, e.AdminToken, map[string]any{"add_host": map[string]any{"host": "h2"}, "remove_host": map[string]any{"host": "h2"}}, 400, "Malformed request body"},
+		{"empty update", "PUT", path, e.AdminToken, map[string]any{"aggregate": map[string]any{}}, 400, "Invalid input for field/attribute aggregate. Value: {}. {} is not valid under any of the given schemas"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			status, out, raw := e.Do(tc.method, tc.path, tc.token, tc.body)

@@ -48,6 +48,10 @@ type testEnv struct {
 	handler atomic.Pointer[http.Handler]
 }
 
+// testNetworkID is the demo project's network in memNetwork, and its ports'
+// ids are UUIDs too, as upstream's schemas ask (os-interface's net_id, port_id).
+const testNetworkID = "11111111-0000-4000-8000-000000000001"
+
 func newTestEnv(t testing.TB, tune func(*Options)) *testEnv {
 	t.Helper()
 	dir := t.TempDir()
@@ -61,7 +65,7 @@ func newTestEnv(t testing.TB, tune func(*Options)) *testEnv {
 	e.AdminToken, e.DemoToken, e.DemoProject = e.identity.AdminToken, e.identity.DemoToken, e.identity.DemoProject
 	e.net.auth = e.identity.Service.Validator()
 	e.images.auth = e.identity.Service.Validator()
-	e.net.networks["net-1"] = NetworkInfo{ID: "net-1", Name: "private", ProjectID: e.DemoProject, MTU: 1450}
+	e.net.networks[testNetworkID] = NetworkInfo{ID: testNetworkID, Name: "private", ProjectID: e.DemoProject, MTU: 1450}
 	opts := Options{DB: database, Logger: slog.New(failOnViolations(t)), Auth: e.identity.Service.Validator(),
 		Policy: enforcer, PublicURL: ts.URL, Images: e.images, Network: e.net, CheckResponses: true}
 	if tune != nil {
@@ -296,7 +300,7 @@ type memNetwork struct {
 }
 
 func newMemNetwork() *memNetwork {
-	return &memNetwork{networks: map[string]NetworkInfo{"net-1": {ID: "net-1", Name: "private", MTU: 1450}}, ports: map[string]*Port{},
+	return &memNetwork{networks: map[string]NetworkInfo{testNetworkID: {ID: testNetworkID, Name: "private", MTU: 1450}}, ports: map[string]*Port{},
 		groups: map[string]*SecurityGroup{}}
 }
 
@@ -414,7 +418,7 @@ func (m *memNetwork) CreatePort(ctx context.Context, token string, req PortReque
 		}
 	}
 	m.next++
-	p := &Port{ID: fmt.Sprintf("port-%d", m.next), NetworkID: req.NetworkID, ProjectID: project,
+	p := &Port{ID: fmt.Sprintf("22222222-0000-4000-8000-%012d", m.next), NetworkID: req.NetworkID, ProjectID: project,
 		MAC: fmt.Sprintf("fa:16:3e:00:00:%02x", m.next), Status: "DOWN", DeviceID: req.DeviceID,
 		FixedIPs:       []PortIP{{SubnetID: "bbbbbbbb-0000-4000-8000-000000000001", IP: netip.AddrFrom4([4]byte{10, 0, 0, byte(m.next + 2)})}},
 		SecurityGroups: slices.Clone(req.SecurityGroups), PortSecurityEnabled: true}

@@ -190,6 +190,11 @@ func (s *Service) flavorAction(r *http.Request) (httpapi.Response, error) {
 	if err != nil {
 		return httpapi.Response{}, err
 	}
+	rule := map[string]string{"addTenantAccess": "os_compute_api:os-flavor-access:add_tenant_access",
+		"removeTenantAccess": "os_compute_api:os-flavor-access:remove_tenant_access"}[action]
+	if rule == "" {
+		return httpapi.Response{}, badRequest("There is no such action: %s", action)
+	}
 	var body struct {
 		Tenant string `json:"tenant"`
 	}
@@ -199,11 +204,6 @@ func (s *Service) flavorAction(r *http.Request) (httpapi.Response, error) {
 	f, err := s.flavor(r.Context(), auth.FromContext(r.Context()), r.PathValue("id"))
 	if err != nil {
 		return httpapi.Response{}, err
-	}
-	rule := map[string]string{"addTenantAccess": "os_compute_api:os-flavor-access:add_tenant_access",
-		"removeTenantAccess": "os_compute_api:os-flavor-access:remove_tenant_access"}[action]
-	if rule == "" {
-		return httpapi.Response{}, badRequest("Invalid action %s.", action)
 	}
 	if err := s.enforce(r, rule, nil); err != nil {
 		return httpapi.Response{}, err

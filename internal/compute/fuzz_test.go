@@ -29,6 +29,15 @@ func fuzzPost(t *testing.T, url, token string, body []byte) int {
 	return resp.StatusCode
 }
 
+// The fuzz targets' images and networks, by UUIDs as upstream's schemas ask:
+// an image naming another project's kernel, the external network, and the
+// fuzzed project's network.
+const (
+	kernelImage   = "44444444-0000-4000-8000-000000000001"
+	publicNetwork = "33333333-0000-4000-8000-000000000001"
+	fuzzNetwork   = "55555555-0000-4000-8000-000000000001"
+)
+
 // fuzzPersonas are the tokens of the matrix's personas by name.
 func fuzzPersonas(e *testEnv, project string) map[string]string {
 	personas, _ := e.identity.Personas(project)
@@ -40,18 +49,18 @@ func fuzzPersonas(e *testEnv, project string) map[string]string {
 }
 
 // FuzzCreateServerBody: whatever a client puts in POST /servers, the policy
-// holds: a reader and a domain-scoped token are refused (403) before the body
-// counts, the demo member never gets a 5xx, and whatever it is given is its own
+// holds: a reader and a domain-scoped token are refused (403) once the body
+// passes upstream's schema (400 before, as Nova validates first), the demo member never gets a 5xx, and whatever it is given is its own
 // project's, placed by the scheduler (no forced or requested host, admin's
 // only), with ports made as the member and none on the external network.
 func FuzzCreateServerBody(f *testing.F) {
 	for _, seed := range []string{
-		`{"server": {"name": "vm", "imageRef": "aaaaaaaa-0000-4000-8000-000000000001", "flavorRef": "1", "networks": [{"uuid": "net-1"}]}}`,
+		`{"server": {"name": "vm", "imageRef": "aaaaaaaa-0000-4000-8000-000000000001", "flavorRef": "1", "networks": [{"uuid": "11111111-0000-4000-8000-000000000001"}]}}`,
 		`{"server": {"name": "vm", "imageRef": "aaaaaaaa-0000-4000-8000-000000000001", "flavorRef": "1", "availability_zone": "nova:h1"}}`,
 		`{"server": {"name": "vm", "imageRef": "aaaaaaaa-0000-4000-8000-000000000001", "flavorRef": "1", "host": "h1", "hypervisor_hostname": "h1"}}`,
-		`{"server": {"name": "vm", "imageRef": "aaaaaaaa-0000-4000-8000-000000000001", "flavorRef": "1", "networks": [{"uuid": "public", "fixed_ip": "203.0.113.9"}]}}`,
-		`{"server": {"name": "vm", "imageRef": "aaaaaaaa-0000-4000-8000-000000000001", "flavorRef": "1", "networks": [{"uuid": "net-1"}], "min_count": 2, "max_count": "3"}}`,
-		`{"server": {"name": "vm", "imageRef": "ami-kernel", "flavorRef": "1", "networks": [{"port": "port-1"}]}, "os:scheduler_hints": {"group": 1}}`,
+		`{"server": {"name": "vm", "imageRef": "aaaaaaaa-0000-4000-8000-000000000001", "flavorRef": "1", "networks": [{"uuid": "33333333-0000-4000-8000-000000000001", "fixed_ip": "203.0.113.9"}]}}`,
+		`{"server": {"name": "vm", "imageRef": "aaaaaaaa-0000-4000-8000-000000000001", "flavorRef": "1", "networks": [{"uuid": "11111111-0000-4000-8000-000000000001"}], "min_count": 2, "max_count": "3"}}`,
+		`{"server": {"name": "vm", "imageRef": "44444444-0000-4000-8000-000000000001", "flavorRef": "1", "networks": [{"port": "22222222-0000-4000-8000-000000000001"}]}, "os:scheduler_hints": {"group": 1}}`,
 		`{"server": {"name": "vm", "imageRef": "aaaaaaaa-0000-4000-8000-000000000001", "flavorRef": "1", "security_groups": [{"name": "default"}], "metadata": {"a": "b"}, "user_data": "aGk="}}`,
 		`{"server": null}`, `[]`, `{`,
 	} {
@@ -59,21 +68,25 @@ func FuzzCreateServerBody(f *testing.F) {
 	}
 	e := newTestEnv(f, nil)
 	e.host("h1", 64, 1<<20, 10000)
-	e.net.networks["public"] = NetworkInfo{ID: "public", Name: "public", ProjectID: e.identity.AdminProject, External: true}
+	e.net.networks[publicNetwork] = NetworkInfo{ID: publicNetwork, Name: "public", ProjectID: e.identity.AdminProject, External: true}
 	e.images.addPrivate(Image{ID: "aki-hidden", Status: "active", DiskFormat: "aki"}, e.identity.AdminProject)
-	e.images.add(Image{ID: "ami-kernel", Status: "active", DiskFormat: "ami", Properties: map[string]string{"kernel_id": "aki-hidden"}})
+	e.images.add(Image{ID: kernelImage, Status: "active", DiskFormat: "ami", Properties: map[string]string{"kernel_id": "aki-hidden"}})
 	tokens := fuzzPersonas(e, "fuzz-create")
 	url := e.URL + "/v2.1/servers"
 	ctx := context.Background()
 	f.Fuzz(func(t *testing.T, body []byte) {
-		for _, refused := range []string{policytest.Reader, policytest.DomainAdmin, policytest.SystemAdmin} {
-			if status := fuzzPost(t, url, tokens[refused], body); status != http.StatusForbidden {
-				t.Fatalf("as %s: %d, want 403 whatever the body", refused, status)
-			}
-		}
 		status := fuzzPost(t, url, e.DemoToken, body)
 		if status >= 500 {
 			t.Fatalf("as a member: %d", status)
+		}
+		// As Nova: the body is validated against the schema before the
+		// policy is checked, so a refused caller sees the schema's 400 for a
+		// body the member is refused too, and 403 for any other.
+		for _, refused := range []string{policytest.Reader, policytest.DomainAdmin, policytest.SystemAdmin} {
+			got := fuzzPost(t, url, tokens[refused], body)
+			if got != http.StatusForbidden && (got != http.StatusBadRequest || status != http.StatusBadRequest) {
+				t.Fatalf("as %s: %d (the member: %d), want 403, or the schema's 400", refused, got, status)
+			}
 		}
 		if status != http.StatusAccepted {
 			return
@@ -91,7 +104,7 @@ func FuzzCreateServerBody(f *testing.F) {
 				t.Fatalf("a member's server boots the hidden kernel")
 			}
 			for _, n := range in.Request.Networks {
-				if n.NetworkID == "public" {
+				if n.NetworkID == publicNetwork {
 					t.Fatalf("a member's server on the external network")
 				}
 				if n.Created && e.net.creators[n.PortID] != e.DemoProject {
@@ -131,7 +144,7 @@ func loadAll(ctx context.Context, e *testEnv) ([]*instance, error) {
 // 403 or a 409 that would tell the server exists or its state).
 func FuzzServerActionBody(f *testing.F) {
 	for _, seed := range []string{
-		`{"os-stop": null}`, `{"reboot": {"type": "HARD"}}`, `{"rebuild": {"imageRef": "ami-kernel"}}`,
+		`{"os-stop": null}`, `{"reboot": {"type": "HARD"}}`, `{"rebuild": {"imageRef": "44444444-0000-4000-8000-000000000001"}}`,
 		`{"rescue": {"rescue_image_ref": "aaaaaaaa-0000-4000-8000-000000000001", "adminPass": "x"}}`, `{"resize": {"flavorRef": "2"}}`,
 		`{"lock": {"locked_reason": "r"}}`, `{"os-getConsoleOutput": {"length": -1}}`, `{"addSecurityGroup": {"name": "default"}}`,
 		`{"os-getVNCConsole": {"type": "novnc"}}`, `{"pause": null, "unpause": null}`, `{}`, `null`, `{"x": `,
@@ -141,15 +154,15 @@ func FuzzServerActionBody(f *testing.F) {
 	e := newTestEnv(f, nil)
 	e.host("h1", 64, 1<<20, 10000)
 	e.images.addPrivate(Image{ID: "aki-hidden", Status: "active", DiskFormat: "aki"}, e.identity.AdminProject)
-	e.images.add(Image{ID: "ami-kernel", Status: "active", DiskFormat: "ami", Properties: map[string]string{"kernel_id": "aki-hidden"}})
+	e.images.add(Image{ID: kernelImage, Status: "active", DiskFormat: "ami", Properties: map[string]string{"kernel_id": "aki-hidden"}})
 	personas, project := e.identity.Personas("fuzz-action")
 	tokens := map[string]string{}
 	for _, p := range personas {
 		tokens[p.Name] = p.Token
 	}
-	e.net.networks["net-p"] = NetworkInfo{ID: "net-p", Name: "p", ProjectID: project}
+	e.net.networks[fuzzNetwork] = NetworkInfo{ID: fuzzNetwork, Name: "p", ProjectID: project}
 	boot := func() string {
-		return e.boot(tokens[policytest.Member], map[string]any{"networks": []any{map[string]any{"uuid": "net-p"}}})
+		return e.boot(tokens[policytest.Member], map[string]any{"networks": []any{map[string]any{"uuid": fuzzNetwork}}})
 	}
 	// The member acts on one server (which its actions may change or delete),
 	// the others on one they must never change.

@@ -31,9 +31,9 @@ func TestKernelAndRamdiskOfAnotherProject(t *testing.T) {
 		e.images.addPrivate(Image{ID: id, Status: "active", DiskFormat: "ami", ContainerFormat: "ami", Size: 1 << 20, Properties: props}, e.DemoProject)
 		return id
 	}
-	stolenKernel := evil("ami-kernel", map[string]string{"kernel_id": "aki-victim"})
-	stolenRamdisk := evil("ami-ramdisk", map[string]string{"kernel_id": "aki-public", "ramdisk_id": "ari-victim"})
-	stolenBoth := evil("ami-both", map[string]string{"kernel_id": "aki-victim", "ramdisk_id": "ari-victim"})
+	stolenKernel := evil("eeeeeeee-0000-4000-8000-00000000000a", map[string]string{"kernel_id": "aki-victim"})
+	stolenRamdisk := evil("eeeeeeee-0000-4000-8000-00000000000b", map[string]string{"kernel_id": "aki-public", "ramdisk_id": "ari-victim"})
+	stolenBoth := evil("eeeeeeee-0000-4000-8000-00000000000c", map[string]string{"kernel_id": "aki-victim", "ramdisk_id": "ari-victim"})
 
 	for _, img := range []string{stolenKernel, stolenRamdisk, stolenBoth} {
 		status, out, raw := e.Do("POST", "/v2.1/servers", e.DemoToken, serverBody(map[string]any{"imageRef": img,
@@ -76,12 +76,12 @@ func TestKernelAndRamdiskOfAnotherProject(t *testing.T) {
 
 	// The owner boots on its own kernel and ramdisk; "nokernel" boots no kernel
 	// at all (upstream ignores the ramdisk then).
-	e.images.addPrivate(Image{ID: "ami-victim", Status: "active", DiskFormat: "ami", ContainerFormat: "ami", Size: 1 << 20,
+	e.images.addPrivate(Image{ID: "eeeeeeee-0000-4000-8000-00000000000d", Status: "active", DiskFormat: "ami", ContainerFormat: "ami", Size: 1 << 20,
 		Properties: map[string]string{"kernel_id": "aki-victim", "ramdisk_id": "ari-victim"}}, victim)
-	e.net.networks["net-victim"] = NetworkInfo{ID: "net-victim", Name: "victim", ProjectID: victim, MTU: 1450}
-	e.Must(202, "POST", "/v2.1/servers", victimToken, serverBody(map[string]any{"imageRef": "ami-victim",
-		"networks": []any{map[string]any{"uuid": "net-victim"}}}))
-	noKernel := evil("ami-nokernel", map[string]string{"kernel_id": "nokernel", "ramdisk_id": "ari-victim"})
+	e.net.networks["eeeeeeee-0000-4000-8000-00000000000e"] = NetworkInfo{ID: "eeeeeeee-0000-4000-8000-00000000000e", Name: "victim", ProjectID: victim, MTU: 1450}
+	e.Must(202, "POST", "/v2.1/servers", victimToken, serverBody(map[string]any{"imageRef": "eeeeeeee-0000-4000-8000-00000000000d",
+		"networks": []any{map[string]any{"uuid": "eeeeeeee-0000-4000-8000-00000000000e"}}}))
+	noKernel := evil("eeeeeeee-0000-4000-8000-00000000000f", map[string]string{"kernel_id": "nokernel", "ramdisk_id": "ari-victim"})
 	nk := e.Must(202, "POST", "/v2.1/servers", e.DemoToken, serverBody(map[string]any{"imageRef": noKernel,
 		"networks": []any{map[string]any{"uuid": netUUID}}}))["server"].(map[string]any)["id"].(string)
 	e.conduct()

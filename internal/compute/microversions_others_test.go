@@ -229,7 +229,9 @@ func TestServicesByMicroversion(t *testing.T) {
 		t.Errorf("2.1 service = %v", svc)
 	}
 	body := map[string]any{"host": "h1", "binary": "nova-compute", "forced_down": true}
-	e.mustAt(404, "2.10", "PUT", "/v2.1/os-services/force-down", e.AdminToken, body)
+	// Before 2.11 the schema has no forced_down, and force-down is no action.
+	e.mustAt(400, "2.10", "PUT", "/v2.1/os-services/force-down", e.AdminToken, body)
+	e.mustAt(404, "2.10", "PUT", "/v2.1/os-services/force-down", e.AdminToken, map[string]any{"host": "h1", "binary": "nova-compute"})
 	if out := e.mustAt(200, "2.11", "PUT", "/v2.1/os-services/force-down", e.AdminToken, body)["service"].(map[string]any); out["forced_down"] != true {
 		t.Errorf("2.11 force-down = %v", out)
 	}

@@ -17,7 +17,8 @@ const defaultFloatingPool = "nova"
 // networkProxyRoutes are Nova's deprecated proxies of the network service:
 // os-floating-ips (nova/api/openstack/compute/floating_ips.py) and os-networks
 // (networks.py), to 2.35 and 404 beyond; os-networks' nova-network calls are
-// 410 Gone, as upstream's.
+// 410 Gone at every microversion, as upstream's (@wsgi.removed, no
+// @wsgi.api_version).
 func (s *Service) networkProxyRoutes() []httpapi.Route {
 	own := func(r *http.Request) (map[string]any, error) {
 		return map[string]any{"target.project_id": auth.FromContext(r.Context()).ProjectID}, nil
@@ -27,7 +28,7 @@ func (s *Service) networkProxyRoutes() []httpapi.Route {
 			Target: own, Handler: s.upTo(35, h)}
 	}
 	gone := func(method, path string) httpapi.Route {
-		return httpapi.Route{Method: method, Path: "/v2.1/os-networks" + path, Handler: s.upTo(35, networkGone)}
+		return httpapi.Route{Method: method, Path: "/v2.1/os-networks" + path, Handler: networkGone}
 	}
 	return []httpapi.Route{
 		fip("GET", "", "list", s.listFloatingIPs),
@@ -36,13 +37,28 @@ func (s *Service) networkProxyRoutes() []httpapi.Route {
 		fip("DELETE", "/{id}", "delete", s.deleteFloatingIP),
 		{Method: "GET", Path: "/v2.1/os-networks", Policy: "os_compute_api:os-networks:list", Target: own, Handler: s.upTo(35, s.listProxyNetworks)},
 		{Method: "GET", Path: "/v2.1/os-networks/{id}", Policy: "os_compute_api:os-networks:show", Target: own, Handler: s.upTo(35, s.showProxyNetwork)},
-		gone("POST", ""), gone("POST", "/add"), gone("DELETE", "/{id}"), gone("POST", "/{id}/action"),
+		gone("POST", ""), gone("POST", "/add"), gone("DELETE", "/{id}"),
+		{Method: "POST", Path: "/v2.1/os-networks/{id}/action", Handler: networkActionGone},
 	}
 }
 
 // networkGone is upstream's answer to nova-network's calls since it was removed.
 func networkGone(*http.Request) (httpapi.Response, error) {
 	return httpapi.Response{}, httpapi.Errorf(http.StatusGone, "Gone")
+}
+
+// networkActionGone is os-networks' action: upstream's dispatcher answers an
+// unknown action first, and each of nova-network's actions is Gone.
+func networkActionGone(r *http.Request) (httpapi.Response, error) {
+	name, _, err := oneAction(r)
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	switch name {
+	case "disassociate", "associate_host", "disassociate_host", "disassociate_project":
+		return networkGone(r)
+	}
+	return httpapi.Response{}, badRequest("There is no such action: %s", name)
 }
 
 func (s *Service) networkProxy() (NetworkProxy, error) {

@@ -186,4 +186,15 @@ func TestFloatingIPProxy(t *testing.T) {
 	e.mustAt(404, "2.1", "GET", "/v2.1/os-networks/nope", e.DemoToken, nil)
 	e.mustAt(410, "2.1", "POST", "/v2.1/os-networks", e.AdminToken, map[string]any{"network": map[string]any{"label": "x"}})
 	e.mustAt(404, "2.36", "GET", "/v2.1/os-networks", e.DemoToken, nil)
+	// nova-network's calls are Gone at every microversion (@wsgi.removed);
+	// the action dispatcher still answers an unknown action first.
+	for _, v := range []string{"2.1", "2.36", microversions.Max.String()} {
+		e.mustAt(410, v, "POST", "/v2.1/os-networks", e.AdminToken, map[string]any{"network": map[string]any{"label": "x"}})
+		e.mustAt(410, v, "POST", "/v2.1/os-networks/add", e.AdminToken, map[string]any{"id": netUUID})
+		e.mustAt(410, v, "DELETE", "/v2.1/os-networks/"+netUUID, e.AdminToken, nil)
+		e.mustAt(410, v, "POST", "/v2.1/os-networks/"+netUUID+"/action", e.AdminToken, map[string]any{"disassociate": nil})
+		e.mustAt(410, v, "POST", "/v2.1/os-networks/"+netUUID+"/action", e.AdminToken, map[string]any{"associate_host": "h1"})
+		status, out, raw, _ := e.send(v, "POST", "/v2.1/os-networks/"+netUUID+"/action", e.AdminToken, map[string]any{"explode": nil})
+		checkFault(t, status, out, raw, 400, "There is no such action: explode")
+	}
 }

@@ -230,15 +230,8 @@ func novaRouteSchemas(method string, kinds ...string) ([]httpapi.Schema, error) 
 	// its last, within Nimbus's.
 	bounds := map[httpapi.Version]bool{microversions.Min: true}
 	for _, d := range decls {
-		if lo := parseVersion(d.Min, microversions.Min); microversions.Min.Less(lo) && !microversions.Max.Less(lo) {
-			bounds[lo] = true
-		}
-		if d.Max != "" {
-			hi := parseVersion(d.Max, microversions.Max)
-			next := httpapi.Version{Major: hi.Major, Minor: hi.Minor + 1}
-			if microversions.Min.Less(next) && !microversions.Max.Less(next) {
-				bounds[next] = true
-			}
+		for _, b := range d.bounds() {
+			bounds[b] = true
 		}
 	}
 	starts := make([]httpapi.Version, 0, len(bounds))

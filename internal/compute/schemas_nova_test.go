@@ -2,10 +2,13 @@ package compute
 
 import (
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/nimbus-cloud/nimbus/internal/platform/httpapi"
+	"github.com/nimbus-cloud/nimbus/internal/platform/httpapi/httpapitest"
 )
 
 // TestNovaSchemas: every upstream schema loads, every pattern in it is one RE2
@@ -85,4 +88,62 @@ func TestNovaSchemas(t *testing.T) {
 	if _, ok := kp[1].Responses[201]; !ok {
 		t.Errorf("keypairs.create at 2.2: %+v", kp[1])
 	}
+}
+
+// TestNovaActionSchemas: a server action route's schemas hold each action
+// served at the version, with the statuses the actions answer there.
+func TestNovaActionSchemas(t *testing.T) {
+	schemas, err := novaActionSchemas(novaActionRoutes["POST /v2.1/servers/{id}/action"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := func(v httpapi.Version) httpapi.Schema {
+		for _, sc := range schemas {
+			if !v.Less(sc.Min) && (sc.Max == httpapi.Version{} || !sc.Max.Less(v)) {
+				return sc
+			}
+		}
+		t.Fatalf("no schema at %s", v)
+		return httpapi.Schema{}
+	}
+	for _, tc := range []struct {
+		version         httpapi.Version
+		statuses        string
+		present, absent string
+	}{
+		// os-getConsoleOutput, rescue, os-getVNCConsole 200; confirmResize 204;
+		// the rest 202.
+		{httpapi.Version{Major: 2, Minor: 1}, "200, 202, 204", "addFloatingIp", ""},
+		{httpapi.Version{Major: 2, Minor: 6}, "200, 202, 204", "addFloatingIp", "os-getVNCConsole"},
+		{httpapi.Version{Major: 2, Minor: 44}, "200, 202, 204", "reboot", "addFloatingIp"},
+	} {
+		sc := at(tc.version)
+		var statuses []string
+		for st := range sc.Responses {
+			statuses = append(statuses, strconv.Itoa(st))
+		}
+		slices.Sort(statuses)
+		if got := strings.Join(statuses, ", "); got != tc.statuses {
+			t.Errorf("%s: statuses %s, want %s", tc.version, got, tc.statuses)
+		}
+		props := sc.Request["properties"].(map[string]any)
+		if _, ok := props[tc.present]; !ok {
+			t.Errorf("%s: no %s", tc.version, tc.present)
+		}
+		if _, ok := props[tc.absent]; ok && tc.absent != "" {
+			t.Errorf("%s: %s served", tc.version, tc.absent)
+		}
+	}
+}
+
+// TestSchemaCoverage: every route the compute API mounts has upstream's
+// request schema (a route taking a body) and its response schemas, per
+// microversion, after withNovaSchemas.
+func TestSchemaCoverage(t *testing.T) {
+	e := newTestEnv(t, nil)
+	routes, err := withNovaSchemas(e.Compute.routes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	httpapitest.CheckSchemaCoverage(t, routes, map[string]string{})
 }

@@ -4,15 +4,13 @@ import (
 	"fmt"
 
 	"github.com/nimbus-cloud/nimbus/internal/platform/httpapi"
+	"github.com/nimbus-cloud/nimbus/internal/platform/jsonschema"
 )
 
 // novaRouteMethods names, per route, the upstream controller method it is
-// (nova/api/openstack/compute/<module>.py), whose response schemas per
-// microversion (schemas/nova) the route declares. The action routes
-// (POST .../action) carry one schema per action upstream, which a route's
-// single schema cannot, so their handlers keep upstream's checks.
-// os-interface (attach_interfaces) is left out until its tests' fixtures use
-// UUIDs as ids, as its schemas require.
+// (nova/api/openstack/compute/<module>.py), whose request and response
+// schemas per microversion (schemas/nova) the route declares. The action
+// routes (POST .../action) are novaActionRoutes.
 var novaRouteMethods = map[string]string{
 	"GET /{$}":      "versions.index",
 	"GET /v2.1":     "versions.index@VersionsV2",
@@ -79,6 +77,10 @@ var novaRouteMethods = map[string]string{
 	"DELETE /v2.1/servers/{id}/metadata/{key}":                "server_metadata.delete",
 	"GET /v2.1/servers/{id}/ips":                              "ips.index",
 	"GET /v2.1/servers/{id}/ips/{network}":                    "ips.show",
+	"GET /v2.1/servers/{id}/os-interface":                     "attach_interfaces.index",
+	"GET /v2.1/servers/{id}/os-interface/{port}":              "attach_interfaces.show",
+	"POST /v2.1/servers/{id}/os-interface":                    "attach_interfaces.create",
+	"DELETE /v2.1/servers/{id}/os-interface/{port}":           "attach_interfaces.delete",
 	"GET /v2.1/servers/{id}/os-instance-actions":              "instance_actions.index",
 	"GET /v2.1/servers/{id}/os-instance-actions/{request_id}": "instance_actions.show",
 	"GET /v2.1/os-aggregates":                                 "aggregates.index",
@@ -115,39 +117,50 @@ var novaRouteMethods = map[string]string{
 	"DELETE /v2.1/os-floating-ips/{id}":                       "floating_ips.delete",
 	"GET /v2.1/os-networks":                                   "networks.index",
 	"GET /v2.1/os-networks/{id}":                              "networks.show",
+	"POST /v2.1/os-networks":                                  "networks.create",
+	"POST /v2.1/os-networks/add":                              "networks.add",
+	"DELETE /v2.1/os-networks/{id}":                           "networks.delete",
 }
 
-// novaRequestPending are the routes whose bodies their handlers still check
-// (upstream's messages written by hand) instead of upstream's request schema:
-// each has tests written against the handler's order of checks, to move over
-// with them (docs/COMPATIBILITY.md).
-var novaRequestPending = map[string]bool{
-	// Its fuzz test holds the policy before the body, and its tests' fixtures
-	// (network and port ids) are not the UUIDs the schema asks for.
-	"POST /v2.1/servers": true,
-	// Their tests expect the first of several violations in an order the
-	// validator (draft 4, keywords in its own order) does not share.
-	"PUT /v2.1/os-aggregates/{id}":   true,
-	"POST /v2.1/os-server-groups":    true,
-	"PUT /v2.1/os-services/{action}": true,
+// novaCodeStatuses are the statuses of the methods whose code picks its answer
+// instead of a @wsgi.response decorator, each with the body's schema (nil: no
+// body): they replace the loader's one status in every range.
+var novaCodeStatuses = map[string]map[int]jsonschema.Schema{
+	// nova/api/openstack/compute/server_tags.py update:
+	// webob.Response(status_int=201) for a tag it adds, 204 for one the server
+	// already has.
+	"server_tags.update": {201: nil, 204: nil},
+	// floating_ips.py _add_floating_ip, _remove_floating_ip:
+	// webob.Response(status_int=202), no body.
+	"floating_ips._add_floating_ip":    {202: nil},
+	"floating_ips._remove_floating_ip": {202: nil},
 }
 
 // withNovaSchemas gives each route of novaRouteMethods that declares no
-// schemas of its own upstream's request (unless pending) and response schemas.
+// schemas of its own upstream's request and response schemas.
 func withNovaSchemas(routes []httpapi.Route) ([]httpapi.Route, error) {
 	for i, rt := range routes {
 		key := rt.Method + " " + rt.Path
+		if methods, ok := novaActionRoutes[key]; ok && rt.Schemas == nil {
+			schemas, err := novaActionSchemas(methods)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", key, err)
+			}
+			routes[i].Schemas = schemas
+			continue
+		}
 		method, ok := novaRouteMethods[key]
 		if !ok || rt.Schemas != nil {
 			continue
 		}
-		kinds := []string{"request", "response"}
-		if novaRequestPending[key] {
-			kinds = kinds[1:]
-		}
-		schemas, err := novaRouteSchemas(method, kinds...)
+		schemas, err := novaRouteSchemas(method, "request", "response")
 		if err != nil {
 			return nil, fmt.Errorf("%s %s: %w", rt.Method, rt.Path, err)
+		}
+		if statuses, ok := novaCodeStatuses[method]; ok {
+			for j := range schemas {
+				schemas[j].Responses = statuses
+			}
 		}
 		routes[i].Schemas = schemas
 	}

@@ -341,7 +341,7 @@ func TestServerSecurityGroupActions(t *testing.T) {
 		{"unknown group", action, add("nope"), 404, "itemNotFound", "Security group nope is not found for project " + e.DemoProject},
 		{"ambiguous name", action, add("twin"), 409, "conflictingRequest", "Multiple security_group matches found for name 'twin'"},
 		{"blank name", action, add("   "), 400, "badRequest", "Security group name cannot be empty"},
-		{"empty name", action, add(""), 400, "badRequest", "is too short"},
+		{"empty name", action, add(""), 400, "badRequest", "Invalid input for field/attribute name. Value: . '' should be non-empty"},
 		{"no name", action, map[string]any{"addSecurityGroup": map[string]any{}}, 400, "badRequest", "'name' is a required property"},
 		{"not an object", action, map[string]any{"addSecurityGroup": nil}, 400, "badRequest", "is not of type 'object'"},
 		{"extra key", action, map[string]any{"addSecurityGroup": map[string]any{"name": "web", "id": "x"}}, 400, "badRequest", "Additional properties are not allowed"},

@@ -91,14 +91,15 @@ func (s *Service) serverAction(r *http.Request) (httpapi.Response, error) {
 }
 
 // oneAction reads an action request, {"<action>": <argument>}, which names
-// exactly one action (upstream's 400 otherwise).
+// exactly one action (upstream's action_peek: 400 "Malformed request body"
+// otherwise).
 func oneAction(r *http.Request) (string, json.RawMessage, error) {
 	var body map[string]json.RawMessage
 	if err := httpapi.DecodeJSON(r, &body); err != nil {
 		return "", nil, err
 	}
 	if len(body) != 1 {
-		return "", nil, badRequest("There is either no action or more than one action in the request body.")
+		return "", nil, badRequest("Malformed request body")
 	}
 	for k, v := range body {
 		return k, v, nil
@@ -312,6 +313,9 @@ func consoleText(log string, length *int) string {
 // vncConsole is os-getVNCConsole: a noVNC URL with a single-use token for the
 // guest's VNC server, through the console proxy.
 func (s *Service) vncConsole(r *http.Request, arg json.RawMessage) (httpapi.Response, error) {
+	if since(r, 6) { // remote_consoles.py get_vnc_console: @wsgi.api_version("2.1", "2.5")
+		return httpapi.Response{}, versionNotFound()
+	}
 	in, err := s.visibleInstance(r, "os_compute_api:os-remote-consoles")
 	if err != nil {
 		return httpapi.Response{}, err

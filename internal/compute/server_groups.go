@@ -246,7 +246,13 @@ func groupPolicyOf(r *http.Request, policies []any, policy *string, rawRules jso
 			if k != "max_server_per_host" {
 				return "", rules, badRequest("Invalid input for field/attribute rules. Additional properties are not allowed ('%s' was unexpected)", k)
 			}
+			// A positive_integer: a number or a string of digits, as
+			// upstream's schema allows and InstanceGroup.rules coerces.
 			n, ok := v.(float64)
+			if str, isString := v.(string); isString {
+				i, err := strconv.Atoi(str)
+				n, ok = float64(i), err == nil
+			}
 			if !ok || n < 1 || n != float64(int(n)) {
 				return "", rules, badRequest("Invalid input for field/attribute max_server_per_host. Value: %v. It must be an integer of at least 1", v)
 			}

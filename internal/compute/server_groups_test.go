@@ -27,7 +27,7 @@ func TestServerGroups(t *testing.T) {
 		{"no body", map[string]any{}, 400, "'server_group' is a required property"},
 		{"no name", map[string]any{"server_group": map[string]any{"policies": []any{"affinity"}}}, 400, "'name' is a required property"},
 		{"no policies", map[string]any{"server_group": map[string]any{"name": "g"}}, 400, "'policies' is a required property"},
-		{"two policies", groupBody("g", "affinity", "anti-affinity"), 400, "exactly one"},
+		{"two policies", groupBody("g", "affinity", "anti-affinity"), 400, "Invalid input for field/attribute policies. Value: ['affinity', 'anti-affinity']. ['affinity', 'anti-affinity'] is too long"},
 		{"unknown policy", groupBody("g", "spread"), 400, "'spread' is not one of"},
 		{"soft policy at 2.1", groupBody("g", "soft-affinity"), 400, "'soft-affinity' is not one of"},
 	} {
@@ -57,7 +57,7 @@ func TestServerGroups(t *testing.T) {
 	checkFault(t, status, out, raw, 400, "Instance group "+antiID+" could not be found.")
 	status, out, raw = e.Do("POST", "/v2.1/servers", e.DemoToken, map[string]any{"server": serverBody(nil)["server"],
 		"os:scheduler_hints": map[string]any{"group": "not-a-uuid"}})
-	checkFault(t, status, out, raw, 400, "is not a 'uuid'")
+	checkFault(t, status, out, raw, 400, "Invalid input for field/attribute group. Value: not-a-uuid. 'not-a-uuid' is not valid under any of the given schemas")
 
 	bootIn := func(group string) string {
 		t.Helper()

@@ -36,7 +36,7 @@ func TestInterfaceAttachDetach(t *testing.T) {
 	}{
 		{"both port and network", att(map[string]any{"net_id": netID, "port_id": freePort}), 400, "Must not input both network_id and port_id"},
 		{"fixed IP without network", att(map[string]any{"port_id": freePort, "fixed_ips": []any{map[string]any{"ip_address": "10.1.0.5"}}}), 400, "Must input network_id when request IP address"},
-		{"bad fixed IP", att(map[string]any{"net_id": netID, "fixed_ips": []any{map[string]any{"ip_address": "10.1.0.500"}}}), 400, "is not a 'ip-address'"},
+		{"bad fixed IP", att(map[string]any{"net_id": netID, "fixed_ips": []any{map[string]any{"ip_address": "10.1.0.500"}}}), 400, "Invalid input for field/attribute ip_address. Value: 10.1.0.500. '10.1.0.500' is not valid under any of the given schemas"},
 		{"two fixed IPs", att(map[string]any{"net_id": netID, "fixed_ips": []any{map[string]any{"ip_address": "10.1.0.5"}, map[string]any{"ip_address": "10.1.0.6"}}}), 400, "fixed_ips"},
 		{"network id not a uuid", att(map[string]any{"net_id": "net-1"}), 400, "is not a 'uuid'"},
 		{"unknown key", att(map[string]any{"net_id": netID, "color": "red"}), 400, "Additional properties are not allowed ('color' was unexpected)"},

@@ -182,10 +182,10 @@ func TestServerAddresses(t *testing.T) {
 		t.Errorf("ips/private = %s", v)
 	}
 	ifaces := e.Must(200, "GET", base+"/os-interface", e.DemoToken, nil)["interfaceAttachments"].([]any)
-	if v, _ := json.Marshal(ifaces); string(v) != `[{"fixed_ips":[{"ip_address":"10.0.0.3","subnet_id":"bbbbbbbb-0000-4000-8000-000000000001"}],"mac_addr":"fa:16:3e:00:00:01","net_id":"net-1","port_id":"port-1","port_state":"DOWN"}]` {
+	if v, _ := json.Marshal(ifaces); string(v) != `[{"fixed_ips":[{"ip_address":"10.0.0.3","subnet_id":"bbbbbbbb-0000-4000-8000-000000000001"}],"mac_addr":"fa:16:3e:00:00:01","net_id":"11111111-0000-4000-8000-000000000001","port_id":"22222222-0000-4000-8000-000000000001","port_state":"DOWN"}]` {
 		t.Errorf("os-interface = %s", v)
 	}
-	e.Must(200, "GET", base+"/os-interface/port-1", e.DemoToken, nil)
+	e.Must(200, "GET", base+"/os-interface/22222222-0000-4000-8000-000000000001", e.DemoToken, nil)
 	for _, tc := range []struct {
 		name, path, token string
 		msg               string

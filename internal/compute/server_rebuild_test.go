@@ -23,15 +23,16 @@ func TestRebuild(t *testing.T) {
 		msg           string
 	}{
 		{"no imageRef", "2.1", map[string]any{"name": "x"}, 400, "'imageRef' is a required property"},
-		{"not an object", "2.1", "aaaaaaaa-0000-4000-8000-000000000002", 400, "It is not of type 'object'"},
-		{"unknown image", "2.1", map[string]any{"imageRef": "nope"}, 400, "Image nope could not be found."},
+		{"not an object", "2.1", "aaaaaaaa-0000-4000-8000-000000000002", 400, "Invalid input for field/attribute rebuild. Value: aaaaaaaa-0000-4000-8000-000000000002. 'aaaaaaaa-0000-4000-8000-000000000002' is not of type 'object'"},
+		{"imageRef not a UUID", "2.1", map[string]any{"imageRef": "nope"}, 400, "Invalid input for field/attribute imageRef. Value: nope. 'nope' is not a 'uuid'"},
+		{"unknown image", "2.1", map[string]any{"imageRef": "aaaaaaaa-0000-4000-8000-0000000000ff"}, 400, "Image aaaaaaaa-0000-4000-8000-0000000000ff could not be found."},
 		{"image too big", "2.1", map[string]any{"imageRef": "aaaaaaaa-0000-4000-8000-000000000003"}, 400, "Flavor's disk is too small for requested image."},
 		{"unknown field", "2.1", map[string]any{"imageRef": "aaaaaaaa-0000-4000-8000-000000000002", "flavorRef": "2"}, 400, "('flavorRef' was unexpected)"},
 		{"key_name before 2.54", "2.53", map[string]any{"imageRef": "aaaaaaaa-0000-4000-8000-000000000002", "key_name": "k"}, 400, "('key_name' was unexpected)"},
 		{"unknown key", "2.54", map[string]any{"imageRef": "aaaaaaaa-0000-4000-8000-000000000002", "key_name": "nope"}, 400, "Invalid key_name provided."},
 		{"user_data not base64", "2.57", map[string]any{"imageRef": "aaaaaaaa-0000-4000-8000-000000000002", "user_data": "%%%"}, 400, "is not a 'base64'"},
 		{"personality from 2.57", "2.57", map[string]any{"imageRef": "aaaaaaaa-0000-4000-8000-000000000002", "personality": []any{}}, 400, "('personality' was unexpected)"},
-		{"empty name", "2.1", map[string]any{"imageRef": "aaaaaaaa-0000-4000-8000-000000000002", "name": " "}, 400, "Invalid input for field/attribute name."},
+		{"empty name", "2.1", map[string]any{"imageRef": "aaaaaaaa-0000-4000-8000-000000000002", "name": " "}, 400, "An invalid 'name' value was provided. The name must be: printable characters. Can not start or end with whitespace."},
 		{"bad disk config", "2.1", map[string]any{"imageRef": "aaaaaaaa-0000-4000-8000-000000000002", "OS-DCF:diskConfig": "X"}, 400, "is not one of ['AUTO', 'MANUAL']"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -18,8 +18,9 @@ func TestRescue(t *testing.T) {
 		msg  string
 	}{
 		{"unknown field", map[string]any{"imageRef": "aaaaaaaa-0000-4000-8000-000000000001"}, 400, "('imageRef' was unexpected)"},
-		{"not an object", "x", 400, "It is not of type 'object'"},
-		{"unknown image", map[string]any{"rescue_image_ref": "nope"}, 400, "Image nope could not be found."},
+		{"not an object", "x", 400, "Invalid input for field/attribute rescue. Value: x. 'x' is not of type 'object', 'null'"},
+		{"rescue_image_ref not a UUID", map[string]any{"rescue_image_ref": "nope"}, 400, "Invalid input for field/attribute rescue_image_ref. Value: nope. 'nope' is not a 'uuid'"},
+		{"unknown image", map[string]any{"rescue_image_ref": "aaaaaaaa-0000-4000-8000-0000000000ff"}, 400, "Image aaaaaaaa-0000-4000-8000-0000000000ff could not be found."},
 	} {
 		status, out, raw := e.Do("POST", action, e.DemoToken, map[string]any{"rescue": tc.body})
 		checkFault(t, status, out, raw, tc.want, tc.msg)

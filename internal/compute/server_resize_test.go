@@ -45,7 +45,7 @@ func TestResize(t *testing.T) {
 	}{
 		{"no flavor", map[string]any{}, 400, "'flavorRef' is a required property"},
 		{"unknown field", map[string]any{"flavorRef": "2", "name": "x"}, 400, "('name' was unexpected)"},
-		{"not an object", "2", 400, "It is not of type 'object'"},
+		{"not an object", "2", 400, "Invalid input for field/attribute resize. Value: 2. '2' is not of type 'object'"},
 		{"unknown flavor", map[string]any{"flavorRef": "nope"}, 400, "Unable to locate requested flavor."},
 		{"same flavor", map[string]any{"flavorRef": "1"}, 400, "When resizing, instances must change flavor!"},
 		{"zero disk", map[string]any{"flavorRef": "nodisk"}, 400, "Resize to zero disk flavor is not allowed."},

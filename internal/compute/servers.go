@@ -115,7 +115,9 @@ func (s *Service) serverView(r *http.Request, in *instance, o *serverViewOpts) m
 		"OS-EXT-STS:task_state": task, "OS-EXT-STS:vm_state": in.VMState, "OS-EXT-STS:power_state": in.PowerState,
 		"os-extended-volumes:volumes_attached": []any{}, "security_groups": groups,
 	}
-	if st := in.status(); st == "BUILD" || st == "ACTIVE" {
+	// nova/api/openstack/compute/views/servers.py _progress_statuses
+	switch in.status() {
+	case "ACTIVE", "BUILD", "REBUILD", "RESIZE", "VERIFY_RESIZE", "MIGRATING":
 		v["progress"] = 0
 	}
 	if in.Fault != nil && (in.VMState == vmError || in.VMState == vmDeleted) {

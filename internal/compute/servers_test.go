@@ -13,7 +13,7 @@ import (
 )
 
 func serverBody(attrs map[string]any) map[string]any {
-	s := map[string]any{"name": "vm", "imageRef": "aaaaaaaa-0000-4000-8000-000000000001", "flavorRef": "1", "networks": []any{map[string]any{"uuid": "net-1"}}}
+	s := map[string]any{"name": "vm", "imageRef": "aaaaaaaa-0000-4000-8000-000000000001", "flavorRef": "1", "networks": []any{map[string]any{"uuid": "11111111-0000-4000-8000-000000000001"}}}
 	for k, v := range attrs {
 		if v == nil {
 			delete(s, k)
@@ -32,7 +32,7 @@ func TestCreateServerBadInput(t *testing.T) {
 	e.images.add(Image{ID: "aaaaaaaa-0000-4000-8000-000000000003", Status: "active", MinRAM: 4096})
 	e.images.add(Image{ID: "aaaaaaaa-0000-4000-8000-000000000004", Status: "active", VirtualSize: 2 << 30})
 	e.net.networks["net-2"] = NetworkInfo{ID: "net-2", Name: "other"}
-	port, _ := e.net.CreatePort(context.Background(), "", PortRequest{ProjectID: e.DemoProject, NetworkID: "net-1", DeviceID: "someone-else"})
+	port, _ := e.net.CreatePort(context.Background(), "", PortRequest{ProjectID: e.DemoProject, NetworkID: "11111111-0000-4000-8000-000000000001", DeviceID: "someone-else"})
 	for _, tc := range []struct {
 		name   string
 		body   any
@@ -45,16 +45,18 @@ func TestCreateServerBadInput(t *testing.T) {
 		{"no name", serverBody(map[string]any{"name": nil}), 400, "badRequest", "'name' is a required property"},
 		{"blank name", serverBody(map[string]any{"name": "  "}), 400, "badRequest", "name"},
 		{"no image", serverBody(map[string]any{"imageRef": nil}), 400, "badRequest", "Missing imageRef attribute"},
-		{"no flavor", serverBody(map[string]any{"flavorRef": nil}), 400, "badRequest", "Missing flavorRef attribute"},
+		{"no flavor", serverBody(map[string]any{"flavorRef": nil}), 400, "badRequest", "'flavorRef' is a required property"},
 		{"unknown flavor", serverBody(map[string]any{"flavorRef": "999"}), 400, "badRequest", "Flavor 999 could not be found."},
-		{"unknown image", serverBody(map[string]any{"imageRef": "nope"}), 400, "badRequest", "Image nope could not be found."},
+		{"imageRef not a UUID", serverBody(map[string]any{"imageRef": "nope"}), 400, "badRequest", "Invalid input for field/attribute imageRef. Value: nope. 'nope' is not valid under any of the given schemas"},
+		{"unknown image", serverBody(map[string]any{"imageRef": "aaaaaaaa-0000-4000-8000-0000000000ff"}), 400, "badRequest", "Image aaaaaaaa-0000-4000-8000-0000000000ff could not be found."},
 		{"image not active", serverBody(map[string]any{"imageRef": "aaaaaaaa-0000-4000-8000-000000000005"}), 400, "badRequest", "is not active"},
 		{"flavor RAM below the image's minimum", serverBody(map[string]any{"imageRef": "aaaaaaaa-0000-4000-8000-000000000003"}), 400, "badRequest", "Flavor's memory is too small"},
 		{"image larger than the flavor's disk", serverBody(map[string]any{"imageRef": "aaaaaaaa-0000-4000-8000-000000000004"}), 400, "badRequest", "Flavor's disk is too small"},
 		{"unknown network", serverBody(map[string]any{"networks": []any{map[string]any{"uuid": "nope"}}}), 400, "badRequest", "Network nope could not be found."},
-		{"unknown port", serverBody(map[string]any{"networks": []any{map[string]any{"port": "nope"}}}), 400, "badRequest", "Port nope could not be found."},
+		{"port not a UUID", serverBody(map[string]any{"networks": []any{map[string]any{"port": "nope"}}}), 400, "badRequest", "Invalid input for field/attribute port. Value: nope. 'nope' is not a 'uuid'"},
+		{"unknown port", serverBody(map[string]any{"networks": []any{map[string]any{"port": "22222222-0000-4000-8000-0000000000ff"}}}), 400, "badRequest", "Port 22222222-0000-4000-8000-0000000000ff could not be found."},
 		{"port in use", serverBody(map[string]any{"networks": []any{map[string]any{"port": port.ID}}}), 409, "conflictingRequest", "is still in use"},
-		{"bad fixed IP", serverBody(map[string]any{"networks": []any{map[string]any{"uuid": "net-1", "fixed_ip": "10.0.0.300"}}}), 400, "badRequest", "Invalid fixed IP address"},
+		{"bad fixed IP", serverBody(map[string]any{"networks": []any{map[string]any{"uuid": "11111111-0000-4000-8000-000000000001", "fixed_ip": "10.0.0.300"}}}), 400, "badRequest", "Invalid input for field/attribute fixed_ip. Value: 10.0.0.300. '10.0.0.300' is not valid under any of the given schemas"},
 		{"several networks, none named", serverBody(map[string]any{"networks": nil}), 409, "conflictingRequest", "Multiple possible networks found"},
 		{"unknown key", serverBody(map[string]any{"key_name": "nope"}), 400, "badRequest", "Invalid key_name provided."},
 		{"user data not base64", serverBody(map[string]any{"user_data": "not base64!"}), 400, "badRequest", "User data needs to be valid base 64."},
@@ -186,7 +188,7 @@ func TestServerLifecycle(t *testing.T) {
 	if !strings.Contains(string(addr), `"private":[{"OS-EXT-IPS-MAC:mac_addr":"fa:16:3e:00:00:01","OS-EXT-IPS:type":"fixed","addr":"10.0.0.3","version":4}]`) {
 		t.Errorf("addresses = %s", addr)
 	}
-	if p, _ := e.net.PortStatus(context.Background(), "port-1"); p.DeviceID != id || p.HostID != "h1" || p.DeviceOwner != "compute:nova" {
+	if p, _ := e.net.PortStatus(context.Background(), "22222222-0000-4000-8000-000000000001"); p.DeviceID != id || p.HostID != "h1" || p.DeviceOwner != "compute:nova" {
 		t.Errorf("the port is not bound to the server on h1: %+v", p)
 	}
 

@@ -83,9 +83,13 @@ func (s *Service) updateServiceByID(r *http.Request) (httpapi.Response, error) {
 	var req struct {
 		Status     *string `json:"status"`
 		Reason     *string `json:"disabled_reason"`
-		ForcedDown *bool   `json:"forced_down"`
+		ForcedDown any     `json:"forced_down"` // upstream's boolean: also "true", "yes", ...
 	}
 	if err := httpapi.DecodeJSON(r, &req); err != nil {
+		return httpapi.Response{}, err
+	}
+	forcedDown, err := boolField("forced_down", req.ForcedDown)
+	if err != nil {
 		return httpapi.Response{}, err
 	}
 	if req.Status == nil && req.ForcedDown == nil && req.Reason == nil {
@@ -101,7 +105,7 @@ func (s *Service) updateServiceByID(r *http.Request) (httpapi.Response, error) {
 		return httpapi.Response{}, badRequest("The string containing the reason for disabling the service must be 1-255 characters.")
 	}
 	var v serviceRow
-	err := s.db.InTx(r.Context(), func(tx *db.Tx) error {
+	err = s.db.InTx(r.Context(), func(tx *db.Tx) error {
 		cur, err := scanService(tx.QueryRowContext(r.Context(), `SELECT `+serviceColumns+` FROM compute_services WHERE id = ?`, id))
 		if db.IsNoRows(err) {
 			var binary string
@@ -124,7 +128,7 @@ func (s *Service) updateServiceByID(r *http.Request) (httpapi.Response, error) {
 			}
 		}
 		if req.ForcedDown != nil {
-			cur.ForcedDown = *req.ForcedDown
+			cur.ForcedDown = forcedDown
 		}
 		v = cur
 		_, err = tx.ExecContext(r.Context(), `UPDATE compute_services SET disabled = ?, disabled_reason = ?, forced_down = ? WHERE id = ?`,
@@ -147,9 +151,13 @@ func (s *Service) updateService(r *http.Request) (httpapi.Response, error) {
 		Host       string `json:"host"`
 		Binary     string `json:"binary"`
 		Reason     string `json:"disabled_reason"`
-		ForcedDown *bool  `json:"forced_down"`
+		ForcedDown any    `json:"forced_down"` // upstream's boolean: also "true", "yes", ...
 	}
 	if err := httpapi.DecodeJSON(r, &req); err != nil {
+		return httpapi.Response{}, err
+	}
+	forcedDown, err := boolField("forced_down", req.ForcedDown)
+	if err != nil {
 		return httpapi.Response{}, err
 	}
 	action := r.PathValue("action")
@@ -182,8 +190,8 @@ func (s *Service) updateService(r *http.Request) (httpapi.Response, error) {
 		if req.ForcedDown == nil {
 			return httpapi.Response{}, badRequest("Invalid input for field/attribute forced_down. 'forced_down' is a required property")
 		}
-		q, args = `UPDATE `+table+` SET forced_down = ? WHERE host = ? AND service_binary = ?`, []any{*req.ForcedDown}
-		body["forced_down"] = *req.ForcedDown
+		q, args = `UPDATE `+table+` SET forced_down = ? WHERE host = ? AND service_binary = ?`, []any{forcedDown}
+		body["forced_down"] = forcedDown
 	default:
 		return httpapi.Response{}, notFound("Unknown action")
 	}
