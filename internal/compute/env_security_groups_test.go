@@ -270,7 +270,8 @@ func (m *memNetwork) DevicePorts(ctx context.Context, token, device string) ([]P
 }
 
 // SetPortSecurityGroups is the network's port update: only groups of the
-// port's project (any, for an admin), each kept once.
+// port's project (any, for an admin), a group named twice refused as
+// neutron-lib's uuid_list validator does.
 func (m *memNetwork) SetPortSecurityGroups(ctx context.Context, token, portID string, ids []string) (Port, error) {
 	c, err := m.caller(ctx, token)
 	if err != nil {
@@ -281,6 +282,9 @@ func (m *memNetwork) SetPortSecurityGroups(ctx context.Context, token, portID st
 	p, ok := m.ports[portID]
 	if !ok || !c.sees(p.ProjectID) {
 		return Port{}, httpapi.NotFound("Port %s could not be found.", portID)
+	}
+	if dup := duplicate(ids); dup != "" {
+		return Port{}, httpapi.BadRequest("Invalid input for security_groups. Reason: Duplicate items in the list: '%s'.", dup)
 	}
 	for _, id := range ids {
 		g, err := m.visibleGroup(c, id)
@@ -297,4 +301,16 @@ func (m *memNetwork) SetPortSecurityGroups(ctx context.Context, token, portID st
 	cp := *p
 	cp.SecurityGroups = slices.Clone(p.SecurityGroups)
 	return cp, nil
+}
+
+// duplicate is the first item a list holds twice, "" if none.
+func duplicate(items []string) string {
+	seen := map[string]bool{}
+	for _, it := range items {
+		if seen[it] {
+			return it
+		}
+		seen[it] = true
+	}
+	return ""
 }

@@ -305,8 +305,9 @@ func TestServerSecurityGroupActions(t *testing.T) {
 	if got := listed(); !slices.Equal(got, []string{"default", "web"}) {
 		t.Errorf("server's group list = %v", got)
 	}
-	// Adding again changes nothing and is no error, as upstream with Neutron.
-	e.mustAt(202, "2.1", "POST", action, e.DemoToken, add("web"))
+	// Adding again is Neutron's 400 (a port's groups may not repeat one),
+	// which upstream's SecurityGroupCannotBeApplied passes on; nothing changes.
+	e.failAt(400, "badRequest", "Duplicate items in the list", "2.1", "POST", action, e.DemoToken, add("web"))
 	if got := portGroups(); len(got) != 2 {
 		t.Errorf("port groups after a second add = %v", got)
 	}

@@ -193,8 +193,8 @@ func (s *Service) addSecurityGroup(r *http.Request, arg json.RawMessage) (httpap
 		if !p.PortSecurityEnabled || (len(p.FixedIPs) == 0 && p.IPAllocation != "deferred") {
 			return httpapi.Response{}, badRequest("Network requires port_security_enabled and subnet associated in order to apply security groups.")
 		}
-		// A group already there is not refused: the network service keeps
-		// each group once, so a repeated add changes nothing (upstream's 202).
+		// A group already there is sent again, as upstream: the network
+		// service refuses the repeated item (400), which the caller gets.
 		groups := append(slices.Clone(p.SecurityGroups), a.group.ID)
 		if a.ports[i], err = s.opts.Network.SetPortSecurityGroups(ctx, a.token, p.ID, groups); err != nil {
 			return httpapi.Response{}, networkError(err, "add security group to port "+p.ID,

@@ -154,7 +154,9 @@ func TestSecurityGroupsAsCaller(t *testing.T) {
 		!ports[0].PortSecurityEnabled || len(ports[0].FixedIPs) != 1 {
 		t.Fatalf("demo's server ports: %+v, %v", ports, err)
 	}
-	p, err := c.SetPortSecurityGroups(ctx, demo, made.ID, []string{def.ID, web.ID, web.ID})
+	_, err = c.SetPortSecurityGroups(ctx, demo, made.ID, []string{def.ID, web.ID, web.ID})
+	wantStatus(t, err, http.StatusBadRequest) // neutron-lib's uuid_list refuses a repeated group
+	p, err := c.SetPortSecurityGroups(ctx, demo, made.ID, []string{def.ID, web.ID})
 	if err != nil || len(p.SecurityGroups) != 2 || !slices.Contains(p.SecurityGroups, web.ID) {
 		t.Fatalf("set groups: %+v, %v", p, err)
 	}
