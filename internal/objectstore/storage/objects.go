@@ -36,6 +36,14 @@ func isObjectMeta(key string) bool {
 // /<device>/<partition>/<account>/<container>/<object>.
 func (s *Server) ObjectHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.Method {
+		case "REPLICATE":
+			s.replicate(w, r)
+			return
+		case "SSYNC":
+			s.missingCheck(w, r)
+			return
+		}
 		p, ok := parsePath(r, 5, 5)
 		if !ok {
 			swob.Text(w, http.StatusBadRequest, "Invalid path: "+r.URL.EscapedPath())
@@ -248,6 +256,10 @@ func (o *objectRequest) put() {
 		o.failed(err)
 		return
 	}
+	if err := o.s.invalidateSuffix(o.dir); err != nil {
+		o.failed(err)
+		return
+	}
 	if after, err := scanObject(o.dir); err == nil {
 		after.cleanup()
 	}
@@ -352,7 +364,10 @@ func (o *objectRequest) writeEmpty(name string, meta map[string]string) error {
 	if err := tmp.Sync(); err != nil {
 		return err
 	}
-	return renameInto(tmp.Name(), o.dir, name)
+	if err := renameInto(tmp.Name(), o.dir, name); err != nil {
+		return err
+	}
+	return o.s.invalidateSuffix(o.dir)
 }
 
 // asyncPending is an update a container server missed, kept under

@@ -46,6 +46,8 @@ type Server struct {
 	client *http.Client
 	dbs    *dbCache
 
+	partLocks partitionLocks
+
 	reporterOnce sync.Once
 	reports      *reporter
 	reporterDone sync.WaitGroup
