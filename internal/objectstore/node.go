@@ -1,13 +1,17 @@
 package objectstore
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
 
+	"github.com/nimbus-cloud/nimbus/internal/objectstore/ring"
 	"github.com/nimbus-cloud/nimbus/internal/objectstore/storage"
 	"github.com/nimbus-cloud/nimbus/internal/platform/httpapi"
 )
@@ -19,7 +23,10 @@ type NodeOptions struct {
 	Devices string
 	// HashPathSuffix is the cluster's (the all-in-one's
 	// DATA_DIR/objectstore/hash_path_suffix): every node must hash alike.
-	HashPathSuffix                         string
+	HashPathSuffix string
+	// ObjectRing is the object ring's file (the cluster's object.ring.gz),
+	// read anew by each replication pass; "" runs no replicator.
+	ObjectRing                             string
 	Host                                   string
 	ObjectPort, ContainerPort, AccountPort int
 	Logger                                 *slog.Logger
@@ -29,6 +36,9 @@ type NodeOptions struct {
 type StorageNode struct {
 	Storage *storage.Server
 	Servers []Server
+
+	opts  NodeOptions
+	local storage.LocalDevices
 }
 
 // StartStorageNode opens the node's three listeners over its devices. Nothing
@@ -44,7 +54,7 @@ func StartStorageNode(o NodeOptions) (_ *StorageNode, err error) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	n := &StorageNode{}
+	n := &StorageNode{opts: o}
 	defer func() {
 		if err != nil {
 			for _, s := range n.Servers {
@@ -72,8 +82,35 @@ func StartStorageNode(o NodeOptions) (_ *StorageNode, err error) {
 			return nil, fmt.Errorf("%s server: %w", s.name, err)
 		}
 		n.Servers = append(n.Servers, Server{Name: s.name + "-server", Listener: l, Handler: s.handler})
+		if s.name == "object" {
+			n.local = storage.ListensAt(o.Host, l.Addr().(*net.TCPAddr).Port)
+		}
 	}
 	return n, nil
+}
+
+// Run runs the node's daemons until ctx ends: the object updater, and the
+// replicator when the node has the object ring.
+func (n *StorageNode) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	wg.Go(func() { n.Storage.RunUpdater(ctx, storage.UpdaterInterval) })
+	if n.opts.ObjectRing != "" {
+		wg.Go(func() { n.Storage.RunReplicator(ctx, storage.ReplicatorInterval, n.loadObjectRing, n.local) })
+	}
+	wg.Wait()
+}
+
+func (n *StorageNode) loadObjectRing() (*ring.Ring, error) {
+	return ring.Load(n.opts.ObjectRing, "", n.opts.HashPathSuffix)
+}
+
+// ReplicateObjects runs one object replication pass now.
+func (n *StorageNode) ReplicateObjects(ctx context.Context) (storage.ReplicationStats, error) {
+	rg, err := n.loadObjectRing()
+	if err != nil {
+		return storage.ReplicationStats{}, err
+	}
+	return n.Storage.ReplicateObjects(ctx, rg, n.local), nil
 }
 
 // Close closes the node's databases (the caller stops the servers).

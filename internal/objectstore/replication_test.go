@@ -1,0 +1,184 @@
+package objectstore
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/nimbus-cloud/nimbus/internal/objectstore/ring"
+)
+
+// objectRing reads the cluster's object ring.
+func (c *cluster) objectRing() *ring.Ring {
+	c.t.Helper()
+	suffix, err := ReadHashPathSuffix(c.dir)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	rg, err := ring.Load(filepath.Join(c.dir, "rings", "object.ring.gz"), "", suffix)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return rg
+}
+
+// replicas lists the devices holding a .data of AUTH_a/container/object.
+func (c *cluster) replicas(rg *ring.Ring, container, object string) []string {
+	return c.files(rg, container, object, ".data")
+}
+
+// files lists the devices holding a file of AUTH_a/container/object with ext.
+func (c *cluster) files(rg *ring.Ring, container, object, ext string) []string {
+	c.t.Helper()
+	part := rg.Partition("AUTH_a", container, object)
+	hash := rg.Hash("AUTH_a", container, object)
+	hex := fmt.Sprintf("%x", hash[:])
+	files, _ := filepath.Glob(filepath.Join(c.dir, "devices", "*", "objects", fmt.Sprint(part), hex[29:], hex, "*"+ext))
+	var devices []string
+	for _, f := range files {
+		rel, _ := filepath.Rel(filepath.Join(c.dir, "devices"), f)
+		devices = append(devices, strings.Split(rel, string(filepath.Separator))[0])
+	}
+	return devices
+}
+
+func (c *cluster) replicate() {
+	c.t.Helper()
+	if _, err := c.a.ReplicateObjects(context.Background()); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+// TestObjectStoreReplicatorRestoresReplicas: objects written while a device
+// is down land on handoffs; once it is back, a replication pass leaves three
+// replicas of each, all on primaries, none on the handoff.
+func TestObjectStoreReplicatorRestoresReplicas(t *testing.T) {
+	c := startClusterWith(t, 4)
+	const acct = "/v1/AUTH_a"
+	c.expect("a-member", "PUT", acct+"/c", "", 201)
+	d1 := filepath.Join(c.dir, "devices", "d1")
+	if err := os.Rename(d1, d1+".unmounted"); err != nil {
+		t.Fatal(err)
+	}
+	const n = 30
+	for i := range n {
+		c.expect("a-member", "PUT", fmt.Sprintf("%s/c/o%d", acct, i), fmt.Sprintf("body %d", i), 201)
+	}
+	// a delete and a POST while it is down travel too
+	c.expect("a-member", "DELETE", acct+"/c/o0", "", 204)
+	c.expect("a-member", "POST", acct+"/c/o1", "", 202, "X-Object-Meta-Color", "red")
+	if err := os.Rename(d1+".unmounted", d1); err != nil {
+		t.Fatal(err)
+	}
+	rg := c.objectRing()
+	handedOff := 0
+	for i := 1; i < n; i++ {
+		for _, d := range c.replicas(rg, "c", fmt.Sprintf("o%d", i)) {
+			if d == "d1" {
+				t.Fatalf("o%d reached d1 while it was down", i)
+			}
+		}
+		for _, p := range rg.Nodes(rg.Partition("AUTH_a", "c", fmt.Sprintf("o%d", i))) {
+			if p.Name == "d1" {
+				handedOff++
+			}
+		}
+	}
+	if handedOff == 0 {
+		t.Fatal("no object has d1 as a primary: the test proves nothing")
+	}
+	c.replicate()
+	for i := 1; i < n; i++ {
+		name := fmt.Sprintf("o%d", i)
+		got := c.replicas(rg, "c", name)
+		if len(got) != 3 {
+			t.Fatalf("%s: replicas on %v, want 3", name, got)
+		}
+		primaries := map[string]bool{}
+		for _, p := range rg.Nodes(rg.Partition("AUTH_a", "c", name)) {
+			primaries[p.Name] = true
+		}
+		for _, d := range got {
+			if !primaries[d] {
+				t.Fatalf("%s: a replica left on handoff %s (%v)", name, d, got)
+			}
+		}
+	}
+	// the tombstone and the POST reached every primary too
+	for name, ext := range map[string]string{"o0": ".ts", "o1": ".meta"} {
+		if got := c.files(rg, "c", name, ext); len(got) != 3 {
+			t.Fatalf("%s: %s files on %v, want 3", name, ext, got)
+		}
+	}
+	if r := c.expect("a-member", "GET", acct+"/c/o1", "", 200, "X-Newest", "true"); r.header.Get("X-Object-Meta-Color") != "red" {
+		t.Fatalf("o1 lost its POST: %v", r.header)
+	}
+	c.expect("a-member", "GET", acct+"/c/o0", "", 404)
+	// a second pass finds nothing to do
+	st, err := c.a.ReplicateObjects(context.Background())
+	if err != nil || st.Sent != 0 || st.Failures != 0 {
+		t.Fatalf("second pass: %+v %v", st, err)
+	}
+}
+
+// TestObjectStoreReplicatorMovesAfterRebalance: after a device joins and the
+// ring is rebalanced, a pass moves each object to its new primaries and
+// removes it from the device that lost the partition.
+func TestObjectStoreReplicatorMovesAfterRebalance(t *testing.T) {
+	c := startCluster(t)
+	const acct = "/v1/AUTH_a"
+	c.expect("a-member", "PUT", acct+"/c", "", 201)
+	const n = 30
+	for i := range n {
+		c.expect("a-member", "PUT", fmt.Sprintf("%s/c/o%d", acct, i), "moved", 201)
+	}
+	builderPath := filepath.Join(c.dir, "rings", "object.builder")
+	b, err := ring.LoadBuilder(builderPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d1 := b.Devices[0]
+	if err := os.Mkdir(filepath.Join(c.dir, "devices", "d4"), 0o750); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.AddDevice(ring.Device{Region: 1, Zone: 4, IP: d1.IP, Port: d1.Port, Name: "d4", Weight: 100, Meta: allInOneMeta}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Rebalance(); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Save(builderPath); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.WriteRing(filepath.Join(c.dir, "rings", "object.ring.gz")); err != nil {
+		t.Fatal(err)
+	}
+	rg := c.objectRing()
+	c.replicate()
+	onD4 := 0
+	for i := range n {
+		name := fmt.Sprintf("o%d", i)
+		want := map[string]bool{}
+		for _, p := range rg.Nodes(rg.Partition("AUTH_a", "c", name)) {
+			want[p.Name] = true
+		}
+		got := c.replicas(rg, "c", name)
+		if len(got) != 3 {
+			t.Fatalf("%s on %v, want its 3 primaries %v", name, got, want)
+		}
+		for _, d := range got {
+			if !want[d] {
+				t.Fatalf("%s on %v, want its primaries %v", name, got, want)
+			}
+			if d == "d4" {
+				onD4++
+			}
+		}
+	}
+	if onD4 == 0 {
+		t.Fatal("nothing moved to the new device")
+	}
+}
