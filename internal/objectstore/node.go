@@ -89,11 +89,12 @@ func StartStorageNode(o NodeOptions) (_ *StorageNode, err error) {
 	return n, nil
 }
 
-// Run runs the node's daemons until ctx ends: the object updater, and the
-// replicator when the node has the object ring.
+// Run runs the node's daemons until ctx ends: the object updater and
+// auditor, and the replicator when the node has the object ring.
 func (n *StorageNode) Run(ctx context.Context) {
 	var wg sync.WaitGroup
 	wg.Go(func() { n.Storage.RunUpdater(ctx, storage.UpdaterInterval) })
+	wg.Go(func() { n.Storage.RunAuditor(ctx, storage.AuditorInterval) })
 	if n.opts.ObjectRing != "" {
 		wg.Go(func() { n.Storage.RunReplicator(ctx, storage.ReplicatorInterval, n.loadObjectRing, n.local) })
 	}

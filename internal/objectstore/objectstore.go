@@ -136,12 +136,13 @@ func StartAllInOne(o Options) (_ *AllInOne, err error) {
 	return a, nil
 }
 
-// Run runs the store's daemons until ctx ends: the object updater and
-// replicator.
+// Run runs the store's daemons until ctx ends: the object updater,
+// replicator and auditor.
 func (a *AllInOne) Run(ctx context.Context) {
 	var wg sync.WaitGroup
 	wg.Go(func() { a.Storage.RunUpdater(ctx, storage.UpdaterInterval) })
 	wg.Go(func() { a.Storage.RunReplicator(ctx, storage.ReplicatorInterval, a.loadObjectRing, a.local) })
+	wg.Go(func() { a.Storage.RunAuditor(ctx, storage.AuditorInterval) })
 	wg.Wait()
 }
 

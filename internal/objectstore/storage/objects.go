@@ -152,6 +152,21 @@ func (o *objectRequest) get() {
 		o.failed(errors.New("no Content-Length in the metadata"))
 		return
 	}
+	var body io.ReaderAt = fd
+	if o.r.Method == http.MethodGet && o.r.Header.Get("Range") == "" {
+		if size <= verifyBeforeSendLimit {
+			if err := checkDataFile(fd.Name()); errors.Is(err, errCorrupt) {
+				o.quarantine(err)
+				swob.Error(o.w, http.StatusNotFound)
+				return
+			} else if err != nil {
+				o.failed(err)
+				return
+			}
+		} else {
+			body = newVerifiedBody(fd, size, md["ETag"], func() { o.quarantine(errCorrupt) })
+		}
+	}
 	for k, v := range md {
 		if isObjectMeta(k) || allowedHeaders[k] {
 			h.Set(k, v)
@@ -166,7 +181,17 @@ func (o *objectRequest) get() {
 	h.Set("X-Backend-Data-Timestamp", f.dataTime.Normal())
 	h.Set("Last-Modified", ts.LastModified())
 	swob.Serve(o.w, o.r, swob.Entity{ETag: md["ETag"], LastModified: ts.Time(), Length: size,
-		ContentType: md["Content-Type"], Body: fd})
+		ContentType: md["Content-Type"], Body: body})
+}
+
+// quarantine sets aside the object a GET found corrupt; the caller answers
+// 404 when nothing was sent yet, as upstream (the proxy then reads another
+// replica), or aborts the response.
+func (o *objectRequest) quarantine(err error) {
+	o.s.log.Warn("object server: corrupt object", "path", o.name(), "device", o.p.device, "error", err)
+	if qerr := o.s.quarantine(o.dir); qerr != nil {
+		o.s.log.Error("object server: quarantine", "dir", o.dir, "error", qerr)
+	}
 }
 
 // conflict answers 409 when the object already holds a newer (or the same)
