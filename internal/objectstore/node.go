@@ -25,7 +25,8 @@ type NodeOptions struct {
 	// DATA_DIR/objectstore/hash_path_suffix): every node must hash alike.
 	HashPathSuffix string
 	// ObjectRing is the object ring's file (the cluster's object.ring.gz),
-	// read anew by each replication pass; "" runs no replicator.
+	// read anew by each replication pass; "" runs no replicator. The
+	// container ring is read beside it (container.ring.gz), if there.
 	ObjectRing                             string
 	Host                                   string
 	ObjectPort, ContainerPort, AccountPort int
@@ -37,8 +38,8 @@ type StorageNode struct {
 	Storage *storage.Server
 	Servers []Server
 
-	opts  NodeOptions
-	local storage.LocalDevices
+	opts                   NodeOptions
+	local, localContainers storage.LocalDevices
 }
 
 // StartStorageNode opens the node's three listeners over its devices. Nothing
@@ -82,8 +83,11 @@ func StartStorageNode(o NodeOptions) (_ *StorageNode, err error) {
 			return nil, fmt.Errorf("%s server: %w", s.name, err)
 		}
 		n.Servers = append(n.Servers, Server{Name: s.name + "-server", Listener: l, Handler: s.handler})
-		if s.name == "object" {
+		switch s.name {
+		case "object":
 			n.local = storage.ListensAt(o.Host, l.Addr().(*net.TCPAddr).Port)
+		case "container":
+			n.localContainers = storage.ListensAt(o.Host, l.Addr().(*net.TCPAddr).Port)
 		}
 	}
 	return n, nil
@@ -97,6 +101,14 @@ func (n *StorageNode) Run(ctx context.Context) {
 	wg.Go(func() { n.Storage.RunAuditor(ctx, storage.AuditorInterval) })
 	if n.opts.ObjectRing != "" {
 		wg.Go(func() { n.Storage.RunReplicator(ctx, storage.ReplicatorInterval, n.loadObjectRing, n.local) })
+		containerRing := filepath.Join(filepath.Dir(n.opts.ObjectRing), "container.ring.gz")
+		if _, err := os.Stat(containerRing); err == nil {
+			wg.Go(func() {
+				n.Storage.RunContainerReplicator(ctx, storage.ReplicatorInterval, func() (*ring.Ring, error) {
+					return ring.Load(containerRing, "", n.opts.HashPathSuffix)
+				}, n.localContainers)
+			})
+		}
 	}
 	wg.Wait()
 }

@@ -56,9 +56,9 @@ type AllInOne struct {
 	// URL is the proxy's base URL (the catalog adds /v1/AUTH_<project>).
 	URL string
 
-	objectRingPath string
-	hashSuffix     string
-	local          storage.LocalDevices
+	objectRingPath, containerRingPath string
+	hashSuffix                        string
+	local, localContainers            storage.LocalDevices
 }
 
 // RingNames are the three rings, upstream's file names.
@@ -115,8 +115,11 @@ func StartAllInOne(o Options) (_ *AllInOne, err error) {
 		}
 		a.Servers = append(a.Servers, Server{Name: name + "-server", Listener: l, Handler: handlers[name]})
 		port := l.Addr().(*net.TCPAddr).Port
-		if name == "object" {
+		switch name {
+		case "object":
 			a.local = storage.ListensAt(o.Host, port)
+		case "container":
+			a.localContainers = storage.ListensAt(o.Host, port)
 		}
 		if rings[name], err = ensureRing(filepath.Join(o.Dir, "rings"), name, o, port, suffix); err != nil {
 			return nil, err
@@ -128,6 +131,7 @@ func StartAllInOne(o Options) (_ *AllInOne, err error) {
 	}
 	a.URL = l.URL
 	a.objectRingPath, a.hashSuffix = filepath.Join(o.Dir, "rings", "object.ring.gz"), suffix
+	a.containerRingPath = filepath.Join(o.Dir, "rings", "container.ring.gz")
 	a.Proxy = proxy.New(proxy.Options{
 		Rings: proxy.Rings{Account: rings["account"], Container: rings["container"], Object: rings["object"]},
 		Auth:  o.Auth, Logger: o.Logger, IdentityURL: o.IdentityURL,
@@ -137,12 +141,15 @@ func StartAllInOne(o Options) (_ *AllInOne, err error) {
 }
 
 // Run runs the store's daemons until ctx ends: the object updater,
-// replicator and auditor.
+// replicator and auditor, and the container replicator.
 func (a *AllInOne) Run(ctx context.Context) {
 	var wg sync.WaitGroup
 	wg.Go(func() { a.Storage.RunUpdater(ctx, storage.UpdaterInterval) })
 	wg.Go(func() { a.Storage.RunReplicator(ctx, storage.ReplicatorInterval, a.loadObjectRing, a.local) })
 	wg.Go(func() { a.Storage.RunAuditor(ctx, storage.AuditorInterval) })
+	wg.Go(func() {
+		a.Storage.RunContainerReplicator(ctx, storage.ReplicatorInterval, a.loadContainerRing, a.localContainers)
+	})
 	wg.Wait()
 }
 
@@ -150,6 +157,19 @@ func (a *AllInOne) Run(ctx context.Context) {
 // rewrites it).
 func (a *AllInOne) loadObjectRing() (*ring.Ring, error) {
 	return ring.Load(a.objectRingPath, "", a.hashSuffix)
+}
+
+func (a *AllInOne) loadContainerRing() (*ring.Ring, error) {
+	return ring.Load(a.containerRingPath, "", a.hashSuffix)
+}
+
+// ReplicateContainers runs one container replication pass now.
+func (a *AllInOne) ReplicateContainers(ctx context.Context) (storage.ReplicationStats, error) {
+	rg, err := a.loadContainerRing()
+	if err != nil {
+		return storage.ReplicationStats{}, err
+	}
+	return a.Storage.ReplicateContainers(ctx, rg, a.localContainers), nil
 }
 
 // ReplicateObjects runs one object replication pass now.

@@ -3,6 +3,8 @@ package objectstore
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -249,4 +251,94 @@ func TestObjectStoreCorruptReplicaRepaired(t *testing.T) {
 		t.Fatalf("after replication: replicas on %v, %d quarantined", got, quarantined())
 	}
 	intact()
+}
+
+// TestObjectStoreContainerReplicator: a container created and filled while
+// one of its primaries was down reaches that primary after a pass (rows,
+// deletions, metadata), and leaves the handoff that stood in for it.
+func TestObjectStoreContainerReplicator(t *testing.T) {
+	c := startClusterWith(t, 4)
+	const acct = "/v1/AUTH_a"
+	suffix, err := ReadHashPathSuffix(c.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rg, err := ring.Load(filepath.Join(c.dir, "rings", "container.ring.gz"), "", suffix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// a container d1 is a primary of
+	name := ""
+	for i := 0; name == ""; i++ {
+		for _, d := range rg.Nodes(rg.Partition("AUTH_a", fmt.Sprintf("c%d", i))) {
+			if d.Name == "d1" {
+				name = fmt.Sprintf("c%d", i)
+			}
+		}
+	}
+	part := rg.Partition("AUTH_a", name)
+	d1 := filepath.Join(c.dir, "devices", "d1")
+	if err := os.Rename(d1, d1+".unmounted"); err != nil {
+		t.Fatal(err)
+	}
+	c.expect("a-member", "PUT", acct+"/"+name, "", 201, "X-Container-Meta-Color", "blue")
+	for i := range 5 {
+		c.expect("a-member", "PUT", fmt.Sprintf("%s/%s/o%d", acct, name, i), "12345", 201)
+	}
+	c.expect("a-member", "DELETE", acct+"/"+name+"/o0", "", 204)
+	if err := os.Rename(d1+".unmounted", d1); err != nil {
+		t.Fatal(err)
+	}
+	dbs := func() []string {
+		files, _ := filepath.Glob(filepath.Join(c.dir, "devices", "*", "containers", fmt.Sprint(part), "*", "*", "*.db"))
+		var devices []string
+		for _, f := range files {
+			rel, _ := filepath.Rel(filepath.Join(c.dir, "devices"), f)
+			devices = append(devices, strings.Split(rel, string(filepath.Separator))[0])
+		}
+		return devices
+	}
+	if got := dbs(); len(got) != 3 {
+		t.Fatalf("before: databases on %v", got)
+	}
+	st, err := c.a.ReplicateContainers(context.Background())
+	if err != nil || st.Failures != 0 {
+		t.Fatalf("pass: %+v %v", st, err)
+	}
+	got := dbs()
+	primaries := map[string]bool{}
+	for _, d := range rg.Nodes(part) {
+		primaries[d.Name] = true
+	}
+	if len(got) != 3 {
+		t.Fatalf("after: databases on %v, want its primaries %v", got, primaries)
+	}
+	for _, d := range got {
+		if !primaries[d] {
+			t.Fatalf("after: databases on %v, want its primaries %v", got, primaries)
+		}
+	}
+	// each primary answers the same listing, d1 included
+	var containerURL string
+	for _, s := range c.a.Servers {
+		if s.Name == "container-server" {
+			containerURL = s.Listener.URL
+		}
+	}
+	for d := range primaries {
+		r, err := http.Get(fmt.Sprintf("%s/%s/%d/AUTH_a/%s", containerURL, d, part, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(r.Body)
+		r.Body.Close()
+		if string(body) != "o1\no2\no3\no4\n" || r.Header.Get("X-Container-Object-Count") != "4" ||
+			r.Header.Get("X-Container-Bytes-Used") != "20" || r.Header.Get("X-Container-Meta-Color") != "blue" {
+			t.Fatalf("%s: %q %v", d, body, r.Header)
+		}
+	}
+	// nothing left to send
+	if st, err := c.a.ReplicateContainers(context.Background()); err != nil || st.Sent != 0 || st.Failures != 0 {
+		t.Fatalf("second pass: %+v %v", st, err)
+	}
 }
