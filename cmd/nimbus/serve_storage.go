@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/nimbus-cloud/nimbus/internal/objectstore"
 	"github.com/nimbus-cloud/nimbus/internal/platform/config"
@@ -29,7 +30,8 @@ func serveStorage(ctx context.Context, cfg config.Config, log *slog.Logger) erro
 		}
 	}
 	opts := objectstore.NodeOptions{Devices: filepath.Join(dir, "devices"), HashPathSuffix: suffix, Host: cfg.API.Host,
-		ObjectPort: o.ObjectPort, ContainerPort: o.ContainerPort, AccountPort: o.AccountPort, Logger: log}
+		ObjectPort: o.ObjectPort, ContainerPort: o.ContainerPort, AccountPort: o.AccountPort, Logger: log,
+		ReplicatorInterval: time.Duration(o.ReplicatorInterval) * time.Second}
 	// the replicator needs the cluster's object ring: copy it (as upstream's
 	// rings are copied to every node) to DATA_DIR/objectstore/rings
 	if ringPath := filepath.Join(dir, "rings", "object.ring.gz"); fileExists(ringPath) {

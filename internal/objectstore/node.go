@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/nimbus-cloud/nimbus/internal/objectstore/ring"
 	"github.com/nimbus-cloud/nimbus/internal/objectstore/storage"
@@ -27,7 +28,9 @@ type NodeOptions struct {
 	// ObjectRing is the object ring's file (the cluster's object.ring.gz),
 	// read anew by each replication pass; "" runs no replicator. The
 	// container ring is read beside it (container.ring.gz), if there.
-	ObjectRing                             string
+	ObjectRing string
+	// ReplicatorInterval is the pause between replication passes (0: 30 s).
+	ReplicatorInterval                     time.Duration
 	Host                                   string
 	ObjectPort, ContainerPort, AccountPort int
 	Logger                                 *slog.Logger
@@ -96,15 +99,19 @@ func StartStorageNode(o NodeOptions) (_ *StorageNode, err error) {
 // Run runs the node's daemons until ctx ends: the object updater and
 // auditor, and the replicator when the node has the object ring.
 func (n *StorageNode) Run(ctx context.Context) {
+	interval := n.opts.ReplicatorInterval
+	if interval <= 0 {
+		interval = storage.ReplicatorInterval
+	}
 	var wg sync.WaitGroup
 	wg.Go(func() { n.Storage.RunUpdater(ctx, storage.UpdaterInterval) })
 	wg.Go(func() { n.Storage.RunAuditor(ctx, storage.AuditorInterval) })
 	if n.opts.ObjectRing != "" {
-		wg.Go(func() { n.Storage.RunReplicator(ctx, storage.ReplicatorInterval, n.loadObjectRing, n.local) })
+		wg.Go(func() { n.Storage.RunReplicator(ctx, interval, n.loadObjectRing, n.local) })
 		containerRing := filepath.Join(filepath.Dir(n.opts.ObjectRing), "container.ring.gz")
 		if _, err := os.Stat(containerRing); err == nil {
 			wg.Go(func() {
-				n.Storage.RunContainerReplicator(ctx, storage.ReplicatorInterval, func() (*ring.Ring, error) {
+				n.Storage.RunContainerReplicator(ctx, interval, func() (*ring.Ring, error) {
 					return ring.Load(containerRing, "", n.opts.HashPathSuffix)
 				}, n.localContainers)
 			})
