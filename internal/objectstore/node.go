@@ -27,7 +27,7 @@ type NodeOptions struct {
 	HashPathSuffix string
 	// ObjectRing is the object ring's file (the cluster's object.ring.gz),
 	// read anew by each replication pass; "" runs no replicator. The
-	// container ring is read beside it (container.ring.gz), if there.
+	// container and account rings are read beside it, if there.
 	ObjectRing string
 	// ReplicatorInterval is the pause between replication passes (0: 30 s).
 	ReplicatorInterval                     time.Duration
@@ -41,8 +41,8 @@ type StorageNode struct {
 	Storage *storage.Server
 	Servers []Server
 
-	opts                   NodeOptions
-	local, localContainers storage.LocalDevices
+	opts                                  NodeOptions
+	local, localContainers, localAccounts storage.LocalDevices
 }
 
 // StartStorageNode opens the node's three listeners over its devices. Nothing
@@ -91,6 +91,8 @@ func StartStorageNode(o NodeOptions) (_ *StorageNode, err error) {
 			n.local = storage.ListensAt(o.Host, l.Addr().(*net.TCPAddr).Port)
 		case "container":
 			n.localContainers = storage.ListensAt(o.Host, l.Addr().(*net.TCPAddr).Port)
+		case "account":
+			n.localAccounts = storage.ListensAt(o.Host, l.Addr().(*net.TCPAddr).Port)
 		}
 	}
 	return n, nil
@@ -114,6 +116,14 @@ func (n *StorageNode) Run(ctx context.Context) {
 				n.Storage.RunContainerReplicator(ctx, interval, func() (*ring.Ring, error) {
 					return ring.Load(containerRing, "", n.opts.HashPathSuffix)
 				}, n.localContainers)
+			})
+		}
+		accountRing := filepath.Join(filepath.Dir(n.opts.ObjectRing), "account.ring.gz")
+		if _, err := os.Stat(accountRing); err == nil {
+			wg.Go(func() {
+				n.Storage.RunAccountReplicator(ctx, interval, func() (*ring.Ring, error) {
+					return ring.Load(accountRing, "", n.opts.HashPathSuffix)
+				}, n.localAccounts)
 			})
 		}
 	}

@@ -56,9 +56,9 @@ type AllInOne struct {
 	// URL is the proxy's base URL (the catalog adds /v1/AUTH_<project>).
 	URL string
 
-	objectRingPath, containerRingPath string
-	hashSuffix                        string
-	local, localContainers            storage.LocalDevices
+	objectRingPath, containerRingPath, accountRingPath string
+	hashSuffix                                         string
+	local, localContainers, localAccounts              storage.LocalDevices
 }
 
 // RingNames are the three rings, upstream's file names.
@@ -120,6 +120,8 @@ func StartAllInOne(o Options) (_ *AllInOne, err error) {
 			a.local = storage.ListensAt(o.Host, port)
 		case "container":
 			a.localContainers = storage.ListensAt(o.Host, port)
+		case "account":
+			a.localAccounts = storage.ListensAt(o.Host, port)
 		}
 		if rings[name], err = ensureRing(filepath.Join(o.Dir, "rings"), name, o, port, suffix); err != nil {
 			return nil, err
@@ -132,6 +134,7 @@ func StartAllInOne(o Options) (_ *AllInOne, err error) {
 	a.URL = l.URL
 	a.objectRingPath, a.hashSuffix = filepath.Join(o.Dir, "rings", "object.ring.gz"), suffix
 	a.containerRingPath = filepath.Join(o.Dir, "rings", "container.ring.gz")
+	a.accountRingPath = filepath.Join(o.Dir, "rings", "account.ring.gz")
 	a.Proxy = proxy.New(proxy.Options{
 		Rings: proxy.Rings{Account: rings["account"], Container: rings["container"], Object: rings["object"]},
 		Auth:  o.Auth, Logger: o.Logger, IdentityURL: o.IdentityURL,
@@ -141,7 +144,7 @@ func StartAllInOne(o Options) (_ *AllInOne, err error) {
 }
 
 // Run runs the store's daemons until ctx ends: the object updater,
-// replicator and auditor, and the container replicator.
+// replicator and auditor, and the container and account replicators.
 func (a *AllInOne) Run(ctx context.Context) {
 	var wg sync.WaitGroup
 	wg.Go(func() { a.Storage.RunUpdater(ctx, storage.UpdaterInterval) })
@@ -149,6 +152,9 @@ func (a *AllInOne) Run(ctx context.Context) {
 	wg.Go(func() { a.Storage.RunAuditor(ctx, storage.AuditorInterval) })
 	wg.Go(func() {
 		a.Storage.RunContainerReplicator(ctx, storage.ReplicatorInterval, a.loadContainerRing, a.localContainers)
+	})
+	wg.Go(func() {
+		a.Storage.RunAccountReplicator(ctx, storage.ReplicatorInterval, a.loadAccountRing, a.localAccounts)
 	})
 	wg.Wait()
 }
@@ -161,6 +167,19 @@ func (a *AllInOne) loadObjectRing() (*ring.Ring, error) {
 
 func (a *AllInOne) loadContainerRing() (*ring.Ring, error) {
 	return ring.Load(a.containerRingPath, "", a.hashSuffix)
+}
+
+func (a *AllInOne) loadAccountRing() (*ring.Ring, error) {
+	return ring.Load(a.accountRingPath, "", a.hashSuffix)
+}
+
+// ReplicateAccounts runs one account replication pass now.
+func (a *AllInOne) ReplicateAccounts(ctx context.Context) (storage.ReplicationStats, error) {
+	rg, err := a.loadAccountRing()
+	if err != nil {
+		return storage.ReplicationStats{}, err
+	}
+	return a.Storage.ReplicateAccounts(ctx, rg, a.localAccounts), nil
 }
 
 // ReplicateContainers runs one container replication pass now.

@@ -341,4 +341,50 @@ func TestObjectStoreContainerReplicator(t *testing.T) {
 	if st, err := c.a.ReplicateContainers(context.Background()); err != nil || st.Sent != 0 || st.Failures != 0 {
 		t.Fatalf("second pass: %+v %v", st, err)
 	}
+
+	// the account's databases likewise: on its primaries only, each listing the container
+	arg, err := ring.Load(filepath.Join(c.dir, "rings", "account.ring.gz"), "", suffix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, err := c.a.ReplicateAccounts(context.Background()); err != nil || st.Failures != 0 {
+		t.Fatalf("account pass: %+v %v", st, err)
+	}
+	apart := arg.Partition("AUTH_a")
+	accountDBs, _ := filepath.Glob(filepath.Join(c.dir, "devices", "*", "accounts", "*", "*", "*", "*.db"))
+	if len(accountDBs) != 3 {
+		t.Fatalf("account databases %v, want 3", accountDBs)
+	}
+	var accountURL string
+	for _, s := range c.a.Servers {
+		if s.Name == "account-server" {
+			accountURL = s.Listener.URL
+		}
+	}
+	for _, d := range arg.Nodes(apart) {
+		r, err := http.Get(fmt.Sprintf("%s/%s/%d/AUTH_a", accountURL, d.Name, apart))
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(r.Body)
+		r.Body.Close()
+		if !strings.Contains(string(body), name+"\n") {
+			t.Fatalf("account replica on %s lists %q, want %s", d.Name, body, name)
+		}
+	}
+	// a container report may land between passes; then the replicas settle
+	settled := false
+	for range 3 {
+		st, err := c.a.ReplicateAccounts(context.Background())
+		if err != nil || st.Failures != 0 {
+			t.Fatalf("account pass: %+v %v", st, err)
+		}
+		if st.Sent == 0 {
+			settled = true
+			break
+		}
+	}
+	if !settled {
+		t.Fatal("account replicas keep sending rows")
+	}
 }

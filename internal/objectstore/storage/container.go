@@ -46,15 +46,7 @@ CREATE TABLE IF NOT EXISTS object_change (
 	seq INTEGER PRIMARY KEY AUTOINCREMENT,
 	name TEXT NOT NULL UNIQUE
 );
-CREATE TABLE IF NOT EXISTS incoming_sync (
-	remote_id TEXT PRIMARY KEY,
-	sync_point INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS replication_id (
-	id INTEGER PRIMARY KEY CHECK (id = 1),
-	uuid TEXT NOT NULL
-);
-`
+` + replicationSchema
 
 type containerInfo struct {
 	account, container        string
@@ -347,10 +339,7 @@ func mergeObjectRow(ctx context.Context, tx *sql.Tx, row objectRow) (dCount, dBy
 		row.Name, row.Created, row.Size, row.ContentType, row.ETag, row.Deleted); err != nil {
 		return 0, 0, err
 	}
-	if _, err := tx.ExecContext(ctx, `DELETE FROM object_change WHERE name = ?`, row.Name); err != nil {
-		return 0, 0, err
-	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO object_change (name) VALUES (?)`, row.Name); err != nil {
+	if err := recordChange(ctx, tx, "object_change", row.Name); err != nil {
 		return 0, 0, err
 	}
 	if exists && !oldDeleted {

@@ -36,12 +36,36 @@ import (
 // AUTOINCREMENT sequence a changed row moves to the end, as upstream's
 // ROWIDs.
 
-// dbSyncRequest is a REPLICATE request to the container server.
+// replicationSchema is what a database keeps for replication, besides its
+// change table: its id and, per sender, its sync point.
+const replicationSchema = `
+CREATE TABLE IF NOT EXISTS incoming_sync (
+	remote_id TEXT PRIMARY KEY,
+	sync_point INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS replication_id (
+	id INTEGER PRIMARY KEY CHECK (id = 1),
+	uuid TEXT NOT NULL
+);
+`
+
+// recordChange moves name to the end of a change table (a new sequence).
+func recordChange(ctx context.Context, tx *sql.Tx, table, name string) error {
+	if _, err := tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE name = ?`, name); err != nil {
+		return err
+	}
+	_, err := tx.ExecContext(ctx, `INSERT INTO `+table+` (name) VALUES (?)`, name)
+	return err
+}
+
+// dbSyncRequest is a REPLICATE request to a container or account server.
 type dbSyncRequest struct {
 	Op    string       `json:"op"` // "sync" or "merge_items"
 	ID    string       `json:"id"` // the sender's database id
 	Info  *replicaInfo `json:"info,omitempty"`
 	Items []objectRow  `json:"items,omitempty"`
+	// Containers are an account database's rows
+	Containers []containerRow `json:"containers,omitempty"`
 }
 
 // replicaInfo is what a container database says of itself.
@@ -297,15 +321,7 @@ func (s *Server) replicateContainerDB(ctx context.Context, rg *ring.Ring, dev *r
 		st.Failures++
 		return
 	}
-	primary := false
-	var others []*ring.Device
-	for _, d := range rg.Nodes(part) {
-		if d.ID == dev.ID {
-			primary = true
-		} else {
-			others = append(others, d)
-		}
-	}
+	primary, others := peers(rg, part, dev)
 	inSync := true
 	for _, remote := range others {
 		if err := s.syncContainer(ctx, db, remote, part, id, hash, info, st); err != nil {
@@ -315,15 +331,32 @@ func (s *Server) replicateContainerDB(ctx context.Context, rg *ring.Ring, dev *r
 		}
 	}
 	if !primary && inSync {
-		s.dbs.remove(path)
-		for _, suffix := range []string{"", "-wal", "-shm"} {
-			_ = os.Remove(path + suffix)
-		}
-		hashDir := filepath.Dir(path)
-		if os.Remove(hashDir) == nil && os.Remove(filepath.Dir(hashDir)) == nil {
-			_ = os.Remove(filepath.Dir(filepath.Dir(hashDir)))
-		}
+		s.removeDB(path)
 		st.Removed++
+	}
+}
+
+// peers says whether dev is one of part's primaries, and lists the others.
+func peers(rg *ring.Ring, part int, dev *ring.Device) (primary bool, others []*ring.Device) {
+	for _, d := range rg.Nodes(part) {
+		if d.ID == dev.ID {
+			primary = true
+		} else {
+			others = append(others, d)
+		}
+	}
+	return primary, others
+}
+
+// removeDB removes a handed-off database and the directories it empties.
+func (s *Server) removeDB(path string) {
+	s.dbs.remove(path)
+	for _, suffix := range []string{"", "-wal", "-shm"} {
+		_ = os.Remove(path + suffix)
+	}
+	hashDir := filepath.Dir(path)
+	if os.Remove(hashDir) == nil && os.Remove(filepath.Dir(hashDir)) == nil {
+		_ = os.Remove(filepath.Dir(filepath.Dir(hashDir)))
 	}
 }
 

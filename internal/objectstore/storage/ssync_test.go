@@ -59,3 +59,43 @@ func TestMissingCheck(t *testing.T) {
 		}
 	}
 }
+
+// TestDBReplicateBadInput: REPLICATE bodies that are no replication request
+// are 400, merging into a database that does not exist is 404, never a 500.
+func TestDBReplicateBadInput(t *testing.T) {
+	n := newNode(t)
+	for _, tc := range []struct {
+		url, body string
+		status    int
+	}{
+		{n.container.URL + "/d1/3/AUTH_a/c", "not json", 400},
+		{n.container.URL + "/d1/3/AUTH_a/c", `{"op":"sync"}`, 400},
+		{n.container.URL + "/d1/3/AUTH_a/c", `{"op":"sync","id":"x"}`, 400},
+		{n.container.URL + "/d1/3/AUTH_a/c", `{"op":"nothing","id":"x"}`, 400},
+		{n.container.URL + "/d1/3/AUTH_a/c", `{"op":"merge_items","id":"x","items":[{"name":"o"}]}`, 404},
+		{n.container.URL + "/d1/3/AUTH_a/c", `{"op":"sync","id":"x","info":{"put_timestamp":1}}`, 200},
+		{n.container.URL + "/d1/3/AUTH_a/c", `{"op":"merge_items","id":"x","items":[{"name":""}]}`, 400},
+		{n.container.URL + "/d1/3/AUTH_a/c", `{"op":"merge_items","id":"x","items":[{"name":"o","size":-1}]}`, 400},
+		{n.container.URL + "/d1/3/AUTH_a/c", `{"op":"merge_items","id":"x","items":[{"name":"o","created_at":5,"size":3,"seq":7}]}`, 204},
+		{n.container.URL + "/nodev/3/AUTH_a/c", `{"op":"sync","id":"x","info":{}}`, 507},
+		{n.account.URL + "/d1/3/AUTH_a", "[]", 400},
+		{n.account.URL + "/d1/3/AUTH_a", `{"op":"merge_items","id":"x","containers":[{"name":"c"}]}`, 404},
+		{n.account.URL + "/d1/3/AUTH_a", `{"op":"sync","id":"x","info":{"put_timestamp":1}}`, 200},
+		{n.account.URL + "/d1/3/AUTH_a", `{"op":"merge_items","id":"x","containers":[{"name":"c","object_count":-1}]}`, 400},
+		{n.account.URL + "/d1/3/AUTH_a", `{"op":"merge_items","id":"x","containers":[{"name":"c","put_timestamp":2,"seq":1}]}`, 204},
+	} {
+		req, _ := http.NewRequest("REPLICATE", tc.url, strings.NewReader(tc.body))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tc.status {
+			t.Errorf("REPLICATE %s %s: %d %s, want %d", tc.url, tc.body, resp.StatusCode, body, tc.status)
+		}
+	}
+	// the merged rows list
+	call{method: "GET", url: n.container.URL + "/d1/3/AUTH_a/c", status: 200, wantBody: "o\n"}.run(t)
+	call{method: "GET", url: n.account.URL + "/d1/3/AUTH_a", status: 200, wantBody: "c\n"}.run(t)
+}
