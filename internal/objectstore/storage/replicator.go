@@ -239,7 +239,7 @@ func listObjects(partDir string, suffixes []string) ([]localObject, error) {
 // PUT of its bytes and metadata, a .meta as a POST, a .ts as a DELETE, each
 // with the file's timestamp. The receiver checks a PUT's ETag, so a corrupt
 // replica is refused rather than spread. A 409 (the receiver holds something
-// newer) and a DELETE's 404 (there was nothing to delete) are success.
+// newer) and a DELETE's or POST's 404 are success.
 func (s *Server) sendFile(ctx context.Context, base string, o localObject, name string) error {
 	path := filepath.Join(o.dir, name)
 	md, err := readMetadata(path)
@@ -279,12 +279,15 @@ func (s *Server) sendFile(ctx context.Context, base string, o localObject, name 
 		if err != nil {
 			return err
 		}
-	case ".meta":
-		if resp, err = s.replicationRequest(ctx, http.MethodPost, target, nil, 0, headers); err != nil {
-			return err
-		}
 	default:
-		if resp, err = s.replicationRequest(ctx, http.MethodDelete, target, nil, 0, headers); err != nil {
+		method := http.MethodDelete
+		if filepath.Ext(name) == ".meta" {
+			method = http.MethodPost
+		}
+		if resp, err = s.replicationRequest(ctx, method, target, nil, 0, headers); err != nil {
+			// a DELETE of nothing still leaves its tombstone; metadata for an
+			// object the receiver holds a newer tombstone of has nothing to
+			// apply to: both are done
 			var status statusError
 			if errors.As(err, &status) && status.code == http.StatusNotFound {
 				return nil
