@@ -95,6 +95,19 @@ func suffixOf(hashes map[string]string) string {
 	return ""
 }
 
+// flipBytes inverts a file's first byte.
+func flipBytes(t *testing.T, path string) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data[0] ^= 0xff
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // flipByte corrupts one byte of every .data under dir.
 func flipByte(t *testing.T, dir string, at int64) {
 	t.Helper()

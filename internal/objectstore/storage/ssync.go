@@ -71,7 +71,9 @@ func (s *Server) missingCheck(w http.ResponseWriter, r *http.Request) {
 		if have.newest() < ts {
 			want += "d"
 		}
-		if metaTS != 0 && max(have.newest(), have.metaTime) < metaTS {
+		// metadata applies to data: none for an object this receiver holds a
+		// newer tombstone of
+		if metaTS != 0 && max(have.newest(), have.metaTime) < metaTS && (have.data != "" || want != "") {
 			want += "m"
 		}
 		if want != "" {
