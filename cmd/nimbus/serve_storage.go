@@ -5,11 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/nimbus-cloud/nimbus/internal/objectstore"
-	"github.com/nimbus-cloud/nimbus/internal/objectstore/storage"
 	"github.com/nimbus-cloud/nimbus/internal/platform/config"
 	"github.com/nimbus-cloud/nimbus/internal/platform/httpapi"
 )
@@ -29,7 +30,15 @@ func serveStorage(ctx context.Context, cfg config.Config, log *slog.Logger) erro
 		}
 	}
 	opts := objectstore.NodeOptions{Devices: filepath.Join(dir, "devices"), HashPathSuffix: suffix, Host: cfg.API.Host,
-		ObjectPort: o.ObjectPort, ContainerPort: o.ContainerPort, AccountPort: o.AccountPort, Logger: log}
+		ObjectPort: o.ObjectPort, ContainerPort: o.ContainerPort, AccountPort: o.AccountPort, Logger: log,
+		ReplicatorInterval: time.Duration(o.ReplicatorInterval) * time.Second}
+	// the replicator needs the cluster's object ring: copy it (as upstream's
+	// rings are copied to every node) to DATA_DIR/objectstore/rings
+	if ringPath := filepath.Join(dir, "rings", "object.ring.gz"); fileExists(ringPath) {
+		opts.ObjectRing = ringPath
+	} else {
+		log.Warn("no object ring: the object replicator does not run", "ring", ringPath)
+	}
 	if cfg.API.EphemeralPorts {
 		opts.ObjectPort, opts.ContainerPort, opts.AccountPort = 0, 0, 0
 	}
@@ -47,7 +56,7 @@ func serveStorage(ctx context.Context, cfg config.Config, log *slog.Logger) erro
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		n.Storage.RunUpdater(ctx, storage.UpdaterInterval)
+		n.Run(ctx)
 	}()
 	errc := make(chan error, len(n.Servers))
 	for _, s := range n.Servers {
@@ -67,4 +76,9 @@ func serveStorage(ctx context.Context, cfg config.Config, log *slog.Logger) erro
 	}
 	log.Info("nimbus storage stopped")
 	return errors.Join(errs...)
+}
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }

@@ -1,13 +1,18 @@
 package objectstore
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
+	"time"
 
+	"github.com/nimbus-cloud/nimbus/internal/objectstore/ring"
 	"github.com/nimbus-cloud/nimbus/internal/objectstore/storage"
 	"github.com/nimbus-cloud/nimbus/internal/platform/httpapi"
 )
@@ -19,7 +24,13 @@ type NodeOptions struct {
 	Devices string
 	// HashPathSuffix is the cluster's (the all-in-one's
 	// DATA_DIR/objectstore/hash_path_suffix): every node must hash alike.
-	HashPathSuffix                         string
+	HashPathSuffix string
+	// ObjectRing is the object ring's file (the cluster's object.ring.gz),
+	// read anew by each replication pass; "" runs no replicator. The
+	// container and account rings are read beside it, if there.
+	ObjectRing string
+	// ReplicatorInterval is the pause between replication passes (0: 30 s).
+	ReplicatorInterval                     time.Duration
 	Host                                   string
 	ObjectPort, ContainerPort, AccountPort int
 	Logger                                 *slog.Logger
@@ -29,6 +40,9 @@ type NodeOptions struct {
 type StorageNode struct {
 	Storage *storage.Server
 	Servers []Server
+
+	opts                                  NodeOptions
+	local, localContainers, localAccounts storage.LocalDevices
 }
 
 // StartStorageNode opens the node's three listeners over its devices. Nothing
@@ -44,7 +58,7 @@ func StartStorageNode(o NodeOptions) (_ *StorageNode, err error) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	n := &StorageNode{}
+	n := &StorageNode{opts: o}
 	defer func() {
 		if err != nil {
 			for _, s := range n.Servers {
@@ -72,8 +86,61 @@ func StartStorageNode(o NodeOptions) (_ *StorageNode, err error) {
 			return nil, fmt.Errorf("%s server: %w", s.name, err)
 		}
 		n.Servers = append(n.Servers, Server{Name: s.name + "-server", Listener: l, Handler: s.handler})
+		switch s.name {
+		case "object":
+			n.local = storage.ListensAt(o.Host, l.Addr().(*net.TCPAddr).Port)
+		case "container":
+			n.localContainers = storage.ListensAt(o.Host, l.Addr().(*net.TCPAddr).Port)
+		case "account":
+			n.localAccounts = storage.ListensAt(o.Host, l.Addr().(*net.TCPAddr).Port)
+		}
 	}
 	return n, nil
+}
+
+// Run runs the node's daemons until ctx ends: the object updater and
+// auditor, and the replicator when the node has the object ring.
+func (n *StorageNode) Run(ctx context.Context) {
+	interval := n.opts.ReplicatorInterval
+	if interval <= 0 {
+		interval = storage.ReplicatorInterval
+	}
+	var wg sync.WaitGroup
+	wg.Go(func() { n.Storage.RunUpdater(ctx, storage.UpdaterInterval) })
+	wg.Go(func() { n.Storage.RunAuditor(ctx, storage.AuditorInterval) })
+	if n.opts.ObjectRing != "" {
+		wg.Go(func() { n.Storage.RunReplicator(ctx, interval, n.loadObjectRing, n.local) })
+		containerRing := filepath.Join(filepath.Dir(n.opts.ObjectRing), "container.ring.gz")
+		if _, err := os.Stat(containerRing); err == nil {
+			wg.Go(func() {
+				n.Storage.RunContainerReplicator(ctx, interval, func() (*ring.Ring, error) {
+					return ring.Load(containerRing, "", n.opts.HashPathSuffix)
+				}, n.localContainers)
+			})
+		}
+		accountRing := filepath.Join(filepath.Dir(n.opts.ObjectRing), "account.ring.gz")
+		if _, err := os.Stat(accountRing); err == nil {
+			wg.Go(func() {
+				n.Storage.RunAccountReplicator(ctx, interval, func() (*ring.Ring, error) {
+					return ring.Load(accountRing, "", n.opts.HashPathSuffix)
+				}, n.localAccounts)
+			})
+		}
+	}
+	wg.Wait()
+}
+
+func (n *StorageNode) loadObjectRing() (*ring.Ring, error) {
+	return ring.Load(n.opts.ObjectRing, "", n.opts.HashPathSuffix)
+}
+
+// ReplicateObjects runs one object replication pass now.
+func (n *StorageNode) ReplicateObjects(ctx context.Context) (storage.ReplicationStats, error) {
+	rg, err := n.loadObjectRing()
+	if err != nil {
+		return storage.ReplicationStats{}, err
+	}
+	return n.Storage.ReplicateObjects(ctx, rg, n.local), nil
 }
 
 // Close closes the node's databases (the caller stops the servers).

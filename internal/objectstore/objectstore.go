@@ -17,6 +17,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/nimbus-cloud/nimbus/internal/objectstore/proxy"
 	"github.com/nimbus-cloud/nimbus/internal/objectstore/ring"
@@ -54,6 +55,10 @@ type AllInOne struct {
 	Servers []Server
 	// URL is the proxy's base URL (the catalog adds /v1/AUTH_<project>).
 	URL string
+
+	objectRingPath, containerRingPath, accountRingPath string
+	hashSuffix                                         string
+	local, localContainers, localAccounts              storage.LocalDevices
 }
 
 // RingNames are the three rings, upstream's file names.
@@ -110,6 +115,14 @@ func StartAllInOne(o Options) (_ *AllInOne, err error) {
 		}
 		a.Servers = append(a.Servers, Server{Name: name + "-server", Listener: l, Handler: handlers[name]})
 		port := l.Addr().(*net.TCPAddr).Port
+		switch name {
+		case "object":
+			a.local = storage.ListensAt(o.Host, port)
+		case "container":
+			a.localContainers = storage.ListensAt(o.Host, port)
+		case "account":
+			a.localAccounts = storage.ListensAt(o.Host, port)
+		}
 		if rings[name], err = ensureRing(filepath.Join(o.Dir, "rings"), name, o, port, suffix); err != nil {
 			return nil, err
 		}
@@ -119,6 +132,9 @@ func StartAllInOne(o Options) (_ *AllInOne, err error) {
 		return nil, fmt.Errorf("object-store proxy: %w", err)
 	}
 	a.URL = l.URL
+	a.objectRingPath, a.hashSuffix = filepath.Join(o.Dir, "rings", "object.ring.gz"), suffix
+	a.containerRingPath = filepath.Join(o.Dir, "rings", "container.ring.gz")
+	a.accountRingPath = filepath.Join(o.Dir, "rings", "account.ring.gz")
 	a.Proxy = proxy.New(proxy.Options{
 		Rings: proxy.Rings{Account: rings["account"], Container: rings["container"], Object: rings["object"]},
 		Auth:  o.Auth, Logger: o.Logger, IdentityURL: o.IdentityURL,
@@ -127,8 +143,62 @@ func StartAllInOne(o Options) (_ *AllInOne, err error) {
 	return a, nil
 }
 
-// Run runs the store's daemons until ctx ends: today the object updater.
-func (a *AllInOne) Run(ctx context.Context) { a.Storage.RunUpdater(ctx, storage.UpdaterInterval) }
+// Run runs the store's daemons until ctx ends: the object updater,
+// replicator and auditor, and the container and account replicators.
+func (a *AllInOne) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	wg.Go(func() { a.Storage.RunUpdater(ctx, storage.UpdaterInterval) })
+	wg.Go(func() { a.Storage.RunReplicator(ctx, storage.ReplicatorInterval, a.loadObjectRing, a.local) })
+	wg.Go(func() { a.Storage.RunAuditor(ctx, storage.AuditorInterval) })
+	wg.Go(func() {
+		a.Storage.RunContainerReplicator(ctx, storage.ReplicatorInterval, a.loadContainerRing, a.localContainers)
+	})
+	wg.Go(func() {
+		a.Storage.RunAccountReplicator(ctx, storage.ReplicatorInterval, a.loadAccountRing, a.localAccounts)
+	})
+	wg.Wait()
+}
+
+// loadObjectRing reads the object ring as it is now (nimbus ring rebalance
+// rewrites it).
+func (a *AllInOne) loadObjectRing() (*ring.Ring, error) {
+	return ring.Load(a.objectRingPath, "", a.hashSuffix)
+}
+
+func (a *AllInOne) loadContainerRing() (*ring.Ring, error) {
+	return ring.Load(a.containerRingPath, "", a.hashSuffix)
+}
+
+func (a *AllInOne) loadAccountRing() (*ring.Ring, error) {
+	return ring.Load(a.accountRingPath, "", a.hashSuffix)
+}
+
+// ReplicateAccounts runs one account replication pass now.
+func (a *AllInOne) ReplicateAccounts(ctx context.Context) (storage.ReplicationStats, error) {
+	rg, err := a.loadAccountRing()
+	if err != nil {
+		return storage.ReplicationStats{}, err
+	}
+	return a.Storage.ReplicateAccounts(ctx, rg, a.localAccounts), nil
+}
+
+// ReplicateContainers runs one container replication pass now.
+func (a *AllInOne) ReplicateContainers(ctx context.Context) (storage.ReplicationStats, error) {
+	rg, err := a.loadContainerRing()
+	if err != nil {
+		return storage.ReplicationStats{}, err
+	}
+	return a.Storage.ReplicateContainers(ctx, rg, a.localContainers), nil
+}
+
+// ReplicateObjects runs one object replication pass now.
+func (a *AllInOne) ReplicateObjects(ctx context.Context) (storage.ReplicationStats, error) {
+	rg, err := a.loadObjectRing()
+	if err != nil {
+		return storage.ReplicationStats{}, err
+	}
+	return a.Storage.ReplicateObjects(ctx, rg, a.local), nil
+}
 
 // CloseIdleConnections closes the proxy's and the storage node's idle
 // connections to the storage servers, before the servers shut down (a

@@ -47,6 +47,7 @@ type cluster struct {
 	t   *testing.T
 	url string
 	dir string
+	a   *AllInOne
 }
 
 func startCluster(t *testing.T) *cluster { return startClusterWith(t, 3) }
@@ -90,7 +91,7 @@ func startClusterIn(t *testing.T, dir string, devices int) (*cluster, func()) {
 		})
 	}
 	t.Cleanup(stop)
-	return &cluster{t: t, url: a.URL, dir: dir}, stop
+	return &cluster{t: t, url: a.URL, dir: dir, a: a}, stop
 }
 
 // TestObjectStoreRestart: a new start on the same directory (other ports, the

@@ -32,7 +32,11 @@ CREATE TABLE IF NOT EXISTS container (
 	deleted INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS container_deleted_name ON container (deleted, name);
-`
+CREATE TABLE IF NOT EXISTS container_change (
+	seq INTEGER PRIMARY KEY AUTOINCREMENT,
+	name TEXT NOT NULL UNIQUE
+);
+` + replicationSchema
 
 type accountInfo struct {
 	createdAt, put, deletedAt swob.Timestamp
@@ -84,6 +88,8 @@ func (s *Server) AccountHandler() http.Handler {
 			a.putContainer()
 		case p.container != "":
 			swob.Error(w, http.StatusMethodNotAllowed)
+		case r.Method == "REPLICATE":
+			a.replicate()
 		case r.Method == http.MethodPut:
 			a.put()
 		case r.Method == http.MethodPost:
@@ -236,6 +242,9 @@ func (a *accountRequest) putContainer() {
 			object_count = excluded.object_count, bytes_used = excluded.bytes_used,
 			deleted = max(delete_timestamp, excluded.delete_timestamp) > max(put_timestamp, excluded.put_timestamp)`,
 			a.p.container, put, del, objects, bytes, del > put)
+		if err == nil {
+			err = recordChange(a.r.Context(), tx, "container_change", a.p.container)
+		}
 		return http.StatusCreated, err
 	})
 }

@@ -42,7 +42,11 @@ CREATE TABLE IF NOT EXISTS object (
 	deleted INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS object_deleted_name ON object (deleted, name);
-`
+CREATE TABLE IF NOT EXISTS object_change (
+	seq INTEGER PRIMARY KEY AUTOINCREMENT,
+	name TEXT NOT NULL UNIQUE
+);
+` + replicationSchema
 
 type containerInfo struct {
 	account, container        string
@@ -98,6 +102,8 @@ func (s *Server) ContainerHandler() http.Handler {
 			c.putObject(true)
 		case p.object != "":
 			swob.Error(w, http.StatusMethodNotAllowed)
+		case r.Method == "REPLICATE":
+			c.replicate()
 		case r.Method == http.MethodPut:
 			c.put()
 		case r.Method == http.MethodPost:
@@ -296,6 +302,55 @@ func (c *containerRequest) delete() {
 	swob.Error(c.w, http.StatusNoContent)
 }
 
+// objectRow is one row of a container's listing, as replicators exchange it.
+type objectRow struct {
+	Name        string         `json:"name"`
+	Created     swob.Timestamp `json:"created_at"`
+	Size        int64          `json:"size"`
+	ContentType string         `json:"content_type"`
+	ETag        string         `json:"etag"`
+	Deleted     bool           `json:"deleted"`
+	Seq         int64          `json:"seq,omitempty"`
+}
+
+// mergeObjectRow merges a row into the object rows, the newer timestamp
+// winning, and returns how the container's count and bytes change (the
+// caller applies them in the same transaction). A changed row gets a new
+// change sequence: the replicator's sync points count in it, as upstream's
+// in ROWIDs (which a replace bumps there).
+func mergeObjectRow(ctx context.Context, tx *sql.Tx, row objectRow) (dCount, dBytes int64, err error) {
+	var oldCreated, oldSize int64
+	var oldDeleted bool
+	err = tx.QueryRowContext(ctx, `SELECT created_at, size, deleted FROM object WHERE name = ?`, row.Name).
+		Scan(&oldCreated, &oldSize, &oldDeleted)
+	exists := err == nil
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return 0, 0, err
+	}
+	if exists && swob.Timestamp(oldCreated) >= row.Created {
+		return 0, 0, nil // an older update: nothing to change
+	}
+	if row.Deleted {
+		row.Size, row.ContentType, row.ETag = 0, "", ""
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO object (name, created_at, size, content_type, etag, deleted)
+		VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET created_at = excluded.created_at,
+		size = excluded.size, content_type = excluded.content_type, etag = excluded.etag, deleted = excluded.deleted`,
+		row.Name, row.Created, row.Size, row.ContentType, row.ETag, row.Deleted); err != nil {
+		return 0, 0, err
+	}
+	if err := recordChange(ctx, tx, "object_change", row.Name); err != nil {
+		return 0, 0, err
+	}
+	if exists && !oldDeleted {
+		dCount, dBytes = -1, -oldSize
+	}
+	if !row.Deleted {
+		dCount, dBytes = dCount+1, dBytes+row.Size
+	}
+	return dCount, dBytes, nil
+}
+
 // putObject merges an object server's update into the object rows: the row
 // of the newer timestamp wins, whatever order updates arrive in.
 func (c *containerRequest) putObject(deleted bool) {
@@ -333,32 +388,11 @@ func (c *containerRequest) putObject(deleted bool) {
 		swob.Error(c.w, http.StatusNotFound)
 		return
 	}
-	var oldCreated, oldSize int64
-	var oldDeleted bool
-	err = tx.QueryRowContext(ctx, `SELECT created_at, size, deleted FROM object WHERE name = ?`, c.p.object).
-		Scan(&oldCreated, &oldSize, &oldDeleted)
-	exists := err == nil
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+	dCount, dBytes, err := mergeObjectRow(ctx, tx, objectRow{Name: c.p.object, Created: ts, Size: size,
+		ContentType: contentType, ETag: etag, Deleted: deleted})
+	if err != nil {
 		c.failed(err)
 		return
-	}
-	if exists && swob.Timestamp(oldCreated) >= ts {
-		swob.Error(c.w, http.StatusCreated) // an older update: nothing to change
-		return
-	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO object (name, created_at, size, content_type, etag, deleted)
-		VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET created_at = excluded.created_at,
-		size = excluded.size, content_type = excluded.content_type, etag = excluded.etag, deleted = excluded.deleted`,
-		c.p.object, ts, size, contentType, etag, deleted); err != nil {
-		c.failed(err)
-		return
-	}
-	dCount, dBytes := int64(0), int64(0)
-	if exists && !oldDeleted {
-		dCount, dBytes = -1, -oldSize
-	}
-	if !deleted {
-		dCount, dBytes = dCount+1, dBytes+size
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE container_info SET object_count = object_count + ?, bytes_used = bytes_used + ?`,
 		dCount, dBytes); err != nil {

@@ -79,6 +79,18 @@ func (c *dbCache) open(path, schema string, create bool) (*sql.DB, error) {
 	return db, nil
 }
 
+// remove forgets the database at path (its files are about to go): a
+// request still using it finishes first.
+func (c *dbCache) remove(path string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if el, ok := c.byKey[path]; ok {
+		c.order.Remove(el)
+		delete(c.byKey, path)
+		go closeLater(el.Value.(*cachedDB).db)
+	}
+}
+
 func (c *dbCache) closeAll() {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -36,6 +36,14 @@ func isObjectMeta(key string) bool {
 // /<device>/<partition>/<account>/<container>/<object>.
 func (s *Server) ObjectHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.Method {
+		case "REPLICATE":
+			s.replicate(w, r)
+			return
+		case "SSYNC":
+			s.missingCheck(w, r)
+			return
+		}
 		p, ok := parsePath(r, 5, 5)
 		if !ok {
 			swob.Text(w, http.StatusBadRequest, "Invalid path: "+r.URL.EscapedPath())
@@ -144,6 +152,21 @@ func (o *objectRequest) get() {
 		o.failed(errors.New("no Content-Length in the metadata"))
 		return
 	}
+	var body io.ReaderAt = fd
+	if o.r.Method == http.MethodGet && o.r.Header.Get("Range") == "" {
+		if size <= verifyBeforeSendLimit {
+			if err := checkDataFile(fd.Name()); errors.Is(err, errCorrupt) {
+				o.quarantine(err)
+				swob.Error(o.w, http.StatusNotFound)
+				return
+			} else if err != nil {
+				o.failed(err)
+				return
+			}
+		} else {
+			body = newVerifiedBody(fd, size, md["ETag"], func() { o.quarantine(errCorrupt) })
+		}
+	}
 	for k, v := range md {
 		if isObjectMeta(k) || allowedHeaders[k] {
 			h.Set(k, v)
@@ -158,7 +181,17 @@ func (o *objectRequest) get() {
 	h.Set("X-Backend-Data-Timestamp", f.dataTime.Normal())
 	h.Set("Last-Modified", ts.LastModified())
 	swob.Serve(o.w, o.r, swob.Entity{ETag: md["ETag"], LastModified: ts.Time(), Length: size,
-		ContentType: md["Content-Type"], Body: fd})
+		ContentType: md["Content-Type"], Body: body})
+}
+
+// quarantine sets aside the object a GET found corrupt; the caller answers
+// 404 when nothing was sent yet, as upstream (the proxy then reads another
+// replica), or aborts the response.
+func (o *objectRequest) quarantine(err error) {
+	o.s.log.Warn("object server: corrupt object", "path", o.name(), "device", o.p.device, "error", err)
+	if qerr := o.s.quarantine(o.dir); qerr != nil {
+		o.s.log.Error("object server: quarantine", "dir", o.dir, "error", qerr)
+	}
 }
 
 // conflict answers 409 when the object already holds a newer (or the same)
@@ -245,6 +278,10 @@ func (o *objectRequest) put() {
 		return
 	}
 	if err := renameInto(tmp.Name(), o.dir, ts.Normal()+".data"); err != nil {
+		o.failed(err)
+		return
+	}
+	if err := o.s.invalidateSuffix(o.dir); err != nil {
 		o.failed(err)
 		return
 	}
@@ -352,7 +389,10 @@ func (o *objectRequest) writeEmpty(name string, meta map[string]string) error {
 	if err := tmp.Sync(); err != nil {
 		return err
 	}
-	return renameInto(tmp.Name(), o.dir, name)
+	if err := renameInto(tmp.Name(), o.dir, name); err != nil {
+		return err
+	}
+	return o.s.invalidateSuffix(o.dir)
 }
 
 // asyncPending is an update a container server missed, kept under

@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -46,6 +47,11 @@ type Server struct {
 	client *http.Client
 	dbs    *dbCache
 
+	partLocks partitionLocks
+	// replClient pushes objects to other object servers: no overall
+	// timeout, since an object may take minutes; the pass's context bounds it
+	replClient *http.Client
+
 	reporterOnce sync.Once
 	reports      *reporter
 	reporterDone sync.WaitGroup
@@ -68,17 +74,24 @@ func New(opts Options) (*Server, error) {
 	if client == nil {
 		client = &http.Client{Timeout: 10 * time.Second}
 	}
-	return &Server{opts: opts, log: opts.Logger, client: client, dbs: newDBCache(512), done: make(chan struct{})}, nil
+	return &Server{opts: opts, log: opts.Logger, client: client, dbs: newDBCache(512), done: make(chan struct{}),
+		replClient: &http.Client{Transport: &http.Transport{
+			DialContext:           (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
+			ResponseHeaderTimeout: time.Minute, MaxIdleConnsPerHost: 4,
+		}}}, nil
 }
 
 // CloseIdleConnections closes the node's idle connections to other servers.
-func (s *Server) CloseIdleConnections() { s.client.CloseIdleConnections() }
+func (s *Server) CloseIdleConnections() {
+	s.client.CloseIdleConnections()
+	s.replClient.CloseIdleConnections()
+}
 
 // Close closes the databases the node keeps open.
 func (s *Server) Close() {
 	s.closeOnce.Do(func() { close(s.done) })
 	s.reporterDone.Wait()
-	s.client.CloseIdleConnections()
+	s.CloseIdleConnections()
 	s.dbs.closeAll()
 }
 
