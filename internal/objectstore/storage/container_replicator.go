@@ -11,12 +11,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
-	"strconv"
 	"time"
 
 	"github.com/nimbus-cloud/nimbus/internal/objectstore/ring"
@@ -259,81 +257,58 @@ func replicationID(ctx context.Context, tx *sql.Tx) (string, error) {
 	return id, err
 }
 
+// containerDB is the container databases, as the replication pass sees them.
+var containerDB = replicatedDB{
+	kind:   "container",
+	schema: containerSchema,
+	backfillChanges: `INSERT INTO object_change (name) SELECT name FROM object
+		WHERE name NOT IN (SELECT name FROM object_change) ORDER BY name`,
+	describe: func(ctx context.Context, tx *sql.Tx) (replicaInfo, string, error) {
+		info, err := loadContainerInfo(ctx, tx)
+		if err != nil {
+			return replicaInfo{}, "", err
+		}
+		return replicaInfo{
+			Created: info.createdAt, Put: info.put, Deleted: info.deletedAt, Metadata: info.metadata,
+			AccountHosts: info.accountHosts, AccountDevices: info.accountDevices, AccountPartition: info.accountPartition,
+		}, url.PathEscape(info.account) + "/" + url.PathEscape(info.container), nil
+	},
+	rowsHash:    rowsHash,
+	changedRows: changedObjectRows,
+}
+
+// changedObjectRows is the container's next merge_items batch after point.
+func changedObjectRows(ctx context.Context, db *sql.DB, point int64) (dbSyncRequest, int, int64, error) {
+	rows, err := db.QueryContext(ctx, `SELECT o.name, o.created_at, o.size, o.content_type, o.etag, o.deleted, c.seq
+		FROM object_change c JOIN object o ON o.name = c.name WHERE c.seq > ? ORDER BY c.seq LIMIT ?`, point, mergeBatch)
+	if err != nil {
+		return dbSyncRequest{}, 0, 0, err
+	}
+	defer rows.Close()
+	var items []objectRow
+	for rows.Next() {
+		var r objectRow
+		if err := rows.Scan(&r.Name, &r.Created, &r.Size, &r.ContentType, &r.ETag, &r.Deleted, &r.Seq); err != nil {
+			return dbSyncRequest{}, 0, 0, err
+		}
+		items = append(items, r)
+	}
+	if err := rows.Err(); err != nil || len(items) == 0 {
+		return dbSyncRequest{}, 0, 0, err
+	}
+	return dbSyncRequest{Items: items}, len(items), items[len(items)-1].Seq, nil
+}
+
 // ReplicateContainers runs one container replication pass over the local
 // devices of the container ring rg.
 func (s *Server) ReplicateContainers(ctx context.Context, rg *ring.Ring, local LocalDevices) ReplicationStats {
-	var st ReplicationStats
-	for _, dev := range rg.Devices() {
-		if !local(dev) {
-			continue
-		}
-		devDir := s.deviceDir(dev.Name)
-		if devDir == "" {
-			continue
-		}
-		dbs, _ := filepath.Glob(filepath.Join(devDir, "containers", "*", "???", "*", "*.db"))
-		for _, path := range dbs {
-			if ctx.Err() != nil {
-				return st
-			}
-			part, err := strconv.Atoi(filepath.Base(filepath.Dir(filepath.Dir(filepath.Dir(path)))))
-			if err != nil || part < 0 || part >= rg.PartitionCount() {
-				continue
-			}
-			st.Partitions++
-			s.replicateContainerDB(ctx, rg, dev, path, part, &st)
-		}
-	}
-	return st
+	return s.replicateDBs(ctx, &containerDB, rg, local)
 }
 
-func (s *Server) replicateContainerDB(ctx context.Context, rg *ring.Ring, dev *ring.Device, path string, part int, st *ReplicationStats) {
-	db, err := s.dbs.open(path, containerSchema, false)
-	if err != nil {
-		return
-	}
-	var info containerInfo
-	var id, hash string
-	err = func() error {
-		tx, err := db.BeginTx(ctx, nil)
-		if err != nil {
-			return err
-		}
-		defer tx.Rollback()
-		// rows written before the change table existed count as changed now
-		if _, err := tx.ExecContext(ctx, `INSERT INTO object_change (name) SELECT name FROM object
-			WHERE name NOT IN (SELECT name FROM object_change) ORDER BY name`); err != nil {
-			return err
-		}
-		if info, err = loadContainerInfo(ctx, tx); err != nil {
-			return err
-		}
-		if id, err = replicationID(ctx, tx); err != nil {
-			return err
-		}
-		if hash, err = rowsHash(ctx, tx); err != nil {
-			return err
-		}
-		return tx.Commit()
-	}()
-	if err != nil {
-		s.log.Warn("container replicator", "db", path, "error", err)
-		st.Failures++
-		return
-	}
-	primary, others := peers(rg, part, dev)
-	inSync := true
-	for _, remote := range others {
-		if err := s.syncContainer(ctx, db, remote, part, id, hash, info, st); err != nil {
-			inSync = false
-			st.Failures++
-			s.log.Warn("container replicator: sync failed", "db", path, "remote", remote.IP+":"+strconv.Itoa(remote.Port)+"/"+remote.Name, "error", err)
-		}
-	}
-	if !primary && inSync {
-		s.removeDB(path)
-		st.Removed++
-	}
+// RunContainerReplicator replicates the container databases every interval
+// until ctx ends, reading the container ring anew each pass.
+func (s *Server) RunContainerReplicator(ctx context.Context, interval time.Duration, loadRing func() (*ring.Ring, error), local LocalDevices) {
+	s.runDBReplicator(ctx, &containerDB, interval, loadRing, local)
 }
 
 // peers says whether dev is one of part's primaries, and lists the others.
@@ -360,54 +335,6 @@ func (s *Server) removeDB(path string) {
 	}
 }
 
-// syncContainer brings one remote replica up to date with db.
-func (s *Server) syncContainer(ctx context.Context, db *sql.DB, remote *ring.Device, part int, id, hash string, info containerInfo, st *ReplicationStats) error {
-	target := "http://" + net.JoinHostPort(remote.IP, strconv.Itoa(remote.Port)) + "/" + url.PathEscape(remote.Name) + "/" +
-		strconv.Itoa(part) + "/" + url.PathEscape(info.account) + "/" + url.PathEscape(info.container)
-	var answer dbSyncAnswer
-	if err := s.dbReplicate(ctx, target, dbSyncRequest{Op: "sync", ID: id, Info: &replicaInfo{
-		Created: info.createdAt, Put: info.put, Deleted: info.deletedAt, Metadata: info.metadata,
-		AccountHosts: info.accountHosts, AccountDevices: info.accountDevices, AccountPartition: info.accountPartition,
-	}}, &answer); err != nil {
-		return err
-	}
-	if answer.Hash == hash {
-		return nil
-	}
-	point := answer.Point
-	for {
-		rows, err := db.QueryContext(ctx, `SELECT o.name, o.created_at, o.size, o.content_type, o.etag, o.deleted, c.seq
-			FROM object_change c JOIN object o ON o.name = c.name WHERE c.seq > ? ORDER BY c.seq LIMIT ?`, point, mergeBatch)
-		if err != nil {
-			return err
-		}
-		var items []objectRow
-		for rows.Next() {
-			var r objectRow
-			if err := rows.Scan(&r.Name, &r.Created, &r.Size, &r.ContentType, &r.ETag, &r.Deleted, &r.Seq); err != nil {
-				rows.Close()
-				return err
-			}
-			items = append(items, r)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		if len(items) == 0 {
-			return nil
-		}
-		if err := s.dbReplicate(ctx, target, dbSyncRequest{Op: "merge_items", ID: id, Items: items}, nil); err != nil {
-			return err
-		}
-		st.Sent += len(items)
-		point = items[len(items)-1].Seq
-		if len(items) < mergeBatch {
-			return nil
-		}
-	}
-}
-
 // dbReplicate sends one REPLICATE to a container server.
 func (s *Server) dbReplicate(ctx context.Context, target string, body dbSyncRequest, answer any) error {
 	data, err := json.Marshal(body)
@@ -431,27 +358,4 @@ func (s *Server) dbReplicate(ctx context.Context, target string, body dbSyncRequ
 		return json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(answer)
 	}
 	return nil
-}
-
-// RunContainerReplicator replicates the container databases every interval
-// until ctx ends, reading the container ring anew each pass.
-func (s *Server) RunContainerReplicator(ctx context.Context, interval time.Duration, loadRing func() (*ring.Ring, error), local LocalDevices) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			rg, err := loadRing()
-			if err != nil {
-				s.log.Warn("container replicator: no ring", "error", err)
-				continue
-			}
-			if st := s.ReplicateContainers(ctx, rg, local); st.Sent > 0 || st.Removed > 0 || st.Failures > 0 {
-				s.log.Info("container replicator pass", "databases", st.Partitions, "rows", st.Sent,
-					"removed", st.Removed, "failures", st.Failures)
-			}
-		}
-	}
 }

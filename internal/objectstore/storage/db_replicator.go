@@ -1,0 +1,164 @@
+package storage
+
+import (
+	"context"
+	"database/sql"
+	"net"
+	"net/url"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/nimbus-cloud/nimbus/internal/objectstore/ring"
+)
+
+// replicatedDB is one kind of replicated database (account or container):
+// what the shared replication pass needs of it, as upstream's Replicator
+// subclasses supply their server type and broker class to one base class.
+type replicatedDB struct {
+	kind   string // "account" or "container": names the data dir (kind+"s") and the log lines
+	schema string
+	// backfillChanges counts rows written before the change table existed
+	// as changed now, so a sync sends them too.
+	backfillChanges string
+	// describe reads what a sync sends of the database: its info, and its
+	// path below the partition on a remote server.
+	describe func(ctx context.Context, tx *sql.Tx) (info replicaInfo, remotePath string, err error)
+	rowsHash func(ctx context.Context, tx *sql.Tx) (string, error)
+	// changedRows is the next merge_items batch: the rows changed after
+	// point (at most mergeBatch), how many, and the last one's sequence.
+	changedRows func(ctx context.Context, db *sql.DB, point int64) (batch dbSyncRequest, n int, last int64, err error)
+}
+
+// replicateDBs runs one replication pass of kind over the local devices of
+// its ring rg.
+func (s *Server) replicateDBs(ctx context.Context, kind *replicatedDB, rg *ring.Ring, local LocalDevices) ReplicationStats {
+	var st ReplicationStats
+	for _, dev := range rg.Devices() {
+		if !local(dev) {
+			continue
+		}
+		devDir := s.deviceDir(dev.Name)
+		if devDir == "" {
+			continue
+		}
+		dbs, _ := filepath.Glob(filepath.Join(devDir, kind.kind+"s", "*", "???", "*", "*.db"))
+		for _, path := range dbs {
+			if ctx.Err() != nil {
+				return st
+			}
+			part, err := strconv.Atoi(filepath.Base(filepath.Dir(filepath.Dir(filepath.Dir(path)))))
+			if err != nil || part < 0 || part >= rg.PartitionCount() {
+				continue
+			}
+			st.Partitions++
+			s.replicateDB(ctx, kind, rg, dev, path, part, &st)
+		}
+	}
+	return st
+}
+
+// replicateDB syncs one database to its other primaries, and removes it
+// once they all took it when dev is not one of them (a handoff).
+func (s *Server) replicateDB(ctx context.Context, kind *replicatedDB, rg *ring.Ring, dev *ring.Device, path string, part int, st *ReplicationStats) {
+	db, err := s.dbs.open(path, kind.schema, false)
+	if err != nil {
+		return
+	}
+	var info replicaInfo
+	var remotePath, id, hash string
+	err = func() error {
+		tx, err := db.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		defer tx.Rollback()
+		if _, err := tx.ExecContext(ctx, kind.backfillChanges); err != nil {
+			return err
+		}
+		if info, remotePath, err = kind.describe(ctx, tx); err != nil {
+			return err
+		}
+		if id, err = replicationID(ctx, tx); err != nil {
+			return err
+		}
+		if hash, err = kind.rowsHash(ctx, tx); err != nil {
+			return err
+		}
+		return tx.Commit()
+	}()
+	if err != nil {
+		s.log.Warn(kind.kind+" replicator", "db", path, "error", err)
+		st.Failures++
+		return
+	}
+	primary, others := peers(rg, part, dev)
+	inSync := true
+	for _, remote := range others {
+		target := "http://" + net.JoinHostPort(remote.IP, strconv.Itoa(remote.Port)) + "/" + url.PathEscape(remote.Name) + "/" +
+			strconv.Itoa(part) + "/" + remotePath
+		if err := s.syncDB(ctx, kind, db, target, id, hash, info, st); err != nil {
+			inSync = false
+			st.Failures++
+			s.log.Warn(kind.kind+" replicator: sync failed", "db", path, "remote", target, "error", err)
+		}
+	}
+	if !primary && inSync {
+		s.removeDB(path)
+		st.Removed++
+	}
+}
+
+// syncDB brings one remote replica up to date with db: a sync, then the
+// rows changed after the remote's sync point, unless its rows hash equal.
+func (s *Server) syncDB(ctx context.Context, kind *replicatedDB, db *sql.DB, target, id, hash string, info replicaInfo, st *ReplicationStats) error {
+	var answer dbSyncAnswer
+	if err := s.dbReplicate(ctx, target, dbSyncRequest{Op: "sync", ID: id, Info: &info}, &answer); err != nil {
+		return err
+	}
+	if answer.Hash == hash {
+		return nil
+	}
+	point := answer.Point
+	for {
+		batch, n, last, err := kind.changedRows(ctx, db, point)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return nil
+		}
+		batch.Op, batch.ID = "merge_items", id
+		if err := s.dbReplicate(ctx, target, batch, nil); err != nil {
+			return err
+		}
+		st.Sent += n
+		point = last
+		if n < mergeBatch {
+			return nil
+		}
+	}
+}
+
+// runDBReplicator replicates kind's databases every interval until ctx
+// ends, reading the ring anew each pass.
+func (s *Server) runDBReplicator(ctx context.Context, kind *replicatedDB, interval time.Duration, loadRing func() (*ring.Ring, error), local LocalDevices) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			rg, err := loadRing()
+			if err != nil {
+				s.log.Warn(kind.kind+" replicator: no ring", "error", err)
+				continue
+			}
+			if st := s.replicateDBs(ctx, kind, rg, local); st.Sent > 0 || st.Removed > 0 || st.Failures > 0 {
+				s.log.Info(kind.kind+" replicator pass", "databases", st.Partitions, "rows", st.Sent,
+					"removed", st.Removed, "failures", st.Failures)
+			}
+		}
+	}
+}
