@@ -5,11 +5,8 @@ import (
 	"crypto/md5"
 	"database/sql"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
 	"net/url"
 	"time"
 
@@ -17,8 +14,9 @@ import (
 	"github.com/nimbus-cloud/nimbus/internal/objectstore/swob"
 )
 
-// The account replicator is the container replicator's twin (see
-// container_replicator.go): the same sync and merge_items exchange, over an
+// The account replicator is the container replicator's twin: the same pass
+// and REPLICATE handler (db_replicator.go), the same sync and merge_items
+// exchange (container_replicator.go), over an
 // account's container rows, which merge as upstream's account broker merges
 // them: the newer put and delete timestamps win, and the counts merged last
 // (reports carry no timestamp of their own; the container servers keep
@@ -79,104 +77,33 @@ func accountRowsHash(ctx context.Context, tx *sql.Tx) (string, error) {
 }
 
 // replicate answers REPLICATE /<device>/<partition>/<account>.
-func (a *accountRequest) replicate() {
-	var req dbSyncRequest
-	if err := json.NewDecoder(io.LimitReader(a.r.Body, maxMissingCheck)).Decode(&req); err != nil || req.ID == "" ||
-		(req.Op == "sync" && req.Info == nil) || (req.Op != "sync" && req.Op != "merge_items") {
-		swob.Text(a.w, http.StatusBadRequest, "Invalid replication request")
-		return
-	}
-	db := a.open(req.Op == "sync")
-	if db == nil {
-		return
-	}
-	ctx := a.r.Context()
-	if req.Op == "sync" {
-		if _, err := db.ExecContext(ctx, `INSERT INTO account_info (id, account, created_at) VALUES (1, ?, ?)
-			ON CONFLICT (id) DO NOTHING`, a.p.account, req.Info.Created); err != nil {
-			a.failed(err)
-			return
-		}
-	}
-	tx, err := db.BeginTx(ctx, nil)
-	if err != nil {
-		a.failed(err)
-		return
-	}
-	defer tx.Rollback()
-	var answer *dbSyncAnswer
-	if req.Op == "sync" {
-		answer, err = a.syncInfo(ctx, tx, req)
-	} else {
-		err = a.mergeItems(ctx, tx, req)
-	}
-	if errors.Is(err, errBadItem) {
-		swob.Text(a.w, http.StatusBadRequest, "Invalid replication item")
-		return
-	}
-	if err == nil {
-		err = tx.Commit()
-	}
-	if err != nil {
-		a.failed(err)
-		return
-	}
-	if answer == nil {
-		swob.Error(a.w, http.StatusNoContent)
-		return
-	}
-	body, _ := json.Marshal(answer)
-	swob.Write(a.w, http.StatusOK, "application/json", string(body))
-}
+func (a *accountRequest) replicate() { answerReplicate(a.w, a.r, &accountDB, a) }
 
-var errBadItem = errors.New("invalid replication item")
-
-func (a *accountRequest) syncInfo(ctx context.Context, tx *sql.Tx, req dbSyncRequest) (*dbSyncAnswer, error) {
+func (a *accountRequest) mergeInfo(ctx context.Context, tx *sql.Tx, in *replicaInfo) error {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO account_info (id, account, created_at) VALUES (1, ?, ?)
+		ON CONFLICT (id) DO NOTHING`, a.p.account, in.Created); err != nil {
+		return err
+	}
 	info, err := loadAccountInfo(ctx, tx)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	in := req.Info
-	if in.Created != 0 && (info.createdAt == 0 || in.Created < info.createdAt) {
-		info.createdAt = in.Created
-	}
-	info.put, info.deletedAt = max(info.put, in.Put), max(info.deletedAt, in.Deleted)
-	for k, v := range in.Metadata {
-		if old, ok := info.metadata[k]; !ok || old.Timestamp < v.Timestamp {
-			info.metadata[k] = v
-		}
-	}
-	if err := saveAccountInfo(ctx, tx, info); err != nil {
-		return nil, err
-	}
-	answer := &dbSyncAnswer{Point: -1}
-	if answer.ID, err = replicationID(ctx, tx); err != nil {
-		return nil, err
-	}
-	if answer.Hash, err = accountRowsHash(ctx, tx); err != nil {
-		return nil, err
-	}
-	err = tx.QueryRowContext(ctx, `SELECT sync_point FROM incoming_sync WHERE remote_id = ?`, req.ID).Scan(&answer.Point)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return nil, err
-	}
-	return answer, nil
+	mergeReplicaInfo(&info.createdAt, &info.put, &info.deletedAt, info.metadata, in)
+	return saveAccountInfo(ctx, tx, info)
 }
 
-func (a *accountRequest) mergeItems(ctx context.Context, tx *sql.Tx, req dbSyncRequest) error {
+func (a *accountRequest) mergeRows(ctx context.Context, tx *sql.Tx, req dbSyncRequest) (int64, func(), error) {
 	var point int64
 	for _, row := range req.Containers {
 		if row.Name == "" || row.Objects < 0 || row.Bytes < 0 {
-			return errBadItem
+			return 0, nil, errBadItem
 		}
 		if err := mergeContainerRow(ctx, tx, row); err != nil {
-			return err
+			return 0, nil, err
 		}
 		point = max(point, row.Seq)
 	}
-	_, err := tx.ExecContext(ctx, `INSERT INTO incoming_sync (remote_id, sync_point) VALUES (?, ?)
-		ON CONFLICT (remote_id) DO UPDATE SET sync_point = max(sync_point, excluded.sync_point)`, req.ID, point)
-	return err
+	return point, nil, nil
 }
 
 // accountDB is the account databases, as the replication pass sees them.

@@ -113,130 +113,46 @@ func rowsHash(ctx context.Context, tx *sql.Tx) (string, error) {
 const mergeBatch = 1000
 
 // replicate answers REPLICATE /<device>/<partition>/<account>/<container>.
-func (c *containerRequest) replicate() {
-	var req dbSyncRequest
-	if err := json.NewDecoder(io.LimitReader(c.r.Body, maxMissingCheck)).Decode(&req); err != nil || req.ID == "" {
-		swob.Text(c.w, http.StatusBadRequest, "Invalid replication request")
-		return
-	}
-	switch {
-	case req.Op == "sync" && req.Info != nil:
-		c.syncInfo(req)
-	case req.Op == "merge_items":
-		c.mergeItems(req)
-	default:
-		swob.Text(c.w, http.StatusBadRequest, "Invalid replication request")
-	}
-}
+func (c *containerRequest) replicate() { answerReplicate(c.w, c.r, &containerDB, c) }
 
-// syncInfo merges the sender's info (created at the oldest, put and delete
-// at the newest, each metadata key's newer value) and answers the sync point.
-func (c *containerRequest) syncInfo(req dbSyncRequest) {
-	db := c.open(true)
-	if db == nil {
-		return
-	}
-	ctx := c.r.Context()
-	tx, err := db.BeginTx(ctx, nil)
-	if err != nil {
-		c.failed(err)
-		return
-	}
-	defer tx.Rollback()
-	in := req.Info
+func (c *containerRequest) mergeInfo(ctx context.Context, tx *sql.Tx, in *replicaInfo) error {
 	if _, err := tx.ExecContext(ctx, `INSERT INTO container_info (id, account, container, created_at) VALUES (1, ?, ?, ?)
 		ON CONFLICT (id) DO NOTHING`, c.p.account, c.p.container, in.Created); err != nil {
-		c.failed(err)
-		return
+		return err
 	}
 	info, err := loadContainerInfo(ctx, tx)
 	if err != nil {
-		c.failed(err)
-		return
+		return err
 	}
-	if in.Created != 0 && (info.createdAt == 0 || in.Created < info.createdAt) {
-		info.createdAt = in.Created
-	}
-	info.put, info.deletedAt = max(info.put, in.Put), max(info.deletedAt, in.Deleted)
-	for k, v := range in.Metadata {
-		if old, ok := info.metadata[k]; !ok || old.Timestamp < v.Timestamp {
-			info.metadata[k] = v
-		}
-	}
+	mergeReplicaInfo(&info.createdAt, &info.put, &info.deletedAt, info.metadata, in)
 	if info.accountHosts == "" {
 		info.accountHosts, info.accountDevices, info.accountPartition = in.AccountHosts, in.AccountDevices, in.AccountPartition
 	}
-	if err := saveContainerInfo(ctx, tx, info); err != nil {
-		c.failed(err)
-		return
-	}
-	id, err := replicationID(ctx, tx)
-	if err != nil {
-		c.failed(err)
-		return
-	}
-	answer := dbSyncAnswer{ID: id, Point: -1}
-	if answer.Hash, err = rowsHash(ctx, tx); err != nil {
-		c.failed(err)
-		return
-	}
-	if err := tx.QueryRowContext(ctx, `SELECT sync_point FROM incoming_sync WHERE remote_id = ?`, req.ID).Scan(&answer.Point); err != nil &&
-		!errors.Is(err, sql.ErrNoRows) {
-		c.failed(err)
-		return
-	}
-	if err := tx.Commit(); err != nil {
-		c.failed(err)
-		return
-	}
-	body, _ := json.Marshal(answer)
-	swob.Write(c.w, http.StatusOK, "application/json", string(body))
+	return saveContainerInfo(ctx, tx, info)
 }
 
-// mergeItems merges a batch of the sender's rows and moves its sync point.
-func (c *containerRequest) mergeItems(req dbSyncRequest) {
-	db := c.open(false)
-	if db == nil {
-		return
-	}
-	ctx := c.r.Context()
-	tx, err := db.BeginTx(ctx, nil)
-	if err != nil {
-		c.failed(err)
-		return
-	}
-	defer tx.Rollback()
+// mergeRows merges object rows and applies their count and bytes to the
+// container's; a change is reported to the account after the commit.
+func (c *containerRequest) mergeRows(ctx context.Context, tx *sql.Tx, req dbSyncRequest) (int64, func(), error) {
 	var count, bytes, point int64
 	for _, row := range req.Items {
 		if row.Name == "" || row.Size < 0 {
-			swob.Text(c.w, http.StatusBadRequest, "Invalid replication item")
-			return
+			return 0, nil, errBadItem
 		}
 		dCount, dBytes, err := mergeObjectRow(ctx, tx, row)
 		if err != nil {
-			c.failed(err)
-			return
+			return 0, nil, err
 		}
 		count, bytes, point = count+dCount, bytes+dBytes, max(point, row.Seq)
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE container_info SET object_count = object_count + ?, bytes_used = bytes_used + ?`,
 		count, bytes); err != nil {
-		c.failed(err)
-		return
+		return 0, nil, err
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO incoming_sync (remote_id, sync_point) VALUES (?, ?)
-		ON CONFLICT (remote_id) DO UPDATE SET sync_point = max(sync_point, excluded.sync_point)`, req.ID, point); err != nil {
-		c.failed(err)
-		return
+	if count == 0 && bytes == 0 {
+		return point, nil, nil
 	}
-	if err := tx.Commit(); err != nil {
-		c.failed(err)
-		return
-	}
-	if count != 0 || bytes != 0 {
-		c.s.reportSoon(c.path)
-	}
-	swob.Error(c.w, http.StatusNoContent)
+	return point, func() { c.s.reportSoon(c.path) }, nil
 }
 
 // replicationID is the database's id, made on first use (upstream makes it

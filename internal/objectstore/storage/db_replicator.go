@@ -3,13 +3,18 @@ package storage
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
+	"errors"
+	"io"
 	"net"
+	"net/http"
 	"net/url"
 	"path/filepath"
 	"strconv"
 	"time"
 
 	"github.com/nimbus-cloud/nimbus/internal/objectstore/ring"
+	"github.com/nimbus-cloud/nimbus/internal/objectstore/swob"
 )
 
 // replicatedDB is one kind of replicated database (account or container):
@@ -159,6 +164,119 @@ func (s *Server) runDBReplicator(ctx context.Context, kind *replicatedDB, interv
 				s.log.Info(kind.kind+" replicator pass", "databases", st.Partitions, "rows", st.Sent,
 					"removed", st.Removed, "failures", st.Failures)
 			}
+		}
+	}
+}
+
+// replicaRequest is a REPLICATE to one account or container database: what
+// the shared handler needs of each kind, as upstream's ReplicatorRpc calls
+// its broker's merge_timestamps and merge_items.
+type replicaRequest interface {
+	open(create bool) *sql.DB // nil when it answered (404, 500)
+	failed(err error)
+	// mergeInfo creates the database's info row if it had none and merges
+	// the sender's info into it.
+	mergeInfo(ctx context.Context, tx *sql.Tx, in *replicaInfo) error
+	// mergeRows merges a batch of the sender's rows and returns the highest
+	// change sequence among them, or errBadItem for an invalid row;
+	// afterCommit, when not nil, runs once the batch is committed.
+	mergeRows(ctx context.Context, tx *sql.Tx, req dbSyncRequest) (point int64, afterCommit func(), err error)
+}
+
+var errBadItem = errors.New("invalid replication item")
+
+// answerReplicate answers a REPLICATE to a database of kind: "sync" merges
+// the sender's info (creating the database) and answers its sync point and
+// rows hash; "merge_items" merges a batch of rows and moves the sync point.
+func answerReplicate(w http.ResponseWriter, r *http.Request, kind *replicatedDB, rr replicaRequest) {
+	var req dbSyncRequest
+	if err := json.NewDecoder(io.LimitReader(r.Body, maxMissingCheck)).Decode(&req); err != nil || req.ID == "" ||
+		(req.Op == "sync" && req.Info == nil) || (req.Op != "sync" && req.Op != "merge_items") {
+		swob.Text(w, http.StatusBadRequest, "Invalid replication request")
+		return
+	}
+	db := rr.open(req.Op == "sync")
+	if db == nil {
+		return
+	}
+	ctx := r.Context()
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		rr.failed(err)
+		return
+	}
+	defer tx.Rollback()
+	var answer *dbSyncAnswer
+	var afterCommit func()
+	if req.Op == "sync" {
+		answer, err = syncAnswer(ctx, tx, kind, rr, req)
+	} else {
+		afterCommit, err = mergeItems(ctx, tx, rr, req)
+	}
+	if errors.Is(err, errBadItem) {
+		swob.Text(w, http.StatusBadRequest, "Invalid replication item")
+		return
+	}
+	if err == nil {
+		err = tx.Commit()
+	}
+	if err != nil {
+		rr.failed(err)
+		return
+	}
+	if afterCommit != nil {
+		afterCommit()
+	}
+	if answer == nil {
+		swob.Error(w, http.StatusNoContent)
+		return
+	}
+	body, _ := json.Marshal(answer)
+	swob.Write(w, http.StatusOK, "application/json", string(body))
+}
+
+// syncAnswer merges the sender's info and answers the sender's sync point
+// here, -1 when none.
+func syncAnswer(ctx context.Context, tx *sql.Tx, kind *replicatedDB, rr replicaRequest, req dbSyncRequest) (*dbSyncAnswer, error) {
+	if err := rr.mergeInfo(ctx, tx, req.Info); err != nil {
+		return nil, err
+	}
+	answer := &dbSyncAnswer{Point: -1}
+	var err error
+	if answer.ID, err = replicationID(ctx, tx); err != nil {
+		return nil, err
+	}
+	if answer.Hash, err = kind.rowsHash(ctx, tx); err != nil {
+		return nil, err
+	}
+	err = tx.QueryRowContext(ctx, `SELECT sync_point FROM incoming_sync WHERE remote_id = ?`, req.ID).Scan(&answer.Point)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return nil, err
+	}
+	return answer, nil
+}
+
+// mergeItems merges a batch of the sender's rows and moves its sync point.
+func mergeItems(ctx context.Context, tx *sql.Tx, rr replicaRequest, req dbSyncRequest) (afterCommit func(), err error) {
+	point, afterCommit, err := rr.mergeRows(ctx, tx, req)
+	if err != nil {
+		return nil, err
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO incoming_sync (remote_id, sync_point) VALUES (?, ?)
+		ON CONFLICT (remote_id) DO UPDATE SET sync_point = max(sync_point, excluded.sync_point)`, req.ID, point)
+	return afterCommit, err
+}
+
+// mergeReplicaInfo merges a sender's info into a database's: created at the
+// oldest, put and delete at the newest, each metadata key's newer value.
+func mergeReplicaInfo(createdAt, put, deletedAt *swob.Timestamp, metadata map[string]metadataItem, in *replicaInfo) {
+	if in.Created != 0 && (*createdAt == 0 || in.Created < *createdAt) {
+		*createdAt = in.Created
+	}
+	*put, *deletedAt = max(*put, in.Put), max(*deletedAt, in.Deleted)
+	for k, v := range in.Metadata {
+		if old, ok := metadata[k]; !ok || old.Timestamp < v.Timestamp {
+			metadata[k] = v
 		}
 	}
 }
