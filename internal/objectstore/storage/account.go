@@ -82,7 +82,7 @@ func (s *Server) AccountHandler() http.Handler {
 			return
 		}
 		dir, hash := s.hashDir(dev, "accounts", p.partition, p.account)
-		a := accountRequest{s: s, w: w, r: r, p: p, path: filepath.Join(dir, hash+".db")}
+		a := accountRequest{dbRequest{s: s, w: w, r: r, p: p, kind: &accountDB, path: filepath.Join(dir, hash+".db")}}
 		switch {
 		case p.container != "" && r.Method == http.MethodPut:
 			a.putContainer()
@@ -104,31 +104,7 @@ func (s *Server) AccountHandler() http.Handler {
 	})
 }
 
-type accountRequest struct {
-	s    *Server
-	w    http.ResponseWriter
-	r    *http.Request
-	p    backendPath
-	path string
-}
-
-func (a *accountRequest) failed(err error) {
-	a.s.log.Error("account server", "account", a.p.account, "error", err)
-	swob.Error(a.w, http.StatusInternalServerError)
-}
-
-func (a *accountRequest) open(create bool) *sql.DB {
-	db, err := a.s.dbs.open(a.path, accountSchema, create)
-	if errors.Is(err, errNoDB) {
-		swob.Error(a.w, http.StatusNotFound)
-		return nil
-	}
-	if err != nil {
-		a.failed(err)
-		return nil
-	}
-	return db
-}
+type accountRequest struct{ dbRequest }
 
 // tx runs fn on the account's info in a transaction, saving it after.
 func (a *accountRequest) tx(db *sql.DB, fn func(tx *sql.Tx, info *accountInfo) (int, error)) {
@@ -291,22 +267,7 @@ func (a *accountRequest) get() {
 	h.Set("X-Timestamp", info.createdAt.Normal())
 	h.Set("X-Put-Timestamp", info.put.Normal())
 	setMetadataHeaders(h, info.metadata)
-	format := listingFormat(a.r)
-	if format == "" {
-		swob.Error(a.w, http.StatusNotAcceptable)
-		return
-	}
-	if a.r.Method == http.MethodHead {
-		h.Set("Content-Type", format+"; charset=utf-8")
-		h.Set("Content-Length", "0")
-		a.w.WriteHeader(http.StatusNoContent)
-		return
-	}
-	params, ok := parseListParams(a.w, a.r)
-	if !ok {
-		return
-	}
-	entries, err := listWithDelimiter(params, func(marker, endMarker, prefix string, reverse bool, limit int) ([]listEntry, error) {
+	a.answerListing(a.p.account, func(marker, endMarker, prefix string, reverse bool, limit int) ([]listEntry, error) {
 		clause, args := rangeQuery(marker, endMarker, prefix, reverse)
 		rows, err := db.QueryContext(ctx, `SELECT name, put_timestamp, object_count, bytes_used FROM container WHERE deleted = 0`+clause,
 			append(args, limit)...)
@@ -326,9 +287,4 @@ func (a *accountRequest) get() {
 		}
 		return out, rows.Err()
 	})
-	if err != nil {
-		a.failed(err)
-		return
-	}
-	writeListing(a.w, a.r, format, "account", a.p.account, entries)
 }

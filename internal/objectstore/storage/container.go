@@ -94,7 +94,7 @@ func (s *Server) ContainerHandler() http.Handler {
 			return
 		}
 		dir, hash := s.hashDir(dev, "containers", p.partition, p.account, p.container)
-		c := containerRequest{s: s, w: w, r: r, p: p, path: filepath.Join(dir, hash+".db")}
+		c := containerRequest{dbRequest{s: s, w: w, r: r, p: p, kind: &containerDB, path: filepath.Join(dir, hash+".db")}}
 		switch {
 		case p.object != "" && r.Method == http.MethodPut:
 			c.putObject(false)
@@ -118,33 +118,7 @@ func (s *Server) ContainerHandler() http.Handler {
 	})
 }
 
-type containerRequest struct {
-	s    *Server
-	w    http.ResponseWriter
-	r    *http.Request
-	p    backendPath
-	path string
-}
-
-func (c *containerRequest) failed(err error) {
-	c.s.log.Error("container server", "account", c.p.account, "container", c.p.container, "error", err)
-	swob.Error(c.w, http.StatusInternalServerError)
-}
-
-// open returns the container's database, or nil (having answered 404) when
-// it does not exist.
-func (c *containerRequest) open(create bool) *sql.DB {
-	db, err := c.s.dbs.open(c.path, containerSchema, create)
-	if errors.Is(err, errNoDB) {
-		swob.Error(c.w, http.StatusNotFound)
-		return nil
-	}
-	if err != nil {
-		c.failed(err)
-		return nil
-	}
-	return db
-}
+type containerRequest struct{ dbRequest }
 
 func (c *containerRequest) put() {
 	ts, ok := requestTimestamp(c.w, c.r)
@@ -440,29 +414,9 @@ func (c *containerRequest) get() {
 	h.Set("X-Backend-Storage-Policy-Index", "0")
 	h.Set("Last-Modified", info.put.LastModified())
 	setMetadataHeaders(h, info.metadata)
-	format := listingFormat(c.r)
-	if format == "" {
-		swob.Error(c.w, http.StatusNotAcceptable)
-		return
-	}
-	if c.r.Method == http.MethodHead {
-		h.Set("Content-Type", format+"; charset=utf-8")
-		h.Set("Content-Length", "0")
-		c.w.WriteHeader(http.StatusNoContent)
-		return
-	}
-	params, ok := parseListParams(c.w, c.r)
-	if !ok {
-		return
-	}
-	entries, err := listWithDelimiter(params, func(marker, endMarker, prefix string, reverse bool, limit int) ([]listEntry, error) {
+	c.answerListing(c.p.container, func(marker, endMarker, prefix string, reverse bool, limit int) ([]listEntry, error) {
 		return fetchObjects(ctx, db, marker, endMarker, prefix, reverse, limit)
 	})
-	if err != nil {
-		c.failed(err)
-		return
-	}
-	writeListing(c.w, c.r, format, "container", c.p.container, entries)
 }
 
 // rangeQuery builds the WHERE clause bounding names by marker, end marker and
