@@ -45,9 +45,7 @@ type accountInfo struct {
 
 func (a accountInfo) deleted() bool { return a.deletedAt > a.put }
 
-func loadAccountInfo(ctx context.Context, q interface {
-	QueryRowContext(context.Context, string, ...any) *sql.Row
-}) (accountInfo, error) {
+func loadAccountInfo(ctx context.Context, q rowQuerier) (accountInfo, error) {
 	var a accountInfo
 	var md string
 	err := q.QueryRowContext(ctx, `SELECT created_at, put_timestamp, delete_timestamp, metadata FROM account_info`).
@@ -106,36 +104,12 @@ func (s *Server) AccountHandler() http.Handler {
 
 type accountRequest struct{ dbRequest }
 
-// tx runs fn on the account's info in a transaction, saving it after.
+// tx runs fn on the account's info in a transaction, saving it after, and
+// answers fn's status.
 func (a *accountRequest) tx(db *sql.DB, fn func(tx *sql.Tx, info *accountInfo) (int, error)) {
-	ctx := a.r.Context()
-	tx, err := db.BeginTx(ctx, nil)
-	if err != nil {
-		a.failed(err)
-		return
+	if _, status, ok := updateInfo(&a.dbRequest, db, loadAccountInfo, saveAccountInfo, fn); ok {
+		swob.Error(a.w, status)
 	}
-	defer tx.Rollback()
-	info, err := loadAccountInfo(ctx, tx)
-	if err != nil {
-		a.failed(err)
-		return
-	}
-	status, err := fn(tx, &info)
-	if err != nil {
-		a.failed(err)
-		return
-	}
-	if status/100 == 2 {
-		if err := saveAccountInfo(ctx, tx, info); err != nil {
-			a.failed(err)
-			return
-		}
-		if err := tx.Commit(); err != nil {
-			a.failed(err)
-			return
-		}
-	}
-	swob.Error(a.w, status)
 }
 
 func (a *accountRequest) put() {

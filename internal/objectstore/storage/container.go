@@ -61,9 +61,7 @@ type containerInfo struct {
 // deleted is upstream's is_deleted: deleted after its last PUT, and empty.
 func (c containerInfo) deleted() bool { return c.deletedAt > c.put && c.objects == 0 }
 
-func loadContainerInfo(ctx context.Context, q interface {
-	QueryRowContext(context.Context, string, ...any) *sql.Row
-}) (containerInfo, error) {
+func loadContainerInfo(ctx context.Context, q rowQuerier) (containerInfo, error) {
 	var c containerInfo
 	var md string
 	err := q.QueryRowContext(ctx, `SELECT account, container, created_at, put_timestamp, delete_timestamp, metadata,
@@ -202,32 +200,16 @@ func (c *containerRequest) post() {
 	if db == nil {
 		return
 	}
-	ctx := c.r.Context()
-	tx, err := db.BeginTx(ctx, nil)
-	if err != nil {
-		c.failed(err)
-		return
+	_, status, ok := updateInfo(&c.dbRequest, db, loadContainerInfo, saveContainerInfo, func(_ *sql.Tx, info *containerInfo) (int, error) {
+		if info.deleted() {
+			return http.StatusNotFound, nil
+		}
+		mergeMetadata(info.metadata, c.r.Header, ts, "X-Container-Meta-", "X-Container-Sysmeta-", "X-Container-Read", "X-Container-Write")
+		return http.StatusNoContent, nil
+	})
+	if ok {
+		swob.Error(c.w, status)
 	}
-	defer tx.Rollback()
-	info, err := loadContainerInfo(ctx, tx)
-	if err != nil {
-		c.failed(err)
-		return
-	}
-	if info.deleted() {
-		swob.Error(c.w, http.StatusNotFound)
-		return
-	}
-	mergeMetadata(info.metadata, c.r.Header, ts, "X-Container-Meta-", "X-Container-Sysmeta-", "X-Container-Read", "X-Container-Write")
-	if err := saveContainerInfo(ctx, tx, info); err != nil {
-		c.failed(err)
-		return
-	}
-	if err := tx.Commit(); err != nil {
-		c.failed(err)
-		return
-	}
-	swob.Error(c.w, http.StatusNoContent)
 }
 
 func (c *containerRequest) delete() {
@@ -239,41 +221,27 @@ func (c *containerRequest) delete() {
 	if db == nil {
 		return
 	}
-	ctx := c.r.Context()
-	tx, err := db.BeginTx(ctx, nil)
-	if err != nil {
-		c.failed(err)
+	info, status, ok := updateInfo(&c.dbRequest, db, loadContainerInfo, saveContainerInfo, func(_ *sql.Tx, info *containerInfo) (int, error) {
+		if info.deleted() {
+			return http.StatusNotFound, nil
+		}
+		if info.objects > 0 {
+			return http.StatusConflict, nil
+		}
+		if info.deletedAt < ts {
+			info.deletedAt = ts
+		}
+		return http.StatusNoContent, nil
+	})
+	if !ok {
 		return
 	}
-	defer tx.Rollback()
-	info, err := loadContainerInfo(ctx, tx)
-	if err != nil {
-		c.failed(err)
-		return
+	if status == http.StatusNoContent {
+		if err := c.s.reportContainer(c.r.Context(), info); err != nil {
+			c.s.log.Warn("account update failed", "account", c.p.account, "container", c.p.container, "error", err)
+		}
 	}
-	if info.deleted() {
-		swob.Error(c.w, http.StatusNotFound)
-		return
-	}
-	if info.objects > 0 {
-		swob.Error(c.w, http.StatusConflict)
-		return
-	}
-	if info.deletedAt < ts {
-		info.deletedAt = ts
-	}
-	if err := saveContainerInfo(ctx, tx, info); err != nil {
-		c.failed(err)
-		return
-	}
-	if err := tx.Commit(); err != nil {
-		c.failed(err)
-		return
-	}
-	if err := c.s.reportContainer(ctx, info); err != nil {
-		c.s.log.Warn("account update failed", "account", c.p.account, "container", c.p.container, "error", err)
-	}
-	swob.Error(c.w, http.StatusNoContent)
+	swob.Error(c.w, status)
 }
 
 // objectRow is one row of a container's listing, as replicators exchange it.

@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"context"
 	"database/sql"
 	"errors"
 	"net/http"
@@ -70,4 +71,42 @@ func (d *dbRequest) answerListing(name string, fetch fetchFunc) {
 		return
 	}
 	writeListing(d.w, d.r, format, d.kind.kind, name, entries)
+}
+
+// rowQuerier is a database or a transaction, to read an info row from.
+type rowQuerier = interface {
+	QueryRowContext(context.Context, string, ...any) *sql.Row
+}
+
+// updateInfo runs fn on the database's info row in a transaction, saving the
+// row and committing when fn's status is 2xx. On a failure it answers 500
+// and ok is false; otherwise the caller answers status.
+func updateInfo[I any](d *dbRequest, db *sql.DB, load func(context.Context, rowQuerier) (I, error),
+	save func(context.Context, *sql.Tx, I) error, fn func(tx *sql.Tx, info *I) (int, error)) (info I, status int, ok bool) {
+	ctx := d.r.Context()
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		d.failed(err)
+		return info, 0, false
+	}
+	defer tx.Rollback()
+	if info, err = load(ctx, tx); err != nil {
+		d.failed(err)
+		return info, 0, false
+	}
+	if status, err = fn(tx, &info); err != nil {
+		d.failed(err)
+		return info, 0, false
+	}
+	if status/100 == 2 {
+		if err := save(ctx, tx, info); err != nil {
+			d.failed(err)
+			return info, 0, false
+		}
+		if err := tx.Commit(); err != nil {
+			d.failed(err)
+			return info, 0, false
+		}
+	}
+	return info, status, true
 }
