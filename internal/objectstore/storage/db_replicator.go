@@ -148,24 +148,17 @@ func (s *Server) syncDB(ctx context.Context, kind *replicatedDB, db *sql.DB, tar
 // runDBReplicator replicates kind's databases every interval until ctx
 // ends, reading the ring anew each pass.
 func (s *Server) runDBReplicator(ctx context.Context, kind *replicatedDB, interval time.Duration, loadRing func() (*ring.Ring, error), local LocalDevices) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
+	runEvery(ctx, interval, func() {
+		rg, err := loadRing()
+		if err != nil {
+			s.log.Warn(kind.kind+" replicator: no ring", "error", err)
 			return
-		case <-t.C:
-			rg, err := loadRing()
-			if err != nil {
-				s.log.Warn(kind.kind+" replicator: no ring", "error", err)
-				continue
-			}
-			if st := s.replicateDBs(ctx, kind, rg, local); st.Sent > 0 || st.Removed > 0 || st.Failures > 0 {
-				s.log.Info(kind.kind+" replicator pass", "databases", st.Partitions, "rows", st.Sent,
-					"removed", st.Removed, "failures", st.Failures)
-			}
 		}
-	}
+		if st := s.replicateDBs(ctx, kind, rg, local); st.Sent > 0 || st.Removed > 0 || st.Failures > 0 {
+			s.log.Info(kind.kind+" replicator pass", "databases", st.Partitions, "rows", st.Sent,
+				"removed", st.Removed, "failures", st.Failures)
+		}
+	})
 }
 
 // replicaRequest is a REPLICATE to one account or container database: what
