@@ -1,88 +1,19 @@
 package storage
 
 import (
-	"bytes"
 	"context"
 	"crypto/md5"
-	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
-	"net/http"
 	"net/url"
-	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/nimbus-cloud/nimbus/internal/objectstore/ring"
-	"github.com/nimbus-cloud/nimbus/internal/objectstore/swob"
 )
 
-// The container replicator, as upstream's db_replicator: each container
-// database has an id, and each replica remembers, per sender id, the last
-// change it merged from that sender (incoming_sync, its sync point). A pass
-// sends every local database's info to the container's other primaries
-// ("sync": the receiver merges the timestamps and metadata, creating the
-// database if it had none, and answers its sync point for the sender), then
-// the object rows changed after that point, in batches ("merge_items": rows
-// merge by timestamp as object updates do, and the sync point advances). A
-// database on a device that is not one of its primaries is removed once
-// every primary took it. Changes are counted in object_change, whose
-// AUTOINCREMENT sequence a changed row moves to the end, as upstream's
-// ROWIDs.
-
-// replicationSchema is what a database keeps for replication, besides its
-// change table: its id and, per sender, its sync point.
-const replicationSchema = `
-CREATE TABLE IF NOT EXISTS incoming_sync (
-	remote_id TEXT PRIMARY KEY,
-	sync_point INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS replication_id (
-	id INTEGER PRIMARY KEY CHECK (id = 1),
-	uuid TEXT NOT NULL
-);
-`
-
-// recordChange moves name to the end of a change table (a new sequence).
-func recordChange(ctx context.Context, tx *sql.Tx, table, name string) error {
-	if _, err := tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE name = ?`, name); err != nil {
-		return err
-	}
-	_, err := tx.ExecContext(ctx, `INSERT INTO `+table+` (name) VALUES (?)`, name)
-	return err
-}
-
-// dbSyncRequest is a REPLICATE request to a container or account server.
-type dbSyncRequest struct {
-	Op    string       `json:"op"` // "sync" or "merge_items"
-	ID    string       `json:"id"` // the sender's database id
-	Info  *replicaInfo `json:"info,omitempty"`
-	Items []objectRow  `json:"items,omitempty"`
-	// Containers are an account database's rows
-	Containers []containerRow `json:"containers,omitempty"`
-}
-
-// replicaInfo is what a container database says of itself.
-type replicaInfo struct {
-	Created          swob.Timestamp          `json:"created_at"`
-	Put              swob.Timestamp          `json:"put_timestamp"`
-	Deleted          swob.Timestamp          `json:"delete_timestamp"`
-	Metadata         map[string]metadataItem `json:"metadata"`
-	AccountHosts     string                  `json:"account_hosts"`
-	AccountDevices   string                  `json:"account_devices"`
-	AccountPartition string                  `json:"account_partition"`
-}
-
-// dbSyncAnswer is the receiver's answer to "sync".
-type dbSyncAnswer struct {
-	ID    string `json:"id"`
-	Point int64  `json:"point"` // the last of the sender's changes merged here; -1 none
-	Hash  string `json:"hash"`  // of the receiver's rows: equal to the sender's, nothing to send
-}
+// The container replicator is db_replicator.go's pass and REPLICATE handler
+// over a container's object rows, which merge as object updates do.
 
 // rowsHash sums a container's rows (names, timestamps, deletions), as
 // upstream's database hash, so two replicas in sync know it at once and no
@@ -108,9 +39,6 @@ func rowsHash(ctx context.Context, tx *sql.Tx) (string, error) {
 	}
 	return hex.EncodeToString(sum.Sum(nil)), nil
 }
-
-// mergeBatch is how many rows one merge_items carries (upstream's per_diff).
-const mergeBatch = 1000
 
 // replicate answers REPLICATE /<device>/<partition>/<account>/<container>.
 func (c *containerRequest) replicate() { answerReplicate(c.w, c.r, &containerDB, c) }
@@ -153,24 +81,6 @@ func (c *containerRequest) mergeRows(ctx context.Context, tx *sql.Tx, req dbSync
 		return point, nil, nil
 	}
 	return point, func() { c.s.reportSoon(c.path) }, nil
-}
-
-// replicationID is the database's id, made on first use (upstream makes it
-// with the database).
-func replicationID(ctx context.Context, tx *sql.Tx) (string, error) {
-	var id string
-	err := tx.QueryRowContext(ctx, `SELECT uuid FROM replication_id`).Scan(&id)
-	if err == nil {
-		return id, nil
-	}
-	if !errors.Is(err, sql.ErrNoRows) {
-		return "", err
-	}
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	id = hex.EncodeToString(b[:])
-	_, err = tx.ExecContext(ctx, `INSERT INTO replication_id (id, uuid) VALUES (1, ?)`, id)
-	return id, err
 }
 
 // containerDB is the container databases, as the replication pass sees them.
@@ -225,53 +135,4 @@ func (s *Server) ReplicateContainers(ctx context.Context, rg *ring.Ring, local L
 // until ctx ends, reading the container ring anew each pass.
 func (s *Server) RunContainerReplicator(ctx context.Context, interval time.Duration, loadRing func() (*ring.Ring, error), local LocalDevices) {
 	s.runDBReplicator(ctx, &containerDB, interval, loadRing, local)
-}
-
-// peers says whether dev is one of part's primaries, and lists the others.
-func peers(rg *ring.Ring, part int, dev *ring.Device) (primary bool, others []*ring.Device) {
-	for _, d := range rg.Nodes(part) {
-		if d.ID == dev.ID {
-			primary = true
-		} else {
-			others = append(others, d)
-		}
-	}
-	return primary, others
-}
-
-// removeDB removes a handed-off database and the directories it empties.
-func (s *Server) removeDB(path string) {
-	s.dbs.remove(path)
-	for _, suffix := range []string{"", "-wal", "-shm"} {
-		_ = os.Remove(path + suffix)
-	}
-	hashDir := filepath.Dir(path)
-	if os.Remove(hashDir) == nil && os.Remove(filepath.Dir(hashDir)) == nil {
-		_ = os.Remove(filepath.Dir(filepath.Dir(hashDir)))
-	}
-}
-
-// dbReplicate sends one REPLICATE to a container server.
-func (s *Server) dbReplicate(ctx context.Context, target string, body dbSyncRequest, answer any) error {
-	data, err := json.Marshal(body)
-	if err != nil {
-		return err
-	}
-	req, err := http.NewRequestWithContext(ctx, "REPLICATE", target, bytes.NewReader(data))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := s.replClient.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("REPLICATE %s: %s", target, resp.Status)
-	}
-	if answer != nil {
-		return json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(answer)
-	}
-	return nil
 }
