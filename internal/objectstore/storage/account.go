@@ -69,14 +69,8 @@ func saveAccountInfo(ctx context.Context, tx *sql.Tx, a accountInfo) error {
 // servers' reports (PUT with a container name).
 func (s *Server) AccountHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p, ok := parsePath(r, 3, 4)
+		p, dev, ok := s.requestDevice(w, r, 3, 4)
 		if !ok {
-			swob.Text(w, http.StatusBadRequest, "Invalid path: "+r.URL.EscapedPath())
-			return
-		}
-		dev := s.deviceDir(p.device)
-		if dev == "" {
-			insufficientStorage(w, p.device)
 			return
 		}
 		dir, hash := s.hashDir(dev, "accounts", p.partition, p.account)

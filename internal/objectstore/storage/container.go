@@ -81,14 +81,8 @@ func loadContainerInfo(ctx context.Context, q rowQuerier) (containerInfo, error)
 // and the object servers' row updates (PUT and DELETE with an object name).
 func (s *Server) ContainerHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p, ok := parsePath(r, 4, 5)
+		p, dev, ok := s.requestDevice(w, r, 4, 5)
 		if !ok {
-			swob.Text(w, http.StatusBadRequest, "Invalid path: "+r.URL.EscapedPath())
-			return
-		}
-		dev := s.deviceDir(p.device)
-		if dev == "" {
-			insufficientStorage(w, p.device)
 			return
 		}
 		dir, hash := s.hashDir(dev, "containers", p.partition, p.account, p.container)
