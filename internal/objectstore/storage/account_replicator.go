@@ -14,12 +14,10 @@ import (
 	"github.com/nimbus-cloud/nimbus/internal/objectstore/swob"
 )
 
-// The account replicator is the container replicator's twin: the same pass
-// and REPLICATE handler (db_replicator.go), the same sync and merge_items
-// exchange (container_replicator.go), over an
-// account's container rows, which merge as upstream's account broker merges
-// them: the newer put and delete timestamps win, and the counts merged last
-// (reports carry no timestamp of their own; the container servers keep
+// The account replicator is db_replicator.go's pass and REPLICATE handler
+// over an account's container rows, which merge as upstream's account broker
+// merges them: the newer put and delete timestamps win, and the counts merged
+// last (reports carry no timestamp of their own; the container servers keep
 // reporting, so the newest counts spread).
 
 // containerRow is one row of an account's listing, as replicators exchange it.
