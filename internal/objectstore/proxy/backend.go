@@ -157,6 +157,21 @@ func bestResponse(resps []backendResponse, replicas int) (backendResponse, bool)
 	return backendResponse{status: http.StatusServiceUnavailable}, false
 }
 
+// readRequest is a read of path (with rawQuery) from node's replica of part,
+// carrying a copy of h; target is its URL, for the logs.
+func readRequest(ctx context.Context, node *ring.Device, part int, method, path, rawQuery string, h http.Header) (*http.Request, string, error) {
+	target := nodeURL(node, part, path)
+	if rawQuery != "" {
+		target += "?" + rawQuery
+	}
+	req, err := http.NewRequestWithContext(ctx, method, target, nil)
+	if err != nil {
+		return nil, target, err
+	}
+	req.Header = h.Clone()
+	return req, target, nil
+}
+
 // readFirst sends a read to the replicas of part (primaries in random order,
 // then as many handoffs) until one answers with anything but a failure or a
 // 404; a 404 is the answer only when no node had better. The caller closes
@@ -176,15 +191,10 @@ func (p *Proxy) readFirst(ctx context.Context, rg *ring.Ring, part int, method, 
 		if p.limiter.limited(node) {
 			continue
 		}
-		target := nodeURL(node, part, path)
-		if rawQuery != "" {
-			target += "?" + rawQuery
-		}
-		req, err := http.NewRequestWithContext(ctx, method, target, nil)
+		req, target, err := readRequest(ctx, node, part, method, path, rawQuery, h)
 		if err != nil {
 			continue
 		}
-		req.Header = h.Clone()
 		resp, err := p.client.Do(req)
 		if err != nil {
 			p.log.Warn("storage node unreachable", "method", method, "url", target, "error", err)
@@ -279,15 +289,10 @@ func (p *Proxy) readNewest(ctx context.Context, rg *ring.Ring, part int, method,
 		if p.limiter.limited(node) {
 			continue
 		}
-		target := nodeURL(node, part, path)
-		if rawQuery != "" {
-			target += "?" + rawQuery
-		}
-		req, err := http.NewRequestWithContext(ctx, method, target, nil)
+		req, _, err := readRequest(ctx, node, part, method, path, rawQuery, h)
 		if err != nil {
 			continue
 		}
-		req.Header = h.Clone()
 		resp, err := p.client.Do(req)
 		if err != nil {
 			p.noteResult(node, http.StatusServiceUnavailable)

@@ -45,9 +45,7 @@ type accountInfo struct {
 
 func (a accountInfo) deleted() bool { return a.deletedAt > a.put }
 
-func loadAccountInfo(ctx context.Context, q interface {
-	QueryRowContext(context.Context, string, ...any) *sql.Row
-}) (accountInfo, error) {
+func loadAccountInfo(ctx context.Context, q rowQuerier) (accountInfo, error) {
 	var a accountInfo
 	var md string
 	err := q.QueryRowContext(ctx, `SELECT created_at, put_timestamp, delete_timestamp, metadata FROM account_info`).
@@ -71,18 +69,12 @@ func saveAccountInfo(ctx context.Context, tx *sql.Tx, a accountInfo) error {
 // servers' reports (PUT with a container name).
 func (s *Server) AccountHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p, ok := parsePath(r, 3, 4)
+		p, dev, ok := s.requestDevice(w, r, 3, 4)
 		if !ok {
-			swob.Text(w, http.StatusBadRequest, "Invalid path: "+r.URL.EscapedPath())
-			return
-		}
-		dev := s.deviceDir(p.device)
-		if dev == "" {
-			insufficientStorage(w, p.device)
 			return
 		}
 		dir, hash := s.hashDir(dev, "accounts", p.partition, p.account)
-		a := accountRequest{s: s, w: w, r: r, p: p, path: filepath.Join(dir, hash+".db")}
+		a := accountRequest{dbRequest{s: s, w: w, r: r, p: p, kind: &accountDB, path: filepath.Join(dir, hash+".db")}}
 		switch {
 		case p.container != "" && r.Method == http.MethodPut:
 			a.putContainer()
@@ -104,62 +96,14 @@ func (s *Server) AccountHandler() http.Handler {
 	})
 }
 
-type accountRequest struct {
-	s    *Server
-	w    http.ResponseWriter
-	r    *http.Request
-	p    backendPath
-	path string
-}
+type accountRequest struct{ dbRequest }
 
-func (a *accountRequest) failed(err error) {
-	a.s.log.Error("account server", "account", a.p.account, "error", err)
-	swob.Error(a.w, http.StatusInternalServerError)
-}
-
-func (a *accountRequest) open(create bool) *sql.DB {
-	db, err := a.s.dbs.open(a.path, accountSchema, create)
-	if errors.Is(err, errNoDB) {
-		swob.Error(a.w, http.StatusNotFound)
-		return nil
-	}
-	if err != nil {
-		a.failed(err)
-		return nil
-	}
-	return db
-}
-
-// tx runs fn on the account's info in a transaction, saving it after.
+// tx runs fn on the account's info in a transaction, saving it after, and
+// answers fn's status.
 func (a *accountRequest) tx(db *sql.DB, fn func(tx *sql.Tx, info *accountInfo) (int, error)) {
-	ctx := a.r.Context()
-	tx, err := db.BeginTx(ctx, nil)
-	if err != nil {
-		a.failed(err)
-		return
+	if _, status, ok := updateInfo(&a.dbRequest, db, loadAccountInfo, saveAccountInfo, fn); ok {
+		swob.Error(a.w, status)
 	}
-	defer tx.Rollback()
-	info, err := loadAccountInfo(ctx, tx)
-	if err != nil {
-		a.failed(err)
-		return
-	}
-	status, err := fn(tx, &info)
-	if err != nil {
-		a.failed(err)
-		return
-	}
-	if status/100 == 2 {
-		if err := saveAccountInfo(ctx, tx, info); err != nil {
-			a.failed(err)
-			return
-		}
-		if err := tx.Commit(); err != nil {
-			a.failed(err)
-			return
-		}
-	}
-	swob.Error(a.w, status)
 }
 
 func (a *accountRequest) put() {
@@ -291,22 +235,7 @@ func (a *accountRequest) get() {
 	h.Set("X-Timestamp", info.createdAt.Normal())
 	h.Set("X-Put-Timestamp", info.put.Normal())
 	setMetadataHeaders(h, info.metadata)
-	format := listingFormat(a.r)
-	if format == "" {
-		swob.Error(a.w, http.StatusNotAcceptable)
-		return
-	}
-	if a.r.Method == http.MethodHead {
-		h.Set("Content-Type", format+"; charset=utf-8")
-		h.Set("Content-Length", "0")
-		a.w.WriteHeader(http.StatusNoContent)
-		return
-	}
-	params, ok := parseListParams(a.w, a.r)
-	if !ok {
-		return
-	}
-	entries, err := listWithDelimiter(params, func(marker, endMarker, prefix string, reverse bool, limit int) ([]listEntry, error) {
+	a.answerListing(a.p.account, func(marker, endMarker, prefix string, reverse bool, limit int) ([]listEntry, error) {
 		clause, args := rangeQuery(marker, endMarker, prefix, reverse)
 		rows, err := db.QueryContext(ctx, `SELECT name, put_timestamp, object_count, bytes_used FROM container WHERE deleted = 0`+clause,
 			append(args, limit)...)
@@ -326,9 +255,4 @@ func (a *accountRequest) get() {
 		}
 		return out, rows.Err()
 	})
-	if err != nil {
-		a.failed(err)
-		return
-	}
-	writeListing(a.w, a.r, format, "account", a.p.account, entries)
 }

@@ -5,26 +5,19 @@ import (
 	"crypto/md5"
 	"database/sql"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net"
-	"net/http"
 	"net/url"
-	"path/filepath"
-	"strconv"
 	"time"
 
 	"github.com/nimbus-cloud/nimbus/internal/objectstore/ring"
 	"github.com/nimbus-cloud/nimbus/internal/objectstore/swob"
 )
 
-// The account replicator is the container replicator's twin (see
-// container_replicator.go): the same sync and merge_items exchange, over an
-// account's container rows, which merge as upstream's account broker merges
-// them: the newer put and delete timestamps win, and the counts merged last
-// (reports carry no timestamp of their own; the container servers keep
+// The account replicator is db_replicator.go's pass and REPLICATE handler
+// over an account's container rows, which merge as upstream's account broker
+// merges them: the newer put and delete timestamps win, and the counts merged
+// last (reports carry no timestamp of their own; the container servers keep
 // reporting, so the newest counts spread).
 
 // containerRow is one row of an account's listing, as replicators exchange it.
@@ -82,250 +75,87 @@ func accountRowsHash(ctx context.Context, tx *sql.Tx) (string, error) {
 }
 
 // replicate answers REPLICATE /<device>/<partition>/<account>.
-func (a *accountRequest) replicate() {
-	var req dbSyncRequest
-	if err := json.NewDecoder(io.LimitReader(a.r.Body, maxMissingCheck)).Decode(&req); err != nil || req.ID == "" ||
-		(req.Op == "sync" && req.Info == nil) || (req.Op != "sync" && req.Op != "merge_items") {
-		swob.Text(a.w, http.StatusBadRequest, "Invalid replication request")
-		return
-	}
-	db := a.open(req.Op == "sync")
-	if db == nil {
-		return
-	}
-	ctx := a.r.Context()
-	if req.Op == "sync" {
-		if _, err := db.ExecContext(ctx, `INSERT INTO account_info (id, account, created_at) VALUES (1, ?, ?)
-			ON CONFLICT (id) DO NOTHING`, a.p.account, req.Info.Created); err != nil {
-			a.failed(err)
-			return
-		}
-	}
-	tx, err := db.BeginTx(ctx, nil)
-	if err != nil {
-		a.failed(err)
-		return
-	}
-	defer tx.Rollback()
-	var answer *dbSyncAnswer
-	if req.Op == "sync" {
-		answer, err = a.syncInfo(ctx, tx, req)
-	} else {
-		err = a.mergeItems(ctx, tx, req)
-	}
-	if errors.Is(err, errBadItem) {
-		swob.Text(a.w, http.StatusBadRequest, "Invalid replication item")
-		return
-	}
-	if err == nil {
-		err = tx.Commit()
-	}
-	if err != nil {
-		a.failed(err)
-		return
-	}
-	if answer == nil {
-		swob.Error(a.w, http.StatusNoContent)
-		return
-	}
-	body, _ := json.Marshal(answer)
-	swob.Write(a.w, http.StatusOK, "application/json", string(body))
-}
+func (a *accountRequest) replicate() { answerReplicate(a.w, a.r, &accountDB, a) }
 
-var errBadItem = errors.New("invalid replication item")
-
-func (a *accountRequest) syncInfo(ctx context.Context, tx *sql.Tx, req dbSyncRequest) (*dbSyncAnswer, error) {
+func (a *accountRequest) mergeInfo(ctx context.Context, tx *sql.Tx, in *replicaInfo) error {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO account_info (id, account, created_at) VALUES (1, ?, ?)
+		ON CONFLICT (id) DO NOTHING`, a.p.account, in.Created); err != nil {
+		return err
+	}
 	info, err := loadAccountInfo(ctx, tx)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	in := req.Info
-	if in.Created != 0 && (info.createdAt == 0 || in.Created < info.createdAt) {
-		info.createdAt = in.Created
-	}
-	info.put, info.deletedAt = max(info.put, in.Put), max(info.deletedAt, in.Deleted)
-	for k, v := range in.Metadata {
-		if old, ok := info.metadata[k]; !ok || old.Timestamp < v.Timestamp {
-			info.metadata[k] = v
-		}
-	}
-	if err := saveAccountInfo(ctx, tx, info); err != nil {
-		return nil, err
-	}
-	answer := &dbSyncAnswer{Point: -1}
-	if answer.ID, err = replicationID(ctx, tx); err != nil {
-		return nil, err
-	}
-	if answer.Hash, err = accountRowsHash(ctx, tx); err != nil {
-		return nil, err
-	}
-	err = tx.QueryRowContext(ctx, `SELECT sync_point FROM incoming_sync WHERE remote_id = ?`, req.ID).Scan(&answer.Point)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return nil, err
-	}
-	return answer, nil
+	mergeReplicaInfo(&info.createdAt, &info.put, &info.deletedAt, info.metadata, in)
+	return saveAccountInfo(ctx, tx, info)
 }
 
-func (a *accountRequest) mergeItems(ctx context.Context, tx *sql.Tx, req dbSyncRequest) error {
+func (a *accountRequest) mergeRows(ctx context.Context, tx *sql.Tx, req dbSyncRequest) (int64, func(), error) {
 	var point int64
 	for _, row := range req.Containers {
 		if row.Name == "" || row.Objects < 0 || row.Bytes < 0 {
-			return errBadItem
+			return 0, nil, errBadItem
 		}
 		if err := mergeContainerRow(ctx, tx, row); err != nil {
-			return err
+			return 0, nil, err
 		}
 		point = max(point, row.Seq)
 	}
-	_, err := tx.ExecContext(ctx, `INSERT INTO incoming_sync (remote_id, sync_point) VALUES (?, ?)
-		ON CONFLICT (remote_id) DO UPDATE SET sync_point = max(sync_point, excluded.sync_point)`, req.ID, point)
-	return err
+	return point, nil, nil
+}
+
+// accountDB is the account databases, as the replication pass sees them.
+var accountDB = replicatedDB{
+	kind:   "account",
+	schema: accountSchema,
+	backfillChanges: `INSERT INTO container_change (name) SELECT name FROM container
+		WHERE name NOT IN (SELECT name FROM container_change) ORDER BY name`,
+	describe: func(ctx context.Context, tx *sql.Tx) (replicaInfo, string, error) {
+		info, err := loadAccountInfo(ctx, tx)
+		if err != nil {
+			return replicaInfo{}, "", err
+		}
+		var account string
+		if err := tx.QueryRowContext(ctx, `SELECT account FROM account_info`).Scan(&account); err != nil {
+			return replicaInfo{}, "", err
+		}
+		return replicaInfo{Created: info.createdAt, Put: info.put, Deleted: info.deletedAt, Metadata: info.metadata},
+			url.PathEscape(account), nil
+	},
+	rowsHash:    accountRowsHash,
+	changedRows: changedContainerRows,
+}
+
+// changedContainerRows is the account's next merge_items batch after point.
+func changedContainerRows(ctx context.Context, db *sql.DB, point int64) (dbSyncRequest, int, int64, error) {
+	rows, err := db.QueryContext(ctx, `SELECT c.name, c.put_timestamp, c.delete_timestamp, c.object_count, c.bytes_used, ch.seq
+		FROM container_change ch JOIN container c ON c.name = ch.name WHERE ch.seq > ? ORDER BY ch.seq LIMIT ?`, point, mergeBatch)
+	if err != nil {
+		return dbSyncRequest{}, 0, 0, err
+	}
+	defer rows.Close()
+	var items []containerRow
+	for rows.Next() {
+		var r containerRow
+		if err := rows.Scan(&r.Name, &r.Put, &r.Delete, &r.Objects, &r.Bytes, &r.Seq); err != nil {
+			return dbSyncRequest{}, 0, 0, err
+		}
+		items = append(items, r)
+	}
+	if err := rows.Err(); err != nil || len(items) == 0 {
+		return dbSyncRequest{}, 0, 0, err
+	}
+	return dbSyncRequest{Containers: items}, len(items), items[len(items)-1].Seq, nil
 }
 
 // ReplicateAccounts runs one account replication pass over the local devices
 // of the account ring rg.
 func (s *Server) ReplicateAccounts(ctx context.Context, rg *ring.Ring, local LocalDevices) ReplicationStats {
-	var st ReplicationStats
-	for _, dev := range rg.Devices() {
-		if !local(dev) {
-			continue
-		}
-		devDir := s.deviceDir(dev.Name)
-		if devDir == "" {
-			continue
-		}
-		dbs, _ := filepath.Glob(filepath.Join(devDir, "accounts", "*", "???", "*", "*.db"))
-		for _, path := range dbs {
-			if ctx.Err() != nil {
-				return st
-			}
-			part, err := strconv.Atoi(filepath.Base(filepath.Dir(filepath.Dir(filepath.Dir(path)))))
-			if err != nil || part < 0 || part >= rg.PartitionCount() {
-				continue
-			}
-			st.Partitions++
-			s.replicateAccountDB(ctx, rg, dev, path, part, &st)
-		}
-	}
-	return st
-}
-
-func (s *Server) replicateAccountDB(ctx context.Context, rg *ring.Ring, dev *ring.Device, path string, part int, st *ReplicationStats) {
-	db, err := s.dbs.open(path, accountSchema, false)
-	if err != nil {
-		return
-	}
-	var info accountInfo
-	var account, id, hash string
-	err = func() error {
-		tx, err := db.BeginTx(ctx, nil)
-		if err != nil {
-			return err
-		}
-		defer tx.Rollback()
-		if _, err := tx.ExecContext(ctx, `INSERT INTO container_change (name) SELECT name FROM container
-			WHERE name NOT IN (SELECT name FROM container_change) ORDER BY name`); err != nil {
-			return err
-		}
-		if info, err = loadAccountInfo(ctx, tx); err != nil {
-			return err
-		}
-		if err := tx.QueryRowContext(ctx, `SELECT account FROM account_info`).Scan(&account); err != nil {
-			return err
-		}
-		if id, err = replicationID(ctx, tx); err != nil {
-			return err
-		}
-		if hash, err = accountRowsHash(ctx, tx); err != nil {
-			return err
-		}
-		return tx.Commit()
-	}()
-	if err != nil {
-		s.log.Warn("account replicator", "db", path, "error", err)
-		st.Failures++
-		return
-	}
-	primary, others := peers(rg, part, dev)
-	inSync := true
-	for _, remote := range others {
-		target := "http://" + net.JoinHostPort(remote.IP, strconv.Itoa(remote.Port)) + "/" + url.PathEscape(remote.Name) + "/" +
-			strconv.Itoa(part) + "/" + url.PathEscape(account)
-		if err := s.syncAccount(ctx, db, target, id, hash, info, st); err != nil {
-			inSync = false
-			st.Failures++
-			s.log.Warn("account replicator: sync failed", "db", path, "remote", target, "error", err)
-		}
-	}
-	if !primary && inSync {
-		s.removeDB(path)
-		st.Removed++
-	}
-}
-
-func (s *Server) syncAccount(ctx context.Context, db *sql.DB, target, id, hash string, info accountInfo, st *ReplicationStats) error {
-	var answer dbSyncAnswer
-	if err := s.dbReplicate(ctx, target, dbSyncRequest{Op: "sync", ID: id, Info: &replicaInfo{
-		Created: info.createdAt, Put: info.put, Deleted: info.deletedAt, Metadata: info.metadata,
-	}}, &answer); err != nil {
-		return err
-	}
-	if answer.Hash == hash {
-		return nil
-	}
-	point := answer.Point
-	for {
-		rows, err := db.QueryContext(ctx, `SELECT c.name, c.put_timestamp, c.delete_timestamp, c.object_count, c.bytes_used, ch.seq
-			FROM container_change ch JOIN container c ON c.name = ch.name WHERE ch.seq > ? ORDER BY ch.seq LIMIT ?`, point, mergeBatch)
-		if err != nil {
-			return err
-		}
-		var items []containerRow
-		for rows.Next() {
-			var r containerRow
-			if err := rows.Scan(&r.Name, &r.Put, &r.Delete, &r.Objects, &r.Bytes, &r.Seq); err != nil {
-				rows.Close()
-				return err
-			}
-			items = append(items, r)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		if len(items) == 0 {
-			return nil
-		}
-		if err := s.dbReplicate(ctx, target, dbSyncRequest{Op: "merge_items", ID: id, Containers: items}, nil); err != nil {
-			return err
-		}
-		st.Sent += len(items)
-		point = items[len(items)-1].Seq
-		if len(items) < mergeBatch {
-			return nil
-		}
-	}
+	return s.replicateDBs(ctx, &accountDB, rg, local)
 }
 
 // RunAccountReplicator replicates the account databases every interval until
 // ctx ends, reading the account ring anew each pass.
 func (s *Server) RunAccountReplicator(ctx context.Context, interval time.Duration, loadRing func() (*ring.Ring, error), local LocalDevices) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			rg, err := loadRing()
-			if err != nil {
-				s.log.Warn("account replicator: no ring", "error", err)
-				continue
-			}
-			if st := s.ReplicateAccounts(ctx, rg, local); st.Sent > 0 || st.Removed > 0 || st.Failures > 0 {
-				s.log.Info("account replicator pass", "databases", st.Partitions, "rows", st.Sent,
-					"removed", st.Removed, "failures", st.Failures)
-			}
-		}
-	}
+	s.runDBReplicator(ctx, &accountDB, interval, loadRing, local)
 }

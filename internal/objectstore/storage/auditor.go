@@ -150,18 +150,11 @@ func (s *Server) AuditObjects(ctx context.Context, bytesPerSecond int64) AuditSt
 
 // RunAuditor audits every interval until ctx ends.
 func (s *Server) RunAuditor(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if st := s.AuditObjects(ctx, AuditorBytesPerSecond); st.Quarantined > 0 || st.Errors > 0 {
-				s.log.Info("object auditor pass", "checked", st.Checked, "quarantined", st.Quarantined, "errors", st.Errors)
-			}
+	runEvery(ctx, interval, func() {
+		if st := s.AuditObjects(ctx, AuditorBytesPerSecond); st.Quarantined > 0 || st.Errors > 0 {
+			s.log.Info("object auditor pass", "checked", st.Checked, "quarantined", st.Quarantined, "errors", st.Errors)
 		}
-	}
+	})
 }
 
 // verifyBeforeSendLimit is the largest whole-object GET whose bytes are

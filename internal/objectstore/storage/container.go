@@ -61,9 +61,7 @@ type containerInfo struct {
 // deleted is upstream's is_deleted: deleted after its last PUT, and empty.
 func (c containerInfo) deleted() bool { return c.deletedAt > c.put && c.objects == 0 }
 
-func loadContainerInfo(ctx context.Context, q interface {
-	QueryRowContext(context.Context, string, ...any) *sql.Row
-}) (containerInfo, error) {
+func loadContainerInfo(ctx context.Context, q rowQuerier) (containerInfo, error) {
 	var c containerInfo
 	var md string
 	err := q.QueryRowContext(ctx, `SELECT account, container, created_at, put_timestamp, delete_timestamp, metadata,
@@ -83,18 +81,12 @@ func loadContainerInfo(ctx context.Context, q interface {
 // and the object servers' row updates (PUT and DELETE with an object name).
 func (s *Server) ContainerHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p, ok := parsePath(r, 4, 5)
+		p, dev, ok := s.requestDevice(w, r, 4, 5)
 		if !ok {
-			swob.Text(w, http.StatusBadRequest, "Invalid path: "+r.URL.EscapedPath())
-			return
-		}
-		dev := s.deviceDir(p.device)
-		if dev == "" {
-			insufficientStorage(w, p.device)
 			return
 		}
 		dir, hash := s.hashDir(dev, "containers", p.partition, p.account, p.container)
-		c := containerRequest{s: s, w: w, r: r, p: p, path: filepath.Join(dir, hash+".db")}
+		c := containerRequest{dbRequest{s: s, w: w, r: r, p: p, kind: &containerDB, path: filepath.Join(dir, hash+".db")}}
 		switch {
 		case p.object != "" && r.Method == http.MethodPut:
 			c.putObject(false)
@@ -118,33 +110,7 @@ func (s *Server) ContainerHandler() http.Handler {
 	})
 }
 
-type containerRequest struct {
-	s    *Server
-	w    http.ResponseWriter
-	r    *http.Request
-	p    backendPath
-	path string
-}
-
-func (c *containerRequest) failed(err error) {
-	c.s.log.Error("container server", "account", c.p.account, "container", c.p.container, "error", err)
-	swob.Error(c.w, http.StatusInternalServerError)
-}
-
-// open returns the container's database, or nil (having answered 404) when
-// it does not exist.
-func (c *containerRequest) open(create bool) *sql.DB {
-	db, err := c.s.dbs.open(c.path, containerSchema, create)
-	if errors.Is(err, errNoDB) {
-		swob.Error(c.w, http.StatusNotFound)
-		return nil
-	}
-	if err != nil {
-		c.failed(err)
-		return nil
-	}
-	return db
-}
+type containerRequest struct{ dbRequest }
 
 func (c *containerRequest) put() {
 	ts, ok := requestTimestamp(c.w, c.r)
@@ -228,32 +194,16 @@ func (c *containerRequest) post() {
 	if db == nil {
 		return
 	}
-	ctx := c.r.Context()
-	tx, err := db.BeginTx(ctx, nil)
-	if err != nil {
-		c.failed(err)
-		return
+	_, status, ok := updateInfo(&c.dbRequest, db, loadContainerInfo, saveContainerInfo, func(_ *sql.Tx, info *containerInfo) (int, error) {
+		if info.deleted() {
+			return http.StatusNotFound, nil
+		}
+		mergeMetadata(info.metadata, c.r.Header, ts, "X-Container-Meta-", "X-Container-Sysmeta-", "X-Container-Read", "X-Container-Write")
+		return http.StatusNoContent, nil
+	})
+	if ok {
+		swob.Error(c.w, status)
 	}
-	defer tx.Rollback()
-	info, err := loadContainerInfo(ctx, tx)
-	if err != nil {
-		c.failed(err)
-		return
-	}
-	if info.deleted() {
-		swob.Error(c.w, http.StatusNotFound)
-		return
-	}
-	mergeMetadata(info.metadata, c.r.Header, ts, "X-Container-Meta-", "X-Container-Sysmeta-", "X-Container-Read", "X-Container-Write")
-	if err := saveContainerInfo(ctx, tx, info); err != nil {
-		c.failed(err)
-		return
-	}
-	if err := tx.Commit(); err != nil {
-		c.failed(err)
-		return
-	}
-	swob.Error(c.w, http.StatusNoContent)
 }
 
 func (c *containerRequest) delete() {
@@ -265,41 +215,27 @@ func (c *containerRequest) delete() {
 	if db == nil {
 		return
 	}
-	ctx := c.r.Context()
-	tx, err := db.BeginTx(ctx, nil)
-	if err != nil {
-		c.failed(err)
+	info, status, ok := updateInfo(&c.dbRequest, db, loadContainerInfo, saveContainerInfo, func(_ *sql.Tx, info *containerInfo) (int, error) {
+		if info.deleted() {
+			return http.StatusNotFound, nil
+		}
+		if info.objects > 0 {
+			return http.StatusConflict, nil
+		}
+		if info.deletedAt < ts {
+			info.deletedAt = ts
+		}
+		return http.StatusNoContent, nil
+	})
+	if !ok {
 		return
 	}
-	defer tx.Rollback()
-	info, err := loadContainerInfo(ctx, tx)
-	if err != nil {
-		c.failed(err)
-		return
+	if status == http.StatusNoContent {
+		if err := c.s.reportContainer(c.r.Context(), info); err != nil {
+			c.s.log.Warn("account update failed", "account", c.p.account, "container", c.p.container, "error", err)
+		}
 	}
-	if info.deleted() {
-		swob.Error(c.w, http.StatusNotFound)
-		return
-	}
-	if info.objects > 0 {
-		swob.Error(c.w, http.StatusConflict)
-		return
-	}
-	if info.deletedAt < ts {
-		info.deletedAt = ts
-	}
-	if err := saveContainerInfo(ctx, tx, info); err != nil {
-		c.failed(err)
-		return
-	}
-	if err := tx.Commit(); err != nil {
-		c.failed(err)
-		return
-	}
-	if err := c.s.reportContainer(ctx, info); err != nil {
-		c.s.log.Warn("account update failed", "account", c.p.account, "container", c.p.container, "error", err)
-	}
-	swob.Error(c.w, http.StatusNoContent)
+	swob.Error(c.w, status)
 }
 
 // objectRow is one row of a container's listing, as replicators exchange it.
@@ -440,29 +376,9 @@ func (c *containerRequest) get() {
 	h.Set("X-Backend-Storage-Policy-Index", "0")
 	h.Set("Last-Modified", info.put.LastModified())
 	setMetadataHeaders(h, info.metadata)
-	format := listingFormat(c.r)
-	if format == "" {
-		swob.Error(c.w, http.StatusNotAcceptable)
-		return
-	}
-	if c.r.Method == http.MethodHead {
-		h.Set("Content-Type", format+"; charset=utf-8")
-		h.Set("Content-Length", "0")
-		c.w.WriteHeader(http.StatusNoContent)
-		return
-	}
-	params, ok := parseListParams(c.w, c.r)
-	if !ok {
-		return
-	}
-	entries, err := listWithDelimiter(params, func(marker, endMarker, prefix string, reverse bool, limit int) ([]listEntry, error) {
+	c.answerListing(c.p.container, func(marker, endMarker, prefix string, reverse bool, limit int) ([]listEntry, error) {
 		return fetchObjects(ctx, db, marker, endMarker, prefix, reverse, limit)
 	})
-	if err != nil {
-		c.failed(err)
-		return
-	}
-	writeListing(c.w, c.r, format, "container", c.p.container, entries)
 }
 
 // rangeQuery builds the WHERE clause bounding names by marker, end marker and

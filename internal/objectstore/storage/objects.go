@@ -44,14 +44,8 @@ func (s *Server) ObjectHandler() http.Handler {
 			s.missingCheck(w, r)
 			return
 		}
-		p, ok := parsePath(r, 5, 5)
+		p, dev, ok := s.requestDevice(w, r, 5, 5)
 		if !ok {
-			swob.Text(w, http.StatusBadRequest, "Invalid path: "+r.URL.EscapedPath())
-			return
-		}
-		dev := s.deviceDir(p.device)
-		if dev == "" {
-			insufficientStorage(w, p.device)
 			return
 		}
 		dir, hash := s.hashDir(dev, "objects", p.partition, p.account, p.container, p.object)

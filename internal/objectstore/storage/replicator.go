@@ -370,22 +370,15 @@ const ReplicatorInterval = 30 * time.Second
 // anew each pass (a rebalance writes a new one); a ring that cannot be read
 // skips the pass.
 func (s *Server) RunReplicator(ctx context.Context, interval time.Duration, loadRing func() (*ring.Ring, error), local LocalDevices) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
+	runEvery(ctx, interval, func() {
+		rg, err := loadRing()
+		if err != nil {
+			s.log.Warn("object replicator: no ring", "error", err)
 			return
-		case <-t.C:
-			rg, err := loadRing()
-			if err != nil {
-				s.log.Warn("object replicator: no ring", "error", err)
-				continue
-			}
-			if st := s.ReplicateObjects(ctx, rg, local); st.Sent > 0 || st.Removed > 0 || st.Failures > 0 {
-				s.log.Info("object replicator pass", "partitions", st.Partitions, "suffixes", st.Suffixes,
-					"sent", st.Sent, "removed", st.Removed, "failures", st.Failures)
-			}
 		}
-	}
+		if st := s.ReplicateObjects(ctx, rg, local); st.Sent > 0 || st.Removed > 0 || st.Failures > 0 {
+			s.log.Info("object replicator pass", "partitions", st.Partitions, "suffixes", st.Suffixes,
+				"sent", st.Sent, "removed", st.Removed, "failures", st.Failures)
+		}
+	})
 }

@@ -151,6 +151,21 @@ func (s *Server) deviceDir(device string) string {
 	return dir
 }
 
+// requestDevice parses the request's path (of minParts to maxParts
+// segments) and finds its device's directory; when either fails it answers
+// (400, 507) and ok is false.
+func (s *Server) requestDevice(w http.ResponseWriter, r *http.Request, minParts, maxParts int) (p backendPath, dev string, ok bool) {
+	if p, ok = parsePath(r, minParts, maxParts); !ok {
+		swob.Text(w, http.StatusBadRequest, "Invalid path: "+r.URL.EscapedPath())
+		return p, "", false
+	}
+	if dev = s.deviceDir(p.device); dev == "" {
+		insufficientStorage(w, p.device)
+		return p, "", false
+	}
+	return p, dev, true
+}
+
 func insufficientStorage(w http.ResponseWriter, device string) {
 	w.Header().Set("Content-Type", "text/html; charset=UTF-8")
 	body := strings.Replace(swob.DefaultBody(http.StatusInsufficientStorage), "%s", device, 1)

@@ -95,16 +95,9 @@ const UpdaterInterval = 30 * time.Second
 
 // RunUpdater replays async pendings every interval until ctx ends.
 func (s *Server) RunUpdater(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if sent, left := s.UpdatePending(ctx); sent > 0 || left > 0 {
-				s.log.Info("object updater pass", "sent", sent, "left", left)
-			}
+	runEvery(ctx, interval, func() {
+		if sent, left := s.UpdatePending(ctx); sent > 0 || left > 0 {
+			s.log.Info("object updater pass", "sent", sent, "left", left)
 		}
-	}
+	})
 }
