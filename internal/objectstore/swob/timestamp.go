@@ -34,10 +34,16 @@ func ParseTimestamp(s string) (Timestamp, error) {
 		return 0, fmt.Errorf("invalid timestamp %q", s)
 	}
 	f, err := strconv.ParseFloat(s, 64)
-	if err != nil || f < 0 || f >= 1e10 {
+	if err != nil || f < 0 {
 		return 0, fmt.Errorf("invalid timestamp %q", s)
 	}
-	return Timestamp(math.Round(f * 100_000)), nil
+	// The bound holds after rounding to the precision, as upstream's
+	// Timestamp checks it: 9999999999.999997 rounds to 1e10, too large.
+	units := math.Round(f * 100_000)
+	if units >= 1e10*100_000 {
+		return 0, fmt.Errorf("invalid timestamp %q", s)
+	}
+	return Timestamp(units), nil
 }
 
 // Normal is the timestamp's normal form, "%016.5f".
