@@ -24,6 +24,9 @@ import (
 // with prefix and delimiter, a temp URL fetched with plain HTTP; another
 // project reads only what an ACL opens.
 func TestObjectStoreCLI(t *testing.T) {
+	// only the demo account's own containers, and the account's temp URL key
+	// that no other test sets: it runs beside the other parallel tests
+	t.Parallel()
 	c := shared
 	const demo = "nimbus-demo"
 	dir := t.TempDir()
