@@ -114,6 +114,9 @@ func (s *Server) AuditObjects(ctx context.Context, bytesPerSecond int64) AuditSt
 				continue
 			}
 			f, err := scanObject(dir)
+			if err == nil && f.data == "" {
+				s.auditTombstone(f)
+			}
 			if err != nil || f.data == "" {
 				continue
 			}

@@ -105,6 +105,7 @@ func (s *Server) suffixHashes(partDir string, recalculate []string) (map[string]
 		}
 	}
 	for suffix := range stale {
+		s.reclaimSuffix(filepath.Join(partDir, suffix))
 		h, err := hashSuffix(filepath.Join(partDir, suffix))
 		if err != nil {
 			return nil, err
