@@ -110,6 +110,7 @@ func (n *StorageNode) Run(ctx context.Context) {
 	wg.Go(func() { n.Storage.RunAuditor(ctx, storage.AuditorInterval) })
 	if n.opts.ObjectRing != "" {
 		wg.Go(func() { n.Storage.RunReplicator(ctx, interval, n.loadObjectRing, n.local) })
+		runPolicyReplicators(ctx, &wg, n.Storage, filepath.Dir(n.opts.ObjectRing), n.opts.HashPathSuffix, interval, n.local)
 		containerRing := filepath.Join(filepath.Dir(n.opts.ObjectRing), "container.ring.gz")
 		if _, err := os.Stat(containerRing); err == nil {
 			wg.Go(func() {

@@ -108,6 +108,7 @@ func StartAllInOne(o Options) (_ *AllInOne, err error) {
 	handlers := map[string]http.Handler{"object": a.Storage.ObjectHandler(), "container": a.Storage.ContainerHandler(),
 		"account": a.Storage.AccountHandler()}
 	rings := map[string]*ring.Ring{}
+	var policyRings map[int]*ring.Ring
 	for _, name := range RingNames {
 		l, err := httpapi.Listen(o.Host, ports[name])
 		if err != nil {
@@ -126,6 +127,11 @@ func StartAllInOne(o Options) (_ *AllInOne, err error) {
 		if rings[name], err = ensureRing(filepath.Join(o.Dir, "rings"), name, o, port, suffix); err != nil {
 			return nil, err
 		}
+		if name == "object" {
+			if policyRings, err = ensurePolicyRings(o, port, suffix); err != nil {
+				return nil, err
+			}
+		}
 	}
 	l, err := httpapi.Listen(o.Host, o.ProxyPort)
 	if err != nil {
@@ -136,8 +142,9 @@ func StartAllInOne(o Options) (_ *AllInOne, err error) {
 	a.containerRingPath = filepath.Join(o.Dir, "rings", "container.ring.gz")
 	a.accountRingPath = filepath.Join(o.Dir, "rings", "account.ring.gz")
 	a.Proxy = proxy.New(proxy.Options{
-		Rings: proxy.Rings{Account: rings["account"], Container: rings["container"], Object: rings["object"]},
-		Auth:  o.Auth, Logger: o.Logger, IdentityURL: o.IdentityURL,
+		Rings: proxy.Rings{Account: rings["account"], Container: rings["container"], Object: rings["object"],
+			ObjectPolicies: policyRings},
+		Auth: o.Auth, Logger: o.Logger, IdentityURL: o.IdentityURL,
 	})
 	a.Servers = append(a.Servers, Server{Name: "object-store", Listener: l, Handler: a.Proxy.Handler()})
 	return a, nil
@@ -149,6 +156,7 @@ func (a *AllInOne) Run(ctx context.Context) {
 	var wg sync.WaitGroup
 	wg.Go(func() { a.Storage.RunUpdater(ctx, storage.UpdaterInterval) })
 	wg.Go(func() { a.Storage.RunReplicator(ctx, storage.ReplicatorInterval, a.loadObjectRing, a.local) })
+	runPolicyReplicators(ctx, &wg, a.Storage, filepath.Dir(a.objectRingPath), a.hashSuffix, storage.ReplicatorInterval, a.local)
 	wg.Go(func() { a.Storage.RunAuditor(ctx, storage.AuditorInterval) })
 	wg.Go(func() {
 		a.Storage.RunContainerReplicator(ctx, storage.ReplicatorInterval, a.loadContainerRing, a.localContainers)

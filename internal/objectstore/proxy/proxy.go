@@ -31,6 +31,9 @@ type Authenticator interface {
 // Rings are the cluster's three rings.
 type Rings struct {
 	Account, Container, Object *ring.Ring
+	// ObjectPolicies are the object rings of the storage policies other
+	// than Policy-0 (whose ring is Object), by index.
+	ObjectPolicies map[int]*ring.Ring
 }
 
 // Options configure a proxy.
@@ -56,6 +59,8 @@ type Proxy struct {
 	log     *slog.Logger
 	client  *http.Client
 	limiter *errorLimiter
+	// policies caches each container's storage policy (policy.go)
+	policies policyCache
 }
 
 // New returns a proxy over the rings.
@@ -266,7 +271,7 @@ func (p *Proxy) info(w http.ResponseWriter, r *http.Request) {
 			"extra_header_count":        0,
 			"allow_account_management":  false,
 			"account_autocreate":        true,
-			"policies":                  []map[string]any{{"name": DefaultPolicy, "aliases": DefaultPolicy, "default": true}},
+			"policies":                  p.policiesInfo(),
 		},
 		"container_quotas": map[string]any{},
 		"bulk_delete":      map[string]any{"max_deletes_per_request": maxDeletesPerRequest, "max_failed_deletes": maxFailedDeletes},

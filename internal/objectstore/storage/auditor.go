@@ -105,8 +105,11 @@ func (s *Server) AuditObjects(ctx context.Context, bytesPerSecond int64) AuditSt
 		return st
 	}
 	for _, dev := range devices {
-		hashDirs, _ := filepath.Glob(filepath.Join(s.opts.Devices, dev.Name(), "objects", "*", "???", "*"))
+		hashDirs, _ := filepath.Glob(filepath.Join(s.opts.Devices, dev.Name(), "objects*", "*", "???", "*"))
 		for _, dir := range hashDirs {
+			if !isDataDir(filepath.Base(filepath.Dir(filepath.Dir(filepath.Dir(dir))))) {
+				continue
+			}
 			if ctx.Err() != nil {
 				return st
 			}

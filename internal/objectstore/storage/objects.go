@@ -48,7 +48,11 @@ func (s *Server) ObjectHandler() http.Handler {
 		if !ok {
 			return
 		}
-		dir, hash := s.hashDir(dev, "objects", p.partition, p.account, p.container, p.object)
+		policy, ok := requestPolicy(w, r)
+		if !ok {
+			return
+		}
+		dir, hash := s.hashDir(dev, policy.DataDir(), p.partition, p.account, p.container, p.object)
 		o := objectRequest{s: s, w: w, r: r, p: p, dev: dev, dir: dir, hash: hash}
 		switch r.Method {
 		case http.MethodGet, http.MethodHead:
