@@ -6,6 +6,7 @@
 package objectstore
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -18,6 +19,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/nimbus-cloud/nimbus/internal/objectstore/proxy"
 	"github.com/nimbus-cloud/nimbus/internal/objectstore/ring"
@@ -39,6 +41,9 @@ type Options struct {
 	Auth                         proxy.Authenticator
 	IdentityURL                  string
 	Logger                       *slog.Logger
+	// ExpirerInterval is the pause between expirer passes (0: 300 s);
+	// ReclaimAge how long tombstones and deleted rows are kept (0: a week).
+	ExpirerInterval, ReclaimAge time.Duration
 }
 
 // Server is one listener of the object store and what it serves.
@@ -59,6 +64,7 @@ type AllInOne struct {
 	objectRingPath, containerRingPath, accountRingPath string
 	hashSuffix                                         string
 	local, localContainers, localAccounts              storage.LocalDevices
+	expirerInterval                                    time.Duration
 }
 
 // RingNames are the three rings, upstream's file names.
@@ -100,7 +106,7 @@ func StartAllInOne(o Options) (_ *AllInOne, err error) {
 			return nil, err
 		}
 	}
-	a.Storage, err = storage.New(storage.Options{Devices: devices, HashSuffix: suffix, Logger: o.Logger})
+	a.Storage, err = storage.New(storage.Options{Devices: devices, HashSuffix: suffix, Logger: o.Logger, ReclaimAge: o.ReclaimAge})
 	if err != nil {
 		return nil, err
 	}
@@ -147,15 +153,18 @@ func StartAllInOne(o Options) (_ *AllInOne, err error) {
 		Auth: o.Auth, Logger: o.Logger, IdentityURL: o.IdentityURL,
 	})
 	a.Servers = append(a.Servers, Server{Name: "object-store", Listener: l, Handler: a.Proxy.Handler()})
+	a.expirerInterval = cmp.Or(o.ExpirerInterval, proxy.ExpirerInterval)
 	return a, nil
 }
 
 // Run runs the store's daemons until ctx ends: the object updater,
-// replicator and auditor, and the container and account replicators.
+// replicators (one per storage policy) and auditor, the container and
+// account replicators, and the object expirer.
 func (a *AllInOne) Run(ctx context.Context) {
 	var wg sync.WaitGroup
 	wg.Go(func() { a.Storage.RunUpdater(ctx, storage.UpdaterInterval) })
 	wg.Go(func() { a.Storage.RunReplicator(ctx, storage.ReplicatorInterval, a.loadObjectRing, a.local) })
+	wg.Go(func() { a.Proxy.RunExpirer(ctx, a.expirerInterval, a.localContainers) })
 	runPolicyReplicators(ctx, &wg, a.Storage, filepath.Dir(a.objectRingPath), a.hashSuffix, storage.ReplicatorInterval, a.local)
 	wg.Go(func() { a.Storage.RunAuditor(ctx, storage.AuditorInterval) })
 	wg.Go(func() {

@@ -179,6 +179,10 @@ func (p *Proxy) objectWrite(req *request, method string, extra http.Header) {
 	part := rg.Partition(req.account, req.container, req.object)
 	ts := swob.Now()
 	targets := p.containerTargets(req)
+	deleteAt := func(int, http.Header) {}
+	if method == http.MethodPost {
+		deleteAt = p.deleteAtTargets(req.r.Context(), req, rg.ReplicaCount())
+	}
 	resps := p.makeRequests(req.r.Context(), rg, part, method, req.objectPath(), func(i int) http.Header {
 		h := req.backendHeaders(ts)
 		for k, v := range extra {
@@ -187,6 +191,7 @@ func (p *Proxy) objectWrite(req *request, method string, extra http.Header) {
 		if method == http.MethodDelete || method == http.MethodPost {
 			targets(i, h)
 		}
+		deleteAt(i, h)
 		return h
 	})
 	best, _ := bestResponse(resps, rg.ReplicaCount())
@@ -290,6 +295,7 @@ func (p *Proxy) objectPut(req *request) {
 	replicas := rg.ReplicaCount()
 	ts := swob.Now()
 	targets := p.containerTargets(req)
+	deleteAt := p.deleteAtTargets(ctx, req, replicas)
 	meta := objectMetadata(r.Header)
 	it := p.newNodeIter(rg, part)
 	putters := make([]*putter, replicas)
@@ -307,6 +313,7 @@ func (p *Proxy) objectPut(req *request) {
 			h.Set("If-None-Match", v)
 		}
 		targets(i, h)
+		deleteAt(i, h)
 		h = p.withPolicy(rg, h)
 		wg.Add(1)
 		go func() {

@@ -61,6 +61,8 @@ type Proxy struct {
 	limiter *errorLimiter
 	// policies caches each container's storage policy (policy.go)
 	policies policyCache
+	// tasks remembers the expirer's task containers it made (expirer.go)
+	tasks taskContainers
 }
 
 // New returns a proxy over the rings.

@@ -289,6 +289,7 @@ func (o *objectRequest) put() {
 	o.containerUpdate(http.MethodPut, ts, http.Header{
 		"X-Size": {strconv.FormatInt(n, 10)}, "X-Content-Type": {contentType}, "X-Etag": {etag},
 	})
+	o.deleteAtUpdate(ts)
 	o.w.Header().Set("ETag", `"`+etag+`"`)
 	o.w.Header().Set("Last-Modified", ts.LastModified())
 	swob.Write(o.w, http.StatusCreated, "text/html; charset=UTF-8", "")
@@ -336,6 +337,7 @@ func (o *objectRequest) post() {
 			"X-Size": {md["Content-Length"]}, "X-Content-Type": {contentType}, "X-Etag": {md["ETag"]},
 		})
 	}
+	o.deleteAtUpdate(ts)
 	swob.Error(o.w, http.StatusAccepted)
 }
 
@@ -347,6 +349,9 @@ func (o *objectRequest) delete() {
 	f, md, err := o.current()
 	if err != nil {
 		o.failed(err)
+		return
+	}
+	if !o.checkIfDeleteAt(md) {
 		return
 	}
 	if o.conflict(f, ts) {
