@@ -1,6 +1,7 @@
 package objectstore
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -34,9 +35,10 @@ type NodeOptions struct {
 	Host                                   string
 	ObjectPort, ContainerPort, AccountPort int
 	Logger                                 *slog.Logger
-	// ExpirerInterval is the pause between expirer passes (0: 300 s);
-	// ReclaimAge how long tombstones and deleted rows are kept (0: a week).
-	ExpirerInterval, ReclaimAge time.Duration
+	// ExpirerInterval is the pause between expirer passes (0: 300 s),
+	// AuditorInterval between auditor passes (0: 10 minutes); ReclaimAge how
+	// long tombstones and deleted rows are kept (0: a week).
+	ExpirerInterval, AuditorInterval, ReclaimAge time.Duration
 }
 
 // StorageNode is a storage node's servers.
@@ -111,7 +113,7 @@ func (n *StorageNode) Run(ctx context.Context) {
 	}
 	var wg sync.WaitGroup
 	wg.Go(func() { n.Storage.RunUpdater(ctx, storage.UpdaterInterval) })
-	wg.Go(func() { n.Storage.RunAuditor(ctx, storage.AuditorInterval) })
+	wg.Go(func() { n.Storage.RunAuditor(ctx, cmp.Or(n.opts.AuditorInterval, storage.AuditorInterval)) })
 	if n.opts.ObjectRing != "" {
 		wg.Go(func() { n.Storage.RunReplicator(ctx, interval, n.loadObjectRing, n.local) })
 		n.runExpirer(ctx, &wg)

@@ -160,6 +160,9 @@ type ObjectStore struct {
 	// ExpirerInterval is the pause in seconds between the object expirer's
 	// passes (upstream's interval; 0: 300).
 	ExpirerInterval int `toml:"expirer_interval" env:"NIMBUS_OBJECT_STORE_EXPIRER_INTERVAL"`
+	// AuditorInterval is the pause in seconds between the object auditor's
+	// passes (0: 600).
+	AuditorInterval int `toml:"auditor_interval" env:"NIMBUS_OBJECT_STORE_AUDITOR_INTERVAL"`
 	// ReclaimAge is how many seconds tombstones and deleted database rows
 	// are kept before they are removed (upstream's reclaim_age; 0: 604800).
 	ReclaimAge int `toml:"reclaim_age" env:"NIMBUS_OBJECT_STORE_RECLAIM_AGE"`
