@@ -22,6 +22,7 @@ func (c *Cloud) startObjectStore() (string, error) {
 		Devices: o.Devices, Replicas: o.Replicas, PartPower: o.PartPower,
 		Auth: c.identity.Validator(), IdentityURL: c.IdentityURL, Logger: c.log,
 		ExpirerInterval: time.Duration(o.ExpirerInterval) * time.Second, ReclaimAge: time.Duration(o.ReclaimAge) * time.Second,
+		ReaperInterval: time.Duration(o.ReaperInterval) * time.Second, AllowAccountManagement: o.AllowAccountManagement,
 	}
 	if c.cfg.API.EphemeralPorts {
 		opts.ProxyPort, opts.ObjectPort, opts.ContainerPort, opts.AccountPort = 0, 0, 0, 0

@@ -36,9 +36,10 @@ type NodeOptions struct {
 	ObjectPort, ContainerPort, AccountPort int
 	Logger                                 *slog.Logger
 	// ExpirerInterval is the pause between expirer passes (0: 300 s),
-	// AuditorInterval between auditor passes (0: 10 minutes); ReclaimAge how
-	// long tombstones and deleted rows are kept (0: a week).
-	ExpirerInterval, AuditorInterval, ReclaimAge time.Duration
+	// AuditorInterval between auditor passes (0: 10 minutes), ReaperInterval
+	// between account reaper passes (0: an hour); ReclaimAge how long
+	// tombstones and deleted rows are kept (0: a week).
+	ExpirerInterval, AuditorInterval, ReaperInterval, ReclaimAge time.Duration
 }
 
 // StorageNode is a storage node's servers.
@@ -116,7 +117,7 @@ func (n *StorageNode) Run(ctx context.Context) {
 	wg.Go(func() { n.Storage.RunAuditor(ctx, cmp.Or(n.opts.AuditorInterval, storage.AuditorInterval)) })
 	if n.opts.ObjectRing != "" {
 		wg.Go(func() { n.Storage.RunReplicator(ctx, interval, n.loadObjectRing, n.local) })
-		n.runExpirer(ctx, &wg)
+		n.runProxyDaemons(ctx, &wg)
 		runPolicyReplicators(ctx, &wg, n.Storage, filepath.Dir(n.opts.ObjectRing), n.opts.HashPathSuffix, interval, n.local)
 		containerRing := filepath.Join(filepath.Dir(n.opts.ObjectRing), "container.ring.gz")
 		if _, err := os.Stat(containerRing); err == nil {

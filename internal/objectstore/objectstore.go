@@ -41,9 +41,13 @@ type Options struct {
 	Auth                         proxy.Authenticator
 	IdentityURL                  string
 	Logger                       *slog.Logger
-	// ExpirerInterval is the pause between expirer passes (0: 300 s);
-	// ReclaimAge how long tombstones and deleted rows are kept (0: a week).
-	ExpirerInterval, ReclaimAge time.Duration
+	// ExpirerInterval is the pause between expirer passes (0: 300 s),
+	// ReaperInterval between account reaper passes (0: an hour); ReclaimAge
+	// how long tombstones and deleted rows are kept (0: a week).
+	ExpirerInterval, ReaperInterval, ReclaimAge time.Duration
+	// AllowAccountManagement lets a reseller admin delete accounts
+	// (upstream's allow_account_management), which the reaper then empties.
+	AllowAccountManagement bool
 }
 
 // Server is one listener of the object store and what it serves.
@@ -64,7 +68,8 @@ type AllInOne struct {
 	objectRingPath, containerRingPath, accountRingPath string
 	hashSuffix                                         string
 	local, localContainers, localAccounts              storage.LocalDevices
-	expirerInterval                                    time.Duration
+	expirerInterval, reaperInterval                    time.Duration
+	log                                                *slog.Logger
 }
 
 // RingNames are the three rings, upstream's file names.
@@ -150,10 +155,11 @@ func StartAllInOne(o Options) (_ *AllInOne, err error) {
 	a.Proxy = proxy.New(proxy.Options{
 		Rings: proxy.Rings{Account: rings["account"], Container: rings["container"], Object: rings["object"],
 			ObjectPolicies: policyRings},
-		Auth: o.Auth, Logger: o.Logger, IdentityURL: o.IdentityURL,
+		Auth: o.Auth, Logger: o.Logger, IdentityURL: o.IdentityURL, AllowAccountManagement: o.AllowAccountManagement,
 	})
 	a.Servers = append(a.Servers, Server{Name: "object-store", Listener: l, Handler: a.Proxy.Handler()})
 	a.expirerInterval = cmp.Or(o.ExpirerInterval, proxy.ExpirerInterval)
+	a.reaperInterval, a.log = cmp.Or(o.ReaperInterval, ReaperInterval), o.Logger
 	return a, nil
 }
 
@@ -165,6 +171,9 @@ func (a *AllInOne) Run(ctx context.Context) {
 	wg.Go(func() { a.Storage.RunUpdater(ctx, storage.UpdaterInterval) })
 	wg.Go(func() { a.Storage.RunReplicator(ctx, storage.ReplicatorInterval, a.loadObjectRing, a.local) })
 	wg.Go(func() { a.Proxy.RunExpirer(ctx, a.expirerInterval, a.localContainers) })
+	wg.Go(func() {
+		runReaper(ctx, a.Storage, a.Proxy, a.loadAccountRing, a.localAccounts, a.reaperInterval, a.log)
+	})
 	runPolicyReplicators(ctx, &wg, a.Storage, filepath.Dir(a.objectRingPath), a.hashSuffix, storage.ReplicatorInterval, a.local)
 	wg.Go(func() { a.Storage.RunAuditor(ctx, storage.AuditorInterval) })
 	wg.Go(func() {

@@ -143,3 +143,12 @@ func TestObjectStorePolicyReplication(t *testing.T) {
 		t.Fatalf("after the policy's replication pass: %v, want %v", got, files)
 	}
 }
+
+func policyByName(t *testing.T, name string) ring.Policy {
+	t.Helper()
+	p, ok := ring.PolicyByName(name)
+	if !ok {
+		t.Fatalf("no policy %s", name)
+	}
+	return p
+}

@@ -51,6 +51,9 @@ type Options struct {
 	ResellerAdminRole string
 	// Client reaches the storage nodes; nil: one with upstream's timeouts.
 	Client *http.Client
+	// AllowAccountManagement lets a reseller admin delete accounts
+	// (upstream's allow_account_management; the account reaper empties them).
+	AllowAccountManagement bool
 }
 
 // Proxy is the object-store API.
@@ -271,7 +274,7 @@ func (p *Proxy) info(w http.ResponseWriter, r *http.Request) {
 			"max_container_name_length": MaxContainerNameLength,
 			"valid_api_versions":        []string{"v1", "v1.0"},
 			"extra_header_count":        0,
-			"allow_account_management":  false,
+			"allow_account_management":  p.opts.AllowAccountManagement,
 			"account_autocreate":        true,
 			"policies":                  p.policiesInfo(),
 		},

@@ -121,3 +121,24 @@ func (s *Server) reclaimRows(ctx context.Context, kind string, db *sql.DB) (int6
 	}
 	return n, tx.Commit()
 }
+
+// reclaimableDB reports whether a whole database may go, as upstream's
+// db_replicator decides: deleted before reclaim_age and empty (a container
+// without objects, an account without containers).
+func (s *Server) reclaimableDB(ctx context.Context, kind string, db *sql.DB) bool {
+	before := swob.FromTime(time.Now().Add(-s.reclaimAge()))
+	switch kind {
+	case "container":
+		info, err := loadContainerInfo(ctx, db)
+		return err == nil && info.deleted() && info.deletedAt < before
+	case "account":
+		info, err := loadAccountInfo(ctx, db)
+		if err != nil || !info.deleted() || info.deletedAt >= before {
+			return false
+		}
+		var live int
+		err = db.QueryRowContext(ctx, `SELECT count(*) FROM container WHERE deleted = 0`).Scan(&live)
+		return err == nil && live == 0
+	}
+	return false
+}
