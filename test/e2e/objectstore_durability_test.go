@@ -274,6 +274,7 @@ func daemonNodes(t *testing.T, c *Cloud) ([]*storageProcess, string) {
 			"NIMBUS_OBJECT_STORE_REPLICATOR_INTERVAL=1",
 			"NIMBUS_OBJECT_STORE_AUDITOR_INTERVAL=1",
 			"NIMBUS_OBJECT_STORE_EXPIRER_INTERVAL=1",
+			"NIMBUS_OBJECT_STORE_REAPER_INTERVAL=1",
 		}
 		t.Cleanup(func() {
 			if n.process != nil {
@@ -358,10 +359,12 @@ func nodeFiles(t *testing.T, nodes []*storageProcess, suffix, account, container
 // a storage node (its container server) killed with SIGKILL during writes
 // has, once restarted, every acknowledged object in its listing; and an
 // object uploaded with X-Delete-After leaves listing and disk once the
-// expirer of the node holding its task container ran.
+// expirer of the node holding its task container ran. Last, a reseller
+// admin deletes the account (allow_account_management) and the reaper
+// removes all it held from the nodes' disks.
 func TestObjectStoreDurabilityDaemons(t *testing.T) {
 	t.Parallel()
-	c, err := StartCloud(filepath.Join(t.TempDir(), "cloud"))
+	c, err := StartCloudEnv(filepath.Join(t.TempDir(), "cloud"), []string{"NIMBUS_OBJECT_STORE_ALLOW_ACCOUNT_MANAGEMENT=true"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -551,6 +554,42 @@ func TestObjectStoreDurabilityDaemons(t *testing.T) {
 		tombstones := func() bool { return len(nodeFiles(t, nodes, suffix, account, container, "soon", ".ts")) == 3 }
 		if !eventuallyWithin(60*time.Second, tombstones) {
 			t.Fatalf("%d tombstones, want 3", len(nodeFiles(t, nodes, suffix, account, container, "soon", ".ts")))
+		}
+	})
+
+	t.Run("account reaper", func(t *testing.T) {
+		const admin = "nimbus-admin"
+		OS(t, c, admin, "role", "create", "ResellerAdmin")
+		OS(t, c, admin, "role", "add", "--user", "admin", "--project", "admin", "ResellerAdmin")
+		var tok map[string]any
+		OSJSON(t, c, admin, &tok, "token", "issue")
+		adminToken, _ := tok["id"].(string)
+		dataFiles := func() int {
+			n := 0
+			for _, node := range nodes {
+				files, _ := filepath.Glob(filepath.Join(node.dir, "objectstore", "devices", "sd1", "objects", "*", "*", "*", "*.data"))
+				n += len(files)
+			}
+			return n
+		}
+		if dataFiles() == 0 {
+			t.Fatal("no objects on the nodes before the account is deleted")
+		}
+		req, _ := http.NewRequest("DELETE", storage, nil)
+		req.Header.Set("X-Auth-Token", adminToken)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNoContent {
+			t.Fatalf("DELETE of the account by a reseller admin: %d, want 204", resp.StatusCode)
+		}
+		if resp, _, err := do("HEAD", "", nil); err != nil || resp.StatusCode != 404 {
+			t.Fatalf("HEAD of the deleted account: %v %v, want 404", resp, err)
+		}
+		if !eventuallyWithin(120*time.Second, func() bool { return dataFiles() == 0 }) {
+			t.Fatalf("%d objects left on the nodes after the reaper", dataFiles())
 		}
 	})
 }
