@@ -3,6 +3,7 @@ package proxy
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"math/big"
 	"net/http"
@@ -298,11 +299,7 @@ func (p *Proxy) listNames(ctx context.Context, rg *ring.Ring, part int, path str
 }
 
 // errNoNode is a read no storage node answered.
-var errNoNode = errorString("no storage node answered")
-
-type errorString string
-
-func (e errorString) Error() string { return string(e) }
+var errNoNode = errors.New("no storage node answered")
 
 // ExpirerInterval is how often the expirer passes (upstream's interval).
 const ExpirerInterval = 300 * time.Second
