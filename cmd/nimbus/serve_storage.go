@@ -31,7 +31,9 @@ func serveStorage(ctx context.Context, cfg config.Config, log *slog.Logger) erro
 	}
 	opts := objectstore.NodeOptions{Devices: filepath.Join(dir, "devices"), HashPathSuffix: suffix, Host: cfg.API.Host,
 		ObjectPort: o.ObjectPort, ContainerPort: o.ContainerPort, AccountPort: o.AccountPort, Logger: log,
-		ReplicatorInterval: time.Duration(o.ReplicatorInterval) * time.Second}
+		ReplicatorInterval: time.Duration(o.ReplicatorInterval) * time.Second,
+		ExpirerInterval:    time.Duration(o.ExpirerInterval) * time.Second, ReclaimAge: time.Duration(o.ReclaimAge) * time.Second,
+		AuditorInterval: time.Duration(o.AuditorInterval) * time.Second, ReaperInterval: time.Duration(o.ReaperInterval) * time.Second}
 	// the replicator needs the cluster's object ring: copy it (as upstream's
 	// rings are copied to every node) to DATA_DIR/objectstore/rings
 	if ringPath := filepath.Join(dir, "rings", "object.ring.gz"); fileExists(ringPath) {

@@ -2,6 +2,7 @@ package cloud
 
 import (
 	"path/filepath"
+	"time"
 
 	"github.com/nimbus-cloud/nimbus/internal/objectstore"
 )
@@ -20,6 +21,8 @@ func (c *Cloud) startObjectStore() (string, error) {
 		ProxyPort: o.Port, ObjectPort: o.ObjectPort, ContainerPort: o.ContainerPort, AccountPort: o.AccountPort,
 		Devices: o.Devices, Replicas: o.Replicas, PartPower: o.PartPower,
 		Auth: c.identity.Validator(), IdentityURL: c.IdentityURL, Logger: c.log,
+		ExpirerInterval: time.Duration(o.ExpirerInterval) * time.Second, ReclaimAge: time.Duration(o.ReclaimAge) * time.Second,
+		ReaperInterval: time.Duration(o.ReaperInterval) * time.Second, AllowAccountManagement: o.AllowAccountManagement,
 	}
 	if c.cfg.API.EphemeralPorts {
 		opts.ProxyPort, opts.ObjectPort, opts.ContainerPort, opts.AccountPort = 0, 0, 0, 0

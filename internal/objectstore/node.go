@@ -1,6 +1,7 @@
 package objectstore
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -34,6 +35,11 @@ type NodeOptions struct {
 	Host                                   string
 	ObjectPort, ContainerPort, AccountPort int
 	Logger                                 *slog.Logger
+	// ExpirerInterval is the pause between expirer passes (0: 300 s),
+	// AuditorInterval between auditor passes (0: 10 minutes), ReaperInterval
+	// between account reaper passes (0: an hour); ReclaimAge how long
+	// tombstones and deleted rows are kept (0: a week).
+	ExpirerInterval, AuditorInterval, ReaperInterval, ReclaimAge time.Duration
 }
 
 // StorageNode is a storage node's servers.
@@ -69,7 +75,8 @@ func StartStorageNode(o NodeOptions) (_ *StorageNode, err error) {
 			}
 		}
 	}()
-	if n.Storage, err = storage.New(storage.Options{Devices: o.Devices, HashSuffix: o.HashPathSuffix, Logger: o.Logger}); err != nil {
+	if n.Storage, err = storage.New(storage.Options{Devices: o.Devices, HashSuffix: o.HashPathSuffix, Logger: o.Logger,
+		ReclaimAge: o.ReclaimAge}); err != nil {
 		return nil, err
 	}
 	for _, s := range []struct {
@@ -99,7 +106,7 @@ func StartStorageNode(o NodeOptions) (_ *StorageNode, err error) {
 }
 
 // Run runs the node's daemons until ctx ends: the object updater and
-// auditor, and the replicator when the node has the object ring.
+// auditor, and the replicators and the expirer when the node has the rings.
 func (n *StorageNode) Run(ctx context.Context) {
 	interval := n.opts.ReplicatorInterval
 	if interval <= 0 {
@@ -107,9 +114,11 @@ func (n *StorageNode) Run(ctx context.Context) {
 	}
 	var wg sync.WaitGroup
 	wg.Go(func() { n.Storage.RunUpdater(ctx, storage.UpdaterInterval) })
-	wg.Go(func() { n.Storage.RunAuditor(ctx, storage.AuditorInterval) })
+	wg.Go(func() { n.Storage.RunAuditor(ctx, cmp.Or(n.opts.AuditorInterval, storage.AuditorInterval)) })
 	if n.opts.ObjectRing != "" {
 		wg.Go(func() { n.Storage.RunReplicator(ctx, interval, n.loadObjectRing, n.local) })
+		n.runProxyDaemons(ctx, &wg)
+		runPolicyReplicators(ctx, &wg, n.Storage, filepath.Dir(n.opts.ObjectRing), n.opts.HashPathSuffix, interval, n.local)
 		containerRing := filepath.Join(filepath.Dir(n.opts.ObjectRing), "container.ring.gz")
 		if _, err := os.Stat(containerRing); err == nil {
 			wg.Go(func() {

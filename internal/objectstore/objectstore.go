@@ -6,6 +6,7 @@
 package objectstore
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -18,6 +19,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/nimbus-cloud/nimbus/internal/objectstore/proxy"
 	"github.com/nimbus-cloud/nimbus/internal/objectstore/ring"
@@ -39,6 +41,13 @@ type Options struct {
 	Auth                         proxy.Authenticator
 	IdentityURL                  string
 	Logger                       *slog.Logger
+	// ExpirerInterval is the pause between expirer passes (0: 300 s),
+	// ReaperInterval between account reaper passes (0: an hour); ReclaimAge
+	// how long tombstones and deleted rows are kept (0: a week).
+	ExpirerInterval, ReaperInterval, ReclaimAge time.Duration
+	// AllowAccountManagement lets a reseller admin delete accounts
+	// (upstream's allow_account_management), which the reaper then empties.
+	AllowAccountManagement bool
 }
 
 // Server is one listener of the object store and what it serves.
@@ -59,6 +68,8 @@ type AllInOne struct {
 	objectRingPath, containerRingPath, accountRingPath string
 	hashSuffix                                         string
 	local, localContainers, localAccounts              storage.LocalDevices
+	expirerInterval, reaperInterval                    time.Duration
+	log                                                *slog.Logger
 }
 
 // RingNames are the three rings, upstream's file names.
@@ -100,7 +111,7 @@ func StartAllInOne(o Options) (_ *AllInOne, err error) {
 			return nil, err
 		}
 	}
-	a.Storage, err = storage.New(storage.Options{Devices: devices, HashSuffix: suffix, Logger: o.Logger})
+	a.Storage, err = storage.New(storage.Options{Devices: devices, HashSuffix: suffix, Logger: o.Logger, ReclaimAge: o.ReclaimAge})
 	if err != nil {
 		return nil, err
 	}
@@ -108,6 +119,7 @@ func StartAllInOne(o Options) (_ *AllInOne, err error) {
 	handlers := map[string]http.Handler{"object": a.Storage.ObjectHandler(), "container": a.Storage.ContainerHandler(),
 		"account": a.Storage.AccountHandler()}
 	rings := map[string]*ring.Ring{}
+	var policyRings map[int]*ring.Ring
 	for _, name := range RingNames {
 		l, err := httpapi.Listen(o.Host, ports[name])
 		if err != nil {
@@ -126,6 +138,11 @@ func StartAllInOne(o Options) (_ *AllInOne, err error) {
 		if rings[name], err = ensureRing(filepath.Join(o.Dir, "rings"), name, o, port, suffix); err != nil {
 			return nil, err
 		}
+		if name == "object" {
+			if policyRings, err = ensurePolicyRings(o, port, suffix); err != nil {
+				return nil, err
+			}
+		}
 	}
 	l, err := httpapi.Listen(o.Host, o.ProxyPort)
 	if err != nil {
@@ -136,19 +153,28 @@ func StartAllInOne(o Options) (_ *AllInOne, err error) {
 	a.containerRingPath = filepath.Join(o.Dir, "rings", "container.ring.gz")
 	a.accountRingPath = filepath.Join(o.Dir, "rings", "account.ring.gz")
 	a.Proxy = proxy.New(proxy.Options{
-		Rings: proxy.Rings{Account: rings["account"], Container: rings["container"], Object: rings["object"]},
-		Auth:  o.Auth, Logger: o.Logger, IdentityURL: o.IdentityURL,
+		Rings: proxy.Rings{Account: rings["account"], Container: rings["container"], Object: rings["object"],
+			ObjectPolicies: policyRings},
+		Auth: o.Auth, Logger: o.Logger, IdentityURL: o.IdentityURL, AllowAccountManagement: o.AllowAccountManagement,
 	})
 	a.Servers = append(a.Servers, Server{Name: "object-store", Listener: l, Handler: a.Proxy.Handler()})
+	a.expirerInterval = cmp.Or(o.ExpirerInterval, proxy.ExpirerInterval)
+	a.reaperInterval, a.log = cmp.Or(o.ReaperInterval, ReaperInterval), o.Logger
 	return a, nil
 }
 
 // Run runs the store's daemons until ctx ends: the object updater,
-// replicator and auditor, and the container and account replicators.
+// replicators (one per storage policy) and auditor, the container and
+// account replicators, and the object expirer.
 func (a *AllInOne) Run(ctx context.Context) {
 	var wg sync.WaitGroup
 	wg.Go(func() { a.Storage.RunUpdater(ctx, storage.UpdaterInterval) })
 	wg.Go(func() { a.Storage.RunReplicator(ctx, storage.ReplicatorInterval, a.loadObjectRing, a.local) })
+	wg.Go(func() { a.Proxy.RunExpirer(ctx, a.expirerInterval, a.localContainers) })
+	wg.Go(func() {
+		runReaper(ctx, a.Storage, a.Proxy, a.loadAccountRing, a.localAccounts, a.reaperInterval, a.log)
+	})
+	runPolicyReplicators(ctx, &wg, a.Storage, filepath.Dir(a.objectRingPath), a.hashSuffix, storage.ReplicatorInterval, a.local)
 	wg.Go(func() { a.Storage.RunAuditor(ctx, storage.AuditorInterval) })
 	wg.Go(func() {
 		a.Storage.RunContainerReplicator(ctx, storage.ReplicatorInterval, a.loadContainerRing, a.localContainers)

@@ -374,7 +374,7 @@ func TestObjectStoreBadInput(t *testing.T) {
 		{"GET", acct + "/c/../../etc/passwd", nil, 404, ""},
 		{"PUT", acct + "/c/o", []string{"X-Delete-After", "soon"}, 400, "Non-integer X-Delete-After"},
 		{"PUT", acct + "/c/o", []string{"X-Delete-At", "1"}, 400, "X-Delete-At in past"},
-		{"PUT", acct + "/c", []string{"X-Storage-Policy", "gold"}, 400, `Invalid X-Storage-Policy "gold"`},
+		{"PUT", acct + "/c", []string{"X-Storage-Policy", "gold"}, 400, "Invalid X-Storage-Policy 'gold'"},
 		{"GET", acct + "/c?limit=10001", nil, 412, "Maximum limit is 10000"},
 		{"GET", acct + "/c", []string{"Accept", "image/png"}, 406, ""},
 		{"COPY", acct + "/c/o", nil, 412, "Destination header required"},

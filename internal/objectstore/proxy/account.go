@@ -19,6 +19,8 @@ func (p *Proxy) accountRequest(req *request) {
 		p.accountGet(req)
 	case http.MethodPost:
 		p.accountPost(req)
+	case http.MethodDelete:
+		p.accountDelete(req)
 	default:
 		req.w.Header().Set("Allow", "GET, HEAD, POST")
 		swob.Error(req.w, http.StatusMethodNotAllowed)
@@ -42,8 +44,10 @@ func (p *Proxy) accountGet(req *request) {
 		return
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode == http.StatusNotFound && req.owner && len(req.account) <= MaxAccountNameLength {
+	if resp.StatusCode == http.StatusNotFound && req.owner && len(req.account) <= MaxAccountNameLength &&
+		!strings.EqualFold(resp.Header.Get("X-Account-Status"), "Deleted") {
 		// account_autocreate: an account nobody wrote to yet reads as empty
+		// (a deleted one stays 404, as upstream)
 		format := storage.ListingFormat(r)
 		if format == "" {
 			swob.Error(req.w, http.StatusNotAcceptable)

@@ -121,7 +121,7 @@ func (p *Proxy) makeRequests(ctx context.Context, rg *ring.Ring, part int, metho
 			defer wg.Done()
 			out[i] = backendResponse{status: http.StatusServiceUnavailable}
 			for node := it.take(); node != nil; node = it.take() {
-				resp := p.do(ctx, method, nodeURL(node, part, path), headerFor(i), nil, 0)
+				resp := p.do(ctx, method, nodeURL(node, part, path), p.withPolicy(rg, headerFor(i)), nil, 0)
 				resp.node = node
 				p.noteResult(node, resp.status)
 				out[i] = resp
@@ -177,6 +177,7 @@ func readRequest(ctx context.Context, node *ring.Device, part int, method, path,
 // 404; a 404 is the answer only when no node had better. The caller closes
 // the body.
 func (p *Proxy) readFirst(ctx context.Context, rg *ring.Ring, part int, method, path, rawQuery string, h http.Header) *http.Response {
+	h = p.withPolicy(rg, h)
 	if strings.EqualFold(h.Get("X-Newest"), "true") {
 		if resp := p.readNewest(ctx, rg, part, method, path, rawQuery, h); resp != nil {
 			return resp

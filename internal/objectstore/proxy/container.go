@@ -48,7 +48,8 @@ func (p *Proxy) containerGet(req *request) {
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode/100 == 2 {
-		req.w.Header().Set("X-Storage-Policy", DefaultPolicy)
+		req.w.Header().Set("X-Storage-Policy", policyName(resp.Header))
+		p.rememberPolicy(req.account, req.container, resp.Header)
 	}
 	if !req.owner {
 		for _, k := range ownerHeaders {
@@ -96,6 +97,7 @@ func (p *Proxy) containerInfo(ctx context.Context, req *request) (http.Header, b
 	if resp.StatusCode/100 != 2 {
 		return nil, true
 	}
+	p.rememberPolicy(req.account, req.container, resp.Header)
 	return resp.Header, true
 }
 
@@ -160,8 +162,8 @@ func (p *Proxy) containerPut(req *request) {
 		swob.Text(req.w, http.StatusBadRequest, fmt.Sprintf("Container name length of %d longer than %d", len(req.container), MaxContainerNameLength))
 		return
 	}
-	if v := r.Header.Get("X-Storage-Policy"); v != "" && !strings.EqualFold(strings.TrimSpace(v), DefaultPolicy) {
-		swob.Text(req.w, http.StatusBadRequest, fmt.Sprintf("Invalid X-Storage-Policy %q", v))
+	policy, ok := p.requestedPolicy(req.w, r)
+	if !ok {
 		return
 	}
 	if !checkMetadata(req.w, r, "container") || !checkQuotaHeaders(req.w, r) {
@@ -189,6 +191,7 @@ func (p *Proxy) containerPut(req *request) {
 	part := rg.Partition(req.account, req.container)
 	ts := swob.Now()
 	meta := containerHeaders(req)
+	setPolicyHeaders(meta, policy)
 	resps := p.makeRequests(ctx, rg, part, http.MethodPut, "/"+req.account+"/"+req.container, func(i int) http.Header {
 		h := req.backendHeaders(ts)
 		for k, v := range meta {

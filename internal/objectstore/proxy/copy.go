@@ -95,7 +95,7 @@ func (p *Proxy) objectCopyFrom(dst *request) {
 	if !p.authorize(&src) {
 		return
 	}
-	rg := p.opts.Rings.Object
+	rg := p.objectRing(r.Context(), dst.transID, src.account, src.container)
 	h := http.Header{}
 	h.Set("X-Trans-Id", dst.transID)
 	for _, k := range []string{"If-Match", "If-None-Match", "If-Modified-Since", "If-Unmodified-Since"} {

@@ -142,7 +142,7 @@ func (p *Proxy) serveDLO(req *request, resp *http.Response) bool {
 		if lo != 0 || hi != s.Bytes {
 			sh.Set("Range", fmt.Sprintf("bytes=%d-%d", lo, hi-1))
 		}
-		rg := p.opts.Rings.Object
+		rg := p.objectRing(req.r.Context(), req.transID, req.account, container)
 		sr := p.readFirst(req.r.Context(), rg, rg.Partition(req.account, container, s.Name), http.MethodGet,
 			"/"+req.account+"/"+container+"/"+s.Name, "", sh)
 		if sr == nil {

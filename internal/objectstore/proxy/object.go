@@ -52,7 +52,7 @@ var conditionalHeaders = []string{"Range", "If-Match", "If-None-Match", "If-Modi
 
 func (p *Proxy) objectGet(req *request) {
 	r := req.r
-	rg := p.opts.Rings.Object
+	rg := p.objectRing(r.Context(), req.transID, req.account, req.container)
 	h := http.Header{}
 	h.Set("X-Trans-Id", req.transID)
 	for _, k := range append(conditionalHeaders, "X-Newest") {
@@ -96,7 +96,7 @@ func (p *Proxy) containerTargets(req *request) func(i int, h http.Header) {
 	containers := p.opts.Rings.Container
 	part := containers.Partition(req.account, req.container)
 	nodes := containers.Nodes(part)
-	n := p.opts.Rings.Object.ReplicaCount()
+	n := p.objectRing(req.r.Context(), req.transID, req.account, req.container).ReplicaCount()
 	return func(i int, h http.Header) {
 		hosts, devices := pairNodes(nodes, i, n)
 		h.Set("X-Container-Host", hosts)
@@ -175,10 +175,14 @@ func (p *Proxy) objectDelete(req *request) {
 }
 
 func (p *Proxy) objectWrite(req *request, method string, extra http.Header) {
-	rg := p.opts.Rings.Object
+	rg := p.objectRing(req.r.Context(), req.transID, req.account, req.container)
 	part := rg.Partition(req.account, req.container, req.object)
 	ts := swob.Now()
 	targets := p.containerTargets(req)
+	deleteAt := func(int, http.Header) {}
+	if method == http.MethodPost {
+		deleteAt = p.deleteAtTargets(req.r.Context(), req, rg.ReplicaCount())
+	}
 	resps := p.makeRequests(req.r.Context(), rg, part, method, req.objectPath(), func(i int) http.Header {
 		h := req.backendHeaders(ts)
 		for k, v := range extra {
@@ -187,6 +191,7 @@ func (p *Proxy) objectWrite(req *request, method string, extra http.Header) {
 		if method == http.MethodDelete || method == http.MethodPost {
 			targets(i, h)
 		}
+		deleteAt(i, h)
 		return h
 	})
 	best, _ := bestResponse(resps, rg.ReplicaCount())
@@ -285,11 +290,12 @@ func (p *Proxy) objectPut(req *request) {
 		swob.Text(req.w, http.StatusRequestEntityTooLarge, "Upload exceeds quota.")
 		return
 	}
-	rg := p.opts.Rings.Object
+	rg := p.objectRing(ctx, req.transID, req.account, req.container)
 	part := rg.Partition(req.account, req.container, req.object)
 	replicas := rg.ReplicaCount()
 	ts := swob.Now()
 	targets := p.containerTargets(req)
+	deleteAt := p.deleteAtTargets(ctx, req, replicas)
 	meta := objectMetadata(r.Header)
 	it := p.newNodeIter(rg, part)
 	putters := make([]*putter, replicas)
@@ -307,6 +313,8 @@ func (p *Proxy) objectPut(req *request) {
 			h.Set("If-None-Match", v)
 		}
 		targets(i, h)
+		deleteAt(i, h)
+		h = p.withPolicy(rg, h)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

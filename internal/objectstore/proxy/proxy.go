@@ -31,6 +31,9 @@ type Authenticator interface {
 // Rings are the cluster's three rings.
 type Rings struct {
 	Account, Container, Object *ring.Ring
+	// ObjectPolicies are the object rings of the storage policies other
+	// than Policy-0 (whose ring is Object), by index.
+	ObjectPolicies map[int]*ring.Ring
 }
 
 // Options configure a proxy.
@@ -48,6 +51,9 @@ type Options struct {
 	ResellerAdminRole string
 	// Client reaches the storage nodes; nil: one with upstream's timeouts.
 	Client *http.Client
+	// AllowAccountManagement lets a reseller admin delete accounts
+	// (upstream's allow_account_management; the account reaper empties them).
+	AllowAccountManagement bool
 }
 
 // Proxy is the object-store API.
@@ -56,6 +62,10 @@ type Proxy struct {
 	log     *slog.Logger
 	client  *http.Client
 	limiter *errorLimiter
+	// policies caches each container's storage policy (policy.go)
+	policies policyCache
+	// tasks remembers the expirer's task containers it made (expirer.go)
+	tasks taskContainers
 }
 
 // New returns a proxy over the rings.
@@ -264,9 +274,9 @@ func (p *Proxy) info(w http.ResponseWriter, r *http.Request) {
 			"max_container_name_length": MaxContainerNameLength,
 			"valid_api_versions":        []string{"v1", "v1.0"},
 			"extra_header_count":        0,
-			"allow_account_management":  false,
+			"allow_account_management":  p.opts.AllowAccountManagement,
 			"account_autocreate":        true,
-			"policies":                  []map[string]any{{"name": DefaultPolicy, "aliases": DefaultPolicy, "default": true}},
+			"policies":                  p.policiesInfo(),
 		},
 		"container_quotas": map[string]any{},
 		"bulk_delete":      map[string]any{"max_deletes_per_request": maxDeletesPerRequest, "max_failed_deletes": maxFailedDeletes},

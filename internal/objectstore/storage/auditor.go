@@ -105,8 +105,11 @@ func (s *Server) AuditObjects(ctx context.Context, bytesPerSecond int64) AuditSt
 		return st
 	}
 	for _, dev := range devices {
-		hashDirs, _ := filepath.Glob(filepath.Join(s.opts.Devices, dev.Name(), "objects", "*", "???", "*"))
+		hashDirs, _ := filepath.Glob(filepath.Join(s.opts.Devices, dev.Name(), "objects*", "*", "???", "*"))
 		for _, dir := range hashDirs {
+			if !isDataDir(filepath.Base(filepath.Dir(filepath.Dir(filepath.Dir(dir))))) {
+				continue
+			}
 			if ctx.Err() != nil {
 				return st
 			}
@@ -114,6 +117,9 @@ func (s *Server) AuditObjects(ctx context.Context, bytesPerSecond int64) AuditSt
 				continue
 			}
 			f, err := scanObject(dir)
+			if err == nil && f.data == "" {
+				s.auditTombstone(f)
+			}
 			if err != nil || f.data == "" {
 				continue
 			}

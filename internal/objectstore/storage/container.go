@@ -147,6 +147,9 @@ func (c *containerRequest) put() {
 			info.createdAt = ts
 		}
 	}
+	if !setContainerPolicy(c.w, c.r, info.metadata, ts, created) {
+		return
+	}
 	mergeMetadata(info.metadata, c.r.Header, ts, "X-Container-Meta-", "X-Container-Sysmeta-", "X-Container-Read", "X-Container-Write")
 	if hosts := c.r.Header.Get("X-Account-Host"); hosts != "" {
 		info.accountHosts = hosts

@@ -159,6 +159,14 @@ func (s *Server) replicateDB(ctx context.Context, kind *replicatedDB, rg *ring.R
 	if err != nil {
 		return
 	}
+	if _, err := s.reclaimRows(ctx, kind.kind, db); err != nil {
+		s.log.Warn(kind.kind+" replicator: reclaim", "db", path, "error", err)
+	}
+	if s.reclaimableDB(ctx, kind.kind, db) {
+		s.removeDB(path)
+		st.Removed++
+		return
+	}
 	var info replicaInfo
 	var remotePath, id, hash string
 	err = func() error {

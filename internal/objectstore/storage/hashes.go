@@ -105,6 +105,7 @@ func (s *Server) suffixHashes(partDir string, recalculate []string) (map[string]
 		}
 	}
 	for suffix := range stale {
+		s.reclaimSuffix(filepath.Join(partDir, suffix))
 		h, err := hashSuffix(filepath.Join(partDir, suffix))
 		if err != nil {
 			return nil, err
@@ -210,7 +211,7 @@ func (s *Server) replicate(w http.ResponseWriter, r *http.Request) {
 		swob.Text(w, http.StatusBadRequest, "Invalid path: "+r.URL.EscapedPath())
 		return
 	}
-	partDir, ok := s.partitionDir(w, segs[0], segs[1])
+	partDir, ok := s.partitionDir(w, r, segs[0], segs[1])
 	if !ok {
 		return
 	}
@@ -228,9 +229,9 @@ func (s *Server) replicate(w http.ResponseWriter, r *http.Request) {
 	swob.Write(w, http.StatusOK, "application/json", string(body))
 }
 
-// partitionDir is <device>/objects/<partition> for a backend request (507
+// partitionDir is <device>/objects[-N]/<partition> (by the request's policy) for a backend request (507
 // when the device is not mounted, 400 for a partition that is no number).
-func (s *Server) partitionDir(w http.ResponseWriter, device, partition string) (string, bool) {
+func (s *Server) partitionDir(w http.ResponseWriter, r *http.Request, device, partition string) (string, bool) {
 	if device == "" || device == "." || device == ".." || strings.ContainsAny(device, "/\\") {
 		swob.Text(w, http.StatusBadRequest, "Invalid device")
 		return "", false
@@ -245,7 +246,11 @@ func (s *Server) partitionDir(w http.ResponseWriter, device, partition string) (
 		insufficientStorage(w, device)
 		return "", false
 	}
-	return filepath.Join(dev, "objects", part), true
+	policy, ok := requestPolicy(w, r)
+	if !ok {
+		return "", false
+	}
+	return filepath.Join(dev, policy.DataDir(), part), true
 }
 
 // parsePartition checks a partition number of a backend path.

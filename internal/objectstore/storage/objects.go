@@ -48,7 +48,11 @@ func (s *Server) ObjectHandler() http.Handler {
 		if !ok {
 			return
 		}
-		dir, hash := s.hashDir(dev, "objects", p.partition, p.account, p.container, p.object)
+		policy, ok := requestPolicy(w, r)
+		if !ok {
+			return
+		}
+		dir, hash := s.hashDir(dev, policy.DataDir(), p.partition, p.account, p.container, p.object)
 		o := objectRequest{s: s, w: w, r: r, p: p, dev: dev, dir: dir, hash: hash}
 		switch r.Method {
 		case http.MethodGet, http.MethodHead:
@@ -285,6 +289,7 @@ func (o *objectRequest) put() {
 	o.containerUpdate(http.MethodPut, ts, http.Header{
 		"X-Size": {strconv.FormatInt(n, 10)}, "X-Content-Type": {contentType}, "X-Etag": {etag},
 	})
+	o.deleteAtUpdate(ts)
 	o.w.Header().Set("ETag", `"`+etag+`"`)
 	o.w.Header().Set("Last-Modified", ts.LastModified())
 	swob.Write(o.w, http.StatusCreated, "text/html; charset=UTF-8", "")
@@ -332,6 +337,7 @@ func (o *objectRequest) post() {
 			"X-Size": {md["Content-Length"]}, "X-Content-Type": {contentType}, "X-Etag": {md["ETag"]},
 		})
 	}
+	o.deleteAtUpdate(ts)
 	swob.Error(o.w, http.StatusAccepted)
 }
 
@@ -343,6 +349,9 @@ func (o *objectRequest) delete() {
 	f, md, err := o.current()
 	if err != nil {
 		o.failed(err)
+		return
+	}
+	if !o.checkIfDeleteAt(md) {
 		return
 	}
 	if o.conflict(f, ts) {

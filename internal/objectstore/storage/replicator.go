@@ -67,7 +67,7 @@ func (s *Server) ReplicateObjects(ctx context.Context, rg *ring.Ring, local Loca
 		if devDir == "" {
 			continue
 		}
-		entries, err := os.ReadDir(filepath.Join(devDir, "objects"))
+		entries, err := os.ReadDir(filepath.Join(devDir, passPolicy(ctx).DataDir()))
 		if err != nil {
 			continue
 		}
@@ -88,7 +88,7 @@ func (s *Server) ReplicateObjects(ctx context.Context, rg *ring.Ring, local Loca
 
 // replicatePartition syncs one local partition with its primaries.
 func (s *Server) replicatePartition(ctx context.Context, rg *ring.Ring, dev *ring.Device, devDir string, part int, st *ReplicationStats) {
-	partDir := filepath.Join(devDir, "objects", strconv.Itoa(part))
+	partDir := filepath.Join(devDir, passPolicy(ctx).DataDir(), strconv.Itoa(part))
 	local, err := s.suffixHashes(partDir, nil)
 	if err != nil {
 		s.log.Error("object replicator: suffix hashes", "partition", partDir, "error", err)
@@ -322,6 +322,7 @@ func (s *Server) replicationRequest(ctx context.Context, method, target string, 
 	for k, v := range h {
 		req.Header[k] = v
 	}
+	setPassPolicy(ctx, req)
 	resp, err := s.replClient.Do(req)
 	if err != nil {
 		return nil, err

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/nimbus-cloud/nimbus/internal/objectstore/ring"
 )
@@ -42,6 +43,8 @@ func twoNodeRing(t *testing.T, a, b *node) *ring.Ring {
 // and never makes b older.
 func TestReplicateObjects(t *testing.T) {
 	a, b := newNode(t), newNode(t)
+	// the tombstones here are of 1970: older than any reclaim_age but this
+	a.s.opts.ReclaimAge, b.s.opts.ReclaimAge = 100*365*24*time.Hour, 100*365*24*time.Hour
 	rg := twoNodeRing(t, a, b)
 	url := func(n *node, name string) string {
 		return fmt.Sprintf("%s/d1/%d/AUTH_a/c/%s", n.object.URL, rg.Partition("AUTH_a", "c", name), name)

@@ -38,6 +38,9 @@ type Options struct {
 	// Client sends container and account updates; nil: a client with a
 	// 10-second timeout (upstream's node_timeout is 3s, conn_timeout 0.5s).
 	Client *http.Client
+	// ReclaimAge is how long tombstones and deleted rows are kept (0: a
+	// week, upstream's reclaim_age).
+	ReclaimAge time.Duration
 }
 
 // Server is one storage node's object, container and account servers.

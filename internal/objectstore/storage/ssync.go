@@ -33,7 +33,7 @@ func (s *Server) missingCheck(w http.ResponseWriter, r *http.Request) {
 		swob.Text(w, http.StatusBadRequest, "Invalid path: "+r.URL.EscapedPath())
 		return
 	}
-	partDir, ok := s.partitionDir(w, segs[0], segs[1])
+	partDir, ok := s.partitionDir(w, r, segs[0], segs[1])
 	if !ok {
 		return
 	}

@@ -157,6 +157,21 @@ type ObjectStore struct {
 	// ReplicatorInterval is the pause in seconds between a storage node's
 	// replication passes (upstream's run_pause; 0: 30).
 	ReplicatorInterval int `toml:"replicator_interval" env:"NIMBUS_OBJECT_STORE_REPLICATOR_INTERVAL"`
+	// ExpirerInterval is the pause in seconds between the object expirer's
+	// passes (upstream's interval; 0: 300).
+	ExpirerInterval int `toml:"expirer_interval" env:"NIMBUS_OBJECT_STORE_EXPIRER_INTERVAL"`
+	// AuditorInterval is the pause in seconds between the object auditor's
+	// passes (0: 600).
+	AuditorInterval int `toml:"auditor_interval" env:"NIMBUS_OBJECT_STORE_AUDITOR_INTERVAL"`
+	// ReaperInterval is the pause in seconds between the account reaper's
+	// passes (0: 3600).
+	ReaperInterval int `toml:"reaper_interval" env:"NIMBUS_OBJECT_STORE_REAPER_INTERVAL"`
+	// AllowAccountManagement lets a reseller admin DELETE an account, which
+	// the account reaper then empties (upstream's allow_account_management).
+	AllowAccountManagement bool `toml:"allow_account_management" env:"NIMBUS_OBJECT_STORE_ALLOW_ACCOUNT_MANAGEMENT"`
+	// ReclaimAge is how many seconds tombstones and deleted database rows
+	// are kept before they are removed (upstream's reclaim_age; 0: 604800).
+	ReclaimAge int `toml:"reclaim_age" env:"NIMBUS_OBJECT_STORE_RECLAIM_AGE"`
 }
 
 // Database selects the SQL database.
