@@ -24,6 +24,7 @@ func (c *Cloud) imageStore() (image.Store, error) {
 			Auth:      image.KeystonePasswordAuth(c.IdentityURL+"/v3", "admin", secrets.Admin, "admin"),
 			Container: c.cfg.Image.SwiftContainer,
 			ChunkSize: c.cfg.Image.SwiftChunkSize << 20,
+			Deferred:  true, // the start-up recovery runs before the object store serves
 		}), nil
 	default:
 		return nil, fmt.Errorf("[image] store = %q: want file or swift", c.cfg.Image.Store)

@@ -42,6 +42,13 @@ type SwiftStore struct {
 	token, url      string
 	expires         time.Time
 	containerExists bool
+
+	// Until Start, deletes and cleans are held: the image service recovers
+	// interrupted uploads while the cloud starts, before the object store and
+	// identity serve, and would wait for them forever.
+	started     bool
+	heldDeletes []string
+	heldClean   time.Time
 }
 
 var _ Store = (*SwiftStore)(nil)
@@ -59,6 +66,8 @@ type SwiftOptions struct {
 	// swift_store_large_object_chunk_size, 200 MB).
 	ChunkSize int64
 	Client    *http.Client
+	// Deferred holds deletes and cleans asked for before Start (see SwiftStore).
+	Deferred bool
 }
 
 // Upstream's defaults: swift_store_container and swift_store_large_object_chunk_size
@@ -80,7 +89,46 @@ func NewSwiftStore(o SwiftOptions) *SwiftStore {
 	if o.Client == nil {
 		o.Client = &http.Client{Transport: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 8}}
 	}
-	return &SwiftStore{auth: o.Auth, container: o.Container, chunkSize: o.ChunkSize, client: o.Client}
+	return &SwiftStore{auth: o.Auth, container: o.Container, chunkSize: o.ChunkSize, client: o.Client, started: !o.Deferred}
+}
+
+// Start runs the deletes and the clean held until the object store serves, in
+// the background. Their failures are not fatal: the image service sweeps again
+// (Clean), and a new write of an image deletes what an old one left (Write).
+func (s *SwiftStore) Start() {
+	s.mu.Lock()
+	if s.started {
+		s.mu.Unlock()
+		return
+	}
+	s.started = true
+	deletes, clean := s.heldDeletes, s.heldClean
+	s.heldDeletes = nil
+	s.mu.Unlock()
+	go func() {
+		for _, id := range deletes {
+			_ = s.Delete(id)
+		}
+		if !clean.IsZero() {
+			_ = s.Clean(clean)
+		}
+	}()
+}
+
+// hold keeps a delete (id) or a clean (olderThan) for Start; false once started.
+func (s *SwiftStore) hold(id string, olderThan time.Time) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.started {
+		return false
+	}
+	if id != "" {
+		s.heldDeletes = append(s.heldDeletes, id)
+	}
+	if olderThan.After(s.heldClean) {
+		s.heldClean = olderThan
+	}
+	return true
 }
 
 // Location is the image's location as glance_store shapes it for an account
@@ -197,6 +245,11 @@ func segmentName(id string, n int) string { return fmt.Sprintf("%s-%05d", id, n)
 func (s *SwiftStore) Write(id string, r io.Reader, limit int64) (w Written, err error) {
 	ctx := context.Background()
 	if err := s.ensureContainer(ctx); err != nil {
+		return Written{}, err
+	}
+	// A failed upload of this image may have left segments (a crash, or a
+	// delete still held): a shorter new one must not be read with them.
+	if err := s.remove(ctx, id); err != nil {
 		return Written{}, err
 	}
 	md, sh := md5.New(), sha512.New()
@@ -388,7 +441,14 @@ func (r *swiftReader) Close() error {
 // segmented image; segments are found by their name (<id>-NNNNN), so those of a
 // write that never reached its manifest go too.
 func (s *SwiftStore) Delete(id string) error {
-	ctx := context.Background()
+	if s.hold(id, time.Time{}) {
+		return nil
+	}
+	return s.remove(context.Background(), id)
+}
+
+// remove is Delete, now.
+func (s *SwiftStore) remove(ctx context.Context, id string) error {
 	segments, err := s.list(ctx, id+"-")
 	if err != nil {
 		return err
@@ -476,6 +536,9 @@ func (s *SwiftStore) list(ctx context.Context, prefix string) ([]listedObject, e
 // Clean removes segments of writes that never reached their manifest (a crash
 // mid-upload), last written before olderThan.
 func (s *SwiftStore) Clean(olderThan time.Time) error {
+	if s.hold("", olderThan) {
+		return nil
+	}
 	ctx := context.Background()
 	objects, err := s.list(ctx, "")
 	if err != nil {

@@ -269,3 +269,48 @@ func TestUploadDownloadSwiftStore(t *testing.T) {
 		t.Fatalf("delete left %v", left)
 	}
 }
+
+// TestSwiftStoreDeferred: before Start, deletes and cleans touch nothing (the
+// object store may not serve yet) and are run by Start; a new write of an image
+// still replaces whatever an earlier one left.
+func TestSwiftStoreDeferred(t *testing.T) {
+	b := startSwiftBackend(t)
+	const chunk = 64 << 10
+	s := NewSwiftStore(SwiftOptions{ChunkSize: chunk, Deferred: true, Auth: func(context.Context) (string, string, time.Time, error) {
+		return "svc", b.storageURL, time.Now().Add(time.Hour), nil
+	}})
+	if _, err := s.Write("old", bytes.NewReader(randomBytes(3*chunk)), 1<<30); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Write("rewritten", bytes.NewReader(randomBytes(3*chunk)), 1<<30); err != nil {
+		t.Fatal(err)
+	}
+	short := randomBytes(chunk + 1)
+	if _, err := s.Write("rewritten", bytes.NewReader(short), 1<<30); err != nil {
+		t.Fatal(err)
+	}
+	if f, _, err := s.Open("rewritten"); err != nil {
+		t.Fatal(err)
+	} else if got, err := io.ReadAll(f); err != nil || !bytes.Equal(got, short) {
+		t.Fatalf("rewritten image reads %d bytes, want %d: %v", len(got), len(short), err)
+	} else {
+		f.Close()
+	}
+	if err := s.Delete("old"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Clean(time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if got := len(b.objects()); got != 7 {
+		t.Fatalf("a held delete touched the store: %d objects", got)
+	}
+	s.Start()
+	deadline := time.Now().Add(10 * time.Second)
+	for len(b.objects()) != 3 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if left := b.objects(); len(left) != 3 || left["rewritten"] == "" {
+		t.Fatalf("after Start: %v", left)
+	}
+}
