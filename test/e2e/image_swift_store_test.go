@@ -48,6 +48,8 @@ func TestImageSwiftStore(t *testing.T) {
 	}
 	OSJSON(t, c, "nimbus-demo", &img, "image", "create", "--disk-format", "raw", "--container-format", "bare",
 		"--file", src, uniqueName("swift-backed"))
+	// openstackclient prints the image as created, before its upload
+	OSJSON(t, c, "nimbus-demo", &img, "image", "show", img.ID)
 	sum := md5.Sum(data)
 	if img.Status != "active" || img.Size != int64(len(data)) || img.Checksum != hex.EncodeToString(sum[:]) {
 		t.Fatalf("image create: %+v", img)
