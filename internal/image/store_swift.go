@@ -70,6 +70,22 @@ type SwiftOptions struct {
 	Deferred bool
 }
 
+// storeID and storeDescription name the service's store in /v2/info/stores and
+// import tasks, as glance_store's backends are named.
+func storeID(st Store) string {
+	if _, ok := st.(*SwiftStore); ok {
+		return "swift"
+	}
+	return "file"
+}
+
+func storeDescription(st Store) string {
+	if _, ok := st.(*SwiftStore); ok {
+		return "Swift store"
+	}
+	return "Filesystem store"
+}
+
 // Upstream's defaults: swift_store_container and swift_store_large_object_chunk_size
 // (200, in glance_store's "MB" of 2^20 bytes).
 const (

@@ -268,6 +268,10 @@ func TestUploadDownloadSwiftStore(t *testing.T) {
 	if left := b.objects(); len(left) != 0 {
 		t.Fatalf("delete left %v", left)
 	}
+	stores := e.Must(http.StatusOK, "GET", "/v2/info/stores", e.DemoToken, nil)
+	if fmt.Sprint(stores["stores"]) != "[map[default:true description:Swift store id:swift]]" {
+		t.Errorf("stores: %v", stores)
+	}
 }
 
 // TestSwiftStoreDeferred: before Start, deletes and cleans touch nothing (the
