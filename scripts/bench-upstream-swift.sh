@@ -150,10 +150,18 @@ for server in object container account proxy; do
 	pids+=($!)
 done
 
-# Wait for the proxy, then log in with tempauth.
-for _ in $(seq 100); do
-	curl -fs "http://127.0.0.1:$proxy_port/healthcheck" >/dev/null && break
-	sleep 0.2
+# Wait for every server to listen (a slow start of one makes the proxy answer 503),
+# then log in with tempauth.
+for port in "$object_port" "$container_port" "$account_port" "$proxy_port"; do
+	for try in $(seq 150); do
+		(exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+		if [[ $try == 150 ]]; then
+			echo "nothing listens on $port after 30 s; the servers' logs:" >&2
+			tail -n 20 "$dir"/*.log >&2
+			exit 1
+		fi
+		sleep 0.2
+	done
 done
 headers=$(curl -fsS -D - -o /dev/null -H 'X-Auth-User: test:tester' -H 'X-Auth-Key: testing' \
 	"http://127.0.0.1:$proxy_port/auth/v1.0")
