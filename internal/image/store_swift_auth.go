@@ -11,6 +11,10 @@ import (
 	"time"
 )
 
+// loginClient bounds a login: an identity service that does not answer must not
+// hold an upload forever.
+var loginClient = &http.Client{Timeout: 30 * time.Second}
+
 // KeystonePasswordAuth logs in to identity (v3 password, scoped to project, all
 // in the default domain) and takes the catalog's public object-store endpoint:
 // the image service's own account, as glance_store's single-tenant store logs in
@@ -31,7 +35,7 @@ func KeystonePasswordAuth(identityURL, username, password, project string) Swift
 			return "", "", time.Time{}, err
 		}
 		req.Header.Set("Content-Type", "application/json")
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := loginClient.Do(req)
 		if err != nil {
 			return "", "", time.Time{}, err
 		}
