@@ -19,7 +19,8 @@ import (
 
 func benchCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "bench", Short: "Load scenarios against a running cloud (loopback only)"}
-	cmd.AddCommand(benchIdentityCommand(), benchImageCommand(), benchNetworkCommand(), benchComputeCommand())
+	cmd.AddCommand(benchIdentityCommand(), benchImageCommand(), benchNetworkCommand(), benchComputeCommand(),
+		benchObjectStoreCommand())
 	return cmd
 }
 

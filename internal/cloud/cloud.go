@@ -267,8 +267,13 @@ func (c *Cloud) startImage(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	store, err := c.imageStore()
+	if err != nil {
+		_ = l.Close()
+		return "", err
+	}
 	c.image, err = image.New(ctx, image.Options{
-		DB: c.db, Logger: c.log, Auth: c.identity.Validator(), Policy: enforcer, DataDir: c.cfg.DataDir,
+		DB: c.db, Logger: c.log, Auth: c.identity.Validator(), Policy: enforcer, DataDir: c.cfg.DataDir, Store: store,
 		PublicURL: l.URL, SizeCap: c.cfg.Image.SizeCap,
 		QuotaImages: c.cfg.Image.QuotaImages, QuotaBytes: c.cfg.Image.QuotaBytes,
 		CheckResponses: c.cfg.API.CheckResponses,

@@ -16,7 +16,7 @@ func (s *Service) discoveryRoutes() []httpapi.Route {
 			Schemas: answers(map[int]jsonschema.Schema{http.StatusOK: versionsResponse})},
 		// upstream's default is the string "true" (glance/api/v2/discovery.py)
 		{Method: "GET", Path: "/v2/info/stores", Handler: static(map[string]any{
-			"stores": []any{map[string]any{"id": "file", "default": "true", "description": "Filesystem store"}}}),
+			"stores": []any{map[string]any{"id": storeID(s.store), "default": "true", "description": storeDescription(s.store)}}}),
 			Schemas: answers(map[int]jsonschema.Schema{http.StatusOK: storesResponse})},
 		{Method: "GET", Path: "/v2/info/import", Handler: static(map[string]any{"import-methods": map[string]any{
 			"description": "Import methods available.", "type": "array", "value": importMethods}}),

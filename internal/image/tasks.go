@@ -137,7 +137,7 @@ func (s *Service) recordImport(r *http.Request, im *imageRow, method string, fai
 	now := s.now()
 	t := &taskRow{ID: newID(), Type: "api_image_import", Status: "success", Owner: s.caller(r).project,
 		Input: map[string]any{"image_id": im.ID, "import_req": map[string]any{"method": map[string]any{"name": method}},
-			"backend": []string{"file"}},
+			"backend": []string{storeID(s.store)}},
 		Result:    map[string]any{"image_id": im.ID},
 		CreatedAt: stamp(now), UpdatedAt: stamp(now),
 		ExpiresAt: sql.NullString{String: stamp(now.Add(taskLifetime)), Valid: true}}

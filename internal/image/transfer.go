@@ -103,6 +103,10 @@ func nullString(s string) sql.NullString { return sql.NullString{String: s, Vali
 // process died is queued again (and its partial data dropped) within two leases,
 // whether or not that process comes back.
 func (s *Service) Run(ctx context.Context) {
+	// the cloud serves now: a store that waits for it (SwiftStore) may start
+	if st, ok := s.store.(interface{ Start() }); ok {
+		st.Start()
+	}
 	t := time.NewTicker(transferLease / 2)
 	defer t.Stop()
 	for {

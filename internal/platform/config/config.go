@@ -132,6 +132,14 @@ type Image struct {
 	// GuestImage makes the first start upload the test guest (`nimbus image build`)
 	// as public images, so a new cloud can boot a VM at once.
 	GuestImage bool `toml:"guest_image" env:"NIMBUS_IMAGE_GUEST_IMAGE"`
+	// Store is where image data lives: "file" (DATA_DIR/images, the default) or
+	// "swift" (the object store, in the admin project's account, as
+	// glance_store's single-tenant swift driver keeps images).
+	Store string `toml:"store" env:"NIMBUS_IMAGE_STORE"`
+	// SwiftContainer and SwiftChunkSize are glance_store's swift_store_container
+	// (glance) and swift_store_large_object_chunk_size (MB, 200).
+	SwiftContainer string `toml:"swift_store_container" env:"NIMBUS_IMAGE_SWIFT_STORE_CONTAINER"`
+	SwiftChunkSize int64  `toml:"swift_store_large_object_chunk_size" env:"NIMBUS_IMAGE_SWIFT_STORE_LARGE_OBJECT_CHUNK_SIZE"`
 }
 
 // ObjectStore configures the Swift-compatible object store an all-in-one runs:
@@ -268,7 +276,7 @@ func Default() Config {
 			MaxActiveKeys:           3,
 			AllowRescopeScopedToken: true,
 		},
-		Image: Image{Port: 9292, SizeCap: 1 << 40, GuestImage: true},
+		Image: Image{Port: 9292, SizeCap: 1 << 40, GuestImage: true, Store: "file"},
 		Network: Network{Port: 9696, GlobalMTU: 1500, DefaultNetworks: true,
 			PublicCIDR: "172.24.4.0/24", PrivateCIDR: "10.0.0.0/26",
 			Dataplane: "auto", LocalIP: "127.0.0.1", PublicInterface: "nimbus-ex",
