@@ -4,13 +4,14 @@ import (
 	"path/filepath"
 
 	"github.com/nimbus-cloud/nimbus/internal/objectstore"
+	"github.com/nimbus-cloud/nimbus/internal/objectstore/s3api"
 )
 
 // startObjectStore starts the object store (proxy and one storage node over
 // devices under DATA_DIR/objectstore) when enabled, and returns the proxy's
 // URL for the catalog ("" when disabled). Its tokens are identity's, validated
 // locally as every service validates them.
-func (c *Cloud) startObjectStore() (string, error) {
+func (c *Cloud) startObjectStore(adminPassword string) (string, error) {
 	o := c.cfg.ObjectStore
 	if !o.Enabled {
 		return "", nil
@@ -20,6 +21,13 @@ func (c *Cloud) startObjectStore() (string, error) {
 		ProxyPort: o.Port, ObjectPort: o.ObjectPort, ContainerPort: o.ContainerPort, AccountPort: o.AccountPort,
 		Devices: o.Devices, Replicas: o.Replicas, PartPower: o.PartPower,
 		Auth: c.identity.Validator(), IdentityURL: c.IdentityURL, Logger: c.log,
+		// the S3 API checks signatures with identity's s3tokens as the admin
+		// user, as upstream's s3token with its service user
+		S3: s3api.Options{
+			Identity: &s3api.KeystoneS3Tokens{URL: c.IdentityURL + "/v3", Username: "admin", Password: adminPassword,
+				ProjectName: "admin"},
+			Location: c.cfg.Region, StorageDomains: s3api.SplitDomains(o.S3StorageDomain),
+		},
 	}
 	if c.cfg.API.EphemeralPorts {
 		opts.ProxyPort, opts.ObjectPort, opts.ContainerPort, opts.AccountPort = 0, 0, 0, 0

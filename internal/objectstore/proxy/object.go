@@ -291,6 +291,7 @@ func (p *Proxy) objectPut(req *request) {
 	ts := swob.Now()
 	targets := p.containerTargets(req)
 	meta := objectMetadata(r.Header)
+	trustedSysmeta(r, meta)
 	it := p.newNodeIter(rg, part)
 	putters := make([]*putter, replicas)
 	var wg sync.WaitGroup

@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"strings"
@@ -48,6 +49,9 @@ type Options struct {
 	ResellerAdminRole string
 	// Client reaches the storage nodes; nil: one with upstream's timeouts.
 	Client *http.Client
+	// MiddlewareInfo is what middleware in front of the proxy adds to /info
+	// (upstream's register_swift_info), e.g. "s3api".
+	MiddlewareInfo map[string]any
 }
 
 // Proxy is the object-store API.
@@ -280,6 +284,7 @@ func (p *Proxy) info(w http.ResponseWriter, r *http.Request) {
 			"outgoing_allow_headers":  []string{"x-object-meta-public-*"},
 		},
 	}
+	maps.Copy(body, p.opts.MiddlewareInfo)
 	data, _ := json.Marshal(body)
 	w.Header().Set("Content-Type", "application/json; charset=UTF-8")
 	if r.Method == http.MethodHead {

@@ -157,6 +157,10 @@ type ObjectStore struct {
 	// ReplicatorInterval is the pause in seconds between a storage node's
 	// replication passes (upstream's run_pause; 0: 30).
 	ReplicatorInterval int `toml:"replicator_interval" env:"NIMBUS_OBJECT_STORE_REPLICATOR_INTERVAL"`
+	// S3StorageDomain enables the S3 API's virtual-host-style addressing
+	// (upstream's s3api storage_domain, comma-separated domains):
+	// "<bucket>.<domain>" names a bucket.
+	S3StorageDomain string `toml:"s3_storage_domain" env:"NIMBUS_OBJECT_STORE_S3_STORAGE_DOMAIN"`
 }
 
 // Database selects the SQL database.
