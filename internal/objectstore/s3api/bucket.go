@@ -398,7 +398,7 @@ func (s *s3req) location() *s3Error {
 	return s.writeXML(http.StatusOK, d.b.String())
 }
 
-func writeElementText(b *strings.Builder, v string) { _ = xml.EscapeText(b, []byte(v)) }
+func writeElementText(b *strings.Builder, v string) { b.WriteString(escapeText(v)) }
 
 // versioning answers GET ?versioning as upstream without versioning: no
 // Status; PUT is not implemented here.

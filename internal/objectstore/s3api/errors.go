@@ -1,7 +1,6 @@
 package s3api
 
 import (
-	"encoding/xml"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -245,9 +244,13 @@ const xmlDeclaration = "<?xml version='1.0' encoding='UTF-8'?>\n"
 
 func writeElement(b *strings.Builder, name, value string) {
 	fmt.Fprintf(b, "<%s>", name)
-	_ = xml.EscapeText(b, []byte(xmlSafe(value)))
+	b.WriteString(escapeText(xmlSafe(value)))
 	fmt.Fprintf(b, "</%s>", name)
 }
+
+// escapeText escapes element text as lxml does: &, < and > only (new lines
+// stay as they are).
+var escapeText = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace
 
 // xmlSafe replaces what XML 1.0 cannot carry (as lxml refuses it, upstream
 // writes "(invalid string)" instead).

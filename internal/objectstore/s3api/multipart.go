@@ -349,18 +349,20 @@ func (s *s3req) completeUpload() *s3Error {
 		}
 		last = parts[len(parts)-1].Number
 	}
-	keep := map[int]bool{}
-	var etags []string
 	prev := 0
-	for i, p := range req.Parts {
+	for _, p := range req.Parts {
 		if p.PartNumber == nil {
 			return errMalformedXML()
 		}
-		n := *p.PartNumber
-		if n <= prev {
+		if *p.PartNumber <= prev {
 			return errInvalidPartOrder()
 		}
-		prev = n
+		prev = *p.PartNumber
+	}
+	keep := map[int]bool{}
+	var etags []string
+	for i, p := range req.Parts {
+		n := *p.PartNumber
 		up, ok := uploaded[n]
 		if !ok || strings.Trim(strings.TrimSpace(p.ETag), `"`) != up.Hash {
 			return errInvalidPart().with("UploadId", uploadID).with("PartNumber", strconv.Itoa(n))

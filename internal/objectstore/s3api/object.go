@@ -27,7 +27,7 @@ const (
 func s3Headers(dst, src http.Header) {
 	for k, v := range src {
 		if name, ok := strings.CutPrefix(k, "X-Object-Meta-"); ok {
-			dst["X-Amz-Meta-"+strings.ReplaceAll(name, "=5F", "_")] = v
+			dst["X-Amz-Meta-"+name] = v
 		}
 	}
 	for _, k := range passedHeaders {
@@ -44,8 +44,9 @@ func s3Headers(dst, src http.Header) {
 }
 
 // swiftObjectHeaders is what an S3 PUT sends Swift: content headers, user
-// metadata (x-amz-meta-foo_bar as X-Object-Meta-Foo=5Fbar, as upstream keeps
-// the underscore), and Content-MD5 as the ETag the object servers check.
+// metadata (x-amz-meta-* as X-Object-Meta-*; upstream writes an underscore
+// as "=5F" because WSGI cannot carry it, HTTP header names can), and
+// Content-MD5 as the ETag the object servers check.
 func swiftObjectHeaders(src http.Header) (http.Header, *s3Error) {
 	h := http.Header{}
 	for k, v := range src {
@@ -54,7 +55,7 @@ func swiftObjectHeaders(src http.Header) (http.Header, *s3Error) {
 			if strings.ContainsAny(name, " \"),/;<=>?@[\\]{}") {
 				continue // AWS ignores these
 			}
-			h[http.CanonicalHeaderKey("X-Object-Meta-"+strings.ReplaceAll(name, "_", "=5F"))] = v
+			h[http.CanonicalHeaderKey("X-Object-Meta-"+name)] = v
 		}
 	}
 	for _, k := range []string{"Content-Type", "Content-Encoding", "Content-Disposition", "Content-Language",
