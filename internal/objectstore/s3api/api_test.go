@@ -260,6 +260,9 @@ func TestS3API(t *testing.T) {
 		t.Fatalf("range across parts: %q", r.body)
 	}
 	a.expect(404, "GET", "/bucket1/big", url.Values{"uploadId": {uploadID}}, "")
+	// listed with the upload's size and S3 ETag
+	mustContain(t, "listing of the upload", a.expect(200, "GET", "/bucket1", url.Values{"prefix": {"big"}}, "").body,
+		"<Key>big</Key>", "<ETag>"+wantETag+"</ETag><Size>5242884</Size>")
 	mustContain(t, "not empty", a.expect(409, "DELETE", "/bucket1", none, "").body, "<Code>BucketNotEmpty</Code>")
 
 	// abort

@@ -361,6 +361,7 @@ func (s *s3req) completeUpload() *s3Error {
 	}
 	keep := map[int]bool{}
 	var etags []string
+	var size int64
 	for i, p := range req.Parts {
 		n := *p.PartNumber
 		up, ok := uploaded[n]
@@ -372,6 +373,7 @@ func (s *s3req) completeUpload() *s3Error {
 		}
 		keep[n] = true
 		etags = append(etags, up.Hash)
+		size += up.Bytes
 	}
 	s3ETag, ok := multipartETag(etags)
 	if !ok {
@@ -380,7 +382,7 @@ func (s *s3req) completeUpload() *s3Error {
 	if err := s.deleteParts(uploadID, keep); err != nil {
 		return err
 	}
-	if err := s.writeManifest(uploadID, s3ETag, marker.Header); err != nil {
+	if err := s.writeManifest(uploadID, s3ETag, size, marker.Header); err != nil {
 		return err
 	}
 	s.swift(http.MethodDelete, s.bucket+multiuploadSuffix, s.key+"/"+uploadID, nil, nil, nil, 0)
@@ -400,8 +402,10 @@ func (s *s3req) completeUpload() *s3Error {
 // writes a static large object manifest; Nimbus writes a dynamic one over
 // the upload's part prefix (only the named parts are left under it, and
 // their five-digit names sort in part order), keeping the S3 ETag and the
-// upload id in system metadata. This is the one place to switch to SLO.
-func (s *s3req) writeManifest(uploadID, s3ETag string, marker http.Header) *s3Error {
+// upload id in system metadata, and its container listing row showing the
+// upload's size and S3 ETag (container update overrides, as upstream's).
+// This is the one place to switch to SLO.
+func (s *s3req) writeManifest(uploadID, s3ETag string, size int64, marker http.Header) *s3Error {
 	h := http.Header{}
 	for k, v := range marker {
 		if strings.HasPrefix(k, "X-Object-Meta-") {
@@ -417,6 +421,8 @@ func (s *s3req) writeManifest(uploadID, s3ETag string, marker http.Header) *s3Er
 	h.Set("X-Object-Manifest", uriEncode(s.bucket+multiuploadSuffix+"/"+s.key+"/"+uploadID+"/", true))
 	h.Set(sysmetaETag, s3ETag)
 	h.Set(sysmetaUploadID, uploadID)
+	h.Set("X-Object-Sysmeta-Container-Update-Override-Size", strconv.FormatInt(size, 10))
+	h.Set("X-Object-Sysmeta-Container-Update-Override-Etag", s3ETag)
 	resp := s.swift(http.MethodPut, s.bucket, s.key, nil, h, nil, 0)
 	return s.check(resp, http.MethodPut, s.bucket, s.key)
 }
