@@ -256,10 +256,12 @@ func TestS3API(t *testing.T) {
 	if r.body != part1+"tail" || r.header.Get("Etag") != wantETag || r.header.Get("Content-Type") != "application/x-big" || r.header.Get("X-Amz-Meta-K") != "v" {
 		t.Fatalf("GET of the completed upload: %d bytes, headers %v", len(r.body), r.header)
 	}
-	if r = a.expect(206, "GET", "/bucket1/big", none, "", "Range", "bytes=5242878-5242881"); r.body != "aata" {
+	if r = a.expect(206, "GET", "/bucket1/big", none, "", "Range", "bytes=5242878-5242881", "If-Match", wantETag); r.body != "aata" {
 		t.Fatalf("range across parts: %q", r.body)
 	}
 	a.expect(404, "GET", "/bucket1/big", url.Values{"uploadId": {uploadID}}, "")
+	a.expect(412, "GET", "/bucket1/big", none, "", "If-Match", `"`+md5hex("x")+`"`)
+	a.expect(304, "GET", "/bucket1/big", none, "", "If-None-Match", wantETag)
 	// listed with the upload's size and S3 ETag
 	mustContain(t, "listing of the upload", a.expect(200, "GET", "/bucket1", url.Values{"prefix": {"big"}}, "").body,
 		"<Key>big</Key>", "<ETag>"+wantETag+"</ETag><Size>5242884</Size>")

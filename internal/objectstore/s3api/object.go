@@ -104,6 +104,13 @@ func (s *s3req) getObject() *s3Error {
 		}
 	}
 	method := s.r.Method
+	if status := s.multipartConditionals(h); status != 0 {
+		if status == http.StatusNotModified {
+			s.w.WriteHeader(status)
+			return nil
+		}
+		return errPreconditionFailed()
+	}
 	req := s.newSwiftRequest(method, s.bucket, s.key, nil, h, nil, 0)
 	ow := &objectWriter{s: s, method: method}
 	s.m.next.ServeHTTP(ow, req)
@@ -304,3 +311,40 @@ func (s *s3req) copyObject(dstContainer, dstObject string) *s3Error {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// multipartConditionals answers If-Match and If-None-Match against a
+// multipart upload's S3 ETag (the proxy knows only its manifest's), as
+// upstream's s3api has them compared with its s3 etag: it removes them from h
+// and returns 412 or 304 when they fail, 0 when the request goes on. Newer
+// S3 clients send If-Match with each ranged GET of a multipart download.
+func (s *s3req) multipartConditionals(h http.Header) int {
+	ifMatch, ifNoneMatch := h.Get("If-Match"), h.Get("If-None-Match")
+	if ifMatch == "" && ifNoneMatch == "" {
+		return 0
+	}
+	head := s.swift(http.MethodHead, s.bucket, s.key, url.Values{"multipart-manifest": {"get"}}, nil, nil, 0)
+	etag := head.Header.Get(sysmetaETag)
+	if head.Status != http.StatusOK || etag == "" {
+		return 0 // not a multipart upload: Swift compares its own ETag
+	}
+	h.Del("If-Match")
+	h.Del("If-None-Match")
+	if ifMatch != "" && !etagListMatches(ifMatch, etag) {
+		return http.StatusPreconditionFailed
+	}
+	if ifNoneMatch != "" && etagListMatches(ifNoneMatch, etag) {
+		return http.StatusNotModified
+	}
+	return 0
+}
+
+// etagListMatches reports whether an If-Match/If-None-Match list names etag.
+func etagListMatches(list, etag string) bool {
+	for _, e := range strings.Split(list, ",") {
+		e = strings.Trim(strings.TrimPrefix(strings.TrimSpace(e), "W/"), `"`)
+		if e == "*" || e == etag {
+			return true
+		}
+	}
+	return false
+}
