@@ -22,6 +22,8 @@ type s3Client struct {
 	t              *testing.T
 	base           string
 	access, secret string
+	// host, when set, is the Host sent (virtual-host-style addressing)
+	host string
 }
 
 type s3Resp struct {
@@ -55,6 +57,9 @@ func (c *s3Client) do(method, path string, query url.Values, body string, header
 	}
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
+	}
+	if c.host != "" {
+		req.Host, u.Host = c.host, c.host
 	}
 	req.Header.Set("X-Amz-Date", now.Format("20060102T150405Z"))
 	req.Header.Set("X-Amz-Content-Sha256", payload)
@@ -294,6 +299,25 @@ func TestS3API(t *testing.T) {
 	if resp, err := http.Head(base + "/v1/AUTH_pa/bucket1+segments"); err != nil || resp.StatusCode != 401 && resp.StatusCode != 404 {
 		t.Fatalf("segments container: %v %v", resp, err)
 	}
+}
+
+// TestS3VirtualHost: with a storage domain, the Host names the bucket.
+func TestS3VirtualHost(t *testing.T) {
+	base := startS3(t)
+	u, _ := url.Parse(base)
+	vhost := &s3Client{t: t, base: base, access: "AKA", secret: "secret-a", host: "vbucket.s3.test:" + u.Port()}
+	path := &s3Client{t: t, base: base, access: "AKA", secret: "secret-a"}
+	none := url.Values{}
+	vhost.expect(200, "PUT", "/", none, "")
+	vhost.expect(200, "PUT", "/dir/key", none, "by host")
+	if r := path.expect(200, "GET", "/vbucket/dir/key", none, ""); r.body != "by host" {
+		t.Fatalf("path-style read of a virtual-host write: %q", r.body)
+	}
+	mustContain(t, "virtual-host listing", vhost.expect(200, "GET", "/", none, "").body,
+		"<Name>vbucket</Name>", "<Key>dir/key</Key>")
+	vhost.expect(204, "DELETE", "/dir/key", none, "")
+	vhost.expect(204, "DELETE", "/", none, "")
+	path.expect(404, "HEAD", "/vbucket", none, "")
 }
 
 func between(s, start, end string) string {
