@@ -5,12 +5,15 @@ import (
 	"crypto/md5"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"net/http"
 	"net/url"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -62,6 +65,9 @@ func (c *s3Client) do(method, path string, query url.Values, body string, header
 		req.Host, u.Host = c.host, c.host
 	}
 	req.Header.Set("X-Amz-Date", now.Format("20060102T150405Z"))
+	if v := req.Header.Get("X-Amz-Content-Sha256"); v != "" {
+		payload = v // a streaming body says so itself
+	}
 	req.Header.Set("X-Amz-Content-Sha256", payload)
 	signed := map[string]string{"host": u.Host}
 	for k, v := range req.Header {
@@ -318,6 +324,49 @@ func TestS3VirtualHost(t *testing.T) {
 	vhost.expect(204, "DELETE", "/dir/key", none, "")
 	vhost.expect(204, "DELETE", "/", none, "")
 	path.expect(404, "HEAD", "/vbucket", none, "")
+}
+
+// TestS3ChunkedAndChecksums: an unsigned aws-chunked body with a checksum
+// trailer is decoded and checked; x-amz-checksum-* headers are checked.
+func TestS3ChunkedAndChecksums(t *testing.T) {
+	base := startS3(t)
+	a := &s3Client{t: t, base: base, access: "AKA", secret: "secret-a"}
+	none := url.Values{}
+	a.expect(200, "PUT", "/chunks", none, "")
+	data := strings.Repeat("z", 8192) + "tail!"
+	crc := func(s string) string {
+		var b [4]byte
+		binary.BigEndian.PutUint32(b[:], crc32.ChecksumIEEE([]byte(s)))
+		return base64.StdEncoding.EncodeToString(b[:])
+	}
+	chunked := func(trailerValue string, chunks ...string) string {
+		var b strings.Builder
+		for _, c := range chunks {
+			fmt.Fprintf(&b, "%x\r\n%s\r\n", len(c), c)
+		}
+		b.WriteString("0\r\nx-amz-checksum-crc32:" + trailerValue + "\r\n\r\n")
+		return b.String()
+	}
+	streaming := []string{"X-Amz-Content-Sha256", "STREAMING-UNSIGNED-PAYLOAD-TRAILER", "Content-Encoding", "aws-chunked",
+		"X-Amz-Trailer", "x-amz-checksum-crc32", "X-Amz-Decoded-Content-Length", strconv.Itoa(len(data))}
+	a.expect(200, "PUT", "/chunks/ok", none, chunked(crc(data), data[:8192], data[8192:]), streaming...)
+	r := a.expect(200, "GET", "/chunks/ok", none, "")
+	if r.body != data || r.header.Get("Content-Encoding") != "" {
+		t.Fatalf("chunked upload read back: %d bytes, Content-Encoding %q", len(r.body), r.header.Get("Content-Encoding"))
+	}
+	mustContain(t, "wrong trailer", a.expect(400, "PUT", "/chunks/bad", none, chunked(crc("other"), data[:8192], data[8192:]), streaming...).body,
+		"<Code>BadDigest</Code>", "The CRC32 you specified did not match the calculated checksum.")
+	mustContain(t, "small chunk", a.expect(403, "PUT", "/chunks/bad", none, chunked(crc(data), data[:10], data[10:]), streaming...).body,
+		"<Code>InvalidChunkSizeError</Code>")
+	a.expect(400, "PUT", "/chunks/bad", none, chunked(crc(data), data[:8192]), streaming...)
+	a.expect(404, "GET", "/chunks/bad", none, "")
+	sum := sha256.Sum256([]byte("body"))
+	a.expect(200, "PUT", "/chunks/sum", none, "body", "X-Amz-Checksum-Sha256", base64.StdEncoding.EncodeToString(sum[:]))
+	mustContain(t, "wrong checksum header", a.expect(400, "PUT", "/chunks/sum", none, "other",
+		"X-Amz-Checksum-Sha256", base64.StdEncoding.EncodeToString(sum[:])).body, "<Code>BadDigest</Code>")
+	a.expect(400, "PUT", "/chunks/sum", none, "x", "X-Amz-Checksum-Sha256", "short")
+	a.expect(501, "PUT", "/chunks/signed", none, "0\r\n\r\n", "X-Amz-Content-Sha256", "STREAMING-AWS4-HMAC-SHA256-PAYLOAD",
+		"X-Amz-Decoded-Content-Length", "0")
 }
 
 func between(s, start, end string) string {

@@ -67,6 +67,8 @@ func FuzzS3Request(f *testing.F) {
 		`<AccessControlPolicy><AccessControlList><Grant><Grantee xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:type="Group"></Grantee><Permission>READ</Permission></Grant></AccessControlList></AccessControlPolicy>`)
 	f.Add("GET", "/bucket?list-type=2&continuation-token=%%%&max-keys=99999999999&encoding-type=url", "AWS AK:sig",
 		"Fri, 02 Jan 2026 03:04:05 GMT", "", "")
+	f.Add("PUT", "/bucket/key", "AWS4-HMAC-SHA256 Credential=AK/20260102/us-east-1/s3/aws4_request,SignedHeaders=host;x-amz-date,Signature=ab",
+		"20260102T030405Z", "STREAMING-UNSIGNED-PAYLOAD-TRAILER", "5\r\nhello\r\n0\r\nx-amz-checksum-crc32:NhCmhg==\r\n\r\n")
 	f.Fuzz(func(t *testing.T, method, target, authz, date, payload, body string) {
 		if !strings.HasPrefix(target, "/") {
 			return
@@ -84,6 +86,10 @@ func FuzzS3Request(f *testing.F) {
 		}
 		if payload != "" {
 			r.Header.Set("X-Amz-Content-Sha256", payload)
+		}
+		if strings.HasPrefix(payload, "STREAMING") {
+			r.Header.Set("X-Amz-Decoded-Content-Length", "5")
+			r.Header.Set("X-Amz-Trailer", "x-amz-checksum-crc32")
 		}
 		m := New(Options{Identity: anyone{}, Logger: slog.New(slog.DiscardHandler), Now: func() time.Time { return now }, StorageDomains: []string{"s3.test"}},
 			http.HandlerFunc(stubSwift))

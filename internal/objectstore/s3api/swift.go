@@ -213,11 +213,31 @@ func (s *s3req) wrapBody() *s3Error {
 		return nil
 	}
 	payload := s.r.Header.Get("X-Amz-Content-Sha256")
+	if !isStreaming(payload) && s.r.Method == http.MethodPut {
+		name, value, trailer, err := checksumHeaders(s.r.Header)
+		if err != nil {
+			return err
+		}
+		if trailer != "" {
+			return newError(http.StatusBadRequest, "MalformedTrailerError",
+				"The request contained trailing data that was not well-formed or did not conform to our published schema.")
+		}
+		if name != "" && s.r.ContentLength >= 0 {
+			s.r.Body = &checksumBody{s: s, body: s.r.Body, name: name, h: checksumHashers[name](), left: s.r.ContentLength,
+				value: func() string { return value }}
+		}
+	}
 	switch {
 	case payload == "" || payload == "UNSIGNED-PAYLOAD":
 	case isStreaming(payload):
 		if !s.sig.V4 || s.sig.Query {
 			return errXAmzContentSHA256Mismatch(payload, "")
+		}
+		if payload == "STREAMING-UNSIGNED-PAYLOAD-TRAILER" {
+			return s.wrapStreaming()
+		}
+		if strings.Contains(payload, "ECDSA") {
+			return errNotImplemented("Don't know how to validate " + payload + " streams")
 		}
 		return errNotImplemented("Transferring payloads in multiple chunks using aws-chunked is not supported.")
 	case s.r.ContentLength >= 0:
