@@ -278,6 +278,28 @@ func TestS3API(t *testing.T) {
 		"<Key>big</Key>", "<ETag>"+wantETag+"</ETag><Size>5242884</Size>")
 	mustContain(t, "not empty", a.expect(409, "DELETE", "/bucket1", none, "").body, "<Code>BucketNotEmpty</Code>")
 
+	// copies read the upload's content, whole or by ranges (UploadPartCopy)
+	a.expect(200, "PUT", "/bucket1/bigcopy", none, "", "X-Amz-Copy-Source", "bucket1/big")
+	if r = a.expect(200, "GET", "/bucket1/bigcopy", none, ""); r.body != part1+"tail" || r.header.Get("Content-Type") != "application/x-big" {
+		t.Fatalf("copy of the upload: %d bytes, %v", len(r.body), r.header)
+	}
+	r = a.expect(200, "POST", "/bucket1/ranged", url.Values{"uploads": {""}}, "")
+	ranged := between(r.body, "<UploadId>", "</UploadId>")
+	c1 := a.expect(200, "PUT", "/bucket1/ranged", url.Values{"partNumber": {"1"}, "uploadId": {ranged}}, "",
+		"X-Amz-Copy-Source", "/bucket1/big", "X-Amz-Copy-Source-Range", "bytes=0-5242879")
+	c2 := a.expect(200, "PUT", "/bucket1/ranged", url.Values{"partNumber": {"2"}, "uploadId": {ranged}}, "",
+		"X-Amz-Copy-Source", "/bucket1/big", "X-Amz-Copy-Source-Range", "bytes=5242880-5242883")
+	mustContain(t, "CopyPartResult", c1.body, "<CopyPartResult", "<ETag>\""+md5hex(part1)+"\"</ETag>")
+	a.expect(400, "PUT", "/bucket1/ranged", url.Values{"partNumber": {"3"}, "uploadId": {ranged}}, "",
+		"X-Amz-Copy-Source", "/bucket1/big", "X-Amz-Copy-Source-Range", "bytes=0-99999999")
+	a.expect(404, "PUT", "/bucket1/ranged", url.Values{"partNumber": {"3"}, "uploadId": {ranged}}, "",
+		"X-Amz-Copy-Source", "/bucket1/nothing")
+	a.expect(200, "POST", "/bucket1/ranged", url.Values{"uploadId": {ranged}},
+		complete("1", between(c1.body, "<ETag>", "</ETag>"), "2", between(c2.body, "<ETag>", "</ETag>")))
+	if r = a.expect(200, "GET", "/bucket1/ranged", none, ""); r.body != part1+"tail" {
+		t.Fatalf("upload of copied ranges: %d bytes", len(r.body))
+	}
+
 	// abort
 	r = a.expect(200, "POST", "/bucket1/aborted", url.Values{"uploads": {""}}, "")
 	aborted := between(r.body, "<UploadId>", "</UploadId>")
@@ -286,7 +308,7 @@ func TestS3API(t *testing.T) {
 	a.expect(404, "DELETE", "/bucket1/aborted", url.Values{"uploadId": {aborted}}, "")
 
 	// multi-delete, then the bucket goes with its segments
-	keys := []string{"big", "copy.txt", "dir/a b.txt", "list/0", "list/1", "list/2", "never-was"}
+	keys := []string{"big", "bigcopy", "ranged", "copy.txt", "dir/a b.txt", "list/0", "list/1", "list/2", "never-was"}
 	var body bytes.Buffer
 	body.WriteString("<Delete>")
 	for _, k := range keys {

@@ -2,6 +2,8 @@ package s3api
 
 import (
 	"bytes"
+	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -245,8 +247,11 @@ func copySource(v string) (string, string) {
 }
 
 // copyObject is PUT Object - Copy (and UploadPart - Copy when dstContainer
-// is set): a Swift PUT with X-Copy-From, answered with CopyObjectResult (or
-// CopyPartResult).
+// is set), answered with CopyObjectResult (or CopyPartResult). The source is
+// read through the proxy and streamed into the destination, rather than
+// copied with X-Copy-From, so that a multipart upload's content (not its
+// manifest) is copied, and a part may take a range of it
+// (x-amz-copy-source-range).
 func (s *s3req) copyObject(dstContainer, dstObject string) *s3Error {
 	srcBucket, srcKey := copySource(s.r.Header.Get("X-Amz-Copy-Source"))
 	part := dstContainer != ""
@@ -258,41 +263,66 @@ func (s *s3req) copyObject(dstContainer, dstObject string) *s3Error {
 		return errInvalidRequest("This copy request is illegal because it is trying to copy an object to itself " +
 			"without changing the object's metadata, storage class, website redirect location or encryption attributes.")
 	}
-	if s.r.Header.Get("X-Amz-Copy-Source-Range") != "" {
-		return errNotImplemented("")
-	}
-	var h http.Header
-	if replace && !part {
-		var err *s3Error
-		if h, err = swiftObjectHeaders(s.r.Header); err != nil {
-			return err
-		}
-		h.Set("X-Fresh-Metadata", "True")
-	} else {
-		h = http.Header{}
-	}
-	h.Set("X-Copy-From", "/"+srcBucket+"/"+url.PathEscape(srcKey))
+	get := http.Header{}
 	for k, sw := range map[string]string{"X-Amz-Copy-Source-If-Match": "If-Match",
 		"X-Amz-Copy-Source-If-None-Match": "If-None-Match", "X-Amz-Copy-Source-If-Modified-Since": "If-Modified-Since",
 		"X-Amz-Copy-Source-If-Unmodified-Since": "If-Unmodified-Since"} {
 		if v := s.r.Header.Get(k); v != "" {
-			h.Set(sw, v)
+			get.Set(sw, v)
 		}
 	}
-	resp := s.swift(http.MethodPut, dstContainer, dstObject, nil, h, nil, 0)
-	if resp.Status == http.StatusNotFound {
-		// the source or the destination's bucket is missing: say which
-		if !s.containerExists(dstContainer) {
-			return errNoSuchBucket(dstContainer)
+	rng := s.r.Header.Get("X-Amz-Copy-Source-Range")
+	if rng != "" {
+		if !part {
+			return errInvalidArgument("x-amz-copy-source-range", rng, "")
 		}
-		if !s.containerExists(srcBucket) {
+		head := s.swift(http.MethodHead, srcBucket, srcKey, nil, nil, nil, 0)
+		if err := s.check(head, http.MethodHead, srcBucket, srcKey); err != nil {
+			return err
+		}
+		size, _ := strconv.ParseInt(head.Header.Get("Content-Length"), 10, 64)
+		first, last, ok := parseCopyRange(rng)
+		if !ok {
+			return errInvalidArgument("x-amz-source-range", rng, "The x-amz-copy-source-range value must be of the form "+
+				"bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy")
+		}
+		if first >= size || last >= size {
+			return errInvalidArgument("x-amz-source-range", rng, fmt.Sprintf("Range specified is not valid for source object of size: %d", size))
+		}
+		get.Set("Range", rng)
+	}
+	src := s.streamSource(srcBucket, srcKey, get)
+	defer src.close()
+	if src.err != nil {
+		if src.status == http.StatusNotFound && !s.containerExists(srcBucket) {
 			return errNoSuchBucket(srcBucket)
 		}
-		return errNoSuchKey(srcKey)
+		return src.err
 	}
-	if resp.Status == http.StatusPreconditionFailed {
-		return errPreconditionFailed()
+	h := http.Header{}
+	switch {
+	case part:
+	case replace:
+		var err *s3Error
+		if h, err = swiftObjectHeaders(s.r.Header); err != nil {
+			return err
+		}
+		h.Del("Etag")
+	default:
+		for k, v := range src.header {
+			if strings.HasPrefix(k, "X-Object-Meta-") {
+				h[k] = v
+			}
+		}
+		for _, k := range []string{"Content-Type", "Content-Encoding", "Content-Disposition", "Content-Language",
+			"Cache-Control", "Expires"} {
+			if v := src.header.Get(k); v != "" {
+				h.Set(k, v)
+			}
+		}
 	}
+	length, _ := strconv.ParseInt(src.header.Get("Content-Length"), 10, 64)
+	resp := s.swift(http.MethodPut, dstContainer, dstObject, nil, h, src.body, length)
 	if err := s.check(resp, http.MethodPut, dstContainer, dstObject); err != nil {
 		return err
 	}
@@ -308,6 +338,104 @@ func (s *s3req) copyObject(dstContainer, dstObject string) *s3Error {
 	d.elem("LastModified", lastModified.UTC().Format("2006-01-02T15:04:05")+".000Z")
 	d.elem("ETag", `"`+strings.Trim(resp.Header.Get("Etag"), `"`)+`"`)
 	return s.writeXML(http.StatusOK, d.end(root))
+}
+
+// parseCopyRange reads "bytes=first-last", both given.
+func parseCopyRange(v string) (int64, int64, bool) {
+	spec, ok := strings.CutPrefix(v, "bytes=")
+	a, b, ok2 := strings.Cut(spec, "-")
+	if !ok || !ok2 {
+		return 0, 0, false
+	}
+	first, err1 := strconv.ParseInt(a, 10, 64)
+	last, err2 := strconv.ParseInt(b, 10, 64)
+	if err1 != nil || err2 != nil || first < 0 || last < first {
+		return 0, 0, false
+	}
+	return first, last, true
+}
+
+// sourceStream is an object read through the proxy, its body streamed
+// through a pipe as the destination's PUT reads it.
+type sourceStream struct {
+	status int
+	header http.Header
+	body   *io.PipeReader
+	err    *s3Error
+	done   chan struct{}
+}
+
+// close ends the read (a PUT that stopped early leaves the GET blocked on
+// the pipe) and waits for it.
+func (src *sourceStream) close() {
+	if src.body != nil {
+		_ = src.body.CloseWithError(errBody)
+	}
+	<-src.done
+}
+
+// streamSource starts a GET of the source and waits for its status.
+func (s *s3req) streamSource(bucket, key string, h http.Header) *sourceStream {
+	pr, pw := io.Pipe()
+	w := &pipeWriter{header: http.Header{}, pw: pw, started: make(chan struct{})}
+	src := &sourceStream{body: pr, done: make(chan struct{})}
+	req := s.newSwiftRequest(http.MethodGet, bucket, key, nil, h, nil, 0)
+	go func() {
+		defer close(src.done)
+		s.m.next.ServeHTTP(w, req)
+		w.start(http.StatusOK)
+		if w.failed {
+			_ = pw.Close()
+			return
+		}
+		_ = pw.Close()
+	}()
+	<-w.started
+	src.status, src.header = w.status, w.header
+	if w.failed {
+		// the error body was kept: the proxy has finished answering
+		<-src.done
+		src.err = s.swiftError(w.status, w.errBody.Bytes(), http.MethodGet, bucket, key)
+		if w.status == http.StatusNotModified {
+			src.err = errPreconditionFailed()
+		}
+	}
+	return src
+}
+
+// pipeWriter hands a successful answer's body to a pipe, and keeps a failed one.
+type pipeWriter struct {
+	header  http.Header
+	pw      *io.PipeWriter
+	status  int
+	failed  bool
+	once    bool
+	started chan struct{}
+	errBody bytes.Buffer
+}
+
+func (p *pipeWriter) Header() http.Header { return p.header }
+
+func (p *pipeWriter) start(code int) {
+	if p.once {
+		return
+	}
+	p.once, p.status = true, code
+	p.failed = code != http.StatusOK && code != http.StatusPartialContent
+	close(p.started)
+}
+
+func (p *pipeWriter) WriteHeader(code int) { p.start(code) }
+
+func (p *pipeWriter) Write(b []byte) (int, error) {
+	p.start(http.StatusOK)
+	if p.failed {
+		if p.errBody.Len() < 64<<10 {
+			p.errBody.Write(b)
+		}
+		return len(b), nil
+	}
+	return p.pw.Write(b)
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
