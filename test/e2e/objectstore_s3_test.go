@@ -119,7 +119,7 @@ func httpGet(t *testing.T, u string) (int, string) {
 // TestObjectStoreS3CLI drives the S3 API with Debian's aws CLI and s3cmd as
 // the demo user, with EC2 credentials from `openstack ec2 credentials
 // create`: a bucket made, a 100 MiB file copied in (multipart) and back
-// (bytes identical), listed, its head read, a presigned URL fetched with
+// (bytes identical) and within the store (UploadPartCopy), listed, its head read, a presigned URL fetched with
 // plain HTTP (a forged or expired one refused), removed, the bucket removed;
 // s3cmd likewise with SigV2 and SigV4; another project's credentials neither
 // list nor read the bucket.
@@ -161,6 +161,13 @@ func TestObjectStoreS3CLI(t *testing.T) {
 		t.Fatalf("downloaded MD5 %s, uploaded %s", got, bigMD5)
 	}
 	_ = os.Remove(back)
+	// a copy within the store: the aws CLI copies large objects part by part
+	// (UploadPartCopy with ranges)
+	aws.must(t, "s3", "cp", "--only-show-errors", "s3://"+bucket+"/dir/big.bin", "s3://"+bucket+"/dir/copy.bin")
+	if head := aws.must(t, "s3api", "head-object", "--bucket", bucket, "--key", "dir/copy.bin"); !strings.Contains(head, `"ContentLength": 104857600`) {
+		t.Fatalf("head-object of the copy:\n%s", head)
+	}
+	aws.must(t, "s3", "rm", "s3://"+bucket+"/dir/copy.bin")
 	if out := aws.must(t, "s3", "ls", "s3://"+bucket+"/dir/"); !strings.Contains(out, "104857600 big.bin") {
 		t.Fatalf("s3 ls of the bucket:\n%s", out)
 	}

@@ -278,6 +278,11 @@ func TestS3API(t *testing.T) {
 		"<Key>big</Key>", "<ETag>"+wantETag+"</ETag><Size>5242884</Size>")
 	mustContain(t, "not empty", a.expect(409, "DELETE", "/bucket1", none, "").body, "<Code>BucketNotEmpty</Code>")
 
+	mustContain(t, "tagging", a.expect(200, "GET", "/bucket1/big", url.Values{"tagging": {""}}, "").body, "<TagSet/>")
+	a.expect(501, "PUT", "/bucket1/big", url.Values{"tagging": {""}}, "<Tagging/>")
+	mustContain(t, "logging", a.expect(200, "GET", "/bucket1", url.Values{"logging": {""}}, "").body, "<BucketLoggingStatus")
+	a.expect(404, "GET", "/bucket1", url.Values{"object-lock": {""}}, "")
+
 	// copies read the upload's content, whole or by ranges (UploadPartCopy)
 	a.expect(200, "PUT", "/bucket1/bigcopy", none, "", "X-Amz-Copy-Source", "bucket1/big")
 	if r = a.expect(200, "GET", "/bucket1/bigcopy", none, ""); r.body != part1+"tail" || r.header.Get("Content-Type") != "application/x-big" {

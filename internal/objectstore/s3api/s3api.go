@@ -212,8 +212,8 @@ func (s *s3req) route() *s3Error {
 			return errMethodNotAllowed(method, "BUCKET")
 		}
 		return s.location()
-	case s.q.Has("logging"), s.q.Has("tagging"), s.q.Has("object-lock"), s.q.Has("lifecycle"):
-		return errNotImplemented("")
+	case s.q.Has("logging"):
+		return s.logging()
 	case s.q.Has("partNumber") && method == http.MethodPut:
 		return s.uploadPart()
 	case s.q.Has("uploadId") && !s.q.Has("partNumber"):
@@ -222,6 +222,10 @@ func (s *s3req) route() *s3Error {
 		return s.uploads()
 	case s.q.Has("versioning"):
 		return s.versioning()
+	case s.q.Has("tagging"):
+		return s.tagging()
+	case s.q.Has("object-lock"):
+		return s.objectLock()
 	case s.key != "":
 		return s.object()
 	}
