@@ -138,6 +138,15 @@ func TestS3API(t *testing.T) {
 	b := &s3Client{t: t, base: base, access: "AKB", secret: "secret-b"}
 	none := url.Values{}
 
+	info, err := http.Get(base + "/info")
+	if err != nil {
+		t.Fatal(err)
+	}
+	infoBody, _ := io.ReadAll(info.Body)
+	info.Body.Close()
+	mustContain(t, "/info", string(infoBody), `"s3api":{"allow_multipart_uploads":true,"max_bucket_listing":1000,`+
+		`"max_multi_delete_objects":1000,"max_parts_listing":1000,"max_upload_part_num":1000,"min_segment_size":5242880,"s3_acl":false}`)
+
 	a.expect(404, "HEAD", "/bucket1", none, "")
 	r := a.expect(404, "GET", "/bucket1", none, "")
 	mustContain(t, "NoSuchBucket", r.body, "<Code>NoSuchBucket</Code>", "<BucketName>bucket1</BucketName>", "<RequestId>tx")
