@@ -27,6 +27,9 @@ type s3Client struct {
 	access, secret string
 	// host, when set, is the Host sent (virtual-host-style addressing)
 	host string
+	// signedChunks, when set, makes the body from the request's signature
+	// (a signed aws-chunked body)
+	signedChunks func(seed, amzDate, scope string) string
 }
 
 type s3Resp struct {
@@ -103,6 +106,10 @@ func (c *s3Client) do(method, path string, query url.Values, body string, header
 	sig := hex.EncodeToString(mac(sha256.New, k, sts))
 	req.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential="+c.access+"/"+scope+",SignedHeaders="+strings.Join(names, ";")+
 		",Signature="+sig)
+	if c.signedChunks != nil {
+		chunked := c.signedChunks(sig, now.Format("20060102T150405Z"), scope)
+		req.Body, req.ContentLength = io.NopCloser(strings.NewReader(chunked)), int64(len(chunked))
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		c.t.Fatal(err)
@@ -401,8 +408,44 @@ func TestS3ChunkedAndChecksums(t *testing.T) {
 	mustContain(t, "wrong checksum header", a.expect(400, "PUT", "/chunks/sum", none, "other",
 		"X-Amz-Checksum-Sha256", base64.StdEncoding.EncodeToString(sum[:])).body, "<Code>BadDigest</Code>")
 	a.expect(400, "PUT", "/chunks/sum", none, "x", "X-Amz-Checksum-Sha256", "short")
-	a.expect(501, "PUT", "/chunks/signed", none, "0\r\n\r\n", "X-Amz-Content-Sha256", "STREAMING-AWS4-HMAC-SHA256-PAYLOAD",
+	a.expect(501, "PUT", "/chunks/signed", none, "0\r\n\r\n", "X-Amz-Content-Sha256", "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER",
 		"X-Amz-Decoded-Content-Length", "0")
+
+	// signed chunks: each chunk's signature chains the previous one's
+	signedChunks := func(tamper bool) func(seed, amzDate, scope string) string {
+		return func(seed, amzDate, scope string) string {
+			k := []byte("AWS4secret-a")
+			for _, p := range strings.Split(scope, "/") {
+				k = mac(sha256.New, k, p)
+			}
+			empty := sha256.Sum256(nil)
+			prev := seed
+			var b strings.Builder
+			for _, c := range []string{data[:8192], data[8192:], ""} {
+				sum := sha256.Sum256([]byte(c))
+				sig := hex.EncodeToString(mac(sha256.New, k, strings.Join([]string{"AWS4-HMAC-SHA256-PAYLOAD", amzDate, scope, prev,
+					hex.EncodeToString(empty[:]), hex.EncodeToString(sum[:])}, "\n")))
+				if tamper && c != "" {
+					c = strings.ToUpper(c)
+				}
+				fmt.Fprintf(&b, "%x;chunk-signature=%s\r\n%s\r\n", len(c), sig, c)
+				prev = sig
+			}
+			return b.String()
+		}
+	}
+	signedHeaders := []string{"X-Amz-Content-Sha256", "STREAMING-AWS4-HMAC-SHA256-PAYLOAD", "Content-Encoding", "aws-chunked",
+		"X-Amz-Decoded-Content-Length", strconv.Itoa(len(data))}
+	a.signedChunks = signedChunks(false)
+	a.expect(200, "PUT", "/chunks/signed", none, "", signedHeaders...)
+	a.signedChunks = signedChunks(true)
+	mustContain(t, "tampered chunk", a.expect(403, "PUT", "/chunks/tampered", none, "", signedHeaders...).body,
+		"<Code>SignatureDoesNotMatch</Code>")
+	a.signedChunks = nil
+	if r := a.expect(200, "GET", "/chunks/signed", none, ""); r.body != data {
+		t.Fatalf("signed chunked upload read back: %d bytes", len(r.body))
+	}
+	a.expect(404, "GET", "/chunks/tampered", none, "")
 }
 
 func between(s, start, end string) string {

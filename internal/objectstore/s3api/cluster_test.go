@@ -51,6 +51,15 @@ func (f fakeIdentity) CheckSignature(_ context.Context, access, sts, sig string)
 	return e.creds, nil
 }
 
+// Secret is what identity's OS-EC2 credential API answers the service user.
+func (f fakeIdentity) Secret(_ context.Context, userID, access string) (string, error) {
+	e, ok := f[access]
+	if !ok || e.creds.UserID != userID {
+		return "", s3api.ErrSignature
+	}
+	return e.secret, nil
+}
+
 func mac(h func() hash.Hash, key []byte, msg string) []byte {
 	m := hmac.New(h, key)
 	m.Write([]byte(msg))

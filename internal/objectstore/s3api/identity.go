@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -22,6 +23,13 @@ import (
 // EC2 credential's user on its project.
 type Identity interface {
 	CheckSignature(ctx context.Context, access, stringToSign, signature string) (*auth.Credentials, error)
+}
+
+// SecretReader is an Identity that can also read an EC2 credential's
+// secret, as upstream's s3token does with secret_cache_duration: checking
+// the chunk signatures of an aws-chunked body needs it.
+type SecretReader interface {
+	Secret(ctx context.Context, userID, access string) (string, error)
 }
 
 // ErrSignature is a signature identity refused (keystone's 401): a wrong
@@ -96,6 +104,36 @@ func (k *KeystoneS3Tokens) CheckSignature(ctx context.Context, access, stringToS
 			return nil, fmt.Errorf("s3tokens: status %d", resp.StatusCode)
 		}
 	}
+}
+
+// Secret reads the credential's secret (GET
+// /v3/users/{user}/credentials/OS-EC2/{access}) as the service user.
+func (k *KeystoneS3Tokens) Secret(ctx context.Context, userID, access string) (string, error) {
+	token, err := k.serviceToken(ctx, false)
+	if err != nil {
+		return "", err
+	}
+	u := strings.TrimSuffix(k.URL, "/") + "/users/" + url.PathEscape(userID) + "/credentials/OS-EC2/" + url.PathEscape(access)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set("X-Auth-Token", token)
+	resp, err := k.client().Do(req)
+	if err != nil {
+		return "", fmt.Errorf("ec2 credential: %w", err)
+	}
+	defer resp.Body.Close()
+	var out struct {
+		Credential struct {
+			Secret string `json:"secret"`
+		} `json:"credential"`
+	}
+	if resp.StatusCode != http.StatusOK || json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&out) != nil ||
+		out.Credential.Secret == "" {
+		return "", fmt.Errorf("ec2 credential: status %d", resp.StatusCode)
+	}
+	return out.Credential.Secret, nil
 }
 
 // serviceToken is the service user's token, renewed when near expiry or when

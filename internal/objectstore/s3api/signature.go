@@ -25,6 +25,9 @@ type signedRequest struct {
 	PayloadHash string
 	// Signed is when the client signed the request.
 	Signed time.Time
+	// Scope is SigV4's credential scope (date/region/s3/aws4_request), which
+	// aws-chunked bodies' chunk signatures sign too.
+	Scope string
 }
 
 // sigV2SubResources are the query parameters SigV2 signs (upstream's
@@ -306,8 +309,9 @@ func parseV4(r *http.Request, q url.Values, c authConfig) (*signedRequest, *s3Er
 		return nil, err
 	}
 	sum := sha256.Sum256([]byte(canonical))
+	s.Scope = strings.Join(scope, "/")
 	s.StringToSign = strings.Join([]string{"AWS4-HMAC-SHA256", s.Signed.UTC().Format("20060102T150405Z"),
-		strings.Join(scope, "/"), hex.EncodeToString(sum[:])}, "\n")
+		s.Scope, hex.EncodeToString(sum[:])}, "\n")
 	return s, nil
 }
 

@@ -2,9 +2,11 @@ package s3api
 
 import (
 	"bufio"
+	"crypto/hmac"
 	"crypto/sha1"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash"
@@ -127,6 +129,32 @@ type chunkedBody struct {
 	done      bool
 	trailer   string
 	trailers  map[string]string
+	// sig, when set, checks each chunk's signature (a signed aws-chunked body)
+	sig *chunkSigner
+}
+
+// chunkSigner checks aws-chunked chunk signatures (SigV4's
+// AWS4-HMAC-SHA256-PAYLOAD string to sign, each chaining the previous one's
+// signature, the seed being the request's).
+type chunkSigner struct {
+	key         []byte
+	amzDate     string
+	scope       string
+	prev        string
+	want        string // the signature the current chunk's header gave
+	hash        hash.Hash
+	emptySHA256 string
+}
+
+// check verifies the chunk just read.
+func (c *chunkSigner) check() bool {
+	sts := strings.Join([]string{"AWS4-HMAC-SHA256-PAYLOAD", c.amzDate, c.scope, c.prev, c.emptySHA256,
+		hex.EncodeToString(c.hash.Sum(nil))}, "\n")
+	m := hmac.New(sha256.New, c.key)
+	m.Write([]byte(sts))
+	got := hex.EncodeToString(m.Sum(nil))
+	c.prev = c.want
+	return hmac.Equal([]byte(got), []byte(c.want))
 }
 
 // fail records the S3 error and ends the body.
@@ -153,10 +181,17 @@ func (c *chunkedBody) Read(p []byte) (int, error) {
 		if err != nil || !strings.HasSuffix(line, "\r\n") || len(line) > 4096 {
 			return c.fail(errIncompleteBody("The request body terminated unexpectedly"))
 		}
-		sizeHex, _, _ := strings.Cut(strings.TrimSuffix(line, "\r\n"), ";")
+		sizeHex, params, _ := strings.Cut(strings.TrimSuffix(line, "\r\n"), ";")
 		size, perr := strconv.ParseInt(strings.TrimSpace(sizeHex), 16, 64)
 		if perr != nil || size < 0 {
 			return c.fail(errIncompleteBody("The request body terminated unexpectedly"))
+		}
+		if c.sig != nil {
+			name, value, _ := strings.Cut(params, "=")
+			if strings.TrimSpace(name) != "chunk-signature" || strings.TrimSpace(value) == "" || strings.Contains(value, ";") {
+				return c.fail(signatureMismatch(c.s.sig))
+			}
+			c.sig.want, c.sig.hash = strings.TrimSpace(value), sha256.New()
 		}
 		if c.lastSize >= 0 && c.lastSize < minChunkSize && size != 0 {
 			return c.fail(newError(http.StatusForbidden, "InvalidChunkSizeError",
@@ -167,6 +202,9 @@ func (c *chunkedBody) Read(p []byte) (int, error) {
 			return c.fail(errIncompleteBody(""))
 		}
 		if size == 0 {
+			if c.sig != nil && !c.sig.check() {
+				return c.fail(signatureMismatch(c.s.sig))
+			}
 			return c.finish()
 		}
 		c.chunkLeft = size
@@ -179,6 +217,13 @@ func (c *chunkedBody) Read(p []byte) (int, error) {
 	c.left -= int64(n)
 	if err != nil && n == 0 {
 		return c.fail(errIncompleteBody("The request body terminated unexpectedly"))
+	}
+	if c.sig != nil {
+		c.sig.hash.Write(p[:n])
+		// a chunk whose signature fails ends the body, so the write never completes
+		if c.chunkLeft == 0 && !c.sig.check() {
+			return c.fail(signatureMismatch(c.s.sig))
+		}
 	}
 	return n, nil
 }
@@ -225,8 +270,9 @@ func (c *chunkedBody) finish() (int, error) {
 
 func (c *chunkedBody) Close() error { return c.body.Close() }
 
-// wrapStreaming installs the aws-chunked decoder (and its trailer's check).
-func (s *s3req) wrapStreaming() *s3Error {
+// wrapStreaming installs the aws-chunked decoder (and its trailer's check);
+// a signed one checks each chunk's signature with secret.
+func (s *s3req) wrapStreaming(secret string) *s3Error {
 	h := s.r.Header
 	decoded, err := strconv.ParseInt(h.Get("X-Amz-Decoded-Content-Length"), 10, 64)
 	if err != nil {
@@ -251,6 +297,17 @@ func (s *s3req) wrapStreaming() *s3Error {
 	}
 	c := &chunkedBody{s: s, r: bufio.NewReader(s.r.Body), body: s.r.Body, left: decoded, lastSize: -1,
 		trailer: trailer, trailers: map[string]string{}}
+	if secret != "" {
+		k := []byte("AWS4" + secret)
+		for _, part := range strings.Split(s.sig.Scope, "/") {
+			m := hmac.New(sha256.New, k)
+			m.Write([]byte(part))
+			k = m.Sum(nil)
+		}
+		empty := sha256.Sum256(nil)
+		c.sig = &chunkSigner{key: k, amzDate: s.sig.Signed.UTC().Format("20060102T150405Z"), scope: s.sig.Scope,
+			prev: s.sig.Signature, emptySHA256: hex.EncodeToString(empty[:])}
+	}
 	s.r.ContentLength = decoded
 	h.Set("Content-Length", strconv.FormatInt(decoded, 10))
 	s.r.Body = c

@@ -234,12 +234,23 @@ func (s *s3req) wrapBody() *s3Error {
 			return errXAmzContentSHA256Mismatch(payload, "")
 		}
 		if payload == "STREAMING-UNSIGNED-PAYLOAD-TRAILER" {
-			return s.wrapStreaming()
+			return s.wrapStreaming("")
 		}
 		if strings.Contains(payload, "ECDSA") {
 			return errNotImplemented("Don't know how to validate " + payload + " streams")
 		}
-		return errNotImplemented("Transferring payloads in multiple chunks using aws-chunked is not supported.")
+		// chunk signatures need the secret, which s3tokens does not give:
+		// read it as upstream's s3token does with its secret cache
+		reader, ok := s.m.opts.Identity.(SecretReader)
+		if !ok || payload != "STREAMING-AWS4-HMAC-SHA256-PAYLOAD" {
+			return errNotImplemented("Transferring payloads in multiple chunks using aws-chunked is not supported.")
+		}
+		secret, err := reader.Secret(s.r.Context(), s.creds.UserID, s.sig.Access)
+		if err != nil {
+			s.m.log.Warn("s3api: cannot read the credential's secret", "err", err)
+			return errNotImplemented("Transferring payloads in multiple chunks using aws-chunked is not supported.")
+		}
+		return s.wrapStreaming(secret)
 	case s.r.ContentLength >= 0:
 		want := strings.ToLower(payload)
 		if s.r.ContentLength == 0 {
