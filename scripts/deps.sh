@@ -6,7 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # python3-openstackclient: the real `openstack` CLI the end-to-end tests drive;
-# python3-swiftclient: the `swift` CLI the object-store tests drive;
+# python3-swiftclient: the `swift` CLI the object-store tests drive; awscli and s3cmd:
+# the S3 clients the object store's S3 API tests drive;
 # python3-glanceclient: the `glance` CLI (image uploads with --progress, metadefs),
 # named on its own although openstackclient pulls it in today.
 # postgresql: the identity suite and an end-to-end test also run on PostgreSQL.
@@ -14,7 +15,7 @@ cd "$(dirname "$0")/.."
 # syslinux-common and qemu-utils make the whole-disk image from plain files.
 # Booting it in tests: qemu-system-x86, dnsmasq-base (DHCP in a namespace),
 # iproute2, openssh-client (ssh into the guest).
-packages=(python3-openstackclient python3-glanceclient python3-swiftclient postgresql
+packages=(python3-openstackclient python3-glanceclient python3-swiftclient awscli s3cmd postgresql
 	qemu-system-x86 qemu-utils dnsmasq-base iproute2 openssh-client
 	dosfstools mtools syslinux syslinux-common
 	nftables iptables ipset iputils-arping conntrack iputils-ping # L3 agent (NAT, gratuitous ARP, conntrack flush), security groups; ping in its tests

@@ -109,7 +109,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (*Cloud, er
 	if err != nil {
 		return nil, err
 	}
-	objectStoreURL, err := c.startObjectStore()
+	objectStoreURL, err := c.startObjectStore(secrets.Admin)
 	if err != nil {
 		return nil, err
 	}

@@ -23,6 +23,7 @@ import (
 
 	"github.com/nimbus-cloud/nimbus/internal/objectstore/proxy"
 	"github.com/nimbus-cloud/nimbus/internal/objectstore/ring"
+	"github.com/nimbus-cloud/nimbus/internal/objectstore/s3api"
 	"github.com/nimbus-cloud/nimbus/internal/objectstore/storage"
 	"github.com/nimbus-cloud/nimbus/internal/platform/httpapi"
 )
@@ -48,6 +49,8 @@ type Options struct {
 	// AllowAccountManagement lets a reseller admin delete accounts
 	// (upstream's allow_account_management), which the reaper then empties.
 	AllowAccountManagement bool
+	// S3 serves the S3 API on the proxy's port when its Identity is set.
+	S3 s3api.Options
 }
 
 // Server is one listener of the object store and what it serves.
@@ -152,12 +155,22 @@ func StartAllInOne(o Options) (_ *AllInOne, err error) {
 	a.objectRingPath, a.hashSuffix = filepath.Join(o.Dir, "rings", "object.ring.gz"), suffix
 	a.containerRingPath = filepath.Join(o.Dir, "rings", "container.ring.gz")
 	a.accountRingPath = filepath.Join(o.Dir, "rings", "account.ring.gz")
-	a.Proxy = proxy.New(proxy.Options{
+	popts := proxy.Options{
 		Rings: proxy.Rings{Account: rings["account"], Container: rings["container"], Object: rings["object"],
 			ObjectPolicies: policyRings},
 		Auth: o.Auth, Logger: o.Logger, IdentityURL: o.IdentityURL, AllowAccountManagement: o.AllowAccountManagement,
-	})
-	a.Servers = append(a.Servers, Server{Name: "object-store", Listener: l, Handler: a.Proxy.Handler()})
+	}
+	if o.S3.Identity != nil {
+		popts.MiddlewareInfo = map[string]any{"s3api": s3api.Info()}
+	}
+	a.Proxy = proxy.New(popts)
+	handler := a.Proxy.Handler()
+	if o.S3.Identity != nil {
+		// as upstream's pipeline: s3api (and s3token) before the proxy
+		o.S3.Logger = o.Logger
+		handler = s3api.New(o.S3, handler)
+	}
+	a.Servers = append(a.Servers, Server{Name: "object-store", Listener: l, Handler: handler})
 	a.expirerInterval = cmp.Or(o.ExpirerInterval, proxy.ExpirerInterval)
 	a.reaperInterval, a.log = cmp.Or(o.ReaperInterval, ReaperInterval), o.Logger
 	return a, nil

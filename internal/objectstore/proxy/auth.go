@@ -29,6 +29,9 @@ func (p *Proxy) authorize(req *request) bool {
 		}
 	}
 	if req.creds == nil {
+		req.creds = preauthenticated(r)
+	}
+	if req.creds == nil {
 		// anonymous: only a referrer ACL lets it in
 		if ok, _ := p.aclDecides(req); ok {
 			return true

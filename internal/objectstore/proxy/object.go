@@ -297,6 +297,7 @@ func (p *Proxy) objectPut(req *request) {
 	targets := p.containerTargets(req)
 	deleteAt := p.deleteAtTargets(ctx, req, replicas)
 	meta := objectMetadata(r.Header)
+	trustedSysmeta(r, meta)
 	it := p.newNodeIter(rg, part)
 	putters := make([]*putter, replicas)
 	var wg sync.WaitGroup

@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"strings"
@@ -54,6 +55,9 @@ type Options struct {
 	// AllowAccountManagement lets a reseller admin delete accounts
 	// (upstream's allow_account_management; the account reaper empties them).
 	AllowAccountManagement bool
+	// MiddlewareInfo is what middleware in front of the proxy adds to /info
+	// (upstream's register_swift_info), e.g. "s3api".
+	MiddlewareInfo map[string]any
 }
 
 // Proxy is the object-store API.
@@ -290,6 +294,7 @@ func (p *Proxy) info(w http.ResponseWriter, r *http.Request) {
 			"outgoing_allow_headers":  []string{"x-object-meta-public-*"},
 		},
 	}
+	maps.Copy(body, p.opts.MiddlewareInfo)
 	data, _ := json.Marshal(body)
 	w.Header().Set("Content-Type", "application/json; charset=UTF-8")
 	if r.Method == http.MethodHead {

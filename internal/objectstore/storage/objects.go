@@ -286,9 +286,9 @@ func (o *objectRequest) put() {
 	if after, err := scanObject(o.dir); err == nil {
 		after.cleanup()
 	}
-	o.containerUpdate(http.MethodPut, ts, http.Header{
+	o.containerUpdate(http.MethodPut, ts, withOverrides(o.r.Header, http.Header{
 		"X-Size": {strconv.FormatInt(n, 10)}, "X-Content-Type": {contentType}, "X-Etag": {etag},
-	})
+	}))
 	o.deleteAtUpdate(ts)
 	o.w.Header().Set("ETag", `"`+etag+`"`)
 	o.w.Header().Set("Last-Modified", ts.LastModified())

@@ -180,6 +180,10 @@ type ObjectStore struct {
 	// ReclaimAge is how many seconds tombstones and deleted database rows
 	// are kept before they are removed (upstream's reclaim_age; 0: 604800).
 	ReclaimAge int `toml:"reclaim_age" env:"NIMBUS_OBJECT_STORE_RECLAIM_AGE"`
+	// S3StorageDomain enables the S3 API's virtual-host-style addressing
+	// (upstream's s3api storage_domain, comma-separated domains):
+	// "<bucket>.<domain>" names a bucket.
+	S3StorageDomain string `toml:"s3_storage_domain" env:"NIMBUS_OBJECT_STORE_S3_STORAGE_DOMAIN"`
 }
 
 // Database selects the SQL database.
