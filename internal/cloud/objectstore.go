@@ -20,6 +20,7 @@ func (c *Cloud) startObjectStore() (string, error) {
 		ProxyPort: o.Port, ObjectPort: o.ObjectPort, ContainerPort: o.ContainerPort, AccountPort: o.AccountPort,
 		Devices: o.Devices, Replicas: o.Replicas, PartPower: o.PartPower,
 		Auth: c.identity.Validator(), IdentityURL: c.IdentityURL, Logger: c.log,
+		TempAuthUsers: o.TempAuthUsers,
 	}
 	if c.cfg.API.EphemeralPorts {
 		opts.ProxyPort, opts.ObjectPort, opts.ContainerPort, opts.AccountPort = 0, 0, 0, 0

@@ -39,6 +39,9 @@ type Options struct {
 	Auth                         proxy.Authenticator
 	IdentityURL                  string
 	Logger                       *slog.Logger
+	// TempAuthUsers are tempauth's users (upstream's user_<account>_<user>
+	// lines); none: no /auth/.
+	TempAuthUsers string
 }
 
 // Server is one listener of the object store and what it serves.
@@ -135,9 +138,13 @@ func StartAllInOne(o Options) (_ *AllInOne, err error) {
 	a.objectRingPath, a.hashSuffix = filepath.Join(o.Dir, "rings", "object.ring.gz"), suffix
 	a.containerRingPath = filepath.Join(o.Dir, "rings", "container.ring.gz")
 	a.accountRingPath = filepath.Join(o.Dir, "rings", "account.ring.gz")
+	tempAuth, err := LoadTempAuth(o.Dir, o.TempAuthUsers)
+	if err != nil {
+		return nil, err
+	}
 	a.Proxy = proxy.New(proxy.Options{
 		Rings: proxy.Rings{Account: rings["account"], Container: rings["container"], Object: rings["object"]},
-		Auth:  o.Auth, Logger: o.Logger, IdentityURL: o.IdentityURL,
+		Auth:  o.Auth, Logger: o.Logger, IdentityURL: o.IdentityURL, TempAuth: tempAuth,
 	})
 	a.Servers = append(a.Servers, Server{Name: "object-store", Listener: l, Handler: a.Proxy.Handler()})
 	return a, nil

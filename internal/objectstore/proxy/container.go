@@ -164,7 +164,7 @@ func (p *Proxy) containerPut(req *request) {
 		swob.Text(req.w, http.StatusBadRequest, fmt.Sprintf("Invalid X-Storage-Policy %q", v))
 		return
 	}
-	if !checkMetadata(req.w, r, "container") || !checkQuotaHeaders(req.w, r) {
+	if !cleanContainerACLs(req) || !checkMetadata(req.w, r, "container") || !checkQuotaHeaders(req.w, r) {
 		return
 	}
 	ctx := r.Context()
@@ -207,7 +207,7 @@ func (p *Proxy) containerPut(req *request) {
 }
 
 func (p *Proxy) containerPost(req *request) {
-	if !checkMetadata(req.w, req.r, "container") || !checkQuotaHeaders(req.w, req.r) {
+	if !cleanContainerACLs(req) || !checkMetadata(req.w, req.r, "container") || !checkQuotaHeaders(req.w, req.r) {
 		return
 	}
 	p.containerWrite(req, http.MethodPost, containerHeaders(req))

@@ -281,7 +281,7 @@ func (p *Proxy) objectPut(req *request) {
 	if info == nil {
 		return
 	}
-	if overQuota(info, r.ContentLength) {
+	if overQuota(info, r.ContentLength) || p.accountOverQuota(req, r.ContentLength) {
 		swob.Text(req.w, http.StatusRequestEntityTooLarge, "Upload exceeds quota.")
 		return
 	}

@@ -48,6 +48,8 @@ type Options struct {
 	ResellerAdminRole string
 	// Client reaches the storage nodes; nil: one with upstream's timeouts.
 	Client *http.Client
+	// TempAuth, when set, serves /auth/ and accepts its AUTH_ tokens.
+	TempAuth *TempAuth
 }
 
 // Proxy is the object-store API.
@@ -102,6 +104,10 @@ type request struct {
 	owner     bool // keystoneauth's swift_owner
 	// tempURLExpires is set when a temp URL authorized the request.
 	tempURLExpires int64
+	// tempAuthGroups are a tempauth user's groups; resellerAdmin is
+	// upstream's reseller_request.
+	tempAuthGroups []string
+	resellerAdmin  bool
 }
 
 // Handler is the proxy's HTTP handler.
@@ -172,6 +178,10 @@ func (p *Proxy) dispatch(w http.ResponseWriter, r *http.Request, id string) {
 		return
 	case "/info":
 		p.info(w, r)
+		return
+	}
+	if p.opts.TempAuth != nil && isTempAuthPath(path) {
+		p.serveTempAuth(w, r)
 		return
 	}
 	if !validName(path) {
@@ -280,6 +290,7 @@ func (p *Proxy) info(w http.ResponseWriter, r *http.Request) {
 			"outgoing_allow_headers":  []string{"x-object-meta-public-*"},
 		},
 	}
+	p.authInfo(body)
 	data, _ := json.Marshal(body)
 	w.Header().Set("Content-Type", "application/json; charset=UTF-8")
 	if r.Method == http.MethodHead {

@@ -157,6 +157,10 @@ type ObjectStore struct {
 	// ReplicatorInterval is the pause in seconds between a storage node's
 	// replication passes (upstream's run_pause; 0: 30).
 	ReplicatorInterval int `toml:"replicator_interval" env:"NIMBUS_OBJECT_STORE_REPLICATOR_INTERVAL"`
+	// TempAuthUsers are the proxy's tempauth users, upstream's lines
+	// "user_<account>_<user> = <key> [.admin] [.reseller_admin]", one per
+	// line or separated by ";"; empty: no tempauth (/auth/v1.0).
+	TempAuthUsers string `toml:"tempauth_users" env:"NIMBUS_OBJECT_STORE_TEMPAUTH_USERS"`
 }
 
 // Database selects the SQL database.

@@ -1,0 +1,212 @@
+package objectstore
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nimbus-cloud/nimbus/internal/platform/httpapi"
+)
+
+// tempAuthUsers are upstream's sample users (proxy-server.conf-sample).
+const tempAuthUsers = `user_admin_admin = admin .admin .reseller_admin
+user_test_tester = testing .admin
+user_test2_tester2 = testing2 .admin
+user_test_tester3 = testing3`
+
+// startAuthCluster is an all-in-one with tempauth users beside identity's.
+func startAuthCluster(t *testing.T) *cluster {
+	t.Helper()
+	dir := t.TempDir()
+	a, err := StartAllInOne(Options{Dir: dir, Host: "127.0.0.1", PartPower: 6, Devices: 3, Logger: slog.New(slog.DiscardHandler),
+		TempAuthUsers: tempAuthUsers,
+		Auth: tokens{
+			"a-member": creds("a", "member"), "b-member": creds("b", "member"),
+			"reseller": creds("x", "ResellerAdmin"),
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for _, s := range a.Servers {
+		wg.Go(func() { _ = httpapi.Serve(ctx, s.Listener, s.Handler, slog.New(slog.DiscardHandler)) })
+	}
+	t.Cleanup(func() {
+		a.CloseIdleConnections()
+		http.DefaultClient.CloseIdleConnections()
+		cancel()
+		wg.Wait()
+		a.Close()
+	})
+	return &cluster{t: t, url: a.URL, dir: dir, a: a}
+}
+
+// login is a tempauth GET /auth/v1.0; it returns the token and storage URL.
+func (c *cluster) login(user, key string) (string, string) {
+	c.t.Helper()
+	r := c.expect("", "GET", "/auth/v1.0", "", 200, "X-Auth-User", user, "X-Auth-Key", key)
+	return r.header.Get("X-Auth-Token"), r.header.Get("X-Storage-Url")
+}
+
+// TestObjectStoreTempAuth: tokens as upstream's tempauth gives them, and
+// what each user may do with them.
+func TestObjectStoreTempAuth(t *testing.T) {
+	c := startAuthCluster(t)
+	for _, tc := range []struct {
+		name, method, path string
+		headers            []string
+		status             int
+		realm              string
+	}{
+		{"bad key", "GET", "/auth/v1.0", []string{"X-Auth-User", "test:tester", "X-Auth-Key", "nope"}, 401, `Swift realm="test"`},
+		{"unknown user", "GET", "/auth/v1.0", []string{"X-Auth-User", "test:nobody", "X-Auth-Key", "testing"}, 401, `Swift realm="test"`},
+		{"no colon", "GET", "/auth/v1.0", []string{"X-Auth-User", "tester", "X-Auth-Key", "testing"}, 401, `Swift realm="unknown"`},
+		{"no user", "GET", "/auth/v1.0", nil, 401, `Swift realm="unknown"`},
+		{"POST", "POST", "/auth/v1.0", nil, 405, ""},
+		{"unknown version", "GET", "/auth/v2", nil, 400, ""},
+		{"v1 without auth", "GET", "/auth/v1/test", nil, 400, ""},
+		{"v1 other account", "GET", "/auth/v1/test/auth", []string{"X-Auth-User", "test2:tester2", "X-Auth-Key", "testing2"}, 401, `Swift realm="test"`},
+		{"v1 form", "GET", "/auth/v1/test/auth", []string{"X-Storage-User", "tester", "X-Storage-Pass", "testing"}, 200, ""},
+		{"auth form", "GET", "/auth/auth", []string{"X-Storage-User", "test:tester", "X-Storage-Pass", "testing"}, 200, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := c.do("", tc.method, tc.path, "", tc.headers...)
+			if r.status != tc.status || r.header.Get("Www-Authenticate") != tc.realm {
+				t.Fatalf("%d %q (Www-Authenticate %q), want %d %q", r.status, r.body, r.header.Get("Www-Authenticate"), tc.status, tc.realm)
+			}
+		})
+	}
+
+	r := c.expect("", "GET", "/auth/v1.0", "", 200, "X-Auth-User", "test:tester", "X-Auth-Key", "testing")
+	token, storage := r.header.Get("X-Auth-Token"), r.header.Get("X-Storage-Url")
+	if !strings.HasPrefix(token, "AUTH_") || r.header.Get("X-Storage-Token") != token ||
+		storage != c.url+"/v1/AUTH_test" || r.header.Get("X-Auth-Token-Expires") != "86400" {
+		t.Fatalf("token answer: %v", r.header)
+	}
+	c.expect(token, "PUT", "/v1/AUTH_test/c", "", 201)
+	c.expect(token, "PUT", "/v1/AUTH_test/c/o", "data", 201)
+	if got := c.expect(token, "GET", "/v1/AUTH_test/c/o", "", 200); got.body != "data" {
+		t.Fatalf("GET: %q", got.body)
+	}
+	c.expect(token, "GET", "/v1/AUTH_test2/c/o", "", 403)    // another account
+	c.expect(token, "DELETE", "/v1/AUTH_test", "", 403)      // .admin may not delete its account
+	c.expect(token+"x", "GET", "/v1/AUTH_test/c/o", "", 401) // tampered
+	c.expect("AUTH_tk0123", "GET", "/v1/AUTH_test/c/o", "", 401)
+	c.expect("a-member", "GET", "/v1/AUTH_test/c/o", "", 403) // identity users are not tempauth's
+	// a user without .admin needs an ACL
+	tester3, _ := c.login("test:tester3", "testing3")
+	c.expect(tester3, "GET", "/v1/AUTH_test/c/o", "", 403)
+	c.expect(token, "POST", "/v1/AUTH_test/c", "", 204, "X-Container-Read", "test:tester3")
+	c.expect(tester3, "GET", "/v1/AUTH_test/c/o", "", 200)
+	c.expect(tester3, "PUT", "/v1/AUTH_test/c/o2", "x", 403)
+	// the reseller admin owns every account
+	admin, _ := c.login("admin:admin", "admin")
+	c.expect(admin, "GET", "/v1/AUTH_test/c/o", "", 200)
+	c.expect(admin, "GET", "/v1/AUTH_a", "", 204)
+	// identity still works beside it
+	c.expect("a-member", "PUT", "/v1/AUTH_a/c", "", 201)
+	c.expect(token, "GET", "/v1/AUTH_a/c", "", 403)
+	if info := c.expect("", "GET", "/info", "", 200); !strings.Contains(info.body, `"tempauth":{"account_acls":true}`) ||
+		!strings.Contains(info.body, `"account_quotas":{}`) {
+		t.Fatalf("/info: %s", info.body)
+	}
+}
+
+// TestObjectStoreAccountACL: X-Account-Access-Control as tempauth applies
+// it, for tempauth users and identity's projects.
+func TestObjectStoreAccountACL(t *testing.T) {
+	c := startAuthCluster(t)
+	tester, _ := c.login("test:tester", "testing")
+	tester2, _ := c.login("test2:tester2", "testing2")
+	c.expect(tester, "PUT", "/v1/AUTH_test/c", "", 201)
+	c.expect(tester, "PUT", "/v1/AUTH_test/c/o", "data", 201)
+	c.expect(tester2, "GET", "/v1/AUTH_test/c/o", "", 403)
+	for _, bad := range []struct{ acl, body string }{
+		{"{", "X-Account-Access-Control invalid: Syntax error in input ('{')\n\nInput: {\n"},
+		{`{"owner":["x"]}`, "X-Account-Access-Control invalid: Key \"owner\" not recognized\n\nInput: {\"owner\":[\"x\"]}\n"},
+		{`{"admin":"x"}`, "X-Account-Access-Control invalid: Value for key \"admin\" must be a list\n\nInput: {\"admin\":\"x\"}\n"},
+		{`{"admin":[1]}`, "X-Account-Access-Control invalid: Elements of \"admin\" list must be strings\n\nInput: {\"admin\":[1]}\n"},
+	} {
+		if r := c.expect(tester, "POST", "/v1/AUTH_test", "", 400, "X-Account-Access-Control", bad.acl); r.body != bad.body {
+			t.Fatalf("%s: %q", bad.acl, r.body)
+		}
+	}
+	c.expect(tester, "POST", "/v1/AUTH_test", "", 204, "X-Account-Access-Control", `{"read-only": ["test2"], "read-write":["b:*"]}`)
+	if r := c.expect(tester, "HEAD", "/v1/AUTH_test", "", 204); r.header.Get("X-Account-Access-Control") != `{"read-only":["test2"],"read-write":["b:*"]}` ||
+		r.header.Get("X-Account-Sysmeta-Core-Access-Control") != "" {
+		t.Fatalf("owner's HEAD: %v", r.header)
+	}
+	if r := c.expect(tester2, "HEAD", "/v1/AUTH_test", "", 204); r.header.Get("X-Account-Access-Control") != "" {
+		t.Fatalf("a reader sees the ACL: %v", r.header)
+	}
+	c.expect(tester2, "GET", "/v1/AUTH_test/c/o", "", 200)
+	c.expect(tester2, "GET", "/v1/AUTH_test", "", 200)
+	c.expect(tester2, "PUT", "/v1/AUTH_test/c/o2", "x", 403)
+	c.expect(tester2, "POST", "/v1/AUTH_test", "", 403)
+	// read-write, to an identity project
+	c.expect("b-member", "PUT", "/v1/AUTH_test/c/o2", "x", 201)
+	c.expect("b-member", "POST", "/v1/AUTH_test", "", 403, "X-Account-Meta-X", "y")
+	c.expect("a-member", "GET", "/v1/AUTH_test/c/o", "", 403)
+	// admin owns it
+	c.expect(tester, "POST", "/v1/AUTH_test", "", 204, "X-Account-Access-Control", `{"admin":["test2:tester2"]}`)
+	c.expect(tester2, "POST", "/v1/AUTH_test/c", "", 204, "X-Container-Read", ".r:*")
+	c.expect("", "GET", "/v1/AUTH_test/c/o", "", 200)
+	// an empty ACL removes it
+	c.expect(tester, "POST", "/v1/AUTH_test", "", 204, "X-Account-Access-Control", "")
+	c.expect(tester2, "PUT", "/v1/AUTH_test/c/o3", "x", 403)
+}
+
+// TestObjectStoreAccountQuotas: only the reseller admin sets them; a PUT
+// past them is 413.
+func TestObjectStoreAccountQuotas(t *testing.T) {
+	c := startAuthCluster(t)
+	c.expect("a-member", "PUT", "/v1/AUTH_a/c", "", 201)
+	c.expect("a-member", "POST", "/v1/AUTH_a", "", 403, "X-Account-Meta-Quota-Bytes", "10")
+	c.expect("a-member", "POST", "/v1/AUTH_a", "", 403, "X-Account-Quota-Count", "1")
+	c.expect("reseller", "POST", "/v1/AUTH_a", "", 400, "X-Account-Quota-Bytes", "ten")
+	c.expect("reseller", "POST", "/v1/AUTH_a", "", 204, "X-Account-Quota-Bytes", "10")
+	if r := c.expect("a-member", "HEAD", "/v1/AUTH_a", "", 204); r.header.Get("X-Account-Quota-Bytes") != "10" {
+		t.Fatalf("quota not shown: %v", r.header)
+	}
+	c.expect("a-member", "PUT", "/v1/AUTH_a/c/o", "123456", 201)
+	c.waitAccountStat("a-member", "/v1/AUTH_a", "X-Account-Bytes-Used", "6") // account stats follow object writes
+	if r := c.expect("a-member", "PUT", "/v1/AUTH_a/c/o2", "123456", 413); r.body != "Upload exceeds quota." {
+		t.Fatalf("413 body %q", r.body)
+	}
+	c.expect("reseller", "PUT", "/v1/AUTH_a/c/o2", "123456", 201)
+	c.expect("reseller", "POST", "/v1/AUTH_a", "", 204, "X-Remove-Account-Quota-Bytes", "x", "X-Account-Quota-Count", "3")
+	c.expect("a-member", "PUT", "/v1/AUTH_a/c/o3", "123456", 201)
+	c.waitAccountStat("a-member", "/v1/AUTH_a", "X-Account-Object-Count", "3")
+	c.expect("a-member", "PUT", "/v1/AUTH_a/c/o4", "1", 413)
+}
+
+// TestObjectStoreCleanACL: container ACLs are stored as clean_acl cleans
+// them; bad ones are 400 with its message.
+func TestObjectStoreCleanACL(t *testing.T) {
+	c := startAuthCluster(t)
+	c.expect("a-member", "PUT", "/v1/AUTH_a/c", "", 201, "X-Container-Read", " .referrer : * , b:*,, ")
+	if r := c.expect("a-member", "HEAD", "/v1/AUTH_a/c", "", 204); r.header.Get("X-Container-Read") != ".r:*,b:*" {
+		t.Fatalf("stored %q", r.header.Get("X-Container-Read"))
+	}
+	if r := c.expect("a-member", "POST", "/v1/AUTH_a/c", "", 400, "X-Container-Write", ".r:*"); r.body != "Referrers not allowed in write ACL: '.r:*'" {
+		t.Fatalf("400 body %q", r.body)
+	}
+}
+
+// waitAccountStat waits (up to 20 s) for the account's stat header to read
+// want: containers report their stats to the account a moment after writes.
+func (c *cluster) waitAccountStat(token, path, header, want string) {
+	c.t.Helper()
+	for range 200 {
+		if c.do(token, "HEAD", path, "").header.Get(header) == want {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	c.t.Fatalf("%s of %s never became %s", header, path, want)
+}

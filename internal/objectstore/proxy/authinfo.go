@@ -1,0 +1,10 @@
+package proxy
+
+// authInfo adds to /info the keys of the auth and account middleware
+// Nimbus implements, as upstream's register_swift_info calls do.
+func (p *Proxy) authInfo(body map[string]any) {
+	if p.opts.TempAuth != nil {
+		body["tempauth"] = map[string]any{"account_acls": true}
+	}
+	body["account_quotas"] = map[string]any{}
+}
