@@ -1,0 +1,217 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// e2eTempAuthUsers are the tempauth users of every cloud the package starts
+// (upstream's sample users), set before TestMain starts the shared cloud so
+// its config has them without another test's file changing.
+const e2eTempAuthUsers = "user_test_tester = testing .admin; user_test2_tester2 = testing2 .admin; user_test_tester3 = testing3"
+
+func init() {
+	if _, set := os.LookupEnv("NIMBUS_OBJECT_STORE_TEMPAUTH_USERS"); !set {
+		_ = os.Setenv("NIMBUS_OBJECT_STORE_TEMPAUTH_USERS", e2eTempAuthUsers)
+	}
+}
+
+// objectStoreURL is the shared cloud's object-store proxy.
+func objectStoreURL(t *testing.T, c *Cloud) string {
+	t.Helper()
+	u := c.Endpoints["object-store"]
+	if u == "" {
+		t.Fatalf("no object-store endpoint in %v", c.Endpoints)
+	}
+	return u
+}
+
+// tempAuthSwift runs the swift CLI with tempauth credentials (-A -U -K) in dir.
+func tempAuthSwift(t *testing.T, proxyURL, user, key, dir string, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "swift", append([]string{"-A", proxyURL + "/auth/v1.0", "-U", user, "-K", key}, args...)...)
+	cmd.Dir = dir
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "OS_") && !strings.HasPrefix(kv, "ST_") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("swift %s: %v: %s%s", strings.Join(args, " "), err, stdout.String(), stderr.String())
+	}
+	return stdout.String()
+}
+
+// tempAuthLogin is GET /auth/v1.0 with plain HTTP: the token and storage URL.
+func tempAuthLogin(t *testing.T, proxyURL, user, key string) (string, string) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", proxyURL+"/auth/v1.0", nil)
+	req.Header.Set("X-Auth-User", user)
+	req.Header.Set("X-Auth-Key", key)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 200 {
+		t.Fatalf("tempauth login as %s: %d", user, res.StatusCode)
+	}
+	return res.Header.Get("X-Auth-Token"), res.Header.Get("X-Storage-Url")
+}
+
+// httpDo sends one request and returns its status, headers and body.
+func httpDo(t *testing.T, method, url, token string, body io.Reader, headers ...string) (int, http.Header, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("X-Auth-Token", token)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	data, _ := io.ReadAll(res.Body)
+	return res.StatusCode, res.Header, string(data)
+}
+
+// TestObjectStoreTempAuthCLI drives the object store with the swift CLI
+// authenticated by tempauth (swift -A .../auth/v1.0 -U test:tester -K
+// testing): post, upload, list, download (bytes identical), stat, delete;
+// a user without .admin gets in only through the container's ACL.
+func TestObjectStoreTempAuthCLI(t *testing.T) {
+	t.Parallel()
+	proxyURL := objectStoreURL(t, shared)
+	dir := t.TempDir()
+	data := make([]byte, 1<<20+3)
+	_, _ = rand.Read(data)
+	if err := os.WriteFile(filepath.Join(dir, "data.bin"), data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sw := func(args ...string) string { return tempAuthSwift(t, proxyURL, "test:tester", "testing", dir, args...) }
+	name := uniqueName("tempauth")
+	sw("post", name)
+	t.Cleanup(func() {
+		cmd := exec.Command("swift", "-A", proxyURL+"/auth/v1.0", "-U", "test:tester", "-K", "testing", "delete", name)
+		_ = cmd.Run()
+	})
+	sw("upload", name, "data.bin")
+	if got := sw("list", name); got != "data.bin\n" {
+		t.Fatalf("swift list: %q", got)
+	}
+	if got := sw("list"); !strings.Contains(got, name+"\n") {
+		t.Fatalf("swift list of the account lacks %s: %q", name, got)
+	}
+	sw("download", name, "data.bin", "-o", "saved.bin")
+	if got, err := os.ReadFile(filepath.Join(dir, "saved.bin")); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("download: %d bytes (%v), want the %d uploaded", len(got), err, len(data))
+	}
+	stat := sw("stat", name, "data.bin")
+	if !strings.Contains(stat, "Account: AUTH_test") || !strings.Contains(stat, fmt.Sprintf("Content Length: %d", len(data))) {
+		t.Fatalf("swift stat:\n%s", stat)
+	}
+	// tester3 has no .admin: refused until the container's ACL names it
+	token3, storage3 := tempAuthLogin(t, proxyURL, "test:tester3", "testing3")
+	if status, _, _ := httpDo(t, "GET", storage3+"/"+name+"/data.bin", token3, nil); status != 403 {
+		t.Fatalf("tester3 without an ACL: %d", status)
+	}
+	sw("post", "--read-acl", "test:tester3", name)
+	if status, _, body := httpDo(t, "GET", storage3+"/"+name+"/data.bin", token3, nil); status != 200 || body != string(data) {
+		t.Fatalf("tester3 with an ACL: %d, %d bytes", status, len(body))
+	}
+	sw("delete", name, "data.bin")
+	if got := sw("list", name); got != "" {
+		t.Fatalf("swift list after delete: %q", got)
+	}
+	sw("delete", name)
+}
+
+// TestObjectStoreAccountACLCLI: the demo project grants another project
+// read access to its whole account with X-Account-Access-Control (swift post
+// -H); that project's user reads with its own identity token and may not
+// write.
+func TestObjectStoreAccountACLCLI(t *testing.T) {
+	t.Parallel()
+	c := shared
+	const admin = "nimbus-admin"
+	dir := t.TempDir()
+	name := uniqueName("account-acl")
+	swift(t, c, dir, "post", name)
+	t.Cleanup(func() {
+		_, _ = runSwift(c, dir, "post", "-H", "X-Account-Access-Control:")
+		_, _ = runSwift(c, dir, "delete", name)
+	})
+	if err := os.WriteFile(filepath.Join(dir, "o.txt"), []byte("shared"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	swift(t, c, dir, "upload", name, "o.txt")
+	demoURL := storageURL(t, c, dir).String()
+
+	projectName, userName := uniqueName("acl-proj"), uniqueName("acl-user")
+	password := "pw-" + uniqueName("acl")
+	noteSecret(password)
+	var project, user row
+	OSJSON(t, c, admin, &project, "project", "create", projectName)
+	projectID := str(project, "id")
+	t.Cleanup(func() { _, _ = c.OpenStack(context.Background(), admin, "project", "delete", projectID) })
+	OSJSON(t, c, admin, &user, "user", "create", "--project", projectName, "--password", password, userName)
+	t.Cleanup(func() { _, _ = c.OpenStack(context.Background(), admin, "user", "delete", str(user, "id")) })
+	OS(t, c, admin, "role", "add", "--project", projectName, "--user", userName, "member")
+	other := newCLIConfig(t, fmt.Sprintf(`clouds:
+  e2e-other:
+    auth:
+      auth_url: %s
+      username: %q
+      password: %q
+      project_name: %q
+      user_domain_name: Default
+      project_domain_name: Default
+    region_name: RegionOne
+    identity_api_version: 3
+`, c.IdentityURL, userName, password, projectName))
+	out, err := other.run("e2e-other", "token", "issue", "-f", "value", "-c", "id")
+	if err != nil {
+		t.Fatalf("token issue: %v %s", err, out)
+	}
+	token := strings.TrimSpace(out)
+
+	if status, _, _ := httpDo(t, "GET", demoURL+"/"+name+"/o.txt", token, nil); status != 403 {
+		t.Fatalf("another project before the ACL: %d", status)
+	}
+	swift(t, c, dir, "post", "-H", `X-Account-Access-Control:{"read-only":["`+projectID+`:*"]}`)
+	if out := swift(t, c, dir, "stat"); !strings.Contains(out, projectID) {
+		t.Fatalf("swift stat does not show the ACL to its owner:\n%s", out)
+	}
+	if status, _, body := httpDo(t, "GET", demoURL+"/"+name+"/o.txt", token, nil); status != 200 || body != "shared" {
+		t.Fatalf("another project reading with the ACL: %d %q", status, body)
+	}
+	if status, _, body := httpDo(t, "GET", demoURL+"?format=json", token, nil); status != 200 || !strings.Contains(body, name) {
+		t.Fatalf("another project listing with the ACL: %d %q", status, body)
+	}
+	if status, _, _ := httpDo(t, "PUT", demoURL+"/"+name+"/x", token, strings.NewReader("x")); status != 403 {
+		t.Fatalf("another project writing with a read-only ACL: %d", status)
+	}
+	if status, h, _ := httpDo(t, "HEAD", demoURL, token, nil); status != 204 || h.Get("X-Account-Access-Control") != "" {
+		t.Fatalf("a reader's HEAD: %d %v", status, h)
+	}
+}
