@@ -210,3 +210,63 @@ func (c *cluster) waitAccountStat(token, path, header, want string) {
 	}
 	c.t.Fatalf("%s of %s never became %s", header, path, want)
 }
+
+// TestObjectStoreCORS: preflights and actual requests as upstream's proxy
+// answers them from the container's Access-Control metadata.
+func TestObjectStoreCORS(t *testing.T) {
+	c := startAuthCluster(t)
+	c.expect("a-member", "PUT", "/v1/AUTH_a/c", "", 201,
+		"X-Container-Meta-Access-Control-Allow-Origin", "http://good.example https://other.example",
+		"X-Container-Meta-Access-Control-Max-Age", "600", "X-Container-Meta-Access-Control-Expose-Headers", "X-Custom")
+	c.expect("a-member", "PUT", "/v1/AUTH_a/c/o", "data", 201, "X-Object-Meta-Color", "blue")
+	c.expect("a-member", "PUT", "/v1/AUTH_a/open", "", 201, "X-Container-Meta-Access-Control-Allow-Origin", "*")
+	for _, tc := range []struct {
+		name, path string
+		headers    []string
+		status     int
+		want       map[string]string
+	}{
+		{"not CORS", "/v1/AUTH_a/c/o", nil, 200, map[string]string{"Allow": "DELETE, GET, HEAD, OPTIONS, POST, PUT",
+			"Access-Control-Allow-Origin": ""}},
+		{"account", "/v1/AUTH_a", []string{"Origin", "http://good.example"}, 200, map[string]string{"Allow": "GET, HEAD, OPTIONS, POST",
+			"Access-Control-Allow-Origin": ""}},
+		{"preflight", "/v1/AUTH_a/c/o", []string{"Origin", "http://good.example", "Access-Control-Request-Method", "PUT",
+			"Access-Control-Request-Headers", "x-auth-token, content-type"}, 200, map[string]string{
+			"Access-Control-Allow-Origin": "http://good.example", "Access-Control-Max-Age": "600",
+			"Access-Control-Allow-Methods": "DELETE, GET, HEAD, OPTIONS, POST, PUT",
+			"Access-Control-Allow-Headers": "x-auth-token, content-type", "Vary": "Origin, Access-Control-Request-Headers"}},
+		{"star", "/v1/AUTH_a/open", []string{"Origin", "http://any.example", "Access-Control-Request-Method", "GET"}, 200,
+			map[string]string{"Access-Control-Allow-Origin": "*", "Vary": ""}},
+		{"origin refused", "/v1/AUTH_a/c/o", []string{"Origin", "http://evil.example", "Access-Control-Request-Method", "GET"}, 401,
+			map[string]string{"Access-Control-Allow-Origin": ""}},
+		{"method refused", "/v1/AUTH_a/c/o", []string{"Origin", "http://good.example", "Access-Control-Request-Method", "COPY"}, 401, nil},
+		{"no container", "/v1/AUTH_a/none/o", []string{"Origin", "http://good.example", "Access-Control-Request-Method", "GET"}, 401, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := c.do("", "OPTIONS", tc.path, "", tc.headers...)
+			if r.status != tc.status {
+				t.Fatalf("%d %q, want %d", r.status, r.body, tc.status)
+			}
+			for k, v := range tc.want {
+				if r.header.Get(k) != v {
+					t.Errorf("%s: %q, want %q", k, r.header.Get(k), v)
+				}
+			}
+		})
+	}
+	r := c.expect("a-member", "GET", "/v1/AUTH_a/c/o", "", 200, "Origin", "https://other.example")
+	if r.header.Get("Access-Control-Allow-Origin") != "https://other.example" || r.header.Get("Vary") != "Origin" ||
+		!strings.Contains(r.header.Get("Access-Control-Expose-Headers"), "x-object-meta-color") ||
+		!strings.Contains(r.header.Get("Access-Control-Expose-Headers"), "x-custom") ||
+		!strings.Contains(r.header.Get("Access-Control-Expose-Headers"), "etag") {
+		t.Fatalf("actual request: %v", r.header)
+	}
+	// strict_cors_mode: no headers for an origin not allowed
+	if r := c.expect("a-member", "GET", "/v1/AUTH_a/c/o", "", 200, "Origin", "http://evil.example"); r.header.Get("Access-Control-Allow-Origin") != "" {
+		t.Fatalf("evil origin: %v", r.header)
+	}
+	// a denial carries them too, so the browser can read it
+	if r := c.expect("", "GET", "/v1/AUTH_a/c/o", "", 401, "Origin", "http://good.example"); r.header.Get("Access-Control-Allow-Origin") != "http://good.example" {
+		t.Fatalf("401: %v", r.header)
+	}
+}

@@ -222,6 +222,9 @@ func (p *Proxy) dispatch(w http.ResponseWriter, r *http.Request, id string) {
 		swob.Error(w, http.StatusNotFound)
 		return
 	}
+	if p.cors(req) {
+		return
+	}
 	// COPY is authorized as what it stands for: a GET of the source and a
 	// PUT of the destination (objectCopyVerb)
 	switch {
