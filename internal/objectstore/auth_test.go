@@ -2,6 +2,7 @@ package objectstore
 
 import (
 	"context"
+	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -268,5 +269,70 @@ func TestObjectStoreCORS(t *testing.T) {
 	// a denial carries them too, so the browser can read it
 	if r := c.expect("", "GET", "/v1/AUTH_a/c/o", "", 401, "Origin", "http://good.example"); r.header.Get("Access-Control-Allow-Origin") != "http://good.example" {
 		t.Fatalf("401: %v", r.header)
+	}
+}
+
+// TestObjectStoreStaticWeb: a container served as a web site to anonymous
+// readers, as upstream's staticweb serves it.
+func TestObjectStoreStaticWeb(t *testing.T) {
+	c := startAuthCluster(t)
+	c.expect("a-member", "PUT", "/v1/AUTH_a/site", "", 201, "X-Container-Read", ".r:*,.rlistings",
+		"X-Container-Meta-Web-Index", "index.html", "X-Container-Meta-Web-Error", "error.html")
+	c.expect("a-member", "PUT", "/v1/AUTH_a/site/index.html", "<h1>home</h1>", 201, "Content-Type", "text/html")
+	c.expect("a-member", "PUT", "/v1/AUTH_a/site/404error.html", "<h1>lost</h1>", 201, "Content-Type", "text/html")
+	c.expect("a-member", "PUT", "/v1/AUTH_a/site/docs/index.html", "<h1>docs</h1>", 201, "Content-Type", "text/html")
+	c.expect("a-member", "PUT", "/v1/AUTH_a/site/files/a.txt", "aaa", 201, "Content-Type", "text/plain")
+	c.expect("a-member", "PUT", "/v1/AUTH_a/site/files/sub/b.txt", "b", 201)
+	c.expect("a-member", "PUT", "/v1/AUTH_a/site/dirmarker", "", 201, "Content-Type", "application/directory")
+
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	get := func(path string) (int, http.Header, string) {
+		t.Helper()
+		res, err := noRedirect.Get(c.url + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		var sb strings.Builder
+		_, _ = io.Copy(&sb, res.Body)
+		return res.StatusCode, res.Header, sb.String()
+	}
+	for _, tc := range []struct {
+		path, location, body string
+		status               int
+	}{
+		{"/v1/AUTH_a/site", c.url + "/v1/AUTH_a/site/", "", 301},
+		{"/v1/AUTH_a/site/", "", "<h1>home</h1>", 200},
+		{"/v1/AUTH_a/site/docs", c.url + "/v1/AUTH_a/site/docs/", "", 301},
+		{"/v1/AUTH_a/site/docs/", "", "<h1>docs</h1>", 200},
+		{"/v1/AUTH_a/site/files/a.txt", "", "aaa", 200},
+		{"/v1/AUTH_a/site/missing", "", "<h1>lost</h1>", 404},
+		{"/v1/AUTH_a/site/files", c.url + "/v1/AUTH_a/site/files/", "", 301},
+	} {
+		status, h, body := get(tc.path)
+		if status != tc.status || h.Get("Location") != tc.location || (tc.body != "" && body != tc.body) {
+			t.Errorf("GET %s: %d %q (Location %q), want %d %q %q", tc.path, status, body, h.Get("Location"), tc.status, tc.body, tc.location)
+		}
+	}
+	// no index under files/: a listing once listings are on
+	if status, _, body := get("/v1/AUTH_a/site/files/"); status != 404 || !strings.Contains(body, "<h1>lost</h1>") {
+		t.Fatalf("listing disabled: %d %q", status, body)
+	}
+	c.expect("a-member", "POST", "/v1/AUTH_a/site", "", 204, "X-Container-Meta-Web-Listings", "true")
+	status, h, body := get("/v1/AUTH_a/site/files/")
+	if status != 200 || h.Get("Content-Type") != "text/html; charset=UTF-8" ||
+		!strings.Contains(body, "<title>Listing of /v1/AUTH_a/site/files/</title>") ||
+		!strings.Contains(body, `<tr class="item type-text type-plain">`+"\n"+`    <td class="colname"><a href="./a%2Etxt">a.txt</a></td>`+"\n"+`    <td class="colsize">3</td>`) ||
+		!strings.Contains(body, `<a href="./sub/">sub/</a>`) || !strings.Contains(body, `<a href="../">../</a>`) {
+		t.Fatalf("listing: %d %v\n%s", status, h, body)
+	}
+	// an owner with a token sees the API, not the site
+	if r := c.expect("a-member", "GET", "/v1/AUTH_a/site", "", 200); !strings.Contains(r.body, "index.html\n") {
+		t.Fatalf("owner's listing: %q", r.body)
+	}
+	// a container without a read ACL stays closed
+	c.expect("a-member", "PUT", "/v1/AUTH_a/private", "", 201, "X-Container-Meta-Web-Index", "index.html")
+	if status, _, _ := get("/v1/AUTH_a/private/"); status != 401 {
+		t.Fatalf("private site: %d", status)
 	}
 }

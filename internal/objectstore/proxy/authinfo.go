@@ -7,6 +7,7 @@ func (p *Proxy) authInfo(body map[string]any) {
 		body["tempauth"] = map[string]any{"account_acls": true}
 	}
 	body["account_quotas"] = map[string]any{}
+	body["staticweb"] = map[string]any{}
 	if swift, ok := body["swift"].(map[string]any); ok {
 		swift["strict_cors_mode"] = strictCORSMode
 	}
