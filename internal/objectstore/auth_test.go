@@ -2,9 +2,13 @@ package objectstore
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -285,10 +289,9 @@ func TestObjectStoreStaticWeb(t *testing.T) {
 	c.expect("a-member", "PUT", "/v1/AUTH_a/site/files/sub/b.txt", "b", 201)
 	c.expect("a-member", "PUT", "/v1/AUTH_a/site/dirmarker", "", 201, "Content-Type", "application/directory")
 
-	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	get := func(path string) (int, http.Header, string) {
 		t.Helper()
-		res, err := noRedirect.Get(c.url + path)
+		res, err := noRedirectClient.Get(c.url + path)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -336,3 +339,90 @@ func TestObjectStoreStaticWeb(t *testing.T) {
 		t.Fatalf("private site: %d", status)
 	}
 }
+
+// formPostBody is a multipart form: fields in order, then files.
+func formPostBody(fields [][2]string, files [][2]string) (string, string) {
+	var sb strings.Builder
+	const boundary = "----nimbusformboundary"
+	for _, f := range fields {
+		sb.WriteString("--" + boundary + "\r\nContent-Disposition: form-data; name=\"" + f[0] + "\"\r\n\r\n" + f[1] + "\r\n")
+	}
+	for _, f := range files {
+		sb.WriteString("--" + boundary + "\r\nContent-Disposition: form-data; name=\"file\"; filename=\"" + f[0] +
+			"\"\r\nContent-Type: text/plain\r\n\r\n" + f[1] + "\r\n")
+	}
+	sb.WriteString("--" + boundary + "--\r\n")
+	return sb.String(), "multipart/form-data; boundary=" + boundary
+}
+
+func formSignature(key, path, redirect, maxSize, maxCount, expires string) string {
+	mac := hmac.New(sha256.New, []byte(key))
+	mac.Write([]byte(path + "\n" + redirect + "\n" + maxSize + "\n" + maxCount + "\n" + expires))
+	return hex.EncodeToString(mac.Sum(nil))
+}
+
+// TestObjectStoreFormPost: browser uploads signed with the temp URL key, as
+// upstream's formpost answers them.
+func TestObjectStoreFormPost(t *testing.T) {
+	c := startAuthCluster(t)
+	c.expect("a-member", "PUT", "/v1/AUTH_a/up", "", 201)
+	c.expect("a-member", "POST", "/v1/AUTH_a", "", 204, "X-Account-Meta-Temp-URL-Key", "secret")
+	path := "/v1/AUTH_a/up/pre/"
+	expires := strconv.FormatInt(time.Now().Unix()+600, 10)
+	fields := func(redirect, maxSize, maxCount, expires, sig string) [][2]string {
+		return [][2]string{{"redirect", redirect}, {"max_file_size", maxSize}, {"max_file_count", maxCount},
+			{"expires", expires}, {"signature", sig}}
+	}
+	good := formSignature("secret", path, "", "100", "2", expires)
+	for _, tc := range []struct {
+		name     string
+		path     string
+		fields   [][2]string
+		files    [][2]string
+		status   int
+		body     string
+		location string
+	}{
+		{"ok", path, fields("", "100", "2", expires, good), [][2]string{{"a.txt", "aaa"}, {"b.txt", "bb"}}, 201, "201 Created", ""},
+		{"too many", path, fields("", "100", "2", expires, good), [][2]string{{"c.txt", "c"}, {"d.txt", "d"}, {"e.txt", "e"}}, 400,
+			"400 Bad Request\r\nFormPost: Max File Count Exceeded", ""},
+		{"too big", path, fields("", "100", "2", expires, good), [][2]string{{"big.txt", strings.Repeat("x", 101)}}, 400,
+			"FormPost: max_file_size exceeded", ""},
+		{"bad signature", path, fields("", "100", "2", expires, formSignature("wrong", path, "", "100", "2", expires)),
+			[][2]string{{"f.txt", "f"}}, 401, "FormPost: Invalid Signature", ""},
+		{"expired", path, fields("", "100", "2", "1", formSignature("secret", path, "", "100", "2", "1")),
+			[][2]string{{"f.txt", "f"}}, 401, "FormPost: Form Expired", ""},
+		{"no files", path, fields("", "100", "2", expires, good), nil, 400, "400 Bad Request\r\nFormPost: No Files To Process", ""},
+		{"not an integer", path, fields("", "x", "2", expires, good), [][2]string{{"f.txt", "f"}}, 400,
+			"FormPost: max_file_size not an integer", ""},
+		{"redirect", path, fields("https://example.com/done", "100", "2", expires,
+			formSignature("secret", path, "https://example.com/done", "100", "2", expires)), [][2]string{{"r.txt", "r"}}, 303,
+			`<html><body><p><a href="https://example.com/done?status=201&message=">Click to continue...</a></p></body></html>`,
+			"https://example.com/done?status=201&message="},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			body, ct := formPostBody(tc.fields, tc.files)
+			req, _ := http.NewRequest("POST", c.url+tc.path, strings.NewReader(body))
+			req.Header.Set("Content-Type", ct)
+			res, err := noRedirectClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			data, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			r := resp{res.StatusCode, res.Header, string(data)}
+			if r.status != tc.status || r.body != tc.body || r.header.Get("Location") != tc.location {
+				t.Fatalf("%d %q (Location %q), want %d %q", r.status, r.body, r.header.Get("Location"), tc.status, tc.body)
+			}
+		})
+	}
+	if r := c.expect("a-member", "GET", "/v1/AUTH_a/up/pre/a.txt", "", 200); r.body != "aaa" || r.header.Get("Content-Type") != "text/plain" {
+		t.Fatalf("uploaded object: %q %v", r.body, r.header)
+	}
+	if r := c.expect("a-member", "GET", "/v1/AUTH_a/up?prefix=pre/", "", 200); r.body != "pre/a.txt\npre/b.txt\npre/c.txt\npre/d.txt\npre/r.txt\n" {
+		t.Fatalf("listing: %q", r.body)
+	}
+}
+
+// noRedirectClient shows redirects rather than following them.
+var noRedirectClient = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}

@@ -8,6 +8,7 @@ func (p *Proxy) authInfo(body map[string]any) {
 	}
 	body["account_quotas"] = map[string]any{}
 	body["staticweb"] = map[string]any{}
+	body["formpost"] = map[string]any{"allowed_digests": []string{"sha1", "sha256", "sha512"}, "deprecated_digests": []string{"sha1"}}
 	if swift, ok := body["swift"].(map[string]any); ok {
 		swift["strict_cors_mode"] = strictCORSMode
 	}
