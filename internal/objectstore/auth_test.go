@@ -1,6 +1,9 @@
 package objectstore
 
 import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -426,3 +429,84 @@ func TestObjectStoreFormPost(t *testing.T) {
 
 // noRedirectClient shows redirects rather than following them.
 var noRedirectClient = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+
+// tarBody is a tar archive of files (name, content) and a directory.
+func tarBody(t *testing.T, files [][2]string, gz bool) string {
+	t.Helper()
+	var buf bytes.Buffer
+	var w io.Writer = &buf
+	var zw *gzip.Writer
+	if gz {
+		zw = gzip.NewWriter(&buf)
+		w = zw
+	}
+	tw := tar.NewWriter(w)
+	_ = tw.WriteHeader(&tar.Header{Name: "somedir/", Typeflag: tar.TypeDir, Mode: 0o755})
+	for _, f := range files {
+		hdr := &tar.Header{Name: f[0], Size: int64(len(f[1])), Mode: 0o644, Typeflag: tar.TypeReg}
+		if strings.HasSuffix(f[0], ".meta") {
+			hdr.PAXRecords = map[string]string{"SCHILY.xattr.user.meta.color": "blue", "SCHILY.xattr.user.mime_type": "text/x-meta"}
+		}
+		if err := tw.WriteHeader(hdr); err != nil {
+			t.Fatal(err)
+		}
+		_, _ = tw.Write([]byte(f[1]))
+	}
+	_ = tw.Close()
+	if zw != nil {
+		_ = zw.Close()
+	}
+	return buf.String()
+}
+
+// TestObjectStoreExtractArchive: bulk upload as upstream's extract-archive
+// answers it; archive member names name only objects.
+func TestObjectStoreExtractArchive(t *testing.T) {
+	c := startAuthCluster(t)
+	archive := tarBody(t, [][2]string{{"c1/a.txt", "aaa"}, {"./c1/sub/b.txt", "bb"}, {"/c2/x.meta", "x"}, {"top.txt", "ignored"},
+		{"c3/../../etc/passwd", "p"}}, false)
+	r := c.expect("a-member", "PUT", "/v1/AUTH_a?extract-archive=tar", archive, 200, "Accept", "application/json")
+	if r.body != `{"Response Status": "201 Created", "Response Body": "", "Number Files Created": 4, "Errors": []}` {
+		t.Fatalf("summary: %q", r.body)
+	}
+	if got := c.expect("a-member", "GET", "/v1/AUTH_a/c1", "", 200).body; got != "a.txt\nsub/b.txt\n" {
+		t.Fatalf("c1: %q", got)
+	}
+	if got := c.expect("a-member", "GET", "/v1/AUTH_a/c3/../../etc/passwd", "", 200); got.body != "p" {
+		t.Fatalf("a name with dots is an object name: %q", got.body)
+	}
+	if got := c.expect("a-member", "HEAD", "/v1/AUTH_a/c2/x.meta", "", 200); got.header.Get("X-Object-Meta-Color") != "blue" ||
+		got.header.Get("Content-Type") != "text/x-meta" {
+		t.Fatalf("pax metadata: %v", got.header)
+	}
+	// under a container and prefix, gzipped
+	gz := tarBody(t, [][2]string{{"d/e.txt", "e"}}, true)
+	r = c.expect("a-member", "PUT", "/v1/AUTH_a/c1/pre?extract-archive=tar.gz", gz, 200)
+	if r.body != "Number Files Created: 1\nResponse Body: \nResponse Status: 201 Created\nErrors:\n" {
+		t.Fatalf("text summary: %q", r.body)
+	}
+	c.expect("a-member", "GET", "/v1/AUTH_a/c1/pre/d/e.txt", "", 200)
+	for _, tc := range []struct{ name, query, body, accept, want string }{
+		{"not gzip", "tar.gz", archive, "", "Number Files Created: 0\nResponse Body: Invalid Tar File: not a gzip file\nResponse Status: 400 Bad Request\nErrors:\n"},
+		{"empty", "tar", "", "", "Number Files Created: 0\nResponse Body: Invalid Tar File: empty file\nResponse Status: 400 Bad Request\nErrors:\n"},
+		{"no files", "tar", tarBody(t, [][2]string{{"top.txt", "x"}}, false), "application/xml",
+			"<extract>\n<number_files_created>0</number_files_created>\n<response_body>Invalid Tar File: No Valid Files</response_body>\n" +
+				"<response_status>400 Bad Request</response_status>\n<errors>\n</errors>\n</extract>\n"},
+	} {
+		if r := c.expect("a-member", "PUT", "/v1/AUTH_a?extract-archive="+tc.query, tc.body, 200, "Accept", tc.accept); r.body != tc.want {
+			t.Errorf("%s: %q", tc.name, r.body)
+		}
+	}
+	if r := c.expect("a-member", "PUT", "/v1/AUTH_a?extract-archive=zip", "x", 400); r.body != "Unsupported archive format" {
+		t.Fatalf("zip: %q", r.body)
+	}
+	// another project's archive into this account: 401/403 per object
+	r = c.expect("b-member", "PUT", "/v1/AUTH_a?extract-archive=tar", tarBody(t, [][2]string{{"c1/evil.txt", "x"}}, false), 200,
+		"Accept", "application/json")
+	if r.body != `{"Response Status": "400 Bad Request", "Response Body": "", "Number Files Created": 0, "Errors": [["/v1/AUTH_a/c1", "403 Forbidden"], ["c1/evil.txt", "403 Forbidden"]]}` {
+		t.Fatalf("forbidden: %q", r.body)
+	}
+	if r := c.expect("", "PUT", "/v1/AUTH_a?extract-archive=tar", tarBody(t, [][2]string{{"c9/x.txt", "x"}}, false), 200); !strings.Contains(r.body, "Response Status: 401 Unauthorized") {
+		t.Fatalf("anonymous: %q", r.body)
+	}
+}

@@ -8,6 +8,8 @@ func (p *Proxy) authInfo(body map[string]any) {
 	}
 	body["account_quotas"] = map[string]any{}
 	body["staticweb"] = map[string]any{}
+	body["bulk_upload"] = map[string]any{"max_containers_per_extraction": maxContainersPerExtraction,
+		"max_failed_extractions": maxFailedExtractions}
 	body["formpost"] = map[string]any{"allowed_digests": []string{"sha1", "sha256", "sha512"}, "deprecated_digests": []string{"sha1"}}
 	if swift, ok := body["swift"].(map[string]any); ok {
 		swift["strict_cors_mode"] = strictCORSMode

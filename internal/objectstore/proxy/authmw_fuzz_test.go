@@ -98,3 +98,28 @@ func FuzzFormPost(f *testing.F) {
 		_, _ = pyInt(body)
 	})
 }
+
+// FuzzArchiveMemberName: a member's name becomes an account-relative
+// "<container>/<object>" that never starts with a slash.
+func FuzzArchiveMemberName(f *testing.F) {
+	for _, s := range []string{"./c/o", "/c/o", "../../etc/passwd", "c", "//c//o", "./../x"} {
+		f.Add("", s)
+		f.Add("base/pre", s)
+	}
+	f.Fuzz(func(t *testing.T, base, member string) {
+		base = strings.TrimRight(base, "/")
+		name, ok := archiveObjectName(base, member)
+		if !ok {
+			return
+		}
+		container, _, _ := strings.Cut(name, "/")
+		if strings.HasPrefix(name, "/") && base == "" {
+			t.Fatalf("%q names %q", member, name)
+		}
+		if base != "" && !strings.HasPrefix(name, base+"/") {
+			t.Fatalf("%q under %q names %q", member, base, name)
+		}
+		_ = container
+		_ = paxKeyToHeader(member)
+	})
+}

@@ -222,7 +222,7 @@ func (p *Proxy) dispatch(w http.ResponseWriter, r *http.Request, id string) {
 		swob.Error(w, http.StatusNotFound)
 		return
 	}
-	if p.cors(req) || p.staticWeb(req) || p.formPost(req) {
+	if p.cors(req) || p.staticWeb(req) || p.formPost(req) || p.extractArchive(req) {
 		return
 	}
 	// COPY is authorized as what it stands for: a GET of the source and a
