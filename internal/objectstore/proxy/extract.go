@@ -347,4 +347,3 @@ func extractSummary(format string, s bulkSummary, failed [][2]string) string {
 func xmlEscape(s string) string {
 	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
 }
-
