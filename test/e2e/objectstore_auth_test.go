@@ -3,9 +3,13 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
+	"mime/multipart"
 	"net/http"
 	"os"
 	"os/exec"
@@ -213,5 +217,126 @@ func TestObjectStoreAccountACLCLI(t *testing.T) {
 	}
 	if status, h, _ := httpDo(t, "HEAD", demoURL, token, nil); status != 204 || h.Get("X-Account-Access-Control") != "" {
 		t.Fatalf("a reader's HEAD: %d %v", status, h)
+	}
+}
+
+// curl runs curl and returns its output (-i: with the status line and headers).
+func curl(t *testing.T, dir string, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "curl", append([]string{"-sS"}, args...)...)
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("curl %s: %v: %s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+// TestObjectStoreWebMiddleware drives the account and web middleware of a
+// tempauth account on the shared cloud as browsers and tools use them: a
+// static-web site fetched anonymously with curl, a CORS preflight, a form
+// post of plain HTTP multipart, and an archive uploaded with
+// ?extract-archive by curl.
+func TestObjectStoreWebMiddleware(t *testing.T) {
+	t.Parallel()
+	proxyURL := objectStoreURL(t, shared)
+	dir := t.TempDir()
+	sw := func(args ...string) string { return tempAuthSwift(t, proxyURL, "test:tester", "testing", dir, args...) }
+	token, storage := tempAuthLogin(t, proxyURL, "test:tester", "testing")
+	site, uploads, extracted := uniqueName("site"), uniqueName("uploads"), uniqueName("extracted")
+	t.Cleanup(func() {
+		for _, c := range []string{site, uploads, extracted} {
+			_ = exec.Command("swift", "-A", proxyURL+"/auth/v1.0", "-U", "test:tester", "-K", "testing", "delete", c).Run()
+		}
+	})
+
+	// static web, with CORS for one origin
+	sw("post", "-r", ".r:*,.rlistings", "-m", "web-index:index.html", "-m", "web-listings:true",
+		"-H", "X-Container-Meta-Access-Control-Allow-Origin:https://app.example", site)
+	if err := os.MkdirAll(filepath.Join(dir, "docs"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for name, body := range map[string]string{"index.html": "<h1>welcome</h1>", "docs/guide.txt": "read me"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sw("upload", site, "index.html", "docs/guide.txt")
+	if out := curl(t, dir, storage+"/"+site+"/"); out != "<h1>welcome</h1>" {
+		t.Fatalf("anonymous index page: %q", out)
+	}
+	if out := curl(t, dir, "-i", storage+"/"+site); !strings.Contains(out, "301 Moved Permanently") ||
+		!strings.Contains(out, "Location: "+storage+"/"+site+"/") {
+		t.Fatalf("redirect to the directory: %q", out)
+	}
+	if out := curl(t, dir, storage+"/"+site+"/docs/"); !strings.Contains(out, `<a href="./guide%2Etxt">guide.txt</a>`) {
+		t.Fatalf("anonymous listing: %q", out)
+	}
+	preflight := curl(t, dir, "-i", "-X", "OPTIONS", "-H", "Origin: https://app.example",
+		"-H", "Access-Control-Request-Method: GET", storage+"/"+site+"/index.html")
+	if !strings.HasPrefix(preflight, "HTTP/1.1 200") || !strings.Contains(preflight, "Access-Control-Allow-Origin: https://app.example") ||
+		!strings.Contains(preflight, "Access-Control-Allow-Methods: DELETE, GET, HEAD, OPTIONS, POST, PUT") {
+		t.Fatalf("CORS preflight: %q", preflight)
+	}
+	if out := curl(t, dir, "-i", "-X", "OPTIONS", "-H", "Origin: https://evil.example",
+		"-H", "Access-Control-Request-Method: GET", storage+"/"+site+"/index.html"); !strings.HasPrefix(out, "HTTP/1.1 401") {
+		t.Fatalf("CORS preflight from another origin: %q", out)
+	}
+
+	// form post, signed with the container's temp URL key
+	sw("post", "-m", "Temp-URL-Key:formsecret", uploads)
+	path := strings.TrimPrefix(storage, proxyURL) + "/" + uploads + "/in/"
+	expires := fmt.Sprint(time.Now().Unix() + 300)
+	mac := hmac.New(sha256.New, []byte("formsecret"))
+	mac.Write([]byte(path + "\n\n1024\n2\n" + expires))
+	var form bytes.Buffer
+	mw := multipart.NewWriter(&form)
+	for _, kv := range [][2]string{{"redirect", ""}, {"max_file_size", "1024"}, {"max_file_count", "2"},
+		{"expires", expires}, {"signature", hex.EncodeToString(mac.Sum(nil))}} {
+		_ = mw.WriteField(kv[0], kv[1])
+	}
+	fw, _ := mw.CreateFormFile("file1", "hello.txt")
+	_, _ = fw.Write([]byte("hello from a form"))
+	_ = mw.Close()
+	status, _, body := httpDo(t, "POST", proxyURL+path, "", &form, "Content-Type", mw.FormDataContentType())
+	if status != 201 || body != "201 Created" {
+		t.Fatalf("form post: %d %q", status, body)
+	}
+	if status, _, body := httpDo(t, "GET", storage+"/"+uploads+"/in/hello.txt", token, nil); status != 200 || body != "hello from a form" {
+		t.Fatalf("uploaded by the form: %d %q", status, body)
+	}
+	var bad bytes.Buffer
+	mw = multipart.NewWriter(&bad)
+	for _, kv := range [][2]string{{"max_file_size", "1024"}, {"max_file_count", "2"}, {"expires", expires}, {"signature", strings.Repeat("0", 64)}} {
+		_ = mw.WriteField(kv[0], kv[1])
+	}
+	fw, _ = mw.CreateFormFile("file1", "evil.txt")
+	_, _ = fw.Write([]byte("x"))
+	_ = mw.Close()
+	if status, _, body := httpDo(t, "POST", proxyURL+path, "", &bad, "Content-Type", mw.FormDataContentType()); status != 401 ||
+		body != "FormPost: Invalid Signature" {
+		t.Fatalf("forged form post: %d %q", status, body)
+	}
+
+	// bulk upload: a tar made by tar(1), PUT by curl
+	src := filepath.Join(dir, "tree")
+	for name, body := range map[string]string{"a.txt": "A", "sub/b.txt": "BB"} {
+		_ = os.MkdirAll(filepath.Dir(filepath.Join(src, name)), 0o700)
+		if err := os.WriteFile(filepath.Join(src, name), []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if out, err := exec.Command("tar", "-C", src, "-czf", filepath.Join(dir, "tree.tar.gz"), ".").CombinedOutput(); err != nil {
+		t.Fatalf("tar: %v %s", err, out)
+	}
+	out := curl(t, dir, "-X", "PUT", "-H", "X-Auth-Token: "+token, "-H", "Accept: application/json",
+		"--data-binary", "@tree.tar.gz", storage+"/"+extracted+"?extract-archive=tar.gz")
+	if out != `{"Response Status": "201 Created", "Response Body": "", "Number Files Created": 2, "Errors": []}` {
+		t.Fatalf("extract-archive: %q", out)
+	}
+	if got := sw("list", extracted); got != "a.txt\nsub/b.txt\n" {
+		t.Fatalf("extracted: %q", got)
 	}
 }
