@@ -340,3 +340,66 @@ func TestObjectStoreWebMiddleware(t *testing.T) {
 		t.Fatalf("extracted: %q", got)
 	}
 }
+
+// TestObjectStoreProxyRole boots a second proxy (nimbus serve --role proxy)
+// beside the shared cloud, on its rings, Fernet keys and bus: what one proxy
+// writes the other reads, identity's tokens work at both, and a tempauth
+// token issued by one is good at the other.
+func TestObjectStoreProxyRole(t *testing.T) {
+	t.Parallel()
+	c := shared
+	dir := t.TempDir()
+	p, line, err := startProcess([]string{"serve", "--role", "proxy", "--config", filepath.Join(c.Dir, "join.toml"),
+		"--data-dir", c.Dir, "--ephemeral-ports"}, nil, filepath.Join(dir, "proxy.log"), "nimbus proxy ready")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := p.Stop(); err != nil {
+			t.Errorf("stop the proxy: %v", err)
+		}
+	})
+	second := ""
+	for _, f := range strings.Fields(line) {
+		if v, ok := strings.CutPrefix(f, "object-store="); ok {
+			second = v
+		}
+	}
+	if second == "" {
+		t.Fatalf("ready line without the proxy's URL: %q", line)
+	}
+	first := objectStoreURL(t, c)
+
+	// tempauth: a token from the first proxy at the second
+	token, storage := tempAuthLogin(t, first, "test:tester", "testing")
+	name := uniqueName("proxy-role")
+	t.Cleanup(func() {
+		_ = exec.Command("swift", "-A", first+"/auth/v1.0", "-U", "test:tester", "-K", "testing", "delete", name).Run()
+	})
+	storage2 := second + strings.TrimPrefix(storage, first)
+	if status, _, body := httpDo(t, "PUT", storage2+"/"+name, token, nil); status != 201 {
+		t.Fatalf("container PUT through the second proxy: %d %q", status, body)
+	}
+	if status, _, _ := httpDo(t, "PUT", storage+"/"+name+"/o", token, strings.NewReader("via the first")); status != 201 {
+		t.Fatalf("object PUT through the first proxy: %d", status)
+	}
+	if status, _, body := httpDo(t, "GET", storage2+"/"+name+"/o", token, nil); status != 200 || body != "via the first" {
+		t.Fatalf("GET through the second proxy: %d %q", status, body)
+	}
+	// the swift CLI against the second proxy alone
+	if err := os.WriteFile(filepath.Join(dir, "up.txt"), []byte("via the second"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tempAuthSwift(t, second, "test:tester", "testing", dir, "upload", name, "up.txt")
+	if got := tempAuthSwift(t, first, "test:tester", "testing", dir, "list", name); got != "o\nup.txt\n" {
+		t.Fatalf("listing through the first proxy: %q", got)
+	}
+	// identity: the demo project's token through the second proxy
+	demoURL := storageURL(t, c, dir)
+	if _, err := runSwift(c, dir, "--os-storage-url", second+demoURL.Path, "list"); err != nil {
+		t.Fatalf("swift list through the second proxy with an identity token: %v", err)
+	}
+	if status, _, _ := httpDo(t, "GET", second+demoURL.Path, "not-a-token", nil); status != 401 {
+		t.Fatalf("a bad token at the second proxy: %d", status)
+	}
+}
