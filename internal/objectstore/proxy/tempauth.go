@@ -248,7 +248,9 @@ func (p *Proxy) serveTempAuth(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("X-Auth-Token", token)
 	h.Set("X-Storage-Token", token)
-	h.Set("X-Auth-Token-Expires", strconv.FormatInt(int64(ta.TokenLife/time.Second), 10))
+	// str(int(expires - time())): a moment after issue, a second short
+	expires := now.Add(ta.TokenLife)
+	h.Set("X-Auth-Token-Expires", strconv.FormatInt(int64(time.Until(expires)/time.Second), 10))
 	h.Set("X-Storage-Url", strings.ReplaceAll(u.URL, "$HOST", scheme+"://"+r.Host))
 	swob.Write(w, http.StatusOK, "text/html; charset=UTF-8", "")
 }
