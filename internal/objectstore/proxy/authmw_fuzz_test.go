@@ -123,3 +123,39 @@ func FuzzArchiveMemberName(f *testing.F) {
 		_ = paxKeyToHeader(member)
 	})
 }
+
+// FuzzTempAuthRequest: any path and credentials headers get one of
+// tempauth's answers, and a token only for the configured user's key.
+func FuzzTempAuthRequest(f *testing.F) {
+	k, _ := fernet.GenerateKey()
+	users, _ := ParseTempAuthUsers("user_test_tester = testing .admin")
+	p := New(Options{Logger: slog.New(slog.DiscardHandler), TempAuth: &TempAuth{Users: users, Keys: []fernet.Key{k}, TokenLife: time.Hour}})
+	f.Add("/auth/v1.0", "test:tester", "testing", "", "")
+	f.Add("/auth/v1/test/auth", "", "", "tester", "testing")
+	f.Add("/auth/auth", "a:b:c", "k", "x", "y")
+	f.Add("/auth//x/y", "", "", "", "")
+	f.Fuzz(func(t *testing.T, path, authUser, authKey, storageUser, storagePass string) {
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		r.URL.Path = "/auth/" + strings.TrimPrefix(path, "/auth/")
+		for k, v := range map[string]string{"X-Auth-User": authUser, "X-Auth-Key": authKey, "X-Storage-User": storageUser, "X-Storage-Pass": storagePass} {
+			if v != "" {
+				r.Header[k] = []string{v}
+			}
+		}
+		w := httptest.NewRecorder()
+		p.serveTempAuth(w, r)
+		switch w.Code {
+		case http.StatusOK:
+			token := w.Header().Get("X-Auth-Token")
+			if g := p.opts.TempAuth.groups(token, time.Now()); len(g) < 2 || g[1] != "test:tester" {
+				t.Fatalf("token for %q %q opens to %v", authUser, storageUser, g)
+			}
+			if authKey != "testing" && storagePass != "testing" {
+				t.Fatalf("a token without the key: %q %q", authKey, storagePass)
+			}
+		case http.StatusBadRequest, http.StatusUnauthorized, http.StatusNotFound:
+		default:
+			t.Fatalf("status %d", w.Code)
+		}
+	})
+}
