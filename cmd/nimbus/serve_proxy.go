@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -68,6 +69,7 @@ func serveProxy(ctx context.Context, cfg config.Config, ringDir string, log *slo
 	}
 	p, srv, err := objectstore.StartProxy(objectstore.ProxyOptions{RingDir: ringDir, HashPathSuffix: suffix,
 		Host: cfg.API.Host, Port: port, Auth: auth.NewValidator(auth.Codec{Keys: keys}, revoked),
+		IdentityURL: identityURLOf(cfg.DataDir),
 		TempAuthDir: dir, TempAuthUsers: o.TempAuthUsers, Logger: log})
 	if err != nil {
 		return err
@@ -80,6 +82,22 @@ func serveProxy(ctx context.Context, cfg config.Config, ringDir string, log *slo
 	wg.Wait()
 	log.Info("nimbus proxy stopped")
 	return err
+}
+
+// identityURLOf is the cloud's identity URL as its admin-openrc names it
+// (OS_AUTH_URL without /v3), for the WWW-Authenticate of a 401; "" when the
+// data directory has none.
+func identityURLOf(dataDir string) string {
+	data, err := os.ReadFile(filepath.Join(dataDir, "admin-openrc"))
+	if err != nil {
+		return ""
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "export OS_AUTH_URL="); ok {
+			return strings.TrimSuffix(strings.Trim(strings.TrimSpace(v), `'"`), "/v3")
+		}
+	}
+	return ""
 }
 
 // followKeysAndRevocations keeps the proxy's view of identity current, as the

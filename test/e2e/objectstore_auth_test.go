@@ -399,7 +399,8 @@ func TestObjectStoreProxyRole(t *testing.T) {
 	if _, err := runSwift(c, dir, "--os-storage-url", second+demoURL.Path, "list"); err != nil {
 		t.Fatalf("swift list through the second proxy with an identity token: %v", err)
 	}
-	if status, _, _ := httpDo(t, "GET", second+demoURL.Path, "not-a-token", nil); status != 401 {
-		t.Fatalf("a bad token at the second proxy: %d", status)
+	if status, h, _ := httpDo(t, "GET", second+demoURL.Path, "not-a-token", nil); status != 401 ||
+		h.Get("Www-Authenticate") != "Keystone uri='"+c.IdentityURL+"'" {
+		t.Fatalf("a bad token at the second proxy: %d %v", status, h)
 	}
 }

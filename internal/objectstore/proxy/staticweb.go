@@ -389,7 +389,6 @@ func (p *Proxy) staticWebListing(req *request, cfg staticWebConfig, prefix strin
 			humanReadable(item.Bytes), strings.ReplaceAll(modified, "T", " "))
 	}
 	sb.WriteString("  </table>\n </body>\n</html>\n")
-	req.w.Header().Set("X-Backend-Content-Generator", "staticweb")
 	if req.r.Method == http.MethodHead {
 		req.w.Header().Set("Content-Type", "text/html; charset=UTF-8")
 		req.w.Header().Set("Content-Length", strconv.Itoa(sb.Len()))
