@@ -191,6 +191,17 @@ func TestObjectStoreAccountQuotas(t *testing.T) {
 	c.expect("a-member", "PUT", "/v1/AUTH_a/c/o3", "123456", 201)
 	c.waitAccountStat("a-member", "/v1/AUTH_a", "X-Account-Object-Count", "3")
 	c.expect("a-member", "PUT", "/v1/AUTH_a/c/o4", "1", 413)
+	// per policy
+	c.expect("a-member", "POST", "/v1/AUTH_a", "", 403, "X-Account-Quota-Bytes-Policy-Policy-0", "1")
+	c.expect("reseller", "POST", "/v1/AUTH_a", "", 204, "X-Remove-Account-Quota-Count", "x",
+		"X-Account-Quota-Bytes-Policy-Policy-0", "20")
+	if r := c.expect("a-member", "HEAD", "/v1/AUTH_a", "", 204); r.header.Get("X-Account-Quota-Bytes-Policy-Policy-0") != "20" ||
+		r.header.Get("X-Account-Quota-Count") != "" {
+		t.Fatalf("policy quota not shown: %v", r.header)
+	}
+	if r := c.expect("a-member", "PUT", "/v1/AUTH_a/c/o5", "123", 413); r.body != "Upload exceeds policy quota." {
+		t.Fatalf("413 body %q", r.body)
+	}
 }
 
 // TestObjectStoreCleanACL: container ACLs are stored as clean_acl cleans

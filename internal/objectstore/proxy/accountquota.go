@@ -15,6 +15,14 @@ import (
 
 var accountQuotaNames = []string{"Quota-Bytes", "Quota-Count"}
 
+// quotaPolicies are the storage policies per-policy quotas name, by name
+// and index (X-Account-Quota-Bytes-Policy-<name> is kept as
+// X-Account-Sysmeta-Quota-Bytes-Policy-<index>).
+var quotaPolicies = []struct {
+	name  string
+	index int
+}{{DefaultPolicy, 0}}
+
 // accountQuotaHeaders is validate_and_translate_quotas for an account POST:
 // the quotas the request sets, as system metadata, or the refusal it
 // answered (403 to anyone but the reseller admin, 400 for a non-number).
@@ -29,27 +37,39 @@ func accountQuotaHeaders(req *request, h http.Header) bool {
 			in.Set(modern, v[0])
 		}
 	}
+	quotas := map[string]string{} // the system metadata each quota set becomes
 	for _, name := range accountQuotaNames {
-		values, set := in["X-Account-"+name]
-		value := ""
-		if set {
-			value = values[0]
+		tails := map[string]string{name: name}
+		for _, pol := range quotaPolicies {
+			tails[name+"-Policy-"+pol.name] = name + "-Policy-" + strconv.Itoa(pol.index)
 		}
-		if in.Get("X-Remove-Account-"+name) != "" {
-			set, value = true, ""
+		for tail, sysmeta := range tails {
+			values, set := in[http.CanonicalHeaderKey("X-Account-"+tail)]
+			value := ""
+			if set {
+				value = values[0]
+			}
+			if in.Get("X-Remove-Account-"+tail) != "" {
+				set, value = true, ""
+			}
+			if set {
+				quotas["X-Account-Sysmeta-"+sysmeta] = value
+			}
 		}
-		if !set {
-			continue
-		}
-		if !req.resellerAdmin {
-			swob.Error(req.w, http.StatusForbidden)
-			return false
-		}
-		if value != "" && !isDigits(value) {
+	}
+	if len(quotas) == 0 {
+		return true
+	}
+	if !req.resellerAdmin {
+		swob.Error(req.w, http.StatusForbidden)
+		return false
+	}
+	for k, v := range quotas {
+		if v != "" && !isDigits(v) {
 			swob.Error(req.w, http.StatusBadRequest)
 			return false
 		}
-		h.Set("X-Account-Sysmeta-"+name, value)
+		h.Set(k, v)
 	}
 	return true
 }
@@ -60,25 +80,42 @@ func accountQuotaResponse(h http.Header) {
 		if v := h.Get("X-Account-Sysmeta-" + name); v != "" {
 			h.Set("X-Account-"+name, v)
 		}
+		for _, pol := range quotaPolicies {
+			if v := h.Get("X-Account-Sysmeta-" + name + "-Policy-" + strconv.Itoa(pol.index)); v != "" {
+				h.Set("X-Account-"+name+"-Policy-"+pol.name, v)
+			}
+		}
 	}
 }
 
 // accountOverQuota is the account_quotas check of an object PUT of length
-// bytes; the reseller admin is not limited.
+// bytes: it answers 413 with upstream's body and reports true when the PUT
+// would take the account past a quota. The reseller admin is not limited.
 func (p *Proxy) accountOverQuota(req *request, length int64) bool {
-	if req.resellerAdmin {
+	msg := p.accountQuotaRefusal(req, length)
+	if msg == "" {
 		return false
+	}
+	swob.Write(req.w, http.StatusRequestEntityTooLarge, "text/html; charset=UTF-8", msg)
+	return true
+}
+
+// accountQuotaRefusal is why an object PUT of length bytes is over the
+// account's quotas ("" when it is not).
+func (p *Proxy) accountQuotaRefusal(req *request, length int64) string {
+	if req.resellerAdmin {
+		return ""
 	}
 	rg := p.opts.Rings.Account
 	h := http.Header{}
 	h.Set("X-Trans-Id", req.transID)
 	resp := p.readFirst(req.r.Context(), rg, rg.Partition(req.account), http.MethodHead, "/"+req.account, "", h)
 	if resp == nil {
-		return false
+		return ""
 	}
 	resp.Body.Close()
 	if resp.StatusCode/100 != 2 {
-		return false
+		return ""
 	}
 	quota := func(names ...string) int64 {
 		for _, n := range names {
@@ -92,19 +129,26 @@ func (p *Proxy) accountOverQuota(req *request, length int64) bool {
 		}
 		return -1
 	}
-	if q := quota("X-Account-Sysmeta-Quota-Bytes", "X-Account-Meta-Quota-Bytes"); q >= 0 {
-		used, _ := strconv.ParseInt(resp.Header.Get("X-Account-Bytes-Used"), 10, 64)
-		if used+max(length, 0) > q {
-			return true
-		}
+	stat := func(name string) int64 {
+		n, _ := strconv.ParseInt(resp.Header.Get(name), 10, 64)
+		return n
 	}
-	if q := quota("X-Account-Sysmeta-Quota-Count"); q >= 0 {
-		count, _ := strconv.ParseInt(resp.Header.Get("X-Account-Object-Count"), 10, 64)
-		if count+1 > q {
-			return true
-		}
+	if q := quota("X-Account-Sysmeta-Quota-Bytes", "X-Account-Meta-Quota-Bytes"); q >= 0 && stat("X-Account-Bytes-Used")+max(length, 0) > q {
+		return "Upload exceeds quota."
 	}
-	return false
+	if q := quota("X-Account-Sysmeta-Quota-Count"); q >= 0 && stat("X-Account-Object-Count")+1 > q {
+		return "Upload exceeds quota."
+	}
+	// the container's policy: the one policy there is
+	pol := quotaPolicies[0]
+	prefix := "X-Account-Storage-Policy-" + pol.name + "-"
+	if q := quota("X-Account-Sysmeta-Quota-Bytes-Policy-" + strconv.Itoa(pol.index)); q >= 0 && stat(prefix+"Bytes-Used")+max(length, 0) > q {
+		return "Upload exceeds policy quota."
+	}
+	if q := quota("X-Account-Sysmeta-Quota-Count-Policy-" + strconv.Itoa(pol.index)); q >= 0 && stat(prefix+"Object-Count")+1 > q {
+		return "Upload exceeds policy quota."
+	}
+	return ""
 }
 
 // accountPostHeaders are what an account POST passes on: metadata, the
