@@ -30,6 +30,9 @@ type Options struct {
 	// Dir holds the store's state: rings/, devices/ and the hash path suffix.
 	Dir  string
 	Host string
+	// TempAuthUsers are tempauth's users (upstream's user_<account>_<user>
+	// lines); none: no /auth/.
+	TempAuthUsers string
 	// Ports of the proxy and of the storage servers (upstream's 8080, 6200,
 	// 6201, 6202); 0 picks free ones.
 	ProxyPort, ObjectPort, ContainerPort, AccountPort int
@@ -39,9 +42,6 @@ type Options struct {
 	Auth                         proxy.Authenticator
 	IdentityURL                  string
 	Logger                       *slog.Logger
-	// TempAuthUsers are tempauth's users (upstream's user_<account>_<user>
-	// lines); none: no /auth/.
-	TempAuthUsers string
 }
 
 // Server is one listener of the object store and what it serves.

@@ -281,11 +281,11 @@ func (p *Proxy) objectPut(req *request) {
 	if info == nil {
 		return
 	}
-	if overQuota(info, r.ContentLength) {
-		swob.Text(req.w, http.StatusRequestEntityTooLarge, "Upload exceeds quota.")
+	if p.accountOverQuota(req, r.ContentLength) {
 		return
 	}
-	if p.accountOverQuota(req, r.ContentLength) {
+	if overQuota(info, r.ContentLength) {
+		swob.Text(req.w, http.StatusRequestEntityTooLarge, "Upload exceeds quota.")
 		return
 	}
 	rg := p.opts.Rings.Object

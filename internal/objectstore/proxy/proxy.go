@@ -40,6 +40,8 @@ type Options struct {
 	Logger *slog.Logger
 	// IdentityURL is announced in WWW-Authenticate on 401, as keystonemiddleware does.
 	IdentityURL string
+	// TempAuth, when set, serves /auth/ and accepts its AUTH_ tokens.
+	TempAuth *TempAuth
 	// OperatorRoles own their project's account (keystoneauth operator_roles);
 	// ReaderRoles may read it (project_reader_roles); ResellerAdminRole owns
 	// every account (reseller_admin_role).
@@ -48,8 +50,6 @@ type Options struct {
 	ResellerAdminRole string
 	// Client reaches the storage nodes; nil: one with upstream's timeouts.
 	Client *http.Client
-	// TempAuth, when set, serves /auth/ and accepts its AUTH_ tokens.
-	TempAuth *TempAuth
 }
 
 // Proxy is the object-store API.
