@@ -79,6 +79,8 @@ func TestObjectStoreTempAuth(t *testing.T) {
 		{"unknown version", "GET", "/auth/v2", nil, 400, ""},
 		{"v1 without auth", "GET", "/auth/v1/test", nil, 400, ""},
 		{"v1 other account", "GET", "/auth/v1/test/auth", []string{"X-Auth-User", "test2:tester2", "X-Auth-Key", "testing2"}, 401, `Swift realm="test"`},
+		{"no version", "GET", "/auth/", nil, 404, ""},
+		{"longer path", "GET", "/auth/v1.0/x/y/z", []string{"X-Auth-User", "test:tester", "X-Auth-Key", "testing"}, 200, ""},
 		{"v1 form", "GET", "/auth/v1/test/auth", []string{"X-Storage-User", "tester", "X-Storage-Pass", "testing"}, 200, ""},
 		{"auth form", "GET", "/auth/auth", []string{"X-Storage-User", "test:tester", "X-Storage-Pass", "testing"}, 200, ""},
 	} {

@@ -170,9 +170,10 @@ func (p *Proxy) serveTempAuth(w http.ResponseWriter, r *http.Request) {
 		swob.Error(w, http.StatusMethodNotAllowed)
 		return
 	}
-	// split_path(path_info, 1, 3, True) after popping the auth prefix
-	segs := strings.Split(strings.TrimPrefix(strings.TrimPrefix(r.URL.Path, "/auth"), "/"), "/")
-	if segs[0] == "" || len(segs) > 3 || (len(segs) == 3 && segs[1] == "") {
+	// split_path(path_info, 1, 3, True) after popping the auth prefix: the
+	// rest of a longer path is the last segment
+	segs := strings.SplitN(strings.TrimPrefix(strings.TrimPrefix(r.URL.Path, "/auth"), "/"), "/", 3)
+	if segs[0] == "" {
 		swob.Error(w, http.StatusNotFound)
 		return
 	}
