@@ -3,6 +3,7 @@ package proxy
 import (
 	"bytes"
 	"compress/zlib"
+	"crypto/subtle"
 	"fmt"
 	"io"
 	"net/http"
@@ -256,15 +257,9 @@ func (p *Proxy) serveTempAuth(w http.ResponseWriter, r *http.Request) {
 	swob.Write(w, http.StatusOK, "text/html; charset=UTF-8", "")
 }
 
+// constantTimeEqual compares keys without telling how much of one matched.
 func constantTimeEqual(a, b string) bool {
-	var v byte
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range len(a) {
-		v |= a[i] ^ b[i]
-	}
-	return v == 0
+	return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1
 }
 
 // authorizeTempAuth is upstream's tempauth authorize for a request carrying
