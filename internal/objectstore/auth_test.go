@@ -121,9 +121,13 @@ func TestObjectStoreTempAuth(t *testing.T) {
 	// identity still works beside it
 	c.expect("a-member", "PUT", "/v1/AUTH_a/c", "", 201)
 	c.expect(token, "GET", "/v1/AUTH_a/c", "", 403)
-	if info := c.expect("", "GET", "/info", "", 200); !strings.Contains(info.body, `"tempauth":{"account_acls":true}`) ||
-		!strings.Contains(info.body, `"account_quotas":{}`) {
-		t.Fatalf("/info: %s", info.body)
+	info := c.expect("", "GET", "/info", "", 200).body
+	for _, want := range []string{`"tempauth":{"account_acls":true}`, `"account_quotas":{}`, `"staticweb":{}`,
+		`"formpost":{"allowed_digests":["sha1","sha256","sha512"],"deprecated_digests":["sha1"]}`,
+		`"bulk_upload":{"max_containers_per_extraction":10000,"max_failed_extractions":1000}`, `"strict_cors_mode":true`} {
+		if !strings.Contains(info, want) {
+			t.Errorf("/info lacks %s: %s", want, info)
+		}
 	}
 }
 
