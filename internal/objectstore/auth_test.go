@@ -24,7 +24,8 @@ import (
 const tempAuthUsers = `user_admin_admin = admin .admin .reseller_admin
 user_test_tester = testing .admin
 user_test2_tester2 = testing2 .admin
-user_test_tester3 = testing3`
+user_test_tester3 = testing3
+user_audit_auditor = auditing .reseller_reader`
 
 // startAuthCluster is an all-in-one with tempauth users beside identity's.
 func startAuthCluster(t *testing.T) *cluster {
@@ -118,6 +119,10 @@ func TestObjectStoreTempAuth(t *testing.T) {
 	admin, _ := c.login("admin:admin", "admin")
 	c.expect(admin, "GET", "/v1/AUTH_test/c/o", "", 200)
 	c.expect(admin, "GET", "/v1/AUTH_a", "", 204)
+	// the reseller reader reads every account, and only reads
+	auditor, _ := c.login("audit:auditor", "auditing")
+	c.expect(auditor, "GET", "/v1/AUTH_test/c/o", "", 200)
+	c.expect(auditor, "PUT", "/v1/AUTH_test/c/o", "x", 403)
 	// identity still works beside it
 	c.expect("a-member", "PUT", "/v1/AUTH_a/c", "", 201)
 	c.expect(token, "GET", "/v1/AUTH_a/c", "", 403)
