@@ -83,7 +83,7 @@ func (p *Proxy) accountPost(req *request) {
 		return
 	}
 	ctx := req.r.Context()
-	extra, ok := accountPostHeaders(req)
+	extra, ok := p.accountPostHeaders(req)
 	if !ok {
 		return
 	}

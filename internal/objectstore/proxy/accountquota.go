@@ -3,6 +3,9 @@ package proxy
 import (
 	"net/http"
 	"strconv"
+	"strings"
+	"sync"
+	"time"
 
 	"github.com/nimbus-cloud/nimbus/internal/objectstore/swob"
 )
@@ -103,7 +106,7 @@ func (p *Proxy) accountOverQuota(req *request, length int64) bool {
 // accountQuotaRefusal is why an object PUT of length bytes is over the
 // account's quotas ("" when it is not).
 func (p *Proxy) accountQuotaRefusal(req *request, length int64) string {
-	if req.resellerAdmin {
+	if req.resellerAdmin || p.quotaFree.has(req.account) {
 		return ""
 	}
 	rg := p.opts.Rings.Account
@@ -129,6 +132,14 @@ func (p *Proxy) accountQuotaRefusal(req *request, length int64) string {
 		}
 		return -1
 	}
+	quotaSet := false
+	for k := range resp.Header {
+		quotaSet = quotaSet || strings.HasPrefix(k, "X-Account-Sysmeta-Quota-") || k == "X-Account-Meta-Quota-Bytes"
+	}
+	if !quotaSet {
+		p.quotaFree.add(req.account)
+		return ""
+	}
 	stat := func(name string) int64 {
 		n, _ := strconv.ParseInt(resp.Header.Get(name), 10, 64)
 		return n
@@ -151,10 +162,44 @@ func (p *Proxy) accountQuotaRefusal(req *request, length int64) string {
 	return ""
 }
 
+// quotaFreeTTL is how long an account read without quotas is not read again
+// before each object PUT (upstream caches account info for 60 s); a quota
+// set through this proxy applies at once, through another within it.
+const quotaFreeTTL = 10 * time.Second
+
+// quotaFreeAccounts are accounts seen without quotas lately, so object PUTs
+// to them cost no account read; its zero value is ready.
+type quotaFreeAccounts struct {
+	mu   sync.Mutex
+	seen map[string]time.Time
+}
+
+func (q *quotaFreeAccounts) has(account string) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	at, ok := q.seen[account]
+	return ok && time.Since(at) < quotaFreeTTL
+}
+
+func (q *quotaFreeAccounts) add(account string) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.seen == nil || len(q.seen) >= 100000 {
+		q.seen = map[string]time.Time{} // bounded: entries are cheap to make again
+	}
+	q.seen[account] = time.Now()
+}
+
+func (q *quotaFreeAccounts) forget(account string) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	delete(q.seen, account)
+}
+
 // accountPostHeaders are what an account POST passes on: metadata, the
 // owner's account ACL and the reseller admin's quotas; false when it
 // answered a refusal.
-func accountPostHeaders(req *request) (http.Header, bool) {
+func (p *Proxy) accountPostHeaders(req *request) (http.Header, bool) {
 	if !checkAccountACLHeader(req) {
 		return nil, false
 	}
@@ -162,6 +207,7 @@ func accountPostHeaders(req *request) (http.Header, bool) {
 	if !accountQuotaHeaders(req, h) {
 		return nil, false
 	}
+	p.quotaFree.forget(req.account) // its quotas may change now
 	accountACLToBackend(req, h)
 	return h, true
 }

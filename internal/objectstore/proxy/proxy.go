@@ -54,6 +54,9 @@ type Options struct {
 
 // Proxy is the object-store API.
 type Proxy struct {
+	// quotaFree remembers accounts without quotas (accountquota.go)
+	quotaFree quotaFreeAccounts
+
 	opts    Options
 	log     *slog.Logger
 	client  *http.Client
