@@ -23,6 +23,7 @@ func serveCommand() *cobra.Command {
 		natsURL   string
 		dbURL     string
 		ephemeral bool
+		ringDir   string
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -43,11 +44,18 @@ With --role storage, run an object-storage node: the object, container and accou
 servers over the devices in DATA_DIR/objectstore/devices (one directory each), on
 [object_store] object_port, container_port and account_port, hashing names with the
 cluster's hash_path_suffix. Add its devices to the cluster's rings with nimbus ring
-add; the proxies find it there.`,
+add; the proxies find it there.
+
+With --role proxy, run an object-store proxy beside the cloud's: the cluster's rings
+(DATA_DIR/objectstore/rings, or --ring-dir), identity's tokens opened with the cloud's
+Fernet keys (DATA_DIR/fernet-keys) and its revocations followed on the bus (use the
+join.toml of nimbus up as --config), and tempauth's users ([object_store]
+tempauth_users) with the cluster's key (DATA_DIR/objectstore/tempauth_fernet_key).`,
 		Example: `  nimbus serve --role compute --config /var/lib/nimbus/join.toml --data-dir /var/lib/nimbus-node
   nimbus serve --role api --config /var/lib/nimbus/api.toml --ephemeral-ports
   NIMBUS_OBJECT_STORE_HASH_PATH_SUFFIX=$(cat /var/lib/nimbus/objectstore/hash_path_suffix) \
-    nimbus serve --role storage --data-dir /srv/nimbus-storage1`,
+    nimbus serve --role storage --data-dir /srv/nimbus-storage1
+  nimbus serve --role proxy --config /var/lib/nimbus/join.toml --data-dir /var/lib/nimbus --ephemeral-ports`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := common.load()
 			if err != nil {
@@ -75,6 +83,12 @@ add; the proxies find it there.`,
 				}
 				return serveStorage(ctx, cfg, log)
 			}
+			if slices.Contains(roles, roleProxy) {
+				if len(roles) > 1 {
+					return fmt.Errorf("roles %s: the proxy role runs alone", strings.Join(roles, ","))
+				}
+				return serveProxy(ctx, cfg, ringDir, log)
+			}
 			if slices.Contains(roles, cloud.RoleAPI) {
 				if len(roles) > 1 {
 					return fmt.Errorf("roles %s: the api role runs alone (agents run in nimbus up and on joined hosts)",
@@ -93,10 +107,11 @@ add; the proxies find it there.`,
 		},
 	}
 	common.register(cmd)
-	cmd.Flags().StringSliceVar(&roles, "role", []string{cloud.RoleCompute}, "roles of this host: compute, network (comma-separated), or api or storage alone")
+	cmd.Flags().StringSliceVar(&roles, "role", []string{cloud.RoleCompute}, "roles of this host: compute, network (comma-separated), or api, storage or proxy alone")
+	cmd.Flags().StringVar(&ringDir, "ring-dir", "", "with --role proxy: the cluster's rings (default: DATA_DIR/objectstore/rings)")
 	cmd.Flags().StringVar(&natsURL, "nats", "", "the cloud's bus URL with its token (default: [bus] url of --config)")
 	cmd.Flags().StringVar(&dbURL, "db", "", "with --role api: the cloud's PostgreSQL database (default: [database] url of --config)")
-	cmd.Flags().BoolVar(&ephemeral, "ephemeral-ports", false, "with --role api or storage: listen on free loopback ports instead of upstream's defaults")
+	cmd.Flags().BoolVar(&ephemeral, "ephemeral-ports", false, "with --role api, storage or proxy: listen on free loopback ports instead of upstream's defaults")
 	return cmd
 }
 

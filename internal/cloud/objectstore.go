@@ -18,7 +18,7 @@ func (c *Cloud) startObjectStore(adminPassword string) (string, error) {
 		return "", nil
 	}
 	opts := objectstore.Options{
-		Dir: filepath.Join(c.cfg.DataDir, "objectstore"), Host: c.cfg.API.Host,
+		Dir: filepath.Join(c.cfg.DataDir, "objectstore"), Host: c.cfg.API.Host, TempAuthUsers: o.TempAuthUsers,
 		ProxyPort: o.Port, ObjectPort: o.ObjectPort, ContainerPort: o.ContainerPort, AccountPort: o.AccountPort,
 		Devices: o.Devices, Replicas: o.Replicas, PartPower: o.PartPower,
 		Auth: c.identity.Validator(), IdentityURL: c.IdentityURL, Logger: c.log,

@@ -33,6 +33,9 @@ type Options struct {
 	// Dir holds the store's state: rings/, devices/ and the hash path suffix.
 	Dir  string
 	Host string
+	// TempAuthUsers are tempauth's users (upstream's user_<account>_<user>
+	// lines); none: no /auth/.
+	TempAuthUsers string
 	// Ports of the proxy and of the storage servers (upstream's 8080, 6200,
 	// 6201, 6202); 0 picks free ones.
 	ProxyPort, ObjectPort, ContainerPort, AccountPort int
@@ -155,10 +158,15 @@ func StartAllInOne(o Options) (_ *AllInOne, err error) {
 	a.objectRingPath, a.hashSuffix = filepath.Join(o.Dir, "rings", "object.ring.gz"), suffix
 	a.containerRingPath = filepath.Join(o.Dir, "rings", "container.ring.gz")
 	a.accountRingPath = filepath.Join(o.Dir, "rings", "account.ring.gz")
+	tempAuth, err := LoadTempAuth(o.Dir, o.TempAuthUsers)
+	if err != nil {
+		return nil, err
+	}
 	popts := proxy.Options{
 		Rings: proxy.Rings{Account: rings["account"], Container: rings["container"], Object: rings["object"],
 			ObjectPolicies: policyRings},
 		Auth: o.Auth, Logger: o.Logger, IdentityURL: o.IdentityURL, AllowAccountManagement: o.AllowAccountManagement,
+		TempAuth: tempAuth,
 	}
 	if o.S3.Identity != nil {
 		popts.MiddlewareInfo = map[string]any{"s3api": s3api.Info()}

@@ -69,6 +69,8 @@ func (p *Proxy) accountGet(req *request) {
 		storage.EmptyListing(req.w, r, format, "account", req.account)
 		return
 	}
+	accountQuotaResponse(resp.Header)
+	accountACLFromBackend(req, resp.Header)
 	if !req.owner {
 		resp.Header.Del("X-Account-Meta-Temp-Url-Key")
 		resp.Header.Del("X-Account-Meta-Temp-Url-Key-2")
@@ -85,12 +87,16 @@ func (p *Proxy) accountPost(req *request) {
 		return
 	}
 	ctx := req.r.Context()
-	best := p.accountWrite(ctx, req, http.MethodPost, metadataHeaders(req.r.Header, "Account"))
+	extra, ok := p.accountPostHeaders(req)
+	if !ok {
+		return
+	}
+	best := p.accountWrite(ctx, req, http.MethodPost, extra)
 	if best.status == http.StatusNotFound && req.owner {
 		if !p.autocreateAccount(ctx, req) {
 			return
 		}
-		best = p.accountWrite(ctx, req, http.MethodPost, metadataHeaders(req.r.Header, "Account"))
+		best = p.accountWrite(ctx, req, http.MethodPost, extra)
 	}
 	answer(req.w, best)
 }

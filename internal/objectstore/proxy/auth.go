@@ -23,6 +23,9 @@ func (p *Proxy) authorize(req *request) bool {
 	if token == "" {
 		token = r.Header.Get("X-Storage-Token")
 	}
+	if p.opts.TempAuth != nil && isTempAuthToken(token) {
+		return p.authorizeTempAuth(req, token)
+	}
 	if token != "" && p.opts.Auth != nil {
 		if creds, err := p.opts.Auth.Authenticate(r.Context(), token); err == nil {
 			req.creds = creds
@@ -52,7 +55,7 @@ func (p *Proxy) authorize(req *request) bool {
 		roles[strings.ToLower(name)] = true
 	}
 	if roles[strings.ToLower(p.opts.ResellerAdminRole)] {
-		req.owner = true
+		req.owner, req.resellerAdmin = true, true
 		return true
 	}
 	// nobody but the reseller deletes an account
@@ -67,6 +70,9 @@ func (p *Proxy) authorize(req *request) bool {
 	}
 	if !strings.HasPrefix(req.account, ResellerPrefix) || creds.ProjectID == "" ||
 		req.account != ResellerPrefix+creds.ProjectID {
+		if p.accountACLAllows(req, func(grantees []string) bool { return crossProjectMatch(creds, grantees) }) {
+			return true
+		}
 		p.deny(req)
 		return false
 	}

@@ -166,7 +166,7 @@ func (p *Proxy) containerPut(req *request) {
 	if !ok {
 		return
 	}
-	if !checkMetadata(req.w, r, "container") || !checkQuotaHeaders(req.w, r) {
+	if !cleanContainerACLs(req) || !checkMetadata(req.w, r, "container") || !checkQuotaHeaders(req.w, r) {
 		return
 	}
 	ctx := r.Context()
@@ -210,7 +210,7 @@ func (p *Proxy) containerPut(req *request) {
 }
 
 func (p *Proxy) containerPost(req *request) {
-	if !checkMetadata(req.w, req.r, "container") || !checkQuotaHeaders(req.w, req.r) {
+	if !cleanContainerACLs(req) || !checkMetadata(req.w, req.r, "container") || !checkQuotaHeaders(req.w, req.r) {
 		return
 	}
 	p.containerWrite(req, http.MethodPost, containerHeaders(req))

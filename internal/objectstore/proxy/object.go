@@ -286,6 +286,9 @@ func (p *Proxy) objectPut(req *request) {
 	if info == nil {
 		return
 	}
+	if p.accountOverQuota(req, r.ContentLength) {
+		return
+	}
 	if overQuota(info, r.ContentLength) {
 		swob.Text(req.w, http.StatusRequestEntityTooLarge, "Upload exceeds quota.")
 		return

@@ -44,6 +44,8 @@ type Options struct {
 	Logger *slog.Logger
 	// IdentityURL is announced in WWW-Authenticate on 401, as keystonemiddleware does.
 	IdentityURL string
+	// TempAuth, when set, serves /auth/ and accepts its AUTH_ tokens.
+	TempAuth *TempAuth
 	// OperatorRoles own their project's account (keystoneauth operator_roles);
 	// ReaderRoles may read it (project_reader_roles); ResellerAdminRole owns
 	// every account (reseller_admin_role).
@@ -62,6 +64,9 @@ type Options struct {
 
 // Proxy is the object-store API.
 type Proxy struct {
+	// quotaFree remembers accounts without quotas (accountquota.go)
+	quotaFree quotaFreeAccounts
+
 	opts    Options
 	log     *slog.Logger
 	client  *http.Client
@@ -116,6 +121,10 @@ type request struct {
 	owner     bool // keystoneauth's swift_owner
 	// tempURLExpires is set when a temp URL authorized the request.
 	tempURLExpires int64
+	// tempAuthGroups are a tempauth user's groups; resellerAdmin is
+	// upstream's reseller_request.
+	tempAuthGroups []string
+	resellerAdmin  bool
 }
 
 // Handler is the proxy's HTTP handler.
@@ -188,6 +197,10 @@ func (p *Proxy) dispatch(w http.ResponseWriter, r *http.Request, id string) {
 		p.info(w, r)
 		return
 	}
+	if p.opts.TempAuth != nil && isTempAuthPath(path) {
+		p.serveTempAuth(w, r)
+		return
+	}
 	if !validName(path) {
 		swob.Text(w, http.StatusPreconditionFailed, "Invalid UTF8 or contains NULL")
 		return
@@ -224,6 +237,9 @@ func (p *Proxy) dispatch(w http.ResponseWriter, r *http.Request, id string) {
 	}
 	if req.account == "" {
 		swob.Error(w, http.StatusNotFound)
+		return
+	}
+	if p.cors(req) || p.staticWeb(req) || p.formPost(req) || p.extractArchive(req) {
 		return
 	}
 	// COPY is authorized as what it stands for: a GET of the source and a
@@ -295,6 +311,7 @@ func (p *Proxy) info(w http.ResponseWriter, r *http.Request) {
 		},
 	}
 	maps.Copy(body, p.opts.MiddlewareInfo)
+	p.authInfo(body)
 	data, _ := json.Marshal(body)
 	w.Header().Set("Content-Type", "application/json; charset=UTF-8")
 	if r.Method == http.MethodHead {

@@ -162,6 +162,10 @@ type ObjectStore struct {
 	// joining it (nimbus serve --role storage); empty: the one in
 	// DATA_DIR/objectstore/hash_path_suffix (nimbus up generates it there).
 	HashPathSuffix string `toml:"hash_path_suffix" env:"NIMBUS_OBJECT_STORE_HASH_PATH_SUFFIX"`
+	// TempAuthUsers are the proxy's tempauth users, upstream's lines
+	// "user_<account>_<user> = <key> [.admin] [.reseller_admin]", one per
+	// line or separated by ";"; empty: no tempauth (/auth/v1.0).
+	TempAuthUsers string `toml:"tempauth_users" env:"NIMBUS_OBJECT_STORE_TEMPAUTH_USERS"`
 	// ReplicatorInterval is the pause in seconds between a storage node's
 	// replication passes (upstream's run_pause; 0: 30).
 	ReplicatorInterval int `toml:"replicator_interval" env:"NIMBUS_OBJECT_STORE_REPLICATOR_INTERVAL"`
