@@ -280,6 +280,9 @@ func (p *Proxy) info(w http.ResponseWriter, r *http.Request) {
 			"outgoing_allow_headers":  []string{"x-object-meta-public-*"},
 		},
 	}
+	for k, v := range objectMiddlewareInfo() {
+		body[k] = v
+	}
 	data, _ := json.Marshal(body)
 	w.Header().Set("Content-Type", "application/json; charset=UTF-8")
 	if r.Method == http.MethodHead {

@@ -332,6 +332,11 @@ func (o *objectRequest) post() {
 			"X-Size": {md["Content-Length"]}, "X-Content-Type": {contentType}, "X-Etag": {md["ETag"]},
 		})
 	}
+	for k, v := range md { // as upstream, so the proxy's symlink middleware sees a link
+		if strings.HasPrefix(k, "X-Object-Sysmeta-") {
+			o.w.Header().Set(k, v)
+		}
+	}
 	swob.Error(o.w, http.StatusAccepted)
 }
 
