@@ -94,6 +94,19 @@ func TestObjectStoreStaticLargeObject(t *testing.T) {
 		t.Fatalf("mixed manifest: %q", r.body)
 	}
 
+	// a copy is of the large object's bytes; of the manifest with ?multipart-manifest=get
+	c.expect("a-member", "PUT", acct+"/c/copied", "", 201, "X-Copy-From", "c/big")
+	r = c.expect("a-member", "GET", acct+"/c/copied", "", 200)
+	if r.body != "hello world!" || r.header.Get("X-Static-Large-Object") != "" || r.header.Get("Etag") != md5hex("hello world!") {
+		t.Fatalf("copy of an SLO: %q %v", r.body, r.header)
+	}
+	c.expect("a-member", "PUT", acct+"/c/manifest-copy?multipart-manifest=get", "", 201, "X-Copy-From", "c/big")
+	r = c.expect("a-member", "GET", acct+"/c/manifest-copy", "", 200)
+	if r.body != "hello world!" || r.header.Get("X-Static-Large-Object") != "True" || r.header.Get("Etag") != `"`+sloEtag+`"` {
+		t.Fatalf("copy of an SLO manifest: %q %v", r.body, r.header)
+	}
+	c.expect("a-member", "DELETE", acct+"/c/manifest-copy", "", 204)
+
 	// another project's segments are read with the caller's rights
 	c.expect("a-member", "POST", acct+"/c", "", 204, "X-Container-Read", "b:*")
 	c.expect("b-member", "GET", acct+"/c/big", "", 409)
@@ -264,6 +277,16 @@ func TestObjectStoreSymlinks(t *testing.T) {
 		}
 	}
 	c.expect("a-member", "POST", acct+"/c/target", "", 400, "X-Symlink-Target", "c/x")
+	// a copy of a link is of its target; with ?symlink=get, of the link
+	c.expect("a-member", "COPY", acct+"/c/link", "", 201, "Destination", "c/link-copy")
+	if r := c.expect("a-member", "HEAD", acct+"/c/link-copy?symlink=get", "", 200); r.header.Get("X-Symlink-Target") != "" ||
+		r.header.Get("Content-Length") != "10" {
+		t.Fatalf("copy of a link: %v", r.header)
+	}
+	c.expect("a-member", "COPY", acct+"/c/link?symlink=get", "", 201, "Destination", "c/link-copy")
+	if r := c.expect("a-member", "HEAD", acct+"/c/link-copy?symlink=get", "", 200); r.header.Get("X-Symlink-Target") != "c/target" {
+		t.Fatalf("copy of a link itself: %v", r.header)
+	}
 	// a static link follows its target's ETag
 	c.expect("a-member", "PUT", acct+"/c/static", "", 201, "X-Symlink-Target", "c/target", "X-Symlink-Target-Etag", md5hex("the target"))
 	c.expect("a-member", "GET", acct+"/c/static", "", 200)
