@@ -79,6 +79,17 @@ func TestObjectStoreStaticLargeObject(t *testing.T) {
 		t.Fatalf("raw manifest: %q %v", r.body, r.header)
 	}
 
+	// the listing records the large object's size and ETag
+	r = c.expect("a-member", "GET", acct+"/c?format=json", "", 200)
+	var rows []map[string]any
+	if err := json.Unmarshal([]byte(r.body), &rows); err != nil || len(rows) != 1 || rows[0]["bytes"] != float64(12) ||
+		rows[0]["slo_etag"] != `"`+sloEtag+`"` || strings.Contains(rows[0]["hash"].(string), ";") {
+		t.Fatalf("listing of an SLO: %v %s", err, r.body)
+	}
+	if r := c.expect("a-member", "HEAD", acct+"/c", "", 204); r.header.Get("X-Container-Bytes-Used") != "12" {
+		t.Fatalf("bytes used by an SLO: %v", r.header)
+	}
+
 	// a ranged segment, inline data, and a nested manifest
 	inline := base64.StdEncoding.EncodeToString([]byte("XY"))
 	c.expect("a-member", "PUT", acct+"/c/mixed?multipart-manifest=put",
@@ -299,6 +310,15 @@ func TestObjectStoreSymlinks(t *testing.T) {
 	if !strings.HasPrefix(r.body, "Object Etag ") || r.header.Get("Content-Location") != "/v1/AUTH_a/c/target" {
 		t.Fatalf("static link to a changed target: %q %v", r.body, r.header)
 	}
+	// listings say which rows are links
+	r = c.expect("a-member", "GET", acct+"/c?format=json&prefix=static", "", 200)
+	var rows []map[string]any
+	if err := json.Unmarshal([]byte(r.body), &rows); err != nil || len(rows) != 1 || rows[0]["symlink_path"] != "/v1/AUTH_a/c/target" ||
+		rows[0]["symlink_etag"] != md5hex("the target") || rows[0]["symlink_bytes"] != float64(10) ||
+		rows[0]["hash"] != "d41d8cd98f00b204e9800998ecf8427e" {
+		t.Fatalf("listing of a link: %v %s", err, r.body)
+	}
+
 	// two links followed, a third is a loop
 	c.expect("a-member", "PUT", acct+"/c/l1", "", 201, "X-Symlink-Target", "c/l2")
 	c.expect("a-member", "PUT", acct+"/c/l2", "", 201, "X-Symlink-Target", "c/l3")

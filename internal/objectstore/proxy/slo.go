@@ -29,6 +29,9 @@ import (
 const (
 	sysmetaSLOEtag = "X-Object-Sysmeta-Slo-Etag"
 	sysmetaSLOSize = "X-Object-Sysmeta-Slo-Size"
+	// the container update overrides: what the object's listing row records
+	sysmetaOverrideEtag = "X-Object-Sysmeta-Container-Update-Override-Etag"
+	sysmetaOverrideSize = "X-Object-Sysmeta-Container-Update-Override-Size"
 )
 
 func configTrue(v string) bool {
@@ -115,6 +118,9 @@ func (p *Proxy) sloPut(req *request) {
 	put.Header.Set(sysmetaSLOSize, strconv.FormatInt(total, 10))
 	put.Header.Set("X-Static-Large-Object", "True")
 	put.Header.Set("Etag", hex.EncodeToString(sum[:]))
+	// listings record the large object's size and both ETags
+	put.Header.Set(sysmetaOverrideEtag, hex.EncodeToString(sum[:])+"; slo_etag="+sloEtag)
+	put.Header.Set(sysmetaOverrideSize, strconv.FormatInt(total, 10))
 	if put.Header.Get("Content-Type") == "" {
 		put.Header.Set("Content-Type", guessType(req.object))
 	}

@@ -277,3 +277,24 @@ func md5hexString(s string) string {
 	sum := md5.Sum([]byte(s))
 	return hex.EncodeToString(sum[:])
 }
+
+// TestRewriteListingJSON: the listing rows of a large object and of links,
+// as upstream's slo and symlink middleware answer them.
+func TestRewriteListingJSON(t *testing.T) {
+	in := `[{"name": "big", "hash": "abc; slo_etag=def", "bytes": 12},
+		{"name": "link", "hash": "d41d8cd98f00b204e9800998ecf8427e; symlink_target=c/o; symlink_target_account=AUTH_b; symlink_target_etag=e1; symlink_target_bytes=7"},
+		{"name": "other", "hash": "x; foo=\"bar\""}, {"subdir": "d/"}]`
+	out, ok := rewriteListingJSON([]byte(in), "v1", "AUTH_a")
+	if !ok {
+		t.Fatal("not rewritten")
+	}
+	want := `[{"bytes":12,"hash":"abc","name":"big","slo_etag":"\"def\""},` +
+		`{"hash":"d41d8cd98f00b204e9800998ecf8427e","name":"link","symlink_bytes":7,"symlink_etag":"e1","symlink_path":"/v1/AUTH_b/c/o"},` +
+		`{"hash":"x; foo=bar","name":"other"},{"subdir":"d/"}]`
+	if string(out) != want {
+		t.Errorf("rewritten:\n%s\nwant\n%s", out, want)
+	}
+	if _, ok := rewriteListingJSON([]byte(`{"not": "a list"}`), "v1", "a"); ok {
+		t.Error("a non-list listing rewritten")
+	}
+}

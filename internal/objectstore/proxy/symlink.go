@@ -24,6 +24,7 @@ const (
 	sysmetaSymlinkTargetAccount = "X-Object-Sysmeta-Symlink-Target-Account"
 	sysmetaSymlinkTargetEtag    = "X-Object-Sysmeta-Symlink-Target-Etag"
 	sysmetaSymlinkTargetBytes   = "X-Object-Sysmeta-Symlink-Target-Bytes"
+	md5OfEmpty                  = "d41d8cd98f00b204e9800998ecf8427e"
 	// symloopMax is upstream's DEFAULT_SYMLOOP_MAX.
 	symloopMax = 2
 )
@@ -122,9 +123,17 @@ func (p *Proxy) prepareSymlinkPut(req *request) bool {
 		}
 	}
 	r.Header.Set(sysmetaSymlinkTarget, quote(container+"/"+object, "/"))
+	// the listing row says it is a link: the empty string's MD5 and the
+	// target as parameters, as upstream's etag override
+	override := []string{md5OfEmpty, "symlink_target=" + r.Header.Get(sysmetaSymlinkTarget)}
 	if account != "" {
 		r.Header.Set(sysmetaSymlinkTargetAccount, quote(account, "/"))
+		override = append(override, "symlink_target_account="+r.Header.Get(sysmetaSymlinkTargetAccount))
 	}
+	if etag != "" {
+		override = append(override, "symlink_target_etag="+etag, "symlink_target_bytes="+r.Header.Get(sysmetaSymlinkTargetBytes))
+	}
+	r.Header.Set(sysmetaOverrideEtag, strings.Join(override, "; "))
 	for _, k := range []string{"X-Symlink-Target", "X-Symlink-Target-Account", "X-Symlink-Target-Etag", "X-Symlink-Target-Bytes"} {
 		r.Header.Del(k)
 	}

@@ -48,6 +48,10 @@ func (p *Proxy) containerMiddleware(req *request) bool {
 		}
 		return false
 	}}
+	if r.Method == http.MethodGet {
+		p.serveContainerListing(req)
+		return true
+	}
 	if r.Method != http.MethodPut && r.Method != http.MethodPost {
 		return false
 	}

@@ -282,9 +282,9 @@ func (o *objectRequest) put() {
 	if after, err := scanObject(o.dir); err == nil {
 		after.cleanup()
 	}
-	o.containerUpdate(http.MethodPut, ts, http.Header{
+	o.containerUpdate(http.MethodPut, ts, listingOverrides(o.r.Header.Get, http.Header{
 		"X-Size": {strconv.FormatInt(n, 10)}, "X-Content-Type": {contentType}, "X-Etag": {etag},
-	})
+	}))
 	o.w.Header().Set("ETag", `"`+etag+`"`)
 	o.w.Header().Set("Last-Modified", ts.LastModified())
 	swob.Write(o.w, http.StatusCreated, "text/html; charset=UTF-8", "")
@@ -328,9 +328,9 @@ func (o *objectRequest) post() {
 		return
 	}
 	if contentType != "" && contentType != md["Content-Type"] {
-		o.containerUpdate(http.MethodPut, ts, http.Header{
+		o.containerUpdate(http.MethodPut, ts, listingOverrides(func(k string) string { return md[k] }, http.Header{
 			"X-Size": {md["Content-Length"]}, "X-Content-Type": {contentType}, "X-Etag": {md["ETag"]},
-		})
+		}))
 	}
 	for k, v := range md { // as upstream, so the proxy's symlink middleware sees a link
 		if strings.HasPrefix(k, "X-Object-Sysmeta-") {
