@@ -139,3 +139,15 @@ func parseHeaderParams(v string) (string, [][2]string) {
 	}
 	return strings.TrimSpace(parts[0]), params
 }
+
+// withListingOverrides is the object server's use of the container update
+// overrides, for the updates the proxy sends in a failed replica's stead.
+func withListingOverrides(object, update http.Header) http.Header {
+	if v := object.Get(sysmetaOverrideSize); v != "" {
+		update.Set("X-Size", v)
+	}
+	if v := object.Get(sysmetaOverrideEtag); v != "" {
+		update.Set("X-Etag", v)
+	}
+	return update
+}

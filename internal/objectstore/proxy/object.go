@@ -394,9 +394,9 @@ func (p *Proxy) objectPut(req *request) {
 	if best.status == http.StatusCreated {
 		req.w.Header().Set("Last-Modified", ts.LastModified())
 		for etag := range etags {
-			p.missedContainerUpdates(req, resps, http.MethodPut, ts, http.Header{
+			p.missedContainerUpdates(req, resps, http.MethodPut, ts, withListingOverrides(r.Header, http.Header{
 				"X-Size": {strconv.FormatInt(size, 10)}, "X-Etag": {etag}, "X-Content-Type": {r.Header.Get("Content-Type")},
-			})
+			}))
 		}
 	}
 	answer(req.w, best)

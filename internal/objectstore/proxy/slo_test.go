@@ -298,3 +298,16 @@ func TestRewriteListingJSON(t *testing.T) {
 		t.Error("a non-list listing rewritten")
 	}
 }
+
+// TestWithListingOverrides: the proxy's own container update for a failed
+// replica records what the object server would.
+func TestWithListingOverrides(t *testing.T) {
+	object := http.Header{sysmetaOverrideSize: {"12"}, sysmetaOverrideEtag: {"m; slo_etag=s"}}
+	got := withListingOverrides(object, http.Header{"X-Size": {"400"}, "X-Etag": {"m"}, "X-Content-Type": {"t"}})
+	if got.Get("X-Size") != "12" || got.Get("X-Etag") != "m; slo_etag=s" || got.Get("X-Content-Type") != "t" {
+		t.Errorf("overrides: %v", got)
+	}
+	if got := withListingOverrides(http.Header{}, http.Header{"X-Size": {"4"}}); got.Get("X-Size") != "4" {
+		t.Errorf("no overrides: %v", got)
+	}
+}
