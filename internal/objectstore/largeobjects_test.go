@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 )
 
 func md5hex(s string) string {
@@ -117,6 +118,14 @@ func TestObjectStoreStaticLargeObject(t *testing.T) {
 		t.Fatalf("copy of an SLO manifest: %q %v", r.body, r.header)
 	}
 	c.expect("a-member", "DELETE", acct+"/c/manifest-copy", "", 204)
+
+	// a temp URL reads the large object and hides its user metadata
+	c.expect("a-member", "POST", acct, "", 204, "X-Account-Meta-Temp-URL-Key", "secret")
+	c.expect("a-member", "POST", acct+"/c/big", "", 202, "X-Object-Meta-Private", "x")
+	r = c.expect("", "GET", tempURL("secret", "GET", acct+"/c/big", time.Now().Add(time.Hour).Unix()), "", 200)
+	if r.body != "hello world!" || r.header.Get("X-Object-Meta-Private") != "" || r.header.Get("Content-Disposition") == "" {
+		t.Fatalf("temp URL GET of an SLO: %q %v", r.body, r.header)
+	}
 
 	// another project's segments are read with the caller's rights
 	c.expect("a-member", "POST", acct+"/c", "", 204, "X-Container-Read", "b:*")

@@ -103,6 +103,17 @@ func (p *Proxy) objectMiddleware(req *request) bool {
 	q := r.URL.Query()
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
+		if req.tempURLExpires != 0 {
+			// whatever answers (a large object, a link's target), a temp
+			// URL's answer hides user metadata, as the tempurl middleware
+			// above them all
+			filter.intercept = func(status int, h http.Header) bool {
+				if status/100 == 2 {
+					tempURLResponseHeaders(req, h)
+				}
+				return false
+			}
+		}
 		return false
 	case http.MethodPut:
 		if q.Get("multipart-manifest") == "put" {

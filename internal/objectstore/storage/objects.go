@@ -91,13 +91,16 @@ func (o *objectRequest) current() (objectFiles, map[string]string, error) {
 	}
 	if f.meta != "" {
 		if meta, err := readMetadata(filepath.Join(o.dir, f.meta)); err == nil {
+			// X-Static-Large-Object stays the .data's, as upstream's
+			// DATAFILE_SYSTEM_META: a POST does not unmake a manifest
 			for k := range md {
-				if strings.HasPrefix(k, "X-Object-Meta-") || strings.HasPrefix(k, "X-Object-Transient-Sysmeta-") || allowedHeaders[k] {
+				if (strings.HasPrefix(k, "X-Object-Meta-") || strings.HasPrefix(k, "X-Object-Transient-Sysmeta-") || allowedHeaders[k]) &&
+					k != "X-Static-Large-Object" {
 					delete(md, k)
 				}
 			}
 			for k, v := range meta {
-				if k != "X-Timestamp" {
+				if k != "X-Timestamp" && k != "X-Static-Large-Object" {
 					md[k] = v
 				}
 			}
