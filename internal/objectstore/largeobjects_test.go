@@ -202,7 +202,20 @@ func TestObjectStoreSLOBadManifests(t *testing.T) {
 			t.Errorf("%s: %d %q, want %d %q", tc.name, r.status, r.body, tc.status, tc.body)
 		}
 	}
-	r := c.expect("a-member", "PUT", acct+"/c/m", "x", 400, "X-Static-Large-Object", "True")
+	// heartbeat=on: 202 at once, the outcome in the body
+	r := c.expect("a-member", "PUT", acct+"/c/m?multipart-manifest=put&heartbeat=on", `[{"path": "/c/nope"}]`, 202)
+	if r.body != " \r\n\r\nResponse Body: Bad Request\nThe server could not comply with the request since it is either malformed or otherwise incorrect.\n"+
+		"Response Status: 400 Bad Request\nErrors:\n/c/nope, 404 Not Found\n" {
+		t.Fatalf("heartbeat refusal: %q", r.body)
+	}
+	r = c.expect("a-member", "PUT", acct+"/c/hb?multipart-manifest=put&heartbeat=on", `[{"path": "/c/s1"}]`, 202, "Accept", "application/json")
+	var hb map[string]any
+	if err := json.Unmarshal([]byte(strings.TrimSpace(r.body)), &hb); err != nil || hb["Response Status"] != "201 Created" ||
+		hb["Etag"] != `"`+md5hex(md5hex("hello"))+`"` || hb["Last Modified"] == "" {
+		t.Fatalf("heartbeat success: %v %q", err, r.body)
+	}
+	c.expect("a-member", "GET", acct+"/c/hb", "", 200)
+	r = c.expect("a-member", "PUT", acct+"/c/m", "x", 400, "X-Static-Large-Object", "True")
 	if !strings.HasPrefix(r.body, "X-Static-Large-Object is a reserved header") {
 		t.Fatalf("reserved header: %q", r.body)
 	}

@@ -85,7 +85,12 @@ func (p *Proxy) sloPut(req *request) {
 		return
 	}
 	format := bestMatchFormat(r.Header.Get("Accept"))
+	var beat *heartbeat
+	if configTrue(r.URL.Query().Get("heartbeat")) {
+		beat = startHeartbeat(req.w, format)
+	}
 	heads := p.headSegments(req, inputs)
+	beat.stop()
 	stored := make([]sloSegment, len(inputs))
 	var problems [][2]string
 	var total int64
@@ -101,11 +106,19 @@ func (p *Proxy) sloPut(req *request) {
 		total += length
 	}
 	if len(problems) > 0 {
+		if beat != nil {
+			beat.finish(map[string]any{}, http.StatusBadRequest, "", problems)
+			return
+		}
 		swob.Write(req.w, http.StatusBadRequest, format, uploadErrorBody(format, problems))
 		return
 	}
 	sloEtag := sloEtagOf(stored)
 	if client := strings.Trim(r.Header.Get("Etag"), `"`); client != "" && client != sloEtag {
+		if beat != nil {
+			beat.finish(map[string]any{}, http.StatusUnprocessableEntity, "", nil)
+			return
+		}
 		swob.Error(req.w, http.StatusUnprocessableEntity)
 		return
 	}
@@ -124,6 +137,21 @@ func (p *Proxy) sloPut(req *request) {
 	if put.Header.Get("Content-Type") == "" {
 		put.Header.Set("Content-Type", guessType(req.object))
 	}
+	sub := *req
+	sub.r = put
+	if beat != nil {
+		// the answer goes in the heartbeat body, with the large object's ETag
+		rec := httptest.NewRecorder()
+		sub.w = rec
+		p.objectPut(&sub)
+		summary := map[string]any{}
+		if rec.Code/100 == 2 {
+			summary["Etag"] = `"` + sloEtag + `"`
+			summary["Last Modified"] = rec.Header().Get("Last-Modified")
+		}
+		beat.finish(summary, rec.Code, rec.Body.String(), nil)
+		return
+	}
 	// the answer's ETag is the large object's, as upstream sets resp.etag
 	if f, ok := req.w.(*headerFilter); ok {
 		f.intercept = func(status int, h http.Header) bool {
@@ -133,9 +161,111 @@ func (p *Proxy) sloPut(req *request) {
 			return false
 		}
 	}
-	sub := *req
-	sub.r = put
 	p.objectPut(&sub)
+}
+
+// heartbeat is a manifest PUT with ?heartbeat=on: 202 at once, a space
+// every yield_frequency while the segments are checked, then the outcome as
+// a bulk-style body after a blank line.
+type heartbeat struct {
+	w      http.ResponseWriter
+	format string
+	done   chan struct{}
+	wg     sync.WaitGroup
+	mu     sync.Mutex
+}
+
+// heartbeatInterval is upstream's yield_frequency.
+const heartbeatInterval = 10 * time.Second
+
+func startHeartbeat(w http.ResponseWriter, format string) *heartbeat {
+	b := &heartbeat{w: w, format: format, done: make(chan struct{})}
+	w.Header().Set("Content-Type", format)
+	w.WriteHeader(http.StatusAccepted)
+	b.space()
+	b.wg.Add(1)
+	go func() {
+		defer b.wg.Done()
+		tick := time.NewTicker(heartbeatInterval)
+		defer tick.Stop()
+		for {
+			select {
+			case <-b.done:
+				return
+			case <-tick.C:
+				b.space()
+			}
+		}
+	}()
+	return b
+}
+
+func (b *heartbeat) space() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	_, _ = io.WriteString(b.w, " ")
+	if f, ok := b.w.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// stop ends the spaces (nil: no heartbeat).
+func (b *heartbeat) stop() {
+	if b == nil {
+		return
+	}
+	close(b.done)
+	b.wg.Wait()
+}
+
+// finish writes the outcome: status, its body (an error's without one is
+// swob's reason and explanation) and the problems.
+func (b *heartbeat) finish(summary map[string]any, status int, body string, problems [][2]string) {
+	summary["Response Status"] = fmt.Sprintf("%d %s", status, swob.Title(status))
+	if body == "" && status/100 != 2 {
+		body = swob.Title(status)
+		if e := swob.Explanation(status); e != "" {
+			body += "\n" + e
+		}
+	}
+	summary["Response Body"] = body
+	_, _ = io.WriteString(b.w, "\r\n\r\n"+heartbeatBody(b.format, summary, problems))
+}
+
+// heartbeatBody is get_heartbeat_response_body(format, summary, problems,
+// 'upload').
+func heartbeatBody(format string, summary map[string]any, problems [][2]string) string {
+	list := make([][]string, len(problems))
+	for i, pr := range problems {
+		list[i] = []string{pr[0], pr[1]}
+	}
+	var b strings.Builder
+	switch {
+	case format == "application/json":
+		summary["Errors"] = list
+		data, _ := json.Marshal(summary)
+		return string(data)
+	case strings.HasSuffix(format, "/xml"):
+		b.WriteString("<upload>\n")
+		for _, k := range sortedKeys(summary) {
+			tag := strings.ToLower(strings.ReplaceAll(k, " ", "_"))
+			fmt.Fprintf(&b, "<%s>%s</%s>\n", tag, xmlEscape(fmt.Sprint(summary[k])), tag)
+		}
+		b.WriteString("<errors>\n")
+		for _, pr := range problems {
+			fmt.Fprintf(&b, "<object><name>%s</name><status>%s</status></object>\n", xmlEscape(pr[0]), xmlEscape(pr[1]))
+		}
+		b.WriteString("</errors>\n</upload>\n")
+	default:
+		for _, k := range sortedKeys(summary) {
+			fmt.Fprintf(&b, "%s: %v\n", k, summary[k])
+		}
+		b.WriteString("Errors:\n")
+		for _, pr := range problems {
+			fmt.Fprintf(&b, "%s, %s\n", pr[0], pr[1])
+		}
+	}
+	return b.String()
 }
 
 // headSegments HEADs each distinct segment path of a manifest with the
@@ -254,28 +384,7 @@ func sloEtagOf(segs []sloSegment) string {
 // uploadErrorBody is get_heartbeat_response_body(format, {}, problems,
 // 'upload') as a manifest PUT's 400 carries it.
 func uploadErrorBody(format string, problems [][2]string) string {
-	var b strings.Builder
-	switch {
-	case format == "application/json":
-		list := make([][]string, len(problems))
-		for i, pr := range problems {
-			list[i] = []string{pr[0], pr[1]}
-		}
-		data, _ := json.Marshal(map[string]any{"Errors": list})
-		return string(data)
-	case strings.HasSuffix(format, "/xml"):
-		b.WriteString("<upload>\n<errors>\n")
-		for _, pr := range problems {
-			fmt.Fprintf(&b, "<object><name>%s</name><status>%s</status></object>\n", xmlEscape(pr[0]), xmlEscape(pr[1]))
-		}
-		b.WriteString("</errors>\n</upload>\n")
-	default:
-		b.WriteString("Errors:\n")
-		for _, pr := range problems {
-			fmt.Fprintf(&b, "%s, %s\n", pr[0], pr[1])
-		}
-	}
-	return b.String()
+	return heartbeatBody(format, map[string]any{}, problems)
 }
 
 func xmlEscape(s string) string {
