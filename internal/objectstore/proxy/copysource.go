@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"strconv"
@@ -39,6 +40,14 @@ func (p *Proxy) copySource(dst, src *request, raw *http.Response) *http.Response
 	sub.w = out
 	go func() {
 		defer raw.Body.Close()
+		defer func() {
+			// outside the request's goroutine, so its recover is not ours
+			if v := recover(); v != nil {
+				p.log.Error("object-store copy source panic", "panic", v)
+				out.WriteHeader(http.StatusInternalServerError)
+				_ = pw.CloseWithError(fmt.Errorf("copy source failed"))
+			}
+		}()
 		if !p.objectReadMiddleware(&sub, raw) && !p.serveDLO(&sub, raw) {
 			relay(out, sub.r, raw)
 		}

@@ -291,7 +291,7 @@ func (p *Proxy) headSegments(req *request, inputs []sloInput) map[string]*httpte
 			for path := range work {
 				rec := httptest.NewRecorder()
 				sub := subrequest(req, http.MethodHead, "/"+req.version+"/"+req.account+"/"+strings.TrimLeft(path, "/"), "")
-				p.dispatch(rec, sub, req.transID)
+				p.dispatchRecovered(rec, sub, req.transID)
 				mu.Lock()
 				out[path] = rec
 				mu.Unlock()
@@ -304,6 +304,18 @@ func (p *Proxy) headSegments(req *request, inputs []sloInput) map[string]*httpte
 	close(work)
 	wg.Wait()
 	return out
+}
+
+// dispatchRecovered is a subrequest in a goroutine of its own: a panic is
+// its 500, as the request's own recover would make it.
+func (p *Proxy) dispatchRecovered(rec *httptest.ResponseRecorder, sub *http.Request, transID string) {
+	defer func() {
+		if v := recover(); v != nil {
+			p.log.Error("object-store subrequest panic", "method", sub.Method, "path", sub.URL.EscapedPath(), "panic", v)
+			rec.Code = http.StatusInternalServerError
+		}
+	}()
+	p.dispatch(rec, sub, transID)
 }
 
 // validateSLOSegment is validate_seg_dict: a segment of the client's
