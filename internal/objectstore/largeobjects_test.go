@@ -66,6 +66,24 @@ func TestObjectStoreStaticLargeObject(t *testing.T) {
 	c.expect("a-member", "GET", acct+"/c/big", "", 412, "If-Match", `"nope"`)
 	c.expect("a-member", "GET", acct+"/c/big", "", 200, "If-Match", `"`+sloEtag+`"`)
 
+	// ?part-number reads one segment
+	r = c.expect("a-member", "GET", acct+"/c/big?part-number=2", "", 206)
+	if r.body != " world" || r.header.Get("Content-Range") != "bytes 5-10/12" || r.header.Get("X-Parts-Count") != "3" {
+		t.Fatalf("part 2: %q %v", r.body, r.header)
+	}
+	if r := c.expect("a-member", "HEAD", acct+"/c/big?part-number=1", "", 206); r.header.Get("Content-Length") != "5" {
+		t.Fatalf("HEAD of part 1: %v", r.header)
+	}
+	if r := c.expect("a-member", "GET", acct+"/c/big?part-number=4", "", 416); r.body != "The requested part number is not satisfiable" ||
+		r.header.Get("Content-Range") != "bytes */12" {
+		t.Fatalf("part 4 of 3: %q %v", r.body, r.header)
+	}
+	if r := c.expect("a-member", "GET", acct+"/c/big?part-number=0", "", 400); r.body != "Part number must be an integer greater than 0" {
+		t.Fatalf("part 0: %q", r.body)
+	}
+	c.expect("a-member", "GET", acct+"/c/big?part-number=1", "", 400, "Range", "bytes=0-1")
+	c.expect("a-member", "GET", acct+"/segs/s1?part-number=9", "", 200) // not an SLO: ignored
+
 	// the manifest as stored and as a client would PUT it
 	r = c.expect("a-member", "GET", acct+"/c/big?multipart-manifest=get", "", 200)
 	var stored []map[string]any

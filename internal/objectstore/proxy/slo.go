@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -418,10 +419,15 @@ func (p *Proxy) serveSLO(req *request, resp *http.Response) bool {
 		p.serveRawManifest(req, resp)
 		return true
 	}
+	part, problem := partNumber(req.r)
+	if problem != "" {
+		swob.Write(req.w, http.StatusBadRequest, "text/html; charset=UTF-8", problem)
+		return true
+	}
 	sloEtag, sloSize := resp.Header.Get(sysmetaSLOEtag), resp.Header.Get(sysmetaSLOSize)
 	legacy := sloEtag == "" || sloSize == ""
 	method := http.MethodHead
-	if req.r.Method == http.MethodGet || legacy {
+	if req.r.Method == http.MethodGet || legacy || part > 0 {
 		method = http.MethodGet
 	}
 	// the object server answered the manifest's own conditionals and Range;
@@ -462,6 +468,25 @@ func (p *Proxy) serveSLO(req *request, resp *http.Response) bool {
 	h.Set("X-Manifest-Etag", strings.Trim(manifest.Header.Get("Etag"), `"`))
 	lastModified, _ := http.ParseTime(manifest.Header.Get("Last-Modified"))
 	contentType := manifest.Header.Get("Content-Type")
+	if part > 0 {
+		// the part is served as the Range it covers, as upstream rewrites it
+		h.Set("X-Parts-Count", strconv.Itoa(len(segs)))
+		if part > len(segs) {
+			h.Set("Content-Range", fmt.Sprintf("bytes */%d", size))
+			h.Set("Etag", `"`+sloEtag+`"`)
+			body := "The requested part number is not satisfiable"
+			if req.r.Method == http.MethodHead {
+				body = ""
+			}
+			swob.Write(req.w, http.StatusRequestedRangeNotSatisfiable, contentType, body)
+			return true
+		}
+		var start int64
+		for _, s := range segs[:part-1] {
+			start += s.length()
+		}
+		req.r.Header.Set("Range", fmt.Sprintf("bytes=%d-%d", start, start+segs[part-1].length()-1))
+	}
 	if req.r.Method == http.MethodHead {
 		swob.Serve(req.w, req.r, swob.Entity{ETag: sloEtag, LastModified: lastModified, Length: size, ContentType: contentType})
 		return true
@@ -475,6 +500,27 @@ func (p *Proxy) serveSLO(req *request, resp *http.Response) bool {
 	}
 	p.serveSegments(req, pieces, sloEtag, lastModified, contentType)
 	return true
+}
+
+// partNumber is get_valid_part_num: the ?part-number of a GET or HEAD of an
+// SLO (0 without one), or the 400's body.
+func partNumber(r *http.Request) (int, string) {
+	q := r.URL.Query()
+	if !q.Has("part-number") {
+		return 0, ""
+	}
+	n, ok := pyInt(q.Get("part-number"))
+	if !ok || n <= 0 {
+		return 0, "Part number must be an integer greater than 0"
+	}
+	n = min(n, math.MaxInt32) // past any manifest's parts: 416
+
+	if v := r.Header.Get("Range"); v != "" {
+		if _, err := swob.ParseRange(v); err == nil {
+			return 0, "Range requests are not supported with part number queries"
+		}
+	}
+	return int(n), ""
 }
 
 // readManifest is a plain read (no Range, no conditionals) of an object.
