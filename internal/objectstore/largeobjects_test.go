@@ -145,6 +145,16 @@ func TestObjectStoreStaticLargeObject(t *testing.T) {
 		t.Fatalf("temp URL GET of an SLO: %q %v", r.body, r.header)
 	}
 
+	// a sub-manifest is read only when a range reaches it
+	c.expect("a-member", "PUT", acct+"/c/sub?multipart-manifest=put", `[{"path": "/segs/s3"}]`, 201)
+	c.expect("a-member", "PUT", acct+"/c/lazy?multipart-manifest=put", `[{"path": "/segs/s1"}, {"path": "/c/sub"}]`, 201)
+	c.expect("a-member", "DELETE", acct+"/c/sub", "", 204)
+	if r := c.expect("a-member", "GET", acct+"/c/lazy", "", 206, "Range", "bytes=0-4"); r.body != "hello" {
+		t.Fatalf("range before a missing sub-manifest: %q", r.body)
+	}
+	c.expect("a-member", "GET", acct+"/c/lazy", "", 409, "Range", "bytes=5-")
+	c.expect("a-member", "DELETE", acct+"/c/lazy", "", 204)
+
 	// another project's segments are read with the caller's rights
 	c.expect("a-member", "POST", acct+"/c", "", 204, "X-Container-Read", "b:*")
 	c.expect("b-member", "GET", acct+"/c/big", "", 409)
@@ -241,6 +251,15 @@ func TestObjectStoreSLOBadManifests(t *testing.T) {
 	// the last segment may be empty
 	c.expect("a-member", "PUT", acct+"/c/empty", "", 201)
 	c.expect("a-member", "PUT", acct+"/c/m?multipart-manifest=put", `[{"path": "/c/s1"}, {"path": "/c/empty"}]`, 201)
+	// nested manifests are followed to upstream's depth of 10
+	c.expect("a-member", "PUT", acct+"/c/n0?multipart-manifest=put", `[{"path": "/c/s1"}]`, 201)
+	for i := 1; i <= 10; i++ {
+		c.expect("a-member", "PUT", fmt.Sprintf("%s/c/n%d?multipart-manifest=put", acct, i), fmt.Sprintf(`[{"path": "/c/n%d"}]`, i-1), 201)
+	}
+	if r := c.expect("a-member", "GET", acct+"/c/n9", "", 200); r.body != "hello" {
+		t.Fatalf("nine levels: %q", r.body)
+	}
+	c.expect("a-member", "GET", acct+"/c/n10", "", 409)
 	// /info advertises slo with upstream's keys
 	r = c.expect("", "GET", "/info", "", 200)
 	var info map[string]map[string]any

@@ -30,6 +30,10 @@ type segmentPiece struct {
 	size              int64  // the segment's expected length, -1 unchecked
 	data              []byte // inline data (SLO "data" segments) instead
 	inline            bool
+	// subSLO: the piece is bytes first..last of a nested manifest, expanded
+	// into its own pieces when a read reaches it; depth is its level
+	subSLO bool
+	depth  int
 }
 
 func (s segmentPiece) length() int64 {
@@ -118,6 +122,15 @@ func (sr *segmentReader) openAt(off int64) error {
 	if i < 0 || off >= sr.length {
 		return io.EOF
 	}
+	for sr.pieces[i].subSLO {
+		if err := sr.expand(i); err != nil {
+			sr.p.log.Warn("large object submanifest unreadable", "segment", sr.pieces[i].container+"/"+sr.pieces[i].object, "error", err)
+			return errSegment
+		}
+		for i+1 < len(sr.offsets) && sr.offsets[i+1] <= off {
+			i++
+		}
+	}
 	piece := sr.pieces[i]
 	skip := off - sr.offsets[i]
 	sr.curPos, sr.curEnd = off, sr.offsets[i]+piece.length()
@@ -150,6 +163,32 @@ func (sr *segmentReader) openAt(off int64) error {
 		return errSegment
 	}
 	sr.cur = resp.Body
+	return nil
+}
+
+// expand replaces the sub-manifest piece i by the pieces it stands for.
+func (sr *segmentReader) expand(i int) error {
+	sub, err := sr.p.expandSubSLO(sr.req, sr.pieces[i])
+	if err != nil {
+		return err
+	}
+	var kept []segmentPiece
+	for _, pc := range sub {
+		if pc.length() > 0 {
+			kept = append(kept, pc)
+		}
+	}
+	if len(sr.pieces)+len(kept) > maxSLOPieces {
+		return errors.New("too many segments")
+	}
+	pieces := append(append(append([]segmentPiece{}, sr.pieces[:i]...), kept...), sr.pieces[i+1:]...)
+	offsets := make([]int64, len(pieces))
+	var at int64
+	for j, pc := range pieces {
+		offsets[j] = at
+		at += pc.length()
+	}
+	sr.pieces, sr.offsets = pieces, offsets
 	return nil
 }
 

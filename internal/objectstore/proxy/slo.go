@@ -580,8 +580,8 @@ func (p *Proxy) serveRawManifest(req *request, resp *http.Response) {
 // maxSLOPieces bounds what one GET flattens out of nested manifests.
 const maxSLOPieces = 100 * maxManifestSegments
 
-// sloPieces flattens a manifest into pieces, fetching sub-manifests (with
-// the caller's rights) down to upstream's recursion limit.
+// sloPieces turns a manifest into pieces; a sub-manifest is one piece the
+// reader expands when it reaches it (expandSubSLO), depth its level.
 func (p *Proxy) sloPieces(req *request, segs []sloSegment, depth int) ([]segmentPiece, error) {
 	var out []segmentPiece
 	for _, s := range segs {
@@ -610,22 +610,40 @@ func (p *Proxy) sloPieces(req *request, segs []sloSegment, depth int) ([]segment
 		if !s.SubSLO {
 			out = append(out, segmentPiece{container: container, object: object, first: first, last: last, etag: s.Hash, size: s.Bytes})
 		} else {
-			if depth >= maxSLODepth {
-				return nil, fmt.Errorf("max recursion depth was exceeded")
-			}
-			sub, err := p.subManifest(req, container, object)
-			if err != nil {
-				return nil, err
-			}
-			subPieces, err := p.sloPieces(req, sub, depth+1)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, slicePieces(subPieces, first, last)...)
+			// fetched only when a read reaches it, as upstream's
+			// _byterange_listing_iterator skips sub-manifests no range needs
+			out = append(out, segmentPiece{container: container, object: object, first: first, last: last, size: -1,
+				subSLO: true, depth: depth})
 		}
 		if len(out) > maxSLOPieces {
 			return nil, fmt.Errorf("too many segments")
 		}
+	}
+	return out, nil
+}
+
+// expandSubSLO is the pieces a sub-manifest piece stands for: its manifest
+// read with the caller's rights, down to upstream's recursion limit, and cut
+// to the piece's range.
+func (p *Proxy) expandSubSLO(req *request, piece segmentPiece) ([]segmentPiece, error) {
+	if piece.depth >= maxSLODepth {
+		return nil, fmt.Errorf("max recursion depth was exceeded")
+	}
+	sub, err := p.subManifest(req, piece.container, piece.object)
+	if err != nil {
+		return nil, err
+	}
+	subPieces, err := p.sloPieces(req, sub, piece.depth+1)
+	if err != nil {
+		return nil, err
+	}
+	out := slicePieces(subPieces, piece.first, piece.last)
+	var n int64
+	for _, pc := range out {
+		n += pc.length()
+	}
+	if n != piece.length() {
+		return nil, fmt.Errorf("submanifest %s/%s changed size", piece.container, piece.object)
 	}
 	return out, nil
 }
