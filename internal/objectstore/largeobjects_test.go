@@ -145,6 +145,20 @@ func TestObjectStoreStaticLargeObject(t *testing.T) {
 		t.Fatalf("temp URL GET of an SLO: %q %v", r.body, r.header)
 	}
 
+	// a static link to the SLO lists its slo_etag
+	manifestEtag := c.expect("a-member", "HEAD", acct+"/c/big", "", 200).header.Get("X-Manifest-Etag")
+	c.expect("a-member", "PUT", acct+"/c/slo-link", "", 201, "X-Symlink-Target", "c/big", "X-Symlink-Target-Etag", manifestEtag)
+	r = c.expect("a-member", "GET", acct+"/c?format=json&prefix=slo-link", "", 200)
+	rows = nil
+	if err := json.Unmarshal([]byte(r.body), &rows); err != nil || len(rows) != 1 || rows[0]["slo_etag"] != `"`+sloEtag+`"` ||
+		rows[0]["symlink_path"] != "/v1/AUTH_a/c/big" || rows[0]["symlink_bytes"] != float64(12) {
+		t.Fatalf("listing of a static link to an SLO: %v %s", err, r.body)
+	}
+	if r := c.expect("a-member", "GET", acct+"/c/slo-link", "", 200); r.body != "hello world!" {
+		t.Fatalf("static link to an SLO: %q", r.body)
+	}
+	c.expect("a-member", "DELETE", acct+"/c/slo-link", "", 204)
+
 	// a sub-manifest is read only when a range reaches it
 	c.expect("a-member", "PUT", acct+"/c/sub?multipart-manifest=put", `[{"path": "/segs/s3"}]`, 201)
 	c.expect("a-member", "PUT", acct+"/c/lazy?multipart-manifest=put", `[{"path": "/segs/s1"}, {"path": "/c/sub"}]`, 201)

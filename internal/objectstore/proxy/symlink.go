@@ -95,6 +95,7 @@ func (p *Proxy) prepareSymlinkPut(req *request) bool {
 		r.Header.Set("Content-Type", "application/symlink")
 	}
 	targetPath := "/" + req.version + "/" + targetAccount + "/" + container + "/" + object
+	listingBase := md5OfEmpty
 	if etag != "" {
 		head := p.rawObjectRead(req, targetAccount, container, object, http.MethodHead)
 		switch {
@@ -118,6 +119,10 @@ func (p *Proxy) prepareSymlinkPut(req *request) bool {
 		}
 		r.Header.Set(sysmetaSymlinkTargetEtag, etag)
 		r.Header.Set(sysmetaSymlinkTargetBytes, bytes)
+		// a static link to a large object lists its slo_etag too
+		if _, params, ok := strings.Cut(head.Header().Get(sysmetaOverrideEtag), ";"); ok {
+			listingBase = md5OfEmpty + ";" + params
+		}
 		if r.Header.Get("Content-Type") == "" {
 			r.Header.Set("Content-Type", head.Header().Get("Content-Type"))
 		}
@@ -125,7 +130,7 @@ func (p *Proxy) prepareSymlinkPut(req *request) bool {
 	r.Header.Set(sysmetaSymlinkTarget, quote(container+"/"+object, "/"))
 	// the listing row says it is a link: the empty string's MD5 and the
 	// target as parameters, as upstream's etag override
-	override := []string{md5OfEmpty, "symlink_target=" + r.Header.Get(sysmetaSymlinkTarget)}
+	override := []string{listingBase, "symlink_target=" + r.Header.Get(sysmetaSymlinkTarget)}
 	if account != "" {
 		r.Header.Set(sysmetaSymlinkTargetAccount, quote(account, "/"))
 		override = append(override, "symlink_target_account="+r.Header.Get(sysmetaSymlinkTargetAccount))
