@@ -294,6 +294,12 @@ func TestObjectStoreDLOMultiRange(t *testing.T) {
 		c.expect("a-member", "PUT", fmt.Sprintf("%s/c/seg/%02d", acct, i), part, 201)
 	}
 	c.expect("a-member", "PUT", acct+"/c/dlo", "", 201, "X-Object-Manifest", "c/seg/")
+	for _, bad := range []string{"c", "c/", "/c/p", "c//p", "c/p?x", "c/p&y"} {
+		r := c.expect("a-member", "PUT", acct+"/c/bad-dlo", "", 400, "X-Object-Manifest", bad)
+		if r.body != "X-Object-Manifest must be in the format container/prefix" {
+			t.Fatalf("X-Object-Manifest %q: %q", bad, r.body)
+		}
+	}
 	r := c.expect("a-member", "GET", acct+"/c/dlo", "", 206, "Range", "bytes=1-4,-2")
 	if !strings.Contains(r.body, "Content-Range: bytes 1-4/9\r\n\r\nbcde\r\n") || !strings.Contains(r.body, "Content-Range: bytes 7-8/9\r\n\r\nhi\r\n") {
 		t.Fatalf("DLO multi-range: %q", r.body)

@@ -134,6 +134,10 @@ func (p *Proxy) objectMiddleware(req *request) bool {
 	}
 	switch r.Method {
 	case http.MethodPut:
+		if !validObjectManifest(r.Header) {
+			swob.Write(req.w, http.StatusBadRequest, "text/html; charset=UTF-8", "X-Object-Manifest must be in the format container/prefix")
+			return true
+		}
 		if _, ok := r.Header["X-Symlink-Target"]; ok {
 			return !p.prepareSymlinkPut(req)
 		}
@@ -150,6 +154,18 @@ func (p *Proxy) objectMiddleware(req *request) bool {
 		}
 	}
 	return false
+}
+
+// validObjectManifest is dlo's _validate_x_object_manifest_header: a
+// PUT's X-Object-Manifest, when present, is "<container>/<prefix>".
+func validObjectManifest(h http.Header) bool {
+	v, ok := h["X-Object-Manifest"]
+	if !ok {
+		return true
+	}
+	value := strings.Join(v, ",")
+	container, prefix, _ := strings.Cut(value, "/")
+	return container != "" && prefix != "" && !strings.ContainsAny(value, "?&") && !strings.HasPrefix(prefix, "/")
 }
 
 // objectReadMiddleware sees the backend's answer to a GET or HEAD before the
