@@ -184,6 +184,8 @@ func (p *Proxy) mayReadObjectAs(req *request, account, container, object, method
 	sub.w = w
 	sub.creds, sub.owner = nil, false
 	if req.tempURLExpires != 0 && account == req.account {
+		// a temp URL grants its object, and what it is made of or links
+		// to in its account (upstream's tempurl authorizes subrequests)
 		return true
 	}
 	return p.authorize(&sub)
