@@ -356,6 +356,7 @@ func TestObjectStoreSymlinks(t *testing.T) {
 		{[]string{"X-Symlink-Target", "nocontainer"}, "", 412, "X-Symlink-Target header must be of the form <container name>/<object name>"},
 		{[]string{"X-Symlink-Target", "c/bad"}, "", 400, "Symlink cannot target itself"},
 		{[]string{"X-Symlink-Target", "c/target", "X-Symlink-Target-Account", "a/b"}, "", 412, "Account name cannot contain slashes"},
+		{[]string{"X-Symlink-Target", "c/target", "X-Symlink-Target-Account", ""}, "", 412, "Account name cannot be empty"},
 		{[]string{"X-Symlink-Target", "c/target", "X-Symlink-Target-Etag", "x;y"}, "", 400, "Bad X-Symlink-Target-Etag format"},
 		{[]string{"X-Symlink-Target", "c/target", "X-Symlink-Target-Etag", "abc"}, "", 409,
 			fmt.Sprintf("Object Etag '%s' does not match X-Symlink-Target-Etag header 'abc'", md5hex("the target"))},

@@ -159,24 +159,32 @@ func TestFirstByteServed(t *testing.T) {
 // TestSymlinkTarget: X-Symlink-Target and -Account as upstream checks them.
 func TestSymlinkTarget(t *testing.T) {
 	const form = "X-Symlink-Target header must be of the form <container name>/<object name>"
+	const html = "text/html; charset=UTF-8"
 	for _, tc := range []struct {
 		target, account   string
+		hasAccount        bool
 		wantAccount, c, o string
-		status            int
-		body              string
+		contentType, body string
 	}{
-		{"c/o", "", "", "c", "o", 0, ""},
-		{"c/dir/o%20x", "AUTH_b", "AUTH_b", "c", "dir/o x", 0, ""},
-		{"/c/o", "", "", "", "", 412, form},
-		{"%2Fc/o", "", "", "", "", 412, form},
-		{"c", "", "", "", "", 412, form},
-		{"c/", "", "", "", "", 412, form},
-		{"c/o", "a/b", "", "", "", 412, "Account name cannot contain slashes"},
-		{"c/o\x00", "", "", "", "", 412, form},
+		{"c/o", "", false, "", "c", "o", "", ""},
+		{"c/dir/o%20x", "AUTH_b", true, "AUTH_b", "c", "dir/o x", "", ""},
+		{"/c/o", "", false, "", "", "", "text/plain", form},
+		{"%2Fc/o", "", false, "", "", "", "text/plain", form},
+		{"c", "", false, "", "", "", html, form},
+		{"c/", "", false, "", "", "", html, form},
+		{"c/o", "a/b", true, "", "", "", html, "Account name cannot contain slashes"},
+		{"c/o", "", true, "", "", "", html, "Account name cannot be empty"},
+		{"c/o\x00", "", false, "", "", "", html, form},
 	} {
-		a, c, o, status, body := symlinkTarget(tc.target, tc.account)
-		if a != tc.wantAccount || c != tc.c || o != tc.o || status != tc.status || body != tc.body {
-			t.Errorf("%q %q: %q %q %q %d %q", tc.target, tc.account, a, c, o, status, body)
+		a, c, o, refusal := symlinkTarget(tc.target, tc.account, tc.hasAccount)
+		if tc.body == "" {
+			if refusal != nil || a != tc.wantAccount || c != tc.c || o != tc.o {
+				t.Errorf("%q %q: %q %q %q %+v", tc.target, tc.account, a, c, o, refusal)
+			}
+			continue
+		}
+		if refusal == nil || refusal.status != 412 || refusal.contentType != tc.contentType || refusal.body != tc.body {
+			t.Errorf("%q %q: %+v, want 412 %s %q", tc.target, tc.account, refusal, tc.contentType, tc.body)
 		}
 	}
 }
@@ -260,10 +268,10 @@ func FuzzSymlinkTarget(f *testing.F) {
 		f.Add(s[0], s[1])
 	}
 	f.Fuzz(func(t *testing.T, target, account string) {
-		a, c, o, status, body := symlinkTarget(target, account)
-		if status != 0 {
-			if status != 412 || body == "" {
-				t.Fatalf("refusal %d %q", status, body)
+		a, c, o, refusal := symlinkTarget(target, account, account != "")
+		if refusal != nil {
+			if refusal.status != 412 || refusal.body == "" {
+				t.Fatalf("refusal %+v", refusal)
 			}
 			return
 		}

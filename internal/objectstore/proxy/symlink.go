@@ -31,37 +31,38 @@ const (
 
 // symlinkTarget is _validate_and_prep_request_headers' reading of
 // X-Symlink-Target (URL-quoted "<container>/<object>") and
-// X-Symlink-Target-Account; the status and body of a refusal otherwise.
-func symlinkTarget(target, account string) (string, string, string, int, string) {
+// X-Symlink-Target-Account (hasAccount: the header was sent); a refusal as
+// upstream words and types it otherwise.
+func symlinkTarget(target, account string, hasAccount bool) (string, string, string, *manifestError) {
 	const form = "X-Symlink-Target header must be of the form <container name>/<object name>"
 	v, err := url.PathUnescape(target)
 	if err != nil {
 		v = target
 	}
 	if strings.HasPrefix(v, "/") {
-		return "", "", "", http.StatusPreconditionFailed, form
+		return "", "", "", &manifestError{http.StatusPreconditionFailed, "text/plain", form}
 	}
 	container, object, ok := strings.Cut(v, "/")
 	if !ok || container == "" || object == "" || !validName(v) {
-		return "", "", "", http.StatusPreconditionFailed, form
+		// check_path_header's refusal, typed as swob's default
+		return "", "", "", &manifestError{http.StatusPreconditionFailed, "text/html; charset=UTF-8", form}
 	}
-	if account != "" {
+	if hasAccount {
 		a, err := url.PathUnescape(account)
 		if err != nil {
 			a = account
 		}
-		if a == "" {
-			return "", "", "", http.StatusPreconditionFailed, "Account name cannot be empty"
-		}
-		if strings.Contains(a, "/") {
-			return "", "", "", http.StatusPreconditionFailed, "Account name cannot contain slashes"
-		}
-		if !validName(a) {
-			return "", "", "", http.StatusPreconditionFailed, form
+		switch {
+		case a == "":
+			return "", "", "", &manifestError{http.StatusPreconditionFailed, "text/html; charset=UTF-8", "Account name cannot be empty"}
+		case strings.Contains(a, "/"):
+			return "", "", "", &manifestError{http.StatusPreconditionFailed, "text/html; charset=UTF-8", "Account name cannot contain slashes"}
+		case !validName(a):
+			return "", "", "", &manifestError{http.StatusPreconditionFailed, "text/html; charset=UTF-8", form}
 		}
 		account = a
 	}
-	return account, container, object, 0, ""
+	return account, container, object, nil
 }
 
 // prepareSymlinkPut is handle_put up to the write: the link's headers
@@ -73,9 +74,10 @@ func (p *Proxy) prepareSymlinkPut(req *request) bool {
 		swob.Text(req.w, http.StatusBadRequest, "Symlink requests require a zero byte body")
 		return false
 	}
-	account, container, object, status, msg := symlinkTarget(r.Header.Get("X-Symlink-Target"), r.Header.Get("X-Symlink-Target-Account"))
-	if status != 0 {
-		swob.Text(req.w, status, msg)
+	_, hasAccount := r.Header["X-Symlink-Target-Account"]
+	account, container, object, refusal := symlinkTarget(r.Header.Get("X-Symlink-Target"), r.Header.Get("X-Symlink-Target-Account"), hasAccount)
+	if refusal != nil {
+		swob.Write(req.w, refusal.status, refusal.contentType, refusal.body)
 		return false
 	}
 	targetAccount := account
