@@ -63,6 +63,19 @@ func TestObjectStoreLargeObjectsCLI(t *testing.T) {
 		t.Fatalf("swift stat of the SLO:\n%s", stat)
 	}
 	downloadEquals(t, c, dir, ct, "slo.bin", data)
+	// the listing records the large object's size
+	long := swift(t, c, dir, "list", "--long", ct)
+	found := false
+	for _, line := range strings.Split(long, "\n") {
+		found = found || (strings.HasSuffix(line, " slo.bin") && strings.Contains(line, fmt.Sprint(len(data))))
+	}
+	if !found {
+		t.Fatalf("swift list --long: no slo.bin row with the SLO's size:\n%s", long)
+	}
+	if caps := swift(t, c, dir, "capabilities"); !strings.Contains(caps, "slo") || !strings.Contains(caps, "symlink") ||
+		!strings.Contains(caps, "versioned_writes") {
+		t.Fatalf("swift capabilities:\n%s", caps)
+	}
 	var shown row
 	OSJSON(t, c, "nimbus-demo", &shown, "object", "show", ct, "slo.bin")
 	wantField(t, "object show", shown, "content-length", fmt.Sprint(len(data)))
