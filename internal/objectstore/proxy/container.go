@@ -15,6 +15,9 @@ func itoa(n int) string { return strconv.Itoa(n) }
 
 // containerRequest serves /v1/<account>/<container>.
 func (p *Proxy) containerRequest(req *request) {
+	if p.containerMiddleware(req) {
+		return
+	}
 	switch req.r.Method {
 	case http.MethodGet, http.MethodHead:
 		p.containerGet(req)
@@ -64,6 +67,11 @@ func (p *Proxy) containerGet(req *request) {
 // swift_owner_headers); an empty ACL removes it.
 func containerHeaders(req *request) http.Header {
 	h := metadataHeaders(req.r.Header, "Container")
+	for k, v := range req.r.Header { // set by containerMiddleware only (it drops clients')
+		if strings.HasPrefix(k, "X-Container-Sysmeta-") {
+			h[k] = v
+		}
+	}
 	if !req.owner { // only owners set temp URL keys
 		h.Del("X-Container-Meta-Temp-Url-Key")
 		h.Del("X-Container-Meta-Temp-Url-Key-2")

@@ -109,6 +109,8 @@ func (p *Proxy) objectCopyFrom(dst *request) {
 		return
 	}
 	defer resp.Body.Close()
+	resp = p.copySource(dst, &src, resp) // large objects and links, as the copy middleware reads them
+	defer resp.Body.Close()
 	if resp.StatusCode >= 300 {
 		relay(dst.w, src.r, resp)
 		return

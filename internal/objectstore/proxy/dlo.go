@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
@@ -69,11 +68,9 @@ func (p *Proxy) serveDLO(req *request, resp *http.Response) bool {
 		return true
 	}
 	sum := md5.New()
-	var length int64
 	var last time.Time
 	for _, s := range segments {
 		sum.Write([]byte(s.Hash))
-		length += s.Bytes
 		if t, err := time.Parse("2006-01-02T15:04:05.000000", s.Last); err == nil && t.After(last) {
 			last = t
 		}
@@ -89,76 +86,13 @@ func (p *Proxy) serveDLO(req *request, resp *http.Response) bool {
 	if !last.IsZero() {
 		h.Set("Last-Modified", last.UTC().Format(http.TimeFormat))
 	}
-	if status := swob.Precondition(req.r, swob.Entity{ETag: etag, LastModified: last, Length: length}); status != 0 {
-		h.Set("Etag", `"`+etag+`"`)
-		if status == http.StatusNotModified {
-			h.Set("Content-Length", "0")
-			req.w.WriteHeader(status)
-			return true
-		}
-		swob.Error(req.w, status)
-		return true
-	}
-	h.Set("Etag", `"`+etag+`"`)
-	h.Set("Accept-Ranges", "bytes")
-	from, to := int64(0), length
-	status := http.StatusOK
-	if v := req.r.Header.Get("Range"); v != "" {
-		if ranges, err := swob.ParseRange(v); err == nil && len(ranges) == 1 {
-			r := ranges[0]
-			switch {
-			case r.Start < 0:
-				from = max(length-r.End, 0)
-			case r.Start >= length:
-				h.Set("Content-Range", fmt.Sprintf("bytes */%d", length))
-				swob.Error(req.w, http.StatusRequestedRangeNotSatisfiable)
-				return true
-			case r.End < 0:
-				from = r.Start
-			default:
-				from, to = r.Start, min(r.End+1, length)
-			}
-			if length > 0 {
-				status = http.StatusPartialContent
-				h.Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", from, to-1, length))
-			}
-		}
-	}
-	h.Set("Content-Length", strconv.FormatInt(to-from, 10))
-	req.w.WriteHeader(status)
-	if req.r.Method == http.MethodHead {
-		return true
-	}
-	var offset int64
+	// conditionals, a Range or several (multipart/byteranges) over the
+	// segments, as swob answers them for a plain object
+	pieces := make([]segmentPiece, 0, len(segments))
 	for _, s := range segments {
-		start, end := offset, offset+s.Bytes
-		offset = end
-		if end <= from || start >= to || s.Bytes == 0 {
-			continue
-		}
-		lo, hi := max(from, start)-start, min(to, end)-start
-		sh := http.Header{}
-		sh.Set("X-Trans-Id", req.transID)
-		if lo != 0 || hi != s.Bytes {
-			sh.Set("Range", fmt.Sprintf("bytes=%d-%d", lo, hi-1))
-		}
-		rg := p.objectRing(req.r.Context(), req.transID, req.account, container)
-		sr := p.readFirst(req.r.Context(), rg, rg.Partition(req.account, container, s.Name), http.MethodGet,
-			"/"+req.account+"/"+container+"/"+s.Name, "", sh)
-		if sr == nil {
-			return true // the body ends short; the client sees the length did not match
-		}
-		if sr.StatusCode/100 != 2 {
-			sr.Body.Close()
-			p.log.Warn("large object segment missing", "segment", container+"/"+s.Name, "status", sr.StatusCode)
-			return true
-		}
-		_, err := io.Copy(req.w, sr.Body)
-		sr.Body.Close()
-		if err != nil {
-			return true
-		}
+		pieces = append(pieces, segmentPiece{container: container, object: s.Name, first: 0, last: s.Bytes - 1, size: s.Bytes})
 	}
+	p.serveSegments(req, pieces, etag, last, resp.Header.Get("Content-Type"))
 	return true
 }
 

@@ -21,6 +21,9 @@ func (p *Proxy) objectRequest(req *request) {
 		swob.Error(req.w, http.StatusNotFound)
 		return
 	}
+	if p.objectMiddleware(req) {
+		return
+	}
 	switch req.r.Method {
 	case http.MethodGet, http.MethodHead:
 		p.objectGet(req)
@@ -66,6 +69,9 @@ func (p *Proxy) objectGet(req *request) {
 		return
 	}
 	defer resp.Body.Close()
+	if p.objectReadMiddleware(req, resp) {
+		return
+	}
 	if p.serveDLO(req, resp) {
 		return
 	}
@@ -109,6 +115,11 @@ func (p *Proxy) containerTargets(req *request) func(i int, h http.Header) {
 // metadata and the headers objects keep (Content-Disposition, ...).
 func objectMetadata(src http.Header) http.Header {
 	out := metadataHeaders(src, "Object")
+	for k, v := range src { // set by the proxy's middleware only (objectMiddleware drops clients')
+		if strings.HasPrefix(k, "X-Object-Sysmeta-") || k == "X-Static-Large-Object" {
+			out[k] = v
+		}
+	}
 	for _, k := range []string{"Content-Disposition", "Content-Encoding", "X-Delete-At", "X-Object-Manifest",
 		"Cache-Control", "Content-Language", "Expires", "X-Robots-Tag"} {
 		if v := src.Get(k); v != "" {
@@ -168,7 +179,8 @@ func (p *Proxy) objectPost(req *request) {
 }
 
 func (p *Proxy) objectDelete(req *request) {
-	if p.requireContainer(req.r.Context(), req) == nil {
+	info := p.requireContainer(req.r.Context(), req)
+	if info == nil || p.versionedDelete(req, info) {
 		return
 	}
 	p.objectWrite(req, http.MethodDelete, nil)
@@ -293,6 +305,9 @@ func (p *Proxy) objectPut(req *request) {
 		swob.Text(req.w, http.StatusRequestEntityTooLarge, "Upload exceeds quota.")
 		return
 	}
+	if !p.archiveCurrentVersion(req, info) {
+		return
+	}
 	rg := p.objectRing(ctx, req.transID, req.account, req.container)
 	part := rg.Partition(req.account, req.container, req.object)
 	replicas := rg.ReplicaCount()
@@ -391,9 +406,9 @@ func (p *Proxy) objectPut(req *request) {
 	if best.status == http.StatusCreated {
 		req.w.Header().Set("Last-Modified", ts.LastModified())
 		for etag := range etags {
-			p.missedContainerUpdates(req, resps, http.MethodPut, ts, http.Header{
+			p.missedContainerUpdates(req, resps, http.MethodPut, ts, withListingOverrides(r.Header, http.Header{
 				"X-Size": {strconv.FormatInt(size, 10)}, "X-Etag": {etag}, "X-Content-Type": {r.Header.Get("Content-Type")},
-			})
+			}))
 		}
 	}
 	answer(req.w, best)

@@ -312,6 +312,9 @@ func (p *Proxy) info(w http.ResponseWriter, r *http.Request) {
 	}
 	maps.Copy(body, p.opts.MiddlewareInfo)
 	p.authInfo(body)
+	for k, v := range objectMiddlewareInfo() {
+		body[k] = v
+	}
 	data, _ := json.Marshal(body)
 	w.Header().Set("Content-Type", "application/json; charset=UTF-8")
 	if r.Method == http.MethodHead {

@@ -95,13 +95,16 @@ func (o *objectRequest) current() (objectFiles, map[string]string, error) {
 	}
 	if f.meta != "" {
 		if meta, err := readMetadata(filepath.Join(o.dir, f.meta)); err == nil {
+			// X-Static-Large-Object stays the .data's, as upstream's
+			// DATAFILE_SYSTEM_META: a POST does not unmake a manifest
 			for k := range md {
-				if strings.HasPrefix(k, "X-Object-Meta-") || strings.HasPrefix(k, "X-Object-Transient-Sysmeta-") || allowedHeaders[k] {
+				if (strings.HasPrefix(k, "X-Object-Meta-") || strings.HasPrefix(k, "X-Object-Transient-Sysmeta-") || allowedHeaders[k]) &&
+					k != "X-Static-Large-Object" {
 					delete(md, k)
 				}
 			}
 			for k, v := range meta {
-				if k != "X-Timestamp" {
+				if k != "X-Timestamp" && k != "X-Static-Large-Object" {
 					md[k] = v
 				}
 			}
@@ -286,7 +289,7 @@ func (o *objectRequest) put() {
 	if after, err := scanObject(o.dir); err == nil {
 		after.cleanup()
 	}
-	o.containerUpdate(http.MethodPut, ts, withOverrides(o.r.Header, http.Header{
+	o.containerUpdate(http.MethodPut, ts, listingOverrides(o.r.Header.Get, http.Header{
 		"X-Size": {strconv.FormatInt(n, 10)}, "X-Content-Type": {contentType}, "X-Etag": {etag},
 	}))
 	o.deleteAtUpdate(ts)
@@ -333,9 +336,14 @@ func (o *objectRequest) post() {
 		return
 	}
 	if contentType != "" && contentType != md["Content-Type"] {
-		o.containerUpdate(http.MethodPut, ts, http.Header{
+		o.containerUpdate(http.MethodPut, ts, listingOverrides(func(k string) string { return md[k] }, http.Header{
 			"X-Size": {md["Content-Length"]}, "X-Content-Type": {contentType}, "X-Etag": {md["ETag"]},
-		})
+		}))
+	}
+	for k, v := range md { // as upstream, so the proxy's symlink middleware sees a link
+		if strings.HasPrefix(k, "X-Object-Sysmeta-") {
+			o.w.Header().Set(k, v)
+		}
 	}
 	o.deleteAtUpdate(ts)
 	swob.Error(o.w, http.StatusAccepted)
