@@ -41,8 +41,11 @@ func internalContext(ctx context.Context) context.Context {
 type headerFilter struct {
 	http.ResponseWriter
 	intercept func(status int, h http.Header) bool
-	wrote     bool
-	swallow   bool
+	// keepSysmeta is for middleware in front of the proxy (s3api), which
+	// upstream's pipeline puts behind the gatekeeper
+	keepSysmeta bool
+	wrote       bool
+	swallow     bool
 }
 
 func (f *headerFilter) WriteHeader(status int) {
@@ -55,10 +58,8 @@ func (f *headerFilter) WriteHeader(status int) {
 		f.swallow = true
 		return
 	}
-	for k := range h {
-		if isSysmetaHeader(k) {
-			delete(h, k)
-		}
+	if !f.keepSysmeta {
+		dropClientSysmeta(h)
 	}
 	f.ResponseWriter.WriteHeader(status)
 }
@@ -85,7 +86,7 @@ func isSysmetaHeader(k string) bool {
 		strings.HasPrefix(k, "X-Object-Transient-Sysmeta-")
 }
 
-// dropClientSysmeta is the gatekeeper's incoming rule.
+// dropClientSysmeta is the gatekeeper's rule: no system metadata from a client, none in its answers.
 func dropClientSysmeta(h http.Header) {
 	for k := range h {
 		if isSysmetaHeader(k) {
@@ -97,8 +98,11 @@ func dropClientSysmeta(h http.Header) {
 // objectMiddleware runs before the object controller; true when it answered.
 func (p *Proxy) objectMiddleware(req *request) bool {
 	r := req.r
-	dropClientSysmeta(r.Header)
-	filter := &headerFilter{ResponseWriter: req.w}
+	inProcess := preauthenticated(r) != nil
+	if !inProcess {
+		dropClientSysmeta(r.Header)
+	}
+	filter := &headerFilter{ResponseWriter: req.w, keepSysmeta: inProcess}
 	req.w = filter
 	q := r.URL.Query()
 	switch r.Method {
