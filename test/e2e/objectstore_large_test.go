@@ -90,12 +90,12 @@ func TestObjectStoreLargeObjectsCLI(t *testing.T) {
 			token = strings.Trim(v, `'"`)
 		}
 	}
-	status, header, body := httpGet(t, objectURL, token, "bytes=1048570-1048585")
+	status, header, body := tokenGet(t, objectURL, token, "bytes=1048570-1048585")
 	if status != http.StatusPartialContent || !bytes.Equal(body, data[1048570:1048586]) ||
 		header.Get("Content-Range") != fmt.Sprintf("bytes 1048570-1048585/%d", len(data)) {
 		t.Fatalf("ranged GET over a segment boundary: %d %v (%d bytes)", status, header, len(body))
 	}
-	status, header, body = httpGet(t, objectURL, token, "bytes=0-3,3145726-3145729")
+	status, header, body = tokenGet(t, objectURL, token, "bytes=0-3,3145726-3145729")
 	if status != http.StatusPartialContent || !strings.HasPrefix(header.Get("Content-Type"), "multipart/byteranges") ||
 		!bytes.Contains(body, data[3145726:3145730]) || !bytes.Contains(body, []byte(fmt.Sprintf("Content-Range: bytes 0-3/%d", len(data)))) {
 		t.Fatalf("multi-range GET: %d %v", status, header)
@@ -172,7 +172,8 @@ func downloadEquals(t *testing.T, c *Cloud, dir, container, object string, want 
 	_ = os.Remove(out)
 }
 
-func httpGet(t *testing.T, url, token, rangeHeader string) (int, http.Header, []byte) {
+// tokenGet is a GET with a token and a Range header.
+func tokenGet(t *testing.T, url, token, rangeHeader string) (int, http.Header, []byte) {
 	t.Helper()
 	req, err := http.NewRequest(http.MethodGet, url, nil)
 	if err != nil {

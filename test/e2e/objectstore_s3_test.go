@@ -146,8 +146,8 @@ func fileMD5(t *testing.T, path string) string {
 	return fmt.Sprintf("%x", h.Sum(nil))
 }
 
-// httpGet fetches a URL with plain HTTP.
-func httpGet(t *testing.T, u string) (int, string) {
+// plainGet fetches a URL with plain HTTP, no token.
+func plainGet(t *testing.T, u string) (int, string) {
 	t.Helper()
 	resp, err := http.Get(u)
 	if err != nil {
@@ -220,16 +220,16 @@ func TestObjectStoreS3CLI(t *testing.T) {
 	}
 	aws.must(t, "s3", "cp", "--only-show-errors", small, "s3://"+bucket+"/small.txt")
 	presigned := strings.TrimSpace(aws.must(t, "s3", "presign", "s3://"+bucket+"/small.txt", "--expires-in", "300"))
-	if status, body := httpGet(t, presigned); status != http.StatusOK || body != "hello from s3\n" {
+	if status, body := plainGet(t, presigned); status != http.StatusOK || body != "hello from s3\n" {
 		t.Fatalf("presigned GET: %d %q", status, body)
 	}
 	forged := strings.Replace(presigned, "X-Amz-Signature=", "X-Amz-Signature=0", 1)
-	if status, body := httpGet(t, forged); status != http.StatusForbidden || !strings.Contains(body, "<Code>SignatureDoesNotMatch</Code>") {
+	if status, body := plainGet(t, forged); status != http.StatusForbidden || !strings.Contains(body, "<Code>SignatureDoesNotMatch</Code>") {
 		t.Fatalf("forged presigned GET: %d %s", status, body)
 	}
 	expiring := strings.TrimSpace(aws.must(t, "s3", "presign", "s3://"+bucket+"/small.txt", "--expires-in", "1"))
 	time.Sleep(2 * time.Second)
-	if status, body := httpGet(t, expiring); status != http.StatusForbidden || !strings.Contains(body, "Request has expired") {
+	if status, body := plainGet(t, expiring); status != http.StatusForbidden || !strings.Contains(body, "Request has expired") {
 		t.Fatalf("expired presigned GET: %d %s", status, body)
 	}
 

@@ -3,9 +3,6 @@ package proxy
 import (
 	"crypto/md5"
 	"encoding/hex"
-	"encoding/json"
-	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -99,34 +96,6 @@ func (p *Proxy) serveDLO(req *request, resp *http.Response) bool {
 // listSegments lists every object under prefix in container, in name order.
 func (p *Proxy) listSegments(req *request, container, prefix string) ([]dloSegment, error) {
 	rg := p.opts.Rings.Container
-	var out []dloSegment
-	marker := ""
-	for {
-		q := url.Values{"format": {"json"}, "prefix": {prefix}}
-		if marker != "" {
-			q.Set("marker", marker)
-		}
-		h := http.Header{}
-		h.Set("X-Trans-Id", req.transID)
-		resp := p.readFirst(req.r.Context(), rg, rg.Partition(req.account, container), http.MethodGet,
-			"/"+req.account+"/"+container, q.Encode(), h)
-		if resp == nil {
-			return nil, fmt.Errorf("no container server answered")
-		}
-		if resp.StatusCode == http.StatusNotFound {
-			resp.Body.Close()
-			return out, nil
-		}
-		var page []dloSegment
-		err := json.NewDecoder(io.LimitReader(resp.Body, 64<<20)).Decode(&page)
-		resp.Body.Close()
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, page...)
-		if len(page) < ListingLimit {
-			return out, nil
-		}
-		marker = page[len(page)-1].Name
-	}
+	return listAll(req.r.Context(), p, rg, rg.Partition(req.account, container), "/"+req.account+"/"+container,
+		url.Values{"prefix": {prefix}}, http.Header{"X-Trans-Id": {req.transID}}, func(s dloSegment) string { return s.Name })
 }

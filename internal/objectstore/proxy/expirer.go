@@ -2,9 +2,7 @@ package proxy
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"io"
 	"math/big"
 	"net/http"
 	"net/url"
@@ -265,37 +263,18 @@ func (p *Proxy) removeTask(ctx context.Context, rg *ring.Ring, part int, path st
 // listNames lists the names of an account's containers or a container's
 // objects, every page.
 func (p *Proxy) listNames(ctx context.Context, rg *ring.Ring, part int, path string) ([]string, error) {
-	var out []string
-	marker := ""
-	for {
-		q := url.Values{"format": {"json"}}
-		if marker != "" {
-			q.Set("marker", marker)
-		}
-		resp := p.readFirst(ctx, rg, part, http.MethodGet, path, q.Encode(), http.Header{})
-		if resp == nil {
-			return nil, errNoNode
-		}
-		if resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusNoContent {
-			resp.Body.Close()
-			return out, nil
-		}
-		var page []struct {
-			Name string `json:"name"`
-		}
-		err := json.NewDecoder(io.LimitReader(resp.Body, 64<<20)).Decode(&page)
-		resp.Body.Close()
-		if err != nil {
-			return nil, err
-		}
-		for _, e := range page {
-			out = append(out, e.Name)
-		}
-		if len(page) < ListingLimit {
-			return out, nil
-		}
-		marker = page[len(page)-1].Name
+	type row struct {
+		Name string `json:"name"`
 	}
+	rows, err := listAll(ctx, p, rg, part, path, url.Values{}, http.Header{}, func(r row) string { return r.Name })
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, len(rows))
+	for i, r := range rows {
+		names[i] = r.Name
+	}
+	return names, nil
 }
 
 // errNoNode is a read no storage node answered.

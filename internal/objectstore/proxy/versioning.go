@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -274,36 +273,10 @@ type versionEntry struct {
 // listVersions lists the object's archived versions, newest first.
 func (p *Proxy) listVersions(req *request, versions string) ([]versionEntry, bool) {
 	rg := p.opts.Rings.Container
-	var out []versionEntry
-	marker := ""
-	for {
-		q := url.Values{"format": {"json"}, "prefix": {versionPrefix(req.object)}, "reverse": {"on"}}
-		if marker != "" {
-			q.Set("marker", marker)
-		}
-		h := http.Header{}
-		h.Set("X-Trans-Id", req.transID)
-		resp := p.readFirst(req.r.Context(), rg, rg.Partition(req.account, versions), http.MethodGet,
-			"/"+req.account+"/"+versions, q.Encode(), h)
-		if resp == nil {
-			return nil, false
-		}
-		if resp.StatusCode == http.StatusNotFound {
-			resp.Body.Close()
-			return out, true
-		}
-		var page []versionEntry
-		err := json.NewDecoder(io.LimitReader(resp.Body, 64<<20)).Decode(&page)
-		resp.Body.Close()
-		if err != nil {
-			return nil, false
-		}
-		out = append(out, page...)
-		if len(page) < ListingLimit {
-			return out, true
-		}
-		marker = page[len(page)-1].Name
-	}
+	out, err := listAll(req.r.Context(), p, rg, rg.Partition(req.account, versions), "/"+req.account+"/"+versions,
+		url.Values{"prefix": {versionPrefix(req.object)}, "reverse": {"on"}}, http.Header{"X-Trans-Id": {req.transID}},
+		func(e versionEntry) string { return e.Name })
+	return out, err == nil
 }
 
 // deletePop is handle_obj_versions_delete_pop (stack mode): the newest

@@ -4,10 +4,7 @@ import (
 	"context"
 	"crypto/md5"
 	"encoding/hex"
-	"encoding/json"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -88,32 +85,8 @@ func (o *objectRequest) deleteAtUpdate(ts swob.Timestamp) {
 // saveTaskPending keeps a task update as an async pending, under a name of
 // its own (the object's container update may be pending at the same time).
 func (o *objectRequest) saveTaskPending(p asyncPending, ts swob.Timestamp) error {
-	data, err := json.Marshal(p)
-	if err != nil {
-		return err
-	}
 	sum := md5.Sum([]byte(p.Host + "/" + p.Device + "/" + p.Container + "/" + p.Object))
-	name := hex.EncodeToString(sum[:])
-	dir := filepath.Join(o.dev, "async_pending", name[len(name)-3:])
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	if err := os.MkdirAll(filepath.Join(o.dev, "tmp"), 0o755); err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(filepath.Join(o.dev, "tmp"), "pending-")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	defer tmp.Close()
-	if _, err := tmp.Write(data); err != nil {
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		return err
-	}
-	return renameInto(tmp.Name(), dir, name+"-"+ts.Normal())
+	return o.savePending(p, hex.EncodeToString(sum[:]), ts)
 }
 
 // checkIfDeleteAt is upstream's X-If-Delete-At on an object DELETE (the

@@ -439,19 +439,24 @@ func (o *objectRequest) containerUpdate(method string, ts swob.Timestamp, h http
 		o.s.log.Warn("container update failed; saved as async pending", "path", path, "container_host", u.host, "error", err)
 		pending := asyncPending{Op: method, Account: o.p.account, Container: o.p.container, Object: o.p.object,
 			Headers: h, Host: u.host, Device: u.device, Partition: u.part}
-		if err := o.savePending(pending, ts); err != nil {
+		if err := o.savePending(pending, o.hash, ts); err != nil {
 			o.s.log.Error("save async pending", "path", path, "error", err)
 		}
 	}
 }
 
-func (o *objectRequest) savePending(p asyncPending, ts swob.Timestamp) error {
+// savePending writes p as <device>/async_pending/<suffix>/<name>-<timestamp>,
+// fsynced, where the updater finds it.
+func (o *objectRequest) savePending(p asyncPending, name string, ts swob.Timestamp) error {
 	data, err := json.Marshal(p)
 	if err != nil {
 		return err
 	}
-	dir := filepath.Join(o.dev, "async_pending", o.hash[len(o.hash)-3:])
+	dir := filepath.Join(o.dev, "async_pending", name[len(name)-3:])
 	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Join(o.dev, "tmp"), 0o755); err != nil {
 		return err
 	}
 	tmp, err := os.CreateTemp(filepath.Join(o.dev, "tmp"), "pending-")
@@ -466,5 +471,5 @@ func (o *objectRequest) savePending(p asyncPending, ts swob.Timestamp) error {
 	if err := tmp.Sync(); err != nil {
 		return err
 	}
-	return renameInto(tmp.Name(), dir, o.hash+"-"+ts.Normal())
+	return renameInto(tmp.Name(), dir, name+"-"+ts.Normal())
 }
