@@ -229,18 +229,12 @@ func (o *objectRequest) put() {
 		swob.Error(o.w, http.StatusPreconditionFailed)
 		return
 	}
-	tmpDir := filepath.Join(o.dev, "tmp")
-	if err := os.MkdirAll(tmpDir, 0o755); err != nil {
-		o.failed(err)
-		return
-	}
-	tmp, err := os.CreateTemp(tmpDir, "put-")
+	tmp, err := createObjectTemp(filepath.Join(o.dev, "tmp"), "put-")
 	if err != nil {
 		o.failed(err)
 		return
 	}
-	defer os.Remove(tmp.Name())
-	defer tmp.Close()
+	defer tmp.discard()
 	sum := md5.New()
 	n, err := io.Copy(io.MultiWriter(tmp, sum), o.r.Body)
 	if err != nil {
@@ -268,7 +262,7 @@ func (o *objectRequest) put() {
 			meta[k] = v
 		}
 	}
-	if err := writeMetadata(tmp.Name(), tmp, meta); err != nil {
+	if err := tmp.setMetadata(meta); err != nil {
 		o.failed(err)
 		return
 	}
@@ -278,7 +272,7 @@ func (o *objectRequest) put() {
 		o.failed(err)
 		return
 	}
-	if err := renameInto(tmp.Name(), o.dir, ts.Normal()+".data"); err != nil {
+	if err := tmp.commit(o.dir, ts.Normal()+".data"); err != nil {
 		o.failed(err)
 		return
 	}
