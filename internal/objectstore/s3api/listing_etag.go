@@ -59,6 +59,9 @@ func (lw *jsonListingWriter) Write(b []byte) (int, error) {
 	return lw.ResponseWriter.Write(b)
 }
 
+// Unwrap lets http.ResponseController reach the server's writer.
+func (lw *jsonListingWriter) Unwrap() http.ResponseWriter { return lw.ResponseWriter }
+
 // finish sends a held listing, rewritten.
 func (lw *jsonListingWriter) finish() {
 	if lw.held == nil {
