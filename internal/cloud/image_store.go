@@ -21,10 +21,11 @@ func (c *Cloud) imageStore() (image.Store, error) {
 			return nil, fmt.Errorf("[image] store = swift needs the admin's credentials: %w", err)
 		}
 		return image.NewSwiftStore(image.SwiftOptions{
-			Auth:      image.KeystonePasswordAuth(c.IdentityURL+"/v3", "admin", secrets.Admin, "admin"),
-			Container: c.cfg.Image.SwiftContainer,
-			ChunkSize: c.cfg.Image.SwiftChunkSize << 20,
-			Deferred:  true, // the start-up recovery runs before the object store serves
+			Auth:            image.KeystonePasswordAuth(c.IdentityURL+"/v3", "admin", secrets.Admin, "admin"),
+			Container:       c.cfg.Image.SwiftContainer,
+			ChunkSize:       c.cfg.Image.SwiftChunkSize << 20,
+			LargeObjectSize: c.cfg.Image.SwiftLargeObjectSize << 20,
+			Deferred:        true, // the start-up recovery runs before the object store serves
 		}), nil
 	default:
 		return nil, fmt.Errorf("[image] store = %q: want file or swift", c.cfg.Image.Store)

@@ -129,12 +129,19 @@ func storedBytes(ctx context.Context, q db.Querier, owner, except string) (int64
 	return used.Int64, nil
 }
 
+// uploadSize is the image size glance passes its store for an upload: the
+// request's Content-Length, 0 (unknown) for a chunked body. Imports pass 0,
+// as glance's import flow does.
+func uploadSize(r *http.Request) int64 {
+	return max(r.ContentLength, 0)
+}
+
 // upload streams the body into the store (as upstream: 204, queued → saving → active).
 func (s *Service) upload(r *http.Request) (httpapi.Response, error) {
 	if err := octetStream(r); err != nil {
 		return httpapi.Response{}, err
 	}
-	if err := s.ingest(r.Context(), r.PathValue("image_id"), r.Body, "queued", "saving", statusConflict("saving")); err != nil {
+	if err := s.ingest(r.Context(), r.PathValue("image_id"), r.Body, uploadSize(r), "queued", "saving", statusConflict("saving")); err != nil {
 		return httpapi.Response{}, err
 	}
 	return httpapi.NoContent(), nil
@@ -157,7 +164,7 @@ func octetStream(r *http.Request) error {
 // format's safety checks, is refused. The image's checksum, size and status are
 // written once, by the transaction that makes it active, and only if the image
 // is still the one claimed and the owner's stored bytes stay within quota.
-func (s *Service) ingest(ctx context.Context, id string, body io.Reader, from, via string, refuse func(string) error) error {
+func (s *Service) ingest(ctx context.Context, id string, body io.Reader, size int64, from, via string, refuse func(string) error) error {
 	im, transfer, err := s.claim(ctx, id, from, via, refuse, formatsSet)
 	if err != nil {
 		return err
@@ -175,7 +182,12 @@ func (s *Service) ingest(ctx context.Context, id string, body io.Reader, from, v
 		inspect = newInspectingReader(body, im.DiskFormat.String)
 		body = inspect
 	}
-	w, err := s.store.Write(im.ID, body, limit)
+	var w Written
+	if sized, ok := s.store.(sizedWriter); ok && size > 0 {
+		w, err = sized.WriteSized(im.ID, body, size, limit)
+	} else {
+		w, err = s.store.Write(im.ID, body, limit)
+	}
 	if err != nil {
 		// a cut-off or refused upload leaves the image queued with no data
 		s.releaseTransfer(ctx, id, transfer, "queued")
@@ -398,7 +410,7 @@ func (s *Service) importImage(r *http.Request) (httpapi.Response, error) {
 			return httpapi.Response{}, httpapi.Conflict("No staged data for image %s.", im.ID)
 		}
 		defer f.Close()
-		ierr := s.ingest(r.Context(), im.ID, f, "uploading", "importing", needsStaging)
+		ierr := s.ingest(r.Context(), im.ID, f, 0, "uploading", "importing", needsStaging)
 		if ierr != nil && !httpapi.IsStatus(ierr, http.StatusUnsupportedMediaType) {
 			return httpapi.Response{}, ierr
 		}

@@ -31,6 +31,12 @@ type Store interface {
 	Clean(olderThan time.Time) error
 }
 
+// sizedWriter is a Store that writes data differently when the client gave
+// its size (0: unknown), as glance_store's add is told image_size.
+type sizedWriter interface {
+	WriteSized(id string, r io.Reader, size, limit int64) (Written, error)
+}
+
 // Written describes stored data.
 type Written struct {
 	Size   int64

@@ -28,15 +28,19 @@ type SwiftAuth func(ctx context.Context) (token, storageURL string, expires time
 // container (glance), never in the uploader's. An image is written as segments
 // of ChunkSize named <id>-00001, <id>-00002, ... and then the object <id>, a
 // dynamic large object manifest (X-Object-Manifest: glance/<id>-) the object
-// store reads them back through. That is glance_store's path for data of
-// unknown size, which is every upload here (the store is handed a stream), and
-// what openstackclient's chunked uploads take upstream too. Only DLO is used
-// today: writeManifest is the one place to switch to SLO.
+// store reads them back through: glance_store's path for data of unknown size
+// (openstackclient's chunked uploads, imports) or of a size at least
+// LargeObjectSize. Data whose size the client gave, below LargeObjectSize, is
+// one object (WriteSized), as glance_store writes it. glance_store's driver
+// writes only DLO manifests (its own help says so), so Nimbus does too; it
+// deletes SLOs as glance_store does.
 type SwiftStore struct {
 	auth      SwiftAuth
 	container string
 	chunkSize int64
-	client    *http.Client
+	// largeObjectSize: see SwiftOptions
+	largeObjectSize int64
+	client          *http.Client
 
 	mu              sync.Mutex
 	token, url      string
@@ -65,7 +69,10 @@ type SwiftOptions struct {
 	// ChunkSize is the segments' size (upstream's
 	// swift_store_large_object_chunk_size, 200 MB).
 	ChunkSize int64
-	Client    *http.Client
+	// LargeObjectSize is the size from which data of a known size is
+	// segmented too (upstream's swift_store_large_object_size, 5 GiB).
+	LargeObjectSize int64
+	Client          *http.Client
 	// Deferred holds deletes and cleans asked for before Start (see SwiftStore).
 	Deferred bool
 }
@@ -91,6 +98,8 @@ func storeDescription(st Store) string {
 const (
 	DefaultSwiftContainer = "glance"
 	DefaultSwiftChunkSize = 200 << 20
+	// DefaultSwiftLargeObjectSize is swift_store_large_object_size's 5 GiB.
+	DefaultSwiftLargeObjectSize = 5 << 30
 )
 
 // NewSwiftStore returns a store in o.Container; it authenticates on first use,
@@ -102,10 +111,14 @@ func NewSwiftStore(o SwiftOptions) *SwiftStore {
 	if o.ChunkSize <= 0 {
 		o.ChunkSize = DefaultSwiftChunkSize
 	}
+	if o.LargeObjectSize <= 0 {
+		o.LargeObjectSize = DefaultSwiftLargeObjectSize
+	}
 	if o.Client == nil {
 		o.Client = &http.Client{Transport: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 8}}
 	}
-	return &SwiftStore{auth: o.Auth, container: o.Container, chunkSize: o.ChunkSize, client: o.Client, started: !o.Deferred}
+	return &SwiftStore{auth: o.Auth, container: o.Container, chunkSize: o.ChunkSize, largeObjectSize: o.LargeObjectSize,
+		client: o.Client, started: !o.Deferred}
 }
 
 // Start runs the deletes and the clean held until the object store serves, in
@@ -259,6 +272,13 @@ func segmentName(id string, n int) string { return fmt.Sprintf("%s-%05d", id, n)
 // Write streams r into segments, hashing as it goes, then writes the manifest.
 // On any failure the segments written are deleted.
 func (s *SwiftStore) Write(id string, r io.Reader, limit int64) (w Written, err error) {
+	return s.WriteSized(id, r, 0, limit)
+}
+
+// WriteSized is Write of data whose size the client gave (0: unknown, as
+// glance_store's image_size): below LargeObjectSize it is one object PUT with
+// that length, as glance_store's add writes it; otherwise segments.
+func (s *SwiftStore) WriteSized(id string, r io.Reader, size, limit int64) (w Written, err error) {
 	ctx := context.Background()
 	if err := s.ensureContainer(ctx); err != nil {
 		return Written{}, err
@@ -268,7 +288,21 @@ func (s *SwiftStore) Write(id string, r io.Reader, limit int64) (w Written, err 
 	if err := s.remove(ctx, id); err != nil {
 		return Written{}, err
 	}
+	if size > limit {
+		return Written{}, ErrTooLarge
+	}
 	md, sh := md5.New(), sha512.New()
+	if size > 0 && size < s.largeObjectSize {
+		src := &countingReader{r: io.TeeReader(io.TeeReader(io.LimitReader(r, size), md), sh)}
+		if err := s.putObject(ctx, id, src, size); err != nil {
+			return Written{}, err
+		}
+		if src.n != size {
+			s.deleteNames(context.WithoutCancel(ctx), []string{id})
+			return Written{}, fmt.Errorf("image data: got %d bytes of the %d announced", src.n, size)
+		}
+		return Written{Size: size, MD5: hex.EncodeToString(md.Sum(nil)), SHA512: hex.EncodeToString(sh.Sum(nil))}, nil
+	}
 	// read one byte past the limit to tell "exactly at the limit" from "over it"
 	src := &countingReader{r: io.TeeReader(io.TeeReader(io.LimitReader(r, limit+1), md), sh)}
 	var written []string
@@ -348,12 +382,26 @@ func (s *SwiftStore) putSegment(ctx context.Context, name string, seg io.Reader)
 	return nil
 }
 
+// putObject sends an image of a known size as one object; a source ending
+// short makes the object store see a short body and store nothing.
+func (s *SwiftStore) putObject(ctx context.Context, name string, src io.Reader, size int64) error {
+	resp, err := s.request(ctx, http.MethodPut, s.objectPath(name), "", onlyReader{src}, size,
+		http.Header{"Content-Type": {"application/octet-stream"}})
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusCreated {
+		return statusError(http.MethodPut, s.objectPath(name), resp)
+	}
+	drain(resp)
+	return nil
+}
+
 // onlyReader hides io.WriterTo from CopyBuffer, so reads are of the buffer's size.
 type onlyReader struct{ io.Reader }
 
 // writeManifest makes <id> the large object of its segments: a DLO manifest
-// today; SLO (a JSON list of the segments with their ETags) once the object
-// store has it.
+// over their prefix, as glance_store's swift driver writes (it writes no SLO).
 func (s *SwiftStore) writeManifest(ctx context.Context, id string) error {
 	resp, err := s.request(ctx, http.MethodPut, s.objectPath(id), "", http.NoBody, 0, http.Header{
 		"X-Object-Manifest": {s.container + "/" + id + "-"},
@@ -463,8 +511,25 @@ func (s *SwiftStore) Delete(id string) error {
 	return s.remove(context.Background(), id)
 }
 
-// remove is Delete, now.
+// remove is Delete, now. An SLO image (which Nimbus does not write) goes with
+// its segments through multipart-manifest=delete, as glance_store deletes it.
 func (s *SwiftStore) remove(ctx context.Context, id string) error {
+	head, err := s.request(ctx, http.MethodHead, s.objectPath(id), "", nil, 0, nil)
+	if err != nil {
+		return err
+	}
+	drain(head)
+	if head.StatusCode == http.StatusOK && strings.EqualFold(head.Header.Get("X-Static-Large-Object"), "true") {
+		resp, err := s.request(ctx, http.MethodDelete, s.objectPath(id), "multipart-manifest=delete", nil, 0,
+			http.Header{"Accept": {"application/json"}})
+		if err != nil {
+			return err
+		}
+		if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusNotFound {
+			return statusError(http.MethodDelete, s.objectPath(id), resp)
+		}
+		drain(resp)
+	}
 	segments, err := s.list(ctx, id+"-")
 	if err != nil {
 		return err

@@ -69,8 +69,11 @@ func startSwiftBackend(t *testing.T) *swiftBackend {
 }
 
 // store is a swift store on the backend with segments of chunk bytes.
-func (b *swiftBackend) store(chunk int64) *SwiftStore {
-	return NewSwiftStore(SwiftOptions{ChunkSize: chunk, Auth: func(context.Context) (string, string, time.Time, error) {
+func (b *swiftBackend) store(chunk int64) *SwiftStore { return b.sizedStore(chunk, 0) }
+
+// sizedStore is store segmenting data of a known size from large bytes.
+func (b *swiftBackend) sizedStore(chunk, large int64) *SwiftStore {
+	return NewSwiftStore(SwiftOptions{ChunkSize: chunk, LargeObjectSize: large, Auth: func(context.Context) (string, string, time.Time, error) {
 		b.logins++
 		return "svc", b.storageURL, time.Now().Add(time.Hour), nil
 	}})
@@ -239,7 +242,9 @@ func TestSwiftStoreClean(t *testing.T) {
 // and ranges) read it back, and deleting the image removes every object.
 func TestUploadDownloadSwiftStore(t *testing.T) {
 	b := startSwiftBackend(t)
-	e := newTestEnv(t, func(o *Options) { o.Store = b.store(1 << 20) })
+	// uploads of a known size from 3 MB are segmented, as glance_store's
+	// swift_store_large_object_size
+	e := newTestEnv(t, func(o *Options) { o.Store = b.sizedStore(1<<20, 3<<20) })
 	id := e.Create(e.DemoToken, map[string]any{"name": "disk", "disk_format": "raw", "container_format": "bare"})
 	data := make([]byte, 3<<20+17)
 	_, _ = rand.Read(data)
@@ -265,6 +270,22 @@ func TestUploadDownloadSwiftStore(t *testing.T) {
 		t.Fatalf("range across segments: %d, %d bytes, %q", status, len(got), hdr.Get("Content-Range"))
 	}
 	e.Must(http.StatusNoContent, "DELETE", "/v2/images/"+id, e.DemoToken, nil)
+	if left := b.objects(); len(left) != 0 {
+		t.Fatalf("delete left %v", left)
+	}
+	// a smaller one, its size given by Content-Length, is one object
+	small := e.Create(e.DemoToken, map[string]any{"name": "small", "disk_format": "raw", "container_format": "bare"})
+	if status, body := upload(e, small, e.DemoToken, data[:2<<20]); status != http.StatusNoContent {
+		t.Fatalf("upload: %d %s", status, body)
+	}
+	if objects := b.objects(); len(objects) != 1 || objects[small] != "" {
+		t.Fatalf("objects: %v, want the image as one object", objects)
+	}
+	status, _, got, _ = e.Do("GET", "/v2/images/"+small+"/file", e.DemoToken, nil, nil)
+	if status != http.StatusOK || !bytes.Equal(got, data[:2<<20]) {
+		t.Fatalf("download: %d, %d bytes", status, len(got))
+	}
+	e.Must(http.StatusNoContent, "DELETE", "/v2/images/"+small, e.DemoToken, nil)
 	if left := b.objects(); len(left) != 0 {
 		t.Fatalf("delete left %v", left)
 	}
@@ -316,5 +337,38 @@ func TestSwiftStoreDeferred(t *testing.T) {
 	}
 	if left := b.objects(); len(left) != 3 || left["rewritten"] == "" {
 		t.Fatalf("after Start: %v", left)
+	}
+}
+
+// TestSwiftStoreWriteSized: data of a size given below the large object size
+// is one object; data ending short of it, or announced over the limit, leaves
+// nothing.
+func TestSwiftStoreWriteSized(t *testing.T) {
+	b := startSwiftBackend(t)
+	s := b.sizedStore(64<<10, 256<<10)
+	data := randomBytes(200 << 10)
+	w, err := s.WriteSized("one", iotest.HalfReader(bytes.NewReader(data)), int64(len(data)), 1<<30)
+	m := md5.Sum(data)
+	if err != nil || w.Size != int64(len(data)) || w.MD5 != hex.EncodeToString(m[:]) {
+		t.Fatalf("write: %+v %v", w, err)
+	}
+	if objects := b.objects(); len(objects) != 1 || objects["one"] != "" {
+		t.Fatalf("objects %v, want one plain object", objects)
+	}
+	if _, err := s.WriteSized("short", bytes.NewReader(data[:100]), int64(len(data)), 1<<30); err == nil {
+		t.Error("a body short of its size was stored")
+	}
+	if _, err := s.WriteSized("big", bytes.NewReader(data), int64(len(data)), 1000); !errors.Is(err, ErrTooLarge) {
+		t.Errorf("over the limit: %v", err)
+	}
+	if objects := b.objects(); len(objects) != 1 {
+		t.Fatalf("objects %v after failed writes", objects)
+	}
+	big := randomBytes(300 << 10)
+	if _, err := s.WriteSized("big", bytes.NewReader(big), int64(len(big)), 1<<30); err != nil {
+		t.Fatal(err)
+	}
+	if objects := b.objects(); len(objects) != 7 || objects["big"] != "glance/big-" {
+		t.Fatalf("objects %v, want 5 segments and a manifest for the large one", objects)
 	}
 }

@@ -13,17 +13,20 @@ import (
 )
 
 // TestImageSwiftStore boots a cloud whose image service keeps its data in the
-// object store ([image] store = swift, 1 MB segments) and drives it with the
-// openstack CLI: an uploaded image is segments and a DLO manifest in the admin
-// project's glance container, downloads byte for byte, and deleting it leaves
-// the container empty.
+// object store ([image] store = swift, 1 MB segments from 2 MB) and drives it
+// with the openstack CLI, which gives the image's size: an uploaded image of
+// 3 MB is segments and a DLO manifest in the admin project's glance container
+// (glance_store writes no SLO), one of 1 MB a single object, as glance_store's
+// add; both download byte for byte, and deleting them leaves the container
+// empty.
 func TestImageSwiftStore(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a cloud of its own")
 	}
 	t.Parallel()
 	c, err := StartCloudEnv(filepath.Join(t.TempDir(), "cloud"), []string{"NIMBUS_IMAGE_GUEST_IMAGE=false",
-		"NIMBUS_IMAGE_STORE=swift", "NIMBUS_IMAGE_SWIFT_STORE_LARGE_OBJECT_CHUNK_SIZE=1"})
+		"NIMBUS_IMAGE_STORE=swift", "NIMBUS_IMAGE_SWIFT_STORE_LARGE_OBJECT_CHUNK_SIZE=1",
+		"NIMBUS_IMAGE_SWIFT_STORE_LARGE_OBJECT_SIZE=2"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,6 +83,23 @@ func TestImageSwiftStore(t *testing.T) {
 		t.Fatalf("image save: %d bytes, %v; want the %d uploaded", len(got), err, len(data))
 	}
 
+	OS(t, c, "nimbus-demo", "image", "delete", img.ID)
+
+	small := filepath.Join(dir, "small.raw")
+	if err := os.WriteFile(small, data[:1<<20], 0o600); err != nil {
+		t.Fatal(err)
+	}
+	OSJSON(t, c, "nimbus-demo", &img, "image", "create", "--disk-format", "raw", "--container-format", "bare",
+		"--file", small, uniqueName("swift-small"))
+	objects = nil
+	OSJSON(t, c, "nimbus-admin", &objects, "object", "list", "glance")
+	if len(objects) != 1 || objects[0].Name != img.ID {
+		t.Fatalf("glance container holds %v, want the small image as one object", objects)
+	}
+	OS(t, c, "nimbus-demo", "image", "save", "--file", out, img.ID)
+	if got, err := os.ReadFile(out); err != nil || !bytes.Equal(got, data[:1<<20]) {
+		t.Fatalf("image save of the small one: %d bytes, %v", len(got), err)
+	}
 	OS(t, c, "nimbus-demo", "image", "delete", img.ID)
 	objects = nil
 	OSJSON(t, c, "nimbus-admin", &objects, "object", "list", "glance")

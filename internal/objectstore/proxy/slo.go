@@ -124,8 +124,17 @@ func (p *Proxy) sloPut(req *request) {
 	put.Header.Set(sysmetaSLOSize, strconv.FormatInt(total, 10))
 	put.Header.Set("X-Static-Large-Object", "True")
 	put.Header.Set("Etag", hex.EncodeToString(sum[:]))
-	// listings record the large object's size and both ETags
-	put.Header.Set(sysmetaOverrideEtag, hex.EncodeToString(sum[:])+"; slo_etag="+sloEtag)
+	// listings record the large object's size and both ETags; a base value
+	// or parameters a middleware set (s3api's "; s3_etag=") are kept, as
+	// upstream's SLO keeps them
+	base, params, _ := strings.Cut(put.Header.Get(sysmetaOverrideEtag), ";")
+	if base == "" {
+		base = hex.EncodeToString(sum[:])
+	}
+	if params != "" {
+		base += ";" + params
+	}
+	put.Header.Set(sysmetaOverrideEtag, base+"; slo_etag="+sloEtag)
 	put.Header.Set(sysmetaOverrideSize, strconv.FormatInt(total, 10))
 	if put.Header.Get("Content-Type") == "" {
 		put.Header.Set("Content-Type", guessType(req.object))

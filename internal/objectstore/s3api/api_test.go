@@ -293,6 +293,18 @@ func TestS3API(t *testing.T) {
 	mustContain(t, "listing of the upload", a.expect(200, "GET", "/bucket1", url.Values{"prefix": {"big"}}, "").body,
 		"<Key>big</Key>", "<ETag>"+wantETag+"</ETag><Size>5242884</Size>")
 	mustContain(t, "not empty", a.expect(409, "DELETE", "/bucket1", none, "").body, "<Code>BucketNotEmpty</Code>")
+	// to a Swift client it is a static large object of the two named parts
+	// with the S3 ETag in its system metadata and listing row
+	admin := swiftToken(t, base)
+	sw := swiftGet(t, admin, "HEAD", base+"/v1/AUTH_pa/bucket1/big")
+	if sw.StatusCode != 200 || sw.Header.Get("X-Static-Large-Object") != "True" || sw.Header.Get("Content-Length") != "5242884" {
+		t.Fatalf("Swift HEAD of the upload: %d %v", sw.StatusCode, sw.Header)
+	}
+	mustContain(t, "SLO manifest", readAll(t, swiftGet(t, admin, "GET", base+"/v1/AUTH_pa/bucket1/big?multipart-manifest=get")),
+		`"name": "/bucket1+segments/big/`+uploadID+`/00001"`, `"hash": "`+hex.EncodeToString(p1[:])+`"`, `"bytes": 5242880`,
+		`"name": "/bucket1+segments/big/`+uploadID+`/00002"`, `"bytes": 4`)
+	mustContain(t, "Swift listing", readAll(t, swiftGet(t, admin, "GET", base+"/v1/AUTH_pa/bucket1?format=json&prefix=big")),
+		`"s3_etag":"\"`+strings.Trim(wantETag, `"`)+`\""`, `"bytes":5242884`, `"slo_etag":`)
 
 	mustContain(t, "tagging", a.expect(200, "GET", "/bucket1/big", url.Values{"tagging": {""}}, "").body, "<TagSet/>")
 	a.expect(501, "PUT", "/bucket1/big", url.Values{"tagging": {""}}, "<Tagging/>")
@@ -339,6 +351,7 @@ func TestS3API(t *testing.T) {
 	sum := md5.Sum(body.Bytes())
 	a.expect(400, "POST", "/bucket1", url.Values{"delete": {""}}, body.String())
 	r = a.expect(200, "POST", "/bucket1", url.Values{"delete": {""}}, body.String(), "Content-Md5", base64.StdEncoding.EncodeToString(sum[:]))
+	mustContain(t, "segments of the deleted uploads gone", readAll(t, swiftGet(t, admin, "GET", base+"/v1/AUTH_pa/bucket1+segments?format=json")), "[]")
 	mustContain(t, "DeleteResult", r.body, `<DeleteResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Deleted><Key>big</Key></Deleted>`,
 		"<Deleted><Key>never-was</Key></Deleted>")
 	a.expect(204, "DELETE", "/bucket1/already-gone", none, "")
@@ -457,4 +470,40 @@ func between(s, start, end string) string {
 func md5hex(s string) string {
 	sum := md5.Sum([]byte(s))
 	return hex.EncodeToString(sum[:])
+}
+
+// swiftToken is the tempauth token of the test cluster's reseller admin.
+func swiftToken(t *testing.T, base string) string {
+	t.Helper()
+	req, _ := http.NewRequest("GET", base+"/auth/v1.0", nil)
+	req.Header.Set("X-Auth-User", "admin:admin")
+	req.Header.Set("X-Auth-Key", "admin")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("tempauth: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	return resp.Header.Get("X-Auth-Token")
+}
+
+// swiftGet makes a Swift request with token.
+func swiftGet(t *testing.T, token, method, u string) *http.Response {
+	t.Helper()
+	req, _ := http.NewRequest(method, u, nil)
+	req.Header.Set("X-Auth-Token", token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp
+}
+
+func readAll(t *testing.T, resp *http.Response) string {
+	t.Helper()
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }

@@ -222,6 +222,33 @@ type listedObject struct {
 	ContentType  string `json:"content_type"`
 	LastModified string `json:"last_modified"`
 	Subdir       string `json:"subdir"`
+	SLOEtag      string `json:"slo_etag"`
+	S3Etag       string `json:"s3_etag"`
+}
+
+// s3ETag is the ETag a bucket listing shows for the row, as upstream's
+// s3api: a multipart upload's S3 ETag (the s3_etag key listingETag made of
+// its row's "; s3_etag="), else a static large object's "<slo etag>-N", else
+// the MD5.
+func (o listedObject) s3ETag() string {
+	if o.S3Etag != "" {
+		return `"` + strings.Trim(o.S3Etag, `"`) + `"`
+	}
+	hash, sloEtag := o.Hash, strings.Trim(o.SLOEtag, `"`)
+	params := strings.Split(hash, ";")
+	for _, p := range params[1:] {
+		k, v, _ := strings.Cut(strings.TrimSpace(p), "=")
+		switch strings.ToLower(k) {
+		case "s3_etag":
+			return `"` + strings.Trim(v, `"`) + `"`
+		case "slo_etag":
+			sloEtag = strings.Trim(v, `"`)
+		}
+	}
+	if sloEtag != "" {
+		return `"` + sloEtag + `-N"`
+	}
+	return `"` + strings.Trim(strings.TrimSpace(params[0]), `"`) + `"`
 }
 
 // validatedParam is upstream's get_validated_param: a whole number from 0 to
@@ -361,7 +388,7 @@ func (s *s3req) listObjects() *s3Error {
 		d.open("Contents")
 		d.elem("Key", enc(o.Name))
 		d.elem("LastModified", s3Time(o.LastModified))
-		d.elem("ETag", `"`+strings.Trim(o.Hash, `"`)+`"`)
+		d.elem("ETag", o.s3ETag())
 		d.elem("Size", strconv.FormatInt(o.Bytes, 10))
 		if fetchOwner || listType != 2 {
 			d.open("Owner")

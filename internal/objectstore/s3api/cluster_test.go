@@ -78,7 +78,9 @@ func startS3(t *testing.T) string {
 	t.Helper()
 	a, err := objectstore.StartAllInOne(objectstore.Options{Dir: t.TempDir(), Host: "127.0.0.1", PartPower: 6,
 		Logger: slog.New(slog.DiscardHandler),
-		S3:     s3api.Options{Identity: identity, Location: "RegionOne", StorageDomains: []string{"s3.test"}}})
+		// a reseller admin lets the tests see the accounts as a Swift client
+		TempAuthUsers: "user_admin_admin = admin .admin .reseller_admin\n",
+		S3:            s3api.Options{Identity: identity, Location: "RegionOne", StorageDomains: []string{"s3.test"}}})
 	if err != nil {
 		t.Fatal(err)
 	}

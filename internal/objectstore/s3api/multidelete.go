@@ -56,8 +56,7 @@ func (s *s3req) multiDelete() *s3Error {
 		case o.VersionID != "" && o.VersionID != "null":
 			derr = newError(http.StatusNotFound, "NoSuchVersion", "The specified version does not exist.")
 		default:
-			s.deleteUploadSegments(s.bucket, key)
-			resp := s.swift(http.MethodDelete, s.bucket, key, nil, nil, nil, 0)
+			resp := s.deleteObjectAndSegments(s.bucket, key)
 			if resp.Status != http.StatusNotFound {
 				derr = s.check(resp, http.MethodDelete, s.bucket, key)
 			}

@@ -1,6 +1,7 @@
 package s3api
 
 import (
+	"bytes"
 	"crypto/md5"
 	"crypto/rand"
 	"encoding/base64"
@@ -19,8 +20,10 @@ import (
 // type and metadata the upload began with), its parts are objects
 // "<key>/<upload id>/<part>" beside it, and Complete writes the manifest that
 // joins them, with the S3 ETag (the MD5 of the parts' MD5s, "-<count>") kept
-// in its system metadata. Unlike upstream, parts are named with five digits
-// so that their names sort in part order (see writeManifest).
+// in its system metadata. Unlike upstream ("<key>/<upload id>/<n>"), parts
+// are named with five digits so that their listing is in part order, which
+// ListParts and Complete page through by part number; the SLO manifest
+// names each part, so readers do not depend on the names.
 
 // newUploadID is upstream's unique_id: the URL-safe base64 of a random UUID.
 func newUploadID() string {
@@ -361,7 +364,7 @@ func (s *s3req) completeUpload() *s3Error {
 	}
 	keep := map[int]bool{}
 	var etags []string
-	var size int64
+	var named []uploadedPart
 	for i, p := range req.Parts {
 		n := *p.PartNumber
 		up, ok := uploaded[n]
@@ -373,7 +376,7 @@ func (s *s3req) completeUpload() *s3Error {
 		}
 		keep[n] = true
 		etags = append(etags, up.Hash)
-		size += up.Bytes
+		named = append(named, up)
 	}
 	s3ETag, ok := multipartETag(etags)
 	if !ok {
@@ -382,7 +385,7 @@ func (s *s3req) completeUpload() *s3Error {
 	if err := s.deleteParts(uploadID, keep); err != nil {
 		return err
 	}
-	if err := s.writeManifest(uploadID, s3ETag, size, marker.Header); err != nil {
+	if err := s.writeManifest(uploadID, s3ETag, named, marker.Header); err != nil {
 		return err
 	}
 	s.swift(http.MethodDelete, s.bucket+multiuploadSuffix, s.key+"/"+uploadID, nil, nil, nil, 0)
@@ -398,14 +401,17 @@ func (s *s3req) completeUpload() *s3Error {
 	return s.writeXML(http.StatusOK, d.end("CompleteMultipartUploadResult"))
 }
 
-// writeManifest writes the object that joins the upload's parts: upstream
-// writes a static large object manifest; Nimbus writes a dynamic one over
-// the upload's part prefix (only the named parts are left under it, and
-// their five-digit names sort in part order), keeping the S3 ETag and the
-// upload id in system metadata, and its container listing row showing the
-// upload's size and S3 ETag (container update overrides, as upstream's).
-// This is the one place to switch to SLO.
-func (s *s3req) writeManifest(uploadID, s3ETag string, size int64, marker http.Header) *s3Error {
+// writeManifest writes the object that joins the upload's parts as
+// upstream's s3api does: a static large object manifest PUT
+// (?multipart-manifest=put) naming the parts in order with their ETags and
+// sizes, the S3 ETag and upload id in system metadata, and the listing ETag
+// override "; s3_etag=<S3 ETag>" to which SLO prepends its own values (the
+// listing size is SLO's). The parts were checked above, so an SLO refusal
+// here means a part changed meanwhile: InvalidPart, as upstream maps it.
+// Upstream asks SLO for a heartbeat and passes its spaces on after 10 s;
+// Nimbus's in-process subrequests are buffered and the segment HEADs run in
+// parallel, so the answer comes whole.
+func (s *s3req) writeManifest(uploadID, s3ETag string, parts []uploadedPart, marker http.Header) *s3Error {
 	h := http.Header{}
 	for k, v := range marker {
 		if strings.HasPrefix(k, "X-Object-Meta-") {
@@ -418,28 +424,72 @@ func (s *s3req) writeManifest(uploadID, s3ETag string, size int64, marker http.H
 			h.Set(k, v)
 		}
 	}
-	h.Set("X-Object-Manifest", uriEncode(s.bucket+multiuploadSuffix+"/"+s.key+"/"+uploadID+"/", true))
+	type segment struct {
+		Path      string `json:"path"`
+		Etag      string `json:"etag"`
+		SizeBytes int64  `json:"size_bytes"`
+	}
+	manifest := make([]segment, len(parts))
+	for i, p := range parts {
+		manifest[i] = segment{Path: "/" + s.bucket + multiuploadSuffix + "/" + p.Name, Etag: p.Hash, SizeBytes: p.Bytes}
+	}
+	body, jerr := json.Marshal(manifest)
+	if jerr != nil {
+		return errInternal()
+	}
+	h.Set("Accept", "application/json")
 	h.Set(sysmetaETag, s3ETag)
 	h.Set(sysmetaUploadID, uploadID)
-	h.Set("X-Object-Sysmeta-Container-Update-Override-Size", strconv.FormatInt(size, 10))
-	h.Set("X-Object-Sysmeta-Container-Update-Override-Etag", s3ETag)
-	resp := s.swift(http.MethodPut, s.bucket, s.key, nil, h, nil, 0)
+	h.Set("X-Object-Sysmeta-Container-Update-Override-Etag", "; s3_etag="+s3ETag)
+	resp := s.swift(http.MethodPut, s.bucket, s.key, url.Values{"multipart-manifest": {"put"}}, h,
+		bytes.NewReader(body), int64(len(body)))
+	if resp.Status == http.StatusBadRequest {
+		return errInvalidPart().with("UploadId", uploadID)
+	}
 	return s.check(resp, http.MethodPut, s.bucket, s.key)
 }
 
-// deleteUploadSegments deletes the parts of a completed upload whose
-// manifest is bucket/key (before the manifest itself is deleted or
-// replaced), as upstream's multipart-manifest=delete does for its SLOs.
-func (s *s3req) deleteUploadSegments(bucket, key string) {
-	resp := s.swift(http.MethodHead, bucket, key, url.Values{"multipart-manifest": {"get"}}, nil, nil, 0)
-	uploadID := resp.Header.Get(sysmetaUploadID)
-	if resp.Status != http.StatusOK || uploadID == "" || resp.Header.Get("X-Object-Manifest") == "" {
-		return
+// deleteObjectAndSegments deletes bucket/key the way upstream's s3api deletes
+// an object (gen_multipart_manifest_delete_query): a static large object
+// goes with its segments (?multipart-manifest=delete); the DLO manifest of
+// an upload completed before Nimbus wrote SLOs has its parts deleted first.
+// It answers Swift's response to the object DELETE.
+func (s *s3req) deleteObjectAndSegments(bucket, key string) *swiftResp {
+	head := s.swift(http.MethodHead, bucket, key, url.Values{"multipart-manifest": {"get"}, "symlink": {"get"}}, nil, nil, 0)
+	if head.Status == http.StatusOK && strings.EqualFold(head.Header.Get("X-Static-Large-Object"), "true") {
+		resp := s.swift(http.MethodDelete, bucket, key, url.Values{"multipart-manifest": {"delete"}},
+			http.Header{"Accept": {"application/json"}}, nil, 0)
+		if resp.Status != http.StatusOK {
+			return resp
+		}
+		var result struct {
+			Status   string `json:"Response Status"`
+			NotFound int    `json:"Number Not Found"`
+			Deleted  int    `json:"Number Deleted"`
+		}
+		if json.Unmarshal(resp.Body, &result) != nil {
+			return &swiftResp{Status: http.StatusServiceUnavailable, Header: http.Header{}}
+		}
+		code, _, _ := strings.Cut(result.Status, " ")
+		status, _ := strconv.Atoi(code)
+		switch {
+		case status/100 == 2 && result.Deleted == 0 && result.NotFound > 0:
+			status = http.StatusNotFound
+		case status/100 == 2:
+			status = http.StatusNoContent
+		case status == 0:
+			status = http.StatusServiceUnavailable
+		}
+		return &swiftResp{Status: status, Header: resp.Header, Body: resp.Body}
 	}
-	saved := s.key
-	s.key = key
-	_ = s.deleteParts(uploadID, nil)
-	s.key = saved
+	if uploadID := head.Header.Get(sysmetaUploadID); head.Status == http.StatusOK && uploadID != "" &&
+		head.Header.Get("X-Object-Manifest") != "" {
+		saved := s.key
+		s.key = key
+		_ = s.deleteParts(uploadID, nil)
+		s.key = saved
+	}
+	return s.swift(http.MethodDelete, bucket, key, nil, nil, nil, 0)
 }
 
 // listUploads is ListMultipartUploads: the markers in the segments container.

@@ -220,8 +220,7 @@ func (s *s3req) putObject() *s3Error {
 // deleteObject is DELETE Object: a multipart upload's parts go with it; a
 // key that is not there is a success (204), a bucket that is not, NoSuchBucket.
 func (s *s3req) deleteObject() *s3Error {
-	s.deleteUploadSegments(s.bucket, s.key)
-	resp := s.swift(http.MethodDelete, s.bucket, s.key, nil, nil, nil, 0)
+	resp := s.deleteObjectAndSegments(s.bucket, s.key)
 	if resp.Status == http.StatusNotFound {
 		if !s.containerExists(s.bucket) {
 			return errNoSuchBucket(s.bucket)

@@ -81,7 +81,9 @@ func New(o Options, next http.Handler) *Middleware {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &Middleware{opts: o, next: next, log: o.Logger}
+	// Swift clients' listings and s3api's own go through the listing ETag
+	// rewrite, as upstream's pipeline has it below s3api
+	return &Middleware{opts: o, next: listingETag{next: next}, log: o.Logger}
 }
 
 // Info is what /info says of the middleware, upstream's "s3api" keys.

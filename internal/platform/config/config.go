@@ -140,6 +140,9 @@ type Image struct {
 	// (glance) and swift_store_large_object_chunk_size (MB, 200).
 	SwiftContainer string `toml:"swift_store_container" env:"NIMBUS_IMAGE_SWIFT_STORE_CONTAINER"`
 	SwiftChunkSize int64  `toml:"swift_store_large_object_chunk_size" env:"NIMBUS_IMAGE_SWIFT_STORE_LARGE_OBJECT_CHUNK_SIZE"`
+	// SwiftLargeObjectSize is glance_store's swift_store_large_object_size
+	// (MB, 5120): data of a size the client gave below it is one object.
+	SwiftLargeObjectSize int64 `toml:"swift_store_large_object_size" env:"NIMBUS_IMAGE_SWIFT_STORE_LARGE_OBJECT_SIZE"`
 }
 
 // ObjectStore configures the Swift-compatible object store an all-in-one runs:
