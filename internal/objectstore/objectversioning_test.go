@@ -1,0 +1,152 @@
+package objectstore
+
+import (
+	"encoding/json"
+	"net/url"
+	"strings"
+	"testing"
+)
+
+type versionRow struct {
+	Name        string `json:"name"`
+	VersionID   string `json:"version_id"`
+	IsLatest    bool   `json:"is_latest"`
+	Bytes       int64  `json:"bytes"`
+	Hash        string `json:"hash"`
+	ContentType string `json:"content_type"`
+	Subdir      string `json:"subdir"`
+}
+
+func (c *cluster) versions(path string) []versionRow {
+	c.t.Helper()
+	r := c.expect("a-member", "GET", path, "", 200)
+	var rows []versionRow
+	if err := json.Unmarshal([]byte(r.body), &rows); err != nil {
+		c.t.Fatalf("%s: %v %q", path, err, r.body)
+	}
+	return rows
+}
+
+// TestObjectVersioning is upstream's object_versioning (X-Versions-Enabled)
+// over its statuses and bodies: enabling and disabling, writes keeping
+// versions, ?versions listings, version-id reads and deletes, delete
+// markers, the hidden container and the reserved namespace.
+func TestObjectVersioning(t *testing.T) {
+	c := startCluster(t)
+	const acct = "/v1/AUTH_a"
+	c.expect("a-member", "PUT", acct+"/c", "", 201, "X-Versions-Enabled", "true")
+	if r := c.expect("a-member", "HEAD", acct+"/c", "", 204); r.header.Get("X-Versions-Enabled") != "True" &&
+		r.header.Get("X-Versions-Enabled") != "true" {
+		t.Fatalf("enabled container headers %v", r.header)
+	}
+	// the versions container is hidden from the account's listing
+	if r := c.expect("a-member", "GET", acct, "", 200); r.body != "c\n" {
+		t.Fatalf("account listing %q", r.body)
+	}
+
+	v1 := c.expect("a-member", "PUT", acct+"/c/o", "one", 201, "Content-Type", "text/plain").header
+	id1 := v1.Get("X-Object-Version-Id")
+	if id1 == "" || v1.Get("Etag") != "f97c5d29941bfb1b2fdab0874906ab82" {
+		t.Fatalf("first PUT headers %v", v1)
+	}
+	v2 := c.expect("a-member", "PUT", acct+"/c/o", "two", 201).header
+	id2 := v2.Get("X-Object-Version-Id")
+	if id2 == "" || id2 == id1 {
+		t.Fatalf("second version id %q (first %q)", id2, id1)
+	}
+	r := c.expect("a-member", "GET", acct+"/c/o", "", 200)
+	if r.body != "two" || r.header.Get("X-Object-Version-Id") != id2 {
+		t.Fatalf("GET: %q %v", r.body, r.header)
+	}
+	if r := c.expect("a-member", "GET", acct+"/c/o?version-id="+id1, "", 200); r.body != "one" ||
+		r.header.Get("X-Object-Version-Id") != id1 || r.header.Get("Content-Type") != "text/plain" {
+		t.Fatalf("GET ?version-id: %q %v", r.body, r.header)
+	}
+	c.expect("a-member", "HEAD", acct+"/c/o?version-id="+id2, "", 200)
+	// the listing shows the current object with its data's size and ETag
+	if r := c.expect("a-member", "GET", acct+"/c?format=json", "", 200); !strings.Contains(r.body, `"name":"o"`) {
+		t.Fatalf("listing %q", r.body)
+	}
+	rows := c.versions(acct + "/c?versions")
+	if len(rows) != 2 || rows[0].VersionID != id2 || !rows[0].IsLatest || rows[1].VersionID != id1 || rows[1].IsLatest ||
+		rows[0].Name != "o" || rows[1].Bytes != 3 {
+		t.Fatalf("versions listing %+v", rows)
+	}
+
+	// a DELETE writes a delete marker
+	d := c.expect("a-member", "DELETE", acct+"/c/o", "", 204)
+	marker := d.header.Get("X-Object-Version-Id")
+	if marker == "" {
+		t.Fatalf("DELETE headers %v", d.header)
+	}
+	c.expect("a-member", "GET", acct+"/c/o", "", 404)
+	if r := c.expect("a-member", "GET", acct+"/c/o?version-id="+marker, "", 404); r.header.Get("Content-Type") != "application/x-deleted;swift_versions_deleted=1" {
+		t.Fatalf("delete marker read %v", r.header)
+	}
+	rows = c.versions(acct + "/c?versions&format=json")
+	if len(rows) != 3 || rows[0].VersionID != marker || !rows[0].IsLatest || rows[1].IsLatest ||
+		rows[0].ContentType != "application/x-deleted;swift_versions_deleted=1" {
+		t.Fatalf("versions listing after delete %+v", rows)
+	}
+	// PUT ?version-id restores a version
+	if r := c.expect("a-member", "PUT", acct+"/c/o?version-id="+id1, "", 201); r.header.Get("X-Object-Version-Id") != id1 {
+		t.Fatalf("restore headers %v", r.header)
+	}
+	if r := c.expect("a-member", "GET", acct+"/c/o", "", 200); r.body != "one" {
+		t.Fatalf("restored %q", r.body)
+	}
+	c.expect("a-member", "DELETE", acct+"/c/o?version-id="+marker, "", 204)
+
+	for _, tc := range []struct {
+		method, path, body string
+		status             int
+		want               string
+	}{
+		{"GET", "/c/o?version-id=bogus", "", 400, "Invalid version parameter"},
+		{"POST", "/c/o?version-id=" + id1, "", 400, "POST to a specific version is not allowed"},
+		{"PUT", "/c/o?version-id=null", "", 400, "Invalid version parameter"},
+		{"PUT", "/c/o?version-id=" + id1, "data", 400, "PUT version-id requests require a zero byte body"},
+		{"PUT", "/c/o?version-id=1.00000", "", 404, "The specified version does not exist"},
+		{"GET", "/c?versions&version_marker=1", "", 400, "version_marker param requires marker"},
+		{"GET", "/c?versions&marker=o&version_marker=x", "", 400, "invalid version_marker param"},
+		{"GET", "/c?versions&delimiter=1", "", 400, "invalid delimiter param"},
+		{"PUT", "/" + url.PathEscape("\x00versions\x00c"), "", 412, "Invalid UTF8 or contains NULL"},
+		{"GET", "/" + url.PathEscape("\x00versions\x00c"), "", 412, "Invalid UTF8 or contains NULL"},
+		{"PUT", "/c/" + url.PathEscape("\x00o\x00x"), "x", 412, "Invalid UTF8 or contains NULL"},
+		{"DELETE", "/c", "", 409, "Delete all versions before deleting container."},
+	} {
+		if r := c.expect("a-member", tc.method, acct+tc.path, tc.body, tc.status); !strings.Contains(r.body, tc.want) {
+			t.Errorf("%s %s: %q, want %q", tc.method, tc.path, r.body, tc.want)
+		}
+	}
+	c.expect("a-member", "GET", "/v1/AUTH_a/plain/o?version-id="+id1, "", 400)
+
+	// legacy versioning and object versioning exclude each other
+	c.expect("a-member", "PUT", acct+"/legacy", "", 201, "X-Versions-Location", "archive")
+	if r := c.expect("a-member", "POST", acct+"/legacy", "", 400, "X-Versions-Enabled", "true"); !strings.Contains(r.body,
+		"Cannot enable object versioning on a container that is already using the legacy versioned writes feature.") {
+		t.Fatalf("legacy conflict %q", r.body)
+	}
+
+	// disabled: versions stay readable and deletable; then the container goes
+	c.expect("a-member", "POST", acct+"/c", "", 204, "X-Versions-Enabled", "false")
+	if r := c.expect("a-member", "HEAD", acct+"/c", "", 204); strings.ToLower(r.header.Get("X-Versions-Enabled")) != "false" {
+		t.Fatalf("disabled container headers %v", r.header)
+	}
+	d = c.expect("a-member", "DELETE", acct+"/c/o?version-id="+id2, "", 204)
+	if d.header.Get("X-Object-Current-Version-Id") != id1 {
+		t.Fatalf("delete of an old version: %v", d.header)
+	}
+	d = c.expect("a-member", "DELETE", acct+"/c/o?version-id="+id1, "", 204)
+	if d.header.Get("X-Object-Current-Version-Id") != "null" {
+		t.Fatalf("delete of the current version: %v", d.header)
+	}
+	c.expect("a-member", "GET", acct+"/c/o", "", 404)
+	c.expect("a-member", "DELETE", acct+"/c", "", 204)
+	if r := c.do("a-member", "GET", acct+"?format=json", ""); strings.Contains(r.body, "versions") {
+		t.Fatalf("account listing after delete %q", r.body)
+	}
+	if r := c.expect("", "GET", "/info", "", 200); !strings.Contains(r.body, `"object_versioning":{}`) {
+		t.Fatalf("/info %q", r.body)
+	}
+}
