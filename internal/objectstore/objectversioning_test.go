@@ -64,8 +64,14 @@ func TestObjectVersioning(t *testing.T) {
 	}
 	c.expect("a-member", "HEAD", acct+"/c/o?version-id="+id2, "", 200)
 	// the listing shows the current object with its data's size and ETag
-	if r := c.expect("a-member", "GET", acct+"/c?format=json", "", 200); !strings.Contains(r.body, `"name":"o"`) {
+	var listing []map[string]any
+	if r := c.expect("a-member", "GET", acct+"/c?format=json", "", 200); json.Unmarshal([]byte(r.body), &listing) != nil ||
+		len(listing) != 1 || listing[0]["bytes"] != 3.0 || listing[0]["hash"] != "b8a9f715dbb64fd5c56e7783c6820a61" ||
+		listing[0]["version_symlink"] != true || listing[0]["symlink_path"] != acct+"/c/o?version-id="+id2 {
 		t.Fatalf("listing %q", r.body)
+	}
+	if r := c.expect("a-member", "HEAD", acct+"/c", "", 204); r.header.Get("X-Container-Bytes-Used") != "6" {
+		t.Fatalf("bytes used with the versions' %v", r.header)
 	}
 	rows := c.versions(acct + "/c?versions")
 	if len(rows) != 2 || rows[0].VersionID != id2 || !rows[0].IsLatest || rows[1].VersionID != id1 || rows[1].IsLatest ||

@@ -96,10 +96,23 @@ func badRequest(w http.ResponseWriter, msg string) {
 }
 
 // versioningContainerHeaders adds X-Versions-Enabled to a container's
-// answer, from its sysmeta.
-func versioningContainerHeaders(h http.Header) {
+// answer, from its sysmeta, and counts its versions' bytes in
+// X-Container-Bytes-Used.
+func (p *Proxy) versioningContainerHeaders(req *request, h http.Header) {
 	if v, ok := h[sysmetaVersionsEnabled]; ok && len(v) > 0 {
 		h.Set(clientVersionsEnabled, v[0])
+	}
+	versions := versionsOf(h)
+	used, err := strconv.ParseInt(h.Get("X-Container-Bytes-Used"), 10, 64)
+	if versions == "" || err != nil {
+		return
+	}
+	sub := *req
+	sub.container = versions
+	if info, _ := p.containerInfo(req.r.Context(), &sub); info != nil {
+		if n, err := strconv.ParseInt(info.Get("X-Container-Bytes-Used"), 10, 64); err == nil {
+			h.Set("X-Container-Bytes-Used", strconv.FormatInt(used+n, 10))
+		}
 	}
 }
 
@@ -666,7 +679,7 @@ func (p *Proxy) listVersionsJSON(req *request) {
 	// the container's own listing, as JSON
 	pq := url.Values{}
 	for k, v := range q {
-		if k != "versions" && k != "version_marker" && k != "format" {
+		if k != "version_marker" && k != "format" {
 			pq[k] = v
 		}
 	}
@@ -706,7 +719,7 @@ func (p *Proxy) listVersionsJSON(req *request) {
 			}
 			continue
 		}
-		if sp, ok := row["symlink_path"].(string); ok && row["symlink_etag"] != nil && row["symlink_bytes"] != nil {
+		if sp, ok := row["symlink_path"].(string); ok && row["version_symlink"] == true {
 			if path, err := url.PathUnescape(sp); err == nil && strings.HasPrefix(path, linkPrefix) {
 				current[path] = row
 				continue
@@ -786,7 +799,7 @@ func (p *Proxy) listVersionsJSON(req *request) {
 		isLatest := !latest[name]
 		latest[name] = true
 		broken = append(broken, map[string]any{"name": name, "is_latest": isLatest, "version_id": id,
-			"content_type": row["content_type"], "bytes": row["symlink_bytes"], "hash": row["symlink_etag"],
+			"content_type": row["content_type"], "bytes": row["bytes"], "hash": row["hash"],
 			"last_modified": row["last_modified"]})
 	}
 	sort.Slice(broken, func(i, j int) bool { return broken[i]["name"].(string) < broken[j]["name"].(string) })
@@ -824,4 +837,56 @@ func (p *Proxy) listVersionsJSON(req *request) {
 		}
 	}
 	swob.Write(req.w, rec.Code, "application/json; charset=utf-8", strings.TrimRight(body.String(), "\n"))
+}
+
+// versionLinkRows is ContainerContext.handle_request's listing rewrite: a
+// row that links to a version of the container lists the version's size
+// and ETag, "version_symlink": true, and (but in a ?versions listing) the
+// version's URL as its symlink_path.
+func versionLinkRows(body []byte, version, account, container string, versions bool) []byte {
+	prefix := "/" + version + "/" + account + "/" + versionsContainerName(container) + "/"
+	if !bytes.Contains(body, []byte("versions")) {
+		return body
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	var rows []map[string]any
+	if err := dec.Decode(&rows); err != nil {
+		return body
+	}
+	changed := false
+	for _, row := range rows {
+		sp, ok := row["symlink_path"].(string)
+		etag, okEtag := row["symlink_etag"].(string)
+		size, okSize := row["symlink_bytes"]
+		if !ok || !okEtag || !okSize {
+			continue
+		}
+		path, err := url.PathUnescape(sp)
+		if err != nil || !strings.HasPrefix(path, prefix) {
+			continue
+		}
+		hash, _ := row["hash"].(string)
+		_, params := parseHeaderParams(hash)
+		for _, kv := range params {
+			etag += "; " + kv[0] + "=" + kv[1]
+		}
+		delete(row, "symlink_bytes")
+		delete(row, "symlink_etag")
+		row["bytes"], row["hash"], row["version_symlink"] = size, etag, true
+		if obj, id := parseVersionObjectName(path[len(prefix):]); id != "" && !versions {
+			row["symlink_path"] = quote("/"+version+"/"+account+"/"+container+"/"+obj, "/") + "?version-id=" + id
+		}
+		changed = true
+	}
+	if !changed {
+		return body
+	}
+	var out bytes.Buffer
+	enc := json.NewEncoder(&out)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(rows); err != nil {
+		return body
+	}
+	return bytes.TrimRight(out.Bytes(), "\n")
 }

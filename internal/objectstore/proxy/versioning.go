@@ -45,7 +45,7 @@ func (p *Proxy) containerMiddleware(req *request) bool {
 				h.Set("X-Versions-Location", loc)
 			}
 		}
-		versioningContainerHeaders(h)
+		p.versioningContainerHeaders(req, h)
 		return false
 	}}
 	if r.Method != http.MethodPut && r.Method != http.MethodPost && p.objectVersioningContainer(req) {
