@@ -156,3 +156,71 @@ func TestObjectVersioning(t *testing.T) {
 		t.Fatalf("/info %q", r.body)
 	}
 }
+
+// TestObjectVersioningWrites: an object written before versioning was
+// enabled becomes a null version kept as its own, a POST to a link updates
+// the version, and copies into an enabled container are versions too.
+func TestObjectVersioningWrites(t *testing.T) {
+	c := startCluster(t)
+	const acct = "/v1/AUTH_a"
+	c.expect("a-member", "PUT", acct+"/c", "", 201)
+	c.expect("a-member", "PUT", acct+"/c/old", "before", 201)
+	c.expect("a-member", "PUT", acct+"/c/moved", "elsewhere", 201)
+	rows := c.versions(acct + "/c?versions")
+	if len(rows) != 2 || rows[0].VersionID != "null" || !rows[0].IsLatest {
+		t.Fatalf("unversioned container's versions %+v", rows)
+	}
+	if r := c.expect("a-member", "GET", acct+"/c/old?version-id=null", "", 200); r.body != "before" ||
+		r.header.Get("X-Object-Version-Id") != "null" {
+		t.Fatalf("null version %q %v", r.body, r.header)
+	}
+	c.expect("a-member", "POST", acct+"/c", "", 204, "X-Versions-Enabled", "yes")
+	c.expect("a-member", "PUT", acct+"/c/old", "after", 201)
+	rows = c.versions(acct + "/c?versions&prefix=old")
+	if len(rows) != 2 || !rows[0].IsLatest || rows[1].IsLatest || rows[1].Bytes != 6 {
+		t.Fatalf("versions after the first versioned write %+v", rows)
+	}
+	c.expect("a-member", "GET", acct+"/c/old?version-id=null", "", 404)
+	if r := c.expect("a-member", "GET", acct+"/c/old?version-id="+rows[1].VersionID, "", 200); r.body != "before" {
+		t.Fatalf("the archived unversioned object %q", r.body)
+	}
+
+	c.expect("a-member", "POST", acct+"/c/old", "", 202, "X-Object-Meta-Color", "blue")
+	if r := c.expect("a-member", "HEAD", acct+"/c/old?version-id="+rows[0].VersionID, "", 200); r.header.Get("X-Object-Meta-Color") != "blue" {
+		t.Fatalf("POST to a link: %v", r.header)
+	}
+	if r := c.expect("a-member", "GET", acct+"/c/old", "", 200); r.header.Get("X-Object-Meta-Color") != "blue" || r.body != "after" {
+		t.Fatalf("GET after POST: %q %v", r.body, r.header)
+	}
+
+	c.expect("a-member", "PUT", acct+"/c/copy", "", 201, "X-Copy-From", "c/old")
+	if r := c.expect("a-member", "GET", acct+"/c/copy", "", 200); r.body != "after" || r.header.Get("X-Object-Version-Id") == "" {
+		t.Fatalf("copy into a versioned container %q %v", r.body, r.header)
+	}
+	// versions of one name, paged with marker and version_marker
+	c.expect("a-member", "PUT", acct+"/c/old", "third", 201)
+	all := c.versions(acct + "/c?versions&prefix=old")
+	if len(all) != 3 {
+		t.Fatalf("three versions %+v", all)
+	}
+	page := c.versions(acct + "/c?versions&prefix=old&marker=old&version_marker=" + all[0].VersionID)
+	if len(page) != 2 || page[0].VersionID != all[1].VersionID {
+		t.Fatalf("page after the newest %+v", page)
+	}
+	if page := c.versions(acct + "/c?versions&prefix=old&limit=1"); len(page) != 1 || page[0].VersionID != all[0].VersionID {
+		t.Fatalf("limit 1 %+v", page)
+	}
+	if page := c.versions(acct + "/c?versions&delimiter=/&prefix=o"); len(page) != 3 {
+		t.Fatalf("delimited %+v", page)
+	}
+	// others than the owner: a reader granted by ACL
+	c.expect("a-member", "POST", acct+"/c", "", 204, "X-Container-Read", "b:*")
+	c.expect("b-member", "GET", acct+"/c?versions", "", 200)
+	if r := c.expect("b-member", "GET", acct+"/c/old", "", 200); r.body != "third" {
+		t.Fatalf("ACL reader: %q", r.body)
+	}
+	// but a version itself is its owner's only, as upstream's
+	c.expect("b-member", "GET", acct+"/c/old?version-id="+all[0].VersionID, "", 403)
+	c.expect("b-member", "DELETE", acct+"/c/old?version-id="+all[0].VersionID, "", 403)
+	c.expect("b-member", "GET", acct+"/c/old?version-id=null", "", 404)
+}

@@ -303,6 +303,13 @@ func (p *Proxy) withVersionID(req *request, versions, v string) bool {
 		badRequest(req.w, "Invalid version parameter")
 		return true
 	}
+	if !isNull && (r.Method == http.MethodGet || r.Method == http.MethodHead || r.Method == http.MethodDelete) &&
+		!req.owner && req.tempURLExpires == 0 {
+		// the version itself is read or deleted in the versions container,
+		// which no container ACL grants
+		swob.Error(req.w, http.StatusForbidden)
+		return true
+	}
 	switch r.Method {
 	case http.MethodOptions:
 		return false
