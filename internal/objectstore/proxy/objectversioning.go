@@ -150,7 +150,8 @@ func (p *Proxy) enableVersioning(req *request) bool {
 	}
 	enabled := trueValue(r.Header.Get(clientVersionsEnabled))
 	r.Header.Del(clientVersionsEnabled)
-	r.Header.Set(sysmetaVersionsEnabled, strconv.FormatBool(enabled))
+	// stored as upstream stores a Python bool, answered back as such
+	r.Header.Set(sysmetaVersionsEnabled, map[bool]string{true: "True", false: "False"}[enabled])
 	if !enabled {
 		return false
 	}
