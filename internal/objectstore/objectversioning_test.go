@@ -125,6 +125,16 @@ func TestObjectVersioning(t *testing.T) {
 		}
 	}
 	c.expect("a-member", "GET", "/v1/AUTH_a/plain/o?version-id="+id1, "", 400)
+	// bad input is a client error, never a 500
+	for _, path := range []string{"/c/o?version-id=%00", "/c/o?version-id=%ff", "/c/o?version-id=1e3",
+		"/c/o?version-id=9999999999.99999", "/c?versions&marker=%ff", "/c?versions&limit=abc", "/c?versions&limit=-1",
+		"/c?versions&limit=100000", "/c?versions&prefix=%ff", "/nope?versions", "/nope/o?version-id=1"} {
+		for _, method := range []string{"GET", "HEAD", "DELETE", "PUT", "POST"} {
+			if r := c.do("a-member", method, acct+path, ""); r.status >= 500 {
+				t.Errorf("%s %s: %d %q", method, path, r.status, r.body)
+			}
+		}
+	}
 
 	// legacy versioning and object versioning exclude each other
 	c.expect("a-member", "PUT", acct+"/legacy", "", 201, "X-Versions-Location", "archive")

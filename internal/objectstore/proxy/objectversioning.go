@@ -325,7 +325,8 @@ func (p *Proxy) withVersionID(req *request, versions, v string) bool {
 		return true
 	case http.MethodGet, http.MethodHead:
 		if isNull {
-			req.w = &headerFilter{ResponseWriter: req.w, keepSysmeta: true, intercept: func(status int, h http.Header) bool {
+			inner := req.w
+			req.w = &headerFilter{ResponseWriter: inner, keepSysmeta: true, intercept: func(status int, h http.Header) bool {
 				if status/100 != 2 {
 					return false
 				}
@@ -334,7 +335,7 @@ func (p *Proxy) withVersionID(req *request, versions, v string) bool {
 					for k := range h {
 						delete(h, k)
 					}
-					swob.Error(req.w.(*headerFilter).ResponseWriter, http.StatusNotFound)
+					swob.Error(inner, http.StatusNotFound)
 					return true
 				}
 				h.Set("X-Object-Version-Id", "null")
