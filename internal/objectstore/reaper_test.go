@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nimbus-cloud/nimbus/internal/objectstore/swob"
 	"github.com/nimbus-cloud/nimbus/internal/platform/httpapi"
 )
 
@@ -52,6 +53,18 @@ func TestObjectStoreAccountReaper(t *testing.T) {
 	for _, o := range []string{"c1/x", "c1/y", "c2/z"} {
 		m.expect("a-member", "PUT", acct+"/"+o, "data", 201)
 	}
+	// a versioned container's versions are reaped too (their names are
+	// the reserved namespace's, which only the cluster's own listings show)
+	m.expect("a-member", "PUT", acct+"/c3", "", 201, "X-Versions-Enabled", "true")
+	vid := m.expect("a-member", "PUT", acct+"/c3/v", "data", 201).header.Get("X-Object-Version-Id")
+	ts, err := swob.ParseTimestamp(vid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	versionName := "\x00v\x00" + swob.Timestamp(999999999999999-int64(ts)).Normal()
+	if got := m.replicas(m.objectRing(), "\x00versions\x00c3", versionName); len(got) != 3 {
+		t.Fatalf("version replicas %v", got)
+	}
 	m.expect("a-member", "DELETE", acct, "", 403)
 	m.expect("reseller", "DELETE", acct+"?bulk-delete", "", 200) // the bulk middleware's, not the account's
 	m.expect("reseller", "DELETE", acct+"?whatever", "", 400)
@@ -64,13 +77,16 @@ func TestObjectStoreAccountReaper(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.Accounts != 1 || st.Containers != 2 || st.Failures != 0 {
+	if st.Accounts != 1 || st.Containers != 4 || st.Failures != 0 {
 		t.Fatalf("reaper pass: %+v", st)
 	}
 	for _, o := range []string{"x", "y"} {
 		if got := m.replicas(m.objectRing(), "c1", o); len(got) != 0 {
 			t.Fatalf("c1/%s still on %v", o, got)
 		}
+	}
+	if got := m.replicas(m.objectRing(), "\x00versions\x00c3", versionName); len(got) != 0 {
+		t.Fatalf("version still on %v", got)
 	}
 	rr := m.policyFiles(policyByName(t, "reduced-redundancy"), "c2", "z")
 	if len(rr) != 0 {

@@ -266,7 +266,10 @@ func (p *Proxy) listNames(ctx context.Context, rg *ring.Ring, part int, path str
 	type row struct {
 		Name string `json:"name"`
 	}
-	rows, err := listAll(ctx, p, rg, part, path, url.Values{}, http.Header{}, func(r row) string { return r.Name })
+	// the reaper's and expirer's listings are the cluster's own: reserved
+	// names (object versions) included
+	rows, err := listAll(ctx, p, rg, part, path, url.Values{}, http.Header{"X-Backend-Allow-Reserved-Names": {"true"}},
+		func(r row) string { return r.Name })
 	if err != nil {
 		return nil, err
 	}

@@ -21,6 +21,9 @@ type listingWriter struct {
 	status int
 	buf    *bytes.Buffer
 	passed bool
+	// the container, and whether the listing is of its versions
+	container string
+	versions  bool
 }
 
 func (lw *listingWriter) WriteHeader(status int) {
@@ -55,6 +58,7 @@ func (lw *listingWriter) finish(version, account string) {
 		if rewritten, ok := rewriteListingJSON(body, version, account); ok {
 			body = rewritten
 		}
+		body = versionLinkRows(body, version, account, lw.container, lw.versions)
 	}
 	lw.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	lw.ResponseWriter.WriteHeader(lw.status)
@@ -63,7 +67,8 @@ func (lw *listingWriter) finish(version, account string) {
 
 // serveContainerListing is a container GET whose JSON listing is rewritten.
 func (p *Proxy) serveContainerListing(req *request) {
-	lw := &listingWriter{ResponseWriter: req.w}
+	lw := &listingWriter{ResponseWriter: req.w, container: req.container}
+	_, lw.versions = req.r.URL.Query()["versions"]
 	sub := *req
 	sub.w = lw
 	p.containerGet(&sub)

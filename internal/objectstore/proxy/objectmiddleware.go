@@ -105,6 +105,9 @@ func (p *Proxy) objectMiddleware(req *request) bool {
 	filter := &headerFilter{ResponseWriter: req.w, keepSysmeta: inProcess}
 	req.w = filter
 	q := r.URL.Query()
+	if p.objectVersioning(req) {
+		return true
+	}
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
 		if req.tempURLExpires != 0 {
@@ -154,7 +157,8 @@ func (p *Proxy) objectMiddleware(req *request) bool {
 			return true
 		}
 		filter.intercept = func(status int, h http.Header) bool {
-			return status == http.StatusAccepted && p.redirectSymlinkPost(req, filter.ResponseWriter, h)
+			return status == http.StatusAccepted && (p.versionedPost(req, filter.ResponseWriter, h) ||
+				p.redirectSymlinkPost(req, filter.ResponseWriter, h))
 		}
 	}
 	return false
@@ -198,8 +202,9 @@ func objectMiddlewareInfo() map[string]any {
 			"min_segment_size":      1,
 			"allow_async_delete":    false,
 		},
-		"symlink":          map[string]any{"symloop_max": symloopMax, "static_links": true},
-		"versioned_writes": map[string]any{"allowed_flags": []string{"x-versions-location", "x-history-location"}},
+		"symlink":           map[string]any{"symloop_max": symloopMax, "static_links": true},
+		"versioned_writes":  map[string]any{"allowed_flags": []string{"x-versions-location", "x-history-location"}},
+		"object_versioning": map[string]any{},
 	}
 }
 

@@ -173,6 +173,10 @@ func (p *Proxy) rawObjectRead(req *request, account, container, object, method s
 func (p *Proxy) mayReadObjectAs(req *request, account, container, object, method string, w http.ResponseWriter) bool {
 	sub := *req
 	sub.account, sub.container, sub.object = account, container, object
+	if account == req.account && container == versionsContainerName(req.container) {
+		// a link to a version is read as the versioned object
+		sub.container, sub.object = req.container, req.object
+	}
 	sub.r = req.r.Clone(req.r.Context())
 	sub.r.Method = method
 	sub.w = w

@@ -45,8 +45,12 @@ func (p *Proxy) containerMiddleware(req *request) bool {
 				h.Set("X-Versions-Location", loc)
 			}
 		}
+		p.versioningContainerHeaders(req, h)
 		return false
 	}}
+	if r.Method != http.MethodPut && r.Method != http.MethodPost && p.objectVersioningContainer(req) {
+		return true
+	}
 	if r.Method == http.MethodGet {
 		p.serveContainerListing(req)
 		return true
@@ -63,7 +67,7 @@ func (p *Proxy) containerMiddleware(req *request) bool {
 		swob.Write(req.w, status, contentType, msg)
 		return true
 	}
-	return false
+	return p.objectVersioningContainer(req)
 }
 
 // versioningHeaders rewrites a container PUT or POST's X-Versions-Location,
@@ -144,6 +148,9 @@ func versionError(w http.ResponseWriter, status int) bool {
 // the current object is copied to the versions container first. False when
 // it answered (an error).
 func (p *Proxy) archiveCurrentVersion(req *request, info http.Header) bool {
+	if p.objectVersioningWrite(req, info) {
+		return false
+	}
 	versions := versionsContainer(req, info)
 	if versions == "" {
 		return true
@@ -237,6 +244,9 @@ func (p *Proxy) internalDelete(req *request, container, object string, w http.Re
 // versionedDelete runs before an object DELETE in a versioned container;
 // true when it answered the request.
 func (p *Proxy) versionedDelete(req *request, info http.Header) bool {
+	if p.objectVersioningWrite(req, info) {
+		return true
+	}
 	versions := versionsContainer(req, info)
 	if versions == "" {
 		return false

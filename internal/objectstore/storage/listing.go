@@ -22,6 +22,9 @@ type listParams struct {
 	prefix, delimiter, marker, endMarker string
 	limit                                int
 	reverse                              bool
+	// allowReserved is X-Backend-Allow-Reserved-Names: names in the
+	// reserved namespace (a NUL first) listed and asked for
+	allowReserved bool
 }
 
 // parseListParams reads them as the container and account servers do: a limit
@@ -31,8 +34,9 @@ func parseListParams(w http.ResponseWriter, r *http.Request) (listParams, bool) 
 	q := r.URL.Query()
 	p := listParams{prefix: q.Get("prefix"), delimiter: q.Get("delimiter"), marker: q.Get("marker"),
 		endMarker: q.Get("end_marker"), limit: ListingLimit}
+	p.allowReserved = strings.EqualFold(r.Header.Get("X-Backend-Allow-Reserved-Names"), "true")
 	for _, v := range []string{p.prefix, p.delimiter, p.marker, p.endMarker} {
-		if !utf8.ValidString(v) || strings.ContainsRune(v, 0) {
+		if !utf8.ValidString(v) || (strings.ContainsRune(v, 0) && !p.allowReserved) {
 			swob.Text(w, http.StatusBadRequest, "Invalid UTF8 or contains NULL")
 			return p, false
 		}
@@ -183,6 +187,9 @@ func listWithDelimiter(p listParams, fetch fetchFunc) ([]listEntry, error) {
 				continue
 			}
 			marker = row.name
+			if !p.allowReserved && strings.HasPrefix(row.name, "\x00") {
+				continue
+			}
 			if p.delimiter != "" {
 				if i := strings.Index(row.name[len(p.prefix):], p.delimiter); i >= 0 {
 					dir := row.name[:len(p.prefix)+i+len(p.delimiter)]
