@@ -11,19 +11,23 @@ import (
 	"github.com/nimbus-cloud/nimbus/internal/platform/fernet"
 )
 
-// FuzzCleanACL: clean_acl never panics and what it accepts is a fixed point.
+// FuzzCleanACL: clean_acl never panics, and what it accepts is a list of
+// trimmed, non-empty elements. It is not a fixed point, as upstream's is not:
+// each pass strips one leading '*' of a referrer (".r:**a" is ".r:*a", then
+// ".r:a"; ".r:**." is ".r:*.", then refused).
 func FuzzCleanACL(f *testing.F) {
-	for _, s := range []string{".r:*,.rlistings", " .referrer : -*.x.com ", "a:b,,c", ".x:y", ".r:"} {
+	for _, s := range []string{".r:*,.rlistings", " .referrer : -*.x.com ", "a:b,,c", ".x:y", ".r:", ".r:**0", ".r:**."} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, in string) {
 		out, err := cleanACL("X-Container-Read", in)
-		if err != nil {
+		if err != nil || out == "" {
 			return
 		}
-		again, err := cleanACL("X-Container-Read", out)
-		if err != nil || again != out {
-			t.Fatalf("clean_acl(%q) = %q, then %q, %v", in, out, again, err)
+		for _, el := range strings.Split(out, ",") {
+			if el == "" || el != strings.TrimSpace(el) {
+				t.Fatalf("clean_acl(%q) = %q: element %q", in, out, el)
+			}
 		}
 	})
 }

@@ -18,6 +18,7 @@ func TestCleanACL(t *testing.T) {
 		{"X-Container-Read", ".ref:*.example.com", ".r:.example.com", ""},
 		{"X-Container-Read", ".r:*, .rlistings", ".r:*,.rlistings", ""},
 		{"X-Container-Read", ".r:-thief.com", ".r:-thief.com", ""},
+		{"X-Container-Read", ".r:**0", ".r:*0", ""}, // one leading '*' stripped per pass, as upstream
 		{"X-Container-Read", ".r: - *.thief.com", ".r:-.thief.com", ""},
 		{"X-Container-Read", "acct:user", "acct:user", ""},
 		{"X-Container-Read", ":x", ":x", ""},
