@@ -50,7 +50,7 @@ test: deps postgres
 	  FUZZTIME=$(FUZZTIME) scripts/fuzz.sh; fuzz=$$?; \
 	  [ $$pg -eq 0 ] && [ $$fuzz -eq 0 ] ) > "$$rest_log" 2>&1 & rest=$$!; \
 	e2e=0; NIMBUS_BCRYPT_COST=4 NIMBUS_E2E_DATABASE_URL='$(NIMBUS_E2E_DATABASE_URL)' \
-		$(GO) test -count=1 -timeout 30m ./test/e2e/ || e2e=$$?; \
+		$(GO) test -count=1 -timeout 45m ./test/e2e/ || e2e=$$?; \
 	others=0; wait $$rest || others=$$?; \
 	cat "$$rest_log"; rm -f "$$rest_log"; \
 	[ $$e2e -eq 0 ] && [ $$others -eq 0 ]
