@@ -83,66 +83,10 @@ func TestObjectStoreDurability(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	nodes := make([]*storageProcess, 3)
-	for i := range nodes {
-		dir := t.TempDir()
-		if err := os.MkdirAll(filepath.Join(dir, "objectstore", "devices", "sd1"), 0o750); err != nil {
-			t.Fatal(err)
-		}
-		ports := freePorts(t, 3)
-		n := &storageProcess{dir: dir, log: filepath.Join(dir, "storage.log"),
-			objectPort: ports[0], containerPort: ports[1], accountPort: ports[2]}
-		n.env = []string{
-			"NIMBUS_OBJECT_STORE_HASH_PATH_SUFFIX=" + strings.TrimSpace(string(suffix)),
-			fmt.Sprint("NIMBUS_OBJECT_STORE_OBJECT_PORT=", n.objectPort),
-			fmt.Sprint("NIMBUS_OBJECT_STORE_CONTAINER_PORT=", n.containerPort),
-			fmt.Sprint("NIMBUS_OBJECT_STORE_ACCOUNT_PORT=", n.accountPort),
-			"NIMBUS_OBJECT_STORE_REPLICATOR_INTERVAL=1",
-		}
-		t.Cleanup(func() {
-			if n.process != nil {
-				_ = n.Stop()
-			}
-			if t.Failed() {
-				t.Logf("storage node %d log (tail):\n%s", i, tail(readFile(n.log), 30))
-			}
-		})
-		nodes[i] = n
-	}
+	nodes := newStorageNodes(t, strings.TrimSpace(string(suffix)))
 
 	// the object ring: the all-in-one's devices out, the three nodes' in
-	builderPath := filepath.Join(c.Dir, "objectstore", "rings", "object.builder")
-	b, err := ring.LoadBuilder(builderPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for id, d := range b.Devices {
-		if d != nil {
-			if err := b.RemoveDevice(id); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	for i, n := range nodes {
-		if _, err := b.AddDevice(ring.Device{Region: 1, Zone: i + 1, IP: "127.0.0.1", Port: n.objectPort, Name: "sd1", Weight: 100}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if _, err := b.Rebalance(); err != nil {
-		t.Fatal(err)
-	}
-	if err := b.Save(builderPath); err != nil {
-		t.Fatal(err)
-	}
-	for _, n := range nodes {
-		ringDir := filepath.Join(n.dir, "objectstore", "rings")
-		if err := os.MkdirAll(ringDir, 0o750); err != nil {
-			t.Fatal(err)
-		}
-		if err := b.WriteRing(filepath.Join(ringDir, "object.ring.gz")); err != nil {
-			t.Fatal(err)
-		}
-	}
+	moveRing(t, c, "object", nodes)
 	// a node runs its replicator when it has the ring as it starts
 	for _, n := range nodes {
 		n.start(t)
@@ -257,69 +201,10 @@ func daemonNodes(t *testing.T, c *Cloud) ([]*storageProcess, string) {
 		t.Fatal(err)
 	}
 	suffix := strings.TrimSpace(string(data))
-	nodes := make([]*storageProcess, 3)
-	for i := range nodes {
-		dir := t.TempDir()
-		if err := os.MkdirAll(filepath.Join(dir, "objectstore", "devices", "sd1"), 0o750); err != nil {
-			t.Fatal(err)
-		}
-		ports := freePorts(t, 3)
-		n := &storageProcess{dir: dir, log: filepath.Join(dir, "storage.log"),
-			objectPort: ports[0], containerPort: ports[1], accountPort: ports[2]}
-		n.env = []string{
-			"NIMBUS_OBJECT_STORE_HASH_PATH_SUFFIX=" + suffix,
-			fmt.Sprint("NIMBUS_OBJECT_STORE_OBJECT_PORT=", n.objectPort),
-			fmt.Sprint("NIMBUS_OBJECT_STORE_CONTAINER_PORT=", n.containerPort),
-			fmt.Sprint("NIMBUS_OBJECT_STORE_ACCOUNT_PORT=", n.accountPort),
-			"NIMBUS_OBJECT_STORE_REPLICATOR_INTERVAL=1",
-			"NIMBUS_OBJECT_STORE_AUDITOR_INTERVAL=1",
-			"NIMBUS_OBJECT_STORE_EXPIRER_INTERVAL=1",
-			"NIMBUS_OBJECT_STORE_REAPER_INTERVAL=1",
-		}
-		t.Cleanup(func() {
-			if n.process != nil {
-				_ = n.Stop()
-			}
-			if t.Failed() {
-				t.Logf("storage node %d log (tail):\n%s", i, tail(readFile(n.log), 30))
-			}
-		})
-		nodes[i] = n
-	}
+	nodes := newStorageNodes(t, suffix, "NIMBUS_OBJECT_STORE_AUDITOR_INTERVAL=1", "NIMBUS_OBJECT_STORE_EXPIRER_INTERVAL=1",
+		"NIMBUS_OBJECT_STORE_REAPER_INTERVAL=1")
 	for _, name := range []string{"object", "container", "account"} {
-		builderPath := filepath.Join(c.Dir, "objectstore", "rings", name+".builder")
-		b, err := ring.LoadBuilder(builderPath)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for id, d := range b.Devices {
-			if d != nil {
-				if err := b.RemoveDevice(id); err != nil {
-					t.Fatal(err)
-				}
-			}
-		}
-		for i, n := range nodes {
-			port := map[string]int{"object": n.objectPort, "container": n.containerPort, "account": n.accountPort}[name]
-			if _, err := b.AddDevice(ring.Device{Region: 1, Zone: i + 1, IP: "127.0.0.1", Port: port, Name: "sd1", Weight: 100}); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if _, err := b.Rebalance(); err != nil {
-			t.Fatal(err)
-		}
-		if err := b.Save(builderPath); err != nil {
-			t.Fatal(err)
-		}
-		for _, n := range nodes {
-			ringDir := filepath.Join(n.dir, "objectstore", "rings")
-			if err := os.MkdirAll(ringDir, 0o750); err != nil {
-				t.Fatal(err)
-			}
-			if err := b.WriteRing(filepath.Join(ringDir, name+".ring.gz")); err != nil {
-				t.Fatal(err)
-			}
-		}
+		moveRing(t, c, name, nodes)
 	}
 	for _, n := range nodes {
 		n.start(t)
@@ -592,4 +477,78 @@ func TestObjectStoreDurabilityDaemons(t *testing.T) {
 			t.Fatalf("%d objects left on the nodes after the reaper", dataFiles())
 		}
 	})
+}
+
+// newStorageNodes makes three storage nodes (not started) of the cluster
+// whose hash path suffix is suffix: device sd1 and ports of their own each,
+// replicators passing every second; env adds to their environment.
+func newStorageNodes(t *testing.T, suffix string, env ...string) []*storageProcess {
+	t.Helper()
+	nodes := make([]*storageProcess, 3)
+	for i := range nodes {
+		dir := t.TempDir()
+		if err := os.MkdirAll(filepath.Join(dir, "objectstore", "devices", "sd1"), 0o750); err != nil {
+			t.Fatal(err)
+		}
+		ports := freePorts(t, 3)
+		n := &storageProcess{dir: dir, log: filepath.Join(dir, "storage.log"),
+			objectPort: ports[0], containerPort: ports[1], accountPort: ports[2]}
+		n.env = append([]string{
+			"NIMBUS_OBJECT_STORE_HASH_PATH_SUFFIX=" + suffix,
+			fmt.Sprint("NIMBUS_OBJECT_STORE_OBJECT_PORT=", n.objectPort),
+			fmt.Sprint("NIMBUS_OBJECT_STORE_CONTAINER_PORT=", n.containerPort),
+			fmt.Sprint("NIMBUS_OBJECT_STORE_ACCOUNT_PORT=", n.accountPort),
+			"NIMBUS_OBJECT_STORE_REPLICATOR_INTERVAL=1",
+		}, env...)
+		t.Cleanup(func() {
+			if n.process != nil {
+				_ = n.Stop()
+			}
+			if t.Failed() {
+				t.Logf("storage node %d log (tail):\n%s", i, tail(readFile(n.log), 30))
+			}
+		})
+		nodes[i] = n
+	}
+	return nodes
+}
+
+// moveRing takes the all-in-one's devices out of c's ring name (object,
+// container or account) and puts the nodes' in, one device sd1 each, one per
+// zone, and gives every node the rebalanced ring.
+func moveRing(t *testing.T, c *Cloud, name string, nodes []*storageProcess) {
+	t.Helper()
+	builderPath := filepath.Join(c.Dir, "objectstore", "rings", name+".builder")
+	b, err := ring.LoadBuilder(builderPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for id, d := range b.Devices {
+		if d != nil {
+			if err := b.RemoveDevice(id); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for i, n := range nodes {
+		port := map[string]int{"object": n.objectPort, "container": n.containerPort, "account": n.accountPort}[name]
+		if _, err := b.AddDevice(ring.Device{Region: 1, Zone: i + 1, IP: "127.0.0.1", Port: port, Name: "sd1", Weight: 100}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := b.Rebalance(); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Save(builderPath); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range nodes {
+		ringDir := filepath.Join(n.dir, "objectstore", "rings")
+		if err := os.MkdirAll(ringDir, 0o750); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.WriteRing(filepath.Join(ringDir, name+".ring.gz")); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
