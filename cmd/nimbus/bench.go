@@ -215,9 +215,7 @@ ever targeted.`,
 		},
 	}
 	f := cmd.Flags()
-	f.BoolVar(&start, "start", false, "start a throw-away cloud, measure it, stop it and remove its data")
-	f.StringVar(&cloud, "cloud", "nimbus-admin", "cloud of clouds.yaml to log in with")
-	f.StringVar(&cloudsYAML, "clouds-yaml", "", "clouds.yaml path (default $OS_CLIENT_CONFIG_FILE or the usual places)")
+	cloudFlags(cmd, &start, &cloud, &cloudsYAML)
 	f.Int64Var(&o.Size, "size", 1<<30, "image size in bytes")
 	f.IntVar(&o.Rounds, "rounds", 5, "interleaved rounds of upload, download, dd write, dd read (medians are reported)")
 	f.StringVar(&o.DDDir, "dd-dir", "", "directory on the image store's disk for dd (default: the throw-away cloud's data dir, else the temp dir)")
@@ -325,9 +323,7 @@ afterwards). Only loopback addresses are ever targeted.`,
 		},
 	}
 	f := cmd.Flags()
-	f.BoolVar(&start, "start", false, "start a throw-away cloud, measure it, stop it and remove its data")
-	f.StringVar(&cloud, "cloud", "nimbus-admin", "cloud of clouds.yaml to log in with")
-	f.StringVar(&cloudsYAML, "clouds-yaml", "", "clouds.yaml path (default $OS_CLIENT_CONFIG_FILE or the usual places)")
+	cloudFlags(cmd, &start, &cloud, &cloudsYAML)
 	f.BoolVar(&api, "api", true, "run the API scenarios")
 	f.IntVar(&o.Concurrency, "concurrency", 8, "concurrent requests (or pairs, or iterations)")
 	f.IntVar(&o.Ports, "ports", 1000, "ports created, then deleted, on one network")
@@ -583,4 +579,13 @@ func benchComputeQEMU(ctx context.Context, dir string, q bench.QEMUOptions, asJS
 		return rep.WriteJSON(os.Stdout)
 	}
 	return rep.WriteTable(os.Stdout)
+}
+
+// cloudFlags are the flags of a scenario run against a cloud of clouds.yaml
+// or a throw-away one.
+func cloudFlags(cmd *cobra.Command, start *bool, cloud, cloudsYAML *string) {
+	f := cmd.Flags()
+	f.BoolVar(start, "start", false, "start a throw-away cloud, measure it, stop it and remove its data")
+	f.StringVar(cloud, "cloud", "nimbus-admin", "cloud of clouds.yaml to log in with")
+	f.StringVar(cloudsYAML, "clouds-yaml", "", "clouds.yaml path (default $OS_CLIENT_CONFIG_FILE or the usual places)")
 }

@@ -101,9 +101,7 @@ ever targeted.`,
 		},
 	}
 	f := cmd.Flags()
-	f.BoolVar(&start, "start", false, "start a throw-away cloud, measure it, stop it and remove its data")
-	f.StringVar(&cloud, "cloud", "nimbus-admin", "cloud of clouds.yaml to log in with")
-	f.StringVar(&cloudsYAML, "clouds-yaml", "", "clouds.yaml path (default $OS_CLIENT_CONFIG_FILE or the usual places)")
+	cloudFlags(cmd, &start, &cloud, &cloudsYAML)
 	f.StringVar(&o.StorageURL, "storage-url", "", "Swift storage URL, e.g. http://127.0.0.1:8080/v1/AUTH_test (with --token)")
 	f.StringVar(&o.Token, "token", "", "X-Auth-Token for --storage-url")
 	f.IntVar(&o.Concurrency, "concurrency", 8, "concurrent requests (small objects, and filling the listed container)")
