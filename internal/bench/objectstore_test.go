@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"log/slog"
 	"net/http"
 	"os"
 	"strings"
@@ -13,8 +12,8 @@ import (
 	"time"
 
 	"github.com/nimbus-cloud/nimbus/internal/objectstore"
+	"github.com/nimbus-cloud/nimbus/internal/objectstore/objectstoretest"
 	"github.com/nimbus-cloud/nimbus/internal/platform/auth"
-	"github.com/nimbus-cloud/nimbus/internal/platform/httpapi"
 )
 
 // oneToken stands in for identity: "tok" is a member of project p.
@@ -31,27 +30,7 @@ func (oneToken) Authenticate(_ context.Context, token string) (*auth.Credentials
 // returns its storage URL for project p.
 func startObjectStore(t *testing.T) string {
 	t.Helper()
-	log := slog.New(slog.DiscardHandler)
-	a, err := objectstore.StartAllInOne(objectstore.Options{Dir: t.TempDir(), Host: "127.0.0.1", PartPower: 6, Logger: log, Auth: oneToken{}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{}, len(a.Servers))
-	for _, s := range a.Servers {
-		go func() {
-			_ = httpapi.Serve(ctx, s.Listener, s.Handler, log)
-			done <- struct{}{}
-		}()
-	}
-	t.Cleanup(func() {
-		a.CloseIdleConnections()
-		cancel()
-		for range a.Servers {
-			<-done
-		}
-		a.Close()
-	})
+	a := objectstoretest.Start(t, objectstore.Options{Auth: oneToken{}})
 	return a.URL + "/v1/AUTH_p"
 }
 

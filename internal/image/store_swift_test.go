@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
@@ -19,8 +18,8 @@ import (
 	"time"
 
 	"github.com/nimbus-cloud/nimbus/internal/objectstore"
+	"github.com/nimbus-cloud/nimbus/internal/objectstore/objectstoretest"
 	"github.com/nimbus-cloud/nimbus/internal/platform/auth"
-	"github.com/nimbus-cloud/nimbus/internal/platform/httpapi"
 )
 
 // serviceToken stands in for identity before the object store: "svc" is a
@@ -44,27 +43,7 @@ type swiftBackend struct {
 
 func startSwiftBackend(t *testing.T) *swiftBackend {
 	t.Helper()
-	log := slog.New(slog.DiscardHandler)
-	a, err := objectstore.StartAllInOne(objectstore.Options{Dir: t.TempDir(), Host: "127.0.0.1", PartPower: 6, Logger: log, Auth: serviceToken{}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{}, len(a.Servers))
-	for _, s := range a.Servers {
-		go func() {
-			_ = httpapi.Serve(ctx, s.Listener, s.Handler, log)
-			done <- struct{}{}
-		}()
-	}
-	t.Cleanup(func() {
-		a.CloseIdleConnections()
-		cancel()
-		for range a.Servers {
-			<-done
-		}
-		a.Close()
-	})
+	a := objectstoretest.Start(t, objectstore.Options{Auth: serviceToken{}})
 	return &swiftBackend{t: t, storageURL: a.URL + "/v1/AUTH_svc"}
 }
 

@@ -4,7 +4,6 @@ import (
 	"archive/tar"
 	"bytes"
 	"compress/gzip"
-	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
@@ -13,11 +12,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
-
-	"github.com/nimbus-cloud/nimbus/internal/platform/httpapi"
 )
 
 // tempAuthUsers are upstream's sample users (proxy-server.conf-sample).
@@ -40,18 +36,7 @@ func startAuthCluster(t *testing.T) *cluster {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	for _, s := range a.Servers {
-		wg.Go(func() { _ = httpapi.Serve(ctx, s.Listener, s.Handler, slog.New(slog.DiscardHandler)) })
-	}
-	t.Cleanup(func() {
-		a.CloseIdleConnections()
-		http.DefaultClient.CloseIdleConnections()
-		cancel()
-		wg.Wait()
-		a.Close()
-	})
+	serve(t, a)
 	return &cluster{t: t, url: a.URL, dir: dir, a: a}
 }
 

@@ -70,27 +70,7 @@ func startClusterIn(t *testing.T, dir string, devices int) (*cluster, func()) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	for _, s := range a.Servers {
-		go func() {
-			_ = httpapi.Serve(ctx, s.Listener, s.Handler, slog.New(slog.DiscardHandler))
-			done <- struct{}{}
-		}()
-	}
-	var once sync.Once
-	stop := func() {
-		once.Do(func() {
-			a.CloseIdleConnections()
-			http.DefaultClient.CloseIdleConnections()
-			cancel()
-			for range a.Servers {
-				<-done
-			}
-			a.Close()
-		})
-	}
-	t.Cleanup(stop)
+	stop := serve(t, a)
 	return &cluster{t: t, url: a.URL, dir: dir, a: a}, stop
 }
 
@@ -690,4 +670,25 @@ func TestObjectStoreContainerQuotas(t *testing.T) {
 	}
 	c.expect("a-member", "PUT", acct+"/q/b", "1234", 201)
 	c.expect("a-member", "PUT", acct+"/q/c", "", 413) // over the count quota
+}
+
+// serve serves the all-in-one a until tb ends or stop (idempotent) is called.
+func serve(tb testing.TB, a *AllInOne) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for _, s := range a.Servers {
+		wg.Go(func() { _ = httpapi.Serve(ctx, s.Listener, s.Handler, slog.New(slog.DiscardHandler)) })
+	}
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			a.CloseIdleConnections()
+			http.DefaultClient.CloseIdleConnections()
+			cancel()
+			wg.Wait()
+			a.Close()
+		})
+	}
+	tb.Cleanup(stop)
+	return stop
 }

@@ -2,15 +2,11 @@ package objectstore
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"log/slog"
 	"net/http"
-	"sync"
 	"sync/atomic"
 	"testing"
-
-	"github.com/nimbus-cloud/nimbus/internal/platform/httpapi"
 )
 
 // startBenchCluster is startClusterIn for benchmarks: an all-in-one of three
@@ -22,18 +18,7 @@ func startBenchCluster(b *testing.B) string {
 	if err != nil {
 		b.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	for _, s := range a.Servers {
-		wg.Go(func() { _ = httpapi.Serve(ctx, s.Listener, s.Handler, slog.New(slog.DiscardHandler)) })
-	}
-	b.Cleanup(func() {
-		a.CloseIdleConnections()
-		http.DefaultClient.CloseIdleConnections()
-		cancel()
-		wg.Wait()
-		a.Close()
-	})
+	serve(b, a)
 	benchPut(b, a.URL+"/v1/AUTH_a/bench", nil)
 	return a.URL + "/v1/AUTH_a/bench"
 }

@@ -3,13 +3,11 @@ package objectstore
 import (
 	"context"
 	"log/slog"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/nimbus-cloud/nimbus/internal/objectstore/swob"
-	"github.com/nimbus-cloud/nimbus/internal/platform/httpapi"
 )
 
 // TestObjectStoreAccountReaper: with allow_account_management a reseller
@@ -29,23 +27,7 @@ func TestObjectStoreAccountReaper(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{}, len(a.Servers))
-	for _, s := range a.Servers {
-		go func() {
-			_ = httpapi.Serve(ctx, s.Listener, s.Handler, slog.New(slog.DiscardHandler))
-			done <- struct{}{}
-		}()
-	}
-	t.Cleanup(func() {
-		a.CloseIdleConnections()
-		http.DefaultClient.CloseIdleConnections()
-		cancel()
-		for range a.Servers {
-			<-done
-		}
-		a.Close()
-	})
+	serve(t, a)
 	m := &cluster{t: t, url: a.URL, dir: dir, a: a}
 	const acct = "/v1/AUTH_a"
 	m.expect("a-member", "PUT", acct+"/c1", "", 201)

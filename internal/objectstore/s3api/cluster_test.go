@@ -8,18 +8,15 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"hash"
-	"log/slog"
-	"net/http"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/nimbus-cloud/nimbus/internal/objectstore"
+	"github.com/nimbus-cloud/nimbus/internal/objectstore/objectstoretest"
 	"github.com/nimbus-cloud/nimbus/internal/objectstore/s3api"
 	"github.com/nimbus-cloud/nimbus/internal/platform/auth"
-	"github.com/nimbus-cloud/nimbus/internal/platform/httpapi"
 )
 
 // fakeIdentity checks signatures as identity's s3tokens does, with the
@@ -76,26 +73,10 @@ var identity = fakeIdentity{
 // startS3 starts an all-in-one object store with the S3 API in front.
 func startS3(t *testing.T) string {
 	t.Helper()
-	a, err := objectstore.StartAllInOne(objectstore.Options{Dir: t.TempDir(), Host: "127.0.0.1", PartPower: 6,
-		Logger: slog.New(slog.DiscardHandler),
+	a := objectstoretest.Start(t, objectstore.Options{
 		// a reseller admin lets the tests see the accounts as a Swift client
 		TempAuthUsers: "user_admin_admin = admin .admin .reseller_admin\n",
 		S3:            s3api.Options{Identity: identity, Location: "RegionOne", StorageDomains: []string{"s3.test"}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	for _, s := range a.Servers {
-		wg.Go(func() { _ = httpapi.Serve(ctx, s.Listener, s.Handler, slog.New(slog.DiscardHandler)) })
-	}
-	t.Cleanup(func() {
-		a.CloseIdleConnections()
-		http.DefaultClient.CloseIdleConnections()
-		cancel()
-		wg.Wait()
-		a.Close()
-	})
 	return a.URL
 }
 
