@@ -32,9 +32,7 @@ func (d *Driver) powerOff(ctx context.Context, s virt.Spec, timeout time.Duratio
 	// A paused guest cannot handle the button: waiting for it would only
 	// spend the timeout, so it is forced off at once.
 	if err == nil && status == "running" && timeout > 0 {
-		if err := qmp(ctx, filepath.Join(s.Dir, qmpSocket), "system_powerdown", nil, nil); err != nil {
-			d.log.Warn("ACPI power button failed", "uuid", s.UUID, "error", err)
-		} else if waitExit(ctx, pid, s.UUID, timeout) {
+		if d.pressPowerButton(ctx, s, pid, timeout) {
 			d.log.Info("guest powered off", "uuid", s.UUID)
 			return nil
 		}
@@ -46,6 +44,34 @@ func (d *Driver) powerOff(ctx context.Context, s virt.Spec, timeout time.Duratio
 		d.log.Info("guest did not power off in time: forcing", "uuid", s.UUID, "timeout", timeout)
 	}
 	return d.forceOff(ctx, s, pid)
+}
+
+// powerButtonRetry is how often the ACPI power button is pressed again while a
+// guest has not powered off, as upstream's libvirt driver's clean shutdown
+// (SHUTDOWN_RETRY_INTERVAL): a press the guest missed, because it came while
+// the guest was still booting and had no handler yet, is not waited out.
+const powerButtonRetry = 10 * time.Second
+
+// pressPowerButton presses the guest's ACPI power button every powerButtonRetry
+// until QEMU exits or timeout passes, and says whether it exited.
+func (d *Driver) pressPowerButton(ctx context.Context, s virt.Spec, pid int, timeout time.Duration) bool {
+	deadline := time.Now().Add(timeout)
+	for {
+		left := time.Until(deadline)
+		if left <= 0 || ctx.Err() != nil {
+			return false
+		}
+		if err := qmp(ctx, filepath.Join(s.Dir, qmpSocket), "system_powerdown", nil, nil); err != nil {
+			if !isGuest(pid, s.UUID) { // it went between two presses
+				return true
+			}
+			d.log.Warn("ACPI power button failed", "uuid", s.UUID, "error", err)
+			return false
+		}
+		if waitExit(ctx, pid, s.UUID, min(left, powerButtonRetry)) {
+			return true
+		}
+	}
 }
 
 // forceOff ends QEMU without asking the guest, as pulling the plug.
