@@ -1,0 +1,186 @@
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+)
+
+// The openstack CLI spends about a second of CPU importing itself and its plugins
+// on every run, which made CLI start-up the largest cost of the e2e suite (over a
+// thousand commands on two cores). openstackCLI runs each command in a process
+// forked from one interpreter that imported them once (testdata/cli_forkserver.py):
+// the same installed CLI, its own main() with the command's argv, environment and
+// working directory, its output and its exit status, as an exec of the script gives.
+
+// openstackCLI is the fork server of the package's openstack commands.
+var openstackCLI = &cliForkServer{name: "openstack", module: "openstackclient.shell"}
+
+// cliForkServer starts testdata/cli_forkserver.py for one CLI on first use.
+type cliForkServer struct {
+	name   string // the installed script, looked up in PATH
+	module string // the module whose main() the script calls
+
+	once   sync.Once
+	err    error
+	script string // the script's path: the commands' argv[0]
+	sock   string
+	dir    string
+	cmd    *exec.Cmd
+	stdin  io.WriteCloser // closing it stops the server
+}
+
+// start runs the server with the interpreter of the script's #! line and waits for
+// its ready line.
+func (s *cliForkServer) start() error {
+	s.once.Do(func() { s.err = s.startOnce() })
+	return s.err
+}
+
+func (s *cliForkServer) startOnce() error {
+	script, err := exec.LookPath(s.name)
+	if err != nil {
+		return err
+	}
+	first, err := os.ReadFile(script)
+	if err != nil {
+		return err
+	}
+	line, _, _ := strings.Cut(string(first), "\n")
+	interp := strings.Fields(strings.TrimPrefix(line, "#!"))
+	if !strings.HasPrefix(line, "#!") || len(interp) == 0 {
+		return fmt.Errorf("%s is not a script with a #! line", script)
+	}
+	server, err := filepath.Abs(filepath.Join("testdata", "cli_forkserver.py"))
+	if err != nil {
+		return err
+	}
+	// Unix socket paths are short: a directory of its own under /tmp, not t.TempDir.
+	s.dir, err = os.MkdirTemp("", "nimbus-e2e-cli-")
+	if err != nil {
+		return err
+	}
+	s.script, s.sock = script, filepath.Join(s.dir, "sock")
+	args := append(interp[1:], server, s.sock, s.module, script)
+	s.cmd = exec.Command(interp[0], args...)
+	s.cmd.Env = withoutOS(os.Environ())
+	s.cmd.Stderr = os.Stderr
+	if s.stdin, err = s.cmd.StdinPipe(); err != nil {
+		return err
+	}
+	stdout, err := s.cmd.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	if err := s.cmd.Start(); err != nil {
+		return err
+	}
+	ready, err := bufio.NewReader(stdout).ReadString('\n')
+	if strings.TrimSpace(ready) != "ready" {
+		s.stop()
+		return fmt.Errorf("%s fork server did not start: %q %v", s.name, ready, err)
+	}
+	return nil
+}
+
+// stop ends the server (commands still running finish on their own).
+func (s *cliForkServer) stop() {
+	if s.cmd == nil || s.cmd.Process == nil {
+		return
+	}
+	_ = s.stdin.Close()
+	_ = s.cmd.Wait()
+	_ = os.RemoveAll(s.dir)
+}
+
+// withoutOS is env without the OS_* variables, which would configure the CLI.
+func withoutOS(env []string) []string {
+	var kept []string
+	for _, kv := range env {
+		if !strings.HasPrefix(kv, "OS_") {
+			kept = append(kept, kv)
+		}
+	}
+	return kept
+}
+
+// run runs the CLI with args (not including argv[0]) and env in the test's
+// working directory and returns its combined stdout and stderr, as
+// exec.Cmd.CombinedOutput does; ctx's end kills the command.
+func (s *cliForkServer) run(ctx context.Context, args, env []string) (string, error) {
+	if err := s.start(); err != nil {
+		return "", err
+	}
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	req, err := json.Marshal(map[string]any{"argv": args, "env": env, "dir": dir})
+	if err != nil {
+		return "", err
+	}
+	conn, err := net.DialUnix("unixpacket", nil, &net.UnixAddr{Name: s.sock, Net: "unixpacket"})
+	if err != nil {
+		return "", err
+	}
+	defer conn.Close()
+	r, w, err := os.Pipe()
+	if err != nil {
+		return "", err
+	}
+	defer r.Close()
+	_, _, err = conn.WriteMsgUnix(req, syscall.UnixRights(int(w.Fd())), nil)
+	w.Close() // the command holds the only write end: EOF once it is gone
+	if err != nil {
+		return "", err
+	}
+	reply := func() (string, int, error) {
+		buf := make([]byte, 64)
+		n, err := conn.Read(buf)
+		if err != nil {
+			return "", 0, fmt.Errorf("%s fork server: %w", s.name, err)
+		}
+		word, num, _ := strings.Cut(string(buf[:n]), " ")
+		v, err := strconv.Atoi(num)
+		return word, v, err
+	}
+	_, pid, err := reply()
+	if err != nil {
+		return "", err
+	}
+	kill := context.AfterFunc(ctx, func() { _ = syscall.Kill(pid, syscall.SIGKILL) })
+	defer kill()
+	var out bytes.Buffer
+	_, _ = io.Copy(&out, r)
+	word, code, err := reply()
+	switch {
+	case err != nil:
+		return out.String(), err
+	case word == "exit" && code == 0:
+		return out.String(), nil
+	case word == "exit":
+		return out.String(), fmt.Errorf("exit status %d", code)
+	case ctx.Err() != nil:
+		return out.String(), fmt.Errorf("signal: %s (%w)", syscall.Signal(code), ctx.Err())
+	default:
+		return out.String(), fmt.Errorf("signal: %s", syscall.Signal(code))
+	}
+}
+
+// runOpenStack runs the openstack CLI as user cloud of the clouds.yaml at config,
+// with no OS_* variable leaking in from the environment.
+func runOpenStack(ctx context.Context, config, cloud string, args ...string) (string, error) {
+	env := append(withoutOS(os.Environ()), "OS_CLIENT_CONFIG_FILE="+config)
+	return openstackCLI.run(ctx, append([]string{"--os-cloud", cloud}, args...), env)
+}
