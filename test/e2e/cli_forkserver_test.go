@@ -24,13 +24,18 @@ import (
 // the same installed CLI, its own main() with the command's argv, environment and
 // working directory, its output and its exit status, as an exec of the script gives.
 
-// openstackCLI is the fork server of the package's openstack commands.
-var openstackCLI = &cliForkServer{name: "openstack", module: "openstackclient.shell"}
+// The fork servers of the package's openstack and swift commands.
+var (
+	openstackCLI = &cliForkServer{name: "openstack", module: "openstackclient.shell",
+		plugins: []string{"openstack.", "keystoneauth1.", "cliff."}}
+	swiftCLI = &cliForkServer{name: "swift", module: "swiftclient.shell"}
+)
 
 // cliForkServer starts testdata/cli_forkserver.py for one CLI on first use.
 type cliForkServer struct {
-	name   string // the installed script, looked up in PATH
-	module string // the module whose main() the script calls
+	name    string   // the installed script, looked up in PATH
+	module  string   // the module whose main() the script calls
+	plugins []string // prefixes of the entry point groups of its plugins
 
 	once   sync.Once
 	err    error
@@ -72,7 +77,7 @@ func (s *cliForkServer) startOnce() error {
 		return err
 	}
 	s.script, s.sock = script, filepath.Join(s.dir, "sock")
-	args := append(interp[1:], server, s.sock, s.module, script)
+	args := append(append(interp[1:], server, s.sock, script, s.module), s.plugins...)
 	s.cmd = exec.Command(interp[0], args...)
 	s.cmd.Env = withoutOS(os.Environ())
 	s.cmd.Stderr = os.Stderr
@@ -115,35 +120,63 @@ func withoutOS(env []string) []string {
 	return kept
 }
 
-// run runs the CLI with args (not including argv[0]) and env in the test's
+// combined runs the CLI with args (not including argv[0]) and env in the test's
 // working directory and returns its combined stdout and stderr, as
 // exec.Cmd.CombinedOutput does; ctx's end kills the command.
-func (s *cliForkServer) run(ctx context.Context, args, env []string) (string, error) {
-	if err := s.start(); err != nil {
-		return "", err
-	}
+func (s *cliForkServer) combined(ctx context.Context, args, env []string) (string, error) {
 	dir, err := os.Getwd()
 	if err != nil {
 		return "", err
 	}
+	var out bytes.Buffer
+	err = s.run(ctx, dir, args, env, &out, &out)
+	return out.String(), err
+}
+
+// run runs the CLI with args (not including argv[0]) and env in dir, its stdout
+// and stderr written to stdout and stderr (one pipe when they are the same), as
+// exec.Cmd.Run does; ctx's end kills the command.
+func (s *cliForkServer) run(ctx context.Context, dir string, args, env []string, stdout, stderr io.Writer) error {
+	if err := s.start(); err != nil {
+		return err
+	}
 	req, err := json.Marshal(map[string]any{"argv": args, "env": env, "dir": dir})
 	if err != nil {
-		return "", err
+		return err
 	}
 	conn, err := net.DialUnix("unixpacket", nil, &net.UnixAddr{Name: s.sock, Net: "unixpacket"})
 	if err != nil {
-		return "", err
+		return err
 	}
 	defer conn.Close()
-	r, w, err := os.Pipe()
-	if err != nil {
-		return "", err
+	// The command holds the only write ends: each pipe reads EOF once it is gone.
+	var copies sync.WaitGroup
+	pipe := func(to io.Writer) (*os.File, error) {
+		r, w, err := os.Pipe()
+		if err != nil {
+			return nil, err
+		}
+		copies.Go(func() { _, _ = io.Copy(to, r); r.Close() })
+		return w, nil
 	}
-	defer r.Close()
-	_, _, err = conn.WriteMsgUnix(req, syscall.UnixRights(int(w.Fd())), nil)
-	w.Close() // the command holds the only write end: EOF once it is gone
+	outW, err := pipe(stdout)
 	if err != nil {
-		return "", err
+		return err
+	}
+	errW := outW
+	if stderr != stdout {
+		if errW, err = pipe(stderr); err != nil {
+			outW.Close()
+			copies.Wait()
+			return err
+		}
+	}
+	_, _, err = conn.WriteMsgUnix(req, syscall.UnixRights(int(outW.Fd()), int(errW.Fd())), nil)
+	outW.Close()
+	errW.Close()
+	if err != nil {
+		copies.Wait()
+		return err
 	}
 	reply := func() (string, int, error) {
 		buf := make([]byte, 64)
@@ -157,24 +190,24 @@ func (s *cliForkServer) run(ctx context.Context, args, env []string) (string, er
 	}
 	_, pid, err := reply()
 	if err != nil {
-		return "", err
+		copies.Wait()
+		return err
 	}
 	kill := context.AfterFunc(ctx, func() { _ = syscall.Kill(pid, syscall.SIGKILL) })
 	defer kill()
-	var out bytes.Buffer
-	_, _ = io.Copy(&out, r)
+	copies.Wait()
 	word, code, err := reply()
 	switch {
 	case err != nil:
-		return out.String(), err
+		return err
 	case word == "exit" && code == 0:
-		return out.String(), nil
+		return nil
 	case word == "exit":
-		return out.String(), fmt.Errorf("exit status %d", code)
+		return fmt.Errorf("exit status %d", code)
 	case ctx.Err() != nil:
-		return out.String(), fmt.Errorf("signal: %s (%w)", syscall.Signal(code), ctx.Err())
+		return fmt.Errorf("signal: %s (%w)", syscall.Signal(code), ctx.Err())
 	default:
-		return out.String(), fmt.Errorf("signal: %s", syscall.Signal(code))
+		return fmt.Errorf("signal: %s", syscall.Signal(code))
 	}
 }
 
@@ -182,5 +215,5 @@ func (s *cliForkServer) run(ctx context.Context, args, env []string) (string, er
 // with no OS_* variable leaking in from the environment.
 func runOpenStack(ctx context.Context, config, cloud string, args ...string) (string, error) {
 	env := append(withoutOS(os.Environ()), "OS_CLIENT_CONFIG_FILE="+config)
-	return openstackCLI.run(ctx, append([]string{"--os-cloud", cloud}, args...), env)
+	return openstackCLI.combined(ctx, append([]string{"--os-cloud", cloud}, args...), env)
 }

@@ -35,6 +35,7 @@ func run(m *testing.M) int {
 	}
 	defer os.RemoveAll(tmp)
 	defer openstackCLI.stop()
+	defer swiftCLI.stop()
 	nimbusBin = filepath.Join(tmp, "nimbus")
 	build := exec.Command("go", "build", "-o", nimbusBin, "../../cmd/nimbus")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr

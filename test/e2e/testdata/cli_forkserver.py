@@ -4,17 +4,18 @@ The e2e tests run the openstack CLI some thousand times; each run spends about a
 second of CPU importing the client and its plugins before it sends a request. This
 server imports them once, then forks one process per command, which runs the CLI's
 own main() with the command's argv, environment and working directory, its stdout
-and stderr on the caller's pipe, and exits as the installed script would
+and stderr on the caller's pipes, and exits as the installed script would
 (sys.exit(main())). The caller gets the process's real exit status.
 
-Usage: python3 cli_forkserver.py SOCKET MODULE SCRIPT
-  MODULE is the module whose main() the script calls (openstackclient.shell) and
-  SCRIPT the installed script (its argv[0], for usage and error messages).
+Usage: python3 cli_forkserver.py SOCKET SCRIPT MODULE [GROUP_PREFIX...]
+  SCRIPT is the installed script (the commands' argv[0]), MODULE the module whose
+  main() it calls (openstackclient.shell); the modules of the entry points in
+  groups starting with a GROUP_PREFIX (the CLI's plugins) are imported too.
 Protocol, on a SOCK_SEQPACKET unix socket, one connection per command: the caller
-sends {"argv": [...], "env": ["K=V", ...], "dir": "..."} with the write end of its
-output pipe attached (SCM_RIGHTS); the server answers "pid N", then, once the
+sends {"argv": [...], "env": ["K=V", ...], "dir": "..."} (argv without argv[0])
+with the write ends of its stdout and stderr pipes attached (SCM_RIGHTS, the same
+pipe twice for combined output); the server answers "pid N", then, once the
 process is gone, "exit N" or "signal N". The server exits when its stdin closes.
-(The command ends with os._exit once done, see exit_status.)
 """
 
 import atexit
@@ -32,11 +33,11 @@ import sys
 import threading
 
 
-def preload(module):
+def preload(module, group_prefixes):
     """Imports the CLI and every plugin module it loads on each run."""
     cli = importlib.import_module(module)
     for group in importlib.metadata.entry_points().groups:
-        if not group.startswith(("openstack.", "keystoneauth1.", "cliff.")):
+        if not group.startswith(tuple(group_prefixes)):
             continue
         for ep in importlib.metadata.entry_points(group=group):
             try:
@@ -55,7 +56,7 @@ def preload(module):
     return cli
 
 
-def run_command(cli, script, msg, out_fd, server_files):
+def run_command(cli, msg, out_fds, server_files):
     """In the forked process: becomes the command, and never returns."""
     signal.set_wakeup_fd(-1)
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
@@ -67,16 +68,17 @@ def run_command(cli, script, msg, out_fd, server_files):
     req = json.loads(msg)
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)
-    os.dup2(out_fd, 1)
-    os.dup2(out_fd, 2)
-    os.close(null)
-    os.close(out_fd)
+    os.dup2(out_fds[0], 1)
+    os.dup2(out_fds[1], 2)
+    for fd in [null, *out_fds]:
+        os.close(fd)
     os.environ.clear()
     os.environ.update(kv.split("=", 1) for kv in req["env"] if "=" in kv)
     os.chdir(req["dir"])
     random.seed()  # as a new interpreter would be
-    sys.argv = [script] + req["argv"]
-    os._exit(exit_status(lambda: cli.main(req["argv"])))
+    # In place: a CLI may hold the list (swiftclient's "from sys import argv").
+    sys.argv[1:] = req["argv"]
+    os._exit(exit_status(cli.main))
 
 
 def exit_status(main):
@@ -107,9 +109,9 @@ def exit_status(main):
 
 
 def main():
-    sock_path, module, script = sys.argv[1:4]
+    sock_path, script, module, *group_prefixes = sys.argv[1:]
     sys.argv = [script]  # cliff names the program after argv[0] on import
-    cli = preload(module)
+    cli = preload(module, group_prefixes)
     gc.freeze()  # the collector of a command leaves the preloaded objects (and their pages) alone
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_w, False)
@@ -128,8 +130,8 @@ def main():
             os.read(wake_r, 4096)
         if srv in ready:
             conn, _ = srv.accept()
-            msg, fds, _, _ = socket.recv_fds(conn, 1 << 20, 1)
-            if len(fds) != 1:
+            msg, fds, _, _ = socket.recv_fds(conn, 1 << 20, 2)
+            if len(fds) != 2:
                 for fd in fds:
                     os.close(fd)
                 conn.close()
@@ -138,8 +140,9 @@ def main():
             sys.stderr.flush()
             pid = os.fork()
             if pid == 0:
-                run_command(cli, script, msg, fds[0], [srv, wake_r, wake_w, conn, *running.values()])
-            os.close(fds[0])
+                run_command(cli, msg, fds, [srv, wake_r, wake_w, conn, *running.values()])
+            for fd in fds:
+                os.close(fd)
             conn.send(b"pid %d" % pid)
             running[pid] = conn
         while running:
