@@ -15,11 +15,12 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"testing"
 )
 
 // The openstack CLI spends about a second of CPU importing itself and its plugins
-// on every run, which made CLI start-up the largest cost of the e2e suite (over a
-// thousand commands on two cores). openstackCLI runs each command in a process
+// on every run, which made CLI start-up the largest cost of the e2e suite (hundreds
+// of commands on two cores; swift's likewise). openstackCLI runs each command in a process
 // forked from one interpreter that imported them once (testdata/cli_forkserver.py):
 // the same installed CLI, its own main() with the command's argv, environment and
 // working directory, its output and its exit status, as an exec of the script gives.
@@ -37,13 +38,12 @@ type cliForkServer struct {
 	module  string   // the module whose main() the script calls
 	plugins []string // prefixes of the entry point groups of its plugins
 
-	once   sync.Once
-	err    error
-	script string // the script's path: the commands' argv[0]
-	sock   string
-	dir    string
-	cmd    *exec.Cmd
-	stdin  io.WriteCloser // closing it stops the server
+	once  sync.Once
+	err   error
+	sock  string
+	dir   string
+	cmd   *exec.Cmd
+	stdin io.WriteCloser // closing it stops the server
 }
 
 // start runs the server with the interpreter of the script's #! line and waits for
@@ -67,6 +67,10 @@ func (s *cliForkServer) startOnce() error {
 	if !strings.HasPrefix(line, "#!") || len(interp) == 0 {
 		return fmt.Errorf("%s is not a script with a #! line", script)
 	}
+	// The server runs what the script runs: sys.exit(main()) of this module.
+	if !strings.Contains(string(first), "from "+s.module+" import main") {
+		return fmt.Errorf("%s does not call %s's main", script, s.module)
+	}
 	server, err := filepath.Abs(filepath.Join("testdata", "cli_forkserver.py"))
 	if err != nil {
 		return err
@@ -76,7 +80,7 @@ func (s *cliForkServer) startOnce() error {
 	if err != nil {
 		return err
 	}
-	s.script, s.sock = script, filepath.Join(s.dir, "sock")
+	s.sock = filepath.Join(s.dir, "sock")
 	args := append(append(interp[1:], server, s.sock, script, s.module), s.plugins...)
 	s.cmd = exec.Command(interp[0], args...)
 	s.cmd.Env = withoutOS(os.Environ())
@@ -216,4 +220,41 @@ func (s *cliForkServer) run(ctx context.Context, dir string, args, env []string,
 func runOpenStack(ctx context.Context, config, cloud string, args ...string) (string, error) {
 	env := append(withoutOS(os.Environ()), "OS_CLIENT_CONFIG_FILE="+config)
 	return openstackCLI.combined(ctx, append([]string{"--os-cloud", cloud}, args...), env)
+}
+
+// TestCLIForkServerIsTheScript holds the fork servers to the installed scripts:
+// for commands that need no cloud (a version, usage errors, help, a command that
+// finds no credentials), stdout, stderr and the exit status are the same both ways.
+func TestCLIForkServerIsTheScript(t *testing.T) {
+	t.Parallel()
+	env := withoutOS(os.Environ()) // no cloud: the commands that need one fail
+	for _, tc := range []struct {
+		cli  *cliForkServer
+		args []string
+	}{
+		{openstackCLI, []string{"no-such-command"}},
+		{openstackCLI, []string{"server", "create"}},
+		{openstackCLI, []string{"help", "image", "create"}},
+		{openstackCLI, []string{"project", "list"}},
+		{swiftCLI, []string{"--version"}},
+		{swiftCLI, []string{"list"}},
+	} {
+		dir := t.TempDir()
+		cmd := exec.Command(tc.cli.name, tc.args...)
+		cmd.Dir, cmd.Env = dir, env
+		var wantOut, wantErr, gotOut, gotErr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &wantOut, &wantErr
+		want := cmd.Run()
+		got := tc.cli.run(context.Background(), dir, tc.args, env, &gotOut, &gotErr)
+		what := tc.cli.name + " " + strings.Join(tc.args, " ")
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("%s: fork server: %v, script: %v", what, got, want)
+		}
+		if gotOut.String() != wantOut.String() {
+			t.Errorf("%s: fork server's stdout:\n%s\nthe script's:\n%s", what, &gotOut, &wantOut)
+		}
+		if gotErr.String() != wantErr.String() {
+			t.Errorf("%s: fork server's stderr:\n%s\nthe script's:\n%s", what, &gotErr, &wantErr)
+		}
+	}
 }
