@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -80,18 +79,11 @@ func newCLIConfig(t *testing.T, yaml string) cliConfig {
 func (cc cliConfig) run(cloud string, args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "openstack", append([]string{"--os-cloud", cloud}, args...)...)
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "OS_") {
-			cmd.Env = append(cmd.Env, kv)
-		}
-	}
-	cmd.Env = append(cmd.Env, "OS_CLIENT_CONFIG_FILE="+cc.path)
-	out, err := cmd.CombinedOutput()
+	out, err := runOpenStack(ctx, cc.path, cloud, args...)
 	if err != nil {
-		return string(out), fmt.Errorf("openstack --os-cloud %s %s: %w: %s", cloud, strings.Join(args, " "), err, out)
+		return out, fmt.Errorf("openstack --os-cloud %s %s: %w: %s", cloud, strings.Join(args, " "), err, out)
 	}
-	return string(out), nil
+	return out, nil
 }
 
 func TestCLIIdentityWalkthrough(t *testing.T) {

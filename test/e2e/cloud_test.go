@@ -34,6 +34,8 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(tmp)
+	defer openstackCLI.stop()
+	defer swiftCLI.stop()
 	nimbusBin = filepath.Join(tmp, "nimbus")
 	build := exec.Command("go", "build", "-o", nimbusBin, "../../cmd/nimbus")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
@@ -235,19 +237,11 @@ func (c *Cloud) OpenStack(ctx context.Context, cloud string, args ...string) (st
 	}
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "openstack", append([]string{"--os-cloud", cloud}, args...)...)
-	env := []string{}
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "OS_") {
-			env = append(env, kv)
-		}
-	}
-	cmd.Env = append(env, "OS_CLIENT_CONFIG_FILE="+c.CloudsYAML())
-	out, err := cmd.CombinedOutput()
+	out, err := runOpenStack(ctx, c.CloudsYAML(), cloud, args...)
 	if err != nil {
-		return string(out), fmt.Errorf("openstack %s: %w: %s", strings.Join(args, " "), err, out)
+		return out, fmt.Errorf("openstack %s: %w: %s", strings.Join(args, " "), err, out)
 	}
-	return string(out), nil
+	return out, nil
 }
 
 // OS runs the CLI and fails the test on error.

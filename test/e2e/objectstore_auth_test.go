@@ -45,16 +45,15 @@ func tempAuthSwift(t *testing.T, proxyURL, user, key, dir string, args ...string
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "swift", append([]string{"-A", proxyURL + "/auth/v1.0", "-U", user, "-K", key}, args...)...)
-	cmd.Dir = dir
+	var env []string
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "OS_") && !strings.HasPrefix(kv, "ST_") {
-			cmd.Env = append(cmd.Env, kv)
+			env = append(env, kv)
 		}
 	}
 	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
+	argv := append([]string{"-A", proxyURL + "/auth/v1.0", "-U", user, "-K", key}, args...)
+	if err := swiftCLI.run(ctx, dir, argv, env, &stdout, &stderr); err != nil {
 		t.Fatalf("swift %s: %v: %s%s", strings.Join(args, " "), err, stdout.String(), stderr.String())
 	}
 	return stdout.String()

@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -269,12 +268,8 @@ func runSwiftAs(c *Cloud, openrc, dir string, args ...string) (string, error) {
 			env = append(env, "OS_"+k+"="+strings.Trim(v, `'"`))
 		}
 	}
-	cmd := exec.CommandContext(ctx, "swift", args...)
-	cmd.Dir = dir
-	cmd.Env = env
 	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
+	if err := swiftCLI.run(ctx, dir, args, env, &stdout, &stderr); err != nil {
 		return stdout.String(), fmt.Errorf("swift %s: %w: %s%s", strings.Join(args, " "), err, stdout.String(), stderr.String())
 	}
 	return stdout.String(), nil
