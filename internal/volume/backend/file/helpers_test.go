@@ -168,7 +168,8 @@ func (c *tlsClient) guest(t *testing.T) string {
 	sock, pid := filepath.Join(dir, "g.sock"), filepath.Join(dir, "g.pid")
 	args := []string{"--daemonize", "--pidfile", pid,
 		"--object", c.objectArg(),
-		"--blockdev", "node-name=disk0," + c.imageOpts(",reconnect-delay=60"),
+		"--blockdev", fmt.Sprintf("node-name=disk0,driver=nbd,server.type=inet,server.host=%s,server.port=%d,export=%s,tls-creds=tls0,reconnect-delay=60",
+			c.info.Data["host"], c.info.Data["port"], c.info.Data["export_name"]),
 		"--nbd-server", "addr.type=unix,addr.path=" + sock,
 		"--export", "nbd,id=e0,node-name=disk0,name=disk,writable=on",
 	}

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/nimbus-cloud/nimbus/internal/image/imageformat"
 	"github.com/nimbus-cloud/nimbus/internal/volume/backend"
@@ -313,10 +314,58 @@ func (b *Backend) Extend(ctx context.Context, v backend.Volume, sizeGB int) erro
 		return nil
 	}
 	if b.daemonRunning(v.ID) {
-		return b.qmp(ctx, v.ID, "block_resize", map[string]any{"node-name": volumeNode, "size": size}, nil)
+		return b.extendOnline(ctx, v.ID, size)
 	}
 	_, err = b.run(ctx, b.opts.QEMUImg, "resize", "-q", "-f", "qcow2", path, strconv.FormatInt(size, 10))
 	return err
+}
+
+// extendOnline resizes an exported volume through its daemon. QEMU forbids
+// resizing a node while an NBD export serves it (the protocol cannot tell a
+// client the size changed), so the exports are removed, the node resized, and
+// the exports added again: connected clients are dropped and reconnect (a
+// guest's NBD client with reconnect-delay resumes by itself); new connections
+// see the new size.
+func (b *Backend) extendOnline(ctx context.Context, volumeID string, size int64) error {
+	recs, err := b.loadRecords(volumeID)
+	if err != nil {
+		return err
+	}
+	have, err := b.served(ctx, volumeID)
+	if err != nil {
+		return err
+	}
+	for id := range have {
+		if err := b.qmp(ctx, volumeID, "block-export-del", map[string]any{"id": id, "mode": "hard"}, nil); err != nil {
+			return err
+		}
+	}
+	if err := b.waitExportsGone(ctx, volumeID); err != nil {
+		return err
+	}
+	resizeErr := b.qmp(ctx, volumeID, "block_resize", map[string]any{"node-name": volumeNode, "size": size}, nil)
+	// The exports come back whether or not the resize worked.
+	return errors.Join(resizeErr, b.converge(ctx, volumeID, recs))
+}
+
+// waitExportsGone waits until the daemon has closed the exports it was told to
+// remove (a hard removal still takes their connections down first).
+func (b *Backend) waitExportsGone(ctx context.Context, volumeID string) error {
+	for range 200 {
+		var list []blockExport
+		if err := b.qmp(ctx, volumeID, "query-block-exports", nil, &list); err != nil {
+			return err
+		}
+		if len(list) == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(25 * time.Millisecond):
+		}
+	}
+	return fmt.Errorf("volume %s: exports still closing", volumeID)
 }
 
 // Capacity reports the pool's filesystem and the volumes' virtual sizes.
