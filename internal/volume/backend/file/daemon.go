@@ -123,12 +123,16 @@ func (b *Backend) startDaemon(ctx context.Context, volumeID string) error {
 	tls, _ := json.Marshal(map[string]any{"qom-type": "tls-creds-psk", "id": "tls0", "endpoint": "server", "dir": filepath.Join(dir, keysDir)})
 	file, _ := json.Marshal(map[string]any{"driver": "file", "filename": path, "node-name": "file0", "aio": "threads"})
 	qcow2, _ := json.Marshal(map[string]any{"driver": "qcow2", "file": "file0", "node-name": volumeNode})
+	nbdServer := fmt.Sprintf("addr.type=fd,addr.str=%d,tls-creds=tls0", listenFD)
+	if b.plainNBD {
+		nbdServer = fmt.Sprintf("addr.type=fd,addr.str=%d", listenFD)
+	}
 	args := []string{
 		"--daemonize", "--pidfile", filepath.Join(dir, pidFile),
 		"--object", string(tls),
 		"--blockdev", string(file),
 		"--blockdev", string(qcow2),
-		"--nbd-server", fmt.Sprintf("addr.type=fd,addr.str=%d,tls-creds=tls0", listenFD),
+		"--nbd-server", nbdServer,
 		"--chardev", fmt.Sprintf("socket,id=qmp0,path=/proc/self/fd/%d/%s,server=on,wait=off", dirFD, qmpSocket),
 		"--monitor", "chardev=qmp0",
 	}
@@ -176,7 +180,7 @@ func (b *Backend) listen(dir string) (net.Listener, error) {
 			// The previous daemon's socket may linger a moment after a kill.
 			var l net.Listener
 			for range 50 {
-				if l, err = net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port))); err == nil {
+				if l, err = listenNoDelay(net.JoinHostPort(host, strconv.Itoa(port))); err == nil {
 					return l, nil
 				}
 				time.Sleep(100 * time.Millisecond)
@@ -189,14 +193,14 @@ func (b *Backend) listen(dir string) (net.Listener, error) {
 		err error
 	)
 	if b.opts.PortMin == 0 {
-		l, err = net.Listen("tcp", net.JoinHostPort(host, "0"))
+		l, err = listenNoDelay(net.JoinHostPort(host, "0"))
 	} else {
 		err = errors.New("no free port in the range")
 		for p := b.opts.PortMin; p <= b.opts.PortMax; p++ {
 			if b.portTaken(p) {
 				continue
 			}
-			if l, err = net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(p))); err == nil {
+			if l, err = listenNoDelay(net.JoinHostPort(host, strconv.Itoa(p))); err == nil {
 				break
 			}
 		}
@@ -210,6 +214,22 @@ func (b *Backend) listen(dir string) (net.Listener, error) {
 		return nil, err
 	}
 	return l, nil
+}
+
+// listenNoDelay listens on addr with TCP_NODELAY set on the listening socket:
+// Linux gives it to every accepted connection, and QEMU 7.2's NBD server does
+// not set it itself (it does from 8.1, "nbd/server: Request TCP_NODELAY"), so
+// without it Nagle's algorithm holds each small reply for the client's
+// delayed ACK: 4 KiB requests ran at ~400/s instead of ~10,000/s.
+func listenNoDelay(addr string) (net.Listener, error) {
+	lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
+		var serr error
+		err := c.Control(func(fd uintptr) {
+			serr = syscall.SetsockoptInt(int(fd), syscall.IPPROTO_TCP, syscall.TCP_NODELAY, 1)
+		})
+		return errors.Join(err, serr)
+	}}
+	return lc.Listen(context.Background(), "tcp", addr)
 }
 
 // portTaken reports whether another volume of the pool keeps port p (its

@@ -75,6 +75,11 @@ type Backend struct {
 	mu    sync.Mutex
 	locks map[string]*sync.Mutex // per volume: one operation at a time
 	opens map[string]bool        // identities of the Opens in progress
+
+	// plainNBD serves the exports without TLS: only this package's benchmark
+	// sets it, to measure NBD with qemu-img bench (which cannot be given the
+	// TLS credentials object) beside the TLS figures.
+	plainNBD bool
 }
 
 // New checks opts and makes the pool's directories.
