@@ -316,6 +316,7 @@ func (b *Backend) Reconcile(ctx context.Context, want []backend.Export) error {
 			errs = append(errs, fmt.Errorf("volume %s: %w", id, err))
 		}
 	}
+	errs = append(errs, b.removeStaleOpens())
 	return errors.Join(errs...)
 }
 
@@ -326,10 +327,14 @@ func (b *Backend) reconcileVolume(ctx context.Context, volumeID string, want []b
 		return err
 	}
 	var next []exportRecord
+	var changed []string // exports whose access mode changes: served again
 	for _, e := range want {
 		i := slices.IndexFunc(recs, func(r exportRecord) bool { return r.AttachmentID == e.AttachmentID && !r.Private })
 		if i >= 0 {
 			r := recs[i]
+			if r.ReadOnly != e.ReadOnly {
+				changed = append(changed, exportID(r.AttachmentID))
+			}
 			r.Connector, r.ReadOnly = e.Connector, e.ReadOnly
 			next = append(next, r)
 		} else {
@@ -353,5 +358,47 @@ func (b *Backend) reconcileVolume(ctx context.Context, volumeID string, want []b
 			return err
 		}
 	}
+	if len(changed) > 0 && b.daemonRunning(volumeID) {
+		for _, id := range changed {
+			if err := b.qmp(ctx, volumeID, "block-export-del", map[string]any{"id": id, "mode": "hard"}, nil); err != nil {
+				var qe *QMPError
+				if !errors.As(err, &qe) { // one not served is no error
+					return err
+				}
+			}
+		}
+		if err := b.waitExportsGone(ctx, volumeID, changed); err != nil {
+			return err
+		}
+	}
 	return b.converge(ctx, volumeID, next)
+}
+
+// removeStaleOpens takes down the private servers of Opens that are not in
+// progress in this process: a volume service that crashed while it read a
+// volume left them (the daemons' private exports go with the records above).
+func (b *Backend) removeStaleOpens() error {
+	entries, err := os.ReadDir(b.exportsDir())
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, e := range entries {
+		if !e.IsDir() || !strings.HasPrefix(e.Name(), "open-") {
+			continue
+		}
+		dir := filepath.Join(b.exportsDir(), e.Name())
+		b.mu.Lock()
+		live := b.openDirs[dir]
+		b.mu.Unlock()
+		if live {
+			continue
+		}
+		for _, bin := range []string{"qemu-nbd", "qemu-storage-daemon"} {
+			d := &openData{b: b, dir: dir, binary: bin}
+			d.stopServer()
+		}
+		errs = append(errs, os.RemoveAll(dir))
+	}
+	return errors.Join(errs...)
 }

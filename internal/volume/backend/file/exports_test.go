@@ -326,3 +326,56 @@ func key(exports []backend.Export) string {
 	slices.Sort(s)
 	return strings.Join(s, " ")
 }
+
+func TestReconcileRepairs(t *testing.T) {
+	b := newBackend(t, Options{PortMin: 20000 + os.Getpid()%20000, PortMax: 20000 + os.Getpid()%20000 + 50})
+	ctx := context.Background()
+	v := backend.Volume{ID: "vol", SizeGB: 1}
+	if err := b.Create(ctx, v); err != nil {
+		t.Fatal(err)
+	}
+	info, err := b.Export(ctx, v, backend.Export{AttachmentID: "att"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := info.Data["port"].(int); p < b.opts.PortMin || p > b.opts.PortMax {
+		t.Errorf("port %d outside %d-%d", p, b.opts.PortMin, b.opts.PortMax)
+	}
+	guest := newTLSClient(t, info)
+
+	// The manager now wants the attachment read-only: it is served again so.
+	if err := b.Reconcile(ctx, []backend.Export{{VolumeID: v.ID, AttachmentID: "att", ReadOnly: true}}); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := guest.io("write 0 4k"); err == nil {
+		t.Errorf("a read-only export took a write: %s", out)
+	}
+	guest.readOnly = true
+	if out, err := guest.io("read 0 4k"); err != nil {
+		t.Errorf("read-only export: %v: %s", err, out)
+	}
+
+	// An Open's private server left by a crashed service (another Backend on
+	// the same pool) goes at the next Reconcile.
+	crashed, err := New(b.opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := crashed.Open(ctx, v, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stale := d.(*openData).dir
+	if err := b.Reconcile(ctx, []backend.Export{{VolumeID: v.ID, AttachmentID: "att", ReadOnly: true}}); err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := exists(stale); ok {
+		t.Error("the stale Open's server is still there")
+	}
+	if recs, _ := b.loadRecords(v.ID); len(recs) != 1 {
+		t.Errorf("records after Reconcile: %+v, want the attachment's only", recs)
+	}
+	if _, err := d.ReadAt(make([]byte, 512), 0); err == nil {
+		t.Error("the stale Open still reads")
+	}
+}

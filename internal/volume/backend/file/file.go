@@ -72,9 +72,10 @@ type Backend struct {
 	opts Options
 	log  *slog.Logger
 
-	mu    sync.Mutex
-	locks map[string]*sync.Mutex // per volume: one operation at a time
-	opens map[string]bool        // identities of the Opens in progress
+	mu       sync.Mutex
+	locks    map[string]*sync.Mutex // per volume: one operation at a time
+	opens    map[string]bool        // identities of the Opens in progress
+	openDirs map[string]bool        // and their private servers' directories
 
 	// plainNBD serves the exports without TLS: only this package's benchmark
 	// sets it, to measure NBD with qemu-img bench (which cannot be given the
@@ -111,7 +112,7 @@ func New(opts Options) (*Backend, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	b := &Backend{opts: opts, log: opts.Logger.With("backend", opts.Name), locks: map[string]*sync.Mutex{}, opens: map[string]bool{}}
+	b := &Backend{opts: opts, log: opts.Logger.With("backend", opts.Name), locks: map[string]*sync.Mutex{}, opens: map[string]bool{}, openDirs: map[string]bool{}}
 	if err := os.MkdirAll(b.exportsDir(), 0o700); err != nil {
 		return nil, fmt.Errorf("file backend: %w", err)
 	}

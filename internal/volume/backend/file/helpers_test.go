@@ -105,8 +105,9 @@ func readData(t *testing.T, b *Backend, v backend.Volume, snapshotID string, off
 // with the attachment's TLS-PSK identity and key, as the compute host gets
 // them in connection_info.
 type tlsClient struct {
-	info backend.ConnectionInfo
-	dir  string // the client's keys.psk
+	info     backend.ConnectionInfo
+	dir      string // the client's keys.psk
+	readOnly bool   // open the export read-only (qemu-io -r)
 }
 
 func newTLSClient(t *testing.T, info backend.ConnectionInfo) *tlsClient {
@@ -133,6 +134,9 @@ func (c *tlsClient) imageOpts(extra string) string {
 // io runs qemu-io commands on the export ("write -P 0x5a 0 64k", "read -P ...").
 func (c *tlsClient) io(cmds ...string) (string, error) {
 	args := []string{"--object", c.objectArg(), "--image-opts"}
+	if c.readOnly {
+		args = append(args, "-r")
+	}
 	for _, cmd := range cmds {
 		args = append(args, "-c", cmd)
 	}

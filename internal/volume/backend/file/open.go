@@ -46,7 +46,13 @@ func (b *Backend) Open(ctx context.Context, v backend.Volume, snapshotID string)
 	if ok, err := exists(path); err != nil || !ok {
 		return nil, fmt.Errorf("volume %s: %w", v.ID, backend.ErrNotFound)
 	}
+	// Made and registered at once, so a Reconcile never takes it for a stale one.
+	b.mu.Lock()
 	dir, err := os.MkdirTemp(b.exportsDir(), "open-")
+	if err == nil {
+		b.openDirs[dir] = true
+	}
+	b.mu.Unlock()
 	if err != nil {
 		return nil, err
 	}
@@ -179,17 +185,29 @@ func (d *openData) Close() error {
 	return err
 }
 
-func (d *openData) cleanup() error {
+// stopServer ends the private server: SIGTERM (qemu-nbd and the daemon flush
+// and exit), SIGKILL if it lingers.
+func (d *openData) stopServer() {
 	pidPath := filepath.Join(d.dir, "server.pid")
-	if pid := pidOf(pidPath, d.binary); pid != 0 && d.binary != "" {
-		syscall.Kill(pid, syscall.SIGTERM)
-		for i := 0; i < 100 && pidOf(pidPath, d.binary) != 0; i++ {
-			time.Sleep(20 * time.Millisecond)
-		}
-		if pid := pidOf(pidPath, d.binary); pid != 0 {
-			syscall.Kill(pid, syscall.SIGKILL)
-		}
+	if d.binary == "" || pidOf(pidPath, d.binary) == 0 {
+		return
 	}
+	syscall.Kill(pidOf(pidPath, d.binary), syscall.SIGTERM)
+	for i := 0; i < 100 && pidOf(pidPath, d.binary) != 0; i++ {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if pid := pidOf(pidPath, d.binary); pid != 0 {
+		syscall.Kill(pid, syscall.SIGKILL)
+	}
+}
+
+func (d *openData) cleanup() error {
+	d.stopServer()
+	defer func() {
+		d.b.mu.Lock()
+		delete(d.b.openDirs, d.dir)
+		d.b.mu.Unlock()
+	}()
 	var err error
 	if d.record != nil {
 		b := d.b

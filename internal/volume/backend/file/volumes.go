@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -340,7 +341,7 @@ func (b *Backend) extendOnline(ctx context.Context, volumeID string, size int64)
 			return err
 		}
 	}
-	if err := b.waitExportsGone(ctx, volumeID); err != nil {
+	if err := b.waitExportsGone(ctx, volumeID, nil); err != nil {
 		return err
 	}
 	resizeErr := b.qmp(ctx, volumeID, "block_resize", map[string]any{"node-name": volumeNode, "size": size}, nil)
@@ -349,14 +350,15 @@ func (b *Backend) extendOnline(ctx context.Context, volumeID string, size int64)
 }
 
 // waitExportsGone waits until the daemon has closed the exports it was told to
-// remove (a hard removal still takes their connections down first).
-func (b *Backend) waitExportsGone(ctx context.Context, volumeID string) error {
+// remove (ids; nil for all): a hard removal still takes their connections
+// down first.
+func (b *Backend) waitExportsGone(ctx context.Context, volumeID string, ids []string) error {
 	for range 200 {
 		var list []blockExport
 		if err := b.qmp(ctx, volumeID, "query-block-exports", nil, &list); err != nil {
 			return err
 		}
-		if len(list) == 0 {
+		if !slices.ContainsFunc(list, func(e blockExport) bool { return ids == nil || slices.Contains(ids, e.ID) }) {
 			return nil
 		}
 		select {
