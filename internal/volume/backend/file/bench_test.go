@@ -114,16 +114,19 @@ func BenchmarkCreate(b *testing.B) {
 	if err := os.WriteFile(img, pattern(9, 64<<20), 0o600); err != nil {
 		b.Fatal(err)
 	}
+	// Every iteration makes a new volume: ids run on across the runs b.Run makes.
+	next := 0
+	id := func(prefix string) string { next++; return prefix + strconv.Itoa(next) }
 	b.Run("blank", func(b *testing.B) {
-		for i := range b.N {
-			if err := be.Create(ctx, backend.Volume{ID: "blank-" + strconv.Itoa(i), SizeGB: 1}); err != nil {
+		for range b.N {
+			if err := be.Create(ctx, backend.Volume{ID: id("blank-"), SizeGB: 1}); err != nil {
 				b.Fatal(err)
 			}
 		}
 	})
 	b.Run("from-image-64MiB", func(b *testing.B) {
-		for i := range b.N {
-			v := backend.Volume{ID: "img-" + strconv.Itoa(i), SizeGB: 1}
+		for range b.N {
+			v := backend.Volume{ID: id("img-"), SizeGB: 1}
 			if err := be.CreateFromImage(ctx, v, backend.ImageSource{Path: img, Format: "raw"}); err != nil {
 				b.Fatal(err)
 			}
