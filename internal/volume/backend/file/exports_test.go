@@ -8,11 +8,13 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/nimbus-cloud/nimbus/internal/platform/conctest"
 	"github.com/nimbus-cloud/nimbus/internal/volume/backend"
 	"github.com/nimbus-cloud/nimbus/internal/volume/nbd"
 )
@@ -377,5 +379,51 @@ func TestReconcileRepairs(t *testing.T) {
 	}
 	if _, err := d.ReadAt(make([]byte, 512), 0); err == nil {
 		t.Error("the stale Open still reads")
+	}
+}
+
+// TestConcurrentExports exports one volume to several attachments at once, and
+// another volume beside it: each attachment gets its own key and every key
+// opens its volume.
+func TestConcurrentExports(t *testing.T) {
+	b := newBackend(t, Options{})
+	ctx := context.Background()
+	volumes := []backend.Volume{{ID: "a", SizeGB: 1}, {ID: "b", SizeGB: 1}}
+	for _, v := range volumes {
+		if err := b.Create(ctx, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const n = 6
+	infos := make([]backend.ConnectionInfo, n)
+	errs := conctest.Burst(n, func(i int) error {
+		var err error
+		infos[i], err = b.Export(ctx, volumes[i%2], backend.Export{AttachmentID: "att" + strconv.Itoa(i)})
+		return err
+	})
+	if ok := conctest.Count(errs); ok != n {
+		t.Fatalf("%d of %d exports failed: %v", n-ok, n, errs)
+	}
+	keys := map[any]bool{}
+	for i, info := range infos {
+		keys[info.Data["tls_psk_key"]] = true
+		if out, err := newTLSClient(t, info).io("read 0 4k"); err != nil {
+			t.Errorf("attachment %d: %v: %s", i, err, out)
+		}
+	}
+	if len(keys) != n {
+		t.Errorf("%d distinct keys for %d attachments", len(keys), n)
+	}
+	if exports, err := b.Exports(ctx); err != nil || len(exports) != n {
+		t.Errorf("Exports = %d, %v; want %d", len(exports), err, n)
+	}
+	errs = conctest.Burst(n, func(i int) error { return b.Unexport(ctx, volumes[i%2], "att"+strconv.Itoa(i)) })
+	if ok := conctest.Count(errs); ok != n {
+		t.Fatalf("%d of %d unexports failed: %v", n-ok, n, errs)
+	}
+	for _, v := range volumes {
+		if b.daemonRunning(v.ID) {
+			t.Errorf("daemon of %s still running", v.ID)
+		}
 	}
 }
