@@ -77,7 +77,7 @@ func (b *Backend) serveOpen(ctx context.Context, o *openData, volumeID, snapshot
 		return err
 	}
 	defer df.Close()
-	sock := fmt.Sprintf("/proc/self/fd/%d/nbd.sock", listenFD)
+	sock := fmt.Sprintf("/proc/self/fd/%d/nbd.sock", openDirFD)
 	args := []string{"--fork", "--pid-file", filepath.Join(o.dir, "server.pid"), "-k", sock, "-x", "data", "--image-opts"}
 	switch {
 	case snapshotID != "":
@@ -142,12 +142,16 @@ func (b *Backend) serveThroughDaemon(ctx context.Context, o *openData, volumeID 
 		"--daemonize", "--pidfile", filepath.Join(o.dir, "server.pid"),
 		"--object", string(tls),
 		"--blockdev", string(node),
-		"--nbd-server", fmt.Sprintf("addr.type=unix,addr.path=/proc/self/fd/%d/nbd.sock", listenFD),
+		"--nbd-server", fmt.Sprintf("addr.type=unix,addr.path=/proc/self/fd/%d/nbd.sock", openDirFD),
 		"--export", "nbd,id=data,node-name=data0,name=data,writable=on",
 	}
 	o.binary = "qemu-storage-daemon"
 	return b.startDetached(ctx, o.dir, b.opts.StorageDaemon, args, df)
 }
+
+// openDirFD is the descriptor a private server gets its directory on (its one
+// extra file), to name its socket however long the pool's path.
+const openDirFD = 3
 
 // dialRetry connects to a private server that has just daemonized (its socket
 // listens by then; the retries cover a slow start).
