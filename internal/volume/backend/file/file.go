@@ -32,6 +32,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -49,8 +50,8 @@ type Options struct {
 	Name string
 	// Pool is the directory holding the volumes (required; created if absent).
 	Pool string
-	// Host is the address the NBD servers listen on and connection_info gives
-	// the attaching hosts (default 127.0.0.1).
+	// Host is the IP address the NBD servers listen on and connection_info
+	// gives the attaching hosts (default 127.0.0.1; not a wildcard).
 	Host string
 	// PortMin and PortMax bound the NBD servers' ports (one per exported
 	// volume); both 0 lets the kernel pick. A volume keeps its port across
@@ -93,6 +94,12 @@ func New(opts Options) (*Backend, error) {
 	}
 	if opts.Host == "" {
 		opts.Host = "127.0.0.1"
+	}
+	// connection_info gives Host to the attaching hosts: it must be an address
+	// they reach, so not a wildcard (nor a name, which could resolve elsewhere
+	// there than here).
+	if ip := net.ParseIP(opts.Host); ip == nil || ip.IsUnspecified() {
+		return nil, fmt.Errorf("file backend: host %q must be an IP address the compute hosts reach", opts.Host)
 	}
 	if opts.PortMin < 0 || opts.PortMax < opts.PortMin || opts.PortMax > 65535 || (opts.PortMin == 0) != (opts.PortMax == 0) {
 		return nil, fmt.Errorf("file backend: bad port range %d-%d", opts.PortMin, opts.PortMax)

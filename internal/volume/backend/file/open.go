@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -129,14 +128,10 @@ func (b *Backend) serveThroughDaemon(ctx context.Context, o *openData, volumeID 
 	if err := writeFileAtomic(filepath.Join(o.dir, keysDir, "keys.psk"), []byte(rec.Identity+":"+rec.Key+"\n")); err != nil {
 		return err
 	}
-	host := b.opts.Host
-	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
-		host = "127.0.0.1"
-	}
 	tls, _ := json.Marshal(map[string]any{"qom-type": "tls-creds-psk", "id": "tls0", "endpoint": "client", "dir": filepath.Join(o.dir, keysDir), "username": rec.Identity})
 	node, _ := json.Marshal(map[string]any{
 		"driver": "nbd", "node-name": "data0", "export": exportName(volumeID, rec.AttachmentID), "tls-creds": "tls0",
-		"server": map[string]any{"type": "inet", "host": host, "port": strconv.Itoa(b.port(volumeID))},
+		"server": map[string]any{"type": "inet", "host": b.opts.Host, "port": strconv.Itoa(b.port(volumeID))},
 	})
 	args := []string{
 		"--daemonize", "--pidfile", filepath.Join(o.dir, "server.pid"),

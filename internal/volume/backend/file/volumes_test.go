@@ -221,3 +221,27 @@ func TestSnapshotsOffline(t *testing.T) {
 		t.Errorf("Open of a missing volume: %v", err)
 	}
 }
+
+func TestNewRefusesBadOptions(t *testing.T) {
+	pool := t.TempDir()
+	tests := []struct {
+		name string
+		opts Options
+	}{
+		{"relative pool", Options{Pool: "volumes"}},
+		{"wildcard host", Options{Pool: pool, Host: "0.0.0.0"}},
+		{"IPv6 wildcard host", Options{Pool: pool, Host: "::"}},
+		{"host name", Options{Pool: pool, Host: "storage.example"}},
+		{"half a port range", Options{Pool: pool, PortMin: 10000}},
+		{"inverted port range", Options{Pool: pool, PortMin: 10010, PortMax: 10000}},
+		{"port out of range", Options{Pool: pool, PortMin: 65000, PortMax: 70000}},
+	}
+	for _, tt := range tests {
+		if _, err := New(tt.opts); err == nil {
+			t.Errorf("%s: New accepted %+v", tt.name, tt.opts)
+		}
+	}
+	if _, err := New(Options{Pool: pool, Host: "::1"}); err != nil {
+		t.Errorf("IPv6 loopback: %v", err)
+	}
+}
