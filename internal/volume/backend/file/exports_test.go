@@ -165,8 +165,8 @@ func TestExport(t *testing.T) {
 	}
 }
 
-// TestReconcileAfterKill kills the daemon with kill -9 while a guest writes:
-// Reconcile brings the export back on the same port with the same key, the
+// TestReconcileAfterKill restarts the volume service and kills the daemon with
+// kill -9 while a guest writes: Reconcile brings the export back on the same port with the same key, the
 // guest's NBD client (reconnect-delay) resumes, and what was flushed before the
 // kill is on the volume.
 func TestReconcileAfterKill(t *testing.T) {
@@ -216,6 +216,16 @@ func TestReconcileAfterKill(t *testing.T) {
 	if pid == 0 {
 		t.Fatal("no daemon")
 	}
+	// The volume service restarts too: a new Backend on the pool finds the
+	// running daemon and its export, then takes over.
+	restarted, err := New(b.opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if exports, err := restarted.Exports(ctx); err != nil || len(exports) != 1 {
+		t.Fatalf("Exports after a service restart = %+v, %v; want the one export", exports, err)
+	}
+	b = restarted
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
