@@ -103,6 +103,7 @@ func (s *Service) deleteUnplaced(ctx context.Context, in *instance) error {
 		return err
 	}
 	s.releasePorts(ctx, cur)
+	s.releaseVolumes(ctx, cur)
 	return s.db.InTx(ctx, func(tx *db.Tx) error {
 		cur, err := loadInstance(ctx, tx, in.UUID)
 		if err != nil || !unplacedDeleting(cur) {
