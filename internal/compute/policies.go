@@ -36,6 +36,7 @@ var defaultPolicies = map[string]string{
 	"compute:servers:create:requested_destination":         "rule:context_is_admin",
 	"os_compute_api:servers:create:trusted_certs":          "rule:project_member_or_admin",
 	"os_compute_api:servers:create:attach_network":         "rule:project_member_or_admin",
+	"os_compute_api:servers:create:attach_volume":          "rule:project_member_or_admin",
 	"os_compute_api:servers:create:zero_disk_flavor":       "rule:context_is_admin",
 	"os_compute_api:servers:show:host_status:unknown-only": "rule:context_is_admin",
 	"os_compute_api:servers:show:flavor-extra-specs":       "rule:project_reader_or_admin",

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/nimbus-cloud/nimbus/internal/compute/virt"
 	"github.com/nimbus-cloud/nimbus/internal/platform/db"
@@ -71,6 +72,9 @@ func (s *Service) hostVolumes(ctx context.Context, host string) (map[string][]Ag
 	}
 	out := map[string][]AgentVolume{}
 	for _, b := range bdms {
+		if b.Status == bdmCreating || b.Status == bdmReserved {
+			continue // the conductor's still: no connection yet
+		}
 		disk, err := volumeDisk(b)
 		if err != nil {
 			s.log.Warn("volume the agent cannot attach", "instance", b.InstanceUUID, "error", err)
@@ -223,4 +227,66 @@ func (s *Service) pageVolumes(ctx context.Context, page []*instance) (map[string
 		out[b.InstanceUUID] = append(out[b.InstanceUUID], b)
 	}
 	return out, err
+}
+
+// volumeCreateTimeout is how long the conductor waits for a volume a server's
+// block device mapping asked for (upstream's block_device_allocate_retries
+// 60 × block_device_allocate_retries_interval 3 s).
+const volumeCreateTimeout = 180 * time.Second
+
+// allocateVolumes readies a placed instance's volumes for its host, with
+// compute's own credentials (the user's token is long gone, as upstream's
+// conductor acts with the request's context): a volume being made is waited
+// for, then reserved for the instance; a reserved one gets the connector of
+// the host and its connection. It says whether every volume is ready (the
+// conductor's next pass goes on otherwise), and fails the build for a volume
+// that went to error or took too long. Each step is recorded as it is done,
+// so a conductor that crashes repeats none.
+func (s *Service) allocateVolumes(ctx context.Context, in *instance) (bool, error) {
+	bdms, err := instanceBlockDevices(ctx, s.db, in.UUID)
+	if err != nil || len(bdms) == 0 || s.opts.Volumes == nil {
+		return err == nil, err
+	}
+	ready := true
+	for _, b := range bdms {
+		from := b.Status
+		if b.Status == bdmCreating {
+			vol, err := s.opts.Volumes.GetVolume(ctx, VolumeCaller{}, b.VolumeID)
+			if err != nil {
+				return false, err
+			}
+			created, _ := time.Parse("2006-01-02T15:04:05.000000", b.CreatedAt)
+			switch {
+			case vol.Status == "available":
+			case vol.Status == "error" || vol.Status == "creating" && s.now().Sub(created) > volumeCreateTimeout:
+				return false, s.failBuild(ctx, in, taskNetworking, fmt.Sprintf("Build of instance %s aborted: Volume %s did not finish being created even after we waited %d seconds or %d attempts. And its status is %s.",
+					in.UUID, b.VolumeID, int(volumeCreateTimeout.Seconds()), 61, vol.Status))
+			default:
+				ready = false
+				continue
+			}
+			att, err := s.opts.Volumes.CreateAttachment(ctx, VolumeCaller{}, b.VolumeID, in.UUID)
+			if err != nil {
+				return false, s.failBuild(ctx, in, taskNetworking, fmt.Sprintf("Build of instance %s aborted: %s", in.UUID, errMessage(err)))
+			}
+			b.AttachmentID, b.Status, b.SizeGB = att.ID, bdmReserved, vol.Size
+		}
+		if b.Status == bdmReserved {
+			connector, err := s.hostConnector(ctx, in.Host)
+			if err != nil {
+				return false, err
+			}
+			att, err := s.opts.Volumes.UpdateAttachment(ctx, VolumeCaller{}, b.AttachmentID, connector)
+			if err != nil {
+				return false, s.failBuild(ctx, in, taskNetworking, fmt.Sprintf("Build of instance %s aborted: %s", in.UUID, errMessage(err)))
+			}
+			b.Connection, b.Status = &att.ConnectionInfo, bdmAttaching
+		}
+		if b.Status != from {
+			if _, err := updateBlockDevice(ctx, s.db, b, from); err != nil {
+				return false, err
+			}
+		}
+	}
+	return ready, nil
 }

@@ -43,6 +43,7 @@ type VolumeCreate struct {
 	Name             string
 	Size             int
 	ImageID          string
+	SnapshotID       string
 	AvailabilityZone string
 }
 

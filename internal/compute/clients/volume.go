@@ -177,6 +177,9 @@ func (v *Volumes) CreateVolume(ctx context.Context, c compute.VolumeCaller, req 
 	if req.ImageID != "" {
 		body["imageRef"] = req.ImageID
 	}
+	if req.SnapshotID != "" {
+		body["snapshot_id"] = req.SnapshotID
+	}
 	if req.AvailabilityZone != "" {
 		body["availability_zone"] = req.AvailabilityZone
 	}
