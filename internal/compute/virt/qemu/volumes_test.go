@@ -29,11 +29,18 @@ type nbdExport struct {
 // dir over TCP with a PSK, killed by its pid at cleanup.
 func startNBDExport(t *testing.T, dir string, sizeMB int) nbdExport {
 	t.Helper()
+	file := filepath.Join(dir, "volume.qcow2")
+	run(t, "qemu-img", "create", "-q", "-f", "qcow2", file, fmt.Sprintf("%dM", sizeMB))
+	return exportFile(t, dir, file)
+}
+
+// exportFile starts qemu-storage-daemon exporting the qcow2 file over TCP with
+// a PSK, killed by its pid at cleanup.
+func exportFile(t *testing.T, dir, file string) nbdExport {
+	t.Helper()
 	if _, err := exec.LookPath("qemu-storage-daemon"); err != nil {
 		t.Skip("needs qemu-storage-daemon")
 	}
-	file := filepath.Join(dir, "volume.qcow2")
-	run(t, "qemu-img", "create", "-q", "-f", "qcow2", file, fmt.Sprintf("%dM", sizeMB))
 	keys := filepath.Join(dir, "server-keys")
 	key := hex.EncodeToString([]byte("0123456789abcdef0123456789abcdef"))
 	if err := os.MkdirAll(keys, 0o700); err != nil {
@@ -250,6 +257,44 @@ func TestDriverVolumes(t *testing.T) {
 	}
 	if got := blockSizes(t, ctx, spec)[qdev]; got != 96<<20 {
 		t.Fatalf("query-block: %s has %d bytes, want %d", qdev, got, 96<<20)
+	}
+	if err := d.Destroy(ctx, spec); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestDriverBootFromVolume boots the test guest from a volume exported over
+// NBD (a copy of the guest image's disk), with no local root disk: the
+// volume's disk is the first to boot.
+func TestDriverBootFromVolume(t *testing.T) {
+	requireQEMU(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	img, err := guestimage.Build(ctx, guestimage.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	work := t.TempDir()
+	file := filepath.Join(work, "root.qcow2")
+	run(t, "qemu-img", "create", "-q", "-f", "qcow2", "-b", img.Disk, "-F", "qcow2", file)
+	root := exportFile(t, work, file).disk
+	root.Boot = true
+	instances := filepath.Join(work, "instances")
+	uuid := "7a8b9c0d-1e2f-4a3b-8c4d-5e6f7a8b9c0d"
+	spec := virt.Spec{UUID: uuid, Name: "instance-00000004", VCPUs: 1, MemoryMB: 256,
+		Dir: filepath.Join(instances, uuid), Accelerator: "auto", Volumes: []virt.VolumeDisk{root}}
+	d, err := New(Options{InstancesDir: instances, Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { killLeftover(t, spec) })
+	if err := d.Spawn(ctx, spec); err != nil {
+		t.Fatal(err)
+	}
+	g := &guest{t: t, d: d, spec: spec}
+	g.waitMarkers(1)
+	if _, err := os.Stat(filepath.Join(spec.Dir, "disk")); !os.IsNotExist(err) {
+		t.Fatalf("a guest booted from a volume has a local disk: %v", err)
 	}
 	if err := d.Destroy(ctx, spec); err != nil {
 		t.Fatal(err)
