@@ -45,7 +45,11 @@ type blockDeviceRequest struct {
 	VolumeSize                  int
 	DeleteOnTermination         bool
 	Tag                         string
+	VolumeType                  string // for a volume compute creates
 }
+
+// diskBuses are upstream's fields.DiskBus.ALL.
+var diskBuses = []string{"fdc", "ide", "sata", "scsi", "usb", "virtio", "xen", "lxc", "uml"}
 
 // invalidBDM is upstream's InvalidBDMFormat.
 func invalidBDM(details string) error {
@@ -81,6 +85,12 @@ func parseBlockDevices(raw []any, imageSpecified bool) ([]blockDeviceRequest, er
 		b.DestinationType, _ = m["destination_type"].(string)
 		b.UUID, _ = m["uuid"].(string)
 		b.Tag, _ = m["tag"].(string)
+		b.VolumeType, _ = m["volume_type"].(string)
+		if bus, ok := m["disk_bus"].(string); ok && !slices.Contains(diskBuses, bus) {
+			// Upstream's InvalidBDMDiskBus, whose message its typo leaves the
+			// base class's.
+			return nil, badRequest("Block Device Mapping is Invalid.")
+		}
 		if v, ok := m["boot_index"]; ok && v != nil {
 			n, ok := intField(v)
 			if !ok {
@@ -308,7 +318,7 @@ func (s *Service) prepareBlockDevices(r *http.Request, bdms []blockDeviceRequest
 			default:
 				// No zone, as upstream with cross_az_attach (the default): the
 				// volume service's zones are its own.
-				req := VolumeCreate{Size: b.VolumeSize}
+				req := VolumeCreate{Size: b.VolumeSize, VolumeType: b.VolumeType}
 				switch b.SourceType {
 				case bdmSourceImage:
 					req.ImageID, row.ImageID = b.UUID, b.UUID

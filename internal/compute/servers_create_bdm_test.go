@@ -82,6 +82,8 @@ func TestCreateServerBlockDeviceErrors(t *testing.T) {
 		{"an ephemeral disk", bdm(map[string]any{"imageRef": testImage}, boot("image", "local", testImage, nil),
 			map[string]any{"source_type": "blank", "destination_type": "local", "volume_size": 1}), "local disks other than the boot image are not supported"},
 		{"a bad source", bdm(nil, boot("disk", "volume", testVolume, nil)), "source_type"},
+		{"a bad disk bus", bdm(nil, map[string]any{"source_type": "image", "destination_type": "volume", "uuid": testImage, "boot_index": 0,
+			"volume_size": 1, "disk_bus": "floppy"}), "Block Device Mapping is Invalid."},
 		{"a bad size", bdm(nil, boot("image", "volume", testImage, 0)), "volume_size"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

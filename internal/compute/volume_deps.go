@@ -44,6 +44,7 @@ type VolumeCreate struct {
 	Size             int
 	ImageID          string
 	SnapshotID       string
+	VolumeType       string
 	AvailabilityZone string
 }
 

@@ -180,6 +180,9 @@ func (v *Volumes) CreateVolume(ctx context.Context, c compute.VolumeCaller, req 
 	if req.SnapshotID != "" {
 		body["snapshot_id"] = req.SnapshotID
 	}
+	if req.VolumeType != "" {
+		body["volume_type"] = req.VolumeType
+	}
 	if req.AvailabilityZone != "" {
 		body["availability_zone"] = req.AvailabilityZone
 	}
