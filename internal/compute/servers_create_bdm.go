@@ -340,3 +340,21 @@ func (s *Service) prepareBlockDevices(r *http.Request, bdms []blockDeviceRequest
 	}
 	return out, undo, nil
 }
+
+// checkVolumeBackedRebuild is upstream's refusal to rebuild a server booted
+// from a volume with another image than its root volume was made from (the
+// root disk is the volume's, which a rebuild does not reimage; 2.93's reimage
+// is not done). The root volume's image is the one compute made it from; of a
+// volume the user brought it is unknown, so any image is another.
+func (s *Service) checkVolumeBackedRebuild(ctx context.Context, in *instance, imageID string) error {
+	bdms, err := instanceBlockDevices(ctx, s.db, in.UUID)
+	if err != nil {
+		return err
+	}
+	for _, b := range bdms {
+		if b.BootIndex != nil && *b.BootIndex == 0 && b.ImageID != imageID {
+			return badRequest("Image %s is unacceptable: Unable to rebuild with a different image for a volume-backed server.", imageID)
+		}
+	}
+	return nil
+}

@@ -148,6 +148,10 @@ func TestBootFromVolume(t *testing.T) {
 		t.Fatalf("attachments: %v", atts)
 	}
 	e.fault(t, "", "DELETE", "/v2.1/servers/"+id+"/os-volume_attachments/"+root, e.DemoToken, nil, 400, "Cannot detach a root device volume")
+	other := "aaaaaaaa-0000-4000-8000-000000000002"
+	e.images.add(Image{ID: other, Name: "other", Status: "active", DiskFormat: "qcow2", Size: 1 << 20})
+	e.fault(t, "", "POST", "/v2.1/servers/"+id+"/action", e.DemoToken, map[string]any{"rebuild": map[string]any{"imageRef": other}}, 400,
+		"Image "+other+" is unacceptable: Unable to rebuild with a different image for a volume-backed server.")
 
 	e.Must(204, "DELETE", "/v2.1/servers/"+id, e.DemoToken, nil)
 	e.run()
