@@ -37,6 +37,10 @@ func (s *Service) volumeAttachmentRoutes() []httpapi.Route {
 // check_instance_state of attach_volume and detach_volume; no task).
 var volumeStates = []string{vmActive, vmPaused, vmStopped, vmResized}
 
+// at89 says whether the request is at 2.89 or later (attachment_id and
+// bdm_uuid instead of id).
+func at89(r *http.Request) bool { return versionOf(r).AtLeast(httpapi.Version{Major: 2, Minor: 89}) }
+
 // volumeAttachmentView is upstream's _translate_attachment_detail_view.
 func volumeAttachmentView(r *http.Request, b blockDevice) map[string]any {
 	v := versionOf(r)
@@ -75,6 +79,11 @@ func (s *Service) listVolumeAttachments(r *http.Request) (httpapi.Response, erro
 	}
 	out := []any{}
 	for _, b := range bdms {
+		// As upstream: from 2.89 a mapping without an attachment yet (a
+		// volume still being made for a new server) is not listed.
+		if b.AttachmentID == "" && at89(r) {
+			continue
+		}
 		out = append(out, volumeAttachmentView(r, b))
 	}
 	return httpapi.OK(map[string]any{"volumeAttachments": out}), nil
@@ -132,6 +141,9 @@ func (s *Service) showVolumeAttachment(r *http.Request) (httpapi.Response, error
 	b, err := s.attachedVolume(r.Context(), s.db, in, r.PathValue("volume"))
 	if err != nil {
 		return httpapi.Response{}, err
+	}
+	if b.AttachmentID == "" && at89(r) {
+		return httpapi.Response{}, notFound("Instance %s is not attached to volume %s", in.UUID, b.VolumeID)
 	}
 	return httpapi.OK(map[string]any{"volumeAttachment": volumeAttachmentView(r, b)}), nil
 }
