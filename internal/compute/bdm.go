@@ -40,22 +40,24 @@ type blockDevice struct {
 	SizeGB              int
 	Status              string
 	Connection          *VolumeConnection
-	ExtendPending       bool
-	CreatedAt           string
+	// ConnectorHost is the host the connection was made for.
+	ConnectorHost string
+	ExtendPending bool
+	CreatedAt     string
 }
 
 const bdmColumns = `uuid, instance_uuid, volume_id, attachment_id, device_name, boot_index, source_type,
-	delete_on_termination, tag, image_id, size_gb, status, connection_info, extend_pending, created_at`
+	delete_on_termination, tag, image_id, size_gb, status, connection_info, connector_host, extend_pending, created_at`
 
 func scanBlockDevice(sc db.Scanner) (blockDevice, error) {
 	var b blockDevice
-	var attachment, tag, image, conn sql.NullString
+	var attachment, tag, image, conn, connector sql.NullString
 	var boot sql.NullInt64
 	if err := sc.Scan(&b.UUID, &b.InstanceUUID, &b.VolumeID, &attachment, &b.DeviceName, &boot, &b.SourceType,
-		&b.DeleteOnTermination, &tag, &image, &b.SizeGB, &b.Status, &conn, &b.ExtendPending, &b.CreatedAt); err != nil {
+		&b.DeleteOnTermination, &tag, &image, &b.SizeGB, &b.Status, &conn, &connector, &b.ExtendPending, &b.CreatedAt); err != nil {
 		return b, err
 	}
-	b.AttachmentID, b.Tag, b.ImageID = attachment.String, tag.String, image.String
+	b.AttachmentID, b.Tag, b.ImageID, b.ConnectorHost = attachment.String, tag.String, image.String, connector.String
 	if boot.Valid {
 		i := int(boot.Int64)
 		b.BootIndex = &i
@@ -100,9 +102,9 @@ func insertBlockDevice(ctx context.Context, q querier, b blockDevice) error {
 		boot = *b.BootIndex
 	}
 	_, err = q.ExecContext(ctx, `INSERT INTO block_device_mappings (`+bdmColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, b.UUID, b.InstanceUUID, b.VolumeID, nullable(b.AttachmentID),
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, b.UUID, b.InstanceUUID, b.VolumeID, nullable(b.AttachmentID),
 		b.DeviceName, boot, b.SourceType, b.DeleteOnTermination, nullable(b.Tag), nullable(b.ImageID), b.SizeGB, b.Status,
-		conn, b.ExtendPending, b.CreatedAt)
+		conn, nullable(b.ConnectorHost), b.ExtendPending, b.CreatedAt)
 	return err
 }
 
@@ -115,8 +117,9 @@ func updateBlockDevice(ctx context.Context, q querier, b blockDevice, from strin
 		return false, err
 	}
 	res, err := q.ExecContext(ctx, `UPDATE block_device_mappings SET attachment_id = ?, status = ?, connection_info = ?,
-		delete_on_termination = ?, size_gb = ?, extend_pending = ? WHERE uuid = ? AND (? = '' OR status = ?)`,
-		nullable(b.AttachmentID), b.Status, conn, b.DeleteOnTermination, b.SizeGB, b.ExtendPending, b.UUID, from, from)
+		connector_host = ?, delete_on_termination = ?, size_gb = ?, extend_pending = ? WHERE uuid = ? AND (? = '' OR status = ?)`,
+		nullable(b.AttachmentID), b.Status, conn, nullable(b.ConnectorHost), b.DeleteOnTermination, b.SizeGB, b.ExtendPending,
+		b.UUID, from, from)
 	if err != nil {
 		return false, err
 	}

@@ -210,3 +210,40 @@ func TestCreateServerWithDataVolume(t *testing.T) {
 		t.Fatalf("volume after the server's delete: %+v", v)
 	}
 }
+
+// TestVolumesFollowAReschedule: a server rescheduled after its volume was
+// given the first host's connection gets a new attachment for the new host.
+func TestVolumesFollowAReschedule(t *testing.T) {
+	e, vols := newVolumeEnv(t)
+	vols.add(e.DemoProject, Volume{ID: testVolume, Size: 1})
+	body := serverBody(map[string]any{"block_device_mapping_v2": []any{
+		map[string]any{"uuid": testImage, "source_type": "image", "destination_type": "local", "boot_index": 0},
+		map[string]any{"uuid": testVolume, "source_type": "volume", "destination_type": "volume"},
+	}})
+	id := e.Must(202, "POST", "/v2.1/servers", e.DemoToken, body)["server"].(map[string]any)["id"].(string)
+	e.conduct()
+	ctx := context.Background()
+	first, err := instanceBlockDevices(ctx, e.Compute.db, id)
+	if err != nil || len(first) != 1 || first[0].ConnectorHost != "h1" || first[0].Status != bdmAttaching {
+		t.Fatalf("mapping after the first placement: %+v, %v", first, err)
+	}
+	// The spawn failed on h1 and the server was placed on h2.
+	if _, err := e.Compute.db.ExecContext(ctx, `UPDATE instances SET host = ?, task_state = ? WHERE uuid = ?`, "h2", taskNetworking, id); err != nil {
+		t.Fatal(err)
+	}
+	in, err := loadInstance(ctx, e.Compute.db, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ready, err := e.Compute.allocateVolumes(ctx, in); err != nil || !ready {
+		t.Fatalf("allocateVolumes on h2: %v, %v", ready, err)
+	}
+	again, _ := instanceBlockDevices(ctx, e.Compute.db, id)
+	if len(again) != 1 || again[0].ConnectorHost != "h2" || again[0].AttachmentID == first[0].AttachmentID || again[0].Status != bdmAttaching {
+		t.Fatalf("mapping after the reschedule: %+v", again)
+	}
+	calls := vols.log()
+	if want := []string{"delete-attachment " + testVolume, "create-attachment " + testVolume, "update-attachment " + testVolume + " h2 "}; !slices.Equal(calls[len(calls)-3:], want) {
+		t.Fatalf("volume service calls %v, want them to end with %v", calls, want)
+	}
+}

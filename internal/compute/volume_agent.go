@@ -249,7 +249,19 @@ func (s *Service) allocateVolumes(ctx context.Context, in *instance) (bool, erro
 	}
 	ready := true
 	for _, b := range bdms {
-		from := b.Status
+		from, read := b.Status, b
+		if b.Status == bdmAttaching && b.ConnectorHost != in.Host {
+			// Made for the host a failed spawn left (a reschedule): as
+			// upstream, the attachment is made again for this one.
+			if err := s.opts.Volumes.DeleteAttachment(ctx, VolumeCaller{}, b.AttachmentID); err != nil {
+				return false, err
+			}
+			att, err := s.opts.Volumes.CreateAttachment(ctx, VolumeCaller{}, b.VolumeID, in.UUID)
+			if err != nil {
+				return false, s.failBuild(ctx, in, taskNetworking, fmt.Sprintf("Build of instance %s aborted: %s", in.UUID, errMessage(err)))
+			}
+			b.AttachmentID, b.Status = att.ID, bdmReserved
+		}
 		if b.Status == bdmCreating {
 			vol, err := s.opts.Volumes.GetVolume(ctx, VolumeCaller{}, b.VolumeID)
 			if err != nil {
@@ -280,9 +292,9 @@ func (s *Service) allocateVolumes(ctx context.Context, in *instance) (bool, erro
 			if err != nil {
 				return false, s.failBuild(ctx, in, taskNetworking, fmt.Sprintf("Build of instance %s aborted: %s", in.UUID, errMessage(err)))
 			}
-			b.Connection, b.Status = &att.ConnectionInfo, bdmAttaching
+			b.Connection, b.ConnectorHost, b.Status = &att.ConnectionInfo, in.Host, bdmAttaching
 		}
-		if b.Status != from {
+		if b.Status != read.Status || b.AttachmentID != read.AttachmentID || b.ConnectorHost != read.ConnectorHost {
 			if _, err := updateBlockDevice(ctx, s.db, b, from); err != nil {
 				return false, err
 			}

@@ -320,7 +320,7 @@ func (s *Service) reserveVolume(r *http.Request, in *instance, vol Volume, b blo
 		return blockDevice{}, volumeFault(err, vol.ID)
 	}
 	b.UUID, b.InstanceUUID, b.VolumeID, b.AttachmentID = newUUID(), in.UUID, vol.ID, attachment.ID
-	b.SizeGB, b.Connection, b.CreatedAt = vol.Size, &attachment.ConnectionInfo, stampMicro(s.now())
+	b.SizeGB, b.Connection, b.ConnectorHost, b.CreatedAt = vol.Size, &attachment.ConnectionInfo, in.Host, stampMicro(s.now())
 	err = s.db.InTx(ctx, func(tx *db.Tx) error {
 		cur, err := loadInstance(ctx, tx, in.UUID)
 		if err != nil {

@@ -8,7 +8,8 @@
 --   attached:  the guest has the disk (and gets it back at every start)
 --   detaching: the agent unplugs the disk, then the service deletes the
 --              attachment and the row
--- connection_info is the attachment's (JSON, upstream's connection_info);
+-- connection_info is the attachment's (JSON, upstream's connection_info) for
+-- the host connector_host names;
 -- extend_pending asks the agent to show the guest the volume's new size_gb.
 CREATE TABLE block_device_mappings (
     uuid                  TEXT PRIMARY KEY,
@@ -25,6 +26,7 @@ CREATE TABLE block_device_mappings (
     size_gb               INTEGER NOT NULL DEFAULT 0,
     status                TEXT NOT NULL,
     connection_info       TEXT,
+    connector_host        TEXT,
     extend_pending        BOOLEAN NOT NULL DEFAULT FALSE,
     created_at            TEXT NOT NULL,
     UNIQUE (instance_uuid, volume_id)
