@@ -92,7 +92,7 @@ func (c *Cloud) startComputeService(ctx context.Context, ls computeListeners, im
 	c.compute, err = compute.New(ctx, compute.Options{
 		Consoles: consoles, Host: host,
 		DB: c.db, Logger: c.log, Auth: c.identity.Validator(), Policy: enforcer, PublicURL: ls.api.URL,
-		Images: c.computeImages, Network: clients.NewNetwork(creds, networkURL),
+		Images: c.computeImages, Network: clients.NewNetwork(creds, networkURL), Volumes: clients.NewVolumes(creds, ""),
 		DefaultAvailabilityZone: c.cfg.Compute.DefaultAvailabilityZone, Quotas: c.cfg.Compute.Quotas(),
 		CheckResponses: c.cfg.API.CheckResponses,
 	})

@@ -28,6 +28,9 @@ type AgentInstance struct {
 	ConfigDrive bool              `json:"config_drive"`
 	// Rescue is the image a rescued server boots (while rescuing and rescued).
 	Rescue *AgentImage `json:"rescue,omitempty"`
+	// Volumes are the instance's volumes (the root one first when it boots
+	// from a volume).
+	Volumes []AgentVolume `json:"volumes,omitempty"`
 }
 
 // AgentImage is an image a guest boots from.
@@ -96,12 +99,16 @@ func (s *Service) HostInstances(ctx context.Context, host string) ([]AgentInstan
 	if err != nil {
 		return nil, err
 	}
+	volumes, err := s.hostVolumes(ctx, host)
+	if err != nil {
+		return nil, err
+	}
 	out := make([]AgentInstance, 0, len(rows))
 	for _, in := range rows {
 		ai := AgentInstance{UUID: in.UUID, Name: instanceName(in.ID), VMState: in.VMState, TaskState: in.TaskState,
 			PowerState: in.PowerState, VCPUs: in.Flavor.VCPUs, MemoryMB: in.Flavor.RAM, DiskGB: in.Flavor.Disk,
 			ImageID: in.ImageRef, ImageProps: in.Request.Image.Properties, DiskFormat: in.Request.Image.DiskFormat,
-			ConfigDrive: in.Request.ConfigDrive}
+			ConfigDrive: in.Request.ConfigDrive, Volumes: volumes[in.UUID]}
 		if img := in.Request.RescueImage; img != nil && (in.VMState == vmRescued || in.TaskState == taskRescuing) {
 			ai.Rescue = &AgentImage{ID: img.ID, DiskFormat: img.DiskFormat}
 		}
@@ -210,6 +217,7 @@ func (s *Service) ReportInstance(ctx context.Context, rep AgentReport) error {
 		if in, err := loadInstance(ctx, s.db, rep.UUID); err == nil &&
 			in.Host == rep.Host && !in.Deleted && in.TaskState == taskDeleting {
 			s.releasePorts(ctx, in)
+			s.releaseVolumes(ctx, in)
 		}
 	}
 	var reschedule bool

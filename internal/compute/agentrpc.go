@@ -18,6 +18,7 @@ const (
 	SubjectHostInstances  = "compute.agent.host_instances"
 	SubjectReportInstance = "compute.agent.report_instance"
 	SubjectReportService  = "compute.agent.report_service"
+	SubjectReportVolumes  = "compute.agent.report_volumes"
 	SubjectPortActive     = "compute.agent.port_active"
 	SubjectImageAccess    = "compute.agent.image_access"
 	SubjectMetadata       = "compute.agent.metadata"
@@ -75,6 +76,13 @@ func (s *Service) ServeAgents(b *bus.Bus, images ImageAccessor) error {
 				return nil, err
 			}
 			return nil, s.ReportService(ctx, req)
+		},
+		SubjectReportVolumes: func(ctx context.Context, raw json.RawMessage) (any, error) {
+			req, err := bus.Decode[VolumeReport](raw)
+			if err != nil {
+				return nil, err
+			}
+			return nil, s.ReportVolumes(ctx, req)
 		},
 		SubjectPortActive: func(ctx context.Context, raw json.RawMessage) (any, error) {
 			req, err := bus.Decode[HostRequest](raw)

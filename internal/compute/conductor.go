@@ -103,6 +103,7 @@ func (s *Service) deleteUnplaced(ctx context.Context, in *instance) error {
 		return err
 	}
 	s.releasePorts(ctx, cur)
+	s.releaseVolumes(ctx, cur)
 	return s.db.InTx(ctx, func(tx *db.Tx) error {
 		cur, err := loadInstance(ctx, tx, in.UUID)
 		if err != nil || !unplacedDeleting(cur) {
@@ -209,6 +210,11 @@ func (s *Service) failBuild(ctx context.Context, in *instance, task, message str
 // the instance is still being networked on that host: one deleted or
 // rescheduled meanwhile has its port given back instead.
 func (s *Service) allocateNetwork(ctx context.Context, in *instance) error {
+	// The volumes first: one still being made keeps the instance here until
+	// the next pass.
+	if ready, err := s.allocateVolumes(ctx, in); err != nil || !ready {
+		return err
+	}
 	owner := "compute:" + s.zoneOf(in)
 	// Ports bound for an earlier host (a reschedule) are bound to this one.
 	have := map[int]bool{}

@@ -62,11 +62,19 @@ func FuzzCreateServerBody(f *testing.F) {
 		`{"server": {"name": "vm", "imageRef": "aaaaaaaa-0000-4000-8000-000000000001", "flavorRef": "1", "networks": [{"uuid": "11111111-0000-4000-8000-000000000001"}], "min_count": 2, "max_count": "3"}}`,
 		`{"server": {"name": "vm", "imageRef": "44444444-0000-4000-8000-000000000001", "flavorRef": "1", "networks": [{"port": "22222222-0000-4000-8000-000000000001"}]}, "os:scheduler_hints": {"group": 1}}`,
 		`{"server": {"name": "vm", "imageRef": "aaaaaaaa-0000-4000-8000-000000000001", "flavorRef": "1", "security_groups": [{"name": "default"}], "metadata": {"a": "b"}, "user_data": "aGk="}}`,
+		`{"server": {"name": "vm", "flavorRef": "1", "block_device_mapping_v2": [{"uuid": "aaaaaaaa-0000-4000-8000-000000000001", "source_type": "image", "destination_type": "volume", "boot_index": 0, "volume_size": 1, "delete_on_termination": true}]}}`,
+		`{"server": {"name": "vm", "imageRef": "", "flavorRef": "1", "block_device_mapping_v2": [{"uuid": "b0000000-0000-4000-8000-000000000001", "source_type": "volume", "destination_type": "volume", "boot_index": "0"}]}}`,
+		`{"server": {"name": "vm", "imageRef": "aaaaaaaa-0000-4000-8000-000000000001", "flavorRef": "1", "block_device_mapping_v2": [{"uuid": "aaaaaaaa-0000-4000-8000-000000000001", "source_type": "image", "destination_type": "local", "boot_index": 0}, {"source_type": "blank", "destination_type": "volume", "volume_size": "2", "boot_index": -1}]}}`,
+		`{"server": {"name": "vm", "flavorRef": "1", "block_device_mapping_v2": [{"uuid": "b0000000-0000-4000-8000-0000000000ee", "source_type": "volume", "boot_index": 0}], "max_count": 2}}`,
+		`{"server": {"name": "vm", "flavorRef": "1", "block_device_mapping_v2": [{"source_type": "blank", "destination_type": "local", "boot_index": 0, "no_device": true}]}}`,
 		`{"server": null}`, `[]`, `{`,
 	} {
 		f.Add([]byte(seed))
 	}
-	e := newTestEnv(f, nil)
+	vols := newMemVolumes()
+	e := newTestEnv(f, func(o *Options) { o.Volumes = vols })
+	vols.add(e.DemoProject, Volume{ID: "b0000000-0000-4000-8000-000000000001", Size: 1, Bootable: true})
+	vols.add(e.identity.AdminProject, Volume{ID: "b0000000-0000-4000-8000-0000000000ee", Size: 1, Bootable: true})
 	e.host("h1", 64, 1<<20, 10000)
 	e.net.networks[publicNetwork] = NetworkInfo{ID: publicNetwork, Name: "public", ProjectID: e.identity.AdminProject, External: true}
 	e.images.addPrivate(Image{ID: "aki-hidden", Status: "active", DiskFormat: "aki"}, e.identity.AdminProject)
@@ -102,6 +110,15 @@ func FuzzCreateServerBody(f *testing.F) {
 			}
 			if in.Request.Image.Properties["kernel_id"] == "aki-hidden" {
 				t.Fatalf("a member's server boots the hidden kernel")
+			}
+			bdms, err := instanceBlockDevices(ctx, e.Compute.db, in.UUID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, b := range bdms {
+				if v, ok := vols.volumes[b.VolumeID]; !ok || v.project != e.DemoProject {
+					t.Fatalf("a member's server has volume %s of another project", b.VolumeID)
+				}
 			}
 			for _, n := range in.Request.Networks {
 				if n.NetworkID == publicNetwork {
@@ -180,6 +197,49 @@ func FuzzServerActionBody(f *testing.F) {
 		for _, name := range []string{policytest.DomainAdmin, policytest.SystemAdmin} {
 			if status := fuzzPost(t, e.URL+"/v2.1/servers/"+theirs+"/action", tokens[name], body); status/100 == 2 || status >= 500 {
 				t.Fatalf("as %s: %d", name, status)
+			}
+		}
+	})
+}
+
+// FuzzAttachVolumeBody: whatever a client puts in POST
+// /servers/{id}/os-volume_attachments, the member never gets a 5xx, a reader
+// is refused (403, or the schema's 400), and a volume of another project is
+// never attached.
+func FuzzAttachVolumeBody(f *testing.F) {
+	for _, seed := range []string{
+		`{"volumeAttachment": {"volumeId": "b0000000-0000-4000-8000-000000000001"}}`,
+		`{"volumeAttachment": {"volumeId": "b0000000-0000-4000-8000-0000000000ee", "device": "/dev/vdc"}}`,
+		`{"volumeAttachment": {"volumeId": "b0000000-0000-4000-8000-000000000001", "device": null, "tag": "x", "delete_on_termination": "yes"}}`,
+		`{"volumeAttachment": {"volumeId": 7}}`, `{"volumeAttachment": null}`, `{}`, `[]`, `{`,
+	} {
+		f.Add([]byte(seed))
+	}
+	vols := newMemVolumes()
+	e := newTestEnv(f, func(o *Options) { o.Volumes = vols })
+	e.host("h1", 64, 1<<20, 10000)
+	vols.add(e.DemoProject, Volume{ID: "b0000000-0000-4000-8000-000000000001", Size: 1})
+	vols.add(e.identity.AdminProject, Volume{ID: "b0000000-0000-4000-8000-0000000000ee", Size: 1})
+	id := e.Must(202, "POST", "/v2.1/servers", e.DemoToken, serverBody(nil))["server"].(map[string]any)["id"].(string)
+	e.conduct()
+	e.run()
+	tokens := fuzzPersonas(e, "fuzz-attach")
+	url := e.URL + "/v2.1/servers/" + id + "/os-volume_attachments"
+	f.Fuzz(func(t *testing.T, body []byte) {
+		status := fuzzPost(t, url, e.DemoToken, body)
+		if status >= 500 {
+			t.Fatalf("as a member: %d", status)
+		}
+		if got := fuzzPost(t, url, tokens[policytest.Reader], body); got != http.StatusForbidden && got != http.StatusBadRequest && got != http.StatusNotFound {
+			t.Fatalf("as a reader: %d", got)
+		}
+		bdms, err := instanceBlockDevices(context.Background(), e.Compute.db, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, b := range bdms {
+			if vols.volumes[b.VolumeID].project != e.DemoProject {
+				t.Fatalf("volume %s of another project attached", b.VolumeID)
 			}
 		}
 	})

@@ -36,6 +36,7 @@ var defaultPolicies = map[string]string{
 	"compute:servers:create:requested_destination":         "rule:context_is_admin",
 	"os_compute_api:servers:create:trusted_certs":          "rule:project_member_or_admin",
 	"os_compute_api:servers:create:attach_network":         "rule:project_member_or_admin",
+	"os_compute_api:servers:create:attach_volume":          "rule:project_member_or_admin",
 	"os_compute_api:servers:create:zero_disk_flavor":       "rule:context_is_admin",
 	"os_compute_api:servers:show:host_status:unknown-only": "rule:context_is_admin",
 	"os_compute_api:servers:show:flavor-extra-specs":       "rule:project_reader_or_admin",
@@ -118,6 +119,13 @@ var defaultPolicies = map[string]string{
 	"os_compute_api:os-attach-interfaces:show":   "rule:project_reader_or_admin",
 	"os_compute_api:os-attach-interfaces:create": "rule:project_member_or_admin",
 	"os_compute_api:os-attach-interfaces:delete": "rule:project_member_or_admin",
+
+	"os_compute_api:os-volumes-attachments:index":  "rule:project_reader_or_admin",
+	"os_compute_api:os-volumes-attachments:show":   "rule:project_reader_or_admin",
+	"os_compute_api:os-volumes-attachments:create": "rule:project_member_or_admin",
+	"os_compute_api:os-volumes-attachments:update": "rule:project_member_or_admin",
+	"os_compute_api:os-volumes-attachments:swap":   "rule:service_or_admin",
+	"os_compute_api:os-volumes-attachments:delete": "rule:project_member_or_admin",
 
 	"os_compute_api:os-instance-actions:list":   "rule:project_reader_or_admin",
 	"os_compute_api:os-instance-actions:show":   "rule:project_reader_or_admin",

@@ -55,6 +55,7 @@ func newMatrixEnv(t *testing.T) *matrixEnv {
 	t.Helper()
 	e := newTestEnv(t, func(o *Options) {
 		o.Quotas = map[string]int{"instances": -1, "cores": -1, "ram": -1, "server_groups": -1, "server_group_members": -1, "key_pairs": -1}
+		o.Volumes = newMemVolumes()
 	})
 	e.host("h1", 64, 1<<20, 10000)
 	m := &matrixEnv{testEnv: e}
@@ -85,6 +86,24 @@ func newMatrixEnv(t *testing.T) *matrixEnv {
 
 // next is a number no earlier call returned, for unique names.
 func (m *matrixEnv) next() int64 { return m.seq.Add(1) }
+
+// newVolume is a new available volume of the owning project.
+func (m *matrixEnv) newVolume() string {
+	id := fmt.Sprintf("b0000000-0000-4000-8000-%012x", m.next())
+	m.opts.Volumes.(*memVolumes).add(m.project, Volume{ID: id, Size: 1})
+	return id
+}
+
+// attachedVolume attaches a new volume to the server as its member, and has
+// the agent plug it, so that the volume is in-use.
+func (m *matrixEnv) attachedVolume(server string) string {
+	m.t.Helper()
+	id := m.newVolume()
+	m.Must(200, "POST", "/v2.1/servers/"+server+"/os-volume_attachments", m.member,
+		map[string]any{"volumeAttachment": map[string]any{"volumeId": id}})
+	m.volumePass("h1")
+	return id
+}
 
 // newServer boots an ACTIVE server of the project, with a port on its network.
 func (m *matrixEnv) newServer() string {
@@ -384,6 +403,23 @@ func (m *matrixEnv) cases(up interface {
 		}),
 		onServer("GET /v2.1/servers/{id}/ips/{network}", "os_compute_api:ips:show", func(id string) request {
 			return request{"", "GET", srv(id) + "/ips/" + matrixNet, nil}
+		}),
+		onServer("GET /v2.1/servers/{id}/os-volume_attachments", "os_compute_api:os-volumes-attachments:index", func(id string) request {
+			return request{"", "GET", srv(id) + "/os-volume_attachments", nil}
+		}),
+		onServer("GET /v2.1/servers/{id}/os-volume_attachments/{volume}", "os_compute_api:os-volumes-attachments:show", func(id string) request {
+			return request{"", "GET", srv(id) + "/os-volume_attachments/" + m.attachedVolume(id), nil}
+		}),
+		onServer("POST /v2.1/servers/{id}/os-volume_attachments", "os_compute_api:os-volumes-attachments:create", func(id string) request {
+			return request{"", "POST", srv(id) + "/os-volume_attachments", map[string]any{"volumeAttachment": map[string]any{"volumeId": m.newVolume()}}}
+		}),
+		onServer("PUT /v2.1/servers/{id}/os-volume_attachments/{volume}", "os_compute_api:os-volumes-attachments:update", func(id string) request {
+			v := m.attachedVolume(id)
+			return request{"2.85", "PUT", srv(id) + "/os-volume_attachments/" + v,
+				map[string]any{"volumeAttachment": map[string]any{"volumeId": v, "delete_on_termination": false}}}
+		}),
+		onServer("DELETE /v2.1/servers/{id}/os-volume_attachments/{volume}", "os_compute_api:os-volumes-attachments:delete", func(id string) request {
+			return request{"", "DELETE", srv(id) + "/os-volume_attachments/" + m.attachedVolume(id), nil}
 		}),
 		onServer("GET /v2.1/servers/{id}/os-interface", "os_compute_api:os-attach-interfaces:list", func(id string) request {
 			return request{"", "GET", srv(id) + "/os-interface", nil}

@@ -125,6 +125,11 @@ func (s *Service) createExternalEvents(r *http.Request) (httpapi.Response, error
 		case in.Host != "":
 			ev.Status, ev.Code = "completed", http.StatusOK
 			hosts[in.Host] = true
+			if ev.Name == "volume-extended" {
+				if _, err := s.volumeExtended(r.Context(), in, *ev.Tag); err != nil {
+					s.log.Warn("volume-extended", "instance", in.UUID, "volume", *ev.Tag, "error", err)
+				}
+			}
 		default:
 			ev.Status, ev.Code, status = "failed", http.StatusUnprocessableEntity, http.StatusMultiStatus
 		}

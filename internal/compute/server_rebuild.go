@@ -61,6 +61,9 @@ func (s *Service) rebuild(r *http.Request, arg json.RawMessage) (httpapi.Respons
 	} else if err != nil {
 		return httpapi.Response{}, err
 	}
+	if err := s.checkVolumeBackedRebuild(r.Context(), in, image.ID); err != nil {
+		return httpapi.Response{}, err
+	}
 	var key *KeyPair
 	if present(req.KeyName) && !isNull(req.KeyName) {
 		name, err := stringField("key_name", req.KeyName)

@@ -16,6 +16,8 @@ type serverViewOpts struct {
 	list bool
 	// hostStatus caches the compute services' status by host across a list.
 	hostStatus map[string]string
+	// volumes are the listed instances' volumes (pageVolumes).
+	volumes map[string][]blockDevice
 }
 
 // addVersionedFields adds what microversions after 2.1 show of a server, each

@@ -113,7 +113,7 @@ func (s *Service) serverView(r *http.Request, in *instance, o *serverViewOpts) m
 		"OS-DCF:diskConfig": diskConfigOf(in), "OS-EXT-AZ:availability_zone": s.zoneOf(in), "config_drive": configDrive,
 		"key_name": keyName, "OS-SRV-USG:launched_at": nullTime(in.LaunchedAt), "OS-SRV-USG:terminated_at": nullTime(in.TerminatedAt),
 		"OS-EXT-STS:task_state": task, "OS-EXT-STS:vm_state": in.VMState, "OS-EXT-STS:power_state": in.PowerState,
-		"os-extended-volumes:volumes_attached": []any{}, "security_groups": groups,
+		"os-extended-volumes:volumes_attached": s.volumesAttachedView(r, in, o), "security_groups": groups,
 	}
 	// nova/api/openstack/compute/views/servers.py _progress_statuses
 	switch in.status() {
@@ -318,6 +318,11 @@ func (s *Service) listServers(detail bool) httpapi.Handler {
 		}
 		views := make([]map[string]any, 0, len(out))
 		opts := &serverViewOpts{list: true}
+		if detail {
+			if opts.volumes, err = s.pageVolumes(r.Context(), out); err != nil {
+				return httpapi.Response{}, err
+			}
+		}
 		for _, in := range out {
 			if detail {
 				views = append(views, s.serverView(r, in, opts))

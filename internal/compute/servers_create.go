@@ -174,10 +174,14 @@ func (s *Service) createServer(r *http.Request) (httpapi.Response, error) {
 	if strings.TrimSpace(name) == "" || len(name) > 255 {
 		return httpapi.Response{}, badRequest("Invalid input for field/attribute name. Value: %s. It must be 1-255 characters and not only spaces", name)
 	}
-	if in.ImageRef == nil || *in.ImageRef == "" {
-		if len(in.BlockDeviceMappingV2) > 0 {
-			return httpapi.Response{}, badRequest("Booting from a volume is not supported by this cloud yet.")
+	imageSpecified := in.ImageRef != nil && *in.ImageRef != ""
+	var bdms []blockDeviceRequest
+	if len(in.BlockDeviceMappingV2) > 0 {
+		var err error
+		if bdms, err = parseBlockDevices(in.BlockDeviceMappingV2, imageSpecified); err != nil {
+			return httpapi.Response{}, err
 		}
+	} else if !imageSpecified {
 		return httpapi.Response{}, badRequest("Missing imageRef attribute")
 	}
 	flavorID := refID(in.FlavorRef)
@@ -249,14 +253,33 @@ func (s *Service) createServer(r *http.Request) (httpapi.Response, error) {
 	if err != nil {
 		return httpapi.Response{}, badRequest("Flavor %s could not be found.", flavorID)
 	}
-	image, err := s.bootImage(ctx, token, refID(*in.ImageRef), flavor)
-	if hidden := (*hiddenImage)(nil); errors.As(err, &hidden) {
-		return httpapi.Response{}, badRequest("Can not find requested image")
-	} else if err != nil {
-		return httpapi.Response{}, err
+	var image Image
+	imageRef := ""
+	if volumeBacked(bdms) {
+		// Booted from a volume: the flavor's disk bounds nothing (upstream
+		// exempts volume-backed servers from the zero-disk rule).
+		if image, err = s.volumeBootImage(ctx, token, rootBlockDevice(bdms)); err != nil {
+			return httpapi.Response{}, err
+		}
+	} else {
+		if !imageSpecified {
+			return httpapi.Response{}, badRequest("Missing imageRef attribute")
+		}
+		image, err = s.bootImage(ctx, token, refID(*in.ImageRef), flavor)
+		if hidden := (*hiddenImage)(nil); errors.As(err, &hidden) {
+			return httpapi.Response{}, badRequest("Can not find requested image")
+		} else if err != nil {
+			return httpapi.Response{}, err
+		}
+		if err := s.checkZeroDisk(r, flavor); err != nil {
+			return httpapi.Response{}, err
+		}
+		imageRef = image.ID
 	}
-	if err := s.checkZeroDisk(r, flavor); err != nil {
-		return httpapi.Response{}, err
+	if len(bdms) > 0 {
+		if err := s.checkBlockDevices(r, bdms, imageRef, maxCount); err != nil {
+			return httpapi.Response{}, err
+		}
 	}
 	b.Image = image
 
@@ -356,11 +379,19 @@ func (s *Service) createServer(r *http.Request) (httpapi.Response, error) {
 	if err != nil {
 		return httpapi.Response{}, err
 	}
+	devices, undoDevices := make([][]blockDevice, len(ids)), func() {}
+	if len(bdms) > 0 {
+		if devices, undoDevices, err = s.prepareBlockDevices(r, bdms, ids); err != nil {
+			s.deleteMadePorts(ctx, networks)
+			return httpapi.Response{}, err
+		}
+	}
 	// The instances' integer ids are drawn before the transaction: a retried
 	// transaction keeps them, and an id a failed create drew is never used.
 	next, err := nextIDs(ctx, s.db, seqInstances, count)
 	if err != nil {
 		s.deleteMadePorts(ctx, networks)
+		undoDevices()
 		return httpapi.Response{}, err
 	}
 	var created []*instance
@@ -390,7 +421,7 @@ func (s *Service) createServer(r *http.Request) (httpapi.Response, error) {
 			}
 			inst := &instance{UUID: ids[i], ID: next + int64(i), ProjectID: creds.ProjectID, UserID: creds.UserID,
 				Name: display, Hostname: hostname, AZ: az,
-				VMState: vmBuilding, TaskState: taskScheduling, Flavor: flavor, ImageRef: image.ID, KeyName: keyName,
+				VMState: vmBuilding, TaskState: taskScheduling, Flavor: flavor, ImageRef: imageRef, KeyName: keyName,
 				Metadata: metadata, Tags: tags, Request: req, CreatedAt: now, UpdatedAt: now}
 			if _, err := tx.ExecContext(ctx, `INSERT INTO instances (`+instanceColumns+`) VALUES
 				(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -401,6 +432,11 @@ func (s *Service) createServer(r *http.Request) (httpapi.Response, error) {
 			}
 			if err := s.startAction(ctx, tx, r, inst, "create"); err != nil {
 				return err
+			}
+			for _, d := range devices[i] {
+				if err := insertBlockDevice(ctx, tx, d); err != nil {
+					return err
+				}
 			}
 			created = append(created, inst)
 		}
@@ -415,6 +451,7 @@ func (s *Service) createServer(r *http.Request) (httpapi.Response, error) {
 	})
 	if err != nil {
 		s.deleteMadePorts(ctx, networks)
+		undoDevices()
 		return httpapi.Response{}, err
 	}
 	s.wake() // the new instances have no host yet: no agent needs to look

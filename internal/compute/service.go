@@ -47,6 +47,8 @@ type Options struct {
 	// Images and Network are the image and network services as compute uses them.
 	Images  Images
 	Network Network
+	// Volumes is the volume service (nil: none, as a cloud without Cinder).
+	Volumes VolumeAPI
 	// DefaultAvailabilityZone is upstream's default_availability_zone ("nova").
 	DefaultAvailabilityZone string
 	// Quotas are the default per-project limits (instances, cores, ram,
@@ -196,6 +198,7 @@ func (s *Service) routes() []httpapi.Route {
 		s.hostRoutes(),
 		s.imageProxyRoutes(),
 		s.networkProxyRoutes(),
+		s.volumeAttachmentRoutes(),
 	} {
 		all = append(all, group...)
 	}

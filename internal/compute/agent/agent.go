@@ -27,6 +27,8 @@ type Controller interface {
 	HostInstances(ctx context.Context, host string) ([]compute.AgentInstance, error)
 	ReportInstance(ctx context.Context, rep compute.AgentReport) error
 	ReportService(ctx context.Context, rep compute.ServiceReport) error
+	// ReportVolumes tells which volumes the instance's guest has now.
+	ReportVolumes(ctx context.Context, rep compute.VolumeReport) error
 	PortActive(ctx context.Context, portID string) (bool, error)
 	// Changes delivers a nudge when the host's desired state may have changed.
 	Changes(host string) <-chan struct{}
@@ -158,6 +160,7 @@ func (a *Agent) Pass(ctx context.Context) error {
 				a.start(ctx, inst, func(ctx context.Context, inst compute.AgentInstance) {
 					a.dropResizeCopy(ctx, inst, a.Spec(inst))
 					a.syncInterfaces(ctx, inst, st)
+					a.syncVolumes(ctx, inst, st)
 				})
 			}
 			continue
@@ -219,6 +222,15 @@ func (a *Agent) Spec(inst compute.AgentInstance) virt.Spec {
 	}
 	for _, p := range inst.Ports {
 		s.NICs = append(s.NICs, virt.NIC{MAC: p.MAC, Tap: tapName(p.ID), MTU: p.MTU})
+	}
+	for _, v := range inst.Volumes {
+		if v.Status == compute.VolumeDetaching {
+			continue
+		}
+		s.Volumes = append(s.Volumes, v.Disk)
+		if v.Disk.Boot {
+			s.RootDisk = ""
+		}
 	}
 	return s
 }

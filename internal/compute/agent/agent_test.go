@@ -19,7 +19,15 @@ type ctrl struct {
 	mu      sync.Mutex
 	want    []compute.AgentInstance
 	reports []compute.AgentReport
+	volumes []compute.VolumeReport
 	active  map[string]bool
+}
+
+func (c *ctrl) ReportVolumes(_ context.Context, r compute.VolumeReport) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.volumes = append(c.volumes, r)
+	return nil
 }
 
 func (c *ctrl) HostInstances(context.Context, string) ([]compute.AgentInstance, error) {

@@ -61,14 +61,17 @@ func (h *LinuxHost) Prepare(ctx context.Context, inst compute.AgentInstance, spe
 	}
 	// a guest that has its disk, kernel and ramdisk needs neither the image
 	// service nor the images again (they may be gone): only a new one fetches
-	if err := h.fromImage(ctx, spec.RootDisk, func(path string) error {
-		base, err := h.cached(ctx, inst.ImageID, true)
-		if err != nil {
+	// A server booted from a volume has no root disk here.
+	if spec.RootDisk != "" {
+		if err := h.fromImage(ctx, spec.RootDisk, func(path string) error {
+			base, err := h.cached(ctx, inst.ImageID, true)
+			if err != nil {
+				return err
+			}
+			return overlay(ctx, base, path, inst.DiskGB)
+		}); err != nil {
 			return err
 		}
-		return overlay(ctx, base, path, inst.DiskGB)
-	}); err != nil {
-		return err
 	}
 	if k := inst.ImageProps["kernel_id"]; k != "" {
 		spec.Kernel = filepath.Join(spec.Dir, "kernel")

@@ -65,6 +65,10 @@ func (r *Remote) ReportService(ctx context.Context, rep compute.ServiceReport) e
 	return r.bus.Call(ctx, compute.SubjectReportService, rep, nil)
 }
 
+func (r *Remote) ReportVolumes(ctx context.Context, rep compute.VolumeReport) error {
+	return r.bus.Call(ctx, compute.SubjectReportVolumes, rep, nil)
+}
+
 func (r *Remote) PortActive(ctx context.Context, portID string) (bool, error) {
 	var ok bool
 	err := r.bus.Call(ctx, compute.SubjectPortActive, compute.HostRequest{ID: portID}, &ok)

@@ -74,6 +74,9 @@ func (a *Agent) dropResizeCopy(ctx context.Context, inst compute.AgentInstance, 
 // keeps the first one) and grows the disk to the new flavor's size. Disks only
 // grow: the conductor refuses a smaller flavor disk.
 func (h *LinuxHost) ResizeDisk(ctx context.Context, inst compute.AgentInstance, spec virt.Spec) error {
+	if spec.RootDisk == "" {
+		return nil // booted from a volume: the flavor's disk is not its root (upstream's resize leaves the volume)
+	}
 	keep := filepath.Join(spec.Dir, resizeCopy)
 	if _, err := os.Stat(keep); errors.Is(err, fs.ErrNotExist) {
 		if err := copyFile(spec.RootDisk, keep); err != nil {
@@ -102,6 +105,9 @@ func (h *LinuxHost) ResizeDisk(ctx context.Context, inst compute.AgentInstance, 
 // FinishResize ends a resize on this host: a revert puts the copy back as the
 // disk, a confirm drops it. Either is done once it has no copy.
 func (h *LinuxHost) FinishResize(_ context.Context, spec virt.Spec, revert bool) error {
+	if spec.RootDisk == "" {
+		return nil // booted from a volume: no copy was kept
+	}
 	keep := filepath.Join(spec.Dir, resizeCopy)
 	var err error
 	if revert {

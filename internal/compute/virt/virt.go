@@ -56,7 +56,8 @@ type Spec struct {
 	// keeps its files there (QMP and VNC sockets, pid file, console log, saved
 	// state); Destroy removes it.
 	Dir string
-	// RootDisk is the qcow2 overlay the guest boots from (virtio-blk).
+	// RootDisk is the qcow2 overlay the guest boots from (virtio-blk); empty for
+	// a server booted from a volume, whose root is the Volumes entry with Boot.
 	RootDisk string
 	// RescueDisk, when set, is the disk a rescued guest boots from (upstream's
 	// rescue image); RootDisk is then its second disk, for the rescuer to mend.
@@ -67,6 +68,9 @@ type Spec struct {
 	// (the image's kernel_id, ramdisk_id and os_command_line).
 	Kernel, Ramdisk, CommandLine string
 	NICs                         []NIC
+	// Volumes are the block-storage volumes attached to the guest, so that a
+	// spawn, reboot or resume brings them back (upstream's block_device_info).
+	Volumes []VolumeDisk
 	// Accelerator is auto, kvm or tcg.
 	Accelerator string
 	// Paused makes Spawn create the guest with its CPUs stopped; Unpause starts
@@ -81,6 +85,25 @@ type NIC struct {
 	MAC string
 	Tap string
 	MTU int
+}
+
+// VolumeDisk is a block-storage volume the guest has as a virtio disk, read
+// over NBD from the export the volume service made for this host (upstream's
+// connection_info with driver_volume_type "nbd").
+type VolumeDisk struct {
+	// VolumeID is the disk's serial, as upstream: the guest names it
+	// /dev/disk/by-id/virtio-<its first 20 characters>.
+	VolumeID string
+	Host     string
+	Port     int
+	Export   string
+	// TLSPSKIdentity and TLSPSKKey (hex), when set, are the export's TLS
+	// pre-shared key: only the host that got them can connect.
+	TLSPSKIdentity string
+	TLSPSKKey      string
+	ReadOnly       bool
+	// Boot marks the root volume of a server booted from a volume.
+	Boot bool
 }
 
 // Info is one guest as the driver sees it.
@@ -147,4 +170,18 @@ type Driver interface {
 	// Diagnostics are the running (or paused) guest's figures; an error for a
 	// guest that does not run.
 	Diagnostics(ctx context.Context, s Spec) (Diagnostics, error)
+
+	// Volumes are the volume disks the running guest has now (VolumeID set;
+	// the connection as far as the driver knows it); an error for a guest that
+	// does not run. The agent compares them with Spec.Volumes.
+	Volumes(ctx context.Context, s Spec) ([]VolumeDisk, error)
+	// AttachVolume hot-plugs the volume into the running guest; a disk with
+	// that VolumeID already there is left alone (upstream's attach_volume).
+	AttachVolume(ctx context.Context, s Spec, v VolumeDisk) error
+	// DetachVolume hot-unplugs the volume's disk, waits until the guest has
+	// let it go and closes the connection; one that is not there is no error.
+	DetachVolume(ctx context.Context, s Spec, volumeID string) error
+	// ExtendVolume makes the guest see the volume's new size (the volume
+	// service grew it), upstream's extend_volume.
+	ExtendVolume(ctx context.Context, s Spec, volumeID string, sizeBytes int64) error
 }

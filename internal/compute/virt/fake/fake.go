@@ -22,7 +22,8 @@ type Driver struct {
 	nics      map[string][]virt.NIC // each guest's NICs, as a running one has them
 	sizes     map[string][2]int     // each guest's vCPUs and memory (MB)
 	started   map[string]time.Time
-	hotplugs  []string // "attach <uuid> <mac>", "detach <uuid> <mac>", in order
+	volumes   map[string][]virt.VolumeDisk // each guest's volume disks, as a running one has them
+	hotplugs  []string                     // "attach <uuid> <mac>", "detach <uuid> <mac>", in order
 	resources virt.HostResources
 	// FailSpawn, when set, fails the spawns it returns true for (reschedule tests).
 	FailSpawn func(virt.Spec) bool
@@ -88,6 +89,7 @@ func (d *Driver) Spawn(ctx context.Context, s virt.Spec) error {
 			d.guests[s.UUID] = virt.Paused
 		}
 		d.nics[s.UUID] = slices.Clone(s.NICs)
+		d.guestVolumes()[s.UUID] = slices.Clone(s.Volumes)
 		d.sizes[s.UUID] = [2]int{s.VCPUs, s.MemoryMB}
 		d.started[s.UUID] = time.Now()
 	}
@@ -99,6 +101,7 @@ func (d *Driver) Destroy(_ context.Context, s virt.Spec) error {
 	defer d.mu.Unlock()
 	delete(d.guests, s.UUID)
 	delete(d.nics, s.UUID)
+	delete(d.volumes, s.UUID)
 	delete(d.sizes, s.UUID)
 	delete(d.started, s.UUID)
 	return nil
@@ -116,6 +119,7 @@ func (d *Driver) PowerOn(_ context.Context, s virt.Spec) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.nics[s.UUID] = slices.Clone(s.NICs)
+	d.guestVolumes()[s.UUID] = slices.Clone(s.Volumes)
 	return nil
 }
 

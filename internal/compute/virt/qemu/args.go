@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -89,9 +90,12 @@ func buildArgs(l launch) ([]string, error) {
 		"-chardev", "file,id=charserial0,path="+in(consoleLog)+",append=on",
 		"-device", "isa-serial,chardev=charserial0",
 	)
-	disks := []string{s.RootDisk}
+	var disks []string
+	if s.RootDisk != "" {
+		disks = []string{s.RootDisk}
+	}
 	if s.RescueDisk != "" {
-		disks = []string{s.RescueDisk, s.RootDisk}
+		disks = append([]string{s.RescueDisk}, disks...)
 	}
 	for i, disk := range disks {
 		id := "virtio-disk" + strconv.Itoa(i)
@@ -101,6 +105,7 @@ func buildArgs(l launch) ([]string, error) {
 		}
 		args = append(args, "-drive", "file="+disk+",if=none,id=drive-"+id+",format=qcow2", "-device", dev)
 	}
+	args = append(args, volumeArgs(s)...)
 	if s.ConfigDrive != "" {
 		args = append(args,
 			"-drive", "file="+s.ConfigDrive+",if=none,id=drive-ide0-1-0,media=cdrom,readonly=on,format=raw",
@@ -149,8 +154,14 @@ func validate(s virt.Spec) error {
 	if s.Dir == "" || !filepath.IsAbs(s.Dir) {
 		errs = append(errs, fmt.Errorf("dir %q is not an absolute path", s.Dir))
 	}
-	if s.RootDisk == "" {
-		errs = append(errs, errors.New("no root disk"))
+	bootVolume := slices.ContainsFunc(s.Volumes, func(v virt.VolumeDisk) bool { return v.Boot })
+	if s.RootDisk == "" && !bootVolume {
+		errs = append(errs, errors.New("no root disk and no boot volume"))
+	}
+	for _, v := range s.Volumes {
+		if err := validateVolume(v); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if s.VCPUs < 1 {
 		errs = append(errs, fmt.Errorf("vcpus %d: want at least 1", s.VCPUs))

@@ -93,6 +93,30 @@ func TestBuildArgs(t *testing.T) {
 		edit: func(l *launch) { l.incoming = "/srv/it's here/state" },
 		want: [][]string{{"-S", "-incoming", `exec:cat '/srv/it'\''s here/state'`}},
 	}, {
+		name: "a server booted from a volume boots its NBD disk; its key is named by directory",
+		edit: func(l *launch) {
+			l.spec.RootDisk = ""
+			l.spec.Volumes = []virt.VolumeDisk{{VolumeID: "0b2c-4d", Host: "10.0.0.5", Port: 10809, Export: "volume-0b2c-4d",
+				TLSPSKIdentity: "compute-1", TLSPSKKey: "00ff", Boot: true}}
+		},
+		want: [][]string{
+			{"-object", `{"dir":"` + dir + `/volume-vt0b2c4d","endpoint":"client","id":"vt0b2c4d","qom-type":"tls-creds-psk","username":"compute-1"}`},
+			{"-blockdev", `{"driver":"raw","file":{"driver":"nbd","export":"volume-0b2c-4d","node-name":"vp0b2c4d","read-only":false,` +
+				`"reconnect-delay":60,"server":{"host":"10.0.0.5","port":"10809","type":"inet"},"tls-creds":"vt0b2c4d"},"node-name":"vf0b2c4d","read-only":false}`},
+			{"-device", `{"bootindex":1,"drive":"vf0b2c4d","driver":"virtio-blk-pci","id":"vol-0b2c-4d","serial":"0b2c-4d"}`},
+		},
+		absent: []string{"-drive"},
+	}, {
+		name: "an attached volume is a disk after the root, not booted",
+		edit: func(l *launch) {
+			l.spec.Volumes = []virt.VolumeDisk{{VolumeID: "v1", Host: "h", Port: 1, Export: "e", ReadOnly: true}}
+		},
+		want: [][]string{
+			{"-device", "virtio-blk-pci,drive=drive-virtio-disk0,id=virtio-disk0,bootindex=1"},
+			{"-device", `{"drive":"vfv1","driver":"virtio-blk-pci","id":"vol-v1","serial":"v1"}`},
+		},
+		absent: []string{"-object"},
+	}, {
 		name:   "a paused spawn stops the CPUs before the first instruction",
 		edit:   func(l *launch) { l.spec.Paused = true },
 		want:   [][]string{{"-S"}},
@@ -135,6 +159,16 @@ func TestBuildArgsRejects(t *testing.T) {
 		{"no name", func(l *launch) { l.spec.Name = "" }, "no name"},
 		{"relative dir", func(l *launch) { l.spec.Dir = "instances/u1" }, "not an absolute path"},
 		{"no root disk", func(l *launch) { l.spec.RootDisk = "" }, "no root disk"},
+		{"no root disk, a volume not booted", func(l *launch) {
+			l.spec.RootDisk, l.spec.Volumes = "", []virt.VolumeDisk{{VolumeID: "v1", Host: "h", Port: 1}}
+		}, "no boot volume"},
+		{"volume without a port", func(l *launch) { l.spec.Volumes = []virt.VolumeDisk{{VolumeID: "v1", Host: "h"}} }, "needs an id, a host and a port"},
+		{"volume key not hex", func(l *launch) {
+			l.spec.Volumes = []virt.VolumeDisk{{VolumeID: "v1", Host: "h", Port: 1, TLSPSKIdentity: "c", TLSPSKKey: "xyz"}}
+		}, "not hex"},
+		{"volume identity with a colon", func(l *launch) {
+			l.spec.Volumes = []virt.VolumeDisk{{VolumeID: "v1", Host: "h", Port: 1, TLSPSKIdentity: "a:b", TLSPSKKey: "00"}}
+		}, "QEMU's options or key file cannot take"},
 		{"no vcpus", func(l *launch) { l.spec.VCPUs = 0 }, "vcpus 0"},
 		{"no memory", func(l *launch) { l.spec.MemoryMB = 0 }, "memory 0"},
 		{"ramdisk without kernel", func(l *launch) { l.spec.Ramdisk = "/img/initrd" }, "without a kernel"},

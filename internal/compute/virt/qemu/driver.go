@@ -144,6 +144,9 @@ func (d *Driver) boot(ctx context.Context, s virt.Spec, incoming string) error {
 	if err := writeInstanceDoc(s); err != nil {
 		return err
 	}
+	if err := writeVolumeKeys(s); err != nil {
+		return err
+	}
 	// Leftovers of a QEMU that was killed: a stale pid file would name someone
 	// else's pid once QEMU fails to start.
 	for _, name := range []string{pidFile, qmpSocket, vncSocket} {
