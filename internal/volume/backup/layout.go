@@ -130,7 +130,7 @@ func parseSHA256File(data []byte) (sha256File, [][32]byte, error) {
 
 // Object names: upstream's _metadata_filename, _sha256_filename and the
 // chunks' '%s-%05d'.
-func metadataName(prefix string) string  { return prefix + "_metadata" }
+func metadataName(prefix string) string   { return prefix + "_metadata" }
 func sha256FileName(prefix string) string { return prefix + "_sha256file" }
 func chunkName(prefix string, n int) string {
 	return fmt.Sprintf("%s-%05d", prefix, n)
