@@ -269,3 +269,20 @@ func TestBackupRetryReplacesLeftovers(t *testing.T) {
 		t.Error("restore differs")
 	}
 }
+
+// TestCompressChunk: a chunk compression does not make smaller is stored as
+// it is ("none"), also when the worker's buffer is larger than the chunk.
+func TestCompressChunk(t *testing.T) {
+	random := volumeData(11, 64<<10) // the first 64 KiB are random
+	text := bytes.Repeat([]byte("text "), 1000)
+	buf := make([]byte, 0, 1<<20)
+	for _, c := range []struct {
+		data []byte
+		want string
+	}{{random, "none"}, {text, "zlib"}, {random[:100], "none"}, {text[:100], "zlib"}} {
+		algorithm, out := compressChunk(c.data, "zlib", &buf)
+		if algorithm != c.want || (algorithm == "none" && !bytes.Equal(out, c.data)) || len(out) > len(c.data) {
+			t.Errorf("%d bytes: %s, %d bytes", len(c.data), algorithm, len(out))
+		}
+	}
+}

@@ -1,7 +1,6 @@
 package backup
 
 import (
-	"bytes"
 	"context"
 	"crypto/md5"
 	"crypto/sha256"
@@ -123,7 +122,7 @@ func (d *Chunked) storeChunks(ctx context.Context, a Auth, container, prefix str
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Go(func() {
-			var buf bytes.Buffer
+			var buf []byte
 			for job := range jobs {
 				for _, e := range job.extents {
 					if ctx.Err() != nil {
@@ -220,7 +219,7 @@ func (d *Chunked) storeChunks(ctx context.Context, a Auth, container, prefix str
 // storeChunk is upstream's _backup_chunk: data compressed (when that makes it
 // smaller) and stored as name, its md5 (of the data before compression)
 // recorded. It returns the bytes stored.
-func (d *Chunked) storeChunk(ctx context.Context, a Auth, container, name string, offset int64, data []byte, buf *bytes.Buffer) (storedObject, int64, error) {
+func (d *Chunked) storeChunk(ctx context.Context, a Auth, container, name string, offset int64, data []byte, buf *[]byte) (storedObject, int64, error) {
 	algorithm, out := CompressionNone, data
 	if d.compress {
 		algorithm, out = compressChunk(data, d.compression, buf)

@@ -1,9 +1,9 @@
 package backup
 
 import (
-	"bytes"
 	"compress/bzip2"
 	"compress/zlib"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -47,13 +47,34 @@ func decompressorFor(algorithm string) (func(io.Reader) (io.Reader, error), erro
 
 // compressChunk is upstream's _prepare_output_data: data compressed, unless
 // that does not make it smaller, when it is stored as it is ("none").
-func compressChunk(data []byte, algorithm string, buf *bytes.Buffer) (string, []byte) {
-	buf.Reset()
-	w, _ := zlib.NewWriterLevel(buf, zlib.DefaultCompression)
-	_, _ = w.Write(data) // a bytes.Buffer does not fail
-	_ = w.Close()
-	if buf.Len() >= len(data) {
+// Compression stops as soon as its output reaches the data's length, and
+// reuses out's memory.
+func compressChunk(data []byte, algorithm string, out *[]byte) (string, []byte) {
+	if cap(*out) < len(data) {
+		*out = make([]byte, 0, len(data))
+	}
+	w := &cappedWriter{b: (*out)[:0:len(data)]}
+	zw, _ := zlib.NewWriterLevel(w, zlib.DefaultCompression)
+	_, err := zw.Write(data)
+	if err == nil {
+		err = zw.Close()
+	}
+	if err != nil {
 		return CompressionNone, data
 	}
-	return strings.ToLower(algorithm), buf.Bytes()
+	return strings.ToLower(algorithm), w.b
+}
+
+// cappedWriter collects what is written into b, and refuses what would not
+// fit in its capacity.
+type cappedWriter struct{ b []byte }
+
+var errNoSmaller = errors.New("compressed data is not smaller")
+
+func (w *cappedWriter) Write(p []byte) (int, error) {
+	if len(w.b)+len(p) >= cap(w.b) {
+		return 0, errNoSmaller
+	}
+	w.b = append(w.b, p...)
+	return len(p), nil
 }

@@ -189,12 +189,28 @@ func (s *swiftStore) open(ctx context.Context, a Auth, container, name string) (
 	}
 	switch resp.StatusCode {
 	case http.StatusOK:
-		return resp.Body, nil
+		return transportBody{resp.Body, "/" + container + "/" + name}, nil
 	case http.StatusNotFound:
 		drain(resp)
 		return nil, fmt.Errorf("%w: %s/%s", ErrNotFound, container, name)
 	}
 	return nil, errors.New(statusText(http.MethodGet, "/"+container+"/"+name, resp))
+}
+
+// transportBody is an object's body whose read errors say they are the
+// connection's: a body cut off in transit (Go's io.ErrUnexpectedEOF) is not
+// a chunk stored short, which a restore reports as an invalid backup.
+type transportBody struct {
+	io.ReadCloser
+	path string
+}
+
+func (b transportBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err != nil && err != io.EOF {
+		err = fmt.Errorf("object store: reading %s: %v", b.path, err)
+	}
+	return n, err
 }
 
 // list is upstream's get_container_entries (full_listing): the container's
