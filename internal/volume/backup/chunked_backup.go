@@ -235,7 +235,7 @@ func (d *Chunked) storeChunk(ctx context.Context, a Auth, container, name string
 // _finalize_backup: the metadata is what makes the backup restorable.
 func (d *Chunked) writeSummary(ctx context.Context, s Spec, parentID *string, sums []string, objects []storedObjects) error {
 	created := pythonTime(s.CreatedAt)
-	shaFile, err := json.MarshalIndent(sha256File{BackupDescription: s.Description, BackupID: s.ID, BackupName: s.Name,
+	shaFile, err := json.MarshalIndent(sha256File{BackupDescription: nullable(s.Description), BackupID: s.ID, BackupName: nullable(s.Name),
 		ChunkSize: d.blockSize, CreatedAt: created, SHA256s: sums, Version: driverVersion, VolumeID: s.VolumeID}, "", "  ")
 	if err != nil {
 		return err
@@ -243,7 +243,7 @@ func (d *Chunked) writeSummary(ctx context.Context, s Spec, parentID *string, su
 	if err := d.store.put(ctx, s.Auth, s.Container, sha256FileName(s.Prefix), shaFile); err != nil {
 		return err
 	}
-	meta, err := json.MarshalIndent(metadata{BackupDescription: s.Description, BackupID: s.ID, BackupName: s.Name,
+	meta, err := json.MarshalIndent(metadata{BackupDescription: nullable(s.Description), BackupID: s.ID, BackupName: nullable(s.Name),
 		CreatedAt: created, Objects: objects, ParentID: parentID, Version: driverVersion, VolumeID: s.VolumeID,
 		VolumeMeta: json.RawMessage("null")}, "", "  ")
 	if err != nil {

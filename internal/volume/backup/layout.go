@@ -16,9 +16,9 @@ const driverVersion = "1.0.0"
 // metadata is <prefix>_metadata, upstream's _write_metadata. Fields are in
 // the order upstream's json.dumps(sort_keys=True) writes them.
 type metadata struct {
-	BackupDescription string          `json:"backup_description"`
+	BackupDescription *string         `json:"backup_description"`
 	BackupID          string          `json:"backup_id"`
-	BackupName        string          `json:"backup_name"`
+	BackupName        *string         `json:"backup_name"`
 	CreatedAt         string          `json:"created_at"`
 	Objects           []storedObjects `json:"objects"`
 	ParentID          *string         `json:"parent_id"`
@@ -44,9 +44,9 @@ type storedObject struct {
 // sha256File is <prefix>_sha256file, upstream's _write_sha256file: the sha256
 // of every block of ChunkSize bytes of the volume (the last one shorter).
 type sha256File struct {
-	BackupDescription string   `json:"backup_description"`
+	BackupDescription *string  `json:"backup_description"`
 	BackupID          string   `json:"backup_id"`
-	BackupName        string   `json:"backup_name"`
+	BackupName        *string  `json:"backup_name"`
 	ChunkSize         int64    `json:"chunk_size"`
 	CreatedAt         string   `json:"created_at"`
 	SHA256s           []string `json:"sha256s"`
@@ -149,6 +149,15 @@ func isChunkName(name, prefix string) bool {
 // isBackupObject says name is one of the objects a backup with prefix stores.
 func isBackupObject(name, prefix string) bool {
 	return name == metadataName(prefix) || name == sha256FileName(prefix) || isChunkName(name, prefix)
+}
+
+// nullable is s, or JSON's null for "" (upstream's None: a backup created
+// without a name or description).
+func nullable(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
 }
 
 // pythonTime writes t as upstream's str(created_at) of a UTC datetime does:
