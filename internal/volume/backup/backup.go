@@ -28,7 +28,8 @@ import (
 type Driver interface {
 	// Backup stores size bytes of src as the backup s names: a full backup,
 	// or an incremental one over s.Parent. progress, if not nil, is told the
-	// bytes of src read so far.
+	// bytes of src backed up so far, from one goroutine at a time (not
+	// necessarily the caller's).
 	Backup(ctx context.Context, s Spec, src io.ReaderAt, size int64, progress func(done int64)) (Result, error)
 	// Restore writes the backup s (and, first, the chain of parents it
 	// depends on) into dst, which holds size bytes.
@@ -96,7 +97,8 @@ type RestoreOptions struct {
 	// into a new volume.
 	VolumeIsNew bool
 	// Progress, if not nil, is told the bytes restored so far and their total
-	// over the chain.
+	// over the chain, from one goroutine at a time (not necessarily the
+	// caller's).
 	Progress func(done, total int64)
 }
 
