@@ -57,6 +57,10 @@ func (d *Chunked) Backup(ctx context.Context, s Spec, src io.ReaderAt, size int6
 		if err != nil {
 			return Result{}, fmt.Errorf("parent %w", err)
 		}
+		if f.VolumeID != s.VolumeID {
+			// upstream's API takes the parent from the volume's own backups
+			return Result{}, fmt.Errorf("%w: the parent backup %s is of volume %q, not %s", ErrInvalidBackup, p.ID, f.VolumeID, s.VolumeID)
+		}
 		if f.ChunkSize != d.blockSize {
 			return Result{}, fmt.Errorf("%w: hash block size has changed since the last backup. New hash block size: %d. Old hash block size: %d. Do a full backup",
 				ErrInvalidBackup, d.blockSize, f.ChunkSize)

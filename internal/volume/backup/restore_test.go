@@ -104,7 +104,8 @@ func TestRestoreDetectsCorruption(t *testing.T) {
 }
 
 // TestIncrementalNeedsItsParent: an incremental backup over a parent that is
-// not stored is refused, as is one over a smaller volume's backup; a restore
+// not stored is refused, as is one over a smaller volume's backup or another
+// volume's; a restore
 // of an incremental backup without its parent, or with another one, too.
 func TestIncrementalNeedsItsParent(t *testing.T) {
 	for _, st := range stores {
@@ -136,6 +137,11 @@ func TestIncrementalNeedsItsParent(t *testing.T) {
 				t.Fatal(err)
 			}
 			s.Parent = new(saved(full, fr))
+			otherVolume := s
+			otherVolume.VolumeID = "vol-2"
+			if _, err := ts.driver.Backup(ctx, otherVolume, &memVolume{b: vol}, testSize, nil); !errors.Is(err, ErrInvalidBackup) {
+				t.Errorf("backup over another volume's: %v", err)
+			}
 			ir, err := ts.driver.Backup(ctx, s, &memVolume{b: vol}, testSize, nil)
 			if err != nil {
 				t.Fatal(err)
