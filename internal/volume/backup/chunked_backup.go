@@ -107,11 +107,13 @@ func (d *Chunked) Backup(ctx context.Context, s Spec, src io.ReaderAt, size int6
 }
 
 // storeChunks reads the volume and stores its chunks, compressing and
-// uploading on workers while the next chunk is read and hashed.
+// uploading on workers while the next chunk is read and hashed. The first
+// failure stops the reading and the next uploads, not those under way: a
+// PUT cut off may still land in the store after the cleanup listed it.
 func (d *Chunked) storeChunks(ctx context.Context, a Auth, container, prefix string, src io.ReaderAt, size int64,
 	parentSums [][32]byte, progress func(int64)) (Result, []string, []storedObjects, error) {
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
+	stopped, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
 	const workers = 2
 	pool := make(chan []byte, workers+1)
 	for range cap(pool) {
@@ -129,13 +131,13 @@ func (d *Chunked) storeChunks(ctx context.Context, a Auth, container, prefix str
 			var buf []byte
 			for job := range jobs {
 				for _, e := range job.extents {
-					if ctx.Err() != nil {
+					if stopped.Err() != nil {
 						break
 					}
 					data := job.data[e.start:e.end]
 					o, n, err := d.storeChunk(ctx, a, container, chunkName(prefix, e.number), job.offset+int64(e.start), data, &buf)
 					if err != nil {
-						cancel(err)
+						stop(err)
 						break
 					}
 					mu.Lock()
@@ -146,7 +148,7 @@ func (d *Chunked) storeChunks(ctx context.Context, a Auth, container, prefix str
 				}
 				mu.Lock()
 				done += int64(len(job.data))
-				if progress != nil && ctx.Err() == nil {
+				if progress != nil && stopped.Err() == nil {
 					progress(done)
 				}
 				mu.Unlock()
@@ -163,8 +165,8 @@ func (d *Chunked) storeChunks(ctx context.Context, a Auth, container, prefix str
 			var buf []byte
 			select {
 			case buf = <-pool:
-			case <-ctx.Done():
-				return context.Cause(ctx)
+			case <-stopped.Done():
+				return context.Cause(stopped)
 			}
 			n := min(d.chunkSize, size-offset)
 			if int64(cap(buf)) < n {
@@ -198,16 +200,16 @@ func (d *Chunked) storeChunks(ctx context.Context, a Auth, container, prefix str
 			}
 			select {
 			case jobs <- job:
-			case <-ctx.Done():
+			case <-stopped.Done():
 				pool <- buf
-				return context.Cause(ctx)
+				return context.Cause(stopped)
 			}
 		}
 		return nil
 	}()
 	wg.Wait()
 	if err == nil {
-		err = context.Cause(ctx)
+		err = context.Cause(stopped)
 	}
 	if err != nil {
 		return Result{}, nil, nil, err
