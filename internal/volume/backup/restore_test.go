@@ -13,7 +13,7 @@ import (
 )
 
 // TestRestoreDetectsCorruption: a chunk that is not what the backup stored
-// (other data, a flipped byte, cut short, longer, gone, an extra one) or
+// (other data, a flipped byte, cut short, longer, an extra one, one gone) or
 // metadata that lies fails the restore with ErrInvalidBackup or ErrNotFound,
 // and the damaged chunk's data is not written.
 func TestRestoreDetectsCorruption(t *testing.T) {
@@ -49,6 +49,11 @@ func TestRestoreDetectsCorruption(t *testing.T) {
 		{"an extra chunk", func(t testing.TB, ts testStore, r Result, vol []byte) {
 			ts.write(t, r.Container, chunkName(r.Prefix, 6), compress(vol[:10]))
 		}, ErrInvalidBackup},
+		{"a chunk gone", func(t testing.TB, ts testStore, r Result, vol []byte) {
+			if err := ts.driver.store.remove(context.Background(), ts.auth, r.Container, chunkName(r.Prefix, 3)); err != nil {
+				t.Fatal(err)
+			}
+		}, ErrNotFound},
 		{"md5 in the metadata", func(t testing.TB, ts testStore, r Result, vol []byte) {
 			m := ts.read(t, r.Container, metadataName(r.Prefix))
 			i := bytes.Index(m, []byte(`"md5": "`)) + len(`"md5": "`)
