@@ -48,10 +48,10 @@ type Cloud struct {
 	image    *image.Service
 	network  *network.Service
 	objects  *objectstore.AllInOne // nil when disabled
-	vol      volumeParts
 	agent    *agent.Agent          // nil without a data plane
 	metadata *metadata.Proxy
 	servers  []apiServer
+	vol      volumeParts
 
 	compute       *compute.Service
 	computeLocal  *computeagent.Local

@@ -4,12 +4,12 @@ package volume
 // defaults are the "xena" rules, admin anywhere or the project's member
 // (writes) or reader (reads); admin_api is the admin of the admin project.
 const (
-	ruleAdminAPI    = "rule:admin_api"
-	adminOrReader   = "rule:xena_system_admin_or_project_reader"
-	adminOrMember   = "rule:xena_system_admin_or_project_member"
-	projectReader   = "role:reader and project_id:%(project_id)s"
-	projectMember   = "role:member and project_id:%(project_id)s"
-	legacySysAdmin  = "role:admin"
+	ruleAdminAPI   = "rule:admin_api"
+	adminOrReader  = "rule:xena_system_admin_or_project_reader"
+	adminOrMember  = "rule:xena_system_admin_or_project_member"
+	projectReader  = "role:reader and project_id:%(project_id)s"
+	projectMember  = "role:member and project_id:%(project_id)s"
+	legacySysAdmin = "role:admin"
 )
 
 // Rule names, as cinder/policies/*.py name them.
@@ -83,8 +83,8 @@ const (
 // scope_types on any rule (cinder/policies/base.py's note: they are to come),
 // so none are registered: a rule reads the roles and the project only.
 var defaultPolicies = map[string]string{
-	"context_is_admin": "role:admin",
-	"admin_api":        "is_admin:True or (role:admin and is_admin_project:True)",
+	"context_is_admin":                    "role:admin",
+	"admin_api":                           "is_admin:True or (role:admin and is_admin_project:True)",
 	"xena_system_admin_or_project_reader": "(" + legacySysAdmin + ") or (" + projectReader + ")",
 	"xena_system_admin_or_project_member": "(" + legacySysAdmin + ") or (" + projectMember + ")",
 
