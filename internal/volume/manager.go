@@ -238,6 +238,19 @@ func (m *Manager) step(ctx context.Context, b backend.Backend, v *volume) error 
 				}
 			}
 		}
+		// a cascaded delete took the snapshots with it (status deleting)
+		snaps, err := db.QueryStrings(ctx, m.db, `SELECT id FROM volume_snapshots WHERE volume_id = ?`, v.ID)
+		if err != nil {
+			return err
+		}
+		for _, sid := range snaps {
+			if err := b.DeleteSnapshot(ctx, backend.Snapshot{ID: sid, VolumeID: v.ID, SizeGB: v.Size}); err != nil {
+				return m.fail(ctx, v.ID, statusErrorDeleting, err)
+			}
+			if _, err := m.db.ExecContext(ctx, `DELETE FROM volume_snapshots WHERE id = ?`, sid); err != nil {
+				return err
+			}
+		}
 		if err := b.Delete(ctx, bv(v)); err != nil {
 			return m.fail(ctx, v.ID, statusErrorDeleting, err)
 		}

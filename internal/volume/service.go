@@ -122,6 +122,9 @@ func (s *Service) Handler() http.Handler {
 		PolicyError:  policyError,
 		MaxBodyBytes: 1 << 20,
 		Negotiate:    negotiate,
+		// as Cinder's @validation.schema, before the handler checks the policy
+		ValidateBeforePolicy: true,
+		InvalidRequest:       invalidRequest,
 		// the project id in the URL is cut off by stripProjectID: the server
 		// routes the path as written after that
 		URLForms:       &httpapi.URLForms{},
