@@ -77,3 +77,7 @@ func (s *Service) enforce(r *http.Request, rule string, target map[string]any) e
 func (s *Service) allowed(r *http.Request, rule string, target map[string]any) bool {
 	return s.enforce(r, rule, target) == nil
 }
+
+func httpErrorf(status int, format string, args ...any) *httpapi.Error {
+	return httpapi.Errorf(status, format, args...)
+}
