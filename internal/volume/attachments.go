@@ -47,7 +47,7 @@ func attachmentSummary(a *attachment) map[string]any {
 }
 
 // attachmentDetail is views/attachments.py detail: times as upstream
-// normalizes them ('' when unset), the connection_info as stored.
+// normalizes them (” when unset), the connection_info as stored.
 func attachmentDetail(a *attachment) map[string]any {
 	out := attachmentSummary(a)
 	when := func(t *string) any {
