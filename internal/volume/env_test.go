@@ -161,6 +161,11 @@ func (e *testEnv) MustV(want int, version, method, path, token string, body any)
 	return out
 }
 
+func jsonBody(v any) io.Reader {
+	data, _ := json.Marshal(v)
+	return bytes.NewReader(data)
+}
+
 // fault is the message of a Cinder fault body ({"badRequest": {"message": ...}})
 // and its wrapper's name.
 func fault(body map[string]any) (kind, message string) {

@@ -2,7 +2,8 @@ package volume
 
 import (
 	"context"
-	"fmt"
+	"sort"
+
 	"strings"
 
 	"github.com/nimbus-cloud/nimbus/internal/platform/db"
@@ -117,7 +118,7 @@ func usageOf(ctx context.Context, q db.Querier, project, resource string) (int, 
 // transaction that writes the change: the count and the write are one
 // serializable step.
 func (s *Service) checkQuota(ctx context.Context, q db.Querier, project string, deltas map[string]int) error {
-	for _, resource := range sortedKeys(deltas) {
+	for _, resource := range quotaOrder(deltas) {
 		delta := deltas[resource]
 		if delta <= 0 {
 			continue
@@ -139,6 +140,29 @@ func (s *Service) checkQuota(ctx context.Context, q db.Querier, project string, 
 		return quotaError(resource, delta, limit, used)
 	}
 	return nil
+}
+
+// quotaOrder is the order upstream's reserve_opts list the resources, so
+// the first over its limit is the one its error names: the counts before
+// the gigabytes, the global ones before the per-type ones.
+func quotaOrder(deltas map[string]int) []string {
+	rank := func(k string) int {
+		base := k
+		perType := 0
+		for _, r := range perTypeResources {
+			if strings.HasPrefix(k, r+"_") {
+				base, perType = r, 10
+			}
+		}
+		switch base {
+		case "volumes", "snapshots", "backups":
+			return perType
+		}
+		return perType + 1
+	}
+	keys := sortedKeys(deltas)
+	sort.SliceStable(keys, func(i, j int) bool { return rank(keys[i]) < rank(keys[j]) })
+	return keys
 }
 
 // quotaError is the exception upstream raises for the resource over its
@@ -186,5 +210,3 @@ func (s *Service) checkPerVolumeSize(ctx context.Context, q db.Querier, project 
 	}
 	return nil
 }
-
-var _ = fmt.Sprint
