@@ -16,6 +16,7 @@ import (
 	"github.com/nimbus-cloud/nimbus/internal/identity/identitytest"
 	"github.com/nimbus-cloud/nimbus/internal/platform/db"
 	"github.com/nimbus-cloud/nimbus/internal/platform/db/dbtest"
+	"github.com/nimbus-cloud/nimbus/internal/platform/httpapi/httpapitest"
 	"github.com/nimbus-cloud/nimbus/internal/platform/policy"
 	"github.com/nimbus-cloud/nimbus/internal/volume/backend"
 	"github.com/nimbus-cloud/nimbus/internal/volume/backend/fake"
@@ -65,8 +66,9 @@ func newTestEnv(t *testing.T, tune func(*Options)) *testEnv {
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	e.Manager = NewManager(ManagerOptions{DB: database, Logger: quiet, Host: "node1", Backends: backends,
 		ScratchDir: filepath.Join(dir, "scratch")})
-	e.opts = Options{DB: database, Logger: quiet, Auth: e.identity.Service.Validator(), Policy: policy.NewEnforcer(),
-		PublicURL: ts.URL, Connections: e.Manager}
+	// every answer is held to its route's response schema; a violation fails the test
+	e.opts = Options{DB: database, Logger: httpapitest.FailOnViolations(t, nil), Auth: e.identity.Service.Validator(),
+		Policy: policy.NewEnforcer(), PublicURL: ts.URL, Connections: e.Manager, CheckResponses: true}
 	if tune != nil {
 		tune(&e.opts)
 	}

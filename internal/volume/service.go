@@ -130,7 +130,7 @@ func (s *Service) Handler() http.Handler {
 		URLForms:       &httpapi.URLForms{},
 		CheckResponses: s.opts.CheckResponses,
 	})
-	srv.Mount(s.routes())
+	srv.Mount(withResponses(s.routes()))
 	return stripProjectID(echoVersion(srv))
 }
 
