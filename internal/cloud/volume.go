@@ -92,6 +92,11 @@ func (c *Cloud) startVolume(ctx context.Context, imageURL, adminPassword string)
 	manager := volume.NewManager(volume.ManagerOptions{DB: c.db, Logger: c.log, Host: host,
 		AvailabilityZone: vc.AvailabilityZone, Backends: backends, Interval: vc.ReportInterval.Duration,
 		Images: images, ScratchDir: filepath.Join(c.cfg.DataDir, "volumes", "scratch")})
+	// the first heartbeat before the API serves, so the scheduler has the
+	// backends from the first request on (the loop in Serve keeps it fresh)
+	if err := manager.Pass(ctx); err != nil {
+		c.log.Warn("volume manager's first pass", "error", err)
+	}
 	port := vc.Port
 	if c.cfg.API.EphemeralPorts {
 		port = 0
