@@ -195,9 +195,9 @@ func (m *Manager) heartbeat(ctx context.Context, name string, b backend.Backend)
 // converge drives the backend's volumes in transitional states, then its exports.
 func (m *Manager) converge(ctx context.Context, name string, b backend.Backend) error {
 	vols, err := db.QueryAll(ctx, m.db, scanVolume, `SELECT `+volumeColumns+` FROM volumes
-		WHERE (host = ? OR host LIKE ?) AND status IN (?, ?, ?, ?, ?) ORDER BY created_at`,
+		WHERE (host = ? OR host LIKE ?) AND status IN (?, ?, ?, ?, ?, ?) ORDER BY created_at`,
 		m.serviceHost(name), m.serviceHost(name)+"#%", statusCreating, statusDeleting, statusExtending,
-		statusReverting, statusUploading)
+		statusReverting, statusUploading, statusDownloading)
 	if err != nil {
 		return err
 	}
@@ -291,6 +291,25 @@ func (m *Manager) step(ctx context.Context, b backend.Backend, v *volume) error 
 				WHERE id = ? AND status = ?`, statusAvailable, now, v.ID, statusReverting)
 			return err
 		})
+	case statusDownloading:
+		// re-image: the volume's data goes and the image's is written
+		// (each step idempotent, so a crash between them is finished here)
+		if v.ImageID == nil {
+			return m.fail(ctx, v.ID, statusError, errors.New("re-image without an image"))
+		}
+		if err := b.Delete(ctx, bv(v)); err != nil {
+			return m.fail(ctx, v.ID, statusError, err)
+		}
+		if err := m.createFromImage(ctx, b, v); err != nil {
+			return m.fail(ctx, v.ID, statusError, err)
+		}
+		back := statusAvailable
+		if v.PreviousStatus != nil && *v.PreviousStatus == statusReserved {
+			back = statusReserved
+		}
+		_, err := m.db.ExecContext(ctx, `UPDATE volumes SET status = ?, previous_status = NULL, updated_at = ?
+			WHERE id = ? AND status = ?`, back, dbTime(m.now()), v.ID, statusDownloading)
+		return err
 	case statusUploading:
 		if err := m.upload(ctx, b, v); err != nil {
 			m.log.Warn("volume upload to image failed", "volume", v.ID, "error", err)

@@ -45,6 +45,9 @@ func (s *Service) volumeAction(r *http.Request) (httpapi.Response, error) {
 		return httpapi.Response{}, err
 	}
 	actions := s.volumeActions()
+	for name, h := range s.moreVolumeActions() {
+		actions[name] = h
+	}
 	for _, name := range sortedKeys(body) {
 		if h, ok := actions[name]; ok {
 			if name == "revert" && !since(r, 40) {
