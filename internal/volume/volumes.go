@@ -243,12 +243,14 @@ func (s *Service) insertVolume(r *http.Request, tx *db.Tx, id string, req create
 		az = *req.AZ
 	}
 	var snapshotSize, sourceSize int
-	var srcTypeID string
+	// a volume made from a snapshot or another volume is made where they
+	// are, bypassing the scheduler (VolumeCastTask, snapshot_same_host)
+	var srcTypeID, srcHost string
 	if req.SnapshotID != nil {
 		var status, volID string
 		var typeID *string
-		err := tx.QueryRowContext(ctx, `SELECT status, volume_size, volume_id, volume_type_id FROM volume_snapshots
-			WHERE id = ? AND (project_id = ? OR ?)`, *req.SnapshotID, project, isAdmin(r)).Scan(&status, &snapshotSize, &volID, &typeID)
+		err := tx.QueryRowContext(ctx, `SELECT status, volume_size, volume_id, volume_type_id, host FROM volume_snapshots
+			WHERE id = ? AND (project_id = ? OR ?)`, *req.SnapshotID, project, isAdmin(r)).Scan(&status, &snapshotSize, &volID, &typeID, &srcHost)
 		if db.IsNoRows(err) {
 			return notFound("Snapshot %s could not be found.", *req.SnapshotID)
 		}
@@ -284,7 +286,7 @@ func (s *Service) insertVolume(r *http.Request, tx *db.Tx, id string, req create
 		} else if size < sourceSize {
 			return badRequest("Invalid input received: Volume size '%d'GB cannot be smaller than original volume size  %dGB. They must be >= original volume size.", size, sourceSize)
 		}
-		srcTypeID = src.VolumeTypeID
+		srcTypeID, srcHost = src.VolumeTypeID, src.Host
 		if req.AZ == nil {
 			az = src.AvailabilityZone
 		}
@@ -354,7 +356,9 @@ func (s *Service) insertVolume(r *http.Request, tx *db.Tx, id string, req create
 		return err
 	}
 	status, host, failReason := statusCreating, "", (*string)(nil)
-	if chosen, err := schedule(candidates, scheduleRequest{SizeGB: size, AvailabilityZone: az, ExtraSpecs: vtype.ExtraSpecs}); err != nil {
+	if srcHost != "" {
+		host = srcHost
+	} else if chosen, err := schedule(candidates, scheduleRequest{SizeGB: size, AvailabilityZone: az, ExtraSpecs: vtype.ExtraSpecs}); err != nil {
 		// as upstream: the volume exists, in error, the scheduler's reason logged
 		status, failReason = statusError, strp(err.Error())
 		s.log.Warn("no valid backend for volume", "volume", id, "size", size, "type", vtype.Name, "zone", az)

@@ -139,25 +139,52 @@ func copyInto(dst, src string, size int64) error {
 		return err
 	}
 	defer in.Close()
+	info, err := in.Stat()
+	if err != nil {
+		return err
+	}
 	tmp := dst + ".tmp"
 	out, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
 	if err != nil {
 		return err
 	}
-	if _, err := io.Copy(out, in); err != nil {
+	if err := copySparse(out, in, info.Size()); err != nil {
 		out.Close()
 		return err
 	}
-	if info, err := out.Stat(); err == nil && info.Size() < size {
-		if err := out.Truncate(size); err != nil {
-			out.Close()
-			return err
-		}
+	if err := out.Truncate(max(size, info.Size())); err != nil {
+		out.Close()
+		return err
 	}
 	if err := out.Close(); err != nil {
 		return err
 	}
 	return os.Rename(tmp, dst)
+}
+
+// copySparse copies in's data extents to the same offsets of out, skipping
+// its holes (lseek SEEK_DATA/SEEK_HOLE), so a mostly empty 1 GiB volume
+// copies in a moment and stays sparse.
+func copySparse(out, in *os.File, size int64) error {
+	const seekData, seekHole = 3, 4
+	for off := int64(0); off < size; {
+		start, err := in.Seek(off, seekData)
+		if err != nil {
+			if errors.Is(err, syscall.ENXIO) {
+				return nil // only a hole remains
+			}
+			return err
+		}
+		end, err := in.Seek(start, seekHole)
+		if err != nil {
+			return err
+		}
+		if _, err := io.Copy(io.NewOffsetWriter(out, start), io.NewSectionReader(in, start, end-start)); err != nil {
+			return err
+		}
+		off = end
+	}
+	return nil
 }
 
 // CreateFromImage copies the image's bytes as they are: the fake backend
