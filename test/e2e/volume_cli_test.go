@@ -3,6 +3,8 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -139,4 +141,52 @@ func TestVolumeCLI(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+}
+
+// TestVolumeFromImageCLI: `volume create --image` as a user, which the volume
+// manager fills from the image service with the cloud's own login, and
+// `image create --volume` (os-volume_upload_image) back to an image.
+func TestVolumeFromImageCLI(t *testing.T) {
+	c := shared
+	t.Parallel()
+	file := filepath.Join(t.TempDir(), "disk.raw")
+	data := make([]byte, 1<<20)
+	copy(data, "nimbus volume from image")
+	if err := os.WriteFile(file, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var img row
+	OSJSON(t, c, demoCloud, &img, "image", "create", "--disk-format", "raw", "--container-format", "bare", "--file", file,
+		"--property", "os_distro=nimbus", uniqueName("vol-src"))
+	imageID := str(img, "id")
+	t.Cleanup(func() { _, _ = c.OpenStack(context.Background(), demoCloud, "image", "delete", imageID) })
+	var v row
+	OSJSON(t, c, demoCloud, &v, "volume", "create", "--image", imageID, "--size", "1", uniqueName("from-image"))
+	id := str(v, "id")
+	t.Cleanup(func() { _, _ = c.OpenStack(context.Background(), demoCloud, "volume", "delete", "--force", id) })
+	v = waitVolume(t, c, demoCloud, id, "available")
+	wantField(t, "volume from image", v, "bootable", "true")
+	if meta := fmt.Sprint(v["volume_image_metadata"]); !strings.Contains(meta, imageID) || !strings.Contains(meta, "nimbus") {
+		t.Fatalf("volume_image_metadata %s", meta)
+	}
+	// and back: the volume uploaded as a new image of the project
+	name := uniqueName("from-volume")
+	OS(t, c, demoCloud, "image", "create", "--volume", id, name)
+	t.Cleanup(func() { _, _ = c.OpenStack(context.Background(), demoCloud, "image", "delete", name) })
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		var got row
+		OSJSON(t, c, demoCloud, &got, "image", "show", name)
+		if str(got, "status") == "active" {
+			if size, _ := got["size"].(float64); int64(size) != 1<<30 {
+				t.Fatalf("uploaded image size %v, want the volume's 1 GiB", got["size"])
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("image from volume: status %s", str(got, "status"))
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	waitVolume(t, c, demoCloud, id, "available")
 }
