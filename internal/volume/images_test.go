@@ -5,9 +5,12 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -96,6 +99,9 @@ func TestVolumeFromImage(t *testing.T) {
 type countingGlance struct {
 	mu       sync.Mutex
 	uploaded map[string]int64
+	head     map[string][]byte // the first bytes of each upload
+	images   map[string]map[string]any
+	next     int
 }
 
 func (g *countingGlance) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -103,14 +109,30 @@ func (g *countingGlance) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case r.Method == "POST" && r.URL.Path == "/v2/images":
 		var fields map[string]any
 		_ = json.NewDecoder(r.Body).Decode(&fields)
-		fields["id"] = "3b9e4a52-0c5c-4a54-8a39-2d3f4ec7a0a1"
+		g.mu.Lock()
+		g.next++
+		fields["id"] = fmt.Sprintf("3b9e4a52-0c5c-4a54-8a39-2d3f4ec7a0a%d", g.next)
 		fields["status"] = "queued"
+		g.images[fields["id"].(string)] = fields
+		g.mu.Unlock()
 		w.WriteHeader(http.StatusCreated)
 		_ = json.NewEncoder(w).Encode(fields)
+	case r.Method == "GET" && strings.HasPrefix(r.URL.Path, "/v2/images/"):
+		g.mu.Lock()
+		img, ok := g.images[strings.TrimPrefix(r.URL.Path, "/v2/images/")]
+		g.mu.Unlock()
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		_ = json.NewEncoder(w).Encode(img)
 	case r.Method == "PUT" && strings.HasSuffix(r.URL.Path, "/file"):
+		head := make([]byte, 4)
+		n0, _ := io.ReadFull(r.Body, head)
 		n, _ := io.Copy(io.Discard, r.Body)
 		g.mu.Lock()
-		g.uploaded[r.URL.Path] += n
+		g.uploaded[r.URL.Path] += n + int64(n0)
+		g.head[r.URL.Path] = head[:n0]
 		g.mu.Unlock()
 		w.WriteHeader(http.StatusNoContent)
 	default:
@@ -119,7 +141,7 @@ func (g *countingGlance) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func TestVolumeUploadToImage(t *testing.T) {
-	glance := &countingGlance{uploaded: map[string]int64{}}
+	glance := &countingGlance{uploaded: map[string]int64{}, head: map[string][]byte{}, images: map[string]map[string]any{}}
 	ts := httptest.NewServer(glance)
 	t.Cleanup(ts.Close)
 	var client *ImageClient
@@ -131,7 +153,7 @@ func TestVolumeUploadToImage(t *testing.T) {
 	e.Manager.images = client
 	id := e.createVolume(e.DemoToken, map[string]any{"size": 1})
 	path := "/v3/volumes/" + id + "/action"
-	e.Must(http.StatusBadRequest, "POST", path, e.DemoToken, action("os-volume_upload_image", map[string]any{"image_name": "x", "disk_format": "qcow2"}))
+	e.Must(http.StatusBadRequest, "POST", path, e.DemoToken, action("os-volume_upload_image", map[string]any{"image_name": "x", "disk_format": "bogus"}))
 	out := e.Must(http.StatusAccepted, "POST", path, e.DemoToken, action("os-volume_upload_image", map[string]any{"image_name": "snap"}))
 	up := out["os-volume_upload_image"].(map[string]any)
 	if up["status"] != "uploading" || up["image_name"] != "snap" || up["disk_format"] != "raw" || up["image_id"] == nil {
@@ -146,8 +168,20 @@ func TestVolumeUploadToImage(t *testing.T) {
 		t.Fatalf("after the upload: %v", st)
 	}
 	glance.mu.Lock()
-	defer glance.mu.Unlock()
 	if n := glance.uploaded["/v2/images/3b9e4a52-0c5c-4a54-8a39-2d3f4ec7a0a1/file"]; n != 1<<30 {
 		t.Fatalf("uploaded %d bytes, want the volume's 1 GiB", n)
+	}
+	glance.mu.Unlock()
+	// qcow2: converted by qemu-img from the volume's bytes
+	if _, err := exec.LookPath("qemu-img"); err != nil && os.Getenv("NIMBUS_TEST_REQUIRE_QEMU") != "1" {
+		t.Skip("no qemu-img to convert an upload with")
+	}
+	e.Must(http.StatusAccepted, "POST", path, e.DemoToken, action("os-volume_upload_image", map[string]any{"image_name": "q", "disk_format": "qcow2"}))
+	e.settle()
+	glance.mu.Lock()
+	defer glance.mu.Unlock()
+	upload := "/v2/images/3b9e4a52-0c5c-4a54-8a39-2d3f4ec7a0a2/file"
+	if head := glance.head[upload]; string(head) != "QFI\xfb" || glance.uploaded[upload] >= 1<<30 {
+		t.Fatalf("qcow2 upload: %q, %d bytes", head, glance.uploaded[upload])
 	}
 }

@@ -1,6 +1,7 @@
 package volume
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -8,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -448,8 +450,9 @@ func imageMetadata(img map[string]any) map[string]string {
 	return out
 }
 
-// upload sends the volume's bytes to the image the API created (raw), with
-// the manager's own token.
+// upload sends the volume's bytes to the image the API created, with the
+// manager's own token: raw as they are, other disk formats converted by
+// qemu-img from a scratch copy (upstream's copy_volume_to_image).
 func (m *Manager) upload(ctx context.Context, b backend.Backend, v *volume) error {
 	var imageID *string
 	if err := m.db.QueryRowContext(ctx, `SELECT upload_image_id FROM volumes WHERE id = ?`, v.ID).Scan(&imageID); err != nil {
@@ -458,12 +461,87 @@ func (m *Manager) upload(ctx context.Context, b backend.Backend, v *volume) erro
 	if imageID == nil || m.images == nil {
 		return errors.New("no image to upload to")
 	}
+	img, err := m.images.Get(ctx, "", *imageID)
+	if err != nil {
+		return err
+	}
 	data, err := b.Open(ctx, bv(v), "")
 	if err != nil {
 		return err
 	}
 	defer data.Close()
-	return m.images.Upload(ctx, "", *imageID, io.NewSectionReader(data, 0, data.Size()), data.Size())
+	format, _ := img["disk_format"].(string)
+	if format == "" || format == "raw" {
+		return m.images.Upload(ctx, "", *imageID, io.NewSectionReader(data, 0, data.Size()), data.Size())
+	}
+	converted, err := m.convert(ctx, v.ID, data, format)
+	if err != nil {
+		return err
+	}
+	defer os.Remove(converted)
+	f, err := os.Open(converted)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	return m.images.Upload(ctx, "", *imageID, f, info.Size())
+}
+
+// uploadFormats are the disk formats an upload converts to, by qemu-img's
+// name for them.
+var uploadFormats = map[string]string{"qcow2": "qcow2", "vmdk": "vmdk", "vdi": "vdi", "vhd": "vpc", "vhdx": "vhdx"}
+
+// convert writes the volume's bytes to a raw scratch file (sparse: zero
+// blocks are skipped) and has qemu-img convert it; both files are the
+// manager's own, under its scratch directory.
+func (m *Manager) convert(ctx context.Context, volumeID string, data backend.Data, format string) (string, error) {
+	target, ok := uploadFormats[format]
+	if !ok {
+		return "", fmt.Errorf("cannot upload in disk format %q", format)
+	}
+	if err := os.MkdirAll(m.scratch, 0o700); err != nil {
+		return "", err
+	}
+	raw := filepath.Join(m.scratch, "upload-"+volumeID+".raw")
+	out := filepath.Join(m.scratch, "upload-"+volumeID+"."+format)
+	defer os.Remove(raw)
+	f, err := os.OpenFile(raw, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	if err != nil {
+		return "", err
+	}
+	buf := make([]byte, 1<<20)
+	zero := make([]byte, len(buf))
+	for off := int64(0); off < data.Size(); off += int64(len(buf)) {
+		n, err := data.ReadAt(buf, off)
+		if n > 0 && !bytes.Equal(buf[:n], zero[:n]) {
+			if _, werr := f.WriteAt(buf[:n], off); werr != nil {
+				f.Close()
+				return "", werr
+			}
+		}
+		if err != nil && err != io.EOF {
+			f.Close()
+			return "", err
+		}
+	}
+	if err := f.Truncate(data.Size()); err != nil {
+		f.Close()
+		return "", err
+	}
+	if err := f.Close(); err != nil {
+		return "", err
+	}
+	cmd := exec.CommandContext(ctx, "qemu-img", "convert", "-f", "raw", "-O", target, raw, out)
+	m.log.Info("run", "cmd", cmd.String())
+	if output, err := cmd.CombinedOutput(); err != nil {
+		os.Remove(out)
+		return "", fmt.Errorf("qemu-img convert: %w: %s", err, output)
+	}
+	return out, nil
 }
 
 // convergeExports makes the backend's exports the attachments the database

@@ -369,9 +369,9 @@ func (s *Service) uploadToImage(r *http.Request, raw json.RawMessage) (httpapi.R
 		return def
 	}
 	diskFormat, containerFormat := str("disk_format", "raw"), str("container_format", "bare")
-	if diskFormat != "raw" {
-		// the manager uploads the volume's bytes as they are
-		return httpapi.Response{}, badRequest("Invalid input received: disk_format %s is not supported for upload: use raw.", diskFormat)
+	if _, ok := uploadFormats[diskFormat]; !ok && diskFormat != "raw" {
+		// the formats qemu-img writes (upstream's ValueError for the rest)
+		return httpapi.Response{}, badRequest("Invalid input received: disk_format %s is not supported for upload.", diskFormat)
 	}
 	force := false
 	if f, present := in["force"]; present {
