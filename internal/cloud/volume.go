@@ -87,11 +87,11 @@ func (c *Cloud) startVolume(ctx context.Context, imageURL, adminPassword string)
 		c.log.Info("volume backend", "name", bc.Name, "driver", driver, "pool_dir", bc.PoolDir)
 		backends = append(backends, b)
 	}
-	images := &volume.ImageClient{URL: imageURL, IdentityURL: c.IdentityURL + "/v3", Username: "admin",
+	images := &volume.ServiceClient{URL: imageURL, IdentityURL: c.IdentityURL + "/v3", Username: "admin",
 		Password: adminPassword, ProjectName: "admin"}
 	manager := volume.NewManager(volume.ManagerOptions{DB: c.db, Logger: c.log, Host: host,
 		AvailabilityZone: vc.AvailabilityZone, Backends: backends, Interval: vc.ReportInterval.Duration,
-		Images: images, ScratchDir: filepath.Join(c.cfg.DataDir, "volumes", "scratch")})
+		Images: images, Compute: images, ScratchDir: filepath.Join(c.cfg.DataDir, "volumes", "scratch")})
 	// the first heartbeat before the API serves, so the scheduler has the
 	// backends from the first request on (the loop in Serve keeps it fresh)
 	if err := manager.Pass(ctx); err != nil {

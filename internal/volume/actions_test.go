@@ -221,3 +221,29 @@ func TestVolumeAdminActions(t *testing.T) {
 	e.settle()
 	e.Must(http.StatusNotFound, "GET", "/v3/volumes/"+id, e.DemoToken, nil)
 }
+
+// extendedRecorder is compute told of extended volumes.
+type extendedRecorder struct{ calls []string }
+
+func (r *extendedRecorder) VolumeExtended(_ context.Context, volumeID string, servers []string) error {
+	for _, s := range servers {
+		r.calls = append(r.calls, volumeID+" "+s)
+	}
+	return nil
+}
+
+func TestVolumeOnlineExtendTellsCompute(t *testing.T) {
+	e := newTestEnv(t, nil)
+	rec := &extendedRecorder{}
+	e.Manager.compute = rec
+	id := e.createVolume(e.DemoToken, map[string]any{"size": 1})
+	path := "/v3/volumes/" + id + "/action"
+	server := "9b9e4a52-0c5c-4a54-8a39-2d3f4ec7a0a1"
+	e.Must(http.StatusOK, "POST", path, e.DemoToken, action("os-initialize_connection", map[string]any{"connector": map[string]any{"host": "cn1"}}))
+	e.Must(http.StatusAccepted, "POST", path, e.DemoToken, action("os-attach", map[string]any{"instance_uuid": server, "mountpoint": "/dev/vdb"}))
+	e.MustV(http.StatusAccepted, "3.42", "POST", path, e.DemoToken, action("os-extend", map[string]any{"new_size": 2}))
+	e.settle()
+	if len(rec.calls) != 1 || rec.calls[0] != id+" "+server {
+		t.Fatalf("compute was told %v", rec.calls)
+	}
+}

@@ -23,16 +23,16 @@ import (
 )
 
 // withImages runs the real image service beside the volume service, reached
-// by both through ImageClient (the user's token, or the service's own login).
+// by both through ServiceClient (the user's token, or the service's own login).
 func withImages(t *testing.T) (*testEnv, string) {
 	var imageURL string
 	var imgHandler http.Handler
 	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { imgHandler.ServeHTTP(w, r) }))
 	t.Cleanup(ts.Close)
 	imageURL = ts.URL
-	var client *ImageClient
+	var client *ServiceClient
 	e := newTestEnv(t, func(o *Options) {
-		client = &ImageClient{URL: imageURL, Username: "admin", Password: identitytest.AdminPassword, ProjectName: "admin"}
+		client = &ServiceClient{URL: imageURL, Username: "admin", Password: identitytest.AdminPassword, ProjectName: "admin"}
 		o.Images = client
 	})
 	client.IdentityURL = e.identity.URL + "/v3"
@@ -144,9 +144,9 @@ func TestVolumeUploadToImage(t *testing.T) {
 	glance := &countingGlance{uploaded: map[string]int64{}, head: map[string][]byte{}, images: map[string]map[string]any{}}
 	ts := httptest.NewServer(glance)
 	t.Cleanup(ts.Close)
-	var client *ImageClient
+	var client *ServiceClient
 	e := newTestEnv(t, func(o *Options) {
-		client = &ImageClient{URL: ts.URL, Username: "admin", Password: identitytest.AdminPassword, ProjectName: "admin"}
+		client = &ServiceClient{URL: ts.URL, Username: "admin", Password: identitytest.AdminPassword, ProjectName: "admin"}
 		o.Images = client
 	})
 	client.IdentityURL = e.identity.URL + "/v3"

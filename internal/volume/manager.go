@@ -39,6 +39,7 @@ type Manager struct {
 	backends map[string]backend.Backend // by volume_backend_name
 	interval time.Duration
 	images   Images
+	compute  ComputeEvents
 	scratch  string
 	nudge    chan struct{}
 	now      func() time.Time
@@ -61,6 +62,13 @@ type ManagerOptions struct {
 	Images Images
 	// ScratchDir holds images while a volume is made from them.
 	ScratchDir string
+	// Compute, when set, is told of in-use volumes that grew.
+	Compute ComputeEvents
+}
+
+// ComputeEvents is compute as the volume manager calls it.
+type ComputeEvents interface {
+	VolumeExtended(ctx context.Context, volumeID string, servers []string) error
 }
 
 // NewManager builds the manager of this host's backends.
@@ -75,7 +83,7 @@ func NewManager(o ManagerOptions) *Manager {
 		o.AvailabilityZone = "nova"
 	}
 	m := &Manager{db: o.DB, log: o.Logger, host: o.Host, az: o.AvailabilityZone, backends: map[string]backend.Backend{},
-		interval: o.Interval, images: o.Images, scratch: o.ScratchDir, nudge: make(chan struct{}, 1), now: time.Now}
+		interval: o.Interval, images: o.Images, compute: o.Compute, scratch: o.ScratchDir, nudge: make(chan struct{}, 1), now: time.Now}
 	for _, b := range o.Backends {
 		m.backends[b.Name()] = b
 	}
@@ -271,6 +279,17 @@ func (m *Manager) step(ctx context.Context, b backend.Backend, v *volume) error 
 		}
 		_, err := m.db.ExecContext(ctx, `UPDATE volumes SET size = ?, target_size = NULL, status = ?, previous_status = NULL,
 			updated_at = ? WHERE id = ? AND status = ?`, *v.TargetSize, back, dbTime(m.now()), v.ID, statusExtending)
+		if err == nil && back == statusInUse && m.compute != nil {
+			servers, qerr := db.QueryStrings(ctx, m.db, `SELECT instance_uuid FROM volume_attachments
+				WHERE volume_id = ? AND attach_status = ? AND instance_uuid IS NOT NULL`, v.ID, attachAttached)
+			if qerr == nil {
+				qerr = m.compute.VolumeExtended(ctx, v.ID, servers)
+			}
+			if qerr != nil {
+				// as upstream: logged; the volume did grow
+				m.log.Warn("telling compute of an extended volume failed", "volume", v.ID, "error", qerr)
+			}
+		}
 		return err
 	case statusReverting:
 		var snapID, snapStatus *string
