@@ -45,7 +45,7 @@ test: deps postgres
 	@rest_log=$$(mktemp); \
 	( set +e; \
 	  echo '== database-backed suites on PostgreSQL (each test in a schema of its own)'; \
-	  NIMBUS_TEST_DATABASE_URL='$(NIMBUS_TEST_DATABASE_URL)' $(GO) test -count=1 ./internal/platform/db/ ./internal/identity/ ./internal/image/ ./internal/network/ ./internal/compute/; pg=$$?; \
+	  NIMBUS_TEST_DATABASE_URL='$(NIMBUS_TEST_DATABASE_URL)' $(GO) test -count=1 ./internal/platform/db/ ./internal/identity/ ./internal/image/ ./internal/network/ ./internal/compute/ ./internal/volume/; pg=$$?; \
 	  echo '== fuzz targets, $(FUZZTIME) each'; \
 	  FUZZTIME=$(FUZZTIME) scripts/fuzz.sh; fuzz=$$?; \
 	  [ $$pg -eq 0 ] && [ $$fuzz -eq 0 ] ) > "$$rest_log" 2>&1 & rest=$$!; \

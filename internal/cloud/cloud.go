@@ -51,6 +51,7 @@ type Cloud struct {
 	agent    *agent.Agent          // nil without a data plane
 	metadata *metadata.Proxy
 	servers  []apiServer
+	vol      volumeParts
 
 	compute       *compute.Service
 	computeLocal  *computeagent.Local
@@ -113,6 +114,10 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (*Cloud, er
 	if err != nil {
 		return nil, err
 	}
+	volumeURL, err := c.startVolume(ctx, imageURL, secrets.Admin)
+	if err != nil {
+		return nil, err
+	}
 	computeSockets, err := c.listenCompute()
 	if err != nil {
 		return nil, err
@@ -126,6 +131,9 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (*Cloud, er
 		{Type: "image", Name: "glance", Description: "Image Service", URL: imageURL},
 		{Type: "network", Name: "neutron", Description: "Networking Service", URL: networkURL},
 		{Type: "compute", Name: "nova", Description: "Compute Service", URL: computeSockets.api.URL + "/v2.1"},
+		// as devstack: block-storage and volumev3 (cinderclient's default), both /v3/{project_id}
+		{Type: "block-storage", Name: "cinder", Description: "Cinder Volume Service", URL: volumeURL + "/v3/%(project_id)s"},
+		{Type: "volumev3", Name: "cinderv3", Description: "Cinder Volume Service V3", URL: volumeURL + "/v3/%(project_id)s"},
 	}
 	if objectStoreURL != "" {
 		services = append(services, identity.CatalogService{Type: "object-store", Name: "swift",
@@ -374,6 +382,7 @@ func (c *Cloud) Serve(ctx context.Context) error {
 			c.compute.Run(ctx)
 		}()
 	}
+	c.vol.run(ctx, &wg)
 	if c.objects != nil {
 		wg.Add(1)
 		go func() {

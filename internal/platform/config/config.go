@@ -28,6 +28,62 @@ type Config struct {
 	Compute  Compute  `toml:"compute"`
 	// ObjectStore configures the Swift-compatible object store.
 	ObjectStore ObjectStore `toml:"object_store"`
+	Volume      Volume      `toml:"volume"`
+}
+
+// Volume configures the Cinder-compatible block storage service and this
+// host's volume managers, one per backend (host@backend).
+type Volume struct {
+	Port int `toml:"port" env:"NIMBUS_VOLUME_PORT"`
+	// Host is this host's name in host@backend#pool (default: network.host,
+	// else the hostname).
+	Host string `toml:"host" env:"NIMBUS_VOLUME_HOST"`
+	// AvailabilityZone is upstream's storage_availability_zone.
+	AvailabilityZone string `toml:"storage_availability_zone" env:"NIMBUS_VOLUME_AVAILABILITY_ZONE"`
+	// DefaultVolumeType is upstream's default_volume_type (empty: __DEFAULT__).
+	DefaultVolumeType string `toml:"default_volume_type" env:"NIMBUS_VOLUME_DEFAULT_VOLUME_TYPE"`
+	// Driver is the driver of backends that name none: "auto" (file where
+	// qemu-storage-daemon runs, else fake), "file" or "fake".
+	Driver string `toml:"driver" env:"NIMBUS_VOLUME_DRIVER"`
+	// Backends are upstream's enabled_backends; empty: one named "file".
+	Backends []VolumeBackend `toml:"backends"`
+	// Default per-project quotas (upstream's quota_volumes, quota_gigabytes,
+	// quota_snapshots, quota_backups, quota_backup_gigabytes): 0 keeps
+	// upstream's default, -1 is unlimited.
+	QuotaVolumes         int `toml:"quota_volumes" env:"NIMBUS_VOLUME_QUOTA_VOLUMES"`
+	QuotaGigabytes       int `toml:"quota_gigabytes" env:"NIMBUS_VOLUME_QUOTA_GIGABYTES"`
+	QuotaSnapshots       int `toml:"quota_snapshots" env:"NIMBUS_VOLUME_QUOTA_SNAPSHOTS"`
+	QuotaBackups         int `toml:"quota_backups" env:"NIMBUS_VOLUME_QUOTA_BACKUPS"`
+	QuotaBackupGigabytes int `toml:"quota_backup_gigabytes" env:"NIMBUS_VOLUME_QUOTA_BACKUP_GIGABYTES"`
+	// ReportInterval is the volume managers' heartbeat and convergence
+	// period (upstream's report_interval, 10s).
+	ReportInterval Duration `toml:"report_interval" env:"NIMBUS_VOLUME_REPORT_INTERVAL"`
+}
+
+// Quotas are the default limits set (non-zero), keyed by upstream's resource
+// names; the unset ones keep Cinder's defaults.
+func (v Volume) Quotas() map[string]int {
+	out := map[string]int{}
+	for k, n := range map[string]int{"volumes": v.QuotaVolumes, "gigabytes": v.QuotaGigabytes,
+		"snapshots": v.QuotaSnapshots, "backups": v.QuotaBackups, "backup_gigabytes": v.QuotaBackupGigabytes} {
+		if n != 0 {
+			out[k] = n
+		}
+	}
+	return out
+}
+
+// VolumeBackend is one backend section of upstream's cinder.conf.
+type VolumeBackend struct {
+	// Name is volume_backend_name, the backend in host@backend#pool.
+	Name string `toml:"name"`
+	// Driver: "file" or "fake" (empty: volume.driver).
+	Driver string `toml:"driver"`
+	// PoolDir holds the volumes (default DATA_DIR/volumes/NAME).
+	PoolDir string `toml:"pool_dir"`
+	// CapacityGB is the pool's size reported to the scheduler (0: the file
+	// system's free space).
+	CapacityGB int `toml:"capacity_gb"`
 }
 
 // Compute configures the Nova-compatible service and this host's compute agent.
@@ -294,6 +350,7 @@ func Default() Config {
 			EnableIsolatedMetadata: true},
 		ObjectStore: ObjectStore{Enabled: true, Port: 8080, ObjectPort: 6200, ContainerPort: 6201, AccountPort: 6202,
 			Devices: 3, Replicas: 3, PartPower: 10},
+		Volume:  Volume{Port: 8776, Driver: "auto", AvailabilityZone: "nova", ReportInterval: Duration{10 * time.Second}},
 		Compute: Compute{Port: 8774, MetadataPort: 8775, NoVNCProxyPort: 6080, Driver: "auto", Accelerator: "auto", DefaultAvailabilityZone: "nova"},
 	}
 }

@@ -1,0 +1,132 @@
+package cloud
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+
+	"github.com/nimbus-cloud/nimbus/internal/platform/config"
+	"github.com/nimbus-cloud/nimbus/internal/platform/httpapi"
+	"github.com/nimbus-cloud/nimbus/internal/volume"
+	"github.com/nimbus-cloud/nimbus/internal/volume/backend"
+	"github.com/nimbus-cloud/nimbus/internal/volume/backend/fake"
+)
+
+// volumeParts are the block storage service and this host's volume manager.
+type volumeParts struct {
+	service *volume.Service
+	manager *volume.Manager
+}
+
+// volumeDrivers build a backend by driver name; the real "file" driver
+// registers itself here (one line at merge).
+var volumeDrivers = map[string]func(cfg config.VolumeBackend) (backend.Backend, error){
+	"fake": func(cfg config.VolumeBackend) (backend.Backend, error) {
+		return fake.New(cfg.Name, cfg.PoolDir, cfg.CapacityGB)
+	},
+}
+
+// volumeDriver resolves "auto": file where qemu-storage-daemon runs and the
+// driver is built in, else fake.
+func volumeDriver(name string) string {
+	if name != "auto" && name != "" {
+		return name
+	}
+	if _, ok := volumeDrivers["file"]; ok {
+		if _, err := exec.LookPath("qemu-storage-daemon"); err == nil {
+			return "file"
+		}
+	}
+	return "fake"
+}
+
+// startVolume starts the block storage API and the in-process volume manager
+// of this host's backends; it returns the API's URL for the catalog.
+// The manager reaches the image service as the admin user, as upstream's
+// cinder-volume with its service user.
+func (c *Cloud) startVolume(ctx context.Context, imageURL, adminPassword string) (string, error) {
+	vc := c.cfg.Volume
+	enforcer, err := newEnforcer(c.cfg.API.PolicyFile)
+	if err != nil {
+		return "", err
+	}
+	host := vc.Host
+	if host == "" {
+		host = c.cfg.Network.Host
+	}
+	if host == "" {
+		if host, err = os.Hostname(); err != nil {
+			return "", fmt.Errorf("volume.host: %w", err)
+		}
+	}
+	configured := vc.Backends
+	if len(configured) == 0 {
+		configured = []config.VolumeBackend{{Name: "file"}}
+	}
+	var backends []backend.Backend
+	for _, bc := range configured {
+		if bc.PoolDir == "" {
+			bc.PoolDir = filepath.Join(c.cfg.DataDir, "volumes", bc.Name)
+		}
+		driver := bc.Driver
+		if driver == "" {
+			driver = vc.Driver
+		}
+		driver = volumeDriver(driver)
+		build, ok := volumeDrivers[driver]
+		if !ok {
+			return "", fmt.Errorf("volume backend %s: unknown driver %q", bc.Name, driver)
+		}
+		b, err := build(bc)
+		if err != nil {
+			return "", fmt.Errorf("volume backend %s: %w", bc.Name, err)
+		}
+		c.log.Info("volume backend", "name", bc.Name, "driver", driver, "pool_dir", bc.PoolDir)
+		backends = append(backends, b)
+	}
+	images := &volume.ServiceClient{URL: imageURL, IdentityURL: c.IdentityURL + "/v3", Username: "admin",
+		Password: adminPassword, ProjectName: "admin"}
+	manager := volume.NewManager(volume.ManagerOptions{DB: c.db, Logger: c.log, Host: host,
+		AvailabilityZone: vc.AvailabilityZone, Backends: backends, Interval: vc.ReportInterval.Duration,
+		Images: images, Compute: images, ScratchDir: filepath.Join(c.cfg.DataDir, "volumes", "scratch")})
+	// the first heartbeat before the API serves, so the scheduler has the
+	// backends from the first request on (the loop in Serve keeps it fresh)
+	if err := manager.Pass(ctx); err != nil {
+		c.log.Warn("volume manager's first pass", "error", err)
+	}
+	port := vc.Port
+	if c.cfg.API.EphemeralPorts {
+		port = 0
+	}
+	l, err := httpapi.Listen(c.cfg.API.Host, port)
+	if err != nil {
+		return "", err
+	}
+	svc, err := volume.New(ctx, volume.Options{
+		DB: c.db, Logger: c.log, Auth: c.identity.Validator(), Policy: enforcer, PublicURL: l.URL,
+		DefaultVolumeType: vc.DefaultVolumeType, AvailabilityZone: vc.AvailabilityZone, Quotas: vc.Quotas(),
+		Images: images, Connections: manager, Nudge: manager.Nudge, CheckResponses: c.cfg.API.CheckResponses,
+	})
+	if err != nil {
+		_ = l.Close()
+		return "", err
+	}
+	c.vol = volumeParts{service: svc, manager: manager}
+	c.servers = append(c.servers, apiServer{name: "volume", listener: l, handler: svc.Handler()})
+	return l.URL, nil
+}
+
+// run runs the volume manager until ctx ends.
+func (v volumeParts) run(ctx context.Context, wg *sync.WaitGroup) {
+	if v.manager == nil {
+		return
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		v.manager.Run(ctx)
+	}()
+}
