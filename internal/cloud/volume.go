@@ -3,6 +3,7 @@ package cloud
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 	"github.com/nimbus-cloud/nimbus/internal/volume"
 	"github.com/nimbus-cloud/nimbus/internal/volume/backend"
 	"github.com/nimbus-cloud/nimbus/internal/volume/backend/fake"
+	"github.com/nimbus-cloud/nimbus/internal/volume/backend/file"
 )
 
 // volumeParts are the block storage service and this host's volume manager.
@@ -21,24 +23,26 @@ type volumeParts struct {
 	manager *volume.Manager
 }
 
-// volumeDrivers build a backend by driver name; the real "file" driver
-// registers itself here (one line at merge).
+// volumeDrivers build a backend by driver name: "file" (qcow2 files served
+// over NBD) or "fake" (sparse files, no exports: scale tests and machines
+// without QEMU).
 var volumeDrivers = map[string]func(cfg config.VolumeBackend) (backend.Backend, error){
 	"fake": func(cfg config.VolumeBackend) (backend.Backend, error) {
 		return fake.New(cfg.Name, cfg.PoolDir, cfg.CapacityGB)
 	},
+	"file": func(cfg config.VolumeBackend) (backend.Backend, error) {
+		return file.New(file.Options{Name: cfg.Name, Pool: cfg.PoolDir, Host: cfg.ExportHost,
+			VolumeClearZero: cfg.VolumeClear == "zero"})
+	},
 }
 
-// volumeDriver resolves "auto": file where qemu-storage-daemon runs and the
-// driver is built in, else fake.
+// volumeDriver resolves "auto": file where qemu-storage-daemon runs, else fake.
 func volumeDriver(name string) string {
 	if name != "auto" && name != "" {
 		return name
 	}
-	if _, ok := volumeDrivers["file"]; ok {
-		if _, err := exec.LookPath("qemu-storage-daemon"); err == nil {
-			return "file"
-		}
+	if _, err := exec.LookPath("qemu-storage-daemon"); err == nil {
+		return "file"
 	}
 	return "fake"
 }
@@ -70,6 +74,12 @@ func (c *Cloud) startVolume(ctx context.Context, imageURL, adminPassword string)
 	for _, bc := range configured {
 		if bc.PoolDir == "" {
 			bc.PoolDir = filepath.Join(c.cfg.DataDir, "volumes", bc.Name)
+		}
+		if bc.ExportHost == "" && net.ParseIP(c.cfg.API.Host) != nil && !net.ParseIP(c.cfg.API.Host).IsUnspecified() {
+			bc.ExportHost = c.cfg.API.Host
+		}
+		if bc.VolumeClear != "" && bc.VolumeClear != "none" && bc.VolumeClear != "zero" {
+			return "", fmt.Errorf("volume backend %s: volume_clear %q: want none or zero", bc.Name, bc.VolumeClear)
 		}
 		driver := bc.Driver
 		if driver == "" {

@@ -582,6 +582,13 @@ func (m *Manager) convergeExports(ctx context.Context, name string, b backend.Ba
 	if err != nil {
 		return err
 	}
+	if r, ok := b.(reconciler); ok {
+		want := make([]backend.Export, len(rows))
+		for i, w := range rows {
+			want[i] = exportOf(w.v, w.a)
+		}
+		return r.Reconcile(ctx, want)
+	}
 	have, err := b.Exports(ctx)
 	if err != nil {
 		return err
@@ -597,9 +604,7 @@ func (m *Manager) convergeExports(ctx context.Context, name string, b backend.Ba
 		if exported[w.a.ID] {
 			continue
 		}
-		e := backend.Export{VolumeID: w.v.ID, AttachmentID: w.a.ID, ReadOnly: w.a.AttachMode == "ro",
-			Connector: connectorOf(w.a.Connector)}
-		if _, err := b.Export(ctx, bv(w.v), e); err != nil {
+		if _, err := b.Export(ctx, bv(w.v), exportOf(w.v, w.a)); err != nil {
 			errs = append(errs, fmt.Errorf("export attachment %s: %w", w.a.ID, err))
 		} else {
 			m.log.Info("volume export restored", "volume", w.v.ID, "attachment", w.a.ID)
@@ -616,6 +621,19 @@ func (m *Manager) convergeExports(ctx context.Context, name string, b backend.Ba
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// reconciler is a backend that converges all its exports in one step (the
+// file backend: it also restarts the export daemons a crash took down, on
+// their ports and with their keys, so attached guests reconnect).
+type reconciler interface {
+	Reconcile(ctx context.Context, want []backend.Export) error
+}
+
+// exportOf is the export an attachment of v wants.
+func exportOf(v *volume, a *attachment) backend.Export {
+	return backend.Export{VolumeID: v.ID, AttachmentID: a.ID, ReadOnly: a.AttachMode == "ro",
+		Connector: connectorOf(a.Connector)}
 }
 
 // connectorOf reads os-brick's connector as the backend needs it.

@@ -84,6 +84,13 @@ type VolumeBackend struct {
 	// CapacityGB is the pool's size reported to the scheduler (0: the file
 	// system's free space).
 	CapacityGB int `toml:"capacity_gb"`
+	// ExportHost is the IP address the file driver's NBD exports listen on and
+	// give the attaching hosts (default: api.host unless it is a wildcard,
+	// else 127.0.0.1).
+	ExportHost string `toml:"export_host"`
+	// VolumeClear is upstream's volume_clear: "zero" writes zeros over a
+	// deleted volume's data, "none" (the default) does not.
+	VolumeClear string `toml:"volume_clear"`
 }
 
 // Compute configures the Nova-compatible service and this host's compute agent.
