@@ -155,7 +155,7 @@ func (b *Backend) startDaemon(ctx context.Context, volumeID string) error {
 // (cache=none, io=native): through the export each request's data is copied
 // once less (no page cache between the disk and the daemon's buffer), and no
 // thread pool stands between the daemon's coroutines and the kernel (on this
-// 2-core machine 1 MiB requests moved 1.5-2x faster; docs/PERFORMANCE.md).
+// 2-core machine 1 MiB reads moved 1.5-2x faster; docs/PERFORMANCE.md).
 // Otherwise the host's page cache with the thread pool, as QEMU's defaults.
 // The guest's own cache mode decides its flushes either way: they reach the
 // daemon as NBD flushes and the file as fdatasync.
