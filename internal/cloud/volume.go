@@ -31,7 +31,7 @@ var volumeDrivers = map[string]func(cfg config.VolumeBackend) (backend.Backend, 
 		return fake.New(cfg.Name, cfg.PoolDir, cfg.CapacityGB)
 	},
 	"file": func(cfg config.VolumeBackend) (backend.Backend, error) {
-		return file.New(file.Options{Name: cfg.Name, Pool: cfg.PoolDir, Host: cfg.ExportHost,
+		return file.New(file.Options{Name: cfg.Name, Pool: cfg.PoolDir, Host: cfg.ExportHost, Namespace: cfg.ExportNamespace,
 			VolumeClearZero: cfg.VolumeClear == "zero"})
 	},
 }
@@ -77,6 +77,9 @@ func (c *Cloud) startVolume(ctx context.Context, imageURL, adminPassword string)
 		}
 		if bc.ExportHost == "" && net.ParseIP(c.cfg.API.Host) != nil && !net.ParseIP(c.cfg.API.Host).IsUnspecified() {
 			bc.ExportHost = c.cfg.API.Host
+		}
+		if bc.ExportNamespace == "" {
+			bc.ExportNamespace = c.cfg.Network.HostNamespace
 		}
 		if bc.VolumeClear != "" && bc.VolumeClear != "none" && bc.VolumeClear != "zero" {
 			return "", fmt.Errorf("volume backend %s: volume_clear %q: want none or zero", bc.Name, bc.VolumeClear)

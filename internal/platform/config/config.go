@@ -88,6 +88,10 @@ type VolumeBackend struct {
 	// give the attaching hosts (default: api.host unless it is a wildcard,
 	// else 127.0.0.1).
 	ExportHost string `toml:"export_host"`
+	// ExportNamespace is the network namespace the file driver's NBD exports
+	// listen in (default: network.host_namespace, the host's network when
+	// hosts are simulated as namespaces).
+	ExportNamespace string `toml:"export_namespace"`
 	// VolumeClear is upstream's volume_clear: "zero" writes zeros over a
 	// deleted volume's data, "none" (the default) does not.
 	VolumeClear string `toml:"volume_clear"`

@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/nimbus-cloud/nimbus/internal/platform/netns"
 	"github.com/nimbus-cloud/nimbus/internal/platform/unixsock"
 )
 
@@ -181,6 +182,11 @@ func (b *Backend) startDetached(ctx context.Context, dir, binary string, args []
 	defer log.Close()
 	start, _ := log.Seek(0, 2)
 	cmd := exec.CommandContext(ctx, binary, args...)
+	if b.opts.Namespace != "" {
+		// In the host's namespace: a local client of an export connects
+		// from there (the daemons that serve get their socket bound there).
+		cmd = exec.CommandContext(ctx, "ip", append([]string{"netns", "exec", b.opts.Namespace, binary}, args...)...)
+	}
 	// A file, not a pipe: the daemon inherits it, and a pipe would make Run wait.
 	cmd.Stdout, cmd.Stderr = log, log
 	cmd.ExtraFiles = files
@@ -209,7 +215,7 @@ func (b *Backend) listen(dir string) (net.Listener, error) {
 			// The previous daemon's socket may linger a moment after a kill.
 			var l net.Listener
 			for range 50 {
-				if l, err = listenNoDelay(net.JoinHostPort(host, strconv.Itoa(port))); err == nil {
+				if l, err = b.listenNoDelay(net.JoinHostPort(host, strconv.Itoa(port))); err == nil {
 					return l, nil
 				}
 				time.Sleep(100 * time.Millisecond)
@@ -222,14 +228,14 @@ func (b *Backend) listen(dir string) (net.Listener, error) {
 		err error
 	)
 	if b.opts.PortMin == 0 {
-		l, err = listenNoDelay(net.JoinHostPort(host, "0"))
+		l, err = b.listenNoDelay(net.JoinHostPort(host, "0"))
 	} else {
 		err = errors.New("no free port in the range")
 		for p := b.opts.PortMin; p <= b.opts.PortMax; p++ {
 			if b.portTaken(p) {
 				continue
 			}
-			if l, err = listenNoDelay(net.JoinHostPort(host, strconv.Itoa(p))); err == nil {
+			if l, err = b.listenNoDelay(net.JoinHostPort(host, strconv.Itoa(p))); err == nil {
 				break
 			}
 		}
@@ -250,6 +256,18 @@ func (b *Backend) listen(dir string) (net.Listener, error) {
 // not set it itself (it does from 8.1, "nbd/server: Request TCP_NODELAY"), so
 // without it Nagle's algorithm holds each small reply for the client's
 // delayed ACK: 4 KiB requests ran at ~400/s instead of ~10,000/s.
+func (b *Backend) listenNoDelay(addr string) (net.Listener, error) {
+	if b.opts.Namespace == "" {
+		return listenNoDelay(addr)
+	}
+	var l net.Listener
+	err := netns.Do(b.opts.Namespace, func() (err error) {
+		l, err = listenNoDelay(addr)
+		return err
+	})
+	return l, err
+}
+
 func listenNoDelay(addr string) (net.Listener, error) {
 	lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
 		var serr error

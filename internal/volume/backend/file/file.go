@@ -53,6 +53,11 @@ type Options struct {
 	// Host is the IP address the NBD servers listen on and connection_info
 	// gives the attaching hosts (default 127.0.0.1; not a wildcard).
 	Host string
+	// Namespace, when set, is the network namespace the NBD servers listen in
+	// and their local clients connect from: the host's network, where a host
+	// is simulated as a namespace (network.host_namespace), as the compute
+	// driver runs QEMU there.
+	Namespace string
 	// PortMin and PortMax bound the NBD servers' ports (one per exported
 	// volume); both 0 lets the kernel pick. A volume keeps its port across
 	// daemon restarts, so attached guests reconnect to the same address.
