@@ -25,7 +25,7 @@ import (
 // with a volume manager over fake backends on host "node1"; the tests run the
 // manager's passes themselves (settle), so nothing waits on a clock.
 type testEnv struct {
-	t           *testing.T
+	t           testing.TB
 	DB          *db.DB
 	Dir         string
 	identity    *identitytest.Env
@@ -40,7 +40,7 @@ type testEnv struct {
 	DemoProject string
 }
 
-func newTestEnv(t *testing.T, tune func(*Options)) *testEnv {
+func newTestEnv(t testing.TB, tune func(*Options)) *testEnv {
 	t.Helper()
 	dir := t.TempDir()
 	database := dbtest.Open(t, dir)
