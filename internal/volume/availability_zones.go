@@ -12,9 +12,9 @@ func init() { extraRouteGroups = append(extraRouteGroups, (*Service).availabilit
 // availabilityZoneRoutes are contrib/availability_zones.py: any token lists
 // the zones (upstream checks no policy).
 func (s *Service) availabilityZoneRoutes() []httpapi.Route {
-	return []httpapi.Route{
+	return withResponses([]httpapi.Route{
 		{Method: "GET", Path: "/v3/os-availability-zone", Handler: s.listAvailabilityZones},
-	}
+	})
 }
 
 // listAvailabilityZones is volume/api.py list_availability_zones: the zones

@@ -24,7 +24,7 @@ func init() {
 // the handlers, with the backup's (or the volume's) project as the target
 // once it is found: another project's backup is not found (404).
 func (s *Service) backupRoutes() []httpapi.Route {
-	return []httpapi.Route{
+	return withResponses([]httpapi.Route{
 		{Method: "POST", Path: "/v3/backups", Handler: s.createBackup, Schemas: versioned(backupCreateSchema, 43, 51)},
 		{Method: "GET", Path: "/v3/backups", Handler: s.listBackups},
 		{Method: "GET", Path: "/v3/backups/detail", Handler: s.listBackupsDetail},
@@ -33,7 +33,7 @@ func (s *Service) backupRoutes() []httpapi.Route {
 		{Method: "DELETE", Path: "/v3/backups/{backup_id}", Handler: s.deleteBackup},
 		{Method: "POST", Path: "/v3/backups/{backup_id}/restore", Handler: s.restoreBackup, Schemas: []httpapi.Schema{{Request: backupRestoreSchema}}},
 		{Method: "POST", Path: "/v3/backups/{backup_id}/action", Handler: s.backupAction},
-	}
+	})
 }
 
 // backupCreateSchema is schemas/backups.py create (metadata from 3.43,

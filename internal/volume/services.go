@@ -19,14 +19,14 @@ func init() { extraRouteGroups = append(extraRouteGroups, (*Service).serviceRout
 // os-extended-services keys) and contrib/scheduler_stats.py, the admin's.
 func (s *Service) serviceRoutes() []httpapi.Route {
 	enableSchema := []httpapi.Schema{{Request: serviceToggleSchema(false)}}
-	return []httpapi.Route{
+	return withResponses([]httpapi.Route{
 		{Method: "GET", Path: "/v3/os-services", Handler: s.listServices},
 		{Method: "PUT", Path: "/v3/os-services/enable", Handler: s.enableService, Schemas: enableSchema},
 		{Method: "PUT", Path: "/v3/os-services/disable", Handler: s.disableService, Schemas: enableSchema},
 		{Method: "PUT", Path: "/v3/os-services/disable-log-reason", Handler: s.disableServiceWithReason,
 			Schemas: []httpapi.Schema{{Request: serviceToggleSchema(true)}}},
 		{Method: "GET", Path: "/v3/scheduler-stats/get_pools", Handler: s.getPools},
-	}
+	})
 }
 
 // serviceToggleSchema is schemas/services.py enable_and_disable (and

@@ -21,7 +21,7 @@ func init() { extraRouteGroups = append(extraRouteGroups, (*Service).snapshotRou
 // checked in the handlers with the snapshot's (or volume's) project as the
 // target, once it is found: another project's snapshot is not found (404).
 func (s *Service) snapshotRoutes() []httpapi.Route {
-	return []httpapi.Route{
+	return withResponses([]httpapi.Route{
 		{Method: "POST", Path: "/v3/snapshots", Handler: s.createSnapshot, Schemas: []httpapi.Schema{{Request: snapshotCreateSchema}}},
 		{Method: "GET", Path: "/v3/snapshots", Handler: s.listSnapshots},
 		{Method: "GET", Path: "/v3/snapshots/detail", Handler: s.listSnapshotsDetail},
@@ -35,7 +35,7 @@ func (s *Service) snapshotRoutes() []httpapi.Route {
 		{Method: "GET", Path: "/v3/snapshots/{snapshot_id}/metadata/{key}", Handler: s.showSnapshotMetadataItem},
 		{Method: "PUT", Path: "/v3/snapshots/{snapshot_id}/metadata/{key}", Handler: s.updateSnapshotMetadataItem, Schemas: snapshotMetadataSchema("meta")},
 		{Method: "DELETE", Path: "/v3/snapshots/{snapshot_id}/metadata/{key}", Handler: s.deleteSnapshotMetadataItem},
-	}
+	})
 }
 
 // Upstream's request schemas (cinder/api/schemas/snapshots.py).
