@@ -323,3 +323,38 @@ func TestBackupListUpdateAndPaging(t *testing.T) {
 	}
 	e.Must(http.StatusBadRequest, "GET", "/v3/backups?all_tenants=maybe", e.AdminToken, nil)
 }
+
+func TestBackupExportImportRecord(t *testing.T) {
+	e := newTestEnv(t, nil).withBackups()
+	vol := e.createVolume(e.DemoToken, map[string]any{"size": 1, "volume_type": e.pinnedType("alpha")})
+	writePattern(t, e.Backends["alpha"], vol, 1, "exported")
+	id := e.createBackup(e.DemoToken, map[string]any{"volume_id": vol, "name": "exp"})
+	e.Must(http.StatusForbidden, "GET", "/v3/backups/"+id+"/export_record", e.DemoToken, nil)
+	rec := e.Must(http.StatusOK, "GET", "/v3/backups/"+id+"/export_record", e.AdminToken, nil)["backup-record"].(map[string]any)
+	if rec["backup_service"] == "" || rec["backup_url"] == "" {
+		t.Fatalf("record %v", rec)
+	}
+	status, body, _, _ := e.Do("POST", "/v3/backups/import_record", e.AdminToken, map[string]any{"backup-record": rec}, nil)
+	if _, msg := fault(body); status != 400 || msg != "Invalid backup: Backup already exists in database." {
+		t.Fatalf("import over an existing backup: %d %q", status, msg)
+	}
+	e.Must(http.StatusBadRequest, "POST", "/v3/backups/import_record", e.AdminToken,
+		map[string]any{"backup-record": map[string]any{"backup_service": "x", "backup_url": "not base64!"}})
+	// the row gone (as on another deployment), the record brings the backup back
+	if _, err := e.DB.ExecContext(t.Context(), `DELETE FROM volume_backups WHERE id = ?`, id); err != nil {
+		t.Fatal(err)
+	}
+	out := e.Must(http.StatusCreated, "POST", "/v3/backups/import_record", e.AdminToken, map[string]any{"backup-record": rec})
+	if got := out["backup"].(map[string]any); got["id"] != id || got["name"] != "exp" {
+		t.Fatalf("imported %v", got)
+	}
+	if bk := e.backup(e.AdminToken, id); bk["status"] != "available" || bk["size"] != float64(1) {
+		t.Fatalf("imported backup %v", bk)
+	}
+	res := e.Must(http.StatusAccepted, "POST", "/v3/backups/"+id+"/restore", e.AdminToken, map[string]any{"restore": nil})
+	fresh := res["restore"].(map[string]any)["volume_id"].(string)
+	e.settle()
+	if got := readPattern(t, e.Backends[hostBackend(e, fresh)], fresh, 1, 8); got != "exported" {
+		t.Fatalf("restored from the imported backup: %q", got)
+	}
+}

@@ -2,6 +2,8 @@ package volume
 
 import (
 	"bytes"
+	"encoding/base64"
+	"encoding/json"
 	"io"
 	"net/http"
 	"testing"
@@ -88,6 +90,36 @@ func FuzzSnapshotAndBackupBodies(f *testing.F) {
 		}
 		if disabled > 0 {
 			t.Fatal("a member disabled a service")
+		}
+	})
+}
+
+// FuzzBackupImportRecord: whatever record an admin imports (its base64 JSON
+// is parsed here), the answer is never a 5xx, and what is imported is a
+// backup of the admin's project that shows without error.
+func FuzzBackupImportRecord(f *testing.F) {
+	e := newTestEnv(f, nil)
+	e.Manager.SetBackupDriver(NewFakeBackupDriver(f.TempDir()))
+	e.settle()
+	for _, rec := range []string{
+		`{"id": "9b9e4a52-0c5c-4a54-8a39-2d3f4ec7a0a1", "size": 1, "display_name": "x", "container": "c", "service_metadata": "p"}`,
+		`{"id": "9b9e4a52-0c5c-4a54-8a39-2d3f4ec7a0a2", "size": -5, "parent_id": "nope", "object_count": 1e9}`,
+		`{"id": 7, "size": "1"}`, `{"size": 1}`, `[]`, `null`, `{`,
+	} {
+		f.Add(base64.StdEncoding.EncodeToString([]byte(rec)))
+	}
+	f.Add("%%%")
+	url := e.URL + "/v3/backups/import_record"
+	f.Fuzz(func(t *testing.T, backupURL string) {
+		body, err := json.Marshal(map[string]any{"backup-record": map[string]any{"backup_service": "svc", "backup_url": backupURL}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if status := fuzzSend(t, "POST", url, e.AdminToken, body); status >= 500 {
+			t.Fatalf("import of %q: %d", backupURL, status)
+		}
+		if status := fuzzSend(t, "GET", e.URL+"/v3/backups/detail?all_tenants=1", e.AdminToken, nil); status != http.StatusOK {
+			t.Fatalf("list after import of %q: %d", backupURL, status)
 		}
 	})
 }
