@@ -286,9 +286,8 @@ func TestSnapshotBackendFailure(t *testing.T) {
 	e.Must(http.StatusNotFound, "GET", "/v3/snapshots/"+id, e.DemoToken, nil)
 }
 
-// pinnedType makes a volume type whose volumes go to backend name: the
-// scheduler does not yet place a volume made from a snapshot beside it
-// (upstream's snapshot_same_host), so the tests pin both.
+// pinnedType makes a volume type whose volumes go to backend name, so a
+// test knows which fake backend holds the bytes it writes and reads back.
 func (e *testEnv) pinnedType(name string) string {
 	e.t.Helper()
 	e.Must(http.StatusOK, "POST", "/v3/types", e.AdminToken, map[string]any{"volume_type": map[string]any{
