@@ -92,9 +92,6 @@ func (c *Cloud) startVolume(ctx context.Context, imageURL, adminPassword string)
 	manager := volume.NewManager(volume.ManagerOptions{DB: c.db, Logger: c.log, Host: host,
 		AvailabilityZone: vc.AvailabilityZone, Backends: backends, Interval: vc.ReportInterval.Duration,
 		Images: images, ScratchDir: filepath.Join(c.cfg.DataDir, "volumes", "scratch")})
-	// this host's cinder-backup: backups in a directory until the chunked
-	// drivers (internal/volume/backup) are wired in its place
-	manager.SetBackupDriver(volume.NewFakeBackupDriver(filepath.Join(c.cfg.DataDir, "volumes", "backups")))
 	port := vc.Port
 	if c.cfg.API.EphemeralPorts {
 		port = 0
@@ -113,6 +110,9 @@ func (c *Cloud) startVolume(ctx context.Context, imageURL, adminPassword string)
 		return "", err
 	}
 	c.vol = volumeParts{service: svc, manager: manager}
+	// this host's cinder-backup: backups in a directory until the chunked
+	// drivers (internal/volume/backup) are wired in its place
+	manager.SetBackupDriver(volume.NewFakeBackupDriver(filepath.Join(c.cfg.DataDir, "volumes", "backups")))
 	c.servers = append(c.servers, apiServer{name: "volume", listener: l, handler: svc.Handler()})
 	return l.URL, nil
 }
