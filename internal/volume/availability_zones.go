@@ -12,7 +12,7 @@ func init() { extraRouteGroups = append(extraRouteGroups, (*Service).availabilit
 // availabilityZoneRoutes are contrib/availability_zones.py: any token lists
 // the zones (upstream checks no policy).
 func (s *Service) availabilityZoneRoutes() []httpapi.Route {
-	return withResponses([]httpapi.Route{
+	return withSnapshotBackupResponses([]httpapi.Route{
 		{Method: "GET", Path: "/v3/os-availability-zone", Handler: s.listAvailabilityZones},
 	})
 }

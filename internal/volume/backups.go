@@ -24,7 +24,7 @@ func init() {
 // the handlers, with the backup's (or the volume's) project as the target
 // once it is found: another project's backup is not found (404).
 func (s *Service) backupRoutes() []httpapi.Route {
-	return withResponses([]httpapi.Route{
+	return withSnapshotBackupResponses([]httpapi.Route{
 		{Method: "POST", Path: "/v3/backups", Handler: s.createBackup, Schemas: versioned(backupCreateSchema, 43, 51)},
 		{Method: "GET", Path: "/v3/backups", Handler: s.listBackups},
 		{Method: "GET", Path: "/v3/backups/detail", Handler: s.listBackupsDetail},

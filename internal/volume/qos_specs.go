@@ -35,7 +35,7 @@ var qosConsumers = []string{"front-end", "back-end", "both"}
 // qosRoutes are contrib/qos_specs_manage.py: CRUD, delete_keys, and the
 // associations with volume types (upstream's member actions are GETs).
 func (s *Service) qosRoutes() []httpapi.Route {
-	return withResponses([]httpapi.Route{
+	return withSnapshotBackupResponses([]httpapi.Route{
 		{Method: "GET", Path: "/v3/qos-specs", Handler: s.listQos},
 		{Method: "POST", Path: "/v3/qos-specs", Handler: s.createQos, Schemas: []httpapi.Schema{{Request: qosCreateSchema}}},
 		{Method: "GET", Path: "/v3/qos-specs/{qos_id}", Handler: s.showQos},

@@ -19,7 +19,7 @@ func init() { extraRouteGroups = append(extraRouteGroups, (*Service).serviceRout
 // os-extended-services keys) and contrib/scheduler_stats.py, the admin's.
 func (s *Service) serviceRoutes() []httpapi.Route {
 	enableSchema := []httpapi.Schema{{Request: serviceToggleSchema(false)}}
-	return withResponses([]httpapi.Route{
+	return withSnapshotBackupResponses([]httpapi.Route{
 		{Method: "GET", Path: "/v3/os-services", Handler: s.listServices},
 		{Method: "PUT", Path: "/v3/os-services/enable", Handler: s.enableService, Schemas: enableSchema},
 		{Method: "PUT", Path: "/v3/os-services/disable", Handler: s.disableService, Schemas: enableSchema},

@@ -11,7 +11,7 @@ import (
 // upstream's api-ref (and Tempest's volume response schemas) define them:
 // each body's keys and their types, every key a microversion or a policy
 // may add listed, the base keys required. Attached to the routes
-// (withResponses), they are checked when the service is told to
+// (withSnapshotBackupResponses), they are checked when the service is told to
 // (Options.CheckResponses).
 
 var (
@@ -123,10 +123,10 @@ var snapshotBackupResponses = map[string]map[int]jsonschema.Schema{
 		"items": rsObjectOf(jsonschema.Schema{"name": rsString, "capabilities": rsObject}, "name")}}, "pools")},
 }
 
-// withResponses puts each route's answers into every one of its schemas (the
+// withSnapshotBackupResponses puts each route's answers into every one of its schemas (the
 // server reads the schema that covers the request's version), or into a
 // schema of their own for a route that validates no request.
-func withResponses(routes []httpapi.Route) []httpapi.Route {
+func withSnapshotBackupResponses(routes []httpapi.Route) []httpapi.Route {
 	for i := range routes {
 		rs, ok := snapshotBackupResponses[routes[i].Method+" "+routes[i].Path]
 		if !ok {

@@ -21,7 +21,7 @@ func init() { extraRouteGroups = append(extraRouteGroups, (*Service).snapshotRou
 // checked in the handlers with the snapshot's (or volume's) project as the
 // target, once it is found: another project's snapshot is not found (404).
 func (s *Service) snapshotRoutes() []httpapi.Route {
-	return withResponses([]httpapi.Route{
+	return withSnapshotBackupResponses([]httpapi.Route{
 		{Method: "POST", Path: "/v3/snapshots", Handler: s.createSnapshot, Schemas: []httpapi.Schema{{Request: snapshotCreateSchema}}},
 		{Method: "GET", Path: "/v3/snapshots", Handler: s.listSnapshots},
 		{Method: "GET", Path: "/v3/snapshots/detail", Handler: s.listSnapshotsDetail},
