@@ -115,13 +115,13 @@ func TestBackupCreateRestoreDelete(t *testing.T) {
 	if v["status"] != "available" || v["description"] != "auto-created_from_restore_from_backup" {
 		t.Fatalf("restored volume %v", v)
 	}
-	if got := readPattern(t, e.Backends[hostBackend(e, fresh)], fresh, 1, 9); got != "incr-data" {
+	if got := readPattern(t, e.Backends[volumeBackend(e, fresh)], fresh, 1, 9); got != "incr-data" {
 		t.Fatalf("new volume reads %q", got)
 	}
 
 	// a volume created from the backup (3.47)
 	made := e.createVolumeV("3.47", map[string]any{"backup_id": full})
-	if got := readPattern(t, e.Backends[hostBackend(e, made)], made, 1, 9); got != "full-data" {
+	if got := readPattern(t, e.Backends[volumeBackend(e, made)], made, 1, 9); got != "full-data" {
 		t.Fatalf("volume from backup reads %q", got)
 	}
 
@@ -246,7 +246,7 @@ func TestBackupOfSnapshot(t *testing.T) {
 	out := e.Must(http.StatusAccepted, "POST", "/v3/backups", e.DemoToken, map[string]any{"backup": map[string]any{
 		"volume_id": vol, "snapshot_id": snap}})
 	id := out["backup"].(map[string]any)["id"].(string)
-	if st := e.snapshot(e.DemoToken, snap)["status"]; st != "backing-up" {
+	if st := e.showSnapshot(e.DemoToken, snap)["status"]; st != "backing-up" {
 		t.Fatalf("snapshot while backed up: %v", st)
 	}
 	if st := e.volume(e.DemoToken, vol)["status"]; st != "available" {
@@ -256,7 +256,7 @@ func TestBackupOfSnapshot(t *testing.T) {
 	if bk := e.backup(e.DemoToken, id); bk["snapshot_id"] != snap || bk["status"] != "available" {
 		t.Fatalf("backup of snapshot %v", bk)
 	}
-	if st := e.snapshot(e.DemoToken, snap)["status"]; st != "available" {
+	if st := e.showSnapshot(e.DemoToken, snap)["status"]; st != "available" {
 		t.Fatalf("snapshot after backup: %v", st)
 	}
 	e.Must(http.StatusAccepted, "POST", "/v3/backups/"+id+"/restore", e.DemoToken, map[string]any{"restore": map[string]any{"volume_id": vol}})
@@ -354,7 +354,7 @@ func TestBackupExportImportRecord(t *testing.T) {
 	res := e.Must(http.StatusAccepted, "POST", "/v3/backups/"+id+"/restore", e.AdminToken, map[string]any{"restore": nil})
 	fresh := res["restore"].(map[string]any)["volume_id"].(string)
 	e.settle()
-	if got := readPattern(t, e.Backends[hostBackend(e, fresh)], fresh, 1, 8); got != "exported" {
+	if got := readPattern(t, e.Backends[volumeBackend(e, fresh)], fresh, 1, 8); got != "exported" {
 		t.Fatalf("restored from the imported backup: %q", got)
 	}
 }

@@ -16,7 +16,7 @@ func (e *testEnv) createSnapshot(token string, body map[string]any) string {
 	return out["snapshot"].(map[string]any)["id"].(string)
 }
 
-func (e *testEnv) snapshot(token, id string) map[string]any {
+func (e *testEnv) showSnapshot(token, id string) map[string]any {
 	e.t.Helper()
 	return e.Must(http.StatusOK, "GET", "/v3/snapshots/"+id, token, nil)["snapshot"].(map[string]any)
 }
@@ -43,7 +43,7 @@ func TestSnapshotCreateShowDelete(t *testing.T) {
 	}
 	id := snap["id"].(string)
 	e.settle()
-	snap = e.snapshot(e.DemoToken, id)
+	snap = e.showSnapshot(e.DemoToken, id)
 	want := []string{"created_at", "description", "id", "metadata", "name", "os-extended-snapshot-attributes:progress",
 		"os-extended-snapshot-attributes:project_id", "size", "status", "updated_at", "volume_id"}
 	if got := keysOf(snap); !slices.Equal(got, want) {
@@ -60,7 +60,7 @@ func TestSnapshotCreateShowDelete(t *testing.T) {
 		}
 	}
 	// the backend holds it, and the volume cannot go while it exists
-	if _, err := e.Backends[hostBackend(e, vol)].Open(t.Context(), bvOf(vol, 2), id); err != nil {
+	if _, err := e.Backends[volumeBackend(e, vol)].Open(t.Context(), bvOf(vol, 2), id); err != nil {
 		t.Fatalf("backend snapshot: %v", err)
 	}
 	e.Must(http.StatusBadRequest, "DELETE", "/v3/volumes/"+vol, e.DemoToken, nil)
@@ -77,7 +77,7 @@ func TestSnapshotCreateShowDelete(t *testing.T) {
 	e.Must(http.StatusBadRequest, "PUT", "/v3/snapshots/"+id, e.DemoToken, map[string]any{"snapshot": map[string]any{}})
 
 	e.Must(http.StatusAccepted, "DELETE", "/v3/snapshots/"+id, e.DemoToken, nil)
-	if st := e.snapshot(e.DemoToken, id)["status"]; st != "deleting" {
+	if st := e.showSnapshot(e.DemoToken, id)["status"]; st != "deleting" {
 		t.Fatalf("after delete: %v", st)
 	}
 	e.settle()
@@ -89,8 +89,8 @@ func TestSnapshotCreateShowDelete(t *testing.T) {
 	e.settle()
 }
 
-// hostBackend is the fake backend a volume was placed on.
-func hostBackend(e *testEnv, volumeID string) string {
+// volumeBackend is the fake backend a volume was placed on.
+func volumeBackend(e *testEnv, volumeID string) string {
 	var host string
 	if err := e.DB.QueryRowContext(e.t.Context(), `SELECT host FROM volumes WHERE id = ?`, volumeID).Scan(&host); err != nil {
 		e.t.Fatal(err)
@@ -223,7 +223,7 @@ func TestSnapshotActionsAndMetadata(t *testing.T) {
 	e.Must(http.StatusForbidden, "POST", path, e.DemoToken, map[string]any{"os-reset_status": map[string]any{"status": "error"}})
 	e.Must(http.StatusBadRequest, "POST", path, e.AdminToken, map[string]any{"os-reset_status": map[string]any{"status": "bogus"}})
 	e.Must(http.StatusAccepted, "POST", path, e.AdminToken, map[string]any{"os-reset_status": map[string]any{"status": "ERROR"}})
-	if st := e.snapshot(e.DemoToken, id)["status"]; st != "error" {
+	if st := e.showSnapshot(e.DemoToken, id)["status"]; st != "error" {
 		t.Fatalf("after reset: %v", st)
 	}
 	// update_snapshot_status follows upstream's transitions
@@ -231,7 +231,7 @@ func TestSnapshotActionsAndMetadata(t *testing.T) {
 	e.Must(http.StatusAccepted, "POST", path, e.AdminToken, map[string]any{"os-reset_status": map[string]any{"status": "creating"}})
 	e.Must(http.StatusBadRequest, "POST", path, e.DemoToken, map[string]any{"os-update_snapshot_status": map[string]any{"status": "deleting"}})
 	e.Must(http.StatusAccepted, "POST", path, e.DemoToken, map[string]any{"os-update_snapshot_status": map[string]any{"status": "available", "progress": "90%"}})
-	if s := e.snapshot(e.DemoToken, id); s["status"] != "available" || s["os-extended-snapshot-attributes:progress"] != "90%" {
+	if s := e.showSnapshot(e.DemoToken, id); s["status"] != "available" || s["os-extended-snapshot-attributes:progress"] != "90%" {
 		t.Fatalf("after update_snapshot_status: %v", s)
 	}
 	e.Must(http.StatusBadRequest, "POST", path, e.DemoToken, map[string]any{"os-bogus": map[string]any{}})
@@ -273,11 +273,11 @@ func TestSnapshotBackendFailure(t *testing.T) {
 	e := newTestEnv(t, nil)
 	vol := e.createVolume(e.DemoToken, map[string]any{"size": 1})
 	// the volume's data gone from the backend: the snapshot cannot be taken
-	if err := os.Remove(filepath.Join(e.Dir, "pool-"+hostBackend(e, vol), "volume-"+vol)); err != nil {
+	if err := os.Remove(filepath.Join(e.Dir, "pool-"+volumeBackend(e, vol), "volume-"+vol)); err != nil {
 		t.Fatal(err)
 	}
 	id := e.createSnapshot(e.DemoToken, map[string]any{"volume_id": vol})
-	if st := e.snapshot(e.DemoToken, id)["status"]; st != "error" {
+	if st := e.showSnapshot(e.DemoToken, id)["status"]; st != "error" {
 		t.Fatalf("failed create: %v", st)
 	}
 	// an error snapshot may be deleted
@@ -298,7 +298,7 @@ func (e *testEnv) pinnedType(name string) string {
 func TestVolumeFromSnapshot(t *testing.T) {
 	e := newTestEnv(t, nil)
 	vol := e.createVolume(e.DemoToken, map[string]any{"size": 1, "volume_type": e.pinnedType("alpha")})
-	name := hostBackend(e, vol)
+	name := volumeBackend(e, vol)
 	writePattern(t, e.Backends[name], vol, 1, "before")
 	snap := e.createSnapshot(e.DemoToken, map[string]any{"volume_id": vol})
 	writePattern(t, e.Backends[name], vol, 1, "after!")
@@ -307,7 +307,7 @@ func TestVolumeFromSnapshot(t *testing.T) {
 	if v["status"] != "available" || v["snapshot_id"] != snap || v["size"] != float64(2) {
 		t.Fatalf("volume from snapshot %v", v)
 	}
-	if got := readPattern(t, e.Backends[hostBackend(e, clone)], clone, 2, 6); got != "before" {
+	if got := readPattern(t, e.Backends[volumeBackend(e, clone)], clone, 2, 6); got != "before" {
 		t.Fatalf("volume from snapshot reads %q", got)
 	}
 }
