@@ -32,7 +32,7 @@ func (s *Service) backupRoutes() []httpapi.Route {
 		{Method: "PUT", Path: "/v3/backups/{backup_id}", Handler: s.updateBackup, Schemas: versioned(backupUpdateSchema, 43)},
 		{Method: "DELETE", Path: "/v3/backups/{backup_id}", Handler: s.deleteBackup},
 		{Method: "POST", Path: "/v3/backups/{backup_id}/restore", Handler: s.restoreBackup, Schemas: []httpapi.Schema{{Request: backupRestoreSchema}}},
-		{Method: "POST", Path: "/v3/backups/{backup_id}/action", Handler: s.backupAction},
+		{Method: "POST", Path: "/v3/backups/{backup_id}/action", Handler: s.backupAction, Schemas: []httpapi.Schema{{Request: actionBodySchema}}},
 	})
 }
 

@@ -28,7 +28,7 @@ func (s *Service) snapshotRoutes() []httpapi.Route {
 		{Method: "GET", Path: "/v3/snapshots/{snapshot_id}", Handler: s.showSnapshot},
 		{Method: "PUT", Path: "/v3/snapshots/{snapshot_id}", Handler: s.updateSnapshot, Schemas: []httpapi.Schema{{Request: snapshotUpdateSchema}}},
 		{Method: "DELETE", Path: "/v3/snapshots/{snapshot_id}", Handler: s.deleteSnapshot},
-		{Method: "POST", Path: "/v3/snapshots/{snapshot_id}/action", Handler: s.snapshotAction},
+		{Method: "POST", Path: "/v3/snapshots/{snapshot_id}/action", Handler: s.snapshotAction, Schemas: []httpapi.Schema{{Request: actionBodySchema}}},
 		{Method: "GET", Path: "/v3/snapshots/{snapshot_id}/metadata", Handler: s.showSnapshotMetadata},
 		{Method: "POST", Path: "/v3/snapshots/{snapshot_id}/metadata", Handler: s.mergeSnapshotMetadata, Schemas: snapshotMetadataSchema("metadata")},
 		{Method: "PUT", Path: "/v3/snapshots/{snapshot_id}/metadata", Handler: s.replaceSnapshotMetadata, Schemas: snapshotMetadataSchema("metadata")},
@@ -59,6 +59,11 @@ var (
 		}},
 	}, "required": []any{"snapshot"}, "additionalProperties": false}
 )
+
+// actionBodySchema is an action body's outer shape, an object keyed by the
+// action: each action's own schema is checked in its handler, with
+// upstream's messages, and an unknown action is upstream's 400 there too.
+var actionBodySchema = jsonschema.Schema{"type": "object"}
 
 func snapshotMetadataSchema(key string) []httpapi.Schema {
 	return []httpapi.Schema{{Request: jsonschema.Schema{"type": "object",
