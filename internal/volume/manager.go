@@ -45,6 +45,8 @@ type Manager struct {
 	now      func() time.Time
 	// busy keeps one pass at a time per manager (Run's loop and tests' Pass)
 	busy sync.Mutex
+	// backup stores backups (SetBackupDriver); nil: no cinder-backup here
+	backup BackupDriver
 }
 
 // ManagerOptions configure a Manager.
@@ -138,6 +140,7 @@ func (m *Manager) Pass(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("%s: %w", name, err))
 		}
 	}
+	errs = append(errs, m.convergeSnapshotsAndBackups(ctx)) // manager_snapshots_backups.go
 	return errors.Join(errs...)
 }
 
@@ -357,11 +360,6 @@ func (m *Manager) fail(ctx context.Context, id, status string, cause error) erro
 	return nil
 }
 
-// RestoreFromBackup, when set, makes a volume of a backup (the backup
-// service's part): the manager calls it for a creating volume with a
-// backup_id and marks the volume available when it returns nil.
-var RestoreFromBackup func(ctx context.Context, b backend.Backend, v backend.Volume, backupID string) error
-
 func (m *Manager) create(ctx context.Context, b backend.Backend, v *volume) error {
 	switch {
 	case v.SnapshotID != nil:
@@ -379,10 +377,7 @@ func (m *Manager) create(ctx context.Context, b backend.Backend, v *volume) erro
 		}
 		return b.CreateFromVolume(ctx, bv(v), bv(src))
 	case v.BackupID != nil:
-		if RestoreFromBackup == nil {
-			return errors.New("creating a volume from a backup is not available")
-		}
-		return RestoreFromBackup(ctx, b, bv(v), *v.BackupID)
+		return m.createFromBackup(ctx, b, v) // manager_snapshots_backups.go
 	case v.ImageID != nil:
 		return m.createFromImage(ctx, b, v)
 	}
