@@ -15,6 +15,7 @@ import (
 	"github.com/nimbus-cloud/nimbus/internal/volume/backend"
 	"github.com/nimbus-cloud/nimbus/internal/volume/backend/fake"
 	"github.com/nimbus-cloud/nimbus/internal/volume/backend/file"
+	"github.com/nimbus-cloud/nimbus/internal/volume/backup"
 )
 
 // volumeParts are the block storage service and this host's volume manager.
@@ -128,9 +129,13 @@ func (c *Cloud) startVolume(ctx context.Context, imageURL, adminPassword string)
 		return "", err
 	}
 	c.vol = volumeParts{service: svc, manager: manager}
-	// this host's cinder-backup: backups in a directory until the chunked
-	// drivers (internal/volume/backup) are wired in its place
-	manager.SetBackupDriver(volume.NewFakeBackupDriver(filepath.Join(c.cfg.DataDir, "volumes", "backups")))
+	// this host's cinder-backup
+	backups, err := c.backupDriver(images)
+	if err != nil {
+		_ = l.Close()
+		return "", err
+	}
+	manager.SetBackupDriver(backups)
 	c.servers = append(c.servers, apiServer{name: "volume", listener: l, handler: svc.Handler()})
 	return l.URL, nil
 }
@@ -145,4 +150,30 @@ func (v volumeParts) run(ctx context.Context, wg *sync.WaitGroup) {
 		defer wg.Done()
 		v.manager.Run(ctx)
 	}()
+}
+
+// backupDriver is the chunked backup driver [volume] backup_driver names.
+func (c *Cloud) backupDriver(service *volume.ServiceClient) (volume.BackupDriver, error) {
+	name := c.cfg.Volume.BackupDriver
+	if name == "" {
+		name = "posix"
+		if c.cfg.ObjectStore.Enabled {
+			name = "swift"
+		}
+	}
+	switch name {
+	case "swift":
+		d, err := backup.NewSwift(backup.SwiftOptions{})
+		if err != nil {
+			return nil, err
+		}
+		return &volume.ChunkedBackups{Driver: d, Auth: service.ObjectStoreAuth}, nil
+	case "posix":
+		d, err := backup.NewDirectory(filepath.Join(c.cfg.DataDir, "volumes", "backups"), backup.ChunkOptions{})
+		if err != nil {
+			return nil, err
+		}
+		return &volume.ChunkedBackups{Driver: d}, nil
+	}
+	return nil, fmt.Errorf("volume.backup_driver %q: want swift or posix", name)
 }

@@ -2,6 +2,7 @@ package volume
 
 import (
 	"fmt"
+	"github.com/nimbus-cloud/nimbus/internal/volume/backup"
 	"net/http"
 	"path/filepath"
 	"slices"
@@ -9,10 +10,10 @@ import (
 )
 
 // withBackups makes the test manager this host's backup service too, over
-// the fake driver.
+// the chunked driver's directory store (upstream's posix driver).
 func (e *testEnv) withBackups() *testEnv {
 	e.t.Helper()
-	e.Manager.SetBackupDriver(NewFakeBackupDriver(filepath.Join(e.Dir, "backups")))
+	e.Manager.SetBackupDriver(directoryBackups(e.t, filepath.Join(e.Dir, "backups")))
 	e.settle()
 	return e
 }
@@ -27,6 +28,15 @@ func (e *testEnv) createBackup(token string, body map[string]any) string {
 func (e *testEnv) backup(token, id string) map[string]any {
 	e.t.Helper()
 	return e.Must(http.StatusOK, "GET", "/v3/backups/"+id, token, nil)["backup"].(map[string]any)
+}
+
+// directoryBackups is the chunked backup driver over a directory.
+func directoryBackups(t testing.TB, dir string) BackupDriver {
+	d, err := backup.NewDirectory(dir, backup.ChunkOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &ChunkedBackups{Driver: d}
 }
 
 func TestBackupCreateRestoreDelete(t *testing.T) {

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/nimbus-cloud/nimbus/internal/volume/backup"
 )
 
 // ServiceClient is the other services as the volume service calls them over
@@ -218,4 +220,21 @@ func (c *ServiceClient) VolumeExtended(ctx context.Context, volumeID string, ser
 		return fmt.Errorf("compute external events: %d %s", resp.StatusCode, b)
 	}
 	return nil
+}
+
+// ObjectStoreAuth is the volume service's own token and its project's
+// object-store account, where backups go with backup_swift_auth =
+// single_user.
+func (c *ServiceClient) ObjectStoreAuth(ctx context.Context) (backup.Auth, error) {
+	token, err := c.ownToken(ctx)
+	if err != nil {
+		return backup.Auth{}, err
+	}
+	c.mu.Lock()
+	url := c.catalog["object-store"]
+	c.mu.Unlock()
+	if url == "" {
+		return backup.Auth{}, fmt.Errorf("the catalog has no object-store endpoint for backups")
+	}
+	return backup.Auth{Token: token, StorageURL: url}, nil
 }

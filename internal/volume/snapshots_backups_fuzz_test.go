@@ -40,7 +40,7 @@ func fuzzSeeds(f *testing.F, volumeID string, seeds ...string) {
 // and an admin-only action is never done for the member.
 func FuzzSnapshotAndBackupBodies(f *testing.F) {
 	e := newTestEnv(f, nil)
-	e.Manager.SetBackupDriver(NewFakeBackupDriver(f.TempDir()))
+	e.Manager.SetBackupDriver(directoryBackups(f, f.TempDir()))
 	e.settle()
 	out := e.Must(http.StatusAccepted, "POST", "/v3/volumes", e.DemoToken, map[string]any{"volume": map[string]any{"size": 1}})
 	vol := out["volume"].(map[string]any)["id"].(string)
@@ -99,7 +99,7 @@ func FuzzSnapshotAndBackupBodies(f *testing.F) {
 // backup of the admin's project that shows without error.
 func FuzzBackupImportRecord(f *testing.F) {
 	e := newTestEnv(f, nil)
-	e.Manager.SetBackupDriver(NewFakeBackupDriver(f.TempDir()))
+	e.Manager.SetBackupDriver(directoryBackups(f, f.TempDir()))
 	e.settle()
 	for _, rec := range []string{
 		`{"id": "9b9e4a52-0c5c-4a54-8a39-2d3f4ec7a0a1", "size": 1, "display_name": "x", "container": "c", "service_metadata": "p"}`,

@@ -55,6 +55,11 @@ type Volume struct {
 	QuotaSnapshots       int `toml:"quota_snapshots" env:"NIMBUS_VOLUME_QUOTA_SNAPSHOTS"`
 	QuotaBackups         int `toml:"quota_backups" env:"NIMBUS_VOLUME_QUOTA_BACKUPS"`
 	QuotaBackupGigabytes int `toml:"quota_backup_gigabytes" env:"NIMBUS_VOLUME_QUOTA_BACKUP_GIGABYTES"`
+	// BackupDriver is where backups go: "swift" (the object store, in the
+	// volume service's own account, as upstream's swift driver with
+	// backup_swift_auth = single_user) or "posix" (a directory, DATA_DIR/
+	// volumes/backups); empty: swift when the object store runs, else posix.
+	BackupDriver string `toml:"backup_driver" env:"NIMBUS_VOLUME_BACKUP_DRIVER"`
 	// ReportInterval is the volume managers' heartbeat and convergence
 	// period (upstream's report_interval, 10s).
 	ReportInterval Duration `toml:"report_interval" env:"NIMBUS_VOLUME_REPORT_INTERVAL"`
