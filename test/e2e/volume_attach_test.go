@@ -7,7 +7,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -52,7 +54,7 @@ func TestVolumeAttachQEMU(t *testing.T) {
 		OS(t, d.Cloud, demoCloud, "floating", "ip", "set", "--port", portIDOf(t, d, server), floating)
 		run := func(cmd string) (string, error) {
 			out, err := exec.Command("ip", "netns", "exec", d.bed.Host, "ssh", "-i", key, "-o", "StrictHostKeyChecking=no",
-				"-o", "UserKnownHostsFile=/dev/null", "-o", "ConnectTimeout=5", "-o", "BatchMode=yes", "root@"+floating, cmd).CombinedOutput()
+				"-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=5", "-o", "BatchMode=yes", "root@"+floating, cmd).CombinedOutput()
 			return strings.TrimSpace(string(out)), err
 		}
 		eventually(t, "ssh to "+server, func() bool { _, err := run("true"); return err == nil })
@@ -82,11 +84,14 @@ func TestVolumeAttachQEMU(t *testing.T) {
 		t.Helper()
 		serial := volume[:20]
 		var dev string
-		eventually(t, "the guest's disk of volume "+volume, func() bool {
+		if !eventuallyWithin(2*time.Minute, func() bool {
 			out, err := run(`for d in /sys/block/vd*; do [ "$(cat $d/serial 2>/dev/null)" = "` + serial + `" ] && echo /dev/${d##*/}; done`)
 			dev = out
 			return err == nil && strings.HasPrefix(out, "/dev/vd")
-		})
+		}) {
+			diag, err := run(`ls /sys/block; for d in /sys/block/vd*; do echo $d $(cat $d/serial); done; ls /sys/bus/pci/devices; dmesg | tail -40`)
+			t.Fatalf("timed out waiting for the guest's disk of volume %s; the guest (%v):\n%s", volume, err, diag)
+		}
 		return dev
 	}
 
@@ -125,6 +130,8 @@ func TestVolumeAttachQEMU(t *testing.T) {
 		t.Errorf("vm2's volumes_attached %v lacks %s", attached["volumes_attached"], volID)
 	}
 
+	crashWhileWriting(t, d, on2, dev, volID)
+
 	// Boot from a volume made from the image.
 	vm3 := boot("vm3", "--image", "nimbus-guest", "--boot-from-volume", "1")
 	var srv3 row
@@ -149,4 +156,83 @@ func TestVolumeAttachQEMU(t *testing.T) {
 	OS(t, d.Cloud, demoCloud, "server", "delete", "--wait", vm1, vm2)
 	waitVolume(volID, "available")
 	OS(t, d.Cloud, demoCloud, "volume", "delete", volID, rootVolume)
+}
+
+// crashWhileWriting is acceptance 5: while the guest writes to the attached
+// volume (each write fsynced, then counted in /tmp/acked), the export's
+// qemu-storage-daemon and the volume service (the cloud's process) are
+// killed with SIGKILL and the cloud restarted; the guest's writes resume by
+// themselves (its NBD client reconnects to the export the restarted manager
+// brings back on the same port), every write acknowledged before or after
+// the kills is on the volume, and the database, the export and the
+// attachment agree.
+func crashWhileWriting(t *testing.T, d *dataplaneCloud, run func(string) (string, error), dev, volID string) {
+	t.Helper()
+	if out, err := run(fmt.Sprintf(`nohup sh -c 'i=0; while [ ! -e /tmp/stop ]; do printf %%08d $i | `+
+		`dd of=%s bs=512 seek=$((i+1)) conv=fsync,notrunc 2>/dev/null && echo $i > /tmp/acked.new && `+
+		`mv /tmp/acked.new /tmp/acked; i=$((i+1)); done' >/dev/null 2>&1 &`, dev)); err != nil {
+		t.Fatalf("start the guest's writer: %v: %s", err, out)
+	}
+	acked := func() int {
+		out, err := run("cat /tmp/acked")
+		if err != nil {
+			return -1
+		}
+		n, err := strconv.Atoi(strings.TrimSpace(out))
+		if err != nil {
+			return -1
+		}
+		return n
+	}
+	eventually(t, "the guest's first writes", func() bool { return acked() >= 3 })
+
+	pidFile := filepath.Join(d.dir, "volumes", "file", ".exports", "volume-"+volID, "qsd.pid")
+	daemon := func() int {
+		data, err := os.ReadFile(pidFile)
+		if err != nil {
+			return 0
+		}
+		pid, _ := strconv.Atoi(strings.TrimSpace(string(data)))
+		cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		if err != nil || !strings.Contains(string(cmdline), "qemu-storage-daemon") {
+			return 0
+		}
+		return pid
+	}
+	killed := daemon()
+	if killed == 0 {
+		t.Fatalf("no qemu-storage-daemon serves volume %s (%s)", volID, pidFile)
+	}
+	if err := syscall.Kill(killed, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	d.Cloud.Kill()
+	before := acked()
+	if err := d.Cloud.Restart(); err != nil {
+		t.Fatalf("restart after kill -9: %v", err)
+	}
+	if !eventuallyWithin(3*time.Minute, func() bool { return acked() >= before+5 }) {
+		t.Fatalf("the guest's writes did not resume after the restart: %d acknowledged before, %d now", before, acked())
+	}
+	if pid := daemon(); pid == 0 || pid == killed {
+		t.Errorf("the export's daemon after the restart: pid %d (the killed one was %d)", pid, killed)
+	}
+	if out, err := run("touch /tmp/stop; sleep 3; cat /tmp/acked"); err != nil {
+		t.Fatalf("stop the writer: %v: %s", err, out)
+	}
+	n := acked()
+	var want strings.Builder
+	for i := 0; i <= n; i++ {
+		fmt.Fprintf(&want, "%08d", i)
+	}
+	// O_DIRECT: past the guest's page cache, what the volume holds
+	got, err := run(fmt.Sprintf(`dd if=%s bs=512 skip=1 count=%d iflag=direct 2>/dev/null | tr -d '\000'`, dev, n+1))
+	if err != nil || !strings.HasPrefix(got, want.String()) {
+		t.Fatalf("the volume holds %q (%v), want the %d acknowledged writes %q", got, err, n+1, want.String())
+	}
+	var v row
+	OSJSON(t, d.Cloud, demoCloud, &v, "volume", "show", volID)
+	if str(v, "status") != "in-use" || !strings.Contains(fmt.Sprint(v["attachments"]), "server_id") {
+		t.Errorf("after the restart the volume is %q with attachments %v, want in-use and attached", str(v, "status"), v["attachments"])
+	}
 }
