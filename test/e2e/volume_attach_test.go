@@ -159,7 +159,7 @@ func TestVolumeAttachQEMU(t *testing.T) {
 }
 
 // crashWhileWriting is acceptance 5: while the guest writes to the attached
-// volume (each write fsynced, then counted in /tmp/acked), the export's
+// volume (each write fsynced, then counted in /acked), the export's
 // qemu-storage-daemon and the volume service (the cloud's process) are
 // killed with SIGKILL and the cloud restarted; the guest's writes resume by
 // themselves (its NBD client reconnects to the export the restarted manager
@@ -168,13 +168,14 @@ func TestVolumeAttachQEMU(t *testing.T) {
 // attachment agree.
 func crashWhileWriting(t *testing.T, d *dataplaneCloud, run func(string) (string, error), dev, volID string) {
 	t.Helper()
-	if out, err := run(fmt.Sprintf(`nohup sh -c 'i=0; while [ ! -e /tmp/stop ]; do printf %%08d $i | `+
-		`dd of=%s bs=512 seek=$((i+1)) conv=fsync,notrunc 2>/dev/null && echo $i > /tmp/acked.new && `+
-		`mv /tmp/acked.new /tmp/acked; i=$((i+1)); done' >/dev/null 2>&1 &`, dev)); err != nil {
+	// The guest's root file system is its initramfs: / is writable, /tmp may not be there.
+	if out, err := run(fmt.Sprintf(`sh -c 'trap "" HUP; i=0; while [ ! -e /stop-writer ]; do printf %%08d $i | `+
+		`dd of=%s bs=512 seek=$((i+1)) conv=fsync,notrunc 2>/dev/null && echo $i > /acked.new && `+
+		`mv /acked.new /acked; i=$((i+1)); done' </dev/null >/dev/null 2>&1 &`, dev)); err != nil {
 		t.Fatalf("start the guest's writer: %v: %s", err, out)
 	}
 	acked := func() int {
-		out, err := run("cat /tmp/acked")
+		out, err := run("cat /acked")
 		if err != nil {
 			return -1
 		}
@@ -217,7 +218,7 @@ func crashWhileWriting(t *testing.T, d *dataplaneCloud, run func(string) (string
 	if pid := daemon(); pid == 0 || pid == killed {
 		t.Errorf("the export's daemon after the restart: pid %d (the killed one was %d)", pid, killed)
 	}
-	if out, err := run("touch /tmp/stop; sleep 3; cat /tmp/acked"); err != nil {
+	if out, err := run("touch /stop-writer; sleep 3; cat /acked"); err != nil {
 		t.Fatalf("stop the writer: %v: %s", err, out)
 	}
 	n := acked()
