@@ -194,6 +194,33 @@ func TestVolumeManagerConvergesExports(t *testing.T) {
 	}
 }
 
+// TestVolumeManagerKeepsExportsInFlight: an export the manager made for the
+// API, whose connection_info the API has not committed yet, survives a
+// convergence that read the database before it (else its port and key go,
+// and the connection_info the API stores leads nowhere).
+func TestVolumeManagerKeepsExportsInFlight(t *testing.T) {
+	e := newTestEnv(t, nil)
+	id := e.createVolume(e.DemoToken, map[string]any{"size": 1})
+	host := e.volume(e.AdminToken, id)["os-vol-host-attr:host"].(string)
+	v := backend.Volume{ID: id, SizeGB: 1}
+	ctx := context.Background()
+	if _, err := e.Manager.InitializeConnection(ctx, host, v, backend.Export{VolumeID: id, AttachmentID: "in-flight"}); err != nil {
+		t.Fatal(err)
+	}
+	e.settle()
+	b := e.Backends[hostBackend(e, id)]
+	if got, _ := b.Exports(ctx); len(got) != 1 || got[0].AttachmentID != "in-flight" {
+		t.Fatalf("after a convergence, exports %v; want the in-flight one kept", got)
+	}
+	if err := e.Manager.TerminateConnection(ctx, host, v, "in-flight"); err != nil {
+		t.Fatal(err)
+	}
+	e.settle()
+	if got, _ := b.Exports(ctx); len(got) != 0 {
+		t.Fatalf("after its unexport, exports %v", got)
+	}
+}
+
 func TestVolumeAdminActions(t *testing.T) {
 	e := newTestEnv(t, nil)
 	id := e.createVolume(e.DemoToken, map[string]any{"size": 1})

@@ -47,7 +47,27 @@ type Manager struct {
 	busy sync.Mutex
 	// backup stores backups (SetBackupDriver); nil: no cinder-backup here
 	backup BackupDriver
+
+	// exports serializes the convergence of exports with the API's exports
+	// and unexports; inFlight are the exports InitializeConnection made whose
+	// connection_info the API may not have committed yet, which a
+	// convergence must keep: removing one would drop its port and key, and
+	// the connection_info the API then stores would lead nowhere.
+	exports  sync.Mutex
+	inFlight map[string]inFlightExport
 }
+
+// inFlightExport is an export made for the API, not yet in the database.
+type inFlightExport struct {
+	backend string // volume_backend_name
+	export  backend.Export
+	since   time.Time
+}
+
+// inFlightFor is how long an export made for the API is kept without its row:
+// far longer than the API's commit after it, short enough that an export whose
+// request failed after Export is removed by a later pass.
+const inFlightFor = 2 * time.Minute
 
 // ManagerOptions configure a Manager.
 type ManagerOptions struct {
@@ -562,6 +582,8 @@ func (m *Manager) convert(ctx context.Context, volumeID string, data backend.Dat
 // wants: an attachment with a connection (attaching, attached, or reserved
 // with a connector) of a volume here is exported, every other export removed.
 func (m *Manager) convergeExports(ctx context.Context, name string, b backend.Backend) error {
+	m.exports.Lock()
+	defer m.exports.Unlock()
 	type want struct {
 		v *volume
 		a *attachment
@@ -582,7 +604,7 @@ func (m *Manager) convergeExports(ctx context.Context, name string, b backend.Ba
 		for i, w := range rows {
 			want[i] = exportOf(w.v, w.a)
 		}
-		return r.Reconcile(ctx, want)
+		return r.Reconcile(ctx, m.withInFlight(name, want))
 	}
 	have, err := b.Exports(ctx)
 	if err != nil {
@@ -593,6 +615,9 @@ func (m *Manager) convergeExports(ctx context.Context, name string, b backend.Ba
 		exported[e.AttachmentID] = true
 	}
 	wanted := map[string]bool{}
+	for _, e := range m.withInFlight(name, nil) {
+		wanted[e.AttachmentID] = true
+	}
 	var errs []error
 	for _, w := range rows {
 		wanted[w.a.ID] = true
@@ -665,7 +690,36 @@ func (m *Manager) InitializeConnection(ctx context.Context, host string, v backe
 	if err != nil {
 		return backend.ConnectionInfo{}, err
 	}
-	return b.Export(ctx, v, e)
+	m.exports.Lock()
+	defer m.exports.Unlock()
+	info, err := b.Export(ctx, v, e)
+	if err == nil {
+		if m.inFlight == nil {
+			m.inFlight = map[string]inFlightExport{}
+		}
+		m.inFlight[e.AttachmentID] = inFlightExport{backend: b.Name(), export: e, since: m.now()}
+	}
+	return info, err
+}
+
+// withInFlight is want (the database's exports) with the exports made for the
+// API since, until their rows show them or they are too old to be coming;
+// the caller holds m.exports.
+func (m *Manager) withInFlight(name string, want []backend.Export) []backend.Export {
+	seen := map[string]bool{}
+	for _, e := range want {
+		seen[e.AttachmentID] = true
+	}
+	for id, f := range m.inFlight {
+		switch {
+		case f.backend != name:
+		case seen[id] || m.now().Sub(f.since) > inFlightFor:
+			delete(m.inFlight, id)
+		default:
+			want = append(want, f.export)
+		}
+	}
+	return want
 }
 
 // TerminateConnection removes an attachment's export.
@@ -674,5 +728,8 @@ func (m *Manager) TerminateConnection(ctx context.Context, host string, v backen
 	if err != nil {
 		return err
 	}
+	m.exports.Lock()
+	defer m.exports.Unlock()
+	delete(m.inFlight, attachmentID)
 	return b.Unexport(ctx, v, attachmentID)
 }
