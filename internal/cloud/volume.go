@@ -73,17 +73,9 @@ func (c *Cloud) startVolume(ctx context.Context, imageURL, adminPassword string)
 	}
 	var backends []backend.Backend
 	for _, bc := range configured {
-		if bc.PoolDir == "" {
-			bc.PoolDir = filepath.Join(c.cfg.DataDir, "volumes", bc.Name)
-		}
-		if bc.ExportHost == "" && net.ParseIP(c.cfg.API.Host) != nil && !net.ParseIP(c.cfg.API.Host).IsUnspecified() {
-			bc.ExportHost = c.cfg.API.Host
-		}
-		if bc.ExportNamespace == "" {
-			bc.ExportNamespace = c.cfg.Network.HostNamespace
-		}
-		if bc.VolumeClear != "" && bc.VolumeClear != "none" && bc.VolumeClear != "zero" {
-			return "", fmt.Errorf("volume backend %s: volume_clear %q: want none or zero", bc.Name, bc.VolumeClear)
+		bc, err := c.volumeBackendDefaults(bc)
+		if err != nil {
+			return "", err
 		}
 		driver := bc.Driver
 		if driver == "" {
@@ -138,6 +130,26 @@ func (c *Cloud) startVolume(ctx context.Context, imageURL, adminPassword string)
 	manager.SetBackupDriver(backups)
 	c.servers = append(c.servers, apiServer{name: "volume", listener: l, handler: svc.Handler()})
 	return l.URL, nil
+}
+
+// volumeBackendDefaults fills what a backend's section leaves out from the
+// rest of the configuration, and checks it.
+func (c *Cloud) volumeBackendDefaults(bc config.VolumeBackend) (config.VolumeBackend, error) {
+	if bc.PoolDir == "" {
+		bc.PoolDir = filepath.Join(c.cfg.DataDir, "volumes", bc.Name)
+	}
+	// the API's address serves the exports too, unless it is a wildcard,
+	// which connection_info cannot give the attaching hosts
+	if ip := net.ParseIP(c.cfg.API.Host); bc.ExportHost == "" && ip != nil && !ip.IsUnspecified() {
+		bc.ExportHost = c.cfg.API.Host
+	}
+	if bc.ExportNamespace == "" {
+		bc.ExportNamespace = c.cfg.Network.HostNamespace
+	}
+	if bc.VolumeClear != "" && bc.VolumeClear != "none" && bc.VolumeClear != "zero" {
+		return bc, fmt.Errorf("volume backend %s: volume_clear %q: want none or zero", bc.Name, bc.VolumeClear)
+	}
+	return bc, nil
 }
 
 // run runs the volume manager until ctx ends.

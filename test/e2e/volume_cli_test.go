@@ -29,7 +29,8 @@ func waitVolume(t *testing.T, c *Cloud, cloud, id, want string) row {
 }
 
 // TestVolumeCLI drives the block storage API with the real openstack CLI:
-// volume create/list/show/set/delete, extend with volume set --size, a volume
+// volume create/list/show/set/delete, extend with volume set --size, a clone
+// (--source), a volume
 // type bound to a backend by volume_backend_name, the quota's 413, and
 // another project that can neither see nor touch the volume.
 func TestVolumeCLI(t *testing.T) {
@@ -59,6 +60,13 @@ func TestVolumeCLI(t *testing.T) {
 	wantField(t, "volume set", v, "size", "2")
 	// shrinking is refused
 	mustFail(t, c, demoCloud, "New size must be greater than", "volume", "set", "--size", "1", id)
+	// a clone of it (--source), on its backend
+	var clone row
+	OSJSON(t, c, demoCloud, &clone, "volume", "create", "--source", id, "--size", "2", name+"-clone")
+	cloneID := str(clone, "id")
+	t.Cleanup(func() { _, _ = c.OpenStack(context.Background(), demoCloud, "volume", "delete", cloneID) })
+	clone = waitVolume(t, c, demoCloud, cloneID, "available")
+	wantField(t, "volume create --source", clone, "source_volid", id)
 
 	// a type on the "file" backend by name, as an operator makes one
 	typeName := uniqueName("cli-type")
