@@ -7,7 +7,9 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -92,7 +94,34 @@ func (d *dataplaneCloud) start(env ...string) {
 
 // cleanup removes what the cloud's agents made outside the host namespace, which
 // goes with the bed: dnsmasq processes and the cloud's qdhcp- and qrouter- namespaces.
-func (d *dataplaneCloud) cleanup() { d.agents().Remove() }
+func (d *dataplaneCloud) cleanup() {
+	d.agents().Remove()
+	// Guests and volume exports outlive the cloud's process by design (a
+	// restarted agent finds them); a test that failed half-way leaves them.
+	killProcessesUnder(d.dir, "qemu-system", "qemu-storage-daemon", "qemu-nbd")
+}
+
+// killProcessesUnder kills (SIGKILL) the processes of the named binaries whose
+// command line names a path under dir.
+func killProcessesUnder(dir string, binaries ...string) {
+	procs, _ := os.ReadDir("/proc")
+	for _, p := range procs {
+		pid, err := strconv.Atoi(p.Name())
+		if err != nil {
+			continue
+		}
+		data, err := os.ReadFile(filepath.Join("/proc", p.Name(), "cmdline"))
+		if err != nil || !strings.Contains(string(data), dir+"/") {
+			continue
+		}
+		name := filepath.Base(strings.SplitN(string(data), "\x00", 2)[0])
+		for _, b := range binaries {
+			if strings.HasPrefix(name, b) {
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+			}
+		}
+	}
+}
 
 func (d *dataplaneCloud) agents() testbed.CloudAgents {
 	return testbed.CloudAgents{DHCPDir: d.dhcpDir, Host: d.Host}

@@ -188,10 +188,16 @@ func (d *openData) Close() error {
 // and exit), SIGKILL if it lingers.
 func (d *openData) stopServer() {
 	pidPath := filepath.Join(d.dir, "server.pid")
-	if d.binary == "" || pidOf(pidPath, d.binary) == 0 {
+	if d.binary == "" {
 		return
 	}
-	syscall.Kill(pidOf(pidPath, d.binary), syscall.SIGTERM)
+	// One read of the pid: a second could find the server gone and give 0,
+	// and kill(0) signals this process's whole group.
+	pid := pidOf(pidPath, d.binary)
+	if pid <= 0 {
+		return
+	}
+	syscall.Kill(pid, syscall.SIGTERM)
 	for i := 0; i < 100 && pidOf(pidPath, d.binary) != 0; i++ {
 		time.Sleep(20 * time.Millisecond)
 	}
