@@ -310,11 +310,20 @@ func TestSwiftStoreDeferred(t *testing.T) {
 		t.Fatalf("a held delete touched the store: %d objects", got)
 	}
 	s.Start()
-	deadline := time.Now().Add(10 * time.Second)
-	for len(b.objects()) != 3 && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
+	// A container listing is eventually consistent (each replica of the
+	// container gets the object servers' updates on its own), so two reads
+	// in a row may disagree: wait for the one state wanted, judged on one read.
+	want := func(left map[string]string) bool {
+		_, old := left["old"]
+		return len(left) == 3 && left["rewritten"] != "" && !old
 	}
-	if left := b.objects(); len(left) != 3 || left["rewritten"] == "" {
+	deadline := time.Now().Add(30 * time.Second)
+	left := b.objects()
+	for !want(left) && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+		left = b.objects()
+	}
+	if !want(left) {
 		t.Fatalf("after Start: %v", left)
 	}
 }
