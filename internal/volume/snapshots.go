@@ -675,16 +675,9 @@ func (s *Service) showSnapshotMetadataItem(r *http.Request) (httpapi.Response, e
 }
 
 func (s *Service) updateSnapshotMetadataItem(r *http.Request) (httpapi.Response, error) {
-	kv, err := decodeMetadata(r, "meta")
+	kv, err := decodeMetadataItem(r)
 	if err != nil {
 		return httpapi.Response{}, err
-	}
-	key := r.PathValue("key")
-	if _, ok := kv[key]; !ok {
-		return httpapi.Response{}, badRequest("Request body and URI mismatch")
-	}
-	if len(kv) > 1 {
-		return httpapi.Response{}, badRequest("Request body contains too many items")
 	}
 	if _, err := s.writeSnapshotMetadata(r, kv, true); err != nil {
 		return httpapi.Response{}, err

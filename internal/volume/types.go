@@ -350,6 +350,9 @@ func (s *Service) updateType(r *http.Request) (httpapi.Response, error) {
 		}
 		_, err = tx.ExecContext(ctx, `UPDATE volume_types SET name = ?, description = ?, is_public = ?, updated_at = ? WHERE id = ?`,
 			t.Name, t.Description, t.IsPublic, dbTime(s.now()), t.ID)
+		if db.IsUniqueViolation(err) { // a concurrent create or rename took the name
+			return conflict("Volume Type %s already exists.", t.Name)
+		}
 		return err
 	})
 	if err != nil {

@@ -120,16 +120,9 @@ func (s *Service) showVolumeMetadataItem(r *http.Request) (httpapi.Response, err
 }
 
 func (s *Service) updateVolumeMetadataItem(r *http.Request) (httpapi.Response, error) {
-	kv, err := decodeMetadata(r, "meta")
+	kv, err := decodeMetadataItem(r)
 	if err != nil {
 		return httpapi.Response{}, err
-	}
-	key := r.PathValue("key")
-	if _, ok := kv[key]; !ok {
-		return httpapi.Response{}, badRequest("Request body and URI mismatch")
-	}
-	if len(kv) > 1 {
-		return httpapi.Response{}, badRequest("Request body contains too many items")
 	}
 	if _, err := s.writeMetadata(r, policyMetadataUpdate, kv, true); err != nil {
 		return httpapi.Response{}, err
@@ -158,4 +151,20 @@ func (s *Service) deleteVolumeMetadataItem(r *http.Request) (httpapi.Response, e
 		return httpapi.Response{}, err
 	}
 	return httpapi.Response{Status: http.StatusOK}, nil
+}
+
+// decodeMetadataItem is the body of a PUT of one metadata item:
+// {"meta": {key: value}} with the key of the path and nothing else.
+func decodeMetadataItem(r *http.Request) (map[string]string, error) {
+	kv, err := decodeMetadata(r, "meta")
+	if err != nil {
+		return nil, err
+	}
+	if _, ok := kv[r.PathValue("key")]; !ok {
+		return nil, badRequest("Request body and URI mismatch")
+	}
+	if len(kv) > 1 {
+		return nil, badRequest("Request body contains too many items")
+	}
+	return kv, nil
 }

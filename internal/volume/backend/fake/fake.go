@@ -193,44 +193,36 @@ func (b *Backend) CreateFromImage(ctx context.Context, v backend.Volume, img bac
 	if err := b.fail("create"); err != nil {
 		return err
 	}
-	p, err := b.volumePath(v.ID)
-	if err != nil {
-		return err
-	}
-	if _, err := os.Stat(p); err == nil {
-		return nil
-	}
-	return copyInto(p, img.Path, int64(v.SizeGB)*gib)
+	return b.createCopy(v, img.Path)
 }
 
 func (b *Backend) CreateFromSnapshot(ctx context.Context, v backend.Volume, s backend.Snapshot) error {
-	p, err := b.volumePath(v.ID)
-	if err != nil {
-		return err
-	}
 	sp, err := b.snapshotPath(s.ID)
 	if err != nil {
 		return err
 	}
-	if _, err := os.Stat(p); err == nil {
-		return nil
-	}
-	return copyInto(p, sp, int64(v.SizeGB)*gib)
+	return b.createCopy(v, sp)
 }
 
 func (b *Backend) CreateFromVolume(ctx context.Context, v backend.Volume, src backend.Volume) error {
-	p, err := b.volumePath(v.ID)
-	if err != nil {
-		return err
-	}
 	sp, err := b.volumePath(src.ID)
 	if err != nil {
 		return err
 	}
+	return b.createCopy(v, sp)
+}
+
+// createCopy makes volume v a copy of the file src, grown to v's size; a
+// volume that exists is left alone.
+func (b *Backend) createCopy(v backend.Volume, src string) error {
+	p, err := b.volumePath(v.ID)
+	if err != nil {
+		return err
+	}
 	if _, err := os.Stat(p); err == nil {
 		return nil
 	}
-	return copyInto(p, sp, int64(v.SizeGB)*gib)
+	return copyInto(p, src, int64(v.SizeGB)*gib)
 }
 
 func (b *Backend) Delete(ctx context.Context, v backend.Volume) error {
