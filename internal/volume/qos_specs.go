@@ -391,24 +391,7 @@ func qosTypeParam(r *http.Request) (string, error) {
 // qosAssociate associates a type with the spec; a type associated with
 // another spec is refused, with the same one it is done already.
 func (s *Service) qosAssociate(r *http.Request) (httpapi.Response, error) {
-	ctx := r.Context()
-	if err := s.enforce(r, policyQosUpdate, s.ownTarget(r)); err != nil {
-		return httpapi.Response{}, err
-	}
-	typeID, err := qosTypeParam(r)
-	if err != nil {
-		return httpapi.Response{}, err
-	}
-	id := r.PathValue("qos_id")
-	err = s.db.InTx(ctx, func(tx *db.Tx) error {
-		if _, err := qosByID(ctx, tx, id); err != nil {
-			return err
-		}
-		if _, err := typeByID(ctx, tx, typeID); db.IsNoRows(err) {
-			return notFound("Volume type %s could not be found.", typeID)
-		} else if err != nil {
-			return err
-		}
+	return s.qosTypeChange(r, func(ctx context.Context, tx *db.Tx, id, typeID string) error {
 		var current string
 		err := tx.QueryRowContext(ctx, `SELECT qos_specs_id FROM volume_qos_associations WHERE volume_type_id = ?`, typeID).Scan(&current)
 		switch {
@@ -422,13 +405,18 @@ func (s *Service) qosAssociate(r *http.Request) (httpapi.Response, error) {
 		_, err = tx.ExecContext(ctx, `INSERT INTO volume_qos_associations (volume_type_id, qos_specs_id) VALUES (?, ?)`, typeID, id)
 		return err
 	})
-	if err != nil {
-		return httpapi.Response{}, err
-	}
-	return httpapi.Response{Status: http.StatusAccepted}, nil
 }
 
 func (s *Service) qosDisassociate(r *http.Request) (httpapi.Response, error) {
+	return s.qosTypeChange(r, func(ctx context.Context, tx *db.Tx, id, typeID string) error {
+		_, err := tx.ExecContext(ctx, `DELETE FROM volume_qos_associations WHERE volume_type_id = ? AND qos_specs_id = ?`, typeID, id)
+		return err
+	})
+}
+
+// qosTypeChange runs change, in one transaction, on the association of the
+// spec of the path with the volume type of vol_type_id, once both are found.
+func (s *Service) qosTypeChange(r *http.Request, change func(ctx context.Context, tx *db.Tx, id, typeID string) error) (httpapi.Response, error) {
 	ctx := r.Context()
 	if err := s.enforce(r, policyQosUpdate, s.ownTarget(r)); err != nil {
 		return httpapi.Response{}, err
@@ -447,8 +435,7 @@ func (s *Service) qosDisassociate(r *http.Request) (httpapi.Response, error) {
 		} else if err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, `DELETE FROM volume_qos_associations WHERE volume_type_id = ? AND qos_specs_id = ?`, typeID, id)
-		return err
+		return change(ctx, tx, id, typeID)
 	})
 	if err != nil {
 		return httpapi.Response{}, err
