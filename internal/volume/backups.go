@@ -16,7 +16,6 @@ import (
 
 func init() {
 	extraRouteGroups = append(extraRouteGroups, (*Service).backupRoutes)
-	LookupBackup = lookupBackup
 }
 
 // backupRoutes are cinder/api/v3/backups.py (contrib/backups.py) with the
@@ -73,7 +72,7 @@ var backupRestoreSchema = jsonschema.Schema{"type": "object", "properties": map[
 	}, "additionalProperties": false},
 }, "required": []any{"restore"}, "additionalProperties": false}
 
-// lookupBackup is the volumes API's LookupBackup: a backup the caller may
+// lookupBackup is, for the volumes API, a backup the caller may
 // restore from, for a volume created with backup_id.
 func lookupBackup(r *http.Request, q db.Querier, id string) (BackupSource, error) {
 	b, err := backupByID(r.Context(), q, id)

@@ -147,18 +147,13 @@ func parseCreate(body map[string]any) (createRequest, error) {
 	return c, nil
 }
 
-// BackupSource is what a volume made from a backup needs of it: the hook the
-// backup API's file sets (LookupBackup), nil until it exists.
+// BackupSource is what a volume made from a backup needs of it (lookupBackup).
 type BackupSource struct {
 	ID        string
 	ProjectID string
 	Status    string
 	SizeGB    int
 }
-
-// LookupBackup finds a backup the caller may restore from (404 as an
-// *httpapi.Error otherwise); set by the backups API.
-var LookupBackup func(r *http.Request, q db.Querier, id string) (BackupSource, error)
 
 func (s *Service) createVolume(r *http.Request) (httpapi.Response, error) {
 	ctx := r.Context()
@@ -292,10 +287,7 @@ func (s *Service) insertVolume(r *http.Request, tx *db.Tx, id string, req create
 		}
 	}
 	if req.BackupID != nil {
-		if LookupBackup == nil {
-			return badRequest("Invalid input received: creating a volume from a backup is not available.")
-		}
-		b, err := LookupBackup(r, tx, *req.BackupID)
+		b, err := lookupBackup(r, tx, *req.BackupID)
 		if err != nil {
 			return err
 		}
