@@ -84,9 +84,10 @@ func (s *Service) connectAs(ctx context.Context, v *volume, attachmentID string,
 		mode = "rw"
 	}
 	ip, _ := connector["ip"].(string)
+	initiator, _ := connector["initiator"].(string)
 	info, err := s.opts.Connections.InitializeConnection(ctx, v.Host, backend.Volume{ID: v.ID, SizeGB: v.Size},
 		backend.Export{VolumeID: v.ID, AttachmentID: attachmentID, ReadOnly: mode == "ro",
-			Connector: backend.Connector{Host: connectorHost(connector), IP: ip}})
+			Connector: backend.Connector{Host: connectorHost(connector), IP: ip, Initiator: initiator}})
 	if err != nil {
 		s.log.Warn("volume export failed", "volume", v.ID, "attachment", attachmentID, "error", err)
 		return nil, httpErrorf(http.StatusInternalServerError, "Unable to update attachment (Bad or unexpected response from the storage volume backend API: %v).", err)

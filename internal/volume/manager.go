@@ -659,13 +659,14 @@ func exportOf(v *volume, a *attachment) backend.Export {
 // connectorOf reads os-brick's connector as the backend needs it.
 func connectorOf(raw *string) backend.Connector {
 	var c struct {
-		Host string `json:"host"`
-		IP   string `json:"ip"`
+		Host      string `json:"host"`
+		IP        string `json:"ip"`
+		Initiator string `json:"initiator"`
 	}
 	if raw != nil {
 		_ = json.Unmarshal([]byte(*raw), &c)
 	}
-	return backend.Connector{Host: c.Host, IP: c.IP}
+	return backend.Connector{Host: c.Host, IP: c.IP, Initiator: c.Initiator}
 }
 
 // backendFor finds the backend of a volume's host (host@backend#pool) on this host.

@@ -45,10 +45,11 @@ type Capacity struct {
 }
 
 // Connector describes the host that attaches (os-brick's connector: the
-// compute host's name and address).
+// compute host's name and address, and its iSCSI initiator name).
 type Connector struct {
-	Host string
-	IP   string
+	Host      string
+	IP        string
+	Initiator string `json:",omitempty"`
 }
 
 // ConnectionInfo is what the attaching host needs, upstream's connection_info:

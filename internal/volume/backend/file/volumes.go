@@ -170,6 +170,10 @@ func (b *Backend) CreateFromImage(ctx context.Context, v backend.Volume, img bac
 // ErrUnsafeImage wraps an image the inspection refuses.
 var ErrUnsafeImage = errors.New("file backend: image refused")
 
+// InspectImage is inspectImage for the other backends that convert images
+// (the iSCSI backend), so every backend refuses the same images.
+func InspectImage(img backend.ImageSource) (string, error) { return inspectImage(img) }
+
 // inspectImage streams the image through the format inspector and returns the
 // format qemu-img must read it as.
 func inspectImage(img backend.ImageSource) (string, error) {
