@@ -408,7 +408,7 @@ func (b *Backend) syncTargets(ctx context.Context) error {
 // addTarget makes the attachment's target: the LUN over the volume's file,
 // its CHAP account and its ACL.
 func (b *Backend) addTarget(ctx context.Context, tid int, iqn string, w wantedTarget, haveAccount bool) error {
-	steps := [][]string{argsNewTarget(tid, iqn), argsNewLUN(tid, b.volumePath(w.volumeID), w.rec.ReadOnly)}
+	steps := append([][]string{argsNewTarget(tid, iqn)}, newLUNSteps(tid, b.volumePath(w.volumeID), w.rec.ReadOnly)...)
 	if !haveAccount {
 		steps = append(steps, argsNewAccount(w.rec.User, w.rec.Password))
 	}
@@ -444,8 +444,10 @@ func (b *Backend) refreshLUNs(ctx context.Context, volumeID string) error {
 		if _, err := b.tgtadm(ctx, argsDeleteLUN(t.TID)...); err != nil {
 			return err
 		}
-		if _, err := b.tgtadm(ctx, argsNewLUN(t.TID, path, l.ReadOnly)...); err != nil {
-			return err
+		for _, args := range newLUNSteps(t.TID, path, l.ReadOnly) {
+			if _, err := b.tgtadm(ctx, args...); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

@@ -54,7 +54,8 @@ func killDaemon(b *Backend) {
 }
 
 // qemuIO runs qemu-io commands on the export of info, logging in as its
-// CHAP user with initiator (empty: libiscsi's default name).
+// CHAP user with initiator (empty: libiscsi's default name); a first command
+// "-r" opens the LUN read-only.
 func qemuIO(t *testing.T, portal, iqn, user, password, initiator string, cmds ...string) (string, error) {
 	t.Helper()
 	secret := filepath.Join(t.TempDir(), "secret")
@@ -67,6 +68,9 @@ func qemuIO(t *testing.T, portal, iqn, user, password, initiator string, cmds ..
 		opts += ",file.initiator-name=" + initiator
 	}
 	args := []string{"--object", "secret,id=s0,file=" + secret, "--image-opts", opts}
+	if len(cmds) > 0 && cmds[0] == "-r" { // open read-only
+		args, cmds = append([]string{"-r"}, args...), cmds[1:]
+	}
 	for _, c := range cmds {
 		args = append(args, "-c", c)
 	}

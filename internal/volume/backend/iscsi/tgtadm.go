@@ -19,13 +19,25 @@ func argsNewTarget(tid int, iqn string) []string {
 
 // argsNewLUN backs the target's LUN with the volume's raw file through tgt's
 // rdwr store (pread/pwrite on the file).
-func argsNewLUN(tid int, path string, readOnly bool) []string {
-	args := []string{"--lld", "iscsi", "--mode", "logicalunit", "--op", "new", "--tid", strconv.Itoa(tid),
+func argsNewLUN(tid int, path string) []string {
+	return []string{"--lld", "iscsi", "--mode", "logicalunit", "--op", "new", "--tid", strconv.Itoa(tid),
 		"--lun", strconv.Itoa(lun), "--backing-store", path, "--bstype", "rdwr"}
+}
+
+// argsLUNReadOnly makes the LUN refuse writes (tgtadm takes the parameter on
+// an update only, not with the LUN's creation).
+func argsLUNReadOnly(tid int) []string {
+	return []string{"--lld", "iscsi", "--mode", "logicalunit", "--op", "update", "--tid", strconv.Itoa(tid),
+		"--lun", strconv.Itoa(lun), "--params", "readonly=1"}
+}
+
+// newLUNSteps are the commands of a LUN over path.
+func newLUNSteps(tid int, path string, readOnly bool) [][]string {
+	steps := [][]string{argsNewLUN(tid, path)}
 	if readOnly {
-		args = append(args, "--params", "readonly=1")
+		steps = append(steps, argsLUNReadOnly(tid))
 	}
-	return args
+	return steps
 }
 
 func argsDeleteLUN(tid int) []string {
