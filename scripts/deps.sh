@@ -21,6 +21,7 @@ packages=(python3-openstackclient python3-glanceclient python3-swiftclient awscl
 	nftables iptables ipset iputils-arping conntrack iputils-ping # L3 agent (NAT, gratuitous ARP, conntrack flush), security groups; ping in its tests
 	isc-dhcp-client # dhclient: the DHCP agent's tests take leases as an instance would
 	dnsmasq-utils # dhcp_release: the DHCP agent drops the leases of deleted ports
+	tgt qemu-block-extra # the iscsi volume backend: tgtd serves, QEMU's libiscsi attaches
 	genisoimage # the config drive (ISO 9660, config-2) as upstream makes it; isoinfo reads it back in tests
 	curl # the metadata proxy's tests ask 169.254.169.254 as a guest's cloud-init would
 	novnc) # the console proxy serves its noVNC client from /usr/share/novnc

@@ -15,6 +15,7 @@ import (
 	"github.com/nimbus-cloud/nimbus/internal/volume/backend"
 	"github.com/nimbus-cloud/nimbus/internal/volume/backend/fake"
 	"github.com/nimbus-cloud/nimbus/internal/volume/backend/file"
+	"github.com/nimbus-cloud/nimbus/internal/volume/backend/iscsi"
 	"github.com/nimbus-cloud/nimbus/internal/volume/backup"
 )
 
@@ -25,7 +26,7 @@ type volumeParts struct {
 }
 
 // volumeDrivers build a backend by driver name: "file" (qcow2 files served
-// over NBD) or "fake" (sparse files, no exports: scale tests and machines
+// over NBD), "iscsi" (raw files served by tgt) or "fake" (sparse files, no exports: scale tests and machines
 // without QEMU).
 var volumeDrivers = map[string]func(cfg config.VolumeBackend) (backend.Backend, error){
 	"fake": func(cfg config.VolumeBackend) (backend.Backend, error) {
@@ -33,6 +34,10 @@ var volumeDrivers = map[string]func(cfg config.VolumeBackend) (backend.Backend, 
 	},
 	"file": func(cfg config.VolumeBackend) (backend.Backend, error) {
 		return file.New(file.Options{Name: cfg.Name, Pool: cfg.PoolDir, Host: cfg.ExportHost, Namespace: cfg.ExportNamespace,
+			VolumeClearZero: cfg.VolumeClear == "zero"})
+	},
+	"iscsi": func(cfg config.VolumeBackend) (backend.Backend, error) {
+		return iscsi.New(iscsi.Options{Name: cfg.Name, Pool: cfg.PoolDir, Host: cfg.ExportHost, Namespace: cfg.ExportNamespace,
 			VolumeClearZero: cfg.VolumeClear == "zero"})
 	},
 }

@@ -82,7 +82,7 @@ func (v Volume) Quotas() map[string]int {
 type VolumeBackend struct {
 	// Name is volume_backend_name, the backend in host@backend#pool.
 	Name string `toml:"name"`
-	// Driver: "file" or "fake" (empty: volume.driver).
+	// Driver: "file", "iscsi" or "fake" (empty: volume.driver).
 	Driver string `toml:"driver"`
 	// PoolDir holds the volumes (default DATA_DIR/volumes/NAME).
 	PoolDir string `toml:"pool_dir"`
