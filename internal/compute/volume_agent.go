@@ -41,6 +41,9 @@ type VolumeReport struct {
 // cannot attach.
 func volumeDisk(b blockDevice) (virt.VolumeDisk, error) {
 	c := b.Connection
+	if c != nil && c.DriverVolumeType == "iscsi" {
+		return iscsiVolumeDisk(b, c.Data)
+	}
 	if c == nil || c.DriverVolumeType != "nbd" {
 		return virt.VolumeDisk{}, fmt.Errorf("volume %s: connection %v is not NBD", b.VolumeID, c)
 	}

@@ -223,7 +223,7 @@ func (s *Service) hostConnector(ctx context.Context, host string) (VolumeConnect
 	if err != nil && !db.IsNoRows(err) {
 		return VolumeConnector{}, err
 	}
-	c := VolumeConnector{Host: host}
+	c := VolumeConnector{Host: host, Initiator: initiatorName(host)}
 	if ip != nil {
 		c.IP = *ip
 	}

@@ -50,8 +50,9 @@ type VolumeCreate struct {
 
 // VolumeConnector is the attaching host, os-brick's connector properties.
 type VolumeConnector struct {
-	Host string `json:"host"`
-	IP   string `json:"ip"`
+	Host      string `json:"host"`
+	IP        string `json:"ip"`
+	Initiator string `json:"initiator,omitempty"`
 }
 
 // VolumeAttachment is one Cinder attachment (3.27+), with the connection the

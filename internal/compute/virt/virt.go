@@ -87,9 +87,12 @@ type NIC struct {
 	MTU int
 }
 
+// VolumeISCSI is VolumeDisk.Protocol of a volume read over iSCSI.
+const VolumeISCSI = "iscsi"
+
 // VolumeDisk is a block-storage volume the guest has as a virtio disk, read
-// over NBD from the export the volume service made for this host (upstream's
-// connection_info with driver_volume_type "nbd").
+// over NBD (or iSCSI) from the export the volume service made for this host
+// (upstream's connection_info with driver_volume_type "nbd" or "iscsi").
 type VolumeDisk struct {
 	// VolumeID is the disk's serial, as upstream: the guest names it
 	// /dev/disk/by-id/virtio-<its first 20 characters>.
@@ -102,6 +105,17 @@ type VolumeDisk struct {
 	TLSPSKIdentity string
 	TLSPSKKey      string
 	ReadOnly       bool
+	// Protocol is VolumeISCSI for an iSCSI target (driver_volume_type
+	// "iscsi"; Host and Port are its portal), empty for NBD.
+	Protocol string `json:",omitempty"`
+	// Target and LUN are the iSCSI target's IQN and logical unit; User and
+	// Password its CHAP credentials; InitiatorName the name QEMU logs in
+	// with (the connector's initiator, which the target's ACL names).
+	Target        string `json:",omitempty"`
+	LUN           int    `json:",omitempty"`
+	User          string `json:",omitempty"`
+	Password      string `json:",omitempty"`
+	InitiatorName string `json:",omitempty"`
 	// Boot marks the root volume of a server booted from a volume.
 	Boot bool
 }

@@ -60,6 +60,13 @@ func validateVolume(v virt.VolumeDisk) error {
 	if v.VolumeID == "" || v.Host == "" || v.Port <= 0 || v.Port > 65535 {
 		return fmt.Errorf("volume %q: needs an id, a host and a port", v.VolumeID)
 	}
+	switch v.Protocol {
+	case "":
+	case virt.VolumeISCSI:
+		return validateISCSI(v)
+	default:
+		return fmt.Errorf("volume %q: protocol %q", v.VolumeID, v.Protocol)
+	}
 	for _, f := range []string{v.VolumeID, v.TLSPSKIdentity} {
 		if strings.ContainsAny(f, ",:/\n") {
 			return fmt.Errorf("volume %q: %q holds a character QEMU's options or key file cannot take", v.VolumeID, f)
@@ -94,8 +101,11 @@ func tlsObject(v virt.VolumeDisk, dir string) map[string]any {
 		"dir": dir, "username": v.TLSPSKIdentity}
 }
 
-// protocolNode is the nbd node's blockdev-add arguments.
+// protocolNode is the nbd (or iscsi) node's blockdev-add arguments.
 func protocolNode(v virt.VolumeDisk, name string) map[string]any {
+	if v.Protocol == virt.VolumeISCSI {
+		return iscsiNode(v, name)
+	}
 	n := map[string]any{"driver": "nbd", "node-name": name, "export": v.Export, "reconnect-delay": nbdReconnectDelay,
 		"server": map[string]any{"type": "inet", "host": v.Host, "port": strconv.Itoa(v.Port)}, "read-only": v.ReadOnly}
 	if v.TLSPSKKey != "" {
@@ -128,7 +138,10 @@ func volumeDevice(v virt.VolumeDisk, bootIndex int) map[string]any {
 func volumeArgs(s virt.Spec) []string {
 	var args []string
 	for _, v := range s.Volumes {
-		if v.TLSPSKKey != "" {
+		if v.Protocol == virt.VolumeISCSI && v.Password != "" {
+			obj, _ := json.Marshal(chapSecretObject(v, chapSecretPath(s, v)))
+			args = append(args, "-object", string(obj))
+		} else if v.TLSPSKKey != "" {
 			obj, _ := json.Marshal(tlsObject(v, pskDir(s, v)))
 			args = append(args, "-object", string(obj))
 		}
@@ -147,7 +160,11 @@ func volumeArgs(s virt.Spec) []string {
 // QEMU that starts with them.
 func writeVolumeKeys(s virt.Spec) error {
 	for _, v := range s.Volumes {
-		if v.TLSPSKKey != "" {
+		if v.Protocol == virt.VolumeISCSI && v.Password != "" {
+			if _, err := writeCHAPSecret(s, v); err != nil {
+				return err
+			}
+		} else if v.TLSPSKKey != "" {
 			if _, err := writePSK(s, v); err != nil {
 				return err
 			}
@@ -221,7 +238,15 @@ func (d *Driver) attachVolume(ctx context.Context, s virt.Spec, v virt.VolumeDis
 	ids := volumeIDsOf(v.VolumeID)
 	// What an attach cut short left (credentials, nodes without a device) is
 	// reused: each step takes an id that is already there as done.
-	if v.TLSPSKKey != "" {
+	if v.Protocol == virt.VolumeISCSI && v.Password != "" {
+		path, err := writeCHAPSecret(s, v)
+		if err != nil {
+			return err
+		}
+		if err := c.execute(ctx, "object-add", chapSecretObject(v, path), nil); err != nil && !isDuplicateID(err) && !isAlreadyExists(err) {
+			return err
+		}
+	} else if v.TLSPSKKey != "" {
 		dir, err := writePSK(s, v)
 		if err != nil {
 			return err
@@ -240,7 +265,7 @@ func (d *Driver) attachVolume(ctx context.Context, s virt.Spec, v virt.VolumeDis
 		return err
 	}
 	d.log.Info("volume hot-plugged", "uuid", s.UUID, "volume", v.VolumeID, "device", ids.device,
-		"export", fmt.Sprintf("nbd://%s:%d/%s", v.Host, v.Port, v.Export))
+		"export", exportURL(v))
 	return nil
 }
 
