@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/nimbus-cloud/nimbus/internal/volume/backend"
 )
@@ -178,5 +179,42 @@ func TestNewRejects(t *testing.T) {
 		if _, err := New(o); err == nil {
 			t.Errorf("New(%+v) accepted", o)
 		}
+	}
+}
+
+// TestISCSIClientResumesAfterKill: a client logged in when tgtd is killed
+// with -9 waits, and its next write completes once Reconcile has brought
+// the target back (libiscsi logs in again with the same credentials).
+func TestISCSIClientResumesAfterKill(t *testing.T) {
+	needTools(t, "qemu-io")
+	b := newBackend(t, Options{})
+	ctx := context.Background()
+	v := backend.Volume{ID: "9c1e0000-0000-4000-8000-000000000005", SizeGB: 1}
+	d := exportFor(t, b, v, "9c1e0000-0000-4000-8000-0000000000d1", "", false)
+	want := []backend.Export{{VolumeID: v.ID, AttachmentID: "9c1e0000-0000-4000-8000-0000000000d1"}}
+	type result struct {
+		out string
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		out, err := connect(t, d, d["auth_username"].(string), d["auth_password"].(string), "",
+			"write -P 0x11 0 4k", "sleep 2000", "write -P 0x22 4096 4k", "read -P 0x22 4096 4k")
+		done <- result{out, err}
+	}()
+	// Killed while the client sleeps between its writes (whenever it is
+	// killed, the second write comes after the Reconcile below or waits for it).
+	time.Sleep(time.Second)
+	killDaemon(b)
+	time.Sleep(time.Second)
+	if err := b.Reconcile(ctx, want); err != nil {
+		t.Fatal(err)
+	}
+	r := <-done
+	if r.err != nil || strings.Contains(r.out, "failed") || strings.Count(r.out, "wrote 4096/4096") != 2 {
+		t.Fatalf("the client across the kill: %v\n%s", r.err, r.out)
+	}
+	if err := b.Reconcile(ctx, nil); err != nil {
+		t.Fatal(err)
 	}
 }
