@@ -276,18 +276,44 @@ func isAlreadyExists(err error) bool {
 }
 
 // releaseVolume removes the volume's nodes and credentials (not its device);
-// what is not there is skipped.
-func (d *Driver) releaseVolume(ctx context.Context, c *qmpConn, s virt.Spec, volumeID string) {
+// what is not there is skipped. It fails when the format node stays in use:
+// the device that was just unplugged lets go of it a moment after QOM no
+// longer shows it, and until then the node's connection is open (an
+// export removed under it would leave QEMU reconnecting to nothing).
+func (d *Driver) releaseVolume(ctx context.Context, c *qmpConn, s virt.Spec, volumeID string) error {
 	ids := volumeIDsOf(volumeID)
-	for _, node := range []string{ids.format, ids.protocol[0], ids.protocol[1]} {
-		if err := c.execute(ctx, "blockdev-del", map[string]any{"node-name": node}, nil); err != nil && !isNotFound(err) && !isNoNode(err) {
-			d.log.Warn("blockdev-del", "uuid", s.UUID, "node", node, "error", err)
+	var inUse error
+	for i, node := range []string{ids.format, ids.protocol[0], ids.protocol[1]} {
+		err := c.execute(ctx, "blockdev-del", map[string]any{"node-name": node}, nil)
+		for try := 0; i == 0 && isInUse(err) && try < 100; try++ {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(100 * time.Millisecond):
+			}
+			err = c.execute(ctx, "blockdev-del", map[string]any{"node-name": node}, nil)
 		}
+		if err != nil && !isNotFound(err) && !isNoNode(err) {
+			d.log.Warn("blockdev-del", "uuid", s.UUID, "node", node, "error", err)
+			if i == 0 && isInUse(err) {
+				inUse = err
+			}
+		}
+	}
+	if inUse != nil {
+		return inUse
 	}
 	if err := c.execute(ctx, "object-del", map[string]any{"id": ids.tls}, nil); err != nil && !isNotFound(err) && !isNoNode(err) {
 		d.log.Warn("object-del", "uuid", s.UUID, "object", ids.tls, "error", err)
 	}
 	_ = os.RemoveAll(pskDir(s, virt.VolumeDisk{VolumeID: volumeID}))
+	return nil
+}
+
+// isInUse is QEMU's answer to deleting a node something still uses.
+func isInUse(err error) bool {
+	var qe *QMPError
+	return errors.As(err, &qe) && strings.Contains(qe.Desc, "is in use")
 }
 
 // isNoNode is QEMU's answer for a node name or object it does not have.
@@ -351,7 +377,9 @@ func (d *Driver) detachVolume(ctx context.Context, s virt.Spec, volumeID string)
 			return fmt.Errorf("the guest did not release device %s within %s", device, detachTimeout)
 		}
 	}
-	d.releaseVolume(ctx, c, s, volumeID)
+	if err := d.releaseVolume(ctx, c, s, volumeID); err != nil {
+		return err
+	}
 	d.log.Info("volume hot-unplugged", "uuid", s.UUID, "volume", volumeID)
 	return nil
 }
