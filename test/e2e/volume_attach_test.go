@@ -30,11 +30,14 @@ func TestVolumeAttachQEMU(t *testing.T) {
 	requireQEMU(t)
 	t.Parallel()
 	d := newDataplaneBed(t, "v")
-	d.start("NIMBUS_COMPUTE_DRIVER=qemu", "NIMBUS_IMAGE_GUEST_IMAGE=true", "NIMBUS_NETWORK_METADATA_URL=")
+	d.start("NIMBUS_COMPUTE_DRIVER=qemu", "NIMBUS_IMAGE_GUEST_IMAGE=true", "NIMBUS_NETWORK_METADATA_URL=", withISCSIBackend(t, d))
 	ctx := context.Background()
 	if out, err := d.OpenStack(ctx, adminCloud, "catalog", "show", "block-storage", "-f", "json"); err != nil {
 		t.Fatalf("the catalog has no block-storage endpoint: %s", strings.TrimSpace(out))
 	}
+	// Untyped volumes stay on the file backend, whose export daemons the
+	// steps below kill; the iscsi subtest asks for its backend by type.
+	OS(t, d.Cloud, adminCloud, "volume", "type", "set", "--property", "volume_backend_name=file", "__DEFAULT__")
 
 	key := filepath.Join(t.TempDir(), "id_rsa")
 	if err := os.WriteFile(key, []byte(OS(t, d.Cloud, demoCloud, "keypair", "create", "k")), 0o600); err != nil {
@@ -133,6 +136,8 @@ func TestVolumeAttachQEMU(t *testing.T) {
 	if !strings.Contains(fmt.Sprint(attached["volumes_attached"]), volID) {
 		t.Errorf("vm2's volumes_attached %v lacks %s", attached["volumes_attached"], volID)
 	}
+
+	t.Run("iSCSI", func(t *testing.T) { iscsiVolumeOnGuest(t, d, vm1, on1, device, waitVolume) })
 
 	crashWhileWriting(t, d, on2, dev, volID)
 
