@@ -94,6 +94,10 @@ func (c *Cloud) startVolume(ctx context.Context, imageURL, adminPassword string)
 		_ = l.Close()
 		return "", err
 	}
+	if err := volume.ServeServiceAccess(c.bus, images); err != nil {
+		_ = l.Close()
+		return "", err
+	}
 	c.vol = volumeParts{service: svc, manager: manager}
 	// this host's cinder-backup
 	backups, err := c.backupDriver(images)

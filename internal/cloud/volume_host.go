@@ -87,11 +87,11 @@ func StartVolumeHost(ctx context.Context, cfg config.Config, log *slog.Logger) (
 	for _, b := range backends {
 		h.Backends = append(h.Backends, b.Name())
 	}
-	// No image service or compute client here: volumes from images, uploads
-	// and online-extend events are the API host's manager's (docs/volume.md).
+	// the image service and compute's events with the API's service token
+	services := &volume.ServiceClient{Access: volume.BusServiceAccess(h.bus)}
 	h.manager = volume.NewManager(volume.ManagerOptions{DB: h.db, Logger: log, Host: h.Host,
 		AvailabilityZone: cfg.Volume.AvailabilityZone, Backends: backends, Interval: cfg.Volume.ReportInterval.Duration,
-		ScratchDir: filepath.Join(cfg.DataDir, "volumes", "scratch")})
+		Images: services, Compute: services, ScratchDir: filepath.Join(cfg.DataDir, "volumes", "scratch")})
 	// heartbeat and converge the exports a crash left before serving calls
 	if err := h.manager.Pass(ctx); err != nil {
 		log.Warn("volume manager's first pass", "error", err)

@@ -27,6 +27,11 @@ const (
 	SubjectManagerCall  = "volume.manager."
 	SubjectManagerNudge = "volume.managers.nudge"
 
+	// SubjectServiceAccess hands a volume host the volume service's token
+	// and catalog (ServiceAccess), for the image service and compute's
+	// events: as compute agents get theirs, storage hosts keep no password.
+	SubjectServiceAccess = "volume.service_access"
+
 	callInitializeConnection = "initialize_connection"
 	callTerminateConnection  = "terminate_connection"
 )
@@ -223,4 +228,27 @@ func onManagerTimeout(err error, message string) error {
 		return httpErrorf(http.StatusInternalServerError, "%s", message)
 	}
 	return err
+}
+
+// ServeServiceAccess answers the volume hosts' SubjectServiceAccess with
+// the API process's service token and catalog.
+func ServeServiceAccess(b *bus.Bus, c *ServiceClient) error {
+	return b.Handle(SubjectServiceAccess, func(ctx context.Context, _ json.RawMessage) (any, error) {
+		return c.ServiceAccess(ctx)
+	})
+}
+
+// BusServiceAccess is a volume host's ServiceClient.Access: the API's
+// service token over b.
+func BusServiceAccess(b *bus.Bus) func(ctx context.Context) (ServiceAccess, error) {
+	return func(ctx context.Context) (ServiceAccess, error) {
+		var a ServiceAccess
+		if err := b.Call(ctx, SubjectServiceAccess, struct{}{}, &a); err != nil {
+			return a, err
+		}
+		if a.Token == "" {
+			return a, errors.New("the API process answered no token")
+		}
+		return a, nil
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -244,4 +245,44 @@ func FuzzConnectionRequest(f *testing.F) {
 			t.Fatalf("round trip %+v -> %+v (%v)", r, back, err)
 		}
 	})
+}
+
+// TestServiceAccessOverBus: a volume host's image client uses the API's
+// service token and catalog, fetched over the bus; with no API on the bus it
+// fails instead of calling anything.
+func TestServiceAccessOverBus(t *testing.T) {
+	var srvURL string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.Method == "POST" && r.URL.Path == "/v3/auth/tokens":
+			w.Header().Set("X-Subject-Token", "service-token")
+			w.WriteHeader(http.StatusCreated)
+			_ = json.NewEncoder(w).Encode(map[string]any{"token": map[string]any{
+				"expires_at": time.Now().Add(time.Hour).UTC().Format(time.RFC3339),
+				"catalog": []any{map[string]any{"type": "image", "endpoints": []any{
+					map[string]any{"interface": "public", "url": srvURL}}}}}})
+		case r.URL.Path == "/v2/images/abc" && r.Header.Get("X-Auth-Token") == "service-token":
+			_ = json.NewEncoder(w).Encode(map[string]any{"id": "abc"})
+		default:
+			http.Error(w, "no", http.StatusUnauthorized)
+		}
+	}))
+	defer srv.Close()
+	srvURL = srv.URL
+	apiBus, hostBus := startTestBus(t)
+	remote := &ServiceClient{Access: BusServiceAccess(hostBus)}
+	if _, err := remote.Get(context.Background(), "", "abc"); err == nil {
+		t.Fatal("an image call without the API's token")
+	}
+	api := &ServiceClient{URL: srv.URL, IdentityURL: srv.URL + "/v3", Username: "admin", Password: "x", ProjectName: "admin"}
+	if err := ServeServiceAccess(apiBus, api); err != nil {
+		t.Fatal(err)
+	}
+	if err := apiBus.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	img, err := remote.Get(context.Background(), "", "abc")
+	if err != nil || img["id"] != "abc" {
+		t.Fatalf("image through the API's token: %v %v", img, err)
+	}
 }

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net/http"
@@ -22,7 +23,9 @@ import (
 // it up; a volume of a type pinned to its backend is created there (its file
 // in that host's pool); an attachment made through the API gets that host's
 // export, which QEMU's NBD client on the compute host (the cloud's namespace,
-// 192.0.2.1) writes and reads with the attachment's TLS-PSK key. While the
+// 192.0.2.1) writes and reads with the attachment's TLS-PSK key; a volume
+// from an image is made there too (the image read with the API's service
+// token, handed over the bus). While the
 // volume host is down, an attachment update answers upstream's 500; after a
 // kill -9 of the volume process and of its export daemon, the restarted
 // process serves the export again with the same connection_info and data.
@@ -111,6 +114,22 @@ export_namespace = %q
 	if _, err := os.Stat(file); err != nil {
 		t.Fatalf("the volume's file on the storage host: %v", err)
 	}
+
+	// a volume from an image: the storage host reads it with the API's
+	// service token, fetched over the bus
+	img := filepath.Join(dir, "image.raw")
+	if err := os.WriteFile(img, bytes.Repeat([]byte("nimbus-volume-host"), 1<<16), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var image row
+	OSJSON(t, c, demoCloud, &image, "image", "create", "--disk-format", "raw", "--container-format", "bare", "--file", img, "vh-image")
+	var fromImage row
+	OSJSON(t, c, demoCloud, &fromImage, "volume", "create", "--size", "1", "--type", "vh-remote", "--image", str(image, "id"), "vh-from-image")
+	waitVolume(t, c, demoCloud, str(fromImage, "id"), "available")
+	if _, err := os.Stat(filepath.Join(data, "volumes", "remote", "volume-"+str(fromImage, "id"))); err != nil {
+		t.Fatalf("the volume from an image on the storage host: %v", err)
+	}
+	OS(t, c, demoCloud, "volume", "delete", str(fromImage, "id"))
 
 	// attach through the API: the export is the storage host's
 	token := strings.TrimSpace(OS(t, c, demoCloud, "token", "issue", "-f", "value", "-c", "id"))
