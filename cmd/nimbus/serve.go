@@ -50,12 +50,19 @@ With --role proxy, run an object-store proxy beside the cloud's: the cluster's r
 (DATA_DIR/objectstore/rings, or --ring-dir), identity's tokens opened with the cloud's
 Fernet keys (DATA_DIR/fernet-keys) and its revocations followed on the bus (use the
 join.toml of nimbus up as --config), and tempauth's users ([object_store]
-tempauth_users) with the cluster's key (DATA_DIR/objectstore/tempauth_fernet_key).`,
+tempauth_users) with the cluster's key (DATA_DIR/objectstore/tempauth_fernet_key).
+
+With --role volume, run a storage host's volume manager (cinder-volume) for the
+[[volume.backends]] of --config, as host@backend ([volume] host, else [network]
+host): it heartbeats into the cloud's PostgreSQL database (--db) and answers the
+API's export calls over the bus; give each file backend the export_host compute
+hosts reach it at.`,
 		Example: `  nimbus serve --role compute --config /var/lib/nimbus/join.toml --data-dir /var/lib/nimbus-node
   nimbus serve --role api --config /var/lib/nimbus/api.toml --ephemeral-ports
   NIMBUS_OBJECT_STORE_HASH_PATH_SUFFIX=$(cat /var/lib/nimbus/objectstore/hash_path_suffix) \
     nimbus serve --role storage --data-dir /srv/nimbus-storage1
-  nimbus serve --role proxy --config /var/lib/nimbus/join.toml --data-dir /var/lib/nimbus --ephemeral-ports`,
+  nimbus serve --role proxy --config /var/lib/nimbus/join.toml --data-dir /var/lib/nimbus --ephemeral-ports
+  nimbus serve --role volume --config volume-host.toml --db postgres://... --data-dir /srv/nimbus-volumes`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := common.load()
 			if err != nil {
@@ -89,6 +96,12 @@ tempauth_users) with the cluster's key (DATA_DIR/objectstore/tempauth_fernet_key
 				}
 				return serveProxy(ctx, cfg, ringDir, log)
 			}
+			if slices.Contains(roles, cloud.RoleVolume) {
+				if len(roles) > 1 {
+					return fmt.Errorf("roles %s: the volume role runs alone", strings.Join(roles, ","))
+				}
+				return serveVolume(ctx, cfg, log)
+			}
 			if slices.Contains(roles, cloud.RoleAPI) {
 				if len(roles) > 1 {
 					return fmt.Errorf("roles %s: the api role runs alone (agents run in nimbus up and on joined hosts)",
@@ -107,10 +120,10 @@ tempauth_users) with the cluster's key (DATA_DIR/objectstore/tempauth_fernet_key
 		},
 	}
 	common.register(cmd)
-	cmd.Flags().StringSliceVar(&roles, "role", []string{cloud.RoleCompute}, "roles of this host: compute, network (comma-separated), or api, storage or proxy alone")
+	cmd.Flags().StringSliceVar(&roles, "role", []string{cloud.RoleCompute}, "roles of this host: compute, network (comma-separated), or api, storage, proxy or volume alone")
 	cmd.Flags().StringVar(&ringDir, "ring-dir", "", "with --role proxy: the cluster's rings (default: DATA_DIR/objectstore/rings)")
 	cmd.Flags().StringVar(&natsURL, "nats", "", "the cloud's bus URL with its token (default: [bus] url of --config)")
-	cmd.Flags().StringVar(&dbURL, "db", "", "with --role api: the cloud's PostgreSQL database (default: [database] url of --config)")
+	cmd.Flags().StringVar(&dbURL, "db", "", "with --role api or volume: the cloud's PostgreSQL database (default: [database] url of --config)")
 	cmd.Flags().BoolVar(&ephemeral, "ephemeral-ports", false, "with --role api, storage or proxy: listen on free loopback ports instead of upstream's defaults")
 	return cmd
 }
@@ -127,5 +140,17 @@ func serveAPI(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	log.Info("nimbus api ready", "identity", c.IdentityURL)
 	err = c.Serve(ctx)
 	log.Info("nimbus api stopped")
+	return err
+}
+
+// serveVolume runs the volume role until ctx ends.
+func serveVolume(ctx context.Context, cfg config.Config, log *slog.Logger) error {
+	h, err := cloud.StartVolumeHost(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("nimbus volume host ready host=%s backends=%s\n", h.Host, strings.Join(h.Backends, ","))
+	err = h.Serve(ctx)
+	log.Info("nimbus volume host stopped")
 	return err
 }

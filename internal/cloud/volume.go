@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"sync"
@@ -63,40 +62,13 @@ func (c *Cloud) startVolume(ctx context.Context, imageURL, adminPassword string)
 	if err != nil {
 		return "", err
 	}
-	host := vc.Host
-	if host == "" {
-		host = c.cfg.Network.Host
+	host, err := volumeHostName(c.cfg)
+	if err != nil {
+		return "", err
 	}
-	if host == "" {
-		if host, err = os.Hostname(); err != nil {
-			return "", fmt.Errorf("volume.host: %w", err)
-		}
-	}
-	configured := vc.Backends
-	if len(configured) == 0 {
-		configured = []config.VolumeBackend{{Name: "file"}}
-	}
-	var backends []backend.Backend
-	for _, bc := range configured {
-		bc, err := c.volumeBackendDefaults(bc)
-		if err != nil {
-			return "", err
-		}
-		driver := bc.Driver
-		if driver == "" {
-			driver = vc.Driver
-		}
-		driver = volumeDriver(driver)
-		build, ok := volumeDrivers[driver]
-		if !ok {
-			return "", fmt.Errorf("volume backend %s: unknown driver %q", bc.Name, driver)
-		}
-		b, err := build(bc)
-		if err != nil {
-			return "", fmt.Errorf("volume backend %s: %w", bc.Name, err)
-		}
-		c.log.Info("volume backend", "name", bc.Name, "driver", driver, "pool_dir", bc.PoolDir)
-		backends = append(backends, b)
+	backends, err := c.volumeBackends()
+	if err != nil {
+		return "", err
 	}
 	images := &volume.ServiceClient{URL: imageURL, IdentityURL: c.IdentityURL + "/v3", Username: "admin",
 		Password: adminPassword, ProjectName: "admin"}
@@ -116,12 +88,18 @@ func (c *Cloud) startVolume(ctx context.Context, imageURL, adminPassword string)
 	if err != nil {
 		return "", err
 	}
+	// this host's manager in process, the volume hosts' over the bus
+	conns := &volume.BusConnections{Bus: c.bus, Local: manager}
 	svc, err := volume.New(ctx, volume.Options{
 		DB: c.db, Logger: c.log, Auth: c.identity.Validator(), Policy: enforcer, PublicURL: l.URL,
 		DefaultVolumeType: vc.DefaultVolumeType, AvailabilityZone: vc.AvailabilityZone, Quotas: vc.Quotas(),
-		Images: images, Connections: manager, Nudge: manager.Nudge, CheckResponses: c.cfg.API.CheckResponses,
+		Images: images, Connections: conns, Nudge: conns.Nudge, CheckResponses: c.cfg.API.CheckResponses,
 	})
 	if err != nil {
+		_ = l.Close()
+		return "", err
+	}
+	if err := volume.ServeServiceAccess(c.bus, images); err != nil {
 		_ = l.Close()
 		return "", err
 	}
@@ -135,6 +113,39 @@ func (c *Cloud) startVolume(ctx context.Context, imageURL, adminPassword string)
 	manager.SetBackupDriver(backups)
 	c.servers = append(c.servers, apiServer{name: "volume", listener: l, handler: svc.Handler()})
 	return l.URL, nil
+}
+
+// volumeBackends builds this host's [[volume.backends]] (one "file" backend
+// when none is configured).
+func (c *Cloud) volumeBackends() ([]backend.Backend, error) {
+	vc := c.cfg.Volume
+	configured := vc.Backends
+	if len(configured) == 0 {
+		configured = []config.VolumeBackend{{Name: "file"}}
+	}
+	var backends []backend.Backend
+	for _, bc := range configured {
+		bc, err := c.volumeBackendDefaults(bc)
+		if err != nil {
+			return nil, err
+		}
+		driver := bc.Driver
+		if driver == "" {
+			driver = vc.Driver
+		}
+		driver = volumeDriver(driver)
+		build, ok := volumeDrivers[driver]
+		if !ok {
+			return nil, fmt.Errorf("volume backend %s: unknown driver %q", bc.Name, driver)
+		}
+		b, err := build(bc)
+		if err != nil {
+			return nil, fmt.Errorf("volume backend %s: %w", bc.Name, err)
+		}
+		c.log.Info("volume backend", "name", bc.Name, "driver", driver, "pool_dir", bc.PoolDir)
+		backends = append(backends, b)
+	}
+	return backends, nil
 }
 
 // volumeBackendDefaults fills what a backend's section leaves out from the

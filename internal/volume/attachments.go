@@ -130,7 +130,7 @@ func (s *Service) createAttachment(r *http.Request) (httpapi.Response, error) {
 	}
 	if in.Connector != nil {
 		if _, err := s.connect(ctx, v, attachmentID, in.Connector, mode, false); err != nil {
-			return httpapi.Response{}, err
+			return httpapi.Response{}, onManagerTimeout(err, "Unable to create attachment for volume.")
 		}
 	}
 	a, err := attachmentByID(ctx, s.db, attachmentID)
@@ -173,7 +173,7 @@ func (s *Service) updateAttachment(r *http.Request) (httpapi.Response, error) {
 	}
 	// before 3.44 there is no os-complete: the update attaches
 	if _, err := s.connect(ctx, v, a.ID, body.Attachment.Connector, a.AttachMode, !since(r, 44)); err != nil {
-		return httpapi.Response{}, err
+		return httpapi.Response{}, onManagerTimeout(err, "Unable to update the attachment.")
 	}
 	a, err = attachmentByID(ctx, s.db, a.ID)
 	if err != nil {

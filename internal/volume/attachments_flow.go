@@ -3,6 +3,7 @@ package volume
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strings"
 
@@ -90,6 +91,9 @@ func (s *Service) connectAs(ctx context.Context, v *volume, attachmentID string,
 			Connector: backend.Connector{Host: connectorHost(connector), IP: ip, Initiator: initiator}})
 	if err != nil {
 		s.log.Warn("volume export failed", "volume", v.ID, "attachment", attachmentID, "error", err)
+		if errors.Is(err, ErrManagerTimeout) {
+			return nil, err // the caller answers upstream's message for it
+		}
 		return nil, httpErrorf(http.StatusInternalServerError, "Unable to update attachment (Bad or unexpected response from the storage volume backend API: %v).", err)
 	}
 	data := map[string]any{}
@@ -156,6 +160,9 @@ func (s *Service) disconnect(ctx context.Context, v *volume, a *attachment) erro
 	if a.ConnectionInfo != nil && s.opts.Connections != nil && v.Host != "" {
 		if err := s.opts.Connections.TerminateConnection(ctx, v.Host, backend.Volume{ID: v.ID, SizeGB: v.Size}, a.ID); err != nil {
 			s.log.Warn("volume unexport failed", "volume", v.ID, "attachment", a.ID, "error", err)
+			if errors.Is(err, ErrManagerTimeout) {
+				return onManagerTimeout(err, faultMessage)
+			}
 			return httpErrorf(http.StatusInternalServerError, "Unable to terminate volume connection: %v.", err)
 		}
 	}

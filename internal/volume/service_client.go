@@ -27,6 +27,10 @@ type ServiceClient struct {
 	Password    string
 	ProjectName string
 	HTTP        *http.Client
+	// Access, when set, hands out the service's token instead of a login
+	// here: a volume host's, which keeps no credentials, asks the API's
+	// over the bus (BusServiceAccess). URL "" is then the catalog's image.
+	Access func(ctx context.Context) (ServiceAccess, error)
 
 	mu      sync.Mutex
 	token   string
@@ -57,6 +61,17 @@ func (c *ServiceClient) ownToken(ctx context.Context) (string, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.token != "" && time.Until(c.expires) > time.Minute {
+		return c.token, nil
+	}
+	if c.Access != nil {
+		a, err := c.Access(ctx)
+		if err != nil {
+			return "", fmt.Errorf("the volume service's token: %w", err)
+		}
+		c.token, c.expires, c.catalog = a.Token, a.Expires, a.Catalog
+		if c.URL == "" {
+			c.URL = a.Catalog["image"]
+		}
 		return c.token, nil
 	}
 	body := map[string]any{"auth": map[string]any{
@@ -115,7 +130,10 @@ func (c *ServiceClient) do(ctx context.Context, token, method, path string, body
 		}
 		token = t
 	}
-	req, err := http.NewRequestWithContext(ctx, method, strings.TrimSuffix(c.URL, "/")+path, body)
+	c.mu.Lock()
+	base := c.URL // filled from the catalog under mu with Access
+	c.mu.Unlock()
+	req, err := http.NewRequestWithContext(ctx, method, strings.TrimSuffix(base, "/")+path, body)
 	if err != nil {
 		return nil, err
 	}
@@ -237,4 +255,28 @@ func (c *ServiceClient) ObjectStoreAuth(ctx context.Context) (backup.Auth, error
 		return backup.Auth{}, fmt.Errorf("the catalog has no object-store endpoint for backups")
 	}
 	return backup.Auth{Token: token, StorageURL: url}, nil
+}
+
+// ServiceAccess is the volume service's token, its expiry and its catalog
+// (type → public URL), as a volume host gets them from the API's process.
+type ServiceAccess struct {
+	Token   string            `json:"token"`
+	Expires time.Time         `json:"expires"`
+	Catalog map[string]string `json:"catalog"`
+}
+
+// ServiceAccess is this client's own token and catalog (logging in when
+// needed), for the volume hosts.
+func (c *ServiceClient) ServiceAccess(ctx context.Context) (ServiceAccess, error) {
+	token, err := c.ownToken(ctx)
+	if err != nil {
+		return ServiceAccess{}, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	catalog := make(map[string]string, len(c.catalog))
+	for k, v := range c.catalog {
+		catalog[k] = v
+	}
+	return ServiceAccess{Token: token, Expires: c.expires, Catalog: catalog}, nil
 }

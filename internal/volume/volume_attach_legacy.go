@@ -2,6 +2,7 @@ package volume
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strings"
 
@@ -174,7 +175,7 @@ func (s *Service) initializeConnection(r *http.Request, raw json.RawMessage) (ht
 	}
 	conn, err := s.connectAs(ctx, v, attachmentID, connector, mode, attachAttaching, "")
 	if err != nil {
-		return httpapi.Response{}, err
+		return httpapi.Response{}, onManagerTimeout(err, faultMessage)
 	}
 	return httpapi.OK(map[string]any{"connection_info": conn}), nil
 }
@@ -308,7 +309,9 @@ func (s *Service) terminateConnection(r *http.Request, raw json.RawMessage) (htt
 			continue
 		}
 		if s.opts.Connections != nil {
-			if err := s.opts.Connections.TerminateConnection(ctx, v.Host, bv(v), a.ID); err != nil {
+			if err := s.opts.Connections.TerminateConnection(ctx, v.Host, bv(v), a.ID); errors.Is(err, ErrManagerTimeout) {
+				return httpapi.Response{}, onManagerTimeout(err, faultMessage)
+			} else if err != nil {
 				return httpapi.Response{}, httpErrorf(http.StatusInternalServerError, "Unable to terminate volume connection: %v.", err)
 			}
 		}
