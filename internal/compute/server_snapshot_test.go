@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/nimbus-cloud/nimbus/internal/compute/virt"
 )
@@ -292,3 +293,30 @@ func TestShelveKeptOnHost(t *testing.T) {
 }
 
 func virtSpec(id string) virt.Spec { return virt.Spec{UUID: id} }
+
+// TestShelvedOffloadTime: with a positive shelved_offload_time a shelved
+// server stays on its host until that long has passed, then the conductor
+// starts its offload (upstream's _poll_shelved_instances).
+func TestShelvedOffloadTime(t *testing.T) {
+	e := newTestEnv(t, func(o *Options) { o.ShelvedOffloadTime = 3600 })
+	e.net.networks = map[string]NetworkInfo{netUUID: {ID: netUUID, Name: "private", ProjectID: e.DemoProject, MTU: 1450}}
+	e.host("h1", 8, 8192, 100)
+	id := e.activeServer("2.1", nil)
+	e.Must(202, "POST", "/v2.1/servers/"+id+"/action", e.DemoToken, map[string]any{"shelve": nil})
+	e.agent()
+	e.conduct()
+	if s := e.server(id); s["status"] != "SHELVED" || s["OS-EXT-STS:task_state"] != nil {
+		t.Fatalf("within shelved_offload_time: %v %v", s["status"], s["OS-EXT-STS:task_state"])
+	}
+	later := time.Now().Add(2 * time.Hour)
+	e.Compute.now = func() time.Time { return later }
+	e.host("h1", 8, 8192, 100) // heard from at the new time
+	e.conduct()
+	if s := e.server(id); s["OS-EXT-STS:task_state"] != taskShelvingOffloading {
+		t.Fatalf("after shelved_offload_time: %v %v", s["status"], s["OS-EXT-STS:task_state"])
+	}
+	e.agent()
+	if s := e.server(id); s["status"] != "SHELVED_OFFLOADED" {
+		t.Errorf("after the offload: %v", s["status"])
+	}
+}
