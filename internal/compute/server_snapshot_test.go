@@ -320,3 +320,31 @@ func TestShelvedOffloadTime(t *testing.T) {
 		t.Errorf("after the offload: %v", s["status"])
 	}
 }
+
+// TestSnapshotFailure: the agent's intermediate states show in the server;
+// a report moving to a state outside the task's is refused; a failed upload
+// reverts the task state and deletes the image, as upstream.
+func TestSnapshotFailure(t *testing.T) {
+	e := newMVEnv(t)
+	id := e.activeServer("2.1", nil)
+	got := e.mustAt(202, "2.45", "POST", "/v2.1/servers/"+id+"/action", e.DemoToken, map[string]any{"createImage": map[string]any{"name": "s"}})
+	ctx := t.Context()
+	if err := e.Compute.ReportInstance(ctx, AgentReport{Host: "h1", UUID: id, Task: taskImageSnapshotPending, Next: taskShelvingOffloading}); err == nil {
+		t.Errorf("a move to shelving_offloading from a snapshot was taken")
+	}
+	if err := e.Compute.ReportInstance(ctx, AgentReport{Host: "h1", UUID: id, Task: taskImageSnapshotPending, Next: taskImageUploading}); err != nil {
+		t.Fatal(err)
+	}
+	if s := e.server(id); s["OS-EXT-STS:task_state"] != taskImageUploading {
+		t.Errorf("task state %v", s["OS-EXT-STS:task_state"])
+	}
+	if err := e.Compute.ReportInstance(ctx, AgentReport{Host: "h1", UUID: id, Task: taskImageUploading, PowerState: powerRunning, Error: "upload: boom"}); err != nil {
+		t.Fatal(err)
+	}
+	if s := e.server(id); s["OS-EXT-STS:task_state"] != nil || s["status"] != "ACTIVE" {
+		t.Errorf("after the failure: %v %v", s["status"], s["OS-EXT-STS:task_state"])
+	}
+	if imgs := e.snapshotImages(id); len(imgs) != 0 {
+		t.Errorf("image %v kept after a failed snapshot: %v", got["image_id"], imgs)
+	}
+}
