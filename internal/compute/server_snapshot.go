@@ -122,6 +122,18 @@ func (s *Service) createBackup(r *http.Request, arg json.RawMessage) (httpapi.Re
 	return s.imageCreated(r, img.ID, rotation > 0), nil
 }
 
+// dropImagesOfDeleted deletes the images a server being deleted leaves
+// behind: a shelved server's image (upstream's delete of shelved_image_id) and
+// the image of a snapshot it had under way, whose upload will not come.
+func (s *Service) dropImagesOfDeleted(ctx context.Context, in *instance) {
+	if (in.VMState == vmShelved || in.VMState == vmShelvedOffloaded) && in.Request.ShelvedImage != "" {
+		s.dropImage(ctx, "", in.Request.ShelvedImage, in.UUID)
+	}
+	if in.Request.Snapshot != nil {
+		s.dropImage(ctx, "", in.Request.Snapshot.ImageID, in.UUID)
+	}
+}
+
 // imageCreated is the answer of createImage and createBackup: the image's id in
 // the body from 2.45, its URL in Location before.
 func (s *Service) imageCreated(r *http.Request, imageID string, location bool) httpapi.Response {
@@ -130,7 +142,7 @@ func (s *Service) imageCreated(r *http.Request, imageID string, location bool) h
 	}
 	resp := httpapi.Response{Status: http.StatusAccepted}
 	if location {
-		resp.Header = http.Header{"Location": {s.base() + "/images/" + imageID}}
+		resp.Header = http.Header{"Location": {s.base() + "/v2.1/images/" + imageID}}
 	}
 	return resp
 }

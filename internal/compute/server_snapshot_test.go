@@ -348,3 +348,21 @@ func TestSnapshotFailure(t *testing.T) {
 		t.Errorf("image %v kept after a failed snapshot: %v", got["image_id"], imgs)
 	}
 }
+
+// TestDeleteShelved: deleting a SHELVED_OFFLOADED server (no host: at once)
+// deletes its shelved image too, as upstream.
+func TestDeleteShelved(t *testing.T) {
+	e := newMVEnv(t)
+	id := e.activeServer("2.1", nil)
+	e.Must(202, "POST", "/v2.1/servers/"+id+"/action", e.DemoToken, map[string]any{"shelve": nil})
+	e.agent()
+	e.agent()
+	if imgs := e.snapshotImages(id); len(imgs) != 1 || e.server(id)["status"] != "SHELVED_OFFLOADED" {
+		t.Fatalf("shelved: %v %v", e.server(id)["status"], imgs)
+	}
+	e.Must(204, "DELETE", "/v2.1/servers/"+id, e.DemoToken, nil)
+	if imgs := e.snapshotImages(id); len(imgs) != 0 {
+		t.Errorf("images left after the delete: %v", imgs)
+	}
+	e.Must(404, "GET", "/v2.1/servers/"+id, e.DemoToken, nil)
+}
