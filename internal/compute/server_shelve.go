@@ -112,7 +112,7 @@ func (s *Service) unshelve(r *http.Request, arg json.RawMessage) (httpapi.Respon
 		return httpapi.Response{}, invalidState("unshelve", in, "vm_state", in.VMState)
 	}
 	if (azPassed || host != "") && in.VMState != vmShelvedOffloaded {
-		return httpapi.Response{}, conflict("The unshelve action failed because the instance %s is in the state %s.", in.UUID, in.VMState)
+		return httpapi.Response{}, conflict("Specifying an availability zone or a host when unshelving server \"%s\" with status \"%s\" is not supported. The server status must be SHELVED_OFFLOADED.", in.UUID, in.VMState)
 	}
 	if newAZ != nil {
 		zones, err := s.availableZones(r.Context())

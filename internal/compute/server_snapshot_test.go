@@ -277,7 +277,7 @@ func TestShelveKeptOnHost(t *testing.T) {
 		t.Fatalf("after shelve: %v %v %v", s["status"], s["OS-EXT-STS:task_state"], s["OS-EXT-STS:power_state"])
 	}
 	status, out, raw, _ := e.send("2.77", "POST", action, e.DemoToken, map[string]any{"unshelve": map[string]any{"availability_zone": "nova"}})
-	checkFault(t, status, out, raw, 409, "The unshelve action failed because the instance "+id+" is in the state shelved.")
+	checkFault(t, status, out, raw, 409, "Specifying an availability zone or a host when unshelving server \""+id+"\" with status \"shelved\" is not supported. The server status must be SHELVED_OFFLOADED.")
 	e.Must(202, "POST", action, e.DemoToken, map[string]any{"unshelve": nil})
 	e.agent()
 	if s := e.server(id); s["status"] != "ACTIVE" || s["OS-EXT-STS:power_state"] != float64(powerRunning) {
