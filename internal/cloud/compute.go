@@ -94,7 +94,7 @@ func (c *Cloud) startComputeService(ctx context.Context, ls computeListeners, im
 		DB: c.db, Logger: c.log, Auth: c.identity.Validator(), Policy: enforcer, PublicURL: ls.api.URL,
 		Images: c.computeImages, Network: clients.NewNetwork(creds, networkURL), Volumes: clients.NewVolumes(creds, ""),
 		DefaultAvailabilityZone: c.cfg.Compute.DefaultAvailabilityZone, Quotas: c.cfg.Compute.Quotas(),
-		CheckResponses: c.cfg.API.CheckResponses,
+		CheckResponses: c.cfg.API.CheckResponses, ShelvedOffloadTime: c.cfg.Compute.ShelvedOffloadTime,
 	})
 	if err != nil {
 		return "", err

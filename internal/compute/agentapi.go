@@ -31,6 +31,8 @@ type AgentInstance struct {
 	// Volumes are the instance's volumes (the root one first when it boots
 	// from a volume).
 	Volumes []AgentVolume `json:"volumes,omitempty"`
+	// Snapshot is the image a snapshot, backup or shelve uploads the disk to.
+	Snapshot *AgentImage `json:"snapshot,omitempty"`
 }
 
 // AgentImage is an image a guest boots from.
@@ -55,6 +57,9 @@ type AgentReport struct {
 	Task       string `json:"task"`
 	PowerState int    `json:"power_state"`
 	Error      string `json:"error,omitempty"`
+	// Next, when set, is the task state the task moved on to (a snapshot's
+	// image_pending_upload, image_uploading): the task goes on.
+	Next string `json:"next,omitempty"`
 }
 
 // ServiceReport is a compute agent's heartbeat with its host's resources.
@@ -112,6 +117,7 @@ func (s *Service) HostInstances(ctx context.Context, host string) ([]AgentInstan
 		if img := in.Request.RescueImage; img != nil && (in.VMState == vmRescued || in.TaskState == taskRescuing) {
 			ai.Rescue = &AgentImage{ID: img.ID, DiskFormat: img.DiskFormat}
 		}
+		agentSnapshotView(in, &ai)
 		for _, p := range in.Request.Ports {
 			ai.Ports = append(ai.Ports, AgentPort{ID: p.ID, MAC: p.MAC, MTU: p.MTU})
 		}
@@ -221,8 +227,9 @@ func (s *Service) ReportInstance(ctx context.Context, rep AgentReport) error {
 		}
 	}
 	var reschedule bool
+	var after func(context.Context) // what follows outside the transaction
 	err := s.db.InTx(ctx, func(tx *db.Tx) error {
-		reschedule = false
+		reschedule, after = false, nil
 		in, err := loadInstance(ctx, tx, rep.UUID)
 		if err != nil {
 			return err
@@ -234,6 +241,12 @@ func (s *Service) ReportInstance(ctx context.Context, rep AgentReport) error {
 		in.UpdatedAt = stamp(now)
 		if rep.Task != "" && rep.Task != in.TaskState {
 			return nil // the task changed meanwhile: the agent will see the new one
+		}
+		if handled, err := s.reportImageTask(ctx, tx, in, rep, &after); handled || err != nil {
+			if err != nil {
+				return err
+			}
+			return saveInstance(ctx, tx, in)
 		}
 		if err := s.recordTaskEvent(ctx, tx, in, rep); err != nil {
 			return err
@@ -301,6 +314,9 @@ func (s *Service) ReportInstance(ctx context.Context, rep AgentReport) error {
 	})
 	if err != nil {
 		return err
+	}
+	if after != nil {
+		after(ctx)
 	}
 	if reschedule {
 		s.log.Warn("spawn failed, rescheduling", "instance", rep.UUID, "host", rep.Host, "error", rep.Error)

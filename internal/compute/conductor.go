@@ -39,9 +39,12 @@ func (s *Service) Run(ctx context.Context) {
 
 // conduct is one pass over the instances that need the conductor.
 func (s *Service) conduct(ctx context.Context) error {
+	if err := s.offloadShelved(ctx); err != nil && ctx.Err() == nil {
+		s.log.Warn("offload shelved servers", "error", err)
+	}
 	pending, err := db.QueryAll(ctx, s.db, scanInstance, `SELECT `+instanceColumns+` FROM instances
-		WHERE deleted = ? AND (task_state IN (?, ?, ?) OR (task_state = ? AND host IS NULL)) ORDER BY created_at`,
-		false, taskScheduling, taskNetworking, taskResizePrep, taskDeleting)
+		WHERE deleted = ? AND (task_state IN (?, ?, ?) OR (task_state IN (?, ?) AND host IS NULL)) ORDER BY created_at`,
+		false, taskScheduling, taskNetworking, taskResizePrep, taskDeleting, taskUnshelving)
 	if err != nil {
 		return err
 	}
@@ -65,7 +68,7 @@ func (s *Service) conduct(ctx context.Context) error {
 			switch in.TaskState {
 			case taskDeleting:
 				err = s.deleteUnplaced(ctx, in)
-			case taskScheduling:
+			case taskScheduling, taskUnshelving:
 				err = s.schedule(ctx, in)
 			case taskNetworking:
 				err = s.allocateNetwork(ctx, in)
@@ -129,7 +132,7 @@ func (s *Service) schedule(ctx context.Context, in *instance) error {
 		}
 		candidates, why := s.selectHosts(ctx, hosts, in)
 		if len(candidates) == 0 {
-			return s.failBuild(ctx, in, taskScheduling, "No valid host was found. "+why)
+			return s.failBuild(ctx, in, in.TaskState, "No valid host was found. "+why)
 		}
 		for _, host := range candidates {
 			var placed *instance
@@ -140,7 +143,7 @@ func (s *Service) schedule(ctx context.Context, in *instance) error {
 				if err != nil {
 					return err
 				}
-				if cur.TaskState != taskScheduling || cur.Deleted {
+				if cur.TaskState != in.TaskState || cur.Deleted {
 					taken = true
 					return nil
 				}
@@ -167,7 +170,7 @@ func (s *Service) schedule(ctx context.Context, in *instance) error {
 		if in.Request.ForcedHost != "" {
 			// A forced host skips the filters, so selecting again finds it again:
 			// it has no room, as upstream's placement answers for it.
-			return s.failBuild(ctx, in, taskScheduling, "No valid host was found. There are not enough hosts available.")
+			return s.failBuild(ctx, in, in.TaskState, "No valid host was found. There are not enough hosts available.")
 		}
 	}
 	// Every round's hosts filled up before the claim: they are busy, not full
@@ -186,6 +189,12 @@ const maxScheduleRounds = 10
 func (s *Service) failBuild(ctx context.Context, in *instance, task, message string) error {
 	return s.db.InTx(ctx, func(tx *db.Tx) error {
 		cur, err := loadInstance(ctx, tx, in.UUID)
+		if err == nil && cur.VMState == vmShelvedOffloaded && cur.TaskState == task && !cur.Deleted {
+			// An unshelve that found no host leaves the server offloaded, as upstream.
+			cur.TaskState, cur.UpdatedAt = "", stamp(s.now())
+			cur.Fault = &fault{Code: 500, Message: message, Created: cur.UpdatedAt}
+			return saveInstance(ctx, tx, cur)
+		}
 		if err != nil || cur.VMState != vmBuilding || cur.TaskState != task || cur.Deleted {
 			return err
 		}

@@ -260,7 +260,7 @@ func (m *memImages) Get(ctx context.Context, token, id string) (Image, error) {
 	img, ok := m.images[id]
 	owner := m.owners[id]
 	m.mu.Unlock()
-	if ok && owner != "" && m.auth != nil {
+	if ok && owner != "" && m.auth != nil && token != "" { // "": compute's own credentials, an admin's
 		creds, err := m.auth.Authenticate(ctx, token)
 		if err != nil {
 			return Image{}, httpapi.Unauthorized("The request you have made requires authentication.")

@@ -165,6 +165,8 @@ func FuzzServerActionBody(f *testing.F) {
 		`{"rescue": {"rescue_image_ref": "aaaaaaaa-0000-4000-8000-000000000001", "adminPass": "x"}}`, `{"resize": {"flavorRef": "2"}}`,
 		`{"lock": {"locked_reason": "r"}}`, `{"os-getConsoleOutput": {"length": -1}}`, `{"addSecurityGroup": {"name": "default"}}`,
 		`{"os-getVNCConsole": {"type": "novnc"}}`, `{"pause": null, "unpause": null}`, `{}`, `null`, `{"x": `,
+		`{"createImage": {"name": "s", "metadata": {"k": "v"}}}`, `{"createBackup": {"name": "b", "backup_type": "daily", "rotation": "2"}}`,
+		`{"shelve": null}`, `{"shelveOffload": {}}`, `{"unshelve": {"availability_zone": null, "host": "h1"}}`,
 	} {
 		f.Add([]byte(seed))
 	}

@@ -123,6 +123,12 @@ type buildRequest struct {
 	OldFlavor *Flavor `json:"old_flavor,omitempty"`
 	// RescueImage is what a rescued server boots, its own disk attached second.
 	RescueImage *Image `json:"rescue_image,omitempty"`
+	// Snapshot is the image a snapshot, backup or shelve uploads to, until
+	// done; ShelvedImage is a shelved server's image, what an unshelve
+	// spawns from, and ShelvedAt when it was shelved (shelved_offload_time).
+	Snapshot     *pendingSnapshot `json:"snapshot,omitempty"`
+	ShelvedImage string           `json:"shelved_image,omitempty"`
+	ShelvedAt    string           `json:"shelved_at,omitempty"`
 	// Description is the server's (2.19); nil is null.
 	Description *string `json:"description,omitempty"`
 	// PinnedAZ is the zone the create request asked for (2.96); the instance's
@@ -426,6 +432,10 @@ func (in *instance) status() string {
 		return "SUSPENDED"
 	case vmRescued:
 		return "RESCUE"
+	case vmShelved:
+		return "SHELVED"
+	case vmShelvedOffloaded:
+		return "SHELVED_OFFLOADED"
 	case vmResized:
 		if in.TaskState == taskResizeReverting {
 			return "REVERT_RESIZE"

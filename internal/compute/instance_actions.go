@@ -221,6 +221,12 @@ func (s *Service) recordTaskEvent(ctx context.Context, q querier, in *instance, 
 	if !ok {
 		return nil
 	}
+	return s.recordEvent(ctx, q, in, rep, ev)
+}
+
+// recordEvent adds event ev[1] of the reported task to the instance's latest
+// action ev[0].
+func (s *Service) recordEvent(ctx context.Context, q querier, in *instance, rep AgentReport, ev [2]string) error {
 	a, err := scanInstanceAction(q.QueryRowContext(ctx, `SELECT `+instanceActionColumns+` FROM instance_actions
 		WHERE instance_uuid = ? AND action = ? ORDER BY start_time DESC, id DESC LIMIT 1`, in.UUID, ev[0]))
 	if db.IsNoRows(err) {

@@ -26,6 +26,8 @@ var novaActionRoutes = map[string][]string{
 		"security_groups._addSecurityGroup", "security_groups._removeSecurityGroup",
 		"admin_actions._reset_state",
 		"floating_ips._add_floating_ip", "floating_ips._remove_floating_ip",
+		"servers._create_image", "create_backup._create_backup",
+		"shelve._shelve", "shelve._shelve_offload", "shelve._unshelve",
 	},
 	"POST /v2.1/flavors/{id}/action": {
 		"flavor_access._add_tenant_access", "flavor_access._remove_tenant_access",

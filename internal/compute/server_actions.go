@@ -86,6 +86,16 @@ func (s *Service) serverAction(r *http.Request) (httpapi.Response, error) {
 		return s.addFloatingIP(r, arg)
 	case "removeFloatingIp":
 		return s.removeFloatingIP(r, arg)
+	case "createImage":
+		return s.createImage(r, arg)
+	case "createBackup":
+		return s.createBackup(r, arg)
+	case "shelve":
+		return s.shelve(r)
+	case "shelveOffload":
+		return s.shelveOffload(r)
+	case "unshelve":
+		return s.unshelve(r, arg)
 	}
 	return httpapi.Response{}, badRequest("There is no such action: %s", name)
 }

@@ -501,6 +501,7 @@ func (s *Service) deleteServer(r *http.Request) (httpapi.Response, error) {
 	if err != nil {
 		return httpapi.Response{}, err
 	}
+	s.dropImagesOfDeleted(r.Context(), in)
 	if local {
 		if err := s.deleteUnplaced(r.Context(), in); err != nil {
 			return httpapi.Response{}, err

@@ -143,6 +143,17 @@ func agentPass(ctx context.Context, svc *Service, host string, d *fake.Driver) e
 					err = d.PowerOff(ctx, spec, 0)
 				}
 			}
+		case taskImageSnapshotPending, taskImageBackup, taskShelving: // the upload is the real agent's
+			if inst.TaskState == taskShelving {
+				err = d.PowerOff(ctx, spec, 0)
+			}
+			if err == nil {
+				err = d.Snapshot(ctx, spec, "")
+			}
+		case taskShelvingOffloading:
+			err = d.Destroy(ctx, spec)
+		case taskUnshelving:
+			err = d.PowerOn(ctx, spec)
 		default:
 			continue
 		}

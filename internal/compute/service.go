@@ -67,6 +67,9 @@ type Options struct {
 	// CheckResponses validates every answer against its route's response
 	// schema (Tempest's and Nova's), logging a violation (httpapi.ResponseViolation).
 	CheckResponses bool
+	// ShelvedOffloadTime is upstream's shelved_offload_time in seconds: 0
+	// offloads a shelved server at once, a negative value never.
+	ShelvedOffloadTime int
 }
 
 // Service is the compute API and conductor.

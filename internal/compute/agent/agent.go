@@ -50,6 +50,8 @@ type Host interface {
 	// prepared); Prune removes the instance's taps of ports it no longer has.
 	Plug(ctx context.Context, spec virt.Spec) error
 	Prune(ctx context.Context, spec virt.Spec) error
+	// UploadImage stores the file at path as the image's data (a snapshot's).
+	UploadImage(ctx context.Context, imageID, path string) error
 }
 
 // Options configure an agent.
@@ -251,7 +253,8 @@ func (a *Agent) task(ctx context.Context, inst compute.AgentInstance) {
 	spec := a.Spec(inst)
 	d := a.opts.Driver
 	var err error
-	if a.opts.Plumbing != nil && !slices.Contains([]string{"spawning", "deleting", "rebuilding"}, inst.TaskState) {
+	task := inst.TaskState // a snapshot moves it on as it goes
+	if a.opts.Plumbing != nil && !slices.Contains([]string{"spawning", "deleting", "rebuilding", "shelving_offloading"}, inst.TaskState) {
 		// A guest that starts again (power on, soft reboot, resume) opens the
 		// taps of every port it has now, also those attached while it was off,
 		// and has the devices it was built with (config drive, kernel): a saved
@@ -280,6 +283,13 @@ func (a *Agent) task(ctx context.Context, inst compute.AgentInstance) {
 		err = a.resize(ctx, inst, &spec)
 	case "resize_reverting":
 		err = a.revertResize(ctx, inst, &spec)
+	case "image_snapshot_pending", "image_snapshot", "image_backup", "image_pending_upload", "image_uploading",
+		"shelving", "shelving_image_pending_upload", "shelving_image_uploading":
+		err = a.snapshot(ctx, inst, &spec, &task)
+	case "shelving_offloading":
+		err = a.offload(ctx, inst)
+	case "unshelving":
+		err = d.PowerOn(ctx, spec)
 	case "powering-off":
 		err = d.PowerOff(ctx, spec, a.opts.ShutdownTimeout)
 	case "powering-on":
@@ -302,8 +312,8 @@ func (a *Agent) task(ctx context.Context, inst compute.AgentInstance) {
 	if errors.Is(err, errNotYet) {
 		return // the next pass goes on
 	}
-	rep := compute.AgentReport{Host: a.opts.Host, UUID: inst.UUID, Task: inst.TaskState}
-	if inst.TaskState != "deleting" {
+	rep := compute.AgentReport{Host: a.opts.Host, UUID: inst.UUID, Task: task}
+	if inst.TaskState != "deleting" && inst.TaskState != "shelving_offloading" {
 		st, _ := d.State(ctx, spec)
 		rep.PowerState = int(st)
 	}

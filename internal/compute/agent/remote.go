@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"path/filepath"
 
 	"github.com/nimbus-cloud/nimbus/internal/compute"
@@ -209,4 +210,35 @@ func (c BusHostCalls) HostUptime(ctx context.Context, host string) (string, erro
 	var out string
 	err := c.Bus.Call(ctx, compute.SubjectHostCall+host+".uptime", compute.ConsoleRequest{}, &out)
 	return out, httpapi.FromRemote(err)
+}
+
+var _ ImageUploader = (*Remote)(nil)
+
+// Upload stores the file at path as the image's data with the conductor's
+// token (a snapshot's upload from this host).
+func (r *Remote) Upload(ctx context.Context, id, path string) error {
+	var access compute.ImageAccess
+	if err := r.bus.Call(ctx, compute.SubjectImageAccess, struct{}{}, &access); err != nil {
+		return fmt.Errorf("image access: %w", err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPut, access.URL+"v2/images/"+url.PathEscape(id)+"/file", f)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("X-Auth-Token", access.Token)
+	req.Header.Set("Content-Type", "application/octet-stream")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("upload image %s: %w", id, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent {
+		return httpapi.Errorf(resp.StatusCode, "upload image %s: %s", id, resp.Status)
+	}
+	return nil
 }

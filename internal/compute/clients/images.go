@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 
 	"github.com/gophercloud/gophercloud/v2"
@@ -158,3 +159,35 @@ func jsonPointer(name string) string {
 
 // ImageURL is the image API's URL as the catalog gives it.
 func (c *Images) ImageURL() string { return strings.TrimSuffix(c.e.url, "/") }
+
+var _ compute.SnapshotImages = (*Images)(nil)
+
+// CreateImage makes an image record (POST /v2/images, Glance's flat body of
+// attributes and properties) as token's bearer: a snapshot's, before its data.
+func (c *Images) CreateImage(ctx context.Context, token string, meta map[string]any) (compute.Image, error) {
+	var raw map[string]any
+	if err := c.e.send(ctx, token, http.MethodPost, "v2/images", meta, &raw, http.StatusCreated); err != nil {
+		return compute.Image{}, err
+	}
+	return imageOf(raw), nil
+}
+
+// Upload stores the file at path as the image's data with the compute
+// service's credentials (a snapshot's upload, from a host's agent).
+func (c *Images) Upload(ctx context.Context, id, path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	sc, err := c.e.own(ctx)
+	if err != nil {
+		return err
+	}
+	_, err = sc.Request(ctx, "PUT", c.e.url+"v2/images/"+url.PathEscape(id)+"/file", &gophercloud.RequestOpts{
+		RawBody: f, OkCodes: []int{http.StatusNoContent}, MoreHeaders: map[string]string{"Content-Type": "application/octet-stream"}})
+	if err != nil {
+		return fmt.Errorf("upload image %s: %w", id, apiError(err))
+	}
+	return nil
+}

@@ -198,4 +198,8 @@ type Driver interface {
 	// ExtendVolume makes the guest see the volume's new size (the volume
 	// service grew it), upstream's extend_volume.
 	ExtendVolume(ctx context.Context, s Spec, volumeID string, sizeBytes int64) error
+	// Snapshot writes the guest's root disk as it is now to dst (qcow2, its
+	// backing chain flattened), pausing a running guest for a consistent copy
+	// (upstream's snapshot).
+	Snapshot(ctx context.Context, s Spec, dst string) error
 }

@@ -130,6 +130,9 @@ type Compute struct {
 	QuotaInstances int `toml:"quota_instances" env:"NIMBUS_COMPUTE_QUOTA_INSTANCES"`
 	QuotaCores     int `toml:"quota_cores" env:"NIMBUS_COMPUTE_QUOTA_CORES"`
 	QuotaRAM       int `toml:"quota_ram" env:"NIMBUS_COMPUTE_QUOTA_RAM"`
+	// ShelvedOffloadTime is upstream's shelved_offload_time in seconds: 0
+	// offloads a shelved server at once, -1 never.
+	ShelvedOffloadTime int `toml:"shelved_offload_time" env:"NIMBUS_COMPUTE_SHELVED_OFFLOAD_TIME"`
 }
 
 // Quotas are the default limits set (non-zero), keyed by upstream's resource
