@@ -37,6 +37,13 @@ func (s *Service) metadataOf(in *instance) *metadata.Instance {
 	if t, err := time.Parse("2006-01-02T15:04:05Z", in.LaunchedAt); err == nil {
 		m.LaunchedAt = t
 	}
+	for _, d := range in.Request.LocalDisks {
+		if d.Swap() {
+			m.Swap = d.Device
+		} else {
+			m.Ephemerals = append(m.Ephemerals, d.Device)
+		}
+	}
 	if in.KeyName != "" {
 		m.Keys = []metadata.KeyPair{{Name: in.KeyName, Type: nonEmpty(in.Request.KeyType, "ssh"), PublicKey: in.Request.KeyData}}
 	}

@@ -223,6 +223,11 @@ func (a *Agent) Spec(inst compute.AgentInstance) virt.Spec {
 	for _, p := range inst.Ports {
 		s.NICs = append(s.NICs, virt.NIC{MAC: p.MAC, Tap: tapName(p.ID), MTU: p.MTU})
 	}
+	for _, d := range inst.LocalDisks {
+		if compute.ValidLocalDiskName(d.Name) {
+			s.LocalDisks = append(s.LocalDisks, filepath.Join(dir, d.Name))
+		}
+	}
 	for _, v := range inst.Volumes {
 		if v.Status == compute.VolumeDetaching {
 			continue
