@@ -31,8 +31,10 @@ type AgentInstance struct {
 	// Volumes are the instance's volumes (the root one first when it boots
 	// from a volume).
 	Volumes []AgentVolume `json:"volumes,omitempty"`
-	// LocalDisks are its ephemeral and swap disks, which the host makes.
-	LocalDisks []LocalDisk `json:"local_disks,omitempty"`
+	// LocalDisks are its ephemeral and swap disks, which the host makes;
+	// PreserveEphemeral is its rebuild's preserve_ephemeral.
+	LocalDisks        []LocalDisk `json:"local_disks,omitempty"`
+	PreserveEphemeral bool        `json:"preserve_ephemeral,omitempty"`
 }
 
 // AgentImage is an image a guest boots from.
@@ -110,7 +112,8 @@ func (s *Service) HostInstances(ctx context.Context, host string) ([]AgentInstan
 		ai := AgentInstance{UUID: in.UUID, Name: instanceName(in.ID), VMState: in.VMState, TaskState: in.TaskState,
 			PowerState: in.PowerState, VCPUs: in.Flavor.VCPUs, MemoryMB: in.Flavor.RAM, DiskGB: in.Flavor.Disk,
 			ImageID: in.ImageRef, ImageProps: in.Request.Image.Properties, DiskFormat: in.Request.Image.DiskFormat,
-			ConfigDrive: in.Request.ConfigDrive, Volumes: volumes[in.UUID], LocalDisks: in.Request.LocalDisks}
+			ConfigDrive: in.Request.ConfigDrive, Volumes: volumes[in.UUID], LocalDisks: in.Request.LocalDisks,
+			PreserveEphemeral: in.Request.PreserveEphemeral}
 		if img := in.Request.RescueImage; img != nil && (in.VMState == vmRescued || in.TaskState == taskRescuing) {
 			ai.Rescue = &AgentImage{ID: img.ID, DiskFormat: img.DiskFormat}
 		}

@@ -190,3 +190,20 @@ func FuzzLocalDisks(f *testing.F) {
 		}
 	})
 }
+
+// TestRebuildPreserveEphemeral: a rebuild's preserve_ephemeral reaches the
+// host's agent (which refuses it, as upstream's libvirt driver: the agent's
+// TestAgentRebuildPreserveEphemeral), and a later rebuild without it clears it.
+func TestRebuildPreserveEphemeral(t *testing.T) {
+	e := newMVEnv(t)
+	id := e.activeServer("2.1", nil)
+	action := "/v2.1/servers/" + id + "/action"
+	for _, preserve := range []bool{true, false} {
+		e.Must(202, "POST", action, e.DemoToken, map[string]any{"rebuild": map[string]any{"imageRef": testImage, "preserve_ephemeral": preserve}})
+		insts, err := e.Compute.HostInstances(t.Context(), "h1")
+		if err != nil || len(insts) != 1 || insts[0].TaskState != taskRebuilding || insts[0].PreserveEphemeral != preserve {
+			t.Fatalf("preserve_ephemeral %v: the agent's view %+v %v", preserve, insts, err)
+		}
+		e.agent()
+	}
+}

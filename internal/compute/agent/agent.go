@@ -390,6 +390,9 @@ func (a *Agent) waitVIFs(ctx context.Context, inst compute.AgentInstance) error 
 // instance's (new) image, on the same ports: the taps stay. A stopped server
 // stays stopped, its guest made but not running. Cut short, it starts over.
 func (a *Agent) rebuild(ctx context.Context, inst compute.AgentInstance, spec *virt.Spec) error {
+	if inst.PreserveEphemeral {
+		return errPreserveEphemeral
+	}
 	if err := a.opts.Driver.Destroy(ctx, *spec); err != nil {
 		return err
 	}

@@ -124,3 +124,9 @@ func (h *LinuxHost) localDisks(ctx context.Context, inst compute.AgentInstance, 
 	}
 	return nil
 }
+
+// errPreserveEphemeral is upstream's PreserveEphemeralNotSupported: its
+// libvirt driver rebuilds by the default path, which refuses
+// preserve_ephemeral before it touches the guest (the server goes to ERROR,
+// its guest and disks as they were); without it the disks are made anew.
+var errPreserveEphemeral = errors.New("The current driver does not support preserving ephemeral partitions.")

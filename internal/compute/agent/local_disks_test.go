@@ -3,6 +3,8 @@ package agent
 import (
 	"bytes"
 	"context"
+	"io"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,6 +13,8 @@ import (
 	"testing"
 
 	"github.com/nimbus-cloud/nimbus/internal/compute"
+	"github.com/nimbus-cloud/nimbus/internal/compute/virt"
+	"github.com/nimbus-cloud/nimbus/internal/compute/virt/fake"
 )
 
 // TestEphemeralFormat: swap is swap; a mapping's file system must be one
@@ -169,5 +173,35 @@ func TestLinuxHostLocalDisks(t *testing.T) {
 	}
 	if want := []string{"disk.eph0", "disk.eph1", "disk.swap"}; !slices.Equal(names, want) {
 		t.Errorf("files %v, want %v", names, want)
+	}
+}
+
+// TestAgentRebuildPreserveEphemeral: upstream's libvirt driver refuses
+// preserve_ephemeral before it touches the guest: the rebuild fails with
+// PreserveEphemeralNotSupported's message and the guest runs on.
+func TestAgentRebuildPreserveEphemeral(t *testing.T) {
+	ctx := context.Background()
+	d := fake.New(virt.HostResources{})
+	if err := d.Spawn(ctx, virt.Spec{UUID: "vm"}); err != nil {
+		t.Fatal(err)
+	}
+	c := &ctrl{want: []compute.AgentInstance{{UUID: "vm", VMState: "active", TaskState: "rebuilding", PowerState: 1,
+		PreserveEphemeral: true}}}
+	a, err := New(Options{Host: "h1", Driver: d, Controller: c, InstancesDir: t.TempDir(),
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Pass(ctx); err != nil {
+		t.Fatal(err)
+	}
+	a.wg.Wait()
+	got := c.take()
+	if len(got) != 1 || got[0].Task != "rebuilding" || got[0].PowerState != int(virt.Running) ||
+		got[0].Error != "The current driver does not support preserving ephemeral partitions." {
+		t.Fatalf("reports %+v", got)
+	}
+	if st, _ := d.State(ctx, virt.Spec{UUID: "vm"}); st != virt.Running {
+		t.Errorf("the guest is %s, want running", st)
 	}
 }
