@@ -207,3 +207,21 @@ func TestRebuildPreserveEphemeral(t *testing.T) {
 		e.agent()
 	}
 }
+
+// TestMetadataVolumeDevices: the metadata's block-device-mapping has the
+// server's volumes (ebs<n>), its root volume too, as upstream's
+// instance_block_mapping; a blank volume booted with it follows the
+// flavor's local disks.
+func TestMetadataVolumeDevices(t *testing.T) {
+	e, _ := newVolumeEnv(t)
+	e.Must(200, "POST", "/v2.1/flavors", e.AdminToken, map[string]any{"flavor": map[string]any{
+		"name": "m1.eph", "id": "eph", "ram": 512, "vcpus": 1, "disk": 1, "OS-FLV-EXT-DATA:ephemeral": 1}})
+	body := serverBody(map[string]any{"imageRef": "", "flavorRef": "eph", "block_device_mapping_v2": []any{
+		map[string]any{"uuid": testImage, "source_type": "image", "destination_type": "volume", "boot_index": 0, "volume_size": 1},
+		map[string]any{"source_type": "blank", "destination_type": "volume", "volume_size": 1}}})
+	id := e.Must(202, "POST", "/v2.1/servers", e.DemoToken, body)["server"].(map[string]any)["id"].(string)
+	md, err := e.Compute.Instance(t.Context(), id)
+	if err != nil || !slices.Equal(md.Volumes, []string{"/dev/vda", "/dev/vdc"}) || !slices.Equal(md.Ephemerals, []string{"/dev/vdb"}) {
+		t.Fatalf("metadata volumes %v, ephemerals %v (%v)", md.Volumes, md.Ephemerals, err)
+	}
+}

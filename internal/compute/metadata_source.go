@@ -25,7 +25,15 @@ func (s *Service) Instance(ctx context.Context, uuid string) (*metadata.Instance
 	if in.Deleted {
 		return nil, metadata.ErrNotFound
 	}
-	return s.metadataOf(in), nil
+	m := s.metadataOf(in)
+	volumes, err := instanceBlockDevices(ctx, s.db, uuid)
+	if err != nil {
+		return nil, err
+	}
+	for _, b := range volumes {
+		m.Volumes = append(m.Volumes, b.DeviceName)
+	}
+	return m, nil
 }
 
 func (s *Service) metadataOf(in *instance) *metadata.Instance {

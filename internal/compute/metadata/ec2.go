@@ -61,7 +61,7 @@ func (d *document) ec2Metadata(version string) (tree object, ok bool) {
 		md.add("instance-type", inst.InstanceType)
 	}
 	if since("2007-12-15") {
-		md.add("block-device-mapping", blockDeviceMapping(inst.RootDeviceName, inst.Ephemerals, inst.Swap))
+		md.add("block-device-mapping", blockDeviceMapping(inst.RootDeviceName, inst.Volumes, inst.Ephemerals, inst.Swap))
 		if inst.KernelID != "" {
 			md.add("kernel-id", imageID("aki", inst.KernelID))
 		}
@@ -101,14 +101,17 @@ func (d *document) ec2Addresses() (fixed, floating string) {
 }
 
 // blockDeviceMapping is upstream's instance_block_mapping for an instance of a
-// root disk and its local disks (swap, ephemeral<n>, in upstream's order,
-// which meta-data.json keeps; the EC2 listing sorts), or upstream's defaults
-// when the root device is not known.
-func blockDeviceMapping(root string, ephemerals []string, swap string) object {
+// root disk, its volumes (ebs<n>, by device name) and its local disks (swap,
+// ephemeral<n>), in upstream's order, which meta-data.json keeps (the EC2
+// listing sorts), or upstream's defaults when the root device is not known.
+func blockDeviceMapping(root string, volumes, ephemerals []string, swap string) object {
 	if root == "" {
 		return object{{"ami", "sda1"}, {"ephemeral0", "sda2"}, {"root", "/dev/sda1"}, {"swap", "sda3"}}
 	}
 	o := object{{"ami", strings.TrimPrefix(root, "/dev/")}, {"root", root}}
+	for i, dev := range slices.Sorted(slices.Values(volumes)) {
+		o = append(o, member{fmt.Sprintf("ebs%d", i), dev})
+	}
 	if swap != "" {
 		o = append(o, member{"swap", swap})
 	}

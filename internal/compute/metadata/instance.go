@@ -53,6 +53,8 @@ type Instance struct {
 	// Swap its swap disk's ("" when none), for the block-device-mapping.
 	Ephemerals []string
 	Swap       string
+	// Volumes are the devices of its volumes (ebs0...).
+	Volumes []string
 	// Password is what the guest posted to /openstack/<version>/password (upstream
 	// keeps it in the password_0..3 system metadata), "" when none.
 	Password string
