@@ -214,7 +214,7 @@ func computeDriver(cfg config.Config, instances string, images computeagent.Imag
 			return nil, nil, err
 		}
 		return d, &computeagent.LinuxHost{InstancesDir: instances, HostNamespace: cfg.Network.HostNamespace,
-			Images: images, Metadata: md}, nil
+			Images: images, Metadata: md, DefaultEphemeralFormat: cfg.Compute.DefaultEphemeralFormat}, nil
 	}
 	return nil, nil, fmt.Errorf("compute.driver %q: want auto, qemu, fake or none", cfg.Compute.Driver)
 }

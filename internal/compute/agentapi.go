@@ -33,6 +33,10 @@ type AgentInstance struct {
 	Volumes []AgentVolume `json:"volumes,omitempty"`
 	// Snapshot is the image a snapshot, backup or shelve uploads the disk to.
 	Snapshot *AgentImage `json:"snapshot,omitempty"`
+	// LocalDisks are its ephemeral and swap disks, which the host makes;
+	// PreserveEphemeral is its rebuild's preserve_ephemeral.
+	LocalDisks        []LocalDisk `json:"local_disks,omitempty"`
+	PreserveEphemeral bool        `json:"preserve_ephemeral,omitempty"`
 }
 
 // AgentImage is an image a guest boots from.
@@ -113,7 +117,8 @@ func (s *Service) HostInstances(ctx context.Context, host string) ([]AgentInstan
 		ai := AgentInstance{UUID: in.UUID, Name: instanceName(in.ID), VMState: in.VMState, TaskState: in.TaskState,
 			PowerState: in.PowerState, VCPUs: in.Flavor.VCPUs, MemoryMB: in.Flavor.RAM, DiskGB: in.Flavor.Disk,
 			ImageID: in.ImageRef, ImageProps: in.Request.Image.Properties, DiskFormat: in.Request.Image.DiskFormat,
-			ConfigDrive: in.Request.ConfigDrive, Volumes: volumes[in.UUID]}
+			ConfigDrive: in.Request.ConfigDrive, Volumes: volumes[in.UUID], LocalDisks: in.Request.LocalDisks,
+			PreserveEphemeral: in.Request.PreserveEphemeral}
 		if img := in.Request.RescueImage; img != nil && (in.VMState == vmRescued || in.TaskState == taskRescuing) {
 			ai.Rescue = &AgentImage{ID: img.ID, DiskFormat: img.DiskFormat}
 		}

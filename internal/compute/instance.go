@@ -144,6 +144,10 @@ type buildRequest struct {
 	Ports []instancePort `json:"ports,omitempty"`
 	// RequestID is the create request's, for the instance action's events.
 	RequestID string `json:"request_id,omitempty"`
+	// LocalDisks are the server's ephemeral and swap disks (local_disks.go);
+	// PreserveEphemeral is its last rebuild's preserve_ephemeral.
+	LocalDisks        []LocalDisk `json:"local_disks,omitempty"`
+	PreserveEphemeral bool        `json:"preserve_ephemeral,omitempty"`
 }
 
 // requestedNetwork is one entry of the create request's networks. Once the

@@ -25,7 +25,15 @@ func (s *Service) Instance(ctx context.Context, uuid string) (*metadata.Instance
 	if in.Deleted {
 		return nil, metadata.ErrNotFound
 	}
-	return s.metadataOf(in), nil
+	m := s.metadataOf(in)
+	volumes, err := instanceBlockDevices(ctx, s.db, uuid)
+	if err != nil {
+		return nil, err
+	}
+	for _, b := range volumes {
+		m.Volumes = append(m.Volumes, b.DeviceName)
+	}
+	return m, nil
 }
 
 func (s *Service) metadataOf(in *instance) *metadata.Instance {
@@ -36,6 +44,13 @@ func (s *Service) metadataOf(in *instance) *metadata.Instance {
 		Host: in.Host, RootDeviceName: "/dev/vda", Password: in.Request.Password}
 	if t, err := time.Parse("2006-01-02T15:04:05Z", in.LaunchedAt); err == nil {
 		m.LaunchedAt = t
+	}
+	for _, d := range in.Request.LocalDisks {
+		if d.Swap() {
+			m.Swap = d.Device
+		} else {
+			m.Ephemerals = append(m.Ephemerals, d.Device)
+		}
 	}
 	if in.KeyName != "" {
 		m.Keys = []metadata.KeyPair{{Name: in.KeyName, Type: nonEmpty(in.Request.KeyType, "ssh"), PublicKey: in.Request.KeyData}}

@@ -141,6 +141,7 @@ func parseRebuild(r *http.Request, arg json.RawMessage) (rebuildRequest, error) 
 // stays as it was.
 func applyRebuild(r *http.Request, in *instance, req rebuildRequest, image Image, key *KeyPair) error {
 	in.ImageRef, in.Request.Image = image.ID, image
+	in.Request.PreserveEphemeral = req.PreserveEphemeral != nil && *req.PreserveEphemeral
 	if req.Name != nil {
 		in.Name = *req.Name
 	}

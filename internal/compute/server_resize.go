@@ -122,7 +122,7 @@ func (s *Service) prepResize(ctx context.Context, in *instance) error {
 		switch {
 		case next == nil:
 			reason = "The resize has no flavor to go to."
-		case next.Disk < cur.Flavor.Disk:
+		case next.Disk < cur.Flavor.Disk || next.Ephemeral < cur.ephemeralGB():
 			reason = "Unable to resize disk down."
 		default:
 			claimed, err := s.claim(ctx, tx, cur.UUID, cur.Host, *next)

@@ -281,6 +281,9 @@ func (s *Service) createServer(r *http.Request) (httpapi.Response, error) {
 			return httpapi.Response{}, err
 		}
 	}
+	if b.LocalDisks, err = localDisks(bdms, flavor); err != nil {
+		return httpapi.Response{}, err
+	}
 	b.Image = image
 
 	// The first server's id is chosen now, for the refusal of a port to name it.
@@ -381,7 +384,7 @@ func (s *Service) createServer(r *http.Request) (httpapi.Response, error) {
 	}
 	devices, undoDevices := make([][]blockDevice, len(ids)), func() {}
 	if len(bdms) > 0 {
-		if devices, undoDevices, err = s.prepareBlockDevices(r, bdms, ids); err != nil {
+		if devices, undoDevices, err = s.prepareBlockDevices(r, bdms, ids, len(b.LocalDisks)); err != nil {
 			s.deleteMadePorts(ctx, networks)
 			return httpapi.Response{}, err
 		}

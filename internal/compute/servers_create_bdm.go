@@ -46,6 +46,8 @@ type blockDeviceRequest struct {
 	DeleteOnTermination         bool
 	Tag                         string
 	VolumeType                  string // for a volume compute creates
+	// GuestFormat is a local blank disk's: swap, or its file system.
+	GuestFormat string
 }
 
 // diskBuses are upstream's fields.DiskBus.ALL.
@@ -86,6 +88,7 @@ func parseBlockDevices(raw []any, imageSpecified bool) ([]blockDeviceRequest, er
 		b.UUID, _ = m["uuid"].(string)
 		b.Tag, _ = m["tag"].(string)
 		b.VolumeType, _ = m["volume_type"].(string)
+		b.GuestFormat, _ = m["guest_format"].(string)
 		if bus, ok := m["disk_bus"].(string); ok && !slices.Contains(diskBuses, bus) {
 			// Upstream's InvalidBDMDiskBus, whose message its typo leaves the
 			// base class's.
@@ -130,10 +133,10 @@ func parseBlockDevices(raw []any, imageSpecified bool) ([]blockDeviceRequest, er
 			return nil, invalidBDM("Specifying a volume_type with destination_type=local is not supported.")
 		case b.SourceType == bdmSourceVolume && volumeType:
 			return nil, invalidBDM("Specifying volume type to existing volume is not supported.")
-		case b.DestinationType == bdmDestLocal && b.SourceType != bdmSourceImage:
-			// Ephemeral and swap disks (flavor-sized local disks) Nimbus does
-			// not make.
-			return nil, invalidBDM("local disks other than the boot image are not supported by this cloud.")
+		case b.DestinationType == bdmDestLocal && b.SourceType != bdmSourceImage && b.SourceType != bdmSourceBlank:
+			// Upstream takes the entry and its drivers then ignore it: the
+			// volume would be reserved for a server that never has it.
+			return nil, invalidBDM("Mapping a volume or snapshot to local is not supported by this cloud.")
 		}
 		out = append(out, b)
 	}
@@ -271,9 +274,10 @@ func (s *Service) checkBlockDevices(r *http.Request, bdms []blockDeviceRequest, 
 // volume is reserved for the server (an attachment without a connector, as
 // upstream's API does), one from an image, a snapshot or blank is created
 // (upstream's compute creates it, as the user: here the API, which has the
-// user's token). It returns each server's mappings to record, and an undo
-// that gives back what it made.
-func (s *Service) prepareBlockDevices(r *http.Request, bdms []blockDeviceRequest, ids []string) ([][]blockDevice, func(), error) {
+// user's token). Their device names follow the locals local disks'. It
+// returns each server's mappings to record, and an undo that gives back what
+// it made.
+func (s *Service) prepareBlockDevices(r *http.Request, bdms []blockDeviceRequest, ids []string, locals int) ([][]blockDevice, func(), error) {
 	ctx := r.Context()
 	caller := volumeCaller(r)
 	var attachments, volumes []string
@@ -293,7 +297,7 @@ func (s *Service) prepareBlockDevices(r *http.Request, bdms []blockDeviceRequest
 	out := make([][]blockDevice, len(ids))
 	now := stampMicro(s.now())
 	for i, id := range ids {
-		next := 0
+		next := locals
 		for _, b := range bdms {
 			if b.DestinationType != bdmDestVolume {
 				continue

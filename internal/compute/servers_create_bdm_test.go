@@ -80,7 +80,7 @@ func TestCreateServerBlockDeviceErrors(t *testing.T) {
 			boot("image", "local", testImage, nil), map[string]any{"source_type": "volume", "destination_type": "volume", "uuid": testVolume}),
 			"Cannot attach one or more volumes to multiple instances"},
 		{"an ephemeral disk", bdm(map[string]any{"imageRef": testImage}, boot("image", "local", testImage, nil),
-			map[string]any{"source_type": "blank", "destination_type": "local", "volume_size": 1}), "local disks other than the boot image are not supported"},
+			map[string]any{"source_type": "blank", "destination_type": "local", "volume_size": 1}), "Ephemeral disks requested are larger than the instance type allows."},
 		{"a bad source", bdm(nil, boot("disk", "volume", testVolume, nil)), "source_type"},
 		{"a bad disk bus", bdm(nil, map[string]any{"source_type": "image", "destination_type": "volume", "uuid": testImage, "boot_index": 0,
 			"volume_size": 1, "disk_bus": "floppy"}), "Block Device Mapping is Invalid."},

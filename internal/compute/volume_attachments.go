@@ -339,7 +339,7 @@ func (s *Service) reserveVolume(r *http.Request, in *instance, vol Volume, b blo
 		if slices.ContainsFunc(taken, func(t blockDevice) bool { return t.VolumeID == vol.ID }) {
 			return badRequest("Invalid volume: volume %s already attached", vol.ID)
 		}
-		b.DeviceName = nextDeviceName(taken)
+		b.DeviceName = nextDeviceName(append(taken, cur.localDeviceRows()...))
 		if err := insertBlockDevice(ctx, tx, b); err != nil {
 			return err
 		}

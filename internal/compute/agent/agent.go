@@ -225,6 +225,11 @@ func (a *Agent) Spec(inst compute.AgentInstance) virt.Spec {
 	for _, p := range inst.Ports {
 		s.NICs = append(s.NICs, virt.NIC{MAC: p.MAC, Tap: tapName(p.ID), MTU: p.MTU})
 	}
+	for _, d := range inst.LocalDisks {
+		if compute.ValidLocalDiskName(d.Name) {
+			s.LocalDisks = append(s.LocalDisks, filepath.Join(dir, d.Name))
+		}
+	}
 	for _, v := range inst.Volumes {
 		if v.Status == compute.VolumeDetaching {
 			continue
@@ -395,6 +400,9 @@ func (a *Agent) waitVIFs(ctx context.Context, inst compute.AgentInstance) error 
 // instance's (new) image, on the same ports: the taps stay. A stopped server
 // stays stopped, its guest made but not running. Cut short, it starts over.
 func (a *Agent) rebuild(ctx context.Context, inst compute.AgentInstance, spec *virt.Spec) error {
+	if inst.PreserveEphemeral {
+		return errPreserveEphemeral
+	}
 	if err := a.opts.Driver.Destroy(ctx, *spec); err != nil {
 		return err
 	}

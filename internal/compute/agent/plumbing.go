@@ -32,6 +32,10 @@ type LinuxHost struct {
 	// Metadata renders the config drive (nil: instances get none).
 	Metadata        metadata.Source
 	MetadataOptions metadata.Options
+	// DefaultEphemeralFormat is upstream's default_ephemeral_format: the file
+	// system of an ephemeral disk whose mapping names none ("": by the
+	// image's os_type, as upstream).
+	DefaultEphemeralFormat string
 
 	mu     sync.Mutex
 	images map[string]*sync.Mutex // one download per image at a time
@@ -72,6 +76,9 @@ func (h *LinuxHost) Prepare(ctx context.Context, inst compute.AgentInstance, spe
 		}); err != nil {
 			return err
 		}
+	}
+	if err := h.localDisks(ctx, inst, spec.Dir); err != nil {
+		return err
 	}
 	if k := inst.ImageProps["kernel_id"]; k != "" {
 		spec.Kernel = filepath.Join(spec.Dir, "kernel")

@@ -1,6 +1,7 @@
 package metadata
 
 import (
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -60,7 +61,7 @@ func (d *document) ec2Metadata(version string) (tree object, ok bool) {
 		md.add("instance-type", inst.InstanceType)
 	}
 	if since("2007-12-15") {
-		md.add("block-device-mapping", blockDeviceMapping(inst.RootDeviceName))
+		md.add("block-device-mapping", blockDeviceMapping(inst.RootDeviceName, inst.Volumes, inst.Ephemerals, inst.Swap))
 		if inst.KernelID != "" {
 			md.add("kernel-id", imageID("aki", inst.KernelID))
 		}
@@ -99,13 +100,25 @@ func (d *document) ec2Addresses() (fixed, floating string) {
 	return fixed, floating
 }
 
-// blockDeviceMapping is upstream's instance_block_mapping for an instance of one
-// root disk, or upstream's defaults when the root device is not known.
-func blockDeviceMapping(root string) object {
+// blockDeviceMapping is upstream's instance_block_mapping for an instance of a
+// root disk, its volumes (ebs<n>, by device name) and its local disks (swap,
+// ephemeral<n>), in upstream's order, which meta-data.json keeps (the EC2
+// listing sorts), or upstream's defaults when the root device is not known.
+func blockDeviceMapping(root string, volumes, ephemerals []string, swap string) object {
 	if root == "" {
 		return object{{"ami", "sda1"}, {"ephemeral0", "sda2"}, {"root", "/dev/sda1"}, {"swap", "sda3"}}
 	}
-	return object{{"ami", strings.TrimPrefix(root, "/dev/")}, {"root", root}}
+	o := object{{"ami", strings.TrimPrefix(root, "/dev/")}, {"root", root}}
+	for i, dev := range slices.Sorted(slices.Values(volumes)) {
+		o = append(o, member{fmt.Sprintf("ebs%d", i), dev})
+	}
+	if swap != "" {
+		o = append(o, member{"swap", swap})
+	}
+	for i, dev := range ephemerals {
+		o = append(o, member{fmt.Sprintf("ephemeral%d", i), dev})
+	}
+	return o
 }
 
 // ec2Item resolves /<version>[/meta-data/...|/user-data] (upstream's

@@ -49,6 +49,12 @@ type Instance struct {
 	// RootDeviceName is the guest's root disk (/dev/vda), for the EC2
 	// block-device-mapping; "" gives upstream's defaults (sda1...).
 	RootDeviceName string
+	// Ephemerals are the devices of its ephemeral disks (ephemeral0...) and
+	// Swap its swap disk's ("" when none), for the block-device-mapping.
+	Ephemerals []string
+	Swap       string
+	// Volumes are the devices of its volumes (ebs0...).
+	Volumes []string
 	// Password is what the guest posted to /openstack/<version>/password (upstream
 	// keeps it in the password_0..3 system metadata), "" when none.
 	Password string

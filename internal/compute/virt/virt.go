@@ -62,6 +62,10 @@ type Spec struct {
 	// RescueDisk, when set, is the disk a rescued guest boots from (upstream's
 	// rescue image); RootDisk is then its second disk, for the rescuer to mend.
 	RescueDisk string
+	// LocalDisks are the guest's ephemeral and swap disks (raw files in Dir,
+	// upstream's disk.eph<n> and disk.swap), virtio disks right after the
+	// root disk, in this order, as libvirt orders them.
+	LocalDisks []string
 	// ConfigDrive, when set, is an ISO image attached as a CD-ROM.
 	ConfigDrive string
 	// Kernel, Ramdisk and CommandLine, when Kernel is set, boot the guest directly

@@ -114,6 +114,8 @@ type Compute struct {
 	Driver string `toml:"driver" env:"NIMBUS_COMPUTE_DRIVER"`
 	// Accelerator is QEMU's: auto (KVM when usable, else TCG), kvm or tcg.
 	Accelerator string `toml:"accelerator" env:"NIMBUS_COMPUTE_ACCELERATOR"`
+	// DefaultEphemeralFormat is upstream's default_ephemeral_format (ext4 here).
+	DefaultEphemeralFormat string `toml:"default_ephemeral_format" env:"NIMBUS_COMPUTE_DEFAULT_EPHEMERAL_FORMAT"`
 	// Host is this compute host's name (default: network.host, else the hostname).
 	Host string `toml:"host" env:"NIMBUS_COMPUTE_HOST"`
 	// FakeHosts, with the fake driver, runs that many compute hosts in this
@@ -370,7 +372,7 @@ func Default() Config {
 		ObjectStore: ObjectStore{Enabled: true, Port: 8080, ObjectPort: 6200, ContainerPort: 6201, AccountPort: 6202,
 			Devices: 3, Replicas: 3, PartPower: 10},
 		Volume:  Volume{Port: 8776, Driver: "auto", AvailabilityZone: "nova", ReportInterval: Duration{10 * time.Second}},
-		Compute: Compute{Port: 8774, MetadataPort: 8775, NoVNCProxyPort: 6080, Driver: "auto", Accelerator: "auto", DefaultAvailabilityZone: "nova"},
+		Compute: Compute{Port: 8774, MetadataPort: 8775, NoVNCProxyPort: 6080, Driver: "auto", Accelerator: "auto", DefaultAvailabilityZone: "nova", DefaultEphemeralFormat: "ext4"},
 	}
 }
 

@@ -105,7 +105,19 @@ func buildArgs(l launch) ([]string, error) {
 		}
 		args = append(args, "-drive", "file="+disk+",if=none,id=drive-"+id+",format=qcow2", "-device", dev)
 	}
-	args = append(args, volumeArgs(s)...)
+	// The local disks follow the root disk on the PCI bus, so the guest names
+	// them vdb, vdc... as the API told (a root volume comes first too).
+	volumes, before := s.Volumes, len(disks)
+	if before == 0 && len(volumes) > 0 && volumes[0].Boot {
+		args = append(args, volumeArgs(s, volumes[:1])...)
+		volumes, before = volumes[1:], 1
+	}
+	for i, disk := range s.LocalDisks {
+		id := "virtio-disk" + strconv.Itoa(before+i)
+		args = append(args, "-drive", "file="+disk+",if=none,id=drive-"+id+",format=raw",
+			"-device", "virtio-blk-pci,drive=drive-"+id+",id="+id)
+	}
+	args = append(args, volumeArgs(s, volumes)...)
 	if s.ConfigDrive != "" {
 		args = append(args,
 			"-drive", "file="+s.ConfigDrive+",if=none,id=drive-ide0-1-0,media=cdrom,readonly=on,format=raw",
@@ -174,6 +186,12 @@ func validate(s virt.Spec) error {
 	}
 	fields := [][2]string{{"uuid", s.UUID}, {"name", s.Name}, {"dir", s.Dir}, {"root disk", s.RootDisk},
 		{"rescue disk", s.RescueDisk}, {"config drive", s.ConfigDrive}, {"kernel", s.Kernel}, {"ramdisk", s.Ramdisk}}
+	for i, disk := range s.LocalDisks {
+		if !filepath.IsAbs(disk) {
+			errs = append(errs, fmt.Errorf("local disk %q is not an absolute path", disk))
+		}
+		fields = append(fields, [2]string{fmt.Sprintf("local disk %d", i), disk})
+	}
 	for i, nic := range s.NICs {
 		if nic.Tap == "" || nic.MAC == "" {
 			errs = append(errs, fmt.Errorf("nic %d: needs a tap and a MAC", i))

@@ -132,12 +132,12 @@ func volumeDevice(v virt.VolumeDisk, bootIndex int) map[string]any {
 	return d
 }
 
-// volumeArgs are the command-line options of the guest's volumes, in JSON
-// syntax, which takes any character in a value (writeVolumeKeys writes the
-// keys they name).
-func volumeArgs(s virt.Spec) []string {
+// volumeArgs are the command-line options of the guest's volumes (of s's),
+// in JSON syntax, which takes any character in a value (writeVolumeKeys
+// writes the keys they name).
+func volumeArgs(s virt.Spec, volumes []virt.VolumeDisk) []string {
 	var args []string
-	for _, v := range s.Volumes {
+	for _, v := range volumes {
 		if v.Protocol == virt.VolumeISCSI && v.Password != "" {
 			obj, _ := json.Marshal(chapSecretObject(v, chapSecretPath(s, v)))
 			args = append(args, "-object", string(obj))
