@@ -15,7 +15,7 @@ func main() {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(upCommand(), serveCommand(), identityCommand(), imageCommand(), ringCommand(), benchCommand())
+	root.AddCommand(upCommand(), downCommand(), serveCommand(), identityCommand(), imageCommand(), ringCommand(), benchCommand())
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "nimbus:", err)
 		os.Exit(1)

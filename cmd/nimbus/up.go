@@ -48,6 +48,7 @@ func upCommand() *cobra.Command {
 		ephemeral bool
 		dbURL     string
 		natsURL   string
+		hosts     int
 	)
 	cmd := &cobra.Command{
 		Use:   "up",
@@ -55,7 +56,14 @@ func upCommand() *cobra.Command {
 		Long: `Start every service in one process on an embedded SQLite database and an embedded
 NATS server (or PostgreSQL and external NATS with --db and --nats). The first start
 bootstraps the cloud and writes clouds.yaml, admin-openrc and demo-openrc into the
-data directory; later starts reuse it.`,
+data directory; later starts reuse it.
+
+With --compute-hosts N, also run N compute hosts on this machine (<host>-c1..cN):
+each its own agent process (nimbus serve --role compute) with its own data
+directory (DATA_DIR/hosts/cI), in its own network namespace joined to a shared
+bridge, tenant networks crossing by VXLAN. A later start on the data directory
+adopts them (DATA_DIR/up-state.json); SIGHUP restarts the agents that died.
+nimbus down stops the cloud; nimbus down --purge removes all it made.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			start := time.Now()
 			cfg, err := common.load()
@@ -78,7 +86,20 @@ data directory; later starts reuse it.`,
 			defer closeLog()
 			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 			defer stop()
+			removePID, err := writePIDFile(cfg.DataDir)
+			if err != nil {
+				return err
+			}
+			defer removePID()
+			layout, err := cloud.PrepareHosts(ctx, &cfg, hosts, log)
+			if err != nil {
+				return err
+			}
 			c, err := cloud.Start(ctx, cfg, log)
+			if err != nil {
+				return err
+			}
+			agents, err := startHostAgents(ctx, cfg, layout, log)
 			if err != nil {
 				return err
 			}
@@ -87,7 +108,8 @@ data directory; later starts reuse it.`,
 			fmt.Printf("Use it: export OS_CLIENT_CONFIG_FILE=%s; openstack --os-cloud nimbus-admin token issue\n",
 				filepath.Join(cfg.DataDir, "clouds.yaml"))
 			log.Info("nimbus ready", "data_dir", cfg.DataDir, "identity", c.IdentityURL)
-			err = c.Serve(ctx)
+			err = c.Serve(agents.stopFirst(ctx))
+			agents.stop()
 			log.Info("nimbus stopped")
 			return err
 		},
@@ -96,6 +118,7 @@ data directory; later starts reuse it.`,
 	cmd.Flags().BoolVar(&ephemeral, "ephemeral-ports", false, "listen on free loopback ports instead of upstream's defaults")
 	cmd.Flags().StringVar(&dbURL, "db", "", "database URL: sqlite://PATH or postgres://... (default: SQLite in the data dir)")
 	cmd.Flags().StringVar(&natsURL, "nats", "", "external NATS URL (default: embedded server)")
+	cmd.Flags().IntVar(&hosts, "compute-hosts", 0, "also run N compute hosts on this machine, each in a network namespace of its own")
 	return cmd
 }
 
