@@ -57,7 +57,7 @@ func TestVolumeTransferCLI(t *testing.T) {
 		t.Fatal("demo still sees the volume it gave away")
 	}
 	waitVolumeResource(t, c, admin, volumeKind, volID, "available")
-	mustFail(t, c, demo, "could not be found", "volume", "transfer", "request", "show", reqID)
+	mustFail(t, c, demo, "No volumetransfer with a name or ID", "volume", "transfer", "request", "show", reqID)
 
 	// a request deleted before anyone accepts it gives the volume back
 	OSJSON(t, c, admin, &req, "volume", "transfer", "request", "create", volID)
