@@ -8,9 +8,10 @@ import (
 	"testing"
 )
 
-// FuzzManageAndTransferBodies: whatever an admin puts in a manage body (its
-// reference goes to the backend) or a member in a transfer create or accept
-// body or a manageable-volumes query, the answer is never a 5xx, and the
+// FuzzManageAndTransferBodies: whatever an admin puts in a volume or snapshot
+// manage body (its reference goes to the backend) or a member in a transfer
+// create or accept body or a manageable-volumes query, the answer is never a
+// 5xx, and the
 // manager's passes over what the bodies made never touch a file outside the
 // backends' pools.
 func FuzzManageAndTransferBodies(f *testing.F) {
@@ -29,12 +30,13 @@ func FuzzManageAndTransferBodies(f *testing.F) {
 		`{"volume": {"host": "node1@alpha#alpha", "ref": {"source-id": "../../x"}, "volume_type": "nope", "metadata": null}}`,
 		`{"volume": {"cluster": "c", "ref": "a string", "name": "  n  "}}`,
 		`{"transfer": {"volume_id": "{vol}", "name": "t", "no_snapshots": "true"}}`,
+		`{"snapshot": {"volume_id": "{vol}", "ref": {"source-name": "../snapshot-x"}, "metadata": {"a": "b"}}}`,
 		`{"transfer": {"volume_id": "nope"}}`, `{"accept": {"auth_key": 12345}}`, `{"accept": {"auth_key": null}}`,
 		`null`, `[]`, `{`, `{"volume": []}`,
 	)
 	f.Add([]byte("sort=size:desc,reference&limit=1&offset=2&marker=%7B%22source-name%22%3A%22x%22%7D"))
 	f.Fuzz(func(t *testing.T, body []byte) {
-		for _, path := range []string{"/v3/manageable_volumes", "/v3/os-volume-manage"} {
+		for _, path := range []string{"/v3/manageable_volumes", "/v3/os-volume-manage", "/v3/manageable_snapshots"} {
 			// 503 is upstream's answer for a host or cluster without a service up
 			if status := fuzzSend(t, "POST", e.URL+path, e.AdminToken, body); status >= 500 && status != http.StatusServiceUnavailable {
 				t.Fatalf("POST %s: %d", path, status)

@@ -61,6 +61,9 @@ func (m *Manager) convergeManaged(ctx context.Context) error {
 			errs = append(errs, err)
 			continue
 		}
+		if err := m.convergeManagedSnapshots(ctx, name, m.backends[name]); err != nil {
+			errs = append(errs, fmt.Errorf("%s managed snapshots: %w", name, err))
+		}
 		for _, v := range vols {
 			var err error
 			if v.Status == statusManaging {
@@ -159,4 +162,100 @@ func (m *Manager) unmanageStep(ctx context.Context, b backend.Backend, v *volume
 	}
 	_, err = m.db.ExecContext(ctx, `DELETE FROM volumes WHERE id = ? AND status = ?`, v.ID, statusUnmanaging)
 	return err
+}
+
+// errSnapshotsNotManageable is the step's error on a backend without
+// backend.ManageableSnapshots (the file backend: its snapshots are qcow2
+// internal snapshots, which cannot be renamed).
+var errSnapshotsNotManageable = errors.New("the volume driver does not support managing existing snapshots")
+
+// ManageableSnapshots is the RPC call for a snapshot listing.
+func (m *Manager) ManageableSnapshots(ctx context.Context, host string) ([]backend.ManageableSnapshot, error) {
+	name, ok := strings.CutPrefix(backendOf(host), m.host+"@")
+	b := m.backends[name]
+	if !ok || b == nil {
+		return nil, fmt.Errorf("no backend %s on this host", host)
+	}
+	mb, ok := b.(backend.ManageableSnapshots)
+	if !ok {
+		return nil, errSnapshotsNotManageable
+	}
+	ids, err := db.QueryStrings(ctx, m.db, `SELECT id FROM volume_snapshots WHERE host = ? OR host LIKE ?`,
+		m.serviceHost(name), m.serviceHost(name)+"#%")
+	if err != nil {
+		return nil, err
+	}
+	managed := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		managed[id] = true
+	}
+	return mb.ManageableSnapshots(ctx, managed)
+}
+
+// convergeManagedSnapshots drives a backend's snapshots being managed
+// (creating with a reference) and unmanaging.
+func (m *Manager) convergeManagedSnapshots(ctx context.Context, name string, b backend.Backend) error {
+	snaps, err := db.QueryAll(ctx, m.db, scanSnapshot, `SELECT `+snapshotColumns+` FROM volume_snapshots
+		WHERE (host = ? OR host LIKE ?) AND (status = ? OR status = ? AND id IN (SELECT snapshot_id FROM volume_snapshot_manage_refs))
+		ORDER BY created_at`, m.serviceHost(name), m.serviceHost(name)+"#%", snapshotUnmanaging, snapshotCreating)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, s := range snaps {
+		bs := backend.Snapshot{ID: s.ID, VolumeID: s.VolumeID, SizeGB: s.VolumeSize}
+		mb, ok := b.(backend.ManageableSnapshots)
+		var err error
+		switch {
+		case !ok && s.Status == snapshotUnmanaging:
+			err = m.failSnapshot(ctx, s.ID, snapshotErrorDeleting, errSnapshotsNotManageable)
+		case !ok:
+			err = m.failSnapshot(ctx, s.ID, snapshotError, errSnapshotsNotManageable)
+		case s.Status == snapshotUnmanaging:
+			if uerr := mb.UnmanageSnapshot(ctx, bs); uerr != nil {
+				err = m.failSnapshot(ctx, s.ID, snapshotErrorDeleting, uerr)
+			} else {
+				_, err = m.db.ExecContext(ctx, `DELETE FROM volume_snapshots WHERE id = ? AND status = ?`, s.ID, snapshotUnmanaging)
+			}
+		default:
+			err = m.manageSnapshotStep(ctx, mb, bs)
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("snapshot %s (%s): %w", s.ID, s.Status, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// manageSnapshotStep has the backend take the object over. The quota was
+// counted by the API with the volume's size, as upstream's
+// create_snapshot_in_db; the object's own size is only checked to exist.
+func (m *Manager) manageSnapshotStep(ctx context.Context, mb backend.ManageableSnapshots, bs backend.Snapshot) error {
+	var raw string
+	if err := m.db.QueryRowContext(ctx, `SELECT ref FROM volume_snapshot_manage_refs WHERE snapshot_id = ?`, bs.ID).Scan(&raw); err != nil {
+		return err
+	}
+	var ref map[string]any
+	if err := json.Unmarshal([]byte(raw), &ref); err != nil {
+		return m.failSnapshot(ctx, bs.ID, snapshotError, err)
+	}
+	if _, err := mb.ManageExistingSnapshotGetSize(ctx, bs, ref); err != nil {
+		if !errors.Is(err, backend.ErrNotFound) {
+			return m.failSnapshot(ctx, bs.ID, snapshotError, err)
+		}
+		// gone: taken over before a crash, or never there (ManageExistingSnapshot tells)
+	}
+	if err := mb.ManageExistingSnapshot(ctx, bs, ref); err != nil {
+		m.log.Warn("manage existing snapshot failed", "snapshot", bs.ID, "error", err)
+		return m.failSnapshot(ctx, bs.ID, snapshotError, err)
+	}
+	now := dbTime(m.now())
+	return m.db.InTx(ctx, func(tx *db.Tx) error {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM volume_snapshot_manage_refs WHERE snapshot_id = ?`, bs.ID); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `UPDATE volume_snapshots SET status = ?, progress = '100%', updated_at = ?
+			WHERE id = ? AND status = ?`, snapshotAvailable, now, bs.ID, snapshotCreating)
+		return err
+	})
 }

@@ -78,3 +78,24 @@ func GiBCeil(bytes int64) int {
 	const gib = 1 << 30
 	return int((bytes + gib - 1) / gib)
 }
+
+// ManageableSnapshots is the optional snapshot side of Manageable (upstream's
+// ManageableSnapshotsVD): a snapshot the backend holds but the service does
+// not is taken over under a snapshot's id, and a snapshot let go of keeps
+// its data.
+type ManageableSnapshots interface {
+	// ManageableSnapshots lists the backend's snapshots; managed holds the ids
+	// of the snapshots the service has on this backend.
+	ManageableSnapshots(ctx context.Context, managed map[string]bool) ([]ManageableSnapshot, error)
+	ManageExistingSnapshotGetSize(ctx context.Context, s Snapshot, ref map[string]any) (int, error)
+	ManageExistingSnapshot(ctx context.Context, s Snapshot, ref map[string]any) error
+	UnmanageSnapshot(ctx context.Context, s Snapshot) error
+}
+
+// ManageableSnapshot is one entry of a manageable-snapshots listing: a
+// ManageableVolume's keys and the reference of its volume (nil when the
+// backend cannot tell).
+type ManageableSnapshot struct {
+	ManageableVolume
+	SourceReference map[string]string
+}

@@ -21,3 +21,11 @@ CREATE TABLE volume_transfers (
 );
 CREATE INDEX volume_transfers_volume ON volume_transfers (volume_id);
 CREATE INDEX volume_transfers_project ON volume_transfers (source_project_id);
+
+-- A snapshot being managed (status creating) keeps its reference until its
+-- manager has taken the object over; the snapshot convergence passes by the
+-- snapshots that have one.
+CREATE TABLE volume_snapshot_manage_refs (
+    snapshot_id TEXT PRIMARY KEY REFERENCES volume_snapshots (id) ON DELETE CASCADE,
+    ref         TEXT NOT NULL
+);
