@@ -9,7 +9,9 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
+	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/google/uuid"
 
@@ -244,24 +246,25 @@ func (s *Service) listTransfers(detail bool) httpapi.Handler {
 		if vol := q.Get("volume_id"); vol != "" {
 			where, args = where+` AND volume_id = ?`, append(args, vol)
 		}
-		limit, offset := -1, 0
-		for key, dst := range map[string]*int{"limit": &limit, "offset": &offset} {
-			if v := q.Get(key); v != "" {
-				n, err := strconv.Atoi(v)
-				if err != nil || n < 0 {
-					return httpapi.Response{}, badRequest("%s param must be an integer", key)
-				}
-				*dst = n
-			}
+		p, err := parseListParams(r)
+		if err != nil {
+			return httpapi.Response{}, err
 		}
 		rows, err := db.QueryAll(r.Context(), s.db, scanTransfer, `SELECT `+transferColumns+` FROM volume_transfers`+where+
 			` ORDER BY created_at, id`, args...)
 		if err != nil {
 			return httpapi.Response{}, err
 		}
-		rows = rows[min(offset, len(rows)):]
-		if limit >= 0 && limit < len(rows) {
-			rows = rows[:limit]
+		if since(r, 59) {
+			// SUPPORT_TRANSFER_PAGINATION: sort and marker as the other lists
+			if err := sortTransfers(rows, p.sortKeys, p.sortDirs); err != nil {
+				return httpapi.Response{}, err
+			}
+		} else {
+			p.marker = "" // common.limited: limit and offset only
+		}
+		if rows, err = pageOf(rows, func(t *transfer) string { return t.ID }, p); err != nil {
+			return httpapi.Response{}, err
 		}
 		out := make([]map[string]any, 0, len(rows))
 		for _, t := range rows {
@@ -403,4 +406,41 @@ func (s *Service) acceptTransfer(r *http.Request) (httpapi.Response, error) {
 		return httpapi.Response{}, err
 	}
 	return httpapi.JSON(http.StatusAccepted, map[string]any{"transfer": s.transferSummary(r, accepted)}), nil
+}
+
+// sortTransfers sorts by the transfer columns a client may name.
+func sortTransfers(rows []*transfer, keys, dirs []string) error {
+	value := func(t *transfer, key string) (string, bool) {
+		switch key {
+		case "id":
+			return t.ID, true
+		case "created_at":
+			return t.CreatedAt, true
+		case "name", "display_name":
+			return deref(t.Name), true
+		case "volume_id":
+			return t.VolumeID, true
+		}
+		return "", false
+	}
+	for _, k := range keys {
+		if _, ok := value(&transfer{}, k); !ok {
+			return badRequest("Invalid input received: Invalid sort key")
+		}
+	}
+	slices.SortStableFunc(rows, func(a, b *transfer) int {
+		for i, k := range keys {
+			va, _ := value(a, k)
+			vb, _ := value(b, k)
+			c := strings.Compare(va, vb)
+			if dirs[i] == "desc" {
+				c = -c
+			}
+			if c != 0 {
+				return c
+			}
+		}
+		return 0
+	})
+	return nil
 }

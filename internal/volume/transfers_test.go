@@ -133,3 +133,33 @@ func TestVolumeTransferQuotaAndRace(t *testing.T) {
 		t.Fatalf("volume moved %d times: %v", owners, err)
 	}
 }
+
+// TestVolumeTransferListPaging: sort and marker from 3.59, limit and offset
+// before it too.
+func TestVolumeTransferListPaging(t *testing.T) {
+	e := newTestEnv(t, nil)
+	demo := e.DemoToken
+	var ids []string
+	for _, name := range []string{"b", "a"} {
+		vid := e.createVolume(demo, map[string]any{"size": 1})
+		ids = append(ids, e.createTransfer("3.55", demo, map[string]any{"volume_id": vid, "name": name})["id"].(string))
+	}
+	names := func(version, query string) []string {
+		var out []string
+		for _, x := range e.MustV(http.StatusOK, version, "GET", "/v3/volume-transfers"+query, demo, nil)["transfers"].([]any) {
+			out = append(out, x.(map[string]any)["name"].(string))
+		}
+		return out
+	}
+	if got := names("3.59", "?sort=name:asc&limit=1"); len(got) != 1 || got[0] != "a" {
+		t.Fatalf("sorted page: %v", got)
+	}
+	if got := names("3.59", "?sort=name:asc&marker="+ids[1]); len(got) != 1 || got[0] != "b" {
+		t.Fatalf("after the marker: %v", got)
+	}
+	if got := names("3.0", "?sort=name:asc&offset=1"); len(got) != 1 || got[0] != "a" {
+		t.Fatalf("3.0 (created order, offset): %v", got)
+	}
+	e.MustV(http.StatusBadRequest, "3.59", "GET", "/v3/volume-transfers?sort=salt", demo, nil)
+	e.MustV(http.StatusNotFound, "3.59", "GET", "/v3/volume-transfers?marker=nope", demo, nil)
+}
