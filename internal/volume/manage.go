@@ -161,11 +161,16 @@ func (s *Service) manageVolume(r *http.Request) (httpapi.Response, error) {
 	}
 	var body struct {
 		Volume struct {
-			Host, Cluster, Name, Description, VolumeType, AvailabilityZone *string
-			Bootable                                                       any
-			Ref                                                            any
-			Metadata                                                       map[string]string
-		}
+			Host             *string           `json:"host"`
+			Cluster          *string           `json:"cluster"`
+			Name             *string           `json:"name"`
+			Description      *string           `json:"description"`
+			VolumeType       *string           `json:"volume_type"`
+			AvailabilityZone *string           `json:"availability_zone"`
+			Bootable         any               `json:"bootable"`
+			Ref              any               `json:"ref"`
+			Metadata         map[string]string `json:"metadata"`
+		} `json:"volume"`
 	}
 	if err := decodeBody(r, &body); err != nil {
 		return httpapi.Response{}, err
@@ -471,13 +476,12 @@ func (s *Service) unmanageVolume(r *http.Request, raw json.RawMessage) (httpapi.
 				"have snapshots, awaiting a transfer, or be disassociated from snapshots after volume transfer.",
 				strings.Join(deletableStatuses, " or "))
 		}
-		next := statusUnmanaging
 		if v.Host == "" || v.Status == statusErrorManaging {
 			// nothing on a backend is the service's: the row goes at once
 			_, err := tx.ExecContext(ctx, `DELETE FROM volumes WHERE id = ?`, v.ID)
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE volumes SET status = ?, updated_at = ? WHERE id = ?`, next, dbTime(s.now()), v.ID)
+		_, err = tx.ExecContext(ctx, `UPDATE volumes SET status = ?, updated_at = ? WHERE id = ?`, statusUnmanaging, dbTime(s.now()), v.ID)
 		return err
 	})
 	if err != nil {

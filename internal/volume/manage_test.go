@@ -62,8 +62,15 @@ func TestVolumeManageUnmanage(t *testing.T) {
 		t.Fatalf("summary listing shows detail keys: %v", list[0])
 	}
 
+	e.Must(http.StatusOK, "POST", "/v3/types", admin, map[string]any{"volume_type": map[string]any{"name": "managed-type"}})
+	st, body, _, _ = e.DoV("3.8", "POST", "/v3/manageable_volumes", admin, map[string]any{"volume": map[string]any{
+		"host": host, "ref": ref, "volume_type": "no-such-type"}})
+	if _, msg := fault(body); st != http.StatusBadRequest || msg != "Invalid volume type: Cannot find requested 'no-such-type' volume type" {
+		t.Fatalf("unknown type: %d %v", st, body)
+	}
 	out := e.MustV(http.StatusAccepted, "3.8", "POST", "/v3/manageable_volumes", admin, map[string]any{"volume": map[string]any{
-		"host": host, "ref": ref, "name": "keep", "metadata": map[string]any{"k": "v"}, "bootable": true}})
+		"host": host, "ref": ref, "name": "keep", "description": "d", "metadata": map[string]any{"k": "v"}, "bootable": true,
+		"volume_type": "managed-type", "availability_zone": "nova"}})
 	managed := out["volume"].(map[string]any)
 	if managed["status"] != statusManaging {
 		t.Fatalf("managed volume's first status: %v", managed["status"])
@@ -72,7 +79,8 @@ func TestVolumeManageUnmanage(t *testing.T) {
 	e.settle()
 	v := e.MustV(http.StatusOK, "3.8", "GET", "/v3/volumes/"+newID, admin, nil)["volume"].(map[string]any)
 	if v["status"] != statusAvailable || v["size"] != float64(2) || v["os-vol-host-attr:host"] != host || v["bootable"] != "true" ||
-		v["metadata"].(map[string]any)["k"] != "v" {
+		v["metadata"].(map[string]any)["k"] != "v" || v["volume_type"] != "managed-type" || v["description"] != "d" ||
+		v["availability_zone"] != "nova" || v["name"] != "keep" {
 		t.Fatalf("managed volume: %v", v)
 	}
 	if got := e.readVolume(newID, 12); !bytes.Equal(got, []byte("managed data")) {
