@@ -74,7 +74,7 @@ func (c *Cloud) startVolume(ctx context.Context, imageURL, adminPassword string)
 		Password: adminPassword, ProjectName: "admin"}
 	manager := volume.NewManager(volume.ManagerOptions{DB: c.db, Logger: c.log, Host: host,
 		AvailabilityZone: vc.AvailabilityZone, Backends: backends, Interval: vc.ReportInterval.Duration,
-		Images: images, Compute: images, ScratchDir: filepath.Join(c.cfg.DataDir, "volumes", "scratch")})
+		Images: images, Compute: images, ScratchDir: filepath.Join(c.cfg.DataDir, "volumes", "scratch"), Quotas: vc.Quotas()})
 	// the first heartbeat before the API serves, so the scheduler has the
 	// backends from the first request on (the loop in Serve keeps it fresh)
 	if err := manager.Pass(ctx); err != nil {

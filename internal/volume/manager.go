@@ -47,6 +47,8 @@ type Manager struct {
 	busy sync.Mutex
 	// backup stores backups (SetBackupDriver); nil: no cinder-backup here
 	backup BackupDriver
+	// quotas counts a managed volume's gigabytes (manager_manage.go)
+	quotas *Service
 
 	// exports serializes the convergence of exports with the API's exports
 	// and unexports; inFlight are the exports InitializeConnection made whose
@@ -86,6 +88,8 @@ type ManagerOptions struct {
 	ScratchDir string
 	// Compute, when set, is told of in-use volumes that grew.
 	Compute ComputeEvents
+	// Quotas are Options.Quotas, for the gigabytes a managed volume brings.
+	Quotas map[string]int
 }
 
 // ComputeEvents is compute as the volume manager calls it.
@@ -109,6 +113,7 @@ func NewManager(o ManagerOptions) *Manager {
 	for _, b := range o.Backends {
 		m.backends[b.Name()] = b
 	}
+	m.quotas = &Service{db: o.DB, log: o.Logger, opts: Options{Quotas: o.Quotas}}
 	return m
 }
 
@@ -161,6 +166,7 @@ func (m *Manager) Pass(ctx context.Context) error {
 		}
 	}
 	errs = append(errs, m.convergeSnapshotsAndBackups(ctx)) // manager_snapshots_backups.go
+	errs = append(errs, m.convergeManaged(ctx))             // manager_manage.go
 	return errors.Join(errs...)
 }
 

@@ -41,8 +41,9 @@ func (m *Manager) convergeSnapshotsAndBackups(ctx context.Context) error {
 
 func (m *Manager) convergeSnapshots(ctx context.Context, name string, b backend.Backend) error {
 	snaps, err := db.QueryAll(ctx, m.db, scanSnapshot, `SELECT `+snapshotColumns+` FROM volume_snapshots
-		WHERE (host = ? OR host LIKE ?) AND status IN (?, ?) ORDER BY created_at`,
-		m.serviceHost(name), m.serviceHost(name)+"#%", snapshotCreating, snapshotDeleting)
+		WHERE (host = ? OR host LIKE ?) AND status IN (?, ?)
+		AND NOT (status = ? AND id IN (SELECT snapshot_id FROM volume_snapshot_manage_refs)) ORDER BY created_at`, // managed: manager_manage.go
+		m.serviceHost(name), m.serviceHost(name)+"#%", snapshotCreating, snapshotDeleting, snapshotCreating)
 	if err != nil {
 		return err
 	}

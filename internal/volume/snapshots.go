@@ -493,6 +493,8 @@ func (s *Service) snapshotAction(r *http.Request) (httpapi.Response, error) {
 		return httpapi.Response{Status: http.StatusAccepted}, nil
 	case hasKey(toAnyMap(body), "os-update_snapshot_status"):
 		return s.updateSnapshotStatus(r, body["os-update_snapshot_status"])
+	case hasKey(toAnyMap(body), "os-unmanage"):
+		return s.unmanageSnapshot(r) // manage_snapshots.go
 	}
 	return httpapi.Response{}, badRequest("There is no such action: %s", strings.Join(sortedKeys(body), ","))
 }

@@ -35,6 +35,7 @@ func (s *Service) moreVolumeActions() map[string]func(r *http.Request, body json
 		"os-show_image_metadata":  s.showImageMetadata,
 		"os-retype":               s.retypeVolume,
 		"os-reimage":              s.reimageVolume,
+		"os-unmanage":             s.unmanageVolume, // manage.go
 	}
 }
 
