@@ -39,6 +39,9 @@ func (r *VolumeReport) WriteTable(w io.Writer) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	if r.QuotaNote != "" {
+		fmt.Fprintf(&b, "quota: %s\n", r.QuotaNote)
+	}
 	if r.ServerRSSStart > 0 {
 		fmt.Fprintf(&b, "server RSS: %.1f MB before, %.1f MB after\n", float64(r.ServerRSSStart)/1e6, float64(r.ServerRSSEnd)/1e6)
 	}
