@@ -44,57 +44,87 @@ func (d *Chunked) storedChunks(ctx context.Context, a Auth, container, prefix st
 	return chunks, nil
 }
 
-// reuseChunk reads the stored object name and says whether it holds data
-// (as this driver stores it: as it is, or zlib-compressed), the chunk this
-// pass would store under that name. The volume may have changed since the
-// interrupted attempt (a backup of an in-use volume, --force), and the
-// numbering of an incremental backup's objects follows what changed, so
-// nothing but the bytes themselves decides. It returns the object's record
-// and its stored length, as storeChunk does.
+// reuseChunk says whether the stored object name holds data (as this driver
+// stores it: as it is, or zlib-compressed), the chunk this pass would store
+// under that name. The volume may have changed since the interrupted attempt
+// (a backup of an in-use volume, --force), and the numbering of an
+// incremental backup's objects follows what changed, so nothing but the
+// bytes themselves decides. It returns the object's record and its stored
+// length, as storeChunk does. The object is compared as it streams in, not
+// held in memory: compressed first when this driver compresses.
 func (d *Chunked) reuseChunk(ctx context.Context, a Auth, container, name string, offset int64, data []byte) (storedObject, int64, bool, error) {
-	r, err := d.store.open(ctx, a, container, name)
-	if errors.Is(err, ErrNotFound) {
-		return storedObject{}, 0, false, nil
+	forms := []bool{false, true} // inflate?
+	if d.compress {
+		forms = []bool{true, false}
 	}
-	if err != nil {
-		return storedObject{}, 0, false, fmt.Errorf("backup: reading %s to reuse it: %w", name, err)
-	}
-	defer r.Close()
-	// a stored chunk is never longer than its data: compression that does
-	// not make it smaller is not kept
-	stored, err := io.ReadAll(io.LimitReader(r, int64(len(data))+1))
-	if err != nil {
-		return storedObject{}, 0, false, fmt.Errorf("backup: reading %s to reuse it: %w", name, err)
-	}
-	algorithm := ""
-	switch {
-	case bytes.Equal(stored, data):
-		algorithm = CompressionNone
-	case len(stored) < len(data) && inflatesTo(stored, data):
-		algorithm = CompressionZlib
-		if d.compress {
-			algorithm = strings.ToLower(d.compression) // as storeChunk records it ("gzip" is zlib)
+	for _, inflate := range forms {
+		n, same, err := d.storedAs(ctx, a, container, name, data, inflate)
+		if errors.Is(err, ErrNotFound) {
+			return storedObject{}, 0, false, nil
 		}
-	default:
-		return storedObject{}, 0, false, nil
+		if err != nil {
+			return storedObject{}, 0, false, fmt.Errorf("backup: reading %s to reuse it: %w", name, err)
+		}
+		if !same {
+			continue
+		}
+		algorithm := CompressionNone
+		if inflate {
+			algorithm = CompressionZlib
+			if d.compress {
+				algorithm = strings.ToLower(d.compression) // as storeChunk records it ("gzip" is zlib)
+			}
+		}
+		sum := md5.Sum(data)
+		return storedObject{Compression: algorithm, Length: int64(len(data)), MD5: hex.EncodeToString(sum[:]), Offset: offset},
+			n, true, nil
 	}
-	sum := md5.Sum(data)
-	return storedObject{Compression: algorithm, Length: int64(len(data)), MD5: hex.EncodeToString(sum[:]), Offset: offset},
-		int64(len(stored)), true, nil
+	return storedObject{}, 0, false, nil
 }
 
-// inflatesTo says whether zlib data decompresses to exactly want.
-func inflatesTo(compressed, want []byte) bool {
-	zr, err := zlib.NewReader(bytes.NewReader(compressed))
+// storedAs reads the object name, inflating it or not, and says whether it
+// reads as exactly want, with the object's stored length. A stored chunk is
+// never longer than its data (compression that does not make it smaller is
+// not kept), so reading stops past that.
+func (d *Chunked) storedAs(ctx context.Context, a Auth, container, name string, want []byte, inflate bool) (int64, bool, error) {
+	r, err := d.store.open(ctx, a, container, name)
 	if err != nil {
-		return false
+		return 0, false, err
 	}
-	defer zr.Close()
+	defer r.Close()
+	stored := &countingReader{r: io.LimitReader(r, int64(len(want))+1)}
+	var content io.Reader = stored
+	if inflate {
+		zr, err := zlib.NewReader(stored)
+		if err != nil {
+			return 0, false, nil
+		}
+		defer zr.Close()
+		content = zr
+	}
 	w := &matchWriter{want: want}
-	if _, err := io.Copy(w, io.LimitReader(zr, int64(len(want))+1)); err != nil {
-		return false
+	if _, err := io.Copy(w, io.LimitReader(content, int64(len(want))+1)); err != nil || w.n != len(want) {
+		return 0, false, nil
 	}
-	return w.n == len(want)
+	// the whole object is the chunk: nothing after the zlib stream, and a
+	// compressed one shorter than the data
+	if rest, err := io.Copy(io.Discard, stored); err != nil || rest != 0 || stored.n > int64(len(want)) ||
+		inflate && stored.n >= int64(len(want)) {
+		return 0, false, nil
+	}
+	return stored.n, true, nil
+}
+
+// countingReader counts what is read through it.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
 }
 
 // matchWriter accepts what it is written only while it matches want.

@@ -115,6 +115,8 @@ func TestReuseChunk(t *testing.T) {
 		{"compressed, truncated", bytes.Clone(compressed[:len(compressed)/2]), text, ""},
 		{"compressed, other data", bytes.Clone(compressed), append(bytes.Clone(text), 'x'), ""},
 		{"longer", append(bytes.Clone(random), 0), random, ""},
+		{"compressed, then more", append(bytes.Clone(compressed), "more"...), text, ""},
+		{"empty", nil, random, ""},
 	} {
 		ts.write(t, container, chunkName(prefix, 1), c.stored)
 		o, n, reused, err := ts.driver.reuseChunk(ctx, s.Auth, container, chunkName(prefix, 1), 0, c.data)
