@@ -1,6 +1,7 @@
 package backup
 
 import (
+	"bufio"
 	"bytes"
 	"compress/zlib"
 	"context"
@@ -92,7 +93,7 @@ func (d *Chunked) storedAs(ctx context.Context, a Auth, container, name string, 
 		return 0, false, err
 	}
 	defer r.Close()
-	stored := &countingReader{r: io.LimitReader(r, int64(len(want))+1)}
+	stored := &countingReader{r: bufio.NewReader(io.LimitReader(r, int64(len(want))+1))}
 	var content io.Reader = stored
 	if inflate {
 		zr, err := zlib.NewReader(stored)
@@ -115,9 +116,11 @@ func (d *Chunked) storedAs(ctx context.Context, a Auth, container, name string, 
 	return stored.n, true, nil
 }
 
-// countingReader counts what is read through it.
+// countingReader counts the bytes taken from it. It is an io.ByteReader, so
+// zlib reads through it no further than its stream ends (it would buffer
+// ahead of any other reader), and what follows is still there to be found.
 type countingReader struct {
-	r io.Reader
+	r *bufio.Reader
 	n int64
 }
 
@@ -125,6 +128,14 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	c.n += int64(n)
 	return n, err
+}
+
+func (c *countingReader) ReadByte() (byte, error) {
+	b, err := c.r.ReadByte()
+	if err == nil {
+		c.n++
+	}
+	return b, err
 }
 
 // matchWriter accepts what it is written only while it matches want.
