@@ -340,10 +340,17 @@ func Volume(ctx context.Context, o VolumeOptions, progress func(string)) (*Volum
 		var attachment string
 		if attach.do(func() (err error) { attachment, err = c.attachNew(ctx, vol); return err }) == nil {
 			_ = detach.do(func() error { return c.detachNew(ctx, vol, attachment) })
+		} else if attachment != "" {
+			// a half-made attachment would keep the volume from its delete
+			_, _ = c.call(context.WithoutCancel(ctx), http.MethodDelete, "/attachments/"+attachment, nil, http.StatusOK)
 		}
 		instance := uuid.NewString()
 		if legacyAttach.do(func() error { return c.attachLegacy(ctx, vol, instance) }) == nil {
 			_ = legacyDetach.do(func() error { return c.detachLegacy(ctx, vol) })
+		} else {
+			// as above: the volume back to available whatever step failed
+			_, _ = c.call(context.WithoutCancel(ctx), http.MethodPost, "/volumes/"+vol+"/action",
+				map[string]any{"os-force_detach": map[string]any{}}, http.StatusAccepted)
 		}
 		if err := ctx.Err(); err != nil {
 			return nil, err
