@@ -138,7 +138,7 @@ func (m *Manager) convergeBackups(ctx context.Context) error {
 // them, and the driver reuses the chunks the interrupted attempt stored.
 func (m *Manager) createBackup(ctx context.Context, bk *backupRow) error {
 	if bk.ServiceMetadata == nil {
-		if named, err := m.nameBackup(ctx, bk); err != nil || !named {
+		if proceed, err := m.nameBackup(ctx, bk); err != nil || !proceed {
 			return err
 		}
 	}
@@ -175,12 +175,15 @@ func (m *Manager) createBackup(ctx context.Context, bk *backupRow) error {
 }
 
 // nameBackup saves the container and prefix the driver stores backup bk
-// under, and sets them on bk. false: the row moved on meanwhile (deleted,
-// reset), and the pass leaves it.
-func (m *Manager) nameBackup(ctx context.Context, bk *backupRow) (bool, error) {
+// under, and sets them on bk. It says whether to go on with the backup:
+// not when the row moved on meanwhile (deleted, reset), which the pass then
+// leaves.
+func (m *Manager) nameBackup(ctx context.Context, bk *backupRow) (proceed bool, err error) {
 	spec, err := backupSpec(ctx, m.db, bk)
 	if err != nil {
-		return false, err
+		// runBackup meets the same error (a parent gone) and fails the
+		// backup with it: not a step to retry
+		return true, nil
 	}
 	container, prefix := m.backup.Names(spec)
 	res, err := m.db.ExecContext(ctx, `UPDATE volume_backups SET container = ?, service_metadata = ?, updated_at = ?
