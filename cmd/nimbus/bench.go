@@ -20,7 +20,7 @@ import (
 func benchCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "bench", Short: "Load scenarios against a running cloud (loopback only)"}
 	cmd.AddCommand(benchIdentityCommand(), benchImageCommand(), benchNetworkCommand(), benchComputeCommand(),
-		benchObjectStoreCommand())
+		benchObjectStoreCommand(), benchVolumeCommand())
 	return cmd
 }
 

@@ -27,6 +27,10 @@ func (c *ChunkedBackups) Service() string {
 	return "cinder.backup.drivers.posix.PosixBackupDriver"
 }
 
+func (c *ChunkedBackups) Names(spec BackupSpec) (container, prefix string) {
+	return c.Driver.Names(chunkedSpec(spec, backup.Auth{}))
+}
+
 func (c *ChunkedBackups) Backup(ctx context.Context, spec BackupSpec, src io.ReaderAt, size int64, progress func(done int64)) (BackupResult, error) {
 	s, err := c.spec(ctx, spec)
 	if err != nil {

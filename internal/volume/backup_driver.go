@@ -19,8 +19,14 @@ type BackupDriver interface {
 	// Service is what a backup records as its service (upstream's driver
 	// module, e.g. cinder.backup.drivers.swift.SwiftBackupDriver).
 	Service() string
+	// Names are the container and object prefix backup spec is stored
+	// under: spec's own, or new ones. The manager saves them on the row
+	// before the first Backup (upstream's _prepare_backup), so that a backup
+	// a crash interrupted is resumed, and one that failed can be deleted.
+	Names(spec BackupSpec) (container, prefix string)
 	// Backup reads size bytes of src and stores them as backup spec; with
 	// spec.Parent set, only what changed since the parent (incremental).
+	// With spec's saved Names, it reuses what an interrupted attempt stored.
 	// progress, if not nil, is told the bytes backed up so far.
 	Backup(ctx context.Context, spec BackupSpec, src io.ReaderAt, size int64, progress func(done int64)) (BackupResult, error)
 	// Restore writes the backup (the chain of its parents first) into dst,

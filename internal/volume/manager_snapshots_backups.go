@@ -132,7 +132,17 @@ func (m *Manager) convergeBackups(ctx context.Context) error {
 // snapshot's) bytes to the driver, then the backup available and the volume
 // (or snapshot) back to the status it had. On failure the backup is in
 // error with the reason and the source is given back all the same.
+//
+// The backup's container and object prefix are saved first, as upstream's
+// _prepare_backup does: a backup interrupted by a crash (or the service
+// stopping) is still creating at the next pass, which runs it again with
+// them, and the driver reuses the chunks the interrupted attempt stored.
 func (m *Manager) createBackup(ctx context.Context, bk *backupRow) error {
+	if bk.ServiceMetadata == nil {
+		if proceed, err := m.nameBackup(ctx, bk); err != nil || !proceed {
+			return err
+		}
+	}
 	res, cause := m.runBackup(ctx, bk)
 	now := dbTime(m.now())
 	return m.db.InTx(ctx, func(tx *db.Tx) error {
@@ -163,6 +173,30 @@ func (m *Manager) createBackup(ctx context.Context, bk *backupRow) error {
 			m.az, now, bk.ID, backupCreating)
 		return err
 	})
+}
+
+// nameBackup saves the container and prefix the driver stores backup bk
+// under, and sets them on bk. It says whether to go on with the backup:
+// not when the row moved on meanwhile (deleted, reset), which the pass then
+// leaves.
+func (m *Manager) nameBackup(ctx context.Context, bk *backupRow) (proceed bool, err error) {
+	spec, err := backupSpec(ctx, m.db, bk)
+	if err != nil {
+		// runBackup meets the same error (a parent gone) and fails the
+		// backup with it: not a step to retry
+		return true, nil
+	}
+	container, prefix := m.backup.Names(spec)
+	res, err := m.db.ExecContext(ctx, `UPDATE volume_backups SET container = ?, service_metadata = ?, updated_at = ?
+		WHERE id = ? AND status = ? AND service_metadata IS NULL`, container, prefix, dbTime(m.now()), bk.ID, backupCreating)
+	if err != nil {
+		return false, fmt.Errorf("saving the names of backup %s: %w", bk.ID, err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		return false, err
+	}
+	bk.Container, bk.ServiceMetadata = &container, &prefix
+	return true, nil
 }
 
 // runBackup opens the source on its backend and has the driver store it.

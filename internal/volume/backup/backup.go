@@ -55,7 +55,7 @@ type Spec struct {
 	Container string
 	// Prefix is the objects' name prefix (upstream's service_metadata). For
 	// Backup, "" makes a new one; a retried backup passes the one it started
-	// with (from NewPrefix, saved first) so that it replaces what an
+	// with (from Names, saved first) so that it resumes from the chunks an
 	// interrupted attempt stored. For Restore and Delete, Result.Prefix.
 	Prefix string
 	// Parent is the backup an incremental one is taken over (restored on
@@ -87,6 +87,9 @@ type Result struct {
 	// ChangedBytes the volume's bytes they hold (all of them, for a full
 	// backup).
 	StoredBytes, ChangedBytes int64
+	// ReusedObjects are the chunks a resumed backup found stored by the
+	// attempt it resumes, and did not store again.
+	ReusedObjects int
 }
 
 // RestoreOptions tune a restore.

@@ -33,8 +33,10 @@ type chunkJob struct {
 // incremental backup: each run of blocks whose sha256 differs from the
 // parent's) compressed and stored as the next object. The sha256file and then
 // the metadata object are written last, so a backup interrupted before has no
-// metadata and no restore reads it; its objects are deleted on failure, or by
-// a retry with the same prefix.
+// metadata and no restore reads it. Its objects are deleted on failure; not
+// when ctx was cancelled (the service stopping) or the process died: a retry
+// with the same prefix (Names, saved before) resumes from the chunks stored,
+// reusing each that holds what the volume holds now (resumeChunks).
 func (d *Chunked) Backup(ctx context.Context, s Spec, src io.ReaderAt, size int64, progress func(done int64)) (Result, error) {
 	if s.ID == "" || s.VolumeID == "" {
 		return Result{}, fmt.Errorf("%w: a backup needs its id and its volume's", ErrInvalidBackup)
@@ -81,9 +83,12 @@ func (d *Chunked) Backup(ctx context.Context, s Spec, src io.ReaderAt, size int6
 	}
 	named := s
 	named.Container, named.Prefix = container, prefix
+	var stored map[string]bool
 	if s.Prefix != "" {
-		// a retry: what an interrupted attempt stored must not mix with this one
-		if err := d.Delete(ctx, named); err != nil {
+		// a retry: the chunks an interrupted attempt stored are candidates
+		// for reuse; the rest of what it stored is replaced or removed
+		var err error
+		if stored, err = d.storedChunks(ctx, s.Auth, container, prefix); err != nil {
 			return Result{}, err
 		}
 	}
@@ -91,11 +96,19 @@ func (d *Chunked) Backup(ctx context.Context, s Spec, src io.ReaderAt, size int6
 		return Result{}, err
 	}
 
-	res, sums, objects, err := d.storeChunks(ctx, s.Auth, container, prefix, src, size, parentSums, progress)
+	res, sums, objects, err := d.storeChunks(ctx, s.Auth, container, prefix, src, size, parentSums, stored, progress)
+	if err == nil {
+		err = d.removeUnlisted(ctx, s.Auth, container, stored, objects)
+	}
 	if err == nil {
 		err = d.writeSummary(ctx, named, parentID, sums, objects)
 	}
 	if err != nil {
+		if ctx.Err() != nil && s.Prefix != "" {
+			// stopped, not failed: the caller's row still says creating, and
+			// its next attempt resumes from what is stored
+			return Result{}, err
+		}
 		if derr := d.Delete(context.WithoutCancel(ctx), named); derr != nil {
 			err = fmt.Errorf("%w (and its objects are left: %v)", err, derr)
 		}
@@ -111,7 +124,7 @@ func (d *Chunked) Backup(ctx context.Context, s Spec, src io.ReaderAt, size int6
 // failure stops the reading and the next uploads, not those under way: a
 // PUT cut off may still land in the store after the cleanup listed it.
 func (d *Chunked) storeChunks(ctx context.Context, a Auth, container, prefix string, src io.ReaderAt, size int64,
-	parentSums [][32]byte, progress func(int64)) (Result, []string, []storedObjects, error) {
+	parentSums [][32]byte, reusable map[string]bool, progress func(int64)) (Result, []string, []storedObjects, error) {
 	stopped, stop := context.WithCancelCause(ctx)
 	defer stop(nil)
 	const workers = 2
@@ -135,7 +148,17 @@ func (d *Chunked) storeChunks(ctx context.Context, a Auth, container, prefix str
 						break
 					}
 					data := job.data[e.start:e.end]
-					o, n, err := d.storeChunk(ctx, a, container, chunkName(prefix, e.number), job.offset+int64(e.start), data, &buf)
+					name, offset := chunkName(prefix, e.number), job.offset+int64(e.start)
+					var o storedObject
+					var n int64
+					reused := false
+					var err error
+					if reusable[name] {
+						o, n, reused, err = d.reuseChunk(ctx, a, container, name, offset, data)
+					}
+					if err == nil && !reused {
+						o, n, err = d.storeChunk(ctx, a, container, name, offset, data, &buf)
+					}
 					if err != nil {
 						stop(err)
 						break
@@ -144,6 +167,9 @@ func (d *Chunked) storeChunks(ctx context.Context, a Auth, container, prefix str
 					stored[e.number] = o
 					res.StoredBytes += n
 					res.ChangedBytes += int64(len(data))
+					if reused {
+						res.ReusedObjects++
+					}
 					mu.Unlock()
 				}
 				mu.Lock()
