@@ -35,6 +35,7 @@ func FuzzManageAndTransferBodies(f *testing.F) {
 		`null`, `[]`, `{`, `{"volume": []}`,
 	)
 	f.Add([]byte("sort=size:desc,reference&limit=1&offset=2&marker=%7B%22source-name%22%3A%22x%22%7D"))
+	f.Add([]byte("\x01"))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		for _, path := range []string{"/v3/manageable_volumes", "/v3/os-volume-manage", "/v3/manageable_snapshots"} {
 			// 503 is upstream's answer for a host or cluster without a service up
@@ -47,9 +48,11 @@ func FuzzManageAndTransferBodies(f *testing.F) {
 				t.Fatalf("POST %s: %d", path, status)
 			}
 		}
-		query := string(body)
-		if _, err := url.ParseQuery(query); err == nil {
-			if status := fuzzSend(t, "GET", e.URL+"/v3/manageable_volumes/detail?host="+url.QueryEscape(host)+"&"+query, e.AdminToken, nil); status >= 500 {
+		// the query as a client sends it: parsed, then encoded (a raw control
+		// character is no URL a client can send)
+		if query, err := url.ParseQuery(string(body)); err == nil {
+			query.Set("host", host)
+			if status := fuzzSend(t, "GET", e.URL+"/v3/manageable_volumes/detail?"+query.Encode(), e.AdminToken, nil); status >= 500 {
 				t.Fatalf("listing with %q: %d", query, status)
 			}
 		}

@@ -38,7 +38,7 @@ func TestKillDuringConcurrentLoad(t *testing.T) {
 				t.Errorf("stop nimbus up: %v", err)
 			}
 			if t.Failed() {
-				t.Logf("nimbus up log (tail):\n%s", tail(up.Log(), 60))
+				t.Logf("nimbus up log (tail):\n%s", failureLog(up.Log(), 60))
 			}
 		})
 		l := newCrashLoad(t, fleet{up})

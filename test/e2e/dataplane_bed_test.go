@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -186,6 +187,18 @@ func tail(s string, lines int) string {
 		all = all[len(all)-lines:]
 	}
 	return strings.Join(all, "\n")
+}
+
+// failureLog is what a failed test shows of a process's log: its ERROR lines
+// (a 500's cause is logged there, often long before the tail), then the tail.
+func failureLog(s string, lines int) string {
+	var errs []string
+	for line := range strings.SplitSeq(s, "\n") {
+		if strings.Contains(line, "level=ERROR") {
+			errs = append(errs, line)
+		}
+	}
+	return fmt.Sprintf("ERROR lines (%d):\n%s\ntail:\n%s", len(errs), tail(strings.Join(errs, "\n"), 40), tail(s, lines))
 }
 
 // portStatus reads a port's status with the CLI.

@@ -76,7 +76,7 @@ func TestObjectStoreDurability(t *testing.T) {
 			t.Errorf("stop cloud: %v", err)
 		}
 		if t.Failed() {
-			t.Logf("nimbus up log (tail):\n%s", tail(c.Log(), 60))
+			t.Logf("nimbus up log (tail):\n%s", failureLog(c.Log(), 60))
 		}
 	})
 	suffix, err := os.ReadFile(filepath.Join(c.Dir, "objectstore", "hash_path_suffix"))
@@ -258,7 +258,7 @@ func TestObjectStoreDurabilityDaemons(t *testing.T) {
 			t.Errorf("stop cloud: %v", err)
 		}
 		if t.Failed() {
-			t.Logf("nimbus up log (tail):\n%s", tail(c.Log(), 60))
+			t.Logf("nimbus up log (tail):\n%s", failureLog(c.Log(), 60))
 		}
 	})
 	nodes, suffix := daemonNodes(t, c)

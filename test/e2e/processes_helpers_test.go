@@ -79,7 +79,7 @@ func startPostgresCloud(t *testing.T, env ...string) *Cloud {
 			t.Errorf("stop nimbus up: %v", err)
 		}
 		if t.Failed() {
-			t.Logf("nimbus up log (tail):\n%s", tail(c.Log(), 60))
+			t.Logf("nimbus up log (tail):\n%s", failureLog(c.Log(), 60))
 		}
 	})
 	return c
@@ -102,7 +102,7 @@ func startAPIProcess(t *testing.T, c *Cloud) *Cloud {
 			t.Errorf("stop nimbus serve --role api: %v", err)
 		}
 		if t.Failed() {
-			t.Logf("nimbus serve --role api log (tail):\n%s", tail(p.Log(), 60))
+			t.Logf("nimbus serve --role api log (tail):\n%s", failureLog(p.Log(), 60))
 		}
 	})
 	return p

@@ -42,7 +42,7 @@ func TestVolumeHostRole(t *testing.T) {
 			t.Errorf("stop nimbus up: %v", err)
 		}
 		if t.Failed() {
-			t.Logf("nimbus up log (tail):\n%s", tail(c.Log(), 60))
+			t.Logf("nimbus up log (tail):\n%s", failureLog(c.Log(), 60))
 		}
 	})
 	bed := dataplanetest.NewBed(t, "vh")

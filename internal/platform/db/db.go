@@ -220,15 +220,17 @@ func (d *DB) InTx(ctx context.Context, fn func(*Tx) error) error {
 	}
 }
 
-// maxTxAttempts bounds the retries of a transaction PostgreSQL keeps aborting: with
-// the back-off below, about 3 s of contention on one row before the caller sees
-// the failure (a 500 a client may retry, never a broken invariant).
-const maxTxAttempts = 12
+// maxTxAttempts bounds the retries of a transaction PostgreSQL keeps aborting,
+// as oslo.db's db_max_retries (20) does upstream's: with the back-off below,
+// about 10 s of contention on one row before the caller sees the failure (a 500
+// a client may retry, never a broken invariant). A loaded machine stretches
+// every transaction, and so how often they collide.
+const maxTxAttempts = 20
 
-// sleepBackoff waits before attempt+1: exponential from 2 ms, capped at 500 ms, with
+// sleepBackoff waits before attempt+1: exponential from 2 ms, capped at 1 s, with
 // full jitter so the transactions that collided do not collide again in step.
 func sleepBackoff(ctx context.Context, attempt int) error {
-	ceiling := min(2*time.Millisecond<<attempt, 500*time.Millisecond)
+	ceiling := min(2*time.Millisecond<<attempt, time.Second)
 	t := time.NewTimer(rand.N(ceiling) + time.Millisecond)
 	defer t.Stop()
 	select {
