@@ -439,7 +439,7 @@ func (d *Driver) startMigration(ctx context.Context, s virt.Spec, sock, host str
 		}
 	}
 	for {
-		jobs, err := mirrorJobs(ctx, sock)
+		jobs, err := mirrorJobs(ctx, onSocket(sock))
 		if err != nil {
 			return err
 		}
@@ -493,10 +493,21 @@ func (d *Driver) startMigration(ctx context.Context, s virt.Spec, sock, host str
 	return nil
 }
 
+// qmpFunc runs one QMP command: on a session of its own (onSocket) or on
+// one kept open (a qmpConn's execute), where a few milliseconds count.
+type qmpFunc func(ctx context.Context, command string, args, result any) error
+
+// onSocket runs each command in a session of its own on sock.
+func onSocket(sock string) qmpFunc {
+	return func(ctx context.Context, command string, args, result any) error {
+		return qmp(ctx, sock, command, args, result)
+	}
+}
+
 // mirrorJobs are the migration's mirror jobs in the source's QEMU.
-func mirrorJobs(ctx context.Context, sock string) ([]jobInfo, error) {
+func mirrorJobs(ctx context.Context, run qmpFunc) ([]jobInfo, error) {
 	var all []jobInfo
-	if err := qmp(ctx, sock, "query-jobs", nil, &all); err != nil {
+	if err := run(ctx, "query-jobs", nil, &all); err != nil {
 		return nil, err
 	}
 	var jobs []jobInfo
@@ -509,17 +520,25 @@ func mirrorJobs(ctx context.Context, sock string) ([]jobInfo, error) {
 }
 
 // completeMirrors ends the ready mirrors with the target an exact copy
-// (block-job-cancel of a ready mirror), dismisses them and removes the nbd
-// nodes, returning the bytes the mirrors copied.
+// (block-job-cancel of a ready mirror) and dismisses them, returning the
+// bytes they copied. It runs while the guest is stopped for the
+// switch-over, so on one session, and leaves the nbd nodes: the source's
+// QEMU quits once the migration completes, and an abort removes them.
 func completeMirrors(ctx context.Context, sock string, disks int) (int64, error) {
-	return endMirrors(ctx, sock, disks, false)
+	c, err := dialQMP(ctx, sock)
+	if err != nil {
+		return 0, err
+	}
+	defer c.Close()
+	return endMirrors(ctx, c.execute, disks, false)
 }
 
 // endMirrors ends every mirror job of the migration: gracefully (the target
-// complete) or, with force, at once (an abort). Jobs and nodes already gone
-// are no error, so an abort after a completion, or twice, is harmless.
-func endMirrors(ctx context.Context, sock string, disks int, force bool) (int64, error) {
-	jobs, err := mirrorJobs(ctx, sock)
+// complete) or, with force, at once (an abort, which also removes the nbd
+// nodes). Jobs and nodes already gone are no error, so an abort after a
+// completion, or twice, is harmless.
+func endMirrors(ctx context.Context, run qmpFunc, disks int, force bool) (int64, error) {
+	jobs, err := mirrorJobs(ctx, run)
 	if err != nil {
 		return 0, err
 	}
@@ -527,13 +546,13 @@ func endMirrors(ctx context.Context, sock string, disks int, force bool) (int64,
 		if j.Status == "concluded" || j.Status == "null" {
 			continue
 		}
-		if err := qmp(ctx, sock, "block-job-cancel", map[string]any{"device": j.ID, "force": force}, nil); err != nil && !isNotFound(err) {
+		if err := run(ctx, "block-job-cancel", map[string]any{"device": j.ID, "force": force}, nil); err != nil && !isNotFound(err) {
 			return 0, err
 		}
 	}
 	var copied int64
 	for _, j := range jobs {
-		end, err := waitJobConcluded(ctx, sock, j.ID)
+		end, err := waitJobConcluded(ctx, run, j.ID)
 		if err != nil {
 			return 0, err
 		}
@@ -541,12 +560,15 @@ func endMirrors(ctx context.Context, sock string, disks int, force bool) (int64,
 			return 0, fmt.Errorf("mirror %s: %s", j.ID, end.ErrorMsg)
 		}
 		copied += end.Total
-		if err := qmp(ctx, sock, "job-dismiss", map[string]any{"id": j.ID}, nil); err != nil && !isNotFound(err) {
+		if err := run(ctx, "job-dismiss", map[string]any{"id": j.ID}, nil); err != nil && !isNotFound(err) {
 			return 0, err
 		}
 	}
+	if !force {
+		return copied, nil
+	}
 	for i := range disks {
-		err := qmp(ctx, sock, "blockdev-del", map[string]any{"node-name": nbdNodePrefix + strconv.Itoa(i)}, nil)
+		err := run(ctx, "blockdev-del", map[string]any{"node-name": nbdNodePrefix + strconv.Itoa(i)}, nil)
 		if err != nil && !isNotFound(err) && !strings.Contains(err.Error(), "Failed to find") {
 			return 0, err
 		}
@@ -555,9 +577,9 @@ func endMirrors(ctx context.Context, sock string, disks int, force bool) (int64,
 }
 
 // waitJobConcluded polls the job until it has concluded (or is gone).
-func waitJobConcluded(ctx context.Context, sock, id string) (jobInfo, error) {
+func waitJobConcluded(ctx context.Context, run qmpFunc, id string) (jobInfo, error) {
 	for {
-		jobs, err := mirrorJobs(ctx, sock)
+		jobs, err := mirrorJobs(ctx, run)
 		if err != nil {
 			return jobInfo{}, err
 		}
@@ -577,7 +599,7 @@ func waitJobConcluded(ctx context.Context, sock, id string) (jobInfo, error) {
 		select {
 		case <-ctx.Done():
 			return jobInfo{}, ctx.Err()
-		case <-time.After(50 * time.Millisecond):
+		case <-time.After(10 * time.Millisecond):
 		}
 	}
 }
@@ -603,7 +625,7 @@ func migrationProgress(ctx context.Context, sock string, mi migrateInfo) virt.Mi
 	if mi.RAM != nil {
 		p.MemoryTotal, p.MemoryProcessed, p.MemoryRemaining = mi.RAM.Total, mi.RAM.Transferred, mi.RAM.Remaining
 	}
-	jobs, _ := mirrorJobs(ctx, sock)
+	jobs, _ := mirrorJobs(ctx, onSocket(sock))
 	for _, j := range jobs {
 		p.DiskTotal += j.Total
 		p.DiskProcessed += j.Current
@@ -703,7 +725,7 @@ func (d *Driver) abortMigration(ctx context.Context, s virt.Spec) error {
 		}
 	}
 	drives, _ := localDriveIDs(s)
-	if _, err := endMirrors(ctx, sock, len(drives), true); err != nil {
+	if _, err := endMirrors(ctx, onSocket(sock), len(drives), true); err != nil {
 		return err
 	}
 	var rec migrationRecord

@@ -119,7 +119,7 @@ func TestLiveMigration(t *testing.T) {
 		t.Fatal("LiveMigrate of an aborted migration returned no error")
 	}
 	g.wantState(virt.Running)
-	if jobs, err := mirrorJobs(ctx, filepath.Join(src.Dir, qmpSocket)); err != nil || len(jobs) != 0 {
+	if jobs, err := mirrorJobs(ctx, onSocket(filepath.Join(src.Dir, qmpSocket))); err != nil || len(jobs) != 0 {
 		t.Fatalf("mirror jobs after the abort: %+v, %v; want none", jobs, err)
 	}
 	if !waitExit(ctx, dstPID, dst.UUID, time.Minute) {
@@ -139,19 +139,38 @@ func TestLiveMigration(t *testing.T) {
 	}
 	srcPID := g.pid()
 	_, before = lastTick(t, g.output())
+	// The destination's agent waits for the guest right away, so it resumes
+	// as soon as its state is in, not when the source reports.
+	finished := make(chan error, 1)
+	var resumed time.Time
+	go func() {
+		err := hostB.driver.FinishIncoming(ctx, dst)
+		resumed = time.Now()
+		finished <- err
+	}()
 	var polls int
-	res, err := hostA.driver.LiveMigrate(ctx, src, in, virt.LiveMigrationOptions{}, func(virt.MigrationProgress) { polls++ })
+	var stopped time.Time // first seen stopped for the switch-over (up to one poll late)
+	res, err := hostA.driver.LiveMigrate(ctx, src, in, virt.LiveMigrationOptions{}, func(p virt.MigrationProgress) {
+		polls++
+		if p.Status == "pre-switchover" && stopped.IsZero() {
+			stopped = time.Now()
+		}
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := hostB.driver.FinishIncoming(ctx, dst); err != nil {
+	if err := <-finished; err != nil {
 		t.Fatal(err)
 	}
 	if err := hostB.driver.FinishIncoming(ctx, dst); err != nil {
 		t.Fatalf("a second FinishIncoming: %v", err)
 	}
-	t.Logf("live migration: total %s, downtime %s, memory %d bytes, disk %d bytes, %d progress polls",
-		res.Total.Round(time.Millisecond), res.Downtime, res.MemoryBytes, res.DiskBytes, polls)
+	t.Logf("live migration: total %s, QEMU's downtime %s, the guest stopped to resumed at most %s, memory %d bytes, disk %d bytes, %d progress polls",
+		res.Total.Round(time.Millisecond), res.Downtime, resumed.Sub(stopped).Round(time.Millisecond)+migratePoll,
+		res.MemoryBytes, res.DiskBytes, polls)
+	if stopped.IsZero() {
+		t.Fatal("the migration never stopped at pre-switchover for the disks")
+	}
 	if isGuest(srcPID, src.UUID) {
 		t.Fatalf("the source's QEMU %d still runs", srcPID)
 	}
