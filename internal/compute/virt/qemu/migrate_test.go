@@ -47,7 +47,8 @@ var tickLine = regexp.MustCompile(`nimbus-test: tick (\d+) ([0-9a-f-]{36})`)
 // bridge, tap and dnsmasq — without shared storage. The guest writes its root
 // and ephemeral disks and keeps a marker in RAM. A first migration, throttled,
 // is aborted midway: the guest runs on at the source, the destination's QEMU
-// is gone. The second completes: the destination's guest goes on counting
+// is gone (a force-complete before the abort paused the guest; the abort
+// resumes it). The second completes: the destination's guest goes on counting
 // with the same marker (it did not boot again), answers ping on the
 // destination's bridge, both disks hold what the guest wrote, and no QEMU is
 // left in the source's namespace.
@@ -112,6 +113,12 @@ func TestLiveMigration(t *testing.T) {
 		migrated <- err
 	}()
 	waitMigrationStatus(t, hostA.driver, src, "active")
+	// A force-complete pauses the guest (at 1 MiB/s it does not finish by
+	// that); the abort then resumes it, as it ran before the migration.
+	if err := hostA.driver.ForceCompleteLiveMigration(ctx, src); err != nil {
+		t.Fatal(err)
+	}
+	g.wantState(virt.Paused)
 	if err := hostA.driver.AbortLiveMigration(ctx, src); err != nil {
 		t.Fatal(err)
 	}
