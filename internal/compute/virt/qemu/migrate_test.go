@@ -51,7 +51,9 @@ var tickLine = regexp.MustCompile(`nimbus-test: tick (\d+) ([0-9a-f-]{36})`)
 // resumes it). The second completes: the destination's guest goes on counting
 // with the same marker (it did not boot again), answers ping on the
 // destination's bridge, both disks hold what the guest wrote, and no QEMU is
-// left in the source's namespace.
+// left in the source's namespace. A third moves it back with the agent
+// "restarting" right after it started the migration: a new Driver's
+// LiveMigrate follows the migration QEMU has under way to its end.
 func TestLiveMigration(t *testing.T) {
 	requireQEMU(t)
 	for _, tool := range []string{"qemu-io", "genisoimage", "dnsmasq"} {
@@ -202,7 +204,52 @@ func TestLiveMigration(t *testing.T) {
 	if pids := namespacePIDs(t, hostA.ns); !slices.Equal(pids, []int{hostA.net.DnsmasqPID()}) {
 		t.Fatalf("processes in the source's namespace: %v; want only its dnsmasq %d", pids, hostA.net.DnsmasqPID())
 	}
+
+	// Back to A, with B's agent "crashing" right after it started the
+	// migration (the mirrors and migrate are under way in QEMU, the agent
+	// gone): a new Driver's LiveMigrate follows QEMU's migration to its end.
+	back := hostA.spec(t, uuid)
+	inA, err := hostA.driver.PrepareIncoming(ctx, back, migrationHostA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { finished <- hostA.driver.FinishIncoming(ctx, back) }()
+	drives, _ := localDriveIDs(dst)
+	movedPID := moved.pid()
+	if _, _, err := hostB.driver.beginMigration(ctx, dst); err != nil {
+		t.Fatal(err)
+	}
+	if err := hostB.driver.startMigration(ctx, dst, filepath.Join(dst.Dir, qmpSocket), migrationHostA, inA, drives,
+		virt.LiveMigrationOptions{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	restarted, err := New(Options{InstancesDir: hostB.instances, HostNamespace: hostB.ns, Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := restarted.LiveMigrate(ctx, dst, inA, virt.LiveMigrationOptions{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-finished; err != nil {
+		t.Fatal(err)
+	}
+	if isGuest(movedPID, dst.UUID) {
+		t.Fatalf("B's QEMU %d still runs after the migration back", movedPID)
+	}
 	if err := hostB.driver.Destroy(ctx, dst); err != nil {
+		t.Fatal(err)
+	}
+	home := &guest{t: t, d: hostA.driver, spec: back, ns: hostA.ns}
+	home.wantState(virt.Running)
+	waitTickAfter(t, home, 0)
+	if m, _ := lastTick(t, home.output()); m != marker {
+		t.Fatalf("the guest back on A prints marker %s, want %s", m, marker)
+	}
+	home.ping()
+	if pids := namespacePIDs(t, hostB.ns); !slices.Equal(pids, []int{hostB.net.DnsmasqPID()}) {
+		t.Fatalf("processes in B's namespace: %v; want only its dnsmasq %d", pids, hostB.net.DnsmasqPID())
+	}
+	if err := hostA.driver.Destroy(ctx, back); err != nil {
 		t.Fatal(err)
 	}
 }
