@@ -52,6 +52,7 @@ var extensions = []extension{
 	{"allowed-address-pairs", "Allowed Address Pairs", "Provides allowed address pairs"},
 	{"availability_zone", "Availability Zone", "The availability zone extension."},
 	{"binding", "Port Binding", "Expose port bindings of a virtual port to external application"},
+	{"binding-extended", "Port Bindings Extended", "Expose port bindings of a virtual port to external application"},
 	{"default-subnetpools", "Default Subnetpools", "Provides ability to mark and use a subnetpool as the default."},
 	{"dns-integration", "DNS Integration", "Provides integration with DNS."},
 	{"external-net", "Neutron external network", "Adds external network attribute to network resource."},

@@ -50,7 +50,7 @@ func (s *Service) HostState(ctx context.Context, host dataplane.Host, roles Host
 	}
 	here := func(p *portBody) bool {
 		switch {
-		case p.BindingHostID == host.Name:
+		case p.wiredOn(host.Name): // its active binding, or a live migration's destination
 			return true
 		case p.DeviceOwner == ownerDHCP:
 			return roles.DHCP

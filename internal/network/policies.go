@@ -246,6 +246,12 @@ var defaultPolicies = map[string]string{
 	"add_subports":          adminOrProjectMember,
 	"remove_subports":       adminOrProjectMember,
 	"get_availability_zone": "role:reader",
+
+	// neutron/conf/policies/port_bindings.py (port_bindings.go)
+	"get_port_binding":    adminOrService,
+	"create_port_binding": service,
+	"delete_port_binding": service,
+	"activate":            service,
 }
 
 // registerPolicies registers the rules with their scope types: every operation of

@@ -150,7 +150,7 @@ func TestPolicyMatrix(t *testing.T) {
 	m.trunk = m.make("trunks", "trunk", map[string]any{"port_id": m.make("ports", "port", map[string]any{"network_id": m.net})})
 
 	cases := slices.Concat(m.networkCases(), m.subnetCases(), m.portCases(), m.securityGroupCases(), m.routerCases(),
-		m.floatingIPCases(), m.quotaCases(), m.otherCases(), m.tagCases(), m.poolCases(), m.trunkCases())
+		m.floatingIPCases(), m.quotaCases(), m.otherCases(), m.tagCases(), m.poolCases(), m.trunkCases(), m.portBindingCases())
 	policytest.Matrix{Upstream: upstream, Personas: personas, Routes: e.Network.routes()}.Check(t, cases)
 }
 

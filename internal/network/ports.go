@@ -43,6 +43,8 @@ type portBody struct {
 	ExtraDHCPOpts         []any          `json:"extra_dhcp_opts"`
 	PropagateUplinkStatus bool           `json:"propagate_uplink_status"`
 	IPAllocation          string         `json:"ip_allocation"`
+	// Bindings are the port's bindings besides the active one (port_bindings.go).
+	Bindings []portBinding `json:"nimbus:bindings,omitempty"`
 }
 
 type fixedIP struct {
@@ -82,6 +84,7 @@ func portTarget(p *portBody, n *networkBody) map[string]any {
 // portJSON renders a port; binding details only for those get_port:binding:* allow.
 func (s *Service) portJSON(c caller, p *portBody, n *networkBody) object {
 	o := render(p)
+	delete(o, "nimbus:bindings") // not a port attribute
 	var assignments []any
 	for _, f := range p.FixedIPs {
 		host := p.DNSName

@@ -22,7 +22,7 @@ func (s *Service) SetPortStatus(ctx context.Context, status string, ids ...strin
 				}
 				return err
 			}
-			if p.Status == status {
+			if p.Status == status || status == "DOWN" && p.movedRecently() {
 				continue
 			}
 			p.Status = status

@@ -46,6 +46,8 @@ var attributeMapBodies = map[string]string{
 	"PUT /v2.0/trunks/{id}":                          "neutron-lib api/definitions/trunk.py",
 	"PUT /v2.0/trunks/{id}/add_subports":             "neutron/services/trunk/plugin.py add_subports (rules.py SubPortsValidator)",
 	"PUT /v2.0/trunks/{id}/remove_subports":          "neutron/services/trunk/plugin.py add_subports (rules.py SubPortsValidator)",
+	"POST /v2.0/ports/{id}/bindings":                 "neutron-lib api/definitions/portbindings_extended.py",
+	"PUT /v2.0/ports/{id}/bindings/{host}/activate":  "upstream reads no body (neutron/extensions/port_bindings_extended.py activate)",
 }
 
 // TestSchemaCoverage holds every route the network API mounts to having its

@@ -226,6 +226,7 @@ func responseSchemas() map[string]map[int]jsonschema.Schema {
 		all["DELETE "+base+"/{tag}"] = noContent
 	}
 	maps.Copy(all, quotaSchemas())
+	maps.Copy(all, portBindingSchemas())
 	maps.Copy(all, discoverySchemas())
 	prefixes := jsonschema.Schema{"type": "object", "properties": jsonschema.Schema{"prefixes": stringArray},
 		"required": []any{"prefixes"}, "additionalProperties": false}

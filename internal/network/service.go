@@ -200,6 +200,7 @@ func (s *Service) routes() []httpapi.Route {
 		s.networkRoutes(),
 		s.subnetRoutes(),
 		s.portRoutes(),
+		s.portBindingRoutes(),
 		s.securityGroupRoutes(),
 		s.quotaRoutes(),
 		s.routerRoutes(),

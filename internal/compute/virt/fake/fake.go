@@ -26,6 +26,7 @@ type Driver struct {
 	volumes   map[string][]virt.VolumeDisk // each guest's volume disks, as a running one has them
 	hotplugs  []string                     // "attach <uuid> <mac>", "detach <uuid> <mac>", in order
 	resources virt.HostResources
+	incoming  map[string]incomingState // guests waiting for a live migration (migration.go)
 	// FailSpawn, when set, fails the spawns it returns true for (reschedule tests).
 	FailSpawn func(virt.Spec) bool
 	// SpawnTime is how long a spawn takes.
@@ -105,6 +106,7 @@ func (d *Driver) Destroy(_ context.Context, s virt.Spec) error {
 	delete(d.volumes, s.UUID)
 	delete(d.sizes, s.UUID)
 	delete(d.started, s.UUID)
+	delete(d.incoming, s.UUID)
 	return nil
 }
 

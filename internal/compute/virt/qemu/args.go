@@ -144,6 +144,9 @@ func buildArgs(l launch) ([]string, error) {
 		args = append(args, "-device", dev)
 	}
 	switch {
+	case l.incoming == incomingDefer:
+		// A live migration's destination: paused, waiting for migrate-incoming.
+		args = append(args, "-S", "-incoming", "defer")
 	case l.incoming != "":
 		// -S: stay paused after loading, so the driver resumes the CPUs itself once
 		// it has seen the migration complete.

@@ -66,6 +66,15 @@ func NewNamespace(name, dir string) (*Namespace, error) {
 	return n, nil
 }
 
+// DnsmasqPID is the pid of the namespace's dnsmasq (0 when stopped), the one
+// process a test expects in the namespace when no guest runs.
+func (n *Namespace) DnsmasqPID() int {
+	if n.dnsmasq == nil || n.dnsmasq.Process == nil {
+		return 0
+	}
+	return n.dnsmasq.Process.Pid
+}
+
 // Close stops dnsmasq (by its PID) and deletes the tap and the namespace.
 func (n *Namespace) Close() error {
 	if n.dnsmasq != nil {
