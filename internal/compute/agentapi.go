@@ -104,7 +104,7 @@ func (s *Service) SetHostCalls(h HostCalls) { s.hosts = h }
 // not yet deleted, ready for its agent (spawning, running or being changed).
 func (s *Service) HostInstances(ctx context.Context, host string) ([]AgentInstance, error) {
 	rows, err := db.QueryAll(ctx, s.db, scanInstance, `SELECT `+instanceColumns+` FROM instances
-		WHERE host = ? AND deleted = ? AND (task_state IS NULL OR task_state <> ?)`, host, false, taskNetworking)
+		WHERE host = ? AND deleted = ? AND (task_state IS NULL OR task_state NOT IN (?, ?))`, host, false, taskNetworking, taskRebuildBDM)
 	if err != nil {
 		return nil, err
 	}
@@ -123,6 +123,17 @@ func (s *Service) HostInstances(ctx context.Context, host string) ([]AgentInstan
 			ai.Rescue = &AgentImage{ID: img.ID, DiskFormat: img.DiskFormat}
 		}
 		agentSnapshotView(in, &ai)
+		for _, p := range in.Request.Ports {
+			ai.Ports = append(ai.Ports, AgentPort{ID: p.ID, MAC: p.MAC, MTU: p.MTU})
+		}
+		out = append(out, ai)
+	}
+	evacuated, err := s.evacuatedFrom(ctx, host)
+	if err != nil {
+		return nil, err
+	}
+	for _, in := range evacuated {
+		ai := AgentInstance{UUID: in.UUID, Name: instanceName(in.ID), VMState: in.VMState, TaskState: AgentTaskEvacuated}
 		for _, p := range in.Request.Ports {
 			ai.Ports = append(ai.Ports, AgentPort{ID: p.ID, MAC: p.MAC, MTU: p.MTU})
 		}
@@ -220,6 +231,9 @@ var taskDone = map[string]string{
 // report of a task the instance no longer has (a delete came meanwhile) is
 // stale and changes nothing: the agent sees the new task on its next pass.
 func (s *Service) ReportInstance(ctx context.Context, rep AgentReport) error {
+	if rep.Task == AgentTaskEvacuated {
+		return s.evacuatedCleaned(ctx, rep)
+	}
 	if rep.Task == taskDeleting {
 		// Upstream deallocates the network before it destroys the instance, so
 		// a client that sees the server gone finds its ports gone too (and can
@@ -246,6 +260,12 @@ func (s *Service) ReportInstance(ctx context.Context, rep AgentReport) error {
 		in.UpdatedAt = stamp(now)
 		if rep.Task != "" && rep.Task != in.TaskState {
 			return nil // the task changed meanwhile: the agent will see the new one
+		}
+		if handled, err := s.reportEvacuation(ctx, tx, in, rep, &after); handled || err != nil {
+			if err != nil {
+				return err
+			}
+			return saveInstance(ctx, tx, in)
 		}
 		if handled, err := s.reportImageTask(ctx, tx, in, rep, &after); handled || err != nil {
 			if err != nil {

@@ -43,8 +43,8 @@ func (s *Service) conduct(ctx context.Context) error {
 		s.log.Warn("offload shelved servers", "error", err)
 	}
 	pending, err := db.QueryAll(ctx, s.db, scanInstance, `SELECT `+instanceColumns+` FROM instances
-		WHERE deleted = ? AND (task_state IN (?, ?, ?) OR (task_state IN (?, ?) AND host IS NULL)) ORDER BY created_at`,
-		false, taskScheduling, taskNetworking, taskResizePrep, taskDeleting, taskUnshelving)
+		WHERE deleted = ? AND (task_state IN (?, ?, ?, ?) OR (task_state IN (?, ?, ?) AND host IS NULL)) ORDER BY created_at`,
+		false, taskScheduling, taskNetworking, taskResizePrep, taskRebuildBDM, taskDeleting, taskUnshelving, taskRebuilding)
 	if err != nil {
 		return err
 	}
@@ -70,8 +70,10 @@ func (s *Service) conduct(ctx context.Context) error {
 				err = s.deleteUnplaced(ctx, in)
 			case taskScheduling, taskUnshelving:
 				err = s.schedule(ctx, in)
-			case taskNetworking:
+			case taskNetworking, taskRebuildBDM:
 				err = s.allocateNetwork(ctx, in)
+			case taskRebuilding:
+				err = s.scheduleEvacuation(ctx, in)
 			case taskResizePrep:
 				err = s.prepResize(ctx, in)
 			}
@@ -189,6 +191,9 @@ const maxScheduleRounds = 10
 func (s *Service) failBuild(ctx context.Context, in *instance, task, message string) error {
 	return s.db.InTx(ctx, func(tx *db.Tx) error {
 		cur, err := loadInstance(ctx, tx, in.UUID)
+		if err == nil && cur.evacuating() {
+			return s.failEvacuationTx(ctx, tx, cur, evacFailed, message)
+		}
 		if err == nil && cur.VMState == vmShelvedOffloaded && cur.TaskState == task && !cur.Deleted {
 			// An unshelve that found no host leaves the server offloaded, as upstream.
 			cur.TaskState, cur.UpdatedAt = "", stamp(s.now())
@@ -283,7 +288,7 @@ func (s *Service) recordPort(ctx context.Context, in *instance, p instancePort, 
 		if err != nil {
 			return err
 		}
-		if cur.Deleted || cur.TaskState != taskNetworking || cur.Host != in.Host {
+		if cur.Deleted || cur.TaskState != in.TaskState || cur.Host != in.Host {
 			moved = cur
 			return nil
 		}
@@ -292,6 +297,9 @@ func (s *Service) recordPort(ctx context.Context, in *instance, p instancePort, 
 		}
 		if len(next) > 0 {
 			cur.TaskState = next[0]
+			if cur.evacuating() {
+				cur.TaskState = taskRebuildSpawning
+			}
 		}
 		cur.UpdatedAt = stamp(s.now())
 		if err := saveInstance(ctx, tx, cur); err != nil {

@@ -136,6 +136,8 @@ type buildRequest struct {
 	PinnedAZ string `json:"pinned_az,omitempty"`
 	// SchedulerHints are the create request's, as 2.100 shows them.
 	SchedulerHints map[string]any `json:"scheduler_hints,omitempty"`
+	// Evacuation is the latest evacuation's record (server_evacuate.go).
+	Evacuation *evacuation `json:"evacuation,omitempty"`
 	// Attempts and TriedHosts drive rescheduling (upstream's retry filter).
 	Attempts   int      `json:"attempts,omitempty"`
 	TriedHosts []string `json:"tried_hosts,omitempty"`
@@ -423,7 +425,7 @@ func (in *instance) status() string {
 			return "REBOOT"
 		case taskRebootingHard:
 			return "HARD_REBOOT"
-		case taskRebuilding:
+		case taskRebuilding, taskRebuildBDM, taskRebuildSpawning:
 			return "REBUILD"
 		}
 		if in.VMState == vmStopped {
@@ -446,7 +448,7 @@ func (in *instance) status() string {
 		}
 		return "VERIFY_RESIZE"
 	case vmError:
-		if in.TaskState == taskRebuilding {
+		if in.TaskState == taskRebuilding || in.TaskState == taskRebuildBDM || in.TaskState == taskRebuildSpawning {
 			return "REBUILD"
 		}
 		return "ERROR"

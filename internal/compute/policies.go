@@ -50,6 +50,7 @@ var defaultPolicies = map[string]string{
 	"os_compute_api:servers:confirm_resize":                "rule:project_member_or_admin",
 	"os_compute_api:servers:revert_resize":                 "rule:project_member_or_admin",
 	"os_compute_api:os-rescue":                             "rule:project_member_or_admin",
+	"os_compute_api:os-evacuate":                           "rule:context_is_admin",
 	"os_compute_api:os-unrescue":                           "rule:project_member_or_admin",
 	"os_compute_api:os-pause-server:pause":                 "rule:project_member_or_admin",
 	"os_compute_api:os-pause-server:unpause":               "rule:project_member_or_admin",

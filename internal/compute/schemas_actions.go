@@ -28,6 +28,7 @@ var novaActionRoutes = map[string][]string{
 		"floating_ips._add_floating_ip", "floating_ips._remove_floating_ip",
 		"servers._create_image", "create_backup._create_backup",
 		"shelve._shelve", "shelve._shelve_offload", "shelve._unshelve",
+		"evacuate._evacuate",
 	},
 	"POST /v2.1/flavors/{id}/action": {
 		"flavor_access._add_tenant_access", "flavor_access._remove_tenant_access",

@@ -96,6 +96,8 @@ func (s *Service) serverAction(r *http.Request) (httpapi.Response, error) {
 		return s.shelveOffload(r)
 	case "unshelve":
 		return s.unshelve(r, arg)
+	case "evacuate":
+		return s.evacuate(r, arg)
 	}
 	return httpapi.Response{}, badRequest("There is no such action: %s", name)
 }

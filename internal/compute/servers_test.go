@@ -110,9 +110,9 @@ func agentPass(ctx context.Context, svc *Service, host string, d *fake.Driver) e
 		spec := virt.Spec{UUID: inst.UUID, Name: inst.Name}
 		var err error
 		switch inst.TaskState {
-		case taskSpawning:
+		case taskSpawning, taskRebuildSpawning:
 			err = d.Spawn(ctx, spec)
-		case taskDeleting:
+		case taskDeleting, AgentTaskEvacuated:
 			err = d.Destroy(ctx, spec)
 		case taskPoweringOff:
 			err = d.PowerOff(ctx, spec, 0)

@@ -253,9 +253,10 @@ func (s *Service) allocateVolumes(ctx context.Context, in *instance) (bool, erro
 	ready := true
 	for _, b := range bdms {
 		from, read := b.Status, b
-		if b.Status == bdmAttaching && b.ConnectorHost != in.Host {
-			// Made for the host a failed spawn left (a reschedule): as
-			// upstream, the attachment is made again for this one.
+		if (b.Status == bdmAttaching || b.Status == bdmAttached && in.evacuating()) && b.ConnectorHost != in.Host {
+			// Made for the host a failed spawn left (a reschedule), or the
+			// one an evacuated server left: as upstream, the attachment is
+			// made again for this one (the old one's export goes with it).
 			if err := s.opts.Volumes.DeleteAttachment(ctx, VolumeCaller{}, b.AttachmentID); err != nil {
 				return false, err
 			}

@@ -255,11 +255,15 @@ func (a *Agent) task(ctx context.Context, inst compute.AgentInstance) {
 	if inst.TaskState == "resize_prep" {
 		return // the conductor's
 	}
+	if inst.TaskState == compute.AgentTaskEvacuated {
+		a.removeEvacuated(ctx, inst)
+		return
+	}
 	spec := a.Spec(inst)
 	d := a.opts.Driver
 	var err error
 	task := inst.TaskState // a snapshot moves it on as it goes
-	if a.opts.Plumbing != nil && !slices.Contains([]string{"spawning", "deleting", "rebuilding", "shelving_offloading"}, inst.TaskState) {
+	if a.opts.Plumbing != nil && !slices.Contains([]string{"spawning", "rebuild_spawning", "deleting", "rebuilding", "shelving_offloading"}, inst.TaskState) {
 		// A guest that starts again (power on, soft reboot, resume) opens the
 		// taps of every port it has now, also those attached while it was off,
 		// and has the devices it was built with (config drive, kernel): a saved
@@ -269,7 +273,7 @@ func (a *Agent) task(ctx context.Context, inst compute.AgentInstance) {
 		}
 	}
 	switch inst.TaskState {
-	case "spawning":
+	case "spawning", "rebuild_spawning":
 		if err = a.spawn(ctx, inst, &spec); err != nil && !errors.Is(err, errNotYet) && ctx.Err() == nil {
 			// As upstream before a reschedule: nothing of a failed build stays here.
 			if err := a.destroy(ctx, inst); err != nil {
