@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/nimbus-cloud/nimbus/internal/volume/backend"
 	"io/fs"
 	"net"
 	"os"
@@ -101,7 +102,7 @@ func (b *Backend) startDaemon(ctx context.Context, volumeID string) error {
 		}
 	}
 	path := b.volumePath(volumeID)
-	if ok, err := exists(path); err != nil || !ok {
+	if ok, err := backend.PathExists(path); err != nil || !ok {
 		return fmt.Errorf("volume %s: no file to export", volumeID)
 	}
 	listener, err := b.listen(dir)

@@ -101,12 +101,12 @@ func (b *Backend) connectionInfo(volumeID string, r exportRecord) backend.Connec
 // Export serves the volume to the attachment's host; exporting twice returns
 // the same connection (the same key).
 func (b *Backend) Export(ctx context.Context, v backend.Volume, e backend.Export) (backend.ConnectionInfo, error) {
-	if err := checkIDs(v.ID, e.AttachmentID); err != nil {
+	if err := backend.CheckIDs(v.ID, e.AttachmentID); err != nil {
 		return backend.ConnectionInfo{}, err
 	}
 	e.VolumeID = v.ID
 	defer b.lock(v.ID)()
-	if ok, err := exists(b.volumePath(v.ID)); err != nil || !ok {
+	if ok, err := backend.PathExists(b.volumePath(v.ID)); err != nil || !ok {
 		return backend.ConnectionInfo{}, fmt.Errorf("volume %s: %w", v.ID, backend.ErrNotFound)
 	}
 	recs, err := b.loadRecords(v.ID)
@@ -130,7 +130,7 @@ func (b *Backend) Export(ctx context.Context, v backend.Volume, e backend.Export
 // Unexport ends the attachment's export: its connections are closed and its key
 // no longer opens anything. The daemon stops with the volume's last export.
 func (b *Backend) Unexport(ctx context.Context, v backend.Volume, attachmentID string) error {
-	if err := checkIDs(v.ID, attachmentID); err != nil {
+	if err := backend.CheckIDs(v.ID, attachmentID); err != nil {
 		return err
 	}
 	defer b.lock(v.ID)()
@@ -262,7 +262,7 @@ func (b *Backend) exportedVolumes() ([]string, error) {
 	}
 	var ids []string
 	for _, e := range entries {
-		if id, ok := strings.CutPrefix(e.Name(), "volume-"); ok && e.IsDir() && idPattern.MatchString(id) {
+		if id, ok := strings.CutPrefix(e.Name(), "volume-"); ok && e.IsDir() && backend.ValidID(id) {
 			ids = append(ids, id)
 		}
 	}
@@ -272,7 +272,7 @@ func (b *Backend) exportedVolumes() ([]string, error) {
 // ConnectionInfo is the connection of an attachment's export the backend keeps
 // (the same Export returned), for a manager that lost it.
 func (b *Backend) ConnectionInfo(ctx context.Context, volumeID, attachmentID string) (backend.ConnectionInfo, error) {
-	if err := checkIDs(volumeID, attachmentID); err != nil {
+	if err := backend.CheckIDs(volumeID, attachmentID); err != nil {
 		return backend.ConnectionInfo{}, err
 	}
 	recs, err := b.loadRecords(volumeID)
@@ -296,7 +296,7 @@ func (b *Backend) ConnectionInfo(ctx context.Context, volumeID, attachmentID str
 func (b *Backend) Reconcile(ctx context.Context, want []backend.Export) error {
 	byVolume := map[string][]backend.Export{}
 	for _, e := range want {
-		if err := checkIDs(e.VolumeID, e.AttachmentID); err != nil {
+		if err := backend.CheckIDs(e.VolumeID, e.AttachmentID); err != nil {
 			return err
 		}
 		byVolume[e.VolumeID] = append(byVolume[e.VolumeID], e)
@@ -349,7 +349,7 @@ func (b *Backend) reconcileVolume(ctx context.Context, volumeID string, want []b
 	}
 	b.mu.Unlock()
 	if len(next) > 0 {
-		if ok, err := exists(b.volumePath(volumeID)); err != nil || !ok {
+		if ok, err := backend.PathExists(b.volumePath(volumeID)); err != nil || !ok {
 			return fmt.Errorf("no file to export: %w", backend.ErrNotFound)
 		}
 	}

@@ -318,7 +318,7 @@ func TestReconcile(t *testing.T) {
 		}
 	}
 	bad := []backend.Export{{VolumeID: "../x", AttachmentID: "a"}}
-	if err := b.Reconcile(ctx, bad); !errors.Is(err, ErrBadID) {
+	if err := b.Reconcile(ctx, bad); !errors.Is(err, backend.ErrBadID) {
 		t.Errorf("Reconcile of a bad id = %v", err)
 	}
 	if err := b.Reconcile(ctx, []backend.Export{{VolumeID: "missing", AttachmentID: "m"}}); !errors.Is(err, backend.ErrNotFound) {
@@ -381,7 +381,7 @@ func TestReconcileRepairs(t *testing.T) {
 	if err := b.Reconcile(ctx, []backend.Export{{VolumeID: v.ID, AttachmentID: "att", ReadOnly: true}}); err != nil {
 		t.Fatal(err)
 	}
-	if ok, _ := exists(stale); ok {
+	if ok, _ := backend.PathExists(stale); ok {
 		t.Error("the stale Open's server is still there")
 	}
 	if recs, _ := b.loadRecords(v.ID); len(recs) != 1 {

@@ -29,13 +29,11 @@
 package file
 
 import (
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 
@@ -86,9 +84,9 @@ type Backend struct {
 	log  *slog.Logger
 
 	mu       sync.Mutex
-	locks    map[string]*sync.Mutex // per volume: one operation at a time
-	opens    map[string]bool        // identities of the Opens in progress
-	openDirs map[string]bool        // and their private servers' directories
+	locks    backend.VolumeLocks // per volume: one operation at a time
+	opens    map[string]bool     // identities of the Opens in progress
+	openDirs map[string]bool     // and their private servers' directories
 
 	// plainNBD serves the exports without TLS: only this package's benchmark
 	// sets it, to measure NBD with qemu-img bench (which cannot be given the
@@ -131,7 +129,7 @@ func New(opts Options) (*Backend, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	b := &Backend{opts: opts, log: opts.Logger.With("backend", opts.Name), locks: map[string]*sync.Mutex{}, opens: map[string]bool{}, openDirs: map[string]bool{}}
+	b := &Backend{opts: opts, log: opts.Logger.With("backend", opts.Name), opens: map[string]bool{}, openDirs: map[string]bool{}}
 	if err := os.MkdirAll(b.exportsDir(), 0o700); err != nil {
 		return nil, fmt.Errorf("file backend: %w", err)
 	}
@@ -140,23 +138,6 @@ func New(opts Options) (*Backend, error) {
 
 // Name is the volume_backend_name.
 func (b *Backend) Name() string { return b.opts.Name }
-
-// idPattern is what a volume, snapshot or attachment id may be: it becomes a
-// file name, a QEMU id and an NBD export name, so nothing that could climb out
-// of the pool or break QEMU's option syntax (upstream's ids are UUIDs).
-var idPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$`)
-
-// ErrBadID is returned for an id that is not a safe name.
-var ErrBadID = errors.New("file backend: id must be 1-64 letters, digits, '-' or '_'")
-
-func checkIDs(ids ...string) error {
-	for _, id := range ids {
-		if !idPattern.MatchString(id) {
-			return fmt.Errorf("%w: %q", ErrBadID, id)
-		}
-	}
-	return nil
-}
 
 // volumePath is the volume's file, as upstream names it.
 func (b *Backend) volumePath(id string) string { return filepath.Join(b.opts.Pool, "volume-"+id) }
@@ -172,17 +153,7 @@ func (b *Backend) exportsDir() string { return filepath.Join(b.opts.Pool, ".expo
 func (b *Backend) stateDir(id string) string { return filepath.Join(b.exportsDir(), "volume-"+id) }
 
 // lock serializes the operations on one volume and returns the unlock.
-func (b *Backend) lock(volumeID string) func() {
-	b.mu.Lock()
-	l := b.locks[volumeID]
-	if l == nil {
-		l = &sync.Mutex{}
-		b.locks[volumeID] = l
-	}
-	b.mu.Unlock()
-	l.Lock()
-	return l.Unlock
-}
+func (b *Backend) lock(volumeID string) func() { return b.locks.Lock(volumeID) }
 
 // gib is one GiB, the unit of volume sizes.
 const gib = 1 << 30
@@ -191,5 +162,5 @@ const gib = 1 << 30
 // temporary one being created, nor the state directory).
 func isVolumeFile(name string) bool {
 	id, ok := strings.CutPrefix(name, "volume-")
-	return ok && idPattern.MatchString(id)
+	return ok && backend.ValidID(id)
 }

@@ -110,7 +110,7 @@ func (b *Backend) ManageExistingGetSize(ctx context.Context, ref map[string]any)
 // already (the file gone, the volume's there) is success: the manager asks
 // again after a crash.
 func (b *Backend) ManageExisting(ctx context.Context, v backend.Volume, ref map[string]any) error {
-	if err := checkIDs(v.ID); err != nil {
+	if err := backend.CheckIDs(v.ID); err != nil {
 		return err
 	}
 	name, err := backend.ReferenceName(ref)
@@ -120,7 +120,7 @@ func (b *Backend) ManageExisting(ctx context.Context, v backend.Volume, ref map[
 	defer b.lock(v.ID)()
 	src, dst := filepath.Join(b.opts.Pool, name), b.volumePath(v.ID)
 	if _, err := manageableFile(src); errors.Is(err, backend.ErrNotFound) {
-		if ok, xerr := exists(dst); xerr == nil && ok {
+		if ok, xerr := backend.PathExists(dst); xerr == nil && ok {
 			return nil
 		}
 		return err
@@ -133,7 +133,7 @@ func (b *Backend) ManageExisting(ctx context.Context, v backend.Volume, ref map[
 	if id, ok := strings.CutPrefix(name, "volume-"); ok && b.daemonRunning(id) {
 		return backend.ErrInUse
 	}
-	if ok, err := exists(dst); err != nil {
+	if ok, err := backend.PathExists(dst); err != nil {
 		return err
 	} else if ok {
 		return fmt.Errorf("file backend: volume-%s exists already", v.ID)
@@ -148,7 +148,7 @@ func (b *Backend) ManageExisting(ctx context.Context, v backend.Volume, ref map[
 // an exported volume is refused, so no daemon is left serving a file the
 // service no longer knows.
 func (b *Backend) Unmanage(ctx context.Context, v backend.Volume) error {
-	if err := checkIDs(v.ID); err != nil {
+	if err := backend.CheckIDs(v.ID); err != nil {
 		return err
 	}
 	defer b.lock(v.ID)()

@@ -33,16 +33,16 @@ import (
 // The private servers live in a directory of their own under the state
 // directory and are killed by pid on Close.
 func (b *Backend) Open(ctx context.Context, v backend.Volume, snapshotID string) (backend.Data, error) {
-	if err := checkIDs(v.ID); err != nil {
+	if err := backend.CheckIDs(v.ID); err != nil {
 		return nil, err
 	}
 	if snapshotID != "" {
-		if err := checkIDs(snapshotID); err != nil {
+		if err := backend.CheckIDs(snapshotID); err != nil {
 			return nil, err
 		}
 	}
 	path := b.volumePath(v.ID)
-	if ok, err := exists(path); err != nil || !ok {
+	if ok, err := backend.PathExists(path); err != nil || !ok {
 		return nil, fmt.Errorf("volume %s: %w", v.ID, backend.ErrNotFound)
 	}
 	// Made and registered at once, so a Reconcile never takes it for a stale one.

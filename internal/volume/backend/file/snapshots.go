@@ -12,14 +12,14 @@ import (
 // daemon when the volume is exported (the process holding the image open is
 // the only one that may write its metadata), with qemu-img otherwise.
 func (b *Backend) CreateSnapshot(ctx context.Context, s backend.Snapshot) error {
-	if err := checkIDs(s.ID, s.VolumeID); err != nil {
+	if err := backend.CheckIDs(s.ID, s.VolumeID); err != nil {
 		return err
 	}
 	defer b.lock(s.VolumeID)()
 	path := b.volumePath(s.VolumeID)
 	i, err := b.info(ctx, path)
 	if err != nil {
-		if ok, _ := exists(path); !ok {
+		if ok, _ := backend.PathExists(path); !ok {
 			return fmt.Errorf("volume %s: %w", s.VolumeID, backend.ErrNotFound)
 		}
 		return err
@@ -38,12 +38,12 @@ func (b *Backend) CreateSnapshot(ctx context.Context, s backend.Snapshot) error 
 // DeleteSnapshot removes the internal snapshot; one that is not there (or
 // whose volume is gone) is no error.
 func (b *Backend) DeleteSnapshot(ctx context.Context, s backend.Snapshot) error {
-	if err := checkIDs(s.ID, s.VolumeID); err != nil {
+	if err := backend.CheckIDs(s.ID, s.VolumeID); err != nil {
 		return err
 	}
 	defer b.lock(s.VolumeID)()
 	path := b.volumePath(s.VolumeID)
-	if ok, err := exists(path); err != nil || !ok {
+	if ok, err := backend.PathExists(path); err != nil || !ok {
 		return err
 	}
 	i, err := b.info(ctx, path)
@@ -66,7 +66,7 @@ func (b *Backend) DeleteSnapshot(ctx context.Context, s backend.Snapshot) error 
 // size with its data, and the volume is grown again, as upstream's manager
 // extends a reverted volume back to the volume's size.
 func (b *Backend) RevertToSnapshot(ctx context.Context, v backend.Volume, s backend.Snapshot) error {
-	if err := checkIDs(v.ID, s.ID); err != nil {
+	if err := backend.CheckIDs(v.ID, s.ID); err != nil {
 		return err
 	}
 	if s.VolumeID != "" && s.VolumeID != v.ID {

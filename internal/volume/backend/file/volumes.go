@@ -67,35 +67,19 @@ func (b *Backend) info(ctx context.Context, path string) (imageInfo, error) {
 	return i, nil
 }
 
-func exists(path string) (bool, error) {
-	_, err := os.Lstat(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return false, nil
-	}
-	return err == nil, err
-}
-
-// checkSize refuses sizes a volume cannot have.
-func checkSize(sizeGB int) error {
-	if sizeGB <= 0 || sizeGB > 1<<20 {
-		return fmt.Errorf("file backend: bad size %d GiB", sizeGB)
-	}
-	return nil
-}
-
 // build makes a volume's file under a temporary name with make and renames it
 // into place, so a crash mid-way never leaves a half-made volume under the
 // volume's name (the retry makes it again).
 func (b *Backend) build(ctx context.Context, v backend.Volume, make func(tmp string) error) error {
-	if err := checkIDs(v.ID); err != nil {
+	if err := backend.CheckIDs(v.ID); err != nil {
 		return err
 	}
-	if err := checkSize(v.SizeGB); err != nil {
+	if err := backend.CheckSize(v.SizeGB); err != nil {
 		return err
 	}
 	defer b.lock(v.ID)()
 	path := b.volumePath(v.ID)
-	if ok, err := exists(path); err != nil || ok {
+	if ok, err := backend.PathExists(path); err != nil || ok {
 		return err // one that exists is left alone
 	}
 	tmp := path + ".tmp"
@@ -196,7 +180,7 @@ func inspectImage(img backend.ImageSource) (string, error) {
 
 // CreateFromSnapshot copies the snapshot's data into a new volume.
 func (b *Backend) CreateFromSnapshot(ctx context.Context, v backend.Volume, s backend.Snapshot) error {
-	if err := checkIDs(s.ID, s.VolumeID); err != nil {
+	if err := backend.CheckIDs(s.ID, s.VolumeID); err != nil {
 		return err
 	}
 	src := b.volumePath(s.VolumeID)
@@ -222,14 +206,14 @@ func (b *Backend) convertSnapshot(ctx context.Context, src, snapshot, dst string
 // snapshot the daemon takes, so the copy is crash-consistent while the guest
 // writes (upstream's generic clone of an in-use volume takes one too).
 func (b *Backend) CreateFromVolume(ctx context.Context, v backend.Volume, src backend.Volume) error {
-	if err := checkIDs(src.ID); err != nil {
+	if err := backend.CheckIDs(src.ID); err != nil {
 		return err
 	}
 	if src.ID == v.ID {
 		return fmt.Errorf("file backend: volume %s cannot be its own source", v.ID)
 	}
 	srcPath := b.volumePath(src.ID)
-	if ok, err := exists(srcPath); err != nil || !ok {
+	if ok, err := backend.PathExists(srcPath); err != nil || !ok {
 		return fmt.Errorf("volume %s: %w", src.ID, backend.ErrNotFound)
 	}
 	return b.build(ctx, v, func(tmp string) error {
@@ -251,7 +235,7 @@ func (b *Backend) CreateFromVolume(ctx context.Context, v backend.Volume, src ba
 // Delete removes the volume's file (and its snapshots with it). With
 // VolumeClearZero its bytes are overwritten with zeros first.
 func (b *Backend) Delete(ctx context.Context, v backend.Volume) error {
-	if err := checkIDs(v.ID); err != nil {
+	if err := backend.CheckIDs(v.ID); err != nil {
 		return err
 	}
 	defer b.lock(v.ID)()
@@ -297,17 +281,17 @@ func zeroFile(path string) error {
 // Extend grows the volume to sizeGB: offline with qemu-img resize, online
 // through the daemon (block_resize), so the export's clients see the new size.
 func (b *Backend) Extend(ctx context.Context, v backend.Volume, sizeGB int) error {
-	if err := checkIDs(v.ID); err != nil {
+	if err := backend.CheckIDs(v.ID); err != nil {
 		return err
 	}
-	if err := checkSize(sizeGB); err != nil {
+	if err := backend.CheckSize(sizeGB); err != nil {
 		return err
 	}
 	defer b.lock(v.ID)()
 	path := b.volumePath(v.ID)
 	i, err := b.info(ctx, path)
 	if err != nil {
-		if ok, _ := exists(path); !ok {
+		if ok, _ := backend.PathExists(path); !ok {
 			return fmt.Errorf("volume %s: %w", v.ID, backend.ErrNotFound)
 		}
 		return err

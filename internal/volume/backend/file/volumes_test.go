@@ -75,7 +75,7 @@ func TestDeleteAndZero(t *testing.T) {
 			if err := b.Delete(ctx, v); err != nil {
 				t.Fatal(err)
 			}
-			if ok, _ := exists(b.volumePath(v.ID)); ok {
+			if ok, _ := backend.PathExists(b.volumePath(v.ID)); ok {
 				t.Fatal("the volume's file is still there")
 			}
 			if err := b.Delete(ctx, v); err != nil {
@@ -134,7 +134,7 @@ func TestCreateFromImage(t *testing.T) {
 				t.Fatalf("CreateFromImage = %v, want %v", err, tt.wantErr)
 			}
 			if err != nil {
-				if ok, _ := exists(b.volumePath(v.ID)); ok {
+				if ok, _ := backend.PathExists(b.volumePath(v.ID)); ok {
 					t.Error("a refused image left a volume")
 				}
 				return

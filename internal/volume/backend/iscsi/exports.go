@@ -76,7 +76,7 @@ func (b *Backend) exportedVolumes() ([]string, error) {
 		if !ok {
 			continue
 		}
-		if id, ok := strings.CutPrefix(name, "volume-"); ok && idPattern.MatchString(id) {
+		if id, ok := strings.CutPrefix(name, "volume-"); ok && backend.ValidID(id) {
 			ids = append(ids, id)
 		}
 	}
@@ -126,12 +126,12 @@ func (b *Backend) connectionInfo(volumeID string, r exportRecord) backend.Connec
 // Export serves the volume to the attachment's host; exporting twice returns
 // the same target and credentials.
 func (b *Backend) Export(ctx context.Context, v backend.Volume, e backend.Export) (backend.ConnectionInfo, error) {
-	if err := checkIDs(v.ID, e.AttachmentID); err != nil {
+	if err := backend.CheckIDs(v.ID, e.AttachmentID); err != nil {
 		return backend.ConnectionInfo{}, err
 	}
 	e.VolumeID = v.ID
 	unlock := b.lock(v.ID)
-	if ok, err := exists(b.volumePath(v.ID)); err != nil || !ok {
+	if ok, err := backend.PathExists(b.volumePath(v.ID)); err != nil || !ok {
 		unlock()
 		return backend.ConnectionInfo{}, fmt.Errorf("volume %s: %w", v.ID, backend.ErrNotFound)
 	}
@@ -160,7 +160,7 @@ func (b *Backend) Export(ctx context.Context, v backend.Volume, e backend.Export
 // Unexport ends the attachment's export: its target goes, closing its
 // sessions, and its credentials with it.
 func (b *Backend) Unexport(ctx context.Context, v backend.Volume, attachmentID string) error {
-	if err := checkIDs(v.ID, attachmentID); err != nil {
+	if err := backend.CheckIDs(v.ID, attachmentID); err != nil {
 		return err
 	}
 	unlock := b.lock(v.ID)
@@ -179,7 +179,7 @@ func (b *Backend) Unexport(ctx context.Context, v backend.Volume, attachmentID s
 // ConnectionInfo is the connection of an attachment's export the backend
 // keeps (the same Export returned), for a manager that lost it.
 func (b *Backend) ConnectionInfo(ctx context.Context, volumeID, attachmentID string) (backend.ConnectionInfo, error) {
-	if err := checkIDs(volumeID, attachmentID); err != nil {
+	if err := backend.CheckIDs(volumeID, attachmentID); err != nil {
 		return backend.ConnectionInfo{}, err
 	}
 	recs, err := b.loadRecords(volumeID)
@@ -232,7 +232,7 @@ func (b *Backend) Exports(ctx context.Context) ([]backend.Export, error) {
 func (b *Backend) Reconcile(ctx context.Context, want []backend.Export) error {
 	byVolume := map[string][]backend.Export{}
 	for _, e := range want {
-		if err := checkIDs(e.VolumeID, e.AttachmentID); err != nil {
+		if err := backend.CheckIDs(e.VolumeID, e.AttachmentID); err != nil {
 			return err
 		}
 		byVolume[e.VolumeID] = append(byVolume[e.VolumeID], e)
@@ -276,7 +276,7 @@ func (b *Backend) reconcileRecords(volumeID string, want []backend.Export) error
 		}
 	}
 	if len(next) > 0 {
-		if ok, err := exists(b.volumePath(volumeID)); err != nil || !ok {
+		if ok, err := backend.PathExists(b.volumePath(volumeID)); err != nil || !ok {
 			return fmt.Errorf("no file to export: %w", backend.ErrNotFound)
 		}
 	}

@@ -26,13 +26,11 @@
 package iscsi
 
 import (
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 
@@ -75,7 +73,7 @@ type Backend struct {
 	log  *slog.Logger
 
 	mu    sync.Mutex
-	locks map[string]*sync.Mutex // per volume: one operation at a time
+	locks backend.VolumeLocks // per volume: one operation at a time
 	// tgt serializes the changes of tgtd's configuration (target ids are
 	// allocated from its live state) and the daemon's start.
 	tgt sync.Mutex
@@ -117,7 +115,7 @@ func New(opts Options) (*Backend, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	b := &Backend{opts: opts, log: opts.Logger.With("backend", opts.Name), locks: map[string]*sync.Mutex{}}
+	b := &Backend{opts: opts, log: opts.Logger.With("backend", opts.Name)}
 	for _, dir := range []string{b.exportsDir(), b.daemonDir()} {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return nil, fmt.Errorf("iscsi backend: %w", err)
@@ -128,23 +126,6 @@ func New(opts Options) (*Backend, error) {
 
 // Name is the volume_backend_name.
 func (b *Backend) Name() string { return b.opts.Name }
-
-// idPattern is what a volume, snapshot or attachment id may be: it becomes a
-// file name, part of an IQN and of tgtadm's arguments (upstream's ids are
-// UUIDs).
-var idPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$`)
-
-// ErrBadID is returned for an id that is not a safe name.
-var ErrBadID = errors.New("iscsi backend: id must be 1-64 letters, digits, '-' or '_'")
-
-func checkIDs(ids ...string) error {
-	for _, id := range ids {
-		if !idPattern.MatchString(id) {
-			return fmt.Errorf("%w: %q", ErrBadID, id)
-		}
-	}
-	return nil
-}
 
 // targetPrefix is upstream's iscsi_target_prefix.
 const targetPrefix = "iqn.2010-10.org.openstack:"
@@ -163,7 +144,7 @@ func parseTargetIQN(iqn string) (volumeID, attachmentID string, ok bool) {
 		return "", "", false
 	}
 	volumeID, attachmentID, ok = strings.Cut(rest, ":")
-	if !ok || checkIDs(volumeID, attachmentID) != nil {
+	if !ok || backend.CheckIDs(volumeID, attachmentID) != nil {
 		return "", "", false
 	}
 	return volumeID, attachmentID, true
@@ -182,17 +163,7 @@ func (b *Backend) exportsDir() string { return filepath.Join(b.opts.Pool, ".expo
 func (b *Backend) daemonDir() string { return filepath.Join(b.opts.Pool, ".tgtd") }
 
 // lock serializes the operations on one volume and returns the unlock.
-func (b *Backend) lock(volumeID string) func() {
-	b.mu.Lock()
-	l := b.locks[volumeID]
-	if l == nil {
-		l = &sync.Mutex{}
-		b.locks[volumeID] = l
-	}
-	b.mu.Unlock()
-	l.Lock()
-	return l.Unlock
-}
+func (b *Backend) lock(volumeID string) func() { return b.locks.Lock(volumeID) }
 
 // gib is one GiB, the unit of volume sizes.
 const gib = 1 << 30

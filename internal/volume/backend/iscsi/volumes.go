@@ -16,35 +16,19 @@ import (
 	"github.com/nimbus-cloud/nimbus/internal/volume/backend/file"
 )
 
-func exists(path string) (bool, error) {
-	_, err := os.Lstat(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return false, nil
-	}
-	return err == nil, err
-}
-
-// checkSize refuses sizes a volume cannot have.
-func checkSize(sizeGB int) error {
-	if sizeGB <= 0 || sizeGB > 1<<20 {
-		return fmt.Errorf("iscsi backend: bad size %d GiB", sizeGB)
-	}
-	return nil
-}
-
 // build makes a volume's file under a temporary name with make, grows it to
 // the volume's size and renames it into place, so a crash never leaves a
 // half-made volume under the volume's name (the retry makes it again).
 func (b *Backend) build(v backend.Volume, make func(tmp string) error) error {
-	if err := checkIDs(v.ID); err != nil {
+	if err := backend.CheckIDs(v.ID); err != nil {
 		return err
 	}
-	if err := checkSize(v.SizeGB); err != nil {
+	if err := backend.CheckSize(v.SizeGB); err != nil {
 		return err
 	}
 	defer b.lock(v.ID)()
 	path := b.volumePath(v.ID)
-	if ok, err := exists(path); err != nil || ok {
+	if ok, err := backend.PathExists(path); err != nil || ok {
 		return err // one that exists is left alone
 	}
 	tmp := path + ".tmp"
@@ -129,11 +113,11 @@ func (b *Backend) run(ctx context.Context, name string, args ...string) error {
 
 // CreateFromSnapshot copies the snapshot's data into a new volume.
 func (b *Backend) CreateFromSnapshot(ctx context.Context, v backend.Volume, s backend.Snapshot) error {
-	if err := checkIDs(s.ID); err != nil {
+	if err := backend.CheckIDs(s.ID); err != nil {
 		return err
 	}
 	src := b.snapshotPath(s.ID)
-	if ok, err := exists(src); err != nil || !ok {
+	if ok, err := backend.PathExists(src); err != nil || !ok {
 		return fmt.Errorf("snapshot %s: %w", s.ID, backend.ErrNotFound)
 	}
 	return b.build(v, func(tmp string) error { return sparseCopy(src, tmp) })
@@ -141,14 +125,14 @@ func (b *Backend) CreateFromSnapshot(ctx context.Context, v backend.Volume, s ba
 
 // CreateFromVolume clones src as a sparse copy.
 func (b *Backend) CreateFromVolume(ctx context.Context, v backend.Volume, src backend.Volume) error {
-	if err := checkIDs(src.ID); err != nil {
+	if err := backend.CheckIDs(src.ID); err != nil {
 		return err
 	}
 	if src.ID == v.ID {
 		return fmt.Errorf("iscsi backend: volume %s cannot be its own source", v.ID)
 	}
 	srcPath := b.volumePath(src.ID)
-	if ok, err := exists(srcPath); err != nil || !ok {
+	if ok, err := backend.PathExists(srcPath); err != nil || !ok {
 		return fmt.Errorf("volume %s: %w", src.ID, backend.ErrNotFound)
 	}
 	return b.build(v, func(tmp string) error {
@@ -167,7 +151,7 @@ func (b *Backend) exported(volumeID string) (bool, error) {
 // with snapshots is refused by the API, nothing else). With VolumeClearZero
 // its bytes are overwritten with zeros first.
 func (b *Backend) Delete(ctx context.Context, v backend.Volume) error {
-	if err := checkIDs(v.ID); err != nil {
+	if err := backend.CheckIDs(v.ID); err != nil {
 		return err
 	}
 	defer b.lock(v.ID)()
@@ -219,10 +203,10 @@ func zeroFile(path string) error {
 // Extend grows the volume's file to sizeGB; the targets serving it are given
 // the new size (tgt reads a LUN's size when the LUN is made).
 func (b *Backend) Extend(ctx context.Context, v backend.Volume, sizeGB int) error {
-	if err := checkIDs(v.ID); err != nil {
+	if err := backend.CheckIDs(v.ID); err != nil {
 		return err
 	}
-	if err := checkSize(sizeGB); err != nil {
+	if err := backend.CheckSize(sizeGB); err != nil {
 		return err
 	}
 	defer b.lock(v.ID)()
@@ -252,16 +236,16 @@ func (b *Backend) Extend(ctx context.Context, v backend.Volume, sizeGB int) erro
 // and paused, as upstream's generic copy (the file system has no reflink to
 // freeze it in one step).
 func (b *Backend) CreateSnapshot(ctx context.Context, s backend.Snapshot) error {
-	if err := checkIDs(s.ID, s.VolumeID); err != nil {
+	if err := backend.CheckIDs(s.ID, s.VolumeID); err != nil {
 		return err
 	}
 	defer b.lock(s.VolumeID)()
 	dst := b.snapshotPath(s.ID)
-	if ok, err := exists(dst); err != nil || ok {
+	if ok, err := backend.PathExists(dst); err != nil || ok {
 		return err
 	}
 	src := b.volumePath(s.VolumeID)
-	if ok, err := exists(src); err != nil || !ok {
+	if ok, err := backend.PathExists(src); err != nil || !ok {
 		return fmt.Errorf("volume %s: %w", s.VolumeID, backend.ErrNotFound)
 	}
 	tmp := dst + ".tmp"
@@ -281,7 +265,7 @@ func (b *Backend) CreateSnapshot(ctx context.Context, s backend.Snapshot) error 
 
 // DeleteSnapshot removes the snapshot's copy; one not there is no error.
 func (b *Backend) DeleteSnapshot(ctx context.Context, s backend.Snapshot) error {
-	if err := checkIDs(s.ID); err != nil {
+	if err := backend.CheckIDs(s.ID); err != nil {
 		return err
 	}
 	path := b.snapshotPath(s.ID)
@@ -296,7 +280,7 @@ func (b *Backend) DeleteSnapshot(ctx context.Context, s backend.Snapshot) error 
 // keeping the volume's size, as upstream's manager extends a reverted volume
 // back to it.
 func (b *Backend) RevertToSnapshot(ctx context.Context, v backend.Volume, s backend.Snapshot) error {
-	if err := checkIDs(v.ID, s.ID); err != nil {
+	if err := backend.CheckIDs(v.ID, s.ID); err != nil {
 		return err
 	}
 	if s.VolumeID != "" && s.VolumeID != v.ID {
@@ -307,7 +291,7 @@ func (b *Backend) RevertToSnapshot(ctx context.Context, v backend.Volume, s back
 		return errors.Join(err, fmt.Errorf("revert volume %s: %w", v.ID, backend.ErrInUse))
 	}
 	src := b.snapshotPath(s.ID)
-	if ok, err := exists(src); err != nil || !ok {
+	if ok, err := backend.PathExists(src); err != nil || !ok {
 		return fmt.Errorf("snapshot %s: %w", s.ID, backend.ErrNotFound)
 	}
 	path := b.volumePath(v.ID)
@@ -346,7 +330,7 @@ func (b *Backend) Capacity(ctx context.Context) (backend.Capacity, error) {
 	var provisioned int64
 	for _, e := range entries {
 		id, ok := strings.CutPrefix(e.Name(), "volume-")
-		if !ok || !e.Type().IsRegular() || !idPattern.MatchString(id) {
+		if !ok || !e.Type().IsRegular() || !backend.ValidID(id) {
 			continue
 		}
 		if info, err := e.Info(); err == nil {
@@ -367,15 +351,15 @@ func (b *Backend) Capacity(ctx context.Context) (backend.Capacity, error) {
 // tgt's rdwr store reads and writes the same file through the page cache,
 // so an attached volume's data is the same either way.
 func (b *Backend) Open(ctx context.Context, v backend.Volume, snapshotID string) (backend.Data, error) {
-	if err := checkIDs(v.ID); err != nil {
+	if err := backend.CheckIDs(v.ID); err != nil {
 		return nil, err
 	}
 	path, flag := b.volumePath(v.ID), os.O_RDWR
 	if snapshotID != "" {
-		if err := checkIDs(snapshotID); err != nil {
+		if err := backend.CheckIDs(snapshotID); err != nil {
 			return nil, err
 		}
-		if ok, err := exists(b.volumePath(v.ID)); err != nil || !ok {
+		if ok, err := backend.PathExists(b.volumePath(v.ID)); err != nil || !ok {
 			return nil, fmt.Errorf("volume %s: %w", v.ID, backend.ErrNotFound)
 		}
 		path, flag = b.snapshotPath(snapshotID), os.O_RDONLY
