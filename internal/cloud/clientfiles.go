@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"github.com/nimbus-cloud/nimbus/internal/platform/fsutil"
 	"net"
 	"net/url"
 	"os"
@@ -42,7 +43,7 @@ func writeClientFiles(dir, region, identityURL string, s Secrets) error {
     identity_api_version: 3
 `, c.name, authURL, c.user, c.password, c.project, region)
 	}
-	if err := writeFileAtomic(filepath.Join(dir, "clouds.yaml"), []byte(b.String()), 0o600); err != nil {
+	if err := fsutil.WriteFileAtomic(filepath.Join(dir, "clouds.yaml"), []byte(b.String()), 0o600); err != nil {
 		return fmt.Errorf("write clouds.yaml: %w", err)
 	}
 	for _, rc := range []struct{ file, user, password string }{
@@ -62,7 +63,7 @@ export OS_REGION_NAME=%s
 export OS_INTERFACE=public
 export PS1='[\u@\h \W(nimbus_%s)]\$ '
 `, filepath.Join(dir, rc.file), authURL, rc.user, rc.password, rc.user, region, rc.user)
-		if err := writeFileAtomic(filepath.Join(dir, rc.file), []byte(content), 0o600); err != nil {
+		if err := fsutil.WriteFileAtomic(filepath.Join(dir, rc.file), []byte(content), 0o600); err != nil {
 			return fmt.Errorf("write %s: %w", rc.file, err)
 		}
 	}
@@ -84,7 +85,7 @@ url = %q
 metadata_url = %q
 metadata_proxy_shared_secret = %q
 `, busURL, metadataURL, metadataSecret)
-	if err := writeFileAtomic(filepath.Join(dir, "join.toml"), []byte(content), 0o600); err != nil {
+	if err := fsutil.WriteFileAtomic(filepath.Join(dir, "join.toml"), []byte(content), 0o600); err != nil {
 		return fmt.Errorf("write join.toml: %w", err)
 	}
 	return nil
@@ -176,7 +177,7 @@ func writeAPIJoinFile(cfg config.Config, busURL, metadataSecret string, shared b
 	if err := enc.Encode(j); err != nil {
 		return fmt.Errorf("write api.toml: %w", err)
 	}
-	if err := writeFileAtomic(path, b.Bytes(), 0o600); err != nil {
+	if err := fsutil.WriteFileAtomic(path, b.Bytes(), 0o600); err != nil {
 		return fmt.Errorf("write api.toml: %w", err)
 	}
 	return nil

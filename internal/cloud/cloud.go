@@ -10,6 +10,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"github.com/nimbus-cloud/nimbus/internal/platform/fsutil"
 	"log/slog"
 	"net/http"
 	"os"
@@ -496,7 +497,7 @@ func loadSecrets(dir string) (Secrets, error) {
 		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 			return s, err
 		}
-		if err := writeFileAtomic(path, []byte(*item.dst+"\n"), 0o600); err != nil {
+		if err := fsutil.WriteFileAtomic(path, []byte(*item.dst+"\n"), 0o600); err != nil {
 			return s, err
 		}
 	}
@@ -516,24 +517,4 @@ func readSecrets(dir string) (Secrets, error) {
 		*item.dst = strings.TrimSpace(string(data))
 	}
 	return s, nil
-}
-
-func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, mode)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/nimbus-cloud/nimbus/internal/platform/fsutil"
 	"io/fs"
 	"log/slog"
 	"net/netip"
@@ -103,7 +104,7 @@ func (l *HostsLayout) Save(dataDir string) error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(filepath.Join(dataDir, StateFile), append(data, '\n'), 0o600)
+	return fsutil.WriteFileAtomic(filepath.Join(dataDir, StateFile), append(data, '\n'), 0o600)
 }
 
 // PrepareHosts records what this start of nimbus up makes on the machine and

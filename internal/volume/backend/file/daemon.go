@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/nimbus-cloud/nimbus/internal/platform/fsutil"
 	"github.com/nimbus-cloud/nimbus/internal/volume/backend"
 	"io/fs"
 	"net"
@@ -97,7 +98,7 @@ func (b *Backend) startDaemon(ctx context.Context, volumeID string) error {
 	}
 	keys := filepath.Join(dir, keysDir, "keys.psk")
 	if _, err := os.Stat(keys); errors.Is(err, fs.ErrNotExist) {
-		if err := writeFileAtomic(keys, nil); err != nil {
+		if err := fsutil.WriteFileAtomic(keys, nil, 0o600); err != nil {
 			return err
 		}
 	}
@@ -245,7 +246,7 @@ func (b *Backend) listen(dir string) (net.Listener, error) {
 		return nil, fmt.Errorf("file backend: NBD listen: %w", err)
 	}
 	port := l.Addr().(*net.TCPAddr).Port
-	if err := writeFileAtomic(filepath.Join(dir, portFile), []byte(strconv.Itoa(port)+"\n")); err != nil {
+	if err := fsutil.WriteFileAtomic(filepath.Join(dir, portFile), []byte(strconv.Itoa(port)+"\n"), 0o600); err != nil {
 		l.Close()
 		return nil, err
 	}
@@ -327,28 +328,6 @@ func (b *Backend) stopDaemon(ctx context.Context, volumeID string) error {
 		time.Sleep(50 * time.Millisecond)
 	}
 	return fmt.Errorf("qemu-storage-daemon %d of volume %s does not exit", pid, volumeID)
-}
-
-// writeFileAtomic replaces path with data (mode 0600), so a reader (gnutls
-// reading the keys, a restart reading the state) never sees half of it.
-func writeFileAtomic(path string, data []byte) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
 }
 
 // qmpTimeout bounds a QMP conversation when the context has no deadline.

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/nimbus-cloud/nimbus/internal/platform/fsutil"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -63,14 +64,14 @@ func (b *Backend) saveRecords(volumeID string, recs []exportRecord) error {
 	for _, r := range recs {
 		fmt.Fprintf(&keys, "%s:%s\n", r.Identity, r.Key)
 	}
-	if err := writeFileAtomic(filepath.Join(dir, keysDir, "keys.psk"), []byte(keys.String())); err != nil {
+	if err := fsutil.WriteFileAtomic(filepath.Join(dir, keysDir, "keys.psk"), []byte(keys.String()), 0o600); err != nil {
 		return err
 	}
 	data, err := json.MarshalIndent(recs, "", "  ")
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(filepath.Join(dir, exportsFile), data)
+	return fsutil.WriteFileAtomic(filepath.Join(dir, exportsFile), data, 0o600)
 }
 
 // newRecord makes an export's identity and key: 256 random bits each

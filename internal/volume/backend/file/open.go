@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/nimbus-cloud/nimbus/internal/platform/fsutil"
 	"os"
 	"path/filepath"
 	"slices"
@@ -125,7 +126,7 @@ func (b *Backend) serveThroughDaemon(ctx context.Context, o *openData, volumeID 
 	if err := os.Mkdir(filepath.Join(o.dir, keysDir), 0o700); err != nil {
 		return err
 	}
-	if err := writeFileAtomic(filepath.Join(o.dir, keysDir, "keys.psk"), []byte(rec.Identity+":"+rec.Key+"\n")); err != nil {
+	if err := fsutil.WriteFileAtomic(filepath.Join(o.dir, keysDir, "keys.psk"), []byte(rec.Identity+":"+rec.Key+"\n"), 0o600); err != nil {
 		return err
 	}
 	tls, _ := json.Marshal(map[string]any{"qom-type": "tls-creds-psk", "id": "tls0", "endpoint": "client", "dir": filepath.Join(o.dir, keysDir), "username": rec.Identity})

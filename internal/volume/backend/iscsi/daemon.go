@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/nimbus-cloud/nimbus/internal/platform/fsutil"
 	"hash/fnv"
 	"net"
 	"os"
@@ -47,7 +48,7 @@ func (b *Backend) readInt(name string) int {
 }
 
 func (b *Backend) writeInt(name string, n int) error {
-	return writeFileAtomic(filepath.Join(b.daemonDir(), name), []byte(strconv.Itoa(n)+"\n"))
+	return fsutil.WriteFileAtomic(filepath.Join(b.daemonDir(), name), []byte(strconv.Itoa(n)+"\n"), 0o600)
 }
 
 // controlPort is the tgtd management port the backend uses now.
@@ -246,7 +247,7 @@ func (b *Backend) startDaemon(ctx context.Context, cp int) error {
 		close(p.done)
 	}()
 	b.daemon = p
-	if err := writeFileAtomic(filepath.Join(b.daemonDir(), pidFile), []byte(strconv.Itoa(p.pid)+"\n")); err != nil {
+	if err := fsutil.WriteFileAtomic(filepath.Join(b.daemonDir(), pidFile), []byte(strconv.Itoa(p.pid)+"\n"), 0o600); err != nil {
 		syscall.Kill(p.pid, syscall.SIGKILL)
 		return err
 	}
@@ -306,26 +307,4 @@ func redact(args []string) string {
 		}
 	}
 	return strings.Join(out, " ")
-}
-
-// writeFileAtomic replaces path with data (mode 0600), so a reader never sees
-// half of it.
-func writeFileAtomic(path string, data []byte) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
 }

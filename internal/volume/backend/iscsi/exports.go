@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/nimbus-cloud/nimbus/internal/platform/fsutil"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -61,7 +62,7 @@ func (b *Backend) saveRecords(volumeID string, recs []exportRecord) error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(b.recordsPath(volumeID), data)
+	return fsutil.WriteFileAtomic(b.recordsPath(volumeID), data, 0o600)
 }
 
 // exportedVolumes are the volumes with records.
