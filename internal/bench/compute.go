@@ -128,23 +128,11 @@ type ComputeReport struct {
 }
 
 // Scenario returns the stats of the named scenario, if it ran.
-func (r *ComputeReport) Scenario(name string) *Stats {
-	for i := range r.Scenarios {
-		if r.Scenarios[i].Name == name {
-			return &r.Scenarios[i]
-		}
-	}
-	return nil
-}
+func (r *ComputeReport) Scenario(name string) *Stats { return findStats(r.Scenarios, name) }
 
 // Check fails when a request failed or a booted server did not reach ACTIVE.
 func (r *ComputeReport) Check() error {
-	var errs []error
-	for _, s := range r.Scenarios {
-		if s.Errors > 0 {
-			errs = append(errs, fmt.Errorf("%s: %d of %d failed: %s", s.Name, s.Errors, s.Requests, s.FirstError))
-		}
-	}
+	errs := failedScenarios(r.Scenarios)
 	if r.Active != r.Servers {
 		errs = append(errs, fmt.Errorf("%d of %d servers reached ACTIVE (%d ERROR)", r.Active, r.Servers, r.Failed))
 	}

@@ -66,13 +66,7 @@ type IdentityReport struct {
 
 // Scenario returns the stats of the scenario named id, if it ran.
 func (r *IdentityReport) Scenario(id string) *Stats {
-	title := scenarioTitles[id]
-	for i := range r.Scenarios {
-		if r.Scenarios[i].Name == title {
-			return &r.Scenarios[i]
-		}
-	}
-	return nil
+	return findStats(r.Scenarios, scenarioTitles[id])
 }
 
 // ParseScenarios validates a comma-separated scenario list ("" or "all" = every one).

@@ -4,6 +4,7 @@ package bench
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"os"
 	"slices"
@@ -151,4 +152,25 @@ func Percentile(sorted []time.Duration, p float64) time.Duration {
 	rank := int(math.Ceil(float64(len(sorted))*p/100)) - 1
 	rank = max(0, min(rank, len(sorted)-1))
 	return sorted[rank]
+}
+
+// findStats returns the stats of the scenario named name in ss, if it ran.
+func findStats(ss []Stats, name string) *Stats {
+	for i := range ss {
+		if ss[i].Name == name {
+			return &ss[i]
+		}
+	}
+	return nil
+}
+
+// failedScenarios is one error per scenario of ss that had failed requests.
+func failedScenarios(ss []Stats) []error {
+	var errs []error
+	for _, s := range ss {
+		if s.Errors > 0 {
+			errs = append(errs, fmt.Errorf("%s: %d of %d failed: %s", s.Name, s.Errors, s.Requests, s.FirstError))
+		}
+	}
+	return errs
 }

@@ -88,23 +88,11 @@ type NetworkReport struct {
 }
 
 // Scenario returns the stats of the named scenario, if it ran.
-func (r *NetworkReport) Scenario(name string) *Stats {
-	for i := range r.Scenarios {
-		if r.Scenarios[i].Name == name {
-			return &r.Scenarios[i]
-		}
-	}
-	return nil
-}
+func (r *NetworkReport) Scenario(name string) *Stats { return findStats(r.Scenarios, name) }
 
 // Check fails when a scenario had errors or ports shared an address.
 func (r *NetworkReport) Check() error {
-	var errs []error
-	for _, s := range r.Scenarios {
-		if s.Errors > 0 {
-			errs = append(errs, fmt.Errorf("%s: %d of %d failed: %s", s.Name, s.Errors, s.Requests, s.FirstError))
-		}
-	}
+	errs := failedScenarios(r.Scenarios)
 	if r.DistinctIPs != r.PortsCreated {
 		errs = append(errs, fmt.Errorf("%d ports had %d distinct IP addresses (shared: %s)",
 			r.PortsCreated, r.DistinctIPs, strings.Join(r.DuplicateIPs, ", ")))

@@ -80,23 +80,11 @@ type VolumeReport struct {
 }
 
 // Scenario returns the stats of the named scenario, if it ran.
-func (r *VolumeReport) Scenario(name string) *Stats {
-	for i := range r.Scenarios {
-		if r.Scenarios[i].Name == name {
-			return &r.Scenarios[i]
-		}
-	}
-	return nil
-}
+func (r *VolumeReport) Scenario(name string) *Stats { return findStats(r.Scenarios, name) }
 
 // Check fails when an operation failed.
 func (r *VolumeReport) Check() error {
-	var errs []error
-	for _, s := range r.Scenarios {
-		if s.Errors > 0 {
-			errs = append(errs, fmt.Errorf("%s: %d of %d failed: %s", s.Name, s.Errors, s.Requests, s.FirstError))
-		}
-	}
+	errs := failedScenarios(r.Scenarios)
 	return errors.Join(errs...)
 }
 

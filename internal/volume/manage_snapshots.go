@@ -26,8 +26,6 @@ const (
 	policySnapshotManage   = "snapshot_extension:snapshot_manage"
 	policySnapshotUnmanage = "snapshot_extension:snapshot_unmanage"
 	policyListManageableSn = "snapshot_extension:list_manageable"
-
-	snapshotUnmanaging = "unmanaging"
 )
 
 func init() {
@@ -229,7 +227,7 @@ func (s *Service) unmanageSnapshot(r *http.Request) (httpapi.Response, error) {
 			return badRequest("Invalid snapshot: Snapshot status must be available or error and must not be part of a group.")
 		}
 		_, err = tx.ExecContext(ctx, `UPDATE volume_snapshots SET status = ?, updated_at = ? WHERE id = ?`,
-			snapshotUnmanaging, dbTime(s.now()), snap.ID)
+			statusUnmanaging, dbTime(s.now()), snap.ID)
 		return err
 	})
 	if err != nil {

@@ -197,7 +197,7 @@ func (m *Manager) ManageableSnapshots(ctx context.Context, host string) ([]backe
 func (m *Manager) convergeManagedSnapshots(ctx context.Context, name string, b backend.Backend) error {
 	snaps, err := db.QueryAll(ctx, m.db, scanSnapshot, `SELECT `+snapshotColumns+` FROM volume_snapshots
 		WHERE (host = ? OR host LIKE ?) AND (status = ? OR status = ? AND id IN (SELECT snapshot_id FROM volume_snapshot_manage_refs))
-		ORDER BY created_at`, m.serviceHost(name), m.serviceHost(name)+"#%", snapshotUnmanaging, snapshotCreating)
+		ORDER BY created_at`, m.serviceHost(name), m.serviceHost(name)+"#%", statusUnmanaging, snapshotCreating)
 	if err != nil {
 		return err
 	}
@@ -207,15 +207,15 @@ func (m *Manager) convergeManagedSnapshots(ctx context.Context, name string, b b
 		mb, ok := b.(backend.ManageableSnapshots)
 		var err error
 		switch {
-		case !ok && s.Status == snapshotUnmanaging:
+		case !ok && s.Status == statusUnmanaging:
 			err = m.failSnapshot(ctx, s.ID, snapshotErrorDeleting, errSnapshotsNotManageable)
 		case !ok:
 			err = m.failSnapshot(ctx, s.ID, snapshotError, errSnapshotsNotManageable)
-		case s.Status == snapshotUnmanaging:
+		case s.Status == statusUnmanaging:
 			if uerr := mb.UnmanageSnapshot(ctx, bs); uerr != nil {
 				err = m.failSnapshot(ctx, s.ID, snapshotErrorDeleting, uerr)
 			} else {
-				_, err = m.db.ExecContext(ctx, `DELETE FROM volume_snapshots WHERE id = ? AND status = ?`, s.ID, snapshotUnmanaging)
+				_, err = m.db.ExecContext(ctx, `DELETE FROM volume_snapshots WHERE id = ? AND status = ?`, s.ID, statusUnmanaging)
 			}
 		default:
 			err = m.manageSnapshotStep(ctx, mb, bs)
