@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"regexp"
+	"slices"
 	"sync"
 )
 
@@ -68,4 +69,24 @@ func PathExists(path string) (bool, error) {
 		return false, nil
 	}
 	return err == nil, err
+}
+
+// ExportsByVolume groups the wanted exports by volume and adds the volumes
+// exported now (whose exports may all be unwanted): the volumes a Reconcile
+// visits, each with what it should serve. An unsafe id is refused.
+func ExportsByVolume(want []Export, exported []string) (map[string][]Export, []string, error) {
+	byVolume := map[string][]Export{}
+	for _, e := range want {
+		if err := CheckIDs(e.VolumeID, e.AttachmentID); err != nil {
+			return nil, nil, err
+		}
+		byVolume[e.VolumeID] = append(byVolume[e.VolumeID], e)
+	}
+	volumes := slices.Clone(exported)
+	for id := range byVolume {
+		if !slices.Contains(volumes, id) {
+			volumes = append(volumes, id)
+		}
+	}
+	return byVolume, volumes, nil
 }

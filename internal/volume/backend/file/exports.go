@@ -295,21 +295,13 @@ func (b *Backend) ConnectionInfo(ctx context.Context, volumeID, attachmentID str
 // already exported keeps its key, so the connection_info the manager stored
 // stays valid. Opens in progress keep their private exports.
 func (b *Backend) Reconcile(ctx context.Context, want []backend.Export) error {
-	byVolume := map[string][]backend.Export{}
-	for _, e := range want {
-		if err := backend.CheckIDs(e.VolumeID, e.AttachmentID); err != nil {
-			return err
-		}
-		byVolume[e.VolumeID] = append(byVolume[e.VolumeID], e)
-	}
-	volumes, err := b.exportedVolumes()
+	exported, err := b.exportedVolumes()
 	if err != nil {
 		return err
 	}
-	for id := range byVolume {
-		if !slices.Contains(volumes, id) {
-			volumes = append(volumes, id)
-		}
+	byVolume, volumes, err := backend.ExportsByVolume(want, exported)
+	if err != nil {
+		return err
 	}
 	var errs []error
 	for _, id := range volumes {

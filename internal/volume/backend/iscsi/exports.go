@@ -231,21 +231,13 @@ func (b *Backend) Exports(ctx context.Context) ([]backend.Export, error) {
 // connection_info the manager stored stays valid and attached guests log in
 // again, and targets nobody wants are removed.
 func (b *Backend) Reconcile(ctx context.Context, want []backend.Export) error {
-	byVolume := map[string][]backend.Export{}
-	for _, e := range want {
-		if err := backend.CheckIDs(e.VolumeID, e.AttachmentID); err != nil {
-			return err
-		}
-		byVolume[e.VolumeID] = append(byVolume[e.VolumeID], e)
-	}
-	volumes, err := b.exportedVolumes()
+	exported, err := b.exportedVolumes()
 	if err != nil {
 		return err
 	}
-	for id := range byVolume {
-		if !slices.Contains(volumes, id) {
-			volumes = append(volumes, id)
-		}
+	byVolume, volumes, err := backend.ExportsByVolume(want, exported)
+	if err != nil {
+		return err
 	}
 	var errs []error
 	for _, id := range volumes {
